@@ -1,0 +1,171 @@
+"""Settings: every default in one place, as a table of (name, default, env var, help).
+
+The table drives the environment parsing, the CLI's ``voxmem settings`` listing, the
+runtime's ``/v1/settings`` endpoint and the configuration table in the docs. The
+environment is read when :meth:`Settings.from_env` is called, never at import time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ._exceptions import BadRequest
+
+__all__ = ["ENV_PREFIX", "Settings", "default_data_dir", "settings_table"]
+
+ENV_PREFIX = "VOXMEM_"
+
+
+def default_data_dir() -> Path:
+    """Where the store, journal and runtime files live unless told otherwise."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "voxmem"
+
+
+def _s(default: Any, help_text: str) -> Any:
+    return dataclasses.field(default=default, metadata={"help": help_text})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings:
+    """Engine and runtime settings. Build with :meth:`from_env` or construct directly.
+
+    Example::
+
+        settings = Settings(recall_timeout_ms=150, recency_half_life_days=14)
+    """
+
+    data_dir: str = _s("", "Directory for the SQLite store, journal and runtime files "
+                       "(empty: $XDG_DATA_HOME/voxmem).")
+    store_url: str = _s("", "Store location. Empty: SQLite file in data_dir. "
+                        "postgresql://... selects the Postgres backend.")
+    embedder: str = _s("static", "Embedding model: static (default, bundled, no torch), "
+                       "onnx (bundled MiniLM, needs the onnx extra), openai (HTTP endpoint), "
+                       "hashing (deterministic, tests only).")
+    embeddings_base_url: str = _s("", "OpenAI-compatible embeddings endpoint "
+                                  "(embedder=openai), e.g. http://127.0.0.1:11434/v1.")
+    embeddings_model: str = _s("text-embedding-3-small", "Model name sent to the "
+                               "OpenAI-compatible embeddings endpoint.")
+    embeddings_api_key: str = _s("", "API key for the embeddings endpoint (may be empty "
+                                 "for local servers).")
+    embeddings_dimensions: int = _s(0, "Vector size the endpoint returns (0: ask it once).")
+    memory_scope: str = _s("project", "Caller memory is shared by all agents of a project "
+                           "(project) or kept per agent (agent).")
+    recall_timeout_ms: int = _s(250, "Default deadline of search_memory in milliseconds.")
+    top_k_working: int = _s(4, "Default hits from the working lane.")
+    top_k_permanent: int = _s(6, "Default hits from the permanent lane.")
+    top_k_org: int = _s(4, "Default hits from the org lane.")
+    context_char_budget: int = _s(2400, "Hard cap on the length of contextText.")
+    recency_half_life_days: float = _s(30.0, "Age at which a memory's recency boost halves.")
+    recency_weight: float = _s(0.15, "Share of the final score given to recency (0..1).")
+    rrf_k: int = _s(60, "Reciprocal-rank-fusion constant k.")
+    journal_fsync: str = _s("always", "Journal durability: always (fsync before ack), "
+                            "interval (fsync every 50 ms), never (OS decides).")
+    max_turn_text_bytes: int = _s(65536, "Largest user_text / assistant_text accepted.")
+    index_max_documents: int = _s(100, "Most documents accepted by one create_index call.")
+    index_max_bytes: int = _s(1_000_000, "Largest create_index payload in bytes.")
+    chunk_chars: int = _s(800, "Target chunk size for org documents, in characters.")
+    chunk_overlap_chars: int = _s(120, "Characters shared by consecutive chunks.")
+    caller_cache_size: int = _s(512, "Callers whose search index is kept warm in memory.")
+    index_batch_size: int = _s(64, "Turns embedded and written per background batch.")
+    runtime_host: str = _s("127.0.0.1", "Address the runtime binds.")
+    runtime_port_min: int = _s(7878, "Lowest port the runtime may bind.")
+    runtime_port_max: int = _s(7977, "Highest port the runtime may bind.")
+
+    @classmethod
+    def from_env(
+        cls,
+        overrides: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> Settings:
+        """Defaults, then ``VOXMEM_<NAME>`` variables, then ``overrides``."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is not None:
+                values[f.name] = _parse(f, raw)
+        for name, value in (overrides or {}).items():
+            if name not in _FIELD_NAMES:
+                raise BadRequest(f"unknown setting {name!r}", field=name)
+            values[name] = value
+        return cls(**values).validated()
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some settings changed."""
+        return dataclasses.replace(self, **changes).validated()
+
+    def validated(self) -> Settings:
+        """Check values that would otherwise fail far from their cause."""
+        checks: list[tuple[bool, str, str]] = [
+            (self.embedder in {"static", "onnx", "openai", "hashing"}, "embedder",
+             "must be one of static, onnx, openai, hashing"),
+            (self.memory_scope in {"project", "agent"}, "memory_scope",
+             "must be project or agent"),
+            (self.journal_fsync in {"always", "interval", "never"}, "journal_fsync",
+             "must be always, interval or never"),
+            (self.recall_timeout_ms > 0, "recall_timeout_ms", "must be positive"),
+            (self.context_char_budget >= 200, "context_char_budget", "must be >= 200"),
+            (self.recency_half_life_days > 0, "recency_half_life_days", "must be positive"),
+            (0.0 <= self.recency_weight <= 1.0, "recency_weight", "must be within 0..1"),
+            (self.chunk_chars >= 100, "chunk_chars", "must be >= 100"),
+            (0 <= self.chunk_overlap_chars < self.chunk_chars, "chunk_overlap_chars",
+             "must be >= 0 and smaller than chunk_chars"),
+            (0 < self.runtime_port_min <= self.runtime_port_max < 65536, "runtime_port_min",
+             "port range must be within 1..65535 and min <= max"),
+        ]
+        for ok, name, why in checks:
+            if not ok:
+                raise BadRequest(f"setting {name} {why} (got {getattr(self, name)!r})",
+                                 field=name)
+        return self
+
+    @property
+    def data_path(self) -> Path:
+        """The data directory as a path, with the default applied."""
+        return Path(self.data_dir).expanduser() if self.data_dir else default_data_dir()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values, for display; the embeddings API key is masked."""
+        out = dataclasses.asdict(self)
+        if out.get("embeddings_api_key"):
+            out["embeddings_api_key"] = "***"
+        return out
+
+
+_FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(Settings))
+
+
+def _parse(f: dataclasses.Field[Any], raw: str) -> Any:
+    kind = type(f.default)
+    try:
+        if kind is bool:
+            return raw.strip().lower() in {"1", "true", "yes", "on"}
+        if kind is int:
+            return int(raw)
+        if kind is float:
+            return float(raw)
+    except ValueError:
+        raise BadRequest(
+            f"environment variable {ENV_PREFIX}{f.name.upper()}={raw!r} is not a valid "
+            f"{kind.__name__}",
+            field=f.name,
+        ) from None
+    return raw
+
+
+def settings_table() -> list[dict[str, Any]]:
+    """Rows of (name, default, env, help) for docs, CLI and the runtime's settings page."""
+    return [
+        {
+            "name": f.name,
+            "default": f.default,
+            "env": ENV_PREFIX + f.name.upper(),
+            "help": f.metadata["help"],
+        }
+        for f in dataclasses.fields(Settings)
+    ]

@@ -1,0 +1,276 @@
+"""Typed records shared by the engine, the store and the clients.
+
+Scopes first: every stored row carries a :class:`Scope` and every query takes one, so a
+caller's memory can only be read through that caller's scope.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any, Literal
+
+__all__ = [
+    "LANES",
+    "Caller",
+    "Chunk",
+    "Fact",
+    "IndexBuildResult",
+    "Lane",
+    "MemoryItem",
+    "Preload",
+    "Scope",
+    "SearchResult",
+    "SessionInfo",
+    "Turn",
+    "iso",
+]
+
+Lane = Literal["profile", "working", "permanent", "org"]
+LANES: tuple[Lane, ...] = ("profile", "working", "permanent", "org")
+
+#: What a searchable caller memory is: a saved turn, an extracted fact, a call summary.
+ItemKind = Literal["turn", "fact", "summary"]
+
+SHARED_SPACE = "*"
+
+
+def iso(ts: float) -> str:
+    """Epoch seconds as an ISO-8601 UTC timestamp (what the wire and the composer use)."""
+    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).isoformat(timespec="seconds")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Scope:
+    """Where a row belongs: tenant → project → memory space → caller.
+
+    ``space`` is ``"*"`` when callers' memory is shared by every agent of the project
+    (the default) or the agent id when ``memory_scope="agent"``. ``agent_id`` records
+    which agent acted, whatever the space.
+    """
+
+    tenant_id: str
+    project_id: str
+    agent_id: str
+    user_id: str
+    space: str = SHARED_SPACE
+
+    @property
+    def caller_key(self) -> tuple[str, str, str, str]:
+        """The key every per-caller row and cache is filed under."""
+        return (self.tenant_id, self.project_id, self.space, self.user_id)
+
+    @property
+    def project_key(self) -> tuple[str, str]:
+        return (self.tenant_id, self.project_id)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Caller:
+    """The person on the line: a stable id plus display name and free metadata."""
+
+    id: str
+    name: str | None = None
+    metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Turn:
+    """One (user_text, assistant_text) exchange as saved by ``save_response``."""
+
+    event_id: str
+    session_id: str
+    turn_id: str
+    user_text: str
+    assistant_text: str
+    created_at: float
+    agent_id: str = ""
+    interrupted: bool = False
+    tool_calls: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        """The searchable text of the turn: what both sides said."""
+        if self.user_text and self.assistant_text:
+            return f"{self.user_text}\n{self.assistant_text}"
+        return self.user_text or self.assistant_text
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Fact:
+    """A short durable third-person statement about the caller."""
+
+    id: str
+    text: str
+    kind: str = "note"
+    slot_key: str | None = None
+    confidence: float = 1.0
+    source_session_id: str | None = None
+    source_turn_ids: list[str] = dataclasses.field(default_factory=list)
+    valid_from: float = 0.0
+    valid_to: float | None = None
+    created_at: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MemoryItem:
+    """A searchable unit of a caller's memory as the store returns it."""
+
+    id: str
+    kind: ItemKind
+    text: str
+    created_at: float
+    session_id: str | None = None
+    confidence: float = 1.0
+    slot_key: str | None = None
+    fact_kind: str | None = None
+    embedding: bytes | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Chunk:
+    """A piece of an org document, the unit the org lane searches."""
+
+    id: str
+    index_name: str
+    document_id: str
+    ordinal: int
+    text: str
+    metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+    created_at: float = 0.0
+    embedding: bytes | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """A call as the store knows it."""
+
+    id: str
+    user_id: str
+    agent_id: str
+    started_at: float
+    ended_at: float | None = None
+    end_reason: str | None = None
+    metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sessionId": self.id,
+            "userId": self.user_id,
+            "agentId": self.agent_id,
+            "startedAt": iso(self.started_at),
+            "endedAt": iso(self.ended_at) if self.ended_at is not None else None,
+            "endReason": self.end_reason,
+            "metadata": self.metadata,
+        }
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SearchResult:
+    """What ``search_memory`` returns. It always returns, even when lanes time out.
+
+    Attributes:
+        context_text: ready to splice as one system message; ``""`` when nothing is
+            relevant. Also readable as ``contextText``.
+        profile: the caller's current profile fields, or ``None``.
+        working: hits from this call and recent call summaries.
+        permanent: facts and past turns of this caller.
+        org: chunks from the project's org indexes.
+        sources: ``{lane, id, score, ...}`` per hit, for citation.
+        trace: per-lane milliseconds, total, lanes used, ``degraded`` and ``mode``.
+    """
+
+    context_text: str
+    profile: dict[str, Any] | None
+    working: list[dict[str, Any]]
+    permanent: list[dict[str, Any]]
+    org: list[dict[str, Any]]
+    sources: list[dict[str, Any]]
+    trace: dict[str, Any]
+
+    @property
+    def contextText(self) -> str:  # noqa: N802 - the name the spec and peer SDKs use
+        return self.context_text
+
+    @property
+    def degraded(self) -> bool:
+        return bool(self.trace.get("degraded"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "contextText": self.context_text,
+            "profile": self.profile,
+            "working": self.working,
+            "permanent": self.permanent,
+            "org": self.org,
+            "sources": self.sources,
+            "trace": self.trace,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SearchResult:
+        return cls(
+            context_text=str(data.get("contextText", "")),
+            profile=data.get("profile"),
+            working=list(data.get("working") or []),
+            permanent=list(data.get("permanent") or []),
+            org=list(data.get("org") or []),
+            sources=list(data.get("sources") or []),
+            trace=dict(data.get("trace") or {}),
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Preload:
+    """The block for session start: profile, top facts, last call, open commitments."""
+
+    context_text: str
+    profile: dict[str, Any] | None
+    facts: list[dict[str, Any]]
+    last_session: dict[str, Any] | None
+    commitments: list[dict[str, Any]]
+    trace: dict[str, Any]
+
+    @property
+    def contextText(self) -> str:  # noqa: N802 - the name the spec and peer SDKs use
+        return self.context_text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "contextText": self.context_text,
+            "profile": self.profile,
+            "facts": self.facts,
+            "lastSession": self.last_session,
+            "commitments": self.commitments,
+            "trace": self.trace,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Preload:
+        return cls(
+            context_text=str(data.get("contextText", "")),
+            profile=data.get("profile"),
+            facts=list(data.get("facts") or []),
+            last_session=data.get("lastSession"),
+            commitments=list(data.get("commitments") or []),
+            trace=dict(data.get("trace") or {}),
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IndexBuildResult:
+    """What ``create_index`` returns."""
+
+    index_name: str
+    chunk_count: int
+    version: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"indexName": self.index_name, "chunkCount": self.chunk_count,
+                "version": self.version}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IndexBuildResult:
+        return cls(index_name=str(data["indexName"]), chunk_count=int(data["chunkCount"]),
+                   version=int(data["version"]))
