@@ -125,6 +125,8 @@ class MemoryItem:
     confidence: float = 1.0
     slot_key: str | None = None
     fact_kind: str | None = None
+    user_text: str | None = None
+    assistant_text: str | None = None
     embedding: bytes | None = None
 
 

@@ -1,0 +1,561 @@
+"""The memory engine: the write path, recall under a deadline, preload, org indexes.
+
+One engine serves a whole host (the runtime) or one process (embedded mode). It owns the
+journal, the store, the embedder, the warm caller and org indexes, and the applier that
+moves journal records into the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._config import Settings
+from .._exceptions import IdentityMismatch, VoxmemError
+from ..embeddings import Embedder, load_embedder
+from ..journal import Journal
+from ..models import (
+    SHARED_SPACE,
+    Caller,
+    Chunk,
+    IndexBuildResult,
+    Lane,
+    Preload,
+    Scope,
+    SearchResult,
+    SessionInfo,
+    Turn,
+    iso,
+)
+from ..store import DocumentWrite, Store, open_store
+from ._chunking import chunk_text
+from ._compose import compose_context, compose_preload
+from ._hot import CallerCache, CallerMemory, OrgMemory
+from ._rank import RankParams
+from ._recall import Query, doc_hit, search_caller_lane, search_org_lane, top_facts
+from ._text import analyze
+from ._writer import Applier, scope_to_record, turn_to_record
+
+__all__ = ["MemoryEngine"]
+
+log = logging.getLogger("voxmem.engine")
+
+LANE_THREADS = 4
+PRELOAD_FACTS = 8
+PRELOAD_LAST_TURNS = 4
+ORG_REFRESH_S = 5.0
+
+
+def new_id(prefix: str) -> str:
+    """Time-ordered unique id (uuid7 when available) with a readable prefix."""
+    maker = getattr(uuid, "uuid7", None)
+    value = maker() if maker is not None else uuid.uuid4()
+    return f"{prefix}_{value.hex}"
+
+
+class MemoryEngine:
+    """Stores what callers said and recalls the right part inside a voice turn's budget.
+
+    Most code uses :class:`voxmem.VoiceClient`; the engine is what it drives, in-process
+    (``embedded=True``) or inside the runtime.
+
+    Example::
+
+        engine = MemoryEngine(Settings(data_dir="/tmp/vm"))
+        await engine.start()
+        scope = engine.scope(project_id="p", agent_id="a", user_id="caller-42")
+        await engine.save_response(scope, Caller("caller-42"), user_text="hi",
+                                   assistant_text="hello")
+        result = await engine.search_memory(scope, "what did I say?")
+        await engine.close()
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        store: Store | None = None,
+        embedder: Embedder | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings or Settings.from_env()
+        self.clock = clock
+        self.store: Store = store or open_store(self.settings)
+        self.embedder: Embedder = embedder or load_embedder(self.settings)
+        data = self.settings.data_path
+        self.journal = Journal(Path(data) / "journal", fsync=self.settings.journal_fsync)
+        self._lanes = ThreadPoolExecutor(LANE_THREADS, thread_name_prefix="voxmem-lane")
+        self.callers = CallerCache(self.store, self.embedder.dimensions,
+                                   self.settings.caller_cache_size, self._pending_turns,
+                                   clock)
+        self.applier = Applier(self.store, self.embedder, self.callers,
+                               self.settings.index_batch_size, clock)
+        self._orgs: dict[tuple[str, str], OrgMemory] = {}
+        self._org_checked: dict[tuple[str, str], float] = {}
+        self._index_locks: dict[tuple[str, str, str], asyncio.Lock] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+        self._started = False
+        self.params = RankParams(
+            rrf_k=self.settings.rrf_k,
+            recency_weight=self.settings.recency_weight,
+            half_life_days=self.settings.recency_half_life_days,
+        )
+
+    def _pending_turns(self, scope: Scope) -> list[Turn]:
+        return self.applier.pending_turns(scope)
+
+    # -- lifecycle ------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Open the store and journal, replay what the store has not applied yet."""
+        if self._started:
+            return
+        await self.store.open()
+        await asyncio.get_running_loop().run_in_executor(None, self.journal.open)
+        applied = await self.store.applied_seq()
+        self.applier.start(applied)
+        replayed = 0
+        for record in self.journal.read_after(applied):
+            self.applier.submit(record)
+            replayed += 1
+        if replayed:
+            log.info("replaying %d journal records past store position %d", replayed, applied)
+        self._started = True
+        self._spawn(self._reembed_missing())
+
+    async def close(self) -> None:
+        """Apply everything journaled, then close the store and the journal."""
+        if not self._started:
+            return
+        self._started = False
+        await self.applier.aclose()
+        for task in list(self._background):
+            task.cancel()
+        await self.callers.aclose()
+        applied = self.applier.applied_seq
+        await asyncio.get_running_loop().run_in_executor(None, self.journal.close)
+        self.journal.drop_applied(applied)
+        await self.store.close()
+        self._lanes.shutdown(wait=False, cancel_futures=True)
+
+    async def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every acknowledged write is in the store (for tests and shutdown)."""
+        return await self.applier.wait_applied(timeout=timeout)
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def scope(self, *, project_id: str, agent_id: str, user_id: str,
+              tenant_id: str = "default") -> Scope:
+        """The scope a caller's memory lives in, honouring ``memory_scope``."""
+        space = agent_id if self.settings.memory_scope == "agent" else SHARED_SPACE
+        return Scope(tenant_id=tenant_id, project_id=project_id, agent_id=agent_id,
+                     user_id=user_id, space=space)
+
+    # -- sessions -------------------------------------------------------------------------
+    async def start_session(
+        self, scope: Scope, caller: Caller, *, session_id: str | None = None,
+        metadata: dict[str, Any] | None = None, started_at: float | None = None,
+    ) -> SessionInfo:
+        """Open a call for ``caller``; reusing another caller's session id is refused."""
+        mem = self.callers.get(scope)
+        if session_id is not None:
+            existing = await self.store.get_session(scope.tenant_id, scope.project_id,
+                                                    session_id)
+            if existing is not None and existing.user_id != scope.user_id:
+                raise IdentityMismatch(
+                    f"session {session_id!r} belongs to another caller",
+                    details={"sessionId": session_id})
+            if existing is not None or mem.session_id == session_id:
+                mem.session_id = session_id
+                return existing or SessionInfo(id=session_id, user_id=scope.user_id,
+                                               agent_id=scope.agent_id,
+                                               started_at=mem.session_started_at or 0.0)
+        sid = session_id or new_id("ses")
+        at = self.clock() if started_at is None else started_at
+        await self.journal_append({
+            "type": "session_start", "scope": scope_to_record(scope), "sessionId": sid,
+            "at": at, "caller": {"name": caller.name, "metadata": caller.metadata},
+            "metadata": metadata or {}})
+        mem.session_id = sid
+        mem.session_started_at = at
+        if caller.name:
+            mem.name = caller.name
+        return SessionInfo(id=sid, user_id=scope.user_id, agent_id=scope.agent_id,
+                           started_at=at, metadata=metadata or {})
+
+    async def end_session(self, scope: Scope, *, reason: str = "completed",
+                          session_id: str | None = None) -> SessionInfo | None:
+        """Close the caller's current call (or ``session_id``)."""
+        mem = self.callers.get(scope)
+        sid = session_id or mem.session_id
+        if sid is None:
+            return None
+        at = self.clock()
+        await self.journal_append({"type": "session_end", "scope": scope_to_record(scope),
+                                   "sessionId": sid, "at": at, "reason": reason})
+        started = mem.session_started_at or at
+        if mem.session_id == sid:
+            mem.session_id = None
+            mem.session_started_at = None
+        return SessionInfo(id=sid, user_id=scope.user_id, agent_id=scope.agent_id,
+                           started_at=started, ended_at=at, end_reason=reason)
+
+    async def journal_append(self, record: dict[str, Any]) -> int:
+        """Make a write durable, then hand it to the applier."""
+        seq = await self.journal.append(record)
+        self.applier.submit({"seq": seq, **record})
+        return seq
+
+    # -- writes ---------------------------------------------------------------------------
+    async def save_response(
+        self, scope: Scope, caller: Caller, *, user_text: str, assistant_text: str,
+        turn_id: str | None = None, tool_calls: list[dict[str, Any]] | None = None,
+        metadata: dict[str, Any] | None = None, interrupted: bool = False,
+        created_at: float | None = None,
+    ) -> str:
+        """Journal one turn and make it searchable in the working lane at once."""
+        mem = self.callers.get(scope)
+        if mem.session_id is None:
+            await self.start_session(scope, caller)
+        assert mem.session_id is not None
+        meta = dict(metadata or {})
+        flagged = interrupted or bool(meta.get("interrupted"))
+        turn = Turn(
+            event_id=new_id("evt"), session_id=mem.session_id, turn_id=turn_id or new_id("turn"),
+            user_text=user_text, assistant_text=assistant_text,
+            created_at=self.clock() if created_at is None else created_at,
+            agent_id=scope.agent_id, interrupted=flagged, tool_calls=list(tool_calls or []),
+            metadata=meta)
+        await self.journal_append({"type": "turn", "scope": scope_to_record(scope),
+                                   "turn": turn_to_record(turn)})
+        mem.add_turn(turn)
+        return turn.event_id
+
+    async def update_profile(self, scope: Scope, field: str, value: Any) -> dict[str, Any]:
+        mem = self.callers.get(scope)
+        await self.journal_append({"type": "profile", "scope": scope_to_record(scope),
+                                   "field": field, "value": value, "at": self.clock()})
+        mem.profile[field] = value
+        return dict(mem.profile)
+
+    async def import_history(
+        self, scope: Scope, caller: Caller, sessions: Sequence[dict[str, Any]]
+    ) -> dict[str, int]:
+        """Backfill past calls with their real timestamps (already validated)."""
+        mem = self.callers.get(scope)
+        turns_written = 0
+        for session in sessions:
+            sid = session.get("sessionId") or new_id("ses")
+            started = float(session["startedAt"])
+            await self.journal_append({
+                "type": "session_start", "scope": scope_to_record(scope), "sessionId": sid,
+                "at": started, "caller": {"name": caller.name, "metadata": caller.metadata},
+                "metadata": {**(session.get("metadata") or {}), "imported": True}})
+            for t in session["turns"]:
+                turn = Turn(event_id=new_id("evt"), session_id=sid,
+                            turn_id=t.get("turnId") or new_id("turn"),
+                            user_text=t.get("userText", ""),
+                            assistant_text=t.get("assistantText", ""),
+                            created_at=float(t.get("createdAt", started)),
+                            agent_id=scope.agent_id, metadata=t.get("metadata") or {})
+                await self.journal_append({"type": "turn", "scope": scope_to_record(scope),
+                                           "turn": turn_to_record(turn)})
+                mem.add_turn(turn)
+                turns_written += 1
+            ended = float(session.get("endedAt") or started)
+            await self.journal_append({"type": "session_end", "scope": scope_to_record(scope),
+                                       "sessionId": sid, "at": ended, "reason": "imported"})
+        return {"sessions": len(sessions), "turns": turns_written}
+
+    # -- recall ---------------------------------------------------------------------------
+    async def _embed_query(self, text: str) -> np.ndarray[Any, np.dtype[np.float32]] | None:
+        if not text.strip():
+            return None
+        if self.embedder.cheap:
+            return self.embedder.embed([text])[0]
+        loop = asyncio.get_running_loop()
+        vectors = await loop.run_in_executor(self._lanes, self.embedder.embed, [text])
+        return vectors[0]
+
+    async def search_memory(
+        self, scope: Scope, query: str, *, lanes: Sequence[Lane] = ("profile", "working",
+                                                                    "permanent", "org"),
+        top_k: dict[str, int] | None = None, timeout_ms: float | None = None,
+        mode: str = "fast", intent: str = "answer_current_user",
+    ) -> SearchResult:
+        """Recall for one turn. Always returns by the deadline; late lanes are dropped."""
+        started = time.perf_counter()
+        budget_s = (timeout_ms or self.settings.recall_timeout_ms) / 1000.0
+        deadline = started + budget_s
+        k = {"working": self.settings.top_k_working,
+             "permanent": self.settings.top_k_permanent,
+             "org": self.settings.top_k_org, **(top_k or {})}
+        lane_ms: dict[str, float] = {}
+        errors: dict[str, str] = {}
+        mem = self.callers.get(scope) if any(
+            lane != "org" for lane in lanes) else None
+
+        async def timed(lane: str, coro: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return await coro
+            finally:
+                lane_ms[lane] = round((time.perf_counter() - t) * 1000, 3)
+
+        query_task = asyncio.ensure_future(self._embed_query(query))
+        terms = analyze(query)
+        tasks: dict[str, asyncio.Future[Any]] = {}
+        for lane in lanes:
+            if lane == "profile":
+                assert mem is not None
+                tasks[lane] = asyncio.ensure_future(timed(lane, self._profile_lane(mem)))
+            elif lane == "org":
+                tasks[lane] = asyncio.ensure_future(timed(lane, self._org_lane(
+                    scope, query, terms, query_task, k["org"])))
+            else:
+                assert mem is not None
+                tasks[lane] = asyncio.ensure_future(timed(lane, self._caller_lane(
+                    mem, lane, query, terms, query_task, k[lane])))
+        results: dict[str, Any] = {}
+        if tasks:
+            done, pending = await asyncio.wait(
+                tasks.values(), timeout=max(0.0, deadline - time.perf_counter()))
+            for fut in pending:
+                fut.cancel()
+            for lane, fut in tasks.items():
+                if fut in done and not fut.cancelled():
+                    exc = fut.exception()
+                    if exc is None:
+                        results[lane] = fut.result()
+                    else:
+                        errors[lane] = str(exc)
+                        log.warning("recall lane %s failed: %s", lane, exc)
+                else:
+                    errors[lane] = "deadline"
+        if not query_task.done():
+            query_task.cancel()
+        profile = results.get("profile")
+        hits = {lane: results.get(lane, []) for lane in ("working", "permanent", "org")}
+        context = compose_context(profile, hits, self.settings.context_char_budget)
+        sources = [
+            {key: h[key] for key in ("lane", "id", "score", "index", "documentId", "sessionId")
+             if key in h}
+            for lane in ("working", "permanent", "org") for h in hits[lane]
+        ]
+        total_ms = round((time.perf_counter() - started) * 1000, 3)
+        trace = {
+            "lanes": lane_ms, "lanesUsed": [lane for lane in lanes if lane in results],
+            "totalMs": total_ms, "degraded": bool(errors), "errors": errors, "mode": mode,
+            "intent": intent, "timeoutMs": budget_s * 1000,
+        }
+        return SearchResult(context_text=context, profile=profile, working=hits["working"],
+                            permanent=hits["permanent"], org=hits["org"], sources=sources,
+                            trace=trace)
+
+    async def _profile_lane(self, mem: CallerMemory) -> dict[str, Any] | None:
+        await mem.ready.wait()
+        if mem.load_error is not None:
+            raise mem.load_error
+        profile = {"name": mem.name} if mem.name else {}
+        profile.update(mem.profile)
+        return profile or None
+
+    async def _caller_lane(self, mem: CallerMemory, lane: str, text: str, terms: list[str],
+                           query_task: asyncio.Future[Any], k: int) -> list[dict[str, Any]]:
+        if not mem.ready.is_set() and lane == "permanent":
+            # Cold caller: answer from the store's full-text index while the warm index
+            # loads, rather than spend the turn's budget waiting for it.
+            done, _ = await asyncio.wait([asyncio.ensure_future(mem.ready.wait())],
+                                         timeout=0.005)
+            if not done:
+                return await self._cold_permanent(mem, text, k)
+        await mem.ready.wait()
+        if mem.load_error is not None:
+            raise mem.load_error
+        vector = await query_task
+        q = Query(text=text, terms=terms, vector=vector, now=self.clock())
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._lanes, search_caller_lane, mem, lane, q, k,
+                                          self.params)
+
+    async def _cold_permanent(self, mem: CallerMemory, text: str,
+                              k: int) -> list[dict[str, Any]]:
+        rows = await self.store.search_items_text(mem.scope, text, k * 2, self.clock())
+        out: list[dict[str, Any]] = []
+        for row in rows:
+            if row.data.get("sessionId") == mem.session_id and row.data.get("kind") == "turn":
+                continue
+            d = row.data
+            hit = {"id": row.id, "lane": "permanent", "kind": d["kind"], "text": d["text"],
+                   "score": row.score, "createdAt": iso(d["createdAt"]),
+                   "createdAtTs": d["createdAt"], "sessionId": d.get("sessionId"),
+                   "userText": d.get("userText") or "",
+                   "assistantText": d.get("assistantText") or ""}
+            out.append(hit)
+        return out[:k]
+
+    def _org(self, scope: Scope) -> OrgMemory:
+        key = scope.project_key
+        org = self._orgs.get(key)
+        if org is None:
+            org = OrgMemory(scope.tenant_id, scope.project_id, self.embedder.dimensions)
+            self._orgs[key] = org
+            self._org_checked[key] = time.monotonic()
+            self._spawn(org.load(self.store))
+        elif time.monotonic() - self._org_checked.get(key, 0.0) > ORG_REFRESH_S:
+            # Another runtime sharing the store may have changed the indexes.
+            self._org_checked[key] = time.monotonic()
+            self._spawn(self._refresh_org(org))
+        return org
+
+    async def _refresh_org(self, org: OrgMemory) -> None:
+        versions = await self.store.index_versions(org.tenant_id, org.project_id)
+        if versions != org.versions and org.ready.is_set():
+            fresh = OrgMemory(org.tenant_id, org.project_id, self.embedder.dimensions)
+            await fresh.load(self.store)
+            if fresh.load_error is None:
+                self._orgs[(org.tenant_id, org.project_id)] = fresh
+
+    async def _org_lane(self, scope: Scope, text: str, terms: list[str],
+                        query_task: asyncio.Future[Any], k: int) -> list[dict[str, Any]]:
+        org = self._org(scope)
+        if not org.ready.is_set():
+            rows = await self.store.search_chunks_text(scope.tenant_id, scope.project_id,
+                                                       text, k)
+            return [{"id": r.id, "lane": "org", "kind": "chunk", "score": r.score, **r.data}
+                    for r in rows]
+        if org.load_error is not None:
+            raise org.load_error
+        vector = await query_task
+        q = Query(text=text, terms=terms, vector=vector, now=self.clock())
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._lanes, search_org_lane, org, q, k, self.params)
+
+    async def preload(self, scope: Scope, caller: Caller | None = None) -> Preload:
+        """Session-start block: profile, top facts, last call, open commitments."""
+        started = time.perf_counter()
+        mem = self.callers.get(scope)
+        if caller is not None and caller.name and not mem.name:
+            mem.name = caller.name
+        await mem.ready.wait()
+        profile = {"name": mem.name} if mem.name else {}
+        profile.update(mem.profile)
+        facts = top_facts(mem, PRELOAD_FACTS)
+        commitments = [f for f in facts if f.get("factKind") == "commitment"]
+        facts = [f for f in facts if f.get("factKind") != "commitment"]
+        last: dict[str, Any] | None = None
+        sessions = await self.store.recent_sessions(scope, 3)
+        previous = next((s for s in sessions if s.id != mem.session_id), None)
+        if previous is not None:
+            turns = await self.store.session_turns(scope, previous.id)
+            tail = turns[-PRELOAD_LAST_TURNS:]
+            last = {**previous.to_dict(), "startedAtTs": previous.started_at, "turns": [
+                doc_hit("permanent", t.event_id, _turn_doc(t), 1.0) for t in tail]}
+        text = compose_preload(profile or None, facts, last, commitments,
+                               self.settings.context_char_budget)
+        trace = {"totalMs": round((time.perf_counter() - started) * 1000, 3),
+                 "items": len(mem.index)}
+        return Preload(context_text=text, profile=profile or None, facts=facts,
+                       last_session=last, commitments=commitments, trace=trace)
+
+    # -- org indexes ----------------------------------------------------------------------
+    async def create_index(self, tenant_id: str, project_id: str, name: str,
+                           documents: list[dict[str, Any]],
+                           metadata: dict[str, Any] | None = None) -> IndexBuildResult:
+        """Build or append an org index (documents already validated)."""
+        now = self.clock()
+        writes: list[DocumentWrite] = []
+        all_chunks: list[Chunk] = []
+        for doc in documents:
+            pieces = chunk_text(doc["text"], self.settings.chunk_chars,
+                                self.settings.chunk_overlap_chars)
+            chunks = [Chunk(id=new_id("chk"), index_name=name, document_id=doc["id"],
+                            ordinal=i, text=piece, metadata={**(metadata or {}),
+                                                             **doc["metadata"]},
+                            created_at=now)
+                      for i, piece in enumerate(pieces)]
+            all_chunks.extend(chunks)
+            writes.append(DocumentWrite(doc_id=doc["id"], text=doc["text"],
+                                        metadata=doc["metadata"], chunks=chunks))
+        loop = asyncio.get_running_loop()
+        vectors = await loop.run_in_executor(
+            None, self.embedder.embed, [c.text for c in all_chunks]) if all_chunks else None
+        embedded: dict[str, bytes] = {}
+        if vectors is not None:
+            for chunk, vec in zip(all_chunks, vectors, strict=True):
+                embedded[chunk.id] = np.ascontiguousarray(vec).tobytes()
+        stored = [DocumentWrite(doc_id=w.doc_id, text=w.text, metadata=w.metadata, chunks=[
+            dataclasses.replace(c, embedding=embedded.get(c.id)) for c in w.chunks],
+            embedding_model=self.embedder.name) for w in writes]
+        lock = self._index_locks.setdefault((tenant_id, project_id, name), asyncio.Lock())
+        async with lock:
+            version, count = await self.store.write_documents(
+                tenant_id, project_id, name, stored, metadata, now)
+        org = self._orgs.get((tenant_id, project_id))
+        if org is not None and org.ready.is_set():
+            for w in writes:
+                org.remove_document(name, w.doc_id)
+            org.add_chunks(all_chunks, [None if vectors is None else vectors[i]
+                                        for i in range(len(all_chunks))])
+            org.versions[name] = version
+            self._spawn(loop.run_in_executor(None, org.index.maybe_build_ivf))
+        return IndexBuildResult(index_name=name, chunk_count=count, version=version)
+
+    async def list_indexes(self, tenant_id: str, project_id: str) -> list[dict[str, Any]]:
+        return await self.store.list_indexes(tenant_id, project_id)
+
+    async def warm_org(self, scope: Scope) -> None:
+        """Load a project's org indexes now instead of on its first recall."""
+        await self._org(scope).ready.wait()
+
+    # -- maintenance ----------------------------------------------------------------------
+    async def _reembed_missing(self) -> None:
+        """Give vectors to rows that have none from the current model."""
+        loop = asyncio.get_running_loop()
+        for table in ("items", "chunks"):
+            while True:
+                try:
+                    rows = await self.store.missing_embeddings(self.embedder.name, 256,
+                                                               table=table)
+                    if not rows:
+                        break
+                    vectors = await loop.run_in_executor(
+                        None, self.embedder.embed, [text for _, text in rows])
+                    await self.store.set_embeddings(
+                        [(rid, np.ascontiguousarray(v).tobytes())
+                         for (rid, _), v in zip(rows, vectors, strict=True)],
+                        self.embedder.name, table=table)
+                except VoxmemError as exc:
+                    log.warning("re-embedding %s paused: %s", table, exc)
+                    return
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "journalSeq": self.journal.last_seq,
+            "appliedSeq": self.applier.applied_seq,
+            "backlog": self.applier.backlog,
+            "turnsApplied": self.applier.turns_applied,
+            "cachedCallers": len(self.callers),
+            "embedder": self.embedder.name,
+            "store": self.store.dialect,
+            "lastWriteError": self.applier.last_error,
+        }
+
+
+def _turn_doc(turn: Turn) -> Any:
+    from ._hot import Doc
+
+    return Doc(kind="turn", text=turn.text, created_at=turn.created_at,
+               session_id=turn.session_id, user_text=turn.user_text,
+               assistant_text=turn.assistant_text)

@@ -1,0 +1,109 @@
+"""Recall lanes: each turns a query into ranked hits from one source.
+
+Lane functions are synchronous and CPU-bound (numpy over the warm indexes); the engine
+runs them on worker threads under the turn's deadline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from ..models import iso
+from ._hot import FACT_GROUP, CallerMemory, Doc, OrgMemory
+from ._index import FloatArray, HybridIndex, Ranked
+from ._rank import RankParams, fuse
+
+__all__ = ["Query", "doc_hit", "search_caller_lane", "search_org_lane"]
+
+#: Candidates taken from each ranking before fusion, per requested hit.
+CANDIDATES_PER_HIT = 8
+MIN_CANDIDATES = 40
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Query:
+    text: str
+    terms: list[str]
+    vector: FloatArray | None
+    now: float
+
+
+def doc_hit(lane: str, doc_id: str, doc: Doc, score: float) -> dict[str, Any]:
+    """The wire shape of one hit (also what the composer reads)."""
+    hit: dict[str, Any] = {
+        "id": doc_id,
+        "lane": lane,
+        "kind": doc.kind,
+        "text": doc.text,
+        "score": round(score, 6),
+        "createdAt": iso(doc.created_at),
+        "createdAtTs": doc.created_at,
+    }
+    if doc.session_id:
+        hit["sessionId"] = doc.session_id
+    if doc.kind == "turn":
+        hit["userText"] = doc.user_text or ""
+        hit["assistantText"] = doc.assistant_text or ""
+    if doc.kind == "fact":
+        hit["confidence"] = doc.confidence
+        if doc.slot_key:
+            hit["slotKey"] = doc.slot_key
+        if doc.fact_kind:
+            hit["factKind"] = doc.fact_kind
+    if doc.index is not None:
+        hit["index"] = doc.index
+        hit["documentId"] = doc.document_id
+        hit["metadata"] = doc.metadata or {}
+    return hit
+
+
+def _ranked(index: HybridIndex, query: Query, k: int,
+            mask: np.ndarray[Any, np.dtype[np.bool_]] | None) -> tuple[Ranked, Ranked]:
+    depth = max(MIN_CANDIDATES, k * CANDIDATES_PER_HIT)
+    keyword = index.bm25(query.terms, depth, mask)
+    dense = index.dense(query.vector, depth, mask) if query.vector is not None else Ranked.empty()
+    return keyword, dense
+
+
+def search_caller_lane(
+    mem: CallerMemory, lane: str, query: Query, k: int, params: RankParams
+) -> list[dict[str, Any]]:
+    """Working lane: this call and call summaries. Permanent: facts and earlier calls."""
+    if k <= 0 or not len(mem.index):
+        return []
+    working = mem.index.group_mask(mem.working_groups())
+    mask = working if lane == "working" else ~working
+    keyword, dense = _ranked(mem.index, query, k, mask)
+    candidates = set(keyword.positions.tolist()) | set(dense.positions.tolist())
+    confidence = {}
+    for pos in candidates:
+        doc: Doc = mem.index.payload_at(pos)
+        if doc.kind == "fact":
+            confidence[pos] = doc.confidence
+    fused = fuse(mem.index, keyword, dense, k, query.now, params, confidence)
+    return [doc_hit(lane, mem.index.id_at(p), mem.index.payload_at(p), s) for p, s in fused]
+
+
+def search_org_lane(
+    org: OrgMemory, query: Query, k: int, params: RankParams
+) -> list[dict[str, Any]]:
+    """Chunks of the project's org indexes; age does not make knowledge less relevant."""
+    if k <= 0 or not len(org.index):
+        return []
+    keyword, dense = _ranked(org.index, query, k, None)
+    fused = fuse(org.index, keyword, dense, k, query.now,
+                 dataclasses.replace(params, recency_weight=0.0))
+    return [doc_hit("org", org.index.id_at(p), org.index.payload_at(p), s) for p, s in fused]
+
+
+def top_facts(mem: CallerMemory, k: int) -> list[dict[str, Any]]:
+    """The caller's current facts, most confident and newest first (for preload)."""
+    mask = mem.index.group_mask([FACT_GROUP])
+    positions = np.flatnonzero(mask)
+    docs = [(int(p), mem.index.payload_at(int(p))) for p in positions]
+    docs = [(p, d) for p, d in docs if mem.index.id_at(p) in mem.index]
+    docs.sort(key=lambda pd: (pd[1].confidence, pd[1].created_at), reverse=True)
+    return [doc_hit("permanent", mem.index.id_at(p), d, d.confidence) for p, d in docs[:k]]

@@ -1,0 +1,235 @@
+"""The write path behind the journal: embed, then apply to the store, in order.
+
+Records reach the applier right after they are durable in the journal. It takes what is
+waiting (up to ``index_batch_size`` turns), embeds the texts on a worker thread, hands
+the vectors to the warm caller indexes, and writes one :class:`WriteBatch` to the store
+together with the journal position it covers. If the store is unavailable the batch is
+retried with backoff, in order; nothing is dropped, and on restart the journal tail past
+the store's position is replayed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .._exceptions import StoreUnavailable, VoxmemError
+from ..embeddings import Embedder
+from ..models import Scope, Turn
+from ..store import (
+    FactWrite,
+    ProfileWrite,
+    SessionEnd,
+    SessionStart,
+    Store,
+    TurnWrite,
+    WriteBatch,
+)
+from ._hot import CallerCache
+
+__all__ = ["Applier", "scope_from_record", "scope_to_record", "turn_from_record",
+           "turn_to_record"]
+
+log = logging.getLogger("voxmem.engine.writer")
+
+RETRY_MIN_S = 0.05
+RETRY_MAX_S = 5.0
+
+
+def scope_to_record(scope: Scope) -> dict[str, str]:
+    return {"t": scope.tenant_id, "p": scope.project_id, "a": scope.agent_id,
+            "u": scope.user_id, "s": scope.space}
+
+
+def scope_from_record(data: dict[str, str]) -> Scope:
+    return Scope(tenant_id=data["t"], project_id=data["p"], agent_id=data["a"],
+                 user_id=data["u"], space=data["s"])
+
+
+def turn_to_record(turn: Turn) -> dict[str, Any]:
+    return {"eventId": turn.event_id, "sessionId": turn.session_id, "turnId": turn.turn_id,
+            "userText": turn.user_text, "assistantText": turn.assistant_text,
+            "createdAt": turn.created_at, "agentId": turn.agent_id,
+            "interrupted": turn.interrupted, "toolCalls": turn.tool_calls,
+            "metadata": turn.metadata}
+
+
+def turn_from_record(data: dict[str, Any]) -> Turn:
+    return Turn(event_id=data["eventId"], session_id=data["sessionId"], turn_id=data["turnId"],
+                user_text=data["userText"], assistant_text=data["assistantText"],
+                created_at=data["createdAt"], agent_id=data.get("agentId", ""),
+                interrupted=bool(data.get("interrupted")),
+                tool_calls=list(data.get("toolCalls") or []),
+                metadata=dict(data.get("metadata") or {}))
+
+
+class Applier:
+    """Moves journal records into the store, in sequence order, in batches."""
+
+    def __init__(self, store: Store, embedder: Embedder, callers: CallerCache,
+                 batch_size: int, clock: Callable[[], float]) -> None:
+        self._store = store
+        self._embedder = embedder
+        self._callers = callers
+        self._batch_size = batch_size
+        self._clock = clock
+        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._pending: dict[tuple[str, ...], dict[str, Turn]] = {}
+        self._applied_seq = 0
+        self._enqueued_seq = 0
+        self._progress = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+        self.turns_applied = 0
+        self.last_error: str | None = None
+
+    @property
+    def applied_seq(self) -> int:
+        return self._applied_seq
+
+    @property
+    def backlog(self) -> int:
+        return self._queue.qsize()
+
+    def start(self, applied_seq: int) -> None:
+        self._applied_seq = applied_seq
+        self._enqueued_seq = max(self._enqueued_seq, applied_seq)
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="voxmem-applier")
+
+    def submit(self, record: dict[str, Any]) -> None:
+        """Queue a durable record (it must carry its journal ``seq``)."""
+        if record["type"] == "turn":
+            scope = scope_from_record(record["scope"])
+            turn = turn_from_record(record["turn"])
+            self._pending.setdefault(scope.caller_key, {})[turn.event_id] = turn
+        self._enqueued_seq = max(self._enqueued_seq, int(record["seq"]))
+        self._queue.put_nowait(record)
+
+    def pending_turns(self, scope: Scope) -> list[Turn]:
+        return list(self._pending.get(scope.caller_key, {}).values())
+
+    async def wait_applied(self, seq: int | None = None, timeout: float | None = None) -> bool:
+        """Wait until every record up to ``seq`` (default: all submitted) is stored."""
+        target = self._enqueued_seq if seq is None else seq
+
+        async def waiter() -> None:
+            async with self._progress:
+                await self._progress.wait_for(lambda: self._applied_seq >= target)
+
+        try:
+            await asyncio.wait_for(waiter(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def aclose(self, drain_timeout: float = 30.0) -> None:
+        if self._task is None:
+            return
+        await self.wait_applied(timeout=drain_timeout)
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+        self._task = None
+
+    async def _run(self) -> None:
+        delay = RETRY_MIN_S
+        while True:
+            records = [await self._queue.get()]
+            turns = 1 if records[0]["type"] == "turn" else 0
+            while not self._queue.empty() and turns < self._batch_size:
+                record = self._queue.get_nowait()
+                records.append(record)
+                turns += record["type"] == "turn"
+            batch, vectors = await self._prepare(records)
+            while True:
+                try:
+                    await self._store.write(batch)
+                    break
+                except VoxmemError as exc:
+                    # The records are durable in the journal; keep them in order and wait
+                    # for the store to come back rather than skip ahead.
+                    self.last_error = str(exc)
+                    log.warning("store write failed (%s); retrying in %.2fs", exc, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, RETRY_MAX_S)
+                except Exception as exc:  # a bug: log it loudly, never spin silently
+                    self.last_error = repr(exc)
+                    log.exception("applying journal records failed; retrying")
+                    await asyncio.sleep(RETRY_MAX_S)
+            delay = RETRY_MIN_S
+            self.last_error = None
+            for w in batch.turns:
+                pend = self._pending.get(w.scope.caller_key)
+                if pend is not None:
+                    pend.pop(w.turn.event_id, None)
+                    if not pend:
+                        del self._pending[w.scope.caller_key]
+            self.turns_applied += len(batch.turns)
+            del vectors
+            async with self._progress:
+                self._applied_seq = int(records[-1]["seq"])
+                self._progress.notify_all()
+
+    async def _prepare(self, records: list[dict[str, Any]]) -> tuple[WriteBatch, Any]:
+        batch = WriteBatch(embedding_model=self._embedder.name,
+                           applied_seq=int(records[-1]["seq"]))
+        turn_scopes: list[Scope] = []
+        turns: list[Turn] = []
+        for record in records:
+            kind = record["type"]
+            scope = scope_from_record(record["scope"])
+            if kind == "turn":
+                turn_scopes.append(scope)
+                turns.append(turn_from_record(record["turn"]))
+            elif kind == "session_start":
+                caller = record.get("caller") or {}
+                batch.sessions_started.append(SessionStart(
+                    scope=scope, session_id=record["sessionId"], started_at=record["at"],
+                    caller_name=caller.get("name"), caller_metadata=caller.get("metadata") or {},
+                    metadata=record.get("metadata") or {}))
+            elif kind == "session_end":
+                batch.sessions_ended.append(SessionEnd(
+                    scope=scope, session_id=record["sessionId"], ended_at=record["at"],
+                    reason=record["reason"]))
+            elif kind == "profile":
+                batch.profile.append(ProfileWrite(scope=scope, field=record["field"],
+                                                  value=record["value"], at=record["at"]))
+            elif kind == "fact":
+                f = record["fact"]
+                batch.facts.append(FactWrite(
+                    scope=scope, id=f["id"], text=f["text"], kind=f["kind"],
+                    slot_key=f.get("slotKey"), confidence=f["confidence"],
+                    source_session_id=f.get("sourceSessionId"),
+                    source_turn_ids=tuple(f.get("sourceTurnIds") or ()),
+                    valid_from=f["validFrom"], supersedes=tuple(f.get("supersedes") or ())))
+            else:
+                log.error("unknown journal record type %r (seq %s) skipped", kind,
+                          record.get("seq"))
+        vectors = None
+        if turns:
+            loop = asyncio.get_running_loop()
+            started = time.perf_counter()
+            try:
+                vectors = await loop.run_in_executor(
+                    None, self._embedder.embed, [t.text for t in turns])
+            except VoxmemError as exc:
+                # A remote embedder being down must not hold up durability: store the
+                # text now, the vector is filled in later by the re-embed sweep.
+                log.warning("embedding %d turns failed (%s); storing without vectors",
+                            len(turns), exc)
+            log.debug("embedded %d turns in %.1f ms", len(turns),
+                      (time.perf_counter() - started) * 1000)
+        for i, (scope, turn) in enumerate(zip(turn_scopes, turns, strict=True)):
+            vec = None if vectors is None else np.ascontiguousarray(vectors[i])
+            batch.turns.append(TurnWrite(scope=scope, turn=turn,
+                                         embedding=None if vec is None else vec.tobytes()))
+            mem = self._callers.peek(scope)
+            if mem is not None and vec is not None:
+                mem.index.set_vector(turn.event_id, vec)
+        return batch, vectors

@@ -1,0 +1,202 @@
+"""Text helpers shared by the detector and the extractors: speech-to-text clean-up.
+
+Transcripts arrive the way a speech-to-text engine wrote them: lower case, fillers,
+digits spoken as words ("five oh three ..."), e-mail addresses spoken as "x dot y at
+gmail dot com". These helpers undo the commonest of those so the patterns in
+``rules.py`` and ``sensitive.py`` can stay simple. Everything here is pure and fast.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "DIGIT_WORDS",
+    "clean_fillers",
+    "digit_word_runs",
+    "normalize_phone",
+    "spoken_digits_to_numerals",
+    "spoken_emails_to_addresses",
+    "third_person",
+    "title_name",
+]
+
+#: Spoken forms of single digits. "oh" and "o" are how people say 0 inside numbers.
+DIGIT_WORDS: dict[str, str] = {
+    "zero": "0",
+    "oh": "0",
+    "o": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+}
+
+_DIGIT_WORD = r"(?:zero|oh|o|one|two|three|four|five|six|seven|eight|nine|\d)"
+# "double five" and "triple oh" are common in British and Indian English.
+_DIGIT_TOKEN = rf"(?:(?:double|triple)[\s-]+)?{_DIGIT_WORD}"
+_DIGIT_RUN = re.compile(
+    rf"(?<![\w'])({_DIGIT_TOKEN}(?:[\s,-]+{_DIGIT_TOKEN}){{2,}})(?![\w'])",
+    re.IGNORECASE,
+)
+_TOKEN = re.compile(rf"(?:(double|triple)[\s-]+)?({_DIGIT_WORD})", re.IGNORECASE)
+
+# Words a speaker inserts while thinking; they break the patterns without carrying meaning.
+_FILLERS = re.compile(
+    r"(?<![\w'])(?:u+h+m*|u+m+|e+r+m+|e+h+|hmm+|mm+|ah+)(?![\w'])[,.]?\s*",
+    re.IGNORECASE,
+)
+_SPACES = re.compile(r"[ \t]{2,}")
+
+
+def clean_fillers(text: str) -> str:
+    """Remove hesitation fillers ("um", "uh", "erm") and collapse the spaces they leave."""
+    return _SPACES.sub(" ", _FILLERS.sub("", text)).strip()
+
+
+def digit_word_runs(text: str, min_digits: int) -> list[tuple[int, int, str]]:
+    """Find runs of spoken digits that expand to at least ``min_digits`` digits.
+
+    Returns ``(start, end, digits)`` for each run, e.g. "five oh three five five five
+    zero one nine nine" gives ``"5035550199"``. Runs made only of numerals are skipped
+    (the caller's own regexes handle those).
+    """
+    runs: list[tuple[int, int, str]] = []
+    for match in _DIGIT_RUN.finditer(text):
+        chunk = match.group(1)
+        digits: list[str] = []
+        has_word = False
+        for tok in _TOKEN.finditer(chunk):
+            repeat = {"double": 2, "triple": 3}.get((tok.group(1) or "").lower(), 1)
+            word = tok.group(2).lower()
+            if not word.isdigit():
+                has_word = True
+            digits.append(DIGIT_WORDS.get(word, word) * repeat)
+        joined = "".join(digits)
+        # A lone "o" or "oh" ("oh one two") is too weak a signal on its own.
+        if has_word and len(joined) >= min_digits:
+            runs.append((match.start(1), match.end(1), joined))
+    return runs
+
+
+def spoken_digits_to_numerals(text: str, min_digits: int = 7) -> str:
+    """Replace long runs of spoken digits with numerals ("five oh three ..." → "503...").
+
+    Only runs of at least ``min_digits`` digits are rewritten, so "two large pizzas" or
+    "nine to five" stay as they are.
+    """
+    runs = digit_word_runs(text, min_digits)
+    if not runs:
+        return text
+    out: list[str] = []
+    last = 0
+    for start, end, digits in runs:
+        out.append(text[last:start])
+        out.append(digits)
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+_TLDS = (
+    "com|net|org|edu|gov|io|co|me|us|uk|ca|de|fr|es|it|nl|jp|au|in|info|biz|app|dev|ai|"
+    "email|mail|xyz"
+)
+_SPOKEN_SEP = r"\s*(?:dot|period|underscore|dash|hyphen|\.|_|-)\s*"
+_SPOKEN_EMAIL = re.compile(
+    rf"(?<![\w@.])([a-z0-9]+(?:{_SPOKEN_SEP}[a-z0-9]+)*)\s+at\s+"
+    rf"([a-z0-9-]+(?:\s*(?:dot|\.)\s*[a-z0-9-]+)*\s*(?:dot|\.)\s*(?:{_TLDS}))(?![\w.])",
+    re.IGNORECASE,
+)
+_SEP_WORDS = {
+    "dot": ".",
+    "period": ".",
+    "underscore": "_",
+    "dash": "-",
+    "hyphen": "-",
+}
+_SEP_IN_SPOKEN = re.compile(r"\s*\b(dot|period|underscore|dash|hyphen)\b\s*|\s*([._-])\s*")
+# Words that can precede "x at y dot com" but are not part of the address.
+_NOT_LOCAL_PART = frozenset({"is", "it's", "its", "email", "me", "address", "mail", "be"})
+
+
+def _join_spoken(part: str) -> str:
+    def repl(m: re.Match[str]) -> str:
+        return _SEP_WORDS[m.group(1).lower()] if m.group(1) else m.group(2)
+
+    return _SEP_IN_SPOKEN.sub(repl, part).replace(" ", "").lower()
+
+
+def spoken_emails_to_addresses(text: str) -> str:
+    """Rewrite "j dot okafor at outlook dot com" as "j.okafor@outlook.com"."""
+
+    def repl(m: re.Match[str]) -> str:
+        local = m.group(1)
+        if local.lower() in _NOT_LOCAL_PART:
+            return m.group(0)
+        return f"{_join_spoken(local)}@{_join_spoken(m.group(2))}"
+
+    return _SPOKEN_EMAIL.sub(repl, text)
+
+
+#: Country code assumed for 10-digit numbers with no "+" (the North American plan).
+DEFAULT_COUNTRY_CODE = "1"
+
+
+def normalize_phone(raw: str, default_country_code: str = DEFAULT_COUNTRY_CODE) -> str | None:
+    """Normalise a spoken or written phone number to E.164 where that is possible.
+
+    - ``+44 7700 900123`` → ``+447700900123`` (an explicit country code is kept);
+    - ``(646) 555-0172`` → ``+16465550172`` (10 digits in the North American plan get
+      ``default_country_code``); ``1-646-555-0172`` likewise;
+    - a national number that cannot be placed (``07700 900123``) is returned as bare
+      digits so it is still a usable identifier;
+    - anything with fewer than 7 or more than 15 digits returns ``None``.
+    """
+    digits = re.sub(r"\D", "", raw)
+    if raw.strip().startswith("+"):
+        return f"+{digits}" if 8 <= len(digits) <= 15 else None
+    if default_country_code == "1":
+        if len(digits) == 11 and digits.startswith("1"):
+            digits = digits[1:]
+        # NANP: area code and exchange both start with 2-9.
+        if len(digits) == 10 and digits[0] in "23456789" and digits[3] in "23456789":
+            return f"+1{digits}"
+    elif len(digits) >= 9 and not digits.startswith("0"):
+        return f"+{default_country_code}{digits}"
+    if 7 <= len(digits) <= 15:
+        return digits
+    return None
+
+
+_FIRST_PERSON = [
+    (re.compile(r"\bmy\b", re.IGNORECASE), "their"),
+    (re.compile(r"\bmine\b", re.IGNORECASE), "theirs"),
+    (re.compile(r"\bmyself\b", re.IGNORECASE), "themselves"),
+    (re.compile(r"\bme\b", re.IGNORECASE), "them"),
+    (re.compile(r"\bour\b", re.IGNORECASE), "their"),
+    (re.compile(r"\bus\b", re.IGNORECASE), "them"),
+]
+
+
+def third_person(phrase: str) -> str:
+    """Turn the caller's own words into a third-person phrase ("my" → "their")."""
+    for pattern, replacement in _FIRST_PERSON:
+        phrase = pattern.sub(replacement, phrase)
+    return phrase
+
+
+def title_name(name: str) -> str:
+    """Capitalise a spoken name ("sandra lee" → "Sandra Lee"), keeping "McX" and "O'X"."""
+    parts = []
+    for word in name.split():
+        if word[:1].isupper():
+            parts.append(word)
+        else:
+            parts.append("-".join(p[:1].upper() + p[1:] for p in word.split("-")))
+    return " ".join(parts)

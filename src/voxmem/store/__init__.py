@@ -1,0 +1,43 @@
+"""Storage backends behind one protocol: embedded SQLite (default) and Postgres."""
+
+from __future__ import annotations
+
+from .._config import Settings
+from ._base import (
+    DocumentWrite,
+    FactWrite,
+    ProfileWrite,
+    SessionEnd,
+    SessionStart,
+    Store,
+    TextHit,
+    TurnWrite,
+    WriteBatch,
+)
+
+__all__ = [
+    "DocumentWrite",
+    "FactWrite",
+    "ProfileWrite",
+    "SessionEnd",
+    "SessionStart",
+    "Store",
+    "TextHit",
+    "TurnWrite",
+    "WriteBatch",
+    "open_store",
+]
+
+
+def open_store(settings: Settings) -> Store:
+    """The store ``settings.store_url`` selects (not yet opened; call ``await open()``)."""
+    url = settings.store_url
+    if url.startswith(("postgresql://", "postgres://")):
+        from .postgres import PostgresStore  # type: ignore[import-not-found,unused-ignore]
+
+        store: Store = PostgresStore(url)
+        return store
+    from .sqlite import SQLiteStore
+
+    path = url.removeprefix("sqlite:///") if url else str(settings.data_path / "voxmem.db")
+    return SQLiteStore(path)

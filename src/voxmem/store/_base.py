@@ -1,0 +1,205 @@
+"""The store protocol: what the engine needs from a backend (SQLite or Postgres).
+
+The store is the durable source of truth. All writes arrive as one :class:`WriteBatch`
+per transaction, produced by the engine's journal applier, so a backend never sees a
+half-applied batch and the applied journal position moves in the same transaction as
+the rows it covers. All SQL dialect code lives in this package.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from ..models import Chunk, MemoryItem, Scope, SessionInfo, Turn
+
+__all__ = [
+    "DocumentWrite",
+    "FactWrite",
+    "ProfileWrite",
+    "SessionEnd",
+    "SessionStart",
+    "Store",
+    "TextHit",
+    "TurnWrite",
+    "WriteBatch",
+]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SessionStart:
+    scope: Scope
+    session_id: str
+    started_at: float
+    caller_name: str | None = None
+    caller_metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+    metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SessionEnd:
+    scope: Scope
+    session_id: str
+    ended_at: float
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TurnWrite:
+    scope: Scope
+    turn: Turn
+    embedding: bytes | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FactWrite:
+    """A fact to insert; ``supersedes`` lists ids whose ``valid_to`` becomes ``valid_from``."""
+
+    scope: Scope
+    id: str
+    text: str
+    kind: str
+    slot_key: str | None
+    confidence: float
+    source_session_id: str | None
+    source_turn_ids: tuple[str, ...]
+    valid_from: float
+    embedding: bytes | None = None
+    supersedes: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ProfileWrite:
+    scope: Scope
+    field: str
+    value: Any
+    at: float
+
+
+@dataclasses.dataclass(slots=True)
+class WriteBatch:
+    """Everything one applier step writes, in one transaction, in this order."""
+
+    sessions_started: list[SessionStart] = dataclasses.field(default_factory=list)
+    turns: list[TurnWrite] = dataclasses.field(default_factory=list)
+    facts: list[FactWrite] = dataclasses.field(default_factory=list)
+    profile: list[ProfileWrite] = dataclasses.field(default_factory=list)
+    sessions_ended: list[SessionEnd] = dataclasses.field(default_factory=list)
+    embedding_model: str = ""
+    applied_seq: int | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.sessions_started or self.turns or self.facts or self.profile
+                    or self.sessions_ended or self.applied_seq is not None)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DocumentWrite:
+    """One org document with its chunks (already embedded)."""
+
+    doc_id: str
+    text: str
+    metadata: dict[str, Any]
+    chunks: list[Chunk]
+    embedding_model: str = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TextHit:
+    """A full-text search hit: the row id, its BM25 score (higher is better), and the
+    row's fields as recall displays them."""
+
+    id: str
+    score: float
+    data: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+class Store(Protocol):
+    """A durable backend. Every caller-level call takes a :class:`Scope`."""
+
+    dialect: str
+
+    async def open(self) -> None:
+        """Connect and apply pending migrations."""
+        ...
+
+    async def close(self) -> None: ...
+
+    async def schema_version(self) -> int: ...
+
+    # -- writes -------------------------------------------------------------------
+    async def write(self, batch: WriteBatch) -> None:
+        """Apply a batch atomically. Idempotent: replaying a batch changes nothing."""
+        ...
+
+    async def applied_seq(self) -> int:
+        """The highest journal sequence number whose effects are stored."""
+        ...
+
+    async def set_embeddings(
+        self, rows: Sequence[tuple[str, bytes]], model: str, *, table: str = "items"
+    ) -> None:
+        """Store vectors for existing rows (``table`` is ``items`` or ``chunks``)."""
+        ...
+
+    async def missing_embeddings(
+        self, model: str, limit: int, *, table: str = "items"
+    ) -> list[tuple[str, str]]:
+        """(id, text) of rows with no vector from ``model`` (new rows, or a model change)."""
+        ...
+
+    # -- caller reads ---------------------------------------------------------------
+    async def get_caller(self, scope: Scope) -> dict[str, Any] | None:
+        """``{"id", "name", "metadata", "profile"}`` or None for an unknown caller."""
+        ...
+
+    async def load_items(self, scope: Scope, now: float) -> list[MemoryItem]:
+        """Every live memory item of the caller (turns, current facts, summaries)."""
+        ...
+
+    async def list_facts(self, scope: Scope, *, include_history: bool = False) -> list[
+        dict[str, Any]
+    ]: ...
+
+    async def get_session(self, tenant_id: str, project_id: str, session_id: str) -> (
+        SessionInfo | None
+    ): ...
+
+    async def recent_sessions(self, scope: Scope, limit: int) -> list[SessionInfo]: ...
+
+    async def session_turns(self, scope: Scope, session_id: str) -> list[Turn]: ...
+
+    async def search_items_text(
+        self, scope: Scope, query: str, k: int, now: float
+    ) -> list[TextHit]:
+        """BM25 full-text search over one caller's live items (the cold path)."""
+        ...
+
+    async def count_items(self, scope: Scope) -> int: ...
+
+    # -- org indexes ------------------------------------------------------------------
+    async def write_documents(
+        self,
+        tenant_id: str,
+        project_id: str,
+        index_name: str,
+        documents: Sequence[DocumentWrite],
+        index_metadata: dict[str, Any] | None,
+        now: float,
+    ) -> tuple[int, int]:
+        """Create-or-append ``index_name``; a repeated document id replaces that document.
+
+        Returns ``(version, chunks_written)``; the version is bumped once per call.
+        """
+        ...
+
+    async def list_indexes(self, tenant_id: str, project_id: str) -> list[dict[str, Any]]: ...
+
+    async def index_versions(self, tenant_id: str, project_id: str) -> dict[str, int]: ...
+
+    async def load_chunks(self, tenant_id: str, project_id: str) -> list[Chunk]: ...
+
+    async def search_chunks_text(
+        self, tenant_id: str, project_id: str, query: str, k: int
+    ) -> list[TextHit]: ...
