@@ -15,6 +15,7 @@ one disk flush, not one each.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import os
@@ -212,7 +213,7 @@ class Journal:
         removed = 0
         with self._io_lock:
             segments = self._segments()
-            for path, nxt in zip(segments, segments[1:], strict=False):
+            for path, nxt in itertools.pairwise(segments):
                 if int(nxt.stem) - 1 <= applied_seq:
                     path.unlink()
                     removed += 1

@@ -7,6 +7,7 @@ are about storage, scoping or deadlines use it to avoid loading a model.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from collections.abc import Sequence
 
@@ -37,7 +38,7 @@ class HashingEmbedder:
         out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
         for row, text in enumerate(texts):
             words = _WORD.findall(text.lower())
-            for token in [*words, *(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))]:
+            for token in [*words, *(f"{a} {b}" for a, b in itertools.pairwise(words))]:
                 col, sign = self._bucket(token)
                 out[row, col] += sign
         return normalize_rows(out)

@@ -40,6 +40,7 @@ from ..store import DocumentWrite, Store, open_store
 from ._chunking import chunk_text
 from ._compose import compose_context, compose_preload
 from ._hot import CallerCache, CallerMemory, OrgMemory
+from ._index import FloatArray
 from ._rank import RankParams
 from ._recall import Query, doc_hit, search_caller_lane, search_org_lane, top_facts
 from ._text import analyze
@@ -279,14 +280,16 @@ class MemoryEngine:
         return {"sessions": len(sessions), "turns": turns_written}
 
     # -- recall ---------------------------------------------------------------------------
-    async def _embed_query(self, text: str) -> np.ndarray[Any, np.dtype[np.float32]] | None:
+    async def _embed_query(self, text: str) -> FloatArray | None:
         if not text.strip():
             return None
         if self.embedder.cheap:
-            return self.embedder.embed([text])[0]
-        loop = asyncio.get_running_loop()
-        vectors = await loop.run_in_executor(self._lanes, self.embedder.embed, [text])
-        return vectors[0]
+            vectors = self.embedder.embed([text])
+        else:
+            loop = asyncio.get_running_loop()
+            vectors = await loop.run_in_executor(self._lanes, self.embedder.embed, [text])
+        first: FloatArray = vectors[0]
+        return first
 
     async def search_memory(
         self, scope: Scope, query: str, *, lanes: Sequence[Lane] = ("profile", "working",
@@ -333,16 +336,16 @@ class MemoryEngine:
                 tasks.values(), timeout=max(0.0, deadline - time.perf_counter()))
             for fut in pending:
                 fut.cancel()
-            for lane, fut in tasks.items():
+            for name, fut in tasks.items():
                 if fut in done and not fut.cancelled():
                     exc = fut.exception()
                     if exc is None:
-                        results[lane] = fut.result()
+                        results[name] = fut.result()
                     else:
-                        errors[lane] = str(exc)
-                        log.warning("recall lane %s failed: %s", lane, exc)
+                        errors[name] = str(exc)
+                        log.warning("recall lane %s failed: %s", name, exc)
                 else:
-                    errors[lane] = "deadline"
+                    errors[name] = "deadline"
         if not query_task.done():
             query_task.cancel()
         profile = results.get("profile")
@@ -351,7 +354,7 @@ class MemoryEngine:
         sources = [
             {key: h[key] for key in ("lane", "id", "score", "index", "documentId", "sessionId")
              if key in h}
-            for lane in ("working", "permanent", "org") for h in hits[lane]
+            for name in ("working", "permanent", "org") for h in hits[name]
         ]
         total_ms = round((time.perf_counter() - started) * 1000, 3)
         trace = {

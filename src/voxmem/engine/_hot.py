@@ -69,7 +69,7 @@ class CallerMemory:
         self.session_id: str | None = None
         self.session_started_at: float | None = None
         self.ready = asyncio.Event()
-        self.load_error: BaseException | None = None
+        self.load_error: Exception | None = None
         self.last_used = time.monotonic()
         self._session_groups: dict[str, int] = {}
 
@@ -177,16 +177,12 @@ class CallerCache:
             if caller is not None:
                 mem.name = mem.name or caller.get("name")
                 mem.profile = {**caller.get("profile", {}), **mem.profile}
-            sessions = await self._store.recent_sessions(mem.scope, 1)
-            if mem.session_id is None and sessions and sessions[0].ended_at is None:
-                mem.session_id = sessions[0].id
-                mem.session_started_at = sessions[0].started_at
             loop = asyncio.get_running_loop()
             # Tokenising thousands of items is CPU work: keep it off the event loop.
             await loop.run_in_executor(None, _add_all, mem, items)
             for turn in self._pending(mem.scope):
                 mem.add_turn(turn)
-        except BaseException as exc:
+        except Exception as exc:
             mem.load_error = exc
             log.warning("loading memory of caller %s failed: %s", mem.scope.user_id, exc)
         finally:
@@ -214,7 +210,7 @@ class OrgMemory:
         self.index = HybridIndex(dimensions)
         self.versions: dict[str, int] = {}
         self.ready = asyncio.Event()
-        self.load_error: BaseException | None = None
+        self.load_error: Exception | None = None
         self._by_document: dict[tuple[str, str], list[str]] = {}
 
     def add_chunks(self, chunks: list[Chunk], vectors: list[FloatArray | None]) -> None:
@@ -244,7 +240,7 @@ class OrgMemory:
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(None, self.add_chunks, chunks, vectors)
             await loop.run_in_executor(None, self.index.maybe_build_ivf)
-        except BaseException as exc:
+        except Exception as exc:
             self.load_error = exc
             log.warning("loading org indexes of project %s failed: %s", self.project_id, exc)
         finally:

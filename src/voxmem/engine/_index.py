@@ -86,7 +86,7 @@ class _IVF:
     def candidates(self, query: FloatArray) -> tuple[IntArray, FloatArray]:
         want = max(IVF_MIN_CANDIDATES, int(self.size * IVF_CANDIDATE_SHARE))
         avg = max(1.0, self.size / self.centroids.shape[0])
-        nprobe = min(self.centroids.shape[0], max(1, int(math.ceil(want / avg))))
+        nprobe = min(self.centroids.shape[0], max(1, math.ceil(want / avg)))
         order = np.argpartition(-(self.centroids @ query), nprobe - 1)[:nprobe]
         pos_parts: list[IntArray] = []
         score_parts: list[FloatArray] = []
@@ -260,7 +260,10 @@ class HybridIndex:
                     continue
                 docs = np.frombuffer(entry[0], dtype=np.int64).copy()
                 tfs = np.frombuffer(entry[1], dtype=np.float32).copy()
-                df = len(docs)
+                # Removed documents keep their postings; count only live ones.
+                df = int(alive[docs].sum())
+                if df == 0:
+                    continue
                 idf = math.log(1.0 + (total - df + 0.5) / (df + 0.5))
                 norm = BM25_K1 * (1.0 - BM25_B + BM25_B * doc_len[docs] / avgdl)
                 contrib = idf * tfs * (BM25_K1 + 1.0) / (tfs + norm)

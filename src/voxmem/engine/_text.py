@@ -12,8 +12,7 @@ __all__ = ["STOPWORDS", "analyze", "normalize_line"]
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
 
 # English function words plus conversational filler that carries no memory signal.
-STOPWORDS = frozenset(
-    """
+_STOPWORD_TEXT = """
     a about above after again against all am an and any are as at be because been before
     being below between both but by can could did do does doing down during each few for
     from further had has have having he her here hers herself him himself his how i if in
@@ -24,8 +23,8 @@ STOPWORDS = frozenset(
     yours yourself yourselves i'm you're it's that's don't can't won't i've i'd i'll we're
     they're he's she's let's
     uh um umm uhh hmm mhm ok okay yeah yep yes oh ah well like just really
-    """.split()
-)
+    """
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 # Snowball stemmers are not thread-safe; recall lanes run on several threads.
 _local = threading.local()

@@ -11,6 +11,7 @@ the store's position is replayed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .._exceptions import StoreUnavailable, VoxmemError
+from .._exceptions import VoxmemError
 from ..embeddings import Embedder
 from ..models import Scope, Turn
 from ..store import (
@@ -131,10 +132,8 @@ class Applier:
             return
         await self.wait_applied(timeout=drain_timeout)
         self._task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await self._task
-        except asyncio.CancelledError:
-            pass
         self._task = None
 
     async def _run(self) -> None:

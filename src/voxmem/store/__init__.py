@@ -33,7 +33,7 @@ def open_store(settings: Settings) -> Store:
     """The store ``settings.store_url`` selects (not yet opened; call ``await open()``)."""
     url = settings.store_url
     if url.startswith(("postgresql://", "postgres://")):
-        from .postgres import PostgresStore  # type: ignore[import-not-found,unused-ignore]
+        from .postgres import PostgresStore
 
         store: Store = PostgresStore(url)
         return store

@@ -231,7 +231,8 @@ class SQLiteStore:
         def run(conn: sqlite3.Connection) -> list[MemoryItem]:
             rows = conn.execute(
                 "SELECT id, kind, text, created_at, session_id, confidence, slot_key, "
-                f"fact_kind, embedding, user_text, assistant_text FROM items WHERE {_CALLER} AND deleted_at IS NULL "
+                "fact_kind, embedding, user_text, assistant_text FROM items "
+                f"WHERE {_CALLER} AND deleted_at IS NULL "
                 "AND (valid_to IS NULL OR valid_to > ?) ORDER BY created_at, rowid",
                 (*_scope_args(scope), now),
             ).fetchall()

@@ -1,0 +1,68 @@
+"""Shared fixtures. Store and engine tests run once per backend through ``store_url``.
+
+The Postgres leg needs a server: ``tests/_postgres.py`` provisions a throwaway one on
+loopback when it can (and says why not, as a skip reason, when it cannot).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from voxmem import Settings
+from voxmem.engine import MemoryEngine
+
+BACKENDS = ["sqlite", "postgres"]
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str | None]:
+    """DSN of a superuser connection to a throwaway Postgres, or None (skip reason set)."""
+    try:
+        from tests import _postgres
+    except ImportError:
+        os.environ.setdefault("VOXMEM_PG_SKIP_REASON", "the Postgres backend is not built yet")
+        os.environ.setdefault("VOXMEM_ALLOW_PG_SKIP", "1")
+        yield None
+        return
+    with _postgres.server() as dsn:
+        yield dsn
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """'' for SQLite (a file in the data dir) or a fresh Postgres database's DSN."""
+    if request.param == "sqlite":
+        return ""
+    dsn = request.getfixturevalue("postgres_server")
+    if dsn is None:
+        reason = os.environ.get("VOXMEM_PG_SKIP_REASON", "no PostgreSQL with pgvector here")
+        if os.environ.get("CI") and not os.environ.get("VOXMEM_ALLOW_PG_SKIP"):
+            pytest.fail(f"Postgres backend required in CI: {reason}")
+        pytest.skip(f"Postgres backend not tested: {reason}")
+    from tests import _postgres
+
+    return _postgres.fresh_database(dsn)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, store_url: str) -> Settings:
+    return Settings(data_dir=str(tmp_path / "data"), embedder="hashing", store_url=store_url)
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=str(tmp_path / "data"), embedder="hashing")
+
+
+@pytest.fixture
+async def engine(settings: Settings) -> AsyncIterator[MemoryEngine]:
+    eng = MemoryEngine(settings)
+    await eng.start()
+    try:
+        yield eng
+    finally:
+        await eng.close()

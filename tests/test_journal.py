@@ -1,0 +1,130 @@
+"""The journal: ordering, group commit, torn tails, replay after a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from voxmem import Settings
+from voxmem.engine import MemoryEngine
+from voxmem.journal import Journal
+
+
+async def test_append_assigns_ordered_sequence(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j")
+    journal.open()
+    seqs = await asyncio.gather(*(journal.append({"type": "x", "i": i}) for i in range(200)))
+    journal.close()
+    assert sorted(seqs) == list(range(1, 201))
+    reopened = Journal(tmp_path / "j")
+    reopened.open()
+    records = list(reopened.read_after(0))
+    assert [r["seq"] for r in records] == list(range(1, 201))
+    assert [r["i"] for r in records] == [seqs.index(s) for s in range(1, 201)]
+    assert [r["seq"] for r in reopened.read_after(150)] == list(range(151, 201))
+    assert await reopened.append({"type": "x"}) == 201
+    reopened.close()
+
+
+async def test_torn_tail_is_cut_on_open(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j")
+    journal.open()
+    for i in range(3):
+        await journal.append({"type": "x", "i": i})
+    journal.close()
+    (segment,) = sorted((tmp_path / "j").glob("*.jsonl"))
+    with segment.open("ab") as fh:
+        fh.write(b'{"seq": 4, "type": "x", "i": ')  # power cut mid-record
+    reopened = Journal(tmp_path / "j")
+    reopened.open()
+    assert [r["seq"] for r in reopened.read_after(0)] == [1, 2, 3]
+    assert await reopened.append({"type": "x"}) == 4
+    reopened.close()
+    assert all(json.loads(line) for line in segment.read_text().splitlines())
+
+
+async def test_segments_rotate_and_applied_ones_are_dropped(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j", segment_bytes=200)
+    journal.open()
+    for i in range(20):
+        await journal.append({"type": "x", "pad": "y" * 50, "i": i})
+    assert len(list((tmp_path / "j").glob("*.jsonl"))) > 3
+    assert [r["seq"] for r in journal.read_after(15)] == [16, 17, 18, 19, 20]
+    removed = journal.drop_applied(15)
+    assert removed > 0
+    assert [r["seq"] for r in journal.read_after(15)] == [16, 17, 18, 19, 20]
+    journal.close()
+
+
+def test_acknowledged_turns_survive_a_hard_exit(tmp_path: Path) -> None:
+    """A process that dies right after acknowledging turns loses none of them."""
+    data = tmp_path / "data"
+    script = textwrap.dedent(f"""
+        import asyncio, os
+        from voxmem import Settings
+        from voxmem.engine import MemoryEngine
+        from voxmem.models import Caller
+
+        async def main():
+            eng = MemoryEngine(Settings(data_dir={str(data)!r}, embedder="hashing"))
+            await eng.start()
+            s = eng.scope(project_id="p", agent_id="a", user_id="u")
+            for i in range(120):
+                await eng.save_response(s, Caller("u"), user_text=f"turn {{i}}",
+                                        assistant_text="ack")
+            print("ACKED", flush=True)
+            os._exit(0)  # no close, no flush: like a SIGKILL right after the acks
+
+        asyncio.run(main())
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=60, check=True)
+    assert "ACKED" in out.stdout
+
+    async def count() -> int:
+        eng = MemoryEngine(Settings(data_dir=str(data), embedder="hashing"))
+        await eng.start()
+        try:
+            assert await eng.flush(30)
+            s = eng.scope(project_id="p", agent_id="a", user_id="u")
+            return await eng.store.count_items(s)
+        finally:
+            await eng.close()
+
+    assert asyncio.run(count()) == 120
+
+
+async def test_store_failure_keeps_records_until_it_recovers(tmp_path: Path) -> None:
+    """Writes stay journaled while the store refuses them, then arrive in order."""
+    from voxmem.models import Caller
+
+    eng = MemoryEngine(Settings(data_dir=str(tmp_path / "d"), embedder="hashing"))
+    await eng.start()
+    s = eng.scope(project_id="p", agent_id="a", user_id="u")
+    real_write = eng.store.write
+    failing = True
+
+    async def flaky_write(batch):  # type: ignore[no-untyped-def]
+        from voxmem import StoreUnavailable
+
+        if failing:
+            raise StoreUnavailable("database unreachable")
+        await real_write(batch)
+
+    eng.store.write = flaky_write  # type: ignore[method-assign]
+    try:
+        for i in range(10):
+            await eng.save_response(s, Caller("u"), user_text=f"t{i}", assistant_text="a")
+        assert not await eng.flush(0.3)
+        result = await eng.search_memory(s, "t3", timeout_ms=1000)
+        assert result.working, "recall keeps serving from the warm cache"
+        failing = False
+        assert await eng.flush(20)
+        turns = await eng.store.session_turns(s, result.working[0]["sessionId"])
+        assert [t.user_text for t in turns] == [f"t{i}" for i in range(10)]
+    finally:
+        await eng.close()
