@@ -1,0 +1,340 @@
+"""Compare voxmem's embedders: cost (load, query latency, throughput, memory) and
+dense-only retrieval quality on the LoCoMo development data.
+
+For each of ``static`` (default), ``onnx`` (int8 MiniLM), ``hashing`` and, when
+sentence-transformers is importable, the reference ``minilm`` (all-MiniLM-L6-v2 in torch):
+
+  * load time of the model, and the process's RSS growth from loading + warming it;
+  * single-query latency p50/p95 over 1000 short queries (LoCoMo questions, one at a time);
+  * batch throughput in sentences/s over 2000 LoCoMo turns (batches of 64);
+  * evidence recall@1/5/10 on LoCoMo categories 1-4 via the shared harness, retrieving by
+    cosine over embedded turns alone (no BM25, no recency): the embedder's own quality.
+    The harness's search p50 is end to end: query embedding + exact top-k over one caller.
+
+Each embedder runs in its own subprocess so load time and RSS are not polluted by the
+others. Usage, from the repository root::
+
+    python benchmarks/embedders.py                 # writes benchmarks/results/embedders.json
+    python benchmarks/embedders.py --only static onnx
+    # the torch baseline lives in the model build venv (scripts/build_embedding_models.py):
+    python benchmarks/embedders.py --minilm-python /tmp/embbuild/bin/python
+
+The shared eval folder is ``../shared`` beside the repository (override with
+VOXMEM_SHARED_DIR).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RESULTS_PATH = REPO_ROOT / "benchmarks" / "results" / "embedders.json"
+EMBEDDERS = ("static", "onnx", "hashing", "minilm")
+LATENCY_QUERIES = 1000
+THROUGHPUT_TEXTS = 2000
+THROUGHPUT_BATCH = 64
+RECALL_KS = (1, 5, 10)
+
+
+def shared_dir() -> Path:
+    return Path(os.environ.get("VOXMEM_SHARED_DIR") or REPO_ROOT.parent / "shared").resolve()
+
+
+def locomo_file() -> Path:
+    return shared_dir() / "eval" / "data" / "locomo_dev.json"
+
+
+def rss_bytes() -> int:
+    """Current resident set size (Linux); peak RSS elsewhere."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------------------
+# Child: measure one embedder
+# --------------------------------------------------------------------------------------
+
+
+class MiniLMReference:
+    """all-MiniLM-L6-v2 through sentence-transformers, as in the shared baselines."""
+
+    cheap = False
+    dimensions = 384
+    name = "sentence-transformers/all-MiniLM-L6-v2 (torch, fp32)"
+
+    def __init__(self) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        import torch
+
+        # One thread, like the ONNX embedder: fair, and faster on a shared 2-core host.
+        torch.set_num_threads(1)
+        sys.path.insert(0, str(shared_dir() / "eval"))
+        from baselines import load_minilm
+
+        self.model = load_minilm("cpu")
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        out = self.model.encode(
+            list(texts),
+            batch_size=THROUGHPUT_BATCH,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(out, dtype=np.float32)
+
+
+def make_embedder(name: str) -> Any:
+    if name == "minilm":
+        return MiniLMReference()
+    try:
+        import voxmem  # noqa: F401
+    except ImportError:
+        sys.path.insert(0, str(REPO_ROOT / "src"))
+    if name == "static":
+        from voxmem.embeddings.static import StaticEmbedder
+
+        return StaticEmbedder()
+    if name == "onnx":
+        from voxmem.embeddings.onnx import OnnxEmbedder
+
+        return OnnxEmbedder()
+    from voxmem.embeddings.hashing import HashingEmbedder
+
+    return HashingEmbedder()
+
+
+class DenseOnlyAdapter:
+    """Harness adapter: exact cosine over the embedded turns of one caller, nothing else."""
+
+    def __init__(self, embedder: Any) -> None:
+        self.embedder = embedder
+        self.name = f"dense-only[{embedder.name}]"
+        self.reset()
+
+    def reset(self) -> None:
+        self.ids: dict[str, list[str]] = defaultdict(list)
+        self.vectors: dict[str, np.ndarray] = {}
+
+    def ingest(
+        self, user_id: str, session_id: str, timestamp_iso: str, turns: list[dict[str, str]]
+    ) -> None:
+        # Same text as the shared baselines embed: "speaker: text".
+        vectors = self.embedder.embed([f"{t['speaker']}: {t['text']}" for t in turns])
+        self.ids[user_id].extend(t["id"] for t in turns)
+        previous = self.vectors.get(user_id)
+        self.vectors[user_id] = vectors if previous is None else np.vstack([previous, vectors])
+
+    def search(self, user_id: str, query: str, k: int, now_iso: str) -> list[str]:
+        matrix = self.vectors.get(user_id)
+        if matrix is None or not len(matrix):
+            return []
+        scores = matrix @ self.embedder.embed([query])[0]
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        ids = self.ids[user_id]
+        return [ids[int(i)] for i in top]
+
+
+def locomo_texts() -> tuple[list[str], list[str]]:
+    data = json.loads(locomo_file().read_text(encoding="utf-8"))
+    questions = [str(qa["question"]) for sample in data for qa in sample["qa"]]
+    turns = [
+        f"{t['speaker']}: {t['text']}"
+        for sample in data
+        for key, session in sample["conversation"].items()
+        if key.startswith("session_") and isinstance(session, list)
+        for t in session
+    ]
+    return questions, turns
+
+
+def measure(name: str) -> dict[str, Any]:
+    questions, turns = locomo_texts()
+    rss_before = rss_bytes()
+    started = time.perf_counter()
+    embedder = make_embedder(name)
+    load_s = time.perf_counter() - started
+    embedder.embed(["warm up the model"])
+    rss_after = rss_bytes()
+    log(f"[{name}] loaded {embedder.name} in {load_s:.2f}s")
+
+    queries = (questions * (LATENCY_QUERIES // len(questions) + 1))[:LATENCY_QUERIES]
+    timings = []
+    for query in queries:
+        t0 = time.perf_counter()
+        embedder.embed([query])
+        timings.append((time.perf_counter() - t0) * 1000)
+    log(f"[{name}] single-query p50 {np.percentile(timings, 50):.3f} ms")
+
+    texts = turns[:THROUGHPUT_TEXTS]
+    t0 = time.perf_counter()
+    for start in range(0, len(texts), THROUGHPUT_BATCH):
+        embedder.embed(texts[start : start + THROUGHPUT_BATCH])
+    throughput = len(texts) / (time.perf_counter() - t0)
+    log(f"[{name}] batch throughput {throughput:.0f} sentences/s; running LoCoMo ...")
+
+    sys.path.insert(0, str(shared_dir() / "eval"))
+    import harness
+
+    args = SimpleNamespace(
+        locomo_file=str(locomo_file()),
+        split="all",
+        no_captions=False,
+        skip_categories=[],
+        k=10,
+        per_query=False,
+        budget_ms=250.0,
+    )
+    t0 = time.perf_counter()
+    result = harness.run_locomo(DenseOnlyAdapter(embedder), args)
+    overall = result["overall_cat1-4"]
+    log(
+        f"[{name}] LoCoMo done in {time.perf_counter() - t0:.0f}s: "
+        f"recall@10 {overall['recall@10']:.3f}"
+    )
+    return {
+        "embedder": name,
+        "model": embedder.name,
+        "dimensions": int(embedder.dimensions),
+        "cheap": bool(embedder.cheap),
+        "load_s": round(load_s, 4),
+        "rss_delta_mb": round((rss_after - rss_before) / 1e6, 1),
+        "query_ms_p50": round(float(np.percentile(timings, 50)), 4),
+        "query_ms_p95": round(float(np.percentile(timings, 95)), 4),
+        "query_count": len(timings),
+        "throughput_sentences_per_s": round(throughput, 1),
+        "throughput_texts": len(texts),
+        "locomo": {
+            "questions": overall["n"],
+            **{f"recall@{k}": round(overall[f"recall@{k}"], 4) for k in RECALL_KS},
+            "ndcg@10": round(overall["ndcg@10"], 4),
+            "search_ms_p50": round(result["search_ms"]["p50"], 4),
+            "search_ms_p95": round(result["search_ms"]["p95"], 4),
+            "ingest_turns_per_s": round(result["ingest"]["turns_per_s"], 1),
+        },
+    }
+
+
+# --------------------------------------------------------------------------------------
+# Parent: run each embedder in a subprocess, print the table, write JSON
+# --------------------------------------------------------------------------------------
+
+
+def run_child(name: str, python: str) -> dict[str, Any]:
+    if name == "minilm":
+        probe = subprocess.run(
+            [python, "-c", "import sentence_transformers, torch"], capture_output=True, check=False
+        )
+        if probe.returncode != 0:
+            return {
+                "embedder": name,
+                "skipped": f"sentence-transformers not importable by "
+                f"{Path(python).name}; pass --minilm-python with the model build venv",
+            }
+    proc = subprocess.run(
+        [python, __file__, "--child", name], stdout=subprocess.PIPE, check=False, text=True
+    )
+    if proc.returncode != 0:
+        return {"embedder": name, "skipped": f"failed with exit code {proc.returncode}"}
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    header = (
+        f"{'embedder':<9}{'dims':>5}{'load s':>8}{'RSS MB':>8}{'q p50 ms':>10}"
+        f"{'q p95 ms':>10}{'sent/s':>9}{'R@1':>7}{'R@5':>7}{'R@10':>7}{'search p50':>12}"
+    )
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        if "skipped" in row:
+            print(f"{row['embedder']:<9} skipped: {row['skipped']}")
+            continue
+        loc = row["locomo"]
+        print(
+            f"{row['embedder']:<9}{row['dimensions']:>5}{row['load_s']:>8.2f}"
+            f"{row['rss_delta_mb']:>8.1f}{row['query_ms_p50']:>10.3f}{row['query_ms_p95']:>10.3f}"
+            f"{row['throughput_sentences_per_s']:>9.0f}{loc['recall@1']:>7.3f}"
+            f"{loc['recall@5']:>7.3f}{loc['recall@10']:>7.3f}{loc['search_ms_p50']:>10.3f}ms"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", nargs="+", choices=EMBEDDERS, default=list(EMBEDDERS))
+    parser.add_argument(
+        "--minilm-python",
+        default=sys.executable,
+        help="interpreter with sentence-transformers + torch for the baseline",
+    )
+    parser.add_argument("--json", type=Path, default=RESULTS_PATH, help="where to write results")
+    parser.add_argument("--child", choices=EMBEDDERS, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.child:
+        print(json.dumps(measure(args.child)))
+        return 0
+    if not locomo_file().is_file():
+        print(f"LoCoMo data not found at {locomo_file()}; set VOXMEM_SHARED_DIR", file=sys.stderr)
+        return 2
+    rows = []
+    for name in args.only:
+        python = args.minilm_python if name == "minilm" else sys.executable
+        row = run_child(name, python)
+        if "skipped" in row:
+            print(f"note: {name} skipped ({row['skipped']})", file=sys.stderr)
+        rows.append(row)
+    print_table(rows)
+    payload = {
+        "benchmark": "benchmarks/embedders.py",
+        "dataset": "LoCoMo dev (shared/eval/data/locomo_dev.json), categories 1-4, "
+        "dense-only retrieval, evidence recall@k",
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": {
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "cpus": os.cpu_count(),
+        },
+        "settings": {
+            "latency_queries": LATENCY_QUERIES,
+            "throughput_texts": THROUGHPUT_TEXTS,
+            "throughput_batch": THROUGHPUT_BATCH,
+        },
+        "results": rows,
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    shown = args.json.relative_to(REPO_ROOT) if args.json.is_relative_to(REPO_ROOT) else args.json
+    print(f"wrote {shown}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
