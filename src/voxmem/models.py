@@ -127,6 +127,7 @@ class MemoryItem:
     fact_kind: str | None = None
     user_text: str | None = None
     assistant_text: str | None = None
+    turn_id: str | None = None
     embedding: bytes | None = None
 
 

@@ -109,6 +109,8 @@ class MemoryEngine:
             rrf_k=self.settings.rrf_k,
             recency_weight=self.settings.recency_weight,
             half_life_days=self.settings.recency_half_life_days,
+            dense_weight=self.settings.dense_weight,
+            dense_floor=self.settings.dense_floor,
         )
 
     def _pending_turns(self, scope: Scope) -> list[Turn]:

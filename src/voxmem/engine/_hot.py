@@ -44,6 +44,7 @@ class Doc:
     confidence: float = 1.0
     user_text: str | None = None
     assistant_text: str | None = None
+    turn_id: str | None = None
     slot_key: str | None = None
     fact_kind: str | None = None
     index: str | None = None
@@ -91,7 +92,7 @@ class CallerMemory:
             vector=vector,
             payload=Doc(kind="turn", text=turn.text, created_at=turn.created_at,
                         session_id=turn.session_id, user_text=turn.user_text,
-                        assistant_text=turn.assistant_text),
+                        assistant_text=turn.assistant_text, turn_id=turn.turn_id),
         )
 
     def add_item(self, item: MemoryItem) -> None:
@@ -110,7 +111,7 @@ class CallerMemory:
             payload=Doc(kind=item.kind, text=item.text, created_at=item.created_at,
                         session_id=item.session_id, confidence=item.confidence,
                         user_text=item.user_text, assistant_text=item.assistant_text,
-                        slot_key=item.slot_key, fact_kind=item.fact_kind),
+                        turn_id=item.turn_id, slot_key=item.slot_key, fact_kind=item.fact_kind),
         )
 
     def working_groups(self) -> list[int]:

@@ -15,14 +15,14 @@ SECONDS_PER_DAY = 86_400.0
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class RankParams:
-    rrf_k: int = 60
-    recency_weight: float = 0.15
+    rrf_k: int = 10
+    recency_weight: float = 0.05
     half_life_days: float = 30.0
     #: Vector hits below this cosine are ignored unless keyword search found them too,
     #: so an unrelated query yields nothing rather than the least-unrelated memories.
     dense_floor: float = 0.3
     keyword_weight: float = 1.0
-    dense_weight: float = 1.0
+    dense_weight: float = 0.5
 
 
 def fuse(

@@ -47,6 +47,7 @@ def doc_hit(lane: str, doc_id: str, doc: Doc, score: float) -> dict[str, Any]:
     if doc.kind == "turn":
         hit["userText"] = doc.user_text or ""
         hit["assistantText"] = doc.assistant_text or ""
+        hit["turnId"] = doc.turn_id
     if doc.kind == "fact":
         hit["confidence"] = doc.confidence
         if doc.slot_key:

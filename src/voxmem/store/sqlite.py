@@ -231,7 +231,7 @@ class SQLiteStore:
         def run(conn: sqlite3.Connection) -> list[MemoryItem]:
             rows = conn.execute(
                 "SELECT id, kind, text, created_at, session_id, confidence, slot_key, "
-                "fact_kind, embedding, user_text, assistant_text FROM items "
+                "fact_kind, embedding, user_text, assistant_text, turn_id FROM items "
                 f"WHERE {_CALLER} AND deleted_at IS NULL "
                 "AND (valid_to IS NULL OR valid_to > ?) ORDER BY created_at, rowid",
                 (*_scope_args(scope), now),
@@ -239,7 +239,7 @@ class SQLiteStore:
             return [
                 MemoryItem(id=r[0], kind=r[1], text=r[2], created_at=r[3], session_id=r[4],
                            confidence=r[5], slot_key=r[6], fact_kind=r[7], embedding=r[8],
-                           user_text=r[9], assistant_text=r[10])
+                           user_text=r[9], assistant_text=r[10], turn_id=r[11])
                 for r in rows
             ]
 

@@ -1,0 +1,198 @@
+"""Engine latency and throughput at production size, in-process (embedded mode).
+
+Loads one caller with 10,000 stored turns and one project with 100,000 org chunks (real
+conversational text from the shared dev data), then measures:
+
+- recall: ``search_memory`` end to end, all four lanes, including query embedding;
+- save acknowledgement: ``save_response`` until the turn is durable in the journal;
+- background indexing: turns/s from acknowledgement to stored-with-vector;
+- the process's resident memory.
+
+    python benchmarks/recall_latency.py            # full size (a few minutes)
+    python benchmarks/recall_latency.py --quick    # 1,000 turns, 10,000 chunks
+
+Prints a table and writes ``benchmarks/results/recall_latency.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("VOXMEM_SHARED_DIR", ROOT.parent / "shared"))
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def corpus() -> tuple[list[str], list[str]]:
+    """(utterances, questions) from the shared dev data: real conversational text."""
+    locomo = json.loads((SHARED / "eval" / "data" / "locomo_dev.json").read_text())
+    lines: list[str] = []
+    questions: list[str] = []
+    for sample in locomo:
+        conv = sample["conversation"]
+        for key, value in conv.items():
+            if key.startswith("session_") and isinstance(value, list):
+                lines.extend(f"{t['speaker']}: {t['text']}" for t in value)
+        questions.extend(str(q["question"]) for q in sample["qa"])
+    lme = json.loads((SHARED / "eval" / "data" / "longmemeval_s_dev40.json").read_text())
+    for item in lme:
+        for session in item["haystack_sessions"]:
+            lines.extend(t["content"][:700] for t in session if t.get("content"))
+    return lines, questions
+
+
+async def bench(args: argparse.Namespace) -> dict[str, Any]:
+    from voxmem import Settings
+    from voxmem.engine import MemoryEngine
+    from voxmem.models import Caller
+
+    n_turns = 1_000 if args.quick else 10_000
+    n_chunks = 10_000 if args.quick else 100_000
+    lines, questions = corpus()
+    rss_start = rss_mb()
+    tmp = tempfile.TemporaryDirectory(prefix="voxmem-bench-")
+    settings = Settings(data_dir=tmp.name, embedder=args.embedder)
+    engine = MemoryEngine(settings)
+    t = time.perf_counter()
+    await engine.start()
+    start_s = time.perf_counter() - t
+    rss_model = rss_mb()
+    scope = engine.scope(project_id="bench", agent_id="agent", user_id="caller-1")
+    caller = Caller("caller-1", "Bench Caller")
+    out: dict[str, Any] = {"turns": n_turns, "chunks": n_chunks, "embedder": args.embedder,
+                           "engine_start_s": round(start_s, 3)}
+
+    # Org knowledge: 100 documents per create_index call, as a client would send them.
+    t = time.perf_counter()
+    for base in range(0, n_chunks, 100):
+        docs = [{"id": f"doc-{base + i}", "text": lines[(base + i) % len(lines)] +
+                 f" (ref {base + i})", "metadata": {}} for i in range(100)]
+        await engine.create_index("default", "bench", f"kb{base // 20_000}", docs)
+        if args.progress and base % 10_000 == 0:
+            print(f"  org {base}/{n_chunks}", file=sys.stderr)
+    out["org_build_s"] = round(time.perf_counter() - t, 1)
+    t = time.perf_counter()
+    await engine.warm_org(scope)
+    out["org_load_s"] = round(time.perf_counter() - t, 1)
+
+    # Caller memory, saved live (concurrently, as many calls would) to measure the
+    # acknowledgement and the background indexing rate together.
+    acks: list[float] = []
+
+    async def save(i: int) -> None:
+        t0 = time.perf_counter()
+        await engine.save_response(scope, caller, user_text=lines[i % len(lines)],
+                                   assistant_text="Okay, noted.")
+        acks.append((time.perf_counter() - t0) * 1000)
+
+    t = time.perf_counter()
+    for base in range(0, n_turns, 50):
+        await asyncio.gather(*(save(i) for i in range(base, min(n_turns, base + 50))))
+        if base % 1000 == 0:
+            await engine.end_session(scope)
+    acked_s = time.perf_counter() - t
+    assert await engine.flush(600)
+    index_s = time.perf_counter() - t
+    out["save_ack_ms"] = {"p50": pct(acks, 50), "p95": pct(acks, 95), "p99": pct(acks, 99)}
+    out["indexing_turns_per_s"] = round(n_turns / index_s, 1)
+    out["ack_turns_per_s"] = round(n_turns / acked_s, 1)
+
+    # Sequential single-caller saves: the latency one voice turn sees.
+    solo: list[float] = []
+    for i in range(300):
+        t0 = time.perf_counter()
+        await engine.save_response(scope, caller, user_text=lines[i], assistant_text="ok")
+        solo.append((time.perf_counter() - t0) * 1000)
+    await engine.flush(60)
+    out["save_ack_sequential_ms"] = {"p50": pct(solo, 50), "p95": pct(solo, 95),
+                                     "p99": pct(solo, 99)}
+
+    # Recall from a cold cache, as at a new call: load the caller fresh.
+    engine.callers.drop(scope)
+    t = time.perf_counter()
+    pre = await engine.preload(scope, caller)
+    out["caller_load_and_preload_ms"] = round((time.perf_counter() - t) * 1000, 1)
+    out["caller_items"] = pre.trace["items"]
+    for q in questions[:50]:  # warm-up
+        await engine.search_memory(scope, q)
+    walls: list[float] = []
+    lanes: dict[str, list[float]] = {}
+    degraded = 0
+    for q in questions[: args.queries]:
+        t0 = time.perf_counter()
+        result = await engine.search_memory(scope, q, timeout_ms=250)
+        walls.append((time.perf_counter() - t0) * 1000)
+        degraded += bool(result.trace["degraded"])
+        for lane, ms in result.trace["lanes"].items():
+            lanes.setdefault(lane, []).append(ms)
+    out["recall_ms"] = {"p50": pct(walls, 50), "p95": pct(walls, 95), "p99": pct(walls, 99),
+                        "mean": statistics.fmean(walls), "n": len(walls),
+                        "degraded": degraded}
+    out["lane_ms"] = {lane: {"p50": pct(v, 50), "p95": pct(v, 95)} for lane, v in lanes.items()}
+    out["rss_mb"] = {"start": round(rss_start, 1), "after_model": round(rss_model, 1),
+                     "end": round(rss_mb(), 1)}
+    await engine.close()
+    tmp.cleanup()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--embedder", default="static")
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--json", default=str(RESULTS / "recall_latency.json"))
+    args = parser.parse_args()
+    out = asyncio.run(bench(args))
+    r, s, q = out["recall_ms"], out["save_ack_ms"], out["save_ack_sequential_ms"]
+    rows = [
+        ("recall p50 / p95 / p99 (ms)", f"{r['p50']:.2f} / {r['p95']:.2f} / {r['p99']:.2f}",
+         "p50 <= 5, p95 <= 15"),
+        ("recall degraded", f"{r['degraded']} of {r['n']}", "0"),
+        ("save ack, sequential p50 / p95 (ms)", f"{q['p50']:.2f} / {q['p95']:.2f}", "p95 <= 3"),
+        ("save ack, 50 concurrent p50 / p95 (ms)", f"{s['p50']:.2f} / {s['p95']:.2f}", ""),
+        ("background indexing (turns/s)", f"{out['indexing_turns_per_s']:.0f}", ">= 200"),
+        ("caller load + preload (ms)", f"{out['caller_load_and_preload_ms']:.0f}",
+         f"{out['caller_items']} items"),
+        ("org build / load (s)", f"{out['org_build_s']} / {out['org_load_s']}",
+         f"{out['chunks']} chunks"),
+        ("RSS start / model / end (MB)",
+         f"{out['rss_mb']['start']} / {out['rss_mb']['after_model']} / {out['rss_mb']['end']}",
+         ""),
+    ]
+    print(f"\nvoxmem engine, embedder={out['embedder']}, {out['turns']} caller turns, "
+          f"{out['chunks']} org chunks")
+    print(f"{'measure':<42}{'value':>26}  target")
+    for name, value, target in rows:
+        print(f"{name:<42}{value:>26}  {target}")
+    print("lanes p50/p95 ms: " + ", ".join(
+        f"{k} {v['p50']:.2f}/{v['p95']:.2f}" for k, v in out["lane_ms"].items()))
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(out, indent=1))
+    print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,214 @@
+"""Retrieval quality on the shared dev data, next to plain BM25 and plain dense baselines.
+
+Runs the shared harness (``../shared/eval/harness.py``) three or more times in one
+process: voxmem's engine (through ``import_history`` and ``search_memory``, exactly as an
+agent would use it), a plain BM25 baseline and a plain dense MiniLM baseline. Prints one
+table per dataset and writes ``benchmarks/results/retrieval_quality.json``.
+
+    python benchmarks/retrieval_quality.py                    # LoCoMo dev + LongMemEval dev40
+    python benchmarks/retrieval_quality.py --dataset locomo --embedder onnx
+
+The dense baseline uses sentence-transformers when it is installed (the reference
+implementation in ``baselines.py``); otherwise the same MiniLM weights through voxmem's
+bundled ONNX export, which is what the table then says.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("VOXMEM_SHARED_DIR", ROOT.parent / "shared"))
+EVAL = SHARED / "eval"
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+class VoxmemAdapter:
+    """The harness adapter: one engine, one caller per harness user, recall by the engine."""
+
+    name = "voxmem"
+
+    def __init__(self, embedder: str = "static", **settings: Any) -> None:
+        from voxmem import Settings
+
+        self._embedder = embedder
+        self._overrides = settings
+        self._settings_cls = Settings
+        self._loop = asyncio.new_event_loop()
+        self._engine: Any = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.now = time.time()
+        self.name = f"voxmem[{embedder}]"
+
+    def reset(self) -> None:
+        from voxmem.engine import MemoryEngine
+
+        self.close()
+        self._tmp = tempfile.TemporaryDirectory(prefix="voxmem-eval-")
+        settings = self._settings_cls(data_dir=self._tmp.name, embedder=self._embedder,
+                                      journal_fsync="never", **self._overrides)
+        self._engine = MemoryEngine(settings, clock=lambda: self.now)
+        self._loop.run_until_complete(self._engine.start())
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._loop.run_until_complete(self._engine.close())
+            self._engine = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def _scope(self, user_id: str) -> Any:
+        return self._engine.scope(project_id="eval", agent_id="eval", user_id=user_id)
+
+    def ingest(self, user_id: str, session_id: str, timestamp_iso: str,
+               turns: list[dict[str, str]]) -> None:
+        from voxmem.models import Caller
+
+        at = _ts(timestamp_iso)
+        self.now = max(self.now, at)
+        session = {"sessionId": f"{user_id}:{session_id}", "startedAt": at, "endedAt": at,
+                   "metadata": {}, "turns": [
+                       {"userText": f"{t['speaker']}: {t['text']}", "assistantText": "",
+                        "createdAt": at, "turnId": t["id"], "metadata": {}} for t in turns]}
+        self._loop.run_until_complete(self._engine.import_history(
+            self._scope(user_id), Caller(user_id), [session]))
+
+    def search(self, user_id: str, query: str, k: int, now_iso: str) -> list[str]:
+        self.now = _ts(now_iso)
+        result = self._loop.run_until_complete(self._engine.search_memory(
+            self._scope(user_id), query, lanes=["permanent"], top_k={"permanent": k},
+            timeout_ms=5000))
+        return [h["turnId"] for h in result.permanent if h.get("turnId")]
+
+
+class OnnxDenseAdapter:
+    """Plain dense retrieval over MiniLM (voxmem's ONNX export of the same weights)."""
+
+    name = "dense-minilm (onnx)"
+
+    def __init__(self) -> None:
+        from voxmem.embeddings.onnx import OnnxEmbedder
+
+        self.model = OnnxEmbedder()
+        self.reset()
+
+    def reset(self) -> None:
+        self.ids: dict[str, list[str]] = {}
+        self.vecs: dict[str, list[np.ndarray[Any, Any]]] = {}
+
+    def ingest(self, user_id: str, session_id: str, timestamp_iso: str,
+               turns: list[dict[str, str]]) -> None:
+        vectors = self.model.embed([f"{t['speaker']}: {t['text']}" for t in turns])
+        self.ids.setdefault(user_id, []).extend(t["id"] for t in turns)
+        self.vecs.setdefault(user_id, []).extend(vectors)
+
+    def search(self, user_id: str, query: str, k: int, now_iso: str) -> list[str]:
+        if user_id not in self.ids:
+            return []
+        matrix = np.stack(self.vecs[user_id])
+        scores = matrix @ self.model.embed([query])[0]
+        return [self.ids[user_id][i] for i in np.argsort(-scores)[:k]]
+
+
+def _ts(iso_text: str) -> float:
+    parsed = dt.datetime.fromisoformat(iso_text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.timestamp()
+
+
+def _harness() -> Any:
+    sys.path.insert(0, str(EVAL))
+    import harness
+
+    return harness
+
+
+def run(dataset: str, adapter: Any, limit: int | None) -> dict[str, Any]:
+    """One harness run, with the harness's own defaults for everything we do not set."""
+    harness = _harness()
+    args = argparse.Namespace(
+        dataset=dataset, split="all", k=10, lme_k=50, limit=limit, lme_keep_abs=False,
+        lme_roles="user", skip_categories=[], no_captions=False, budget_ms=250.0,
+        per_query=False, progress=False,
+        locomo_file=str(EVAL / "data" / "locomo_dev.json"),
+        lme_file=str(EVAL / "data" / "longmemeval_s_dev40.json"))
+    started = time.perf_counter()
+    res = (harness.run_locomo if dataset == "locomo" else harness.run_longmemeval)(
+        adapter, args)
+    return {"adapter": getattr(adapter, "name", type(adapter).__name__),
+            "wall_s": round(time.perf_counter() - started, 1), "results": res}
+
+
+def headline(dataset: str, out: dict[str, Any]) -> dict[str, float]:
+    r = out["results"]
+    if dataset == "locomo":
+        g = r["overall_cat1-4"]
+        return {k: g[f"recall@{k.split('@')[1]}"] for k in ("r@1", "r@5", "r@10")} | {
+            "p50_ms": r["search_ms"]["p50"], "p95_ms": r["search_ms"]["p95"]}
+    g = r["session_level"]["overall"]
+    t = r["turn_level"]["overall"]
+    return {"s_r@1": g["s_recall@1"], "s_r@5": g["s_recall@5"], "s_r@10": g["s_recall@10"],
+            "t_r@5": t["t_recall@5"], "t_r@10": t["t_recall@10"],
+            "p50_ms": r["search_ms"]["p50"], "p95_ms": r["search_ms"]["p95"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", choices=["locomo", "longmemeval", "both"], default="both")
+    parser.add_argument("--embedder", action="append",
+                        help="voxmem embedder(s) to evaluate (default: static)")
+    parser.add_argument("--limit", type=int, default=None, help="LongMemEval: first N questions")
+    parser.add_argument("--no-baselines", action="store_true")
+    parser.add_argument("--settings", default="{}", help="JSON engine setting overrides")
+    parser.add_argument("--json", default=str(RESULTS / "retrieval_quality.json"))
+    args = parser.parse_args()
+    overrides = json.loads(args.settings)
+    datasets = ["locomo", "longmemeval"] if args.dataset == "both" else [args.dataset]
+    adapters: list[Any] = [VoxmemAdapter(e, **overrides) for e in (args.embedder or ["static"])]
+    if not args.no_baselines:
+        sys.path.insert(0, str(EVAL))
+        import baselines
+
+        adapters.append(baselines.BM25Adapter())
+        try:
+            adapters.append(baselines.DenseAdapter())
+        except ImportError:
+            adapters.append(OnnxDenseAdapter())
+    report: dict[str, Any] = {"datasets": {}, "settings": overrides}
+    for dataset in datasets:
+        rows = []
+        for adapter in adapters:
+            out = run(dataset, adapter, args.limit)
+            rows.append({"adapter": out["adapter"], "wall_s": out["wall_s"],
+                         **headline(dataset, out)})
+        report["datasets"][dataset] = rows
+        cols = [c for c in rows[0] if c not in ("adapter",)]
+        print(f"\n== {dataset}")
+        print(f"{'adapter':<28}" + "".join(f"{c:>9}" for c in cols))
+        for row in rows:
+            print(f"{row['adapter']:<28}" + "".join(
+                f"{row[c]:>9.3f}" if isinstance(row[c], float) else f"{row[c]:>9}"
+                for c in cols))
+    for adapter in adapters:
+        if isinstance(adapter, VoxmemAdapter):
+            adapter.close()
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(report, indent=1))
+    print(f"\nwrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
