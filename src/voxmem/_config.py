@@ -61,8 +61,10 @@ class Settings:
     top_k_org: int = _s(4, "Default hits from the org lane.")
     context_char_budget: int = _s(2400, "Hard cap on the length of contextText.")
     recency_half_life_days: float = _s(30.0, "Age at which a memory's recency boost halves.")
-    recency_weight: float = _s(0.15, "Share of the final score given to recency (0..1).")
-    rrf_k: int = _s(60, "Reciprocal-rank-fusion constant k.")
+    recency_weight: float = _s(0.05, "Share of the final score given to recency (0..1).")
+    rrf_k: int = _s(10, "Reciprocal-rank-fusion constant k (small: top ranks dominate).")
+    dense_weight: float = _s(0.5, "Weight of the vector ranking in fusion (keyword is 1.0).")
+    dense_floor: float = _s(0.3, "Cosine below which a vector-only hit is ignored.")
     journal_fsync: str = _s("always", "Journal durability: always (fsync before ack), "
                             "interval (fsync every 50 ms), never (OS decides).")
     max_turn_text_bytes: int = _s(65536, "Largest user_text / assistant_text accepted.")
@@ -75,6 +77,24 @@ class Settings:
     runtime_host: str = _s("127.0.0.1", "Address the runtime binds.")
     runtime_port_min: int = _s(7878, "Lowest port the runtime may bind.")
     runtime_port_max: int = _s(7977, "Highest port the runtime may bind.")
+    runtime_url: str = _s("", "URL of a runtime to use instead of the local one, e.g. "
+                          "http://10.0.0.5:7878 (empty: find or start the local runtime).")
+    runtime_token: str = _s("", "Bearer token for runtime_url (the local runtime's token is "
+                            "read from its token file).")
+    runtime_start_timeout_s: float = _s(30.0, "How long a client waits for an auto-launched "
+                                        "runtime to answer its health check.")
+    runtime_request_timeout_s: float = _s(30.0, "Deadline of runtime calls other than "
+                                          "search_memory (which uses its own timeout_ms).")
+    runtime_recall_grace_ms: float = _s(250.0, "Transport allowance added to a recall's "
+                                        "timeout_ms before the client gives up on the "
+                                        "runtime and returns a degraded result.")
+    runtime_max_body_bytes: int = _s(16_000_000, "Largest request body the runtime reads; "
+                                     "bigger requests get 413.")
+    runtime_shutdown_timeout_s: float = _s(10.0, "On shutdown, how long the runtime waits "
+                                           "for requests in flight before it flushes and "
+                                           "exits.")
+    runtime_log_level: str = _s("info", "Log level of the runtime (debug, info, warning, "
+                                "error); its log is runtime.log in data_dir.")
 
     @classmethod
     def from_env(
@@ -117,6 +137,17 @@ class Settings:
              "must be >= 0 and smaller than chunk_chars"),
             (0 < self.runtime_port_min <= self.runtime_port_max < 65536, "runtime_port_min",
              "port range must be within 1..65535 and min <= max"),
+            (self.runtime_start_timeout_s > 0, "runtime_start_timeout_s", "must be positive"),
+            (self.runtime_request_timeout_s > 0, "runtime_request_timeout_s",
+             "must be positive"),
+            (self.runtime_recall_grace_ms >= 0, "runtime_recall_grace_ms", "must be >= 0"),
+            (self.runtime_max_body_bytes >= 1024, "runtime_max_body_bytes", "must be >= 1024"),
+            (self.runtime_shutdown_timeout_s >= 0, "runtime_shutdown_timeout_s",
+             "must be >= 0"),
+            (self.runtime_log_level in {"debug", "info", "warning", "error"},
+             "runtime_log_level", "must be debug, info, warning or error"),
+            (not self.runtime_url or self.runtime_url.startswith(("http://", "https://")),
+             "runtime_url", "must start with http:// or https://"),
         ]
         for ok, name, why in checks:
             if not ok:
@@ -130,18 +161,21 @@ class Settings:
         return Path(self.data_dir).expanduser() if self.data_dir else default_data_dir()
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain values, for display; the embeddings API key is masked."""
+        """Plain values, for display; secrets (API key, runtime token) are masked."""
         out = dataclasses.asdict(self)
-        if out.get("embeddings_api_key"):
-            out["embeddings_api_key"] = "***"
+        for secret in SECRET_SETTINGS:
+            if out.get(secret):
+                out[secret] = "***"
         return out
 
 
 _FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(Settings))
+#: Settings shown as ``***`` wherever settings are displayed.
+SECRET_SETTINGS = ("embeddings_api_key", "runtime_token")
 
 
 def _parse(f: dataclasses.Field[Any], raw: str) -> Any:
-    kind = type(f.default)
+    kind: type[Any] = type(f.default)
     try:
         if kind is bool:
             return raw.strip().lower() in {"1", "true", "yes", "on"}
