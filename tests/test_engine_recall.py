@@ -252,3 +252,27 @@ async def test_concurrent_recalls_and_saves(engine: MemoryEngine) -> None:
 def test_normalize_rows_zero_safe() -> None:
     out = normalize_rows(np.array([[3.0, 4.0], [0.0, 0.0]]))
     assert np.allclose(out, [[0.6, 0.8], [0.0, 0.0]])
+
+
+async def test_cold_caller_is_answered_from_the_store(engine: MemoryEngine) -> None:
+    s = who(engine, "olga")
+    caller = Caller("olga")
+    await engine.import_history(s, caller, [
+        {"startedAt": time.time() - 10 * DAY, "turns": [
+            {"userText": f"filler conversation number {i} about nothing much",
+             "assistantText": "sure", "createdAt": time.time() - 10 * DAY}
+            for i in range(3000)] + [
+            {"userText": "my locker combination hint is the heron painting",
+             "assistantText": "noted", "createdAt": time.time() - 10 * DAY}]}])
+    assert await engine.flush(60)
+    engine.callers.drop(s)
+    result = await engine.search_memory(s, "heron painting locker", lanes=["permanent"],
+                                        timeout_ms=2000)
+    assert result.trace["coldLanes"] == ["permanent"]
+    assert "heron" in result.permanent[0]["text"]
+    vec = engine.embedder.embed(["heron painting locker"])[0].tobytes()
+    hits = await engine.store.search_items_vector(s, vec, engine.embedder.name, 3, time.time())
+    assert "heron" in hits[0].data["text"]
+    other = await engine.store.search_items_vector(who(engine, "nobody"), vec,
+                                                   engine.embedder.name, 3, time.time())
+    assert other == []

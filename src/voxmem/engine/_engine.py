@@ -34,14 +34,13 @@ from ..models import (
     SearchResult,
     SessionInfo,
     Turn,
-    iso,
 )
-from ..store import DocumentWrite, Store, open_store
+from ..store import DocumentWrite, Store, TextHit, open_store
 from ._chunking import chunk_text
 from ._compose import compose_context, compose_preload
-from ._hot import CallerCache, CallerMemory, OrgMemory
+from ._hot import CallerCache, CallerMemory, Doc, OrgMemory
 from ._index import FloatArray
-from ._rank import RankParams
+from ._rank import RankParams, blend, rrf
 from ._recall import Query, doc_hit, search_caller_lane, search_org_lane, top_facts
 from ._text import analyze
 from ._writer import Applier, scope_to_record, turn_to_record
@@ -308,6 +307,7 @@ class MemoryEngine:
              "org": self.settings.top_k_org, **(top_k or {})}
         lane_ms: dict[str, float] = {}
         errors: dict[str, str] = {}
+        cold: list[str] = []
         mem = self.callers.get(scope) if any(
             lane != "org" for lane in lanes) else None
 
@@ -331,7 +331,7 @@ class MemoryEngine:
             else:
                 assert mem is not None
                 tasks[lane] = asyncio.ensure_future(timed(lane, self._caller_lane(
-                    mem, lane, query, terms, query_task, k[lane])))
+                    mem, lane, query, terms, query_task, k[lane], cold)))
         results: dict[str, Any] = {}
         if tasks:
             done, pending = await asyncio.wait(
@@ -362,7 +362,7 @@ class MemoryEngine:
         trace = {
             "lanes": lane_ms, "lanesUsed": [lane for lane in lanes if lane in results],
             "totalMs": total_ms, "degraded": bool(errors), "errors": errors, "mode": mode,
-            "intent": intent, "timeoutMs": budget_s * 1000,
+            "intent": intent, "timeoutMs": budget_s * 1000, "coldLanes": cold,
         }
         return SearchResult(context_text=context, profile=profile, working=hits["working"],
                             permanent=hits["permanent"], org=hits["org"], sources=sources,
@@ -377,14 +377,16 @@ class MemoryEngine:
         return profile or None
 
     async def _caller_lane(self, mem: CallerMemory, lane: str, text: str, terms: list[str],
-                           query_task: asyncio.Future[Any], k: int) -> list[dict[str, Any]]:
+                           query_task: asyncio.Future[Any], k: int,
+                           cold: list[str]) -> list[dict[str, Any]]:
         if not mem.ready.is_set() and lane == "permanent":
             # Cold caller: answer from the store's full-text index while the warm index
             # loads, rather than spend the turn's budget waiting for it.
             done, _ = await asyncio.wait([asyncio.ensure_future(mem.ready.wait())],
                                          timeout=0.005)
             if not done:
-                return await self._cold_permanent(mem, text, k)
+                cold.append(lane)
+                return await self._cold_permanent(mem, text, query_task, k)
         await mem.ready.wait()
         if mem.load_error is not None:
             raise mem.load_error
@@ -394,21 +396,32 @@ class MemoryEngine:
         return await loop.run_in_executor(self._lanes, search_caller_lane, mem, lane, q, k,
                                           self.params)
 
-    async def _cold_permanent(self, mem: CallerMemory, text: str,
+    async def _cold_permanent(self, mem: CallerMemory, text: str, query_task: asyncio.Future[Any],
                               k: int) -> list[dict[str, Any]]:
-        rows = await self.store.search_items_text(mem.scope, text, k * 2, self.clock())
-        out: list[dict[str, Any]] = []
-        for row in rows:
-            if row.data.get("sessionId") == mem.session_id and row.data.get("kind") == "turn":
-                continue
-            d = row.data
-            hit = {"id": row.id, "lane": "permanent", "kind": d["kind"], "text": d["text"],
-                   "score": row.score, "createdAt": iso(d["createdAt"]),
-                   "createdAtTs": d["createdAt"], "sessionId": d.get("sessionId"),
-                   "userText": d.get("userText") or "",
-                   "assistantText": d.get("assistantText") or ""}
-            out.append(hit)
-        return out[:k]
+        """Permanent lane from the store's own indexes (full text + vectors)."""
+        now = self.clock()
+        depth = max(k * 4, 20)
+        keyword = await self.store.search_items_text(mem.scope, text, depth, now)
+        dense: list[TextHit] = []
+        vector = await query_task
+        if vector is not None:
+            dense = await self.store.search_items_vector(
+                mem.scope, np.ascontiguousarray(vector).tobytes(), self.embedder.name, depth,
+                now)
+        rows = {h.id: h for h in [*keyword, *dense]}
+        fused = rrf([h.id for h in keyword], [(h.id, h.score) for h in dense], self.params)
+        ids = [i for i in fused if not (rows[i].data.get("kind") == "turn"
+                                        and rows[i].data.get("sessionId") == mem.session_id)]
+        created = np.array([float(rows[i].data["createdAt"]) for i in ids])
+        scores = blend(np.array([fused[i] for i in ids]), created, now, self.params)
+        out = []
+        for j in np.argsort(-scores, kind="stable")[:k]:
+            d = rows[ids[j]].data
+            doc = Doc(kind=d["kind"], text=d["text"], created_at=float(d["createdAt"]),
+                      session_id=d.get("sessionId"), confidence=float(d.get("confidence") or 1),
+                      user_text=d.get("userText"), assistant_text=d.get("assistantText"))
+            out.append(doc_hit("permanent", ids[j], doc, float(scores[j])))
+        return out
 
     def _org(self, scope: Scope) -> OrgMemory:
         key = scope.project_key
@@ -558,9 +571,7 @@ class MemoryEngine:
         }
 
 
-def _turn_doc(turn: Turn) -> Any:
-    from ._hot import Doc
-
+def _turn_doc(turn: Turn) -> Doc:
     return Doc(kind="turn", text=turn.text, created_at=turn.created_at,
                session_id=turn.session_id, user_text=turn.user_text,
                assistant_text=turn.assistant_text)

@@ -176,6 +176,13 @@ class Store(Protocol):
         """BM25 full-text search over one caller's live items (the cold path)."""
         ...
 
+    async def search_items_vector(
+        self, scope: Scope, vector: bytes, model: str, k: int, now: float
+    ) -> list[TextHit]:
+        """Nearest live items of one caller by cosine to ``vector`` (float32 bytes,
+        unit length) among rows embedded by ``model``; ``score`` is the cosine."""
+        ...
+
     async def count_items(self, scope: Scope) -> int: ...
 
     # -- org indexes ------------------------------------------------------------------

@@ -21,6 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
+
 from .._exceptions import StoreUnavailable
 from ..models import Chunk, MemoryItem, Scope, SessionInfo, Turn
 from ._base import DocumentWrite, TextHit, WriteBatch
@@ -328,6 +330,34 @@ class SQLiteStore:
             return [TextHit(r[0], float(r[1]), {
                 "kind": r[2], "text": r[3], "createdAt": r[4], "sessionId": r[5],
                 "userText": r[6], "assistantText": r[7], "confidence": r[8]}) for r in rows]
+
+        return await self._read(run)
+
+    async def search_items_vector(
+        self, scope: Scope, vector: bytes, model: str, k: int, now: float
+    ) -> list[TextHit]:
+        query = np.frombuffer(vector, dtype=np.float32)
+
+        def run(conn: sqlite3.Connection) -> list[TextHit]:
+            # SQLite here cannot load vector extensions, so this is an exact scan of one
+            # caller's vectors: the cold path while the warm index loads.
+            rows = conn.execute(
+                "SELECT id, embedding, kind, text, created_at, session_id, user_text,"
+                f" assistant_text, confidence FROM items WHERE {_CALLER}"
+                " AND deleted_at IS NULL AND (valid_to IS NULL OR valid_to > ?)"
+                " AND embedding_model = ?",
+                (*_scope_args(scope), now, model),
+            ).fetchall()
+            rows = [r for r in rows if r[1] is not None and len(r[1]) == len(vector)]
+            if not rows:
+                return []
+            matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+            scores = matrix.reshape(len(rows), -1) @ query
+            order = np.argsort(-scores)[:k]
+            return [TextHit(rows[i][0], float(scores[i]), {
+                "kind": rows[i][2], "text": rows[i][3], "createdAt": rows[i][4],
+                "sessionId": rows[i][5], "userText": rows[i][6], "assistantText": rows[i][7],
+                "confidence": rows[i][8]}) for i in order]
 
         return await self._read(run)
 
