@@ -15,10 +15,12 @@ __all__ = [
     "clean_fillers",
     "digit_word_runs",
     "normalize_phone",
+    "spelled_out_to_words",
     "spoken_digits_to_numerals",
     "spoken_emails_to_addresses",
     "third_person",
     "title_name",
+    "word_set",
 ]
 
 #: Spoken forms of single digits. "oh" and "o" are how people say 0 inside numbers.
@@ -37,7 +39,8 @@ DIGIT_WORDS: dict[str, str] = {
     "nine": "9",
 }
 
-_DIGIT_WORD = r"(?:zero|oh|o|one|two|three|four|five|six|seven|eight|nine|\d)"
+# Longer words first: "o" must not shadow "one".
+_DIGIT_WORD = r"(?:zero|one|two|three|four|five|six|seven|eight|nine|oh|o|\d)"
 # "double five" and "triple oh" are common in British and Indian English.
 _DIGIT_TOKEN = rf"(?:(?:double|triple)[\s-]+)?{_DIGIT_WORD}"
 _DIGIT_RUN = re.compile(
@@ -103,13 +106,41 @@ def spoken_digits_to_numerals(text: str, min_digits: int = 7) -> str:
     return "".join(out)
 
 
+# "B as in boy" → "B": the spelling alphabet callers use for letters that sound alike.
+_AS_IN = re.compile(r"\b([A-Za-z])\s+(?:as|like)\s+in\s+[A-Za-z]+\b")
+# Single letters or digits read out one by one: "R-O-B-E-R-T-O", "N G U Y E N", "4 4 7 1 9".
+_SPELLED = re.compile(
+    r"(?<![\w'])([A-Za-z0-9](?:(?:[ \t]*[-,][ \t]*|[ \t]+)[A-Za-z0-9](?![\w'])){2,})"
+)
+# Two-letter words that also occur in ordinary speech are not spelled letters.
+_ALL_WORDS = frozenset({"a", "i"})
+
+
+def spelled_out_to_words(text: str) -> str:
+    """Join letters and digits read out one by one ("j-o-n" → "jon", "4 4 7" → "447")."""
+    text = _AS_IN.sub(r"\1", text)
+
+    def repl(m: re.Match[str]) -> str:
+        chars = re.findall(r"[A-Za-z0-9]", m.group(1))
+        letters = [c for c in chars if c.isalpha()]
+        # "i a m" style noise aside, a run needs mostly non-word letters to be spelling.
+        if letters and all(c.lower() in _ALL_WORDS for c in letters):
+            return m.group(0)
+        joined = "".join(chars)
+        return joined.lower() if letters and not joined[:1].isupper() else joined
+
+    return _SPELLED.sub(repl, text)
+
+
 _TLDS = (
     "com|net|org|edu|gov|io|co|me|us|uk|ca|de|fr|es|it|nl|jp|au|in|info|biz|app|dev|ai|"
     "email|mail|xyz"
 )
 _SPOKEN_SEP = r"\s*(?:dot|period|underscore|dash|hyphen|\.|_|-)\s*"
+_LOCAL_STOP = r"(?!(?:is|its|it's|my|email|me|address|be|at|and|or)\b)"
 _SPOKEN_EMAIL = re.compile(
-    rf"(?<![\w@.])([a-z0-9]+(?:{_SPOKEN_SEP}[a-z0-9]+)*)\s+at\s+"
+    rf"(?<![\w@.'])({_LOCAL_STOP}[a-z0-9]+(?:(?:{_SPOKEN_SEP}|\s+(?={_LOCAL_STOP}[a-z0-9]{{1,3}}\b))"
+    rf"[a-z0-9]+)*)\s+at\s+"
     rf"([a-z0-9-]+(?:\s*(?:dot|\.)\s*[a-z0-9-]+)*\s*(?:dot|\.)\s*(?:{_TLDS}))(?![\w.])",
     re.IGNORECASE,
 )
@@ -200,3 +231,8 @@ def title_name(name: str) -> str:
         else:
             parts.append("-".join(p[:1].upper() + p[1:] for p in word.split("-")))
     return " ".join(parts)
+
+
+def word_set(words: str) -> frozenset[str]:
+    """A frozenset of the whitespace-separated words of ``words`` (for word lists)."""
+    return frozenset(words.split())

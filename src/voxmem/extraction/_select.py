@@ -1,0 +1,128 @@
+"""From candidate facts to the final 0..5: filter, resolve corrections, rank.
+
+Both extractors produce loose candidates and hand them here, so the rules that protect
+the store are written once:
+
+1. a candidate that is empty, too long, of an unknown kind, or that the sensitive-data
+   detector flags is dropped (the detector is the last line of defence: the rule
+   extractor already reads redacted text, the LLM extractor's output is untrusted);
+2. for each slot key the latest statement wins ("Tuesday... actually Thursday" keeps
+   Thursday), except that a positive statement beats a negative one in the same call
+   ("email me, I'd rather not get calls" keeps email);
+3. facts without a slot are de-duplicated by their normalised text; when one text
+   contains another, the longer (more specific) one is kept;
+4. the rest are ranked by confidence and cut to ``max_facts``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+
+from ._base import FACT_KINDS, MAX_FACT_CHARS, MAX_FACTS, ExtractedFact
+from .sensitive import DEFAULT_POLICY, SensitivePolicy, is_sensitive
+
+__all__ = ["Candidate", "select_facts"]
+
+logger = logging.getLogger("voxmem.extraction")
+
+_KIND_RANK = {kind: i for i, kind in enumerate(FACT_KINDS)}
+_NON_WORD = re.compile(r"[^0-9a-z@+]+")
+
+
+@dataclasses.dataclass(slots=True)
+class Candidate:
+    """A fact before selection.
+
+    ``position`` orders statements in the call, ``(turn index, offset in the turn)``; the
+    later one wins a slot. ``negative`` marks "not X" statements ("Do not call before
+    noon"), which lose a slot to any positive statement of the same call.
+    """
+
+    text: str
+    kind: str
+    slot_key: str | None
+    confidence: float
+    turn_ids: tuple[str, ...]
+    position: tuple[int, int] = (0, 0)
+    negative: bool = False
+
+
+def _norm(text: str) -> str:
+    return _NON_WORD.sub(" ", text.lower()).strip()
+
+
+def _acceptable(c: Candidate, policy: SensitivePolicy) -> bool:
+    text = c.text
+    if not text or len(text) > MAX_FACT_CHARS or c.kind not in _KIND_RANK:
+        return False
+    # A fact is about the caller by construction: "Has diabetes" needs no "I" to count.
+    if "[redacted" in text or is_sensitive(text, policy, about_caller=True):
+        logger.debug("dropped a %s candidate flagged as sensitive", c.kind)
+        return False
+    return True
+
+
+def _name_words(text: str) -> list[str]:
+    # Fact texts read "Name is Dana Whitfield"; compare the name part only.
+    return text.lower().removeprefix("name is ").split()
+
+
+def _pick_slot_winner(group: list[Candidate]) -> Candidate:
+    positives = [c for c in group if not c.negative]
+    pool = positives or group
+    winner = max(pool, key=lambda c: c.position)
+    if winner.slot_key == "name":
+        # "Katherine Moore ... it's Katherine with a K": a bare first name confirms the
+        # full name said earlier rather than replacing it.
+        first = _name_words(winner.text)
+        if len(first) == 1:
+            for other in sorted(pool, key=lambda c: c.position, reverse=True):
+                words = _name_words(other.text)
+                if len(words) > 1 and words[0] == first[0]:
+                    return other
+    return winner
+
+
+def select_facts(
+    candidates: list[Candidate],
+    *,
+    policy: SensitivePolicy = DEFAULT_POLICY,
+    max_facts: int = MAX_FACTS,
+    min_confidence: float = 0.0,
+) -> list[ExtractedFact]:
+    """Filter, resolve and rank ``candidates`` into at most ``max_facts`` facts, best first."""
+    kept = [
+        c for c in candidates if c.confidence >= min_confidence and _acceptable(c, policy)
+    ]
+    by_slot: dict[str, list[Candidate]] = {}
+    loose: list[Candidate] = []
+    for c in kept:
+        if c.slot_key:
+            by_slot.setdefault(c.slot_key, []).append(c)
+        else:
+            loose.append(c)
+
+    chosen = [_pick_slot_winner(group) for group in by_slot.values()]
+
+    # Longest first, so a shorter text contained in a kept one is recognised as a repeat.
+    unique: list[tuple[str, Candidate]] = []
+    for c in sorted(loose, key=lambda c: (-len(_norm(c.text)), -c.confidence, c.position)):
+        key = _norm(c.text)
+        if any(key in seen_key for seen_key, _ in unique):
+            continue
+        unique.append((key, c))
+    chosen.extend(c for _, c in unique)
+
+    chosen.sort(key=lambda c: (-c.confidence, _KIND_RANK[c.kind], c.position))
+    return [
+        ExtractedFact(
+            text=c.text,
+            kind=c.kind,
+            slot_key=c.slot_key,
+            confidence=round(min(1.0, max(0.0, c.confidence)), 3),
+            source_turn_ids=c.turn_ids,
+        )
+        for c in chosen[:max_facts]
+    ]

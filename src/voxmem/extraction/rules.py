@@ -1,0 +1,254 @@
+"""The offline rule extractor: the default, no model, no network, sub-millisecond per call.
+
+It reads each turn in order, runs pattern rules over the caller's words (names, contact
+details, preferences, availability, constraints, recurring needs) and over the agent's
+words (commitments, ticket numbers, plan changes), then hands the candidates to the
+shared selection step: sensitive facts dropped, corrections resolved (latest statement
+wins a slot), duplicates merged, the best five kept.
+
+Example::
+
+    >>> import asyncio
+    >>> from voxmem.extraction import RuleExtractor, Transcript, TranscriptTurn
+    >>> call = Transcript("s1", "u1", [TranscriptTurn(
+    ...     "t1", "hi my name is Dana Whitfield, I can only do mornings before 9am",
+    ...     "Thanks Dana, I'll send you the confirmation by email.", 0.0)])
+    >>> [f.text for f in asyncio.run(RuleExtractor().extract(call))]  # doctest: +SKIP
+    ['Name is Dana Whitfield', 'Available only mornings before 9am',
+     'Agent promised to send the confirmation by email']
+
+The rules only see redacted text, so a card number or a diagnosis cannot reach a fact.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ._base import MAX_FACTS, ExtractedFact, Transcript
+from ._rules_common import Rule, TurnView, capture_phrase, sentences
+from ._rules_identity import IDENTITY_RULES
+from ._rules_needs import NEED_RULES
+from ._rules_preferences import PREFERENCE_RULES
+from ._select import Candidate, select_facts
+from ._text import (
+    DEFAULT_COUNTRY_CODE,
+    clean_fillers,
+    spelled_out_to_words,
+    spoken_digits_to_numerals,
+    spoken_emails_to_addresses,
+    third_person,
+)
+from .sensitive import DEFAULT_POLICY, SensitivePolicy, redact
+
+__all__ = ["DEFAULT_MIN_CONFIDENCE", "RuleExtractor"]
+
+#: Candidates below this confidence are not kept.
+DEFAULT_MIN_CONFIDENCE = 0.5
+
+# --- agent commitments -------------------------------------------------------------------
+
+_COMMIT_SUBJECT = (
+    r"(?P<subj>i'll|i\s+will|i'm\s+going\s+to|i\s+am\s+going\s+to|we'll|we\s+will|"
+    r"we're\s+going\s+to|we\s+are\s+going\s+to|"
+    r"(?P<who>(?:someone|somebody)(?:\s+from\s+(?:our\s+|the\s+)?[\w-]+(?:\s+[\w-]+)?)?|"
+    r"(?:a|an|our|the|your)\s+(?:[\w-]+\s+){0,2}?(?:team|specialist|technician|engineer|"
+    r"officer|agent|manager|representative|rep|nurse|advisor|adviser|department|supervisor|"
+    r"courier|driver|plumber|electrician|installer|crew))\s+will)"
+)
+# Verbs that promise something after the call. "transfer", "check", "make a note" or
+# "pull up your account" happen during the call and are not remembered.
+_COMMIT_VERB = (
+    r"(?P<verb>send|email|e-mail|mail|post|text|call|ring|phone|ship|refund|credit|waive|"
+    r"reimburse|replace|deliver|dispatch|schedule|arrange|follow\s+up|get\s+back|reach\s+out|"
+    r"contact|escalate|expedite|process|issue|notify|remind|check\s+back|come\s+out|visit|"
+    r"have|be\s+in\s+touch|courier)"
+)
+_COMMIT = re.compile(
+    rf"\b{_COMMIT_SUBJECT}\s+(?:(?:also|just|personally|definitely|then|now|go\s+ahead\s+and|"
+    rf"make\s+sure\s+to|make\s+sure\s+we|be\s+sure\s+to)\s+)*{_COMMIT_VERB}\b",
+    re.IGNORECASE,
+)
+_HAVE_SOMEONE = re.compile(
+    r"^(?P<who>(?:a|an|our|the|someone|somebody)\b[\w\s-]{0,40}?)\s+(?P<v>call|email|contact|"
+    r"reach\s+out\s+to|get\s+back\s+to|text|visit|give)\s+you(?:\s+a\s+(?:call|ring))?\b",
+    re.IGNORECASE,
+)
+_YOU_SHOULD_SEE = re.compile(
+    r"\byou(?:'ll|\s+(?:should|will|ought\s+to))\s+(?:also\s+)?(?:see|get|receive)\s+"
+    r"(?!it\b|that\b|them\b|this\b)",
+    re.IGNORECASE,
+)
+# "A replacement card has been ordered and will arrive in 5 to 7 business days."
+_ARRANGED = re.compile(
+    r"\b(?P<what>(?:a|an|the|your)\s+[\w\s-]{2,30}?)\s+(?:has\s+been|have\s+been|was|is\s+being)"
+    r"\s+(?:ordered|shipped|sent|mailed|scheduled|booked|dispatched|issued|requested)\s+and\s+"
+    r"(?:will|should)\s+(?P<then>arrive|be\s+delivered|ship|be\s+there|reach\s+you)\b",
+    re.IGNORECASE,
+)
+# The caller's own promises: "I'll pay the rest on the 15th".
+_CALLER_PROMISE = re.compile(
+    r"\b(?:i'll|i\s+will|i'm\s+going\s+to|i\s+promise\s+to)\s+(?:definitely\s+|also\s+)?"
+    r"(?P<verb>pay|send|bring|drop\s+off|return|upload|fax|mail|email|sign|submit|transfer)\s+",
+    re.IGNORECASE,
+)
+_OFFER = re.compile(
+    r"\b(?:if\s+you|would\s+you\s+like|do\s+you\s+want|if\s+that|if\s+needed|once\s+you|"
+    r"when\s+you|should\s+i|shall\s+i|can\s+i)\b",
+    re.IGNORECASE,
+)
+# Second person → third person, and one-call time words that read wrong next week.
+_YOU_OBJECT = re.compile(r"^(?:you|u)\s+(?=\S)", re.IGNORECASE)
+_YOUR = re.compile(r"\byour\b", re.IGNORECASE)
+_YOU = re.compile(r"\byou\b", re.IGNORECASE)
+_COMMIT_TAIL = re.compile(
+    r"(?:\s+(?:right\s+now|now|right\s+away|shortly|in\s+a\s+moment|in\s+a\s+minute|there|"
+    r"for\s+you|as\s+well|too|straight\s+away|asap|out))+$",
+    re.IGNORECASE,
+)
+_NOT_A_PROMISE = re.compile(r"^(?:a\s+look|a\s+note|you\s+through|you\s+over|it\s+a\s+try)\b", re.I)
+
+
+_VERB_YOU = re.compile(r"^(\S+)\s+(?:you|u)\b\s*", re.IGNORECASE)
+
+
+def _commit_phrase(phrase: str) -> str:
+    # "email you a copy" → "email a copy", "call you back" → "call back".
+    phrase = _VERB_YOU.sub(r"\1 ", _YOU_OBJECT.sub("", phrase))
+    phrase = _YOUR.sub("the caller's", phrase)
+    phrase = _YOU.sub("the caller", phrase)
+    return _COMMIT_TAIL.sub("", phrase).strip(" ,")
+
+
+def commitments(t: TurnView) -> list[Candidate]:
+    """Promises the agent made: "I'll email you the invoice", "we'll call you Friday"."""
+    out: list[Candidate] = []
+    base = len(t.user)  # agent text comes after the caller's words in the same turn
+    for offset, sentence in sentences(t.agent):
+        if sentence.rstrip().endswith("?") or _OFFER.search(sentence):
+            continue
+        for m in _COMMIT.finditer(sentence):
+            verb = re.sub(r"\s+", " ", m.group("verb").lower())
+            rest = capture_phrase(sentence, m.end())
+            if _NOT_A_PROMISE.match(rest):
+                continue
+            who = m.group("who")
+            if verb == "have":
+                have = _HAVE_SOMEONE.match(rest)
+                if not have:
+                    continue
+                after = capture_phrase(sentence, m.end() + have.end())
+                action = _commit_phrase(f"{have.group('v')} {after}")
+                verb_done = have.group("v").lower()
+                if verb_done == "give":  # "give you a call"
+                    after = capture_phrase(sentence, m.end() + have.end())
+                    action = _commit_phrase(f"call {after}")
+                text = f"Agent promised {have.group('who').strip()} will {action}"
+            else:
+                action = _commit_phrase(f"{verb} {rest}")
+                if who:
+                    who_text = re.sub(r"^(?:our|your)\s+", "the ", who.strip(), flags=re.I)
+                    text = f"Agent promised {who_text.lower()} will {action}"
+                else:
+                    text = f"Agent promised to {action}"
+            if len(action.split()) < 2 and verb not in ("call", "ring", "phone"):
+                continue  # "I'll send" with no object says nothing
+            out.append(t.candidate(text.rstrip("."), "commitment", None, 0.8,
+                                   base + offset + m.start()))
+        for m in _YOU_SHOULD_SEE.finditer(sentence):
+            what = _commit_phrase(capture_phrase(sentence, m.end()))
+            if len(what.split()) >= 2:
+                out.append(t.candidate(f"Agent promised the caller will receive {what}",
+                                       "commitment", None, 0.7, base + offset + m.start()))
+        for m in _ARRANGED.finditer(sentence):
+            what = _commit_phrase(m.group("what").strip())
+            then = re.sub(r"\s+", " ", m.group("then").lower())
+            when = _commit_phrase(capture_phrase(sentence, m.end()))
+            text = f"Agent promised {what} will {then} {when}".strip()
+            out.append(t.candidate(text, "commitment", None, 0.7, base + offset + m.start()))
+    for offset, sentence in sentences(t.user):
+        if sentence.rstrip().endswith("?") or _OFFER.search(sentence):
+            continue
+        for m in _CALLER_PROMISE.finditer(sentence):
+            verb = re.sub(r"\s+", " ", m.group("verb").lower())
+            rest = _commit_phrase(third_person(capture_phrase(sentence, m.end())))
+            if len(rest.split()) >= 2:
+                out.append(t.candidate(f"Caller promised to {verb} {rest}", "commitment", None,
+                                       0.7, offset + m.start()))
+    return out
+
+
+_USER_RULES: tuple[Rule, ...] = (*IDENTITY_RULES, *PREFERENCE_RULES, *NEED_RULES, commitments)
+
+
+class RuleExtractor:
+    """Pattern-based fact extractor; the offline default (``name = "rules-v1"``).
+
+    Args:
+        policy: what counts as sensitive; with ``health=False`` allergies are kept as
+            constraints ("Allergic to shellfish").
+        default_country_code: country code assumed for 10-digit phone numbers said
+            without one (``"1"``, the North American plan).
+        max_facts: most facts per call (at most 5, SPEC §6.3).
+        min_confidence: candidates below this are dropped.
+
+    Example::
+
+        extractor = RuleExtractor()
+        facts = await extractor.extract(transcript)
+    """
+
+    name = "rules-v1"
+
+    def __init__(
+        self,
+        *,
+        policy: SensitivePolicy = DEFAULT_POLICY,
+        default_country_code: str = DEFAULT_COUNTRY_CODE,
+        max_facts: int = MAX_FACTS,
+        min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    ) -> None:
+        self.policy = policy
+        self.default_country_code = default_country_code
+        self.max_facts = max(0, min(max_facts, MAX_FACTS))
+        self.min_confidence = min_confidence
+
+    async def extract(self, transcript: Transcript) -> list[ExtractedFact]:
+        """Extract 0..5 facts from ``transcript``, best first.
+
+        Pure CPU work well under a millisecond per call, so it runs inline rather than
+        in a worker thread.
+        """
+        return self.extract_sync(transcript)
+
+    def extract_sync(self, transcript: Transcript) -> list[ExtractedFact]:
+        """The same as :meth:`extract`, for callers without an event loop."""
+        candidates: list[Candidate] = []
+        prev_agent = ""
+        for index, turn in enumerate(transcript.turns):
+            view = TurnView(
+                index=index,
+                turn_id=turn.turn_id,
+                user=self._prepare(turn.user_text, caller=True),
+                agent=self._prepare(turn.assistant_text, caller=False),
+                prev_agent=prev_agent,
+                default_country_code=self.default_country_code,
+                keep_health=not self.policy.health,
+            )
+            for rule in _USER_RULES:
+                candidates.extend(rule(view))
+            prev_agent = view.agent
+        return select_facts(
+            candidates,
+            policy=self.policy,
+            max_facts=self.max_facts,
+            min_confidence=self.min_confidence,
+        )
+
+    def _prepare(self, text: str, *, caller: bool) -> str:
+        # Redact first, on the raw words: "my pin is one nine eight four" must be caught
+        # before spoken digits are turned into numerals.
+        text = clean_fillers(redact(text or "", self.policy))
+        if caller:
+            text = spelled_out_to_words(spoken_digits_to_numerals(text))
+            text = spoken_emails_to_addresses(text)
+        return text
