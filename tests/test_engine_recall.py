@@ -53,7 +53,7 @@ async def test_previous_call_moves_to_permanent_lane(engine: MemoryEngine) -> No
 async def test_no_recall_across_callers_projects_or_tenants(
         engine: MemoryEngine, other: tuple[str, str, str]) -> None:
     owner = who(engine, "dana")
-    await engine.save_response(owner, Caller("dana"), user_text="my PIN hint is aardvark",
+    await engine.save_response(owner, Caller("dana"), user_text="my favourite animal is the aardvark",
                                assistant_text="ok")
     await engine.end_session(owner)
     assert await engine.flush(10)
@@ -87,8 +87,8 @@ async def test_memory_survives_restart(settings: Settings) -> None:
 
 async def test_recency_half_life_prefers_newer(settings: Settings) -> None:
     now = time.time()
-    eng = MemoryEngine(settings.replace(recency_weight=0.5, recency_half_life_days=7),
-                       clock=lambda: now)
+    eng = MemoryEngine(settings.replace(recency_weight=0.5, recency_half_life_days=7,
+                                        memory_retention_days=0), clock=lambda: now)
     await eng.start()
     try:
         s = who(eng, "gina")

@@ -65,6 +65,25 @@ class Settings:
     rrf_k: int = _s(10, "Reciprocal-rank-fusion constant k (small: top ranks dominate).")
     dense_weight: float = _s(0.5, "Weight of the vector ranking in fusion (keyword is 1.0).")
     dense_floor: float = _s(0.3, "Cosine below which a vector-only hit is ignored.")
+    memory_enabled: bool = _s(True, "Record and recall caller memory (projects and agents "
+                              "can override it with a memory policy).")
+    memory_retention_days: int = _s(90, "Days a memory stays recallable before cleanup "
+                                    "deletes it (0: no cap); policies can override it.")
+    extractor: str = _s("rules", "How facts are learned at the end of a call: rules "
+                        "(offline, default), llm (OpenAI-compatible endpoint), off.")
+    llm_base_url: str = _s("", "OpenAI-compatible chat endpoint for extractor=llm, e.g. "
+                           "http://127.0.0.1:11434/v1 (Ollama).")
+    llm_model: str = _s("", "Model name for extractor=llm.")
+    llm_api_key: str = _s("", "API key for the LLM endpoint (may be empty for local servers).")
+    sensitive_categories: str = _s("payment_card,password_pin,government_id,health",
+                                   "Sensitive data redacted from transcripts and never kept "
+                                   "as facts (comma list; empty: none).")
+    session_idle_timeout_s: float = _s(900.0, "A call with no activity for this long is "
+                                       "ended and learned from (a killed worker's call).")
+    maintenance_interval_s: float = _s(30.0, "How often the runtime ends idle calls, retries "
+                                       "failed extractions and applies retention.")
+    extraction_max_attempts: int = _s(5, "Extraction attempts per call before it is left "
+                                      "for an operator (the transcript is kept).")
     journal_fsync: str = _s("always", "Journal durability: always (fsync before ack), "
                             "interval (fsync every 50 ms), never (OS decides).")
     max_turn_text_bytes: int = _s(65536, "Largest user_text / assistant_text accepted.")
@@ -122,6 +141,17 @@ class Settings:
     def validated(self) -> Settings:
         """Check values that would otherwise fail far from their cause."""
         checks: list[tuple[bool, str, str]] = [
+            (self.extractor in {"rules", "llm", "off"}, "extractor",
+             "must be rules, llm or off"),
+            (self.extractor != "llm" or bool(self.llm_base_url and self.llm_model),
+             "llm_base_url", "and llm_model must be set when extractor=llm"),
+            (self.memory_retention_days >= 0, "memory_retention_days", "must be >= 0"),
+            (self.session_idle_timeout_s > 0, "session_idle_timeout_s", "must be positive"),
+            (self.maintenance_interval_s > 0, "maintenance_interval_s", "must be positive"),
+            (set(filter(None, self.sensitive_categories.split(","))) <= {
+                "payment_card", "password_pin", "government_id", "health"},
+             "sensitive_categories",
+             "may list only payment_card, password_pin, government_id, health"),
             (self.embedder in {"static", "onnx", "openai", "hashing"}, "embedder",
              "must be one of static, onnx, openai, hashing"),
             (self.memory_scope in {"project", "agent"}, "memory_scope",
@@ -171,7 +201,7 @@ class Settings:
 
 _FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(Settings))
 #: Settings shown as ``***`` wherever settings are displayed.
-SECRET_SETTINGS = ("embeddings_api_key", "runtime_token")
+SECRET_SETTINGS = ("embeddings_api_key", "runtime_token", "llm_api_key")
 
 
 def _parse(f: dataclasses.Field[Any], raw: str) -> Any:

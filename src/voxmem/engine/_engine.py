@@ -22,6 +22,7 @@ import numpy as np
 from .._config import Settings
 from .._exceptions import IdentityMismatch, VoxmemError
 from ..embeddings import Embedder, load_embedder
+from ..extraction import redact
 from ..journal import Journal
 from ..models import (
     SHARED_SPACE,
@@ -40,6 +41,8 @@ from ._chunking import chunk_text
 from ._compose import compose_context, compose_preload
 from ._hot import CallerCache, CallerMemory, Doc, OrgMemory
 from ._index import FloatArray
+from ._learning import Learner, build_extractor, sensitive_policy
+from ._lifecycle import Lifecycle
 from ._rank import RankParams, blend, rrf
 from ._recall import Query, doc_hit, search_caller_lane, search_org_lane, top_facts
 from ._text import analyze
@@ -104,6 +107,10 @@ class MemoryEngine:
         self._index_locks: dict[tuple[str, str, str], asyncio.Lock] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._started = False
+        self._stop = asyncio.Event()
+        self.sensitive_policy = sensitive_policy(self.settings)
+        self.learner = Learner(self, build_extractor(self.settings), clock)
+        self.lifecycle = Lifecycle(self, clock)
         self.params = RankParams(
             rrf_k=self.settings.rrf_k,
             recency_weight=self.settings.recency_weight,
@@ -131,13 +138,16 @@ class MemoryEngine:
         if replayed:
             log.info("replaying %d journal records past store position %d", replayed, applied)
         self._started = True
+        self._stop.clear()
         self._spawn(self._reembed_missing())
+        self._spawn(self.lifecycle.run(self._stop))
 
     async def close(self) -> None:
         """Apply everything journaled, then close the store and the journal."""
         if not self._started:
             return
         self._started = False
+        self._stop.set()
         await self.applier.aclose()
         for task in list(self._background):
             task.cancel()
@@ -197,15 +207,21 @@ class MemoryEngine:
                            started_at=at, metadata=metadata or {})
 
     async def end_session(self, scope: Scope, *, reason: str = "completed",
-                          session_id: str | None = None) -> SessionInfo | None:
-        """Close the caller's current call (or ``session_id``)."""
+                          session_id: str | None = None, learn: bool = True,
+                          report: dict[str, Any] | None = None) -> SessionInfo | None:
+        """Close the caller's current call (or ``session_id``) and learn from it."""
         mem = self.callers.get(scope)
         sid = session_id or mem.session_id
         if sid is None:
             return None
         at = self.clock()
+        if report is not None:
+            await self.journal_append({"type": "report", "scope": scope_to_record(scope),
+                                       "sessionId": sid, "report": report})
         await self.journal_append({"type": "session_end", "scope": scope_to_record(scope),
                                    "sessionId": sid, "at": at, "reason": reason})
+        if self.learner.extractor is not None and learn:
+            self._spawn(self.learner.learn(scope, sid))
         started = mem.session_started_at or at
         if mem.session_id == sid:
             mem.session_id = None
@@ -225,8 +241,16 @@ class MemoryEngine:
         turn_id: str | None = None, tool_calls: list[dict[str, Any]] | None = None,
         metadata: dict[str, Any] | None = None, interrupted: bool = False,
         created_at: float | None = None,
-    ) -> str:
-        """Journal one turn and make it searchable in the working lane at once."""
+    ) -> str | None:
+        """Journal one turn and make it searchable in the working lane at once.
+
+        Returns the event id, or None when memory is disabled for this project or agent.
+        Sensitive data is redacted before the turn touches the disk.
+        """
+        if not (await self.lifecycle.policy(scope)).memory_enabled:
+            return None
+        user_text = redact(user_text, self.sensitive_policy)
+        assistant_text = redact(assistant_text, self.sensitive_policy)
         mem = self.callers.get(scope)
         if mem.session_id is None:
             await self.start_session(scope, caller)
@@ -242,6 +266,7 @@ class MemoryEngine:
         await self.journal_append({"type": "turn", "scope": scope_to_record(scope),
                                    "turn": turn_to_record(turn)})
         mem.add_turn(turn)
+        mem.last_write = self.clock()
         return turn.event_id
 
     async def update_profile(self, scope: Scope, field: str, value: Any) -> dict[str, Any]:
@@ -267,8 +292,9 @@ class MemoryEngine:
             for t in session["turns"]:
                 turn = Turn(event_id=new_id("evt"), session_id=sid,
                             turn_id=t.get("turnId") or new_id("turn"),
-                            user_text=t.get("userText", ""),
-                            assistant_text=t.get("assistantText", ""),
+                            user_text=redact(t.get("userText", ""), self.sensitive_policy),
+                            assistant_text=redact(t.get("assistantText", ""),
+                                                  self.sensitive_policy),
                             created_at=float(t.get("createdAt", started)),
                             agent_id=scope.agent_id, metadata=t.get("metadata") or {})
                 await self.journal_append({"type": "turn", "scope": scope_to_record(scope),
@@ -308,6 +334,10 @@ class MemoryEngine:
         lane_ms: dict[str, float] = {}
         errors: dict[str, str] = {}
         cold: list[str] = []
+        policy = await self.lifecycle.policy(scope)
+        if not policy.memory_enabled:
+            lanes = [lane for lane in lanes if lane == "org"]
+        min_created = policy.cutoff(self.clock())
         mem = self.callers.get(scope) if any(
             lane != "org" for lane in lanes) else None
 
@@ -331,7 +361,7 @@ class MemoryEngine:
             else:
                 assert mem is not None
                 tasks[lane] = asyncio.ensure_future(timed(lane, self._caller_lane(
-                    mem, lane, query, terms, query_task, k[lane], cold)))
+                    mem, lane, query, terms, query_task, k[lane], cold, min_created)))
         results: dict[str, Any] = {}
         if tasks:
             done, pending = await asyncio.wait(
@@ -377,8 +407,8 @@ class MemoryEngine:
         return profile or None
 
     async def _caller_lane(self, mem: CallerMemory, lane: str, text: str, terms: list[str],
-                           query_task: asyncio.Future[Any], k: int,
-                           cold: list[str]) -> list[dict[str, Any]]:
+                           query_task: asyncio.Future[Any], k: int, cold: list[str],
+                           min_created: float | None) -> list[dict[str, Any]]:
         if not mem.ready.is_set() and lane == "permanent":
             # Cold caller: answer from the store's full-text index while the warm index
             # loads, rather than spend the turn's budget waiting for it.
@@ -386,18 +416,20 @@ class MemoryEngine:
                                          timeout=0.005)
             if not done:
                 cold.append(lane)
-                return await self._cold_permanent(mem, text, query_task, k)
+                return await self._cold_permanent(mem, text, query_task, k, min_created)
         await mem.ready.wait()
         if mem.load_error is not None:
             raise mem.load_error
         vector = await query_task
-        q = Query(text=text, terms=terms, vector=vector, now=self.clock())
+        q = Query(text=text, terms=terms, vector=vector, now=self.clock(),
+                  min_created=min_created)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._lanes, search_caller_lane, mem, lane, q, k,
                                           self.params)
 
-    async def _cold_permanent(self, mem: CallerMemory, text: str, query_task: asyncio.Future[Any],
-                              k: int) -> list[dict[str, Any]]:
+    async def _cold_permanent(self, mem: CallerMemory, text: str,
+                              query_task: asyncio.Future[Any], k: int,
+                              min_created: float | None) -> list[dict[str, Any]]:
         """Permanent lane from the store's own indexes (full text + vectors)."""
         now = self.clock()
         depth = max(k * 4, 20)
@@ -411,7 +443,8 @@ class MemoryEngine:
         rows = {h.id: h for h in [*keyword, *dense]}
         fused = rrf([h.id for h in keyword], [(h.id, h.score) for h in dense], self.params)
         ids = [i for i in fused if not (rows[i].data.get("kind") == "turn"
-                                        and rows[i].data.get("sessionId") == mem.session_id)]
+                                        and rows[i].data.get("sessionId") == mem.session_id)
+               and (min_created is None or float(rows[i].data["createdAt"]) >= min_created)]
         created = np.array([float(rows[i].data["createdAt"]) for i in ids])
         scores = blend(np.array([fused[i] for i in ids]), created, now, self.params)
         out = []
@@ -463,6 +496,9 @@ class MemoryEngine:
     async def preload(self, scope: Scope, caller: Caller | None = None) -> Preload:
         """Session-start block: profile, top facts, last call, open commitments."""
         started = time.perf_counter()
+        if not (await self.lifecycle.policy(scope)).memory_enabled:
+            return Preload(context_text="", profile=None, facts=[], last_session=None,
+                           commitments=[], trace={"totalMs": 0.0, "memoryEnabled": False})
         mem = self.callers.get(scope)
         if caller is not None and caller.name and not mem.name:
             mem.name = caller.name

@@ -72,6 +72,7 @@ class CallerMemory:
         self.ready = asyncio.Event()
         self.load_error: Exception | None = None
         self.last_used = time.monotonic()
+        self.last_write = 0.0
         self._session_groups: dict[str, int] = {}
 
     def group_of(self, session_id: str | None) -> int:

@@ -229,10 +229,24 @@ class HybridIndex:
     def payload_at(self, pos: int) -> Any:
         return self._payloads[pos]
 
+    def vector_at(self, pos: int) -> FloatArray | None:
+        with self._lock:
+            if not self._has_vec[pos]:
+                return None
+            vec: FloatArray = self._vectors[pos].copy()
+        return vec
+
     def created_at(self, positions: IntArray) -> npt.NDArray[np.float64]:
         with self._lock:
             created = np.frombuffer(self._created, dtype=np.float64)[positions].copy()
         return created
+
+    def created_mask(self, min_created: float) -> npt.NDArray[np.bool_]:
+        """Documents created at or after ``min_created`` (retention)."""
+        with self._lock:
+            created = np.frombuffer(self._created, dtype=np.float64).copy()
+        mask: npt.NDArray[np.bool_] = created >= min_created
+        return mask
 
     def group_mask(self, groups: Sequence[int], *, include: bool = True) -> npt.NDArray[np.bool_]:
         """Documents whose group is (or, with ``include=False``, is not) in ``groups``."""

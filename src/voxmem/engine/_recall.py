@@ -29,6 +29,7 @@ class Query:
     terms: list[str]
     vector: FloatArray | None
     now: float
+    min_created: float | None = None
 
 
 def doc_hit(lane: str, doc_id: str, doc: Doc, score: float) -> dict[str, Any]:
@@ -77,6 +78,8 @@ def search_caller_lane(
         return []
     working = mem.index.group_mask(mem.working_groups())
     mask = working if lane == "working" else ~working
+    if query.min_created is not None:
+        mask &= mem.index.created_mask(query.min_created)
     keyword, dense = _ranked(mem.index, query, k, mask)
     candidates = set(keyword.positions.tolist()) | set(dense.positions.tolist())
     confidence = {}

@@ -23,9 +23,12 @@ from .._exceptions import VoxmemError
 from ..embeddings import Embedder
 from ..models import Scope, Turn
 from ..store import (
+    ExtractionDone,
     FactWrite,
+    ItemDelete,
     ProfileWrite,
     SessionEnd,
+    SessionReport,
     SessionStart,
     Store,
     TurnWrite,
@@ -207,6 +210,16 @@ class Applier:
                     source_session_id=f.get("sourceSessionId"),
                     source_turn_ids=tuple(f.get("sourceTurnIds") or ()),
                     valid_from=f["validFrom"], supersedes=tuple(f.get("supersedes") or ())))
+            elif kind == "delete":
+                batch.deletes.append(ItemDelete(scope=scope, item_id=record["itemId"],
+                                                at=record["at"]))
+            elif kind == "extraction":
+                batch.extractions.append(ExtractionDone(
+                    scope=scope, session_id=record["sessionId"], at=record["at"],
+                    error=record.get("error")))
+            elif kind == "report":
+                batch.reports.append(SessionReport(scope=scope, session_id=record["sessionId"],
+                                                   report=record["report"]))
             else:
                 log.error("unknown journal record type %r (seq %s) skipped", kind,
                           record.get("seq"))

@@ -5,9 +5,12 @@ from __future__ import annotations
 from .._config import Settings
 from ._base import (
     DocumentWrite,
+    ExtractionDone,
     FactWrite,
+    ItemDelete,
     ProfileWrite,
     SessionEnd,
+    SessionReport,
     SessionStart,
     Store,
     TextHit,
@@ -17,9 +20,12 @@ from ._base import (
 
 __all__ = [
     "DocumentWrite",
+    "ExtractionDone",
     "FactWrite",
+    "ItemDelete",
     "ProfileWrite",
     "SessionEnd",
+    "SessionReport",
     "SessionStart",
     "Store",
     "TextHit",

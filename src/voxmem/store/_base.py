@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from ..models import Chunk, MemoryItem, Scope, SessionInfo, Turn
 
 __all__ = [
     "DocumentWrite",
+    "ExtractionDone",
     "FactWrite",
+    "ItemDelete",
     "ProfileWrite",
     "SessionEnd",
+    "SessionReport",
     "SessionStart",
     "Store",
     "TextHit",
@@ -77,6 +81,32 @@ class ProfileWrite:
     at: float
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class ItemDelete:
+    """Soft-delete one memory item: gone from recall now, hard-deleted by cleanup."""
+
+    scope: Scope
+    item_id: str
+    at: float
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ExtractionDone:
+    """The outcome of learning from one call: success, or the error to retry after."""
+
+    scope: Scope
+    session_id: str
+    at: float
+    error: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SessionReport:
+    scope: Scope
+    session_id: str
+    report: dict[str, Any]
+
+
 @dataclasses.dataclass(slots=True)
 class WriteBatch:
     """Everything one applier step writes, in one transaction, in this order."""
@@ -86,12 +116,16 @@ class WriteBatch:
     facts: list[FactWrite] = dataclasses.field(default_factory=list)
     profile: list[ProfileWrite] = dataclasses.field(default_factory=list)
     sessions_ended: list[SessionEnd] = dataclasses.field(default_factory=list)
+    deletes: list[ItemDelete] = dataclasses.field(default_factory=list)
+    extractions: list[ExtractionDone] = dataclasses.field(default_factory=list)
+    reports: list[SessionReport] = dataclasses.field(default_factory=list)
     embedding_model: str = ""
     applied_seq: int | None = None
 
     def __bool__(self) -> bool:
         return bool(self.sessions_started or self.turns or self.facts or self.profile
-                    or self.sessions_ended or self.applied_seq is not None)
+                    or self.sessions_ended or self.deletes or self.extractions or self.reports
+                    or self.applied_seq is not None)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -158,9 +192,57 @@ class Store(Protocol):
         """Every live memory item of the caller (turns, current facts, summaries)."""
         ...
 
-    async def list_facts(self, scope: Scope, *, include_history: bool = False) -> list[
-        dict[str, Any]
-    ]: ...
+    async def list_facts(self, scope: Scope, *, include_history: bool = False,
+                         session_id: str | None = None) -> list[dict[str, Any]]:
+        """The caller's facts, newest first; ``session_id`` keeps those learned in that
+        call; ``include_history`` adds superseded and deleted ones."""
+        ...
+
+    async def export_caller(self, scope: Scope) -> dict[str, Any]:
+        """Everything stored about one caller, for a data request."""
+        ...
+
+    # -- lifecycle ----------------------------------------------------------------------
+    async def pending_extractions(self, limit: int, max_attempts: int) -> list[
+        tuple[Scope, str]
+    ]:
+        """Ended calls not learned from yet (failed ones below ``max_attempts``)."""
+        ...
+
+    async def stale_sessions(self, idle_before: float, limit: int) -> list[tuple[Scope, str]]:
+        """Open calls with no activity since ``idle_before`` (a killed worker's calls)."""
+        ...
+
+    async def get_policies(self, tenant_id: str, project_id: str) -> dict[str, dict[str, Any]]:
+        """Memory policies by agent id (``""`` is the project default)."""
+        ...
+
+    async def set_policy(self, tenant_id: str, project_id: str, agent_id: str,
+                         memory_enabled: bool, retention_days: int, now: float) -> None: ...
+
+    async def list_projects(self) -> list[tuple[str, str]]: ...
+
+    async def purge_items(self, tenant_id: str, project_id: str, cutoff: float,
+                          agent_id: str | None, exclude_agents: Sequence[str]) -> int:
+        """Hard-delete items created before ``cutoff`` (of ``agent_id``, or of every agent
+        not in ``exclude_agents``) and every soft-deleted item; returns rows removed."""
+        ...
+
+    async def forget_caller(self, scope: Scope) -> dict[str, int]:
+        """Erase the caller everywhere (rows, search indexes, free pages)."""
+        ...
+
+    async def merge_callers(self, source: Scope, target: Scope, at: float) -> int:
+        """Move everything of ``source`` to ``target``; returns items moved."""
+        ...
+
+    def singleton(self, name: str) -> AbstractAsyncContextManager[bool]:
+        """Hold the cluster-wide job lock ``name``; yields False when another holder has it.
+
+        Background jobs that must run once per deployment (retention) take it, so many
+        runtimes on one database do not all run them.
+        """
+        ...
 
     async def get_session(self, tenant_id: str, project_id: str, session_id: str) -> (
         SessionInfo | None

@@ -9,14 +9,14 @@ SQL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
-import hashlib
 import json
 import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,7 +25,9 @@ import numpy as np
 
 from .._exceptions import StoreUnavailable
 from ..models import Chunk, MemoryItem, Scope, SessionInfo, Turn
+from . import _sqlite_lifecycle as lifecycle
 from ._base import DocumentWrite, TextHit, WriteBatch
+from ._keys import search_key
 from ._migrations import load_migrations
 
 __all__ = ["SQLiteStore"]
@@ -35,12 +37,6 @@ log = logging.getLogger("voxmem.store")
 T = TypeVar("T")
 
 _READERS = 2
-
-
-def search_key(*parts: str) -> str:
-    """A single FTS token standing for one caller or project (hex, so never stemmed)."""
-    digest = hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=10).hexdigest()
-    return "k" + digest
 
 
 def fts_query(text: str) -> str | None:
@@ -81,6 +77,7 @@ class SQLiteStore:
         self._write_conn: sqlite3.Connection | None = None
         self._all_conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
+        self._job_locks: dict[str, asyncio.Lock] = {}
 
     # -- plumbing ---------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -90,6 +87,8 @@ class SQLiteStore:
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=30000")
+        # Deleted content is overwritten, not left in free pages: forget_user means gone.
+        conn.execute("PRAGMA secure_delete=ON")
         conn.row_factory = sqlite3.Row
         with self._conns_lock:
             self._all_conns.append(conn)
@@ -248,15 +247,19 @@ class SQLiteStore:
         return await self._read(run)
 
     async def list_facts(
-        self, scope: Scope, *, include_history: bool = False
+        self, scope: Scope, *, include_history: bool = False, session_id: str | None = None
     ) -> list[dict[str, Any]]:
         def run(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             extra = "" if include_history else " AND valid_to IS NULL AND deleted_at IS NULL"
+            args: tuple[Any, ...] = _scope_args(scope)
+            if session_id is not None:
+                extra += " AND session_id = ?"
+                args = (*args, session_id)
             rows = conn.execute(
                 "SELECT id, text, fact_kind, slot_key, confidence, session_id, source_turn_ids,"
                 f" valid_from, valid_to, created_at, deleted_at FROM items WHERE {_CALLER}"
-                f" AND kind = 'fact'{extra} ORDER BY created_at DESC",
-                _scope_args(scope),
+                f" AND kind = 'fact'{extra} ORDER BY created_at DESC, rowid DESC",
+                args,
             ).fetchall()
             return [
                 {"id": r[0], "text": r[1], "kind": r[2], "slotKey": r[3], "confidence": r[4],
@@ -360,6 +363,63 @@ class SQLiteStore:
                 "confidence": rows[i][8]}) for i in order]
 
         return await self._read(run)
+
+    async def export_caller(self, scope: Scope) -> dict[str, Any]:
+        return await self._read(lambda c: lifecycle.export_caller(c, scope))
+
+    # -- lifecycle --------------------------------------------------------------------------
+    async def pending_extractions(self, limit: int, max_attempts: int) -> list[
+        tuple[Scope, str]
+    ]:
+        return await self._read(lambda c: lifecycle.pending_extractions(c, limit, max_attempts))
+
+    async def stale_sessions(self, idle_before: float, limit: int) -> list[tuple[Scope, str]]:
+        return await self._read(lambda c: lifecycle.stale_sessions(c, idle_before, limit))
+
+    async def get_policies(self, tenant_id: str, project_id: str) -> dict[str, dict[str, Any]]:
+        return await self._read(lambda c: lifecycle.get_policies(c, tenant_id, project_id))
+
+    async def set_policy(self, tenant_id: str, project_id: str, agent_id: str,
+                         memory_enabled: bool, retention_days: int, now: float) -> None:
+        await self._write(lambda c: lifecycle.set_policy(
+            c, tenant_id, project_id, agent_id, memory_enabled, retention_days, now))
+
+    async def list_projects(self) -> list[tuple[str, str]]:
+        return await self._read(lifecycle.list_projects)
+
+    async def purge_items(self, tenant_id: str, project_id: str, cutoff: float,
+                          agent_id: str | None, exclude_agents: Sequence[str]) -> int:
+        return await self._write(lambda c: lifecycle.purge_items(
+            c, tenant_id, project_id, cutoff, agent_id, exclude_agents))
+
+    async def forget_caller(self, scope: Scope) -> dict[str, int]:
+        counts = await self._write(lambda c: lifecycle.forget_caller(c, scope))
+        await self._checkpoint()
+        return counts
+
+    async def merge_callers(self, source: Scope, target: Scope, at: float) -> int:
+        return await self._write(lambda c: lifecycle.merge_callers(c, source, target, at))
+
+    @contextlib.asynccontextmanager
+    async def singleton(self, name: str) -> AsyncIterator[bool]:
+        # One runtime owns a SQLite data directory (the runtime lock guarantees it), so
+        # a job lock only has to keep this process's own jobs from overlapping.
+        lock = self._job_locks.setdefault(name, asyncio.Lock())
+        if lock.locked():
+            yield False
+            return
+        async with lock:
+            yield True
+
+    async def _checkpoint(self) -> None:
+        """Fold the WAL into the database file and truncate it (after an erasure)."""
+        loop = asyncio.get_running_loop()
+
+        def run() -> None:
+            assert self._write_conn is not None
+            self._write_conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+        await loop.run_in_executor(self._writer, run)
 
     async def count_items(self, scope: Scope) -> int:
         return await self._read(lambda c: int(c.execute(
@@ -580,6 +640,41 @@ def _apply_batch(batch: WriteBatch, conn: sqlite3.Connection) -> None:
             "UPDATE sessions SET ended_at = ?, end_reason = ? "
             "WHERE tenant_id = ? AND project_id = ? AND id = ? AND ended_at IS NULL",
             (e.ended_at, e.reason, t, p, e.session_id),
+        )
+    if batch.turns:
+        last: dict[tuple[str, str, str], float] = {}
+        for w in batch.turns:
+            key = (w.scope.tenant_id, w.scope.project_id, w.turn.session_id)
+            last[key] = max(last.get(key, 0.0), w.turn.created_at)
+        conn.executemany(
+            "UPDATE sessions SET last_activity_at = MAX(COALESCE(last_activity_at, 0), ?) "
+            "WHERE tenant_id = ? AND project_id = ? AND id = ?",
+            [(at, t, p, sid) for (t, p, sid), at in last.items()],
+        )
+    for d in batch.deletes:
+        conn.execute(
+            f"UPDATE items SET deleted_at = ? WHERE id = ? AND {_CALLER} AND deleted_at IS NULL",
+            (d.at, d.item_id, *d.scope.caller_key),
+        )
+    for x in batch.extractions:
+        t, p, _sp, _u = x.scope.caller_key
+        if x.error is None:
+            conn.execute(
+                "UPDATE sessions SET extracted_at = ?, extraction_error = NULL "
+                "WHERE tenant_id = ? AND project_id = ? AND id = ?",
+                (x.at, t, p, x.session_id),
+            )
+        else:
+            conn.execute(
+                "UPDATE sessions SET extraction_attempts = extraction_attempts + 1, "
+                "extraction_error = ? WHERE tenant_id = ? AND project_id = ? AND id = ?",
+                (x.error[:500], t, p, x.session_id),
+            )
+    for r in batch.reports:
+        t, p, _sp, _u = r.scope.caller_key
+        conn.execute(
+            "UPDATE sessions SET report = ? WHERE tenant_id = ? AND project_id = ? AND id = ?",
+            (json.dumps(r.report), t, p, r.session_id),
         )
     if batch.applied_seq is not None:
         conn.execute(

@@ -1,0 +1,214 @@
+"""Learning from calls: transcript → extractor → facts that update, never duplicate.
+
+The pipeline, in one place::
+
+    call ends (explicit, room closed, or idle timeout)
+      → wait until its turns are in the store (the journal is the source)
+      → extractor reads the transcript           (rules offline, or an LLM endpoint)
+      → each fact is resolved against the caller's current facts:
+            same slot key, or near-identical text  → supersedes the old one
+            same text again                        → kept as is, nothing new written
+      → facts journaled (durable) and added to the warm index
+      → the call is marked learned; a failure is recorded and retried later
+
+Fact resolution for one caller runs under a per-caller lock, so two calls ending at
+once cannot both insert the same fact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .._config import Settings
+from .._exceptions import VoxmemError
+from ..extraction import (
+    ExtractedFact,
+    Extractor,
+    LLMExtractor,
+    RuleExtractor,
+    SensitivePolicy,
+    Transcript,
+    TranscriptTurn,
+)
+from ..models import Scope, iso
+from ._hot import FACT_GROUP, CallerMemory, Doc
+from ._text import analyze, normalize_line
+from ._writer import scope_to_record
+
+if TYPE_CHECKING:
+    from ._engine import MemoryEngine
+
+__all__ = ["Learner", "build_extractor", "sensitive_policy"]
+
+log = logging.getLogger("voxmem.engine.learning")
+
+#: Two fact texts whose word sets overlap this much say the same thing.
+NEAR_DUPLICATE_JACCARD = 0.75
+#: ...or whose vectors are this close.
+NEAR_DUPLICATE_COSINE = 0.93
+
+
+def sensitive_policy(settings: Settings) -> SensitivePolicy:
+    enabled = set(filter(None, (c.strip() for c in settings.sensitive_categories.split(","))))
+    return SensitivePolicy(payment_card="payment_card" in enabled,
+                           password_pin="password_pin" in enabled,
+                           government_id="government_id" in enabled,
+                           health="health" in enabled)
+
+
+def build_extractor(settings: Settings) -> Extractor | None:
+    if settings.extractor == "off":
+        return None
+    policy = sensitive_policy(settings)
+    if settings.extractor == "llm":
+        return LLMExtractor(settings.llm_base_url, settings.llm_model,
+                            settings.llm_api_key or None, policy=policy)
+    return RuleExtractor(policy=policy)
+
+
+def _words(text: str) -> set[str]:
+    return set(analyze(text))
+
+
+def _same_fact(a: str, b: str) -> bool:
+    return normalize_line(a) == normalize_line(b)
+
+
+def _near_duplicate(a: str, b: str, cos: float) -> bool:
+    wa, wb = _words(a), _words(b)
+    if wa and wb and len(wa & wb) / len(wa | wb) >= NEAR_DUPLICATE_JACCARD:
+        return True
+    return cos >= NEAR_DUPLICATE_COSINE
+
+
+class Learner:
+    """Runs extraction for ended calls and writes the facts it finds."""
+
+    def __init__(self, engine: MemoryEngine, extractor: Extractor | None,
+                 clock: Callable[[], float]) -> None:
+        self._engine = engine
+        self.extractor = extractor
+        self._clock = clock
+        self._locks: dict[tuple[str, ...], asyncio.Lock] = {}
+        self._running: set[tuple[str, str, str]] = set()
+        self.sessions_learned = 0
+
+    def _lock(self, scope: Scope) -> asyncio.Lock:
+        return self._locks.setdefault(scope.caller_key, asyncio.Lock())
+
+    async def learn(self, scope: Scope, session_id: str) -> list[dict[str, Any]]:
+        """Extract facts from one ended call; returns the facts written (may be none)."""
+        key = (scope.tenant_id, scope.project_id, session_id)
+        if self.extractor is None or key in self._running:
+            return []
+        self._running.add(key)
+        engine = self._engine
+        try:
+            await engine.flush(timeout=60)
+            turns = await engine.store.session_turns(scope, session_id)
+            caller = await engine.store.get_caller(scope)
+            transcript = Transcript(
+                session_id=session_id, user_id=scope.user_id,
+                caller_name=(caller or {}).get("name"),
+                turns=[TranscriptTurn(turn_id=t.turn_id, user_text=t.user_text,
+                                      assistant_text=t.assistant_text, created_at=t.created_at,
+                                      interrupted=t.interrupted) for t in turns])
+            facts = await self.extractor.extract(transcript) if turns else []
+            written = await self.write_facts(scope, facts, session_id=session_id)
+            await engine.journal_append({"type": "extraction", "scope": scope_to_record(scope),
+                                         "sessionId": session_id, "at": self._clock(),
+                                         "error": None})
+            self.sessions_learned += 1
+            log.info("learned %d facts from call %s", len(written), session_id)
+            return written
+        except Exception as exc:
+            # The transcript stays in the store; the maintenance sweep retries the call.
+            reason = exc.message if isinstance(exc, VoxmemError) else repr(exc)
+            log.warning("extraction for call %s failed: %s", session_id, reason)
+            try:
+                await engine.journal_append({"type": "extraction",
+                                             "scope": scope_to_record(scope),
+                                             "sessionId": session_id, "at": self._clock(),
+                                             "error": reason})
+            except VoxmemError:
+                log.exception("could not record the extraction failure")
+            return []
+        finally:
+            self._running.discard(key)
+
+    async def write_facts(self, scope: Scope, facts: list[ExtractedFact], *,
+                          session_id: str | None) -> list[dict[str, Any]]:
+        """Resolve ``facts`` against the caller's current ones and journal the changes."""
+        if not facts:
+            return []
+        engine = self._engine
+        loop = asyncio.get_running_loop()
+        vectors = await loop.run_in_executor(None, engine.embedder.embed,
+                                             [f.text for f in facts])
+        written: list[dict[str, Any]] = []
+        async with self._lock(scope):
+            mem = engine.callers.get(scope)
+            await mem.ready.wait()
+            for fact, vector in zip(facts, vectors, strict=True):
+                decision = self._resolve(mem, fact, vector)
+                if decision is None:
+                    continue
+                written.append(await self._write_one(mem, fact, vector, decision, session_id))
+        return written
+
+    def _resolve(self, mem: CallerMemory, fact: ExtractedFact,
+                 vector: np.ndarray[Any, Any]) -> list[str] | None:
+        """Ids the new fact supersedes, or None when it restates a current fact."""
+        supersedes: list[str] = []
+        for doc_id, doc, cos in current_facts(mem, vector):
+            same_slot = bool(fact.slot_key) and doc.slot_key == fact.slot_key
+            if _same_fact(doc.text, fact.text) and (same_slot or not fact.slot_key):
+                return None
+            if same_slot or _near_duplicate(doc.text, fact.text, cos):
+                supersedes.append(doc_id)
+        return supersedes
+
+    async def _write_one(self, mem: CallerMemory, fact: ExtractedFact,
+                         vector: np.ndarray[Any, Any], supersedes: list[str],
+                         session_id: str | None) -> dict[str, Any]:
+        from . import new_id
+
+        engine = self._engine
+        at = self._clock()
+        fact_id = new_id("fact")
+        record = {"id": fact_id, "text": fact.text, "kind": fact.kind, "slotKey": fact.slot_key,
+                  "confidence": float(fact.confidence), "sourceSessionId": session_id,
+                  "sourceTurnIds": list(fact.source_turn_ids), "validFrom": at,
+                  "supersedes": supersedes}
+        await engine.journal_append({"type": "fact", "scope": scope_to_record(mem.scope),
+                                     "fact": record})
+        for old in supersedes:
+            mem.index.remove(old)
+        mem.index.add(fact_id, analyze(fact.text), created_at=at, group=FACT_GROUP,
+                      vector=np.ascontiguousarray(vector, dtype=np.float32),
+                      payload=Doc(kind="fact", text=fact.text, created_at=at,
+                                  session_id=session_id, confidence=float(fact.confidence),
+                                  slot_key=fact.slot_key, fact_kind=fact.kind))
+        return {"id": fact_id, "text": fact.text, "kind": fact.kind, "slotKey": fact.slot_key,
+                "confidence": float(fact.confidence), "sourceSessionId": session_id,
+                "sourceTurnIds": list(fact.source_turn_ids), "validFrom": iso(at),
+                "supersedes": supersedes}
+
+
+def current_facts(mem: CallerMemory,
+                  vector: np.ndarray[Any, Any]) -> list[tuple[str, Doc, float]]:
+    """The caller's live facts with each one's cosine to ``vector``."""
+    out = []
+    for pos in np.flatnonzero(mem.index.group_mask([FACT_GROUP])):
+        doc_id = mem.index.id_at(int(pos))
+        if doc_id not in mem.index:
+            continue
+        stored = mem.index.vector_at(int(pos))
+        cos = float(stored @ vector) if stored is not None else 0.0
+        out.append((doc_id, mem.index.payload_at(int(pos)), cos))
+    return out
