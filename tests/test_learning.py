@@ -31,6 +31,12 @@ async def call(engine: MemoryEngine, scope: Scope, *turns: tuple[str, str]) -> N
     await engine.learner.learn(scope, info.id)
 
 
+def files_containing(root: Path, needles: tuple[bytes, ...]) -> list[str]:
+    """Names of files under ``root`` holding any of ``needles`` (a raw byte scan)."""
+    return [f"{path.name}: {needle!r}" for path in root.rglob("*") if path.is_file()
+            for needle in needles if needle in path.read_bytes()]
+
+
 async def current(engine: MemoryEngine, scope: Scope) -> list[dict]:  # type: ignore[type-arg]
     await engine.flush(30)
     return await engine.store.list_facts(scope)
@@ -108,12 +114,8 @@ async def test_sensitive_values_never_reach_disk(engine: MemoryEngine, tmp_path:
     assert CARD not in result.context_text
     await engine.flush(30)
     assert CARD.replace(" ", "") not in str(await engine.store.list_facts(s))
-    data = Path(engine.settings.data_path)
-    for path in data.rglob("*"):
-        if path.is_file():
-            blob = path.read_bytes()
-            for secret in (CARD.encode(), b"739184", b"123-45-6789"):
-                assert secret not in blob, f"{secret!r} found in {path.name}"
+    assert files_containing(Path(engine.settings.data_path),
+                            (CARD.encode(), b"739184", b"123-45-6789")) == []
 
 
 async def test_failed_extraction_is_retried_and_keeps_the_transcript(
@@ -242,9 +244,7 @@ async def test_forget_user_leaves_nothing_anywhere(engine: MemoryEngine) -> None
     assert await engine.store.recent_sessions(s, 10) == []
     result = await engine.search_memory(s, marker, timeout_ms=2000)
     assert result.context_text == ""
-    for path in Path(engine.settings.data_path).rglob("*"):
-        if path.is_file():
-            assert marker.encode() not in path.read_bytes(), f"left in {path.name}"
+    assert files_containing(Path(engine.settings.data_path), (marker.encode(),)) == []
     assert await engine.store.count_items(keep) == kept
 
 
