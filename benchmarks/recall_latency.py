@@ -132,8 +132,16 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     engine.callers.drop(scope)
     t = time.perf_counter()
     pre = await engine.preload(scope, caller)
-    out["caller_load_and_preload_ms"] = round((time.perf_counter() - t) * 1000, 1)
-    out["caller_items"] = pre.trace["items"]
+    out["preload_cold_ms"] = round((time.perf_counter() - t) * 1000, 1)
+    mem = engine.callers.peek(scope)
+    assert mem is not None
+    await mem.ready.wait()
+    out["caller_warm_load_ms"] = round((time.perf_counter() - t) * 1000, 1)
+    out["caller_items"] = len(mem.index)
+    t = time.perf_counter()
+    pre = await engine.preload(scope, caller)
+    out["preload_warm_ms"] = round((time.perf_counter() - t) * 1000, 1)
+    assert pre.context_text
     for q in questions[:50]:  # warm-up
         await engine.search_memory(scope, q)
     walls: list[float] = []
@@ -174,8 +182,10 @@ def main() -> None:
         ("save ack, sequential p50 / p95 (ms)", f"{q['p50']:.2f} / {q['p95']:.2f}", "p95 <= 3"),
         ("save ack, 50 concurrent p50 / p95 (ms)", f"{s['p50']:.2f} / {s['p95']:.2f}", ""),
         ("background indexing (turns/s)", f"{out['indexing_turns_per_s']:.0f}", ">= 200"),
-        ("caller load + preload (ms)", f"{out['caller_load_and_preload_ms']:.0f}",
-         f"{out['caller_items']} items"),
+        ("preload at call start, cold / warm (ms)",
+         f"{out['preload_cold_ms']:.1f} / {out['preload_warm_ms']:.1f}", "< 30"),
+        ("caller warm-index load (ms)", f"{out['caller_warm_load_ms']:.0f}",
+         f"{out['caller_items']} items, in the background"),
         ("org build / load (s)", f"{out['org_build_s']} / {out['org_load_s']}",
          f"{out['chunks']} chunks"),
         ("RSS start / model / end (MB)",

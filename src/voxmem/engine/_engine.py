@@ -35,6 +35,7 @@ from ..models import (
     SearchResult,
     SessionInfo,
     Turn,
+    iso,
 )
 from ..store import DocumentWrite, Store, TextHit, open_store
 from ._chunking import chunk_text
@@ -54,6 +55,8 @@ log = logging.getLogger("voxmem.engine")
 
 LANE_THREADS = 4
 PRELOAD_FACTS = 8
+PRELOAD_COMMITMENTS = 5
+PRELOAD_SCAN_FACTS = 200
 PRELOAD_LAST_TURNS = 4
 ORG_REFRESH_S = 5.0
 
@@ -499,15 +502,30 @@ class MemoryEngine:
         if not (await self.lifecycle.policy(scope)).memory_enabled:
             return Preload(context_text="", profile=None, facts=[], last_session=None,
                            commitments=[], trace={"totalMs": 0.0, "memoryEnabled": False})
-        mem = self.callers.get(scope)
+        mem = self.callers.get(scope)  # starts warming the caller for the first turn
         if caller is not None and caller.name and not mem.name:
             mem.name = caller.name
-        await mem.ready.wait()
-        profile = {"name": mem.name} if mem.name else {}
-        profile.update(mem.profile)
-        facts = top_facts(mem, PRELOAD_FACTS)
-        commitments = [f for f in facts if f.get("factKind") == "commitment"]
-        facts = [f for f in facts if f.get("factKind") != "commitment"]
+        if mem.ready.is_set() and mem.load_error is None:
+            profile = {"name": mem.name} if mem.name else {}
+            profile.update(mem.profile)
+            all_facts = top_facts(mem, PRELOAD_SCAN_FACTS)
+        else:
+            # Session start must not wait for the warm index of a large caller: the
+            # block needs a handful of rows, which the store answers directly.
+            stored = await self.store.get_caller(scope)
+            name = mem.name or (stored or {}).get("name")
+            profile = {"name": name} if name else {}
+            profile.update((stored or {}).get("profile") or {})
+            profile.update(mem.profile)
+            all_facts = [_fact_hit(f) for f in await self.store.list_facts(scope)]
+            all_facts.sort(key=lambda f: (f["confidence"], f["createdAtTs"]), reverse=True)
+        cutoff = (await self.lifecycle.policy(scope)).cutoff(self.clock())
+        if cutoff is not None:
+            all_facts = [f for f in all_facts if f["createdAtTs"] >= cutoff]
+        commitments = [f for f in all_facts if f.get("factKind") == "commitment"]
+        commitments.sort(key=lambda f: f["createdAtTs"], reverse=True)
+        commitments = commitments[:PRELOAD_COMMITMENTS]
+        facts = [f for f in all_facts if f.get("factKind") != "commitment"][:PRELOAD_FACTS]
         last: dict[str, Any] | None = None
         sessions = await self.store.recent_sessions(scope, 3)
         previous = next((s for s in sessions if s.id != mem.session_id), None)
@@ -519,7 +537,7 @@ class MemoryEngine:
         text = compose_preload(profile or None, facts, last, commitments,
                                self.settings.context_char_budget)
         trace = {"totalMs": round((time.perf_counter() - started) * 1000, 3),
-                 "items": len(mem.index)}
+                 "warm": mem.ready.is_set()}
         return Preload(context_text=text, profile=profile or None, facts=facts,
                        last_session=last, commitments=commitments, trace=trace)
 
@@ -605,6 +623,15 @@ class MemoryEngine:
             "store": self.store.dialect,
             "lastWriteError": self.applier.last_error,
         }
+
+
+def _fact_hit(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored fact row in the shape recall hits have."""
+    return {"id": row["id"], "lane": "permanent", "kind": "fact", "text": row["text"],
+            "score": row["confidence"], "confidence": row["confidence"],
+            "slotKey": row["slotKey"], "factKind": row["kind"],
+            "createdAt": iso(row["createdAt"]), "createdAtTs": row["createdAt"],
+            "sessionId": row["sourceSessionId"]}
 
 
 def _turn_doc(turn: Turn) -> Doc:
