@@ -62,7 +62,7 @@ class Settings:
     context_char_budget: int = _s(2400, "Hard cap on the length of contextText.")
     recency_half_life_days: float = _s(30.0, "Age at which a memory's recency boost halves.")
     recency_weight: float = _s(0.05, "Share of the final score given to recency (0..1).")
-    rrf_k: int = _s(10, "Reciprocal-rank-fusion constant k (small: top ranks dominate).")
+    rrf_k: int = _s(5, "Reciprocal-rank-fusion constant k (small: top ranks dominate).")
     dense_weight: float = _s(0.5, "Weight of the vector ranking in fusion (keyword is 1.0).")
     dense_floor: float = _s(0.3, "Cosine below which a vector-only hit is ignored.")
     memory_enabled: bool = _s(True, "Record and recall caller memory (projects and agents "

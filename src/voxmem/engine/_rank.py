@@ -20,7 +20,7 @@ SECONDS_PER_DAY = 86_400.0
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class RankParams:
-    rrf_k: int = 10
+    rrf_k: int = 5
     recency_weight: float = 0.05
     half_life_days: float = 30.0
     #: Vector hits below this cosine are ignored unless keyword search found them too,
