@@ -24,7 +24,7 @@ from ._exceptions import (
     Unauthorized,
     VoxmemError,
 )
-from .client import VoiceClient, VoiceClientSync
+from .client import CallerSession, CallerSessionSync, MemoryTool, VoiceClient, VoiceClientSync
 from .models import Caller, IndexBuildResult, Preload, Scope, SearchResult
 
 __version__ = "0.1.0"
@@ -32,10 +32,13 @@ __version__ = "0.1.0"
 __all__ = [
     "BadRequest",
     "Caller",
+    "CallerSession",
+    "CallerSessionSync",
     "IdentityMismatch",
     "IndexBuildResult",
     "InternalError",
     "MemoryTimeout",
+    "MemoryTool",
     "NotFound",
     "PoolError",
     "Preload",

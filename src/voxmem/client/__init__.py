@@ -1,5 +1,9 @@
-"""Clients: async and sync, embedded or talking to the local runtime."""
+"""Clients: async and sync; talking to the host's runtime (default), a remote runtime,
+or an in-process engine."""
 
 from ._client import VoiceClient, VoiceClientSync
+from ._session import CallerSession, CallerSessionSync
+from ._tools import MemoryTool
 
-__all__ = ["VoiceClient", "VoiceClientSync"]
+__all__ = ["CallerSession", "CallerSessionSync", "MemoryTool", "VoiceClient",
+           "VoiceClientSync"]

@@ -1,24 +1,55 @@
 """``VoiceClient`` (async) and ``VoiceClientSync``: same names, same arguments.
 
-Both are thin: :class:`~voxmem.client._core.ClientCore` builds each call and parses its
-result; a transport carries it (in-process engine, or the local runtime over HTTP).
+``VoiceClient`` wires three things together for every method: a builder and a parser
+from the I/O-free :class:`~voxmem.client._core.ClientCore`, the caller pool, and a
+transport — the local runtime over loopback HTTP (default, started on first use), a
+remote runtime (``runtime_url=``), or the engine in-process (``embedded=True``).
+
+``VoiceClientSync`` is the same client run on a private loop thread; each method blocks
+on its async twin, so no logic exists twice.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .._config import Settings
-from .._exceptions import PoolError
+from .._exceptions import (
+    BadRequest,
+    MemoryTimeout,
+    PoolError,
+    RuntimeStartFailed,
+    StoreUnavailable,
+    VoxmemError,
+)
 from ..models import IndexBuildResult, Preload, SearchResult
 from ._core import Call, ClientCore, UserArg
-from ._embedded import AsyncEmbeddedTransport, SyncEmbeddedTransport
+from ._embedded import AsyncEmbeddedTransport
+from ._http import RuntimeTransport
+from ._pool import CallerHandle, CallerPool
+from ._runner import LoopThread
+from ._session import CallerSession, CallerSessionSync
+from ._tools import TOOL_DESCRIPTION, MemoryTool
 
 __all__ = ["VoiceClient", "VoiceClientSync"]
 
-DEFAULT_TIMEOUT_MS = 250
+log = logging.getLogger("voxmem.client")
+
+DEFAULT_PORT_RANGE = (7878, 7977)
+DEFAULT_MAX_CONCURRENT_USERS = 20
+DEFAULT_IDLE_TTL_S = 300.0
+MAX_REAP_PERIOD_S = 30.0
+MIN_REAP_PERIOD_S = 0.05
+
+
+class Transport(Protocol):
+    async def call(self, call: Call, *, timeout_s: float | None = None) -> Any: ...
+
+    async def aclose(self) -> None: ...
 
 
 def _settings(settings: Settings | dict[str, Any] | None, data_dir: str | Path | None,
@@ -28,13 +59,29 @@ def _settings(settings: Settings | dict[str, Any] | None, data_dir: str | Path |
     changes: dict[str, Any] = {}
     if data_dir is not None:
         changes["data_dir"] = str(data_dir)
-    if port_range != (base.runtime_port_min, base.runtime_port_max) and port_range != (
-            7878, 7977):
+    # The argument's default must not undo a range chosen in settings or the environment.
+    if tuple(port_range) != DEFAULT_PORT_RANGE:
         changes["runtime_port_min"], changes["runtime_port_max"] = port_range
     return base.replace(**changes) if changes else base
 
 
-class _ClientBase:
+class VoiceClient:
+    """Async memory client for voice agents.
+
+    With no ``runtime_url`` the first call starts the host's runtime (a detached
+    ``voxmem serve`` for ``data_dir``) and every other process reuses it.
+    ``embedded=True`` runs the engine in this process instead.
+
+    Example::
+
+        client = VoiceClient(project_id="support", agent_id="front-desk")
+        async with client.session(user={"id": "caller-42", "name": "Dana"}) as call:
+            await call.save_response(user_text="I'm vegetarian", assistant_text="Noted!")
+            result = await call.search_memory("what do I eat?")
+            print(result.contextText)
+        await client.aclose()
+    """
+
     def __init__(
         self,
         *,
@@ -44,9 +91,9 @@ class _ClientBase:
         runtime_url: str | None = None,
         embedded: bool = False,
         data_dir: str | Path | None = None,
-        max_concurrent_users: int = 20,
-        runtime_idle_ttl_s: float = 300,
-        runtime_port_range: tuple[int, int] = (7878, 7977),
+        max_concurrent_users: int = DEFAULT_MAX_CONCURRENT_USERS,
+        runtime_idle_ttl_s: float = DEFAULT_IDLE_TTL_S,
+        runtime_port_range: tuple[int, int] = DEFAULT_PORT_RANGE,
         settings: Settings | dict[str, Any] | None = None,
         tenant_id: str = "default",
     ) -> None:
@@ -54,57 +101,116 @@ class _ClientBase:
         self.settings = _settings(settings, data_dir, runtime_port_range)
         self.project_id = project_id
         self.agent_id = agent_id
-        self.embedded = embedded or runtime_url is None
-        self.runtime_url = runtime_url
-        self.api_key = api_key
-        self.max_concurrent_users = max_concurrent_users
-        self.runtime_idle_ttl_s = runtime_idle_ttl_s
+        self.runtime_url = runtime_url or self.settings.runtime_url or None
+        if embedded and self.runtime_url:
+            raise BadRequest("embedded=True runs the engine in-process; it cannot be "
+                             "combined with runtime_url", field="runtime_url")
+        self.embedded = embedded
+        self._transport: Transport
+        if embedded:
+            self._transport = AsyncEmbeddedTransport(self.settings)
+        else:
+            self._transport = RuntimeTransport(
+                self.settings, runtime_url=self.runtime_url,
+                token=api_key or self.settings.runtime_token or None)
+        self._pool = CallerPool(max_concurrent_users, runtime_idle_ttl_s)
+        self._reaper: asyncio.Task[None] | None = None
         self._closed = False
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise PoolError("the client is closed; create a new one", code="pool.closed")
+    # -- plumbing ---------------------------------------------------------------------------
+    async def _checkout(self, user_id: str, *, pin: bool = False) -> CallerHandle:
+        """The caller's pool handle, busy; an evicted idle handle is retired first."""
+        handle, evicted = self._pool.checkout(user_id, pin=pin)
+        self._ensure_reaper()
+        if evicted is not None:
+            await self._retire(evicted, "evicted")
+        return handle
 
+    async def _send(self, call: Call, *, timeout_s: float | None = None) -> Any:
+        caller = call.caller  # bad_request before any I/O when the caller is missing
+        if caller is None:
+            if self._closed:
+                raise PoolError("the client is closed; create a new one", code="pool.closed")
+            return await self._transport.call(call, timeout_s=timeout_s)
+        handle = await self._checkout(caller.id)
+        try:
+            result = await self._transport.call(call, timeout_s=timeout_s)
+        finally:
+            self._pool.checkin(handle)
+        _track_session(handle, call, result)
+        return result
 
-class VoiceClient(_ClientBase):
-    """Async memory client for voice agents.
+    def _ensure_reaper(self) -> None:
+        if self._reaper is None or self._reaper.done():
+            self._reaper = asyncio.ensure_future(self._reap_idle_handles())
 
-    Example::
+    async def _reap_idle_handles(self) -> None:
+        period = min(MAX_REAP_PERIOD_S, max(MIN_REAP_PERIOD_S, self._pool.idle_ttl_s / 2))
+        while not self._closed:
+            await asyncio.sleep(period)
+            for handle in self._pool.expired():
+                await self._retire(handle, "idle")
 
-        client = VoiceClient(project_id="support", agent_id="front-desk", embedded=True)
-        user = {"id": "caller-42", "name": "Dana"}
-        await client.save_response(user_text="I'm vegetarian", assistant_text="Noted!",
-                                   user=user)
-        result = await client.search_memory("what do I eat?", user=user)
-        print(result.contextText)
-        await client.aclose()
-    """
+    async def _retire(self, handle: CallerHandle, why: str) -> None:
+        """Close a handle the pool let go of. Saves are durable before they return, so
+        an idle handle has nothing left to flush; a call left open past the idle TTL is
+        ended so its transcript gets its end-of-call processing."""
+        log.debug("retiring caller handle %s (%s)", handle.user_id, why)
+        if why != "idle" or not handle.session_open:
+            return
+        try:
+            await self._transport.call(self._core.end_session(
+                user=None, user_id=handle.user_id, reason="idle_timeout",
+                session_id=handle.session_id))
+        except VoxmemError as exc:
+            log.warning("could not end the idle call of %s: %s", handle.user_id, exc)
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._transport = AsyncEmbeddedTransport(self.settings)
+    @property
+    def pool_stats(self) -> dict[str, int]:
+        """Caller handles held, busy, evicted and reaped so far."""
+        return self._pool.stats()
 
-    async def _send(self, call: Call) -> Any:
-        self._check_open()
-        return await self._transport.call(call)
-
+    # -- memory -----------------------------------------------------------------------------
     async def search_memory(self, query: str, *, user: UserArg = None,
                             user_id: str | None = None, lanes: Sequence[str] | None = None,
                             intent: str = "answer_current_user",
                             top_k: dict[str, int] | None = None,
-                            timeout_ms: float = DEFAULT_TIMEOUT_MS,
+                            timeout_ms: float | None = None,
                             mode: str = "fast") -> SearchResult:
-        """Recall what matters for this turn; always returns within ``timeout_ms``."""
-        return self._core.parse_search(await self._send(self._core.search_memory(
-            query, user=user, user_id=user_id, lanes=lanes, intent=intent, top_k=top_k,
-            timeout_ms=timeout_ms, mode=mode)))
+        """Recall what matters for this turn, within ``timeout_ms`` (default 250).
+
+        Never stalls the turn: when the deadline passes (lanes too slow) or the runtime
+        cannot answer (restarting, unreachable), it returns what it has with
+        ``trace["degraded"] = True`` and the reason in ``trace["errors"]``.
+        """
+        call = self._core.search_memory(query, user=user, user_id=user_id, lanes=lanes,
+                                        intent=intent, top_k=top_k, timeout_ms=timeout_ms,
+                                        mode=mode)
+        budget_ms = timeout_ms if timeout_ms is not None else self.settings.recall_timeout_ms
+        if self.embedded:
+            return self._core.parse_search(await self._send(call))
+        budget_s = self._core.recall_budget_s(budget_ms, self.settings.runtime_recall_grace_ms)
+        try:
+            async with asyncio.timeout(budget_s):
+                data = await self._send(call, timeout_s=budget_s)
+        except TimeoutError:
+            log.warning("search_memory missed its %.0f ms deadline; answering without "
+                        "memory", budget_ms)
+            data = self._core.degraded_search("deadline", budget_ms)
+        except (MemoryTimeout, StoreUnavailable, RuntimeStartFailed) as exc:
+            # The runtime is unreachable or restarting: the turn goes on without memory
+            # (the transport keeps reconnecting for the next call). Bad input, a wrong
+            # token or a full pool still raise: those need the developer, not a retry.
+            log.warning("search_memory answered without memory: %s", exc)
+            data = self._core.degraded_search(exc.code, budget_ms)
+        return self._core.parse_search(data)
 
     async def save_response(self, *, user_text: str, assistant_text: str, user: UserArg = None,
                             user_id: str | None = None, turn_id: str | None = None,
                             tool_calls: list[dict[str, Any]] | None = None,
                             metadata: dict[str, Any] | None = None,
                             interrupted: bool = False) -> str | None:
-        """Save one turn durably; returns its event id once it is on disk."""
+        """Save one turn; returns its event id once it is durable on disk."""
         return self._core.parse_event_id(await self._send(self._core.save_response(
             user_text=user_text, assistant_text=assistant_text, user=user, user_id=user_id,
             turn_id=turn_id, tool_calls=tool_calls, metadata=metadata,
@@ -118,7 +224,10 @@ class VoiceClient(_ClientBase):
     async def start_session(self, *, user: UserArg = None, user_id: str | None = None,
                             session_id: str | None = None,
                             metadata: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Open a call for the caller (optional: the first save opens one)."""
+        """Open a call for the caller (optional: the first save opens one).
+
+        Reusing another caller's ``session_id`` raises ``identity_mismatch``.
+        """
         return self._core.parse_dict(await self._send(self._core.start_session(
             user=user, user_id=user_id, session_id=session_id, metadata=metadata)))
 
@@ -131,7 +240,7 @@ class VoiceClient(_ClientBase):
 
     async def create_index(self, name: str, documents: list[dict[str, Any]], *,
                            metadata: dict[str, Any] | None = None) -> IndexBuildResult:
-        """Build or append org index ``name``; a repeated document id replaces it."""
+        """Build or append org index ``name`` (<= 100 documents and 1 MB per call)."""
         return self._core.parse_index_build(await self._send(self._core.create_index(
             name, documents, metadata)))
 
@@ -152,14 +261,54 @@ class VoiceClient(_ClientBase):
             user=user, user_id=user_id, sessions=sessions)))
 
     async def flush(self, timeout_s: float = 30.0) -> dict[str, Any]:
-        """Wait until every acknowledged write is in the store."""
+        """Wait until every acknowledged write is applied to the store."""
         return self._core.parse_dict(await self._send(self._core.flush(timeout_s)))
 
+    # -- sessions and tools -----------------------------------------------------------------
+    def session(self, *, user: UserArg = None, user_id: str | None = None,
+                session_id: str | None = None,
+                metadata: dict[str, Any] | None = None) -> CallerSession:
+        """``async with client.session(user=...) as call:`` — one call, one caller."""
+        return CallerSession(self, user=user, user_id=user_id, session_id=session_id,
+                             metadata=metadata)
+
+    def search_memory_tool(self, *, user: UserArg = None, user_id: str | None = None,
+                           lanes: Sequence[str] | None = None,
+                           timeout_ms: float | None = None,
+                           description: str = TOOL_DESCRIPTION) -> MemoryTool:
+        """A ``search_memory`` LLM tool bound to one caller."""
+        self._core.check_caller(user, user_id)
+
+        async def search(query: str, intent: str) -> SearchResult:
+            return await self.search_memory(query, user=user, user_id=user_id, lanes=lanes,
+                                            intent=intent, timeout_ms=timeout_ms)
+
+        return MemoryTool(search, description=description)
+
+    def to_openai_function(self) -> dict[str, Any]:
+        """The ``search_memory`` tool's OpenAI function schema (no caller needed)."""
+        return MemoryTool(_no_search).schema()
+
+    def to_livekit_tool(self, *, user: UserArg = None,
+                        user_id: str | None = None) -> Any:
+        """The caller's ``search_memory`` tool as a LiveKit ``FunctionTool``."""
+        return self.search_memory_tool(user=user, user_id=user_id).to_livekit_tool()
+
+    def to_pipecat_tool(self, *, user: UserArg = None,
+                        user_id: str | None = None) -> dict[str, Any]:
+        """The caller's ``search_memory`` tool as ``{"name", "schema", "handler"}``."""
+        return self.search_memory_tool(user=user, user_id=user_id).to_pipecat_tool()
+
+    # -- lifecycle --------------------------------------------------------------------------
     async def aclose(self) -> None:
-        """Flush and release everything the client holds."""
+        """Release the client: later calls raise ``pool.closed``. The shared runtime keeps
+        running for the host's other processes (stop it with ``voxmem stop``)."""
         if self._closed:
             return
         self._closed = True
+        self._pool.close()
+        if self._reaper is not None:
+            self._reaper.cancel()
         await self._transport.aclose()
 
     async def __aenter__(self) -> VoiceClient:
@@ -169,96 +318,164 @@ class VoiceClient(_ClientBase):
         await self.aclose()
 
 
-class VoiceClientSync(_ClientBase):
-    """Blocking twin of :class:`VoiceClient`: same methods, no ``await``.
+async def _no_search(query: str, intent: str) -> SearchResult:
+    raise BadRequest("this tool has no caller; use search_memory_tool(user=...)")
+
+
+def _track_session(handle: CallerHandle, call: Call, result: Any) -> None:
+    """Keep the handle's view of the caller's open call current."""
+    if call.op in {"start_session", "save_response"}:
+        handle.session_open = True
+        if call.op == "start_session" and isinstance(result, dict):
+            handle.session_id = result.get("sessionId") or handle.session_id
+    elif call.op == "end_session":
+        handle.session_open = False
+        handle.session_id = None
+
+
+class VoiceClientSync:
+    """Blocking twin of :class:`VoiceClient`: same methods and arguments, no ``await``.
 
     Example::
 
-        client = VoiceClientSync(project_id="support", agent_id="bot", embedded=True)
-        client.save_response(user_text="hi", assistant_text="hello", user={"id": "c1"})
+        client = VoiceClientSync(project_id="support", agent_id="bot")
+        with client.session(user={"id": "caller-42"}) as call:
+            call.save_response(user_text="hi", assistant_text="hello")
         client.close()
     """
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._transport = SyncEmbeddedTransport(self.settings)
+    def __init__(
+        self,
+        *,
+        project_id: str,
+        agent_id: str,
+        api_key: str | None = None,
+        runtime_url: str | None = None,
+        embedded: bool = False,
+        data_dir: str | Path | None = None,
+        max_concurrent_users: int = DEFAULT_MAX_CONCURRENT_USERS,
+        runtime_idle_ttl_s: float = DEFAULT_IDLE_TTL_S,
+        runtime_port_range: tuple[int, int] = DEFAULT_PORT_RANGE,
+        settings: Settings | dict[str, Any] | None = None,
+        tenant_id: str = "default",
+    ) -> None:
+        self._async = VoiceClient(
+            project_id=project_id, agent_id=agent_id, api_key=api_key,
+            runtime_url=runtime_url, embedded=embedded, data_dir=data_dir,
+            max_concurrent_users=max_concurrent_users, runtime_idle_ttl_s=runtime_idle_ttl_s,
+            runtime_port_range=runtime_port_range, settings=settings, tenant_id=tenant_id)
+        self._runner = LoopThread()
+        self.settings = self._async.settings
+        self.project_id = project_id
+        self.agent_id = agent_id
+        self.embedded = self._async.embedded
+        self.runtime_url = self._async.runtime_url
 
-    def _send(self, call: Call) -> Any:
-        self._check_open()
-        return self._transport.call(call)
+    @property
+    def pool_stats(self) -> dict[str, int]:
+        """Caller handles held, busy, evicted and reaped so far."""
+        return self._async.pool_stats
 
     def search_memory(self, query: str, *, user: UserArg = None,
                       user_id: str | None = None, lanes: Sequence[str] | None = None,
                       intent: str = "answer_current_user",
                       top_k: dict[str, int] | None = None,
-                      timeout_ms: float = DEFAULT_TIMEOUT_MS,
+                      timeout_ms: float | None = None,
                       mode: str = "fast") -> SearchResult:
-        """Recall what matters for this turn; always returns within ``timeout_ms``."""
-        return self._core.parse_search(self._send(self._core.search_memory(
+        """Recall for this turn; see :meth:`VoiceClient.search_memory`."""
+        return self._runner.run(self._async.search_memory(
             query, user=user, user_id=user_id, lanes=lanes, intent=intent, top_k=top_k,
-            timeout_ms=timeout_ms, mode=mode)))
+            timeout_ms=timeout_ms, mode=mode))
 
     def save_response(self, *, user_text: str, assistant_text: str, user: UserArg = None,
                       user_id: str | None = None, turn_id: str | None = None,
                       tool_calls: list[dict[str, Any]] | None = None,
                       metadata: dict[str, Any] | None = None,
                       interrupted: bool = False) -> str | None:
-        """Save one turn durably; returns its event id once it is on disk."""
-        return self._core.parse_event_id(self._send(self._core.save_response(
+        """Save one turn; returns its event id once it is durable on disk."""
+        return self._runner.run(self._async.save_response(
             user_text=user_text, assistant_text=assistant_text, user=user, user_id=user_id,
             turn_id=turn_id, tool_calls=tool_calls, metadata=metadata,
-            interrupted=interrupted)))
+            interrupted=interrupted))
 
     def preload(self, *, user: UserArg = None, user_id: str | None = None) -> Preload:
         """The session-start block: profile, top facts, last call, open commitments."""
-        return self._core.parse_preload(self._send(self._core.preload(
-            user=user, user_id=user_id)))
+        return self._runner.run(self._async.preload(user=user, user_id=user_id))
 
     def start_session(self, *, user: UserArg = None, user_id: str | None = None,
                       session_id: str | None = None,
                       metadata: dict[str, Any] | None = None) -> dict[str, Any]:
         """Open a call for the caller (optional: the first save opens one)."""
-        return self._core.parse_dict(self._send(self._core.start_session(
-            user=user, user_id=user_id, session_id=session_id, metadata=metadata)))
+        return self._runner.run(self._async.start_session(
+            user=user, user_id=user_id, session_id=session_id, metadata=metadata))
 
     def end_session(self, *, user: UserArg = None, user_id: str | None = None,
                     reason: str = "completed", session_id: str | None = None) -> dict[str, Any]:
         """Close the caller's current call."""
-        return self._core.parse_dict(self._send(self._core.end_session(
-            user=user, user_id=user_id, reason=reason, session_id=session_id)))
+        return self._runner.run(self._async.end_session(
+            user=user, user_id=user_id, reason=reason, session_id=session_id))
 
     def create_index(self, name: str, documents: list[dict[str, Any]], *,
                      metadata: dict[str, Any] | None = None) -> IndexBuildResult:
-        """Build or append org index ``name``; a repeated document id replaces it."""
-        return self._core.parse_index_build(self._send(self._core.create_index(
-            name, documents, metadata)))
+        """Build or append org index ``name`` (<= 100 documents and 1 MB per call)."""
+        return self._runner.run(self._async.create_index(name, documents, metadata=metadata))
 
     def list_indexes(self) -> list[dict[str, Any]]:
         """The project's org indexes with version and counts."""
-        return self._core.parse_list(self._send(self._core.list_indexes()))
+        return self._runner.run(self._async.list_indexes())
 
     def update_profile(self, *, user: UserArg = None, user_id: str | None = None,
                        field: str, value: Any) -> dict[str, Any]:
         """Set one structured profile field of the caller."""
-        return self._core.parse_dict(self._send(self._core.update_profile(
-            user=user, user_id=user_id, field=field, value=value)))
+        return self._runner.run(self._async.update_profile(
+            user=user, user_id=user_id, field=field, value=value))
 
     def import_history(self, *, user: UserArg = None, user_id: str | None = None,
                        sessions: list[dict[str, Any]]) -> dict[str, Any]:
         """Backfill past calls with their real timestamps."""
-        return self._core.parse_dict(self._send(self._core.import_history(
-            user=user, user_id=user_id, sessions=sessions)))
+        return self._runner.run(self._async.import_history(
+            user=user, user_id=user_id, sessions=sessions))
 
     def flush(self, timeout_s: float = 30.0) -> dict[str, Any]:
-        """Wait until every acknowledged write is in the store."""
-        return self._core.parse_dict(self._send(self._core.flush(timeout_s)))
+        """Wait until every acknowledged write is applied to the store."""
+        return self._runner.run(self._async.flush(timeout_s))
+
+    def session(self, *, user: UserArg = None, user_id: str | None = None,
+                session_id: str | None = None,
+                metadata: dict[str, Any] | None = None) -> CallerSessionSync:
+        """``with client.session(user=...) as call:`` — one call, one caller."""
+        return CallerSessionSync(self._runner, self._async.session(
+            user=user, user_id=user_id, session_id=session_id, metadata=metadata))
+
+    def search_memory_tool(self, *, user: UserArg = None, user_id: str | None = None,
+                           lanes: Sequence[str] | None = None,
+                           timeout_ms: float | None = None,
+                           description: str = TOOL_DESCRIPTION) -> MemoryTool:
+        """A ``search_memory`` LLM tool bound to one caller; awaitable from any loop."""
+        return self._runner.hop_tool(self._async.search_memory_tool(
+            user=user, user_id=user_id, lanes=lanes, timeout_ms=timeout_ms,
+            description=description))
+
+    def to_openai_function(self) -> dict[str, Any]:
+        """The ``search_memory`` tool's OpenAI function schema (no caller needed)."""
+        return self._async.to_openai_function()
+
+    def to_livekit_tool(self, *, user: UserArg = None,
+                        user_id: str | None = None) -> Any:
+        """The caller's ``search_memory`` tool as a LiveKit ``FunctionTool``."""
+        return self.search_memory_tool(user=user, user_id=user_id).to_livekit_tool()
+
+    def to_pipecat_tool(self, *, user: UserArg = None,
+                        user_id: str | None = None) -> dict[str, Any]:
+        """The caller's ``search_memory`` tool as ``{"name", "schema", "handler"}``."""
+        return self.search_memory_tool(user=user, user_id=user_id).to_pipecat_tool()
 
     def close(self) -> None:
-        """Flush and release everything the client holds."""
-        if self._closed:
+        """Release the client and its loop thread; the shared runtime keeps running."""
+        if self._runner.closed:
             return
-        self._closed = True
-        self._transport.close()
+        self._runner.run(self._async.aclose())
+        self._runner.stop()
 
     def __enter__(self) -> VoiceClientSync:
         return self

@@ -1,19 +1,24 @@
 """The I/O-free half of the clients: request payloads in, typed results out.
 
-``VoiceClient`` and ``VoiceClientSync`` differ only in how a :class:`Call` travels (await
-or block); every argument check, default and result parse lives here once.
+Every argument check, default, wire encoding and result parse lives here once; the
+transports only move bytes (in-process engine or loopback HTTP) and the clients only
+wire a builder, a transport and a parser together.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from .._exceptions import BadRequest
-from ..models import IndexBuildResult, Preload, SearchResult
+from .._exceptions import BadRequest, VoxmemError, error_from_envelope
+from .._operations import OPERATIONS
+from ..engine._validate import check_caller, check_timeout_ms
+from ..models import Caller, IndexBuildResult, Preload, SearchResult
 
-__all__ = ["Call", "ClientCore", "UserArg"]
+__all__ = ["Call", "ClientCore", "HttpRequest", "UserArg"]
 
 UserArg = dict[str, Any] | None
 
@@ -24,6 +29,30 @@ class Call:
 
     op: str
     payload: dict[str, Any]
+
+    @property
+    def caller(self) -> Caller | None:
+        """The validated caller of a per-caller call; ``None`` for project-level calls.
+
+        Raises ``bad_request`` (naming the field) before any I/O when the caller is
+        missing or empty: voxmem never files memory under a shared namespace.
+        """
+        if self.op in PROJECT_LEVEL_OPS:
+            return None
+        return check_caller(self.payload.get("user"), self.payload.get("user_id"))
+
+
+#: Operations that are about the project, not one caller (they bypass the caller pool).
+PROJECT_LEVEL_OPS = frozenset({"create_index", "list_indexes", "flush"})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """A :class:`Call` as the runtime's REST API wants it."""
+
+    method: str
+    path: str
+    body: bytes
 
 
 class ClientCore:
@@ -43,10 +72,19 @@ class ClientCore:
                     agent_id=self.agent_id)
         return Call(op, body)
 
+    @staticmethod
+    def check_caller(user: UserArg, user_id: str | None) -> Caller:
+        """The validated caller; ``bad_request`` naming the field when it is missing."""
+        return check_caller(user, user_id)
+
     # -- builders --------------------------------------------------------------------------
     def search_memory(self, query: str, *, user: UserArg, user_id: str | None,
                       lanes: Sequence[str] | None, intent: str,
-                      top_k: dict[str, int] | None, timeout_ms: float, mode: str) -> Call:
+                      top_k: dict[str, int] | None, timeout_ms: float | None,
+                      mode: str) -> Call:
+        if timeout_ms is not None:
+            # Checked here too: the client derives its own transport deadline from it.
+            check_timeout_ms(timeout_ms)
         return self._call("search_memory", query=query, user=user, user_id=user_id,
                           lanes=list(lanes) if lanes is not None else None, intent=intent,
                           top_k=top_k, timeout_ms=timeout_ms, mode=mode)
@@ -55,6 +93,9 @@ class ClientCore:
                       user_id: str | None, turn_id: str | None,
                       tool_calls: list[dict[str, Any]] | None,
                       metadata: dict[str, Any] | None, interrupted: bool) -> Call:
+        # A turn id fixed here, before the first attempt, travels unchanged with a retry
+        # after a lost connection, so the two attempts are recognisably one turn.
+        turn_id = turn_id or f"turn_{uuid.uuid4().hex}"
         return self._call("save_response", user_text=user_text, assistant_text=assistant_text,
                           user=user, user_id=user_id, turn_id=turn_id, tool_calls=tool_calls,
                           metadata=metadata, interrupted=interrupted)
@@ -91,6 +132,46 @@ class ClientCore:
 
     def flush(self, timeout_s: float) -> Call:
         return self._call("flush", timeout_s=timeout_s)
+
+    # -- wire ------------------------------------------------------------------------------
+    @staticmethod
+    def http_request(call: Call) -> HttpRequest:
+        """The REST request for ``call``: the route comes from the operation table."""
+        op = OPERATIONS[call.op]
+        body = json.dumps(call.payload, ensure_ascii=False, separators=(",", ":"),
+                          allow_nan=False).encode("utf-8")
+        return HttpRequest(op.method, op.path, body)
+
+    @staticmethod
+    def parse_http(status_code: int, content: bytes) -> Any:
+        """The result of a REST response, or the matching :class:`VoxmemError` raised."""
+        try:
+            data = json.loads(content) if content else None
+        except ValueError:
+            data = None
+        if 200 <= status_code < 300:
+            if data is None:
+                raise VoxmemError(f"runtime answered {status_code} with a body that is not "
+                                  "JSON", code="internal", status_code=502)
+            return data
+        raise error_from_envelope(data, status_code)
+
+    @staticmethod
+    def recall_budget_s(timeout_ms: float, grace_ms: float) -> float:
+        """How long the client lets a recall take before answering without memory."""
+        return (timeout_ms + grace_ms) / 1000.0
+
+    @staticmethod
+    def degraded_search(reason: str, timeout_ms: float) -> dict[str, Any]:
+        """The result of a recall that could not reach memory in time: empty, flagged.
+
+        Principle 1 of the spec: a read that misses its deadline returns what it has and
+        the agent answers without it.
+        """
+        return {"contextText": "", "profile": None, "working": [], "permanent": [],
+                "org": [], "sources": [],
+                "trace": {"lanes": {}, "lanesUsed": [], "totalMs": None, "degraded": True,
+                          "errors": {"runtime": reason}, "timeoutMs": timeout_ms}}
 
     # -- parsers ---------------------------------------------------------------------------
     @staticmethod

@@ -1,26 +1,22 @@
-"""In-process transports: the engine runs inside the calling process.
+"""The in-process transport: the engine runs inside the calling process.
 
-The async transport runs the engine on the caller's event loop. The sync transport owns a
-private event loop on a daemon thread and blocks on it, so sync code (scripts, notebooks,
-non-async frameworks) drives the very same engine code.
+For tests, notebooks and single-process apps (``VoiceClient(embedded=True)``). It runs
+the engine on the caller's event loop and dispatches through the same operation table
+as the runtime's REST API, so both modes validate and answer identically.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any
 
 from .._config import Settings
-from .._exceptions import InternalError, VoxmemError
+from .._exceptions import InternalError, StoreUnavailable, VoxmemError
 from .._operations import dispatch
 from ..engine import MemoryEngine
 from ._core import Call
 
-__all__ = ["AsyncEmbeddedTransport", "SyncEmbeddedTransport"]
-
-T = TypeVar("T")
+__all__ = ["AsyncEmbeddedTransport"]
 
 
 class AsyncEmbeddedTransport:
@@ -38,12 +34,20 @@ class AsyncEmbeddedTransport:
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
-            if self._engine is None:
-                self._engine = MemoryEngine(self._settings)
-            await self._engine.start()
+            try:
+                if self._engine is None:
+                    self._engine = MemoryEngine(self._settings)
+                await self._engine.start()
+            except VoxmemError:
+                raise
+            except OSError as exc:
+                raise StoreUnavailable(f"cannot open the data directory "
+                                       f"{self._settings.data_path}: {exc}") from exc
         return self._engine
 
-    async def call(self, call: Call) -> Any:
+    async def call(self, call: Call, *, timeout_s: float | None = None) -> Any:
+        """Run ``call``; the engine enforces recall deadlines itself, so ``timeout_s``
+        (the transport allowance of the HTTP path) does not apply in-process."""
         engine = await self.engine()
         try:
             return await dispatch(engine, call.op, call.payload)
@@ -55,28 +59,3 @@ class AsyncEmbeddedTransport:
     async def aclose(self) -> None:
         if self._engine is not None and self._owns_engine:
             await self._engine.close()
-
-
-class SyncEmbeddedTransport:
-    """Runs calls on a private event loop thread and waits for them."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._inner = AsyncEmbeddedTransport(settings)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever,
-                                        name="voxmem-embedded-loop", daemon=True)
-        self._thread.start()
-
-    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
-
-    def call(self, call: Call) -> Any:
-        return self._run(self._inner.call(call))
-
-    def close(self) -> None:
-        if self._loop.is_closed():
-            return
-        self._run(self._inner.aclose())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()

@@ -8,6 +8,7 @@ moves journal records into the store.
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import logging
 import time
@@ -59,6 +60,7 @@ PRELOAD_COMMITMENTS = 5
 PRELOAD_SCAN_FACTS = 200
 PRELOAD_LAST_TURNS = 4
 ORG_REFRESH_S = 5.0
+SESSION_OWNERS_KEPT = 100_000
 
 
 def new_id(prefix: str) -> str:
@@ -110,6 +112,9 @@ class MemoryEngine:
         self._index_locks: dict[tuple[str, str, str], asyncio.Lock] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._started = False
+        #: recent session id → caller, covering sessions journaled but not yet applied
+        self._session_owners: collections.OrderedDict[tuple[str, str, str], str] = \
+            collections.OrderedDict()
         self._stop = asyncio.Event()
         self.sensitive_policy = sensitive_policy(self.settings)
         self.learner = Learner(self, build_extractor(self.settings), clock)
@@ -185,9 +190,19 @@ class MemoryEngine:
         """Open a call for ``caller``; reusing another caller's session id is refused."""
         mem = self.callers.get(scope)
         if session_id is not None:
+            # Claimed synchronously, before any await: the store only learns of a
+            # session once the applier reaches it, and two callers must not both get
+            # one id in that window.
+            key = (scope.tenant_id, scope.project_id, session_id)
+            owner = self._session_owners.setdefault(key, scope.user_id)
+            self._session_owners.move_to_end(key)
+            while len(self._session_owners) > SESSION_OWNERS_KEPT:
+                self._session_owners.popitem(last=False)
             existing = await self.store.get_session(scope.tenant_id, scope.project_id,
                                                     session_id)
-            if existing is not None and existing.user_id != scope.user_id:
+            if existing is not None:
+                owner = self._session_owners[key] = existing.user_id
+            if owner != scope.user_id:
                 raise IdentityMismatch(
                     f"session {session_id!r} belongs to another caller",
                     details={"sessionId": session_id})

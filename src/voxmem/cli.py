@@ -1,0 +1,258 @@
+"""The ``voxmem`` command: serve, status, stop, settings, demo.
+
+Example::
+
+    voxmem demo              # starts the local runtime if needed, runs two calls
+    voxmem status            # is a runtime serving this data directory?
+    voxmem serve --port 7878 # run the runtime in the foreground
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ._config import Settings, settings_table
+from ._exceptions import VoxmemError
+
+__all__ = ["main"]
+
+STOP_TIMEOUT_S = 15.0
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
+    overrides: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
+    if getattr(args, "data_dir", None):
+        overrides["data_dir"] = str(Path(args.data_dir).expanduser().resolve())
+    if getattr(args, "embedder", None):
+        overrides["embedder"] = args.embedder
+    return Settings.from_env(overrides)
+
+
+def _port_range(text: str) -> tuple[int, int]:
+    lo, sep, hi = text.partition("-")
+    try:
+        return (int(lo), int(hi if sep else lo))
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a port range like 7878-7977") from None
+
+
+# -- serve ---------------------------------------------------------------------------------
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .runtime._server import configure_logging, serve
+
+    extra: dict[str, Any] = {"runtime_log_level": args.log_level}
+    if args.port_range:
+        extra["runtime_port_min"], extra["runtime_port_max"] = args.port_range
+    settings = _settings(args, **extra)
+    configure_logging(settings)
+
+    def announce(found: Any) -> None:
+        print(f"voxmem runtime serving {settings.data_path} at {found.url} "
+              f"(pid {found.pid}); token in {found.token_path}", flush=True)
+
+    return serve(settings, host=args.host, port=args.port, announce=announce)
+
+
+# -- status / stop -------------------------------------------------------------------------
+def cmd_status(args: argparse.Namespace) -> int:
+    import httpx
+
+    from .runtime._discovery import read_discovery, read_token, runtime_lock_held
+
+    settings = _settings(args)
+    data_dir = settings.data_path
+    found = read_discovery(data_dir)
+    alive = runtime_lock_held(data_dir)
+    report: dict[str, Any] = {"dataDir": str(data_dir), "running": alive and found is not None}
+    if alive and found is not None:
+        report.update(found.to_dict())
+        token = read_token(found.token_path) or ""
+        try:
+            response = httpx.get(f"{found.url}/v1/runtime", timeout=2.0, trust_env=False,
+                                 headers={"authorization": f"Bearer {token}"})
+            report["healthy"] = response.status_code == 200
+            if response.status_code == 200:
+                report["stats"] = response.json().get("stats", {})
+        except httpx.HTTPError as exc:
+            report["healthy"] = False
+            report["error"] = str(exc)
+    elif alive:
+        report["note"] = "a runtime holds the lock but has not published itself (starting?)"
+    if args.json:
+        print(json.dumps(report, indent=2))
+    elif report["running"]:
+        print(f"runtime running: pid {report['pid']} at {report['url']} "
+              f"({'healthy' if report.get('healthy') else 'NOT answering'})")
+        for key, value in sorted(report.get("stats", {}).items()):
+            print(f"  {key}: {value}")
+    else:
+        print(f"no runtime serves {data_dir}" + (f" ({report['note']})"
+                                                  if "note" in report else ""))
+    return 0 if report["running"] else 1
+
+
+def stop_runtime(data_dir: Path, timeout_s: float = STOP_TIMEOUT_S) -> str:
+    """Stop the runtime serving ``data_dir``: SIGTERM (flushes), SIGKILL if it hangs."""
+    from .runtime._discovery import read_discovery, remove_discovery, runtime_lock_held
+
+    found = read_discovery(data_dir)
+    if not runtime_lock_held(data_dir):
+        if found is not None:
+            remove_discovery(data_dir)
+        return "not running"
+    if found is None:
+        return "starting (no pid published yet); try again in a moment"
+    for sig, wait_s in ((signal.SIGTERM, timeout_s), (signal.SIGKILL, 5.0)):
+        try:
+            os.kill(found.pid, sig)
+        except ProcessLookupError:
+            return "stopped"
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            if not runtime_lock_held(data_dir):
+                return "stopped" if sig == signal.SIGTERM else "killed"
+            time.sleep(0.05)
+    return f"pid {found.pid} did not exit"
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    outcome = stop_runtime(_settings(args).data_path, args.timeout)
+    print(f"runtime: {outcome}")
+    return 0 if outcome in {"stopped", "killed", "not running"} else 1
+
+
+# -- settings ------------------------------------------------------------------------------
+def cmd_settings(args: argparse.Namespace) -> int:
+    rows = settings_table()
+    current = Settings.from_env().to_dict()
+    if args.json:
+        print(json.dumps([{**row, "value": current[row["name"]]} for row in rows], indent=2))
+        return 0
+    width = max(len(r["name"]) for r in rows)
+    for row in rows:
+        value = current[row["name"]]
+        changed = "" if value == row["default"] else f"   (now {value!r})"
+        print(f"{row['name']:<{width}}  {row['default']!r:<14} {row['env']}{changed}")
+        print(f"{'':<{width}}  {row['help']}")
+    return 0
+
+
+# -- demo ----------------------------------------------------------------------------------
+DEMO_FIRST_CALL = [
+    ("Hi, this is Dana Whitfield. My internet keeps dropping since Monday, order 4421.",
+     "Sorry about that, Dana. I've opened ticket 8842 for your modem; a technician will "
+     "call you back."),
+    ("Please call me in the mornings, before 9am. I'm at work after that.",
+     "Noted: mornings before 9am. We'll call you tomorrow morning about ticket 8842."),
+]
+DEMO_QUESTION = "When should we call her back, and what was her problem about?"
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    from .client import VoiceClient
+
+    settings = _settings(args)
+    client = VoiceClient(project_id="voxmem-demo", agent_id="front-desk",
+                         embedded=args.embedded, settings=settings)
+    caller = {"id": f"demo-{uuid.uuid4().hex[:8]}", "name": "Dana"}
+    where = "in-process engine" if args.embedded else f"runtime for {settings.data_path}"
+    print(f"voxmem demo — {where}, caller {caller['id']}\n")
+    try:
+        started = time.perf_counter()
+        async with client.session(user=caller) as call:
+            print(f"call 1 opened in {(time.perf_counter() - started) * 1000:.0f} ms "
+                  "(includes starting the runtime if it was not running)")
+            for user_text, assistant_text in DEMO_FIRST_CALL:
+                await call.save_response(user_text=user_text, assistant_text=assistant_text)
+                print(f"  caller: {user_text}\n  agent:  {assistant_text}")
+        print("call 1 ended\n")
+        async with client.session(user=caller) as call:
+            preload = await call.preload()
+            print("call 2 — preload (spliced into the instructions at session start):")
+            print(_indent(preload.contextText or "(empty)"))
+            result = await call.search_memory(DEMO_QUESTION)
+            print(f"\ncall 2 — search_memory({DEMO_QUESTION!r}):")
+            print(_indent(result.contextText or "(nothing recalled)"))
+            print("\ntrace:", json.dumps(result.trace))
+        if not args.embedded:
+            print("\nThe runtime keeps running for other processes; `voxmem stop` stops it.")
+        return 0 if result.contextText else 1
+    finally:
+        await client.aclose()
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    return asyncio.run(_demo(args))
+
+
+# -- entry point ---------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="voxmem", description="Local-first memory for "
+                                     "real-time voice agents.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_data_dir(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--data-dir", help="data directory (default: VOXMEM_DATA_DIR or "
+                       "$XDG_DATA_HOME/voxmem)")
+        return p
+
+    serve = with_data_dir(sub.add_parser("serve", help="run the runtime in the foreground"))
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="exact port (default: first free port of "
+                       "the configured range)")
+    serve.add_argument("--port-range", type=_port_range, help="e.g. 7878-7977")
+    serve.add_argument("--embedder", help="static, onnx, openai or hashing")
+    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    serve.set_defaults(func=cmd_serve)
+
+    status = with_data_dir(sub.add_parser("status", help="is a runtime serving?"))
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=cmd_status)
+
+    stop = with_data_dir(sub.add_parser("stop", help="flush and stop the runtime"))
+    stop.add_argument("--timeout", type=float, default=STOP_TIMEOUT_S,
+                      help="seconds to wait before SIGKILL")
+    stop.set_defaults(func=cmd_stop)
+
+    table = sub.add_parser("settings", help="print the settings table")
+    table.add_argument("--json", action="store_true")
+    table.set_defaults(func=cmd_settings)
+
+    demo = with_data_dir(sub.add_parser("demo", help="two calls by one caller, the second "
+                                        "recalling the first"))
+    demo.add_argument("--embedded", action="store_true", help="run the engine in-process "
+                      "instead of the runtime")
+    demo.add_argument("--embedder", help="static, onnx, openai or hashing")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except VoxmemError as exc:
+        print(f"voxmem: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

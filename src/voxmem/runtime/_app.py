@@ -1,0 +1,322 @@
+"""The runtime's ASGI app (Starlette): the REST API generated from the operation table.
+
+Every route in :data:`voxmem._operations.OPERATIONS` becomes one ``POST`` endpoint that
+reads a JSON object, dispatches it through the same :func:`~voxmem._operations.dispatch`
+the embedded client uses, and answers with the operation's JSON result — so a call
+behaves identically in-process and over HTTP.
+
+Every failure, including ones the framework itself would answer (unknown route, wrong
+method, unreadable body), is the one envelope ``{"error": {"code", "message",
+"details"}}``. Bad input is a 4xx naming the field; only a bug is a 500 ``internal``.
+
+Why Starlette and a hand-built OpenAPI document rather than FastAPI: the bodies are
+validated by the shared operation table, not by pydantic models, so FastAPI would add
+only its schema generator — and ~0.4 s to every runtime cold start, which a caller's
+first call waits for. The document below is generated from the same table.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .._config import Settings, settings_table
+from .._exceptions import BadRequest, InternalError, NotFound, Unauthorized, VoxmemError
+from .._operations import OPERATIONS, Operation, dispatch
+from ..engine import MemoryEngine
+
+__all__ = ["RuntimeHooks", "create_app", "openapi_document"]
+
+log = logging.getLogger("voxmem.runtime")
+
+HEALTH_PATH = "/v1/health"
+MAX_JSON_DEPTH_ERROR = "request body is nested too deeply"
+
+_ENVELOPE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"error": {"type": "object", "properties": {
+        "code": {"type": "string", "example": "bad_request"},
+        "message": {"type": "string"},
+        "details": {"type": "object", "example": {"field": "user.id"}},
+    }, "required": ["code", "message", "details"]}},
+    "required": ["error"],
+}
+_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": why, "content": {"application/json": {
+        "schema": _ENVELOPE_SCHEMA}}}
+    for status, why in (
+        (400, "Invalid input (`bad_request`); `details.field` names the field."),
+        (401, "Missing or wrong bearer token (`unauthorized`)."),
+        (404, "Not found (`not_found`, `session_not_found`)."),
+        (409, "A session id used with another caller (`identity_mismatch`)."),
+        (413, "Too large (`index.batch_too_large`, oversized text or body)."),
+        (500, "A bug (`internal`)."),
+        (503, "The store cannot take writes (`store.unavailable`)."),
+    )
+}
+_COMMON_FIELDS = (
+    "Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about "
+    "a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the "
+    "Python parameter names of the client method of the same name."
+)
+
+
+class RuntimeHooks:
+    """Callbacks the server process hangs on the app's lifespan (discovery file, exit)."""
+
+    def __init__(
+        self,
+        *,
+        on_ready: Callable[[], None] | None = None,
+        on_stopping: Callable[[], None] | None = None,
+        request_shutdown: Callable[[], None] | None = None,
+        info: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        self.on_ready = on_ready
+        self.on_stopping = on_stopping
+        self.request_shutdown = request_shutdown
+        self.info = info
+
+
+def _json_response(status: int, body: Any) -> Response:
+    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return Response(data, status_code=status, media_type="application/json")
+
+
+def _error_response(exc: VoxmemError) -> Response:
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    response = _json_response(exc.status_code, exc.to_envelope())
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def _reject_constant(name: str) -> Any:
+    raise BadRequest(f"{name} is not valid JSON", field="body")
+
+
+async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
+    """The request body as a JSON object; anything else is a 400/413 naming the body."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise BadRequest(f"request body is {declared} bytes; the limit is {max_bytes}",
+                         field="body", status_code=413)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise BadRequest(f"request body exceeds the limit of {max_bytes} bytes",
+                             field="body", status_code=413)
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        raise BadRequest("request body is empty; send a JSON object", field="body")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"request body is not valid UTF-8 (byte {exc.start})",
+                         field="body") from None
+    try:
+        payload = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"request body is not valid JSON: {exc.msg} at line {exc.lineno} "
+                         f"column {exc.colno}", field="body") from None
+    except RecursionError:
+        raise BadRequest(MAX_JSON_DEPTH_ERROR, field="body") from None
+    if not isinstance(payload, dict):
+        raise BadRequest(f"request body must be a JSON object, got {type(payload).__name__}",
+                         field="body")
+    return payload
+
+
+#: The routes beside the generated ones: (method, path, summary, needs the token).
+EXTRA_ROUTES = (
+    ("GET", HEALTH_PATH, "Liveness; needs no token and reveals nothing", False),
+    ("GET", "/v1/runtime", "Process, version and engine stats", True),
+    ("GET", "/v1/settings", "The settings table (name, default, env, help) with values",
+     True),
+    ("POST", "/v1/admin/shutdown", "Flush everything to the store and stop the runtime",
+     True),
+)
+
+
+def openapi_document(version: str) -> dict[str, Any]:
+    """OpenAPI 3.1 description of the REST API, generated from the operation table."""
+    secured: list[dict[str, list[str]]] = [{"bearer": []}]
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS.values():
+        paths.setdefault(op.path, {})[op.method.lower()] = {
+            "operationId": op.name, "summary": op.summary, "tags": ["memory"],
+            "description": f"{op.summary}. {_COMMON_FIELDS}", "security": secured,
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"type": "object"}}}},
+            "responses": {"200": {"description": "The operation's result as JSON",
+                                  "content": {"application/json": {"schema": {}}}},
+                          **{str(k): v for k, v in _ERROR_RESPONSES.items()}},
+        }
+    for method, path, summary, needs_token in EXTRA_ROUTES:
+        paths.setdefault(path, {})[method.lower()] = {
+            "operationId": path.strip("/").replace("/", "_"), "summary": summary,
+            "tags": ["runtime"], "security": secured if needs_token else [],
+            "responses": {"200": {"description": "OK"}, **(
+                {"401": _ERROR_RESPONSES[401]} if needs_token else {})},
+        }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "voxmem runtime", "version": version, "description": (
+            "Local-first memory for real-time voice agents. Send `Authorization: Bearer "
+            "<token>`; the token is in `runtime.token` (mode 0600) in the runtime's data "
+            "directory. Errors are always `{\"error\": {\"code\", \"message\", "
+            "\"details\"}}`. " + _COMMON_FIELDS)},
+        "paths": paths,
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+                       "schemas": {"Error": _ENVELOPE_SCHEMA}},
+    }
+
+
+def create_app(
+    engine: MemoryEngine,
+    *,
+    token: str,
+    settings: Settings | None = None,
+    hooks: RuntimeHooks | None = None,
+) -> Starlette:
+    """The runtime's ASGI app serving ``engine``, guarded by bearer ``token``.
+
+    The lifespan starts the engine, and on shutdown closes it, which applies every
+    journaled write to the store first.
+
+    Example::
+
+        engine = MemoryEngine(Settings(data_dir="/tmp/vm", embedder="hashing"))
+        app = create_app(engine, token="secret")
+        uvicorn.run(app, host="127.0.0.1", port=7878)
+    """
+    if not token:
+        raise ValueError("the runtime needs a non-empty token")
+    cfg = settings or engine.settings
+    hooks = hooks or RuntimeHooks()
+    expected = token.encode("utf-8")
+    max_body = cfg.runtime_max_body_bytes
+    openapi = _json_response(200, openapi_document(_version()))
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await engine.start()
+        if hooks.on_ready is not None:
+            hooks.on_ready()
+        try:
+            yield
+        finally:
+            # Unpublish first so no new client picks a runtime that is going away, then
+            # apply everything journaled: a graceful stop leaves the store complete.
+            if hooks.on_stopping is not None:
+                hooks.on_stopping()
+            started = time.perf_counter()
+            await engine.close()
+            log.info("engine flushed and closed in %.0f ms",
+                     (time.perf_counter() - started) * 1000)
+
+    def authorize(request: Request) -> None:
+        header = request.headers.get("authorization", "")
+        scheme, _, presented = header.partition(" ")
+        # compare_digest: the time taken must not tell an attacker how much matched.
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+                presented.strip().encode("utf-8"), expected):
+            raise Unauthorized("missing or wrong runtime token; send 'Authorization: "
+                               "Bearer <token>' with the token from runtime.token")
+
+    def endpoint_for(op: Operation) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            authorize(request)
+            payload = await read_json_object(request, max_body)
+            try:
+                result = await dispatch(engine, op.name, payload)
+            except VoxmemError:
+                raise
+            except Exception as exc:
+                # A bug, not bad input: log the traceback, tell the client no internals.
+                log.exception("operation %s failed", op.name)
+                raise InternalError(f"{op.name} failed unexpectedly ({type(exc).__name__}); "
+                                    "see the runtime log") from exc
+            return _json_response(200, result)
+
+        endpoint.__name__ = op.name
+        endpoint.__doc__ = op.summary
+        return endpoint
+
+    async def health(_request: Request) -> Response:
+        # Reveals nothing about the data: only that a voxmem runtime answers here.
+        return _json_response(200, {"status": "ok"})
+
+    async def runtime_info(request: Request) -> Response:
+        authorize(request)
+        info = hooks.info() if hooks.info is not None else {"pid": os.getpid()}
+        return _json_response(200, {**info, "version": _version(), "stats": engine.stats()})
+
+    async def settings_view(request: Request) -> Response:
+        authorize(request)
+        values = cfg.to_dict()
+        rows = [{**row, "value": values.get(row["name"])} for row in settings_table()]
+        return _json_response(200, {"settings": rows})
+
+    async def shutdown(request: Request) -> Response:
+        authorize(request)
+        if hooks.request_shutdown is None:
+            raise NotFound("this runtime cannot be stopped over HTTP")
+        hooks.request_shutdown()
+        return _json_response(202, {"status": "stopping"})
+
+    async def openapi_view(_request: Request) -> Response:
+        return openapi
+
+    routes = [Route(op.path, endpoint_for(op), methods=[op.method], name=op.name)
+              for op in OPERATIONS.values()]
+    views = {HEALTH_PATH: health, "/v1/runtime": runtime_info, "/v1/settings": settings_view,
+             "/v1/admin/shutdown": shutdown}
+    routes += [Route(path, views[path], methods=[method])
+               for method, path, _summary, _auth in EXTRA_ROUTES]
+    routes.append(Route("/openapi.json", openapi_view, methods=["GET"]))
+
+    async def voxmem_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, VoxmemError)
+        return _error_response(exc)
+
+    async def http_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 404:
+            return _error_response(NotFound("no such route; see /openapi.json"))
+        if exc.status_code == 405:
+            return _error_response(BadRequest("method not allowed on this route",
+                                              status_code=405, field="method"))
+        return _error_response(VoxmemError(str(exc.detail), code="bad_request"
+                                           if exc.status_code < 500 else "internal",
+                                           status_code=exc.status_code))
+
+    async def unexpected_error(_request: Request, exc: Exception) -> Response:
+        log.error("unhandled error in the runtime", exc_info=exc)
+        return _error_response(InternalError("unexpected error; see the runtime log"))
+
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={
+        VoxmemError: voxmem_error, StarletteHTTPException: http_error,
+        Exception: unexpected_error})
+
+
+def _version() -> str:
+    # Imported late: voxmem/__init__ imports the client, which imports this package.
+    from .. import __version__
+
+    return __version__

@@ -1,0 +1,222 @@
+"""The files that let every process on a host share one runtime per data directory.
+
+Inside the data directory (created 0700)::
+
+    runtime.lock        held with an exclusive flock by the live runtime for its whole life
+    runtime.start.lock  held by the one client that is launching a runtime right now
+    runtime.json        discovery: pid, url, token path, started_at, instance id
+    runtime.token       the bearer token, mode 0600, new for every runtime start
+    runtime.log         the detached runtime's stdout and stderr
+
+Why a flock rather than a pid check: the kernel drops a flock the instant its holder
+dies, SIGKILL included, so "is a runtime alive for this directory?" has an exact answer
+that pid reuse cannot fool. ``runtime.json`` is only ever written by the current holder
+of ``runtime.lock``; when the lock is free, whatever discovery file is left is stale.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import json
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "DISCOVERY_FILE",
+    "EXIT_ALREADY_RUNNING",
+    "EXIT_NO_FREE_PORT",
+    "EXIT_START_FAILED",
+    "LOG_FILE",
+    "RUNTIME_LOCK_FILE",
+    "START_LOCK_FILE",
+    "TOKEN_FILE",
+    "Discovery",
+    "FileLock",
+    "ensure_data_dir",
+    "read_discovery",
+    "read_token",
+    "remove_discovery",
+    "runtime_lock_held",
+    "write_discovery",
+    "write_token",
+]
+
+RUNTIME_LOCK_FILE = "runtime.lock"
+START_LOCK_FILE = "runtime.start.lock"
+DISCOVERY_FILE = "runtime.json"
+TOKEN_FILE = "runtime.token"
+LOG_FILE = "runtime.log"
+
+# Exit codes of `voxmem serve` that a launching client acts on. Distinct from uvicorn's
+# own startup-failure code (3) and from argparse's usage error (2).
+EXIT_ALREADY_RUNNING = 10
+EXIT_NO_FREE_PORT = 11
+EXIT_START_FAILED = 12
+
+
+def ensure_data_dir(path: Path) -> Path:
+    """Create the data directory readable by its owner only."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Discovery:
+    """What a running runtime tells other processes about itself."""
+
+    pid: int
+    host: str
+    port: int
+    token_path: str
+    started_at: float
+    instance: str
+    version: str
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pid": self.pid, "host": self.host, "port": self.port, "url": self.url,
+                "tokenPath": self.token_path, "startedAt": self.started_at,
+                "instance": self.instance, "version": self.version}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Discovery:
+        return cls(pid=int(data["pid"]), host=str(data["host"]), port=int(data["port"]),
+                   token_path=str(data["tokenPath"]), started_at=float(data["startedAt"]),
+                   instance=str(data["instance"]), version=str(data.get("version", "")))
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically with mode 0600 (never world-readable)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # the umask cannot widen it, an old file cannot keep its mode
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    tmp.replace(path)
+
+
+def write_discovery(data_dir: Path, discovery: Discovery) -> None:
+    _write_private(data_dir / DISCOVERY_FILE,
+                   json.dumps(discovery.to_dict(), indent=2).encode("utf-8"))
+
+
+def read_discovery(data_dir: Path) -> Discovery | None:
+    """The discovery file, or ``None`` when it is missing or unreadable."""
+    try:
+        raw = (data_dir / DISCOVERY_FILE).read_bytes()
+        return Discovery.from_dict(json.loads(raw))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def remove_discovery(data_dir: Path, instance: str | None = None) -> None:
+    """Delete the discovery file; with ``instance``, only if it is that runtime's."""
+    if instance is not None:
+        current = read_discovery(data_dir)
+        if current is not None and current.instance != instance:
+            return
+    with contextlib.suppress(FileNotFoundError):
+        (data_dir / DISCOVERY_FILE).unlink()
+
+
+def write_token(data_dir: Path) -> tuple[Path, str]:
+    """A fresh random bearer token in a 0600 file; returns (path, token)."""
+    token = secrets.token_urlsafe(32)
+    path = data_dir / TOKEN_FILE
+    _write_private(path, token.encode("ascii"))
+    return path, token
+
+
+def read_token(path: str | Path) -> str | None:
+    try:
+        return Path(path).read_text("ascii").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+class FileLock:
+    """An advisory ``flock`` on a file in the data directory.
+
+    Example::
+
+        lock = FileLock(data_dir / RUNTIME_LOCK_FILE)
+        if lock.try_acquire():
+            ...  # we are the runtime for this directory
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def try_acquire(self) -> bool:
+        """Take the lock exclusively without waiting; ``False`` if another holds it."""
+        if self._fd is not None:
+            return True
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        return True
+
+    def acquire(self, timeout_s: float, poll_s: float = 0.01) -> bool:
+        """Blocking variant with a deadline (for the runtime process, not event loops)."""
+        deadline = time.monotonic() + timeout_s
+        while not self.try_acquire():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(poll_s)
+        return True
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+
+def runtime_lock_held(data_dir: Path) -> bool:
+    """Whether a live runtime holds this data directory's lock.
+
+    Probes with a *shared* non-blocking lock so that concurrent probes never make each
+    other see a runtime that is not there; a runtime taking the lock at that instant
+    retries briefly (see :func:`voxmem.runtime.serve`).
+    """
+    path = data_dir / RUNTIME_LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)

@@ -1,0 +1,179 @@
+"""``voxmem serve``: one runtime process per data directory.
+
+Start-up order matters and is chosen so that a client never sees a half-ready runtime:
+
+1. take ``runtime.lock`` (exclusive flock) or exit with :data:`EXIT_ALREADY_RUNNING`;
+2. bind a free port from the configured range ourselves (so the port is known and held
+   before the app starts) or exit with :data:`EXIT_NO_FREE_PORT`;
+3. write a fresh token file (0600);
+4. the app's lifespan starts the engine (journal replay included) and only then writes
+   ``runtime.json``; the socket already listens, so early connections simply queue.
+
+On SIGTERM/SIGINT uvicorn drains requests in flight, then the lifespan removes
+``runtime.json`` and closes the engine, applying every journaled write. The lock goes
+with the process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import time
+from typing import Any
+
+from .._config import Settings
+from ..engine import MemoryEngine
+from ._app import RuntimeHooks, create_app
+from ._discovery import (
+    EXIT_ALREADY_RUNNING,
+    EXIT_NO_FREE_PORT,
+    EXIT_START_FAILED,
+    RUNTIME_LOCK_FILE,
+    Discovery,
+    FileLock,
+    ensure_data_dir,
+    read_discovery,
+    remove_discovery,
+    write_discovery,
+    write_token,
+)
+
+__all__ = ["NoFreePort", "bind_free_port", "serve"]
+
+log = logging.getLogger("voxmem.runtime")
+
+LISTEN_BACKLOG = 2048
+KEEP_ALIVE_S = 75
+# A client probing the lock holds a shared flock for microseconds; wait that out rather
+# than mistake it for a running runtime.
+LOCK_WAIT_S = 1.0
+
+
+class NoFreePort(OSError):
+    """Every port of the configured range is taken."""
+
+
+def bind_free_port(host: str, port_min: int, port_max: int) -> socket.socket:
+    """A listening socket on the first free port of ``port_min..port_max``."""
+    infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    family = infos[0][0] if infos else socket.AF_INET
+    address = infos[0][4][0] if infos else host
+    for port in range(port_min, port_max + 1):
+        # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on connections whose
+        # socket says TCP, and without it Nagle plus delayed ACKs add ~40 ms to every
+        # small response. TCP_NODELAY on the listener is inherited by accepted sockets.
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # SO_REUSEADDR lets a restarted runtime take a port still in TIME_WAIT from its
+        # killed predecessor; it does not allow two listeners on one port on Linux.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((address, port))
+            sock.listen(LISTEN_BACKLOG)
+        except OSError:
+            sock.close()
+            continue
+        return sock
+    raise NoFreePort(f"no free port in {port_min}..{port_max} on {host}; widen "
+                     "runtime_port_min/runtime_port_max (VOXMEM_RUNTIME_PORT_MIN/MAX)")
+
+
+def serve(settings: Settings, *, host: str | None = None, port: int | None = None,
+          announce: Any = None) -> int:
+    """Run the runtime in the foreground until SIGTERM/SIGINT; returns an exit code.
+
+    ``announce`` (optional) is called with the :class:`Discovery` once the runtime
+    answers, e.g. to print its URL.
+    """
+    import uvicorn
+
+    data_dir = ensure_data_dir(settings.data_path)
+    host = host or settings.runtime_host
+    lock = FileLock(data_dir / RUNTIME_LOCK_FILE)
+    if not lock.acquire(LOCK_WAIT_S):
+        other = read_discovery(data_dir)
+        where = f" (pid {other.pid}, {other.url})" if other else ""
+        log.error("a runtime already serves %s%s", data_dir, where)
+        return EXIT_ALREADY_RUNNING
+    try:
+        # We hold the lock, so any discovery file is a dead runtime's leftover.
+        remove_discovery(data_dir)
+        lo, hi = (port, port) if port else (settings.runtime_port_min,
+                                            settings.runtime_port_max)
+        try:
+            sock = bind_free_port(host, lo, hi)
+        except NoFreePort as exc:
+            log.error("%s", exc)
+            return EXIT_NO_FREE_PORT
+        bound_port = int(sock.getsockname()[1])
+        token_path, token = write_token(data_dir)
+        discovery = Discovery(pid=os.getpid(), host=host, port=bound_port,
+                              token_path=str(token_path), started_at=time.time(),
+                              instance=secrets.token_hex(8), version=_version())
+        try:
+            engine = MemoryEngine(settings)
+        except Exception as exc:
+            log.error("cannot start the engine: %s", exc)
+            sock.close()
+            return EXIT_START_FAILED
+
+        server: Any = None
+
+        def on_ready() -> None:
+            write_discovery(data_dir, discovery)
+            log.info("voxmem runtime %s serving %s at %s (pid %d)", discovery.version,
+                     data_dir, discovery.url, discovery.pid)
+            if announce is not None:
+                announce(discovery)
+
+        def on_stopping() -> None:
+            log.info("shutting down: flushing the engine")
+            remove_discovery(data_dir, discovery.instance)
+
+        def request_shutdown() -> None:
+            if server is not None:
+                server.should_exit = True
+
+        def info() -> dict[str, Any]:
+            return {"pid": discovery.pid, "url": discovery.url, "dataDir": str(data_dir),
+                    "startedAt": discovery.started_at, "instance": discovery.instance}
+
+        app = create_app(engine, token=token, settings=settings, hooks=RuntimeHooks(
+            on_ready=on_ready, on_stopping=on_stopping, request_shutdown=request_shutdown,
+            info=info))
+        config = uvicorn.Config(
+            app, log_config=None, access_log=False, lifespan="on",
+            # Workers keep one connection per concurrent call; uvicorn's 5 s default
+            # would close it between the turns of a quiet caller.
+            timeout_keep_alive=KEEP_ALIVE_S,
+            log_level=settings.runtime_log_level,
+            timeout_graceful_shutdown=max(1, round(settings.runtime_shutdown_timeout_s)),
+        )
+        server = uvicorn.Server(config)
+        try:
+            server.run(sockets=[sock])
+        except SystemExit as exc:
+            # uvicorn exits this way when the lifespan (engine start) fails.
+            log.error("runtime failed to start (uvicorn exit %s)", exc.code)
+            return EXIT_START_FAILED
+        finally:
+            remove_discovery(data_dir, discovery.instance)
+        return 0
+    finally:
+        lock.release()
+
+
+def configure_logging(settings: Settings) -> None:
+    """Runtime log lines to stderr (the detached runtime's stderr is runtime.log)."""
+    logging.basicConfig(
+        level=settings.runtime_log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s",
+    )
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
