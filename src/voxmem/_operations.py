@@ -15,6 +15,7 @@ from typing import Any
 
 from ._exceptions import BadRequest, NotFound
 from .engine import MemoryEngine
+from .engine._lifecycle import slot_key
 from .engine._validate import (
     check_caller,
     check_documents,
@@ -133,8 +134,11 @@ async def _end_session(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     reason = p.get("reason", "completed")
     if not isinstance(reason, str) or not reason or len(reason) > MAX_FIELD_CHARS:
         raise BadRequest("reason must be a short string", field="reason")
+    report = p.get("report")
+    if report is not None:
+        report = check_optional_dict(report, "report")
     info = await engine.end_session(scope, reason=reason, session_id=check_optional_id(
-        p.get("session_id"), "session_id"))
+        p.get("session_id"), "session_id"), report=report)
     if info is None:
         raise NotFound("the caller has no open session", code="session_not_found")
     return info.to_dict()
@@ -214,6 +218,93 @@ async def _import_history(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     return await engine.import_history(scope, caller, clean)
 
 
+async def _list_memories(engine: MemoryEngine, p: dict[str, Any]) -> Any:
+    scope, _caller = _caller_scope(engine, p)
+    history = p.get("include_deleted", False)
+    if not isinstance(history, bool):
+        raise BadRequest("include_deleted must be a boolean", field="include_deleted")
+    await engine.flush(timeout=30)  # read your own writes
+    return await engine.store.list_facts(scope, include_history=history)
+
+
+async def _session_memories(engine: MemoryEngine, p: dict[str, Any]) -> Any:
+    scope, _caller = _caller_scope(engine, p)
+    session_id = check_optional_id(p.get("session_id"), "session_id")
+    if session_id is None:
+        raise BadRequest("session_id is required", field="session_id")
+    await engine.flush(timeout=30)
+    return await engine.store.list_facts(scope, include_history=True, session_id=session_id)
+
+
+async def _delete_memory(engine: MemoryEngine, p: dict[str, Any]) -> Any:
+    scope, _caller = _caller_scope(engine, p)
+    memory_id = check_optional_id(p.get("memory_id"), "memory_id")
+    if memory_id is None:
+        raise BadRequest("memory_id is required", field="memory_id")
+    return await engine.lifecycle.delete_memory(scope, memory_id)
+
+
+async def _remember(engine: MemoryEngine, p: dict[str, Any]) -> Any:
+    scope, _caller = _caller_scope(engine, p)
+    content = check_text(p.get("content"), "content", 2048, allow_empty=False)
+    return await engine.lifecycle.remember(scope, slot_key(p.get("memory_type")), content)
+
+
+async def _recall(engine: MemoryEngine, p: dict[str, Any]) -> Any:
+    scope, _caller = _caller_scope(engine, p)
+    return await engine.lifecycle.recall(scope, slot_key(p.get("memory_type")))
+
+
+async def _forget(engine: MemoryEngine, p: dict[str, Any]) -> Any:
+    scope, _caller = _caller_scope(engine, p)
+    return await engine.lifecycle.forget(scope, slot_key(p.get("memory_type")))
+
+
+async def _forget_user(engine: MemoryEngine, p: dict[str, Any]) -> Any:
+    scope, _caller = _caller_scope(engine, p)
+    return await engine.lifecycle.forget_user(scope)
+
+
+async def _export_user(engine: MemoryEngine, p: dict[str, Any]) -> Any:
+    scope, _caller = _caller_scope(engine, p)
+    await engine.flush(timeout=30)
+    return await engine.store.export_caller(scope)
+
+
+async def _merge_users(engine: MemoryEngine, p: dict[str, Any]) -> Any:
+    tenant, project, agent = _ident(engine, p)
+    ids = []
+    for name in ("from_id", "to_id"):
+        value = check_optional_id(p.get(name), name)
+        if value is None:
+            raise BadRequest(f"{name} is required", field=name)
+        ids.append(value)
+    source, target = (engine.scope(project_id=project, agent_id=agent, user_id=i,
+                                   tenant_id=tenant) for i in ids)
+    return await engine.lifecycle.merge_users(source, target)
+
+
+async def _get_policy(engine: MemoryEngine, p: dict[str, Any]) -> Any:
+    tenant, project, _agent = _ident(engine, p)
+    return await engine.lifecycle.policies(tenant, project)
+
+
+async def _set_policy(engine: MemoryEngine, p: dict[str, Any]) -> Any:
+    tenant, project, agent = _ident(engine, p)
+    level = p.get("level", "project")
+    if level not in ("project", "agent"):
+        raise BadRequest("level must be project or agent", field="level")
+    enabled = p.get("memory_enabled", True)
+    if not isinstance(enabled, bool):
+        raise BadRequest("memory_enabled must be a boolean", field="memory_enabled")
+    days = p.get("memory_retention_days", engine.settings.memory_retention_days)
+    if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 36_500:
+        raise BadRequest("memory_retention_days must be an integer within 0..36500 "
+                         "(0: no cap)", field="memory_retention_days")
+    return await engine.lifecycle.set_policy(tenant, project, agent if level == "agent" else "",
+                                             memory_enabled=enabled, retention_days=days)
+
+
 async def _flush(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     timeout = p.get("timeout_s", 30.0)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
@@ -241,6 +332,28 @@ OPERATIONS: dict[str, Operation] = {
                   "Build or append an org index (<= 100 documents, <= 1 MB per call)"),
         Operation("list_indexes", "POST", "/v1/indexes/list", _list_indexes,
                   "List the project's org indexes"),
+        Operation("list_memories", "POST", "/v1/memories/list", _list_memories,
+                  "The caller's facts (include_deleted adds superseded and deleted ones)"),
+        Operation("session_memories", "POST", "/v1/memories/session", _session_memories,
+                  "Memories written during one call"),
+        Operation("delete_memory", "POST", "/v1/memories/delete", _delete_memory,
+                  "Delete one memory: gone from recall now, from disk after cleanup"),
+        Operation("remember", "POST", "/v1/memories/remember", _remember,
+                  "Upsert one value per (caller, memory_type)"),
+        Operation("recall", "POST", "/v1/memories/recall", _recall,
+                  "The current value of one memory_type"),
+        Operation("forget", "POST", "/v1/memories/forget", _forget,
+                  "Delete the value of one memory_type"),
+        Operation("forget_user", "POST", "/v1/callers/forget", _forget_user,
+                  "Erase everything about a caller"),
+        Operation("export_user", "POST", "/v1/callers/export", _export_user,
+                  "Everything stored about a caller (data request)"),
+        Operation("merge_users", "POST", "/v1/callers/merge", _merge_users,
+                  "Move a caller's memory to another (guest to account)"),
+        Operation("get_memory_policy", "POST", "/v1/policy/get", _get_policy,
+                  "Memory on/off and retention for the project and its agents"),
+        Operation("set_memory_policy", "POST", "/v1/policy/set", _set_policy,
+                  "Set memory on/off and retention for the project or this agent"),
         Operation("flush", "POST", "/v1/admin/flush", _flush,
                   "Wait until every acknowledged write is in the store"),
     )

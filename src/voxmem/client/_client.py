@@ -232,11 +232,12 @@ class VoiceClient:
             user=user, user_id=user_id, session_id=session_id, metadata=metadata)))
 
     async def end_session(self, *, user: UserArg = None, user_id: str | None = None,
-                          reason: str = "completed",
-                          session_id: str | None = None) -> dict[str, Any]:
-        """Close the caller's current call."""
+                          reason: str = "completed", session_id: str | None = None,
+                          report: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Close the caller's current call (``report``: e.g. LiveKit's session report,
+        stored with the call); learning from it starts in the background."""
         return self._core.parse_dict(await self._send(self._core.end_session(
-            user=user, user_id=user_id, reason=reason, session_id=session_id)))
+            user=user, user_id=user_id, reason=reason, session_id=session_id, report=report)))
 
     async def create_index(self, name: str, documents: list[dict[str, Any]], *,
                            metadata: dict[str, Any] | None = None) -> IndexBuildResult:
@@ -263,6 +264,79 @@ class VoiceClient:
     async def flush(self, timeout_s: float = 30.0) -> dict[str, Any]:
         """Wait until every acknowledged write is applied to the store."""
         return self._core.parse_dict(await self._send(self._core.flush(timeout_s)))
+
+    # -- memory management ------------------------------------------------------------------
+    async def list_memories(self, *, user: UserArg = None, user_id: str | None = None,
+                            include_deleted: bool = False) -> list[dict[str, Any]]:
+        """The caller's facts, newest first; ``include_deleted`` adds superseded and
+        deleted ones (with ``validTo`` / ``deletedAt``)."""
+        return self._core.parse_list(await self._send(self._core.caller_op(
+            "list_memories", user=user, user_id=user_id, include_deleted=include_deleted)))
+
+    async def session_memories(self, *, user: UserArg = None, user_id: str | None = None,
+                               session_id: str) -> list[dict[str, Any]]:
+        """Memories written during one call."""
+        return self._core.parse_list(await self._send(self._core.caller_op(
+            "session_memories", user=user, user_id=user_id, session_id=session_id)))
+
+    async def delete_memory(self, memory_id: str, *, user: UserArg = None,
+                            user_id: str | None = None) -> dict[str, Any]:
+        """Delete one memory: gone from recall at once, from disk at the next cleanup."""
+        return self._core.parse_dict(await self._send(self._core.caller_op(
+            "delete_memory", user=user, user_id=user_id, memory_id=memory_id)))
+
+    async def remember(self, *, user: UserArg = None, user_id: str | None = None,
+                       memory_type: str, content: str) -> dict[str, Any]:
+        """Upsert the caller's value for ``memory_type`` (one value per type)."""
+        return self._core.parse_dict(await self._send(self._core.caller_op(
+            "remember", user=user, user_id=user_id, memory_type=memory_type,
+            content=content)))
+
+    async def recall(self, *, user: UserArg = None, user_id: str | None = None,
+                     memory_type: str) -> str | None:
+        """The caller's current value for ``memory_type``, or None."""
+        data = self._core.parse_dict(await self._send(self._core.caller_op(
+            "recall", user=user, user_id=user_id, memory_type=memory_type)))
+        content = data.get("content")
+        return str(content) if content is not None else None
+
+    async def forget(self, *, user: UserArg = None, user_id: str | None = None,
+                     memory_type: str) -> bool:
+        """Delete the caller's value for ``memory_type``; True when there was one."""
+        data = self._core.parse_dict(await self._send(self._core.caller_op(
+            "forget", user=user, user_id=user_id, memory_type=memory_type)))
+        return bool(data.get("forgotten"))
+
+    async def forget_user(self, *, user: UserArg = None,
+                          user_id: str | None = None) -> dict[str, Any]:
+        """Erase everything about the caller: facts, turns, calls, journal, profile."""
+        return self._core.parse_dict(await self._send(self._core.caller_op(
+            "forget_user", user=user, user_id=user_id)))
+
+    async def export_user(self, *, user: UserArg = None,
+                          user_id: str | None = None) -> dict[str, Any]:
+        """Everything stored about the caller, for a data request."""
+        return self._core.parse_dict(await self._send(self._core.caller_op(
+            "export_user", user=user, user_id=user_id)))
+
+    async def merge_users(self, from_id: str, to_id: str) -> dict[str, Any]:
+        """Move everything of caller ``from_id`` (a guest) to ``to_id`` (the account)."""
+        return self._core.parse_dict(await self._send(self._core.project_op(
+            "merge_users", from_id=from_id, to_id=to_id)))
+
+    async def get_memory_policy(self) -> dict[str, Any]:
+        """Memory on/off and retention of the project and its agents."""
+        return self._core.parse_dict(await self._send(self._core.project_op(
+            "get_memory_policy")))
+
+    async def set_memory_policy(self, *, memory_enabled: bool = True,
+                                memory_retention_days: int = 90,
+                                level: str = "project") -> dict[str, Any]:
+        """Set memory on/off and retention (days, 0 = no cap) for the project, or for
+        this client's agent with ``level="agent"``."""
+        return self._core.parse_dict(await self._send(self._core.project_op(
+            "set_memory_policy", memory_enabled=memory_enabled,
+            memory_retention_days=memory_retention_days, level=level)))
 
     # -- sessions and tools -----------------------------------------------------------------
     def session(self, *, user: UserArg = None, user_id: str | None = None,
@@ -410,10 +484,73 @@ class VoiceClientSync:
             user=user, user_id=user_id, session_id=session_id, metadata=metadata))
 
     def end_session(self, *, user: UserArg = None, user_id: str | None = None,
-                    reason: str = "completed", session_id: str | None = None) -> dict[str, Any]:
-        """Close the caller's current call."""
+                    reason: str = "completed", session_id: str | None = None,
+                    report: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Close the caller's current call; see :meth:`VoiceClient.end_session`."""
         return self._runner.run(self._async.end_session(
-            user=user, user_id=user_id, reason=reason, session_id=session_id))
+            user=user, user_id=user_id, reason=reason, session_id=session_id, report=report))
+
+    def list_memories(self, *, user: UserArg = None, user_id: str | None = None,
+                      include_deleted: bool = False) -> list[dict[str, Any]]:
+        """The caller's facts; see :meth:`VoiceClient.list_memories`."""
+        return self._runner.run(self._async.list_memories(
+            user=user, user_id=user_id, include_deleted=include_deleted))
+
+    def session_memories(self, *, user: UserArg = None, user_id: str | None = None,
+                         session_id: str) -> list[dict[str, Any]]:
+        """Memories written during one call."""
+        return self._runner.run(self._async.session_memories(
+            user=user, user_id=user_id, session_id=session_id))
+
+    def delete_memory(self, memory_id: str, *, user: UserArg = None,
+                      user_id: str | None = None) -> dict[str, Any]:
+        """Delete one memory: gone from recall at once, from disk at the next cleanup."""
+        return self._runner.run(self._async.delete_memory(memory_id, user=user,
+                                                          user_id=user_id))
+
+    def remember(self, *, user: UserArg = None, user_id: str | None = None,
+                 memory_type: str, content: str) -> dict[str, Any]:
+        """Upsert the caller's value for ``memory_type`` (one value per type)."""
+        return self._runner.run(self._async.remember(
+            user=user, user_id=user_id, memory_type=memory_type, content=content))
+
+    def recall(self, *, user: UserArg = None, user_id: str | None = None,
+               memory_type: str) -> str | None:
+        """The caller's current value for ``memory_type``, or None."""
+        return self._runner.run(self._async.recall(user=user, user_id=user_id,
+                                                   memory_type=memory_type))
+
+    def forget(self, *, user: UserArg = None, user_id: str | None = None,
+               memory_type: str) -> bool:
+        """Delete the caller's value for ``memory_type``; True when there was one."""
+        return self._runner.run(self._async.forget(user=user, user_id=user_id,
+                                                   memory_type=memory_type))
+
+    def forget_user(self, *, user: UserArg = None,
+                    user_id: str | None = None) -> dict[str, Any]:
+        """Erase everything about the caller."""
+        return self._runner.run(self._async.forget_user(user=user, user_id=user_id))
+
+    def export_user(self, *, user: UserArg = None,
+                    user_id: str | None = None) -> dict[str, Any]:
+        """Everything stored about the caller, for a data request."""
+        return self._runner.run(self._async.export_user(user=user, user_id=user_id))
+
+    def merge_users(self, from_id: str, to_id: str) -> dict[str, Any]:
+        """Move everything of caller ``from_id`` (a guest) to ``to_id`` (the account)."""
+        return self._runner.run(self._async.merge_users(from_id, to_id))
+
+    def get_memory_policy(self) -> dict[str, Any]:
+        """Memory on/off and retention of the project and its agents."""
+        return self._runner.run(self._async.get_memory_policy())
+
+    def set_memory_policy(self, *, memory_enabled: bool = True,
+                          memory_retention_days: int = 90,
+                          level: str = "project") -> dict[str, Any]:
+        """Set memory on/off and retention; see :meth:`VoiceClient.set_memory_policy`."""
+        return self._runner.run(self._async.set_memory_policy(
+            memory_enabled=memory_enabled, memory_retention_days=memory_retention_days,
+            level=level))
 
     def create_index(self, name: str, documents: list[dict[str, Any]], *,
                      metadata: dict[str, Any] | None = None) -> IndexBuildResult:

@@ -43,7 +43,8 @@ class Call:
 
 
 #: Operations that are about the project, not one caller (they bypass the caller pool).
-PROJECT_LEVEL_OPS = frozenset({"create_index", "list_indexes", "flush"})
+PROJECT_LEVEL_OPS = frozenset({"create_index", "list_indexes", "flush", "merge_users",
+                               "get_memory_policy", "set_memory_policy"})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -109,9 +110,17 @@ class ClientCore:
                           metadata=metadata)
 
     def end_session(self, *, user: UserArg, user_id: str | None, reason: str,
-                    session_id: str | None) -> Call:
+                    session_id: str | None, report: dict[str, Any] | None = None) -> Call:
         return self._call("end_session", user=user, user_id=user_id, reason=reason,
-                          session_id=session_id)
+                          session_id=session_id, report=report)
+
+    def caller_op(self, op: str, *, user: UserArg, user_id: str | None, **fields: Any) -> Call:
+        """A per-caller memory-management call (list, delete, remember, forget, ...)."""
+        return self._call(op, user=user, user_id=user_id, **fields)
+
+    def project_op(self, op: str, **fields: Any) -> Call:
+        """A project-level call (merges, memory policy)."""
+        return self._call(op, **fields)
 
     def create_index(self, name: str, documents: list[dict[str, Any]],
                      metadata: dict[str, Any] | None) -> Call:
