@@ -1,0 +1,550 @@
+"""One call's memory, bound to a LiveKit ``AgentSession``.
+
+A :class:`CallMemory` belongs to the session, not to an agent: a handoff between agents
+keeps the same caller, the same voxmem session and the same save queue, and the call's
+memory is closed when the *session* closes (``on_exit`` also fires on handoffs).
+
+What it does, and why each part is shaped the way it is:
+
+- **open** — ``start_session`` then ``preload``, under one deadline, before the first
+  reply. Sequential on purpose: preload's "last call" must not be the call being opened.
+- **recall** — ``search_memory`` under the turn deadline plus a little slack of our own,
+  because a hung runtime must not hold a turn even if the client's deadline fails. The
+  result is cached per user message (and briefly per text) so the speech hook, a
+  preemptive generation and every tool step of one turn share one search.
+- **saves** — from ``conversation_item_added``: user messages wait until the assistant
+  answers, then go out as one turn (several user turns before one reply are kept
+  together); a barge-in reply is saved with ``interrupted=True``. One worker drains the
+  queue so turns are written in order and never on the audio path.
+- **close** — on the session's ``close`` event: drain the queue, save what the caller said
+  that was never answered, ``end_session`` (with LiveKit's session report when running in
+  a job and the client takes one).
+
+Every failure is logged on ``voxmem.livekit`` and swallowed: memory is an aid to the call,
+never a reason to drop it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import inspect
+import json
+import logging
+import time
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from livekit.agents import (
+    AgentSession,
+    CloseEvent,
+    ConversationItemAddedEvent,
+    FunctionToolsExecutedEvent,
+    get_job_context,
+    llm,
+)
+
+from .._exceptions import BadRequest
+from ..client import VoiceClient
+from ..models import Preload
+from ._livekit_identity import CallerIdentity
+
+__all__ = [
+    "DEFAULT_PRELOAD_TIMEOUT_MS",
+    "DEFAULT_SEARCH_TIMEOUT_MS",
+    "DEFAULT_TURN_LANES",
+    "RECALL_MESSAGE_PREFIX",
+    "CallMemory",
+    "insert_recall",
+    "is_recall_message",
+    "last_user_message",
+]
+
+log = logging.getLogger("voxmem.livekit")
+
+#: Deadline of the per-turn recall (the engine's own default).
+DEFAULT_SEARCH_TIMEOUT_MS = 250.0
+#: Deadline of start_session + preload before the first reply. Generous because a cold
+#: embedded engine opens its store on the first call; warm, it takes a few milliseconds.
+DEFAULT_PRELOAD_TIMEOUT_MS = 1500.0
+#: Lanes searched on each turn: the caller's earlier calls and facts, and the knowledge
+#: base. The profile and last call are in the instructions (preload) and this call is in
+#: the chat context, so "profile" and "working" would repeat them (and, at 10,000
+#: memories, "working" about doubles the search time).
+DEFAULT_TURN_LANES: tuple[str, ...] = ("permanent", "org")
+#: Our hard stop past the client's deadline, for a runtime that stops answering.
+DEADLINE_SLACK_S = 0.05
+SAVE_TIMEOUT_S = 10.0
+END_SESSION_TIMEOUT_S = 10.0
+CLOSE_TIMEOUT_S = 30.0
+RECALL_CACHE_SIZE = 64
+#: A recall for the same words is reused this long (preemptive generation vs. the hook).
+RECALL_TEXT_TTL_S = 10.0
+RECALL_MESSAGE_PREFIX = "voxmem_recall_"
+#: The recall message sorts this much before the user message it serves.
+RECALL_LEAD_S = 1e-6
+MAX_TOOL_OUTPUT_CHARS = 2000
+RECALL_TIMINGS_KEPT = 1000
+
+_SESSIONS: weakref.WeakKeyDictionary[AgentSession[Any], CallMemory] = (
+    weakref.WeakKeyDictionary())
+
+
+def _close_reason(reason: object) -> str:
+    value = getattr(reason, "value", reason)
+    return str(value) if value else "completed"
+
+
+@dataclasses.dataclass(slots=True)
+class _PendingTurn:
+    user_texts: list[str]
+    user_item_ids: list[str]
+    assistant_text: str
+    assistant_item_id: str | None
+    interrupted: bool
+    tool_calls: list[dict[str, Any]]
+    unanswered: bool = False
+
+
+@dataclasses.dataclass(slots=True)
+class _CachedRecall:
+    future: asyncio.Future[str]
+    text_key: str
+    at: float
+
+
+class CallMemory:
+    """The memory of one call: caller, voxmem session, recall cache and save queue.
+
+    Created by :class:`~voxmem.integrations.livekit.MemoryAgent` on entering a session, or
+    by :func:`~voxmem.integrations.livekit.attach_memory` for a plain ``Agent``. Every
+    agent of the session (handoffs included) finds it with :meth:`of`.
+
+    Attributes:
+        identity: who the caller is and how we know.
+        session_id: the voxmem session id of this call once opened.
+        preload: the session-start memory block once opened (``None`` if it failed).
+        recalls: per-turn searches run so far (cache hits are not counted).
+        recall_ms: wall time of recent searches in milliseconds.
+        saves, save_failures: turns written / turns that could not be written.
+
+    Example::
+
+        memory = CallMemory(client=client, identity=CallerIdentity.explicit("caller-42"))
+        memory.attach(session)            # saves and session end follow the session
+        preload = await memory.open()     # start_session + preload, under the deadline
+        block = await memory.recall("when is my appointment?")
+    """
+
+    def __init__(
+        self,
+        *,
+        client: VoiceClient | None,
+        identity: CallerIdentity,
+        owns_client: bool = False,
+        search_timeout_ms: float = DEFAULT_SEARCH_TIMEOUT_MS,
+        preload_timeout_ms: float = DEFAULT_PRELOAD_TIMEOUT_MS,
+        lanes: Sequence[str] | None = DEFAULT_TURN_LANES,
+        session_metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        if search_timeout_ms <= 0 or preload_timeout_ms <= 0:
+            raise ValueError("search_timeout_ms and preload_timeout_ms must be positive")
+        self.identity = identity
+        # Kept for an anonymous caller too: the knowledge base (org lane) serves everybody.
+        self.client = client
+        self._owns_client = owns_client
+        self.search_timeout_ms = search_timeout_ms
+        self.preload_timeout_ms = preload_timeout_ms
+        self.lanes = tuple(lanes) if lanes is not None else None
+        self._session_metadata = dict(session_metadata or {})
+        self.session_id: str | None = None
+        self.preload: Preload | None = None
+        self.recalls = 0
+        self.recall_ms: collections.deque[float] = collections.deque(maxlen=RECALL_TIMINGS_KEPT)
+        self.saves = 0
+        self.save_failures = 0
+        self._open_task: asyncio.Future[Preload | None] | None = None
+        self._by_message: collections.OrderedDict[str, _CachedRecall] = (
+            collections.OrderedDict())
+        self._by_text: dict[str, _CachedRecall] = {}
+        self._pending_user: list[llm.ChatMessage] = []
+        self._pending_tools: list[dict[str, Any]] = []
+        self._queue: asyncio.Queue[_PendingTurn | None] | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._close_task: asyncio.Future[None] | None = None
+        self._closed = asyncio.Event()
+        self._report_source: Callable[[], Mapping[str, Any]] | None = None
+        #: Where LiveKit's session report went, once stored.
+        self.report_location: str | None = None
+
+    # -- attachment -----------------------------------------------------------------------
+    @property
+    def enabled(self) -> bool:
+        """Whether this call is recorded and recalled (a known caller and a client)."""
+        return self.client is not None and not self.identity.anonymous
+
+    @property
+    def user(self) -> dict[str, Any]:
+        """The ``user=`` argument for client calls (only valid when :attr:`enabled`)."""
+        return self.identity.to_user()
+
+    @classmethod
+    def of(cls, session: AgentSession[Any]) -> CallMemory | None:
+        """The memory attached to ``session``, if any."""
+        return _SESSIONS.get(session)
+
+    def attach(self, session: AgentSession[Any]) -> CallMemory:
+        """Bind to ``session``: wire saves and session end to its events.
+
+        Returns the memory already attached to the session if there is one (the first
+        agent of a call opens its memory; later agents share it).
+        """
+        existing = _SESSIONS.get(session)
+        if existing is not None:
+            return existing
+        _SESSIONS[session] = self
+        if self.enabled:
+            session.on("conversation_item_added", self._on_item_added)
+            session.on("function_tools_executed", self._on_tools_executed)
+        else:
+            log.info("caller is anonymous or memory is off: this call is not recorded")
+        session.on("close", self._on_close)  # an owned client is released either way
+        job = get_job_context(required=False)
+        if job is not None:
+            # A job that shuts down without the session closing still ends the call.
+            job.add_shutdown_callback(self._on_job_shutdown)
+            # By the close event the session's recorder is closed, so LiveKit can build
+            # the report then, and it can travel with end_session.
+            self._report_source = lambda: job.make_session_report(session).to_dict()
+        return self
+
+    # -- open -----------------------------------------------------------------------------
+    async def open(self) -> Preload | None:
+        """Open the caller's voxmem session and preload their memory (once per call).
+
+        Returns the preload, or ``None`` when memory is off or did not answer in time.
+        """
+        if not self.enabled:
+            return None
+        if self._open_task is None:
+            self._open_task = asyncio.ensure_future(self._open())
+        return await asyncio.shield(self._open_task)
+
+    async def _open(self) -> Preload | None:
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.preload_timeout_ms / 1000):
+                await self._start_session()
+                self.preload = await self._require_client().preload(user=self.user)
+        except TimeoutError:
+            log.warning("memory preload missed its %.0f ms deadline; the call starts without "
+                        "memory", self.preload_timeout_ms)
+        except Exception as exc:  # memory must never stop a call
+            log.warning("memory preload failed (%s); the call starts without memory", exc)
+        else:
+            log.debug("memory preloaded for caller %s in %.1f ms", self.identity.user_id,
+                      (time.perf_counter() - started) * 1000)
+        return self.preload
+
+    async def refresh(self) -> Preload | None:
+        """Preload again (for an agent taking over mid-call): what the call has learnt
+        so far is included. Falls back to the last preload if memory does not answer."""
+        if not self.enabled:
+            return None
+        await self.open()
+        try:
+            async with asyncio.timeout(self.preload_timeout_ms / 1000):
+                self.preload = await self._require_client().preload(user=self.user)
+        except TimeoutError:
+            log.warning("memory preload missed its %.0f ms deadline; keeping the earlier one",
+                        self.preload_timeout_ms)
+        except Exception as exc:  # memory must never stop a call
+            log.warning("memory preload failed (%s); keeping the earlier one", exc)
+        return self.preload
+
+    async def _start_session(self) -> None:
+        metadata = {"source": "livekit", **self.identity.identifiers(),
+                    **self._session_metadata}
+        info = await self._require_client().start_session(user=self.user, metadata=metadata)
+        session_id = info.get("sessionId")
+        self.session_id = session_id if isinstance(session_id, str) else None
+
+    def _require_client(self) -> VoiceClient:
+        if self.client is None or self.identity.anonymous:
+            raise RuntimeError("memory is off for this call")
+        return self.client
+
+    # -- recall ---------------------------------------------------------------------------
+    async def recall(self, text: str | None, *, message_id: str | None = None,
+                     extra_lanes: Sequence[str] = ()) -> str:
+        """The memory block for one user turn, or ``""``; never raises, never overruns.
+
+        A message already recalled (by the speech hook, an earlier tool step or a
+        preemptive generation) is not searched again. ``extra_lanes`` are searched on top
+        of :attr:`lanes` for this turn.
+        """
+        query = (text or "").strip()
+        if not self.enabled or not query:
+            return ""
+        cached = self._cached(message_id, query)
+        if cached is None:
+            lanes = (None if self.lanes is None else
+                     tuple(dict.fromkeys((*self.lanes, *extra_lanes))))
+            cached = _CachedRecall(asyncio.ensure_future(self._search(query, lanes)),
+                                   _text_key(query), time.monotonic())
+            self._by_text[cached.text_key] = cached
+        if message_id is not None:
+            self._by_message[message_id] = cached
+            self._by_message.move_to_end(message_id)
+            while len(self._by_message) > RECALL_CACHE_SIZE:
+                self._by_message.popitem(last=False)
+        # Shielded: a cancelled turn leaves the search to finish and fill the cache.
+        return await asyncio.shield(cached.future)
+
+    def _cached(self, message_id: str | None, query: str) -> _CachedRecall | None:
+        if message_id is not None and message_id in self._by_message:
+            return self._by_message[message_id]
+        now = time.monotonic()
+        for key, entry in list(self._by_text.items()):
+            if now - entry.at > RECALL_TEXT_TTL_S:
+                del self._by_text[key]
+        return self._by_text.get(_text_key(query))
+
+    async def _search(self, query: str, lanes: tuple[str, ...] | None) -> str:
+        client = self._require_client()
+        started = time.perf_counter()
+        self.recalls += 1
+        try:
+            result = await asyncio.wait_for(
+                client.search_memory(query, user=self.user, lanes=lanes,
+                                     timeout_ms=self.search_timeout_ms),
+                timeout=self.search_timeout_ms / 1000 + DEADLINE_SLACK_S)
+        except TimeoutError:
+            log.warning("memory recall missed its %.0f ms deadline; answering without memory",
+                        self.search_timeout_ms)
+            return ""
+        except Exception as exc:  # memory must never stop a call
+            log.warning("memory recall failed (%s); answering without memory", exc)
+            return ""
+        finally:
+            self.recall_ms.append((time.perf_counter() - started) * 1000)
+        if result.degraded:
+            log.debug("memory recall degraded: %s", result.trace.get("errors") or "late lanes")
+        return result.context_text
+
+    # -- saves ----------------------------------------------------------------------------
+    def _on_item_added(self, event: ConversationItemAddedEvent) -> None:
+        item = event.item
+        # The session also reports agent handoffs here; they carry no words.
+        if not isinstance(item, llm.ChatMessage) or self._close_task is not None:
+            return
+        if item.role == "user":
+            if not (item.text_content or "").strip():
+                return
+            if self._pending_tools:
+                # The last turn was answered by tools alone (a handoff, say): it ends here.
+                self._enqueue(self._take_turn(assistant_text="", assistant_item_id=None,
+                                              interrupted=False))
+            self._pending_user.append(item)
+        elif item.role == "assistant":
+            text = (item.text_content or "").strip()
+            if not text and not self._pending_user:
+                return
+            self._enqueue(self._take_turn(assistant_text=text, assistant_item_id=item.id,
+                                          interrupted=item.interrupted))
+
+    def _on_tools_executed(self, event: FunctionToolsExecutedEvent) -> None:
+        for call, output in event.zipped():
+            self._pending_tools.append({
+                "name": call.name, "arguments": call.arguments, "call_id": call.call_id,
+                "output": output.output[:MAX_TOOL_OUTPUT_CHARS], "is_error": output.is_error})
+
+    def _take_turn(self, *, assistant_text: str, assistant_item_id: str | None,
+                   interrupted: bool, unanswered: bool = False) -> _PendingTurn:
+        users, self._pending_user = self._pending_user, []
+        tools, self._pending_tools = self._pending_tools, []
+        return _PendingTurn(
+            user_texts=[(m.text_content or "").strip() for m in users],
+            user_item_ids=[m.id for m in users], assistant_text=assistant_text,
+            assistant_item_id=assistant_item_id, interrupted=interrupted, tool_calls=tools,
+            unanswered=unanswered)
+
+    def _enqueue(self, turn: _PendingTurn | None) -> None:
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+            self._worker = asyncio.ensure_future(self._drain_saves())
+        self._queue.put_nowait(turn)
+
+    async def _drain_saves(self) -> None:
+        assert self._queue is not None
+        while (turn := await self._queue.get()) is not None:
+            await self._save(turn)
+
+    async def _save(self, turn: _PendingTurn) -> None:
+        metadata: dict[str, Any] = {"source": "livekit", "user_item_ids": turn.user_item_ids}
+        if turn.assistant_item_id:
+            metadata["assistant_item_id"] = turn.assistant_item_id
+        if turn.unanswered:
+            metadata["unanswered"] = True
+        try:
+            await asyncio.wait_for(self._require_client().save_response(
+                user_text="\n".join(turn.user_texts), assistant_text=turn.assistant_text,
+                user=self.user, turn_id=turn.assistant_item_id, tool_calls=turn.tool_calls,
+                metadata=metadata, interrupted=turn.interrupted), timeout=SAVE_TIMEOUT_S)
+        except Exception as exc:  # a lost save is logged, the call goes on
+            self.save_failures += 1
+            log.warning("could not save a turn of caller %s (%s)", self.identity.user_id, exc)
+        else:
+            self.saves += 1
+
+    # -- close ----------------------------------------------------------------------------
+    def _on_close(self, event: CloseEvent) -> None:
+        self.close_soon(_close_reason(event.reason))
+
+    def close_soon(self, reason: str = "completed") -> asyncio.Future[None]:
+        """Start closing the call's memory; returns the future of the close."""
+        if self._close_task is None:
+            self._close_task = asyncio.ensure_future(self._close(reason))
+        return self._close_task
+
+    async def aclose(self, reason: str = "completed") -> None:
+        """Close the call's memory now: drain saves, then end the voxmem session."""
+        await asyncio.shield(self.close_soon(reason))
+
+    async def wait_closed(self, timeout: float | None = None) -> bool:
+        """Wait until the call's memory is closed; ``False`` if ``timeout`` passed first."""
+        try:
+            await asyncio.wait_for(self._closed.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _close(self, reason: str) -> None:
+        try:
+            if not self.enabled:
+                return
+            if self._pending_user or self._pending_tools:
+                # The caller spoke and the call ended before an answer: keep their words.
+                self._enqueue(self._take_turn(assistant_text="", assistant_item_id=None,
+                                              interrupted=False, unanswered=True))
+            if self._worker is not None and self._queue is not None:
+                self._queue.put_nowait(None)
+                try:
+                    await asyncio.wait_for(asyncio.shield(self._worker), CLOSE_TIMEOUT_S)
+                except TimeoutError:
+                    log.warning("memory saves still pending after %.0f s at session end",
+                                CLOSE_TIMEOUT_S)
+            if self._open_task is not None:
+                await asyncio.wait([self._open_task])
+            await self._end_session(reason)
+        finally:
+            self._closed.set()
+            await self._close_client()
+
+    async def _end_session(self, reason: str) -> None:
+        client = self._require_client()
+        report = self._report() if _accepts(client.end_session, "report") else None
+        if report is not None:
+            try:
+                await asyncio.wait_for(client.end_session(
+                    user=self.user, reason=reason, session_id=self.session_id,
+                    report=report), timeout=END_SESSION_TIMEOUT_S)
+            except BadRequest as exc:
+                # A report the store refuses (too large, say) must not keep the call open.
+                log.warning("the session report was refused (%s); ending the call without it",
+                            exc)
+            except Exception as exc:
+                log.warning("could not end the memory session of caller %s (%s)",
+                            self.identity.user_id, exc)
+                return
+            else:
+                self.report_location = f"voxmem:session/{self.session_id}"
+                return
+        try:
+            await asyncio.wait_for(client.end_session(
+                user=self.user, reason=reason, session_id=self.session_id),
+                timeout=END_SESSION_TIMEOUT_S)
+        except Exception as exc:
+            log.warning("could not end the memory session of caller %s (%s)",
+                        self.identity.user_id, exc)
+
+    def _report(self) -> dict[str, Any] | None:
+        if self._report_source is None:
+            return None
+        try:
+            # JSON-safe: a report carries enums and timestamps the wire must not see raw.
+            report: dict[str, Any] = json.loads(json.dumps(self._report_source(), default=str))
+        except Exception as exc:
+            log.warning("could not build the LiveKit session report (%s)", exc)
+            return None
+        return report
+
+    async def _close_client(self) -> None:
+        if self._owns_client and self.client is not None:
+            try:
+                await self.client.aclose()
+            except Exception as exc:
+                log.warning("closing the memory client failed (%s)", exc)
+
+    async def _on_job_shutdown(self, reason: str) -> None:
+        await self.aclose(reason or "job_shutdown")
+
+    # -- session report -------------------------------------------------------------------
+    def report_stored(self) -> str | None:
+        """Where LiveKit's session report of this call is stored, or ``None``.
+
+        In a LiveKit job the report is built when the session closes (its recorder is
+        closed by then) and travels with ``end_session(report=...)``, which files it with
+        the call, so ``forget_user`` erases it with the rest. ``None`` when memory is off,
+        when there was no job, or when the report could not be built or was refused
+        (logged at close).
+        """
+        return self.report_location if self.enabled else None
+
+
+def _accepts(function: Callable[..., Any], parameter: str) -> bool:
+    try:
+        return parameter in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _text_key(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+# -- chat context surgery ----------------------------------------------------------------
+def is_recall_message(item: object) -> bool:
+    """True for the system message voxmem injects before a user message."""
+    return isinstance(item, llm.ChatMessage) and item.id.startswith(RECALL_MESSAGE_PREFIX)
+
+
+def last_user_message(chat_ctx: llm.ChatContext) -> llm.ChatMessage | None:
+    """The latest user message of ``chat_ctx``, or ``None``."""
+    for item in reversed(chat_ctx.items):
+        if isinstance(item, llm.ChatMessage) and item.role == "user":
+            return item
+    return None
+
+
+def insert_recall(chat_ctx: llm.ChatContext, user_message: llm.ChatMessage,
+                  context_text: str) -> llm.ChatMessage:
+    """Insert ``context_text`` as a system message immediately before ``user_message``.
+
+    LiveKit orders items by ``created_at``; the recall message is stamped just before the
+    user message so it stays in front of it when the framework inserts or merges items
+    by time. When ``user_message`` is not in ``chat_ctx`` yet (the speech hook's turn
+    context), the framework inserts it right after this message.
+    """
+    message = llm.ChatMessage(
+        id=f"{RECALL_MESSAGE_PREFIX}{user_message.id}", role="system",
+        content=[context_text], created_at=user_message.created_at - RECALL_LEAD_S,
+        extra={"voxmem": "recall"})
+    index = chat_ctx.index_by_id(user_message.id)
+    if index is None:
+        chat_ctx.insert(message)
+    else:
+        chat_ctx.items.insert(index, message)
+    return message

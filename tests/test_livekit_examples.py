@@ -1,0 +1,81 @@
+"""The LiveKit examples import, seed, and their agents run in an in-process session.
+
+``console`` and ``dev`` need a terminal with audio or a LiveKit server; what can run here
+is the examples' own code: the seed step and the agent classes with a scripted LLM.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+pytest.importorskip("livekit.agents")
+
+from livekit.agents import AgentSession, RunResult, llm
+
+from tests.livekit_fakes import Reply, ScriptedLLM, by_user_text, make_client, make_settings
+from voxmem.integrations.livekit import CallerIdentity, MemoryAgent
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_plain_agent_example_imports() -> None:
+    module = load("livekit_plain_agent")
+    assert "{{memory}}" in module.INSTRUCTIONS
+
+
+async def test_seed_builds_the_knowledge_base(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    module = load("livekit_agent")
+    monkeypatch.setenv("VOXMEM_EMBEDDED", "1")
+    monkeypatch.setenv("VOXMEM_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("VOXMEM_EMBEDDER", "hashing")
+    await module.seed()
+    client = module.memory_client()
+    indexes = await client.list_indexes()
+    await client.aclose()
+    assert [index["name"] for index in indexes] == ["faq"]
+
+
+async def test_front_desk_remembers_and_hands_off_to_billing(tmp_path: Path) -> None:
+    module = load("livekit_agent")
+    client = make_client(make_settings(tmp_path))
+    caller = CallerIdentity.explicit({"id": "console-caller", "name": "Jo"})
+    fake = ScriptedLLM(by_user_text({
+        "my dog is Rex": Reply(tool_calls=[("remember_detail", {
+            "memory_type": "dog_name", "content": "Rex"})]),
+        "question about my bill": Reply(tool_calls=[("transfer_to_billing", {})]),
+    }))
+    session: AgentSession[Any] = AgentSession(llm=fake)
+    front_desk = module.FrontDesk(client, caller)
+    await session.start(front_desk)
+    await session.run(user_input="my dog is Rex")
+    result: RunResult[None] = await session.run(user_input="question about my bill")
+    result.expect.contains_agent_handoff(new_agent_type=MemoryAgent)
+    assert session.current_agent is not front_desk
+    await session.aclose()
+    memory = front_desk.memory
+    assert memory is not None and await memory.wait_closed(5)
+
+    front_prompt = fake.texts(0)[0][1]
+    assert front_prompt.startswith("You are Ava") and "Jo" in front_prompt
+    # The billing desk is preloaded again: the detail learnt earlier in the call is in.
+    billing_prompt = fake.requests[-1].items[0]
+    assert isinstance(billing_prompt, llm.ChatMessage)
+    assert (billing_prompt.text_content or "").startswith("You are the billing desk")
+    assert "Rex" in (billing_prompt.text_content or "")
+    await client.aclose()
