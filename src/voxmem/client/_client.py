@@ -101,6 +101,7 @@ class VoiceClient:
         self.settings = _settings(settings, data_dir, runtime_port_range)
         self.project_id = project_id
         self.agent_id = agent_id
+        self.tenant_id = tenant_id
         self.runtime_url = runtime_url or self.settings.runtime_url or None
         if embedded and self.runtime_url:
             raise BadRequest("embedded=True runs the engine in-process; it cannot be "
@@ -442,6 +443,8 @@ class VoiceClientSync:
         self.settings = self._async.settings
         self.project_id = project_id
         self.agent_id = agent_id
+        self.tenant_id = tenant_id
+        self.tenant_id = tenant_id
         self.embedded = self._async.embedded
         self.runtime_url = self._async.runtime_url
 
