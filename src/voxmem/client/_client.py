@@ -444,7 +444,6 @@ class VoiceClientSync:
         self.project_id = project_id
         self.agent_id = agent_id
         self.tenant_id = tenant_id
-        self.tenant_id = tenant_id
         self.embedded = self._async.embedded
         self.runtime_url = self._async.runtime_url
 
