@@ -118,7 +118,7 @@ class Learner:
                 turns=[TranscriptTurn(turn_id=t.turn_id, user_text=t.user_text,
                                       assistant_text=t.assistant_text, created_at=t.created_at,
                                       interrupted=t.interrupted) for t in turns])
-            facts = await self.extractor.extract(transcript) if turns else []
+            facts = await self._extract(transcript) if turns else []
             written = await self.write_facts(scope, facts, session_id=session_id)
             await engine.journal_append({"type": "extraction", "scope": scope_to_record(scope),
                                          "sessionId": session_id, "at": self._clock(),
@@ -140,6 +140,18 @@ class Learner:
             return []
         finally:
             self._running.discard(key)
+
+    async def _extract(self, transcript: Transcript) -> list[ExtractedFact]:
+        # The rule extractor is pure CPU: run it on a worker thread so a backlog of calls
+        # to learn from (a bulk import) cannot stall recall on the event loop.
+        extract_sync = getattr(self.extractor, "extract_sync", None)
+        if extract_sync is not None:
+            loop = asyncio.get_running_loop()
+            facts: list[ExtractedFact] = await loop.run_in_executor(None, extract_sync,
+                                                                    transcript)
+            return facts
+        assert self.extractor is not None
+        return await self.extractor.extract(transcript)
 
     async def write_facts(self, scope: Scope, facts: list[ExtractedFact], *,
                           session_id: str | None) -> list[dict[str, Any]]:

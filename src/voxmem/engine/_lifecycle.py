@@ -190,6 +190,7 @@ class Lifecycle:
                 SWEEP_BATCH, s.extraction_max_attempts):
             await engine.learner.learn(scope, session_id)
             learned += 1
+            await asyncio.sleep(0)  # a backlog (bulk import) yields to live calls
         self._sweeps += 1
         if self._sweeps % RETENTION_EVERY_SWEEPS == 1:
             purged = await self.apply_retention()
