@@ -33,10 +33,11 @@ def postgres_server() -> Iterator[str | None]:
 
 
 @pytest.fixture(params=BACKENDS)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """'' for SQLite (a file in the data dir) or a fresh Postgres database's DSN."""
     if request.param == "sqlite":
-        return ""
+        yield ""
+        return
     dsn = request.getfixturevalue("postgres_server")
     if dsn is None:
         reason = os.environ.get("VOXMEM_PG_SKIP_REASON", "no PostgreSQL with pgvector here")
@@ -45,7 +46,9 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         pytest.skip(f"Postgres backend not tested: {reason}")
     from tests import _postgres
 
-    return _postgres.fresh_database(dsn)
+    url = _postgres.fresh_database(dsn)
+    yield url
+    _postgres.drop_database(dsn, url)  # after the engine and store fixtures closed
 
 
 @pytest.fixture

@@ -91,6 +91,11 @@ class Settings:
     index_max_bytes: int = _s(1_000_000, "Largest create_index payload in bytes.")
     chunk_chars: int = _s(800, "Target chunk size for org documents, in characters.")
     chunk_overlap_chars: int = _s(120, "Characters shared by consecutive chunks.")
+    postgres_pool_min_size: int = _s(4, "Connections each runtime keeps open to Postgres.")
+    postgres_pool_max_size: int = _s(8, "Most connections each runtime opens to Postgres.")
+    postgres_connect_timeout_s: float = _s(2.0, "Postgres connect timeout: an unreachable "
+                                           "server fails fast and writes wait in the journal.")
+    postgres_acquire_timeout_s: float = _s(2.0, "Longest wait for a free pooled connection.")
     caller_cache_size: int = _s(512, "Callers whose search index is kept warm in memory.")
     index_batch_size: int = _s(64, "Turns embedded and written per background batch.")
     runtime_host: str = _s("127.0.0.1", "Address the runtime binds.")
@@ -167,6 +172,10 @@ class Settings:
              "must be >= 0 and smaller than chunk_chars"),
             (0 < self.runtime_port_min <= self.runtime_port_max < 65536, "runtime_port_min",
              "port range must be within 1..65535 and min <= max"),
+            (1 <= self.postgres_pool_min_size <= self.postgres_pool_max_size,
+             "postgres_pool_min_size", "must be >= 1 and <= postgres_pool_max_size"),
+            (self.postgres_connect_timeout_s > 0, "postgres_connect_timeout_s",
+             "must be positive"),
             (self.runtime_start_timeout_s > 0, "runtime_start_timeout_s", "must be positive"),
             (self.runtime_request_timeout_s > 0, "runtime_request_timeout_s",
              "must be positive"),

@@ -27,6 +27,7 @@ log = logging.getLogger("voxmem.engine.lifecycle")
 
 SECONDS_PER_DAY = 86_400.0
 POLICY_REFRESH_S = 30.0
+POLICY_FIRST_READ_S = 1.0
 RETENTION_EVERY_SWEEPS = 10
 SWEEP_BATCH = 100
 _SLOT = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
@@ -58,21 +59,49 @@ class Lifecycle:
         self._engine = engine
         self._clock = clock
         self._policies: dict[tuple[str, str], tuple[float, dict[str, dict[str, Any]]]] = {}
+        self._refreshing: set[tuple[str, str]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._sweeps = 0
 
     # -- policies ----------------------------------------------------------------------
     async def policy(self, scope: Scope) -> Policy:
+        """The policy in force for the scope's agent (agent row, project row, settings).
+
+        On the hot path: a stale cached policy is served at once and refreshed in the
+        background, and a store that cannot answer never blocks a turn.
+        """
         key = scope.project_key
         cached = self._policies.get(key)
-        if cached is None or time.monotonic() - cached[0] > POLICY_REFRESH_S:
-            rows = await self._engine.store.get_policies(*key)
-            cached = (time.monotonic(), rows)
-            self._policies[key] = cached
-        rows = cached[1]
+        if cached is None:
+            try:
+                rows = await asyncio.wait_for(self._engine.store.get_policies(*key),
+                                              POLICY_FIRST_READ_S)
+                cached = (time.monotonic(), rows)
+                self._policies[key] = cached
+            except (VoxmemError, TimeoutError) as exc:
+                log.warning("memory policy unavailable (%s); using the settings' defaults",
+                            exc)
+                rows = {}
+        else:
+            rows = cached[1]
+            if time.monotonic() - cached[0] > POLICY_REFRESH_S and key not in self._refreshing:
+                self._refreshing.add(key)
+                task = asyncio.ensure_future(self._refresh(key))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
         row = rows.get(scope.agent_id) or rows.get("") or {}
         s = self._engine.settings
         return Policy(memory_enabled=bool(row.get("memoryEnabled", s.memory_enabled)),
                       retention_days=int(row.get("retentionDays", s.memory_retention_days)))
+
+    async def _refresh(self, key: tuple[str, str]) -> None:
+        try:
+            rows = await self._engine.store.get_policies(*key)
+            self._policies[key] = (time.monotonic(), rows)
+        except VoxmemError as exc:
+            log.warning("memory policy refresh failed (%s); keeping the last known one", exc)
+        finally:
+            self._refreshing.discard(key)
 
     async def set_policy(self, tenant_id: str, project_id: str, agent_id: str, *,
                          memory_enabled: bool, retention_days: int) -> dict[str, Any]:

@@ -41,7 +41,7 @@ def open_store(settings: Settings) -> Store:
     if url.startswith(("postgresql://", "postgres://")):
         from .postgres import PostgresStore
 
-        store: Store = PostgresStore(url)
+        store: Store = PostgresStore.from_settings(settings)
         return store
     from .sqlite import SQLiteStore
 

@@ -150,9 +150,14 @@ class TextHit:
 
 
 class Store(Protocol):
-    """A durable backend. Every caller-level call takes a :class:`Scope`."""
+    """A durable backend. Every caller-level call takes a :class:`Scope`.
+
+    ``shared`` is True when other runtimes may write the same data (a database server),
+    so a caller's warm state must be reloaded at the start of each call.
+    """
 
     dialect: str
+    shared: bool
 
     async def open(self) -> None:
         """Connect and apply pending migrations."""

@@ -68,6 +68,7 @@ class SQLiteStore:
     """
 
     dialect = "sqlite"
+    shared = False  # one runtime owns a SQLite data directory
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)

@@ -1,0 +1,185 @@
+"""The Postgres statements that apply one :class:`WriteBatch`, under row security.
+
+Statement for statement the SQLite store's ``_apply_batch``: every insert is idempotent
+(``ON CONFLICT DO NOTHING`` or a guarded update), so replaying a batch after a crash
+changes nothing, and the journal position moves in the same transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from psycopg import AsyncCursor
+from psycopg.types.json import Jsonb
+
+from ..models import Scope
+from ._base import WriteBatch
+from ._pg_adapt import Float32Vector
+
+__all__ = ["CALLER", "apply_batch", "batch_tenants", "set_tenant"]
+
+Cursor = AsyncCursor[tuple[Any, ...]]
+
+TENANT_SETTING = "voxmem.tenant_id"
+CALLER = "tenant_id = %s AND project_id = %s AND space = %s AND user_id = %s"
+
+
+async def set_tenant(cur: Cursor, tenant_id: str) -> None:
+    """Make ``tenant_id`` the tenant whose rows the rest of the transaction may touch."""
+    # Transaction-local (is_local = true): a pooled connection never carries a tenant
+    # into the next transaction, and this works behind PgBouncer in transaction mode.
+    await cur.execute("SELECT set_config(%s, %s, true)", (TENANT_SETTING, tenant_id))
+
+
+def batch_tenants(batch: WriteBatch) -> set[str]:
+    """Every tenant a batch writes to."""
+    scopes: list[Scope] = [s.scope for s in batch.sessions_started]
+    scopes += [w.scope for w in batch.turns] + [f.scope for f in batch.facts]
+    scopes += [p.scope for p in batch.profile] + [e.scope for e in batch.sessions_ended]
+    scopes += [d.scope for d in batch.deletes] + [x.scope for x in batch.extractions]
+    scopes += [r.scope for r in batch.reports]
+    return {s.tenant_id for s in scopes}
+
+
+class _Tenant:
+    """Switches the tenant setting inside one transaction only when it changes."""
+
+    def __init__(self, cur: Cursor) -> None:
+        self._cur = cur
+        self._current: str | None = None
+
+    async def use(self, tenant_id: str) -> None:
+        if tenant_id != self._current:
+            await set_tenant(self._cur, tenant_id)
+            self._current = tenant_id
+
+
+async def apply_batch(cur: Cursor, batch: WriteBatch, journal_id: str) -> None:
+    """Write ``batch`` in its documented order inside the caller's transaction.
+
+    A batch can span tenants (the applier takes whatever is queued), so the tenant
+    setting follows the rows; row security refuses any row written under another.
+    """
+    tenant = _Tenant(cur)
+    for s in batch.sessions_started:
+        t, p, sp, u = s.scope.caller_key
+        await tenant.use(t)
+        await cur.execute(
+            "INSERT INTO callers (tenant_id, project_id, space, user_id, name, metadata,"
+            " created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (tenant_id, project_id, space, user_id) DO UPDATE SET"
+            " name = COALESCE(excluded.name, callers.name),"
+            " metadata = voxmem_merge_patch(callers.metadata, excluded.metadata),"
+            " updated_at = excluded.updated_at",
+            (t, p, sp, u, s.caller_name, Jsonb(s.caller_metadata), s.started_at, s.started_at))
+        await cur.execute(
+            "INSERT INTO sessions (tenant_id, project_id, id, space, user_id, agent_id,"
+            " started_at, metadata) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (tenant_id, project_id, id) DO NOTHING",
+            (t, p, s.session_id, sp, u, s.scope.agent_id, s.started_at, Jsonb(s.metadata)))
+    await _insert_turns(cur, tenant, batch)
+    for f in batch.facts:
+        await tenant.use(f.scope.tenant_id)
+        if f.supersedes:
+            # Scoped to the caller (SQLite matches on id alone): a fact can only ever
+            # supersede its own caller's facts.
+            await cur.executemany(
+                f"UPDATE items SET valid_to = %s WHERE id = %s AND {CALLER}"
+                " AND valid_to IS NULL",
+                [(f.valid_from, old, *f.scope.caller_key) for old in f.supersedes])
+        await cur.execute(
+            "INSERT INTO items (id, tenant_id, project_id, space, user_id, agent_id,"
+            " session_id, kind, text, fact_kind, slot_key, confidence, source_turn_ids,"
+            " valid_from, created_at, embedding, embedding_model)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, 'fact', %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (id) DO NOTHING",
+            (f.id, *f.scope.caller_key, f.scope.agent_id, f.source_session_id, f.text, f.kind,
+             f.slot_key, f.confidence, Jsonb(list(f.source_turn_ids)), f.valid_from,
+             f.valid_from, Float32Vector.maybe(f.embedding),
+             batch.embedding_model if f.embedding is not None else None))
+    for pw in batch.profile:
+        t, p, sp, u = pw.scope.caller_key
+        await tenant.use(t)
+        await cur.execute(
+            "INSERT INTO callers (tenant_id, project_id, space, user_id, profile, created_at,"
+            " updated_at) VALUES (%s, %s, %s, %s, jsonb_build_object(%s::text, %s::jsonb),"
+            " %s, %s) ON CONFLICT (tenant_id, project_id, space, user_id) DO UPDATE SET"
+            " profile = callers.profile || excluded.profile, updated_at = excluded.updated_at",
+            (t, p, sp, u, pw.field, Jsonb(pw.value), pw.at, pw.at))
+    for e in batch.sessions_ended:
+        t, p, _sp, _u = e.scope.caller_key
+        await tenant.use(t)
+        await cur.execute(
+            "UPDATE sessions SET ended_at = %s, end_reason = %s"
+            " WHERE tenant_id = %s AND project_id = %s AND id = %s AND ended_at IS NULL",
+            (e.ended_at, e.reason, t, p, e.session_id))
+    await _touch_sessions(cur, tenant, batch)
+    for d in batch.deletes:
+        await tenant.use(d.scope.tenant_id)
+        await cur.execute(
+            f"UPDATE items SET deleted_at = %s WHERE id = %s AND {CALLER}"
+            " AND deleted_at IS NULL", (d.at, d.item_id, *d.scope.caller_key))
+    for x in batch.extractions:
+        t, p, _sp, _u = x.scope.caller_key
+        await tenant.use(t)
+        if x.error is None:
+            await cur.execute(
+                "UPDATE sessions SET extracted_at = %s, extraction_error = NULL"
+                " WHERE tenant_id = %s AND project_id = %s AND id = %s",
+                (x.at, t, p, x.session_id))
+        else:
+            await cur.execute(
+                "UPDATE sessions SET extraction_attempts = extraction_attempts + 1,"
+                " extraction_error = %s WHERE tenant_id = %s AND project_id = %s AND id = %s",
+                (x.error[:500], t, p, x.session_id))
+    for r in batch.reports:
+        t, p, _sp, _u = r.scope.caller_key
+        await tenant.use(t)
+        await cur.execute(
+            "UPDATE sessions SET report = %s WHERE tenant_id = %s AND project_id = %s"
+            " AND id = %s", (Jsonb(r.report), t, p, r.session_id))
+    if batch.applied_seq is not None:
+        await cur.execute(
+            "INSERT INTO journal_positions (journal_id, applied_seq, updated_at)"
+            " VALUES (%s, %s, %s) ON CONFLICT (journal_id) DO UPDATE SET"
+            " applied_seq = GREATEST(journal_positions.applied_seq, excluded.applied_seq),"
+            " updated_at = excluded.updated_at",
+            (journal_id, batch.applied_seq, time.time()))
+
+
+async def _insert_turns(cur: Cursor, tenant: _Tenant, batch: WriteBatch) -> None:
+    start = 0
+    while start < len(batch.turns):
+        # Consecutive turns of one tenant go in one executemany (one pipeline).
+        t = batch.turns[start].scope.tenant_id
+        end = start
+        while end < len(batch.turns) and batch.turns[end].scope.tenant_id == t:
+            end += 1
+        await tenant.use(t)
+        await cur.executemany(
+            "INSERT INTO items (id, tenant_id, project_id, space, user_id, agent_id,"
+            " session_id, kind, text, turn_id, user_text, assistant_text, interrupted,"
+            " tool_calls, metadata, created_at, embedding, embedding_model)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, 'turn', %s, %s, %s, %s, %s, %s, %s, %s,"
+            " %s, %s) ON CONFLICT (id) DO NOTHING",
+            [(w.turn.event_id, *w.scope.caller_key, w.scope.agent_id, w.turn.session_id,
+              w.turn.text, w.turn.turn_id, w.turn.user_text, w.turn.assistant_text,
+              w.turn.interrupted, Jsonb(w.turn.tool_calls), Jsonb(w.turn.metadata),
+              w.turn.created_at, Float32Vector.maybe(w.embedding),
+              batch.embedding_model if w.embedding is not None else None)
+             for w in batch.turns[start:end]])
+        start = end
+
+
+async def _touch_sessions(cur: Cursor, tenant: _Tenant, batch: WriteBatch) -> None:
+    """Move each session's last activity to its newest turn (idle-call detection)."""
+    last: dict[tuple[str, str, str], float] = {}
+    for w in batch.turns:
+        key = (w.scope.tenant_id, w.scope.project_id, w.turn.session_id)
+        last[key] = max(last.get(key, 0.0), w.turn.created_at)
+    for (t, p, sid), at in sorted(last.items()):
+        await tenant.use(t)
+        await cur.execute(
+            "UPDATE sessions SET last_activity_at = GREATEST(COALESCE(last_activity_at, 0),"
+            " %s) WHERE tenant_id = %s AND project_id = %s AND id = %s", (at, t, p, sid))

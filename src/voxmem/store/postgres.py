@@ -1,0 +1,769 @@
+"""The Postgres store: many runtimes on many hosts sharing one database.
+
+Same protocol and semantics as the SQLite store (idempotent batches, the applied journal
+position moving in the batch's transaction, create-or-append indexes, caller scoping on
+every query), on psycopg 3's async driver and a connection pool:
+
+* vectors live in pgvector ``vector`` columns; org chunks get an HNSW (cosine) index per
+  embedding dimension, created on first sight of that dimension;
+* full-text search is a stored ``tsvector`` with a GIN index, ranked by ``ts_rank_cd``;
+* every transaction sets ``voxmem.tenant_id`` and row-level security hides and refuses
+  every row of other tenants, a second wall behind the tenant filter in each query;
+* each runtime's journal keeps its own applied position (``journal_id``);
+* an unreachable server fails fast with :class:`~voxmem.StoreUnavailable` (short connect
+  and pool-acquire timeouts), so the engine's retry and recall deadlines stay in charge.
+
+Example::
+
+    store = PostgresStore("postgresql://voxmem_app:secret@db:5432/voxmem",
+                          journal_id="host-a", pool_max_size=8)
+    await store.open()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import AsyncConnection, AsyncCursor
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from .._config import Settings
+from .._exceptions import StoreUnavailable
+from ..models import Chunk, MemoryItem, Scope, SessionInfo, Turn
+from . import _pg_lifecycle as lifecycle
+from ._base import DocumentWrite, TextHit, WriteBatch
+from ._pg_adapt import Float32Vector, register_vector, text_query, vector_dims
+from ._pg_admin import (
+    application_role_grants,
+    journal_identity,
+    migrate,
+    version_tuple,
+    warn_if_rls_bypassed,
+)
+from ._pg_write import CALLER as _CALLER
+from ._pg_write import apply_batch, batch_tenants, set_tenant
+
+__all__ = [
+    "DEFAULT_ACQUIRE_TIMEOUT_S",
+    "DEFAULT_CONNECT_TIMEOUT_S",
+    "DEFAULT_POOL_MAX_SIZE",
+    "DEFAULT_POOL_MIN_SIZE",
+    "PostgresStore",
+    "application_role_grants",
+    "journal_identity",
+]
+
+log = logging.getLogger("voxmem.store")
+
+Cursor = AsyncCursor[tuple[Any, ...]]
+T = TypeVar("T")
+
+#: Connections kept open per runtime even when idle (the first recall needs no connect).
+DEFAULT_POOL_MIN_SIZE = 4
+#: Most connections one runtime opens; see docs/postgres.md for sizing against
+#: max_connections (runtimes x pool_max_size + admin headroom).
+DEFAULT_POOL_MAX_SIZE = 8
+#: libpq's connect_timeout; 2 s is the smallest libpq honours.
+DEFAULT_CONNECT_TIMEOUT_S = 2.0
+#: How long a call waits for a pooled connection before StoreUnavailable. Recall has its
+#: own, shorter deadline; this bounds writes and admin calls when the server is gone.
+DEFAULT_ACQUIRE_TIMEOUT_S = 2.0
+#: The pool retries a failed connect with backoff for this long, then gives up and starts
+#: afresh on the next request, so recovery after a long outage takes seconds, not minutes.
+RECONNECT_WINDOW_S = 5.0
+#: HNSW candidate list size at query time. Measured on 100,000 chunks of conversational
+#: text (256-dim static embeddings, benchmarks/postgres_recall.py): recall@10 0.77 at
+#: pgvector's default 40, 0.83 at 64, 0.89 at 100, 0.96 at 200, for ~1.5 ms more.
+HNSW_EF_SEARCH = 200
+#: Longest a search statement may run; searches are the cold path of a recall that has
+#: a deadline of its own (250 ms by default), so anything longer is wasted work.
+SEARCH_TIMEOUT_MS = 1000
+#: Rows decoded between two turns of the event loop (about 5 ms of work per slice).
+LOAD_BATCH_ROWS = 1000
+#: Remembered row -> tenant pairs between missing_embeddings and set_embeddings.
+ROW_TENANT_MEMORY = 50_000
+
+_LOCK_PREFIX = "voxmem:"
+
+_LIVE = "deleted_at IS NULL AND (valid_to IS NULL OR valid_to > %s)"
+
+
+def _table(name: str) -> str:
+    if name not in {"items", "chunks"}:
+        raise ValueError(f"unknown table {name!r}")
+    return name
+
+
+class PostgresStore:
+    """A :class:`~voxmem.store.Store` on PostgreSQL with pgvector.
+
+    Args:
+        url: a libpq URL or DSN. Connect as a role that is subject to row-level security
+            (not a superuser, not BYPASSRLS); ``connect_timeout`` in the URL wins over
+            ``connect_timeout_s``.
+        journal_id: names this runtime's journal; each runtime sharing the database
+            needs its own (see :meth:`from_settings`).
+        pool_min_size / pool_max_size: connections kept / allowed per runtime.
+        connect_timeout_s: libpq connect timeout.
+        acquire_timeout_s: wait for a free pooled connection before StoreUnavailable.
+    """
+
+    dialect = "postgres"
+    shared = True  # many runtimes on many hosts write the same database
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        journal_id: str = "default",
+        pool_min_size: int = DEFAULT_POOL_MIN_SIZE,
+        pool_max_size: int = DEFAULT_POOL_MAX_SIZE,
+        connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
+        acquire_timeout_s: float = DEFAULT_ACQUIRE_TIMEOUT_S,
+        application_name: str = "voxmem",
+    ) -> None:
+        if pool_max_size < max(1, pool_min_size):
+            raise ValueError("pool_max_size must be >= max(1, pool_min_size)")
+        params = conninfo_to_dict(url)
+        params.setdefault("connect_timeout", str(max(2, round(connect_timeout_s))))
+        params.setdefault("application_name", application_name)
+        self._conninfo = make_conninfo("", **params)
+        self.journal_id = journal_id
+        self.pool_min_size = pool_min_size
+        self.pool_max_size = pool_max_size
+        self.acquire_timeout_s = acquire_timeout_s
+        self._pool: AsyncConnectionPool[AsyncConnection[tuple[Any, ...]]] | None = None
+        self._vector_oid = 0
+        self._iterative_scan = False
+        self._known_tenants: set[str] = set()
+        self._vector_indexes: set[tuple[str, int]] = set()
+        self._row_tenants: dict[str, str] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PostgresStore:
+        """The store ``settings`` describe, with this data directory's journal id.
+
+        Pool settings are read when the settings table has them
+        (``postgres_pool_min_size``, ``postgres_pool_max_size``,
+        ``postgres_connect_timeout_s``, ``postgres_acquire_timeout_s``).
+        """
+        return cls(
+            settings.store_url,
+            journal_id=journal_identity(settings.data_path),
+            pool_min_size=int(getattr(settings, "postgres_pool_min_size",
+                                      DEFAULT_POOL_MIN_SIZE)),
+            pool_max_size=int(getattr(settings, "postgres_pool_max_size",
+                                      DEFAULT_POOL_MAX_SIZE)),
+            connect_timeout_s=float(getattr(settings, "postgres_connect_timeout_s",
+                                            DEFAULT_CONNECT_TIMEOUT_S)),
+            acquire_timeout_s=float(getattr(settings, "postgres_acquire_timeout_s",
+                                            DEFAULT_ACQUIRE_TIMEOUT_S)),
+        )
+
+    # -- plumbing ---------------------------------------------------------------------
+    async def _connect(self) -> AsyncConnection[tuple[Any, ...]]:
+        """A connection outside the pool (migrations, advisory locks)."""
+        try:
+            conn = await AsyncConnection.connect(self._conninfo, autocommit=True)
+        except psycopg.Error as exc:
+            raise StoreUnavailable(f"cannot connect to Postgres: {exc}") from exc
+        if self._vector_oid:
+            register_vector(conn, self._vector_oid)
+        return conn
+
+    async def _configure(self, conn: AsyncConnection[tuple[Any, ...]]) -> None:
+        register_vector(conn, self._vector_oid)
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self, tenant_id: str | None, *,
+                           pipeline: bool = True) -> AsyncIterator[Cursor]:
+        """One transaction on a pooled connection, with the tenant setting in force.
+
+        Pipelined by default: statements go out without waiting for each reply (results
+        are awaited when read, or at commit), so a read or a batch costs about one round
+        trip instead of one per statement. Every psycopg error (server gone, pool timeout,
+        constraint) surfaces as StoreUnavailable, as SQLite errors do from its store.
+        """
+        pool = self._pool
+        if pool is None:
+            raise StoreUnavailable("the Postgres store is not open (call open() first)")
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                conn = await stack.enter_async_context(
+                    pool.connection(timeout=self.acquire_timeout_s))
+                if pipeline:
+                    await stack.enter_async_context(conn.pipeline())
+                await stack.enter_async_context(conn.transaction())
+                cur = conn.cursor(binary=True)
+                if tenant_id is not None:
+                    await set_tenant(cur, tenant_id)
+                yield cur
+        except psycopg.Error as exc:
+            if not isinstance(exc, psycopg.OperationalError):
+                log.error("Postgres rejected a statement: %s", exc)
+            raise StoreUnavailable(f"Postgres: {exc}") from exc
+
+    async def _fetch(self, tenant_id: str | None, query: str, params: Sequence[Any] = (),
+                     *, search: bool = False) -> list[tuple[Any, ...]]:
+        """Rows of one read: BEGIN, tenant, query and COMMIT in one pipeline.
+
+        ``search`` caps the statement at SEARCH_TIMEOUT_MS: searches serve a recall
+        deadline, and a query the caller has given up on should not keep a core busy.
+        """
+        return await self._fetch_as(tenant_id, query, params, _row, search=search)
+
+    async def _fetch_as(self, tenant_id: str | None, query: str, params: Sequence[Any],
+                        convert: Callable[[tuple[Any, ...]], T], *,
+                        search: bool = False) -> list[T]:
+        """Like :meth:`_fetch`, building ``convert(row)`` for each row.
+
+        Rows are decoded and converted LOAD_BATCH_ROWS at a time with the event loop let
+        in between, so loading a caller with 10,000 memories never stalls other callers'
+        recalls for more than a few milliseconds.
+        """
+        out: list[T] = []
+        async with self._transaction(tenant_id) as cur:
+            if search:
+                await cur.execute(f"SET LOCAL statement_timeout = {SEARCH_TIMEOUT_MS}")
+            await cur.execute(query, params)
+            while batch := await cur.fetchmany(LOAD_BATCH_ROWS):
+                out.extend(convert(r) for r in batch)
+                if len(batch) == LOAD_BATCH_ROWS:
+                    await asyncio.sleep(0)
+        return out
+
+    # -- connection -------------------------------------------------------------------
+    async def open(self) -> None:
+        """Connect, apply pending migrations, open the pool. Safe to call twice."""
+        conn = await self._connect()
+        try:
+            await migrate(conn)
+            row = await (await conn.execute(
+                "SELECT t.oid, e.extversion FROM pg_extension e"
+                " JOIN pg_depend d ON d.refobjid = e.oid AND d.classid = 'pg_type'::regclass"
+                " JOIN pg_type t ON t.oid = d.objid"
+                " WHERE e.extname = 'vector' AND t.typname = 'vector'")).fetchone()
+            if row is None:
+                raise StoreUnavailable("the pgvector extension is not installed in this "
+                                       "database (CREATE EXTENSION vector as a superuser)",
+                                       retryable=False)
+            self._vector_oid = int(row[0])
+            self._iterative_scan = version_tuple(str(row[1])) >= (0, 8)
+            names = await (await conn.execute(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'chunks'"
+                " AND indexname LIKE 'chunks_embedding_%%_hnsw'")).fetchall()
+            for (name,) in names:
+                self._vector_indexes.add(("chunks", int(name.split("_")[2])))
+            await warn_if_rls_bypassed(conn)
+        except psycopg.Error as exc:
+            raise StoreUnavailable(f"Postgres: {exc}") from exc
+        finally:
+            await conn.close()
+        if self._pool is not None:
+            return
+        pool: AsyncConnectionPool[AsyncConnection[tuple[Any, ...]]] = AsyncConnectionPool(
+            self._conninfo,
+            min_size=self.pool_min_size,
+            max_size=self.pool_max_size,
+            kwargs={"autocommit": True},
+            configure=self._configure,
+            # A connection that died with a server restart is dropped at checkout instead
+            # of failing the first statement after an outage.
+            check=AsyncConnectionPool.check_connection,
+            timeout=self.acquire_timeout_s,
+            reconnect_timeout=RECONNECT_WINDOW_S,
+            name="voxmem",
+            open=False,
+        )
+        try:
+            await pool.open(wait=True, timeout=self.acquire_timeout_s + 2)
+        except psycopg.Error as exc:
+            await pool.close()
+            raise StoreUnavailable(f"cannot open the Postgres pool: {exc}") from exc
+        self._pool = pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def schema_version(self) -> int:
+        rows = await self._fetch(None, "SELECT COALESCE(MAX(version), 0) FROM schema_version")
+        return int(rows[0][0])
+
+    # -- writes -----------------------------------------------------------------------
+    async def write(self, batch: WriteBatch) -> None:
+        tenants = batch_tenants(batch)
+        async with self._transaction(None) as cur:
+            await self._register_tenants(cur, tenants)
+            await apply_batch(cur, batch, self.journal_id)
+        self._known_tenants.update(tenants)
+
+    async def _register_tenants(self, cur: Cursor, tenants: Iterable[str]) -> None:
+        new = sorted(set(tenants) - self._known_tenants)
+        if new:
+            await cur.executemany(
+                "INSERT INTO tenants (tenant_id, created_at) VALUES (%s, %s)"
+                " ON CONFLICT (tenant_id) DO NOTHING", [(t, time.time()) for t in new])
+
+    async def applied_seq(self) -> int:
+        rows = await self._fetch(
+            None, "SELECT applied_seq FROM journal_positions WHERE journal_id = %s",
+            (self.journal_id,))
+        return int(rows[0][0]) if rows else 0
+
+    async def _tenant_ids(self) -> list[str]:
+        rows = await self._fetch(None, "SELECT tenant_id FROM tenants ORDER BY tenant_id")
+        return [r[0] for r in rows]
+
+    async def set_embeddings(
+        self, rows: Sequence[tuple[str, bytes]], model: str, *, table: str = "items"
+    ) -> None:
+        name = _table(table)
+        if name == "chunks":
+            for dims in {vector_dims(blob) for _, blob in rows if blob}:
+                await self._ensure_vector_index("chunks", dims)
+        by_tenant: dict[str | None, list[tuple[Any, ...]]] = {}
+        for row_id, blob in rows:
+            tenant = self._row_tenants.pop(row_id, None)
+            by_tenant.setdefault(tenant, []).append((Float32Vector.maybe(blob), model, row_id))
+        query = f"UPDATE {name} SET embedding = %s, embedding_model = %s WHERE id = %s"
+        unknown = by_tenant.pop(None, [])
+        # Rows whose tenant this process has not seen are tried under every tenant; row
+        # security makes the update land only under the row's own.
+        targets = [(t, params) for t, params in by_tenant.items() if t is not None]
+        if unknown:
+            targets += [(t, unknown) for t in await self._tenant_ids()]
+        for tenant, params in targets:
+            async with self._transaction(tenant) as cur:
+                await cur.executemany(query, params)
+
+    async def missing_embeddings(
+        self, model: str, limit: int, *, table: str = "items"
+    ) -> list[tuple[str, str]]:
+        name = _table(table)
+        found: list[tuple[str, str]] = []
+        for tenant in await self._tenant_ids():
+            if len(found) >= limit:
+                break
+            rows = await self._fetch(
+                tenant, f"SELECT id, text FROM {name} WHERE embedding_model IS DISTINCT FROM"
+                " %s ORDER BY seq LIMIT %s", (model, limit - len(found)))
+            if len(self._row_tenants) > ROW_TENANT_MEMORY:
+                self._row_tenants.clear()
+            for row_id, text in rows:
+                self._row_tenants[row_id] = tenant
+                found.append((row_id, text))
+        return found
+
+    async def _ensure_vector_index(self, table: str, dims: int) -> None:
+        if (table, dims) in self._vector_indexes:
+            return
+        started = time.perf_counter()
+        async with self._transaction(None) as cur:
+            await cur.execute("SELECT voxmem_ensure_vector_index(%s, %s)", (table, dims))
+            created = await cur.fetchone()
+        if created and created[0]:
+            log.info("created HNSW index for %d-dimension vectors on %s in %.0f ms", dims,
+                     table, (time.perf_counter() - started) * 1000)
+        self._vector_indexes.add((table, dims))
+
+    # -- caller reads -----------------------------------------------------------------
+    async def get_caller(self, scope: Scope) -> dict[str, Any] | None:
+        rows = await self._fetch(
+            scope.tenant_id,
+            f"SELECT user_id, name, metadata, profile FROM callers WHERE {_CALLER}",
+            scope.caller_key)
+        if not rows:
+            return None
+        r = rows[0]
+        return {"id": r[0], "name": r[1], "metadata": r[2], "profile": r[3]}
+
+    async def load_items(self, scope: Scope, now: float) -> list[MemoryItem]:
+        return await self._fetch_as(
+            scope.tenant_id,
+            "SELECT id, kind, text, created_at, session_id, confidence, slot_key, fact_kind,"
+            " embedding, user_text, assistant_text, turn_id FROM items"
+            f" WHERE {_CALLER} AND {_LIVE} ORDER BY created_at, seq",
+            (*scope.caller_key, now), _memory_item)
+
+    async def list_facts(
+        self, scope: Scope, *, include_history: bool = False, session_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        extra = "" if include_history else " AND valid_to IS NULL AND deleted_at IS NULL"
+        params: tuple[Any, ...] = scope.caller_key
+        if session_id is not None:
+            extra += " AND session_id = %s"
+            params = (*params, session_id)
+        rows = await self._fetch(
+            scope.tenant_id,
+            "SELECT id, text, fact_kind, slot_key, confidence, session_id, source_turn_ids,"
+            " valid_from, valid_to, created_at, deleted_at FROM items"
+            f" WHERE {_CALLER} AND kind = 'fact'{extra} ORDER BY created_at DESC, seq DESC",
+            params)
+        return [
+            {"id": r[0], "text": r[1], "kind": r[2], "slotKey": r[3], "confidence": r[4],
+             "sourceSessionId": r[5], "sourceTurnIds": r[6] or [], "validFrom": r[7],
+             "validTo": r[8], "createdAt": r[9], "deletedAt": r[10]}
+            for r in rows
+        ]
+
+    async def export_caller(self, scope: Scope) -> dict[str, Any]:
+        async with self._transaction(scope.tenant_id) as cur:
+            return await lifecycle.export_caller(cur, scope)
+
+    # -- lifecycle ----------------------------------------------------------------------
+    async def _each_tenant(self, query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """``query`` once per tenant, each under its own setting, in one round trip."""
+        tenants = await self._tenant_ids()
+        if not tenants:
+            return []
+        rows: list[tuple[Any, ...]] = []
+        pool = self._pool
+        if pool is None:
+            raise StoreUnavailable("the Postgres store is not open (call open() first)")
+        try:
+            async with pool.connection(timeout=self.acquire_timeout_s) as conn:
+                async with conn.pipeline(), conn.transaction():
+                    cursors = []
+                    for tenant in tenants:
+                        cur = conn.cursor(binary=True)
+                        await set_tenant(cur, tenant)
+                        await cur.execute(query, params)
+                        cursors.append(cur)
+                for cur in cursors:
+                    rows.extend(await cur.fetchall())
+        except psycopg.Error as exc:
+            raise StoreUnavailable(f"Postgres: {exc}") from exc
+        return rows
+
+    async def pending_extractions(self, limit: int, max_attempts: int) -> list[
+        tuple[Scope, str]
+    ]:
+        rows = await self._each_tenant(lifecycle.PENDING_EXTRACTIONS, (max_attempts, limit))
+        rows.sort(key=lambda r: r[6])
+        return [(lifecycle.scope_of(r), r[5]) for r in rows[:limit]]
+
+    async def stale_sessions(self, idle_before: float, limit: int) -> list[tuple[Scope, str]]:
+        rows = await self._each_tenant(lifecycle.STALE_SESSIONS, (idle_before, limit))
+        rows.sort(key=lambda r: r[6])
+        return [(lifecycle.scope_of(r), r[5]) for r in rows[:limit]]
+
+    async def list_projects(self) -> list[tuple[str, str]]:
+        rows = await self._each_tenant(lifecycle.PROJECTS, ())
+        return sorted((r[0], r[1]) for r in rows)
+
+    async def get_policies(self, tenant_id: str, project_id: str) -> dict[str, dict[str, Any]]:
+        async with self._transaction(tenant_id) as cur:
+            return await lifecycle.get_policies(cur, tenant_id, project_id)
+
+    async def set_policy(self, tenant_id: str, project_id: str, agent_id: str,
+                         memory_enabled: bool, retention_days: int, now: float) -> None:
+        async with self._transaction(tenant_id) as cur:
+            await self._register_tenants(cur, [tenant_id])
+            await lifecycle.set_policy(cur, tenant_id, project_id, agent_id, memory_enabled,
+                                       retention_days, now)
+        self._known_tenants.add(tenant_id)
+
+    # Row counts are only known once a statement's reply is read: no pipeline below.
+    async def purge_items(self, tenant_id: str, project_id: str, cutoff: float,
+                          agent_id: str | None, exclude_agents: Sequence[str]) -> int:
+        async with self._transaction(tenant_id, pipeline=False) as cur:
+            return await lifecycle.purge_items(cur, tenant_id, project_id, cutoff, agent_id,
+                                               exclude_agents)
+
+    async def forget_caller(self, scope: Scope) -> dict[str, int]:
+        async with self._transaction(scope.tenant_id, pipeline=False) as cur:
+            return await lifecycle.forget_caller(cur, scope)
+
+    async def merge_callers(self, source: Scope, target: Scope, at: float) -> int:
+        if source.tenant_id != target.tenant_id:
+            raise ValueError("callers can only be merged within one tenant")
+        async with self._transaction(target.tenant_id, pipeline=False) as cur:
+            return await lifecycle.merge_callers(cur, source, target, at)
+
+    async def get_session(
+        self, tenant_id: str, project_id: str, session_id: str
+    ) -> SessionInfo | None:
+        rows = await self._fetch(
+            tenant_id,
+            "SELECT id, user_id, agent_id, started_at, ended_at, end_reason, metadata"
+            " FROM sessions WHERE tenant_id = %s AND project_id = %s AND id = %s",
+            (tenant_id, project_id, session_id))
+        return _session(rows[0]) if rows else None
+
+    async def recent_sessions(self, scope: Scope, limit: int) -> list[SessionInfo]:
+        rows = await self._fetch(
+            scope.tenant_id,
+            "SELECT id, user_id, agent_id, started_at, ended_at, end_reason, metadata"
+            f" FROM sessions WHERE {_CALLER} ORDER BY started_at DESC LIMIT %s",
+            (*scope.caller_key, limit))
+        return [_session(r) for r in rows]
+
+    async def session_turns(self, scope: Scope, session_id: str) -> list[Turn]:
+        rows = await self._fetch(
+            scope.tenant_id,
+            "SELECT id, session_id, turn_id, user_text, assistant_text, created_at, agent_id,"
+            " interrupted, tool_calls, metadata FROM items"
+            f" WHERE {_CALLER} AND session_id = %s AND kind = 'turn' AND deleted_at IS NULL"
+            " ORDER BY created_at, seq",
+            (*scope.caller_key, session_id))
+        return [
+            Turn(event_id=r[0], session_id=r[1], turn_id=r[2], user_text=r[3] or "",
+                 assistant_text=r[4] or "", created_at=r[5], agent_id=r[6],
+                 interrupted=bool(r[7]), tool_calls=r[8] or [], metadata=r[9] or {})
+            for r in rows
+        ]
+
+    async def search_items_text(
+        self, scope: Scope, query: str, k: int, now: float
+    ) -> list[TextHit]:
+        words = text_query(query)
+        if words is None:
+            return []
+        rows = await self._fetch(
+            scope.tenant_id,
+            "SELECT id, ts_rank_cd(tsv, q, 1) AS score, kind, text, created_at, session_id,"
+            " user_text, assistant_text, confidence"
+            " FROM items, websearch_to_tsquery('english', %s) AS q"
+            f" WHERE {_CALLER} AND {_LIVE} AND tsv @@ q ORDER BY score DESC, seq LIMIT %s",
+            (words, *scope.caller_key, now, k), search=True)
+        return [TextHit(r[0], float(r[1]), {
+            "kind": r[2], "text": r[3], "createdAt": r[4], "sessionId": r[5],
+            "userText": r[6], "assistantText": r[7], "confidence": r[8]}) for r in rows]
+
+    async def search_items_vector(
+        self, scope: Scope, vector: bytes, model: str, k: int, now: float
+    ) -> list[TextHit]:
+        """Exact cosine search over one caller's live items embedded by ``model``.
+
+        A caller has hundreds to thousands of rows, reached through the caller index; an
+        exact scan of them is faster and more accurate than an approximate index, whose
+        post-filtering could return fewer than ``k`` rows of this one caller.
+        """
+        dims = _checked_dims(vector)
+        q = Float32Vector(vector)
+        rows = await self._fetch(
+            scope.tenant_id,
+            f"SELECT id, 1 - (embedding::vector({dims}) <=> %s) AS score, kind, text,"
+            " created_at, session_id, user_text, assistant_text, confidence FROM items"
+            f" WHERE {_CALLER} AND {_LIVE} AND embedding_model = %s"
+            f" AND vector_dims(embedding) = {dims}"
+            f" ORDER BY embedding::vector({dims}) <=> %s, seq LIMIT %s",
+            (q, *scope.caller_key, now, model, q, k), search=True)
+        return [TextHit(r[0], float(r[1]), {
+            "kind": r[2], "text": r[3], "createdAt": r[4], "sessionId": r[5],
+            "userText": r[6], "assistantText": r[7], "confidence": r[8]}) for r in rows]
+
+    async def count_items(self, scope: Scope) -> int:
+        rows = await self._fetch(
+            scope.tenant_id,
+            f"SELECT COUNT(*) FROM items WHERE {_CALLER} AND deleted_at IS NULL",
+            scope.caller_key)
+        return int(rows[0][0])
+
+    # -- org indexes ------------------------------------------------------------------
+    async def write_documents(
+        self,
+        tenant_id: str,
+        project_id: str,
+        index_name: str,
+        documents: Sequence[DocumentWrite],
+        index_metadata: dict[str, Any] | None,
+        now: float,
+    ) -> tuple[int, int]:
+        for dims in {vector_dims(c.embedding) for d in documents for c in d.chunks
+                     if c.embedding}:
+            await self._ensure_vector_index("chunks", dims)
+        async with self._transaction(tenant_id) as cur:
+            await self._register_tenants(cur, [tenant_id])
+            # The upsert takes the index row's lock, so concurrent calls from two
+            # runtimes get distinct, consecutive versions.
+            await cur.execute(
+                "INSERT INTO org_indexes (tenant_id, project_id, name, version, metadata,"
+                " created_at, updated_at) VALUES (%s, %s, %s, 1, %s, %s, %s)"
+                " ON CONFLICT (tenant_id, project_id, name) DO UPDATE SET"
+                " version = org_indexes.version + 1,"
+                " metadata = org_indexes.metadata || excluded.metadata,"
+                " updated_at = excluded.updated_at RETURNING version",
+                (tenant_id, project_id, index_name, Jsonb(index_metadata or {}), now, now))
+            row = await cur.fetchone()
+            assert row is not None
+            version = int(row[0])
+            written = 0
+            for doc in documents:
+                await cur.execute(
+                    "DELETE FROM chunks WHERE tenant_id = %s AND project_id = %s"
+                    " AND index_name = %s AND doc_id = %s",
+                    (tenant_id, project_id, index_name, doc.doc_id))
+                await cur.execute(
+                    "INSERT INTO org_documents (tenant_id, project_id, index_name, doc_id,"
+                    " text, metadata, version, updated_at) VALUES (%s, %s, %s, %s, %s, %s,"
+                    " %s, %s) ON CONFLICT (tenant_id, project_id, index_name, doc_id)"
+                    " DO UPDATE SET text = excluded.text, metadata = excluded.metadata,"
+                    " version = excluded.version, updated_at = excluded.updated_at",
+                    (tenant_id, project_id, index_name, doc.doc_id, doc.text,
+                     Jsonb(doc.metadata), version, now))
+                if doc.chunks:
+                    await cur.executemany(
+                        "INSERT INTO chunks (id, tenant_id, project_id, index_name, doc_id,"
+                        " ordinal, text, metadata, created_at, embedding, embedding_model)"
+                        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                        [(c.id, tenant_id, project_id, index_name, doc.doc_id, c.ordinal,
+                          c.text, Jsonb(c.metadata), now, Float32Vector.maybe(c.embedding),
+                          doc.embedding_model if c.embedding else None)
+                         for c in doc.chunks])
+                written += len(doc.chunks)
+        self._known_tenants.add(tenant_id)
+        return version, written
+
+    async def list_indexes(self, tenant_id: str, project_id: str) -> list[dict[str, Any]]:
+        rows = await self._fetch(
+            tenant_id,
+            "SELECT i.name, i.version, i.metadata, i.created_at, i.updated_at,"
+            " (SELECT COUNT(*) FROM org_documents d WHERE d.tenant_id = i.tenant_id"
+            "   AND d.project_id = i.project_id AND d.index_name = i.name),"
+            " (SELECT COUNT(*) FROM chunks c WHERE c.tenant_id = i.tenant_id"
+            "   AND c.project_id = i.project_id AND c.index_name = i.name)"
+            " FROM org_indexes i WHERE i.tenant_id = %s AND i.project_id = %s ORDER BY i.name",
+            (tenant_id, project_id))
+        return [{"name": r[0], "version": r[1], "metadata": r[2], "createdAt": r[3],
+                 "updatedAt": r[4], "documentCount": r[5], "chunkCount": r[6]} for r in rows]
+
+    async def index_versions(self, tenant_id: str, project_id: str) -> dict[str, int]:
+        rows = await self._fetch(
+            tenant_id,
+            "SELECT name, version FROM org_indexes WHERE tenant_id = %s AND project_id = %s",
+            (tenant_id, project_id))
+        return {r[0]: int(r[1]) for r in rows}
+
+    async def load_chunks(self, tenant_id: str, project_id: str) -> list[Chunk]:
+        chunks: list[Chunk] = []
+        async with self._transaction(tenant_id, pipeline=False) as cur:
+            # A server-side cursor: a 100k-chunk project arrives in slices, and the event
+            # loop (other callers' recalls) runs between them instead of waiting for one
+            # huge result to be parsed.
+            named = cur.connection.cursor("voxmem_load_chunks", binary=True)
+            await named.execute(
+                "SELECT id, index_name, doc_id, ordinal, text, metadata, created_at, embedding"
+                " FROM chunks WHERE tenant_id = %s AND project_id = %s ORDER BY seq",
+                (tenant_id, project_id))
+            while rows := await named.fetchmany(LOAD_BATCH_ROWS):
+                chunks.extend(
+                    Chunk(id=r[0], index_name=r[1], document_id=r[2], ordinal=r[3],
+                          text=r[4], metadata=r[5], created_at=r[6], embedding=r[7])
+                    for r in rows)
+                await asyncio.sleep(0)
+            await named.close()
+        return chunks
+
+    async def search_chunks_text(
+        self, tenant_id: str, project_id: str, query: str, k: int
+    ) -> list[TextHit]:
+        words = text_query(query)
+        if words is None:
+            return []
+        rows = await self._fetch(
+            tenant_id,
+            "SELECT id, ts_rank_cd(tsv, q, 1) AS score, index_name, doc_id, text, metadata"
+            " FROM chunks, websearch_to_tsquery('english', %s) AS q"
+            " WHERE tenant_id = %s AND project_id = %s AND tsv @@ q"
+            " ORDER BY score DESC, seq LIMIT %s",
+            (words, tenant_id, project_id, k), search=True)
+        return [TextHit(r[0], float(r[1]), {"index": r[2], "documentId": r[3], "text": r[4],
+                                            "metadata": r[5]}) for r in rows]
+
+    async def search_chunks_vector(
+        self, tenant_id: str, project_id: str, vector: bytes, k: int
+    ) -> list[TextHit]:
+        """Approximate cosine search of a project's chunks through the HNSW index.
+
+        Not in the protocol yet: the engine searches its in-memory copy; this is the
+        path for a cold org lane or for projects too large to keep in memory. The score
+        is cosine similarity (higher is better).
+        """
+        dims = _checked_dims(vector)
+        q = Float32Vector(vector)
+        async with self._transaction(tenant_id) as cur:
+            await cur.execute(f"SET LOCAL statement_timeout = {SEARCH_TIMEOUT_MS}")
+            await cur.execute(f"SET LOCAL hnsw.ef_search = {HNSW_EF_SEARCH}")
+            if self._iterative_scan:
+                # The tenant/project filter is applied after the index scan; iterative
+                # scans keep walking the graph until k rows pass it (pgvector >= 0.8).
+                await cur.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            await cur.execute(
+                "WITH nearest AS MATERIALIZED ("
+                f" SELECT id, embedding::vector({dims}) <=> %s AS distance, index_name,"
+                " doc_id, text, metadata FROM chunks"
+                f" WHERE tenant_id = %s AND project_id = %s AND vector_dims(embedding) = {dims}"
+                f" ORDER BY embedding::vector({dims}) <=> %s LIMIT %s)"
+                " SELECT id, 1 - distance, index_name, doc_id, text, metadata FROM nearest"
+                " ORDER BY distance",
+                (q, tenant_id, project_id, q, k))
+            rows = await cur.fetchall()
+        return [TextHit(r[0], float(r[1]), {"index": r[2], "documentId": r[3], "text": r[4],
+                                            "metadata": r[5]}) for r in rows]
+
+    # -- coordination -----------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def singleton(self, name: str) -> AsyncIterator[bool]:
+        """Hold the database-wide lock ``name`` for the block, if no one else does.
+
+        Yields True to exactly one holder across every runtime on this database and
+        False to the others, without waiting. Used by singleton jobs (retention cleanup)::
+
+            async with store.singleton("retention") as mine:
+                if mine:
+                    await run_retention()
+
+        The lock lives on a dedicated connection: if that connection dies (server
+        restart) the lock is gone too, so jobs holding it must be idempotent.
+        """
+        conn = await self._connect()
+        try:
+            try:
+                cur = await conn.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))",
+                                         (_LOCK_PREFIX + name,))
+                row = await cur.fetchone()
+            except psycopg.Error as exc:
+                raise StoreUnavailable(f"Postgres: {exc}") from exc
+            held = bool(row and row[0])
+            try:
+                yield held
+            finally:
+                if held:
+                    with contextlib.suppress(psycopg.Error):
+                        await conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))",
+                                           (_LOCK_PREFIX + name,))
+        finally:
+            await conn.close()
+
+
+# -- helpers ------------------------------------------------------------------------------
+def _checked_dims(vector: bytes) -> int:
+    if not vector or len(vector) % 4:
+        raise ValueError("a query vector must be non-empty float32 bytes")
+    return vector_dims(vector)
+
+
+def _row(r: tuple[Any, ...]) -> tuple[Any, ...]:
+    return r
+
+
+def _memory_item(r: tuple[Any, ...]) -> MemoryItem:
+    return MemoryItem(id=r[0], kind=r[1], text=r[2], created_at=r[3], session_id=r[4],
+                      confidence=r[5], slot_key=r[6], fact_kind=r[7], embedding=r[8],
+                      user_text=r[9], assistant_text=r[10], turn_id=r[11])
+
+
+def _session(r: tuple[Any, ...]) -> SessionInfo:
+    return SessionInfo(id=r[0], user_id=r[1], agent_id=r[2], started_at=r[3], ended_at=r[4],
+                       end_reason=r[5], metadata=r[6] or {})
