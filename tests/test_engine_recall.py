@@ -53,7 +53,8 @@ async def test_previous_call_moves_to_permanent_lane(engine: MemoryEngine) -> No
 async def test_no_recall_across_callers_projects_or_tenants(
         engine: MemoryEngine, other: tuple[str, str, str]) -> None:
     owner = who(engine, "dana")
-    await engine.save_response(owner, Caller("dana"), user_text="my favourite animal is the aardvark",
+    await engine.save_response(owner, Caller("dana"),
+                               user_text="my favourite animal is the aardvark",
                                assistant_text="ok")
     await engine.end_session(owner)
     assert await engine.flush(10)

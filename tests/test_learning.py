@@ -216,6 +216,8 @@ async def test_delete_memory_is_immediate_for_recall(engine: MemoryEngine) -> No
     await engine.lifecycle.delete_memory(s, fact["id"])
     result = await engine.search_memory(s, "vegetarian", timeout_ms=2000)
     assert all(h["id"] != fact["id"] for h in result.permanent)
+    # The delete reaches the store through the journal's applier, asynchronously.
+    await engine.flush(30)
     history = await engine.store.list_facts(s, include_history=True)
     assert any(f["id"] == fact["id"] and f["deletedAt"] for f in history)
     await engine.lifecycle.apply_retention()

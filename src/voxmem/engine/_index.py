@@ -4,6 +4,15 @@ Recall has a budget of a few milliseconds, so each caller's memory and each proj
 org knowledge are searched in memory, loaded from the store and kept current by the
 write path. The store stays the source of truth; this is a cache that can be rebuilt.
 
+Per-document columns, per-group position lists and the vector matrix are numpy arrays
+that are only appended to (growth reallocates with headroom), so a query works on views
+of the first ``n`` rows and does no Python work proportional to the index size. BM25
+postings live in immutable term-major segments (one per batch of adds, merged
+size-tiered) plus a small mutable head for one-at-a-time adds: a bulk load builds them
+with a sort instead of a Python loop per term, and a query reads each term's postings
+as slices. Filters (groups, retention) are resolved under the index lock at query time,
+so they always match the index's current size.
+
 Vectors are searched exactly while the index is small. Past ``IVF_MIN_VECTORS`` an
 inverted-file layout (k-means lists, contiguous per list) bounds the work per query;
 vectors added after the last build sit in a tail that is scanned exactly until the next
@@ -15,27 +24,46 @@ from __future__ import annotations
 import dataclasses
 import math
 import threading
-from array import array
-from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["HybridIndex", "Ranked"]
+__all__ = ["HybridIndex", "Ranked", "Where"]
 
 BM25_K1 = 1.2
 BM25_B = 0.75
 IVF_MIN_VECTORS = 20_000
+#: Vectors scored per IVF query: at least this many, or this share of the index.
 IVF_MIN_CANDIDATES = 4_000
 IVF_CANDIDATE_SHARE = 0.05
+#: Inverted lists: this many times sqrt(n). Measured on the 100k real org chunks of
+#: benchmarks/recall_latency.py with 1,000 real questions, at 5,000 candidates: dense
+#: recall@40 against exact 0.853 with sqrt(n) lists, 0.892 with 2 sqrt(n), at the same
+#: query cost (4 sqrt(n) reaches 0.93 but costs twice as much per query); the org lane's
+#: fused top 4 then agrees with an exact search on >= 0.95 of hits.
+IVF_LISTS_PER_SQRT = 2
 IVF_REBUILD_TAIL_SHARE = 0.25
 IVF_TRAIN_SAMPLE = 25_000
 IVF_ITERATIONS = 8
+#: Below this many explicit positions a filter is applied by gathering rows rather than
+#: scanning every row with a boolean mask (the working lane: one call's few turns).
+GATHER_MAX = 2_048
+#: Postings live in segments (one per batch of adds). Adding merges the newest segments
+#: while they are of similar size and small enough to merge in well under a millisecond,
+#: which keeps a few segments per index; :meth:`HybridIndex.compact` merges the rest off
+#: the event loop after loads and org index builds.
+SEGMENT_MERGE_RATIO = 2
+SYNC_MERGE_MAX = 32_768
+HEAD_POSTINGS = 4_096
+MAX_SEGMENTS = 48
 
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -53,21 +81,123 @@ class Ranked:
         return int(self.positions.shape[0])
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Where:
+    """A filter resolved inside the index, under its lock, at query time.
+
+    Resolving it there (rather than passing a precomputed mask) means a document added
+    between building the filter and running the search can never misalign the two.
+    """
+
+    #: Only documents of these groups (None: every group).
+    groups: tuple[int, ...] | None = None
+    #: Never documents of these groups.
+    exclude_groups: tuple[int, ...] = ()
+    #: Only documents created at or after this time (retention).
+    min_created: float | None = None
+
+
+class _Segment:
+    """Postings of a run of consecutive documents, term-major (compressed sparse rows).
+
+    Immutable once built: a search can read it without copying while a writer appends
+    new segments or swaps merged ones in.
+    """
+
+    __slots__ = ("docs", "offsets", "tfs", "tids")
+
+    def __init__(self, term_of: IntArray, doc_of: IntArray, tfs: Any) -> None:
+        # Postings arrive ordered by (term, document).
+        starts = np.flatnonzero(np.concatenate([[True], term_of[1:] != term_of[:-1]]))
+        self.tids: IntArray = term_of[starts]
+        self.offsets: IntArray = np.append(starts, term_of.shape[0]).astype(np.int64)
+        self.docs: npt.NDArray[np.int32] = doc_of.astype(np.int32)
+        self.tfs: FloatArray = tfs.astype(np.float32)
+
+    @property
+    def size(self) -> int:
+        return int(self.docs.shape[0])
+
+    def find(self, tid: int) -> tuple[npt.NDArray[np.int32], FloatArray] | None:
+        i = int(np.searchsorted(self.tids, tid))
+        if i == self.tids.shape[0] or int(self.tids[i]) != tid:
+            return None
+        lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
+        return self.docs[lo:hi], self.tfs[lo:hi]
+
+
+def _merge(segments: Sequence[_Segment]) -> _Segment:
+    """One segment holding the postings of consecutive ``segments`` (in order)."""
+    terms = np.concatenate([np.repeat(s.tids, np.diff(s.offsets)) for s in segments])
+    # Stable: each term's documents stay ascending, as the segments come in order.
+    order = np.argsort(terms, kind="stable")
+    return _Segment(terms[order], np.concatenate([s.docs for s in segments])[order],
+                    np.concatenate([s.tfs for s in segments])[order])
+
+
+class _IntList:
+    """A growable int64 vector (group members, the IVF tail)."""
+
+    __slots__ = ("data", "size")
+
+    def __init__(self) -> None:
+        self.data: IntArray = np.empty(8, dtype=np.int64)
+        self.size = 0
+
+    def append(self, value: int) -> None:
+        if self.size == self.data.shape[0]:
+            self.data = _grow(self.data, self.size * 2, self.size)
+        self.data[self.size] = value
+        self.size += 1
+
+    def extend(self, values: IntArray) -> None:
+        n = self.size + values.shape[0]
+        if n > self.data.shape[0]:
+            self.data = _grow(self.data, max(n, self.data.shape[0] * 2), self.size)
+        self.data[self.size:n] = values
+        self.size = n
+
+    def view(self) -> IntArray:
+        return self.data[: self.size]
+
+
+def _cosines(vectors: FloatArray, query: FloatArray) -> FloatArray:
+    """``vectors @ query`` without BLAS.
+
+    A multi-threaded BLAS splits a 10k x 256 product across cores and then waits for
+    its helper thread; on a busy host that wait is the p95 (measured 8-12 ms against
+    0.4 ms). einsum runs on the calling thread and is as fast as one BLAS thread for a
+    product this memory-bound.
+    """
+    out: FloatArray = np.einsum("ij,j->i", vectors, query)
+    return out
+
+
+def _grow(arr: Any, capacity: int, used: int) -> Any:
+    grown = np.empty((capacity, *arr.shape[1:]), dtype=arr.dtype)
+    grown[:used] = arr[:used]
+    return grown
+
+
 class _IVF:
     """k-means inverted lists over a snapshot of the vectors, stored list-contiguously."""
 
     def __init__(self, vectors: FloatArray, positions: IntArray, rng_seed: int = 7) -> None:
         n = vectors.shape[0]
-        nlist = max(8, int(math.sqrt(n)))
+        nlist = max(8, int(IVF_LISTS_PER_SQRT * math.sqrt(n)))
         rng = np.random.default_rng(rng_seed)
         sample = vectors[rng.choice(n, size=min(n, IVF_TRAIN_SAMPLE), replace=False)]
         centroids = sample[rng.choice(sample.shape[0], size=nlist, replace=False)].copy()
         for _ in range(IVF_ITERATIONS):
             assign = np.argmax(sample @ centroids.T, axis=1)
-            sums = np.zeros_like(centroids)
-            np.add.at(sums, assign, sample)
             counts = np.bincount(assign, minlength=nlist).astype(np.float32)
-            empty = counts == 0
+            # Per-list sums by sorting once (np.add.at is several times slower).
+            grouped = sample[np.argsort(assign, kind="stable")]
+            starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+            sums = np.zeros_like(centroids)
+            filled = counts > 0
+            sums[filled] = np.add.reduceat(grouped, starts[filled], axis=0)
+            empty = ~filled
             sums[empty] = centroids[empty]
             counts[empty] = 1.0
             centroids = sums / counts[:, None]
@@ -83,18 +213,23 @@ class _IVF:
         self.offsets = np.concatenate([[0], np.cumsum(counts_all)]).astype(np.int64)
         self.size = n
 
-    def candidates(self, query: FloatArray) -> tuple[IntArray, FloatArray]:
-        want = max(IVF_MIN_CANDIDATES, int(self.size * IVF_CANDIDATE_SHARE))
+    def nprobe(self, want: int | None = None) -> int:
+        if want is None:
+            want = max(IVF_MIN_CANDIDATES, int(self.size * IVF_CANDIDATE_SHARE))
         avg = max(1.0, self.size / self.centroids.shape[0])
-        nprobe = min(self.centroids.shape[0], max(1, math.ceil(want / avg)))
-        order = np.argpartition(-(self.centroids @ query), nprobe - 1)[:nprobe]
+        return int(min(self.centroids.shape[0], max(1, math.ceil(want / avg))))
+
+    def candidates(self, query: FloatArray,
+                   want: int | None = None) -> tuple[IntArray, FloatArray]:
+        nprobe = self.nprobe(want)
+        order = np.argpartition(-_cosines(self.centroids, query), nprobe - 1)[:nprobe]
         pos_parts: list[IntArray] = []
         score_parts: list[FloatArray] = []
-        for lst in order:
+        for lst in order.tolist():
             lo, hi = int(self.offsets[lst]), int(self.offsets[lst + 1])
             if hi > lo:
                 pos_parts.append(self.positions[lo:hi])
-                score_parts.append(self.vectors[lo:hi] @ query)
+                score_parts.append(_cosines(self.vectors[lo:hi], query))
         if not pos_parts:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         return np.concatenate(pos_parts), np.concatenate(score_parts).astype(np.float32)
@@ -107,23 +242,38 @@ class HybridIndex:
     threads. Searches return positions; :meth:`id_at` and :meth:`payload_at` resolve them.
     """
 
-    def __init__(self, dimensions: int) -> None:
+    def __init__(self, dimensions: int, *, pack: Callable[[Any], Any] | None = None,
+                 unpack: Callable[[Any], Any] | None = None) -> None:
         self.dimensions = dimensions
         self._lock = threading.RLock()
         self._ids: list[str] = []
+        #: Payloads are stored as ``pack(payload)`` and read as ``unpack(stored)``: a
+        #: compact form the garbage collector need not track (see ``_hot.pack_doc``).
+        self._pack = pack
+        self._unpack = unpack
         self._payloads: list[Any] = []
         self._pos: dict[str, int] = {}
-        self._created = array("d")
-        self._group = array("q")
-        self._doc_len = array("f")
-        self._alive = array("b")
-        self._postings: dict[str, tuple[array[int], array[float]]] = {}
+        self._n = 0
+        cap = 64
+        self._created = np.zeros(cap, dtype=np.float64)
+        self._group = np.zeros(cap, dtype=np.int64)
+        self._doc_len = np.zeros(cap, dtype=np.float32)
+        self._alive = np.zeros(cap, dtype=np.bool_)
+        self._has_vec = np.zeros(cap, dtype=np.bool_)
+        self._vectors: FloatArray = np.zeros((cap, dimensions), dtype=np.float32)
+        #: term -> term id; postings refer to ids
+        self._vocab: dict[str, int] = {}
+        self._segments: list[_Segment] = []
+        #: postings of single adds since the last segment: term id -> (docs, tfs)
+        self._head: dict[int, tuple[list[int], list[int]]] = {}
+        self._head_size = 0
+        self._groups: dict[int, _IntList] = {}
         self._len_sum = 0.0
         self._alive_count = 0
-        self._vectors: FloatArray = np.zeros((64, dimensions), dtype=np.float32)
-        self._has_vec = array("b")
+        #: Documents ever removed; while zero a term's document frequency is its length.
+        self._removed = 0
         self._ivf: _IVF | None = None
-        self._tail: list[int] = []
+        self._tail = _IntList()
 
     # -- writing -------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -132,6 +282,24 @@ class HybridIndex:
     def __contains__(self, doc_id: str) -> bool:
         pos = self._pos.get(doc_id)
         return pos is not None and bool(self._alive[pos])
+
+    def reserve(self, extra: int) -> None:
+        """Make room for ``extra`` more documents at once (a load knows its size)."""
+        with self._lock:
+            self._reserve(self._n + extra, exact=True)
+
+    def _reserve(self, n: int, *, exact: bool = False) -> None:
+        cap = self._alive.shape[0]
+        if n <= cap:
+            return
+        cap = n if exact else max(n, cap * 2)
+        used = self._n
+        self._created = _grow(self._created, cap, used)
+        self._group = _grow(self._group, cap, used)
+        self._doc_len = _grow(self._doc_len, cap, used)
+        self._alive = _grow(self._alive, cap, used)
+        self._has_vec = _grow(self._has_vec, cap, used)
+        self._vectors = _grow(self._vectors, cap, used)
 
     def add(
         self,
@@ -143,38 +311,207 @@ class HybridIndex:
         group: int = 0,
         vector: FloatArray | None = None,
     ) -> None:
-        """Add a document; re-adding a live id is ignored (writes are replayed)."""
+        """Add a document; re-adding a live id is ignored (writes are replayed).
+
+        The write path's one-at-a-time add: its postings go to a small mutable head
+        (a few microseconds, no numpy calls) that becomes a segment every
+        ``HEAD_POSTINGS`` postings.
+        """
         with self._lock:
-            if doc_id in self._pos:
-                old = self._pos[doc_id]
-                if self._alive[old]:
-                    if vector is not None and not self._has_vec[old]:
-                        self._set_vector(old, vector)
-                    return
-            pos = len(self._ids)
+            if self._replayed(doc_id, vector):
+                return
+            pos = self._n
+            self._reserve(pos + 1)
             self._ids.append(doc_id)
-            self._payloads.append(payload)
+            self._payloads.append(payload if self._pack is None else self._pack(payload))
             self._pos[doc_id] = pos
-            self._created.append(created_at)
-            self._group.append(group)
-            self._doc_len.append(float(len(terms)))
-            self._alive.append(1)
-            self._has_vec.append(0)
+            self._created[pos] = created_at
+            self._group[pos] = group
+            self._doc_len[pos] = len(terms)
+            self._alive[pos] = True
+            self._has_vec[pos] = False
             self._len_sum += len(terms)
             self._alive_count += 1
-            for term, tf in Counter(terms).items():
-                entry = self._postings.get(term)
+            counts: dict[str, int] = {}
+            for term in terms:
+                counts[term] = counts.get(term, 0) + 1
+            vocab, head = self._vocab, self._head
+            for term, tf in counts.items():
+                tid = vocab.get(term)
+                if tid is None:
+                    tid = vocab[term] = len(vocab)
+                entry = head.get(tid)
                 if entry is None:
-                    entry = (array("q"), array("f"))
-                    self._postings[term] = entry
-                entry[0].append(pos)
-                entry[1].append(float(tf))
-            if pos >= self._vectors.shape[0]:
-                grown = np.zeros((self._vectors.shape[0] * 2, self.dimensions), dtype=np.float32)
-                grown[: self._vectors.shape[0]] = self._vectors
-                self._vectors = grown
+                    head[tid] = ([pos], [tf])
+                else:
+                    entry[0].append(pos)
+                    entry[1].append(tf)
+            self._head_size += len(counts)
+            self._group_list(group).append(pos)
+            self._n = pos + 1
             if vector is not None:
                 self._set_vector(pos, vector)
+            if self._head_size >= HEAD_POSTINGS:
+                self._flush_head(bulk=False)
+
+    def _flush_head(self, bulk: bool) -> None:
+        """Turn the head's postings into a segment (they follow every segment's)."""
+        if not self._head:
+            return
+        rows = sorted(self._head.items())
+        size = self._head_size
+        term_of = np.repeat(np.fromiter((tid for tid, _ in rows), np.int64, count=len(rows)),
+                            np.fromiter((len(e[0]) for _, e in rows), np.int64, count=len(rows)))
+        docs = np.fromiter(chain.from_iterable(e[0] for _, e in rows), np.int64, count=size)
+        tfs = np.fromiter(chain.from_iterable(e[1] for _, e in rows), np.int64, count=size)
+        self._head = {}
+        self._head_size = 0
+        self._push_segment(_Segment(term_of, docs, tfs), bulk)
+
+    def add_many(
+        self,
+        doc_ids: Sequence[str],
+        terms: Sequence[Sequence[str]],
+        *,
+        created_at: Sequence[float],
+        payloads: Sequence[Any],
+        groups: Sequence[int] | None = None,
+        vectors: Sequence[FloatArray | None] | None = None,
+        bulk: bool = False,
+    ) -> int:
+        """Add a batch of documents, as :meth:`add` would one by one; returns how many.
+
+        Postings are built with a few numpy operations per batch (one new segment)
+        instead of a Python loop per term, which makes warm loads several times faster.
+        Call it with slices of a few hundred documents when other threads search: the
+        lock (and mostly the GIL) is held for one slice at a time. ``bulk`` says the
+        caller is a load on a worker thread, where merging postings segments of any size
+        is fine; on the event loop merges stay small and :meth:`compact` does the rest.
+        """
+        count = len(doc_ids)
+        with self._lock:
+            known = self._pos
+            if len(set(doc_ids)) == count and not any(map(known.__contains__, doc_ids)):
+                keep = list(range(count))  # the common case: all new
+            else:
+                keep = []
+                seen: set[str] = set()
+                for i, doc_id in enumerate(doc_ids):
+                    vec = vectors[i] if vectors is not None else None
+                    if doc_id in seen or self._replayed(doc_id, vec):
+                        continue
+                    seen.add(doc_id)
+                    keep.append(i)
+            if not keep:
+                return 0
+            if len(keep) != count:
+                doc_ids = [doc_ids[i] for i in keep]
+                terms = [terms[i] for i in keep]
+                created_at = [created_at[i] for i in keep]
+                payloads = [payloads[i] for i in keep]
+                groups = None if groups is None else [groups[i] for i in keep]
+                vectors = None if vectors is None else [vectors[i] for i in keep]
+            m = len(keep)
+            start = self._n
+            self._reserve(start + m)
+            end = start + m
+            lengths = np.fromiter(map(len, terms), dtype=np.int64, count=m)
+            self._ids.extend(doc_ids)
+            self._payloads.extend(payloads if self._pack is None
+                                  else map(self._pack, payloads))
+            self._pos.update(zip(doc_ids, range(start, end), strict=True))
+            self._created[start:end] = np.asarray(created_at, dtype=np.float64)
+            group_codes = (np.zeros(m, dtype=np.int64) if groups is None
+                           else np.asarray(groups, dtype=np.int64))
+            self._group[start:end] = group_codes
+            self._doc_len[start:end] = lengths
+            self._alive[start:end] = True
+            self._has_vec[start:end] = False
+            self._len_sum += float(lengths.sum())
+            self._alive_count += m
+            self._flush_head(bulk)  # segments must stay in document order
+            self._index_terms(terms, lengths, start, bulk)
+            for code in np.unique(group_codes).tolist():
+                members = np.flatnonzero(group_codes == code) + start
+                self._group_list(code).extend(members)
+            self._n = end
+            if vectors is not None:
+                have = np.fromiter((v is not None for v in vectors), dtype=np.bool_, count=m)
+                rows = np.flatnonzero(have)
+                present = [vec for vec in vectors if vec is not None]
+                if present:
+                    self._vectors[rows + start] = np.stack(present)
+                self._has_vec[start:end] = have
+                self._tail.extend(rows + start)
+        return m
+
+    def _index_terms(self, terms: Sequence[Sequence[str]], lengths: IntArray,
+                     start: int, bulk: bool) -> None:
+        """Add a batch's postings as one new segment: numpy work, no loop per term."""
+        flat = list(chain.from_iterable(terms))
+        if not flat:
+            return
+        vocab = self._vocab
+        # set.difference(dict) walks the batch's terms, not the whole vocabulary.
+        new = set(flat).difference(vocab)
+        if new:
+            vocab.update(zip(new, range(len(vocab), len(vocab) + len(new)), strict=True))
+        ids = itemgetter(*flat)(vocab) if len(flat) > 1 else (vocab[flat[0]],)
+        tids = np.fromiter(ids, dtype=np.int64, count=len(flat))
+        m = lengths.shape[0]
+        docs = np.repeat(np.arange(m, dtype=np.int64), lengths)
+        # One key per (term, document) pair, ordered by term then document; its count
+        # is the term frequency.
+        keys, tfs = np.unique(tids * m + docs, return_counts=True)
+        self._push_segment(_Segment(keys // m, keys % m + start, tfs), bulk)
+
+    def _push_segment(self, segment: _Segment, bulk: bool) -> None:
+        # Size-tiered: merge the newest two while they are of similar size, which keeps
+        # O(log n) segments for O(n log n) total work.
+        limit = math.inf if bulk else SYNC_MERGE_MAX
+        segments = [*self._segments, segment]
+        while len(segments) > 1 and (
+                len(segments) > MAX_SEGMENTS
+                or (segments[-2].size <= SEGMENT_MERGE_RATIO * segments[-1].size
+                    and segments[-2].size + segments[-1].size <= limit)):
+            segments[-2:] = [_merge(segments[-2:])]
+        self._segments = segments
+
+    def compact(self) -> bool:
+        """Merge all postings segments into one (CPU work: call it off the event loop).
+
+        The merge runs without the lock (segments are immutable) and is dropped if the
+        segments changed meanwhile; numpy's sort releases the GIL, so searches on other
+        threads keep running. Returns True when a merge was installed.
+        """
+        with self._lock:
+            self._flush_head(bulk=False)
+            snapshot = list(self._segments)
+        if len(snapshot) < 2:
+            return False
+        merged = _merge(snapshot)
+        with self._lock:
+            current = self._segments
+            if len(current) < len(snapshot) or any(
+                    a is not b for a, b in zip(current, snapshot, strict=False)):
+                return False
+            self._segments = [merged, *current[len(snapshot):]]
+        return True
+
+    def _replayed(self, doc_id: str, vector: FloatArray | None) -> bool:
+        """True when ``doc_id`` is live already (filling in its vector if it had none)."""
+        old = self._pos.get(doc_id)
+        if old is None or not self._alive[old]:
+            return False
+        if vector is not None and not self._has_vec[old]:
+            self._set_vector(old, vector)
+        return True
+
+    def _group_list(self, group: int) -> _IntList:
+        members = self._groups.get(group)
+        if members is None:
+            members = self._groups[group] = _IntList()
+        return members
 
     def set_vector(self, doc_id: str, vector: FloatArray) -> None:
         with self._lock:
@@ -185,7 +522,7 @@ class HybridIndex:
     def _set_vector(self, pos: int, vector: FloatArray) -> None:
         self._vectors[pos] = vector
         if not self._has_vec[pos]:
-            self._has_vec[pos] = 1
+            self._has_vec[pos] = True
             self._tail.append(pos)
 
     def remove(self, doc_id: str) -> bool:
@@ -194,32 +531,37 @@ class HybridIndex:
             pos = self._pos.get(doc_id)
             if pos is None or not self._alive[pos]:
                 return False
-            self._alive[pos] = 0
+            self._alive[pos] = False
             self._alive_count -= 1
-            self._len_sum -= self._doc_len[pos]
+            self._removed += 1
+            self._len_sum -= float(self._doc_len[pos])
             return True
 
     def maybe_build_ivf(self) -> bool:
         """Build or rebuild the IVF layout when the exact tail has grown too long.
 
         Slow for large indexes (a second or so at 100k vectors): call it off the event
-        loop. Returns True when a build happened.
+        loop. Also merges postings segments once there are several, as this is the
+        maintenance hook the engine runs after every org index build. Returns True when
+        an IVF build happened.
         """
+        if len(self._segments) > 4:
+            self.compact()
         with self._lock:
-            tail = len(self._tail)
+            tail = self._tail.size
             built = self._ivf.size if self._ivf is not None else 0
             if built + tail < IVF_MIN_VECTORS or tail < IVF_REBUILD_TAIL_SHARE * max(built, 1):
                 return False
-            positions = np.array(
-                [p for p in range(len(self._ids)) if self._has_vec[p] and self._alive[p]],
-                dtype=np.int64,
-            )
-            snapshot = self._vectors[positions].copy()
-            tail_at_start = len(self._tail)
+            n = self._n
+            positions = np.flatnonzero(self._has_vec[:n] & self._alive[:n]).astype(np.int64)
+            snapshot = self._vectors[positions]
+            tail_at_start = tail
         ivf = _IVF(snapshot, positions)
         with self._lock:
             self._ivf = ivf
-            self._tail = self._tail[tail_at_start:]
+            rest = self._tail.view()[tail_at_start:].copy()
+            self._tail = _IntList()
+            self._tail.extend(rest)
         return True
 
     # -- reading -------------------------------------------------------------------------
@@ -227,7 +569,8 @@ class HybridIndex:
         return self._ids[pos]
 
     def payload_at(self, pos: int) -> Any:
-        return self._payloads[pos]
+        raw = self._payloads[pos]
+        return raw if self._unpack is None else self._unpack(raw)
 
     def vector_at(self, pos: int) -> FloatArray | None:
         with self._lock:
@@ -238,90 +581,211 @@ class HybridIndex:
 
     def created_at(self, positions: IntArray) -> npt.NDArray[np.float64]:
         with self._lock:
-            created = np.frombuffer(self._created, dtype=np.float64)[positions].copy()
+            created: npt.NDArray[np.float64] = self._created[positions]
         return created
 
-    def created_mask(self, min_created: float) -> npt.NDArray[np.bool_]:
+    def created_mask(self, min_created: float) -> BoolArray:
         """Documents created at or after ``min_created`` (retention)."""
         with self._lock:
-            created = np.frombuffer(self._created, dtype=np.float64).copy()
-        mask: npt.NDArray[np.bool_] = created >= min_created
+            mask: BoolArray = self._created[: self._n] >= min_created
         return mask
 
-    def group_mask(self, groups: Sequence[int], *, include: bool = True) -> npt.NDArray[np.bool_]:
+    def group_positions(self, groups: Sequence[int]) -> IntArray:
+        """Positions (ascending, removed ones included) of the documents in ``groups``."""
+        with self._lock:
+            parts = [self._groups[g].view() for g in dict.fromkeys(groups) if g in self._groups]
+            if not parts:
+                return np.zeros(0, dtype=np.int64)
+            out: IntArray = parts[0].copy() if len(parts) == 1 else np.sort(
+                np.concatenate(parts))
+        return out
+
+    def group_mask(self, groups: Sequence[int], *, include: bool = True) -> BoolArray:
         """Documents whose group is (or, with ``include=False``, is not) in ``groups``."""
         with self._lock:
-            codes = np.frombuffer(self._group, dtype=np.int64).copy()
-        mask = np.isin(codes, np.asarray(list(groups), dtype=np.int64))
+            mask = np.zeros(self._n, dtype=np.bool_)
+            mask[self.group_positions(groups)] = True
         return mask if include else ~mask
 
-    def bm25(
-        self, terms: Sequence[str], k: int, mask: npt.NDArray[np.bool_] | None = None
-    ) -> Ranked:
-        """Top ``k`` documents by Okapi BM25 for the query ``terms``."""
-        with self._lock:
-            n_docs = len(self._ids)
-            if not n_docs or not terms or not self._alive_count:
-                return Ranked.empty()
-            alive = np.frombuffer(self._alive, dtype=np.int8).astype(bool)
-            doc_len = np.frombuffer(self._doc_len, dtype=np.float32).copy()
-            avgdl = max(self._len_sum / self._alive_count, 1.0)
-            scores = np.zeros(n_docs, dtype=np.float32)
-            total = self._alive_count
-            for term in set(terms):
-                entry = self._postings.get(term)
-                if entry is None:
-                    continue
-                docs = np.frombuffer(entry[0], dtype=np.int64).copy()
-                tfs = np.frombuffer(entry[1], dtype=np.float32).copy()
-                # Removed documents keep their postings; count only live ones.
-                df = int(alive[docs].sum())
-                if df == 0:
-                    continue
-                idf = math.log(1.0 + (total - df + 0.5) / (df + 0.5))
-                norm = BM25_K1 * (1.0 - BM25_B + BM25_B * doc_len[docs] / avgdl)
-                contrib = idf * tfs * (BM25_K1 + 1.0) / (tfs + norm)
-                scores += np.bincount(docs, weights=contrib, minlength=n_docs).astype(np.float32)
-        valid = alive & (scores > 0)
-        if mask is not None:
-            valid &= mask[:n_docs]
-        return _top(scores, valid, k)
+    def _resolve(self, where: Where | None, n: int) -> tuple[IntArray | None, BoolArray]:
+        """``where`` as (explicit positions or None, live-and-allowed mask over ``n``).
 
-    def dense(
-        self, query: FloatArray, k: int, mask: npt.NDArray[np.bool_] | None = None
-    ) -> Ranked:
+        With positions, only those documents qualify and the mask is aligned to them;
+        without, the mask covers every position. Called with the lock held.
+        """
+        alive = self._alive[:n]
+        if where is None:
+            return None, alive
+        if where.groups is not None:
+            members = self.group_positions(where.groups)
+            if where.exclude_groups:
+                members = members[~np.isin(self._group[members], where.exclude_groups)]
+            if members.shape[0] <= GATHER_MAX:
+                ok = alive[members]
+                if where.min_created is not None:
+                    ok &= self._created[members] >= where.min_created
+                return members, ok
+            mask = np.zeros(n, dtype=np.bool_)
+            mask[members] = True
+            mask &= alive
+        else:
+            mask = alive.copy()
+            if where.exclude_groups:
+                mask[self.group_positions(where.exclude_groups)] = False
+        if where.min_created is not None:
+            mask &= self._created[:n] >= where.min_created
+        return None, mask
+
+    def search(self, terms: Sequence[str], vector: FloatArray | None, k: int,
+               where: Where | None = None) -> tuple[Ranked, Ranked]:
+        """BM25 and cosine top ``k`` under one filter, resolved once under the lock."""
+        with self._lock:
+            n = self._n
+            if not n or not self._alive_count:
+                return Ranked.empty(), Ranked.empty()
+            members, ok = self._resolve(where, n)
+            keyword = self._bm25(terms, k, n, members, ok)
+            dense = (self._dense(vector, k, n, members, ok) if vector is not None
+                     else Ranked.empty())
+        return keyword, dense
+
+    def search_cost(self, terms: Sequence[str], dense: bool) -> int:
+        """Rows a :meth:`search` would touch: vectors scored plus postings read.
+
+        Cheap to compute (no scoring); the engine uses it to run small searches inline
+        instead of paying a thread hand-off.
+        """
+        with self._lock:
+            rows = 0
+            if dense:
+                ivf = self._ivf
+                rows = self._n if ivf is None else (
+                    ivf.nprobe() * max(1, ivf.size // ivf.centroids.shape[0]) + self._tail.size)
+            for term in dict.fromkeys(terms):
+                tid = self._vocab.get(term)
+                if tid is not None:
+                    for seg in self._segments:
+                        found = seg.find(tid)
+                        if found is not None:
+                            rows += found[0].shape[0]
+                    entry = self._head.get(tid)
+                    rows += len(entry[0]) if entry is not None else 0
+        return rows
+
+    def bm25(self, terms: Sequence[str], k: int, mask: BoolArray | None = None) -> Ranked:
+        """Top ``k`` documents by Okapi BM25 for the query ``terms``.
+
+        ``mask`` may predate documents added since: it is aligned to the index, and
+        documents it does not cover are left out.
+        """
+        with self._lock:
+            n = self._n
+            if not n or not self._alive_count:
+                return Ranked.empty()
+            return self._bm25(terms, k, n, None, self._with_mask(mask, n))
+
+    def dense(self, query: FloatArray, k: int, mask: BoolArray | None = None) -> Ranked:
         """Top ``k`` documents by cosine similarity to the unit vector ``query``."""
         with self._lock:
-            n_docs = len(self._ids)
-            if not n_docs:
+            n = self._n
+            if not n:
                 return Ranked.empty()
-            ok = (np.frombuffer(self._alive, dtype=np.int8) & np.frombuffer(
-                self._has_vec, dtype=np.int8)).astype(bool)
-            if mask is not None:
-                ok &= mask[:n_docs]
-            if self._ivf is None:
-                scores = self._vectors[:n_docs] @ query
-                return _top(scores, ok, k)
-            ivf_pos, ivf_scores = self._ivf.candidates(query)
-            tail = np.asarray(self._tail, dtype=np.int64)
-            tail_scores = self._vectors[tail] @ query if len(tail) else np.zeros(0, np.float32)
+            return self._dense(query, k, n, None, self._with_mask(mask, n))
+
+    def _with_mask(self, mask: BoolArray | None, n: int) -> BoolArray:
+        alive = self._alive[:n]
+        if mask is None:
+            return alive
+        if mask.shape[0] < n:  # computed before later adds: those are not selected
+            mask = np.concatenate([mask, np.zeros(n - mask.shape[0], dtype=np.bool_)])
+        out: BoolArray = alive & mask[:n]
+        return out
+
+    def _bm25(self, terms: Sequence[str], k: int, n: int, members: IntArray | None,
+              ok: BoolArray) -> Ranked:
+        if not terms:
+            return Ranked.empty()
+        doc_len = self._doc_len
+        avgdl = max(self._len_sum / self._alive_count, 1.0)
+        total = self._alive_count
+        scores: FloatArray | None = None
+        touched: list[npt.NDArray[np.int32]] = []
+        segments = self._segments
+        for term in dict.fromkeys(terms):
+            tid = self._vocab.get(term)
+            if tid is None:
+                continue
+            parts = [found for seg in segments if (found := seg.find(tid)) is not None]
+            entry = self._head.get(tid)
+            if entry is not None:
+                parts.append((np.array(entry[0], dtype=np.int32),
+                              np.array(entry[1], dtype=np.float32)))
+            if not parts:
+                continue
+            docs, tfs = parts[0] if len(parts) == 1 else (
+                np.concatenate([d for d, _ in parts]), np.concatenate([t for _, t in parts]))
+            # Removed documents keep their postings; count only live ones.
+            df = int(docs.shape[0]) if not self._removed else int(self._alive[docs].sum())
+            if df == 0:
+                continue
+            idf = math.log(1.0 + (total - df + 0.5) / (df + 0.5))
+            norm = BM25_K1 * (1.0 - BM25_B + BM25_B * doc_len[docs] / avgdl)
+            contrib = idf * tfs * (BM25_K1 + 1.0) / (tfs + norm)
+            if scores is None:
+                scores = np.zeros(n, dtype=np.float32)
+            # A term lists each document once, so fancy-index accumulation is exact.
+            scores[docs] += contrib
+            touched.append(docs)
+        if scores is None:
+            return Ranked.empty()
+        if members is not None:
+            sub = scores[members]
+            hit = ok & (sub > 0)
+            top = _top(sub, hit, k)
+            return Ranked(members[top.positions], top.scores)
+        # The matched documents, ascending: from the postings when they are few (an org
+        # index of 100k chunks), by scanning the scores otherwise.
+        if sum(d.shape[0] for d in touched) * 8 < n:
+            candidates = np.unique(np.concatenate(touched)).astype(np.int64)
+        else:
+            candidates = np.flatnonzero(scores)
+        candidates = candidates[ok[candidates]]
+        return _top_of(candidates, scores[candidates], k)
+
+    def _dense(self, query: FloatArray, k: int, n: int, members: IntArray | None,
+               ok: BoolArray) -> Ranked:
+        has_vec = self._has_vec
+        if members is not None:
+            keep = members[ok & has_vec[members]]
+            if not keep.shape[0]:
+                return Ranked.empty()
+            return _top_of(keep, _cosines(self._vectors[keep], query), k)
+        if self._ivf is None:
+            scores = _cosines(self._vectors[:n], query)
+            return _top(scores, ok & has_vec[:n], k)
+        ivf_pos, ivf_scores = self._ivf.candidates(query)
+        tail = self._tail.view()
+        tail_scores = (_cosines(self._vectors[tail], query) if tail.shape[0]
+                       else np.zeros(0, np.float32))
         positions = np.concatenate([ivf_pos, tail])
         scores = np.concatenate([ivf_scores, tail_scores]).astype(np.float32)
-        keep = ok[positions]
-        positions, scores = positions[keep], scores[keep]
-        if not len(positions):
-            return Ranked.empty()
-        top = _top(scores, np.ones(len(scores), dtype=bool), k)
-        return Ranked(positions[top.positions], top.scores)
+        keep_mask = ok[positions] & has_vec[positions]
+        return _top_of(positions[keep_mask], scores[keep_mask], k)
 
 
-def _top(scores: npt.NDArray[np.floating], valid: npt.NDArray[np.bool_], k: int) -> Ranked:
+def _top_of(positions: IntArray, scores: npt.NDArray[np.floating], k: int) -> Ranked:
+    """Top ``k`` of (positions, scores) pairs, best first."""
+    if not positions.shape[0] or k <= 0:
+        return Ranked.empty()
+    if positions.shape[0] > k:
+        part = np.argpartition(-scores, k - 1)[:k]
+        positions, scores = positions[part], scores[part]
+    order = np.argsort(-scores, kind="stable")
+    return Ranked(positions[order].astype(np.int64), scores[order].astype(np.float32))
+
+
+def _top(scores: npt.NDArray[np.floating], valid: BoolArray, k: int) -> Ranked:
     candidates = np.flatnonzero(valid)
     if not len(candidates) or k <= 0:
         return Ranked.empty()
-    sub = scores[candidates]
-    if len(candidates) > k:
-        part = np.argpartition(-sub, k - 1)[:k]
-        candidates, sub = candidates[part], sub[part]
-    order = np.argsort(-sub, kind="stable")
-    return Ranked(candidates[order].astype(np.int64), sub[order].astype(np.float32))
+    return _top_of(candidates, scores[candidates], k)

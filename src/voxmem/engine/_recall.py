@@ -9,11 +9,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import numpy as np
-
 from ..models import iso
 from ._hot import FACT_GROUP, CallerMemory, Doc, OrgMemory
-from ._index import FloatArray, HybridIndex, Ranked
+from ._index import FloatArray, HybridIndex, Ranked, Where
 from ._rank import RankParams, fuse
 
 __all__ = ["Query", "doc_hit", "search_caller_lane", "search_org_lane"]
@@ -63,11 +61,9 @@ def doc_hit(lane: str, doc_id: str, doc: Doc, score: float) -> dict[str, Any]:
 
 
 def _ranked(index: HybridIndex, query: Query, k: int,
-            mask: np.ndarray[Any, np.dtype[np.bool_]] | None) -> tuple[Ranked, Ranked]:
+            where: Where | None) -> tuple[Ranked, Ranked]:
     depth = max(MIN_CANDIDATES, k * CANDIDATES_PER_HIT)
-    keyword = index.bm25(query.terms, depth, mask)
-    dense = index.dense(query.vector, depth, mask) if query.vector is not None else Ranked.empty()
-    return keyword, dense
+    return index.search(query.terms, query.vector, depth, where)
 
 
 def search_caller_lane(
@@ -76,11 +72,12 @@ def search_caller_lane(
     """Working lane: this call and call summaries. Permanent: facts and earlier calls."""
     if k <= 0 or not len(mem.index):
         return []
-    working = mem.index.group_mask(mem.working_groups())
-    mask = working if lane == "working" else ~working
-    if query.min_created is not None:
-        mask &= mem.index.created_mask(query.min_created)
-    keyword, dense = _ranked(mem.index, query, k, mask)
+    working = tuple(mem.working_groups())
+    # The working lane reads a handful of positions (this call's turns and summaries);
+    # the permanent lane everything else. The index resolves the filter under its lock.
+    where = (Where(groups=working, min_created=query.min_created) if lane == "working"
+             else Where(exclude_groups=working, min_created=query.min_created))
+    keyword, dense = _ranked(mem.index, query, k, where)
     candidates = set(keyword.positions.tolist()) | set(dense.positions.tolist())
     confidence = {}
     for pos in candidates:
@@ -105,9 +102,8 @@ def search_org_lane(
 
 def top_facts(mem: CallerMemory, k: int) -> list[dict[str, Any]]:
     """The caller's current facts, most confident and newest first (for preload)."""
-    mask = mem.index.group_mask([FACT_GROUP])
-    positions = np.flatnonzero(mask)
-    docs = [(int(p), mem.index.payload_at(int(p))) for p in positions]
+    positions = mem.index.group_positions([FACT_GROUP]).tolist()
+    docs = [(p, mem.index.payload_at(p)) for p in positions]
     docs = [(p, d) for p, d in docs if mem.index.id_at(p) in mem.index]
     docs.sort(key=lambda pd: (pd[1].confidence, pd[1].created_at), reverse=True)
     return [doc_hit("permanent", mem.index.id_at(p), d, d.confidence) for p, d in docs[:k]]

@@ -38,11 +38,31 @@ def _stemmer() -> Stemmer.Stemmer:
     return stemmer
 
 
+#: word -> its term, or "" for a stopword. Stemming is deterministic, so one table serves
+#: every thread. Warm-loading 100k org chunks analyses ~7M words: a Snowball call costs
+#: ~1.4 us a word, a lookup here a few tens of ns (``map`` over the dict stays in C).
+#: Cleared when it grows past ``_TERM_CACHE_MAX`` words (a few tens of MB at most).
+_TERM_CACHE_MAX = 200_000
+_term_cache: dict[str, str] = dict.fromkeys(STOPWORDS, "")
+
+
 def analyze(text: str) -> list[str]:
     """Lower-cased, stopword-free, stemmed terms of ``text`` (order kept, repeats kept)."""
-    words = [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
-    words = [w[:-2] if w.endswith("'s") else w for w in words]
-    return list(_stemmer().stemWords(words))
+    found = _WORD.findall(text.lower())
+    cache = _term_cache
+    # New words (numbers and names keep arriving) are stemmed once and remembered.
+    missing = list(set(found).difference(cache))
+    if missing:
+        stems = _stemmer().stemWords([w[:-2] if w.endswith("'s") else w for w in missing])
+        if len(cache) > _TERM_CACHE_MAX:
+            cache.clear()
+            cache.update(dict.fromkeys(STOPWORDS, ""))
+        cache.update(zip(missing, stems, strict=True))
+    try:
+        return list(filter(None, map(cache.__getitem__, found)))
+    except KeyError:  # another thread cleared the table just now
+        words = [w for w in found if w not in STOPWORDS]
+        return list(_stemmer().stemWords([w[:-2] if w.endswith("'s") else w for w in words]))
 
 
 def normalize_line(text: str) -> str:

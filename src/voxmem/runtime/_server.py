@@ -20,6 +20,7 @@ import logging
 import os
 import secrets
 import socket
+import sys
 import time
 from typing import Any
 
@@ -49,6 +50,13 @@ KEEP_ALIVE_S = 75
 # A client probing the lock holds a shared flock for microseconds; wait that out rather
 # than mistake it for a running runtime.
 LOCK_WAIT_S = 1.0
+# How long a thread may hold the GIL while another waits for it (CPython default 5 ms).
+# Recall runs on the event loop while warm loads (a caller's memories, an org index)
+# run on worker threads; every time recall's numpy releases the GIL, getting it back
+# can take a whole interval. Measured on a 2-core host, search_memory while a 100k-chunk
+# org index loaded: 5 ms gave p99 30-36 ms, max ~94 ms; 1 ms gave p99 24 ms, max 54-97 ms
+# for +1 ms at p50; 0.5 ms was worse on every figure (switching overhead).
+SWITCH_INTERVAL_S = 0.001
 
 
 class NoFreePort(OSError):
@@ -89,6 +97,7 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
     """
     import uvicorn
 
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     data_dir = ensure_data_dir(settings.data_path)
     host = host or settings.runtime_host
     lock = FileLock(data_dir / RUNTIME_LOCK_FILE)
