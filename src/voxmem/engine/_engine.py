@@ -191,6 +191,12 @@ class MemoryEngine:
         metadata: dict[str, Any] | None = None, started_at: float | None = None,
     ) -> SessionInfo:
         """Open a call for ``caller``; reusing another caller's session id is refused."""
+        mem = self.callers.peek(scope)
+        if self.store.shared and mem is not None and mem.session_id is None and (
+                not self.applier.pending_turns(scope)):
+            # Another runtime may have served this caller since we cached them: a call
+            # starts from the store's current state.
+            self.callers.drop(scope)
         mem = self.callers.get(scope)
         if session_id is not None:
             # Claimed synchronously, before any await: the store only learns of a
@@ -275,6 +281,7 @@ class MemoryEngine:
         mem = self.callers.get(scope)
         if mem.session_id is None:
             await self.start_session(scope, caller)
+            mem = self.callers.get(scope)  # a shared store starts the call from fresh state
         assert mem.session_id is not None
         meta = dict(metadata or {})
         flagged = interrupted or bool(meta.get("interrupted"))
@@ -435,7 +442,9 @@ class MemoryEngine:
             # loads, rather than spend the turn's budget waiting for it.
             done, _ = await asyncio.wait([asyncio.ensure_future(mem.ready.wait())],
                                          timeout=0.005)
-            if not done:
+            # Turns still on their way from the journal are not in the store yet: only
+            # a caller with none pending can be answered from it.
+            if not done and not self.applier.pending_turns(mem.scope):
                 cold.append(lane)
                 return await self._cold_permanent(mem, text, query_task, k, min_created)
         await mem.ready.wait()
@@ -471,13 +480,16 @@ class MemoryEngine:
         """Permanent lane from the store's own indexes (full text + vectors)."""
         now = self.clock()
         depth = max(k * 4, 20)
-        keyword = await self.store.search_items_text(mem.scope, text, depth, now)
-        dense: list[TextHit] = []
-        vector = await query_task
-        if vector is not None:
-            dense = await self.store.search_items_vector(
+        async def by_vector() -> list[TextHit]:
+            vector = await query_task
+            if vector is None:
+                return []
+            return await self.store.search_items_vector(
                 mem.scope, np.ascontiguousarray(vector).tobytes(), self.embedder.name, depth,
                 now)
+
+        keyword, dense = await asyncio.gather(
+            self.store.search_items_text(mem.scope, text, depth, now), by_vector())
         rows = {h.id: h for h in [*keyword, *dense]}
         fused = rrf([h.id for h in keyword], [(h.id, h.score) for h in dense], self.params)
         ids = [i for i in fused if not (rows[i].data.get("kind") == "turn"
@@ -568,7 +580,8 @@ class MemoryEngine:
             sessions = await self.store.recent_sessions(scope, 3)
             previous = next((s for s in sessions if s.id != mem.session_id), None)
             if previous is not None:
-                turns = await self.store.session_turns(scope, previous.id)
+                turns = await self.store.session_turns(scope, previous.id,
+                                                       last=PRELOAD_LAST_TURNS)
                 tail = turns[-PRELOAD_LAST_TURNS:]
                 last = {**previous.to_dict(), "startedAtTs": previous.started_at, "turns": [
                     doc_hit("permanent", t.event_id, _turn_doc(t), 1.0) for t in tail]}

@@ -255,7 +255,10 @@ class Store(Protocol):
 
     async def recent_sessions(self, scope: Scope, limit: int) -> list[SessionInfo]: ...
 
-    async def session_turns(self, scope: Scope, session_id: str) -> list[Turn]: ...
+    async def session_turns(self, scope: Scope, session_id: str, *,
+                            last: int | None = None) -> list[Turn]:
+        """The call's turns in order (only the final ``last`` ones when given)."""
+        ...
 
     async def search_items_text(
         self, scope: Scope, query: str, k: int, now: float

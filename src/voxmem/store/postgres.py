@@ -508,14 +508,16 @@ class PostgresStore:
             (*scope.caller_key, limit))
         return [_session(r) for r in rows]
 
-    async def session_turns(self, scope: Scope, session_id: str) -> list[Turn]:
+    async def session_turns(self, scope: Scope, session_id: str, *,
+                            last: int | None = None) -> list[Turn]:
         rows = await self._fetch(
             scope.tenant_id,
             "SELECT id, session_id, turn_id, user_text, assistant_text, created_at, agent_id,"
             " interrupted, tool_calls, metadata FROM items"
             f" WHERE {_CALLER} AND session_id = %s AND kind = 'turn' AND deleted_at IS NULL"
-            " ORDER BY created_at, seq",
-            (*scope.caller_key, session_id))
+            " ORDER BY created_at DESC, seq DESC LIMIT %s",
+            (*scope.caller_key, session_id, last))
+        rows = rows[::-1]
         return [
             Turn(event_id=r[0], session_id=r[1], turn_id=r[2], user_text=r[3] or "",
                  assistant_text=r[4] or "", created_at=r[5], agent_id=r[6],

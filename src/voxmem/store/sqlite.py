@@ -292,15 +292,16 @@ class SQLiteStore:
                 (*_scope_args(scope), limit))
         ])
 
-    async def session_turns(self, scope: Scope, session_id: str) -> list[Turn]:
+    async def session_turns(self, scope: Scope, session_id: str, *,
+                            last: int | None = None) -> list[Turn]:
         def run(conn: sqlite3.Connection) -> list[Turn]:
             rows = conn.execute(
                 "SELECT id, session_id, turn_id, user_text, assistant_text, created_at, "
                 "agent_id, interrupted, tool_calls, metadata FROM items "
                 f"WHERE {_CALLER} AND session_id = ? AND kind = 'turn' AND deleted_at IS NULL "
-                "ORDER BY created_at, rowid",
-                (*_scope_args(scope), session_id),
-            ).fetchall()
+                "ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                (*_scope_args(scope), session_id, -1 if last is None else last),
+            ).fetchall()[::-1]
             return [
                 Turn(event_id=r[0], session_id=r[1], turn_id=r[2], user_text=r[3] or "",
                      assistant_text=r[4] or "", created_at=r[5], agent_id=r[6],
