@@ -120,6 +120,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         t = time.perf_counter()
         await client.preload(user=user)
         out["caller_load_and_preload_ms"] = round((time.perf_counter() - t) * 1000, 1)
+        await client.search_memory(questions[0], user=user, lanes=["org"], timeout_ms=1000)
         await asyncio.sleep(1.0)
         out["background_settle_s"] = await asyncio.to_thread(wait_quiet, pid)
         for q in questions[:50]:

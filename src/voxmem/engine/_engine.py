@@ -507,10 +507,13 @@ class MemoryEngine:
         return out
 
     def _org(self, scope: Scope) -> OrgMemory:
-        key = scope.project_key
+        return self._org_for(scope.tenant_id, scope.project_id)
+
+    def _org_for(self, tenant_id: str, project_id: str) -> OrgMemory:
+        key = (tenant_id, project_id)
         org = self._orgs.get(key)
         if org is None:
-            org = OrgMemory(scope.tenant_id, scope.project_id, self.embedder.dimensions)
+            org = OrgMemory(tenant_id, project_id, self.embedder.dimensions)
             self._orgs[key] = org
             self._org_checked[key] = time.monotonic()
             self._spawn(org.load(self.store))
@@ -635,6 +638,10 @@ class MemoryEngine:
                                         for i in range(len(all_chunks))])
             org.versions[name] = version
             self._spawn(loop.run_in_executor(None, org.index.maybe_build_ivf))
+        elif org is None:
+            # A project that is building knowledge will be searched: start loading it
+            # now rather than on the first turn that asks.
+            self._org_for(tenant_id, project_id)
         return IndexBuildResult(index_name=name, chunk_count=count, version=version)
 
     async def list_indexes(self, tenant_id: str, project_id: str) -> list[dict[str, Any]]:
