@@ -229,6 +229,10 @@ class CallerCache:
     async def _load(self, mem: CallerMemory) -> None:
         started = time.perf_counter()
         try:
+            # Snapshot the turns still on their way from the journal *before* reading
+            # the store: a turn applied in between is then in the store's answer, and
+            # none can fall between the two.
+            pending = self._pending(mem.scope)
             caller = await self._store.get_caller(mem.scope)
             items = await self._store.load_items(mem.scope, self._clock())
             if caller is not None:
@@ -238,7 +242,7 @@ class CallerCache:
             mem.index.reserve(len(items))
             await load_in_slices(functools.partial(mem.add_items, bulk=True), items)
             await asyncio.get_running_loop().run_in_executor(None, mem.index.compact)
-            for turn in self._pending(mem.scope):
+            for turn in pending:
                 mem.add_turn(turn)
         except Exception as exc:
             mem.load_error = exc
