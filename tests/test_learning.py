@@ -292,3 +292,17 @@ async def test_memories_written_this_call(engine: MemoryEngine) -> None:
     written = await engine.store.list_facts(s, session_id="call-1")
     assert {f["slotKey"] for f in written} >= {"diet", "seat"}
     assert await engine.store.list_facts(s, session_id="call-2") == []
+
+
+async def test_import_learns_only_when_asked(engine: MemoryEngine) -> None:
+    s = who(engine, "rory")
+    past = [{"startedAt": time.time() - DAY, "turns": [
+        {"userText": "I'm vegetarian", "assistantText": "ok", "createdAt": time.time() - DAY}]}]
+    await engine.import_history(s, Caller("rory"), past)
+    await engine.flush(30)
+    assert await engine.store.pending_extractions(10, 5) == []
+    await engine.import_history(s, Caller("rory"), past, learn=True)
+    await engine.flush(30)
+    assert len(await engine.store.pending_extractions(10, 5)) == 1
+    await engine.lifecycle.sweep()
+    assert any(f["slotKey"] == "diet" for f in await current(engine, s))

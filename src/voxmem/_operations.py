@@ -215,7 +215,10 @@ async def _import_history(engine: MemoryEngine, p: dict[str, Any]) -> Any:
             "metadata": check_optional_dict(session.get("metadata"), f"{where}.metadata"),
             "turns": out_turns,
         })
-    return await engine.import_history(scope, caller, clean)
+    learn = p.get("learn", False)
+    if not isinstance(learn, bool):
+        raise BadRequest("learn must be a boolean", field="learn")
+    return await engine.import_history(scope, caller, clean, learn=learn)
 
 
 async def _list_memories(engine: MemoryEngine, p: dict[str, Any]) -> Any:

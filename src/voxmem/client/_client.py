@@ -257,10 +257,12 @@ class VoiceClient:
             user=user, user_id=user_id, field=field, value=value)))
 
     async def import_history(self, *, user: UserArg = None, user_id: str | None = None,
-                             sessions: list[dict[str, Any]]) -> dict[str, Any]:
-        """Backfill past calls with their real timestamps."""
+                             sessions: list[dict[str, Any]],
+                             learn: bool = False) -> dict[str, Any]:
+        """Backfill past calls with their real timestamps (``learn=True``: also extract
+        facts from them in the background, as for live calls)."""
         return self._core.parse_dict(await self._send(self._core.import_history(
-            user=user, user_id=user_id, sessions=sessions)))
+            user=user, user_id=user_id, sessions=sessions, learn=learn)))
 
     async def flush(self, timeout_s: float = 30.0) -> dict[str, Any]:
         """Wait until every acknowledged write is applied to the store."""
@@ -570,10 +572,11 @@ class VoiceClientSync:
             user=user, user_id=user_id, field=field, value=value))
 
     def import_history(self, *, user: UserArg = None, user_id: str | None = None,
-                       sessions: list[dict[str, Any]]) -> dict[str, Any]:
-        """Backfill past calls with their real timestamps."""
+                       sessions: list[dict[str, Any]],
+                       learn: bool = False) -> dict[str, Any]:
+        """Backfill past calls; see :meth:`VoiceClient.import_history`."""
         return self._runner.run(self._async.import_history(
-            user=user, user_id=user_id, sessions=sessions))
+            user=user, user_id=user_id, sessions=sessions, learn=learn))
 
     def flush(self, timeout_s: float = 30.0) -> dict[str, Any]:
         """Wait until every acknowledged write is applied to the store."""

@@ -136,8 +136,9 @@ class ClientCore:
         return call
 
     def import_history(self, *, user: UserArg, user_id: str | None,
-                       sessions: list[dict[str, Any]]) -> Call:
-        return self._call("import_history", user=user, user_id=user_id, sessions=sessions)
+                       sessions: list[dict[str, Any]], learn: bool = False) -> Call:
+        return self._call("import_history", user=user, user_id=user_id, sessions=sessions,
+                          learn=learn)
 
     def flush(self, timeout_s: float) -> Call:
         return self._call("flush", timeout_s=timeout_s)

@@ -305,9 +305,15 @@ class MemoryEngine:
         return dict(mem.profile)
 
     async def import_history(
-        self, scope: Scope, caller: Caller, sessions: Sequence[dict[str, Any]]
+        self, scope: Scope, caller: Caller, sessions: Sequence[dict[str, Any]],
+        *, learn: bool = False,
     ) -> dict[str, int]:
-        """Backfill past calls with their real timestamps (already validated)."""
+        """Backfill past calls with their real timestamps (already validated).
+
+        With ``learn=True`` the imported calls are also learned from in the background,
+        like calls that end live; by default they are stored and searchable only, so a
+        bulk backfill does not set off thousands of extractions.
+        """
         mem = self.callers.get(scope)
         turns_written = 0
         for session in sessions:
@@ -332,6 +338,10 @@ class MemoryEngine:
             ended = float(session.get("endedAt") or started)
             await self.journal_append({"type": "session_end", "scope": scope_to_record(scope),
                                        "sessionId": sid, "at": ended, "reason": "imported"})
+            if not learn:
+                await self.journal_append({"type": "extraction",
+                                           "scope": scope_to_record(scope), "sessionId": sid,
+                                           "at": ended, "error": None})
         return {"sessions": len(sessions), "turns": turns_written}
 
     # -- recall ---------------------------------------------------------------------------
