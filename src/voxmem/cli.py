@@ -156,6 +156,7 @@ DEMO_FIRST_CALL = [
     ("Please call me in the mornings, before 9am. I'm at work after that.",
      "Noted: mornings before 9am. We'll call you tomorrow morning about ticket 8842."),
 ]
+DEMO_LEARN_POLLS = 50
 DEMO_QUESTION = "When should we call her back, and what was her problem about?"
 
 
@@ -176,7 +177,18 @@ async def _demo(args: argparse.Namespace) -> int:
             for user_text, assistant_text in DEMO_FIRST_CALL:
                 await call.save_response(user_text=user_text, assistant_text=assistant_text)
                 print(f"  caller: {user_text}\n  agent:  {assistant_text}")
-        print("call 1 ended\n")
+            first_call = call.session_id
+        print("call 1 ended; learning from it in the background")
+        learned: list[dict[str, Any]] = []
+        for _ in range(DEMO_LEARN_POLLS):
+            learned = await client.session_memories(user=caller, session_id=first_call or "")
+            if learned:
+                break
+            await asyncio.sleep(0.1)
+        for fact in learned:
+            print(f"  learned: {fact['text']} ({fact['kind']}, confidence "
+                  f"{fact['confidence']:.2f})")
+        print()
         async with client.session(user=caller) as call:
             preload = await call.preload()
             print("call 2 — preload (spliced into the instructions at session start):")
