@@ -34,7 +34,14 @@ apt-get install -y -qq "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" 
 # A private sources list, so the machine's own apt configuration is not touched: only
 # the source package is taken from the newer release, and built against our headers.
 mkdir -p "$WORK/apt/lists/partial" "$WORK/apt/archives/partial"
-echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $SOURCE_SUITE main" \
+# The Debian mirror this machine already uses (its apt sources name it).
+MIRROR="$(grep -rhoE '^(URIs:|deb) +[a-z]+://[^ ]+/debian/?( |$)' \
+    /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null | awk '{print $2}' | head -n1)"
+if [ -z "$MIRROR" ]; then
+    echo "no Debian mirror found in the apt sources; set MIRROR in this script" >&2
+    exit 1
+fi
+echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR $SOURCE_SUITE main" \
     > "$WORK/sources.list"
 APT_OPTS=(-o "Dir::Etc::SourceList=$WORK/sources.list" -o "Dir::Etc::SourceParts=-"
           -o "Dir::State::Lists=$WORK/apt/lists" -o "Dir::Cache::Archives=$WORK/apt/archives")
