@@ -79,10 +79,19 @@ async def worker(first: int, count: int, duration_s: float, period_s: float) -> 
             "acked": acked}
 
 
-def count_turns(data_dir: Path) -> dict[str, int]:
-    with sqlite3.connect(f"file:{data_dir / 'voxmem.db'}?mode=ro", uri=True) as db:
-        rows = db.execute("SELECT user_id, count(*) FROM items WHERE kind = 'turn' "
-                          "GROUP BY user_id").fetchall()
+COUNT_TURNS = "SELECT user_id, count(*) FROM items WHERE kind = 'turn' GROUP BY user_id"
+
+
+def count_turns(data_dir: Path, admin_url: str | None = None) -> dict[str, int]:
+    """Turns per caller as the store holds them (SQLite file, or Postgres as superuser)."""
+    if admin_url:
+        import psycopg
+
+        with psycopg.connect(admin_url) as conn:
+            rows = conn.execute(COUNT_TURNS).fetchall()
+    else:
+        with sqlite3.connect(f"file:{data_dir / 'voxmem.db'}?mode=ro", uri=True) as db:
+            rows = db.execute(COUNT_TURNS).fetchall()
     return {str(user): int(n) for user, n in rows}
 
 
@@ -105,17 +114,20 @@ async def cold_start(data_dir: Path) -> tuple[float, int]:
     return elapsed, found.pid
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def run(args: argparse.Namespace, store_url: str = "",
+        admin_url: str | None = None) -> dict[str, Any]:
     from voxmem.cli import stop_runtime
 
     tmp = tempfile.TemporaryDirectory(prefix="voxmem-load-")
     data_dir = Path(tmp.name)
     env = {"VOXMEM_DATA_DIR": str(data_dir), "VOXMEM_EMBEDDER": args.embedder,
-           "VOXMEM_RUNTIME_PORT_MIN": PORTS[0], "VOXMEM_RUNTIME_PORT_MAX": PORTS[1]}
+           "VOXMEM_RUNTIME_PORT_MIN": PORTS[0], "VOXMEM_RUNTIME_PORT_MAX": PORTS[1],
+           "VOXMEM_STORE_URL": store_url}
     os.environ.update(env)
     out: dict[str, Any] = {"callers": args.callers, "duration_s": args.duration,
                            "period_s": args.period, "workers": args.workers,
-                           "embedder": args.embedder}
+                           "embedder": args.embedder,
+                           "store": "postgres" if store_url else "sqlite"}
     try:
         out["cold_start_to_first_recall_s"], pid = asyncio.run(cold_start(data_dir))
         out["rss_mb_idle"] = round(process_rss_mb(pid), 1)
@@ -147,7 +159,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         out["requests_per_s"] = round((len(recalls) + len(saves)) / args.duration, 1)
     finally:
         outcome = stop_runtime(data_dir)
-    stored = count_turns(data_dir)
+    stored = count_turns(data_dir, admin_url)
     out["turns_acknowledged"] = sum(acked.values())
     out["turns_stored"] = sum(stored.get(user, 0) for user in acked)
     out["turns_lost"] = sum(max(0, n - stored.get(user, 0)) for user, n in acked.items())
@@ -169,11 +181,22 @@ def main() -> None:
     parser.add_argument("--period", type=float, default=2.0)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--embedder", default="static")
-    parser.add_argument("--json", default=str(RESULTS / "load.json"))
+    parser.add_argument("--postgres", action="store_true",
+                        help="store on a throwaway Postgres + pgvector (as the tests start)")
+    parser.add_argument("--json", default="")
     args = parser.parse_args()
+    args.json = args.json or str(RESULTS / ("load_postgres.json" if args.postgres
+                                            else "load.json"))
     if args.quick:
         args.callers, args.duration = min(args.callers, 50), min(args.duration, 15.0)
-    out = run(args)
+    if args.postgres:
+        sys.path.insert(0, str(ROOT))
+        from postgres_recall import database
+
+        with database(None) as (url, admin, _timings):
+            out = run(args, url, admin)
+    else:
+        out = run(args)
     r, s = out["recall_ms"], out["save_ms"]
     rows = [
         ("recall p50 / p95 / p99 (ms)", f"{r['p50']:.1f} / {r['p95']:.1f} / {r['p99']:.1f}",
@@ -190,7 +213,7 @@ def main() -> None:
     ]
     print(f"\nvoxmem runtime under load: {out['callers']} callers in {out['workers']} worker "
           f"processes, a recall and a save every {out['period_s']} s for "
-          f"{out['duration_s']} s, embedder={out['embedder']}")
+          f"{out['duration_s']} s, embedder={out['embedder']}, store={out['store']}")
     print(f"{'measure':<38}{'value':>30}  target")
     for name, value, target in rows:
         print(f"{name:<38}{value:>30}  {target}")
