@@ -41,7 +41,7 @@ from ..models import (
 from ..store import DocumentWrite, Store, TextHit, open_store
 from ._chunking import chunk_text
 from ._compose import compose_context, compose_preload
-from ._hot import CallerCache, CallerMemory, Doc, OrgMemory
+from ._hot import CallerCache, CallerMemory, Doc, OrgMemory, turn_doc
 from ._index import FloatArray, HybridIndex
 from ._learning import Learner, build_extractor, sensitive_policy
 from ._lifecycle import Lifecycle
@@ -597,7 +597,7 @@ class MemoryEngine:
                                                        last=PRELOAD_LAST_TURNS)
                 tail = turns[-PRELOAD_LAST_TURNS:]
                 last = {**previous.to_dict(), "startedAtTs": previous.started_at, "turns": [
-                    doc_hit("permanent", t.event_id, _turn_doc(t), 1.0) for t in tail]}
+                    doc_hit("permanent", t.event_id, turn_doc(t), 1.0) for t in tail]}
             text = compose_preload(profile or None, facts, last, commitments,
                                    self.settings.context_char_budget)
             trace = {"totalMs": round((time.perf_counter() - started) * 1000, 3),
@@ -702,9 +702,3 @@ def _fact_hit(row: dict[str, Any]) -> dict[str, Any]:
             "slotKey": row["slotKey"], "factKind": row["kind"],
             "createdAt": iso(row["createdAt"]), "createdAtTs": row["createdAt"],
             "sessionId": row["sourceSessionId"]}
-
-
-def _turn_doc(turn: Turn) -> Doc:
-    return Doc(kind="turn", text=turn.text, created_at=turn.created_at,
-               session_id=turn.session_id, user_text=turn.user_text,
-               assistant_text=turn.assistant_text)

@@ -65,6 +65,13 @@ class Doc:
     metadata: dict[str, Any] | None = None
 
 
+def turn_doc(turn: Turn) -> Doc:
+    """What recall shows for a saved turn."""
+    return Doc(kind="turn", text=turn.text, created_at=turn.created_at,
+               session_id=turn.session_id, user_text=turn.user_text,
+               assistant_text=turn.assistant_text, turn_id=turn.turn_id)
+
+
 _DOC_FIELDS = tuple(f.name for f in dataclasses.fields(Doc))
 assert _DOC_FIELDS[-1] == "metadata"
 _doc_values = operator.attrgetter(*_DOC_FIELDS)
@@ -131,10 +138,17 @@ class CallerMemory:
             created_at=turn.created_at,
             group=self.group_of(turn.session_id),
             vector=vector,
-            payload=Doc(kind="turn", text=turn.text, created_at=turn.created_at,
-                        session_id=turn.session_id, user_text=turn.user_text,
-                        assistant_text=turn.assistant_text, turn_id=turn.turn_id),
+            payload=turn_doc(turn),
         )
+
+    def live_facts(self) -> list[tuple[int, str, Doc]]:
+        """(position, id, doc) of the caller's current facts (superseded/deleted skipped)."""
+        out = []
+        for pos in self.index.group_positions([FACT_GROUP]).tolist():
+            doc_id = self.index.id_at(pos)
+            if doc_id in self.index:
+                out.append((pos, doc_id, self.index.payload_at(pos)))
+        return out
 
     def _item_group(self, item: MemoryItem) -> int:
         if item.kind == "fact":

@@ -216,11 +216,7 @@ def current_facts(mem: CallerMemory,
                   vector: np.ndarray[Any, Any]) -> list[tuple[str, Doc, float]]:
     """The caller's live facts with each one's cosine to ``vector``."""
     out = []
-    for pos in np.flatnonzero(mem.index.group_mask([FACT_GROUP])):
-        doc_id = mem.index.id_at(int(pos))
-        if doc_id not in mem.index:
-            continue
-        stored = mem.index.vector_at(int(pos))
-        cos = float(stored @ vector) if stored is not None else 0.0
-        out.append((doc_id, mem.index.payload_at(int(pos)), cos))
+    for pos, doc_id, doc in mem.live_facts():
+        stored = mem.index.vector_at(pos)
+        out.append((doc_id, doc, float(stored @ vector) if stored is not None else 0.0))
     return out

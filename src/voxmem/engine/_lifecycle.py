@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from .._exceptions import BadRequest, NotFound, VoxmemError
 from ..extraction import ExtractedFact, is_sensitive
 from ..models import Scope
-from ._hot import FACT_GROUP
 from ._writer import scope_to_record
 
 if TYPE_CHECKING:
@@ -184,10 +183,8 @@ class Lifecycle:
         slot = slot_key(memory_type)
         mem = self._engine.callers.get(scope)
         await mem.ready.wait()
-        for pos in mem.index.group_mask([FACT_GROUP]).nonzero()[0]:
-            doc_id = mem.index.id_at(int(pos))
-            doc = mem.index.payload_at(int(pos))
-            if doc.slot_key == slot and doc_id in mem.index:
+        for _pos, doc_id, doc in mem.live_facts():
+            if doc.slot_key == slot:
                 prefix = f"{slot.replace('_', ' ')}: "
                 content = doc.text[len(prefix):] if doc.text.startswith(prefix) else doc.text
                 return {"memoryType": slot, "content": content, "id": doc_id}

@@ -10,7 +10,7 @@ import dataclasses
 from typing import Any
 
 from ..models import iso
-from ._hot import FACT_GROUP, CallerMemory, Doc, OrgMemory
+from ._hot import CallerMemory, Doc, OrgMemory
 from ._index import FloatArray, HybridIndex, Ranked, Where
 from ._rank import RankParams, fuse
 
@@ -102,8 +102,6 @@ def search_org_lane(
 
 def top_facts(mem: CallerMemory, k: int) -> list[dict[str, Any]]:
     """The caller's current facts, most confident and newest first (for preload)."""
-    positions = mem.index.group_positions([FACT_GROUP]).tolist()
-    docs = [(p, mem.index.payload_at(p)) for p in positions]
-    docs = [(p, d) for p, d in docs if mem.index.id_at(p) in mem.index]
-    docs.sort(key=lambda pd: (pd[1].confidence, pd[1].created_at), reverse=True)
-    return [doc_hit("permanent", mem.index.id_at(p), d, d.confidence) for p, d in docs[:k]]
+    facts = sorted(mem.live_facts(), key=lambda f: (f[2].confidence, f[2].created_at),
+                   reverse=True)
+    return [doc_hit("permanent", doc_id, d, d.confidence) for _, doc_id, d in facts[:k]]
