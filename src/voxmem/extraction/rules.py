@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 
 from ._base import MAX_FACTS, ExtractedFact, Transcript
+from ._context import asked_for
 from ._rules_common import Rule, TurnView, capture_phrase, sentences
 from ._rules_identity import IDENTITY_RULES
 from ._rules_needs import NEED_RULES
@@ -38,7 +39,8 @@ from ._text import (
     spoken_emails_to_addresses,
     third_person,
 )
-from .sensitive import DEFAULT_POLICY, SensitivePolicy, redact
+from .redaction import redact_turn_text
+from .sensitive import DEFAULT_POLICY, SensitivePolicy
 
 __all__ = ["DEFAULT_MIN_CONFIDENCE", "RuleExtractor"]
 
@@ -224,12 +226,19 @@ class RuleExtractor:
         """The same as :meth:`extract`, for callers without an event loop."""
         candidates: list[Candidate] = []
         prev_agent = ""
+        asked: str | None = None
         for index, turn in enumerate(transcript.turns):
+            # Redact first, on the raw words and with the agent's last question in mind:
+            # "my pin is one nine eight four", or a bare "nine three one seven" after
+            # "what's your PIN?", must be caught before spoken digits become numerals.
+            user, agent, _ = redact_turn_text(turn.user_text or "", turn.assistant_text or "",
+                                              asked=asked, policy=self.policy)
+            asked = asked_for(agent)
             view = TurnView(
                 index=index,
                 turn_id=turn.turn_id,
-                user=self._prepare(turn.user_text, caller=True),
-                agent=self._prepare(turn.assistant_text, caller=False),
+                user=self._prepare(user, caller=True),
+                agent=self._prepare(agent, caller=False),
                 prev_agent=prev_agent,
                 default_country_code=self.default_country_code,
                 keep_health=not self.policy.health,
@@ -245,9 +254,7 @@ class RuleExtractor:
         )
 
     def _prepare(self, text: str, *, caller: bool) -> str:
-        # Redact first, on the raw words: "my pin is one nine eight four" must be caught
-        # before spoken digits are turned into numerals.
-        text = clean_fillers(redact(text or "", self.policy))
+        text = clean_fillers(text)
         if caller:
             text = spelled_out_to_words(spoken_digits_to_numerals(text))
             text = spoken_emails_to_addresses(text)
