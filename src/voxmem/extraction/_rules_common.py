@@ -64,7 +64,9 @@ class TurnView:
 
 Rule = Callable[[TurnView], list[Candidate]]
 
-_SENTENCE_END = re.compile(r"[.!?;]+(?=\s|$)|\n")
+# "Dr. Chen" and "St. Mary's" do not end a sentence.
+_SENTENCE_END = re.compile(
+    r"(?<!\bDr)(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bSt)(?<!\bNo)(?<!\bvs)[.!?;]+(?=\s|$)|\n")
 
 
 def sentences(text: str) -> list[tuple[int, str]]:

@@ -25,6 +25,7 @@ _GREETING = (
     r"evening)|hi\s+there|hello\s+there)[\s,.!]+)*"
 )
 _MY_NAME = re.compile(
+    rf"(?<!his\s)(?<!her\s)(?<!their\s)(?<!its\s)(?<!it's\s)(?<!'s\s)"
     rf"\b(?:my\s+name\s+is|my\s+name's|my\s+names|name\s+is|name's|the\s+name's|"
     rf"i'm\s+called|i\s+am\s+called|full\s+name\s+is)\s+{_NAME}",
     re.IGNORECASE,
@@ -82,6 +83,9 @@ _NOT_A_NAME = word_set(
     away driving working retired single married pregnant vegetarian vegan one two three
     number gonna actually also only like literally"""
 )
+_NAME_REPAIR = re.compile(
+    rf"\s+(?:no\s+sorry|sorry\s+no|no\s+wait|i\s+mean|sorry|no)\s*,?\s+(?:it's\s+)?"
+    rf"(?P<name>{_NAME_TOKEN})", re.IGNORECASE)
 _INTRO_FOLLOW = re.compile(r"^\s*,?\s*(?:calling|here|speaking|from|returning)\b", re.I)
 
 
@@ -116,7 +120,12 @@ def names(t: TurnView) -> list[Candidate]:
     """"my name is X", "this is X calling", "i'm X Y", "first name X, last name Y"."""
     out: list[Candidate] = []
     for m in _MY_NAME.finditer(t.user):
-        name = _clean_name(m.group("name"), require_capital=False)
+        raw = m.group("name")
+        # "name is mike no sorry michael": the repair is the name.
+        repair = _NAME_REPAIR.match(t.user, m.end("name") - len(raw) + len(raw.split()[0]))
+        if repair:
+            raw = repair.group("name")
+        name = _clean_name(raw, require_capital=False)
         if name:
             out.append(t.candidate(f"Name is {name}", "identity", "name", 0.9, m.start()))
     for offset, sentence in sentences(t.user):

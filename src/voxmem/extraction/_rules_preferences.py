@@ -222,6 +222,8 @@ def preferences(t: TurnView) -> list[Candidate]:
             word = m.group("neg").lower()
             negative = word not in ("like", "love")
             obj = capture_phrase(sentence, m.end())
+            if obj.lower().startswith("to "):
+                continue  # "i like to sleep": an activity, not a preference to act on
             c = _preference(t, obj, offset + m.start(), 0.6, negative=negative)
             if c:
                 out.append(c)

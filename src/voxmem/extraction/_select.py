@@ -29,6 +29,7 @@ logger = logging.getLogger("voxmem.extraction")
 
 _KIND_RANK = {kind: i for i, kind in enumerate(FACT_KINDS)}
 _NON_WORD = re.compile(r"[^0-9a-z@+]+")
+_NUMBER = re.compile(r"\d{3,}")
 
 
 @dataclasses.dataclass(slots=True)
@@ -108,11 +109,19 @@ def select_facts(
 
     # Longest first, so a shorter text contained in a kept one is recognised as a repeat.
     unique: list[tuple[str, Candidate]] = []
+    numbers: list[tuple[str, frozenset[str]]] = []
     for c in sorted(loose, key=lambda c: (-len(_norm(c.text)), -c.confidence, c.position)):
         key = _norm(c.text)
         if any(key in seen_key for seen_key, _ in unique):
             continue
+        # Two rules reading the same number ("Has order 113572", "Order number is
+        # 113572") state one fact.
+        nums = frozenset(_NUMBER.findall(c.text))
+        if nums and any(kind == c.kind and nums <= seen for kind, seen in numbers):
+            continue
         unique.append((key, c))
+        if nums:
+            numbers.append((c.kind, nums))
     chosen.extend(c for _, c in unique)
 
     chosen.sort(key=lambda c: (-c.confidence, _KIND_RANK[c.kind], c.position))

@@ -26,11 +26,16 @@ import re
 
 from ._base import MAX_FACTS, ExtractedFact, Transcript
 from ._context import asked_for
+from ._rules_agent import AGENT_RULES, extra_commitment
 from ._rules_common import Rule, TurnView, capture_phrase, sentences
 from ._rules_identity import IDENTITY_RULES
 from ._rules_needs import NEED_RULES
+from ._rules_people import PEOPLE_RULES
 from ._rules_preferences import PREFERENCE_RULES
+from ._rules_spoken import SPOKEN_RULES
+from ._rules_things import THING_RULES
 from ._select import Candidate, select_facts
+from ._spoken import restore_apostrophes, spelled_letters, spoken_numbers
 from ._text import (
     DEFAULT_COUNTRY_CODE,
     clean_fillers,
@@ -107,6 +112,8 @@ _COMMIT_TAIL = re.compile(
     r"for\s+you|as\s+well|too|straight\s+away|asap|out))+$",
     re.IGNORECASE,
 )
+_RIGHT_AWAY = re.compile(r"\b(?:right\s+away|straight\s+away|right\s+now|in\s+a\s+moment)\b",
+                         re.IGNORECASE)
 _NOT_A_PROMISE = re.compile(r"^(?:a\s+look|a\s+note|you\s+through|you\s+over|it\s+a\s+try)\b", re.I)
 
 
@@ -128,6 +135,9 @@ def commitments(t: TurnView) -> list[Candidate]:
     for offset, sentence in sentences(t.agent):
         if sentence.rstrip().endswith("?") or _OFFER.search(sentence):
             continue
+        if _RIGHT_AWAY.search(sentence):
+            continue  # done during the call ("I'll send one up right away")
+        found = len(out)
         for m in _COMMIT.finditer(sentence):
             verb = re.sub(r"\s+", " ", m.group("verb").lower())
             rest = capture_phrase(sentence, m.end())
@@ -167,6 +177,9 @@ def commitments(t: TurnView) -> list[Candidate]:
             when = _commit_phrase(capture_phrase(sentence, m.end()))
             text = f"Agent promised {what} will {then} {when}".strip()
             out.append(t.candidate(text, "commitment", None, 0.7, base + offset + m.start()))
+        if len(out) == found:
+            out.extend(t.candidate(text, "commitment", None, conf, base + offset + at)
+                       for text, at, conf in extra_commitment(sentence))
     for offset, sentence in sentences(t.user):
         if sentence.rstrip().endswith("?") or _OFFER.search(sentence):
             continue
@@ -179,7 +192,9 @@ def commitments(t: TurnView) -> list[Candidate]:
     return out
 
 
-_USER_RULES: tuple[Rule, ...] = (*IDENTITY_RULES, *PREFERENCE_RULES, *NEED_RULES, commitments)
+_USER_RULES: tuple[Rule, ...] = (
+    *IDENTITY_RULES, *PEOPLE_RULES, *THING_RULES, *PREFERENCE_RULES, *SPOKEN_RULES,
+    *NEED_RULES, *AGENT_RULES, commitments)
 
 
 class RuleExtractor:
@@ -256,6 +271,9 @@ class RuleExtractor:
     def _prepare(self, text: str, *, caller: bool) -> str:
         text = clean_fillers(text)
         if caller:
-            text = spelled_out_to_words(spoken_digits_to_numerals(text))
+            text = restore_apostrophes(text)
+            text = spoken_emails_to_addresses(text)
+            text = spelled_letters(text)
+            text = spelled_out_to_words(spoken_numbers(spoken_digits_to_numerals(text)))
             text = spoken_emails_to_addresses(text)
         return text

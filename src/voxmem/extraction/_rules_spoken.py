@@ -1,0 +1,253 @@
+"""Rules for the way callers actually talk: no punctuation, no capitals, half sentences.
+
+"i always want an aisle seat", "make it vegetarian please", "no onions ever", "delivery
+to forty two oak lane", "its a twenty sixteen honda civic", "tuesdays are best for me
+after three". The older rules expect written sentences; these read the caller's words as
+speech-to-text writes them (after the numbers were turned into digits), and use the
+agent's written reply where it confirms what was heard.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ._rules_common import ONE_OFF, TurnView, capture_phrase, clean_object, tidy_days
+from ._select import Candidate
+
+__all__ = ["SPOKEN_RULES"]
+
+_QUESTION = re.compile(
+    r"^(?:do|does|did|can|could|would|will|is|are|what|whats|what's|how|when|where|why|which|"
+    r"who)\b", re.IGNORECASE)
+_STOP_OBJ = re.compile(
+    r"^(?:problem|problems|thanks|thank|sorry|worries|wait|way|idea|rush|one|i|it|that|not|"
+    r"no|longer|more|need|matter|clue|luck|answer|reply|hurry|pressure|charge|fee|fees|"
+    r"change|changes|reason|doubt|kidding|joke|way|big\s+deal|offense|offence|thanks|"
+    r"actually|sir|madam|ma'am|mate|hun|love|dear|ok|okay|i'm|im|you|we|they|he|she|my|"
+    r"the|a|an|just|all|never|nothing|there|this|then|so|and|but|only|yes|yeah|got|go)\b",
+    re.IGNORECASE)
+
+# --- preferences --------------------------------------------------------------------------
+
+_ALWAYS = re.compile(
+    r"\b(?:i|we)\s+(?:always|usually|normally|generally)\s+(?:want|get|have|like|take|"
+    r"order|book|ask\s+for|go\s+for|drink|eat|wear|request|prefer)\s+(?P<obj>.+)",
+    re.IGNORECASE)
+_ONLY = re.compile(
+    r"\b(?:i|we)\s+only\s+(?:drink|eat|use|wear|fly|want|buy|order|take)\s+(?P<obj>.+)",
+    re.IGNORECASE)
+_PUT_ME = re.compile(
+    r"\b(?:put|seat|place|book)\s+(?:me|us)\s+(?:by|in|on|near|at|next\s+to)\s+(?P<obj>.+)",
+    re.IGNORECASE)
+_WHENEVER = re.compile(
+    r"\bwhenever\s+(?:you|u)\s+book\s+(?:me|us)\s+(?:(?:put|get|give)\s+(?:me|us)\s+"
+    r"(?:in|on|by)?\s*)?(?P<obj>.+)", re.IGNORECASE)
+_NO_THING = re.compile(
+    r"(?:^|\b(?:and|also|but|so|please|oh|just)\s+)(?:no|never\s+any|nothing)\s+"
+    r"(?P<obj>(?!more\b)[a-z][a-z' -]{2,40}?)\s*(?=\b(?:ever|please|for\s+(?:me|us)|"
+    r"on\s+(?:it|them|mine|my)|at\s+all|in\s+(?:it|mine)|thanks|my\s+\w+\s+hates?|we\s+don't|"
+    r"i\s+don't|i'm\s+the|i\s+hate)\b|$)",
+    re.IGNORECASE)
+_PREFER_A = re.compile(
+    r"\b(?:i'd|i\s+would|we'd)\s+(?:prefer|rather\s+have|like)\s+(?P<obj>(?:a|an|the)\s+.+)",
+    re.IGNORECASE)
+_SAME_AS = re.compile(r"\bsame\s+as\s+(?:last\s+time|usual|always)\s+(?P<obj>.+)", re.I)
+_STYLIST = re.compile(
+    r"\b(?:with|by)\s+(?P<name>[a-z]+)\s+(?:(?:she|he)\s+always\s+does|(?:she's|he's)\s+"
+    r"(?:my|the\s+one)|if\s+(?:she's|he's)\s+in)", re.IGNORECASE)
+_DIET_WORDS = ("vegan", "vegetarian", "pescatarian", "kosher", "halal", "keto",
+               "gluten free", "dairy free", "plant based")
+_DIET = re.compile(
+    r"\b(?:i'm|i\s+am|we're|we\s+are|were|gone|going|switch\s+(?:me|us)\s+to|make\s+it|"
+    r"keep\s+it|to\s+be|be|it's|its|eat|only|all|plan\s+is)\s+(?:fully\s+|strictly\s+|"
+    r"totally\s+|now\s+|all\s+)?(?P<diet>" + "|".join(_DIET_WORDS) + r")\b",
+    re.IGNORECASE)
+_CONTACT = re.compile(
+    r"\b(?:(?:please|just|only)\s+)?(?P<how>text|email|e-mail)\s+(?:me|us)\b(?!\s+(?:at|the|a|"
+    r"it|that|this|when|back))|\b(?:by|via)\s+(?P<how2>email|text|post|mail)\s+"
+    r"(?:from\s+now\s+on|please|instead|only)\b|\b(?P<how3>text|email)\s+(?:is|would\s+be)\s+"
+    r"(?:better|best|easier|fine)\b|\bleave\s+a\s+(?P<how4>text|message)\b",
+    re.IGNORECASE)
+_NO_CALLS = re.compile(
+    r"\b(?:don't|do\s+not|dont|please\s+don't|never)\s+(?:ring|call|phone)\s+me\b|"
+    r"\bstop\s+calling\s+me\b(?:\s+about\s+(?P<about>[a-z ]{3,30}))?", re.IGNORECASE)
+_SPEAKS = re.compile(
+    r"\b(?:speaks?|in)\s+(?P<lang>spanish|french|german|italian|portuguese|polish|"
+    r"mandarin|cantonese|arabic|hindi|urdu|punjabi|russian|vietnamese|korean|japanese|"
+    r"tagalog|turkish|ukrainian|english|welsh|somali|farsi)\b|\b(?P<lang2>english|spanish|"
+    r"french|polish)\s+is\s+(?:fine|ok|okay|better|best)\b", re.IGNORECASE)
+
+
+def _obj(text: str, start: int = 0) -> str:
+    return clean_object(capture_phrase(text, start))
+
+
+def _pref(t: TurnView, text: str, at: int, conf: float = 0.7, *, slot: str | None = None,
+          kind: str = "preference") -> Candidate:
+    return t.candidate(text, kind, slot, conf, at)
+
+
+def spoken_preferences(t: TurnView) -> list[Candidate]:
+    """Tastes and standing wishes said the way people say them on the phone."""
+    out: list[Candidate] = []
+    user = t.user
+    if _QUESTION.match(user.strip()):
+        return out
+    for pattern, lead in ((_ALWAYS, "Prefers"), (_ONLY, "Only wants"), (_PUT_ME, "Prefers"),
+                          (_WHENEVER, "Prefers"), (_PREFER_A, "Prefers"),
+                          (_SAME_AS, "Prefers")):
+        for m in pattern.finditer(user):
+            obj = _obj(user, m.start("obj"))
+            if not obj or _STOP_OBJ.match(obj) or ONE_OFF.search(obj) or obj.startswith("to "):
+                continue
+            out.append(_pref(t, f"{lead} {obj}", m.start()))
+    for m in _NO_THING.finditer(user):
+        obj = m.group("obj").strip()
+        if _STOP_OBJ.match(obj) or len(obj.split()) > 4 or obj.endswith(("stuff", "things")):
+            continue
+        out.append(_pref(t, f"Does not want {obj}", m.start(), 0.65))
+    for m in _STYLIST.finditer(user):
+        out.append(_pref(t, f"Prefers {m.group('name').capitalize()}", m.start(), 0.65))
+    for m in _DIET.finditer(user):
+        diet = m.group("diet").lower()
+        out.append(_pref(t, f"Diet is {diet}", m.start(), 0.8, slot="diet"))
+    for m in _CONTACT.finditer(user):
+        how = (m.group("how") or m.group("how2") or m.group("how3") or m.group("how4")).lower()
+        how = {"e-mail": "email", "mail": "post", "message": "text"}.get(how, how)
+        label = {"text": "text messages", "email": "email", "post": "letters by post"}[how]
+        out.append(_pref(t, f"Prefers to be contacted by {label}", m.start(), 0.75,
+                         slot="preferred_contact_method"))
+    for m in _NO_CALLS.finditer(user):
+        about = f" about {m.group('about').strip()}" if m.group("about") else ""
+        out.append(_pref(t, f"Does not want phone calls{about}", m.start(), 0.6, slot=None))
+    for m in _SPEAKS.finditer(user):
+        lang = (m.group("lang") or m.group("lang2")).capitalize()
+        out.append(_pref(t, f"Prefers to speak {lang}", m.start(), 0.75, slot="language"))
+    return out
+
+
+# --- when the caller can be reached or booked --------------------------------------------
+
+_DAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)days?"
+_PART = r"(?:mornings?|afternoons?|evenings?|nights?|weekends?|weekdays?)"
+_CLOCK = r"(?:\d{1,2}(?::\d\d)?\s*(?:am|pm)?|noon|lunch|midday|work)"
+_SLOT = (rf"(?P<when>(?:(?:on\s+)?(?:a\s+)?{_DAY}(?:\s+(?:and|or)\s+{_DAY})?|(?:in\s+the\s+)?"
+         rf"{_PART})(?:\s+(?:before|after|from|between)\s+{_CLOCK}(?:\s+and\s+{_CLOCK})?)?|"
+         rf"(?:any\s*time\s+)?(?:before|after)\s+{_CLOCK})")
+_BEST_FOR_ME = re.compile(
+    rf"{_SLOT}\s+(?:are|is|would\s+be|works?)\s+(?:the\s+)?(?:best|better|good|great|ideal|"
+    rf"easiest)(?:\s+for\s+(?:me|us))?(?:\s+(?P<after>(?:before|after)\s+{_CLOCK}))?",
+    re.IGNORECASE)
+_ONLY_HOME = re.compile(
+    rf"\b(?:i'm|i\s+am|we're|i\s+can)\s+only\s+(?:home|in|around|free|available|off|do|come|"
+    rf"make)\s+(?:classes\s+|it\s+)?(?:on\s+)?{_SLOT}", re.IGNORECASE)
+_HAS_TO_BE = re.compile(
+    rf"\b(?:has\s+to\s+be|needs\s+to\s+be|must\s+be|make\s+it|it'll\s+have\s+to\s+be)\s+"
+    rf"(?:on\s+)?{_SLOT}", re.IGNORECASE)
+_REACH_ME = re.compile(
+    rf"\b(?:best|better|easiest)\s+(?:time\s+)?to\s+(?:call|reach|get|catch)\s+me\s+(?:is\s+)?"
+    rf"(?:in\s+the\s+)?{_SLOT}", re.IGNORECASE)
+_BARE_SLOT = re.compile(
+    rf"(?:^|\b(?:no|actually|hang\s+on\s+no|oh|wait)\s+){_SLOT}(?:\s+only)?"
+    rf"(?=\s+(?:my|i'm|i\s+work|are|is|please|only)\b|\s*$)", re.IGNORECASE)
+_ASKED_WHEN = re.compile(r"\b(?:what|which)\s+(?:day|days|time|times|window)\b|"
+                         r"\bwhen\s+(?:works|is\s+best|are\s+you)\b|\bbest\s+for\s+you\b",
+                         re.IGNORECASE)
+
+
+def _when_text(when: str) -> str:
+    when = re.sub(r"^(?:on\s+|in\s+the\s+|a\s+)", "", when.strip(), flags=re.IGNORECASE)
+    return tidy_days(when)
+
+
+def spoken_availability(t: TurnView) -> list[Candidate]:
+    """"tuesdays are best for me after three", "i'm only home on thursdays"."""
+    out: list[Candidate] = []
+    user = t.user
+    offered = t.prev_agent.lower()
+    for m in _BEST_FOR_ME.finditer(user):
+        when = _when_text(m.group("when"))
+        if when.lower().rstrip("s") in offered and "for me" not in m.group().lower():
+            continue  # "monday is good" accepts the slot the agent offered
+        if m.group("after"):
+            when = f"{when} {m.group('after')}"
+        out.append(t.candidate(f"Prefers {when}", "availability", "preferred_time", 0.75,
+                               m.start()))
+    for pattern in (_ONLY_HOME, _HAS_TO_BE, _REACH_ME):
+        for m in pattern.finditer(user):
+            out.append(t.candidate(f"Available {_when_text(m.group('when'))}", "availability",
+                                   "preferred_time", 0.75, m.start()))
+    if not out:
+        m = _BARE_SLOT.search(user)
+        if m and (m.start() > 0 or _ASKED_WHEN.search(t.prev_agent)) and not ONE_OFF.search(
+                user):
+            out.append(t.candidate(f"Prefers {_when_text(m.group('when'))}", "availability",
+                                   "preferred_time", 0.65, m.start()))
+    return out
+
+
+# --- standing needs and constraints ------------------------------------------------------
+
+_EVERY = re.compile(
+    r"\b(?:every\s+(?:other\s+)?(?:\d+\s+|two\s+|three\s+|few\s+|couple\s+of\s+)?(?:day|week|"
+    r"month|year|fortnight|morning|evening|night|(?:mon|tues|wednes|thurs|fri|satur|sun)day)s?|"
+    r"each\s+(?:week|month)|once\s+a\s+(?:week|month)|a\s+(?:week|month)|weekly|monthly|"
+    r"fortnightly|every\s+\w+\s+(?:weeks|months))\b", re.IGNORECASE)
+_HABIT_VERB = re.compile(
+    r"\b(?:i|we)\s+(?:(?:also|still|usually)\s+)?(?P<verb>pick\s+up|get|need|order|reorder|"
+    r"buy|go\s+through|use|collect|travel|do|have|want|take|come\s+in|bring)\s+(?P<obj>.+)",
+    re.IGNORECASE)
+_VERB3 = {"pick up": "picks up", "get": "gets", "need": "needs", "order": "orders",
+          "reorder": "reorders", "buy": "buys", "go through": "goes through", "use": "uses",
+          "collect": "collects", "travel": "travels", "do": "does", "have": "has",
+          "want": "wants", "take": "takes", "come in": "comes in", "bring": "brings"}
+
+
+def spoken_needs(t: TurnView) -> list[Candidate]:
+    """Recurring needs: "i pick up my prescription every month on the first"."""
+    out: list[Candidate] = []
+    user = t.user
+    freq = _EVERY.search(user)
+    if not freq or _QUESTION.match(user.strip()):
+        return out
+    for m in _HABIT_VERB.finditer(user):
+        verb = re.sub(r"\s+", " ", m.group("verb").lower())
+        obj = clean_object(user[m.start("obj"):][:120])
+        words = obj.split()
+        obj = " ".join(words[:16])
+        if not obj or _STOP_OBJ.match(obj) or freq.group().lower() not in obj.lower() or (
+                "[redacted" in obj):
+            continue
+        out.append(t.candidate(f"Regularly {_VERB3.get(verb, verb)} {obj}", "need", None,
+                               0.65, m.start()))
+        break
+    return out
+
+
+_CANT_BE_WITHOUT = re.compile(
+    r"\bcan't\s+(?:be\s+without|go\s+without|do\s+without)\s+(?P<what>[a-z ]{2,30}?)\s+(?:for|so|"
+    r"and|because)\b.*?\bneed\s+(?P<need>a\s+[a-z]+)", re.IGNORECASE)
+_NO_STUFF = re.compile(r"\b(?:so|and)\s+no\s+(?P<what>[a-z]+(?:\s+[a-z]+)?)\s+(?:stuff|things|"
+                       r"exercises|classes)\b", re.IGNORECASE)
+_WORK_REMOTE = re.compile(
+    r"\bi\s+(?:work|am|i'm)\s+(?:remote|remotely|from\s+home)\s+so\s+i\s+can't\s+"
+    r"(?P<what>come\s+(?:in|to\s+the\s+office)|[a-z ]{3,30})", re.IGNORECASE)
+
+
+def spoken_constraints(t: TurnView) -> list[Candidate]:
+    """"i cant be without a car so i need a loaner", "no jumping stuff"."""
+    out: list[Candidate] = []
+    for m in _CANT_BE_WITHOUT.finditer(t.user):
+        out.append(t.candidate(f"Always needs {m.group('need')} (cannot be without "
+                               f"{m.group('what').strip()})", "constraint", None, 0.7,
+                               m.start()))
+    for m in _NO_STUFF.finditer(t.user):
+        out.append(t.candidate(f"No {m.group('what')} activities", "constraint", None, 0.65,
+                               m.start()))
+    for m in _WORK_REMOTE.finditer(t.user):
+        out.append(t.candidate(f"Works remotely; cannot {m.group('what').strip()}",
+                               "constraint", None, 0.7, m.start()))
+    return out
+
+
+SPOKEN_RULES = (spoken_preferences, spoken_availability, spoken_needs, spoken_constraints)
