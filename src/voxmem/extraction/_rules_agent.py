@@ -24,9 +24,11 @@ _WHEN = re.compile(
     re.IGNORECASE,
 )
 _BOOKED = re.compile(
-    r"(?:\byou(?:'re|\s+are)\s+(?:all\s+)?(?:booked|confirmed|scheduled|set)\s+(?:in\s+)?|"
+    r"(?:\byou(?:'re|\s+are)\s+(?:booked|confirmed|scheduled)\s+(?:in\s+)?|"
     r"\byou've\s+been\s+booked\s+|\bI(?:'ve|\s+have)\s+booked\s+(?P<what>[^.!?]{0,40}?)"
     r"(?=\s+(?:for|on|at|with|next|this|tomorrow|today)\b)|^Booked(?::|\s+for\b|\s+)|"
+    r"\bWe'll\s+see\s+(?:you|(?P<who>[A-Z][a-z]+))\s+(?=(?:on\s+)?(?:today|tomorrow|"
+    r"[A-Z][a-z]+day)\b)|"
     r"\b(?:your|the)\s+(?:first\s+)?(?:appointment|check-?up|session|visit|class|"
     r"reservation|booking)\s+is\s+)"
     r"\s*(?P<when>(?:[^.!?]|(?<=Dr)\.|(?<=Mr)\.|(?<=Mrs)\.|(?<=Ms)\.|(?<=St)\.){4,90})",
@@ -67,7 +69,7 @@ def appointments(t: TurnView) -> list[Candidate]:
         if sentence.rstrip().endswith("?"):
             continue
         for m in _BOOKED.finditer(sentence):
-            what = (m.group("what") or "").strip()
+            what = (m.group("what") or m.group("who") or "").strip()
             when = m.group("when")
             if what and what.lower() not in ("you", "you in", "it", "that"):
                 when = f"{when} ({what})"
@@ -76,9 +78,9 @@ def appointments(t: TurnView) -> list[Candidate]:
                 out.append(c)
     if t.prev_agent and _ACCEPT.match(t.user.strip()):
         for _, sentence in sentences(t.prev_agent):
-            m = _OFFER.match(sentence.strip())
-            if m:
-                c = _appointment(t, m.group("when"), 0, 0.7)
+            offer = _OFFER.match(sentence.strip())
+            if offer:
+                c = _appointment(t, offer.group("when"), 0, 0.7)
                 if c is not None:
                     out.append(c)
     return out
@@ -90,8 +92,8 @@ _WHO = (
     r"(?P<who>(?:(?:a|an|the|our|your)\s+)?(?:[\w-]+\s+){0,2}?(?:adjuster|assessor|"
     r"estimator|crew|vet|doctor|nurse|officer|engineer|technician|specialist|team|manager|"
     r"courier|driver|inspector|agent|advisor|adviser|representative|rep|department|"
-    r"maintenance|billing|support|desk|someone|somebody|card|replacement|refund|parcel|"
-    r"package|order|permit|pack|form|forms|letter|statement|router|kit)|"
+    r"maintenance|billing|support|desk|someone|somebody|card|replacement|refund|permit|"
+    r"pack|form|forms|letter|statement|router|kit)|"
     r"(?:Mr|Mrs|Ms|Dr|Miss)\.?\s+[A-Z][a-z]+|[A-Z][a-z]+(?:,\s+[A-Z][a-z]+,)?)"
 )
 _WILL = re.compile(
@@ -110,7 +112,7 @@ _READY = re.compile(
 )
 _I_WILL = re.compile(
     r"\b(?:I'll|I\s+will|We'll|We\s+will)\s+(?:also\s+|now\s+|just\s+)?(?P<verb>open|apply|"
-    r"waive|post|book|reserve|arrange|file|submit|remove|hold|prepare|schedule|set\s+up|"
+    r"waive|post|book|reserve|arrange|file|submit|hold|prepare|schedule|set\s+up|"
     r"send|have\s+[\w\s]{2,20}?\s+(?:review|call|check|look\s+at|email|contact))\b"
     r"(?P<rest>[^.!?;]{0,80})",
     re.IGNORECASE,
@@ -136,6 +138,7 @@ def extra_commitment(sentence: str) -> list[tuple[str, int, float]]:
         if _IMMEDIATE.search(rest) or m.group("who").lower() in ("it", "that", "this"):
             continue
         who = re.sub(r"^(?:our|your)\s+", "the ", m.group("who").strip(), flags=re.I)
+        who = re.sub(r"^(A|An|The)\b", lambda a: a.group(1).lower(), who)
         who = re.sub(r",\s+([A-Z][a-z]+),", r" \1", who)
         text = f"Agent promised {who} will {m.group('verb').lower()} {_tidy(rest)}"
         out.append((text.rstrip(" ."), m.start(), 0.75))

@@ -60,7 +60,8 @@ _NEED = re.compile(
 _PETS = re.compile(
     r"\b(?:i|we)(?:'ve)?\s+(?:have|got|have\s+got)\s+(?P<pet>(?:a|an|two|three|some)\s+"
     r"(?:(?:big|small|large|little|friendly|very\s+friendly|nervous|young|old)\s+)?"
-    r"(?:dogs?|cats?|pets?|puppy|puppies|kitten|kittens))\b",
+    r"(?:dogs?|cats?|pets?|puppy|puppies|kitten|kittens))\b"
+    r"(?!\s+(?:called\s+|named\s+)?[a-z]+\s+and\s+[a-z]+)",
     re.IGNORECASE,
 )
 _PET_REQUIREMENT = re.compile(

@@ -14,13 +14,13 @@ import re
 
 from ._rules_common import TurnView
 from ._select import Candidate
-from ._text import title_name
+from ._text import title_name, word_set
 
 __all__ = ["PEOPLE_RULES", "agent_proper_nouns", "is_common_word"]
 
 # Words that are never a name in these positions. Function words, the verbs and
 # adjectives that follow "my dog ..." or answer "your name?", call-centre nouns.
-_COMMON = frozenset("""
+_COMMON = word_set("""
 a an the and or but so to of in on at for with from by about as into like than then
 that this these those there here it its it's is was are were be been being am do does
 did done have has had having get got gets getting go goes going gone went come comes
@@ -47,8 +47,13 @@ everything someone anyone nobody everybody problem issue question help appointme
 booking reservation delivery bill payment service plan check change cancel book
 sick ill fine busy free available here's that's what's there's who's it'll
 eats eat loves love likes hates hate keeps kept stays lives lived turning turned
+unwell poorly upset unhappy away asleep awake allergic diabetic deaf blind older younger
+retired pregnant late early due out in on ok alright fine better worse there home
+maiden checkup check birthday party food bowl bed toy vet walk walks shots vaccine vaccines
+surgery school class teacher phone room wedding insurance policy card medication meds
+prescription grooming nails teeth passport license licence dinner lunch breakfast
 years months weeks days old young age aged hes shes theyre were youre
-""".split())
+""")
 _NAME_TOKEN = re.compile(r"[a-z][a-z'-]*")
 _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z'-]+)\b")
 # The agent asked who is calling.
@@ -131,6 +136,15 @@ def bare_names(t: TurnView) -> list[Candidate]:
                         confidence, 0)]
 
 
+def spelled_names(t: TurnView) -> list[Candidate]:
+    """A name corrected or confirmed by spelling: "no sorry cathy with a c"."""
+    m = _SPELLED_NAME.match(t.user.strip())
+    if not m or is_common_word(m.group("name")):
+        return []
+    return [t.candidate(f"Name is {title_name(m.group('name'))}", "identity", "name", 0.8,
+                        m.start())]
+
+
 # --- people and pets ---------------------------------------------------------------------
 
 _RELATION_WORDS = {
@@ -160,7 +174,7 @@ _MY_REL = re.compile(
     rf"\b(?P<own>my|our|me|the)\s+(?:(?:little|old|eldest|youngest|oldest|younger|older|"
     rf"new|baby|other|two|three|rescue|german|golden|\w+-year-old)\s+)*(?P<rel>{_REL})"
     rf"(?:'s)?\s+(?:(?:name\s+is|name's|names|is\s+called|called|named|she's\s+called|"
-    rf"he's\s+called|who's\s+called)\s+)?(?P<names>[a-z][a-z' -]{{1,40}})",
+    rf"he's\s+called|who's\s+called|is)\s+)?(?P<names>[a-z][a-z' -]{{1,40}})",
     re.IGNORECASE,
 )
 _HAVE_N = re.compile(
@@ -179,7 +193,14 @@ _THEIR_NAME = re.compile(
     r"\b(?:his|her|their)\s+name(?:'s|\s+is|s)\s+(?P<names>[a-z][a-z' -]{1,40})|"
     r"\b(?:he's|she's|hes|shes)\s+called\s+(?P<names2>[a-z][a-z' -]{1,40})",
     re.IGNORECASE)
-_LAST_REL = re.compile(rf"\b(?:my|our|me)\s+(?P<rel>{_REL})\b", re.IGNORECASE)
+_LAST_REL = re.compile(rf"\b(?:my|our|me|a|the)\s+(?P<rel>{_REL})(?:'s|s)?\b", re.IGNORECASE)
+# "what's your son's name?" / "and your pet's name?": the answer names that person.
+_ASKED_THEIR_NAME = re.compile(
+    rf"\byour\s+(?P<rel>{_REL}|pet)(?:'s|s)\s+name\b", re.IGNORECASE)
+# "cathy with a c", "no sorry it's claire with an i": a name being spelled out.
+_SPELLED_NAME = re.compile(
+    r"^(?:(?:no|sorry|no\s+sorry|it's|its|actually|oh)[\s,]+)*(?P<name>[a-z]{2,})\s+"
+    r"(?:with\s+an?\s+[a-z]\b|spelled|spelt)", re.IGNORECASE)
 
 
 def _names_in(raw: str, confirmed: frozenset[str]) -> list[str]:
@@ -211,6 +232,11 @@ def relations(t: TurnView) -> list[Candidate]:
             rel_word = m.group("rel").lower()
             rel = _RELATION_WORDS.get(rel_word) or _PLURALS.get(rel_word, rel_word)
             found = _names_in(m.group("names"), confirmed)
+            named = re.search(r"\b(?:called|named|name)\b", m.group())
+            # "my sons birthday" is a possessive; "my kids emma and jack" names two.
+            if pattern is _MY_REL and not named and len(found) < 2 and (
+                    rel_word in _PLURALS or m.group().lower().startswith("the")):
+                continue
             for name in found:
                 # An unconfirmed lower-case word is a name only if it is not everyday talk.
                 confidence = 0.8 if name in confirmed else 0.6
@@ -222,6 +248,25 @@ def relations(t: TurnView) -> list[Candidate]:
                 else:
                     text = f"{rel.capitalize()} is named {title}"
                 out.append(t.candidate(text, "note", None, confidence, m.start()))
+    asked = _ASKED_THEIR_NAME.search(t.prev_agent)
+    if asked:
+        rel_word = asked.group("rel").lower()
+        rel = _RELATION_WORDS.get(rel_word) or _PLURALS.get(rel_word, rel_word)
+        answer = _LEAD_IN.sub("", t.user.strip().lower(), count=1)
+        found = _names_in(answer, confirmed)[:1]
+        species = _SPECIES_AFTER.match(answer[len(found[0]):]) if found else None
+        if species and rel == "pet":
+            kind = species.group("breed").split()[-1]
+            rel = "dog" if kind not in ("cat", "kitten", "horse", "rabbit", "parrot") else kind
+            if kind not in _PETS and kind != "dog":
+                rel = "dog"
+        for name in found:
+            title = title_name(name)
+            text = (f"Has a {rel} named {title}" if rel in _PETS or rel == "pet"
+                    else f"{rel.capitalize()} is named {title}")
+            if species:
+                text += f" ({species.group('breed')})"
+            out.append(t.candidate(text, "note", None, 0.8, 0))
     for m in _THEIR_NAME.finditer(t.user):
         before = list(_LAST_REL.finditer(t.user, max(0, m.start() - 80), m.start()))
         if not before:
@@ -236,4 +281,4 @@ def relations(t: TurnView) -> list[Candidate]:
     return out
 
 
-PEOPLE_RULES = (bare_names, relations)
+PEOPLE_RULES = (bare_names, spelled_names, relations)

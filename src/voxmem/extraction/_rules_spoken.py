@@ -16,9 +16,10 @@ from ._select import Candidate
 
 __all__ = ["SPOKEN_RULES"]
 
+# A question is not a statement about the caller; "can you switch me to vegan" is a request
+# and counts.
 _QUESTION = re.compile(
-    r"^(?:do|does|did|can|could|would|will|is|are|what|whats|what's|how|when|where|why|which|"
-    r"who)\b", re.IGNORECASE)
+    r"^(?:do|does|did|is|are|what|whats|what's|how|when|where|why|which|who)\b", re.IGNORECASE)
 _STOP_OBJ = re.compile(
     r"^(?:problem|problems|thanks|thank|sorry|worries|wait|way|idea|rush|one|i|it|that|not|"
     r"no|longer|more|need|matter|clue|luck|answer|reply|hurry|pressure|charge|fee|fees|"
@@ -31,7 +32,7 @@ _STOP_OBJ = re.compile(
 
 _ALWAYS = re.compile(
     r"\b(?:i|we)\s+(?:always|usually|normally|generally)\s+(?:want|get|have|like|take|"
-    r"order|book|ask\s+for|go\s+for|drink|eat|wear|request|prefer)\s+(?P<obj>.+)",
+    r"order|book|ask\s+for|go\s+for|drink|eat|wear|request)\s+(?P<obj>.+)",
     re.IGNORECASE)
 _ONLY = re.compile(
     r"\b(?:i|we)\s+only\s+(?:drink|eat|use|wear|fly|want|buy|order|take)\s+(?P<obj>.+)",
@@ -78,8 +79,15 @@ _SPEAKS = re.compile(
     r"french|polish)\s+is\s+(?:fine|ok|okay|better|best)\b", re.IGNORECASE)
 
 
+_NEW_CLAUSE = re.compile(r"\s+(?:i|i'm|we|we're|my|it's|he's|she's)\s")
+_ARTICLE = re.compile(r"^(?:a|an|the|some)\s+", re.IGNORECASE)
+
+
 def _obj(text: str, start: int = 0) -> str:
-    return clean_object(capture_phrase(text, start))
+    # Speech has no commas: "put me by the window i like to sleep" ends at "i".
+    phrase = capture_phrase(text, start)
+    cut = _NEW_CLAUSE.search(phrase)
+    return clean_object(phrase[:cut.start()] if cut else phrase)
 
 
 def _pref(t: TurnView, text: str, at: int, conf: float = 0.7, *, slot: str | None = None,
@@ -98,7 +106,8 @@ def spoken_preferences(t: TurnView) -> list[Candidate]:
                           (_SAME_AS, "Prefers")):
         for m in pattern.finditer(user):
             obj = _obj(user, m.start("obj"))
-            if not obj or _STOP_OBJ.match(obj) or ONE_OFF.search(obj) or obj.startswith("to "):
+            if not obj or _STOP_OBJ.match(_ARTICLE.sub("", obj)) or ONE_OFF.search(obj) or (
+                    obj.startswith("to ")):
                 continue
             out.append(_pref(t, f"{lead} {obj}", m.start()))
     for m in _NO_THING.finditer(user):
@@ -178,11 +187,11 @@ def spoken_availability(t: TurnView) -> list[Candidate]:
             out.append(t.candidate(f"Available {_when_text(m.group('when'))}", "availability",
                                    "preferred_time", 0.75, m.start()))
     if not out:
-        m = _BARE_SLOT.search(user)
-        if m and (m.start() > 0 or _ASKED_WHEN.search(t.prev_agent)) and not ONE_OFF.search(
-                user):
-            out.append(t.candidate(f"Prefers {_when_text(m.group('when'))}", "availability",
-                                   "preferred_time", 0.65, m.start()))
+        bare = _BARE_SLOT.search(user)
+        if bare and (bare.start() > 0 or _ASKED_WHEN.search(t.prev_agent)) and (
+                not ONE_OFF.search(user)):
+            out.append(t.candidate(f"Prefers {_when_text(bare.group('when'))}", "availability",
+                                   "preferred_time", 0.65, bare.start()))
     return out
 
 
@@ -195,7 +204,7 @@ _EVERY = re.compile(
     r"fortnightly|every\s+\w+\s+(?:weeks|months))\b", re.IGNORECASE)
 _HABIT_VERB = re.compile(
     r"\b(?:i|we)\s+(?:(?:also|still|usually)\s+)?(?P<verb>pick\s+up|get|need|order|reorder|"
-    r"buy|go\s+through|use|collect|travel|do|have|want|take|come\s+in|bring)\s+(?P<obj>.+)",
+    r"buy|go\s+through|use|collect|travel|want|take|come\s+in|bring)\s+(?P<obj>.+)",
     re.IGNORECASE)
 _VERB3 = {"pick up": "picks up", "get": "gets", "need": "needs", "order": "orders",
           "reorder": "reorders", "buy": "buys", "go through": "goes through", "use": "uses",

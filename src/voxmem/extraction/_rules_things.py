@@ -30,7 +30,8 @@ _MAKES = {
 _MODELS = {
     "civic": "Civic", "accord": "Accord", "cr-v": "CR-V", "crv": "CR-V", "pilot": "Pilot",
     "odyssey": "Odyssey", "corolla": "Corolla", "camry": "Camry", "rav4": "RAV4",
-    "prius": "Prius", "highlander": "Highlander", "tacoma": "Tacoma", "tundra": "Tundra",
+    "prius": "Prius", "rav 4": "RAV4", "highlander": "Highlander", "tacoma": "Tacoma",
+    "tundra": "Tundra",
     "f150": "F-150", "f-150": "F-150", "f250": "F-250", "transit": "Transit",
     "focus": "Focus", "fiesta": "Fiesta", "mustang": "Mustang", "explorer": "Explorer",
     "escape": "Escape", "model 3": "Model 3", "model y": "Model Y", "model s": "Model S",
@@ -45,6 +46,13 @@ _MODELS = {
     "clio": "Clio", "yaris": "Yaris", "sienna": "Sienna", "domane": "Domane",
     "prius prime": "Prius Prime", "ioniq": "Ioniq", "kona": "Kona",
 }
+# Models only one maker sells, so the make can be added when the caller leaves it out.
+_MAKE_OF = {"model 3": "Tesla", "model y": "Tesla", "model s": "Tesla", "model x": "Tesla",
+            "f150": "Ford", "f-150": "Ford", "rav4": "Toyota", "rav 4": "Toyota",
+            "corolla": "Toyota", "camry": "Toyota", "civic": "Honda", "sportage": "Kia",
+            "outback": "Subaru", "qashqai": "Nissan", "wrangler": "Jeep"}
+_UNIT = re.compile(r"\b(?:i'm|i\s+am|we're|i\s+live|we\s+live)\s+in\s+(?P<kind>unit|flat|"
+                   r"apartment|apt|suite)\s+(?P<unit>\d+\s?[a-z]?)\b", re.IGNORECASE)
 _VEHICLE = re.compile(
     r"\b(?:(?P<year>(?:19|20)\d\d)\s+)?(?:(?P<colour>white|black|silver|grey|gray|red|blue|"
     r"green|yellow|orange|brown|gold|beige)\s+)?(?P<make>"
@@ -74,7 +82,8 @@ def vehicles(t: TurnView) -> list[Candidate]:
         model = m.group("model").lower()
         make = (m.group("make") or "").lower()
         before = t.user[max(0, m.start() - 30):m.start()]
-        if not (make or m.group("year") or _OWNERSHIP.search(before)):
+        if not (make or m.group("year") or _OWNERSHIP.search(before) or re.search(
+                r"\b(?:my|our|its|it's|the)\b[\w' ]{0,20}$", before, re.IGNORECASE)):
             continue
         if model in ("golf", "focus", "escape", "soul", "leaf", "transit", "pilot",
                      "discovery", "explorer", "defender", "polo") and not (
@@ -82,12 +91,16 @@ def vehicles(t: TurnView) -> list[Candidate]:
                                                      before, re.IGNORECASE)):
             continue  # everyday words unless they clearly name a car
         parts = [m.group("year"), (m.group("colour") or "").lower() or None,
-                 _MAKES.get(make), _MODELS[model]]
+                 _MAKES.get(make) or _MAKE_OF.get(model), _MODELS[model]]
         text = "Vehicle: " + " ".join(p for p in parts if p)
         out.append(t.candidate(text, "note", None, 0.75, m.start()))
     for m in _PLATE.finditer(t.user):
         out.append(t.candidate(f"Vehicle registration is {m.group('plate').upper()}", "note",
                                None, 0.7, m.start()))
+    for m in _UNIT.finditer(t.user):
+        unit = m.group("unit").replace(" ", "").upper()
+        out.append(t.candidate(f"Lives in {m.group('kind').lower()} {unit}", "contact", None,
+                               0.7, m.start()))
     for m in _DEVICE.finditer(t.user):
         out.append(t.candidate(f"Uses {_DEVICES[m.group('dev').lower()]}", "note", None,
                                0.65, m.start()))
@@ -105,9 +118,10 @@ _ADDRESS = re.compile(
     rf"(?:\s+(?:flat|apartment|apt|unit|suite|#)\s*(?P<flat2>\w+))?",
     re.IGNORECASE)
 _ADDRESS_LEAD = re.compile(
-    r"\b(?:to|at|is|from|address|it's|its|in|moved|now|live|located)\s*$", re.IGNORECASE)
+    r"\b(?:to|at|is|from|address|it's|its|in|moved|now|live|located|please)\s*$",
+    re.IGNORECASE)
 _SOMEONE_ELSES = re.compile(
-    r"\b(?:her|his|their|mum's|mom's|dad's|neighbour's|neighbor's|friend's|office|work)\s+"
+    r"\b(?:her|his|their|mum's|mom's|dad's|neighbour's|neighbor's|friend's)\s+"
     r"(?:address|place|house)\b|\bleave\s+it\s+with\b", re.IGNORECASE)
 _ASKED_ADDRESS = re.compile(r"\b(?:address|where\s+(?:are\s+you|do\s+you\s+live|should))\b",
                             re.IGNORECASE)
@@ -145,7 +159,8 @@ _ASKED_ID = re.compile(rf"\b(?P<kind>{_ID_KINDS})\s*(?:number|no|#|id|code)?\b[^
                        re.IGNORECASE)
 _ID_SAID = re.compile(
     rf"\b(?P<kind>{_ID_KINDS})\s*(?:number|no|num|#|id|code)?\s*(?:is|was|'s|:)?\s*"
-    rf"(?:uh\s+|um\s+|like\s+)?(?P<value>(?=[a-z0-9-]*\d)[a-z0-9-]{{3,20}})\b", re.IGNORECASE)
+    rf"(?:uh\s+|um\s+|like\s+)?(?P<value>(?:[a-z]\s+){{0,3}}(?=[a-z0-9-]*\d)[a-z0-9-]{{3,20}})\b",
+    re.IGNORECASE)
 _BARE_VALUE = re.compile(
     r"^(?:(?:yes|yeah|yep|sure|ok|okay|so|uh|um|it's|its|it\s+is|that's|yeah\s+it's)[\s,]+)*"
     r"(?P<value>(?=[a-z0-9-]*\d)[a-z0-9-]{3,20})\b", re.IGNORECASE)
@@ -167,6 +182,7 @@ def _id(t: TurnView, kind: str, value: str, at: int, conf: float) -> Candidate |
     if _REDACTED in value or sum(c.isdigit() for c in value) < 3:
         return None
     kind = re.sub(r"\s+", " ", kind.lower())
+    value = value.replace(" ", "")
     label = _KIND_LABEL.get(kind, kind)
     return t.candidate(f"{label.capitalize()} number is {value.upper()}", "identity",
                        _ID_SLOTS.get(label), conf, at)

@@ -21,6 +21,7 @@ import logging
 import re
 
 from ._base import FACT_KINDS, MAX_FACT_CHARS, MAX_FACTS, ExtractedFact
+from ._text import word_set
 from .sensitive import DEFAULT_POLICY, SensitivePolicy, is_sensitive
 
 __all__ = ["Candidate", "select_facts"]
@@ -63,6 +64,23 @@ def _acceptable(c: Candidate, policy: SensitivePolicy) -> bool:
         logger.debug("dropped a %s candidate flagged as sensitive", c.kind)
         return False
     return True
+
+
+_FILLER_WORDS = word_set(
+    """a an the is are to of for with and or in on at by has have named caller caller's
+    their prefers regularly usually always agent promised will wants""")
+#: Share of the shorter statement's content words the longer must hold to be a repeat.
+_SAME_CONTENT = 0.8
+
+
+def _content_words(norm: str) -> frozenset[str]:
+    return frozenset(w for w in norm.split() if w not in _FILLER_WORDS)
+
+
+def _same_content(a: frozenset[str], b: frozenset[str]) -> bool:
+    if not a or not b:
+        return False
+    return len(a & b) / min(len(a), len(b)) >= _SAME_CONTENT and min(len(a), len(b)) >= 2
 
 
 def _name_words(text: str) -> list[str]:
@@ -118,6 +136,11 @@ def select_facts(
         # 113572") state one fact.
         nums = frozenset(_NUMBER.findall(c.text))
         if nums and any(kind == c.kind and nums <= seen for kind, seen in numbers):
+            continue
+        # Two rules wording one statement differently ("Usually comes in every 6 weeks",
+        # "Regularly comes in every 6 weeks"): nearly the same content words, one fact.
+        words = _content_words(key)
+        if words and any(_same_content(words, _content_words(k)) for k, _ in unique):
             continue
         unique.append((key, c))
         if nums:

@@ -15,6 +15,8 @@ import re
 
 from text_to_num import alpha2digit
 
+from ._text import word_set
+
 __all__ = ["restore_apostrophes", "spelled_letters", "spoken_numbers"]
 
 _DIGIT_WORD = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|\d)"
@@ -31,9 +33,9 @@ _SEPARATORS = frozenset({"dash", "-", "hyphen"})
 # is flat 3 at number 22.
 _STANDALONE_LEAD = frozenset({"flat", "apartment", "apt", "unit", "suite", "room", "floor",
                               "building", "gate", "platform", "terminal"})
-_STREET_WORDS = frozenset("""street st road rd lane ln avenue ave drive dr close court ct way
+_STREET_WORDS = word_set("""street st road rd lane ln avenue ave drive dr close court ct way
     place pl grove crescent boulevard blvd terrace parkway circle square row hill gardens
-    walk mews highway hwy""".split())
+    walk mews highway hwy""")
 
 
 def _expand_repeats(text: str) -> str:
@@ -62,8 +64,8 @@ def spoken_numbers(text: str) -> str:
 
     Example::
 
-        >>> spoken_numbers("account is four four two zero one nine and i'm at nine eleven birch street")
-        "account is 442019 and i'm at 911 birch street"
+        >>> spoken_numbers("account is four four two zero one nine, i'm at nine eleven elm road")
+        "account is 442019, i'm at 911 elm road"
     """
     if not text:
         return text
@@ -145,9 +147,15 @@ _ID_WANT = re.compile(r"\bid\s+(?=(?:prefer|rather|like|love|want|need)\b)", re.
 _AS_IN = re.compile(r"\b([a-z])\s+(?:as\s+in|for)\s+[a-z]+\b", re.IGNORECASE)
 
 
+# "were moving in june": with no "we" before it, "were" and a verb in -ing is "we're".
+_WERE = re.compile(r"(?<!\bwe\s)(?<!\bthey\s)(?<!\byou\s)\bwere\s+(?=[a-z]+ing\b)",
+                   re.IGNORECASE)
+
+
 def restore_apostrophes(text: str) -> str:
     """Put back the apostrophes speech-to-text leaves out ("dont" → "don't")."""
     text = _CONTRACTION.sub(lambda m: _CONTRACTIONS[m.group(1).lower()], text)
+    text = _WERE.sub("we're ", text)
     return _ID_WANT.sub("i'd ", text)
 
 

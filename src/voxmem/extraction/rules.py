@@ -112,6 +112,8 @@ _COMMIT_TAIL = re.compile(
     r"for\s+you|as\s+well|too|straight\s+away|asap|out))+$",
     re.IGNORECASE,
 )
+# "its its kathy", "the the order": a repeated word is a stutter, said once.
+_STUTTER = re.compile(r"\b([a-z][a-z']+)(?:\s+\1\b)+", re.IGNORECASE)
 _RIGHT_AWAY = re.compile(r"\b(?:right\s+away|straight\s+away|right\s+now|in\s+a\s+moment)\b",
                          re.IGNORECASE)
 _NOT_A_PROMISE = re.compile(r"^(?:a\s+look|a\s+note|you\s+through|you\s+over|it\s+a\s+try)\b", re.I)
@@ -276,4 +278,5 @@ class RuleExtractor:
             text = spelled_letters(text)
             text = spelled_out_to_words(spoken_numbers(spoken_digits_to_numerals(text)))
             text = spoken_emails_to_addresses(text)
+            text = _STUTTER.sub(r"\1", text)
         return text
