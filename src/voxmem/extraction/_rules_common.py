@@ -8,6 +8,7 @@ the agent's previous answer, which tells it what the caller was asked.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Callable
 
@@ -69,8 +70,14 @@ _SENTENCE_END = re.compile(
     r"(?<!\bDr)(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bSt)(?<!\bNo)(?<!\bvs)[.!?;]+(?=\s|$)|\n")
 
 
-def sentences(text: str) -> list[tuple[int, str]]:
+def sentences(text: str) -> tuple[tuple[int, str], ...]:
     """Split ``text`` into ``(offset, sentence)`` pairs; "a.b@c.com" stays whole."""
+    return _sentences(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _sentences(text: str) -> tuple[tuple[int, str], ...]:
+    # Every rule splits the same turn; the split is done once per text.
     out: list[tuple[int, str]] = []
     start = 0
     for m in _SENTENCE_END.finditer(text):
@@ -80,7 +87,7 @@ def sentences(text: str) -> list[tuple[int, str]]:
         start = m.end()
     if text[start:].strip():
         out.append((start, text[start:]))
-    return out
+    return tuple(out)
 
 
 # Where a captured phrase ends: punctuation, or a conjunction that starts a new clause.

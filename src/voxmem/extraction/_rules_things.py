@@ -78,7 +78,10 @@ _DEVICE = re.compile(
 def vehicles(t: TurnView) -> list[Candidate]:
     """"its a 2016 honda civic silver", "plate is 7xrt219", "i'm on a mac"."""
     out: list[Candidate] = []
-    for m in _VEHICLE.finditer(t.user):
+    low = t.user.lower()
+    # The model names are few and distinctive: look for one before running the pattern.
+    vehicle_said = any(model in low for model in _MODELS)
+    for m in _VEHICLE.finditer(t.user) if vehicle_said else ():
         model = m.group("model").lower()
         make = (m.group("make") or "").lower()
         before = t.user[max(0, m.start() - 30):m.start()]
