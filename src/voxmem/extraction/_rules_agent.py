@@ -27,6 +27,8 @@ _BOOKED = re.compile(
     r"(?:\byou(?:'re|\s+are)\s+(?:booked|confirmed|scheduled)\s+(?:in\s+)?|"
     r"\byou've\s+been\s+booked\s+|\bI(?:'ve|\s+have)\s+booked\s+(?P<what>[^.!?]{0,40}?)"
     r"(?=\s+(?:for|on|at|with|next|this|tomorrow|today)\b)|^Booked(?::|\s+for\b|\s+)|"
+    r"\bI(?:'ve|\s+have)\s+got\s+you\s+(?:down|in|booked)\s+for\s+|"
+    r"\b[Ss]ee\s+you\s+(?=(?:on\s+)?(?:[A-Z][a-z]+day\b|the\s+\d))|"
     r"\bWe'll\s+see\s+(?:you|(?P<who>[A-Z][a-z]+))\s+(?=(?:on\s+)?(?:today|tomorrow|"
     r"[A-Z][a-z]+day)\b)|"
     r"\b(?:your|the)\s+(?:first\s+)?(?:appointment|check-?up|session|visit|class|"
@@ -112,7 +114,7 @@ _READY = re.compile(
 )
 _I_WILL = re.compile(
     r"\b(?:I'll|I\s+will|We'll|We\s+will)\s+(?:also\s+|now\s+|just\s+)?(?P<verb>open|apply|"
-    r"waive|post|book|reserve|arrange|file|submit|hold|prepare|schedule|set\s+up|"
+    r"waive|post|book|reserve|arrange|file|submit|hold|prepare|schedule|set\s+up|sort(?:\s+out)?|"
     r"send|have\s+[\w\s]{2,20}?\s+(?:review|call|check|look\s+at|email|contact))\b"
     r"(?P<rest>[^.!?;]{0,80})",
     re.IGNORECASE,
@@ -122,6 +124,17 @@ _IMMEDIATE = re.compile(
     r"\b(?:right\s+away|right\s+now|straight\s+away|in\s+a\s+moment|in\s+a\s+minute|"
     r"shortly|now)\s*$|\b(?:note|notes|noted)\b", re.IGNORECASE)
 _TIME_OR_WHAT = re.compile(r"\w{3,}")
+
+
+_GET_SOMEONE = re.compile(
+    r"\b(?:I'll|I\s+will|We'll|We\s+will)\s+(?:get|have)\s+(?P<who>someone|somebody|"
+    r"(?:a|an|the|our)\s+[\w-]+(?:\s+[\w-]+)?)\s+(?P<how>(?:to\s+)?(?:ring|call|phone|"
+    r"come|visit|email|text|contact|look|pop|drop)\b[^.!?;]{0,60}|(?:round|out|over|there)"
+    r"\b[^.!?;]{0,60})", re.IGNORECASE)
+_EXPECT = re.compile(
+    r"\b(?:Expect|You'll\s+get|You\s+will\s+get)\s+(?:a\s+|an\s+)?(?P<what>call|email|text|"
+    r"visit|letter)\s+from\s+(?P<rest>[^.!?;]{3,60})|\byou'll\s+hear\s+(?:back\s+)?from\s+"
+    r"(?:us|me|them|the\s+\w+)\s+(?P<when>[^.!?;]{3,40})", re.IGNORECASE)
 
 
 def _tidy(phrase: str) -> str:
@@ -148,9 +161,21 @@ def extra_commitment(sentence: str) -> list[tuple[str, int, float]]:
             continue
         text = f"Agent promised it will be {m.group('state').lower()} {_tidy(rest)}"
         out.append((text.rstrip(" ."), m.start(), 0.7))
+    for m in _GET_SOMEONE.finditer(sentence):
+        who = re.sub(r"^our\s+", "the ", m.group("who"), flags=re.IGNORECASE)
+        how = re.sub(r"^to\s+", "", m.group("how").strip())
+        out.append((f"Agent promised {who} will {_tidy(how)}".rstrip(" ."), m.start(), 0.7))
+    for m in _EXPECT.finditer(sentence):
+        if m.group("what"):
+            text = f"Agent promised a {m.group('what')} from {_tidy(m.group('rest'))}"
+        else:
+            text = f"Agent promised the caller will hear back {_tidy(m.group('when'))}"
+        out.append((text.rstrip(" ."), m.start(), 0.7))
     for m in _I_WILL.finditer(sentence):
         rest = m.group("rest")
-        if _IMMEDIATE.search(rest) or len(_TIME_OR_WHAT.findall(rest)) < 1:
+        if _IMMEDIATE.search(rest) or len(_TIME_OR_WHAT.findall(rest)) < 1 or re.fullmatch(
+                r"\s*(?:that|it|this|them|those|out|that\s+out|it\s+out)\s*(?:for\s+you)?\s*",
+                rest, re.IGNORECASE):
             continue
         verb = re.sub(r"\s+", " ", m.group("verb").lower())
         out.append((f"Agent promised to {verb} {_tidy(rest)}".rstrip(" ."), m.start(), 0.7))

@@ -40,6 +40,8 @@ class TurnView:
     prev_agent: str
     default_country_code: str
     keep_health: bool
+    #: the caller's words redacted but not rewritten (spoken e-mails and numbers as said)
+    user_raw: str = ""
 
     def candidate(
         self,

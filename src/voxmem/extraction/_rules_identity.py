@@ -192,12 +192,27 @@ _EMAIL = re.compile(
 )
 
 
+_SPOKEN_AT = re.compile(r"(?:\bat\s+\w+\s+dot\s+|@)", re.IGNORECASE)
+
+
 def emails(t: TurnView) -> list[Candidate]:
-    """E-mail addresses the caller gives (spoken forms were rewritten before)."""
-    return [
+    """E-mail addresses the caller gives (spoken forms were rewritten before).
+
+    "b jones eighty two at hotmail dot com" cannot be split into an address from the
+    words alone; when the agent reads the address back in writing in the same turn, the
+    written form is the one kept.
+    """
+    out = [
         t.candidate(f"Email is {m.group().lower()}", "contact", "email", 0.95, m.start())
         for m in _EMAIL.finditer(t.user)
     ]
+    if out or _SPOKEN_AT.search(t.user_raw):
+        out.extend(
+            t.candidate(f"Email is {m.group().lower().rstrip('.')}", "contact", "email", 0.95,
+                        len(t.user) + m.start())
+            for m in _EMAIL.finditer(t.agent)
+        )
+    return out
 
 
 # --- phone numbers -----------------------------------------------------------------------

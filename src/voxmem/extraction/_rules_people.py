@@ -136,6 +136,28 @@ def bare_names(t: TurnView) -> list[Candidate]:
                         confidence, 0)]
 
 
+# "this here is bobby ray", "oh and it's priya by the way": an introduction in lower case
+# counts when the agent's reply writes the name with a capital.
+_INTRO = re.compile(
+    r"(?:^|\b(?:and|oh|hi|hiya|hey|hello|yeah|morning|afternoon|evening)\s+)(?:it's|its|"
+    r"this\s+is|this\s+here\s+is|i'm|my\s+name's|name's)\s+(?P<name>[a-z][a-z'-]+"
+    r"(?:\s+[a-z][a-z'-]+)?)", re.IGNORECASE)
+
+
+def confirmed_intros(t: TurnView) -> list[Candidate]:
+    """A lower-case self-introduction the agent confirms by writing the name."""
+    confirmed = agent_proper_nouns(t.agent)
+    out: list[Candidate] = []
+    for m in _INTRO.finditer(t.user):
+        words = [w for w in m.group("name").lower().split()]
+        if not words or words[0] not in confirmed or words[0] in _COMMON:
+            continue
+        name = words[:2] if len(words) > 1 and words[1] in confirmed else words[:1]
+        out.append(t.candidate(f"Name is {title_name(' '.join(name))}", "identity", "name",
+                               0.8, m.start()))
+    return out
+
+
 def spelled_names(t: TurnView) -> list[Candidate]:
     """A name corrected or confirmed by spelling: "no sorry cathy with a c"."""
     m = _SPELLED_NAME.match(t.user.strip())
@@ -160,6 +182,9 @@ _RELATION_WORDS = {
     "niece": "niece", "aunt": "aunt", "uncle": "uncle", "carer": "carer",
     "caregiver": "caregiver", "spaniel": "dog", "labrador": "dog", "lab": "dog",
     "beagle": "dog", "terrier": "dog", "poodle": "dog", "collie": "dog",
+    "retriever": "dog", "shepherd": "dog", "husky": "dog", "dachshund": "dog",
+    "missus": "wife", "wifey": "wife", "hubby": "husband", "lad": "son", "lass": "daughter",
+    "fiancé": "fiancé", "boyfriend": "boyfriend", "girlfriend": "girlfriend",
 }
 _PLURALS = {"dogs": "dog", "cats": "cat", "kids": "child", "children": "child",
             "sons": "son", "daughters": "daughter", "twins": "twin", "horses": "horse",
@@ -195,6 +220,7 @@ _THEIR_NAME = re.compile(
     re.IGNORECASE)
 _LAST_REL = re.compile(rf"\b(?:my|our|me|a|the)\s+(?P<rel>{_REL})(?:'s|s)?\b", re.IGNORECASE)
 # "what's your son's name?" / "and your pet's name?": the answer names that person.
+# (Possessive relation words, "my missus's car", are matched by the optional 's.)
 _ASKED_THEIR_NAME = re.compile(
     rf"\byour\s+(?P<rel>{_REL}|pet)(?:'s|s)\s+name\b", re.IGNORECASE)
 # "cathy with a c", "no sorry it's claire with an i": a name being spelled out.
@@ -281,4 +307,4 @@ def relations(t: TurnView) -> list[Candidate]:
     return out
 
 
-PEOPLE_RULES = (bare_names, spelled_names, relations)
+PEOPLE_RULES = (bare_names, spelled_names, confirmed_intros, relations)

@@ -35,7 +35,8 @@ _ALWAYS = re.compile(
     r"order|book|ask\s+for|go\s+for|drink|eat|wear|request)\s+(?P<obj>.+)",
     re.IGNORECASE)
 _ONLY = re.compile(
-    r"\b(?:i|we)\s+only\s+(?:drink|eat|use|wear|fly|want|buy|order|take)\s+(?P<obj>.+)",
+    r"\b(?:i|we)\s+only\s+(?:drink|eat|use|wear|fly|want|buy|order|take|watch|read)\s+"
+    r"(?P<obj>.+)",
     re.IGNORECASE)
 _PUT_ME = re.compile(
     r"\b(?:put|seat|place|book)\s+(?:me|us)\s+(?:by|in|on|near|at|next\s+to)\s+(?P<obj>.+)",
@@ -52,6 +53,30 @@ _NO_THING = re.compile(
 _PREFER_A = re.compile(
     r"\b(?:i'd|i\s+would|we'd)\s+(?:prefer|rather\s+have|like)\s+(?P<obj>(?:a|an|the)\s+.+)",
     re.IGNORECASE)
+# Ways of saying "I like X" that name a lasting taste.
+_TASTE = re.compile(
+    r"\b(?:i'm|i\s+am|we're|we\s+are)\s+(?:a\s+(?:big\s+|huge\s+)?fan\s+of|partial\s+to|"
+    r"more\s+of\s+an?|only\s+after|into)\s+(?P<obj>.+)|"
+    r"\b(?:i|we)\s+tend\s+to\s+(?:go\s+for|get|like|prefer|choose|pick|want)\s+(?P<obj2>.+)|"
+    r"\bideally\s+(?P<obj3>.+)|\b(?:we'd|i'd)\s+love\s+it\s+(?P<obj4>.+)|"
+    r"\b(?:i'd|we'd)\s+love\s+(?P<obj5>.+?)\s+(?:in|on|with)\s+everything\b",
+    re.IGNORECASE)
+_DISTASTE = re.compile(
+    r"\b(?:i'm|i\s+am|we're|we\s+are)\s+not\s+(?:a\s+(?:big\s+)?fan\s+of|into|keen\s+on)\s+"
+    r"(?P<obj>.+)|\b(?:we|i)\s+don't\s+do\s+(?P<obj2>(?!that\b|it\b|this\b|online\b|"
+    r"mornings?\b|evenings?\b|weekends?\b)[a-z]+(?:\s+[a-z]+)?)\s+(?:in\s+(?:our|my|this)\s+"
+    r"(?:house|home|family)|at\s+all|anymore)", re.IGNORECASE)
+# "always cut them thick for me", "aisle is better for my legs", "legroom is a must".
+_ALWAYS_FOR_ME = re.compile(
+    r"\balways\s+(?P<obj>(?!do\s+that|do\s+this|do\s+it)(?:[a-z']+\s+){1,4}?[a-z']+)\s+"
+    r"for\s+(?:me|us)\b", re.IGNORECASE)
+_BETTER_FOR_MY = re.compile(
+    r"\b(?P<obj>(?!it\b|that\b|this\b)[a-z]+(?:\s+[a-z]+)?)\s+(?:is|are|'s)\s+(?:better|best)"
+    r"\s+for\s+(?:my|our)\s+\w+", re.IGNORECASE)
+_A_MUST = re.compile(r"\b(?P<obj>(?!it\b|that\b)[a-z]+(?:\s+[a-z]+)?)\s+is\s+a\s+must\b",
+                     re.IGNORECASE)
+_X_ONLY = re.compile(
+    r"\bso\s+(?P<obj>(?!that\b|it\b)[a-z]+(?:\s+[a-z]+)?)\s+only\b", re.IGNORECASE)
 _SAME_AS = re.compile(r"\bsame\s+as\s+(?:last\s+time|usual|always)\s+(?P<obj>.+)", re.I)
 _STYLIST = re.compile(
     r"\b(?:with|by)\s+(?P<name>[a-z]+)\s+(?:(?:she|he)\s+always\s+does|(?:she's|he's)\s+"
@@ -79,8 +104,11 @@ _SPEAKS = re.compile(
     r"french|polish)\s+is\s+(?:fine|ok|okay|better|best)\b", re.IGNORECASE)
 
 
-_NEW_CLAUSE = re.compile(r"\s+(?:i|i'm|we|we're|my|it's|he's|she's)\s")
+_NEW_CLAUSE = re.compile(
+    r"\s+(?:i|i'm|i'd|i'll|we|we're|we'd|we'll|my|it's|he's|she's|you|you're)\s")
 _ARTICLE = re.compile(r"^(?:a|an|the|some)\s+", re.IGNORECASE)
+_LEAD_WORDS = re.compile(r"^(?:(?:so|and|but|because|cause|plus|actually|well|oh|no|yeah|"
+                         r"though|then)\s+)+", re.IGNORECASE)
 
 
 def _obj(text: str, start: int = 0) -> str:
@@ -110,6 +138,23 @@ def spoken_preferences(t: TurnView) -> list[Candidate]:
                     obj.startswith("to ")):
                 continue
             out.append(_pref(t, f"{lead} {obj}", m.start()))
+    for m in _TASTE.finditer(user):
+        start = next(m.start(g) for g in ("obj", "obj2", "obj3", "obj4", "obj5") if m.group(g))
+        group = next(g for g in ("obj", "obj2", "obj3", "obj4", "obj5") if m.group(g))
+        obj = m.group(group) if group == "obj5" else _obj(user, start)
+        obj = re.sub(r"\s+person$", "", obj.strip())
+        if obj and not _STOP_OBJ.match(_ARTICLE.sub("", obj)) and not ONE_OFF.search(obj):
+            out.append(_pref(t, f"Prefers {clean_object(obj)}", m.start(), 0.65))
+    for m in _DISTASTE.finditer(user):
+        obj = (m.group("obj2") or _obj(user, m.start("obj"))).strip()
+        if obj and not _STOP_OBJ.match(_ARTICLE.sub("", obj)):
+            out.append(_pref(t, f"Does not want {obj}", m.start(), 0.65))
+    for pattern, lead in ((_ALWAYS_FOR_ME, "Prefers: always"), (_BETTER_FOR_MY, "Prefers"),
+                          (_A_MUST, "Needs"), (_X_ONLY, "Prefers only")):
+        for m in pattern.finditer(user):
+            obj = clean_object(_LEAD_WORDS.sub("", m.group("obj")))
+            if obj and not _STOP_OBJ.match(_ARTICLE.sub("", obj)):
+                out.append(_pref(t, f"{lead} {obj}", m.start(), 0.65))
     for m in _NO_THING.finditer(user):
         obj = m.group("obj").strip()
         if _STOP_OBJ.match(obj) or len(obj.split()) > 4 or obj.endswith(("stuff", "things")):
@@ -138,7 +183,8 @@ def spoken_preferences(t: TurnView) -> list[Candidate]:
 # --- when the caller can be reached or booked --------------------------------------------
 
 _DAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)days?"
-_PART = r"(?:mornings?|afternoons?|evenings?|nights?|weekends?|weekdays?)"
+_PART = (r"(?:(?:weekday\s+|weekend\s+)?(?:mornings?|afternoons?|evenings?|nights?)|"
+         r"weekends?|weekdays?|lunchtimes?|lunch\s+times?)")
 _CLOCK = r"(?:\d{1,2}(?::\d\d)?\s*(?:am|pm)?|noon|lunch|midday|work)"
 _SLOT = (rf"(?P<when>(?:(?:on\s+)?(?:a\s+)?{_DAY}(?:\s+(?:and|or)\s+{_DAY})?|(?:in\s+the\s+)?"
          rf"{_PART})(?:\s+(?:before|after|from|between)\s+{_CLOCK}(?:\s+and\s+{_CLOCK})?)?|"
@@ -156,6 +202,10 @@ _HAS_TO_BE = re.compile(
 _REACH_ME = re.compile(
     rf"\b(?:best|better|easiest)\s+(?:time\s+)?to\s+(?:call|reach|get|catch)\s+me\s+(?:is\s+)?"
     rf"(?:in\s+the\s+)?{_SLOT}", re.IGNORECASE)
+_SUITS_ME = re.compile(
+    rf"{_SLOT}\s+(?:suits?|work\s+best\s+for|works\s+best\s+for)\s+(?:me|us)\b", re.IGNORECASE)
+_NO_LATER = re.compile(
+    rf"\bno\s+(?P<dir>later|earlier)\s+than\s+(?P<t>{_CLOCK})", re.IGNORECASE)
 _BARE_SLOT = re.compile(
     rf"(?:^|\b(?:no|actually|hang\s+on\s+no|oh|wait)\s+){_SLOT}(?:\s+only)?"
     rf"(?=\s+(?:my|i'm|i\s+work|are|is|please|only)\b|\s*$)", re.IGNORECASE)
@@ -182,7 +232,11 @@ def spoken_availability(t: TurnView) -> list[Candidate]:
             when = f"{when} {m.group('after')}"
         out.append(t.candidate(f"Prefers {when}", "availability", "preferred_time", 0.75,
                                m.start()))
-    for pattern in (_ONLY_HOME, _HAS_TO_BE, _REACH_ME):
+    for m in _NO_LATER.finditer(user):
+        edge = "before" if m.group("dir").lower() == "later" else "after"
+        out.append(t.candidate(f"Available {edge} {m.group('t')}", "availability",
+                               "preferred_time", 0.75, m.start()))
+    for pattern in (_ONLY_HOME, _HAS_TO_BE, _REACH_ME, _SUITS_ME):
         for m in pattern.finditer(user):
             out.append(t.candidate(f"Available {_when_text(m.group('when'))}", "availability",
                                    "preferred_time", 0.75, m.start()))
@@ -199,14 +253,20 @@ def spoken_availability(t: TurnView) -> list[Candidate]:
 
 _EVERY = re.compile(
     r"\b(?:every\s+(?:other\s+)?(?:\d+\s+|two\s+|three\s+|few\s+|couple\s+of\s+)?(?:day|week|"
-    r"month|year|fortnight|morning|evening|night|(?:mon|tues|wednes|thurs|fri|satur|sun)day)s?|"
+    r"month|year|fortnight|morning|evening|night|visit|time|spring|summer|autumn|fall|winter|"
+    r"(?:mon|tues|wednes|thurs|fri|satur|sun)day)s?|"
     r"each\s+(?:week|month)|once\s+a\s+(?:week|month)|a\s+(?:week|month)|weekly|monthly|"
     r"fortnightly|every\s+\w+\s+(?:weeks|months))\b", re.IGNORECASE)
 _HABIT_VERB = re.compile(
     r"\b(?:i|we)\s+(?:(?:also|still|usually)\s+)?(?P<verb>pick\s+up|get|need|order|reorder|"
-    r"buy|go\s+through|use|collect|travel|want|take|come\s+in|bring)\s+(?P<obj>.+)",
+    r"buy|go\s+through|use|collect|travel|want|take|come\s+in|bring|drop\s+off|come|visit|"
+    r"fly|stay)\s+(?P<obj>.+)",
     re.IGNORECASE)
-_VERB3 = {"pick up": "picks up", "get": "gets", "need": "needs", "order": "orders",
+_PLENTY = re.compile(
+    r"\b(?P<freq>fortnightly|weekly|monthly|every\s+(?:other\s+)?(?:week|month|fortnight))\s+"
+    r"(?:is|would\s+be)\s+(?:plenty|enough|fine|perfect|great)\b", re.IGNORECASE)
+_VERB3 = {"drop off": "drops off", "come": "comes", "visit": "visits", "fly": "flies",
+          "stay": "stays", "pick up": "picks up", "get": "gets", "need": "needs", "order": "orders",
           "reorder": "reorders", "buy": "buys", "go through": "goes through", "use": "uses",
           "collect": "collects", "travel": "travels", "do": "does", "have": "has",
           "want": "wants", "take": "takes", "come in": "comes in", "bring": "brings"}
@@ -219,13 +279,17 @@ def spoken_needs(t: TurnView) -> list[Candidate]:
     freq = _EVERY.search(user)
     if not freq or _QUESTION.match(user.strip()):
         return out
+    plenty = _PLENTY.search(user)
+    if plenty:
+        out.append(t.candidate(f"Wants it {plenty.group('freq').lower()}", "need", None, 0.65,
+                               plenty.start()))
     for m in _HABIT_VERB.finditer(user):
         verb = re.sub(r"\s+", " ", m.group("verb").lower())
         obj = clean_object(user[m.start("obj"):][:120])
         words = obj.split()
         obj = " ".join(words[:16])
-        if not obj or _STOP_OBJ.match(obj) or freq.group().lower() not in obj.lower() or (
-                "[redacted" in obj):
+        if not obj or _STOP_OBJ.match(_ARTICLE.sub("", obj)) or (
+                freq.group().lower() not in obj.lower()) or "[redacted" in obj:
             continue
         out.append(t.candidate(f"Regularly {_VERB3.get(verb, verb)} {obj}", "need", None,
                                0.65, m.start()))
@@ -243,6 +307,16 @@ _WORK_REMOTE = re.compile(
     r"(?P<what>come\s+(?:in|to\s+the\s+office)|[a-z ]{3,30})", re.IGNORECASE)
 
 
+_AMOUNT = (r"(?:£|\$|€)?\s?(?P<amt>\d[\d,.]*\s?(?:k|grand|quid|pounds|dollars|bucks|euros)?"
+           r"(?:\s+(?:a|per)\s+(?:day|night|week|month|year|hour))?)")
+_BUDGETS = tuple(re.compile(p + _AMOUNT, re.IGNORECASE) for p in (
+    r"\b(?:nothing|not\s+anything)\s+(?P<dir>over|above|more\s+than|under|below|less\s+than)\s+",
+    r"\b(?:budget|max|maximum|limit)\s+(?:is|of|tops\s+out\s+at|would\s+be)?\s*"
+    r"(?:about\s+|around\s+)?",
+    r"\bno\s+more\s+than\s+",
+))
+
+
 def spoken_constraints(t: TurnView) -> list[Candidate]:
     """"i cant be without a car so i need a loaner", "no jumping stuff"."""
     out: list[Candidate] = []
@@ -250,6 +324,16 @@ def spoken_constraints(t: TurnView) -> list[Candidate]:
         out.append(t.candidate(f"Always needs {m.group('need')} (cannot be without "
                                f"{m.group('what').strip()})", "constraint", None, 0.7,
                                m.start()))
+    for m in (m for pattern in _BUDGETS for m in pattern.finditer(t.user)):
+        amount = m.group("amt").strip()
+        direction = ((m.groupdict().get("dir")) or "over").lower()
+        if not any(c.isdigit() for c in amount):
+            continue
+        if direction in ("under", "below", "less than"):
+            text = f"Minimum is {amount}"
+        else:
+            text = f"Budget is at most {amount}"
+        out.append(t.candidate(text, "constraint", None, 0.7, m.start()))
     for m in _NO_STUFF.finditer(t.user):
         out.append(t.candidate(f"No {m.group('what')} activities", "constraint", None, 0.65,
                                m.start()))

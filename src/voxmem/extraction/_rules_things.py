@@ -70,8 +70,10 @@ _DEVICES = {"mac": "a Mac", "macbook": "a MacBook", "thinkpad": "a ThinkPad",
             "chromebook": "a Chromebook", "iphone": "an iPhone", "android": "an Android phone",
             "windows": "Windows", "linux": "Linux", "ipad": "an iPad"}
 _DEVICE = re.compile(
-    r"\b(?:i'm|i\s+am|i\s+use|we\s+use|i've\s+got|i\s+have)\s+(?:on\s+)?(?:a|an|the)?\s*"
-    r"(?:company\s+|work\s+|old\s+|new\s+)?(?P<dev>" + "|".join(_DEVICES) + r")\b",
+    r"\b(?:i'm|i\s+am|i\s+use|we\s+use|i've\s+got|i\s+have|it's|its|my)\s+(?:on\s+)?"
+    r"(?:a|an|the)?\s*"
+    r"(?:company\s+|work\s+|old\s+|new\s+)?(?P<dev>" + "|".join(_DEVICES) + r")\b"
+    r"(?:\s+(?P<model>\d{1,2}|pro|air|mini|max|plus))?",
     re.IGNORECASE)
 
 
@@ -105,7 +107,8 @@ def vehicles(t: TurnView) -> list[Candidate]:
         out.append(t.candidate(f"Lives in {m.group('kind').lower()} {unit}", "contact", None,
                                0.7, m.start()))
     for m in _DEVICE.finditer(t.user):
-        out.append(t.candidate(f"Uses {_DEVICES[m.group('dev').lower()]}", "note", None,
+        model = f" {m.group('model')}" if m.group("model") else ""
+        out.append(t.candidate(f"Uses {_DEVICES[m.group('dev').lower()]}{model}", "note", None,
                                0.65, m.start()))
     return out
 

@@ -85,6 +85,9 @@ def spoken_numbers(text: str) -> str:
         kinds: list[str] = []
         while j < len(tokens):
             k = _kind(tokens[j][2])
+            if k == "word" and kinds and tokens[j][2].lower() in _WORD_LETTERS and (
+                    j + 1 < len(tokens) and _kind(tokens[j + 1][2]) in ("letter", "digit")):
+                k = "letter"  # "y k 18 a b c": inside a spelled id, "a" is a letter
             if k == "word":
                 break
             if k == "zero" and not kinds and not leading_zero:
@@ -95,7 +98,7 @@ def spoken_numbers(text: str) -> str:
                 break
             kinds.append(k)
             j += 1
-        while kinds and kinds[-1] in ("sep", "zero", "letter") and not (
+        while kinds and kinds[-1] in ("sep", "zero") and not (
                 kinds[-1] == "zero" and "digit" in kinds):
             kinds.pop()
             j -= 1
@@ -144,7 +147,7 @@ _CONTRACTIONS = {
 _CONTRACTION = re.compile(r"\b(" + "|".join(_CONTRACTIONS) + r")\b", re.IGNORECASE)
 _ID_WANT = re.compile(r"\bid\s+(?=(?:prefer|rather|like|love|want|need)\b)", re.IGNORECASE)
 # "d as in david": the letter, spelled the way callers make it unambiguous.
-_AS_IN = re.compile(r"\b([a-z])\s+(?:as\s+in|for)\s+[a-z]+\b", re.IGNORECASE)
+_AS_IN = re.compile(r"(?<![\w'])([a-z])\s+(?:as\s+in|for)\s+[a-z]+\b", re.IGNORECASE)
 
 
 # "were moving in june": with no "we" before it, "were" and a verb in -ing is "we're".

@@ -259,6 +259,7 @@ class RuleExtractor:
                 prev_agent=prev_agent,
                 default_country_code=self.default_country_code,
                 keep_health=not self.policy.health,
+                user_raw=user,
             )
             for rule in _USER_RULES:
                 candidates.extend(rule(view))
