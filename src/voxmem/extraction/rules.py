@@ -114,6 +114,10 @@ _COMMIT_TAIL = re.compile(
 )
 # "its its kathy", "the the order": a repeated word is a stutter, said once.
 _STUTTER = re.compile(r"\b([a-z][a-z']+)(?:\s+\1\b)+", re.IGNORECASE)
+# "773 uh sorry 778221": a number the caller corrected at once is dropped for the new one.
+_NUMBER_REPAIR = re.compile(
+    r"\b\d[\d-]*\s+(?:(?:uh|um|er|oh)\s+)?(?:(?:no|sorry|i\s+mean|wait|scratch\s+that|"
+    r"hang\s+on)[\s,]+)+(?:(?:it's|its|it\s+is)\s+)?(?=\d)", re.IGNORECASE)
 _RIGHT_AWAY = re.compile(r"\b(?:right\s+away|straight\s+away|right\s+now|in\s+a\s+moment)\b",
                          re.IGNORECASE)
 _NOT_A_PROMISE = re.compile(r"^(?:a\s+look|a\s+note|you\s+through|you\s+over|it\s+a\s+try)\b", re.I)
@@ -280,4 +284,5 @@ class RuleExtractor:
             text = spelled_out_to_words(spoken_numbers(spoken_digits_to_numerals(text)))
             text = spoken_emails_to_addresses(text)
             text = _STUTTER.sub(r"\1", text)
+            text = _NUMBER_REPAIR.sub("", text)
         return text
