@@ -13,6 +13,7 @@ from voxmem.extraction._spoken import restore_apostrophes, spoken_numbers
 DATA = Path(__file__).parent / "data"
 TUNE = DATA / "extraction_tune.jsonl"
 HELDOUT = DATA / "extraction_heldout.jsonl"
+HELDOUT_B = DATA / "extraction_heldout_b.jsonl"
 
 
 def extract(*turns: tuple[str, str]) -> list[ExtractedFact]:
@@ -34,10 +35,10 @@ def slot(facts: list[ExtractedFact], key: str) -> str:
 # --- the labelled sets ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", [TUNE, HELDOUT], ids=["tune", "heldout"])
+@pytest.mark.parametrize("path", [TUNE, HELDOUT, HELDOUT_B], ids=["tune", "heldout", "heldout_b"])
 def test_speech_sets_are_well_formed_and_separate(path: Path) -> None:
     cases = load_labelled_set(path)
-    assert len(cases) >= (150 if path == HELDOUT else 100)
+    assert len(cases) >= (100 if path == TUNE else 150)
     assert len({c["id"] for c in cases}) == len(cases)
     assert len({c["business"] for c in cases}) >= 13
     assert sum(1 for c in cases if not c["expected_facts"]) >= 10
@@ -46,8 +47,8 @@ def test_speech_sets_are_well_formed_and_separate(path: Path) -> None:
         for turn in case["turns"]:
             # Speech-to-text style: the caller's words are lower case.
             assert turn["user_text"] == turn["user_text"].lower(), case["id"]
-    other = TUNE if path == HELDOUT else HELDOUT
-    assert not {c["id"] for c in cases} & {c["id"] for c in load_labelled_set(other)}
+    for other in {TUNE, HELDOUT, HELDOUT_B} - {path}:
+        assert not {c["id"] for c in cases} & {c["id"] for c in load_labelled_set(other)}
 
 
 def _score(path: Path) -> tuple[float, float, int]:
@@ -64,13 +65,18 @@ def test_quality_on_the_tuning_set() -> None:
     assert recall >= 0.88
 
 
-def test_quality_on_the_held_out_set_does_not_regress() -> None:
-    # A floor just under the first (and only honest) run on this set, which was never
-    # tuned on: 0.834 precision, 0.672 recall. It guards against regressions; it is not
-    # the target (recall 0.85 at precision 0.90), which the rules do not reach here.
-    precision, recall, _ = _score(HELDOUT)
-    assert precision >= 0.8
-    assert recall >= 0.64
+@pytest.mark.parametrize("path, floor_precision, floor_recall",
+                         [(HELDOUT, 0.84, 0.68), (HELDOUT_B, 0.78, 0.58)],
+                         ids=["heldout", "heldout_b"])
+def test_quality_on_the_held_out_sets_does_not_regress(
+        path: Path, floor_precision: float, floor_recall: float) -> None:
+    # Floors a little under the measured figures on sets that were never tuned on (first
+    # runs: A 0.834 / 0.672, B 0.778 / 0.587). They guard against regressions; they are
+    # not the target (recall 0.85 at precision 0.90), which the rules do not reach on
+    # calls they have not seen. See docs/extraction.md.
+    precision, recall, _ = _score(path)
+    assert precision >= floor_precision
+    assert recall >= floor_recall
 
 
 # --- spoken numbers -------------------------------------------------------------------------

@@ -376,10 +376,15 @@ _ADDRESS_ANSWER = re.compile(rf"^\s*(?:(?:it's|its|sure|yes|yeah|ok)[\s,]+)*(?P<
                              re.IGNORECASE)
 
 
+# "Her address?": the answer is someone else's.
+_THEIR_ADDRESS = re.compile(r"\b(?:her|his|their)\s+address\b", re.IGNORECASE)
+
+
 def addresses(t: TurnView) -> list[Candidate]:
     """A postal address, said outright or in answer to "what's the address?"."""
     m = _ADDRESS_SAID.search(t.user)
-    if m is None and "address" in t.prev_agent.lower():
+    if m is None and "address" in t.prev_agent.lower() and not _THEIR_ADDRESS.search(
+            t.prev_agent):
         m = _ADDRESS_ANSWER.match(t.user)
     if m is None:
         return []

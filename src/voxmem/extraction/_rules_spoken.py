@@ -91,7 +91,7 @@ _DIET = re.compile(
 _CONTACT = re.compile(
     r"\b(?:(?:please|just|only)\s+)?(?P<how>text|email|e-mail)\s+(?:me|us)\b(?!\s+(?:at|the|a|"
     r"it|that|this|when|back))|\b(?:by|via)\s+(?P<how2>email|text|post|mail)\s+"
-    r"(?:from\s+now\s+on|please|instead|only)\b|\b(?P<how3>text|email)\s+(?:is|would\s+be)\s+"
+    r"(?:from\s+now\s+on|please|instead|only)\b|\b(?P<how3>text|email)(?:'s|\s+is|\s+would\s+be)\s+"
     r"(?:better|best|easier|fine)\b|\bleave\s+a\s+(?P<how4>text|message)\b",
     re.IGNORECASE)
 _NO_CALLS = re.compile(

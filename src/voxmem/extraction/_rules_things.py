@@ -124,7 +124,8 @@ _ADDRESS = re.compile(
     rf"(?:\s+(?:flat|apartment|apt|unit|suite|#)\s*(?P<flat2>\w+))?",
     re.IGNORECASE)
 _ADDRESS_LEAD = re.compile(
-    r"\b(?:to|at|is|from|address|it's|its|in|moved|now|live|located|please)\s*$",
+    r"\b(?:to|at|is|from|address|it's|its|in|moved|now|live|located|please|sorry|no|"
+    r"actually|mean)\s*$",
     re.IGNORECASE)
 _SOMEONE_ELSES = re.compile(
     r"\b(?:her|his|their|mum's|mom's|dad's|neighbour's|neighbor's|friend's)\s+"
