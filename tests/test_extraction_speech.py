@@ -238,3 +238,14 @@ def test_spoken_preferences(said: str, expected: str) -> None:
 
 def test_a_question_is_not_a_preference() -> None:
     assert extract(("do you always want the aisle seat for me", "I can do that.")) == []
+
+
+async def test_a_long_call_gives_the_same_facts_on_the_worker_thread() -> None:
+    turns = [("my name is dana whitfield", "Thanks Dana.")] + [
+        ("uh huh", "Anything else?")] * 10 + [("i always want an aisle seat", "Noted.")]
+    call = Transcript("s1", "u1", [TranscriptTurn(f"t{i}", u, a, float(i))
+                                   for i, (u, a) in enumerate(turns, 1)])
+    extractor = RuleExtractor()
+    facts = await extractor.extract(call)  # more turns than INLINE_TURNS: a worker thread
+    assert facts == extractor.extract_sync(call)
+    assert {"Name is Dana Whitfield", "Prefers an aisle seat"} <= set(texts(facts))

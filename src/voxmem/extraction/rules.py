@@ -1,4 +1,4 @@
-"""The offline rule extractor: the default, no model, no network, sub-millisecond per call.
+"""The offline rule extractor: the default, no model, no network, a few milliseconds per call.
 
 It reads each turn in order, runs pattern rules over the caller's words (names, contact
 details, preferences, availability, constraints, recurring needs) and over the agent's
@@ -22,6 +22,7 @@ The rules only see redacted text, so a card number or a diagnosis cannot reach a
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from ._base import MAX_FACTS, ExtractedFact, Transcript
@@ -49,6 +50,8 @@ from .sensitive import DEFAULT_POLICY, SensitivePolicy
 
 __all__ = ["DEFAULT_MIN_CONFIDENCE", "RuleExtractor"]
 
+#: Calls with more turns than this are extracted on a worker thread, not inline.
+INLINE_TURNS = 6
 #: Candidates below this confidence are not kept.
 DEFAULT_MIN_CONFIDENCE = 0.5
 
@@ -238,9 +241,12 @@ class RuleExtractor:
     async def extract(self, transcript: Transcript) -> list[ExtractedFact]:
         """Extract 0..5 facts from ``transcript``, best first.
 
-        Pure CPU work well under a millisecond per call, so it runs inline rather than
-        in a worker thread.
+        Pure CPU work of about half a millisecond per turn: a short call runs inline, a
+        long one (tens of milliseconds) on a worker thread so the event loop keeps
+        answering other callers' turns meanwhile.
         """
+        if len(transcript.turns) > INLINE_TURNS:
+            return await asyncio.to_thread(self.extract_sync, transcript)
         return self.extract_sync(transcript)
 
     def extract_sync(self, transcript: Transcript) -> list[ExtractedFact]:
