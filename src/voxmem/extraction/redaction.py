@@ -24,6 +24,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 import threading
@@ -78,6 +79,7 @@ _GENERIC_KEYS = frozenset({"value", "code", "input", "digits", "answer", "number
                            "entered", "response", "spoken", "said"})
 
 
+@functools.lru_cache(maxsize=4096)
 def _key_category(key: str) -> str | None:
     words = frozenset(_KEY_SPLIT.split(_CAMEL.sub("_", key).lower())) - {""}
     for category, sets in _KEY_WORDS:
@@ -86,7 +88,13 @@ def _key_category(key: str) -> str | None:
     return None
 
 
+#: Shorter strings hold nothing the detector can recognise without a key naming them.
+_MIN_TEXT = 4
+
+
 def _redact_text(text: str, policy: SensitivePolicy, about_caller: bool) -> str:
+    if len(text) < _MIN_TEXT:
+        return text
     findings = find_sensitive(text, policy, about_caller=about_caller)
     return _replace(text, [(f.start, f.end, f.category) for f in findings], policy)
 
@@ -160,7 +168,9 @@ def _walk(value: Any, policy: SensitivePolicy, key: str | None, hint: str | None
                 tool_hint = _key_category(name) or tool_hint
         out: dict[Any, Any] = {}
         for k, v in value.items():
-            new_key = _redact_text(k, policy, about_caller) if isinstance(k, str) else k
+            # Keys are field names; only one holding digits can carry a number worth hiding.
+            new_key = (_redact_text(k, policy, about_caller)
+                       if isinstance(k, str) and _HAS_DIGIT.search(k) else k)
             out[new_key] = _walk(v, policy, k if isinstance(k, str) else None,
                                  None if k in _TOOL_NAME_KEYS else tool_hint,
                                  about_caller, depth + 1)
