@@ -77,6 +77,26 @@ _A_MUST = re.compile(r"\b(?P<obj>(?!it\b|that\b)[a-z]+(?:\s+[a-z]+)?)\s+is\s+a\s
                      re.IGNORECASE)
 _X_ONLY = re.compile(
     r"\bso\s+(?P<obj>(?!that\b|it\b)[a-z]+(?:\s+[a-z]+)?)\s+only\b", re.IGNORECASE)
+# Standing orders said as a request or a label: "stick with the semi skimmed for me",
+# "my usual is a flat white", "the lamb bhuna is my favourite", "back row every time".
+_STANDING = (
+    re.compile(r"\bstick\s+(?:with|to)\s+(?P<obj>.+?)\s+for\s+(?:me|us)\b", re.I),
+    re.compile(r"\bmy\s+(?:usual|regular|go[\s-]to|favourite|favorite)\s+(?:is|are|'s)\s+"
+               r"(?P<obj>.+)", re.I),
+    re.compile(r"(?:^|\b(?:the|and|oh)\s+)(?P<obj>(?!it\b|that\b|this\b)[a-z]+(?:\s+[a-z]+){0,2})"
+               r"\s+(?:is|are|'s)\s+my\s+(?:favourite|favorite|go[\s-]to|usual)\b", re.I),
+    re.compile(r"\b(?:can|could)\s+you\s+always\s+(?P<obj>.+)", re.I),
+    re.compile(r"^(?:(?:and|oh|yeah|so|please)\s+)*(?P<obj>(?!it\b|that\b|this\b|same\b)"
+               r"[a-z]+(?:\s+[a-z]+){0,3}?)\s+every\s+time\b", re.I),
+    re.compile(r"\bkeep\s+it\s+(?P<obj>[a-z]+(?:\s+[a-z]+)?)\s+for\s+(?:me|us)\b", re.I),
+    re.compile(r"\bgo\s+easy\s+on\s+the\s+[a-z]+\s+i\s+like\s+it\s+(?P<obj>[a-z]+)", re.I),
+    re.compile(r"\bi\s+want\s+(?P<obj>(?!to\b).+?)\s+(?:whenever\s+possible|every\s+time)\b",
+               re.I),
+    re.compile(r"\b(?P<obj>(?:a\s+|an\s+)?[a-z]+(?:\s+[a-z]+){0,2}?)\s+would\s+be\s+better\s+"
+               r"than\s+[a-z ]{2,30}?\s+for\s+(?:me|us)\b", re.I),
+    re.compile(r"\bnever\s+(?:put|give|seat|book)\s+(?:me|us)\s+(?P<neg>near|by|next\s+to|"
+               r"in)\s+(?P<obj>.+)", re.I),
+)
 _SAME_AS = re.compile(r"\bsame\s+as\s+(?:last\s+time|usual|always)\s+(?P<obj>.+)", re.I)
 _STYLIST = re.compile(
     r"\b(?:with|by)\s+(?P<name>[a-z]+)\s+(?:(?:she|he)\s+always\s+does|(?:she's|he's)\s+"
@@ -90,8 +110,8 @@ _DIET = re.compile(
     re.IGNORECASE)
 _CONTACT = re.compile(
     r"\b(?:(?:please|just|only)\s+)?(?P<how>text|email|e-mail)\s+(?:me|us)\b(?!\s+(?:at|the|a|"
-    r"it|that|this|when|back))|\b(?:by|via)\s+(?P<how2>email|text|post|mail)\s+"
-    r"(?:from\s+now\s+on|please|instead|only)\b|\b(?P<how3>text|email)(?:'s|\s+is|\s+would\s+be)\s+"
+    r"it|that|this|when|back))|\b(?:by|via)\s+(?P<how2>email|text|post|mail)(?:\s+"
+    r"(?:from\s+now\s+on|please|instead|only)\b|\s*$)|\b(?P<how3>text|email)(?:'s|\s+is|\s+would\s+be)\s+"
     r"(?:better|best|easier|fine)\b|\bleave\s+a\s+(?P<how4>text|message)\b",
     re.IGNORECASE)
 _NO_CALLS = re.compile(
@@ -138,6 +158,15 @@ def spoken_preferences(t: TurnView) -> list[Candidate]:
                     obj.startswith("to ")):
                 continue
             out.append(_pref(t, f"{lead} {obj}", m.start()))
+    for pattern in _STANDING:
+        for m in pattern.finditer(user):
+            obj = _obj(user, m.start("obj"))
+            if not obj or _STOP_OBJ.match(_ARTICLE.sub("", obj)) or ONE_OFF.search(obj) or (
+                    obj.startswith("to ")):
+                continue
+            neg = m.groupdict().get("neg")
+            text = f"Does not want to be {neg} {obj}" if neg else f"Prefers {obj}"
+            out.append(_pref(t, text, m.start(), 0.65))
     for m in _TASTE.finditer(user):
         start = next(m.start(g) for g in ("obj", "obj2", "obj3", "obj4", "obj5") if m.group(g))
         group = next(g for g in ("obj", "obj2", "obj3", "obj4", "obj5") if m.group(g))
