@@ -142,9 +142,17 @@ def test_someone_elses_name_is_not_the_callers() -> None:
 # --- contact details and changes in the same call ---------------------------------------------
 
 
-def test_spoken_email_keeps_its_first_letter() -> None:
-    facts = extract(("its k dot marsh at gmail dot com", "Got it."))
-    assert "k.marsh@gmail.com" in slot(facts, "email")
+@pytest.mark.parametrize(
+    "said, address",
+    [("its k dot marsh at gmail dot com", "k.marsh@gmail.com"),
+     ("my email is j smith at gmail dot com", "jsmith@gmail.com"),
+     ("sure its k marsh seventy at gmail dot com", "kmarsh70@gmail.com"),
+     ("email is m c d o n a l d at yahoo dot com", "mcdonald@yahoo.com"),
+     ("send it to anna underscore bell at outlook dot com", "anna_bell@outlook.com"),
+     ("you can reach me at home or email me at dana at gmail dot com", "dana@gmail.com")],
+)
+def test_spoken_email_keeps_its_first_letter(said: str, address: str) -> None:
+    assert slot(extract((said, "Got it.")), "email") == f"Email is {address}"
 
 
 def test_the_latest_value_in_a_call_wins() -> None:

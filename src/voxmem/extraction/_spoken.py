@@ -102,6 +102,10 @@ def spoken_numbers(text: str) -> str:
                 kinds[-1] == "zero" and "digit" in kinds):
             kinds.pop()
             j -= 1
+        if "digit" not in kinds:
+            # Only letters and "o"s: a spelled word ("m c d o n a l d"), not a number.
+            i = max(j, i + 1)
+            continue
         digits = kinds.count("digit") + kinds.count("zero")
         letters = kinds.count("letter")
         digit_chars = sum(len(t[2]) for t, k in zip(tokens[i:j], kinds, strict=False)

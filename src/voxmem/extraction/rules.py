@@ -285,7 +285,7 @@ class RuleExtractor:
         text = clean_fillers(text)
         if caller:
             text = restore_apostrophes(text)
-            text = spoken_emails_to_addresses(text)
+            text = spoken_emails_to_addresses(spoken_numbers(text))
             text = spelled_letters(text)
             text = spelled_out_to_words(spoken_numbers(spoken_digits_to_numerals(text)))
             text = spoken_emails_to_addresses(text)
