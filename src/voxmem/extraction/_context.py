@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from ._text import word_set
+
 __all__ = ["asked_for", "find_answer_values", "find_echoes", "is_short_wait"]
 
 # What the agent asked for, by category. Checked against the agent's last sentences.
@@ -62,13 +64,18 @@ _OTHER_NUMBER = re.compile(
 _SECRETISH_BEFORE = re.compile(r"\b(?:pin|code|password|passcode|card|cvv|social|passport)\b")
 _GIVING_UP = re.compile(
     r"\b(?:don't|dont|do\s+not|can't|cant|not|forgot|forget|remember|reset|why|what|how|"
-    r"hold\s+on|hang\s+on|wait|one\s+sec|second|minute)\b|\?")
+    r"hold\s+on|hang\s+on|wait|one\s+sec|second|minute|no\s+idea|no\s+clue|dunno|sorry|"
+    r"unsure)\b|\?")
 _PASSWORD_INTRO = re.compile(
     r"^(?:(?:yeah|yes|sure|okay|ok|so|um|uh|right|alright)[\s,]+)*"
     r"(?:(?:it's|its|it\s+is|it\s+should\s+be|that'd\s+be|that's|my\s+password\s+is|"
     r"the\s+password\s+is|try|let's\s+do|lets\s+do|let's\s+go\s+with|lets\s+go\s+with|"
     r"let's\s+make\s+it|lets\s+make\s+it|make\s+it|go\s+with|how\s+about|use)\s+)?"
     r"(?:(?:uh|um|er|erm|ah)[\s,]+)*")
+# Words of a reply that is not a secret: an answer to "would you like a PIN?".
+_PLAIN_REPLY = word_set(
+    """yes yeah yep no nope ok okay sure please thanks thank you not now later go ahead fine
+    alright right that's great good perfect maybe i think so don't need one it""")
 _MIN_DIGITS = {"payment_card": 3, "password_pin": 3, "government_id": 4}
 # A bare password answer is short; a long reply is talk, not the password.
 _MAX_PASSWORD_WORDS = 6
@@ -146,8 +153,8 @@ def find_answer_values(user_text: str, category: str) -> list[tuple[int, int, st
     intro = _PASSWORD_INTRO.match(low)
     start = intro.end() if intro else 0
     value = low[start:].strip(" .,!")
-    if not value:
-        return runs
+    if not value or all(w in _PLAIN_REPLY for w in value.split()):
+        return runs  # "yes please" to "would you like to set up a PIN?" is no password
     begin = low.index(value, start)
     return [(begin, begin + len(value), _digits_of(value))]
 
