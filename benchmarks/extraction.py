@@ -10,7 +10,7 @@ Four labelled sets live in ``tests/data/``:
   and the rules were developed on it; ``holdout1`` was measured once, then tuned on;
   ``holdout2`` was written after that and never tuned on.
 - ``extraction_tune.jsonl``: speech-to-text style calls (lower case, no punctuation,
-  fillers, repairs, numbers as words), 69 kinds of business, written to tune the rules for
+  fillers, repairs, numbers as words), 72 kinds of business, written to tune the rules for
   spoken input. Tuned on.
 - ``extraction_heldout.jsonl`` (A): 153 calls in other voices and phrasings (British,
   Indian and American English, 54 kinds of business), written before any run on it.

@@ -27,11 +27,12 @@ _BOOKED = re.compile(
     r"(?:\byou(?:'re|\s+are)\s+(?:booked|confirmed|scheduled)\s+(?:in\s+)?|"
     r"\byou've\s+been\s+booked\s+|\bI(?:'ve|\s+have)\s+booked\s+(?P<what>[^.!?]{0,40}?)"
     r"(?=\s+(?:for|on|at|with|next|this|tomorrow|today)\b)|^Booked(?::|\s+for\b|\s+)|"
-    r"\bI(?:'ve|\s+have)\s+got\s+you\s+(?:down|in|booked)\s+for\s+|"
+    r"\bI(?:'ve|\s+have)\s+(?:got|put)\s+you\s+(?:down|in|booked)\s+for\s+|"
+    r"\bbring\s+(?:it|him|her|them)\s+in\s+(?=(?:on\s+)?[A-Z][a-z]+day\b)|"
     r"\b[Ss]ee\s+you\s+(?=(?:on\s+)?(?:[A-Z][a-z]+day\b|the\s+\d))|"
     r"\bWe'll\s+see\s+(?:you|(?P<who>[A-Z][a-z]+))\s+(?=(?:on\s+)?(?:today|tomorrow|"
     r"[A-Z][a-z]+day)\b)|"
-    r"\b(?:your|the)\s+(?:first\s+)?(?:appointment|check-?up|session|visit|class|"
+    r"\b(?:your|the)\s+(?:first\s+)?(?:appointment|check-?up|session|visit|class|slot|"
     r"reservation|booking)\s+is\s+)"
     r"\s*(?P<when>(?:[^.!?]|(?<=Dr)\.|(?<=Mr)\.|(?<=Mrs)\.|(?<=Ms)\.|(?<=St)\.){4,90})",
     re.IGNORECASE,
@@ -115,6 +116,7 @@ _READY = re.compile(
 _I_WILL = re.compile(
     r"\b(?:I'll|I\s+will|We'll|We\s+will)\s+(?:also\s+|now\s+|just\s+)?(?P<verb>open|apply|"
     r"waive|post|book|reserve|arrange|file|submit|hold|prepare|schedule|set\s+up|sort(?:\s+out)?|"
+    r"put(?=\s+an?\s)|"
     r"send|have\s+[\w\s]{2,20}?\s+(?:review|call|check|look\s+at|email|contact))\b"
     r"(?P<rest>[^.!?;]{0,80})",
     re.IGNORECASE,
@@ -182,4 +184,32 @@ def extra_commitment(sentence: str) -> list[tuple[str, int, float]]:
     return out
 
 
-AGENT_RULES = (appointments,)
+# "I've set you up for four bottles every second Tuesday": a recurring order the agent
+# arranged is a standing need of the caller's.
+_SET_UP = re.compile(
+    r"\b(?:I've|I\s+have|We've|We\s+have|I'll|We'll)\s+(?:set\s+you\s+up\s+(?:for|with)|"
+    r"put\s+you\s+down\s+for|set\s+up|arranged|reserve|book)\s+(?P<what>[^.!?;]{4,80})",
+    re.IGNORECASE)
+_RECURS = re.compile(
+    r"\b(?:every\s+(?:other\s+|second\s+)?(?:\w+\s+)?(?:day|week|month|year|fortnight|"
+    r"(?:mon|tues|wednes|thurs|fri|satur|sun)day)s?|each\s+(?:week|month|"
+    r"(?:mon|tues|wednes|thurs|fri|satur|sun)day)|weekly|monthly|fortnightly)\b",
+    re.IGNORECASE)
+
+
+def arranged_needs(t: TurnView) -> list[Candidate]:
+    """A standing order the agent set up for the caller."""
+    out: list[Candidate] = []
+    base = len(t.user)
+    for offset, sentence in sentences(t.agent):
+        for m in _SET_UP.finditer(sentence):
+            what = m.group("what").strip()
+            if not _RECURS.search(what):
+                continue
+            what = re.sub(r"\byour\b", "the caller's", what, flags=re.IGNORECASE)
+            out.append(t.candidate(f"Regularly gets {what}", "need", None, 0.65,
+                                   base + offset + m.start()))
+    return out
+
+
+AGENT_RULES = (appointments, arranged_needs)

@@ -155,7 +155,11 @@ def spoken_preferences(t: TurnView) -> list[Candidate]:
         for m in pattern.finditer(user):
             obj = _obj(user, m.start("obj"))
             if not obj or _STOP_OBJ.match(_ARTICLE.sub("", obj)) or ONE_OFF.search(obj) or (
-                    obj.startswith("to ")):
+                    obj.startswith(("to ", "for "))):
+                continue
+            if _EVERY.search(obj):
+                # "i'd like a standing order of tulips every monday" is a recurring need.
+                out.append(t.candidate(f"Regularly wants {obj}", "need", None, 0.65, m.start()))
                 continue
             out.append(_pref(t, f"{lead} {obj}", m.start()))
     for pattern in _STANDING:
