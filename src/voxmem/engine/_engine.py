@@ -244,7 +244,7 @@ class MemoryEngine:
         if sid is None:
             return None
         at = self.clock()
-        self.redactor.forget(sid)
+        self.redactor.forget((scope.tenant_id, scope.project_id, sid))
         if report is not None:
             await self.journal_append({"type": "report", "scope": scope_to_record(scope),
                                        "sessionId": sid, "report": self.redactor.value(report)})
@@ -284,7 +284,8 @@ class MemoryEngine:
             await self.start_session(scope, caller)
             mem = self.callers.get(scope)  # a shared store starts the call from fresh state
         assert mem.session_id is not None
-        clean = self.redactor.turn(mem.session_id, user_text=user_text,
+        clean = self.redactor.turn((scope.tenant_id, scope.project_id, mem.session_id),
+                                   user_text=user_text,
                                    assistant_text=assistant_text, tool_calls=tool_calls,
                                    metadata=metadata)
         user_text, assistant_text, tool_calls = (clean.user_text, clean.assistant_text,
@@ -333,7 +334,8 @@ class MemoryEngine:
                 "metadata": self.redactor.value(
                     {**(session.get("metadata") or {}), "imported": True})})
             for t in session["turns"]:
-                clean = self.redactor.turn(sid, user_text=t.get("userText", ""),
+                clean = self.redactor.turn((scope.tenant_id, scope.project_id, sid),
+                                           user_text=t.get("userText", ""),
                                            assistant_text=t.get("assistantText", ""),
                                            metadata=t.get("metadata"))
                 turn = Turn(event_id=new_id("evt"), session_id=sid,
@@ -345,7 +347,7 @@ class MemoryEngine:
                                            "turn": turn_to_record(turn)})
                 mem.add_turn(turn)
                 turns_written += 1
-            self.redactor.forget(sid)
+            self.redactor.forget((scope.tenant_id, scope.project_id, sid))
             ended = float(session.get("endedAt") or started)
             await self.journal_append({"type": "session_end", "scope": scope_to_record(scope),
                                        "sessionId": sid, "at": ended, "reason": "imported"})

@@ -29,6 +29,7 @@ import json
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Hashable
 from typing import Any
 
 from ._context import asked_for, find_answer_values, find_echoes, is_short_wait
@@ -223,18 +224,20 @@ class Redactor:
                  sessions_kept: int = DEFAULT_SESSIONS_KEPT) -> None:
         self.policy = policy
         self._sessions_kept = max(1, sessions_kept)
-        # session id -> (what the agent asked for, or None; the agent's last words)
-        self._context: OrderedDict[str, tuple[str | None, str]] = OrderedDict()
+        # session key -> (what the agent asked for, or None; the agent's last words)
+        self._context: OrderedDict[Hashable, tuple[str | None, str]] = OrderedDict()
         self._lock = threading.Lock()
 
     def turn(
-        self, session_id: str | None, *, user_text: str, assistant_text: str,
+        self, session_id: Hashable | None, *, user_text: str, assistant_text: str,
         tool_calls: list[dict[str, Any]] | None = None, metadata: dict[str, Any] | None = None,
     ) -> RedactedTurn:
         """Redact one turn, using what the agent asked in the session's previous turn.
 
         Turns of one session must be passed in the order they happened; a turn without a
-        session id is redacted without context.
+        session id is redacted without context. ``session_id`` is any hashable key; where
+        session ids are chosen by clients, include the tenant and project in it so two
+        tenants' "call-1" do not share context.
         """
         pending: str | None = None
         if session_id is not None:
@@ -266,7 +269,7 @@ class Redactor:
         """
         return redact_value(value, self.policy, key=field, about_caller=about_caller)
 
-    def forget(self, session_id: str) -> None:
+    def forget(self, session_id: Hashable) -> None:
         """Drop a finished session's context."""
         with self._lock:
             self._context.pop(session_id, None)
