@@ -174,3 +174,16 @@ async def test_imported_history_is_redacted_with_its_context(engine: MemoryEngin
         assert needle not in exported
     assert files_containing(Path(engine.settings.data_path),
                             (b"four eight two nine", b"2580")) == []
+
+
+async def test_a_question_in_one_tenant_is_no_context_for_another(engine: MemoryEngine) -> None:
+    asker = engine.scope(tenant_id="t1", project_id="p1", agent_id="a1", user_id="u1")
+    other = engine.scope(tenant_id="t2", project_id="p1", agent_id="a1", user_id="u2")
+    await engine.start_session(asker, Caller("u1"), session_id="call-1")
+    await engine.start_session(other, Caller("u2"), session_id="call-1")
+    await engine.save_response(asker, Caller("u1"), user_text="hi",
+                               assistant_text="What PIN would you like?")
+    await engine.save_response(other, Caller("u2"), user_text="its nine three one seven",
+                               assistant_text="Thanks.")
+    await engine.flush(30)
+    assert "nine three one seven" in json.dumps(await engine.store.export_caller(other))
