@@ -131,6 +131,17 @@ _LEAD_WORDS = re.compile(r"^(?:(?:so|and|but|because|cause|plus|actually|well|oh
                          r"though|then)\s+)+", re.IGNORECASE)
 
 
+# The agent asked for a taste: "any seating preference?", "how would you like your steak?".
+_ASKED_PREFERENCE = re.compile(
+    r"\b(?:any|a|your)\s+(?:\w+\s+)?preferences?\b[^.!]*\?|\bhow\s+would\s+you\s+(?:like|prefer)"
+    r"\b[^.!]*\?|\bwhich\s+(?:would\s+you\s+prefer|do\s+you\s+prefer)\b[^.!]*\?|"
+    r"\bwhat\s+would\s+you\s+prefer\b[^.!]*\?", re.IGNORECASE)
+_NO_PREFERENCE = re.compile(
+    r"^(?:no|nope|none|not\s+really|not\s+bothered|either|any|whatever|doesn't\s+matter|"
+    r"don't\s+mind|i\s+don't\s+mind|up\s+to\s+you|no\s+preference)\b", re.IGNORECASE)
+_MAX_ANSWER_WORDS = 6
+
+
 def _obj(text: str, start: int = 0) -> str:
     # Speech has no commas: "put me by the window i like to sleep" ends at "i".
     phrase = capture_phrase(text, start)
@@ -210,6 +221,15 @@ def spoken_preferences(t: TurnView) -> list[Candidate]:
     for m in _SPEAKS.finditer(user):
         lang = (m.group("lang") or m.group("lang2")).capitalize()
         out.append(_pref(t, f"Prefers to speak {lang}", m.start(), 0.75, slot="language"))
+    # Last, so a more specific reading of the answer (e-mail, a diet) wins.
+    if _ASKED_PREFERENCE.search(t.prev_agent) and not out:
+        answer = user.strip()
+        words = answer.split()
+        if 0 < len(words) <= _MAX_ANSWER_WORDS and not _NO_PREFERENCE.match(answer) and not (
+                _QUESTION.match(answer) or "?" in answer):
+            obj = clean_object(re.sub(r"\s+(?:please|thanks|thank\s+you)$", "", answer))
+            if obj and not _STOP_OBJ.match(_ARTICLE.sub("", obj)):
+                out.append(_pref(t, f"Prefers {obj}", 0, 0.6))
     return out
 
 
