@@ -8,19 +8,33 @@ environment is read when :meth:`Settings.from_env` is called, never at import ti
 from __future__ import annotations
 
 import dataclasses
+import enum
 import logging
 import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Final, Literal, get_args
 
 from ._exceptions import BadRequest
 
-__all__ = ["ENV_PREFIX", "SecretMaskingFilter", "Settings", "default_data_dir", "mask_secrets",
-           "settings_table"]
+__all__ = ["ENV_PREFIX", "UNSET", "SecretMaskingFilter", "Settings", "Unset", "default_data_dir",
+           "mask_secrets", "settings_table"]
 
 ENV_PREFIX = "VOXMEM_"
+
+
+class _UnsetType(enum.Enum):
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: "Not given": an argument left at this default is not sent, so the value in force
+#: (a stored policy, a server setting) applies instead of a client-side copy of it.
+UNSET: Final = _UnsetType.UNSET
+Unset = Literal[_UnsetType.UNSET]
 
 EmbedderName = Literal["static", "onnx", "openai", "hashing"]
 MemoryScopeName = Literal["project", "agent"]
@@ -75,8 +89,8 @@ class Settings:
     embeddings_api_key: str = _s("", "API key for the embeddings endpoint (may be empty "
                                  "for local servers).")
     embeddings_dimensions: int = _s(0, "Vector size the endpoint returns (0: ask it once).")
-    memory_scope: MemoryScopeName = _s("project", "Caller memory is shared by all agents of a project "
-                           "(project) or kept per agent (agent).")
+    memory_scope: MemoryScopeName = _s("project", "Caller memory is shared by all agents of "
+                                       "a project (project) or kept per agent (agent).")
     recall_timeout_ms: int = _s(250, "Default deadline of search_memory in milliseconds.")
     top_k_working: int = _s(4, "Default hits from the working lane.")
     top_k_permanent: int = _s(6, "Default hits from the permanent lane.")

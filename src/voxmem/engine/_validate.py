@@ -96,13 +96,11 @@ def check_payload(value: Any, field: str = "body") -> None:
                              "fit in 64 bits", field=where)
         elif isinstance(item, bool) or item is None:
             continue
-        elif isinstance(item, int):
-            if abs(item) > MAX_ABS_INT:
-                raise BadRequest(f"{where} is out of range; integers must fit in 64 bits",
-                                 field=where)
-        elif isinstance(item, float):
-            if not math.isfinite(item):
-                raise BadRequest(f"{where} must be a finite number", field=where)
+        elif isinstance(item, int) and abs(item) > MAX_ABS_INT:
+            raise BadRequest(f"{where} is out of range; integers must fit in 64 bits",
+                             field=where)
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise BadRequest(f"{where} must be a finite number", field=where)
 
 
 def _check_string(text: str, where: str, *, what: str = "text") -> None:
