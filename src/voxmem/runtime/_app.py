@@ -230,7 +230,8 @@ class TokenGate:
             await self.app(scope, receive, send)
             return
         scope[RECEIVED_AT_KEY] = time.time()
-        if scope["type"] == "http" and scope.get("path") == HEALTH_PATH:
+        if (scope["type"] == "http" and scope.get("path") == HEALTH_PATH
+                and scope.get("method") in ("GET", "HEAD")):
             await self.app(scope, receive, send)
             return
         if self.authorized(scope):
