@@ -15,7 +15,7 @@ import pytest
 from voxmem import Settings
 from voxmem._config import SecretMaskingFilter, mask_secrets
 from voxmem._exceptions import StoreUnavailable
-from voxmem._operations import OPERATIONS
+from voxmem._operations import OPERATIONS, dispatch
 from voxmem.engine import MemoryEngine
 from voxmem.runtime import create_app
 
@@ -177,6 +177,17 @@ async def test_errors_on_the_wire_never_carry_a_password(sqlite_settings: Settin
     assert response.status_code == 503
     assert "hunter2" not in response.text
     assert "postgresql://app:***@db.internal" in response.json()["error"]["message"]
+
+
+async def test_errors_in_process_never_carry_a_password(sqlite_settings: Settings) -> None:
+    engine = UnreachableStoreEngine(sqlite_settings)
+    await engine.start()
+    try:
+        with pytest.raises(StoreUnavailable) as caught:
+            await dispatch(engine, "list_indexes", IDENT)
+    finally:
+        await engine.close()
+    assert "hunter2" not in str(caught.value) and "hunter2" not in caught.value.message
 
 
 def test_log_lines_never_carry_a_password() -> None:

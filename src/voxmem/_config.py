@@ -19,7 +19,7 @@ from typing import Any, Final, Literal, get_args
 from ._exceptions import BadRequest
 
 __all__ = ["ENV_PREFIX", "UNSET", "SecretMaskingFilter", "Settings", "Unset", "default_data_dir",
-           "mask_secrets", "settings_table"]
+           "mask_secrets", "setting_default", "settings_table"]
 
 ENV_PREFIX = "VOXMEM_"
 
@@ -366,6 +366,14 @@ def _parse(f: dataclasses.Field[Any], raw: str) -> Any:
             field=f.name,
         ) from None
     return raw
+
+
+def setting_default(name: str) -> Any:
+    """The default of setting ``name``, for code that must not keep its own copy."""
+    for f in dataclasses.fields(Settings):
+        if f.name == name:
+            return f.default
+    raise KeyError(name)
 
 
 def settings_table() -> list[dict[str, Any]]:

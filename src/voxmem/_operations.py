@@ -16,7 +16,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ._exceptions import BadRequest, NotFound
+from ._config import mask_secrets
+from ._exceptions import BadRequest, NotFound, VoxmemError
 from .engine import MemoryEngine
 from .engine._lifecycle import slot_key
 from .engine._validate import (
@@ -491,5 +492,11 @@ async def dispatch(engine: MemoryEngine, name: str, payload: dict[str, Any], *,
     token = _received_at.set(time.time() if received_at is None else float(received_at))
     try:
         return await op.handler(engine, payload)
+    except VoxmemError as exc:
+        # A driver error may quote a connection string: no secret leaves, in-process
+        # or over HTTP.
+        exc.message = mask_secrets(exc.message, engine.settings.secret_values())
+        exc.args = (exc.message,)
+        raise
     finally:
         _received_at.reset(token)

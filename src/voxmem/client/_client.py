@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from .._config import UNSET, Settings, Unset
+from .._config import UNSET, Settings, Unset, setting_default
 from .._exceptions import (
     BadRequest,
     MemoryTimeout,
@@ -40,7 +40,8 @@ __all__ = ["VoiceClient", "VoiceClientSync"]
 
 log = logging.getLogger("voxmem.client")
 
-DEFAULT_PORT_RANGE = (7878, 7977)
+DEFAULT_PORT_RANGE: tuple[int, int] = (setting_default("runtime_port_min"),
+                                       setting_default("runtime_port_max"))
 DEFAULT_MAX_CONCURRENT_USERS = 20
 DEFAULT_IDLE_TTL_S = 300.0
 MAX_REAP_PERIOD_S = 30.0
