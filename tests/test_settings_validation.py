@@ -16,7 +16,7 @@ from voxmem._exceptions import BadRequest
     ("embedder", "nope"), ("extractor", "gpt"), ("memory_scope", "global"),
     ("journal_fsync", "sometimes"), ("runtime_log_level", "loud"),
 ])
-def test_a_choice_outside_the_allowed_values_names_them(name: str, value: str) -> None:
+def test_a_choice_outside_the_allowed_values_names_them(name: str, value: Any) -> None:
     with pytest.raises(BadRequest) as caught:
         Settings(**{name: value})
     assert caught.value.details["field"] == name

@@ -107,7 +107,7 @@ def _check_string(text: str, where: str, *, what: str = "text") -> None:
     if "\x00" in text:
         raise BadRequest(f"{where} contains a NUL character, which cannot be stored; "
                          "remove it", field=where)
-    if _LONE_SURROGATE.search(text):
+    if not text.isascii() and _LONE_SURROGATE.search(text):
         raise BadRequest(f"{where} contains {what} that is not valid UTF-8 (a lone "
                          "surrogate)", field=where)
 
