@@ -88,3 +88,14 @@ def test_output_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
         os.close(write_end)
     assert done.returncode == EXIT_BROKEN_PIPE
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr
+
+
+@pytest.mark.parametrize("argv", [["bogus"], ["memories", "list", "--project", "p"],
+                                  ["serve", "--port", "not-a-port"]])
+def test_a_usage_error_is_one_line(argv: list[str],
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    line = one_clean_line(capsys.readouterr().err)
+    assert "--help" in line

@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from ._config import Settings, mask_secrets, settings_table
 from ._exceptions import VoxmemError
@@ -262,9 +262,16 @@ def cmd_memories(args: argparse.Namespace) -> int:
 
 
 # -- entry point ---------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line (argparse prints the usage block too)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="voxmem", description="Local-first memory for "
-                                     "real-time voice agents.")
+    parser = _Parser(prog="voxmem", description="Local-first memory for "
+                     "real-time voice agents.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def with_data_dir(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
