@@ -8,15 +8,13 @@ the JSON shapes of the result records (``contextText``).
 
 from __future__ import annotations
 
-import contextvars
 import dataclasses
 import datetime as dt
-import math
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ._config import mask_secrets
+from ._deadline import budget_left_ms, expired_search, request_arrived
 from ._exceptions import BadRequest, NotFound, VoxmemError
 from .engine import MemoryEngine
 from .engine._lifecycle import slot_key
@@ -36,7 +34,7 @@ from .engine._validate import (
     check_timestamp,
     check_top_k,
 )
-from .models import Caller, Scope, SearchResult
+from .models import Caller, Scope
 
 __all__ = ["OPERATIONS", "Operation", "dispatch"]
 
@@ -45,9 +43,6 @@ MAX_IMPORT_TURNS = 10_000
 MAX_FIELD_CHARS = 64
 #: What import_history does with turns older than the retention window.
 OUTSIDE_RETENTION = ("refuse", "skip")
-#: A client's ``deadline_at`` further off than this from the runtime's clock is ignored:
-#: the two clocks disagree, and the runtime's own arrival stamp is used instead.
-MAX_DEADLINE_SKEW_S = 120.0
 
 Handler = Callable[[MemoryEngine, dict[str, Any]], Awaitable[Any]]
 
@@ -61,11 +56,6 @@ class Operation:
     path: str
     handler: Handler
     summary: str
-
-
-#: When the request being handled reached the runtime (epoch seconds); set by
-#: :func:`dispatch` for the task that runs the handler.
-_received_at: contextvars.ContextVar[float] = contextvars.ContextVar("voxmem_received_at")
 
 
 def _ident(engine: MemoryEngine, p: dict[str, Any]) -> tuple[str, str, str]:
@@ -104,37 +94,6 @@ def _timestamp(value: Any, field: str, now: float) -> float:
     raise BadRequest(f"{field} must be a timestamp", field=field)
 
 
-def _deadline(p: dict[str, Any], timeout_ms: float) -> tuple[float, float]:
-    """(deadline, queued seconds) on the wall clock for a search.
-
-    The deadline counts from when the request arrived (stamped by the runtime before it
-    queues for the engine), or from the client's own ``deadline_at`` when that is
-    earlier and the two clocks plausibly agree — so time spent waiting in a queue is
-    part of the caller's budget, not added to it.
-    """
-    now = time.time()
-    start = min(_received_at.get(now), now)
-    deadline = start + timeout_ms / 1000.0
-    sent = p.get("deadline_at")
-    if sent is not None:
-        if isinstance(sent, bool) or not isinstance(sent, int | float) or not math.isfinite(
-                sent):
-            raise BadRequest("deadline_at must be epoch seconds", field="deadline_at")
-        if abs(float(sent) - now) <= MAX_DEADLINE_SKEW_S:
-            deadline = min(deadline, float(sent))
-    return deadline, now - start
-
-
-def _expired_search(timeout_ms: float, late_ms: float, mode: str, intent: str) -> Any:
-    """The answer to a search whose deadline passed before recall could start."""
-    trace = {"lanes": {}, "lanesUsed": [], "totalMs": 0.0, "degraded": True,
-             "errors": {"deadline": f"expired {late_ms:.0f} ms before recall started "
-                                    "(queued behind other requests)"},
-             "mode": mode, "intent": intent, "timeoutMs": timeout_ms, "coldLanes": []}
-    return SearchResult(context_text="", profile=None, working=[], permanent=[], org=[],
-                        sources=[], trace=trace).to_dict()
-
-
 async def _search(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     scope, _caller = _caller_scope(engine, p)
     query = check_text(p.get("query"), "query", engine.settings.max_turn_text_bytes)
@@ -145,17 +104,16 @@ async def _search(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     intent = p.get("intent") or "answer_current_user"
     if not isinstance(intent, str) or len(intent) > MAX_FIELD_CHARS:
         raise BadRequest("intent must be a short string", field="intent")
-    deadline, queued_s = _deadline(p, timeout_ms)
-    left_ms = (deadline - time.time()) * 1000.0
+    left_ms, queued_ms = budget_left_ms(timeout_ms, p.get("deadline_at"))
     if left_ms <= 0:
-        return _expired_search(timeout_ms, -left_ms, mode, intent)
+        return expired_search(timeout_ms, -left_ms, mode, intent)
     result = (await engine.search_memory(scope, query, lanes=lanes, top_k=top_k,
                                          timeout_ms=left_ms, mode=mode,
                                          intent=intent)).to_dict()
     # The caller asked for timeout_ms; what the engine had left is an implementation
     # detail, the time spent queued is not.
     result["trace"] = {**result["trace"], "timeoutMs": timeout_ms,
-                       "queuedMs": round(queued_s * 1000.0, 3)}
+                       "queuedMs": round(queued_ms, 3)}
     return result
 
 
@@ -489,14 +447,12 @@ async def dispatch(engine: MemoryEngine, name: str, payload: dict[str, Any], *,
     if not isinstance(payload, dict):
         raise BadRequest("request body must be a JSON object", field="body")
     check_payload(payload)
-    token = _received_at.set(time.time() if received_at is None else float(received_at))
     try:
-        return await op.handler(engine, payload)
+        with request_arrived(received_at):
+            return await op.handler(engine, payload)
     except VoxmemError as exc:
         # A driver error may quote a connection string: no secret leaves, in-process
         # or over HTTP.
         exc.message = mask_secrets(exc.message, engine.settings.secret_values())
         exc.args = (exc.message,)
         raise
-    finally:
-        _received_at.reset(token)
