@@ -41,6 +41,8 @@ MemoryScopeName = Literal["project", "agent"]
 ExtractorName = Literal["rules", "llm", "off"]
 JournalFsync = Literal["always", "interval", "never"]
 LogLevel = Literal["debug", "info", "warning", "error"]
+#: Longest retention a setting or policy may ask for (100 years; 0 means no cap).
+MAX_RETENTION_DAYS = 36_500
 SENSITIVE_CATEGORIES = ("payment_card", "password_pin", "government_id", "health")
 #: Settings restricted to a fixed set of values, and the values.
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -79,9 +81,9 @@ class Settings:
                        "(empty: $XDG_DATA_HOME/voxmem).")
     store_url: str = _s("", "Store location. Empty: SQLite file in data_dir. "
                         "postgresql://... selects the Postgres backend.")
-    embedder: EmbedderName = _s("static", "Embedding model: static (default, bundled, no torch), "
-                       "onnx (bundled MiniLM, needs the onnx extra), openai (HTTP endpoint), "
-                       "hashing (deterministic, tests only).")
+    embedder: EmbedderName = _s("static", "Embedding model: static (default, bundled, no "
+                                "torch), onnx (bundled MiniLM, needs the onnx extra), openai "
+                                "(HTTP endpoint), hashing (deterministic, tests only).")
     embeddings_base_url: str = _s("", "OpenAI-compatible embeddings endpoint "
                                   "(embedder=openai), e.g. http://127.0.0.1:11434/v1.")
     embeddings_model: str = _s("text-embedding-3-small", "Model name sent to the "
@@ -105,8 +107,9 @@ class Settings:
                               "can override it with a memory policy).")
     memory_retention_days: int = _s(90, "Days a memory stays recallable before cleanup "
                                     "deletes it (0: no cap); policies can override it.")
-    extractor: ExtractorName = _s("rules", "How facts are learned at the end of a call: rules "
-                        "(offline, default), llm (OpenAI-compatible endpoint), off.")
+    extractor: ExtractorName = _s("rules", "How facts are learned at the end of a call: "
+                                  "rules (offline, default), llm (OpenAI-compatible "
+                                  "endpoint), off.")
     llm_base_url: str = _s("", "OpenAI-compatible chat endpoint for extractor=llm, e.g. "
                            "http://127.0.0.1:11434/v1 (Ollama).")
     llm_model: str = _s("", "Model name for extractor=llm.")
@@ -120,8 +123,9 @@ class Settings:
                                        "failed extractions and applies retention.")
     extraction_max_attempts: int = _s(5, "Extraction attempts per call before it is left "
                                       "for an operator (the transcript is kept).")
-    journal_fsync: JournalFsync = _s("always", "Journal durability: always (fsync before ack), "
-                            "interval (fsync every 50 ms), never (OS decides).")
+    journal_fsync: JournalFsync = _s("always", "Journal durability: always (fsync before "
+                                     "ack), interval (fsync every 50 ms), never (OS "
+                                     "decides).")
     max_turn_text_bytes: int = _s(65536, "Largest user_text / assistant_text accepted.")
     index_max_documents: int = _s(100, "Most documents accepted by one create_index call.")
     index_max_bytes: int = _s(1_000_000, "Largest create_index payload in bytes.")
@@ -153,8 +157,8 @@ class Settings:
     runtime_shutdown_timeout_s: float = _s(10.0, "On shutdown, how long the runtime waits "
                                            "for requests in flight before it flushes and "
                                            "exits.")
-    runtime_log_level: LogLevel = _s("info", "Log level of the runtime (debug, info, warning, "
-                                "error); its log is runtime.log in data_dir.")
+    runtime_log_level: LogLevel = _s("info", "Log level of the runtime (debug, info, "
+                                     "warning, error); its log is runtime.log in data_dir.")
 
     def __post_init__(self) -> None:
         # Validated when built, however built: a bad value fails here, naming the
@@ -200,8 +204,8 @@ class Settings:
         checks: list[tuple[bool, str, str]] = [
             (self.extractor != "llm" or bool(self.llm_base_url and self.llm_model),
              "llm_base_url", "and llm_model must be set when extractor=llm"),
-            (0 <= self.memory_retention_days <= 36_500, "memory_retention_days",
-             "must be within 0..36500 (0: no cap)"),
+            (0 <= self.memory_retention_days <= MAX_RETENTION_DAYS, "memory_retention_days",
+             f"must be within 0..{MAX_RETENTION_DAYS} (0: no cap)"),
             (self.session_idle_timeout_s > 0, "session_idle_timeout_s", "must be positive"),
             (self.maintenance_interval_s > 0, "maintenance_interval_s", "must be positive"),
             (set(filter(None, self.sensitive_categories.split(","))) <= set(

@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ._config import mask_secrets
+from ._config import MAX_RETENTION_DAYS, mask_secrets
 from ._deadline import budget_left_ms, expired_search, request_arrived
 from ._exceptions import BadRequest, NotFound, VoxmemError
 from .engine import MemoryEngine
@@ -372,9 +372,10 @@ async def _set_policy(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     if not isinstance(enabled, bool):
         raise BadRequest("memory_enabled must be a boolean", field="memory_enabled")
     days = p.get("memory_retention_days", row["retentionDays"])
-    if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 36_500:
-        raise BadRequest("memory_retention_days must be an integer within 0..36500 "
-                         "(0: no cap)", field="memory_retention_days")
+    if isinstance(days, bool) or not isinstance(days, int) or not (
+            0 <= days <= MAX_RETENTION_DAYS):
+        raise BadRequest(f"memory_retention_days must be an integer within "
+                         f"0..{MAX_RETENTION_DAYS} (0: no cap)", field="memory_retention_days")
     return await engine.lifecycle.set_policy(tenant, project, agent if level == "agent" else "",
                                              memory_enabled=enabled, retention_days=days)
 
