@@ -194,3 +194,11 @@ async def test_index_batch_413_points_only_at_what_exists(http: httpx.AsyncClien
     message = response.json()["error"]["message"]
     assert "index upload" not in message
     assert "at most 100 documents" in message
+
+
+@pytest.mark.parametrize("timeout_s", [0, -1, 1e300, "30", True])
+async def test_flush_timeout_outside_its_range_is_refused(http: httpx.AsyncClient,
+                                                         timeout_s: object) -> None:
+    response = await http.post(OPERATIONS["flush"].path, headers=AUTH,
+                               json={**IDENT, "timeout_s": timeout_s})
+    refused(response, "timeout_s")

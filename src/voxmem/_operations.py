@@ -41,6 +41,8 @@ __all__ = ["OPERATIONS", "Operation", "dispatch"]
 MAX_IMPORT_SESSIONS = 1000
 MAX_IMPORT_TURNS = 10_000
 MAX_FIELD_CHARS = 64
+#: Longest a flush may wait (a day): a bulk backfill takes minutes, never days.
+MAX_FLUSH_TIMEOUT_S = 86_400.0
 #: What import_history does with turns older than the retention window.
 OUTSIDE_RETENTION = ("refuse", "skip")
 
@@ -382,8 +384,10 @@ async def _set_policy(engine: MemoryEngine, p: dict[str, Any]) -> Any:
 
 async def _flush(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     timeout = p.get("timeout_s", 30.0)
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-        raise BadRequest("timeout_s must be a positive number", field="timeout_s")
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not (
+            0 < timeout <= MAX_FLUSH_TIMEOUT_S):
+        raise BadRequest(f"timeout_s must be a number of seconds within (0, "
+                         f"{MAX_FLUSH_TIMEOUT_S:.0f}]", field="timeout_s")
     return {"flushed": await engine.flush(timeout=float(timeout)), **engine.stats()}
 
 
