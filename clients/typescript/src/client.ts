@@ -1,0 +1,401 @@
+/**
+ * `VoiceClient`: the operations of the Python `VoiceClient`, camelCased, over the runtime.
+ */
+import { randomUUID } from "node:crypto";
+
+import { BadRequest, MemoryTimeout, PoolError, RuntimeStartFailed, StoreUnavailable } from "./errors.js";
+import { OPERATIONS, type OperationName } from "./generated/operations.js";
+import { defaultDataDir } from "./runtime.js";
+import { MemoryTool, type MemoryToolOptions } from "./tool.js";
+import { RuntimeTransport } from "./transport.js";
+import type { CallerRef, IndexBuildResult, Json, Preload, SearchResult, TurnSaved } from "./types.js";
+
+/** Default deadline of a recall, as in the Python client. */
+export const DEFAULT_RECALL_TIMEOUT_MS = 250;
+/** Transport allowance on top of `timeoutMs` before a recall answers without memory. */
+export const DEFAULT_RECALL_GRACE_MS = 250;
+/** Deadline of every call other than `searchMemory`. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+/** Options of {@link VoiceClient}; the Python keyword names in camelCase. */
+export interface VoiceClientOptions {
+  projectId: string;
+  agentId: string;
+  tenantId?: string;
+  /** Token of a remote runtime (default `VOXMEM_RUNTIME_TOKEN`). */
+  apiKey?: string;
+  /** A runtime to talk to instead of the local one (default `VOXMEM_RUNTIME_URL`). */
+  runtimeUrl?: string;
+  /** Data directory of the local runtime (default `VOXMEM_DATA_DIR`, else `$XDG_DATA_HOME/voxmem`). */
+  dataDir?: string;
+  /** How to run the runtime when none is running; default: `voxmem` on PATH. */
+  runtimeCommand?: string[];
+  /** Port range of a runtime this client starts. */
+  runtimePortRange?: [number, number];
+  /** Settings of a runtime this client starts, by name (`{ embedder: "hashing" }`). */
+  settings?: Record<string, string | number | boolean>;
+  recallTimeoutMs?: number;
+  recallGraceMs?: number;
+  requestTimeoutMs?: number;
+  runtimeStartTimeoutMs?: number;
+  /** Environment to read `VOXMEM_*` variables from (default `process.env`). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Who a call is about: `user` (`{ id, name, metadata }`) or its alias `userId`. */
+export interface CallerArgs {
+  user?: CallerRef;
+  userId?: string;
+}
+
+/** Options of {@link VoiceClient.searchMemory}. */
+export interface SearchOptions extends CallerArgs {
+  lanes?: string[];
+  intent?: string;
+  topK?: Record<string, number>;
+  timeoutMs?: number;
+  mode?: "fast" | "accurate";
+}
+
+/** Options of {@link VoiceClient.saveResponse}. */
+export interface SaveOptions extends CallerArgs {
+  userText: string;
+  assistantText: string;
+  turnId?: string;
+  toolCalls?: Json[];
+  metadata?: Json;
+  interrupted?: boolean;
+}
+
+const camelToSnake = (name: string): string => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/**
+ * The name `field` (camelCase) travels under for `op`: whatever the runtime's document
+ * lists for the operation; the snake_case Python parameter name for an operation the
+ * document does not describe field by field.
+ */
+export function wireName(op: OperationName, field: string): string {
+  const known: readonly string[] = OPERATIONS[op].requestFields;
+  if (known.includes(field)) return field;
+  const snake = camelToSnake(field);
+  return known.length === 0 || known.includes(snake) ? snake : field;
+}
+
+/** A fresh turn id, fixed before the first attempt so a retry is the same turn. */
+export function newTurnId(): string {
+  return `turn_${randomUUID().replaceAll("-", "")}`;
+}
+
+/**
+ * Memory for a voice agent, served by the local voxmem runtime.
+ *
+ * With no `runtimeUrl` the first call finds this host's runtime through the data
+ * directory's `runtime.json` and `runtime.token`, or starts one with the `voxmem`
+ * command (`pip install voxmem`).
+ *
+ * @example
+ * const client = new VoiceClient({ projectId: "support", agentId: "front-desk" });
+ * const user = { id: "caller-42", name: "Dana" };
+ * const recall = await client.searchMemory("when should we call back?", { user });
+ * await client.saveResponse({ user, userText: "Call me after 5.", assistantText: "Will do." });
+ */
+export class VoiceClient {
+  readonly projectId: string;
+  readonly agentId: string;
+  readonly tenantId: string;
+  readonly runtimeUrl: string | undefined;
+  readonly recallTimeoutMs: number;
+  readonly recallGraceMs: number;
+  readonly requestTimeoutMs: number;
+  /** How the client reaches the runtime (exposed for diagnostics and tests). */
+  readonly transport: RuntimeTransport;
+  private closed = false;
+
+  constructor(options: VoiceClientOptions) {
+    for (const name of ["projectId", "agentId"] as const) {
+      const value = options[name];
+      if (typeof value !== "string" || !value.trim()) {
+        throw new BadRequest(`${name} must be a non-empty string`, { details: { field: name } });
+      }
+    }
+    const env = options.env ?? process.env;
+    this.projectId = options.projectId;
+    this.agentId = options.agentId;
+    this.tenantId = options.tenantId ?? "default";
+    this.runtimeUrl = options.runtimeUrl || env["VOXMEM_RUNTIME_URL"] || undefined;
+    this.recallTimeoutMs = options.recallTimeoutMs ?? DEFAULT_RECALL_TIMEOUT_MS;
+    this.recallGraceMs = options.recallGraceMs ?? DEFAULT_RECALL_GRACE_MS;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    const runtimeEnv: Record<string, string> = {};
+    for (const [name, value] of Object.entries(options.settings ?? {})) {
+      runtimeEnv[`VOXMEM_${name.toUpperCase()}`] = String(value);
+    }
+    if (options.runtimePortRange) {
+      runtimeEnv["VOXMEM_RUNTIME_PORT_MIN"] = String(options.runtimePortRange[0]);
+      runtimeEnv["VOXMEM_RUNTIME_PORT_MAX"] = String(options.runtimePortRange[1]);
+    }
+    this.transport = new RuntimeTransport({
+      runtimeUrl: this.runtimeUrl,
+      token: options.apiKey || env["VOXMEM_RUNTIME_TOKEN"] || undefined,
+      local: {
+        dataDir: options.dataDir ?? defaultDataDir(env),
+        command: options.runtimeCommand,
+        env: runtimeEnv,
+        startTimeoutMs: options.runtimeStartTimeoutMs,
+        processEnv: env,
+      },
+    });
+  }
+
+  private body(op: OperationName, fields: Record<string, unknown>): Record<string, unknown> {
+    const body: Record<string, unknown> = {};
+    const scope = { tenantId: this.tenantId, projectId: this.projectId, agentId: this.agentId };
+    for (const [name, value] of Object.entries({ ...fields, ...scope })) {
+      if (value !== undefined) body[wireName(op, name)] = value;
+    }
+    return body;
+  }
+
+  private async send(op: OperationName, fields: Record<string, unknown>, timeoutMs?: number): Promise<unknown> {
+    if (this.closed) {
+      throw new PoolError("the client is closed", { code: "pool.closed" });
+    }
+    return await this.transport.call(op, this.body(op, fields), timeoutMs ?? this.requestTimeoutMs);
+  }
+
+  /**
+   * Recall what matters for this turn, within `timeoutMs` (default 250).
+   *
+   * Never stalls the turn and never throws on a timeout or an unreachable runtime: the
+   * request is aborted at `timeoutMs` + `recallGraceMs` and the result is empty with
+   * `trace.degraded = true` and the reason in `trace.errors`. Bad input, a wrong token
+   * or a closed client still throw: those need the developer, not a retry.
+   */
+  async searchMemory(query: string, options: SearchOptions = {}): Promise<SearchResult> {
+    const budgetMs = options.timeoutMs ?? this.recallTimeoutMs;
+    if (!Number.isFinite(budgetMs) || budgetMs <= 0) {
+      throw new BadRequest("timeoutMs must be a positive number of milliseconds", {
+        details: { field: "timeout_ms" },
+      });
+    }
+    // Sent only to a runtime on this machine's clock: time spent queued there counts.
+    const deadlineAt = this.runtimeUrl ? undefined : Date.now() / 1000 + budgetMs / 1000;
+    const { user, userId, lanes, intent, topK, mode } = options;
+    const fields = { query, user, userId, lanes, intent, topK, timeoutMs: options.timeoutMs, mode, deadlineAt };
+    try {
+      return (await this.send("search_memory", fields, budgetMs + this.recallGraceMs)) as SearchResult;
+    } catch (error) {
+      if (error instanceof MemoryTimeout) return degradedSearch("deadline", budgetMs);
+      if (error instanceof StoreUnavailable || error instanceof RuntimeStartFailed) {
+        return degradedSearch(error.code, budgetMs);
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Save one turn; resolves with its event id once it is durable on disk. The turn id
+   * is fixed before the first attempt, so a retry after a lost connection is one turn.
+   */
+  async saveResponse(options: SaveOptions): Promise<string | null> {
+    const turnId = options.turnId ?? newTurnId();
+    const data = (await this.send("save_response", { ...options, turnId })) as TurnSaved;
+    return typeof data?.eventId === "string" && data.eventId ? data.eventId : null;
+  }
+
+  /** The session-start block: profile, top facts, last call, open commitments. */
+  async preload(options: CallerArgs): Promise<Preload> {
+    return (await this.send("preload", { ...options })) as Preload;
+  }
+
+  /** Open a call for the caller; another caller's `sessionId` throws `identity_mismatch`. */
+  async startSession(options: CallerArgs & { sessionId?: string; metadata?: Json }): Promise<Json> {
+    return (await this.send("start_session", { ...options })) as Json;
+  }
+
+  /** Close the caller's current call (`report`: e.g. the LiveKit session report). */
+  async endSession(options: CallerArgs & { reason?: string; sessionId?: string; report?: Json }): Promise<Json> {
+    return (await this.send("end_session", { reason: "completed", ...options })) as Json;
+  }
+
+  /** Build or append org index `name` (<= 100 documents and 1 MB per call). */
+  async createIndex(name: string, documents: Json[], options: { metadata?: Json } = {}): Promise<IndexBuildResult> {
+    return (await this.send("create_index", { name, documents, metadata: options.metadata })) as IndexBuildResult;
+  }
+
+  /** The project's org indexes with version and counts. */
+  async listIndexes(): Promise<Json[]> {
+    return asList(await this.send("list_indexes", {}));
+  }
+
+  /** Set one profile field of the caller. */
+  async updateProfile(options: CallerArgs & { field: string; value: unknown }): Promise<Json> {
+    return (await this.send("update_profile", { ...options })) as Json;
+  }
+
+  /** Backfill past calls with their real timestamps. */
+  async importHistory(
+    options: CallerArgs & { sessions: Json[]; learn?: boolean; outsideRetention?: "refuse" | "skip" },
+  ): Promise<Json> {
+    return (await this.send("import_history", { ...options })) as Json;
+  }
+
+  /** Wait until every acknowledged write is applied to the store. */
+  async flush(timeoutS = 30): Promise<Json> {
+    return (await this.send("flush", { timeoutS }, (timeoutS + 5) * 1000)) as Json;
+  }
+
+  /** The caller's facts; `includeDeleted` adds superseded and deleted ones. */
+  async listMemories(options: CallerArgs & { includeDeleted?: boolean }): Promise<Json[]> {
+    return asList(await this.send("list_memories", { ...options }));
+  }
+
+  /** Memories written during one call. */
+  async sessionMemories(options: CallerArgs & { sessionId: string }): Promise<Json[]> {
+    return asList(await this.send("session_memories", { ...options }));
+  }
+
+  /** Delete one memory: gone from recall at once, from disk at the next cleanup. */
+  async deleteMemory(memoryId: string, options: CallerArgs): Promise<Json> {
+    return (await this.send("delete_memory", { ...options, memoryId })) as Json;
+  }
+
+  /** Upsert the caller's value for `memoryType` (one value per type). */
+  async remember(options: CallerArgs & { memoryType: string; content: string }): Promise<Json> {
+    return (await this.send("remember", { ...options })) as Json;
+  }
+
+  /** The caller's current value for `memoryType`, or `null`. */
+  async recall(options: CallerArgs & { memoryType: string }): Promise<string | null> {
+    const data = (await this.send("recall", { ...options })) as Json | null;
+    const content = data?.["content"];
+    return content === undefined || content === null ? null : String(content);
+  }
+
+  /** Delete the caller's value for `memoryType`; `true` when there was one. */
+  async forget(options: CallerArgs & { memoryType: string }): Promise<boolean> {
+    const data = (await this.send("forget", { ...options })) as Json | null;
+    return Boolean(data?.["forgotten"]);
+  }
+
+  /** Erase everything about the caller: facts, turns, calls, journal, profile. */
+  async forgetUser(options: CallerArgs): Promise<Json> {
+    return (await this.send("forget_user", { ...options })) as Json;
+  }
+
+  /** Everything stored about the caller, for a data request. */
+  async exportUser(options: CallerArgs): Promise<Json> {
+    return (await this.send("export_user", { ...options })) as Json;
+  }
+
+  /** Move everything of caller `fromId` (a guest) to `toId` (the account). */
+  async mergeUsers(fromId: string, toId: string): Promise<Json> {
+    return (await this.send("merge_users", { fromId, toId })) as Json;
+  }
+
+  /** Memory on/off and retention of the project and its agents. */
+  async getMemoryPolicy(): Promise<Json> {
+    return (await this.send("get_memory_policy", {})) as Json;
+  }
+
+  /** Set memory on/off and retention (days, 0 = no cap) for the project or this agent. */
+  async setMemoryPolicy(
+    options: { memoryEnabled?: boolean; memoryRetentionDays?: number; level?: "project" | "agent" } = {},
+  ): Promise<Json> {
+    return (await this.send("set_memory_policy", { level: "project", ...options })) as Json;
+  }
+
+  /**
+   * Run `body` inside one call of the caller: the call is opened first and ended after
+   * (`completed`, or `error` when `body` throws), like Python's `async with client.session()`.
+   *
+   * @example
+   * await client.session({ user }, async (call) => {
+   *   const block = await call.preload();
+   *   await call.saveResponse({ userText: "hi", assistantText: "hello" });
+   * });
+   */
+  async session<T>(
+    options: CallerArgs & { sessionId?: string; metadata?: Json },
+    body: (call: CallerSession) => Promise<T>,
+  ): Promise<T> {
+    const opened = await this.startSession(options);
+    const sessionId = typeof opened["sessionId"] === "string" ? opened["sessionId"] : options.sessionId;
+    const call = new CallerSession(this, { user: options.user, userId: options.userId }, sessionId);
+    let reason = "completed";
+    try {
+      return await body(call);
+    } catch (error) {
+      reason = "error";
+      throw error;
+    } finally {
+      await this.endSession({ user: options.user, userId: options.userId, sessionId, reason });
+    }
+  }
+
+  /** An LLM tool that searches the given caller's memory (the LLM picks what, never whose). */
+  searchMemoryTool(options: CallerArgs & Omit<MemoryToolOptions, "search"> & { lanes?: string[]; timeoutMs?: number }): MemoryTool {
+    const { user, userId, lanes, timeoutMs, description } = options;
+    return new MemoryTool({
+      search: (query, intent) => this.searchMemory(query, { user, userId, lanes, intent, timeoutMs }),
+      description,
+    });
+  }
+
+  /** The OpenAI function schema of the memory tool. */
+  toOpenAIFunction(): Json {
+    return MemoryTool.schema();
+  }
+
+  /** Release the client; later calls throw `pool.closed`. The runtime keeps running. */
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+/** One call of one caller, as handed to the body of {@link VoiceClient.session}. */
+export class CallerSession {
+  constructor(
+    private readonly client: VoiceClient,
+    private readonly caller: CallerArgs,
+    /** The voxmem session id of this call. */
+    readonly sessionId: string | undefined,
+  ) {}
+
+  searchMemory(query: string, options: Omit<SearchOptions, keyof CallerArgs> = {}): Promise<SearchResult> {
+    return this.client.searchMemory(query, { ...options, ...this.caller });
+  }
+
+  saveResponse(options: Omit<SaveOptions, keyof CallerArgs>): Promise<string | null> {
+    return this.client.saveResponse({ ...options, ...this.caller });
+  }
+
+  preload(): Promise<Preload> {
+    return this.client.preload(this.caller);
+  }
+
+  searchMemoryTool(options: Omit<MemoryToolOptions, "search"> & { lanes?: string[]; timeoutMs?: number } = {}): MemoryTool {
+    return this.client.searchMemoryTool({ ...options, ...this.caller });
+  }
+}
+
+function asList(data: unknown): Json[] {
+  return Array.isArray(data) ? (data as Json[]) : [];
+}
+
+/**
+ * The result of a recall that could not reach memory in time: empty, flagged. Principle
+ * 1 of the spec: a read that misses its deadline returns what it has and the agent
+ * answers without it.
+ */
+export function degradedSearch(reason: string, timeoutMs: number): SearchResult {
+  return {
+    contextText: "",
+    profile: null,
+    working: [],
+    permanent: [],
+    org: [],
+    sources: [],
+    trace: { lanes: {}, lanesUsed: [], totalMs: null, degraded: true, errors: { runtime: reason }, timeoutMs },
+  } as unknown as SearchResult;
+}

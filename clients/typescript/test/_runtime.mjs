@@ -1,0 +1,80 @@
+// A real `voxmem serve` for the tests, started from the repo's Python package.
+//
+// The interpreter is `$VOXMEM_PYTHON` (CI sets the repo's virtualenv), else `python3`;
+// it must be able to `import voxmem`. Each runtime gets its own temporary data directory
+// and a random port range, so test files and other users of the machine never collide.
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+import { LocalRuntime } from "../dist/index.js";
+
+export const PYTHON = process.env.VOXMEM_PYTHON || "python3";
+/** How the client starts a runtime in these tests: the repo's package as a module. */
+export const RUNTIME_COMMAND = [PYTHON, "-m", "voxmem"];
+
+/** `VOXMEM_*` settings of every test runtime: the hashing embedder and a free port range. */
+export function runtimeSettings() {
+  const base = 20000 + Math.floor(Math.random() * 400) * 100;
+  return {
+    VOXMEM_EMBEDDER: "hashing",
+    VOXMEM_RUNTIME_PORT_MIN: String(base),
+    VOXMEM_RUNTIME_PORT_MAX: String(base + 99),
+  };
+}
+
+export function tempDataDir(t) {
+  const dir = mkdtempSync(join(tmpdir(), "voxmem-ts-"));
+  t?.after?.(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/**
+ * Start `voxmem serve` on a fresh data directory and wait until it publishes itself.
+ * Returns `{ dataDir, url, token, pid, child, stop() }`.
+ */
+export async function startRuntime() {
+  const dataDir = mkdtempSync(join(tmpdir(), "voxmem-ts-"));
+  const child = spawn(PYTHON, ["-m", "voxmem", "serve", "--data-dir", dataDir], {
+    env: { ...process.env, ...runtimeSettings() },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  const exited = once(child, "exit");
+  const local = new LocalRuntime({ dataDir, command: [] });
+  let endpoint;
+  const deadline = Date.now() + 60_000;
+  while (endpoint === undefined) {
+    if (child.exitCode !== null) throw new Error(`voxmem serve exited ${child.exitCode}: ${stderr}`);
+    if (Date.now() > deadline) throw new Error(`voxmem serve did not publish itself: ${stderr}`);
+    endpoint = await local.find();
+    if (endpoint === undefined) await sleep(50);
+  }
+  return {
+    dataDir,
+    url: endpoint.url,
+    token: endpoint.token,
+    pid: child.pid,
+    child,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGCONT");
+        child.kill("SIGTERM");
+        await exited;
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Stop a runtime the client under test started (detached) in `dataDir`. */
+export async function stopDetached(dataDir) {
+  const stopper = spawn(PYTHON, ["-m", "voxmem", "stop", "--data-dir", dataDir], { stdio: "ignore" });
+  await once(stopper, "exit");
+}
