@@ -78,3 +78,33 @@ export async function stopDetached(dataDir) {
   const stopper = spawn(PYTHON, ["-m", "voxmem", "stop", "--data-dir", dataDir], { stdio: "ignore" });
   await once(stopper, "exit");
 }
+
+/**
+ * A loopback proxy in front of `runtime` that records every request body by path; the
+ * tests read what the client sent while the real runtime answers.
+ */
+export async function recordingProxy(runtime) {
+  const { createServer } = await import("node:http");
+  const requests = [];
+  const server = createServer(async (request, response) => {
+    const chunks = [];
+    for await (const chunk of request) chunks.push(chunk);
+    const body = Buffer.concat(chunks).toString("utf8");
+    requests.push({ path: request.url, body: body ? JSON.parse(body) : undefined });
+    const forwarded = await fetch(`${runtime.url}${request.url}`, {
+      method: request.method,
+      headers: { authorization: request.headers.authorization ?? "", "content-type": "application/json" },
+      body: request.method === "GET" ? undefined : body,
+    });
+    response.writeHead(forwarded.status, { "content-type": "application/json" });
+    response.end(await forwarded.text());
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    requests,
+    bodies: (path) => requests.filter((r) => r.path === path).map((r) => r.body),
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}

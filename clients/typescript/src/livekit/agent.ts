@@ -1,0 +1,136 @@
+/**
+ * `MemoryAgent`: a `voice.Agent` with the caller's memory.
+ */
+import { getJobContext, llm, voice } from "@livekit/agents";
+
+import type { VoiceClient } from "../client.js";
+import { CallMemory, RECALL_MESSAGE_PREFIX, insertRecall } from "./call.js";
+import { CallerIdentity, renderMemoryInstructions, resolveCaller, type RoomLike } from "./identity.js";
+
+/** Id LiveKit gives the agent's instructions message in the chat context. */
+const INSTRUCTIONS_MESSAGE_ID = "lk.agent_task.instructions";
+
+/** Options of {@link MemoryAgent}: LiveKit's agent options plus the memory ones. */
+export type MemoryAgentOptions<UserData> = Omit<voice.AgentOptions<UserData>, "instructions"> & {
+  client: VoiceClient;
+  /** Instructions template; `{{memory}}` becomes the caller's preload block. */
+  instructions: string;
+  /** The caller, when you know it; otherwise job metadata → SIP → remote participant. */
+  identity?: CallerIdentity;
+  defaultCountryCode?: string;
+  searchTimeoutMs?: number;
+  preloadTimeoutMs?: number;
+  lanes?: string[];
+};
+
+function lastUserMessage(chatCtx: llm.ChatContext): llm.ChatMessage | undefined {
+  for (let i = chatCtx.items.length - 1; i >= 0; i -= 1) {
+    const item = chatCtx.items[i];
+    if (item instanceof llm.ChatMessage && item.role === "user") return item;
+  }
+  return undefined;
+}
+
+/**
+ * An agent that remembers its callers.
+ *
+ * - On entering the session it resolves the caller, opens their voxmem session and
+ *   preloads their memory into the `{{memory}}` placeholder before the first reply.
+ * - On every user turn it recalls under the deadline and inserts the result as a system
+ *   message immediately before the user's message — for speech (`onUserTurnCompleted`)
+ *   and for text input (`session.run`), which skips that hook.
+ * - Turns are saved from the session's events; the call ends when the session closes.
+ * Memory failures never stop the call.
+ *
+ * @example
+ * const agent = new MemoryAgent({ client, instructions: "You are Ava.\n\n{{memory}}", tools: memoryTools() });
+ * await session.start({ agent, room: ctx.room });
+ */
+export class MemoryAgent<UserData = unknown> extends voice.Agent<UserData> {
+  readonly client: VoiceClient;
+  private readonly template: string;
+  private readonly explicitIdentity: CallerIdentity | undefined;
+  private readonly memoryOptions: { searchTimeoutMs?: number; preloadTimeoutMs?: number; lanes?: string[]; defaultCountryCode?: string };
+  private memoryOfCall: CallMemory | undefined;
+
+  constructor(options: MemoryAgentOptions<UserData>) {
+    const { client, instructions, identity, defaultCountryCode, searchTimeoutMs, preloadTimeoutMs, lanes, ...agentOptions } = options;
+    super({ ...agentOptions, instructions: renderMemoryInstructions(instructions, "") });
+    this.client = client;
+    this.template = instructions;
+    this.explicitIdentity = identity;
+    this.memoryOptions = { searchTimeoutMs, preloadTimeoutMs, defaultCountryCode, ...(lanes ? { lanes } : {}) };
+  }
+
+  /** The memory of the current call (after the agent entered a session). */
+  get memory(): CallMemory | undefined {
+    return this.memoryOfCall;
+  }
+
+  private attachMemory(): CallMemory {
+    if (this.memoryOfCall !== undefined) return this.memoryOfCall;
+    const session = this.session;
+    const existing = CallMemory.of(session);
+    if (existing !== undefined) {
+      this.memoryOfCall = existing; // a handoff: the call's memory is shared
+      return existing;
+    }
+    const memory = new CallMemory({ client: this.client, identity: this.resolveIdentity(), ...this.memoryOptions });
+    this.memoryOfCall = memory.attach(session);
+    return this.memoryOfCall;
+  }
+
+  private resolveIdentity(): CallerIdentity {
+    if (this.explicitIdentity !== undefined) return this.explicitIdentity;
+    const job = getJobContext(false);
+    if (job === undefined) return CallerIdentity.anonymousCaller();
+    return resolveCaller({
+      jobMetadata: job.job.metadata,
+      room: job.room as unknown as RoomLike,
+      defaultCountryCode: this.memoryOptions.defaultCountryCode,
+    });
+  }
+
+  private renderedInstructions(): string {
+    return renderMemoryInstructions(this.template, this.memoryOfCall?.preload?.contextText);
+  }
+
+  /** Open the call's memory and render it into the instructions. */
+  override async onEnter(): Promise<void> {
+    const memory = this.attachMemory();
+    const preload = await memory.open();
+    if (preload?.contextText) await this.updateInstructions(this.renderedInstructions());
+  }
+
+  /** Recall for the finished user turn and put it immediately before the user's message. */
+  override async onUserTurnCompleted(chatCtx: llm.ChatContext, newMessage: llm.ChatMessage): Promise<void> {
+    const memory = this.attachMemory();
+    await memory.open();
+    const text = await memory.recall(newMessage.textContent, newMessage.id);
+    if (text) insertRecall(chatCtx, newMessage, text);
+  }
+
+  /**
+   * Before every generation: the preload is in the instructions (the first reply may
+   * start before `onEnter` finished) and the latest user message has its recall (the
+   * text path does not run `onUserTurnCompleted`).
+   */
+  override async llmNode(chatCtx: llm.ChatContext, toolCtx: llm.ToolContext, modelSettings: voice.ModelSettings) {
+    const memory = this.attachMemory();
+    if (memory.enabled) {
+      await memory.open();
+      const index = chatCtx.indexById(INSTRUCTIONS_MESSAGE_ID);
+      const current = index === undefined ? undefined : chatCtx.items[index];
+      const rendered = this.renderedInstructions();
+      if (index !== undefined && current instanceof llm.ChatMessage && current.textContent !== rendered) {
+        chatCtx.items[index] = llm.ChatMessage.create({ id: current.id, role: current.role, content: [rendered], createdAt: current.createdAt });
+      }
+      const user = lastUserMessage(chatCtx);
+      if (user !== undefined && chatCtx.indexById(`${RECALL_MESSAGE_PREFIX}${user.id}`) === undefined) {
+        const text = await memory.recall(user.textContent, user.id);
+        if (text) insertRecall(chatCtx, user, text);
+      }
+    }
+    return voice.Agent.default.llmNode(this as voice.Agent, chatCtx, toolCtx, modelSettings);
+  }
+}

@@ -1,0 +1,334 @@
+/**
+ * The memory of one LiveKit call: caller, voxmem session, recall cache and save queue.
+ *
+ * Saves follow the session's own events (`conversation_item_added`,
+ * `function_tools_executed`): the user writes no handler. User messages wait for the
+ * assistant message that answers them, so several user turns before one reply are all
+ * kept in that turn, and a reply cut off by a barge-in is saved with
+ * `interrupted: true`. Saves go one at a time, in order, off the audio path. The call
+ * ends when the session closes — not on an agent's exit, which also happens on handoffs.
+ */
+import { getJobContext, llm, log as livekitLog, voice } from "@livekit/agents";
+
+import type { VoiceClient } from "../client.js";
+import type { Preload } from "../types.js";
+import type { CallerIdentity } from "./identity.js";
+
+/** Deadline of one turn's recall. */
+export const DEFAULT_SEARCH_TIMEOUT_MS = 250;
+/** Deadline of the session-start preload (start_session + preload). */
+export const DEFAULT_PRELOAD_TIMEOUT_MS = 1500;
+/** Lanes of a per-turn recall: the profile and recent turns are in the preload already. */
+export const DEFAULT_TURN_LANES = ["permanent", "org"];
+/** Id prefix of the system message a recall is inserted as. */
+export const RECALL_MESSAGE_PREFIX = "voxmem_recall_";
+/** Margin on top of the client's own recall deadline (it already adds its grace). */
+const DEADLINE_SLACK_MS = 50;
+const RECALL_CACHE_SIZE = 64;
+const MAX_TOOL_OUTPUT_CHARS = 2000;
+/** A recall's createdAt lead over its user message: LiveKit orders items by createdAt. */
+const RECALL_LEAD_MS = 0.001;
+
+/** Memory problems are logged through the framework's logger, as `voxmem.livekit`; they never stop a call. */
+const log = {
+  warn: (message: string): void => {
+    try {
+      livekitLog().child({ name: "voxmem.livekit" }).warn(message);
+    } catch {
+      // the framework's logger is set up by its CLI; a bare script has none
+      console.warn(`voxmem.livekit: ${message}`);
+    }
+  },
+};
+
+interface PendingTurn {
+  userTexts: string[];
+  userItemIds: string[];
+  assistantText: string;
+  assistantItemId: string | undefined;
+  interrupted: boolean;
+  toolCalls: Record<string, unknown>[];
+  unanswered: boolean;
+}
+
+const SESSIONS = new WeakMap<object, CallMemory>();
+
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** Options of {@link CallMemory}. */
+export interface CallMemoryOptions {
+  client: VoiceClient | undefined;
+  identity: CallerIdentity;
+  searchTimeoutMs?: number;
+  preloadTimeoutMs?: number;
+  /** Lanes of each turn's recall (`undefined`: every lane). */
+  lanes?: string[] | undefined;
+  sessionMetadata?: Record<string, unknown>;
+}
+
+/**
+ * The memory of one call. {@link MemoryAgent} creates it on entering a session; every
+ * agent of the session (handoffs included) finds it with {@link CallMemory.of}.
+ *
+ * @example
+ * const memory = new CallMemory({ client, identity: CallerIdentity.explicit("caller-42") });
+ * memory.attach(session);
+ * const preload = await memory.open();
+ */
+export class CallMemory {
+  readonly client: VoiceClient | undefined;
+  readonly identity: CallerIdentity;
+  readonly searchTimeoutMs: number;
+  readonly preloadTimeoutMs: number;
+  readonly lanes: string[] | undefined;
+  /** The voxmem session id of this call once opened. */
+  sessionId: string | undefined;
+  /** The session-start memory block once opened (`undefined` if it failed or was late). */
+  preload: Preload | undefined;
+  /** Per-turn searches run, turns saved, saves that failed. */
+  recalls = 0;
+  saves = 0;
+  saveFailures = 0;
+  private readonly sessionMetadata: Record<string, unknown>;
+  private opening: Promise<Preload | undefined> | undefined;
+  private readonly byMessage = new Map<string, Promise<string>>();
+  private pendingUser: llm.ChatMessage[] = [];
+  private pendingTools: Record<string, unknown>[] = [];
+  private saving: Promise<void> = Promise.resolve();
+  private closing: Promise<void> | undefined;
+
+  constructor(options: CallMemoryOptions) {
+    this.client = options.client;
+    this.identity = options.identity;
+    this.searchTimeoutMs = options.searchTimeoutMs ?? DEFAULT_SEARCH_TIMEOUT_MS;
+    this.preloadTimeoutMs = options.preloadTimeoutMs ?? DEFAULT_PRELOAD_TIMEOUT_MS;
+    this.lanes = "lanes" in options ? options.lanes : DEFAULT_TURN_LANES;
+    this.sessionMetadata = options.sessionMetadata ?? {};
+  }
+
+  /** Whether this call is recorded and recalled (a known caller and a client). */
+  get enabled(): boolean {
+    return this.client !== undefined && !this.identity.anonymous;
+  }
+
+  /** The memory attached to `session`, if any. */
+  static of(session: object): CallMemory | undefined {
+    return SESSIONS.get(session);
+  }
+
+  /**
+   * Bind to `session`: saves and the end of the call follow its events. Returns the
+   * memory already attached to the session if there is one (later agents share it).
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any UserData of the session
+  attach(session: voice.AgentSession<any>): CallMemory {
+    const existing = SESSIONS.get(session);
+    if (existing !== undefined) return existing;
+    SESSIONS.set(session, this);
+    if (this.enabled) {
+      session.on(voice.AgentSessionEventTypes.ConversationItemAdded, (event) => this.onItemAdded(event));
+      session.on(voice.AgentSessionEventTypes.FunctionToolsExecuted, (event) => this.onToolsExecuted(event));
+    }
+    session.on(voice.AgentSessionEventTypes.Close, (event) => {
+      void this.close(String(event.reason ?? "completed"));
+    });
+    const job = getJobContext(false);
+    // A job that shuts down without the session closing still ends the call.
+    job?.addShutdownCallback(async () => this.close("job_shutdown"));
+    return this;
+  }
+
+  /** Open the caller's voxmem session and preload their memory, once per call. */
+  open(): Promise<Preload | undefined> {
+    if (!this.enabled) return Promise.resolve(undefined);
+    this.opening ??= this.doOpen();
+    return this.opening;
+  }
+
+  private async doOpen(): Promise<Preload | undefined> {
+    const client = this.client as VoiceClient;
+    const user = this.identity.toUser();
+    const work = (async () => {
+      const info = await client.startSession({
+        user,
+        metadata: { source: "livekit", ...this.identity.identifiers(), ...this.sessionMetadata },
+      });
+      this.sessionId = typeof info["sessionId"] === "string" ? info["sessionId"] : undefined;
+      this.preload = await client.preload({ user });
+      return this.preload;
+    })();
+    try {
+      const preload = await withDeadline(work, this.preloadTimeoutMs);
+      if (preload === undefined) {
+        log.warn(`memory preload missed its ${this.preloadTimeoutMs} ms deadline; the call starts without memory`);
+        // The session id still arrives for the saves; only the first reply goes without.
+        work.catch(() => undefined);
+      }
+      return preload;
+    } catch (error) {
+      log.warn(`memory preload failed (${String(error)}); the call starts without memory`);
+      return undefined;
+    }
+  }
+
+  /**
+   * The memory block for one user turn, or `""`; never throws, never overruns its
+   * deadline. A message already recalled (speech hook, text path) is not searched again.
+   */
+  recall(textIn: string | undefined, messageId?: string): Promise<string> {
+    const query = (textIn ?? "").trim();
+    if (!this.enabled || !query) return Promise.resolve("");
+    const cached = messageId === undefined ? undefined : this.byMessage.get(messageId);
+    if (cached !== undefined) return cached;
+    const search = this.search(query);
+    if (messageId !== undefined) {
+      this.byMessage.set(messageId, search);
+      if (this.byMessage.size > RECALL_CACHE_SIZE) {
+        const oldest = this.byMessage.keys().next().value;
+        if (oldest !== undefined) this.byMessage.delete(oldest);
+      }
+    }
+    return search;
+  }
+
+  private async search(query: string): Promise<string> {
+    const client = this.client as VoiceClient;
+    this.recalls += 1;
+    try {
+      const result = await withDeadline(
+        client.searchMemory(query, { user: this.identity.toUser(), lanes: this.lanes, timeoutMs: this.searchTimeoutMs }),
+        this.searchTimeoutMs + client.recallGraceMs + DEADLINE_SLACK_MS,
+      );
+      return result?.contextText ?? "";
+    } catch (error) {
+      log.warn(`memory recall failed (${String(error)}); answering without memory`);
+      return "";
+    }
+  }
+
+  // -- saves ------------------------------------------------------------------------------
+  private onItemAdded(event: voice.ConversationItemAddedEvent): void {
+    const item = event.item;
+    if (!(item instanceof llm.ChatMessage) || this.closing !== undefined) return;
+    if (item.role === "user") {
+      if (!(item.textContent ?? "").trim()) return;
+      if (this.pendingTools.length > 0) {
+        // The last turn was answered by tools alone: it ends here.
+        this.enqueue(this.takeTurn("", undefined, false));
+      }
+      this.pendingUser.push(item);
+    } else if (item.role === "assistant") {
+      const assistantText = (item.textContent ?? "").trim();
+      if (!assistantText && this.pendingUser.length === 0) return;
+      this.enqueue(this.takeTurn(assistantText, item.id, item.interrupted));
+    }
+  }
+
+  private onToolsExecuted(event: voice.FunctionToolsExecutedEvent): void {
+    for (const [call, output] of voice.zipFunctionCallsAndOutputs(event)) {
+      this.pendingTools.push({
+        name: call.name,
+        arguments: call.args,
+        call_id: call.callId,
+        output: (output.output ?? "").slice(0, MAX_TOOL_OUTPUT_CHARS),
+        is_error: output.isError,
+      });
+    }
+  }
+
+  private takeTurn(assistantText: string, assistantItemId: string | undefined, interrupted: boolean, unanswered = false): PendingTurn {
+    const users = this.pendingUser;
+    const toolCalls = this.pendingTools;
+    this.pendingUser = [];
+    this.pendingTools = [];
+    return {
+      userTexts: users.map((m) => (m.textContent ?? "").trim()),
+      userItemIds: users.map((m) => m.id),
+      assistantText,
+      assistantItemId,
+      interrupted,
+      toolCalls,
+      unanswered,
+    };
+  }
+
+  private enqueue(turn: PendingTurn): void {
+    // One at a time, in order: the turns of a call reach the journal as they were spoken.
+    this.saving = this.saving.then(() => this.save(turn));
+  }
+
+  private async save(turn: PendingTurn): Promise<void> {
+    const metadata: Record<string, unknown> = { source: "livekit", user_item_ids: turn.userItemIds };
+    if (turn.assistantItemId) metadata["assistant_item_id"] = turn.assistantItemId;
+    if (turn.unanswered) metadata["unanswered"] = true;
+    try {
+      await (this.client as VoiceClient).saveResponse({
+        user: this.identity.toUser(),
+        userText: turn.userTexts.join("\n"),
+        assistantText: turn.assistantText,
+        // The assistant item id is stable across a retry of this same save.
+        turnId: turn.assistantItemId,
+        toolCalls: turn.toolCalls,
+        metadata,
+        interrupted: turn.interrupted,
+      });
+      this.saves += 1;
+    } catch (error) {
+      this.saveFailures += 1;
+      log.warn(`could not save a turn of caller ${this.identity.userId} (${String(error)})`);
+    }
+  }
+
+  // -- close ------------------------------------------------------------------------------
+  /** Drain the saves, then end the voxmem session (once; later calls share it). */
+  close(reason = "completed"): Promise<void> {
+    this.closing ??= this.doClose(reason);
+    return this.closing;
+  }
+
+  private async doClose(reason: string): Promise<void> {
+    if (!this.enabled) return;
+    if (this.pendingUser.length > 0 || this.pendingTools.length > 0) {
+      // The caller spoke and the call ended before an answer: keep their words.
+      this.enqueue(this.takeTurn("", undefined, false, true));
+    }
+    await this.saving;
+    if (this.opening !== undefined) await this.opening;
+    try {
+      await (this.client as VoiceClient).endSession({ user: this.identity.toUser(), reason, sessionId: this.sessionId });
+    } catch (error) {
+      log.warn(`could not end the memory session of caller ${this.identity.userId} (${String(error)})`);
+    }
+  }
+}
+
+/** True for the system message voxmem inserts before a user message. */
+export function isRecallMessage(item: unknown): boolean {
+  return item instanceof llm.ChatMessage && item.id.startsWith(RECALL_MESSAGE_PREFIX);
+}
+
+/**
+ * Insert `contextText` as a system message immediately before `userMessage`. LiveKit
+ * orders items by `createdAt`, so the recall is stamped just before the user message;
+ * when the user message is not in `chatCtx` yet (the speech hook's turn context), the
+ * framework inserts it right after this one.
+ */
+export function insertRecall(chatCtx: llm.ChatContext, userMessage: llm.ChatMessage, contextText: string): llm.ChatMessage {
+  const message = llm.ChatMessage.create({
+    id: `${RECALL_MESSAGE_PREFIX}${userMessage.id}`,
+    role: "system",
+    content: [contextText],
+    createdAt: userMessage.createdAt - RECALL_LEAD_MS,
+    extra: { voxmem: "recall" },
+  });
+  const index = chatCtx.indexById(userMessage.id);
+  if (index === undefined) chatCtx.insert(message);
+  else chatCtx.items.splice(index, 0, message);
+  return message;
+}

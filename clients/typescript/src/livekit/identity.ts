@@ -1,0 +1,260 @@
+/**
+ * Who is on the line: the caller of a LiveKit job, resolved in a fixed order.
+ *
+ * 1. **Job metadata** — JSON with `user_id` (and optional `tenant_id`, `name`, `phone`)
+ *    that your token server stamps on the dispatch: your backend vouches for it.
+ * 2. **SIP caller number** — the `sip.phoneNumber` attribute of a SIP participant,
+ *    normalised to E.164.
+ * 3. **Remote participant identity** — of a person (standard, SIP or connector kind).
+ *    Never the agent's own local participant and never another agent: an agent's
+ *    identity is the same for every call and would pour every caller into one namespace.
+ * 4. **Anonymous** — nothing is recorded and nothing is recalled.
+ *
+ * Only attributes are read, so LiveKit's objects and plain test doubles both work; this
+ * module does not import LiveKit.
+ */
+import type { CallerRef } from "../types.js";
+
+/** `ParticipantKind` numbers of the people an agent serves (stable protocol values). */
+export const PARTICIPANT_KIND_STANDARD = 0;
+export const PARTICIPANT_KIND_SIP = 3;
+export const PARTICIPANT_KIND_AGENT = 4;
+export const PARTICIPANT_KIND_CONNECTOR = 5;
+const CALLER_KINDS = new Set([PARTICIPANT_KIND_STANDARD, PARTICIPANT_KIND_SIP, PARTICIPANT_KIND_CONNECTOR]);
+const SIP_PHONE_ATTRIBUTE = "sip.phoneNumber";
+const SIP_CALL_ID_ATTRIBUTE = "sip.callID";
+const E164_MIN_DIGITS = 7;
+const E164_MAX_DIGITS = 15;
+
+/** What identity resolution reads from a participant. */
+export interface ParticipantLike {
+  readonly identity: string;
+  readonly kind?: number;
+  readonly attributes?: Record<string, string>;
+}
+
+/** What identity resolution reads from a room. */
+export interface RoomLike {
+  readonly localParticipant?: ParticipantLike;
+  readonly remoteParticipants: Map<string, ParticipantLike> | Record<string, ParticipantLike>;
+}
+
+/** How the caller was recognised. */
+export type IdentitySource = "explicit" | "job_metadata" | "sip" | "participant" | "anonymous";
+
+/**
+ * The caller of one call and how we know who they are; `userId` is `undefined` for an
+ * anonymous caller, whose call is neither recorded nor recalled.
+ */
+export class CallerIdentity {
+  constructor(
+    readonly userId: string | undefined,
+    readonly source: IdentitySource,
+    readonly extra: {
+      tenantId?: string;
+      name?: string;
+      phone?: string;
+      participantIdentity?: string;
+      sipCallId?: string;
+    } = {},
+  ) {}
+
+  /** True when there is no stable id: memory is off for this call. */
+  get anonymous(): boolean {
+    return this.userId === undefined;
+  }
+
+  static anonymousCaller(): CallerIdentity {
+    return new CallerIdentity(undefined, "anonymous");
+  }
+
+  /** An identity you already know: a user id or `{ id, name }`. */
+  static explicit(user: string | { id: string; name?: string }, tenantId?: string): CallerIdentity {
+    const id = typeof user === "string" ? user : user.id;
+    if (!id || !id.trim()) throw new TypeError("an explicit caller needs a non-empty id");
+    return new CallerIdentity(id.trim(), "explicit", {
+      tenantId,
+      name: typeof user === "string" ? undefined : user.name,
+    });
+  }
+
+  /** Every identifier seen for this caller, kept with the call for later linking. */
+  identifiers(): Record<string, string> {
+    const found: Record<string, string | undefined> = {
+      identity_source: this.source,
+      phone: this.extra.phone,
+      livekit_identity: this.extra.participantIdentity,
+      sip_call_id: this.extra.sipCallId,
+    };
+    return Object.fromEntries(Object.entries(found).filter(([, v]) => v)) as Record<string, string>;
+  }
+
+  /** The `user` argument of client calls; throws for an anonymous caller. */
+  toUser(): CallerRef {
+    if (this.userId === undefined) {
+      throw new TypeError("an anonymous caller has no user id; memory is off for this call");
+    }
+    const user: { id: string; name?: string; metadata: Record<string, string> } = {
+      id: this.userId,
+      metadata: this.identifiers(),
+    };
+    if (this.extra.name) user.name = this.extra.name;
+    return user as CallerRef;
+  }
+}
+
+/**
+ * A phone number as E.164 (`+15105550100`), or `undefined` when it is not one. A short
+ * national number is only completed when `defaultCountryCode` names its country:
+ * guessing would file two people under one id.
+ */
+export function normalizeE164(raw: string | undefined | null, defaultCountryCode?: string): string | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  let text = raw.trim();
+  const lowered = text.toLowerCase();
+  for (const scheme of ["tel:", "sips:", "sip:"]) {
+    if (lowered.startsWith(scheme)) {
+      text = text.slice(scheme.length);
+      break;
+    }
+  }
+  text = (text.split("@", 1)[0] ?? "").split(";", 1)[0]?.trim() ?? "";
+  const international = text.startsWith("+");
+  let digits = text.replace(/^\++/, "").replace(/[\s\-./()]/g, "");
+  if (!/^\d+$/.test(digits)) return undefined;
+  if (international) {
+    // already has its country code
+  } else if (digits.startsWith("00")) {
+    digits = digits.slice(2);
+  } else if (defaultCountryCode) {
+    const country = defaultCountryCode.trim().replace(/^\+/, "");
+    if (!/^\d+$/.test(country)) {
+      throw new TypeError(`defaultCountryCode must be digits like '1' or '44', got '${defaultCountryCode}'`);
+    }
+    if (digits.startsWith("0")) digits = country + digits.slice(1);
+    else if (!(digits.startsWith(country) && digits.length > 10)) digits = country + digits;
+  } else if (digits.length <= 10) {
+    return undefined;
+  }
+  if (digits.startsWith("0") || digits.length < E164_MIN_DIGITS || digits.length > E164_MAX_DIGITS) return undefined;
+  return `+${digits}`;
+}
+
+function text(value: unknown): string | undefined {
+  if (typeof value === "number" && Number.isInteger(value)) return String(value);
+  if (typeof value === "string" && value.trim()) return value.trim();
+  return undefined;
+}
+
+/** The caller named by the job's metadata (`{"user_id": ...}`), or `undefined`. */
+export function callerFromJobMetadata(metadata: string | Record<string, unknown> | undefined | null): CallerIdentity | undefined {
+  if (metadata === undefined || metadata === null || metadata === "") return undefined;
+  let data: unknown = metadata;
+  if (typeof metadata === "string") {
+    try {
+      data = JSON.parse(metadata);
+    } catch {
+      return undefined;
+    }
+  }
+  if (typeof data !== "object" || data === null || Array.isArray(data)) return undefined;
+  const record = data as Record<string, unknown>;
+  const userId = text(record["user_id"]);
+  if (userId === undefined) return undefined;
+  return new CallerIdentity(userId, "job_metadata", {
+    tenantId: text(record["tenant_id"]),
+    name: text(record["name"] ?? record["user_name"]),
+    phone: normalizeE164(text(record["phone"])),
+  });
+}
+
+function isCaller(participant: ParticipantLike, localIdentity: string | undefined): boolean {
+  const identity = participant.identity;
+  if (typeof identity !== "string" || !identity.trim()) return false;
+  if (localIdentity !== undefined && identity === localIdentity) return false;
+  return CALLER_KINDS.has(participant.kind ?? PARTICIPANT_KIND_STANDARD);
+}
+
+/** The caller among `participants`: a SIP caller's phone first, else a person's identity. */
+export function callerFromParticipants(
+  participants: Iterable<ParticipantLike>,
+  options: { localIdentity?: string; defaultCountryCode?: string } = {},
+): CallerIdentity | undefined {
+  const people = [...participants].filter((p) => isCaller(p, options.localIdentity));
+  for (const person of people) {
+    if (person.kind !== PARTICIPANT_KIND_SIP) continue;
+    const attributes = person.attributes ?? {};
+    const phone = normalizeE164(attributes[SIP_PHONE_ATTRIBUTE], options.defaultCountryCode);
+    if (phone !== undefined) {
+      return new CallerIdentity(phone, "sip", {
+        phone,
+        participantIdentity: person.identity,
+        sipCallId: attributes[SIP_CALL_ID_ATTRIBUTE] || undefined,
+      });
+    }
+  }
+  const person = people[0];
+  if (person === undefined) return undefined;
+  return new CallerIdentity(person.identity, "participant", {
+    participantIdentity: person.identity,
+    sipCallId: person.attributes?.[SIP_CALL_ID_ATTRIBUTE] || undefined,
+  });
+}
+
+/**
+ * Resolve the caller: job metadata → SIP phone → participant identity → anonymous.
+ *
+ * @example
+ * const identity = resolveCaller({ jobMetadata: ctx.job.metadata, room: ctx.room });
+ */
+export function resolveCaller(options: {
+  jobMetadata?: string | Record<string, unknown> | null;
+  room?: RoomLike | null;
+  participant?: ParticipantLike;
+  defaultCountryCode?: string;
+}): CallerIdentity {
+  const fromJob = callerFromJobMetadata(options.jobMetadata);
+  let localIdentity: string | undefined;
+  let candidates: ParticipantLike[] = [];
+  if (options.room) {
+    try {
+      localIdentity = options.room.localParticipant?.identity;
+      const remote = options.room.remoteParticipants;
+      candidates = remote instanceof Map ? [...remote.values()] : Object.values(remote);
+    } catch {
+      // a room that is not connected has no participants yet
+    }
+  }
+  if (options.participant) candidates = [options.participant];
+  const fromRoom = callerFromParticipants(candidates, { localIdentity, defaultCountryCode: options.defaultCountryCode });
+  if (fromJob !== undefined) {
+    if (fromRoom === undefined) return fromJob;
+    // The backend's id wins; what the room tells us is kept as linked identifiers.
+    return new CallerIdentity(fromJob.userId, "job_metadata", {
+      ...fromJob.extra,
+      phone: fromJob.extra.phone ?? fromRoom.extra.phone,
+      participantIdentity: fromRoom.extra.participantIdentity,
+      sipCallId: fromRoom.extra.sipCallId,
+    });
+  }
+  return fromRoom ?? CallerIdentity.anonymousCaller();
+}
+
+/** The `{{memory}}` placeholder of an instructions template. */
+export const MEMORY_PLACEHOLDER = "{{memory}}";
+
+/**
+ * `template` with `{{memory}}` replaced by `memoryText`; with no memory the placeholder
+ * (and a line holding only it) is removed; a template without it gets the block appended.
+ */
+export function renderMemoryInstructions(template: string, memoryText: string | undefined): string {
+  const memory = (memoryText ?? "").trim();
+  const placeholder = /\{\{\s*memory\s*\}\}/g;
+  if (!placeholder.test(template)) return memory ? `${template.trimEnd()}\n\n${memory}` : template;
+  if (memory) return template.replace(placeholder, () => memory);
+  return template
+    .replace(/^[ \t]*\{\{\s*memory\s*\}\}[ \t]*\r?\n?/gm, "")
+    .replace(placeholder, "")
+    .replace(/\n{3,}/g, "\n\n")
+    .trim();
+}

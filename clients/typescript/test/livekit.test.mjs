@@ -1,0 +1,230 @@
+// The LiveKit Agents (Node) integration: a real AgentSession in-process with a scripted
+// fake LLM (the framework's own FakeLLM), against a real `voxmem serve`. No network.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+
+import { initializeLogger, llm, voice } from "@livekit/agents";
+
+import { VoiceClient } from "../dist/index.js";
+import {
+  CallMemory,
+  CallerIdentity,
+  MemoryAgent,
+  PARTICIPANT_KIND_AGENT,
+  RECALL_MESSAGE_PREFIX,
+  memoryTools,
+  normalizeE164,
+  renderMemoryInstructions,
+  resolveCaller,
+} from "../dist/livekit.js";
+import { recordingProxy, startRuntime } from "./_runtime.mjs";
+
+initializeLogger({ pretty: false, level: "warn" });
+
+/** The framework's scripted LLM, also keeping the chat context of every request. */
+class RecordingLLM extends voice.testing.FakeLLM {
+  requests = [];
+  chat(options) {
+    this.requests.push(options.chatCtx.copy());
+    return super.chat(options);
+  }
+}
+
+let runtime;
+let proxy;
+before(async () => {
+  runtime = await startRuntime();
+  proxy = await recordingProxy(runtime);
+});
+after(async () => {
+  await proxy?.close();
+  await runtime?.stop();
+});
+
+const newClient = () => new VoiceClient({ projectId: "ts-livekit", agentId: "ava", runtimeUrl: proxy.url, apiKey: runtime.token });
+
+function itemsOf(chatCtx) {
+  return chatCtx.items.filter((item) => item instanceof llm.ChatMessage);
+}
+
+async function runCall({ userId, llmResponses, inputs, tools }) {
+  const client = newClient();
+  const fake = new RecordingLLM(llmResponses);
+  const agent = new MemoryAgent({
+    client,
+    instructions: "You are Ava.\n\n{{memory}}\n\nBe brief.",
+    identity: userId === undefined ? CallerIdentity.anonymousCaller() : CallerIdentity.explicit(userId),
+    searchTimeoutMs: 2000,
+    tools,
+  });
+  const session = new voice.AgentSession({ llm: fake });
+  await session.start({ agent });
+  for (const userInput of inputs) await session.run({ userInput }).wait();
+  return { client, fake, agent, session };
+}
+
+describe("MemoryAgent in a real AgentSession", () => {
+  test("preload before the first reply, recall right before the user's message, saves and end on close", async () => {
+    const seed = newClient();
+    const user = { id: "lk-caller-1" };
+    await seed.updateProfile({ user, field: "preferred_name", value: "Dana" });
+    await seed.saveResponse({ user, userText: "My parcels go to the blue shed behind the house.", assistantText: "Blue shed, noted." });
+    await seed.flush();
+
+    const { fake, agent, session } = await runCall({
+      userId: user.id,
+      llmResponses: [
+        { input: "where do my parcels go? blue shed", content: "To the blue shed, Dana." },
+        { input: "thanks", content: "You're welcome." },
+      ],
+      inputs: ["where do my parcels go? blue shed", "thanks"],
+    });
+
+    // The first request already carries the preload in the instructions.
+    const first = itemsOf(fake.requests[0]);
+    const instructions = first.find((m) => m.id === "lk.agent_task.instructions");
+    assert.match(instructions.textContent, /You are Ava\./);
+    assert.match(instructions.textContent, /Dana/);
+    assert.doesNotMatch(instructions.textContent, /\{\{memory\}\}/);
+    // The recall sits immediately before the user's message, which is last.
+    const userIndex = first.findLastIndex((m) => m.role === "user");
+    assert.equal(userIndex, first.length - 1);
+    const recall = first[userIndex - 1];
+    assert.equal(recall.role, "system");
+    assert.ok(recall.id.startsWith(RECALL_MESSAGE_PREFIX));
+    assert.match(recall.textContent, /blue shed/);
+    assert.ok(recall.createdAt < first[userIndex].createdAt);
+
+    const memory = agent.memory;
+    await session.close();
+    await memory.close();
+    assert.equal(memory.saves, 2);
+    assert.equal(memory.saveFailures, 0);
+    const saves = proxy.bodies("/v1/memory/turns").filter((b) => JSON.stringify(b).includes("lk-caller-1"));
+    const texts = saves.map((b) => b.userText ?? b.user_text);
+    assert.ok(texts.includes("where do my parcels go? blue shed"));
+    assert.ok(texts.includes("thanks"));
+    for (const body of saves.slice(-2)) assert.match(body.turnId ?? body.turn_id, /\S/);
+    const ends = proxy.bodies("/v1/sessions/end").filter((b) => JSON.stringify(b).includes("lk-caller-1"));
+    assert.equal(ends.length, 1);
+    assert.equal(CallMemory.of(session), memory);
+  });
+
+  test("a reply cut off by a barge-in is saved flagged, with every user turn before it", async () => {
+    const { agent, session } = await runCall({ userId: "lk-caller-2", llmResponses: [], inputs: [] });
+    const emit = (item) => session.emit(voice.AgentSessionEventTypes.ConversationItemAdded, voice.createConversationItemAddedEvent(item));
+    emit(llm.ChatMessage.create({ role: "user", content: "I need to move my booking" }));
+    emit(llm.ChatMessage.create({ role: "user", content: "to Friday" }));
+    emit(llm.ChatMessage.create({ role: "assistant", content: "Sure, which booking", interrupted: true }));
+    const memory = agent.memory;
+    await session.close();
+    await memory.close();
+    const save = proxy.bodies("/v1/memory/turns").find((b) => JSON.stringify(b).includes("to Friday"));
+    assert.equal(save.userText ?? save.user_text, "I need to move my booking\nto Friday");
+    assert.equal(save.interrupted, true);
+    assert.equal(memory.saveFailures, 0);
+  });
+
+  test("memory tools act on the session's caller", async () => {
+    const { client, session, agent } = await runCall({
+      userId: "lk-caller-3",
+      llmResponses: [
+        { input: "please remember I prefer email", toolCalls: [{ name: "remember_detail", args: { memory_type: "Contact channel", content: "email" } }] },
+        { input: "Stored contact_channel.", content: "Noted, email it is." },
+      ],
+      inputs: ["please remember I prefer email"],
+      tools: memoryTools(),
+    });
+    assert.equal(await client.recall({ user: { id: "lk-caller-3" }, memoryType: "contact_channel" }), "email");
+    const memory = agent.memory;
+    await session.close();
+    await memory.close();
+    // The tool call travels with the saved turn.
+    const save = proxy.bodies("/v1/memory/turns").find((b) => JSON.stringify(b).includes("please remember I prefer email"));
+    assert.equal((save.toolCalls ?? save.tool_calls)[0].name, "remember_detail");
+  });
+
+  test("an anonymous caller is neither recalled nor recorded", async () => {
+    const before = proxy.requests.length;
+    const { fake, agent, session } = await runCall({ userId: undefined, llmResponses: [{ input: "hello", content: "Hi." }], inputs: ["hello"] });
+    const items = itemsOf(fake.requests[0]);
+    assert.equal(items.some((m) => m.id.startsWith(RECALL_MESSAGE_PREFIX)), false);
+    assert.equal(agent.memory.enabled, false);
+    await session.close();
+    await agent.memory.close();
+    assert.equal(proxy.requests.length, before);
+  });
+});
+
+describe("the speech hook", () => {
+  test("onUserTurnCompleted puts the recall immediately before the new user message", async () => {
+    const seed = newClient();
+    const user = { id: "lk-caller-5" };
+    await seed.saveResponse({ user, userText: "My gate code is 4471 heron.", assistantText: "Gate code noted." });
+    await seed.flush();
+    const { agent, session } = await runCall({ userId: user.id, llmResponses: [], inputs: [] });
+    const chatCtx = new llm.ChatContext();
+    chatCtx.addMessage({ role: "assistant", content: "Hello, how can I help?" });
+    const message = llm.ChatMessage.create({ role: "user", content: "what is my gate code heron?" });
+    chatCtx.insert(message);
+    await agent.onUserTurnCompleted(chatCtx, message);
+    const items = itemsOf(chatCtx);
+    const at = items.findIndex((m) => m.id === message.id);
+    assert.ok(items[at - 1].id.startsWith(RECALL_MESSAGE_PREFIX));
+    assert.match(items[at - 1].textContent, /heron/);
+    assert.equal(items[0].role, "assistant");
+    await session.close();
+    await agent.memory.close();
+  });
+
+  test("a paused runtime: the turn goes on without memory, within the deadline", async () => {
+    const client = newClient();
+    const memory = new CallMemory({ client, identity: CallerIdentity.explicit("lk-caller-6"), searchTimeoutMs: 100 });
+    process.kill(runtime.pid, "SIGSTOP");
+    try {
+      const started = performance.now();
+      assert.equal(await memory.recall("anything about me?", "msg-1"), "");
+      // 100 ms deadline + the client's 250 ms transport allowance + 50 ms slack; the
+      // rest is scheduling on a loaded host.
+      assert.ok(performance.now() - started < 2000);
+    } finally {
+      process.kill(runtime.pid, "SIGCONT");
+    }
+  });
+});
+
+describe("caller identity", () => {
+  const agentSelf = { identity: "agent-ava", kind: PARTICIPANT_KIND_AGENT, attributes: {} };
+  const room = (...remote) => ({ localParticipant: agentSelf, remoteParticipants: new Map(remote.map((p) => [p.identity, p])) });
+
+  test("job metadata wins, with what the room says kept as identifiers", () => {
+    const sip = { identity: "sip_1", kind: 3, attributes: { "sip.phoneNumber": "+44 20 7946 0018", "sip.callID": "c1" } };
+    const caller = resolveCaller({ jobMetadata: '{"user_id": "acct-7", "tenant_id": "acme"}', room: room(sip) });
+    assert.equal(caller.userId, "acct-7");
+    assert.equal(caller.source, "job_metadata");
+    assert.equal(caller.extra.tenantId, "acme");
+    assert.equal(caller.extra.phone, "+442079460018");
+  });
+
+  test("then the SIP caller's number, then a person's identity, never the agent", () => {
+    const sip = { identity: "sip_1", kind: 3, attributes: { "sip.phoneNumber": "tel:+1 (510) 555-0100" } };
+    assert.equal(resolveCaller({ room: room(sip) }).userId, "+15105550100");
+    const person = { identity: "dana", kind: 0, attributes: {} };
+    const otherAgent = { identity: "agent-bob", kind: PARTICIPANT_KIND_AGENT, attributes: {} };
+    assert.equal(resolveCaller({ room: room(otherAgent, person) }).userId, "dana");
+    // The agent's own identity is never the caller, whatever its kind says.
+    const selfAsStandard = { identity: "agent-ava", kind: 0, attributes: {} };
+    const onlyAgents = { localParticipant: selfAsStandard, remoteParticipants: new Map([["agent-bob", otherAgent]]) };
+    assert.equal(resolveCaller({ room: onlyAgents }).anonymous, true);
+    assert.equal(resolveCaller({ jobMetadata: "not json" }).anonymous, true);
+  });
+
+  test("E.164 normalisation and the {{memory}} placeholder", () => {
+    assert.equal(normalizeE164("sip:+1 (510) 555-0100@trunk.example"), "+15105550100");
+    assert.equal(normalizeE164("020 7946 0018", "44"), "+442079460018");
+    assert.equal(normalizeE164("(510) 555-0100"), undefined);
+    assert.equal(renderMemoryInstructions("You are Ava.\n{{memory}}\nBe brief.", ""), "You are Ava.\nBe brief.");
+    assert.equal(renderMemoryInstructions("A {{memory}} B", "$1 \\n"), "A $1 \\n B");
+    assert.equal(renderMemoryInstructions("You are Ava.", "Name: Dana"), "You are Ava.\n\nName: Dana");
+  });
+});
