@@ -19,6 +19,7 @@ import { delimiter, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
 import { PoolError, RuntimeStartFailed } from "./errors.js";
+import { request } from "./wire.js";
 
 /** Where a runtime answers and the token it wants. */
 export interface Endpoint {
@@ -100,8 +101,7 @@ function readToken(path: string): string | undefined {
 /** Whether a runtime answers its (token-free) health check at `url`. */
 export async function healthy(url: string, timeoutMs = HEALTH_TIMEOUT_MS): Promise<boolean> {
   try {
-    const response = await fetch(`${url}/v1/health`, { signal: AbortSignal.timeout(timeoutMs) });
-    await response.arrayBuffer();
+    const response = await request(url, "GET", "/v1/health", undefined, undefined, AbortSignal.timeout(timeoutMs));
     return response.status === 200;
   } catch {
     return false;

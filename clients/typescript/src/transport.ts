@@ -17,6 +17,7 @@ import {
   errorFromEnvelope,
 } from "./errors.js";
 import { LocalRuntime, type Endpoint, type LocalRuntimeOptions } from "./runtime.js";
+import { request } from "./wire.js";
 
 /** Options of {@link RuntimeTransport}. */
 export interface TransportOptions {
@@ -122,14 +123,7 @@ export class RuntimeTransport {
       let status: number;
       let text: string;
       try {
-        const response = await fetch(`${endpoint.url}${path}`, {
-          method,
-          headers: { authorization: `Bearer ${endpoint.token}`, "content-type": "application/json" },
-          body: payload,
-          signal: deadline,
-        });
-        status = response.status;
-        text = await response.text();
+        ({ status, text } = await request(endpoint.url, method, path, payload, endpoint.token, deadline));
       } catch (error) {
         if (deadline.aborted) throw this.timedOut(op, timeoutMs);
         if (attempt === 1) {
