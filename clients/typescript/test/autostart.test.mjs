@@ -1,5 +1,7 @@
 // Discovery and auto-start of the local runtime through the data directory.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "node:test";
 
 import { RuntimeStartFailed, VoiceClient } from "../dist/index.js";
@@ -28,7 +30,28 @@ test("no runtime running: the client starts one, and the next client finds it", 
   const second = new VoiceClient(options);
   await second.saveResponse({ user: { id: "caller-auto" }, userText: "hi", assistantText: "hello" });
   assert.equal(second.transport.local.launched, 0);
+
+  // The runtime is killed: the next call starts a new one (new port, new token) and
+  // goes through, and the new runtime has replayed the acknowledged turn.
+  const { pid } = JSON.parse(readFileSync(join(dataDir, "runtime.json"), "utf8"));
+  process.kill(pid, "SIGKILL");
+  await waitForExit(pid);
+  await second.saveResponse({ user: { id: "caller-auto" }, userText: "after the crash", assistantText: "still here" });
+  assert.equal(second.transport.local.launched, 1);
+  const { pid: newPid } = JSON.parse(readFileSync(join(dataDir, "runtime.json"), "utf8"));
+  assert.notEqual(newPid, pid);
 });
+
+async function waitForExit(pid) {
+  for (;;) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
 
 test("no runtime and no voxmem command: a clear error naming pip install voxmem", async (t) => {
   const memory = new VoiceClient({ projectId: "p", agentId: "a", dataDir: tempDataDir(t), env: { PATH: "" } });
