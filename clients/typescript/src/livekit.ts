@@ -37,4 +37,11 @@ export {
   type ParticipantLike,
   type RoomLike,
 } from "./livekit/identity.js";
-export { DEFAULT_FILLER, DEFAULT_PROFILE_FIELDS, TOOL_NAMES, memoryTools, type MemoryToolsOptions } from "./livekit/tools.js";
+export {
+  DEFAULT_FILLER,
+  DEFAULT_PROFILE_FIELDS,
+  TOOL_NAMES,
+  memoryTools,
+  toLivekitTool,
+  type MemoryToolsOptions,
+} from "./livekit/tools.js";

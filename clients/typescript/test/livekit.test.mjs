@@ -13,6 +13,7 @@ import {
   PARTICIPANT_KIND_AGENT,
   RECALL_MESSAGE_PREFIX,
   memoryTools,
+  toLivekitTool,
   normalizeE164,
   renderMemoryInstructions,
   resolveCaller,
@@ -142,6 +143,25 @@ describe("MemoryAgent in a real AgentSession", () => {
     // The tool call travels with the saved turn.
     const save = proxy.bodies("/v1/memory/turns").find((b) => JSON.stringify(b).includes("please remember I prefer email"));
     assert.equal((save.toolCalls ?? save.tool_calls)[0].name, "remember_detail");
+  });
+
+  test("toLivekitTool turns the client's memory tool into an llm.tool the model can call", async () => {
+    const seed = newClient();
+    const user = { id: "lk-caller-4" };
+    await seed.saveResponse({ user, userText: "My bike is a green Brompton.", assistantText: "Green Brompton." });
+    await seed.flush();
+    const { fake, session, agent } = await runCall({
+      userId: user.id,
+      llmResponses: [{ input: "look it up", toolCalls: [{ name: "search_memory", args: { query: "green Brompton bike" } }] }],
+      inputs: ["look it up"],
+      tools: { search_memory: toLivekitTool(seed.searchMemoryTool({ user, timeoutMs: 2000 })) },
+    });
+    // The tool's answer reached the model as the function call output.
+    const last = fake.requests.at(-1).items.at(-1);
+    assert.equal(last.type, "function_call_output");
+    assert.match(last.output, /Brompton/);
+    await session.close();
+    await agent.memory.close();
   });
 
   test("an anonymous caller is neither recalled nor recorded", async () => {

@@ -9,6 +9,7 @@ import { llm } from "@livekit/agents";
 import { z } from "zod";
 
 import { VoxmemError } from "../errors.js";
+import { INTENTS, type MemoryTool } from "../tool.js";
 import { CallMemory } from "./call.js";
 
 /** Profile fields the model may set with `update_profile` unless told otherwise. */
@@ -169,4 +170,22 @@ export function memoryTools(options: MemoryToolsOptions = {}) {
       },
     }),
   };
+}
+
+/**
+ * A LiveKit `llm.tool` for a {@link MemoryTool} (Python: `MemoryTool.to_livekit_tool()`),
+ * under the same name and description; the tool stays bound to its caller.
+ *
+ * @example
+ * const tools = { search_memory: toLivekitTool(client.searchMemoryTool({ user })) };
+ */
+export function toLivekitTool(memoryTool: MemoryTool) {
+  return llm.tool({
+    description: memoryTool.description,
+    parameters: z.object({
+      query: z.string().describe("What to look up, as a short natural-language question"),
+      intent: z.enum(INTENTS).optional().describe("Why you are searching; answer_current_user by default"),
+    }),
+    execute: async ({ query, intent }) => await memoryTool.call(query, { intent }),
+  });
 }
