@@ -36,7 +36,6 @@ RESULTS = ROOT / "benchmarks" / "results"
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from compaction_calls import build_set  # noqa: E402
-
 from voxmem.compaction import (  # noqa: E402
     TOKENIZER_NAME,
     Compactor,

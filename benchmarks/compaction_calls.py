@@ -27,27 +27,47 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+#: A scenario: the agent's long explanations (filler material) and its key beats, each
+#: ``(role, text, *(kind, value))``.
+Scenario = tuple[list[str], list[tuple[Any, ...]]]
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
 WORDS_PER_S = 2.5
 PAUSE_S = 1.2
 
-_DIGITS = "zero one two three four five six seven eight nine".split()
-_TEENS = ("ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen "
-          "nineteen").split()
-_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
-_ORD = ("_ first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth "
-        "thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth "
-        "twentieth").split()
-WEEKDAYS = "Monday Tuesday Wednesday Thursday Friday Saturday".split()
-MONTHS = "January February March April May June July August September October".split()
-FIRST = ("Dana Marcus Priya Tomasz Aisha Kevin Lucia Hiroshi Fatima Greg Nadia Oluwaseun "
-         "Brenda Mateo Ingrid Samir Colleen Dmitri Yolanda Rajesh Maeve Carlos Ruth Jamal "
-         "Esther Bogdan Leilani Pierre Harriet Viktor").split()
-LAST = ("Kowalski Okafor Lindqvist Moreau Haddad Brennan Castellano Nakamura Osei Whitfield "
-        "Petrov Delgado Achterberg Quinn Ferreira Hollis Szabo Mbeki Larsen Tran Abernathy "
-        "Ruiz Novak Sorensen Gallagher Iyer Baptiste Kuznetsov Ellery Vance").split()
-STREETS = ("Maple Avenue|Birchwood Drive|Harbor Street|Elm Court|Kingsley Road|Orchard Lane|"
-           "Cedar Hill Road|Lakeview Boulevard|Juniper Way|Fenwick Street").split("|")
-PETS = "Biscuit Pickles Juniper Mochi Rufus Pepper Hazel Ziggy Olive Bruno".split()
+_DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+_TEENS = _words(
+    "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen"
+)
+_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+_ORD = _words(
+    "_ first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth "
+    "thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth"
+)
+WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
+MONTHS = _words(
+    "January February March April May June July August September October"
+)
+FIRST = _words(
+    "Dana Marcus Priya Tomasz Aisha Kevin Lucia Hiroshi Fatima Greg Nadia Oluwaseun Brenda "
+    "Mateo Ingrid Samir Colleen Dmitri Yolanda Rajesh Maeve Carlos Ruth Jamal Esther Bogdan "
+    "Leilani Pierre Harriet Viktor"
+)
+LAST = _words(
+    "Kowalski Okafor Lindqvist Moreau Haddad Brennan Castellano Nakamura Osei Whitfield "
+    "Petrov Delgado Achterberg Quinn Ferreira Hollis Szabo Mbeki Larsen Tran Abernathy Ruiz "
+    "Novak Sorensen Gallagher Iyer Baptiste Kuznetsov Ellery Vance"
+)
+STREETS = _words(
+    "Maple Avenue Birchwood Drive Harbor Street Elm Court Kingsley Road Orchard Lane Cedar "
+    "Hill Road Lakeview Boulevard Juniper Way Fenwick Street"
+)
+PETS = _words(
+    "Biscuit Pickles Juniper Mochi Rufus Pepper Hazel Ziggy Olive Bruno"
+)
 
 
 def digits_words(number: str) -> str:
@@ -220,7 +240,7 @@ def give_number(call: Call, label: str, number: str, kind: str = "identifier") -
 
 
 # -- scenarios -----------------------------------------------------------------------------------
-def internet(call: Call) -> list[str]:
+def internet(call: Call) -> Scenario:
     r = call.rng
     first, last = r.choice(FIRST), r.choice(LAST)
     account = str(r.randint(10_000_000, 99_999_999))
@@ -270,7 +290,7 @@ def internet(call: Call) -> list[str]:
     ]
 
 
-def dentist(call: Call) -> list[str]:
+def dentist(call: Call) -> Scenario:
     r = call.rng
     first, last = r.choice(FIRST), r.choice(LAST)
     month = r.choice(MONTHS)
@@ -311,7 +331,7 @@ def dentist(call: Call) -> list[str]:
     ]
 
 
-def billing(call: Call) -> list[str]:
+def billing(call: Call) -> Scenario:
     r = call.rng
     first, last = r.choice(FIRST), r.choice(LAST)
     account = str(r.randint(100_000, 999_999))
@@ -352,7 +372,7 @@ def billing(call: Call) -> list[str]:
     ]
 
 
-def pharmacy(call: Call) -> list[str]:
+def pharmacy(call: Call) -> Scenario:
     r = call.rng
     first, last = r.choice(FIRST), r.choice(LAST)
     rx = str(r.randint(1_000_000, 9_999_999))
@@ -387,7 +407,7 @@ def pharmacy(call: Call) -> list[str]:
     ]
 
 
-def airline(call: Call) -> list[str]:
+def airline(call: Call) -> Scenario:
     r = call.rng
     first, last = r.choice(FIRST), r.choice(LAST)
     letters = "".join(r.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(3))
@@ -400,7 +420,7 @@ def airline(call: Call) -> list[str]:
               "wedding to get to.", ("task", "flight got cancelled"))
     call.agent("I'm so sorry about that. Do you have your confirmation code?")
     call.user(f"Yeah, it's, um, {code}.", ("identifier", code))
-    call.agent(f"Thank you. And the name on the booking?")
+    call.agent("Thank you. And the name on the booking?")
     call.user(f"{first} {last}.", ("name", f"{first} {last}"))
     return [
         "When a flight is cancelled on our side you're entitled to rebooking at no extra "
@@ -425,7 +445,7 @@ def airline(call: Call) -> list[str]:
     ]
 
 
-def insurance(call: Call) -> list[str]:
+def insurance(call: Call) -> Scenario:
     r = call.rng
     first, last = r.choice(FIRST), r.choice(LAST)
     policy = str(r.randint(10_000_000, 99_999_999))
@@ -461,7 +481,7 @@ def insurance(call: Call) -> list[str]:
     ]
 
 
-def grooming(call: Call) -> list[str]:
+def grooming(call: Call) -> Scenario:
     r = call.rng
     first, last = r.choice(FIRST), r.choice(LAST)
     pet = r.choice(PETS)
@@ -498,7 +518,7 @@ def grooming(call: Call) -> list[str]:
     ]
 
 
-def bank(call: Call) -> list[str]:
+def bank(call: Call) -> Scenario:
     r = call.rng
     first, last = r.choice(FIRST), r.choice(LAST)
     last4 = str(r.randint(1000, 9999))
@@ -534,7 +554,7 @@ def bank(call: Call) -> list[str]:
     ]
 
 
-def catering(call: Call) -> list[str]:
+def catering(call: Call) -> Scenario:
     r = call.rng
     first, last = r.choice(FIRST), r.choice(LAST)
     month, day = r.choice(MONTHS), r.randint(3, 27)
@@ -568,7 +588,7 @@ def catering(call: Call) -> list[str]:
     ]
 
 
-def maintenance(call: Call) -> list[str]:
+def maintenance(call: Call) -> Scenario:
     r = call.rng
     first, last = r.choice(FIRST), r.choice(LAST)
     unit = f"{r.randint(1, 9)}{r.choice('ABCD')}"
@@ -601,7 +621,7 @@ def maintenance(call: Call) -> list[str]:
     ]
 
 
-SCENARIOS: dict[str, Callable[[Call], Any]] = {
+SCENARIOS: dict[str, Callable[[Call], Scenario]] = {
     "internet_outage": internet, "dentist_reschedule": dentist, "billing_dispute": billing,
     "pharmacy_refill": pharmacy, "airline_rebooking": airline, "insurance_claim": insurance,
     "dog_grooming": grooming, "lost_card": bank, "catering_order": catering,

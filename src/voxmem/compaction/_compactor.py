@@ -228,9 +228,12 @@ class Compactor:
     def _is_repeat(self, signature: frozenset[str]) -> bool:
         if not signature:
             return True
+        size = len(signature)
         for seen in self._signatures:
-            overlap = len(signature & seen) / len(signature | seen)
-            if overlap >= _REPEAT_OVERLAP:
+            # Jaccard >= 0.8 needs sizes within 0.8 of each other; skip the set work if not.
+            if min(size, len(seen)) < _REPEAT_OVERLAP * max(size, len(seen)):
+                continue
+            if len(signature & seen) >= _REPEAT_OVERLAP * len(signature | seen):
                 return True
         return False
 

@@ -48,23 +48,32 @@ def item_key(text: str) -> str:
     return "".join(ch for ch in text.lower() if ch.isalnum())
 
 
-_UNITS = ("zero oh one two three four five six seven eight nine ten eleven twelve thirteen "
-          "fourteen fifteen sixteen seventeen eighteen nineteen").split()
-_TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
-_SCALES = "hundred thousand million double triple".split()
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+_UNITS = _words(
+    "zero oh one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen"
+)
+_TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+_SCALES = ["hundred", "thousand", "million", "double", "triple"]
 _NUMBER_WORDS = _UNITS + _TENS + _SCALES
 _NUM = r"(?:" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")"
 # A run of spoken number words ("four four two one", "one hundred and twenty-five").
 _NUMBER_RUN = rf"\b{_NUM}(?:(?:[\s,-]+|\s+and\s+)(?={_NUM}\b){_NUM})*\b"
 _DIGITS = r"\b\d[\d,.:/-]*\d\b|\b\d\b"
-_ORDINAL_WORDS = ("first second third fourth fifth sixth seventh eighth ninth tenth "
-                  "eleventh twelfth thirteenth fourteenth fifteenth sixteenth seventeenth "
-                  "eighteenth nineteenth twentieth thirtieth").split()
+_ORDINAL_WORDS = _words(
+    "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth "
+    "thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth "
+    "thirtieth"
+)
 _ORDINAL = (r"\b(?:(?:twenty|thirty)[\s-])?(?:" + "|".join(_ORDINAL_WORDS)
             + r")\b|\b\d{1,2}(?:st|nd|rd|th)\b")
-_WEEKDAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
-_MONTHS = ("january february march april may june july august september october november "
-           "december").split()
+_WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+_MONTHS = _words(
+    "january february march april may june july august september october november december"
+)
 _AMOUNT = rf"(?:{_NUMBER_RUN}|{_DIGITS})"
 
 _EMAIL = re.compile(
@@ -73,7 +82,7 @@ _EMAIL = re.compile(
     r"(?:\s+dot\s+(?:com|net|org|edu|co|uk|io|gov|us|ca))+\b", re.IGNORECASE)
 # Letters spelled out one by one: "S M I T H", "k-o-w-a-l-s-k-i", "B as in boy".
 _SPELLED = re.compile(
-    r"\b(?:[A-Za-z](?:\s+as\s+in\s+[A-Za-z]+)?[\s.,-]+){2,}[A-Za-z](?:\s+as\s+in\s+[A-Za-z]+)?\b"
+    r"(?<![\w'’])(?:[A-Za-z](?:\s+as\s+in\s+[A-Za-z]+)?[\s.,-]+){2,}[A-Za-z](?:\s+as\s+in\s+[A-Za-z]+)?\b"
     r"(?![\w'])")
 _MONEY = re.compile(
     rf"\$\s?\d[\d,]*(?:\.\d+)?|\b{_AMOUNT}(?:\s+(?:dollars?|bucks|cents|euros?|pounds?))"
@@ -108,31 +117,34 @@ _NAME_CUE = re.compile(
     r"((?:[A-Z][a-z'’-]+)(?:\s+[A-Z][a-z'’-]+){0,2})")
 _CAPITALISED = re.compile(r"\b[A-Z][a-z'’-]+(?:\s+[A-Z][a-z'’-]+){0,2}\b")
 _NOT_NAMES = frozenset(
-    """i i'm i'll i've i'd okay ok yes yeah no hi hello hey so and but well oh um uh sorry
-    thanks thank please sure right great perfect alright all the a an that this it it's
-    what when where why how who which can could would should will do does did is are was
-    let let's just also then now there here you your we our they my me mr mrs ms dr
-    god gosh wow hmm""".split()
+    _words(
+        "i i'm i'll i've i'd okay ok yes yeah no hi hello hey so and but well oh um uh sorry "
+        "thanks thank please sure right great perfect alright all the a an that this it it's "
+        "what when where why how who which can could would should will do does did is are was "
+        "let let's just also then now there here you your we our they my me mr mrs ms dr god "
+        "gosh wow hmm"
+        )
     + _WEEKDAYS + _MONTHS)
 
 # Filler: words that carry nothing on their own. A sentence made only of these (and
 # punctuation) is dropped.
 _FILLER_WORDS = frozenset(
-    """okay ok yeah yes yep yup yea no nope uh um umm uhh er erm ah oh hmm mm mhm uh-huh
-    mm-hmm huh right sure alright all got it great perfect cool thanks thank you hello hi
-    hey sorry what pardon i see one moment second sec hold on just a let me check look
-    can could would you repeat that say again hear are there still here go ahead problem
-    of course absolutely sounds good fine exactly correct that's i'm so well and bye
-    goodbye have day nice wonderful awesome lovely the is was wait gotcha understood
-    makes sense excuse come really wow true totally definitely like know mean kind sort
-    uh-oh hang minute please it's me we're there's yes yeah yup for your patience
-    appreciate bear with do did ok-ay very much lot welcome anything else oh-kay
-    hmm-mm ah-ha aha okey dokey"""
-    .split())
+    _words(
+        "okay ok yeah yes yep yup yea no nope uh um umm uhh er erm ah oh hmm mm mhm uh-huh "
+        "mm-hmm huh right sure alright all got it great perfect cool thanks thank you hello "
+        "hi hey sorry what pardon i see one moment second sec hold on just a let me check "
+        "look can could would you repeat that say again hear are there still here go ahead "
+        "problem of course absolutely sounds good fine exactly correct that's i'm so well and "
+        "bye goodbye have day nice wonderful awesome lovely the is was wait gotcha understood "
+        "makes sense excuse come really wow true totally definitely like know mean kind sort "
+        "uh-oh hang minute please it's me we're there's yes yeah yup for your patience "
+        "appreciate bear with do did ok-ay very much lot welcome anything else oh-kay hmm-mm "
+        "ah-ha aha okey dokey"
+        ))
 _DISFLUENCY = re.compile(
     r"(?:^|(?<=[\s,]))(?:u+h+m*|u+m+|e+r+m*|h+m+|m+h*m+|ah+|uh-huh|mm-hmm)(?=[\s,.?!]|$)[,]?\s*"
     r"|\b(?:you\s+know|sort\s+of|kind\s+of|i\s+guess|basically|literally)\b,?\s*"
-    r"|^(?:so|well|okay|ok|yeah|and|like|oh|alright|right)\b,?\s+(?=\S)",
+    r"|^(?:so|well|okay|ok|yeah|and|like|oh|alright|right|hi|hey|hello)\b,?\s+(?=\S)",
     re.IGNORECASE)
 # A word said twice in a row ("I- I", "the the"). Number words and single letters are
 # left alone: "four four two one" and "S S" are data, not stutters.
@@ -142,7 +154,7 @@ _STUTTER = re.compile(
 _SPACES = re.compile(r"\s{2,}")
 _SENTENCE_END = re.compile(r"(?<=[.?!])\s+(?=\S)|\s+(?:--|—)\s+")
 _REPAIR = re.compile(
-    r"(?:^|[\s,.;])(?:no,?\s+wait|wait,?\s+no|no,?\s+sorry|sorry,?\s+(?:no,?\s+)?i\s+mean|"
+    r"(?:^|(?<=[\s,.;]))(?:no,?\s+wait|wait,?\s+no|no,?\s+sorry|sorry,?\s+(?:no,?\s+)?i\s+mean|"
     r"i\s+mean|actually,?\s+(?:no,?\s+)?(?:make\s+that|it's)?|scratch\s+that|make\s+that|"
     r"correction|or\s+rather|not\s+\w+,?\s+but)[,.]?(?:\s+|$)", re.IGNORECASE)
 # The agent taking on, or reporting, an action; the caller deciding or asking for one.
@@ -160,12 +172,21 @@ _COMMITMENT = re.compile(
     r"don't|won't|never|always|prefer|ticket|follow[\s-]up|call\s+(?:you|me)\s+back|"
     r"remind|deadline|due)\b", re.IGNORECASE)
 _TOKEN = re.compile(r"[a-z0-9']+")
+_DIGIT = re.compile(r"\d")
+_REPAIR_HINT = re.compile(
+    r"wait|mean|actually|scratch|make that|correction|rather|but|sorry|\bno\b", re.IGNORECASE)
 _NUMBER_WORD_SET = frozenset(_NUMBER_WORDS)
 _ADDRESS_WORDS = frozenset(
-    "street st avenue ave road rd lane ln drive dr boulevard blvd court ct way place pl "
-    "terrace circle parkway highway hwy apartment apt unit suite floor box".split())
-_MONEY_WORDS = frozenset("dollar dollars bucks cents euro euros pound pounds percent".split())
-_TIME_WORDS = frozenset("am pm a p m o'clock at by around before after until from".split())
+    _words(
+        "street st avenue ave road rd lane ln drive dr boulevard blvd court ct way place pl "
+        "terrace circle parkway highway hwy apartment apt unit suite floor box"
+        ))
+_MONEY_WORDS = frozenset(_words(
+    "dollar dollars bucks cents euro euros pound pounds percent"
+    ))
+_TIME_WORDS = frozenset(_words(
+    "am pm a p m o'clock at by around before after until from"
+    ))
 _CLOCK_WORDS = frozenset(("noon", "midnight", "half"))
 _DATE_WORDS = frozenset(
     [*_WEEKDAYS, *(d + "s" for d in _WEEKDAYS), *_MONTHS, *_ORDINAL_WORDS, "today",
@@ -186,8 +207,7 @@ def clean_disfluencies(sentence: str) -> str:
         previous = text
         text = _DISFLUENCY.sub("", text)
     text = _STUTTER.sub(r"\1", text)
-    text = _SPACES.sub(" ", text).strip(" ,;")
-    return text[:1].upper() + text[1:] if text else text
+    return _SPACES.sub(" ", text).strip(" ,;")
 
 
 def _spans(pattern: re.Pattern[str], text: str) -> list[tuple[int, int, str]]:
@@ -198,10 +218,10 @@ def find_items(text: str) -> list[tuple[int, int, KeyItem]]:
     """Key items of ``text`` with their spans, longest match first, no overlaps."""
     found: list[tuple[int, int, KeyItem]] = []
     tokens = _TOKEN.findall(text.lower())
-    words = set(tokens)
+    words = frozenset(tokens)
     # Cheap word checks decide which patterns can match at all: most sentences of a call
     # carry no number, date or address, and the patterns are the per-turn cost.
-    digit = any(ch.isdigit() for ch in text)
+    digit = _DIGIT.search(text) is not None
     numeric = digit or not words.isdisjoint(_NUMBER_WORD_SET)
     taken: list[tuple[int, int]] = []
 
@@ -233,10 +253,10 @@ def find_items(text: str) -> list[tuple[int, int, KeyItem]]:
             claim("name", [(match.start(1), match.end(1), name)])
     # Capitalised words inside a sentence are names in STT output ("Biscuit", "Lisbon").
     for start, end, value in _spans(_CAPITALISED, text):
-        words = [w for w in value.split() if w.lower() not in _NOT_NAMES]
+        named = [w for w in value.split() if w.lower() not in _NOT_NAMES]
         # Sentence-initial capitals are grammar, unless it is a whole name ("Dana Reyes.").
-        first_ok = start > 0 or (len(words) >= 2 and len(words) == len(value.split()))
-        if first_ok and words and value.split()[0].lower() not in _NOT_NAMES:
+        first_ok = start > 0 or (len(named) >= 2 and len(named) == len(value.split()))
+        if first_ok and named and value.split()[0].lower() not in _NOT_NAMES:
             claim("name", [(start, end, value)])
     if numeric:
         claim("number", [s for s in _spans(_NUMBER, text) if _is_number(s[2])])
@@ -283,6 +303,8 @@ def analyse_sentence(raw: str) -> Sentence:
 
 def split_repair(text: str) -> tuple[str, str] | None:
     """``(before, after)`` around the last self-repair marker, or ``None``."""
+    if _REPAIR_HINT.search(text) is None:
+        return None
     last = None
     for match in _REPAIR.finditer(text):
         last = match
