@@ -49,17 +49,16 @@ from livekit.agents import (
 from .._exceptions import BadRequest
 from ..client import VoiceClient
 from ..models import Preload
+from ._livekit_context import DEFAULT_RECALL_ROLE, RecallRole
 from ._livekit_identity import CallerIdentity
 
 __all__ = [
+    "DEFAULT_COMPACT_AFTER_TOKENS",
     "DEFAULT_PRELOAD_TIMEOUT_MS",
     "DEFAULT_SEARCH_TIMEOUT_MS",
     "DEFAULT_TURN_LANES",
-    "RECALL_MESSAGE_PREFIX",
     "CallMemory",
-    "insert_recall",
-    "is_recall_message",
-    "last_user_message",
+    "CompactionOptions",
 ]
 
 log = logging.getLogger("voxmem.livekit")
@@ -82,10 +81,11 @@ CLOSE_TIMEOUT_S = 30.0
 RECALL_CACHE_SIZE = 64
 #: A recall for the same words is reused this long (preemptive generation vs. the hook).
 RECALL_TEXT_TTL_S = 10.0
-RECALL_MESSAGE_PREFIX = "voxmem_recall_"
-#: The recall message sorts this much before the user message it serves.
-RECALL_LEAD_S = 1e-6
 MAX_TOOL_OUTPUT_CHARS = 2000
+#: Compact the conversation sent to the LLM once it holds this many tokens (about five
+#: minutes of a phone call).
+DEFAULT_COMPACT_AFTER_TOKENS = 1000
+DEFAULT_COMPACT_KEEP_LAST_TURNS = 6
 RECALL_TIMINGS_KEPT = 1000
 
 _SESSIONS: weakref.WeakKeyDictionary[AgentSession[Any], CallMemory] = (
@@ -95,6 +95,24 @@ _SESSIONS: weakref.WeakKeyDictionary[AgentSession[Any], CallMemory] = (
 def _close_reason(reason: object) -> str:
     value = getattr(reason, "value", reason)
     return str(value) if value else "completed"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CompactionOptions:
+    """When and how the conversation sent to the LLM is compacted during a call.
+
+    Past ``after_tokens`` tokens of conversation, everything but the last
+    ``keep_last_turns`` messages is replaced, in each LLM request, by one compact record
+    (see :func:`voxmem.compact_transcript`). The session's history keeps every item.
+    """
+
+    after_tokens: int = DEFAULT_COMPACT_AFTER_TOKENS
+    keep_last_turns: int = DEFAULT_COMPACT_KEEP_LAST_TURNS
+
+    def __post_init__(self) -> None:
+        if self.after_tokens <= 0 or self.keep_last_turns < 1:
+            raise ValueError("CompactionOptions needs after_tokens > 0 and "
+                             "keep_last_turns >= 1")
 
 
 @dataclasses.dataclass(slots=True)
@@ -148,9 +166,16 @@ class CallMemory:
         preload_timeout_ms: float = DEFAULT_PRELOAD_TIMEOUT_MS,
         lanes: Sequence[str] | None = DEFAULT_TURN_LANES,
         session_metadata: Mapping[str, Any] | None = None,
+        recall_role: RecallRole = DEFAULT_RECALL_ROLE,
+        compaction: CompactionOptions | None = None,
     ) -> None:
         if search_timeout_ms <= 0 or preload_timeout_ms <= 0:
             raise ValueError("search_timeout_ms and preload_timeout_ms must be positive")
+        if recall_role not in ("system", "developer", "assistant"):
+            raise ValueError("recall_role must be 'system', 'developer' or 'assistant'")
+        self.recall_role: RecallRole = recall_role
+        #: Compaction of long calls (``None``: send the whole conversation).
+        self.compaction = compaction
         self.identity = identity
         # Kept for an anonymous caller too: the knowledge base (org lane) serves everybody.
         self.client = client
@@ -513,38 +538,3 @@ def _accepts(function: Callable[..., Any], parameter: str) -> bool:
 
 def _text_key(text: str) -> str:
     return " ".join(text.lower().split())
-
-
-# -- chat context surgery ----------------------------------------------------------------
-def is_recall_message(item: object) -> bool:
-    """True for the system message voxmem injects before a user message."""
-    return isinstance(item, llm.ChatMessage) and item.id.startswith(RECALL_MESSAGE_PREFIX)
-
-
-def last_user_message(chat_ctx: llm.ChatContext) -> llm.ChatMessage | None:
-    """The latest user message of ``chat_ctx``, or ``None``."""
-    for item in reversed(chat_ctx.items):
-        if isinstance(item, llm.ChatMessage) and item.role == "user":
-            return item
-    return None
-
-
-def insert_recall(chat_ctx: llm.ChatContext, user_message: llm.ChatMessage,
-                  context_text: str) -> llm.ChatMessage:
-    """Insert ``context_text`` as a system message immediately before ``user_message``.
-
-    LiveKit orders items by ``created_at``; the recall message is stamped just before the
-    user message so it stays in front of it when the framework inserts or merges items
-    by time. When ``user_message`` is not in ``chat_ctx`` yet (the speech hook's turn
-    context), the framework inserts it right after this message.
-    """
-    message = llm.ChatMessage(
-        id=f"{RECALL_MESSAGE_PREFIX}{user_message.id}", role="system",
-        content=[context_text], created_at=user_message.created_at - RECALL_LEAD_S,
-        extra={"voxmem": "recall"})
-    index = chat_ctx.index_by_id(user_message.id)
-    if index is None:
-        chat_ctx.insert(message)
-    else:
-        chat_ctx.items.insert(index, message)
-    return message
