@@ -19,7 +19,7 @@ pytest.importorskip("livekit.agents")
 from livekit.agents import AgentSession, RunResult, llm
 
 from tests.livekit_fakes import Reply, ScriptedLLM, by_user_text, make_client, make_settings
-from voxmem.integrations.livekit import CallerIdentity, MemoryAgent
+from voxmem.integrations.livekit import MEMORY_MESSAGE_ID, CallerIdentity, MemoryAgent
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -71,11 +71,14 @@ async def test_front_desk_remembers_and_hands_off_to_billing(tmp_path: Path) -> 
     memory = front_desk.memory
     assert memory is not None and await memory.wait_closed(5)
 
-    front_prompt = fake.texts(0)[0][1]
-    assert front_prompt.startswith("You are Ava") and "Jo" in front_prompt
+    (role, front_prompt), (_, front_memory) = fake.texts(0)[:2]
+    assert role == "system" and front_prompt.startswith("You are Ava")
+    assert "Jo" not in front_prompt and "Jo" in front_memory  # instructions stay cacheable
     # The billing desk is preloaded again: the detail learnt earlier in the call is in.
     billing_prompt = fake.requests[-1].items[0]
     assert isinstance(billing_prompt, llm.ChatMessage)
     assert (billing_prompt.text_content or "").startswith("You are the billing desk")
-    assert "Rex" in (billing_prompt.text_content or "")
+    billing_memory = fake.requests[-1].get_by_id(MEMORY_MESSAGE_ID)
+    assert isinstance(billing_memory, llm.ChatMessage)
+    assert "Rex" in (billing_memory.text_content or "")
     await client.aclose()

@@ -4,8 +4,9 @@ Three hook functions do the work; :class:`MemoryMixin` calls them from ``on_ente
 ``on_user_turn_completed`` and ``llm_node`` whatever the class's MRO looks like:
 
 - :func:`memory_on_enter` — open the call's memory and put the caller's preload in its
-  own system message (LiveKit's ``Instructions.dynamic``), so the instructions message
-  stays byte-identical across callers and the provider's prompt-prefix cache is shared.
+  own system message right after the instructions (found by its id), so the
+  instructions message stays byte-identical across callers and the provider's
+  prompt-prefix cache is shared.
 - :func:`memory_on_user_turn` — start the turn's recall as soon as the user's turn ends
   (speech path). With a realtime model, which has no ``llm_node``, the recall goes into
   the turn's context here.
@@ -26,7 +27,7 @@ import functools
 import logging
 import weakref
 from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from typing import Any
 
 from livekit.agents import Agent, llm
 from livekit.agents.llm.chat_context import DYNAMIC_INSTRUCTIONS_MESSAGE_ID, Instructions
@@ -45,6 +46,7 @@ from ._livekit_context import (
 
 __all__ = [
     "COMPACTED_MESSAGE_ID",
+    "MEMORY_MESSAGE_ID",
     "MemoryMixin",
     "memory_before_llm",
     "memory_on_enter",
@@ -53,6 +55,8 @@ __all__ = [
 
 log = logging.getLogger("voxmem.livekit")
 
+#: Id of the system message holding the caller's preloaded memory.
+MEMORY_MESSAGE_ID = "voxmem_memory"
 #: Id of the system message holding the compacted older part of the conversation.
 COMPACTED_MESSAGE_ID = "voxmem_compacted"
 #: Past the preload deadline, how much longer a first turn waits for on_enter.
@@ -166,7 +170,7 @@ async def memory_on_enter(agent: Agent) -> CallMemory | None:
         state.extra_lanes = (("working",) if handoff and not has_history
                              and memory.lanes == DEFAULT_TURN_LANES else ())
         state.memory_text = preload.context_text if preload is not None else ""
-        await _set_instructions(agent, _with_memory(state.instructions, state.memory_text))
+        await _load_memory(agent, state)
         return memory
     except Exception as exc:  # the greeting must not depend on memory
         log.warning("memory set-up failed (%s); the call goes on without memory", exc)
@@ -175,19 +179,22 @@ async def memory_on_enter(agent: Agent) -> CallMemory | None:
         state.ready.set()
 
 
-async def _set_instructions(agent: Agent, instructions: str | Instructions) -> None:
-    current = agent.instructions
-    if isinstance(current, str) and isinstance(instructions, str) and current == instructions:
-        return
+async def _load_memory(agent: Agent, state: _AgentMemory) -> None:
+    assert state.instructions is not None
     if _is_realtime(agent):
-        # A realtime session takes one instructions string: the preload goes with it.
-        text = (instructions.render() if isinstance(instructions, Instructions)
-                else instructions)
-        await agent.update_instructions(text)
+        # A realtime session takes one instructions string and no system messages in its
+        # context: the preload goes into the instructions themselves.
+        rendered = _with_memory(state.instructions, state.memory_text)
+        text = rendered.render() if isinstance(rendered, Instructions) else rendered
+        if text != agent.instructions:
+            await agent.update_instructions(text)
         return
-    # LiveKit stores Instructions.dynamic as its own message after the instructions
-    # message (the method's annotation says str; the pipeline path renders Instructions).
-    await agent.update_instructions(cast(str, instructions))
+    bare = strip_memory_placeholder(state.instructions)
+    if isinstance(bare, str) and bare != agent.instructions:
+        await agent.update_instructions(bare)
+    chat_ctx = agent.chat_ctx.copy()
+    put_memory_message(chat_ctx, state.memory_text)
+    await agent.update_chat_ctx(chat_ctx)
 
 
 async def _wait_ready(agent: Agent, memory: CallMemory) -> None:
@@ -233,9 +240,9 @@ async def memory_before_llm(agent: Agent, chat_ctx: llm.ChatContext) -> None:
         return
     await _wait_ready(agent, memory)
     state = _state(agent)
-    if state.memory_text and chat_ctx.get_by_id(DYNAMIC_INSTRUCTIONS_MESSAGE_ID) is None:
+    if state.memory_text and chat_ctx.get_by_id(MEMORY_MESSAGE_ID) is None:
         # This request's context was copied before on_enter's preload landed.
-        _put_memory_message(chat_ctx, state.memory_text)
+        put_memory_message(chat_ctx, state.memory_text)
     if memory.compaction is not None:
         _compact(chat_ctx, state, memory)
     if not memory.enabled:
@@ -253,11 +260,28 @@ async def memory_before_llm(agent: Agent, chat_ctx: llm.ChatContext) -> None:
         insert_recall(chat_ctx, user_message, context_text, role=memory.recall_role)
 
 
-def _put_memory_message(chat_ctx: llm.ChatContext, memory_text: str) -> None:
-    index = chat_ctx.index_by_id(INSTRUCTIONS_MESSAGE_ID)
-    message = llm.ChatMessage(id=DYNAMIC_INSTRUCTIONS_MESSAGE_ID, role="system",
-                              content=[memory_text])
-    chat_ctx.items.insert(0 if index is None else index + 1, message)
+def put_memory_message(chat_ctx: llm.ChatContext, memory_text: str) -> None:
+    """Put the caller's preload in its own system message after the instructions.
+
+    Found and replaced by its id (:data:`MEMORY_MESSAGE_ID`), removed when
+    ``memory_text`` is empty. It follows the instructions message and LiveKit's dynamic
+    instructions message, so the instructions stay the cacheable prefix.
+    """
+    index = chat_ctx.index_by_id(MEMORY_MESSAGE_ID)
+    if index is not None:
+        del chat_ctx.items[index]
+    if not memory_text:
+        return
+    position = 0
+    for anchor in (INSTRUCTIONS_MESSAGE_ID, DYNAMIC_INSTRUCTIONS_MESSAGE_ID):
+        found = chat_ctx.index_by_id(anchor)
+        if found is not None:
+            position = max(position, found + 1)
+    created_at = (chat_ctx.items[position - 1].created_at if position
+                  else (chat_ctx.items[0].created_at if chat_ctx.items else 0.0))
+    chat_ctx.items.insert(position, llm.ChatMessage(
+        id=MEMORY_MESSAGE_ID, role="system", content=[memory_text], created_at=created_at,
+        extra={"voxmem": "preload"}))
 
 
 # -- compaction of a long call ----------------------------------------------------------------

@@ -59,6 +59,7 @@ from ._livekit_call import (
 from ._livekit_context import DEFAULT_RECALL_ROLE, RecallRole, insert_recall
 from ._livekit_hooks import (
     COMPACTED_MESSAGE_ID,
+    MEMORY_MESSAGE_ID,
     MemoryMixin,
     call_memory,
     configure_agent,
@@ -85,6 +86,7 @@ __all__ = [
     "DEFAULT_RECALL_ROLE",
     "DEFAULT_SEARCH_TIMEOUT_MS",
     "DEFAULT_TURN_LANES",
+    "MEMORY_MESSAGE_ID",
     "MEMORY_PLACEHOLDER",
     "TOOL_NAMES",
     "CallMemory",
@@ -227,8 +229,8 @@ class MemoryAgent(MemoryMixin, Agent):
 
     - **Before the first reply** (``on_enter``): resolve the caller, open their voxmem
       session and preload profile, top facts, last call and open commitments into a
-      system message of its own, right after the instructions (LiveKit's
-      ``Instructions.dynamic``). The instructions stay byte-identical for every caller, so
+      system message of its own, right after the instructions (id
+      ``voxmem_memory``). The instructions stay byte-identical for every caller, so
       a provider's prompt-prefix cache is shared across calls. ``{{memory}}`` in the
       instructions is removed. A returning caller can be greeted by name.
     - **Every user turn**: ``search_memory`` under ``search_timeout_ms``; the result goes
