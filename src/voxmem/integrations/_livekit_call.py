@@ -203,6 +203,7 @@ class CallMemory:
         self._report_source: Callable[[], Mapping[str, Any]] | None = None
         #: Where LiveKit's session report went, once stored.
         self.report_location: str | None = None
+        self._livekit_close_reason: object = None
 
     # -- attachment -----------------------------------------------------------------------
     @property
@@ -404,8 +405,23 @@ class CallMemory:
 
     async def _drain_saves(self) -> None:
         assert self._queue is not None
-        while (turn := await self._queue.get()) is not None:
-            await self._save(turn)
+        while True:
+            turn = await self._queue.get()
+            try:
+                if turn is None:  # the session closed: nothing more will come
+                    return
+                await self._save(turn)
+            finally:
+                self._queue.task_done()
+
+    async def flush(self) -> None:
+        """Wait until every turn handed to the save queue so far is written.
+
+        Useful before reading the call back (a report, a test) while the call goes on;
+        at session close this happens on its own.
+        """
+        if self._queue is not None and self._worker is not None and not self._worker.done():
+            await self._queue.join()
 
     async def _save(self, turn: _PendingTurn) -> None:
         metadata: dict[str, Any] = {"source": "livekit", "user_item_ids": turn.user_item_ids}
@@ -426,6 +442,7 @@ class CallMemory:
 
     # -- close ----------------------------------------------------------------------------
     def _on_close(self, event: CloseEvent) -> None:
+        self._livekit_close_reason = event.reason
         self.close_soon(_close_reason(event.reason))
 
     def close_soon(self, reason: str = "completed") -> asyncio.Future[None]:
@@ -504,6 +521,11 @@ class CallMemory:
         except Exception as exc:
             log.warning("could not build the LiveKit session report (%s)", exc)
             return None
+        if "close_reason" not in report and self._livekit_close_reason is not None:
+            # LiveKit adds the close reason to its report from 1.8.9 on; earlier 1.8
+            # releases leave it out. The stored report carries it either way, named as
+            # LiveKit names it (the CloseReason proto value).
+            report["close_reason"] = _proto_close_reason(self._livekit_close_reason)
         return report
 
     async def _close_client(self) -> None:
@@ -527,6 +549,13 @@ class CallMemory:
         (logged at close).
         """
         return self.report_location if self.enabled else None
+
+
+def _proto_close_reason(reason: object) -> str:
+    name = getattr(reason, "name", None)
+    if not isinstance(name, str):
+        return "CR_UNKNOWN"
+    return "CR_COMPLETED" if name == "TASK_COMPLETED" else f"CR_{name}"
 
 
 def _accepts(function: Callable[..., Any], parameter: str) -> bool:

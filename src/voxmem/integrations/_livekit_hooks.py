@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import copy
 import dataclasses
 import functools
 import logging
@@ -30,7 +31,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from livekit.agents import Agent, llm
-from livekit.agents.llm.chat_context import DYNAMIC_INSTRUCTIONS_MESSAGE_ID, Instructions
+from livekit.agents.llm import chat_context as _lk_chat_context
+from livekit.agents.llm.chat_context import Instructions
 from livekit.agents.voice.generation import INSTRUCTIONS_MESSAGE_ID
 
 from ..compaction import Compactor, count_tokens
@@ -63,6 +65,9 @@ COMPACTED_MESSAGE_ID = "voxmem_compacted"
 READY_SLACK_S = 0.25
 
 MemoryFactory = Callable[[Agent], Awaitable[CallMemory | None]]
+# LiveKit's message for Instructions.dynamic (1.8.7+); the preload goes after it if present.
+_DYNAMIC_INSTRUCTIONS_ID: str = getattr(_lk_chat_context, "DYNAMIC_INSTRUCTIONS_MESSAGE_ID",
+                                        "lk.agent_task.instructions.dynamic")
 
 
 @dataclasses.dataclass(slots=True)
@@ -102,23 +107,20 @@ def strip_memory_placeholder(instructions: str | Instructions) -> str | Instruct
     """The instructions with ``{{memory}}`` removed: memory goes in its own message."""
     if isinstance(instructions, str):
         return render_memory_instructions(instructions, None)
-    return Instructions(
-        render_memory_instructions(instructions.common, None),
-        audio=(None if instructions.audio is None
-               else render_memory_instructions(instructions.audio, None)),
-        text=(None if instructions.text is None
-              else render_memory_instructions(instructions.text, None)),
-        dynamic=instructions.dynamic)
+    # A copy keeps whatever else this LiveKit version's Instructions carries (dynamic, ...).
+    stripped = copy.copy(instructions)
+    stripped.common = render_memory_instructions(instructions.common, None)
+    if instructions.audio is not None:
+        stripped.audio = render_memory_instructions(instructions.audio, None)
+    if instructions.text is not None:
+        stripped.text = render_memory_instructions(instructions.text, None)
+    return stripped
 
 
-def _with_memory(instructions: str | Instructions, memory_text: str) -> str | Instructions:
+def _realtime_instructions(instructions: str | Instructions, memory_text: str) -> str:
     bare = strip_memory_placeholder(instructions)
-    if not memory_text:
-        return bare
-    if isinstance(bare, str):
-        return Instructions(bare, dynamic=memory_text)
-    dynamic = "\n\n".join(part for part in (bare.dynamic, memory_text) if part)
-    return Instructions(bare.common, audio=bare.audio, text=bare.text, dynamic=dynamic)
+    text = bare.render() if isinstance(bare, Instructions) else bare
+    return f"{text.rstrip()}\n\n{memory_text}" if memory_text else text
 
 
 def _session_or_none(agent: Agent) -> Any:
@@ -184,8 +186,7 @@ async def _load_memory(agent: Agent, state: _AgentMemory) -> None:
     if _is_realtime(agent):
         # A realtime session takes one instructions string and no system messages in its
         # context: the preload goes into the instructions themselves.
-        rendered = _with_memory(state.instructions, state.memory_text)
-        text = rendered.render() if isinstance(rendered, Instructions) else rendered
+        text = _realtime_instructions(state.instructions, state.memory_text)
         if text != agent.instructions:
             await agent.update_instructions(text)
         return
@@ -273,7 +274,7 @@ def put_memory_message(chat_ctx: llm.ChatContext, memory_text: str) -> None:
     if not memory_text:
         return
     position = 0
-    for anchor in (INSTRUCTIONS_MESSAGE_ID, DYNAMIC_INSTRUCTIONS_MESSAGE_ID):
+    for anchor in (INSTRUCTIONS_MESSAGE_ID, _DYNAMIC_INSTRUCTIONS_ID):
         found = chat_ctx.index_by_id(anchor)
         if found is not None:
             position = max(position, found + 1)
