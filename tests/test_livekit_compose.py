@@ -6,6 +6,7 @@ tests/livekit_fakes.py; the memory client, engine and store are real.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from livekit.agents.voice import ModelSettings
 
 from tests.livekit_fakes import (
     QueuedSTT,
+    RecordingRealtimeModel,
     Replies,
     Reply,
     ScriptedLLM,
@@ -336,3 +338,20 @@ async def test_short_call_is_not_compacted(client: VoiceClient) -> None:
     await session.run(user_input="hello there")
     assert fake.requests[-1].get_by_id(COMPACTED_MESSAGE_ID) is None
     await session.aclose()
+
+
+# -- realtime (speech-to-speech) models --------------------------------------------------------
+async def test_realtime_session_gets_the_preload_in_its_instructions(
+        client: VoiceClient) -> None:
+    await past_calls(client)
+    model = RecordingRealtimeModel()
+    session: AgentSession[Any] = AgentSession(llm=model)
+    with_memory = model.instructions_matching(lambda text: "0182" in text)
+    await session.start(MemoryAgent(client=client, user=CALLER,
+                                    instructions=PROMPT + "\n\n{{memory}}"))
+    text = await asyncio.wait_for(with_memory, 5)
+    # A realtime session takes one instructions string: the preload is in it, after the
+    # instructions as written (placeholder removed).
+    assert text.startswith(PROMPT + "\n\n## Memory") and "Robin" in text
+    await session.aclose()
+

@@ -65,7 +65,8 @@ async def test_mixin_example_recalls_for_a_users_own_agent_class(tmp_path: Path)
     messages = [m for m in request.items if isinstance(m, llm.ChatMessage)]
     assert messages[-1].text_content == "which seat does my cat Miso love?"
     # The window seat reaches the model once: from the preload, or from the turn's recall.
-    said = [m for m in messages if m.role != "assistant" and "window seat" in (m.text_content or "")]
+    said = [m for m in messages
+            if m.role != "assistant" and "window seat" in (m.text_content or "")]
     assert len(said) == 1
     await client.aclose()
 

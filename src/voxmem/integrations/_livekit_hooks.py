@@ -9,7 +9,7 @@ Three hook functions do the work; :class:`MemoryMixin` calls them from ``on_ente
   prompt-prefix cache is shared.
 - :func:`memory_on_user_turn` — start the turn's recall as soon as the user's turn ends
   (speech path). With a realtime model, which has no ``llm_node``, the recall goes into
-  the turn's context here.
+  the agent's context (synced to the model's session) here.
 - :func:`memory_before_llm` — on every LLM request (speech and text alike): the recall
   immediately before the user's message, minus what the context already holds, and past
   a size threshold the older conversation compacted into one record.
@@ -216,7 +216,9 @@ async def memory_on_user_turn(agent: Agent, turn_ctx: llm.ChatContext,
 
     With an LLM the recall is put in place by :func:`memory_before_llm`, which runs for
     the reply (editing ``turn_ctx`` here would throw away a preemptive draft). A realtime
-    model has no ``llm_node``, so the recall goes into ``turn_ctx`` here.
+    model has no ``llm_node``, so the recall goes into the agent's context here, which
+    LiveKit syncs to the realtime session. (With the model's own server-side turn
+    detection LiveKit does not call this hook at all; see docs/livekit.md.)
     """
     memory = call_memory(agent)
     if memory is None or not memory.enabled:
@@ -225,9 +227,14 @@ async def memory_on_user_turn(agent: Agent, turn_ctx: llm.ChatContext,
     context_text = await memory.recall(new_message.text_content, message_id=new_message.id,
                                        extra_lanes=_state(agent).extra_lanes)
     if context_text and _is_realtime(agent):
-        context_text = without_known_lines(context_text, turn_ctx)
-        if context_text and turn_ctx.get_by_id(f"{RECALL_MESSAGE_PREFIX}{new_message.id}") is None:
-            insert_recall(turn_ctx, new_message, context_text, role=memory.recall_role)
+        # LiveKit hands a realtime model the agent's chat context, not this turn's copy:
+        # the recall goes into the agent's context, which is synced to the model's session
+        # before it answers.
+        chat_ctx = agent.chat_ctx.copy()
+        context_text = without_known_lines(context_text, chat_ctx)
+        if context_text and chat_ctx.get_by_id(f"{RECALL_MESSAGE_PREFIX}{new_message.id}") is None:
+            insert_recall(chat_ctx, new_message, context_text, role=memory.recall_role)
+            await agent.update_chat_ctx(chat_ctx)
 
 
 async def memory_before_llm(agent: Agent, chat_ctx: llm.ChatContext) -> None:
