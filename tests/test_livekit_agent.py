@@ -173,6 +173,18 @@ async def test_speech_path_recalls_in_the_hook_before_the_user_message(
     await session.aclose()
 
 
+class _EnterSignalling(MemoryAgent):
+    """Signals when on_enter is done (memory loads before the class's own on_enter)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.entered = asyncio.Event()
+
+    async def on_enter(self) -> None:
+        await super().on_enter()
+        self.entered.set()
+
+
 async def test_speech_path_with_preemptive_generation_recalls_once(
         client: VoiceClient, caplog: pytest.LogCaptureFixture) -> None:
     await earlier_calls(client)
@@ -180,9 +192,9 @@ async def test_speech_path_with_preemptive_generation_recalls_once(
     session = speech_session(fake, stt, turn_handling={
         "preemptive_generation": {"enabled": True}})
     replies = Replies(session)
-    agent = MemoryAgent(client=client, user=CALLER, instructions=TEMPLATE)
+    agent = _EnterSignalling(client=client, user=CALLER, instructions=TEMPLATE)
     await session.start(agent)
-    await asyncio.sleep(0.2)  # let on_enter finish: the caller speaks after a moment
+    await agent.entered.wait()  # the caller speaks once the agent is ready
 
     with caplog.at_level(logging.DEBUG, logger="livekit.agents"):
         stt.say(SECOND_CALL, preflight=True)
