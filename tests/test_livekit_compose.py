@@ -7,9 +7,9 @@ tests/livekit_fakes.py; the memory client, engine and store are real.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -355,3 +355,33 @@ async def test_realtime_session_gets_the_preload_in_its_instructions(
     assert text.startswith(PROMPT + "\n\n## Memory") and "Robin" in text
     await session.aclose()
 
+
+
+class SuperCallingAgent(MemoryAgent):
+    """An override that calls super().llm_node: both classes' wrappers see the request."""
+
+    async def llm_node(self, chat_ctx: llm.ChatContext, tools: list[llm.Tool],
+                       model_settings: ModelSettings) -> AsyncGenerator[Any, None]:
+        # The pattern LiveKit's docs show for extending a node.
+        async for chunk in cast(AsyncIterable[Any],
+                                super().llm_node(chat_ctx, tools, model_settings)):
+            yield chunk
+
+
+async def test_memory_step_runs_once_per_request_through_a_super_chain(
+        client: VoiceClient) -> None:
+    await past_calls(client)
+    fake = ScriptedLLM()
+    session: AgentSession[Any] = AgentSession(llm=fake)
+    await session.start(SuperCallingAgent(
+        client=client, user=CALLER, instructions=PROMPT,
+        compaction=CompactionOptions(after_tokens=40, keep_last_turns=2)))
+    for words in ("Hi, this is Robin, account four four two one.", "Okay, sure, uh-huh.",
+                  QUESTION):
+        await session.run(user_input=words)
+    request = fake.requests[-1]
+    ids = [item.id for item in request.items]
+    assert len(ids) == len(set(ids))
+    assert ids.count(COMPACTED_MESSAGE_ID) == 1
+    assert sum(1 for i in ids if i.startswith("voxmem_recall_")) == 1
+    await session.aclose()

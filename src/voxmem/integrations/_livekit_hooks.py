@@ -27,7 +27,7 @@ import dataclasses
 import functools
 import logging
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 from livekit.agents import Agent, llm
@@ -161,6 +161,8 @@ async def memory_on_enter(agent: Agent) -> CallMemory | None:
         if memory is None and state.factory is not None:
             memory = await state.factory(agent)
         if memory is None:
+            log.info("agent %s has no call memory: call attach_memory(session, ...) before "
+                     "session.start to give it one", agent.id)
             return None
         if state.instructions is None:
             state.instructions = agent.instructions
@@ -311,6 +313,8 @@ def _compact(chat_ctx: llm.ChatContext, state: _AgentMemory, memory: CallMemory)
     """
     options = memory.compaction
     assert options is not None
+    if chat_ctx.get_by_id(COMPACTED_MESSAGE_ID) is not None:
+        return  # this request was compacted already (a super() chain of llm_node overrides)
     items = chat_ctx.items
     conversation = [i for i, item in enumerate(items)
                     if _conversation_text(item) is not None or isinstance(item, llm.FunctionCall)]
@@ -399,14 +403,21 @@ def _wrap_on_user_turn(original: Callable[..., Awaitable[None]]
 def _wrap_llm_node(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     async def llm_node(self: Agent, chat_ctx: llm.ChatContext, tools: list[llm.Tool],
-                       model_settings: Any) -> Any:
+                       model_settings: Any) -> AsyncGenerator[Any, None]:
         await memory_before_llm(self, chat_ctx)
-        # LiveKit accepts a coroutine from llm_node and awaits it: the user's node runs
-        # unchanged, whether it is an async generator or returns text.
+        # An async generator whatever the class's node returns (a generator, a coroutine
+        # of text or of a chunk): LiveKit reads all of them, and a subclass can still
+        # write ``async for chunk in super().llm_node(...)``.
         result = original(self, chat_ctx, tools, model_settings)
         if asyncio.iscoroutine(result):
-            return await result
-        return result
+            result = await result
+        if result is None:
+            return
+        if isinstance(result, str | llm.ChatChunk):
+            yield result
+            return
+        async for chunk in result:
+            yield chunk
 
     setattr(llm_node, _HOOKED, True)
     return llm_node
