@@ -73,6 +73,9 @@ def evaluate_cut(call: dict[str, Any], cut_s: float) -> dict[str, Any]:
 
 
 def time_live(call: dict[str, Any]) -> list[float]:
+    # Each call starts with empty caches: only repeats within the call itself are free.
+    analyse_sentence.cache_clear()
+    count_tokens.cache_clear()
     compactor = Compactor()
     per_turn = []
     for turn in call["turns"]:
