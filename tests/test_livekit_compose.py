@@ -385,3 +385,39 @@ async def test_memory_step_runs_once_per_request_through_a_super_chain(
     assert ids.count(COMPACTED_MESSAGE_ID) == 1
     assert sum(1 for i in ids if i.startswith("voxmem_recall_")) == 1
     await session.aclose()
+
+
+@pytest.mark.parametrize("role", ["system", "assistant"])
+async def test_speech_path_keeps_the_cacheable_layout_role_and_no_repeats(
+        client: VoiceClient, role: Any) -> None:
+    await past_calls(client)
+    fake, stt = ScriptedLLM(), QueuedSTT()
+    session = speech_session(fake, stt)
+    replies = Replies(session)
+    await session.start(MemoryAgent(client=client, user=CALLER, instructions=PROMPT,
+                                    recall_role=role))
+    stt.say(QUESTION)
+    await replies.wait(1)
+    stt.say("and what did I say about my phone number?")
+    await replies.wait(2)
+
+    first = recall_before(fake.requests[-2], QUESTION)
+    assert first.role == role and "Kiwi" in (first.text_content or "")
+    request = fake.requests[-1]
+    assert request.items[0].text_content == PROMPT  # type: ignore[union-attr]
+    preload = request.get_by_id(MEMORY_MESSAGE_ID)
+    assert isinstance(preload, llm.ChatMessage) and LATER in (preload.text_content or "")
+    # The first question's recall was for its turn only; this turn's recall has the role
+    # asked for, and leaves out the later call, which the preload already carries.
+    recalls = [item for item in request.items if item.id.startswith("voxmem_recall_")]
+    assert len(recalls) <= 1
+    for recall in recalls:
+        assert isinstance(recall, llm.ChatMessage) and recall.role == role
+        assert LATER not in (recall.text_content or "")
+    caller_and_memory = "\n".join(item.text_content or "" for item in request.items
+                                  if isinstance(item, llm.ChatMessage)
+                                  and not (item.role == "assistant"
+                                           and not item.id.startswith("voxmem_recall_")))
+    # (one line: the preload's line for the later call, which also quotes the echo reply)
+    assert sum(LATER in line for line in caller_and_memory.splitlines()) == 1
+    await session.aclose()
