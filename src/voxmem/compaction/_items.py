@@ -191,6 +191,17 @@ _CLOCK_WORDS = frozenset(("noon", "midnight", "half"))
 _DATE_WORDS = frozenset(
     [*_WEEKDAYS, *(d + "s" for d in _WEEKDAYS), *_MONTHS, *_ORDINAL_WORDS, "today",
      "tomorrow", "tonight", "yesterday", "week", "month", "weekend", "end"])
+# Phone-call mechanics that carry nothing once the moment has passed: holds, "can you
+# repeat that", "you cut out", thanks for waiting. Dropped when the sentence has no item.
+_CALL_MECHANICS = re.compile(
+    r"\b(?:(?:one|a|just\s+a)\s+(?:moment|second|sec|minute)|bear\s+with\s+me|hold\s+on|"
+    r"let\s+me\s+(?:check|see|pull|look|find)|still\s+(?:here|there|looking|checking)|"
+    r"(?:thanks|thank\s+you)\s+for\s+(?:your\s+)?(?:patience|waiting|holding)|"
+    r"sorry\s+(?:about|for)\s+the\s+(?:wait|delay)|taking\s+a\s+(?:while|moment|bit)|"
+    r"(?:system|page|computer)\s+(?:is\s+)?(?:loads?|slow|loading)|repeat\s+that|"
+    r"say\s+(?:that|it)\s+again|cut\s+out|broke\s+up|breaking\s+up|"
+    r"didn't\s+(?:catch|hear)|can\s+you\s+hear\s+me|are\s+you\s+(?:still\s+)?there|"
+    r"i\s+(?:was\s+)?(?:just\s+)?(?:said|saying))\b", re.IGNORECASE)
 _CONTENT_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]{2,}")
 
 
@@ -294,7 +305,8 @@ def analyse_sentence(raw: str) -> Sentence:
     text = clean_disfluencies(raw)
     items = tuple(item for _s, _e, item in find_items(text))
     words = [w.lower() for w in re.findall(r"[\w'’-]+", text)]
-    filler = not items and all(w in _FILLER_WORDS for w in words)
+    filler = not items and (all(w in _FILLER_WORDS for w in words)
+                            or _CALL_MECHANICS.search(text) is not None)
     content = sum(1 for w in _CONTENT_WORD.findall(text) if w.lower() not in _FILLER_WORDS)
     return Sentence(text=text, items=items, question=text.endswith("?"),
                     commitment=bool(_COMMITMENT.search(text)), filler=filler,
