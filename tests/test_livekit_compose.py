@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("livekit.agents")
 
-from livekit.agents import Agent, AgentSession, RunContext, function_tool, llm
+from livekit.agents import Agent, AgentSession, RunContext, RunResult, function_tool, llm
 from livekit.agents.llm.chat_context import Instructions
 from livekit.agents.voice import ModelSettings
 
@@ -420,4 +420,31 @@ async def test_speech_path_keeps_the_cacheable_layout_role_and_no_repeats(
                                            and not item.id.startswith("voxmem_recall_")))
     # (one line: the preload's line for the later call, which also quotes the echo reply)
     assert sum(LATER in line for line in caller_and_memory.splitlines()) == 1
+    await session.aclose()
+
+
+class CannedAnswer(MemoryMixin, Agent):
+    """A node that returns text instead of streaming (LiveKit accepts a coroutine)."""
+
+    def __init__(self) -> None:
+        super().__init__(instructions=PROMPT)
+        self.seen: list[llm.ChatContext] = []
+
+    async def llm_node(self, chat_ctx: llm.ChatContext, tools: list[llm.Tool],
+                       model_settings: ModelSettings) -> str:
+        self.seen.append(chat_ctx.copy())
+        return "We open at nine."
+
+
+async def test_a_node_returning_text_still_gets_recall_and_its_answer_spoken(
+        client: VoiceClient) -> None:
+    await past_calls(client)
+    session: AgentSession[Any] = AgentSession(llm=ScriptedLLM())
+    await attach_memory(session, client=client, user=CALLER)
+    agent = CannedAnswer()
+    await session.start(agent)
+    result: RunResult[None] = await session.run(user_input=QUESTION)
+    reply = result.expect.next_event().is_message(role="assistant").event().item
+    assert reply.text_content == "We open at nine."
+    assert "Kiwi" in (recall_before(agent.seen[-1], QUESTION).text_content or "")
     await session.aclose()
