@@ -49,16 +49,14 @@ from livekit.agents import (
 from .._exceptions import BadRequest
 from ..client import VoiceClient
 from ..models import Preload
-from ._livekit_context import DEFAULT_RECALL_ROLE, RecallRole
+from ._livekit_context import DEFAULT_RECALL_ROLE, CompactionOptions, RecallRole
 from ._livekit_identity import CallerIdentity
 
 __all__ = [
-    "DEFAULT_COMPACT_AFTER_TOKENS",
     "DEFAULT_PRELOAD_TIMEOUT_MS",
     "DEFAULT_SEARCH_TIMEOUT_MS",
     "DEFAULT_TURN_LANES",
     "CallMemory",
-    "CompactionOptions",
 ]
 
 log = logging.getLogger("voxmem.livekit")
@@ -82,10 +80,7 @@ RECALL_CACHE_SIZE = 64
 #: A recall for the same words is reused this long (preemptive generation vs. the hook).
 RECALL_TEXT_TTL_S = 10.0
 MAX_TOOL_OUTPUT_CHARS = 2000
-#: Compact the conversation sent to the LLM once it holds this many tokens (about five
-#: minutes of a phone call).
-DEFAULT_COMPACT_AFTER_TOKENS = 1000
-DEFAULT_COMPACT_KEEP_LAST_TURNS = 6
+
 RECALL_TIMINGS_KEPT = 1000
 
 _SESSIONS: weakref.WeakKeyDictionary[AgentSession[Any], CallMemory] = (
@@ -95,24 +90,6 @@ _SESSIONS: weakref.WeakKeyDictionary[AgentSession[Any], CallMemory] = (
 def _close_reason(reason: object) -> str:
     value = getattr(reason, "value", reason)
     return str(value) if value else "completed"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class CompactionOptions:
-    """When and how the conversation sent to the LLM is compacted during a call.
-
-    Past ``after_tokens`` tokens of conversation, everything but the last
-    ``keep_last_turns`` messages is replaced, in each LLM request, by one compact record
-    (see :func:`voxmem.compact_transcript`). The session's history keeps every item.
-    """
-
-    after_tokens: int = DEFAULT_COMPACT_AFTER_TOKENS
-    keep_last_turns: int = DEFAULT_COMPACT_KEEP_LAST_TURNS
-
-    def __post_init__(self) -> None:
-        if self.after_tokens <= 0 or self.keep_last_turns < 1:
-            raise ValueError("CompactionOptions needs after_tokens > 0 and "
-                             "keep_last_turns >= 1")
 
 
 @dataclasses.dataclass(slots=True)

@@ -1,4 +1,4 @@
-"""Chat-context surgery: the per-turn recall message, found and placed by id.
+"""Chat-context surgery: the per-turn recall message (placed by id), compaction options.
 
 LiveKit orders context items by ``created_at``; the recall message is stamped just before
 the user message it serves, so it stays in front when the framework inserts or merges
@@ -8,14 +8,18 @@ items by time. Nothing here matches messages by their text, except
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Literal
 
 from livekit.agents import llm
 
 __all__ = [
+    "DEFAULT_COMPACT_AFTER_TOKENS",
+    "DEFAULT_COMPACT_KEEP_LAST_TURNS",
     "DEFAULT_RECALL_ROLE",
     "RECALL_MESSAGE_PREFIX",
+    "CompactionOptions",
     "RecallRole",
     "insert_recall",
     "is_recall_message",
@@ -32,6 +36,28 @@ RECALL_LEAD_S = 1e-6
 RecallRole = Literal["system", "developer", "assistant"]
 DEFAULT_RECALL_ROLE: RecallRole = "system"
 _QUOTED = re.compile(r'"([^"]*)"')
+#: Compact the conversation sent to the LLM once it holds this many tokens (about five
+#: minutes of a phone call).
+DEFAULT_COMPACT_AFTER_TOKENS = 1000
+DEFAULT_COMPACT_KEEP_LAST_TURNS = 6
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CompactionOptions:
+    """When and how the conversation sent to the LLM is compacted during a call.
+
+    Past ``after_tokens`` tokens of conversation, everything but the last
+    ``keep_last_turns`` messages is replaced, in each LLM request, by one compact record
+    (see :func:`voxmem.compact_transcript`). The session's history keeps every item.
+    """
+
+    after_tokens: int = DEFAULT_COMPACT_AFTER_TOKENS
+    keep_last_turns: int = DEFAULT_COMPACT_KEEP_LAST_TURNS
+
+    def __post_init__(self) -> None:
+        if self.after_tokens <= 0 or self.keep_last_turns < 1:
+            raise ValueError("CompactionOptions needs after_tokens > 0 and "
+                             "keep_last_turns >= 1")
 
 
 # -- chat context surgery ----------------------------------------------------------------

@@ -54,9 +54,8 @@ from ._livekit_call import (
     DEFAULT_SEARCH_TIMEOUT_MS,
     DEFAULT_TURN_LANES,
     CallMemory,
-    CompactionOptions,
 )
-from ._livekit_context import DEFAULT_RECALL_ROLE, RecallRole, insert_recall
+from ._livekit_context import DEFAULT_RECALL_ROLE, CompactionOptions, RecallRole, insert_recall
 from ._livekit_hooks import (
     COMPACTED_MESSAGE_ID,
     MEMORY_MESSAGE_ID,
