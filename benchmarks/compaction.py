@@ -42,7 +42,7 @@ from voxmem.compaction import (  # noqa: E402
     compact_transcript,
     count_tokens,
 )
-from voxmem.compaction._items import analyse_sentence, item_key  # noqa: E402
+from voxmem.compaction._items import analyse_sentence, is_commitment, item_key  # noqa: E402
 
 CUTS_MIN = (5, 10, 20)
 TARGET_REDUCTION_AT_10 = 0.60
@@ -75,6 +75,7 @@ def evaluate_cut(call: dict[str, Any], cut_s: float) -> dict[str, Any]:
 def time_live(call: dict[str, Any]) -> list[float]:
     # Each call starts with empty caches: only repeats within the call itself are free.
     analyse_sentence.cache_clear()
+    is_commitment.cache_clear()
     count_tokens.cache_clear()
     compactor = Compactor()
     per_turn = []
@@ -92,6 +93,7 @@ def time_cold(calls: list[dict[str, Any]], *, count_cold: bool) -> list[float]:
     for call in calls:
         turns = [t for t in call["turns"] if t["at_s"] < 20 * 60]
         analyse_sentence.cache_clear()
+        is_commitment.cache_clear()
         if count_cold:
             count_tokens.cache_clear()
         else:

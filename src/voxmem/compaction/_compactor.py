@@ -27,6 +27,7 @@ from ._items import (
     Sentence,
     analyse_sentence,
     find_items,
+    is_commitment,
     item_key,
     split_repair,
     split_sentences,
@@ -213,7 +214,7 @@ class Compactor:
             self._pending_question = sentence.text
             return
         keep = bool(new_items) or (not repeat and (
-            (sentence.commitment and sentence.content_words >= 2)
+            (sentence.content_words >= 2 and is_commitment(sentence.text))
             or (speaker == "caller" and sentence.question and sentence.content_words >= 2)
             or (speaker == "caller" and sentence.content_words >= 4)))
         if not keep:

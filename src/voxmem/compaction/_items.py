@@ -17,6 +17,7 @@ __all__ = [
     "Sentence",
     "analyse_sentence",
     "clean_disfluencies",
+    "is_commitment",
     "item_key",
     "split_repair",
     "split_sentences",
@@ -212,11 +213,9 @@ def split_sentences(text: str) -> list[str]:
 
 def clean_disfluencies(sentence: str) -> str:
     """Drop "um"/"uh"/"you know" and stutters; every other word is kept as said."""
-    previous = None
-    text = sentence
-    while previous != text:  # "so, um, yeah, I ..." peels one layer per pass
-        previous = text
-        text = _DISFLUENCY.sub("", text)
+    text, removed = _DISFLUENCY.subn("", sentence)
+    while removed:  # "so, um, yeah, I ..." peels one layer per pass
+        text, removed = _DISFLUENCY.subn("", text)
     text = _STUTTER.sub(r"\1", text)
     return _SPACES.sub(" ", text).strip(" ,;")
 
@@ -294,7 +293,6 @@ class Sentence:
     text: str
     items: tuple[KeyItem, ...]
     question: bool
-    commitment: bool
     filler: bool
     content_words: int
 
@@ -309,8 +307,17 @@ def analyse_sentence(raw: str) -> Sentence:
                             or _CALL_MECHANICS.search(text) is not None)
     content = sum(1 for w in _CONTENT_WORD.findall(text) if w.lower() not in _FILLER_WORDS)
     return Sentence(text=text, items=items, question=text.endswith("?"),
-                    commitment=bool(_COMMITMENT.search(text)), filler=filler,
+                    filler=filler,
                     content_words=content)
+
+
+@functools.lru_cache(maxsize=_ANALYSIS_CACHE)
+def is_commitment(text: str) -> bool:
+    """Whether a (cleaned) sentence takes on or reports an action, or decides something.
+
+    Asked only of sentences that bring no new item: the pattern is the costliest one.
+    """
+    return _COMMITMENT.search(text) is not None
 
 
 def split_repair(text: str) -> tuple[str, str] | None:
