@@ -1,32 +1,37 @@
-"""voxmem for LiveKit Agents (>= 1.8): a memory agent, caller identity, tools, reports.
+"""voxmem for LiveKit Agents (>= 1.8): a memory agent, a mixin, caller identity, tools.
 
 Subclass-free or drop-in, the pieces are the same:
 
 - :class:`MemoryAgent` — an ``Agent`` that opens the caller's memory before its first
-  reply, renders ``{{memory}}`` in its instructions, recalls under the turn deadline and
-  puts the result immediately before the user's message (speech and text input alike),
-  and saves every turn from the session's events. Memory closes when the session does,
-  not on a handoff.
+  reply and puts it in a message of its own after the (unchanged, cacheable)
+  instructions, recalls under the turn deadline and puts the result immediately before
+  the user's message (speech and text input alike), compacts long calls, and saves every
+  turn from the session's events. Memory closes when the session does, not on a handoff.
+- :class:`MemoryMixin` + :func:`attach_memory` — the same for an ``Agent`` class you
+  already have, in either base order; :func:`memory_on_enter`,
+  :func:`memory_on_user_turn` and :func:`memory_before_llm` are its three steps, to call
+  from your own hooks instead.
 - :func:`resolve_caller` / :func:`resolve_caller_for_job` — job metadata → SIP phone →
   remote participant → anonymous (never the agent's own identity).
 - :func:`memory_tools` — remember / recall / forget / search / list / update_profile and
   ``search_knowledge`` as LLM tools.
-- :func:`attach_memory` — the same preload, saves and session end for a plain ``Agent``.
 - :func:`on_session_end` — ``on_session_end`` callback confirming LiveKit's session
   report is stored with the call.
 
 Example::
 
-    from livekit.agents import AgentServer, AgentSession, JobContext
+    from livekit.agents import AgentServer, AgentSession, JobContext, JobProcess
     from voxmem import VoiceClient
     from voxmem.integrations.livekit import MemoryAgent, memory_tools, on_session_end
 
-    server = AgentServer()
+    def prewarm(proc: JobProcess) -> None:
+        proc.userdata["voxmem"] = VoiceClient(project_id="support", agent_id="front-desk")
+
+    server = AgentServer(setup_fnc=prewarm)
 
     @server.rtc_session(on_session_end=on_session_end)
     async def entrypoint(ctx: JobContext) -> None:
-        client = VoiceClient(project_id="support", agent_id="front-desk", embedded=True)
-        agent = MemoryAgent(client=client, instructions="You are Ava.\\n\\n{{memory}}",
+        agent = MemoryAgent(client=ctx.proc.userdata["voxmem"], instructions="You are Ava.",
                             tools=memory_tools(),
                             greeting_instructions="Greet the caller, by name if known.")
         await AgentSession(stt=..., llm=..., tts=...).start(agent=agent, room=ctx.room)
@@ -339,7 +344,7 @@ class MemoryAgent(MemoryMixin, Agent):
 
     @property
     def instructions_template(self) -> str | Instructions:
-        """The instructions as given, ``{{memory}}`` included."""
+        """The instructions as given (a ``{{memory}}`` placeholder in them is not sent)."""
         return self._template
 
     async def on_enter(self) -> None:
