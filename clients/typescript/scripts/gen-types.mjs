@@ -62,7 +62,9 @@ export function operationTable(document) {
 
 /** The two generated files for ``document``: {fileName: text}. */
 export async function render(document) {
-  const ast = await openapiTS(document, { alphabetize: true, exportType: true });
+  // defaultNonNullable off: a field with a default is optional in a request; bare objects
+  // (`metadata`) are open records, not empty ones.
+  const ast = await openapiTS(document, { alphabetize: true, exportType: true, defaultNonNullable: false, emptyObjectsUnknown: true });
   const operations = operationTable(document);
   return {
     "openapi.ts": HEADER + "/* eslint-disable */\n" + astToString(ast),

@@ -8,7 +8,7 @@ import { OPERATIONS, type OperationName } from "./generated/operations.js";
 import { defaultDataDir } from "./runtime.js";
 import { MemoryTool, type MemoryToolOptions } from "./tool.js";
 import { RuntimeTransport } from "./transport.js";
-import type { CallerRef, IndexBuildResult, Json, Preload, SearchResult, TurnSaved } from "./types.js";
+import type { CallerRef, IndexBuildResult, Json, OptionsOf, Preload, SearchResult, TurnSaved } from "./types.js";
 
 /** Default deadline of a recall, as in the Python client. */
 export const DEFAULT_RECALL_TIMEOUT_MS = 250;
@@ -44,12 +44,12 @@ export interface VoiceClientOptions {
 
 /** Who a call is about: `user` (`{ id, name, metadata }`) or its alias `userId`. */
 export interface CallerArgs {
-  user?: CallerRef;
-  userId?: string;
+  user?: CallerRef | null;
+  userId?: string | null;
 }
 
-/** Options of {@link VoiceClient.searchMemory}. */
-export interface SearchOptions extends CallerArgs {
+/** Options of {@link VoiceClient.searchMemory}, for a document without typed bodies. */
+interface SearchFields extends CallerArgs {
   lanes?: string[];
   intent?: string;
   topK?: Record<string, number>;
@@ -57,15 +57,31 @@ export interface SearchOptions extends CallerArgs {
   mode?: "fast" | "accurate";
 }
 
-/** Options of {@link VoiceClient.saveResponse}. */
-export interface SaveOptions extends CallerArgs {
-  userText: string;
-  assistantText: string;
-  turnId?: string;
-  toolCalls?: Json[];
-  metadata?: Json;
-  interrupted?: boolean;
-}
+/** Options of {@link VoiceClient.searchMemory}: `lanes`, `intent`, `topK`, `timeoutMs`, `mode`. */
+export type SearchOptions = Omit<OptionsOf<"search_memory", SearchFields>, "query">;
+
+/** Options of {@link VoiceClient.saveResponse}: `userText`, `assistantText`, `turnId`, `toolCalls`, `metadata`, `interrupted`. */
+export type SaveOptions = OptionsOf<
+  "save_response",
+  CallerArgs & {
+    userText: string;
+    assistantText: string;
+    turnId?: string;
+    toolCalls?: Json[];
+    metadata?: Json;
+    interrupted?: boolean;
+  }
+>;
+
+/** Options of {@link VoiceClient.startSession}. */
+export type StartSessionOptions = OptionsOf<"start_session", CallerArgs & { sessionId?: string; metadata?: Json }>;
+/** Options of {@link VoiceClient.endSession}. */
+export type EndSessionOptions = OptionsOf<"end_session", CallerArgs & { reason?: string; sessionId?: string; report?: Json }>;
+/** Options of {@link VoiceClient.importHistory}. */
+export type ImportHistoryOptions = OptionsOf<
+  "import_history",
+  CallerArgs & { sessions: Json[]; learn?: boolean; outsideRetention?: "refuse" | "skip" }
+>;
 
 const camelToSnake = (name: string): string => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
@@ -209,12 +225,12 @@ export class VoiceClient {
   }
 
   /** Open a call for the caller; another caller's `sessionId` throws `identity_mismatch`. */
-  async startSession(options: CallerArgs & { sessionId?: string; metadata?: Json }): Promise<Json> {
+  async startSession(options: StartSessionOptions): Promise<Json> {
     return (await this.send("start_session", { ...options })) as Json;
   }
 
   /** Close the caller's current call (`report`: e.g. the LiveKit session report). */
-  async endSession(options: CallerArgs & { reason?: string; sessionId?: string; report?: Json }): Promise<Json> {
+  async endSession(options: EndSessionOptions): Promise<Json> {
     return (await this.send("end_session", { reason: "completed", ...options })) as Json;
   }
 
@@ -234,9 +250,7 @@ export class VoiceClient {
   }
 
   /** Backfill past calls with their real timestamps. */
-  async importHistory(
-    options: CallerArgs & { sessions: Json[]; learn?: boolean; outsideRetention?: "refuse" | "skip" },
-  ): Promise<Json> {
+  async importHistory(options: ImportHistoryOptions): Promise<Json> {
     return (await this.send("import_history", { ...options })) as Json;
   }
 
@@ -316,11 +330,11 @@ export class VoiceClient {
    * });
    */
   async session<T>(
-    options: CallerArgs & { sessionId?: string; metadata?: Json },
+    options: StartSessionOptions,
     body: (call: CallerSession) => Promise<T>,
   ): Promise<T> {
     const opened = await this.startSession(options);
-    const sessionId = typeof opened["sessionId"] === "string" ? opened["sessionId"] : options.sessionId;
+    const sessionId = typeof opened["sessionId"] === "string" ? opened["sessionId"] : (options.sessionId ?? undefined);
     const call = new CallerSession(this, { user: options.user, userId: options.userId }, sessionId);
     let reason = "completed";
     try {

@@ -57,3 +57,17 @@ export type IndexBuildResult = Known<
 
 /** An untyped JSON object (results the document does not describe). */
 export type Json = JsonObject;
+
+/** Fields every request carries from the client itself, never from the caller's options. */
+type ScopeFields = "projectId" | "agentId" | "tenantId" | "deadlineAt";
+
+/**
+ * The options of a client method: the operation's request body minus the scope the
+ * client fills in, straight from the generated types; `Fallback` for a document that
+ * does not describe the body field by field.
+ */
+export type OptionsOf<Op extends OperationName, Fallback> = RequestOf<Op> extends infer Body
+  ? string extends keyof Body
+    ? Fallback
+    : Omit<Body, ScopeFields>
+  : Fallback;

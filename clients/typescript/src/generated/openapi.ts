@@ -520,7 +520,7 @@ export type components = {
                  *       "field": "user.id"
                  *     }
                  */
-                details: Record<string, never>;
+                details: Record<string, unknown>;
                 message: string;
             };
         };
@@ -564,7 +564,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -581,7 +581,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": Record<string, unknown>;
             };
         };
         responses: {
@@ -609,7 +609,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -630,7 +630,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -651,7 +651,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -672,7 +672,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -693,7 +693,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -714,7 +714,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -735,7 +735,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -774,7 +774,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -791,7 +791,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": Record<string, unknown>;
             };
         };
         responses: {
@@ -819,7 +819,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -840,7 +840,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -861,7 +861,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -882,7 +882,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -903,7 +903,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -924,7 +924,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -945,7 +945,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -962,7 +962,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": Record<string, unknown>;
             };
         };
         responses: {
@@ -990,7 +990,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1011,7 +1011,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1032,7 +1032,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1053,7 +1053,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1074,7 +1074,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1095,7 +1095,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1116,7 +1116,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1133,7 +1133,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": Record<string, unknown>;
             };
         };
         responses: {
@@ -1161,7 +1161,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1182,7 +1182,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1203,7 +1203,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1224,7 +1224,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1245,7 +1245,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1266,7 +1266,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1287,7 +1287,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1322,7 +1322,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": Record<string, unknown>;
             };
         };
         responses: {
@@ -1350,7 +1350,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1371,7 +1371,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1392,7 +1392,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1413,7 +1413,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1434,7 +1434,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1455,7 +1455,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1476,7 +1476,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1493,7 +1493,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": Record<string, unknown>;
             };
         };
         responses: {
@@ -1521,7 +1521,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1542,7 +1542,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1563,7 +1563,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1584,7 +1584,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1605,7 +1605,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1626,7 +1626,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1647,7 +1647,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1664,7 +1664,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": Record<string, unknown>;
             };
         };
         responses: {
@@ -1692,7 +1692,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1713,7 +1713,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1734,7 +1734,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1755,7 +1755,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1776,7 +1776,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1797,7 +1797,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1818,7 +1818,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1835,7 +1835,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": Record<string, unknown>;
             };
         };
         responses: {
@@ -1863,7 +1863,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1884,7 +1884,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1905,7 +1905,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1926,7 +1926,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1947,7 +1947,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1968,7 +1968,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -1989,7 +1989,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2006,7 +2006,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": Record<string, unknown>;
             };
         };
         responses: {
@@ -2034,7 +2034,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2055,7 +2055,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2076,7 +2076,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2097,7 +2097,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2118,7 +2118,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2139,7 +2139,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2160,7 +2160,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2177,7 +2177,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": Record<string, unknown>;
             };
         };
         responses: {
@@ -2205,7 +2205,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2226,7 +2226,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2247,7 +2247,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2268,7 +2268,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2289,7 +2289,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2310,7 +2310,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2331,7 +2331,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2348,7 +2348,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": Record<string, unknown>;
             };
         };
         responses: {
@@ -2376,7 +2376,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2397,7 +2397,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2418,7 +2418,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2439,7 +2439,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2460,7 +2460,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2481,7 +2481,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2502,7 +2502,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2519,7 +2519,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": Record<string, unknown>;
             };
         };
         responses: {
@@ -2547,7 +2547,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2568,7 +2568,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2589,7 +2589,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2610,7 +2610,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2631,7 +2631,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2652,7 +2652,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2673,7 +2673,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2690,7 +2690,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": Record<string, unknown>;
             };
         };
         responses: {
@@ -2718,7 +2718,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2739,7 +2739,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2760,7 +2760,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2781,7 +2781,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2802,7 +2802,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2823,7 +2823,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2844,7 +2844,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2861,7 +2861,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": Record<string, unknown>;
             };
         };
         responses: {
@@ -2889,7 +2889,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2910,7 +2910,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2931,7 +2931,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2952,7 +2952,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2973,7 +2973,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -2994,7 +2994,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3015,7 +3015,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3032,7 +3032,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": Record<string, unknown>;
             };
         };
         responses: {
@@ -3060,7 +3060,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3081,7 +3081,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3102,7 +3102,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3123,7 +3123,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3144,7 +3144,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3165,7 +3165,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3186,7 +3186,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3203,7 +3203,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": Record<string, unknown>;
             };
         };
         responses: {
@@ -3231,7 +3231,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3252,7 +3252,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3273,7 +3273,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3294,7 +3294,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3315,7 +3315,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3336,7 +3336,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3357,7 +3357,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3374,7 +3374,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": Record<string, unknown>;
             };
         };
         responses: {
@@ -3402,7 +3402,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3423,7 +3423,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3444,7 +3444,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3465,7 +3465,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3486,7 +3486,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3507,7 +3507,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3528,7 +3528,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3545,7 +3545,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": Record<string, unknown>;
             };
         };
         responses: {
@@ -3573,7 +3573,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3594,7 +3594,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3615,7 +3615,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3636,7 +3636,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3657,7 +3657,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3678,7 +3678,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3699,7 +3699,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3716,7 +3716,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": Record<string, unknown>;
             };
         };
         responses: {
@@ -3744,7 +3744,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3765,7 +3765,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3786,7 +3786,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3807,7 +3807,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3828,7 +3828,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3849,7 +3849,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3870,7 +3870,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3909,7 +3909,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3926,7 +3926,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": Record<string, unknown>;
             };
         };
         responses: {
@@ -3954,7 +3954,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3975,7 +3975,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -3996,7 +3996,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -4017,7 +4017,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -4038,7 +4038,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -4059,7 +4059,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -4080,7 +4080,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -4097,7 +4097,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": Record<string, unknown>;
             };
         };
         responses: {
@@ -4125,7 +4125,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -4146,7 +4146,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -4167,7 +4167,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -4188,7 +4188,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -4209,7 +4209,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -4230,7 +4230,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -4251,7 +4251,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
@@ -4290,7 +4290,7 @@ export interface operations {
                              *       "field": "user.id"
                              *     }
                              */
-                            details: Record<string, never>;
+                            details: Record<string, unknown>;
                             message: string;
                         };
                     };
