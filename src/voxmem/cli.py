@@ -1,4 +1,4 @@
-"""The ``voxmem`` command: serve, status, stop, settings, demo, memories.
+"""The ``voxmem`` command: serve, status, stop, settings, demo, memories, index.
 
 Example::
 
@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ._cli_index import add_index_parser
 from ._config import Settings, settings_table
 from ._exceptions import VoxmemError
 
@@ -317,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
             action.add_argument("--yes", action="store_true", help="confirm the erasure")
         else:
             action.add_argument("-o", "--output", help="file to write (default: stdout)")
+    add_index_parser(sub, _settings)
     return parser
 
 
