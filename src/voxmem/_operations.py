@@ -409,6 +409,21 @@ async def _list_callers(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     return {"callers": await find_callers(engine, tenant, project, query, _limit(p))}
 
 
+async def _get_caller(engine: MemoryEngine, p: dict[str, Any]) -> Any:
+    scope, caller = _caller_scope(engine, p)
+    await engine.flush(timeout=30)
+    found = await engine.store.get_caller(scope)
+    if found is None:
+        raise NotFound(f"no caller {caller.id!r} in this project", code="caller_not_found")
+    facts = await engine.store.list_facts(scope, include_history=True)
+    calls = await engine.store.list_sessions(scope.tenant_id, scope.project_id,
+                                             space=scope.space, user_id=scope.user_id,
+                                             limit=_limit(p))
+    live = [f for f in facts if f["validTo"] is None and f["deletedAt"] is None]
+    return {"caller": found, "memories": live,
+            "history": [f for f in facts if f not in live], "calls": calls}
+
+
 async def _list_calls(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     tenant, project, _agent = _ident(engine, p)
     user_id = check_optional_id(p.get("user_id"), "user_id")
@@ -539,6 +554,8 @@ async def _health(engine: MemoryEngine, p: dict[str, Any]) -> Any:
 OPERATIONS.update({op.name: op for op in (
     Operation("list_callers", "POST", "/v1/callers/list", _list_callers,
               "Find callers by id, name, phone (any format), email or other identifier"),
+    Operation("get_caller", "POST", "/v1/callers/get", _get_caller,
+              "One caller: profile, current and superseded memories, calls"),
     Operation("list_calls", "POST", "/v1/calls/list", _list_calls,
               "Calls of the project, or of one caller (user_id), newest first"),
     Operation("get_call", "POST", "/v1/calls/get", _get_call,

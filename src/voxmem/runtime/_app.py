@@ -30,12 +30,13 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from .._config import Settings, settings_table
 from .._exceptions import BadRequest, InternalError, NotFound, Unauthorized, VoxmemError
 from .._operations import OPERATIONS, Operation, dispatch
 from ..engine import MemoryEngine
+from .dashboard import dashboard_openapi_paths, dashboard_routes
 
 __all__ = ["RuntimeHooks", "create_app", "openapi_document"]
 
@@ -174,6 +175,7 @@ def openapi_document(version: str) -> dict[str, Any]:
             "responses": {"200": {"description": "OK"}, **(
                 {"401": _ERROR_RESPONSES[401]} if needs_token else {})},
         }
+    paths.update(dashboard_openapi_paths())
     return {
         "openapi": "3.1.0",
         "info": {"title": "voxmem runtime", "version": version, "description": (
@@ -182,7 +184,9 @@ def openapi_document(version: str) -> dict[str, Any]:
             "directory. Errors are always `{\"error\": {\"code\", \"message\", "
             "\"details\"}}`. " + _COMMON_FIELDS)},
         "paths": paths,
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "components": {"securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "dashboardSession": {"type": "apiKey", "in": "cookie", "name": "voxmem_session"}},
                        "schemas": {"Error": _ENVELOPE_SCHEMA}},
     }
 
@@ -283,13 +287,15 @@ def create_app(
     async def openapi_view(_request: Request) -> Response:
         return openapi
 
-    routes = [Route(op.path, endpoint_for(op), methods=[op.method], name=op.name)
-              for op in OPERATIONS.values()]
+    routes: list[BaseRoute] = [
+        Route(op.path, endpoint_for(op), methods=[op.method], name=op.name)
+        for op in OPERATIONS.values()]
     views = {HEALTH_PATH: health, "/v1/runtime": runtime_info, "/v1/settings": settings_view,
              "/v1/admin/shutdown": shutdown}
     routes += [Route(path, views[path], methods=[method])
                for method, path, _summary, _auth in EXTRA_ROUTES]
     routes.append(Route("/openapi.json", openapi_view, methods=["GET"]))
+    routes += dashboard_routes(engine, token=token)  # checks its own sign-in
 
     async def voxmem_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, VoxmemError)
