@@ -545,7 +545,7 @@ async def _health(engine: MemoryEngine, p: dict[str, Any]) -> Any:
                                for i, b in enumerate(buckets)]},
         "memoryPerCaller": sorted(
             ({"userId": c["userId"], "name": c["name"], "memoryCount": c["memoryCount"],
-              "callCount": c["callCount"]} for c in callers),
+              "callCount": c["callCount"], "space": c["space"]} for c in callers),
             key=lambda c: -int(c["memoryCount"])),
         "engine": stats,
     }

@@ -31,7 +31,7 @@ async def home(dash: Dash, request: Request, view: View) -> Page | Response:
 async def callers(dash: Dash, request: Request, view: View) -> Page:
     query = request.query_params.get("q", "")
     data = await dash.op("list_callers", view.payload(query=query))
-    return Page("callers.html", {"query": query, **data}, "Callers")
+    return Page("callers.html", data, "Callers", {"query": query})
 
 
 async def caller(dash: Dash, request: Request, view: View) -> Page:
@@ -64,7 +64,7 @@ async def export(dash: Dash, request: Request, view: View) -> Response:
 async def calls(dash: Dash, request: Request, view: View) -> Page:
     user_id = request.query_params.get("user") or None
     data = await dash.op("list_calls", view.payload(user_id=user_id))
-    return Page("calls.html", {"userId": user_id, **data}, "Calls")
+    return Page("calls.html", data, "Calls", {"user_id": user_id})
 
 
 async def call(dash: Dash, request: Request, view: View) -> Page:
