@@ -197,8 +197,8 @@ def test_every_page_renders_and_its_json_twin_is_the_operation(settings: Setting
         assert callers == client.post("/v1/callers/list", headers=auth,
                                       json={**BODY, "query": "415-555-0123"}).json()
         assert [c["userId"] for c in callers["callers"]] == [DANA["id"]]
-        page = client.get("/calls/call-1?project=p").text
-        assert "interrupted" in page and "is my router fixed?" in page
+        html = client.get("/calls/call-1?project=p").text
+        assert "interrupted" in html and "is my router fixed?" in html
         assert client.get("/callers/nobody.json?project=p").status_code == 404
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-import httpx
 import pytest
 from starlette.testclient import TestClient
 
@@ -92,7 +92,7 @@ def _forms(client: TestClient) -> list[tuple[str, dict[str, str]]]:
 
 
 def _post(client: TestClient, url: str, data: dict[str, str],
-          headers: dict[str, str] | None = None) -> httpx.Response:
+          headers: dict[str, str] | None = None) -> Any:
     files = [("files", ("x.md", b"# New\n\nSome text.", "text/markdown"))] \
         if url.startswith("/knowledge/kb/upload") else None
     return client.post(url, data=data, files=files, headers=headers, follow_redirects=False)

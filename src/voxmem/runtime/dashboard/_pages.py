@@ -103,14 +103,14 @@ async def settings(dash: Dash, request: Request, view: View) -> Page:
 
 
 def _chart(buckets: list[dict[str, Any]]) -> dict[str, Any]:
-    """SVG polyline points for p50 and p95 per bucket, drawn on the server (no script)."""
+    """Points for p50 and p95 per bucket, drawn as SVG on the server (no script)."""
     values = [b[k] for b in buckets for k in ("p50Ms", "p95Ms") if b[k] is not None]
     top = max(values, default=1.0) or 1.0
     step = CHART_WIDTH / max(1, len(buckets) - 1)
 
-    def points(key: str) -> str:
-        return " ".join(f"{i * step:.1f},{CHART_HEIGHT - (b[key] / top) * CHART_HEIGHT:.1f}"
-                        for i, b in enumerate(buckets) if b[key] is not None)
+    def points(key: str) -> list[tuple[float, float]]:
+        return [(round(i * step, 1), round(CHART_HEIGHT - (b[key] / top) * CHART_HEIGHT, 1))
+                for i, b in enumerate(buckets) if b[key] is not None]
 
     return {"p50": points("p50Ms"), "p95": points("p95Ms"), "top": round(top, 2),
             "width": CHART_WIDTH, "height": CHART_HEIGHT}
