@@ -139,6 +139,14 @@ def test_upload_a_pdf_and_a_markdown_file_and_find_their_text(driver: Any, runti
         assert expected in driver.find_element(by.CSS_SELECTOR, "ol.chunks").text
     docs = driver.find_element(by.ID, "docs-h").find_element(by.XPATH, "..").text
     assert "warranty.pdf" in docs and "returns.md" in docs
+    # The same knowledge through the client over HTTP, and a deletion the page then shows.
+    with _browser.client(runtime) as vm:
+        chunks = vm.search_index("modem warranty", name="help-center")
+        assert chunks[0]["documentId"] == "warranty.pdf"
+        assert vm.delete_documents("help-center", ["returns.md"])["removed"] == 1
+    driver.refresh()
+    docs = driver.find_element(by.ID, "docs-h").find_element(by.XPATH, "..").text
+    assert "warranty.pdf" in docs and "returns.md" not in docs
 
 
 def test_switching_memory_off_stops_recall(driver: Any, runtime: Runtime) -> None:

@@ -236,3 +236,17 @@ def test_openapi_lists_every_json_twin() -> None:
     for path, _handler, _summary, twin in PAGES:
         assert ((path + ".json") in doc["paths"]) == twin, path
     assert "dashboardSession" in doc["components"]["securitySchemes"]
+
+
+def test_settings_page_masks_secrets(tmp_path: Path) -> None:
+    secret = "sk-do-not-show-123"
+    engine = MemoryEngine(Settings(data_dir=str(tmp_path / "d"), embedder="hashing",
+                                   llm_api_key=secret, embeddings_api_key=secret))
+    with TestClient(create_app(engine, token="t"), base_url="http://127.0.0.1") as client:
+        _csrf(client)
+        page = client.get("/settings?project=p")
+        twin = client.get("/settings.json?project=p")
+        assert page.status_code == twin.status_code == 200
+        assert secret not in page.text and secret not in twin.text
+        values = {row["name"]: row["value"] for row in twin.json()["settings"]}
+        assert values["llm_api_key"] == values["embeddings_api_key"] == "***"
