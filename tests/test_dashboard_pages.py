@@ -15,6 +15,7 @@ from voxmem import Settings
 from voxmem._operations import dispatch
 from voxmem.engine import MemoryEngine
 from voxmem.engine._caller_search import search_terms
+from voxmem.models import Caller
 from voxmem.runtime._app import create_app, openapi_document
 from voxmem.runtime.dashboard._pages import PAGES
 
@@ -250,3 +251,21 @@ def test_settings_page_masks_secrets(tmp_path: Path) -> None:
         assert secret not in page.text and secret not in twin.text
         values = {row["name"]: row["value"] for row in twin.json()["settings"]}
         assert values["llm_api_key"] == values["embeddings_api_key"] == "***"
+
+
+async def test_trace_queue_is_bounded_and_drops_the_oldest(engine: MemoryEngine) -> None:
+    from voxmem.engine._traces import MAX_PENDING_TRACES
+
+    scope = engine.scope(project_id="p", agent_id="a", user_id="u1")
+    await engine.start_session(scope, Caller("u1"), session_id="busy-call")
+    result = await engine.search_memory(scope, "query 0")  # recorded like every recall
+    # Recorded synchronously without yielding, as a burst faster than the store takes.
+    for i in range(1, MAX_PENDING_TRACES + 10):
+        engine.traces.record(scope, "busy-call", f"query {i}", result)
+    assert engine.traces.dropped == 10
+    await engine.flush(timeout=30)
+    stored = await engine.store.recall_traces("default", "p", session_id="busy-call",
+                                              limit=2 * MAX_PENDING_TRACES)
+    assert len(stored) == MAX_PENDING_TRACES
+    assert stored[0]["query"] == "query 10" and stored[-1]["query"] == (
+        f"query {MAX_PENDING_TRACES + 9}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -21,12 +22,14 @@ from ..extraction import SensitivePolicy, redact
 from ..models import Scope, SearchResult
 from ..store import RecallTraceRow, Store
 
-__all__ = ["MAX_PENDING_TRACES", "TRACE_KEEP_S", "RecallTraceLog"]
+__all__ = ["MAX_PENDING_TRACES", "TRACE_BATCH_S", "TRACE_KEEP_S", "RecallTraceLog"]
 
 log = logging.getLogger("voxmem.engine.traces")
 
 #: How long stored traces are kept (the health chart needs one hour, call pages longer).
 TRACE_KEEP_S = 7 * 86_400
+#: Longest a trace waits in memory before it is written (readers flush first).
+TRACE_BATCH_S = 1.0
 #: Traces waiting for the store at most; past it the oldest are dropped.
 MAX_PENDING_TRACES = 5_000
 #: What is kept of the injected context and of each cited hit's text.
@@ -59,9 +62,13 @@ class RecallTraceLog:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Store queued traces as they come, until ``stop``."""
+        """Store queued traces about once per :data:`TRACE_BATCH_S`, until ``stop``."""
         while not stop.is_set():
             await self._wake.wait()
+            # Gather a second's worth into one write: one transaction per recall would
+            # keep the store's writer busy beside the turns it must apply.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), TRACE_BATCH_S)
             self._wake.clear()
             await self.flush()
 
@@ -72,7 +79,10 @@ class RecallTraceLog:
                 return
             queued = list(self._pending)
             self._pending.clear()
-            rows = [self._row(*item) for item in queued]
+            # Redaction is regex work: on a worker thread, so other callers' recalls on
+            # the event loop never wait behind a batch of traces.
+            rows = await asyncio.get_running_loop().run_in_executor(
+                None, lambda: [self._row(*item) for item in queued])
             try:
                 await self._store.write_recall_traces(rows, self._clock() - TRACE_KEEP_S)
             except VoxmemError as exc:

@@ -204,7 +204,8 @@ class PostgresConsole:
         rows = await self._fetch(
             tenant_id,
             "SELECT id, user_id, agent_id, session_id, at, query, total_ms, degraded, trace,"
-            f" injected, sources FROM recall_traces WHERE {where} ORDER BY at DESC LIMIT %s",
+            f" injected, sources FROM recall_traces WHERE {where} ORDER BY at DESC, seq DESC"
+            " LIMIT %s",
             (*args, limit))
         return [{"id": r[0], "userId": r[1], "agentId": r[2], "sessionId": r[3], "at": r[4],
                  "query": r[5], "totalMs": r[6], "degraded": bool(r[7]), "trace": r[8],

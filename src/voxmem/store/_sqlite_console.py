@@ -226,7 +226,7 @@ class SQLiteConsole:
             rows = conn.execute(
                 "SELECT id, user_id, agent_id, session_id, at, query, total_ms, degraded,"
                 f" trace, injected, sources FROM recall_traces WHERE {where}"
-                " ORDER BY at DESC LIMIT ?", (*args, limit)).fetchall()
+                " ORDER BY at DESC, rowid DESC LIMIT ?", (*args, limit)).fetchall()
             return [{"id": r[0], "userId": r[1], "agentId": r[2], "sessionId": r[3],
                      "at": r[4], "query": r[5], "totalMs": r[6], "degraded": bool(r[7]),
                      "trace": json.loads(r[8]), "injected": r[9],

@@ -3,7 +3,9 @@
 -- for a short window and pruned on every write, never read on the audio path.
 -- (The SQLite 0003 migration, with Postgres types and the tenant policy.)
 
+-- `seq` orders traces recorded within one clock tick, as SQLite's rowid does.
 CREATE TABLE recall_traces (
+    seq         BIGINT GENERATED ALWAYS AS IDENTITY,
     id          TEXT PRIMARY KEY,
     tenant_id   TEXT NOT NULL,
     project_id  TEXT NOT NULL,
