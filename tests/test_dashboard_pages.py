@@ -50,6 +50,8 @@ async def seed(engine: MemoryEngine) -> None:
     await op(engine, "remember", user_id=DANA["id"], memory_type="diet", content="vegetarian")
     await op(engine, "end_session", user_id=DANA["id"], reason="hangup", report={"turns": 2})
     await op(engine, "start_session", user=SAM)
+    await op(engine, "remember", user_id=SAM["id"], memory_type="ticket",
+             content="open ticket T-8842 about a modem")
     await op(engine, "end_session", user_id=SAM["id"])
 
 
@@ -62,6 +64,8 @@ async def seed(engine: MemoryEngine) -> None:
     ("dana@example.org", ["+1 (415) 555-0123"]),
     ("acc-4421", ["+1 (415) 555-0123"]),
     ("okafor", ["sam-7"]),
+    ("8842", ["sam-7"]),  # a number given during a call, kept as a fact
+    ("ticket t-8842", ["sam-7"]),
     ("555-0199", []),
     ("100%_", []),  # LIKE wildcards are matched literally
 ])
@@ -151,9 +155,11 @@ async def test_health_reports_journal_learning_and_latency(engine: MemoryEngine)
     assert health["recall"]["count"] == 2
     assert health["recall"]["p95Ms"] >= health["recall"]["p50Ms"] > 0
     assert sum(b["count"] for b in health["recall"]["buckets"]) == 2
-    assert health["memoryPerCaller"][0] == {"userId": DANA["id"], "name": DANA["name"],
-                                            "memoryCount": 1, "callCount": 1,
-                                            "space": "*"}
+    assert health["memoryPerCaller"] == [
+        {"userId": DANA["id"], "name": DANA["name"], "memoryCount": 1, "callCount": 1,
+         "space": "*"},
+        {"userId": SAM["id"], "name": SAM["name"], "memoryCount": 1, "callCount": 1,
+         "space": "*"}]
 
 
 def _csrf(client: TestClient) -> str:

@@ -546,7 +546,7 @@ async def _health(engine: MemoryEngine, p: dict[str, Any]) -> Any:
         "memoryPerCaller": sorted(
             ({"userId": c["userId"], "name": c["name"], "memoryCount": c["memoryCount"],
               "callCount": c["callCount"], "space": c["space"]} for c in callers),
-            key=lambda c: -int(c["memoryCount"])),
+            key=lambda c: (-int(c["memoryCount"]), str(c["userId"]))),
         "engine": stats,
     }
 

@@ -74,19 +74,33 @@ class SQLiteConsole:
 
     async def search_callers(self, tenant_id: str, project_id: str, text: str, digits: str,
                              limit: int) -> list[dict[str, Any]]:
-        where = "c.tenant_id = ? AND c.project_id = ?"
-        args: list[Any] = [tenant_id, project_id]
         tests: list[str] = []
+        fact_tests: list[str] = []
+        args: list[Any] = []
+        fact_args: list[Any] = []
         if text:
             tests.append("LOWER(c.user_id || ' ' || COALESCE(c.name, '') || ' ' || c.profile"
                          " || ' ' || c.metadata) LIKE ? ESCAPE '\\'")
             args.append(_like(text))
+            fact_tests.append("LOWER(f.text) LIKE ? ESCAPE '\\'")
+            fact_args.append(_like(text))
         if digits:
             for column in ("c.user_id", "c.profile", "c.metadata"):
                 tests.append(f"{_stripped(column)} LIKE ? ESCAPE '\\'")
                 args.append(_like(digits))
+            fact_tests.append(f"{_stripped('f.text')} LIKE ? ESCAPE '\\'")
+            fact_args.append(_like(digits))
+        where = "c.tenant_id = ? AND c.project_id = ?"
         if tests:
+            # Numbers given during calls (order, ticket, account) live in the caller's
+            # current facts ("Has ticket 8842"), not only in the profile.
+            tests.append(
+                "EXISTS (SELECT 1 FROM items f WHERE f.tenant_id = c.tenant_id"
+                " AND f.project_id = c.project_id AND f.space = c.space"
+                " AND f.user_id = c.user_id AND f.kind = 'fact' AND f.valid_to IS NULL"
+                " AND f.deleted_at IS NULL AND (" + " OR ".join(fact_tests) + "))")
             where += " AND (" + " OR ".join(tests) + ")"
+        args = [tenant_id, project_id, *args, *fact_args]
 
         def run(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             rows = conn.execute(
