@@ -177,6 +177,10 @@ def test_every_page_renders_and_its_json_twin_is_the_operation(settings: Setting
     auth = {"authorization": "Bearer t"}
     with TestClient(create_app(engine, token="t"), base_url="http://127.0.0.1") as client:
         client.portal.call(seed, engine)  # type: ignore[union-attr]
+        client.post("/v1/memories/remember", headers=auth, json={
+            **BODY, "user_id": "guest-1", "memory_type": "pet", "content": "a cat"})
+        client.post("/v1/callers/merge", headers=auth, json={
+            **BODY, "from_id": "guest-1", "to_id": DANA["id"]})
         client.post("/v1/indexes", headers=auth, json={**BODY, "name": "kb", "documents": [
             {"id": "d1", "text": "Refunds within thirty days."}]})
         _csrf(client)
@@ -206,6 +210,8 @@ def test_every_page_renders_and_its_json_twin_is_the_operation(settings: Setting
         assert [c["userId"] for c in callers["callers"]] == [DANA["id"]]
         html = client.get("/calls/call-1?project=p").text
         assert "interrupted" in html and "is my router fixed?" in html
+        caller_page = client.get(f"/callers/{user}?project=p").text
+        assert "guest-1" in caller_page and "merged into this one" in caller_page
         assert client.get("/callers/nobody.json?project=p").status_code == 404
 
 
@@ -275,3 +281,13 @@ async def test_trace_queue_is_bounded_and_drops_the_oldest(engine: MemoryEngine)
     assert len(stored) == MAX_PENDING_TRACES
     assert stored[0]["query"] == "query 10" and stored[-1]["query"] == (
         f"query {MAX_PENDING_TRACES + 9}")
+
+
+async def test_a_caller_shows_the_merges_into_it(engine: MemoryEngine) -> None:
+    await seed(engine)
+    await op(engine, "remember", user_id="guest-1", memory_type="pet", content="a cat")
+    await op(engine, "merge_users", from_id="guest-1", to_id=DANA["id"])
+    caller = await op(engine, "get_caller", user_id=DANA["id"])
+    assert [(m["fromUser"], m["toUser"]) for m in caller["merges"]] == [
+        ("guest-1", DANA["id"])]
+    assert "pet: a cat" in [m["text"] for m in caller["memories"]]

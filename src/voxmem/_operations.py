@@ -421,7 +421,8 @@ async def _get_caller(engine: MemoryEngine, p: dict[str, Any]) -> Any:
                                              limit=_limit(p))
     live = [f for f in facts if f["validTo"] is None and f["deletedAt"] is None]
     return {"caller": found, "memories": live,
-            "history": [f for f in facts if f not in live], "calls": calls}
+            "history": [f for f in facts if f not in live], "calls": calls,
+            "merges": await engine.store.caller_merges(scope)}
 
 
 async def _list_calls(engine: MemoryEngine, p: dict[str, Any]) -> Any:

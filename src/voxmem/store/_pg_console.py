@@ -14,6 +14,7 @@ from typing import Any
 from psycopg import AsyncCursor
 from psycopg.types.json import Jsonb
 
+from ..models import Scope
 from ._base import RecallTraceRow
 
 __all__ = ["PostgresConsole"]
@@ -103,6 +104,15 @@ class PostgresConsole:
         return [{"userId": r[0], "name": r[1], "profile": r[2], "metadata": r[3],
                  "space": r[4], "createdAt": r[5], "updatedAt": r[6], "lastCallAt": r[7],
                  "callCount": r[8], "memoryCount": r[9]} for r in rows]
+
+    async def caller_merges(self, scope: Scope) -> list[dict[str, Any]]:
+        t, p, space, user = scope.caller_key
+        rows = await self._fetch(
+            t, "SELECT from_user, to_user, at, items_moved FROM caller_merges"
+            " WHERE tenant_id = %s AND project_id = %s AND space = %s"
+            " AND (from_user = %s OR to_user = %s) ORDER BY at DESC", (t, p, space, user, user))
+        return [{"fromUser": r[0], "toUser": r[1], "at": r[2], "itemsMoved": r[3]}
+                for r in rows]
 
     async def list_sessions(self, tenant_id: str, project_id: str, *, space: str | None,
                             user_id: str | None, limit: int) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from ..models import Scope
 from ._base import RecallTraceRow
 
 __all__ = ["SQLiteConsole"]
@@ -111,6 +112,19 @@ class SQLiteConsole:
                      "metadata": json.loads(r[3]), "space": r[4], "createdAt": r[5],
                      "updatedAt": r[6], "lastCallAt": r[7], "callCount": r[8],
                      "memoryCount": r[9]} for r in rows]
+
+        return await self._read(run)
+
+    async def caller_merges(self, scope: Scope) -> list[dict[str, Any]]:
+        t, p, space, user = scope.caller_key
+
+        def run(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            return [{"fromUser": r[0], "toUser": r[1], "at": r[2], "itemsMoved": r[3]}
+                    for r in conn.execute(
+                        "SELECT from_user, to_user, at, items_moved FROM caller_merges"
+                        " WHERE tenant_id = ? AND project_id = ? AND space = ?"
+                        " AND (from_user = ? OR to_user = ?) ORDER BY at DESC",
+                        (t, p, space, user, user))]
 
         return await self._read(run)
 
