@@ -121,3 +121,22 @@ def test_nothing_to_upload_is_an_error(data_dir: Path, tmp_path: Path,
     assert "no .txt, .md or .pdf files" in capsys.readouterr().err
     assert run(data_dir, "upload", "kb", str(tmp_path / "missing")) == 1
     assert "no such file or folder" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_upload_into_a_new_index_through_the_runtime(
+        tmp_path: Path, library: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Regression: over HTTP a missing index came back as a bare VoxmemError, which the
+    upload's "index does not exist yet" check did not recognise."""
+    from tests._browser import serve
+
+    monkeypatch.setenv("VOXMEM_EMBEDDER", "hashing")
+    with serve(tmp_path / "rt", "18410-18419") as runtime:
+        args = ["--project", PROJECT, "--data-dir", str(runtime.data_dir)]
+        assert main(["index", "upload", "kb", str(library / "faq"), *args]) == 0
+        assert "2 indexed, 0 unchanged, 0 failed" in capsys.readouterr().out
+        assert main(["index", "show", "kb", *args]) == 0
+        assert "2 documents" in capsys.readouterr().out
+        assert main(["index", "show", "nope", *args]) == 1
+        assert "index_not_found" in capsys.readouterr().err
