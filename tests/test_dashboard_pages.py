@@ -5,6 +5,7 @@ and index deletion, health; each page's twin equals the REST operation's answer.
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -291,3 +292,63 @@ async def test_a_caller_shows_the_merges_into_it(engine: MemoryEngine) -> None:
     assert [(m["fromUser"], m["toUser"]) for m in caller["merges"]] == [
         ("guest-1", DANA["id"])]
     assert "pet: a cat" in [m["text"] for m in caller["memories"]]
+
+
+class _FormControls(HTMLParser):
+    """Collects what a screen reader needs: labelled controls and named buttons."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.label_for: set[str] = set()
+        self.controls: list[dict[str, str | None]] = []
+        self.in_label = 0
+        self.buttons: list[str] = []
+        self._button: list[str] | None = None
+        self.lang: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "html":
+            self.lang = a.get("lang")
+        elif tag == "label":
+            self.in_label += 1
+            if a.get("for"):
+                self.label_for.add(str(a["for"]))
+        elif tag in ("input", "select", "textarea") and a.get("type") != "hidden":
+            self.controls.append({**a, "wrapped": "yes" if self.in_label else None})
+        elif tag == "button":
+            self._button = [a.get("aria-label") or ""]
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "label":
+            self.in_label -= 1
+        elif tag == "button" and self._button is not None:
+            self.buttons.append("".join(self._button).strip())
+            self._button = None
+
+    def handle_data(self, data: str) -> None:
+        if self._button is not None:
+            self._button.append(data)
+
+
+def test_every_control_is_labelled_and_every_button_named(tmp_path: Path) -> None:
+    engine = MemoryEngine(Settings(data_dir=str(tmp_path / "d"), embedder="hashing",
+                                   extractor="off"))
+    with TestClient(create_app(engine, token="t"), base_url="http://127.0.0.1") as client:
+        client.portal.call(seed, engine)  # type: ignore[union-attr]
+        client.post("/v1/indexes", headers={"authorization": "Bearer t"}, json={
+            **BODY, "name": "kb", "documents": [{"id": "d1", "text": "Refunds."}]})
+        pages = ["/login"]
+        _csrf(client)
+        user = "%2B1%20%28415%29%20555-0123"
+        pages += [path.replace("{user_id}", user).replace("{session_id}", "call-1")
+                  .replace("{name}", "kb") + "?project=p"
+                  for path, _handler, _summary, _twin in PAGES if "export" not in path]
+        for url in pages:
+            found = _FormControls()
+            found.feed(client.get(url).text)
+            assert found.lang == "en", url
+            for control in found.controls:
+                assert control["wrapped"] or control.get("id") in found.label_for or \
+                    control.get("aria-label"), (url, control)
+            assert all(found.buttons), (url, found.buttons)
