@@ -167,3 +167,24 @@ def test_switching_memory_off_stops_recall(driver: Any, runtime: Runtime) -> Non
         assert result.trace["lanesUsed"] in ([], ["org"])
         # Back on, so the module's other tests see the seeded memory.
         vm.set_memory_policy(memory_enabled=True)
+
+
+def test_the_keyboard_alone_reaches_the_content_and_the_search(driver: Any,
+                                                               runtime: Runtime) -> None:
+    by = _by()
+    from selenium.webdriver.common.keys import Keys
+
+    driver.get(f"{runtime.url}/callers?project={_browser.PROJECT}")
+    driver.find_element(by.TAG_NAME, "body").send_keys(Keys.TAB)
+    skip = driver.switch_to.active_element
+    assert skip.text == "Skip to content"
+    skip.send_keys(Keys.ENTER)
+    assert driver.current_url.endswith("#main")
+    # From the content, the next stops are the search box and its button.
+    driver.switch_to.active_element.send_keys(Keys.TAB)
+    box = driver.switch_to.active_element
+    assert box.get_attribute("id") == "q"
+    box.send_keys("Okafor", Keys.ENTER)
+    _browser.wait(driver, lambda d: "q=Okafor" in d.current_url)
+    assert [a.text for a in driver.find_elements(by.CSS_SELECTOR, "main tbody a")] == [
+        _browser.OTHER_CALLER["id"]]
