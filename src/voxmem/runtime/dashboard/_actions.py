@@ -217,10 +217,11 @@ def write_action(dash: Dash, handler: ActionHandler) -> Callable[[Request],
     async def endpoint(request: Request) -> Response:
         view: View | None = None
         try:
-            view = await dash.view(request)
-            if view.session is None:
-                # Refused before the body is read: no upload is parsed for a stranger.
+            if dash.auth.session_of(request) is None:
+                # Refused before the body or the store is read: nothing for a stranger.
                 raise Unauthorized("sign in to the dashboard first")
+            view = await dash.view(request)
+            assert view.session is not None
             origin = request.headers.get("origin")
             if origin and urllib.parse.urlsplit(origin).netloc != request.headers.get("host"):
                 raise CsrfRejected("the form was sent from another site")

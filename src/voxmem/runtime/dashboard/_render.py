@@ -27,7 +27,7 @@ from ...engine import MemoryEngine
 from ...models import SHARED_SPACE
 from ._auth import CSRF_FIELD, DashboardAuth, DashboardSession
 
-__all__ = ["DASHBOARD_AGENT", "Dash", "Page", "View", "read_view"]
+__all__ = ["DASHBOARD_AGENT", "Dash", "Page", "View", "read_view", "wants_json"]
 
 log = logging.getLogger("voxmem.runtime.dashboard")
 
@@ -67,6 +67,13 @@ class View:
     @property
     def query(self) -> str:
         return urllib.parse.urlencode({"project": self.project_id, "tenant": self.tenant_id})
+
+
+def wants_json(request: Request) -> bool:
+    """The JSON twin: a ``.json`` path, or ``Accept: application/json`` without HTML."""
+    accept = request.headers.get("accept", "")
+    return request.url.path.endswith(".json") or (
+        "application/json" in accept and "text/html" not in accept)
 
 
 def _when(ts: Any) -> str:
@@ -113,11 +120,8 @@ class Dash:
             (p for t, p in projects if t == tenant), "default")
         if (tenant, project) not in projects:
             projects = [*projects, (tenant, project)]
-        accept = request.headers.get("accept", "")
-        wants_json = request.url.path.endswith(".json") or (
-            "application/json" in accept and "text/html" not in accept)
         return View(tenant_id=tenant, project_id=project, projects=projects,
-                    session=self.auth.session_of(request), wants_json=wants_json)
+                    session=self.auth.session_of(request), wants_json=wants_json(request))
 
     def render(self, request: Request, view: View | None, page: Page,
                status: int = 200) -> Response:
@@ -129,7 +133,7 @@ class Dash:
         return HTMLResponse(html, status_code=status, headers=_NO_STORE)
 
     def error(self, request: Request, view: View | None, exc: VoxmemError) -> Response:
-        if view is None or view.wants_json:
+        if view.wants_json if view is not None else wants_json(request):
             body = json.dumps(exc.to_envelope(), ensure_ascii=False).encode("utf-8")
             headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else {}
             return Response(body, status_code=exc.status_code, media_type="application/json",
@@ -150,14 +154,15 @@ def read_view(dash: Dash, handler: Handler) -> Callable[[Request], Awaitable[Res
     async def endpoint(request: Request) -> Response:
         view: View | None = None
         try:
-            view = await dash.view(request)
+            # Sign-in first: a stranger's request costs no store read and learns nothing.
             if not dash.auth.can_read(request):
-                if view.wants_json:
+                if wants_json(request):
                     raise Unauthorized("sign in to the dashboard or send 'Authorization: "
                                        "Bearer <token>'")
                 target = urllib.parse.quote(str(request.url.path) + (
                     f"?{request.url.query}" if request.url.query else ""), safe="")
                 return RedirectResponse(f"/login?next={target}", status_code=303)
+            view = await dash.view(request)
             result = await handler(dash, request, view)
             if isinstance(result, Response):
                 return result
