@@ -8,6 +8,7 @@ API dispatches, then redirects back (HTML) or answers the operation's JSON.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import urllib.parse
@@ -136,13 +137,20 @@ async def _upload_one(dash: Dash, view: View, name: str, upload: UploadFile,
                       existing: dict[str, dict[str, Any]]) -> dict[str, Any]:
     filename = (upload.filename or "upload").replace("\\", "/").rsplit("/", 1)[-1]
     data = await upload.read()
-    digest = content_hash(data)
+    loop = asyncio.get_running_loop()
+    digest = await loop.run_in_executor(None, content_hash, data)
     if is_indexed(existing, filename, digest):
         return {"file": filename, "status": "unchanged", "parts": 0}
-    text = extract_text(filename, data)
-    docs = file_documents(filename, text, digest=digest,
-                          max_bytes=dash.engine.settings.index_max_bytes,
-                          metadata={"filename": filename})
+
+    def prepare() -> tuple[str, list[dict[str, Any]]]:
+        text = extract_text(filename, data)
+        return text, file_documents(filename, text, digest=digest,
+                                    max_bytes=dash.engine.settings.index_max_bytes,
+                                    metadata={"filename": filename})
+
+    # PDF parsing and splitting take seconds for a big file: on a worker thread, so the
+    # runtime keeps answering recalls meanwhile.
+    text, docs = await loop.run_in_executor(None, prepare)
     if not docs:
         raise BadRequest(f"{filename}: no text found", field="file")
     s = dash.engine.settings
