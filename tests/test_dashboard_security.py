@@ -171,6 +171,10 @@ def test_sign_in_sets_a_strict_http_only_cookie_and_rejects_a_wrong_token(
     page = runtime.get("/login")
     nonce = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert nonce is not None and 'method="post"' in page.text
+    # No other site may frame the sign-in form (clickjacking) or run script in it.
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert "default-src 'self'" in page.headers["content-security-policy"]
     wrong = runtime.post("/login", data={"csrf": nonce.group(1), "token": "guess"},
                          follow_redirects=False)
     assert wrong.status_code == 401 and "voxmem_session" not in wrong.headers.get(

@@ -130,7 +130,7 @@ class Dash:
                    view.session else "", "notice": request.query_params.get("notice"),
                    **page.extra}
         html = self.templates.get_template(page.template).render(context)
-        return HTMLResponse(html, status_code=status, headers=_NO_STORE)
+        return HTMLResponse(html, status_code=status, headers=_PAGE_HEADERS)
 
     def error(self, request: Request, view: View | None, exc: VoxmemError) -> Response:
         if view.wants_json if view is not None else wants_json(request):
@@ -144,6 +144,17 @@ class Dash:
 
 #: Pages show memory: browsers and proxies must not keep copies.
 _NO_STORE = {"Cache-Control": "no-store"}
+#: Only this runtime's own script and styles run; no other site may frame the pages
+#: (clickjacking) or receive a form; links leak no URL to other sites ("same-origin":
+#: "no-referrer" would make browsers send "Origin: null" on our own forms).
+_PAGE_HEADERS = {
+    **_NO_STORE,
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+                               "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
 
 Handler = Callable[[Dash, Request, View], Awaitable[Page | Response]]
 
