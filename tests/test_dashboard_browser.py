@@ -188,3 +188,17 @@ def test_the_keyboard_alone_reaches_the_content_and_the_search(driver: Any,
     _browser.wait(driver, lambda d: "q=Okafor" in d.current_url)
     assert [a.text for a in driver.find_elements(by.CSS_SELECTOR, "main tbody a")] == [
         _browser.OTHER_CALLER["id"]]
+
+
+def test_pages_load_without_browser_errors(driver: Any, runtime: Runtime) -> None:
+    """Nothing the pages need is blocked by their content security policy or missing."""
+    driver.get_log("browser")  # start from an empty log
+    for path in ("/callers", "/callers/%2B14155550123", "/calls", f"/calls/{FIRST_CALL}",
+                 "/knowledge", "/settings", "/health"):
+        driver.get(f"{runtime.url}{path}?project={_browser.PROJECT}")
+        assert driver.execute_script("return document.readyState") == "complete"
+        stylesheet = driver.execute_script(
+            "return getComputedStyle(document.querySelector('.top')).display")
+        assert stylesheet == "flex", path  # the stylesheet applied
+    errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert errors == []
