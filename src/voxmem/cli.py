@@ -61,6 +61,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     def announce(found: Any) -> None:
         print(f"voxmem runtime serving {settings.data_path} at {found.url} "
               f"(pid {found.pid}); token in {found.token_path}", flush=True)
+        print(f"dashboard: {found.url}/ (sign in with the token)", flush=True)
 
     return serve(settings, host=args.host, port=args.port, announce=announce)
 
