@@ -24,6 +24,7 @@ BASE = "http://127.0.0.1"
 BODY = {"project_id": "p", "agent_id": "a"}
 USER = "+14155550123"
 AUTH = {"authorization": f"Bearer {TOKEN}"}
+HTML = {"accept": "text/html,application/xhtml+xml"}  # what a browser asks for
 
 
 def _app(tmp_path: Path, name: str, token: str = TOKEN) -> TestClient:
@@ -142,7 +143,8 @@ def test_a_cookie_from_another_runtime_opens_nothing(runtime: TestClient,
         assert cookie
     runtime.cookies.set("voxmem_session", cookie)
     assert runtime.get("/callers.json?project=p").status_code == 401
-    assert runtime.get("/callers?project=p", follow_redirects=False).status_code == 303
+    assert runtime.get("/callers?project=p", follow_redirects=False,
+                       headers=HTML).status_code == 303
     for url, data in _forms(runtime):
         assert _post(runtime, url, {**data, "csrf": other_csrf}).status_code == 401, url
     assert _state(runtime) == before
@@ -152,8 +154,12 @@ def test_nothing_is_readable_without_the_token(runtime: TestClient) -> None:
     for path, _handler, _summary, twin in PAGES:
         url = (path.replace("{user_id}", "%2B14155550123").replace("{session_id}", "s1")
                .replace("{name}", "kb"))
-        page = runtime.get(url + "?project=p", follow_redirects=False)
+        page = runtime.get(url + "?project=p", follow_redirects=False, headers=HTML)
         assert page.status_code == 303 and page.headers["location"].startswith("/login")
+        assert "Dana" not in page.text
+        # Not a browser: the runtime's plain 401, as for every other path.
+        bare = runtime.get(url + "?project=p", follow_redirects=False)
+        assert bare.status_code == 401 and "location" not in bare.headers
         if twin:
             for headers in ({}, {"authorization": "Bearer wrong"}):
                 data = runtime.get(url + ".json?project=p", headers=headers)
@@ -198,6 +204,23 @@ def test_sign_in_sets_a_strict_http_only_cookie_and_rejects_a_wrong_token(
     assert out.status_code == 303
     runtime.cookies.clear()
     assert runtime.get("/callers.json?project=p").status_code == 401
+
+
+def test_a_browser_without_a_session_is_sent_to_sign_in_from_any_path(
+        runtime: TestClient) -> None:
+    for path in ("/", "/callers", "/no/such/page", "/v1/memory/search", "/openapi.json"):
+        page = runtime.get(path, headers=HTML, follow_redirects=False)
+        assert page.status_code == 303, path
+        assert page.headers["location"].startswith("/login?next=")
+    # The redirect is the same for real and unknown paths outside the dashboard.
+    assert runtime.get("/v1/memory/search", headers=HTML, follow_redirects=False).headers[
+        "location"] == runtime.get("/nope", headers=HTML, follow_redirects=False).headers[
+        "location"]
+    # A session cookie opens the dashboard, never the REST API (that needs the token).
+    sign_in(runtime)
+    assert runtime.get("/callers.json?project=p").status_code == 200
+    api = runtime.post("/v1/memories/list", json={**BODY, "user_id": USER})
+    assert api.status_code == 401
 
 
 def test_dashboard_paths_are_told_apart_from_the_rest_api() -> None:
