@@ -244,6 +244,27 @@ export class VoiceClient {
     return asList(await this.send("list_indexes", {}));
   }
 
+  /** Org index `name` and its documents: `{ index, documents }`. */
+  async listDocuments(name: string): Promise<Json> {
+    return (await this.send("list_documents", { name })) as Json;
+  }
+
+  /** Remove documents (and their chunks) from org index `name`. */
+  async deleteDocuments(name: string, documentIds: string[]): Promise<Json> {
+    return (await this.send("delete_documents", { name, documentIds })) as Json;
+  }
+
+  /** Remove org index `name` with all its documents. */
+  async deleteIndex(name: string): Promise<Json> {
+    return (await this.send("delete_index", { name })) as Json;
+  }
+
+  /** The org chunks recall would return for `query` (from index `name`, or all). */
+  async searchIndex(query: string, options: { name?: string; topK?: number } = {}): Promise<Json[]> {
+    const data = (await this.send("search_index", { query, ...options })) as Json | null;
+    return asList(data?.["chunks"]);
+  }
+
   /** Set one profile field of the caller. */
   async updateProfile(options: CallerArgs & { field: string; value: unknown }): Promise<Json> {
     return (await this.send("update_profile", { ...options })) as Json;

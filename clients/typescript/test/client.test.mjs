@@ -72,6 +72,22 @@ describe("VoiceClient over the runtime", () => {
     await assert.rejects(memory.endSession({ user }), (error) => error instanceof NotFound);
   });
 
+  test("org indexes: build, list, search, delete", async () => {
+    const memory = client();
+    const built = await memory.createIndex("ts-faq", [
+      { id: "returns.md", text: "Returns are accepted within 30 days with the receipt." },
+      { id: "hours.md", text: "The shop opens at nine and closes at six." },
+    ]);
+    assert.equal(built.indexName ?? built.index_name, "ts-faq");
+    assert.ok((await memory.listIndexes()).some((index) => JSON.stringify(index).includes("ts-faq")));
+    const chunks = await memory.searchIndex("when are returns accepted receipt", { name: "ts-faq" });
+    assert.match(JSON.stringify(chunks), /30 days/);
+    await memory.deleteDocuments("ts-faq", ["returns.md"]);
+    assert.doesNotMatch(JSON.stringify(await memory.listDocuments("ts-faq")), /returns\.md/);
+    await memory.deleteIndex("ts-faq");
+    assert.ok(!(await memory.listIndexes()).some((index) => JSON.stringify(index).includes("ts-faq")));
+  });
+
   test("saves carry a stable turn id that the runtime keeps", async () => {
     const memory = client();
     const user = { id: "caller-turn-ids" };

@@ -2,6 +2,146 @@
 // Do not edit: run `npm run gen-types` after the runtime's API changes.
 /* eslint-disable */
 export type paths = {
+    "/callers.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Callers, searchable by id, name, phone, email or number
+         * @description The JSON twin of the dashboard page at the same path without `.json` (or send `Accept: application/json`); built from the same operations as the REST API.
+         */
+        get: operations["dashboard_callers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/callers/{user_id}.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A caller: profile, memories and history, calls
+         * @description The JSON twin of the dashboard page at the same path without `.json` (or send `Accept: application/json`); built from the same operations as the REST API.
+         */
+        get: operations["dashboard_caller"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/calls.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Calls of the project or of one caller
+         * @description The JSON twin of the dashboard page at the same path without `.json` (or send `Accept: application/json`); built from the same operations as the REST API.
+         */
+        get: operations["dashboard_calls"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/calls/{session_id}.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A call: transcript, recall per turn, memories written
+         * @description The JSON twin of the dashboard page at the same path without `.json` (or send `Accept: application/json`); built from the same operations as the REST API.
+         */
+        get: operations["dashboard_call"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/health.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Journal, learning backlog and recall latency
+         * @description The JSON twin of the dashboard page at the same path without `.json` (or send `Accept: application/json`); built from the same operations as the REST API.
+         */
+        get: operations["dashboard_health"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/knowledge.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Org knowledge indexes; search across them
+         * @description The JSON twin of the dashboard page at the same path without `.json` (or send `Accept: application/json`); built from the same operations as the REST API.
+         */
+        get: operations["dashboard_knowledge"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/knowledge/{name}.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One index: documents, upload, search
+         * @description The JSON twin of the dashboard page at the same path without `.json` (or send `Accept: application/json`); built from the same operations as the REST API.
+         */
+        get: operations["dashboard_index"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/openapi.json": {
         parameters: {
             query?: never;
@@ -11,6 +151,26 @@ export type paths = {
         };
         /** This OpenAPI document */
         get: operations["openapi.json"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/settings.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Memory policy and the runtime's settings
+         * @description The JSON twin of the dashboard page at the same path without `.json` (or send `Accept: application/json`); built from the same operations as the REST API.
+         */
+        get: operations["dashboard_settings"];
         put?: never;
         post?: never;
         delete?: never;
@@ -33,6 +193,26 @@ export type paths = {
          * @description Wait until every acknowledged write is in the store. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
          */
         post: operations["flush"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Journal vs store, pending learning, recall latency over the last hour
+         * @description Journal vs store, pending learning, recall latency over the last hour. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         */
+        post: operations["runtime_health"];
         delete?: never;
         options?: never;
         head?: never;
@@ -96,6 +276,46 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/callers/get": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * One caller: profile, current and superseded memories, calls
+         * @description One caller: profile, current and superseded memories, calls. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         */
+        post: operations["get_caller"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/callers/list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Find callers by id, name, phone (any format), email or other identifier
+         * @description Find callers by id, name, phone (any format), email or other identifier. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         */
+        post: operations["list_callers"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/callers/merge": {
         parameters: {
             query?: never;
@@ -110,6 +330,46 @@ export type paths = {
          * @description Move a caller's memory to another (guest to account). Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
          */
         post: operations["merge_users"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/calls/get": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * One call: transcript, each turn's recall trace, memories written, report
+         * @description One call: transcript, each turn's recall trace, memories written, report. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         */
+        post: operations["get_call"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/calls/list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Calls of the project, or of one caller (user_id), newest first
+         * @description Calls of the project, or of one caller (user_id), newest first. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         */
+        post: operations["list_calls"];
         delete?: never;
         options?: never;
         head?: never;
@@ -153,6 +413,66 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/indexes/delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Remove an org index with all its documents
+         * @description Remove an org index with all its documents. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         */
+        post: operations["delete_index"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/indexes/documents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The documents of one org index with their chunk counts
+         * @description The documents of one org index with their chunk counts. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         */
+        post: operations["list_documents"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/indexes/documents/delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Remove documents (and their chunks) from an org index
+         * @description Remove documents (and their chunks) from an org index. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         */
+        post: operations["delete_documents"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/indexes/list": {
         parameters: {
             query?: never;
@@ -167,6 +487,26 @@ export type paths = {
          * @description List the project's org indexes. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
          */
         post: operations["list_indexes"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/indexes/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Search org knowledge (one index or all) as recall's org lane does
+         * @description Search org knowledge (one index or all) as recall's org lane does. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         */
+        post: operations["search_index"];
         delete?: never;
         options?: never;
         head?: never;
@@ -533,6 +873,768 @@ export type components = {
 };
 export type $defs = Record<string, never>;
 export interface operations {
+    dashboard_callers: {
+        parameters: {
+            query?: {
+                /** @description project id (default: the first project with callers) */
+                project?: string;
+                tenant?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page's data */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, unknown>;
+                };
+            };
+            /** @description Invalid input (`bad_request`); `details.field` names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Missing or wrong bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description The store cannot take writes (`store.unavailable`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    dashboard_caller: {
+        parameters: {
+            query?: {
+                /** @description project id (default: the first project with callers) */
+                project?: string;
+                tenant?: string;
+            };
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page's data */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, unknown>;
+                };
+            };
+            /** @description Invalid input (`bad_request`); `details.field` names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Missing or wrong bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description The store cannot take writes (`store.unavailable`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    dashboard_calls: {
+        parameters: {
+            query?: {
+                /** @description project id (default: the first project with callers) */
+                project?: string;
+                tenant?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page's data */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, unknown>;
+                };
+            };
+            /** @description Invalid input (`bad_request`); `details.field` names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Missing or wrong bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description The store cannot take writes (`store.unavailable`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    dashboard_call: {
+        parameters: {
+            query?: {
+                /** @description project id (default: the first project with callers) */
+                project?: string;
+                tenant?: string;
+            };
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page's data */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, unknown>;
+                };
+            };
+            /** @description Invalid input (`bad_request`); `details.field` names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Missing or wrong bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description The store cannot take writes (`store.unavailable`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    dashboard_health: {
+        parameters: {
+            query?: {
+                /** @description project id (default: the first project with callers) */
+                project?: string;
+                tenant?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page's data */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, unknown>;
+                };
+            };
+            /** @description Invalid input (`bad_request`); `details.field` names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Missing or wrong bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description The store cannot take writes (`store.unavailable`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    dashboard_knowledge: {
+        parameters: {
+            query?: {
+                /** @description project id (default: the first project with callers) */
+                project?: string;
+                tenant?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page's data */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, unknown>;
+                };
+            };
+            /** @description Invalid input (`bad_request`); `details.field` names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Missing or wrong bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description The store cannot take writes (`store.unavailable`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    dashboard_index: {
+        parameters: {
+            query?: {
+                /** @description project id (default: the first project with callers) */
+                project?: string;
+                tenant?: string;
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page's data */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, unknown>;
+                };
+            };
+            /** @description Invalid input (`bad_request`); `details.field` names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Missing or wrong bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description The store cannot take writes (`store.unavailable`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
     "openapi.json": {
         parameters: {
             query?: never;
@@ -572,7 +1674,286 @@ export interface operations {
             };
         };
     };
+    dashboard_settings: {
+        parameters: {
+            query?: {
+                /** @description project id (default: the first project with callers) */
+                project?: string;
+                tenant?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page's data */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, unknown>;
+                };
+            };
+            /** @description Invalid input (`bad_request`); `details.field` names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Missing or wrong bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description The store cannot take writes (`store.unavailable`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
     flush: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, unknown>;
+            };
+        };
+        responses: {
+            /** @description The operation's result as JSON */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Invalid input (`bad_request`); `details.field` names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Missing or wrong bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A session id used with another caller (`identity_mismatch`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Too large (`index.batch_too_large`, oversized text or body). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A bug (`internal`). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description The store cannot take writes (`store.unavailable`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    runtime_health: {
         parameters: {
             query?: never;
             header?: never;
@@ -1124,7 +2505,691 @@ export interface operations {
             };
         };
     };
+    get_caller: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, unknown>;
+            };
+        };
+        responses: {
+            /** @description The operation's result as JSON */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Invalid input (`bad_request`); `details.field` names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Missing or wrong bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A session id used with another caller (`identity_mismatch`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Too large (`index.batch_too_large`, oversized text or body). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A bug (`internal`). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description The store cannot take writes (`store.unavailable`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    list_callers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, unknown>;
+            };
+        };
+        responses: {
+            /** @description The operation's result as JSON */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Invalid input (`bad_request`); `details.field` names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Missing or wrong bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A session id used with another caller (`identity_mismatch`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Too large (`index.batch_too_large`, oversized text or body). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A bug (`internal`). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description The store cannot take writes (`store.unavailable`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
     merge_users: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, unknown>;
+            };
+        };
+        responses: {
+            /** @description The operation's result as JSON */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Invalid input (`bad_request`); `details.field` names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Missing or wrong bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A session id used with another caller (`identity_mismatch`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Too large (`index.batch_too_large`, oversized text or body). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A bug (`internal`). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description The store cannot take writes (`store.unavailable`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    get_call: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, unknown>;
+            };
+        };
+        responses: {
+            /** @description The operation's result as JSON */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Invalid input (`bad_request`); `details.field` names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Missing or wrong bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A session id used with another caller (`identity_mismatch`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Too large (`index.batch_too_large`, oversized text or body). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A bug (`internal`). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description The store cannot take writes (`store.unavailable`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    list_calls: {
         parameters: {
             query?: never;
             header?: never;
@@ -1484,7 +3549,691 @@ export interface operations {
             };
         };
     };
+    delete_index: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, unknown>;
+            };
+        };
+        responses: {
+            /** @description The operation's result as JSON */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Invalid input (`bad_request`); `details.field` names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Missing or wrong bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A session id used with another caller (`identity_mismatch`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Too large (`index.batch_too_large`, oversized text or body). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A bug (`internal`). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description The store cannot take writes (`store.unavailable`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    list_documents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, unknown>;
+            };
+        };
+        responses: {
+            /** @description The operation's result as JSON */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Invalid input (`bad_request`); `details.field` names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Missing or wrong bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A session id used with another caller (`identity_mismatch`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Too large (`index.batch_too_large`, oversized text or body). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A bug (`internal`). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description The store cannot take writes (`store.unavailable`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    delete_documents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, unknown>;
+            };
+        };
+        responses: {
+            /** @description The operation's result as JSON */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Invalid input (`bad_request`); `details.field` names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Missing or wrong bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A session id used with another caller (`identity_mismatch`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Too large (`index.batch_too_large`, oversized text or body). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A bug (`internal`). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description The store cannot take writes (`store.unavailable`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
     list_indexes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, unknown>;
+            };
+        };
+        responses: {
+            /** @description The operation's result as JSON */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Invalid input (`bad_request`); `details.field` names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Missing or wrong bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A session id used with another caller (`identity_mismatch`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Too large (`index.batch_too_large`, oversized text or body). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A bug (`internal`). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description The store cannot take writes (`store.unavailable`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    search_index: {
         parameters: {
             query?: never;
             header?: never;

@@ -7,6 +7,16 @@ export const OPERATIONS = {
     "path": "/v1/indexes",
     "requestFields": []
   },
+  "delete_documents": {
+    "method": "POST",
+    "path": "/v1/indexes/documents/delete",
+    "requestFields": []
+  },
+  "delete_index": {
+    "method": "POST",
+    "path": "/v1/indexes/delete",
+    "requestFields": []
+  },
   "delete_memory": {
     "method": "POST",
     "path": "/v1/memories/delete",
@@ -37,6 +47,16 @@ export const OPERATIONS = {
     "path": "/v1/callers/forget",
     "requestFields": []
   },
+  "get_call": {
+    "method": "POST",
+    "path": "/v1/calls/get",
+    "requestFields": []
+  },
+  "get_caller": {
+    "method": "POST",
+    "path": "/v1/callers/get",
+    "requestFields": []
+  },
   "get_memory_policy": {
     "method": "POST",
     "path": "/v1/policy/get",
@@ -45,6 +65,21 @@ export const OPERATIONS = {
   "import_history": {
     "method": "POST",
     "path": "/v1/memory/import",
+    "requestFields": []
+  },
+  "list_callers": {
+    "method": "POST",
+    "path": "/v1/callers/list",
+    "requestFields": []
+  },
+  "list_calls": {
+    "method": "POST",
+    "path": "/v1/calls/list",
+    "requestFields": []
+  },
+  "list_documents": {
+    "method": "POST",
+    "path": "/v1/indexes/documents",
     "requestFields": []
   },
   "list_indexes": {
@@ -77,9 +112,19 @@ export const OPERATIONS = {
     "path": "/v1/memories/remember",
     "requestFields": []
   },
+  "runtime_health": {
+    "method": "POST",
+    "path": "/v1/admin/health",
+    "requestFields": []
+  },
   "save_response": {
     "method": "POST",
     "path": "/v1/memory/turns",
+    "requestFields": []
+  },
+  "search_index": {
+    "method": "POST",
+    "path": "/v1/indexes/search",
     "requestFields": []
   },
   "search_memory": {
