@@ -20,9 +20,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, Protocol
+
+from ..entities import normalize_phone, region_for_country_code
 
 __all__ = [
     "CALLER_PARTICIPANT_KINDS",
@@ -51,11 +52,6 @@ CALLER_PARTICIPANT_KINDS = frozenset(
 
 SIP_PHONE_ATTRIBUTE = "sip.phoneNumber"
 SIP_CALL_ID_ATTRIBUTE = "sip.callID"
-
-# E.164: a country code and subscriber number, at most 15 digits, never starting with 0.
-E164_MIN_DIGITS = 7
-E164_MAX_DIGITS = 15
-_SEPARATORS = re.compile(r"[\s\-./()]")
 
 
 class ParticipantLike(Protocol):
@@ -164,37 +160,8 @@ def normalize_e164(raw: str | None, *, default_country_code: str | None = None) 
         normalize_e164("sip:+1 (510) 555-0100@trunk.example")   # '+15105550100'
         normalize_e164("020 7946 0018", default_country_code="44")  # '+442079460018'
     """
-    if raw is None:
-        return None
-    text = raw.strip()
-    lowered = text.lower()
-    for scheme in ("tel:", "sips:", "sip:"):
-        if lowered.startswith(scheme):
-            text = text[len(scheme):]
-            break
-    text = text.split("@", 1)[0].split(";", 1)[0].strip()
-    international = text.startswith("+")
-    digits = _SEPARATORS.sub("", text.lstrip("+"))
-    if not digits.isdigit():
-        return None
-    if international:
-        pass
-    elif digits.startswith("00"):
-        digits = digits[2:]
-    elif default_country_code:
-        country = default_country_code.strip().lstrip("+")
-        if not country.isdigit():
-            raise ValueError(f"default_country_code must be digits like '1' or '44', "
-                             f"got {default_country_code!r}")
-        if digits.startswith("0"):
-            digits = country + digits[1:]  # drop the national trunk prefix
-        elif not (digits.startswith(country) and len(digits) > 10):
-            digits = country + digits
-    elif len(digits) <= 10:
-        return None  # a national number: which country is unknown
-    if digits.startswith("0") or not E164_MIN_DIGITS <= len(digits) <= E164_MAX_DIGITS:
-        return None
-    return f"+{digits}"
+    region = region_for_country_code(default_country_code) if default_country_code else None
+    return normalize_phone(raw, region)
 
 
 def _text(value: Any) -> str | None:

@@ -1,0 +1,181 @@
+"""Undo what speech-to-text does to identifiers: numbers, spelled letters, e-mails, names.
+
+Number words become digits through ``text2num`` (``alpha2digit``: "forty-four
+twenty-one" → "44 21"). What no library does is written here, each for a reason:
+
+* ``double seven`` / ``triple five`` and ``oh`` for zero are how people read numbers
+  aloud; ``text2num`` leaves them as words.
+* People read long numbers in groups ("five one oh, five five five, oh one hundred");
+  a number read in groups is one identifier, so adjacent digit groups are joined.
+* Spelled and spoken e-mail addresses ("j o h n dot smith at gmail dot com", "s as in
+  sam"): no library parses them.
+
+Names are compared by spelling (Jaro-Winkler) and by sound (Metaphone, NYSIIS) through
+``jellyfish``, so an STT variant (Pria, Jon, Kathryn) still matches the stored name.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+import jellyfish
+from text_to_num import alpha2digit
+
+__all__ = [
+    "digit_runs",
+    "name_key",
+    "names_match",
+    "normalize_email",
+    "spoken_to_digits",
+]
+
+_DIGIT_WORDS = {"zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
+                "six": "6", "seven": "7", "eight": "8", "nine": "9"}
+_NUMBER_WORDS = frozenset({
+    *_DIGIT_WORDS, "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen",
+    "seventeen", "eighteen", "nineteen", "twenty", "thirty", "forty", "fifty", "sixty",
+    "seventy", "eighty", "ninety", "hundred", "thousand"})
+_REPEAT = {"double": 2, "triple": 3}
+_ZERO_WORDS = frozenset({"oh", "o"})
+_WORD = re.compile(r"[A-Za-z]+|\d+|[^\sA-Za-z\d]")
+# Digit groups separated only by spaces, dashes, dots or commas: one number read in groups.
+_GROUPS = re.compile(r"\d+(?:[ \t]*[-.,/]?[ \t]*\d+)*")
+
+
+def _is_numeric(token: str) -> bool:
+    return token.isdigit() or token.lower() in _NUMBER_WORDS
+
+
+def _expand_spoken(text: str) -> str:
+    """"double seven" → "seven seven"; "oh" between number words → "zero"."""
+    tokens = _WORD.findall(text.replace("-", " - "))
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        low = tok.lower()
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if low in _REPEAT and nxt and (_is_numeric(nxt) or low in _ZERO_WORDS
+                                       or nxt.lower() in _ZERO_WORDS):
+            word = "zero" if nxt.lower() in _ZERO_WORDS else nxt
+            out.extend([word] * _REPEAT[low])
+            i += 2
+            continue
+        if low in _ZERO_WORDS:
+            prev = out[-1] if out else ""
+            if _is_numeric(prev) or _is_numeric(nxt) or nxt.lower() in _ZERO_WORDS:
+                out.append("zero")
+                i += 1
+                continue
+        out.append(tok)
+        i += 1
+    return " ".join(out).replace(" - ", "-")
+
+
+def _digits_only(tokens_text: str) -> str:
+    """Single digit words → digits, so "zero one" is not read as a year by text2num."""
+    words = tokens_text.split(" ")
+    return " ".join(_DIGIT_WORDS.get(w.lower(), w) for w in words)
+
+
+@functools.lru_cache(maxsize=4096)
+def spoken_to_digits(text: str) -> str:
+    """``text`` with spoken numbers as digits and numbers read in groups joined.
+
+    Example::
+
+        spoken_to_digits("invoice four four two one")   # 'invoice 4421'
+        spoken_to_digits("forty-four twenty-one")       # '4421'
+        spoken_to_digits("double seven")                # '77'
+    """
+    expanded = _expand_spoken(text)
+    # A run of single digit words is a digit string, never arithmetic ("one two" is 12,
+    # not 3); text2num then handles the compound words ("forty-four", "hundred").
+    expanded = re.sub(r"\b(?:(?:zero|one|two|three|four|five|six|seven|eight|nine)\s+)+"
+                      r"(?:zero|one|two|three|four|five|six|seven|eight|nine)\b"
+                      r"(?!\s+(?:hundred|thousand))",
+                      lambda m: _digits_only(m.group(0)), expanded, flags=re.IGNORECASE)
+    converted = alpha2digit(expanded, "en")
+
+    def join(m: re.Match[str]) -> str:
+        return re.sub(r"\D", "", m.group(0))
+
+    return _GROUPS.sub(join, converted)
+
+
+def digit_runs(text: str, min_len: int = 3) -> list[str]:
+    """Every number in ``text`` (spoken or written) of at least ``min_len`` digits."""
+    return [r for r in re.findall(r"\d+", spoken_to_digits(text)) if len(r) >= min_len]
+
+
+# --- e-mail ------------------------------------------------------------------------------
+
+_EMAIL = re.compile(r"^[a-z0-9][a-z0-9._%+-]*@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,24}$")
+_SPOKEN_SYMBOLS = (
+    (r"\bat\s+sign\b", "@"), (r"\bat\b", "@"), (r"\b(?:dot|period|point)\b", "."),
+    (r"\bunderscore\b", "_"), (r"\b(?:dash|hyphen|minus)\b", "-"), (r"\bplus\b", "+"))
+_AS_IN = re.compile(r"\b([a-z])\s+(?:as\s+in|like|for)\s+[a-z]+\b")
+_DOUBLE_LETTER = re.compile(r"\b(double|triple)\s+([a-z])\b")
+
+
+def normalize_email(raw: str) -> str | None:
+    """A written, spelled or spoken e-mail address in canonical form, or ``None``.
+
+    Example::
+
+        normalize_email("j o h n dot smith at gmail dot com")  # 'john.smith@gmail.com'
+        normalize_email("John.Smith@Gmail.com")                 # 'john.smith@gmail.com'
+    """
+    text = raw.strip().lower()
+    if not text:
+        return None
+    if "@" not in text or " " in text:
+        text = _AS_IN.sub(r"\1", text)
+        text = _DOUBLE_LETTER.sub(lambda m: m.group(2) * _REPEAT[m.group(1)], text)
+        for pattern, symbol in _SPOKEN_SYMBOLS:
+            text = re.sub(pattern, f" {symbol} ", text)
+        text = spoken_to_digits(text)
+        text = re.sub(r"\s+", "", text)
+    text = text.strip(".,;:!?")
+    return text if _EMAIL.match(text) else None
+
+
+# --- names -------------------------------------------------------------------------------
+
+#: Spelling similarity at which two names are the same name (Jon/John 0.93, Priya/Pria
+#: 0.95); below it, names still match when they sound alike and are close in spelling
+#: (Catherine/Kathryn 0.76, Sean/Shawn 0.80) but not when they only sound alike
+#: (John/Jane 0.67, which Metaphone codes alike).
+NAME_SPELLING_MATCH = 0.88
+NAME_SOUND_MATCH = 0.72
+
+
+def name_key(name: str) -> str:
+    """A name's phonetic key (Metaphone of its first word), for lookups by sound."""
+    first = name.strip().split()[0] if name.strip() else ""
+    return str(jellyfish.metaphone(first)) if first else ""
+
+
+def _first(name: str) -> str:
+    parts = re.findall(r"[a-z]+", name.lower())
+    return parts[0] if parts else ""
+
+
+def names_match(a: str, b: str) -> bool:
+    """True when two given names are the same name as heard or spelled.
+
+    Only first names are compared (people give "this is John" far more often than a
+    full name), so a match is corroboration, never identification on its own.
+    """
+    x, y = _first(a), _first(b)
+    if not x or not y:
+        return False
+    if x == y:
+        return True
+    spelling = jellyfish.jaro_winkler_similarity(x, y)
+    if spelling >= NAME_SPELLING_MATCH:
+        return True
+    sounds = (jellyfish.metaphone(x) == jellyfish.metaphone(y)
+              or jellyfish.nysiis(x) == jellyfish.nysiis(y))
+    return sounds and spelling >= NAME_SOUND_MATCH
