@@ -65,6 +65,12 @@ class Settings:
     rrf_k: int = _s(5, "Reciprocal-rank-fusion constant k (small: top ranks dominate).")
     dense_weight: float = _s(0.5, "Weight of the vector ranking in fusion (keyword is 1.0).")
     dense_floor: float = _s(0.3, "Cosine below which a vector-only hit is ignored.")
+    default_region: str = _s("US", "Region (ISO 3166 code such as US, GB, DE) of phone "
+                             "numbers given without a country prefix; empty: accept only "
+                             "international numbers.")
+    caller_link_mode: str = _s("attach", "When a caller says another caller's strong "
+                               "identifier during a call: attach (move the call to that "
+                               "caller, undoably), propose (record a merge to review) or off.")
     memory_enabled: bool = _s(True, "Record and recall caller memory (projects and agents "
                               "can override it with a memory policy).")
     memory_retention_days: int = _s(90, "Days a memory stays recallable before cleanup "
@@ -183,6 +189,10 @@ class Settings:
             (self.runtime_max_body_bytes >= 1024, "runtime_max_body_bytes", "must be >= 1024"),
             (self.runtime_shutdown_timeout_s >= 0, "runtime_shutdown_timeout_s",
              "must be >= 0"),
+            (self.caller_link_mode in {"attach", "propose", "off"}, "caller_link_mode",
+             "must be attach, propose or off"),
+            (not self.default_region or _known_region(self.default_region), "default_region",
+             "must be a region code such as US, GB or DE (or empty)"),
             (self.runtime_log_level in {"debug", "info", "warning", "error"},
              "runtime_log_level", "must be debug, info, warning or error"),
             (not self.runtime_url or self.runtime_url.startswith(("http://", "https://")),
@@ -211,6 +221,12 @@ class Settings:
 _FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(Settings))
 #: Settings shown as ``***`` wherever settings are displayed.
 SECRET_SETTINGS = ("embeddings_api_key", "runtime_token", "llm_api_key")
+
+
+def _known_region(code: str) -> bool:
+    import phonenumbers  # only when a region is set, so settings stay cheap to import
+
+    return code.upper() in phonenumbers.SUPPORTED_REGIONS
 
 
 def _parse(f: dataclasses.Field[Any], raw: str) -> Any:

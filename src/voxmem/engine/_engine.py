@@ -23,6 +23,8 @@ import numpy as np
 from .._config import Settings
 from .._exceptions import IdentityMismatch, VoxmemError
 from ..embeddings import Embedder, load_embedder
+from ..entities._directory import CallerDirectory
+from ..entities._expand import MAX_GRAPH_ITEMS, rerank
 from ..extraction import redact
 from ..journal import Journal
 from ..models import (
@@ -122,6 +124,7 @@ class MemoryEngine:
         self.sensitive_policy = sensitive_policy(self.settings)
         self.learner = Learner(self, build_extractor(self.settings), clock)
         self.lifecycle = Lifecycle(self, clock)
+        self.directory = CallerDirectory(self, clock)
         self.params = RankParams(
             rrf_k=self.settings.rrf_k,
             recency_weight=self.settings.recency_weight,
@@ -139,6 +142,7 @@ class MemoryEngine:
         if self._started:
             return
         await self.store.open()
+        await self.directory.load()
         await asyncio.get_running_loop().run_in_executor(None, self.journal.open)
         applied = await self.store.applied_seq()
         self.applier.start(applied)
@@ -182,8 +186,16 @@ class MemoryEngine:
               tenant_id: str = "default") -> Scope:
         """The scope a caller's memory lives in, honouring ``memory_scope``."""
         space = agent_id if self.settings.memory_scope == "agent" else SHARED_SPACE
+        # A caller merged into another is that other caller from now on (SPEC §7).
+        user_id = self.directory.canonical(tenant_id, project_id, space, user_id)
         return Scope(tenant_id=tenant_id, project_id=project_id, agent_id=agent_id,
                      user_id=user_id, space=space)
+
+    def claim_session(self, scope: Scope, session_id: str) -> None:
+        """Record that ``session_id`` now belongs to ``scope``'s caller (after a merge)."""
+        key = (scope.tenant_id, scope.project_id, session_id)
+        self._session_owners[key] = scope.user_id
+        self._session_owners.move_to_end(key)
 
     # -- sessions -------------------------------------------------------------------------
     async def start_session(
@@ -249,6 +261,8 @@ class MemoryEngine:
                                    "sessionId": sid, "at": at, "reason": reason})
         if self.learner.extractor is not None and learn:
             self._spawn(self.learner.learn(scope, sid))
+        if learn:
+            self._spawn(self.directory.learn_graph(scope, sid))
         started = mem.session_started_at or at
         if mem.session_id == sid:
             mem.session_id = None
@@ -295,6 +309,7 @@ class MemoryEngine:
                                    "turn": turn_to_record(turn)})
         mem.add_turn(turn)
         mem.last_write = self.clock()
+        self.directory.observe_turn(scope, turn)
         return turn.event_id
 
     async def update_profile(self, scope: Scope, field: str, value: Any) -> dict[str, Any]:
@@ -418,6 +433,14 @@ class MemoryEngine:
                     errors[name] = "deadline"
         if not query_task.done():
             query_task.cancel()
+        graph_trace: dict[str, Any] | None = None
+        if mode == "accurate" and mem is not None and "permanent" in results:
+            try:
+                results["permanent"], graph_trace = await asyncio.wait_for(
+                    self._accurate(mem, query, results["permanent"], k["permanent"],
+                                   min_created), max(0.0, deadline - time.perf_counter()))
+            except TimeoutError:
+                errors["graph"] = "deadline"
         profile = results.get("profile")
         hits = {lane: results.get(lane, []) for lane in ("working", "permanent", "org")}
         context = compose_context(profile, hits, self.settings.context_char_budget)
@@ -432,9 +455,32 @@ class MemoryEngine:
             "totalMs": total_ms, "degraded": bool(errors), "errors": errors, "mode": mode,
             "intent": intent, "timeoutMs": budget_s * 1000, "coldLanes": cold,
         }
+        if graph_trace is not None:
+            trace["graph"] = graph_trace
         return SearchResult(context_text=context, profile=profile, working=hits["working"],
                             permanent=hits["permanent"], org=hits["org"], sources=sources,
                             trace=trace)
+
+    async def _accurate(self, mem: CallerMemory, query: str, hits: list[dict[str, Any]],
+                        k: int, min_created: float | None,
+                        ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The permanent lane expanded through the caller's entity graph (SPEC §7)."""
+        started = time.perf_counter()
+        view = await self.directory.graph_view(mem.scope)
+        expansion = view.expand(query, self.clock())
+        extra = []
+        for item_id, _score in sorted(expansion.items.items(), key=lambda kv: -kv[1]):
+            doc = mem.index.payload_of(item_id)
+            if doc is None or (min_created is not None and doc.created_at < min_created) or (
+                    doc.kind == "turn" and doc.session_id == mem.session_id):
+                continue
+            extra.append(doc_hit("permanent", item_id, doc, 0.0))
+            if len(extra) >= MAX_GRAPH_ITEMS:
+                break
+        ranked = rerank(hits, extra, expansion, k) if expansion.items else hits
+        return ranked, {**expansion.trace(), "added": len(
+            [h for h in ranked if h["id"] not in {x["id"] for x in hits}]),
+            "ms": round((time.perf_counter() - started) * 1000, 3)}
 
     async def _profile_lane(self, mem: CallerMemory) -> dict[str, Any] | None:
         await mem.ready.wait()
