@@ -65,6 +65,7 @@ from ._livekit_identity import (
     ParticipantLike,
     caller_from_job_metadata,
     caller_from_participants,
+    canonical_identity,
     normalize_e164,
     resolve_caller,
 )
@@ -428,6 +429,8 @@ class MemoryAgent(Agent):
         client, owns_client = self._client_for(identity)
         if client is None:
             identity = CallerIdentity.anonymous_caller()
+        else:
+            identity = await canonical_identity(client, identity)
         job = get_job_context(required=False)
         metadata = {"livekit_agent": self.id}
         if job is not None:
