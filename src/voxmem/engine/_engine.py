@@ -156,6 +156,7 @@ class MemoryEngine:
         self._stop.clear()
         self._spawn(self._reembed_missing())
         self._spawn(self.lifecycle.run(self._stop))
+        self._spawn(self.directory.run(self._stop))
 
     async def close(self) -> None:
         """Apply everything journaled, then close the store and the journal."""

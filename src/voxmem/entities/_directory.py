@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._exceptions import BadRequest, NotFound
+from .._exceptions import BadRequest, NotFound, VoxmemError
 from ..models import Scope, Turn
 from ..store import _entities as ops
 from ..store._entities import Graph, IdentifierRow, MergeRow
@@ -43,6 +44,8 @@ LINK_MODES = ("attach", "propose", "off")
 SAID_STRENGTH = 0.8
 CALL_STATE_KEPT = 10_000
 GRAPHS_KEPT = 2_000
+#: How often a runtime sharing its store with others reloads the merges in force.
+ALIAS_REFRESH_S = 5.0
 #: Longest chain of merges followed (A merged into B merged into C).
 MAX_ALIAS_HOPS = 8
 #: Kinds ``find`` tries for free text, in order.
@@ -84,6 +87,20 @@ class CallerDirectory:
                     tenant, ops.active_merges(tenant), write=False):
                 aliases[(tenant, project, space, src)] = dst
         self._aliases = aliases
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Reload merges in force now and then when other runtimes share the store."""
+        if not self._store.shared:
+            return
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=ALIAS_REFRESH_S)
+            if stop.is_set():
+                return
+            try:
+                await self.load()
+            except VoxmemError as exc:
+                log.warning("reloading caller merges failed: %s", exc)
 
     def canonical(self, tenant_id: str, project_id: str, space: str, user_id: str) -> str:
         """The caller id ``user_id`` now stands for (itself unless merged away)."""

@@ -38,7 +38,6 @@ _NUMBER_WORDS = frozenset({
     "seventy", "eighty", "ninety", "hundred", "thousand"})
 _REPEAT = {"double": 2, "triple": 3}
 _ZERO_WORDS = frozenset({"oh", "o"})
-_WORD = re.compile(r"[A-Za-z]+|\d+|[^\sA-Za-z\d]")
 # Digit groups separated only by spaces, dashes, dots or commas: one number read in groups.
 _GROUPS = re.compile(r"\d+(?:[ \t]*[-.,/]?[ \t]*\d+)*")
 
@@ -48,29 +47,26 @@ def _is_numeric(token: str) -> bool:
 
 
 def _expand_spoken(text: str) -> str:
-    """"double seven" → "seven seven"; "oh" between number words → "zero"."""
-    tokens = _WORD.findall(text.replace("-", " - "))
-    out: list[str] = []
-    i = 0
-    while i < len(tokens):
-        tok = tokens[i]
-        low = tok.lower()
-        nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
-        if low in _REPEAT and nxt and (_is_numeric(nxt) or low in _ZERO_WORDS
-                                       or nxt.lower() in _ZERO_WORDS):
-            word = "zero" if nxt.lower() in _ZERO_WORDS else nxt
-            out.extend([word] * _REPEAT[low])
-            i += 2
-            continue
-        if low in _ZERO_WORDS:
-            prev = out[-1] if out else ""
-            if _is_numeric(prev) or _is_numeric(nxt) or nxt.lower() in _ZERO_WORDS:
-                out.append("zero")
-                i += 1
-                continue
-        out.append(tok)
-        i += 1
-    return " ".join(out).replace(" - ", "-")
+    """"double seven" → "seven seven"; "oh" next to a number word → "zero".
+
+    Works on the words only and keeps every separator as it was, so punctuation the
+    identifier patterns rely on ("account, it's ...") survives.
+    """
+    parts = re.split(r"([^A-Za-z0-9]+)", text)
+    words = parts[0::2]
+    for i, word in enumerate(words):
+        low = word.lower()
+        nxt = words[i + 1].lower() if i + 1 < len(words) else ""
+        prev = words[i - 1].lower() if i > 0 else ""
+        if low in _REPEAT and (_is_numeric(nxt) or nxt in _ZERO_WORDS):
+            spoken = "zero" if nxt in _ZERO_WORDS else nxt
+            words[i] = " ".join([spoken] * (_REPEAT[low] - 1))
+        elif low in _ZERO_WORDS and (_is_numeric(prev) or _is_numeric(nxt)
+                                     or prev == "zero" or nxt in _ZERO_WORDS
+                                     or prev in _REPEAT):
+            words[i] = "zero"
+    parts[0::2] = words
+    return "".join(parts)
 
 
 def _digits_only(tokens_text: str) -> str:

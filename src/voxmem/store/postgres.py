@@ -492,6 +492,9 @@ class PostgresStore:
                            write: bool = True) -> T:
         """Run one caller/entity operation in one transaction, under ``tenant_id``."""
         async with self._transaction(tenant_id, pipeline=False) as cur:
+            if write:
+                # A tenant's first rows may be a merge: list it, so loading merges finds it.
+                await self._register_tenants(cur, [tenant_id])
             return await entities.run_postgres(cur, op)
 
     async def entity_tenants(self) -> list[str]:
