@@ -48,6 +48,11 @@ STRENGTH_SCORE: dict[Strength, float] = {"strong": 1.0, "corroborating": 0.6, "w
 _REFERENCE_KINDS = frozenset({"account", "policy", "order", "invoice", "ticket"})
 # "INV-4421", "TK 8842", "#4421": a short letter prefix before the digits is how a system
 # prints the number, not part of what a caller says; both forms normalise to the digits.
+# Words said around a reference number that are not part of it ("account number is ...").
+_REFERENCE_WORDS = frozenset({
+    "account", "acct", "customer", "member", "membership", "client", "policy", "invoice",
+    "bill", "order", "ticket", "case", "incident", "reference", "ref", "number", "no", "num",
+    "id", "is", "it", "its", "s", "my", "the", "about", "for", "was", "code"})
 _PREFIXED = re.compile(r"^[A-Z]{1,4}(\d{3,})$")
 
 
@@ -76,7 +81,8 @@ def normalize_identifier(kind: str, raw: str, default_region: str | None = "US")
         words = re.findall(r"[^\W\d_]+(?:['-][^\W\d_]+)*", text.lower())
         return " ".join(words) or None
     if kind in _REFERENCE_KINDS:
-        compact = re.sub(r"[^A-Za-z0-9]", "", spoken_to_digits(text)).upper()
+        words = re.findall(r"[A-Za-z0-9]+", spoken_to_digits(text))
+        compact = "".join(w for w in words if w.lower() not in _REFERENCE_WORDS).upper()
         if not compact or not any(c.isdigit() for c in compact):
             return None
         prefixed = _PREFIXED.match(compact)
