@@ -111,7 +111,7 @@ _CLAIM_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 _EMAIL_WRITTEN = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _EMAIL_SPOKEN = re.compile(
-    r"\b(?:e-?mail(?:\s+address)?\s+(?:is|it's)|it's|at)\s+((?:[a-z0-9]+\s+){0,12}?)"
+    r"\b(?:e-?mail(?:\s+address)?\s+(?:is|it's)|it's|at)\s+((?:[a-z0-9]+\s+){0,40}?)"
     r"at\s+((?:[a-z0-9]+\s+)*?dot\s+(?:com|net|org|edu|io|co|uk|de|fr)(?:\s+dot\s+[a-z]{2})?)\b",
     re.I)
 _NAME_CLAIM = re.compile(
@@ -125,6 +125,12 @@ _NOT_NAMES = frozenset({
     "my", "your", "that", "this", "from", "back", "also", "again", "one", "who", "interested",
     "worried", "hoping", "afraid", "glad", "happy", "sure", "pretty", "quite", "new",
     "confused", "annoyed", "frustrated", "waiting", "regarding", "following",
+    # number words: "it's seventy-eight fifty-nine ..." is a number, not a name
+    "zero", "oh", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+    "eighteen", "nineteen", "twenty", "thirty", "forty", "fifty", "sixty", "seventy",
+    "eighty", "ninety", "hundred", "double", "triple", "account", "order", "invoice",
+    "ticket", "number",
 })
 # "my son's account", "calling for my mother", "his order": the identifier is someone
 # else's, the caller is acting for them.

@@ -63,7 +63,7 @@ def normalize_phone(raw: str | None, default_region: str | None = DEFAULT_REGION
         if lowered.startswith(scheme):
             text = text[len(scheme):].split("@", 1)[0].split(";", 1)[0]
             break
-    if any(c.isalpha() for c in text):
+    if any(c.isalpha() for c in text) or "," in text:
         text = spoken_to_digits(text)
     if text.startswith("00"):
         text = "+" + text[2:]

@@ -42,6 +42,17 @@ _ZERO_WORDS = frozenset({"oh", "o"})
 _GROUPS = re.compile(r"\d+(?:[ \t]*[-.,/]?[ \t]*\d+)*")
 
 
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+         "eighty": 80, "ninety": 90}
+_ONE_WORDS = "one|two|three|four|five|six|seven|eight|nine"
+_DIGIT_WORD = "zero|" + _ONE_WORDS
+_TENS_ONES = re.compile(r"\b(" + "|".join(_TENS) + r")[\s-]+(" + _ONE_WORDS + r")\b", re.I)
+_DIGIT_RUN = re.compile(r"\b(?:(?:" + _DIGIT_WORD + r")\s+)+(?:" + _DIGIT_WORD + r")\b"
+                        r"(?!\s+(?:hundred|thousand))", re.I)
+_DIGIT_AFTER = re.compile(r"(\d[\s,.-]+)(" + _DIGIT_WORD + r")\b", re.I)
+_DIGIT_BEFORE = re.compile(r"\b(" + _DIGIT_WORD + r")([\s,.-]+\d)", re.I)
+
+
 def _is_numeric(token: str) -> bool:
     return token.isdigit() or token.lower() in _NUMBER_WORDS
 
@@ -86,13 +97,24 @@ def spoken_to_digits(text: str) -> str:
         spoken_to_digits("double seven")                # '77'
     """
     expanded = _expand_spoken(text)
+    # "fifty one" is 51 even when more digit words follow ("fifty one zero two"), so
+    # compound pairs are settled before runs of single digits are read as digit strings.
+    expanded = _TENS_ONES.sub(
+        lambda m: str(_TENS[m.group(1).lower()] + int(_DIGIT_WORDS[m.group(2).lower()])),
+        expanded)
     # A run of single digit words is a digit string, never arithmetic ("one two" is 12,
     # not 3); text2num then handles the compound words ("forty-four", "hundred").
-    expanded = re.sub(r"\b(?:(?:zero|one|two|three|four|five|six|seven|eight|nine)\s+)+"
-                      r"(?:zero|one|two|three|four|five|six|seven|eight|nine)\b"
-                      r"(?!\s+(?:hundred|thousand))",
-                      lambda m: _digits_only(m.group(0)), expanded, flags=re.IGNORECASE)
+    expanded = _DIGIT_RUN.sub(lambda m: _digits_only(m.group(0)), expanded)
     converted = alpha2digit(expanded, "en")
+    # text2num leaves a lone small number as a word ("... three six nine, two"); next
+    # to other digits it is part of the number.
+    previous = None
+    while previous != converted:
+        previous = converted
+        converted = _DIGIT_AFTER.sub(lambda m: m.group(1) + _DIGIT_WORDS[m.group(2).lower()],
+                                     converted)
+        converted = _DIGIT_BEFORE.sub(lambda m: _DIGIT_WORDS[m.group(1).lower()] + m.group(2),
+                                      converted)
 
     def join(m: re.Match[str]) -> str:
         return re.sub(r"\D", "", m.group(0))
@@ -132,6 +154,9 @@ def normalize_email(raw: str) -> str | None:
         for pattern, symbol in _SPOKEN_SYMBOLS:
             text = re.sub(pattern, f" {symbol} ", text)
         text = spoken_to_digits(text)
+        # In an address a lone number word is a digit ("o r one" is "or1").
+        text = re.sub(r"\b(" + _DIGIT_WORD + r")\b",
+                      lambda m: _DIGIT_WORDS[m.group(1).lower()], text)
         text = re.sub(r"\s+", "", text)
     text = text.strip(".,;:!?")
     return text if _EMAIL.match(text) else None
@@ -143,8 +168,11 @@ def normalize_email(raw: str) -> str | None:
 #: 0.95); below it, names still match when they sound alike and are close in spelling
 #: (Catherine/Kathryn 0.76, Sean/Shawn 0.80) but not when they only sound alike
 #: (John/Jane 0.67, which Metaphone codes alike).
-NAME_SPELLING_MATCH = 0.88
+NAME_SPELLING_MATCH = 0.9
 NAME_SOUND_MATCH = 0.72
+#: Names whose consonants sound alike and that differ only in their vowels (Elena /
+#: Alena 0.87, Aisha / Ayesha 0.84) match from this spelling similarity up.
+NAME_SKELETON_MATCH = 0.8
 
 
 def name_key(name: str) -> str:
@@ -172,6 +200,13 @@ def names_match(a: str, b: str) -> bool:
     spelling = jellyfish.jaro_winkler_similarity(x, y)
     if spelling >= NAME_SPELLING_MATCH:
         return True
-    sounds = (jellyfish.metaphone(x) == jellyfish.metaphone(y)
-              or jellyfish.nysiis(x) == jellyfish.nysiis(y))
-    return sounds and spelling >= NAME_SOUND_MATCH
+    mx, my = jellyfish.metaphone(x), jellyfish.metaphone(y)
+    sounds = mx == my or jellyfish.nysiis(x) == jellyfish.nysiis(y)
+    if sounds and spelling >= NAME_SOUND_MATCH:
+        return True
+    return _skeleton(mx) == _skeleton(my) != "" and spelling >= NAME_SKELETON_MATCH
+
+
+def _skeleton(code: str) -> str:
+    """A Metaphone code without its vowels (Metaphone keeps only a leading one)."""
+    return "".join(c for c in code if c not in "AEIOUY")
