@@ -129,3 +129,29 @@ def test_sync_client_and_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert "account" in shown and merge_id in shown and "same person" in shown
     assert cli("unmerge", merge_id) == 0
     assert "unmerged guest-2 from kim" in capsys.readouterr().out
+
+
+async def test_livekit_identity_feeds_resolution(tmp_path: Path) -> None:
+    from voxmem import VoiceClient
+    from voxmem.integrations._livekit_identity import (
+        _LINKING,
+        CallerIdentity,
+        canonical_identity,
+    )
+
+    settings = Settings(data_dir=str(tmp_path / "d"), embedder="hashing")
+    async with VoiceClient(project_id="proj", agent_id="agent", embedded=True,
+                           settings=settings) as client:
+        # The backend knows the caller by its own id; the room tells us their phone.
+        backend = CallerIdentity(user_id="u-123", source="job_metadata", name="Ada",
+                                 phone="+15105550100", participant_identity="sip_abc")
+        assert await canonical_identity(client, backend) == backend
+        while _LINKING:
+            await next(iter(_LINKING))
+        # Next time they ring with no metadata: the SIP phone finds them.
+        sip = CallerIdentity(user_id="+15105550100", source="sip", phone="+15105550100",
+                             sip_call_id="call-2")
+        assert (await canonical_identity(client, sip)).user_id == "u-123"
+        stranger = CallerIdentity(user_id="+14155550100", source="sip", phone="+14155550100")
+        assert (await canonical_identity(client, stranger)).user_id == "+14155550100"
+        assert (await client.find_callers("sip_abc"))[0]["userId"] == "u-123"
