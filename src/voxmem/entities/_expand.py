@@ -21,12 +21,17 @@ from ._speech import names_match
 __all__ = ["MAX_HOPS", "Expansion", "GraphView", "rerank"]
 
 MAX_HOPS = 2
-#: A hop away from what the query named weighs this much less.
-HOP_DECAY = 0.5
+#: Weight of an item by its distance from what the query named: the entity itself, one
+#: relation away (the device a ticket is about), two away. Tuned on the support-call
+#: multi-hop questions of benchmarks/identity.py.
+HOP_WEIGHT = (1.0, 0.8, 0.5)
 #: Items mentioning many entities would otherwise flood the lane.
 MAX_GRAPH_ITEMS = 4
 #: Share of the final score from the graph (the rest is the lane's own ranking).
-GRAPH_WEIGHT = 0.35
+GRAPH_WEIGHT = 0.4
+#: Lane relevance assumed for an item only the graph found (the lane's scores are
+#: normalised to its best hit = 1).
+GRAPH_ONLY_RELEVANCE = 0.5
 RECENCY_HALF_LIFE_DAYS = 30.0
 _WORD = re.compile(r"[a-z]+")
 
@@ -96,7 +101,7 @@ class GraphView:
             for m in self.mentions.get(eid, ()):
                 age_days = max(0.0, now - m.at) / 86_400.0
                 recency = math.pow(0.5, age_days / RECENCY_HALF_LIFE_DAYS)
-                score = confidence * (HOP_DECAY ** hops) * (0.5 + 0.5 * recency)
+                score = confidence * HOP_WEIGHT[hops] * (0.75 + 0.25 * recency)
                 if score > items.get(m.item_id, 0.0):
                     items[m.item_id] = score
         paths = tuple(p for _h, p in sorted(reached.values()) if len(p) > 1)
@@ -105,19 +110,20 @@ class GraphView:
 
 def rerank(hits: list[dict[str, Any]], extra: list[dict[str, Any]],
            expansion: Expansion, k: int) -> list[dict[str, Any]]:
-    """The lane's hits plus ``extra`` graph hits, reranked; at most ``k`` +
-    ``MAX_GRAPH_ITEMS`` returned so a graph hit never pushes out the lane's own best."""
+    """The lane's hits plus ``extra`` graph hits, reranked by lane relevance, graph
+    distance, recency and confidence; at most ``k`` returned."""
     top = max((float(h.get("score") or 0.0) for h in hits), default=1.0) or 1.0
     seen = {h["id"] for h in hits}
     ranked: list[tuple[float, dict[str, Any]]] = []
     for h in [*hits, *(x for x in extra if x["id"] not in seen)]:
-        base = float(h.get("score") or 0.0) / top if h["id"] in seen else 0.0
+        base = float(h.get("score") or 0.0) / top if h["id"] in seen else \
+            GRAPH_ONLY_RELEVANCE
         graph = expansion.items.get(h["id"], 0.0)
         confidence = float(h.get("confidence") or 1.0)
         ranked.append(((1 - GRAPH_WEIGHT) * base + GRAPH_WEIGHT * graph * confidence, h))
     ranked.sort(key=lambda pair: pair[0], reverse=True)
     out = []
-    for score, h in ranked[:k + MAX_GRAPH_ITEMS]:
+    for score, h in ranked[:k]:
         out.append({**h, "score": round(score, 6),
                     **({"graph": True} if h["id"] in expansion.items else {})})
     return out
