@@ -243,6 +243,7 @@ class MemoryEngine:
         mem.session_started_at = at
         if caller.name:
             mem.name = caller.name
+        self._spawn(self.directory.warm(scope))  # for accurate recall
         return SessionInfo(id=sid, user_id=scope.user_id, agent_id=scope.agent_id,
                            started_at=at, metadata=metadata or {})
 

@@ -390,7 +390,10 @@ class CallerDirectory:
         graph = extract_graph(turns)
         if graph.entities:
             await self._store.run_entities(scope.tenant_id, ops.write_graph(scope, graph))
-        self._graphs.pop(scope.caller_key, None)
+        if self._graphs.pop(scope.caller_key, None) is not None or graph.entities:
+            # Loaded again now, off the turn path, so the next accurate recall of this
+            # caller finds it warm.
+            await self.graph_view(scope)
         return len(graph.entities)
 
     async def graph_view(self, scope: Scope) -> GraphView:
@@ -406,6 +409,13 @@ class CallerDirectory:
         else:
             self._graphs.move_to_end(scope.caller_key)
         return view
+
+    async def warm(self, scope: Scope) -> None:
+        """Load the caller's graph ahead of the first accurate recall (at call start)."""
+        try:
+            await self.graph_view(scope)
+        except VoxmemError as exc:
+            log.warning("entity graph not loaded (%s); accurate recall will load it", exc)
 
     def forget(self, scope: Scope) -> None:
         """Drop what is cached about an erased caller."""
