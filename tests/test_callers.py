@@ -211,3 +211,22 @@ async def test_merges_survive_a_restart(settings: Any) -> None:
         assert who(eng, "guest").user_id == "acct"
     finally:
         await eng.close()
+
+
+async def test_a_turn_saved_while_a_merge_runs_lands_with_the_target(
+        engine: MemoryEngine) -> None:
+    import asyncio
+
+    guest, ann = who(engine, "guest"), who(engine, "ann")
+    sid = await call(engine, guest, "my parcel code is ZX81", end=False)
+    merging = asyncio.ensure_future(engine.directory.merge(guest, ann, evidence={}))
+    await asyncio.sleep(0)  # let the merge start; it redirects before its first await
+    again = who(engine, "guest")
+    assert again.user_id == "ann"
+    await engine.save_response(again, Caller("guest"), user_text="and my order is QX-77",
+                               assistant_text="ok")
+    await merging
+    await engine.flush(30)
+    assert await engine.store.count_items(guest) == 0
+    turns = await engine.store.session_turns(ann, sid)
+    assert [t.user_text for t in turns] == ["my parcel code is ZX81", "and my order is QX-77"]

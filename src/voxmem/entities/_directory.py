@@ -244,32 +244,53 @@ class CallerDirectory:
         if source.caller_key == target.caller_key:
             raise BadRequest("from_id and to_id are the same caller", field="to_id")
         engine = self._engine
+        merging = status == "merged"
         async with self._merge_lock:
-            await engine.flush(timeout=60)
-            row: MergeRow = await self._store.run_entities(
-                source.tenant_id, ops.merge(source, target, self._clock(), new_merge_id(),
-                                            status, evidence))
-            if status == "merged":
+            call: tuple[str, float | None] | None = None
+            if merging:
+                # Redirect first: a turn saved while the rows move is filed under the
+                # target (in the call in progress), not under the id being merged away.
                 self._aliases[source.caller_key] = target.user_id
-                self._move_open_call(source, target)
+                call = self._open_call(source)
+                if call is not None:
+                    self._continue_call(target, call, drop=False)
+            try:
+                await engine.flush(timeout=60)
+                row: MergeRow = await self._store.run_entities(
+                    source.tenant_id, ops.merge(source, target, self._clock(), new_merge_id(),
+                                                status, evidence))
+            except BaseException:
+                if merging:
+                    self._aliases.pop(source.caller_key, None)
+                raise
+            if merging:
+                # Both callers' warm state is stale now: reload the target with what moved.
+                engine.callers.drop(source)
+                self._continue_call(target, call, drop=True)
                 self._graphs.pop(source.caller_key, None)
                 self._graphs.pop(target.caller_key, None)
         log.info("caller %s %s into %s (%s)", source.user_id, status, target.user_id,
                  evidence.get("reason", ""))
         return row
 
-    def _move_open_call(self, source: Scope, target: Scope) -> None:
-        """The call in progress continues as the target's call."""
+    def _open_call(self, scope: Scope) -> tuple[str, float | None] | None:
+        mem = self._engine.callers.peek(scope)
+        if mem is None or mem.session_id is None:
+            return None
+        return mem.session_id, mem.session_started_at
+
+    def _continue_call(self, target: Scope, call: tuple[str, float | None] | None, *,
+                       drop: bool) -> None:
+        """The call in progress (if any) continues as ``target``'s call."""
         callers = self._engine.callers
-        old = callers.peek(source)
-        sid = old.session_id if old is not None else None
-        started = old.session_started_at if old is not None else None
-        callers.drop(source)
-        callers.drop(target)
-        if sid is not None:
-            mem = callers.get(target)
-            mem.session_id, mem.session_started_at = sid, started
-            self._engine.claim_session(target, sid)
+        if drop:
+            callers.drop(target)
+        if call is None:
+            return
+        mem = callers.get(target)
+        if mem.session_id is None or drop:
+            mem.session_id, mem.session_started_at = call
+            self._engine.claim_session(target, call[0])
 
     async def unmerge(self, scope: Scope, merge_id: str) -> dict[str, Any]:
         """Undo merge ``merge_id``: both callers get back exactly what they had."""
