@@ -14,7 +14,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, TypeVar
 
 from ..models import Chunk, MemoryItem, Scope, SessionInfo, Turn
-from ._entities import EntityOp
+from ._entities_sql import EntityOp
 
 T = TypeVar("T")
 
