@@ -230,3 +230,16 @@ async def test_a_turn_saved_while_a_merge_runs_lands_with_the_target(
     assert await engine.store.count_items(guest) == 0
     turns = await engine.store.session_turns(ann, sid)
     assert [t.user_text for t in turns] == ["my parcel code is ZX81", "and my order is QX-77"]
+
+
+async def test_export_includes_identifiers_and_graph(engine: MemoryEngine) -> None:
+    from voxmem._operations import dispatch
+
+    ann = who(engine, "ann")
+    await engine.directory.resolve(ann, [PHONE], user_id="ann")
+    await call(engine, ann, "my Canon printer jams, ticket 4410")
+    data = await dispatch(engine, "export_user", {"project_id": "p1", "agent_id": "a1",
+                                                  "user": {"id": "ann"}})
+    assert [i["value"] for i in data["identifiers"] if i["kind"] == "phone"] == [
+        "+15105550100"]
+    assert {"ticket:4410", "device:printer"} <= {e["id"] for e in data["graph"]["entities"]}

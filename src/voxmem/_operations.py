@@ -277,7 +277,10 @@ async def _forget_user(engine: MemoryEngine, p: dict[str, Any]) -> Any:
 async def _export_user(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     scope, _caller = _caller_scope(engine, p)
     await engine.flush(timeout=30)
-    return await engine.store.export_caller(scope)
+    data = await engine.store.export_caller(scope)
+    # A data request covers what identifies the caller and their entity graph too.
+    known = await engine.directory.show(scope)
+    return {**data, **{key: known[key] for key in ("identifiers", "merges", "graph")}}
 
 
 async def _merge_users(engine: MemoryEngine, p: dict[str, Any]) -> Any:
