@@ -243,3 +243,19 @@ async def test_export_includes_identifiers_and_graph(engine: MemoryEngine) -> No
     assert [i["value"] for i in data["identifiers"] if i["kind"] == "phone"] == [
         "+15105550100"]
     assert {"ticket:4410", "device:printer"} <= {e["id"] for e in data["graph"]["entities"]}
+
+
+async def test_caller_metadata_identifiers_are_linked_at_call_start(
+        engine: MemoryEngine) -> None:
+    ann = who(engine, "ann")
+    await engine.start_session(ann, Caller("ann", "Ann Lee", {
+        "phone": "(510) 555-0100", "email": "Ann@Example.com", "plan": "gold",
+        "sip_call_id": "SCL_1"}))
+    await engine.directory.idle()
+    shown = await engine.directory.show(ann)
+    assert {(i["kind"], i["value"]) for i in shown["identifiers"]} == {
+        ("phone", "+15105550100"), ("email", "ann@example.com"), ("name", "ann lee"),
+        ("sip_call_id", "SCL_1")}
+    found = await engine.directory.resolve(ann, [("email", "ann at example dot com", "ivr")],
+                                           default_user_id="new")
+    assert found["userId"] == "ann"

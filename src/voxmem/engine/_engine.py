@@ -164,6 +164,7 @@ class MemoryEngine:
             return
         self._started = False
         self._stop.set()
+        await self.directory.idle()  # identifiers being linked reach the store first
         await self.applier.aclose()
         for task in list(self._background):
             task.cancel()
@@ -244,6 +245,7 @@ class MemoryEngine:
         if caller.name:
             mem.name = caller.name
         self._spawn(self.directory.warm(scope))  # for accurate recall
+        self.directory.note_caller(scope, caller.name, caller.metadata, sid)
         return SessionInfo(id=sid, user_id=scope.user_id, agent_id=scope.agent_id,
                            started_at=at, metadata=metadata or {})
 

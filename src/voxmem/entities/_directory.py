@@ -48,6 +48,13 @@ GRAPHS_KEPT = 2_000
 ALIAS_REFRESH_S = 5.0
 #: Longest chain of merges followed (A merged into B merged into C).
 MAX_ALIAS_HOPS = 8
+#: Caller metadata keys that carry an identifier, and its kind.
+METADATA_KINDS = {
+    "phone": "phone", "phone_number": "phone", "email": "email", "account": "account",
+    "account_number": "account", "customer_id": "account", "policy": "policy",
+    "policy_number": "policy", "external_id": "external_id", "crm_id": "external_id",
+    "livekit_identity": "livekit_identity", "sip_call_id": "sip_call_id",
+}
 #: Kinds ``find`` tries for free text, in order.
 _FIND_KINDS = ("phone", "email", "account", "policy", "invoice", "order", "ticket",
                "external_id", "livekit_identity", "name")
@@ -328,6 +335,39 @@ class CallerDirectory:
             self._graphs.pop(target.caller_key, None)
         return {"mergeId": merge_id, "fromUserId": row.from_user, "toUserId": row.to_user,
                 **out}
+
+    def note_caller(self, scope: Scope, name: str | None, metadata: dict[str, Any],
+                    session_id: str) -> None:
+        """Link the identifiers a starting call's caller metadata carries (``phone``,
+        ``email``, ``account``, ...) to the caller, in the background."""
+        found: list[tuple[str, str]] = []
+        for key, raw in metadata.items():
+            kind = METADATA_KINDS.get(str(key).lower())
+            if kind is not None and isinstance(raw, str | int) and not isinstance(raw, bool):
+                found.append((kind, str(raw)))
+        if name:
+            found.append(("name", name))
+        if not found:
+            return
+        task = asyncio.ensure_future(self._note(scope, found, session_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _note(self, scope: Scope, found: list[tuple[str, str]], session_id: str) -> None:
+        now = self._clock()
+        rows = []
+        for kind, raw in found:
+            value = normalize_identifier(kind, raw, self._region())
+            if value is not None:
+                rows.append(IdentifierRow(kind=kind, value=value, user_id=scope.user_id,
+                                          raw=raw, source="metadata", session_id=session_id,
+                                          turn_id=None,
+                                          strength=STRENGTH_SCORE[strength_of(kind)],
+                                          created_at=now))
+        try:
+            await self._store.run_entities(scope.tenant_id, ops.add_identifiers(scope, rows))
+        except Exception as exc:  # a background step: never lost silently, never raised
+            log.warning("identifiers of call %s not linked: %s", session_id, exc)
 
     # -- in call ------------------------------------------------------------------------------
     def observe_turn(self, scope: Scope, turn: Turn) -> None:
