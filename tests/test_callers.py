@@ -259,3 +259,13 @@ async def test_caller_metadata_identifiers_are_linked_at_call_start(
     found = await engine.directory.resolve(ann, [("email", "ann at example dot com", "ivr")],
                                            default_user_id="new")
     assert found["userId"] == "ann"
+
+
+async def test_learning_a_call_twice_changes_nothing(engine: MemoryEngine) -> None:
+    kim = who(engine, "kim")
+    sid = await call(engine, kim, "my modem is down again", "the modem light is red")
+    first = (await engine.directory.show(kim))["graph"]
+    await engine.directory.learn_graph(kim, sid)
+    assert (await engine.directory.show(kim))["graph"] == first
+    modem = next(e for e in first["entities"] if e["id"] == "device:modem")
+    assert modem["mentions"] == 2

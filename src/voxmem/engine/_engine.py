@@ -265,8 +265,9 @@ class MemoryEngine:
                                    "sessionId": sid, "at": at, "reason": reason})
         if self.learner.extractor is not None and learn:
             self._spawn(self.learner.learn(scope, sid))
-        if learn:
-            self._spawn(self.directory.learn_graph(scope, sid))
+        # The entity graph is learned from every ended call, also one ended by the idle
+        # sweep (which learns facts later, with learn=False here).
+        self._spawn(self.directory.learn_graph_later(scope, sid))
         started = mem.session_started_at or at
         if mem.session_id == sid:
             mem.session_id = None

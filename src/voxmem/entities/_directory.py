@@ -457,6 +457,13 @@ class CallerDirectory:
             await self.graph_view(scope)
         return len(graph.entities)
 
+    async def learn_graph_later(self, scope: Scope, session_id: str) -> None:
+        """:meth:`learn_graph` as a background step of call end: failures are logged."""
+        try:
+            await self.learn_graph(scope, session_id)
+        except Exception as exc:
+            log.warning("entity graph of call %s not learned: %s", session_id, exc)
+
     async def graph_view(self, scope: Scope) -> GraphView:
         """The caller's graph, cached until the next write to it."""
         view = self._graphs.get(scope.caller_key)

@@ -222,6 +222,9 @@ def write_graph(scope: Scope, graph: Graph, *, replace: bool = False) -> EntityO
                                 g.created_at))
     for m in graph.mentions:
         yield Stmt("mention.put", (*key, m.entity_id, m.item_id, m.session_id, m.at))
+    if not replace:
+        for e in graph.entities:
+            yield Stmt("entity.count_mentions", (*key, e.id))
     return len(graph.entities)
 
 

@@ -149,6 +149,12 @@ ENTITY_SQL: dict[str, str | dict[str, str]] = {
         " item_id, session_id, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (tenant_id, project_id, space, user_id, entity_id, item_id)"
         " DO NOTHING"),
+    # Mentions are counted, not added up, so learning a call twice changes nothing.
+    "entity.count_mentions": (
+        "UPDATE entities SET mentions = (SELECT COUNT(*) FROM entity_mentions m"
+        " WHERE m.tenant_id = entities.tenant_id AND m.project_id = entities.project_id"
+        " AND m.space = entities.space AND m.user_id = entities.user_id"
+        f" AND m.entity_id = entities.id) WHERE {_CALLER} AND id = ?"),
     "entity.of_caller": (
         "SELECT id, kind, label, attrs, confidence, mentions, first_seen, last_seen"
         f" FROM entities WHERE {_CALLER} ORDER BY last_seen DESC, id"),
