@@ -48,7 +48,7 @@ async def call(http: httpx.AsyncClient, op: str, body: dict[str, Any],
 
 
 async def test_openapi_documents_typed_caller_operations(http: httpx.AsyncClient) -> None:
-    doc = (await http.get("/openapi.json")).json()
+    doc = (await http.get("/openapi.json", headers=AUTH)).json()
     for op in CALLER_OPERATIONS:
         spec = doc["paths"][op.path]["post"]
         request = spec["requestBody"]["content"]["application/json"]["schema"]
