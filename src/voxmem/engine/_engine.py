@@ -120,6 +120,9 @@ class MemoryEngine:
         #: recent session id → caller, covering sessions journaled but not yet applied
         self._session_owners: collections.OrderedDict[tuple[str, str, str], str] = \
             collections.OrderedDict()
+        #: caller key -> journal sequence number of the caller's last write
+        self._last_seq: collections.OrderedDict[tuple[Any, ...], int] = \
+            collections.OrderedDict()
         self._stop = asyncio.Event()
         self.sensitive_policy = sensitive_policy(self.settings)
         self.learner = Learner(self, build_extractor(self.settings), clock)
@@ -207,7 +210,11 @@ class MemoryEngine:
         """Open a call for ``caller``; reusing another caller's session id is refused."""
         mem = self.callers.peek(scope)
         if self.store.shared and mem is not None and mem.session_id is None and (
-                not self.applier.pending_turns(scope)):
+                not self.applier.pending_turns(scope)) and (
+                self._last_seq.get(scope.caller_key, 0) <= self.applier.applied_seq):
+            # (A fact learned from the last call may still be on its way to the store:
+            # reloading before it lands would forget it, and the next call's learning
+            # would write it again.)
             # Another runtime may have served this caller since we cached them: a call
             # starts from the store's current state.
             self.callers.drop(scope)
@@ -299,6 +306,13 @@ class MemoryEngine:
         """Make a write durable, then hand it to the applier."""
         seq = await self.journal.append(record)
         self.applier.submit({"seq": seq, **record})
+        where = record.get("scope")
+        if isinstance(where, dict):
+            key = (where.get("t"), where.get("p"), where.get("s"), where.get("u"))
+            self._last_seq[key] = seq
+            self._last_seq.move_to_end(key)
+            while len(self._last_seq) > SESSION_OWNERS_KEPT:
+                self._last_seq.popitem(last=False)
         return seq
 
     # -- writes ---------------------------------------------------------------------------
