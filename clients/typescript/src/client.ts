@@ -86,15 +86,17 @@ export type ImportHistoryOptions = OptionsOf<
 const camelToSnake = (name: string): string => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 /**
- * The name `field` (camelCase) travels under for `op`: whatever the runtime's document
- * lists for the operation; the snake_case Python parameter name for an operation the
- * document does not describe field by field.
+ * The name `field` (camelCase) travels under for `op`: the name the runtime's document
+ * lists for the operation; for a field it does not list, the operation's convention as
+ * its scope fields show it (`projectId` or `project_id`); for an operation the document
+ * does not describe field by field, the snake_case Python parameter name.
  */
 export function wireName(op: OperationName, field: string): string {
   const known: readonly string[] = OPERATIONS[op].requestFields;
   if (known.includes(field)) return field;
   const snake = camelToSnake(field);
-  return known.length === 0 || known.includes(snake) ? snake : field;
+  if (known.includes(snake)) return snake;
+  return known.includes("projectId") ? field : snake;
 }
 
 /** A fresh turn id, fixed before the first attempt so a retry is the same turn. */
@@ -326,6 +328,49 @@ export class VoiceClient {
   /** Move everything of caller `fromId` (a guest) to `toId` (the account). */
   async mergeUsers(fromId: string, toId: string): Promise<Json> {
     return (await this.send("merge_users", { fromId, toId })) as Json;
+  }
+
+  // -- caller directory -------------------------------------------------------------------
+  /**
+   * The canonical caller of a starting call from its identifiers (`{ kind, value, source }`;
+   * kinds: phone, email, account, policy, external_id, livekit_identity, order, ...).
+   */
+  async resolveCaller(
+    identifiers: Array<{ kind: string; value: string; source?: string }>,
+    options: { userId?: string; name?: string; defaultUserId?: string; sessionId?: string } = {},
+  ): Promise<Json> {
+    return (await this.send("resolve_caller", { identifiers, ...options })) as Json;
+  }
+
+  /** Link one identifier (as written or spoken) to the caller. */
+  async linkIdentifier(kind: string, value: string, options: CallerArgs & { source?: string } = {}): Promise<Json> {
+    return (await this.send("link_identifier", { source: "api", ...options, kind, value })) as Json;
+  }
+
+  /** Callers linked to `identifier` (phone, e-mail, account, ... or a name). */
+  async findCallers(identifier: string): Promise<Json[]> {
+    return asList(await this.send("find_callers", { identifier }));
+  }
+
+  /** The caller's identifiers, merges and entity graph. */
+  async showCaller(options: CallerArgs): Promise<Json> {
+    return (await this.send("show_caller", { ...options })) as Json;
+  }
+
+  /** Merge caller `fromId` into `toId` (undoable; `propose` only records it). */
+  async mergeCallers(fromId: string, toId: string, options: { reason?: string; propose?: boolean } = {}): Promise<Json> {
+    const status = options.propose ? "proposed" : "merged";
+    return (await this.send("merge_callers", { fromId, toId, reason: options.reason, status })) as Json;
+  }
+
+  /** Undo merge `mergeId`: both callers get back exactly what they had. */
+  async unmergeCallers(mergeId: string): Promise<Json> {
+    return (await this.send("unmerge_callers", { mergeId })) as Json;
+  }
+
+  /** Recorded merges of the project (or of one caller), newest first. */
+  async listMerges(options: { userId?: string } = {}): Promise<Json[]> {
+    return asList(await this.send("list_merges", { ...options }));
   }
 
   /** Memory on/off and retention of the project and its agents. */

@@ -88,6 +88,24 @@ describe("VoiceClient over the runtime", () => {
     assert.ok(!(await memory.listIndexes()).some((index) => JSON.stringify(index).includes("ts-faq")));
   });
 
+  test("caller directory: resolve, link, find, show, merge and unmerge", async () => {
+    const memory = client();
+    const resolved = await memory.resolveCaller([{ kind: "phone", value: "+1 510 555 0142", source: "sip" }], {
+      defaultUserId: "ts-dir-caller",
+    });
+    assert.equal(resolved.userId, "ts-dir-caller");
+    await memory.linkIdentifier("email", "dana@example.com", { user: { id: "ts-dir-caller" } });
+    const found = await memory.findCallers("dana@example.com");
+    assert.match(JSON.stringify(found), /ts-dir-caller/);
+    assert.match(JSON.stringify(await memory.showCaller({ userId: "ts-dir-caller" })), /dana@example\.com/);
+    await memory.saveResponse({ user: { id: "ts-dir-guest" }, userText: "hello", assistantText: "hi" });
+    const merged = await memory.mergeCallers("ts-dir-guest", "ts-dir-caller", { reason: "same person" });
+    const mergeId = merged.mergeId ?? merged.merge_id ?? merged.id;
+    assert.equal(typeof mergeId, "string");
+    assert.match(JSON.stringify(await memory.listMerges({ userId: "ts-dir-caller" })), new RegExp(mergeId));
+    await memory.unmergeCallers(mergeId);
+  });
+
   test("saves carry a stable turn id that the runtime keeps", async () => {
     const memory = client();
     const user = { id: "caller-turn-ids" };

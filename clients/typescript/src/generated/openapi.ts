@@ -256,6 +256,26 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/callers/find": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Callers linked to any identifier, written or as spoken
+         * @description Callers linked to any identifier, written or as spoken. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         */
+        post: operations["find_callers"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/callers/forget": {
         parameters: {
             query?: never;
@@ -296,6 +316,26 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/callers/identifiers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Link an identifier (phone, e-mail, account, ...) to a caller
+         * @description Link an identifier (phone, e-mail, account, ...) to a caller. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         */
+        post: operations["link_identifier"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/callers/list": {
         parameters: {
             query?: never;
@@ -330,6 +370,106 @@ export type paths = {
          * @description Move a caller's memory to another (guest to account). Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
          */
         post: operations["merge_users"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/callers/merges": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Merge one caller into another, with evidence; undoable
+         * @description Merge one caller into another, with evidence; undoable. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         */
+        post: operations["merge_callers"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/callers/merges/list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Recorded merges of the project, or of one caller
+         * @description Recorded merges of the project, or of one caller. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         */
+        post: operations["list_merges"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/callers/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resolve a starting call's identifiers to one canonical caller
+         * @description Resolve a starting call's identifiers to one canonical caller. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         */
+        post: operations["resolve_caller"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/callers/show": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A caller's identifiers, merges and entity graph
+         * @description A caller's identifiers, merges and entity graph. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         */
+        post: operations["show_caller"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/callers/unmerge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Undo a merge: both callers get back exactly what they had
+         * @description Undo a merge: both callers get back exactly what they had. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         */
+        post: operations["unmerge_callers"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2334,6 +2474,190 @@ export interface operations {
             };
         };
     };
+    find_callers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    agent_id?: string;
+                    /** @description Any identifier, written or as spoken */
+                    identifier: string;
+                    project_id: string;
+                    tenant_id?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The operation's result as JSON */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        kind?: "phone" | "email" | "account" | "policy" | "external_id" | "livekit_identity" | "order" | "invoice" | "ticket" | "name" | "sip_call_id";
+                        source?: string;
+                        strength?: number;
+                        userId?: string;
+                        value?: string;
+                    }[];
+                };
+            };
+            /** @description Invalid input (`bad_request`); `details.field` names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Missing or wrong bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A session id used with another caller (`identity_mismatch`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Too large (`index.batch_too_large`, oversized text or body). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A bug (`internal`). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description The store cannot take writes (`store.unavailable`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
     forget_user: {
         parameters: {
             query?: never;
@@ -2676,6 +3000,203 @@ export interface operations {
             };
         };
     };
+    link_identifier: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    agent_id?: string;
+                    /** @enum {string} */
+                    kind: "phone" | "email" | "account" | "policy" | "external_id" | "livekit_identity" | "order" | "invoice" | "ticket" | "name" | "sip_call_id";
+                    project_id: string;
+                    source?: string;
+                    tenant_id?: string;
+                    /** @description The caller: an id string or {id, name, metadata} */
+                    user: string | {
+                        id: string;
+                        metadata?: Record<string, unknown>;
+                        name?: string;
+                    };
+                    value: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The operation's result as JSON */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        ambiguous?: boolean;
+                        createdAt?: number;
+                        /** @enum {string} */
+                        kind: "phone" | "email" | "account" | "policy" | "external_id" | "livekit_identity" | "order" | "invoice" | "ticket" | "name" | "sip_call_id";
+                        raw?: string;
+                        sessionId?: string | null;
+                        source: string;
+                        strength: number;
+                        turnId?: string | null;
+                        userId: string;
+                        value: string;
+                    };
+                };
+            };
+            /** @description Invalid input (`bad_request`); `details.field` names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Missing or wrong bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A session id used with another caller (`identity_mismatch`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Too large (`index.batch_too_large`, oversized text or body). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A bug (`internal`). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description The store cannot take writes (`store.unavailable`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
     list_callers: {
         parameters: {
             query?: never;
@@ -2867,6 +3388,985 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+            /** @description Invalid input (`bad_request`); `details.field` names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Missing or wrong bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A session id used with another caller (`identity_mismatch`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Too large (`index.batch_too_large`, oversized text or body). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A bug (`internal`). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description The store cannot take writes (`store.unavailable`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    merge_callers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    agent_id?: string;
+                    from_id: string;
+                    project_id: string;
+                    reason?: string;
+                    /** @enum {string} */
+                    status?: "merged" | "proposed";
+                    tenant_id?: string;
+                    to_id: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The operation's result as JSON */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        at?: number;
+                        evidence?: Record<string, unknown>;
+                        fromUserId: string;
+                        itemsMoved?: number;
+                        mergeId: string;
+                        /** @enum {string} */
+                        status: "merged" | "proposed" | "undone";
+                        toUserId: string;
+                        undoneAt?: number | null;
+                    };
+                };
+            };
+            /** @description Invalid input (`bad_request`); `details.field` names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Missing or wrong bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A session id used with another caller (`identity_mismatch`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Too large (`index.batch_too_large`, oversized text or body). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A bug (`internal`). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description The store cannot take writes (`store.unavailable`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    list_merges: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    agent_id?: string;
+                    project_id: string;
+                    tenant_id?: string;
+                    user_id?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The operation's result as JSON */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        at?: number;
+                        evidence?: Record<string, unknown>;
+                        fromUserId: string;
+                        itemsMoved?: number;
+                        mergeId: string;
+                        /** @enum {string} */
+                        status: "merged" | "proposed" | "undone";
+                        toUserId: string;
+                        undoneAt?: number | null;
+                    }[];
+                };
+            };
+            /** @description Invalid input (`bad_request`); `details.field` names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Missing or wrong bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A session id used with another caller (`identity_mismatch`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Too large (`index.batch_too_large`, oversized text or body). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A bug (`internal`). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description The store cannot take writes (`store.unavailable`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    resolve_caller: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    agent_id?: string;
+                    default_user_id?: string;
+                    identifiers: {
+                        /** @enum {string} */
+                        kind: "phone" | "email" | "account" | "policy" | "external_id" | "livekit_identity" | "order" | "invoice" | "ticket" | "name" | "sip_call_id";
+                        source?: string;
+                        value: string;
+                    }[];
+                    name?: string;
+                    project_id: string;
+                    session_id?: string;
+                    tenant_id?: string;
+                    /** @description The app's own id for the caller */
+                    user_id?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The operation's result as JSON */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        ambiguous?: Record<string, unknown>[];
+                        created: boolean;
+                        evidence?: Record<string, unknown>[];
+                        linked: boolean;
+                        reason: string;
+                        userId: string;
+                    };
+                };
+            };
+            /** @description Invalid input (`bad_request`); `details.field` names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Missing or wrong bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A session id used with another caller (`identity_mismatch`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Too large (`index.batch_too_large`, oversized text or body). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A bug (`internal`). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description The store cannot take writes (`store.unavailable`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    show_caller: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    agent_id?: string;
+                    project_id: string;
+                    tenant_id?: string;
+                    /** @description The caller: an id string or {id, name, metadata} */
+                    user: string | {
+                        id: string;
+                        metadata?: Record<string, unknown>;
+                        name?: string;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description The operation's result as JSON */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        graph: {
+                            edges?: {
+                                confidence?: number;
+                                createdAt?: number;
+                                relation?: string;
+                                source?: string;
+                                target?: string;
+                            }[];
+                            entities?: {
+                                attrs?: Record<string, unknown>;
+                                confidence?: number;
+                                firstSeen?: number;
+                                id?: string;
+                                kind?: string;
+                                label?: string;
+                                lastSeen?: number;
+                                mentions?: number;
+                            }[];
+                        };
+                        identifiers: {
+                            ambiguous?: boolean;
+                            createdAt?: number;
+                            /** @enum {string} */
+                            kind: "phone" | "email" | "account" | "policy" | "external_id" | "livekit_identity" | "order" | "invoice" | "ticket" | "name" | "sip_call_id";
+                            raw?: string;
+                            sessionId?: string | null;
+                            source: string;
+                            strength: number;
+                            turnId?: string | null;
+                            userId: string;
+                            value: string;
+                        }[];
+                        merges: {
+                            at?: number;
+                            evidence?: Record<string, unknown>;
+                            fromUserId: string;
+                            itemsMoved?: number;
+                            mergeId: string;
+                            /** @enum {string} */
+                            status: "merged" | "proposed" | "undone";
+                            toUserId: string;
+                            undoneAt?: number | null;
+                        }[];
+                        name?: string | null;
+                        profile?: Record<string, unknown>;
+                        userId: string;
+                    };
+                };
+            };
+            /** @description Invalid input (`bad_request`); `details.field` names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Missing or wrong bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A session id used with another caller (`identity_mismatch`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Too large (`index.batch_too_large`, oversized text or body). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A bug (`internal`). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description The store cannot take writes (`store.unavailable`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    unmerge_callers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    agent_id?: string;
+                    merge_id: string;
+                    project_id: string;
+                    tenant_id?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The operation's result as JSON */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        fromUserId: string;
+                        itemsRestored?: number;
+                        mergeId: string;
+                        sessionsRestored?: number;
+                        toUserId: string;
+                    };
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */

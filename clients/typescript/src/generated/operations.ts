@@ -32,6 +32,16 @@ export const OPERATIONS = {
     "path": "/v1/callers/export",
     "requestFields": []
   },
+  "find_callers": {
+    "method": "POST",
+    "path": "/v1/callers/find",
+    "requestFields": [
+      "agent_id",
+      "identifier",
+      "project_id",
+      "tenant_id"
+    ]
+  },
   "flush": {
     "method": "POST",
     "path": "/v1/admin/flush",
@@ -67,6 +77,19 @@ export const OPERATIONS = {
     "path": "/v1/memory/import",
     "requestFields": []
   },
+  "link_identifier": {
+    "method": "POST",
+    "path": "/v1/callers/identifiers",
+    "requestFields": [
+      "agent_id",
+      "kind",
+      "project_id",
+      "source",
+      "tenant_id",
+      "user",
+      "value"
+    ]
+  },
   "list_callers": {
     "method": "POST",
     "path": "/v1/callers/list",
@@ -92,6 +115,29 @@ export const OPERATIONS = {
     "path": "/v1/memories/list",
     "requestFields": []
   },
+  "list_merges": {
+    "method": "POST",
+    "path": "/v1/callers/merges/list",
+    "requestFields": [
+      "agent_id",
+      "project_id",
+      "tenant_id",
+      "user_id"
+    ]
+  },
+  "merge_callers": {
+    "method": "POST",
+    "path": "/v1/callers/merges",
+    "requestFields": [
+      "agent_id",
+      "from_id",
+      "project_id",
+      "reason",
+      "status",
+      "tenant_id",
+      "to_id"
+    ]
+  },
   "merge_users": {
     "method": "POST",
     "path": "/v1/callers/merge",
@@ -111,6 +157,20 @@ export const OPERATIONS = {
     "method": "POST",
     "path": "/v1/memories/remember",
     "requestFields": []
+  },
+  "resolve_caller": {
+    "method": "POST",
+    "path": "/v1/callers/resolve",
+    "requestFields": [
+      "agent_id",
+      "default_user_id",
+      "identifiers",
+      "name",
+      "project_id",
+      "session_id",
+      "tenant_id",
+      "user_id"
+    ]
   },
   "runtime_health": {
     "method": "POST",
@@ -142,10 +202,30 @@ export const OPERATIONS = {
     "path": "/v1/policy/set",
     "requestFields": []
   },
+  "show_caller": {
+    "method": "POST",
+    "path": "/v1/callers/show",
+    "requestFields": [
+      "agent_id",
+      "project_id",
+      "tenant_id",
+      "user"
+    ]
+  },
   "start_session": {
     "method": "POST",
     "path": "/v1/sessions/start",
     "requestFields": []
+  },
+  "unmerge_callers": {
+    "method": "POST",
+    "path": "/v1/callers/unmerge",
+    "requestFields": [
+      "agent_id",
+      "merge_id",
+      "project_id",
+      "tenant_id"
+    ]
   },
   "update_profile": {
     "method": "POST",
