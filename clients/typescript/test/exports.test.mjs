@@ -19,7 +19,8 @@ test("@voxmem/client/livekit exports", async () => {
     "CallMemory", "CallerIdentity", "DEFAULT_FILLER", "DEFAULT_PRELOAD_TIMEOUT_MS", "DEFAULT_PROFILE_FIELDS",
     "DEFAULT_SEARCH_TIMEOUT_MS", "DEFAULT_TURN_LANES", "MEMORY_PLACEHOLDER", "MemoryAgent",
     "PARTICIPANT_KIND_AGENT", "PARTICIPANT_KIND_CONNECTOR", "PARTICIPANT_KIND_SIP", "PARTICIPANT_KIND_STANDARD",
-    "RECALL_MESSAGE_PREFIX", "TOOL_NAMES", "callerFromJobMetadata", "callerFromParticipants", "insertRecall",
-    "isRecallMessage", "memoryTools", "normalizeE164", "renderMemoryInstructions", "resolveCaller", "toLivekitTool",
+    "RECALL_MESSAGE_PREFIX", "TOOL_NAMES", "callerFromJobMetadata", "callerFromParticipants", "canonicalIdentity", "insertRecall",
+    "isRecallMessage", "memoryTools", "normalizeE164", "renderMemoryInstructions", "resolutionIdentifiers", "resolveCaller",
+    "toLivekitTool",
   ]);
 });

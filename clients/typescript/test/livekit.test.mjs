@@ -12,6 +12,7 @@ import {
   MemoryAgent,
   PARTICIPANT_KIND_AGENT,
   RECALL_MESSAGE_PREFIX,
+  canonicalIdentity,
   memoryTools,
   toLivekitTool,
   normalizeE164,
@@ -237,6 +238,20 @@ describe("caller identity", () => {
     const onlyAgents = { localParticipant: selfAsStandard, remoteParticipants: new Map([["agent-bob", otherAgent]]) };
     assert.equal(resolveCaller({ room: onlyAgents }).anonymous, true);
     assert.equal(resolveCaller({ jobMetadata: "not json" }).anonymous, true);
+  });
+
+  test("a SIP caller whose number is linked to an account is that account's caller", async () => {
+    const client = newClient();
+    await client.linkIdentifier("phone", "+15105550177", { user: { id: "acct-9" } });
+    const sip = { identity: "sip_9", kind: 3, attributes: { "sip.phoneNumber": "+1 510 555 0177" } };
+    const fromRoom = resolveCaller({ room: room(sip) });
+    assert.equal(fromRoom.userId, "+15105550177");
+    const canonical = await canonicalIdentity(client, fromRoom);
+    assert.equal(canonical.userId, "acct-9");
+    assert.equal(canonical.source, "sip");
+    // The app's own id is never replaced.
+    const explicit = CallerIdentity.explicit("app-user-1");
+    assert.equal((await canonicalIdentity(client, explicit)).userId, "app-user-1");
   });
 
   test("E.164 normalisation and the {{memory}} placeholder", () => {

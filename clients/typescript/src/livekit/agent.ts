@@ -4,8 +4,8 @@
 import { getJobContext, llm, voice } from "@livekit/agents";
 
 import type { VoiceClient } from "../client.js";
-import { CallMemory, RECALL_MESSAGE_PREFIX, insertRecall } from "./call.js";
-import { CallerIdentity, renderMemoryInstructions, resolveCaller, type RoomLike } from "./identity.js";
+import { CallMemory, DEFAULT_PRELOAD_TIMEOUT_MS, RECALL_MESSAGE_PREFIX, insertRecall, withDeadline } from "./call.js";
+import { CallerIdentity, canonicalIdentity, renderMemoryInstructions, resolveCaller, type RoomLike } from "./identity.js";
 
 /** Id LiveKit gives the agent's instructions message in the chat context. */
 const INSTRUCTIONS_MESSAGE_ID = "lk.agent_task.instructions";
@@ -52,6 +52,7 @@ export class MemoryAgent<UserData = unknown> extends voice.Agent<UserData> {
   private readonly explicitIdentity: CallerIdentity | undefined;
   private readonly memoryOptions: { searchTimeoutMs?: number; preloadTimeoutMs?: number; lanes?: string[]; defaultCountryCode?: string };
   private memoryOfCall: CallMemory | undefined;
+  private memoryReady: Promise<CallMemory> | undefined;
 
   constructor(options: MemoryAgentOptions<UserData>) {
     const { client, instructions, identity, defaultCountryCode, searchTimeoutMs, preloadTimeoutMs, lanes, ...agentOptions } = options;
@@ -67,17 +68,30 @@ export class MemoryAgent<UserData = unknown> extends voice.Agent<UserData> {
     return this.memoryOfCall;
   }
 
-  private attachMemory(): CallMemory {
-    if (this.memoryOfCall !== undefined) return this.memoryOfCall;
+  /** The call's memory: shared with earlier agents of the session, or opened here once. */
+  private attachMemory(): Promise<CallMemory> {
+    this.memoryReady ??= this.openMemory();
+    return this.memoryReady;
+  }
+
+  private async openMemory(): Promise<CallMemory> {
     const session = this.session;
     const existing = CallMemory.of(session);
     if (existing !== undefined) {
       this.memoryOfCall = existing; // a handoff: the call's memory is shared
       return existing;
     }
-    const memory = new CallMemory({ client: this.client, identity: this.resolveIdentity(), ...this.memoryOptions });
-    this.memoryOfCall = memory.attach(session);
-    return this.memoryOfCall;
+    let identity = this.resolveIdentity();
+    try {
+      // Bounded like the preload: a slow directory must not hold the first reply.
+      const canonical = canonicalIdentity(this.client, identity);
+      identity = (await withDeadline(canonical, this.memoryOptions.preloadTimeoutMs ?? DEFAULT_PRELOAD_TIMEOUT_MS)) ?? identity;
+    } catch {
+      // keep the identity the room gave
+    }
+    const memory = CallMemory.of(session) ?? new CallMemory({ client: this.client, identity, ...this.memoryOptions }).attach(session);
+    this.memoryOfCall = memory;
+    return memory;
   }
 
   private resolveIdentity(): CallerIdentity {
@@ -97,14 +111,14 @@ export class MemoryAgent<UserData = unknown> extends voice.Agent<UserData> {
 
   /** Open the call's memory and render it into the instructions. */
   override async onEnter(): Promise<void> {
-    const memory = this.attachMemory();
+    const memory = await this.attachMemory();
     const preload = await memory.open();
     if (preload?.contextText) await this.updateInstructions(this.renderedInstructions());
   }
 
   /** Recall for the finished user turn and put it immediately before the user's message. */
   override async onUserTurnCompleted(chatCtx: llm.ChatContext, newMessage: llm.ChatMessage): Promise<void> {
-    const memory = this.attachMemory();
+    const memory = await this.attachMemory();
     await memory.open();
     const text = await memory.recall(newMessage.textContent, newMessage.id);
     if (text) insertRecall(chatCtx, newMessage, text);
@@ -116,7 +130,7 @@ export class MemoryAgent<UserData = unknown> extends voice.Agent<UserData> {
    * text path does not run `onUserTurnCompleted`).
    */
   override async llmNode(chatCtx: llm.ChatContext, toolCtx: llm.ToolContext, modelSettings: voice.ModelSettings) {
-    const memory = this.attachMemory();
+    const memory = await this.attachMemory();
     if (memory.enabled) {
       await memory.open();
       const index = chatCtx.indexById(INSTRUCTIONS_MESSAGE_ID);

@@ -53,7 +53,8 @@ interface PendingTurn {
 
 const SESSIONS = new WeakMap<object, CallMemory>();
 
-function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+/** `promise`, or `undefined` once `ms` have passed (the work itself goes on). */
+export function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<undefined>((resolve) => {
     timer = setTimeout(() => resolve(undefined), ms);

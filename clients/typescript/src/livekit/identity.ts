@@ -258,3 +258,57 @@ export function renderMemoryInstructions(template: string, memoryText: string | 
     .replace(/\n{3,}/g, "\n\n")
     .trim();
 }
+
+// -- caller resolution (SPEC §7) -----------------------------------------------------------
+
+/** What {@link canonicalIdentity} needs of the client. */
+export interface CallerResolver {
+  resolveCaller(
+    identifiers: Array<{ kind: string; value: string; source?: string }>,
+    options?: { userId?: string; name?: string; defaultUserId?: string },
+  ): Promise<Record<string, unknown>>;
+}
+
+/** The identifiers of `identity` as `resolveCaller` takes them. */
+export function resolutionIdentifiers(identity: CallerIdentity): Array<{ kind: string; value: string; source: string }> {
+  const sources: Record<string, string> = { job_metadata: "metadata", sip: "sip", participant: "livekit", explicit: "app" };
+  const source = sources[identity.source] ?? identity.source;
+  const { phone, participantIdentity, sipCallId } = identity.extra;
+  const found: Array<{ kind: string; value: string; source: string }> = [];
+  if (phone) found.push({ kind: "phone", value: phone, source: identity.source === "sip" ? "sip" : source });
+  if (participantIdentity && participantIdentity !== phone) {
+    found.push({ kind: "livekit_identity", value: participantIdentity, source: "livekit" });
+  }
+  if (sipCallId) found.push({ kind: "sip_call_id", value: sipCallId, source: "sip" });
+  if (identity.source === "job_metadata" && identity.userId) {
+    found.push({ kind: "external_id", value: identity.userId, source: "metadata" });
+  }
+  return found;
+}
+
+/**
+ * `identity` with its user id replaced by the canonical caller its identifiers resolve
+ * to (a caller ringing from a new number whose account is known). The app's own id (job
+ * metadata, or explicit) is kept, and the room's identifiers are linked to it in the
+ * background; a SIP phone or participant identity is only a default, used when no known
+ * caller owns the call's identifiers. A failed resolution keeps the identity as it is.
+ */
+export async function canonicalIdentity(client: CallerResolver, identity: CallerIdentity): Promise<CallerIdentity> {
+  const identifiers = resolutionIdentifiers(identity);
+  if (identity.anonymous || identifiers.length === 0) return identity;
+  const name = identity.extra.name;
+  if (identity.source === "job_metadata" || identity.source === "explicit") {
+    void client.resolveCaller(identifiers, { userId: identity.userId, name }).catch(() => undefined);
+    return identity;
+  }
+  try {
+    const found = await client.resolveCaller(identifiers, { name, defaultUserId: identity.userId });
+    const userId = found["userId"];
+    if (typeof userId === "string" && userId && userId !== identity.userId) {
+      return new CallerIdentity(userId, identity.source, identity.extra);
+    }
+  } catch {
+    // memory must never stop a call: keep the room's id
+  }
+  return identity;
+}
