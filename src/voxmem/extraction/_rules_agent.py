@@ -14,7 +14,7 @@ import re
 from ._rules_common import TurnView, is_time, sentences
 from ._select import Candidate
 
-__all__ = ["AGENT_RULES", "extra_commitment"]
+__all__ = ["AGENT_RULES", "book_appointment", "extra_commitment"]
 
 _MONTHS = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
            r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
@@ -54,7 +54,13 @@ _WHEN_TAIL = re.compile(
     r"works?\s+for\s+you|if\s+that\s+suits|for\s+you)\b.*$", re.IGNORECASE)
 
 
-def _appointment(t: TurnView, when: str, offset: int, confidence: float) -> Candidate | None:
+def book_appointment(
+    t: TurnView, when: str, offset: int, confidence: float
+) -> Candidate | None:
+    """An appointment fact for ``when`` ("Tuesday May 6th at 3:30 with Dr. Chen").
+
+    None when ``when`` names no day or time.
+    """
     when = _WHEN_TAIL.sub("", when).strip(" ,:")
     when = re.sub(r"^(?:for|on)\s+", "", when, flags=re.IGNORECASE)
     if not _WHEN.search(when) or len(when.split()) > 16 or re.match(
@@ -76,14 +82,14 @@ def appointments(t: TurnView) -> list[Candidate]:
             when = m.group("when")
             if what and what.lower() not in ("you", "you in", "it", "that"):
                 when = f"{when} ({what})"
-            c = _appointment(t, when, base + offset + m.start(), 0.8)
+            c = book_appointment(t, when, base + offset + m.start(), 0.8)
             if c is not None:
                 out.append(c)
     if t.prev_agent and _ACCEPT.match(t.user.strip()):
         for _, sentence in sentences(t.prev_agent):
             offer = _OFFER.match(sentence.strip())
             if offer:
-                c = _appointment(t, offer.group("when"), 0, 0.7)
+                c = book_appointment(t, offer.group("when"), 0, 0.7)
                 if c is not None:
                     out.append(c)
     return out

@@ -122,7 +122,7 @@ _RATHER = re.compile(
     re.IGNORECASE,
 )
 _LIKE = re.compile(
-    r"\b(?:i|we)\s+(?:really\s+|do\s+|always\s+)?(?P<neg>don't\s+like|do\s+not\s+like|"
+    r"\b(?:i|we)\s+(?:really\s+|do\s+|always\s+)?(?P<neg>don't\s+(?:really\s+)?like|do\s+not\s+like|"
     r"hate|dislike|can't\s+stand|cannot\s+stand|like|love)\s+",
     re.IGNORECASE,
 )

@@ -47,7 +47,7 @@ _WHENEVER = re.compile(
 _NO_THING = re.compile(
     r"(?:^|\b(?:and|also|but|so|please|oh|just)\s+)(?:no|never\s+any|nothing)\s+"
     r"(?P<obj>(?!more\b)[a-z][a-z' -]{2,40}?)\s*(?=\b(?:ever|please|for\s+(?:me|us)|"
-    r"on\s+(?:it|them|mine|my)|at\s+all|in\s+(?:it|mine)|thanks|my\s+\w+\s+hates?|we\s+don't|"
+    r"on\s+(?:it|them|mine|my|anything|everything)|at\s+all|in\s+(?:it|mine)|thanks|my\s+\w+\s+hates?|we\s+don't|"
     r"i\s+don't|i'm\s+the|i\s+hate)\b|$)",
     re.IGNORECASE)
 _PREFER_A = re.compile(

@@ -172,7 +172,8 @@ _BARE_VALUE = re.compile(
     r"^(?:(?:yes|yeah|yep|sure|ok|okay|so|uh|um|it's|its|it\s+is|that's|yeah\s+it's)[\s,]+)*"
     r"(?P<value>(?=[a-z0-9-]*\d)[a-z0-9-]{3,20})\b", re.IGNORECASE)
 _AGENT_OPENED = re.compile(
-    rf"\b(?:opened|created|raised|logged|filed|submitted)\s+(?:a\s+|an\s+)?(?:new\s+)?"
+    rf"\b(?:opened|created|raised|logged|filed|submitted)\s+(?:(?:that|this|it)\s+(?:as|under)\s+)?"
+    rf"(?:a\s+|an\s+)?(?:new\s+)?"
     rf"(?P<kind>{_ID_KINDS})\s+(?:number\s+)?(?:[A-Z]{{2,4}}[\s-]?)?(?P<value>\d[\d-]{{2,15}})",
     re.IGNORECASE)
 _KIND_LABEL = {"frequent flyer": "frequent flyer", "miles": "frequent flyer",

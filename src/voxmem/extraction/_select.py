@@ -73,8 +73,13 @@ _FILLER_WORDS = word_set(
 _SAME_CONTENT = 0.8
 
 
+# "Dislikes olives" and "Does not want olives" say one thing: both read as "not olives".
+_NEGATION_WORDS = {"dislikes": "not", "does": "", "want": "", "doesn't": "not"}
+
+
 def _content_words(norm: str) -> frozenset[str]:
-    return frozenset(w for w in norm.split() if w not in _FILLER_WORDS)
+    words = (_NEGATION_WORDS.get(w, w) for w in norm.split() if w not in _FILLER_WORDS)
+    return frozenset(w for w in words if w)
 
 
 def _same_content(a: frozenset[str], b: frozenset[str]) -> bool:

@@ -34,6 +34,7 @@ from ._rules_needs import NEED_RULES
 from ._rules_people import PEOPLE_RULES
 from ._rules_preferences import PREFERENCE_RULES
 from ._rules_spoken import SPOKEN_RULES
+from ._rules_standing import STANDING_RULES
 from ._rules_things import THING_RULES
 from ._select import Candidate, select_facts
 from ._spoken import restore_apostrophes, spelled_letters, spoken_numbers
@@ -203,7 +204,7 @@ def commitments(t: TurnView) -> list[Candidate]:
 
 _USER_RULES: tuple[Rule, ...] = (
     *IDENTITY_RULES, *PEOPLE_RULES, *THING_RULES, *PREFERENCE_RULES, *SPOKEN_RULES,
-    *NEED_RULES, *AGENT_RULES, commitments)
+    *NEED_RULES, *AGENT_RULES, *STANDING_RULES, commitments)
 
 
 class RuleExtractor:
