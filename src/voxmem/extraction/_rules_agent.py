@@ -45,7 +45,8 @@ _OFFER = re.compile(
 _ACCEPT = re.compile(
     r"^(?:(?:oh|ok|okay|yeah|yes|yep|sure|great|perfect|lovely|brilliant|fine|that's|thats|"
     r"that|sounds|works|go|on|then|good|is|fine|book|me|it|in|please|thanks|ta|cheers|do|"
-    r"for|\d+|at|tuesday|monday|wednesday|thursday|friday|saturday|sunday|tomorrow|"
+    r"for|\d+|at|one|the|first|that's|thats|grand|alright|excellent|ideal|yup|absolutely|"
+    r"definitely|take|i'll|ill|have|lets|let's|works|suits|tuesday|monday|wednesday|thursday|friday|saturday|sunday|tomorrow|"
     r"morning|afternoon|evening|pm|am|eleven|ten|nine|four)[\s,.!]*){1,8}$",
     re.IGNORECASE,
 )
@@ -109,7 +110,7 @@ _WILL = re.compile(
     rf"\b{_WHO}\s+will\s+(?P<verb>call|phone|ring|contact|email|text|visit|come\s+out|"
     rf"come\s+back|come|be\s+there|be\s+with\s+you|be\s+in\s+touch|reach\s+out|get\s+back|"
     rf"return|follow\s+up|arrive|review|send|deliver|look\s+at|remote\s+in)\b"
-    rf"(?P<rest>[^.!?;]{{0,80}})",
+    rf"(?P<rest>(?:[^.!?;]|(?<=Dr)\.|(?<=Mr)\.|(?<=Mrs)\.|(?<=Ms)\.){{0,80}})",
     re.IGNORECASE,
 )
 _READY = re.compile(
@@ -124,7 +125,7 @@ _I_WILL = re.compile(
     r"waive|post|book|reserve|arrange|file|submit|hold|prepare|schedule|set\s+up|sort(?:\s+out)?|"
     r"put(?=\s+an?\s)|"
     r"send|have\s+[\w\s]{2,20}?\s+(?:review|call|check|look\s+at|email|contact))\b"
-    r"(?P<rest>[^.!?;]{0,80})",
+    r"(?P<rest>(?:[^.!?;]|(?<=Dr)\.|(?<=Mr)\.|(?<=Mrs)\.|(?<=Ms)\.){0,80})",
     re.IGNORECASE,
 )
 # Done on the spot, not later: "I'll send one up right away", "I'll note that".
@@ -172,7 +173,12 @@ def extra_commitment(sentence: str) -> list[tuple[str, int, float]]:
     for m in _GET_SOMEONE.finditer(sentence):
         who = re.sub(r"^our\s+", "the ", m.group("who"), flags=re.IGNORECASE)
         how = re.sub(r"^to\s+", "", m.group("how").strip())
-        out.append((f"Agent promised {who} will {_tidy(how)}".rstrip(" ."), m.start(), 0.7))
+        if re.match(r"(?:round|out|over|there)\b", how, re.IGNORECASE):
+            # "we'll get someone out": the visit is the promise, not "someone will out"
+            text = f"Agent promised to get {who} {_tidy(how)}"
+        else:
+            text = f"Agent promised {who} will {_tidy(how)}"
+        out.append((text.rstrip(" ."), m.start(), 0.7))
     for m in _EXPECT.finditer(sentence):
         if m.group("what"):
             text = f"Agent promised a {m.group('what')} from {_tidy(m.group('rest'))}"

@@ -28,7 +28,8 @@ __all__ = ["NEED_RULES"]
 _CANT = re.compile(
     r"\b(?:i|we)\s+(?:can't|cannot|can\s+not|am\s+unable\s+to|'m\s+unable\s+to|"
     r"am\s+not\s+able\s+to)\s+(?P<verb>go\s+over|spend\s+more\s+than|pay\s+more\s+than|"
-    r"afford|climb|do|use|take|drive|walk|travel|eat|have|work|read|stand|lift|carry|"
+    r"afford|climb|do|use|take|drive|walk|travel|eat|have|work|read|stand(?=\s+(?:up|for|very|long)\b)|lift|"
+    r"carry|"
     r"be\s+reached|answer|get\s+to)\s+",
     re.IGNORECASE,
 )
@@ -193,7 +194,7 @@ def needs(t: TurnView) -> list[Candidate]:
 
 _PLAN_BY_AGENT = re.compile(
     r"\byou're\s+(?:now\s+|all\s+set\s+)?(?:on|signed\s+up\s+for|subscribed\s+to|enrolled\s+in)"
-    r"\s+(?:the\s+|our\s+)?(?P<plan>[A-Z][\w+-]*(?:\s[A-Z][\w+-]*)?)(?:\s+plan)?\b"
+    r"\s+(?:the\s+|our\s+)?(?P<plan>[A-Z][\w+-]*(?:\s(?:[A-Z][\w+-]*|\d+))?)(?:\s+plan)?\b"
 )
 _PLAN_BY_CALLER = re.compile(
     r"\b(?:i'm|i\s+am|im|we're|we\s+are)\s+(?:currently\s+|still\s+)?on\s+(?:the\s+|a\s+)?"

@@ -61,7 +61,8 @@ _NAME_ASKED = re.compile(
     r"\b(?:your\s+(?:full\s+|first\s+|last\s+)?name|(?:can|could|may)\s+i\s+(?:have|get|take|"
     r"start\s+with)\s+(?:a\s+)?name|who\s+(?:am\s+i|i'm)\s+speaking\s+(?:with|to)|"
     r"who's\s+calling|who\s+is\s+calling|who\s+is\s+this|what\s+name|name\s+(?:for|on)\s+the|"
-    r"name\s+should\s+i|and\s+(?:your\s+)?name|who's\s+the\s+appointment\s+for|"
+    r"name\s+should\s+i|and\s+(?:your\s+)?name|and\s+you\s+are|who\s+do\s+i\s+have|"
+    r"who\s+have\s+i\s+got|who's\s+the\s+appointment\s+for|"
     r"who\s+is\s+(?:this|it|the\s+\w+)\s+for|last\s+name|surname)\b",
     re.IGNORECASE,
 )
@@ -73,7 +74,8 @@ _LEAD_IN = re.compile(
     r"^(?:(?:yeah|yes|yep|sure|hi|hello|hey|oh|ok|okay|so|well|right|um|uh|sorry|"
     r"for\s+me|it's\s+for\s+me|it's|its|it\s+is|this\s+is|i'm|im|i\s+am|my\s+name\s+is|"
     r"my\s+name's|name's|the\s+name's|you're\s+speaking\s+with|speaking\s+with|"
-    r"put\s+it\s+under(?:\s+the\s+name)?|under(?:\s+the\s+name)?|it's\s+under|its\s+under|"
+    r"put\s+it\s+under(?:\s+the\s+name)?|(?:it|that)\s+should\s+be(?:\s+under)?|"
+    r"should\s+be\s+under|(?:it|that)'ll\s+be(?:\s+under)?|under(?:\s+the\s+name)?|it's\s+under|its\s+under|"
     r"call\s+me|my\s+first\s+name\s+is|first\s+name|last\s+name\s+is|surname\s+is|"
     r"last\s+name|surname)[\s,.]+)*",
     re.IGNORECASE,
@@ -198,7 +200,7 @@ _REL = "|".join(sorted({*_RELATION_WORDS, *_PLURALS}, key=len, reverse=True))
 _MY_REL = re.compile(
     rf"\b(?P<own>my|our|me|the)\s+(?:(?:little|old|eldest|youngest|oldest|younger|older|"
     rf"new|baby|other|two|three|rescue|german|golden|\w+-year-old)\s+)*(?P<rel>{_REL})"
-    rf"(?:'s)?\s+(?:(?:name\s+is|name's|names|is\s+called|called|named|she's\s+called|"
+    rf"(?:'s)?\s+(?:(?:name\s+is|name's|names|is\s+called|is\s+named|called|named|she's\s+called|"
     rf"he's\s+called|who's\s+called|is)\s+)?(?P<names>[a-z][a-z' -]{{1,40}})",
     re.IGNORECASE,
 )

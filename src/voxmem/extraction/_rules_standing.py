@@ -49,7 +49,8 @@ _ONLY_PAY = re.compile(
     r"\b(?:i|we)\s+only\s+(?:pay|accept|do)\s+(?:in\s+|by\s+|with\s+)?(?P<obj>cash|cheques?|"
     r"checks?|card|bank\s+transfer|paypal|direct\s+debit)\b", re.IGNORECASE)
 _LIKE_IT = re.compile(
-    r"\b(?:i|we)\s+(?:like|prefer|want|need)\s+(?:it|them|mine)\s+(?P<obj>(?:really\s+|quite\s+|"
+    r"\b(?:i|we)\s+(?:like|prefer|want|need|(?:always|usually)\s+(?:have|take|get|order))\s+"
+    r"(?:it|them|mine)\s+(?P<obj>(?:really\s+|quite\s+|"
     r"nice\s+and\s+|extra\s+|super\s+|very\s+|a\s+bit\s+|a\s+little\s+)?(?P<adj>[a-z]+))\b",
     re.IGNORECASE)
 # "I like it when ...", "I like it here": not a way something should be done.
@@ -134,6 +135,16 @@ _SPEAKER_OF = re.compile(
     r"turkish|ukrainian|romanian|greek|somali|farsi|tamil|gujarati|bengali)\b", re.IGNORECASE)
 
 
+_WRITTEN_WORD = re.compile(r"\b[A-Z][a-z'-]+\b")
+
+
+def _names_written(agent: str) -> frozenset[str]:
+    # Also a capitalised word that starts a sentence ("Dmitri has Thursday free"), unless
+    # it is an everyday word; the caller must have said it after "I always see" too.
+    return agent_proper_nouns(agent) | frozenset(
+        w.lower() for w in _WRITTEN_WORD.findall(agent) if not is_common_word(w.lower()))
+
+
 def named_preferences(t: TurnView) -> list[Candidate]:
     """"I always see Priyanka", "the same driver as last time, Ahmed", "afternoons please"."""
     out: list[Candidate] = []
@@ -141,7 +152,7 @@ def named_preferences(t: TurnView) -> list[Candidate]:
     for m in _SPEAKER_OF.finditer(t.user):
         out.append(t.candidate(f"Prefers to speak {m.group('lang').capitalize()}", "preference",
                                "language", 0.75, m.start()))
-    confirmed = agent_proper_nouns(t.agent) | agent_proper_nouns(t.prev_agent)
+    confirmed = _names_written(t.agent) | _names_written(t.prev_agent)
     for offset, sentence in sentences(t.user):
         if sentence.rstrip().endswith("?") or _QUESTION.match(sentence):
             continue
@@ -247,4 +258,34 @@ def confirmed_bookings(t: TurnView) -> list[Candidate]:
     return out
 
 
-STANDING_RULES = (standing_requests, named_preferences, pets_and_names, confirmed_bookings)
+_WILL_BE_SENT = re.compile(
+    r"\b(?P<what>(?:your|the|a|an)\s+(?:new\s+|replacement\s+|updated\s+)?[\w-]+"
+    r"(?:\s+[\w-]+)?)\s+will\s+be\s+(?P<verb>posted|sent|mailed|emailed|delivered|shipped|"
+    r"dispatched|couriered|fitted|installed|collected|picked\s+up|refunded|credited|repaired|"
+    r"replaced)\b(?P<rest>[^.!?;]{0,60})", re.IGNORECASE)
+_WHEN_WORD = re.compile(
+    r"\b(?:by|within|on|tomorrow|next|in\s+\d|in\s+(?:a|two|three)|this\s+week|end\s+of|"
+    r"\d+\s+(?:working\s+|business\s+)?days?|(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b",
+    re.IGNORECASE)
+
+
+def promised_deliveries(t: TurnView) -> list[Candidate]:
+    """"Your new parking permit will be posted to you within 10 days"."""
+    out: list[Candidate] = []
+    base = len(t.user)
+    for offset, sentence in sentences(t.agent):
+        if sentence.rstrip().endswith("?"):
+            continue
+        for m in _WILL_BE_SENT.finditer(sentence):
+            if not _WHEN_WORD.search(m.group("rest")):
+                continue  # "your card will be replaced" with no when is a policy, not a plan
+            what = re.sub(r"^your\b", "the caller's", m.group("what"), flags=re.IGNORECASE)
+            rest = re.sub(r"\bto\s+you\b\s*", "", m.group("rest")).strip(" ,")
+            text = f"Agent promised {what.lower()} will be {m.group('verb').lower()} {rest}"
+            out.append(t.candidate(text.strip(), "commitment", None, 0.7,
+                                   base + offset + m.start()))
+    return out
+
+
+STANDING_RULES = (standing_requests, named_preferences, pets_and_names, confirmed_bookings,
+                  promised_deliveries)
