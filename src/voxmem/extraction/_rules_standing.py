@@ -154,8 +154,8 @@ def named_preferences(t: TurnView) -> list[Candidate]:
                                "language", 0.75, m.start()))
     confirmed = _names_written(t.agent) | _names_written(t.prev_agent)
     for offset, sentence in sentences(t.user):
-        if sentence.rstrip().endswith("?") or _QUESTION.match(sentence):
-            continue
+        # "can you send the same driver as last time, Ahmed?" is a request that counts.
+        asked = sentence.rstrip().endswith("?") or bool(_QUESTION.match(sentence))
         for m in _ALWAYS_SEE.finditer(sentence):
             name = m.group("name").lower()
             if name in confirmed and not is_common_word(name):
@@ -170,7 +170,7 @@ def named_preferences(t: TurnView) -> list[Candidate]:
                     None, 0.8, offset + m.start()))
         for m in _BARE_TIME.finditer(sentence):
             obj = m.group("obj").lower()
-            if ONE_OFF.search(sentence):
+            if asked or ONE_OFF.search(sentence):
                 continue
             out.append(t.candidate(tidy_days(f"Prefers {obj}"), "availability", "preferred_time",
                                    0.7, offset + m.start()))

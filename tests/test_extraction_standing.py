@@ -1,0 +1,153 @@
+"""The rule extractor on standing instructions, named people and pets, and agent wordings.
+
+Each case is a phrasing the rules missed or misread before (round 2 of issue 11 item 3).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from voxmem.extraction import ExtractedFact, RuleExtractor, Transcript, TranscriptTurn
+
+
+def extract(*turns: tuple[str, str]) -> list[ExtractedFact]:
+    call = Transcript("s1", "u1", [TranscriptTurn(f"t{i}", u, a, float(i))
+                                   for i, (u, a) in enumerate(turns, 1)])
+    return RuleExtractor().extract_sync(call)
+
+
+def texts(facts: list[ExtractedFact]) -> list[str]:
+    return [f.text for f in facts]
+
+
+@pytest.mark.parametrize("said, agent, expected", [
+    ("from now on just leave packages at the side door", "Side door, noted.",
+     "Asks to leave packages at the side door"),
+    ("please dont use any scented products in my flat", "Unscented only.",
+     "Asks not to use any scented products in their flat"),
+    ("i dont want paper statements anymore", "Switched off.",
+     "Does not want paper statements anymore"),
+    ("i only pay cash", "Cash is fine.", "Pays only by cash"),
+    ("i always have it extra hot", "Extra hot, noted.", "Prefers extra hot"),
+])
+def test_standing_instructions_are_preferences(said: str, agent: str, expected: str) -> None:
+    facts = extract((said, agent))
+    assert expected in texts(facts)
+    assert all(f.kind == "preference" for f in facts if f.text == expected)
+
+
+@pytest.mark.parametrize("said", [
+    "from now on send everything by post",  # a contact method, said once by its own rule
+    "please dont leave voicemails just text me",
+])
+def test_a_contact_instruction_is_not_said_twice(said: str) -> None:
+    facts = extract((said, "Noted."))
+    assert [f.slot_key for f in facts] == ["preferred_contact_method"], texts(facts)
+
+
+@pytest.mark.parametrize("said", [
+    "dont use it yet i need to check something",  # points back into the call
+    "could you from now on leave it at the door",  # a question
+    "can i pay cash",
+])
+def test_requests_about_this_call_are_not_standing(said: str) -> None:
+    assert not [f for f in extract((said, "Okay.")) if f.kind == "preference"]
+
+
+def test_the_person_the_caller_always_sees() -> None:
+    facts = extract(("i only go to dmitri", "Dmitri has Thursday free."))
+    assert "Prefers Dmitri (always asks for them)" in texts(facts)
+    # Not confirmed by the agent as a name: an ordinary word is left alone.
+    assert not extract(("i always see double when i read", "Oh dear."))
+
+
+def test_the_same_driver_as_last_time_keeps_the_name() -> None:
+    facts = extract(("can you send me the same driver as last time ahmed he was great",
+                     "I'll request Ahmed."))
+    assert texts(facts) == ["Prefers the same driver as last time (Ahmed)"]
+
+
+def test_a_bare_time_with_please_is_a_preferred_time() -> None:
+    facts = extract(("i'm not a morning person at all so afternoons please", "Afternoons."))
+    assert [(f.slot_key, f.text) for f in facts] == [("preferred_time", "Prefers afternoons")]
+    assert not extract(("afternoons please just for today", "Okay."))
+
+
+@pytest.mark.parametrize("said, agent, expected", [
+    ("i've got a spaniel called bramble she's due her jabs", "We'll get Bramble in.",
+     "Has a dog named Bramble (spaniel)"),
+    ("my puppy is named waffles and he keeps scratching", "Poor Waffles.",
+     "Has a dog named Waffles"),
+    ("my labrador max is limping", "Let's get Max in.", "Has a dog named Max (labrador)"),
+])
+def test_pets_named_by_breed(said: str, agent: str, expected: str) -> None:
+    assert expected in texts(extract((said, agent)))
+
+
+def test_a_breed_followed_by_a_verb_is_not_a_name() -> None:
+    assert not extract(("my labrador keeps eating socks", "Oh no."))
+
+
+@pytest.mark.parametrize("asked, said, name", [
+    ("And you are?", "oh sorry its rebecca holt", "Name is Rebecca Holt"),
+    ("What's the name on the account?", "uh it should be under sandeep kaur",
+     "Name is Sandeep Kaur"),
+    ("Found it.", "booking under the surname wexley", "Name is Wexley"),
+])
+def test_names_given_in_other_words(asked: str, said: str, name: str) -> None:
+    facts = extract(("hi", asked), (said, "Thanks."))
+    assert [f.text for f in facts if f.slot_key == "name"] == [name]
+
+
+@pytest.mark.parametrize("agent, words", [
+    ("All set, Monday at 2pm with Dr. Lindqvist.", ["Monday", "Lindqvist"]),
+    ("I've pencilled you in for Wednesday at 8:30.", ["Wednesday", "8:30"]),
+    ("Locked in, Friday at 5 with Tony.", ["Friday", "Tony"]),
+])
+def test_bookings_confirmed_in_other_words(agent: str, words: list[str]) -> None:
+    booked = [f.text for f in extract(("ok", agent)) if f.slot_key == "appointment"]
+    assert len(booked) == 1 and all(w in booked[0] for w in words), booked
+
+
+def test_a_moved_flight_is_not_an_appointment() -> None:
+    facts = extract(("change my flight", "Thanks. I've moved you to the 4pm flight."))
+    assert not [f for f in facts if f.slot_key == "appointment"]
+
+
+def test_an_offered_slot_taken_with_that_one() -> None:
+    facts = extract(("anything on thursday", "I have Thursday at 4:40 with Dr. Baptiste."),
+                    ("yep that one", "Done."))
+    assert "Appointment booked for Thursday at 4:40 with Dr. Baptiste" in texts(facts)
+
+
+@pytest.mark.parametrize("agent, expected", [
+    ("Your new parking permit will be posted to you within 10 days.",
+     "Agent promised the caller's new parking permit will be posted within 10 days"),
+    ("Thanks Dwayne, we'll get someone out.", "Agent promised to get someone out"),
+    ("I've logged that as ticket 33019.", "Ticket number is 33019"),
+])
+def test_agent_promises_and_records(agent: str, expected: str) -> None:
+    assert expected in texts(extract(("ok", agent)))
+
+
+def test_a_title_does_not_cut_a_promise_short() -> None:
+    facts = extract(("i'd prefer a female doctor", "I'll book you with Dr. Haines."))
+    assert not [t for t in texts(facts) if t.endswith(" Dr")], texts(facts)
+
+
+@pytest.mark.parametrize("said, vehicle", [
+    ("its a twenty twenty honda jazz", "Vehicle: 2020 Honda Jazz"),
+    ("i drive a kia niro", "Vehicle: Kia Niro"),
+])
+def test_a_model_the_list_does_not_know(said: str, vehicle: str) -> None:
+    assert vehicle in texts(extract((said, "Noted.")))
+
+
+def test_two_wordings_of_one_dislike_are_one_fact() -> None:
+    facts = extract(("i really hate olives so no olives on anything", "No olives, noted."))
+    assert len([t for t in texts(facts) if "olives" in t]) == 1, texts(facts)
+
+
+def test_a_plan_name_keeps_its_number() -> None:
+    facts = extract(("fine do it", "Done, you're on the Fibre 500 plan from today."))
+    assert "Is on the Fibre 500 plan" in texts(facts)
