@@ -220,7 +220,8 @@ _THEIR_NAME = re.compile(
     r"\b(?:his|her|their)\s+name(?:'s|\s+is|s)\s+(?P<names>[a-z][a-z' -]{1,40})|"
     r"\b(?:he's|she's|hes|shes)\s+called\s+(?P<names2>[a-z][a-z' -]{1,40})",
     re.IGNORECASE)
-_LAST_REL = re.compile(rf"\b(?:my|our|me|a|the)\s+(?P<rel>{_REL})(?:'s|s)?\b", re.IGNORECASE)
+_LAST_REL = re.compile(rf"\b(?:my|our|me|a|the)\s+(?:(?:new|little|old|baby)\s+)?(?P<rel>{_REL})"
+                       rf"(?:'s|s)?\b", re.IGNORECASE)
 # "what's your son's name?" / "and your pet's name?": the answer names that person.
 # (Possessive relation words, "my missus's car", are matched by the optional 's.)
 _ASKED_THEIR_NAME = re.compile(
@@ -261,6 +262,10 @@ def relations(t: TurnView) -> list[Candidate]:
             rel = _RELATION_WORDS.get(rel_word) or _PLURALS.get(rel_word, rel_word)
             found = _names_in(m.group("names"), confirmed)
             named = re.search(r"\b(?:called|named|name)\b", m.group())
+            # "my wife is vegan" describes her; only a word the agent wrote as a name is one.
+            connector = m.group(0)[: m.start("names") - m.start()]
+            if not named and re.search(r"\sis\s+$", connector):
+                found = [n for n in found if n in confirmed]
             # "my sons birthday" is a possessive; "my kids emma and jack" names two.
             if pattern is _MY_REL and not named and len(found) < 2 and (
                     rel_word in _PLURALS or m.group().lower().startswith("the")):

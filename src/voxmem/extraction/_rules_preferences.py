@@ -331,7 +331,8 @@ def diets(t: TurnView) -> list[Candidate]:
 
 # --- availability ------------------------------------------------------------------------
 
-_ONLY_DO = re.compile(r"\b(?:i|we)\s+can\s+only\s+(?:do|make|come|manage)\s+", re.IGNORECASE)
+_ONLY_DO = re.compile(r"\b(?:i|we)\s+can\s+only\s+(?:really\s+|ever\s+|usually\s+)?(?:do|make|"
+                      r"come(?:\s+in)?|manage|get\s+in)\s+", re.IGNORECASE)
 _FREE_ON = re.compile(
     r"\b(?:i'm|i\s+am|im|we're|we\s+are)\s+(?P<adv>(?:(?:usually|generally|normally|always|"
     r"only|mostly|typically)\s+)*)(?:free|available|around|home|reachable)\s+",

@@ -36,8 +36,21 @@ _FROM_NOW_ON = re.compile(
     r"\s*,?\s+(?:(?:please|just|can\s+you|could\s+you|always)\s+)*"
     rf"(?P<verb>{_ACTION})\s+(?P<obj>[^.;!?]+)", re.IGNORECASE)
 _THEN_FROM_NOW_ON = re.compile(
-    rf"(?:^|\b(?:please|just|and|so|always)\s+)(?P<verb>{_ACTION})\s+(?P<obj>[a-z][^.;!?]*?)\s+"
+    r"(?:^|\b(?:please|just|and|so|always|can\s+you|could\s+you|will\s+you)\s+)"
+    rf"(?P<verb>{_ACTION})\s+(?P<obj>[a-z][^.;!?]*?)\s+"
     r"(?:from\s+now\s+on|going\s+forward|in\s+(?:the\s+)?future|every\s+time|each\s+time)\b",
+    re.IGNORECASE)
+_SAFE_PLACE = re.compile(
+    r"\b(?:always|whenever\b[^.;!?]{0,60}?|if\s+(?:i'm|im|we're|i\s+am)\s+(?:out|not\s+(?:in|home|"
+    r"there))[^.;!?]{0,20}?)\s+(?:just\s+)?(?P<verb>leave|put|drop)\s+(?P<obj>(?:it|them|parcels?|"
+    r"packages?|deliveries|the\s+\w+)\s+(?:in|on|at|by|behind|under|with|inside|round|next\s+to)"
+    r"\s+[^.;!?]+)", re.IGNORECASE)
+_STOP_SENDING = re.compile(
+    r"\b(?:please\s+)?(?:stop|no\s+more)\s+(?:sending|posting|mailing|emailing)\s+(?:me\s+|us\s+)?",
+    re.IGNORECASE)
+_CALL_MY = re.compile(
+    r"\b(?:please\s+)?(?:call|ring|phone|try|use)\s+(?:me\s+on\s+)?my\s+(?P<what>mobile|cell|"
+    r"landline|work\s+(?:number|phone|line)|home\s+(?:number|phone))\b(?!\s+(?:is|number|\+?\d))",
     re.IGNORECASE)
 _DONT_DO = re.compile(
     r"\b(?:please\s+)?(?:don't|do\s+not|never)\s+(?:ever\s+)?(?P<verb>use|put|add|spray|leave|"
@@ -73,9 +86,8 @@ def standing_requests(t: TurnView) -> list[Candidate]:
     """Instructions for every later visit: "from now on leave it at the side door"."""
     out: list[Candidate] = []
     for offset, sentence in sentences(t.user):
-        if sentence.rstrip().endswith("?") or _QUESTION.match(sentence):
-            continue
-        for pattern in (_FROM_NOW_ON, _THEN_FROM_NOW_ON):
+        # "can you deliver them from now on" is a request, and a standing one.
+        for pattern in (_FROM_NOW_ON, _THEN_FROM_NOW_ON, _SAFE_PLACE):
             for m in pattern.finditer(sentence):
                 obj = _phrase(m.group("obj"))
                 if not obj or ONE_OFF.search(obj) or len(obj.split()) > 9:
@@ -85,6 +97,17 @@ def standing_requests(t: TurnView) -> list[Candidate]:
                     continue  # how to reach the caller: the contact-method rules say it
                 out.append(t.candidate(f"Asks to {verb} {obj}", "preference", None, 0.7,
                                        offset + m.start()))
+        for m in _STOP_SENDING.finditer(sentence):
+            obj = clean_object(capture_phrase(sentence, m.end()))
+            if obj and not _VAGUE.match(obj) and len(obj.split()) <= 6:
+                out.append(t.candidate(f"Does not want {obj}", "preference", None, 0.7,
+                                       offset + m.start()))
+        for m in _CALL_MY.finditer(sentence):
+            what = re.sub(r"\s+", " ", m.group("what").lower())
+            out.append(t.candidate(f"Prefers to be called on their {what}", "preference", None,
+                                   0.7, offset + m.start()))
+        if sentence.rstrip().endswith("?") or _QUESTION.match(sentence):
+            continue
         for m in _DONT_DO.finditer(sentence):
             obj = _phrase(m.group("obj"))
             if not obj or _VAGUE.match(obj) or ONE_OFF.search(obj) or len(obj.split()) > 8:
@@ -123,7 +146,8 @@ _PARTS = (r"mornings|afternoons|evenings|nights|weekends|weekdays|"
           r"(?:mon|tues|wednes|thurs|fri|satur|sun)days")
 _BARE_TIME = re.compile(
     rf"(?:^|\b(?:so|and|just|but|yeah|ok)\s+)(?P<obj>(?:weekday\s+|weekend\s+|early\s+|late\s+)?"
-    rf"(?:{_PARTS})(?:\s+(?:before|after)\s+[\w:]+(?:\s*[ap]m)?)?)\s+(?:please|only|preferably|"
+    rf"(?:{_PARTS})(?:\s+(?:before|after)\s+[\w:]+(?:\s*[ap]m)?)?|(?:after|before)\s+(?:school|work))"
+    r"\s+(?:please|only|preferably|"
     r"ideally|if\s+possible|if\s+you\s+can|suit\s+me\s+(?:best|better)|are\s+(?:better|best)\s+"
     r"for\s+me)\b", re.IGNORECASE)
 
@@ -143,6 +167,19 @@ def _names_written(agent: str) -> frozenset[str]:
     # it is an everyday word; the caller must have said it after "I always see" too.
     return agent_proper_nouns(agent) | frozenset(
         w.lower() for w in _WRITTEN_WORD.findall(agent) if not is_common_word(w.lower()))
+
+
+_NOT_ON = re.compile(
+    rf"\b(?:but\s+)?not\s+(?:on\s+)?(?:a\s+)?(?P<obj>weekends?|weekdays|mornings|evenings|{_PARTS}|"
+    r"(?:mon|tues|wednes|thurs|fri|satur|sun)days)\b(?!\s+(?:is|are|would|works?)\b)",
+    re.IGNORECASE)
+# "we'd like fresh flowers for reception every week": a standing order.
+_LIKE_EVERY = re.compile(
+    r"\b(?:we'd|i'd|we\s+would|i\s+would|we|i)\s+(?:like|want|need)\s+"
+    r"(?P<obj>(?!to\b)[a-z][a-z ]{2,50}?)\s+(?P<freq>every\s+(?:other\s+)?(?:week|month|day|"
+    r"fortnight|morning|(?:mon|tues|wednes|thurs|fri|satur|sun)day)|each\s+(?:week|month)|"
+    r"once\s+a\s+(?:week|month)|twice\s+a\s+(?:week|month))\b",
+    re.IGNORECASE)
 
 
 def named_preferences(t: TurnView) -> list[Candidate]:
@@ -168,6 +205,21 @@ def named_preferences(t: TurnView) -> list[Candidate]:
                 out.append(t.candidate(
                     f"Prefers the same {what} as last time ({title_name(name)})", "preference",
                     None, 0.8, offset + m.start()))
+        for m in _NOT_ON.finditer(sentence):
+            obj = m.group("obj").lower()
+            if obj == "weekend":
+                obj = "weekends"
+            if asked or ONE_OFF.search(sentence) or not obj.endswith("s"):
+                continue
+            out.append(t.candidate(tidy_days(f"Not available on {obj}"), "availability",
+                                   "preferred_time", 0.7, offset + m.start(), negative=True))
+        for m in _LIKE_EVERY.finditer(sentence):
+            obj = clean_object(m.group("obj"))
+            if not obj or _VAGUE.match(obj) or ONE_OFF.search(sentence):
+                continue
+            freq = re.sub(r"\s+", " ", m.group("freq").lower())
+            out.append(t.candidate(tidy_days(f"Wants {obj} {freq}"), "need", None, 0.7,
+                                   offset + m.start()))
         for m in _BARE_TIME.finditer(sentence):
             obj = m.group("obj").lower()
             if asked or ONE_OFF.search(sentence):
@@ -202,6 +254,9 @@ _UNDER_SURNAME = re.compile(
     r"(?:\s+[a-z][a-z'-]+)?)", re.IGNORECASE)
 
 
+_UNDER_WRITTEN = re.compile(r"\bunder\s+(?P<name>[a-z][a-z'-]+)\s*$", re.IGNORECASE)
+
+
 def pets_and_names(t: TurnView) -> list[Candidate]:
     """"a spaniel called bramble", "my poodle coco", "booking under the surname wexley"."""
     out: list[Candidate] = []
@@ -216,6 +271,11 @@ def pets_and_names(t: TurnView) -> list[Candidate]:
         conf = 0.8 if name in confirmed or m.group("name") else 0.6
         out.append(t.candidate(f"Has a {species} named {title_name(name)}{extra}", "note", None,
                                conf, m.start()))
+    for m in _UNDER_WRITTEN.finditer(t.user):
+        name = m.group("name").lower()
+        if name in confirmed and not is_common_word(name):
+            out.append(t.candidate(f"Name is {title_name(name)}", "identity", "name", 0.7,
+                                   m.start()))
     for m in _UNDER_SURNAME.finditer(t.user):
         words = [w for w in m.group("name").split() if not is_common_word(w)]
         if words and m.group("name").split()[0] == words[0]:
