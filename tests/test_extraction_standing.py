@@ -185,3 +185,60 @@ def test_two_wordings_of_one_dislike_are_one_fact() -> None:
 def test_a_plan_name_keeps_its_number() -> None:
     facts = extract(("fine do it", "Done, you're on the Fibre 500 plan from today."))
     assert "Is on the Fibre 500 plan" in texts(facts)
+
+
+@pytest.mark.parametrize("said, value", [
+    ("my booking reference is x seven k nine p two", "X7K9P2"),
+    ("the tracking number is one z nine nine eight seven six five", "1Z998765"),
+])
+def test_a_digit_word_at_the_edge_of_an_id_is_kept(said: str, value: str) -> None:
+    assert any(value in t for t in texts(extract((said, "Thanks.")))), texts(extract((said, "")))
+
+
+def test_a_count_before_a_number_is_not_joined_to_it() -> None:
+    from voxmem.extraction._spoken import join_stray_digits
+    assert join_stray_digits("i have two 4412 cards") == "i have two 4412 cards"
+    assert join_stray_digits("its oh two 07774412") == "its 0207774412"
+
+
+@pytest.mark.parametrize("said, agent, expected", [
+    ("i'm more of a tea person so earl grey for me always", "Earl Grey, noted.",
+     "Prefers earl grey"),
+    ("make it extra spicy", "Extra spicy!", "Prefers extra spicy"),
+    ("we dont eat onion or garlic at all", "Noted.", "Does not eat onion or garlic"),
+    ("kindly send all communication on email only", "Sure.",
+     "Prefers to be contacted by email"),
+    ("nothing later than six please i have to get the kids", "Nothing after 6.",
+     "Not available after 6"),
+    ("the kids are with their dad on weekends so weekdays only", "Weekdays only.",
+     "Available only weekdays"),
+])
+def test_short_habits(said: str, agent: str, expected: str) -> None:
+    assert expected in texts(extract((said, agent)))
+
+
+@pytest.mark.parametrize("said", [
+    "that works for me always has",  # not an order
+    "is it spicy for me",
+    "i dont eat much these days",
+])
+def test_short_habits_need_a_thing(said: str) -> None:
+    assert not [f for f in extract((said, "Okay.")) if f.kind == "preference"]
+
+
+def test_two_readings_of_one_single_word_preference_merge() -> None:
+    facts = extract(("i only drink decaf so whenever i order a latte make it decaf", "Got it."))
+    assert len([t for t in texts(facts) if "decaf" in t]) == 1, texts(facts)
+
+
+@pytest.mark.parametrize("said, agent, name", [
+    ("good morning joseph mensah speaking", "Good morning Mr. Mensah.", "Name is Joseph Mensah"),
+    ("hiya its me again nadia", "Hi Nadia!", "Name is Nadia"),
+])
+def test_introductions_confirmed_by_the_agent(said: str, agent: str, name: str) -> None:
+    assert [f.text for f in extract((said, agent)) if f.slot_key == "name"] == [name]
+
+
+def test_someone_will_be_round_is_a_promise() -> None:
+    facts = extract(("ok", "Someone will be round on Tuesday morning to fix the leak."))
+    assert [f.kind for f in facts] == ["commitment"], texts(facts)

@@ -108,7 +108,8 @@ _WHO = (
 )
 _WILL = re.compile(
     rf"\b{_WHO}\s+will\s+(?P<verb>call|phone|ring|contact|email|text|visit|come\s+out|"
-    rf"come\s+back|come|be\s+there|be\s+with\s+you|be\s+in\s+touch|reach\s+out|get\s+back|"
+    rf"come\s+back|come\s+round|come\s+by|be\s+round|be\s+over|pop\s+round|pop\s+by|drop\s+by|"
+    rf"come|be\s+there|be\s+with\s+you|be\s+in\s+touch|reach\s+out|get\s+back|"
     rf"return|follow\s+up|arrive|review|send|deliver|look\s+at|remote\s+in)\b"
     rf"(?P<rest>(?:[^.!?;]|(?<=Dr)\.|(?<=Mr)\.|(?<=Mrs)\.|(?<=Ms)\.){{0,80}})",
     re.IGNORECASE,

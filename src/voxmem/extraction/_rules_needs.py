@@ -198,7 +198,8 @@ _PLAN_BY_AGENT = re.compile(
 )
 _PLAN_BY_CALLER = re.compile(
     r"\b(?:i'm|i\s+am|im|we're|we\s+are)\s+(?:currently\s+|still\s+)?on\s+(?:the\s+|a\s+)?"
-    r"(?P<plan>[\w+-]+(?:\s[\w+-]+)?)\s+(?:plan|tier|package|subscription)\b",
+    r"(?P<plan>[\w+-]+(?:\s[\w+-]+)?)\s+(?:plan|tier|package|subscription|membership|tariff|"
+    r"contract|bundle)\b",
     re.IGNORECASE,
 )
 _MOVING = re.compile(

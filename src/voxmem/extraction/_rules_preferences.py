@@ -175,7 +175,8 @@ _SAME_AS_LAST = re.compile(
     re.IGNORECASE,
 )
 _TOO_EARLY = re.compile(
-    r"\b(?:anything|nothing|no\s+calls|no\s+appointments|no\s+visits)\s+(?P<obj>(?:before|after)"
+    r"\b(?:anything|nothing|no\s+calls|no\s+appointments|no\s+visits)\s+(?P<obj>(?:before|after|"
+    r"later\s+than|earlier\s+than)"
     r"\s+[\w:]+(?:\s*(?:am|pm))?)(?:\s+(?:[a-z]+\s+){0,3}?(?:is|are)\s+(?:way\s+|much\s+|a\s+bit\s+|"
     r"just\s+)?too\s+(?:early|late)|(?=\s*(?:[,.;!?]|$|\s+please)))",
     re.IGNORECASE,
@@ -392,7 +393,9 @@ def availability(t: TurnView) -> list[Candidate]:
                                    "availability", "preferred_time", 0.75, offset + m.start(),
                                    negative=True))
         for m in _TOO_EARLY.finditer(sentence):
-            out.append(t.candidate(tidy_days(f"Not available {m.group('obj')}"), "availability",
+            obj = re.sub(r"^later\s+than", "after", m.group("obj"), flags=re.IGNORECASE)
+            obj = re.sub(r"^earlier\s+than", "before", obj, flags=re.IGNORECASE)
+            out.append(t.candidate(tidy_days(f"Not available {obj}"), "availability",
                                    "preferred_time", 0.75, offset + m.start(), negative=True))
         for m in _NOT_A_PERSON.finditer(sentence):
             part = m.group("part").lower()

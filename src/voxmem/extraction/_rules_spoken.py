@@ -11,7 +11,14 @@ from __future__ import annotations
 
 import re
 
-from ._rules_common import ONE_OFF, TurnView, capture_phrase, clean_object, tidy_days
+from ._rules_common import (
+    ONE_OFF,
+    TurnView,
+    capture_phrase,
+    clean_object,
+    is_recurring_time,
+    tidy_days,
+)
 from ._select import Candidate
 
 __all__ = ["SPOKEN_RULES"]
@@ -198,6 +205,11 @@ def spoken_preferences(t: TurnView) -> list[Candidate]:
         for m in pattern.finditer(user):
             obj = clean_object(_LEAD_WORDS.sub("", m.group("obj")))
             if obj and not _STOP_OBJ.match(_ARTICLE.sub("", obj)):
+                if pattern is _X_ONLY and is_recurring_time(obj):
+                    # "so weekdays only": when, not what
+                    out.append(_pref(t, tidy_days(f"Available only {obj}"), m.start(), 0.65,
+                                     slot="preferred_time", kind="availability"))
+                    continue
                 out.append(_pref(t, f"{lead} {obj}", m.start(), 0.65))
     for m in _NO_THING.finditer(user):
         obj = m.group("obj").strip()

@@ -175,7 +175,8 @@ _NOT_ON = re.compile(
     re.IGNORECASE)
 # "we'd like fresh flowers for reception every week": a standing order.
 _LIKE_EVERY = re.compile(
-    r"\b(?:we'd|i'd|we\s+would|i\s+would|we|i)\s+(?:like|want|need)\s+"
+    r"\b(?:(?:we'd|i'd|we\s+would|i\s+would|we|i)\s+(?:like|want|need)|(?:can|could)\s+you\s+"
+    r"(?:add|send|deliver|bring|do))\s+"
     r"(?P<obj>(?!to\b)[a-z][a-z ]{2,50}?)\s+(?P<freq>every\s+(?:other\s+)?(?:week|month|day|"
     r"fortnight|morning|(?:mon|tues|wednes|thurs|fri|satur|sun)day)|each\s+(?:week|month)|"
     r"once\s+a\s+(?:week|month)|twice\s+a\s+(?:week|month))\b",

@@ -68,7 +68,7 @@ def _acceptable(c: Candidate, policy: SensitivePolicy) -> bool:
 
 _FILLER_WORDS = word_set(
     """a an the is are to of for with and or in on at by has have named caller caller's
-    their prefers regularly usually always agent promised will wants""")
+    their prefers regularly usually always agent promised will wants only""")
 #: Share of the shorter statement's content words the longer must hold to be a repeat.
 _SAME_CONTENT = 0.8
 
@@ -146,6 +146,11 @@ def select_facts(
         # "Regularly comes in every 6 weeks"): nearly the same content words, one fact.
         words = _content_words(key)
         if words and any(_same_content(words, _content_words(k)) for k, _ in unique):
+            continue
+        # One content word each, the same word, the same kind: "Only wants decaf" and
+        # "Prefers decaf" are one preference.
+        if len(words) == 1 and any(o.kind == c.kind and _content_words(k) == words
+                                   for k, o in unique):
             continue
         unique.append((key, c))
         if nums:

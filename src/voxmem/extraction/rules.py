@@ -29,6 +29,7 @@ from ._base import MAX_FACTS, ExtractedFact, Transcript
 from ._context import asked_for
 from ._rules_agent import AGENT_RULES, extra_commitment
 from ._rules_common import Rule, TurnView, capture_phrase, sentences
+from ._rules_habits import HABIT_RULES
 from ._rules_identity import IDENTITY_RULES
 from ._rules_needs import NEED_RULES
 from ._rules_people import PEOPLE_RULES
@@ -37,7 +38,7 @@ from ._rules_spoken import SPOKEN_RULES
 from ._rules_standing import STANDING_RULES
 from ._rules_things import THING_RULES
 from ._select import Candidate, select_facts
-from ._spoken import restore_apostrophes, spelled_letters, spoken_numbers
+from ._spoken import join_stray_digits, restore_apostrophes, spelled_letters, spoken_numbers
 from ._text import (
     DEFAULT_COUNTRY_CODE,
     clean_fillers,
@@ -204,7 +205,7 @@ def commitments(t: TurnView) -> list[Candidate]:
 
 _USER_RULES: tuple[Rule, ...] = (
     *IDENTITY_RULES, *PEOPLE_RULES, *THING_RULES, *PREFERENCE_RULES, *SPOKEN_RULES,
-    *NEED_RULES, *AGENT_RULES, *STANDING_RULES, commitments)
+    *NEED_RULES, *AGENT_RULES, *STANDING_RULES, *HABIT_RULES, commitments)
 
 
 class RuleExtractor:
@@ -289,7 +290,7 @@ class RuleExtractor:
             text = spoken_emails_to_addresses(spoken_numbers(text))
             text = spelled_letters(text)
             text = spelled_out_to_words(spoken_numbers(spoken_digits_to_numerals(text)))
-            text = spoken_emails_to_addresses(text)
+            text = spoken_emails_to_addresses(join_stray_digits(text))
             text = _STUTTER.sub(r"\1", text)
             text = _NUMBER_REPAIR.sub("", text)
         return text

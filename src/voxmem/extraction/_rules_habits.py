@@ -1,0 +1,94 @@
+"""Rules for habits said in a few words: "decaf for me always", "make it extra spicy".
+
+Short standing orders and facts about the caller's life that the longer patterns miss:
+an order said with "for me always", how to send paperwork ("all communication on email
+only"), a strength or doneness ("make it extra spicy"), what the caller never eats, and "it's me
+again, Nadia" as an introduction. (Working hours, "I work nights", are left to the
+availability rules: on their own they say nothing about when to call.)
+"""
+
+from __future__ import annotations
+
+import re
+
+from ._rules_common import ONE_OFF, TurnView, clean_object, sentences
+from ._rules_people import agent_proper_nouns, is_common_word
+from ._select import Candidate
+from ._text import title_name, word_set
+
+__all__ = ["HABIT_RULES"]
+
+_QUESTION = re.compile(
+    r"^\s*(?:(?:so|and|um|uh|oh)\s+)*(?:do|does|did|is|are|can|could|would|will|what|when|"
+    r"which|how|where|should)\b", re.IGNORECASE)
+# Words that can stand before "for me" without naming a thing the caller wants.
+_NOT_AN_ORDER = word_set(
+    """there here that this it them one good great nice fine ok okay easier better best
+    worse enough too work works working done bad hard easy tough helpful been same""")
+_FOR_ME_ALWAYS = re.compile(
+    r"(?:^|\b(?:so|and|just|but|yeah|oh|always)\s+)(?P<obj>[a-z]+(?:\s+[a-z]+)?)\s+for\s+(?:me|us)"
+    r"\s+(?:always|every\s+time|each\s+time)\b|\balways\s+(?P<obj2>[a-z]+)\s+for\s+(?:me|us)\b",
+    re.IGNORECASE)
+_METHODS = {"email": "email", "e-mail": "email", "mail": "letters by post",
+            "post": "letters by post", "text": "text messages", "sms": "text messages",
+            "whatsapp": "WhatsApp"}
+_PAPERWORK_BY = re.compile(
+    r"\b(?:send|all|any)\s+(?:all\s+|the\s+|my\s+)?(?:communications?|correspondence|updates|"
+    r"bills|statements|letters|paperwork|invoices|reminders)\s+(?:only\s+)?(?:on|by|via|through|"
+    r"over|to\s+my)\s+(?P<m>e-?mail|text|sms|post|mail|whatsapp)\b", re.IGNORECASE)
+_TASTES = (r"spicy|mild|hot|strong|weak|sweet|dry|rare|medium(?:\s+rare)?|well\s+done|decaf|"
+           r"iced|skinny|light|dark|crispy|thin|thick|large|small")
+_MAKE_IT = re.compile(
+    rf"\b(?:make|do|keep)\s+(?:it|them|mine)\s+(?P<obj>(?:extra\s+|really\s+|very\s+|nice\s+and\s+|"
+    rf"super\s+)?(?:{_TASTES}))\b", re.IGNORECASE)
+_DONT_EAT = re.compile(
+    r"\b(?:i|we)\s+(?:don't|do\s+not|never|can't|cannot)\s+eat\s+(?P<food>[a-z]+"
+    r"(?:\s+(?:or|and|nor)\s+[a-z]+)?)\b", re.IGNORECASE)
+_NOT_A_FOOD = word_set(
+    """much out after before anything anything late here there that it this a lot anymore
+    breakfast lunch dinner at in on right well enough too the with""")
+_ME_AGAIN = re.compile(
+    r"^(?:(?:hi|hiya|hello|hey|yeah|oh)\s+)*(?:it's|its|it\s+is)\s+(?:only\s+|just\s+)?me\s+"
+    r"(?:again\s+)?(?P<name>[a-z][a-z'-]+)\b", re.IGNORECASE)
+
+
+def habits(t: TurnView) -> list[Candidate]:
+    """"decaf for me always", "all communication on email", "make it extra spicy"."""
+    out: list[Candidate] = []
+    for offset, sentence in sentences(t.user):
+        asked = sentence.rstrip().endswith("?") or bool(_QUESTION.match(sentence))
+        for m in _PAPERWORK_BY.finditer(sentence):
+            label = _METHODS[m.group("m").lower()]
+            out.append(t.candidate(f"Prefers to be contacted by {label}", "preference",
+                                   "preferred_contact_method", 0.75, offset + m.start()))
+        if asked or ONE_OFF.search(sentence):
+            continue
+        for m in _FOR_ME_ALWAYS.finditer(sentence):
+            obj = clean_object(m.group("obj") or m.group("obj2"))
+            words = obj.split()
+            if not words or any(w in _NOT_AN_ORDER for w in words) or is_common_word(words[-1]):
+                continue
+            out.append(t.candidate(f"Prefers {obj}", "preference", None, 0.7,
+                                   offset + m.start()))
+        for m in _MAKE_IT.finditer(sentence):
+            obj = re.sub(r"\s+", " ", m.group("obj").lower())
+            out.append(t.candidate(f"Prefers {obj}", "preference", None, 0.65,
+                                   offset + m.start()))
+        for m in _DONT_EAT.finditer(sentence):
+            food = m.group("food").lower()
+            if any(w in _NOT_A_FOOD for w in food.split()):
+                continue
+            # The same words as the diet rule, so two readings merge into one fact.
+            out.append(t.candidate(f"Does not eat {food}", "preference", None, 0.7,
+                                   offset + m.start()))
+    m = _ME_AGAIN.match(t.user.strip())
+    if m:
+        name = m.group("name").lower()
+        if name in agent_proper_nouns(t.agent) | {w.lower() for w in re.findall(
+                r"\b[A-Z][a-z'-]+\b", t.agent)} and not is_common_word(name):
+            out.append(t.candidate(f"Name is {title_name(name)}", "identity", "name", 0.75,
+                                   m.start()))
+    return out
+
+
+HABIT_RULES = (habits,)
