@@ -81,13 +81,13 @@ def habits(t: TurnView) -> list[Candidate]:
             # The same words as the diet rule, so two readings merge into one fact.
             out.append(t.candidate(f"Does not eat {food}", "preference", None, 0.7,
                                    offset + m.start()))
-    m = _ME_AGAIN.match(t.user.strip())
-    if m:
-        name = m.group("name").lower()
+    again = _ME_AGAIN.match(t.user.strip())
+    if again:
+        name = again.group("name").lower()
         if name in agent_proper_nouns(t.agent) | {w.lower() for w in re.findall(
                 r"\b[A-Z][a-z'-]+\b", t.agent)} and not is_common_word(name):
             out.append(t.candidate(f"Name is {title_name(name)}", "identity", "name", 0.75,
-                                   m.start()))
+                                   again.start()))
     return out
 
 
