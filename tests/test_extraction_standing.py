@@ -242,3 +242,40 @@ def test_introductions_confirmed_by_the_agent(said: str, agent: str, name: str) 
 def test_someone_will_be_round_is_a_promise() -> None:
     facts = extract(("ok", "Someone will be round on Tuesday morning to fix the leak."))
     assert [f.kind for f in facts] == ["commitment"], texts(facts)
+
+
+def test_a_wish_inside_a_request_to_note_it() -> None:
+    facts = extract(("can you put a note on my account that i prefer letters not phone calls",
+                     "Done, letters only."))
+    assert [f.slot_key for f in facts] == ["preferred_contact_method"], texts(facts)
+    assert "letters" in facts[0].text
+
+
+def test_dont_call_me_at_work_is_one_fact() -> None:
+    facts = extract(("please dont ever call me at work", "Understood."))
+    assert texts(facts) == ["Do not call at work"]
+    assert texts(extract(("please don't call me at work", "Understood."))) == [
+        "Do not call at work"]
+
+
+def test_something_the_agent_arranged_for_a_day() -> None:
+    facts = extract(("ok", "I've arranged for a collection of the old fridge on Monday."))
+    assert texts(facts) == ["Agent arranged a collection of the old fridge on Monday"]
+    assert not extract(("ok", "I've arranged everything."))
+
+
+@pytest.mark.parametrize("said, agent, expected", [
+    ("my husbands name is kwame he'll be coming instead", "Thanks, I'll note Kwame.",
+     "Husband is named Kwame"),
+    ("my stepson jordan will be starting in year seven", "Welcome Jordan.",
+     "Stepson is named Jordan"),
+    ("we're bringing the grandkids maya and theo", "Maya and Theo, lovely.",
+     "Grandchild is named Maya"),
+])
+def test_more_relations(said: str, agent: str, expected: str) -> None:
+    assert expected in texts(extract((said, agent)))
+
+
+def test_booked_as_you_are_down_for() -> None:
+    facts = extract(("thats fine", "Great, you're down for 8:15 on Wednesday with Dr. Farah."))
+    assert [f.slot_key for f in facts] == ["appointment"] and "Farah" in facts[0].text

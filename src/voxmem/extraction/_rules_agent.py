@@ -144,7 +144,8 @@ _GET_SOMEONE = re.compile(
 _EXPECT = re.compile(
     r"\b(?:Expect|You'll\s+get|You\s+will\s+get)\s+(?:a\s+|an\s+)?(?P<what>call|email|text|"
     r"visit|letter)\s+from\s+(?P<rest>[^.!?;]{3,60})|\byou'll\s+hear\s+(?:back\s+)?from\s+"
-    r"(?:us|me|them|the\s+\w+)\s+(?P<when>[^.!?;]{3,40})", re.IGNORECASE)
+    r"(?:us|me|them|(?:the|our|your)\s+[\w-]+(?:\s+[\w-]+)?)\s+(?P<when>[^.!?;]{3,40})",
+    re.IGNORECASE)
 
 
 def _tidy(phrase: str) -> str:

@@ -9,25 +9,29 @@ availability rules: on their own they say nothing about when to call.)
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from ._rules_common import ONE_OFF, TurnView, clean_object, sentences
 from ._rules_people import agent_proper_nouns, is_common_word
+from ._rules_preferences import availability, preferences
+from ._rules_spoken import spoken_preferences
 from ._select import Candidate
-from ._text import title_name, word_set
+from ._text import third_person, title_name, word_set
 
 __all__ = ["HABIT_RULES"]
 
 _QUESTION = re.compile(
-    r"^\s*(?:(?:so|and|um|uh|oh)\s+)*(?:do|does|did|is|are|can|could|would|will|what|when|"
+    r"^\s*(?:(?:so|and|um|uh|oh|hi|hello|yeah|please)\s+)*(?:do|does|did|is|are|can|could|would|"
+    r"will|what|when|"
     r"which|how|where|should)\b", re.IGNORECASE)
 # Words that can stand before "for me" without naming a thing the caller wants.
 _NOT_AN_ORDER = word_set(
     """there here that this it them one good great nice fine ok okay easier better best
     worse enough too work works working done bad hard easy tough helpful been same""")
 _FOR_ME_ALWAYS = re.compile(
-    r"(?:^|\b(?:so|and|just|but|yeah|oh|always)\s+)(?P<obj>[a-z]+(?:\s+[a-z]+)?)\s+for\s+(?:me|us)"
-    r"\s+(?:always|every\s+time|each\s+time)\b|\balways\s+(?P<obj2>[a-z]+)\s+for\s+(?:me|us)\b",
+    r"(?:^|\b(?:so|and|just|but|yeah|oh|always)\s+)(?P<obj>[a-z]+(?:\s+[a-z]+)?)\s+(?:for\s+(?:me|us)"
+    r"\s+(?:always|every\s+time|each\s+time)|please\s+always|always\s+please)\b|\balways\s+(?P<obj2>[a-z]+)\s+for\s+(?:me|us)\b",
     re.IGNORECASE)
 _METHODS = {"email": "email", "e-mail": "email", "mail": "letters by post",
             "post": "letters by post", "text": "text messages", "sms": "text messages",
@@ -50,6 +54,53 @@ _NOT_A_FOOD = word_set(
 _ME_AGAIN = re.compile(
     r"^(?:(?:hi|hiya|hello|hey|yeah|oh)\s+)*(?:it's|its|it\s+is)\s+(?:only\s+|just\s+)?me\s+"
     r"(?:again\s+)?(?P<name>[a-z][a-z'-]+)\b", re.IGNORECASE)
+
+
+# "can you put a note on my account that I prefer letters": the wish inside the request.
+_NOTE_THAT = re.compile(
+    r"\b(?:put|make|add|leave|keep)\s+a\s+note\s+(?:on\s+(?:my|the|our)\s+(?:account|file|profile|"
+    r"booking|record)\s+)?(?:that\s+)?(?P<rest>(?:i|we)\b[^.;!?]+)", re.IGNORECASE)
+_DONT_CALL_AT = re.compile(
+    r"\b(?:don't|do\s+not|never)\s+(?:ever\s+)?(?:call|ring|phone)\s+(?:me\s+)?(?P<obj>at\s+work|"
+    r"at\s+the\s+office|at\s+home|on\s+my\s+(?:work|home|mobile|landline|cell)(?:\s+(?:number|"
+    r"phone))?)\b", re.IGNORECASE)
+_ARRANGED_FOR = re.compile(
+    r"\bI(?:'ve|\s+have)\s+(?:arranged|organised|organized)\s+(?:for\s+)?"
+    r"(?P<what>(?:a|an|the|your)\s+[^.!?;]{3,70})", re.IGNORECASE)
+_WHEN_WORD = re.compile(
+    r"\b(?:on|by|within|tomorrow|next|this\s+week|(?:mon|tues|wednes|thurs|fri|satur|sun)day|"
+    r"the\s+\d{1,2}(?:st|nd|rd|th))\b", re.IGNORECASE)
+
+
+def noted_wishes(t: TurnView) -> list[Candidate]:
+    """A wish inside "make a note that ...", "don't call me at work", "I've arranged for"."""
+    out: list[Candidate] = []
+    for _, sentence in sentences(t.user):
+        # Only a request ("can you make a note that ...") hides the wish from the other
+        # rules, which skip questions; a plain statement was read already.
+        if not (sentence.rstrip().endswith("?") or _QUESTION.match(sentence)):
+            continue
+        for m in _NOTE_THAT.finditer(sentence):
+            # No question before it: the agent's last question is not what this answers.
+            inner = dataclasses.replace(t, user=m.group("rest"), prev_agent="")
+            for rule in (preferences, spoken_preferences, availability):
+                out.extend(rule(inner))
+    for m in _DONT_CALL_AT.finditer(t.user):
+        obj = re.sub(r"\s+", " ", m.group("obj").lower())
+        out.append(t.candidate(f"Do not call {third_person(obj)}", "preference", None, 0.75,
+                               m.start()))
+    base = len(t.user)
+    for offset, sentence in sentences(t.agent):
+        if sentence.rstrip().endswith("?"):
+            continue
+        for m in _ARRANGED_FOR.finditer(sentence):
+            what = m.group("what").strip()
+            if not _WHEN_WORD.search(what):
+                continue
+            what = re.sub(r"^your\b", "the caller's", what, flags=re.IGNORECASE)
+            out.append(t.candidate(f"Agent arranged {what}", "commitment", None, 0.7,
+                                   base + offset + m.start()))
+    return out
 
 
 def habits(t: TurnView) -> list[Candidate]:
@@ -91,4 +142,4 @@ def habits(t: TurnView) -> list[Candidate]:
     return out
 
 
-HABIT_RULES = (habits,)
+HABIT_RULES = (habits, noted_wishes)

@@ -187,11 +187,15 @@ _RELATION_WORDS = {
     "retriever": "dog", "shepherd": "dog", "husky": "dog", "dachshund": "dog",
     "missus": "wife", "wifey": "wife", "hubby": "husband", "lad": "son", "lass": "daughter",
     "fiancé": "fiancé", "boyfriend": "boyfriend", "girlfriend": "girlfriend",
+    "stepson": "stepson", "stepdaughter": "stepdaughter", "stepmum": "stepmother",
+    "stepmom": "stepmother", "stepdad": "stepfather", "cousin": "cousin",
+    "grandkid": "grandchild", "grandchild": "grandchild", "goddaughter": "goddaughter",
+    "godson": "godson", "flatmate": "flatmate", "roommate": "roommate",
 }
 _PLURALS = {"dogs": "dog", "cats": "cat", "kids": "child", "children": "child",
             "sons": "son", "daughters": "daughter", "twins": "twin", "horses": "horse",
             "rabbits": "rabbit", "kittens": "cat", "puppies": "dog", "boys": "son",
-            "girls": "daughter"}
+            "girls": "daughter", "grandkids": "grandchild", "grandchildren": "grandchild"}
 _PETS = frozenset({"dog", "cat", "horse", "pony", "rabbit", "parrot", "bird", "hamster",
                    "tortoise"})
 _REL = "|".join(sorted({*_RELATION_WORDS, *_PLURALS}, key=len, reverse=True))
@@ -200,7 +204,7 @@ _REL = "|".join(sorted({*_RELATION_WORDS, *_PLURALS}, key=len, reverse=True))
 _MY_REL = re.compile(
     rf"\b(?P<own>my|our|me|the)\s+(?:(?:little|old|eldest|youngest|oldest|younger|older|"
     rf"new|baby|other|two|three|rescue|german|golden|\w+-year-old)\s+)*(?P<rel>{_REL})"
-    rf"(?:'s)?\s+(?:(?:name\s+is|name's|names|is\s+called|is\s+named|called|named|she's\s+called|"
+    rf"(?:'s|s(?=\s+name))?\s+(?:(?:name\s+is|name's|names|is\s+called|is\s+named|called|named|she's\s+called|"
     rf"he's\s+called|who's\s+called|is)\s+)?(?P<names>[a-z][a-z' -]{{1,40}})",
     re.IGNORECASE,
 )

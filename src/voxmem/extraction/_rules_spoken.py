@@ -122,7 +122,8 @@ _CONTACT = re.compile(
     r"(?:better|best|easier|fine)\b|\bleave\s+a\s+(?P<how4>text|message)\b",
     re.IGNORECASE)
 _NO_CALLS = re.compile(
-    r"\b(?:don't|do\s+not|dont|please\s+don't|never)\s+(?:ring|call|phone)\s+me\b|"
+    r"\b(?:don't|do\s+not|dont|please\s+don't|never)\s+(?:ring|call|phone)\s+me\b"
+    r"(?!\s+(?:at\s+work|at\s+the\s+office|at\s+home|on\s+my))|"
     r"\bstop\s+calling\s+me\b(?:\s+about\s+(?P<about>[a-z ]{3,30}))?", re.IGNORECASE)
 _SPEAKS = re.compile(
     r"\b(?:speaks?|in)\s+(?P<lang>spanish|french|german|italian|portuguese|polish|"

@@ -291,6 +291,7 @@ def pets_and_names(t: TurnView) -> list[Candidate]:
 _CONFIRMED = re.compile(
     r"(?:^|(?<=[.!]\s))(?:(?:Great|Perfect|Lovely|Okay|Ok|Done|Right)[,!.]?\s+)?"
     r"(?:(?:You're\s+|You\s+are\s+|That's\s+you\s+)?all\s+set|Locked\s+in|Confirmed|"
+    r"(?:you're|you\s+are)\s+down\s+for|I've\s+put\s+you\s+down\s+for|"
     r"That's\s+you\s+(?:booked\s+)?in|I've\s+pencil+ed\s+you\s+in|I've\s+(?:moved|changed|"
     r"rescheduled)\s+(?:you|it|your\s+\w+)|(?:Moved|Rescheduled)|We\s+can\s+take\s+"
     r"(?:the\s+)?[A-Z]?\w+)\s*(?:[,:]\s*|\s+)(?:for\s+|on\s+|to\s+)?(?P<when>(?:[^.!?]|"
@@ -299,6 +300,7 @@ _CONFIRMED = re.compile(
 
 _WHEN_START = re.compile(
     r"(?:(?:for|on|to)\s+)?(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|today|tomorrow|"
+    r"\d{1,2}(?::\d\d|\s*[ap]m)|"
     r"the\s+\d{1,2}(?:st|nd|rd|th)\b|"
     r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\s+\d)", re.IGNORECASE)
 
