@@ -279,3 +279,42 @@ def test_more_relations(said: str, agent: str, expected: str) -> None:
 def test_booked_as_you_are_down_for() -> None:
     facts = extract(("thats fine", "Great, you're down for 8:15 on Wednesday with Dr. Farah."))
     assert [f.slot_key for f in facts] == ["appointment"] and "Farah" in facts[0].text
+
+
+@pytest.mark.parametrize("asked, said, name", [
+    ("Am I speaking with Mrs. Adeyemi?", "yes thats me", "Name is Adeyemi"),
+    ("Is this Gordon Blake?", "yeah speaking", "Name is Gordon Blake"),
+])
+def test_a_name_the_agent_asked_about_and_the_caller_confirmed(
+        asked: str, said: str, name: str) -> None:
+    facts = extract(("hello", asked), (said, "Thank you."))
+    assert [f.text for f in facts if f.slot_key == "name"] == [name]
+
+
+def test_a_name_the_caller_denied_is_not_theirs() -> None:
+    facts = extract(("hi", "Is this Gordon Blake?"), ("no its his wife", "Ah, hello."))
+    assert not facts, texts(facts)
+
+
+def test_a_surname_alone() -> None:
+    facts = extract(("the surname is uh kowalski k o w a l s k i", "Kowalski, thanks."))
+    assert [f.text for f in facts if f.slot_key == "name"] == ["Name is Kowalski"]
+
+
+@pytest.mark.parametrize("agent, words", [
+    ("I'll get that certificate sent out to you today.", ["certificate", "sent"]),
+    ("I'll make sure the manager calls you back this afternoon.", ["manager", "call"]),
+    ("The refund will be processed in 3 to 5 working days.", ["refund", "processed"]),
+])
+def test_more_shapes_of_promise(agent: str, words: list[str]) -> None:
+    promised = [f.text for f in extract(("ok", agent)) if f.kind == "commitment"]
+    assert len(promised) == 1 and all(w in promised[0] for w in words), promised
+
+
+def test_a_code_by_text_in_a_few_minutes_is_not_a_promise() -> None:
+    assert not extract(("ok", "You should receive a text with the code in a few minutes."))
+
+
+def test_cant_have_x_ends_where_the_next_clause_starts() -> None:
+    assert texts(extract(("i cant have caffeine my doctor said", "Decaf then."))) == [
+        "Cannot have caffeine"]

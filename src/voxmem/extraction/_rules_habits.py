@@ -142,4 +142,65 @@ def habits(t: TurnView) -> list[Candidate]:
     return out
 
 
-HABIT_RULES = (habits, noted_wishes)
+# "Am I speaking with Mrs. Adeyemi?" — "yes that's me": the agent said the name.
+_IS_IT_YOU = re.compile(
+    r"\b(?i:am\s+i\s+(?:speaking|talking)\s+(?:with|to)|is\s+(?:this|that)|are\s+you|"
+    r"have\s+i\s+got|do\s+i\s+have)\s+(?:(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+)?(?P<name>[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)"
+    r"\s*\?")
+_YES_ME = re.compile(
+    r"^(?:(?:oh|um|uh|hi|hello)\s+)*(?:yes|yeah|yep|yup|speaking|that's\s+me|thats\s+me|it\s+is|"
+    r"that's\s+right|correct)\b(?!\s+(?:but|no)\b)", re.IGNORECASE)
+_SURNAME_ONLY = re.compile(
+    r"\b(?:surname|last\s+name|family\s+name)\s+(?:is|'s)\s+(?P<name>[a-z][a-z'-]{2,})\b", re.I)
+_FIRST_NAME = re.compile(r"\bfirst\s+name\b", re.IGNORECASE)
+# "I'll get that certificate sent out to you today", "I'll make sure the manager calls you".
+_GET_IT_DONE = re.compile(
+    r"\b(?:I'll|I\s+will|We'll|We\s+will)\s+get\s+(?P<what>(?:that|the|your|a|an)\s+[\w-]+"
+    r"(?:\s+[\w-]+)?)\s+(?P<verb>sent|posted|emailed|mailed|delivered|fixed|sorted|booked|"
+    r"ordered|replaced)\b(?P<rest>[^.!?;]{0,60})", re.IGNORECASE)
+_MAKE_SURE = re.compile(
+    r"\b(?:I'll|I\s+will|We'll|We\s+will)\s+make\s+sure\s+(?P<who>(?:the|our|a|your)\s+[\w-]+"
+    r"(?:\s+[\w-]+)?|someone|somebody)\s+(?P<verb>calls|rings|emails|contacts|texts|gets\s+back|"
+    r"phones|visits)\b(?P<rest>[^.!?;]{0,60})", re.IGNORECASE)
+
+
+def _tidy(phrase: str) -> str:
+    phrase = re.sub(r"\byour\b", "the caller's", phrase, flags=re.IGNORECASE)
+    phrase = re.sub(r"\b(?:to\s+)?you\b", "", phrase, flags=re.IGNORECASE)
+    return re.sub(r"\s+", " ", phrase).strip(" ,")
+
+
+def asked_names_and_promises(t: TurnView) -> list[Candidate]:
+    """A name the agent asked about and the caller confirmed; two more shapes of promise."""
+    out: list[Candidate] = []
+    asked = _IS_IT_YOU.search(t.prev_agent)
+    if asked and _YES_ME.match(t.user.strip()):
+        words = asked.group("name").split()
+        if not any(is_common_word(w.lower()) for w in words):
+            out.append(t.candidate(f"Name is {' '.join(words)}", "identity", "name", 0.8, 0))
+    surname = _SURNAME_ONLY.search(t.user)
+    if surname and not _FIRST_NAME.search(t.user) and not is_common_word(surname.group("name")):
+        out.append(t.candidate(f"Name is {title_name(surname.group('name'))}", "identity",
+                               "name", 0.7, surname.start()))
+    base = len(t.user)
+    for offset, sentence in sentences(t.agent):
+        if sentence.rstrip().endswith("?"):
+            continue
+        for m in _GET_IT_DONE.finditer(sentence):
+            what = _tidy(m.group("what"))
+            verb = m.group("verb").lower()
+            text = f"Agent promised to get {what} {verb} {_tidy(m.group('rest'))}"
+            out.append(t.candidate(text.strip(), "commitment", None, 0.7,
+                                   base + offset + m.start()))
+        for m in _MAKE_SURE.finditer(sentence):
+            who = re.sub(r"^(?:our|your)\s+", "the ", m.group("who"), flags=re.IGNORECASE)
+            verb = re.sub(r"s$", "", m.group("verb").lower().split()[0])
+            verb = "get" if verb == "get" else verb
+            tail = " ".join(m.group("verb").lower().split()[1:])
+            text = f"Agent promised {who.lower()} will {verb} {tail} {_tidy(m.group('rest'))}"
+            out.append(t.candidate(re.sub(r"\s+", " ", text).strip(), "commitment", None, 0.7,
+                                   base + offset + m.start()))
+    return out
+
+
+HABIT_RULES = (habits, noted_wishes, asked_names_and_promises)

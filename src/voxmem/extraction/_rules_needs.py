@@ -83,7 +83,8 @@ def constraints(t: TurnView) -> list[Candidate]:
     out: list[Candidate] = []
     for offset, sentence in sentences(t.user):
         for m in _CANT.finditer(sentence):
-            obj = clean_object(capture_phrase(sentence, m.end()))
+            obj = capture_phrase(sentence, m.end())
+            obj = clean_object(re.split(r"\s+(?:my|i|i'm|he|she|they|we|the\s+doctor)\s", obj)[0])
             verb = re.sub(r"\s+", " ", m.group("verb").lower())
             if not obj or _CANT_VOLATILE.match(obj) or ONE_OFF.search(obj):
                 continue

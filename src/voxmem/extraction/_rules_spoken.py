@@ -28,7 +28,8 @@ __all__ = ["SPOKEN_RULES"]
 _QUESTION = re.compile(
     r"^(?:do|does|did|is|are|what|whats|what's|how|when|where|why|which|who)\b", re.IGNORECASE)
 _STOP_OBJ = re.compile(
-    r"^(?:problem|problems|thanks|thank|sorry|worries|wait|way|idea|rush|one|i|it|that|not|"
+    r"^(?:problem|problems|thanks|thank|sorry|worries|wait|way|idea|rush|one|i|it|that|not|its|"
+    r"it's|that's|thats|he's|she's|they're|we're|hes|shes|"
     r"no|longer|more|need|matter|clue|luck|answer|reply|hurry|pressure|charge|fee|fees|"
     r"change|changes|reason|doubt|kidding|joke|way|big\s+deal|offense|offence|thanks|"
     r"actually|sir|madam|ma'am|mate|hun|love|dear|ok|okay|i'm|im|you|we|they|he|she|my|"

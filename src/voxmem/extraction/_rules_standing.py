@@ -63,7 +63,7 @@ _ONLY_PAY = re.compile(
     r"checks?|card|bank\s+transfer|paypal|direct\s+debit)\b", re.IGNORECASE)
 _LIKE_IT = re.compile(
     r"\b(?:i|we)\s+(?:like|prefer|want|need|(?:always|usually)\s+(?:have|take|get|order))\s+"
-    r"(?:it|them|mine)\s+(?P<obj>(?:really\s+|quite\s+|"
+    r"(?:it|them|mine)\s+(?:cut\s+|done\s+|cooked\s+|made\s+|served\s+)?(?P<obj>(?:really\s+|quite\s+|"
     r"nice\s+and\s+|extra\s+|super\s+|very\s+|a\s+bit\s+|a\s+little\s+)?(?P<adj>[a-z]+))\b",
     re.IGNORECASE)
 # "I like it when ...", "I like it here": not a way something should be done.
@@ -274,7 +274,7 @@ def pets_and_names(t: TurnView) -> list[Candidate]:
                                conf, m.start()))
     for m in _UNDER_WRITTEN.finditer(t.user):
         name = m.group("name").lower()
-        if name in confirmed and not is_common_word(name):
+        if name in _names_written(t.agent) and not is_common_word(name):
             out.append(t.candidate(f"Name is {title_name(name)}", "identity", "name", 0.7,
                                    m.start()))
     for m in _UNDER_SURNAME.finditer(t.user):
@@ -325,7 +325,7 @@ _WILL_BE_SENT = re.compile(
     r"\b(?P<what>(?:your|the|a|an)\s+(?:new\s+|replacement\s+|updated\s+)?[\w-]+"
     r"(?:\s+[\w-]+)?)\s+will\s+be\s+(?P<verb>posted|sent|mailed|emailed|delivered|shipped|"
     r"dispatched|couriered|fitted|installed|collected|picked\s+up|refunded|credited|repaired|"
-    r"replaced)\b(?P<rest>[^.!?;]{0,60})", re.IGNORECASE)
+    r"replaced|processed|issued|applied|returned)\b(?P<rest>[^.!?;]{0,60})", re.IGNORECASE)
 _WHEN_WORD = re.compile(
     r"\b(?:by|within|on|tomorrow|next|in\s+\d|in\s+(?:a|two|three)|this\s+week|end\s+of|"
     r"\d+\s+(?:working\s+|business\s+)?days?|(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b",

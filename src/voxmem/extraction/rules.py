@@ -125,6 +125,8 @@ _NUMBER_REPAIR = re.compile(
     r"hang\s+on)[\s,]+)+(?:(?:it's|its|it\s+is)\s+)?(?=\d)", re.IGNORECASE)
 _RIGHT_AWAY = re.compile(r"\b(?:right\s+away|straight\s+away|right\s+now|in\s+a\s+moment)\b",
                          re.IGNORECASE)
+_IN_A_MOMENT = re.compile(
+    r"\bin\s+a\s+(?:few\s+)?(?:minutes?|moment|second|sec|jiffy)\b|\bshortly\b|\bnow\b", re.I)
 _NOT_A_PROMISE = re.compile(r"^(?:a\s+look|a\s+note|you\s+through|you\s+over|it\s+a\s+try)\b", re.I)
 
 
@@ -179,6 +181,8 @@ def commitments(t: TurnView) -> list[Candidate]:
                                    base + offset + m.start()))
         for m in _YOU_SHOULD_SEE.finditer(sentence):
             what = _commit_phrase(capture_phrase(sentence, m.end()))
+            if _IN_A_MOMENT.search(what):
+                continue  # "a text with the code in a few minutes" arrives during the call
             if len(what.split()) >= 2:
                 out.append(t.candidate(f"Agent promised the caller will receive {what}",
                                        "commitment", None, 0.7, base + offset + m.start()))
