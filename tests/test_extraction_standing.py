@@ -318,3 +318,22 @@ def test_a_code_by_text_in_a_few_minutes_is_not_a_promise() -> None:
 def test_cant_have_x_ends_where_the_next_clause_starts() -> None:
     assert texts(extract(("i cant have caffeine my doctor said", "Decaf then."))) == [
         "Cannot have caffeine"]
+
+
+@pytest.mark.parametrize("said, agent, word", [
+    ("i'm really fond of your rye bread", "Thank you!", "rye"),
+    ("i'd always like a room at the back away from the road", "Noted.", "back"),
+    ("keep it short on the sides like always", "Short on the sides.", "short"),
+])
+def test_more_ways_of_saying_a_preference(said: str, agent: str, word: str) -> None:
+    assert [f.text for f in extract((said, agent)) if f.kind == "preference" and word in f.text]
+
+
+def test_rather_you_texted_me_is_a_contact_method() -> None:
+    facts = extract(("i'd much rather you texted me than called", "Texts it is."))
+    assert [f.slot_key for f in facts] == ["preferred_contact_method"], texts(facts)
+
+
+def test_book_us_in_whenever_names_no_preference() -> None:
+    facts = extract(("so book us in whenever we come", "Will do."))
+    assert not [f for f in facts if "whenever" in f.text], texts(facts)

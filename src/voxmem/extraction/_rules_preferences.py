@@ -39,13 +39,14 @@ _LANGUAGES = {
 }
 _LANGUAGE = re.compile(r"\b(" + "|".join(_LANGUAGES) + r")\b", re.IGNORECASE)
 _CONTACT_METHOD = re.compile(
-    r"\b(e-?mails?|texts?|texting|text\s+messages?|sms|whatsapp|signal|phone\s+calls?|calls?|"
+    r"\b(e-?mails?|e-?mailed|texts?|texted|texting|text\s+messages?|sms|whatsapp|signal|phone\s+calls?|calls?|"
     r"calling|voicemail|letters?|post)\b",
     re.IGNORECASE,
 )
 _CONTACT_LABEL = {
     "email": "email", "e-mail": "email", "emails": "email", "e-mails": "email",
     "text": "text messages", "texts": "text messages", "texting": "text messages",
+    "texted": "text messages", "emailed": "email", "e-mailed": "email",
     "sms": "text messages", "whatsapp": "WhatsApp", "signal": "Signal",
     "calls": "phone calls", "call": "phone calls", "calling": "phone calls",
     "phone call": "phone calls", "phone calls": "phone calls", "voicemail": "voicemail",
@@ -210,7 +211,8 @@ def preferences(t: TurnView) -> list[Candidate]:
             for m in pattern.finditer(sentence):
                 if _HYPOTHETICAL.search(sentence[: m.start()]):
                     continue
-                obj = capture_phrase(sentence, m.end())
+                # "i'd rather you texted me than called": the wish, not "you".
+                obj = re.sub(r"^(?:you|u)\s+(?=\w+ed\b)", "", capture_phrase(sentence, m.end()))
                 tail = re.match(r"\s*than\s+([a-z ]{2,30}?)(?=[,.;!?]|$)", sentence[m.end()
                                 + len(obj) :], re.I) if obj else None
                 if tail:

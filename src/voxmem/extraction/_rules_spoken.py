@@ -33,7 +33,8 @@ _STOP_OBJ = re.compile(
     r"no|longer|more|need|matter|clue|luck|answer|reply|hurry|pressure|charge|fee|fees|"
     r"change|changes|reason|doubt|kidding|joke|way|big\s+deal|offense|offence|thanks|"
     r"actually|sir|madam|ma'am|mate|hun|love|dear|ok|okay|i'm|im|you|we|they|he|she|my|"
-    r"the|a|an|just|all|never|nothing|there|this|then|so|and|but|only|yes|yeah|got|go)\b",
+    r"the|a|an|just|all|never|nothing|there|this|then|so|and|but|only|yes|yeah|got|go|"
+    r"whenever|when|if|any)\b",
     re.IGNORECASE)
 
 # --- preferences --------------------------------------------------------------------------
@@ -59,11 +60,13 @@ _NO_THING = re.compile(
     r"i\s+don't|i'm\s+the|i\s+hate)\b|$)",
     re.IGNORECASE)
 _PREFER_A = re.compile(
-    r"\b(?:i'd|i\s+would|we'd)\s+(?:prefer|rather\s+have|like)\s+(?P<obj>(?:a|an|the)\s+.+)",
+    r"\b(?:i'd|i\s+would|we'd)\s+(?:always\s+|really\s+|usually\s+)?(?:prefer|rather\s+have|like)\s+"
+    r"(?P<obj>(?:a|an|the)\s+.+)",
     re.IGNORECASE)
 # Ways of saying "I like X" that name a lasting taste.
 _TASTE = re.compile(
-    r"\b(?:i'm|i\s+am|we're|we\s+are)\s+(?:a\s+(?:big\s+|huge\s+)?fan\s+of|partial\s+to|"
+    r"\b(?:i'm|i\s+am|we're|we\s+are)\s+(?:really\s+|very\s+|quite\s+|so\s+)?(?:a\s+(?:big\s+|huge\s+)?"
+    r"fan\s+of|(?:big\s+|huge\s+)?fans\s+of|fond\s+of|keen\s+on|partial\s+to|"
     r"more\s+of\s+an?|only\s+after|into)\s+(?P<obj>.+)|"
     r"\b(?:i|we)\s+tend\s+to\s+(?:go\s+for|get|like|prefer|choose|pick|want)\s+(?P<obj2>.+)|"
     r"\bideally\s+(?P<obj3>.+)|\b(?:we'd|i'd)\s+love\s+it\s+(?P<obj4>.+)|"
@@ -97,6 +100,8 @@ _STANDING = (
     re.compile(r"^(?:(?:and|oh|yeah|so|please)\s+)*(?P<obj>(?!it\b|that\b|this\b|same\b)"
                r"[a-z]+(?:\s+[a-z]+){0,3}?)\s+every\s+time\b", re.I),
     re.compile(r"\bkeep\s+it\s+(?P<obj>[a-z]+(?:\s+[a-z]+)?)\s+for\s+(?:me|us)\b", re.I),
+    re.compile(r"\bkeep\s+it\s+(?P<obj>[a-z]+(?:\s+[a-z]+){0,3}?)\s+(?:like|as)\s+(?:always|usual|"
+               r"normal|before|last\s+time)\b", re.I),
     re.compile(r"\bgo\s+easy\s+on\s+the\s+[a-z]+\s+i\s+like\s+it\s+(?P<obj>[a-z]+)", re.I),
     re.compile(r"\bi\s+want\s+(?P<obj>(?!to\b).+?)\s+(?:whenever\s+possible|every\s+time)\b",
                re.I),
