@@ -137,8 +137,11 @@ async def _end_session(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     report = p.get("report")
     if report is not None:
         report = check_optional_dict(report, "report")
+    wait = p.get("wait", False)
+    if not isinstance(wait, bool):
+        raise BadRequest("wait must be true or false", field="wait")
     info = await engine.end_session(scope, reason=reason, session_id=check_optional_id(
-        p.get("session_id"), "session_id"), report=report)
+        p.get("session_id"), "session_id"), report=report, wait=wait)
     if info is None:
         raise NotFound("the caller has no open session", code="session_not_found")
     return info.to_dict()
@@ -312,7 +315,11 @@ async def _flush(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     timeout = p.get("timeout_s", 30.0)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
         raise BadRequest("timeout_s must be a positive number", field="timeout_s")
-    return {"flushed": await engine.flush(timeout=float(timeout)), **engine.stats()}
+    learning = p.get("learning", False)
+    if not isinstance(learning, bool):
+        raise BadRequest("learning must be true or false", field="learning")
+    return {"flushed": await engine.flush(timeout=float(timeout), learning=learning),
+            **engine.stats()}
 
 
 OPERATIONS: dict[str, Operation] = {

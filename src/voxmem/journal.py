@@ -58,11 +58,12 @@ _Waiter = tuple[bytes, asyncio.AbstractEventLoop, "asyncio.Future[int]", int, in
 class JournalLocked(StoreUnavailable):
     """Another process (a runtime or an embedded engine) owns this journal directory."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, message: str | None = None) -> None:
         super().__init__(
-            f"the journal in {directory} is in use by another voxmem process (a running "
-            "runtime or another embedded engine); two writers would corrupt it",
+            message or f"the journal in {directory} is in use by another voxmem process "
+            "(a running runtime or another embedded engine); two writers would corrupt it",
             retryable=False, details={"journalDir": str(directory)})
+        self.directory = directory
 
 
 class Journal:

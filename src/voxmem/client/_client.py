@@ -234,11 +234,20 @@ class VoiceClient:
 
     async def end_session(self, *, user: UserArg = None, user_id: str | None = None,
                           reason: str = "completed", session_id: str | None = None,
-                          report: dict[str, Any] | None = None) -> dict[str, Any]:
+                          report: dict[str, Any] | None = None,
+                          wait: bool = False) -> dict[str, Any]:
         """Close the caller's current call (``report``: e.g. LiveKit's session report,
-        stored with the call); learning from it starts in the background."""
+        stored with the call); learning from it starts in the background.
+
+        With ``wait=True`` this returns once that learning has finished or failed, and
+        the result's ``learning`` holds the outcome::
+
+            ended = await client.end_session(user=caller, wait=True)
+            ended["learning"]  # {"status": "learned", "facts": [...], "error": None}
+        """
         return self._core.parse_dict(await self._send(self._core.end_session(
-            user=user, user_id=user_id, reason=reason, session_id=session_id, report=report)))
+            user=user, user_id=user_id, reason=reason, session_id=session_id, report=report,
+            wait=wait)))
 
     async def create_index(self, name: str, documents: list[dict[str, Any]], *,
                            metadata: dict[str, Any] | None = None) -> IndexBuildResult:
@@ -264,9 +273,13 @@ class VoiceClient:
         return self._core.parse_dict(await self._send(self._core.import_history(
             user=user, user_id=user_id, sessions=sessions, learn=learn)))
 
-    async def flush(self, timeout_s: float = 30.0) -> dict[str, Any]:
-        """Wait until every acknowledged write is applied to the store."""
-        return self._core.parse_dict(await self._send(self._core.flush(timeout_s)))
+    async def flush(self, timeout_s: float = 30.0, *, learning: bool = False) -> dict[str, Any]:
+        """Wait until every acknowledged write is applied to the store.
+
+        ``learning=True`` also waits for end-of-call learning already under way, so the
+        facts it learns are stored when this returns (``flushed`` is False on timeout).
+        """
+        return self._core.parse_dict(await self._send(self._core.flush(timeout_s, learning)))
 
     # -- memory management ------------------------------------------------------------------
     async def list_memories(self, *, user: UserArg = None, user_id: str | None = None,
@@ -489,10 +502,12 @@ class VoiceClientSync:
 
     def end_session(self, *, user: UserArg = None, user_id: str | None = None,
                     reason: str = "completed", session_id: str | None = None,
-                    report: dict[str, Any] | None = None) -> dict[str, Any]:
+                    report: dict[str, Any] | None = None,
+                    wait: bool = False) -> dict[str, Any]:
         """Close the caller's current call; see :meth:`VoiceClient.end_session`."""
         return self._runner.run(self._async.end_session(
-            user=user, user_id=user_id, reason=reason, session_id=session_id, report=report))
+            user=user, user_id=user_id, reason=reason, session_id=session_id, report=report,
+            wait=wait))
 
     def list_memories(self, *, user: UserArg = None, user_id: str | None = None,
                       include_deleted: bool = False) -> list[dict[str, Any]]:
@@ -578,9 +593,10 @@ class VoiceClientSync:
         return self._runner.run(self._async.import_history(
             user=user, user_id=user_id, sessions=sessions, learn=learn))
 
-    def flush(self, timeout_s: float = 30.0) -> dict[str, Any]:
-        """Wait until every acknowledged write is applied to the store."""
-        return self._runner.run(self._async.flush(timeout_s))
+    def flush(self, timeout_s: float = 30.0, *, learning: bool = False) -> dict[str, Any]:
+        """Wait until every acknowledged write is applied to the store; see
+        :meth:`VoiceClient.flush`."""
+        return self._runner.run(self._async.flush(timeout_s, learning=learning))
 
     def session(self, *, user: UserArg = None, user_id: str | None = None,
                 session_id: str | None = None,

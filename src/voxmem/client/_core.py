@@ -110,9 +110,10 @@ class ClientCore:
                           metadata=metadata)
 
     def end_session(self, *, user: UserArg, user_id: str | None, reason: str,
-                    session_id: str | None, report: dict[str, Any] | None = None) -> Call:
+                    session_id: str | None, report: dict[str, Any] | None = None,
+                    wait: bool = False) -> Call:
         return self._call("end_session", user=user, user_id=user_id, reason=reason,
-                          session_id=session_id, report=report)
+                          session_id=session_id, report=report, wait=wait or None)
 
     def caller_op(self, op: str, *, user: UserArg, user_id: str | None, **fields: Any) -> Call:
         """A per-caller memory-management call (list, delete, remember, forget, ...)."""
@@ -140,8 +141,8 @@ class ClientCore:
         return self._call("import_history", user=user, user_id=user_id, sessions=sessions,
                           learn=learn)
 
-    def flush(self, timeout_s: float) -> Call:
-        return self._call("flush", timeout_s=timeout_s)
+    def flush(self, timeout_s: float, learning: bool = False) -> Call:
+        return self._call("flush", timeout_s=timeout_s, learning=learning or None)
 
     # -- wire ------------------------------------------------------------------------------
     @staticmethod

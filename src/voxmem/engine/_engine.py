@@ -823,6 +823,10 @@ class MemoryEngine:
             "embedder": self.embedder.name,
             "store": self.store.dialect,
             "lastWriteError": self.applier.last_error,
+            "journalError": self.journal.broken or self.journal.last_error,
+            "quarantined": self.applier.quarantined,
+            # Unhealthy while acknowledged writes cannot reach the disk or the store.
+            "healthy": self.journal.healthy and self.applier.last_error is None,
         }
 
 
