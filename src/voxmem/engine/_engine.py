@@ -250,7 +250,7 @@ class MemoryEngine:
         """Open a call for ``caller``; reusing another caller's session id is refused."""
         mem = self.callers.peek(scope)
         if self.store.shared and mem is not None and mem.session_id is None and (
-                not self.applier.pending_turns(scope)):
+                not self.applier.has_pending(scope)):
             # Another runtime may have served this caller since we cached them: a call
             # starts from the store's current state.
             self.callers.drop(scope)
@@ -375,6 +375,8 @@ class MemoryEngine:
 
     async def _stored_turn_ids(self, scope: Scope, turn_ids: list[str]) -> dict[str, str]:
         """Event ids of turn ids the store holds; {} when it cannot tell in time."""
+        if self.applier.last_error is not None:
+            return {}  # the store is failing: do not make a save wait to find that out
         try:
             return await asyncio.wait_for(self.store.find_turns(scope, turn_ids),
                                           TURN_LOOKUP_TIMEOUT_S * max(1, len(turn_ids) // 500))

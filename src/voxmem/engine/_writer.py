@@ -14,6 +14,7 @@ retryable by an operator, while later records go on.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -77,6 +78,16 @@ def turn_from_record(data: dict[str, Any]) -> Turn:
                 metadata=dict(data.get("metadata") or {}))
 
 
+def _caller_and_turn(record: dict[str, Any]) -> tuple[Scope, Turn | None] | None:
+    """The record's caller and (for a turn record) turn; None for a malformed record."""
+    try:
+        scope = scope_from_record(record["scope"])
+        turn = turn_from_record(record["turn"]) if record.get("type") == "turn" else None
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    return scope, turn
+
+
 class Applier:
     """Moves journal records into the store, in sequence order, in batches."""
 
@@ -89,6 +100,7 @@ class Applier:
         self._clock = clock
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._pending: dict[tuple[str, ...], dict[str, Turn]] = {}
+        self._unapplied: collections.Counter[tuple[str, ...]] = collections.Counter()
         self._applied_seq = 0
         self._enqueued_seq = 0
         self._progress = asyncio.Condition()
@@ -113,19 +125,24 @@ class Applier:
 
     def submit(self, record: dict[str, Any]) -> None:
         """Queue a durable record (it must carry its journal ``seq``)."""
-        if record.get("type") == "turn":
-            try:
-                scope = scope_from_record(record["scope"])
-                turn = turn_from_record(record["turn"])
-            except (KeyError, TypeError, ValueError):
-                pass  # malformed: the applier quarantines it
-            else:
+        parsed = _caller_and_turn(record)
+        if parsed is not None:  # else malformed: the applier quarantines it
+            scope, turn = parsed
+            self._unapplied[scope.caller_key] += 1
+            if turn is not None:
                 self._pending.setdefault(scope.caller_key, {})[turn.event_id] = turn
         self._enqueued_seq = max(self._enqueued_seq, int(record["seq"]))
         self._queue.put_nowait(record)
 
     def pending_turns(self, scope: Scope) -> list[Turn]:
         return list(self._pending.get(scope.caller_key, {}).values())
+
+    def has_pending(self, scope: Scope) -> bool:
+        """Whether any record of this caller (a turn, a fact, ...) is not stored yet.
+
+        Reloading such a caller from the store would lose what the store has not got.
+        """
+        return self._unapplied.get(scope.caller_key, 0) > 0
 
     async def wait_applied(self, seq: int | None = None, timeout: float | None = None) -> bool:
         """Wait until every record up to ``seq`` (default: all submitted) is stored."""
@@ -233,16 +250,17 @@ class Applier:
 
     async def _applied(self, records: list[dict[str, Any]], batch: WriteBatch) -> None:
         for record in records:
-            if record.get("type") != "turn":
+            parsed = _caller_and_turn(record)  # counted in submit() exactly when parsed
+            if parsed is None:
                 continue
-            try:
-                key = scope_from_record(record["scope"]).caller_key
-                event_id = record["turn"]["eventId"]
-            except (KeyError, TypeError):
-                continue
+            scope, turn = parsed
+            key = scope.caller_key
+            self._unapplied[key] -= 1
+            if self._unapplied[key] <= 0:
+                del self._unapplied[key]
             pend = self._pending.get(key)
-            if pend is not None:
-                pend.pop(event_id, None)
+            if turn is not None and pend is not None:
+                pend.pop(turn.event_id, None)
                 if not pend:
                     del self._pending[key]
         self.turns_applied += len(batch.turns)
