@@ -174,7 +174,8 @@ async def test_speech_path_with_preemptive_generation_recalls_once(
     replies = Replies(session)
     agent = MemoryAgent(client=client, user=CALLER, instructions=TEMPLATE)
     await session.start(agent)
-    await asyncio.sleep(0.2)  # let on_enter finish: the caller speaks after a moment
+    # The caller speaks once on_enter has finished (memory opened and preloaded).
+    await asyncio.wait_for(agent._memory_ready.wait(), 10)
 
     with caplog.at_level(logging.DEBUG, logger="livekit.agents"):
         stt.say(SECOND_CALL, preflight=True)
