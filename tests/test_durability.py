@@ -45,7 +45,7 @@ async def test_retried_save_returns_the_first_event_id_and_stores_once(
     assert again == first
     assert await engine.flush(30)
     # A retry arriving once the turn is only in the store (a new process) too.
-    engine._turn_claims = type(engine._turn_claims)()
+    engine.turn_claims = type(engine.turn_claims)()
     late = await engine.save_response(s, Caller("u"), user_text="my gate code is blue",
                                       assistant_text="noted", turn_id="turn-1")
     assert late == first

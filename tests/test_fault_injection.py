@@ -378,3 +378,40 @@ async def test_postgres_stopped_mid_load_loses_no_acknowledged_turn(
             own_server.start()
         await engine.close()
         _postgres.drop_database(own_server.dsn(), url)
+
+
+async def test_operator_lists_and_retries_quarantined_records_through_the_client(
+        settings: Settings) -> None:
+    from voxmem import NotFound, VoiceClient
+
+    client = VoiceClient(project_id="p", agent_id="a", embedded=True, settings=settings)
+    try:
+        engine = await client._transport.engine()  # type: ignore[attr-defined]
+        scope = engine.scope(project_id="p", agent_id="a", user_id="u")
+        broken = _turn_record(engine, scope, "text")
+        del broken["turn"]["sessionId"]  # type: ignore[attr-defined]
+        seq = await engine.journal_append(broken)
+        await client.flush(learning=True)
+        (listed,) = await client.list_quarantined()
+        assert listed["seq"] == seq and listed["userId"] == "u" and "sessionId" in listed["error"]
+        retried = await client.retry_quarantined(seq)
+        assert retried["seq"] == seq and retried["journaledAs"] > seq
+        with pytest.raises(NotFound):
+            await client.retry_quarantined(seq)
+    finally:
+        await client.aclose()
+
+
+async def test_forgetting_a_caller_erases_their_quarantined_records(
+        engine: MemoryEngine) -> None:
+    scope = engine.scope(project_id="p", agent_id="a", user_id="gone")
+    keep = engine.scope(project_id="p", agent_id="a", user_id="stays")
+    for who in (scope, keep):
+        broken = _turn_record(engine, who, f"words of {who.user_id}")
+        del broken["turn"]["sessionId"]  # type: ignore[attr-defined]
+        await engine.journal_append(broken)
+    assert await engine.flush(30)
+    assert len(await engine.store.list_quarantined()) == 2
+    await engine.lifecycle.forget_user(scope)
+    remaining = await engine.store.list_quarantined()
+    assert [e.scope.user_id for e in remaining if e.scope] == ["stays"]

@@ -322,6 +322,24 @@ async def _flush(engine: MemoryEngine, p: dict[str, Any]) -> Any:
             **engine.stats()}
 
 
+async def _list_quarantined(engine: MemoryEngine, p: dict[str, Any]) -> Any:
+    _ident(engine, p)
+    entries = await engine.store.list_quarantined(1000)
+    return {"records": [e.to_dict() for e in entries]}
+
+
+async def _retry_quarantined(engine: MemoryEngine, p: dict[str, Any]) -> Any:
+    _ident(engine, p)
+    seq = p.get("seq")
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 < seq < 2**63:
+        raise BadRequest("seq must be the positive journal sequence number of a "
+                         "quarantined record", field="seq")
+    new_seq = await engine.retry_quarantined(seq)
+    if new_seq is None:
+        raise NotFound(f"no quarantined record has seq {seq}")
+    return {"seq": seq, "journaledAs": new_seq}
+
+
 OPERATIONS: dict[str, Operation] = {
     op.name: op for op in (
         Operation("search_memory", "POST", "/v1/memory/search", _search,
@@ -366,6 +384,10 @@ OPERATIONS: dict[str, Operation] = {
                   "Set memory on/off and retention for the project or this agent"),
         Operation("flush", "POST", "/v1/admin/flush", _flush,
                   "Wait until every acknowledged write is in the store"),
+        Operation("list_quarantined", "POST", "/v1/admin/quarantine/list", _list_quarantined,
+                  "Journal records the store refused (bad data), set aside"),
+        Operation("retry_quarantined", "POST", "/v1/admin/quarantine/retry",
+                  _retry_quarantined, "Send one quarantined record to the store again"),
     )
 }
 

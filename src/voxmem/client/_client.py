@@ -282,6 +282,20 @@ class VoiceClient:
         """
         return self._core.parse_dict(await self._send(self._core.flush(timeout_s, learning)))
 
+    async def list_quarantined(self) -> list[dict[str, Any]]:
+        """Journal records the store refused for bad data (not an outage), set aside so
+        later writes go on: ``{"seq", "error", "at", "userId", "projectId", "record"}``."""
+        result = self._core.parse_dict(await self._send(self._core.project_op(
+            "list_quarantined")))
+        records: list[dict[str, Any]] = result.get("records", [])
+        return records
+
+    async def retry_quarantined(self, seq: int) -> dict[str, Any]:
+        """Send quarantined record ``seq`` to the store again (its cause is fixed); if
+        refused again it is quarantined again under a new number."""
+        return self._core.parse_dict(await self._send(self._core.project_op(
+            "retry_quarantined", seq=seq)))
+
     # -- memory management ------------------------------------------------------------------
     async def list_memories(self, *, user: UserArg = None, user_id: str | None = None,
                             include_deleted: bool = False) -> list[dict[str, Any]]:
@@ -598,6 +612,14 @@ class VoiceClientSync:
         """Wait until every acknowledged write is applied to the store; see
         :meth:`VoiceClient.flush`."""
         return self._runner.run(self._async.flush(timeout_s, learning=learning))
+
+    def list_quarantined(self) -> list[dict[str, Any]]:
+        """See :meth:`VoiceClient.list_quarantined`."""
+        return self._runner.run(self._async.list_quarantined())
+
+    def retry_quarantined(self, seq: int) -> dict[str, Any]:
+        """See :meth:`VoiceClient.retry_quarantined`."""
+        return self._runner.run(self._async.retry_quarantined(seq))
 
     def session(self, *, user: UserArg = None, user_id: str | None = None,
                 session_id: str | None = None,

@@ -44,7 +44,8 @@ class Call:
 
 #: Operations that are about the project, not one caller (they bypass the caller pool).
 PROJECT_LEVEL_OPS = frozenset({"create_index", "list_indexes", "flush", "merge_users",
-                               "get_memory_policy", "set_memory_policy"})
+                               "get_memory_policy", "set_memory_policy", "list_quarantined",
+                               "retry_quarantined"})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -126,7 +126,7 @@ class MemoryEngine:
         self._session_owners: collections.OrderedDict[tuple[str, str, str], str] = \
             collections.OrderedDict()
         self._stop = asyncio.Event()
-        self._turn_claims = TurnClaims()
+        self.turn_claims = TurnClaims()
         self.sensitive_policy = sensitive_policy(self.settings)
         self.learner = Learner(self, build_extractor(self.settings), clock)
         self.lifecycle = Lifecycle(self, clock)
@@ -224,7 +224,7 @@ class MemoryEngine:
         try:
             turn = record["turn"]
             if turn.get("turnId"):
-                self._turn_claims.remember(scope_from_record(record["scope"]),
+                self.turn_claims.remember(scope_from_record(record["scope"]),
                                            turn["turnId"], turn["eventId"])
         except (KeyError, TypeError, AttributeError):
             pass  # malformed: the applier quarantines it
@@ -355,12 +355,12 @@ class MemoryEngine:
             return await self._save_turn(scope, caller, user_text, assistant_text, None,
                                          tool_calls, metadata, interrupted, created_at)
         key = TurnClaims.key(scope, turn_id)
-        known = self._turn_claims.lookup(key)
+        known = self.turn_claims.lookup(key)
         if isinstance(known, str):
             return known
         if known is not None:  # the first write of this turn id is in flight
             return await asyncio.shield(known)
-        claim = self._turn_claims.claim(key)  # before any await: a racing retry waits
+        claim = self.turn_claims.claim(key)  # before any await: a racing retry waits
         try:
             event_id = (await self._stored_turn_ids(scope, [turn_id])).get(turn_id)
             if event_id is None:
@@ -368,9 +368,9 @@ class MemoryEngine:
                                                  turn_id, tool_calls, metadata, interrupted,
                                                  created_at)
         except BaseException as exc:
-            self._turn_claims.drop(key, claim, exc)
+            self.turn_claims.drop(key, claim, exc)
             raise
-        self._turn_claims.settle(key, claim, event_id)
+        self.turn_claims.settle(key, claim, event_id)
         return event_id
 
     async def _stored_turn_ids(self, scope: Scope, turn_ids: list[str]) -> dict[str, str]:
@@ -438,7 +438,7 @@ class MemoryEngine:
         flat = [tid for ids in turn_ids for tid in ids]
         known = await self._stored_turn_ids(scope, flat)
         for tid in flat:
-            claimed = self._turn_claims.lookup(TurnClaims.key(scope, tid))
+            claimed = self.turn_claims.lookup(TurnClaims.key(scope, tid))
             if isinstance(claimed, str):
                 known.setdefault(tid, claimed)
         records: list[dict[str, Any]] = []
@@ -473,7 +473,7 @@ class MemoryEngine:
         await self.journal_append_many(records)
         for turn in new_turns:
             mem.add_turn(turn)
-            self._turn_claims.remember(scope, turn.turn_id, turn.event_id)
+            self.turn_claims.remember(scope, turn.turn_id, turn.event_id)
         turns_written = len(new_turns)
         return {"sessions": len(sessions), "turns": turns_written}
 

@@ -148,6 +148,7 @@ class Lifecycle:
         counts["journalRecords"] = await loop.run_in_executor(
             None, engine.journal.rewrite, other_caller)
         engine.callers.drop(scope)
+        engine.turn_claims.forget_caller(scope)  # a new turn may reuse an erased turn id
         return counts
 
     async def merge_users(self, source: Scope, target: Scope) -> dict[str, int]:
