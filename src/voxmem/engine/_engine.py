@@ -44,6 +44,7 @@ from ._chunking import chunk_text
 from ._compose import compose_context, compose_preload
 from ._hot import CallerCache, CallerMemory, Doc, OrgMemory, turn_doc
 from ._idempotency import TurnClaims
+from ._import import import_history
 from ._index import FloatArray, HybridIndex
 from ._learning import Learner, build_extractor, sensitive_policy
 from ._lifecycle import Lifecycle
@@ -362,7 +363,7 @@ class MemoryEngine:
             return await asyncio.shield(known)
         claim = self.turn_claims.claim(key)  # before any await: a racing retry waits
         try:
-            event_id = (await self._stored_turn_ids(scope, [turn_id])).get(turn_id)
+            event_id = (await self.stored_turn_ids(scope, [turn_id])).get(turn_id)
             if event_id is None:
                 event_id = await self._save_turn(scope, caller, user_text, assistant_text,
                                                  turn_id, tool_calls, metadata, interrupted,
@@ -373,7 +374,7 @@ class MemoryEngine:
         self.turn_claims.settle(key, claim, event_id)
         return event_id
 
-    async def _stored_turn_ids(self, scope: Scope, turn_ids: list[str]) -> dict[str, str]:
+    async def stored_turn_ids(self, scope: Scope, turn_ids: list[str]) -> dict[str, str]:
         """Event ids of turn ids the store holds; {} when it cannot tell in time."""
         if self.applier.last_error is not None:
             return {}  # the store is failing: do not make a save wait to find that out
@@ -425,57 +426,11 @@ class MemoryEngine:
 
         With ``learn=True`` the imported calls are also learned from in the background,
         like calls that end live; by default they are stored and searchable only, so a
-        bulk backfill does not set off thousands of extractions.
+        bulk backfill does not set off thousands of extractions. A turn id already stored
+        for the caller is skipped (re-importing a call stores nothing new), and the whole
+        import is made durable with one disk sync.
         """
-        mem = self.callers.get(scope)
-        # A turn id is the idempotency key: re-importing a call stores nothing new. Turns
-        # without one get a stable id from the call's id and their position.
-        sids = [session.get("sessionId") or new_id("ses") for session in sessions]
-        turn_ids = [[t.get("turnId") or (f"{sid}#{i}" if session.get("sessionId")
-                                          else new_id("turn"))
-                     for i, t in enumerate(session["turns"])]
-                    for sid, session in zip(sids, sessions, strict=True)]
-        flat = [tid for ids in turn_ids for tid in ids]
-        known = await self._stored_turn_ids(scope, flat)
-        for tid in flat:
-            claimed = self.turn_claims.lookup(TurnClaims.key(scope, tid))
-            if isinstance(claimed, str):
-                known.setdefault(tid, claimed)
-        records: list[dict[str, Any]] = []
-        new_turns: list[Turn] = []
-        for sid, session, ids in zip(sids, sessions, turn_ids, strict=True):
-            started = float(session["startedAt"])
-            records.append({
-                "type": "session_start", "scope": scope_to_record(scope), "sessionId": sid,
-                "at": started, "caller": {"name": caller.name, "metadata": caller.metadata},
-                "metadata": {**(session.get("metadata") or {}), "imported": True}})
-            for t, tid in zip(session["turns"], ids, strict=True):
-                if tid in known:
-                    continue
-                turn = Turn(event_id=new_id("evt"), session_id=sid, turn_id=tid,
-                            user_text=redact(t.get("userText", ""), self.sensitive_policy),
-                            assistant_text=redact(t.get("assistantText", ""),
-                                                  self.sensitive_policy),
-                            created_at=float(t.get("createdAt", started)),
-                            agent_id=scope.agent_id, metadata=t.get("metadata") or {})
-                known[tid] = turn.event_id
-                records.append({"type": "turn", "scope": scope_to_record(scope),
-                                "turn": turn_to_record(turn)})
-                new_turns.append(turn)
-            ended = float(session.get("endedAt") or started)
-            records.append({"type": "session_end", "scope": scope_to_record(scope),
-                            "sessionId": sid, "at": ended, "reason": "imported"})
-            if not learn:
-                records.append({"type": "extraction", "scope": scope_to_record(scope),
-                                "sessionId": sid, "at": ended, "error": None})
-        # One write and one disk sync for the whole import: the same promise (nothing
-        # is acknowledged before it is on disk) at a fraction of the cost.
-        await self.journal_append_many(records)
-        for turn in new_turns:
-            mem.add_turn(turn)
-            self.turn_claims.remember(scope, turn.turn_id, turn.event_id)
-        turns_written = len(new_turns)
-        return {"sessions": len(sessions), "turns": turns_written}
+        return await import_history(self, scope, caller, sessions, learn=learn)
 
     # -- recall ---------------------------------------------------------------------------
     async def _embed_query(self, text: str) -> FloatArray | None:
