@@ -230,7 +230,13 @@ class Journal:
                 error = StoreUnavailable(f"the journal refuses writes: {self.broken}",
                                          retryable=False)
             else:
-                error = self._write_locked(batch)
+                try:
+                    error = self._write_locked(batch)
+                except Exception as exc:  # never let the writer thread die with waiters
+                    log.exception("journal write failed unexpectedly")
+                    self.broken = f"unexpected journal failure ({exc!r}); restart to repair"
+                    error = StoreUnavailable(f"the journal refuses writes: {self.broken}",
+                                             retryable=False)
         for _lines, loop, future, first, count in batch:
             loop.call_soon_threadsafe(_settle, future, first + count - 1, error)
 
@@ -270,7 +276,8 @@ class Journal:
         recovery repairs the tail.
         """
         try:
-            assert self._fd is not None
+            if self._fd is None:  # a new segment could not even be created
+                raise OSError("no open journal segment")
             os.ftruncate(self._fd, good)
             os.fsync(self._fd)
             self._segment_size = good
@@ -280,8 +287,11 @@ class Journal:
 
     def _open_segment(self, path: Path | None, first_seq: int | None = None) -> None:
         if self._fd is not None:
-            os.fsync(self._fd)
-            os.close(self._fd)
+            fd, self._fd = self._fd, None
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
         if path is None:
             path = self.directory / f"{(first_seq or self._seq + 1):012d}.jsonl"
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
