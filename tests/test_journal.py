@@ -218,3 +218,11 @@ async def test_a_segment_that_cannot_be_created_stops_appends_cleanly(
     assert [r["seq"] for r in reopened.read_after(0)] == [1]
     assert await reopened.append({"type": "x"}) == 2
     reopened.close()
+
+
+async def test_append_after_close_fails_instead_of_hanging(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j")
+    journal.open()
+    journal.close()
+    with pytest.raises(StoreUnavailable):
+        await asyncio.wait_for(journal.append({"type": "x"}), 10)

@@ -90,6 +90,7 @@ class Journal:
         self._last_sync = 0.0
         self._io_lock = threading.Lock()
         self._lock_fd: int | None = None
+        self._accepting = False
         #: Why appends are refused (a failed write could not be cut back); None = healthy.
         self.broken: str | None = None
         #: The last write error, cleared by the next successful write.
@@ -137,11 +138,14 @@ class Journal:
         self.last_error = None
         self._thread = threading.Thread(target=self._run, name="voxmem-journal", daemon=True)
         self._thread.start()
+        self._accepting = True
 
     def close(self) -> None:
         """Flush what is queued, fsync, stop the writer, release the directory."""
         if self._thread is not None:
-            self._queue.put(None)
+            with self._seq_lock:
+                self._accepting = False
+                self._queue.put(None)  # after every accepted record
             self._thread.join()
             self._thread = None
         if self._fd is not None:
@@ -191,6 +195,8 @@ class Journal:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
         with self._seq_lock:
+            if not self._accepting:  # nothing would ever write it: fail, do not hang
+                raise StoreUnavailable("the journal is closed", retryable=False)
             first = self._seq + 1
             lines = b"".join(
                 json.dumps({"seq": first + i, **record}, separators=(",", ":"),
