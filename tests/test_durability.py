@@ -369,3 +369,36 @@ async def test_call_starting_while_the_last_facts_are_unapplied_supersedes_them(
     assert await engine.flush(30)
     history = await engine.store.list_facts(s, include_history=True)
     assert len([f for f in history if f["slotKey"] == "diet"]) == 1
+
+
+async def test_only_a_callers_first_save_asks_the_store_about_turn_ids(
+        engine: MemoryEngine) -> None:
+    """The idempotency check stays off the hot path: one store lookup per caller."""
+    s = who(engine)
+    lookups: list[object] = []
+    real_find = engine.store.find_turns
+
+    async def counting_find(*args: object, **kwargs: object) -> dict[str, str]:
+        lookups.append(args)
+        return await real_find(*args, **kwargs)  # type: ignore[arg-type]
+
+    engine.store.find_turns = counting_find  # type: ignore[method-assign]
+    for i in range(20):
+        await engine.save_response(s, Caller("u"), user_text=f"turn {i}", assistant_text="ok",
+                                   turn_id=f"t-{i}")
+    assert len(lookups) == 1
+
+
+async def test_concurrent_first_saves_of_one_caller_share_one_call(
+        engine: MemoryEngine) -> None:
+    """Saves racing to open the caller's call (a shared store resets the cached caller
+    on each open) all land, in one call."""
+    s = who(engine)
+    events = await asyncio.gather(*(
+        engine.save_response(s, Caller("u"), user_text=f"turn {i}", assistant_text="ok",
+                             turn_id=f"t-{i}") for i in range(8)))
+    assert len(set(events)) == 8
+    assert await engine.flush(30)
+    sessions = await engine.store.recent_sessions(s, 10)
+    assert len(sessions) == 1
+    assert {t.event_id for t in await all_turns(engine, s)} == set(events)

@@ -117,8 +117,9 @@ def _life(data: Path, url: str, life: str, mode: str) -> list[str]:
 
 
 def _acked(lines: list[str]) -> dict[str, str]:
+    """turn id -> event id of every complete ``ACK`` line (a kill can cut the last one)."""
     return {parts[1]: parts[2] for parts in (line.split() for line in lines)
-            if parts[0] == "ACK"}
+            if len(parts) == 3 and parts[0] == "ACK"}
 
 
 async def _stored(settings: Settings, turn_ids: list[str]) -> dict[str, str]:
@@ -272,12 +273,13 @@ async def test_quarantined_record_applies_when_retried_after_the_cause_is_gone(
 
 # -- kill -9 mid-batch ------------------------------------------------------------------------
 LOAD = textwrap.dedent("""
-    import asyncio, sys
+    import asyncio, faulthandler, os, sys
     from voxmem import Settings
     from voxmem.engine import MemoryEngine
     from voxmem.models import Caller
 
     data, url = sys.argv[1:3]
+    progress = [0]
 
     async def caller(engine, n):
         scope = engine.scope(project_id="p", agent_id="a", user_id="u")
@@ -287,9 +289,26 @@ LOAD = textwrap.dedent("""
             event = await engine.save_response(scope, Caller("u"), user_text=turn_id,
                                                assistant_text="ok", turn_id=turn_id)
             print("ACK", turn_id, event, flush=True)
+            progress[0] += 1
+            if progress[0] % 50 == 0:
+                faulthandler.dump_traceback_later(90, exit=True)
             i += 1
 
+    async def watchdog():
+        # A stall would leave the parent reading forever: report where everyone waits.
+        last = -1
+        while True:
+            await asyncio.sleep(30)
+            if progress[0] == last:
+                for task in asyncio.all_tasks():
+                    task.print_stack(file=sys.stderr)
+                sys.stderr.flush()
+                os._exit(3)
+            last = progress[0]
+
     async def main():
+        asyncio.ensure_future(watchdog())
+        faulthandler.dump_traceback_later(90, exit=True)  # even if the loop is blocked
         engine = MemoryEngine(Settings(data_dir=data, embedder="hashing", store_url=url,
                                        index_batch_size=16))
         await engine.start()
@@ -299,9 +318,13 @@ LOAD = textwrap.dedent("""
 """)
 
 
-def test_kill_9_mid_batch_loses_no_acknowledged_turn(settings: Settings) -> None:
-    child = subprocess.Popen([sys.executable, "-c", LOAD, str(settings.data_path),
-                              settings.store_url], stdout=subprocess.PIPE, text=True)
+def test_kill_9_mid_batch_loses_no_acknowledged_turn(settings: Settings,
+                                                    tmp_path: Path) -> None:
+    log_path = tmp_path / "child.log"  # a file, not a pipe: a chatty child never blocks
+    with log_path.open("w") as log_file:
+        child = subprocess.Popen([sys.executable, "-c", LOAD, str(settings.data_path),
+                                  settings.store_url], stdout=subprocess.PIPE,
+                                 stderr=log_file, text=True)
     lines: list[str] = []
     try:
         assert child.stdout is not None
@@ -314,9 +337,9 @@ def test_kill_9_mid_batch_loses_no_acknowledged_turn(settings: Settings) -> None
     finally:
         if child.poll() is None:
             child.kill()
-    lines += rest.splitlines()
-    acked = _acked(lines)
-    assert len(acked) >= 400
+    lines += rest.splitlines(keepends=True)
+    acked = _acked([line for line in lines if line.endswith("\n")])
+    assert len(acked) >= 400, log_path.read_text()[-20_000:]
     assert asyncio.run(_stored(settings, list(acked))) == acked
 
 

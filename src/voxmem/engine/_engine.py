@@ -43,7 +43,7 @@ from ..store import DocumentWrite, Store, TextHit, open_store
 from ._chunking import chunk_text
 from ._compose import compose_context, compose_preload
 from ._hot import CallerCache, CallerMemory, Doc, OrgMemory, turn_doc
-from ._idempotency import TurnClaims
+from ._idempotency import TURN_RETRY_WINDOW_S, TurnClaims
 from ._import import import_history
 from ._index import FloatArray, HybridIndex
 from ._learning import Learner, build_extractor, sensitive_policy
@@ -128,6 +128,7 @@ class MemoryEngine:
             collections.OrderedDict()
         self._stop = asyncio.Event()
         self.turn_claims = TurnClaims()
+        self._opening: dict[tuple[str, ...], asyncio.Future[SessionInfo]] = {}
         self.sensitive_policy = sensitive_policy(self.settings)
         self.learner = Learner(self, build_extractor(self.settings), clock)
         self.lifecycle = Lifecycle(self, clock)
@@ -255,6 +256,7 @@ class MemoryEngine:
             # Another runtime may have served this caller since we cached them: a call
             # starts from the store's current state.
             self.callers.drop(scope)
+            self.turn_claims.unseed(scope)
         mem = self.callers.get(scope)
         if session_id is not None:
             # Claimed synchronously, before any await: the store only learns of a
@@ -363,16 +365,40 @@ class MemoryEngine:
             return await asyncio.shield(known)
         claim = self.turn_claims.claim(key)  # before any await: a racing retry waits
         try:
-            event_id = (await self.stored_turn_ids(scope, [turn_id])).get(turn_id)
-            if event_id is None:
-                event_id = await self._save_turn(scope, caller, user_text, assistant_text,
-                                                 turn_id, tool_calls, metadata, interrupted,
-                                                 created_at)
+            event_id = await self._save_turn(scope, caller, user_text, assistant_text,
+                                             turn_id, tool_calls, metadata, interrupted,
+                                             created_at)
         except BaseException as exc:
             self.turn_claims.drop(key, claim, exc)
             raise
         self.turn_claims.settle(key, claim, event_id)
         return event_id
+
+    async def _seed_turn_ids(self, scope: Scope, turn_id: str) -> str | None:
+        """Learn the caller's recent stored turn ids (once per caller per process); the
+        event id ``turn_id`` was stored under, if it was."""
+        if self.applier.last_error is not None:
+            return None  # the store is failing: do not make a save wait to find that out
+        try:
+            found = await asyncio.wait_for(self.store.find_turns(
+                scope, [turn_id], since=self.clock() - TURN_RETRY_WINDOW_S),
+                TURN_LOOKUP_TIMEOUT_S)
+        except (TimeoutError, VoxmemError) as exc:
+            log.debug("turn id lookup skipped (%s); the store's insert dedupes", exc)
+            return None
+        self.turn_claims.seed(scope, found)
+        return found.get(turn_id)
+
+    async def _open_call(self, scope: Scope, caller: Caller) -> SessionInfo:
+        """Open a call for a save that arrived without one; concurrent saves of the same
+        caller share it instead of each opening (and resetting) their own."""
+        key = scope.caller_key
+        opening = self._opening.get(key)
+        if opening is None:
+            opening = asyncio.ensure_future(self.start_session(scope, caller))
+            self._opening[key] = opening
+            opening.add_done_callback(lambda _done: self._opening.pop(key, None))
+        return await asyncio.shield(opening)
 
     async def stored_turn_ids(self, scope: Scope, turn_ids: list[str]) -> dict[str, str]:
         """Event ids of turn ids the store holds; {} when it cannot tell in time."""
@@ -394,9 +420,16 @@ class MemoryEngine:
         assistant_text = redact(assistant_text, self.sensitive_policy)
         mem = self.callers.get(scope)
         if mem.session_id is None:
-            await self.start_session(scope, caller)
+            info = await self._open_call(scope, caller)
             mem = self.callers.get(scope)  # a shared store starts the call from fresh state
+            if mem.session_id is None:  # another start reset the cache meanwhile
+                mem.session_id, mem.session_started_at = info.id, info.started_at
         assert mem.session_id is not None
+        if turn_id is not None and not self.turn_claims.seeded(scope):
+            # After the call is open: on a shared store opening it resets what is known.
+            first = await self._seed_turn_ids(scope, turn_id)
+            if first is not None:
+                return first  # stored before this process knew of it (a restart between)
         meta = dict(metadata or {})
         flagged = interrupted or bool(meta.get("interrupted"))
         turn = Turn(

@@ -210,8 +210,10 @@ class Store(Protocol):
         """Remove and return one quarantined record (an operator retries it)."""
         ...
 
-    async def find_turns(self, scope: Scope, turn_ids: Sequence[str]) -> dict[str, str]:
-        """Event ids of the caller's stored turns, by ``turn_id`` (the idempotency key)."""
+    async def find_turns(self, scope: Scope, turn_ids: Sequence[str], *,
+                         since: float | None = None) -> dict[str, str]:
+        """Event ids of the caller's stored turns, by ``turn_id`` (the idempotency key):
+        those named in ``turn_ids``, plus every turn created at or after ``since``."""
         ...
 
     async def set_embeddings(

@@ -346,13 +346,16 @@ class PostgresStore:
                                  (self.journal_id, seq))
         return quarantined(rows[0]) if rows else None
 
-    async def find_turns(self, scope: Scope, turn_ids: Sequence[str]) -> dict[str, str]:
-        if not turn_ids:
+    async def find_turns(self, scope: Scope, turn_ids: Sequence[str], *,
+                         since: float | None = None) -> dict[str, str]:
+        if not turn_ids and since is None:
             return {}
         rows = await self._fetch(
             scope.tenant_id, f"SELECT turn_id, id FROM items WHERE {_CALLER}"
-            " AND kind = 'turn' AND turn_id = ANY(%s) ORDER BY created_at DESC",
-            (*scope.caller_key, list(dict.fromkeys(turn_ids))))
+            " AND kind = 'turn' AND (turn_id = ANY(%s) OR created_at >= %s)"
+            " ORDER BY created_at DESC",
+            (*scope.caller_key, list(dict.fromkeys(turn_ids)),
+             float("inf") if since is None else since))
         return {r[0]: r[1] for r in rows}  # the oldest copy wins if there are several
 
     async def _tenant_ids(self) -> list[str]:

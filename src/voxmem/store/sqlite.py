@@ -244,11 +244,18 @@ class SQLiteStore:
 
         return await self._write(run)
 
-    async def find_turns(self, scope: Scope, turn_ids: Sequence[str]) -> dict[str, str]:
+    async def find_turns(self, scope: Scope, turn_ids: Sequence[str], *,
+                         since: float | None = None) -> dict[str, str]:
         ids = list(dict.fromkeys(turn_ids))
 
         def run(conn: sqlite3.Connection) -> dict[str, str]:
             found: dict[str, str] = {}
+            if since is not None:
+                for row in conn.execute(
+                        f"SELECT turn_id, id FROM items WHERE {_CALLER} AND kind = 'turn'"
+                        " AND created_at >= ? ORDER BY created_at DESC",
+                        (*scope.caller_key, since)):
+                    found[row[0]] = row[1]
             for start in range(0, len(ids), _MAX_PARAMS):
                 part = ids[start:start + _MAX_PARAMS]
                 marks = ",".join("?" * len(part))
@@ -259,7 +266,7 @@ class SQLiteStore:
                     found[row[0]] = row[1]  # the oldest copy wins if there are several
             return found
 
-        return await self._read(run) if ids else {}
+        return await self._read(run) if ids or since is not None else {}
 
     async def set_embeddings(
         self, rows: Sequence[tuple[str, bytes]], model: str, *, table: str = "items"
