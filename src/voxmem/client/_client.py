@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from .._config import Settings
+from .._config import UNSET, Settings, Unset, setting_default
 from .._exceptions import (
     BadRequest,
     MemoryTimeout,
@@ -27,6 +28,7 @@ from .._exceptions import (
     VoxmemError,
 )
 from ..models import IndexBuildResult, Preload, SearchResult
+from ._callers import CallerMethods, CallerMethodsSync
 from ._core import Call, ClientCore, UserArg
 from ._embedded import AsyncEmbeddedTransport
 from ._http import RuntimeTransport
@@ -39,7 +41,8 @@ __all__ = ["VoiceClient", "VoiceClientSync"]
 
 log = logging.getLogger("voxmem.client")
 
-DEFAULT_PORT_RANGE = (7878, 7977)
+DEFAULT_PORT_RANGE: tuple[int, int] = (setting_default("runtime_port_min"),
+                                       setting_default("runtime_port_max"))
 DEFAULT_MAX_CONCURRENT_USERS = 20
 DEFAULT_IDLE_TTL_S = 300.0
 MAX_REAP_PERIOD_S = 30.0
@@ -65,7 +68,7 @@ def _settings(settings: Settings | dict[str, Any] | None, data_dir: str | Path |
     return base.replace(**changes) if changes else base
 
 
-class VoiceClient:
+class VoiceClient(CallerMethods):
     """Async memory client for voice agents.
 
     With no ``runtime_url`` the first call starts the host's runtime (a detached
@@ -185,10 +188,14 @@ class VoiceClient:
         cannot answer (restarting, unreachable), it returns what it has with
         ``trace["degraded"] = True`` and the reason in ``trace["errors"]``.
         """
+        budget_ms = timeout_ms if timeout_ms is not None else self.settings.recall_timeout_ms
+        # The deadline counts from now: time spent waiting for a pool slot, a connection
+        # or behind other requests in the runtime is part of it. Sent only to a runtime
+        # on this machine's clock; a remote one counts from the request's arrival.
+        deadline_at = None if self.runtime_url else time.time() + budget_ms / 1000.0
         call = self._core.search_memory(query, user=user, user_id=user_id, lanes=lanes,
                                         intent=intent, top_k=top_k, timeout_ms=timeout_ms,
-                                        mode=mode)
-        budget_ms = timeout_ms if timeout_ms is not None else self.settings.recall_timeout_ms
+                                        mode=mode, deadline_at=deadline_at)
         if self.embedded:
             return self._core.parse_search(await self._send(call))
         budget_s = self._core.recall_budget_s(budget_ms, self.settings.runtime_recall_grace_ms)
@@ -260,6 +267,31 @@ class VoiceClient:
         """The project's org indexes with version and counts."""
         return self._core.parse_list(await self._send(self._core.list_indexes()))
 
+    async def list_documents(self, name: str) -> dict[str, Any]:
+        """Org index ``name`` and its documents: ``{"index": {...}, "documents": [...]}``."""
+        return self._core.parse_dict(await self._send(self._core.list_documents(name)))
+
+    async def delete_documents(self, name: str, document_ids: list[str]) -> dict[str, Any]:
+        """Remove documents (and their chunks) from org index ``name``.
+
+        Example::
+
+            await client.delete_documents("faq", ["returns.md"])
+        """
+        return self._core.parse_dict(await self._send(self._core.delete_documents(
+            name, document_ids)))
+
+    async def delete_index(self, name: str) -> dict[str, Any]:
+        """Remove org index ``name`` with all its documents."""
+        return self._core.parse_dict(await self._send(self._core.delete_index(name)))
+
+    async def search_index(self, query: str, *, name: str | None = None,
+                           top_k: int | None = None) -> list[dict[str, Any]]:
+        """The org chunks recall would return for ``query`` (from index ``name``, or all)."""
+        data = self._core.parse_dict(await self._send(self._core.search_index(
+            query, name, top_k)))
+        return list(data.get("chunks") or [])
+
     async def update_profile(self, *, user: UserArg = None, user_id: str | None = None,
                              field: str, value: Any) -> dict[str, Any]:
         """Set one structured profile field of the caller."""
@@ -267,12 +299,20 @@ class VoiceClient:
             user=user, user_id=user_id, field=field, value=value)))
 
     async def import_history(self, *, user: UserArg = None, user_id: str | None = None,
-                             sessions: list[dict[str, Any]],
-                             learn: bool = False) -> dict[str, Any]:
+                             sessions: list[dict[str, Any]], learn: bool = False,
+                             outside_retention: str | None = None) -> dict[str, Any]:
         """Backfill past calls with their real timestamps (``learn=True``: also extract
-        facts from them in the background, as for live calls)."""
+        facts from them in the background, as for live calls).
+
+        Turns older than the retention window (``memory_retention_days``) would never be
+        recalled and cleanup would delete them, so by default the import is refused with
+        ``bad_request`` naming the setting; ``outside_retention="skip"`` imports only
+        the recent turns. The result counts ``turns``, ``outsideRetention`` and
+        ``skipped``.
+        """
         return self._core.parse_dict(await self._send(self._core.import_history(
-            user=user, user_id=user_id, sessions=sessions, learn=learn)))
+            user=user, user_id=user_id, sessions=sessions, learn=learn,
+            outside_retention=outside_retention)))
 
     async def flush(self, timeout_s: float = 30.0, *, learning: bool = False) -> dict[str, Any]:
         """Wait until every acknowledged write is applied to the store.
@@ -360,11 +400,12 @@ class VoiceClient:
         return self._core.parse_dict(await self._send(self._core.project_op(
             "get_memory_policy")))
 
-    async def set_memory_policy(self, *, memory_enabled: bool = True,
-                                memory_retention_days: int = 90,
+    async def set_memory_policy(self, *, memory_enabled: bool | Unset = UNSET,
+                                memory_retention_days: int | Unset = UNSET,
                                 level: str = "project") -> dict[str, Any]:
         """Set memory on/off and retention (days, 0 = no cap) for the project, or for
-        this client's agent with ``level="agent"``."""
+        this client's agent with ``level="agent"``. An argument not given keeps the
+        value in force at that level (its policy, else the runtime's settings)."""
         return self._core.parse_dict(await self._send(self._core.project_op(
             "set_memory_policy", memory_enabled=memory_enabled,
             memory_retention_days=memory_retention_days, level=level)))
@@ -438,7 +479,7 @@ def _track_session(handle: CallerHandle, call: Call, result: Any) -> None:
         handle.session_id = None
 
 
-class VoiceClientSync:
+class VoiceClientSync(CallerMethodsSync):
     """Blocking twin of :class:`VoiceClient`: same methods and arguments, no ``await``.
 
     Example::
@@ -578,8 +619,8 @@ class VoiceClientSync:
         """Memory on/off and retention of the project and its agents."""
         return self._runner.run(self._async.get_memory_policy())
 
-    def set_memory_policy(self, *, memory_enabled: bool = True,
-                          memory_retention_days: int = 90,
+    def set_memory_policy(self, *, memory_enabled: bool | Unset = UNSET,
+                          memory_retention_days: int | Unset = UNSET,
                           level: str = "project") -> dict[str, Any]:
         """Set memory on/off and retention; see :meth:`VoiceClient.set_memory_policy`."""
         return self._runner.run(self._async.set_memory_policy(
@@ -595,6 +636,23 @@ class VoiceClientSync:
         """The project's org indexes with version and counts."""
         return self._runner.run(self._async.list_indexes())
 
+    def list_documents(self, name: str) -> dict[str, Any]:
+        """Org index ``name`` and its documents; see :meth:`VoiceClient.list_documents`."""
+        return self._runner.run(self._async.list_documents(name))
+
+    def delete_documents(self, name: str, document_ids: list[str]) -> dict[str, Any]:
+        """Remove documents from org index ``name``."""
+        return self._runner.run(self._async.delete_documents(name, document_ids))
+
+    def delete_index(self, name: str) -> dict[str, Any]:
+        """Remove org index ``name`` with all its documents."""
+        return self._runner.run(self._async.delete_index(name))
+
+    def search_index(self, query: str, *, name: str | None = None,
+                     top_k: int | None = None) -> list[dict[str, Any]]:
+        """The org chunks recall would return for ``query``."""
+        return self._runner.run(self._async.search_index(query, name=name, top_k=top_k))
+
     def update_profile(self, *, user: UserArg = None, user_id: str | None = None,
                        field: str, value: Any) -> dict[str, Any]:
         """Set one structured profile field of the caller."""
@@ -602,11 +660,12 @@ class VoiceClientSync:
             user=user, user_id=user_id, field=field, value=value))
 
     def import_history(self, *, user: UserArg = None, user_id: str | None = None,
-                       sessions: list[dict[str, Any]],
-                       learn: bool = False) -> dict[str, Any]:
+                       sessions: list[dict[str, Any]], learn: bool = False,
+                       outside_retention: str | None = None) -> dict[str, Any]:
         """Backfill past calls; see :meth:`VoiceClient.import_history`."""
         return self._runner.run(self._async.import_history(
-            user=user, user_id=user_id, sessions=sessions, learn=learn))
+            user=user, user_id=user_id, sessions=sessions, learn=learn,
+            outside_retention=outside_retention))
 
     def flush(self, timeout_s: float = 30.0, *, learning: bool = False) -> dict[str, Any]:
         """Wait until every acknowledged write is applied to the store; see

@@ -13,10 +13,12 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from .._config import UNSET
 from .._exceptions import BadRequest, VoxmemError, error_from_envelope
 from .._operations import OPERATIONS
 from ..engine._validate import check_caller, check_timeout_ms
 from ..models import Caller, IndexBuildResult, Preload, SearchResult
+from ._callers import CALLER_PROJECT_OPS
 
 __all__ = ["Call", "ClientCore", "HttpRequest", "UserArg"]
 
@@ -37,15 +39,17 @@ class Call:
         Raises ``bad_request`` (naming the field) before any I/O when the caller is
         missing or empty: voxmem never files memory under a shared namespace.
         """
-        if self.op in PROJECT_LEVEL_OPS:
+        if self.op in PROJECT_LEVEL_OPS or self.op in CALLER_PROJECT_OPS:
             return None
         return check_caller(self.payload.get("user"), self.payload.get("user_id"))
 
 
 #: Operations that are about the project, not one caller (they bypass the caller pool).
 PROJECT_LEVEL_OPS = frozenset({"create_index", "list_indexes", "flush", "merge_users",
-                               "get_memory_policy", "set_memory_policy", "list_quarantined",
-                               "retry_quarantined"})
+                               "get_memory_policy", "set_memory_policy",
+                               "list_documents", "delete_documents", "delete_index",
+                               "search_index", "list_callers", "list_calls", "get_call",
+                               "runtime_health", "list_quarantined", "retry_quarantined"})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -69,7 +73,7 @@ class ClientCore:
         self.tenant_id = tenant_id
 
     def _call(self, op: str, **payload: Any) -> Call:
-        body = {k: v for k, v in payload.items() if v is not None}
+        body = {k: v for k, v in payload.items() if v is not None and v is not UNSET}
         body.update(tenant_id=self.tenant_id, project_id=self.project_id,
                     agent_id=self.agent_id)
         return Call(op, body)
@@ -83,13 +87,16 @@ class ClientCore:
     def search_memory(self, query: str, *, user: UserArg, user_id: str | None,
                       lanes: Sequence[str] | None, intent: str,
                       top_k: dict[str, int] | None, timeout_ms: float | None,
-                      mode: str) -> Call:
+                      mode: str, deadline_at: float | None = None) -> Call:
+        """``deadline_at`` (epoch seconds): when the caller stops waiting; a runtime on
+        the same clock answers ``degraded`` at once if the search reaches it later."""
         if timeout_ms is not None:
             # Checked here too: the client derives its own transport deadline from it.
             check_timeout_ms(timeout_ms)
         return self._call("search_memory", query=query, user=user, user_id=user_id,
                           lanes=list(lanes) if lanes is not None else None, intent=intent,
-                          top_k=top_k, timeout_ms=timeout_ms, mode=mode)
+                          top_k=top_k, timeout_ms=timeout_ms, mode=mode,
+                          deadline_at=deadline_at)
 
     def save_response(self, *, user_text: str, assistant_text: str, user: UserArg,
                       user_id: str | None, turn_id: str | None,
@@ -131,6 +138,18 @@ class ClientCore:
     def list_indexes(self) -> Call:
         return self._call("list_indexes")
 
+    def list_documents(self, name: str) -> Call:
+        return self._call("list_documents", name=name)
+
+    def delete_documents(self, name: str, document_ids: list[str]) -> Call:
+        return self._call("delete_documents", name=name, document_ids=document_ids)
+
+    def delete_index(self, name: str) -> Call:
+        return self._call("delete_index", name=name)
+
+    def search_index(self, query: str, name: str | None, top_k: int | None) -> Call:
+        return self._call("search_index", query=query, name=name, top_k=top_k)
+
     def update_profile(self, *, user: UserArg, user_id: str | None, field: str,
                        value: Any) -> Call:
         call = self._call("update_profile", user=user, user_id=user_id, field=field)
@@ -138,9 +157,10 @@ class ClientCore:
         return call
 
     def import_history(self, *, user: UserArg, user_id: str | None,
-                       sessions: list[dict[str, Any]], learn: bool = False) -> Call:
+                       sessions: list[dict[str, Any]], learn: bool = False,
+                       outside_retention: str | None = None) -> Call:
         return self._call("import_history", user=user, user_id=user_id, sessions=sessions,
-                          learn=learn)
+                          learn=learn, outside_retention=outside_retention)
 
     def flush(self, timeout_s: float, learning: bool = False) -> Call:
         return self._call("flush", timeout_s=timeout_s, learning=learning or None)

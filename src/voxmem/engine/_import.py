@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..extraction import redact
 from ..models import Caller, Scope, Turn
 from ._idempotency import TurnClaims
 from ._writer import scope_to_record, turn_to_record
@@ -47,21 +46,26 @@ async def import_history(engine: MemoryEngine, scope: Scope, caller: Caller,
         started = float(session["startedAt"])
         records.append({
             "type": "session_start", "scope": scope_to_record(scope), "sessionId": sid,
-            "at": started, "caller": {"name": caller.name, "metadata": caller.metadata},
-            "metadata": {**(session.get("metadata") or {}), "imported": True}})
+            "at": started, "caller": {"name": caller.name,
+                                      "metadata": engine.redactor.value(caller.metadata)},
+            "metadata": engine.redactor.value(
+                {**(session.get("metadata") or {}), "imported": True})})
         for t, tid in zip(session["turns"], ids, strict=True):
             if tid in known:
                 continue
+            clean = engine.redactor.turn((scope.tenant_id, scope.project_id, sid),
+                                         user_text=t.get("userText", ""),
+                                         assistant_text=t.get("assistantText", ""),
+                                         metadata=t.get("metadata"))
             turn = Turn(event_id=new_id("evt"), session_id=sid, turn_id=tid,
-                        user_text=redact(t.get("userText", ""), engine.sensitive_policy),
-                        assistant_text=redact(t.get("assistantText", ""),
-                                              engine.sensitive_policy),
+                        user_text=clean.user_text, assistant_text=clean.assistant_text,
                         created_at=float(t.get("createdAt", started)),
-                        agent_id=scope.agent_id, metadata=t.get("metadata") or {})
+                        agent_id=scope.agent_id, metadata=clean.metadata)
             known[tid] = turn.event_id
             records.append({"type": "turn", "scope": scope_to_record(scope),
                             "turn": turn_to_record(turn)})
             new_turns.append(turn)
+        engine.redactor.forget((scope.tenant_id, scope.project_id, sid))
         ended = float(session.get("endedAt") or started)
         records.append({"type": "session_end", "scope": scope_to_record(scope),
                         "sessionId": sid, "at": ended, "reason": "imported"})

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import re
 
+from ..entities import normalize_phone as _normalize_e164
+from ..entities import region_for_country_code
+
 __all__ = [
     "DIGIT_WORDS",
     "clean_fillers",
@@ -163,8 +166,35 @@ def _join_spoken(part: str) -> str:
     return _SEP_IN_SPOKEN.sub(repl, part).replace(" ", "").lower()
 
 
+# After "my email is", "it's", "send it to": every word up to "at" is the local part, so
+# "j smith at gmail dot com" keeps its initial ("jsmith@gmail.com"), which the pattern
+# above, starting at the longest word, would drop.
+_INTRODUCED_EMAIL = re.compile(
+    rf"(?:(?<=\bis\s)|(?<=\bits\s)|(?<=\bit's\s)|(?<=\bemail\s)|(?<=\baddress\s)|"
+    rf"(?<=\bto\s)|(?<=\bsure\s)|(?<=\bmail\s))"
+    rf"(?P<local>[a-z0-9]+(?:(?:{_SPOKEN_SEP}|\s+)[a-z0-9]+){{0,7}}?)\s+at\s+"
+    rf"(?P<domain>[a-z0-9-]+(?:\s*(?:dot|\.)\s*[a-z0-9-]+)*\s*(?:dot|\.)\s*(?:{_TLDS}))(?![\w.])",
+    re.IGNORECASE,
+)
+# Words that end a spoken local part when they appear in it: talk, not the address.
+_LOCAL_BREAKS = frozenset({"is", "it's", "its", "my", "email", "me", "address", "be", "and",
+                           "or", "the", "it", "sure", "yeah", "so", "send", "to", "please",
+                           "thanks", "at", "that", "this", "i", "you", "your", "mail"})
+
+
 def spoken_emails_to_addresses(text: str) -> str:
     """Rewrite "j dot okafor at outlook dot com" as "j.okafor@outlook.com"."""
+
+    def introduced(m: re.Match[str]) -> str:
+        # The local part is what follows the last word of talk: "is j smith" → "j smith".
+        words = m.group("local").split(" ")
+        breaks = [i for i, w in enumerate(words) if w.lower() in _LOCAL_BREAKS]
+        keep = words[breaks[-1] + 1:] if breaks else words
+        if not keep:
+            return m.group(0)
+        head = " ".join(words[:len(words) - len(keep)])
+        address = f"{_join_spoken(' '.join(keep))}@{_join_spoken(m.group('domain'))}"
+        return f"{head} {address}" if head else address
 
     def repl(m: re.Match[str]) -> str:
         local = m.group(1)
@@ -172,7 +202,7 @@ def spoken_emails_to_addresses(text: str) -> str:
             return m.group(0)
         return f"{_join_spoken(local)}@{_join_spoken(m.group(2))}"
 
-    return _SPOKEN_EMAIL.sub(repl, text)
+    return _SPOKEN_EMAIL.sub(repl, _INTRODUCED_EMAIL.sub(introduced, text))
 
 
 #: Country code assumed for 10-digit numbers with no "+" (the North American plan).
@@ -182,27 +212,16 @@ DEFAULT_COUNTRY_CODE = "1"
 def normalize_phone(raw: str, default_country_code: str = DEFAULT_COUNTRY_CODE) -> str | None:
     """Normalise a spoken or written phone number to E.164 where that is possible.
 
-    - ``+44 7700 900123`` → ``+447700900123`` (an explicit country code is kept);
-    - ``(646) 555-0172`` → ``+16465550172`` (10 digits in the North American plan get
-      ``default_country_code``); ``1-646-555-0172`` likewise;
-    - a national number that cannot be placed (``07700 900123``) is returned as bare
-      digits so it is still a usable identifier;
-    - anything with fewer than 7 or more than 15 digits returns ``None``.
+    The package's one phone normaliser (:func:`voxmem.entities.normalize_phone`) does
+    the work, reading national numbers in the region of ``default_country_code``. A
+    number it cannot place is kept as bare digits (7-15 of them) so the caller's words
+    still make a usable fact; anything else returns ``None``.
     """
+    e164 = _normalize_e164(raw, region_for_country_code(default_country_code))
+    if e164 is not None:
+        return e164
     digits = re.sub(r"\D", "", raw)
-    if raw.strip().startswith("+"):
-        return f"+{digits}" if 8 <= len(digits) <= 15 else None
-    if default_country_code == "1":
-        if len(digits) == 11 and digits.startswith("1"):
-            digits = digits[1:]
-        # NANP: area code and exchange both start with 2-9.
-        if len(digits) == 10 and digits[0] in "23456789" and digits[3] in "23456789":
-            return f"+1{digits}"
-    elif len(digits) >= 9 and not digits.startswith("0"):
-        return f"+{default_country_code}{digits}"
-    if 7 <= len(digits) <= 15:
-        return digits
-    return None
+    return digits if 7 <= len(digits) <= 15 else None
 
 
 _FIRST_PERSON = [
