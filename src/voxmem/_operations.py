@@ -38,6 +38,7 @@ from .engine._validate import (
 )
 from .entities._schemas import CALLER_SCHEMAS
 from .models import Caller, Scope
+from .store import _entities as entity_ops
 
 __all__ = ["OPERATIONS", "Operation", "dispatch"]
 
@@ -632,9 +633,13 @@ async def _get_caller(engine: MemoryEngine, p: dict[str, Any]) -> Any:
                                              space=scope.space, user_id=scope.user_id,
                                              limit=_limit(p))
     live = [f for f in facts if f["validTo"] is None and f["deletedAt"] is None]
+    idents = await engine.store.run_entities(scope.tenant_id, entity_ops.caller_identifiers(
+        scope), write=False)
     return {"caller": found, "memories": live,
             "history": [f for f in facts if f not in live], "calls": calls,
-            "merges": await engine.store.caller_merges(scope)}
+            "identifiers": [r.to_dict() for r in idents],
+            # With evidence and merge id, so a merge can be undone from the caller's page.
+            "merges": await engine.directory.merges(scope, scope.user_id)}
 
 
 async def _list_calls(engine: MemoryEngine, p: dict[str, Any]) -> Any:
