@@ -771,9 +771,10 @@ async def _health(engine: MemoryEngine, p: dict[str, Any]) -> Any:
 
 OPERATIONS.update({op.name: op for op in (
     Operation("list_callers", "POST", "/v1/callers/list", _list_callers,
-              "Find callers by id, name, phone (any format), email or other identifier"),
+              "Find callers by any identifier, written or spoken, or by name (also by sound)"),
     Operation("get_caller", "POST", "/v1/callers/get", _get_caller,
-              "One caller: profile, current and superseded memories, calls"),
+              "One caller: profile, current and superseded memories, calls, identifiers and "
+              "merges"),
     Operation("list_calls", "POST", "/v1/calls/list", _list_calls,
               "Calls of the project, or of one caller (user_id), newest first"),
     Operation("get_call", "POST", "/v1/calls/get", _get_call,

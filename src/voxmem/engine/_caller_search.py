@@ -16,8 +16,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from ..entities import names_match
-from ..entities._identifiers import normalize_identifier
+from ..entities import names_match, normalize_identifier
 from ..models import Scope
 from ..store import _entities as ops
 
