@@ -38,6 +38,7 @@ from .engine._validate import (
 )
 from .entities._schemas import CALLER_SCHEMAS
 from .models import Caller, Scope
+from .store import _entities as entity_ops
 
 __all__ = ["OPERATIONS", "Operation", "dispatch"]
 
@@ -661,9 +662,13 @@ async def _get_caller(engine: MemoryEngine, p: dict[str, Any]) -> Any:
                                              space=scope.space, user_id=scope.user_id,
                                              limit=_limit(p))
     live = [f for f in facts if f["validTo"] is None and f["deletedAt"] is None]
+    idents = await engine.store.run_entities(scope.tenant_id, entity_ops.caller_identifiers(
+        scope), write=False)
     return {"caller": found, "memories": live,
             "history": [f for f in facts if f not in live], "calls": calls,
-            "merges": await engine.store.caller_merges(scope)}
+            "identifiers": [r.to_dict() for r in idents],
+            # With evidence and merge id, so a merge can be undone from the caller's page.
+            "merges": await engine.directory.merges(scope, scope.user_id)}
 
 
 async def _list_calls(engine: MemoryEngine, p: dict[str, Any]) -> Any:
@@ -795,9 +800,10 @@ async def _health(engine: MemoryEngine, p: dict[str, Any]) -> Any:
 
 OPERATIONS.update({op.name: op for op in (
     Operation("list_callers", "POST", "/v1/callers/list", _list_callers,
-              "Find callers by id, name, phone (any format), email or other identifier"),
+              "Find callers by any identifier, written or spoken, or by name (also by sound)"),
     Operation("get_caller", "POST", "/v1/callers/get", _get_caller,
-              "One caller: profile, current and superseded memories, calls"),
+              "One caller: profile, current and superseded memories, calls, identifiers and "
+              "merges"),
     Operation("list_calls", "POST", "/v1/calls/list", _list_calls,
               "Calls of the project, or of one caller (user_id), newest first"),
     Operation("get_call", "POST", "/v1/calls/get", _get_call,
