@@ -282,6 +282,17 @@ export class VoiceClient {
     return (await this.send("flush", { timeoutS }, (timeoutS + 5) * 1000)) as Json;
   }
 
+  /** Journal records the store refused for bad data, set aside so later writes go on. */
+  async listQuarantined(): Promise<Json[]> {
+    const data = (await this.send("list_quarantined", {})) as Json | null;
+    return asList(data?.["records"]);
+  }
+
+  /** Send quarantined record `seq` to the store again (once its cause is fixed). */
+  async retryQuarantined(seq: number): Promise<Json> {
+    return (await this.send("retry_quarantined", { seq })) as Json;
+  }
+
   /** The caller's facts; `includeDeleted` adds superseded and deleted ones. */
   async listMemories(options: CallerArgs & { includeDeleted?: boolean }): Promise<Json[]> {
     return asList(await this.send("list_memories", { ...options }));

@@ -58,6 +58,7 @@ describe("VoiceClient over the runtime", () => {
     const ended = await memory.endSession({ user, reason: "completed" });
     assert.equal(typeof ended, "object");
     assert.ok(Array.isArray(await memory.listMemories({ user, includeDeleted: true })));
+    assert.deepEqual(await memory.listQuarantined(), []);
   });
 
   test("session() opens the call, hands a caller-bound handle, and ends it", async () => {

@@ -10,7 +10,7 @@ export type paths = {
             cookie?: never;
         };
         /**
-         * Callers, searchable by id, name, phone, email or number
+         * Callers, found by any identifier (as written or spoken) or name
          * @description The JSON twin of the dashboard page at the same path without `.json` (or send `Accept: application/json`); built from the same operations as the REST API.
          */
         get: operations["dashboard_callers"];
@@ -30,7 +30,7 @@ export type paths = {
             cookie?: never;
         };
         /**
-         * A caller: profile, memories and history, calls
+         * A caller: profile, memories and history, identifiers, merges, calls
          * @description The JSON twin of the dashboard page at the same path without `.json` (or send `Accept: application/json`); built from the same operations as the REST API.
          */
         get: operations["dashboard_caller"];
@@ -219,6 +219,46 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/quarantine/list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Journal records the store refused (bad data), set aside
+         * @description Journal records the store refused (bad data), set aside. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         */
+        post: operations["list_quarantined"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/quarantine/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send one quarantined record to the store again
+         * @description Send one quarantined record to the store again. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         */
+        post: operations["retry_quarantined"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/shutdown": {
         parameters: {
             query?: never;
@@ -306,8 +346,8 @@ export type paths = {
         get?: never;
         put?: never;
         /**
-         * One caller: profile, current and superseded memories, calls
-         * @description One caller: profile, current and superseded memories, calls. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * One caller: profile, current and superseded memories, calls, identifiers and merges
+         * @description One caller: profile, current and superseded memories, calls, identifiers and merges. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
          */
         post: operations["get_caller"];
         delete?: never;
@@ -346,8 +386,8 @@ export type paths = {
         get?: never;
         put?: never;
         /**
-         * Find callers by id, name, phone (any format), email or other identifier
-         * @description Find callers by id, name, phone (any format), email or other identifier. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * Find callers by any identifier, written or spoken, or by name (also by sound)
+         * @description Find callers by any identifier, written or spoken, or by name (also by sound). Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
          */
         post: operations["list_callers"];
         delete?: never;
@@ -2094,6 +2134,348 @@ export interface operations {
         };
     };
     runtime_health: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, unknown>;
+            };
+        };
+        responses: {
+            /** @description The operation's result as JSON */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Invalid input (`bad_request`); `details.field` names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Missing or wrong bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A session id used with another caller (`identity_mismatch`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Too large (`index.batch_too_large`, oversized text or body). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A bug (`internal`). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description The store cannot take writes (`store.unavailable`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    list_quarantined: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, unknown>;
+            };
+        };
+        responses: {
+            /** @description The operation's result as JSON */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Invalid input (`bad_request`); `details.field` names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Missing or wrong bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A session id used with another caller (`identity_mismatch`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Too large (`index.batch_too_large`, oversized text or body). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A bug (`internal`). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description The store cannot take writes (`store.unavailable`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @example bad_request */
+                            code: string;
+                            /**
+                             * @example {
+                             *       "field": "user.id"
+                             *     }
+                             */
+                            details: Record<string, unknown>;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    retry_quarantined: {
         parameters: {
             query?: never;
             header?: never;

@@ -125,6 +125,11 @@ export const OPERATIONS = {
       "user_id"
     ]
   },
+  "list_quarantined": {
+    "method": "POST",
+    "path": "/v1/admin/quarantine/list",
+    "requestFields": []
+  },
   "merge_callers": {
     "method": "POST",
     "path": "/v1/callers/merges",
@@ -171,6 +176,11 @@ export const OPERATIONS = {
       "tenant_id",
       "user_id"
     ]
+  },
+  "retry_quarantined": {
+    "method": "POST",
+    "path": "/v1/admin/quarantine/retry",
+    "requestFields": []
   },
   "runtime_health": {
     "method": "POST",
