@@ -1,0 +1,544 @@
+"""voxmem for Pipecat (>= 1.14): a memory processor, caller identity and memory tools.
+
+- :class:`MemoryProcessor` — a ``FrameProcessor`` placed between the user context
+  aggregator and the LLM service. It preloads the caller's memory when the pipeline
+  starts, recalls for every user message under a deadline and puts the result
+  immediately before that message (replacing the previous one, never piling up), saves
+  turns from the aggregators' events in the background, and ends the call when the
+  pipeline ends, so learning runs.
+- :func:`caller_from_runner_args` — the caller from Pipecat's runner arguments (your
+  backend's ``user_id``, Daily dial-in ``From``, Twilio / Telnyx ``from``).
+- :func:`memory_tools` / :func:`memory_tools_schema` — the memory tools as Pipecat
+  ``FunctionSchema`` objects with their handlers.
+
+Example::
+
+    context = LLMContext([{"role": "system", "content": "You are Ava.\\n\\n{{memory}}"}],
+                         tools=memory_tools_schema(client=client, user=caller))
+    aggregators = LLMContextAggregatorPair(context)
+    memory = MemoryProcessor(client=client, user=caller, context_aggregator=aggregators)
+    pipeline = Pipeline([transport.input(), stt, aggregators.user(), memory, llm, tts,
+                         transport.output(), aggregators.assistant()])
+"""
+
+from __future__ import annotations
+
+try:
+    from pipecat.frames.frames import (
+        CancelFrame,
+        EndFrame,
+        Frame,
+        LLMContextFrame,
+        StartFrame,
+    )
+    from pipecat.processors.aggregators.llm_context import LLMContext, standard_message_text
+    from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError("voxmem.integrations.pipecat needs Pipecat: "
+                      "pip install 'voxmem[pipecat]'") from exc
+
+import asyncio
+import collections
+import dataclasses
+import importlib
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..client import VoiceClient
+from ..models import Preload
+from ._instructions import MEMORY_PLACEHOLDER, render_memory_instructions
+from ._livekit_identity import CallerIdentity, normalize_e164
+from ._pipecat_context import (
+    Instructions,
+    conversation_span,
+    insert_before_last_user,
+    last_user_index,
+    remove_messages,
+)
+from ._pipecat_identity import caller_from_runner_args
+from ._pipecat_tools import DEFAULT_PROFILE_FIELDS, TOOL_NAMES, memory_tools, memory_tools_schema
+
+__all__ = [
+    "DEFAULT_PRELOAD_TIMEOUT_MS",
+    "DEFAULT_PROFILE_FIELDS",
+    "DEFAULT_SEARCH_TIMEOUT_MS",
+    "DEFAULT_TURN_LANES",
+    "MEMORY_PLACEHOLDER",
+    "TOOL_NAMES",
+    "CallerIdentity",
+    "MemoryProcessor",
+    "caller_from_runner_args",
+    "memory_tools",
+    "memory_tools_schema",
+    "normalize_e164",
+    "render_memory_instructions",
+]
+
+log = logging.getLogger("voxmem.pipecat")
+
+#: Deadline of the per-turn recall, queueing included (SPEC §1).
+DEFAULT_SEARCH_TIMEOUT_MS = 250.0
+#: Deadline of start_session + preload. Generous because a cold embedded engine opens its
+#: store on the first call; the first turn waits for it only within its own deadline.
+DEFAULT_PRELOAD_TIMEOUT_MS = 1500.0
+#: Lanes searched each turn. The profile and last call are in the instructions (preload)
+#: and this call is in the context, so "profile" and "working" would repeat them.
+DEFAULT_TURN_LANES: tuple[str, ...] = ("permanent", "org")
+#: Our hard stop past the client's deadline, for a runtime that stops answering.
+DEADLINE_SLACK_S = 0.02
+SAVE_TIMEOUT_S = 10.0
+END_SESSION_TIMEOUT_S = 10.0
+#: How long the end of the pipeline waits for queued saves before ending the call.
+DEFAULT_CLOSE_TIMEOUT_S = 30.0
+RECALL_CACHE_SIZE = 64
+RECALL_TIMINGS_KEPT = 1000
+#: Compaction rewrites the context once it holds this many conversation messages...
+DEFAULT_COMPACT_AFTER_MESSAGES = 40
+#: ...keeping this many of the latest turns word for word.
+DEFAULT_KEEP_LAST_TURNS = 6
+
+UserArg = str | Mapping[str, Any] | CallerIdentity
+
+
+@dataclasses.dataclass(slots=True)
+class _Turn:
+    user_texts: list[str]
+    assistant_text: str
+    interrupted: bool
+    unanswered: bool = False
+
+
+def _identity(user: UserArg | None) -> CallerIdentity:
+    if user is None:
+        return CallerIdentity.anonymous_caller()
+    if isinstance(user, CallerIdentity):
+        return user
+    return CallerIdentity.explicit(user)
+
+
+def _text_key(ordinal: int, text: str) -> str:
+    return f"{ordinal}:{' '.join(text.lower().split())}"
+
+
+class MemoryProcessor(FrameProcessor):
+    """A Pipecat ``FrameProcessor`` that gives the LLM the caller's memory.
+
+    Put it between the user context aggregator and the LLM service, and hand it the
+    aggregator pair so it can save turns:
+
+    - **Preload** when the pipeline starts (``StartFrame``), or when you call
+      :meth:`open` (from ``on_client_connected``, say, once you know who called): the
+      caller's profile, top facts, last call and open commitments are rendered into the
+      context's instructions where ``{{memory}}`` appears (appended to the first system
+      message when there is no placeholder). The first turn waits for the preload only
+      within its own deadline.
+    - **Recall** on each downstream ``LLMContextFrame``: ``search_memory`` for the latest
+      user message under ``search_timeout_ms`` (queueing included); a missed deadline
+      means this turn goes without recall, never a late frame. One search per user
+      message, however many times the context is sent for it.
+    - **Inject by replacement**: the previous memory message is removed and the new one
+      put immediately before the latest user message — one memory message, ever.
+    - **Speculative** context frames get recall (their reply may be the one spoken) and
+      are never a reason to save.
+    - **Saves** come from the aggregators' turn events (user turn stopped, assistant turn
+      stopped with its ``interrupted`` flag): several user turns before one reply are
+      saved together, a barge-in reply is flagged ``interrupted``. A background task
+      writes them; nothing awaits the store inside ``process_frame``.
+    - **End** (``EndFrame`` / ``CancelFrame``): words the caller said that were never
+      answered are saved, queued saves drain (``close_timeout_s``), and the voxmem
+      session ends so learning runs.
+    - **Compaction** of a long call's context through ``voxmem.compact_transcript``
+      (when the installed voxmem has it): older turns are replaced by a compact record.
+    - **Anonymous callers** (no ``user`` and nothing from :meth:`open`) are neither
+      recorded nor recalled. Memory failures are logged on ``voxmem.pipecat`` and the
+      call goes on without memory.
+
+    Example::
+
+        memory = MemoryProcessor(client=client, user=caller_from_runner_args(runner_args),
+                                 context_aggregator=aggregators)
+
+    Args:
+        client: the memory client (shared; closed only with ``owns_client=True``).
+        user: the caller: an id, ``{"id", "name"}`` or a :class:`CallerIdentity`.
+        context_aggregator: the ``LLMContextAggregatorPair`` whose turns are saved
+            (or call :meth:`attach` with it later). Without it nothing is saved.
+        search_timeout_ms: deadline of each turn's recall.
+        preload_timeout_ms: deadline of session start + preload.
+        lanes: lanes searched each turn (``None``: all).
+        role: role of the memory message (``"system"``; ``"developer"`` or ``"user"``
+            for services that want one).
+        memory_enabled: ``False`` passes every frame through untouched (the
+            ``{{memory}}`` placeholder is still removed).
+        compact_after_messages: compaction threshold in conversation messages
+            (``None``: never compact).
+        keep_last_turns: turns compaction keeps word for word.
+        close_timeout_s: how long the end of the pipeline waits for queued saves.
+        session_metadata: extra metadata stored with the voxmem session.
+        owns_client: close ``client`` when the call ends.
+    """
+
+    def __init__(
+        self,
+        *,
+        client: VoiceClient | None,
+        user: UserArg | None = None,
+        context_aggregator: Any = None,
+        search_timeout_ms: float = DEFAULT_SEARCH_TIMEOUT_MS,
+        preload_timeout_ms: float = DEFAULT_PRELOAD_TIMEOUT_MS,
+        lanes: Sequence[str] | None = DEFAULT_TURN_LANES,
+        role: str = "system",
+        memory_enabled: bool = True,
+        compact_after_messages: int | None = DEFAULT_COMPACT_AFTER_MESSAGES,
+        keep_last_turns: int = DEFAULT_KEEP_LAST_TURNS,
+        close_timeout_s: float = DEFAULT_CLOSE_TIMEOUT_S,
+        session_metadata: Mapping[str, Any] | None = None,
+        owns_client: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        if search_timeout_ms <= 0 or preload_timeout_ms <= 0:
+            raise ValueError("search_timeout_ms and preload_timeout_ms must be positive")
+        if memory_enabled and client is None:
+            raise ValueError("MemoryProcessor needs client=VoiceClient(...), "
+                             "or memory_enabled=False")
+        super().__init__(**kwargs)
+        self.client = client
+        self.identity = _identity(user)
+        self.search_timeout_ms = search_timeout_ms
+        self.preload_timeout_ms = preload_timeout_ms
+        self.lanes = tuple(lanes) if lanes is not None else None
+        self.role = role
+        self.memory_enabled = memory_enabled
+        self.compact_after_messages = compact_after_messages
+        self.keep_last_turns = keep_last_turns
+        self.close_timeout_s = close_timeout_s
+        self._session_metadata = dict(session_metadata or {})
+        self._owns_client = owns_client
+        #: The voxmem session id of this call once opened.
+        self.session_id: str | None = None
+        #: The session-start memory block once loaded (``None`` if it failed).
+        self.preload: Preload | None = None
+        #: Searches run so far (cache hits are not counted), and their wall times.
+        self.recalls = 0
+        self.recall_ms: collections.deque[float] = collections.deque(maxlen=RECALL_TIMINGS_KEPT)
+        #: Wall time each context frame spent in this processor, in milliseconds.
+        self.frame_ms: collections.deque[float] = collections.deque(maxlen=RECALL_TIMINGS_KEPT)
+        #: Turns written / turns that could not be written.
+        self.saves = 0
+        self.save_failures = 0
+        #: Times the context was compacted.
+        self.compactions = 0
+        self._instructions = Instructions(role=role)
+        self._open_task: asyncio.Future[Preload | None] | None = None
+        self._recalls: collections.OrderedDict[str, asyncio.Future[str]] = (
+            collections.OrderedDict())
+        self._injected: collections.deque[dict[str, Any]] = collections.deque(maxlen=8)
+        self._injected_texts: collections.deque[str] = collections.deque(maxlen=8)
+        self._pending_user: list[str] = []
+        self._realtime_user_turns = False
+        self._queue: asyncio.Queue[_Turn | None] | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._close_reason = "completed"
+        self._close_task: asyncio.Future[None] | None = None
+        self._closed = asyncio.Event()
+        if context_aggregator is not None:
+            self.attach(context_aggregator)
+
+    # -- wiring ---------------------------------------------------------------------------
+    @property
+    def enabled(self) -> bool:
+        """Whether this call is recorded and recalled (memory on, a known caller)."""
+        return (self.memory_enabled and self.client is not None
+                and not self.identity.anonymous)
+
+    def attach(self, context_aggregator: Any) -> None:
+        """Save turns from an ``LLMContextAggregatorPair`` (or a ``(user, assistant)``
+        pair of aggregators): the user turns it finishes and the assistant's replies."""
+        user_aggregator, assistant_aggregator = context_aggregator
+        user_aggregator.add_event_handler("on_user_turn_stopped", self._on_user_turn_stopped)
+        user_aggregator.add_event_handler("on_user_turn_message_added",
+                                          self._on_user_message_added)
+        assistant_aggregator.add_event_handler("on_assistant_turn_stopped",
+                                               self._on_assistant_turn_stopped)
+
+    # -- frames ---------------------------------------------------------------------------
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        """Recall into downstream context frames; open at start, close at the end."""
+        await super().process_frame(frame, direction)
+        if isinstance(frame, StartFrame):
+            await self.push_frame(frame, direction)
+            if self.enabled:
+                self._open_soon()
+        elif isinstance(frame, LLMContextFrame) and direction == FrameDirection.DOWNSTREAM:
+            started = time.perf_counter()
+            try:
+                await self._prepare(frame.context, speculative=frame.speculation)
+            except Exception as exc:  # memory must never stop a turn
+                log.warning("memory could not prepare the context (%s); the turn goes on "
+                            "without it", exc)
+            self.frame_ms.append((time.perf_counter() - started) * 1000)
+            await self.push_frame(frame, direction)
+        elif isinstance(frame, (EndFrame, CancelFrame)):
+            self._close_reason = "completed" if isinstance(frame, EndFrame) else "cancelled"
+            await self.push_frame(frame, direction)
+        else:
+            await self.push_frame(frame, direction)
+
+    async def cleanup(self) -> None:
+        """End the call's memory when the pipeline is torn down (after ``EndFrame`` or
+        ``CancelFrame`` went through every processor, so the last reply is in)."""
+        await super().cleanup()
+        await self.aclose(self._close_reason)
+
+    # -- open -----------------------------------------------------------------------------
+    async def open(self, user: UserArg | None = None) -> Preload | None:
+        """Open the caller's voxmem session and preload their memory (once per call).
+
+        Pass ``user`` when the caller becomes known after construction (in
+        ``on_client_connected``, say). Returns the preload, or ``None`` when memory is
+        off or did not answer within ``preload_timeout_ms``.
+        """
+        if user is not None and self._open_task is None:
+            self.identity = _identity(user)
+        if not self.enabled:
+            return None
+        return await asyncio.shield(self._open_soon())
+
+    def _open_soon(self) -> asyncio.Future[Preload | None]:
+        if self._open_task is None:
+            self._open_task = asyncio.ensure_future(self._open())
+        return self._open_task
+
+    async def _open(self) -> Preload | None:
+        client = self._client()
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.preload_timeout_ms / 1000):
+                metadata = {"source": "pipecat", **self.identity.identifiers(),
+                            **self._session_metadata}
+                info = await client.start_session(user=self.identity.to_user(),
+                                                  metadata=metadata)
+                session_id = info.get("sessionId")
+                self.session_id = session_id if isinstance(session_id, str) else None
+                self.preload = await client.preload(user=self.identity.to_user())
+        except TimeoutError:
+            log.warning("memory preload missed its %.0f ms deadline; the call starts without "
+                        "memory", self.preload_timeout_ms)
+        except Exception as exc:  # memory must never stop a call
+            log.warning("memory preload failed (%s); the call starts without memory", exc)
+        else:
+            log.debug("memory preloaded for caller %s in %.1f ms", self.identity.user_id,
+                      (time.perf_counter() - started) * 1000)
+        return self.preload
+
+    def _client(self) -> VoiceClient:
+        if self.client is None or not self.enabled:
+            raise RuntimeError("memory is off for this call")
+        return self.client
+
+    # -- recall ---------------------------------------------------------------------------
+    async def _prepare(self, context: LLMContext, *, speculative: bool) -> None:
+        deadline = time.monotonic() + self.search_timeout_ms / 1000 + DEADLINE_SLACK_S
+        if not self.enabled:
+            if self._instructions.rendered is None:
+                self._instructions.render(context, None)  # drop a bare {{memory}}
+            return
+        messages = context.get_messages()
+        index = last_user_index(messages)
+        recall: asyncio.Future[str] | None = None
+        if index is not None:
+            text = standard_message_text(messages[index])
+            ordinal = sum(1 for m in messages[:index] if isinstance(m, dict)
+                          and m.get("role") == "user")
+            recall = self._recall(_text_key(ordinal, text), text)
+        # The first turn waits for the preload, within this frame's deadline.
+        preload = self._open_soon()
+        waiting = [f for f in (preload, recall) if f is not None and not f.done()]
+        if waiting:
+            await asyncio.wait(waiting, timeout=max(0.0, deadline - time.monotonic()))
+        block = (preload.result() or None) if preload.done() else None
+        memory_text = block.context_text if block is not None else None
+        if self._instructions.rendered is None or (
+                memory_text and self._instructions.rendered != memory_text.strip()):
+            self._instructions.render(context, memory_text)
+        remove_messages(context, self._injected, set(self._injected_texts), self.role)
+        if not speculative:
+            self._maybe_compact(context)
+        if recall is None:
+            return
+        if not recall.done():
+            log.warning("memory recall missed its %.0f ms deadline; this turn goes without "
+                        "it", self.search_timeout_ms)
+            return
+        context_text = recall.result()
+        if context_text:
+            message = {"role": self.role, "content": context_text}
+            if insert_before_last_user(context, message):
+                self._injected.append(message)
+                self._injected_texts.append(context_text)
+
+    def _recall(self, key: str, text: str) -> asyncio.Future[str]:
+        cached = self._recalls.get(key)
+        if cached is None:
+            cached = asyncio.ensure_future(self._search(text))
+            self._recalls[key] = cached
+            while len(self._recalls) > RECALL_CACHE_SIZE:
+                self._recalls.popitem(last=False)
+        self._recalls.move_to_end(key)
+        return cached
+
+    async def _search(self, query: str) -> str:
+        client = self._client()
+        started = time.perf_counter()
+        self.recalls += 1
+        try:
+            result = await asyncio.wait_for(
+                client.search_memory(query, user=self.identity.to_user(), lanes=self.lanes,
+                                     timeout_ms=self.search_timeout_ms),
+                timeout=self.search_timeout_ms / 1000 + DEADLINE_SLACK_S)
+        except TimeoutError:
+            return ""
+        except Exception as exc:  # memory must never stop a call
+            log.warning("memory recall failed (%s); answering without memory", exc)
+            return ""
+        finally:
+            self.recall_ms.append((time.perf_counter() - started) * 1000)
+        if result.degraded:
+            log.debug("memory recall degraded: %s", result.trace.get("errors") or "late lanes")
+        return result.context_text
+
+    # -- compaction -----------------------------------------------------------------------
+    def _maybe_compact(self, context: LLMContext) -> None:
+        if self.compact_after_messages is None:
+            return
+        compact = getattr(importlib.import_module("voxmem"), "compact_transcript", None)
+        if compact is None:
+            return  # this voxmem has no compactor yet
+        messages = context.get_messages()
+        span = conversation_span(messages)
+        if span is None:
+            return
+        start, end = span
+        if end - start < self.compact_after_messages:
+            return
+        turns = [{"role": m["role"], "content": m["content"]} for m in messages[start:end]]
+        try:
+            result = compact(turns, keep_last_turns=self.keep_last_turns)
+            compacted = [{"role": str(m["role"]), "content": str(m["content"])}
+                         for m in result.messages]
+        except Exception as exc:
+            log.warning("context compaction failed (%s); keeping the full context", exc)
+            return
+        if len(compacted) >= len(turns) or last_user_index(compacted) is None:
+            return
+        context.set_messages([*messages[:start], *compacted])
+        self.compactions += 1
+
+    # -- saves ----------------------------------------------------------------------------
+    async def _on_user_turn_stopped(self, _aggregator: Any, _strategy: Any,
+                                    message: Any) -> None:
+        content = getattr(message, "content", None)
+        if content is None:
+            # Realtime services finalise the user's words later; take them from
+            # on_user_turn_message_added instead.
+            self._realtime_user_turns = True
+            return
+        self._add_user_text(content)
+
+    async def _on_user_message_added(self, _aggregator: Any, message: Any) -> None:
+        if self._realtime_user_turns:
+            self._add_user_text(getattr(message, "content", None))
+
+    def _add_user_text(self, content: Any) -> None:
+        if not self.enabled or self._close_task is not None:
+            return
+        if isinstance(content, str) and content.strip():
+            self._pending_user.append(content.strip())
+
+    async def _on_assistant_turn_stopped(self, _aggregator: Any, message: Any) -> None:
+        if not self.enabled or self._close_task is not None:
+            return
+        text = str(getattr(message, "content", "") or "").strip()
+        if not text and not self._pending_user:
+            return
+        users, self._pending_user = self._pending_user, []
+        self._enqueue(_Turn(user_texts=users, assistant_text=text,
+                            interrupted=bool(getattr(message, "interrupted", False))))
+
+    def _enqueue(self, turn: _Turn | None) -> None:
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+            self._worker = asyncio.ensure_future(self._drain_saves())
+        self._queue.put_nowait(turn)
+
+    async def _drain_saves(self) -> None:
+        assert self._queue is not None
+        while (turn := await self._queue.get()) is not None:
+            await self._save(turn)
+
+    async def _save(self, turn: _Turn) -> None:
+        metadata: dict[str, Any] = {"source": "pipecat"}
+        if turn.unanswered:
+            metadata["unanswered"] = True
+        try:
+            await asyncio.wait_for(self._client().save_response(
+                user_text="\n".join(turn.user_texts), assistant_text=turn.assistant_text,
+                user=self.identity.to_user(), metadata=metadata,
+                interrupted=turn.interrupted), timeout=SAVE_TIMEOUT_S)
+        except Exception as exc:  # a lost save is logged, the call goes on
+            self.save_failures += 1
+            log.warning("could not save a turn of caller %s (%s)", self.identity.user_id, exc)
+        else:
+            self.saves += 1
+
+    # -- close ----------------------------------------------------------------------------
+    async def aclose(self, reason: str = "completed") -> None:
+        """End the call's memory now: save unanswered words, drain the queued saves
+        (at most ``close_timeout_s``), then end the voxmem session. Idempotent."""
+        if self._close_task is None:
+            self._close_task = asyncio.ensure_future(self._close(reason))
+        await asyncio.shield(self._close_task)
+
+    async def wait_closed(self, timeout: float | None = None) -> bool:
+        """Wait until the call's memory is closed; ``False`` if ``timeout`` passed first."""
+        try:
+            await asyncio.wait_for(self._closed.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _close(self, reason: str) -> None:
+        try:
+            if not self.enabled or self._open_task is None:
+                return  # never opened: nothing was said to this caller's memory
+            if self._pending_user:
+                # The caller spoke and the call ended before an answer: keep their words.
+                users, self._pending_user = self._pending_user, []
+                self._enqueue(_Turn(user_texts=users, assistant_text="", interrupted=False,
+                                    unanswered=True))
+            if self._worker is not None and self._queue is not None:
+                self._queue.put_nowait(None)
+                try:
+                    await asyncio.wait_for(asyncio.shield(self._worker), self.close_timeout_s)
+                except TimeoutError:
+                    log.warning("memory saves still pending after %.0f s at the end of the "
+                                "call", self.close_timeout_s)
+            await asyncio.wait([self._open_task])
+            try:
+                await asyncio.wait_for(self._client().end_session(
+                    user=self.identity.to_user(), reason=reason, session_id=self.session_id),
+                    timeout=END_SESSION_TIMEOUT_S)
+            except Exception as exc:
+                log.warning("could not end the memory session of caller %s (%s)",
+                            self.identity.user_id, exc)
+        finally:
+            for pending in self._recalls.values():
+                pending.cancel()
+            self._closed.set()
+            if self._owns_client and self.client is not None:
+                try:
+                    await self.client.aclose()
+                except Exception as exc:
+                    log.warning("closing the memory client failed (%s)", exc)
