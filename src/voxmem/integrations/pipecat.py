@@ -40,6 +40,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 import asyncio
 import collections
 import dataclasses
+import datetime
 import importlib
 import logging
 import time
@@ -116,6 +117,16 @@ def _identity(user: UserArg | None) -> CallerIdentity:
     if isinstance(user, CallerIdentity):
         return user
     return CallerIdentity.explicit(user)
+
+
+def _instant(timestamp: Any) -> datetime.datetime | None:
+    """A turn's ISO-8601 start time as Pipecat reports it, or None."""
+    if not isinstance(timestamp, str) or not timestamp:
+        return None
+    try:
+        return datetime.datetime.fromisoformat(timestamp)
+    except ValueError:
+        return None
 
 
 def _text_key(ordinal: int, text: str) -> str:
@@ -236,7 +247,7 @@ class MemoryProcessor(FrameProcessor):
             collections.OrderedDict())
         self._injected: collections.deque[dict[str, Any]] = collections.deque(maxlen=8)
         self._injected_texts: collections.deque[str] = collections.deque(maxlen=8)
-        self._pending_user: list[str] = []
+        self._pending_user: list[tuple[str, datetime.datetime | None]] = []
         self._realtime_user_turns = False
         self._queue: asyncio.Queue[_Turn | None] | None = None
         self._worker: asyncio.Task[None] | None = None
@@ -445,25 +456,32 @@ class MemoryProcessor(FrameProcessor):
             # on_user_turn_message_added instead.
             self._realtime_user_turns = True
             return
-        self._add_user_text(content)
+        self._add_user_text(content, getattr(message, "timestamp", None))
 
     async def _on_user_message_added(self, _aggregator: Any, message: Any) -> None:
         if self._realtime_user_turns:
-            self._add_user_text(getattr(message, "content", None))
+            self._add_user_text(getattr(message, "content", None),
+                                getattr(message, "timestamp", None))
 
-    def _add_user_text(self, content: Any) -> None:
+    def _add_user_text(self, content: Any, timestamp: Any) -> None:
         if not self.enabled or self._close_task is not None:
             return
         if isinstance(content, str) and content.strip():
-            self._pending_user.append(content.strip())
+            self._pending_user.append((content.strip(), _instant(timestamp)))
 
     async def _on_assistant_turn_stopped(self, _aggregator: Any, message: Any) -> None:
         if not self.enabled or self._close_task is not None:
             return
         text = str(getattr(message, "content", "") or "").strip()
-        if not text and not self._pending_user:
+        # A barge-in's user turn can be reported before the reply it cut off: only the
+        # words spoken before this reply began belong to it.
+        began = _instant(getattr(message, "timestamp", None))
+        users = [t for t, at in self._pending_user if at is None or began is None
+                 or at <= began]
+        self._pending_user = [(t, at) for t, at in self._pending_user
+                              if not (at is None or began is None or at <= began)]
+        if not text and not users:
             return
-        users, self._pending_user = self._pending_user, []
         self._enqueue(_Turn(user_texts=users, assistant_text=text,
                             interrupted=bool(getattr(message, "interrupted", False))))
 
@@ -501,6 +519,11 @@ class MemoryProcessor(FrameProcessor):
             self._close_task = asyncio.ensure_future(self._close(reason))
         await asyncio.shield(self._close_task)
 
+    @property
+    def closed(self) -> bool:
+        """True once the call's memory is closed (the voxmem session ended)."""
+        return self._closed.is_set()
+
     async def wait_closed(self, timeout: float | None = None) -> bool:
         """Wait until the call's memory is closed; ``False`` if ``timeout`` passed first."""
         try:
@@ -515,7 +538,7 @@ class MemoryProcessor(FrameProcessor):
                 return  # never opened: nothing was said to this caller's memory
             if self._pending_user:
                 # The caller spoke and the call ended before an answer: keep their words.
-                users, self._pending_user = self._pending_user, []
+                users, self._pending_user = [t for t, _ in self._pending_user], []
                 self._enqueue(_Turn(user_texts=users, assistant_text="", interrupted=False,
                                     unanswered=True))
             if self._worker is not None and self._queue is not None:

@@ -1,0 +1,273 @@
+"""MemoryProcessor in a real Pipecat pipeline: recall placement, saves, deadlines, the end."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("pipecat")
+
+from pipecat.frames.frames import LLMContextFrame, LLMRunFrame
+from pipecat.processors.aggregators.llm_context import LLMContext
+
+from tests.pipecat_fakes import (
+    AGENT,
+    PROJECT,
+    TEMPLATE,
+    Conversation,
+    Reply,
+    ScriptedLLM,
+    make_client,
+    make_settings,
+    stored_calls,
+)
+from voxmem import Settings, VoiceClient
+from voxmem.integrations.pipecat import MemoryProcessor
+
+CALLER = {"id": "caller-7", "name": "Sam"}
+MEMORY_HEADING = "## Memory"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+def memory_messages(messages: list[dict[str, Any]]) -> list[int]:
+    """Indexes of per-turn memory messages (system messages holding recall, not the
+    instructions)."""
+    return [i for i, m in enumerate(messages)
+            if m["role"] == "system" and m["content"].startswith(MEMORY_HEADING)]
+
+
+def last_user(messages: list[dict[str, Any]]) -> int:
+    return max(i for i, m in enumerate(messages) if m["role"] == "user")
+
+
+async def seed(client: VoiceClient) -> None:
+    """What an earlier call taught: facts each test turn below can find."""
+    for slot, content in [("dog", "The caller's dog is called Rex"),
+                          ("diet", "The caller eats vegetarian food"),
+                          ("delivery", "The caller wants deliveries before noon")]:
+        await client.remember(user=CALLER, memory_type=slot, content=content)
+    await client.update_profile(user=CALLER, field="name", value="Sam")
+
+
+QUESTIONS = ["what is my dog called?", "what food do I eat?", "when do I want deliveries?"]
+
+
+async def test_recall_sits_immediately_before_the_user_message_every_turn(
+        settings: Settings) -> None:
+    client = make_client(settings)
+    await seed(client)
+    llm = ScriptedLLM()
+    async with Conversation(llm, lambda aggregators: MemoryProcessor(
+            client=client, user=CALLER, context_aggregator=aggregators)) as conversation:
+        for question, expected in zip(QUESTIONS, ["Rex", "vegetarian", "noon"], strict=True):
+            messages = await conversation.say(question)
+            await conversation.reply()
+            user_index = last_user(messages)
+            assert messages[user_index]["content"] == question
+            assert memory_messages(messages) == [user_index - 1]
+            assert expected in messages[user_index - 1]["content"]
+        # The instructions were rendered with the preload at {{memory}}, once.
+        instructions = messages[0]["content"]
+        assert "{{memory}}" not in instructions
+        assert instructions.startswith("You are Ava") and "Sam" in instructions
+        assert instructions.endswith("Keep replies short.")
+    await client.aclose()
+
+
+async def test_exactly_one_memory_message_after_many_turns(settings: Settings) -> None:
+    client = make_client(settings)
+    await seed(client)
+    llm = ScriptedLLM()
+    async with Conversation(llm, lambda aggregators: MemoryProcessor(
+            client=client, user=CALLER, context_aggregator=aggregators)) as conversation:
+        for turn in range(12):
+            messages = await conversation.say(QUESTIONS[turn % len(QUESTIONS)])
+            await conversation.reply()
+            assert len(memory_messages(messages)) == 1
+        # The conversation's own context holds one too, not one per turn.
+        assert len(memory_messages(conversation.context.get_messages())) == 1
+        assert len([m for m in messages if m["role"] == "user"]) == 12
+    await client.aclose()
+
+
+async def test_a_context_sent_again_for_the_same_message_reuses_its_recall(
+        settings: Settings) -> None:
+    client = make_client(settings)
+    await seed(client)
+    llm = ScriptedLLM()
+    async with Conversation(llm, lambda aggregators: MemoryProcessor(
+            client=client, user=CALLER, context_aggregator=aggregators)) as conversation:
+        await conversation.say("what is my dog called?")
+        await conversation.reply()
+        await conversation.worker.queue_frame(LLMRunFrame())  # e.g. a re-run after a tool
+        messages = await llm.wait_contexts(2)
+        assert conversation.memory.recalls == 1
+        assert memory_messages(messages) == [last_user(messages) - 1]
+        assert "Rex" in messages[last_user(messages) - 1]["content"]
+    await client.aclose()
+
+
+async def test_turns_are_saved_with_barge_in_flagged_and_the_call_ended(
+        settings: Settings) -> None:
+    client = make_client(settings)
+
+    def script(text: str) -> Reply:
+        if text.startswith("tell me about"):
+            return Reply("Our plans start at ten dollars and go up to", hold=True)
+        return Reply(f"Sure: {text}")
+
+    llm = ScriptedLLM(script)
+    async with Conversation(llm, lambda aggregators: MemoryProcessor(
+            client=client, user=CALLER, context_aggregator=aggregators)) as conversation:
+        await conversation.say("hi, my name is Sam and I'm vegetarian")
+        assert not (await conversation.reply()).interrupted
+        await conversation.say("tell me about your plans")
+        await conversation.say("sorry, just the cheapest one")  # barges in
+        barged = await conversation.reply()
+        assert barged.interrupted
+        assert not (await conversation.reply()).interrupted
+        memory = conversation.memory
+    await client.aclose()
+    assert memory.saves == 3 and memory.save_failures == 0
+
+    calls = await stored_calls(settings, CALLER["id"])
+    assert len(calls) == 1
+    info, turns = calls[0]
+    assert info.ended_at is not None and info.end_reason == "completed"
+    assert [(t.user_text, t.interrupted) for t in turns] == [
+        ("hi, my name is Sam and I'm vegetarian", False),
+        ("tell me about your plans", True),
+        ("sorry, just the cheapest one", False)]
+    assert turns[1].assistant_text == "Our plans start at ten dollars and go up to"
+    assert turns[0].metadata.get("source") == "pipecat"
+
+
+async def test_the_call_is_ended_by_the_time_the_pipeline_is_down(
+        settings: Settings) -> None:
+    client = make_client(settings)
+    llm = ScriptedLLM()
+    async with Conversation(llm, lambda aggregators: MemoryProcessor(
+            client=client, user=CALLER, context_aggregator=aggregators)) as conversation:
+        await conversation.say("my name is Sam and I'm vegetarian")
+        await conversation.reply()
+        await conversation.end()
+        # Nothing left running: saves drained and end_session (which starts learning)
+        # returned before the runner did.
+        assert conversation.memory.closed
+        assert conversation.memory.saves == 1
+        session_id = conversation.memory.session_id
+    await client.aclose()
+    [(info, turns)] = await stored_calls(settings, CALLER["id"])
+    assert info.id == session_id and info.end_reason == "completed"
+    assert info.ended_at is not None and len(turns) == 1
+
+
+async def test_words_left_unanswered_by_a_cancelled_pipeline_are_saved(
+        settings: Settings) -> None:
+    client = make_client(settings)
+    llm = ScriptedLLM(lambda text: Reply("", hold=True))
+    async with Conversation(llm, lambda aggregators: MemoryProcessor(
+            client=client, user=CALLER, context_aggregator=aggregators)) as conversation:
+        await conversation.say("my order 4421 never arrived")
+        await conversation.end(cancel=True)
+    await client.aclose()
+    [(info, turns)] = await stored_calls(settings, CALLER["id"])
+    assert info.end_reason == "cancelled"
+    assert [(t.user_text, t.assistant_text) for t in turns] == [
+        ("my order 4421 never arrived", "")]
+
+
+async def test_speculative_frames_get_recall_and_save_nothing(settings: Settings) -> None:
+    client = make_client(settings)
+    await seed(client)
+    llm = ScriptedLLM()
+    async with Conversation(llm, lambda aggregators: MemoryProcessor(
+            client=client, user=CALLER, context_aggregator=aggregators)) as conversation:
+        provisional = LLMContext([*conversation.context.get_messages(),
+                                  {"role": "user", "content": "what is my dog called?"}])
+        await conversation.worker.queue_frame(
+            LLMContextFrame(context=provisional, speculation=True))
+        messages = await llm.wait_contexts(1)
+        assert llm.speculative == [True]
+        assert memory_messages(messages) == [last_user(messages) - 1]
+        assert "Rex" in messages[last_user(messages) - 1]["content"]
+        # The conversation itself was not touched: the speculated turn is not in it.
+        assert [m["role"] for m in conversation.context.get_messages()] == ["system"]
+        memory = conversation.memory
+    await client.aclose()
+    assert memory.saves == 0
+    [(_info, turns)] = await stored_calls(settings, CALLER["id"])
+    assert turns == []
+
+
+async def test_an_anonymous_caller_is_neither_recalled_nor_recorded(
+        settings: Settings) -> None:
+    client = make_client(settings)
+    await seed(client)
+    llm = ScriptedLLM()
+    async with Conversation(llm, lambda aggregators: MemoryProcessor(
+            client=client, user=None, context_aggregator=aggregators)) as conversation:
+        messages = await conversation.say("what is my dog called?")
+        await conversation.reply()
+        memory = conversation.memory
+    assert memory_messages(messages) == []
+    assert messages[0]["content"] == "You are Ava, the front desk of Acme.\n\nKeep replies short."
+    assert memory.recalls == 0 and memory.saves == 0 and memory.session_id is None
+    # Only the seeding call exists for the known caller; nobody else was written.
+    sessions = await client.export_user(user=CALLER)
+    await client.aclose()
+    assert "what is my dog called?" not in str(sessions)
+
+
+@pytest.fixture
+def hung_runtime() -> Iterator[str]:
+    """A runtime address that accepts connections and never answers (a hung process)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted: list[socket.socket] = []
+    server.settimeout(0.01)
+
+    def url() -> str:
+        return f"http://127.0.0.1:{server.getsockname()[1]}"
+
+    try:
+        yield url()
+    finally:
+        for connection in accepted:
+            connection.close()
+        server.close()
+
+
+async def test_a_hung_memory_never_holds_a_frame_past_its_deadline(
+        hung_runtime: str, tmp_path: Path) -> None:
+    client = VoiceClient(project_id=PROJECT, agent_id=AGENT, runtime_url=hung_runtime,
+                         api_key="token", settings=Settings(data_dir=str(tmp_path / "d")))
+    deadline_ms = 150.0
+    llm = ScriptedLLM()
+    async with Conversation(llm, lambda aggregators: MemoryProcessor(
+            client=client, user=CALLER, context_aggregator=aggregators,
+            search_timeout_ms=deadline_ms, close_timeout_s=0.2)) as conversation:
+        for question in QUESTIONS:
+            messages = await conversation.say(question)
+            await conversation.reply()
+            assert memory_messages(messages) == []
+        memory = conversation.memory
+    await client.aclose()
+    assert len(memory.frame_ms) == len(QUESTIONS)
+    # The deadline plus scheduling noise on a loaded machine, far below a hung call.
+    assert max(memory.frame_ms) < deadline_ms + 250
+    assert memory.preload is None
+
+
+def test_template_constant_has_a_placeholder() -> None:
+    assert "{{memory}}" in TEMPLATE
