@@ -10,7 +10,7 @@ text: nothing is added to the message that an LLM API could reject.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from pipecat.processors.aggregators.llm_context import (
     LLMContext,
@@ -54,7 +54,7 @@ def remove_messages(context: LLMContext, ours: Iterable[dict[str, Any]], texts: 
                     role: str) -> int:
     """Remove every memory message voxmem put into ``context``; returns how many."""
     mine = list(ours)
-    messages = context.get_messages()
+    messages: list[Any] = context.get_messages()
     kept = [m for m in messages if not _is_one_of(m, mine, texts, role)]
     removed = len(messages) - len(kept)
     if removed:
@@ -65,11 +65,11 @@ def remove_messages(context: LLMContext, ours: Iterable[dict[str, Any]], texts: 
 def insert_before_last_user(context: LLMContext, message: dict[str, Any]) -> bool:
     """Put ``message`` immediately before the latest user message; False when there is
     no user message to put it before."""
-    messages = context.get_messages()
+    messages: list[Any] = context.get_messages()
     index = last_user_index(messages)
     if index is None:
         return False
-    context.set_messages([*messages[:index], message, *messages[index:]])
+    context.set_messages(cast(Any, [*messages[:index], message, *messages[index:]]))
     return True
 
 
@@ -92,7 +92,7 @@ class Instructions:
     def render(self, context: LLMContext, memory_text: str | None) -> None:
         """Put ``memory_text`` (``None``: no memory) into ``context``'s instructions."""
         block = (memory_text or "").strip()
-        messages = context.get_messages()
+        messages: list[Any] = context.get_messages()
         if self._templates is None:
             instructions = [m for m in messages if not isinstance(m, LLMSpecificMessage)
                             and m.get("role") in ("system", "developer")
@@ -110,7 +110,7 @@ class Instructions:
             without = [m for m in messages if m is not self._own]
             if block:
                 self._own = {"role": self._role, "content": block}
-                context.set_messages([self._own, *without])
+                context.set_messages(cast(Any, [self._own, *without]))
             elif len(without) != len(messages):
                 context.set_messages(without)
         self.rendered = block

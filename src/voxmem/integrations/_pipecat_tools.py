@@ -123,7 +123,7 @@ class _Tools:
         client = self._client or getattr(self._memory, "client", None)
         if client is None:
             raise _Refusal("Memory is not set up for this call; carry on without it.")
-        return client  # type: ignore[no-any-return]
+        return client
 
     def caller(self) -> tuple[VoiceClient, dict[str, Any]]:
         client = self.client()

@@ -45,7 +45,7 @@ import importlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from ..client import VoiceClient
 from ..models import Preload
@@ -186,7 +186,8 @@ class MemoryProcessor(FrameProcessor):
         compact_after_messages: compaction threshold in conversation messages
             (``None``: never compact).
         keep_last_turns: turns compaction keeps word for word.
-        close_timeout_s: how long the end of the pipeline waits for queued saves.
+        close_timeout_s: how long the end of the pipeline waits for queued saves, and
+            then for ``end_session``.
         session_metadata: extra metadata stored with the voxmem session.
         owns_client: close ``client`` when the call ends.
     """
@@ -300,7 +301,7 @@ class MemoryProcessor(FrameProcessor):
     async def cleanup(self) -> None:
         """End the call's memory when the pipeline is torn down (after ``EndFrame`` or
         ``CancelFrame`` went through every processor, so the last reply is in)."""
-        await super().cleanup()
+        await super().cleanup()  # type: ignore[no-untyped-call]
         await self.aclose(self._close_reason)
 
     # -- open -----------------------------------------------------------------------------
@@ -427,7 +428,7 @@ class MemoryProcessor(FrameProcessor):
         compact = getattr(importlib.import_module("voxmem"), "compact_transcript", None)
         if compact is None:
             return  # this voxmem has no compactor yet
-        messages = context.get_messages()
+        messages: list[Any] = context.get_messages()
         span = conversation_span(messages)
         if span is None:
             return
@@ -444,7 +445,7 @@ class MemoryProcessor(FrameProcessor):
             return
         if len(compacted) >= len(turns) or last_user_index(compacted) is None:
             return
-        context.set_messages([*messages[:start], *compacted])
+        context.set_messages(cast(Any, [*messages[:start], *compacted]))
         self.compactions += 1
 
     # -- saves ----------------------------------------------------------------------------
@@ -552,7 +553,7 @@ class MemoryProcessor(FrameProcessor):
             try:
                 await asyncio.wait_for(self._client().end_session(
                     user=self.identity.to_user(), reason=reason, session_id=self.session_id),
-                    timeout=END_SESSION_TIMEOUT_S)
+                    timeout=min(END_SESSION_TIMEOUT_S, self.close_timeout_s))
             except Exception as exc:
                 log.warning("could not end the memory session of caller %s (%s)",
                             self.identity.user_id, exc)
