@@ -133,6 +133,9 @@ class Conversation:
                 user_turn_strategies=ExternalUserTurnStrategies()))
         self.memory = make_memory(self.aggregators)
         self.assistant_turns: asyncio.Queue[Any] = asyncio.Queue()
+        self.replies_started: asyncio.Queue[None] = asyncio.Queue()
+        self.aggregators.assistant().add_event_handler(
+            "on_assistant_turn_started", self._on_assistant_turn_started)
         self.aggregators.assistant().add_event_handler(
             "on_assistant_turn_stopped", self._on_assistant_turn)
         self.pipeline = Pipeline([self.aggregators.user(), self.memory, llm,
@@ -144,6 +147,9 @@ class Conversation:
 
     async def _on_started(self, _worker: Any, _frame: Any) -> None:
         self._started.set()
+
+    async def _on_assistant_turn_started(self, _aggregator: Any) -> None:
+        await self.replies_started.put(None)
 
     async def _on_assistant_turn(self, _aggregator: Any, message: Any) -> None:
         await self.assistant_turns.put(message)
@@ -166,6 +172,10 @@ class Conversation:
             ProposedUserStartedSpeakingFrame(), TranscriptionFrame(text, "caller", "now"),
             ProposedUserStoppedSpeakingFrame()])
         return await self.llm.wait_contexts(count)
+
+    async def reply_started(self) -> None:
+        """Wait until the next reply has started (the bot is talking)."""
+        await self.replies_started.get()
 
     async def reply(self) -> Any:
         """The next finished assistant turn (``content``, ``interrupted``)."""

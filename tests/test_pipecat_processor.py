@@ -127,8 +127,10 @@ async def test_turns_are_saved_with_barge_in_flagged_and_the_call_ended(
     async with Conversation(llm, lambda aggregators: MemoryProcessor(
             client=client, user=CALLER, context_aggregator=aggregators)) as conversation:
         await conversation.say("hi, my name is Sam and I'm vegetarian")
+        await conversation.reply_started()
         assert not (await conversation.reply()).interrupted
         await conversation.say("tell me about your plans")
+        await conversation.reply_started()  # the bot is talking...
         await conversation.say("sorry, just the cheapest one")  # barges in
         barged = await conversation.reply()
         assert barged.interrupted

@@ -40,7 +40,6 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 import asyncio
 import collections
 import dataclasses
-import datetime
 import importlib
 import logging
 import time
@@ -117,16 +116,6 @@ def _identity(user: UserArg | None) -> CallerIdentity:
     if isinstance(user, CallerIdentity):
         return user
     return CallerIdentity.explicit(user)
-
-
-def _instant(timestamp: Any) -> datetime.datetime | None:
-    """A turn's ISO-8601 start time as Pipecat reports it, or None."""
-    if not isinstance(timestamp, str) or not timestamp:
-        return None
-    try:
-        return datetime.datetime.fromisoformat(timestamp)
-    except ValueError:
-        return None
 
 
 def _text_key(ordinal: int, text: str) -> str:
@@ -248,7 +237,9 @@ class MemoryProcessor(FrameProcessor):
             collections.OrderedDict())
         self._injected: collections.deque[dict[str, Any]] = collections.deque(maxlen=8)
         self._injected_texts: collections.deque[str] = collections.deque(maxlen=8)
-        self._pending_user: list[tuple[str, datetime.datetime | None]] = []
+        self._pending_user: list[tuple[str, int]] = []
+        self._replies_started = 0
+        self._user_turn_tag: int | None = None
         self._realtime_user_turns = False
         self._queue: asyncio.Queue[_Turn | None] | None = None
         self._worker: asyncio.Task[None] | None = None
@@ -269,9 +260,12 @@ class MemoryProcessor(FrameProcessor):
         """Save turns from an ``LLMContextAggregatorPair`` (or a ``(user, assistant)``
         pair of aggregators): the user turns it finishes and the assistant's replies."""
         user_aggregator, assistant_aggregator = context_aggregator
+        user_aggregator.add_event_handler("on_user_turn_started", self._on_user_turn_started)
         user_aggregator.add_event_handler("on_user_turn_stopped", self._on_user_turn_stopped)
         user_aggregator.add_event_handler("on_user_turn_message_added",
                                           self._on_user_message_added)
+        assistant_aggregator.add_event_handler("on_assistant_turn_started",
+                                               self._on_assistant_turn_started)
         assistant_aggregator.add_event_handler("on_assistant_turn_stopped",
                                                self._on_assistant_turn_stopped)
 
@@ -449,6 +443,15 @@ class MemoryProcessor(FrameProcessor):
         self.compactions += 1
 
     # -- saves ----------------------------------------------------------------------------
+    # Which reply answers which words: a user turn is answered by the first reply that
+    # *starts* after the user began speaking. Each user turn is tagged with the number
+    # of replies started before it; reply K takes the words tagged below K. A barge-in
+    # (the user starts while reply K is open) is tagged K and waits for reply K + 1,
+    # whichever of the two aggregators reports first. Event order, not clock time:
+    # Pipecat runs each event handler as a task, in the order the frames were seen.
+    async def _on_user_turn_started(self, _aggregator: Any, _strategy: Any) -> None:
+        self._user_turn_tag = self._replies_started
+
     async def _on_user_turn_stopped(self, _aggregator: Any, _strategy: Any,
                                     message: Any) -> None:
         content = getattr(message, "content", None)
@@ -457,30 +460,31 @@ class MemoryProcessor(FrameProcessor):
             # on_user_turn_message_added instead.
             self._realtime_user_turns = True
             return
-        self._add_user_text(content, getattr(message, "timestamp", None))
+        self._add_user_text(content)
 
     async def _on_user_message_added(self, _aggregator: Any, message: Any) -> None:
         if self._realtime_user_turns:
-            self._add_user_text(getattr(message, "content", None),
-                                getattr(message, "timestamp", None))
+            self._add_user_text(getattr(message, "content", None))
 
-    def _add_user_text(self, content: Any, timestamp: Any) -> None:
+    def _add_user_text(self, content: Any) -> None:
+        tag = self._user_turn_tag if self._user_turn_tag is not None else self._replies_started
+        self._user_turn_tag = None
         if not self.enabled or self._close_task is not None:
             return
         if isinstance(content, str) and content.strip():
-            self._pending_user.append((content.strip(), _instant(timestamp)))
+            self._pending_user.append((content.strip(), tag))
+
+    async def _on_assistant_turn_started(self, _aggregator: Any) -> None:
+        self._replies_started += 1
 
     async def _on_assistant_turn_stopped(self, _aggregator: Any, message: Any) -> None:
         if not self.enabled or self._close_task is not None:
             return
         text = str(getattr(message, "content", "") or "").strip()
-        # A barge-in's user turn can be reported before the reply it cut off: only the
-        # words spoken before this reply began belong to it.
-        began = _instant(getattr(message, "timestamp", None))
-        users = [t for t, at in self._pending_user if at is None or began is None
-                 or at <= began]
-        self._pending_user = [(t, at) for t, at in self._pending_user
-                              if not (at is None or began is None or at <= began)]
+        reply = self._replies_started
+        users = [words for words, tag in self._pending_user if tag < reply]
+        self._pending_user = [(words, tag) for words, tag in self._pending_user
+                              if tag >= reply]
         if not text and not users:
             return
         self._enqueue(_Turn(user_texts=users, assistant_text=text,
