@@ -55,10 +55,10 @@ def without_imports(source: str) -> str:
     tree = ast.parse(source)
 
     class Strip(ast.NodeTransformer):
-        def visit_Import(self, node: ast.Import) -> None:  # noqa: N802 - ast's name
+        def visit_Import(self, node: ast.Import) -> None:
             return None
 
-        def visit_ImportFrom(self, node: ast.ImportFrom) -> None:  # noqa: N802
+        def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
             return None
 
     return ast.dump(Strip().visit(tree))

@@ -54,7 +54,7 @@ async def _best_effort_save(client: VoiceClient, **kwargs: Any) -> str | None:
     try:
         return await client.save_response(**kwargs)
     except VoxmemError as exc:
-        if exc.code in TRANSIENT_CODES or exc.retryable:
+        if exc.code in TRANSIENT_CODES:
             log.warning("save_response dropped a turn (%s): %s", exc.code, exc.message)
             return None
         with mapped_errors():
