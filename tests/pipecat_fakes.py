@@ -120,18 +120,29 @@ class ScriptedLLM(LLMService):  # type: ignore[misc]
         return self.contexts[count - 1]
 
 
+def external_turns() -> LLMUserAggregatorParams:
+    """User aggregator parameters for turns driven as these tests drive them."""
+    return LLMUserAggregatorParams(user_turn_strategies=ExternalUserTurnStrategies())
+
+
 class Conversation:
     """A pipeline run in the background; ``say`` drives one user turn."""
 
-    def __init__(self, llm: ScriptedLLM, make_memory: Callable[[LLMContextAggregatorPair],
-                                                                Any],
-                 *, template: str = TEMPLATE) -> None:
+    def __init__(self, llm: ScriptedLLM,
+                 make_memory: Callable[[LLMContextAggregatorPair], Any] | None = None,
+                 *, template: str = TEMPLATE,
+                 parts: tuple[LLMContext, LLMContextAggregatorPair, Any] | None = None
+                 ) -> None:
         self.llm = llm
-        self.context = LLMContext([{"role": "system", "content": template}])
-        self.aggregators = LLMContextAggregatorPair(
-            self.context, user_params=LLMUserAggregatorParams(
-                user_turn_strategies=ExternalUserTurnStrategies()))
-        self.memory = make_memory(self.aggregators)
+        if parts is not None:
+            # A context, aggregators and memory built elsewhere (an example's own).
+            self.context, self.aggregators, self.memory = parts
+        else:
+            assert make_memory is not None
+            self.context = LLMContext([{"role": "system", "content": template}])
+            self.aggregators = LLMContextAggregatorPair(self.context,
+                                                        user_params=external_turns())
+            self.memory = make_memory(self.aggregators)
         self.assistant_turns: asyncio.Queue[Any] = asyncio.Queue()
         self.replies_started: asyncio.Queue[None] = asyncio.Queue()
         self.aggregators.assistant().add_event_handler(
