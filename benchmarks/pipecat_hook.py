@@ -255,6 +255,9 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "voxmem_first_frame_ms": round(voxmem["frame_ms"][0], 3),
         "voxmem_frame_ms": summary(voxmem["frame_ms"][1:]),
         "voxmem_recall_ms": summary(voxmem["recall_ms"][1:]),
+        # What the integration adds on top of the engine's search, turn by turn.
+        "voxmem_overhead_ms": summary([f - r for f, r in zip(
+            voxmem["frame_ms"][1:], voxmem["recall_ms"][1:], strict=False)]),
         "voxmem_turns_with_memory_in_llm_input": voxmem["turns_with_memory"],
         "voxmem_memory_messages_at_end": voxmem["memory_messages_at_end"],
         "voxmem_saves": voxmem["saves"],
@@ -281,6 +284,8 @@ def report(out: dict[str, Any]) -> None:
     print(f"{'measure (ms)':<52}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>8}")
     for name, row in (("voxmem MemoryProcessor: context frame held", out["voxmem_frame_ms"]),
                       ("voxmem: search_memory inside it", out["voxmem_recall_ms"]),
+                      ("voxmem: frame held minus search (integration)",
+                       out["voxmem_overhead_ms"]),
                       ("Pipecat Mem0MemoryService (fake Mem0): frame held",
                        out["mem0_frame_ms"])):
         print(f"{name:<52}{row['p50']:>8.2f}{row['p95']:>8.2f}{row['p99']:>8.2f}"
@@ -311,6 +316,10 @@ def main() -> None:
     parser.add_argument("--json", default=str(RESULTS / "pipecat_hook.json"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    from loguru import logger  # Pipecat logs every frame at DEBUG through loguru
+
+    logger.remove()
+    logger.add(sys.stderr, level="WARNING")
     out = asyncio.run(bench(args))
     report(out)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
