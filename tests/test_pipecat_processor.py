@@ -24,6 +24,7 @@ from tests.pipecat_fakes import (
     make_settings,
     stored_calls,
 )
+import voxmem
 from voxmem import Settings, VoiceClient
 from voxmem.integrations.pipecat import MemoryProcessor
 
@@ -226,6 +227,31 @@ async def test_an_anonymous_caller_is_neither_recalled_nor_recorded(
     sessions = await client.export_user(user=CALLER)
     await client.aclose()
     assert "what is my dog called?" not in str(sessions)
+
+
+async def test_a_long_call_is_compacted_keeping_what_matters(settings: Settings) -> None:
+    if not hasattr(voxmem, "compact_transcript"):
+        pytest.skip("voxmem.compact_transcript is not in this build")
+    client = make_client(settings)
+    await seed(client)
+    llm = ScriptedLLM()
+    async with Conversation(llm, lambda aggregators: MemoryProcessor(
+            client=client, user=CALLER, context_aggregator=aggregators,
+            compact_after_messages=12, keep_last_turns=2)) as conversation:
+        await conversation.say("my order number is 4421 and it never arrived")
+        await conversation.reply()
+        for filler in range(8):
+            await conversation.say(f"uh-huh, okay, go on {filler}")
+            await conversation.reply()
+        messages = await conversation.say("what is my dog called?")
+        await conversation.reply()
+        memory = conversation.memory
+    await client.aclose()
+    assert memory.compactions >= 1
+    assert len(messages) < 2 * 10 + 1  # ten turns did not all stay word for word
+    assert "4421" in " ".join(m["content"] for m in messages)
+    assert memory_messages(messages) == [last_user(messages) - 1]
+    assert messages[0]["content"].startswith("You are Ava")
 
 
 @pytest.fixture

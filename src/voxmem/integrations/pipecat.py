@@ -429,7 +429,7 @@ class MemoryProcessor(FrameProcessor):
         start, end = span
         if end - start < self.compact_after_messages:
             return
-        turns = [{"role": m["role"], "content": m["content"]} for m in messages[start:end]]
+        turns = [{"role": m["role"], "text": m["content"]} for m in messages[start:end]]
         try:
             result = compact(turns, keep_last_turns=self.keep_last_turns)
             compacted = [{"role": str(m["role"]), "content": str(m["content"])}
