@@ -14,6 +14,7 @@ pytest.importorskip("pipecat")
 from pipecat.frames.frames import LLMContextFrame, LLMRunFrame
 from pipecat.processors.aggregators.llm_context import LLMContext
 
+import voxmem
 from tests.pipecat_fakes import (
     AGENT,
     PROJECT,
@@ -24,7 +25,6 @@ from tests.pipecat_fakes import (
     make_settings,
     stored_calls,
 )
-import voxmem
 from voxmem import Settings, VoiceClient
 from voxmem.integrations.pipecat import MemoryProcessor
 
