@@ -39,7 +39,6 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 import asyncio
 import collections
-import dataclasses
 import importlib
 import logging
 import time
@@ -58,6 +57,7 @@ from ._pipecat_context import (
     remove_messages,
 )
 from ._pipecat_identity import caller_from_runner_args
+from ._pipecat_saves import Turn, TurnSaver
 from ._pipecat_tools import DEFAULT_PROFILE_FIELDS, TOOL_NAMES, memory_tools, memory_tools_schema
 
 __all__ = [
@@ -100,14 +100,6 @@ DEFAULT_COMPACT_AFTER_MESSAGES = 40
 DEFAULT_KEEP_LAST_TURNS = 6
 
 UserArg = str | Mapping[str, Any] | CallerIdentity
-
-
-@dataclasses.dataclass(slots=True)
-class _Turn:
-    user_texts: list[str]
-    assistant_text: str
-    interrupted: bool
-    unanswered: bool = False
 
 
 def _identity(user: UserArg | None) -> CallerIdentity:
@@ -237,12 +229,7 @@ class MemoryProcessor(FrameProcessor):
             collections.OrderedDict())
         self._injected: collections.deque[dict[str, Any]] = collections.deque(maxlen=8)
         self._injected_texts: collections.deque[str] = collections.deque(maxlen=8)
-        self._pending_user: list[tuple[str, int]] = []
-        self._replies_started = 0
-        self._user_turn_tag: int | None = None
-        self._realtime_user_turns = False
-        self._queue: asyncio.Queue[_Turn | None] | None = None
-        self._worker: asyncio.Task[None] | None = None
+        self._turns = TurnSaver(self._save, accepting=self._accepting_saves)
         self._close_reason = "completed"
         self._close_task: asyncio.Future[None] | None = None
         self._closed = asyncio.Event()
@@ -259,15 +246,7 @@ class MemoryProcessor(FrameProcessor):
     def attach(self, context_aggregator: Any) -> None:
         """Save turns from an ``LLMContextAggregatorPair`` (or a ``(user, assistant)``
         pair of aggregators): the user turns it finishes and the assistant's replies."""
-        user_aggregator, assistant_aggregator = context_aggregator
-        user_aggregator.add_event_handler("on_user_turn_started", self._on_user_turn_started)
-        user_aggregator.add_event_handler("on_user_turn_stopped", self._on_user_turn_stopped)
-        user_aggregator.add_event_handler("on_user_turn_message_added",
-                                          self._on_user_message_added)
-        assistant_aggregator.add_event_handler("on_assistant_turn_started",
-                                               self._on_assistant_turn_started)
-        assistant_aggregator.add_event_handler("on_assistant_turn_stopped",
-                                               self._on_assistant_turn_stopped)
+        self._turns.attach(context_aggregator)
 
     # -- frames ---------------------------------------------------------------------------
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
@@ -443,65 +422,10 @@ class MemoryProcessor(FrameProcessor):
         self.compactions += 1
 
     # -- saves ----------------------------------------------------------------------------
-    # Which reply answers which words: a user turn is answered by the first reply that
-    # *starts* after the user began speaking. Each user turn is tagged with the number
-    # of replies started before it; reply K takes the words tagged below K. A barge-in
-    # (the user starts while reply K is open) is tagged K and waits for reply K + 1,
-    # whichever of the two aggregators reports first. Event order, not clock time:
-    # Pipecat runs each event handler as a task, in the order the frames were seen.
-    async def _on_user_turn_started(self, _aggregator: Any, _strategy: Any) -> None:
-        self._user_turn_tag = self._replies_started
+    def _accepting_saves(self) -> bool:
+        return self.enabled and self._close_task is None
 
-    async def _on_user_turn_stopped(self, _aggregator: Any, _strategy: Any,
-                                    message: Any) -> None:
-        content = getattr(message, "content", None)
-        if content is None:
-            # Realtime services finalise the user's words later; take them from
-            # on_user_turn_message_added instead.
-            self._realtime_user_turns = True
-            return
-        self._add_user_text(content)
-
-    async def _on_user_message_added(self, _aggregator: Any, message: Any) -> None:
-        if self._realtime_user_turns:
-            self._add_user_text(getattr(message, "content", None))
-
-    def _add_user_text(self, content: Any) -> None:
-        tag = self._user_turn_tag if self._user_turn_tag is not None else self._replies_started
-        self._user_turn_tag = None
-        if not self.enabled or self._close_task is not None:
-            return
-        if isinstance(content, str) and content.strip():
-            self._pending_user.append((content.strip(), tag))
-
-    async def _on_assistant_turn_started(self, _aggregator: Any) -> None:
-        self._replies_started += 1
-
-    async def _on_assistant_turn_stopped(self, _aggregator: Any, message: Any) -> None:
-        if not self.enabled or self._close_task is not None:
-            return
-        text = str(getattr(message, "content", "") or "").strip()
-        reply = self._replies_started
-        users = [words for words, tag in self._pending_user if tag < reply]
-        self._pending_user = [(words, tag) for words, tag in self._pending_user
-                              if tag >= reply]
-        if not text and not users:
-            return
-        self._enqueue(_Turn(user_texts=users, assistant_text=text,
-                            interrupted=bool(getattr(message, "interrupted", False))))
-
-    def _enqueue(self, turn: _Turn | None) -> None:
-        if self._queue is None:
-            self._queue = asyncio.Queue()
-            self._worker = asyncio.ensure_future(self._drain_saves())
-        self._queue.put_nowait(turn)
-
-    async def _drain_saves(self) -> None:
-        assert self._queue is not None
-        while (turn := await self._queue.get()) is not None:
-            await self._save(turn)
-
-    async def _save(self, turn: _Turn) -> None:
+    async def _save(self, turn: Turn) -> None:
         metadata: dict[str, Any] = {"source": "pipecat"}
         if turn.unanswered:
             metadata["unanswered"] = True
@@ -541,18 +465,10 @@ class MemoryProcessor(FrameProcessor):
         try:
             if not self.enabled or self._open_task is None:
                 return  # never opened: nothing was said to this caller's memory
-            if self._pending_user:
-                # The caller spoke and the call ended before an answer: keep their words.
-                users, self._pending_user = [t for t, _ in self._pending_user], []
-                self._enqueue(_Turn(user_texts=users, assistant_text="", interrupted=False,
-                                    unanswered=True))
-            if self._worker is not None and self._queue is not None:
-                self._queue.put_nowait(None)
-                try:
-                    await asyncio.wait_for(asyncio.shield(self._worker), self.close_timeout_s)
-                except TimeoutError:
-                    log.warning("memory saves still pending after %.0f s at the end of the "
-                                "call", self.close_timeout_s)
+            # Words the caller said that the call ended before answering are kept too.
+            if not await self._turns.finish(self.close_timeout_s):
+                log.warning("memory saves still pending after %.0f s at the end of the "
+                            "call", self.close_timeout_s)
             await asyncio.wait([self._open_task])
             try:
                 await asyncio.wait_for(self._client().end_session(
