@@ -225,8 +225,9 @@ class MemoryProcessor(FrameProcessor):
         self.compactions = 0
         self._instructions = Instructions(role=role)
         self._open_task: asyncio.Future[Preload | None] | None = None
-        self._recalls: collections.OrderedDict[str, asyncio.Future[str]] = (
-            collections.OrderedDict())
+        # Finished recalls per user message: a context sent again for the same message
+        # (a re-run, a confirmed speculation) is not searched again.
+        self._recalls: collections.OrderedDict[str, str] = collections.OrderedDict()
         self._injected: collections.deque[dict[str, Any]] = collections.deque(maxlen=8)
         self._injected_texts: collections.deque[str] = collections.deque(maxlen=8)
         self._turns = TurnSaver(self._save, accepting=self._accepting_saves)
@@ -332,17 +333,23 @@ class MemoryProcessor(FrameProcessor):
             return
         messages = context.get_messages()
         index = last_user_index(messages)
-        recall: asyncio.Future[str] | None = None
+        key = text = None
         if index is not None:
             text = standard_message_text(messages[index])
             ordinal = sum(1 for m in messages[:index] if isinstance(m, dict)
                           and m.get("role") == "user")
-            recall = self._recall(_text_key(ordinal, text), text)
-        # The first turn waits for the preload, within this frame's deadline.
+            key = _text_key(ordinal, text)
+        context_text = self._recalls.get(key) if key is not None else None
+        # The first turn waits for the preload within this frame's deadline, searching
+        # meanwhile. Later turns search inline: no task to schedule on a busy loop.
         preload = self._open_soon()
-        waiting = [f for f in (preload, recall) if f is not None and not f.done()]
-        if waiting:
-            await asyncio.wait(waiting, timeout=max(0.0, deadline - time.monotonic()))
+        search: asyncio.Future[str | None] | None = None
+        if not preload.done():
+            if key is not None and text is not None and context_text is None:
+                search = asyncio.ensure_future(self._search(text, deadline))
+            waiting = [f for f in (preload, search) if f is not None]
+            await asyncio.wait(waiting, timeout=max(0.0, deadline - time.monotonic()),
+                               return_when=asyncio.ALL_COMPLETED)
         block = (preload.result() or None) if preload.done() else None
         memory_text = block.context_text if block is not None else None
         if self._instructions.rendered is None or (
@@ -351,40 +358,44 @@ class MemoryProcessor(FrameProcessor):
         remove_messages(context, self._injected, set(self._injected_texts), self.role)
         if not speculative:
             self._maybe_compact(context)
-        if recall is None:
+        if key is None or text is None:
             return
-        if not recall.done():
+        if context_text is None:
+            if search is None:
+                context_text = await self._search(text, deadline)
+            elif search.done():
+                context_text = search.result()
+            else:
+                search.cancel()
+        if context_text is None:
             log.warning("memory recall missed its %.0f ms deadline; this turn goes without "
                         "it", self.search_timeout_ms)
             return
-        context_text = recall.result()
+        self._recalls[key] = context_text
+        while len(self._recalls) > RECALL_CACHE_SIZE:
+            self._recalls.popitem(last=False)
         if context_text:
             message = {"role": self.role, "content": context_text}
             if insert_before_last_user(context, message):
                 self._injected.append(message)
                 self._injected_texts.append(context_text)
 
-    def _recall(self, key: str, text: str) -> asyncio.Future[str]:
-        cached = self._recalls.get(key)
-        if cached is None:
-            cached = asyncio.ensure_future(self._search(text))
-            self._recalls[key] = cached
-            while len(self._recalls) > RECALL_CACHE_SIZE:
-                self._recalls.popitem(last=False)
-        self._recalls.move_to_end(key)
-        return cached
-
-    async def _search(self, query: str) -> str:
+    async def _search(self, query: str, deadline: float) -> str | None:
+        """The recall text for ``query`` ("" for none), or None when ``deadline`` (a
+        ``time.monotonic()`` instant) passed first."""
         client = self._client()
         started = time.perf_counter()
         self.recalls += 1
         try:
-            result = await asyncio.wait_for(
-                client.search_memory(query, user=self.identity.to_user(), lanes=self.lanes,
-                                     timeout_ms=self.search_timeout_ms),
-                timeout=self.search_timeout_ms / 1000 + DEADLINE_SLACK_S)
+            # Our own hard stop, for a runtime that stops answering: the client's
+            # deadline covers the search, not a hung connection.
+            async with asyncio.timeout_at(asyncio.get_running_loop().time()
+                                          + max(0.0, deadline - time.monotonic())):
+                result = await client.search_memory(
+                    query, user=self.identity.to_user(), lanes=self.lanes,
+                    timeout_ms=self.search_timeout_ms)
         except TimeoutError:
-            return ""
+            return None
         except Exception as exc:  # memory must never stop a call
             log.warning("memory recall failed (%s); answering without memory", exc)
             return ""
@@ -478,8 +489,6 @@ class MemoryProcessor(FrameProcessor):
                 log.warning("could not end the memory session of caller %s (%s)",
                             self.identity.user_id, exc)
         finally:
-            for pending in self._recalls.values():
-                pending.cancel()
             self._closed.set()
             if self._owns_client and self.client is not None:
                 try:
