@@ -283,5 +283,5 @@ async def test_a_hung_memory_never_holds_a_frame_past_its_deadline(
     await client.aclose()
     assert len(memory.frame_ms) == len(QUESTIONS)
     # The deadline plus scheduling noise on a loaded machine, far below a hung call.
-    assert max(memory.frame_ms) < deadline_ms + 250
+    assert max(memory.frame_ms) < deadline_ms + 600
     assert memory.preload is None
