@@ -173,6 +173,9 @@ def test_backend_user_id_wins_and_withheld_numbers_are_anonymous() -> None:
     identity = caller_from_runner_args(args)
     assert (identity.user_id, identity.name, identity.source) == ("acct-77", "Ivy",
                                                                   "job_metadata")
+    twilio = WebSocketRunnerArguments(websocket=None, call_data=CallData.model_validate(
+        {"from": "+15105550100", "body": {"user_id": "acct-88"}}))
+    assert caller_from_runner_args(twilio).user_id == "acct-88"
     withheld = WebSocketRunnerArguments(websocket=None, call_data=CallData.model_validate(
         {"from": "anonymous"}))
     assert caller_from_runner_args(withheld).anonymous

@@ -4,7 +4,8 @@ Pipecat's runner hands a bot its session arguments; what identifies the caller d
 on how the call came in:
 
 1. **Your backend** — a ``user_id`` (optionally ``name``, ``tenant_id``) in the request
-   body your server sent when it started the bot. The strongest signal.
+   body your server sent when it started the bot, or in a media stream's custom
+   parameters (Twilio ``<Parameter>``). The strongest signal.
 2. **Daily dial-in** — ``body["dialin_settings"]["From"]``, the PSTN / SIP caller number.
 3. **Twilio / Telnyx / Plivo / Exotel media streams** — the ``from`` number of the
    parsed telephony handshake (``runner_args.call_data``, or the dict that
@@ -66,6 +67,18 @@ def _phone_caller(raw: Any, *, source_name: str, call_id: Any,
                           sip_call_id=_text(call_id))
 
 
+def _backend_caller(body: Any, default_country_code: str | None) -> CallerIdentity | None:
+    if not isinstance(body, Mapping):
+        return None
+    user_id = _text(body.get("user_id"))
+    if user_id is None:
+        return None
+    return CallerIdentity(user_id=user_id, source="job_metadata",
+                          tenant_id=_text(body.get("tenant_id")), name=_text(body.get("name")),
+                          phone=normalize_e164(_text(body.get("phone")),
+                                               default_country_code=default_country_code))
+
+
 def caller_from_runner_args(
     runner_args: Any = None,
     *,
@@ -95,15 +108,14 @@ def caller_from_runner_args(
         body = getattr(runner_args, "body", None)
         if call_data is None:
             call_data = getattr(runner_args, "call_data", None)
+    # Custom parameters of a media stream (Twilio's TwiML <Parameter>s) are your backend
+    # speaking too.
+    stream_body = _get(call_data, "body")
+    for source in (body, stream_body):
+        identity = _backend_caller(source, default_country_code)
+        if identity is not None:
+            return identity
     if isinstance(body, Mapping):
-        user_id = _text(body.get("user_id"))
-        if user_id is not None:
-            tenant = _text(body.get("tenant_id"))
-            name = _text(body.get("name"))
-            return CallerIdentity(user_id=user_id, source="job_metadata", tenant_id=tenant,
-                                  name=name, phone=normalize_e164(
-                                      _text(body.get("phone")),
-                                      default_country_code=default_country_code))
         dialin = body.get("dialin_settings")
         if dialin is not None:
             identity = _phone_caller(_get(dialin, "From", "from"), source_name="Daily dial-in",
