@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from voxmem.cli import stop_runtime
+from voxmem.compat import _memoair_types
 from voxmem.compat.memoair import MemoAirVoiceClient, MemoAirVoiceMemoryError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,6 +100,12 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path,
         for _ in range(3):
             if stop_runtime(data_dir, timeout_s=10) == "not running":
                 break
+
+
+@pytest.fixture
+def fresh_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compat layer's one-time warnings, as in a process that has not warned yet."""
+    monkeypatch.setattr(_memoair_types, "_warned", set())
 
 
 def client() -> MemoAirVoiceClient:
@@ -182,7 +189,8 @@ async def test_session_lifecycle_snippet(backend: str) -> None:
     assert "what did we discuss?" in recall.contextText
 
 
-async def test_memory_tool_snippet(backend: str, caplog: pytest.LogCaptureFixture) -> None:
+async def test_memory_tool_snippet(backend: str, caplog: pytest.LogCaptureFixture,
+                                   fresh_warnings: None) -> None:
     memory = client()
     await memory.create_index("faq", [{"id": "follow-ups", "text":
                                        "Users who want follow-ups prefer them by email."}])
@@ -192,6 +200,7 @@ async def test_memory_tool_snippet(backend: str, caplog: pytest.LogCaptureFixtur
     assert scope["openai_tools"][0]["function"]["name"] == "search_memory"
     assert "follow-ups prefer them by email" in scope["context"]
     assert isinstance(scope["tool"].last_trace, dict)
+    assert "without user=" in caplog.text
 
 
 # -- agents ------------------------------------------------------------------------------
@@ -210,7 +219,8 @@ async def settle(task_name: str) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def test_drop_in_agent_example(backend: str, caplog: pytest.LogCaptureFixture) -> None:
+async def test_drop_in_agent_example(backend: str, caplog: pytest.LogCaptureFixture,
+                                     fresh_warnings: None) -> None:
     pytest.importorskip("livekit.agents")
     from livekit.agents.testing import fake_job_context
 

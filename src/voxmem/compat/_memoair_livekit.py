@@ -112,8 +112,12 @@ class MemoAirLiveKitAgent(Agent):
                 self.memory_client.search_memory(user_text, user=self._user,
                                                  timeout_ms=self.search_timeout_ms),
                 timeout=self.search_timeout_ms / 1000 + DEADLINE_SLACK_S)
+        except TimeoutError:
+            log.warning("search_memory missed its %d ms deadline; answering without it",
+                        self.search_timeout_ms)
+            return
         except Exception as exc:  # never block the LLM on memory
-            log.warning("search_memory failed: %s", exc)
+            log.warning("search_memory failed: %r", exc)
             return
         context = (result.contextText or "").strip()
         if not context:
