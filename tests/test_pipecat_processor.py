@@ -98,6 +98,24 @@ async def test_exactly_one_memory_message_after_many_turns(settings: Settings) -
     await client.aclose()
 
 
+async def test_a_caller_known_only_once_the_client_connects(settings: Settings) -> None:
+    client = make_client(settings)
+    await seed(client)
+    llm = ScriptedLLM()
+    async with Conversation(llm, lambda aggregators: MemoryProcessor(
+            client=client, context_aggregator=aggregators)) as conversation:
+        # What a transport's on_client_connected handler does once it knows the caller.
+        preload = await conversation.memory.open(user=CALLER)
+        assert preload is not None and "Sam" in preload.context_text
+        messages = await conversation.say("what is my dog called?")
+        await conversation.reply()
+        memory = conversation.memory
+    await client.aclose()
+    assert "Sam" in messages[0]["content"] and "{{memory}}" not in messages[0]["content"]
+    assert "Rex" in messages[last_user(messages) - 1]["content"]
+    assert memory.saves == 1
+
+
 async def test_a_context_sent_again_for_the_same_message_reuses_its_recall(
         settings: Settings) -> None:
     client = make_client(settings)
