@@ -19,6 +19,7 @@ from pipecat.frames.frames import (
     CancelFrame,
     EndFrame,
     Frame,
+    FunctionCallFromLLM,
     LLMContextFrame,
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
@@ -77,8 +78,9 @@ class Reply:
     """What the scripted LLM answers; ``hold`` keeps the reply open (mid-sentence) until
     the turn is interrupted."""
 
-    text: str
+    text: str = ""
     hold: bool = False
+    tool_calls: list[tuple[str, dict[str, Any]]] = dataclasses.field(default_factory=list)
 
 
 class ScriptedLLM(LLMService):  # type: ignore[misc]
@@ -105,10 +107,20 @@ class ScriptedLLM(LLMService):  # type: ignore[misc]
             self.contexts.append(messages)
             self.speculative.append(frame.speculation)
             self._received.notify_all()
-        user_text = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
-        reply = self._script(user_text)
+        if messages and messages[-1]["role"] == "tool":
+            reply = Reply(f"tool said: {messages[-1]['content']}")  # read the result back
+        else:
+            user_text = next((m["content"] for m in reversed(messages)
+                              if m["role"] == "user"), "")
+            reply = self._script(user_text)
         await self.push_frame(LLMFullResponseStartFrame())
-        await self.push_frame(LLMTextFrame(reply.text))
+        if reply.tool_calls:
+            await self.run_function_calls([
+                FunctionCallFromLLM(function_name=name, tool_call_id=f"call_{i}_{name}",
+                                    arguments=arguments, context=frame.context)
+                for i, (name, arguments) in enumerate(reply.tool_calls)])
+        if reply.text:
+            await self.push_frame(LLMTextFrame(reply.text))
         if reply.hold:
             await asyncio.Event().wait()  # until an interruption cancels this frame
         await self.push_frame(LLMFullResponseEndFrame())

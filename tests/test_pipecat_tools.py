@@ -16,7 +16,14 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.runner.types import CallData, DailyRunnerArguments, WebSocketRunnerArguments
 from pipecat.services.llm_service import FunctionCallParams
 
-from tests.pipecat_fakes import make_client, make_settings
+from tests.pipecat_fakes import (
+    Conversation,
+    Reply,
+    ScriptedLLM,
+    make_client,
+    make_settings,
+    stored_calls,
+)
 from voxmem import Settings, VoiceClient
 from voxmem.integrations.pipecat import (
     TOOL_NAMES,
@@ -146,6 +153,37 @@ def test_tools_schema_and_bad_arguments() -> None:
         memory_tools(client=client, include=["delete_everything"])
     with pytest.raises(ValueError, match="needs client"):
         memory_tools()
+
+
+async def test_the_model_remembers_through_a_tool_in_a_real_pipeline(
+        settings: Settings) -> None:
+    client = make_client(settings)
+
+    def script(text: str) -> Reply:
+        if text == "remember that my dog is called Rex":
+            return Reply(tool_calls=[("remember_detail", {"memory_type": "dog_name",
+                                                          "content": "Rex"})])
+        return Reply(f"You said: {text}")
+
+    llm = ScriptedLLM(script)
+    async with Conversation(llm, lambda aggregators: MemoryProcessor(
+            client=client, user=CALLER, context_aggregator=aggregators)) as conversation:
+        conversation.context.set_tools(memory_tools_schema(memory=conversation.memory))
+        await conversation.say("remember that my dog is called Rex")
+        after_tool = await llm.wait_contexts(2)
+        assert (await conversation.reply()).content == ""  # the step that called the tool
+        reply = await conversation.reply()
+        memory = conversation.memory
+    assert after_tool[-1]["role"] == "tool"
+    # Pipecat hands a tool's result to the LLM JSON-encoded.
+    assert reply.content == 'tool said: "Remembered dog_name: Rex"'
+    assert await client.recall(user=CALLER, memory_type="dog_name") == "Rex"
+    await client.aclose()
+    # One turn saved: the caller's words with the reply that followed the tool.
+    [(_info, turns)] = await stored_calls(settings, CALLER["id"])
+    assert [(t.user_text, t.assistant_text) for t in turns] == [
+        ("remember that my dog is called Rex", reply.content)]
+    assert memory.saves == 1
 
 
 # -- caller identity ---------------------------------------------------------------------

@@ -90,14 +90,18 @@ class TurnSaver:
         if not self._accepting():
             return
         text = str(getattr(message, "content", "") or "").strip()
+        interrupted = bool(getattr(message, "interrupted", False))
+        if not text and not interrupted:
+            # A step that only called tools: the words it answers wait for the reply
+            # that follows the tools' results.
+            return
         reply = self._replies_started
         users = [words for words, tag in self._pending_user if tag < reply]
         self._pending_user = [(words, tag) for words, tag in self._pending_user
                               if tag >= reply]
         if not text and not users:
             return
-        self._enqueue(Turn(user_texts=users, assistant_text=text,
-                           interrupted=bool(getattr(message, "interrupted", False))))
+        self._enqueue(Turn(user_texts=users, assistant_text=text, interrupted=interrupted))
 
     def _enqueue(self, turn: Turn | None) -> None:
         if self._queue is None:
