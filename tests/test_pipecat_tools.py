@@ -11,7 +11,7 @@ pytest.importorskip("pipecat")
 
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
-from pipecat.adapters.services.open_ai_adapter import OpenAILLMAdapter
+from pipecat.adapters.llm.services.open_ai_adapter import OpenAILLMAdapter
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.runner.types import CallData, DailyRunnerArguments, WebSocketRunnerArguments
 from pipecat.services.llm_service import FunctionCallParams
