@@ -236,7 +236,13 @@ class MemoryEngine:
     async def end_session(self, scope: Scope, *, reason: str = "completed",
                           session_id: str | None = None, learn: bool = True,
                           report: dict[str, Any] | None = None) -> SessionInfo | None:
-        """Close the caller's current call (or ``session_id``) and learn from it."""
+        """Close the caller's current call (or ``session_id``) and learn from it.
+
+        A ``session_id`` of another caller's call is refused with ``identity_mismatch``
+        before anything is written.
+        """
+        if session_id is not None:
+            await self.check_session_owner(scope, session_id)
         mem = self.callers.get(scope)
         sid = session_id or mem.session_id
         if sid is None:
@@ -255,6 +261,20 @@ class MemoryEngine:
             mem.session_started_at = None
         return SessionInfo(id=sid, user_id=scope.user_id, agent_id=scope.agent_id,
                            started_at=started, ended_at=at, end_reason=reason)
+
+    async def check_session_owner(self, scope: Scope, session_id: str) -> None:
+        """Raise ``identity_mismatch`` if ``session_id`` is another caller's call.
+
+        The store is the truth for applied sessions; the in-memory claims cover ones
+        still on their way from the journal. An unknown id belongs to nobody yet.
+        """
+        key = (scope.tenant_id, scope.project_id, session_id)
+        existing = await self.store.get_session(scope.tenant_id, scope.project_id,
+                                                session_id)
+        owner = existing.user_id if existing is not None else self._session_owners.get(key)
+        if owner is not None and owner != scope.user_id:
+            raise IdentityMismatch(f"session {session_id!r} belongs to another caller",
+                                   details={"sessionId": session_id})
 
     async def journal_append(self, record: dict[str, Any]) -> int:
         """Make a write durable, then hand it to the applier."""
