@@ -5,8 +5,9 @@ What it shows:
 - the caller from Pipecat's runner arguments (your backend's ``user_id``, a Daily dial-in
   ``From``, a Twilio / Telnyx ``from``), through :func:`caller_from_runner_args`;
 - :class:`MemoryProcessor` between the user aggregator and the LLM: the caller's memory
-  is preloaded into ``{{memory}}`` when the pipeline starts, recalled before each reply
-  under a 250 ms deadline, and every turn is saved in the background;
+  is preloaded (in its own message after the instructions, which stay the same for
+  every caller) when the pipeline starts, recalled before each reply under a 250 ms
+  deadline, and every turn is saved in the background;
 - the memory tools (remember / recall / forget / search / list / update_profile /
   search_knowledge) in the context, so the LLM can manage what it keeps.
 
@@ -41,8 +42,7 @@ PROJECT_ID = "acme-support"
 AGENT_ID = "front-desk"
 INSTRUCTIONS = """You are Ava, the voice assistant of Acme's front desk.
 
-{{memory}}
-
+What you know about the caller from earlier calls follows these instructions.
 Keep replies short: they are spoken. Greet a returning caller by name. When the caller
 shares a lasting preference or detail, remember it with remember_detail. Answer policy
 questions from search_knowledge; never guess them."""

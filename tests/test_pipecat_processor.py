@@ -29,6 +29,8 @@ from voxmem import Settings, VoiceClient
 from voxmem.integrations.pipecat import MemoryProcessor
 
 CALLER = {"id": "caller-7", "name": "Sam"}
+#: The test template with its {{memory}} placeholder removed, as every caller's LLM sees it.
+INSTRUCTIONS = "You are Ava, the front desk of Acme.\n\nKeep replies short."
 MEMORY_HEADING = "## Memory"
 
 
@@ -38,10 +40,10 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def memory_messages(messages: list[dict[str, Any]]) -> list[int]:
-    """Indexes of per-turn memory messages (system messages holding recall, not the
-    instructions)."""
-    return [i for i, m in enumerate(messages)
-            if m["role"] == "system" and m["content"].startswith(MEMORY_HEADING)]
+    """Indexes of per-turn recall messages: system messages holding recall, after the
+    instructions (0) and the caller's preload block (1)."""
+    return [i for i, m in enumerate(messages) if i >= 2
+            and m["role"] == "system" and m["content"].startswith(MEMORY_HEADING)]
 
 
 def last_user(messages: list[dict[str, Any]]) -> int:
@@ -74,11 +76,12 @@ async def test_recall_sits_immediately_before_the_user_message_every_turn(
             assert messages[user_index]["content"] == question
             assert memory_messages(messages) == [user_index - 1]
             assert expected in messages[user_index - 1]["content"]
-        # The instructions were rendered with the preload at {{memory}}, once.
-        instructions = messages[0]["content"]
-        assert "{{memory}}" not in instructions
-        assert instructions.startswith("You are Ava") and "Sam" in instructions
-        assert instructions.endswith("Keep replies short.")
+        # The instructions stay the same for every caller (prompt caching): the
+        # placeholder is gone and the preload follows them in its own message.
+        assert messages[0]["content"] == INSTRUCTIONS
+        assert messages[1]["role"] == "system" and messages[1]["content"].startswith(
+            MEMORY_HEADING) and "Sam" in messages[1]["content"]
+        assert sum(m["content"] == messages[1]["content"] for m in messages) == 1
     await client.aclose()
 
 
@@ -111,7 +114,7 @@ async def test_a_caller_known_only_once_the_client_connects(settings: Settings) 
         await conversation.reply()
         memory = conversation.memory
     await client.aclose()
-    assert "Sam" in messages[0]["content"] and "{{memory}}" not in messages[0]["content"]
+    assert messages[0]["content"] == INSTRUCTIONS and "Sam" in messages[1]["content"]
     assert "Rex" in messages[last_user(messages) - 1]["content"]
     assert memory.saves == 1
 
@@ -239,7 +242,8 @@ async def test_an_anonymous_caller_is_neither_recalled_nor_recorded(
         await conversation.reply()
         memory = conversation.memory
     assert memory_messages(messages) == []
-    assert messages[0]["content"] == "You are Ava, the front desk of Acme.\n\nKeep replies short."
+    assert messages[0]["content"] == INSTRUCTIONS
+    assert messages[1]["role"] == "user"  # no preload block for nobody
     assert memory.recalls == 0 and memory.saves == 0 and memory.session_id is None
     # Only the seeding call exists for the known caller; nobody else was written.
     sessions = await client.export_user(user=CALLER)
@@ -269,7 +273,7 @@ async def test_a_long_call_is_compacted_keeping_what_matters(settings: Settings)
     assert len(messages) < 2 * 10 + 1  # ten turns did not all stay word for word
     assert "4421" in " ".join(m["content"] for m in messages)
     assert memory_messages(messages) == [last_user(messages) - 1]
-    assert messages[0]["content"].startswith("You are Ava")
+    assert messages[0]["content"] == INSTRUCTIONS
 
 
 @pytest.fixture

@@ -74,45 +74,51 @@ def insert_before_last_user(context: LLMContext, message: dict[str, Any]) -> boo
 
 
 class Instructions:
-    """The context's instructions with the caller's preload block rendered in.
+    """The caller's preload block, in a system message of its own after the instructions.
 
-    On first use it takes the system (or developer) messages holding ``{{memory}}`` as
-    templates; with no placeholder, the first system message (the block is appended to
-    it); with no system message at all, a system message of its own put first. Every
-    :meth:`render` starts again from those templates, so a preload that lands after the
-    first turn still finds its place.
+    As in the LiveKit integration, the instructions stay byte-identical for every caller,
+    so an LLM provider's prompt cache keeps serving their prefix; the per-caller block
+    follows them. A ``{{memory}}`` placeholder left in the instructions (the layout of
+    earlier versions) is removed on first use. Every :meth:`render` replaces the block,
+    so a preload that lands after the first turn still finds its place.
     """
 
-    def __init__(self, *, role: str) -> None:
-        self._role = role
-        self._templates: list[tuple[dict[str, Any], str]] | None = None
+    def __init__(self) -> None:
+        self._prepared = False
+        self._anchor: Any = None
         self._own: dict[str, Any] | None = None
+        #: The block last rendered ("" for none), ``None`` before the first render.
         self.rendered: str | None = None
 
+    @property
+    def message(self) -> dict[str, Any] | None:
+        """The preload message currently in the context, if any."""
+        return self._own
+
     def render(self, context: LLMContext, memory_text: str | None) -> None:
-        """Put ``memory_text`` (``None``: no memory) into ``context``'s instructions."""
+        """Put ``memory_text`` (``None``: no memory) after ``context``'s instructions."""
         block = (memory_text or "").strip()
         messages: list[Any] = context.get_messages()
-        if self._templates is None:
-            instructions = [m for m in messages if not isinstance(m, LLMSpecificMessage)
-                            and m.get("role") in ("system", "developer")
-                            and isinstance(m.get("content"), str)]
-            with_placeholder = [m for m in instructions
-                                if render_memory_instructions(m["content"], None)
-                                != m["content"]]
-            chosen = with_placeholder or instructions[:1]
-            self._templates = [(m, m["content"]) for m in chosen]
-        for message, template in self._templates:
-            message["content"] = render_memory_instructions(template, block)
-        if not self._templates:
-            # No instructions in the context (the LLM service holds them): memory gets a
-            # system message of its own, first.
-            without = [m for m in messages if m is not self._own]
-            if block:
-                self._own = {"role": self._role, "content": block}
-                context.set_messages(cast(Any, [self._own, *without]))
-            elif len(without) != len(messages):
-                context.set_messages(without)
+        if not self._prepared:
+            leading = []
+            for message in messages:
+                if isinstance(message, LLMSpecificMessage) or message.get("role") not in (
+                        "system", "developer"):
+                    break
+                leading.append(message)
+                if isinstance(message.get("content"), str):
+                    message["content"] = render_memory_instructions(message["content"], None)
+            self._anchor = leading[-1] if leading else None
+            self._prepared = True
+        kept = [m for m in messages if m is not self._own]
+        self._own = None
+        if block:
+            self._own = {"role": "system", "content": block}
+            position = next((i + 1 for i, m in enumerate(kept) if m is self._anchor), 0)
+            kept.insert(position, self._own)
+        if len(kept) != len(messages) or any(a is not b for a, b in zip(kept, messages,
+                                                                       strict=True)):
+            context.set_messages(cast(Any, kept))
         self.rendered = block
 
 

@@ -13,7 +13,7 @@
 
 Example::
 
-    context = LLMContext([{"role": "system", "content": "You are Ava.\\n\\n{{memory}}"}],
+    context = LLMContext([{"role": "system", "content": "You are Ava."}],
                          tools=memory_tools_schema(client=client, user=caller))
     aggregators = LLMContextAggregatorPair(context)
     memory = MemoryProcessor(client=client, user=caller, context_aggregator=aggregators)
@@ -122,10 +122,11 @@ class MemoryProcessor(FrameProcessor):
 
     - **Preload** when the pipeline starts (``StartFrame``), or when you call
       :meth:`open` (from ``on_client_connected``, say, once you know who called): the
-      caller's profile, top facts, last call and open commitments are rendered into the
-      context's instructions where ``{{memory}}`` appears (appended to the first system
-      message when there is no placeholder). The first turn waits for the preload only
-      within its own deadline.
+      caller's profile, top facts, last call and open commitments go into a system
+      message of their own right after the instructions, which stay byte-identical for
+      every caller so the provider's prompt cache keeps working (as in the LiveKit
+      integration; a ``{{memory}}`` placeholder in the instructions is removed). The
+      first turn waits for the preload only within its own deadline.
     - **Recall** on each downstream ``LLMContextFrame``: ``search_memory`` for the latest
       user message under ``search_timeout_ms`` (queueing included); a missed deadline
       means this turn goes without recall, never a late frame. One search per user
@@ -162,8 +163,8 @@ class MemoryProcessor(FrameProcessor):
         lanes: lanes searched each turn (``None``: all).
         role: role of the memory message (``"system"``; ``"developer"`` or ``"user"``
             for services that want one).
-        memory_enabled: ``False`` passes every frame through untouched (the
-            ``{{memory}}`` placeholder is still removed).
+        memory_enabled: ``False`` passes every frame through untouched (a ``{{memory}}``
+            placeholder is still removed).
         compact_after_messages: compaction threshold in conversation messages
             (``None``: never compact).
         keep_last_turns: turns compaction keeps word for word.
@@ -223,7 +224,7 @@ class MemoryProcessor(FrameProcessor):
         self.save_failures = 0
         #: Times the context was compacted.
         self.compactions = 0
-        self._instructions = Instructions(role=role)
+        self._instructions = Instructions()
         self._open_task: asyncio.Future[Preload | None] | None = None
         # Finished recalls per user message: a context sent again for the same message
         # (a re-run, a confirmed speculation) is not searched again.
