@@ -119,6 +119,25 @@ async def test_a_caller_known_only_once_the_client_connects(settings: Settings) 
     assert memory.saves == 1
 
 
+@pytest.mark.parametrize("role", ["developer", "assistant"])
+async def test_the_recall_role_is_configurable(settings: Settings, role: str) -> None:
+    client = make_client(settings)
+    await seed(client)
+    llm = ScriptedLLM()
+    async with Conversation(llm, lambda aggregators: MemoryProcessor(
+            client=client, user=CALLER, context_aggregator=aggregators,
+            recall_role=role)) as conversation:
+        for question in QUESTIONS:
+            messages = await conversation.say(question)
+            await conversation.reply()
+    await client.aclose()
+    recalls = [m for m in messages if m["role"] == role
+               and m["content"].startswith(MEMORY_HEADING)]
+    assert recalls == [messages[last_user(messages) - 1]]
+    with pytest.raises(ValueError, match="recall_role"):
+        MemoryProcessor(client=client, user=CALLER, recall_role="user")
+
+
 async def test_a_context_sent_again_for_the_same_message_reuses_its_recall(
         settings: Settings) -> None:
     client = make_client(settings)

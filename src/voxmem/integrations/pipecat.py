@@ -161,8 +161,9 @@ class MemoryProcessor(FrameProcessor):
         search_timeout_ms: deadline of each turn's recall.
         preload_timeout_ms: deadline of session start + preload.
         lanes: lanes searched each turn (``None``: all).
-        role: role of the memory message (``"system"``; ``"developer"`` or ``"user"``
-            for services that want one).
+        recall_role: role of the per-turn recall message: ``"system"``, ``"developer"``
+            (OpenAI's instruction slot) or ``"assistant"`` (caller-derived text with no
+            more authority than the agent's own words), as in the LiveKit integration.
         memory_enabled: ``False`` passes every frame through untouched (a ``{{memory}}``
             placeholder is still removed).
         compact_after_messages: compaction threshold in conversation messages
@@ -183,7 +184,7 @@ class MemoryProcessor(FrameProcessor):
         search_timeout_ms: float = DEFAULT_SEARCH_TIMEOUT_MS,
         preload_timeout_ms: float = DEFAULT_PRELOAD_TIMEOUT_MS,
         lanes: Sequence[str] | None = DEFAULT_TURN_LANES,
-        role: str = "system",
+        recall_role: str = "system",
         memory_enabled: bool = True,
         compact_after_messages: int | None = DEFAULT_COMPACT_AFTER_MESSAGES,
         keep_last_turns: int = DEFAULT_KEEP_LAST_TURNS,
@@ -203,7 +204,9 @@ class MemoryProcessor(FrameProcessor):
         self.search_timeout_ms = search_timeout_ms
         self.preload_timeout_ms = preload_timeout_ms
         self.lanes = tuple(lanes) if lanes is not None else None
-        self.role = role
+        if recall_role not in ("system", "developer", "assistant"):
+            raise ValueError("recall_role must be 'system', 'developer' or 'assistant'")
+        self.recall_role = recall_role
         self.memory_enabled = memory_enabled
         self.compact_after_messages = compact_after_messages
         self.keep_last_turns = keep_last_turns
@@ -356,7 +359,8 @@ class MemoryProcessor(FrameProcessor):
         if self._instructions.rendered is None or (
                 memory_text and self._instructions.rendered != memory_text.strip()):
             self._instructions.render(context, memory_text)
-        remove_messages(context, self._injected, set(self._injected_texts), self.role)
+        remove_messages(context, self._injected, set(self._injected_texts),
+                        self.recall_role)
         if not speculative:
             self._maybe_compact(context)
         if key is None or text is None:
@@ -376,7 +380,7 @@ class MemoryProcessor(FrameProcessor):
         while len(self._recalls) > RECALL_CACHE_SIZE:
             self._recalls.popitem(last=False)
         if context_text:
-            message = {"role": self.role, "content": context_text}
+            message = {"role": self.recall_role, "content": context_text}
             if insert_before_last_user(context, message):
                 self._injected.append(message)
                 self._injected_texts.append(context_text)
