@@ -14,7 +14,6 @@ pytest.importorskip("pipecat")
 from pipecat.frames.frames import LLMContextFrame, LLMRunFrame
 from pipecat.processors.aggregators.llm_context import LLMContext
 
-import voxmem
 from tests.pipecat_fakes import (
     AGENT,
     PROJECT,
@@ -270,15 +269,13 @@ async def test_an_anonymous_caller_is_neither_recalled_nor_recorded(
     assert "what is my dog called?" not in str(sessions)
 
 
-async def test_a_long_call_is_compacted_keeping_what_matters(settings: Settings) -> None:
-    if not hasattr(voxmem, "compact_transcript"):
-        pytest.skip("voxmem.compact_transcript is not in this build")
+async def test_a_long_call_is_sent_compacted_and_kept_whole(settings: Settings) -> None:
     client = make_client(settings)
     await seed(client)
     llm = ScriptedLLM()
     async with Conversation(llm, lambda aggregators: MemoryProcessor(
             client=client, user=CALLER, context_aggregator=aggregators,
-            compact_after_messages=12, keep_last_turns=2)) as conversation:
+            compact_after_tokens=60, keep_last_turns=2)) as conversation:
         await conversation.say("my order number is 4421 and it never arrived")
         await conversation.reply()
         for filler in range(8):
@@ -287,12 +284,18 @@ async def test_a_long_call_is_compacted_keeping_what_matters(settings: Settings)
         messages = await conversation.say("what is my dog called?")
         await conversation.reply()
         memory = conversation.memory
+        whole = conversation.context.get_messages()
     await client.aclose()
     assert memory.compactions >= 1
-    assert len(messages) < 2 * 10 + 1  # ten turns did not all stay word for word
+    # The LLM got the compact record and the last messages, not ten turns verbatim...
+    assert len(messages) < 2 * 10 + 1
     assert "4421" in " ".join(m["content"] for m in messages)
     assert memory_messages(messages) == [last_user(messages) - 1]
+    assert "Rex" in messages[last_user(messages) - 1]["content"]
     assert messages[0]["content"] == INSTRUCTIONS
+    # ...while the conversation itself keeps every message.
+    assert sum(m["role"] == "user" for m in whole) == 10
+    assert "uh-huh, okay, go on 0" in [m["content"] for m in whole]
 
 
 @pytest.fixture

@@ -39,13 +39,13 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 import asyncio
 import collections
-import importlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from ..client import VoiceClient
+from ..compaction import compact_transcript, count_tokens
 from ..models import Preload
 from ._instructions import MEMORY_PLACEHOLDER, render_memory_instructions
 from ._livekit_identity import CallerIdentity, normalize_e164
@@ -94,9 +94,10 @@ END_SESSION_TIMEOUT_S = 10.0
 DEFAULT_CLOSE_TIMEOUT_S = 30.0
 RECALL_CACHE_SIZE = 64
 RECALL_TIMINGS_KEPT = 1000
-#: Compaction rewrites the context once it holds this many conversation messages...
-DEFAULT_COMPACT_AFTER_MESSAGES = 40
-#: ...keeping this many of the latest turns word for word.
+#: The LLM is sent a compacted conversation once it holds this many tokens (about five
+#: minutes of a phone call; the LiveKit integration's default)...
+DEFAULT_COMPACT_AFTER_TOKENS = 1000
+#: ...keeping this many of the latest messages word for word.
 DEFAULT_KEEP_LAST_TURNS = 6
 
 UserArg = str | Mapping[str, Any] | CallerIdentity
@@ -142,8 +143,10 @@ class MemoryProcessor(FrameProcessor):
     - **End** (``EndFrame`` / ``CancelFrame``): words the caller said that were never
       answered are saved, queued saves drain (``close_timeout_s``), and the voxmem
       session ends so learning runs.
-    - **Compaction** of a long call's context through ``voxmem.compact_transcript``
-      (when the installed voxmem has it): older turns are replaced by a compact record.
+    - **Compaction** of a long call: past ``compact_after_tokens`` tokens of
+      conversation, the LLM is sent a copy of the context whose older turns are replaced
+      by their compact record (``voxmem.compact_transcript``); the conversation's own
+      context keeps every message.
     - **Anonymous callers** (no ``user`` and nothing from :meth:`open`) are neither
       recorded nor recalled. Memory failures are logged on ``voxmem.pipecat`` and the
       call goes on without memory.
@@ -166,9 +169,9 @@ class MemoryProcessor(FrameProcessor):
             more authority than the agent's own words), as in the LiveKit integration.
         memory_enabled: ``False`` passes every frame through untouched (a ``{{memory}}``
             placeholder is still removed).
-        compact_after_messages: compaction threshold in conversation messages
-            (``None``: never compact).
-        keep_last_turns: turns compaction keeps word for word.
+        compact_after_tokens: compaction threshold in conversation tokens (``None``:
+            never compact).
+        keep_last_turns: messages compaction keeps word for word.
         close_timeout_s: how long the end of the pipeline waits for queued saves, and
             then for ``end_session``.
         session_metadata: extra metadata stored with the voxmem session.
@@ -186,7 +189,7 @@ class MemoryProcessor(FrameProcessor):
         lanes: Sequence[str] | None = DEFAULT_TURN_LANES,
         recall_role: str = "system",
         memory_enabled: bool = True,
-        compact_after_messages: int | None = DEFAULT_COMPACT_AFTER_MESSAGES,
+        compact_after_tokens: int | None = DEFAULT_COMPACT_AFTER_TOKENS,
         keep_last_turns: int = DEFAULT_KEEP_LAST_TURNS,
         close_timeout_s: float = DEFAULT_CLOSE_TIMEOUT_S,
         session_metadata: Mapping[str, Any] | None = None,
@@ -208,7 +211,10 @@ class MemoryProcessor(FrameProcessor):
             raise ValueError("recall_role must be 'system', 'developer' or 'assistant'")
         self.recall_role = recall_role
         self.memory_enabled = memory_enabled
-        self.compact_after_messages = compact_after_messages
+        if compact_after_tokens is not None and (compact_after_tokens <= 0
+                                                 or keep_last_turns < 1):
+            raise ValueError("compact_after_tokens must be positive and keep_last_turns >= 1")
+        self.compact_after_tokens = compact_after_tokens
         self.keep_last_turns = keep_last_turns
         self.close_timeout_s = close_timeout_s
         self._session_metadata = dict(session_metadata or {})
@@ -264,7 +270,8 @@ class MemoryProcessor(FrameProcessor):
         elif isinstance(frame, LLMContextFrame) and direction == FrameDirection.DOWNSTREAM:
             started = time.perf_counter()
             try:
-                await self._prepare(frame.context, speculative=frame.speculation)
+                frame.context = await self._prepare(frame.context,
+                                                    speculative=frame.speculation)
             except Exception as exc:  # memory must never stop a turn
                 log.warning("memory could not prepare the context (%s); the turn goes on "
                             "without it", exc)
@@ -329,12 +336,14 @@ class MemoryProcessor(FrameProcessor):
         return self.client
 
     # -- recall ---------------------------------------------------------------------------
-    async def _prepare(self, context: LLMContext, *, speculative: bool) -> None:
+    async def _prepare(self, context: LLMContext, *, speculative: bool) -> LLMContext:
+        """The context to send on: recall in place, the preload after the instructions,
+        a long conversation compacted (in a copy)."""
         deadline = time.monotonic() + self.search_timeout_ms / 1000 + DEADLINE_SLACK_S
         if not self.enabled:
             if self._instructions.rendered is None:
                 self._instructions.render(context, None)  # drop a bare {{memory}}
-            return
+            return context
         messages = context.get_messages()
         index = last_user_index(messages)
         key = text = None
@@ -362,9 +371,9 @@ class MemoryProcessor(FrameProcessor):
         remove_messages(context, self._injected, set(self._injected_texts),
                         self.recall_role)
         if not speculative:
-            self._maybe_compact(context)
+            context = self._compacted(context)
         if key is None or text is None:
-            return
+            return context
         if context_text is None:
             if search is None:
                 context_text = await self._search(text, deadline)
@@ -375,7 +384,7 @@ class MemoryProcessor(FrameProcessor):
         if context_text is None:
             log.warning("memory recall missed its %.0f ms deadline; this turn goes without "
                         "it", self.search_timeout_ms)
-            return
+            return context
         self._recalls[key] = context_text
         while len(self._recalls) > RECALL_CACHE_SIZE:
             self._recalls.popitem(last=False)
@@ -384,6 +393,7 @@ class MemoryProcessor(FrameProcessor):
             if insert_before_last_user(context, message):
                 self._injected.append(message)
                 self._injected_texts.append(context_text)
+        return context
 
     async def _search(self, query: str, deadline: float) -> str | None:
         """The recall text for ``query`` ("" for none), or None when ``deadline`` (a
@@ -411,31 +421,34 @@ class MemoryProcessor(FrameProcessor):
         return result.context_text
 
     # -- compaction -----------------------------------------------------------------------
-    def _maybe_compact(self, context: LLMContext) -> None:
-        if self.compact_after_messages is None:
-            return
-        compact = getattr(importlib.import_module("voxmem"), "compact_transcript", None)
-        if compact is None:
-            return  # this voxmem has no compactor yet
+    def _compacted(self, context: LLMContext) -> LLMContext:
+        """What the LLM is sent for a long call: the same context with the older
+        conversation replaced by its compact record (``voxmem.compact_transcript``) and
+        the last ``keep_last_turns`` messages verbatim. The conversation's own context
+        keeps every message, as the LiveKit integration keeps the session's history."""
+        if self.compact_after_tokens is None:
+            return context
         messages: list[Any] = context.get_messages()
         span = conversation_span(messages)
         if span is None:
-            return
+            return context
         start, end = span
-        if end - start < self.compact_after_messages:
-            return
         turns = [{"role": m["role"], "text": m["content"]} for m in messages[start:end]]
+        if (len(turns) <= self.keep_last_turns
+                or sum(count_tokens(t["text"]) for t in turns) <= self.compact_after_tokens):
+            return context
         try:
-            result = compact(turns, keep_last_turns=self.keep_last_turns)
+            result = compact_transcript(turns, keep_last_turns=self.keep_last_turns)
             compacted = [{"role": str(m["role"]), "content": str(m["content"])}
                          for m in result.messages]
         except Exception as exc:
-            log.warning("context compaction failed (%s); keeping the full context", exc)
-            return
-        if len(compacted) >= len(turns) or last_user_index(compacted) is None:
-            return
-        context.set_messages(cast(Any, [*messages[:start], *compacted]))
+            log.warning("context compaction failed (%s); sending the full context", exc)
+            return context
+        if last_user_index(compacted) is None:
+            return context
         self.compactions += 1
+        return LLMContext(messages=cast(Any, [*messages[:start], *compacted]),
+                          tools=context.tools, tool_choice=context.tool_choice)
 
     # -- saves ----------------------------------------------------------------------------
     def _accepting_saves(self) -> bool:
