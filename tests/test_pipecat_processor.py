@@ -281,6 +281,7 @@ async def test_a_long_call_is_sent_compacted_and_kept_whole(settings: Settings) 
         for filler in range(8):
             await conversation.say(f"uh-huh, okay, go on {filler}")
             await conversation.reply()
+        await conversation.memory.wait_compacted()  # compaction runs off the frame path
         messages = await conversation.say("what is my dog called?")
         await conversation.reply()
         memory = conversation.memory

@@ -231,9 +231,13 @@ class MemoryProcessor(FrameProcessor):
         #: Turns written / turns that could not be written.
         self.saves = 0
         self.save_failures = 0
-        #: Times the context was compacted.
+        #: Context frames sent to the LLM compacted.
         self.compactions = 0
         self._instructions = Instructions()
+        # The compact record of the conversation's first messages (those messages, the
+        # record message) and the background task making the next one.
+        self._record: tuple[list[Any], dict[str, Any]] | None = None
+        self._compacting: asyncio.Future[None] | None = None
         self._open_task: asyncio.Future[Preload | None] | None = None
         # Finished recalls per user message: a context sent again for the same message
         # (a re-run, a confirmed speculation) is not searched again.
@@ -424,8 +428,14 @@ class MemoryProcessor(FrameProcessor):
     def _compacted(self, context: LLMContext) -> LLMContext:
         """What the LLM is sent for a long call: the same context with the older
         conversation replaced by its compact record (``voxmem.compact_transcript``) and
-        the last ``keep_last_turns`` messages verbatim. The conversation's own context
-        keeps every message, as the LiveKit integration keeps the session's history."""
+        the latest messages verbatim. The conversation's own context keeps every message,
+        as the LiveKit integration keeps the session's history.
+
+        Compacting a long call takes tens of milliseconds of CPU, so it never runs on the
+        frame's path: each frame uses the last record made (when the messages it covers
+        are still the conversation's first ones) and starts a fresh one in a worker
+        thread when the conversation has grown.
+        """
         if self.compact_after_tokens is None:
             return context
         messages: list[Any] = context.get_messages()
@@ -433,22 +443,46 @@ class MemoryProcessor(FrameProcessor):
         if span is None:
             return context
         start, end = span
-        turns = [{"role": m["role"], "text": m["content"]} for m in messages[start:end]]
-        if (len(turns) <= self.keep_last_turns
-                or sum(count_tokens(t["text"]) for t in turns) <= self.compact_after_tokens):
+        conversation = messages[start:end]
+        self._refresh_compaction(conversation)
+        if self._record is None:
             return context
-        try:
-            result = compact_transcript(turns, keep_last_turns=self.keep_last_turns)
-            compacted = [{"role": str(m["role"]), "content": str(m["content"])}
-                         for m in result.messages]
-        except Exception as exc:
-            log.warning("context compaction failed (%s); sending the full context", exc)
-            return context
-        if last_user_index(compacted) is None:
+        covered, record = self._record
+        if (len(covered) >= len(conversation)
+                or any(a is not b for a, b in zip(covered, conversation, strict=False))):
             return context
         self.compactions += 1
-        return LLMContext(messages=cast(Any, [*messages[:start], *compacted]),
+        return LLMContext(messages=cast(Any, [*messages[:start], record,
+                                              *conversation[len(covered):]]),
                           tools=context.tools, tool_choice=context.tool_choice)
+
+    def _refresh_compaction(self, conversation: list[Any]) -> None:
+        if self._compacting is not None and not self._compacting.done():
+            return
+        older = conversation[:max(0, len(conversation) - self.keep_last_turns)]
+        if not older or (self._record is not None and len(self._record[0]) == len(older)):
+            return
+        tokens = sum(count_tokens(m["content"]) for m in conversation)
+        if tokens <= (self.compact_after_tokens or 0):
+            return
+        self._compacting = asyncio.ensure_future(self._compact(older))
+
+    async def _compact(self, older: list[Any]) -> None:
+        turns = [{"role": m["role"], "text": m["content"]} for m in older]
+        try:
+            # CPU-bound and pure: a worker thread keeps the event loop (audio) moving.
+            result = await asyncio.to_thread(compact_transcript, turns, keep_last_turns=0)
+        except Exception as exc:
+            log.warning("context compaction failed (%s); sending the full context", exc)
+            return
+        records = [m for m in result.messages if m.get("role") == "system"]
+        if records:
+            self._record = (older, {"role": "system", "content": str(records[0]["content"])})
+
+    async def wait_compacted(self) -> None:
+        """Wait for a compaction running in the background, if any (tests, benchmarks)."""
+        if self._compacting is not None:
+            await asyncio.wait([self._compacting])
 
     # -- saves ----------------------------------------------------------------------------
     def _accepting_saves(self) -> bool:
@@ -507,6 +541,8 @@ class MemoryProcessor(FrameProcessor):
                 log.warning("could not end the memory session of caller %s (%s)",
                             self.identity.user_id, exc)
         finally:
+            if self._compacting is not None:
+                self._compacting.cancel()  # its worker thread finishes on its own
             self._closed.set()
             if self._owns_client and self.client is not None:
                 try:
