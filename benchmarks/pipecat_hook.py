@@ -221,8 +221,10 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     lines, questions = corpus()
     load_start = list(os.getloadavg())
     tmp = tempfile.TemporaryDirectory(prefix="voxmem-pc-bench-")
-    # Learning is off: it runs when a call ends, never in a turn.
-    settings = Settings(data_dir=tmp.name, embedder=args.embedder, extractor="off")
+    # Learning is off: it runs when a call ends, never in a turn. A year of history:
+    # retention is a policy, not latency (90 days would refuse the import).
+    settings = Settings(data_dir=tmp.name, embedder=args.embedder, extractor="off",
+                        memory_retention_days=0)
 
     def new_client() -> VoiceClient:
         return VoiceClient(project_id="bench", agent_id="front-desk",

@@ -45,7 +45,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from ..client import VoiceClient
-from ..compaction import compact_transcript, count_tokens
+from ..compaction import Compactor, count_tokens
 from ..models import Preload
 from ._instructions import MEMORY_PLACEHOLDER, render_memory_instructions
 from ._livekit_identity import CallerIdentity, normalize_e164
@@ -99,6 +99,9 @@ RECALL_TIMINGS_KEPT = 1000
 DEFAULT_COMPACT_AFTER_TOKENS = 1000
 #: ...keeping this many of the latest messages word for word.
 DEFAULT_KEEP_LAST_TURNS = 6
+#: The compact record is brought up to date once this many messages have aged out of
+#: the verbatim tail.
+COMPACT_REFRESH_MESSAGES = 4
 
 UserArg = str | Mapping[str, Any] | CallerIdentity
 
@@ -238,6 +241,8 @@ class MemoryProcessor(FrameProcessor):
         # record message) and the background task making the next one.
         self._record: tuple[list[Any], dict[str, Any]] | None = None
         self._compacting: asyncio.Future[None] | None = None
+        self._compactor = Compactor(keep_last_turns=0)
+        self._compactor_fed: list[Any] = []
         self._open_task: asyncio.Future[Preload | None] | None = None
         # Finished recalls per user message: a context sent again for the same message
         # (a re-run, a confirmed speculation) is not searched again.
@@ -427,9 +432,10 @@ class MemoryProcessor(FrameProcessor):
     # -- compaction -----------------------------------------------------------------------
     def _compacted(self, context: LLMContext) -> LLMContext:
         """What the LLM is sent for a long call: the same context with the older
-        conversation replaced by its compact record (``voxmem.compact_transcript``) and
-        the latest messages verbatim. The conversation's own context keeps every message,
-        as the LiveKit integration keeps the session's history.
+        conversation replaced by its compact record and the latest messages verbatim
+        (``voxmem.compaction.Compactor``, the incremental ``compact_transcript``). The
+        conversation's own context keeps every message, as the LiveKit integration keeps
+        the session's history.
 
         Compacting a long call takes tens of milliseconds of CPU, so it never runs on the
         frame's path: each frame uses the last record made (when the messages it covers
@@ -460,7 +466,11 @@ class MemoryProcessor(FrameProcessor):
         if self._compacting is not None and not self._compacting.done():
             return
         older = conversation[:max(0, len(conversation) - self.keep_last_turns)]
-        if not older or (self._record is not None and len(self._record[0]) == len(older)):
+        covered = len(self._record[0]) if self._record is not None else 0
+        # A fresh record every few messages, not every turn: it is CPU on a shared core.
+        if len(older) - covered < COMPACT_REFRESH_MESSAGES and self._record is not None:
+            return
+        if not older or len(older) == covered:
             return
         tokens = sum(count_tokens(m["content"]) for m in conversation)
         if tokens <= (self.compact_after_tokens or 0):
@@ -468,16 +478,29 @@ class MemoryProcessor(FrameProcessor):
         self._compacting = asyncio.ensure_future(self._compact(older))
 
     async def _compact(self, older: list[Any]) -> None:
-        turns = [{"role": m["role"], "text": m["content"]} for m in older]
+        fed = self._compactor_fed
+        if len(fed) > len(older) or any(a is not b for a, b in zip(fed, older, strict=False)):
+            # The conversation was rewritten (messages replaced): start over.
+            self._compactor, fed = Compactor(keep_last_turns=0), []
+        new = [(str(m["role"]), str(m["content"])) for m in older[len(fed):]]
+        compactor = self._compactor
+
+        def feed() -> str:
+            for role, text in new:
+                compactor.add(role, text)
+            records = [m for m in compactor.result().messages if m.get("role") == "system"]
+            return str(records[0]["content"]) if records else ""
+
         try:
-            # CPU-bound and pure: a worker thread keeps the event loop (audio) moving.
-            result = await asyncio.to_thread(compact_transcript, turns, keep_last_turns=0)
+            # Incremental and CPU-bound: a worker thread keeps the event loop moving.
+            record = await asyncio.to_thread(feed)
         except Exception as exc:
             log.warning("context compaction failed (%s); sending the full context", exc)
+            self._compactor, self._compactor_fed = Compactor(keep_last_turns=0), []
             return
-        records = [m for m in result.messages if m.get("role") == "system"]
-        if records:
-            self._record = (older, {"role": "system", "content": str(records[0]["content"])})
+        self._compactor_fed = list(older)
+        if record:
+            self._record = (list(older), {"role": "system", "content": record})
 
     async def wait_compacted(self) -> None:
         """Wait for a compaction running in the background, if any (tests, benchmarks)."""
