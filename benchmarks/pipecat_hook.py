@@ -143,6 +143,7 @@ async def voxmem_turns(client: Any, questions: list[str], n: int,
         last = conversation.context.get_messages()
     return {"frame_ms": list(memory.frame_ms), "recall_ms": list(memory.recall_ms),
             "warm_s": warm_s, "turns_with_memory": with_memory, "saves": memory.saves,
+            "compacted_frames": memory.compactions,
             "memory_messages_at_end": memory_messages(last, "## Memory")}
 
 
@@ -263,6 +264,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "voxmem_turns_with_memory_in_llm_input": voxmem["turns_with_memory"],
         "voxmem_memory_messages_at_end": voxmem["memory_messages_at_end"],
         "voxmem_saves": voxmem["saves"],
+        "voxmem_frames_sent_compacted": voxmem["compacted_frames"],
         "mem0_fake_search_ms": round(search_s * 1000, 3),
         "mem0_frame_ms": summary(mem0["frame_ms"][1:]),
         "mem0_memory_messages_at_end": mem0["memory_messages_at_end"],
@@ -294,7 +296,8 @@ def report(out: dict[str, Any]) -> None:
               f"{row['max']:>8.2f}")
     print(f"first voxmem frame (waits for the preload): {out['voxmem_first_frame_ms']:.2f} ms;"
           f" LLM inputs with memory: {out['voxmem_turns_with_memory_in_llm_input']}"
-          f"/{out['turns']}; saves: {out['voxmem_saves']}")
+          f"/{out['turns']}; saves: {out['voxmem_saves']}; frames sent compacted: "
+          f"{out['voxmem_frames_sent_compacted']}")
     print(f"memory messages in the context after {out['turns']} turns: voxmem "
           f"{out['voxmem_memory_messages_at_end']}, Mem0 service "
           f"{out['mem0_memory_messages_at_end']} (fake Mem0 search: "
