@@ -12,8 +12,9 @@ on how the call came in:
    ``parse_telephony_websocket`` returns).
 4. **Anonymous** — nothing is recorded and nothing is recalled.
 
-Phone numbers go through the package's one E.164 normaliser, so the same phone is the
-same caller whether it rang through LiveKit SIP, Daily or Twilio. This module reads
+Phone numbers go through the package's one E.164 normaliser
+(:func:`voxmem.entities.normalize_phone`), so the same phone is the same caller whether it
+rang through LiveKit SIP, Daily or Twilio. This module reads
 attributes and keys only; it does not import Pipecat.
 """
 
@@ -23,7 +24,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from ._livekit_identity import CallerIdentity, normalize_e164
+from ..entities import normalize_phone, region_for_country_code
+from ._livekit_identity import CallerIdentity
 
 __all__ = ["caller_from_runner_args"]
 
@@ -45,6 +47,12 @@ def _get(source: Any, *keys: str) -> Any:
     return None
 
 
+def _e164(raw: str | None, default_country_code: str | None) -> str | None:
+    """The package's one phone normaliser, with the country given as a calling code."""
+    region = region_for_country_code(default_country_code) if default_country_code else None
+    return normalize_phone(raw, region)
+
+
 def _text(value: Any) -> str | None:
     if isinstance(value, str) and value.strip():
         return value.strip()
@@ -56,7 +64,7 @@ def _phone_caller(raw: Any, *, source_name: str, call_id: Any,
     text = _text(raw)
     if text is None:
         return None
-    phone = normalize_e164(text, default_country_code=default_country_code)
+    phone = _e164(text, default_country_code)
     if phone is None:
         # A withheld number ("anonymous", "unknown") or a national number of an unknown
         # country: guessing would file different people under one id.
@@ -75,8 +83,7 @@ def _backend_caller(body: Any, default_country_code: str | None) -> CallerIdenti
         return None
     return CallerIdentity(user_id=user_id, source="job_metadata",
                           tenant_id=_text(body.get("tenant_id")), name=_text(body.get("name")),
-                          phone=normalize_e164(_text(body.get("phone")),
-                                               default_country_code=default_country_code))
+                          phone=_e164(_text(body.get("phone")), default_country_code))
 
 
 def caller_from_runner_args(
