@@ -82,7 +82,7 @@ async def test_a_key_and_cloud_url_are_ignored_with_one_log_line(
     assert len(lines) == 1
     assert "api_key and cloud_base_url accepted and ignored" in lines[0]
     assert "on this machine" in lines[0]
-    result = await client.search_memory("anything", user=USER)
+    result = await client.search_memory("anything", user=USER, timeout_ms=5000)
     assert isinstance(result, SearchResult) and result.trace["degraded"] is False
     await client.aclose()
 
@@ -115,7 +115,7 @@ async def test_pool_parameters_keep_their_meaning(settings: Settings) -> None:
             await client.search_memory("plan?", user={"id": "someone_else"})
         assert full.value.code == "pool.exhausted"
         assert full.value.details["maxConcurrentUsers"] == 1
-        recall = await pinned.search_memory("which plan am I on?")
+        recall = await pinned.search_memory("which plan am I on?", timeout_ms=5000)
         assert "Gold plan" in recall.contextText
     # The pinned end-user released, the next one gets the handle.
     assert isinstance(await client.search_memory("plan?", user={"id": "someone_else"}),
@@ -189,7 +189,7 @@ def test_sync_mirror_has_the_same_methods(settings: Settings) -> None:
         assert isinstance(tool, MemoryToolSync) and tool.name == "search_memory"
         assert "locker" in tool("which locker is mine?")
         assert tool.last_trace is not None and tool.schema()["type"] == "function"
-        assert "locker" in memory.search_memory("locker number").contextText
+        assert "locker" in memory.search_memory("locker number", timeout_ms=5000).contextText
         assert memory.end_session()
     finally:
         memory.close()
