@@ -149,3 +149,20 @@ async def test_forced_overload_degrades_searches_keeps_saves_and_reports_saturat
     finally:
         embedder.release.set()
         await engine.close()
+
+
+async def test_concurrent_first_saves_of_a_caller_open_one_call(engine: MemoryEngine) -> None:
+    """Found under load: a caller's first turns arriving together each opened a call of
+    their own, and on a shared store (Postgres) a save failed with an internal error."""
+    scope = engine.scope(project_id="proj", agent_id="agent", user_id="caller-burst")
+    from voxmem.models import Caller
+
+    ids = await asyncio.gather(*(engine.save_response(
+        scope, Caller("caller-burst"), user_text=f"turn {n}", assistant_text="ok")
+        for n in range(6)))
+    assert all(ids)
+    assert await engine.flush(timeout=60)
+    sessions = await engine.store.recent_sessions(scope, 10)
+    assert len(sessions) == 1
+    items = await engine.store.load_items(scope, engine.clock())
+    assert sum(1 for item in items if item.kind == "turn") == 6

@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -119,6 +120,9 @@ class MemoryEngine:
         #: recent session id → caller, covering sessions journaled but not yet applied
         self._session_owners: collections.OrderedDict[tuple[str, str, str], str] = \
             collections.OrderedDict()
+        # Weak: a caller's lock lives only while a save holds or awaits it.
+        self._call_open_locks: weakref.WeakValueDictionary[Scope, asyncio.Lock] = (
+            weakref.WeakValueDictionary())
         self._stop = asyncio.Event()
         self.sensitive_policy = sensitive_policy(self.settings)
         self.redactor = Redactor(self.sensitive_policy)
@@ -292,6 +296,23 @@ class MemoryEngine:
         return seq
 
     # -- writes ---------------------------------------------------------------------------
+    async def _open_call_for_turn(self, scope: Scope, caller: Caller) -> CallerMemory:
+        """The caller's memory with a call open, opening one if none is.
+
+        A caller's first turns can arrive together (a burst, retries); without the
+        per-caller lock each would open a call of its own, and on a shared store each
+        start replaces the cached memory the others are about to write to.
+        """
+        lock = self._call_open_locks.get(scope)
+        if lock is None:
+            lock = self._call_open_locks[scope] = asyncio.Lock()
+        async with lock:
+            mem = self.callers.get(scope)
+            if mem.session_id is None:
+                await self.start_session(scope, caller)
+                mem = self.callers.get(scope)  # a shared store starts from fresh state
+            return mem
+
     async def save_response(
         self, scope: Scope, caller: Caller, *, user_text: str, assistant_text: str,
         turn_id: str | None = None, tool_calls: list[dict[str, Any]] | None = None,
@@ -307,8 +328,7 @@ class MemoryEngine:
             return None
         mem = self.callers.get(scope)
         if mem.session_id is None:
-            await self.start_session(scope, caller)
-            mem = self.callers.get(scope)  # a shared store starts the call from fresh state
+            mem = await self._open_call_for_turn(scope, caller)
         assert mem.session_id is not None
         clean = self.redactor.turn((scope.tenant_id, scope.project_id, mem.session_id),
                                    user_text=user_text,

@@ -82,8 +82,10 @@ class Saturation:
 class _EngineCollector(Collector):
     """Reads the engine's write-path figures at scrape time (no bookkeeping per write)."""
 
-    def __init__(self, stats: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, stats: Callable[[], dict[str, Any]],
+                 in_flight: Callable[[], int]) -> None:
         self._stats = stats
+        self._in_flight = in_flight
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         stats = self._stats()
@@ -96,6 +98,8 @@ class _EngineCollector(Collector):
         yield GaugeMetricFamily("voxmem_quarantined_records",
                                 "Journal records set aside because they cannot be applied",
                                 value=stats.get("quarantined", 0))
+        yield GaugeMetricFamily("voxmem_requests_in_flight", "Requests being handled",
+                                value=self._in_flight())
         yield GaugeMetricFamily("voxmem_cached_callers",
                                 "Callers whose memories are warm in this process",
                                 value=stats["cachedCallers"])
@@ -114,6 +118,10 @@ class RuntimeMetrics:
     """
 
     def __init__(self, engine_stats: Callable[[], dict[str, Any]]) -> None:
+        self._queued_avg_ms = 0.0
+        self._deadline_share = 0.0
+        self._in_flight = 0
+        self._was_saturated = False
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter("voxmem_requests", "Requests answered, by operation and "
@@ -127,19 +135,15 @@ class RuntimeMetrics:
                                       ["lane"], buckets=LATENCY_BUCKETS, registry=r)
         self.degraded = Counter("voxmem_search_degraded", "Searches answered degraded, by "
                                 "reason (deadline or lane_error)", ["reason"], registry=r)
-        self.in_flight_gauge = Gauge("voxmem_requests_in_flight",
-                                     "Requests being handled", registry=r)
         self.saturated_gauge = Gauge("voxmem_saturated", "1 while the runtime cannot keep "
                                      "up (requests queue or searches hit their deadline)",
                                      registry=r)
         self.queued_avg_gauge = Gauge("voxmem_queued_avg_seconds", "Moving average of "
                                       "time spent queued before dispatch", registry=r)
         ProcessCollector(registry=r)  # process_resident_memory_bytes, cpu, open fds
-        r.register(_EngineCollector(engine_stats))
-        self._queued_avg_ms = 0.0
-        self._deadline_share = 0.0
-        self._in_flight = 0
-        self._was_saturated = False
+        # Read at scrape time: a gauge set twice per request costs two locked updates on
+        # the hot path for a figure only a scrape looks at.
+        r.register(_EngineCollector(engine_stats, lambda: self._in_flight))
 
     # -- recording ---------------------------------------------------------------------
     def started(self, received_at: float | None) -> float:
@@ -150,14 +154,12 @@ class RuntimeMetrics:
         self.queued.observe(waited)
         self._queued_avg_ms += EWMA_ALPHA * (waited * 1000.0 - self._queued_avg_ms)
         self._in_flight += 1
-        self.in_flight_gauge.set(self._in_flight)
         return arrived
 
     def finished(self, operation: str, arrived: float, status: int,
                  result: Any = None) -> None:
         """A request was answered with ``status`` (and ``result`` when it succeeded)."""
         self._in_flight -= 1
-        self.in_flight_gauge.set(self._in_flight)
         self.requests.labels(operation, f"{status // 100}xx").inc()
         self.latency.labels(operation).observe(max(0.0, time.time() - arrived))
         trace = result.get("trace") if isinstance(result, dict) else None
