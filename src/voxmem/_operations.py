@@ -36,6 +36,7 @@ from .engine._validate import (
     check_timestamp,
     check_top_k,
 )
+from .entities._schemas import CALLER_SCHEMAS
 from .models import Caller, Scope
 
 __all__ = ["OPERATIONS", "Operation", "dispatch"]
@@ -43,6 +44,8 @@ __all__ = ["OPERATIONS", "Operation", "dispatch"]
 MAX_IMPORT_SESSIONS = 1000
 MAX_IMPORT_TURNS = 10_000
 MAX_FIELD_CHARS = 64
+MAX_CALL_IDENTIFIERS = 32
+MAX_IDENTIFIER_CHARS = 256
 #: Longest a flush may wait (a day): a bulk backfill takes minutes, never days.
 MAX_FLUSH_TIMEOUT_S = 86_400.0
 #: What import_history does with turns older than the retention window.
@@ -60,6 +63,9 @@ class Operation:
     path: str
     handler: Handler
     summary: str
+    #: JSON Schemas of the request body and the result, for the OpenAPI document
+    request_schema: dict[str, Any] | None = None
+    response_schema: dict[str, Any] | None = None
 
 
 def _ident(engine: MemoryEngine, p: dict[str, Any]) -> tuple[str, str, str]:
@@ -342,7 +348,10 @@ async def _forget_user(engine: MemoryEngine, p: dict[str, Any]) -> Any:
 async def _export_user(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     scope, _caller = _caller_scope(engine, p)
     await engine.flush(timeout=30)
-    return await engine.store.export_caller(scope)
+    data = await engine.store.export_caller(scope)
+    # A data request covers what identifies the caller and their entity graph too.
+    known = await engine.directory.show(scope)
+    return {**data, **{key: known[key] for key in ("identifiers", "merges", "graph")}}
 
 
 async def _merge_users(engine: MemoryEngine, p: dict[str, Any]) -> Any:
@@ -393,6 +402,118 @@ async def _flush(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     return {"flushed": await engine.flush(timeout=float(timeout)), **engine.stats()}
 
 
+# -- callers and entities (SPEC §7; logic in voxmem.entities) ---------------------------
+
+
+def _identifier_list(value: Any) -> list[tuple[str, str, str]]:
+    if not isinstance(value, list) or len(value) > MAX_CALL_IDENTIFIERS:
+        raise BadRequest(f"identifiers must be a list of at most {MAX_CALL_IDENTIFIERS} "
+                         "{kind, value, source} objects", field="identifiers")
+    out = []
+    for i, item in enumerate(value):
+        where = f"identifiers[{i}]"
+        if not isinstance(item, dict):
+            raise BadRequest(f"{where} must be an object", field=where)
+        kind, raw, source = item.get("kind"), item.get("value"), item.get("source", "api")
+        for name, v in (("kind", kind), ("value", raw), ("source", source)):
+            if not isinstance(v, str) or not v.strip() or len(v) > MAX_IDENTIFIER_CHARS:
+                raise BadRequest(f"{where}.{name} must be a short non-empty string",
+                                 field=f"{where}.{name}")
+        out.append((str(kind), str(raw), str(source)))
+    return out
+
+
+def _short(p: dict[str, Any], name: str, *, required: bool = True) -> str | None:
+    value = p.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_IDENTIFIER_CHARS:
+        raise BadRequest(f"{name} must be a non-empty string of at most "
+                         f"{MAX_IDENTIFIER_CHARS} characters", field=name)
+    return value.strip()
+
+
+def _space_scope(engine: MemoryEngine, p: dict[str, Any], user_id: str = "-") -> Scope:
+    tenant, project, agent = _ident(engine, p)
+    return engine.scope(project_id=project, agent_id=agent, user_id=user_id, tenant_id=tenant)
+
+
+async def _resolve_caller(engine: MemoryEngine, p: dict[str, Any]) -> Any:
+    scope = _space_scope(engine, p)
+    return await engine.directory.resolve(
+        scope, _identifier_list(p.get("identifiers")),
+        user_id=_short(p, "user_id", required=False), name=_short(p, "name", required=False),
+        default_user_id=_short(p, "default_user_id", required=False),
+        session_id=check_optional_id(p.get("session_id"), "session_id"))
+
+
+async def _link_identifier(engine: MemoryEngine, p: dict[str, Any]) -> Any:
+    scope, _caller = _caller_scope(engine, p)
+    kind, value = _short(p, "kind"), _short(p, "value")
+    assert kind is not None and value is not None
+    return await engine.directory.link(scope, kind, value,
+                                       source=_short(p, "source", required=False) or "api")
+
+
+async def _find_callers(engine: MemoryEngine, p: dict[str, Any]) -> Any:
+    text = _short(p, "identifier")
+    assert text is not None
+    return await engine.directory.find(_space_scope(engine, p), text)
+
+
+async def _show_caller(engine: MemoryEngine, p: dict[str, Any]) -> Any:
+    scope, _caller = _caller_scope(engine, p)
+    return await engine.directory.show(scope)
+
+
+async def _merge_callers(engine: MemoryEngine, p: dict[str, Any]) -> Any:
+    ids = [_short(p, "from_id"), _short(p, "to_id")]
+    source, target = (_space_scope(engine, p, str(i)) for i in ids)
+    status = p.get("status", "merged")
+    if status not in ("merged", "proposed"):
+        raise BadRequest("status must be merged or proposed", field="status")
+    reason = _short(p, "reason", required=False) or "merged by hand"
+    row = await engine.directory.merge(source, target, evidence={"reason": reason},
+                                       status=status)
+    return row.to_dict()
+
+
+async def _unmerge_callers(engine: MemoryEngine, p: dict[str, Any]) -> Any:
+    merge_id = _short(p, "merge_id")
+    assert merge_id is not None
+    return await engine.directory.unmerge(_space_scope(engine, p), merge_id)
+
+
+async def _list_merges(engine: MemoryEngine, p: dict[str, Any]) -> Any:
+    user_id = _short(p, "user_id", required=False)
+    return await engine.directory.merges(_space_scope(engine, p), user_id)
+
+
+def _caller_operation(name: str, path: str, handler: Handler, summary: str) -> Operation:
+    request, response = CALLER_SCHEMAS[name]
+    return Operation(name, "POST", path, handler, summary, request, response)
+
+
+CALLER_OPERATIONS = (
+    _caller_operation("resolve_caller", "/v1/callers/resolve", _resolve_caller,
+                      "Resolve a starting call's identifiers to one canonical caller"),
+    _caller_operation("link_identifier", "/v1/callers/identifiers", _link_identifier,
+                      "Link an identifier (phone, e-mail, account, ...) to a caller"),
+    _caller_operation("find_callers", "/v1/callers/find", _find_callers,
+                      "Callers linked to any identifier, written or as spoken"),
+    _caller_operation("show_caller", "/v1/callers/show", _show_caller,
+                      "A caller's identifiers, merges and entity graph"),
+    _caller_operation("merge_callers", "/v1/callers/merges", _merge_callers,
+                      "Merge one caller into another, with evidence; undoable"),
+    _caller_operation("unmerge_callers", "/v1/callers/unmerge", _unmerge_callers,
+                      "Undo a merge: both callers get back exactly what they had"),
+    _caller_operation("list_merges", "/v1/callers/merges/list", _list_merges,
+                      "Recorded merges of the project, or of one caller"),
+)
+
+# -- end of callers and entities ------------------------------------------------------
+
+
 OPERATIONS: dict[str, Operation] = {
     op.name: op for op in (
         Operation("search_memory", "POST", "/v1/memory/search", _search,
@@ -437,6 +558,7 @@ OPERATIONS: dict[str, Operation] = {
                   "Set memory on/off and retention for the project or this agent"),
         Operation("flush", "POST", "/v1/admin/flush", _flush,
                   "Wait until every acknowledged write is in the store"),
+        *CALLER_OPERATIONS,
     )
 }
 

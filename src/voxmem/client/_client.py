@@ -28,6 +28,7 @@ from .._exceptions import (
     VoxmemError,
 )
 from ..models import IndexBuildResult, Preload, SearchResult
+from ._callers import CallerMethods, CallerMethodsSync
 from ._core import Call, ClientCore, UserArg
 from ._embedded import AsyncEmbeddedTransport
 from ._http import RuntimeTransport
@@ -67,7 +68,7 @@ def _settings(settings: Settings | dict[str, Any] | None, data_dir: str | Path |
     return base.replace(**changes) if changes else base
 
 
-class VoiceClient:
+class VoiceClient(CallerMethods):
     """Async memory client for voice agents.
 
     With no ``runtime_url`` the first call starts the host's runtime (a detached
@@ -450,7 +451,7 @@ def _track_session(handle: CallerHandle, call: Call, result: Any) -> None:
         handle.session_id = None
 
 
-class VoiceClientSync:
+class VoiceClientSync(CallerMethodsSync):
     """Blocking twin of :class:`VoiceClient`: same methods and arguments, no ``await``.
 
     Example::

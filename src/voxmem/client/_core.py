@@ -18,6 +18,7 @@ from .._exceptions import BadRequest, VoxmemError, error_from_envelope
 from .._operations import OPERATIONS
 from ..engine._validate import check_caller, check_timeout_ms
 from ..models import Caller, IndexBuildResult, Preload, SearchResult
+from ._callers import CALLER_PROJECT_OPS
 
 __all__ = ["Call", "ClientCore", "HttpRequest", "UserArg"]
 
@@ -38,7 +39,7 @@ class Call:
         Raises ``bad_request`` (naming the field) before any I/O when the caller is
         missing or empty: voxmem never files memory under a shared namespace.
         """
-        if self.op in PROJECT_LEVEL_OPS:
+        if self.op in PROJECT_LEVEL_OPS or self.op in CALLER_PROJECT_OPS:
             return None
         return check_caller(self.payload.get("user"), self.payload.get("user_id"))
 

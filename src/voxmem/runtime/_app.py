@@ -181,9 +181,10 @@ def openapi_document(version: str) -> dict[str, Any]:
             "operationId": op.name, "summary": op.summary, "tags": ["memory"],
             "description": f"{op.summary}. {_COMMON_FIELDS}", "security": secured,
             "requestBody": {"required": True, "content": {"application/json": {
-                "schema": {"type": "object"}}}},
+                "schema": op.request_schema or {"type": "object"}}}},
             "responses": {"200": {"description": "The operation's result as JSON",
-                                  "content": {"application/json": {"schema": {}}}},
+                                  "content": {"application/json": {
+                                      "schema": op.response_schema or {}}}},
                           **{str(k): v for k, v in _ERROR_RESPONSES.items()}},
         }
     for method, path, summary, needs_token in EXTRA_ROUTES:
