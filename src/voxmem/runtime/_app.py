@@ -170,6 +170,10 @@ EXTRA_ROUTES = (
     ("POST", "/v1/admin/shutdown", "Flush everything to the store and stop the runtime",
      True),
 )
+#: Extra routes that answer something other than JSON, as their OpenAPI content.
+_EXTRA_ROUTE_CONTENT: dict[str, dict[str, Any]] = {
+    "/metrics": {"content": {"text/plain": {"schema": {"type": "string"}}}},
+}
 
 
 def openapi_document(version: str) -> dict[str, Any]:
@@ -191,7 +195,7 @@ def openapi_document(version: str) -> dict[str, Any]:
         paths.setdefault(path, {})[method.lower()] = {
             "operationId": path.strip("/").replace("/", "_"), "summary": summary,
             "tags": ["runtime"], "security": secured if needs_token else [],
-            "responses": {"200": {"description": "OK"}, **(
+            "responses": {"200": {"description": "OK", **_EXTRA_ROUTE_CONTENT.get(path, {})}, **(
                 {"401": _ERROR_RESPONSES[401]} if needs_token else {})},
         }
     paths.update(dashboard_openapi_paths(_ERROR_RESPONSES))
