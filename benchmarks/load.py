@@ -132,7 +132,12 @@ async def open_worker(first: int, callers: int, rate: float,
 
         async def warm(n: int) -> None:
             async with gate:
-                await client.preload(user={"id": f"caller-{n}"})
+                try:
+                    await client.preload(user={"id": f"caller-{n}"})
+                except Exception as exc:  # a runtime still behind from the last step
+                    code = "preload:" + getattr(exc, "code", type(exc).__name__)
+                    errors[code] = errors.get(code, 0) + 1
+                    examples.setdefault(code, str(exc)[:300])
 
         await asyncio.gather(*(warm(n) for n in range(first, first + callers)))
         start = time.perf_counter() + rng.uniform(0, 1 / max(rate, 1e-9))
