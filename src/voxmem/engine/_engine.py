@@ -46,6 +46,7 @@ from ._index import FloatArray, HybridIndex
 from ._learning import Learner, build_extractor, sensitive_policy
 from ._lifecycle import Lifecycle
 from ._rank import RankParams, blend, rrf
+from ._time import parse_when
 from ._recall import Query, doc_hit, search_caller_lane, search_org_lane, top_facts
 from ._text import analyze
 from ._writer import Applier, scope_to_record, turn_to_record
@@ -461,8 +462,9 @@ class MemoryEngine:
         if mem.load_error is not None:
             raise mem.load_error
         vector = await query_task
-        q = Query(text=text, terms=terms, vector=vector, now=self.clock(),
-                  min_created=min_created)
+        now = self.clock()
+        q = Query(text=text, terms=terms, vector=vector, now=now,
+                  min_created=min_created, when=parse_when(text, now))
         return await self._run_lane(mem.index, q, search_caller_lane, mem, lane, q, k,
                                     self.params)
 

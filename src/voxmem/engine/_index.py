@@ -61,6 +61,9 @@ SYNC_MERGE_MAX = 32_768
 HEAD_POSTINGS = 4_096
 MAX_SEGMENTS = 48
 
+#: What :meth:`HybridIndex.groups_at` answers for a position outside the index.
+NO_GROUP = -(1 << 62)
+
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -95,6 +98,8 @@ class Where:
     exclude_groups: tuple[int, ...] = ()
     #: Only documents created at or after this time (retention).
     min_created: float | None = None
+    #: Only documents created at or before this time (a query about a past time).
+    max_created: float | None = None
 
 
 class _Segment:
@@ -584,6 +589,24 @@ class HybridIndex:
             created: npt.NDArray[np.float64] = self._created[positions]
         return created
 
+    def groups_at(self, positions: IntArray) -> IntArray:
+        """The group of each of ``positions`` (positions past the end get ``-1 << 62``)."""
+        with self._lock:
+            n = self._n
+            out: IntArray = np.full(positions.shape[0], NO_GROUP, dtype=np.int64)
+            inside = (positions >= 0) & (positions < n)
+            out[inside] = self._group[positions[inside]]
+        return out
+
+    def alive_at(self, positions: IntArray) -> BoolArray:
+        """Whether each of ``positions`` holds a live (not removed) document."""
+        with self._lock:
+            n = self._n
+            out: BoolArray = np.zeros(positions.shape[0], dtype=np.bool_)
+            inside = (positions >= 0) & (positions < n)
+            out[inside] = self._alive[positions[inside]]
+        return out
+
     def created_mask(self, min_created: float) -> BoolArray:
         """Documents created at or after ``min_created`` (retention)."""
         with self._lock:
@@ -624,6 +647,8 @@ class HybridIndex:
                 ok = alive[members]
                 if where.min_created is not None:
                     ok &= self._created[members] >= where.min_created
+                if where.max_created is not None:
+                    ok &= self._created[members] <= where.max_created
                 return members, ok
             mask = np.zeros(n, dtype=np.bool_)
             mask[members] = True
@@ -634,6 +659,8 @@ class HybridIndex:
                 mask[self.group_positions(where.exclude_groups)] = False
         if where.min_created is not None:
             mask &= self._created[:n] >= where.min_created
+        if where.max_created is not None:
+            mask &= self._created[:n] <= where.max_created
         return None, mask
 
     def search(self, terms: Sequence[str], vector: FloatArray | None, k: int,

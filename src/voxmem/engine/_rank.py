@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from ._index import HybridIndex, Ranked
+from ._index import BoolArray, HybridIndex, IntArray, Ranked
+from ._time import TimeHint
 
-__all__ = ["RankParams", "blend", "fuse", "rrf"]
+__all__ = ["RankParams", "blend", "fuse", "rrf", "structure", "time_boost"]
 
 K = TypeVar("K", bound=Hashable)
 
@@ -28,6 +29,16 @@ class RankParams:
     dense_floor: float = 0.3
     keyword_weight: float = 1.0
     dense_weight: float = 0.5
+    #: A call's score (the mean of its best ``call_top`` turn scores) is added to each
+    #: of its turns with this weight, so one strongly matching call lifts its turns.
+    call_weight: float = 1.0
+    call_top: int = 3
+    #: A turn also takes this share of its best-scoring neighbour's score (the turn
+    #: before or after it in the same call), and such neighbours become candidates.
+    neighbour_weight: float = 0.5
+    #: Memories from the time a query names ("two weeks ago", "in May", "the first
+    #: time I called") have their score multiplied by ``1 + time_weight``.
+    time_weight: float = 0.5
 
 
 def rrf(keyword: Sequence[K], dense: Sequence[tuple[K, float]],
@@ -61,14 +72,15 @@ def fuse(
     index: HybridIndex,
     keyword: Ranked,
     dense: Ranked,
-    k: int,
+    k: int | None,
     now: float,
     params: RankParams,
     confidence: dict[int, float] | None = None,
 ) -> list[tuple[int, float]]:
     """Fuse two rankings of ``index`` positions, reweighted by age and confidence.
 
-    Returns ``(position, score)`` best first, at most ``k``; scores are within ``(0, 1]``.
+    Returns ``(position, score)`` best first, at most ``k`` (every candidate with
+    ``None``); scores are within ``(0, 1]``.
     """
     fused = rrf(keyword.positions.tolist(),
                 list(zip(dense.positions.tolist(), dense.scores.tolist(), strict=True)), params)
@@ -79,5 +91,86 @@ def fuse(
     score = blend(relevance, index.created_at(positions), now, params)
     if confidence:
         score = score * np.array([confidence.get(int(p), 1.0) for p in positions])
-    order = np.argsort(-score, kind="stable")[:k]
+    order = np.argsort(-score, kind="stable")[:k]  # k=None: every candidate
     return [(int(positions[i]), float(score[i])) for i in order]
+
+
+def structure(index: HybridIndex, scored: Sequence[tuple[int, float]], params: RankParams,
+              allowed: Callable[[IntArray], BoolArray]) -> list[tuple[int, float]]:
+    """Rescore turns with their call and their neighbours, best first.
+
+    ``scored`` are (position, score) pairs from :func:`fuse`. Calls are index groups
+    from 1 up (facts, summaries and turns without a call are left as they are).
+    ``allowed`` says which neighbour positions may be added (same lane, retention).
+    Scores stay within ``(0, 1]``.
+    """
+    if not scored or (params.call_weight <= 0 and params.neighbour_weight <= 0):
+        return sorted(scored, key=lambda item: -item[1])  # stable: ties keep their order
+    positions = np.fromiter((p for p, _ in scored), dtype=np.int64, count=len(scored))
+    base = np.fromiter((s for _, s in scored), dtype=np.float64, count=len(scored))
+    score_of = dict(zip(positions.tolist(), base.tolist(), strict=True))
+    groups = index.groups_at(positions)
+    if params.neighbour_weight > 0:
+        # Neighbours of calls' turns join the candidates with no score of their own.
+        near = np.concatenate([positions[groups > 0] - 1, positions[groups > 0] + 1])
+        near = np.setdiff1d(near, positions)
+        near = near[(index.groups_at(near) > 0) & index.alive_at(near)]
+        near = near[allowed(near)] if near.shape[0] else near
+        positions = np.concatenate([positions, near])
+        base = np.concatenate([base, np.zeros(near.shape[0])])
+        groups = np.concatenate([groups, index.groups_at(near)])
+    final = base.copy()
+    in_call = groups > 0
+    if params.call_weight > 0 and in_call.any():
+        call_score: dict[int, float] = {}
+        order = np.argsort(-base, kind="stable")
+        counted: dict[int, int] = {}
+        for i in order.tolist():
+            g = int(groups[i])
+            if g <= 0 or counted.get(g, 0) >= params.call_top:
+                continue
+            counted[g] = counted.get(g, 0) + 1
+            call_score[g] = call_score.get(g, 0.0) + float(base[i]) / params.call_top
+        final += params.call_weight * np.array(
+            [call_score.get(int(g), 0.0) for g in groups.tolist()])
+    if params.neighbour_weight > 0:
+        group_of = dict(zip(positions.tolist(), groups.tolist(), strict=True))
+        best_near = np.zeros(positions.shape[0])
+        for i, (pos, g) in enumerate(zip(positions.tolist(), groups.tolist(), strict=True)):
+            if g > 0:
+                best_near[i] = max(score_of.get(other, 0.0) if group_of.get(other) == g
+                                   else 0.0 for other in (pos - 1, pos + 1))
+        final += params.neighbour_weight * best_near
+    final /= 1.0 + params.call_weight + params.neighbour_weight
+    keep = final > 0
+    positions, final = positions[keep], final[keep]
+    order = np.argsort(-final, kind="stable")
+    return [(int(positions[i]), float(final[i])) for i in order]
+
+
+def time_boost(index: HybridIndex, scored: list[tuple[int, float]], when: TimeHint | None,
+               params: RankParams) -> list[tuple[int, float]]:
+    """Favour the memories from the time the query names (see :mod:`._time`).
+
+    A window boosts what was created inside it; "first"/"latest" boosts the earliest or
+    the newest call among the candidates. Order of the result: unchanged positions,
+    rescored (the caller sorts).
+    """
+    if when is None or params.time_weight <= 0 or not scored:
+        return scored
+    positions = np.fromiter((p for p, _ in scored), dtype=np.int64, count=len(scored))
+    created = index.created_at(positions)
+    if when.order is None:
+        assert when.start is not None and when.end is not None
+        boosted = (created >= when.start) & (created <= when.end)
+    else:
+        groups = index.groups_at(positions)
+        in_call = groups > 0
+        if not in_call.any():
+            return scored
+        pick = np.argmin if when.order == "first" else np.argmax
+        chosen = np.flatnonzero(in_call)[pick(created[in_call])]
+        boosted = groups == groups[chosen]
+    factor = np.where(boosted, 1.0 + params.time_weight, 1.0)
+    top = 1.0 + params.time_weight
+    return [(p, s * float(f) / top) for (p, s), f in zip(scored, factor.tolist(), strict=True)]

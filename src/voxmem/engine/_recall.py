@@ -9,10 +9,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import numpy as np
+
 from ..models import iso
 from ._hot import CallerMemory, Doc, OrgMemory
-from ._index import FloatArray, HybridIndex, Ranked, Where
-from ._rank import RankParams, fuse
+from ._index import BoolArray, FloatArray, HybridIndex, IntArray, Ranked, Where
+from ._rank import RankParams, fuse, structure, time_boost
+from ._time import TimeHint
 
 __all__ = ["Query", "doc_hit", "search_caller_lane", "search_org_lane"]
 
@@ -28,6 +31,8 @@ class Query:
     vector: FloatArray | None
     now: float
     min_created: float | None = None
+    #: the time the query names, if any (see ``_time.parse_when``)
+    when: TimeHint | None = None
 
 
 def doc_hit(lane: str, doc_id: str, doc: Doc, score: float) -> dict[str, Any]:
@@ -66,6 +71,16 @@ def _ranked(index: HybridIndex, query: Query, k: int,
     return index.search(query.terms, query.vector, depth, where)
 
 
+def _confidence(index: HybridIndex, keyword: Ranked, dense: Ranked) -> dict[int, float]:
+    """Fact confidence of the candidates (a fact's score is scaled by it)."""
+    confidence = {}
+    for pos in set(keyword.positions.tolist()) | set(dense.positions.tolist()):
+        doc: Doc = index.payload_at(pos)
+        if doc.kind == "fact":
+            confidence[pos] = doc.confidence
+    return confidence
+
+
 def search_caller_lane(
     mem: CallerMemory, lane: str, query: Query, k: int, params: RankParams
 ) -> list[dict[str, Any]]:
@@ -77,14 +92,32 @@ def search_caller_lane(
     # the permanent lane everything else. The index resolves the filter under its lock.
     where = (Where(groups=working, min_created=query.min_created) if lane == "working"
              else Where(exclude_groups=working, min_created=query.min_created))
-    keyword, dense = _ranked(mem.index, query, k, where)
-    candidates = set(keyword.positions.tolist()) | set(dense.positions.tolist())
-    confidence = {}
-    for pos in candidates:
-        doc: Doc = mem.index.payload_at(pos)
-        if doc.kind == "fact":
-            confidence[pos] = doc.confidence
-    fused = fuse(mem.index, keyword, dense, k, query.now, params, confidence)
+    index = mem.index
+    keyword, dense = _ranked(index, query, k, where)
+    fused = fuse(index, keyword, dense, None, query.now, params, _confidence(index, keyword, dense))
+    when = query.when
+    if when is not None and when.start is not None and params.time_weight > 0:
+        # Memories from the named time may match the words only loosely ("what did I do
+        # a week ago?"): rank that window on its own too, so they are candidates at all.
+        start = when.start if query.min_created is None else max(when.start,
+                                                                  query.min_created)
+        inside = dataclasses.replace(where, min_created=start, max_created=when.end)
+        keyword, dense = _ranked(index, query, k, inside)
+        best = dict(fused)
+        for pos, score in fuse(index, keyword, dense, None, query.now, params,
+                               _confidence(index, keyword, dense)):
+            best[pos] = max(best.get(pos, 0.0), score)
+        fused = list(best.items())
+    fused = time_boost(index, fused, when, params)
+
+    def allowed(positions: IntArray) -> BoolArray:
+        # A neighbour shares its call with a candidate, so only retention can rule it out.
+        if query.min_created is None:
+            return np.ones(positions.shape[0], dtype=np.bool_)
+        ok: BoolArray = index.created_at(positions) >= query.min_created
+        return ok
+
+    fused = structure(index, fused, params, allowed)[:k]
     return [doc_hit(lane, mem.index.id_at(p), mem.index.payload_at(p), s) for p, s in fused]
 
 
