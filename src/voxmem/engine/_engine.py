@@ -46,9 +46,9 @@ from ._index import FloatArray, HybridIndex
 from ._learning import Learner, build_extractor, sensitive_policy
 from ._lifecycle import Lifecycle
 from ._rank import RankParams, blend, rrf
-from ._time import parse_when
 from ._recall import Query, doc_hit, search_caller_lane, search_org_lane, top_facts
 from ._text import analyze
+from ._time import parse_when
 from ._writer import Applier, scope_to_record, turn_to_record
 
 __all__ = ["MemoryEngine"]
