@@ -38,14 +38,14 @@ from ..models import (
     Turn,
     iso,
 )
-from ..store import DocumentWrite, Store, TextHit, open_store
+from ..store import DocumentWrite, Store, open_store
 from ._chunking import chunk_text
 from ._compose import compose_context, compose_preload
-from ._hot import CallerCache, CallerMemory, Doc, OrgMemory, turn_doc
+from ._hot import CallerCache, CallerMemory, OrgMemory, build_memory, read_caller, turn_doc
 from ._index import FloatArray, HybridIndex
 from ._learning import Learner, build_extractor, sensitive_policy
 from ._lifecycle import Lifecycle
-from ._rank import RankParams, blend, rrf
+from ._rank import RankParams
 from ._recall import Query, doc_hit, search_caller_lane, search_org_lane, top_facts
 from ._text import analyze
 from ._time import parse_when
@@ -457,7 +457,8 @@ class MemoryEngine:
             # a caller with none pending can be answered from it.
             if not done and not self.applier.pending_turns(mem.scope):
                 cold.append(lane)
-                return await self._cold_permanent(mem, text, query_task, k, min_created)
+                return await self._cold_permanent(mem, text, terms, query_task, k,
+                                                  min_created)
         await mem.ready.wait()
         if mem.load_error is not None:
             raise mem.load_error
@@ -486,37 +487,28 @@ class MemoryEngine:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._lanes, fn, *args)
 
-    async def _cold_permanent(self, mem: CallerMemory, text: str,
+    async def _cold_permanent(self, mem: CallerMemory, text: str, terms: list[str],
                               query_task: asyncio.Future[Any], k: int,
                               min_created: float | None) -> list[dict[str, Any]]:
-        """Permanent lane from the store's own indexes (full text + vectors)."""
-        now = self.clock()
-        depth = max(k * 4, 20)
-        async def by_vector() -> list[TextHit]:
-            vector = await query_task
-            if vector is None:
-                return []
-            return await self.store.search_items_vector(
-                mem.scope, np.ascontiguousarray(vector).tobytes(), self.embedder.name, depth,
-                now)
+        """Permanent lane from the store while the warm index loads.
 
-        keyword, dense = await asyncio.gather(
-            self.store.search_items_text(mem.scope, text, depth, now), by_vector())
-        rows = {h.id: h for h in [*keyword, *dense]}
-        fused = rrf([h.id for h in keyword], [(h.id, h.score) for h in dense], self.params)
-        ids = [i for i in fused if not (rows[i].data.get("kind") == "turn"
-                                        and rows[i].data.get("sessionId") == mem.session_id)
-               and (min_created is None or float(rows[i].data["createdAt"]) >= min_created)]
-        created = np.array([float(rows[i].data["createdAt"]) for i in ids])
-        scores = blend(np.array([fused[i] for i in ids]), created, now, self.params)
-        out = []
-        for j in np.argsort(-scores, kind="stable")[:k]:
-            d = rows[ids[j]].data
-            doc = Doc(kind=d["kind"], text=d["text"], created_at=float(d["createdAt"]),
-                      session_id=d.get("sessionId"), confidence=float(d.get("confidence") or 1),
-                      user_text=d.get("userText"), assistant_text=d.get("assistantText"))
-            out.append(doc_hit("permanent", ids[j], doc, float(scores[j])))
-        return out
+        The caller's rows are read and ranked by the very code the warm index uses
+        (built in one go on a lane thread instead of in slices), so the first search
+        after a restart answers exactly what the same search answers a moment later.
+        """
+        now = self.clock()
+        _caller, items, facts = await read_caller(self.store, mem.scope, now)
+        vector = await query_task
+        q = Query(text=text, terms=terms, vector=vector, now=now, min_created=min_created,
+                  when=parse_when(text, now))
+
+        def run() -> list[dict[str, Any]]:
+            cold = build_memory(mem.scope, self.embedder.dimensions, mem.session_id, items,
+                                facts)
+            return search_caller_lane(cold, "permanent", q, k, self.params)
+
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._lanes, run)
 
     def _org(self, scope: Scope) -> OrgMemory:
         return self._org_for(scope.tenant_id, scope.project_id)

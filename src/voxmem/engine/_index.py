@@ -570,6 +570,11 @@ class HybridIndex:
         return True
 
     # -- reading -------------------------------------------------------------------------
+    def position_of(self, doc_id: str) -> int | None:
+        """The position of a live document, or None."""
+        pos = self._pos.get(doc_id)
+        return pos if pos is not None and bool(self._alive[pos]) else None
+
     def id_at(self, pos: int) -> str:
         return self._ids[pos]
 

@@ -7,6 +7,7 @@ runs them on worker threads under the turn's deadline.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -117,8 +118,65 @@ def search_caller_lane(
         ok: BoolArray = index.created_at(positions) >= query.min_created
         return ok
 
-    fused = structure(index, fused, params, allowed)[:k]
+    fused = structure(index, fused, params, allowed)
+    if lane == "permanent" and mem.turn_lineage:
+        def eligible(pos: int) -> bool:
+            return (int(index.groups_at(np.array([pos]))[0]) not in working
+                    and bool(allowed(np.array([pos]))[0]))
+
+        fused = prefer_current(mem, fused, eligible)
+    fused = fused[:k]
     return [doc_hit(lane, mem.index.id_at(p), mem.index.payload_at(p), s) for p, s in fused]
+
+
+#: A turn behind a superseded fact keeps this share of its score.
+SUPERSEDED_TURN_FACTOR = 0.5
+#: The turns behind a current fact rank just under it.
+CURRENT_TURN_FACTOR = 0.99
+
+
+def prefer_current(mem: CallerMemory, scored: list[tuple[int, float]],
+                   eligible: Callable[[int], bool]) -> list[tuple[int, float]]:
+    """Rank a current fact and its turns above the turns behind facts it superseded.
+
+    A turn that backs any fact of a lineage (a fact and those it replaced) makes the
+    lineage's current fact a hit at that turn's score, the turns behind the current
+    fact follow just below it, and turns behind replaced facts are demoted. So "where
+    is my package going?" answers with the new address even when the old address's
+    turn matches the words better.
+    """
+    index = mem.index
+    score = dict(scored)
+    linked: dict[str, float] = {}
+    for pos, value in scored:
+        doc: Doc = index.payload_at(pos)
+        lineage = None
+        if doc.kind == "turn" and doc.turn_id:
+            lineage = mem.turn_lineage.get(doc.turn_id, (None, True))[0]
+        elif doc.kind == "fact":
+            lineage = mem.fact_lineage.get(index.id_at(pos))
+        if lineage is not None and lineage in mem.lineage_current:
+            linked[lineage] = max(linked.get(lineage, 0.0), value)
+    if not linked:
+        return scored
+    for pos, value in scored:
+        doc = index.payload_at(pos)
+        if doc.kind == "turn" and doc.turn_id:
+            lineage, current = mem.turn_lineage.get(doc.turn_id, (None, True))
+            if lineage is not None and not current:
+                score[pos] = value * SUPERSEDED_TURN_FACTOR
+    for lineage, top in linked.items():
+        fact_id = mem.lineage_current[lineage]
+        fact_pos = index.position_of(fact_id)
+        if fact_pos is None or not eligible(fact_pos):
+            continue
+        score[fact_pos] = max(score.get(fact_pos, 0.0), top)
+        for turn_id in mem.fact_sources.get(fact_id, ()):
+            item = mem.turn_items.get(turn_id)
+            turn_pos = index.position_of(item) if item is not None else None
+            if turn_pos is not None and eligible(turn_pos):
+                score[turn_pos] = max(score.get(turn_pos, 0.0), top * CURRENT_TURN_FACTOR)
+    return sorted(score.items(), key=lambda item: -item[1])
 
 
 def search_org_lane(
