@@ -327,7 +327,12 @@ async def test_current_address_and_its_turn_outrank_the_superseded_one(
         await again.close()
 
 
-_WORDS = ["parcel", "address", "road", "street", "order", "invoice", "dog", "cat", "appointment", "monday", "friday", "dentist", "plan", "premium", "refund", "delivery", "window", "morning", "evening", "card", "account", "blue", "green", "Elm", "Harbour", "seat", "aisle", "vegan", "coffee"]
+_WORDS = [
+    "parcel", "address", "road", "street", "order", "invoice", "dog", "cat", "appointment",
+    "monday", "friday", "dentist", "plan", "premium", "refund", "delivery", "window",
+    "morning", "evening", "card", "account", "blue", "green", "Elm", "Harbour", "seat",
+    "aisle", "vegan", "coffee",
+]
 
 
 async def test_cold_store_answer_matches_the_warm_index(settings: Settings) -> None:
