@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from voxmem import Settings
+from voxmem._exceptions import BadRequest
 from voxmem.embeddings import normalize_rows
 from voxmem.embeddings._base import Vectors
 from voxmem.embeddings.hashing import HashingEmbedder
@@ -341,7 +342,8 @@ async def test_cold_store_answer_matches_the_warm_index(settings: Settings) -> N
 
     rng = random.Random(20261129)
     now = time.time()
-    engine = MemoryEngine(settings)
+    # A fixed clock: recency is part of the score, and both answers must see one "now".
+    engine = MemoryEngine(settings, clock=lambda: now)
     await engine.start()
     try:
         for trial in range(6):
@@ -385,3 +387,40 @@ async def test_cold_store_answer_matches_the_warm_index(settings: Settings) -> N
                     (h["id"], h["score"], h.get("slotKey")) for h in warm.permanent], query
     finally:
         await engine.close()
+
+
+async def test_intent_is_validated_and_changes_ranking(engine: MemoryEngine) -> None:
+    s = who(engine, "ines")
+    caller = Caller("ines")
+    now = time.time()
+    await engine.import_history(s, caller, [
+        {"startedAt": now - 60 * DAY, "turns": [
+            {"userText": "my delivery came late and the delivery box was crushed, delivery",
+             "assistantText": "Sorry about the delivery", "createdAt": now - 60 * DAY}]},
+        {"startedAt": now - 1 * DAY, "turns": [
+            {"userText": "the delivery was fine this time",
+             "assistantText": "Glad to hear", "createdAt": now - 1 * DAY}]}])
+    await engine.lifecycle.remember(s, "delivery_window", "delivery after 6pm please")
+    assert await engine.flush(60)
+
+    async def ranked(intent: str, query: str = "delivery") -> list[str]:
+        result = await engine.search_memory(s, query, lanes=["permanent"],
+                                            intent=intent, timeout_ms=5000)
+        return [str(h["text"]) for h in result.permanent]
+
+    # summarise_recent: the last call comes first even though the old one matches more.
+    def order(texts: list[str]) -> list[str]:
+        return [w for t in texts for w in ("crushed", "fine this time") if w in t]
+
+    assert order(await ranked("answer_current_user")) == ["crushed", "fine this time"]
+    assert order(await ranked("summarise_recent")) == ["fine this time", "crushed"]
+    assert order(await ranked("summarize_recent")) == ["fine this time", "crushed"]
+    # personalize: the learned fact comes before the turn that matches the words better.
+    assert "crushed" in (await ranked("answer_current_user", "crushed delivery box"))[0]
+    assert "after 6pm" in (await ranked("personalize", "crushed delivery box"))[0]
+    only_org = await engine.search_memory(s, "delivery", intent="knowledge", timeout_ms=5000)
+    assert only_org.permanent == [] and only_org.working == [] and only_org.profile is None
+    assert only_org.trace["intent"] == "knowledge"
+    with pytest.raises(BadRequest) as err:
+        await engine.search_memory(s, "delivery", intent="summarise_everything")
+    assert err.value.details["field"] == "intent"

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .._config import Settings
-from .._exceptions import IdentityMismatch, VoxmemError
+from .._exceptions import BadRequest, IdentityMismatch, VoxmemError
 from ..embeddings import Embedder, load_embedder
 from ..extraction import redact
 from ..journal import Journal
@@ -45,7 +45,7 @@ from ._hot import CallerCache, CallerMemory, OrgMemory, build_memory, read_calle
 from ._index import FloatArray, HybridIndex
 from ._learning import Learner, build_extractor, sensitive_policy
 from ._lifecycle import Lifecycle
-from ._rank import RankParams
+from ._rank import INTENT_ALIASES, INTENTS, RankParams, intent_params
 from ._recall import Query, doc_hit, search_caller_lane, search_org_lane, top_facts
 from ._text import analyze
 from ._time import parse_when
@@ -363,8 +363,21 @@ class MemoryEngine:
         top_k: dict[str, int] | None = None, timeout_ms: float | None = None,
         mode: str = "fast", intent: str = "answer_current_user",
     ) -> SearchResult:
-        """Recall for one turn. Always returns by the deadline; late lanes are dropped."""
+        """Recall for one turn. Always returns by the deadline; late lanes are dropped.
+
+        ``intent`` (see ``INTENTS``) adjusts ranking: ``answer_current_user`` is the
+        default; ``personalize`` ranks the caller's facts above raw turns;
+        ``summarise_recent`` favours the most recent calls; ``knowledge`` searches
+        the org indexes only. Another value is a ``BadRequest``.
+        """
         started = time.perf_counter()
+        intent = INTENT_ALIASES.get(intent, intent)
+        if intent not in INTENTS:
+            raise BadRequest(f"unknown intent {intent!r}; use one of: "
+                             + ", ".join(sorted(INTENTS)), field="intent")
+        params = intent_params(self.params, intent)
+        if intent == "knowledge":
+            lanes = [lane for lane in lanes if lane == "org"]
         budget_s = (timeout_ms or self.settings.recall_timeout_ms) / 1000.0
         deadline = started + budget_s
         k = {"working": self.settings.top_k_working,
@@ -400,7 +413,7 @@ class MemoryEngine:
             else:
                 assert mem is not None
                 tasks[lane] = asyncio.ensure_future(timed(lane, self._caller_lane(
-                    mem, lane, query, terms, query_task, k[lane], cold, min_created)))
+                    mem, lane, query, terms, query_task, k[lane], cold, min_created, params)))
         results: dict[str, Any] = {}
         if tasks:
             done, pending = await asyncio.wait(
@@ -447,7 +460,8 @@ class MemoryEngine:
 
     async def _caller_lane(self, mem: CallerMemory, lane: str, text: str, terms: list[str],
                            query_task: asyncio.Future[Any], k: int, cold: list[str],
-                           min_created: float | None) -> list[dict[str, Any]]:
+                           min_created: float | None,
+                           params: RankParams) -> list[dict[str, Any]]:
         if not mem.ready.is_set() and lane == "permanent":
             # Cold caller: answer from the store's full-text index while the warm index
             # loads, rather than spend the turn's budget waiting for it.
@@ -458,7 +472,7 @@ class MemoryEngine:
             if not done and not self.applier.pending_turns(mem.scope):
                 cold.append(lane)
                 return await self._cold_permanent(mem, text, terms, query_task, k,
-                                                  min_created)
+                                                  min_created, params)
         await mem.ready.wait()
         if mem.load_error is not None:
             raise mem.load_error
@@ -467,7 +481,7 @@ class MemoryEngine:
         q = Query(text=text, terms=terms, vector=vector, now=now,
                   min_created=min_created, when=parse_when(text, now))
         return await self._run_lane(mem.index, q, search_caller_lane, mem, lane, q, k,
-                                    self.params)
+                                    params)
 
     async def _run_lane(self, index: HybridIndex, q: Query,
                         fn: Callable[..., list[dict[str, Any]]],
@@ -489,7 +503,8 @@ class MemoryEngine:
 
     async def _cold_permanent(self, mem: CallerMemory, text: str, terms: list[str],
                               query_task: asyncio.Future[Any], k: int,
-                              min_created: float | None) -> list[dict[str, Any]]:
+                              min_created: float | None,
+                              params: RankParams | None = None) -> list[dict[str, Any]]:
         """Permanent lane from the store while the warm index loads.
 
         The caller's rows are read and ranked by the very code the warm index uses
@@ -505,7 +520,7 @@ class MemoryEngine:
         def run() -> list[dict[str, Any]]:
             cold = build_memory(mem.scope, self.embedder.dimensions, mem.session_id, items,
                                 facts)
-            return search_caller_lane(cold, "permanent", q, k, self.params)
+            return search_caller_lane(cold, "permanent", q, k, params or self.params)
 
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._lanes, run)

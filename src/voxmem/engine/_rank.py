@@ -12,7 +12,8 @@ import numpy.typing as npt
 from ._index import BoolArray, HybridIndex, IntArray, Ranked
 from ._time import TimeHint
 
-__all__ = ["RankParams", "blend", "fuse", "rrf", "structure", "time_boost"]
+__all__ = ["INTENTS", "INTENT_ALIASES", "RankParams", "blend", "fuse", "intent_params", "rrf",
+           "structure", "time_boost"]
 
 K = TypeVar("K", bound=Hashable)
 
@@ -39,6 +40,24 @@ class RankParams:
     #: Memories from the time a query names ("two weeks ago", "in May", "the first
     #: time I called") have their score multiplied by ``1 + time_weight``.
     time_weight: float = 0.5
+    #: Fact scores are multiplied by this (capped at 1); ``intent="personalize"``
+    #: raises it so what was learned about the caller comes before raw turns.
+    fact_weight: float = 1.0
+
+
+#: What ``search_memory(intent=...)`` accepts (see ``intent_params`` and docs/recall.md).
+INTENTS = frozenset({"answer_current_user", "personalize", "summarise_recent", "knowledge"})
+INTENT_ALIASES = {"summarize_recent": "summarise_recent", "personalise": "personalize"}
+
+
+def intent_params(params: RankParams, intent: str) -> RankParams:
+    """The ranking constants for one ``intent``."""
+    if intent == "personalize":
+        return dataclasses.replace(params, fact_weight=2.0)
+    if intent == "summarise_recent":
+        # Recency dominates: last week's calls first, whatever matches the words best.
+        return dataclasses.replace(params, recency_weight=0.6, half_life_days=7.0)
+    return params
 
 
 def rrf(keyword: Sequence[K], dense: Sequence[tuple[K, float]],
@@ -90,7 +109,11 @@ def fuse(
     relevance = np.fromiter(fused.values(), dtype=np.float64, count=len(fused))
     score = blend(relevance, index.created_at(positions), now, params)
     if confidence:
-        score = score * np.array([confidence.get(int(p), 1.0) for p in positions])
+        factor = np.array([confidence.get(int(p), 1.0) for p in positions])
+        score = score * factor
+        if params.fact_weight != 1.0:
+            is_fact = np.array([int(p) in confidence for p in positions])
+            score = np.where(is_fact, np.minimum(score * params.fact_weight, 1.0), score)
     order = np.argsort(-score, kind="stable")[:k]  # k=None: every candidate
     return [(int(positions[i]), float(score[i])) for i in order]
 
@@ -141,6 +164,9 @@ def structure(index: HybridIndex, scored: Sequence[tuple[int, float]], params: R
                 best_near[i] = max(score_of.get(other, 0.0) if group_of.get(other) == g
                                    else 0.0 for other in (pos - 1, pos + 1))
         final += params.neighbour_weight * best_near
+    # Facts, summaries and turns outside calls score as a call of one turn would, rather
+    # than lose to every call turn for having no call to lift them.
+    final[~in_call] = base[~in_call] * (1.0 + params.call_weight / params.call_top)
     final /= 1.0 + params.call_weight + params.neighbour_weight
     keep = final > 0
     positions, final = positions[keep], final[keep]
