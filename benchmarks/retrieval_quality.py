@@ -91,6 +91,10 @@ class VoxmemAdapter:
                         "createdAt": at, "turnId": t["id"], "metadata": {}} for t in turns]}
         self._loop.run_until_complete(self._engine.import_history(
             self._scope(user_id), Caller(user_id), [session]))
+        # Searches measure the steady state: what was written is in the store and the
+        # warm index. (The cold path ranks the same way, but right after an import the
+        # vectors may still be on their way to the store.)
+        self._loop.run_until_complete(self._warm_up(self._scope(user_id)))
 
     def search(self, user_id: str, query: str, k: int, now_iso: str) -> list[str]:
         self.now = _ts(now_iso)
@@ -98,6 +102,12 @@ class VoxmemAdapter:
             self._scope(user_id), query, lanes=["permanent"], top_k={"permanent": k},
             timeout_ms=5000))
         return [h["turnId"] for h in result.permanent if h.get("turnId")]
+
+
+    async def _warm_up(self, scope: Any) -> None:
+        await self._engine.flush(600)
+        mem = self._engine.callers.get(scope)
+        await mem.ready.wait()
 
 
 class OnnxDenseAdapter:
