@@ -7,7 +7,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from voxmem.engine._index import HybridIndex
+from voxmem.engine._index import BoolArray, HybridIndex, IntArray
 from voxmem.engine._rank import RankParams, structure, time_boost
 from voxmem.engine._time import DAY, TimeHint, parse_when
 
@@ -66,7 +66,7 @@ def _index(calls: list[tuple[int, int, float]]) -> HybridIndex:
     return index
 
 
-def _everything(positions: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
+def _everything(positions: IntArray) -> BoolArray:
     return np.ones(positions.shape[0], dtype=np.bool_)
 
 
