@@ -223,11 +223,12 @@ def main() -> None:
         report["datasets"][dataset] = rows
         cols = [c for c in rows[0] if c not in ("adapter",)]
         print(f"\n== {dataset}")
-        print(f"{'adapter':<28}" + "".join(f"{c:>9}" for c in cols))
+        width = {c: max(9, len(c) + 2) for c in cols}
+        print(f"{'adapter':<28}" + "".join(f"{c:>{width[c]}}" for c in cols))
         for row in rows:
             print(f"{row['adapter']:<28}" + "".join(
-                f"{row[c]:>9.3f}" if isinstance(row[c], float) else f"{row[c]:>9}"
-                for c in cols))
+                f"{row[c]:>{width[c]}.3f}" if isinstance(row[c], float)
+                else f"{row[c]:>{width[c]}}" for c in cols))
     for adapter in adapters:
         if isinstance(adapter, VoxmemAdapter):
             adapter.close()
