@@ -220,7 +220,9 @@ async def bench(args: argparse.Namespace, mode: str) -> dict[str, Any]:
     tmp = tempfile.TemporaryDirectory(prefix="voxmem-lk-bench-")
     # End-of-call learning is off: left on, it would spend the run extracting facts from
     # the 500 imported calls in the background. It runs when a call ends, not in a turn.
-    settings = Settings(data_dir=tmp.name, embedder=args.embedder, extractor="off")
+    # A year of history: retention is a policy, not latency (90 days would refuse it).
+    settings = Settings(data_dir=tmp.name, embedder=args.embedder, extractor="off",
+                        memory_retention_days=0)
 
     def new_client() -> VoiceClient:
         return VoiceClient(project_id="bench", agent_id="front-desk",

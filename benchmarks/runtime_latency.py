@@ -76,8 +76,10 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     lines, questions = corpus()
     tmp = tempfile.TemporaryDirectory(prefix="voxmem-rt-bench-")
     data_dir = Path(tmp.name)
+    # The imported history spans 200 days: with the default 90-day retention the import
+    # is refused (it would be hidden from recall). Retention is a policy, not latency.
     os.environ.update(VOXMEM_EMBEDDER=args.embedder, VOXMEM_RUNTIME_PORT_MIN=PORTS[0],
-                      VOXMEM_RUNTIME_PORT_MAX=PORTS[1])
+                      VOXMEM_RUNTIME_PORT_MAX=PORTS[1], VOXMEM_MEMORY_RETENTION_DAYS="0")
     # --embedded runs the same steps on the same data in-process: the A/B that shows
     # what the runtime and its transport add.
     client = VoiceClient(project_id="bench", agent_id="agent", data_dir=data_dir,

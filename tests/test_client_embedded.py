@@ -117,7 +117,7 @@ async def test_import_history_validates_timestamps(client: VoiceClient) -> None:
     out = await client.import_history(user=USER, sessions=[{
         "started_at": when.isoformat(),
         "turns": [{"user_text": "I moved to Lisbon", "assistant_text": "Noted"}]}])
-    assert out == {"sessions": 1, "turns": 1}
+    assert out == {"sessions": 1, "turns": 1, "outsideRetention": 0, "skipped": 0}
     result = await client.search_memory("when did I move to Lisbon", user=USER)
     assert f"On {when.date().isoformat()} the caller said" in result.contextText
 

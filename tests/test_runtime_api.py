@@ -62,7 +62,7 @@ async def journal_seq(http: httpx.AsyncClient) -> int:
 
 
 async def test_every_operation_has_exactly_one_route(http: httpx.AsyncClient) -> None:
-    schema = (await http.get("/openapi.json")).json()
+    schema = (await http.get("/openapi.json", headers=AUTH)).json()
     routed = {(method.upper(), path): spec["operationId"]
               for path, methods in schema["paths"].items()
               for method, spec in methods.items()}

@@ -8,16 +8,54 @@ environment is read when :meth:`Settings.from_env` is called, never at import ti
 from __future__ import annotations
 
 import dataclasses
+import enum
+import logging
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Literal, get_args
 
 from ._exceptions import BadRequest
 
-__all__ = ["ENV_PREFIX", "Settings", "default_data_dir", "settings_table"]
+__all__ = ["ENV_PREFIX", "UNSET", "SecretMaskingFilter", "Settings", "Unset", "default_data_dir",
+           "mask_secrets", "setting_default", "settings_table"]
 
 ENV_PREFIX = "VOXMEM_"
+
+
+class _UnsetType(enum.Enum):
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: "Not given": an argument left at this default is not sent, so the value in force
+#: (a stored policy, a server setting) applies instead of a client-side copy of it.
+UNSET: Final = _UnsetType.UNSET
+Unset = Literal[_UnsetType.UNSET]
+
+EmbedderName = Literal["static", "onnx", "openai", "hashing"]
+MemoryScopeName = Literal["project", "agent"]
+ExtractorName = Literal["rules", "llm", "off"]
+JournalFsync = Literal["always", "interval", "never"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+#: Longest retention a setting or policy may ask for (100 years; 0 means no cap).
+MAX_RETENTION_DAYS = 36_500
+SENSITIVE_CATEGORIES = ("payment_card", "password_pin", "government_id", "health")
+#: Settings restricted to a fixed set of values, and the values.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "embedder": get_args(EmbedderName),
+    "memory_scope": get_args(MemoryScopeName),
+    "extractor": get_args(ExtractorName),
+    "journal_fsync": get_args(JournalFsync),
+    "runtime_log_level": get_args(LogLevel),
+}
+#: What an environment variable may say for a boolean setting; anything else is refused
+#: rather than read as False ("flase" must not turn memory off).
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 
 
 def default_data_dir() -> Path:
@@ -43,9 +81,9 @@ class Settings:
                        "(empty: $XDG_DATA_HOME/voxmem).")
     store_url: str = _s("", "Store location. Empty: SQLite file in data_dir. "
                         "postgresql://... selects the Postgres backend.")
-    embedder: str = _s("static", "Embedding model: static (default, bundled, no torch), "
-                       "onnx (bundled MiniLM, needs the onnx extra), openai (HTTP endpoint), "
-                       "hashing (deterministic, tests only).")
+    embedder: EmbedderName = _s("static", "Embedding model: static (default, bundled, no "
+                                "torch), onnx (bundled MiniLM, needs the onnx extra), openai "
+                                "(HTTP endpoint), hashing (deterministic, tests only).")
     embeddings_base_url: str = _s("", "OpenAI-compatible embeddings endpoint "
                                   "(embedder=openai), e.g. http://127.0.0.1:11434/v1.")
     embeddings_model: str = _s("text-embedding-3-small", "Model name sent to the "
@@ -53,8 +91,8 @@ class Settings:
     embeddings_api_key: str = _s("", "API key for the embeddings endpoint (may be empty "
                                  "for local servers).")
     embeddings_dimensions: int = _s(0, "Vector size the endpoint returns (0: ask it once).")
-    memory_scope: str = _s("project", "Caller memory is shared by all agents of a project "
-                           "(project) or kept per agent (agent).")
+    memory_scope: MemoryScopeName = _s("project", "Caller memory is shared by all agents of "
+                                       "a project (project) or kept per agent (agent).")
     recall_timeout_ms: int = _s(250, "Default deadline of search_memory in milliseconds.")
     top_k_working: int = _s(4, "Default hits from the working lane.")
     top_k_permanent: int = _s(6, "Default hits from the permanent lane.")
@@ -69,8 +107,9 @@ class Settings:
                               "can override it with a memory policy).")
     memory_retention_days: int = _s(90, "Days a memory stays recallable before cleanup "
                                     "deletes it (0: no cap); policies can override it.")
-    extractor: str = _s("rules", "How facts are learned at the end of a call: rules "
-                        "(offline, default), llm (OpenAI-compatible endpoint), off.")
+    extractor: ExtractorName = _s("rules", "How facts are learned at the end of a call: "
+                                  "rules (offline, default), llm (OpenAI-compatible "
+                                  "endpoint), off.")
     llm_base_url: str = _s("", "OpenAI-compatible chat endpoint for extractor=llm, e.g. "
                            "http://127.0.0.1:11434/v1 (Ollama).")
     llm_model: str = _s("", "Model name for extractor=llm.")
@@ -84,8 +123,9 @@ class Settings:
                                        "failed extractions and applies retention.")
     extraction_max_attempts: int = _s(5, "Extraction attempts per call before it is left "
                                       "for an operator (the transcript is kept).")
-    journal_fsync: str = _s("always", "Journal durability: always (fsync before ack), "
-                            "interval (fsync every 50 ms), never (OS decides).")
+    journal_fsync: JournalFsync = _s("always", "Journal durability: always (fsync before "
+                                     "ack), interval (fsync every 50 ms), never (OS "
+                                     "decides).")
     max_turn_text_bytes: int = _s(65536, "Largest user_text / assistant_text accepted.")
     index_max_documents: int = _s(100, "Most documents accepted by one create_index call.")
     index_max_bytes: int = _s(1_000_000, "Largest create_index payload in bytes.")
@@ -117,8 +157,13 @@ class Settings:
     runtime_shutdown_timeout_s: float = _s(10.0, "On shutdown, how long the runtime waits "
                                            "for requests in flight before it flushes and "
                                            "exits.")
-    runtime_log_level: str = _s("info", "Log level of the runtime (debug, info, warning, "
-                                "error); its log is runtime.log in data_dir.")
+    runtime_log_level: LogLevel = _s("info", "Log level of the runtime (debug, info, "
+                                     "warning, error); its log is runtime.log in data_dir.")
+
+    def __post_init__(self) -> None:
+        # Validated when built, however built: a bad value fails here, naming the
+        # setting, rather than far away when it is first used.
+        self.validated()
 
     @classmethod
     def from_env(
@@ -144,26 +189,45 @@ class Settings:
         return dataclasses.replace(self, **changes).validated()
 
     def validated(self) -> Settings:
-        """Check values that would otherwise fail far from their cause."""
+        """Check every value when the settings are built, naming the setting at fault.
+
+        Types first (a string where a number belongs, ``1`` for a boolean), then the
+        fixed choices, then ranges and combinations.
+        """
+        for f in dataclasses.fields(self):
+            _check_type(f, getattr(self, f.name))
+        for name, allowed in CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise BadRequest(f"setting {name} ({ENV_PREFIX}{name.upper()}) must be one "
+                                 f"of {', '.join(allowed)} (got {getattr(self, name)!r})",
+                                 field=name, details={"allowed": list(allowed)})
         checks: list[tuple[bool, str, str]] = [
-            (self.extractor in {"rules", "llm", "off"}, "extractor",
-             "must be rules, llm or off"),
             (self.extractor != "llm" or bool(self.llm_base_url and self.llm_model),
              "llm_base_url", "and llm_model must be set when extractor=llm"),
-            (self.memory_retention_days >= 0, "memory_retention_days", "must be >= 0"),
+            (0 <= self.memory_retention_days <= MAX_RETENTION_DAYS, "memory_retention_days",
+             f"must be within 0..{MAX_RETENTION_DAYS} (0: no cap)"),
             (self.session_idle_timeout_s > 0, "session_idle_timeout_s", "must be positive"),
             (self.maintenance_interval_s > 0, "maintenance_interval_s", "must be positive"),
-            (set(filter(None, self.sensitive_categories.split(","))) <= {
-                "payment_card", "password_pin", "government_id", "health"},
-             "sensitive_categories",
-             "may list only payment_card, password_pin, government_id, health"),
-            (self.embedder in {"static", "onnx", "openai", "hashing"}, "embedder",
-             "must be one of static, onnx, openai, hashing"),
-            (self.memory_scope in {"project", "agent"}, "memory_scope",
-             "must be project or agent"),
-            (self.journal_fsync in {"always", "interval", "never"}, "journal_fsync",
-             "must be always, interval or never"),
-            (self.recall_timeout_ms > 0, "recall_timeout_ms", "must be positive"),
+            (set(filter(None, self.sensitive_categories.split(","))) <= set(
+                SENSITIVE_CATEGORIES), "sensitive_categories",
+             "may list only " + ", ".join(SENSITIVE_CATEGORIES)),
+            (0 < self.recall_timeout_ms <= 60_000, "recall_timeout_ms",
+             "must be within 1..60000"),
+            (self.embeddings_dimensions >= 0, "embeddings_dimensions", "must be >= 0"),
+            (all(0 <= k <= 50 for k in (self.top_k_working, self.top_k_permanent,
+                                         self.top_k_org)),
+             "top_k_working", "and top_k_permanent, top_k_org must be within 0..50"),
+            (self.rrf_k >= 1, "rrf_k", "must be >= 1"),
+            (self.dense_weight >= 0, "dense_weight", "must be >= 0"),
+            (-1.0 <= self.dense_floor <= 1.0, "dense_floor", "must be within -1..1"),
+            (self.extraction_max_attempts >= 1, "extraction_max_attempts", "must be >= 1"),
+            (self.max_turn_text_bytes >= 1024, "max_turn_text_bytes", "must be >= 1024"),
+            (self.index_max_documents >= 1, "index_max_documents", "must be >= 1"),
+            (self.index_max_bytes >= 1024, "index_max_bytes", "must be >= 1024"),
+            (self.caller_cache_size >= 1, "caller_cache_size", "must be >= 1"),
+            (self.index_batch_size >= 1, "index_batch_size", "must be >= 1"),
+            (self.postgres_acquire_timeout_s > 0, "postgres_acquire_timeout_s",
+             "must be positive"),
             (self.context_char_budget >= 200, "context_char_budget", "must be >= 200"),
             (self.recency_half_life_days > 0, "recency_half_life_days", "must be positive"),
             (0.0 <= self.recency_weight <= 1.0, "recency_weight", "must be within 0..1"),
@@ -183,15 +247,13 @@ class Settings:
             (self.runtime_max_body_bytes >= 1024, "runtime_max_body_bytes", "must be >= 1024"),
             (self.runtime_shutdown_timeout_s >= 0, "runtime_shutdown_timeout_s",
              "must be >= 0"),
-            (self.runtime_log_level in {"debug", "info", "warning", "error"},
-             "runtime_log_level", "must be debug, info, warning or error"),
             (not self.runtime_url or self.runtime_url.startswith(("http://", "https://")),
              "runtime_url", "must start with http:// or https://"),
         ]
         for ok, name, why in checks:
             if not ok:
-                raise BadRequest(f"setting {name} {why} (got {getattr(self, name)!r})",
-                                 field=name)
+                raise BadRequest(f"setting {name} ({ENV_PREFIX}{name.upper()}) {why} (got "
+                                 f"{mask_secrets(repr(getattr(self, name)))})", field=name)
         return self
 
     @property
@@ -200,24 +262,103 @@ class Settings:
         return Path(self.data_dir).expanduser() if self.data_dir else default_data_dir()
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain values, for display; secrets (API key, runtime token) are masked."""
+        """Plain values, for display; secrets (API keys, runtime token, the password in
+        a store or endpoint URL) are masked."""
         out = dataclasses.asdict(self)
         for secret in SECRET_SETTINGS:
             if out.get(secret):
-                out[secret] = "***"
+                out[secret] = MASK
+        for name, value in out.items():
+            if isinstance(value, str) and "://" in value:
+                out[name] = mask_secrets(value)
         return out
+
+    def secret_values(self) -> tuple[str, ...]:
+        """The secret strings these settings hold, for masking in free text."""
+        values = [getattr(self, name) for name in SECRET_SETTINGS]
+        values += [m.group(2) for name in ("store_url", "embeddings_base_url", "llm_base_url",
+                                           "runtime_url")
+                   for m in _URL_PASSWORD.finditer(getattr(self, name))]
+        # Very short values would mask ordinary words; a real secret is longer.
+        return tuple(v for v in values if len(v) >= MIN_SECRET_CHARS)
 
 
 _FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(Settings))
 #: Settings shown as ``***`` wherever settings are displayed.
 SECRET_SETTINGS = ("embeddings_api_key", "runtime_token", "llm_api_key")
+MASK = "***"
+MIN_SECRET_CHARS = 4
+# scheme://user:password@host — the password is group 2.
+_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)([^@\s]+)@")
+# libpq key=value connection strings: password=... (quoted or not).
+_KV_PASSWORD = re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
+
+
+def mask_secrets(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """``text`` with URL passwords, ``password=`` values and ``secrets`` replaced by ***.
+
+    Example::
+
+        mask_secrets("postgresql://app:hunter2@db/voxmem")  # 'postgresql://app:***@db/voxmem'
+    """
+    text = _URL_PASSWORD.sub(lambda m: m.group(1) + MASK + "@", text)
+    text = _KV_PASSWORD.sub(lambda m: m.group(1) + MASK, text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, MASK)
+    return text
+
+
+class SecretMaskingFilter(logging.Filter):
+    """A handler filter that masks secrets in every log line it passes.
+
+    Installed on the runtime's log handler so a library message that quotes a connection
+    string (a driver error, a debug dump) never writes a password to ``runtime.log``.
+    """
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__()
+        self._secrets = settings.secret_values() if settings is not None else ()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask_secrets(message, self._secrets)
+        if masked != message:
+            record.msg, record.args = masked, None
+        if record.exc_info and record.exc_info[1] is not None:
+            # The traceback text is rendered later from the exception; render it now,
+            # masked, so the formatter uses this text instead.
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = mask_secrets(text, self._secrets)
+        return True
+
+
+def _check_type(f: dataclasses.Field[Any], value: Any) -> None:
+    kind: type[Any] = type(f.default)
+    if kind is bool:
+        ok = isinstance(value, bool)
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, kind)
+    if not ok:
+        raise BadRequest(f"setting {f.name} ({ENV_PREFIX}{f.name.upper()}) must be of "
+                         f"type {kind.__name__}, got {type(value).__name__}", field=f.name)
 
 
 def _parse(f: dataclasses.Field[Any], raw: str) -> Any:
     kind: type[Any] = type(f.default)
     try:
         if kind is bool:
-            return raw.strip().lower() in {"1", "true", "yes", "on"}
+            word = raw.strip().lower()
+            if word not in TRUE_WORDS | FALSE_WORDS:
+                raise BadRequest(
+                    f"environment variable {ENV_PREFIX}{f.name.upper()}={raw!r} is not a "
+                    f"boolean; use one of {', '.join(sorted(TRUE_WORDS | FALSE_WORDS))}",
+                    field=f.name, details={"allowed": sorted(TRUE_WORDS | FALSE_WORDS)})
+            return word in TRUE_WORDS
         if kind is int:
             return int(raw)
         if kind is float:
@@ -229,6 +370,14 @@ def _parse(f: dataclasses.Field[Any], raw: str) -> Any:
             field=f.name,
         ) from None
     return raw
+
+
+def setting_default(name: str) -> Any:
+    """The default of setting ``name``, for code that must not keep its own copy."""
+    for f in dataclasses.fields(Settings):
+        if f.name == name:
+            return f.default
+    raise KeyError(name)
 
 
 def settings_table() -> list[dict[str, Any]]:

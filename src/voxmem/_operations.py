@@ -13,19 +13,25 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ._exceptions import BadRequest, NotFound
+from ._config import MAX_RETENTION_DAYS, mask_secrets
+from ._deadline import budget_left_ms, expired_search, request_arrived
+from ._exceptions import BadRequest, NotFound, VoxmemError
 from .engine import MemoryEngine
 from .engine._lifecycle import slot_key
 from .engine._validate import (
     check_caller,
     check_documents,
     check_index_name,
+    check_json_size,
     check_lanes,
     check_mode,
     check_optional_dict,
     check_optional_id,
+    check_payload,
+    check_profile_field,
     check_text,
     check_timeout_ms,
+    check_timestamp,
     check_top_k,
 )
 from .models import Caller, Scope
@@ -35,12 +41,18 @@ __all__ = ["OPERATIONS", "Operation", "dispatch"]
 MAX_IMPORT_SESSIONS = 1000
 MAX_IMPORT_TURNS = 10_000
 MAX_FIELD_CHARS = 64
+#: Longest a flush may wait (a day): a bulk backfill takes minutes, never days.
+MAX_FLUSH_TIMEOUT_S = 86_400.0
+#: What import_history does with turns older than the retention window.
+OUTSIDE_RETENTION = ("refuse", "skip")
 
 Handler = Callable[[MemoryEngine, dict[str, Any]], Awaitable[Any]]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Operation:
+    """One client call: its REST route and the handler that validates and runs it."""
+
     name: str
     method: str
     path: str
@@ -67,12 +79,12 @@ def _caller_scope(engine: MemoryEngine, p: dict[str, Any]) -> tuple[Scope, Calle
                         tenant_id=tenant), caller
 
 
-def _timestamp(value: Any, field: str) -> float:
-    """Epoch seconds from a number or an ISO-8601 string."""
+def _timestamp(value: Any, field: str, now: float) -> float:
+    """Epoch seconds from a number or an ISO-8601 string, within a sane range."""
     if isinstance(value, bool):
         raise BadRequest(f"{field} must be a timestamp", field=field)
     if isinstance(value, int | float):
-        return float(value)
+        return check_timestamp(float(value), field, now)
     if isinstance(value, str):
         try:
             parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -80,19 +92,31 @@ def _timestamp(value: Any, field: str) -> float:
             raise BadRequest(f"{field} is not an ISO-8601 timestamp", field=field) from None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=dt.UTC)
-        return parsed.timestamp()
+        return check_timestamp(parsed.timestamp(), field, now)
     raise BadRequest(f"{field} must be a timestamp", field=field)
 
 
 async def _search(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     scope, _caller = _caller_scope(engine, p)
     query = check_text(p.get("query"), "query", engine.settings.max_turn_text_bytes)
-    result = await engine.search_memory(
-        scope, query, lanes=check_lanes(p.get("lanes")), top_k=check_top_k(p.get("top_k")),
-        timeout_ms=check_timeout_ms(p.get("timeout_ms", engine.settings.recall_timeout_ms)),
-        mode=check_mode(p.get("mode", "fast")), intent=str(p.get("intent") or
-                                                           "answer_current_user"))
-    return result.to_dict()
+    lanes = check_lanes(p.get("lanes"))
+    top_k = check_top_k(p.get("top_k"))
+    timeout_ms = check_timeout_ms(p.get("timeout_ms", engine.settings.recall_timeout_ms))
+    mode = check_mode(p.get("mode", "fast"))
+    intent = p.get("intent") or "answer_current_user"
+    if not isinstance(intent, str) or len(intent) > MAX_FIELD_CHARS:
+        raise BadRequest("intent must be a short string", field="intent")
+    left_ms, queued_ms = budget_left_ms(timeout_ms, p.get("deadline_at"))
+    if left_ms <= 0:
+        return expired_search(timeout_ms, -left_ms, mode, intent)
+    result = (await engine.search_memory(scope, query, lanes=lanes, top_k=top_k,
+                                         timeout_ms=left_ms, mode=mode,
+                                         intent=intent)).to_dict()
+    # The caller asked for timeout_ms; what the engine had left is an implementation
+    # detail, the time spent queued is not.
+    result["trace"] = {**result["trace"], "timeoutMs": timeout_ms,
+                       "queuedMs": round(queued_ms, 3)}
+    return result
 
 
 async def _save(engine: MemoryEngine, p: dict[str, Any]) -> Any:
@@ -106,13 +130,16 @@ async def _save(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     if tool_calls is not None and (not isinstance(tool_calls, list) or not all(
             isinstance(t, dict) for t in tool_calls)):
         raise BadRequest("tool_calls must be a list of objects", field="tool_calls")
+    if tool_calls is not None:
+        check_json_size(tool_calls, "tool_calls", limit)
     interrupted = p.get("interrupted", False)
     if not isinstance(interrupted, bool):
         raise BadRequest("interrupted must be a boolean", field="interrupted")
     event_id = await engine.save_response(
         scope, caller, user_text=user_text, assistant_text=assistant_text,
         turn_id=check_optional_id(p.get("turn_id"), "turn_id"), tool_calls=tool_calls,
-        metadata=check_optional_dict(p.get("metadata"), "metadata"), interrupted=interrupted)
+        metadata=check_optional_dict(p.get("metadata"), "metadata", limit),
+        interrupted=interrupted)
     return {"eventId": event_id}
 
 
@@ -136,7 +163,7 @@ async def _end_session(engine: MemoryEngine, p: dict[str, Any]) -> Any:
         raise BadRequest("reason must be a short string", field="reason")
     report = p.get("report")
     if report is not None:
-        report = check_optional_dict(report, "report")
+        report = check_optional_dict(report, "report", engine.settings.max_turn_text_bytes)
     info = await engine.end_session(scope, reason=reason, session_id=check_optional_id(
         p.get("session_id"), "session_id"), report=report)
     if info is None:
@@ -162,15 +189,13 @@ async def _list_indexes(engine: MemoryEngine, p: dict[str, Any]) -> Any:
 
 async def _update_profile(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     scope, _caller = _caller_scope(engine, p)
-    field = p.get("field")
-    if not isinstance(field, str) or not field.strip() or len(field) > MAX_FIELD_CHARS:
-        raise BadRequest("field must be a non-empty string", field="field")
+    field = check_profile_field(p.get("field"))
     value = p.get("value")
     if value is not None and not isinstance(value, str | int | float | bool):
         raise BadRequest("value must be a string, number, boolean or null", field="value")
     if isinstance(value, str):
         check_text(value, "value", 4096)
-    return {"profile": await engine.update_profile(scope, field.strip(), value)}
+    return {"profile": await engine.update_profile(scope, field, value)}
 
 
 async def _import_history(engine: MemoryEngine, p: dict[str, Any]) -> Any:
@@ -179,14 +204,19 @@ async def _import_history(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     if not isinstance(sessions, list) or len(sessions) > MAX_IMPORT_SESSIONS:
         raise BadRequest(f"sessions must be a list of at most {MAX_IMPORT_SESSIONS} calls",
                          field="sessions")
+    outside = p.get("outside_retention", "refuse")
+    if outside not in OUTSIDE_RETENTION:
+        raise BadRequest(f"outside_retention must be one of {', '.join(OUTSIDE_RETENTION)}",
+                         field="outside_retention")
     limit = engine.settings.max_turn_text_bytes
+    now = engine.clock()
     clean: list[dict[str, Any]] = []
     total = 0
     for i, session in enumerate(sessions):
         where = f"sessions[{i}]"
         if not isinstance(session, dict):
             raise BadRequest(f"{where} must be an object", field=where)
-        started = _timestamp(session.get("started_at"), f"{where}.started_at")
+        started = _timestamp(session.get("started_at"), f"{where}.started_at", now)
         turns = session.get("turns")
         if not isinstance(turns, list):
             raise BadRequest(f"{where}.turns must be a list", field=f"{where}.turns")
@@ -203,22 +233,60 @@ async def _import_history(engine: MemoryEngine, p: dict[str, Any]) -> Any:
                 "userText": check_text(turn.get("user_text", ""), f"{tw}.user_text", limit),
                 "assistantText": check_text(turn.get("assistant_text", ""),
                                             f"{tw}.assistant_text", limit),
-                "createdAt": _timestamp(turn.get("created_at", started), f"{tw}.created_at"),
+                "createdAt": _timestamp(turn.get("created_at", started), f"{tw}.created_at",
+                                        now),
                 "turnId": check_optional_id(turn.get("turn_id"), f"{tw}.turn_id"),
                 "metadata": check_optional_dict(turn.get("metadata"), f"{tw}.metadata"),
             })
         ended = session.get("ended_at")
+        session_id = check_optional_id(session.get("session_id"), f"{where}.session_id")
+        if session_id is not None:
+            await engine.check_session_owner(scope, session_id)
         clean.append({
-            "sessionId": check_optional_id(session.get("session_id"), f"{where}.session_id"),
+            "sessionId": session_id,
             "startedAt": started,
-            "endedAt": _timestamp(ended, f"{where}.ended_at") if ended is not None else None,
+            "endedAt": (_timestamp(ended, f"{where}.ended_at", now) if ended is not None
+                        else None),
             "metadata": check_optional_dict(session.get("metadata"), f"{where}.metadata"),
             "turns": out_turns,
         })
     learn = p.get("learn", False)
     if not isinstance(learn, bool):
         raise BadRequest("learn must be a boolean", field="learn")
-    return await engine.import_history(scope, caller, clean, learn=learn)
+    clean, outside_count = await _apply_retention(engine, scope, clean, outside)
+    result = await engine.import_history(scope, caller, clean, learn=learn)
+    return {**result, "outsideRetention": outside_count,
+            "skipped": outside_count if outside == "skip" else 0}
+
+
+async def _apply_retention(engine: MemoryEngine, scope: Scope, sessions: list[dict[str, Any]],
+                           outside: str) -> tuple[list[dict[str, Any]], int]:
+    """Refuse (default) or drop the turns recall could never see and cleanup would delete.
+
+    Accepting them silently would acknowledge history that every search then hides and
+    the next cleanup erases.
+    """
+    policy = await engine.lifecycle.policy(scope)
+    cutoff = policy.cutoff(engine.clock())
+    if cutoff is None:
+        return sessions, 0
+    old = sum(1 for s in sessions for t in s["turns"] if t["createdAt"] < cutoff)
+    if old == 0:
+        return sessions, 0
+    if outside == "refuse":
+        raise BadRequest(
+            f"{old} imported turns are older than the memory_retention_days window "
+            f"({policy.retention_days} days): recall would never see them and cleanup would "
+            "delete them. Raise memory_retention_days (set_memory_policy, 0 = no cap) or "
+            "pass outside_retention='skip' to import only the recent turns",
+            field="memory_retention_days",
+            details={"outsideRetention": old, "retentionDays": policy.retention_days})
+    kept: list[dict[str, Any]] = []
+    for session in sessions:
+        turns = [t for t in session["turns"] if t["createdAt"] >= cutoff]
+        if turns:
+            kept.append({**session, "turns": turns})
+    return kept, old
 
 
 async def _list_memories(engine: MemoryEngine, p: dict[str, Any]) -> Any:
@@ -235,6 +303,7 @@ async def _session_memories(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     session_id = check_optional_id(p.get("session_id"), "session_id")
     if session_id is None:
         raise BadRequest("session_id is required", field="session_id")
+    await engine.check_session_owner(scope, session_id)
     await engine.flush(timeout=30)
     return await engine.store.list_facts(scope, include_history=True, session_id=session_id)
 
@@ -297,21 +366,28 @@ async def _set_policy(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     level = p.get("level", "project")
     if level not in ("project", "agent"):
         raise BadRequest("level must be project or agent", field="level")
-    enabled = p.get("memory_enabled", True)
+    # A field not sent keeps what is in force at that level (the level's row, else the
+    # project's, else the settings): "not given" never overwrites a value.
+    current = await engine.lifecycle.policies(tenant, project)
+    row = (current["agents"].get(agent) if level == "agent" else None) or current["project"]
+    enabled = p.get("memory_enabled", row["memoryEnabled"])
     if not isinstance(enabled, bool):
         raise BadRequest("memory_enabled must be a boolean", field="memory_enabled")
-    days = p.get("memory_retention_days", engine.settings.memory_retention_days)
-    if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 36_500:
-        raise BadRequest("memory_retention_days must be an integer within 0..36500 "
-                         "(0: no cap)", field="memory_retention_days")
+    days = p.get("memory_retention_days", row["retentionDays"])
+    if isinstance(days, bool) or not isinstance(days, int) or not (
+            0 <= days <= MAX_RETENTION_DAYS):
+        raise BadRequest(f"memory_retention_days must be an integer within "
+                         f"0..{MAX_RETENTION_DAYS} (0: no cap)", field="memory_retention_days")
     return await engine.lifecycle.set_policy(tenant, project, agent if level == "agent" else "",
                                              memory_enabled=enabled, retention_days=days)
 
 
 async def _flush(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     timeout = p.get("timeout_s", 30.0)
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-        raise BadRequest("timeout_s must be a positive number", field="timeout_s")
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not (
+            0 < timeout <= MAX_FLUSH_TIMEOUT_S):
+        raise BadRequest(f"timeout_s must be a number of seconds within (0, "
+                         f"{MAX_FLUSH_TIMEOUT_S:.0f}]", field="timeout_s")
     return {"flushed": await engine.flush(timeout=float(timeout)), **engine.stats()}
 
 
@@ -363,11 +439,25 @@ OPERATIONS: dict[str, Operation] = {
 }
 
 
-async def dispatch(engine: MemoryEngine, name: str, payload: dict[str, Any]) -> Any:
-    """Validate and run operation ``name``; returns its JSON-ready result."""
+async def dispatch(engine: MemoryEngine, name: str, payload: dict[str, Any], *,
+                   received_at: float | None = None) -> Any:
+    """Validate and run operation ``name``; returns its JSON-ready result.
+
+    ``received_at`` (epoch seconds) is when the request reached the runtime; deadlines
+    count from it, so time spent queued is part of a search's budget.
+    """
     op = OPERATIONS.get(name)
     if op is None:
         raise NotFound(f"unknown operation {name!r}")
     if not isinstance(payload, dict):
         raise BadRequest("request body must be a JSON object", field="body")
-    return await op.handler(engine, payload)
+    check_payload(payload)
+    try:
+        with request_arrived(received_at):
+            return await op.handler(engine, payload)
+    except VoxmemError as exc:
+        # A driver error may quote a connection string: no secret leaves, in-process
+        # or over HTTP.
+        exc.message = mask_secrets(exc.message, engine.settings.secret_values())
+        exc.args = (exc.message,)
+        raise

@@ -13,21 +13,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import signal
+import sqlite3
 import sys
 import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from ._config import Settings, settings_table
+from ._config import Settings, mask_secrets, settings_table
 from ._exceptions import VoxmemError
 
 __all__ = ["main"]
 
+log = logging.getLogger("voxmem.cli")
+
 STOP_TIMEOUT_S = 15.0
+#: Exit code of a command whose output pipe closed early (128 + SIGPIPE, as a shell
+#: reports a process killed by it).
+EXIT_BROKEN_PIPE = 141
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
@@ -255,9 +262,16 @@ def cmd_memories(args: argparse.Namespace) -> int:
 
 
 # -- entry point ---------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line (argparse prints the usage block too)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="voxmem", description="Local-first memory for "
-                                     "real-time voice agents.")
+    parser = _Parser(prog="voxmem", description="Local-first memory for "
+                     "real-time voice agents.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def with_data_dir(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -321,16 +335,43 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code."""
+    """Run the CLI; returns the exit code.
+
+    Every failure is one line on stderr and a non-zero exit; a traceback is logged at
+    debug level only (``voxmem.cli``), for bug reports.
+    """
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
+        sys.stdout.flush()  # a closed pipe must fail here, inside the handler below
     except VoxmemError as exc:
-        print(f"voxmem: {exc}", file=sys.stderr)
-        return 1
+        return _fail(str(exc), exc)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `voxmem memories list ... | head`: the reader has what it wanted. Point stdout
+        # at /dev/null so the interpreter's own flush at exit does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
+    except (OSError, sqlite3.Error) as exc:
+        where = f" {exc.filename}" if isinstance(exc, OSError) and exc.filename else (
+            " the data directory")
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return _fail(f"cannot use{where}: {why} (check that the data directory exists, is "
+                     "a directory and is writable; --data-dir or VOXMEM_DATA_DIR choose "
+                     "another)", exc)
+    except Exception as exc:
+        return _fail(f"unexpected {type(exc).__name__}: {exc}", exc)
     return code
+
+
+def _fail(message: str, exc: BaseException) -> int:
+    log.debug("command failed", exc_info=exc)
+    line = " ".join(mask_secrets(message).split())  # one line, whatever the message held
+    print(f"voxmem: {line}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from .._config import Settings
+from .._config import UNSET, Settings, Unset, setting_default
 from .._exceptions import (
     BadRequest,
     MemoryTimeout,
@@ -39,7 +40,8 @@ __all__ = ["VoiceClient", "VoiceClientSync"]
 
 log = logging.getLogger("voxmem.client")
 
-DEFAULT_PORT_RANGE = (7878, 7977)
+DEFAULT_PORT_RANGE: tuple[int, int] = (setting_default("runtime_port_min"),
+                                       setting_default("runtime_port_max"))
 DEFAULT_MAX_CONCURRENT_USERS = 20
 DEFAULT_IDLE_TTL_S = 300.0
 MAX_REAP_PERIOD_S = 30.0
@@ -184,10 +186,14 @@ class VoiceClient:
         cannot answer (restarting, unreachable), it returns what it has with
         ``trace["degraded"] = True`` and the reason in ``trace["errors"]``.
         """
+        budget_ms = timeout_ms if timeout_ms is not None else self.settings.recall_timeout_ms
+        # The deadline counts from now: time spent waiting for a pool slot, a connection
+        # or behind other requests in the runtime is part of it. Sent only to a runtime
+        # on this machine's clock; a remote one counts from the request's arrival.
+        deadline_at = None if self.runtime_url else time.time() + budget_ms / 1000.0
         call = self._core.search_memory(query, user=user, user_id=user_id, lanes=lanes,
                                         intent=intent, top_k=top_k, timeout_ms=timeout_ms,
-                                        mode=mode)
-        budget_ms = timeout_ms if timeout_ms is not None else self.settings.recall_timeout_ms
+                                        mode=mode, deadline_at=deadline_at)
         if self.embedded:
             return self._core.parse_search(await self._send(call))
         budget_s = self._core.recall_budget_s(budget_ms, self.settings.runtime_recall_grace_ms)
@@ -257,12 +263,20 @@ class VoiceClient:
             user=user, user_id=user_id, field=field, value=value)))
 
     async def import_history(self, *, user: UserArg = None, user_id: str | None = None,
-                             sessions: list[dict[str, Any]],
-                             learn: bool = False) -> dict[str, Any]:
+                             sessions: list[dict[str, Any]], learn: bool = False,
+                             outside_retention: str | None = None) -> dict[str, Any]:
         """Backfill past calls with their real timestamps (``learn=True``: also extract
-        facts from them in the background, as for live calls)."""
+        facts from them in the background, as for live calls).
+
+        Turns older than the retention window (``memory_retention_days``) would never be
+        recalled and cleanup would delete them, so by default the import is refused with
+        ``bad_request`` naming the setting; ``outside_retention="skip"`` imports only
+        the recent turns. The result counts ``turns``, ``outsideRetention`` and
+        ``skipped``.
+        """
         return self._core.parse_dict(await self._send(self._core.import_history(
-            user=user, user_id=user_id, sessions=sessions, learn=learn)))
+            user=user, user_id=user_id, sessions=sessions, learn=learn,
+            outside_retention=outside_retention)))
 
     async def flush(self, timeout_s: float = 30.0) -> dict[str, Any]:
         """Wait until every acknowledged write is applied to the store."""
@@ -332,11 +346,12 @@ class VoiceClient:
         return self._core.parse_dict(await self._send(self._core.project_op(
             "get_memory_policy")))
 
-    async def set_memory_policy(self, *, memory_enabled: bool = True,
-                                memory_retention_days: int = 90,
+    async def set_memory_policy(self, *, memory_enabled: bool | Unset = UNSET,
+                                memory_retention_days: int | Unset = UNSET,
                                 level: str = "project") -> dict[str, Any]:
         """Set memory on/off and retention (days, 0 = no cap) for the project, or for
-        this client's agent with ``level="agent"``."""
+        this client's agent with ``level="agent"``. An argument not given keeps the
+        value in force at that level (its policy, else the runtime's settings)."""
         return self._core.parse_dict(await self._send(self._core.project_op(
             "set_memory_policy", memory_enabled=memory_enabled,
             memory_retention_days=memory_retention_days, level=level)))
@@ -548,8 +563,8 @@ class VoiceClientSync:
         """Memory on/off and retention of the project and its agents."""
         return self._runner.run(self._async.get_memory_policy())
 
-    def set_memory_policy(self, *, memory_enabled: bool = True,
-                          memory_retention_days: int = 90,
+    def set_memory_policy(self, *, memory_enabled: bool | Unset = UNSET,
+                          memory_retention_days: int | Unset = UNSET,
                           level: str = "project") -> dict[str, Any]:
         """Set memory on/off and retention; see :meth:`VoiceClient.set_memory_policy`."""
         return self._runner.run(self._async.set_memory_policy(
@@ -572,11 +587,12 @@ class VoiceClientSync:
             user=user, user_id=user_id, field=field, value=value))
 
     def import_history(self, *, user: UserArg = None, user_id: str | None = None,
-                       sessions: list[dict[str, Any]],
-                       learn: bool = False) -> dict[str, Any]:
+                       sessions: list[dict[str, Any]], learn: bool = False,
+                       outside_retention: str | None = None) -> dict[str, Any]:
         """Backfill past calls; see :meth:`VoiceClient.import_history`."""
         return self._runner.run(self._async.import_history(
-            user=user, user_id=user_id, sessions=sessions, learn=learn))
+            user=user, user_id=user_id, sessions=sessions, learn=learn,
+            outside_retention=outside_retention))
 
     def flush(self, timeout_s: float = 30.0) -> dict[str, Any]:
         """Wait until every acknowledged write is applied to the store."""

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from .._config import UNSET
 from .._exceptions import BadRequest, VoxmemError, error_from_envelope
 from .._operations import OPERATIONS
 from ..engine._validate import check_caller, check_timeout_ms
@@ -68,7 +69,7 @@ class ClientCore:
         self.tenant_id = tenant_id
 
     def _call(self, op: str, **payload: Any) -> Call:
-        body = {k: v for k, v in payload.items() if v is not None}
+        body = {k: v for k, v in payload.items() if v is not None and v is not UNSET}
         body.update(tenant_id=self.tenant_id, project_id=self.project_id,
                     agent_id=self.agent_id)
         return Call(op, body)
@@ -82,13 +83,16 @@ class ClientCore:
     def search_memory(self, query: str, *, user: UserArg, user_id: str | None,
                       lanes: Sequence[str] | None, intent: str,
                       top_k: dict[str, int] | None, timeout_ms: float | None,
-                      mode: str) -> Call:
+                      mode: str, deadline_at: float | None = None) -> Call:
+        """``deadline_at`` (epoch seconds): when the caller stops waiting; a runtime on
+        the same clock answers ``degraded`` at once if the search reaches it later."""
         if timeout_ms is not None:
             # Checked here too: the client derives its own transport deadline from it.
             check_timeout_ms(timeout_ms)
         return self._call("search_memory", query=query, user=user, user_id=user_id,
                           lanes=list(lanes) if lanes is not None else None, intent=intent,
-                          top_k=top_k, timeout_ms=timeout_ms, mode=mode)
+                          top_k=top_k, timeout_ms=timeout_ms, mode=mode,
+                          deadline_at=deadline_at)
 
     def save_response(self, *, user_text: str, assistant_text: str, user: UserArg,
                       user_id: str | None, turn_id: str | None,
@@ -136,9 +140,10 @@ class ClientCore:
         return call
 
     def import_history(self, *, user: UserArg, user_id: str | None,
-                       sessions: list[dict[str, Any]], learn: bool = False) -> Call:
+                       sessions: list[dict[str, Any]], learn: bool = False,
+                       outside_retention: str | None = None) -> Call:
         return self._call("import_history", user=user, user_id=user_id, sessions=sessions,
-                          learn=learn)
+                          learn=learn, outside_retention=outside_retention)
 
     def flush(self, timeout_s: float) -> Call:
         return self._call("flush", timeout_s=timeout_s)

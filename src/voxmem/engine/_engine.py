@@ -23,7 +23,7 @@ import numpy as np
 from .._config import Settings
 from .._exceptions import BadRequest, IdentityMismatch, VoxmemError
 from ..embeddings import Embedder, load_embedder
-from ..extraction import redact
+from ..extraction.redaction import Redactor
 from ..journal import Journal
 from ..models import (
     SHARED_SPACE,
@@ -121,6 +121,7 @@ class MemoryEngine:
             collections.OrderedDict()
         self._stop = asyncio.Event()
         self.sensitive_policy = sensitive_policy(self.settings)
+        self.redactor = Redactor(self.sensitive_policy)
         self.learner = Learner(self, build_extractor(self.settings), clock)
         self.lifecycle = Lifecycle(self, clock)
         self.params = RankParams(
@@ -225,8 +226,9 @@ class MemoryEngine:
         at = self.clock() if started_at is None else started_at
         await self.journal_append({
             "type": "session_start", "scope": scope_to_record(scope), "sessionId": sid,
-            "at": at, "caller": {"name": caller.name, "metadata": caller.metadata},
-            "metadata": metadata or {}})
+            "at": at, "caller": {"name": caller.name,
+                                 "metadata": self.redactor.value(caller.metadata)},
+            "metadata": self.redactor.value(metadata or {})})
         mem.session_id = sid
         mem.session_started_at = at
         if caller.name:
@@ -237,15 +239,22 @@ class MemoryEngine:
     async def end_session(self, scope: Scope, *, reason: str = "completed",
                           session_id: str | None = None, learn: bool = True,
                           report: dict[str, Any] | None = None) -> SessionInfo | None:
-        """Close the caller's current call (or ``session_id``) and learn from it."""
+        """Close the caller's current call (or ``session_id``) and learn from it.
+
+        A ``session_id`` of another caller's call is refused with ``identity_mismatch``
+        before anything is written.
+        """
+        if session_id is not None:
+            await self.check_session_owner(scope, session_id)
         mem = self.callers.get(scope)
         sid = session_id or mem.session_id
         if sid is None:
             return None
         at = self.clock()
+        self.redactor.forget((scope.tenant_id, scope.project_id, sid))
         if report is not None:
             await self.journal_append({"type": "report", "scope": scope_to_record(scope),
-                                       "sessionId": sid, "report": report})
+                                       "sessionId": sid, "report": self.redactor.value(report)})
         await self.journal_append({"type": "session_end", "scope": scope_to_record(scope),
                                    "sessionId": sid, "at": at, "reason": reason})
         if self.learner.extractor is not None and learn:
@@ -256,6 +265,20 @@ class MemoryEngine:
             mem.session_started_at = None
         return SessionInfo(id=sid, user_id=scope.user_id, agent_id=scope.agent_id,
                            started_at=started, ended_at=at, end_reason=reason)
+
+    async def check_session_owner(self, scope: Scope, session_id: str) -> None:
+        """Raise ``identity_mismatch`` if ``session_id`` is another caller's call.
+
+        The store is the truth for applied sessions; the in-memory claims cover ones
+        still on their way from the journal. An unknown id belongs to nobody yet.
+        """
+        key = (scope.tenant_id, scope.project_id, session_id)
+        existing = await self.store.get_session(scope.tenant_id, scope.project_id,
+                                                session_id)
+        owner = existing.user_id if existing is not None else self._session_owners.get(key)
+        if owner is not None and owner != scope.user_id:
+            raise IdentityMismatch(f"session {session_id!r} belongs to another caller",
+                                   details={"sessionId": session_id})
 
     async def journal_append(self, record: dict[str, Any]) -> int:
         """Make a write durable, then hand it to the applier."""
@@ -277,14 +300,18 @@ class MemoryEngine:
         """
         if not (await self.lifecycle.policy(scope)).memory_enabled:
             return None
-        user_text = redact(user_text, self.sensitive_policy)
-        assistant_text = redact(assistant_text, self.sensitive_policy)
         mem = self.callers.get(scope)
         if mem.session_id is None:
             await self.start_session(scope, caller)
             mem = self.callers.get(scope)  # a shared store starts the call from fresh state
         assert mem.session_id is not None
-        meta = dict(metadata or {})
+        clean = self.redactor.turn((scope.tenant_id, scope.project_id, mem.session_id),
+                                   user_text=user_text,
+                                   assistant_text=assistant_text, tool_calls=tool_calls,
+                                   metadata=metadata)
+        user_text, assistant_text, tool_calls = (clean.user_text, clean.assistant_text,
+                                                 clean.tool_calls)
+        meta = clean.metadata
         flagged = interrupted or bool(meta.get("interrupted"))
         turn = Turn(
             event_id=new_id("evt"), session_id=mem.session_id, turn_id=turn_id or new_id("turn"),
@@ -299,6 +326,7 @@ class MemoryEngine:
         return turn.event_id
 
     async def update_profile(self, scope: Scope, field: str, value: Any) -> dict[str, Any]:
+        value = self.redactor.value(value, field=field, about_caller=True)
         mem = self.callers.get(scope)
         await self.journal_append({"type": "profile", "scope": scope_to_record(scope),
                                    "field": field, "value": value, "at": self.clock()})
@@ -322,20 +350,25 @@ class MemoryEngine:
             started = float(session["startedAt"])
             await self.journal_append({
                 "type": "session_start", "scope": scope_to_record(scope), "sessionId": sid,
-                "at": started, "caller": {"name": caller.name, "metadata": caller.metadata},
-                "metadata": {**(session.get("metadata") or {}), "imported": True}})
+                "at": started, "caller": {"name": caller.name,
+                                          "metadata": self.redactor.value(caller.metadata)},
+                "metadata": self.redactor.value(
+                    {**(session.get("metadata") or {}), "imported": True})})
             for t in session["turns"]:
+                clean = self.redactor.turn((scope.tenant_id, scope.project_id, sid),
+                                           user_text=t.get("userText", ""),
+                                           assistant_text=t.get("assistantText", ""),
+                                           metadata=t.get("metadata"))
                 turn = Turn(event_id=new_id("evt"), session_id=sid,
                             turn_id=t.get("turnId") or new_id("turn"),
-                            user_text=redact(t.get("userText", ""), self.sensitive_policy),
-                            assistant_text=redact(t.get("assistantText", ""),
-                                                  self.sensitive_policy),
+                            user_text=clean.user_text, assistant_text=clean.assistant_text,
                             created_at=float(t.get("createdAt", started)),
-                            agent_id=scope.agent_id, metadata=t.get("metadata") or {})
+                            agent_id=scope.agent_id, metadata=clean.metadata)
                 await self.journal_append({"type": "turn", "scope": scope_to_record(scope),
                                            "turn": turn_to_record(turn)})
                 mem.add_turn(turn)
                 turns_written += 1
+            self.redactor.forget((scope.tenant_id, scope.project_id, sid))
             ended = float(session.get("endedAt") or started)
             await self.journal_append({"type": "session_end", "scope": scope_to_record(scope),
                                        "sessionId": sid, "at": ended, "reason": "imported"})

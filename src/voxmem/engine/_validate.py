@@ -13,6 +13,7 @@ from ..models import LANES, Caller, Lane
 
 __all__ = [
     "MODES",
+    "HugeNumber",
     "check_caller",
     "check_documents",
     "check_index_name",
@@ -20,8 +21,11 @@ __all__ = [
     "check_mode",
     "check_optional_dict",
     "check_optional_id",
+    "check_payload",
+    "check_profile_field",
     "check_text",
     "check_timeout_ms",
+    "check_timestamp",
     "check_top_k",
 ]
 
@@ -30,6 +34,98 @@ MAX_ID_CHARS = 256
 MAX_TIMEOUT_MS = 60_000
 MAX_TOP_K = 50
 _INDEX_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+#: Profile field names are composed into the LLM's context: a strict pattern keeps line
+#: breaks, headings and quotes out of them (values are quoted; names are not prose).
+PROFILE_FIELD = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+#: Largest JSON size of tool_calls and of any metadata object, like turn text.
+MAX_METADATA_BYTES = 65_536
+#: Numbers must fit a 64-bit integer: both stores and every JSON reader keep them exactly.
+MAX_ABS_INT = 2**63 - 1
+#: Timestamps before this (2000-01-01) are almost always a unit mistake (0, or days).
+MIN_TIMESTAMP = 946_684_800.0
+#: Clocks disagree a little; more than a day ahead is a unit mistake (milliseconds).
+MAX_FUTURE_S = 86_400.0
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class HugeNumber:
+    """A JSON integer too long to convert, kept as a marker so the field can be named.
+
+    Python refuses to turn more than 4,300 digits into an int (a denial-of-service
+    guard) with a ValueError that would otherwise surface as a 500.
+    """
+
+    __slots__ = ("digits",)
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+
+def parse_json_int(text: str) -> int | HugeNumber:
+    """``json.loads(parse_int=...)``: an int, or a marker for one far outside int64."""
+    digits = len(text.lstrip("-"))
+    if digits > 20:
+        return HugeNumber(digits)
+    return int(text)
+
+
+def check_payload(value: Any, field: str = "body") -> None:
+    """Refuse, naming the field, what no store can keep losslessly on both backends.
+
+    Checked once at the door for every operation, for REST and in-process callers alike:
+    lone surrogates (not encodable as UTF-8), NUL characters (Postgres text and jsonb
+    refuse them, SQLite keeps them: the same input would store differently), integers
+    outside 64 bits and non-finite numbers. Refusing is chosen over rewriting because a
+    silently changed id or value would no longer match what the caller holds.
+    """
+    stack: list[tuple[Any, str]] = [(value, field)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            _check_string(item, where)
+        elif isinstance(item, dict):
+            for key, sub in item.items():
+                if not isinstance(key, str):
+                    raise BadRequest(f"{where} has a non-string key {key!r}", field=where)
+                _check_string(key, where, what="a key")
+                stack.append((sub, key if where == "body" else f"{where}.{key}"))
+        elif isinstance(item, list | tuple):
+            stack.extend((sub, f"{where}[{i}]") for i, sub in enumerate(item))
+        elif isinstance(item, HugeNumber):
+            raise BadRequest(f"{where} is a number of {item.digits} digits; numbers must "
+                             "fit in 64 bits", field=where)
+        elif isinstance(item, bool) or item is None:
+            continue
+        elif isinstance(item, int) and abs(item) > MAX_ABS_INT:
+            raise BadRequest(f"{where} is out of range; integers must fit in 64 bits",
+                             field=where)
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise BadRequest(f"{where} must be a finite number", field=where)
+
+
+def _check_string(text: str, where: str, *, what: str = "text") -> None:
+    if "\x00" in text:
+        raise BadRequest(f"{where} contains a NUL character, which cannot be stored; "
+                         "remove it", field=where)
+    if not text.isascii() and _LONE_SURROGATE.search(text):
+        raise BadRequest(f"{where} contains {what} that is not valid UTF-8 (a lone "
+                         "surrogate)", field=where)
+
+
+def check_timestamp(value: float, field: str, now: float) -> float:
+    """``value`` (epoch seconds) if it lies between 2000-01-01 and a day from ``now``."""
+    if not math.isfinite(value) or not MIN_TIMESTAMP <= value <= now + MAX_FUTURE_S:
+        raise BadRequest(f"{field} must be epoch seconds between 2000-01-01 and a day from "
+                         f"now (got {value!r}; milliseconds by mistake?)", field=field)
+    return value
+
+
+def check_profile_field(value: Any) -> str:
+    """A profile field name: a letter, then letters, digits, '_', '.' or '-' (<= 64)."""
+    if not isinstance(value, str) or not PROFILE_FIELD.match(value.strip()):
+        raise BadRequest("field must be 1-64 characters of letters, digits, '_', '.' or "
+                         "'-', starting with a letter (e.g. preferred_name)", field="field")
+    return value.strip()
 
 
 def check_caller(user: Any, user_id: Any = None) -> Caller:
@@ -82,16 +178,26 @@ def check_optional_id(value: Any, field: str) -> str | None:
     return value
 
 
-def check_optional_dict(value: Any, field: str) -> dict[str, Any]:
+def check_optional_dict(value: Any, field: str,
+                        max_bytes: int = MAX_METADATA_BYTES) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
         raise BadRequest(f"{field} must be an object", field=field)
+    check_json_size(value, field, max_bytes)
+    return value
+
+
+def check_json_size(value: Any, field: str, max_bytes: int) -> None:
+    """Refuse ``value`` if it is not JSON or its JSON is over ``max_bytes`` (413)."""
     try:
-        json.dumps(value)
+        size = len(json.dumps(value, ensure_ascii=False, allow_nan=False).encode(
+            "utf-8", "surrogatepass"))
     except (TypeError, ValueError):
         raise BadRequest(f"{field} must be JSON-serialisable", field=field) from None
-    return value
+    if size > max_bytes:
+        raise BadRequest(f"{field} is {size} bytes as JSON; the limit is {max_bytes}",
+                         field=field, status_code=413)
 
 
 def check_lanes(value: Any) -> tuple[Lane, ...]:
@@ -155,7 +261,7 @@ def check_documents(value: Any, *, max_documents: int, max_bytes: int,
     if len(value) > max_documents:
         raise BadRequest(
             f"{len(value)} documents in one call; the limit is {max_documents}. Split the "
-            "batch or use `voxmem index upload` for bulk loads",
+            f"batch into calls of at most {max_documents} documents and {max_bytes} bytes",
             code="index.batch_too_large", status_code=413, field="documents",
             details={"documents": len(value), "maxDocuments": max_documents})
     try:
@@ -165,7 +271,7 @@ def check_documents(value: Any, *, max_documents: int, max_bytes: int,
     if size > max_bytes:
         raise BadRequest(
             f"documents payload is {size} bytes; the limit is {max_bytes}. Split the batch "
-            "or use `voxmem index upload` for bulk loads",
+            f"into calls of at most {max_documents} documents and {max_bytes} bytes",
             code="index.batch_too_large", status_code=413, field="documents",
             details={"bytes": size, "maxBytes": max_bytes})
     seen: set[str] = set()

@@ -9,6 +9,10 @@ Every failure, including ones the framework itself would answer (unknown route, 
 method, unreadable body), is the one envelope ``{"error": {"code", "message",
 "details"}}``. Bad input is a 4xx naming the field; only a bug is a 500 ``internal``.
 
+The token is checked before routing: without it every path but ``/v1/health`` answers
+401, so an unauthenticated client cannot tell which routes exist. Error messages and
+log lines are passed through :func:`~voxmem._config.mask_secrets`.
+
 Why Starlette and a hand-built OpenAPI document rather than FastAPI: the bodies are
 validated by the shared operation table, not by pydantic models, so FastAPI would add
 only its schema generator — and ~0.4 s to every runtime cold start, which a caller's
@@ -31,11 +35,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .._config import Settings, settings_table
+from .._config import Settings, mask_secrets, settings_table
 from .._exceptions import BadRequest, InternalError, NotFound, Unauthorized, VoxmemError
 from .._operations import OPERATIONS, Operation, dispatch
 from ..engine import MemoryEngine
+from ..engine._validate import parse_json_int
 
 __all__ = ["RuntimeHooks", "create_app", "openapi_document"]
 
@@ -43,6 +49,8 @@ log = logging.getLogger("voxmem.runtime")
 
 HEALTH_PATH = "/v1/health"
 MAX_JSON_DEPTH_ERROR = "request body is nested too deeply"
+#: Where the arrival time of a request (epoch seconds) is kept in its ASGI scope.
+RECEIVED_AT_KEY = "voxmem.received_at"
 
 _ENVELOPE_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -95,9 +103,11 @@ def _json_response(status: int, body: Any) -> Response:
     return Response(data, status_code=status, media_type="application/json")
 
 
-def _error_response(exc: VoxmemError) -> Response:
+def _error_response(exc: VoxmemError, secrets: tuple[str, ...] = ()) -> Response:
     headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-    response = _json_response(exc.status_code, exc.to_envelope())
+    envelope = exc.to_envelope()
+    envelope["error"]["message"] = mask_secrets(exc.message, secrets)
+    response = _json_response(exc.status_code, envelope)
     if headers:
         response.headers.update(headers)
     return response
@@ -130,7 +140,9 @@ async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
         raise BadRequest(f"request body is not valid UTF-8 (byte {exc.start})",
                          field="body") from None
     try:
-        payload = json.loads(text, parse_constant=_reject_constant)
+        # parse_int: a 5,000-digit integer would make int() raise a bare ValueError (a
+        # 500); it becomes a marker the operation check refuses, naming the field.
+        payload = json.loads(text, parse_constant=_reject_constant, parse_int=parse_json_int)
     except json.JSONDecodeError as exc:
         raise BadRequest(f"request body is not valid JSON: {exc.msg} at line {exc.lineno} "
                          f"column {exc.colno}", field="body") from None
@@ -145,6 +157,7 @@ async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
 #: The routes beside the generated ones: (method, path, summary, needs the token).
 EXTRA_ROUTES = (
     ("GET", HEALTH_PATH, "Liveness; needs no token and reveals nothing", False),
+    ("GET", "/openapi.json", "This OpenAPI document", True),
     ("GET", "/v1/runtime", "Process, version and engine stats", True),
     ("GET", "/v1/settings", "The settings table (name, default, env, help) with values",
      True),
@@ -187,6 +200,55 @@ def openapi_document(version: str) -> dict[str, Any]:
     }
 
 
+class TokenGate:
+    """ASGI middleware: the bearer token is checked before any routing happens.
+
+    Routing first would answer 404 / 405 / 307 to a stranger and so reveal which routes
+    exist; here every path except ``/v1/health`` answers 401 without the token. It also
+    stamps each request's arrival time, before it waits for anything, so deadlines can
+    count queueing.
+    """
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self._expected = token.encode("utf-8")
+
+    def authorized(self, scope: Scope) -> bool:
+        """Whether the request in ``scope`` carries the right bearer token."""
+        header = b""
+        for name, value in scope.get("headers", ()):
+            if name == b"authorization":
+                header = value
+                break
+        scheme, _, presented = header.partition(b" ")
+        # compare_digest: the time taken must not tell an attacker how much matched.
+        return scheme.lower() == b"bearer" and hmac.compare_digest(
+            presented.strip(), self._expected)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, send)
+            return
+        scope[RECEIVED_AT_KEY] = time.time()
+        if (scope["type"] == "http" and scope.get("path") == HEALTH_PATH
+                and scope.get("method") in ("GET", "HEAD")):
+            await self.app(scope, receive, send)
+            return
+        if self.authorized(scope):
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] != "http":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        response = _error_response(_unauthorized())
+        await response(scope, receive, send)
+
+
+def _unauthorized() -> Unauthorized:
+    return Unauthorized("missing or wrong runtime token; send 'Authorization: Bearer "
+                        "<token>' with the token from runtime.token")
+
+
 def create_app(
     engine: MemoryEngine,
     *,
@@ -209,7 +271,7 @@ def create_app(
         raise ValueError("the runtime needs a non-empty token")
     cfg = settings or engine.settings
     hooks = hooks or RuntimeHooks()
-    expected = token.encode("utf-8")
+    secrets = (*cfg.secret_values(), token)
     max_body = cfg.runtime_max_body_bytes
     openapi = _json_response(200, openapi_document(_version()))
 
@@ -230,21 +292,12 @@ def create_app(
             log.info("engine flushed and closed in %.0f ms",
                      (time.perf_counter() - started) * 1000)
 
-    def authorize(request: Request) -> None:
-        header = request.headers.get("authorization", "")
-        scheme, _, presented = header.partition(" ")
-        # compare_digest: the time taken must not tell an attacker how much matched.
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-                presented.strip().encode("utf-8"), expected):
-            raise Unauthorized("missing or wrong runtime token; send 'Authorization: "
-                               "Bearer <token>' with the token from runtime.token")
-
     def endpoint_for(op: Operation) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            authorize(request)
             payload = await read_json_object(request, max_body)
             try:
-                result = await dispatch(engine, op.name, payload)
+                result = await dispatch(engine, op.name, payload,
+                                        received_at=request.scope.get(RECEIVED_AT_KEY))
             except VoxmemError:
                 raise
             except Exception as exc:
@@ -262,19 +315,16 @@ def create_app(
         # Reveals nothing about the data: only that a voxmem runtime answers here.
         return _json_response(200, {"status": "ok"})
 
-    async def runtime_info(request: Request) -> Response:
-        authorize(request)
+    async def runtime_info(_request: Request) -> Response:
         info = hooks.info() if hooks.info is not None else {"pid": os.getpid()}
         return _json_response(200, {**info, "version": _version(), "stats": engine.stats()})
 
-    async def settings_view(request: Request) -> Response:
-        authorize(request)
+    async def settings_view(_request: Request) -> Response:
         values = cfg.to_dict()
         rows = [{**row, "value": values.get(row["name"])} for row in settings_table()]
         return _json_response(200, {"settings": rows})
 
-    async def shutdown(request: Request) -> Response:
-        authorize(request)
+    async def shutdown(_request: Request) -> Response:
         if hooks.request_shutdown is None:
             raise NotFound("this runtime cannot be stopped over HTTP")
         hooks.request_shutdown()
@@ -286,14 +336,13 @@ def create_app(
     routes = [Route(op.path, endpoint_for(op), methods=[op.method], name=op.name)
               for op in OPERATIONS.values()]
     views = {HEALTH_PATH: health, "/v1/runtime": runtime_info, "/v1/settings": settings_view,
-             "/v1/admin/shutdown": shutdown}
+             "/v1/admin/shutdown": shutdown, "/openapi.json": openapi_view}
     routes += [Route(path, views[path], methods=[method])
                for method, path, _summary, _auth in EXTRA_ROUTES]
-    routes.append(Route("/openapi.json", openapi_view, methods=["GET"]))
 
     async def voxmem_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, VoxmemError)
-        return _error_response(exc)
+        return _error_response(exc, secrets)
 
     async def http_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -310,9 +359,14 @@ def create_app(
         log.error("unhandled error in the runtime", exc_info=exc)
         return _error_response(InternalError("unexpected error; see the runtime log"))
 
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
         VoxmemError: voxmem_error, StarletteHTTPException: http_error,
         Exception: unexpected_error})
+    # Behind the gate, Starlette's trailing-slash redirect is only reachable with the
+    # token; it stays off anyway so every route has exactly one spelling.
+    app.router.redirect_slashes = False
+    app.add_middleware(TokenGate, token=token)
+    return app
 
 
 def _version() -> str:

@@ -6,8 +6,11 @@ Start-up order matters and is chosen so that a client never sees a half-ready ru
 2. bind a free port from the configured range ourselves (so the port is known and held
    before the app starts) or exit with :data:`EXIT_NO_FREE_PORT`;
 3. write a fresh token file (0600);
-4. the app's lifespan starts the engine (journal replay included) and only then writes
-   ``runtime.json``; the socket already listens, so early connections simply queue.
+4. start the engine (journal replay included) on the loop uvicorn will serve from; a
+   store that cannot be opened (read-only or unwritable data directory, Postgres
+   refusing) is one log line and :data:`EXIT_START_FAILED`, not a traceback;
+5. the app's lifespan then writes ``runtime.json``; the socket already listens, so
+   early connections simply queue.
 
 On SIGTERM/SIGINT uvicorn drains requests in flight, then the lifespan removes
 ``runtime.json`` and closes the engine, applying every journaled write. The lock goes
@@ -16,6 +19,8 @@ with the process.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -24,7 +29,7 @@ import sys
 import time
 from typing import Any
 
-from .._config import Settings
+from .._config import SecretMaskingFilter, Settings, mask_secrets
 from ..engine import MemoryEngine
 from ._app import RuntimeHooks, create_app
 from ._discovery import (
@@ -124,7 +129,7 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
         try:
             engine = MemoryEngine(settings)
         except Exception as exc:
-            log.error("cannot start the engine: %s", exc)
+            log.error("cannot start the engine: %s", mask_secrets(str(exc)))
             sock.close()
             return EXIT_START_FAILED
 
@@ -161,15 +166,32 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
             timeout_graceful_shutdown=max(1, round(settings.runtime_shutdown_timeout_s)),
         )
         server = uvicorn.Server(config)
+
+        async def run() -> int:
+            # Started here rather than in the lifespan (where it is then a no-op): a
+            # failure inside the lifespan would reach the log as a framework traceback.
+            try:
+                await engine.start()
+            except Exception as exc:
+                log.error("cannot start the engine for %s: %s (%s)", data_dir,
+                          mask_secrets(str(exc)), type(exc).__name__)
+                with contextlib.suppress(Exception):
+                    await engine.close()
+                return EXIT_START_FAILED
+            await server.serve(sockets=[sock])
+            return 0
+
+        # The loop uvicorn itself would pick (uvloop when installed and configured).
+        factory = getattr(config, "get_loop_factory", lambda: None)()
         try:
-            server.run(sockets=[sock])
+            with asyncio.Runner(loop_factory=factory) as runner:
+                return runner.run(run())
         except SystemExit as exc:
-            # uvicorn exits this way when the lifespan (engine start) fails.
+            # uvicorn exits this way when the lifespan fails after the engine started.
             log.error("runtime failed to start (uvicorn exit %s)", exc.code)
             return EXIT_START_FAILED
         finally:
             remove_discovery(data_dir, discovery.instance)
-        return 0
     finally:
         lock.release()
 
@@ -180,6 +202,11 @@ def configure_logging(settings: Settings) -> None:
         level=settings.runtime_log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s",
     )
+    # On the handlers, not a logger: records of every library (uvicorn, psycopg) pass
+    # through them, and a store URL's password must never reach runtime.log.
+    masking = SecretMaskingFilter(settings)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(masking)
 
 
 def _version() -> str:

@@ -1,0 +1,74 @@
+"""Settings are validated when built: wrong choices, types and ranges are refused with
+an error naming the setting (and its allowed values), never accepted silently."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from voxmem import Settings
+from voxmem._config import CHOICES
+from voxmem._exceptions import BadRequest
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("embedder", "nope"), ("extractor", "gpt"), ("memory_scope", "global"),
+    ("journal_fsync", "sometimes"), ("runtime_log_level", "loud"),
+])
+def test_a_choice_outside_the_allowed_values_names_them(name: str, value: Any) -> None:
+    with pytest.raises(BadRequest) as caught:
+        Settings(**{name: value})
+    assert caught.value.details["field"] == name
+    assert caught.value.details["allowed"] == list(CHOICES[name])
+    for allowed in CHOICES[name]:
+        assert allowed in caught.value.message
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("recall_timeout_ms", "250"), ("memory_enabled", 1), ("memory_enabled", "yes"),
+    ("recency_weight", "0.1"), ("top_k_org", 2.5), ("store_url", None),
+])
+def test_a_value_of_the_wrong_type_is_refused(name: str, value: Any) -> None:
+    with pytest.raises(BadRequest) as caught:
+        Settings(**{name: value})
+    assert caught.value.details["field"] == name
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("recall_timeout_ms", 0), ("recall_timeout_ms", 600_000), ("top_k_permanent", 500),
+    ("memory_retention_days", -1), ("rrf_k", 0), ("dense_floor", 2.0),
+    ("index_max_documents", 0), ("caller_cache_size", 0), ("max_turn_text_bytes", 10),
+])
+def test_a_value_out_of_range_is_refused(name: str, value: Any) -> None:
+    with pytest.raises(BadRequest) as caught:
+        Settings(**{name: value})
+    assert name in caught.value.message
+
+
+def test_replace_validates_too() -> None:
+    with pytest.raises(BadRequest):
+        Settings().replace(embedder="nope")
+
+
+@pytest.mark.parametrize("word", ["flase", "maybe", "", "2", "enabled"])
+def test_an_env_boolean_that_is_not_a_boolean_is_refused(word: str) -> None:
+    with pytest.raises(BadRequest) as caught:
+        Settings.from_env(environ={"VOXMEM_MEMORY_ENABLED": word})
+    assert "VOXMEM_MEMORY_ENABLED" in caught.value.message
+    assert "false" in caught.value.message and "true" in caught.value.message
+
+
+@pytest.mark.parametrize(("word", "expected"), [
+    ("true", True), ("True", True), ("1", True), ("on", True), ("yes", True),
+    ("false", False), ("False", False), ("0", False), ("off", False), ("no", False)])
+def test_env_booleans_accept_the_usual_words(word: str, expected: bool) -> None:
+    settings = Settings.from_env(environ={"VOXMEM_MEMORY_ENABLED": word})
+    assert settings.memory_enabled is expected
+
+
+def test_an_env_choice_is_checked_like_a_direct_one() -> None:
+    with pytest.raises(BadRequest) as caught:
+        Settings.from_env(environ={"VOXMEM_EMBEDDER": "nope"})
+    assert "VOXMEM_EMBEDDER" in caught.value.message
+    assert "static" in caught.value.message
