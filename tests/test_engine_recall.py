@@ -179,7 +179,9 @@ class SlowEmbedder:
 
 
 async def test_deadline_drops_late_lanes_and_returns_on_time(settings: Settings) -> None:
-    eng = MemoryEngine(settings, embedder=SlowEmbedder(0.5))
+    # The query embedding takes 3 s, the deadline is 250 ms: the lanes that need the
+    # vector cannot make it whatever the load, the profile lane (no vector) always can.
+    eng = MemoryEngine(settings, embedder=SlowEmbedder(3.0))
     await eng.start()
     try:
         s = who(eng, "lena")
@@ -187,9 +189,9 @@ async def test_deadline_drops_late_lanes_and_returns_on_time(settings: Settings)
                                 assistant_text="Nice")
         await eng.preload(s)  # warm: only the query embedding is slow now
         started = time.perf_counter()
-        result = await eng.search_memory(s, "music taste", timeout_ms=60)
+        result = await eng.search_memory(s, "music taste", timeout_ms=250)
         elapsed = (time.perf_counter() - started) * 1000
-        assert elapsed < 250, f"recall took {elapsed:.0f} ms with a 60 ms deadline"
+        assert elapsed < 1500, f"recall took {elapsed:.0f} ms with a 250 ms deadline"
         assert result.trace["degraded"] is True
         assert result.profile == {"name": "Lena"}, "lanes that finished in time are kept"
         assert "working" in result.trace["errors"]
