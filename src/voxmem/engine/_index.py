@@ -100,6 +100,8 @@ class Where:
     min_created: float | None = None
     #: Only documents created at or before this time (a query about a past time).
     max_created: float | None = None
+    #: Only these positions (ascending), when the caller has already narrowed them down.
+    positions: IntArray | None = None
 
 
 class _Segment:
@@ -612,6 +614,13 @@ class HybridIndex:
             out[inside] = self._alive[positions[inside]]
         return out
 
+    def created_between(self, start: float, end: float) -> IntArray:
+        """Positions (ascending) of the documents created within ``[start, end]``."""
+        with self._lock:
+            created = self._created[: self._n]
+            found: IntArray = np.flatnonzero((created >= start) & (created <= end))
+        return found
+
     def created_mask(self, min_created: float) -> BoolArray:
         """Documents created at or after ``min_created`` (retention)."""
         with self._lock:
@@ -644,8 +653,14 @@ class HybridIndex:
         alive = self._alive[:n]
         if where is None:
             return None, alive
-        if where.groups is not None:
-            members = self.group_positions(where.groups)
+        if where.groups is not None or where.positions is not None:
+            if where.positions is None:
+                assert where.groups is not None
+                members = self.group_positions(where.groups)
+            else:
+                members = where.positions[where.positions < n]
+                if where.groups is not None:
+                    members = members[np.isin(self._group[members], where.groups)]
             if where.exclude_groups:
                 members = members[~np.isin(self._group[members], where.exclude_groups)]
             if members.shape[0] <= GATHER_MAX:

@@ -131,7 +131,6 @@ def structure(index: HybridIndex, scored: Sequence[tuple[int, float]], params: R
         return sorted(scored, key=lambda item: -item[1])  # stable: ties keep their order
     positions = np.fromiter((p for p, _ in scored), dtype=np.int64, count=len(scored))
     base = np.fromiter((s for _, s in scored), dtype=np.float64, count=len(scored))
-    score_of = dict(zip(positions.tolist(), base.tolist(), strict=True))
     groups = index.groups_at(positions)
     if params.neighbour_weight > 0:
         # Neighbours of calls' turns join the candidates with no score of their own.
@@ -144,26 +143,30 @@ def structure(index: HybridIndex, scored: Sequence[tuple[int, float]], params: R
         groups = np.concatenate([groups, index.groups_at(near)])
     final = base.copy()
     in_call = groups > 0
+    n = positions.shape[0]
     if params.call_weight > 0 and in_call.any():
-        call_score: dict[int, float] = {}
-        order = np.argsort(-base, kind="stable")
-        counted: dict[int, int] = {}
-        for i in order.tolist():
-            g = int(groups[i])
-            if g <= 0 or counted.get(g, 0) >= params.call_top:
-                continue
-            counted[g] = counted.get(g, 0) + 1
-            call_score[g] = call_score.get(g, 0.0) + float(base[i]) / params.call_top
-        final += params.call_weight * np.array(
-            [call_score.get(int(g), 0.0) for g in groups.tolist()])
+        # A call's score: the sum of its best ``call_top`` turn scores / ``call_top``.
+        by_group = np.lexsort((-base, groups))
+        g_sorted = groups[by_group]
+        first = np.r_[True, g_sorted[1:] != g_sorted[:-1]]
+        rank_in_call = np.arange(n) - np.maximum.accumulate(np.where(first, np.arange(n), 0))
+        counted = (rank_in_call < params.call_top) & (g_sorted > 0)
+        _, slot = np.unique(g_sorted, return_inverse=True)
+        sums = np.bincount(slot, weights=np.where(counted, base[by_group], 0.0))
+        call = np.empty(n)
+        call[by_group] = sums[slot] / params.call_top
+        final += params.call_weight * np.where(in_call, call, 0.0)
     if params.neighbour_weight > 0:
-        group_of = dict(zip(positions.tolist(), groups.tolist(), strict=True))
-        best_near = np.zeros(positions.shape[0])
-        for i, (pos, g) in enumerate(zip(positions.tolist(), groups.tolist(), strict=True)):
-            if g > 0:
-                best_near[i] = max(score_of.get(other, 0.0) if group_of.get(other) == g
-                                   else 0.0 for other in (pos - 1, pos + 1))
-        final += params.neighbour_weight * best_near
+        # The best score of the turn just before or after, within the same call.
+        by_pos = np.argsort(positions, kind="stable")
+        p_sorted, g_sorted, b_sorted = positions[by_pos], groups[by_pos], base[by_pos]
+        adjacent = (p_sorted[1:] == p_sorted[:-1] + 1) & (g_sorted[1:] == g_sorted[:-1])
+        near_score = np.zeros(n)
+        near_score[1:] = np.where(adjacent, b_sorted[:-1], 0.0)
+        near_score[:-1] = np.maximum(near_score[:-1], np.where(adjacent, b_sorted[1:], 0.0))
+        best_near = np.empty(n)
+        best_near[by_pos] = near_score
+        final += params.neighbour_weight * np.where(in_call, best_near, 0.0)
     # Facts, summaries and turns outside calls score as a call of one turn would, rather
     # than lose to every call turn for having no call to lift them.
     final[~in_call] = base[~in_call] * (1.0 + params.call_weight / params.call_top)

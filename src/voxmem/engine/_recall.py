@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..models import iso
-from ._hot import CallerMemory, Doc, OrgMemory
+from ._hot import FACT_GROUP, CallerMemory, Doc, OrgMemory
 from ._index import BoolArray, FloatArray, HybridIndex, IntArray, Ranked, Where
 from ._rank import RankParams, fuse, structure, time_boost
 from ._time import TimeHint
@@ -74,12 +74,9 @@ def _ranked(index: HybridIndex, query: Query, k: int,
 
 def _confidence(index: HybridIndex, keyword: Ranked, dense: Ranked) -> dict[int, float]:
     """Fact confidence of the candidates (a fact's score is scaled by it)."""
-    confidence = {}
-    for pos in set(keyword.positions.tolist()) | set(dense.positions.tolist()):
-        doc: Doc = index.payload_at(pos)
-        if doc.kind == "fact":
-            confidence[pos] = doc.confidence
-    return confidence
+    candidates = np.union1d(keyword.positions, dense.positions)
+    facts = candidates[index.groups_at(candidates) == FACT_GROUP]
+    return {pos: index.payload_at(pos).confidence for pos in facts.tolist()}
 
 
 def search_caller_lane(
@@ -97,12 +94,16 @@ def search_caller_lane(
     keyword, dense = _ranked(index, query, k, where)
     fused = fuse(index, keyword, dense, None, query.now, params, _confidence(index, keyword, dense))
     when = query.when
-    if when is not None and when.start is not None and params.time_weight > 0:
+    if (when is not None and when.start is not None and when.end is not None
+            and params.time_weight > 0):
         # Memories from the named time may match the words only loosely ("what did I do
         # a week ago?"): rank that window on its own too, so they are candidates at all.
         start = when.start if query.min_created is None else max(when.start,
                                                                   query.min_created)
-        inside = dataclasses.replace(where, min_created=start, max_created=when.end)
+        # Gathering the window's few rows beats scanning the caller's whole index again.
+        window = index.created_between(start, when.end)
+        inside = dataclasses.replace(where, min_created=start, max_created=when.end,
+                                     positions=window)
         keyword, dense = _ranked(index, query, k, inside)
         best = dict(fused)
         for pos, score in fuse(index, keyword, dense, None, query.now, params,
