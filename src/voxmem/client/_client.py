@@ -28,6 +28,7 @@ from .._exceptions import (
     VoxmemError,
 )
 from ..models import IndexBuildResult, Preload, SearchResult
+from ._callers import CallerMethods, CallerMethodsSync
 from ._core import Call, ClientCore, UserArg
 from ._embedded import AsyncEmbeddedTransport
 from ._http import RuntimeTransport
@@ -67,7 +68,7 @@ def _settings(settings: Settings | dict[str, Any] | None, data_dir: str | Path |
     return base.replace(**changes) if changes else base
 
 
-class VoiceClient:
+class VoiceClient(CallerMethods):
     """Async memory client for voice agents.
 
     With no ``runtime_url`` the first call starts the host's runtime (a detached
@@ -256,6 +257,31 @@ class VoiceClient:
         """The project's org indexes with version and counts."""
         return self._core.parse_list(await self._send(self._core.list_indexes()))
 
+    async def list_documents(self, name: str) -> dict[str, Any]:
+        """Org index ``name`` and its documents: ``{"index": {...}, "documents": [...]}``."""
+        return self._core.parse_dict(await self._send(self._core.list_documents(name)))
+
+    async def delete_documents(self, name: str, document_ids: list[str]) -> dict[str, Any]:
+        """Remove documents (and their chunks) from org index ``name``.
+
+        Example::
+
+            await client.delete_documents("faq", ["returns.md"])
+        """
+        return self._core.parse_dict(await self._send(self._core.delete_documents(
+            name, document_ids)))
+
+    async def delete_index(self, name: str) -> dict[str, Any]:
+        """Remove org index ``name`` with all its documents."""
+        return self._core.parse_dict(await self._send(self._core.delete_index(name)))
+
+    async def search_index(self, query: str, *, name: str | None = None,
+                           top_k: int | None = None) -> list[dict[str, Any]]:
+        """The org chunks recall would return for ``query`` (from index ``name``, or all)."""
+        data = self._core.parse_dict(await self._send(self._core.search_index(
+            query, name, top_k)))
+        return list(data.get("chunks") or [])
+
     async def update_profile(self, *, user: UserArg = None, user_id: str | None = None,
                              field: str, value: Any) -> dict[str, Any]:
         """Set one structured profile field of the caller."""
@@ -425,7 +451,7 @@ def _track_session(handle: CallerHandle, call: Call, result: Any) -> None:
         handle.session_id = None
 
 
-class VoiceClientSync:
+class VoiceClientSync(CallerMethodsSync):
     """Blocking twin of :class:`VoiceClient`: same methods and arguments, no ``await``.
 
     Example::
@@ -579,6 +605,23 @@ class VoiceClientSync:
     def list_indexes(self) -> list[dict[str, Any]]:
         """The project's org indexes with version and counts."""
         return self._runner.run(self._async.list_indexes())
+
+    def list_documents(self, name: str) -> dict[str, Any]:
+        """Org index ``name`` and its documents; see :meth:`VoiceClient.list_documents`."""
+        return self._runner.run(self._async.list_documents(name))
+
+    def delete_documents(self, name: str, document_ids: list[str]) -> dict[str, Any]:
+        """Remove documents from org index ``name``."""
+        return self._runner.run(self._async.delete_documents(name, document_ids))
+
+    def delete_index(self, name: str) -> dict[str, Any]:
+        """Remove org index ``name`` with all its documents."""
+        return self._runner.run(self._async.delete_index(name))
+
+    def search_index(self, query: str, *, name: str | None = None,
+                     top_k: int | None = None) -> list[dict[str, Any]]:
+        """The org chunks recall would return for ``query``."""
+        return self._runner.run(self._async.search_index(query, name=name, top_k=top_k))
 
     def update_profile(self, *, user: UserArg = None, user_id: str | None = None,
                        field: str, value: Any) -> dict[str, Any]:

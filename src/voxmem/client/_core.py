@@ -18,6 +18,7 @@ from .._exceptions import BadRequest, VoxmemError, error_from_envelope
 from .._operations import OPERATIONS
 from ..engine._validate import check_caller, check_timeout_ms
 from ..models import Caller, IndexBuildResult, Preload, SearchResult
+from ._callers import CALLER_PROJECT_OPS
 
 __all__ = ["Call", "ClientCore", "HttpRequest", "UserArg"]
 
@@ -38,14 +39,17 @@ class Call:
         Raises ``bad_request`` (naming the field) before any I/O when the caller is
         missing or empty: voxmem never files memory under a shared namespace.
         """
-        if self.op in PROJECT_LEVEL_OPS:
+        if self.op in PROJECT_LEVEL_OPS or self.op in CALLER_PROJECT_OPS:
             return None
         return check_caller(self.payload.get("user"), self.payload.get("user_id"))
 
 
 #: Operations that are about the project, not one caller (they bypass the caller pool).
 PROJECT_LEVEL_OPS = frozenset({"create_index", "list_indexes", "flush", "merge_users",
-                               "get_memory_policy", "set_memory_policy"})
+                               "get_memory_policy", "set_memory_policy",
+                               "list_documents", "delete_documents", "delete_index",
+                               "search_index", "list_callers", "list_calls", "get_call",
+                               "runtime_health"})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -132,6 +136,18 @@ class ClientCore:
 
     def list_indexes(self) -> Call:
         return self._call("list_indexes")
+
+    def list_documents(self, name: str) -> Call:
+        return self._call("list_documents", name=name)
+
+    def delete_documents(self, name: str, document_ids: list[str]) -> Call:
+        return self._call("delete_documents", name=name, document_ids=document_ids)
+
+    def delete_index(self, name: str) -> Call:
+        return self._call("delete_index", name=name)
+
+    def search_index(self, query: str, name: str | None, top_k: int | None) -> Call:
+        return self._call("search_index", query=query, name=name, top_k=top_k)
 
     def update_profile(self, *, user: UserArg, user_id: str | None, field: str,
                        value: Any) -> Call:
