@@ -106,7 +106,7 @@ async def test_barge_in_reply_is_saved_flagged_interrupted(settings: Settings) -
 
 async def test_words_never_answered_are_saved_at_session_end(settings: Settings) -> None:
     client = make_client(settings)
-    fake = ScriptedLLM(by_user_text({"are you there?": Reply(text="yes", delay_s=5)}))
+    fake = ScriptedLLM(by_user_text({"are you there?": Reply(text="yes", hold=asyncio.Event())}))
     session: AgentSession[Any] = AgentSession(llm=fake)
     agent = MemoryAgent(client=client, user=CALLER, instructions=TEMPLATE)
     await session.start(agent)
