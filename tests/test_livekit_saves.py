@@ -56,7 +56,7 @@ async def test_several_user_turns_before_one_reply_are_saved_together(
     await session.start(agent)
 
     stt.say("hi, it's Sam")
-    await asyncio.wait_for(slow_hello.holding.wait(), 5)  # the first reply is being drafted
+    await asyncio.wait_for(slow_hello.holding.wait(), 10)  # the first reply is being drafted
     stt.say("I'm calling about my order 4421")
     reply = await replies.wait(1)
     assert reply.text_content == "you said: I'm calling about my order 4421"
@@ -87,7 +87,7 @@ async def test_barge_in_reply_is_saved_flagged_interrupted(settings: Settings) -
                             lambda ev: ev.new_state == "speaking")
     stt.say("tell me about plans")
     await asyncio.wait_for(speaking, 5)
-    await asyncio.wait_for(long_answer.holding.wait(), 5)  # part of the long answer is out
+    await asyncio.wait_for(long_answer.holding.wait(), 10)  # part of the long answer is out
     stt.say("sorry, just the cheapest one")
     first = await replies.wait(1)
     await replies.wait(2)

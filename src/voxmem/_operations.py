@@ -38,6 +38,7 @@ from .engine._validate import (
 )
 from .entities._schemas import CALLER_SCHEMAS
 from .models import Caller, Scope
+from .store import _entities as entity_ops
 
 __all__ = ["OPERATIONS", "Operation", "dispatch"]
 
@@ -172,8 +173,11 @@ async def _end_session(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     report = p.get("report")
     if report is not None:
         report = check_optional_dict(report, "report", engine.settings.max_turn_text_bytes)
+    wait = p.get("wait", False)
+    if not isinstance(wait, bool):
+        raise BadRequest("wait must be true or false", field="wait")
     info = await engine.end_session(scope, reason=reason, session_id=check_optional_id(
-        p.get("session_id"), "session_id"), report=report)
+        p.get("session_id"), "session_id"), report=report, wait=wait)
     if info is None:
         raise NotFound("the caller has no open session", code="session_not_found")
     return info.to_dict()
@@ -399,7 +403,29 @@ async def _flush(engine: MemoryEngine, p: dict[str, Any]) -> Any:
             0 < timeout <= MAX_FLUSH_TIMEOUT_S):
         raise BadRequest(f"timeout_s must be a number of seconds within (0, "
                          f"{MAX_FLUSH_TIMEOUT_S:.0f}]", field="timeout_s")
-    return {"flushed": await engine.flush(timeout=float(timeout)), **engine.stats()}
+    learning = p.get("learning", False)
+    if not isinstance(learning, bool):
+        raise BadRequest("learning must be true or false", field="learning")
+    return {"flushed": await engine.flush(timeout=float(timeout), learning=learning),
+            **engine.stats()}
+
+
+async def _list_quarantined(engine: MemoryEngine, p: dict[str, Any]) -> Any:
+    _ident(engine, p)
+    entries = await engine.store.list_quarantined(1000)
+    return {"records": [e.to_dict() for e in entries]}
+
+
+async def _retry_quarantined(engine: MemoryEngine, p: dict[str, Any]) -> Any:
+    _ident(engine, p)
+    seq = p.get("seq")
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 < seq < 2**63:
+        raise BadRequest("seq must be the positive journal sequence number of a "
+                         "quarantined record", field="seq")
+    new_seq = await engine.retry_quarantined(seq)
+    if new_seq is None:
+        raise NotFound(f"no quarantined record has seq {seq}")
+    return {"seq": seq, "journaledAs": new_seq}
 
 
 # -- callers and entities (SPEC §7; logic in voxmem.entities) ---------------------------
@@ -558,6 +584,10 @@ OPERATIONS: dict[str, Operation] = {
                   "Set memory on/off and retention for the project or this agent"),
         Operation("flush", "POST", "/v1/admin/flush", _flush,
                   "Wait until every acknowledged write is in the store"),
+        Operation("list_quarantined", "POST", "/v1/admin/quarantine/list", _list_quarantined,
+                  "Journal records the store refused (bad data), set aside"),
+        Operation("retry_quarantined", "POST", "/v1/admin/quarantine/retry",
+                  _retry_quarantined, "Send one quarantined record to the store again"),
         *CALLER_OPERATIONS,
     )
 }
@@ -632,9 +662,13 @@ async def _get_caller(engine: MemoryEngine, p: dict[str, Any]) -> Any:
                                              space=scope.space, user_id=scope.user_id,
                                              limit=_limit(p))
     live = [f for f in facts if f["validTo"] is None and f["deletedAt"] is None]
+    idents = await engine.store.run_entities(scope.tenant_id, entity_ops.caller_identifiers(
+        scope), write=False)
     return {"caller": found, "memories": live,
             "history": [f for f in facts if f not in live], "calls": calls,
-            "merges": await engine.store.caller_merges(scope)}
+            "identifiers": [r.to_dict() for r in idents],
+            # With evidence and merge id, so a merge can be undone from the caller's page.
+            "merges": await engine.directory.merges(scope, scope.user_id)}
 
 
 async def _list_calls(engine: MemoryEngine, p: dict[str, Any]) -> Any:
@@ -766,9 +800,10 @@ async def _health(engine: MemoryEngine, p: dict[str, Any]) -> Any:
 
 OPERATIONS.update({op.name: op for op in (
     Operation("list_callers", "POST", "/v1/callers/list", _list_callers,
-              "Find callers by id, name, phone (any format), email or other identifier"),
+              "Find callers by any identifier, written or spoken, or by name (also by sound)"),
     Operation("get_caller", "POST", "/v1/callers/get", _get_caller,
-              "One caller: profile, current and superseded memories, calls"),
+              "One caller: profile, current and superseded memories, calls, identifiers and "
+              "merges"),
     Operation("list_calls", "POST", "/v1/calls/list", _list_calls,
               "Calls of the project, or of one caller (user_id), newest first"),
     Operation("get_call", "POST", "/v1/calls/get", _get_call,

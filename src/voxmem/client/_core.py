@@ -49,7 +49,7 @@ PROJECT_LEVEL_OPS = frozenset({"create_index", "list_indexes", "flush", "merge_u
                                "get_memory_policy", "set_memory_policy",
                                "list_documents", "delete_documents", "delete_index",
                                "search_index", "list_callers", "list_calls", "get_call",
-                               "runtime_health"})
+                               "runtime_health", "list_quarantined", "retry_quarantined"})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -118,9 +118,10 @@ class ClientCore:
                           metadata=metadata)
 
     def end_session(self, *, user: UserArg, user_id: str | None, reason: str,
-                    session_id: str | None, report: dict[str, Any] | None = None) -> Call:
+                    session_id: str | None, report: dict[str, Any] | None = None,
+                    wait: bool = False) -> Call:
         return self._call("end_session", user=user, user_id=user_id, reason=reason,
-                          session_id=session_id, report=report)
+                          session_id=session_id, report=report, wait=wait or None)
 
     def caller_op(self, op: str, *, user: UserArg, user_id: str | None, **fields: Any) -> Call:
         """A per-caller memory-management call (list, delete, remember, forget, ...)."""
@@ -161,8 +162,8 @@ class ClientCore:
         return self._call("import_history", user=user, user_id=user_id, sessions=sessions,
                           learn=learn, outside_retention=outside_retention)
 
-    def flush(self, timeout_s: float) -> Call:
-        return self._call("flush", timeout_s=timeout_s)
+    def flush(self, timeout_s: float, learning: bool = False) -> Call:
+        return self._call("flush", timeout_s=timeout_s, learning=learning or None)
 
     # -- wire ------------------------------------------------------------------------------
     @staticmethod
