@@ -1,9 +1,14 @@
-"""The operation table: every client call, as name → (HTTP route, handler).
+"""The operation table's engine half: one handler per operation of :mod:`voxmem._api`.
 
-The embedded client and the runtime's REST API both dispatch through this table, so a
-call validated, executed and serialised in-process is byte-for-byte the call the runtime
-serves. Request bodies use the Python parameter names (``user_text``); responses are
-the JSON shapes of the result records (``contextText``).
+The embedded client and the runtime's REST API both dispatch through :func:`dispatch`,
+so a call validated, executed and serialised in-process is byte-for-byte the call the
+runtime serves. The wire half (names, routes, request and response types) lives in
+``_api`` so that clients can import it without the engine; a handler is bound to its
+entry with ``@handles("name")``.
+
+Handlers read the body in its snake_case spelling (``p.get("user_text")``) after
+:func:`dispatch` has checked it against the operation's request type, and return the
+JSON-ready shape of the operation's response type (``contextText``).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ._api import OPERATION_SPECS, OperationSpec, spellings, validate
 from ._config import MAX_RETENTION_DAYS, mask_secrets
 from ._deadline import budget_left_ms, expired_search, request_arrived
 from ._exceptions import BadRequest, NotFound, VoxmemError
@@ -36,7 +42,7 @@ from .engine._validate import (
 )
 from .models import Caller, Scope
 
-__all__ = ["OPERATIONS", "Operation", "dispatch"]
+__all__ = ["OPERATIONS", "Operation", "dispatch", "handles"]
 
 MAX_IMPORT_SESSIONS = 1000
 MAX_IMPORT_TURNS = 10_000
@@ -51,13 +57,43 @@ Handler = Callable[[MemoryEngine, dict[str, Any]], Awaitable[Any]]
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Operation:
-    """One client call: its REST route and the handler that validates and runs it."""
+    """One client call: its wire declaration and the handler that runs it."""
 
-    name: str
-    method: str
-    path: str
+    spec: OperationSpec
     handler: Handler
-    summary: str
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def method(self) -> str:
+        return self.spec.method
+
+    @property
+    def path(self) -> str:
+        return self.spec.path
+
+    @property
+    def summary(self) -> str:
+        return self.spec.summary
+
+
+_HANDLERS: dict[str, Handler] = {}
+
+
+def handles(name: str) -> Callable[[Handler], Handler]:
+    """Bind the decorated function as the handler of operation ``name`` in ``_api``."""
+    if name not in OPERATION_SPECS:
+        raise KeyError(f"operation {name!r} is not declared in voxmem._api.OPERATION_SPECS")
+
+    def bind(handler: Handler) -> Handler:
+        if name in _HANDLERS:
+            raise KeyError(f"operation {name!r} has two handlers")
+        _HANDLERS[name] = handler
+        return handler
+
+    return bind
 
 
 def _ident(engine: MemoryEngine, p: dict[str, Any]) -> tuple[str, str, str]:
@@ -96,6 +132,7 @@ def _timestamp(value: Any, field: str, now: float) -> float:
     raise BadRequest(f"{field} must be a timestamp", field=field)
 
 
+@handles("search_memory")
 async def _search(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     scope, _caller = _caller_scope(engine, p)
     query = check_text(p.get("query"), "query", engine.settings.max_turn_text_bytes)
@@ -119,6 +156,7 @@ async def _search(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     return result
 
 
+@handles("save_response")
 async def _save(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     scope, caller = _caller_scope(engine, p)
     limit = engine.settings.max_turn_text_bytes
@@ -143,11 +181,13 @@ async def _save(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     return {"eventId": event_id}
 
 
+@handles("preload")
 async def _preload(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     scope, caller = _caller_scope(engine, p)
     return (await engine.preload(scope, caller)).to_dict()
 
 
+@handles("start_session")
 async def _start_session(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     scope, caller = _caller_scope(engine, p)
     info = await engine.start_session(
@@ -156,6 +196,7 @@ async def _start_session(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     return info.to_dict()
 
 
+@handles("end_session")
 async def _end_session(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     scope, _caller = _caller_scope(engine, p)
     reason = p.get("reason", "completed")
@@ -171,6 +212,7 @@ async def _end_session(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     return info.to_dict()
 
 
+@handles("create_index")
 async def _create_index(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     tenant, project, _agent = _ident(engine, p)
     name = check_index_name(p.get("name"))
@@ -182,11 +224,13 @@ async def _create_index(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     return result.to_dict()
 
 
+@handles("list_indexes")
 async def _list_indexes(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     tenant, project, _agent = _ident(engine, p)
     return await engine.list_indexes(tenant, project)
 
 
+@handles("update_profile")
 async def _update_profile(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     scope, _caller = _caller_scope(engine, p)
     field = check_profile_field(p.get("field"))
@@ -198,6 +242,7 @@ async def _update_profile(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     return {"profile": await engine.update_profile(scope, field, value)}
 
 
+@handles("import_history")
 async def _import_history(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     scope, caller = _caller_scope(engine, p)
     sessions = p.get("sessions")
@@ -289,6 +334,7 @@ async def _apply_retention(engine: MemoryEngine, scope: Scope, sessions: list[di
     return kept, old
 
 
+@handles("list_memories")
 async def _list_memories(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     scope, _caller = _caller_scope(engine, p)
     history = p.get("include_deleted", False)
@@ -298,6 +344,7 @@ async def _list_memories(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     return await engine.store.list_facts(scope, include_history=history)
 
 
+@handles("session_memories")
 async def _session_memories(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     scope, _caller = _caller_scope(engine, p)
     session_id = check_optional_id(p.get("session_id"), "session_id")
@@ -308,6 +355,7 @@ async def _session_memories(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     return await engine.store.list_facts(scope, include_history=True, session_id=session_id)
 
 
+@handles("delete_memory")
 async def _delete_memory(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     scope, _caller = _caller_scope(engine, p)
     memory_id = check_optional_id(p.get("memory_id"), "memory_id")
@@ -316,33 +364,39 @@ async def _delete_memory(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     return await engine.lifecycle.delete_memory(scope, memory_id)
 
 
+@handles("remember")
 async def _remember(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     scope, _caller = _caller_scope(engine, p)
     content = check_text(p.get("content"), "content", 2048, allow_empty=False)
     return await engine.lifecycle.remember(scope, slot_key(p.get("memory_type")), content)
 
 
+@handles("recall")
 async def _recall(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     scope, _caller = _caller_scope(engine, p)
     return await engine.lifecycle.recall(scope, slot_key(p.get("memory_type")))
 
 
+@handles("forget")
 async def _forget(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     scope, _caller = _caller_scope(engine, p)
     return await engine.lifecycle.forget(scope, slot_key(p.get("memory_type")))
 
 
+@handles("forget_user")
 async def _forget_user(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     scope, _caller = _caller_scope(engine, p)
     return await engine.lifecycle.forget_user(scope)
 
 
+@handles("export_user")
 async def _export_user(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     scope, _caller = _caller_scope(engine, p)
     await engine.flush(timeout=30)
     return await engine.store.export_caller(scope)
 
 
+@handles("merge_users")
 async def _merge_users(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     tenant, project, agent = _ident(engine, p)
     ids = []
@@ -356,11 +410,13 @@ async def _merge_users(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     return await engine.lifecycle.merge_users(source, target)
 
 
+@handles("get_memory_policy")
 async def _get_policy(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     tenant, project, _agent = _ident(engine, p)
     return await engine.lifecycle.policies(tenant, project)
 
 
+@handles("set_memory_policy")
 async def _set_policy(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     tenant, project, agent = _ident(engine, p)
     level = p.get("level", "project")
@@ -382,6 +438,7 @@ async def _set_policy(engine: MemoryEngine, p: dict[str, Any]) -> Any:
                                              memory_enabled=enabled, retention_days=days)
 
 
+@handles("flush")
 async def _flush(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     timeout = p.get("timeout_s", 30.0)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not (
@@ -391,52 +448,12 @@ async def _flush(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     return {"flushed": await engine.flush(timeout=float(timeout)), **engine.stats()}
 
 
+_missing = set(OPERATION_SPECS) - set(_HANDLERS)
+if _missing:  # a declared operation nobody can serve is a bug, caught at import
+    raise RuntimeError(f"operations without a handler: {sorted(_missing)}")
+
 OPERATIONS: dict[str, Operation] = {
-    op.name: op for op in (
-        Operation("search_memory", "POST", "/v1/memory/search", _search,
-                  "Recall for one turn, under a deadline"),
-        Operation("save_response", "POST", "/v1/memory/turns", _save,
-                  "Save one (user, assistant) turn durably"),
-        Operation("preload", "POST", "/v1/memory/preload", _preload,
-                  "Session-start memory block"),
-        Operation("update_profile", "POST", "/v1/memory/profile", _update_profile,
-                  "Set one profile field of a caller"),
-        Operation("import_history", "POST", "/v1/memory/import", _import_history,
-                  "Backfill past calls with their real timestamps"),
-        Operation("start_session", "POST", "/v1/sessions/start", _start_session,
-                  "Open a call for a caller"),
-        Operation("end_session", "POST", "/v1/sessions/end", _end_session,
-                  "Close the caller's current call"),
-        Operation("create_index", "POST", "/v1/indexes", _create_index,
-                  "Build or append an org index (<= 100 documents, <= 1 MB per call)"),
-        Operation("list_indexes", "POST", "/v1/indexes/list", _list_indexes,
-                  "List the project's org indexes"),
-        Operation("list_memories", "POST", "/v1/memories/list", _list_memories,
-                  "The caller's facts (include_deleted adds superseded and deleted ones)"),
-        Operation("session_memories", "POST", "/v1/memories/session", _session_memories,
-                  "Memories written during one call"),
-        Operation("delete_memory", "POST", "/v1/memories/delete", _delete_memory,
-                  "Delete one memory: gone from recall now, from disk after cleanup"),
-        Operation("remember", "POST", "/v1/memories/remember", _remember,
-                  "Upsert one value per (caller, memory_type)"),
-        Operation("recall", "POST", "/v1/memories/recall", _recall,
-                  "The current value of one memory_type"),
-        Operation("forget", "POST", "/v1/memories/forget", _forget,
-                  "Delete the value of one memory_type"),
-        Operation("forget_user", "POST", "/v1/callers/forget", _forget_user,
-                  "Erase everything about a caller"),
-        Operation("export_user", "POST", "/v1/callers/export", _export_user,
-                  "Everything stored about a caller (data request)"),
-        Operation("merge_users", "POST", "/v1/callers/merge", _merge_users,
-                  "Move a caller's memory to another (guest to account)"),
-        Operation("get_memory_policy", "POST", "/v1/policy/get", _get_policy,
-                  "Memory on/off and retention for the project and its agents"),
-        Operation("set_memory_policy", "POST", "/v1/policy/set", _set_policy,
-                  "Set memory on/off and retention for the project or this agent"),
-        Operation("flush", "POST", "/v1/admin/flush", _flush,
-                  "Wait until every acknowledged write is in the store"),
-    )
-}
+    name: Operation(spec, _HANDLERS[name]) for name, spec in OPERATION_SPECS.items()}
 
 
 async def dispatch(engine: MemoryEngine, name: str, payload: dict[str, Any], *,
@@ -451,7 +468,12 @@ async def dispatch(engine: MemoryEngine, name: str, payload: dict[str, Any], *,
         raise NotFound(f"unknown operation {name!r}")
     if not isinstance(payload, dict):
         raise BadRequest("request body must be a JSON object", field="body")
-    check_payload(payload)
+    snake, camel = spellings(op.spec.request, payload)
+    # The content checks first: they name a NUL or a 5,000-digit number exactly where it
+    # is, which the type check would only call "not a string" or "not an integer".
+    check_payload(snake)
+    validate(op.spec.request, camel)
+    payload = snake
     try:
         with request_arrived(received_at):
             return await op.handler(engine, payload)

@@ -1,8 +1,11 @@
-"""The I/O-free half of the clients: request payloads in, typed results out.
+"""The I/O-free half of the clients: typed requests in, typed results out.
 
-Every argument check, default, wire encoding and result parse lives here once; the
-transports only move bytes (in-process engine or loopback HTTP) and the clients only
-wire a builder, a transport and a parser together.
+Every argument default, wire encoding and result parse lives here once; the transports
+only move bytes (in-process engine or loopback HTTP) and the clients only wire a
+builder, a transport and a parser together. Requests are the Structs of
+:mod:`voxmem._api_types`, encoded camelCase as the operation table declares; the
+runtime validates them (the client checks only what it needs before any I/O: the caller
+and the recall timeout).
 """
 
 from __future__ import annotations
@@ -13,20 +16,23 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
+
+from .._api import OPERATION_SPECS
 from .._config import UNSET
 from .._exceptions import BadRequest, VoxmemError, error_from_envelope
-from .._operations import OPERATIONS
 from ..engine._validate import check_caller, check_timeout_ms
 from ..models import Caller, IndexBuildResult, Preload, SearchResult
 
-__all__ = ["Call", "ClientCore", "HttpRequest", "UserArg"]
+__all__ = ["ClientCore", "HttpRequest", "OperationCall", "UserArg"]
 
 UserArg = dict[str, Any] | None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class Call:
-    """One operation to run: its name in the operation table and its JSON body."""
+class OperationCall:
+    """One operation to run (an RPC request, not a phone call): its name in the
+    operation table and its JSON body, camelCase as on the wire."""
 
     op: str
     payload: dict[str, Any]
@@ -38,23 +44,23 @@ class Call:
         Raises ``bad_request`` (naming the field) before any I/O when the caller is
         missing or empty: voxmem never files memory under a shared namespace.
         """
-        if self.op in PROJECT_LEVEL_OPS:
+        if not OPERATION_SPECS[self.op].per_caller:
             return None
-        return check_caller(self.payload.get("user"), self.payload.get("user_id"))
-
-
-#: Operations that are about the project, not one caller (they bypass the caller pool).
-PROJECT_LEVEL_OPS = frozenset({"create_index", "list_indexes", "flush", "merge_users",
-                               "get_memory_policy", "set_memory_policy"})
+        return check_caller(self.payload.get("user"), self.payload.get("userId"))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class HttpRequest:
-    """A :class:`Call` as the runtime's REST API wants it."""
+    """An :class:`OperationCall` as the runtime's REST API wants it."""
 
     method: str
     path: str
     body: bytes
+
+
+def _unset(value: Any) -> Any:
+    """voxmem's "not given" as msgspec's, so the field is left out of the body."""
+    return msgspec.UNSET if value is UNSET else value
 
 
 class ClientCore:
@@ -68,11 +74,16 @@ class ClientCore:
         self.agent_id = agent_id
         self.tenant_id = tenant_id
 
-    def _call(self, op: str, **payload: Any) -> Call:
-        body = {k: v for k, v in payload.items() if v is not None and v is not UNSET}
-        body.update(tenant_id=self.tenant_id, project_id=self.project_id,
-                    agent_id=self.agent_id)
-        return Call(op, body)
+    def _call(self, op: str, **fields: Any) -> OperationCall:
+        """The call of ``op``: its request type built from ``fields`` and this client's
+        identity, encoded as the wire wants it (camelCase, defaults left out)."""
+        request = OPERATION_SPECS[op].request(
+            tenant_id=self.tenant_id, project_id=self.project_id, agent_id=self.agent_id,
+            **{k: _unset(v) for k, v in fields.items()})
+        body = msgspec.to_builtins(request)
+        if not isinstance(body, dict):  # a Struct always encodes to an object
+            raise TypeError(f"{op} request did not encode to an object")
+        return OperationCall(op, body)
 
     @staticmethod
     def check_caller(user: UserArg, user_id: str | None) -> Caller:
@@ -83,7 +94,7 @@ class ClientCore:
     def search_memory(self, query: str, *, user: UserArg, user_id: str | None,
                       lanes: Sequence[str] | None, intent: str,
                       top_k: dict[str, int] | None, timeout_ms: float | None,
-                      mode: str, deadline_at: float | None = None) -> Call:
+                      mode: str, deadline_at: float | None = None) -> OperationCall:
         """``deadline_at`` (epoch seconds): when the caller stops waiting; a runtime on
         the same clock answers ``degraded`` at once if the search reaches it later."""
         if timeout_ms is not None:
@@ -97,7 +108,7 @@ class ClientCore:
     def save_response(self, *, user_text: str, assistant_text: str, user: UserArg,
                       user_id: str | None, turn_id: str | None,
                       tool_calls: list[dict[str, Any]] | None,
-                      metadata: dict[str, Any] | None, interrupted: bool) -> Call:
+                      metadata: dict[str, Any] | None, interrupted: bool) -> OperationCall:
         # A turn id fixed here, before the first attempt, travels unchanged with a retry
         # after a lost connection, so the two attempts are recognisably one turn.
         turn_id = turn_id or f"turn_{uuid.uuid4().hex}"
@@ -105,54 +116,54 @@ class ClientCore:
                           user=user, user_id=user_id, turn_id=turn_id, tool_calls=tool_calls,
                           metadata=metadata, interrupted=interrupted)
 
-    def preload(self, *, user: UserArg, user_id: str | None) -> Call:
+    def preload(self, *, user: UserArg, user_id: str | None) -> OperationCall:
         return self._call("preload", user=user, user_id=user_id)
 
     def start_session(self, *, user: UserArg, user_id: str | None, session_id: str | None,
-                      metadata: dict[str, Any] | None) -> Call:
+                      metadata: dict[str, Any] | None) -> OperationCall:
         return self._call("start_session", user=user, user_id=user_id, session_id=session_id,
                           metadata=metadata)
 
     def end_session(self, *, user: UserArg, user_id: str | None, reason: str,
-                    session_id: str | None, report: dict[str, Any] | None = None) -> Call:
+                    session_id: str | None, report: dict[str, Any] | None = None) -> OperationCall:
         return self._call("end_session", user=user, user_id=user_id, reason=reason,
                           session_id=session_id, report=report)
 
-    def caller_op(self, op: str, *, user: UserArg, user_id: str | None, **fields: Any) -> Call:
+    def caller_op(self, op: str, *, user: UserArg, user_id: str | None, **fields: Any) -> OperationCall:
         """A per-caller memory-management call (list, delete, remember, forget, ...)."""
         return self._call(op, user=user, user_id=user_id, **fields)
 
-    def project_op(self, op: str, **fields: Any) -> Call:
+    def project_op(self, op: str, **fields: Any) -> OperationCall:
         """A project-level call (merges, memory policy)."""
         return self._call(op, **fields)
 
     def create_index(self, name: str, documents: list[dict[str, Any]],
-                     metadata: dict[str, Any] | None) -> Call:
+                     metadata: dict[str, Any] | None) -> OperationCall:
         return self._call("create_index", name=name, documents=documents, metadata=metadata)
 
-    def list_indexes(self) -> Call:
+    def list_indexes(self) -> OperationCall:
         return self._call("list_indexes")
 
     def update_profile(self, *, user: UserArg, user_id: str | None, field: str,
-                       value: Any) -> Call:
+                       value: Any) -> OperationCall:
         call = self._call("update_profile", user=user, user_id=user_id, field=field)
-        call.payload["value"] = value
+        call.payload["value"] = value  # None is a value here: it clears the field
         return call
 
     def import_history(self, *, user: UserArg, user_id: str | None,
                        sessions: list[dict[str, Any]], learn: bool = False,
-                       outside_retention: str | None = None) -> Call:
+                       outside_retention: str | None = None) -> OperationCall:
         return self._call("import_history", user=user, user_id=user_id, sessions=sessions,
                           learn=learn, outside_retention=outside_retention)
 
-    def flush(self, timeout_s: float) -> Call:
+    def flush(self, timeout_s: float) -> OperationCall:
         return self._call("flush", timeout_s=timeout_s)
 
     # -- wire ------------------------------------------------------------------------------
     @staticmethod
-    def http_request(call: Call) -> HttpRequest:
+    def http_request(call: OperationCall) -> HttpRequest:
         """The REST request for ``call``: the route comes from the operation table."""
-        op = OPERATIONS[call.op]
+        op = OPERATION_SPECS[call.op]
         body = json.dumps(call.payload, ensure_ascii=False, separators=(",", ":"),
                           allow_nan=False).encode("utf-8")
         return HttpRequest(op.method, op.path, body)
