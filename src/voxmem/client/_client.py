@@ -156,6 +156,7 @@ class VoiceClient:
             await asyncio.sleep(period)
             for handle in self._pool.expired():
                 await self._retire(handle, "idle")
+                self._pool.reaped += 1
 
     async def _retire(self, handle: CallerHandle, why: str) -> None:
         """Close a handle the pool let go of. Saves are durable before they return, so

@@ -11,6 +11,7 @@ and the recall timeout).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import uuid
 from collections.abc import Sequence
@@ -58,6 +59,11 @@ class HttpRequest:
     body: bytes
 
 
+@functools.cache
+def _required(request: type[msgspec.Struct]) -> frozenset[str]:
+    return frozenset(f.name for f in msgspec.structs.fields(request) if f.required)
+
+
 def _unset(value: Any) -> Any:
     """voxmem's "not given" as msgspec's, so the field is left out of the body."""
     return msgspec.UNSET if value is UNSET else value
@@ -77,9 +83,14 @@ class ClientCore:
     def _call(self, op: str, **fields: Any) -> OperationCall:
         """The call of ``op``: its request type built from ``fields`` and this client's
         identity, encoded as the wire wants it (camelCase, defaults left out)."""
-        request = OPERATION_SPECS[op].request(
+        request_type = OPERATION_SPECS[op].request
+        # None means "not given" in the Python API: an optional field is left out (the
+        # runtime applies its default); a required one is sent as null so the runtime
+        # refuses it naming the field.
+        required = _required(request_type)
+        request = request_type(
             tenant_id=self.tenant_id, project_id=self.project_id, agent_id=self.agent_id,
-            **{k: _unset(v) for k, v in fields.items()})
+            **{k: _unset(v) for k, v in fields.items() if v is not None or k in required})
         body = msgspec.to_builtins(request)
         if not isinstance(body, dict):  # a Struct always encodes to an object
             raise TypeError(f"{op} request did not encode to an object")

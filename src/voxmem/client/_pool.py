@@ -132,7 +132,8 @@ class CallerPool:
                  if not h.busy and now - h.last_used > self.idle_ttl_s]
         for handle in stale:
             del self._handles[handle.user_id]
-        self.reaped += len(stale)
+        # Not counted as reaped here: the client counts a handle once its open call has
+        # been ended, so "reaped" never reports a call that is still being closed.
         return stale
 
     def close(self) -> list[CallerHandle]:
