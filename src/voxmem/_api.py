@@ -164,22 +164,27 @@ def spellings(request: type[msgspec.Struct], body: Any,
     plan = _plan(request)
     snake: dict[Any, Any] = {}
     camel: dict[Any, Any] = {}
+    fields, nested_fields = plan.fields, plan.nested
     for key, value in body.items():
-        names = plan.fields.get(key) if isinstance(key, str) else None
+        names = fields.get(key) if key.__class__ is str else None
         if names is None:  # unknown: validate() names it
             snake[key] = camel[key] = value
             continue
         py, wire = names
-        field = f"{where}.{py}" if where else py
         if py in snake:
+            field = f"{where}.{py}" if where else py
             raise BadRequest(f"{field} is sent twice ({wire!r} and {py!r}); send one",
                              field=field)
-        nested = plan.nested.get(py)
-        if nested is not None and nested[0] and isinstance(value, list):
+        nested = nested_fields.get(py)
+        if nested is None:
+            snake[py] = camel[wire] = value
+            continue
+        field = f"{where}.{py}" if where else py
+        if nested[0] and isinstance(value, list):
             pairs = [spellings(nested[1], item, f"{field}[{i}]")
                      for i, item in enumerate(value)]
             snake[py], camel[wire] = [p[0] for p in pairs], [p[1] for p in pairs]
-        elif nested is not None and not nested[0]:
+        elif not nested[0]:
             snake[py], camel[wire] = spellings(nested[1], value, field)
         else:
             snake[py] = camel[wire] = value
