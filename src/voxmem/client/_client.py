@@ -28,7 +28,7 @@ from .._exceptions import (
     VoxmemError,
 )
 from ..models import IndexBuildResult, Preload, SearchResult
-from ._core import OperationCall, ClientCore, UserArg
+from ._core import ClientCore, OperationCall, UserArg
 from ._http import RuntimeTransport
 from ._pool import CallerHandle, CallerPool
 from ._runner import LoopThread

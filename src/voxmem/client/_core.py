@@ -140,7 +140,8 @@ class ClientCore:
         return self._call("end_session", user=user, user_id=user_id, reason=reason,
                           session_id=session_id, report=report)
 
-    def caller_op(self, op: str, *, user: UserArg, user_id: str | None, **fields: Any) -> OperationCall:
+    def caller_op(self, op: str, *, user: UserArg, user_id: str | None,
+                  **fields: Any) -> OperationCall:
         """A per-caller memory-management call (list, delete, remember, forget, ...)."""
         return self._call(op, user=user, user_id=user_id, **fields)
 

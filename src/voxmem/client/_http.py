@@ -22,7 +22,7 @@ from .._exceptions import (
     Unauthorized,
     VoxmemError,
 )
-from ._core import OperationCall, ClientCore
+from ._core import ClientCore, OperationCall
 from ._launcher import Endpoint, LocalRuntime
 from ._wire import ConnectFailed, RequestFailed, wire_for
 

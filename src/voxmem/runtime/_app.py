@@ -39,9 +39,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .._api import OPERATION_SPECS
 from .._config import Settings, mask_secrets, settings_table
 from .._exceptions import BadRequest, InternalError, NotFound, Unauthorized, VoxmemError
-from .._api import OPERATION_SPECS
 from .._operations import OPERATIONS, Operation, dispatch
 from ..engine import MemoryEngine
 from ..engine._validate import parse_json_int
