@@ -4,8 +4,12 @@ What it shows, end to end:
 
 - the caller is identified from the job metadata, the SIP caller number or the remote
   participant (never the agent itself); in ``console`` mode, a fixed demo caller;
-- ``MemoryAgent`` preloads the caller's memory into ``{{memory}}`` before it greets them,
-  recalls under 250 ms on every turn and saves every turn on its own;
+- ``MemoryAgent`` preloads the caller's memory into a message of its own after the
+  instructions (which stay the same for every caller, so the LLM provider can cache
+  them) before it greets them, recalls under 250 ms on every turn, compacts long calls
+  and saves every turn on its own;
+- one memory client per worker process, made in LiveKit's per-process set-up
+  (``AgentServer(setup_fnc=prewarm)``) and shared by the process's jobs;
 - ``memory_tools()`` lets the model remember details and look up the knowledge base;
 - a handoff to a billing agent keeps the same call memory;
 - ``on_session_end`` stores LiveKit's session report with the call.
@@ -39,6 +43,7 @@ from livekit.agents import (
     AgentServer,
     AgentSession,
     JobContext,
+    JobProcess,
     RunContext,
     cli,
     function_tool,
@@ -60,9 +65,7 @@ CONSOLE_CALLER = os.environ.get("VOXMEM_CONSOLE_CALLER", "console-caller")
 FRONT_DESK = """\
 You are Ava, the voice assistant at the front desk of Acme Grooming.
 Your replies are spoken: one or two short sentences, no lists, no markdown.
-
-What you know about the caller from earlier calls:
-{{memory}}
+What you know about the caller from earlier calls comes in the next message.
 
 Greet returning callers by name and pick up open commitments. When a caller tells you
 something worth keeping (a pet's name, a preferred time), remember it with
@@ -70,8 +73,7 @@ remember_detail. Look up prices, hours and policies with search_knowledge. Hand
 billing questions to the billing desk."""
 
 BILLING = """\
-You are the billing desk of Acme Grooming. Short spoken answers only.
-{{memory}}"""
+You are the billing desk of Acme Grooming. Short spoken answers only."""
 
 FAQ = [
     {"id": "hours", "text": "Acme Grooming is open 8am to 6pm, Tuesday to Saturday."},
@@ -106,13 +108,21 @@ class FrontDesk(MemoryAgent):
                                                  "how you can help.")
 
 
-server = AgentServer()
+def prewarm(proc: JobProcess) -> None:
+    """Once per worker process: the memory client every job of the process shares.
+
+    A job's caller gets their own session inside it (the client's pool), and the host's
+    runtime (or the embedded engine) loads the embedding model once, not per call.
+    """
+    proc.userdata["voxmem"] = memory_client()
+
+
+server = AgentServer(setup_fnc=prewarm)
 
 
 @server.rtc_session(agent_name="voxmem-front-desk", on_session_end=on_session_end)
 async def entrypoint(ctx: JobContext) -> None:
-    client = memory_client()
-    ctx.add_shutdown_callback(client.aclose)
+    client: VoiceClient = ctx.proc.userdata["voxmem"]
     if ctx.is_fake_job():
         # console mode: no room, no dispatch metadata; a fixed caller makes calls repeatable
         caller = CallerIdentity.explicit(CONSOLE_CALLER)

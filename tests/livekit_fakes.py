@@ -175,6 +175,101 @@ class _QueuedStream(stt.RecognizeStream):
         self._event_ch.send_nowait(stt.SpeechEvent(type=kind, alternatives=alternatives))
 
 
+class RecordingRealtimeModel(llm.RealtimeModel):
+    """A speech-to-speech model that records what the agent configures its sessions with.
+
+    It never speaks (``generate_reply`` is refused): enough to see what a realtime session
+    is told (instructions, chat context), which is where memory has to arrive.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(capabilities=llm.RealtimeCapabilities(
+            message_truncation=False, turn_detection=True, user_transcription=True,
+            auto_tool_reply_generation=False, audio_output=False, manual_function_calls=False,
+            mutable_chat_context=True, mutable_instructions=True, mutable_tools=True))
+        self.instructions: list[str] = []
+        self._waiters: list[tuple[Callable[[str], bool], asyncio.Future[str]]] = []
+
+    def session(self, *, turn_detection_disabled: bool = False) -> llm.RealtimeSession[Any]:
+        return _RecordingRealtimeSession(self)
+
+    async def aclose(self) -> None:
+        return None
+
+    def instructions_matching(self, predicate: Callable[[str], bool]) -> asyncio.Future[str]:
+        """The first instructions (sent already, or later) that satisfy ``predicate``."""
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        for text in self.instructions:
+            if predicate(text):
+                future.set_result(text)
+                return future
+        self._waiters.append((predicate, future))
+        return future
+
+    def _record(self, text: str) -> None:
+        self.instructions.append(text)
+        for predicate, future in self._waiters:
+            if not future.done() and predicate(text):
+                future.set_result(text)
+
+
+class _RecordingRealtimeSession(llm.RealtimeSession[Any]):
+    def __init__(self, model: RecordingRealtimeModel) -> None:
+        super().__init__(model)
+        self._model = model
+        self._chat_ctx = llm.ChatContext.empty()
+        self._tools = llm.ToolContext.empty()
+
+    @property
+    def chat_ctx(self) -> llm.ChatContext:
+        return self._chat_ctx.copy()
+
+    @property
+    def tools(self) -> llm.ToolContext:
+        return self._tools.copy()
+
+    async def update_instructions(self, instructions: str) -> None:
+        self._model._record(instructions)
+
+    async def update_chat_ctx(self, chat_ctx: llm.ChatContext) -> None:
+        self._chat_ctx = chat_ctx.copy()
+
+    async def update_tools(self, tools: list[llm.Tool]) -> None:
+        self._tools = llm.ToolContext(tools)
+
+    def update_options(self, *, tool_choice: NotGivenOr[llm.ToolChoice | None] = NOT_GIVEN
+                       ) -> None:
+        return None
+
+    def push_audio(self, frame: Any) -> None:
+        return None
+
+    def push_video(self, frame: Any) -> None:
+        return None
+
+    def generate_reply(self, *, instructions: NotGivenOr[str] = NOT_GIVEN,
+                       tool_choice: NotGivenOr[llm.ToolChoice] = NOT_GIVEN,
+                       tools: NotGivenOr[list[llm.Tool]] = NOT_GIVEN,
+                       ) -> asyncio.Future[llm.GenerationCreatedEvent]:
+        raise llm.RealtimeError("the recording model does not speak")
+
+    def commit_audio(self) -> None:
+        return None
+
+    def clear_audio(self) -> None:
+        return None
+
+    def interrupt(self) -> None:
+        return None
+
+    def truncate(self, *, message_id: str, modalities: list[Any], audio_end_ms: int,
+                 audio_transcript: NotGivenOr[str] = NOT_GIVEN) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
 def speech_session(llm_: ScriptedLLM, stt_: QueuedSTT, **options: Any) -> AgentSession[Any]:
     """A session whose user turns end on the STT's end of speech (no VAD, no audio)."""
     turn_handling: dict[str, Any] = {"turn_detection": "stt",

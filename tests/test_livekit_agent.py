@@ -31,7 +31,7 @@ from tests.livekit_fakes import (
     stored_calls,
 )
 from voxmem import Settings, VoiceClient
-from voxmem.integrations.livekit import CallMemory, MemoryAgent, memory_tools
+from voxmem.integrations.livekit import MEMORY_MESSAGE_ID, CallMemory, MemoryAgent, memory_tools
 
 CALLER = {"id": "caller-42", "name": "Dana"}
 FIRST_CALL = "My dog Biscuit needs a grooming appointment, mornings suit me best"
@@ -52,9 +52,15 @@ async def client(settings: Settings) -> AsyncIterator[VoiceClient]:
         await client.aclose()
 
 
-def recall_index(texts: list[tuple[str, str]]) -> int:
-    return next(i for i, (role, text) in enumerate(texts)
-                if role == "system" and text.startswith("## Memory"))
+BARE = "You are Ava, the front desk of Acme.\n\nKeep answers short."
+LATER_CALL = "I moved to Lisbon last month, so please use the new address"
+
+
+async def earlier_calls(client: VoiceClient) -> None:
+    """Two past calls: the dog in the first, so the preload (the last call) lacks it."""
+    await one_text_call(client, FIRST_CALL)
+    await one_text_call(client, LATER_CALL)
+    await client.flush()
 
 
 async def one_text_call(client: VoiceClient, user_input: str, **agent_kwargs: Any) -> ScriptedLLM:
@@ -81,18 +87,18 @@ async def test_second_call_is_answered_with_memory_of_the_first(client: VoiceCli
     await session.start(agent)
     await replies.wait(1)
 
-    # Before the first reply the instructions carry the caller's name and the last call.
-    instructions = fake.texts(0)[0]
-    assert instructions[0] == "system"
-    assert "Dana" in instructions[1] and "Biscuit" in instructions[1]
-    assert "{{memory}}" not in instructions[1]
-    assert instructions[1].startswith("You are Ava") and "Keep answers short." in instructions[1]
+    # Before the first reply the caller's memory is in its own message after the
+    # instructions, which are exactly the template without the placeholder.
+    (role, instructions), (memory_role, preload) = fake.texts(0)[:2]
+    assert role == "system" and instructions == BARE
+    assert memory_role == "system" and "Dana" in preload and "Biscuit" in preload
+    assert fake.requests[0].items[1].id == MEMORY_MESSAGE_ID
 
     result: RunResult[None] = await session.run(user_input=SECOND_CALL)
     texts = fake.texts()
-    at = recall_index(texts)
-    assert "Biscuit" in texts[at][1]
-    assert texts[at + 1] == ("user", SECOND_CALL)
+    assert texts[-1] == ("user", SECOND_CALL)
+    # The first call is in the preload already: per-turn recall does not send it again.
+    assert sum(FIRST_CALL in text for _, text in texts) == 1
     result.expect.next_event().is_message(role="assistant")
     await session.aclose()
 
@@ -104,8 +110,8 @@ async def test_a_turn_racing_on_enter_still_gets_the_preload(client: VoiceClient
     await session.start(MemoryAgent(client=client, user=CALLER, instructions=TEMPLATE))
     # No wait: on_enter may still be loading memory when the caller's words arrive.
     await session.run(user_input=SECOND_CALL)
-    system = fake.texts(0)[0][1]
-    assert "Dana" in system and "{{memory}}" not in system
+    (_, system), (_, preload) = fake.texts(0)[:2]
+    assert system == BARE and "Dana" in preload
     await session.aclose()
 
 
@@ -121,7 +127,7 @@ async def test_first_call_instructions_have_no_placeholder(client: VoiceClient) 
 
 async def test_text_path_puts_recall_immediately_before_the_user_message(
         client: VoiceClient) -> None:
-    await one_text_call(client, FIRST_CALL)
+    await earlier_calls(client)
     fake = ScriptedLLM()
     session: AgentSession[Any] = AgentSession(llm=fake)
     await session.start(MemoryAgent(client=client, user=CALLER, instructions=TEMPLATE))
@@ -130,10 +136,12 @@ async def test_text_path_puts_recall_immediately_before_the_user_message(
 
     texts = fake.texts()
     roles = [role for role, _ in texts]
-    # instructions, first exchange (its recall was for that turn only), recall, question
-    assert roles == ["system", "user", "assistant", "system", "user"]
+    # instructions, preload, first exchange (its recall was for that turn only), recall,
+    # question
+    assert roles == ["system", "system", "user", "assistant", "system", "user"]
     assert texts[-1] == ("user", SECOND_CALL)
     assert texts[-2][1].startswith("## Memory") and "Biscuit" in texts[-2][1]
+    assert fake.requests[-1].items[-2].id.startswith("voxmem_recall_")
     # The recall is not kept in the conversation history.
     history = [item for item in session.history.items if isinstance(item, llm.ChatMessage)]
     assert all(not (m.text_content or "").startswith("## Memory") for m in history)
@@ -142,7 +150,7 @@ async def test_text_path_puts_recall_immediately_before_the_user_message(
 
 async def test_speech_path_recalls_in_the_hook_before_the_user_message(
         client: VoiceClient) -> None:
-    await one_text_call(client, FIRST_CALL)
+    await earlier_calls(client)
     fake, stt = ScriptedLLM(), QueuedSTT()
     session = speech_session(fake, stt, turn_handling={
         "preemptive_generation": {"enabled": False}})
@@ -165,16 +173,28 @@ async def test_speech_path_recalls_in_the_hook_before_the_user_message(
     await session.aclose()
 
 
+class _EnterSignalling(MemoryAgent):
+    """Signals when on_enter is done (memory loads before the class's own on_enter)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.entered = asyncio.Event()
+
+    async def on_enter(self) -> None:
+        await super().on_enter()
+        self.entered.set()
+
+
 async def test_speech_path_with_preemptive_generation_recalls_once(
         client: VoiceClient, caplog: pytest.LogCaptureFixture) -> None:
-    await one_text_call(client, FIRST_CALL)
+    await earlier_calls(client)
     fake, stt = ScriptedLLM(), QueuedSTT()
     session = speech_session(fake, stt, turn_handling={
         "preemptive_generation": {"enabled": True}})
     replies = Replies(session)
-    agent = MemoryAgent(client=client, user=CALLER, instructions=TEMPLATE)
+    agent = _EnterSignalling(client=client, user=CALLER, instructions=TEMPLATE)
     await session.start(agent)
-    await asyncio.sleep(0.2)  # let on_enter finish: the caller speaks after a moment
+    await agent.entered.wait()  # the caller speaks once the agent is ready
 
     with caplog.at_level(logging.DEBUG, logger="livekit.agents"):
         stt.say(SECOND_CALL, preflight=True)
@@ -192,7 +212,7 @@ async def test_speech_path_with_preemptive_generation_recalls_once(
 
 
 async def test_recall_runs_once_per_user_turn_across_tool_steps(client: VoiceClient) -> None:
-    await one_text_call(client, FIRST_CALL)
+    await earlier_calls(client)
     script = by_user_text({SECOND_CALL: Reply(tool_calls=[("lookup_hours", {})])})
     fake = ScriptedLLM(script)
 
@@ -283,7 +303,7 @@ async def test_memory_failure_mid_call_is_logged_and_the_agent_still_replies(
         result: RunResult[None] = await session.run(user_input=SECOND_CALL)
         result.expect.next_event().is_message(role="assistant")
         assert fake.texts()[-1] == ("user", SECOND_CALL)
-        assert not any(text.startswith("## Memory") for _, text in fake.texts())
+        assert not any(item.id.startswith("voxmem_recall_") for item in fake.requests[-1].items)
         await session.aclose()
         memory = agent.memory
         assert memory is not None and await memory.wait_closed(5)

@@ -19,7 +19,13 @@ pytest.importorskip("livekit.agents")
 from livekit.agents import AgentSession, RunResult, llm
 
 from tests.livekit_fakes import Reply, ScriptedLLM, by_user_text, make_client, make_settings
-from voxmem.integrations.livekit import CallerIdentity, MemoryAgent
+from voxmem import VoiceClient
+from voxmem.integrations.livekit import (
+    MEMORY_MESSAGE_ID,
+    CallerIdentity,
+    MemoryAgent,
+    attach_memory,
+)
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -33,9 +39,49 @@ def load(name: str) -> ModuleType:
     return module
 
 
-def test_plain_agent_example_imports() -> None:
+async def test_mixin_example_recalls_for_a_users_own_agent_class(tmp_path: Path) -> None:
     module = load("livekit_plain_agent")
-    assert "{{memory}}" in module.INSTRUCTIONS
+    client = make_client(make_settings(tmp_path))
+    caller = CallerIdentity.explicit({"id": "console-caller", "name": "Jo"})
+    for words in ("My cat Miso loves the sunny window seat", "I moved to room 12"):
+        past: AgentSession[Any] = AgentSession(llm=ScriptedLLM())
+        await attach_memory(past, client=client, user=caller)
+        await past.start(module.Concierge(brand="Harbor Hotel"))
+        await past.run(user_input=words)
+        await past.aclose()
+    await client.flush()
+
+    fake = ScriptedLLM()
+    session: AgentSession[Any] = AgentSession(llm=fake)
+    await attach_memory(session, client=client, user=caller)
+    await session.start(module.Concierge(brand="Harbor Hotel"))
+    await session.run(user_input="which seat does my cat Miso love?")
+    await session.aclose()
+    # The greeting (the class's own on_enter) and the answer are separate requests.
+    request = next(r for r in fake.requests
+                   if r.messages()[-1].text_content == "which seat does my cat Miso love?")
+    assert request.items[0].text_content == module.INSTRUCTIONS  # type: ignore[union-attr]
+    assert "room 12" in (request.get_by_id(MEMORY_MESSAGE_ID).text_content or "")  # type: ignore[union-attr]
+    messages = [m for m in request.items if isinstance(m, llm.ChatMessage)]
+    assert messages[-1].text_content == "which seat does my cat Miso love?"
+    # The window seat reaches the model once: from the preload, or from the turn's recall.
+    said = [m for m in messages
+            if m.role != "assistant" and "window seat" in (m.text_content or "")]
+    assert len(said) == 1
+    await client.aclose()
+
+
+def test_examples_share_one_client_per_process() -> None:
+    class Process:
+        def __init__(self) -> None:
+            self.userdata: dict[str, Any] = {}
+
+    for name in ("livekit_agent", "livekit_plain_agent"):
+        module = load(name)
+        assert module.server.setup_fnc is module.prewarm
+        process = Process()
+        module.prewarm(process)
+        assert isinstance(process.userdata["voxmem"], VoiceClient)
 
 
 async def test_seed_builds_the_knowledge_base(tmp_path: Path,
@@ -71,11 +117,14 @@ async def test_front_desk_remembers_and_hands_off_to_billing(tmp_path: Path) -> 
     memory = front_desk.memory
     assert memory is not None and await memory.wait_closed(5)
 
-    front_prompt = fake.texts(0)[0][1]
-    assert front_prompt.startswith("You are Ava") and "Jo" in front_prompt
+    (role, front_prompt), (_, front_memory) = fake.texts(0)[:2]
+    assert role == "system" and front_prompt.startswith("You are Ava")
+    assert "Jo" not in front_prompt and "Jo" in front_memory  # instructions stay cacheable
     # The billing desk is preloaded again: the detail learnt earlier in the call is in.
     billing_prompt = fake.requests[-1].items[0]
     assert isinstance(billing_prompt, llm.ChatMessage)
     assert (billing_prompt.text_content or "").startswith("You are the billing desk")
-    assert "Rex" in (billing_prompt.text_content or "")
+    billing_memory = fake.requests[-1].get_by_id(MEMORY_MESSAGE_ID)
+    assert isinstance(billing_memory, llm.ChatMessage)
+    assert "Rex" in (billing_memory.text_content or "")
     await client.aclose()

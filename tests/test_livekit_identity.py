@@ -248,12 +248,14 @@ def test_public_names_are_pinned() -> None:
     assert livekit_integration.__all__ == sorted(livekit_integration.__all__, key=lambda n: (
         not n.isupper(), n))
     assert set(livekit_integration.__all__) == {
-        "DEFAULT_PRELOAD_TIMEOUT_MS", "DEFAULT_PROFILE_FIELDS", "DEFAULT_SEARCH_TIMEOUT_MS",
-        "DEFAULT_TURN_LANES", "MEMORY_PLACEHOLDER", "TOOL_NAMES", "CallMemory",
-        "CallerIdentity", "MemoryAgent", "attach_memory", "caller_from_job_metadata",
-        "caller_from_participants", "memory_tools", "normalize_e164", "on_session_end",
-        "render_memory_instructions", "resolve_caller", "resolve_caller_for_job",
-        "store_session_report"}
+        "COMPACTED_MESSAGE_ID", "DEFAULT_COMPACTION", "DEFAULT_PRELOAD_TIMEOUT_MS",
+        "DEFAULT_PROFILE_FIELDS", "DEFAULT_RECALL_ROLE", "DEFAULT_SEARCH_TIMEOUT_MS",
+        "DEFAULT_TURN_LANES", "MEMORY_MESSAGE_ID", "MEMORY_PLACEHOLDER", "TOOL_NAMES",
+        "CallMemory", "CallerIdentity", "CompactionOptions", "MemoryAgent", "MemoryMixin",
+        "RecallRole", "attach_memory", "caller_from_job_metadata", "caller_from_participants",
+        "insert_recall", "memory_before_llm", "memory_on_enter", "memory_on_user_turn",
+        "memory_tools", "normalize_e164", "on_session_end", "render_memory_instructions",
+        "resolve_caller", "resolve_caller_for_job", "store_session_report"}
 
 
 def test_importing_voxmem_does_not_import_livekit() -> None:

@@ -259,3 +259,43 @@ def _timed(text: str) -> float:
     start = time.perf_counter()
     find_sensitive(text)
     return time.perf_counter() - start
+
+
+# --- spans, pets, medicines ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("i need to refill my lisinopril, i pick it up every month",
+         "i need to refill my [redacted:health], i pick it up every month"),
+        ("I have a herniated disc so I cant lift the boxes",
+         "I have a [redacted:health] so I cant lift the boxes"),
+        ("i am on my blood pressure meds", "i am on my [redacted:health]"),
+        ("pass is qwerty123", "pass is [redacted:password_pin]"),
+        ("the code on the back is eight two six",
+         "the code on the back is [redacted:password_pin]"),
+        ("i walk my dog daily and i have asthma",
+         "i walk my dog daily and i have [redacted:health]"),
+    ],
+)
+def test_only_the_sensitive_span_is_redacted(text: str, expected: str) -> None:
+    assert redact(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My dog Biscuit is allergic to chicken",
+        "the vet put my cat on prednisone for a week",
+        "i pick up my prescription every month at the elm street pharmacy",
+        "my boarding pass is ready",
+        "the pass is valid till june",
+    ],
+)
+def test_pets_prescriptions_and_passes_are_kept(text: str) -> None:
+    assert redact(text) == text
+
+
+def test_a_caller_allergic_to_an_animal_is_still_health() -> None:
+    assert redact("im allergic to cats") == "im [redacted:health]"

@@ -25,6 +25,7 @@ from ._exceptions import (
     VoxmemError,
 )
 from .client import CallerSession, CallerSessionSync, MemoryTool, VoiceClient, VoiceClientSync
+from .compaction import CompactedTranscript, compact_transcript
 from .models import Caller, IndexBuildResult, Preload, Scope, SearchResult
 
 __version__ = "0.1.0"
@@ -34,6 +35,7 @@ __all__ = [
     "Caller",
     "CallerSession",
     "CallerSessionSync",
+    "CompactedTranscript",
     "IdentityMismatch",
     "IndexBuildResult",
     "InternalError",
@@ -52,5 +54,6 @@ __all__ = [
     "VoiceClientSync",
     "VoxmemError",
     "__version__",
+    "compact_transcript",
     "settings_table",
 ]

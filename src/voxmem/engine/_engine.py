@@ -23,7 +23,7 @@ import numpy as np
 from .._config import Settings
 from .._exceptions import IdentityMismatch, VoxmemError
 from ..embeddings import Embedder, load_embedder
-from ..extraction import redact
+from ..extraction.redaction import Redactor
 from ..journal import Journal
 from ..models import (
     SHARED_SPACE,
@@ -120,6 +120,7 @@ class MemoryEngine:
             collections.OrderedDict()
         self._stop = asyncio.Event()
         self.sensitive_policy = sensitive_policy(self.settings)
+        self.redactor = Redactor(self.sensitive_policy)
         self.learner = Learner(self, build_extractor(self.settings), clock)
         self.lifecycle = Lifecycle(self, clock)
         self.params = RankParams(
@@ -224,8 +225,9 @@ class MemoryEngine:
         at = self.clock() if started_at is None else started_at
         await self.journal_append({
             "type": "session_start", "scope": scope_to_record(scope), "sessionId": sid,
-            "at": at, "caller": {"name": caller.name, "metadata": caller.metadata},
-            "metadata": metadata or {}})
+            "at": at, "caller": {"name": caller.name,
+                                 "metadata": self.redactor.value(caller.metadata)},
+            "metadata": self.redactor.value(metadata or {})})
         mem.session_id = sid
         mem.session_started_at = at
         if caller.name:
@@ -248,9 +250,10 @@ class MemoryEngine:
         if sid is None:
             return None
         at = self.clock()
+        self.redactor.forget((scope.tenant_id, scope.project_id, sid))
         if report is not None:
             await self.journal_append({"type": "report", "scope": scope_to_record(scope),
-                                       "sessionId": sid, "report": report})
+                                       "sessionId": sid, "report": self.redactor.value(report)})
         await self.journal_append({"type": "session_end", "scope": scope_to_record(scope),
                                    "sessionId": sid, "at": at, "reason": reason})
         if self.learner.extractor is not None and learn:
@@ -296,14 +299,18 @@ class MemoryEngine:
         """
         if not (await self.lifecycle.policy(scope)).memory_enabled:
             return None
-        user_text = redact(user_text, self.sensitive_policy)
-        assistant_text = redact(assistant_text, self.sensitive_policy)
         mem = self.callers.get(scope)
         if mem.session_id is None:
             await self.start_session(scope, caller)
             mem = self.callers.get(scope)  # a shared store starts the call from fresh state
         assert mem.session_id is not None
-        meta = dict(metadata or {})
+        clean = self.redactor.turn((scope.tenant_id, scope.project_id, mem.session_id),
+                                   user_text=user_text,
+                                   assistant_text=assistant_text, tool_calls=tool_calls,
+                                   metadata=metadata)
+        user_text, assistant_text, tool_calls = (clean.user_text, clean.assistant_text,
+                                                 clean.tool_calls)
+        meta = clean.metadata
         flagged = interrupted or bool(meta.get("interrupted"))
         turn = Turn(
             event_id=new_id("evt"), session_id=mem.session_id, turn_id=turn_id or new_id("turn"),
@@ -318,6 +325,7 @@ class MemoryEngine:
         return turn.event_id
 
     async def update_profile(self, scope: Scope, field: str, value: Any) -> dict[str, Any]:
+        value = self.redactor.value(value, field=field, about_caller=True)
         mem = self.callers.get(scope)
         await self.journal_append({"type": "profile", "scope": scope_to_record(scope),
                                    "field": field, "value": value, "at": self.clock()})
@@ -341,20 +349,25 @@ class MemoryEngine:
             started = float(session["startedAt"])
             await self.journal_append({
                 "type": "session_start", "scope": scope_to_record(scope), "sessionId": sid,
-                "at": started, "caller": {"name": caller.name, "metadata": caller.metadata},
-                "metadata": {**(session.get("metadata") or {}), "imported": True}})
+                "at": started, "caller": {"name": caller.name,
+                                          "metadata": self.redactor.value(caller.metadata)},
+                "metadata": self.redactor.value(
+                    {**(session.get("metadata") or {}), "imported": True})})
             for t in session["turns"]:
+                clean = self.redactor.turn((scope.tenant_id, scope.project_id, sid),
+                                           user_text=t.get("userText", ""),
+                                           assistant_text=t.get("assistantText", ""),
+                                           metadata=t.get("metadata"))
                 turn = Turn(event_id=new_id("evt"), session_id=sid,
                             turn_id=t.get("turnId") or new_id("turn"),
-                            user_text=redact(t.get("userText", ""), self.sensitive_policy),
-                            assistant_text=redact(t.get("assistantText", ""),
-                                                  self.sensitive_policy),
+                            user_text=clean.user_text, assistant_text=clean.assistant_text,
                             created_at=float(t.get("createdAt", started)),
-                            agent_id=scope.agent_id, metadata=t.get("metadata") or {})
+                            agent_id=scope.agent_id, metadata=clean.metadata)
                 await self.journal_append({"type": "turn", "scope": scope_to_record(scope),
                                            "turn": turn_to_record(turn)})
                 mem.add_turn(turn)
                 turns_written += 1
+            self.redactor.forget((scope.tenant_id, scope.project_id, sid))
             ended = float(session.get("endedAt") or started)
             await self.journal_append({"type": "session_end", "scope": scope_to_record(scope),
                                        "sessionId": sid, "at": ended, "reason": "imported"})

@@ -6,7 +6,10 @@ Two extractors implement the :class:`Extractor` protocol:
 - :class:`LLMExtractor` (``"llm:<model>"``): any OpenAI-compatible chat endpoint.
 
 Both drop anything the sensitive-data detector (:mod:`voxmem.extraction.sensitive`)
-flags. The package is pure logic: it imports neither the engine nor the store.
+flags. :mod:`voxmem.extraction.redaction` applies the same detector, with the
+conversation's context, to everything the write path stores (turns, tool calls, metadata,
+profile values, reports). The package is pure logic: it imports neither the engine nor
+the store.
 """
 
 from __future__ import annotations

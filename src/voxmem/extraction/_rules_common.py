@@ -8,6 +8,7 @@ the agent's previous answer, which tells it what the caller was asked.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Callable
 
@@ -39,6 +40,8 @@ class TurnView:
     prev_agent: str
     default_country_code: str
     keep_health: bool
+    #: the caller's words redacted but not rewritten (spoken e-mails and numbers as said)
+    user_raw: str = ""
 
     def candidate(
         self,
@@ -64,11 +67,19 @@ class TurnView:
 
 Rule = Callable[[TurnView], list[Candidate]]
 
-_SENTENCE_END = re.compile(r"[.!?;]+(?=\s|$)|\n")
+# "Dr. Chen" and "St. Mary's" do not end a sentence.
+_SENTENCE_END = re.compile(
+    r"(?<!\bDr)(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bSt)(?<!\bNo)(?<!\bvs)[.!?;]+(?=\s|$)|\n")
 
 
-def sentences(text: str) -> list[tuple[int, str]]:
+def sentences(text: str) -> tuple[tuple[int, str], ...]:
     """Split ``text`` into ``(offset, sentence)`` pairs; "a.b@c.com" stays whole."""
+    return _sentences(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _sentences(text: str) -> tuple[tuple[int, str], ...]:
+    # Every rule splits the same turn; the split is done once per text.
     out: list[tuple[int, str]] = []
     start = 0
     for m in _SENTENCE_END.finditer(text):
@@ -78,7 +89,7 @@ def sentences(text: str) -> list[tuple[int, str]]:
         start = m.end()
     if text[start:].strip():
         out.append((start, text[start:]))
-    return out
+    return tuple(out)
 
 
 # Where a captured phrase ends: punctuation, or a conjunction that starts a new clause.

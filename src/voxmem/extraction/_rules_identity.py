@@ -25,6 +25,7 @@ _GREETING = (
     r"evening)|hi\s+there|hello\s+there)[\s,.!]+)*"
 )
 _MY_NAME = re.compile(
+    rf"(?<!his\s)(?<!her\s)(?<!their\s)(?<!its\s)(?<!it's\s)(?<!'s\s)"
     rf"\b(?:my\s+name\s+is|my\s+name's|my\s+names|name\s+is|name's|the\s+name's|"
     rf"i'm\s+called|i\s+am\s+called|full\s+name\s+is)\s+{_NAME}",
     re.IGNORECASE,
@@ -82,6 +83,9 @@ _NOT_A_NAME = word_set(
     away driving working retired single married pregnant vegetarian vegan one two three
     number gonna actually also only like literally"""
 )
+_NAME_REPAIR = re.compile(
+    rf"\s+(?:no\s+sorry|sorry\s+no|no\s+wait|i\s+mean|sorry|no)\s*,?\s+(?:it's\s+)?"
+    rf"(?P<name>{_NAME_TOKEN})", re.IGNORECASE)
 _INTRO_FOLLOW = re.compile(r"^\s*,?\s*(?:calling|here|speaking|from|returning)\b", re.I)
 
 
@@ -116,7 +120,12 @@ def names(t: TurnView) -> list[Candidate]:
     """"my name is X", "this is X calling", "i'm X Y", "first name X, last name Y"."""
     out: list[Candidate] = []
     for m in _MY_NAME.finditer(t.user):
-        name = _clean_name(m.group("name"), require_capital=False)
+        raw = m.group("name")
+        # "name is mike no sorry michael": the repair is the name.
+        repair = _NAME_REPAIR.match(t.user, m.end("name") - len(raw) + len(raw.split()[0]))
+        if repair:
+            raw = repair.group("name")
+        name = _clean_name(raw, require_capital=False)
         if name:
             out.append(t.candidate(f"Name is {name}", "identity", "name", 0.9, m.start()))
     for offset, sentence in sentences(t.user):
@@ -183,12 +192,27 @@ _EMAIL = re.compile(
 )
 
 
+_SPOKEN_AT = re.compile(r"(?:\bat\s+\w+\s+dot\s+|@)", re.IGNORECASE)
+
+
 def emails(t: TurnView) -> list[Candidate]:
-    """E-mail addresses the caller gives (spoken forms were rewritten before)."""
-    return [
+    """E-mail addresses the caller gives (spoken forms were rewritten before).
+
+    "b jones eighty two at hotmail dot com" cannot be split into an address from the
+    words alone; when the agent reads the address back in writing in the same turn, the
+    written form is the one kept.
+    """
+    out = [
         t.candidate(f"Email is {m.group().lower()}", "contact", "email", 0.95, m.start())
         for m in _EMAIL.finditer(t.user)
     ]
+    if out or _SPOKEN_AT.search(t.user_raw):
+        out.extend(
+            t.candidate(f"Email is {m.group().lower().rstrip('.')}", "contact", "email", 0.95,
+                        len(t.user) + m.start())
+            for m in _EMAIL.finditer(t.agent)
+        )
+    return out
 
 
 # --- phone numbers -----------------------------------------------------------------------
@@ -352,10 +376,15 @@ _ADDRESS_ANSWER = re.compile(rf"^\s*(?:(?:it's|its|sure|yes|yeah|ok)[\s,]+)*(?P<
                              re.IGNORECASE)
 
 
+# "Her address?": the answer is someone else's.
+_THEIR_ADDRESS = re.compile(r"\b(?:her|his|their)\s+address\b", re.IGNORECASE)
+
+
 def addresses(t: TurnView) -> list[Candidate]:
     """A postal address, said outright or in answer to "what's the address?"."""
     m = _ADDRESS_SAID.search(t.user)
-    if m is None and "address" in t.prev_agent.lower():
+    if m is None and "address" in t.prev_agent.lower() and not _THEIR_ADDRESS.search(
+            t.prev_agent):
         m = _ADDRESS_ANSWER.match(t.user)
     if m is None:
         return []

@@ -60,7 +60,8 @@ _NEED = re.compile(
 _PETS = re.compile(
     r"\b(?:i|we)(?:'ve)?\s+(?:have|got|have\s+got)\s+(?P<pet>(?:a|an|two|three|some)\s+"
     r"(?:(?:big|small|large|little|friendly|very\s+friendly|nervous|young|old)\s+)?"
-    r"(?:dogs?|cats?|pets?|puppy|puppies|kitten|kittens))\b",
+    r"(?:dogs?|cats?|pets?|puppy|puppies|kitten|kittens))\b"
+    r"(?!\s+(?:called\s+|named\s+)?[a-z]+\s+and\s+[a-z]+)",
     re.IGNORECASE,
 )
 _PET_REQUIREMENT = re.compile(
@@ -164,7 +165,9 @@ def needs(t: TurnView) -> list[Candidate]:
             if not obj or _NOT_A_NEED.match(obj) or ONE_OFF.search(obj):
                 continue
             adverb = m.group("adv").lower().capitalize()
-            out.append(t.candidate(f"{adverb} {_VERB_3RD.get(verb, verb)} {obj}", "need", None,
+            # "I always go with the matte finish" is a taste; "I always order X" a need.
+            kind = "preference" if verb in ("go with", "go for") else "need"
+            out.append(t.candidate(f"{adverb} {_VERB_3RD.get(verb, verb)} {obj}", kind, None,
                                    0.75, offset + m.start()))
         freq = _FREQUENCY.search(sentence)
         if not freq:

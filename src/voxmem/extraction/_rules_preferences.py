@@ -222,6 +222,8 @@ def preferences(t: TurnView) -> list[Candidate]:
             word = m.group("neg").lower()
             negative = word not in ("like", "love")
             obj = capture_phrase(sentence, m.end())
+            if obj.lower().startswith("to "):
+                continue  # "i like to sleep": an activity, not a preference to act on
             c = _preference(t, obj, offset + m.start(), 0.6, negative=negative)
             if c:
                 out.append(c)
@@ -236,6 +238,8 @@ def preferences(t: TurnView) -> list[Candidate]:
                 continue
             if obj.lower() in ("that", "this", "it", "which", "what", "either", "any"):
                 continue
+            if not m.group("for") and obj.lower() in t.prev_agent.lower():
+                continue  # "wednesdays at 4 is perfect" takes the slot the agent offered
             if ONE_OFF.search(obj) or (is_time(obj) and not is_recurring_time(obj)):
                 continue
             c = _preference(t, obj, offset + m.start(), 0.8, negative=bool(m.group("bad")))

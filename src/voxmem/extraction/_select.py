@@ -21,6 +21,7 @@ import logging
 import re
 
 from ._base import FACT_KINDS, MAX_FACT_CHARS, MAX_FACTS, ExtractedFact
+from ._text import word_set
 from .sensitive import DEFAULT_POLICY, SensitivePolicy, is_sensitive
 
 __all__ = ["Candidate", "select_facts"]
@@ -29,6 +30,7 @@ logger = logging.getLogger("voxmem.extraction")
 
 _KIND_RANK = {kind: i for i, kind in enumerate(FACT_KINDS)}
 _NON_WORD = re.compile(r"[^0-9a-z@+]+")
+_NUMBER = re.compile(r"\d{3,}")
 
 
 @dataclasses.dataclass(slots=True)
@@ -62,6 +64,23 @@ def _acceptable(c: Candidate, policy: SensitivePolicy) -> bool:
         logger.debug("dropped a %s candidate flagged as sensitive", c.kind)
         return False
     return True
+
+
+_FILLER_WORDS = word_set(
+    """a an the is are to of for with and or in on at by has have named caller caller's
+    their prefers regularly usually always agent promised will wants""")
+#: Share of the shorter statement's content words the longer must hold to be a repeat.
+_SAME_CONTENT = 0.8
+
+
+def _content_words(norm: str) -> frozenset[str]:
+    return frozenset(w for w in norm.split() if w not in _FILLER_WORDS)
+
+
+def _same_content(a: frozenset[str], b: frozenset[str]) -> bool:
+    if not a or not b:
+        return False
+    return len(a & b) / min(len(a), len(b)) >= _SAME_CONTENT and min(len(a), len(b)) >= 2
 
 
 def _name_words(text: str) -> list[str]:
@@ -108,11 +127,24 @@ def select_facts(
 
     # Longest first, so a shorter text contained in a kept one is recognised as a repeat.
     unique: list[tuple[str, Candidate]] = []
+    numbers: list[tuple[str, frozenset[str]]] = []
     for c in sorted(loose, key=lambda c: (-len(_norm(c.text)), -c.confidence, c.position)):
         key = _norm(c.text)
         if any(key in seen_key for seen_key, _ in unique):
             continue
+        # Two rules reading the same number ("Has order 113572", "Order number is
+        # 113572") state one fact.
+        nums = frozenset(_NUMBER.findall(c.text))
+        if nums and any(kind == c.kind and nums <= seen for kind, seen in numbers):
+            continue
+        # Two rules wording one statement differently ("Usually comes in every 6 weeks",
+        # "Regularly comes in every 6 weeks"): nearly the same content words, one fact.
+        words = _content_words(key)
+        if words and any(_same_content(words, _content_words(k)) for k, _ in unique):
+            continue
         unique.append((key, c))
+        if nums:
+            numbers.append((c.kind, nums))
     chosen.extend(c for _, c in unique)
 
     chosen.sort(key=lambda c: (-c.confidence, _KIND_RANK[c.kind], c.position))

@@ -163,8 +163,35 @@ def _join_spoken(part: str) -> str:
     return _SEP_IN_SPOKEN.sub(repl, part).replace(" ", "").lower()
 
 
+# After "my email is", "it's", "send it to": every word up to "at" is the local part, so
+# "j smith at gmail dot com" keeps its initial ("jsmith@gmail.com"), which the pattern
+# above, starting at the longest word, would drop.
+_INTRODUCED_EMAIL = re.compile(
+    rf"(?:(?<=\bis\s)|(?<=\bits\s)|(?<=\bit's\s)|(?<=\bemail\s)|(?<=\baddress\s)|"
+    rf"(?<=\bto\s)|(?<=\bsure\s)|(?<=\bmail\s))"
+    rf"(?P<local>[a-z0-9]+(?:(?:{_SPOKEN_SEP}|\s+)[a-z0-9]+){{0,7}}?)\s+at\s+"
+    rf"(?P<domain>[a-z0-9-]+(?:\s*(?:dot|\.)\s*[a-z0-9-]+)*\s*(?:dot|\.)\s*(?:{_TLDS}))(?![\w.])",
+    re.IGNORECASE,
+)
+# Words that end a spoken local part when they appear in it: talk, not the address.
+_LOCAL_BREAKS = frozenset({"is", "it's", "its", "my", "email", "me", "address", "be", "and",
+                           "or", "the", "it", "sure", "yeah", "so", "send", "to", "please",
+                           "thanks", "at", "that", "this", "i", "you", "your", "mail"})
+
+
 def spoken_emails_to_addresses(text: str) -> str:
     """Rewrite "j dot okafor at outlook dot com" as "j.okafor@outlook.com"."""
+
+    def introduced(m: re.Match[str]) -> str:
+        # The local part is what follows the last word of talk: "is j smith" → "j smith".
+        words = m.group("local").split(" ")
+        breaks = [i for i, w in enumerate(words) if w.lower() in _LOCAL_BREAKS]
+        keep = words[breaks[-1] + 1:] if breaks else words
+        if not keep:
+            return m.group(0)
+        head = " ".join(words[:len(words) - len(keep)])
+        address = f"{_join_spoken(' '.join(keep))}@{_join_spoken(m.group('domain'))}"
+        return f"{head} {address}" if head else address
 
     def repl(m: re.Match[str]) -> str:
         local = m.group(1)
@@ -172,7 +199,7 @@ def spoken_emails_to_addresses(text: str) -> str:
             return m.group(0)
         return f"{_join_spoken(local)}@{_join_spoken(m.group(2))}"
 
-    return _SPOKEN_EMAIL.sub(repl, text)
+    return _SPOKEN_EMAIL.sub(repl, _INTRODUCED_EMAIL.sub(introduced, text))
 
 
 #: Country code assumed for 10-digit numbers with no "+" (the North American plan).

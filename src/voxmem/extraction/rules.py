@@ -1,4 +1,4 @@
-"""The offline rule extractor: the default, no model, no network, sub-millisecond per call.
+"""The offline rule extractor: the default, no model, no network, a few milliseconds per call.
 
 It reads each turn in order, runs pattern rules over the caller's words (names, contact
 details, preferences, availability, constraints, recurring needs) and over the agent's
@@ -22,14 +22,21 @@ The rules only see redacted text, so a card number or a diagnosis cannot reach a
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from ._base import MAX_FACTS, ExtractedFact, Transcript
+from ._context import asked_for
+from ._rules_agent import AGENT_RULES, extra_commitment
 from ._rules_common import Rule, TurnView, capture_phrase, sentences
 from ._rules_identity import IDENTITY_RULES
 from ._rules_needs import NEED_RULES
+from ._rules_people import PEOPLE_RULES
 from ._rules_preferences import PREFERENCE_RULES
+from ._rules_spoken import SPOKEN_RULES
+from ._rules_things import THING_RULES
 from ._select import Candidate, select_facts
+from ._spoken import restore_apostrophes, spelled_letters, spoken_numbers
 from ._text import (
     DEFAULT_COUNTRY_CODE,
     clean_fillers,
@@ -38,10 +45,13 @@ from ._text import (
     spoken_emails_to_addresses,
     third_person,
 )
-from .sensitive import DEFAULT_POLICY, SensitivePolicy, redact
+from .redaction import redact_turn_text
+from .sensitive import DEFAULT_POLICY, SensitivePolicy
 
 __all__ = ["DEFAULT_MIN_CONFIDENCE", "RuleExtractor"]
 
+#: Calls with more turns than this are extracted on a worker thread, not inline.
+INLINE_TURNS = 6
 #: Candidates below this confidence are not kept.
 DEFAULT_MIN_CONFIDENCE = 0.5
 
@@ -105,6 +115,14 @@ _COMMIT_TAIL = re.compile(
     r"for\s+you|as\s+well|too|straight\s+away|asap|out))+$",
     re.IGNORECASE,
 )
+# "its its kathy", "the the order": a repeated word is a stutter, said once.
+_STUTTER = re.compile(r"\b([a-z][a-z']+)(?:\s+\1\b)+", re.IGNORECASE)
+# "773 uh sorry 778221": a number the caller corrected at once is dropped for the new one.
+_NUMBER_REPAIR = re.compile(
+    r"\b\d[\d-]*\s+(?:(?:uh|um|er|oh)\s+)?(?:(?:no|sorry|i\s+mean|wait|scratch\s+that|"
+    r"hang\s+on)[\s,]+)+(?:(?:it's|its|it\s+is)\s+)?(?=\d)", re.IGNORECASE)
+_RIGHT_AWAY = re.compile(r"\b(?:right\s+away|straight\s+away|right\s+now|in\s+a\s+moment)\b",
+                         re.IGNORECASE)
 _NOT_A_PROMISE = re.compile(r"^(?:a\s+look|a\s+note|you\s+through|you\s+over|it\s+a\s+try)\b", re.I)
 
 
@@ -126,6 +144,9 @@ def commitments(t: TurnView) -> list[Candidate]:
     for offset, sentence in sentences(t.agent):
         if sentence.rstrip().endswith("?") or _OFFER.search(sentence):
             continue
+        if _RIGHT_AWAY.search(sentence):
+            continue  # done during the call ("I'll send one up right away")
+        found = len(out)
         for m in _COMMIT.finditer(sentence):
             verb = re.sub(r"\s+", " ", m.group("verb").lower())
             rest = capture_phrase(sentence, m.end())
@@ -165,6 +186,9 @@ def commitments(t: TurnView) -> list[Candidate]:
             when = _commit_phrase(capture_phrase(sentence, m.end()))
             text = f"Agent promised {what} will {then} {when}".strip()
             out.append(t.candidate(text, "commitment", None, 0.7, base + offset + m.start()))
+        if len(out) == found:
+            out.extend(t.candidate(text, "commitment", None, conf, base + offset + at)
+                       for text, at, conf in extra_commitment(sentence))
     for offset, sentence in sentences(t.user):
         if sentence.rstrip().endswith("?") or _OFFER.search(sentence):
             continue
@@ -177,7 +201,9 @@ def commitments(t: TurnView) -> list[Candidate]:
     return out
 
 
-_USER_RULES: tuple[Rule, ...] = (*IDENTITY_RULES, *PREFERENCE_RULES, *NEED_RULES, commitments)
+_USER_RULES: tuple[Rule, ...] = (
+    *IDENTITY_RULES, *PEOPLE_RULES, *THING_RULES, *PREFERENCE_RULES, *SPOKEN_RULES,
+    *NEED_RULES, *AGENT_RULES, commitments)
 
 
 class RuleExtractor:
@@ -215,24 +241,35 @@ class RuleExtractor:
     async def extract(self, transcript: Transcript) -> list[ExtractedFact]:
         """Extract 0..5 facts from ``transcript``, best first.
 
-        Pure CPU work well under a millisecond per call, so it runs inline rather than
-        in a worker thread.
+        Pure CPU work of about half a millisecond per turn: a short call runs inline, a
+        long one (tens of milliseconds) on a worker thread so the event loop keeps
+        answering other callers' turns meanwhile.
         """
+        if len(transcript.turns) > INLINE_TURNS:
+            return await asyncio.to_thread(self.extract_sync, transcript)
         return self.extract_sync(transcript)
 
     def extract_sync(self, transcript: Transcript) -> list[ExtractedFact]:
         """The same as :meth:`extract`, for callers without an event loop."""
         candidates: list[Candidate] = []
         prev_agent = ""
+        asked: str | None = None
         for index, turn in enumerate(transcript.turns):
+            # Redact first, on the raw words and with the agent's last question in mind:
+            # "my pin is one nine eight four", or a bare "nine three one seven" after
+            # "what's your PIN?", must be caught before spoken digits become numerals.
+            user, agent, _ = redact_turn_text(turn.user_text or "", turn.assistant_text or "",
+                                              asked=asked, policy=self.policy)
+            asked = asked_for(agent)
             view = TurnView(
                 index=index,
                 turn_id=turn.turn_id,
-                user=self._prepare(turn.user_text, caller=True),
-                agent=self._prepare(turn.assistant_text, caller=False),
+                user=self._prepare(user, caller=True),
+                agent=self._prepare(agent, caller=False),
                 prev_agent=prev_agent,
                 default_country_code=self.default_country_code,
                 keep_health=not self.policy.health,
+                user_raw=user,
             )
             for rule in _USER_RULES:
                 candidates.extend(rule(view))
@@ -245,10 +282,13 @@ class RuleExtractor:
         )
 
     def _prepare(self, text: str, *, caller: bool) -> str:
-        # Redact first, on the raw words: "my pin is one nine eight four" must be caught
-        # before spoken digits are turned into numerals.
-        text = clean_fillers(redact(text or "", self.policy))
+        text = clean_fillers(text)
         if caller:
-            text = spelled_out_to_words(spoken_digits_to_numerals(text))
+            text = restore_apostrophes(text)
+            text = spoken_emails_to_addresses(spoken_numbers(text))
+            text = spelled_letters(text)
+            text = spelled_out_to_words(spoken_numbers(spoken_digits_to_numerals(text)))
             text = spoken_emails_to_addresses(text)
+            text = _STUTTER.sub(r"\1", text)
+            text = _NUMBER_REPAIR.sub("", text)
         return text

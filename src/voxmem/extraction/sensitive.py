@@ -20,11 +20,16 @@ What each category catches:
 - ``government_id``: US social security numbers (the dashed 3-2-4 form anywhere; other
   forms after "social", "SSN"), UK National Insurance numbers, passport and driving
   licence numbers after those words.
-- ``health``: a clause that ties a person to a condition, a medication, a treatment, a
-  pregnancy, a disability or an allergy ("i have diabetes", "i'm on insulin", "my HIV
-  status"). The whole clause is redacted, because the condition *is* the sensitive
-  value. Allergies count as health data (they are under GDPR art. 9); a deployment that
-  must remember them turns ``health`` off in its policy.
+- ``health``: a condition, a medication, a treatment, a pregnancy, a disability or an
+  allergy named in a clause about a person ("i have diabetes", "i'm on insulin", "refill
+  my lisinopril", "i have a herniated disc"). Only that span is redacted, so the rest of
+  the sentence ("every month at the elm street pharmacy") is still remembered; a pet's
+  health ("my dog biscuit is allergic to chicken") is not the caller's and is kept.
+  Allergies count as health data (they are under GDPR art. 9); a deployment that must
+  remember them turns ``health`` off in its policy.
+
+Conversation context (the agent just asked for a PIN, so "nine three one seven" is one)
+is handled one level up, in :mod:`voxmem.extraction.redaction`.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import dataclasses
 import re
 
 from .._exceptions import BadRequest
+from ._health import find_health_spans
 from ._text import digit_word_runs
 
 __all__ = [
@@ -252,13 +258,16 @@ _SPOKEN_DIGIT = r"(?:zero|one|two|three|four|five|six|seven|eight|nine|oh)"
 _SECRET_KEY = (
     r"(?:pass\s?words?|pass\s?codes?|pins?(?:\s(?:number|code))?|"
     r"security\s(?:code|answer|question\sanswer|pin)|cvv2?|cvc|csc|"
-    r"verification\scode|one[-\s]time\s(?:code|password|passcode)|otp|"
+    r"verification\scode|one[-\s]time\s(?:code|password|passcode|pin)|otp|"
+    r"(?:three|four|five|six|3|4|5|6)[-\s]digit\s(?:code|number|pin)|"
+    r"code\s(?:on\s(?:the\s)?(?:back|front|card)|(?:that\s)?you\s(?:just\s)?(?:sent|texted|emailed)"
+    r"|i\s(?:just\s)?(?:got|received)|(?:that\s)?(?:came|come)\sthrough|in\sthe\s(?:text|email))|"
     r"(?:access|gate|door|alarm|entry|garage|lock\s?box|unlock)\scode|"
     r"(?:mother'?s\s)?maiden\sname)"
 )
 _SECRET_TRIGGERS = _triggers(
     "password passwords passcode passcodes pass pin pins code codes cvv cvv2 cvc csc otp "
-    "maiden answer password's passcode's pin's code's"
+    "maiden answer password's passcode's pin's code's digit"
 )
 _SECRET_VALUE = (
     rf"(?:{_SPOKEN_DIGIT}(?:[\s,-]+{_SPOKEN_DIGIT}){{2,}}|\d[\d\s-]*\d|"
@@ -289,6 +298,15 @@ _NOT_A_SECRET = _wordset(
 )
 
 
+# "pass is qwerty123", "my pass is hunter2": "pass" alone is too common a word ("boarding
+# pass", "bus pass") to key on, so the value must look like a password (a digit in it).
+_PASS_IS = re.compile(
+    r"\b(?:pass|pw|pwd|login)(?:'s|\s+(?:is|was|=|:))\s+(?:(?:it's|its|like|just)\s+)?"
+    r"(?P<value>[^\s,;!?\"']*\d[^\s,;!?\"']*)"
+)
+_PASS_TRIGGERS = _triggers("pass pass's pw pwd login login's")
+
+
 def _find_secrets(scan: _Scan) -> list[Finding]:
     found: list[Finding] = []
     for start, end in scan.windows(_SECRET_TRIGGERS, before=60, after=140):
@@ -297,6 +315,10 @@ def _find_secrets(scan: _Scan) -> list[Finding]:
                 if m.group("value").strip("\"'") in _NOT_A_SECRET:
                     continue
                 found.append(Finding("password_pin", m.start("value"), m.end("value")))
+    if scan.digit_count:
+        for start, end in scan.windows(_PASS_TRIGGERS, before=5, after=80):
+            found.extend(Finding("password_pin", m.start("value"), m.end("value"))
+                         for m in _PASS_IS.finditer(scan.low, start, end))
     return found
 
 
@@ -315,12 +337,12 @@ _NI_CONTEXT = re.compile(
 )
 _DOC_CONTEXT = re.compile(
     r"\b(?:passport|driver'?s?\s+licen[cs]e|driving\s+licen[cs]e|licen[cs]e|id\s+card|"
-    r"national\s+id)(?:\s+(?:number|no\.?|num|#))?\b(?:\s+[\w']+){0,3}?[\s:#]*"
+    r"national\s+id|travel\s+document|document)(?:\s+(?:number|no\.?|num|#))?\b(?:\s+[\w']+){0,3}?[\s:#]*"
     r"(?P<value>(?=[a-z0-9-]*\d)[a-z0-9][a-z0-9-]{4,17})\b"
 )
 _GOV_TRIGGERS = _triggers(
     "social ssn ss tax itin sin insurance ni nino passport licence license driver's "
-    "drivers driving id national"
+    "drivers driving id national document"
 )
 
 
@@ -363,80 +385,14 @@ def _find_government_ids(scan: _Scan) -> list[Finding]:
 
 # --- health ------------------------------------------------------------------------------
 
-# Conditions, treatments, medications, disabilities, pregnancy and allergies. Each entry is
-# a lower-case phrase; "-" matches a hyphen, a space or nothing ("pre-diabetic").
-_HEALTH_PHRASES = """
-    diabetes | diabetic | pre-diabetic | cancer | tumor | tumors | tumour | tumours |
-    leukemia | leukaemia | lymphoma | chemo | chemotherapy | radiation therapy | hiv | aids |
-    hepatitis | herpes | std | sti | asthma | asthmatic | copd | epilepsy | epileptic |
-    seizure | seizures | stroke | heart attack | heart condition | heart disease |
-    heart failure | blood pressure | hypertension | cholesterol | arthritis | celiac |
-    coeliac | crohn's | crohns | colitis | ibs | kidney disease | kidney failure |
-    kidney stones | dialysis | transplant | multiple sclerosis | parkinson's | parkinsons |
-    alzheimer's | alzheimers | dementia | autism | autistic | adhd | depression | depressed |
-    anxiety | panic attack | panic attacks | bipolar | schizophrenia | schizophrenic | ptsd |
-    ocd | eating disorder | anorexia | anorexic | bulimia | bulimic | addiction | addicted |
-    alcoholic | rehab | therapy | therapist | psychiatrist | counseling | counselling |
-    disability | disabilities | wheelchair | crutches | hearing aid | hearing aids |
-    pregnant | pregnancy | miscarriage | ivf | fertility | surgery | injury | injuries |
-    injured | broken leg | broken arm | broken wrist | broken ankle | broken hip | bad back |
-    back pain | chronic pain | migraine | migraines | covid | long covid | allergy |
-    allergies | allergic | lactose intolerant | intolerant | intolerance | diagnosed with |
-    diagnosis | prescription | prescriptions | prescribed | medication | medications | meds |
-    pills | insulin | metformin | warfarin | methadone | antidepressant | antidepressants |
-    inhaler | epipen | hospice | hospitalized | hospitalised | i'm blind | i am blind |
-    i'm deaf | i am deaf
-"""
-_HEALTH_LIST = [p.strip() for p in _HEALTH_PHRASES.split("|") if p.strip()]
-
-
-def _phrase_regex(phrase: str) -> str:
-    words = [re.escape(w).replace("\\-", "[\\s-]?") for w in phrase.split()]
-    return r"\s+".join(words)
-
-
-_HEALTH = re.compile(
-    r"\b(?:" + "|".join(_phrase_regex(p) for p in sorted(_HEALTH_LIST, key=len, reverse=True))
-    + r")\b"
-)
-# Any one word of a phrase is enough to look closer; take the longest, the most distinctive.
-_HEALTH_TRIGGERS = frozenset(
-    max(p.replace("-", " ").split(), key=len).encode() for p in _HEALTH_LIST
-)
-# A health word only matters when the clause is about a person ("my", "i have", "he's").
-_PERSONAL = re.compile(
-    r"\b(?:i|i'm|im|i've|ive|i'd|me|my|mine|myself|we|we're|our|us|he|she|he's|she's|his|"
-    r"her|him|their|they're|you|your|you're)\b"
-)
-_CLAUSE_BREAK = re.compile(r"[.!?;,\n]|\b(?:but|so|because|though|although|however|anyway)\b")
-# A clause longer than this is cut at this distance from the health phrase.
-_MAX_CLAUSE_REACH = 300
-
 
 def _find_health(scan: _Scan) -> list[Finding]:
     return _find_health_in(scan, about_caller=False)
 
 
 def _find_health_in(scan: _Scan, *, about_caller: bool) -> list[Finding]:
-    low = scan.low
-    found: list[Finding] = []
-    for win_start, win_end in scan.windows(_HEALTH_TRIGGERS, before=30, after=30):
-        for hit in _HEALTH.finditer(low, win_start, win_end):
-            left = max(0, hit.start() - _MAX_CLAUSE_REACH)
-            clause_start = left
-            for b in _CLAUSE_BREAK.finditer(low, left, hit.start()):
-                clause_start = b.end()
-            right = min(len(low), hit.end() + _MAX_CLAUSE_REACH)
-            nxt = _CLAUSE_BREAK.search(low, hit.end(), right)
-            clause_end = nxt.start() if nxt else right
-            clause = low[clause_start:clause_end]
-            if not about_caller and not _PERSONAL.search(clause):
-                continue
-            lead = len(clause) - len(clause.lstrip())
-            found.append(
-                Finding("health", clause_start + lead, clause_start + len(clause.rstrip()))
-            )
-    return found
+    return [Finding("health", start, end)
+            for start, end in find_health_spans(scan, about_caller=about_caller)]
 
 
 # --- public API --------------------------------------------------------------------------

@@ -49,17 +49,14 @@ from livekit.agents import (
 from .._exceptions import BadRequest
 from ..client import VoiceClient
 from ..models import Preload
+from ._livekit_context import DEFAULT_RECALL_ROLE, CompactionOptions, RecallRole
 from ._livekit_identity import CallerIdentity
 
 __all__ = [
     "DEFAULT_PRELOAD_TIMEOUT_MS",
     "DEFAULT_SEARCH_TIMEOUT_MS",
     "DEFAULT_TURN_LANES",
-    "RECALL_MESSAGE_PREFIX",
     "CallMemory",
-    "insert_recall",
-    "is_recall_message",
-    "last_user_message",
 ]
 
 log = logging.getLogger("voxmem.livekit")
@@ -82,10 +79,8 @@ CLOSE_TIMEOUT_S = 30.0
 RECALL_CACHE_SIZE = 64
 #: A recall for the same words is reused this long (preemptive generation vs. the hook).
 RECALL_TEXT_TTL_S = 10.0
-RECALL_MESSAGE_PREFIX = "voxmem_recall_"
-#: The recall message sorts this much before the user message it serves.
-RECALL_LEAD_S = 1e-6
 MAX_TOOL_OUTPUT_CHARS = 2000
+
 RECALL_TIMINGS_KEPT = 1000
 
 _SESSIONS: weakref.WeakKeyDictionary[AgentSession[Any], CallMemory] = (
@@ -148,9 +143,16 @@ class CallMemory:
         preload_timeout_ms: float = DEFAULT_PRELOAD_TIMEOUT_MS,
         lanes: Sequence[str] | None = DEFAULT_TURN_LANES,
         session_metadata: Mapping[str, Any] | None = None,
+        recall_role: RecallRole = DEFAULT_RECALL_ROLE,
+        compaction: CompactionOptions | None = None,
     ) -> None:
         if search_timeout_ms <= 0 or preload_timeout_ms <= 0:
             raise ValueError("search_timeout_ms and preload_timeout_ms must be positive")
+        if recall_role not in ("system", "developer", "assistant"):
+            raise ValueError("recall_role must be 'system', 'developer' or 'assistant'")
+        self.recall_role: RecallRole = recall_role
+        #: Compaction of long calls (``None``: send the whole conversation).
+        self.compaction = compaction
         self.identity = identity
         # Kept for an anonymous caller too: the knowledge base (org lane) serves everybody.
         self.client = client
@@ -178,6 +180,7 @@ class CallMemory:
         self._report_source: Callable[[], Mapping[str, Any]] | None = None
         #: Where LiveKit's session report went, once stored.
         self.report_location: str | None = None
+        self._livekit_close_reason: object = None
 
     # -- attachment -----------------------------------------------------------------------
     @property
@@ -379,8 +382,23 @@ class CallMemory:
 
     async def _drain_saves(self) -> None:
         assert self._queue is not None
-        while (turn := await self._queue.get()) is not None:
-            await self._save(turn)
+        while True:
+            turn = await self._queue.get()
+            try:
+                if turn is None:  # the session closed: nothing more will come
+                    return
+                await self._save(turn)
+            finally:
+                self._queue.task_done()
+
+    async def flush(self) -> None:
+        """Wait until every turn handed to the save queue so far is written.
+
+        Useful before reading the call back (a report, a test) while the call goes on;
+        at session close this happens on its own.
+        """
+        if self._queue is not None and self._worker is not None and not self._worker.done():
+            await self._queue.join()
 
     async def _save(self, turn: _PendingTurn) -> None:
         metadata: dict[str, Any] = {"source": "livekit", "user_item_ids": turn.user_item_ids}
@@ -401,6 +419,7 @@ class CallMemory:
 
     # -- close ----------------------------------------------------------------------------
     def _on_close(self, event: CloseEvent) -> None:
+        self._livekit_close_reason = event.reason
         self.close_soon(_close_reason(event.reason))
 
     def close_soon(self, reason: str = "completed") -> asyncio.Future[None]:
@@ -479,6 +498,11 @@ class CallMemory:
         except Exception as exc:
             log.warning("could not build the LiveKit session report (%s)", exc)
             return None
+        if "close_reason" not in report and self._livekit_close_reason is not None:
+            # LiveKit adds the close reason to its report from 1.8.9 on; earlier 1.8
+            # releases leave it out. The stored report carries it either way, named as
+            # LiveKit names it (the CloseReason proto value).
+            report["close_reason"] = _proto_close_reason(self._livekit_close_reason)
         return report
 
     async def _close_client(self) -> None:
@@ -504,6 +528,13 @@ class CallMemory:
         return self.report_location if self.enabled else None
 
 
+def _proto_close_reason(reason: object) -> str:
+    name = getattr(reason, "name", None)
+    if not isinstance(name, str):
+        return "CR_UNKNOWN"
+    return "CR_COMPLETED" if name == "TASK_COMPLETED" else f"CR_{name}"
+
+
 def _accepts(function: Callable[..., Any], parameter: str) -> bool:
     try:
         return parameter in inspect.signature(function).parameters
@@ -513,38 +544,3 @@ def _accepts(function: Callable[..., Any], parameter: str) -> bool:
 
 def _text_key(text: str) -> str:
     return " ".join(text.lower().split())
-
-
-# -- chat context surgery ----------------------------------------------------------------
-def is_recall_message(item: object) -> bool:
-    """True for the system message voxmem injects before a user message."""
-    return isinstance(item, llm.ChatMessage) and item.id.startswith(RECALL_MESSAGE_PREFIX)
-
-
-def last_user_message(chat_ctx: llm.ChatContext) -> llm.ChatMessage | None:
-    """The latest user message of ``chat_ctx``, or ``None``."""
-    for item in reversed(chat_ctx.items):
-        if isinstance(item, llm.ChatMessage) and item.role == "user":
-            return item
-    return None
-
-
-def insert_recall(chat_ctx: llm.ChatContext, user_message: llm.ChatMessage,
-                  context_text: str) -> llm.ChatMessage:
-    """Insert ``context_text`` as a system message immediately before ``user_message``.
-
-    LiveKit orders items by ``created_at``; the recall message is stamped just before the
-    user message so it stays in front of it when the framework inserts or merges items
-    by time. When ``user_message`` is not in ``chat_ctx`` yet (the speech hook's turn
-    context), the framework inserts it right after this message.
-    """
-    message = llm.ChatMessage(
-        id=f"{RECALL_MESSAGE_PREFIX}{user_message.id}", role="system",
-        content=[context_text], created_at=user_message.created_at - RECALL_LEAD_S,
-        extra={"voxmem": "recall"})
-    index = chat_ctx.index_by_id(user_message.id)
-    if index is None:
-        chat_ctx.insert(message)
-    else:
-        chat_ctx.items.insert(index, message)
-    return message

@@ -1,32 +1,37 @@
-"""voxmem for LiveKit Agents (>= 1.8): a memory agent, caller identity, tools, reports.
+"""voxmem for LiveKit Agents (>= 1.8): a memory agent, a mixin, caller identity, tools.
 
 Subclass-free or drop-in, the pieces are the same:
 
 - :class:`MemoryAgent` — an ``Agent`` that opens the caller's memory before its first
-  reply, renders ``{{memory}}`` in its instructions, recalls under the turn deadline and
-  puts the result immediately before the user's message (speech and text input alike),
-  and saves every turn from the session's events. Memory closes when the session does,
-  not on a handoff.
+  reply and puts it in a message of its own after the (unchanged, cacheable)
+  instructions, recalls under the turn deadline and puts the result immediately before
+  the user's message (speech and text input alike), compacts long calls, and saves every
+  turn from the session's events. Memory closes when the session does, not on a handoff.
+- :class:`MemoryMixin` + :func:`attach_memory` — the same for an ``Agent`` class you
+  already have, in either base order; :func:`memory_on_enter`,
+  :func:`memory_on_user_turn` and :func:`memory_before_llm` are its three steps, to call
+  from your own hooks instead.
 - :func:`resolve_caller` / :func:`resolve_caller_for_job` — job metadata → SIP phone →
   remote participant → anonymous (never the agent's own identity).
 - :func:`memory_tools` — remember / recall / forget / search / list / update_profile and
   ``search_knowledge`` as LLM tools.
-- :func:`attach_memory` — the same preload, saves and session end for a plain ``Agent``.
 - :func:`on_session_end` — ``on_session_end`` callback confirming LiveKit's session
   report is stored with the call.
 
 Example::
 
-    from livekit.agents import AgentServer, AgentSession, JobContext
+    from livekit.agents import AgentServer, AgentSession, JobContext, JobProcess
     from voxmem import VoiceClient
     from voxmem.integrations.livekit import MemoryAgent, memory_tools, on_session_end
 
-    server = AgentServer()
+    def prewarm(proc: JobProcess) -> None:
+        proc.userdata["voxmem"] = VoiceClient(project_id="support", agent_id="front-desk")
+
+    server = AgentServer(setup_fnc=prewarm)
 
     @server.rtc_session(on_session_end=on_session_end)
     async def entrypoint(ctx: JobContext) -> None:
-        client = VoiceClient(project_id="support", agent_id="front-desk", embedded=True)
-        agent = MemoryAgent(client=client, instructions="You are Ava.\\n\\n{{memory}}",
+        agent = MemoryAgent(client=ctx.proc.userdata["voxmem"], instructions="You are Ava.",
                             tools=memory_tools(),
                             greeting_instructions="Greet the caller, by name if known.")
         await AgentSession(stt=..., llm=..., tts=...).start(agent=agent, room=ctx.room)
@@ -35,30 +40,37 @@ Example::
 from __future__ import annotations
 
 try:
-    from livekit.agents import Agent, AgentSession, JobContext, get_job_context, llm
-    from livekit.agents.types import FlushSentinel
-    from livekit.agents.voice import ModelSettings
+    from livekit.agents import Agent, AgentSession, JobContext, get_job_context
+    from livekit.agents.llm.chat_context import Instructions
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("voxmem.integrations.livekit needs LiveKit Agents: "
                       "pip install 'voxmem[livekit]'") from exc
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .._config import Settings
 from ..client import VoiceClient
-from ..models import Preload
 from ._instructions import MEMORY_PLACEHOLDER, render_memory_instructions
 from ._livekit_call import (
     DEFAULT_PRELOAD_TIMEOUT_MS,
     DEFAULT_SEARCH_TIMEOUT_MS,
     DEFAULT_TURN_LANES,
     CallMemory,
-    insert_recall,
-    is_recall_message,
-    last_user_message,
+)
+from ._livekit_context import DEFAULT_RECALL_ROLE, CompactionOptions, RecallRole, insert_recall
+from ._livekit_hooks import (
+    COMPACTED_MESSAGE_ID,
+    MEMORY_MESSAGE_ID,
+    MemoryMixin,
+    call_memory,
+    configure_agent,
+    memory_before_llm,
+    memory_on_enter,
+    memory_on_user_turn,
+    strip_memory_placeholder,
 )
 from ._livekit_identity import (
     CallerIdentity,
@@ -71,18 +83,29 @@ from ._livekit_identity import (
 from ._livekit_tools import DEFAULT_PROFILE_FIELDS, TOOL_NAMES, memory_tools
 
 __all__ = [
+    "COMPACTED_MESSAGE_ID",
+    "DEFAULT_COMPACTION",
     "DEFAULT_PRELOAD_TIMEOUT_MS",
     "DEFAULT_PROFILE_FIELDS",
+    "DEFAULT_RECALL_ROLE",
     "DEFAULT_SEARCH_TIMEOUT_MS",
     "DEFAULT_TURN_LANES",
+    "MEMORY_MESSAGE_ID",
     "MEMORY_PLACEHOLDER",
     "TOOL_NAMES",
     "CallMemory",
     "CallerIdentity",
+    "CompactionOptions",
     "MemoryAgent",
+    "MemoryMixin",
+    "RecallRole",
     "attach_memory",
     "caller_from_job_metadata",
     "caller_from_participants",
+    "insert_recall",
+    "memory_before_llm",
+    "memory_on_enter",
+    "memory_on_user_turn",
     "memory_tools",
     "normalize_e164",
     "on_session_end",
@@ -98,8 +121,8 @@ log = logging.getLogger("voxmem.livekit")
 DEFAULT_PARTICIPANT_TIMEOUT_S = 5.0
 #: How long the report helper waits for the call's memory to finish closing.
 REPORT_WAIT_S = 30.0
-#: Past the preload deadline, how much longer a first turn waits for on_enter.
-READY_SLACK_S = 0.25
+#: Long calls are compacted by default once the conversation passes ~1,000 tokens.
+DEFAULT_COMPACTION = CompactionOptions()
 
 UserArg = str | Mapping[str, Any] | CallerIdentity
 
@@ -163,20 +186,26 @@ async def attach_memory(
     identity_timeout_s: float = DEFAULT_PARTICIPANT_TIMEOUT_S,
     search_timeout_ms: float = DEFAULT_SEARCH_TIMEOUT_MS,
     preload_timeout_ms: float = DEFAULT_PRELOAD_TIMEOUT_MS,
+    lanes: Sequence[str] | None = DEFAULT_TURN_LANES,
+    recall_role: RecallRole = DEFAULT_RECALL_ROLE,
+    compaction: CompactionOptions | None = DEFAULT_COMPACTION,
     owns_client: bool = False,
 ) -> CallMemory:
-    """Give a session memory without subclassing: preload, automatic saves, session end.
+    """Give a session memory: preload, automatic saves, session end, and the tools.
 
-    Call it before ``session.start``; render the preload into your instructions with
-    :func:`render_memory_instructions` and give the agent :func:`memory_tools`. Per-turn
-    recall into the chat context is what :class:`MemoryAgent` adds on top.
+    Call it before ``session.start``. Agents that use :class:`MemoryMixin` (or call the
+    ``memory_*`` hooks) then get the preload in its own message, per-turn recall and
+    compaction from it; a plain ``Agent`` gets saves and session end, and can render the
+    preload into its instructions with :func:`render_memory_instructions` and ask for
+    memory through :func:`memory_tools`.
 
     Example::
 
-        memory = await attach_memory(session, client=client, user=identity)
-        prompt = render_memory_instructions(TEMPLATE, memory.preload and
-                                            memory.preload.context_text)
-        await session.start(Agent(instructions=prompt, tools=memory_tools()), room=ctx.room)
+        class FrontDesk(MemoryMixin, MyAgent):
+            pass
+
+        await attach_memory(session, client=client, user=identity)
+        await session.start(FrontDesk(instructions=PROMPT), room=ctx.room)
     """
     existing = CallMemory.of(session)
     if existing is not None:
@@ -193,46 +222,47 @@ async def attach_memory(
         identity = CallerIdentity.anonymous_caller()
     memory = CallMemory(client=client, identity=identity, owns_client=owns_client,
                         search_timeout_ms=search_timeout_ms,
-                        preload_timeout_ms=preload_timeout_ms).attach(session)
+                        preload_timeout_ms=preload_timeout_ms, lanes=lanes,
+                        recall_role=recall_role, compaction=compaction).attach(session)
     await memory.open()
     return memory
 
 
-class MemoryAgent(Agent):
+class MemoryAgent(MemoryMixin, Agent):
     """A LiveKit ``Agent`` that remembers its callers. Drop-in: extra kwargs go to ``Agent``.
 
     - **Before the first reply** (``on_enter``): resolve the caller, open their voxmem
-      session and preload profile, top facts, last call and open commitments into the
-      instructions at ``{{memory}}`` (appended when the template has no placeholder). A
-      returning caller can be greeted by name.
+      session and preload profile, top facts, last call and open commitments into a
+      system message of its own, right after the instructions (id
+      ``voxmem_memory``). The instructions stay byte-identical for every caller, so
+      a provider's prompt-prefix cache is shared across calls. ``{{memory}}`` in the
+      instructions is removed. A returning caller can be greeted by name.
     - **Every user turn**: ``search_memory`` under ``search_timeout_ms``; the result goes
-      into the LLM's context as a system message immediately before the user's message,
-      for that turn only. Speech input recalls in ``on_user_turn_completed``; text input
-      (``AgentSession.run(user_input=...)``, which skips that hook) recalls in
-      ``llm_node``. One search per user turn, however many tool steps follow.
-    - **Saves** come from the session's events, no handler to write: several user turns
-      before one reply are saved together, a barge-in reply is flagged ``interrupted``.
-    - **Memory closes with the session**, not in ``on_exit``: a handoff to another agent
-      (a ``MemoryAgent`` or not) keeps the call's memory open. In a LiveKit job the
-      session's report goes with the call's ``end_session``.
-    - **Failures** (runtime down, deadline missed) are logged on ``voxmem.livekit`` and
-      the call goes on without memory.
+      into the LLM's context immediately before the user's message, for that turn only,
+      without what the context already holds (the preload, earlier turns). Speech and text
+      input alike; one search per user turn however many tool steps follow.
+    - **Long calls**: past ``compaction.after_tokens`` the older conversation is sent as
+      one compact record (:func:`voxmem.compact_transcript`); the history keeps it all.
+    - **Saves** come from the session's events, no handler to write.
+    - **Memory closes with the session**, not in ``on_exit``: a handoff keeps it open.
+    - **Failures** are logged on ``voxmem.livekit`` and the call goes on without memory.
 
-    Override ``on_enter``, ``on_user_turn_completed`` or ``llm_node`` if you need to, and
-    call ``super()`` first.
+    Subclass it and override ``on_enter``, ``on_user_turn_completed`` or ``llm_node``
+    freely (calling ``super()`` or ``Agent.default.llm_node``); the memory step runs
+    first either way. To add memory to an agent class you already have, use
+    :class:`MemoryMixin` instead.
 
     Example::
 
         agent = MemoryAgent(
             client=VoiceClient(project_id="support", agent_id="front-desk", embedded=True),
-            instructions="You are Ava, the front desk.\\n\\n{{memory}}",
+            instructions="You are Ava, the front desk.",
             greeting_instructions="Greet the caller, by name if you know it.",
             tools=memory_tools(),
         )
 
     Args:
-        instructions: the instructions template; ``{{memory}}`` marks where the caller's
-            memory goes.
+        instructions: the instructions, a string or LiveKit ``Instructions``.
         client: the memory client (shared, not closed by the agent).
         settings: build a client per call from these settings instead (needs
             ``project_id``); the client then follows the caller's tenant and is closed
@@ -241,10 +271,13 @@ class MemoryAgent(Agent):
         agent_id: voxmem agent id of that client (default: this agent's LiveKit id).
         user: the caller if you already know them (id, ``{"id", "name"}`` or
             :class:`CallerIdentity`); otherwise resolved from the job.
-        memory_enabled: ``False`` turns memory off (the placeholder is removed).
+        memory_enabled: ``False`` turns memory off.
         search_timeout_ms: deadline of the per-turn recall.
         preload_timeout_ms: deadline of session start + preload.
         lanes: lanes searched each turn (``None``: all).
+        recall_role: role of the per-turn recall message: ``"system"`` (default),
+            ``"developer"`` or ``"assistant"`` (see docs/livekit.md for the trade-off).
+        compaction: when to compact a long call (``None``: never).
         greeting_instructions: if set, the agent speaks first with these instructions,
             once memory is loaded.
         participant_timeout_s: how long to wait for the caller to join when resolving.
@@ -255,7 +288,7 @@ class MemoryAgent(Agent):
     def __init__(
         self,
         *,
-        instructions: str,
+        instructions: str | Instructions,
         client: VoiceClient | None = None,
         settings: Settings | None = None,
         project_id: str | None = None,
@@ -265,6 +298,8 @@ class MemoryAgent(Agent):
         search_timeout_ms: float = DEFAULT_SEARCH_TIMEOUT_MS,
         preload_timeout_ms: float = DEFAULT_PRELOAD_TIMEOUT_MS,
         lanes: Sequence[str] | None = DEFAULT_TURN_LANES,
+        recall_role: RecallRole = DEFAULT_RECALL_ROLE,
+        compaction: CompactionOptions | None = DEFAULT_COMPACTION,
         greeting_instructions: str | None = None,
         participant_timeout_s: float = DEFAULT_PARTICIPANT_TIMEOUT_S,
         default_country_code: str | None = None,
@@ -278,9 +313,11 @@ class MemoryAgent(Agent):
             raise ValueError("MemoryAgent(settings=...) also needs project_id=...")
         if search_timeout_ms <= 0 or preload_timeout_ms <= 0:
             raise ValueError("search_timeout_ms and preload_timeout_ms must be positive")
-        # Until memory is loaded (or when it is off) the placeholder is simply absent.
-        super().__init__(instructions=render_memory_instructions(instructions, None),
-                         **agent_kwargs)
+        if recall_role not in ("system", "developer", "assistant"):
+            raise ValueError("recall_role must be 'system', 'developer' or 'assistant'")
+        if not isinstance(instructions, str | Instructions):
+            raise TypeError("instructions must be a str or livekit.agents.llm.Instructions")
+        super().__init__(instructions=strip_memory_placeholder(instructions), **agent_kwargs)
         self._template = instructions
         self._client = client
         self._settings = settings
@@ -291,139 +328,36 @@ class MemoryAgent(Agent):
         self._search_timeout_ms = search_timeout_ms
         self._preload_timeout_ms = preload_timeout_ms
         self._lanes = lanes
+        self._recall_role = recall_role
+        self._compaction = compaction
         self._greeting = greeting_instructions
         self._participant_timeout_s = participant_timeout_s
         self._country = default_country_code
         self._client_kwargs = dict(client_kwargs or {})
         self._call_memory: CallMemory | None = None
-        # Lanes this agent adds to the call's on each turn (set when it takes over).
-        self._extra_lanes: tuple[str, ...] = ()
-        self._bare_instructions = render_memory_instructions(instructions, None)
-        # Set once on_enter has loaded memory into the instructions (or given up).
-        self._memory_ready = asyncio.Event()
+        configure_agent(self, factory=self._open_call_memory, instructions=instructions)
 
     @property
     def memory(self) -> CallMemory | None:
         """The memory of the call this agent is in, or was last in (``None`` before)."""
-        try:
-            return CallMemory.of(self.session) or self._call_memory
-        except RuntimeError:  # not running: the call it last served
-            return self._call_memory
+        return call_memory(self) or self._call_memory
 
     @property
-    def instructions_template(self) -> str:
-        """The instructions as given, ``{{memory}}`` included."""
+    def instructions_template(self) -> str | Instructions:
+        """The instructions as given (a ``{{memory}}`` placeholder in them is not sent)."""
         return self._template
 
-    # -- lifecycle ------------------------------------------------------------------------
     async def on_enter(self) -> None:
-        """Open the call's memory and render it into the instructions, then greet."""
-        try:
-            handoff = CallMemory.of(self.session) is not None
-            memory = self._call_memory = await self._memory_for_session()
-            preload: Preload | None = None
-            if memory is not None:
-                # Taking over mid-call: preload again so what this call taught us is in.
-                preload = await (memory.refresh() if handoff else memory.open())
-                if handoff and memory.lanes == DEFAULT_TURN_LANES:
-                    # A handed-off agent does not see the earlier conversation unless it
-                    # was given its chat context; the working lane brings that part back.
-                    self._extra_lanes = ("working",)
-            rendered = render_memory_instructions(
-                self._template, preload.context_text if preload is not None else None)
-            if rendered != self.instructions:
-                await self.update_instructions(rendered)
-        except Exception as exc:  # the greeting must not depend on memory
-            log.warning("memory set-up failed (%s); the call goes on without memory", exc)
-        finally:
-            self._memory_ready.set()
+        """Greet once memory is loaded (the memory step itself runs before this)."""
+        self._call_memory = call_memory(self) or self._call_memory
         if self._greeting:
             self.session.generate_reply(instructions=self._greeting)
 
-    async def on_user_turn_completed(self, turn_ctx: llm.ChatContext,
-                                     new_message: llm.ChatMessage) -> None:
-        """Recall for the user's words and put it immediately before their message."""
-        await self._wait_memory_ready()
-        memory = self.memory
-        if memory is None or not memory.enabled:
-            return
-        context_text = await memory.recall(new_message.text_content,
-                                           message_id=new_message.id,
-                                           extra_lanes=self._extra_lanes)
-        # With preemptive generation on, a reply may already be drafting from the turn
-        # context as it was; editing it here would discard that draft. llm_node puts the
-        # (cached) recall into whichever generation answers the turn instead.
-        if context_text and not self._preemptive_generation():
-            insert_recall(turn_ctx, new_message, context_text)
-
-    async def llm_node(
-        self, chat_ctx: llm.ChatContext, tools: list[llm.Tool], model_settings: ModelSettings,
-    ) -> AsyncGenerator[llm.ChatChunk | str | FlushSentinel, None]:
-        """Make sure the turn's recall precedes the user's message, then run the LLM.
-
-        This is the path text input takes (``AgentSession.run`` and text chat do not call
-        ``on_user_turn_completed``); on the speech path the hook has already done it.
-        """
-        await self._ensure_recall(chat_ctx)
-        async for chunk in Agent.default.llm_node(self, chat_ctx, tools, model_settings):
-            yield chunk
-
-    async def _wait_memory_ready(self) -> None:
-        """Wait for on_enter's preload: the caller may speak (or type) before it is done."""
-        if self._memory_ready.is_set():
-            return
-        try:
-            await asyncio.wait_for(self._memory_ready.wait(),
-                                   self._preload_timeout_ms / 1000 + READY_SLACK_S)
-        except TimeoutError:
-            log.warning("memory was not ready for the first turn; answering without it")
-
-    def _sync_instructions(self, chat_ctx: llm.ChatContext) -> None:
-        """Put the memory-rendered instructions into a context copied before they existed."""
-        current = self.instructions
-        if not isinstance(current, str) or current == self._bare_instructions:
-            return
-        for index, item in enumerate(chat_ctx.items):
-            if (isinstance(item, llm.ChatMessage) and item.role == "system"
-                    and item.text_content == self._bare_instructions):
-                chat_ctx.items[index] = llm.ChatMessage(
-                    id=item.id, role="system", content=[current], created_at=item.created_at)
-                return
-
-    async def _ensure_recall(self, chat_ctx: llm.ChatContext) -> None:
-        # A turn that arrived while on_enter was loading memory was given the
-        # instructions without it; bring them up to date for this generation.
-        await self._wait_memory_ready()
-        self._sync_instructions(chat_ctx)
-        memory = self.memory
-        if memory is None or not memory.enabled:
-            return
-        user_message = last_user_message(chat_ctx)
-        if user_message is None:
-            return
-        index = chat_ctx.index_by_id(user_message.id)
-        if index and is_recall_message(chat_ctx.items[index - 1]):
-            return  # injected by the hook or by an earlier step of this turn
-        context_text = await memory.recall(user_message.text_content,
-                                           message_id=user_message.id,
-                                           extra_lanes=self._extra_lanes)
-        if context_text:
-            insert_recall(chat_ctx, user_message, context_text)
-
-    def _preemptive_generation(self) -> bool:
-        # Agent-level options override the session's, as LiveKit resolves them.
-        options = {**self.session.options.turn_handling.get("preemptive_generation", {}),
-                   **self._turn_handling.get("preemptive_generation", {})}
-        return bool(options.get("enabled"))
-
     # -- set-up ---------------------------------------------------------------------------
-    async def _memory_for_session(self) -> CallMemory | None:
-        session = self.session
-        existing = CallMemory.of(session)
-        if existing is not None:
-            return existing  # a handoff: the call's memory is already open
+    async def _open_call_memory(self, agent: Agent) -> CallMemory | None:
         if not self._memory_enabled:
             return None
+        session = self.session
         identity = await self._identity()
         client, owns_client = self._client_for(identity)
         if client is None:
@@ -435,8 +369,10 @@ class MemoryAgent(Agent):
         memory = CallMemory(client=client, identity=identity, owns_client=owns_client,
                             search_timeout_ms=self._search_timeout_ms,
                             preload_timeout_ms=self._preload_timeout_ms, lanes=self._lanes,
-                            session_metadata=metadata)
-        return memory.attach(session)
+                            session_metadata=metadata, recall_role=self._recall_role,
+                            compaction=self._compaction)
+        self._call_memory = memory.attach(session)
+        return self._call_memory
 
     async def _identity(self) -> CallerIdentity:
         if self._user is not None:

@@ -1,0 +1,310 @@
+"""Rules for who is who in lower-case speech: the caller's name, their people and pets.
+
+Speech-to-text writes "maria lopez", not "Maria Lopez", so capital letters cannot say
+what is a name. Two other signals do: the question just asked ("can I have your name?"
+makes the answer a name) and the agent's reply, which is written text and capitalises
+the names it repeats ("Thanks Maria", "Noted for Biscuit"). A word the agent capitalises
+in the middle of a sentence and the caller said is a proper noun.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from ._rules_common import TurnView
+from ._select import Candidate
+from ._text import title_name, word_set
+
+__all__ = ["PEOPLE_RULES", "agent_proper_nouns", "is_common_word"]
+
+# Words that are never a name in these positions. Function words, the verbs and
+# adjectives that follow "my dog ..." or answer "your name?", call-centre nouns.
+_COMMON = word_set("""
+a an the and or but so to of in on at for with from by about as into like than then
+that this these those there here it its it's is was are were be been being am do does
+did done have has had having get got gets getting go goes going gone went come comes
+came make makes made take takes took need needs needed want wants wanted use used say
+said know knew think see look call calls called calling ring ringing text email speak
+speaking i i'm im me my mine we us our you your yours he him his she her hers they them
+their one two three four five six seven eight nine ten just really very only also too
+again still yes yeah yep no nope not ok okay sure right well oh um uh hi hello hey
+thanks thank please sorry good great fine fair nice new old big small little last
+next first second other another same different much many more most some any all both
+each every few lot lots bit always never usually sometimes often today tonight
+tomorrow yesterday now later soon morning afternoon evening night week month year
+monday tuesday wednesday thursday friday saturday sunday mondays tuesdays wednesdays
+thursdays fridays saturdays sundays weekend weekends who what when where why how which
+name names calling account order number phone card home work house car dog cat son
+daughter wife husband mum mom dad mother father kids kid boy girl baby brother sister
+partner friend family parents pet pets puppy kitten he's she's they're we're i've i'll
+i'd can can't cannot could would should will won't don't doesn't didn't isn't wasn't
+aren't let's lets gonna wanna gotta kinda maybe actually anyway basically literally
+honestly probably definitely totally pretty quite rather even ever back up down out
+off over under after before since until while because if though whether either
+neither nor yet already almost around away together something anything nothing
+everything someone anyone nobody everybody problem issue question help appointment
+booking reservation delivery bill payment service plan check change cancel book
+sick ill fine busy free available here's that's what's there's who's it'll
+eats eat loves love likes hates hate keeps kept stays lives lived turning turned
+unwell poorly upset unhappy away asleep awake allergic diabetic deaf blind older younger
+retired pregnant late early due out in on ok alright fine better worse there home
+maiden checkup check birthday party food bowl bed toy vet walk walks shots vaccine vaccines
+surgery school class teacher phone room wedding insurance policy card medication meds
+prescription grooming nails teeth passport license licence dinner lunch breakfast
+years months weeks days old young age aged hes shes theyre were youre
+""")
+_NAME_TOKEN = re.compile(r"[a-z][a-z'-]*")
+_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z'-]+)\b")
+# The agent asked who is calling.
+_NAME_ASKED = re.compile(
+    r"\b(?:your\s+(?:full\s+|first\s+|last\s+)?name|(?:can|could|may)\s+i\s+(?:have|get|take|"
+    r"start\s+with)\s+(?:a\s+)?name|who\s+(?:am\s+i|i'm)\s+speaking\s+(?:with|to)|"
+    r"who's\s+calling|who\s+is\s+calling|who\s+is\s+this|what\s+name|name\s+(?:for|on)\s+the|"
+    r"name\s+should\s+i|and\s+(?:your\s+)?name|who's\s+the\s+appointment\s+for|"
+    r"who\s+is\s+(?:this|it|the\s+\w+)\s+for|last\s+name|surname)\b",
+    re.IGNORECASE,
+)
+_ASKED_SOMEONE_ELSE = re.compile(
+    r"\b(?:his|her|their|your\s+(?:son|daughter|wife|husband|pet|dog|cat|mother|father|"
+    r"child|partner)(?:'s)?)\s+name\b|\bpet's\s+name\b", re.IGNORECASE)
+# What a caller says before their name.
+_LEAD_IN = re.compile(
+    r"^(?:(?:yeah|yes|yep|sure|hi|hello|hey|oh|ok|okay|so|well|right|um|uh|sorry|"
+    r"for\s+me|it's\s+for\s+me|it's|its|it\s+is|this\s+is|i'm|im|i\s+am|my\s+name\s+is|"
+    r"my\s+name's|name's|the\s+name's|you're\s+speaking\s+with|speaking\s+with|"
+    r"put\s+it\s+under(?:\s+the\s+name)?|under(?:\s+the\s+name)?|it's\s+under|its\s+under|"
+    r"call\s+me|my\s+first\s+name\s+is|first\s+name|last\s+name\s+is|surname\s+is|"
+    r"last\s+name|surname)[\s,.]+)*",
+    re.IGNORECASE,
+)
+_REPAIR = re.compile(r"\b(?:no\s+sorry|sorry\s+no|no\s+wait|i\s+mean|sorry|no|actually)\s+",
+                     re.IGNORECASE)
+_SPELLING = re.compile(r"^(?:[a-z]\s+){2,}", re.IGNORECASE)
+_FOR_SOMEONE = re.compile(r"^(?:it's\s+)?for\s+my\s+", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=2048)
+def agent_proper_nouns(agent: str) -> frozenset[str]:
+    """Lower-cased words the agent capitalised mid-sentence (names, places, brands)."""
+    return frozenset(m.group(1).lower() for m in _CAPITALISED.finditer(agent)
+                     if m.group(1) not in ("I", "I'm", "I'll", "I've", "I'd"))
+
+
+def is_common_word(word: str) -> bool:
+    """Whether ``word`` is an everyday word rather than a name."""
+    return word.lower() in _COMMON
+
+
+def _name_words(text: str, limit: int = 3) -> list[str]:
+    words: list[str] = []
+    for m in _NAME_TOKEN.finditer(text.lower()):
+        word = m.group()
+        if word in _COMMON or len(word) < 2:
+            break
+        if word not in words:  # "tanya tanya brooks"
+            words.append(word)
+        if len(words) == limit:
+            break
+    return words
+
+
+def bare_names(t: TurnView) -> list[Candidate]:
+    """The caller's name given as the answer to "can I have your name?"."""
+    if not _NAME_ASKED.search(t.prev_agent) or _ASKED_SOMEONE_ELSE.search(t.prev_agent):
+        return []
+    answer = t.user.strip()
+    if _FOR_SOMEONE.match(answer):
+        return []
+    # "mike no sorry michael": the repair wins; "o b r i e n obrien": the spelled word.
+    parts = _REPAIR.split(answer)
+    answer = parts[-1] if len(parts) > 1 and _name_words(parts[-1]) else answer
+    answer = _LEAD_IN.sub("", answer.lower(), count=1)
+    answer = _SPELLING.sub("", answer)
+    # "put it under the harrington wedding my name is lucy harrington"
+    named = re.search(r"\bmy\s+name\s+is\s+", answer)
+    if named:
+        answer = answer[named.end():]
+    words = _name_words(answer)
+    if not words:
+        return []
+    confirmed = agent_proper_nouns(t.agent)
+    if not any(w in confirmed for w in words) and len(answer.split()) > len(words) + 3:
+        return []  # a long reply that is not confirmed is talk, not a name
+    confidence = 0.85 if any(w in confirmed for w in words) else 0.7
+    return [t.candidate(f"Name is {title_name(' '.join(words))}", "identity", "name",
+                        confidence, 0)]
+
+
+# "this here is bobby ray", "oh and it's priya by the way": an introduction in lower case
+# counts when the agent's reply writes the name with a capital.
+_INTRO = re.compile(
+    r"(?:^|\b(?:and|oh|hi|hiya|hey|hello|yeah|morning|afternoon|evening)\s+)(?:it's|its|"
+    r"this\s+is|this\s+here\s+is|i'm|my\s+name's|name's)\s+(?P<name>[a-z][a-z'-]+"
+    r"(?:\s+[a-z][a-z'-]+)?)", re.IGNORECASE)
+
+
+def confirmed_intros(t: TurnView) -> list[Candidate]:
+    """A lower-case self-introduction the agent confirms by writing the name."""
+    confirmed = agent_proper_nouns(t.agent)
+    out: list[Candidate] = []
+    for m in _INTRO.finditer(t.user):
+        words = [w for w in m.group("name").lower().split()]
+        if not words or words[0] not in confirmed or words[0] in _COMMON:
+            continue
+        name = words[:2] if len(words) > 1 and words[1] in confirmed else words[:1]
+        out.append(t.candidate(f"Name is {title_name(' '.join(name))}", "identity", "name",
+                               0.8, m.start()))
+    return out
+
+
+def spelled_names(t: TurnView) -> list[Candidate]:
+    """A name corrected or confirmed by spelling: "no sorry cathy with a c"."""
+    m = _SPELLED_NAME.match(t.user.strip())
+    if not m or is_common_word(m.group("name")):
+        return []
+    return [t.candidate(f"Name is {title_name(m.group('name'))}", "identity", "name", 0.8,
+                        m.start())]
+
+
+# --- people and pets ---------------------------------------------------------------------
+
+_RELATION_WORDS = {
+    "dog": "dog", "puppy": "dog", "pup": "dog", "cat": "cat", "kitten": "cat",
+    "kitty": "cat", "horse": "horse", "pony": "pony", "rabbit": "rabbit", "bunny": "rabbit",
+    "parrot": "parrot", "bird": "bird", "hamster": "hamster", "tortoise": "tortoise",
+    "son": "son", "boy": "son", "daughter": "daughter", "girl": "daughter", "wife": "wife",
+    "husband": "husband", "partner": "partner", "fiance": "fiancé", "fiancee": "fiancée",
+    "mother": "mother", "mum": "mum", "mom": "mom", "mam": "mum", "father": "father",
+    "dad": "dad", "brother": "brother", "sister": "sister", "grandson": "grandson",
+    "granddaughter": "granddaughter", "grandma": "grandmother", "grandmother": "grandmother",
+    "grandpa": "grandfather", "grandfather": "grandfather", "nephew": "nephew",
+    "niece": "niece", "aunt": "aunt", "uncle": "uncle", "carer": "carer",
+    "caregiver": "caregiver", "spaniel": "dog", "labrador": "dog", "lab": "dog",
+    "beagle": "dog", "terrier": "dog", "poodle": "dog", "collie": "dog",
+    "retriever": "dog", "shepherd": "dog", "husky": "dog", "dachshund": "dog",
+    "missus": "wife", "wifey": "wife", "hubby": "husband", "lad": "son", "lass": "daughter",
+    "fiancé": "fiancé", "boyfriend": "boyfriend", "girlfriend": "girlfriend",
+}
+_PLURALS = {"dogs": "dog", "cats": "cat", "kids": "child", "children": "child",
+            "sons": "son", "daughters": "daughter", "twins": "twin", "horses": "horse",
+            "rabbits": "rabbit", "kittens": "cat", "puppies": "dog", "boys": "son",
+            "girls": "daughter"}
+_PETS = frozenset({"dog", "cat", "horse", "pony", "rabbit", "parrot", "bird", "hamster",
+                   "tortoise"})
+_REL = "|".join(sorted({*_RELATION_WORDS, *_PLURALS}, key=len, reverse=True))
+# "my dog bruno", "our cat's called pepper", "my son's name is aiden", "my wife she's
+# called mei", "for my horse dancer", "two dogs max and ruby".
+_MY_REL = re.compile(
+    rf"\b(?P<own>my|our|me|the)\s+(?:(?:little|old|eldest|youngest|oldest|younger|older|"
+    rf"new|baby|other|two|three|rescue|german|golden|\w+-year-old)\s+)*(?P<rel>{_REL})"
+    rf"(?:'s)?\s+(?:(?:name\s+is|name's|names|is\s+called|called|named|she's\s+called|"
+    rf"he's\s+called|who's\s+called|is)\s+)?(?P<names>[a-z][a-z' -]{{1,40}})",
+    re.IGNORECASE,
+)
+_HAVE_N = re.compile(
+    rf"\b(?:(?:i\s+have|i've\s+got|we\s+have|we've\s+got|got)\s+)?(?:two|three|\d)\s+"
+    rf"(?P<rel>{_REL})\s+(?:called\s+|named\s+)?(?P<names>[a-z][a-z' -]{{1,40}})",
+    re.IGNORECASE,
+)
+_SPECIES_AFTER = re.compile(
+    r"^\s*(?:he's|she's|hes|shes|is|it's)\s+(?:a|an|my)\s+(?P<breed>(?:[a-z]+\s+){0,2}"
+    r"(?:dog|cat|puppy|kitten|horse|rabbit|parrot|beagle|spaniel|labrador|terrier|poodle|"
+    r"collie|shepherd|retriever|bulldog|husky|tabby))\b", re.IGNORECASE)
+
+
+# "...add my partner to the account his name is theo": the name comes after the relation.
+_THEIR_NAME = re.compile(
+    r"\b(?:his|her|their)\s+name(?:'s|\s+is|s)\s+(?P<names>[a-z][a-z' -]{1,40})|"
+    r"\b(?:he's|she's|hes|shes)\s+called\s+(?P<names2>[a-z][a-z' -]{1,40})",
+    re.IGNORECASE)
+_LAST_REL = re.compile(rf"\b(?:my|our|me|a|the)\s+(?P<rel>{_REL})(?:'s|s)?\b", re.IGNORECASE)
+# "what's your son's name?" / "and your pet's name?": the answer names that person.
+# (Possessive relation words, "my missus's car", are matched by the optional 's.)
+_ASKED_THEIR_NAME = re.compile(
+    rf"\byour\s+(?P<rel>{_REL}|pet)(?:'s|s)\s+name\b", re.IGNORECASE)
+# "cathy with a c", "no sorry it's claire with an i": a name being spelled out.
+_SPELLED_NAME = re.compile(
+    r"^(?:(?:no|sorry|no\s+sorry|it's|its|actually|oh)[\s,]+)*(?P<name>[a-z]{2,})\s+"
+    r"(?:with\s+an?\s+[a-z]\b|spelled|spelt)", re.IGNORECASE)
+
+
+def _names_in(raw: str, confirmed: frozenset[str]) -> list[str]:
+    """Names at the start of ``raw``: "max and ruby shes limping" → ["max", "ruby"]."""
+    names: list[str] = []
+    for part in re.split(r"\s+and\s+|\s*,\s*", raw.strip(), maxsplit=3)[:3]:
+        words = part.split()
+        if not words:
+            break
+        word = words[0].strip("'").lower()
+        if word.endswith("'s"):
+            word = word[:-2]
+        if not word.isalpha() or len(word) < 2 or (word in _COMMON and word not in confirmed):
+            break
+        if word not in confirmed and word.endswith(("ing", "ed", "ly", "es")):
+            break  # "my mother is flying", "my dog needs": verbs, not names
+        names.append(word)
+        if len(words) > 1:
+            break  # the name was followed by more words, not by "and <name>"
+    return names
+
+
+def relations(t: TurnView) -> list[Candidate]:
+    """People and pets the caller names: "my dog bruno", "my daughter karen picks up"."""
+    out: list[Candidate] = []
+    confirmed = agent_proper_nouns(t.agent)
+    for pattern in (_MY_REL, _HAVE_N):
+        for m in pattern.finditer(t.user):
+            rel_word = m.group("rel").lower()
+            rel = _RELATION_WORDS.get(rel_word) or _PLURALS.get(rel_word, rel_word)
+            found = _names_in(m.group("names"), confirmed)
+            named = re.search(r"\b(?:called|named|name)\b", m.group())
+            # "my sons birthday" is a possessive; "my kids emma and jack" names two.
+            if pattern is _MY_REL and not named and len(found) < 2 and (
+                    rel_word in _PLURALS or m.group().lower().startswith("the")):
+                continue
+            for name in found:
+                # An unconfirmed lower-case word is a name only if it is not everyday talk.
+                confidence = 0.8 if name in confirmed else 0.6
+                title = title_name(name)
+                if rel in _PETS:
+                    text = f"Has a {rel} named {title}"
+                elif rel in ("child", "twin"):
+                    text = f"Has a child named {title}"
+                else:
+                    text = f"{rel.capitalize()} is named {title}"
+                out.append(t.candidate(text, "note", None, confidence, m.start()))
+    asked = _ASKED_THEIR_NAME.search(t.prev_agent)
+    if asked:
+        rel_word = asked.group("rel").lower()
+        rel = _RELATION_WORDS.get(rel_word) or _PLURALS.get(rel_word, rel_word)
+        answer = _LEAD_IN.sub("", t.user.strip().lower(), count=1)
+        found = _names_in(answer, confirmed)[:1]
+        species = _SPECIES_AFTER.match(answer[len(found[0]):]) if found else None
+        if species and rel == "pet":
+            kind = species.group("breed").split()[-1]
+            rel = "dog" if kind not in ("cat", "kitten", "horse", "rabbit", "parrot") else kind
+            if kind not in _PETS and kind != "dog":
+                rel = "dog"
+        for name in found:
+            title = title_name(name)
+            text = (f"Has a {rel} named {title}" if rel in _PETS or rel == "pet"
+                    else f"{rel.capitalize()} is named {title}")
+            if species:
+                text += f" ({species.group('breed')})"
+            out.append(t.candidate(text, "note", None, 0.8, 0))
+    for m in _THEIR_NAME.finditer(t.user):
+        before = list(_LAST_REL.finditer(t.user, max(0, m.start() - 80), m.start()))
+        if not before:
+            continue
+        rel_word = before[-1].group("rel").lower()
+        rel = _RELATION_WORDS.get(rel_word) or _PLURALS.get(rel_word, rel_word)
+        for name in _names_in(m.group("names") or m.group("names2"), confirmed)[:1]:
+            title = title_name(name)
+            text = (f"Has a {rel} named {title}" if rel in _PETS
+                    else f"{rel.capitalize()} is named {title}")
+            out.append(t.candidate(text, "note", None, 0.75, m.start()))
+    return out
+
+
+PEOPLE_RULES = (bare_names, spelled_names, confirmed_intros, relations)

@@ -1,0 +1,220 @@
+"""Rules for what the caller owns and where they are: vehicles, devices, addresses, ids.
+
+These read the caller's words after spoken numbers became digits ("a 2016 honda civic",
+"delivery to 42 oak lane", "ticket 33086") and, for identifiers, the agent's question
+("And the account number?") that makes a bare run of digits an account number.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ._rules_common import TurnView
+from ._select import Candidate
+
+__all__ = ["THING_RULES"]
+
+# --- vehicles and devices ----------------------------------------------------------------
+
+_MAKES = {
+    "honda": "Honda", "toyota": "Toyota", "ford": "Ford", "tesla": "Tesla", "kia": "Kia",
+    "subaru": "Subaru", "vw": "VW", "volkswagen": "Volkswagen", "bmw": "BMW", "audi": "Audi",
+    "mercedes": "Mercedes", "nissan": "Nissan", "hyundai": "Hyundai", "chevy": "Chevy",
+    "chevrolet": "Chevrolet", "jeep": "Jeep", "mazda": "Mazda", "volvo": "Volvo",
+    "land rover": "Land Rover", "range rover": "Range Rover", "lexus": "Lexus",
+    "dodge": "Dodge", "ram": "Ram", "gmc": "GMC", "mini": "Mini", "fiat": "Fiat",
+    "peugeot": "Peugeot", "renault": "Renault", "skoda": "Skoda", "vauxhall": "Vauxhall",
+    "citroen": "Citroen", "mitsubishi": "Mitsubishi", "porsche": "Porsche", "trek": "Trek",
+    "harley": "Harley", "yamaha": "Yamaha", "rivian": "Rivian", "polestar": "Polestar",
+}
+_MODELS = {
+    "civic": "Civic", "accord": "Accord", "cr-v": "CR-V", "crv": "CR-V", "pilot": "Pilot",
+    "odyssey": "Odyssey", "corolla": "Corolla", "camry": "Camry", "rav4": "RAV4",
+    "prius": "Prius", "rav 4": "RAV4", "highlander": "Highlander", "tacoma": "Tacoma",
+    "tundra": "Tundra",
+    "f150": "F-150", "f-150": "F-150", "f250": "F-250", "transit": "Transit",
+    "focus": "Focus", "fiesta": "Fiesta", "mustang": "Mustang", "explorer": "Explorer",
+    "escape": "Escape", "model 3": "Model 3", "model y": "Model Y", "model s": "Model S",
+    "model x": "Model X", "sportage": "Sportage", "sorento": "Sorento", "soul": "Soul",
+    "outback": "Outback", "forester": "Forester", "impreza": "Impreza", "golf": "Golf",
+    "polo": "Polo", "passat": "Passat", "jetta": "Jetta", "tiguan": "Tiguan",
+    "defender": "Defender", "discovery": "Discovery", "qashqai": "Qashqai",
+    "leaf": "Leaf", "altima": "Altima", "rogue": "Rogue", "tucson": "Tucson",
+    "elantra": "Elantra", "santa fe": "Santa Fe", "silverado": "Silverado",
+    "wrangler": "Wrangler", "cherokee": "Cherokee", "cx-5": "CX-5", "cx5": "CX-5",
+    "xc90": "XC90", "xc60": "XC60", "corsa": "Corsa", "astra": "Astra", "octavia": "Octavia",
+    "clio": "Clio", "yaris": "Yaris", "sienna": "Sienna", "domane": "Domane",
+    "prius prime": "Prius Prime", "ioniq": "Ioniq", "kona": "Kona",
+}
+# Models only one maker sells, so the make can be added when the caller leaves it out.
+_MAKE_OF = {"model 3": "Tesla", "model y": "Tesla", "model s": "Tesla", "model x": "Tesla",
+            "f150": "Ford", "f-150": "Ford", "rav4": "Toyota", "rav 4": "Toyota",
+            "corolla": "Toyota", "camry": "Toyota", "civic": "Honda", "sportage": "Kia",
+            "outback": "Subaru", "qashqai": "Nissan", "wrangler": "Jeep"}
+_UNIT = re.compile(r"\b(?:i'm|i\s+am|we're|i\s+live|we\s+live)\s+in\s+(?P<kind>unit|flat|"
+                   r"apartment|apt|suite)\s+(?P<unit>\d+\s?[a-z]?)\b", re.IGNORECASE)
+_VEHICLE = re.compile(
+    r"\b(?:(?P<year>(?:19|20)\d\d)\s+)?(?:(?P<colour>white|black|silver|grey|gray|red|blue|"
+    r"green|yellow|orange|brown|gold|beige)\s+)?(?P<make>"
+    + "|".join(sorted(_MAKES, key=len, reverse=True)) + r")?\s*(?P<model>"
+    + "|".join(re.escape(m) for m in sorted(_MODELS, key=len, reverse=True)) + r")\b",
+    re.IGNORECASE)
+_OWNERSHIP = re.compile(
+    r"\b(?:it's|its|it\s+is|my|our|the|a|an|drive|have|got|on|for|we\s+have|i\s+have)\s+"
+    r"(?:(?:work|old|new|company|wife's|husband's|son's|daughter's)\s+)?"
+    r"(?:(?:a|the)\s+)?$", re.IGNORECASE)
+_PLATE = re.compile(
+    r"\b(?:plate|reg|registration|number\s+plate|plate\s+number)\s+(?:number\s+)?(?:is|'s)?\s*"
+    r"(?:uh\s+|um\s+)?(?P<plate>(?=[a-z0-9]*\d)[a-z0-9]{4,8})\b", re.IGNORECASE)
+_DEVICES = {"mac": "a Mac", "macbook": "a MacBook", "thinkpad": "a ThinkPad",
+            "chromebook": "a Chromebook", "iphone": "an iPhone", "android": "an Android phone",
+            "windows": "Windows", "linux": "Linux", "ipad": "an iPad"}
+_DEVICE = re.compile(
+    r"\b(?:i'm|i\s+am|i\s+use|we\s+use|i've\s+got|i\s+have|it's|its|my)\s+(?:on\s+)?"
+    r"(?:a|an|the)?\s*"
+    r"(?:company\s+|work\s+|old\s+|new\s+)?(?P<dev>" + "|".join(_DEVICES) + r")\b"
+    r"(?:\s+(?P<model>\d{1,2}|pro|air|mini|max|plus))?",
+    re.IGNORECASE)
+
+
+def vehicles(t: TurnView) -> list[Candidate]:
+    """"its a 2016 honda civic silver", "plate is 7xrt219", "i'm on a mac"."""
+    out: list[Candidate] = []
+    low = t.user.lower()
+    # The model names are few and distinctive: look for one before running the pattern.
+    vehicle_said = any(model in low for model in _MODELS)
+    for m in _VEHICLE.finditer(t.user) if vehicle_said else ():
+        model = m.group("model").lower()
+        make = (m.group("make") or "").lower()
+        before = t.user[max(0, m.start() - 30):m.start()]
+        if not (make or m.group("year") or _OWNERSHIP.search(before) or re.search(
+                r"\b(?:my|our|its|it's|the)\b[\w' ]{0,20}$", before, re.IGNORECASE)):
+            continue
+        if model in ("golf", "focus", "escape", "soul", "leaf", "transit", "pilot",
+                     "discovery", "explorer", "defender", "polo") and not (
+                make or m.group("year") or re.search(r"\b(?:the|a|my|our)\s+(?:\w+\s+)?$",
+                                                     before, re.IGNORECASE)):
+            continue  # everyday words unless they clearly name a car
+        parts = [m.group("year"), (m.group("colour") or "").lower() or None,
+                 _MAKES.get(make) or _MAKE_OF.get(model), _MODELS[model]]
+        text = "Vehicle: " + " ".join(p for p in parts if p)
+        out.append(t.candidate(text, "note", None, 0.75, m.start()))
+    for m in _PLATE.finditer(t.user):
+        out.append(t.candidate(f"Vehicle registration is {m.group('plate').upper()}", "note",
+                               None, 0.7, m.start()))
+    for m in _UNIT.finditer(t.user):
+        unit = m.group("unit").replace(" ", "").upper()
+        out.append(t.candidate(f"Lives in {m.group('kind').lower()} {unit}", "contact", None,
+                               0.7, m.start()))
+    for m in _DEVICE.finditer(t.user):
+        model = f" {m.group('model')}" if m.group("model") else ""
+        out.append(t.candidate(f"Uses {_DEVICES[m.group('dev').lower()]}{model}", "note", None,
+                               0.65, m.start()))
+    return out
+
+
+# --- addresses in speech -----------------------------------------------------------------
+
+_STREET_WORD = (r"(?:street|st|avenue|ave|road|rd|lane|ln|drive|dr|boulevard|blvd|way|court|"
+                r"ct|place|pl|terrace|close|crescent|parkway|grove|gardens|mews|row|hill|walk|"
+                r"circle|square|highway)")
+_ADDRESS = re.compile(
+    rf"\b(?:(?:flat|apartment|apt|unit)\s+(?P<flat1>\w+)\s+)?(?P<num>\d{{1,5}}[a-z]?)\s+"
+    rf"(?P<street>(?:[a-z]+\s+){{1,3}}?{_STREET_WORD})\b"
+    rf"(?:\s+(?:flat|apartment|apt|unit|suite|#)\s*(?P<flat2>\w+))?",
+    re.IGNORECASE)
+_ADDRESS_LEAD = re.compile(
+    r"\b(?:to|at|is|from|address|it's|its|in|moved|now|live|located|please|sorry|no|"
+    r"actually|mean)\s*$",
+    re.IGNORECASE)
+_SOMEONE_ELSES = re.compile(
+    r"\b(?:her|his|their|mum's|mom's|dad's|neighbour's|neighbor's|friend's)\s+"
+    r"(?:address|place|house)\b|\bleave\s+it\s+with\b", re.IGNORECASE)
+_ASKED_ADDRESS = re.compile(r"\b(?:address|where\s+(?:are\s+you|do\s+you\s+live|should))\b",
+                            re.IGNORECASE)
+_ASKED_OTHERS_ADDRESS = re.compile(r"\b(?:her|his|their)\s+address\b", re.IGNORECASE)
+
+
+def spoken_addresses(t: TurnView) -> list[Candidate]:
+    """"delivery to 42 oak lane", "im at 15 elm road", a bare answer to "the address?"."""
+    out: list[Candidate] = []
+    if _ASKED_OTHERS_ADDRESS.search(t.prev_agent):
+        return out
+    asked = bool(_ASKED_ADDRESS.search(t.prev_agent))
+    for m in _ADDRESS.finditer(t.user):
+        before = t.user[max(0, m.start() - 25):m.start()]
+        if _SOMEONE_ELSES.search(t.user[max(0, m.start() - 40):m.start()]):
+            continue
+        if not (_ADDRESS_LEAD.search(before) or (asked and m.start() < 25)):
+            continue
+        street = re.sub(r"\s+", " ", m.group("street")).title()
+        text = f"Address is {m.group('num')} {street}"
+        flat = m.group("flat1") or m.group("flat2")
+        if flat:
+            text += f", flat {flat}"
+        out.append(t.candidate(text, "contact", "address", 0.75, m.start()))
+    return out
+
+
+# --- identifiers asked for ---------------------------------------------------------------
+
+_ID_KINDS = (r"account|order|invoice|ticket|case|claim|reference|confirmation|booking|"
+             r"policy|member(?:ship)?|rewards|loyalty|frequent\s+flyer|miles|railcard|"
+             r"library\s+card|parcel|tracking|customer|insurance\s+member|member\s+id")
+_ASKED_ID = re.compile(rf"\b(?P<kind>{_ID_KINDS})\s*(?:number|no|#|id|code)?\b[^.!]*\?|"
+                       rf"\b(?:the|your)\s+(?P<kind2>{_ID_KINDS})\s+(?:number|no|#|id)\b",
+                       re.IGNORECASE)
+_ID_SAID = re.compile(
+    rf"\b(?P<kind>{_ID_KINDS})\s*(?:number|no|num|#|id|code)?\s*(?:is|was|'s|:)?\s*"
+    rf"(?:uh\s+|um\s+|like\s+)?(?P<value>(?:[a-z]\s+){{0,3}}(?=[a-z0-9-]*\d)[a-z0-9-]{{3,20}})\b",
+    re.IGNORECASE)
+_BARE_VALUE = re.compile(
+    r"^(?:(?:yes|yeah|yep|sure|ok|okay|so|uh|um|it's|its|it\s+is|that's|yeah\s+it's)[\s,]+)*"
+    r"(?P<value>(?=[a-z0-9-]*\d)[a-z0-9-]{3,20})\b", re.IGNORECASE)
+_AGENT_OPENED = re.compile(
+    rf"\b(?:opened|created|raised|logged|filed|submitted)\s+(?:a\s+|an\s+)?(?:new\s+)?"
+    rf"(?P<kind>{_ID_KINDS})\s+(?:number\s+)?(?:[A-Z]{{2,4}}[\s-]?)?(?P<value>\d[\d-]{{2,15}})",
+    re.IGNORECASE)
+_KIND_LABEL = {"frequent flyer": "frequent flyer", "miles": "frequent flyer",
+               "member id": "member", "membership": "member", "insurance member": "member"}
+_REDACTED = "[redacted"
+# The same single-valued slots the written-text identifier rule uses, so both rules
+# reading one account number state one fact.
+_ID_SLOTS = {"account": "account_number", "member": "member_number",
+             "rewards": "loyalty_number", "loyalty": "loyalty_number",
+             "customer": "customer_number"}
+
+
+def _id(t: TurnView, kind: str, value: str, at: int, conf: float) -> Candidate | None:
+    if _REDACTED in value or sum(c.isdigit() for c in value) < 3:
+        return None
+    kind = re.sub(r"\s+", " ", kind.lower())
+    value = value.replace(" ", "")
+    label = _KIND_LABEL.get(kind, kind)
+    return t.candidate(f"{label.capitalize()} number is {value.upper()}", "identity",
+                       _ID_SLOTS.get(label), conf, at)
+
+
+def spoken_identifiers(t: TurnView) -> list[Candidate]:
+    """Numbers that identify the caller's account, order, ticket or claim."""
+    out: list[Candidate] = []
+    for m in _ID_SAID.finditer(t.user):
+        c = _id(t, m.group("kind"), m.group("value"), m.start(), 0.8)
+        if c is not None:
+            out.append(c)
+    if not out:
+        asked = _ASKED_ID.search(t.prev_agent)
+        answer = _BARE_VALUE.match(t.user.strip())
+        if asked and answer:
+            c = _id(t, asked.group("kind") or asked.group("kind2"), answer.group("value"), 0,
+                    0.75)
+            if c is not None:
+                out.append(c)
+    for m in _AGENT_OPENED.finditer(t.agent):
+        c = _id(t, m.group("kind"), m.group("value"), len(t.user) + m.start(), 0.7)
+        if c is not None:
+            out.append(c)
+    return out
+
+
+THING_RULES = (vehicles, spoken_addresses, spoken_identifiers)
