@@ -203,8 +203,9 @@ def test_a_response_missing_a_field_fails_its_schema() -> None:
 
     document = openapi_document("test")
     ref = {"$ref": "#/components/schemas/SearchResponse"}
-    good = {"contextText": "", "profile": None, "working": [], "permanent": [], "org": [],
-            "sources": [], "trace": {"degraded": False}}
+    good: dict[str, Any] = {"contextText": "", "profile": None, "working": [],
+                            "permanent": [], "org": [], "sources": [],
+                            "trace": {"degraded": False}}
     check(document, ref, good)
     for broken in ({k: v for k, v in good.items() if k != "contextText"},
                    {**good, "trace": {}}, {**good, "working": "none"}):
