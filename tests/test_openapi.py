@@ -130,8 +130,10 @@ async def test_get_twins_answer_the_same_read(http: httpx.AsyncClient) -> None:
     twins = [spec for spec in OPERATION_SPECS.values() if spec.read_path]
     assert {spec.name for spec in twins} >= {"list_indexes", "get_memory_policy"}
     for spec in twins:
-        read = await http.get(spec.read_path or "", headers=AUTH,
-                              params={"project_id": "proj", "agent_id": "agent"})
+        read = await http.get(spec.read_path or "", headers=AUTH, params=IDENT)
+        alias = await http.get(spec.read_path or "", headers=AUTH,
+                               params={"project_id": "proj", "agent_id": "agent"})
+        assert alias.json() == read.json()
         posted = await http.post(spec.path, headers=AUTH, json=IDENT)
         assert read.status_code == 200, read.text
         assert read.json() == posted.json()

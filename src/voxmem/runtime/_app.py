@@ -228,9 +228,9 @@ def openapi_document(version: str) -> dict[str, Any]:
                 "description": f"The same read as `{op.method} {op.path}`, with the "
                                "identity fields as query parameters.",
                 "parameters": [
-                    {"name": name, "in": "query", "required": name == "project_id",
+                    {"name": name, "in": "query", "required": name == "projectId",
                      "schema": {"type": "string"}}
-                    for name in ("project_id", "agent_id", "tenant_id")],
+                    for name in ("projectId", "agentId", "tenantId")],
                 "responses": {**ok, **errors},
             }
     views = {HEALTH_PATH: "Health", "/v1/settings": "SettingsView"}
