@@ -25,8 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "import_time.json"
 BUDGET_MS = 150.0
-HEAVY = ("numpy", "voxmem.engine._engine", "voxmem._operations", "starlette", "httpx",
-         "tokenizers", "Stemmer")
+HEAVY = ("numpy", "voxmem.engine._engine", "voxmem._operations", "voxmem.compaction",
+         "starlette", "httpx", "tokenizers", "Stemmer")
 SNIPPET = (
     "import sys, voxmem\n"
     "voxmem.VoiceClient(project_id='bench', agent_id='bench')\n"

@@ -13,16 +13,17 @@ import voxmem
 SRC = Path(voxmem.__file__).resolve().parent.parent
 
 EXPECTED = [
-    "BadRequest", "Caller", "CallerSession", "CallerSessionSync", "IdentityMismatch",
+    "BadRequest", "Caller", "CallerSession", "CallerSessionSync", "CompactedTranscript",
+    "IdentityMismatch",
     "IndexBuildResult", "InternalError", "MemoryTimeout", "MemoryTool", "NotFound",
     "PoolError", "Preload", "RuntimeStartFailed", "Scope", "SearchResult", "Settings",
     "StoreUnavailable", "Unauthorized", "VoiceClient", "VoiceClientSync", "VoxmemError",
-    "__version__", "settings_table",
+    "__version__", "compact_transcript", "settings_table",
 ]
 #: What a worker that only talks to a runtime must not load (numpy, the engine, the
 #: extractors, the web framework).
 HEAVY = ["numpy", "voxmem.engine._engine", "voxmem._operations", "voxmem.extraction",
-         "starlette", "tokenizers", "Stemmer"]
+         "voxmem.compaction", "starlette", "tokenizers", "Stemmer", "httpx"]
 
 
 def test_all_is_pinned_and_sorted() -> None:
