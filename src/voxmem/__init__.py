@@ -11,6 +11,8 @@ Example::
     result = await client.search_memory("when should we call?", user=user)
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._config import Settings, settings_table
 from ._exceptions import (
     BadRequest,
@@ -24,8 +26,6 @@ from ._exceptions import (
     Unauthorized,
     VoxmemError,
 )
-from typing import TYPE_CHECKING, Any
-
 from .client import CallerSession, CallerSessionSync, MemoryTool, VoiceClient, VoiceClientSync
 from .models import Caller, IndexBuildResult, Preload, Scope, SearchResult
 
