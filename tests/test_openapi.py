@@ -78,7 +78,7 @@ def calls() -> list[tuple[str, dict[str, Any]]]:
         ("save_response", {**caller, "userText": "I'm vegetarian and prefer mornings",
                            "assistantText": "Noted", "turnId": "t-1",
                            "toolCalls": [{"name": "lookup"}]}),
-        ("search_memory", {**caller, "query": "what do I eat", "lanes": ["working"],
+        ("search_memory", {**caller, "query": "vegetarian mornings", "lanes": ["working"],
                            "topK": {"working": 3}, "timeoutMs": 500, "mode": "fast"}),
         ("preload", caller),
         ("update_profile", {**caller, "field": "plan", "value": "gold"}),
@@ -96,6 +96,8 @@ def calls() -> list[tuple[str, dict[str, Any]]]:
         ("get_memory_policy", IDENT),
         ("set_memory_policy", {**IDENT, "memoryEnabled": True, "memoryRetentionDays": 30}),
         ("flush", {**IDENT, "timeoutS": 30}),
+        # Again, now with something in every lane, so the hit schemas are exercised.
+        ("search_memory", {**caller, "query": "vegetarian refunds hi", "timeoutMs": 2000}),
         ("forget", {**caller, "memoryType": "diet"}),
         ("export_user", caller),
         ("delete_memory", {**caller, "memoryId": "no-such-memory"}),
@@ -107,6 +109,7 @@ def calls() -> list[tuple[str, dict[str, Any]]]:
 async def test_every_operation_answers_what_its_schema_says(http: httpx.AsyncClient) -> None:
     document = await served(http)
     seen = set()
+    hit_lanes: set[str] = set()
     for name, body in calls():
         spec = OPERATION_SPECS[name]
         check(document, request_schema(document, name), body)  # the request is valid too
@@ -120,6 +123,10 @@ async def test_every_operation_answers_what_its_schema_says(http: httpx.AsyncCli
             check(document, body_schema(document, spec.method, spec.path, "200"),
                   response.json())
         seen.add(name)
+        if name == "search_memory":
+            hit_lanes.update(lane for lane in ("working", "permanent", "org")
+                             if response.json()[lane])
+    assert hit_lanes == {"working", "permanent", "org"}, "a hit schema went unexercised"
     assert seen == set(OPERATION_SPECS), "an operation has no schema round trip here"
 
 

@@ -29,15 +29,52 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 __all__ = [
-    "CallerExport", "CallerRef", "CallerRequest", "CreateIndexRequest", "DeleteMemoryRequest",
-    "Document", "EndSessionRequest", "FlushRequest", "FlushResult", "ForgetRequest",
-    "Forgotten", "ImportHistoryRequest", "ImportResult", "ImportedSession", "ImportedTurn",
-    "IndexBuilt", "IndexInfo", "ListMemoriesRequest", "MemoryDeleted", "MemoryPolicies",
-    "MemoryRecord", "MergeUsersRequest", "PolicyRow", "PreloadResponse", "ProfileUpdated",
-    "ProjectRequest", "RecallRequest", "Recalled", "RememberRequest", "Remembered",
-    "SearchRequest", "SearchResponse", "SearchTrace", "SessionMemoriesRequest",
-    "SessionRecord", "SetPolicyRequest", "StartSessionRequest", "TurnRequest", "TurnSaved",
-    "UpdateProfileRequest", "UserForgotten", "UsersMerged", "WireRequest", "WireResponse",
+    "CallerExport",
+    "CallerRef",
+    "CallerRequest",
+    "CreateIndexRequest",
+    "DeleteMemoryRequest",
+    "Document",
+    "EndSessionRequest",
+    "FlushRequest",
+    "FlushResult",
+    "ForgetRequest",
+    "Forgotten",
+    "Hit",
+    "ImportHistoryRequest",
+    "ImportResult",
+    "ImportedSession",
+    "ImportedTurn",
+    "IndexBuilt",
+    "IndexInfo",
+    "ListMemoriesRequest",
+    "MemoryDeleted",
+    "MemoryPolicies",
+    "MemoryRecord",
+    "MergeUsersRequest",
+    "PolicyRow",
+    "PreloadResponse",
+    "ProfileUpdated",
+    "ProjectRequest",
+    "RecallRequest",
+    "Recalled",
+    "RememberRequest",
+    "Remembered",
+    "SearchRequest",
+    "SearchResponse",
+    "SearchTrace",
+    "SessionMemoriesRequest",
+    "SessionRecord",
+    "SetPolicyRequest",
+    "Source",
+    "StartSessionRequest",
+    "TurnRequest",
+    "TurnSaved",
+    "UpdateProfileRequest",
+    "UserForgotten",
+    "UsersMerged",
+    "WireRequest",
+    "WireResponse",
 ]
 
 JsonObject = dict[str, Any]
@@ -209,13 +246,48 @@ class SearchTrace(WireResponse, kw_only=True):
     cold_lanes: list[str] = []
 
 
+class Hit(WireResponse, kw_only=True):
+    """One recalled item: a turn, a fact or a call summary of the caller, or an org
+    chunk. Which optional fields are present depends on ``kind``."""
+
+    id: str
+    lane: str
+    kind: str
+    text: str
+    score: float
+    #: ISO-8601 UTC, and the same instant as epoch seconds.
+    created_at: str | None = None
+    created_at_ts: float | None = None
+    session_id: str | None = None
+    user_text: str | None = None
+    assistant_text: str | None = None
+    turn_id: str | None = None
+    confidence: float | None = None
+    slot_key: str | None = None
+    #: Org chunks: the index and the document the chunk comes from.
+    index: str | None = None
+    document_id: str | None = None
+    metadata: JsonObject | None = None
+
+
+class Source(WireResponse, kw_only=True):
+    """A citation for one hit of ``contextText``."""
+
+    lane: str
+    id: str
+    score: float
+    session_id: str | None = None
+    index: str | None = None
+    document_id: str | None = None
+
+
 class SearchResponse(WireResponse, kw_only=True):
     context_text: str
     profile: JsonObject | None
-    working: list[JsonObject]
-    permanent: list[JsonObject]
-    org: list[JsonObject]
-    sources: list[JsonObject]
+    working: list[Hit]
+    permanent: list[Hit]
+    org: list[Hit]
+    sources: list[Source]
     trace: SearchTrace
 
 
