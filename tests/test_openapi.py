@@ -98,11 +98,21 @@ def calls() -> list[tuple[str, dict[str, Any]]]:
         ("flush", {**IDENT, "timeoutS": 30}),
         # Again, now with something in every lane, so the hit schemas are exercised.
         ("search_memory", {**caller, "query": "vegetarian refunds hi", "timeoutMs": 2000}),
+        ("list_callers", {**IDENT, "query": "Ada", "limit": 10}),
+        ("get_caller", {**caller, "limit": 10}),
+        ("list_calls", {**IDENT, "userId": "caller-1"}),
+        ("get_call", {**IDENT, "sessionId": "call-1"}),
+        ("list_documents", {**IDENT, "name": "kb"}),
+        ("search_index", {**IDENT, "query": "refunds", "name": "kb", "topK": 3}),
+        ("runtime_health", IDENT),
         ("forget", {**caller, "memoryType": "diet"}),
         ("export_user", caller),
         ("delete_memory", {**caller, "memoryId": "no-such-memory"}),
         ("merge_users", {**IDENT, "fromId": "caller-1", "toId": "caller-2"}),
         ("forget_user", {**IDENT, "user": {"id": "caller-2"}}),
+        ("create_index", {**IDENT, "name": "kb", "documents": [{"id": "d2", "text": "x"}]}),
+        ("delete_documents", {**IDENT, "name": "kb", "documentIds": ["d2"]}),
+        ("delete_index", {**IDENT, "name": "kb"}),
     ]
 
 

@@ -5,7 +5,8 @@ Every failure a user can see is a :class:`VoxmemError` carrying a stable ``code`
     VoxmemError
      ├── BadRequest            bad_request, index.batch_too_large      (4xx, not retryable)
      ├── Unauthorized          unauthorized, forbidden                 (401/403)
-     ├── NotFound              not_found, session_not_found            (404)
+     ├── NotFound              not_found, session_not_found,           (404)
+     │                         index_not_found, caller_not_found
      ├── IdentityMismatch      identity_mismatch                       (409)
      ├── MemoryTimeout         timeout                                 (504, retryable)
      ├── StoreUnavailable      store.unavailable                       (503, retryable)
@@ -169,6 +170,8 @@ _BY_CODE: dict[str, type[VoxmemError]] = {
     "forbidden": Unauthorized,
     "not_found": NotFound,
     "session_not_found": NotFound,
+    "index_not_found": NotFound,
+    "caller_not_found": NotFound,
     "identity_mismatch": IdentityMismatch,
     "timeout": MemoryTimeout,
     "store.unavailable": StoreUnavailable,

@@ -13,19 +13,20 @@ JSON-ready shape of the operation's response type (``contextText``).
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ._api import OPERATION_SPECS, OperationSpec, spellings, validate
+from . import _operations_console  # noqa: F401 (registers the operator views)
+from ._api import OPERATION_SPECS, spellings, validate
 from ._config import MAX_RETENTION_DAYS, mask_secrets
 from ._deadline import budget_left_ms, expired_search, request_arrived
 from ._exceptions import BadRequest, NotFound, VoxmemError
+from ._handlers import HANDLERS, MAX_FIELD_CHARS, Operation, handles
+from ._handlers import caller_scope as _caller_scope
+from ._handlers import ident as _ident
 from .engine import MemoryEngine
 from .engine._lifecycle import slot_key
 from .engine._validate import (
-    check_caller,
     check_documents,
     check_index_name,
     check_json_size,
@@ -40,80 +41,16 @@ from .engine._validate import (
     check_timestamp,
     check_top_k,
 )
-from .models import Caller, Scope
+from .models import Scope
 
 __all__ = ["OPERATIONS", "Operation", "dispatch", "handles"]
 
 MAX_IMPORT_SESSIONS = 1000
 MAX_IMPORT_TURNS = 10_000
-MAX_FIELD_CHARS = 64
 #: Longest a flush may wait (a day): a bulk backfill takes minutes, never days.
 MAX_FLUSH_TIMEOUT_S = 86_400.0
 #: What import_history does with turns older than the retention window.
 OUTSIDE_RETENTION = ("refuse", "skip")
-
-Handler = Callable[[MemoryEngine, dict[str, Any]], Awaitable[Any]]
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Operation:
-    """One client call: its wire declaration and the handler that runs it."""
-
-    spec: OperationSpec
-    handler: Handler
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    @property
-    def method(self) -> str:
-        return self.spec.method
-
-    @property
-    def path(self) -> str:
-        return self.spec.path
-
-    @property
-    def summary(self) -> str:
-        return self.spec.summary
-
-
-_HANDLERS: dict[str, Handler] = {}
-
-
-def handles(name: str) -> Callable[[Handler], Handler]:
-    """Bind the decorated function as the handler of operation ``name`` in ``_api``."""
-    if name not in OPERATION_SPECS:
-        raise KeyError(f"operation {name!r} is not declared in voxmem._api.OPERATION_SPECS")
-
-    def bind(handler: Handler) -> Handler:
-        if name in _HANDLERS:
-            raise KeyError(f"operation {name!r} has two handlers")
-        _HANDLERS[name] = handler
-        return handler
-
-    return bind
-
-
-def _ident(engine: MemoryEngine, p: dict[str, Any]) -> tuple[str, str, str]:
-    tenant = p.get("tenant_id") or "default"
-    project = p.get("project_id")
-    agent = p.get("agent_id") or ""
-    for name, value in (("tenant_id", tenant), ("project_id", project)):
-        if not isinstance(value, str) or not value.strip():
-            raise BadRequest(f"{name} must be a non-empty string", field=name)
-    if not isinstance(agent, str):
-        raise BadRequest("agent_id must be a string", field="agent_id")
-    return tenant, str(project), agent
-
-
-def _caller_scope(engine: MemoryEngine, p: dict[str, Any]) -> tuple[Scope, Caller]:
-    tenant, project, agent = _ident(engine, p)
-    caller = check_caller(p.get("user"), p.get("user_id"))
-    return engine.scope(project_id=project, agent_id=agent, user_id=caller.id,
-                        tenant_id=tenant), caller
-
 
 def _timestamp(value: Any, field: str, now: float) -> float:
     """Epoch seconds from a number or an ISO-8601 string, within a sane range."""
@@ -448,14 +385,6 @@ async def _flush(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     return {"flushed": await engine.flush(timeout=float(timeout)), **engine.stats()}
 
 
-_missing = set(OPERATION_SPECS) - set(_HANDLERS)
-if _missing:  # a declared operation nobody can serve is a bug, caught at import
-    raise RuntimeError(f"operations without a handler: {sorted(_missing)}")
-
-OPERATIONS: dict[str, Operation] = {
-    name: Operation(spec, _HANDLERS[name]) for name, spec in OPERATION_SPECS.items()}
-
-
 async def dispatch(engine: MemoryEngine, name: str, payload: dict[str, Any], *,
                    received_at: float | None = None) -> Any:
     """Validate and run operation ``name``; returns its JSON-ready result.
@@ -483,3 +412,11 @@ async def dispatch(engine: MemoryEngine, name: str, payload: dict[str, Any], *,
         exc.message = mask_secrets(exc.message, engine.settings.secret_values())
         exc.args = (exc.message,)
         raise
+
+
+_missing = set(OPERATION_SPECS) - set(HANDLERS)
+if _missing:  # a declared operation nobody can serve is a bug, caught at import
+    raise RuntimeError(f"operations without a handler: {sorted(_missing)}")
+
+OPERATIONS: dict[str, Operation] = {
+    name: Operation(spec, HANDLERS[name]) for name, spec in OPERATION_SPECS.items()}

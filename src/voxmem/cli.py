@@ -1,4 +1,4 @@
-"""The ``voxmem`` command: serve, status, stop, settings, demo, memories.
+"""The ``voxmem`` command: serve, status, stop, settings, demo, memories, index.
 
 Example::
 
@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from ._cli_index import add_index_parser
 from ._config import Settings, mask_secrets, settings_table
 from ._exceptions import VoxmemError
 
@@ -67,6 +68,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     def announce(found: Any) -> None:
         print(f"voxmem runtime serving {settings.data_path} at {found.url} "
               f"(pid {found.pid}); token in {found.token_path}", flush=True)
+        print(f"dashboard: {found.url}/ (sign in with the token)", flush=True)
 
     return serve(settings, host=args.host, port=args.port, announce=announce)
 
@@ -331,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
             action.add_argument("--yes", action="store_true", help="confirm the erasure")
         else:
             action.add_argument("-o", "--output", help="file to write (default: stdout)")
+    add_index_parser(sub, _settings)
     return parser
 
 

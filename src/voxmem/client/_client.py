@@ -260,6 +260,31 @@ class VoiceClient:
         """The project's org indexes with version and counts."""
         return self._core.parse_list(await self._send(self._core.list_indexes()))
 
+    async def list_documents(self, name: str) -> dict[str, Any]:
+        """Org index ``name`` and its documents: ``{"index": {...}, "documents": [...]}``."""
+        return self._core.parse_dict(await self._send(self._core.list_documents(name)))
+
+    async def delete_documents(self, name: str, document_ids: list[str]) -> dict[str, Any]:
+        """Remove documents (and their chunks) from org index ``name``.
+
+        Example::
+
+            await client.delete_documents("faq", ["returns.md"])
+        """
+        return self._core.parse_dict(await self._send(self._core.delete_documents(
+            name, document_ids)))
+
+    async def delete_index(self, name: str) -> dict[str, Any]:
+        """Remove org index ``name`` with all its documents."""
+        return self._core.parse_dict(await self._send(self._core.delete_index(name)))
+
+    async def search_index(self, query: str, *, name: str | None = None,
+                           top_k: int | None = None) -> list[dict[str, Any]]:
+        """The org chunks recall would return for ``query`` (from index ``name``, or all)."""
+        data = self._core.parse_dict(await self._send(self._core.search_index(
+            query, name, top_k)))
+        return list(data.get("chunks") or [])
+
     async def update_profile(self, *, user: UserArg = None, user_id: str | None = None,
                              field: str, value: Any) -> dict[str, Any]:
         """Set one structured profile field of the caller."""
@@ -583,6 +608,23 @@ class VoiceClientSync:
     def list_indexes(self) -> list[dict[str, Any]]:
         """The project's org indexes with version and counts."""
         return self._runner.run(self._async.list_indexes())
+
+    def list_documents(self, name: str) -> dict[str, Any]:
+        """Org index ``name`` and its documents; see :meth:`VoiceClient.list_documents`."""
+        return self._runner.run(self._async.list_documents(name))
+
+    def delete_documents(self, name: str, document_ids: list[str]) -> dict[str, Any]:
+        """Remove documents from org index ``name``."""
+        return self._runner.run(self._async.delete_documents(name, document_ids))
+
+    def delete_index(self, name: str) -> dict[str, Any]:
+        """Remove org index ``name`` with all its documents."""
+        return self._runner.run(self._async.delete_index(name))
+
+    def search_index(self, query: str, *, name: str | None = None,
+                     top_k: int | None = None) -> list[dict[str, Any]]:
+        """The org chunks recall would return for ``query``."""
+        return self._runner.run(self._async.search_index(query, name=name, top_k=top_k))
 
     def update_profile(self, *, user: UserArg = None, user_id: str | None = None,
                        field: str, value: Any) -> dict[str, Any]:

@@ -156,6 +156,18 @@ class ClientCore:
     def list_indexes(self) -> OperationCall:
         return self._call("list_indexes")
 
+    def list_documents(self, name: str) -> OperationCall:
+        return self._call("list_documents", name=name)
+
+    def delete_documents(self, name: str, document_ids: list[str]) -> OperationCall:
+        return self._call("delete_documents", name=name, document_ids=document_ids)
+
+    def delete_index(self, name: str) -> OperationCall:
+        return self._call("delete_index", name=name)
+
+    def search_index(self, query: str, name: str | None, top_k: int | None) -> OperationCall:
+        return self._call("search_index", query=query, name=name, top_k=top_k)
+
     def update_profile(self, *, user: UserArg, user_id: str | None, field: str,
                        value: Any) -> OperationCall:
         call = self._call("update_profile", user=user, user_id=user_id, field=field)

@@ -48,6 +48,7 @@ from ._lifecycle import Lifecycle
 from ._rank import RankParams, blend, rrf
 from ._recall import Query, doc_hit, search_caller_lane, search_org_lane, top_facts
 from ._text import analyze
+from ._traces import RecallTraceLog
 from ._writer import Applier, scope_to_record, turn_to_record
 
 __all__ = ["MemoryEngine"]
@@ -123,6 +124,7 @@ class MemoryEngine:
         self.redactor = Redactor(self.sensitive_policy)
         self.learner = Learner(self, build_extractor(self.settings), clock)
         self.lifecycle = Lifecycle(self, clock)
+        self.traces = RecallTraceLog(self.store, self.sensitive_policy, clock)
         self.params = RankParams(
             rrf_k=self.settings.rrf_k,
             recency_weight=self.settings.recency_weight,
@@ -153,6 +155,7 @@ class MemoryEngine:
         self._stop.clear()
         self._spawn(self._reembed_missing())
         self._spawn(self.lifecycle.run(self._stop))
+        self._spawn(self.traces.run(self._stop))
 
     async def close(self) -> None:
         """Apply everything journaled, then close the store and the journal."""
@@ -164,6 +167,7 @@ class MemoryEngine:
         for task in list(self._background):
             task.cancel()
         await self.callers.aclose()
+        await self.traces.flush()
         applied = self.applier.applied_seq
         await asyncio.get_running_loop().run_in_executor(None, self.journal.close)
         self.journal.drop_applied(applied)
@@ -172,7 +176,9 @@ class MemoryEngine:
 
     async def flush(self, timeout: float | None = None) -> bool:
         """Wait until every acknowledged write is in the store (for tests and shutdown)."""
-        return await self.applier.wait_applied(timeout=timeout)
+        applied = await self.applier.wait_applied(timeout=timeout)
+        await self.traces.flush()
+        return applied
 
     def _spawn(self, work: Any) -> None:
         task = asyncio.ensure_future(work)
@@ -465,9 +471,13 @@ class MemoryEngine:
             "totalMs": total_ms, "degraded": bool(errors), "errors": errors, "mode": mode,
             "intent": intent, "timeoutMs": budget_s * 1000, "coldLanes": cold,
         }
-        return SearchResult(context_text=context, profile=profile, working=hits["working"],
-                            permanent=hits["permanent"], org=hits["org"], sources=sources,
-                            trace=trace)
+        result = SearchResult(context_text=context, profile=profile, working=hits["working"],
+                              permanent=hits["permanent"], org=hits["org"], sources=sources,
+                              trace=trace)
+        if scope.user_id:
+            live = mem or self.callers.peek(scope)
+            self.traces.record(scope, live.session_id if live else None, query, result)
+        return result
 
     async def _profile_lane(self, mem: CallerMemory) -> dict[str, Any] | None:
         await mem.ready.wait()

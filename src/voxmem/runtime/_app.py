@@ -10,7 +10,9 @@ method, unreadable body), is the one envelope ``{"error": {"code", "message",
 "details"}}``. Bad input is a 4xx naming the field; only a bug is a 500 ``internal``.
 
 The token is checked before routing: without it every path but ``/v1/health`` answers
-401, so an unauthenticated client cannot tell which routes exist. Error messages and
+401, so an unauthenticated client cannot tell which routes exist. The dashboard's
+sign-in page and assets, and its signed-in browser sessions, are the exception; a
+browser asking for any page without either is sent to the sign-in form. Error messages and
 log lines are passed through :func:`~voxmem._config.mask_secrets`.
 
 Why Starlette rather than FastAPI: the bodies are validated by the shared operation
@@ -36,7 +38,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .._api import OPERATION_SPECS
@@ -45,6 +47,7 @@ from .._exceptions import BadRequest, InternalError, NotFound, Unauthorized, Vox
 from .._operations import OPERATIONS, Operation, dispatch
 from ..engine import MemoryEngine
 from ..engine._validate import parse_json_int
+from .dashboard import Dashboard, dashboard_openapi_paths
 
 __all__ = ["RuntimeHooks", "create_app", "openapi_document"]
 
@@ -250,6 +253,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                 {"401": _ERROR_RESPONSES[401], "404": _ERROR_RESPONSES[404]}
                 if needs_token else {})},
         }
+    paths.update(dashboard_openapi_paths(_ERROR_RESPONSES))
     return {
         "openapi": "3.1.0",
         "info": {"title": "voxmem runtime", "version": version, "description": (
@@ -258,7 +262,9 @@ def openapi_document(version: str) -> dict[str, Any]:
             "directory. Errors are always `{\"error\": {\"code\", \"message\", "
             "\"details\"}}`. " + _COMMON_FIELDS)},
         "paths": paths,
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "components": {"securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "dashboardSession": {"type": "apiKey", "in": "cookie", "name": "voxmem_session"}},
                        "schemas": {**components, "Error": _ENVELOPE_SCHEMA}},
     }
 
@@ -267,14 +273,16 @@ class TokenGate:
     """ASGI middleware: the bearer token is checked before any routing happens.
 
     Routing first would answer 404 / 405 / 307 to a stranger and so reveal which routes
-    exist; here every path except ``/v1/health`` answers 401 without the token. It also
+    exist; here every path except ``/v1/health`` answers 401 without the token (the
+    dashboard's exceptions are decided by :meth:`Dashboard.admit`). It also
     stamps each request's arrival time, before it waits for anything, so deadlines can
     count queueing.
     """
 
-    def __init__(self, app: ASGIApp, token: str) -> None:
+    def __init__(self, app: ASGIApp, token: str, dashboard: Dashboard | None = None) -> None:
         self.app = app
         self._expected = token.encode("utf-8")
+        self._dashboard = dashboard
 
     def authorized(self, scope: Scope) -> bool:
         """Whether the request in ``scope`` carries the right bearer token."""
@@ -299,6 +307,15 @@ class TokenGate:
             return
         if self.authorized(scope):
             await self.app(scope, receive, send)
+            return
+        # The dashboard signs browsers in itself (session cookie, CSRF): its sign-in
+        # page, its assets and signed-in sessions pass; a browser is sent to sign in.
+        admitted = self._dashboard.admit(scope) if self._dashboard is not None else False
+        if admitted is True:
+            await self.app(scope, receive, send)
+            return
+        if isinstance(admitted, Response):
+            await admitted(scope, receive, send)
             return
         if scope["type"] != "http":
             await send({"type": "websocket.close", "code": 1008})
@@ -407,14 +424,17 @@ def create_app(
     async def openapi_view(_request: Request) -> Response:
         return openapi
 
-    routes = [Route(op.path, endpoint_for(op), methods=[op.method], name=op.name)
-              for op in OPERATIONS.values()]
+    routes: list[BaseRoute] = [
+        Route(op.path, endpoint_for(op), methods=[op.method], name=op.name)
+        for op in OPERATIONS.values()]
     routes += [Route(op.spec.read_path, read_twin_for(op), methods=["GET"])
                for op in OPERATIONS.values() if op.spec.read_path is not None]
     views = {HEALTH_PATH: health, "/v1/runtime": runtime_info, "/v1/settings": settings_view,
              "/v1/admin/shutdown": shutdown, "/openapi.json": openapi_view}
     routes += [Route(path, views[path], methods=[method])
                for method, path, _summary, _auth in EXTRA_ROUTES]
+    dashboard = Dashboard(engine, token=token)
+    routes += dashboard.routes
 
     async def voxmem_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, VoxmemError)
@@ -441,7 +461,7 @@ def create_app(
     # Behind the gate, Starlette's trailing-slash redirect is only reachable with the
     # token; it stays off anyway so every route has exactly one spelling.
     app.router.redirect_slashes = False
-    app.add_middleware(TokenGate, token=token)
+    app.add_middleware(TokenGate, token=token, dashboard=dashboard)
     return app
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "FactWrite",
     "ItemDelete",
     "ProfileWrite",
+    "RecallTraceRow",
     "SessionEnd",
     "SessionReport",
     "SessionStart",
@@ -137,6 +138,23 @@ class DocumentWrite:
     metadata: dict[str, Any]
     chunks: list[Chunk]
     embedding_model: str = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RecallTraceRow:
+    """One recall as an operator inspects it later: what was asked, what was injected,
+    how long each lane took. ``sources`` are the cited hits with a short text."""
+
+    scope: Scope
+    id: str
+    session_id: str | None
+    at: float
+    query: str
+    total_ms: float
+    degraded: bool
+    trace: dict[str, Any]
+    injected: str
+    sources: list[dict[str, Any]]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -300,3 +318,50 @@ class Store(Protocol):
     async def search_chunks_text(
         self, tenant_id: str, project_id: str, query: str, k: int
     ) -> list[TextHit]: ...
+
+    # -- operator views (dashboard) --------------------------------------------------------
+    async def search_callers(self, tenant_id: str, project_id: str, text: str, digits: str,
+                             limit: int) -> list[dict[str, Any]]:
+        """Callers whose id, name, profile or metadata contain ``text`` (lower case), or
+        whose id, profile or metadata contain ``digits`` once punctuation is removed;
+        both empty lists the most recently updated callers."""
+        ...
+
+    async def caller_merges(self, scope: Scope) -> list[dict[str, Any]]:
+        """Merges into or out of the caller (``fromUser``, ``toUser``, ``at``, ``itemsMoved``),
+        newest first."""
+        ...
+
+    async def list_sessions(self, tenant_id: str, project_id: str, *, space: str | None,
+                            user_id: str | None, limit: int) -> list[dict[str, Any]]:
+        """Calls newest first, of one caller or of the whole project."""
+        ...
+
+    async def session_record(self, tenant_id: str, project_id: str,
+                             session_id: str) -> dict[str, Any] | None:
+        """One call with its caller, end reason, report and learning state."""
+        ...
+
+    async def list_documents(self, tenant_id: str, project_id: str,
+                             index_name: str) -> list[dict[str, Any]]: ...
+
+    async def delete_documents(self, tenant_id: str, project_id: str, index_name: str,
+                               doc_ids: Sequence[str], now: float) -> tuple[int, int] | None:
+        """Remove documents and their chunks; ``(version, removed)``, None if no index."""
+        ...
+
+    async def delete_index(self, tenant_id: str, project_id: str,
+                           index_name: str) -> int | None:
+        """Remove an index with its documents; documents removed, None if no index."""
+        ...
+
+    async def write_recall_traces(self, rows: Sequence[RecallTraceRow],
+                                  prune_before: float) -> None:
+        """Store traces and drop those of the same tenants older than ``prune_before``."""
+        ...
+
+    async def recall_traces(self, tenant_id: str, project_id: str, *,
+                            session_id: str | None = None, since: float | None = None,
+                            limit: int = 500) -> list[dict[str, Any]]:
+        """Stored traces oldest first, of one call or of the project since ``since``."""
+        ...

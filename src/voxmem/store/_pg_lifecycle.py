@@ -91,7 +91,7 @@ async def forget_caller(cur: Cursor, scope: Scope) -> dict[str, int]:
     (auto)vacuum; docs/postgres.md says how to force it for an erasure request."""
     key = scope.caller_key
     counts: dict[str, int] = {}
-    for table in ("items", "sessions", "callers"):
+    for table in ("items", "sessions", "callers", "recall_traces"):
         await cur.execute(f"DELETE FROM {table} WHERE {CALLER}", key)
         counts[table] = cur.rowcount
     await cur.execute(

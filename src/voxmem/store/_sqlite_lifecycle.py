@@ -98,6 +98,8 @@ def forget_caller(conn: sqlite3.Connection, scope: Scope) -> dict[str, int]:
         "items": conn.execute(f"DELETE FROM items WHERE {_CALLER}", key).rowcount,
         "sessions": conn.execute(f"DELETE FROM sessions WHERE {_CALLER}", key).rowcount,
         "callers": conn.execute(f"DELETE FROM callers WHERE {_CALLER}", key).rowcount,
+        "recall_traces": conn.execute(f"DELETE FROM recall_traces WHERE {_CALLER}",
+                                      key).rowcount,
         "merges": conn.execute(
             "DELETE FROM caller_merges WHERE tenant_id = ? AND project_id = ? AND space = ?"
             " AND (from_user = ? OR to_user = ?)", (*key, key[3])).rowcount,

@@ -48,6 +48,7 @@ from ._pg_admin import (
     version_tuple,
     warn_if_rls_bypassed,
 )
+from ._pg_console import PostgresConsole
 from ._pg_write import CALLER as _CALLER
 from ._pg_write import apply_batch, batch_tenants, set_tenant
 
@@ -102,7 +103,7 @@ def _table(name: str) -> str:
     return name
 
 
-class PostgresStore:
+class PostgresStore(PostgresConsole):
     """A :class:`~voxmem.store.Store` on PostgreSQL with pgvector.
 
     Args:

@@ -29,6 +29,7 @@ from . import _sqlite_lifecycle as lifecycle
 from ._base import DocumentWrite, TextHit, WriteBatch
 from ._keys import search_key
 from ._migrations import load_migrations
+from ._sqlite_console import SQLiteConsole
 
 __all__ = ["SQLiteStore"]
 
@@ -58,7 +59,7 @@ def _scope_args(scope: Scope) -> tuple[str, str, str, str]:
 _CALLER = "tenant_id = ? AND project_id = ? AND space = ? AND user_id = ?"
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteConsole):
     """A :class:`~voxmem.store.Store` on one SQLite file.
 
     Example::

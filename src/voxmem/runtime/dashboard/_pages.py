@@ -1,0 +1,139 @@
+"""The dashboard's read-only pages. Each returns a :class:`Page` whose data is the JSON
+twin, built from the same operations the REST API serves."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from ..._config import settings_table
+from ...models import SHARED_SPACE
+from ._render import Dash, Page, View
+
+__all__ = ["PAGES"]
+
+CHART_WIDTH = 600
+CHART_HEIGHT = 160
+
+
+def _param(request: Request, name: str) -> str:
+    value = str(request.path_params[name])
+    return value.removesuffix(".json") if request.url.path.endswith(".json") else value
+
+
+async def home(dash: Dash, request: Request, view: View) -> Page | Response:
+    return RedirectResponse(f"/callers?{view.query}", status_code=303)
+
+
+async def callers(dash: Dash, request: Request, view: View) -> Page:
+    query = request.query_params.get("q", "")
+    data = await dash.op("list_callers", view.payload(query=query))
+    return Page("callers.html", data, "Callers", {"query": query})
+
+
+async def caller(dash: Dash, request: Request, view: View) -> Page:
+    user_id = _param(request, "user_id")
+    space = request.query_params.get("space") or SHARED_SPACE
+    data = await dash.op("get_caller", view.payload(space, user_id=user_id))
+    return Page("caller.html", {"userId": user_id, "space": space, **data},
+                f"Caller {user_id}")
+
+
+async def forget_confirm(dash: Dash, request: Request, view: View) -> Page:
+    user_id = _param(request, "user_id")
+    space = request.query_params.get("space") or SHARED_SPACE
+    data = await dash.op("get_caller", view.payload(space, user_id=user_id))
+    return Page("forget.html", {"userId": user_id, "space": space, **data},
+                f"Forget caller {user_id}")
+
+
+async def export(dash: Dash, request: Request, view: View) -> Response:
+    user_id = _param(request, "user_id")
+    space = request.query_params.get("space") or SHARED_SPACE
+    data = await dash.op("export_user", view.payload(space, user_id=user_id))
+    safe = "".join(ch if ch.isalnum() else "_" for ch in user_id)[:64] or "caller"
+    return Response(json.dumps(data, indent=1, ensure_ascii=False, default=str),
+                    media_type="application/json", headers={
+                        "Content-Disposition": f'attachment; filename="voxmem-{safe}.json"',
+                        "Cache-Control": "no-store"})
+
+
+async def calls(dash: Dash, request: Request, view: View) -> Page:
+    user_id = request.query_params.get("user") or None
+    data = await dash.op("list_calls", view.payload(user_id=user_id))
+    return Page("calls.html", data, "Calls", {"user_id": user_id})
+
+
+async def call(dash: Dash, request: Request, view: View) -> Page:
+    session_id = _param(request, "session_id")
+    data = await dash.op("get_call", view.payload(session_id=session_id))
+    return Page("call.html", data, f"Call {session_id}")
+
+
+async def knowledge(dash: Dash, request: Request, view: View) -> Page:
+    query = request.query_params.get("q", "").strip()
+    indexes = await dash.op("list_indexes", view.payload())
+    data: dict[str, Any] = {"indexes": indexes, "query": query, "chunks": None}
+    if query:
+        data["chunks"] = (await dash.op("search_index", view.payload(query=query)))["chunks"]
+    return Page("knowledge.html", data, "Knowledge")
+
+
+async def index(dash: Dash, request: Request, view: View) -> Page:
+    name = _param(request, "name")
+    query = request.query_params.get("q", "").strip()
+    data = await dash.op("list_documents", view.payload(name=name))
+    data = {**data, "query": query, "chunks": None}
+    if query:
+        data["chunks"] = (await dash.op("search_index", view.payload(
+            name=name, query=query)))["chunks"]
+    return Page("index.html", data, f"Index {name}", {
+        "max_upload_bytes": dash.upload_limit})
+
+
+async def settings(dash: Dash, request: Request, view: View) -> Page:
+    policy = await dash.op("get_memory_policy", view.payload())
+    values = dash.engine.settings.to_dict()  # secrets already masked
+    rows = [{"name": r["name"], "value": values.get(r["name"]), "default": r["default"],
+             "env": r["env"], "help": r["help"]} for r in settings_table()]
+    return Page("settings.html", {"policy": policy, "settings": rows}, "Settings")
+
+
+def _chart(buckets: list[dict[str, Any]]) -> dict[str, Any]:
+    """Points for p50 and p95 per bucket, drawn as SVG on the server (no script)."""
+    values = [b[k] for b in buckets for k in ("p50Ms", "p95Ms") if b[k] is not None]
+    top = max(values, default=1.0) or 1.0
+    step = CHART_WIDTH / max(1, len(buckets) - 1)
+
+    def points(key: str) -> list[tuple[float, float]]:
+        return [(round(i * step, 1), round(CHART_HEIGHT - (b[key] / top) * CHART_HEIGHT, 1))
+                for i, b in enumerate(buckets) if b[key] is not None]
+
+    return {"p50": points("p50Ms"), "p95": points("p95Ms"), "top": round(top, 2),
+            "width": CHART_WIDTH, "height": CHART_HEIGHT}
+
+
+async def health(dash: Dash, request: Request, view: View) -> Page:
+    data = await dash.op("runtime_health", view.payload())
+    return Page("health.html", data, "Health", {"chart": _chart(data["recall"]["buckets"])})
+
+
+#: (path, handler, summary, has a JSON twin) — the twin is ``path + ".json"``.
+PAGES = (
+    ("/", home, "Redirects to the callers page", False),
+    ("/callers", callers, "Callers, searchable by id, name, phone, email or number", True),
+    ("/callers/{user_id}", caller, "A caller: profile, memories and history, calls", True),
+    ("/callers/{user_id}/forget", forget_confirm, "Confirm erasing a caller", False),
+    ("/callers/{user_id}/export", export, "Everything stored about a caller, as a file",
+     False),
+    ("/calls", calls, "Calls of the project or of one caller", True),
+    ("/calls/{session_id}", call, "A call: transcript, recall per turn, memories written",
+     True),
+    ("/knowledge", knowledge, "Org knowledge indexes; search across them", True),
+    ("/knowledge/{name}", index, "One index: documents, upload, search", True),
+    ("/settings", settings, "Memory policy and the runtime's settings", True),
+    ("/health", health, "Journal, learning backlog and recall latency", True),
+)
