@@ -5,6 +5,8 @@ body (camelCase, unknown fields refused) — and what it costs every voice worke
 import. The figures are in docs/architecture.md.
 
     python benchmarks/wire_codecs.py
+
+Prints a table and writes ``benchmarks/results/wire_codecs.json``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import timeit
+from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
@@ -22,6 +25,7 @@ import msgspec
 from voxmem._api import spellings, validate
 from voxmem._api_types import SearchRequest
 
+RESULTS = Path(__file__).resolve().parent / "results" / "wire_codecs.json"
 BODY: dict[str, Any] = {
     "projectId": "support", "agentId": "front-desk", "tenantId": "default",
     "user": {"id": "caller-42", "name": "Dana"}, "query": "when should we call back?",
@@ -128,7 +132,9 @@ def main() -> None:
     print("|---|---|---|")
     for name, (us, imp) in rows.items():
         print(f"| {name} | {us} | {imp if imp is not None else '-'} |")
-    print(json.dumps({k: {"us": v[0], "import_ms": v[1]} for k, v in rows.items()}))
+    out = {k: {"us_per_body": v[0], "import_ms_median": v[1]} for k, v in rows.items()}
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(out, indent=2) + "\n")
 
 
 if __name__ == "__main__":
