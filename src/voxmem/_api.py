@@ -28,6 +28,7 @@ from typing import Any
 
 import msgspec
 
+from . import _api_callers as c
 from . import _api_types as t
 from ._exceptions import BadRequest
 
@@ -131,6 +132,25 @@ OPERATION_SPECS: dict[str, OperationSpec] = _table(
     OperationSpec("search_index", "POST", "/v1/indexes/search", t.SearchIndexRequest,
                   t.IndexSearchResult,
                   "Search org knowledge (one index or all) as recall's org lane does"),
+    # Callers and entities (SPEC §7).
+    OperationSpec("resolve_caller", "POST", "/v1/callers/resolve", c.ResolveCallerRequest,
+                  c.ResolvedCaller,
+                  "Resolve a starting call's identifiers to one canonical caller"),
+    OperationSpec("link_identifier", "POST", "/v1/callers/identifiers",
+                  c.LinkIdentifierRequest, c.LinkedIdentifier,
+                  "Link an identifier (phone, e-mail, account, ...) to a caller"),
+    OperationSpec("find_callers", "POST", "/v1/callers/find", c.FindCallersRequest,
+                  list[c.IdentifierMatch],
+                  "Callers linked to any identifier, written or as spoken"),
+    OperationSpec("show_caller", "POST", "/v1/callers/show", t.CallerRequest,
+                  c.CallerProfile, "A caller's identifiers, merges and entity graph"),
+    OperationSpec("merge_callers", "POST", "/v1/callers/merges", c.MergeCallersRequest,
+                  c.CallerMerge, "Merge one caller into another, with evidence; undoable"),
+    OperationSpec("unmerge_callers", "POST", "/v1/callers/unmerge",
+                  c.UnmergeCallersRequest, c.Unmerged,
+                  "Undo a merge: both callers get back exactly what they had"),
+    OperationSpec("list_merges", "POST", "/v1/callers/merges/list", c.ListMergesRequest,
+                  c.CallerMerges, "Recorded merges of the project, or of one caller"),
     OperationSpec("runtime_health", "POST", "/v1/admin/health", t.ProjectRequest,
                   t.RuntimeHealth,
                   "Journal vs store, pending learning, recall latency over the last hour"),

@@ -41,6 +41,7 @@ MemoryScopeName = Literal["project", "agent"]
 ExtractorName = Literal["rules", "llm", "off"]
 JournalFsync = Literal["always", "interval", "never"]
 LogLevel = Literal["debug", "info", "warning", "error"]
+CallerLinkMode = Literal["attach", "propose", "off"]
 #: Longest retention a setting or policy may ask for (100 years; 0 means no cap).
 MAX_RETENTION_DAYS = 36_500
 SENSITIVE_CATEGORIES = ("payment_card", "password_pin", "government_id", "health")
@@ -51,6 +52,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "extractor": get_args(ExtractorName),
     "journal_fsync": get_args(JournalFsync),
     "runtime_log_level": get_args(LogLevel),
+    "caller_link_mode": get_args(CallerLinkMode),
 }
 #: What an environment variable may say for a boolean setting; anything else is refused
 #: rather than read as False ("flase" must not turn memory off).
@@ -103,6 +105,13 @@ class Settings:
     rrf_k: int = _s(5, "Reciprocal-rank-fusion constant k (small: top ranks dominate).")
     dense_weight: float = _s(0.5, "Weight of the vector ranking in fusion (keyword is 1.0).")
     dense_floor: float = _s(0.3, "Cosine below which a vector-only hit is ignored.")
+    default_region: str = _s("US", "Region (ISO 3166 code such as US, GB, DE) of phone "
+                             "numbers given without a country prefix; empty: accept only "
+                             "international numbers.")
+    caller_link_mode: CallerLinkMode = _s(
+        "attach", "When a caller says another caller's strong identifier during a call: "
+        "attach (move the call to that caller, undoably), propose (record a merge to "
+        "review) or off.")
     memory_enabled: bool = _s(True, "Record and recall caller memory (projects and agents "
                               "can override it with a memory policy).")
     memory_retention_days: int = _s(90, "Days a memory stays recallable before cleanup "
@@ -247,6 +256,8 @@ class Settings:
             (self.runtime_max_body_bytes >= 1024, "runtime_max_body_bytes", "must be >= 1024"),
             (self.runtime_shutdown_timeout_s >= 0, "runtime_shutdown_timeout_s",
              "must be >= 0"),
+            (not self.default_region or _known_region(self.default_region), "default_region",
+             "must be a region code such as US, GB or DE (or empty)"),
             (not self.runtime_url or self.runtime_url.startswith(("http://", "https://")),
              "runtime_url", "must start with http:// or https://"),
         ]
@@ -346,6 +357,12 @@ def _check_type(f: dataclasses.Field[Any], value: Any) -> None:
     if not ok:
         raise BadRequest(f"setting {f.name} ({ENV_PREFIX}{f.name.upper()}) must be of "
                          f"type {kind.__name__}, got {type(value).__name__}", field=f.name)
+
+
+def _known_region(code: str) -> bool:
+    import phonenumbers  # only when a region is set, so settings stay cheap to import
+
+    return code.upper() in phonenumbers.SUPPORTED_REGIONS
 
 
 def _parse(f: dataclasses.Field[Any], raw: str) -> Any:

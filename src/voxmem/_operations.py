@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from . import _operations_console  # noqa: F401 (registers the operator views)
+from . import _operations_callers, _operations_console  # noqa: F401 (register handlers)
 from ._api import OPERATION_SPECS, spellings, validate
 from ._config import MAX_RETENTION_DAYS, mask_secrets
 from ._deadline import budget_left_ms, expired_search, request_arrived
@@ -330,7 +330,10 @@ async def _forget_user(engine: MemoryEngine, p: dict[str, Any]) -> Any:
 async def _export_user(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     scope, _caller = _caller_scope(engine, p)
     await engine.flush(timeout=30)
-    return await engine.store.export_caller(scope)
+    data = await engine.store.export_caller(scope)
+    # A data request covers what identifies the caller and their entity graph too.
+    known = await engine.directory.show(scope)
+    return {**data, **{key: known[key] for key in ("identifiers", "merges", "graph")}}
 
 
 @handles("merge_users")

@@ -1,4 +1,4 @@
-"""The ``voxmem`` command: serve, status, stop, settings, demo, memories, index.
+"""The ``voxmem`` command: serve, status, stop, settings, demo, memories, index, callers.
 
 Example::
 
@@ -263,6 +263,82 @@ def cmd_memories(args: argparse.Namespace) -> int:
         return 0
 
 
+# -- callers -------------------------------------------------------------------------------
+def cmd_callers(args: argparse.Namespace) -> int:
+    from .client import VoiceClientSync
+
+    with VoiceClientSync(project_id=args.project, agent_id=args.agent,
+                         embedded=args.embedded, settings=_settings(args)) as client:
+        result: Any
+        if args.action == "find":
+            result = client.find_callers(args.identifier)
+            if not args.json:
+                for row in result:
+                    print(f"{row['userId']}  {row['kind']} {row['value']}  ({row['source']})")
+                if not result:
+                    print(f"no caller is linked to {args.identifier!r}", file=sys.stderr)
+                return 0 if result else 1
+        elif args.action == "show":
+            result = client.show_caller(user={"id": args.user})
+            if not args.json:
+                print(f"caller {result['userId']}" + (f" ({result['name']})"
+                                                       if result.get("name") else ""))
+                for row in result["identifiers"]:
+                    print(f"  {row['kind']:<16} {row['value']:<28} {row['source']}")
+                for m in result["merges"]:
+                    print(f"  merge {m['mergeId']} {m['fromUserId']} -> {m['toUserId']} "
+                          f"[{m['status']}] {m['evidence'].get('reason', '')}")
+                for e in result["graph"]["entities"]:
+                    print(f"  {e['kind']:<12} {e['label']}  (x{e['mentions']})")
+                return 0
+        elif args.action == "merge":
+            result = client.merge_callers(args.from_id, args.to_id, reason=args.reason,
+                                          propose=args.propose)
+            if not args.json:
+                print(f"{result['status']} {result['fromUserId']} into {result['toUserId']}: "
+                      f"merge id {result['mergeId']} (undo: voxmem callers unmerge "
+                      f"{result['mergeId']})")
+                return 0
+        else:
+            result = client.unmerge_callers(args.merge_id)
+            if not args.json:
+                print(f"unmerged {result['fromUserId']} from {result['toUserId']}: "
+                      f"{result['itemsRestored']} memories restored")
+                return 0
+        print(json.dumps(result, indent=1))
+        return 0
+
+
+def _add_callers_parser(sub: Any, with_data_dir: Any) -> None:
+    callers = sub.add_parser("callers", help="find callers by any identifier, show, merge "
+                             "and unmerge them")
+    actions = callers.add_subparsers(dest="action", required=True)
+    for name, text in (("find", "callers linked to a phone, e-mail, account number, ..."),
+                       ("show", "a caller's identifiers, merges and entity graph"),
+                       ("merge", "merge one caller into another (undoable)"),
+                       ("unmerge", "undo a merge")):
+        action = with_data_dir(actions.add_parser(name, help=text))
+        action.add_argument("--project", required=True, help="project id")
+        action.add_argument("--agent", default="cli", help="agent id recorded on the change")
+        action.add_argument("--embedded", action="store_true", help="open the store "
+                            "in-process instead of going through the runtime")
+        action.add_argument("--json", action="store_true")
+        action.set_defaults(func=cmd_callers)
+        if name == "find":
+            action.add_argument("identifier", help="as written or spoken, e.g. "
+                                "'(510) 555-0100' or 'invoice four four two one'")
+        elif name == "show":
+            action.add_argument("--user", required=True, help="caller id")
+        elif name == "merge":
+            action.add_argument("from_id", help="the caller merged away")
+            action.add_argument("to_id", help="the caller that keeps everything")
+            action.add_argument("--reason", help="why (kept as the merge's evidence)")
+            action.add_argument("--propose", action="store_true",
+                                help="only record the merge for review")
+        else:
+            action.add_argument("merge_id")
+
+
 # -- entry point ---------------------------------------------------------------------------
 class _Parser(argparse.ArgumentParser):
     """argparse, with a usage error as one line (argparse prints the usage block too)."""
@@ -334,6 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             action.add_argument("-o", "--output", help="file to write (default: stdout)")
     add_index_parser(sub, _settings)
+    _add_callers_parser(sub, with_data_dir)
     return parser
 
 

@@ -28,6 +28,7 @@ from .._exceptions import (
     VoxmemError,
 )
 from ..models import IndexBuildResult, Preload, SearchResult
+from ._callers import CallerMethods, CallerMethodsSync
 from ._core import ClientCore, OperationCall, UserArg
 from ._http import RuntimeTransport
 from ._pool import CallerHandle, CallerPool
@@ -66,7 +67,7 @@ def _settings(settings: Settings | dict[str, Any] | None, data_dir: str | Path |
     return base.replace(**changes) if changes else base
 
 
-class VoiceClient:
+class VoiceClient(CallerMethods):
     """Async memory client for voice agents.
 
     With no ``runtime_url`` the first call starts the host's runtime (a detached
@@ -454,7 +455,7 @@ def _track_session(handle: CallerHandle, call: OperationCall, result: Any) -> No
         handle.session_id = None
 
 
-class VoiceClientSync:
+class VoiceClientSync(CallerMethodsSync):
     """Blocking twin of :class:`VoiceClient`: same methods and arguments, no ``await``.
 
     Example::

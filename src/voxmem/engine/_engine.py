@@ -23,6 +23,8 @@ import numpy as np
 from .._config import Settings
 from .._exceptions import IdentityMismatch, VoxmemError
 from ..embeddings import Embedder, load_embedder
+from ..entities._directory import CallerDirectory
+from ..entities._expand import MAX_GRAPH_ITEMS, rerank
 from ..extraction.redaction import Redactor
 from ..journal import Journal
 from ..models import (
@@ -119,12 +121,16 @@ class MemoryEngine:
         #: recent session id → caller, covering sessions journaled but not yet applied
         self._session_owners: collections.OrderedDict[tuple[str, str, str], str] = \
             collections.OrderedDict()
+        #: caller key -> journal sequence number of the caller's last write
+        self._last_seq: collections.OrderedDict[tuple[Any, ...], int] = \
+            collections.OrderedDict()
         self._stop = asyncio.Event()
         self.sensitive_policy = sensitive_policy(self.settings)
         self.redactor = Redactor(self.sensitive_policy)
         self.learner = Learner(self, build_extractor(self.settings), clock)
         self.lifecycle = Lifecycle(self, clock)
         self.traces = RecallTraceLog(self.store, self.sensitive_policy, clock)
+        self.directory = CallerDirectory(self, clock)
         self.params = RankParams(
             rrf_k=self.settings.rrf_k,
             recency_weight=self.settings.recency_weight,
@@ -142,6 +148,7 @@ class MemoryEngine:
         if self._started:
             return
         await self.store.open()
+        await self.directory.load()
         await asyncio.get_running_loop().run_in_executor(None, self.journal.open)
         applied = await self.store.applied_seq()
         self.applier.start(applied)
@@ -156,6 +163,7 @@ class MemoryEngine:
         self._spawn(self._reembed_missing())
         self._spawn(self.lifecycle.run(self._stop))
         self._spawn(self.traces.run(self._stop))
+        self._spawn(self.directory.run(self._stop))
 
     async def close(self) -> None:
         """Apply everything journaled, then close the store and the journal."""
@@ -163,6 +171,7 @@ class MemoryEngine:
             return
         self._started = False
         self._stop.set()
+        await self.directory.idle()  # identifiers being linked reach the store first
         await self.applier.aclose()
         for task in list(self._background):
             task.cancel()
@@ -189,8 +198,16 @@ class MemoryEngine:
               tenant_id: str = "default") -> Scope:
         """The scope a caller's memory lives in, honouring ``memory_scope``."""
         space = agent_id if self.settings.memory_scope == "agent" else SHARED_SPACE
+        # A caller merged into another is that other caller from now on (SPEC §7).
+        user_id = self.directory.canonical(tenant_id, project_id, space, user_id)
         return Scope(tenant_id=tenant_id, project_id=project_id, agent_id=agent_id,
                      user_id=user_id, space=space)
+
+    def claim_session(self, scope: Scope, session_id: str) -> None:
+        """Record that ``session_id`` now belongs to ``scope``'s caller (after a merge)."""
+        key = (scope.tenant_id, scope.project_id, session_id)
+        self._session_owners[key] = scope.user_id
+        self._session_owners.move_to_end(key)
 
     # -- sessions -------------------------------------------------------------------------
     async def start_session(
@@ -200,7 +217,11 @@ class MemoryEngine:
         """Open a call for ``caller``; reusing another caller's session id is refused."""
         mem = self.callers.peek(scope)
         if self.store.shared and mem is not None and mem.session_id is None and (
-                not self.applier.pending_turns(scope)):
+                not self.applier.pending_turns(scope)) and (
+                self._last_seq.get(scope.caller_key, 0) <= self.applier.applied_seq):
+            # (A fact learned from the last call may still be on its way to the store:
+            # reloading before it lands would forget it, and the next call's learning
+            # would write it again.)
             # Another runtime may have served this caller since we cached them: a call
             # starts from the store's current state.
             self.callers.drop(scope)
@@ -238,6 +259,8 @@ class MemoryEngine:
         mem.session_started_at = at
         if caller.name:
             mem.name = caller.name
+        self._spawn(self.directory.warm(scope))  # for accurate recall
+        self.directory.note_caller(scope, caller.name, caller.metadata, sid)
         return SessionInfo(id=sid, user_id=scope.user_id, agent_id=scope.agent_id,
                            started_at=at, metadata=metadata or {})
 
@@ -264,6 +287,9 @@ class MemoryEngine:
                                    "sessionId": sid, "at": at, "reason": reason})
         if self.learner.extractor is not None and learn:
             self._spawn(self.learner.learn(scope, sid))
+        # The entity graph is learned from every ended call, also one ended by the idle
+        # sweep (which learns facts later, with learn=False here).
+        self._spawn(self.directory.learn_graph_later(scope, sid))
         started = mem.session_started_at or at
         if mem.session_id == sid:
             mem.session_id = None
@@ -289,6 +315,13 @@ class MemoryEngine:
         """Make a write durable, then hand it to the applier."""
         seq = await self.journal.append(record)
         self.applier.submit({"seq": seq, **record})
+        where = record.get("scope")
+        if isinstance(where, dict):
+            key = (where.get("t"), where.get("p"), where.get("s"), where.get("u"))
+            self._last_seq[key] = seq
+            self._last_seq.move_to_end(key)
+            while len(self._last_seq) > SESSION_OWNERS_KEPT:
+                self._last_seq.popitem(last=False)
         return seq
 
     # -- writes ---------------------------------------------------------------------------
@@ -328,6 +361,7 @@ class MemoryEngine:
                                    "turn": turn_to_record(turn)})
         mem.add_turn(turn)
         mem.last_write = self.clock()
+        self.directory.observe_turn(scope, turn)
         return turn.event_id
 
     async def update_profile(self, scope: Scope, field: str, value: Any) -> dict[str, Any]:
@@ -457,6 +491,14 @@ class MemoryEngine:
                     errors[name] = "deadline"
         if not query_task.done():
             query_task.cancel()
+        graph_trace: dict[str, Any] | None = None
+        if mode == "accurate" and mem is not None and "permanent" in results:
+            try:
+                results["permanent"], graph_trace = await asyncio.wait_for(
+                    self._accurate(mem, query, results["permanent"], k["permanent"],
+                                   min_created), max(0.0, deadline - time.perf_counter()))
+            except TimeoutError:
+                errors["graph"] = "deadline"
         profile = results.get("profile")
         hits = {lane: results.get(lane, []) for lane in ("working", "permanent", "org")}
         context = compose_context(profile, hits, self.settings.context_char_budget)
@@ -471,6 +513,8 @@ class MemoryEngine:
             "totalMs": total_ms, "degraded": bool(errors), "errors": errors, "mode": mode,
             "intent": intent, "timeoutMs": budget_s * 1000, "coldLanes": cold,
         }
+        if graph_trace is not None:
+            trace["graph"] = graph_trace
         result = SearchResult(context_text=context, profile=profile, working=hits["working"],
                               permanent=hits["permanent"], org=hits["org"], sources=sources,
                               trace=trace)
@@ -478,6 +522,27 @@ class MemoryEngine:
             live = mem or self.callers.peek(scope)
             self.traces.record(scope, live.session_id if live else None, query, result)
         return result
+
+    async def _accurate(self, mem: CallerMemory, query: str, hits: list[dict[str, Any]],
+                        k: int, min_created: float | None,
+                        ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The permanent lane expanded through the caller's entity graph (SPEC §7)."""
+        started = time.perf_counter()
+        view = await self.directory.graph_view(mem.scope)
+        expansion = view.expand(query, self.clock())
+        extra = []
+        for item_id, _score in sorted(expansion.items.items(), key=lambda kv: -kv[1]):
+            doc = mem.index.payload_of(item_id)
+            if doc is None or (min_created is not None and doc.created_at < min_created) or (
+                    doc.kind == "turn" and doc.session_id == mem.session_id):
+                continue
+            extra.append(doc_hit("permanent", item_id, doc, 0.0))
+            if len(extra) >= MAX_GRAPH_ITEMS:
+                break
+        ranked = rerank(hits, extra, expansion, k) if expansion.items else hits
+        return ranked, {**expansion.trace(), "added": len(
+            [h for h in ranked if h["id"] not in {x["id"] for x in hits}]),
+            "ms": round((time.perf_counter() - started) * 1000, 3)}
 
     async def _profile_lane(self, mem: CallerMemory) -> dict[str, Any] | None:
         await mem.ready.wait()

@@ -568,6 +568,13 @@ class HybridIndex:
     def id_at(self, pos: int) -> str:
         return self._ids[pos]
 
+    def payload_of(self, doc_id: str) -> Any | None:
+        """The payload of live document ``doc_id``, or None."""
+        pos = self._pos.get(doc_id)
+        if pos is None or not self._alive[pos]:
+            return None
+        return self.payload_at(pos)
+
     def payload_at(self, pos: int) -> Any:
         raw = self._payloads[pos]
         return raw if self._unpack is None else self._unpack(raw)

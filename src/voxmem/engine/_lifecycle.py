@@ -148,18 +148,15 @@ class Lifecycle:
         counts["journalRecords"] = await loop.run_in_executor(
             None, engine.journal.rewrite, other_caller)
         engine.callers.drop(scope)
+        engine.directory.forget(scope)
         return counts
 
-    async def merge_users(self, source: Scope, target: Scope) -> dict[str, int]:
+    async def merge_users(self, source: Scope, target: Scope) -> dict[str, Any]:
         """Move everything of one caller (a guest) to another (the account)."""
-        if source.caller_key == target.caller_key:
-            raise BadRequest("from_id and to_id are the same caller", field="to_id")
-        engine = self._engine
-        await engine.flush(timeout=60)
-        moved = await engine.store.merge_callers(source, target, self._clock())
-        engine.callers.drop(source)
-        engine.callers.drop(target)
-        return {"itemsMoved": moved}
+        # Recorded, redirecting and undoable like every merge (see voxmem.entities).
+        row = await self._engine.directory.merge(source, target,
+                                                 evidence={"reason": "merge_users"})
+        return {"itemsMoved": row.items_moved, "mergeId": row.id}
 
     # -- agentic slots -----------------------------------------------------------------------
     async def remember(self, scope: Scope, memory_type: str, content: str) -> dict[str, Any]:

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import re
 
+from ..entities import normalize_phone as _normalize_e164
+from ..entities import region_for_country_code
+
 __all__ = [
     "DIGIT_WORDS",
     "clean_fillers",
@@ -209,27 +212,16 @@ DEFAULT_COUNTRY_CODE = "1"
 def normalize_phone(raw: str, default_country_code: str = DEFAULT_COUNTRY_CODE) -> str | None:
     """Normalise a spoken or written phone number to E.164 where that is possible.
 
-    - ``+44 7700 900123`` → ``+447700900123`` (an explicit country code is kept);
-    - ``(646) 555-0172`` → ``+16465550172`` (10 digits in the North American plan get
-      ``default_country_code``); ``1-646-555-0172`` likewise;
-    - a national number that cannot be placed (``07700 900123``) is returned as bare
-      digits so it is still a usable identifier;
-    - anything with fewer than 7 or more than 15 digits returns ``None``.
+    The package's one phone normaliser (:func:`voxmem.entities.normalize_phone`) does
+    the work, reading national numbers in the region of ``default_country_code``. A
+    number it cannot place is kept as bare digits (7-15 of them) so the caller's words
+    still make a usable fact; anything else returns ``None``.
     """
+    e164 = _normalize_e164(raw, region_for_country_code(default_country_code))
+    if e164 is not None:
+        return e164
     digits = re.sub(r"\D", "", raw)
-    if raw.strip().startswith("+"):
-        return f"+{digits}" if 8 <= len(digits) <= 15 else None
-    if default_country_code == "1":
-        if len(digits) == 11 and digits.startswith("1"):
-            digits = digits[1:]
-        # NANP: area code and exchange both start with 2-9.
-        if len(digits) == 10 and digits[0] in "23456789" and digits[3] in "23456789":
-            return f"+1{digits}"
-    elif len(digits) >= 9 and not digits.startswith("0"):
-        return f"+{default_country_code}{digits}"
-    if 7 <= len(digits) <= 15:
-        return digits
-    return None
+    return digits if 7 <= len(digits) <= 15 else None
 
 
 _FIRST_PERSON = [

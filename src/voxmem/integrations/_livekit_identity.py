@@ -17,12 +17,14 @@ doubles of the same shape; it does not import LiveKit.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, Protocol
+
+from ..entities import normalize_phone, region_for_country_code
 
 __all__ = [
     "CALLER_PARTICIPANT_KINDS",
@@ -51,11 +53,6 @@ CALLER_PARTICIPANT_KINDS = frozenset(
 
 SIP_PHONE_ATTRIBUTE = "sip.phoneNumber"
 SIP_CALL_ID_ATTRIBUTE = "sip.callID"
-
-# E.164: a country code and subscriber number, at most 15 digits, never starting with 0.
-E164_MIN_DIGITS = 7
-E164_MAX_DIGITS = 15
-_SEPARATORS = re.compile(r"[\s\-./()]")
 
 
 class ParticipantLike(Protocol):
@@ -164,37 +161,8 @@ def normalize_e164(raw: str | None, *, default_country_code: str | None = None) 
         normalize_e164("sip:+1 (510) 555-0100@trunk.example")   # '+15105550100'
         normalize_e164("020 7946 0018", default_country_code="44")  # '+442079460018'
     """
-    if raw is None:
-        return None
-    text = raw.strip()
-    lowered = text.lower()
-    for scheme in ("tel:", "sips:", "sip:"):
-        if lowered.startswith(scheme):
-            text = text[len(scheme):]
-            break
-    text = text.split("@", 1)[0].split(";", 1)[0].strip()
-    international = text.startswith("+")
-    digits = _SEPARATORS.sub("", text.lstrip("+"))
-    if not digits.isdigit():
-        return None
-    if international:
-        pass
-    elif digits.startswith("00"):
-        digits = digits[2:]
-    elif default_country_code:
-        country = default_country_code.strip().lstrip("+")
-        if not country.isdigit():
-            raise ValueError(f"default_country_code must be digits like '1' or '44', "
-                             f"got {default_country_code!r}")
-        if digits.startswith("0"):
-            digits = country + digits[1:]  # drop the national trunk prefix
-        elif not (digits.startswith(country) and len(digits) > 10):
-            digits = country + digits
-    elif len(digits) <= 10:
-        return None  # a national number: which country is unknown
-    if digits.startswith("0") or not E164_MIN_DIGITS <= len(digits) <= E164_MAX_DIGITS:
-        return None
-    return f"+{digits}"
+    region = region_for_country_code(default_country_code) if default_country_code else None
+    return normalize_phone(raw, region)
 
 
 def _text(value: Any) -> str | None:
@@ -326,3 +294,71 @@ def resolve_caller(
     if from_room is not None:
         return from_room
     return CallerIdentity.anonymous_caller()
+
+
+# -- caller resolution (SPEC §7) -----------------------------------------------------------
+
+class _Resolver(Protocol):
+    async def resolve_caller(self, identifiers: Any, *, user_id: str | None = None,
+                             name: str | None = None, default_user_id: str | None = None,
+                             session_id: str | None = None) -> dict[str, Any]: ...
+
+
+def resolution_identifiers(identity: CallerIdentity) -> list[dict[str, str]]:
+    """The identifiers of ``identity`` as ``resolve_caller`` takes them."""
+    source = {"job_metadata": "metadata", "sip": "sip", "participant": "livekit",
+              "explicit": "app"}.get(identity.source, identity.source)
+    found = []
+    if identity.phone:
+        found.append({"kind": "phone", "value": identity.phone, "source": "sip"
+                      if identity.source == "sip" else source})
+    if identity.participant_identity and identity.participant_identity != identity.phone:
+        found.append({"kind": "livekit_identity", "value": identity.participant_identity,
+                      "source": "livekit"})
+    if identity.sip_call_id:
+        found.append({"kind": "sip_call_id", "value": identity.sip_call_id, "source": "sip"})
+    if identity.source == "job_metadata" and identity.user_id:
+        found.append({"kind": "external_id", "value": identity.user_id, "source": "metadata"})
+    return found
+
+
+async def canonical_identity(client: _Resolver, identity: CallerIdentity) -> CallerIdentity:
+    """``identity`` with ``user_id`` replaced by the canonical caller its identifiers
+    resolve to (a caller ringing from a new number whose e-mail or account is known).
+
+    The app's own id (job metadata, or given explicitly) is kept as it is, and the
+    room's identifiers are linked to it in the background (nothing to wait for). A SIP
+    phone or participant identity is only a default, used when no known caller owns the
+    call's identifiers. Resolution failing leaves the identity unchanged: memory must
+    never abort a call.
+    """
+    identifiers = resolution_identifiers(identity)
+    if identity.anonymous or not identifiers:
+        return identity
+    if identity.source in ("job_metadata", "explicit"):
+        task = asyncio.ensure_future(_resolve(client, identity, identifiers, authoritative=True))
+        _LINKING.add(task)
+        task.add_done_callback(_LINKING.discard)
+        return identity
+    found = await _resolve(client, identity, identifiers, authoritative=False)
+    user_id = found.get("userId")
+    if isinstance(user_id, str) and user_id and user_id != identity.user_id:
+        log.info("caller %s resolved to %s (%s)", identity.user_id, user_id,
+                 found.get("reason"))
+        return dataclasses.replace(identity, user_id=user_id)
+    return identity
+
+
+#: Background linking of an app's caller id to the room's identifiers.
+_LINKING: set[asyncio.Future[dict[str, Any]]] = set()
+
+
+async def _resolve(client: _Resolver, identity: CallerIdentity,
+                   identifiers: list[dict[str, str]], *, authoritative: bool) -> dict[str, Any]:
+    try:
+        return await client.resolve_caller(
+            identifiers, user_id=identity.user_id if authoritative else None,
+            name=identity.name, default_user_id=None if authoritative else identity.user_id)
+    except Exception as exc:
+        log.warning("caller resolution failed (%s); keeping %s", exc, identity.user_id)
+        return {}

@@ -77,6 +77,7 @@ from ._livekit_identity import (
     ParticipantLike,
     caller_from_job_metadata,
     caller_from_participants,
+    canonical_identity,
     normalize_e164,
     resolve_caller,
 )
@@ -362,6 +363,8 @@ class MemoryAgent(MemoryMixin, Agent):
         client, owns_client = self._client_for(identity)
         if client is None:
             identity = CallerIdentity.anonymous_caller()
+        else:
+            identity = await canonical_identity(client, identity)
         job = get_job_context(required=False)
         metadata = {"livekit_agent": self.id}
         if job is not None:

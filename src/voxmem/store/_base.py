@@ -11,9 +11,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from ..models import Chunk, MemoryItem, Scope, SessionInfo, Turn
+from ._entities_sql import EntityOp
+
+T = TypeVar("T")
 
 __all__ = [
     "DocumentWrite",
@@ -364,4 +367,12 @@ class Store(Protocol):
                             session_id: str | None = None, since: float | None = None,
                             limit: int = 500) -> list[dict[str, Any]]:
         """Stored traces oldest first, of one call or of the project since ``since``."""
+    # -- callers and entities (operations in _entities.py) ---------------------------------
+    async def run_entities(self, tenant_id: str, op: EntityOp[T], *,
+                           write: bool = True) -> T:
+        """Run one identifier / merge / entity-graph operation in one transaction."""
+        ...
+
+    async def entity_tenants(self) -> list[str]:
+        """Tenants whose merges in force must be loaded at start."""
         ...

@@ -38,6 +38,7 @@ from psycopg_pool import AsyncConnectionPool
 from .._config import Settings
 from .._exceptions import StoreUnavailable
 from ..models import Chunk, MemoryItem, Scope, SessionInfo, Turn
+from . import _entities as entities
 from . import _pg_lifecycle as lifecycle
 from ._base import DocumentWrite, TextHit, WriteBatch
 from ._pg_adapt import Float32Vector, register_vector, text_query, vector_dims
@@ -483,7 +484,23 @@ class PostgresStore(PostgresConsole):
 
     async def forget_caller(self, scope: Scope) -> dict[str, int]:
         async with self._transaction(scope.tenant_id, pipeline=False) as cur:
-            return await lifecycle.forget_caller(cur, scope)
+            counts = await lifecycle.forget_caller(cur, scope)
+            counts.update(await entities.run_postgres(cur, entities.forget_entities(scope)))
+            return counts
+
+    # -- callers and entities (see _entities.py) --------------------------------------------
+    async def run_entities(self, tenant_id: str, op: entities.EntityOp[T], *,
+                           write: bool = True) -> T:
+        """Run one caller/entity operation in one transaction, under ``tenant_id``."""
+        async with self._transaction(tenant_id, pipeline=False) as cur:
+            if write:
+                # A tenant's first rows may be a merge: list it, so loading merges finds it.
+                await self._register_tenants(cur, [tenant_id])
+            return await entities.run_postgres(cur, op)
+
+    async def entity_tenants(self) -> list[str]:
+        """Every tenant (each is read under its own row-security setting)."""
+        return await self._tenant_ids()
 
     async def merge_callers(self, source: Scope, target: Scope, at: float) -> int:
         if source.tenant_id != target.tenant_id:

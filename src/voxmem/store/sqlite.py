@@ -25,6 +25,7 @@ import numpy as np
 
 from .._exceptions import StoreUnavailable
 from ..models import Chunk, MemoryItem, Scope, SessionInfo, Turn
+from . import _entities as entities
 from . import _sqlite_lifecycle as lifecycle
 from ._base import DocumentWrite, TextHit, WriteBatch
 from ._keys import search_key
@@ -396,12 +397,28 @@ class SQLiteStore(SQLiteConsole):
             c, tenant_id, project_id, cutoff, agent_id, exclude_agents))
 
     async def forget_caller(self, scope: Scope) -> dict[str, int]:
-        counts = await self._write(lambda c: lifecycle.forget_caller(c, scope))
+        counts = await self._write(lambda c: {**lifecycle.forget_caller(c, scope),
+                                              **entities.run_sqlite(
+                                                  c, entities.forget_entities(scope))})
         await self._checkpoint()
         return counts
 
     async def merge_callers(self, source: Scope, target: Scope, at: float) -> int:
         return await self._write(lambda c: lifecycle.merge_callers(c, source, target, at))
+
+    # -- callers and entities (see _entities.py) --------------------------------------------
+    async def run_entities(self, tenant_id: str, op: entities.EntityOp[T], *,
+                           write: bool = True) -> T:
+        """Run one caller/entity operation in one transaction (``write=False``: a read)."""
+        if write:
+            return await self._write(lambda c: entities.run_sqlite(c, op))
+        return await self._read(lambda c: entities.run_sqlite(c, op))
+
+    async def entity_tenants(self) -> list[str]:
+        """Tenants that have recorded merges (for loading the merges in force)."""
+        rows = await self._read(lambda c: c.execute(
+            "SELECT DISTINCT tenant_id FROM caller_merges WHERE status = 'merged'").fetchall())
+        return [r[0] for r in rows]
 
     @contextlib.asynccontextmanager
     async def singleton(self, name: str) -> AsyncIterator[bool]:

@@ -1,0 +1,22 @@
+"""Callers and entities: identifiers normalised for speech, caller resolution, merges
+and the per-caller entity graph (SPEC §7).
+
+This package's top level is light (no engine, no store): extraction and the LiveKit
+helper import the normalisers from here.
+"""
+
+from __future__ import annotations
+
+from ._phone import DEFAULT_REGION, normalize_phone, region_for_country_code
+from ._speech import digit_runs, name_key, names_match, normalize_email, spoken_to_digits
+
+__all__ = [
+    "DEFAULT_REGION",
+    "digit_runs",
+    "name_key",
+    "names_match",
+    "normalize_email",
+    "normalize_phone",
+    "region_for_country_code",
+    "spoken_to_digits",
+]

@@ -1,0 +1,500 @@
+"""The caller directory: identifiers → one canonical caller, merges and their undo, the
+entity graph learned at call end, and the graph walk of ``mode="accurate"``.
+
+One per engine. The pipeline is written out here: normalise → look up owners →
+decide (``_resolve``) → record (store) → redirect (merges in force send a merged-away
+caller id to the caller it was merged into, from the next request on).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .._exceptions import BadRequest, NotFound, VoxmemError
+from ..models import Scope, Turn
+from ..store import _entities as ops
+from ..store._entities import Graph, IdentifierRow, MergeRow
+from ._expand import GraphView
+from ._graph import extract_graph
+from ._identifiers import (
+    IDENTIFIER_KINDS,
+    STRENGTH_SCORE,
+    normalize_identifier,
+    spoken_claims,
+    strength_of,
+)
+from ._resolve import Candidate, Decision, decide_in_call, decide_start
+
+if TYPE_CHECKING:
+    from ..engine import MemoryEngine
+
+__all__ = ["LINK_MODES", "CallerDirectory"]
+
+log = logging.getLogger("voxmem.entities")
+
+#: What an in-call identifier of another caller does: attach the call, propose, nothing.
+LINK_MODES = ("attach", "propose", "off")
+#: Strength kept for an identifier a caller said (not verified by a system).
+SAID_STRENGTH = 0.8
+CALL_STATE_KEPT = 10_000
+GRAPHS_KEPT = 2_000
+#: How often a runtime sharing its store with others reloads the merges in force.
+ALIAS_REFRESH_S = 5.0
+#: Longest chain of merges followed (A merged into B merged into C).
+MAX_ALIAS_HOPS = 8
+#: Caller metadata keys that carry an identifier, and its kind.
+METADATA_KINDS = {
+    "phone": "phone", "phone_number": "phone", "email": "email", "account": "account",
+    "account_number": "account", "customer_id": "account", "policy": "policy",
+    "policy_number": "policy", "external_id": "external_id", "crm_id": "external_id",
+    "livekit_identity": "livekit_identity", "sip_call_id": "sip_call_id",
+}
+#: Kinds ``find`` tries for free text, in order.
+_FIND_KINDS = ("phone", "email", "account", "policy", "invoice", "order", "ticket",
+               "external_id", "livekit_identity", "name")
+
+SpaceKey = tuple[str, str, str]
+
+
+def new_merge_id() -> str:
+    return f"mrg_{uuid.uuid4().hex}"
+
+
+class CallerDirectory:
+    """Caller resolution, merges and the entity graph for one engine."""
+
+    def __init__(self, engine: MemoryEngine, clock: Callable[[], float]) -> None:
+        self._engine = engine
+        self._clock = clock
+        #: (tenant, project, space, from_user) -> to_user, for merges in force
+        self._aliases: dict[tuple[str, str, str, str], str] = {}
+        self._names: collections.OrderedDict[tuple[Any, ...], list[str]] = \
+            collections.OrderedDict()
+        self._graphs: collections.OrderedDict[tuple[str, str, str, str], GraphView] = \
+            collections.OrderedDict()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._merge_lock = asyncio.Lock()
+
+    @property
+    def _store(self) -> Any:
+        return self._engine.store
+
+    # -- merges in force ------------------------------------------------------------------
+    async def load(self) -> None:
+        """Load the merges in force (at engine start, and to catch up with other runtimes)."""
+        aliases: dict[tuple[str, str, str, str], str] = {}
+        for tenant in await self._store.entity_tenants():
+            for project, space, src, dst in await self._store.run_entities(
+                    tenant, ops.active_merges(tenant), write=False):
+                aliases[(tenant, project, space, src)] = dst
+        self._aliases = aliases
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Reload merges in force now and then when other runtimes share the store."""
+        if not self._store.shared:
+            return
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=ALIAS_REFRESH_S)
+            if stop.is_set():
+                return
+            try:
+                await self.load()
+            except VoxmemError as exc:
+                log.warning("reloading caller merges failed: %s", exc)
+
+    def canonical(self, tenant_id: str, project_id: str, space: str, user_id: str) -> str:
+        """The caller id ``user_id`` now stands for (itself unless merged away)."""
+        seen = 0
+        while seen < MAX_ALIAS_HOPS:
+            nxt = self._aliases.get((tenant_id, project_id, space, user_id))
+            if nxt is None:
+                return user_id
+            user_id, seen = nxt, seen + 1
+        return user_id
+
+    # -- identifiers ------------------------------------------------------------------------
+    def _region(self) -> str | None:
+        return self._engine.settings.default_region or None
+
+    def _normalise(self, kind: str, raw: str) -> str:
+        if kind not in IDENTIFIER_KINDS:
+            raise BadRequest(f"identifier kind must be one of {', '.join(IDENTIFIER_KINDS)}",
+                             field="kind")
+        value = normalize_identifier(kind, raw, self._region())
+        if value is None:
+            raise BadRequest(f"{raw!r} is not a valid {kind}", field="value")
+        return value
+
+    async def _owners(self, scope: Scope, kind: str, value: str) -> frozenset[str]:
+        rows = await self._store.run_entities(
+            scope.tenant_id, ops.find_identifier(scope, kind, value), write=False)
+        return frozenset(r.user_id for r in rows)
+
+    async def _names_of(self, scope: Scope, user_id: str) -> list[str]:
+        other = _with_user(scope, user_id)
+        names = [r.value for r in await self._store.run_entities(
+            scope.tenant_id, ops.caller_identifiers(other), write=False) if r.kind == "name"]
+        stored = await self._store.get_caller(other)
+        if stored and stored.get("name"):
+            names.append(str(stored["name"]))
+        mem = self._engine.callers.peek(other)
+        if mem is not None and mem.name:
+            names.append(mem.name)
+        return names
+
+    async def link(self, scope: Scope, kind: str, raw: str, *, source: str = "api",
+                   session_id: str | None = None, turn_id: str | None = None) -> dict[str, Any]:
+        """Link one identifier to the caller of ``scope`` (no merge is implied)."""
+        value = self._normalise(kind, raw)
+        row = IdentifierRow(kind=kind, value=value, user_id=scope.user_id, raw=raw,
+                            source=source, session_id=session_id, turn_id=turn_id,
+                            strength=STRENGTH_SCORE[strength_of(kind)], created_at=self._clock())
+        await self._store.run_entities(scope.tenant_id, ops.add_identifiers(scope, [row]))
+        owners = await self._owners(scope, kind, value)
+        return {**row.to_dict(), "ambiguous": len(owners) > 1}
+
+    async def resolve(self, scope: Scope, identifiers: Sequence[tuple[str, str, str]], *,
+                      user_id: str | None = None, name: str | None = None,
+                      default_user_id: str | None = None,
+                      session_id: str | None = None) -> dict[str, Any]:
+        """The canonical caller of a starting call from everything known about it.
+
+        ``identifiers`` are (kind, raw value, source). ``user_id`` is the app's own id
+        for the caller when it has one: it is then the answer, and the identifiers are
+        linked to it. Otherwise the identifiers decide (see ``_resolve``); with no link,
+        ``default_user_id`` (or a new id) is a new caller. The identifiers are then
+        linked to the answer, so the next call from any of them finds it.
+        """
+        candidates: list[Candidate] = []
+        rows: list[IdentifierRow] = []
+        now = self._clock()
+        for kind, raw, source in identifiers:
+            value = self._normalise(kind, raw)
+            owners = frozenset(self.canonical(scope.tenant_id, scope.project_id, scope.space,
+                                              o) for o in await self._owners(scope, kind, value))
+            candidates.append(Candidate(kind, value, owners, source))
+            rows.append(IdentifierRow(kind=kind, value=value, user_id="", raw=raw,
+                                      source=source, session_id=session_id, turn_id=None,
+                                      strength=STRENGTH_SCORE[strength_of(kind)],
+                                      created_at=now))
+        claimed = [name] if name else []
+        owner_names = {o: await self._names_of(scope, o)
+                       for c in candidates for o in c.owners}
+        decision = decide_start(candidates, claimed, owner_names)
+        if user_id is not None:
+            answer, created = self.canonical(scope.tenant_id, scope.project_id, scope.space,
+                                             user_id), False
+            reason = "the app's own caller id"
+        elif decision.user_id is not None:
+            answer, created, reason = decision.user_id, False, decision.reason
+        else:
+            answer = default_user_id or f"caller_{uuid.uuid4().hex}"
+            answer = self.canonical(scope.tenant_id, scope.project_id, scope.space, answer)
+            created, reason = True, decision.reason
+        target = _with_user(scope, answer)
+        if name:
+            rows.append(IdentifierRow(kind="name", value=self._normalise("name", name),
+                                      user_id="", raw=name, source="metadata",
+                                      session_id=session_id, turn_id=None,
+                                      strength=STRENGTH_SCORE["weak"], created_at=now))
+        await self._store.run_entities(scope.tenant_id, ops.add_identifiers(target, rows))
+        log.info("caller resolved to %s (%s)", answer, reason)
+        return {"userId": answer, "linked": decision.linked and user_id is None,
+                "created": created, "reason": reason, "evidence": list(decision.evidence),
+                "ambiguous": list(decision.ambiguous)}
+
+    async def find(self, scope: Scope, text: str) -> list[dict[str, Any]]:
+        """Callers linked to ``text`` read as any identifier kind (phone, e-mail, ...)."""
+        found: dict[tuple[str, str, str], IdentifierRow] = {}
+        region = self._region()
+        for kind in _FIND_KINDS:
+            value = normalize_identifier(kind, text, region)
+            if value is None:
+                continue
+            for row in await self._store.run_entities(
+                    scope.tenant_id, ops.find_identifier(scope, kind, value), write=False):
+                found.setdefault((row.user_id, row.kind, row.value), row)
+        return [{"userId": r.user_id, "kind": r.kind, "value": r.value, "source": r.source,
+                 "strength": r.strength} for r in found.values()]
+
+    async def show(self, scope: Scope) -> dict[str, Any]:
+        """One caller: profile, identifiers, merges and entity graph."""
+        await self._engine.flush(timeout=30)
+        caller = await self._store.get_caller(scope)
+        idents = await self._store.run_entities(scope.tenant_id,
+                                                ops.caller_identifiers(scope), write=False)
+        merges = await self._store.run_entities(
+            scope.tenant_id, ops.list_merges(scope, scope.user_id), write=False)
+        graph = await self._store.run_entities(scope.tenant_id, ops.load_graph(scope),
+                                               write=False)
+        return {"userId": scope.user_id, "name": (caller or {}).get("name"),
+                "profile": (caller or {}).get("profile") or {},
+                "identifiers": [r.to_dict() for r in idents],
+                "merges": [m.to_dict() for m in merges], "graph": graph.to_dict()}
+
+    async def merges(self, scope: Scope, user_id: str | None) -> list[dict[str, Any]]:
+        rows = await self._store.run_entities(scope.tenant_id, ops.list_merges(scope, user_id),
+                                              write=False)
+        return [m.to_dict() for m in rows]
+
+    # -- merges -------------------------------------------------------------------------------
+    async def merge(self, source: Scope, target: Scope, *, evidence: dict[str, Any],
+                    status: str = "merged") -> MergeRow:
+        """Merge ``source`` into ``target`` (or only record a proposal), undoably."""
+        if source.caller_key == target.caller_key:
+            raise BadRequest("from_id and to_id are the same caller", field="to_id")
+        engine = self._engine
+        merging = status == "merged"
+        async with self._merge_lock:
+            call: tuple[str, float | None] | None = None
+            if merging:
+                # Redirect first: a turn saved while the rows move is filed under the
+                # target (in the call in progress), not under the id being merged away.
+                self._aliases[source.caller_key] = target.user_id
+                call = self._open_call(source)
+                if call is not None:
+                    self._continue_call(target, call, drop=False)
+            try:
+                await engine.flush(timeout=60)
+                row: MergeRow = await self._store.run_entities(
+                    source.tenant_id, ops.merge(source, target, self._clock(), new_merge_id(),
+                                                status, evidence))
+            except BaseException:
+                if merging:
+                    self._aliases.pop(source.caller_key, None)
+                raise
+            if merging:
+                # Both callers' warm state is stale now: reload the target with what moved.
+                engine.callers.drop(source)
+                self._continue_call(target, call, drop=True)
+                self._graphs.pop(source.caller_key, None)
+                self._graphs.pop(target.caller_key, None)
+        log.info("caller %s %s into %s (%s)", source.user_id, status, target.user_id,
+                 evidence.get("reason", ""))
+        return row
+
+    def _open_call(self, scope: Scope) -> tuple[str, float | None] | None:
+        mem = self._engine.callers.peek(scope)
+        if mem is None or mem.session_id is None:
+            return None
+        return mem.session_id, mem.session_started_at
+
+    def _continue_call(self, target: Scope, call: tuple[str, float | None] | None, *,
+                       drop: bool) -> None:
+        """The call in progress (if any) continues as ``target``'s call."""
+        callers = self._engine.callers
+        if drop:
+            callers.drop(target)
+        if call is None:
+            return
+        mem = callers.get(target)
+        if mem.session_id is None or drop:
+            mem.session_id, mem.session_started_at = call
+            self._engine.claim_session(target, call[0])
+
+    async def unmerge(self, scope: Scope, merge_id: str) -> dict[str, Any]:
+        """Undo merge ``merge_id``: both callers get back exactly what they had."""
+        engine = self._engine
+        async with self._merge_lock:
+            found = await self._store.run_entities(scope.tenant_id,
+                                                   ops.get_merge(scope.tenant_id, merge_id),
+                                                   write=False)
+            if found is None:
+                raise NotFound(f"merge {merge_id!r} does not exist", details={"mergeId": merge_id})
+            row, project, space = found
+            if project != scope.project_id:
+                raise NotFound(f"merge {merge_id!r} does not exist", details={"mergeId": merge_id})
+            if row.status != "merged":
+                raise BadRequest(f"merge {merge_id!r} is {row.status}, not in force",
+                                 field="merge_id")
+            source = Scope(scope.tenant_id, project, scope.agent_id, row.from_user, space)
+            target = Scope(scope.tenant_id, project, scope.agent_id, row.to_user, space)
+            await engine.flush(timeout=60)
+            out: dict[str, Any] = await self._store.run_entities(
+                scope.tenant_id, ops.unmerge(source, target, merge_id, self._clock()))
+            self._aliases.pop(source.caller_key, None)
+            moved = engine.callers.peek(target)
+            sid = moved.session_id if moved is not None else None
+            engine.callers.drop(source)
+            engine.callers.drop(target)
+            restored = await self._store.get_session(scope.tenant_id, project, sid) \
+                if sid else None
+            if sid is not None and restored is not None and restored.user_id == source.user_id:
+                engine.callers.get(source).session_id = sid
+                engine.claim_session(source, sid)
+            elif sid is not None:
+                engine.callers.get(target).session_id = sid
+            self._graphs.pop(source.caller_key, None)
+            self._graphs.pop(target.caller_key, None)
+        return {"mergeId": merge_id, "fromUserId": row.from_user, "toUserId": row.to_user,
+                **out}
+
+    def note_caller(self, scope: Scope, name: str | None, metadata: dict[str, Any],
+                    session_id: str) -> None:
+        """Link the identifiers a starting call's caller metadata carries (``phone``,
+        ``email``, ``account``, ...) to the caller, in the background."""
+        found: list[tuple[str, str]] = []
+        for key, raw in metadata.items():
+            kind = METADATA_KINDS.get(str(key).lower())
+            if kind is not None and isinstance(raw, str | int) and not isinstance(raw, bool):
+                found.append((kind, str(raw)))
+        if name:
+            found.append(("name", name))
+        if not found:
+            return
+        task = asyncio.ensure_future(self._note(scope, found, session_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _note(self, scope: Scope, found: list[tuple[str, str]], session_id: str) -> None:
+        now = self._clock()
+        rows = []
+        for kind, raw in found:
+            value = normalize_identifier(kind, raw, self._region())
+            if value is not None:
+                rows.append(IdentifierRow(kind=kind, value=value, user_id=scope.user_id,
+                                          raw=raw, source="metadata", session_id=session_id,
+                                          turn_id=None,
+                                          strength=STRENGTH_SCORE[strength_of(kind)],
+                                          created_at=now))
+        try:
+            await self._store.run_entities(scope.tenant_id, ops.add_identifiers(scope, rows))
+        except Exception as exc:  # a background step: never lost silently, never raised
+            log.warning("identifiers of call %s not linked: %s", session_id, exc)
+
+    # -- in call ------------------------------------------------------------------------------
+    def observe_turn(self, scope: Scope, turn: Turn) -> None:
+        """Look at what the caller said for identifiers, in the background."""
+        mode = self._engine.settings.caller_link_mode
+        if mode == "off" or not turn.user_text.strip():
+            return
+        claims = spoken_claims(turn.user_text, self._region())
+        if not claims.identifiers and not claims.names:
+            return
+        key = (*scope.caller_key, turn.session_id)
+        names = self._names.setdefault(key, [])
+        self._names.move_to_end(key)
+        names.extend(n for n in claims.names if n not in names)
+        while len(self._names) > CALL_STATE_KEPT:
+            self._names.popitem(last=False)
+        if not claims.identifiers:
+            return
+        task = asyncio.ensure_future(self._claims(scope, turn, claims.identifiers, list(names),
+                                                  claims.on_behalf, mode))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def idle(self) -> None:
+        """Wait until every in-call identifier seen so far has been acted on."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _claims(self, scope: Scope, turn: Turn,
+                      identifiers: Sequence[tuple[str, str, str]], names: list[str],
+                      on_behalf: bool, mode: str) -> None:
+        try:
+            for kind, value, raw in identifiers:
+                current = self.canonical(scope.tenant_id, scope.project_id, scope.space,
+                                         scope.user_id)
+                here = _with_user(scope, current)
+                owners = frozenset(
+                    self.canonical(scope.tenant_id, scope.project_id, scope.space, o)
+                    for o in await self._owners(here, kind, value))
+                candidate = Candidate(kind, value, owners, f"said in call {turn.session_id}")
+                others = owners - {current}
+                owner_names = await self._names_of(here, next(iter(others))) \
+                    if len(others) == 1 else []
+                sessions = await self._store.recent_sessions(here, 2)
+                is_new = all(s.id == turn.session_id for s in sessions)
+                decision = decide_in_call(candidate, current, claimed_names=names,
+                                          owner_names=owner_names, current_is_new=is_new,
+                                          on_behalf=on_behalf)
+                await self._act(here, turn, candidate, raw, decision, mode, on_behalf, names)
+        except Exception:
+            log.exception("acting on identifiers said in call %s failed", turn.session_id)
+
+    async def _act(self, here: Scope, turn: Turn, candidate: Candidate, raw: str,
+                   decision: Decision, mode: str, on_behalf: bool, names: list[str]) -> None:
+        if decision.user_id is not None:
+            evidence = {"reason": decision.reason, "identifier": candidate.evidence(),
+                        "names": names, "sessionId": turn.session_id, "turnId": turn.turn_id,
+                        "said": raw}
+            await self.merge(here, _with_user(here, decision.user_id), evidence=evidence,
+                             status="merged" if mode == "attach" else "proposed")
+            return
+        if not candidate.owners and not on_behalf:
+            # A new identifier of this caller's, as said in this call.
+            row = IdentifierRow(kind=candidate.kind, value=candidate.value,
+                                user_id=here.user_id, raw=raw, source=candidate.source,
+                                session_id=turn.session_id, turn_id=turn.turn_id,
+                                strength=min(SAID_STRENGTH,
+                                             STRENGTH_SCORE[strength_of(candidate.kind)]),
+                                created_at=self._clock())
+            await self._store.run_entities(here.tenant_id, ops.add_identifiers(here, [row]))
+        elif decision.ambiguous or candidate.owners - {here.user_id}:
+            log.info("no link for %s said in call %s: %s", candidate.kind, turn.session_id,
+                     decision.reason)
+
+    # -- entity graph ---------------------------------------------------------------------------
+    async def learn_graph(self, scope: Scope, session_id: str) -> int:
+        """Extract the entity graph of one ended call and add it to the caller's."""
+        engine = self._engine
+        await engine.flush(timeout=60)
+        turns = await self._store.session_turns(scope, session_id)
+        graph = extract_graph(turns)
+        if graph.entities:
+            await self._store.run_entities(scope.tenant_id, ops.write_graph(scope, graph))
+        if self._graphs.pop(scope.caller_key, None) is not None or graph.entities:
+            # Loaded again now, off the turn path, so the next accurate recall of this
+            # caller finds it warm.
+            await self.graph_view(scope)
+        return len(graph.entities)
+
+    async def learn_graph_later(self, scope: Scope, session_id: str) -> None:
+        """:meth:`learn_graph` as a background step of call end: failures are logged."""
+        try:
+            await self.learn_graph(scope, session_id)
+        except Exception as exc:
+            log.warning("entity graph of call %s not learned: %s", session_id, exc)
+
+    async def graph_view(self, scope: Scope) -> GraphView:
+        """The caller's graph, cached until the next write to it."""
+        view = self._graphs.get(scope.caller_key)
+        if view is None:
+            graph: Graph = await self._store.run_entities(scope.tenant_id,
+                                                          ops.load_graph(scope), write=False)
+            view = GraphView(graph)
+            self._graphs[scope.caller_key] = view
+            while len(self._graphs) > GRAPHS_KEPT:
+                self._graphs.popitem(last=False)
+        else:
+            self._graphs.move_to_end(scope.caller_key)
+        return view
+
+    async def warm(self, scope: Scope) -> None:
+        """Load the caller's graph ahead of the first accurate recall (at call start)."""
+        try:
+            await self.graph_view(scope)
+        except VoxmemError as exc:
+            log.warning("entity graph not loaded (%s); accurate recall will load it", exc)
+
+    def forget(self, scope: Scope) -> None:
+        """Drop what is cached about an erased caller."""
+        self._graphs.pop(scope.caller_key, None)
+        for key in [k for k in self._names if k[:4] == scope.caller_key]:
+            self._names.pop(key, None)
+        for key in [k for k, v in self._aliases.items()
+                    if scope.caller_key in (k, (*k[:3], v))]:
+            self._aliases.pop(key, None)
+
+
+def _with_user(scope: Scope, user_id: str) -> Scope:
+    return Scope(tenant_id=scope.tenant_id, project_id=scope.project_id,
+                 agent_id=scope.agent_id, user_id=user_id, space=scope.space)

@@ -1,0 +1,187 @@
+"""Identifier kinds, their strength, their normal form, and the ones a caller says aloud.
+
+Strength decides what an identifier may do on its own:
+
+* **strong** (phone, e-mail, account / customer / policy number, external id, LiveKit
+  identity): one owner is enough to link a call to a caller;
+* **corroborating** (order, invoice, ticket numbers): links only together with a name
+  that matches the owner's ("this is John, the one who called about invoice 4421");
+* **weak** (a name): never links on its own;
+* **call** (SIP call id): identifies one call, never a person; kept for the record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Literal
+
+from ._phone import normalize_phone
+from ._speech import normalize_email, spoken_to_digits
+
+__all__ = [
+    "IDENTIFIER_KINDS",
+    "STRENGTH",
+    "IdentifierKind",
+    "SpokenClaims",
+    "Strength",
+    "normalize_identifier",
+    "spoken_claims",
+    "strength_of",
+]
+
+IdentifierKind = Literal["phone", "email", "account", "policy", "external_id",
+                         "livekit_identity", "order", "invoice", "ticket", "name",
+                         "sip_call_id"]
+Strength = Literal["strong", "corroborating", "weak", "call"]
+
+STRENGTH: dict[str, Strength] = {
+    "phone": "strong", "email": "strong", "account": "strong", "policy": "strong",
+    "external_id": "strong", "livekit_identity": "strong",
+    "order": "corroborating", "invoice": "corroborating", "ticket": "corroborating",
+    "name": "weak", "sip_call_id": "call",
+}
+IDENTIFIER_KINDS: tuple[str, ...] = tuple(STRENGTH)
+#: Stored strength per class (a number, so a later source can raise it).
+STRENGTH_SCORE: dict[Strength, float] = {"strong": 1.0, "corroborating": 0.6, "weak": 0.2,
+                                         "call": 0.0}
+_REFERENCE_KINDS = frozenset({"account", "policy", "order", "invoice", "ticket"})
+# "INV-4421", "TK 8842", "#4421": a short letter prefix before the digits is how a system
+# prints the number, not part of what a caller says; both forms normalise to the digits.
+# Words said around a reference number that are not part of it ("account number is ...").
+_REFERENCE_WORDS = frozenset({
+    "account", "acct", "customer", "member", "membership", "client", "policy", "invoice",
+    "bill", "order", "ticket", "case", "incident", "reference", "ref", "number", "no", "num",
+    "id", "is", "it", "its", "s", "my", "the", "about", "for", "was", "code"})
+_PREFIXED = re.compile(r"^[A-Z]{1,4}(\d{3,})$")
+
+
+def strength_of(kind: str) -> Strength:
+    return STRENGTH.get(kind, "weak")
+
+
+def normalize_identifier(kind: str, raw: str, default_region: str | None = "US") -> str | None:
+    """The normal form of identifier ``raw`` of ``kind``, or None when it is not one.
+
+    Example::
+
+        normalize_identifier("phone", "(510) 555-0100")              # '+15105550100'
+        normalize_identifier("invoice", "four four two one")         # '4421'
+        normalize_identifier("invoice", "INV-4421")                  # '4421'
+        normalize_identifier("email", "j o h n at gmail dot com")    # 'john@gmail.com'
+    """
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    text = raw.strip()
+    if kind == "phone":
+        return normalize_phone(text, default_region)
+    if kind == "email":
+        return normalize_email(text)
+    if kind == "name":
+        words = re.findall(r"[^\W\d_]+(?:['-][^\W\d_]+)*", text.lower())
+        return " ".join(words) or None
+    if kind in _REFERENCE_KINDS:
+        words = re.findall(r"[A-Za-z0-9]+", spoken_to_digits(text))
+        compact = "".join(w for w in words if w.lower() not in _REFERENCE_WORDS).upper()
+        if not compact or not any(c.isdigit() for c in compact):
+            return None
+        prefixed = _PREFIXED.match(compact)
+        value = prefixed.group(1) if prefixed else compact
+        return value if len(value) >= 3 else None
+    # External ids, LiveKit identities, SIP call ids: exact, as the system sent them.
+    return text
+
+
+# --- what a caller says --------------------------------------------------------------------
+
+_NUMBER = r"(?:number|no\.?|num|#|id)?[\s,:]*(?:is|was|it's|it\s+is)?[\s:]*"
+_CLAIM_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("account", re.compile(r"\b(?:account|acct|customer|member(?:ship)?|client)\s*"
+                           + _NUMBER + r"([A-Za-z]{0,4}[\s-]?\d[\d\s-]{2,})", re.I)),
+    ("policy", re.compile(r"\bpolicy\s*" + _NUMBER + r"([A-Za-z]{0,4}[\s-]?\d[\d\s-]{2,})",
+                          re.I)),
+    ("invoice", re.compile(r"\b(?:invoice|bill)\s*" + _NUMBER
+                           + r"([A-Za-z]{0,4}[\s-]?\d[\d\s-]{2,})", re.I)),
+    ("order", re.compile(r"\border\s*" + _NUMBER + r"([A-Za-z]{0,4}[\s-]?\d[\d\s-]{2,})",
+                         re.I)),
+    ("ticket", re.compile(r"\b(?:ticket|case|incident|reference|ref)\s*" + _NUMBER
+                          + r"([A-Za-z]{0,4}[\s-]?\d[\d\s-]{2,})", re.I)),
+    ("phone", re.compile(r"\b(?:phone|mobile|cell|number|reach me|call me)\b[^\d+]{0,20}"
+                         r"(\+?\d[\d\s().-]{6,20}\d)", re.I)),
+)
+_EMAIL_WRITTEN = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_EMAIL_SPOKEN = re.compile(
+    r"\b(?:e-?mail(?:\s+address)?\s+(?:is|it's)|it's|at)\s+((?:[a-z0-9]+\s+){0,40}?)"
+    r"at\s+((?:[a-z0-9]+\s+)*?dot\s+(?:com|net|org|edu|io|co|uk|de|fr)(?:\s+dot\s+[a-z]{2})?)\b",
+    re.I)
+_NAME_CLAIM = re.compile(
+    r"\b(?:this\s+is|my\s+name\s+is|my\s+name's|i\s+am|i'm|it's|name\s+is)\s+"
+    r"([A-Z][a-z]+|[a-z]{2,})(?:\s+([A-Z][a-z]+))?\b")
+# Words that follow "I'm" / "it's" without being a name.
+_NOT_NAMES = frozenset({
+    "calling", "just", "not", "trying", "looking", "the", "a", "an", "here", "having",
+    "still", "so", "very", "really", "sorry", "fine", "good", "okay", "ok", "going",
+    "about", "wondering", "phoning", "ringing", "after", "on", "in", "at", "with", "me",
+    "my", "your", "that", "this", "from", "back", "also", "again", "one", "who", "interested",
+    "worried", "hoping", "afraid", "glad", "happy", "sure", "pretty", "quite", "new",
+    "confused", "annoyed", "frustrated", "waiting", "regarding", "following",
+    # number words: "it's seventy-eight fifty-nine ..." is a number, not a name
+    "zero", "oh", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+    "eighteen", "nineteen", "twenty", "thirty", "forty", "fifty", "sixty", "seventy",
+    "eighty", "ninety", "hundred", "double", "triple", "account", "order", "invoice",
+    "ticket", "number",
+})
+# "my son's account", "calling for my mother", "his order": the identifier is someone
+# else's, the caller is acting for them.
+_ON_BEHALF = re.compile(
+    r"\b(?:my\s+(?:son|daughter|wife|husband|partner|mother|mom|mum|father|dad|brother|"
+    r"sister|grandmother|grandma|grandfather|grandpa|aunt|uncle|niece|nephew|friend|"
+    r"boss|colleague|neighbou?r|child|kid|parents?|spouse|fianc[ée]e?|boyfriend|girlfriend|"
+    r"employer|client|tenant|landlord)(?:'s)?|on\s+behalf\s+of|calling\s+for|for\s+my|"
+    r"\b(?:his|her|their)\s+(?:account|order|invoice|ticket|policy|number|phone|email))",
+    re.I)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SpokenClaims:
+    """What one utterance says about who the caller is."""
+
+    identifiers: tuple[tuple[str, str, str], ...] = ()  # (kind, normalised, raw)
+    names: tuple[str, ...] = ()
+    on_behalf: bool = False
+
+
+def spoken_claims(text: str, default_region: str | None = "US") -> SpokenClaims:
+    """Identifiers and names a caller gives in ``text``, normalised.
+
+    Example::
+
+        spoken_claims("this is John, the one who called about invoice four four two one")
+        # SpokenClaims(identifiers=(('invoice', '4421', '4421'),), names=('john',), ...)
+    """
+    digits = spoken_to_digits(text)
+    found: list[tuple[str, str, str]] = []
+    seen: set[tuple[str, str]] = set()
+
+    def add(kind: str, raw: str) -> None:
+        value = normalize_identifier(kind, raw, default_region)
+        if value and (kind, value) not in seen:
+            seen.add((kind, value))
+            found.append((kind, value, raw.strip()))
+
+    for kind, pattern in _CLAIM_PATTERNS:
+        for m in pattern.finditer(digits):
+            add(kind, m.group(1))
+    for m in _EMAIL_WRITTEN.finditer(text):
+        add("email", m.group(0))
+    for m in _EMAIL_SPOKEN.finditer(text):
+        add("email", f"{m.group(1)} at {m.group(2)}")
+    names: list[str] = []
+    for m in _NAME_CLAIM.finditer(text):
+        first = m.group(1)
+        if first.lower() in _NOT_NAMES:
+            continue
+        names.append(first.lower())
+    return SpokenClaims(identifiers=tuple(found), names=tuple(dict.fromkeys(names)),
+                        on_behalf=bool(_ON_BEHALF.search(text)))
