@@ -29,6 +29,7 @@ from typing import Any
 import msgspec
 
 from . import _api_callers as c
+from . import _api_console as o
 from . import _api_types as t
 from ._exceptions import BadRequest
 
@@ -113,24 +114,24 @@ OPERATION_SPECS: dict[str, OperationSpec] = _table(
     OperationSpec("flush", "POST", "/v1/admin/flush", t.FlushRequest, t.FlushResult,
                   "Wait until every acknowledged write is in the store"),
     # Operator views: the dashboard's data, and its JSON twins.
-    OperationSpec("list_callers", "POST", "/v1/callers/list", t.ListCallersRequest,
-                  t.CallerList,
+    OperationSpec("list_callers", "POST", "/v1/callers/list", o.ListCallersRequest,
+                  o.CallerList,
                   "Find callers by id, name, phone (any format), email or other identifier"),
-    OperationSpec("get_caller", "POST", "/v1/callers/get", t.GetCallerRequest, t.CallerDetail,
+    OperationSpec("get_caller", "POST", "/v1/callers/get", o.GetCallerRequest, o.CallerDetail,
                   "One caller: profile, current and superseded memories, calls"),
-    OperationSpec("list_calls", "POST", "/v1/calls/list", t.ListCallsRequest, t.CallList,
+    OperationSpec("list_calls", "POST", "/v1/calls/list", o.ListCallsRequest, o.CallList,
                   "Calls of the project, or of one caller (user_id), newest first"),
-    OperationSpec("get_call", "POST", "/v1/calls/get", t.GetCallRequest, t.CallDetail,
+    OperationSpec("get_call", "POST", "/v1/calls/get", o.GetCallRequest, o.CallDetail,
                   "One call: transcript, each turn's recall trace, memories written, report"),
-    OperationSpec("list_documents", "POST", "/v1/indexes/documents", t.IndexNameRequest,
-                  t.DocumentList, "The documents of one org index with their chunk counts"),
+    OperationSpec("list_documents", "POST", "/v1/indexes/documents", o.IndexNameRequest,
+                  o.DocumentList, "The documents of one org index with their chunk counts"),
     OperationSpec("delete_documents", "POST", "/v1/indexes/documents/delete",
-                  t.DeleteDocumentsRequest, t.DocumentsDeleted,
+                  o.DeleteDocumentsRequest, o.DocumentsDeleted,
                   "Remove documents (and their chunks) from an org index"),
-    OperationSpec("delete_index", "POST", "/v1/indexes/delete", t.IndexNameRequest,
-                  t.IndexDeleted, "Remove an org index with all its documents"),
-    OperationSpec("search_index", "POST", "/v1/indexes/search", t.SearchIndexRequest,
-                  t.IndexSearchResult,
+    OperationSpec("delete_index", "POST", "/v1/indexes/delete", o.IndexNameRequest,
+                  o.IndexDeleted, "Remove an org index with all its documents"),
+    OperationSpec("search_index", "POST", "/v1/indexes/search", o.SearchIndexRequest,
+                  o.IndexSearchResult,
                   "Search org knowledge (one index or all) as recall's org lane does"),
     # Callers and entities (SPEC §7).
     OperationSpec("resolve_caller", "POST", "/v1/callers/resolve", c.ResolveCallerRequest,
@@ -152,7 +153,7 @@ OPERATION_SPECS: dict[str, OperationSpec] = _table(
     OperationSpec("list_merges", "POST", "/v1/callers/merges/list", c.ListMergesRequest,
                   c.CallerMerges, "Recorded merges of the project, or of one caller"),
     OperationSpec("runtime_health", "POST", "/v1/admin/health", t.ProjectRequest,
-                  t.RuntimeHealth,
+                  o.RuntimeHealth,
                   "Journal vs store, pending learning, recall latency over the last hour"),
 )
 
