@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "import_time.json"
 BUDGET_MS = 150.0
 HEAVY = ("numpy", "voxmem.engine._engine", "voxmem._operations", "voxmem.compaction",
-         "starlette", "httpx", "tokenizers", "Stemmer")
+         "starlette", "httpx", "tokenizers", "Stemmer", "phonenumbers")
 SNIPPET = (
     "import sys, voxmem\n"
     "voxmem.VoiceClient(project_id='bench', agent_id='bench')\n"

@@ -23,7 +23,7 @@ EXPECTED = [
 #: What a worker that only talks to a runtime must not load (numpy, the engine, the
 #: extractors, the web framework).
 HEAVY = ["numpy", "voxmem.engine._engine", "voxmem._operations", "voxmem.extraction",
-         "voxmem.compaction", "starlette", "tokenizers", "Stemmer", "httpx"]
+         "voxmem.compaction", "starlette", "tokenizers", "Stemmer", "httpx", "phonenumbers"]
 
 
 def test_all_is_pinned_and_sorted() -> None:
