@@ -24,7 +24,9 @@ PORTS = "18350-18399"
 #: (file name, path, what to do on the page first, window width, height)
 SHOTS = (
     ("callers", "/callers?project={p}&q=415+555+0123", None, 1200, 560),
-    ("caller", "/callers/%2B14155550123?project={p}", None, 1200, 1250),
+    ("callers-identifier", "/callers?project={p}&q=seven+seven+one+two+zero", None, 1200,
+     480),
+    ("caller", "/callers/%2B14155550123?project={p}", None, 1200, 1900),
     ("call", "/calls/{call}?project={p}", "open-recall", 1200, 1500),
     ("knowledge", "/knowledge/help-center?project={p}&q=modem+warranty", None, 1200, 1200),
     ("settings", "/settings?project={p}", None, 1200, 900),
@@ -43,6 +45,13 @@ def _upload_sample(runtime: _browser.Runtime) -> None:
             {"id": "returns.md", "text": "# Returns\n\nUnopened boxes: thirty days."}])
 
 
+def _merge_sample(runtime: _browser.Runtime) -> None:
+    """A guest caller merged into Dana, so her page shows a merge with its evidence."""
+    with _browser.client(runtime) as vm:
+        vm.remember(memory_type="callback", content="prefers e-mail", user_id="guest-31")
+        vm.merge_callers("guest-31", _browser.CALLER["id"], reason="same e-mail address")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "docs" / "img"))
@@ -57,6 +66,7 @@ def main() -> int:
             _browser.serve(Path(tmp) / "vm", PORTS) as runtime:
         _browser.seed(runtime)
         _upload_sample(runtime)
+        _merge_sample(runtime)
         for name, path, action, width, height in SHOTS:
             with _browser.chromium(Path(tmp) / f"profile-{name}", width=width,
                                    height=height) as driver:

@@ -34,6 +34,7 @@ CALLER = {"id": "+14155550123", "name": "Dana Whitfield",
           "metadata": {"email": "dana@example.org", "account": "ACC-4421"}}
 OTHER_CALLER = {"id": "+442079460958", "name": "Sam Okafor"}
 FIRST_CALL = "call-dana-1"
+OTHER_IDENTIFIERS = (("account", "ACC-77120"), ("phone", "+1 212 555 0188"))
 
 
 def browser_missing() -> str | None:
@@ -100,7 +101,8 @@ def client(runtime: Runtime) -> Any:
 
 def seed(runtime: Runtime) -> None:
     """Two callers; Dana has one finished call with recall traces, an interrupted turn,
-    learned facts (one superseded) and a session report."""
+    learned facts (one superseded) and a session report; Sam has an account number and
+    a second phone known only as identifiers."""
     with client(runtime) as vm:
         vm.start_session(user=CALLER, session_id=FIRST_CALL)
         vm.search_memory("hello", user=CALLER)
@@ -118,6 +120,9 @@ def seed(runtime: Runtime) -> None:
         vm.save_response(user=OTHER_CALLER, user_text="What are your opening hours?",
                          assistant_text="We open at eight.")
         vm.end_session(user=OTHER_CALLER)
+        # Known only to the caller directory (not in Sam's profile, metadata or memory).
+        for kind, value in OTHER_IDENTIFIERS:
+            vm.link_identifier(kind, value, user=OTHER_CALLER)
         vm.flush()
 
 

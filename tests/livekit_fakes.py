@@ -78,6 +78,19 @@ class ScriptedLLM(llm.LLM[Any]):
         super().__init__()
         self.script = script
         self.requests: list[llm.ChatContext] = []
+        self.chunks_sent = 0
+        # Tests wait on these instead of sleeping: a request arrived, a chunk went out.
+        self._progress = asyncio.Condition()
+
+    async def wait_progress(self, *, requests: int = 0, chunks: int = 0) -> None:
+        """Return once at least ``requests`` requests came in and ``chunks`` chunks left."""
+        async with self._progress:
+            await self._progress.wait_for(
+                lambda: len(self.requests) >= requests and self.chunks_sent >= chunks)
+
+    async def _tick(self) -> None:
+        async with self._progress:
+            self._progress.notify_all()
 
     def chat(
         self,
@@ -107,11 +120,14 @@ class _ScriptedStream(llm.LLMStream):
 
     async def _run(self) -> None:
         reply = self._owner.script(self.chat_ctx)
+        await self._owner._tick()  # the request (recorded in chat()) is visible
         if reply.delay_s:
             await asyncio.sleep(reply.delay_s)
         words = reply.text.split(" ") if reply.text else []
         for i, word in enumerate(words):
             self._send(content=word if i == 0 else f" {word}")
+            self._owner.chunks_sent += 1
+            await self._owner._tick()
             if reply.chunk_delay_s:
                 await asyncio.sleep(reply.chunk_delay_s)
         if reply.tool_calls:

@@ -64,6 +64,10 @@ def test_pool_reaps_only_idle_handles_past_the_ttl() -> None:
     clock.now += 11
     assert pool.expired() == [idle]
     assert "busy" in pool and "idle" not in pool
+    # Not reaped until the client has retired it (ended its call).
+    assert pool.stats()["reaped"] == 0
+    pool.mark_reaped(idle)
+    assert pool.stats()["reaped"] == 1
 
 
 def test_closed_pool_refuses() -> None:
@@ -115,10 +119,8 @@ async def test_eviction_keeps_every_acknowledged_turn(client: VoiceClient) -> No
 async def test_idle_reaper_ends_calls_left_open(client: VoiceClient) -> None:
     await client.save_response(user_text="hello", assistant_text="hi", user=USER)
     assert client.pool_stats["handles"] == 1
-    for _ in range(60):  # the TTL is 0.2 s; the reaper looks every 0.1 s
-        if client.pool_stats["reaped"]:
-            break
-        await asyncio.sleep(0.05)
+    # The TTL is 0.2 s; the reaper looks every 0.1 s. Counted only once the call ended.
+    await asyncio.wait_for(client._pool.wait_reaped(1), 60)
     assert client.pool_stats["reaped"] == 1 and client.pool_stats["handles"] == 0
     # The reaper ended the open call, so there is nothing left to end.
     with pytest.raises(VoxmemError) as err:

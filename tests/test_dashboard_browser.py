@@ -1,5 +1,6 @@
 """The dashboard in a real browser (headless Chromium) against a real `voxmem serve`
-process with seeded data: sign in, find a caller by a phone number written differently,
+process with seeded data: sign in, find a caller by a phone number written differently
+or by a spoken account number known only to the caller directory,
 read a call's recall trace, delete a memory, upload a PDF and a Markdown file and find
 their text, switch memory off and see recall stop.
 
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests import _browser
-from tests._browser import CALLER, FIRST_CALL, Runtime
+from tests._browser import CALLER, FIRST_CALL, OTHER_CALLER, Runtime
 from tests._pdf import make_pdf
 
 pytestmark = pytest.mark.slow
@@ -70,6 +71,23 @@ def test_sign_in_then_find_a_caller_by_a_phone_number_written_differently(
     link.click()
     _browser.wait(driver, ec.title_contains(CALLER["id"]))
     assert CALLER["name"] in driver.find_element(by.ID, "main").text
+
+
+@pytest.mark.parametrize("query", ["seven seven one two zero", "212.555.0188"])
+def test_find_a_caller_by_an_identifier_only_the_directory_knows(
+        driver: Any, runtime: Runtime, query: str) -> None:
+    by, ec = _by(), _ec()
+    box = driver.find_element(by.ID, "q")
+    box.send_keys(query)
+    box.submit()
+    link = _browser.wait(driver, ec.presence_of_element_located(
+        (by.LINK_TEXT, OTHER_CALLER["id"])))
+    rows = driver.find_elements(by.CSS_SELECTOR, "main tbody tr")
+    assert len(rows) == 1
+    link.click()
+    _browser.wait(driver, ec.title_contains(OTHER_CALLER["id"]))
+    identifiers = driver.find_element(by.CSS_SELECTOR, "section[aria-labelledby=ids-h]").text
+    assert "77120" in identifiers and "+12125550188" in identifiers
 
 
 def test_a_call_shows_its_transcript_and_each_turns_recall_trace(driver: Any,

@@ -289,8 +289,8 @@ async def test_a_caller_shows_the_merges_into_it(engine: MemoryEngine) -> None:
     await op(engine, "remember", user_id="guest-1", memory_type="pet", content="a cat")
     await op(engine, "merge_users", from_id="guest-1", to_id=DANA["id"])
     caller = await op(engine, "get_caller", user_id=DANA["id"])
-    assert [(m["fromUser"], m["toUser"]) for m in caller["merges"]] == [
-        ("guest-1", DANA["id"])]
+    assert [(m["fromUserId"], m["toUserId"], m["evidence"]["reason"])
+            for m in caller["merges"]] == [("guest-1", DANA["id"], "merge_users")]
     assert "pet: a cat" in [m["text"] for m in caller["memories"]]
 
 

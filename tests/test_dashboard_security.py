@@ -56,27 +56,39 @@ def runtime(tmp_path: Path) -> Iterator[TestClient]:
         client.post("/v1/indexes", headers=AUTH, json={
             **BODY, "name": "kb", "documents": [{"id": "d1", "text": "Refunds in 30 days."}]})
         client.post("/v1/sessions/end", headers=AUTH, json={**BODY, "user_id": USER})
+        for guest in ("guest-1", "guest-2"):
+            client.post("/v1/memories/remember", headers=AUTH, json={
+                **BODY, "user_id": guest, "memory_type": "pet", "content": "a cat"})
+        client.post("/v1/callers/merges", headers=AUTH, json={
+            **BODY, "from_id": "guest-1", "to_id": USER})
         yield client
 
 
-def _state(client: TestClient) -> tuple[list[str], list[str], bool]:
-    """What the forms could change: memories, index documents, the memory switch."""
+def _state(client: TestClient) -> tuple[list[str], list[str], bool, list[str]]:
+    """What the forms could change: memories, index documents, the memory switch,
+    merges."""
     memories = client.post("/v1/memories/list", headers=AUTH, json={**BODY, "user_id": USER})
     indexes = client.post("/v1/indexes/list", headers=AUTH, json=BODY)
     policy = client.post("/v1/policy/get", headers=AUTH, json=BODY)
+    merges = client.post("/v1/callers/merges/list", headers=AUTH, json=BODY)
     return ([m["text"] for m in memories.json()],
             [f"{i['name']}:{i['documentCount']}" for i in indexes.json()],
-            policy.json()["project"]["memoryEnabled"])
+            policy.json()["project"]["memoryEnabled"],
+            [f"{m['fromUserId']}:{m['status']}" for m in merges.json()])
 
 
 def _forms(client: TestClient) -> list[tuple[str, dict[str, str]]]:
     """Every form with the fields that would make it succeed."""
     memory_id = client.post("/v1/memories/list", headers=AUTH,
                             json={**BODY, "user_id": USER}).json()[0]["id"]
+    merge_id = client.post("/v1/callers/merges/list", headers=AUTH,
+                           json=BODY).json()[0]["mergeId"]
     fields = {
         "/logout": {},
         "/callers/{user_id}/memories/{memory_id}/delete": {},
         "/callers/{user_id}/forget": {"confirm_user_id": USER},
+        "/callers/{user_id}/unmerge": {"merge_id": merge_id},
+        "/callers/{user_id}/merge": {"from_id": "guest-2"},
         "/knowledge": {"name": "new-index"},
         "/knowledge/{name}/upload": {},
         "/knowledge/{name}/documents/delete": {"document_id": "d1"},

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
+import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
-from voxmem import Settings
+import pytest
+
+from voxmem import Settings, StoreUnavailable
 from voxmem.engine import MemoryEngine
-from voxmem.journal import Journal
+from voxmem.journal import Journal, JournalLocked
 
 
 async def test_append_assigns_ordered_sequence(tmp_path: Path) -> None:
@@ -128,3 +132,97 @@ async def test_store_failure_keeps_records_until_it_recovers(tmp_path: Path) -> 
         assert [t.user_text for t in turns] == [f"t{i}" for i in range(10)]
     finally:
         await eng.close()
+
+
+async def test_a_failed_write_is_cut_back_before_the_next_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ENOSPC half-way through a write leaves no torn bytes for later records to follow."""
+    journal = Journal(tmp_path / "j")
+    journal.open()
+    await journal.append({"type": "x", "i": 0})
+    (segment,) = (tmp_path / "j").glob("*.jsonl")
+    size = segment.stat().st_size
+    real_write = os.write
+    calls = {"n": 0}
+
+    def filling_disk(fd: int, data: bytes) -> int:
+        if Path(f"/proc/self/fd/{fd}").readlink() == segment.resolve() and calls["n"] < 2:
+            calls["n"] += 1
+            if calls["n"] == 1:
+                return real_write(fd, bytes(data[: len(data) // 2]))
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", filling_disk)
+    with pytest.raises(StoreUnavailable):
+        await journal.append({"type": "x", "i": "lost", "pad": "p" * 100})
+    assert segment.stat().st_size == size and not journal.healthy
+    assert await journal.append({"type": "x", "i": 2}) == 3
+    assert journal.healthy
+    journal.close()
+    lines = [json.loads(line) for line in segment.read_text().splitlines()]
+    assert [(r["seq"], r["i"]) for r in lines] == [(1, 0), (3, 2)]
+
+
+async def test_a_damaged_line_mid_journal_keeps_the_records_after_it(tmp_path: Path) -> None:
+    """A journal written before failed writes were cut back: only the bad line goes."""
+    journal = Journal(tmp_path / "j")
+    journal.open()
+    for i in range(2):
+        await journal.append({"type": "x", "i": i})
+    journal.close()
+    (segment,) = (tmp_path / "j").glob("*.jsonl")
+    with segment.open("ab") as fh:
+        fh.write(b'{"seq": 3, "type": "x", "i{"seq": 4, "type": "x", "i": 3}\n')
+        fh.write(b'{"seq": 5, "type": "x", "i": 4}\n')
+    reopened = Journal(tmp_path / "j")
+    reopened.open()
+    assert [r["seq"] for r in reopened.read_after(0)] == [1, 2, 5]
+    assert await reopened.append({"type": "x"}) == 6
+    reopened.close()
+
+
+async def test_a_journal_directory_has_one_owner(tmp_path: Path) -> None:
+    first = Journal(tmp_path / "j")
+    first.open()
+    second = Journal(tmp_path / "j")
+    with pytest.raises(JournalLocked):
+        second.open()
+    first.close()
+    second.open()  # free again once the owner closed it
+    second.close()
+
+
+async def test_a_segment_that_cannot_be_created_stops_appends_cleanly(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    journal = Journal(tmp_path / "j", segment_bytes=10)
+    journal.open()
+    await journal.append({"type": "x"})
+    real_open = os.open
+
+    def no_inodes(path: object, flags: int, mode: int = 0o777, **kw: object) -> int:
+        if str(path).endswith(".jsonl"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_open(path, flags, mode, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", no_inodes)
+    with pytest.raises(StoreUnavailable):
+        await journal.append({"type": "x"})
+    with pytest.raises(StoreUnavailable):  # refused, not hung: the writer is alive
+        await asyncio.wait_for(journal.append({"type": "x"}), 10)
+    assert journal.broken
+    monkeypatch.setattr(os, "open", real_open)
+    journal.close()
+    reopened = Journal(tmp_path / "j", segment_bytes=10)
+    reopened.open()
+    assert [r["seq"] for r in reopened.read_after(0)] == [1]
+    assert await reopened.append({"type": "x"}) == 2
+    reopened.close()
+
+
+async def test_append_after_close_fails_instead_of_hanging(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j")
+    journal.open()
+    journal.close()
+    with pytest.raises(StoreUnavailable):
+        await asyncio.wait_for(journal.append({"type": "x"}), 10)

@@ -55,7 +55,7 @@ async def test_several_user_turns_before_one_reply_are_saved_together(
     await session.start(agent)
 
     stt.say("hi, it's Sam")
-    await asyncio.sleep(0.3)  # the first reply is still being drafted
+    await asyncio.wait_for(fake.wait_progress(requests=1), 10)  # its reply is drafting
     stt.say("I'm calling about my order 4421")
     reply = await replies.wait(1)
     assert reply.text_content == "you said: I'm calling about my order 4421"
@@ -84,7 +84,7 @@ async def test_barge_in_reply_is_saved_flagged_interrupted(settings: Settings) -
                             lambda ev: ev.new_state == "speaking")
     stt.say("tell me about plans")
     await asyncio.wait_for(speaking, 5)
-    await asyncio.sleep(0.3)  # part of the long answer is out
+    await asyncio.wait_for(fake.wait_progress(chunks=5), 10)  # part of the answer is out
     stt.say("sorry, just the cheapest one")
     first = await replies.wait(1)
     await replies.wait(2)

@@ -97,7 +97,9 @@ def calls() -> list[tuple[str, dict[str, Any]]]:
             "turns": [{"userText": "hi", "assistantText": "hello", "turnId": "old-t"}]}]}),
         ("get_memory_policy", IDENT),
         ("set_memory_policy", {**IDENT, "memoryEnabled": True, "memoryRetentionDays": 30}),
-        ("flush", {**IDENT, "timeoutS": 30}),
+        ("flush", {**IDENT, "timeoutS": 30, "learning": True}),
+        ("list_quarantined", IDENT),
+        ("retry_quarantined", {**IDENT, "seq": 999_999}),  # none: the documented 404
         # Again, now with something in every lane, so the hit schemas are exercised.
         ("search_memory", {**caller, "query": "vegetarian refunds hi", "timeoutMs": 2000}),
         ("list_callers", {**IDENT, "query": "Ada", "limit": 10}),
@@ -142,7 +144,7 @@ async def test_every_operation_answers_what_its_schema_says(http: httpx.AsyncCli
         response = await http.request(spec.method, spec.path, json=body, headers=AUTH)
         status = str(response.status_code)
         if status != "200":
-            # delete_memory of an unknown id: the documented error envelope.
+            # delete_memory / retry_quarantined of an unknown id: the documented envelope.
             assert status in document["paths"][spec.path][spec.method.lower()]["responses"]
             check(document, {"$ref": "#/components/schemas/Error"}, response.json())
         else:

@@ -206,12 +206,14 @@ async def test_sigkill_loses_no_acknowledged_turn_and_the_client_carries_on(
         assert first is not None
         os.kill(first.pid, signal.SIGKILL)
         wait_dead(first.pid)
-        # The same client finds no runtime, starts a new one, and answers.
-        result = await c.search_memory("turn number 7", user=USER, timeout_ms=5000)
-        assert "turn number 7" in result.contextText
+        # The same client finds no runtime and starts a new one. Flushing first (no
+        # deadline) waits for that start and the journal replay, so the search below
+        # tests recall of replayed turns, not how fast a loaded machine starts a process.
+        await c.flush()
         second = read_discovery(data_dir)
         assert second is not None and second.pid != first.pid
-        await c.flush()
+        result = await c.search_memory("turn number 7", user=USER, timeout_ms=5000)
+        assert "turn number 7" in result.contextText
     finally:
         await c.aclose()
     assert stop_runtime(data_dir) == "stopped"

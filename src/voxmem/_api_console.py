@@ -6,6 +6,8 @@ Kept apart from :mod:`voxmem._api_types` only for size; the same conventions hol
 
 from __future__ import annotations
 
+import msgspec
+
 from ._api_types import (
     CallerRequest,
     Hit,
@@ -69,11 +71,13 @@ class CallerSummary(WireResponse, kw_only=True):
     profile: JsonObject
     metadata: JsonObject
     space: str
-    created_at: float
-    updated_at: float
     last_call_at: float | None
     call_count: int
     memory_count: int
+    #: The identifiers the search matched on, strongest first.
+    matched: list[JsonObject] = msgspec.field(default_factory=list)
+    created_at: float | None = None
+    updated_at: float | None = None
 
 
 class CallerList(WireResponse, kw_only=True):
@@ -101,6 +105,7 @@ class CallerDetail(WireResponse, kw_only=True):
     memories: list[MemoryRecord]
     history: list[MemoryRecord]
     calls: list[CallSummary]
+    identifiers: list[JsonObject]
     merges: list[JsonObject]
 
 

@@ -34,11 +34,12 @@ __all__ = [
     "ForgetRequest", "Forgotten", "Hit", "ImportHistoryRequest", "ImportResult",
     "ImportedSession", "ImportedTurn", "IndexBuilt", "IndexInfo", "ListMemoriesRequest",
     "MemoryDeleted", "MemoryPolicies", "MemoryRecord", "MergeUsersRequest", "PolicyRow",
-    "PreloadResponse", "ProfileUpdated", "ProjectRequest", "RecallRequest", "Recalled",
-    "RememberRequest", "Remembered", "SearchRequest", "SearchResponse", "SearchTrace",
-    "SessionMemoriesRequest", "SessionRecord", "SetPolicyRequest", "Source",
-    "StartSessionRequest", "TurnRequest", "TurnSaved", "UpdateProfileRequest",
-    "UserForgotten", "UsersMerged", "WireRequest", "WireResponse",
+    "PreloadResponse", "ProfileUpdated", "ProjectRequest", "QuarantineList",
+    "QuarantineRetried", "QuarantinedRecord", "RecallRequest", "Recalled",
+    "RememberRequest", "Remembered", "RetryQuarantinedRequest", "SearchRequest",
+    "SearchResponse", "SearchTrace", "SessionMemoriesRequest", "SessionRecord",
+    "SetPolicyRequest", "Source", "StartSessionRequest", "TurnRequest", "TurnSaved",
+    "UpdateProfileRequest", "UserForgotten", "UsersMerged", "WireRequest", "WireResponse",
 ]
 
 JsonObject = dict[str, Any]
@@ -102,6 +103,8 @@ class EndSessionRequest(CallerRequest, kw_only=True):
     reason: str = "completed"
     session_id: str | None = None
     report: JsonObject | None = None
+    #: Answer only once the call's learning (fact extraction) is done.
+    wait: bool = False
 
 
 class Document(WireRequest, kw_only=True):
@@ -187,9 +190,16 @@ class FlushRequest(WireRequest, kw_only=True):
     """Runtime-wide: the identity fields are accepted and not needed."""
 
     timeout_s: float = 30.0
+    #: Also wait for end-of-call learning still running.
+    learning: bool = False
     project_id: str | None = None
     tenant_id: str | None = None
     agent_id: str | None = None
+
+
+class RetryQuarantinedRequest(ProjectRequest, kw_only=True):
+    #: The journal sequence number of the quarantined record.
+    seq: int
 
 
 # -- responses ------------------------------------------------------------------------------
@@ -377,3 +387,22 @@ class FlushResult(WireResponse, kw_only=True):
     journal_seq: int
     applied_seq: int
     backlog: int
+
+
+class QuarantinedRecord(WireResponse, kw_only=True):
+    seq: int
+    error: str
+    at: float
+    user_id: str | None
+    project_id: str | None
+    #: The journal record as ASCII JSON.
+    record: str
+
+
+class QuarantineList(WireResponse, kw_only=True):
+    records: list[QuarantinedRecord]
+
+
+class QuarantineRetried(WireResponse, kw_only=True):
+    seq: int
+    journaled_as: int

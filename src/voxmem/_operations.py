@@ -142,8 +142,11 @@ async def _end_session(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     report = p.get("report")
     if report is not None:
         report = check_optional_dict(report, "report", engine.settings.max_turn_text_bytes)
+    wait = p.get("wait", False)
+    if not isinstance(wait, bool):
+        raise BadRequest("wait must be true or false", field="wait")
     info = await engine.end_session(scope, reason=reason, session_id=check_optional_id(
-        p.get("session_id"), "session_id"), report=report)
+        p.get("session_id"), "session_id"), report=report, wait=wait)
     if info is None:
         raise NotFound("the caller has no open session", code="session_not_found")
     return info.to_dict()
@@ -385,7 +388,31 @@ async def _flush(engine: MemoryEngine, p: dict[str, Any]) -> Any:
             0 < timeout <= MAX_FLUSH_TIMEOUT_S):
         raise BadRequest(f"timeout_s must be a number of seconds within (0, "
                          f"{MAX_FLUSH_TIMEOUT_S:.0f}]", field="timeout_s")
-    return {"flushed": await engine.flush(timeout=float(timeout)), **engine.stats()}
+    learning = p.get("learning", False)
+    if not isinstance(learning, bool):
+        raise BadRequest("learning must be true or false", field="learning")
+    return {"flushed": await engine.flush(timeout=float(timeout), learning=learning),
+            **engine.stats()}
+
+
+@handles("list_quarantined")
+async def _list_quarantined(engine: MemoryEngine, p: dict[str, Any]) -> Any:
+    _ident(engine, p)
+    entries = await engine.store.list_quarantined(1000)
+    return {"records": [e.to_dict() for e in entries]}
+
+
+@handles("retry_quarantined")
+async def _retry_quarantined(engine: MemoryEngine, p: dict[str, Any]) -> Any:
+    _ident(engine, p)
+    seq = p.get("seq")
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 < seq < 2**63:
+        raise BadRequest("seq must be the positive journal sequence number of a "
+                         "quarantined record", field="seq")
+    new_seq = await engine.retry_quarantined(seq)
+    if new_seq is None:
+        raise NotFound(f"no quarantined record has seq {seq}")
+    return {"seq": seq, "journaledAs": new_seq}
 
 
 async def dispatch(engine: MemoryEngine, name: str, payload: dict[str, Any], *,

@@ -18,6 +18,7 @@ from .engine import _console as console
 from .engine._caller_search import find_callers
 from .engine._validate import check_index_name, check_optional_id, check_text
 from .models import Scope
+from .store import _entities as entity_ops
 
 MAX_LIST_ROWS = 500
 DEFAULT_LIST_ROWS = 100
@@ -62,9 +63,13 @@ async def _get_caller(engine: MemoryEngine, p: dict[str, Any]) -> Any:
                                              space=scope.space, user_id=scope.user_id,
                                              limit=_limit(p))
     live = [f for f in facts if f["validTo"] is None and f["deletedAt"] is None]
+    idents = await engine.store.run_entities(scope.tenant_id, entity_ops.caller_identifiers(
+        scope), write=False)
     return {"caller": found, "memories": live,
             "history": [f for f in facts if f not in live], "calls": calls,
-            "merges": await engine.store.caller_merges(scope)}
+            "identifiers": [r.to_dict() for r in idents],
+            # With evidence and merge id, so a merge can be undone from the caller's page.
+            "merges": await engine.directory.merges(scope, scope.user_id)}
 
 
 @handles("list_calls")

@@ -93,6 +93,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             report["healthy"] = response.status_code == 200
             if response.status_code == 200:
                 report["stats"] = response.json().get("stats", {})
+                # Answering is not enough: its journal and store must take writes.
+                report["healthy"] = bool(report["stats"].get("healthy", True))
         except httpx.HTTPError as exc:
             report["healthy"] = False
             report["error"] = str(exc)
@@ -101,8 +103,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
     elif report["running"]:
-        print(f"runtime running: pid {report['pid']} at {report['url']} "
-              f"({'healthy' if report.get('healthy') else 'NOT answering'})")
+        state = ("healthy" if report.get("healthy") else
+                 "UNHEALTHY: writes are not reaching the journal or the store"
+                 if "stats" in report else "NOT answering")
+        print(f"runtime running: pid {report['pid']} at {report['url']} ({state})")
         for key, value in sorted(report.get("stats", {}).items()):
             print(f"  {key}: {value}")
     else:
@@ -165,7 +169,6 @@ DEMO_FIRST_CALL = [
     ("Please call me in the mornings, before 9am. I'm at work after that.",
      "Noted: mornings before 9am. We'll call you tomorrow morning about ticket 8842."),
 ]
-DEMO_LEARN_POLLS = 50
 DEMO_QUESTION = "When should we call her back, and what was her problem about?"
 
 
@@ -186,14 +189,10 @@ async def _demo(args: argparse.Namespace) -> int:
             for user_text, assistant_text in DEMO_FIRST_CALL:
                 await call.save_response(user_text=user_text, assistant_text=assistant_text)
                 print(f"  caller: {user_text}\n  agent:  {assistant_text}")
-            first_call = call.session_id
-        print("call 1 ended; learning from it in the background")
-        learned: list[dict[str, Any]] = []
-        for _ in range(DEMO_LEARN_POLLS):
-            learned = await client.session_memories(user=caller, session_id=first_call or "")
-            if learned:
-                break
-            await asyncio.sleep(0.1)
+            ended = await call.end(wait=True)  # returns once learning from it is done
+        outcome = ended.get("learning") or {}
+        print(f"call 1 ended; learning from it: {outcome.get('status', 'skipped')}")
+        learned: list[dict[str, Any]] = outcome.get("facts") or []
         for fact in learned:
             print(f"  learned: {fact['text']} ({fact['kind']}, confidence "
                   f"{fact['confidence']:.2f})")

@@ -10,11 +10,24 @@ Layout: ``<dir>/<first-seq:012d>.jsonl`` segments, one JSON object per line with
 Appends from the event loop go to one writer thread that batches whatever is waiting
 into a single write and a single fsync (group commit), so many concurrent callers cost
 one disk flush, not one each.
+
+Three rules keep acknowledged records safe when the disk misbehaves:
+
+* a write or sync that fails (ENOSPC half-way through a batch) is cut back to the last
+  good offset before anything else is written, so no later record ever follows a torn
+  one; if even the cut fails, the journal refuses appends until it is reopened;
+* sequence numbers never go backwards: :meth:`Journal.open` takes a floor (the store's
+  applied position), so a journal that lost its tail cannot hand out numbers the store
+  has already applied and replay would skip;
+* one process owns a journal directory: ``open`` takes an exclusive ``flock`` on
+  ``<dir>/journal.lock`` and raises :class:`JournalLocked` when another holds it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import itertools
 import json
 import logging
@@ -28,14 +41,29 @@ from typing import Any
 
 from ._exceptions import StoreUnavailable
 
-__all__ = ["Journal"]
+__all__ = ["Journal", "JournalLocked"]
 
 log = logging.getLogger("voxmem.journal")
 
 SEGMENT_BYTES = 64 * 1024 * 1024
 INTERVAL_FSYNC_S = 0.05
+LOCK_FILE = "journal.lock"
+FILE_MODE = 0o600
+DIR_MODE = 0o700
 
-_Waiter = tuple[bytes, asyncio.AbstractEventLoop, "asyncio.Future[int]", int]
+#: (lines, loop, future settled with the last seq, first seq, record count)
+_Waiter = tuple[bytes, asyncio.AbstractEventLoop, "asyncio.Future[int]", int, int]
+
+
+class JournalLocked(StoreUnavailable):
+    """Another process (a runtime or an embedded engine) owns this journal directory."""
+
+    def __init__(self, directory: Path, message: str | None = None) -> None:
+        super().__init__(
+            message or f"the journal in {directory} is in use by another voxmem process "
+            "(a running runtime or another embedded engine); two writers would corrupt it",
+            retryable=False, details={"journalDir": str(directory)})
+        self.directory = directory
 
 
 class Journal:
@@ -61,48 +89,124 @@ class Journal:
         self._segment_size = 0
         self._last_sync = 0.0
         self._io_lock = threading.Lock()
+        self._lock_fd: int | None = None
+        self._accepting = False
+        #: Why appends are refused (a failed write could not be cut back); None = healthy.
+        self.broken: str | None = None
+        #: The last write error, cleared by the next successful write.
+        self.last_error: str | None = None
 
     @property
     def last_seq(self) -> int:
         return self._seq
 
+    @property
+    def healthy(self) -> bool:
+        """False while the last write failed or the journal refuses appends."""
+        return self.broken is None and self.last_error is None
+
     # -- lifecycle -------------------------------------------------------------------------
-    def open(self) -> None:
-        """Recover the tail, find the last sequence number, start the writer thread."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        segments = self._segments()
-        if segments:
-            self._seq = self._recover(segments[-1])
-            if self._seq == 0 and len(segments) > 1:
-                self._seq = max((seq for seq, _ in self._iter_segment(segments[-2])), default=0)
-        self._open_segment(segments[-1] if segments else None)
+    def open(self, min_seq: int = 0) -> None:
+        """Lock the directory, recover the tail, start the writer thread.
+
+        ``min_seq`` is a floor for the sequence numbers already used (the store's applied
+        position): the next record gets a number above both it and the journal's last.
+        Raises :class:`JournalLocked` when another process has the journal open.
+        """
+        self.directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        self.directory.chmod(DIR_MODE)  # an older or umask-widened directory too
+        self._lock()
+        try:
+            segments = self._segments()
+            last = 0
+            for path in reversed(segments):
+                # Only the newest segment can hold a torn tail; an empty newest one
+                # (rotated, then crashed) leaves the last number in the one before.
+                last = self._recover(path) if path == segments[-1] else max(
+                    (seq for seq, _ in self._iter_segment(path)), default=0)
+                if last:
+                    break
+            if last < min_seq:
+                log.warning("journal ends at seq %d, below the store's applied position %d; "
+                            "continuing from %d", last, min_seq, min_seq)
+            self._seq = max(last, min_seq)
+            self._open_segment(segments[-1] if segments else None)
+        except BaseException:
+            self._unlock()
+            raise
+        self.broken = None
+        self.last_error = None
         self._thread = threading.Thread(target=self._run, name="voxmem-journal", daemon=True)
         self._thread.start()
+        self._accepting = True
 
     def close(self) -> None:
-        """Flush what is queued, fsync, stop the writer."""
+        """Flush what is queued, fsync, stop the writer, release the directory."""
         if self._thread is not None:
-            self._queue.put(None)
+            with self._seq_lock:
+                self._accepting = False
+                self._queue.put(None)  # after every accepted record
             self._thread.join()
             self._thread = None
         if self._fd is not None:
-            os.fsync(self._fd)
+            with contextlib.suppress(OSError):  # a full disk must not stop the shutdown
+                os.fsync(self._fd)
             os.close(self._fd)
             self._fd = None
+        self._unlock()
+
+    def _lock(self) -> None:
+        fd = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+                     FILE_MODE)
+        try:
+            os.fchmod(fd, FILE_MODE)
+            # Per open file description, so a second engine in this same process is
+            # refused as surely as one in another process.
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise JournalLocked(self.directory) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        self._lock_fd = fd
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor drops the flock
+            self._lock_fd = None
 
     # -- writing -------------------------------------------------------------------------
     async def append(self, record: dict[str, Any]) -> int:
         """Append ``record``; returns its sequence number once it is durable."""
+        return (await self.append_many([record]))[0]
+
+    async def append_many(self, records: list[dict[str, Any]]) -> list[int]:
+        """Append ``records`` as one write and one sync; their sequence numbers, in order.
+
+        All or none: a failure leaves none of them in the journal. Used by bulk imports,
+        where a sync per record would cost most of the import's time.
+        """
+        if not records:
+            return []
+        if self.broken is not None:
+            raise StoreUnavailable(f"the journal refuses writes: {self.broken}",
+                                   retryable=False)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
         with self._seq_lock:
-            self._seq += 1
-            seq = self._seq
-            line = json.dumps({"seq": seq, **record}, separators=(",", ":"),
-                              ensure_ascii=False).encode("utf-8") + b"\n"
+            if not self._accepting:  # nothing would ever write it: fail, do not hang
+                raise StoreUnavailable("the journal is closed", retryable=False)
+            first = self._seq + 1
+            lines = b"".join(
+                json.dumps({"seq": first + i, **record}, separators=(",", ":"),
+                           ensure_ascii=False).encode("utf-8") + b"\n"
+                for i, record in enumerate(records))
+            self._seq += len(records)
             # Enqueued under the same lock so the file order is the sequence order.
-            self._queue.put((line, loop, future, seq))
-        return await future
+            self._queue.put((lines, loop, future, first, len(records)))
+        last = await future
+        return list(range(last - len(records) + 1, last + 1))
 
     def _run(self) -> None:
         stop = False
@@ -127,36 +231,77 @@ class Journal:
 
     def _write_batch(self, batch: list[_Waiter]) -> None:
         error: BaseException | None = None
+        with self._io_lock:
+            if self.broken is not None:
+                error = StoreUnavailable(f"the journal refuses writes: {self.broken}",
+                                         retryable=False)
+            else:
+                try:
+                    error = self._write_locked(batch)
+                except Exception as exc:  # never let the writer thread die with waiters
+                    log.exception("journal write failed unexpectedly")
+                    self.broken = f"unexpected journal failure ({exc!r}); restart to repair"
+                    error = StoreUnavailable(f"the journal refuses writes: {self.broken}",
+                                             retryable=False)
+        for _lines, loop, future, first, count in batch:
+            loop.call_soon_threadsafe(_settle, future, first + count - 1, error)
+
+    def _write_locked(self, batch: list[_Waiter]) -> BaseException | None:
+        """Write and sync ``batch``; on failure cut the file back and return the error."""
+        good = self._segment_size
         try:
-            with self._io_lock:
-                if self._segment_size >= self.segment_bytes:
-                    self._open_segment(None, first_seq=batch[0][3])
-                assert self._fd is not None
-                data = b"".join(item[0] for item in batch)
-                view = memoryview(data)
-                while view:
-                    written = os.write(self._fd, view)
-                    view = view[written:]
-                self._segment_size += len(data)
-                now = time.monotonic()
-                if self.fsync == "always" or (
-                    self.fsync == "interval" and now - self._last_sync >= INTERVAL_FSYNC_S
-                ):
-                    os.fdatasync(self._fd)
-                    self._last_sync = now
+            if self._segment_size >= self.segment_bytes:
+                self._open_segment(None, first_seq=batch[0][3])
+                good = self._segment_size
+            assert self._fd is not None
+            data = b"".join(item[0] for item in batch)
+            view = memoryview(data)
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+            self._segment_size += len(data)
+            now = time.monotonic()
+            if self.fsync == "always" or (
+                self.fsync == "interval" and now - self._last_sync >= INTERVAL_FSYNC_S
+            ):
+                os.fdatasync(self._fd)
+                self._last_sync = now
         except OSError as exc:
             log.error("journal write failed: %s", exc)
-            error = StoreUnavailable(f"journal write failed: {exc}")
-        for _line, loop, future, seq in batch:
-            loop.call_soon_threadsafe(_settle, future, seq, error)
+            self.last_error = f"journal write failed: {exc}"
+            self._cut_back(good)
+            return StoreUnavailable(f"journal write failed: {exc}")
+        self.last_error = None
+        return None
+
+    def _cut_back(self, good: int) -> None:
+        """Remove a failed batch's bytes so the next record does not follow a torn one.
+
+        None of the batch was acknowledged, so dropping all of it loses nothing. If the
+        cut itself fails the file's end is unknown: refuse appends until a reopen, whose
+        recovery repairs the tail.
+        """
+        try:
+            if self._fd is None:  # a new segment could not even be created
+                raise OSError("no open journal segment")
+            os.ftruncate(self._fd, good)
+            os.fsync(self._fd)
+            self._segment_size = good
+        except OSError as exc:
+            self.broken = f"could not cut a failed write back ({exc}); restart to repair"
+            log.critical("journal %s: %s", self.directory, self.broken)
 
     def _open_segment(self, path: Path | None, first_seq: int | None = None) -> None:
         if self._fd is not None:
-            os.fsync(self._fd)
-            os.close(self._fd)
+            fd, self._fd = self._fd, None
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
         if path is None:
             path = self.directory / f"{(first_seq or self._seq + 1):012d}.jsonl"
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+        os.fchmod(self._fd, FILE_MODE)
         self._segment_size = os.fstat(self._fd).st_size
         dir_fd = os.open(self.directory, os.O_RDONLY)
         try:
@@ -169,32 +314,46 @@ class Journal:
         return sorted(self.directory.glob("*.jsonl"))
 
     def _recover(self, path: Path) -> int:
-        """Cut a torn last line off ``path``; return the last good sequence number."""
+        """Repair ``path``; return the last good sequence number.
+
+        A torn last line is cut off. A damaged line in the middle (a journal written
+        before failed writes were cut back) is dropped on its own, keeping every good
+        record after it, instead of truncating them all away.
+        """
         last = 0
-        good = 0
+        good_end = 0
+        kept: list[bytes] = []
+        damaged = 0
         with path.open("rb") as fh:
             for raw in fh:
-                if not raw.endswith(b"\n"):
-                    break
-                try:
-                    last = int(json.loads(raw)["seq"])
-                except (ValueError, KeyError, TypeError):
-                    break
-                good += len(raw)
-        if good != path.stat().st_size:
+                seq = _parse_seq(raw)
+                if seq is None:
+                    damaged += 1
+                    continue
+                kept.append(raw)
+                last = max(last, seq)
+                good_end = fh.tell()
+        if not damaged:
+            return last
+        size = path.stat().st_size
+        if damaged == 1 and _parse_seq(_last_line(path)) is None:
             log.warning("journal %s: dropping a torn tail of %d bytes", path.name,
-                        path.stat().st_size - good)
+                        size - good_end)
             with path.open("r+b") as fh:
-                fh.truncate(good)
+                fh.truncate(good_end)
                 fh.flush()
                 os.fsync(fh.fileno())
+        else:
+            log.error("journal %s: dropping %d damaged lines, keeping %d good records",
+                      path.name, damaged, len(kept))
+            _replace_file(path, kept)
         return last
 
     def _iter_segment(self, path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         with path.open("rb") as fh:
             for raw in fh:
-                if not raw.endswith(b"\n"):
-                    return
+                if _parse_seq(raw) is None:
+                    continue  # damaged: reported (and removed) by _recover
                 record = json.loads(raw)
                 yield int(record["seq"]), record
 
@@ -230,22 +389,49 @@ class Journal:
                 kept: list[bytes] = []
                 with path.open("rb") as fh:
                     for raw in fh:
-                        if keep(json.loads(raw)):
+                        if _parse_seq(raw) is not None and keep(json.loads(raw)):
                             kept.append(raw)
                         else:
                             dropped += 1
-                tmp = path.with_suffix(".tmp")
-                with tmp.open("wb") as out:
-                    out.writelines(kept)
-                    out.flush()
-                    os.fsync(out.fileno())
-                tmp.replace(path)
+                _replace_file(path, kept)
             current = self._segments()
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
             self._open_segment(current[-1] if current else None)
         return dropped
+
+
+def _parse_seq(raw: bytes) -> int | None:
+    """The sequence number of one complete journal line, or None if it is damaged."""
+    if not raw.endswith(b"\n"):
+        return None
+    try:
+        record = json.loads(raw)
+        return int(record["seq"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _last_line(path: Path) -> bytes:
+    with path.open("rb") as fh:
+        last = b""
+        for raw in fh:
+            last = raw
+        return last
+
+
+def _replace_file(path: Path, lines: list[bytes]) -> None:
+    """Atomically replace ``path`` with ``lines`` (mode 0600, synced)."""
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)
+        os.write(fd, b"".join(lines))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    tmp.replace(path)
 
 
 def _settle(future: asyncio.Future[int], seq: int, error: BaseException | None) -> None:

@@ -156,9 +156,12 @@ class SessionInfo:
     ended_at: float | None = None
     end_reason: str | None = None
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: How end-of-call learning went, when the caller waited for it
+    #: (``end_session(wait=True)``): ``{"status", "facts", "error"}``.
+    learning: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "sessionId": self.id,
             "userId": self.user_id,
             "agentId": self.agent_id,
@@ -167,6 +170,9 @@ class SessionInfo:
             "endReason": self.end_reason,
             "metadata": self.metadata,
         }
+        if self.learning is not None:
+            out["learning"] = self.learning
+        return out
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

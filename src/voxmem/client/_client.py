@@ -157,7 +157,7 @@ class VoiceClient(CallerMethods):
             await asyncio.sleep(period)
             for handle in self._pool.expired():
                 await self._retire(handle, "idle")
-                self._pool.reaped += 1
+                self._pool.mark_reaped(handle)  # counted once its call has ended
 
     async def _retire(self, handle: CallerHandle, why: str) -> None:
         """Close a handle the pool let go of. Saves are durable before they return, so
@@ -245,11 +245,20 @@ class VoiceClient(CallerMethods):
 
     async def end_session(self, *, user: UserArg = None, user_id: str | None = None,
                           reason: str = "completed", session_id: str | None = None,
-                          report: dict[str, Any] | None = None) -> dict[str, Any]:
+                          report: dict[str, Any] | None = None,
+                          wait: bool = False) -> dict[str, Any]:
         """Close the caller's current call (``report``: e.g. LiveKit's session report,
-        stored with the call); learning from it starts in the background."""
+        stored with the call); learning from it starts in the background.
+
+        With ``wait=True`` this returns once that learning has finished or failed, and
+        the result's ``learning`` holds the outcome::
+
+            ended = await client.end_session(user=caller, wait=True)
+            ended["learning"]  # {"status": "learned", "facts": [...], "error": None}
+        """
         return self._core.parse_dict(await self._send(self._core.end_session(
-            user=user, user_id=user_id, reason=reason, session_id=session_id, report=report)))
+            user=user, user_id=user_id, reason=reason, session_id=session_id, report=report,
+            wait=wait)))
 
     async def create_index(self, name: str, documents: list[dict[str, Any]], *,
                            metadata: dict[str, Any] | None = None) -> IndexBuildResult:
@@ -308,9 +317,27 @@ class VoiceClient(CallerMethods):
             user=user, user_id=user_id, sessions=sessions, learn=learn,
             outside_retention=outside_retention)))
 
-    async def flush(self, timeout_s: float = 30.0) -> dict[str, Any]:
-        """Wait until every acknowledged write is applied to the store."""
-        return self._core.parse_dict(await self._send(self._core.flush(timeout_s)))
+    async def flush(self, timeout_s: float = 30.0, *, learning: bool = False) -> dict[str, Any]:
+        """Wait until every acknowledged write is applied to the store.
+
+        ``learning=True`` also waits for end-of-call learning already under way, so the
+        facts it learns are stored when this returns (``flushed`` is False on timeout).
+        """
+        return self._core.parse_dict(await self._send(self._core.flush(timeout_s, learning)))
+
+    async def list_quarantined(self) -> list[dict[str, Any]]:
+        """Journal records the store refused for bad data (not an outage), set aside so
+        later writes go on: ``{"seq", "error", "at", "userId", "projectId", "record"}``."""
+        result = self._core.parse_dict(await self._send(self._core.project_op(
+            "list_quarantined")))
+        records: list[dict[str, Any]] = result.get("records", [])
+        return records
+
+    async def retry_quarantined(self, seq: int) -> dict[str, Any]:
+        """Send quarantined record ``seq`` to the store again (its cause is fixed); if
+        refused again it is quarantined again under a new number."""
+        return self._core.parse_dict(await self._send(self._core.project_op(
+            "retry_quarantined", seq=seq)))
 
     # -- memory management ------------------------------------------------------------------
     async def list_memories(self, *, user: UserArg = None, user_id: str | None = None,
@@ -534,10 +561,12 @@ class VoiceClientSync(CallerMethodsSync):
 
     def end_session(self, *, user: UserArg = None, user_id: str | None = None,
                     reason: str = "completed", session_id: str | None = None,
-                    report: dict[str, Any] | None = None) -> dict[str, Any]:
+                    report: dict[str, Any] | None = None,
+                    wait: bool = False) -> dict[str, Any]:
         """Close the caller's current call; see :meth:`VoiceClient.end_session`."""
         return self._runner.run(self._async.end_session(
-            user=user, user_id=user_id, reason=reason, session_id=session_id, report=report))
+            user=user, user_id=user_id, reason=reason, session_id=session_id, report=report,
+            wait=wait))
 
     def list_memories(self, *, user: UserArg = None, user_id: str | None = None,
                       include_deleted: bool = False) -> list[dict[str, Any]]:
@@ -641,9 +670,18 @@ class VoiceClientSync(CallerMethodsSync):
             user=user, user_id=user_id, sessions=sessions, learn=learn,
             outside_retention=outside_retention))
 
-    def flush(self, timeout_s: float = 30.0) -> dict[str, Any]:
-        """Wait until every acknowledged write is applied to the store."""
-        return self._runner.run(self._async.flush(timeout_s))
+    def flush(self, timeout_s: float = 30.0, *, learning: bool = False) -> dict[str, Any]:
+        """Wait until every acknowledged write is applied to the store; see
+        :meth:`VoiceClient.flush`."""
+        return self._runner.run(self._async.flush(timeout_s, learning=learning))
+
+    def list_quarantined(self) -> list[dict[str, Any]]:
+        """See :meth:`VoiceClient.list_quarantined`."""
+        return self._runner.run(self._async.list_quarantined())
+
+    def retry_quarantined(self, seq: int) -> dict[str, Any]:
+        """See :meth:`VoiceClient.retry_quarantined`."""
+        return self._runner.run(self._async.retry_quarantined(seq))
 
     def session(self, *, user: UserArg = None, user_id: str | None = None,
                 session_id: str | None = None,

@@ -136,9 +136,10 @@ class ClientCore:
                           metadata=metadata)
 
     def end_session(self, *, user: UserArg, user_id: str | None, reason: str,
-                    session_id: str | None, report: dict[str, Any] | None = None) -> OperationCall:
+                    session_id: str | None, report: dict[str, Any] | None = None,
+                    wait: bool = False) -> OperationCall:
         return self._call("end_session", user=user, user_id=user_id, reason=reason,
-                          session_id=session_id, report=report)
+                          session_id=session_id, report=report, wait=wait or None)
 
     def caller_op(self, op: str, *, user: UserArg, user_id: str | None,
                   **fields: Any) -> OperationCall:
@@ -180,8 +181,8 @@ class ClientCore:
         return self._call("import_history", user=user, user_id=user_id, sessions=sessions,
                           learn=learn, outside_retention=outside_retention)
 
-    def flush(self, timeout_s: float) -> OperationCall:
-        return self._call("flush", timeout_s=timeout_s)
+    def flush(self, timeout_s: float, learning: bool = False) -> OperationCall:
+        return self._call("flush", timeout_s=timeout_s, learning=learning or None)
 
     # -- wire ------------------------------------------------------------------------------
     @staticmethod

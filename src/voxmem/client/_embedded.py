@@ -8,12 +8,15 @@ as the runtime's REST API, so both modes validate and answer identically.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from .._config import Settings
 from .._exceptions import InternalError, StoreUnavailable, VoxmemError
 from .._operations import dispatch
 from ..engine import MemoryEngine
+from ..journal import JournalLocked
+from ..runtime._discovery import runtime_lock_held
 from ._core import OperationCall
 
 __all__ = ["AsyncEmbeddedTransport"]
@@ -38,6 +41,8 @@ class AsyncEmbeddedTransport:
                 if self._engine is None:
                     self._engine = MemoryEngine(self._settings)
                 await self._engine.start()
+            except JournalLocked as exc:
+                raise _in_use(self._settings.data_path, exc) from exc
             except VoxmemError:
                 raise
             except OSError as exc:
@@ -59,3 +64,16 @@ class AsyncEmbeddedTransport:
     async def aclose(self) -> None:
         if self._engine is not None and self._owns_engine:
             await self._engine.close()
+
+
+def _in_use(data_dir: Path, exc: JournalLocked) -> JournalLocked:
+    """The refusal, worded with the fix for whoever holds the data directory."""
+    if runtime_lock_held(data_dir):
+        return JournalLocked(exc.directory, (
+            f"a voxmem runtime is serving {data_dir}, so an embedded engine may not write "
+            "there. Use the runtime instead (VoiceClient without embedded=True, or drop "
+            f"--embedded), stop it first (voxmem stop --data-dir {data_dir}), or give the "
+            "embedded engine a data directory of its own (data_dir=...)"))
+    return JournalLocked(exc.directory, (
+        f"another process has {data_dir} open with an embedded voxmem engine; close it, "
+        "or give this engine a data directory of its own (data_dir=...)"))

@@ -14,6 +14,7 @@ pool only ever retires idle handles.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import dataclasses
 import time
@@ -71,6 +72,7 @@ class CallerPool:
         self.closed = False
         self.evictions = 0
         self.reaped = 0
+        self._reaped_waiters: list[tuple[int, asyncio.Future[None]]] = []
 
     def __len__(self) -> int:
         return len(self._handles)
@@ -126,15 +128,33 @@ class CallerPool:
             details={"maxConcurrentUsers": self.max_handles})
 
     def expired(self) -> list[CallerHandle]:
-        """Remove and return the idle handles unused for longer than the TTL."""
+        """Remove and return the idle handles unused for longer than the TTL.
+
+        The caller retires each one (ends its open call) and then reports it with
+        :meth:`mark_reaped`: a handle counts as reaped only once its call has ended.
+        """
         now = self._clock()
         stale = [h for h in self._handles.values()
                  if not h.busy and now - h.last_used > self.idle_ttl_s]
         for handle in stale:
             del self._handles[handle.user_id]
-        # Not counted as reaped here: the client counts a handle once its open call has
-        # been ended, so "reaped" never reports a call that is still being closed.
         return stale
+
+    def mark_reaped(self, handle: CallerHandle) -> None:
+        """``handle``, returned by :meth:`expired`, is retired."""
+        self.reaped += 1
+        for count, waiter in list(self._reaped_waiters):
+            if self.reaped >= count and not waiter.done():
+                waiter.set_result(None)
+        self._reaped_waiters = [(c, w) for c, w in self._reaped_waiters if not w.done()]
+
+    async def wait_reaped(self, count: int) -> None:
+        """Return once ``count`` handles in all have been reaped (their calls ended)."""
+        if self.reaped >= count:
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._reaped_waiters.append((count, waiter))
+        await waiter
 
     def close(self) -> list[CallerHandle]:
         """Refuse further checkouts; return every handle for the caller to retire."""

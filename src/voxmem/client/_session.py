@@ -76,11 +76,15 @@ class CallerSession:
             self._client._pool.checkin(self._handle, pin=True)
             self._handle = None
 
-    async def end(self, reason: str = "completed") -> dict[str, Any]:
-        """End the call now (leaving the ``async with`` block does it otherwise)."""
+    async def end(self, reason: str = "completed", *, wait: bool = False) -> dict[str, Any]:
+        """End the call now (leaving the ``async with`` block does it otherwise).
+
+        ``wait=True``: return once learning from the call has finished; see
+        :meth:`VoiceClient.end_session`.
+        """
         self.ended = True
         return await self._client.end_session(user=self.user, reason=reason,
-                                              session_id=self.session_id)
+                                              session_id=self.session_id, wait=wait)
 
     async def search_memory(self, query: str, *, lanes: Sequence[str] | None = None,
                             intent: str = "answer_current_user",
@@ -160,8 +164,9 @@ class CallerSessionSync:
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         self._runner.run(self._session.__aexit__(exc_type, *exc))
 
-    def end(self, reason: str = "completed") -> dict[str, Any]:
-        return self._runner.run(self._session.end(reason))
+    def end(self, reason: str = "completed", *, wait: bool = False) -> dict[str, Any]:
+        """End the call now; see :meth:`CallerSession.end`."""
+        return self._runner.run(self._session.end(reason, wait=wait))
 
     def search_memory(self, query: str, *, lanes: Sequence[str] | None = None,
                       intent: str = "answer_current_user",

@@ -1,8 +1,14 @@
 """Finding a caller by whatever an operator has at hand: id, name, email, an account or
 ticket number, or a phone number written in any format.
 
-One function, so the dashboard, the REST API and the CLI search the same way; when
-callers gain a table of normalised identifiers, only this function changes.
+One function, so the dashboard, the REST API and the CLI search the same way. The
+caller directory's identifier table answers first: the query is read as every kind of
+identifier (a phone in any format through the package's one phone normaliser, an e-mail
+or a reference number as written, spelled or spoken) and looked up in its normal form,
+and as a name matched by spelling and by sound (Jon finds John, Kathryn finds
+Catherine). What the table does not know is still found by the older text match on
+profile, metadata and current memories ("Has ticket 8842"). A caller merged into another
+is shown as the caller they are now.
 """
 
 from __future__ import annotations
@@ -10,17 +16,27 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from ..entities import names_match, normalize_identifier
+from ..models import Scope
+from ..store import _entities as ops
+
 if TYPE_CHECKING:
     from ._engine import MemoryEngine
 
-__all__ = ["find_callers", "search_terms"]
+__all__ = ["IDENTIFIER_KINDS_SEARCHED", "find_callers", "search_terms"]
 
 #: Fewer digits than this are too common to search on their own (a "2" in a name).
 MIN_DIGITS = 3
 #: National significant number length: a query's last digits are compared, so a number
 #: written with or without its country code or trunk prefix finds the same caller.
 NATIONAL_DIGITS = 10
+#: Identifier kinds a query is read as, strongest first (the order of the results).
+IDENTIFIER_KINDS_SEARCHED = ("phone", "email", "account", "policy", "external_id",
+                             "livekit_identity", "invoice", "order", "ticket")
+#: Names compared by sound per search; a project with more has its newest names searched.
+MAX_NAMES_SCANNED = 50_000
 _NON_DIGIT = re.compile(r"\D+")
+_NAME_WORDS = re.compile(r"[^\W\d_]+")
 
 
 def search_terms(query: str) -> tuple[str, str]:
@@ -34,8 +50,85 @@ def search_terms(query: str) -> tuple[str, str]:
     return text, digits
 
 
+def _name_matches(query_words: list[str], stored: str) -> bool:
+    """Every word of the query matches a word of the stored name (spelling or sound)."""
+    words = _NAME_WORDS.findall(stored.lower())
+    return bool(words) and all(any(names_match(q, w) for w in words) for q in query_words)
+
+
+async def _identifier_hits(engine: MemoryEngine, tenant_id: str, project_id: str,
+                           query: str) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """(space, canonical caller) -> the identifiers of theirs the query matched."""
+    store = engine.store
+    region = engine.settings.default_region or None
+    hits: dict[tuple[str, str], list[dict[str, Any]]] = {}
+
+    def add(space: str, row: ops.IdentifierRow) -> None:
+        user = engine.directory.canonical(tenant_id, project_id, space, row.user_id)
+        found = hits.setdefault((space, user), [])
+        if all((m["kind"], m["value"]) != (row.kind, row.value) for m in found):
+            found.append({"kind": row.kind, "value": row.value, "source": row.source,
+                          "strength": row.strength})
+
+    for kind in IDENTIFIER_KINDS_SEARCHED:
+        value = normalize_identifier(kind, query, region)
+        if value is None:
+            continue
+        for space, row in await store.run_entities(
+                tenant_id, ops.find_in_project(tenant_id, project_id, kind, value),
+                write=False):
+            add(space, row)
+    words = _NAME_WORDS.findall(query.lower())
+    if words and not any(c.isdigit() or c == "@" for c in query):
+        # Names are matched by sound as well as spelling, which no index answers: the
+        # project's name identifiers are compared here (an operator search, off the
+        # call path).
+        for space, row in await store.run_entities(
+                tenant_id, ops.find_in_project(tenant_id, project_id, "name", None,
+                                               MAX_NAMES_SCANNED), write=False):
+            if _name_matches(words, row.value):
+                add(space, row)
+    return hits
+
+
+async def _summary(engine: MemoryEngine, tenant_id: str, project_id: str, space: str,
+                   user_id: str) -> dict[str, Any] | None:
+    """A caller as the text search lists them (last call, calls, memories)."""
+    scope = Scope(tenant_id=tenant_id, project_id=project_id, agent_id="-",
+                  user_id=user_id, space=space)
+    caller = await engine.store.get_caller(scope)
+    if caller is None:
+        return None
+    calls = await engine.store.list_sessions(tenant_id, project_id, space=space,
+                                             user_id=user_id, limit=1_000_000)
+    facts = await engine.store.list_facts(scope)
+    return {"userId": user_id, "name": caller.get("name"), "profile": caller.get("profile"),
+            "metadata": caller.get("metadata"), "space": space,
+            "lastCallAt": max((c["startedAt"] for c in calls), default=None),
+            "callCount": len(calls), "memoryCount": len(facts)}
+
+
 async def find_callers(engine: MemoryEngine, tenant_id: str, project_id: str, query: str,
                        limit: int) -> list[dict[str, Any]]:
-    """Callers matching ``query`` (most recently active first); empty lists them all."""
+    """Callers matching ``query``: identifier matches first (strongest kind first, each
+    with ``matched``, the identifiers that matched), then text matches, most recently
+    active first; an empty query lists the most recently active callers."""
     text, digits = search_terms(query)
-    return await engine.store.search_callers(tenant_id, project_id, text, digits, limit)
+    if not text:
+        return await engine.store.search_callers(tenant_id, project_id, "", "", limit)
+    hits = await _identifier_hits(engine, tenant_id, project_id, query.strip())
+    for space, user in engine.directory.merged_away(tenant_id, project_id,
+                                                    query.strip()).items():
+        hits.setdefault((space, user), []).append(
+            {"kind": "merged_id", "value": query.strip(), "source": "merge", "strength": 1.0})
+    out: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    for (space, user), matched in hits.items():
+        found = await _summary(engine, tenant_id, project_id, space, user)
+        if found is not None and len(out) < limit:
+            out.append({**found, "matched": matched})
+            seen.add((space, user))
+    for row in await engine.store.search_callers(tenant_id, project_id, text, digits, limit):
+        if (row["space"], row["userId"]) not in seen and len(out) < limit:
+            out.append({**row, "matched": []})
+    return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import json
 import logging
 import time
 import uuid
@@ -44,6 +45,8 @@ from ..store import DocumentWrite, Store, TextHit, open_store
 from ._chunking import chunk_text
 from ._compose import compose_context, compose_preload
 from ._hot import CallerCache, CallerMemory, Doc, OrgMemory, turn_doc
+from ._idempotency import TURN_RETRY_WINDOW_S, TurnClaims
+from ._import import import_history
 from ._index import FloatArray, HybridIndex
 from ._learning import Learner, build_extractor, sensitive_policy
 from ._lifecycle import Lifecycle
@@ -51,7 +54,7 @@ from ._rank import RankParams, blend, rrf
 from ._recall import Query, doc_hit, search_caller_lane, search_org_lane, top_facts
 from ._text import analyze
 from ._traces import RecallTraceLog
-from ._writer import Applier, scope_to_record, turn_to_record
+from ._writer import Applier, scope_from_record, scope_to_record, turn_to_record
 
 __all__ = ["MemoryEngine"]
 
@@ -67,6 +70,11 @@ PRELOAD_SCAN_FACTS = 200
 PRELOAD_LAST_TURNS = 4
 ORG_REFRESH_S = 5.0
 SESSION_OWNERS_KEPT = 100_000
+#: How long a save waits for the store to say whether its turn id was stored before.
+#: Past it (an outage, a queue) the save goes ahead: the store's insert skips a turn id
+#: it already holds, so durability never waits on this lookup.
+TURN_LOOKUP_TIMEOUT_S = 0.2
+DATA_DIR_MODE = 0o700
 
 
 def new_id(prefix: str) -> str:
@@ -116,7 +124,7 @@ class MemoryEngine:
         self._orgs: dict[tuple[str, str], OrgMemory] = {}
         self._org_checked: dict[tuple[str, str], float] = {}
         self._index_locks: dict[tuple[str, str, str], asyncio.Lock] = {}
-        self._background: set[asyncio.Task[Any]] = set()
+        self._background: set[asyncio.Future[Any]] = set()
         self._started = False
         #: recent session id → caller, covering sessions journaled but not yet applied
         self._session_owners: collections.OrderedDict[tuple[str, str, str], str] = \
@@ -125,6 +133,8 @@ class MemoryEngine:
         self._last_seq: collections.OrderedDict[tuple[Any, ...], int] = \
             collections.OrderedDict()
         self._stop = asyncio.Event()
+        self.turn_claims = TurnClaims()
+        self._opening: dict[tuple[str, ...], asyncio.Future[SessionInfo]] = {}
         self.sensitive_policy = sensitive_policy(self.settings)
         self.redactor = Redactor(self.sensitive_policy)
         self.learner = Learner(self, build_extractor(self.settings), clock)
@@ -147,14 +157,24 @@ class MemoryEngine:
         """Open the store and journal, replay what the store has not applied yet."""
         if self._started:
             return
+        await asyncio.get_running_loop().run_in_executor(
+            None, _private_dir, Path(self.settings.data_path))
         await self.store.open()
         await self.directory.load()
-        await asyncio.get_running_loop().run_in_executor(None, self.journal.open)
         applied = await self.store.applied_seq()
+        try:
+            # The store's position is the floor for new sequence numbers: a journal that
+            # lost its tail must not reuse numbers replay would then skip.
+            await asyncio.get_running_loop().run_in_executor(None, self.journal.open, applied)
+        except BaseException:
+            await self.store.close()
+            raise
         self.applier.start(applied)
+        self.applier.quarantined = len(await self.store.list_quarantined(1000))
         replayed = 0
         for record in self.journal.read_after(applied):
             self.applier.submit(record)
+            self._remember_turn_id(record)
             replayed += 1
         if replayed:
             log.info("replaying %d journal records past store position %d", replayed, applied)
@@ -183,16 +203,55 @@ class MemoryEngine:
         await self.store.close()
         self._lanes.shutdown(wait=False, cancel_futures=True)
 
-    async def flush(self, timeout: float | None = None) -> bool:
-        """Wait until every acknowledged write is in the store (for tests and shutdown)."""
-        applied = await self.applier.wait_applied(timeout=timeout)
+    async def flush(self, timeout: float | None = None, *, learning: bool = False) -> bool:
+        """Wait until every acknowledged write is in the store (for tests and shutdown).
+
+        With ``learning=True`` also wait until every end-of-call learning that has started
+        has finished (or failed) and its facts are stored. False if ``timeout`` ran out.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if learning and not await self.learner.wait_idle(timeout):
+            return False
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        applied = await self.applier.wait_applied(timeout=left)
         await self.traces.flush()
         return applied
 
-    def _spawn(self, work: Any) -> None:
-        task = asyncio.ensure_future(work)
+    async def retry_quarantined(self, seq: int) -> int | None:
+        """Journal a quarantined record again (an operator fixed its cause); its new seq.
+
+        None when no record ``seq`` is quarantined. If the store refuses it again it is
+        quarantined again under the new number.
+        """
+        entries = [e for e in await self.store.list_quarantined(1_000_000) if e.seq == seq]
+        if not entries:
+            return None
+        record = {k: v for k, v in json.loads(entries[0].record).items() if k != "seq"}
+        # Journaled before it leaves the quarantine: a crash in between replays a copy,
+        # which the store's idempotent writes absorb, instead of losing the record.
+        new_seq = await self.journal_append(record)
+        if await self.store.release_quarantined(seq) is not None:
+            self.applier.quarantined = max(0, self.applier.quarantined - 1)
+        log.info("quarantined journal record %d journaled again as %d", seq, new_seq)
+        return new_seq
+
+    def _remember_turn_id(self, record: dict[str, Any]) -> None:
+        """Replayed turns are not in the store yet: their turn ids must still dedupe."""
+        if record.get("type") != "turn":
+            return
+        try:
+            turn = record["turn"]
+            if turn.get("turnId"):
+                self.turn_claims.remember(scope_from_record(record["scope"]),
+                                           turn["turnId"], turn["eventId"])
+        except (KeyError, TypeError, AttributeError):
+            pass  # malformed: the applier quarantines it
+
+    def _spawn(self, work: Any) -> asyncio.Future[Any]:
+        task: asyncio.Future[Any] = asyncio.ensure_future(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
 
     def scope(self, *, project_id: str, agent_id: str, user_id: str,
               tenant_id: str = "default") -> Scope:
@@ -217,7 +276,7 @@ class MemoryEngine:
         """Open a call for ``caller``; reusing another caller's session id is refused."""
         mem = self.callers.peek(scope)
         if self.store.shared and mem is not None and mem.session_id is None and (
-                not self.applier.pending_turns(scope)) and (
+                not self.applier.has_pending(scope)) and (
                 self._last_seq.get(scope.caller_key, 0) <= self.applier.applied_seq):
             # (A fact learned from the last call may still be on its way to the store:
             # reloading before it lands would forget it, and the next call's learning
@@ -225,6 +284,7 @@ class MemoryEngine:
             # Another runtime may have served this caller since we cached them: a call
             # starts from the store's current state.
             self.callers.drop(scope)
+            self.turn_claims.unseed(scope)
         mem = self.callers.get(scope)
         if session_id is not None:
             # Claimed synchronously, before any await: the store only learns of a
@@ -266,11 +326,14 @@ class MemoryEngine:
 
     async def end_session(self, scope: Scope, *, reason: str = "completed",
                           session_id: str | None = None, learn: bool = True,
-                          report: dict[str, Any] | None = None) -> SessionInfo | None:
+                          report: dict[str, Any] | None = None,
+                          wait: bool = False) -> SessionInfo | None:
         """Close the caller's current call (or ``session_id``) and learn from it.
 
         A ``session_id`` of another caller's call is refused with ``identity_mismatch``
-        before anything is written.
+        before anything is written. Learning runs in the background; with
+        ``wait=True`` this returns once it has finished or failed, and the returned
+        info's ``learning`` says how it went.
         """
         if session_id is not None:
             await self.check_session_owner(scope, session_id)
@@ -285,8 +348,9 @@ class MemoryEngine:
                                        "sessionId": sid, "report": self.redactor.value(report)})
         await self.journal_append({"type": "session_end", "scope": scope_to_record(scope),
                                    "sessionId": sid, "at": at, "reason": reason})
+        task = None
         if self.learner.extractor is not None and learn:
-            self._spawn(self.learner.learn(scope, sid))
+            task = self.learner.start(scope, sid)
         # The entity graph is learned from every ended call, also one ended by the idle
         # sweep (which learns facts later, with learn=False here).
         self._spawn(self.directory.learn_graph_later(scope, sid))
@@ -294,8 +358,13 @@ class MemoryEngine:
         if mem.session_id == sid:
             mem.session_id = None
             mem.session_started_at = None
+        learning = None
+        if wait:
+            learning = (await asyncio.shield(task) if task is not None else
+                        {"status": "skipped", "facts": [], "error": None})
         return SessionInfo(id=sid, user_id=scope.user_id, agent_id=scope.agent_id,
-                           started_at=started, ended_at=at, end_reason=reason)
+                           started_at=started, ended_at=at, end_reason=reason,
+                           learning=learning)
 
     async def check_session_owner(self, scope: Scope, session_id: str) -> None:
         """Raise ``identity_mismatch`` if ``session_id`` is another caller's call.
@@ -314,6 +383,17 @@ class MemoryEngine:
     async def journal_append(self, record: dict[str, Any]) -> int:
         """Make a write durable, then hand it to the applier."""
         seq = await self.journal.append(record)
+        self._submit(seq, record)
+        return seq
+
+    async def journal_append_many(self, records: list[dict[str, Any]]) -> list[int]:
+        """Make several writes durable with one disk sync, then hand them to the applier."""
+        seqs = await self.journal.append_many(records)
+        for seq, record in zip(seqs, records, strict=True):
+            self._submit(seq, record)
+        return seqs
+
+    def _submit(self, seq: int, record: dict[str, Any]) -> None:
         self.applier.submit({"seq": seq, **record})
         where = record.get("scope")
         if isinstance(where, dict):
@@ -322,7 +402,6 @@ class MemoryEngine:
             self._last_seq.move_to_end(key)
             while len(self._last_seq) > SESSION_OWNERS_KEPT:
                 self._last_seq.popitem(last=False)
-        return seq
 
     # -- writes ---------------------------------------------------------------------------
     async def save_response(
@@ -338,11 +417,80 @@ class MemoryEngine:
         """
         if not (await self.lifecycle.policy(scope)).memory_enabled:
             return None
+        if turn_id is None:
+            return await self._save_turn(scope, caller, user_text, assistant_text, None,
+                                         tool_calls, metadata, interrupted, created_at)
+        key = TurnClaims.key(scope, turn_id)
+        known = self.turn_claims.lookup(key)
+        if isinstance(known, str):
+            return known
+        if known is not None:  # the first write of this turn id is in flight
+            return await asyncio.shield(known)
+        claim = self.turn_claims.claim(key)  # before any await: a racing retry waits
+        try:
+            event_id = await self._save_turn(scope, caller, user_text, assistant_text,
+                                             turn_id, tool_calls, metadata, interrupted,
+                                             created_at)
+        except BaseException as exc:
+            self.turn_claims.drop(key, claim, exc)
+            raise
+        self.turn_claims.settle(key, claim, event_id)
+        return event_id
+
+    async def _seed_turn_ids(self, scope: Scope, turn_id: str) -> str | None:
+        """Learn the caller's recent stored turn ids (once per caller per process); the
+        event id ``turn_id`` was stored under, if it was."""
+        if self.applier.last_error is not None:
+            return None  # the store is failing: do not make a save wait to find that out
+        try:
+            found = await asyncio.wait_for(self.store.find_turns(
+                scope, [turn_id], since=self.clock() - TURN_RETRY_WINDOW_S),
+                TURN_LOOKUP_TIMEOUT_S)
+        except (TimeoutError, VoxmemError) as exc:
+            log.debug("turn id lookup skipped (%s); the store's insert dedupes", exc)
+            return None
+        self.turn_claims.seed(scope, found)
+        return found.get(turn_id)
+
+    async def _open_call(self, scope: Scope, caller: Caller) -> SessionInfo:
+        """Open a call for a save that arrived without one; concurrent saves of the same
+        caller share it instead of each opening (and resetting) their own."""
+        key = scope.caller_key
+        opening = self._opening.get(key)
+        if opening is None:
+            opening = asyncio.ensure_future(self.start_session(scope, caller))
+            self._opening[key] = opening
+            opening.add_done_callback(lambda _done: self._opening.pop(key, None))
+        return await asyncio.shield(opening)
+
+    async def stored_turn_ids(self, scope: Scope, turn_ids: list[str]) -> dict[str, str]:
+        """Event ids of turn ids the store holds; {} when it cannot tell in time."""
+        if self.applier.last_error is not None:
+            return {}  # the store is failing: do not make a save wait to find that out
+        try:
+            return await asyncio.wait_for(self.store.find_turns(scope, turn_ids),
+                                          TURN_LOOKUP_TIMEOUT_S * max(1, len(turn_ids) // 500))
+        except (TimeoutError, VoxmemError) as exc:
+            log.debug("turn id lookup skipped (%s); the store's insert dedupes", exc)
+            return {}
+
+    async def _save_turn(
+        self, scope: Scope, caller: Caller, user_text: str, assistant_text: str,
+        turn_id: str | None, tool_calls: list[dict[str, Any]] | None,
+        metadata: dict[str, Any] | None, interrupted: bool, created_at: float | None,
+    ) -> str:
         mem = self.callers.get(scope)
         if mem.session_id is None:
-            await self.start_session(scope, caller)
+            info = await self._open_call(scope, caller)
             mem = self.callers.get(scope)  # a shared store starts the call from fresh state
+            if mem.session_id is None:  # another start reset the cache meanwhile
+                mem.session_id, mem.session_started_at = info.id, info.started_at
         assert mem.session_id is not None
+        if turn_id is not None and not self.turn_claims.seeded(scope):
+            # After the call is open: on a shared store opening it resets what is known.
+            first = await self._seed_turn_ids(scope, turn_id)
+            if first is not None:
+                return first  # stored before this process knew of it (a restart between)
         clean = self.redactor.turn((scope.tenant_id, scope.project_id, mem.session_id),
                                    user_text=user_text,
                                    assistant_text=assistant_text, tool_calls=tool_calls,
@@ -380,42 +528,11 @@ class MemoryEngine:
 
         With ``learn=True`` the imported calls are also learned from in the background,
         like calls that end live; by default they are stored and searchable only, so a
-        bulk backfill does not set off thousands of extractions.
+        bulk backfill does not set off thousands of extractions. A turn id already stored
+        for the caller is skipped (re-importing a call stores nothing new), and the whole
+        import is made durable with one disk sync.
         """
-        mem = self.callers.get(scope)
-        turns_written = 0
-        for session in sessions:
-            sid = session.get("sessionId") or new_id("ses")
-            started = float(session["startedAt"])
-            await self.journal_append({
-                "type": "session_start", "scope": scope_to_record(scope), "sessionId": sid,
-                "at": started, "caller": {"name": caller.name,
-                                          "metadata": self.redactor.value(caller.metadata)},
-                "metadata": self.redactor.value(
-                    {**(session.get("metadata") or {}), "imported": True})})
-            for t in session["turns"]:
-                clean = self.redactor.turn((scope.tenant_id, scope.project_id, sid),
-                                           user_text=t.get("userText", ""),
-                                           assistant_text=t.get("assistantText", ""),
-                                           metadata=t.get("metadata"))
-                turn = Turn(event_id=new_id("evt"), session_id=sid,
-                            turn_id=t.get("turnId") or new_id("turn"),
-                            user_text=clean.user_text, assistant_text=clean.assistant_text,
-                            created_at=float(t.get("createdAt", started)),
-                            agent_id=scope.agent_id, metadata=clean.metadata)
-                await self.journal_append({"type": "turn", "scope": scope_to_record(scope),
-                                           "turn": turn_to_record(turn)})
-                mem.add_turn(turn)
-                turns_written += 1
-            self.redactor.forget((scope.tenant_id, scope.project_id, sid))
-            ended = float(session.get("endedAt") or started)
-            await self.journal_append({"type": "session_end", "scope": scope_to_record(scope),
-                                       "sessionId": sid, "at": ended, "reason": "imported"})
-            if not learn:
-                await self.journal_append({"type": "extraction",
-                                           "scope": scope_to_record(scope), "sessionId": sid,
-                                           "at": ended, "error": None})
-        return {"sessions": len(sessions), "turns": turns_written}
+        return await import_history(self, scope, caller, sessions, learn=learn)
 
     # -- recall ---------------------------------------------------------------------------
     async def _embed_query(self, text: str) -> FloatArray | None:
@@ -800,7 +917,17 @@ class MemoryEngine:
             "embedder": self.embedder.name,
             "store": self.store.dialect,
             "lastWriteError": self.applier.last_error,
+            "journalError": self.journal.broken or self.journal.last_error,
+            "quarantined": self.applier.quarantined,
+            # Unhealthy while acknowledged writes cannot reach the disk or the store.
+            "healthy": self.journal.healthy and self.applier.last_error is None,
         }
+
+
+def _private_dir(path: Path) -> None:
+    """Create the data directory owner-only, whatever the umask: transcripts live here."""
+    path.mkdir(mode=DATA_DIR_MODE, parents=True, exist_ok=True)
+    path.chmod(DATA_DIR_MODE)
 
 
 def _fact_hit(row: dict[str, Any]) -> dict[str, Any]:

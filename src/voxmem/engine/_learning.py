@@ -95,18 +95,51 @@ class Learner:
         self.extractor = extractor
         self._clock = clock
         self._locks: dict[tuple[str, ...], asyncio.Lock] = {}
-        self._running: set[tuple[str, str, str]] = set()
+        self._tasks: dict[tuple[str, str, str], asyncio.Future[dict[str, Any]]] = {}
+        self._idle = asyncio.Event()
+        self._idle.set()
         self.sessions_learned = 0
 
     def _lock(self, scope: Scope) -> asyncio.Lock:
         return self._locks.setdefault(scope.caller_key, asyncio.Lock())
 
+    def start(self, scope: Scope, session_id: str) -> asyncio.Future[dict[str, Any]]:
+        """Learn from one ended call in the background; the task's result is the outcome.
+
+        A call already being learned from gets the running task, not a second one.
+        """
+        key = (scope.tenant_id, scope.project_id, session_id)
+        task = self._tasks.get(key)
+        if task is None:
+            task = self._engine._spawn(self._outcome(scope, session_id))
+            self._tasks[key] = task
+            self._idle.clear()
+            task.add_done_callback(lambda _t: self._finished(key))
+        return task
+
+    def _finished(self, key: tuple[str, str, str]) -> None:
+        self._tasks.pop(key, None)
+        if not self._tasks:
+            self._idle.set()
+
+    async def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until no learning is running (each call's facts are journaled by then)."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
     async def learn(self, scope: Scope, session_id: str) -> list[dict[str, Any]]:
         """Extract facts from one ended call; returns the facts written (may be none)."""
-        key = (scope.tenant_id, scope.project_id, session_id)
-        if self.extractor is None or key in self._running:
+        if self.extractor is None:
             return []
-        self._running.add(key)
+        outcome = await asyncio.shield(self.start(scope, session_id))
+        facts: list[dict[str, Any]] = outcome["facts"]
+        return facts
+
+    async def _outcome(self, scope: Scope, session_id: str) -> dict[str, Any]:
+        """Run the pipeline for one call: ``{"status", "facts", "error"}``."""
         engine = self._engine
         try:
             await engine.flush(timeout=60)
@@ -125,7 +158,7 @@ class Learner:
                                          "error": None})
             self.sessions_learned += 1
             log.info("learned %d facts from call %s", len(written), session_id)
-            return written
+            return {"status": "learned", "facts": written, "error": None}
         except Exception as exc:
             # The transcript stays in the store; the maintenance sweep retries the call.
             reason = exc.message if isinstance(exc, VoxmemError) else repr(exc)
@@ -137,9 +170,7 @@ class Learner:
                                              "error": reason})
             except VoxmemError:
                 log.exception("could not record the extraction failure")
-            return []
-        finally:
-            self._running.discard(key)
+            return {"status": "failed", "facts": [], "error": reason}
 
     async def _extract(self, transcript: Transcript) -> list[ExtractedFact]:
         # The rule extractor is pure CPU: run it on a worker thread so a backlog of calls

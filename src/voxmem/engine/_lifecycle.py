@@ -149,6 +149,7 @@ class Lifecycle:
             None, engine.journal.rewrite, other_caller)
         engine.callers.drop(scope)
         engine.directory.forget(scope)
+        engine.turn_claims.forget_caller(scope)  # a new turn may reuse an erased turn id
         return counts
 
     async def merge_users(self, source: Scope, target: Scope) -> dict[str, Any]:

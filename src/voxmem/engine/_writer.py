@@ -5,13 +5,18 @@ waiting (up to ``index_batch_size`` turns), embeds the texts on a worker thread,
 the vectors to the warm caller indexes, and writes one :class:`WriteBatch` to the store
 together with the journal position it covers. If the store is unavailable the batch is
 retried with backoff, in order; nothing is dropped, and on restart the journal tail past
-the store's position is replayed.
+the store's position is replayed. A record the store refuses for a reason that is not an
+outage (bad data) is found by applying the batch one record at a time and quarantined:
+kept in the store's quarantine table, logged, counted in the engine's stats, and
+retryable by an operator, while later records go on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -27,6 +32,7 @@ from ..store import (
     FactWrite,
     ItemDelete,
     ProfileWrite,
+    QuarantinedRecord,
     SessionEnd,
     SessionReport,
     SessionStart,
@@ -72,6 +78,16 @@ def turn_from_record(data: dict[str, Any]) -> Turn:
                 metadata=dict(data.get("metadata") or {}))
 
 
+def _caller_and_turn(record: dict[str, Any]) -> tuple[Scope, Turn | None] | None:
+    """The record's caller and (for a turn record) turn; None for a malformed record."""
+    try:
+        scope = scope_from_record(record["scope"])
+        turn = turn_from_record(record["turn"]) if record.get("type") == "turn" else None
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    return scope, turn
+
+
 class Applier:
     """Moves journal records into the store, in sequence order, in batches."""
 
@@ -84,11 +100,14 @@ class Applier:
         self._clock = clock
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._pending: dict[tuple[str, ...], dict[str, Turn]] = {}
+        self._unapplied: collections.Counter[tuple[str, ...]] = collections.Counter()
         self._applied_seq = 0
         self._enqueued_seq = 0
         self._progress = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self.turns_applied = 0
+        #: Records set aside because the store refused them (not an outage).
+        self.quarantined = 0
         self.last_error: str | None = None
 
     @property
@@ -106,15 +125,24 @@ class Applier:
 
     def submit(self, record: dict[str, Any]) -> None:
         """Queue a durable record (it must carry its journal ``seq``)."""
-        if record["type"] == "turn":
-            scope = scope_from_record(record["scope"])
-            turn = turn_from_record(record["turn"])
-            self._pending.setdefault(scope.caller_key, {})[turn.event_id] = turn
+        parsed = _caller_and_turn(record)
+        if parsed is not None:  # else malformed: the applier quarantines it
+            scope, turn = parsed
+            self._unapplied[scope.caller_key] += 1
+            if turn is not None:
+                self._pending.setdefault(scope.caller_key, {})[turn.event_id] = turn
         self._enqueued_seq = max(self._enqueued_seq, int(record["seq"]))
         self._queue.put_nowait(record)
 
     def pending_turns(self, scope: Scope) -> list[Turn]:
         return list(self._pending.get(scope.caller_key, {}).values())
+
+    def has_pending(self, scope: Scope) -> bool:
+        """Whether any record of this caller (a turn, a fact, ...) is not stored yet.
+
+        Reloading such a caller from the store would lose what the store has not got.
+        """
+        return self._unapplied.get(scope.caller_key, 0) > 0
 
     async def wait_applied(self, seq: int | None = None, timeout: float | None = None) -> bool:
         """Wait until every record up to ``seq`` (default: all submitted) is stored."""
@@ -140,7 +168,6 @@ class Applier:
         self._task = None
 
     async def _run(self) -> None:
-        delay = RETRY_MIN_S
         while True:
             records = [await self._queue.get()]
             turns = 1 if records[0]["type"] == "turn" else 0
@@ -148,35 +175,98 @@ class Applier:
                 record = self._queue.get_nowait()
                 records.append(record)
                 turns += record["type"] == "turn"
-            batch, vectors = await self._prepare(records)
-            while True:
-                try:
-                    await self._store.write(batch)
-                    break
-                except VoxmemError as exc:
-                    # The records are durable in the journal; keep them in order and wait
-                    # for the store to come back rather than skip ahead.
-                    self.last_error = str(exc)
-                    log.warning("store write failed (%s); retrying in %.2fs", exc, delay)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, RETRY_MAX_S)
-                except Exception as exc:  # a bug: log it loudly, never spin silently
-                    self.last_error = repr(exc)
-                    log.exception("applying journal records failed; retrying")
-                    await asyncio.sleep(RETRY_MAX_S)
-            delay = RETRY_MIN_S
-            self.last_error = None
-            for w in batch.turns:
-                pend = self._pending.get(w.scope.caller_key)
-                if pend is not None:
-                    pend.pop(w.turn.event_id, None)
-                    if not pend:
-                        del self._pending[w.scope.caller_key]
-            self.turns_applied += len(batch.turns)
-            del vectors
-            async with self._progress:
-                self._applied_seq = int(records[-1]["seq"])
-                self._progress.notify_all()
+            await self._apply(records)
+
+    async def _apply(self, records: list[dict[str, Any]]) -> None:
+        """Store ``records`` in order: wait out outages, set poison records aside."""
+        delay = RETRY_MIN_S
+        try:
+            batch, _vectors = await self._prepare(records)
+        except Exception as exc:  # a malformed record: it will never prepare
+            await self._isolate(records, exc)
+            return
+        while True:
+            try:
+                await self._store.write(batch)
+                break
+            except VoxmemError as exc:
+                if not exc.retryable:
+                    await self._isolate(records, exc)
+                    return
+                # The records are durable in the journal; keep them in order and wait
+                # for the store to come back rather than skip ahead.
+                self.last_error = str(exc)
+                log.warning("store write failed (%s); retrying in %.2fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+            except Exception as exc:  # the same input fails the same way: isolate it
+                log.exception("applying journal records failed")
+                await self._isolate(records, exc)
+                return
+        self.last_error = None
+        await self._applied(records, batch)
+
+    async def _isolate(self, records: list[dict[str, Any]], exc: BaseException) -> None:
+        """Find the record(s) the store refuses by applying one at a time.
+
+        Only a refusal that is not an outage gets here (bad data, a constraint), so the
+        same record would fail forever and hold back every later write of every caller.
+        """
+        if len(records) > 1:
+            for record in records:
+                await self._apply([record])
+            return
+        await self._quarantine(records[0], exc)
+
+    async def _quarantine(self, record: dict[str, Any], exc: BaseException) -> None:
+        """Keep the record in the store's quarantine (retryable by an operator), move on."""
+        reason = exc.message if isinstance(exc, VoxmemError) else repr(exc)
+        scope: Scope | None
+        try:
+            scope = scope_from_record(record["scope"])
+        except (KeyError, TypeError):
+            scope = None
+        entry = QuarantinedRecord(seq=int(record["seq"]), error=reason[:2000],
+                                  record=json.dumps(record, ensure_ascii=True),
+                                  at=self._clock(), scope=scope)
+        delay = RETRY_MIN_S
+        while True:
+            try:
+                await self._store.quarantine(entry)
+                break
+            except VoxmemError as err:
+                # Only an outage can stop this write; wait for the store like any other.
+                self.last_error = str(err)
+                log.warning("quarantining journal record %d failed (%s); retrying",
+                            entry.seq, err)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+        log.error("journal record %d (%s) quarantined: the store refused it: %s. Later "
+                  "writes go on; retry it with MemoryEngine.retry_quarantined(%d)",
+                  entry.seq, record.get("type"), reason, entry.seq)
+        self.quarantined += 1
+        self.last_error = None
+        await self._applied([record], WriteBatch())
+
+    async def _applied(self, records: list[dict[str, Any]], batch: WriteBatch) -> None:
+        for record in records:
+            parsed = _caller_and_turn(record)  # counted in submit() exactly when parsed
+            if parsed is None:
+                continue
+            scope, turn = parsed
+            key = scope.caller_key
+            self._unapplied[key] -= 1
+            if self._unapplied[key] <= 0:
+                del self._unapplied[key]
+            pend = self._pending.get(key)
+            if turn is not None and pend is not None:
+                pend.pop(turn.event_id, None)
+                if not pend:
+                    del self._pending[key]
+        self.turns_applied += len(batch.turns)
+        async with self._progress:
+            self._applied_seq = max(self._applied_seq, int(records[-1]["seq"]))
+            self._progress.notify_all()
 
     async def _prepare(self, records: list[dict[str, Any]]) -> tuple[WriteBatch, Any]:
         batch = WriteBatch(embedding_model=self._embedder.name,

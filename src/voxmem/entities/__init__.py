@@ -7,6 +7,7 @@ helper import the normalisers from here.
 
 from __future__ import annotations
 
+from ._identifiers import normalize_identifier
 from ._phone import DEFAULT_REGION, normalize_phone, region_for_country_code
 from ._speech import digit_runs, name_key, names_match, normalize_email, spoken_to_digits
 
@@ -16,6 +17,7 @@ __all__ = [
     "name_key",
     "names_match",
     "normalize_email",
+    "normalize_identifier",
     "normalize_phone",
     "region_for_country_code",
     "spoken_to_digits",

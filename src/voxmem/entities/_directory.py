@@ -119,6 +119,12 @@ class CallerDirectory:
             user_id, seen = nxt, seen + 1
         return user_id
 
+    def merged_away(self, tenant_id: str, project_id: str, user_id: str) -> dict[str, str]:
+        """Space -> canonical caller, for each space where ``user_id`` was merged away."""
+        return {space: self.canonical(tenant_id, project_id, space, user_id)
+                for (t, p, space, src) in list(self._aliases)
+                if t == tenant_id and p == project_id and src == user_id}
+
     # -- identifiers ------------------------------------------------------------------------
     def _region(self) -> str | None:
         return self._engine.settings.default_region or None

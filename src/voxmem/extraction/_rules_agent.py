@@ -14,7 +14,7 @@ import re
 from ._rules_common import TurnView, is_time, sentences
 from ._select import Candidate
 
-__all__ = ["AGENT_RULES", "extra_commitment"]
+__all__ = ["AGENT_RULES", "book_appointment", "extra_commitment"]
 
 _MONTHS = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
            r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
@@ -45,7 +45,8 @@ _OFFER = re.compile(
 _ACCEPT = re.compile(
     r"^(?:(?:oh|ok|okay|yeah|yes|yep|sure|great|perfect|lovely|brilliant|fine|that's|thats|"
     r"that|sounds|works|go|on|then|good|is|fine|book|me|it|in|please|thanks|ta|cheers|do|"
-    r"for|\d+|at|tuesday|monday|wednesday|thursday|friday|saturday|sunday|tomorrow|"
+    r"for|\d+|at|one|the|first|that's|thats|grand|alright|excellent|ideal|yup|absolutely|"
+    r"definitely|take|i'll|ill|have|lets|let's|works|suits|tuesday|monday|wednesday|thursday|friday|saturday|sunday|tomorrow|"
     r"morning|afternoon|evening|pm|am|eleven|ten|nine|four)[\s,.!]*){1,8}$",
     re.IGNORECASE,
 )
@@ -54,7 +55,13 @@ _WHEN_TAIL = re.compile(
     r"works?\s+for\s+you|if\s+that\s+suits|for\s+you)\b.*$", re.IGNORECASE)
 
 
-def _appointment(t: TurnView, when: str, offset: int, confidence: float) -> Candidate | None:
+def book_appointment(
+    t: TurnView, when: str, offset: int, confidence: float
+) -> Candidate | None:
+    """An appointment fact for ``when`` ("Tuesday May 6th at 3:30 with Dr. Chen").
+
+    None when ``when`` names no day or time.
+    """
     when = _WHEN_TAIL.sub("", when).strip(" ,:")
     when = re.sub(r"^(?:for|on)\s+", "", when, flags=re.IGNORECASE)
     if not _WHEN.search(when) or len(when.split()) > 16 or re.match(
@@ -76,14 +83,14 @@ def appointments(t: TurnView) -> list[Candidate]:
             when = m.group("when")
             if what and what.lower() not in ("you", "you in", "it", "that"):
                 when = f"{when} ({what})"
-            c = _appointment(t, when, base + offset + m.start(), 0.8)
+            c = book_appointment(t, when, base + offset + m.start(), 0.8)
             if c is not None:
                 out.append(c)
     if t.prev_agent and _ACCEPT.match(t.user.strip()):
         for _, sentence in sentences(t.prev_agent):
             offer = _OFFER.match(sentence.strip())
             if offer:
-                c = _appointment(t, offer.group("when"), 0, 0.7)
+                c = book_appointment(t, offer.group("when"), 0, 0.7)
                 if c is not None:
                     out.append(c)
     return out
@@ -101,9 +108,10 @@ _WHO = (
 )
 _WILL = re.compile(
     rf"\b{_WHO}\s+will\s+(?P<verb>call|phone|ring|contact|email|text|visit|come\s+out|"
-    rf"come\s+back|come|be\s+there|be\s+with\s+you|be\s+in\s+touch|reach\s+out|get\s+back|"
+    rf"come\s+back|come\s+round|come\s+by|be\s+round|be\s+over|pop\s+round|pop\s+by|drop\s+by|"
+    rf"come|be\s+there|be\s+with\s+you|be\s+in\s+touch|reach\s+out|get\s+back|"
     rf"return|follow\s+up|arrive|review|send|deliver|look\s+at|remote\s+in)\b"
-    rf"(?P<rest>[^.!?;]{{0,80}})",
+    rf"(?P<rest>(?:[^.!?;]|(?<=Dr)\.|(?<=Mr)\.|(?<=Mrs)\.|(?<=Ms)\.){{0,80}})",
     re.IGNORECASE,
 )
 _READY = re.compile(
@@ -118,7 +126,7 @@ _I_WILL = re.compile(
     r"waive|post|book|reserve|arrange|file|submit|hold|prepare|schedule|set\s+up|sort(?:\s+out)?|"
     r"put(?=\s+an?\s)|"
     r"send|have\s+[\w\s]{2,20}?\s+(?:review|call|check|look\s+at|email|contact))\b"
-    r"(?P<rest>[^.!?;]{0,80})",
+    r"(?P<rest>(?:[^.!?;]|(?<=Dr)\.|(?<=Mr)\.|(?<=Mrs)\.|(?<=Ms)\.){0,80})",
     re.IGNORECASE,
 )
 # Done on the spot, not later: "I'll send one up right away", "I'll note that".
@@ -136,7 +144,8 @@ _GET_SOMEONE = re.compile(
 _EXPECT = re.compile(
     r"\b(?:Expect|You'll\s+get|You\s+will\s+get)\s+(?:a\s+|an\s+)?(?P<what>call|email|text|"
     r"visit|letter)\s+from\s+(?P<rest>[^.!?;]{3,60})|\byou'll\s+hear\s+(?:back\s+)?from\s+"
-    r"(?:us|me|them|the\s+\w+)\s+(?P<when>[^.!?;]{3,40})", re.IGNORECASE)
+    r"(?:us|me|them|(?:the|our|your)\s+[\w-]+(?:\s+[\w-]+)?)\s+(?P<when>[^.!?;]{3,40})",
+    re.IGNORECASE)
 
 
 def _tidy(phrase: str) -> str:
@@ -166,7 +175,12 @@ def extra_commitment(sentence: str) -> list[tuple[str, int, float]]:
     for m in _GET_SOMEONE.finditer(sentence):
         who = re.sub(r"^our\s+", "the ", m.group("who"), flags=re.IGNORECASE)
         how = re.sub(r"^to\s+", "", m.group("how").strip())
-        out.append((f"Agent promised {who} will {_tidy(how)}".rstrip(" ."), m.start(), 0.7))
+        if re.match(r"(?:round|out|over|there)\b", how, re.IGNORECASE):
+            # "we'll get someone out": the visit is the promise, not "someone will out"
+            text = f"Agent promised to get {who} {_tidy(how)}"
+        else:
+            text = f"Agent promised {who} will {_tidy(how)}"
+        out.append((text.rstrip(" ."), m.start(), 0.7))
     for m in _EXPECT.finditer(sentence):
         if m.group("what"):
             text = f"Agent promised a {m.group('what')} from {_tidy(m.group('rest'))}"

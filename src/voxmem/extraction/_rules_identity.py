@@ -33,12 +33,13 @@ _MY_NAME = re.compile(
 _THIS_IS = re.compile(
     rf"^{_GREETING}(?P<intro>this\s+is|it's|its|i'm|i\s+am|im)\s+{_NAME}", re.IGNORECASE
 )
-_NAME_HERE = re.compile(rf"^{_GREETING}{_NAME}\s*,?\s+here\b", re.IGNORECASE)
+_NAME_HERE = re.compile(rf"^{_GREETING}{_NAME}\s*,?\s+(?:here|speaking)\b", re.IGNORECASE)
 _UNDER_NAME = re.compile(
     r"\b(?:account|reservation|booking|order|appointment|policy|file)(?:'s|\s+is|\s+should\s+be)?"
     r"\s+under\s+(?:the\s+name\s+(?:of\s+)?|my\s+name,?\s+)?(?P<rest>[^.;!?]{2,60})",
     re.IGNORECASE,
 )
+_WRITTEN = re.compile(r"\b[A-Z][a-z'-]+\b")
 _CAPITALISED_RUN = re.compile(r"\b[A-Z][a-z'\-]+(?:\s+[A-Z][a-z'\-]+){0,2}\b")
 _PRONOUNS = re.compile(
     r"\b(?:my\s+pronouns\s+are|i\s+use|i\s+go\s+by)\s+(?P<p>(?:he|she|they|xe|ze)\s*/\s*"
@@ -148,7 +149,11 @@ def names(t: TurnView) -> list[Candidate]:
     for offset, sentence in sentences(t.user):
         here = _NAME_HERE.match(sentence.lstrip())
         if here:
-            name = _clean_name(here.group("name"), require_capital=True)
+            # Lower-case speech: a name the agent wrote back ("Good morning Mr. Mensah").
+            written = {w.lower() for w in _WRITTEN.findall(t.agent)}
+            said = here.group("name").lower().split()
+            name = _clean_name(here.group("name"),
+                               require_capital=not (said and said[-1] in written))
             if name:
                 out.append(t.candidate(f"Name is {name}", "identity", "name", 0.75, offset))
     for m in _UNDER_NAME.finditer(t.user):

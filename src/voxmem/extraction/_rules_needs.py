@@ -28,7 +28,8 @@ __all__ = ["NEED_RULES"]
 _CANT = re.compile(
     r"\b(?:i|we)\s+(?:can't|cannot|can\s+not|am\s+unable\s+to|'m\s+unable\s+to|"
     r"am\s+not\s+able\s+to)\s+(?P<verb>go\s+over|spend\s+more\s+than|pay\s+more\s+than|"
-    r"afford|climb|do|use|take|drive|walk|travel|eat|have|work|read|stand|lift|carry|"
+    r"afford|climb|do|use|take|drive|walk|travel|eat|have|work|read|stand(?=\s+(?:up|for|very|long)\b)|lift|"
+    r"carry|"
     r"be\s+reached|answer|get\s+to)\s+",
     re.IGNORECASE,
 )
@@ -82,7 +83,8 @@ def constraints(t: TurnView) -> list[Candidate]:
     out: list[Candidate] = []
     for offset, sentence in sentences(t.user):
         for m in _CANT.finditer(sentence):
-            obj = clean_object(capture_phrase(sentence, m.end()))
+            obj = capture_phrase(sentence, m.end())
+            obj = clean_object(re.split(r"\s+(?:my|i|i'm|he|she|they|we|the\s+doctor)\s", obj)[0])
             verb = re.sub(r"\s+", " ", m.group("verb").lower())
             if not obj or _CANT_VOLATILE.match(obj) or ONE_OFF.search(obj):
                 continue
@@ -193,11 +195,12 @@ def needs(t: TurnView) -> list[Candidate]:
 
 _PLAN_BY_AGENT = re.compile(
     r"\byou're\s+(?:now\s+|all\s+set\s+)?(?:on|signed\s+up\s+for|subscribed\s+to|enrolled\s+in)"
-    r"\s+(?:the\s+|our\s+)?(?P<plan>[A-Z][\w+-]*(?:\s[A-Z][\w+-]*)?)(?:\s+plan)?\b"
+    r"\s+(?:the\s+|our\s+)?(?P<plan>[A-Z][\w+-]*(?:\s(?:[A-Z][\w+-]*|\d+))?)(?:\s+plan)?\b"
 )
 _PLAN_BY_CALLER = re.compile(
     r"\b(?:i'm|i\s+am|im|we're|we\s+are)\s+(?:currently\s+|still\s+)?on\s+(?:the\s+|a\s+)?"
-    r"(?P<plan>[\w+-]+(?:\s[\w+-]+)?)\s+(?:plan|tier|package|subscription)\b",
+    r"(?P<plan>[\w+-]+(?:\s[\w+-]+)?)\s+(?:plan|tier|package|subscription|membership|tariff|"
+    r"contract|bundle)\b",
     re.IGNORECASE,
 )
 _MOVING = re.compile(

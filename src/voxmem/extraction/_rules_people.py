@@ -61,7 +61,8 @@ _NAME_ASKED = re.compile(
     r"\b(?:your\s+(?:full\s+|first\s+|last\s+)?name|(?:can|could|may)\s+i\s+(?:have|get|take|"
     r"start\s+with)\s+(?:a\s+)?name|who\s+(?:am\s+i|i'm)\s+speaking\s+(?:with|to)|"
     r"who's\s+calling|who\s+is\s+calling|who\s+is\s+this|what\s+name|name\s+(?:for|on)\s+the|"
-    r"name\s+should\s+i|and\s+(?:your\s+)?name|who's\s+the\s+appointment\s+for|"
+    r"name\s+should\s+i|and\s+(?:your\s+)?name|and\s+you\s+are|who\s+do\s+i\s+have|"
+    r"who\s+have\s+i\s+got|who's\s+the\s+appointment\s+for|"
     r"who\s+is\s+(?:this|it|the\s+\w+)\s+for|last\s+name|surname)\b",
     re.IGNORECASE,
 )
@@ -73,7 +74,8 @@ _LEAD_IN = re.compile(
     r"^(?:(?:yeah|yes|yep|sure|hi|hello|hey|oh|ok|okay|so|well|right|um|uh|sorry|"
     r"for\s+me|it's\s+for\s+me|it's|its|it\s+is|this\s+is|i'm|im|i\s+am|my\s+name\s+is|"
     r"my\s+name's|name's|the\s+name's|you're\s+speaking\s+with|speaking\s+with|"
-    r"put\s+it\s+under(?:\s+the\s+name)?|under(?:\s+the\s+name)?|it's\s+under|its\s+under|"
+    r"put\s+it\s+under(?:\s+the\s+name)?|(?:it|that)\s+should\s+be(?:\s+under)?|"
+    r"should\s+be\s+under|(?:it|that)'ll\s+be(?:\s+under)?|under(?:\s+the\s+name)?|it's\s+under|its\s+under|"
     r"call\s+me|my\s+first\s+name\s+is|first\s+name|last\s+name\s+is|surname\s+is|"
     r"last\s+name|surname)[\s,.]+)*",
     re.IGNORECASE,
@@ -185,11 +187,15 @@ _RELATION_WORDS = {
     "retriever": "dog", "shepherd": "dog", "husky": "dog", "dachshund": "dog",
     "missus": "wife", "wifey": "wife", "hubby": "husband", "lad": "son", "lass": "daughter",
     "fiancé": "fiancé", "boyfriend": "boyfriend", "girlfriend": "girlfriend",
+    "stepson": "stepson", "stepdaughter": "stepdaughter", "stepmum": "stepmother",
+    "stepmom": "stepmother", "stepdad": "stepfather", "cousin": "cousin",
+    "grandkid": "grandchild", "grandchild": "grandchild", "goddaughter": "goddaughter",
+    "godson": "godson", "flatmate": "flatmate", "roommate": "roommate",
 }
 _PLURALS = {"dogs": "dog", "cats": "cat", "kids": "child", "children": "child",
             "sons": "son", "daughters": "daughter", "twins": "twin", "horses": "horse",
             "rabbits": "rabbit", "kittens": "cat", "puppies": "dog", "boys": "son",
-            "girls": "daughter"}
+            "girls": "daughter", "grandkids": "grandchild", "grandchildren": "grandchild"}
 _PETS = frozenset({"dog", "cat", "horse", "pony", "rabbit", "parrot", "bird", "hamster",
                    "tortoise"})
 _REL = "|".join(sorted({*_RELATION_WORDS, *_PLURALS}, key=len, reverse=True))
@@ -198,7 +204,7 @@ _REL = "|".join(sorted({*_RELATION_WORDS, *_PLURALS}, key=len, reverse=True))
 _MY_REL = re.compile(
     rf"\b(?P<own>my|our|me|the)\s+(?:(?:little|old|eldest|youngest|oldest|younger|older|"
     rf"new|baby|other|two|three|rescue|german|golden|\w+-year-old)\s+)*(?P<rel>{_REL})"
-    rf"(?:'s)?\s+(?:(?:name\s+is|name's|names|is\s+called|called|named|she's\s+called|"
+    rf"(?:'s|s(?=\s+name))?\s+(?:(?:name\s+is|name's|names|is\s+called|is\s+named|called|named|she's\s+called|"
     rf"he's\s+called|who's\s+called|is)\s+)?(?P<names>[a-z][a-z' -]{{1,40}})",
     re.IGNORECASE,
 )
@@ -218,7 +224,8 @@ _THEIR_NAME = re.compile(
     r"\b(?:his|her|their)\s+name(?:'s|\s+is|s)\s+(?P<names>[a-z][a-z' -]{1,40})|"
     r"\b(?:he's|she's|hes|shes)\s+called\s+(?P<names2>[a-z][a-z' -]{1,40})",
     re.IGNORECASE)
-_LAST_REL = re.compile(rf"\b(?:my|our|me|a|the)\s+(?P<rel>{_REL})(?:'s|s)?\b", re.IGNORECASE)
+_LAST_REL = re.compile(rf"\b(?:my|our|me|a|the)\s+(?:(?:new|little|old|baby)\s+)?(?P<rel>{_REL})"
+                       rf"(?:'s|s)?\b", re.IGNORECASE)
 # "what's your son's name?" / "and your pet's name?": the answer names that person.
 # (Possessive relation words, "my missus's car", are matched by the optional 's.)
 _ASKED_THEIR_NAME = re.compile(
@@ -259,6 +266,10 @@ def relations(t: TurnView) -> list[Candidate]:
             rel = _RELATION_WORDS.get(rel_word) or _PLURALS.get(rel_word, rel_word)
             found = _names_in(m.group("names"), confirmed)
             named = re.search(r"\b(?:called|named|name)\b", m.group())
+            # "my wife is vegan" describes her; only a word the agent wrote as a name is one.
+            connector = m.group(0)[: m.start("names") - m.start()]
+            if not named and re.search(r"\sis\s+$", connector):
+                found = [n for n in found if n in confirmed]
             # "my sons birthday" is a possessive; "my kids emma and jack" names two.
             if pattern is _MY_REL and not named and len(found) < 2 and (
                     rel_word in _PLURALS or m.group().lower().startswith("the")):

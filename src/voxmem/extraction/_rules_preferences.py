@@ -39,13 +39,14 @@ _LANGUAGES = {
 }
 _LANGUAGE = re.compile(r"\b(" + "|".join(_LANGUAGES) + r")\b", re.IGNORECASE)
 _CONTACT_METHOD = re.compile(
-    r"\b(e-?mails?|texts?|texting|text\s+messages?|sms|whatsapp|signal|phone\s+calls?|calls?|"
+    r"\b(e-?mails?|e-?mailed|texts?|texted|texting|text\s+messages?|sms|whatsapp|signal|phone\s+calls?|calls?|"
     r"calling|voicemail|letters?|post)\b",
     re.IGNORECASE,
 )
 _CONTACT_LABEL = {
     "email": "email", "e-mail": "email", "emails": "email", "e-mails": "email",
     "text": "text messages", "texts": "text messages", "texting": "text messages",
+    "texted": "text messages", "emailed": "email", "e-mailed": "email",
     "sms": "text messages", "whatsapp": "WhatsApp", "signal": "Signal",
     "calls": "phone calls", "call": "phone calls", "calling": "phone calls",
     "phone call": "phone calls", "phone calls": "phone calls", "voicemail": "voicemail",
@@ -122,7 +123,7 @@ _RATHER = re.compile(
     re.IGNORECASE,
 )
 _LIKE = re.compile(
-    r"\b(?:i|we)\s+(?:really\s+|do\s+|always\s+)?(?P<neg>don't\s+like|do\s+not\s+like|"
+    r"\b(?:i|we)\s+(?:really\s+|do\s+|always\s+)?(?P<neg>don't\s+(?:really\s+)?like|do\s+not\s+like|"
     r"hate|dislike|can't\s+stand|cannot\s+stand|like|love)\s+",
     re.IGNORECASE,
 )
@@ -175,7 +176,8 @@ _SAME_AS_LAST = re.compile(
     re.IGNORECASE,
 )
 _TOO_EARLY = re.compile(
-    r"\b(?:anything|nothing|no\s+calls|no\s+appointments|no\s+visits)\s+(?P<obj>(?:before|after)"
+    r"\b(?:anything|nothing|no\s+calls|no\s+appointments|no\s+visits)\s+(?P<obj>(?:before|after|"
+    r"later\s+than|earlier\s+than)"
     r"\s+[\w:]+(?:\s*(?:am|pm))?)(?:\s+(?:[a-z]+\s+){0,3}?(?:is|are)\s+(?:way\s+|much\s+|a\s+bit\s+|"
     r"just\s+)?too\s+(?:early|late)|(?=\s*(?:[,.;!?]|$|\s+please)))",
     re.IGNORECASE,
@@ -209,7 +211,8 @@ def preferences(t: TurnView) -> list[Candidate]:
             for m in pattern.finditer(sentence):
                 if _HYPOTHETICAL.search(sentence[: m.start()]):
                     continue
-                obj = capture_phrase(sentence, m.end())
+                # "i'd rather you texted me than called": the wish, not "you".
+                obj = re.sub(r"^(?:you|u)\s+(?=\w+ed\b)", "", capture_phrase(sentence, m.end()))
                 tail = re.match(r"\s*than\s+([a-z ]{2,30}?)(?=[,.;!?]|$)", sentence[m.end()
                                 + len(obj) :], re.I) if obj else None
                 if tail:
@@ -331,7 +334,8 @@ def diets(t: TurnView) -> list[Candidate]:
 
 # --- availability ------------------------------------------------------------------------
 
-_ONLY_DO = re.compile(r"\b(?:i|we)\s+can\s+only\s+(?:do|make|come|manage)\s+", re.IGNORECASE)
+_ONLY_DO = re.compile(r"\b(?:i|we)\s+can\s+only\s+(?:really\s+|ever\s+|usually\s+)?(?:do|make|"
+                      r"come(?:\s+in)?|manage|get\s+in)\s+", re.IGNORECASE)
 _FREE_ON = re.compile(
     r"\b(?:i'm|i\s+am|im|we're|we\s+are)\s+(?P<adv>(?:(?:usually|generally|normally|always|"
     r"only|mostly|typically)\s+)*)(?:free|available|around|home|reachable)\s+",
@@ -391,7 +395,9 @@ def availability(t: TurnView) -> list[Candidate]:
                                    "availability", "preferred_time", 0.75, offset + m.start(),
                                    negative=True))
         for m in _TOO_EARLY.finditer(sentence):
-            out.append(t.candidate(tidy_days(f"Not available {m.group('obj')}"), "availability",
+            obj = re.sub(r"^later\s+than", "after", m.group("obj"), flags=re.IGNORECASE)
+            obj = re.sub(r"^earlier\s+than", "before", obj, flags=re.IGNORECASE)
+            out.append(t.candidate(tidy_days(f"Not available {obj}"), "availability",
                                    "preferred_time", 0.75, offset + m.start(), negative=True))
         for m in _NOT_A_PERSON.finditer(sentence):
             part = m.group("part").lower()

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 import re
 
-from ._rules_common import ONE_OFF, TurnView, capture_phrase, clean_object, tidy_days
+from ._rules_common import (
+    ONE_OFF,
+    TurnView,
+    capture_phrase,
+    clean_object,
+    is_recurring_time,
+    tidy_days,
+)
 from ._select import Candidate
 
 __all__ = ["SPOKEN_RULES"]
@@ -21,11 +28,13 @@ __all__ = ["SPOKEN_RULES"]
 _QUESTION = re.compile(
     r"^(?:do|does|did|is|are|what|whats|what's|how|when|where|why|which|who)\b", re.IGNORECASE)
 _STOP_OBJ = re.compile(
-    r"^(?:problem|problems|thanks|thank|sorry|worries|wait|way|idea|rush|one|i|it|that|not|"
+    r"^(?:problem|problems|thanks|thank|sorry|worries|wait|way|idea|rush|one|i|it|that|not|its|"
+    r"it's|that's|thats|he's|she's|they're|we're|hes|shes|"
     r"no|longer|more|need|matter|clue|luck|answer|reply|hurry|pressure|charge|fee|fees|"
     r"change|changes|reason|doubt|kidding|joke|way|big\s+deal|offense|offence|thanks|"
     r"actually|sir|madam|ma'am|mate|hun|love|dear|ok|okay|i'm|im|you|we|they|he|she|my|"
-    r"the|a|an|just|all|never|nothing|there|this|then|so|and|but|only|yes|yeah|got|go)\b",
+    r"the|a|an|just|all|never|nothing|there|this|then|so|and|but|only|yes|yeah|got|go|"
+    r"whenever|when|if|any)\b",
     re.IGNORECASE)
 
 # --- preferences --------------------------------------------------------------------------
@@ -47,15 +56,17 @@ _WHENEVER = re.compile(
 _NO_THING = re.compile(
     r"(?:^|\b(?:and|also|but|so|please|oh|just)\s+)(?:no|never\s+any|nothing)\s+"
     r"(?P<obj>(?!more\b)[a-z][a-z' -]{2,40}?)\s*(?=\b(?:ever|please|for\s+(?:me|us)|"
-    r"on\s+(?:it|them|mine|my)|at\s+all|in\s+(?:it|mine)|thanks|my\s+\w+\s+hates?|we\s+don't|"
+    r"on\s+(?:it|them|mine|my|anything|everything)|at\s+all|in\s+(?:it|mine)|thanks|my\s+\w+\s+hates?|we\s+don't|"
     r"i\s+don't|i'm\s+the|i\s+hate)\b|$)",
     re.IGNORECASE)
 _PREFER_A = re.compile(
-    r"\b(?:i'd|i\s+would|we'd)\s+(?:prefer|rather\s+have|like)\s+(?P<obj>(?:a|an|the)\s+.+)",
+    r"\b(?:i'd|i\s+would|we'd)\s+(?:always\s+|really\s+|usually\s+)?(?:prefer|rather\s+have|like)\s+"
+    r"(?P<obj>(?:a|an|the)\s+.+)",
     re.IGNORECASE)
 # Ways of saying "I like X" that name a lasting taste.
 _TASTE = re.compile(
-    r"\b(?:i'm|i\s+am|we're|we\s+are)\s+(?:a\s+(?:big\s+|huge\s+)?fan\s+of|partial\s+to|"
+    r"\b(?:i'm|i\s+am|we're|we\s+are)\s+(?:really\s+|very\s+|quite\s+|so\s+)?(?:a\s+(?:big\s+|huge\s+)?"
+    r"fan\s+of|(?:big\s+|huge\s+)?fans\s+of|fond\s+of|keen\s+on|partial\s+to|"
     r"more\s+of\s+an?|only\s+after|into)\s+(?P<obj>.+)|"
     r"\b(?:i|we)\s+tend\s+to\s+(?:go\s+for|get|like|prefer|choose|pick|want)\s+(?P<obj2>.+)|"
     r"\bideally\s+(?P<obj3>.+)|\b(?:we'd|i'd)\s+love\s+it\s+(?P<obj4>.+)|"
@@ -89,6 +100,8 @@ _STANDING = (
     re.compile(r"^(?:(?:and|oh|yeah|so|please)\s+)*(?P<obj>(?!it\b|that\b|this\b|same\b)"
                r"[a-z]+(?:\s+[a-z]+){0,3}?)\s+every\s+time\b", re.I),
     re.compile(r"\bkeep\s+it\s+(?P<obj>[a-z]+(?:\s+[a-z]+)?)\s+for\s+(?:me|us)\b", re.I),
+    re.compile(r"\bkeep\s+it\s+(?P<obj>[a-z]+(?:\s+[a-z]+){0,3}?)\s+(?:like|as)\s+(?:always|usual|"
+               r"normal|before|last\s+time)\b", re.I),
     re.compile(r"\bgo\s+easy\s+on\s+the\s+[a-z]+\s+i\s+like\s+it\s+(?P<obj>[a-z]+)", re.I),
     re.compile(r"\bi\s+want\s+(?P<obj>(?!to\b).+?)\s+(?:whenever\s+possible|every\s+time)\b",
                re.I),
@@ -115,7 +128,8 @@ _CONTACT = re.compile(
     r"(?:better|best|easier|fine)\b|\bleave\s+a\s+(?P<how4>text|message)\b",
     re.IGNORECASE)
 _NO_CALLS = re.compile(
-    r"\b(?:don't|do\s+not|dont|please\s+don't|never)\s+(?:ring|call|phone)\s+me\b|"
+    r"\b(?:don't|do\s+not|dont|please\s+don't|never)\s+(?:ring|call|phone)\s+me\b"
+    r"(?!\s+(?:at\s+work|at\s+the\s+office|at\s+home|on\s+my))|"
     r"\bstop\s+calling\s+me\b(?:\s+about\s+(?P<about>[a-z ]{3,30}))?", re.IGNORECASE)
 _SPEAKS = re.compile(
     r"\b(?:speaks?|in)\s+(?P<lang>spanish|french|german|italian|portuguese|polish|"
@@ -198,6 +212,11 @@ def spoken_preferences(t: TurnView) -> list[Candidate]:
         for m in pattern.finditer(user):
             obj = clean_object(_LEAD_WORDS.sub("", m.group("obj")))
             if obj and not _STOP_OBJ.match(_ARTICLE.sub("", obj)):
+                if pattern is _X_ONLY and is_recurring_time(obj):
+                    # "so weekdays only": when, not what
+                    out.append(_pref(t, tidy_days(f"Available only {obj}"), m.start(), 0.65,
+                                     slot="preferred_time", kind="availability"))
+                    continue
                 out.append(_pref(t, f"{lead} {obj}", m.start(), 0.65))
     for m in _NO_THING.finditer(user):
         obj = m.group("obj").strip()

@@ -59,6 +59,15 @@ _VEHICLE = re.compile(
     + "|".join(sorted(_MAKES, key=len, reverse=True)) + r")?\s*(?P<model>"
     + "|".join(re.escape(m) for m in sorted(_MODELS, key=len, reverse=True)) + r")\b",
     re.IGNORECASE)
+# A maker the list knows followed by a model it does not: "a 2020 honda jazz", "i drive a
+# kia niro". The year or an owning verb before it says this is the caller's vehicle.
+_MAKE_NEW_MODEL = re.compile(
+    r"\b(?:(?P<year>(?:19|20)\d\d)|(?:drive|drives|have|got|own|it's|its|it\s+is)\s+an?)\s+"
+    r"(?:(?P<colour>white|black|silver|grey|gray|red|blue|green|yellow|orange|brown|gold|"
+    r"beige)\s+)?(?P<make>" + "|".join(sorted(_MAKES, key=len, reverse=True)) + r")\s+"
+    r"(?P<model>[a-z][a-z0-9-]{1,12}(?:\s+\d{1,3}\b)?)", re.IGNORECASE)
+_NOT_A_MODEL = frozenset({"and", "but", "so", "that", "with", "which", "car", "truck", "van",
+                          "suv", "it", "is", "has", "needs", "from", "in", "on", "i", "we"})
 _OWNERSHIP = re.compile(
     r"\b(?:it's|its|it\s+is|my|our|the|a|an|drive|have|got|on|for|we\s+have|i\s+have)\s+"
     r"(?:(?:work|old|new|company|wife's|husband's|son's|daughter's)\s+)?"
@@ -99,6 +108,14 @@ def vehicles(t: TurnView) -> list[Candidate]:
                  _MAKES.get(make) or _MAKE_OF.get(model), _MODELS[model]]
         text = "Vehicle: " + " ".join(p for p in parts if p)
         out.append(t.candidate(text, "note", None, 0.75, m.start()))
+    for m in _MAKE_NEW_MODEL.finditer(t.user):
+        model = m.group("model").lower()
+        if model in _MODELS or model.split()[0] in _NOT_A_MODEL:
+            continue  # a known model is read by the pattern above
+        parts = [m.group("year"), (m.group("colour") or "").lower() or None,
+                 _MAKES[m.group("make").lower()], model.title()]
+        out.append(t.candidate("Vehicle: " + " ".join(p for p in parts if p), "note", None,
+                               0.7, m.start()))
     for m in _PLATE.finditer(t.user):
         out.append(t.candidate(f"Vehicle registration is {m.group('plate').upper()}", "note",
                                None, 0.7, m.start()))
@@ -172,7 +189,8 @@ _BARE_VALUE = re.compile(
     r"^(?:(?:yes|yeah|yep|sure|ok|okay|so|uh|um|it's|its|it\s+is|that's|yeah\s+it's)[\s,]+)*"
     r"(?P<value>(?=[a-z0-9-]*\d)[a-z0-9-]{3,20})\b", re.IGNORECASE)
 _AGENT_OPENED = re.compile(
-    rf"\b(?:opened|created|raised|logged|filed|submitted)\s+(?:a\s+|an\s+)?(?:new\s+)?"
+    rf"\b(?:opened|created|raised|logged|filed|submitted)\s+(?:(?:that|this|it)\s+(?:as|under)\s+)?"
+    rf"(?:a\s+|an\s+)?(?:new\s+)?"
     rf"(?P<kind>{_ID_KINDS})\s+(?:number\s+)?(?:[A-Z]{{2,4}}[\s-]?)?(?P<value>\d[\d-]{{2,15}})",
     re.IGNORECASE)
 _KIND_LABEL = {"frequent flyer": "frequent flyer", "miles": "frequent flyer",

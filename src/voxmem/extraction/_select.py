@@ -68,13 +68,18 @@ def _acceptable(c: Candidate, policy: SensitivePolicy) -> bool:
 
 _FILLER_WORDS = word_set(
     """a an the is are to of for with and or in on at by has have named caller caller's
-    their prefers regularly usually always agent promised will wants""")
+    their prefers regularly usually always agent promised will wants only""")
 #: Share of the shorter statement's content words the longer must hold to be a repeat.
 _SAME_CONTENT = 0.8
 
 
+# "Dislikes olives" and "Does not want olives" say one thing: both read as "not olives".
+_NEGATION_WORDS = {"dislikes": "not", "does": "", "want": "", "doesn't": "not"}
+
+
 def _content_words(norm: str) -> frozenset[str]:
-    return frozenset(w for w in norm.split() if w not in _FILLER_WORDS)
+    words = (_NEGATION_WORDS.get(w, w) for w in norm.split() if w not in _FILLER_WORDS)
+    return frozenset(w for w in words if w)
 
 
 def _same_content(a: frozenset[str], b: frozenset[str]) -> bool:
@@ -141,6 +146,11 @@ def select_facts(
         # "Regularly comes in every 6 weeks"): nearly the same content words, one fact.
         words = _content_words(key)
         if words and any(_same_content(words, _content_words(k)) for k, _ in unique):
+            continue
+        # One content word each, the same word, the same kind: "Only wants decaf" and
+        # "Prefers decaf" are one preference.
+        if len(words) == 1 and any(o.kind == c.kind and _content_words(k) == words
+                                   for k, o in unique):
             continue
         unique.append((key, c))
         if nums:

@@ -17,7 +17,7 @@ from text_to_num import alpha2digit
 
 from ._text import word_set
 
-__all__ = ["restore_apostrophes", "spelled_letters", "spoken_numbers"]
+__all__ = ["join_stray_digits", "restore_apostrophes", "spelled_letters", "spoken_numbers"]
 
 _DIGIT_WORD = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|\d)"
 _REPEAT = re.compile(rf"\b(double|triple)[\s-]+({_DIGIT_WORD})\b", re.IGNORECASE)
@@ -169,3 +169,36 @@ def restore_apostrophes(text: str) -> str:
 def spelled_letters(text: str) -> str:
     """"d as in david seven seven" → "d seven seven"."""
     return _AS_IN.sub(r"\1", text)
+
+
+_ONE_DIGIT = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4",
+              "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}
+_DIGIT_NAME = "(?:" + "|".join(_ONE_DIGIT) + ")"
+# A lone digit word at the edge of an id that the joining step left out: "x7k9p two" (the
+# last character of "x seven k nine p two"), "oh two 07774412" (a phone number whose first
+# digits were read before a "triple"), "one z998765".
+_TRAILING = re.compile(
+    rf"\b(?P<run>(?=[a-z0-9]*\d)(?=[a-z0-9]*[a-z])[a-z0-9]{{3,}})(?P<words>(?:\s+{_DIGIT_NAME}\b)"
+    r"{1,3})(?=\s*(?:$|[,.;!?]|\b(?:and|thanks|thank|please|yeah|ok|okay|right)\b))",
+    re.IGNORECASE)
+_LEADING = re.compile(
+    rf"\b(?P<words>(?:{_DIGIT_NAME}\s+){{1,3}})(?P<run>[a-z]\d[a-z0-9]*|\d{{4,}})\b", re.IGNORECASE)
+
+
+def _digits(words: str) -> str:
+    return "".join(_ONE_DIGIT[w.lower()] for w in words.split())
+
+
+def join_stray_digits(text: str) -> str:
+    """Attach a digit word left next to an id or a long number to it ("x7k9p two")."""
+    text = _TRAILING.sub(lambda m: m.group("run") + _digits(m.group("words")), text)
+
+    def lead(m: re.Match[str]) -> str:
+        words = m.group("words").split()
+        # "i have two 4412 ..." is a count and a number; "oh two 0777..." or two digit
+        # words, or a run that starts with a letter, is one id read in pieces.
+        if m.group("run")[0].isalpha() or len(words) > 1 or words[0].lower() in ("oh", "zero"):
+            return _digits(m.group("words")) + m.group("run")
+        return m.group(0)
+
+    return _LEADING.sub(lead, text)

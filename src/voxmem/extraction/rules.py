@@ -29,14 +29,16 @@ from ._base import MAX_FACTS, ExtractedFact, Transcript
 from ._context import asked_for
 from ._rules_agent import AGENT_RULES, extra_commitment
 from ._rules_common import Rule, TurnView, capture_phrase, sentences
+from ._rules_habits import HABIT_RULES
 from ._rules_identity import IDENTITY_RULES
 from ._rules_needs import NEED_RULES
 from ._rules_people import PEOPLE_RULES
 from ._rules_preferences import PREFERENCE_RULES
 from ._rules_spoken import SPOKEN_RULES
+from ._rules_standing import STANDING_RULES
 from ._rules_things import THING_RULES
 from ._select import Candidate, select_facts
-from ._spoken import restore_apostrophes, spelled_letters, spoken_numbers
+from ._spoken import join_stray_digits, restore_apostrophes, spelled_letters, spoken_numbers
 from ._text import (
     DEFAULT_COUNTRY_CODE,
     clean_fillers,
@@ -123,6 +125,8 @@ _NUMBER_REPAIR = re.compile(
     r"hang\s+on)[\s,]+)+(?:(?:it's|its|it\s+is)\s+)?(?=\d)", re.IGNORECASE)
 _RIGHT_AWAY = re.compile(r"\b(?:right\s+away|straight\s+away|right\s+now|in\s+a\s+moment)\b",
                          re.IGNORECASE)
+_IN_A_MOMENT = re.compile(
+    r"\bin\s+a\s+(?:few\s+)?(?:minutes?|moment|second|sec|jiffy)\b|\bshortly\b|\bnow\b", re.I)
 _NOT_A_PROMISE = re.compile(r"^(?:a\s+look|a\s+note|you\s+through|you\s+over|it\s+a\s+try)\b", re.I)
 
 
@@ -177,6 +181,8 @@ def commitments(t: TurnView) -> list[Candidate]:
                                    base + offset + m.start()))
         for m in _YOU_SHOULD_SEE.finditer(sentence):
             what = _commit_phrase(capture_phrase(sentence, m.end()))
+            if _IN_A_MOMENT.search(what):
+                continue  # "a text with the code in a few minutes" arrives during the call
             if len(what.split()) >= 2:
                 out.append(t.candidate(f"Agent promised the caller will receive {what}",
                                        "commitment", None, 0.7, base + offset + m.start()))
@@ -203,7 +209,7 @@ def commitments(t: TurnView) -> list[Candidate]:
 
 _USER_RULES: tuple[Rule, ...] = (
     *IDENTITY_RULES, *PEOPLE_RULES, *THING_RULES, *PREFERENCE_RULES, *SPOKEN_RULES,
-    *NEED_RULES, *AGENT_RULES, commitments)
+    *NEED_RULES, *AGENT_RULES, *STANDING_RULES, *HABIT_RULES, commitments)
 
 
 class RuleExtractor:
@@ -288,7 +294,7 @@ class RuleExtractor:
             text = spoken_emails_to_addresses(spoken_numbers(text))
             text = spelled_letters(text)
             text = spelled_out_to_words(spoken_numbers(spoken_digits_to_numerals(text)))
-            text = spoken_emails_to_addresses(text)
+            text = spoken_emails_to_addresses(join_stray_digits(text))
             text = _STUTTER.sub(r"\1", text)
             text = _NUMBER_REPAIR.sub("", text)
         return text

@@ -459,8 +459,12 @@ class CallMemory:
                 await asyncio.wait([self._open_task])
             await self._end_session(reason)
         finally:
-            self._closed.set()
-            await self._close_client()
+            try:
+                await self._close_client()
+            finally:
+                # Closed means the owned client too: its engine has let go of the data
+                # directory, so another engine may open it once this is set.
+                self._closed.set()
 
     async def _end_session(self, reason: str) -> None:
         client = self._require_client()

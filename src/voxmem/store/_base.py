@@ -24,6 +24,7 @@ __all__ = [
     "FactWrite",
     "ItemDelete",
     "ProfileWrite",
+    "QuarantinedRecord",
     "RecallTraceRow",
     "SessionEnd",
     "SessionReport",
@@ -170,6 +171,27 @@ class TextHit:
     data: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class QuarantinedRecord:
+    """A journal record the store refused for a reason that is not an outage.
+
+    ``record`` is the journal record as ASCII JSON, so any text survives (a NUL byte
+    included); ``scope`` is the caller it belongs to, when it names one.
+    """
+
+    seq: int
+    record: str
+    error: str
+    at: float
+    scope: Scope | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "error": self.error, "at": self.at,
+                "userId": self.scope.user_id if self.scope else None,
+                "projectId": self.scope.project_id if self.scope else None,
+                "record": self.record}
+
+
 class Store(Protocol):
     """A durable backend. Every caller-level call takes a :class:`Scope`.
 
@@ -195,6 +217,24 @@ class Store(Protocol):
 
     async def applied_seq(self) -> int:
         """The highest journal sequence number whose effects are stored."""
+        ...
+
+    async def quarantine(self, entry: QuarantinedRecord) -> None:
+        """Set ``entry`` aside and move the applied position past it, in one transaction."""
+        ...
+
+    async def list_quarantined(self, limit: int = 100) -> list[QuarantinedRecord]:
+        """Quarantined records, oldest first."""
+        ...
+
+    async def release_quarantined(self, seq: int) -> QuarantinedRecord | None:
+        """Remove and return one quarantined record (an operator retries it)."""
+        ...
+
+    async def find_turns(self, scope: Scope, turn_ids: Sequence[str], *,
+                         since: float | None = None) -> dict[str, str]:
+        """Event ids of the caller's stored turns, by ``turn_id`` (the idempotency key):
+        those named in ``turn_ids``, plus every turn created at or after ``since``."""
         ...
 
     async def set_embeddings(

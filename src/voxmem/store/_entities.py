@@ -34,6 +34,7 @@ __all__ = [
     "add_identifiers",
     "caller_identifiers",
     "find_identifier",
+    "find_in_project",
     "forget_entities",
     "get_merge",
     "list_merges",
@@ -185,6 +186,17 @@ def find_identifier(scope: Scope, kind: str | None, value: str) -> EntityOp[list
     else:
         res = yield Stmt("ident.by_value", (*_space(scope), kind, value))
     return [_ident(r) for r in res.rows]
+
+
+def find_in_project(tenant_id: str, project_id: str, kind: str, value: str | None,
+                    limit: int = 10_000) -> EntityOp[list[tuple[str, IdentifierRow]]]:
+    """``(space, row)`` of identifiers of ``kind`` (equal to ``value`` unless None) in
+    every memory space of a project: the dashboard searches all spaces at once."""
+    if value is None:
+        res = yield Stmt("ident.kind_in_project", (tenant_id, project_id, kind, limit))
+    else:
+        res = yield Stmt("ident.in_project", (tenant_id, project_id, kind, value))
+    return [(r[0], _ident(r[1:])) for r in res.rows]
 
 
 def caller_identifiers(scope: Scope) -> EntityOp[list[IdentifierRow]]:

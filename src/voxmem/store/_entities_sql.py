@@ -53,6 +53,13 @@ ENTITY_SQL: dict[str, str | dict[str, str]] = {
     "ident.by_any_value": (
         f"SELECT {_IDENT_COLS} FROM caller_identifiers WHERE {_SPACE} AND value = ?"
         " ORDER BY created_at"),
+    # Operator search (dashboard): every space of the project; not on the call path.
+    "ident.in_project": (
+        f"SELECT space, {_IDENT_COLS} FROM caller_identifiers WHERE tenant_id = ?"
+        " AND project_id = ? AND kind = ? AND value = ? ORDER BY created_at"),
+    "ident.kind_in_project": (
+        f"SELECT space, {_IDENT_COLS} FROM caller_identifiers WHERE tenant_id = ?"
+        " AND project_id = ? AND kind = ? ORDER BY created_at LIMIT ?"),
     "ident.of_caller": (
         f"SELECT {_IDENT_COLS} FROM caller_identifiers WHERE {_CALLER}"
         " ORDER BY created_at, kind, value"),

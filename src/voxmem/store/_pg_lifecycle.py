@@ -98,6 +98,8 @@ async def forget_caller(cur: Cursor, scope: Scope) -> dict[str, int]:
         "DELETE FROM caller_merges WHERE tenant_id = %s AND project_id = %s AND space = %s"
         " AND (from_user = %s OR to_user = %s)", (*key, key[3]))
     counts["merges"] = cur.rowcount
+    # Records set aside by the applier hold the caller's words too.
+    await cur.execute(f"DELETE FROM journal_quarantine WHERE {CALLER}", key)
     return counts
 
 

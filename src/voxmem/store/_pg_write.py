@@ -14,15 +14,18 @@ from psycopg import AsyncCursor
 from psycopg.types.json import Jsonb
 
 from ..models import Scope
-from ._base import WriteBatch
+from ._base import QuarantinedRecord, TurnWrite, WriteBatch
 from ._pg_adapt import Float32Vector
 
-__all__ = ["CALLER", "apply_batch", "batch_tenants", "set_tenant"]
+__all__ = ["CALLER", "QUARANTINE_COLUMNS", "apply_batch", "batch_tenants", "quarantine_record",
+           "quarantined", "set_tenant"]
 
 Cursor = AsyncCursor[tuple[Any, ...]]
 
 TENANT_SETTING = "voxmem.tenant_id"
 CALLER = "tenant_id = %s AND project_id = %s AND space = %s AND user_id = %s"
+QUARANTINE_COLUMNS = ("seq, record, error, quarantined_at, tenant_id, project_id, space,"
+                      " user_id")
 
 
 async def set_tenant(cur: Cursor, tenant_id: str) -> None:
@@ -157,6 +160,10 @@ async def _insert_turns(cur: Cursor, tenant: _Tenant, batch: WriteBatch) -> None
         while end < len(batch.turns) and batch.turns[end].scope.tenant_id == t:
             end += 1
         await tenant.use(t)
+        turns = await _turns_not_stored(cur, t, batch.turns[start:end])
+        start = end
+        if not turns:
+            continue
         await cur.executemany(
             "INSERT INTO items (id, tenant_id, project_id, space, user_id, agent_id,"
             " session_id, kind, text, turn_id, user_text, assistant_text, interrupted,"
@@ -168,8 +175,33 @@ async def _insert_turns(cur: Cursor, tenant: _Tenant, batch: WriteBatch) -> None
               w.turn.interrupted, Jsonb(w.turn.tool_calls), Jsonb(w.turn.metadata),
               w.turn.created_at, Float32Vector.maybe(w.embedding),
               batch.embedding_model if w.embedding is not None else None)
-             for w in batch.turns[start:end]])
-        start = end
+             for w in turns])
+
+
+async def _turns_not_stored(cur: Cursor, tenant_id: str,
+                            turns: list[TurnWrite]) -> list[TurnWrite]:
+    """``turns`` minus those whose turn id their caller already has stored.
+
+    The engine answers a retried turn id with the first event id; this catches the rest
+    (a retry while the store could not be asked, two writers racing).
+    """
+    keys = list({(*w.scope.caller_key[1:], w.turn.turn_id) for w in turns})
+    # Joined on the whole key so the lookup uses the (caller, turn_id) index.
+    await cur.execute(
+        "SELECT i.project_id, i.space, i.user_id, i.turn_id, i.id FROM items i"
+        " JOIN unnest(%s::text[], %s::text[], %s::text[], %s::text[]) AS k(p, sp, u, tid)"
+        " ON i.project_id = k.p AND i.space = k.sp AND i.user_id = k.u AND i.turn_id = k.tid"
+        " WHERE i.tenant_id = %s AND i.kind = 'turn'",
+        ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
+         [k[3] for k in keys], tenant_id))
+    stored = {tuple(r[:4]): r[4] for r in await cur.fetchall()}
+    out: list[TurnWrite] = []
+    for w in turns:
+        _t, p, sp, u = w.scope.caller_key
+        key = (p, sp, u, w.turn.turn_id)
+        if stored.setdefault(key, w.turn.event_id) == w.turn.event_id:
+            out.append(w)
+    return out
 
 
 async def _touch_sessions(cur: Cursor, tenant: _Tenant, batch: WriteBatch) -> None:
@@ -183,3 +215,26 @@ async def _touch_sessions(cur: Cursor, tenant: _Tenant, batch: WriteBatch) -> No
         await cur.execute(
             "UPDATE sessions SET last_activity_at = GREATEST(COALESCE(last_activity_at, 0),"
             " %s) WHERE tenant_id = %s AND project_id = %s AND id = %s", (at, t, p, sid))
+
+
+async def quarantine_record(cur: Cursor, entry: QuarantinedRecord, journal_id: str) -> None:
+    """Set a refused journal record aside and move this journal's position past it."""
+    key = entry.scope.caller_key if entry.scope else (None, None, None, None)
+    await cur.execute(
+        "INSERT INTO journal_quarantine (journal_id, seq, tenant_id, project_id, space,"
+        " user_id, record, error, quarantined_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (journal_id, seq) DO NOTHING",
+        (journal_id, entry.seq, *key, entry.record, entry.error, entry.at))
+    await cur.execute(
+        "INSERT INTO journal_positions (journal_id, applied_seq, updated_at)"
+        " VALUES (%s, %s, %s) ON CONFLICT (journal_id) DO UPDATE SET"
+        " applied_seq = GREATEST(journal_positions.applied_seq, excluded.applied_seq),"
+        " updated_at = excluded.updated_at", (journal_id, entry.seq, time.time()))
+
+
+def quarantined(row: tuple[Any, ...]) -> QuarantinedRecord:
+    """A :class:`QuarantinedRecord` from a row of ``QUARANTINE_COLUMNS``."""
+    scope = None if row[4] is None else Scope(tenant_id=row[4], project_id=row[5],
+                                              agent_id="", user_id=row[7], space=row[6])
+    return QuarantinedRecord(seq=int(row[0]), record=row[1], error=row[2],
+                             at=float(row[3]), scope=scope)

@@ -104,6 +104,8 @@ def forget_caller(conn: sqlite3.Connection, scope: Scope) -> dict[str, int]:
             "DELETE FROM caller_merges WHERE tenant_id = ? AND project_id = ? AND space = ?"
             " AND (from_user = ? OR to_user = ?)", (*key, key[3])).rowcount,
     }
+    # Records set aside by the applier hold the caller's words too.
+    conn.execute(f"DELETE FROM journal_quarantine WHERE {_CALLER}", key)
     # Merge every FTS segment so no old segment still holds the caller's words.
     conn.execute("INSERT INTO items_fts (items_fts) VALUES ('optimize')")
     return counts

@@ -40,7 +40,7 @@ from .._exceptions import StoreUnavailable
 from ..models import Chunk, MemoryItem, Scope, SessionInfo, Turn
 from . import _entities as entities
 from . import _pg_lifecycle as lifecycle
-from ._base import DocumentWrite, TextHit, WriteBatch
+from ._base import DocumentWrite, QuarantinedRecord, TextHit, WriteBatch
 from ._pg_adapt import Float32Vector, register_vector, text_query, vector_dims
 from ._pg_admin import (
     application_role_grants,
@@ -51,7 +51,14 @@ from ._pg_admin import (
 )
 from ._pg_console import PostgresConsole
 from ._pg_write import CALLER as _CALLER
-from ._pg_write import apply_batch, batch_tenants, set_tenant
+from ._pg_write import (
+    QUARANTINE_COLUMNS,
+    apply_batch,
+    batch_tenants,
+    quarantine_record,
+    quarantined,
+    set_tenant,
+)
 
 __all__ = [
     "DEFAULT_ACQUIRE_TIMEOUT_S",
@@ -211,7 +218,10 @@ class PostgresStore(PostgresConsole):
         except psycopg.Error as exc:
             if not isinstance(exc, psycopg.OperationalError):
                 log.error("Postgres rejected a statement: %s", exc)
-            raise StoreUnavailable(f"Postgres: {exc}") from exc
+            # Bad data (a NUL byte, a broken constraint) fails the same way every time:
+            # the applier must set such a record aside instead of waiting for it.
+            poison = isinstance(exc, psycopg.DataError | psycopg.IntegrityError)
+            raise StoreUnavailable(f"Postgres: {exc}", retryable=not poison) from exc
 
     async def _fetch(self, tenant_id: str | None, query: str, params: Sequence[Any] = (),
                      *, search: bool = False) -> list[tuple[Any, ...]]:
@@ -321,6 +331,34 @@ class PostgresStore(PostgresConsole):
             None, "SELECT applied_seq FROM journal_positions WHERE journal_id = %s",
             (self.journal_id,))
         return int(rows[0][0]) if rows else 0
+
+    async def quarantine(self, entry: QuarantinedRecord) -> None:
+        async with self._transaction(None) as cur:
+            await quarantine_record(cur, entry, self.journal_id)
+
+    async def list_quarantined(self, limit: int = 100) -> list[QuarantinedRecord]:
+        rows = await self._fetch(None, f"SELECT {QUARANTINE_COLUMNS} FROM journal_quarantine"
+                                 " WHERE journal_id = %s ORDER BY seq LIMIT %s",
+                                 (self.journal_id, limit))
+        return [quarantined(r) for r in rows]
+
+    async def release_quarantined(self, seq: int) -> QuarantinedRecord | None:
+        rows = await self._fetch(None, "DELETE FROM journal_quarantine WHERE journal_id = %s"
+                                 f" AND seq = %s RETURNING {QUARANTINE_COLUMNS}",
+                                 (self.journal_id, seq))
+        return quarantined(rows[0]) if rows else None
+
+    async def find_turns(self, scope: Scope, turn_ids: Sequence[str], *,
+                         since: float | None = None) -> dict[str, str]:
+        if not turn_ids and since is None:
+            return {}
+        rows = await self._fetch(
+            scope.tenant_id, f"SELECT turn_id, id FROM items WHERE {_CALLER}"
+            " AND kind = 'turn' AND (turn_id = ANY(%s) OR created_at >= %s)"
+            " ORDER BY created_at DESC",
+            (*scope.caller_key, list(dict.fromkeys(turn_ids)),
+             float("inf") if since is None else since))
+        return {r[0]: r[1] for r in rows}  # the oldest copy wins if there are several
 
     async def _tenant_ids(self) -> list[str]:
         rows = await self._fetch(None, "SELECT tenant_id FROM tenants ORDER BY tenant_id")

@@ -13,6 +13,7 @@ import contextlib
 import functools
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -27,7 +28,7 @@ from .._exceptions import StoreUnavailable
 from ..models import Chunk, MemoryItem, Scope, SessionInfo, Turn
 from . import _entities as entities
 from . import _sqlite_lifecycle as lifecycle
-from ._base import DocumentWrite, TextHit, WriteBatch
+from ._base import DocumentWrite, QuarantinedRecord, TextHit, TurnWrite, WriteBatch
 from ._keys import search_key
 from ._migrations import load_migrations
 from ._sqlite_console import SQLiteConsole
@@ -39,6 +40,8 @@ log = logging.getLogger("voxmem.store")
 T = TypeVar("T")
 
 _READERS = 2
+#: Bound parameters per IN (...) list, well under SQLite's limit.
+_MAX_PARAMS = 500
 
 
 def fts_query(text: str) -> str | None:
@@ -134,14 +137,34 @@ class SQLiteStore(SQLiteConsole):
             return await loop.run_in_executor(self._writer, run)
         except sqlite3.Error as exc:
             # Disk full, read-only file, locked database: writes fail loudly while
-            # reads keep working from their own connections.
-            raise StoreUnavailable(f"SQLite write failed: {exc}") from exc
+            # reads keep working from their own connections. Bad data (a broken
+            # constraint) fails the same way every time: not worth retrying.
+            poison = isinstance(exc, sqlite3.IntegrityError | sqlite3.DataError)
+            raise StoreUnavailable(f"SQLite write failed: {exc}",
+                                   retryable=not poison) from exc
 
     async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._writer, self._create_private)
         self._write_conn = await loop.run_in_executor(self._writer, self._connect)
         await loop.run_in_executor(self._writer, self._migrate)
+
+    def _create_private(self) -> None:
+        """Create the database file 0600 whatever the umask.
+
+        SQLite gives its ``-wal`` and ``-shm`` files the database file's mode, so making
+        this one owner-only covers them too.
+        """
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+        finally:
+            os.close(fd)
+        for suffix in ("-wal", "-shm"):  # left by an older version with a wider mode
+            side = self.path.with_name(self.path.name + suffix)
+            with contextlib.suppress(FileNotFoundError):
+                side.chmod(0o600)
 
     def _migrate(self) -> None:
         conn = self._write_conn
@@ -193,6 +216,59 @@ class SQLiteStore(SQLiteConsole):
         return await self._read(
             lambda c: int(c.execute("SELECT applied_seq FROM journal_state").fetchone()[0])
         )
+
+    async def quarantine(self, entry: QuarantinedRecord) -> None:
+        key = entry.scope.caller_key if entry.scope else (None, None, None, None)
+
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO journal_quarantine (seq, tenant_id, project_id, space, user_id,"
+                " record, error, quarantined_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (seq) DO NOTHING",
+                (entry.seq, *key, entry.record, entry.error, entry.at))
+            conn.execute(
+                "UPDATE journal_state SET applied_seq = MAX(applied_seq, ?) WHERE id = 1",
+                (entry.seq,))
+
+        await self._write(run)
+
+    async def list_quarantined(self, limit: int = 100) -> list[QuarantinedRecord]:
+        return await self._read(lambda c: [_quarantined(r) for r in c.execute(
+            "SELECT seq, record, error, quarantined_at, tenant_id, project_id, space,"
+            " user_id FROM journal_quarantine ORDER BY seq LIMIT ?", (limit,))])
+
+    async def release_quarantined(self, seq: int) -> QuarantinedRecord | None:
+        def run(conn: sqlite3.Connection) -> QuarantinedRecord | None:
+            row = conn.execute(
+                "DELETE FROM journal_quarantine WHERE seq = ? RETURNING seq, record, error,"
+                " quarantined_at, tenant_id, project_id, space, user_id", (seq,)).fetchone()
+            return None if row is None else _quarantined(row)
+
+        return await self._write(run)
+
+    async def find_turns(self, scope: Scope, turn_ids: Sequence[str], *,
+                         since: float | None = None) -> dict[str, str]:
+        ids = list(dict.fromkeys(turn_ids))
+
+        def run(conn: sqlite3.Connection) -> dict[str, str]:
+            found: dict[str, str] = {}
+            if since is not None:
+                for row in conn.execute(
+                        f"SELECT turn_id, id FROM items WHERE {_CALLER} AND kind = 'turn'"
+                        " AND created_at >= ? ORDER BY created_at DESC",
+                        (*scope.caller_key, since)):
+                    found[row[0]] = row[1]
+            for start in range(0, len(ids), _MAX_PARAMS):
+                part = ids[start:start + _MAX_PARAMS]
+                marks = ",".join("?" * len(part))
+                for row in conn.execute(
+                        f"SELECT turn_id, id FROM items WHERE {_CALLER} AND kind = 'turn'"
+                        f" AND turn_id IN ({marks}) ORDER BY created_at DESC",
+                        (*scope.caller_key, *part)):
+                    found[row[0]] = row[1]  # the oldest copy wins if there are several
+            return found
+
+        return await self._read(run) if ids or since is not None else {}
 
     async def set_embeddings(
         self, rows: Sequence[tuple[str, bytes]], model: str, *, table: str = "items"
@@ -588,9 +664,36 @@ def _session(row: sqlite3.Row | tuple[Any, ...]) -> SessionInfo:
                        ended_at=row[4], end_reason=row[5], metadata=json.loads(row[6] or "{}"))
 
 
+def _quarantined(r: sqlite3.Row | tuple[Any, ...]) -> QuarantinedRecord:
+    scope = None if r[4] is None else Scope(tenant_id=r[4], project_id=r[5], agent_id="",
+                                            user_id=r[7], space=r[6])
+    return QuarantinedRecord(seq=int(r[0]), record=r[1], error=r[2], at=float(r[3]),
+                             scope=scope)
+
+
 def _index_row(r: sqlite3.Row | tuple[Any, ...]) -> dict[str, Any]:
     return {"name": r[0], "version": r[1], "metadata": json.loads(r[2]),
             "createdAt": r[3], "updatedAt": r[4], "documentCount": r[5], "chunkCount": r[6]}
+
+
+def _turns_not_stored(conn: sqlite3.Connection, batch: WriteBatch) -> list[TurnWrite]:
+    """The batch's turns minus those whose turn id the caller already has stored.
+
+    The engine answers a retried turn id with the first event id; this catches the rest
+    (a retry while the store could not be asked, two writers racing).
+    """
+    out: list[TurnWrite] = []
+    seen: set[tuple[str, ...]] = set()
+    for w in batch.turns:
+        key = (*w.scope.caller_key, w.turn.turn_id)
+        if key in seen:
+            continue
+        seen.add(key)
+        row = conn.execute(f"SELECT id FROM items WHERE {_CALLER} AND kind = 'turn'"
+                           " AND turn_id = ? LIMIT 1", key).fetchone()
+        if row is None or row[0] == w.turn.event_id:
+            out.append(w)
+    return out
 
 
 def _apply_batch(batch: WriteBatch, conn: sqlite3.Connection) -> None:
@@ -612,7 +715,8 @@ def _apply_batch(batch: WriteBatch, conn: sqlite3.Connection) -> None:
             " ON CONFLICT (tenant_id, project_id, id) DO NOTHING",
             (t, p, s.session_id, sp, u, s.scope.agent_id, s.started_at, json.dumps(s.metadata)),
         )
-    if batch.turns:
+    turns = _turns_not_stored(conn, batch)
+    if turns:
         conn.executemany(
             "INSERT INTO items (id, tenant_id, project_id, space, user_id, agent_id, session_id,"
             " kind, text, search_key, turn_id, user_text, assistant_text, interrupted,"
@@ -624,7 +728,7 @@ def _apply_batch(batch: WriteBatch, conn: sqlite3.Connection) -> None:
               w.turn.assistant_text, int(w.turn.interrupted), json.dumps(w.turn.tool_calls),
               json.dumps(w.turn.metadata), w.turn.created_at, w.embedding,
               batch.embedding_model if w.embedding is not None else None)
-             for w in batch.turns],
+             for w in turns],
         )
     for f in batch.facts:
         if f.supersedes:

@@ -1,5 +1,5 @@
-"""The dashboard's forms: sign in and out, delete a memory, forget a caller, manage
-knowledge (create, upload, delete) and set the memory policy.
+"""The dashboard's forms: sign in and out, delete a memory, forget a caller, merge and
+unmerge callers, manage knowledge (create, upload, delete) and set the memory policy.
 
 Every form needs a signed-in session and its CSRF token; the request is refused before
 its body is read when there is no session. Each action runs the same operation the REST
@@ -123,6 +123,28 @@ async def forget_caller(dash: Dash, request: Request, view: View, form: FormData
     space = str(form.get("space") or SHARED_SPACE)
     result = await dash.op("forget_user", view.payload(space, user_id=user_id))
     return _with_notice("/callers", view, f"Caller {user_id} erased"), result
+
+
+async def unmerge(dash: Dash, request: Request, view: View, form: FormData) -> Result:
+    user_id = str(request.path_params["user_id"])
+    space = str(form.get("space") or SHARED_SPACE)
+    merge_id = _field(form, "merge_id")
+    result = await dash.op("unmerge_callers", view.payload(space, merge_id=merge_id))
+    back = f"/callers/{urllib.parse.quote(user_id, safe='')}"
+    return _with_notice(back, view, f"Merge {merge_id} undone") + f"&space={space}", result
+
+
+async def merge(dash: Dash, request: Request, view: View, form: FormData) -> Result:
+    """Merge another caller (``from_id``) into this one; undoable from this page."""
+    user_id = str(request.path_params["user_id"])
+    space = str(form.get("space") or SHARED_SPACE)
+    from_id = _field(form, "from_id")
+    reason = str(form.get("reason") or "").strip() or "merged on the dashboard"
+    result = await dash.op("merge_callers", view.payload(space, from_id=from_id,
+                                                         to_id=user_id, reason=reason))
+    back = f"/callers/{urllib.parse.quote(user_id, safe='')}"
+    return _with_notice(back, view, f"Caller {from_id} merged into this one") + \
+        f"&space={space}", result
 
 
 # -- knowledge ----------------------------------------------------------------------------
@@ -271,6 +293,8 @@ ACTIONS: tuple[tuple[str, ActionHandler], ...] = (
     ("/logout", logout),
     ("/callers/{user_id}/memories/{memory_id}/delete", delete_memory),
     ("/callers/{user_id}/forget", forget_caller),
+    ("/callers/{user_id}/unmerge", unmerge),
+    ("/callers/{user_id}/merge", merge),
     ("/knowledge", create_index),
     ("/knowledge/{name}/upload", upload),
     ("/knowledge/{name}/documents/delete", delete_document),

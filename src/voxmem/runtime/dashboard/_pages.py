@@ -124,8 +124,9 @@ async def health(dash: Dash, request: Request, view: View) -> Page:
 #: (path, handler, summary, has a JSON twin) — the twin is ``path + ".json"``.
 PAGES = (
     ("/", home, "Redirects to the callers page", False),
-    ("/callers", callers, "Callers, searchable by id, name, phone, email or number", True),
-    ("/callers/{user_id}", caller, "A caller: profile, memories and history, calls", True),
+    ("/callers", callers, "Callers, found by any identifier (as written or spoken) or name", True),
+    ("/callers/{user_id}", caller,
+     "A caller: profile, memories and history, identifiers, merges, calls", True),
     ("/callers/{user_id}/forget", forget_confirm, "Confirm erasing a caller", False),
     ("/callers/{user_id}/export", export, "Everything stored about a caller, as a file",
      False),
