@@ -266,7 +266,9 @@ async def test_pipecat_tool_answers_through_the_result_callback(client: VoiceCli
                                user=USER)
     adapter = client.to_pipecat_tool(user=USER)
     assert adapter["name"] == "search_memory"
-    assert adapter["schema"] == client.to_openai_function()
+    function = client.to_openai_function()["function"]
+    assert adapter["schema"].name == function["name"]
+    assert adapter["schema"].properties == function["parameters"]["properties"]
     answers: list[str] = []
 
     class Params:  # the shape of pipecat's FunctionCallParams

@@ -47,6 +47,8 @@ from .._exceptions import BadRequest, InternalError, NotFound, Unauthorized, Vox
 from .._operations import OPERATIONS, Operation, dispatch
 from ..engine import MemoryEngine
 from ..engine._validate import parse_json_int
+from ._metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from ._metrics import RuntimeMetrics
 from .dashboard import Dashboard, dashboard_openapi_paths
 
 __all__ = ["RuntimeHooks", "create_app", "openapi_document"]
@@ -168,11 +170,16 @@ EXTRA_ROUTES = (
     ("GET", HEALTH_PATH, "Liveness; needs no token and reveals nothing", False),
     ("GET", "/openapi.json", "This OpenAPI document", True),
     ("GET", "/v1/runtime", "Process, version and engine stats", True),
+    ("GET", "/metrics", "Prometheus metrics: rates, latencies, saturation, memory", True),
     ("GET", "/v1/settings", "The settings table (name, default, env, help) with values",
      True),
     ("POST", "/v1/admin/shutdown", "Flush everything to the store and stop the runtime",
      True),
 )
+#: Extra routes that answer something other than JSON, as their OpenAPI content.
+_EXTRA_ROUTE_CONTENT: dict[str, dict[str, Any]] = {
+    "/metrics": {"content": {"text/plain": {"schema": {"type": "string"}}}},
+}
 
 
 def _schemas() -> tuple[dict[str, tuple[dict[str, Any], dict[str, Any]]], dict[str, Any]]:
@@ -239,7 +246,9 @@ def openapi_document(version: str) -> dict[str, Any]:
     views = {HEALTH_PATH: "Health", "/v1/settings": "SettingsView"}
     for method, path, summary, needs_token in EXTRA_ROUTES:
         body: dict[str, Any] = {"description": "OK"}
-        if path in views:
+        if path in _EXTRA_ROUTE_CONTENT:
+            body.update(_EXTRA_ROUTE_CONTENT[path])
+        elif path in views:
             body["content"] = {"application/json": {"schema": {
                 "$ref": _REF.format(name=views[path])}}}
         elif path in ("/v1/runtime", "/openapi.json"):
@@ -354,6 +363,7 @@ def create_app(
     secrets = (*cfg.secret_values(), token)
     max_body = cfg.runtime_max_body_bytes
     openapi = _json_response(200, openapi_document(_version()))
+    metrics = RuntimeMetrics(engine.stats)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -374,17 +384,22 @@ def create_app(
 
     def endpoint_for(op: Operation) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            payload = await read_json_object(request, max_body)
+            arrived = metrics.started(request.scope.get(RECEIVED_AT_KEY))
+            status, result = 500, None
             try:
-                result = await dispatch(engine, op.name, payload,
-                                        received_at=request.scope.get(RECEIVED_AT_KEY))
-            except VoxmemError:
+                payload = await read_json_object(request, max_body)
+                result = await dispatch(engine, op.name, payload, received_at=arrived)
+                status = 200
+            except VoxmemError as exc:
+                status = exc.status_code
                 raise
             except Exception as exc:
                 # A bug, not bad input: log the traceback, tell the client no internals.
                 log.exception("operation %s failed", op.name)
                 raise InternalError(f"{op.name} failed unexpectedly ({type(exc).__name__}); "
                                     "see the runtime log") from exc
+            finally:
+                metrics.finished(op.name, arrived, status, result)
             return _json_response(200, result)
 
         endpoint.__name__ = op.name
@@ -408,7 +423,11 @@ def create_app(
 
     async def runtime_info(_request: Request) -> Response:
         info = hooks.info() if hooks.info is not None else {"pid": os.getpid()}
-        return _json_response(200, {**info, "version": _version(), "stats": engine.stats()})
+        return _json_response(200, {**info, "version": _version(), "stats": engine.stats(),
+                                    "saturation": metrics.saturation().to_dict()})
+
+    async def metrics_view(_request: Request) -> Response:
+        return Response(metrics.exposition(), media_type=METRICS_CONTENT_TYPE)
 
     async def settings_view(_request: Request) -> Response:
         values = cfg.to_dict()
@@ -430,7 +449,8 @@ def create_app(
     routes += [Route(op.spec.read_path, read_twin_for(op), methods=["GET"])
                for op in OPERATIONS.values() if op.spec.read_path is not None]
     views = {HEALTH_PATH: health, "/v1/runtime": runtime_info, "/v1/settings": settings_view,
-             "/v1/admin/shutdown": shutdown, "/openapi.json": openapi_view}
+             "/v1/admin/shutdown": shutdown, "/openapi.json": openapi_view,
+             "/metrics": metrics_view}
     routes += [Route(path, views[path], methods=[method])
                for method, path, _summary, _auth in EXTRA_ROUTES]
     dashboard = Dashboard(engine, token=token)
