@@ -1,15 +1,23 @@
 """Load: many simulated callers against one runtime, as a host of voice workers would.
 
-200 callers (split over worker processes, like LiveKit's one-process-per-job) each do a
-recall and a save every 2 s for 60 s against one runtime for a fresh data directory.
-Reports recall latency, errors, lost turns (acknowledged by the runtime vs present in
-the store after a graceful stop), the runtime's cold start to its first answered
-recall, and its resident memory.
+Open loop (the default): turns arrive at a fixed rate whatever the runtime's answers
+do, as calls do, so queueing shows instead of slowing the load down. Each turn is a
+recall followed by a save of one of ``--callers`` callers; worker processes (like
+LiveKit's one-process-per-job) share the rate. The rate is stepped (``--rates``, turns
+per second; two requests each) against one runtime for a fresh data directory, and
+each step reports the achieved request rate, recall and save latency percentiles
+(measured from the turn's scheduled start, so a late client does not hide queueing),
+degraded recalls, errors and the runtime's own saturation gauge from ``/metrics``.
+The saturation point is the last step that keeps up: achieved >= 95 % of offered,
+recall p95 <= 20 ms, no errors. Acknowledged vs stored turns are counted after a
+graceful stop.
 
-    python benchmarks/load.py            # 200 callers, 60 s
-    python benchmarks/load.py --quick    # 50 callers, 15 s
+    python benchmarks/load.py                       # steps 50..800 turns/s, 20 s each
+    python benchmarks/load.py --rates 100,200 --step-duration 10
+    python benchmarks/load.py --closed              # the old closed loop: 200 callers,
+                                                    # a recall and a save every 2 s
 
-Prints a table and writes ``benchmarks/results/load.json``.
+Prints a table and writes ``benchmarks/results/load.json`` (``load_closed.json``).
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from recall_latency import corpus, pct  # shared corpus and percentile
-from runtime_latency import PORTS, process_rss_mb
+from runtime_latency import PORTS, process_cpu_s, process_rss_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -77,6 +85,200 @@ async def worker(first: int, count: int, duration_s: float, period_s: float) -> 
         await client.aclose()
     return {"recalls": recalls, "saves": saves, "errors": errors, "degraded": degraded,
             "acked": acked}
+
+
+async def open_worker(first: int, callers: int, rate: float,
+                      duration_s: float) -> dict[str, Any]:
+    """One worker process, open loop: turns start at ``rate`` per second regardless of
+    how fast the runtime answers; each is a recall then a save."""
+    from voxmem import VoiceClient
+
+    lines, questions = corpus()
+    client = VoiceClient(project_id="load", agent_id="agent",
+                         max_concurrent_users=max(callers, 1))
+    rng = random.Random(first)
+    recalls: list[float] = []
+    saves: list[float] = []
+    errors: dict[str, int] = {}
+    examples: dict[str, str] = {}
+    degraded = 0
+    acked: dict[str, int] = {}
+    turns = max(1, round(rate * duration_s))
+
+    async def turn(k: int, scheduled: float) -> None:
+        nonlocal degraded
+        n = first + k % callers
+        user = {"id": f"caller-{n}"}
+        try:
+            result = await client.search_memory(rng.choice(questions), user=user)
+            recalls.append((time.perf_counter() - scheduled) * 1000)
+            degraded += result.degraded
+            started = time.perf_counter()
+            await client.save_response(user_text=lines[(n * 7919 + k) % len(lines)],
+                                       assistant_text="Okay, noted.", user=user)
+            saves.append((time.perf_counter() - started) * 1000)
+            acked[user["id"]] = acked.get(user["id"], 0) + 1
+        except Exception as exc:  # a benchmark counts every failure, whatever its kind
+            code = getattr(exc, "code", type(exc).__name__)
+            errors[code] = errors.get(code, 0) + 1
+            examples.setdefault(code, str(exc)[:300])
+
+    tasks = []
+    try:
+        # A call starts with a preload: the callers are warm before the clock starts, as
+        # they are on a host in steady state (a first turn is a cold start, measured
+        # elsewhere).
+        gate = asyncio.Semaphore(16)
+
+        async def warm(n: int) -> None:
+            async with gate:
+                try:
+                    await client.preload(user={"id": f"caller-{n}"})
+                except Exception as exc:  # a runtime still behind from the last step
+                    code = "preload:" + getattr(exc, "code", type(exc).__name__)
+                    errors[code] = errors.get(code, 0) + 1
+                    examples.setdefault(code, str(exc)[:300])
+
+        await asyncio.gather(*(warm(n) for n in range(first, first + callers)))
+        start = time.perf_counter() + rng.uniform(0, 1 / max(rate, 1e-9))
+        for k in range(turns):
+            scheduled = start + k / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.ensure_future(turn(k, scheduled)))
+        await asyncio.gather(*tasks)
+        span = time.perf_counter() - start
+    finally:
+        await client.aclose()
+    return {"recalls": recalls, "saves": saves, "errors": errors, "degraded": degraded,
+            "acked": acked, "turns": turns, "span_s": span, "error_examples": examples}
+
+
+def scrape_metrics(data_dir: Path) -> dict[str, Any]:
+    """The runtime's own view: saturation and its request latency (from /metrics)."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from voxmem.runtime import read_discovery
+
+    found = read_discovery(data_dir)
+    assert found is not None
+    token = Path(found.token_path).read_text().strip()
+    try:
+        text = httpx.get(f"{found.url}/metrics",
+                         headers={"authorization": f"Bearer {token}"}, timeout=60).text
+    except httpx.HTTPError as exc:  # an overloaded runtime may not answer in time
+        return {"scrape_error": type(exc).__name__}
+    out: dict[str, Any] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name in ("voxmem_saturated", "voxmem_queued_avg_seconds",
+                               "process_resident_memory_bytes"):
+                out[sample.name] = sample.value
+            elif sample.name == "voxmem_search_degraded_total":
+                out["degraded_" + sample.labels["reason"]] = sample.value
+    return out
+
+
+def run_open(args: argparse.Namespace, store_url: str = "",
+             admin_url: str | None = None) -> dict[str, Any]:
+    """Step the arrival rate against one runtime; one row per step."""
+    from voxmem.cli import stop_runtime
+
+    tmp = tempfile.TemporaryDirectory(prefix="voxmem-load-")
+    data_dir = Path(tmp.name)
+    os.environ.update({"VOXMEM_DATA_DIR": str(data_dir), "VOXMEM_EMBEDDER": args.embedder,
+                       "VOXMEM_RUNTIME_PORT_MIN": PORTS[0],
+                       "VOXMEM_RUNTIME_PORT_MAX": PORTS[1], "VOXMEM_STORE_URL": store_url})
+    out: dict[str, Any] = {"mode": "open", "callers": args.callers, "workers": args.workers,
+                           "step_duration_s": args.step_duration, "embedder": args.embedder,
+                           "store": "postgres" if store_url else "sqlite", "steps": []}
+    acked: dict[str, int] = {}
+    try:
+        out["cold_start_to_first_recall_s"], pid = asyncio.run(cold_start(data_dir))
+        out["rss_mb_idle"] = round(process_rss_mb(pid), 1)
+        for rate in args.rate_steps:
+            per_callers = max(1, args.callers // args.workers)
+            procs = [subprocess.Popen(
+                [sys.executable, __file__, "--open-worker", str(w * per_callers),
+                 str(per_callers), str(rate / args.workers), str(args.step_duration)],
+                stdout=subprocess.PIPE, text=True) for w in range(args.workers)]
+            peak_rss = 0.0
+            cpu_before = process_cpu_s(pid)
+            while any(p.poll() is None for p in procs):
+                peak_rss = max(peak_rss, process_rss_mb(pid))
+                time.sleep(0.5)
+            parts = [json.loads(p.communicate()[0]) for p in procs]
+            cpu_s = process_cpu_s(pid) - cpu_before
+            recalls = [v for p in parts for v in p["recalls"]]
+            saves = [v for p in parts for v in p["saves"]]
+            errors: dict[str, int] = {}
+            examples: dict[str, str] = {}
+            for p in parts:
+                for code, n in p["errors"].items():
+                    errors[code] = errors.get(code, 0) + n
+                examples.update(p["error_examples"])
+                for user, n in p["acked"].items():
+                    acked[user] = acked.get(user, 0) + n
+            step = {
+                "offered_req_s": 2 * rate,
+                # Requests answered over the time the turns really took, first arrival
+                # to last answer (a runtime that cannot keep up stretches the step).
+                "achieved_req_s": round((len(recalls) + len(saves)) / max(
+                    max(p["span_s"] for p in parts), args.step_duration), 1),
+                "recall_ms": {q: round(pct(recalls, n), 2) if recalls else None
+                              for q, n in (("p50", 50), ("p95", 95), ("p99", 99))},
+                "save_ms": {q: round(pct(saves, n), 2) if saves else None
+                            for q, n in (("p50", 50), ("p95", 95))},
+                "degraded": sum(p["degraded"] for p in parts), "errors": errors,
+                "error_examples": examples,
+                # The runtime's CPU per answered request: on a shared machine this is the
+                # figure that compares server options, not requests per second.
+                "runtime_cpu_ms_per_request": round(
+                    cpu_s * 1000 / max(1, len(recalls) + len(saves)), 3),
+                "rss_mb_peak": round(peak_rss, 1), "runtime": scrape_metrics(data_dir),
+            }
+            p95 = step["recall_ms"]["p95"]
+            step["keeps_up"] = bool(step["achieved_req_s"] >= 0.95 * step["offered_req_s"]
+                                    and p95 is not None and p95 <= args.p95_target_ms
+                                    and not errors)
+            out["steps"].append(step)
+            print(f"offered {step['offered_req_s']:>6} req/s: achieved "
+                  f"{step['achieved_req_s']:>7}, recall p95 {p95} ms, degraded "
+                  f"{step['degraded']}, errors {sum(errors.values())}", file=sys.stderr)
+            if not step["keeps_up"] and args.stop_at_saturation:
+                break
+    finally:
+        out["runtime_stop"] = stop_runtime(data_dir)
+    stored = count_turns(data_dir, admin_url)
+    out["turns_acknowledged"] = sum(acked.values())
+    out["turns_stored"] = sum(stored.get(user, 0) for user in acked)
+    out["turns_lost"] = sum(max(0, n - stored.get(user, 0)) for user, n in acked.items())
+    kept = [s["offered_req_s"] for s in out["steps"] if s["keeps_up"]]
+    out["saturation_req_s"] = max(kept) if kept else None
+    tmp.cleanup()
+    return out
+
+
+def print_open(out: dict[str, Any]) -> None:
+    print(f"\nvoxmem runtime, open loop: {out['callers']} callers in {out['workers']} worker "
+          f"processes, {out['step_duration_s']} s per step, embedder={out['embedder']}, "
+          f"store={out['store']}")
+    print(f"{'offered':>8} {'achieved':>9} {'recall p50/p95/p99 ms':>24} {'save p95':>9} "
+          f"{'degraded':>9} {'errors':>7} {'saturated':>9} {'RSS MB':>7} {'CPU ms/req':>10}")
+    for s in out["steps"]:
+        r = s["recall_ms"]
+        print(f"{s['offered_req_s']:>8} {s['achieved_req_s']:>9} "
+              f"{r['p50']!s:>7}/{r['p95']!s:>7}/{r['p99']!s:>7} {s['save_ms']['p95']!s:>9} "
+              f"{s['degraded']:>9} {sum(s['errors'].values()):>7} "
+              f"{s['runtime'].get('voxmem_saturated', float('nan')):>9.0f} "
+              f"{s['rss_mb_peak']:>7} {s['runtime_cpu_ms_per_request']:>10}")
+    print(f"saturation point (keeps up, recall p95 <= target, no errors): "
+          f"{out['saturation_req_s']} req/s")
+    print(f"turns acknowledged / stored / lost: {out['turns_acknowledged']} / "
+          f"{out['turns_stored']} / {out['turns_lost']}")
+    print(f"cold start to first recall: {out['cold_start_to_first_recall_s']:.2f} s")
 
 
 COUNT_TURNS = "SELECT user_id, count(*) FROM items WHERE kind = 'turn' GROUP BY user_id"
@@ -169,6 +371,11 @@ def run(args: argparse.Namespace, store_url: str = "",
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--open-worker":
+        first, callers, rate, duration = sys.argv[2:6]
+        print(json.dumps(asyncio.run(open_worker(int(first), int(callers), float(rate),
+                                                 float(duration)))))
+        return
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         first, count, duration, period = sys.argv[2:6]
         print(json.dumps(asyncio.run(worker(int(first), int(count), float(duration),
@@ -176,6 +383,14 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--closed", action="store_true",
+                        help="closed loop: each caller waits for its answers (old mode)")
+    parser.add_argument("--rates", default="50,100,200,300,400,600,800",
+                        help="open loop: turns per second to step through")
+    parser.add_argument("--step-duration", type=float, default=20.0)
+    parser.add_argument("--p95-target-ms", type=float, default=20.0)
+    parser.add_argument("--stop-at-saturation", action="store_true",
+                        help="open loop: stop stepping at the first step that falls behind")
     parser.add_argument("--callers", type=int, default=200)
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--period", type=float, default=2.0)
@@ -185,18 +400,28 @@ def main() -> None:
                         help="store on a throwaway Postgres + pgvector (as the tests start)")
     parser.add_argument("--json", default="")
     args = parser.parse_args()
-    args.json = args.json or str(RESULTS / ("load_postgres.json" if args.postgres
-                                            else "load.json"))
+    args.rate_steps = [float(r) for r in args.rates.split(",") if r.strip()]
+    name = ("load_closed" if args.closed else "load") + ("_postgres" if args.postgres else "")
+    args.json = args.json or str(RESULTS / f"{name}.json")
+    runner = run if args.closed else run_open
     if args.quick:
         args.callers, args.duration = min(args.callers, 50), min(args.duration, 15.0)
+        args.step_duration = min(args.step_duration, 8.0)
+        args.rate_steps = args.rate_steps[:3]
     if args.postgres:
         sys.path.insert(0, str(ROOT))
         from postgres_recall import database
 
         with database(None) as (url, admin, _timings):
-            out = run(args, url, admin)
+            out = runner(args, url, admin)
     else:
-        out = run(args)
+        out = runner(args)
+    if not args.closed:
+        print_open(out)
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(out, indent=1))
+        print(f"wrote {args.json}")
+        return
     r, s = out["recall_ms"], out["save_ms"]
     rows = [
         ("recall p50 / p95 / p99 (ms)", f"{r['p50']:.1f} / {r['p95']:.1f} / {r['p99']:.1f}",

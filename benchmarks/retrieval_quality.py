@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -39,9 +40,11 @@ class VoxmemAdapter:
 
     name = "voxmem"
 
-    def __init__(self, embedder: str = "static", **settings: Any) -> None:
+    def __init__(self, embedder: str = "static", rank: dict[str, Any] | None = None,
+                 **settings: Any) -> None:
         from voxmem import Settings
 
+        self._rank = rank or {}
         self._embedder = embedder
         self._overrides = settings
         self._settings_cls = Settings
@@ -61,6 +64,8 @@ class VoxmemAdapter:
         settings = self._settings_cls(data_dir=self._tmp.name, embedder=self._embedder,
                                       journal_fsync="never", **options)
         self._engine = MemoryEngine(settings, clock=lambda: self.now)
+        if self._rank:  # ablations: ranking constants that are not settings
+            self._engine.params = dataclasses.replace(self._engine.params, **self._rank)
         self._loop.run_until_complete(self._engine.start())
 
     def close(self) -> None:
@@ -86,6 +91,10 @@ class VoxmemAdapter:
                         "createdAt": at, "turnId": t["id"], "metadata": {}} for t in turns]}
         self._loop.run_until_complete(self._engine.import_history(
             self._scope(user_id), Caller(user_id), [session]))
+        # Searches measure the steady state: what was written is in the store and the
+        # warm index. (The cold path ranks the same way, but right after an import the
+        # vectors may still be on their way to the store.)
+        self._loop.run_until_complete(self._warm_up(self._scope(user_id)))
 
     def search(self, user_id: str, query: str, k: int, now_iso: str) -> list[str]:
         self.now = _ts(now_iso)
@@ -93,6 +102,12 @@ class VoxmemAdapter:
             self._scope(user_id), query, lanes=["permanent"], top_k={"permanent": k},
             timeout_ms=5000))
         return [h["turnId"] for h in result.permanent if h.get("turnId")]
+
+
+    async def _warm_up(self, scope: Any) -> None:
+        await self._engine.flush(600)
+        mem = self._engine.callers.get(scope)
+        await mem.ready.wait()
 
 
 class OnnxDenseAdapter:
@@ -155,15 +170,20 @@ def run(dataset: str, adapter: Any, limit: int | None) -> dict[str, Any]:
 
 
 def headline(dataset: str, out: dict[str, Any]) -> dict[str, float]:
+    """The rows of the project's target table (issue 11) for one run."""
     r = out["results"]
     if dataset == "locomo":
         g = r["overall_cat1-4"]
+        multi = next(v for key, v in r["by_category"].items() if key.startswith("1 "))
         return {k: g[f"recall@{k.split('@')[1]}"] for k in ("r@1", "r@5", "r@10")} | {
+            "multihop_r@10": multi["recall@10"],
             "p50_ms": r["search_ms"]["p50"], "p95_ms": r["search_ms"]["p95"]}
     g = r["session_level"]["overall"]
     t = r["turn_level"]["overall"]
+    pref = r["session_level"]["by_type"].get("single-session-preference", {})
     return {"t_r@1": t["t_recall@1"], "t_r@5": t["t_recall@5"], "t_r@10": t["t_recall@10"],
             "s_r@1": g["s_recall@1"], "s_r@5": g["s_recall@5"], "s_r@10": g["s_recall@10"],
+            "pref_s_r@5": pref.get("s_recall@5", float("nan")),
             "p50_ms": r["search_ms"]["p50"], "p95_ms": r["search_ms"]["p95"]}
 
 
@@ -175,11 +195,15 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="LongMemEval: first N questions")
     parser.add_argument("--no-baselines", action="store_true")
     parser.add_argument("--settings", default="{}", help="JSON engine setting overrides")
+    parser.add_argument("--rank", default="{}",
+                        help="JSON overrides of the engine's RankParams (ablations)")
     parser.add_argument("--json", default=str(RESULTS / "retrieval_quality.json"))
     args = parser.parse_args()
     overrides = json.loads(args.settings)
     datasets = ["locomo", "longmemeval"] if args.dataset == "both" else [args.dataset]
-    adapters: list[Any] = [VoxmemAdapter(e, **overrides) for e in (args.embedder or ["static"])]
+    rank = json.loads(args.rank)
+    adapters: list[Any] = [VoxmemAdapter(e, rank, **overrides)
+                           for e in (args.embedder or ["static"])]
     if not args.no_baselines:
         sys.path.insert(0, str(EVAL))
         import baselines
@@ -189,7 +213,7 @@ def main() -> None:
             adapters.append(baselines.DenseAdapter())
         except ImportError:
             adapters.append(OnnxDenseAdapter())
-    report: dict[str, Any] = {"datasets": {}, "settings": overrides}
+    report: dict[str, Any] = {"datasets": {}, "settings": overrides, "rank": rank}
     for dataset in datasets:
         rows = []
         for adapter in adapters:
@@ -199,11 +223,12 @@ def main() -> None:
         report["datasets"][dataset] = rows
         cols = [c for c in rows[0] if c not in ("adapter",)]
         print(f"\n== {dataset}")
-        print(f"{'adapter':<28}" + "".join(f"{c:>9}" for c in cols))
+        width = {c: max(9, len(c) + 2) for c in cols}
+        print(f"{'adapter':<28}" + "".join(f"{c:>{width[c]}}" for c in cols))
         for row in rows:
             print(f"{row['adapter']:<28}" + "".join(
-                f"{row[c]:>9.3f}" if isinstance(row[c], float) else f"{row[c]:>9}"
-                for c in cols))
+                f"{row[c]:>{width[c]}.3f}" if isinstance(row[c], float)
+                else f"{row[c]:>{width[c]}}" for c in cols))
     for adapter in adapters:
         if isinstance(adapter, VoxmemAdapter):
             adapter.close()

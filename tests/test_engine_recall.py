@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 
 from voxmem import Settings
+from voxmem._exceptions import BadRequest
 from voxmem.embeddings import normalize_rows
 from voxmem.embeddings._base import Vectors
 from voxmem.embeddings.hashing import HashingEmbedder
 from voxmem.engine import MemoryEngine
+from voxmem.engine._text import analyze
 from voxmem.models import Caller
 
 DAY = 86_400.0
@@ -177,7 +179,9 @@ class SlowEmbedder:
 
 
 async def test_deadline_drops_late_lanes_and_returns_on_time(settings: Settings) -> None:
-    eng = MemoryEngine(settings, embedder=SlowEmbedder(0.5))
+    # The query embedding takes 3 s, the deadline is 250 ms: the lanes that need the
+    # vector cannot make it whatever the load, the profile lane (no vector) always can.
+    eng = MemoryEngine(settings, embedder=SlowEmbedder(3.0))
     await eng.start()
     try:
         s = who(eng, "lena")
@@ -185,9 +189,9 @@ async def test_deadline_drops_late_lanes_and_returns_on_time(settings: Settings)
                                 assistant_text="Nice")
         await eng.preload(s)  # warm: only the query embedding is slow now
         started = time.perf_counter()
-        result = await eng.search_memory(s, "music taste", timeout_ms=60)
+        result = await eng.search_memory(s, "music taste", timeout_ms=250)
         elapsed = (time.perf_counter() - started) * 1000
-        assert elapsed < 250, f"recall took {elapsed:.0f} ms with a 60 ms deadline"
+        assert elapsed < 1500, f"recall took {elapsed:.0f} ms with a 250 ms deadline"
         assert result.trace["degraded"] is True
         assert result.profile == {"name": "Lena"}, "lanes that finished in time are kept"
         assert "working" in result.trace["errors"]
@@ -277,3 +281,148 @@ async def test_cold_caller_is_answered_from_the_store(engine: MemoryEngine) -> N
     other = await engine.store.search_items_vector(who(engine, "nobody"), vec,
                                                    engine.embedder.name, 3, time.time())
     assert other == []
+
+
+async def _call(engine: MemoryEngine, s, caller: Caller, user_text: str) -> None:  # type: ignore[no-untyped-def]
+    """One call with one caller turn, ended and learned from before returning."""
+    await engine.save_response(s, caller, user_text=user_text, assistant_text="Sure, noted.")
+    info = await engine.end_session(s, learn=False)
+    assert info is not None
+    await engine.learner.learn(s, info.id)
+
+
+async def test_current_address_and_its_turn_outrank_the_superseded_one(
+        settings: Settings) -> None:
+    engine = MemoryEngine(settings)
+    await engine.start()
+    s = who(engine, "rosa")
+    caller = Caller("rosa")
+    try:
+        await _call(engine, s, caller,
+                    "Please send my package to my address, my address is 27 Elm Road.")
+        await _call(engine, s, caller,
+                    "I moved last week, my new address is 14 Harbour Street.")
+        assert await engine.flush(60)
+        facts = await engine.store.list_facts(s)
+        assert [f["text"] for f in facts] == ["Address is 14 Harbour Street"]
+        # Asked in other words: "package" matches only the old call's turn.
+        query = "Where is my package going?"
+        result = await engine.search_memory(s, query, lanes=["permanent"], timeout_ms=5000)
+        texts = [h["text"] for h in result.permanent]
+        assert texts[0] == "Address is 14 Harbour Street"
+        assert result.permanent[0]["slotKey"] == "address"
+        new_turn = next(i for i, t in enumerate(texts) if "Harbour" in t)
+        old_turn = next(i for i, t in enumerate(texts) if "Elm Road" in t)
+        assert new_turn < old_turn
+        assert "Address is 27 Elm Road" not in texts
+    finally:
+        await engine.close()
+    # After a restart the lineage comes from the store's fact history: same answer.
+    again = MemoryEngine(settings)
+    await again.start()
+    try:
+        s2 = who(again, "rosa")
+        mem = again.callers.get(s2)
+        await mem.ready.wait()
+        result2 = await again.search_memory(s2, query, lanes=["permanent"], timeout_ms=5000)
+        assert [h["text"] for h in result2.permanent] == texts
+    finally:
+        await again.close()
+
+
+_WORDS = [
+    "parcel", "address", "road", "street", "order", "invoice", "dog", "cat", "appointment",
+    "monday", "friday", "dentist", "plan", "premium", "refund", "delivery", "window",
+    "morning", "evening", "card", "account", "blue", "green", "Elm", "Harbour", "seat",
+    "aisle", "vegan", "coffee",
+]
+
+
+async def test_cold_store_answer_matches_the_warm_index(settings: Settings) -> None:
+    """Property: on random data, the store-backed first answer equals the warm one."""
+    import random
+
+    rng = random.Random(20261129)
+    now = time.time()
+    # A fixed clock: recency is part of the score, and both answers must see one "now".
+    engine = MemoryEngine(settings, clock=lambda: now)
+    await engine.start()
+    try:
+        for trial in range(6):
+            s = who(engine, f"prop{trial}")
+            caller = Caller(f"prop{trial}")
+            sessions = []
+            for c in range(rng.randint(1, 5)):
+                at = now - rng.uniform(1, 80) * DAY
+                sessions.append({"startedAt": at, "turns": [
+                    {"userText": " ".join(rng.choices(_WORDS, k=rng.randint(2, 9))),
+                     "assistantText": " ".join(rng.choices(_WORDS, k=rng.randint(0, 4))),
+                     "createdAt": at + i, "turnId": f"t{trial}-{c}-{i}"}
+                    for i in range(rng.randint(1, 12))]})
+            await engine.import_history(s, caller, sessions)
+            assert await engine.flush(60)
+            for fact in range(rng.randint(0, 3)):
+                await engine.lifecycle.remember(s, rng.choice(["address", "seat", "diet"]),
+                                      " ".join(rng.choices(_WORDS, k=3)) + f" {fact}")
+            assert await engine.flush(60)
+            engine.callers.drop(s)
+            cold_mem = engine.callers.get(s, defer_load=True)  # not loading: stays cold
+            cutoff = (await engine.lifecycle.policy(s)).cutoff(engine.clock())
+            queries = []
+            for _ in range(6):
+                query = " ".join(rng.choices(_WORDS, k=rng.randint(1, 4)))
+                if rng.random() < 0.4:
+                    query += rng.choice([" two weeks ago", " in May", " the first time"])
+                queries.append((query, rng.randint(1, 12)))
+            cold = []
+            for query, k in queries:
+                task = asyncio.ensure_future(engine._embed_query(query))
+                cold.append(await engine._cold_permanent(cold_mem, query, analyze(query),
+                                                         task, k, cutoff))
+            warm_mem = engine.callers.get(s)
+            await warm_mem.ready.wait()
+            for (query, k), cold_hits in zip(queries, cold, strict=True):
+                warm = await engine.search_memory(s, query, lanes=["permanent"],
+                                                  top_k={"permanent": k}, timeout_ms=5000)
+                assert warm.trace["coldLanes"] == []
+                assert [(h["id"], h["score"], h.get("slotKey")) for h in cold_hits] == [
+                    (h["id"], h["score"], h.get("slotKey")) for h in warm.permanent], query
+    finally:
+        await engine.close()
+
+
+async def test_intent_is_validated_and_changes_ranking(engine: MemoryEngine) -> None:
+    s = who(engine, "ines")
+    caller = Caller("ines")
+    now = time.time()
+    await engine.import_history(s, caller, [
+        {"startedAt": now - 60 * DAY, "turns": [
+            {"userText": "my delivery came late and the delivery box was crushed, delivery",
+             "assistantText": "Sorry about the delivery", "createdAt": now - 60 * DAY}]},
+        {"startedAt": now - 1 * DAY, "turns": [
+            {"userText": "the delivery was fine this time",
+             "assistantText": "Glad to hear", "createdAt": now - 1 * DAY}]}])
+    await engine.lifecycle.remember(s, "delivery_window", "delivery after 6pm please")
+    assert await engine.flush(60)
+
+    async def ranked(intent: str, query: str = "delivery") -> list[str]:
+        result = await engine.search_memory(s, query, lanes=["permanent"],
+                                            intent=intent, timeout_ms=5000)
+        return [str(h["text"]) for h in result.permanent]
+
+    # summarise_recent: the last call comes first even though the old one matches more.
+    def order(texts: list[str]) -> list[str]:
+        return [w for t in texts for w in ("crushed", "fine this time") if w in t]
+
+    assert order(await ranked("answer_current_user")) == ["crushed", "fine this time"]
+    assert order(await ranked("summarise_recent")) == ["fine this time", "crushed"]
+    assert order(await ranked("summarize_recent")) == ["fine this time", "crushed"]
+    # personalize: the learned fact comes before the turn that matches the words better.
+    assert "crushed" in (await ranked("answer_current_user", "crushed delivery box"))[0]
+    assert "after 6pm" in (await ranked("personalize", "crushed delivery box"))[0]
+    only_org = await engine.search_memory(s, "delivery", intent="knowledge", timeout_ms=5000)
+    assert only_org.permanent == [] and only_org.working == [] and only_org.profile is None
+    assert only_org.trace["intent"] == "knowledge"
+    with pytest.raises(BadRequest) as err:
+        await engine.search_memory(s, "delivery", intent="summarise_everything")
+    assert err.value.details["field"] == "intent"

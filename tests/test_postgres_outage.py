@@ -115,6 +115,11 @@ async def test_outage_longer_than_the_policy_cache(
         await engine.save_response(scope, Caller("caller-9"), user_text="my plan is Gold",
                                    assistant_text="ok")
         assert await engine.flush(10)
+        # The promise is about warm memory: the caller's load must be done before the
+        # outage (a load cut short by it fails and is retried, as it should be).
+        mem = engine.callers.get(scope)
+        await mem.ready.wait()
+        assert mem.load_error is None
         own_server.stop("immediate")
         await asyncio.sleep(0.3)
         started = time.perf_counter()

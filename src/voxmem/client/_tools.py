@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from .._exceptions import VoxmemError
@@ -136,20 +136,31 @@ class MemoryTool:
         return function_tool(search_memory, name=self.name, description=self.description)
 
     def to_pipecat_tool(self) -> dict[str, Any]:
-        """``{"name", "schema", "handler"}`` for a Pipecat LLM service.
+        """``{"name", "schema", "handler"}`` for a Pipecat (>= 1.14) LLM service.
 
-        ``schema`` is the OpenAI function schema; ``handler`` follows Pipecat's
-        ``FunctionCallParams`` convention (reads ``params.arguments`` and answers through
-        ``await params.result_callback(text)``) and also returns the text. Register it
-        with ``llm.register_function(tool["name"], tool["handler"])``.
+        ``schema`` is a Pipecat ``FunctionSchema`` carrying ``handler``, so
+        ``ToolsSchema(standard_tools=[tool["schema"]])`` in the ``LLMContext`` both
+        advertises and registers the tool; ``llm.register_function(tool["name"],
+        tool["handler"])`` works too. ``handler`` takes Pipecat's ``FunctionCallParams``
+        and answers through ``await params.result_callback(text)`` (it also returns the
+        text, for direct calls).
+
+        Needs ``pipecat-ai`` (``pip install 'voxmem[pipecat]'``).
         """
+        try:
+            # Imported by name: pipecat-ai is an optional extra.
+            function_schema = importlib.import_module(
+                "pipecat.adapters.llm.schemas.function_schema").FunctionSchema
+        except ImportError as exc:
+            raise VoxmemError(
+                "to_pipecat_tool() needs pipecat-ai, which is not installed: "
+                "pip install 'voxmem[pipecat]'", code="dependency.missing",
+                status_code=500, details={"missing_package": "pipecat-ai"}) from exc
         tool = self
 
         async def handler(params: Any) -> str:
             arguments = getattr(params, "arguments", None)
-            if arguments is None and isinstance(params, dict):
-                arguments = params
-            args = arguments if isinstance(arguments, dict) else {}
+            args = arguments if isinstance(arguments, Mapping) else {}
             query = args.get("query")
             if not isinstance(query, str) or not query.strip():
                 text = "search_memory needs a non-empty 'query' string."
@@ -157,9 +168,11 @@ class MemoryTool:
                 intent = args.get("intent")
                 text = await tool(query, intent=intent if isinstance(intent, str)
                                   else "answer_current_user")
-            callback = getattr(params, "result_callback", None)
-            if callback is not None:
-                await callback(text)
+            await params.result_callback(text)
             return text
 
-        return {"name": self.name, "schema": self.schema(), "handler": handler}
+        parameters = self.parameters()
+        schema = function_schema(name=self.name, description=self.description,
+                                 properties=parameters["properties"],
+                                 required=parameters["required"], handler=handler)
+        return {"name": self.name, "schema": schema, "handler": handler}

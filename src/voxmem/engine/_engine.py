@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .._config import Settings
-from .._exceptions import IdentityMismatch, VoxmemError
+from .._exceptions import BadRequest, IdentityMismatch, VoxmemError
 from ..embeddings import Embedder, load_embedder
 from ..entities._directory import CallerDirectory
 from ..entities._expand import MAX_GRAPH_ITEMS, rerank
@@ -41,18 +41,19 @@ from ..models import (
     Turn,
     iso,
 )
-from ..store import DocumentWrite, Store, TextHit, open_store
+from ..store import DocumentWrite, Store, open_store
 from ._chunking import chunk_text
 from ._compose import compose_context, compose_preload
-from ._hot import CallerCache, CallerMemory, Doc, OrgMemory, turn_doc
+from ._hot import CallerCache, CallerMemory, OrgMemory, build_memory, read_caller, turn_doc
 from ._idempotency import TURN_RETRY_WINDOW_S, TurnClaims
 from ._import import import_history
 from ._index import FloatArray, HybridIndex
 from ._learning import Learner, build_extractor, sensitive_policy
 from ._lifecycle import Lifecycle
-from ._rank import RankParams, blend, rrf
+from ._rank import INTENT_ALIASES, INTENTS, RankParams, intent_params
 from ._recall import Query, doc_hit, search_caller_lane, search_org_lane, top_facts
 from ._text import analyze
+from ._time import parse_when
 from ._traces import RecallTraceLog
 from ._writer import Applier, scope_from_record, scope_to_record, turn_to_record
 
@@ -552,8 +553,21 @@ class MemoryEngine:
         top_k: dict[str, int] | None = None, timeout_ms: float | None = None,
         mode: str = "fast", intent: str = "answer_current_user",
     ) -> SearchResult:
-        """Recall for one turn. Always returns by the deadline; late lanes are dropped."""
+        """Recall for one turn. Always returns by the deadline; late lanes are dropped.
+
+        ``intent`` (see ``INTENTS``) adjusts ranking: ``answer_current_user`` is the
+        default; ``personalize`` ranks the caller's facts above raw turns;
+        ``summarise_recent`` favours the most recent calls; ``knowledge`` searches
+        the org indexes only. Another value is a ``BadRequest``.
+        """
         started = time.perf_counter()
+        intent = INTENT_ALIASES.get(intent, intent)
+        if intent not in INTENTS:
+            raise BadRequest(f"unknown intent {intent!r}; use one of: "
+                             + ", ".join(sorted(INTENTS)), field="intent")
+        params = intent_params(self.params, intent)
+        if intent == "knowledge":
+            lanes = [lane for lane in lanes if lane == "org"]
         budget_s = (timeout_ms or self.settings.recall_timeout_ms) / 1000.0
         deadline = started + budget_s
         k = {"working": self.settings.top_k_working,
@@ -589,7 +603,7 @@ class MemoryEngine:
             else:
                 assert mem is not None
                 tasks[lane] = asyncio.ensure_future(timed(lane, self._caller_lane(
-                    mem, lane, query, terms, query_task, k[lane], cold, min_created)))
+                    mem, lane, query, terms, query_task, k[lane], cold, min_created, params)))
         results: dict[str, Any] = {}
         if tasks:
             done, pending = await asyncio.wait(
@@ -671,25 +685,28 @@ class MemoryEngine:
 
     async def _caller_lane(self, mem: CallerMemory, lane: str, text: str, terms: list[str],
                            query_task: asyncio.Future[Any], k: int, cold: list[str],
-                           min_created: float | None) -> list[dict[str, Any]]:
+                           min_created: float | None,
+                           params: RankParams) -> list[dict[str, Any]]:
         if not mem.ready.is_set() and lane == "permanent":
-            # Cold caller: answer from the store's full-text index while the warm index
-            # loads, rather than spend the turn's budget waiting for it.
+            # Cold caller: answer from the store's rows while the warm index loads,
+            # rather than spend the turn's budget waiting for the sliced load.
             done, _ = await asyncio.wait([asyncio.ensure_future(mem.ready.wait())],
                                          timeout=0.005)
             # Turns still on their way from the journal are not in the store yet: only
             # a caller with none pending can be answered from it.
             if not done and not self.applier.pending_turns(mem.scope):
                 cold.append(lane)
-                return await self._cold_permanent(mem, text, query_task, k, min_created)
+                return await self._cold_permanent(mem, text, terms, query_task, k,
+                                                  min_created, params)
         await mem.ready.wait()
         if mem.load_error is not None:
             raise mem.load_error
         vector = await query_task
-        q = Query(text=text, terms=terms, vector=vector, now=self.clock(),
-                  min_created=min_created)
+        now = self.clock()
+        q = Query(text=text, terms=terms, vector=vector, now=now,
+                  min_created=min_created, when=parse_when(text, now))
         return await self._run_lane(mem.index, q, search_caller_lane, mem, lane, q, k,
-                                    self.params)
+                                    params)
 
     async def _run_lane(self, index: HybridIndex, q: Query,
                         fn: Callable[..., list[dict[str, Any]]],
@@ -709,37 +726,29 @@ class MemoryEngine:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._lanes, fn, *args)
 
-    async def _cold_permanent(self, mem: CallerMemory, text: str,
+    async def _cold_permanent(self, mem: CallerMemory, text: str, terms: list[str],
                               query_task: asyncio.Future[Any], k: int,
-                              min_created: float | None) -> list[dict[str, Any]]:
-        """Permanent lane from the store's own indexes (full text + vectors)."""
-        now = self.clock()
-        depth = max(k * 4, 20)
-        async def by_vector() -> list[TextHit]:
-            vector = await query_task
-            if vector is None:
-                return []
-            return await self.store.search_items_vector(
-                mem.scope, np.ascontiguousarray(vector).tobytes(), self.embedder.name, depth,
-                now)
+                              min_created: float | None,
+                              params: RankParams | None = None) -> list[dict[str, Any]]:
+        """Permanent lane from the store while the warm index loads.
 
-        keyword, dense = await asyncio.gather(
-            self.store.search_items_text(mem.scope, text, depth, now), by_vector())
-        rows = {h.id: h for h in [*keyword, *dense]}
-        fused = rrf([h.id for h in keyword], [(h.id, h.score) for h in dense], self.params)
-        ids = [i for i in fused if not (rows[i].data.get("kind") == "turn"
-                                        and rows[i].data.get("sessionId") == mem.session_id)
-               and (min_created is None or float(rows[i].data["createdAt"]) >= min_created)]
-        created = np.array([float(rows[i].data["createdAt"]) for i in ids])
-        scores = blend(np.array([fused[i] for i in ids]), created, now, self.params)
-        out = []
-        for j in np.argsort(-scores, kind="stable")[:k]:
-            d = rows[ids[j]].data
-            doc = Doc(kind=d["kind"], text=d["text"], created_at=float(d["createdAt"]),
-                      session_id=d.get("sessionId"), confidence=float(d.get("confidence") or 1),
-                      user_text=d.get("userText"), assistant_text=d.get("assistantText"))
-            out.append(doc_hit("permanent", ids[j], doc, float(scores[j])))
-        return out
+        The caller's rows are read and ranked by the very code the warm index uses
+        (built in one go on a lane thread instead of in slices), so the first search
+        after a restart answers exactly what the same search answers a moment later.
+        """
+        now = self.clock()
+        _caller, items, facts = await read_caller(self.store, mem.scope, now)
+        vector = await query_task
+        q = Query(text=text, terms=terms, vector=vector, now=now, min_created=min_created,
+                  when=parse_when(text, now))
+
+        def run() -> list[dict[str, Any]]:
+            cold = build_memory(mem.scope, self.embedder.dimensions, mem.session_id, items,
+                                facts)
+            return search_caller_lane(cold, "permanent", q, k, params or self.params)
+
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._lanes, run)
 
     def _org(self, scope: Scope) -> OrgMemory:
         return self._org_for(scope.tenant_id, scope.project_id)

@@ -28,7 +28,7 @@ from ..store import Store
 from ._index import FloatArray, HybridIndex
 from ._text import analyze
 
-__all__ = ["CallerCache", "CallerMemory", "Doc", "OrgMemory"]
+__all__ = ["CallerCache", "CallerMemory", "Doc", "OrgMemory", "build_memory", "read_caller"]
 
 log = logging.getLogger("voxmem.engine")
 
@@ -121,6 +121,15 @@ class CallerMemory:
         #: the warm load has been started (see ``CallerCache.get(defer_load=...)``)
         self.loading = False
         self._session_groups: dict[str, int] = {}
+        #: turn id -> the id of the item that holds it (facts name their source turns)
+        self.turn_items: dict[str, str] = {}
+        #: Fact lineages: a fact and every fact it superseded, transitively, share one
+        #: key. turn id -> (lineage, whether the turn backs the lineage's current fact)
+        self.turn_lineage: dict[str, tuple[str, bool]] = {}
+        #: lineage -> id of its current fact; fact id -> lineage; fact id -> its turns
+        self.lineage_current: dict[str, str] = {}
+        self.fact_lineage: dict[str, str] = {}
+        self.fact_sources: dict[str, tuple[str, ...]] = {}
 
     def group_of(self, session_id: str | None) -> int:
         if not session_id:
@@ -132,6 +141,8 @@ class CallerMemory:
         return code
 
     def add_turn(self, turn: Turn, vector: FloatArray | None = None) -> None:
+        if turn.turn_id:
+            self.turn_items[turn.turn_id] = turn.event_id
         self.index.add(
             turn.event_id,
             analyze(turn.text),
@@ -163,6 +174,9 @@ class CallerMemory:
     def add_items(self, items: Sequence[MemoryItem], *, bulk: bool = False) -> None:
         """Index stored items in one batch (the warm load; see ``HybridIndex.add_many``)."""
         dims = self.index.dimensions
+        for item in items:
+            if item.kind == "turn" and item.turn_id:
+                self.turn_items[item.turn_id] = item.id
         self.index.add_many(
             [item.id for item in items],
             [analyze(item.text) for item in items],
@@ -176,6 +190,45 @@ class CallerMemory:
                           fact_kind=item.fact_kind) for item in items],
             bulk=bulk,
         )
+
+    def note_fact(self, fact_id: str, slot_key: str | None, sources: Sequence[str],
+                  supersedes: Sequence[str] = ()) -> None:
+        """Record where a fact came from and which facts it replaced.
+
+        Recall uses it to rank a current fact and the turns behind it above the turns
+        behind the facts it superseded (a caller who moved is not sent to the old
+        address because that turn matches the question's words better).
+        """
+        lineage = next((self.fact_lineage[old] for old in supersedes
+                        if old in self.fact_lineage), slot_key or fact_id)
+        for old in supersedes:
+            self.fact_lineage.setdefault(old, lineage)
+            for turn_id in self.fact_sources.get(old, ()):
+                self.turn_lineage[turn_id] = (lineage, False)
+        self.fact_lineage[fact_id] = lineage
+        self.fact_sources[fact_id] = tuple(sources)
+        self.lineage_current[lineage] = fact_id
+        for turn_id in sources:
+            self.turn_lineage[turn_id] = (lineage, True)
+
+    def add_fact_history(self, facts: Sequence[dict[str, Any]]) -> None:
+        """Rebuild the fact lineages from the store's fact rows, history included.
+
+        A superseded fact's ``validTo`` is the ``validFrom`` of the fact that replaced
+        it, which is how the rows link up; deleted facts take no part.
+        """
+        rows = sorted((f for f in facts if not f.get("deletedAt")),
+                      key=lambda f: (_valid_from(f), str(f["id"])))
+        ended: dict[float, list[str]] = {}
+        for fact in rows:
+            replaced = ended.pop(_valid_from(fact), [])
+            self.note_fact(str(fact["id"]), fact.get("slotKey"),
+                           [str(t) for t in fact.get("sourceTurnIds") or ()], replaced)
+            if fact.get("validTo") is not None:
+                ended.setdefault(float(fact["validTo"]), []).append(str(fact["id"]))
+        for lineage, fact_id in list(self.lineage_current.items()):
+            if fact_id not in self.index:  # expired or superseded with no successor here
+                del self.lineage_current[lineage]
 
     def working_groups(self) -> list[int]:
         groups = [SUMMARY_GROUP]
@@ -247,8 +300,7 @@ class CallerCache:
             # the store: a turn applied in between is then in the store's answer, and
             # none can fall between the two.
             pending = self._pending(mem.scope)
-            caller = await self._store.get_caller(mem.scope)
-            items = await self._store.load_items(mem.scope, self._clock())
+            caller, items, facts = await read_caller(self._store, mem.scope, self._clock())
             if caller is not None:
                 mem.name = mem.name or caller.get("name")
                 mem.profile = {**caller.get("profile", {}), **mem.profile}
@@ -256,6 +308,7 @@ class CallerCache:
             mem.index.reserve(len(items))
             await load_in_slices(functools.partial(mem.add_items, bulk=True), items)
             await asyncio.get_running_loop().run_in_executor(None, mem.index.compact)
+            mem.add_fact_history(facts)
             for turn in pending:
                 mem.add_turn(turn)
         except Exception as exc:
@@ -270,6 +323,38 @@ class CallerCache:
         for task in list(self._tasks):
             task.cancel()
         self._entries.clear()
+
+
+def _valid_from(fact: dict[str, Any]) -> float:
+    value = fact.get("validFrom")
+    return float(value if value is not None else fact["createdAt"])
+
+
+async def read_caller(store: Store, scope: Scope, now: float) -> tuple[
+        dict[str, Any] | None, list[MemoryItem], list[dict[str, Any]]]:
+    """What a caller's warm memory is built from: caller row, live items, fact history."""
+    # Three independent reads: side by side, the load takes as long as the longest.
+    caller, items, facts = await asyncio.gather(
+        store.get_caller(scope), store.load_items(scope, now),
+        store.list_facts(scope, include_history=True))
+    return caller, items, facts
+
+
+def build_memory(scope: Scope, dimensions: int, session_id: str | None,
+                 items: Sequence[MemoryItem], facts: Sequence[dict[str, Any]]) -> CallerMemory:
+    """A caller's memory built in one go, as the warm load builds it in slices.
+
+    The cold path ranks on this, so a search gives the same answer before and after
+    the warm index is ready.
+    """
+    mem = CallerMemory(scope, dimensions)
+    mem.session_id = session_id
+    mem.index.reserve(len(items))
+    for lo in range(0, len(items), LOAD_SLICE):  # the same batches as the warm load
+        mem.add_items(items[lo:lo + LOAD_SLICE], bulk=True)
+    mem.index.compact()
+    mem.add_fact_history(facts)
+    return mem
 
 
 def release_free_memory() -> None:

@@ -61,6 +61,9 @@ SYNC_MERGE_MAX = 32_768
 HEAD_POSTINGS = 4_096
 MAX_SEGMENTS = 48
 
+#: What :meth:`HybridIndex.groups_at` answers for a position outside the index.
+NO_GROUP = -(1 << 62)
+
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -95,6 +98,10 @@ class Where:
     exclude_groups: tuple[int, ...] = ()
     #: Only documents created at or after this time (retention).
     min_created: float | None = None
+    #: Only documents created at or before this time (a query about a past time).
+    max_created: float | None = None
+    #: Only these positions (ascending), when the caller has already narrowed them down.
+    positions: IntArray | None = None
 
 
 class _Segment:
@@ -565,6 +572,11 @@ class HybridIndex:
         return True
 
     # -- reading -------------------------------------------------------------------------
+    def position_of(self, doc_id: str) -> int | None:
+        """The position of a live document, or None."""
+        pos = self._pos.get(doc_id)
+        return pos if pos is not None and bool(self._alive[pos]) else None
+
     def id_at(self, pos: int) -> str:
         return self._ids[pos]
 
@@ -590,6 +602,31 @@ class HybridIndex:
         with self._lock:
             created: npt.NDArray[np.float64] = self._created[positions]
         return created
+
+    def groups_at(self, positions: IntArray) -> IntArray:
+        """The group of each of ``positions`` (positions past the end get ``-1 << 62``)."""
+        with self._lock:
+            n = self._n
+            out: IntArray = np.full(positions.shape[0], NO_GROUP, dtype=np.int64)
+            inside = (positions >= 0) & (positions < n)
+            out[inside] = self._group[positions[inside]]
+        return out
+
+    def alive_at(self, positions: IntArray) -> BoolArray:
+        """Whether each of ``positions`` holds a live (not removed) document."""
+        with self._lock:
+            n = self._n
+            out: BoolArray = np.zeros(positions.shape[0], dtype=np.bool_)
+            inside = (positions >= 0) & (positions < n)
+            out[inside] = self._alive[positions[inside]]
+        return out
+
+    def created_between(self, start: float, end: float) -> IntArray:
+        """Positions (ascending) of the documents created within ``[start, end]``."""
+        with self._lock:
+            created = self._created[: self._n]
+            found: IntArray = np.flatnonzero((created >= start) & (created <= end))
+        return found
 
     def created_mask(self, min_created: float) -> BoolArray:
         """Documents created at or after ``min_created`` (retention)."""
@@ -623,14 +660,22 @@ class HybridIndex:
         alive = self._alive[:n]
         if where is None:
             return None, alive
-        if where.groups is not None:
-            members = self.group_positions(where.groups)
+        if where.groups is not None or where.positions is not None:
+            if where.positions is None:
+                assert where.groups is not None
+                members = self.group_positions(where.groups)
+            else:
+                members = where.positions[where.positions < n]
+                if where.groups is not None:
+                    members = members[np.isin(self._group[members], where.groups)]
             if where.exclude_groups:
                 members = members[~np.isin(self._group[members], where.exclude_groups)]
             if members.shape[0] <= GATHER_MAX:
                 ok = alive[members]
                 if where.min_created is not None:
                     ok &= self._created[members] >= where.min_created
+                if where.max_created is not None:
+                    ok &= self._created[members] <= where.max_created
                 return members, ok
             mask = np.zeros(n, dtype=np.bool_)
             mask[members] = True
@@ -641,6 +686,8 @@ class HybridIndex:
                 mask[self.group_positions(where.exclude_groups)] = False
         if where.min_created is not None:
             mask &= self._created[:n] >= where.min_created
+        if where.max_created is not None:
+            mask &= self._created[:n] <= where.max_created
         return None, mask
 
     def search(self, terms: Sequence[str], vector: FloatArray | None, k: int,

@@ -237,6 +237,7 @@ class Learner:
                       payload=Doc(kind="fact", text=fact.text, created_at=at,
                                   session_id=session_id, confidence=float(fact.confidence),
                                   slot_key=fact.slot_key, fact_kind=fact.kind))
+        mem.note_fact(fact_id, fact.slot_key, fact.source_turn_ids, supersedes)
         return {"id": fact_id, "text": fact.text, "kind": fact.kind, "slotKey": fact.slot_key,
                 "confidence": float(fact.confidence), "sourceSessionId": session_id,
                 "sourceTurnIds": list(fact.source_turn_ids), "validFrom": iso(at),

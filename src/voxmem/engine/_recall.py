@@ -7,12 +7,16 @@ runs them on worker threads under the turn's deadline.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from ..models import iso
-from ._hot import CallerMemory, Doc, OrgMemory
-from ._index import FloatArray, HybridIndex, Ranked, Where
-from ._rank import RankParams, fuse
+from ._hot import FACT_GROUP, CallerMemory, Doc, OrgMemory
+from ._index import BoolArray, FloatArray, HybridIndex, IntArray, Ranked, Where
+from ._rank import RankParams, fuse, structure, time_boost
+from ._time import TimeHint
 
 __all__ = ["Query", "doc_hit", "search_caller_lane", "search_org_lane"]
 
@@ -28,6 +32,8 @@ class Query:
     vector: FloatArray | None
     now: float
     min_created: float | None = None
+    #: the time the query names, if any (see ``_time.parse_when``)
+    when: TimeHint | None = None
 
 
 def doc_hit(lane: str, doc_id: str, doc: Doc, score: float) -> dict[str, Any]:
@@ -66,6 +72,13 @@ def _ranked(index: HybridIndex, query: Query, k: int,
     return index.search(query.terms, query.vector, depth, where)
 
 
+def _confidence(index: HybridIndex, keyword: Ranked, dense: Ranked) -> dict[int, float]:
+    """Fact confidence of the candidates (a fact's score is scaled by it)."""
+    candidates = np.union1d(keyword.positions, dense.positions)
+    facts = candidates[index.groups_at(candidates) == FACT_GROUP]
+    return {pos: index.payload_at(pos).confidence for pos in facts.tolist()}
+
+
 def search_caller_lane(
     mem: CallerMemory, lane: str, query: Query, k: int, params: RankParams
 ) -> list[dict[str, Any]]:
@@ -77,15 +90,94 @@ def search_caller_lane(
     # the permanent lane everything else. The index resolves the filter under its lock.
     where = (Where(groups=working, min_created=query.min_created) if lane == "working"
              else Where(exclude_groups=working, min_created=query.min_created))
-    keyword, dense = _ranked(mem.index, query, k, where)
-    candidates = set(keyword.positions.tolist()) | set(dense.positions.tolist())
-    confidence = {}
-    for pos in candidates:
-        doc: Doc = mem.index.payload_at(pos)
-        if doc.kind == "fact":
-            confidence[pos] = doc.confidence
-    fused = fuse(mem.index, keyword, dense, k, query.now, params, confidence)
+    index = mem.index
+    keyword, dense = _ranked(index, query, k, where)
+    fused = fuse(index, keyword, dense, None, query.now, params, _confidence(index, keyword, dense))
+    when = query.when
+    if (when is not None and when.start is not None and when.end is not None
+            and params.time_weight > 0):
+        # Memories from the named time may match the words only loosely ("what did I do
+        # a week ago?"): rank that window on its own too, so they are candidates at all.
+        start = when.start if query.min_created is None else max(when.start,
+                                                                  query.min_created)
+        # Gathering the window's few rows beats scanning the caller's whole index again.
+        window = index.created_between(start, when.end)
+        inside = dataclasses.replace(where, min_created=start, max_created=when.end,
+                                     positions=window)
+        keyword, dense = _ranked(index, query, k, inside)
+        best = dict(fused)
+        for pos, score in fuse(index, keyword, dense, None, query.now, params,
+                               _confidence(index, keyword, dense)):
+            best[pos] = max(best.get(pos, 0.0), score)
+        fused = list(best.items())
+    fused = time_boost(index, fused, when, params)
+
+    def allowed(positions: IntArray) -> BoolArray:
+        # A neighbour shares its call with a candidate, so only retention can rule it out.
+        if query.min_created is None:
+            return np.ones(positions.shape[0], dtype=np.bool_)
+        ok: BoolArray = index.created_at(positions) >= query.min_created
+        return ok
+
+    fused = structure(index, fused, params, allowed)
+    if lane == "permanent" and mem.turn_lineage:
+        def eligible(pos: int) -> bool:
+            return (int(index.groups_at(np.array([pos]))[0]) not in working
+                    and bool(allowed(np.array([pos]))[0]))
+
+        fused = prefer_current(mem, fused, eligible)
+    fused = fused[:k]
     return [doc_hit(lane, mem.index.id_at(p), mem.index.payload_at(p), s) for p, s in fused]
+
+
+#: A turn behind a superseded fact keeps this share of its score.
+SUPERSEDED_TURN_FACTOR = 0.5
+#: The turns behind a current fact rank just under it.
+CURRENT_TURN_FACTOR = 0.99
+
+
+def prefer_current(mem: CallerMemory, scored: list[tuple[int, float]],
+                   eligible: Callable[[int], bool]) -> list[tuple[int, float]]:
+    """Rank a current fact and its turns above the turns behind facts it superseded.
+
+    A turn that backs any fact of a lineage (a fact and those it replaced) makes the
+    lineage's current fact a hit at that turn's score, the turns behind the current
+    fact follow just below it, and turns behind replaced facts are demoted. So "where
+    is my package going?" answers with the new address even when the old address's
+    turn matches the words better.
+    """
+    index = mem.index
+    score = dict(scored)
+    linked: dict[str, float] = {}
+    for pos, value in scored:
+        doc: Doc = index.payload_at(pos)
+        lineage = None
+        if doc.kind == "turn" and doc.turn_id:
+            lineage = mem.turn_lineage.get(doc.turn_id, (None, True))[0]
+        elif doc.kind == "fact":
+            lineage = mem.fact_lineage.get(index.id_at(pos))
+        if lineage is not None and lineage in mem.lineage_current:
+            linked[lineage] = max(linked.get(lineage, 0.0), value)
+    if not linked:
+        return scored
+    for pos, value in scored:
+        doc = index.payload_at(pos)
+        if doc.kind == "turn" and doc.turn_id:
+            lineage, current = mem.turn_lineage.get(doc.turn_id, (None, True))
+            if lineage is not None and not current:
+                score[pos] = value * SUPERSEDED_TURN_FACTOR
+    for lineage, top in linked.items():
+        fact_id = mem.lineage_current[lineage]
+        fact_pos = index.position_of(fact_id)
+        if fact_pos is None or not eligible(fact_pos):
+            continue
+        score[fact_pos] = max(score.get(fact_pos, 0.0), top)
+        for turn_id in mem.fact_sources.get(fact_id, ()):
+            item = mem.turn_items.get(turn_id)
+            turn_pos = index.position_of(item) if item is not None else None
+            if turn_pos is not None and eligible(turn_pos):
+                score[turn_pos] = max(score.get(turn_pos, 0.0), top * CURRENT_TURN_FACTOR)
+    return sorted(score.items(), key=lambda item: -item[1])
 
 
 def search_org_lane(

@@ -1,0 +1,202 @@
+"""Prometheus metrics for the runtime, and its saturation signal.
+
+``GET /metrics`` (behind the token) answers the Prometheus text format: request counts
+and latency histograms per operation, recall latency per lane, degraded searches by
+reason, time spent queued before a request got the event loop, the journal's lag
+behind the store and the applier's backlog, quarantined records, resident memory and
+whether the runtime is saturated.
+
+Why ``prometheus_client`` rather than a hand-written exposition: histogram buckets,
+label escaping and the text format's details are exactly what it gets right, it has no
+dependencies of its own, and its process collector reports resident memory on Linux
+for free. Each app gets its own :class:`~prometheus_client.CollectorRegistry`, so two
+runtimes in one process (tests) never share counters.
+
+Saturation is judged from what the callers feel, not from CPU: a runtime is saturated
+when requests wait for the event loop (the moving average of time between arrival and
+dispatch passes :data:`SATURATED_QUEUE_MS`) or when searches run out of their deadline
+(the moving share of deadline-degraded searches passes :data:`SATURATED_DEGRADED_SHARE`).
+Both averages move per request rather than per second, so the signal depends on what
+happened, not on how fast a loaded test machine runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+__all__ = [
+    "CONTENT_TYPE",
+    "SATURATED_DEGRADED_SHARE",
+    "SATURATED_QUEUE_MS",
+    "RuntimeMetrics",
+    "Saturation",
+]
+
+log = logging.getLogger("voxmem.runtime")
+
+#: The Prometheus text exposition format, version 0.0.4.
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+#: Request latency buckets (seconds): a voice turn cares about single milliseconds up
+#: to its recall budget; anything past a second is an outage, not a distribution.
+LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+#: Moving-average weight of the newest request (about the last 20 requests count).
+EWMA_ALPHA = 0.05
+#: Queueing (arrival to dispatch) above this average means requests wait for the loop.
+SATURATED_QUEUE_MS = 50.0
+#: This share of searches answered degraded at their deadline means callers go without
+#: memory because the runtime cannot keep up.
+SATURATED_DEGRADED_SHARE = 0.1
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Saturation:
+    """Whether the runtime keeps up, with the averages the verdict is drawn from."""
+
+    saturated: bool
+    queued_ms: float
+    deadline_degraded_share: float
+    in_flight: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON shape for ``/v1/runtime``."""
+        return {"saturated": self.saturated, "queuedMs": round(self.queued_ms, 3),
+                "deadlineDegradedShare": round(self.deadline_degraded_share, 4),
+                "inFlight": self.in_flight}
+
+
+class _EngineCollector(Collector):
+    """Reads the engine's write-path figures at scrape time (no bookkeeping per write)."""
+
+    def __init__(self, stats: Callable[[], dict[str, Any]],
+                 in_flight: Callable[[], int]) -> None:
+        self._stats = stats
+        self._in_flight = in_flight
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        stats = self._stats()
+        yield GaugeMetricFamily("voxmem_journal_lag_records",
+                                "Journaled records not yet applied to the store",
+                                value=stats["journalSeq"] - stats["appliedSeq"])
+        yield GaugeMetricFamily("voxmem_applier_backlog",
+                                "Records queued for the store writer",
+                                value=stats["backlog"])
+        yield GaugeMetricFamily("voxmem_quarantined_records",
+                                "Journal records set aside because they cannot be applied",
+                                value=stats.get("quarantined", 0))
+        yield GaugeMetricFamily("voxmem_requests_in_flight", "Requests being handled",
+                                value=self._in_flight())
+        yield GaugeMetricFamily("voxmem_cached_callers",
+                                "Callers whose memories are warm in this process",
+                                value=stats["cachedCallers"])
+
+
+class RuntimeMetrics:
+    """The runtime's counters, histograms and saturation signal.
+
+    Example::
+
+        metrics = RuntimeMetrics(engine.stats)
+        arrived = metrics.started(received_at)
+        result = await dispatch(engine, "search_memory", payload)
+        metrics.finished("search_memory", arrived, 200, result)
+        body = metrics.exposition()
+    """
+
+    def __init__(self, engine_stats: Callable[[], dict[str, Any]]) -> None:
+        self._queued_avg_ms = 0.0
+        self._deadline_share = 0.0
+        self._in_flight = 0
+        self._was_saturated = False
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("voxmem_requests", "Requests answered, by operation and "
+                                "status class", ["operation", "status"], registry=r)
+        self.latency = Histogram("voxmem_request_seconds", "Time from arrival to answer",
+                                 ["operation"], buckets=LATENCY_BUCKETS, registry=r)
+        self.queued = Histogram("voxmem_request_queued_seconds", "Time from arrival to "
+                                "dispatch (waiting for the event loop)",
+                                buckets=LATENCY_BUCKETS, registry=r)
+        self.lane_latency = Histogram("voxmem_recall_lane_seconds", "Recall time per lane",
+                                      ["lane"], buckets=LATENCY_BUCKETS, registry=r)
+        self.degraded = Counter("voxmem_search_degraded", "Searches answered degraded, by "
+                                "reason (deadline or lane_error)", ["reason"], registry=r)
+        self.saturated_gauge = Gauge("voxmem_saturated", "1 while the runtime cannot keep "
+                                     "up (requests queue or searches hit their deadline)",
+                                     registry=r)
+        self.queued_avg_gauge = Gauge("voxmem_queued_avg_seconds", "Moving average of "
+                                      "time spent queued before dispatch", registry=r)
+        ProcessCollector(registry=r)  # process_resident_memory_bytes, cpu, open fds
+        # Read at scrape time: a gauge set twice per request costs two locked updates on
+        # the hot path for a figure only a scrape looks at.
+        r.register(_EngineCollector(engine_stats, lambda: self._in_flight))
+
+    # -- recording ---------------------------------------------------------------------
+    def started(self, received_at: float | None) -> float:
+        """A request reached its handler; returns its arrival (epoch seconds)."""
+        now = time.time()
+        arrived = now if received_at is None else min(received_at, now)
+        waited = now - arrived
+        self.queued.observe(waited)
+        self._queued_avg_ms += EWMA_ALPHA * (waited * 1000.0 - self._queued_avg_ms)
+        self._in_flight += 1
+        return arrived
+
+    def finished(self, operation: str, arrived: float, status: int,
+                 result: Any = None) -> None:
+        """A request was answered with ``status`` (and ``result`` when it succeeded)."""
+        self._in_flight -= 1
+        self.requests.labels(operation, f"{status // 100}xx").inc()
+        self.latency.labels(operation).observe(max(0.0, time.time() - arrived))
+        trace = result.get("trace") if isinstance(result, dict) else None
+        if isinstance(trace, dict):
+            self._search_outcome(trace)
+        state = self.saturation()
+        if state.saturated != self._was_saturated:
+            # Once per change, not per request: an operator greps for these lines.
+            self._was_saturated = state.saturated
+            if state.saturated:
+                log.warning("runtime saturated: requests queue %.0f ms on average, "
+                            "%.0f%% of searches hit their deadline", state.queued_ms,
+                            state.deadline_degraded_share * 100)
+            else:
+                log.info("runtime keeps up again")
+
+    def _search_outcome(self, trace: dict[str, Any]) -> None:
+        for lane, ms in (trace.get("lanes") or {}).items():
+            self.lane_latency.labels(lane).observe(float(ms) / 1000.0)
+        errors = trace.get("errors") or {}
+        by_deadline = "deadline" in errors or "deadline" in errors.values()
+        if trace.get("degraded"):
+            self.degraded.labels("deadline" if by_deadline else "lane_error").inc()
+        self._deadline_share += EWMA_ALPHA * (float(by_deadline) - self._deadline_share)
+
+    # -- reading -----------------------------------------------------------------------
+    def saturation(self) -> Saturation:
+        """The current verdict (also kept in the ``voxmem_saturated`` gauge)."""
+        saturated = (self._queued_avg_ms >= SATURATED_QUEUE_MS
+                     or self._deadline_share >= SATURATED_DEGRADED_SHARE)
+        return Saturation(saturated=saturated, queued_ms=self._queued_avg_ms,
+                          deadline_degraded_share=self._deadline_share,
+                          in_flight=self._in_flight)
+
+    def exposition(self) -> bytes:
+        """Everything in the Prometheus text format."""
+        state = self.saturation()
+        self.saturated_gauge.set(1 if state.saturated else 0)
+        self.queued_avg_gauge.set(state.queued_ms / 1000.0)
+        return generate_latest(self.registry)

@@ -1,0 +1,211 @@
+"""voxmem.compat.memoair: the SDK's names, fields, errors and pool codes, offline."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from voxmem import Settings
+from voxmem.compat import memoair
+from voxmem.compat.memoair import (
+    IndexBuildResult,
+    IndexLoadResult,
+    MemoAirVoiceClient,
+    MemoAirVoiceMemory,
+    MemoAirVoiceMemoryError,
+    MemoAirVoiceMemorySync,
+    MemoryTool,
+    MemoryToolSync,
+    SearchResult,
+)
+from voxmem.engine import MemoryEngine
+
+USER = {"id": "caller_42", "name": "Alex"}
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=str(tmp_path / "data"), embedder="hashing")
+
+
+def make_client(settings: Settings, **kwargs: Any) -> MemoAirVoiceClient:
+    return MemoAirVoiceClient(api_key="memoair_pk_x", project_id="proj_1",
+                              agent_id="agent_1", embedded=True, settings=settings, **kwargs)
+
+
+def test_exported_names() -> None:
+    assert sorted(memoair.__all__) == memoair.__all__
+    assert set(memoair.__all__) >= {
+        "MemoAirVoiceClient", "MemoAirLiveKitAgent", "MemoAirVoiceMemory",
+        "MemoAirVoiceMemorySync", "MemoryTool", "MemoryToolSync", "SearchResult",
+        "IndexBuildResult", "IndexLoadResult", "MemoAirVoiceMemoryError"}
+    pytest.importorskip("livekit.agents")
+    from livekit.agents import Agent
+    assert issubclass(memoair.MemoAirLiveKitAgent, Agent)
+
+
+def test_result_types_have_the_sdk_fields() -> None:
+    def fields(cls: type) -> list[tuple[str, str]]:
+        return [(f.name, str(f.type)) for f in dataclasses.fields(cls)]
+
+    assert fields(SearchResult) == [
+        ("contextText", "str"), ("profile", "dict[str, Any] | None"),
+        ("working", "list[dict[str, Any]]"), ("permanent", "list[dict[str, Any]]"),
+        ("org", "list[dict[str, Any]]"), ("sources", "list[dict[str, Any]]"),
+        ("trace", "dict[str, Any]")]
+    assert fields(IndexBuildResult) == [("index_name", "str"), ("chunk_count", "int"),
+                                        ("version", "int | None")]
+    assert [name for name, _ in fields(IndexLoadResult)] == [
+        "session_id", "profile_version", "permanent_manifest_version",
+        "org_manifest_version", "scopes_loaded"]
+    result = IndexBuildResult(index_name="faq", chunk_count=2, version=1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.version = 2  # type: ignore[misc]
+
+
+def test_empty_credentials_are_value_errors(settings: Settings) -> None:
+    for field in ("api_key", "project_id", "agent_id"):
+        kwargs = {"api_key": "k", "project_id": "p", "agent_id": "a", field: ""}
+        with pytest.raises(ValueError, match=field):
+            MemoAirVoiceClient(**kwargs)
+
+
+async def test_a_key_and_cloud_url_are_ignored_with_one_log_line(
+        settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="voxmem.compat"):
+        client = make_client(settings, cloud_base_url="https://cloud.example")
+    lines = [r.getMessage() for r in caplog.records if r.name == "voxmem.compat"]
+    assert len(lines) == 1
+    assert "api_key and cloud_base_url accepted and ignored" in lines[0]
+    assert "on this machine" in lines[0]
+    result = await client.search_memory("anything", user=USER, timeout_ms=5000)
+    assert isinstance(result, SearchResult) and result.trace["degraded"] is False
+    await client.aclose()
+
+
+async def test_errors_carry_the_sdk_codes(settings: Settings) -> None:
+    client = make_client(settings)
+    with pytest.raises(MemoAirVoiceMemoryError) as bad:
+        await client.search_memory("q", user={"id": ""})
+    assert bad.value.code == "runtime.bad_request" and bad.value.status_code == 400
+    assert bad.value.details["field"] == "user.id"
+
+    too_many = [{"id": str(i), "text": "x"} for i in range(101)]
+    with pytest.raises(MemoAirVoiceMemoryError) as big:
+        await client.create_index("faq", too_many)
+    assert big.value.code == "index.batch_too_large" and big.value.status_code == 413
+    assert await client.list_indexes() == []  # nothing written
+
+    await client.aclose()
+    with pytest.raises(MemoAirVoiceMemoryError) as closed:
+        await client.save_response(user_text="hi", assistant_text="hello", user=USER)
+    assert closed.value.code == "pool.closed"
+
+
+async def test_pool_parameters_keep_their_meaning(settings: Settings) -> None:
+    client = make_client(settings, max_concurrent_users=1)
+    session = await client.session(user=USER)
+    async with session as pinned:
+        await pinned.save_response(user_text="I'm on the Gold plan", assistant_text="Noted.")
+        with pytest.raises(MemoAirVoiceMemoryError) as full:
+            await client.search_memory("plan?", user={"id": "someone_else"})
+        assert full.value.code == "pool.exhausted"
+        assert full.value.details["maxConcurrentUsers"] == 1
+        recall = await pinned.search_memory("which plan am I on?", timeout_ms=5000)
+        assert "Gold plan" in recall.contextText
+    # The pinned end-user released, the next one gets the handle.
+    assert isinstance(await client.search_memory("plan?", user={"id": "someone_else"}),
+                      SearchResult)
+    await client.aclose()
+
+
+async def test_save_response_takes_the_interrupted_flag_from_metadata(
+        settings: Settings) -> None:
+    client = make_client(settings)
+    event_id = await client.save_response(
+        user_text="wait, stop", assistant_text="Our plans start at", user=USER,
+        metadata={"framework": "livekit", "interrupted": True})
+    assert event_id
+    await client.aclose()
+    engine = MemoryEngine(settings)
+    await engine.start()
+    try:
+        scope = engine.scope(project_id="proj_1", agent_id="agent_1", user_id=USER["id"])
+        [info] = await engine.store.recent_sessions(scope, 5)
+        [turn] = await engine.store.session_turns(scope, info.id)
+    finally:
+        await engine.close()
+    assert turn.interrupted and turn.metadata["framework"] == "livekit"
+
+
+async def test_search_tool_without_a_user_searches_knowledge_only(
+        settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    client = make_client(settings)
+    await client.save_response(user_text="My PIN hint is the dog's name",
+                               assistant_text="Noted.", user=USER)
+    await client.create_index("faq", [{"id": "hours", "text": "We are open 9 to 5."}])
+    with caplog.at_level(logging.WARNING, logger="voxmem.compat"):
+        tool = client.search_memory_tool()
+        client.search_memory_tool()
+    assert sum("without user=" in r.getMessage() for r in caplog.records) <= 1
+    assert isinstance(tool, MemoryTool) and tool.name == "search_memory"
+    assert "9 to 5" in await tool("when are you open?")
+    assert "dog" not in await tool("what is the PIN hint, the dog's name?")
+    bound = client.search_memory_tool(user=USER)
+    assert "dog" in await bound("what is the PIN hint, the dog's name?")
+    await client.aclose()
+
+
+async def test_low_level_memory_drives_one_call(settings: Settings) -> None:
+    memory = MemoAirVoiceMemory(project_id="proj_1", user_id="caller_42",
+                                api_key="memoair_pk_x", embedded=True, settings=settings)
+    started = await memory.start_session(metadata={"channel": "phone"})
+    assert set(started) == {"sessionId", "bootstrap", "paths"} and started["sessionId"]
+    assert await memory.after_turn("I always want a window seat", "Noted.", turn_id="t-1")
+    tool = memory.search_memory_tool(search_memory_timeout_ms=500)
+    assert "window seat" in await tool("which seat do I want?")
+    assert memory.to_openai_function()["function"]["name"] == "search_memory"
+    loaded = await memory.load_index()
+    assert isinstance(loaded, IndexLoadResult) and loaded.session_id == started["sessionId"]
+    ended = await memory.end_session()
+    assert ended
+    exported = await memory.voxmem_client.export_user(user={"id": "caller_42"})
+    await memory.aclose()
+    [turn] = [item for item in exported["items"] if item["kind"] == "turn"]
+    assert turn["sessionId"] == started["sessionId"]
+
+
+def test_sync_mirror_has_the_same_methods(settings: Settings) -> None:
+    memory = MemoAirVoiceMemorySync(project_id="proj_1", user_id="caller_9",
+                                    embedded=True, settings=settings)
+    try:
+        assert memory.start_session()["sessionId"]
+        assert memory.after_turn("My locker is number 12", "Got it.", turn_id="a")
+        tool = memory.search_memory_tool()
+        assert isinstance(tool, MemoryToolSync) and tool.name == "search_memory"
+        assert "locker" in tool("which locker is mine?")
+        assert tool.last_trace is not None and tool.schema()["type"] == "function"
+        assert "locker" in memory.search_memory("locker number", timeout_ms=5000).contextText
+        assert memory.end_session()
+    finally:
+        memory.close()
+    async_names = {n for n in dir(MemoAirVoiceMemory) if not n.startswith("_")}
+    sync_names = {n for n in dir(MemoAirVoiceMemorySync) if not n.startswith("_")}
+    assert async_names - sync_names <= {"aclose", "voxmem_client", "user"}
+
+
+async def test_adapters(settings: Settings) -> None:
+    memory = MemoAirVoiceMemory(project_id="proj_1", user_id="caller_42",
+                                embedded=True, settings=settings)
+    await memory.after_turn("Call me after 6pm", "Sure.", turn_id="x")
+    pytest.importorskip("pipecat")
+    tool = memory.to_pipecat_tool()
+    assert tool["name"] == "search_memory" and tool["schema"].handler is tool["handler"]
+    pytest.importorskip("livekit.agents")
+    livekit_tool = memory.to_livekit_tool()
+    assert livekit_tool.info.name == "search_memory"
+    await memory.aclose()

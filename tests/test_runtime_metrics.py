@@ -1,0 +1,168 @@
+"""``/metrics`` (Prometheus text, behind the token) and the runtime under forced overload:
+searches answer degraded at their deadline, every acknowledged save is stored, and the
+runtime says it is saturated."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Sequence
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from voxmem._config import Settings
+from voxmem.embeddings import Vectors
+from voxmem.embeddings.hashing import HashingEmbedder
+from voxmem.engine import MemoryEngine
+from voxmem.runtime import create_app
+
+TOKEN = "metrics-token-0123456789"
+AUTH = {"authorization": f"Bearer {TOKEN}", "content-type": "application/json"}
+IDENT = {"project_id": "proj", "agent_id": "agent"}
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of a Prometheus exposition, keyed by name and sorted labels."""
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+@pytest.fixture
+async def http(engine: MemoryEngine) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(engine, token=TOKEN)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://runtime") as client:
+        yield client
+
+
+async def test_metrics_need_the_token(http: httpx.AsyncClient) -> None:
+    response = await http.get("/metrics")
+    assert response.status_code == 401
+    assert "voxmem_" not in response.text
+
+
+async def test_metrics_count_requests_lanes_and_write_path(http: httpx.AsyncClient) -> None:
+    user = {"id": "caller-metrics"}
+    saved = await http.post("/v1/memory/turns", headers=AUTH, json={
+        **IDENT, "user": user, "user_text": "my parcel goes to 27 Elm Road",
+        "assistant_text": "noted"})
+    assert saved.status_code == 200, saved.text
+    found = await http.post("/v1/memory/search", headers=AUTH, json={
+        **IDENT, "user": user, "query": "where does my parcel go", "timeout_ms": 5000})
+    assert found.status_code == 200, found.text
+    bad = await http.post("/v1/memory/search", headers=AUTH, json={**IDENT, "user": user})
+    assert bad.status_code == 400
+
+    response = await http.get("/metrics", headers=AUTH)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    got = samples(response.text)
+    assert got[("voxmem_requests_total", (("operation", "save_response"),
+                                          ("status", "2xx")))] == 1
+    assert got[("voxmem_requests_total", (("operation", "search_memory"),
+                                          ("status", "2xx")))] == 1
+    assert got[("voxmem_requests_total", (("operation", "search_memory"),
+                                          ("status", "4xx")))] == 1
+    assert got[("voxmem_request_seconds_count", (("operation", "search_memory"),))] == 2
+    lanes = found.json()["trace"]["lanes"]
+    assert lanes, "the search ran lanes"
+    for lane in lanes:
+        assert got[("voxmem_recall_lane_seconds_count", (("lane", lane),))] == 1
+    assert got[("process_resident_memory_bytes", ())] > 0
+    assert ("voxmem_journal_lag_records", ()) in got
+    assert ("voxmem_applier_backlog", ()) in got
+    assert ("voxmem_quarantined_records", ()) in got
+    assert got[("voxmem_saturated", ())] == 0
+    info = (await http.get("/v1/runtime", headers=AUTH)).json()
+    assert info["saturation"]["saturated"] is False
+
+
+class PausedEmbedder:
+    """An embedding model that hangs until released, as a remote embedding endpoint
+    does when it is overloaded (an external service): every search's query embedding
+    waits, so the runtime has more work than it can finish in any deadline."""
+
+    cheap = False
+
+    def __init__(self) -> None:
+        self._inner = HashingEmbedder()
+        self.name = self._inner.name
+        self.dimensions = self._inner.dimensions
+        self.release = threading.Event()
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        self.release.wait()
+        return self._inner.embed(texts)
+
+
+SEARCHES = 12
+SAVES = 12
+
+
+async def test_forced_overload_degrades_searches_keeps_saves_and_reports_saturation(
+        settings: Settings) -> None:
+    embedder = PausedEmbedder()
+    engine = MemoryEngine(settings, embedder=embedder)
+    await engine.start()
+    try:
+        app = create_app(engine, token=TOKEN)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://runtime") as http:
+            def search(n: int) -> asyncio.Future[httpx.Response]:
+                return asyncio.ensure_future(http.post("/v1/memory/search", headers=AUTH, json={
+                    **IDENT, "user": {"id": f"caller-{n % 3}"}, "query": "parcel address",
+                    "lanes": ["working", "permanent", "org"], "timeout_ms": 50}))
+
+            def save(n: int) -> asyncio.Future[httpx.Response]:
+                return asyncio.ensure_future(http.post("/v1/memory/turns", headers=AUTH, json={
+                    **IDENT, "user": {"id": f"caller-{n % 3}"},
+                    "user_text": f"turn number {n} about my parcel",
+                    "assistant_text": "noted"}))
+
+            answers = await asyncio.gather(*(search(n) for n in range(SEARCHES)),
+                                           *(save(n) for n in range(SAVES)))
+            searches, saves = answers[:SEARCHES], answers[SEARCHES:]
+            for response in searches:
+                assert response.status_code == 200, response.text
+                trace = response.json()["trace"]
+                assert trace["degraded"] is True
+                assert "deadline" in trace["errors"] or "deadline" in trace["errors"].values()
+            assert all(r.status_code == 200 for r in saves), [r.text for r in saves]
+
+            got = samples((await http.get("/metrics", headers=AUTH)).text)
+            assert got[("voxmem_search_degraded_total", (("reason", "deadline"),))] == SEARCHES
+            assert got[("voxmem_saturated", ())] == 1
+            info = (await http.get("/v1/runtime", headers=AUTH)).json()
+            assert info["saturation"]["saturated"] is True
+
+        # The embedding model recovers: every acknowledged turn reaches the store.
+        embedder.release.set()
+        assert await engine.flush(timeout=60)
+        stored = 0
+        for n in range(3):
+            scope = engine.scope(project_id="proj", agent_id="agent", user_id=f"caller-{n}")
+            items = await engine.store.load_items(scope, engine.clock())
+            stored += sum(1 for item in items if item.kind == "turn")
+        assert stored == SAVES
+    finally:
+        embedder.release.set()
+        await engine.close()
+
+
+async def test_concurrent_first_saves_of_a_caller_open_one_call(engine: MemoryEngine) -> None:
+    """Found under load: a caller's first turns arriving together each opened a call of
+    their own, and on a shared store (Postgres) a save failed with an internal error."""
+    scope = engine.scope(project_id="proj", agent_id="agent", user_id="caller-burst")
+    from voxmem.models import Caller
+
+    ids = await asyncio.gather(*(engine.save_response(
+        scope, Caller("caller-burst"), user_text=f"turn {n}", assistant_text="ok")
+        for n in range(6)))
+    assert all(ids)
+    assert await engine.flush(timeout=60)
+    sessions = await engine.store.recent_sessions(scope, 10)
+    assert len(sessions) == 1
+    items = await engine.store.load_items(scope, engine.clock())
+    assert sum(1 for item in items if item.kind == "turn") == 6
