@@ -335,8 +335,10 @@ def _admin(dsn: str, statements: list[sql.Composable | str], database: str | Non
         try:
             with psycopg.connect(target, autocommit=True) as conn:
                 for statement in statements:
-                    conn.execute(statement if isinstance(statement, sql.Composable)
-                                 else sql.SQL(statement))  # type: ignore[arg-type]
+                    # psycopg's execute() types a Composable as Composed | SQL only.
+                    composed = (statement if isinstance(statement, sql.Composable)
+                                else sql.SQL(statement))
+                    conn.execute(composed)  # type: ignore[call-overload]
             return
         except psycopg.errors.ObjectInUse:
             # CREATE DATABASE ... TEMPLATE needs the template idle; a pool that just
@@ -424,7 +426,7 @@ def superuser_dsn(dsn: str, database: str) -> str:
 
 
 def database_of(url: str) -> str:
-    return conninfo_to_dict(url)["dbname"] or ""
+    return str(conninfo_to_dict(url)["dbname"] or "")
 
 
 def drop_database(superuser_dsn: str, url: str) -> None:

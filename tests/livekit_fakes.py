@@ -42,6 +42,12 @@ class Reply:
     tool_calls: list[tuple[str, dict[str, Any]]] = dataclasses.field(default_factory=list)
     delay_s: float = 0.0
     chunk_delay_s: float = 0.0
+    #: When set, the stream stops after ``hold_after_words`` words and waits for this
+    #: event, so a test can act while a reply is known to be mid-stream (no timing).
+    hold: asyncio.Event | None = None
+    hold_after_words: int = 0
+    #: Set once the stream has sent ``hold_after_words`` words and is holding.
+    holding: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
 
 
 def default_script(chat_ctx: llm.ChatContext) -> Reply:
@@ -125,6 +131,9 @@ class _ScriptedStream(llm.LLMStream):
             await asyncio.sleep(reply.delay_s)
         words = reply.text.split(" ") if reply.text else []
         for i, word in enumerate(words):
+            if reply.hold is not None and i == reply.hold_after_words:
+                reply.holding.set()
+                await reply.hold.wait()
             self._send(content=word if i == 0 else f" {word}")
             self._owner.chunks_sent += 1
             await self._owner._tick()

@@ -202,6 +202,8 @@ async def test_identity_mismatch_surfaces_as_its_class(client: VoiceClient) -> N
 async def test_identity_mismatch_before_the_store_has_the_session(
         client: VoiceClient) -> None:
     # No flush: the first caller's session is only journaled when the second asks.
+    first: dict[str, Any] | BaseException
+    second: dict[str, Any] | BaseException
     first, second = await asyncio.gather(
         client.start_session(user={"id": "owner"}, session_id="ses-race"),
         client.start_session(user={"id": "intruder"}, session_id="ses-race"),

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from voxmem import BadRequest, IdentityMismatch, VoxmemError
-from voxmem.client._core import Call, ClientCore
+from voxmem.client._core import ClientCore, OperationCall
 from voxmem.client._wire import ConnectFailed, RequestFailed, StreamsWire
 
 Responder = Callable[[int], bytes]
@@ -157,8 +157,8 @@ def test_calls_encode_to_the_operation_table_routes() -> None:
     assert (request.method, request.path) == ("POST", "/v1/memory/search")
     body = json.loads(request.body)
     assert body == {"query": "hi", "user": {"id": "u"}, "lanes": ["org"],
-                    "intent": "answer_current_user", "mode": "fast", "tenant_id": "default",
-                    "project_id": "p", "agent_id": "a"}
+                    "intent": "answer_current_user", "mode": "fast", "tenantId": "default",
+                    "projectId": "p", "agentId": "a"}
 
 
 def test_a_save_carries_a_turn_id_fixed_before_the_first_attempt() -> None:
@@ -166,8 +166,8 @@ def test_a_save_carries_a_turn_id_fixed_before_the_first_attempt() -> None:
     call = core.save_response(user_text="a", assistant_text="b", user={"id": "u"},
                               user_id=None, turn_id=None, tool_calls=None, metadata=None,
                               interrupted=False)
-    assert call.payload["turn_id"].startswith("turn_")
-    assert json.loads(ClientCore.http_request(call).body)["turn_id"] == call.payload["turn_id"]
+    assert call.payload["turnId"].startswith("turn_")
+    assert json.loads(ClientCore.http_request(call).body)["turnId"] == call.payload["turnId"]
 
 
 def test_error_envelopes_become_their_exception_classes() -> None:
@@ -185,6 +185,6 @@ def test_error_envelopes_become_their_exception_classes() -> None:
 
 def test_a_call_without_a_caller_fails_before_any_io() -> None:
     with pytest.raises(BadRequest) as err:
-        _ = Call("search_memory", {"query": "x"}).caller
+        _ = OperationCall("search_memory", {"query": "x"}).caller
     assert err.value.field == "user"
-    assert Call("list_indexes", {}).caller is None
+    assert OperationCall("list_indexes", {}).caller is None

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from voxmem.entities import (
@@ -114,7 +116,7 @@ def test_linking_rules() -> None:
     assert decide_start([], ["John"], names).user_id is None, "a name alone never links"
     email = Candidate("email", "b@x.org", frozenset({"bob"}))
     assert decide_start([phone, email], [], names).user_id is None, "conflict"
-    kw = {"claimed_names": [], "owner_names": ["Ann"], "on_behalf": False}
+    kw: dict[str, Any] = {"claimed_names": [], "owner_names": ["Ann"], "on_behalf": False}
     assert decide_in_call(phone, "new", current_is_new=True, **kw).user_id == "ann"
     assert decide_in_call(phone, "old", current_is_new=False, **kw).user_id is None
     assert decide_in_call(phone, "new", current_is_new=True,

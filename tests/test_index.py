@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -77,7 +78,8 @@ def _corpus(n: int, dims: int = 8) -> tuple[list[list[str]], np.ndarray]:
     return [analyze(t) for t in texts], vectors
 
 
-def _results(index: HybridIndex, query: list[str], vec: np.ndarray) -> tuple[list, list]:
+def _results(index: HybridIndex, query: list[str],
+             vec: np.ndarray) -> tuple[list[Any], list[Any]]:
     kw, dn = index.search(query, vec, 10)
     return ([(index.id_at(int(p)), round(float(s), 5)) for p, s in zip(kw.positions, kw.scores,
                                                                        strict=True)],

@@ -45,10 +45,15 @@ async def test_mixin_example_recalls_for_a_users_own_agent_class(tmp_path: Path)
     caller = CallerIdentity.explicit({"id": "console-caller", "name": "Jo"})
     for words in ("My cat Miso loves the sunny window seat", "I moved to room 12"):
         past: AgentSession[Any] = AgentSession(llm=ScriptedLLM())
-        await attach_memory(past, client=client, user=caller)
+        memory = await attach_memory(past, client=client, user=caller)
         await past.start(module.Concierge(brand="Harbor Hotel"))
         await past.run(user_input=words)
         await past.aclose()
+        # The call's memory closes after the session does (saves drained, then the voxmem
+        # session ended). A save still queued when the next call starts would be filed
+        # under that next call, and the preload and the recall would then differ from run
+        # to run: each call is over before the next one begins, as with a real caller.
+        assert await memory.wait_closed(5)
     await client.flush()
 
     fake = ScriptedLLM()

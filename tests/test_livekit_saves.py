@@ -47,7 +47,8 @@ def quiet_speech_session(fake: ScriptedLLM, stt: QueuedSTT) -> AgentSession[Any]
 async def test_several_user_turns_before_one_reply_are_saved_together(
         settings: Settings) -> None:
     client = make_client(settings)
-    slow_hello = Reply(text="Hello Sam", delay_s=1.0)
+    # Held before its first word until the test ends: still a draft when the caller goes on.
+    slow_hello = Reply(text="Hello Sam", hold=asyncio.Event())
     fake, stt = ScriptedLLM(by_user_text({"hi, it's Sam": slow_hello})), QueuedSTT()
     session = quiet_speech_session(fake, stt)
     replies = Replies(session)
@@ -55,7 +56,7 @@ async def test_several_user_turns_before_one_reply_are_saved_together(
     await session.start(agent)
 
     stt.say("hi, it's Sam")
-    await asyncio.wait_for(fake.wait_progress(requests=1), 10)  # its reply is drafting
+    await asyncio.wait_for(slow_hello.holding.wait(), 10)  # the first reply is being drafted
     stt.say("I'm calling about my order 4421")
     reply = await replies.wait(1)
     assert reply.text_content == "you said: I'm calling about my order 4421"
@@ -73,7 +74,9 @@ async def test_several_user_turns_before_one_reply_are_saved_together(
 
 async def test_barge_in_reply_is_saved_flagged_interrupted(settings: Settings) -> None:
     client = make_client(settings)
-    long_answer = Reply(text=" ".join(f"word{i}" for i in range(40)), chunk_delay_s=0.05)
+    # Five words out, then held: the caller barges in while the answer is mid-stream.
+    long_answer = Reply(text=" ".join(f"word{i}" for i in range(40)), hold=asyncio.Event(),
+                        hold_after_words=5)
     fake, stt = ScriptedLLM(by_user_text({"tell me about plans": long_answer})), QueuedSTT()
     session = quiet_speech_session(fake, stt)
     replies = Replies(session)
@@ -84,7 +87,7 @@ async def test_barge_in_reply_is_saved_flagged_interrupted(settings: Settings) -
                             lambda ev: ev.new_state == "speaking")
     stt.say("tell me about plans")
     await asyncio.wait_for(speaking, 5)
-    await asyncio.wait_for(fake.wait_progress(chunks=5), 10)  # part of the answer is out
+    await asyncio.wait_for(long_answer.holding.wait(), 10)  # part of the long answer is out
     stt.say("sorry, just the cheapest one")
     first = await replies.wait(1)
     await replies.wait(2)
@@ -103,7 +106,7 @@ async def test_barge_in_reply_is_saved_flagged_interrupted(settings: Settings) -
 
 async def test_words_never_answered_are_saved_at_session_end(settings: Settings) -> None:
     client = make_client(settings)
-    fake = ScriptedLLM(by_user_text({"are you there?": Reply(text="yes", delay_s=5)}))
+    fake = ScriptedLLM(by_user_text({"are you there?": Reply(text="yes", hold=asyncio.Event())}))
     session: AgentSession[Any] = AgentSession(llm=fake)
     agent = MemoryAgent(client=client, user=CALLER, instructions=TEMPLATE)
     await session.start(agent)

@@ -118,10 +118,8 @@ async def test_search_memories_finds_what_the_caller_said(session: AgentSession[
     await session.run(user_input="my router model is the XR500 and it keeps rebooting")
     memory = CallMemory.of(session)
     assert memory is not None
-    for _ in range(100):  # saves are written off the turn's path; wait for this one
-        if memory.saves:
-            break
-        await asyncio.sleep(0.02)
+    await memory.flush()  # saves are written off the turn's path; wait for this one
+    assert memory.saves == 1
     out = await run_tool(session, "search_memories", query="router model")
     assert "XR500" in out.output
 
@@ -156,12 +154,14 @@ async def test_search_knowledge_reads_the_org_indexes_without_filler(
 
 
 class _SlowKnowledgeClient(VoiceClient):
-    """A runtime under load: searches take ``delay_s`` before answering."""
+    """A runtime under load: a search answers only once ``release`` is set."""
 
-    delay_s = 0.8
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.release = asyncio.Event()
 
     async def search_memory(self, query: str, **kwargs: Any) -> Any:
-        await asyncio.sleep(self.delay_s)
+        await self.release.wait()
         return await super().search_memory(query, **kwargs)
 
 
@@ -172,8 +172,16 @@ async def test_slow_knowledge_search_says_one_moment_first(settings: Settings) -
         {"id": "returns", "text": "Returns are accepted within 30 days with a receipt."}])
     session: AgentSession[Any] = AgentSession(llm=ScriptedLLM(tool_script))
     spoken: list[str] = []
-    session.on("speech_created", lambda ev: spoken.append(ev.source))
-    await session.start(Agent(instructions="x", tools=memory_tools(client=client)))
+
+    def on_speech(ev: Any) -> None:
+        spoken.append(ev.source)
+        if ev.source == "say":
+            client.release.set()  # the search answers once the filler is out, not before
+
+    session.on("speech_created", on_speech)
+    # A deadline far off: the filler is under test here, not the search's deadline.
+    await session.start(Agent(instructions="x", tools=memory_tools(
+        client=client, knowledge_timeout_ms=60_000)))
     out = await run_tool(session, "search_knowledge", query="return policy")
     assert "30 days" in out.output
     assert "say" in spoken

@@ -67,9 +67,9 @@ def test_app_role_is_subject_to_row_security(two_tenants: str) -> None:
             "          AND t.tableowner = current_user) "
             "FROM pg_roles r WHERE r.rolname = current_user").fetchone()
         assert row == (False, False, 0), "the app role must not bypass or own the tables"
-        forced = dict(conn.execute(
+        forced = {str(name): bool(on) for name, on in conn.execute(
             "SELECT relname, relforcerowsecurity AND relrowsecurity FROM pg_class"
-            " WHERE relname = ANY(%s)", (list(TENANT_TABLES),)).fetchall())
+            " WHERE relname = ANY(%s)", (list(TENANT_TABLES),)).fetchall()}
         assert forced == dict.fromkeys(TENANT_TABLES, True)
 
 

@@ -11,6 +11,8 @@ Example::
     result = await client.search_memory("when should we call?", user=user)
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._config import Settings, settings_table
 from ._exceptions import (
     BadRequest,
@@ -25,8 +27,10 @@ from ._exceptions import (
     VoxmemError,
 )
 from .client import CallerSession, CallerSessionSync, MemoryTool, VoiceClient, VoiceClientSync
-from .compaction import CompactedTranscript, compact_transcript
 from .models import Caller, IndexBuildResult, Preload, Scope, SearchResult
+
+if TYPE_CHECKING:
+    from .compaction import CompactedTranscript, compact_transcript
 
 __version__ = "0.1.0"
 
@@ -57,3 +61,19 @@ __all__ = [
     "compact_transcript",
     "settings_table",
 ]
+
+#: Public names imported on first access: every voice worker imports voxmem, and a
+#: worker that only talks to a runtime must not pay for what it does not use (the
+#: compactor's LLM summariser alone imports httpx and its CLI).
+_LAZY = {"CompactedTranscript": "compaction", "compact_transcript": "compaction"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value  # later lookups skip this hook
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+

@@ -359,8 +359,15 @@ def _check_type(f: dataclasses.Field[Any], value: Any) -> None:
                          f"type {kind.__name__}, got {type(value).__name__}", field=f.name)
 
 
+#: Regions known without asking phonenumbers: its import costs ~0.15 s, which every
+#: voice worker would pay just to build its Settings with the default region.
+_COMMON_REGIONS = frozenset({"US", "GB", "CA", "AU", "DE", "FR", "ES", "IT", "NL", "IN"})
+
+
 def _known_region(code: str) -> bool:
-    import phonenumbers  # only when a region is set, so settings stay cheap to import
+    if code.upper() in _COMMON_REGIONS:
+        return True
+    import phonenumbers  # only for a less common region, so settings stay cheap to build
 
     return code.upper() in phonenumbers.SUPPORTED_REGIONS
 

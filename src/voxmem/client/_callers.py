@@ -11,14 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._client import VoiceClient
-    from ._core import Call, ClientCore, UserArg
+    from ._core import ClientCore, OperationCall, UserArg
     from ._runner import LoopThread
 
-__all__ = ["CALLER_PROJECT_OPS", "CallerMethods", "CallerMethodsSync"]
-
-#: Caller-directory operations that are about the project, not one pooled caller.
-CALLER_PROJECT_OPS = frozenset({"resolve_caller", "find_callers", "merge_callers",
-                                "unmerge_callers", "list_merges"})
+__all__ = ["CallerMethods", "CallerMethodsSync"]
 
 
 class CallerMethods:
@@ -26,7 +22,7 @@ class CallerMethods:
 
     _core: ClientCore
     if TYPE_CHECKING:
-        async def _send(self, call: Call, *, timeout_s: float | None = None) -> Any: ...
+        async def _send(self, call: OperationCall, *, timeout_s: float | None = None) -> Any: ...
 
     async def resolve_caller(self, identifiers: Sequence[dict[str, str]], *,
                              user_id: str | None = None, name: str | None = None,

@@ -29,8 +29,7 @@ from .._exceptions import (
 )
 from ..models import IndexBuildResult, Preload, SearchResult
 from ._callers import CallerMethods, CallerMethodsSync
-from ._core import Call, ClientCore, UserArg
-from ._embedded import AsyncEmbeddedTransport
+from ._core import ClientCore, OperationCall, UserArg
 from ._http import RuntimeTransport
 from ._pool import CallerHandle, CallerPool
 from ._runner import LoopThread
@@ -50,7 +49,7 @@ MIN_REAP_PERIOD_S = 0.05
 
 
 class Transport(Protocol):
-    async def call(self, call: Call, *, timeout_s: float | None = None) -> Any: ...
+    async def call(self, call: OperationCall, *, timeout_s: float | None = None) -> Any: ...
 
     async def aclose(self) -> None: ...
 
@@ -112,6 +111,10 @@ class VoiceClient(CallerMethods):
         self.embedded = embedded
         self._transport: Transport
         if embedded:
+            # Imported here: the engine (numpy, indexes, extractors) loads only in the
+            # processes that run it, never in a worker that talks to a runtime.
+            from ._embedded import AsyncEmbeddedTransport
+
             self._transport = AsyncEmbeddedTransport(self.settings)
         else:
             self._transport = RuntimeTransport(
@@ -130,7 +133,7 @@ class VoiceClient(CallerMethods):
             await self._retire(evicted, "evicted")
         return handle
 
-    async def _send(self, call: Call, *, timeout_s: float | None = None) -> Any:
+    async def _send(self, call: OperationCall, *, timeout_s: float | None = None) -> Any:
         caller = call.caller  # bad_request before any I/O when the caller is missing
         if caller is None:
             if self._closed:
@@ -468,7 +471,7 @@ async def _no_search(query: str, intent: str) -> SearchResult:
     raise BadRequest("this tool has no caller; use search_memory_tool(user=...)")
 
 
-def _track_session(handle: CallerHandle, call: Call, result: Any) -> None:
+def _track_session(handle: CallerHandle, call: OperationCall, result: Any) -> None:
     """Keep the handle's view of the caller's open call current."""
     if call.op in {"start_session", "save_response"}:
         handle.session_open = True

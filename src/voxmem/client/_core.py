@@ -1,33 +1,39 @@
-"""The I/O-free half of the clients: request payloads in, typed results out.
+"""The I/O-free half of the clients: typed requests in, typed results out.
 
-Every argument check, default, wire encoding and result parse lives here once; the
-transports only move bytes (in-process engine or loopback HTTP) and the clients only
-wire a builder, a transport and a parser together.
+Every argument default, wire encoding and result parse lives here once; the transports
+only move bytes (in-process engine or loopback HTTP) and the clients only wire a
+builder, a transport and a parser together. Requests are the Structs of
+:mod:`voxmem._api_types`, encoded camelCase as the operation table declares; the
+runtime validates them (the client checks only what it needs before any I/O: the caller
+and the recall timeout).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
+
+from .._api import OPERATION_SPECS
 from .._config import UNSET
 from .._exceptions import BadRequest, VoxmemError, error_from_envelope
-from .._operations import OPERATIONS
 from ..engine._validate import check_caller, check_timeout_ms
 from ..models import Caller, IndexBuildResult, Preload, SearchResult
-from ._callers import CALLER_PROJECT_OPS
 
-__all__ = ["Call", "ClientCore", "HttpRequest", "UserArg"]
+__all__ = ["ClientCore", "HttpRequest", "OperationCall", "UserArg"]
 
 UserArg = dict[str, Any] | None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class Call:
-    """One operation to run: its name in the operation table and its JSON body."""
+class OperationCall:
+    """One operation to run (an RPC request, not a phone call): its name in the
+    operation table and its JSON body, camelCase as on the wire."""
 
     op: str
     payload: dict[str, Any]
@@ -39,26 +45,28 @@ class Call:
         Raises ``bad_request`` (naming the field) before any I/O when the caller is
         missing or empty: voxmem never files memory under a shared namespace.
         """
-        if self.op in PROJECT_LEVEL_OPS or self.op in CALLER_PROJECT_OPS:
+        if not OPERATION_SPECS[self.op].per_caller:
             return None
-        return check_caller(self.payload.get("user"), self.payload.get("user_id"))
-
-
-#: Operations that are about the project, not one caller (they bypass the caller pool).
-PROJECT_LEVEL_OPS = frozenset({"create_index", "list_indexes", "flush", "merge_users",
-                               "get_memory_policy", "set_memory_policy",
-                               "list_documents", "delete_documents", "delete_index",
-                               "search_index", "list_callers", "list_calls", "get_call",
-                               "runtime_health", "list_quarantined", "retry_quarantined"})
+        return check_caller(self.payload.get("user"), self.payload.get("userId"))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class HttpRequest:
-    """A :class:`Call` as the runtime's REST API wants it."""
+    """An :class:`OperationCall` as the runtime's REST API wants it."""
 
     method: str
     path: str
     body: bytes
+
+
+@functools.cache
+def _required(request: type[msgspec.Struct]) -> frozenset[str]:
+    return frozenset(f.name for f in msgspec.structs.fields(request) if f.required)
+
+
+def _unset(value: Any) -> Any:
+    """voxmem's "not given" as msgspec's, so the field is left out of the body."""
+    return msgspec.UNSET if value is UNSET else value
 
 
 class ClientCore:
@@ -72,11 +80,21 @@ class ClientCore:
         self.agent_id = agent_id
         self.tenant_id = tenant_id
 
-    def _call(self, op: str, **payload: Any) -> Call:
-        body = {k: v for k, v in payload.items() if v is not None and v is not UNSET}
-        body.update(tenant_id=self.tenant_id, project_id=self.project_id,
-                    agent_id=self.agent_id)
-        return Call(op, body)
+    def _call(self, op: str, **fields: Any) -> OperationCall:
+        """The call of ``op``: its request type built from ``fields`` and this client's
+        identity, encoded as the wire wants it (camelCase, defaults left out)."""
+        request_type = OPERATION_SPECS[op].request
+        # None means "not given" in the Python API: an optional field is left out (the
+        # runtime applies its default); a required one is sent as null so the runtime
+        # refuses it naming the field.
+        required = _required(request_type)
+        request = request_type(
+            tenant_id=self.tenant_id, project_id=self.project_id, agent_id=self.agent_id,
+            **{k: _unset(v) for k, v in fields.items() if v is not None or k in required})
+        body = msgspec.to_builtins(request)
+        if not isinstance(body, dict):  # a Struct always encodes to an object
+            raise TypeError(f"{op} request did not encode to an object")
+        return OperationCall(op, body)
 
     @staticmethod
     def check_caller(user: UserArg, user_id: str | None) -> Caller:
@@ -87,7 +105,7 @@ class ClientCore:
     def search_memory(self, query: str, *, user: UserArg, user_id: str | None,
                       lanes: Sequence[str] | None, intent: str,
                       top_k: dict[str, int] | None, timeout_ms: float | None,
-                      mode: str, deadline_at: float | None = None) -> Call:
+                      mode: str, deadline_at: float | None = None) -> OperationCall:
         """``deadline_at`` (epoch seconds): when the caller stops waiting; a runtime on
         the same clock answers ``degraded`` at once if the search reaches it later."""
         if timeout_ms is not None:
@@ -101,7 +119,7 @@ class ClientCore:
     def save_response(self, *, user_text: str, assistant_text: str, user: UserArg,
                       user_id: str | None, turn_id: str | None,
                       tool_calls: list[dict[str, Any]] | None,
-                      metadata: dict[str, Any] | None, interrupted: bool) -> Call:
+                      metadata: dict[str, Any] | None, interrupted: bool) -> OperationCall:
         # A turn id fixed here, before the first attempt, travels unchanged with a retry
         # after a lost connection, so the two attempts are recognisably one turn.
         turn_id = turn_id or f"turn_{uuid.uuid4().hex}"
@@ -109,67 +127,68 @@ class ClientCore:
                           user=user, user_id=user_id, turn_id=turn_id, tool_calls=tool_calls,
                           metadata=metadata, interrupted=interrupted)
 
-    def preload(self, *, user: UserArg, user_id: str | None) -> Call:
+    def preload(self, *, user: UserArg, user_id: str | None) -> OperationCall:
         return self._call("preload", user=user, user_id=user_id)
 
     def start_session(self, *, user: UserArg, user_id: str | None, session_id: str | None,
-                      metadata: dict[str, Any] | None) -> Call:
+                      metadata: dict[str, Any] | None) -> OperationCall:
         return self._call("start_session", user=user, user_id=user_id, session_id=session_id,
                           metadata=metadata)
 
     def end_session(self, *, user: UserArg, user_id: str | None, reason: str,
                     session_id: str | None, report: dict[str, Any] | None = None,
-                    wait: bool = False) -> Call:
+                    wait: bool = False) -> OperationCall:
         return self._call("end_session", user=user, user_id=user_id, reason=reason,
                           session_id=session_id, report=report, wait=wait or None)
 
-    def caller_op(self, op: str, *, user: UserArg, user_id: str | None, **fields: Any) -> Call:
+    def caller_op(self, op: str, *, user: UserArg, user_id: str | None,
+                  **fields: Any) -> OperationCall:
         """A per-caller memory-management call (list, delete, remember, forget, ...)."""
         return self._call(op, user=user, user_id=user_id, **fields)
 
-    def project_op(self, op: str, **fields: Any) -> Call:
+    def project_op(self, op: str, **fields: Any) -> OperationCall:
         """A project-level call (merges, memory policy)."""
         return self._call(op, **fields)
 
     def create_index(self, name: str, documents: list[dict[str, Any]],
-                     metadata: dict[str, Any] | None) -> Call:
+                     metadata: dict[str, Any] | None) -> OperationCall:
         return self._call("create_index", name=name, documents=documents, metadata=metadata)
 
-    def list_indexes(self) -> Call:
+    def list_indexes(self) -> OperationCall:
         return self._call("list_indexes")
 
-    def list_documents(self, name: str) -> Call:
+    def list_documents(self, name: str) -> OperationCall:
         return self._call("list_documents", name=name)
 
-    def delete_documents(self, name: str, document_ids: list[str]) -> Call:
+    def delete_documents(self, name: str, document_ids: list[str]) -> OperationCall:
         return self._call("delete_documents", name=name, document_ids=document_ids)
 
-    def delete_index(self, name: str) -> Call:
+    def delete_index(self, name: str) -> OperationCall:
         return self._call("delete_index", name=name)
 
-    def search_index(self, query: str, name: str | None, top_k: int | None) -> Call:
+    def search_index(self, query: str, name: str | None, top_k: int | None) -> OperationCall:
         return self._call("search_index", query=query, name=name, top_k=top_k)
 
     def update_profile(self, *, user: UserArg, user_id: str | None, field: str,
-                       value: Any) -> Call:
+                       value: Any) -> OperationCall:
         call = self._call("update_profile", user=user, user_id=user_id, field=field)
-        call.payload["value"] = value
+        call.payload["value"] = value  # None is a value here: it clears the field
         return call
 
     def import_history(self, *, user: UserArg, user_id: str | None,
                        sessions: list[dict[str, Any]], learn: bool = False,
-                       outside_retention: str | None = None) -> Call:
+                       outside_retention: str | None = None) -> OperationCall:
         return self._call("import_history", user=user, user_id=user_id, sessions=sessions,
                           learn=learn, outside_retention=outside_retention)
 
-    def flush(self, timeout_s: float, learning: bool = False) -> Call:
+    def flush(self, timeout_s: float, learning: bool = False) -> OperationCall:
         return self._call("flush", timeout_s=timeout_s, learning=learning or None)
 
     # -- wire ------------------------------------------------------------------------------
     @staticmethod
-    def http_request(call: Call) -> HttpRequest:
+    def http_request(call: OperationCall) -> HttpRequest:
         """The REST request for ``call``: the route comes from the operation table."""
-        op = OPERATIONS[call.op]
+        op = OPERATION_SPECS[call.op]
         body = json.dumps(call.payload, ensure_ascii=False, separators=(",", ":"),
                           allow_nan=False).encode("utf-8")
         return HttpRequest(op.method, op.path, body)

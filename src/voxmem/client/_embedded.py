@@ -17,7 +17,7 @@ from .._operations import dispatch
 from ..engine import MemoryEngine
 from ..journal import JournalLocked
 from ..runtime._discovery import runtime_lock_held
-from ._core import Call
+from ._core import OperationCall
 
 __all__ = ["AsyncEmbeddedTransport"]
 
@@ -50,7 +50,7 @@ class AsyncEmbeddedTransport:
                                        f"{self._settings.data_path}: {exc}") from exc
         return self._engine
 
-    async def call(self, call: Call, *, timeout_s: float | None = None) -> Any:
+    async def call(self, call: OperationCall, *, timeout_s: float | None = None) -> Any:
         """Run ``call``; the engine enforces recall deadlines itself, so ``timeout_s``
         (the transport allowance of the HTTP path) does not apply in-process."""
         engine = await self.engine()

@@ -22,7 +22,7 @@ from .._exceptions import (
     Unauthorized,
     VoxmemError,
 )
-from ._core import Call, ClientCore
+from ._core import ClientCore, OperationCall
 from ._launcher import Endpoint, LocalRuntime
 from ._wire import ConnectFailed, RequestFailed, wire_for
 
@@ -34,7 +34,7 @@ HEALTH_TIMEOUT_S = 1.0
 
 
 class RuntimeTransport:
-    """Carries :class:`Call` objects to a runtime over HTTP; async, never blocking.
+    """Carries :class:`OperationCall` objects to a runtime over HTTP; async, never blocking.
 
     Example::
 
@@ -91,7 +91,7 @@ class RuntimeTransport:
         if self._endpoint is stale and self._local is not None:
             self._endpoint = None
 
-    async def call(self, call: Call, *, timeout_s: float | None = None) -> Any:
+    async def call(self, call: OperationCall, *, timeout_s: float | None = None) -> Any:
         """Send ``call``; retry once on a fresh runtime if the connection fails."""
         request = ClientCore.http_request(call)
         timeout = timeout_s if timeout_s is not None else \
@@ -119,7 +119,7 @@ class RuntimeTransport:
             return ClientCore.parse_http(status, content)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _unreachable(self, call: Call, endpoint: Endpoint, exc: Exception) -> VoxmemError:
+    def _unreachable(self, call: OperationCall, endpoint: Endpoint, exc: Exception) -> VoxmemError:
         if self._local is not None:
             return RuntimeStartFailed(
                 f"{call.op}: the local runtime at {endpoint.url} went away and no "

@@ -17,9 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import urllib.parse
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["ConnectFailed", "HttpxWire", "RequestFailed", "StreamsWire", "Wire", "wire_for"]
 
@@ -158,6 +159,10 @@ class HttpxWire:
 
     async def request(self, base_url: str, method: str, path: str, body: bytes | None,
                       token: str | None, timeout_s: float) -> tuple[int, bytes]:
+        # Imported on first use: httpx costs ~50 ms of import that a loopback-only client
+        # (the common case) never needs.
+        import httpx
+
         if self._client is None:
             self._client = httpx.AsyncClient(headers={"user-agent": USER_AGENT})
         headers = {"content-type": "application/json"}

@@ -15,10 +15,11 @@ sign-in page and assets, and its signed-in browser sessions, are the exception; 
 browser asking for any page without either is sent to the sign-in form. Error messages and
 log lines are passed through :func:`~voxmem._config.mask_secrets`.
 
-Why Starlette and a hand-built OpenAPI document rather than FastAPI: the bodies are
-validated by the shared operation table, not by pydantic models, so FastAPI would add
-only its schema generator — and ~0.4 s to every runtime cold start, which a caller's
-first call waits for. The document below is generated from the same table.
+Why Starlette rather than FastAPI: the bodies are validated by the shared operation
+table's msgspec types, not by pydantic models, so FastAPI would add only its schema
+generator — and ~0.4 s to every runtime cold start, which a caller's first call waits
+for. The OpenAPI document is generated from the same table: every request and response
+type becomes a schema under ``components/schemas`` (msgspec's JSON Schema output).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import msgspec
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
@@ -39,6 +41,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .._api import OPERATION_SPECS
 from .._config import Settings, mask_secrets, settings_table
 from .._exceptions import BadRequest, InternalError, NotFound, Unauthorized, VoxmemError
 from .._operations import OPERATIONS, Operation, dispatch
@@ -68,7 +71,7 @@ _ENVELOPE_SCHEMA: dict[str, Any] = {
 }
 _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"description": why, "content": {"application/json": {
-        "schema": _ENVELOPE_SCHEMA}}}
+        "schema": {"$ref": "#/components/schemas/Error"}}}}
     for status, why in (
         (400, "Invalid input (`bad_request`); `details.field` names the field."),
         (401, "Missing or wrong bearer token (`unauthorized`)."),
@@ -80,10 +83,13 @@ _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     )
 }
 _COMMON_FIELDS = (
-    "Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about "
-    "a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the "
-    "Python parameter names of the client method of the same name."
+    "Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about "
+    "a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase "
+    "in both directions; a request field may also be spelled in snake_case (`user_text`, "
+    "the Python parameter name), and `details.field` of an error names the field in that "
+    "spelling. Unknown fields are refused with `bad_request` naming them."
 )
+_REF = "#/components/schemas/{name}"
 
 
 class RuntimeHooks:
@@ -176,27 +182,85 @@ _EXTRA_ROUTE_CONTENT: dict[str, dict[str, Any]] = {
 }
 
 
+def _schemas() -> tuple[dict[str, tuple[dict[str, Any], dict[str, Any]]], dict[str, Any]]:
+    """Per operation its (request, response) schema refs, and the shared components."""
+    types: list[Any] = []
+    for spec in OPERATION_SPECS.values():
+        types += [spec.request, spec.response]
+    types += [Health, SettingsView]
+    refs, components = msgspec.json.schema_components(types, ref_template=_REF)
+    it = iter(refs)
+    per_op = {name: (next(it), next(it)) for name in OPERATION_SPECS}
+    return per_op, components
+
+
+class Health(msgspec.Struct):
+    status: str
+
+
+class SettingRow(msgspec.Struct):
+    name: str
+    default: Any
+    env: str
+    help: str
+    value: Any
+
+
+class SettingsView(msgspec.Struct):
+    settings: list[SettingRow]
+
+
 def openapi_document(version: str) -> dict[str, Any]:
-    """OpenAPI 3.1 description of the REST API, generated from the operation table."""
+    """OpenAPI 3.1 description of the REST API, generated from the operation table.
+
+    Request and response bodies refer to ``components/schemas``, generated from the
+    operation table's msgspec types.
+    """
     secured: list[dict[str, list[str]]] = [{"bearer": []}]
+    per_op, components = _schemas()
+    errors = {str(k): v for k, v in _ERROR_RESPONSES.items()}
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS.values():
+        request_ref, response_ref = per_op[op.name]
+        ok = {"200": {"description": "The operation's result",
+                      "content": {"application/json": {"schema": response_ref}}}}
         paths.setdefault(op.path, {})[op.method.lower()] = {
             "operationId": op.name, "summary": op.summary, "tags": ["memory"],
             "description": f"{op.summary}. {_COMMON_FIELDS}", "security": secured,
             "requestBody": {"required": True, "content": {"application/json": {
-                "schema": op.request_schema or {"type": "object"}}}},
-            "responses": {"200": {"description": "The operation's result as JSON",
-                                  "content": {"application/json": {
-                                      "schema": op.response_schema or {}}}},
-                          **{str(k): v for k, v in _ERROR_RESPONSES.items()}},
+                "schema": request_ref}}},
+            "responses": {**ok, **errors},
         }
+        if op.spec.read_path is not None:
+            paths.setdefault(op.spec.read_path, {})["get"] = {
+                "operationId": f"{op.name}_get", "summary": f"{op.summary} (JSON twin)",
+                "tags": ["memory"], "security": secured,
+                "description": f"The same read as `{op.method} {op.path}`, with the "
+                               "identity fields as query parameters.",
+                "parameters": [
+                    {"name": name, "in": "query", "required": name == "projectId",
+                     "schema": {"type": "string"}}
+                    for name in ("projectId", "agentId", "tenantId")],
+                "responses": {**ok, **errors},
+            }
+    views = {HEALTH_PATH: "Health", "/v1/settings": "SettingsView"}
     for method, path, summary, needs_token in EXTRA_ROUTES:
+        body: dict[str, Any] = {"description": "OK"}
+        if path in _EXTRA_ROUTE_CONTENT:
+            body.update(_EXTRA_ROUTE_CONTENT[path])
+        elif path in views:
+            body["content"] = {"application/json": {"schema": {
+                "$ref": _REF.format(name=views[path])}}}
+        elif path in ("/v1/runtime", "/openapi.json"):
+            body["content"] = {"application/json": {"schema": {"type": "object"}}}
+        status = "202" if path == "/v1/admin/shutdown" else "200"
         paths.setdefault(path, {})[method.lower()] = {
-            "operationId": path.strip("/").replace("/", "_"), "summary": summary,
-            "tags": ["runtime"], "security": secured if needs_token else [],
-            "responses": {"200": {"description": "OK", **_EXTRA_ROUTE_CONTENT.get(path, {})}, **(
-                {"401": _ERROR_RESPONSES[401]} if needs_token else {})},
+            "operationId": path.strip("/").replace("/", "_").replace(".", "_"),
+            "summary": summary, "tags": ["runtime"],
+            "security": secured if needs_token else [],
+            "responses": {status: body, **(
+                {"401": _ERROR_RESPONSES[401], "404": _ERROR_RESPONSES[404]}
+                if needs_token else {})},
         }
     paths.update(dashboard_openapi_paths(_ERROR_RESPONSES))
     return {
@@ -210,7 +274,7 @@ def openapi_document(version: str) -> dict[str, Any]:
         "components": {"securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer"},
             "dashboardSession": {"type": "apiKey", "in": "cookie", "name": "voxmem_session"}},
-                       "schemas": {"Error": _ENVELOPE_SCHEMA}},
+                       "schemas": {**components, "Error": _ENVELOPE_SCHEMA}},
     }
 
 
@@ -342,6 +406,17 @@ def create_app(
         endpoint.__doc__ = op.summary
         return endpoint
 
+    def read_twin_for(op: Operation) -> Callable[[Request], Awaitable[Response]]:
+        """``GET`` twin of a read: the identity fields come as query parameters."""
+        async def twin(request: Request) -> Response:
+            payload: dict[str, Any] = dict(request.query_params)
+            result = await dispatch(engine, op.name, payload,
+                                    received_at=request.scope.get(RECEIVED_AT_KEY))
+            return _json_response(200, result)
+
+        twin.__name__ = f"{op.name}_get"
+        return twin
+
     async def health(_request: Request) -> Response:
         # Reveals nothing about the data: only that a voxmem runtime answers here.
         return _json_response(200, {"status": "ok"})
@@ -371,6 +446,8 @@ def create_app(
     routes: list[BaseRoute] = [
         Route(op.path, endpoint_for(op), methods=[op.method], name=op.name)
         for op in OPERATIONS.values()]
+    routes += [Route(op.spec.read_path, read_twin_for(op), methods=["GET"])
+               for op in OPERATIONS.values() if op.spec.read_path is not None]
     views = {HEALTH_PATH: health, "/v1/runtime": runtime_info, "/v1/settings": settings_view,
              "/v1/admin/shutdown": shutdown, "/openapi.json": openapi_view,
              "/metrics": metrics_view}

@@ -1,0 +1,89 @@
+"""What every operation handler is built from: the registry and the identity checks.
+
+A handler is bound to an operation declared in :mod:`voxmem._api` with
+``@handles("name")``; :mod:`voxmem._operations` builds the table from the registry.
+``ident`` and ``caller_scope`` read who is asking (tenant, project, agent, caller) from a
+body, refusing what is missing with ``bad_request`` naming the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ._api import OPERATION_SPECS, OperationSpec
+from ._exceptions import BadRequest
+from .engine import MemoryEngine
+from .engine._validate import check_caller
+from .models import Caller, Scope
+
+__all__ = ["HANDLERS", "MAX_FIELD_CHARS", "Handler", "Operation", "caller_scope", "handles",
+           "ident"]
+
+#: Longest free-text identifier field (intent, end reason, caller search).
+MAX_FIELD_CHARS = 64
+
+Handler = Callable[[MemoryEngine, dict[str, Any]], Awaitable[Any]]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Operation:
+    """One client call: its wire declaration and the handler that runs it."""
+
+    spec: OperationSpec
+    handler: Handler
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def method(self) -> str:
+        return self.spec.method
+
+    @property
+    def path(self) -> str:
+        return self.spec.path
+
+    @property
+    def summary(self) -> str:
+        return self.spec.summary
+
+
+HANDLERS: dict[str, Handler] = {}
+
+
+def handles(name: str) -> Callable[[Handler], Handler]:
+    """Bind the decorated function as the handler of operation ``name`` in ``_api``."""
+    if name not in OPERATION_SPECS:
+        raise KeyError(f"operation {name!r} is not declared in voxmem._api.OPERATION_SPECS")
+
+    def bind(handler: Handler) -> Handler:
+        if name in HANDLERS:
+            raise KeyError(f"operation {name!r} has two handlers")
+        HANDLERS[name] = handler
+        return handler
+
+    return bind
+
+
+def ident(engine: MemoryEngine, p: dict[str, Any]) -> tuple[str, str, str]:
+    """(tenant, project, agent) of a body; the tenant defaults to ``"default"``."""
+    tenant = p.get("tenant_id") or "default"
+    project = p.get("project_id")
+    agent = p.get("agent_id") or ""
+    for name, value in (("tenant_id", tenant), ("project_id", project)):
+        if not isinstance(value, str) or not value.strip():
+            raise BadRequest(f"{name} must be a non-empty string", field=name)
+    if not isinstance(agent, str):
+        raise BadRequest("agent_id must be a string", field="agent_id")
+    return tenant, str(project), agent
+
+
+def caller_scope(engine: MemoryEngine, p: dict[str, Any]) -> tuple[Scope, Caller]:
+    """The caller of a body (``user`` or ``user_id``) and the scope their rows live in."""
+    tenant, project, agent = ident(engine, p)
+    caller = check_caller(p.get("user"), p.get("user_id"))
+    return engine.scope(project_id=project, agent_id=agent, user_id=caller.id,
+                        tenant_id=tenant), caller
