@@ -167,7 +167,7 @@ export type paths = {
             cookie?: never;
         };
         /** This OpenAPI document */
-        get: operations["openapi.json"];
+        get: operations["openapi_json"];
         put?: never;
         post?: never;
         delete?: never;
@@ -207,7 +207,7 @@ export type paths = {
         put?: never;
         /**
          * Wait until every acknowledged write is in the store
-         * @description Wait until every acknowledged write is in the store. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description Wait until every acknowledged write is in the store. Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["flush"];
         delete?: never;
@@ -227,7 +227,7 @@ export type paths = {
         put?: never;
         /**
          * Journal vs store, pending learning, recall latency over the last hour
-         * @description Journal vs store, pending learning, recall latency over the last hour. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description Journal vs store, pending learning, recall latency over the last hour. Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["runtime_health"];
         delete?: never;
@@ -247,7 +247,7 @@ export type paths = {
         put?: never;
         /**
          * Journal records the store refused (bad data), set aside
-         * @description Journal records the store refused (bad data), set aside. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description Journal records the store refused (bad data), set aside. Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["list_quarantined"];
         delete?: never;
@@ -267,7 +267,7 @@ export type paths = {
         put?: never;
         /**
          * Send one quarantined record to the store again
-         * @description Send one quarantined record to the store again. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description Send one quarantined record to the store again. Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["retry_quarantined"];
         delete?: never;
@@ -304,7 +304,7 @@ export type paths = {
         put?: never;
         /**
          * Everything stored about a caller (data request)
-         * @description Everything stored about a caller (data request). Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description Everything stored about a caller (data request). Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["export_user"];
         delete?: never;
@@ -324,7 +324,7 @@ export type paths = {
         put?: never;
         /**
          * Callers linked to any identifier, written or as spoken
-         * @description Callers linked to any identifier, written or as spoken. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description Callers linked to any identifier, written or as spoken. Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["find_callers"];
         delete?: never;
@@ -344,7 +344,7 @@ export type paths = {
         put?: never;
         /**
          * Erase everything about a caller
-         * @description Erase everything about a caller. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description Erase everything about a caller. Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["forget_user"];
         delete?: never;
@@ -364,7 +364,7 @@ export type paths = {
         put?: never;
         /**
          * One caller: profile, current and superseded memories, calls, identifiers and merges
-         * @description One caller: profile, current and superseded memories, calls, identifiers and merges. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description One caller: profile, current and superseded memories, calls, identifiers and merges. Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["get_caller"];
         delete?: never;
@@ -384,7 +384,7 @@ export type paths = {
         put?: never;
         /**
          * Link an identifier (phone, e-mail, account, ...) to a caller
-         * @description Link an identifier (phone, e-mail, account, ...) to a caller. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description Link an identifier (phone, e-mail, account, ...) to a caller. Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["link_identifier"];
         delete?: never;
@@ -404,7 +404,7 @@ export type paths = {
         put?: never;
         /**
          * Find callers by any identifier, written or spoken, or by name (also by sound)
-         * @description Find callers by any identifier, written or spoken, or by name (also by sound). Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description Find callers by any identifier, written or spoken, or by name (also by sound). Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["list_callers"];
         delete?: never;
@@ -424,7 +424,7 @@ export type paths = {
         put?: never;
         /**
          * Move a caller's memory to another (guest to account)
-         * @description Move a caller's memory to another (guest to account). Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description Move a caller's memory to another (guest to account). Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["merge_users"];
         delete?: never;
@@ -444,7 +444,7 @@ export type paths = {
         put?: never;
         /**
          * Merge one caller into another, with evidence; undoable
-         * @description Merge one caller into another, with evidence; undoable. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description Merge one caller into another, with evidence; undoable. Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["merge_callers"];
         delete?: never;
@@ -464,7 +464,7 @@ export type paths = {
         put?: never;
         /**
          * Recorded merges of the project, or of one caller
-         * @description Recorded merges of the project, or of one caller. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description Recorded merges of the project, or of one caller. Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["list_merges"];
         delete?: never;
@@ -484,7 +484,7 @@ export type paths = {
         put?: never;
         /**
          * Resolve a starting call's identifiers to one canonical caller
-         * @description Resolve a starting call's identifiers to one canonical caller. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description Resolve a starting call's identifiers to one canonical caller. Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["resolve_caller"];
         delete?: never;
@@ -504,7 +504,7 @@ export type paths = {
         put?: never;
         /**
          * A caller's identifiers, merges and entity graph
-         * @description A caller's identifiers, merges and entity graph. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description A caller's identifiers, merges and entity graph. Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["show_caller"];
         delete?: never;
@@ -524,7 +524,7 @@ export type paths = {
         put?: never;
         /**
          * Undo a merge: both callers get back exactly what they had
-         * @description Undo a merge: both callers get back exactly what they had. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description Undo a merge: both callers get back exactly what they had. Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["unmerge_callers"];
         delete?: never;
@@ -544,7 +544,7 @@ export type paths = {
         put?: never;
         /**
          * One call: transcript, each turn's recall trace, memories written, report
-         * @description One call: transcript, each turn's recall trace, memories written, report. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description One call: transcript, each turn's recall trace, memories written, report. Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["get_call"];
         delete?: never;
@@ -564,7 +564,7 @@ export type paths = {
         put?: never;
         /**
          * Calls of the project, or of one caller (user_id), newest first
-         * @description Calls of the project, or of one caller (user_id), newest first. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description Calls of the project, or of one caller (user_id), newest first. Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["list_calls"];
         delete?: never;
@@ -597,11 +597,15 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List the project's org indexes (JSON twin)
+         * @description The same read as `POST /v1/indexes/list`, with the identity fields as query parameters.
+         */
+        get: operations["list_indexes_get"];
         put?: never;
         /**
          * Build or append an org index (<= 100 documents, <= 1 MB per call)
-         * @description Build or append an org index (<= 100 documents, <= 1 MB per call). Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description Build or append an org index (<= 100 documents, <= 1 MB per call). Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["create_index"];
         delete?: never;
@@ -621,7 +625,7 @@ export type paths = {
         put?: never;
         /**
          * Remove an org index with all its documents
-         * @description Remove an org index with all its documents. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description Remove an org index with all its documents. Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["delete_index"];
         delete?: never;
@@ -641,7 +645,7 @@ export type paths = {
         put?: never;
         /**
          * The documents of one org index with their chunk counts
-         * @description The documents of one org index with their chunk counts. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description The documents of one org index with their chunk counts. Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["list_documents"];
         delete?: never;
@@ -661,7 +665,7 @@ export type paths = {
         put?: never;
         /**
          * Remove documents (and their chunks) from an org index
-         * @description Remove documents (and their chunks) from an org index. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description Remove documents (and their chunks) from an org index. Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["delete_documents"];
         delete?: never;
@@ -681,7 +685,7 @@ export type paths = {
         put?: never;
         /**
          * List the project's org indexes
-         * @description List the project's org indexes. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description List the project's org indexes. Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["list_indexes"];
         delete?: never;
@@ -701,7 +705,7 @@ export type paths = {
         put?: never;
         /**
          * Search org knowledge (one index or all) as recall's org lane does
-         * @description Search org knowledge (one index or all) as recall's org lane does. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description Search org knowledge (one index or all) as recall's org lane does. Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["search_index"];
         delete?: never;
@@ -721,7 +725,7 @@ export type paths = {
         put?: never;
         /**
          * Delete one memory: gone from recall now, from disk after cleanup
-         * @description Delete one memory: gone from recall now, from disk after cleanup. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description Delete one memory: gone from recall now, from disk after cleanup. Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["delete_memory"];
         delete?: never;
@@ -741,7 +745,7 @@ export type paths = {
         put?: never;
         /**
          * Delete the value of one memory_type
-         * @description Delete the value of one memory_type. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description Delete the value of one memory_type. Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["forget"];
         delete?: never;
@@ -761,7 +765,7 @@ export type paths = {
         put?: never;
         /**
          * The caller's facts (include_deleted adds superseded and deleted ones)
-         * @description The caller's facts (include_deleted adds superseded and deleted ones). Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description The caller's facts (include_deleted adds superseded and deleted ones). Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["list_memories"];
         delete?: never;
@@ -781,7 +785,7 @@ export type paths = {
         put?: never;
         /**
          * The current value of one memory_type
-         * @description The current value of one memory_type. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description The current value of one memory_type. Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["recall"];
         delete?: never;
@@ -801,7 +805,7 @@ export type paths = {
         put?: never;
         /**
          * Upsert one value per (caller, memory_type)
-         * @description Upsert one value per (caller, memory_type). Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description Upsert one value per (caller, memory_type). Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["remember"];
         delete?: never;
@@ -821,7 +825,7 @@ export type paths = {
         put?: never;
         /**
          * Memories written during one call
-         * @description Memories written during one call. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description Memories written during one call. Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["session_memories"];
         delete?: never;
@@ -841,7 +845,7 @@ export type paths = {
         put?: never;
         /**
          * Backfill past calls with their real timestamps
-         * @description Backfill past calls with their real timestamps. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description Backfill past calls with their real timestamps. Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["import_history"];
         delete?: never;
@@ -861,7 +865,7 @@ export type paths = {
         put?: never;
         /**
          * Session-start memory block
-         * @description Session-start memory block. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description Session-start memory block. Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["preload"];
         delete?: never;
@@ -881,7 +885,7 @@ export type paths = {
         put?: never;
         /**
          * Set one profile field of a caller
-         * @description Set one profile field of a caller. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description Set one profile field of a caller. Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["update_profile"];
         delete?: never;
@@ -901,7 +905,7 @@ export type paths = {
         put?: never;
         /**
          * Recall for one turn, under a deadline
-         * @description Recall for one turn, under a deadline. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description Recall for one turn, under a deadline. Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["search_memory"];
         delete?: never;
@@ -921,9 +925,29 @@ export type paths = {
         put?: never;
         /**
          * Save one (user, assistant) turn durably
-         * @description Save one (user, assistant) turn durably. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description Save one (user, assistant) turn durably. Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["save_response"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Memory on/off and retention for the project and its agents (JSON twin)
+         * @description The same read as `POST /v1/policy/get`, with the identity fields as query parameters.
+         */
+        get: operations["get_memory_policy_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -941,7 +965,7 @@ export type paths = {
         put?: never;
         /**
          * Memory on/off and retention for the project and its agents
-         * @description Memory on/off and retention for the project and its agents. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description Memory on/off and retention for the project and its agents. Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["get_memory_policy"];
         delete?: never;
@@ -961,7 +985,7 @@ export type paths = {
         put?: never;
         /**
          * Set memory on/off and retention for the project or this agent
-         * @description Set memory on/off and retention for the project or this agent. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description Set memory on/off and retention for the project or this agent. Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["set_memory_policy"];
         delete?: never;
@@ -998,7 +1022,7 @@ export type paths = {
         put?: never;
         /**
          * Close the caller's current call
-         * @description Close the caller's current call. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description Close the caller's current call. Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["end_session"];
         delete?: never;
@@ -1018,7 +1042,7 @@ export type paths = {
         put?: never;
         /**
          * Open a call for a caller
-         * @description Open a call for a caller. Every body carries `project_id`, `agent_id` and optionally `tenant_id`. Calls about a caller also take `user` ({id, name, metadata}) or `user_id`. Other fields use the Python parameter names of the client method of the same name.
+         * @description Open a call for a caller. Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
          */
         post: operations["start_session"];
         delete?: never;
@@ -1048,6 +1072,247 @@ export type paths = {
 export type webhooks = Record<string, never>;
 export type components = {
     schemas: {
+        /** CallDetail */
+        CallDetail: {
+            call: components["schemas"]["CallSummary"];
+            laterRecall: Record<string, unknown>[];
+            memoriesWritten: components["schemas"]["MemoryRecord"][];
+            turns: components["schemas"]["CallTurn"][];
+        };
+        /** CallerDetail */
+        CallerDetail: {
+            caller: Record<string, unknown>;
+            calls: components["schemas"]["CallSummary"][];
+            history: components["schemas"]["MemoryRecord"][];
+            identifiers: Record<string, unknown>[];
+            memories: components["schemas"]["MemoryRecord"][];
+            merges: Record<string, unknown>[];
+        };
+        /** CallerExport */
+        CallerExport: {
+            items: Record<string, unknown>[];
+            metadata: Record<string, unknown>;
+            name: string | null;
+            profile: Record<string, unknown>;
+            sessions: Record<string, unknown>[];
+            userId: string;
+        };
+        /** CallerList */
+        CallerList: {
+            callers: components["schemas"]["CallerSummary"][];
+        };
+        /** CallerMerge */
+        CallerMerge: {
+            /** @default null */
+            at?: number | null;
+            /** @default null */
+            evidence?: Record<string, unknown> | null;
+            fromUserId: string;
+            /** @default null */
+            itemsMoved?: number | null;
+            mergeId: string;
+            /** @enum {unknown} */
+            status: "merged" | "proposed" | "undone";
+            toUserId: string;
+            /** @default null */
+            undoneAt?: number | null;
+        };
+        /** CallerProfile */
+        CallerProfile: {
+            graph: components["schemas"]["EntityGraph"];
+            identifiers: components["schemas"]["LinkedIdentifier"][];
+            merges: components["schemas"]["CallerMerge"][];
+            /** @default null */
+            name?: string | null;
+            /** @default null */
+            profile?: Record<string, unknown> | null;
+            userId: string;
+        };
+        /**
+         * CallerRef
+         * @description The person on the line: ``{"id", "name", "metadata"}``.
+         */
+        CallerRef: {
+            id: string;
+            /** @default null */
+            metadata?: Record<string, unknown> | null;
+            /** @default null */
+            name?: string | null;
+        };
+        /**
+         * CallerRequest
+         * @description A call about one caller: ``user`` (or its alias ``userId``) is required.
+         */
+        CallerRequest: {
+            /** @default null */
+            agentId?: string | null;
+            projectId: string;
+            /** @default null */
+            tenantId?: string | null;
+            /** @default null */
+            user?: components["schemas"]["CallerRef"] | null;
+            /** @default null */
+            userId?: string | null;
+        };
+        /** CallerSummary */
+        CallerSummary: {
+            callCount: number;
+            /** @default null */
+            createdAt?: number | null;
+            lastCallAt: number | null;
+            /** @default [] */
+            matched?: Record<string, unknown>[];
+            memoryCount: number;
+            metadata: Record<string, unknown>;
+            name: string | null;
+            profile: Record<string, unknown>;
+            space: string;
+            /** @default null */
+            updatedAt?: number | null;
+            userId: string;
+        };
+        /** CallList */
+        CallList: {
+            calls: components["schemas"]["CallSummary"][];
+        };
+        /** CallSummary */
+        CallSummary: {
+            agentId: string;
+            endedAt: number | null;
+            endReason: string | null;
+            factCount: number;
+            sessionId: string;
+            space: string;
+            startedAt: number;
+            turnCount: number;
+            userId: string;
+        };
+        /** CallTurn */
+        CallTurn: {
+            assistantText: string;
+            createdAt: number;
+            eventId: string;
+            interrupted: boolean;
+            recall: Record<string, unknown>[];
+            toolCalls: Record<string, unknown>[];
+            turnId: string;
+            userText: string;
+        };
+        /** CreateIndexRequest */
+        CreateIndexRequest: {
+            /** @default null */
+            agentId?: string | null;
+            documents: components["schemas"]["Document"][];
+            /** @default null */
+            metadata?: Record<string, unknown> | null;
+            name: string;
+            projectId: string;
+            /** @default null */
+            tenantId?: string | null;
+        };
+        /** DeleteDocumentsRequest */
+        DeleteDocumentsRequest: {
+            /** @default null */
+            agentId?: string | null;
+            documentIds: string[];
+            name: string;
+            projectId: string;
+            /** @default null */
+            tenantId?: string | null;
+        };
+        /** DeleteMemoryRequest */
+        DeleteMemoryRequest: {
+            /** @default null */
+            agentId?: string | null;
+            memoryId: string;
+            projectId: string;
+            /** @default null */
+            tenantId?: string | null;
+            /** @default null */
+            user?: components["schemas"]["CallerRef"] | null;
+            /** @default null */
+            userId?: string | null;
+        };
+        /** Document */
+        Document: {
+            id: string;
+            /** @default null */
+            metadata?: Record<string, unknown> | null;
+            text: string;
+        };
+        /** DocumentInfo */
+        DocumentInfo: {
+            chars: number;
+            chunkCount: number;
+            documentId: string;
+            metadata: Record<string, unknown>;
+            updatedAt: number;
+            version: number;
+        };
+        /** DocumentList */
+        DocumentList: {
+            documents: components["schemas"]["DocumentInfo"][];
+            index: components["schemas"]["IndexInfo"];
+        };
+        /** DocumentsDeleted */
+        DocumentsDeleted: {
+            indexName: string;
+            removed: number;
+            version: number;
+        };
+        /** EndSessionRequest */
+        EndSessionRequest: {
+            /** @default null */
+            agentId?: string | null;
+            projectId: string;
+            /** @default completed */
+            reason?: string;
+            /** @default null */
+            report?: Record<string, unknown> | null;
+            /** @default null */
+            sessionId?: string | null;
+            /** @default null */
+            tenantId?: string | null;
+            /** @default null */
+            user?: components["schemas"]["CallerRef"] | null;
+            /** @default null */
+            userId?: string | null;
+            /** @default false */
+            wait?: boolean;
+        };
+        /** EntityEdge */
+        EntityEdge: {
+            /** @default null */
+            confidence?: number | null;
+            /** @default null */
+            createdAt?: number | null;
+            relation: string;
+            source: string;
+            target: string;
+        };
+        /** EntityGraph */
+        EntityGraph: {
+            /** @default [] */
+            edges?: components["schemas"]["EntityEdge"][];
+            /** @default [] */
+            entities?: components["schemas"]["EntityNode"][];
+        };
+        /** EntityNode */
+        EntityNode: {
+            /** @default {} */
+            attrs?: Record<string, unknown>;
+            /** @default null */
+            confidence?: number | null;
+            /** @default null */
+            firstSeen?: number | null;
+            id: string;
+            kind: string;
+            label: string;
+            /** @default null */
+            lastSeen?: number | null;
+            /** @default null */
+            mentions?: number | null;
+        };
         Error: {
             error: {
                 /** @example bad_request */
@@ -1060,6 +1325,717 @@ export type components = {
                 details: Record<string, unknown>;
                 message: string;
             };
+        };
+        /** FindCallersRequest */
+        FindCallersRequest: {
+            /** @default null */
+            agentId?: string | null;
+            identifier: string;
+            projectId: string;
+            /** @default null */
+            tenantId?: string | null;
+        };
+        /**
+         * FlushRequest
+         * @description Runtime-wide: the identity fields are accepted and not needed.
+         */
+        FlushRequest: {
+            /** @default null */
+            agentId?: string | null;
+            /** @default false */
+            learning?: boolean;
+            /** @default null */
+            projectId?: string | null;
+            /** @default null */
+            tenantId?: string | null;
+            /** @default 30 */
+            timeoutS?: number;
+        };
+        /**
+         * FlushResult
+         * @description ``flushed`` plus the engine's write-path counters.
+         */
+        FlushResult: {
+            appliedSeq: number;
+            backlog: number;
+            flushed: boolean;
+            journalSeq: number;
+        };
+        /** ForgetRequest */
+        ForgetRequest: {
+            /** @default null */
+            agentId?: string | null;
+            memoryType: string;
+            projectId: string;
+            /** @default null */
+            tenantId?: string | null;
+            /** @default null */
+            user?: components["schemas"]["CallerRef"] | null;
+            /** @default null */
+            userId?: string | null;
+        };
+        /** Forgotten */
+        Forgotten: {
+            forgotten: boolean;
+            memoryType: string;
+        };
+        /** GetCallerRequest */
+        GetCallerRequest: {
+            /** @default null */
+            agentId?: string | null;
+            /** @default null */
+            limit?: number | null;
+            projectId: string;
+            /** @default null */
+            tenantId?: string | null;
+            /** @default null */
+            user?: components["schemas"]["CallerRef"] | null;
+            /** @default null */
+            userId?: string | null;
+        };
+        /** GetCallRequest */
+        GetCallRequest: {
+            /** @default null */
+            agentId?: string | null;
+            projectId: string;
+            sessionId: string;
+            /** @default null */
+            tenantId?: string | null;
+        };
+        /** Health */
+        Health: {
+            status: string;
+        };
+        /**
+         * Hit
+         * @description One recalled item: a turn, a fact or a call summary of the caller, or an org
+         *     chunk. Which optional fields are present depends on ``kind``.
+         */
+        Hit: {
+            /** @default null */
+            assistantText?: string | null;
+            /** @default null */
+            confidence?: number | null;
+            /** @default null */
+            createdAt?: string | null;
+            /** @default null */
+            createdAtTs?: number | null;
+            /** @default null */
+            documentId?: string | null;
+            id: string;
+            /** @default null */
+            index?: string | null;
+            kind: string;
+            lane: string;
+            /** @default null */
+            metadata?: Record<string, unknown> | null;
+            score: number;
+            /** @default null */
+            sessionId?: string | null;
+            /** @default null */
+            slotKey?: string | null;
+            text: string;
+            /** @default null */
+            turnId?: string | null;
+            /** @default null */
+            userText?: string | null;
+        };
+        /** IdentifierInput */
+        IdentifierInput: {
+            kind: string;
+            /** @default null */
+            source?: string | null;
+            value: string;
+        };
+        /** IdentifierMatch */
+        IdentifierMatch: {
+            kind: string;
+            /** @default null */
+            source?: string | null;
+            /** @default null */
+            strength?: number | null;
+            userId: string;
+            value: string;
+        };
+        /** ImportedSession */
+        ImportedSession: {
+            /** @default null */
+            endedAt?: number | string | null;
+            /** @default null */
+            metadata?: Record<string, unknown> | null;
+            /** @default null */
+            sessionId?: string | null;
+            startedAt: number | string;
+            turns: components["schemas"]["ImportedTurn"][];
+        };
+        /** ImportedTurn */
+        ImportedTurn: {
+            /** @default  */
+            assistantText?: string;
+            /** @default null */
+            createdAt?: number | string | null;
+            /** @default null */
+            metadata?: Record<string, unknown> | null;
+            /** @default null */
+            turnId?: string | null;
+            /** @default  */
+            userText?: string;
+        };
+        /** ImportHistoryRequest */
+        ImportHistoryRequest: {
+            /** @default null */
+            agentId?: string | null;
+            /** @default false */
+            learn?: boolean;
+            /**
+             * @default refuse
+             * @enum {unknown}
+             */
+            outsideRetention?: "refuse" | "skip";
+            projectId: string;
+            sessions: components["schemas"]["ImportedSession"][];
+            /** @default null */
+            tenantId?: string | null;
+            /** @default null */
+            user?: components["schemas"]["CallerRef"] | null;
+            /** @default null */
+            userId?: string | null;
+        };
+        /** ImportResult */
+        ImportResult: {
+            outsideRetention: number;
+            sessions: number;
+            skipped: number;
+            turns: number;
+        };
+        /** IndexBuilt */
+        IndexBuilt: {
+            chunkCount: number;
+            indexName: string;
+            version: number;
+        };
+        /** IndexDeleted */
+        IndexDeleted: {
+            documentsRemoved: number;
+            indexName: string;
+        };
+        /** IndexInfo */
+        IndexInfo: {
+            chunkCount: number;
+            createdAt: number;
+            documentCount: number;
+            metadata: Record<string, unknown>;
+            name: string;
+            updatedAt: number;
+            version: number;
+        };
+        /** IndexNameRequest */
+        IndexNameRequest: {
+            /** @default null */
+            agentId?: string | null;
+            name: string;
+            projectId: string;
+            /** @default null */
+            tenantId?: string | null;
+        };
+        /** IndexSearchResult */
+        IndexSearchResult: {
+            chunks: components["schemas"]["Hit"][];
+        };
+        /** LinkedIdentifier */
+        LinkedIdentifier: {
+            /** @default null */
+            ambiguous?: boolean | null;
+            /** @default null */
+            createdAt?: number | null;
+            kind: string;
+            /** @default null */
+            raw?: string | null;
+            /** @default null */
+            sessionId?: string | null;
+            source: string;
+            strength: number;
+            /** @default null */
+            turnId?: string | null;
+            userId: string;
+            value: string;
+        };
+        /** LinkIdentifierRequest */
+        LinkIdentifierRequest: {
+            /** @default null */
+            agentId?: string | null;
+            kind: string;
+            projectId: string;
+            /** @default null */
+            source?: string | null;
+            /** @default null */
+            tenantId?: string | null;
+            /** @default null */
+            user?: components["schemas"]["CallerRef"] | null;
+            /** @default null */
+            userId?: string | null;
+            value: string;
+        };
+        /** ListCallersRequest */
+        ListCallersRequest: {
+            /** @default null */
+            agentId?: string | null;
+            /** @default null */
+            limit?: number | null;
+            projectId: string;
+            /** @default null */
+            query?: string | null;
+            /** @default null */
+            tenantId?: string | null;
+        };
+        /** ListCallsRequest */
+        ListCallsRequest: {
+            /** @default null */
+            agentId?: string | null;
+            /** @default null */
+            limit?: number | null;
+            projectId: string;
+            /** @default null */
+            tenantId?: string | null;
+            /** @default null */
+            userId?: string | null;
+        };
+        /** ListMemoriesRequest */
+        ListMemoriesRequest: {
+            /** @default null */
+            agentId?: string | null;
+            /** @default false */
+            includeDeleted?: boolean;
+            projectId: string;
+            /** @default null */
+            tenantId?: string | null;
+            /** @default null */
+            user?: components["schemas"]["CallerRef"] | null;
+            /** @default null */
+            userId?: string | null;
+        };
+        /** ListMergesRequest */
+        ListMergesRequest: {
+            /** @default null */
+            agentId?: string | null;
+            projectId: string;
+            /** @default null */
+            tenantId?: string | null;
+            /** @default null */
+            userId?: string | null;
+        };
+        /** MemoryDeleted */
+        MemoryDeleted: {
+            deleted: string;
+        };
+        /** MemoryPolicies */
+        MemoryPolicies: {
+            agents: {
+                [key: string]: components["schemas"]["PolicyRow"];
+            };
+            project: components["schemas"]["PolicyRow"];
+        };
+        /** MemoryRecord */
+        MemoryRecord: {
+            confidence: number;
+            createdAt: number;
+            /** @default null */
+            deletedAt?: number | null;
+            id: string;
+            kind: string;
+            slotKey: string | null;
+            sourceSessionId: string | null;
+            sourceTurnIds: string[];
+            text: string;
+            validFrom: number;
+            validTo: number | null;
+        };
+        /** MergeCallersRequest */
+        MergeCallersRequest: {
+            /** @default null */
+            agentId?: string | null;
+            fromId: string;
+            projectId: string;
+            /** @default null */
+            reason?: string | null;
+            /**
+             * @default merged
+             * @enum {unknown}
+             */
+            status?: "merged" | "proposed";
+            /** @default null */
+            tenantId?: string | null;
+            toId: string;
+        };
+        /** MergeUsersRequest */
+        MergeUsersRequest: {
+            /** @default null */
+            agentId?: string | null;
+            fromId: string;
+            projectId: string;
+            /** @default null */
+            tenantId?: string | null;
+            toId: string;
+        };
+        /** PolicyRow */
+        PolicyRow: {
+            memoryEnabled: boolean;
+            retentionDays: number;
+            /** @default null */
+            updatedAt?: number | null;
+        };
+        /** PreloadResponse */
+        PreloadResponse: {
+            commitments: Record<string, unknown>[];
+            contextText: string;
+            facts: Record<string, unknown>[];
+            lastSession: Record<string, unknown> | null;
+            profile: Record<string, unknown> | null;
+            trace: Record<string, unknown>;
+        };
+        /** ProfileUpdated */
+        ProfileUpdated: {
+            profile: Record<string, unknown>;
+        };
+        /**
+         * ProjectRequest
+         * @description A call about a project: who is asking. ``tenantId`` defaults to ``"default"``.
+         */
+        ProjectRequest: {
+            /** @default null */
+            agentId?: string | null;
+            projectId: string;
+            /** @default null */
+            tenantId?: string | null;
+        };
+        /** QuarantinedRecord */
+        QuarantinedRecord: {
+            at: number;
+            error: string;
+            projectId: string | null;
+            record: string;
+            seq: number;
+            userId: string | null;
+        };
+        /** QuarantineList */
+        QuarantineList: {
+            records: components["schemas"]["QuarantinedRecord"][];
+        };
+        /** QuarantineRetried */
+        QuarantineRetried: {
+            journaledAs: number;
+            seq: number;
+        };
+        /** Recalled */
+        Recalled: {
+            content: string | null;
+            /** @default null */
+            id?: string | null;
+            memoryType: string;
+        };
+        /** RecallRequest */
+        RecallRequest: {
+            /** @default null */
+            agentId?: string | null;
+            memoryType: string;
+            projectId: string;
+            /** @default null */
+            tenantId?: string | null;
+            /** @default null */
+            user?: components["schemas"]["CallerRef"] | null;
+            /** @default null */
+            userId?: string | null;
+        };
+        /** Remembered */
+        Remembered: {
+            changed: boolean;
+            content: string | null;
+            memoryType: string;
+        };
+        /** RememberRequest */
+        RememberRequest: {
+            /** @default null */
+            agentId?: string | null;
+            content: string;
+            memoryType: string;
+            projectId: string;
+            /** @default null */
+            tenantId?: string | null;
+            /** @default null */
+            user?: components["schemas"]["CallerRef"] | null;
+            /** @default null */
+            userId?: string | null;
+        };
+        /** ResolveCallerRequest */
+        ResolveCallerRequest: {
+            /** @default null */
+            agentId?: string | null;
+            /** @default null */
+            defaultUserId?: string | null;
+            identifiers: components["schemas"]["IdentifierInput"][];
+            /** @default null */
+            name?: string | null;
+            projectId: string;
+            /** @default null */
+            sessionId?: string | null;
+            /** @default null */
+            tenantId?: string | null;
+            /** @default null */
+            userId?: string | null;
+        };
+        /** ResolvedCaller */
+        ResolvedCaller: {
+            /** @default [] */
+            ambiguous?: Record<string, unknown>[];
+            created: boolean;
+            /** @default [] */
+            evidence?: Record<string, unknown>[];
+            linked: boolean;
+            reason: string;
+            userId: string;
+        };
+        /** RetryQuarantinedRequest */
+        RetryQuarantinedRequest: {
+            /** @default null */
+            agentId?: string | null;
+            projectId: string;
+            seq: number;
+            /** @default null */
+            tenantId?: string | null;
+        };
+        /** RuntimeHealth */
+        RuntimeHealth: {
+            engine: Record<string, unknown>;
+            journal: Record<string, unknown>;
+            memoryPerCaller: Record<string, unknown>[];
+            pendingLearning: number;
+            recall: Record<string, unknown>;
+        };
+        /** SearchIndexRequest */
+        SearchIndexRequest: {
+            /** @default null */
+            agentId?: string | null;
+            /** @default null */
+            name?: string | null;
+            projectId: string;
+            query: string;
+            /** @default null */
+            tenantId?: string | null;
+            /** @default null */
+            topK?: number | null;
+        };
+        /** SearchRequest */
+        SearchRequest: {
+            /** @default null */
+            agentId?: string | null;
+            /** @default null */
+            deadlineAt?: number | null;
+            /** @default null */
+            intent?: string | null;
+            /** @default null */
+            lanes?: string[] | null;
+            /** @default null */
+            mode?: ("accurate" | "fast") | null;
+            projectId: string;
+            query: string;
+            /** @default null */
+            tenantId?: string | null;
+            /** @default null */
+            timeoutMs?: number | null;
+            /** @default null */
+            topK?: {
+                [key: string]: number;
+            } | null;
+            /** @default null */
+            user?: components["schemas"]["CallerRef"] | null;
+            /** @default null */
+            userId?: string | null;
+        };
+        /** SearchResponse */
+        SearchResponse: {
+            contextText: string;
+            org: components["schemas"]["Hit"][];
+            permanent: components["schemas"]["Hit"][];
+            profile: Record<string, unknown> | null;
+            sources: components["schemas"]["Source"][];
+            trace: components["schemas"]["SearchTrace"];
+            working: components["schemas"]["Hit"][];
+        };
+        /** SearchTrace */
+        SearchTrace: {
+            /** @default [] */
+            coldLanes?: string[];
+            degraded: boolean;
+            /** @default {} */
+            errors?: {
+                [key: string]: string;
+            };
+            /** @default null */
+            intent?: string | null;
+            /** @default {} */
+            lanes?: {
+                [key: string]: number;
+            };
+            /** @default [] */
+            lanesUsed?: string[];
+            /** @default null */
+            mode?: string | null;
+            /** @default null */
+            queuedMs?: number | null;
+            /** @default null */
+            timeoutMs?: number | null;
+            /** @default null */
+            totalMs?: number | null;
+        };
+        /** SessionMemoriesRequest */
+        SessionMemoriesRequest: {
+            /** @default null */
+            agentId?: string | null;
+            projectId: string;
+            sessionId: string;
+            /** @default null */
+            tenantId?: string | null;
+            /** @default null */
+            user?: components["schemas"]["CallerRef"] | null;
+            /** @default null */
+            userId?: string | null;
+        };
+        /** SessionRecord */
+        SessionRecord: {
+            agentId: string;
+            endedAt: string | null;
+            endReason: string | null;
+            metadata: Record<string, unknown>;
+            sessionId: string;
+            startedAt: string;
+            userId: string;
+        };
+        /** SetPolicyRequest */
+        SetPolicyRequest: {
+            /** @default null */
+            agentId?: string | null;
+            /**
+             * @default project
+             * @enum {unknown}
+             */
+            level?: "agent" | "project";
+            memoryEnabled?: boolean;
+            memoryRetentionDays?: number;
+            projectId: string;
+            /** @default null */
+            tenantId?: string | null;
+        };
+        /** SettingRow */
+        SettingRow: {
+            default: unknown;
+            env: string;
+            help: string;
+            name: string;
+            value: unknown;
+        };
+        /** SettingsView */
+        SettingsView: {
+            settings: components["schemas"]["SettingRow"][];
+        };
+        /**
+         * Source
+         * @description A citation for one hit of ``contextText``.
+         */
+        Source: {
+            /** @default null */
+            documentId?: string | null;
+            id: string;
+            /** @default null */
+            index?: string | null;
+            lane: string;
+            score: number;
+            /** @default null */
+            sessionId?: string | null;
+        };
+        /** StartSessionRequest */
+        StartSessionRequest: {
+            /** @default null */
+            agentId?: string | null;
+            /** @default null */
+            metadata?: Record<string, unknown> | null;
+            projectId: string;
+            /** @default null */
+            sessionId?: string | null;
+            /** @default null */
+            tenantId?: string | null;
+            /** @default null */
+            user?: components["schemas"]["CallerRef"] | null;
+            /** @default null */
+            userId?: string | null;
+        };
+        /** TurnRequest */
+        TurnRequest: {
+            /** @default null */
+            agentId?: string | null;
+            assistantText: string;
+            /** @default false */
+            interrupted?: boolean;
+            /** @default null */
+            metadata?: Record<string, unknown> | null;
+            projectId: string;
+            /** @default null */
+            tenantId?: string | null;
+            /** @default null */
+            toolCalls?: Record<string, unknown>[] | null;
+            /** @default null */
+            turnId?: string | null;
+            /** @default null */
+            user?: components["schemas"]["CallerRef"] | null;
+            /** @default null */
+            userId?: string | null;
+            userText: string;
+        };
+        /** TurnSaved */
+        TurnSaved: {
+            eventId: string | null;
+        };
+        /** UnmergeCallersRequest */
+        UnmergeCallersRequest: {
+            /** @default null */
+            agentId?: string | null;
+            mergeId: string;
+            projectId: string;
+            /** @default null */
+            tenantId?: string | null;
+        };
+        /** Unmerged */
+        Unmerged: {
+            fromUserId: string;
+            /** @default null */
+            itemsRestored?: number | null;
+            mergeId: string;
+            /** @default null */
+            sessionsRestored?: number | null;
+            toUserId: string;
+        };
+        /** UpdateProfileRequest */
+        UpdateProfileRequest: {
+            /** @default null */
+            agentId?: string | null;
+            field: string;
+            projectId: string;
+            /** @default null */
+            tenantId?: string | null;
+            /** @default null */
+            user?: components["schemas"]["CallerRef"] | null;
+            /** @default null */
+            userId?: string | null;
+            /** @default null */
+            value?: string | number | boolean | null;
+        };
+        /** UserForgotten */
+        UserForgotten: {
+            items: number;
+            sessions: number;
+        };
+        /** UsersMerged */
+        UsersMerged: {
+            itemsMoved: number;
         };
     };
     responses: never;
@@ -1098,19 +2074,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -1119,19 +2083,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -1140,19 +2092,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -1161,19 +2101,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -1208,19 +2136,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -1229,19 +2145,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -1250,19 +2154,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -1271,19 +2163,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -1316,19 +2196,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -1337,19 +2205,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -1358,19 +2214,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -1379,19 +2223,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -1426,19 +2258,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -1447,19 +2267,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -1468,19 +2276,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -1489,19 +2285,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -1534,19 +2318,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -1555,19 +2327,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -1576,19 +2336,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -1597,19 +2345,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -1642,19 +2378,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -1663,19 +2387,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -1684,19 +2396,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -1705,19 +2405,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -1752,19 +2440,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -1773,19 +2449,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -1794,19 +2458,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -1815,19 +2467,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -1856,24 +2496,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
     };
-    "openapi.json": {
+    openapi_json: {
         parameters: {
             query?: never;
             header?: never;
@@ -1887,7 +2524,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": Record<string, unknown>;
+                };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
             401: {
@@ -1895,19 +2534,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -1940,19 +2576,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -1961,19 +2585,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -1982,19 +2594,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -2003,19 +2603,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -2029,17 +2617,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["FlushRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["FlushResult"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -2048,19 +2636,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -2069,19 +2645,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -2090,19 +2654,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -2111,19 +2663,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -2132,19 +2672,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -2153,19 +2681,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -2174,19 +2690,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -2200,17 +2704,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["ProjectRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["RuntimeHealth"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -2219,19 +2723,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -2240,19 +2732,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -2261,19 +2741,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -2282,19 +2750,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -2303,19 +2759,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -2324,19 +2768,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -2345,19 +2777,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -2371,17 +2791,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["ProjectRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["QuarantineList"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -2390,19 +2810,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -2411,19 +2819,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -2432,19 +2828,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -2453,19 +2837,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -2474,19 +2846,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -2495,19 +2855,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -2516,19 +2864,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -2542,17 +2878,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["RetryQuarantinedRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["QuarantineRetried"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -2561,19 +2897,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -2582,19 +2906,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -2603,19 +2915,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -2624,19 +2924,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -2645,19 +2933,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -2666,19 +2942,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -2687,19 +2951,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -2714,7 +2966,7 @@ export interface operations {
         requestBody?: never;
         responses: {
             /** @description OK */
-            200: {
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2726,19 +2978,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -2752,17 +3001,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["CallerRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CallerExport"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -2771,19 +3020,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -2792,19 +3029,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -2813,19 +3038,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -2834,19 +3047,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -2855,19 +3056,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -2876,19 +3065,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -2897,19 +3074,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -2923,30 +3088,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    agent_id?: string;
-                    /** @description Any identifier, written or as spoken */
-                    identifier: string;
-                    project_id: string;
-                    tenant_id?: string;
-                };
+                "application/json": components["schemas"]["FindCallersRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @enum {string} */
-                        kind?: "phone" | "email" | "account" | "policy" | "external_id" | "livekit_identity" | "order" | "invoice" | "ticket" | "name" | "sip_call_id";
-                        source?: string;
-                        strength?: number;
-                        userId?: string;
-                        value?: string;
-                    }[];
+                    "application/json": components["schemas"]["IdentifierMatch"][];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -2955,19 +3107,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -2976,19 +3116,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -2997,19 +3125,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -3018,19 +3134,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -3039,19 +3143,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -3060,19 +3152,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -3081,19 +3161,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -3107,17 +3175,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["CallerRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["UserForgotten"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -3126,19 +3194,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -3147,19 +3203,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -3168,19 +3212,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -3189,19 +3221,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -3210,19 +3230,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -3231,19 +3239,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -3252,19 +3248,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -3278,17 +3262,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["GetCallerRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CallerDetail"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -3297,19 +3281,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -3318,19 +3290,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -3339,19 +3299,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -3360,19 +3308,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -3381,19 +3317,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -3402,19 +3326,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -3423,19 +3335,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -3449,43 +3349,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    agent_id?: string;
-                    /** @enum {string} */
-                    kind: "phone" | "email" | "account" | "policy" | "external_id" | "livekit_identity" | "order" | "invoice" | "ticket" | "name" | "sip_call_id";
-                    project_id: string;
-                    source?: string;
-                    tenant_id?: string;
-                    /** @description The caller: an id string or {id, name, metadata} */
-                    user: string | {
-                        id: string;
-                        metadata?: Record<string, unknown>;
-                        name?: string;
-                    };
-                    value: string;
-                };
+                "application/json": components["schemas"]["LinkIdentifierRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        ambiguous?: boolean;
-                        createdAt?: number;
-                        /** @enum {string} */
-                        kind: "phone" | "email" | "account" | "policy" | "external_id" | "livekit_identity" | "order" | "invoice" | "ticket" | "name" | "sip_call_id";
-                        raw?: string;
-                        sessionId?: string | null;
-                        source: string;
-                        strength: number;
-                        turnId?: string | null;
-                        userId: string;
-                        value: string;
-                    };
+                    "application/json": components["schemas"]["LinkedIdentifier"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -3494,19 +3368,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -3515,19 +3377,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -3536,19 +3386,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -3557,19 +3395,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -3578,19 +3404,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -3599,19 +3413,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -3620,19 +3422,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -3646,17 +3436,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["ListCallersRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CallerList"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -3665,19 +3455,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -3686,19 +3464,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -3707,19 +3473,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -3728,19 +3482,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -3749,19 +3491,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -3770,19 +3500,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -3791,19 +3509,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -3817,17 +3523,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["MergeUsersRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["UsersMerged"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -3836,19 +3542,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -3857,19 +3551,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -3878,19 +3560,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -3899,19 +3569,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -3920,19 +3578,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -3941,19 +3587,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -3962,19 +3596,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -3988,36 +3610,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    agent_id?: string;
-                    from_id: string;
-                    project_id: string;
-                    reason?: string;
-                    /** @enum {string} */
-                    status?: "merged" | "proposed";
-                    tenant_id?: string;
-                    to_id: string;
-                };
+                "application/json": components["schemas"]["MergeCallersRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        at?: number;
-                        evidence?: Record<string, unknown>;
-                        fromUserId: string;
-                        itemsMoved?: number;
-                        mergeId: string;
-                        /** @enum {string} */
-                        status: "merged" | "proposed" | "undone";
-                        toUserId: string;
-                        undoneAt?: number | null;
-                    };
+                    "application/json": components["schemas"]["CallerMerge"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -4026,19 +3629,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -4047,19 +3638,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -4068,19 +3647,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -4089,19 +3656,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -4110,19 +3665,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -4131,19 +3674,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -4152,19 +3683,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -4178,32 +3697,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    agent_id?: string;
-                    project_id: string;
-                    tenant_id?: string;
-                    user_id?: string;
-                };
+                "application/json": components["schemas"]["ListMergesRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        at?: number;
-                        evidence?: Record<string, unknown>;
-                        fromUserId: string;
-                        itemsMoved?: number;
-                        mergeId: string;
-                        /** @enum {string} */
-                        status: "merged" | "proposed" | "undone";
-                        toUserId: string;
-                        undoneAt?: number | null;
-                    }[];
+                    "application/json": components["schemas"]["CallerMerge"][];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -4212,19 +3716,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -4233,19 +3725,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -4254,19 +3734,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -4275,19 +3743,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -4296,19 +3752,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -4317,19 +3761,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -4338,19 +3770,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -4364,39 +3784,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    agent_id?: string;
-                    default_user_id?: string;
-                    identifiers: {
-                        /** @enum {string} */
-                        kind: "phone" | "email" | "account" | "policy" | "external_id" | "livekit_identity" | "order" | "invoice" | "ticket" | "name" | "sip_call_id";
-                        source?: string;
-                        value: string;
-                    }[];
-                    name?: string;
-                    project_id: string;
-                    session_id?: string;
-                    tenant_id?: string;
-                    /** @description The app's own id for the caller */
-                    user_id?: string;
-                };
+                "application/json": components["schemas"]["ResolveCallerRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        ambiguous?: Record<string, unknown>[];
-                        created: boolean;
-                        evidence?: Record<string, unknown>[];
-                        linked: boolean;
-                        reason: string;
-                        userId: string;
-                    };
+                    "application/json": components["schemas"]["ResolvedCaller"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -4405,19 +3803,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -4426,19 +3812,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -4447,19 +3821,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -4468,19 +3830,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -4489,19 +3839,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -4510,19 +3848,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -4531,19 +3857,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -4557,74 +3871,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    agent_id?: string;
-                    project_id: string;
-                    tenant_id?: string;
-                    /** @description The caller: an id string or {id, name, metadata} */
-                    user: string | {
-                        id: string;
-                        metadata?: Record<string, unknown>;
-                        name?: string;
-                    };
-                };
+                "application/json": components["schemas"]["CallerRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        graph: {
-                            edges?: {
-                                confidence?: number;
-                                createdAt?: number;
-                                relation?: string;
-                                source?: string;
-                                target?: string;
-                            }[];
-                            entities?: {
-                                attrs?: Record<string, unknown>;
-                                confidence?: number;
-                                firstSeen?: number;
-                                id?: string;
-                                kind?: string;
-                                label?: string;
-                                lastSeen?: number;
-                                mentions?: number;
-                            }[];
-                        };
-                        identifiers: {
-                            ambiguous?: boolean;
-                            createdAt?: number;
-                            /** @enum {string} */
-                            kind: "phone" | "email" | "account" | "policy" | "external_id" | "livekit_identity" | "order" | "invoice" | "ticket" | "name" | "sip_call_id";
-                            raw?: string;
-                            sessionId?: string | null;
-                            source: string;
-                            strength: number;
-                            turnId?: string | null;
-                            userId: string;
-                            value: string;
-                        }[];
-                        merges: {
-                            at?: number;
-                            evidence?: Record<string, unknown>;
-                            fromUserId: string;
-                            itemsMoved?: number;
-                            mergeId: string;
-                            /** @enum {string} */
-                            status: "merged" | "proposed" | "undone";
-                            toUserId: string;
-                            undoneAt?: number | null;
-                        }[];
-                        name?: string | null;
-                        profile?: Record<string, unknown>;
-                        userId: string;
-                    };
+                    "application/json": components["schemas"]["CallerProfile"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -4633,19 +3890,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -4654,19 +3899,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -4675,19 +3908,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -4696,19 +3917,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -4717,19 +3926,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -4738,19 +3935,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -4759,19 +3944,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -4785,28 +3958,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    agent_id?: string;
-                    merge_id: string;
-                    project_id: string;
-                    tenant_id?: string;
-                };
+                "application/json": components["schemas"]["UnmergeCallersRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        fromUserId: string;
-                        itemsRestored?: number;
-                        mergeId: string;
-                        sessionsRestored?: number;
-                        toUserId: string;
-                    };
+                    "application/json": components["schemas"]["Unmerged"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -4815,19 +3977,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -4836,19 +3986,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -4857,19 +3995,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -4878,19 +4004,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -4899,19 +4013,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -4920,19 +4022,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -4941,19 +4031,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -4967,17 +4045,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["GetCallRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CallDetail"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -4986,19 +4064,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -5007,19 +4073,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -5028,19 +4082,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -5049,19 +4091,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -5070,19 +4100,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -5091,19 +4109,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -5112,19 +4118,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -5138,17 +4132,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["ListCallsRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CallList"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -5157,19 +4151,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -5178,19 +4160,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -5199,19 +4169,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -5220,19 +4178,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -5241,19 +4187,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -5262,19 +4196,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -5283,19 +4205,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -5314,7 +4224,96 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Health"];
+                };
+            };
+        };
+    };
+    list_indexes_get: {
+        parameters: {
+            query: {
+                agentId?: string;
+                projectId: string;
+                tenantId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The operation's result */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IndexInfo"][];
+                };
+            };
+            /** @description Invalid input (`bad_request`); `details.field` names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or wrong bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A session id used with another caller (`identity_mismatch`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too large (`index.batch_too_large`, oversized text or body). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A bug (`internal`). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The store cannot take writes (`store.unavailable`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
         };
     };
@@ -5327,17 +4326,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["CreateIndexRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["IndexBuilt"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -5346,19 +4345,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -5367,19 +4354,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -5388,19 +4363,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -5409,19 +4372,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -5430,19 +4381,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -5451,19 +4390,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -5472,19 +4399,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -5498,17 +4413,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["IndexNameRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["IndexDeleted"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -5517,19 +4432,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -5538,19 +4441,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -5559,19 +4450,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -5580,19 +4459,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -5601,19 +4468,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -5622,19 +4477,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -5643,19 +4486,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -5669,17 +4500,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["IndexNameRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["DocumentList"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -5688,19 +4519,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -5709,19 +4528,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -5730,19 +4537,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -5751,19 +4546,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -5772,19 +4555,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -5793,19 +4564,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -5814,19 +4573,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -5840,17 +4587,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["DeleteDocumentsRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["DocumentsDeleted"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -5859,19 +4606,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -5880,19 +4615,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -5901,19 +4624,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -5922,19 +4633,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -5943,19 +4642,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -5964,19 +4651,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -5985,19 +4660,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -6011,17 +4674,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["ProjectRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["IndexInfo"][];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -6030,19 +4693,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -6051,19 +4702,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -6072,19 +4711,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -6093,19 +4720,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -6114,19 +4729,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -6135,19 +4738,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -6156,19 +4747,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -6182,17 +4761,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["SearchIndexRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["IndexSearchResult"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -6201,19 +4780,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -6222,19 +4789,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -6243,19 +4798,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -6264,19 +4807,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -6285,19 +4816,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -6306,19 +4825,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -6327,19 +4834,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -6353,17 +4848,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["DeleteMemoryRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["MemoryDeleted"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -6372,19 +4867,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -6393,19 +4876,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -6414,19 +4885,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -6435,19 +4894,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -6456,19 +4903,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -6477,19 +4912,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -6498,19 +4921,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -6524,17 +4935,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["ForgetRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Forgotten"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -6543,19 +4954,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -6564,19 +4963,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -6585,19 +4972,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -6606,19 +4981,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -6627,19 +4990,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -6648,19 +4999,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -6669,19 +5008,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -6695,17 +5022,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["ListMemoriesRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["MemoryRecord"][];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -6714,19 +5041,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -6735,19 +5050,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -6756,19 +5059,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -6777,19 +5068,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -6798,19 +5077,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -6819,19 +5086,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -6840,19 +5095,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -6866,17 +5109,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["RecallRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Recalled"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -6885,19 +5128,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -6906,19 +5137,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -6927,19 +5146,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -6948,19 +5155,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -6969,19 +5164,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -6990,19 +5173,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -7011,19 +5182,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -7037,17 +5196,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["RememberRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Remembered"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -7056,19 +5215,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -7077,19 +5224,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -7098,19 +5233,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -7119,19 +5242,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -7140,19 +5251,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -7161,19 +5260,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -7182,19 +5269,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -7208,17 +5283,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["SessionMemoriesRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["MemoryRecord"][];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -7227,19 +5302,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -7248,19 +5311,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -7269,19 +5320,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -7290,19 +5329,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -7311,19 +5338,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -7332,19 +5347,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -7353,19 +5356,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -7379,17 +5370,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["ImportHistoryRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ImportResult"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -7398,19 +5389,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -7419,19 +5398,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -7440,19 +5407,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -7461,19 +5416,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -7482,19 +5425,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -7503,19 +5434,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -7524,19 +5443,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -7550,17 +5457,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["CallerRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["PreloadResponse"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -7569,19 +5476,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -7590,19 +5485,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -7611,19 +5494,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -7632,19 +5503,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -7653,19 +5512,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -7674,19 +5521,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -7695,19 +5530,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -7721,17 +5544,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["UpdateProfileRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ProfileUpdated"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -7740,19 +5563,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -7761,19 +5572,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -7782,19 +5581,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -7803,19 +5590,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -7824,19 +5599,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -7845,19 +5608,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -7866,19 +5617,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -7892,17 +5631,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["SearchRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["SearchResponse"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -7911,19 +5650,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -7932,19 +5659,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -7953,19 +5668,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -7974,19 +5677,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -7995,19 +5686,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -8016,19 +5695,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -8037,19 +5704,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -8063,17 +5718,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["TurnRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["TurnSaved"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -8082,19 +5737,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -8103,19 +5746,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -8124,19 +5755,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -8145,19 +5764,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -8166,19 +5773,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -8187,19 +5782,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -8208,19 +5791,94 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_memory_policy_get: {
+        parameters: {
+            query: {
+                agentId?: string;
+                projectId: string;
+                tenantId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The operation's result */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemoryPolicies"];
+                };
+            };
+            /** @description Invalid input (`bad_request`); `details.field` names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or wrong bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A session id used with another caller (`identity_mismatch`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too large (`index.batch_too_large`, oversized text or body). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A bug (`internal`). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The store cannot take writes (`store.unavailable`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -8234,17 +5892,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["ProjectRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["MemoryPolicies"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -8253,19 +5911,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -8274,19 +5920,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -8295,19 +5929,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -8316,19 +5938,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -8337,19 +5947,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -8358,19 +5956,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -8379,19 +5965,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -8405,17 +5979,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["SetPolicyRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["MemoryPolicies"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -8424,19 +5998,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -8445,19 +6007,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -8466,19 +6016,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -8487,19 +6025,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -8508,19 +6034,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -8529,19 +6043,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -8550,19 +6052,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -8581,7 +6071,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": Record<string, unknown>;
+                };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
             401: {
@@ -8589,19 +6081,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -8615,17 +6104,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["EndSessionRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["SessionRecord"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -8634,19 +6123,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -8655,19 +6132,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -8676,19 +6141,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -8697,19 +6150,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -8718,19 +6159,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -8739,19 +6168,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -8760,19 +6177,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -8786,17 +6191,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, unknown>;
+                "application/json": components["schemas"]["StartSessionRequest"];
             };
         };
         responses: {
-            /** @description The operation's result as JSON */
+            /** @description The operation's result */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["SessionRecord"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -8805,19 +6210,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
@@ -8826,19 +6219,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found (`not_found`, `session_not_found`). */
@@ -8847,19 +6228,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A session id used with another caller (`identity_mismatch`). */
@@ -8868,19 +6237,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too large (`index.batch_too_large`, oversized text or body). */
@@ -8889,19 +6246,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description A bug (`internal`). */
@@ -8910,19 +6255,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The store cannot take writes (`store.unavailable`). */
@@ -8931,19 +6264,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -8962,7 +6283,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["SettingsView"];
+                };
             };
             /** @description Missing or wrong bearer token (`unauthorized`). */
             401: {
@@ -8970,19 +6293,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @example bad_request */
-                            code: string;
-                            /**
-                             * @example {
-                             *       "field": "user.id"
-                             *     }
-                             */
-                            details: Record<string, unknown>;
-                            message: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };

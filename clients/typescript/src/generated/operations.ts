@@ -5,242 +5,459 @@ export const OPERATIONS = {
   "create_index": {
     "method": "POST",
     "path": "/v1/indexes",
-    "requestFields": []
+    "requestFields": [
+      "agentId",
+      "documents",
+      "metadata",
+      "name",
+      "projectId",
+      "tenantId"
+    ]
   },
   "delete_documents": {
     "method": "POST",
     "path": "/v1/indexes/documents/delete",
-    "requestFields": []
+    "requestFields": [
+      "agentId",
+      "documentIds",
+      "name",
+      "projectId",
+      "tenantId"
+    ]
   },
   "delete_index": {
     "method": "POST",
     "path": "/v1/indexes/delete",
-    "requestFields": []
+    "requestFields": [
+      "agentId",
+      "name",
+      "projectId",
+      "tenantId"
+    ]
   },
   "delete_memory": {
     "method": "POST",
     "path": "/v1/memories/delete",
-    "requestFields": []
+    "requestFields": [
+      "agentId",
+      "memoryId",
+      "projectId",
+      "tenantId",
+      "user",
+      "userId"
+    ]
   },
   "end_session": {
     "method": "POST",
     "path": "/v1/sessions/end",
-    "requestFields": []
+    "requestFields": [
+      "agentId",
+      "projectId",
+      "reason",
+      "report",
+      "sessionId",
+      "tenantId",
+      "user",
+      "userId",
+      "wait"
+    ]
   },
   "export_user": {
     "method": "POST",
     "path": "/v1/callers/export",
-    "requestFields": []
+    "requestFields": [
+      "agentId",
+      "projectId",
+      "tenantId",
+      "user",
+      "userId"
+    ]
   },
   "find_callers": {
     "method": "POST",
     "path": "/v1/callers/find",
     "requestFields": [
-      "agent_id",
+      "agentId",
       "identifier",
-      "project_id",
-      "tenant_id"
+      "projectId",
+      "tenantId"
     ]
   },
   "flush": {
     "method": "POST",
     "path": "/v1/admin/flush",
-    "requestFields": []
+    "requestFields": [
+      "agentId",
+      "learning",
+      "projectId",
+      "tenantId",
+      "timeoutS"
+    ]
   },
   "forget": {
     "method": "POST",
     "path": "/v1/memories/forget",
-    "requestFields": []
+    "requestFields": [
+      "agentId",
+      "memoryType",
+      "projectId",
+      "tenantId",
+      "user",
+      "userId"
+    ]
   },
   "forget_user": {
     "method": "POST",
     "path": "/v1/callers/forget",
-    "requestFields": []
+    "requestFields": [
+      "agentId",
+      "projectId",
+      "tenantId",
+      "user",
+      "userId"
+    ]
   },
   "get_call": {
     "method": "POST",
     "path": "/v1/calls/get",
-    "requestFields": []
+    "requestFields": [
+      "agentId",
+      "projectId",
+      "sessionId",
+      "tenantId"
+    ]
   },
   "get_caller": {
     "method": "POST",
     "path": "/v1/callers/get",
-    "requestFields": []
+    "requestFields": [
+      "agentId",
+      "limit",
+      "projectId",
+      "tenantId",
+      "user",
+      "userId"
+    ]
   },
   "get_memory_policy": {
     "method": "POST",
     "path": "/v1/policy/get",
-    "requestFields": []
+    "requestFields": [
+      "agentId",
+      "projectId",
+      "tenantId"
+    ]
   },
   "import_history": {
     "method": "POST",
     "path": "/v1/memory/import",
-    "requestFields": []
+    "requestFields": [
+      "agentId",
+      "learn",
+      "outsideRetention",
+      "projectId",
+      "sessions",
+      "tenantId",
+      "user",
+      "userId"
+    ]
   },
   "link_identifier": {
     "method": "POST",
     "path": "/v1/callers/identifiers",
     "requestFields": [
-      "agent_id",
+      "agentId",
       "kind",
-      "project_id",
+      "projectId",
       "source",
-      "tenant_id",
+      "tenantId",
       "user",
+      "userId",
       "value"
     ]
   },
   "list_callers": {
     "method": "POST",
     "path": "/v1/callers/list",
-    "requestFields": []
+    "requestFields": [
+      "agentId",
+      "limit",
+      "projectId",
+      "query",
+      "tenantId"
+    ]
   },
   "list_calls": {
     "method": "POST",
     "path": "/v1/calls/list",
-    "requestFields": []
+    "requestFields": [
+      "agentId",
+      "limit",
+      "projectId",
+      "tenantId",
+      "userId"
+    ]
   },
   "list_documents": {
     "method": "POST",
     "path": "/v1/indexes/documents",
-    "requestFields": []
+    "requestFields": [
+      "agentId",
+      "name",
+      "projectId",
+      "tenantId"
+    ]
   },
   "list_indexes": {
     "method": "POST",
     "path": "/v1/indexes/list",
-    "requestFields": []
+    "requestFields": [
+      "agentId",
+      "projectId",
+      "tenantId"
+    ]
   },
   "list_memories": {
     "method": "POST",
     "path": "/v1/memories/list",
-    "requestFields": []
+    "requestFields": [
+      "agentId",
+      "includeDeleted",
+      "projectId",
+      "tenantId",
+      "user",
+      "userId"
+    ]
   },
   "list_merges": {
     "method": "POST",
     "path": "/v1/callers/merges/list",
     "requestFields": [
-      "agent_id",
-      "project_id",
-      "tenant_id",
-      "user_id"
+      "agentId",
+      "projectId",
+      "tenantId",
+      "userId"
     ]
   },
   "list_quarantined": {
     "method": "POST",
     "path": "/v1/admin/quarantine/list",
-    "requestFields": []
+    "requestFields": [
+      "agentId",
+      "projectId",
+      "tenantId"
+    ]
   },
   "merge_callers": {
     "method": "POST",
     "path": "/v1/callers/merges",
     "requestFields": [
-      "agent_id",
-      "from_id",
-      "project_id",
+      "agentId",
+      "fromId",
+      "projectId",
       "reason",
       "status",
-      "tenant_id",
-      "to_id"
+      "tenantId",
+      "toId"
     ]
   },
   "merge_users": {
     "method": "POST",
     "path": "/v1/callers/merge",
-    "requestFields": []
+    "requestFields": [
+      "agentId",
+      "fromId",
+      "projectId",
+      "tenantId",
+      "toId"
+    ]
   },
   "preload": {
     "method": "POST",
     "path": "/v1/memory/preload",
-    "requestFields": []
+    "requestFields": [
+      "agentId",
+      "projectId",
+      "tenantId",
+      "user",
+      "userId"
+    ]
   },
   "recall": {
     "method": "POST",
     "path": "/v1/memories/recall",
-    "requestFields": []
+    "requestFields": [
+      "agentId",
+      "memoryType",
+      "projectId",
+      "tenantId",
+      "user",
+      "userId"
+    ]
   },
   "remember": {
     "method": "POST",
     "path": "/v1/memories/remember",
-    "requestFields": []
+    "requestFields": [
+      "agentId",
+      "content",
+      "memoryType",
+      "projectId",
+      "tenantId",
+      "user",
+      "userId"
+    ]
   },
   "resolve_caller": {
     "method": "POST",
     "path": "/v1/callers/resolve",
     "requestFields": [
-      "agent_id",
-      "default_user_id",
+      "agentId",
+      "defaultUserId",
       "identifiers",
       "name",
-      "project_id",
-      "session_id",
-      "tenant_id",
-      "user_id"
+      "projectId",
+      "sessionId",
+      "tenantId",
+      "userId"
     ]
   },
   "retry_quarantined": {
     "method": "POST",
     "path": "/v1/admin/quarantine/retry",
-    "requestFields": []
+    "requestFields": [
+      "agentId",
+      "projectId",
+      "seq",
+      "tenantId"
+    ]
   },
   "runtime_health": {
     "method": "POST",
     "path": "/v1/admin/health",
-    "requestFields": []
+    "requestFields": [
+      "agentId",
+      "projectId",
+      "tenantId"
+    ]
   },
   "save_response": {
     "method": "POST",
     "path": "/v1/memory/turns",
-    "requestFields": []
+    "requestFields": [
+      "agentId",
+      "assistantText",
+      "interrupted",
+      "metadata",
+      "projectId",
+      "tenantId",
+      "toolCalls",
+      "turnId",
+      "user",
+      "userId",
+      "userText"
+    ]
   },
   "search_index": {
     "method": "POST",
     "path": "/v1/indexes/search",
-    "requestFields": []
+    "requestFields": [
+      "agentId",
+      "name",
+      "projectId",
+      "query",
+      "tenantId",
+      "topK"
+    ]
   },
   "search_memory": {
     "method": "POST",
     "path": "/v1/memory/search",
-    "requestFields": []
+    "requestFields": [
+      "agentId",
+      "deadlineAt",
+      "intent",
+      "lanes",
+      "mode",
+      "projectId",
+      "query",
+      "tenantId",
+      "timeoutMs",
+      "topK",
+      "user",
+      "userId"
+    ]
   },
   "session_memories": {
     "method": "POST",
     "path": "/v1/memories/session",
-    "requestFields": []
+    "requestFields": [
+      "agentId",
+      "projectId",
+      "sessionId",
+      "tenantId",
+      "user",
+      "userId"
+    ]
   },
   "set_memory_policy": {
     "method": "POST",
     "path": "/v1/policy/set",
-    "requestFields": []
+    "requestFields": [
+      "agentId",
+      "level",
+      "memoryEnabled",
+      "memoryRetentionDays",
+      "projectId",
+      "tenantId"
+    ]
   },
   "show_caller": {
     "method": "POST",
     "path": "/v1/callers/show",
     "requestFields": [
-      "agent_id",
-      "project_id",
-      "tenant_id",
-      "user"
+      "agentId",
+      "projectId",
+      "tenantId",
+      "user",
+      "userId"
     ]
   },
   "start_session": {
     "method": "POST",
     "path": "/v1/sessions/start",
-    "requestFields": []
+    "requestFields": [
+      "agentId",
+      "metadata",
+      "projectId",
+      "sessionId",
+      "tenantId",
+      "user",
+      "userId"
+    ]
   },
   "unmerge_callers": {
     "method": "POST",
     "path": "/v1/callers/unmerge",
     "requestFields": [
-      "agent_id",
-      "merge_id",
-      "project_id",
-      "tenant_id"
+      "agentId",
+      "mergeId",
+      "projectId",
+      "tenantId"
     ]
   },
   "update_profile": {
     "method": "POST",
     "path": "/v1/memory/profile",
-    "requestFields": []
+    "requestFields": [
+      "agentId",
+      "field",
+      "projectId",
+      "tenantId",
+      "user",
+      "userId",
+      "value"
+    ]
   }
 } as const;
 
