@@ -42,7 +42,13 @@ from voxmem.compaction import (  # noqa: E402
     compact_transcript,
     count_tokens,
 )
-from voxmem.compaction._items import analyse_sentence, is_commitment, item_key  # noqa: E402
+from voxmem.compaction._items import (  # noqa: E402
+    analyse_sentence,
+    is_commitment,
+    item_key,
+    split_repair,
+    split_sentences,
+)
 
 CUTS_MIN = (5, 10, 20)
 TARGET_REDUCTION_AT_10 = 0.60
@@ -72,11 +78,17 @@ def evaluate_cut(call: dict[str, Any], cut_s: float) -> dict[str, Any]:
             "corrections_kept_wrong": kept_wrong}
 
 
+def clear_text_caches(*, counts: bool = True) -> None:
+    """Empty every per-text cache of the compactor, so a timing starts cold."""
+    for cached in (analyse_sentence, is_commitment, split_repair, split_sentences):
+        cached.cache_clear()
+    if counts:
+        count_tokens.cache_clear()
+
+
 def time_live(call: dict[str, Any]) -> list[float]:
     # Each call starts with empty caches: only repeats within the call itself are free.
-    analyse_sentence.cache_clear()
-    is_commitment.cache_clear()
-    count_tokens.cache_clear()
+    clear_text_caches()
     compactor = Compactor()
     per_turn = []
     for turn in call["turns"]:
@@ -92,11 +104,8 @@ def time_cold(calls: list[dict[str, Any]], *, count_cold: bool) -> list[float]:
     timings = []
     for call in calls:
         turns = [t for t in call["turns"] if t["at_s"] < 20 * 60]
-        analyse_sentence.cache_clear()
-        is_commitment.cache_clear()
-        if count_cold:
-            count_tokens.cache_clear()
-        else:
+        clear_text_caches(counts=count_cold)
+        if not count_cold:
             for turn in turns:
                 count_tokens(turn["text"])
         started = time.perf_counter()
@@ -128,8 +137,7 @@ def main() -> None:
             "key_items": items, "key_items_kept": items - missing,
             "corrections": corrections, "corrections_applied": corrections - wrong,
         })
-    analyse_sentence.cache_clear()
-    count_tokens.cache_clear()
+    clear_text_caches()
     live = [ms for call in calls for ms in time_live(call)]
     long_calls = [c for c in calls if c["duration_s"] >= 20 * 60]
     cold = time_cold(long_calls, count_cold=True)

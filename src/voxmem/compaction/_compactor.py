@@ -230,11 +230,15 @@ class Compactor:
         if not signature:
             return True
         size = len(signature)
+        low = _REPEAT_OVERLAP * size
         for seen in self._signatures:
             # Jaccard >= 0.8 needs sizes within 0.8 of each other; skip the set work if not.
-            if min(size, len(seen)) < _REPEAT_OVERLAP * max(size, len(seen)):
+            other = len(seen)
+            if other < low or size < _REPEAT_OVERLAP * other:
                 continue
-            if len(signature & seen) >= _REPEAT_OVERLAP * len(signature | seen):
+            # |A | B| = |A| + |B| - |A & B|: one set operation instead of two.
+            common = len(signature & seen)
+            if common >= _REPEAT_OVERLAP * (size + other - common):
                 return True
         return False
 

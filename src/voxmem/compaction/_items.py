@@ -203,12 +203,17 @@ _CALL_MECHANICS = re.compile(
     r"say\s+(?:that|it)\s+again|cut\s+out|broke\s+up|breaking\s+up|"
     r"didn't\s+(?:catch|hear)|can\s+you\s+hear\s+me|are\s+you\s+(?:still\s+)?there|"
     r"i\s+(?:was\s+)?(?:just\s+)?(?:said|saying))\b", re.IGNORECASE)
+_WORD = re.compile(r"[\w'’-]+")
 _CONTENT_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]{2,}")
 
 
-def split_sentences(text: str) -> list[str]:
-    """Split a turn into sentences (STT output punctuates, dashes mark barge-ins)."""
-    return [part.strip() for part in _SENTENCE_END.split(text) if part.strip()]
+@functools.lru_cache(maxsize=_ANALYSIS_CACHE)
+def split_sentences(text: str) -> tuple[str, ...]:
+    """Split a turn into sentences (STT output punctuates, dashes mark barge-ins).
+
+    Cached: a call repeats short turns ("okay", "yes") many times.
+    """
+    return tuple(part for part in map(str.strip, _SENTENCE_END.split(text)) if part)
 
 
 def clean_disfluencies(sentence: str) -> str:
@@ -302,7 +307,7 @@ def analyse_sentence(raw: str) -> Sentence:
     """Clean one sentence and classify it (cached: calls repeat "okay" a lot)."""
     text = clean_disfluencies(raw)
     items = tuple(item for _s, _e, item in find_items(text))
-    words = [w.lower() for w in re.findall(r"[\w'’-]+", text)]
+    words = [w.lower() for w in _WORD.findall(text)]
     filler = not items and (all(w in _FILLER_WORDS for w in words)
                             or _CALL_MECHANICS.search(text) is not None)
     content = sum(1 for w in _CONTENT_WORD.findall(text) if w.lower() not in _FILLER_WORDS)
@@ -320,6 +325,7 @@ def is_commitment(text: str) -> bool:
     return _COMMITMENT.search(text) is not None
 
 
+@functools.lru_cache(maxsize=_ANALYSIS_CACHE)
 def split_repair(text: str) -> tuple[str, str] | None:
     """``(before, after)`` around the last self-repair marker, or ``None``."""
     if _REPAIR_HINT.search(text) is None:
