@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -93,6 +94,7 @@ class _Line:
         return f"- {self.role}: {' '.join(self.sentences)}"
 
 
+@functools.lru_cache(maxsize=4096)
 def _signature(text: str) -> frozenset[str]:
     return frozenset(w.strip(".,?!").lower() for w in text.split() if len(w) > 3)
 

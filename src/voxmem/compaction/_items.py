@@ -152,6 +152,7 @@ _DISFLUENCY = re.compile(
 _STUTTER = re.compile(
     r"\b(?!(?:" + "|".join(_NUMBER_WORDS) + r")\b)([a-z][a-z']+|i)(?:[\s,-]+\1\b)+",
     re.IGNORECASE)
+_WORD_RUN = re.compile(r"[a-z']+")
 _SPACES = re.compile(r"\s{2,}")
 _SENTENCE_END = re.compile(r"(?<=[.?!])\s+(?=\S)|\s+(?:--|—)\s+")
 _REPAIR = re.compile(
@@ -221,8 +222,32 @@ def clean_disfluencies(sentence: str) -> str:
     text, removed = _DISFLUENCY.subn("", sentence)
     while removed:  # "so, um, yeah, I ..." peels one layer per pass
         text, removed = _DISFLUENCY.subn("", text)
-    text = _STUTTER.sub(r"\1", text)
+    if _may_stutter(text):
+        text = _STUTTER.sub(r"\1", text)
     return _SPACES.sub(" ", text).strip(" ,;")
+
+
+def _may_stutter(text: str) -> bool:
+    """False only when ``_STUTTER`` cannot match (most sentences): skips the costly pattern.
+
+    A stutter is a word, then separators, then the same word again, and the first word
+    ends where its run of letters and apostrophes ends; so (ASCII text) some run must
+    start with a tail of the run before it (the whole run, or what follows an
+    apostrophe). Non-ASCII text always runs the pattern: case-insensitive matching
+    there is wider than ``lower()``.
+    """
+    if not text.isascii():
+        return True
+    runs = _WORD_RUN.findall(text.lower())
+    for before, after in zip(runs, runs[1:]):
+        # The pattern leaves number words ("four four") and single letters ("S S") alone.
+        if (after.startswith(before) and before not in _NUMBER_WORD_SET
+                and (len(before) > 1 or before == "i")):
+            return True
+        if "'" in before and any(after.startswith(tail) for tail in before.split("'")[1:]
+                                 if tail):
+            return True
+    return False
 
 
 def _spans(pattern: re.Pattern[str], text: str) -> list[tuple[int, int, str]]:

