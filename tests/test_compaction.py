@@ -22,6 +22,7 @@ from voxmem.compaction import (
     compact_transcript,
     count_tokens,
 )
+from voxmem.compaction._items import _SPACES, _STUTTER, clean_disfluencies
 
 FILLER = [
     {"role": "assistant", "text": "Okay, one moment please, the system is a little slow."},
@@ -273,3 +274,31 @@ async def test_llm_is_not_asked_while_nothing_is_folded(endpoint: FakeEndpoint) 
     finally:
         await summariser.aclose()
     assert result.record == "" and endpoint.requests == []
+
+
+@pytest.mark.parametrize(("said", "cleaned"), [
+    ("I- I think the the router is broken", "I think the router is broken"),
+    ("It's it's on on Main Street", "It's on Main Street"),
+    ("we we'll call back", "we'll call back"),
+    ("don't don't cancel it", "don't cancel it"),
+    ("I I I need a refund", "I need a refund"),
+    ("The the co-co-payment", "The co-payment"),
+    ("four four two one, S S M I T H", "four four two one, S S M I T H"),
+    ("they the theory", "they the theory"),
+])
+def test_stutters_are_cleaned_and_data_is_not(said: str, cleaned: str) -> None:
+    assert clean_disfluencies(said) == cleaned
+
+
+def test_the_stutter_shortcut_never_skips_a_stutter() -> None:
+    # The shortcut only decides whether the stutter pattern runs; compared with always
+    # running it, on every pairing of awkward words and separators.
+    words = ["the", "The", "I", "i", "i'm", "don't", "don", "t", "four", "fourteen", "s",
+             "o'the", "they", "the's", "co", "'tis", "tis", "ones", "ab1", "Café", "café"]
+    seps = [" ", ", ", "-", " - ", ". ", ""]
+    for first in words:
+        for sep in seps:
+            for second in words:
+                text = f"we {first}{sep}{second} now"
+                expected = _SPACES.sub(" ", _STUTTER.sub(r"\1", text)).strip(" ,;")
+                assert clean_disfluencies(text) == expected, text
