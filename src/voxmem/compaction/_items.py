@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import re
 
 __all__ = [
@@ -239,7 +240,7 @@ def _may_stutter(text: str) -> bool:
     if not text.isascii():
         return True
     runs = _WORD_RUN.findall(text.lower())
-    for before, after in zip(runs, runs[1:]):
+    for before, after in itertools.pairwise(runs):
         # The pattern leaves number words ("four four") and single letters ("S S") alone.
         if (after.startswith(before) and before not in _NUMBER_WORD_SET
                 and (len(before) > 1 or before == "i")):
