@@ -42,6 +42,7 @@ from voxmem.compaction import (  # noqa: E402
     compact_transcript,
     count_tokens,
 )
+from voxmem.compaction._compactor import _signature  # noqa: E402
 from voxmem.compaction._items import (  # noqa: E402
     analyse_sentence,
     is_commitment,
@@ -80,7 +81,8 @@ def evaluate_cut(call: dict[str, Any], cut_s: float) -> dict[str, Any]:
 
 def clear_text_caches(*, counts: bool = True) -> None:
     """Empty every per-text cache of the compactor, so a timing starts cold."""
-    for cached in (analyse_sentence, is_commitment, split_repair, split_sentences):
+    for cached in (analyse_sentence, is_commitment, split_repair, split_sentences,
+                   _signature):
         cached.cache_clear()
     if counts:
         count_tokens.cache_clear()
