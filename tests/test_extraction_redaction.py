@@ -164,8 +164,8 @@ async def test_nothing_sensitive_a_caller_supplies_is_stored(engine: MemoryEngin
     assert "biscuit is allergic to chicken" in result.context_text
     await engine.flush(30)
     exported = json.dumps(await engine.store.export_caller(s))
-    needles = (CARD, CARD.replace(" ", ""), "9317", "nine three one seven", "qwerty123", "bluefish42",
-               "123-45-6789", "herniated", "5521")
+    needles = (CARD, CARD.replace(" ", ""), "9317", "nine three one seven", "qwerty123",
+               "bluefish42", "123-45-6789", "herniated", "5521")
     assert text_containing(exported, needles) == []
     assert "biscuit is allergic to chicken" in exported
     assert files_containing(Path(engine.settings.data_path),
