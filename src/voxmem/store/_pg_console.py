@@ -16,6 +16,7 @@ from psycopg.types.json import Jsonb
 
 from ..models import Scope
 from ._base import RecallTraceRow
+from ._console_sql import CALLER_STATS, SESSION_COLUMNS, like_pattern, session_row
 
 __all__ = ["PostgresConsole"]
 
@@ -23,36 +24,6 @@ Cursor = AsyncCursor[tuple[Any, ...]]
 
 # The separators the SQLite store strips (see _sqlite_console): the same matches on both.
 _STRIP = "regexp_replace({}, '[ ()./+\"-]', '', 'g')"
-
-
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-_CALLER_STATS = (
-    "(SELECT MAX(s.started_at) FROM sessions s WHERE s.tenant_id = c.tenant_id"
-    " AND s.project_id = c.project_id AND s.space = c.space AND s.user_id = c.user_id),"
-    " (SELECT COUNT(*) FROM sessions s WHERE s.tenant_id = c.tenant_id"
-    " AND s.project_id = c.project_id AND s.space = c.space AND s.user_id = c.user_id),"
-    " (SELECT COUNT(*) FROM items i WHERE i.tenant_id = c.tenant_id"
-    " AND i.project_id = c.project_id AND i.space = c.space AND i.user_id = c.user_id"
-    " AND i.kind = 'fact' AND i.valid_to IS NULL AND i.deleted_at IS NULL)"
-)
-_SESSION_COLUMNS = (
-    "s.id, s.user_id, s.space, s.agent_id, s.started_at, s.ended_at, s.end_reason,"
-    " (SELECT COUNT(*) FROM items i WHERE i.tenant_id = s.tenant_id"
-    " AND i.project_id = s.project_id AND i.session_id = s.id AND i.kind = 'turn'"
-    " AND i.deleted_at IS NULL),"
-    " (SELECT COUNT(*) FROM items i WHERE i.tenant_id = s.tenant_id"
-    " AND i.project_id = s.project_id AND i.session_id = s.id AND i.kind = 'fact')"
-)
-
-
-def _session_row(r: tuple[Any, ...]) -> dict[str, Any]:
-    return {"sessionId": r[0], "userId": r[1], "space": r[2], "agentId": r[3],
-            "startedAt": r[4], "endedAt": r[5], "endReason": r[6], "turnCount": r[7],
-            "factCount": r[8]}
 
 
 class PostgresConsole:
@@ -76,15 +47,15 @@ class PostgresConsole:
         if text:
             tests.append("LOWER(c.user_id || ' ' || COALESCE(c.name, '') || ' ' ||"
                          " c.profile::text || ' ' || c.metadata::text) LIKE %s")
-            args.append(_like(text))
+            args.append(like_pattern(text))
             fact_tests.append("LOWER(f.text) LIKE %s")
-            fact_args.append(_like(text))
+            fact_args.append(like_pattern(text))
         if digits:
             for column in ("c.user_id", "c.profile::text", "c.metadata::text"):
                 tests.append(_STRIP.format(column) + " LIKE %s")
-                args.append(_like(digits))
+                args.append(like_pattern(digits))
             fact_tests.append(_STRIP.format("f.text") + " LIKE %s")
-            fact_args.append(_like(digits))
+            fact_args.append(like_pattern(digits))
         where = "c.tenant_id = %s AND c.project_id = %s"
         if tests:
             # Numbers given during calls (order, ticket, account) live in the caller's
@@ -99,7 +70,7 @@ class PostgresConsole:
         rows = await self._fetch(
             tenant_id,
             "SELECT c.user_id, c.name, c.profile, c.metadata, c.space, c.created_at,"
-            f" c.updated_at, {_CALLER_STATS} FROM callers c WHERE {where}"
+            f" c.updated_at, {CALLER_STATS} FROM callers c WHERE {where}"
             " ORDER BY c.updated_at DESC LIMIT %s", (*args, limit))
         return [{"userId": r[0], "name": r[1], "profile": r[2], "metadata": r[3],
                  "space": r[4], "createdAt": r[5], "updatedAt": r[6], "lastCallAt": r[7],
@@ -125,22 +96,22 @@ class PostgresConsole:
             where += " AND s.space = %s"
             args.append(space)
         rows = await self._fetch(
-            tenant_id, f"SELECT {_SESSION_COLUMNS} FROM sessions s WHERE {where}"
+            tenant_id, f"SELECT {SESSION_COLUMNS} FROM sessions s WHERE {where}"
             " ORDER BY s.started_at DESC LIMIT %s", (*args, limit))
-        return [_session_row(r) for r in rows]
+        return [session_row(r) for r in rows]
 
     async def session_record(self, tenant_id: str, project_id: str,
                              session_id: str) -> dict[str, Any] | None:
         rows = await self._fetch(
             tenant_id,
-            f"SELECT {_SESSION_COLUMNS}, s.metadata, s.report, s.extracted_at,"
+            f"SELECT {SESSION_COLUMNS}, s.metadata, s.report, s.extracted_at,"
             " s.extraction_attempts, s.extraction_error FROM sessions s"
             " WHERE s.tenant_id = %s AND s.project_id = %s AND s.id = %s",
             (tenant_id, project_id, session_id))
         if not rows:
             return None
         r = rows[0]
-        return {**_session_row(r), "metadata": r[9] or {}, "report": r[10],
+        return {**session_row(r), "metadata": r[9] or {}, "report": r[10],
                 "extractedAt": r[11], "extractionAttempts": r[12], "extractionError": r[13]}
 
     async def list_documents(self, tenant_id: str, project_id: str,

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from ..models import Scope
 from ._base import RecallTraceRow
+from ._console_sql import CALLER_STATS, SESSION_COLUMNS, like_pattern, session_row
 
 __all__ = ["SQLiteConsole"]
 
@@ -31,36 +32,6 @@ def _stripped(column: str) -> str:
         quoted = sep.replace("'", "''")
         expr = f"REPLACE({expr}, '{quoted}', '')"
     return expr
-
-
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-_CALLER_STATS = (
-    "(SELECT MAX(s.started_at) FROM sessions s WHERE s.tenant_id = c.tenant_id"
-    " AND s.project_id = c.project_id AND s.space = c.space AND s.user_id = c.user_id),"
-    " (SELECT COUNT(*) FROM sessions s WHERE s.tenant_id = c.tenant_id"
-    " AND s.project_id = c.project_id AND s.space = c.space AND s.user_id = c.user_id),"
-    " (SELECT COUNT(*) FROM items i WHERE i.tenant_id = c.tenant_id"
-    " AND i.project_id = c.project_id AND i.space = c.space AND i.user_id = c.user_id"
-    " AND i.kind = 'fact' AND i.valid_to IS NULL AND i.deleted_at IS NULL)"
-)
-_SESSION_COLUMNS = (
-    "s.id, s.user_id, s.space, s.agent_id, s.started_at, s.ended_at, s.end_reason,"
-    " (SELECT COUNT(*) FROM items i WHERE i.tenant_id = s.tenant_id"
-    " AND i.project_id = s.project_id AND i.session_id = s.id AND i.kind = 'turn'"
-    " AND i.deleted_at IS NULL),"
-    " (SELECT COUNT(*) FROM items i WHERE i.tenant_id = s.tenant_id"
-    " AND i.project_id = s.project_id AND i.session_id = s.id AND i.kind = 'fact')"
-)
-
-
-def _session_row(r: sqlite3.Row | tuple[Any, ...]) -> dict[str, Any]:
-    return {"sessionId": r[0], "userId": r[1], "space": r[2], "agentId": r[3],
-            "startedAt": r[4], "endedAt": r[5], "endReason": r[6], "turnCount": r[7],
-            "factCount": r[8]}
 
 
 class SQLiteConsole:
@@ -82,15 +53,15 @@ class SQLiteConsole:
         if text:
             tests.append("LOWER(c.user_id || ' ' || COALESCE(c.name, '') || ' ' || c.profile"
                          " || ' ' || c.metadata) LIKE ? ESCAPE '\\'")
-            args.append(_like(text))
+            args.append(like_pattern(text))
             fact_tests.append("LOWER(f.text) LIKE ? ESCAPE '\\'")
-            fact_args.append(_like(text))
+            fact_args.append(like_pattern(text))
         if digits:
             for column in ("c.user_id", "c.profile", "c.metadata"):
                 tests.append(f"{_stripped(column)} LIKE ? ESCAPE '\\'")
-                args.append(_like(digits))
+                args.append(like_pattern(digits))
             fact_tests.append(f"{_stripped('f.text')} LIKE ? ESCAPE '\\'")
-            fact_args.append(_like(digits))
+            fact_args.append(like_pattern(digits))
         where = "c.tenant_id = ? AND c.project_id = ?"
         if tests:
             # Numbers given during calls (order, ticket, account) live in the caller's
@@ -106,7 +77,7 @@ class SQLiteConsole:
         def run(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             rows = conn.execute(
                 "SELECT c.user_id, c.name, c.profile, c.metadata, c.space, c.created_at,"
-                f" c.updated_at, {_CALLER_STATS} FROM callers c WHERE {where}"
+                f" c.updated_at, {CALLER_STATS} FROM callers c WHERE {where}"
                 " ORDER BY c.updated_at DESC LIMIT ?", (*args, limit)).fetchall()
             return [{"userId": r[0], "name": r[1], "profile": json.loads(r[2]),
                      "metadata": json.loads(r[3]), "space": r[4], "createdAt": r[5],
@@ -140,8 +111,8 @@ class SQLiteConsole:
             args.append(space)
 
         def run(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-            return [_session_row(r) for r in conn.execute(
-                f"SELECT {_SESSION_COLUMNS} FROM sessions s WHERE {where}"
+            return [session_row(r) for r in conn.execute(
+                f"SELECT {SESSION_COLUMNS} FROM sessions s WHERE {where}"
                 " ORDER BY s.started_at DESC LIMIT ?", (*args, limit))]
 
         return await self._read(run)
@@ -150,13 +121,13 @@ class SQLiteConsole:
                              session_id: str) -> dict[str, Any] | None:
         def run(conn: sqlite3.Connection) -> dict[str, Any] | None:
             r = conn.execute(
-                f"SELECT {_SESSION_COLUMNS}, s.metadata, s.report, s.extracted_at,"
+                f"SELECT {SESSION_COLUMNS}, s.metadata, s.report, s.extracted_at,"
                 " s.extraction_attempts, s.extraction_error FROM sessions s"
                 " WHERE s.tenant_id = ? AND s.project_id = ? AND s.id = ?",
                 (tenant_id, project_id, session_id)).fetchone()
             if r is None:
                 return None
-            return {**_session_row(r), "metadata": json.loads(r[9] or "{}"),
+            return {**session_row(r), "metadata": json.loads(r[9] or "{}"),
                     "report": json.loads(r[10]) if r[10] else None, "extractedAt": r[11],
                     "extractionAttempts": r[12], "extractionError": r[13]}
 
