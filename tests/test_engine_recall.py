@@ -367,7 +367,7 @@ async def test_cold_store_answer_matches_the_warm_index(settings: Settings) -> N
             assert await engine.flush(60)
             engine.callers.drop(s)
             cold_mem = engine.callers.get(s, defer_load=True)  # not loading: stays cold
-            cutoff = (await engine.lifecycle.policy(s)).cutoff(engine.clock())
+            cutoff = (await engine.policy(s)).cutoff(engine.clock())
             queries = []
             for _ in range(6):
                 query = " ".join(rng.choices(_WORDS, k=rng.randint(1, 4)))
@@ -376,9 +376,9 @@ async def test_cold_store_answer_matches_the_warm_index(settings: Settings) -> N
                 queries.append((query, rng.randint(1, 12)))
             cold = []
             for query, k in queries:
-                task = asyncio.ensure_future(engine._embed_query(query))
-                cold.append(await engine._cold_permanent(cold_mem, query, analyze(query),
-                                                         task, k, cutoff))
+                task = asyncio.ensure_future(engine.lanes.embed_query(query))
+                cold.append(await engine.recall.cold_permanent(
+                    cold_mem, query, analyze(query), task, k, cutoff))
             warm_mem = engine.callers.get(s)
             await warm_mem.ready.wait()
             for (query, k), cold_hits in zip(queries, cold, strict=True):

@@ -140,7 +140,7 @@ async def test_failed_extraction_is_retried_and_keeps_the_transcript(
     assert await engine.store.pending_extractions(10, 5)
     assert await current(engine, s) == []
     engine.learner.extractor = real
-    swept = await engine.lifecycle.sweep()
+    swept = await engine.maintenance.sweep()
     assert swept["learned"] == 1
     assert any(f["slotKey"] == "preferred_time" for f in await current(engine, s))
     await engine.flush(30)
@@ -159,10 +159,10 @@ async def test_idle_call_is_ended_and_learned(settings: Settings) -> None:
         await eng.flush(30)
         eng.callers.drop(s)  # the worker that held the call died
         now[0] += 120
-        swept = await eng.lifecycle.sweep()
+        swept = await eng.maintenance.sweep()
         assert swept["ended"] == 1
         await eng.flush(30)
-        swept = await eng.lifecycle.sweep()
+        swept = await eng.maintenance.sweep()
         assert any(f["slotKey"] == "diet" for f in await current(eng, s))
     finally:
         await eng.close()
@@ -186,10 +186,9 @@ async def test_retention_hides_then_cleanup_deletes(settings: Settings) -> None:
             "my boat needs a new sail"]
         await eng.flush(30)
         assert await eng.store.count_items(s) == 2
-        assert await eng.lifecycle.apply_retention() == 1
+        assert await eng.maintenance.apply_retention() == 1
         assert await eng.store.count_items(s) == 1
-        await eng.lifecycle.set_policy("default", "p1", "", memory_enabled=True,
-                                       retention_days=0)
+        await eng.set_policy("default", "p1", "", memory_enabled=True, retention_days=0)
         eng.callers.drop(s)
         result = await eng.search_memory(s, "sail", timeout_ms=2000)
         assert result.permanent
@@ -199,13 +198,12 @@ async def test_retention_hides_then_cleanup_deletes(settings: Settings) -> None:
 
 async def test_memory_disabled_records_and_recalls_nothing(engine: MemoryEngine) -> None:
     s = who(engine, "lia")
-    await engine.lifecycle.set_policy("default", "p1", "a1", memory_enabled=False,
-                                      retention_days=90)
+    await engine.set_policy("default", "p1", "a1", memory_enabled=False, retention_days=90)
     assert await engine.save_response(s, Caller("lia"), user_text="I love kites",
                                       assistant_text="Nice") is None
     result = await engine.search_memory(s, "kites", timeout_ms=2000)
     assert result.context_text == "" and result.profile is None
-    policies = await engine.lifecycle.policies("default", "p1")
+    policies = await engine.get_policies("default", "p1")
     assert policies["agents"]["a1"]["memoryEnabled"] is False
 
 
@@ -220,7 +218,7 @@ async def test_delete_memory_is_immediate_for_recall(engine: MemoryEngine) -> No
     await engine.flush(30)
     history = await engine.store.list_facts(s, include_history=True)
     assert any(f["id"] == fact["id"] and f["deletedAt"] for f in history)
-    await engine.lifecycle.apply_retention()
+    await engine.maintenance.apply_retention()
     history = await engine.store.list_facts(s, include_history=True)
     assert all(f["id"] != fact["id"] for f in history)
     with pytest.raises(NotFound):
@@ -304,5 +302,5 @@ async def test_import_learns_only_when_asked(engine: MemoryEngine) -> None:
     await engine.import_history(s, Caller("rory"), past, learn=True)
     await engine.flush(30)
     assert len(await engine.store.pending_extractions(10, 5)) == 1
-    await engine.lifecycle.sweep()
+    await engine.maintenance.sweep()
     assert any(f["slotKey"] == "diet" for f in await current(engine, s))

@@ -251,7 +251,7 @@ async def _apply_retention(engine: MemoryEngine, scope: Scope, sessions: list[di
     Accepting them silently would acknowledge history that every search then hides and
     the next cleanup erases.
     """
-    policy = await engine.lifecycle.policy(scope)
+    policy = await engine.policy(scope)
     cutoff = policy.cutoff(engine.clock())
     if cutoff is None:
         return sessions, 0
@@ -280,8 +280,7 @@ async def _list_memories(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     history = p.get("include_deleted", False)
     if not isinstance(history, bool):
         raise BadRequest("include_deleted must be a boolean", field="include_deleted")
-    await engine.flush(timeout=30)  # read your own writes
-    return await engine.store.list_facts(scope, include_history=history)
+    return await engine.list_facts(scope, include_history=history)  # reads your writes
 
 
 @handles("session_memories")
@@ -291,8 +290,7 @@ async def _session_memories(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     if session_id is None:
         raise BadRequest("session_id is required", field="session_id")
     await engine.check_session_owner(scope, session_id)
-    await engine.flush(timeout=30)
-    return await engine.store.list_facts(scope, include_history=True, session_id=session_id)
+    return await engine.list_facts(scope, include_history=True, session_id=session_id)
 
 
 @handles("delete_memory")
@@ -301,42 +299,38 @@ async def _delete_memory(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     memory_id = check_optional_id(p.get("memory_id"), "memory_id")
     if memory_id is None:
         raise BadRequest("memory_id is required", field="memory_id")
-    return await engine.lifecycle.delete_memory(scope, memory_id)
+    return await engine.delete_memory(scope, memory_id)
 
 
 @handles("remember")
 async def _remember(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     scope, _caller = _caller_scope(engine, p)
     content = check_text(p.get("content"), "content", 2048, allow_empty=False)
-    return await engine.lifecycle.remember(scope, slot_key(p.get("memory_type")), content)
+    return await engine.remember(scope, slot_key(p.get("memory_type")), content)
 
 
 @handles("recall")
 async def _recall(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     scope, _caller = _caller_scope(engine, p)
-    return await engine.lifecycle.recall(scope, slot_key(p.get("memory_type")))
+    return await engine.recall_slot(scope, slot_key(p.get("memory_type")))
 
 
 @handles("forget")
 async def _forget(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     scope, _caller = _caller_scope(engine, p)
-    return await engine.lifecycle.forget(scope, slot_key(p.get("memory_type")))
+    return await engine.forget_slot(scope, slot_key(p.get("memory_type")))
 
 
 @handles("forget_user")
 async def _forget_user(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     scope, _caller = _caller_scope(engine, p)
-    return await engine.lifecycle.forget_user(scope)
+    return await engine.forget_user(scope)
 
 
 @handles("export_user")
 async def _export_user(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     scope, _caller = _caller_scope(engine, p)
-    await engine.flush(timeout=30)
-    data = await engine.store.export_caller(scope)
-    # A data request covers what identifies the caller and their entity graph too.
-    known = await engine.directory.show(scope)
-    return {**data, **{key: known[key] for key in ("identifiers", "merges", "graph")}}
+    return await engine.export_user(scope)
 
 
 @handles("merge_users")
@@ -350,13 +344,13 @@ async def _merge_users(engine: MemoryEngine, p: dict[str, Any]) -> Any:
         ids.append(value)
     source, target = (engine.scope(project_id=project, agent_id=agent, user_id=i,
                                    tenant_id=tenant) for i in ids)
-    return await engine.lifecycle.merge_users(source, target)
+    return await engine.merge_users(source, target)
 
 
 @handles("get_memory_policy")
 async def _get_policy(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     tenant, project, _agent = _ident(engine, p)
-    return await engine.lifecycle.policies(tenant, project)
+    return await engine.get_policies(tenant, project)
 
 
 @handles("set_memory_policy")
@@ -367,7 +361,7 @@ async def _set_policy(engine: MemoryEngine, p: dict[str, Any]) -> Any:
         raise BadRequest("level must be project or agent", field="level")
     # A field not sent keeps what is in force at that level (the level's row, else the
     # project's, else the settings): "not given" never overwrites a value.
-    current = await engine.lifecycle.policies(tenant, project)
+    current = await engine.get_policies(tenant, project)
     row = (current["agents"].get(agent) if level == "agent" else None) or current["project"]
     enabled = p.get("memory_enabled", row["memoryEnabled"])
     if not isinstance(enabled, bool):
@@ -377,8 +371,8 @@ async def _set_policy(engine: MemoryEngine, p: dict[str, Any]) -> Any:
             0 <= days <= MAX_RETENTION_DAYS):
         raise BadRequest(f"memory_retention_days must be an integer within "
                          f"0..{MAX_RETENTION_DAYS} (0: no cap)", field="memory_retention_days")
-    return await engine.lifecycle.set_policy(tenant, project, agent if level == "agent" else "",
-                                             memory_enabled=enabled, retention_days=days)
+    return await engine.set_policy(tenant, project, agent if level == "agent" else "",
+                                   memory_enabled=enabled, retention_days=days)
 
 
 @handles("flush")
@@ -398,8 +392,7 @@ async def _flush(engine: MemoryEngine, p: dict[str, Any]) -> Any:
 @handles("list_quarantined")
 async def _list_quarantined(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     _ident(engine, p)
-    entries = await engine.store.list_quarantined(1000)
-    return {"records": [e.to_dict() for e in entries]}
+    return {"records": await engine.list_quarantined()}
 
 
 @handles("retry_quarantined")

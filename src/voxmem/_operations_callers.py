@@ -55,7 +55,7 @@ def _space_scope(engine: MemoryEngine, p: dict[str, Any], user_id: str = "-") ->
 @handles("resolve_caller")
 async def _resolve_caller(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     scope = _space_scope(engine, p)
-    return await engine.directory.resolve(
+    return await engine.resolve_caller(
         scope, _identifier_list(p.get("identifiers")),
         user_id=_short(p, "user_id", required=False), name=_short(p, "name", required=False),
         default_user_id=_short(p, "default_user_id", required=False),
@@ -67,21 +67,21 @@ async def _link_identifier(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     scope, _caller = _caller_scope(engine, p)
     kind, value = _short(p, "kind"), _short(p, "value")
     assert kind is not None and value is not None
-    return await engine.directory.link(scope, kind, value,
-                                       source=_short(p, "source", required=False) or "api")
+    return await engine.link_identifier(scope, kind, value,
+                                        source=_short(p, "source", required=False) or "api")
 
 
 @handles("find_callers")
 async def _find_callers(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     text = _short(p, "identifier")
     assert text is not None
-    return await engine.directory.find(_space_scope(engine, p), text)
+    return await engine.find_caller_ids(_space_scope(engine, p), text)
 
 
 @handles("show_caller")
 async def _show_caller(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     scope, _caller = _caller_scope(engine, p)
-    return await engine.directory.show(scope)
+    return await engine.show_caller(scope)
 
 
 @handles("merge_callers")
@@ -92,19 +92,17 @@ async def _merge_callers(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     if status not in ("merged", "proposed"):
         raise BadRequest("status must be merged or proposed", field="status")
     reason = _short(p, "reason", required=False) or "merged by hand"
-    row = await engine.directory.merge(source, target, evidence={"reason": reason},
-                                       status=status)
-    return row.to_dict()
+    return await engine.merge_callers(source, target, reason=reason, status=status)
 
 
 @handles("unmerge_callers")
 async def _unmerge_callers(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     merge_id = _short(p, "merge_id")
     assert merge_id is not None
-    return await engine.directory.unmerge(_space_scope(engine, p), merge_id)
+    return await engine.unmerge_callers(_space_scope(engine, p), merge_id)
 
 
 @handles("list_merges")
 async def _list_merges(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     user_id = _short(p, "user_id", required=False)
-    return await engine.directory.merges(_space_scope(engine, p), user_id)
+    return await engine.list_merges(_space_scope(engine, p), user_id)

@@ -14,14 +14,13 @@ is shown as the caller they are now.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..entities import names_match, normalize_identifier
+from ..entities._directory import CallerDirectory
 from ..models import Scope
+from ..store import Store
 from ..store import _entities as ops
-
-if TYPE_CHECKING:
-    from ._engine import MemoryEngine
 
 __all__ = ["IDENTIFIER_KINDS_SEARCHED", "find_callers", "search_terms"]
 
@@ -56,15 +55,14 @@ def _name_matches(query_words: list[str], stored: str) -> bool:
     return bool(words) and all(any(names_match(q, w) for w in words) for q in query_words)
 
 
-async def _identifier_hits(engine: MemoryEngine, tenant_id: str, project_id: str,
+async def _identifier_hits(store: Store, directory: CallerDirectory, region: str | None,
+                           tenant_id: str, project_id: str,
                            query: str) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """(space, canonical caller) -> the identifiers of theirs the query matched."""
-    store = engine.store
-    region = engine.settings.default_region or None
     hits: dict[tuple[str, str], list[dict[str, Any]]] = {}
 
     def add(space: str, row: ops.IdentifierRow) -> None:
-        user = engine.directory.canonical(tenant_id, project_id, space, row.user_id)
+        user = directory.canonical(tenant_id, project_id, space, row.user_id)
         found = hits.setdefault((space, user), [])
         if all((m["kind"], m["value"]) != (row.kind, row.value) for m in found):
             found.append({"kind": row.kind, "value": row.value, "source": row.source,
@@ -91,44 +89,45 @@ async def _identifier_hits(engine: MemoryEngine, tenant_id: str, project_id: str
     return hits
 
 
-async def _summary(engine: MemoryEngine, tenant_id: str, project_id: str, space: str,
+async def _summary(store: Store, tenant_id: str, project_id: str, space: str,
                    user_id: str) -> dict[str, Any] | None:
     """A caller as the text search lists them (last call, calls, memories)."""
     scope = Scope(tenant_id=tenant_id, project_id=project_id, agent_id="-",
                   user_id=user_id, space=space)
-    caller = await engine.store.get_caller(scope)
+    caller = await store.get_caller(scope)
     if caller is None:
         return None
-    calls = await engine.store.list_sessions(tenant_id, project_id, space=space,
-                                             user_id=user_id, limit=1_000_000)
-    facts = await engine.store.list_facts(scope)
+    calls = await store.list_sessions(tenant_id, project_id, space=space,
+                                      user_id=user_id, limit=1_000_000)
+    facts = await store.list_facts(scope)
     return {"userId": user_id, "name": caller.get("name"), "profile": caller.get("profile"),
             "metadata": caller.get("metadata"), "space": space,
             "lastCallAt": max((c["startedAt"] for c in calls), default=None),
             "callCount": len(calls), "memoryCount": len(facts)}
 
 
-async def find_callers(engine: MemoryEngine, tenant_id: str, project_id: str, query: str,
+async def find_callers(store: Store, directory: CallerDirectory, region: str | None,
+                       tenant_id: str, project_id: str, query: str,
                        limit: int) -> list[dict[str, Any]]:
     """Callers matching ``query``: identifier matches first (strongest kind first, each
     with ``matched``, the identifiers that matched), then text matches, most recently
     active first; an empty query lists the most recently active callers."""
     text, digits = search_terms(query)
     if not text:
-        return await engine.store.search_callers(tenant_id, project_id, "", "", limit)
-    hits = await _identifier_hits(engine, tenant_id, project_id, query.strip())
-    for space, user in engine.directory.merged_away(tenant_id, project_id,
-                                                    query.strip()).items():
+        return await store.search_callers(tenant_id, project_id, "", "", limit)
+    hits = await _identifier_hits(store, directory, region, tenant_id, project_id,
+                                  query.strip())
+    for space, user in directory.merged_away(tenant_id, project_id, query.strip()).items():
         hits.setdefault((space, user), []).append(
             {"kind": "merged_id", "value": query.strip(), "source": "merge", "strength": 1.0})
     out: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
     for (space, user), matched in hits.items():
-        found = await _summary(engine, tenant_id, project_id, space, user)
+        found = await _summary(store, tenant_id, project_id, space, user)
         if found is not None and len(out) < limit:
             out.append({**found, "matched": matched})
             seen.add((space, user))
-    for row in await engine.store.search_callers(tenant_id, project_id, text, digits, limit):
+    for row in await store.search_callers(tenant_id, project_id, text, digits, limit):
         if (row["space"], row["userId"]) not in seen and len(out) < limit:
             out.append({**row, "matched": []})
     return out

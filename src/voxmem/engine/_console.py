@@ -1,74 +1,194 @@
-"""Engine-side operator actions on org indexes: delete documents, delete an index, and
-search one index the way recall's org lane does.
+"""Reads: what callers' memories, calls and the runtime look like, for the memory
+operations (``list_memories``, ``export_user``) and the operator views the dashboard
+renders. None of it is on the audio path.
 
-Kept out of ``_engine.py``: none of it is on the audio path.
+:class:`Console` is given the store, the write path's ``wait_applied`` (every read here
+sees the caller's own acknowledged writes), the caller directory, the recall trace log,
+the engine's stats and the learning attempts setting.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any
 
+from .._exceptions import NotFound
+from ..entities._directory import CallerDirectory
 from ..models import Scope
-from ._text import analyze
+from ..store import Store
+from ..store import _entities as entity_ops
+from ._caller_search import find_callers
+from ._traces import RecallTraceLog
 
-if TYPE_CHECKING:
-    from ._engine import MemoryEngine
+__all__ = ["Console"]
 
-__all__ = ["delete_documents", "delete_index", "search_index"]
-
-#: Org hits fetched per requested hit when one index is searched among several.
-_OVERFETCH = 4
-
-
-def _forget_org_cache(engine: MemoryEngine, tenant_id: str, project_id: str) -> None:
-    # The warm org index is rebuilt from the store on next use: simpler and as correct
-    # as removing each chunk, and deletions are rare operator actions.
-    engine._orgs.pop((tenant_id, project_id), None)
+MAX_LIST_ROWS = 500
+DEFAULT_LIST_ROWS = 100
+HEALTH_WINDOW_S = 3600.0
+HEALTH_BUCKETS = 12
+#: How long a read waits for acknowledged writes to reach the store.
+READ_YOUR_WRITES_S = 30.0
 
 
-async def delete_documents(engine: MemoryEngine, tenant_id: str, project_id: str,
-                           index_name: str, doc_ids: Sequence[str]) -> dict[str, Any] | None:
-    """Remove documents from an index; None when the index does not exist."""
-    lock = engine._index_locks.setdefault((tenant_id, project_id, index_name),
-                                          asyncio.Lock())
-    async with lock:
-        done = await engine.store.delete_documents(tenant_id, project_id, index_name,
-                                                   doc_ids, engine.clock())
-    if done is None:
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
         return None
-    _forget_org_cache(engine, tenant_id, project_id)
-    version, removed = done
-    return {"indexName": index_name, "version": version, "removed": removed}
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
 
 
-async def delete_index(engine: MemoryEngine, tenant_id: str, project_id: str,
-                       index_name: str) -> dict[str, Any] | None:
-    """Remove an index and all its documents; None when it does not exist."""
-    lock = engine._index_locks.setdefault((tenant_id, project_id, index_name),
-                                          asyncio.Lock())
-    async with lock:
-        removed = await engine.store.delete_index(tenant_id, project_id, index_name)
-    if removed is None:
-        return None
-    _forget_org_cache(engine, tenant_id, project_id)
-    return {"indexName": index_name, "documentsRemoved": removed}
+class Console:
+    """Read-only views over the store, each after the writes acknowledged before it."""
 
+    def __init__(self, store: Store, wait_applied: Callable[[float | None], Awaitable[bool]],
+                 directory: CallerDirectory, traces: RecallTraceLog,
+                 stats: Callable[[], dict[str, Any]], *, region: str | None,
+                 extraction_max_attempts: int, clock: Callable[[], float]) -> None:
+        self._store = store
+        self._wait_applied = wait_applied
+        self._directory = directory
+        self._traces = traces
+        self._stats = stats
+        self._region = region
+        self._extraction_max_attempts = extraction_max_attempts
+        self._clock = clock
 
-async def search_index(engine: MemoryEngine, tenant_id: str, project_id: str,
-                       index_name: str | None, query: str, k: int) -> list[dict[str, Any]]:
-    """The chunks recall's org lane would return for ``query``, from one index or all."""
-    scope = Scope(tenant_id=tenant_id, project_id=project_id, agent_id="", user_id="",
-                  space="")
-    org = engine._org_for(tenant_id, project_id)
-    await org.ready.wait()  # an operator search may wait for the load; a turn never does
-    query_task = asyncio.ensure_future(engine._embed_query(query))
-    try:
-        hits = await engine._org_lane(scope, query, analyze(query), query_task,
-                                      k * _OVERFETCH if index_name else k)
-    finally:
-        query_task.cancel()
-    if index_name:
-        hits = [h for h in hits if h.get("index") == index_name]
-    return hits[:k]
+    async def _settle(self) -> None:
+        await self._wait_applied(READ_YOUR_WRITES_S)
+        await self._traces.flush()
+
+    # -- a caller's memories ------------------------------------------------------------
+    async def list_facts(self, scope: Scope, *, include_history: bool = False,
+                         session_id: str | None = None) -> list[dict[str, Any]]:
+        """The caller's facts (with superseded and deleted ones when asked)."""
+        await self._settle()
+        return await self._store.list_facts(scope, include_history=include_history,
+                                            session_id=session_id)
+
+    async def export_caller(self, scope: Scope) -> dict[str, Any]:
+        """Everything stored about the caller, for a data request."""
+        await self._settle()
+        data = await self._store.export_caller(scope)
+        # A data request covers what identifies the caller and their entity graph too.
+        known = await self._directory.show(scope)
+        return {**data, **{key: known[key] for key in ("identifiers", "merges", "graph")}}
+
+    async def list_quarantined(self) -> list[dict[str, Any]]:
+        """Journal records the store refused, for an operator to fix and retry."""
+        return [e.to_dict() for e in await self._store.list_quarantined(1000)]
+
+    # -- operator views -------------------------------------------------------------------
+    async def find_callers(self, tenant_id: str, project_id: str, query: str,
+                           limit: int) -> list[dict[str, Any]]:
+        """Callers matching ``query`` (see ``_caller_search``)."""
+        await self._settle()
+        return await find_callers(self._store, self._directory, self._region, tenant_id,
+                                  project_id, query, limit)
+
+    async def caller(self, scope: Scope, limit: int) -> dict[str, Any] | None:
+        """One caller's page: profile, memories, history, calls, identifiers, merges;
+        None when the project has no such caller."""
+        await self._settle()
+        found = await self._store.get_caller(scope)
+        if found is None:
+            return None
+        facts = await self._store.list_facts(scope, include_history=True)
+        calls = await self._store.list_sessions(scope.tenant_id, scope.project_id,
+                                                space=scope.space, user_id=scope.user_id,
+                                                limit=limit)
+        live = [f for f in facts if f["validTo"] is None and f["deletedAt"] is None]
+        idents = await self._store.run_entities(
+            scope.tenant_id, entity_ops.caller_identifiers(scope), write=False)
+        return {"caller": found, "memories": live,
+                "history": [f for f in facts if f not in live], "calls": calls,
+                "identifiers": [r.to_dict() for r in idents],
+                # With evidence and merge id, so a merge can be undone from the page.
+                "merges": await self._directory.merges(scope, scope.user_id)}
+
+    async def calls(self, tenant_id: str, project_id: str, user_id: str | None,
+                    limit: int) -> list[dict[str, Any]]:
+        """The project's calls, newest first (one caller's when ``user_id`` is given)."""
+        await self._settle()
+        return await self._store.list_sessions(tenant_id, project_id, space=None,
+                                               user_id=user_id, limit=limit)
+
+    async def call(self, tenant_id: str, project_id: str, session_id: str) -> dict[str, Any]:
+        """One call: its turns, each with the recalls that served it, and what it taught."""
+        await self._settle()
+        record = await self._store.session_record(tenant_id, project_id, session_id)
+        if record is None:
+            raise NotFound(f"no call {session_id!r} in this project",
+                           code="session_not_found")
+        scope = Scope(tenant_id=tenant_id, project_id=project_id, agent_id=record["agentId"],
+                      user_id=record["userId"], space=record["space"])
+        turns = await self._store.session_turns(scope, session_id)
+        traces = await self._store.recall_traces(tenant_id, project_id,
+                                                 session_id=session_id, limit=MAX_LIST_ROWS)
+        # A turn is saved after the recall that served it, so each turn's recalls are the
+        # ones stored between the previous turn and it.
+        out_turns: list[dict[str, Any]] = []
+        i = 0
+        for turn in turns:
+            served: list[dict[str, Any]] = []
+            while i < len(traces) and traces[i]["at"] <= turn.created_at:
+                served.append(traces[i])
+                i += 1
+            out_turns.append({"eventId": turn.event_id, "turnId": turn.turn_id,
+                              "userText": turn.user_text,
+                              "assistantText": turn.assistant_text,
+                              "createdAt": turn.created_at, "interrupted": turn.interrupted,
+                              "toolCalls": turn.tool_calls, "recall": served})
+        written = await self._store.list_facts(scope, include_history=True,
+                                               session_id=session_id)
+        return {"call": record, "turns": out_turns, "laterRecall": traces[i:],
+                "memoriesWritten": written}
+
+    async def documents(self, tenant_id: str, project_id: str, name: str) -> dict[str, Any]:
+        """One org index and its documents."""
+        indexes = {i["name"]: i for i in await self._store.list_indexes(tenant_id,
+                                                                          project_id)}
+        if name not in indexes:
+            raise NotFound(f"no index {name!r} in this project", code="index_not_found")
+        return {"index": indexes[name],
+                "documents": await self._store.list_documents(tenant_id, project_id, name)}
+
+    async def health(self, tenant_id: str, project_id: str) -> dict[str, Any]:
+        """The runtime's health for one project: journal, learning, recall latency."""
+        await self._traces.flush()
+        stats = self._stats()
+        now = self._clock()
+        since = now - HEALTH_WINDOW_S
+        traces = await self._store.recall_traces(tenant_id, project_id, since=since,
+                                                 limit=MAX_LIST_ROWS * 20)
+        width = HEALTH_WINDOW_S / HEALTH_BUCKETS
+        buckets: list[list[float]] = [[] for _ in range(HEALTH_BUCKETS)]
+        for t in traces:
+            buckets[min(HEALTH_BUCKETS - 1, int((t["at"] - since) // width))].append(
+                t["totalMs"])
+        pending = await self._store.pending_extractions(MAX_LIST_ROWS,
+                                                        self._extraction_max_attempts)
+        callers = await find_callers(self._store, self._directory, self._region, tenant_id,
+                                     project_id, "", DEFAULT_LIST_ROWS)
+        all_ms = [t["totalMs"] for t in traces]
+        return {
+            "journal": {"position": stats["journalSeq"], "applied": stats["appliedSeq"],
+                        "behind": stats["journalSeq"] - stats["appliedSeq"],
+                        "backlog": stats["backlog"], "lastWriteError": stats["lastWriteError"],
+                        "quarantined": stats.get("quarantined", 0)},
+            "pendingLearning": sum(1 for scope, _sid in pending
+                                   if scope.project_id == project_id
+                                   and scope.tenant_id == tenant_id),
+            "recall": {"windowS": HEALTH_WINDOW_S, "count": len(all_ms),
+                       "degraded": sum(1 for t in traces if t["degraded"]),
+                       "p50Ms": _percentile(all_ms, 0.5), "p95Ms": _percentile(all_ms, 0.95),
+                       "tracesDropped": self._traces.dropped,
+                       "buckets": [{"start": since + i * width, "count": len(b),
+                                    "p50Ms": _percentile(b, 0.5),
+                                    "p95Ms": _percentile(b, 0.95)}
+                                   for i, b in enumerate(buckets)]},
+            "memoryPerCaller": sorted(
+                ({"userId": c["userId"], "name": c["name"], "memoryCount": c["memoryCount"],
+                  "callCount": c["callCount"], "space": c["space"]} for c in callers),
+                key=lambda c: (-int(c["memoryCount"]), str(c["userId"]))),
+            "engine": stats,
+        }

@@ -8,25 +8,24 @@ before it is on disk, the same promise at a fraction of the cost.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..extraction.redaction import Redactor
 from ..models import Caller, Scope, Turn
+from ._hot import CallerCache
 from ._idempotency import TurnClaims
+from ._ids import new_id
+from ._write_path import WritePath
 from ._writer import scope_to_record, turn_to_record
-
-if TYPE_CHECKING:
-    from ._engine import MemoryEngine
 
 __all__ = ["import_history"]
 
 
-async def import_history(engine: MemoryEngine, scope: Scope, caller: Caller,
-                         sessions: Sequence[dict[str, Any]], *,
-                         learn: bool) -> dict[str, int]:
+async def import_history(writes: WritePath, callers: CallerCache, redactor: Redactor,
+                         scope: Scope, caller: Caller, sessions: Sequence[dict[str, Any]],
+                         *, learn: bool) -> dict[str, int]:
     """See :meth:`MemoryEngine.import_history`."""
-    from . import new_id
-
-    mem = engine.callers.get(scope)
+    mem = callers.get(scope)
     # A turn id is the idempotency key: re-importing a call stores nothing new. Turns
     # without one get a stable id from the call's id and their position.
     sids = [session.get("sessionId") or new_id("ses") for session in sessions]
@@ -35,9 +34,9 @@ async def import_history(engine: MemoryEngine, scope: Scope, caller: Caller,
                  for i, t in enumerate(session["turns"])]
                 for sid, session in zip(sids, sessions, strict=True)]
     flat = [tid for ids in turn_ids for tid in ids]
-    known = await engine.stored_turn_ids(scope, flat)
+    known = await writes.stored_turn_ids(scope, flat)
     for tid in flat:
-        claimed = engine.turn_claims.lookup(TurnClaims.key(scope, tid))
+        claimed = writes.turn_claims.lookup(TurnClaims.key(scope, tid))
         if isinstance(claimed, str):
             known.setdefault(tid, claimed)
     records: list[dict[str, Any]] = []
@@ -47,13 +46,13 @@ async def import_history(engine: MemoryEngine, scope: Scope, caller: Caller,
         records.append({
             "type": "session_start", "scope": scope_to_record(scope), "sessionId": sid,
             "at": started, "caller": {"name": caller.name,
-                                      "metadata": engine.redactor.value(caller.metadata)},
-            "metadata": engine.redactor.value(
+                                      "metadata": redactor.value(caller.metadata)},
+            "metadata": redactor.value(
                 {**(session.get("metadata") or {}), "imported": True})})
         for t, tid in zip(session["turns"], ids, strict=True):
             if tid in known:
                 continue
-            clean = engine.redactor.turn((scope.tenant_id, scope.project_id, sid),
+            clean = redactor.turn((scope.tenant_id, scope.project_id, sid),
                                          user_text=t.get("userText", ""),
                                          assistant_text=t.get("assistantText", ""),
                                          metadata=t.get("metadata"))
@@ -65,7 +64,7 @@ async def import_history(engine: MemoryEngine, scope: Scope, caller: Caller,
             records.append({"type": "turn", "scope": scope_to_record(scope),
                             "turn": turn_to_record(turn)})
             new_turns.append(turn)
-        engine.redactor.forget((scope.tenant_id, scope.project_id, sid))
+        redactor.forget((scope.tenant_id, scope.project_id, sid))
         ended = float(session.get("endedAt") or started)
         records.append({"type": "session_end", "scope": scope_to_record(scope),
                         "sessionId": sid, "at": ended, "reason": "imported"})
@@ -74,9 +73,9 @@ async def import_history(engine: MemoryEngine, scope: Scope, caller: Caller,
                             "sessionId": sid, "at": ended, "error": None})
     # One write and one disk sync for the whole import: the same promise (nothing
     # is acknowledged before it is on disk) at a fraction of the cost.
-    await engine.journal_append_many(records)
+    await writes.append_many(records)
     for turn in new_turns:
         mem.add_turn(turn)
-        engine.turn_claims.remember(scope, turn.turn_id, turn.event_id)
+        writes.turn_claims.remember(scope, turn.turn_id, turn.event_id)
     turns_written = len(new_turns)
     return {"sessions": len(sessions), "turns": turns_written}

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import numpy as np
 
 from .._config import Settings
 from .._exceptions import VoxmemError
+from ..embeddings import Embedder
 from ..extraction import (
     ExtractedFact,
     Extractor,
@@ -36,12 +37,11 @@ from ..extraction import (
     TranscriptTurn,
 )
 from ..models import Scope, iso
-from ._hot import FACT_GROUP, CallerMemory, Doc
+from ..store import Store
+from ._hot import FACT_GROUP, CallerCache, CallerMemory, Doc
+from ._ids import new_id
 from ._text import analyze, normalize_line
 from ._writer import scope_to_record
-
-if TYPE_CHECKING:
-    from ._engine import MemoryEngine
 
 __all__ = ["Learner", "build_extractor", "sensitive_policy"]
 
@@ -86,12 +86,30 @@ def _near_duplicate(a: str, b: str, cos: float) -> bool:
     return cos >= NEAR_DUPLICATE_COSINE
 
 
-class Learner:
-    """Runs extraction for ended calls and writes the facts it finds."""
+#: Makes a journal record durable and hands it to the applier; its sequence number.
+Append = Callable[[dict[str, Any]], Awaitable[int]]
+#: Waits until every acknowledged write is in the store; False on timeout.
+WaitApplied = Callable[[float | None], Awaitable[bool]]
 
-    def __init__(self, engine: MemoryEngine, extractor: Extractor | None,
-                 clock: Callable[[], float]) -> None:
-        self._engine = engine
+
+class Learner:
+    """Runs extraction for ended calls and writes the facts it finds.
+
+    Given the store (to read an ended call's transcript), the caller cache (facts are
+    resolved against the caller's warm facts), the embedder, the write path's
+    ``append`` and ``wait_applied``, where to run background work, and the extractor.
+    """
+
+    def __init__(self, store: Store, callers: CallerCache, embedder: Embedder,
+                 append: Append, wait_applied: WaitApplied,
+                 spawn: Callable[[Awaitable[dict[str, Any]]], asyncio.Future[dict[str, Any]]],
+                 extractor: Extractor | None, clock: Callable[[], float]) -> None:
+        self._store = store
+        self._callers = callers
+        self._embedder = embedder
+        self._append = append
+        self._wait_applied = wait_applied
+        self._spawn = spawn
         self.extractor = extractor
         self._clock = clock
         self._locks: dict[tuple[str, ...], asyncio.Lock] = {}
@@ -111,7 +129,7 @@ class Learner:
         key = (scope.tenant_id, scope.project_id, session_id)
         task = self._tasks.get(key)
         if task is None:
-            task = self._engine._spawn(self._outcome(scope, session_id))
+            task = self._spawn(self._outcome(scope, session_id))
             self._tasks[key] = task
             self._idle.clear()
             task.add_done_callback(lambda _t: self._finished(key))
@@ -130,6 +148,11 @@ class Learner:
             return False
         return True
 
+    def start_if_enabled(self, scope: Scope,
+                         session_id: str) -> asyncio.Future[dict[str, Any]] | None:
+        """:meth:`start`, or None when no extractor is configured."""
+        return None if self.extractor is None else self.start(scope, session_id)
+
     async def learn(self, scope: Scope, session_id: str) -> list[dict[str, Any]]:
         """Extract facts from one ended call; returns the facts written (may be none)."""
         if self.extractor is None:
@@ -140,11 +163,10 @@ class Learner:
 
     async def _outcome(self, scope: Scope, session_id: str) -> dict[str, Any]:
         """Run the pipeline for one call: ``{"status", "facts", "error"}``."""
-        engine = self._engine
         try:
-            await engine.flush(timeout=60)
-            turns = await engine.store.session_turns(scope, session_id)
-            caller = await engine.store.get_caller(scope)
+            await self._wait_applied(60)
+            turns = await self._store.session_turns(scope, session_id)
+            caller = await self._store.get_caller(scope)
             transcript = Transcript(
                 session_id=session_id, user_id=scope.user_id,
                 caller_name=(caller or {}).get("name"),
@@ -153,9 +175,9 @@ class Learner:
                                       interrupted=t.interrupted) for t in turns])
             facts = await self._extract(transcript) if turns else []
             written = await self.write_facts(scope, facts, session_id=session_id)
-            await engine.journal_append({"type": "extraction", "scope": scope_to_record(scope),
-                                         "sessionId": session_id, "at": self._clock(),
-                                         "error": None})
+            await self._append({"type": "extraction", "scope": scope_to_record(scope),
+                                "sessionId": session_id, "at": self._clock(),
+                                "error": None})
             self.sessions_learned += 1
             log.info("learned %d facts from call %s", len(written), session_id)
             return {"status": "learned", "facts": written, "error": None}
@@ -164,10 +186,9 @@ class Learner:
             reason = exc.message if isinstance(exc, VoxmemError) else repr(exc)
             log.warning("extraction for call %s failed: %s", session_id, reason)
             try:
-                await engine.journal_append({"type": "extraction",
-                                             "scope": scope_to_record(scope),
-                                             "sessionId": session_id, "at": self._clock(),
-                                             "error": reason})
+                await self._append({"type": "extraction", "scope": scope_to_record(scope),
+                                    "sessionId": session_id, "at": self._clock(),
+                                    "error": reason})
             except VoxmemError:
                 log.exception("could not record the extraction failure")
             return {"status": "failed", "facts": [], "error": reason}
@@ -189,13 +210,12 @@ class Learner:
         """Resolve ``facts`` against the caller's current ones and journal the changes."""
         if not facts:
             return []
-        engine = self._engine
         loop = asyncio.get_running_loop()
-        vectors = await loop.run_in_executor(None, engine.embedder.embed,
+        vectors = await loop.run_in_executor(None, self._embedder.embed,
                                              [f.text for f in facts])
         written: list[dict[str, Any]] = []
         async with self._lock(scope):
-            mem = engine.callers.get(scope)
+            mem = self._callers.get(scope)
             await mem.ready.wait()
             for fact, vector in zip(facts, vectors, strict=True):
                 decision = self._resolve(mem, fact, vector)
@@ -219,17 +239,14 @@ class Learner:
     async def _write_one(self, mem: CallerMemory, fact: ExtractedFact,
                          vector: np.ndarray[Any, Any], supersedes: list[str],
                          session_id: str | None) -> dict[str, Any]:
-        from . import new_id
-
-        engine = self._engine
         at = self._clock()
         fact_id = new_id("fact")
         record = {"id": fact_id, "text": fact.text, "kind": fact.kind, "slotKey": fact.slot_key,
                   "confidence": float(fact.confidence), "sourceSessionId": session_id,
                   "sourceTurnIds": list(fact.source_turn_ids), "validFrom": at,
                   "supersedes": supersedes}
-        await engine.journal_append({"type": "fact", "scope": scope_to_record(mem.scope),
-                                     "fact": record})
+        await self._append({"type": "fact", "scope": scope_to_record(mem.scope),
+                            "fact": record})
         for old in supersedes:
             mem.index.remove(old)
         mem.index.add(fact_id, analyze(fact.text), created_at=at, group=FACT_GROUP,

@@ -14,7 +14,6 @@ retryable by an operator, while later records go on.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import json
 import logging
@@ -40,7 +39,8 @@ from ..store import (
     TurnWrite,
     WriteBatch,
 )
-from ._hot import CallerCache
+from ._index import FloatArray
+from ._pending import PendingWrites
 
 __all__ = ["Applier", "scope_from_record", "scope_to_record", "turn_from_record",
            "turn_to_record"]
@@ -88,19 +88,28 @@ def _caller_and_turn(record: dict[str, Any]) -> tuple[Scope, Turn | None] | None
     return scope, turn
 
 
-class Applier:
-    """Moves journal records into the store, in sequence order, in batches."""
+#: Told the vector of a turn once it is embedded: (caller, event id, vector).
+VectorSink = Callable[[Scope, str, FloatArray], None]
 
-    def __init__(self, store: Store, embedder: Embedder, callers: CallerCache,
-                 batch_size: int, clock: Callable[[], float]) -> None:
+
+class Applier:
+    """Moves journal records into the store, in sequence order, in batches.
+
+    Given the store, the embedder, the :class:`PendingWrites` it keeps up to date and
+    where to hand each turn's vector (the warm caller indexes); it knows nothing else
+    of the engine.
+    """
+
+    def __init__(self, store: Store, embedder: Embedder, pending: PendingWrites,
+                 on_vector: VectorSink, batch_size: int,
+                 clock: Callable[[], float]) -> None:
         self._store = store
         self._embedder = embedder
-        self._callers = callers
+        self._pending = pending
+        self._on_vector = on_vector
         self._batch_size = batch_size
         self._clock = clock
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._pending: dict[tuple[str, ...], dict[str, Turn]] = {}
-        self._unapplied: collections.Counter[tuple[str, ...]] = collections.Counter()
         self._applied_seq = 0
         self._enqueued_seq = 0
         self._progress = asyncio.Condition()
@@ -127,22 +136,9 @@ class Applier:
         """Queue a durable record (it must carry its journal ``seq``)."""
         parsed = _caller_and_turn(record)
         if parsed is not None:  # else malformed: the applier quarantines it
-            scope, turn = parsed
-            self._unapplied[scope.caller_key] += 1
-            if turn is not None:
-                self._pending.setdefault(scope.caller_key, {})[turn.event_id] = turn
+            self._pending.add(*parsed)
         self._enqueued_seq = max(self._enqueued_seq, int(record["seq"]))
         self._queue.put_nowait(record)
-
-    def pending_turns(self, scope: Scope) -> list[Turn]:
-        return list(self._pending.get(scope.caller_key, {}).values())
-
-    def has_pending(self, scope: Scope) -> bool:
-        """Whether any record of this caller (a turn, a fact, ...) is not stored yet.
-
-        Reloading such a caller from the store would lose what the store has not got.
-        """
-        return self._unapplied.get(scope.caller_key, 0) > 0
 
     async def wait_applied(self, seq: int | None = None, timeout: float | None = None) -> bool:
         """Wait until every record up to ``seq`` (default: all submitted) is stored."""
@@ -251,18 +247,8 @@ class Applier:
     async def _applied(self, records: list[dict[str, Any]], batch: WriteBatch) -> None:
         for record in records:
             parsed = _caller_and_turn(record)  # counted in submit() exactly when parsed
-            if parsed is None:
-                continue
-            scope, turn = parsed
-            key = scope.caller_key
-            self._unapplied[key] -= 1
-            if self._unapplied[key] <= 0:
-                del self._unapplied[key]
-            pend = self._pending.get(key)
-            if turn is not None and pend is not None:
-                pend.pop(turn.event_id, None)
-                if not pend:
-                    del self._pending[key]
+            if parsed is not None:
+                self._pending.settle(*parsed)
         self.turns_applied += len(batch.turns)
         async with self._progress:
             self._applied_seq = max(self._applied_seq, int(records[-1]["seq"]))
@@ -331,7 +317,6 @@ class Applier:
             vec = None if vectors is None else np.ascontiguousarray(vectors[i])
             batch.turns.append(TurnWrite(scope=scope, turn=turn,
                                          embedding=None if vec is None else vec.tobytes()))
-            mem = self._callers.peek(scope)
-            if mem is not None and vec is not None:
-                mem.index.set_vector(turn.event_id, vec)
+            if vec is not None:
+                self._on_vector(scope, turn.event_id, vec)
         return batch, vectors

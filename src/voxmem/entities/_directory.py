@@ -13,11 +13,13 @@ import collections
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from .._exceptions import BadRequest, NotFound, VoxmemError
+from ..engine._hot import CallerCache
 from ..models import Scope, Turn
+from ..store import Store
 from ..store import _entities as ops
 from ..store._entities import Graph, IdentifierRow, MergeRow
 from ._expand import GraphView
@@ -30,9 +32,6 @@ from ._identifiers import (
     strength_of,
 )
 from ._resolve import Candidate, Decision, decide_in_call, decide_start
-
-if TYPE_CHECKING:
-    from ..engine import MemoryEngine
 
 __all__ = ["LINK_MODES", "CallerDirectory"]
 
@@ -69,8 +68,18 @@ def new_merge_id() -> str:
 class CallerDirectory:
     """Caller resolution, merges and the entity graph for one engine."""
 
-    def __init__(self, engine: MemoryEngine, clock: Callable[[], float]) -> None:
-        self._engine = engine
+    def __init__(self, store: Store, callers: CallerCache,
+                 wait_applied: Callable[[float | None], Awaitable[bool]],
+                 claim_session: Callable[[Scope, str], None], *, region: str | None,
+                 link_mode: str, clock: Callable[[], float]) -> None:
+        """Given the store, the caller cache (a merge moves warm state), the write path's
+        ``wait_applied`` and ``claim_session``, and the settings it reads."""
+        self._store = store
+        self._callers = callers
+        self._wait_applied = wait_applied
+        self._claim_session = claim_session
+        self._region_setting = region or None
+        self._link_mode = link_mode
         self._clock = clock
         #: (tenant, project, space, from_user) -> to_user, for merges in force
         self._aliases: dict[tuple[str, str, str, str], str] = {}
@@ -80,10 +89,6 @@ class CallerDirectory:
             collections.OrderedDict()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._merge_lock = asyncio.Lock()
-
-    @property
-    def _store(self) -> Any:
-        return self._engine.store
 
     # -- merges in force ------------------------------------------------------------------
     async def load(self) -> None:
@@ -127,7 +132,7 @@ class CallerDirectory:
 
     # -- identifiers ------------------------------------------------------------------------
     def _region(self) -> str | None:
-        return self._engine.settings.default_region or None
+        return self._region_setting
 
     def _normalise(self, kind: str, raw: str) -> str:
         if kind not in IDENTIFIER_KINDS:
@@ -150,7 +155,7 @@ class CallerDirectory:
         stored = await self._store.get_caller(other)
         if stored and stored.get("name"):
             names.append(str(stored["name"]))
-        mem = self._engine.callers.peek(other)
+        mem = self._callers.peek(other)
         if mem is not None and mem.name:
             names.append(mem.name)
         return names
@@ -232,7 +237,7 @@ class CallerDirectory:
 
     async def show(self, scope: Scope) -> dict[str, Any]:
         """One caller: profile, identifiers, merges and entity graph."""
-        await self._engine.flush(timeout=30)
+        await self._wait_applied(30)
         caller = await self._store.get_caller(scope)
         idents = await self._store.run_entities(scope.tenant_id,
                                                 ops.caller_identifiers(scope), write=False)
@@ -256,7 +261,6 @@ class CallerDirectory:
         """Merge ``source`` into ``target`` (or only record a proposal), undoably."""
         if source.caller_key == target.caller_key:
             raise BadRequest("from_id and to_id are the same caller", field="to_id")
-        engine = self._engine
         merging = status == "merged"
         async with self._merge_lock:
             call: tuple[str, float | None] | None = None
@@ -268,7 +272,7 @@ class CallerDirectory:
                 if call is not None:
                     self._continue_call(target, call, drop=False)
             try:
-                await engine.flush(timeout=60)
+                await self._wait_applied(60)
                 row: MergeRow = await self._store.run_entities(
                     source.tenant_id, ops.merge(source, target, self._clock(), new_merge_id(),
                                                 status, evidence))
@@ -278,7 +282,7 @@ class CallerDirectory:
                 raise
             if merging:
                 # Both callers' warm state is stale now: reload the target with what moved.
-                engine.callers.drop(source)
+                self._callers.drop(source)
                 self._continue_call(target, call, drop=True)
                 self._graphs.pop(source.caller_key, None)
                 self._graphs.pop(target.caller_key, None)
@@ -287,7 +291,7 @@ class CallerDirectory:
         return row
 
     def _open_call(self, scope: Scope) -> tuple[str, float | None] | None:
-        mem = self._engine.callers.peek(scope)
+        mem = self._callers.peek(scope)
         if mem is None or mem.session_id is None:
             return None
         return mem.session_id, mem.session_started_at
@@ -295,7 +299,7 @@ class CallerDirectory:
     def _continue_call(self, target: Scope, call: tuple[str, float | None] | None, *,
                        drop: bool) -> None:
         """The call in progress (if any) continues as ``target``'s call."""
-        callers = self._engine.callers
+        callers = self._callers
         if drop:
             callers.drop(target)
         if call is None:
@@ -303,11 +307,10 @@ class CallerDirectory:
         mem = callers.get(target)
         if mem.session_id is None or drop:
             mem.session_id, mem.session_started_at = call
-            self._engine.claim_session(target, call[0])
+            self._claim_session(target, call[0])
 
     async def unmerge(self, scope: Scope, merge_id: str) -> dict[str, Any]:
         """Undo merge ``merge_id``: both callers get back exactly what they had."""
-        engine = self._engine
         async with self._merge_lock:
             found = await self._store.run_entities(scope.tenant_id,
                                                    ops.get_merge(scope.tenant_id, merge_id),
@@ -322,21 +325,21 @@ class CallerDirectory:
                                  field="merge_id")
             source = Scope(scope.tenant_id, project, scope.agent_id, row.from_user, space)
             target = Scope(scope.tenant_id, project, scope.agent_id, row.to_user, space)
-            await engine.flush(timeout=60)
+            await self._wait_applied(60)
             out: dict[str, Any] = await self._store.run_entities(
                 scope.tenant_id, ops.unmerge(source, target, merge_id, self._clock()))
             self._aliases.pop(source.caller_key, None)
-            moved = engine.callers.peek(target)
+            moved = self._callers.peek(target)
             sid = moved.session_id if moved is not None else None
-            engine.callers.drop(source)
-            engine.callers.drop(target)
+            self._callers.drop(source)
+            self._callers.drop(target)
             restored = await self._store.get_session(scope.tenant_id, project, sid) \
                 if sid else None
             if sid is not None and restored is not None and restored.user_id == source.user_id:
-                engine.callers.get(source).session_id = sid
-                engine.claim_session(source, sid)
+                self._callers.get(source).session_id = sid
+                self._claim_session(source, sid)
             elif sid is not None:
-                engine.callers.get(target).session_id = sid
+                self._callers.get(target).session_id = sid
             self._graphs.pop(source.caller_key, None)
             self._graphs.pop(target.caller_key, None)
         return {"mergeId": merge_id, "fromUserId": row.from_user, "toUserId": row.to_user,
@@ -378,7 +381,7 @@ class CallerDirectory:
     # -- in call ------------------------------------------------------------------------------
     def observe_turn(self, scope: Scope, turn: Turn) -> None:
         """Look at what the caller said for identifiers, in the background."""
-        mode = self._engine.settings.caller_link_mode
+        mode = self._link_mode
         if mode == "off" or not turn.user_text.strip():
             return
         claims = spoken_claims(turn.user_text, self._region())
@@ -451,8 +454,7 @@ class CallerDirectory:
     # -- entity graph ---------------------------------------------------------------------------
     async def learn_graph(self, scope: Scope, session_id: str) -> int:
         """Extract the entity graph of one ended call and add it to the caller's."""
-        engine = self._engine
-        await engine.flush(timeout=60)
+        await self._wait_applied(60)
         turns = await self._store.session_turns(scope, session_id)
         graph = extract_graph(turns)
         if graph.entities:

@@ -1,0 +1,217 @@
+"""Calls and turns: open and close a call, save a turn, update a profile, import history.
+
+:class:`Calls` is given the write path (durable appends, turn claims, call ownership),
+the caller cache, the redactor, the policies, the caller directory (which notes who
+called and learns the entity graph) and a callable that starts learning from an ended
+call. Everything it writes goes through the journal first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from ..entities._directory import CallerDirectory
+from ..extraction.redaction import Redactor
+from ..models import Caller, Scope, SessionInfo, Turn
+from ._hot import CallerCache
+from ._idempotency import TurnClaims
+from ._ids import new_id
+from ._import import import_history
+from ._policy import Policies
+from ._write_path import WritePath
+from ._writer import scope_to_record, turn_to_record
+
+__all__ = ["Calls", "LearnCall"]
+
+#: Starts learning from an ended call in the background: (caller, call id) -> outcome,
+#: or None when there is no extractor.
+LearnCall = Callable[[Scope, str], "asyncio.Future[dict[str, Any]] | None"]
+
+
+class Calls:
+    """The write operations of a call, in the order a call makes them."""
+
+    def __init__(self, writes: WritePath, callers: CallerCache, redactor: Redactor,
+                 policies: Policies, directory: CallerDirectory, learn: LearnCall, *,
+                 shared_store: bool, spawn: Callable[[Awaitable[Any]], Any],
+                 clock: Callable[[], float]) -> None:
+        self._writes = writes
+        self._callers = callers
+        self._redactor = redactor
+        self._policies = policies
+        self._directory = directory
+        self._learn = learn
+        self._shared_store = shared_store
+        self._spawn = spawn
+        self._clock = clock
+        self._opening: dict[tuple[str, ...], asyncio.Future[SessionInfo]] = {}
+
+    async def start_session(
+        self, scope: Scope, caller: Caller, *, session_id: str | None = None,
+        metadata: dict[str, Any] | None = None, started_at: float | None = None,
+    ) -> SessionInfo:
+        """Open a call for ``caller``; reusing another caller's session id is refused."""
+        mem = self._callers.peek(scope)
+        if self._shared_store and mem is not None and mem.session_id is None and (
+                self._writes.settled(scope)):
+            # (A fact learned from the last call may still be on its way to the store:
+            # reloading before it lands would forget it, and the next call's learning
+            # would write it again.)
+            # Another runtime may have served this caller since we cached them: a call
+            # starts from the store's current state.
+            self._callers.drop(scope)
+            self._writes.turn_claims.unseed(scope)
+        mem = self._callers.get(scope)
+        if session_id is not None:
+            existing = await self._writes.own_session(scope, session_id)
+            if existing is not None or mem.session_id == session_id:
+                mem.session_id = session_id
+                return existing or SessionInfo(id=session_id, user_id=scope.user_id,
+                                               agent_id=scope.agent_id,
+                                               started_at=mem.session_started_at or 0.0)
+        sid = session_id or new_id("ses")
+        at = self._clock() if started_at is None else started_at
+        await self._writes.append({
+            "type": "session_start", "scope": scope_to_record(scope), "sessionId": sid,
+            "at": at, "caller": {"name": caller.name,
+                                 "metadata": self._redactor.value(caller.metadata)},
+            "metadata": self._redactor.value(metadata or {})})
+        mem.session_id = sid
+        mem.session_started_at = at
+        if caller.name:
+            mem.name = caller.name
+        self._spawn(self._directory.warm(scope))  # for accurate recall
+        self._directory.note_caller(scope, caller.name, caller.metadata, sid)
+        return SessionInfo(id=sid, user_id=scope.user_id, agent_id=scope.agent_id,
+                           started_at=at, metadata=metadata or {})
+
+    async def end_session(self, scope: Scope, *, reason: str = "completed",
+                          session_id: str | None = None, learn: bool = True,
+                          report: dict[str, Any] | None = None,
+                          wait: bool = False) -> SessionInfo | None:
+        """See :meth:`MemoryEngine.end_session`."""
+        if session_id is not None:
+            await self._writes.check_session_owner(scope, session_id)
+        mem = self._callers.get(scope)
+        sid = session_id or mem.session_id
+        if sid is None:
+            return None
+        at = self._clock()
+        self._redactor.forget((scope.tenant_id, scope.project_id, sid))
+        if report is not None:
+            await self._writes.append({"type": "report", "scope": scope_to_record(scope),
+                                       "sessionId": sid,
+                                       "report": self._redactor.value(report)})
+        await self._writes.append({"type": "session_end", "scope": scope_to_record(scope),
+                                   "sessionId": sid, "at": at, "reason": reason})
+        task = self._learn(scope, sid) if learn else None
+        # The entity graph is learned from every ended call, also one ended by the idle
+        # sweep (which learns facts later, with learn=False here).
+        self._spawn(self._directory.learn_graph_later(scope, sid))
+        started = mem.session_started_at or at
+        if mem.session_id == sid:
+            mem.session_id = None
+            mem.session_started_at = None
+        learning = None
+        if wait:
+            learning = (await asyncio.shield(task) if task is not None else
+                        {"status": "skipped", "facts": [], "error": None})
+        return SessionInfo(id=sid, user_id=scope.user_id, agent_id=scope.agent_id,
+                           started_at=started, ended_at=at, end_reason=reason,
+                           learning=learning)
+
+    async def save_response(
+        self, scope: Scope, caller: Caller, *, user_text: str, assistant_text: str,
+        turn_id: str | None = None, tool_calls: list[dict[str, Any]] | None = None,
+        metadata: dict[str, Any] | None = None, interrupted: bool = False,
+        created_at: float | None = None,
+    ) -> str | None:
+        """See :meth:`MemoryEngine.save_response`."""
+        if not (await self._policies.policy(scope)).memory_enabled:
+            return None
+        if turn_id is None:
+            return await self._save_turn(scope, caller, user_text, assistant_text, None,
+                                         tool_calls, metadata, interrupted, created_at)
+        claims = self._writes.turn_claims
+        key = TurnClaims.key(scope, turn_id)
+        known = claims.lookup(key)
+        if isinstance(known, str):
+            return known
+        if known is not None:  # the first write of this turn id is in flight
+            return await asyncio.shield(known)
+        claim = claims.claim(key)  # before any await: a racing retry waits
+        try:
+            event_id = await self._save_turn(scope, caller, user_text, assistant_text,
+                                             turn_id, tool_calls, metadata, interrupted,
+                                             created_at)
+        except BaseException as exc:
+            claims.drop(key, claim, exc)
+            raise
+        claims.settle(key, claim, event_id)
+        return event_id
+
+    async def _open_call(self, scope: Scope, caller: Caller) -> SessionInfo:
+        """Open a call for a save that arrived without one; concurrent saves of the same
+        caller share it instead of each opening (and resetting) their own."""
+        key = scope.caller_key
+        opening = self._opening.get(key)
+        if opening is None:
+            opening = asyncio.ensure_future(self.start_session(scope, caller))
+            self._opening[key] = opening
+            opening.add_done_callback(lambda _done: self._opening.pop(key, None))
+        return await asyncio.shield(opening)
+
+    async def _save_turn(
+        self, scope: Scope, caller: Caller, user_text: str, assistant_text: str,
+        turn_id: str | None, tool_calls: list[dict[str, Any]] | None,
+        metadata: dict[str, Any] | None, interrupted: bool, created_at: float | None,
+    ) -> str:
+        mem = self._callers.get(scope)
+        if mem.session_id is None:
+            info = await self._open_call(scope, caller)
+            mem = self._callers.get(scope)  # a shared store starts the call from fresh state
+            if mem.session_id is None:  # another start reset the cache meanwhile
+                mem.session_id, mem.session_started_at = info.id, info.started_at
+        assert mem.session_id is not None
+        if turn_id is not None and not self._writes.turn_claims.seeded(scope):
+            # After the call is open: on a shared store opening it resets what is known.
+            first = await self._writes.seed_turn_ids(scope, turn_id)
+            if first is not None:
+                return first  # stored before this process knew of it (a restart between)
+        clean = self._redactor.turn((scope.tenant_id, scope.project_id, mem.session_id),
+                                    user_text=user_text,
+                                    assistant_text=assistant_text, tool_calls=tool_calls,
+                                    metadata=metadata)
+        meta = clean.metadata
+        flagged = interrupted or bool(meta.get("interrupted"))
+        turn = Turn(
+            event_id=new_id("evt"), session_id=mem.session_id,
+            turn_id=turn_id or new_id("turn"), user_text=clean.user_text,
+            assistant_text=clean.assistant_text,
+            created_at=self._clock() if created_at is None else created_at,
+            agent_id=scope.agent_id, interrupted=flagged,
+            tool_calls=list(clean.tool_calls or []), metadata=meta)
+        await self._writes.append({"type": "turn", "scope": scope_to_record(scope),
+                                   "turn": turn_to_record(turn)})
+        mem.add_turn(turn)
+        mem.last_write = self._clock()
+        self._directory.observe_turn(scope, turn)
+        return turn.event_id
+
+    async def update_profile(self, scope: Scope, field: str, value: Any) -> dict[str, Any]:
+        """Set one profile field (redacted first); the caller's whole profile after it."""
+        value = self._redactor.value(value, field=field, about_caller=True)
+        mem = self._callers.get(scope)
+        await self._writes.append({"type": "profile", "scope": scope_to_record(scope),
+                                   "field": field, "value": value, "at": self._clock()})
+        mem.profile[field] = value
+        return dict(mem.profile)
+
+    async def import_history(self, scope: Scope, caller: Caller,
+                             sessions: Sequence[dict[str, Any]], *,
+                             learn: bool = False) -> dict[str, int]:
+        """See :meth:`MemoryEngine.import_history`."""
+        return await import_history(self._writes, self._callers, self._redactor, scope,
+                                    caller, sessions, learn=learn)

@@ -1,0 +1,65 @@
+"""Where recall's CPU work runs: inline on the event loop when cheap, on lane threads
+otherwise; and the query's embedding."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from ..embeddings import Embedder
+from ._index import FloatArray, HybridIndex
+from ._recall import Query
+
+__all__ = ["INLINE_LANE_ROWS", "LaneRunner"]
+
+LANE_THREADS = 4
+#: Lanes whose search touches at most this many rows (vectors + postings; ~2 ms of numpy
+#: on a slow core) run inline on the event loop; see :meth:`LaneRunner.run`.
+INLINE_LANE_ROWS = 60_000
+
+T = TypeVar("T")
+
+
+class LaneRunner:
+    """The lane threads of one engine, and the embedder queries are embedded with."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self._embedder = embedder
+        self._threads = ThreadPoolExecutor(LANE_THREADS, thread_name_prefix="voxmem-lane")
+
+    async def embed_query(self, text: str) -> FloatArray | None:
+        """The query's vector (None for a blank query)."""
+        if not text.strip():
+            return None
+        if self._embedder.cheap:
+            vectors = self._embedder.embed([text])
+        else:
+            loop = asyncio.get_running_loop()
+            vectors = await loop.run_in_executor(self._threads, self._embedder.embed, [text])
+        first: FloatArray = vectors[0]
+        return first
+
+    async def run(self, index: HybridIndex, q: Query, fn: Callable[..., T],
+                  *args: Any) -> T:
+        """Run a lane function inline when it is cheap, on a lane thread otherwise.
+
+        A warm lane costs well under a millisecond or two of numpy. Handing it to a
+        thread costs more than that under load: the loop and up to four lane threads
+        then contend for the GIL (a waiter can sit out a whole switch interval, 5 ms by
+        default) on a host with few cores; measured, search_memory p50 fell from ~8 to
+        ~3 ms running inline. Only a search large enough to matter against the deadline
+        (an unusually large caller index) still goes to a thread, so the deadline can
+        drop it.
+        """
+        if index.search_cost(q.terms, q.vector is not None) <= INLINE_LANE_ROWS:
+            return fn(*args)
+        return await self.on_thread(fn, *args)
+
+    async def on_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn`` on a lane thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._threads, fn, *args)
+
+    def shutdown(self) -> None:
+        self._threads.shutdown(wait=False, cancel_futures=True)

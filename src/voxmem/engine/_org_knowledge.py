@@ -1,0 +1,190 @@
+"""Org knowledge: a project's indexes built, held warm, searched, and edited.
+
+:class:`OrgKnowledge` is given the store, the embedder, the lane runner, the chunking
+settings and where to run background work. Recall's org lane and the operator's index
+actions (``delete_documents``, ``delete_index``, ``search_index``) both go through it,
+so an operator search answers what a turn would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..embeddings import Embedder
+from ..models import Chunk, IndexBuildResult, Scope
+from ..store import DocumentWrite, Store
+from ._chunking import chunk_text
+from ._ids import new_id
+from ._lanes import LaneRunner
+from ._org_memory import OrgMemory
+from ._rank import RankParams
+from ._recall import Query, search_org_lane
+from ._text import analyze
+
+__all__ = ["OrgKnowledge"]
+
+ORG_REFRESH_S = 5.0
+#: Org hits fetched per requested hit when one index is searched among several.
+_OVERFETCH = 4
+
+
+class OrgKnowledge:
+    """The org indexes of every project one engine serves."""
+
+    def __init__(self, store: Store, embedder: Embedder, lanes: LaneRunner,
+                 params: RankParams, *, chunk_chars: int, chunk_overlap_chars: int,
+                 spawn: Callable[[Awaitable[Any]], Any], clock: Callable[[], float]) -> None:
+        self._store = store
+        self._embedder = embedder
+        self._lanes = lanes
+        self.params = params
+        self._chunk_chars = chunk_chars
+        self._chunk_overlap_chars = chunk_overlap_chars
+        self._spawn = spawn
+        self._clock = clock
+        self._orgs: dict[tuple[str, str], OrgMemory] = {}
+        self._org_checked: dict[tuple[str, str], float] = {}
+        self._index_locks: dict[tuple[str, str, str], asyncio.Lock] = {}
+
+    def memory(self, tenant_id: str, project_id: str) -> OrgMemory:
+        """The project's warm org index, starting its load (or refresh) when due."""
+        key = (tenant_id, project_id)
+        org = self._orgs.get(key)
+        if org is None:
+            org = OrgMemory(tenant_id, project_id, self._embedder.dimensions)
+            self._orgs[key] = org
+            self._org_checked[key] = time.monotonic()
+            self._spawn(org.load(self._store))
+        elif time.monotonic() - self._org_checked.get(key, 0.0) > ORG_REFRESH_S:
+            # Another runtime sharing the store may have changed the indexes.
+            self._org_checked[key] = time.monotonic()
+            self._spawn(self._refresh(org))
+        return org
+
+    async def _refresh(self, org: OrgMemory) -> None:
+        versions = await self._store.index_versions(org.tenant_id, org.project_id)
+        if versions != org.versions and org.ready.is_set():
+            fresh = OrgMemory(org.tenant_id, org.project_id, self._embedder.dimensions)
+            await fresh.load(self._store)
+            if fresh.load_error is None:
+                self._orgs[(org.tenant_id, org.project_id)] = fresh
+
+    async def lane(self, scope: Scope, text: str, terms: list[str],
+                   query_task: asyncio.Future[Any], k: int) -> list[dict[str, Any]]:
+        """Recall's org lane: the store's text search until the warm index is loaded."""
+        org = self.memory(scope.tenant_id, scope.project_id)
+        if not org.ready.is_set():
+            rows = await self._store.search_chunks_text(scope.tenant_id, scope.project_id,
+                                                        text, k)
+            return [{"id": r.id, "lane": "org", "kind": "chunk", "score": r.score, **r.data}
+                    for r in rows]
+        if org.load_error is not None:
+            raise org.load_error
+        vector = await query_task
+        q = Query(text=text, terms=terms, vector=vector, now=self._clock())
+        return await self._lanes.run(org.index, q, search_org_lane, org, q, k, self.params)
+
+    async def warm(self, tenant_id: str, project_id: str) -> None:
+        """Load a project's org indexes now instead of on its first recall."""
+        await self.memory(tenant_id, project_id).ready.wait()
+
+    async def create_index(self, tenant_id: str, project_id: str, name: str,
+                           documents: list[dict[str, Any]],
+                           metadata: dict[str, Any] | None = None) -> IndexBuildResult:
+        """Build or append an org index (documents already validated)."""
+        now = self._clock()
+        writes: list[DocumentWrite] = []
+        all_chunks: list[Chunk] = []
+        for doc in documents:
+            pieces = chunk_text(doc["text"], self._chunk_chars, self._chunk_overlap_chars)
+            chunks = [Chunk(id=new_id("chk"), index_name=name, document_id=doc["id"],
+                            ordinal=i, text=piece, metadata={**(metadata or {}),
+                                                             **doc["metadata"]},
+                            created_at=now)
+                      for i, piece in enumerate(pieces)]
+            all_chunks.extend(chunks)
+            writes.append(DocumentWrite(doc_id=doc["id"], text=doc["text"],
+                                        metadata=doc["metadata"], chunks=chunks))
+        loop = asyncio.get_running_loop()
+        vectors = await loop.run_in_executor(
+            None, self._embedder.embed, [c.text for c in all_chunks]) if all_chunks else None
+        embedded: dict[str, bytes] = {}
+        if vectors is not None:
+            for chunk, vec in zip(all_chunks, vectors, strict=True):
+                embedded[chunk.id] = np.ascontiguousarray(vec).tobytes()
+        stored = [DocumentWrite(doc_id=w.doc_id, text=w.text, metadata=w.metadata, chunks=[
+            dataclasses.replace(c, embedding=embedded.get(c.id)) for c in w.chunks],
+            embedding_model=self._embedder.name) for w in writes]
+        async with self._lock(tenant_id, project_id, name):
+            version, count = await self._store.write_documents(
+                tenant_id, project_id, name, stored, metadata, now)
+        org = self._orgs.get((tenant_id, project_id))
+        if org is not None and org.ready.is_set():
+            for w in writes:
+                org.remove_document(name, w.doc_id)
+            org.add_chunks(all_chunks, [None if vectors is None else vectors[i]
+                                        for i in range(len(all_chunks))])
+            org.versions[name] = version
+            self._spawn(loop.run_in_executor(None, org.index.maybe_build_ivf))
+        elif org is None:
+            # A project that is building knowledge will be searched: start loading it
+            # now rather than on the first turn that asks.
+            self.memory(tenant_id, project_id)
+        return IndexBuildResult(index_name=name, chunk_count=count, version=version)
+
+    async def list_indexes(self, tenant_id: str, project_id: str) -> list[dict[str, Any]]:
+        """The project's indexes with their versions and sizes."""
+        return await self._store.list_indexes(tenant_id, project_id)
+
+    def _lock(self, tenant_id: str, project_id: str, name: str) -> asyncio.Lock:
+        return self._index_locks.setdefault((tenant_id, project_id, name), asyncio.Lock())
+
+    def _forget(self, tenant_id: str, project_id: str) -> None:
+        # The warm org index is rebuilt from the store on next use: simpler and as correct
+        # as removing each chunk, and deletions are rare operator actions.
+        self._orgs.pop((tenant_id, project_id), None)
+
+    async def delete_documents(self, tenant_id: str, project_id: str, index_name: str,
+                               doc_ids: Sequence[str]) -> dict[str, Any] | None:
+        """Remove documents from an index; None when the index does not exist."""
+        async with self._lock(tenant_id, project_id, index_name):
+            done = await self._store.delete_documents(tenant_id, project_id, index_name,
+                                                      doc_ids, self._clock())
+        if done is None:
+            return None
+        self._forget(tenant_id, project_id)
+        version, removed = done
+        return {"indexName": index_name, "version": version, "removed": removed}
+
+    async def delete_index(self, tenant_id: str, project_id: str,
+                           index_name: str) -> dict[str, Any] | None:
+        """Remove an index and all its documents; None when it does not exist."""
+        async with self._lock(tenant_id, project_id, index_name):
+            removed = await self._store.delete_index(tenant_id, project_id, index_name)
+        if removed is None:
+            return None
+        self._forget(tenant_id, project_id)
+        return {"indexName": index_name, "documentsRemoved": removed}
+
+    async def search_index(self, tenant_id: str, project_id: str, index_name: str | None,
+                           query: str, k: int) -> list[dict[str, Any]]:
+        """The chunks recall's org lane would return for ``query``, from one index or all."""
+        scope = Scope(tenant_id=tenant_id, project_id=project_id, agent_id="", user_id="",
+                      space="")
+        # An operator search may wait for the load; a turn never does.
+        await self.memory(tenant_id, project_id).ready.wait()
+        query_task = asyncio.ensure_future(self._lanes.embed_query(query))
+        try:
+            hits = await self.lane(scope, query, analyze(query), query_task,
+                                   k * _OVERFETCH if index_name else k)
+        finally:
+            query_task.cancel()
+        if index_name:
+            hits = [h for h in hits if h.get("index") == index_name]
+        return hits[:k]

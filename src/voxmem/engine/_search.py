@@ -1,0 +1,248 @@
+"""Recall for one turn: the lanes run concurrently under the deadline, then compose.
+
+:class:`Recall` is given the caller cache, the org knowledge, the store (the cold path
+reads a caller's rows while the warm index loads), the write path's view of turns not
+stored yet, the policies, the lane runner, the caller directory's entity graph (for
+``mode="accurate"``), the trace log and the recall settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from .._exceptions import BadRequest
+from ..entities._directory import CallerDirectory
+from ..entities._expand import MAX_GRAPH_ITEMS, rerank
+from ..models import Lane, Scope, SearchResult
+from ..store import Store
+from ._compose import compose_context
+from ._hot import CallerCache, CallerMemory, build_memory, read_caller
+from ._lanes import LaneRunner
+from ._org_knowledge import OrgKnowledge
+from ._policy import Policies
+from ._rank import INTENT_ALIASES, INTENTS, RankParams, intent_params
+from ._recall import Query, doc_hit, search_caller_lane
+from ._text import analyze
+from ._time import parse_when
+from ._traces import RecallTraceLog
+
+__all__ = ["Recall", "RecallSettings"]
+
+log = logging.getLogger("voxmem.engine")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RecallSettings:
+    """The settings recall reads."""
+
+    timeout_ms: float
+    top_k_working: int
+    top_k_permanent: int
+    top_k_org: int
+    context_char_budget: int
+    dimensions: int
+
+
+class Recall:
+    """``search_memory``: profile, working, permanent and org lanes, then composition."""
+
+    def __init__(self, callers: CallerCache, org: OrgKnowledge, store: Store,
+                 has_pending_turns: Callable[[Scope], bool], policies: Policies,
+                 lanes: LaneRunner, directory: CallerDirectory, traces: RecallTraceLog,
+                 params: RankParams, settings: RecallSettings,
+                 clock: Callable[[], float]) -> None:
+        self._callers = callers
+        self._org = org
+        self._store = store
+        self._has_pending_turns = has_pending_turns
+        self._policies = policies
+        self._lanes = lanes
+        self._directory = directory
+        self._traces = traces
+        self.params = params
+        self._settings = settings
+        self._clock = clock
+
+    async def search_memory(
+        self, scope: Scope, query: str, *, lanes: Sequence[Lane] = ("profile", "working",
+                                                                    "permanent", "org"),
+        top_k: dict[str, int] | None = None, timeout_ms: float | None = None,
+        mode: str = "fast", intent: str = "answer_current_user",
+    ) -> SearchResult:
+        """See :meth:`MemoryEngine.search_memory`."""
+        started = time.perf_counter()
+        intent = INTENT_ALIASES.get(intent, intent)
+        if intent not in INTENTS:
+            raise BadRequest(f"unknown intent {intent!r}; use one of: "
+                             + ", ".join(sorted(INTENTS)), field="intent")
+        params = intent_params(self.params, intent)
+        if intent == "knowledge":
+            lanes = [lane for lane in lanes if lane == "org"]
+        s = self._settings
+        budget_s = (timeout_ms or s.timeout_ms) / 1000.0
+        deadline = started + budget_s
+        k = {"working": s.top_k_working, "permanent": s.top_k_permanent,
+             "org": s.top_k_org, **(top_k or {})}
+        lane_ms: dict[str, float] = {}
+        errors: dict[str, str] = {}
+        cold: list[str] = []
+        policy = await self._policies.policy(scope)
+        if not policy.memory_enabled:
+            lanes = [lane for lane in lanes if lane == "org"]
+        min_created = policy.cutoff(self._clock())
+        mem = self._callers.get(scope) if any(
+            lane != "org" for lane in lanes) else None
+
+        async def timed(lane: str, coro: Awaitable[Any]) -> Any:
+            t = time.perf_counter()
+            try:
+                return await coro
+            finally:
+                lane_ms[lane] = round((time.perf_counter() - t) * 1000, 3)
+
+        query_task = asyncio.ensure_future(self._lanes.embed_query(query))
+        terms = analyze(query)
+        tasks: dict[str, asyncio.Future[Any]] = {}
+        for lane in lanes:
+            if lane == "profile":
+                assert mem is not None
+                tasks[lane] = asyncio.ensure_future(timed(lane, self._profile_lane(mem)))
+            elif lane == "org":
+                tasks[lane] = asyncio.ensure_future(timed(lane, self._org.lane(
+                    scope, query, terms, query_task, k["org"])))
+            else:
+                assert mem is not None
+                tasks[lane] = asyncio.ensure_future(timed(lane, self._caller_lane(
+                    mem, lane, query, terms, query_task, k[lane], cold, min_created, params)))
+        results: dict[str, Any] = {}
+        if tasks:
+            done, pending = await asyncio.wait(
+                tasks.values(), timeout=max(0.0, deadline - time.perf_counter()))
+            for fut in pending:
+                fut.cancel()
+            for name, fut in tasks.items():
+                if fut in done and not fut.cancelled():
+                    exc = fut.exception()
+                    if exc is None:
+                        results[name] = fut.result()
+                    else:
+                        errors[name] = str(exc)
+                        log.warning("recall lane %s failed: %s", name, exc)
+                else:
+                    errors[name] = "deadline"
+        if not query_task.done():
+            query_task.cancel()
+        graph_trace: dict[str, Any] | None = None
+        if mode == "accurate" and mem is not None and "permanent" in results:
+            try:
+                results["permanent"], graph_trace = await asyncio.wait_for(
+                    self._accurate(mem, query, results["permanent"], k["permanent"],
+                                   min_created), max(0.0, deadline - time.perf_counter()))
+            except TimeoutError:
+                errors["graph"] = "deadline"
+        profile = results.get("profile")
+        hits = {lane: results.get(lane, []) for lane in ("working", "permanent", "org")}
+        context = compose_context(profile, hits, s.context_char_budget)
+        sources = [
+            {key: h[key] for key in ("lane", "id", "score", "index", "documentId", "sessionId")
+             if key in h}
+            for name in ("working", "permanent", "org") for h in hits[name]
+        ]
+        total_ms = round((time.perf_counter() - started) * 1000, 3)
+        trace = {
+            "lanes": lane_ms, "lanesUsed": [lane for lane in lanes if lane in results],
+            "totalMs": total_ms, "degraded": bool(errors), "errors": errors, "mode": mode,
+            "intent": intent, "timeoutMs": budget_s * 1000, "coldLanes": cold,
+        }
+        if graph_trace is not None:
+            trace["graph"] = graph_trace
+        result = SearchResult(context_text=context, profile=profile, working=hits["working"],
+                              permanent=hits["permanent"], org=hits["org"], sources=sources,
+                              trace=trace)
+        if scope.user_id:
+            live = mem or self._callers.peek(scope)
+            self._traces.record(scope, live.session_id if live else None, query, result)
+        return result
+
+    async def _accurate(self, mem: CallerMemory, query: str, hits: list[dict[str, Any]],
+                        k: int, min_created: float | None,
+                        ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The permanent lane expanded through the caller's entity graph (SPEC §7)."""
+        started = time.perf_counter()
+        view = await self._directory.graph_view(mem.scope)
+        expansion = view.expand(query, self._clock())
+        extra = []
+        for item_id, _score in sorted(expansion.items.items(), key=lambda kv: -kv[1]):
+            doc = mem.index.payload_of(item_id)
+            if doc is None or (min_created is not None and doc.created_at < min_created) or (
+                    doc.kind == "turn" and doc.session_id == mem.session_id):
+                continue
+            extra.append(doc_hit("permanent", item_id, doc, 0.0))
+            if len(extra) >= MAX_GRAPH_ITEMS:
+                break
+        ranked = rerank(hits, extra, expansion, k) if expansion.items else hits
+        return ranked, {**expansion.trace(), "added": len(
+            [h for h in ranked if h["id"] not in {x["id"] for x in hits}]),
+            "ms": round((time.perf_counter() - started) * 1000, 3)}
+
+    async def _profile_lane(self, mem: CallerMemory) -> dict[str, Any] | None:
+        await mem.ready.wait()
+        if mem.load_error is not None:
+            raise mem.load_error
+        profile = {"name": mem.name} if mem.name else {}
+        profile.update(mem.profile)
+        return profile or None
+
+    async def _caller_lane(self, mem: CallerMemory, lane: str, text: str, terms: list[str],
+                           query_task: asyncio.Future[Any], k: int, cold: list[str],
+                           min_created: float | None,
+                           params: RankParams) -> list[dict[str, Any]]:
+        if not mem.ready.is_set() and lane == "permanent":
+            # Cold caller: answer from the store's rows while the warm index loads,
+            # rather than spend the turn's budget waiting for the sliced load.
+            done, _ = await asyncio.wait([asyncio.ensure_future(mem.ready.wait())],
+                                         timeout=0.005)
+            # Turns still on their way from the journal are not in the store yet: only
+            # a caller with none pending can be answered from it.
+            if not done and not self._has_pending_turns(mem.scope):
+                cold.append(lane)
+                return await self.cold_permanent(mem, text, terms, query_task, k,
+                                                 min_created, params)
+        await mem.ready.wait()
+        if mem.load_error is not None:
+            raise mem.load_error
+        vector = await query_task
+        now = self._clock()
+        q = Query(text=text, terms=terms, vector=vector, now=now,
+                  min_created=min_created, when=parse_when(text, now))
+        return await self._lanes.run(mem.index, q, search_caller_lane, mem, lane, q, k,
+                                     params)
+
+    async def cold_permanent(self, mem: CallerMemory, text: str, terms: list[str],
+                             query_task: asyncio.Future[Any], k: int,
+                             min_created: float | None,
+                             params: RankParams | None = None) -> list[dict[str, Any]]:
+        """Permanent lane from the store while the warm index loads.
+
+        The caller's rows are read and ranked by the very code the warm index uses
+        (built in one go on a lane thread instead of in slices), so the first search
+        after a restart answers exactly what the same search answers a moment later.
+        """
+        now = self._clock()
+        _caller, items, facts = await read_caller(self._store, mem.scope, now)
+        vector = await query_task
+        q = Query(text=text, terms=terms, vector=vector, now=now, min_created=min_created,
+                  when=parse_when(text, now))
+        rank = params or self.params
+
+        def run() -> list[dict[str, Any]]:
+            cold = build_memory(mem.scope, self._settings.dimensions, mem.session_id,
+                                items, facts)
+            return search_caller_lane(cold, "permanent", q, k, rank)
+
+        return await self._lanes.on_thread(run)

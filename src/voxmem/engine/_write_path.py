@@ -1,0 +1,244 @@
+"""The write path: a write is durable in the journal, then the applier stores it.
+
+:class:`WritePath` owns the journal, the applier, the turn-id claims (idempotent saves)
+and which caller owns which call while its records are on their way to the store. It
+is given the store, the journal, the applier and the :class:`PendingWrites` the applier
+keeps; callers of :meth:`append` get a journal sequence number back only once the
+record is durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from .._exceptions import IdentityMismatch, VoxmemError
+from ..journal import Journal
+from ..models import Scope, SessionInfo
+from ..store import Store
+from ._idempotency import TURN_RETRY_WINDOW_S, TurnClaims
+from ._pending import PendingWrites
+from ._writer import Applier, scope_from_record, scope_to_record
+
+__all__ = ["WritePath"]
+
+log = logging.getLogger("voxmem.engine")
+
+SESSION_OWNERS_KEPT = 100_000
+#: How long a save waits for the store to say whether its turn id was stored before.
+#: Past it (an outage, a queue) the save goes ahead: the store's insert skips a turn id
+#: it already holds, so durability never waits on this lookup.
+TURN_LOOKUP_TIMEOUT_S = 0.2
+
+
+class WritePath:
+    """Durable appends, turn-id claims and call ownership for one engine."""
+
+    def __init__(self, store: Store, journal: Journal, applier: Applier,
+                 pending: PendingWrites, clock: Callable[[], float]) -> None:
+        self._store = store
+        self.journal = journal
+        self.applier = applier
+        self._pending = pending
+        self._clock = clock
+        self.turn_claims = TurnClaims()
+        #: recent session id → caller, covering sessions journaled but not yet applied
+        self._session_owners: collections.OrderedDict[tuple[str, str, str], str] = \
+            collections.OrderedDict()
+        #: caller key -> journal sequence number of the caller's last write
+        self._last_seq: collections.OrderedDict[tuple[Any, ...], int] = \
+            collections.OrderedDict()
+
+    # -- opening and closing --------------------------------------------------------------
+    async def open(self) -> None:
+        """Open the journal after the store and replay what the store has not applied."""
+        applied = await self._store.applied_seq()
+        # The store's position is the floor for new sequence numbers: a journal that
+        # lost its tail must not reuse numbers replay would then skip.
+        await asyncio.get_running_loop().run_in_executor(None, self.journal.open, applied)
+        self.applier.start(applied)
+        self.applier.quarantined = len(await self._store.list_quarantined(1000))
+        replayed = 0
+        for record in self.journal.read_after(applied):
+            self.applier.submit(record)
+            self._remember_turn_id(record)
+            replayed += 1
+        if replayed:
+            log.info("replaying %d journal records past store position %d", replayed, applied)
+
+    async def close(self) -> None:
+        """Store everything journaled, then close the journal and drop its applied part."""
+        await self.applier.aclose()
+        applied = self.applier.applied_seq
+        await asyncio.get_running_loop().run_in_executor(None, self.journal.close)
+        self.journal.drop_applied(applied)
+
+    def _remember_turn_id(self, record: dict[str, Any]) -> None:
+        """Replayed turns are not in the store yet: their turn ids must still dedupe."""
+        if record.get("type") != "turn":
+            return
+        try:
+            turn = record["turn"]
+            if turn.get("turnId"):
+                self.turn_claims.remember(scope_from_record(record["scope"]),
+                                           turn["turnId"], turn["eventId"])
+        except (KeyError, TypeError, AttributeError):
+            pass  # malformed: the applier quarantines it
+
+    # -- appending ------------------------------------------------------------------------
+    async def append(self, record: dict[str, Any]) -> int:
+        """Make a write durable, then hand it to the applier; its sequence number."""
+        seq = await self.journal.append(record)
+        self._submit(seq, record)
+        return seq
+
+    async def append_many(self, records: list[dict[str, Any]]) -> list[int]:
+        """Make several writes durable with one disk sync, then hand them to the applier."""
+        seqs = await self.journal.append_many(records)
+        for seq, record in zip(seqs, records, strict=True):
+            self._submit(seq, record)
+        return seqs
+
+    def _submit(self, seq: int, record: dict[str, Any]) -> None:
+        self.applier.submit({"seq": seq, **record})
+        where = record.get("scope")
+        if isinstance(where, dict):
+            key = (where.get("t"), where.get("p"), where.get("s"), where.get("u"))
+            self._last_seq[key] = seq
+            self._last_seq.move_to_end(key)
+            while len(self._last_seq) > SESSION_OWNERS_KEPT:
+                self._last_seq.popitem(last=False)
+
+    async def wait_applied(self, timeout: float | None = None) -> bool:
+        """Wait until every acknowledged write is in the store; False on timeout."""
+        return await self.applier.wait_applied(timeout=timeout)
+
+    def settled(self, scope: Scope) -> bool:
+        """Whether everything this caller wrote is in the store (nothing in flight)."""
+        return not self._pending.any(scope) and (
+            self._last_seq.get(scope.caller_key, 0) <= self.applier.applied_seq)
+
+    def has_pending_turns(self, scope: Scope) -> bool:
+        """Whether turns of this caller are durable but not in the store yet."""
+        return bool(self._pending.turns(scope))
+
+    async def retry_quarantined(self, seq: int) -> int | None:
+        """Journal a quarantined record again (an operator fixed its cause); its new seq.
+
+        None when no record ``seq`` is quarantined. If the store refuses it again it is
+        quarantined again under the new number.
+        """
+        entries = [e for e in await self._store.list_quarantined(1_000_000) if e.seq == seq]
+        if not entries:
+            return None
+        record = {k: v for k, v in json.loads(entries[0].record).items() if k != "seq"}
+        # Journaled before it leaves the quarantine: a crash in between replays a copy,
+        # which the store's idempotent writes absorb, instead of losing the record.
+        new_seq = await self.append(record)
+        if await self._store.release_quarantined(seq) is not None:
+            self.applier.quarantined = max(0, self.applier.quarantined - 1)
+        log.info("quarantined journal record %d journaled again as %d", seq, new_seq)
+        return new_seq
+
+    async def erase_caller(self, scope: Scope) -> int:
+        """Remove every journal record of the caller; how many were removed.
+
+        The caller's turn ids are forgotten too: a new turn may reuse an erased one.
+        """
+        key = scope_to_record(scope)
+
+        def other_caller(record: dict[str, Any]) -> bool:
+            rec = record.get("scope") or {}
+            return not all(rec.get(f) == key[f] for f in ("t", "p", "s", "u"))
+
+        loop = asyncio.get_running_loop()
+        removed: int = await loop.run_in_executor(None, self.journal.rewrite, other_caller)
+        self.turn_claims.forget_caller(scope)
+        return removed
+
+    # -- call ownership -------------------------------------------------------------------
+    def claim_session(self, scope: Scope, session_id: str) -> None:
+        """Record that ``session_id`` now belongs to ``scope``'s caller (after a merge)."""
+        key = (scope.tenant_id, scope.project_id, session_id)
+        self._session_owners[key] = scope.user_id
+        self._session_owners.move_to_end(key)
+
+    async def own_session(self, scope: Scope, session_id: str) -> SessionInfo | None:
+        """Claim ``session_id`` for the caller, or raise ``identity_mismatch``.
+
+        The claim is made synchronously, before any await: the store only learns of a
+        session once the applier reaches it, and two callers must not both get one id
+        in that window. Returns the stored session when the store already has it.
+        """
+        key = (scope.tenant_id, scope.project_id, session_id)
+        owner = self._session_owners.setdefault(key, scope.user_id)
+        self._session_owners.move_to_end(key)
+        while len(self._session_owners) > SESSION_OWNERS_KEPT:
+            self._session_owners.popitem(last=False)
+        existing = await self._store.get_session(scope.tenant_id, scope.project_id,
+                                                 session_id)
+        if existing is not None:
+            owner = self._session_owners[key] = existing.user_id
+        if owner != scope.user_id:
+            raise IdentityMismatch(f"session {session_id!r} belongs to another caller",
+                                   details={"sessionId": session_id})
+        return existing
+
+    async def check_session_owner(self, scope: Scope, session_id: str) -> None:
+        """Raise ``identity_mismatch`` if ``session_id`` is another caller's call.
+
+        The store is the truth for applied sessions; the in-memory claims cover ones
+        still on their way from the journal. An unknown id belongs to nobody yet.
+        """
+        key = (scope.tenant_id, scope.project_id, session_id)
+        existing = await self._store.get_session(scope.tenant_id, scope.project_id,
+                                                 session_id)
+        owner = existing.user_id if existing is not None else self._session_owners.get(key)
+        if owner is not None and owner != scope.user_id:
+            raise IdentityMismatch(f"session {session_id!r} belongs to another caller",
+                                   details={"sessionId": session_id})
+
+    # -- turn ids -------------------------------------------------------------------------
+    async def seed_turn_ids(self, scope: Scope, turn_id: str) -> str | None:
+        """Learn the caller's recent stored turn ids (once per caller per process); the
+        event id ``turn_id`` was stored under, if it was."""
+        if self.applier.last_error is not None:
+            return None  # the store is failing: do not make a save wait to find that out
+        try:
+            found = await asyncio.wait_for(self._store.find_turns(
+                scope, [turn_id], since=self._clock() - TURN_RETRY_WINDOW_S),
+                TURN_LOOKUP_TIMEOUT_S)
+        except (TimeoutError, VoxmemError) as exc:
+            log.debug("turn id lookup skipped (%s); the store's insert dedupes", exc)
+            return None
+        self.turn_claims.seed(scope, found)
+        return found.get(turn_id)
+
+    async def stored_turn_ids(self, scope: Scope, turn_ids: list[str]) -> dict[str, str]:
+        """Event ids of turn ids the store holds; {} when it cannot tell in time."""
+        if self.applier.last_error is not None:
+            return {}  # the store is failing: do not make a save wait to find that out
+        try:
+            return await asyncio.wait_for(self._store.find_turns(scope, turn_ids),
+                                          TURN_LOOKUP_TIMEOUT_S * max(1, len(turn_ids) // 500))
+        except (TimeoutError, VoxmemError) as exc:
+            log.debug("turn id lookup skipped (%s); the store's insert dedupes", exc)
+            return {}
+
+    def stats(self) -> dict[str, Any]:
+        """The write path's part of the engine's stats."""
+        return {
+            "journalSeq": self.journal.last_seq,
+            "appliedSeq": self.applier.applied_seq,
+            "backlog": self.applier.backlog,
+            "turnsApplied": self.applier.turns_applied,
+            "lastWriteError": self.applier.last_error,
+            "journalError": self.journal.broken or self.journal.last_error,
+            "quarantined": self.applier.quarantined,
+            # Unhealthy while acknowledged writes cannot reach the disk or the store.
+            "healthy": self.journal.healthy and self.applier.last_error is None,
+        }
