@@ -150,9 +150,9 @@ async def test_a_garbled_response_is_request_failed(
 # -- the client's side of the wire format ------------------------------------------------------
 def test_calls_encode_to_the_operation_table_routes() -> None:
     core = ClientCore(project_id="p", agent_id="a")
-    call = core.search_memory("hi", user={"id": "u"}, user_id=None, lanes=["org"],
-                              intent="answer_current_user", top_k=None, timeout_ms=None,
-                              mode="fast")
+    call = core.call("search_memory", query="hi", user={"id": "u"}, user_id=None,
+                     lanes=("org",), intent="answer_current_user", top_k=None,
+                     timeout_ms=None, mode="fast")
     request = ClientCore.http_request(call)
     assert (request.method, request.path) == ("POST", "/v1/memory/search")
     body = json.loads(request.body)
@@ -163,11 +163,30 @@ def test_calls_encode_to_the_operation_table_routes() -> None:
 
 def test_a_save_carries_a_turn_id_fixed_before_the_first_attempt() -> None:
     core = ClientCore(project_id="p", agent_id="a")
-    call = core.save_response(user_text="a", assistant_text="b", user={"id": "u"},
-                              user_id=None, turn_id=None, tool_calls=None, metadata=None,
-                              interrupted=False)
+    call = core.call("save_response", user_text="a", assistant_text="b", user={"id": "u"},
+                     user_id=None, turn_id=None, tool_calls=None, metadata=None,
+                     interrupted=False)
     assert call.payload["turnId"].startswith("turn_")
     assert json.loads(ClientCore.http_request(call).body)["turnId"] == call.payload["turnId"]
+
+
+def test_operation_specific_argument_handling() -> None:
+    core = ClientCore(project_id="p", agent_id="a")
+    # None clears a profile field: it is sent, not left out as "not given".
+    cleared = core.call("update_profile", user={"id": "u"}, user_id=None, field="plan",
+                        value=None)
+    assert "value" in cleared.payload and cleared.payload["value"] is None
+    assert core.call("update_profile", user={"id": "u"}, user_id=None, field="plan",
+                     value="gold").payload["value"] == "gold"
+    # False flags are the runtime's defaults and stay off the wire.
+    assert "learning" not in core.call("flush", timeout_s=5.0, learning=False).payload
+    assert core.call("flush", timeout_s=5.0, learning=True).payload["learning"] is True
+    ended = core.call("end_session", user={"id": "u"}, user_id=None, reason="completed",
+                      session_id=None, report=None, wait=False)
+    assert "wait" not in ended.payload
+    # The recall timeout is checked before any I/O: the client's deadline depends on it.
+    with pytest.raises(BadRequest):
+        core.call("search_memory", query="q", user={"id": "u"}, timeout_ms=-1)
 
 
 def test_error_envelopes_become_their_exception_classes() -> None:

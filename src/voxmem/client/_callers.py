@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ._blocking import blocking
+
 if TYPE_CHECKING:
-    from ._client import VoiceClient
     from ._core import ClientCore, OperationCall, UserArg
-    from ._runner import LoopThread
 
 __all__ = ["CallerMethods", "CallerMethodsSync"]
 
@@ -42,95 +42,54 @@ class CallerMethods:
                 default_user_id="+15105550100")
             await client.preload(user={"id": found["userId"]})
         """
-        return self._core.parse_dict(await self._send(self._core.project_op(
+        return self._core.parse_dict(await self._send(self._core.call(
             "resolve_caller", identifiers=list(identifiers), user_id=user_id, name=name,
             default_user_id=default_user_id, session_id=session_id)))
 
     async def link_identifier(self, kind: str, value: str, *, user: UserArg = None,
                               user_id: str | None = None, source: str = "api") -> dict[str, Any]:
         """Link one identifier (as written or spoken) to the caller."""
-        return self._core.parse_dict(await self._send(self._core.caller_op(
+        return self._core.parse_dict(await self._send(self._core.call(
             "link_identifier", user=user, user_id=user_id, kind=kind, value=value,
             source=source)))
 
     async def find_callers(self, identifier: str) -> list[dict[str, Any]]:
         """Callers linked to ``identifier`` (phone, e-mail, account, ... or a name)."""
-        return self._core.parse_list(await self._send(self._core.project_op(
+        return self._core.parse_list(await self._send(self._core.call(
             "find_callers", identifier=identifier)))
 
     async def show_caller(self, *, user: UserArg = None,
                           user_id: str | None = None) -> dict[str, Any]:
         """The caller's identifiers, merges and entity graph."""
-        return self._core.parse_dict(await self._send(self._core.caller_op(
+        return self._core.parse_dict(await self._send(self._core.call(
             "show_caller", user=user, user_id=user_id)))
 
     async def merge_callers(self, from_id: str, to_id: str, *, reason: str | None = None,
                             propose: bool = False) -> dict[str, Any]:
         """Merge caller ``from_id`` into ``to_id`` (undoable; ``propose`` only records it)."""
-        return self._core.parse_dict(await self._send(self._core.project_op(
+        return self._core.parse_dict(await self._send(self._core.call(
             "merge_callers", from_id=from_id, to_id=to_id, reason=reason,
             status="proposed" if propose else "merged")))
 
     async def unmerge_callers(self, merge_id: str) -> dict[str, Any]:
         """Undo merge ``merge_id``: both callers get back exactly what they had."""
-        return self._core.parse_dict(await self._send(self._core.project_op(
+        return self._core.parse_dict(await self._send(self._core.call(
             "unmerge_callers", merge_id=merge_id)))
 
     async def list_merges(self, *, user_id: str | None = None) -> list[dict[str, Any]]:
         """Recorded merges of the project (or of one caller), newest first."""
-        return self._core.parse_list(await self._send(self._core.project_op(
+        return self._core.parse_list(await self._send(self._core.call(
             "list_merges", user_id=user_id)))
 
 
 class CallerMethodsSync:
-    """Blocking caller-directory methods of :class:`VoiceClientSync`."""
+    """Blocking caller-directory methods of :class:`VoiceClientSync`, derived from
+    :class:`CallerMethods` (see ``_blocking``)."""
 
-    _async: VoiceClient
-    _runner: LoopThread
-
-    def resolve_caller(self, identifiers: Sequence[dict[str, str]], *,
-                       user_id: str | None = None, name: str | None = None,
-                       default_user_id: str | None = None,
-                       session_id: str | None = None) -> dict[str, Any]:
-        """See :meth:`VoiceClient.resolve_caller`."""
-        result: dict[str, Any] = self._runner.run(self._async.resolve_caller(
-            identifiers, user_id=user_id, name=name, default_user_id=default_user_id,
-            session_id=session_id))
-        return result
-
-    def link_identifier(self, kind: str, value: str, *, user: UserArg = None,
-                        user_id: str | None = None, source: str = "api") -> dict[str, Any]:
-        """See :meth:`VoiceClient.link_identifier`."""
-        result: dict[str, Any] = self._runner.run(self._async.link_identifier(
-            kind, value, user=user, user_id=user_id, source=source))
-        return result
-
-    def find_callers(self, identifier: str) -> list[dict[str, Any]]:
-        """See :meth:`VoiceClient.find_callers`."""
-        result: list[dict[str, Any]] = self._runner.run(self._async.find_callers(identifier))
-        return result
-
-    def show_caller(self, *, user: UserArg = None,
-                    user_id: str | None = None) -> dict[str, Any]:
-        """See :meth:`VoiceClient.show_caller`."""
-        result: dict[str, Any] = self._runner.run(self._async.show_caller(
-            user=user, user_id=user_id))
-        return result
-
-    def merge_callers(self, from_id: str, to_id: str, *, reason: str | None = None,
-                      propose: bool = False) -> dict[str, Any]:
-        """See :meth:`VoiceClient.merge_callers`."""
-        result: dict[str, Any] = self._runner.run(self._async.merge_callers(
-            from_id, to_id, reason=reason, propose=propose))
-        return result
-
-    def unmerge_callers(self, merge_id: str) -> dict[str, Any]:
-        """See :meth:`VoiceClient.unmerge_callers`."""
-        result: dict[str, Any] = self._runner.run(self._async.unmerge_callers(merge_id))
-        return result
-
-    def list_merges(self, *, user_id: str | None = None) -> list[dict[str, Any]]:
-        """See :meth:`VoiceClient.list_merges`."""
-        result: list[dict[str, Any]] = self._runner.run(self._async.list_merges(
-            user_id=user_id))
-        return result
+    resolve_caller = blocking(CallerMethods.resolve_caller)
+    link_identifier = blocking(CallerMethods.link_identifier)
+    find_callers = blocking(CallerMethods.find_callers)
+    show_caller = blocking(CallerMethods.show_caller)
+    merge_callers = blocking(CallerMethods.merge_callers)
+    unmerge_callers = blocking(CallerMethods.unmerge_callers)
+    list_merges = blocking(CallerMethods.list_merges)

@@ -1,12 +1,13 @@
-"""``VoiceClient`` (async) and ``VoiceClientSync``: same names, same arguments.
+"""``VoiceClient`` (async) and ``CallerSession`` (``client.session(user=...)``).
 
-``VoiceClient`` wires three things together for every method: a builder and a parser
-from the I/O-free :class:`~voxmem.client._core.ClientCore`, the caller pool, and a
+``VoiceClient`` wires three things together for every method: the call built by the
+I/O-free :class:`~voxmem.client._core.ClientCore` and its parser, the caller pool, and a
 transport — the local runtime over loopback HTTP (default, started on first use), a
 remote runtime (``runtime_url=``), or the engine in-process (``embedded=True``).
 
-``VoiceClientSync`` is the same client run on a private loop thread; each method blocks
-on its async twin, so no logic exists twice.
+Each method's signature is written here once (the memory-management and caller
+methods in the ``_memories`` and ``_callers`` mixins): the blocking twins in ``_sync``
+are derived from these, and the core takes the arguments as they are.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from .._config import UNSET, Settings, Unset, setting_default
+from .._config import Settings, setting_default
 from .._exceptions import (
     BadRequest,
     MemoryTimeout,
@@ -28,15 +29,15 @@ from .._exceptions import (
     VoxmemError,
 )
 from ..models import IndexBuildResult, Preload, SearchResult
-from ._callers import CallerMethods, CallerMethodsSync
+from ._callers import CallerMethods
 from ._core import ClientCore, OperationCall, UserArg
 from ._http import RuntimeTransport
+from ._memories import MemoryMethods
 from ._pool import CallerHandle, CallerPool
-from ._runner import LoopThread
-from ._session import CallerSession, CallerSessionSync
-from ._tools import TOOL_DESCRIPTION, MemoryTool
+from ._tools import TOOL_DESCRIPTION, ClientTools, MemoryTool, SessionTools
 
-__all__ = ["VoiceClient", "VoiceClientSync"]
+__all__ = ["DEFAULT_IDLE_TTL_S", "DEFAULT_MAX_CONCURRENT_USERS", "DEFAULT_PORT_RANGE",
+           "CallerSession", "VoiceClient"]
 
 log = logging.getLogger("voxmem.client")
 
@@ -67,7 +68,7 @@ def _settings(settings: Settings | dict[str, Any] | None, data_dir: str | Path |
     return base.replace(**changes) if changes else base
 
 
-class VoiceClient(CallerMethods):
+class VoiceClient(CallerMethods, MemoryMethods, ClientTools):
     """Async memory client for voice agents.
 
     With no ``runtime_url`` the first call starts the host's runtime (a detached
@@ -167,8 +168,8 @@ class VoiceClient(CallerMethods):
         if why != "idle" or not handle.session_open:
             return
         try:
-            await self._transport.call(self._core.end_session(
-                user=None, user_id=handle.user_id, reason="idle_timeout",
+            await self._transport.call(self._core.call(
+                "end_session", user=None, user_id=handle.user_id, reason="idle_timeout",
                 session_id=handle.session_id))
         except VoxmemError as exc:
             log.warning("could not end the idle call of %s: %s", handle.user_id, exc)
@@ -196,9 +197,9 @@ class VoiceClient(CallerMethods):
         # or behind other requests in the runtime is part of it. Sent only to a runtime
         # on this machine's clock; a remote one counts from the request's arrival.
         deadline_at = None if self.runtime_url else time.time() + budget_ms / 1000.0
-        call = self._core.search_memory(query, user=user, user_id=user_id, lanes=lanes,
-                                        intent=intent, top_k=top_k, timeout_ms=timeout_ms,
-                                        mode=mode, deadline_at=deadline_at)
+        call = self._core.call("search_memory", query=query, user=user, user_id=user_id,
+                               lanes=lanes, intent=intent, top_k=top_k,
+                               timeout_ms=timeout_ms, mode=mode, deadline_at=deadline_at)
         if self.embedded:
             return self._core.parse_search(await self._send(call))
         budget_s = self._core.recall_budget_s(budget_ms, self.settings.runtime_recall_grace_ms)
@@ -223,15 +224,15 @@ class VoiceClient(CallerMethods):
                             metadata: dict[str, Any] | None = None,
                             interrupted: bool = False) -> str | None:
         """Save one turn; returns its event id once it is durable on disk."""
-        return self._core.parse_event_id(await self._send(self._core.save_response(
-            user_text=user_text, assistant_text=assistant_text, user=user, user_id=user_id,
-            turn_id=turn_id, tool_calls=tool_calls, metadata=metadata,
+        return self._core.parse_event_id(await self._send(self._core.call(
+            "save_response", user_text=user_text, assistant_text=assistant_text, user=user,
+            user_id=user_id, turn_id=turn_id, tool_calls=tool_calls, metadata=metadata,
             interrupted=interrupted)))
 
     async def preload(self, *, user: UserArg = None, user_id: str | None = None) -> Preload:
         """The session-start block: profile, top facts, last call, open commitments."""
-        return self._core.parse_preload(await self._send(self._core.preload(
-            user=user, user_id=user_id)))
+        return self._core.parse_preload(await self._send(self._core.call(
+            "preload", user=user, user_id=user_id)))
 
     async def start_session(self, *, user: UserArg = None, user_id: str | None = None,
                             session_id: str | None = None,
@@ -240,8 +241,8 @@ class VoiceClient(CallerMethods):
 
         Reusing another caller's ``session_id`` raises ``identity_mismatch``.
         """
-        return self._core.parse_dict(await self._send(self._core.start_session(
-            user=user, user_id=user_id, session_id=session_id, metadata=metadata)))
+        return self._core.parse_dict(await self._send(self._core.call(
+            "start_session", user=user, user_id=user_id, session_id=session_id, metadata=metadata)))
 
     async def end_session(self, *, user: UserArg = None, user_id: str | None = None,
                           reason: str = "completed", session_id: str | None = None,
@@ -256,23 +257,23 @@ class VoiceClient(CallerMethods):
             ended = await client.end_session(user=caller, wait=True)
             ended["learning"]  # {"status": "learned", "facts": [...], "error": None}
         """
-        return self._core.parse_dict(await self._send(self._core.end_session(
-            user=user, user_id=user_id, reason=reason, session_id=session_id, report=report,
-            wait=wait)))
+        return self._core.parse_dict(await self._send(self._core.call(
+            "end_session", user=user, user_id=user_id, reason=reason, session_id=session_id,
+            report=report, wait=wait)))
 
     async def create_index(self, name: str, documents: list[dict[str, Any]], *,
                            metadata: dict[str, Any] | None = None) -> IndexBuildResult:
         """Build or append org index ``name`` (<= 100 documents and 1 MB per call)."""
-        return self._core.parse_index_build(await self._send(self._core.create_index(
-            name, documents, metadata)))
+        return self._core.parse_index_build(await self._send(self._core.call(
+            "create_index", name=name, documents=documents, metadata=metadata)))
 
     async def list_indexes(self) -> list[dict[str, Any]]:
         """The project's org indexes with version and counts."""
-        return self._core.parse_list(await self._send(self._core.list_indexes()))
+        return self._core.parse_list(await self._send(self._core.call("list_indexes")))
 
     async def list_documents(self, name: str) -> dict[str, Any]:
         """Org index ``name`` and its documents: ``{"index": {...}, "documents": [...]}``."""
-        return self._core.parse_dict(await self._send(self._core.list_documents(name)))
+        return self._core.parse_dict(await self._send(self._core.call("list_documents", name=name)))
 
     async def delete_documents(self, name: str, document_ids: list[str]) -> dict[str, Any]:
         """Remove documents (and their chunks) from org index ``name``.
@@ -281,25 +282,25 @@ class VoiceClient(CallerMethods):
 
             await client.delete_documents("faq", ["returns.md"])
         """
-        return self._core.parse_dict(await self._send(self._core.delete_documents(
-            name, document_ids)))
+        return self._core.parse_dict(await self._send(self._core.call(
+            "delete_documents", name=name, document_ids=document_ids)))
 
     async def delete_index(self, name: str) -> dict[str, Any]:
         """Remove org index ``name`` with all its documents."""
-        return self._core.parse_dict(await self._send(self._core.delete_index(name)))
+        return self._core.parse_dict(await self._send(self._core.call("delete_index", name=name)))
 
     async def search_index(self, query: str, *, name: str | None = None,
                            top_k: int | None = None) -> list[dict[str, Any]]:
         """The org chunks recall would return for ``query`` (from index ``name``, or all)."""
-        data = self._core.parse_dict(await self._send(self._core.search_index(
-            query, name, top_k)))
+        data = self._core.parse_dict(await self._send(self._core.call(
+            "search_index", query=query, name=name, top_k=top_k)))
         return list(data.get("chunks") or [])
 
     async def update_profile(self, *, user: UserArg = None, user_id: str | None = None,
                              field: str, value: Any) -> dict[str, Any]:
         """Set one structured profile field of the caller."""
-        return self._core.parse_dict(await self._send(self._core.update_profile(
-            user=user, user_id=user_id, field=field, value=value)))
+        return self._core.parse_dict(await self._send(self._core.call(
+            "update_profile", user=user, user_id=user_id, field=field, value=value)))
 
     async def import_history(self, *, user: UserArg = None, user_id: str | None = None,
                              sessions: list[dict[str, Any]], learn: bool = False,
@@ -313,8 +314,8 @@ class VoiceClient(CallerMethods):
         the recent turns. The result counts ``turns``, ``outsideRetention`` and
         ``skipped``.
         """
-        return self._core.parse_dict(await self._send(self._core.import_history(
-            user=user, user_id=user_id, sessions=sessions, learn=learn,
+        return self._core.parse_dict(await self._send(self._core.call(
+            "import_history", user=user, user_id=user_id, sessions=sessions, learn=learn,
             outside_retention=outside_retention)))
 
     async def flush(self, timeout_s: float = 30.0, *, learning: bool = False) -> dict[str, Any]:
@@ -323,95 +324,8 @@ class VoiceClient(CallerMethods):
         ``learning=True`` also waits for end-of-call learning already under way, so the
         facts it learns are stored when this returns (``flushed`` is False on timeout).
         """
-        return self._core.parse_dict(await self._send(self._core.flush(timeout_s, learning)))
-
-    async def list_quarantined(self) -> list[dict[str, Any]]:
-        """Journal records the store refused for bad data (not an outage), set aside so
-        later writes go on: ``{"seq", "error", "at", "userId", "projectId", "record"}``."""
-        result = self._core.parse_dict(await self._send(self._core.project_op(
-            "list_quarantined")))
-        records: list[dict[str, Any]] = result.get("records", [])
-        return records
-
-    async def retry_quarantined(self, seq: int) -> dict[str, Any]:
-        """Send quarantined record ``seq`` to the store again (its cause is fixed); if
-        refused again it is quarantined again under a new number."""
-        return self._core.parse_dict(await self._send(self._core.project_op(
-            "retry_quarantined", seq=seq)))
-
-    # -- memory management ------------------------------------------------------------------
-    async def list_memories(self, *, user: UserArg = None, user_id: str | None = None,
-                            include_deleted: bool = False) -> list[dict[str, Any]]:
-        """The caller's facts, newest first; ``include_deleted`` adds superseded and
-        deleted ones (with ``validTo`` / ``deletedAt``)."""
-        return self._core.parse_list(await self._send(self._core.caller_op(
-            "list_memories", user=user, user_id=user_id, include_deleted=include_deleted)))
-
-    async def session_memories(self, *, user: UserArg = None, user_id: str | None = None,
-                               session_id: str) -> list[dict[str, Any]]:
-        """Memories written during one call."""
-        return self._core.parse_list(await self._send(self._core.caller_op(
-            "session_memories", user=user, user_id=user_id, session_id=session_id)))
-
-    async def delete_memory(self, memory_id: str, *, user: UserArg = None,
-                            user_id: str | None = None) -> dict[str, Any]:
-        """Delete one memory: gone from recall at once, from disk at the next cleanup."""
-        return self._core.parse_dict(await self._send(self._core.caller_op(
-            "delete_memory", user=user, user_id=user_id, memory_id=memory_id)))
-
-    async def remember(self, *, user: UserArg = None, user_id: str | None = None,
-                       memory_type: str, content: str) -> dict[str, Any]:
-        """Upsert the caller's value for ``memory_type`` (one value per type)."""
-        return self._core.parse_dict(await self._send(self._core.caller_op(
-            "remember", user=user, user_id=user_id, memory_type=memory_type,
-            content=content)))
-
-    async def recall(self, *, user: UserArg = None, user_id: str | None = None,
-                     memory_type: str) -> str | None:
-        """The caller's current value for ``memory_type``, or None."""
-        data = self._core.parse_dict(await self._send(self._core.caller_op(
-            "recall", user=user, user_id=user_id, memory_type=memory_type)))
-        content = data.get("content")
-        return str(content) if content is not None else None
-
-    async def forget(self, *, user: UserArg = None, user_id: str | None = None,
-                     memory_type: str) -> bool:
-        """Delete the caller's value for ``memory_type``; True when there was one."""
-        data = self._core.parse_dict(await self._send(self._core.caller_op(
-            "forget", user=user, user_id=user_id, memory_type=memory_type)))
-        return bool(data.get("forgotten"))
-
-    async def forget_user(self, *, user: UserArg = None,
-                          user_id: str | None = None) -> dict[str, Any]:
-        """Erase everything about the caller: facts, turns, calls, journal, profile."""
-        return self._core.parse_dict(await self._send(self._core.caller_op(
-            "forget_user", user=user, user_id=user_id)))
-
-    async def export_user(self, *, user: UserArg = None,
-                          user_id: str | None = None) -> dict[str, Any]:
-        """Everything stored about the caller, for a data request."""
-        return self._core.parse_dict(await self._send(self._core.caller_op(
-            "export_user", user=user, user_id=user_id)))
-
-    async def merge_users(self, from_id: str, to_id: str) -> dict[str, Any]:
-        """Move everything of caller ``from_id`` (a guest) to ``to_id`` (the account)."""
-        return self._core.parse_dict(await self._send(self._core.project_op(
-            "merge_users", from_id=from_id, to_id=to_id)))
-
-    async def get_memory_policy(self) -> dict[str, Any]:
-        """Memory on/off and retention of the project and its agents."""
-        return self._core.parse_dict(await self._send(self._core.project_op(
-            "get_memory_policy")))
-
-    async def set_memory_policy(self, *, memory_enabled: bool | Unset = UNSET,
-                                memory_retention_days: int | Unset = UNSET,
-                                level: str = "project") -> dict[str, Any]:
-        """Set memory on/off and retention (days, 0 = no cap) for the project, or for
-        this client's agent with ``level="agent"``. An argument not given keeps the
-        value in force at that level (its policy, else the runtime's settings)."""
-        return self._core.parse_dict(await self._send(self._core.project_op(
-            "set_memory_policy", memory_enabled=memory_enabled,
-            memory_retention_days=memory_retention_days, level=level)))
+        return self._core.parse_dict(await self._send(self._core.call(
+            "flush", timeout_s=timeout_s, learning=learning)))
 
     # -- sessions and tools -----------------------------------------------------------------
     def session(self, *, user: UserArg = None, user_id: str | None = None,
@@ -434,20 +348,6 @@ class VoiceClient(CallerMethods):
 
         return MemoryTool(search, description=description)
 
-    def to_openai_function(self) -> dict[str, Any]:
-        """The ``search_memory`` tool's OpenAI function schema (no caller needed)."""
-        return MemoryTool(_no_search).schema()
-
-    def to_livekit_tool(self, *, user: UserArg = None,
-                        user_id: str | None = None) -> Any:
-        """The caller's ``search_memory`` tool as a LiveKit ``FunctionTool``."""
-        return self.search_memory_tool(user=user, user_id=user_id).to_livekit_tool()
-
-    def to_pipecat_tool(self, *, user: UserArg = None,
-                        user_id: str | None = None) -> dict[str, Any]:
-        """The caller's ``search_memory`` tool as ``{"name", "schema", "handler"}``."""
-        return self.search_memory_tool(user=user, user_id=user_id).to_pipecat_tool()
-
     # -- lifecycle --------------------------------------------------------------------------
     async def aclose(self) -> None:
         """Release the client: later calls raise ``pool.closed``. The shared runtime keeps
@@ -467,10 +367,6 @@ class VoiceClient(CallerMethods):
         await self.aclose()
 
 
-async def _no_search(query: str, intent: str) -> SearchResult:
-    raise BadRequest("this tool has no caller; use search_memory_tool(user=...)")
-
-
 def _track_session(handle: CallerHandle, call: OperationCall, result: Any) -> None:
     """Keep the handle's view of the caller's open call current."""
     if call.op in {"start_session", "save_response"}:
@@ -482,246 +378,101 @@ def _track_session(handle: CallerHandle, call: OperationCall, result: Any) -> No
         handle.session_id = None
 
 
-class VoiceClientSync(CallerMethodsSync):
-    """Blocking twin of :class:`VoiceClient`: same methods and arguments, no ``await``.
+class CallerSession(SessionTools):
+    """An open call with one caller. Use as ``async with client.session(user=...) as s``.
 
     Example::
 
-        client = VoiceClientSync(project_id="support", agent_id="bot")
-        with client.session(user={"id": "caller-42"}) as call:
-            call.save_response(user_text="hi", assistant_text="hello")
-        client.close()
+        async with client.session(user={"id": "caller-42", "name": "Dana"}) as call:
+            print((await call.preload()).contextText)
+            memory = await call.search_memory("what did I order last time?")
+            await call.save_response(user_text="Where is my order?",
+                                     assistant_text="It ships tomorrow.")
     """
 
-    def __init__(
-        self,
-        *,
-        project_id: str,
-        agent_id: str,
-        api_key: str | None = None,
-        runtime_url: str | None = None,
-        embedded: bool = False,
-        data_dir: str | Path | None = None,
-        max_concurrent_users: int = DEFAULT_MAX_CONCURRENT_USERS,
-        runtime_idle_ttl_s: float = DEFAULT_IDLE_TTL_S,
-        runtime_port_range: tuple[int, int] = DEFAULT_PORT_RANGE,
-        settings: Settings | dict[str, Any] | None = None,
-        tenant_id: str = "default",
-    ) -> None:
-        self._async = VoiceClient(
-            project_id=project_id, agent_id=agent_id, api_key=api_key,
-            runtime_url=runtime_url, embedded=embedded, data_dir=data_dir,
-            max_concurrent_users=max_concurrent_users, runtime_idle_ttl_s=runtime_idle_ttl_s,
-            runtime_port_range=runtime_port_range, settings=settings, tenant_id=tenant_id)
-        self._runner = LoopThread()
-        self.settings = self._async.settings
-        self.project_id = project_id
-        self.agent_id = agent_id
-        self.tenant_id = tenant_id
-        self.embedded = self._async.embedded
-        self.runtime_url = self._async.runtime_url
+    def __init__(self, client: VoiceClient, *, user: UserArg = None,
+                 user_id: str | None = None, session_id: str | None = None,
+                 metadata: dict[str, Any] | None = None) -> None:
+        self._client = client
+        self.user: dict[str, Any] = dict(user) if user is not None else {"id": user_id}
+        if user is not None and user_id is not None:
+            self.user.setdefault("id", user_id)
+        self.caller = client._core.check_caller(user, user_id)  # bad_request, before I/O
+        self.session_id = session_id
+        self._metadata = metadata
+        self._handle: CallerHandle | None = None
+        self.info: dict[str, Any] = {}
+        self.ended = False
 
-    @property
-    def pool_stats(self) -> dict[str, int]:
-        """Caller handles held, busy, evicted and reaped so far."""
-        return self._async.pool_stats
-
-    def search_memory(self, query: str, *, user: UserArg = None,
-                      user_id: str | None = None, lanes: Sequence[str] | None = None,
-                      intent: str = "answer_current_user",
-                      top_k: dict[str, int] | None = None,
-                      timeout_ms: float | None = None,
-                      mode: str = "fast") -> SearchResult:
-        """Recall for this turn; see :meth:`VoiceClient.search_memory`."""
-        return self._runner.run(self._async.search_memory(
-            query, user=user, user_id=user_id, lanes=lanes, intent=intent, top_k=top_k,
-            timeout_ms=timeout_ms, mode=mode))
-
-    def save_response(self, *, user_text: str, assistant_text: str, user: UserArg = None,
-                      user_id: str | None = None, turn_id: str | None = None,
-                      tool_calls: list[dict[str, Any]] | None = None,
-                      metadata: dict[str, Any] | None = None,
-                      interrupted: bool = False) -> str | None:
-        """Save one turn; returns its event id once it is durable on disk."""
-        return self._runner.run(self._async.save_response(
-            user_text=user_text, assistant_text=assistant_text, user=user, user_id=user_id,
-            turn_id=turn_id, tool_calls=tool_calls, metadata=metadata,
-            interrupted=interrupted))
-
-    def preload(self, *, user: UserArg = None, user_id: str | None = None) -> Preload:
-        """The session-start block: profile, top facts, last call, open commitments."""
-        return self._runner.run(self._async.preload(user=user, user_id=user_id))
-
-    def start_session(self, *, user: UserArg = None, user_id: str | None = None,
-                      session_id: str | None = None,
-                      metadata: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Open a call for the caller (optional: the first save opens one)."""
-        return self._runner.run(self._async.start_session(
-            user=user, user_id=user_id, session_id=session_id, metadata=metadata))
-
-    def end_session(self, *, user: UserArg = None, user_id: str | None = None,
-                    reason: str = "completed", session_id: str | None = None,
-                    report: dict[str, Any] | None = None,
-                    wait: bool = False) -> dict[str, Any]:
-        """Close the caller's current call; see :meth:`VoiceClient.end_session`."""
-        return self._runner.run(self._async.end_session(
-            user=user, user_id=user_id, reason=reason, session_id=session_id, report=report,
-            wait=wait))
-
-    def list_memories(self, *, user: UserArg = None, user_id: str | None = None,
-                      include_deleted: bool = False) -> list[dict[str, Any]]:
-        """The caller's facts; see :meth:`VoiceClient.list_memories`."""
-        return self._runner.run(self._async.list_memories(
-            user=user, user_id=user_id, include_deleted=include_deleted))
-
-    def session_memories(self, *, user: UserArg = None, user_id: str | None = None,
-                         session_id: str) -> list[dict[str, Any]]:
-        """Memories written during one call."""
-        return self._runner.run(self._async.session_memories(
-            user=user, user_id=user_id, session_id=session_id))
-
-    def delete_memory(self, memory_id: str, *, user: UserArg = None,
-                      user_id: str | None = None) -> dict[str, Any]:
-        """Delete one memory: gone from recall at once, from disk at the next cleanup."""
-        return self._runner.run(self._async.delete_memory(memory_id, user=user,
-                                                          user_id=user_id))
-
-    def remember(self, *, user: UserArg = None, user_id: str | None = None,
-                 memory_type: str, content: str) -> dict[str, Any]:
-        """Upsert the caller's value for ``memory_type`` (one value per type)."""
-        return self._runner.run(self._async.remember(
-            user=user, user_id=user_id, memory_type=memory_type, content=content))
-
-    def recall(self, *, user: UserArg = None, user_id: str | None = None,
-               memory_type: str) -> str | None:
-        """The caller's current value for ``memory_type``, or None."""
-        return self._runner.run(self._async.recall(user=user, user_id=user_id,
-                                                   memory_type=memory_type))
-
-    def forget(self, *, user: UserArg = None, user_id: str | None = None,
-               memory_type: str) -> bool:
-        """Delete the caller's value for ``memory_type``; True when there was one."""
-        return self._runner.run(self._async.forget(user=user, user_id=user_id,
-                                                   memory_type=memory_type))
-
-    def forget_user(self, *, user: UserArg = None,
-                    user_id: str | None = None) -> dict[str, Any]:
-        """Erase everything about the caller."""
-        return self._runner.run(self._async.forget_user(user=user, user_id=user_id))
-
-    def export_user(self, *, user: UserArg = None,
-                    user_id: str | None = None) -> dict[str, Any]:
-        """Everything stored about the caller, for a data request."""
-        return self._runner.run(self._async.export_user(user=user, user_id=user_id))
-
-    def merge_users(self, from_id: str, to_id: str) -> dict[str, Any]:
-        """Move everything of caller ``from_id`` (a guest) to ``to_id`` (the account)."""
-        return self._runner.run(self._async.merge_users(from_id, to_id))
-
-    def get_memory_policy(self) -> dict[str, Any]:
-        """Memory on/off and retention of the project and its agents."""
-        return self._runner.run(self._async.get_memory_policy())
-
-    def set_memory_policy(self, *, memory_enabled: bool | Unset = UNSET,
-                          memory_retention_days: int | Unset = UNSET,
-                          level: str = "project") -> dict[str, Any]:
-        """Set memory on/off and retention; see :meth:`VoiceClient.set_memory_policy`."""
-        return self._runner.run(self._async.set_memory_policy(
-            memory_enabled=memory_enabled, memory_retention_days=memory_retention_days,
-            level=level))
-
-    def create_index(self, name: str, documents: list[dict[str, Any]], *,
-                     metadata: dict[str, Any] | None = None) -> IndexBuildResult:
-        """Build or append org index ``name`` (<= 100 documents and 1 MB per call)."""
-        return self._runner.run(self._async.create_index(name, documents, metadata=metadata))
-
-    def list_indexes(self) -> list[dict[str, Any]]:
-        """The project's org indexes with version and counts."""
-        return self._runner.run(self._async.list_indexes())
-
-    def list_documents(self, name: str) -> dict[str, Any]:
-        """Org index ``name`` and its documents; see :meth:`VoiceClient.list_documents`."""
-        return self._runner.run(self._async.list_documents(name))
-
-    def delete_documents(self, name: str, document_ids: list[str]) -> dict[str, Any]:
-        """Remove documents from org index ``name``."""
-        return self._runner.run(self._async.delete_documents(name, document_ids))
-
-    def delete_index(self, name: str) -> dict[str, Any]:
-        """Remove org index ``name`` with all its documents."""
-        return self._runner.run(self._async.delete_index(name))
-
-    def search_index(self, query: str, *, name: str | None = None,
-                     top_k: int | None = None) -> list[dict[str, Any]]:
-        """The org chunks recall would return for ``query``."""
-        return self._runner.run(self._async.search_index(query, name=name, top_k=top_k))
-
-    def update_profile(self, *, user: UserArg = None, user_id: str | None = None,
-                       field: str, value: Any) -> dict[str, Any]:
-        """Set one structured profile field of the caller."""
-        return self._runner.run(self._async.update_profile(
-            user=user, user_id=user_id, field=field, value=value))
-
-    def import_history(self, *, user: UserArg = None, user_id: str | None = None,
-                       sessions: list[dict[str, Any]], learn: bool = False,
-                       outside_retention: str | None = None) -> dict[str, Any]:
-        """Backfill past calls; see :meth:`VoiceClient.import_history`."""
-        return self._runner.run(self._async.import_history(
-            user=user, user_id=user_id, sessions=sessions, learn=learn,
-            outside_retention=outside_retention))
-
-    def flush(self, timeout_s: float = 30.0, *, learning: bool = False) -> dict[str, Any]:
-        """Wait until every acknowledged write is applied to the store; see
-        :meth:`VoiceClient.flush`."""
-        return self._runner.run(self._async.flush(timeout_s, learning=learning))
-
-    def list_quarantined(self) -> list[dict[str, Any]]:
-        """See :meth:`VoiceClient.list_quarantined`."""
-        return self._runner.run(self._async.list_quarantined())
-
-    def retry_quarantined(self, seq: int) -> dict[str, Any]:
-        """See :meth:`VoiceClient.retry_quarantined`."""
-        return self._runner.run(self._async.retry_quarantined(seq))
-
-    def session(self, *, user: UserArg = None, user_id: str | None = None,
-                session_id: str | None = None,
-                metadata: dict[str, Any] | None = None) -> CallerSessionSync:
-        """``with client.session(user=...) as call:`` — one call, one caller."""
-        return CallerSessionSync(self._runner, self._async.session(
-            user=user, user_id=user_id, session_id=session_id, metadata=metadata))
-
-    def search_memory_tool(self, *, user: UserArg = None, user_id: str | None = None,
-                           lanes: Sequence[str] | None = None,
-                           timeout_ms: float | None = None,
-                           description: str = TOOL_DESCRIPTION) -> MemoryTool:
-        """A ``search_memory`` LLM tool bound to one caller; awaitable from any loop."""
-        return self._runner.hop_tool(self._async.search_memory_tool(
-            user=user, user_id=user_id, lanes=lanes, timeout_ms=timeout_ms,
-            description=description))
-
-    def to_openai_function(self) -> dict[str, Any]:
-        """The ``search_memory`` tool's OpenAI function schema (no caller needed)."""
-        return self._async.to_openai_function()
-
-    def to_livekit_tool(self, *, user: UserArg = None,
-                        user_id: str | None = None) -> Any:
-        """The caller's ``search_memory`` tool as a LiveKit ``FunctionTool``."""
-        return self.search_memory_tool(user=user, user_id=user_id).to_livekit_tool()
-
-    def to_pipecat_tool(self, *, user: UserArg = None,
-                        user_id: str | None = None) -> dict[str, Any]:
-        """The caller's ``search_memory`` tool as ``{"name", "schema", "handler"}``."""
-        return self.search_memory_tool(user=user, user_id=user_id).to_pipecat_tool()
-
-    def close(self) -> None:
-        """Release the client and its loop thread; the shared runtime keeps running."""
-        if self._runner.closed:
-            return
-        self._runner.run(self._async.aclose())
-        self._runner.stop()
-
-    def __enter__(self) -> VoiceClientSync:
+    async def __aenter__(self) -> CallerSession:
+        if self._handle is not None:
+            raise BadRequest("this session is already open; use a new client.session()",
+                             field="session")
+        self._handle = await self._client._checkout(self.caller.id, pin=True)
+        try:
+            self.info = await self._client.start_session(
+                user=self.user, session_id=self.session_id, metadata=self._metadata)
+        except BaseException:
+            self._release()
+            raise
+        self.session_id = str(self.info.get("sessionId") or self.session_id or "") or None
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    async def __aexit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        try:
+            if not self.ended:
+                await self.end("completed" if exc_type is None else "error")
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self._handle is not None:
+            self._client._pool.checkin(self._handle, pin=True)
+            self._handle = None
+
+    async def end(self, reason: str = "completed", *, wait: bool = False) -> dict[str, Any]:
+        """End the call now (leaving the ``async with`` block does it otherwise).
+
+        ``wait=True``: return once learning from the call has finished; see
+        :meth:`VoiceClient.end_session`.
+        """
+        self.ended = True
+        return await self._client.end_session(user=self.user, reason=reason,
+                                              session_id=self.session_id, wait=wait)
+
+    async def search_memory(self, query: str, *, lanes: Sequence[str] | None = None,
+                            intent: str = "answer_current_user",
+                            top_k: dict[str, int] | None = None,
+                            timeout_ms: float | None = None,
+                            mode: str = "fast") -> SearchResult:
+        """Recall for this caller; see :meth:`VoiceClient.search_memory`."""
+        return await self._client.search_memory(query, user=self.user, lanes=lanes,
+                                                intent=intent, top_k=top_k,
+                                                timeout_ms=timeout_ms, mode=mode)
+
+    async def save_response(self, *, user_text: str, assistant_text: str,
+                            turn_id: str | None = None,
+                            tool_calls: list[dict[str, Any]] | None = None,
+                            metadata: dict[str, Any] | None = None,
+                            interrupted: bool = False) -> str | None:
+        """Save one turn of this call durably; returns its event id."""
+        return await self._client.save_response(
+            user_text=user_text, assistant_text=assistant_text, user=self.user,
+            turn_id=turn_id, tool_calls=tool_calls, metadata=metadata,
+            interrupted=interrupted)
+
+    async def preload(self) -> Preload:
+        """The session-start memory block for this caller."""
+        return await self._client.preload(user=self.user)
+
+    async def update_profile(self, field: str, value: Any) -> dict[str, Any]:
+        """Set one profile field of this caller."""
+        return await self._client.update_profile(user=self.user, field=field, value=value)
+
+    def search_memory_tool(self, *, lanes: Sequence[str] | None = None,
+                           timeout_ms: float | None = None,
+                           description: str = TOOL_DESCRIPTION) -> MemoryTool:
+        """A ``search_memory`` LLM tool bound to this caller."""
+        return self._client.search_memory_tool(user=self.user, lanes=lanes,
+                                               timeout_ms=timeout_ms,
+                                               description=description)

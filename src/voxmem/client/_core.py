@@ -14,7 +14,7 @@ import dataclasses
 import functools
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -102,87 +102,21 @@ class ClientCore:
         return check_caller(user, user_id)
 
     # -- builders --------------------------------------------------------------------------
-    def search_memory(self, query: str, *, user: UserArg, user_id: str | None,
-                      lanes: Sequence[str] | None, intent: str,
-                      top_k: dict[str, int] | None, timeout_ms: float | None,
-                      mode: str, deadline_at: float | None = None) -> OperationCall:
-        """``deadline_at`` (epoch seconds): when the caller stops waiting; a runtime on
-        the same clock answers ``degraded`` at once if the search reaches it later."""
-        if timeout_ms is not None:
-            # Checked here too: the client derives its own transport deadline from it.
-            check_timeout_ms(timeout_ms)
-        return self._call("search_memory", query=query, user=user, user_id=user_id,
-                          lanes=list(lanes) if lanes is not None else None, intent=intent,
-                          top_k=top_k, timeout_ms=timeout_ms, mode=mode,
-                          deadline_at=deadline_at)
+    def call(self, op: str, **fields: Any) -> OperationCall:
+        """The call of operation ``op`` with the client method's arguments as ``fields``.
 
-    def save_response(self, *, user_text: str, assistant_text: str, user: UserArg,
-                      user_id: str | None, turn_id: str | None,
-                      tool_calls: list[dict[str, Any]] | None,
-                      metadata: dict[str, Any] | None, interrupted: bool) -> OperationCall:
-        # A turn id fixed here, before the first attempt, travels unchanged with a retry
-        # after a lost connection, so the two attempts are recognisably one turn.
-        turn_id = turn_id or f"turn_{uuid.uuid4().hex}"
-        return self._call("save_response", user_text=user_text, assistant_text=assistant_text,
-                          user=user, user_id=user_id, turn_id=turn_id, tool_calls=tool_calls,
-                          metadata=metadata, interrupted=interrupted)
-
-    def preload(self, *, user: UserArg, user_id: str | None) -> OperationCall:
-        return self._call("preload", user=user, user_id=user_id)
-
-    def start_session(self, *, user: UserArg, user_id: str | None, session_id: str | None,
-                      metadata: dict[str, Any] | None) -> OperationCall:
-        return self._call("start_session", user=user, user_id=user_id, session_id=session_id,
-                          metadata=metadata)
-
-    def end_session(self, *, user: UserArg, user_id: str | None, reason: str,
-                    session_id: str | None, report: dict[str, Any] | None = None,
-                    wait: bool = False) -> OperationCall:
-        return self._call("end_session", user=user, user_id=user_id, reason=reason,
-                          session_id=session_id, report=report, wait=wait or None)
-
-    def caller_op(self, op: str, *, user: UserArg, user_id: str | None,
-                  **fields: Any) -> OperationCall:
-        """A per-caller memory-management call (list, delete, remember, forget, ...)."""
-        return self._call(op, user=user, user_id=user_id, **fields)
-
-    def project_op(self, op: str, **fields: Any) -> OperationCall:
-        """A project-level call (merges, memory policy)."""
-        return self._call(op, **fields)
-
-    def create_index(self, name: str, documents: list[dict[str, Any]],
-                     metadata: dict[str, Any] | None) -> OperationCall:
-        return self._call("create_index", name=name, documents=documents, metadata=metadata)
-
-    def list_indexes(self) -> OperationCall:
-        return self._call("list_indexes")
-
-    def list_documents(self, name: str) -> OperationCall:
-        return self._call("list_documents", name=name)
-
-    def delete_documents(self, name: str, document_ids: list[str]) -> OperationCall:
-        return self._call("delete_documents", name=name, document_ids=document_ids)
-
-    def delete_index(self, name: str) -> OperationCall:
-        return self._call("delete_index", name=name)
-
-    def search_index(self, query: str, name: str | None, top_k: int | None) -> OperationCall:
-        return self._call("search_index", query=query, name=name, top_k=top_k)
-
-    def update_profile(self, *, user: UserArg, user_id: str | None, field: str,
-                       value: Any) -> OperationCall:
-        call = self._call("update_profile", user=user, user_id=user_id, field=field)
-        call.payload["value"] = value  # None is a value here: it clears the field
+        The client methods declare the arguments (once, in ``VoiceClient``); what
+        some operations do to them before they go out is in ``_PREPARE``.
+        """
+        prepare = _PREPARE.get(op)
+        if prepare is not None:
+            fields = prepare(fields)
+        keep_none = _NONE_IS_A_VALUE.get(op, ())
+        call = self._call(op, **fields)
+        for name in keep_none:
+            if name in fields and fields[name] is None:
+                call.payload[name] = None
         return call
-
-    def import_history(self, *, user: UserArg, user_id: str | None,
-                       sessions: list[dict[str, Any]], learn: bool = False,
-                       outside_retention: str | None = None) -> OperationCall:
-        return self._call("import_history", user=user, user_id=user_id, sessions=sessions,
-                          learn=learn, outside_retention=outside_retention)
-
-    def flush(self, timeout_s: float, learning: bool = False) -> OperationCall:
-        return self._call("flush", timeout_s=timeout_s, learning=learning or None)
 
     # -- wire ------------------------------------------------------------------------------
     @staticmethod
@@ -249,3 +183,34 @@ class ClientCore:
     @staticmethod
     def parse_list(data: Any) -> list[dict[str, Any]]:
         return list(data) if isinstance(data, list) else []
+
+
+def _search_memory(fields: dict[str, Any]) -> dict[str, Any]:
+    if fields.get("timeout_ms") is not None:
+        # Checked here too: the client derives its own transport deadline from it.
+        check_timeout_ms(fields["timeout_ms"])
+    lanes = fields.get("lanes")
+    return {**fields, "lanes": list(lanes) if lanes is not None else None}
+
+
+def _save_response(fields: dict[str, Any]) -> dict[str, Any]:
+    # A turn id fixed here, before the first attempt, travels unchanged with a retry
+    # after a lost connection, so the two attempts are recognisably one turn.
+    return {**fields, "turn_id": fields.get("turn_id") or f"turn_{uuid.uuid4().hex}"}
+
+
+def _false_is_default(name: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def prepare(fields: dict[str, Any]) -> dict[str, Any]:
+        return {**fields, name: fields.get(name) or None}  # left out: the default
+    return prepare
+
+
+#: What an operation does to the client method's arguments before they are encoded.
+_PREPARE: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "search_memory": _search_memory,
+    "save_response": _save_response,
+    "end_session": _false_is_default("wait"),
+    "flush": _false_is_default("learning"),
+}
+#: Fields where None is a value to send, not "not given" (it clears a profile field).
+_NONE_IS_A_VALUE: dict[str, tuple[str, ...]] = {"update_profile": ("value",)}

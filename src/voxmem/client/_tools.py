@@ -10,12 +10,13 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
-from .._exceptions import VoxmemError
+from .._exceptions import BadRequest, VoxmemError
 from ..models import SearchResult
+from ._core import UserArg
 
-__all__ = ["TOOL_DESCRIPTION", "TOOL_NAME", "MemoryTool"]
+__all__ = ["TOOL_DESCRIPTION", "TOOL_NAME", "ClientTools", "MemoryTool", "SessionTools"]
 
 log = logging.getLogger("voxmem.client")
 
@@ -60,7 +61,7 @@ class MemoryTool:
     def __init__(self, search: SearchFn, *, description: str = TOOL_DESCRIPTION) -> None:
         self._search = search
         self.description = description
-        self.last_trace: dict[str, Any] | None = None
+        self.last_trace: UserArg = None
         self.last_result: SearchResult | None = None
 
     @property
@@ -176,3 +177,50 @@ class MemoryTool:
                                  properties=parameters["properties"],
                                  required=parameters["required"], handler=handler)
         return {"name": self.name, "schema": schema, "handler": handler}
+
+
+class _CallerTools(Protocol):
+    def search_memory_tool(self, *, user: UserArg = None,
+                           user_id: str | None = None) -> MemoryTool: ...
+
+
+class _SessionToolSource(Protocol):
+    def search_memory_tool(self) -> MemoryTool: ...
+
+
+async def _no_search(query: str, intent: str) -> SearchResult:
+    raise BadRequest("this tool has no caller; use search_memory_tool(user=...)")
+
+
+class ClientTools:
+    """The tool adapters of both clients, written once over ``search_memory_tool``."""
+
+    def to_openai_function(self) -> dict[str, Any]:
+        """The ``search_memory`` tool's OpenAI function schema (no caller needed)."""
+        return MemoryTool(_no_search).schema()
+
+    def to_livekit_tool(self: _CallerTools, *, user: UserArg = None,
+                        user_id: str | None = None) -> Any:
+        """The caller's ``search_memory`` tool as a LiveKit ``FunctionTool``."""
+        return self.search_memory_tool(user=user, user_id=user_id).to_livekit_tool()
+
+    def to_pipecat_tool(self: _CallerTools, *, user: UserArg = None,
+                        user_id: str | None = None) -> dict[str, Any]:
+        """The caller's ``search_memory`` tool as ``{"name", "schema", "handler"}``."""
+        return self.search_memory_tool(user=user, user_id=user_id).to_pipecat_tool()
+
+
+class SessionTools:
+    """The tool adapters of both session classes, over their ``search_memory_tool``."""
+
+    def to_openai_function(self: _SessionToolSource) -> dict[str, Any]:
+        """The tool's OpenAI function schema."""
+        return self.search_memory_tool().schema()
+
+    def to_livekit_tool(self: _SessionToolSource) -> Any:
+        """The tool as a LiveKit ``FunctionTool`` (needs livekit-agents)."""
+        return self.search_memory_tool().to_livekit_tool()
+
+    def to_pipecat_tool(self: _SessionToolSource) -> dict[str, Any]:
+        """The tool as ``{"name", "schema", "handler"}`` for Pipecat."""
+        return self.search_memory_tool().to_pipecat_tool()
