@@ -15,7 +15,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 from livekit import agents
-from livekit.agents.voice.agent_session import TurnHandlingOptions
+from livekit.agents.voice.turn import TurnHandlingOptions
 
 from tests.livekit_fakes import QueuedSTT, ScriptedLLM
 
@@ -53,7 +53,7 @@ class AgentSession(agents.AgentSession):  # type: ignore[type-arg]
                          turn_handling=cast(TurnHandlingOptions, turn_handling))
         world.sessions.append(self)
 
-    async def start(self, agent: Any, *, room: Any = None, **_: Any) -> Any:  # type: ignore[override]
+    async def start(self, agent: Any, *, room: Any = None, **_: Any) -> Any:
         world.agents.append(agent)
         return await super().start(agent, record=False)
 

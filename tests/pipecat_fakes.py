@@ -13,7 +13,7 @@ import copy
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pipecat.frames.frames import (
     CancelFrame,
@@ -83,7 +83,14 @@ class Reply:
     tool_calls: list[tuple[str, dict[str, Any]]] = dataclasses.field(default_factory=list)
 
 
-class ScriptedLLM(LLMService):  # type: ignore[misc]
+def plain_messages(context: LLMContext) -> list[dict[str, Any]]:
+    """The context's messages as the dicts they are at run time (OpenAI's message
+    shapes; the declared type is a union of TypedDicts that tests would narrow one by
+    one)."""
+    return cast(list[dict[str, Any]], context.get_messages())
+
+
+class ScriptedLLM(LLMService):
     """An LLM service answering from a script; records every context it was sent."""
 
     def __init__(self, script: Callable[[str], Reply] | None = None) -> None:
@@ -102,7 +109,7 @@ class ScriptedLLM(LLMService):  # type: ignore[misc]
         if not isinstance(frame, LLMContextFrame):
             await self.push_frame(frame, direction)
             return
-        messages = copy.deepcopy(frame.context.get_messages())
+        messages = copy.deepcopy(plain_messages(frame.context))
         async with self._received:
             self.contexts.append(messages)
             self.speculative.append(frame.speculation)

@@ -69,7 +69,8 @@ def test_result_types_have_the_sdk_fields() -> None:
 
 def test_empty_credentials_are_value_errors(settings: Settings) -> None:
     for field in ("api_key", "project_id", "agent_id"):
-        kwargs = {"api_key": "k", "project_id": "p", "agent_id": "a", field: ""}
+        kwargs: dict[str, Any] = {"api_key": "k", "project_id": "p", "agent_id": "a",
+                                  field: ""}
         with pytest.raises(ValueError, match=field):
             MemoAirVoiceClient(**kwargs)
 

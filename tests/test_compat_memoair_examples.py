@@ -220,7 +220,8 @@ def load_agent_example(name: str) -> ModuleType:
 
 async def settle(task_name: str) -> None:
     """Wait for the tasks an example's event handler spawned (by coroutine name)."""
-    tasks = [t for t in asyncio.all_tasks() if task_name in t.get_coro().__qualname__]
+    tasks = [t for t in asyncio.all_tasks()
+             if task_name in getattr(t.get_coro(), "__qualname__", "")]
     if tasks:
         await asyncio.gather(*tasks, return_exceptions=True)
 

@@ -22,6 +22,7 @@ from tests.pipecat_fakes import (
     ScriptedLLM,
     make_client,
     make_settings,
+    plain_messages,
     stored_calls,
 )
 from voxmem import Settings, VoiceClient
@@ -100,7 +101,7 @@ async def test_exactly_one_memory_message_after_many_turns(settings: Settings) -
             await conversation.reply()
             assert len(memory_messages(messages)) == 1
         # The conversation's own context holds one too, not one per turn.
-        assert len(memory_messages(conversation.context.get_messages())) == 1
+        assert len(memory_messages(plain_messages(conversation.context))) == 1
         assert len([m for m in messages if m["role"] == "user"]) == 12
     await client.aclose()
 
@@ -253,7 +254,7 @@ async def test_speculative_frames_get_recall_and_save_nothing(settings: Settings
         assert memory_messages(messages) == [last_user(messages) - 1]
         assert "Rex" in messages[last_user(messages) - 1]["content"]
         # The conversation itself was not touched: the speculated turn is not in it.
-        assert [m["role"] for m in conversation.context.get_messages()] == ["system"]
+        assert [m["role"] for m in plain_messages(conversation.context)] == ["system"]
         memory = conversation.memory
     await client.aclose()
     assert memory.saves == 0
@@ -299,7 +300,7 @@ async def test_a_long_call_is_sent_compacted_and_kept_whole(settings: Settings) 
         messages = await conversation.say("what is my dog called?")
         await conversation.reply()
         memory = conversation.memory
-        whole = conversation.context.get_messages()
+        whole = plain_messages(conversation.context)
     await client.aclose()
     assert memory.compactions >= 1
     # The LLM got the compact record and the last messages, not ten turns verbatim...

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -36,6 +36,10 @@ from voxmem.integrations.pipecat import (
 
 CALLER = {"id": "caller-9", "name": "Ivy"}
 
+#: The runner arguments of a telephony call carry its socket; reading the caller never
+#: touches it, and these tests have none.
+NO_SOCKET: Any = None
+
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
@@ -50,9 +54,12 @@ async def call(tool: FunctionSchema, **arguments: Any) -> str:
         answers.append(result)
 
     assert tool.handler is not None
+    # Our handler reads only the arguments and the callback: no LLM service or pipeline
+    # worker exists in this test, and Pipecat's types have no "none" for them.
     await tool.handler(FunctionCallParams(
-        function_name=tool.name, tool_call_id="call-1", arguments=arguments, llm=None,
-        pipeline_worker=None, context=LLMContext(), result_callback=result_callback))
+        function_name=tool.name, tool_call_id="call-1", arguments=arguments,
+        llm=cast(Any, None), pipeline_worker=cast(Any, None), context=LLMContext(),
+        result_callback=result_callback))
     assert len(answers) == 1
     return answers[0]
 
@@ -67,7 +74,9 @@ def test_search_memory_tool_is_accepted_by_pipecat(settings: Settings) -> None:
     client = make_client(settings)
     tool = client.to_pipecat_tool(user=CALLER)
     context = LLMContext(tools=ToolsSchema(standard_tools=[tool["schema"]]))
-    [converted] = OpenAILLMAdapter().to_provider_tools_format(context.tools)
+    assert isinstance(context.tools, ToolsSchema)
+    adapter = OpenAILLMAdapter()  # type: ignore[no-untyped-call]  # pipecat leaves it untyped
+    [converted] = adapter.to_provider_tools_format(context.tools)
     assert converted["function"]["name"] == "search_memory"
     assert converted["function"]["parameters"]["required"] == ["query"]
     assert tool["schema"].handler is tool["handler"]
@@ -197,7 +206,7 @@ def test_daily_dial_in_caller_is_the_from_number() -> None:
 
 
 def test_twilio_and_telnyx_callers_are_the_from_number() -> None:
-    twilio = WebSocketRunnerArguments(websocket=None, call_data=CallData.model_validate(
+    twilio = WebSocketRunnerArguments(websocket=NO_SOCKET, call_data=CallData.model_validate(
         {"call_id": "CA123", "from": "+44 20 7946 0018", "to": "+18005550199"}))
     assert caller_from_runner_args(twilio).user_id == "+442079460018"
     telnyx = {"call_id": "v3:abc", "from": "5105550100"}  # parse_telephony_websocket dict
@@ -211,10 +220,10 @@ def test_backend_user_id_wins_and_withheld_numbers_are_anonymous() -> None:
     identity = caller_from_runner_args(args)
     assert (identity.user_id, identity.name, identity.source) == ("acct-77", "Ivy",
                                                                   "job_metadata")
-    twilio = WebSocketRunnerArguments(websocket=None, call_data=CallData.model_validate(
+    twilio = WebSocketRunnerArguments(websocket=NO_SOCKET, call_data=CallData.model_validate(
         {"from": "+15105550100", "body": {"user_id": "acct-88"}}))
     assert caller_from_runner_args(twilio).user_id == "acct-88"
-    withheld = WebSocketRunnerArguments(websocket=None, call_data=CallData.model_validate(
+    withheld = WebSocketRunnerArguments(websocket=NO_SOCKET, call_data=CallData.model_validate(
         {"from": "anonymous"}))
     assert caller_from_runner_args(withheld).anonymous
     assert caller_from_runner_args(DailyRunnerArguments(room_url="r")).anonymous
