@@ -183,7 +183,7 @@ async def test_sequence_numbers_continue_above_the_store_position(settings: Sett
 
 # -- poison records ---------------------------------------------------------------------------
 def _turn_record(engine: MemoryEngine, scope: Scope, text: str) -> dict[str, object]:
-    from voxmem.engine._writer import scope_to_record
+    from voxmem.engine._applier import scope_to_record
 
     return {"type": "turn", "scope": scope_to_record(scope), "turn": {
         "eventId": f"evt_poison_{abs(hash(text))}", "sessionId": "ses_poison",

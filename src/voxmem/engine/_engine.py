@@ -40,10 +40,11 @@ from ..models import (
     SessionInfo,
 )
 from ..store import Store, open_store
+from ._applier import Applier
 from ._background import Background
+from ._caller_memory import CallerCache
 from ._calls import Calls
 from ._console import Console
-from ._hot import CallerCache
 from ._ids import new_id
 from ._lanes import LaneRunner
 from ._learning import Learner, build_extractor, sensitive_policy
@@ -58,7 +59,6 @@ from ._reembed import reembed_missing
 from ._search import Recall, RecallSettings
 from ._traces import RecallTraceLog
 from ._write_path import WritePath
-from ._writer import Applier
 
 __all__ = ["MemoryEngine", "new_id"]
 
@@ -234,10 +234,6 @@ class MemoryEngine:
         user_id = self.directory.canonical(tenant_id, project_id, space, user_id)
         return Scope(tenant_id=tenant_id, project_id=project_id, agent_id=agent_id,
                      user_id=user_id, space=space)
-
-    def claim_session(self, scope: Scope, session_id: str) -> None:
-        """Record that ``session_id`` now belongs to ``scope``'s caller (after a merge)."""
-        self.writes.claim_session(scope, session_id)
 
     async def check_session_owner(self, scope: Scope, session_id: str) -> None:
         """Raise ``identity_mismatch`` if ``session_id`` is another caller's call."""

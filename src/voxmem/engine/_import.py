@@ -12,11 +12,11 @@ from typing import Any
 
 from ..extraction.redaction import Redactor
 from ..models import Caller, Scope, Turn
-from ._hot import CallerCache
+from ._applier import scope_to_record, turn_to_record
+from ._caller_memory import CallerCache
 from ._idempotency import TurnClaims
 from ._ids import new_id
 from ._write_path import WritePath
-from ._writer import scope_to_record, turn_to_record
 
 __all__ = ["import_history"]
 

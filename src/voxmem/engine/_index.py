@@ -255,7 +255,7 @@ class HybridIndex:
         self._lock = threading.RLock()
         self._ids: list[str] = []
         #: Payloads are stored as ``pack(payload)`` and read as ``unpack(stored)``: a
-        #: compact form the garbage collector need not track (see ``_hot.pack_doc``).
+        #: compact form the garbage collector need not track (see ``_caller_memory.pack_doc``).
         self._pack = pack
         self._unpack = unpack
         self._payloads: list[Any] = []

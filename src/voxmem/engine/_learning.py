@@ -38,10 +38,10 @@ from ..extraction import (
 )
 from ..models import Scope, iso
 from ..store import Store
-from ._hot import FACT_GROUP, CallerCache, CallerMemory, Doc
+from ._applier import scope_to_record
+from ._caller_memory import FACT_GROUP, CallerCache, CallerMemory, Doc
 from ._ids import new_id
 from ._text import analyze, normalize_line
-from ._writer import scope_to_record
 
 __all__ = ["Learner", "build_extractor", "sensitive_policy"]
 

@@ -16,11 +16,11 @@ from ..entities._directory import CallerDirectory
 from ..extraction import ExtractedFact, SensitivePolicy, is_sensitive
 from ..models import Scope
 from ..store import Store
-from ._hot import CallerCache
+from ._applier import scope_to_record
+from ._caller_memory import CallerCache
 from ._learning import Learner
 from ._policy import Policy
 from ._write_path import WritePath
-from ._writer import scope_to_record
 
 __all__ = ["Lifecycle", "Policy", "slot_key"]
 

@@ -18,7 +18,7 @@ from typing import Any
 from .._exceptions import VoxmemError
 from ..models import Scope
 from ..store import Store
-from ._hot import CallerCache
+from ._caller_memory import CallerCache
 from ._policy import SECONDS_PER_DAY
 
 __all__ = ["Maintenance", "MaintenanceSettings"]

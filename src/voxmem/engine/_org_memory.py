@@ -8,7 +8,14 @@ from collections.abc import Sequence
 
 from ..models import Chunk
 from ..store import Store
-from ._hot import Doc, load_in_slices, pack_doc, release_free_memory, unpack_doc, vector_from_blob
+from ._caller_memory import (
+    Doc,
+    load_in_slices,
+    pack_doc,
+    release_free_memory,
+    unpack_doc,
+    vector_from_blob,
+)
 from ._index import FloatArray, HybridIndex
 from ._text import analyze
 

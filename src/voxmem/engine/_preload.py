@@ -12,8 +12,8 @@ from typing import Any
 
 from ..models import Caller, Preload, Scope, iso
 from ..store import Store
+from ._caller_memory import CallerCache, turn_doc
 from ._compose import compose_preload
-from ._hot import CallerCache, turn_doc
 from ._policy import Policies
 from ._recall import doc_hit, top_facts
 

@@ -20,8 +20,8 @@ from ..entities._directory import CallerDirectory
 from ..entities._expand import MAX_GRAPH_ITEMS, rerank
 from ..models import Lane, Scope, SearchResult
 from ..store import Store
+from ._caller_memory import CallerCache, CallerMemory, build_memory, read_caller
 from ._compose import compose_context
-from ._hot import CallerCache, CallerMemory, build_memory, read_caller
 from ._lanes import LaneRunner
 from ._org_knowledge import OrgKnowledge
 from ._policy import Policies

@@ -20,9 +20,9 @@ from .._exceptions import IdentityMismatch, VoxmemError
 from ..journal import Journal
 from ..models import Scope, SessionInfo
 from ..store import Store
+from ._applier import Applier, scope_from_record, scope_to_record
 from ._idempotency import TURN_RETRY_WINDOW_S, TurnClaims
 from ._pending import PendingWrites
-from ._writer import Applier, scope_from_record, scope_to_record
 
 __all__ = ["WritePath"]
 

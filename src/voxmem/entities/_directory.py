@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from .._exceptions import BadRequest, NotFound, VoxmemError
-from ..engine._hot import CallerCache
+from ..engine._caller_memory import CallerCache
 from ..models import Scope, Turn
 from ..store import Store
 from ..store import _entities as ops

@@ -77,7 +77,7 @@ class SQLiteStore(SQLiteConsole):
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="voxmem-sqlite-writer")
+        self._applier = ThreadPoolExecutor(1, thread_name_prefix="voxmem-sqlite-writer")
         self._readers = ThreadPoolExecutor(_READERS, thread_name_prefix="voxmem-sqlite-reader")
         self._local = threading.local()
         self._write_conn: sqlite3.Connection | None = None
@@ -134,7 +134,7 @@ class SQLiteStore(SQLiteConsole):
             return result
 
         try:
-            return await loop.run_in_executor(self._writer, run)
+            return await loop.run_in_executor(self._applier, run)
         except sqlite3.Error as exc:
             # Disk full, read-only file, locked database: writes fail loudly while
             # reads keep working from their own connections. Bad data (a broken
@@ -145,9 +145,9 @@ class SQLiteStore(SQLiteConsole):
 
     async def open(self) -> None:
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._writer, self._create_private)
-        self._write_conn = await loop.run_in_executor(self._writer, self._connect)
-        await loop.run_in_executor(self._writer, self._migrate)
+        await loop.run_in_executor(self._applier, self._create_private)
+        self._write_conn = await loop.run_in_executor(self._applier, self._connect)
+        await loop.run_in_executor(self._applier, self._migrate)
 
     def _create_private(self) -> None:
         """Create the database file 0600 whatever the umask.
@@ -194,8 +194,8 @@ class SQLiteStore(SQLiteConsole):
 
     async def close(self) -> None:
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._writer, lambda: None)
-        self._writer.shutdown(wait=True)
+        await loop.run_in_executor(self._applier, lambda: None)
+        self._applier.shutdown(wait=True)
         self._readers.shutdown(wait=True)
         with self._conns_lock:
             for conn in self._all_conns:
@@ -515,7 +515,7 @@ class SQLiteStore(SQLiteConsole):
             assert self._write_conn is not None
             self._write_conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
-        await loop.run_in_executor(self._writer, run)
+        await loop.run_in_executor(self._applier, run)
 
     async def count_items(self, scope: Scope) -> int:
         return await self._read(lambda c: int(c.execute(
