@@ -1,4 +1,4 @@
-"""The package's import graph has no cycles.
+"""The package's import graph has no cycles, and handlers call the engine only.
 
 A cycle (a part importing the engine that imports it, a client module importing the
 session that imports the client) is how "narrow inputs" erode: every module of a cycle
@@ -9,7 +9,12 @@ here.
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import grimp
+
+import voxmem
 
 Graph = dict[str, set[str]]
 
@@ -72,3 +77,33 @@ def test_finder_reports_a_cycle() -> None:
 
 def test_voxmem_has_no_import_cycles() -> None:
     assert _cycles(_import_graph()) == []
+
+
+# -- handlers call the engine, not its parts ---------------------------------------------
+#: What a handler may read through the engine besides its methods: configuration.
+ENGINE_DATA = {"settings"}
+
+
+def _reaches_past_the_engine(source: str) -> list[str]:
+    """``engine.<part>.<anything>`` in ``source``: a handler using a part directly."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute)
+                and isinstance(node.value.value, ast.Name) and node.value.value.id == "engine"
+                and node.value.attr not in ENGINE_DATA):
+            found.append(f"engine.{node.value.attr}.{node.attr} (line {node.lineno})")
+    return found
+
+
+def test_the_handler_check_finds_a_bypass() -> None:
+    assert _reaches_past_the_engine("async def h(engine):\n"
+                                    "    return await engine.store.list_facts(s)\n") == [
+        "engine.store.list_facts (line 2)"]
+    assert _reaches_past_the_engine("async def h(engine):\n"
+                                    "    return await engine.list_facts(s)\n") == []
+
+
+def test_operation_handlers_call_the_engine_only() -> None:
+    package = Path(voxmem.__file__).parent
+    for module in sorted(package.glob("_operations*.py")):
+        assert _reaches_past_the_engine(module.read_text(encoding="utf-8")) == [], module.name
