@@ -102,9 +102,9 @@ async def test_outage_degrades_recall_keeps_writes_and_replays_in_order(
 
 async def test_outage_longer_than_the_policy_cache(
         own_server: _postgres.Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from voxmem.engine import _lifecycle
+    from voxmem.engine import _policy
 
-    monkeypatch.setattr(_lifecycle, "POLICY_REFRESH_S", 0.2)  # the 30 s window, shortened
+    monkeypatch.setattr(_policy, "POLICY_REFRESH_S", 0.2)  # the 30 s window, shortened
     url = _postgres.fresh_database(own_server.dsn())
     settings = Settings(data_dir=str(tmp_path / "runtime"), embedder="hashing", store_url=url,
                         recall_timeout_ms=RECALL_DEADLINE_MS)
