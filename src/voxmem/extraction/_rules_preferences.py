@@ -122,6 +122,7 @@ _RATHER = re.compile(
     r"(?P<neg>not\s+(?:to\s+)?)?",
     re.IGNORECASE,
 )
+_HAVE_OBJECT = re.compile(r"^(?:have|get|go\s+with|take)\s+(?=(?:a|an|the|my|some)\b)", re.I)
 _LIKE = re.compile(
     r"\b(?:i|we)\s+(?:really\s+|do\s+|always\s+)?(?P<neg>don't\s+(?:really\s+)?like|do\s+not\s+like|"
     r"hate|dislike|can't\s+stand|cannot\s+stand|like|love)\s+",
@@ -217,6 +218,8 @@ def preferences(t: TurnView) -> list[Candidate]:
                                 + len(obj) :], re.I) if obj else None
                 if tail:
                     obj = f"{obj} rather than {tail.group(1).strip()}"
+                # "i'd rather have a king bed": the thing wished for is the object.
+                obj = _HAVE_OBJECT.sub("", obj)
                 c = _preference(t, obj, offset + m.start(), confidence,
                                 negative=bool(m.group("neg")))
                 if c:

@@ -276,6 +276,11 @@ _REACH_ME = re.compile(
     rf"(?:in\s+the\s+)?{_SLOT}", re.IGNORECASE)
 _SUITS_ME = re.compile(
     rf"{_SLOT}\s+(?:suits?|work\s+best\s+for|works\s+best\s+for)\s+(?:me|us)\b", re.IGNORECASE)
+# "please call me in the mornings, before 9am": when to ring, said as a request.
+_CALL_ME_WHEN = re.compile(
+    rf"\b(?:call|ring|phone|reach|contact|text)\s+me\s+(?:back\s+)?(?:only\s+)?"
+    rf"(?:in\s+the\s+|on\s+)?{_SLOT}", re.IGNORECASE)
+_EDGE_AFTER = re.compile(rf"\s*,?\s*(?P<edge>(?:before|after)\s+{_CLOCK})", re.IGNORECASE)
 _NO_LATER = re.compile(
     rf"\bno\s+(?P<dir>later|earlier)\s+than\s+(?P<t>{_CLOCK})", re.IGNORECASE)
 _BARE_SLOT = re.compile(
@@ -312,6 +317,16 @@ def spoken_availability(t: TurnView) -> list[Candidate]:
         for m in pattern.finditer(user):
             out.append(t.candidate(f"Available {_when_text(m.group('when'))}", "availability",
                                    "preferred_time", 0.75, m.start()))
+    for m in _CALL_ME_WHEN.finditer(user):
+        when = _when_text(m.group("when"))
+        edge = _EDGE_AFTER.match(user, m.end())
+        if edge and not re.search(r"\b(?:before|after)\b", when):
+            when = f"{when} {edge.group('edge')}"
+        # "call me after 5" may be about today only: a habit ("mornings", "before 9") or
+        # nothing, and never next to "tomorrow".
+        if is_recurring_time(when) and not ONE_OFF.search(user):
+            out.append(t.candidate(f"Prefers calls {when}", "availability", "preferred_time",
+                                   0.75, m.start()))
     if not out:
         bare = _BARE_SLOT.search(user)
         if bare and (bare.start() > 0 or _ASKED_WHEN.search(t.prev_agent)) and (

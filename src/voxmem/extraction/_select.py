@@ -1,4 +1,4 @@
-"""From candidate facts to the final 0..5: filter, resolve corrections, rank.
+"""From candidate facts to the final few: filter, resolve corrections, rank, limit.
 
 Both extractors produce loose candidates and hand them here, so the rules that protect
 the store are written once:
@@ -11,7 +11,10 @@ the store are written once:
    ("email me, I'd rather not get calls" keeps email);
 3. facts without a slot are de-duplicated by their normalised text; when one text
    contains another, the longer (more specific) one is kept;
-4. the rest are ranked by confidence and cut to ``max_facts``.
+4. the rest are ranked by confidence; each kind keeps its best ``KIND_LIMITS[kind]``
+   and the call its best ``max_facts``. A per-kind limit rather than one flat cap: a
+   caller's name, e-mail and three preferences are all worth keeping, ten promises from
+   one call are not.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import dataclasses
 import logging
 import re
 
-from ._base import FACT_KINDS, MAX_FACT_CHARS, MAX_FACTS, ExtractedFact
+from ._base import FACT_KINDS, KIND_LIMITS, MAX_FACT_CHARS, MAX_FACTS, ExtractedFact
 from ._text import word_set
 from .sensitive import DEFAULT_POLICY, SensitivePolicy, is_sensitive
 
@@ -115,8 +118,14 @@ def select_facts(
     policy: SensitivePolicy = DEFAULT_POLICY,
     max_facts: int = MAX_FACTS,
     min_confidence: float = 0.0,
+    kind_limits: dict[str, int] | None = None,
 ) -> list[ExtractedFact]:
-    """Filter, resolve and rank ``candidates`` into at most ``max_facts`` facts, best first."""
+    """Filter, resolve and rank ``candidates`` into the call's facts, best first.
+
+    Each kind keeps at most ``KIND_LIMITS[kind]`` facts (``kind_limits`` overrides), and
+    the call at most ``max_facts``.
+    """
+    limits = KIND_LIMITS if kind_limits is None else kind_limits
     kept = [
         c for c in candidates if c.confidence >= min_confidence and _acceptable(c, policy)
     ]
@@ -158,6 +167,13 @@ def select_facts(
     chosen.extend(c for _, c in unique)
 
     chosen.sort(key=lambda c: (-c.confidence, _KIND_RANK[c.kind], c.position))
+    per_kind: dict[str, int] = {}
+    limited: list[Candidate] = []
+    for c in chosen:
+        seen = per_kind.get(c.kind, 0)
+        if seen < limits.get(c.kind, max_facts):
+            per_kind[c.kind] = seen + 1
+            limited.append(c)
     return [
         ExtractedFact(
             text=c.text,
@@ -166,5 +182,5 @@ def select_facts(
             confidence=round(min(1.0, max(0.0, c.confidence)), 3),
             source_turn_ids=c.turn_ids,
         )
-        for c in chosen[:max_facts]
+        for c in limited[:max_facts]
     ]

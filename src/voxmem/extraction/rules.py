@@ -4,7 +4,7 @@ It reads each turn in order, runs pattern rules over the caller's words (names, 
 details, preferences, availability, constraints, recurring needs) and over the agent's
 words (commitments, ticket numbers, plan changes), then hands the candidates to the
 shared selection step: sensitive facts dropped, corrections resolved (latest statement
-wins a slot), duplicates merged, the best five kept.
+wins a slot), duplicates merged, the best few of each kind kept.
 
 Example::
 
@@ -220,7 +220,8 @@ class RuleExtractor:
             constraints ("Allergic to shellfish").
         default_country_code: country code assumed for 10-digit phone numbers said
             without one (``"1"``, the North American plan).
-        max_facts: most facts per call (at most 5, SPEC §6.3).
+        max_facts: most facts per call (at most :data:`MAX_FACTS`); each kind is also
+            held to its limit in ``KIND_LIMITS``.
         min_confidence: candidates below this are dropped.
 
     Example::
@@ -245,7 +246,7 @@ class RuleExtractor:
         self.min_confidence = min_confidence
 
     async def extract(self, transcript: Transcript) -> list[ExtractedFact]:
-        """Extract 0..5 facts from ``transcript``, best first.
+        """Extract the facts of ``transcript`` (often none), best first.
 
         Pure CPU work of about half a millisecond per turn: a short call runs inline, a
         long one (tens of milliseconds) on a worker thread so the event loop keeps
