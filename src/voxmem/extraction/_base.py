@@ -2,7 +2,8 @@
 
 An extractor reads one finished call (:class:`Transcript`) and returns a few short
 third-person statements about the caller (:class:`ExtractedFact`), best first: at most
-:data:`KIND_LIMITS` of each kind and :data:`MAX_FACTS` in all. Returning nothing is normal: most calls teach nothing durable.
+:data:`KIND_LIMITS` of each kind and :data:`MAX_FACTS` in all. Returning nothing is
+normal: most calls teach nothing durable.
 """
 
 from __future__ import annotations
