@@ -319,9 +319,9 @@ def spoken_availability(t: TurnView) -> list[Candidate]:
                                    "preferred_time", 0.75, m.start()))
     for m in _CALL_ME_WHEN.finditer(user):
         when = _when_text(m.group("when"))
-        edge = _EDGE_AFTER.match(user, m.end())
-        if edge and not re.search(r"\b(?:before|after)\b", when):
-            when = f"{when} {edge.group('edge')}"
+        edge_m = _EDGE_AFTER.match(user, m.end())
+        if edge_m and not re.search(r"\b(?:before|after)\b", when):
+            when = f"{when} {edge_m.group('edge')}"
         # "call me after 5" may be about today only: a habit ("mornings", "before 9") or
         # nothing, and never next to "tomorrow".
         if is_recurring_time(when) and not ONE_OFF.search(user):
