@@ -237,7 +237,6 @@ def test_small_talk_volatile_details_and_third_parties_give_no_facts(
         ("i prefer my password is bluefish42", "bluefish42"),
         ("my social is 123-45-6789, my name is Priya Raman", "123-45-6789"),
         ("i have diabetes so i prefer sugar free options", "diabetes"),
-        ("i'm allergic to shellfish", "shellfish"),
         ("i'm pregnant and i prefer afternoons", "pregnant"),
     ],
 )
@@ -246,12 +245,13 @@ def test_sensitive_values_never_reach_a_fact(said: str, secret: str) -> None:
     assert all(secret not in f.text for f in facts), texts(facts)
 
 
-def test_allergies_are_kept_when_the_policy_keeps_health_data() -> None:
+def test_a_declared_allergy_is_kept_as_a_constraint_unless_the_policy_says_no() -> None:
     said = ("i'm allergic to shellfish, pretty severe", "Noted.")
-    assert extract(said) == []
-    facts = extract(said, policy=SensitivePolicy(health=False))
-    assert texts(facts) == ["Allergic to shellfish"]
-    assert facts[0].kind == "constraint"
+    for policy in (SensitivePolicy(), SensitivePolicy(health=False)):
+        facts = extract(said, policy=policy)
+        assert texts(facts) == ["Allergic to shellfish"]
+        assert facts[0].kind == "constraint"
+    assert extract(said, policy=SensitivePolicy(allergy_constraints=False)) == []
 
 
 async def test_empty_transcript() -> None:

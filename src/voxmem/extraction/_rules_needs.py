@@ -112,12 +112,43 @@ def constraints(t: TurnView) -> list[Candidate]:
         out.append(t.candidate(text, "constraint", None, 0.7, pet.start()))
     if t.keep_health:
         # Only reachable when the policy keeps health data; otherwise the clause was
-        # redacted before the rules ran.
-        for m in _ALLERGY.finditer(t.user):
-            what = m.group("what") or clean_object(capture_phrase(t.user, m.end()))
-            if what:
+        # redacted before the rules ran (declared_allergies reads it before that).
+        out.extend(declared_allergies(t, t.user))
+    return out
+
+
+_ALLERGEN_END = re.compile(r"\s+(?:so|but|because|and\s+(?:i|i'm|my|we|it|that|also)|which|"
+                           r"that|if|when|pretty|really|very|quite|too|as\s+well)\b.*$", re.I)
+_NOT_AN_ALLERGEN = re.compile(r"^(?:anything|nothing|it|that|this|them|something|stuff|"
+                              r"everything|my|his|her|their|severe|serious|bad|mild|slight|"
+                              r"terrible|real|known|little|big|an?)\b", re.IGNORECASE)
+
+
+def declared_allergies(t: TurnView, text: str) -> list[Candidate]:
+    """The caller's own allergy: "i'm allergic to penicillin", "i have a nut allergy".
+
+    ``text`` is the caller's words before redaction: under the default policy the
+    transcript loses the allergy, the fact keeps it (SensitivePolicy.allergy_constraints).
+    Only first-person statements count; a pet's or a child's allergy is not the caller's.
+    """
+    out: list[Candidate] = []
+    for offset, sentence in sentences(text):
+        if sentence.rstrip().endswith("?"):
+            continue  # "am I allergic to ...?" / "is it ok if i'm allergic to nuts?"
+        for m in _ALLERGY.finditer(sentence):
+            what = m.group("what")
+            if what and not _NOT_AN_ALLERGEN.match(what):
+                article = "an" if what[0] in "aeiou" else "a"
+                out.append(t.candidate(f"Has {article} {what.lower()} allergy", "constraint",
+                                       None, 0.8, offset + m.start()))
+                continue
+            if not what:
+                what = _ALLERGEN_END.sub("", capture_phrase(sentence, m.end()))
+                what = clean_object(what)
+            what = what.lower()
+            if what and not _NOT_AN_ALLERGEN.match(what) and len(what.split()) <= 5:
                 out.append(t.candidate(f"Allergic to {what}", "constraint", None, 0.8,
-                                       m.start()))
+                                       offset + m.start()))
     return out
 
 

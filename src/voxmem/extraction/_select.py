@@ -27,7 +27,7 @@ from ._base import FACT_KINDS, KIND_LIMITS, MAX_FACT_CHARS, MAX_FACTS, Extracted
 from ._text import word_set
 from .sensitive import DEFAULT_POLICY, SensitivePolicy, is_sensitive
 
-__all__ = ["Candidate", "select_facts"]
+__all__ = ["ALLERGY_FACT", "Candidate", "select_facts"]
 
 logger = logging.getLogger("voxmem.extraction")
 
@@ -58,10 +58,21 @@ def _norm(text: str) -> str:
     return _NON_WORD.sub(" ", text.lower()).strip()
 
 
+# "Allergic to penicillin": a declared allergy, the one health detail a policy may keep
+# as a constraint (SensitivePolicy.allergy_constraints). Letters only, a few words.
+ALLERGY_FACT = re.compile(r"Allergic to (?!my |his |her |their )(?:[a-z][a-z'-]*)"
+                          r"(?:,? (?:and |or )?[a-z][a-z'-]*){0,4}"
+                          r"|Has an? [a-z][a-z'-]* allergy")
+
+
 def _acceptable(c: Candidate, policy: SensitivePolicy) -> bool:
     text = c.text
     if not text or len(text) > MAX_FACT_CHARS or c.kind not in _KIND_RANK:
         return False
+    if (c.kind == "constraint" and policy.health and policy.allergy_constraints
+            and ALLERGY_FACT.fullmatch(text)):
+        # Still checked for every other category (a card number cannot hide here).
+        policy = dataclasses.replace(policy, health=False)
     # A fact is about the caller by construction: "Has diabetes" needs no "I" to count.
     if "[redacted" in text or is_sensitive(text, policy, about_caller=True):
         logger.debug("dropped a %s candidate flagged as sensitive", c.kind)

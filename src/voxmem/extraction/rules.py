@@ -31,7 +31,7 @@ from ._rules_agent import AGENT_RULES, extra_commitment
 from ._rules_common import Rule, TurnView, capture_phrase, sentences
 from ._rules_habits import HABIT_RULES
 from ._rules_identity import IDENTITY_RULES
-from ._rules_needs import NEED_RULES
+from ._rules_needs import NEED_RULES, declared_allergies
 from ._rules_people import PEOPLE_RULES
 from ._rules_preferences import PREFERENCE_RULES
 from ._rules_spoken import SPOKEN_RULES
@@ -216,8 +216,8 @@ class RuleExtractor:
     """Pattern-based fact extractor; the offline default (``name = "rules-v1"``).
 
     Args:
-        policy: what counts as sensitive; with ``health=False`` allergies are kept as
-            constraints ("Allergic to shellfish").
+        policy: what counts as sensitive. A caller's declared allergy is kept as a
+            constraint ("Allergic to shellfish") unless ``allergy_constraints=False``.
         default_country_code: country code assumed for 10-digit phone numbers said
             without one (``"1"``, the North American plan).
         max_facts: most facts per call (at most :data:`MAX_FACTS`); each kind is also
@@ -280,6 +280,11 @@ class RuleExtractor:
             )
             for rule in _USER_RULES:
                 candidates.extend(rule(view))
+            if self.policy.health and self.policy.allergy_constraints and (
+                    "allerg" in (turn.user_text or "").lower()):
+                # Read before redaction: the transcript loses the allergy, the fact keeps it.
+                raw = restore_apostrophes(clean_fillers(turn.user_text or ""))
+                candidates.extend(declared_allergies(view, raw))
             prev_agent = view.agent
         return select_facts(
             candidates,
