@@ -63,7 +63,8 @@ _NAME_ASKED = re.compile(
     r"who's\s+calling|who\s+is\s+calling|who\s+is\s+this|what\s+name|name\s+(?:for|on)\s+the|"
     r"name\s+should\s+i|and\s+(?:your\s+)?name|and\s+you\s+are|who\s+do\s+i\s+have|"
     r"who\s+have\s+i\s+got|who's\s+the\s+appointment\s+for|"
-    r"who\s+is\s+(?:this|it|the\s+\w+)\s+for|last\s+name|surname)\b",
+    r"who\s+is\s+(?:this|it|the\s+\w+)\s+for|last\s+name|surname|the\s+name\s+(?:please)?)\b|"
+    r"(?:^|[.!]\s+)(?:and\s+)?(?:your\s+)?name(?:\s+please)?\s*\?",
     re.IGNORECASE,
 )
 _ASKED_SOMEONE_ELSE = re.compile(
@@ -98,11 +99,34 @@ def is_common_word(word: str) -> bool:
     return word.lower() in _COMMON
 
 
-def _name_words(text: str, limit: int = 3) -> list[str]:
+_WRITTEN_WORD = re.compile(r"\b[A-Z][a-z'-]+\b")
+# Capitalised words an agent starts a sentence with that are not names.
+_AGENT_OPENERS = word_set("""
+perfect noted absolutely certainly lovely brilliant wonderful excellent done booked
+welcome morning afternoon evening understood thanks thank got alright cheers of course
+sorry apologies hello hi hey great good right sure okay ok yes no will let i'll i've
+""")
+
+
+@functools.lru_cache(maxsize=2048)
+def agent_written_names(agent: str) -> frozenset[str]:
+    """Words the agent wrote with a capital that may be the caller's name.
+
+    Mid-sentence capitals (:func:`agent_proper_nouns`) and also a sentence's first word
+    ("Claire, got it.") unless it is an everyday word or a usual opener ("Perfect").
+    """
+    return agent_proper_nouns(agent) | frozenset(
+        w.lower() for w in _WRITTEN_WORD.findall(agent)
+        if w.lower() not in _COMMON and w.lower() not in _AGENT_OPENERS)
+
+
+def _name_words(text: str, limit: int = 3,
+                confirmed: frozenset[str] = frozenset()) -> list[str]:
     words: list[str] = []
     for m in _NAME_TOKEN.finditer(text.lower()):
         word = m.group()
-        if word in _COMMON or len(word) < 2:
+        # "bill thornton" / "Thanks Bill": an everyday word the agent writes as a name is one.
+        if (word in _COMMON and word not in confirmed) or len(word) < 2:
             break
         if word not in words:  # "tanya tanya brooks"
             words.append(word)
@@ -120,17 +144,18 @@ def bare_names(t: TurnView) -> list[Candidate]:
         return []
     # "mike no sorry michael": the repair wins; "o b r i e n obrien": the spelled word.
     parts = _REPAIR.split(answer)
-    answer = parts[-1] if len(parts) > 1 and _name_words(parts[-1]) else answer
+    repaired = _LEAD_IN.sub("", parts[-1].lower(), count=1)
+    answer = repaired if len(parts) > 1 and _name_words(repaired) else answer
     answer = _LEAD_IN.sub("", answer.lower(), count=1)
     answer = _SPELLING.sub("", answer)
     # "put it under the harrington wedding my name is lucy harrington"
     named = re.search(r"\bmy\s+name\s+is\s+", answer)
     if named:
         answer = answer[named.end():]
-    words = _name_words(answer)
+    confirmed = agent_written_names(t.agent)
+    words = _name_words(answer, confirmed=confirmed)
     if not words:
         return []
-    confirmed = agent_proper_nouns(t.agent)
     if not any(w in confirmed for w in words) and len(answer.split()) > len(words) + 3:
         return []  # a long reply that is not confirmed is talk, not a name
     confidence = 0.85 if any(w in confirmed for w in words) else 0.7
@@ -141,32 +166,72 @@ def bare_names(t: TurnView) -> list[Candidate]:
 # "this here is bobby ray", "oh and it's priya by the way": an introduction in lower case
 # counts when the agent's reply writes the name with a capital.
 _INTRO = re.compile(
-    r"(?:^|\b(?:and|oh|hi|hiya|hey|hello|yeah|morning|afternoon|evening)\s+)(?:it's|its|"
-    r"this\s+is|this\s+here\s+is|i'm|my\s+name's|name's)\s+(?P<name>[a-z][a-z'-]+"
-    r"(?:\s+[a-z][a-z'-]+)?)", re.IGNORECASE)
+    r"(?:^|\b(?:and|oh|hi|hiya|hey|hello|yeah|yes|yo|no|sorry|morning|afternoon|evening|"
+    r"there|yall|y'all|folks|guys|all)\s+)(?:it's|its|it\s+is|this\s+is|this\s+here\s+is|"
+    r"i'm|im|my\s+name's|name's)\s+(?P<name>[a-z][a-z'-]+(?:\s+[a-z][a-z'-]+)?)",
+    re.IGNORECASE)
+# Words that end a name said in lower case ("sophie calling", "tom from the garage").
+_AFTER_NAME = word_set("""
+calling here speaking from regarding re about again returning ringing down up over back
+""")
+
+
+def _surname(word: str, confirmed: frozenset[str]) -> bool:
+    """Whether ``word``, said right after a first name, reads as a family name."""
+    if word in confirmed:
+        return True
+    # "locked", "ringing", "really" are not family names; "Reed" is.
+    verb_like = word.endswith(("ing", "ly")) or (word.endswith("ed") and not word.endswith("eed"))
+    return (word.isalpha() and len(word) >= 2 and word not in _COMMON
+            and word not in _AFTER_NAME and not verb_like)
 
 
 def confirmed_intros(t: TurnView) -> list[Candidate]:
-    """A lower-case self-introduction the agent confirms by writing the name."""
-    confirmed = agent_proper_nouns(t.agent)
+    """A lower-case self-introduction the agent confirms by writing the name.
+
+    "it's erik lindqvist" + "Welcome back Mr. Lindqvist": either word written back
+    confirms the introduction. A first name said again with a family name ("it's sophie
+    calling, sophie turner") gives the full name.
+    """
+    confirmed = agent_written_names(t.agent)
     out: list[Candidate] = []
     for m in _INTRO.finditer(t.user):
-        words = [w for w in m.group("name").lower().split()]
-        if not words or words[0] not in confirmed or words[0] in _COMMON:
+        words = m.group("name").lower().split()
+        if not words or words[0] in _COMMON or words[0] in _AFTER_NAME:
             continue
-        name = words[:2] if len(words) > 1 and words[1] in confirmed else words[:1]
+        if not any(w in confirmed for w in words[:2]):
+            continue
+        if words[0] not in confirmed and not _surname(words[0], frozenset()):
+            continue
+        name = words[:2] if len(words) > 1 and _surname(words[1], confirmed) else words[:1]
+        after = t.user[m.end():].split()
+        if len(name) == 2 and after and after[0].lower() == name[0]:
+            name = [name[1], name[0]]  # "its patel raj patel": family name first, then both
+        elif len(name) == 1:
+            again = re.search(rf"\b{re.escape(name[0])}\s+([a-z][a-z'-]+)\b", t.user[m.end():])
+            if again and _surname(again.group(1), confirmed):
+                name.append(again.group(1))
         out.append(t.candidate(f"Name is {title_name(' '.join(name))}", "identity", "name",
                                0.8, m.start()))
     return out
 
 
 def spelled_names(t: TurnView) -> list[Candidate]:
-    """A name corrected or confirmed by spelling: "no sorry cathy with a c"."""
+    """A name corrected or confirmed by spelling: "no sorry cathy with a c".
+
+    At the start of the turn it stands alone; later in the turn ("i'm clara no claire
+    sorry claire with an i") the agent must write the name back.
+    """
     m = _SPELLED_NAME.match(t.user.strip())
-    if not m or is_common_word(m.group("name")):
+    if m and not is_common_word(m.group("name")):
+        return [t.candidate(f"Name is {title_name(m.group('name'))}", "identity", "name",
+                            0.8, m.start())]
+    confirmed = agent_written_names(t.agent)
+    found = [w for w in _SPELLED_ANYWHERE.findall(t.user)
+             if w.lower() in confirmed and not is_common_word(w)]
+    if not found:
         return []
-    return [t.candidate(f"Name is {title_name(m.group('name'))}", "identity", "name", 0.8,
-                        m.start())]
+    return [t.candidate(f"Name is {title_name(found[-1])}", "identity", "name", 0.8, 0)]
 
 
 # --- people and pets ---------------------------------------------------------------------
@@ -236,6 +301,10 @@ _SPELLED_NAME = re.compile(
     r"(?:with\s+an?\s+[a-z]\b|spelled|spelt)", re.IGNORECASE)
 
 
+_SPELLED_ANYWHERE = re.compile(r"\b([a-z]{2,})\s+(?:with\s+an?\s+[a-z]\b|spelled|spelt)",
+                               re.IGNORECASE)
+
+
 def _names_in(raw: str, confirmed: frozenset[str]) -> list[str]:
     """Names at the start of ``raw``: "max and ruby shes limping" → ["max", "ruby"]."""
     names: list[str] = []
@@ -268,7 +337,8 @@ def relations(t: TurnView) -> list[Candidate]:
             named = re.search(r"\b(?:called|named|name)\b", m.group())
             # "my wife is vegan" describes her; only a word the agent wrote as a name is one.
             connector = m.group(0)[: m.start("names") - m.start()]
-            if not named and re.search(r"\sis\s+$", connector):
+            # "my husband's vegetarian" is "husband is", or his thing: never a name by itself.
+            if not named and re.search(r"(?:\sis|'s)\s+$", connector):
                 found = [n for n in found if n in confirmed]
             # "my sons birthday" is a possessive; "my kids emma and jack" names two.
             if pattern is _MY_REL and not named and len(found) < 2 and (
