@@ -88,7 +88,7 @@ _SAME_CONTENT = 0.8
 
 
 # "Dislikes olives" and "Does not want olives" say one thing: both read as "not olives".
-_NEGATION_WORDS = {"dislikes": "not", "does": "", "want": "", "doesn't": "not"}
+_NEGATION_WORDS = {"dislikes": "not", "does": "", "want": "", "doesn't": "not", "no": "not"}
 
 
 def _content_words(norm: str) -> frozenset[str]:
@@ -149,6 +149,12 @@ def select_facts(
             loose.append(c)
 
     chosen = [_pick_slot_winner(group) for group in by_slot.values()]
+    # "Diet is halal" already says "Prefers halal": a loose fact whose content words a
+    # slot's fact holds is a repeat of it.
+    slotted = [(c.kind, _content_words(_norm(c.text))) for c in chosen]
+    loose = [c for c in loose if not any(
+        kind == c.kind and words and words <= held
+        for words in [_content_words(_norm(c.text))] for kind, held in slotted)]
 
     # Longest first, so a shorter text contained in a kept one is recognised as a repeat.
     unique: list[tuple[str, Candidate]] = []

@@ -32,6 +32,7 @@ from ._rules_common import Rule, TurnView, capture_phrase, sentences
 from ._rules_habits import HABIT_RULES
 from ._rules_identity import IDENTITY_RULES
 from ._rules_needs import NEED_RULES, declared_allergies
+from ._rules_noted import ECHO_RULES, NOTED_RULES
 from ._rules_people import PEOPLE_RULES
 from ._rules_preferences import PREFERENCE_RULES
 from ._rules_spoken import SPOKEN_RULES
@@ -207,9 +208,10 @@ def commitments(t: TurnView) -> list[Candidate]:
     return out
 
 
+_WISH_KINDS = frozenset({"preference", "constraint", "availability", "need"})
 _USER_RULES: tuple[Rule, ...] = (
     *IDENTITY_RULES, *PEOPLE_RULES, *THING_RULES, *PREFERENCE_RULES, *SPOKEN_RULES,
-    *NEED_RULES, *AGENT_RULES, *STANDING_RULES, *HABIT_RULES, commitments)
+    *NEED_RULES, *AGENT_RULES, *STANDING_RULES, *HABIT_RULES, *NOTED_RULES, commitments)
 
 
 class RuleExtractor:
@@ -278,8 +280,14 @@ class RuleExtractor:
                 keep_health=not self.policy.health,
                 user_raw=user,
             )
+            found = len(candidates)
             for rule in _USER_RULES:
                 candidates.extend(rule(view))
+            if not any(c.kind in _WISH_KINDS for c in candidates[found:]):
+                # The agent's "Back porch, noted." fills in only when no rule read the
+                # caller's own words of this turn as a wish: those say it better.
+                for rule in ECHO_RULES:
+                    candidates.extend(rule(view))
             if self.policy.health and self.policy.allergy_constraints and (
                     "allerg" in (turn.user_text or "").lower()):
                 # Read before redaction: the transcript loses the allergy, the fact keeps it.
