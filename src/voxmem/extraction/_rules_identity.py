@@ -226,7 +226,7 @@ _PHONE = re.compile(r"(?<![\w+])(?:\+\s?)?\(?\d[\d\s().-]{6,20}\d(?![\w])")
 _PLUS_WORD = re.compile(r"\bplus\s+(?=\d)", re.IGNORECASE)
 _PHONE_CONTEXT = re.compile(
     r"\b(?:number|phone|cell|cellphone|mobile|landline|reach|call|text|whatsapp|contact|"
-    r"digits|line|ring)\b",
+    r"digits|line|ring|(?:new|old|other|correct|right)\s+one)\b",
     re.IGNORECASE,
 )
 _ID_CONTEXT = re.compile(

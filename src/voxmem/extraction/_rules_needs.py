@@ -226,7 +226,11 @@ def needs(t: TurnView) -> list[Candidate]:
 
 _PLAN_BY_AGENT = re.compile(
     r"\byou're\s+(?:now\s+|all\s+set\s+)?(?:on|signed\s+up\s+for|subscribed\s+to|enrolled\s+in)"
-    r"\s+(?:the\s+|our\s+)?(?P<plan>[A-Z][\w+-]*(?:\s(?:[A-Z][\w+-]*|\d+))?)(?:\s+plan)?\b"
+    r"\s+(?:the\s+|our\s+)?(?P<plan>[A-Z][\w+-]*(?:\s(?:[A-Z][\w+-]*|\d+))?)(?:\s+plan)?\b|"
+    # "I've moved you to the 150Mb plan from next month": a change, so the new plan.
+    r"\b(?:I've|I\s+have|we've|I'll|we'll)\s+(?:now\s+)?(?:moved|switched|upgraded|downgraded|"
+    r"changed|move|switch|upgrade|downgrade|change)\s+you\s+(?:over\s+)?to\s+(?:the\s+|our\s+)?"
+    r"(?P<plan2>[\w+-]+(?:\s[\w+-]+)?)\s+(?:plan|tier|package|tariff|bundle|membership)\b"
 )
 _PLAN_BY_CALLER = re.compile(
     r"\b(?:i'm|i\s+am|im|we're|we\s+are)\s+(?:currently\s+|still\s+)?on\s+(?:the\s+|a\s+)?"
@@ -271,7 +275,8 @@ def notes(t: TurnView) -> list[Candidate]:
                                m.start()))
     by_agent = _PLAN_BY_AGENT.search(t.agent)
     if by_agent:
-        out.append(t.candidate(f"Is on the {by_agent.group('plan')} plan", "note", "plan", 0.75,
+        plan = by_agent.group("plan") or by_agent.group("plan2")
+        out.append(t.candidate(f"Is on the {plan} plan", "note", "plan", 0.75,
                                len(t.user) + by_agent.start()))
     by_caller = _PLAN_BY_CALLER.search(t.user)
     if by_caller and "[redacted" not in by_caller.group("plan"):
