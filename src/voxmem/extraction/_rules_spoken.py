@@ -261,6 +261,8 @@ _CLOCK = r"(?:\d{1,2}(?::\d\d)?\s*(?:am|pm)?|noon|lunch|midday|work)"
 _SLOT = (rf"(?P<when>(?:(?:on\s+)?(?:a\s+)?{_DAY}(?:\s+(?:and|or)\s+{_DAY})?|(?:in\s+the\s+)?"
          rf"{_PART})(?:\s+(?:before|after|from|between)\s+{_CLOCK}(?:\s+and\s+{_CLOCK})?)?|"
          rf"(?:any\s*time\s+)?(?:before|after)\s+{_CLOCK})")
+_SLOT_WORD = re.compile(r"day|morning|afternoon|evening|night|week|lunch|before|after",
+                        re.IGNORECASE)
 _BEST_FOR_ME = re.compile(
     rf"{_SLOT}\s+(?:are|is|would\s+be|works?)\s+(?:the\s+)?(?:best|better|good|great|ideal|"
     rf"easiest)(?:\s+for\s+(?:me|us))?(?:\s+(?P<after>(?:before|after)\s+{_CLOCK}))?",
@@ -301,7 +303,9 @@ def spoken_availability(t: TurnView) -> list[Candidate]:
     out: list[Candidate] = []
     user = t.user
     offered = t.prev_agent.lower()
-    for m in _BEST_FOR_ME.finditer(user):
+    # Every pattern below but _NO_LATER holds a day, a part of the day or "before/after".
+    timed = _SLOT_WORD.search(user) is not None
+    for m in _BEST_FOR_ME.finditer(user) if timed else ():
         when = _when_text(m.group("when"))
         if when.lower().rstrip("s") in offered and "for me" not in m.group().lower():
             continue  # "monday is good" accepts the slot the agent offered
@@ -313,11 +317,11 @@ def spoken_availability(t: TurnView) -> list[Candidate]:
         edge = "before" if m.group("dir").lower() == "later" else "after"
         out.append(t.candidate(f"Available {edge} {m.group('t')}", "availability",
                                "preferred_time", 0.75, m.start()))
-    for pattern in (_ONLY_HOME, _HAS_TO_BE, _REACH_ME, _SUITS_ME):
+    for pattern in (_ONLY_HOME, _HAS_TO_BE, _REACH_ME, _SUITS_ME) if timed else ():
         for m in pattern.finditer(user):
             out.append(t.candidate(f"Available {_when_text(m.group('when'))}", "availability",
                                    "preferred_time", 0.75, m.start()))
-    for m in _CALL_ME_WHEN.finditer(user):
+    for m in _CALL_ME_WHEN.finditer(user) if timed else ():
         when = _when_text(m.group("when"))
         edge_m = _EDGE_AFTER.match(user, m.end())
         if edge_m and not re.search(r"\b(?:before|after)\b", when):
@@ -327,7 +331,7 @@ def spoken_availability(t: TurnView) -> list[Candidate]:
         if is_recurring_time(when) and not ONE_OFF.search(user):
             out.append(t.candidate(f"Prefers calls {when}", "availability", "preferred_time",
                                    0.75, m.start()))
-    if not out:
+    if not out and timed:
         bare = _BARE_SLOT.search(user)
         if bare and (bare.start() > 0 or _ASKED_WHEN.search(t.prev_agent)) and (
                 not ONE_OFF.search(user)):

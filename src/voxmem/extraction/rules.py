@@ -86,6 +86,7 @@ _HAVE_SOMEONE = re.compile(
     r"reach\s+out\s+to|get\s+back\s+to|text|visit|give)\s+you(?:\s+a\s+(?:call|ring))?\b",
     re.IGNORECASE,
 )
+_FUTURE = re.compile(r"will|'ll|going")
 _YOU_SHOULD_SEE = re.compile(
     r"\byou(?:'ll|\s+(?:should|will|ought\s+to))\s+(?:also\s+)?(?:see|get|receive)\s+"
     r"(?!it\b|that\b|them\b|this\b)",
@@ -152,7 +153,9 @@ def commitments(t: TurnView) -> list[Candidate]:
         if _RIGHT_AWAY.search(sentence):
             continue  # done during the call ("I'll send one up right away")
         found = len(out)
-        for m in _COMMIT.finditer(sentence):
+        low = sentence.lower()
+        # Every promise shape holds "will"/"'ll"/"going to"; most agent sentences hold none.
+        for m in _COMMIT.finditer(sentence) if _FUTURE.search(low) else ():
             verb = re.sub(r"\s+", " ", m.group("verb").lower())
             rest = capture_phrase(sentence, m.end())
             if _NOT_A_PROMISE.match(rest):
