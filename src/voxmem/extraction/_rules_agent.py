@@ -9,6 +9,7 @@ it in the next turn.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from ._rules_common import TurnView, is_time, sentences
@@ -55,6 +56,13 @@ _WHEN_TAIL = re.compile(
     r"works?\s+for\s+you|if\s+that\s+suits|for\s+you)\b.*$", re.IGNORECASE)
 
 
+_WITH_FIRST = re.compile(
+    r"^(?P<with>with\s+(?:(?:Dr|Mr|Mrs|Ms)\.?\s+)?[A-Z][\w'-]+)\s*,?\s+(?:for\s+|on\s+)?",
+    re.IGNORECASE)
+# "I can book you with Dr. Alvarez. You're booked Tuesday at 8:30": who, said apart.
+_WITH_TITLED = re.compile(r"\bwith\s+(?P<who>(?:Dr|Doctor|Nurse|Dentist)\.?\s+[A-Z][\w'-]+)")
+
+
 def book_appointment(
     t: TurnView, when: str, offset: int, confidence: float
 ) -> Candidate | None:
@@ -64,6 +72,10 @@ def book_appointment(
     """
     when = _WHEN_TAIL.sub("", when).strip(" ,:")
     when = re.sub(r"^(?:for|on)\s+", "", when, flags=re.IGNORECASE)
+    # "Booked with Jess for Saturday at 10:30" → "Saturday at 10:30 with Jess".
+    lead = _WITH_FIRST.match(when)
+    if lead:
+        when = f"{when[lead.end():]} {lead.group('with')}"
     if not _WHEN.search(when) or len(when.split()) > 16 or re.match(
             r"(?:that|it|this|those|them)\b", when, re.IGNORECASE):
         return None
@@ -93,6 +105,10 @@ def appointments(t: TurnView) -> list[Candidate]:
                 c = book_appointment(t, offer.group("when"), 0, 0.7)
                 if c is not None:
                     out.append(c)
+    who = _WITH_TITLED.search(t.agent)
+    if who:
+        out = [c if " with " in c.text else dataclasses.replace(
+            c, text=f"{c.text} with {who.group('who')}") for c in out]
     return out
 
 

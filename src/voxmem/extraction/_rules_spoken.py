@@ -9,6 +9,7 @@ agent's written reply where it confirms what was heard.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from ._rules_common import (
@@ -116,6 +117,20 @@ _STYLIST = re.compile(
     r"(?:my|the\s+one)|if\s+(?:she's|he's)\s+in)", re.IGNORECASE)
 _DIET_WORDS = ("vegan", "vegetarian", "pescatarian", "kosher", "halal", "keto",
                "gluten free", "dairy free", "plant based")
+# "Prefers vegan meals", "Only wants halal": a preference for a diet fills the diet slot.
+_DIET_PREFERENCE = re.compile(
+    r"^(?:Prefers:?|Only\s+wants)\s+(?:only\s+|always\s+)?(?P<diet>" + "|".join(_DIET_WORDS)
+    + r")(?:\s+(?:meals?|food|options?|menu|dishes|only))?$", re.IGNORECASE)
+
+
+def as_diet(c: Candidate) -> Candidate:
+    """``c`` moved into the ``diet`` slot when it only names a diet."""
+    m = _DIET_PREFERENCE.match(c.text) if c.kind == "preference" and not c.slot_key else None
+    if not m:
+        return c
+    return dataclasses.replace(c, text=f"Diet is {m.group('diet').lower()}", slot_key="diet")
+
+
 _DIET = re.compile(
     r"\b(?:i'm|i\s+am|we're|we\s+are|were|gone|going|switch\s+(?:me|us)\s+to|make\s+it|"
     r"keep\s+it|to\s+be|be|it's|its|eat|only|all|plan\s+is)\s+(?:fully\s+|strictly\s+|"

@@ -35,7 +35,7 @@ from ._rules_needs import NEED_RULES, declared_allergies
 from ._rules_noted import ECHO_RULES, NOTED_RULES
 from ._rules_people import PEOPLE_RULES
 from ._rules_preferences import PREFERENCE_RULES
-from ._rules_spoken import SPOKEN_RULES
+from ._rules_spoken import SPOKEN_RULES, as_diet
 from ._rules_standing import STANDING_RULES
 from ._rules_things import THING_RULES
 from ._select import Candidate, select_facts
@@ -298,7 +298,7 @@ class RuleExtractor:
                 candidates.extend(declared_allergies(view, raw))
             prev_agent = view.agent
         return select_facts(
-            candidates,
+            [as_diet(c) for c in candidates],
             policy=self.policy,
             max_facts=self.max_facts,
             min_confidence=self.min_confidence,
