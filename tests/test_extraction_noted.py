@@ -57,3 +57,29 @@ def test_a_contact_preference_set_by_the_agent() -> None:
 def test_no_wish(turns: list[tuple[str, str]]) -> None:
     facts = extract(*turns)
     assert not [f for f in facts if f.kind in ("preference", "constraint")], facts
+
+
+@pytest.mark.parametrize(("turns", "words"), [
+    ([("could you keep a sourdough aside for me on fridays", "Of course, one sourdough "
+                                                           "kept aside every Friday.")],
+     ("sourdough", "friday")),
+    ([("every fortnight i want the big box of kibble", "Fortnightly kibble, all set up.")],
+     ("kibble",)),
+    ([("make it once a month instead please", "Done, monthly deliveries from now on.")],
+     ("monthly deliveries",)),
+])
+def test_a_standing_order_the_agent_restates(turns: list[tuple[str, str]],
+                                             words: tuple[str, ...]) -> None:
+    needs = [f.text.lower() for f in extract(*turns) if f.kind == "need"]
+    assert len(needs) == 1 and all(w in needs[0] for w in words), needs
+
+
+@pytest.mark.parametrize("turns", [
+    # The caller's words were redacted (a medicine); the echo must not restate them.
+    [("i need my lisinopril refilled every month", "Sure, monthly refills from now on.")],
+    # Talk about the agent's own schedule.
+    [("when are you open", "We're open every day from 9.")],
+    [("ok", "See you every Tuesday then!")],
+])
+def test_no_standing_order(turns: list[tuple[str, str]]) -> None:
+    assert not [f for f in extract(*turns) if f.kind == "need"]

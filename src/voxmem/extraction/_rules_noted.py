@@ -19,7 +19,7 @@ from ._rules_common import ONE_OFF, TurnView, is_time, sentences
 from ._select import Candidate
 from ._text import third_person, word_set
 
-__all__ = ["ECHO_RULES", "NOTED_RULES"]
+__all__ = ["NOTED_RULES", "echoed_needs", "echoed_preferences"]
 
 _NOT_STATEMENT = re.compile(
     r"\b(?:would\s+you|do\s+you|shall\s+i|should\s+i|can\s+i|could\s+i|if\s+you|i\s+can|"
@@ -158,5 +158,38 @@ def echoed_preferences(t: TurnView) -> list[Candidate]:
     return out
 
 
+# "Absolutely, one rye sourdough held every Saturday.", "Done, monthly deliveries from now
+# on.": the agent restating a standing order.
+_RECURRING_ECHO = re.compile(
+    r"^(?:(?:absolutely|done|sure|great|of\s+course|perfect|lovely|no\s+problem|got\s+it|"
+    r"okay|ok|certainly)[,!.]?\s+)*(?P<what>[^.!?]*?\b(?:every\s+(?:other\s+|second\s+)?"
+    r"(?:\w+\s+)?(?:day|week|month|year|fortnight|(?:mon|tues|wednes|thurs|fri|satur|sun)day)s?"
+    r"|each\s+(?:week|month)|weekly|monthly|fortnightly|yearly|annual)\b[^.!?]*)",
+    re.IGNORECASE)
+# Not an order: talk ("we'll see you every ..."), or what the agent set up or booked, which
+# arranged_needs and the booking rules word better.
+_NOT_AN_ORDER = re.compile(r"^(?:i|we|you|it|that|this|there|see|talk|speak|your)\b|"
+                           r"\b(?:set\s+up|booked|scheduled)\b", re.IGNORECASE)
+_ORDER_TAIL = re.compile(r"\s*,?\s+(?:from\s+now\s+on|going\s+forward|starting\s+\w+|"
+                         r"(?:(?:is|are|has\s+been|have\s+been)\s+)?(?:all\s+)?set\s+up|sorted|"
+                         r"done|noted)$",
+                         re.IGNORECASE)
+
+
+def echoed_needs(t: TurnView) -> list[Candidate]:
+    """A standing order the agent restates; like :func:`echoed_preferences`, a fallback."""
+    out: list[Candidate] = []
+    for at, sentence in _statements(t):
+        m = _RECURRING_ECHO.match(sentence.strip())
+        if not m:
+            continue
+        what = _ORDER_TAIL.sub("", m.group("what").strip(" ,"))
+        what = what[:1].lower() + what[1:]
+        if (_NOT_AN_ORDER.search(what) or len(what.split()) > 12 or ONE_OFF.search(what)
+                or not _grounded(what, t.user)):
+            continue
+        out.append(t.candidate(f"Regularly gets {what}", "need", None, 0.65, at))
+    return out
+
+
 NOTED_RULES = (noted_preferences,)
-ECHO_RULES = (echoed_preferences,)

@@ -32,7 +32,7 @@ from ._rules_common import Rule, TurnView, capture_phrase, sentences
 from ._rules_habits import HABIT_RULES
 from ._rules_identity import IDENTITY_RULES
 from ._rules_needs import NEED_RULES, declared_allergies
-from ._rules_noted import ECHO_RULES, NOTED_RULES
+from ._rules_noted import NOTED_RULES, echoed_needs, echoed_preferences
 from ._rules_people import PEOPLE_RULES
 from ._rules_preferences import PREFERENCE_RULES
 from ._rules_spoken import SPOKEN_RULES, as_diet
@@ -286,11 +286,14 @@ class RuleExtractor:
             found = len(candidates)
             for rule in _USER_RULES:
                 candidates.extend(rule(view))
-            if not any(c.kind in _WISH_KINDS for c in candidates[found:]):
+            if "[redacted" not in user and not any(
+                    c.kind in _WISH_KINDS for c in candidates[found:]):
                 # The agent's "Back porch, noted." fills in only when no rule read the
-                # caller's own words of this turn as a wish: those say it better.
-                for rule in ECHO_RULES:
-                    candidates.extend(rule(view))
+                # caller's own words of this turn as a wish: those say it better. Never
+                # after a redaction: the echo could restate what was redacted.
+                candidates.extend(echoed_preferences(view))
+                if not any(c.kind == "need" for c in candidates):
+                    candidates.extend(echoed_needs(view))
             if self.policy.health and self.policy.allergy_constraints and (
                     "allerg" in (turn.user_text or "").lower()):
                 # Read before redaction: the transcript loses the allergy, the fact keeps it.
