@@ -37,3 +37,28 @@ def test_a_plan_the_agent_moves_the_caller_to_replaces_the_old_one() -> None:
 def test_an_offer_to_move_plans_is_not_a_change() -> None:
     facts = extract(("what else have you got", "Would you like me to move you to the Lite plan?"))
     assert slot(facts, "plan") == []
+
+
+def ids(facts: list[ExtractedFact]) -> list[str]:
+    return sorted(f.text for f in facts if f.kind == "identity" and f.slot_key != "name")
+
+
+def test_the_agents_written_read_back_replaces_a_garbled_spoken_id() -> None:
+    facts = extract(("yeah the account is seven seven one two oh nine",
+                     "Thanks, I can see account 7712099 here."))
+    assert ids(facts) == ["Account number is 7712099"]
+    facts = extract(("its about my claim c l seven seven three zero nine one",
+                     "Thanks, I have claim CL773091 open."))
+    assert [i for i in ids(facts) if "773091" in i] == ["Claim number is CL773091"]
+
+
+def test_a_read_back_leaves_other_numbers_alone() -> None:
+    facts = extract(("my account is 55512 and the order number is 99001",
+                     "Thanks, I have account 55512."))
+    assert ids(facts) == ["Account number is 55512", "Order number is 99001"]
+
+
+def test_no_read_back_for_a_type_the_caller_did_not_name() -> None:
+    facts = extract(("hi it's me again about the thing", "I have ticket 88121 on file."))
+    # Only a read-back is this confident: here the caller never spoke a ticket number.
+    assert not [f for f in facts if f.confidence >= 0.85 and "88121" in f.text]

@@ -30,7 +30,7 @@ from ._context import asked_for
 from ._rules_agent import AGENT_RULES, extra_commitment
 from ._rules_common import Rule, TurnView, capture_phrase, sentences
 from ._rules_habits import HABIT_RULES
-from ._rules_identity import IDENTITY_RULES
+from ._rules_identity import IDENTITY_RULES, is_misheard_copy, read_back_ids
 from ._rules_needs import NEED_RULES, declared_allergies
 from ._rules_noted import NOTED_RULES, echoed_needs, echoed_preferences
 from ._rules_people import PEOPLE_RULES
@@ -286,6 +286,11 @@ class RuleExtractor:
             found = len(candidates)
             for rule in _USER_RULES:
                 candidates.extend(rule(view))
+            for back in read_back_ids(view):
+                # The written read-back replaces a garbled spoken copy from this turn.
+                candidates[found:] = [c for c in candidates[found:] if not (
+                    c.kind == "identity" and c.slot_key != "name" and is_misheard_copy(c, back))]
+                candidates.append(back)
             if "[redacted" not in user and not any(
                     c.kind in _WISH_KINDS for c in candidates[found:]):
                 # The agent's "Back porch, noted." fills in only when no rule read the
