@@ -44,6 +44,13 @@ def name_of(facts: list[ExtractedFact]) -> str | None:
     # A repair inside a bare answer.
     ([("my boiler's playing up", "I can help with that. Can I get your name?"),
       ("its uh dan no sorry its daniel frost", "Thanks Daniel.")], "Name is Daniel Frost"),
+    # An interjection before a bare answer; the name starts where the agent's does.
+    ([("the heating's off again", "Sorry about that. Can I take your name?"),
+      ("och aye its morag mcleod", "Thanks Morag, an engineer will call you.")],
+     "Name is Morag Mcleod"),
+    # "myself ..." introductions (Indian English).
+    ([("hello myself anand pillai calling about my bill", "Good morning Mr. Pillai.")],
+     "Name is Anand Pillai"),
     # A name corrected by spelling, mid-turn, written back at the start of the reply.
     ([("i'm jon no john sorry john with an h", "John, got it.")], "Name is John"),
 ])
@@ -66,3 +73,9 @@ def test_a_relation_with_an_apostrophe_s_is_not_named_by_the_next_word() -> None
     assert not any("named" in f.text for f in facts), facts
     facts = extract(("my daughter's name is keiko", "Thanks, Keiko is added."))
     assert "Daughter is named Keiko" in {f.text for f in facts}
+
+
+def test_the_pets_name_asked_as_the_dogs_name() -> None:
+    facts = extract(("my kelpie's got a limp", "Oh no. What's the dog's name?"),
+                    ("his names ranger", "Thanks, Ranger is booked in."))
+    assert "Has a dog named Ranger" in {f.text for f in facts}

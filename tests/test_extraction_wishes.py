@@ -20,6 +20,7 @@ def texts(facts: list[ExtractedFact]) -> set[str]:
 @pytest.mark.parametrize(("turns", "who"), [
     ([("can i get in with marco for a beard trim i always see him", "Marco's free at 3.")],
      "Marco"),
+    ([("is dev in on saturday i only go to him", "Dev has Saturday at 11.")], "Dev"),
     ([("is there space with priyanka on thursday we only book with her",
        "Priyanka can do Thursday at 11.")], "Priyanka"),
 ])

@@ -153,7 +153,14 @@ def bare_names(t: TurnView) -> list[Candidate]:
     if named:
         answer = answer[named.end():]
     confirmed = agent_written_names(t.agent)
+    # "och aye its morag mcleod" + "Thanks Morag": the name starts where the agent's does.
+    # ("delphine moreau" + "Ms. Moreau" keeps both words: the agent's word is among them.)
     words = _name_words(answer, confirmed=confirmed)
+    said = answer.split()
+    first = next((i for i, w in enumerate(said) if w in confirmed and w not in _COMMON), None)
+    if first and not any(w in confirmed for w in words):
+        answer = " ".join(said[first:])
+        words = _name_words(answer, confirmed=confirmed)
     if not words:
         return []
     if not any(w in confirmed for w in words) and len(answer.split()) > len(words) + 3:
@@ -168,7 +175,7 @@ def bare_names(t: TurnView) -> list[Candidate]:
 _INTRO = re.compile(
     r"(?:^|\b(?:and|oh|hi|hiya|hey|hello|yeah|yes|yo|no|sorry|morning|afternoon|evening|"
     r"there|yall|y'all|folks|guys|all)\s+)(?:it's|its|it\s+is|this\s+is|this\s+here\s+is|"
-    r"i'm|im|my\s+name's|name's)\s+(?P<name>[a-z][a-z'-]+(?:\s+[a-z][a-z'-]+)?)",
+    r"i'm|im|my\s+name's|name's|myself)\s+(?P<name>[a-z][a-z'-]+(?:\s+[a-z][a-z'-]+)?)",
     re.IGNORECASE)
 # Words that end a name said in lower case ("sophie calling", "tom from the garage").
 _AFTER_NAME = word_set("""
@@ -291,10 +298,13 @@ _THEIR_NAME = re.compile(
     re.IGNORECASE)
 _LAST_REL = re.compile(rf"\b(?:my|our|me|a|the)\s+(?:(?:new|little|old|baby)\s+)?(?P<rel>{_REL})"
                        rf"(?:'s|s)?\b", re.IGNORECASE)
+_THEIR_NAME_LEAD = re.compile(
+    r"^(?:(?:his|her|their|its|the\s+\w+'s)\s+name(?:'s|s|\s+is)|(?:he's|she's|hes|shes|"
+    r"it's|its)\s+(?:called|named))\s+", re.IGNORECASE)
 # "what's your son's name?" / "and your pet's name?": the answer names that person.
 # (Possessive relation words, "my missus's car", are matched by the optional 's.)
 _ASKED_THEIR_NAME = re.compile(
-    rf"\byour\s+(?P<rel>{_REL}|pet)(?:'s|s)\s+name\b", re.IGNORECASE)
+    rf"\b(?:your|the)\s+(?P<rel>{_REL}|pet)(?:'s|s)\s+name\b", re.IGNORECASE)
 # "cathy with a c", "no sorry it's claire with an i": a name being spelled out.
 _SPELLED_NAME = re.compile(
     r"^(?:(?:no|sorry|no\s+sorry|it's|its|actually|oh)[\s,]+)*(?P<name>[a-z]{2,})\s+"
@@ -360,6 +370,8 @@ def relations(t: TurnView) -> list[Candidate]:
         rel_word = asked.group("rel").lower()
         rel = _RELATION_WORDS.get(rel_word) or _PLURALS.get(rel_word, rel_word)
         answer = _LEAD_IN.sub("", t.user.strip().lower(), count=1)
+        # "his names ranger", "she's called pip": the name after its introduction.
+        answer = _THEIR_NAME_LEAD.sub("", answer, count=1)
         found = _names_in(answer, confirmed)[:1]
         species = _SPECIES_AFTER.match(answer[len(found[0]):]) if found else None
         if species and rel == "pet":

@@ -142,7 +142,6 @@ _ALWAYS_SEE = re.compile(
 _ALWAYS_THEM = re.compile(
     r"\b(?:i|we)\s+(?:always|only|usually|normally)\s+(?:see|go\s+to|go\s+with|book\s+with|"
     r"ask\s+for|have|get|want|use)\s+(?:her|him|them)\b", re.IGNORECASE)
-_WITH_NAME = re.compile(r"\b(?:with|see|to|for)\s+(?P<name>[a-z][a-z'-]+)\b", re.IGNORECASE)
 _SAME_PERSON = re.compile(
     r"\bsame\s+(?P<what>[a-z]+)\s+as\s+(?:last\s+time|before|usual)\s*,?\s+(?P<name>[a-z][a-z'-]+)",
     re.IGNORECASE)
@@ -207,8 +206,9 @@ def named_preferences(t: TurnView) -> list[Candidate]:
                                        "preference", None, 0.75, offset + m.start()))
         for m in _ALWAYS_THEM.finditer(sentence):
             # "book with jess again ... i only go to her": the person named before.
-            named = [w.group("name").lower() for w in _WITH_NAME.finditer(t.user, 0,
-                                                                          offset + m.start())]
+            # Any word the agent writes as a name, said before the pronoun.
+            named = [w.lower() for w in re.findall(r"[a-z][a-z'-]+", t.user[:offset + m.start()],
+                                                   re.IGNORECASE)]
             named = [n for n in named if n in confirmed and not is_common_word(n)]
             if named:
                 out.append(t.candidate(f"Prefers {title_name(named[-1])} (always asks for them)",
