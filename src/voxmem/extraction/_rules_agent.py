@@ -126,7 +126,7 @@ _WILL = re.compile(
     rf"\b{_WHO}\s+will\s+(?P<verb>call|phone|ring|contact|email|text|visit|come\s+out|"
     rf"come\s+back|come\s+round|come\s+by|be\s+round|be\s+over|pop\s+round|pop\s+by|drop\s+by|"
     rf"come|be\s+there|be\s+with\s+you|be\s+in\s+touch|reach\s+out|get\s+back|"
-    rf"return|follow\s+up|arrive|review|send|deliver|look\s+at|remote\s+in)\b"
+    rf"return|follow\s+up|arrive|review|send|deliver|look\s+at|remote\s+in|be\s+out)\b"
     rf"(?P<rest>(?:[^.!?;]|(?<=Dr)\.|(?<=Mr)\.|(?<=Mrs)\.|(?<=Ms)\.){{0,80}})",
     re.IGNORECASE,
 )
@@ -153,10 +153,19 @@ _TIME_OR_WHAT = re.compile(r"\w{3,}")
 
 
 _GET_SOMEONE = re.compile(
-    r"\b(?:I'll|I\s+will|We'll|We\s+will)\s+(?:get|have)\s+(?P<who>someone|somebody|"
-    r"(?:a|an|the|our)\s+[\w-]+(?:\s+[\w-]+)?)\s+(?P<how>(?:to\s+)?(?:ring|call|phone|"
+    r"\b(?:I'll|I\s+will|We'll|We\s+will)\s+(?:get|have|ask)\s+(?P<who>someone|somebody|"
+    r"(?:a|an|the|our)\s+[\w-]+(?:\s+[\w-]+)?(?:\s+(?:Dr|Mr|Mrs|Ms)\.?\s+[A-Z][\w'-]+|"
+    r",\s+[A-Z][\w'-]+,)?|(?:(?:Dr|Mr|Mrs|Ms)\.?\s+)?[A-Z][a-z'-]+(?:,[^,.!?]{3,40},)?)\s+"
+    r"(?P<how>(?:to\s+)?(?:ring|call|phone|"
     r"come|visit|email|text|contact|look|pop|drop)\b[^.!?;]{0,60}|(?:round|out|over|there)"
     r"\b[^.!?;]{0,60})", re.IGNORECASE)
+# "I'll have the VAT return drafted and sent over by the 20th", "I'll have two bags of
+# the renal diet ready on Thursday": something readied for the caller by a time.
+_HAVE_DONE = re.compile(
+    r"\b(?:I'll|I\s+will|We'll|We\s+will)\s+have\s+(?P<what>(?:the|your|a|an|two|three|\d+)"
+    r"\s+[^.!?;]{2,50}?)\s+(?P<state>ready|done|sent(?:\s+over)?|drafted|fixed|finished|"
+    r"delivered|printed|prepared|sorted|repaired|posted)\b(?P<rest>[^.!?;]{0,50})",
+    re.IGNORECASE)
 _EXPECT = re.compile(
     r"\b(?:Expect|You'll\s+get|You\s+will\s+get)\s+(?:a\s+|an\s+)?(?P<what>call|email|text|"
     r"visit|letter)\s+from\s+(?P<rest>[^.!?;]{3,60})|\byou'll\s+hear\s+(?:back\s+)?from\s+"
@@ -197,6 +206,13 @@ def extra_commitment(sentence: str) -> list[tuple[str, int, float]]:
             text = f"Agent promised to get {who} {_tidy(how)}"
         else:
             text = f"Agent promised {who} will {_tidy(how)}"
+        out.append((text.rstrip(" ."), m.start(), 0.7))
+    for m in _HAVE_DONE.finditer(sentence):
+        rest = m.group("rest")
+        if not (is_time(rest) or re.search(r"\b(?:by|within|next|on)\b", rest)):
+            continue  # "I'll have it done" with no when is a reassurance
+        what = re.sub(r"^your\b", "the caller's", m.group("what").strip(), flags=re.I)
+        text = f"Agent promised to have {what} {m.group('state').lower()} {_tidy(rest)}"
         out.append((text.rstrip(" ."), m.start(), 0.7))
     for m in _EXPECT.finditer(sentence):
         if m.group("what"):

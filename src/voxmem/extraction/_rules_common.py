@@ -94,7 +94,9 @@ def _sentences(text: str) -> tuple[tuple[int, str], ...]:
 
 # Where a captured phrase ends: punctuation, or a conjunction that starts a new clause.
 _PHRASE_END = re.compile(
-    r"\s*(?<!\bDr)(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bSt)[,;.!?]|\s*\.{3}|"
+    # "5,000 miles" and "8.30" are one number, not two clauses.
+    r"\s*(?<!\bDr)(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bSt)(?:[;!?]|,(?!\d{3}\b)|\.(?!\d))|"
+    r"\s*\.{3}|"
     r"\s+(?:but|so|because|cause|since|though|although|unless|which|"
     r"whereas|while|as\s+i|when\s+i|cuz|coz|and\s+(?:i|i'm|i'd|i've|we|we're|my|also|then|"
     r"you|can|please|it|that|so|if)|if\s+(?:you|that|it|i|possible)|whenever\s+possible|"

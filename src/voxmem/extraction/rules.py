@@ -74,7 +74,7 @@ _COMMIT_VERB = (
     r"(?P<verb>send|email|e-mail|mail|post|text|call|ring|phone|ship|refund|credit|waive|"
     r"reimburse|replace|deliver|dispatch|schedule|arrange|follow\s+up|get\s+back|reach\s+out|"
     r"contact|escalate|expedite|process|issue|notify|remind|check\s+back|come\s+out|visit|"
-    r"have|be\s+in\s+touch|courier)"
+    r"have|be\s+in\s+touch|courier|collect|install|fix|repair|pick\s+up)"
 )
 _COMMIT = re.compile(
     rf"\b{_COMMIT_SUBJECT}\s+(?:(?:also|just|personally|definitely|then|now|go\s+ahead\s+and|"
