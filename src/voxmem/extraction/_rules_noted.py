@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from ._rules_common import ONE_OFF, TurnView, is_time, sentences
+from ._rules_common import ONE_OFF, TurnView, is_recurring_time, is_time, sentences
 from ._select import Candidate
 from ._text import third_person, word_set
 
@@ -46,7 +46,8 @@ _NO_ON = re.compile(
     r"reservations)\b", re.IGNORECASE)
 # "Back porch, noted." / "Noted: unscented detergent."
 _ECHO = re.compile(
-    r"^(?P<what>[A-Za-z][a-z-]*(?:\s+[a-z][a-z-]*){1,4}),?\s+(?:noted|got\s+it\s+noted)\b|"
+    r"^(?P<what>[A-Za-z][a-z-]*(?:\s+[a-z][a-z-]*){1,4}),?\s+(?:noted|got\s+it\s+noted|added|"
+    r"saved)\b|"
     r"^noted\s*[:,-]\s*(?P<what2>[a-z][a-z\s-]{3,50}?)\s*$", re.IGNORECASE)
 _CONTACT_PREF = re.compile(
     r"\bset\s+your\s+(?:contact|communication)\s+preference\s+to\s+(?P<how>post|mail|letters?|"
@@ -59,6 +60,9 @@ _HOW = {"post": "letters by post", "mail": "letters by post", "letter": "letters
 # The caller said it as a must ("i can only drive automatics", "cant use latex").
 _MUST = re.compile(r"\b(?:can't|cant|cannot|can\s+only|has\s+to|have\s+to|must|need\s+to)\b",
                    re.IGNORECASE)
+# "i'll need a booster seat for my son": a need for every booking.
+_WILL_NEED = re.compile(r"\b(?:i'll|i\s+will|i'd|we'll|we\s+will)\s+(?:always\s+)?need\s+(?!to\b)",
+                        re.IGNORECASE)
 _PROPER = re.compile(r"\s[A-Z]")
 _HABIT = re.compile(r"\b(?:every|each|weekly|monthly|daily|yearly|annual|twice|once)\b", re.I)
 _LEAD = re.compile(r"^(?:all|just|only|always)\s+", re.IGNORECASE)
@@ -93,8 +97,9 @@ def _keep(t: TurnView, text: str, at: int) -> Candidate | None:
             or ONE_OFF.search(what) or _NOT_A_WISH.search(what)
             or not _grounded(what, t.user)):
         return None
-    kind = "constraint" if _MUST.search(t.user) else "preference"
-    if kind == "constraint" and text.startswith("Prefers "):
+    kind = ("need" if _WILL_NEED.search(t.user) else
+            "constraint" if _MUST.search(t.user) else "preference")
+    if kind != "preference" and text.startswith("Prefers "):
         text = "Needs " + text.removeprefix("Prefers ")
     return t.candidate(text.rstrip(" ."), kind, None, 0.7, at)
 
@@ -146,6 +151,11 @@ def echoed_preferences(t: TurnView) -> list[Candidate]:
         if not m:
             continue
         what = (m.group("what") or m.group("what2") or "").strip()
+        if is_recurring_time(what) and not ONE_OFF.search(what) and _grounded(what, t.user):
+            # "After 10am, noted." answers when the caller can come.
+            out.append(t.candidate(f"Prefers {what[:1].lower() + what[1:]}", "availability",
+                                   "preferred_time", 0.65, at))
+            continue
         # "Salt and Pepper, noted!" echoes names; "Every six weeks, noted." a habit the
         # caller's own words state better.
         if _PROPER.search(what) or _HABIT.search(what):
