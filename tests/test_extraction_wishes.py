@@ -53,3 +53,29 @@ def test_a_booking_keeps_who_it_is_with_when_said_in_another_sentence() -> None:
 def test_booked_with_a_person_first_reads_in_order() -> None:
     facts = extract(("yes please", "Booked with Tomasz for Wednesday at 4pm."))
     assert "Appointment booked for Wednesday at 4pm with Tomasz" in texts(facts)
+
+
+@pytest.mark.parametrize(("said", "fact"), [
+    ("i'd love a table by the window if you have one", "Prefers a table by the window"),
+    ("my preference would be paper statements", "Prefers paper statements"),
+    ("honestly the less packaging the better", "Prefers less packaging"),
+    ("the earliest slot suits me best", "Prefers the earliest slot"),
+    ("i don't do spicy", "Does not want spicy"),
+    ("leave out the onions please", "Does not want onions"),
+    ("if possible i want a female doctor", "Prefers a female doctor"),
+    ("every time i order i want extra sauce", "Prefers extra sauce"),
+    ("please use the side entrance when you come", "Asks to use the side entrance"),
+])
+def test_everyday_frames_of_a_wish(said: str, fact: str) -> None:
+    assert fact in texts(extract((said, "Sure.")))
+
+
+@pytest.mark.parametrize("said", [
+    "i want a refund",                      # a request about this call
+    "i want to cancel my order",
+    "i'd love to know where my parcel is",
+    "can you leave out the onions?",        # a question
+    "i don't do that",
+])
+def test_not_a_standing_wish(said: str) -> None:
+    assert not [f for f in extract((said, "Sure.")) if f.kind == "preference"]

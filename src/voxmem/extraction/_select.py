@@ -175,7 +175,8 @@ def select_facts(
             continue
         # One content word each, the same word, the same kind: "Only wants decaf" and
         # "Prefers decaf" are one preference.
-        if len(words) == 1 and any(o.kind == c.kind and _content_words(k) == words
+        # Also "Prefers Jess" next to "Prefers Jess (always asks for them)".
+        if len(words) == 1 and any(o.kind == c.kind and words <= _content_words(k)
                                    for k, o in unique):
             continue
         unique.append((key, c))
