@@ -22,8 +22,8 @@ _LOVE = re.compile(r"\b(?:i'd|i\s+would|we'd|we\s+would)\s+(?:really\s+)?love\s+
 _MY_PREFERENCE = re.compile(
     r"\b(?:my|our)\s+(?:preference|first\s+choice|go-to|go\s+to|usual)\s+(?:would\s+be|is|'s)\s+",
     re.IGNORECASE)
-_THE_LESS = re.compile(r"\bthe\s+(?P<dir>less|more)\s+(?P<what>[a-z][a-z ]{2,30}?)\s+the\s+better\b",
-                       re.IGNORECASE)
+_THE_LESS = re.compile(
+    r"\bthe\s+(?P<dir>less|more)\s+(?P<what>[a-z][a-z ]{2,30}?)\s+the\s+better\b", re.IGNORECASE)
 _SUITS_BEST = re.compile(
     r"(?:^|\b(?:so|and|but|yeah|honestly)\s+)(?P<what>(?:the|a|an)\s+[a-z][a-z ]{2,30}?)\s+"
     r"(?:suits|works\s+best\s+for|is\s+best\s+for)\s+(?:me|us)(?:\s+best)?\b", re.IGNORECASE)

@@ -37,8 +37,8 @@ from ._rules_people import PEOPLE_RULES
 from ._rules_preferences import PREFERENCE_RULES
 from ._rules_spoken import SPOKEN_RULES, as_diet
 from ._rules_standing import STANDING_RULES
-from ._rules_wishes import WISH_RULES
 from ._rules_things import THING_RULES
+from ._rules_wishes import WISH_RULES
 from ._select import Candidate, select_facts
 from ._spoken import join_stray_digits, restore_apostrophes, spelled_letters, spoken_numbers
 from ._text import (
