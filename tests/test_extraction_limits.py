@@ -78,3 +78,20 @@ def test_a_standing_time_to_call(said: str, when: str) -> None:
 ])
 def test_a_one_off_time_to_call_is_not_kept(said: str) -> None:
     assert not [f for f in extract((said, "Sure.")) if f.slot_key == "preferred_time"]
+
+
+@pytest.mark.parametrize(("said", "when"), [
+    ("i'm only free after the school run", "after the school run"),
+    ("i can do any day but friday", "any day but Friday"),
+    ("any weekday except wednesdays works", "any day but Wednesdays"),
+])
+def test_more_standing_times(said: str, when: str) -> None:
+    facts = extract((said, "Okay."))
+    slot = [f.text for f in facts if f.slot_key == "preferred_time"]
+    assert len(slot) == 1 and when in slot[0], facts
+
+
+def test_a_recurring_top_up() -> None:
+    facts = extract(("i top up the gas every couple of months", "Okay."))
+    assert [f.text for f in facts if f.kind == "need"] == [
+        "Tops up the gas every couple of months"]

@@ -137,13 +137,14 @@ _TIME = re.compile(
     rf"\b(?:mornings?|afternoons?|evenings?|nights?|weekdays?|weekends?|{_DAYS}s?|noon|midday|"
     rf"lunch(?:time)?|dinner(?:time)?|breakfast|business\s+hours|office\s+hours|"
     rf"(?:before|after|between|by|until|till|from|around)\s+(?:{_CLOCK}|{_NUM}|noon|lunch|"
-    rf"midday|dinner|work)|{_CLOCK})(?![\w'])",
+    rf"midday|dinner|work|(?:the\s+)?school(?:\s+run)?)|{_CLOCK})(?![\w'])",
     re.IGNORECASE,
 )
 _RECURRING = re.compile(
     rf"\b(?:mornings|afternoons|evenings|nights|weekdays?|weekends?|{_DAYS}s|every|usually|"
     rf"always|generally|normally|typically|most\s+days|(?:before|after|between|until|till)\s+"
-    rf"(?:{_CLOCK}|{_NUM}|noon|lunch|midday|dinner|work)|business\s+hours|office\s+hours)\b",
+    rf"(?:{_CLOCK}|{_NUM}|noon|lunch|midday|dinner|work|(?:the\s+)?school(?:\s+run)?)|"
+    rf"business\s+hours|office\s+hours)\b",
     re.IGNORECASE,
 )
 #: Words that make a statement about this call, not about the caller's life.

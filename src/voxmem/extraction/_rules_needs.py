@@ -160,7 +160,8 @@ _VERB_3RD = {
     "reorder": "reorders", "go with": "goes with", "have to": "has to", "go for": "goes for",
     "call": "calls",
     "come in": "comes in", "come": "comes", "pick up": "picks up", "refill": "refills",
-    "visit": "visits", "bring": "brings",
+    "visit": "visits", "bring": "brings", "top": "tops", "renew": "renews",
+    "service": "services", "replace": "replaces",
 }
 _HABITUAL = re.compile(
     r"\b(?:i|we)\s+(?P<adv>always|usually|normally|typically|regularly)\s+(?P<verb>order|get|"
@@ -179,7 +180,8 @@ _FREQUENCY = re.compile(
 _RECURRING_VERB = re.compile(
     r"\b(?:i|we)\s+(?:(?:also|still)\s+)?(?P<verb>need\s+to\s+(?:order|reorder|buy|get|"
     r"refill|book)|have\s+to\s+(?:order|reorder|buy|get|refill|book)|need|order|reorder|"
-    r"buy|get|go\s+through|use|come\s+in|come|call|refill|have)\s+",
+    r"buy|get|go\s+through|use|come\s+in|come|call|refill|have|top\s+up|renew|service|"
+    r"replace|pick\s+up)\s+",
     re.IGNORECASE,
 )
 _NOT_A_NEED = re.compile(r"^(?:to\s+(?:talk|speak|ask|know|check|call|cancel|change)|"

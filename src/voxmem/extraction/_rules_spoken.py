@@ -276,6 +276,9 @@ _CLOCK = r"(?:\d{1,2}(?::\d\d)?\s*(?:am|pm)?|noon|lunch|midday|work)"
 _SLOT = (rf"(?P<when>(?:(?:on\s+)?(?:a\s+)?{_DAY}(?:\s+(?:and|or)\s+{_DAY})?|(?:in\s+the\s+)?"
          rf"{_PART})(?:\s+(?:before|after|from|between)\s+{_CLOCK}(?:\s+and\s+{_CLOCK})?)?|"
          rf"(?:any\s*time\s+)?(?:before|after)\s+{_CLOCK})")
+_ANY_DAY_BUT = re.compile(
+    rf"\bany\s+(?:day|weekday)\s+(?:but|except|apart\s+from|other\s+than)\s+"
+    rf"(?P<day>{_DAY}|weekends?|the\s+weekend)\b", re.IGNORECASE)
 _SLOT_WORD = re.compile(r"day|morning|afternoon|evening|night|week|lunch|before|after",
                         re.IGNORECASE)
 _BEST_FOR_ME = re.compile(
@@ -346,6 +349,9 @@ def spoken_availability(t: TurnView) -> list[Candidate]:
         if is_recurring_time(when) and not ONE_OFF.search(user):
             out.append(t.candidate(f"Prefers calls {when}", "availability", "preferred_time",
                                    0.75, m.start()))
+    for m in _ANY_DAY_BUT.finditer(user):
+        out.append(t.candidate(tidy_days(f"Available any day but {m.group('day').lower()}"),
+                               "availability", "preferred_time", 0.75, m.start()))
     if not out and timed:
         bare = _BARE_SLOT.search(user)
         if bare and (bare.start() > 0 or _ASKED_WHEN.search(t.prev_agent)) and (
