@@ -79,3 +79,20 @@ def test_the_pets_name_asked_as_the_dogs_name() -> None:
     facts = extract(("my kelpie's got a limp", "Oh no. What's the dog's name?"),
                     ("his names ranger", "Thanks, Ranger is booked in."))
     assert "Has a dog named Ranger" in {f.text for f in facts}
+
+
+def test_a_family_name_asked_for_separately_completes_the_first_name() -> None:
+    facts = extract(("hi", "What's your first name?"), ("tomasz", "And your surname?"),
+                    ("kowalski", "Thanks Tomasz Kowalski."))
+    assert name_of(facts) == "Name is Tomasz Kowalski"
+    facts = extract(("i'm calling about a delivery", "Sure, what's the last name?"),
+                    ("okonjo", "Thanks, I've found it."))
+    assert name_of(facts) == "Name is Okonjo"
+
+
+@pytest.mark.parametrize(("said", "fact"), [
+    ("i've got a cat named biscuit and a dog named rolo", "Has a dog named Rolo"),
+    ("my wee boy callum has a dentist appointment", "Son is named Callum"),
+])
+def test_more_people_and_pets(said: str, fact: str) -> None:
+    assert fact in {f.text for f in extract((said, "Lovely."))}

@@ -67,6 +67,8 @@ _NAME_ASKED = re.compile(
     r"(?:^|[.!]\s+)(?:and\s+)?(?:your\s+)?name(?:\s+please)?\s*\?",
     re.IGNORECASE,
 )
+_SURNAME_ASKED = re.compile(r"\b(?:surname|last\s+name|family\s+name)\b", re.IGNORECASE)
+_WHOLE_NAME_ASKED = re.compile(r"\b(?:first|full|whole)\s+name\b|\bname\s+and\b", re.IGNORECASE)
 _ASKED_SOMEONE_ELSE = re.compile(
     r"\b(?:his|her|their|your\s+(?:son|daughter|wife|husband|pet|dog|cat|mother|father|"
     r"child|partner)(?:'s)?)\s+name\b|\bpet's\s+name\b", re.IGNORECASE)
@@ -166,6 +168,12 @@ def bare_names(t: TurnView) -> list[Candidate]:
     if not any(w in confirmed for w in words) and len(answer.split()) > len(words) + 3:
         return []  # a long reply that is not confirmed is talk, not a name
     confidence = 0.85 if any(w in confirmed for w in words) else 0.7
+    if len(words) == 1 and _SURNAME_ASKED.search(t.prev_agent) and not _WHOLE_NAME_ASKED.search(
+            t.prev_agent):
+        # "And your surname?" — "kowalski": the family name, joined to the first name
+        # when the selection step has one (a later answer must not replace it).
+        return [t.candidate(f"Surname is {title_name(words[0])}", "identity", "surname",
+                            confidence, 0)]
     return [t.candidate(f"Name is {title_name(' '.join(words))}", "identity", "name",
                         confidence, 0)]
 
@@ -274,7 +282,7 @@ _REL = "|".join(sorted({*_RELATION_WORDS, *_PLURALS}, key=len, reverse=True))
 # "my dog bruno", "our cat's called pepper", "my son's name is aiden", "my wife she's
 # called mei", "for my horse dancer", "two dogs max and ruby".
 _MY_REL = re.compile(
-    rf"\b(?P<own>my|our|me|the)\s+(?:(?:little|old|eldest|youngest|oldest|younger|older|"
+    rf"\b(?P<own>my|our|me|the)\s+(?:(?:little|wee|old|eldest|youngest|oldest|younger|older|"
     rf"new|baby|other|two|three|rescue|german|golden|\w+-year-old)\s+)*(?P<rel>{_REL})"
     rf"(?:'s|s(?=\s+name))?\s+(?:(?:name\s+is|name's|names|is\s+called|is\s+named|called|named|she's\s+called|"
     rf"he's\s+called|who's\s+called|is)\s+)?(?P<names>[a-z][a-z' -]{{1,40}})",
@@ -285,6 +293,11 @@ _HAVE_N = re.compile(
     rf"(?P<rel>{_REL})\s+(?:called\s+|named\s+)?(?P<names>[a-z][a-z' -]{{1,40}})",
     re.IGNORECASE,
 )
+# "i've got a cat named biscuit and a dog named rolo": "a" needs the naming word.
+_A_REL_NAMED = re.compile(
+    rf"\ban?\s+(?:(?:little|wee|old|new|young|rescue)\s+)?(?P<rel>{_REL})\s+"
+    rf"(?:named|called)\s+(?P<names>[a-z][a-z'-]*(?:\s+and\s+(?!an?\s)[a-z][a-z'-]*)?)",
+    re.IGNORECASE)
 _SPECIES_AFTER = re.compile(
     r"^\s*(?:he's|she's|hes|shes|is|it's)\s+(?:a|an|my)\s+(?P<breed>(?:[a-z]+\s+){0,2}"
     r"(?:dog|cat|puppy|kitten|horse|rabbit|parrot|beagle|spaniel|labrador|terrier|poodle|"
@@ -339,7 +352,7 @@ def relations(t: TurnView) -> list[Candidate]:
     """People and pets the caller names: "my dog bruno", "my daughter karen picks up"."""
     out: list[Candidate] = []
     confirmed = agent_proper_nouns(t.agent)
-    for pattern in (_MY_REL, _HAVE_N):
+    for pattern in (_MY_REL, _HAVE_N, _A_REL_NAMED):
         for m in pattern.finditer(t.user):
             rel_word = m.group("rel").lower()
             rel = _RELATION_WORDS.get(rel_word) or _PLURALS.get(rel_word, rel_word)

@@ -123,6 +123,23 @@ def _pick_slot_winner(group: list[Candidate]) -> Candidate:
     return winner
 
 
+def _join_surname(by_slot: dict[str, list[Candidate]]) -> None:
+    """A family name given on its own completes a one-word name, or stands for the name."""
+    surnames = by_slot.pop("surname", None)
+    if not surnames:
+        return
+    last = max(surnames, key=lambda c: c.position)
+    family = last.text.removeprefix("Surname is ")
+    names = by_slot.get("name")
+    if not names:
+        by_slot["name"] = [dataclasses.replace(last, text=f"Name is {family}", slot_key="name")]
+        return
+    winner = _pick_slot_winner(names)
+    words = _name_words(winner.text)
+    if len(words) == 1 and words[0] != family.lower():
+        by_slot["name"] = [dataclasses.replace(winner, text=f"{winner.text} {family}")]
+
+
 def select_facts(
     candidates: list[Candidate],
     *,
@@ -148,6 +165,7 @@ def select_facts(
         else:
             loose.append(c)
 
+    _join_surname(by_slot)
     chosen = [_pick_slot_winner(group) for group in by_slot.values()]
     # "Diet is halal" already says "Prefers halal": a loose fact whose content words a
     # slot's fact holds is a repeat of it.
