@@ -45,6 +45,7 @@ from ..store import DocumentWrite, Store, open_store
 from ._chunking import chunk_text
 from ._compose import compose_context, compose_preload
 from ._hot import CallerCache, CallerMemory, OrgMemory, build_memory, read_caller, turn_doc
+from ._fusion import load_fusion
 from ._idempotency import TURN_RETRY_WINDOW_S, TurnClaims
 from ._import import import_history
 from ._index import FloatArray, HybridIndex
@@ -148,6 +149,8 @@ class MemoryEngine:
             half_life_days=self.settings.recency_half_life_days,
             dense_weight=self.settings.dense_weight,
             dense_floor=self.settings.dense_floor,
+            fusion=(load_fusion(self.embedder.name) if self.settings.fusion == "learned"
+                    else None),
         )
 
     def _pending_turns(self, scope: Scope) -> list[Turn]:

@@ -1,0 +1,182 @@
+"""Learned fusion: one logistic model scores every recall candidate from its features.
+
+The hand-set pipeline (reciprocal-rank fusion, then fixed call, neighbour and time
+weights) has a constant per signal chosen by ablation. Here the same signals become
+columns of a feature matrix and a logistic regression, fitted on the development data
+by ``scripts/fit_fusion.py`` (with its cross-validation), weighs them. The weights are
+data (``fusion_weights.json`` beside this module), one set per embedder, because the
+cosine features mean different things for different models; an embedder without a set
+keeps the hand-set pipeline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+from collections.abc import Callable, Sequence
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from ._hot import FACT_GROUP
+from ._index import BoolArray, FloatArray, HybridIndex, IntArray, Ranked
+from ._rank import (
+    F64,
+    SECONDS_PER_DAY,
+    RankParams,
+    best_neighbour,
+    blend,
+    call_scores,
+    expand_neighbours,
+    time_mask,
+)
+from ._time import TimeHint
+
+__all__ = ["FEATURES", "WEIGHTS_FILE", "Candidates", "FusionModel", "candidate_features",
+           "load_fusion", "parse_fusion"]
+
+log = logging.getLogger("voxmem.recall")
+
+WEIGHTS_FILE = "fusion_weights.json"
+
+#: The feature columns, in order. A weights file must name exactly these.
+FEATURES = (
+    "keyword_rr",     # keyword rank as reciprocal rank, 1 for the first hit, 0 if absent
+    "bm25",           # BM25 score / the query's best BM25 score
+    "dense_rr",       # vector rank as reciprocal rank, 0 if absent
+    "cosine",         # cosine to the query (every candidate, not only the vector top)
+    "fused",          # the reciprocal-rank fusion score with recency and confidence
+    "call_fused",     # the mean of the call's best three fused scores
+    "call_cosine",    # the mean of the call's best three cosines
+    "neighbour",      # the best fused score of the turn before or after
+    "recency",        # 0.5 ** (age in days / 30)
+    "time_match",     # 1 if the memory is from the time the query names
+    "is_fact",        # 1 for a learned fact
+    "outside_call",   # 1 for a fact, summary or turn without a call
+)
+#: Reciprocal-rank offset of the rank features (the same as the hand-set ``rrf_k``).
+RANK_OFFSET = 5
+CALL_TOP = 3
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FusionModel:
+    """A logistic model over :data:`FEATURES`: ``score = sigmoid(weights · x + bias)``."""
+
+    embedder: str
+    weights: F64
+    bias: float
+
+    def score(self, features: F64) -> F64:
+        """Probability-like scores within (0, 1) for rows of ``features``."""
+        z = features @ self.weights + self.bias
+        out: F64 = 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
+        return out
+
+
+def parse_fusion(data: Any, embedder: str) -> FusionModel | None:
+    """The model for ``embedder`` from a weights document, or None if it has none.
+
+    Raises ``ValueError`` when the document is malformed: a wrong or missing feature
+    name, or a weight that is not a finite number, must not silently rank memories.
+    """
+    if not isinstance(data, dict) or data.get("features") != list(FEATURES):
+        raise ValueError(f"{WEIGHTS_FILE}: 'features' must list exactly {list(FEATURES)}")
+    models = data.get("models")
+    if not isinstance(models, dict):
+        raise ValueError(f"{WEIGHTS_FILE}: 'models' must map embedder names to weights")
+    entry = models.get(embedder)
+    if entry is None:
+        return None
+    weights = entry.get("weights") if isinstance(entry, dict) else None
+    bias = entry.get("bias") if isinstance(entry, dict) else None
+    if (not isinstance(weights, list) or len(weights) != len(FEATURES)
+            or not all(isinstance(w, int | float) and math.isfinite(w) for w in weights)
+            or not isinstance(bias, int | float) or not math.isfinite(bias)):
+        raise ValueError(f"{WEIGHTS_FILE}: model {embedder!r} needs {len(FEATURES)} finite "
+                         "'weights' and a finite 'bias'")
+    return FusionModel(embedder, np.asarray(weights, dtype=np.float64), float(bias))
+
+
+def load_fusion(embedder: str) -> FusionModel | None:
+    """The shipped model for ``embedder`` (None: that embedder keeps hand-set fusion)."""
+    text = resources.files(__package__).joinpath(WEIGHTS_FILE).read_text(encoding="utf-8")
+    model = parse_fusion(json.loads(text), embedder)
+    if model is None:
+        log.info("no learned fusion for embedder %s: hand-set fusion", embedder)
+    return model
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Candidates:
+    """Recall candidates of one query: index positions and their feature rows."""
+
+    positions: IntArray
+    features: F64
+    created: F64
+    is_fact: BoolArray
+
+
+def _rank_features(n_pos: dict[int, int], rankings: Sequence[Ranked],
+                   positions: IntArray) -> tuple[F64, F64]:
+    """(reciprocal rank, score / best score), the best over ``rankings``, per position."""
+    rr = np.zeros(positions.shape[0])
+    rel = np.zeros(positions.shape[0])
+    for ranked in rankings:
+        if not len(ranked):
+            continue
+        best = float(ranked.scores[0]) or 1.0
+        for rank, (pos, value) in enumerate(zip(ranked.positions.tolist(),
+                                                ranked.scores.tolist(), strict=True)):
+            i = n_pos.get(pos)
+            if i is not None:
+                rr[i] = max(rr[i], (RANK_OFFSET + 1) / (RANK_OFFSET + rank + 1))
+                rel[i] = max(rel[i], value / best)
+    return rr, rel
+
+
+def candidate_features(index: HybridIndex, fused: Sequence[tuple[int, float]],
+                       keyword: Sequence[Ranked], dense: Sequence[Ranked],
+                       vector: FloatArray | None, now: float, when: TimeHint | None,
+                       allowed: Callable[[IntArray], BoolArray]) -> Candidates:
+    """Feature rows for ``fused`` candidates and the call neighbours they bring in.
+
+    ``fused`` are (position, score) pairs from ``_rank.fuse``; ``keyword`` and ``dense``
+    the rankings they came from (a query with a time window is searched twice).
+    """
+    positions = np.fromiter((p for p, _ in fused), dtype=np.int64, count=len(fused))
+    base = np.fromiter((s for _, s in fused), dtype=np.float64, count=len(fused))
+    groups = index.groups_at(positions)
+    positions, base, groups = expand_neighbours(index, positions, base, groups, allowed)
+    n_pos = {p: i for i, p in enumerate(positions.tolist())}
+    keyword_rr, bm25 = _rank_features(n_pos, keyword, positions)
+    dense_rr, _ = _rank_features(n_pos, dense, positions)
+    cosine = np.zeros(positions.shape[0])
+    if vector is not None and positions.shape[0]:
+        cosine = np.maximum(index.vectors_at(positions) @ vector, 0.0).astype(np.float64)
+    created = index.created_at(positions)
+    recency = np.power(0.5, np.maximum(now - created, 0.0) / SECONDS_PER_DAY / 30.0)
+    timed = (time_mask(index, positions, when) if when is not None
+             else np.zeros(positions.shape[0], dtype=np.bool_))
+    is_fact = groups == FACT_GROUP
+    columns = [keyword_rr, bm25, dense_rr, cosine, base,
+               call_scores(groups, base, CALL_TOP), call_scores(groups, cosine, CALL_TOP),
+               best_neighbour(positions, groups, base), recency, timed.astype(np.float64),
+               is_fact.astype(np.float64), (groups <= 0).astype(np.float64)]
+    return Candidates(positions, np.stack(columns, axis=1), created, is_fact)
+
+
+def learned_rank(model: FusionModel, cands: Candidates, now: float,
+                 params: RankParams) -> list[tuple[int, float]]:
+    """``(position, score)`` best first: the model's score, then the intent's recency
+    prior and fact weight (so ``intent`` means the same with either fusion)."""
+    if not cands.positions.shape[0]:
+        return []
+    score = blend(model.score(cands.features), cands.created, now, params)
+    if params.fact_weight != 1.0:
+        score = np.where(cands.is_fact, np.minimum(score * params.fact_weight, 1.0), score)
+    order = np.argsort(-score, kind="stable")
+    return [(int(cands.positions[i]), float(score[i])) for i in order]
