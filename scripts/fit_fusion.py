@@ -180,7 +180,7 @@ def learned_order(q: Question, model: FusionModel) -> list[str]:
 
 
 #: Negatives paired with each positive: the question's strongest non-gold candidates.
-HARD_NEGATIVES = 40
+HARD_NEGATIVES = 150
 
 
 def pairs(q: Question) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:

@@ -5,12 +5,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import time
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from voxmem import Settings
+from voxmem.engine import MemoryEngine
 from voxmem.engine._fusion import (
     FEATURES,
     WEIGHTS_FILE,
@@ -24,6 +28,7 @@ from voxmem.engine._fusion import (
 from voxmem.engine._index import BoolArray, HybridIndex, IntArray, Ranked
 from voxmem.engine._rank import RankParams
 from voxmem.engine._time import DAY, TimeHint, parse_when
+from voxmem.models import Caller
 
 NOW = dt.datetime(2026, 6, 22, 18, 0, tzinfo=dt.UTC).timestamp()
 
@@ -175,3 +180,62 @@ def test_scores_stay_in_unit_range_and_intents_still_apply() -> None:
 def test_no_candidates_rank_nothing() -> None:
     index = _index([(1, 2, NOW)])
     assert learned_rank(only("fused"), features(index, []), NOW, RankParams()) == []
+
+
+DAY_S = 86_400.0
+
+
+async def test_the_engine_ranks_with_the_shipped_model(tmp_path: Path, store_url: str) -> None:
+    """End to end with the real default embedder and its shipped weights."""
+    engine = MemoryEngine(Settings(data_dir=str(tmp_path / "d"), embedder="static",
+                                   store_url=store_url))
+    await engine.start()
+    try:
+        assert engine.params.fusion is not None
+        assert engine.params.fusion.embedder == engine.embedder.name
+        s = engine.scope(project_id="p", agent_id="a", user_id="kenji")
+        now = time.time()
+        calls = [
+            (40, "my dog Bruno needs his vaccinations, can the vet see him on Friday",
+             "Dr. Alvarez can see Bruno on Friday at 10"),
+            (20, "I want to change the billing address on my account",
+             "Done, the new address is on file"),
+            (2, "the invoice from last month looks too high", "I'll send a corrected invoice"),
+        ]
+        await engine.import_history(s, Caller("kenji"), [
+            {"startedAt": now - age * DAY_S, "turns": [
+                {"userText": user, "assistantText": agent, "createdAt": now - age * DAY_S}]}
+            for age, user, agent in calls])
+        assert await engine.flush(60)
+
+        async def top(query: str, intent: str = "answer_current_user") -> str:
+            result = await engine.search_memory(s, query, lanes=["permanent"],
+                                                intent=intent, timeout_ms=5000)
+            return str(result.permanent[0]["text"])
+
+        assert "Bruno" in await top("when is the vet appointment for my dog?")
+        assert "billing address" in await top("did I update my address?")
+        assert "invoice" in await top("what did we talk about", "summarise_recent")
+    finally:
+        await engine.close()
+
+
+async def test_fusion_rrf_setting_keeps_the_hand_set_ranking(tmp_path: Path) -> None:
+    engine = MemoryEngine(Settings(data_dir=str(tmp_path / "d"), embedder="static",
+                                   fusion="rrf"))
+    try:
+        assert engine.params.fusion is None
+    finally:
+        await engine.close()
+
+
+def test_a_fact_counts_as_a_call_of_one() -> None:
+    index = _index([(1, 3, NOW - DAY)])
+    index.add("fact", ["w"], created_at=NOW, group=-1, payload=None)
+    cands = features(index, [(3, 0.9), (0, 0.9), (1, 0.9), (2, 0.9)])
+    # The fact's call features are its own (a third of a three-turn call's), not zero.
+    assert column(cands, "call_fused")[3] == pytest.approx(0.3)
+    assert column(cands, "call_fused")[0] == pytest.approx(0.9)
+    assert column(cands, "call_best")[3] == 1.0
+    assert column(cands, "is_fact")[3] == 1.0 and column(cands, "outside_call")[3] == 1.0
+    assert column(cands, "neighbour")[3] == 0.0

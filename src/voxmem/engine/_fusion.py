@@ -56,6 +56,11 @@ FEATURES = (
     "time_match",     # 1 if the memory is from the time the query names
     "is_fact",        # 1 for a learned fact
     "outside_call",   # 1 for a fact, summary or turn without a call
+    "cosine_rel",     # cosine / the query's best candidate cosine
+    "call_bm25",      # the mean of the call's best three BM25 features
+    "call_best",      # 1 for the candidate with the best fused score of its call
+    "neighbour_bm25",  # the best BM25 feature of the turn before or after
+    "neighbour_cosine",  # the best cosine of the turn before or after
 )
 #: Reciprocal-rank offset of the rank features (the same as the hand-set ``rrf_k``).
 RANK_OFFSET = 5
@@ -162,10 +167,20 @@ def candidate_features(index: HybridIndex, fused: Sequence[tuple[int, float]],
     timed = (time_mask(index, positions, when) if when is not None
              else np.zeros(positions.shape[0], dtype=np.bool_))
     is_fact = groups == FACT_GROUP
+    # A fact, summary or turn outside a call counts as a call of one for the call
+    # features, as in the hand-set ranking; else the call weight would bury every fact
+    # (the dev data has no facts to teach the model otherwise).
+    calls = np.where(groups > 0, groups,
+                     int(groups.max(initial=0)) + 1 + np.arange(groups.shape[0]))
     columns = [keyword_rr, bm25, dense_rr, cosine, base,
-               call_scores(groups, base, CALL_TOP), call_scores(groups, cosine, CALL_TOP),
+               call_scores(calls, base, CALL_TOP), call_scores(calls, cosine, CALL_TOP),
                best_neighbour(positions, groups, base), recency, timed.astype(np.float64),
-               is_fact.astype(np.float64), (groups <= 0).astype(np.float64)]
+               is_fact.astype(np.float64), (groups <= 0).astype(np.float64),
+               cosine / max(float(cosine.max(initial=0.0)), 1e-6),
+               call_scores(calls, bm25, CALL_TOP),
+               (base >= call_scores(calls, base, 1) - 1e-12).astype(np.float64),
+               best_neighbour(positions, groups, bm25),
+               best_neighbour(positions, groups, cosine)]
     return Candidates(positions, np.stack(columns, axis=1), created, is_fact)
 
 
