@@ -69,8 +69,8 @@ class Question:
 class Collector(rq.VoxmemAdapter):
     """The benchmark's adapter, recording each search's candidates instead of ranking."""
 
-    def __init__(self, embedder: str, dataset: str) -> None:
-        super().__init__(embedder)
+    def __init__(self, embedder: str, dataset: str, settings: dict[str, Any]) -> None:
+        super().__init__(embedder, **settings)
         self.dataset = dataset
         self.questions: list[Question] = []
 
@@ -91,11 +91,11 @@ class Collector(rq.VoxmemAdapter):
         return []
 
 
-def collect(embedder: str) -> list[Question]:
+def collect(embedder: str, settings: dict[str, Any]) -> list[Question]:
     harness = rq._harness()
     out: list[Question] = []
     for dataset in ("locomo", "longmemeval"):
-        adapter = Collector(embedder, dataset)
+        adapter = Collector(embedder, dataset, settings)
         rq.run(dataset, adapter, None)
         adapter.close()
         label(harness, dataset, adapter.questions)
@@ -242,13 +242,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--embedder", default="static")
     parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("--settings", default="{}", help="JSON engine settings the "
+                        "candidates are gathered with (recorded beside the weights)")
     parser.add_argument("--cache", help="pickle of the collected candidates: read if it "
                         "exists, else written (refits without re-running the engine)")
     args = parser.parse_args()
     if args.cache and Path(args.cache).exists():
         questions = pickle.loads(Path(args.cache).read_bytes())
     else:
-        questions = collect(args.embedder)
+        questions = collect(args.embedder, json.loads(args.settings))
         if args.cache:
             Path(args.cache).write_bytes(pickle.dumps(questions))
     print(f"{len(questions)} questions, {sum(len(q.ids) for q in questions)} candidates")
@@ -284,7 +286,7 @@ def main() -> None:
     doc["features"] = list(FEATURES)
     doc.setdefault("models", {})[name] = {
         "weights": [round(float(v), 6) for v in final.weights], "bias": round(final.bias, 6),
-        "C": best_c, "fitted_on": "shared eval dev: LoCoMo conversations 0-4 + LongMemEval-S dev40",
+        "C": best_c, "settings": json.loads(args.settings), "fitted_on": "shared eval dev: LoCoMo conversations 0-4 + LongMemEval-S dev40",
         "cv": {k: v for k, v in cv.items() if ("held-out" in k and f"C={best_c}" in k)
                or k.startswith("hand-set")}}
     WEIGHTS.write_text(json.dumps(doc, indent=1) + "\n")

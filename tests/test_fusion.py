@@ -216,6 +216,11 @@ async def test_the_engine_ranks_with_the_shipped_model(tmp_path: Path, store_url
         assert "Bruno" in await top("when is the vet appointment for my dog?")
         assert "billing address" in await top("did I update my address?")
         assert "invoice" in await top("what did we talk about", "summarise_recent")
+        # personalize: what was learned comes before the turn that matches better.
+        await engine.lifecycle.remember(s, "pet_vet", "Bruno sees Dr. Alvarez")
+        assert await engine.flush(60)
+        assert "vaccinations" in await top("vet appointment for Bruno on Friday")
+        assert "Bruno sees" in await top("vet appointment for Bruno on Friday", "personalize")
     finally:
         await engine.close()
 
@@ -239,3 +244,17 @@ def test_a_fact_counts_as_a_call_of_one() -> None:
     assert column(cands, "call_best")[3] == 1.0
     assert column(cands, "is_fact")[3] == 1.0 and column(cands, "outside_call")[3] == 1.0
     assert column(cands, "neighbour")[3] == 0.0
+
+
+def test_personalize_puts_candidate_facts_first() -> None:
+    index = _index([(1, 2, NOW - DAY)])
+    index.add("fact", ["w"], created_at=NOW, group=-1, payload=None)
+    fused = [(0, 0.9), (1, 0.8), (2, 0.1)]
+    model = only("fused", 8.0)
+    plain = learned_rank(model, features(index, fused), NOW, RankParams())
+    assert plain[-1][0] == 2
+    personal = learned_rank(model, features(index, fused), NOW,
+                            RankParams(fact_weight=2.0))
+    assert personal[0][0] == 2
+    assert [p for p, _ in personal[1:]] == [p for p, _ in plain[:-1]]
+    assert all(0.0 < s <= 1.0 for _, s in personal)

@@ -187,11 +187,20 @@ def candidate_features(index: HybridIndex, fused: Sequence[tuple[int, float]],
 def learned_rank(model: FusionModel, cands: Candidates, now: float,
                  params: RankParams) -> list[tuple[int, float]]:
     """``(position, score)`` best first: the model's score, then the intent's recency
-    prior and fact weight (so ``intent`` means the same with either fusion)."""
+    prior and fact weight (so ``intent`` means the same with either fusion).
+
+    A fact weight above 1 (``intent="personalize"``) ranks every candidate fact before
+    every turn: facts score within (0.5, 1], the rest within (0, 0.5]. Multiplying the
+    score, as hand-set fusion does, is not enough here: the model's scores spread far
+    wider than reciprocal-rank scores, so a doubled fact still trailed the turn that
+    matched its words better.
+    """
     if not cands.positions.shape[0]:
         return []
     score = blend(model.score(cands.features), cands.created, now, params)
-    if params.fact_weight != 1.0:
-        score = np.where(cands.is_fact, np.minimum(score * params.fact_weight, 1.0), score)
+    if params.fact_weight > 1.0:
+        score = np.where(cands.is_fact, 0.5 + score / 2, score / 2)
+    elif params.fact_weight < 1.0:
+        score = np.where(cands.is_fact, score * params.fact_weight, score)
     order = np.argsort(-score, kind="stable")
     return [(int(cands.positions[i]), float(score[i])) for i in order]
