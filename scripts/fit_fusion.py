@@ -44,6 +44,7 @@ from voxmem.engine._recall import Query, caller_candidates, search_caller_lane  
 from voxmem.engine._text import analyze  # noqa: E402
 from voxmem.engine._time import parse_when  # noqa: E402
 
+FITTED_ON = "shared eval dev: LoCoMo conversations 0-4 + LongMemEval-S dev40"
 WEIGHTS = ROOT / "src" / "voxmem" / "engine" / WEIGHTS_FILE
 FOLDS = 5
 #: Regularisation strength (sklearn's C); chosen by the cross-validation below.
@@ -286,7 +287,7 @@ def main() -> None:
     doc["features"] = list(FEATURES)
     doc.setdefault("models", {})[name] = {
         "weights": [round(float(v), 6) for v in final.weights], "bias": round(final.bias, 6),
-        "C": best_c, "settings": json.loads(args.settings), "fitted_on": "shared eval dev: LoCoMo conversations 0-4 + LongMemEval-S dev40",
+        "C": best_c, "settings": json.loads(args.settings), "fitted_on": FITTED_ON,
         "cv": {k: v for k, v in cv.items() if ("held-out" in k and f"C={best_c}" in k)
                or k.startswith("hand-set")}}
     WEIGHTS.write_text(json.dumps(doc, indent=1) + "\n")

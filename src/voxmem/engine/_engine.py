@@ -44,8 +44,8 @@ from ..models import (
 from ..store import DocumentWrite, Store, open_store
 from ._chunking import chunk_text
 from ._compose import compose_context, compose_preload
-from ._hot import CallerCache, CallerMemory, OrgMemory, build_memory, read_caller, turn_doc
 from ._fusion import load_fusion
+from ._hot import CallerCache, CallerMemory, OrgMemory, build_memory, read_caller, turn_doc
 from ._idempotency import TURN_RETRY_WINDOW_S, TurnClaims
 from ._import import import_history
 from ._index import FloatArray, HybridIndex
