@@ -110,7 +110,7 @@ def load_fusion(embedder: str) -> FusionModel | None:
     text = resources.files(__package__).joinpath(WEIGHTS_FILE).read_text(encoding="utf-8")
     model = parse_fusion(json.loads(text), embedder)
     if model is None:
-        log.info("no learned fusion for embedder %s: hand-set fusion", embedder)
+        log.debug("no learned fusion for embedder %s: hand-set fusion", embedder)
     return model
 
 
