@@ -45,6 +45,7 @@ from ._background import Background
 from ._caller_memory import CallerCache
 from ._calls import Calls
 from ._console import Console
+from ._fusion import load_fusion
 from ._ids import new_id
 from ._lanes import LaneRunner
 from ._learning import Learner, build_extractor, sensitive_policy
@@ -124,7 +125,9 @@ class MemoryEngine:
         self.lanes = LaneRunner(self.embedder)
         params = RankParams(rrf_k=s.rrf_k, recency_weight=s.recency_weight,
                             half_life_days=s.recency_half_life_days,
-                            dense_weight=s.dense_weight, dense_floor=s.dense_floor)
+                            dense_weight=s.dense_weight, dense_floor=s.dense_floor,
+                            fusion=(load_fusion(self.embedder.name)
+                                    if s.fusion == "learned" else None))
         self.org = OrgKnowledge(self.store, self.embedder, self.lanes, params,
                                 chunk_chars=s.chunk_chars,
                                 chunk_overlap_chars=s.chunk_overlap_chars,
