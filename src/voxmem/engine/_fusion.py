@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ._caller_memory import FACT_GROUP
+from ._fusion_model import FusionModel
 from ._index import BoolArray, FloatArray, HybridIndex, IntArray, Ranked
 from ._rank import (
     F64,
@@ -64,21 +65,6 @@ FEATURES = (
 #: Reciprocal-rank offset of the rank features (the same as the hand-set ``rrf_k``).
 RANK_OFFSET = 5
 CALL_TOP = 3
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class FusionModel:
-    """A logistic model over :data:`FEATURES`: ``score = sigmoid(weights · x + bias)``."""
-
-    embedder: str
-    weights: F64
-    bias: float
-
-    def score(self, features: F64) -> F64:
-        """Probability-like scores within (0, 1) for rows of ``features``."""
-        z = features @ self.weights + self.bias
-        out: F64 = 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
-        return out
 
 
 def parse_fusion(data: Any, embedder: str) -> FusionModel | None:

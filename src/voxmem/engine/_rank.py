@@ -13,7 +13,7 @@ from ._index import BoolArray, HybridIndex, IntArray, Ranked
 from ._time import TimeHint
 
 if TYPE_CHECKING:
-    from ._fusion import FusionModel
+    from ._fusion_model import FusionModel
 
 __all__ = ["INTENTS", "INTENT_ALIASES", "RankParams", "best_neighbour", "blend", "call_scores",
            "expand_neighbours", "fuse", "intent_params", "rrf", "structure", "time_boost",
