@@ -55,6 +55,7 @@ from ._recall import Query, doc_hit, search_caller_lane, search_org_lane, top_fa
 from ._text import analyze
 from ._time import parse_when
 from ._traces import RecallTraceLog
+from ._workers import BackgroundWorkers
 from ._writer import Applier, scope_from_record, scope_to_record, turn_to_record
 
 __all__ = ["MemoryEngine"]
@@ -138,6 +139,8 @@ class MemoryEngine:
         self._opening: dict[tuple[str, ...], asyncio.Future[SessionInfo]] = {}
         self.sensitive_policy = sensitive_policy(self.settings)
         self.redactor = Redactor(self.sensitive_policy)
+        #: CPU-bound learning (extraction, entity graph) runs here, off the loop's GIL
+        self.workers = BackgroundWorkers(self.settings.background_processes)
         self.learner = Learner(self, build_extractor(self.settings), clock)
         self.lifecycle = Lifecycle(self, clock)
         self.traces = RecallTraceLog(self.store, self.sensitive_policy, clock)
@@ -203,6 +206,7 @@ class MemoryEngine:
         self.journal.drop_applied(applied)
         await self.store.close()
         self._lanes.shutdown(wait=False, cancel_futures=True)
+        await self.workers.aclose()
 
     async def flush(self, timeout: float | None = None, *, learning: bool = False) -> bool:
         """Wait until every acknowledged write is in the store (for tests and shutdown).

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import pickle
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -69,6 +70,15 @@ def build_extractor(settings: Settings) -> Extractor | None:
         return LLMExtractor(settings.llm_base_url, settings.llm_model,
                             settings.llm_api_key or None, policy=policy)
     return RuleExtractor(policy=policy)
+
+
+def _picklable(extractor: object) -> bool:
+    try:
+        pickle.dumps(extractor)
+    except Exception:  # pickling raises many types (PicklingError, TypeError, ...)
+        log.debug("extractor %r cannot be pickled: it runs on a thread", extractor)
+        return False
+    return True
 
 
 def _words(text: str) -> set[str]:
@@ -173,16 +183,22 @@ class Learner:
             return {"status": "failed", "facts": [], "error": reason}
 
     async def _extract(self, transcript: Transcript) -> list[ExtractedFact]:
-        # The rule extractor is pure CPU: run it on a worker thread so a backlog of calls
-        # to learn from (a bulk import) cannot stall recall on the event loop.
-        extract_sync = getattr(self.extractor, "extract_sync", None)
-        if extract_sync is not None:
-            loop = asyncio.get_running_loop()
-            facts: list[ExtractedFact] = await loop.run_in_executor(None, extract_sync,
-                                                                    transcript)
-            return facts
         assert self.extractor is not None
-        return await self.extractor.extract(transcript)
+        extract_sync = getattr(self.extractor, "extract_sync", None)
+        if extract_sync is None:
+            # An LLM extractor waits on I/O: it stays on the event loop.
+            return await self.extractor.extract(transcript)
+        # The rule extractor is pure CPU (hundreds of ms for a long call). On a thread it
+        # would hold the GIL that saves and searches on the event loop need, so it runs
+        # in a worker process; an extractor that cannot be pickled (defined inside a
+        # function, holding a connection) still runs, on a thread.
+        workers = self._engine.workers
+        if not workers.in_process and _picklable(self.extractor):
+            facts: list[ExtractedFact] = await workers.run(extract_sync, transcript)
+            return facts
+        loop = asyncio.get_running_loop()
+        facts = await loop.run_in_executor(None, extract_sync, transcript)
+        return facts
 
     async def write_facts(self, scope: Scope, facts: list[ExtractedFact], *,
                           session_id: str | None) -> list[dict[str, Any]]:

@@ -454,7 +454,9 @@ class CallerDirectory:
         engine = self._engine
         await engine.flush(timeout=60)
         turns = await self._store.session_turns(scope, session_id)
-        graph = extract_graph(turns)
+        # Pure-Python regex work, long for a long call: in a worker process, so it does
+        # not hold the GIL that saves and searches on the event loop need.
+        graph = await engine.workers.run(extract_graph, turns) if turns else Graph()
         if graph.entities:
             await self._store.run_entities(scope.tenant_id, ops.write_graph(scope, graph))
         if self._graphs.pop(scope.caller_key, None) is not None or graph.entities:
