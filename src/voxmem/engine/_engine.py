@@ -145,6 +145,7 @@ class MemoryEngine:
         self.lifecycle = Lifecycle(self, clock)
         self.traces = RecallTraceLog(self.store, self.sensitive_policy, clock)
         self.directory = CallerDirectory(self, clock)
+        self.learner.workers = self.directory.workers = self.workers
         self.params = RankParams(
             rrf_k=self.settings.rrf_k,
             recency_weight=self.settings.recency_weight,

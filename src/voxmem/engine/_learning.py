@@ -39,6 +39,7 @@ from ..extraction import (
 from ..models import Scope, iso
 from ._hot import FACT_GROUP, CallerMemory, Doc
 from ._text import analyze, normalize_line
+from ._workers import BackgroundWorkers
 from ._writer import scope_to_record
 
 if TYPE_CHECKING:
@@ -72,11 +73,14 @@ def build_extractor(settings: Settings) -> Extractor | None:
     return RuleExtractor(policy=policy)
 
 
-def _picklable(extractor: object) -> bool:
+def _for_worker(extractor: object) -> bool:
+    """Whether a worker process can run ``extractor``: it pickles, and its class is
+    importable there (a worker does not run the application's ``__main__``)."""
+    if type(extractor).__module__ == "__main__":
+        return False
     try:
         pickle.dumps(extractor)
     except Exception:  # pickling raises many types (PicklingError, TypeError, ...)
-        log.debug("extractor %r cannot be pickled: it runs on a thread", extractor)
         return False
     return True
 
@@ -103,6 +107,8 @@ class Learner:
                  clock: Callable[[], float]) -> None:
         self._engine = engine
         self.extractor = extractor
+        #: Where CPU-bound extraction runs; the engine hands in its worker processes.
+        self.workers = BackgroundWorkers(0)
         self._clock = clock
         self._locks: dict[tuple[str, ...], asyncio.Lock] = {}
         self._tasks: dict[tuple[str, str, str], asyncio.Future[dict[str, Any]]] = {}
@@ -190,10 +196,11 @@ class Learner:
             return await self.extractor.extract(transcript)
         # The rule extractor is pure CPU (hundreds of ms for a long call). On a thread it
         # would hold the GIL that saves and searches on the event loop need, so it runs
-        # in a worker process; an extractor that cannot be pickled (defined inside a
-        # function, holding a connection) still runs, on a thread.
-        workers = self._engine.workers
-        if not workers.in_process and _picklable(self.extractor):
+        # in a worker process; an extractor a worker cannot load (defined inside a
+        # function or in the application's main script, holding a connection) still
+        # runs, on a thread.
+        workers = self.workers
+        if not workers.in_process and _for_worker(self.extractor):
             facts: list[ExtractedFact] = await workers.run(extract_sync, transcript)
             return facts
         loop = asyncio.get_running_loop()

@@ -4,35 +4,40 @@ Learning from an ended call (rule extraction, the entity graph) is pure Python: 
 1,000-turn call costs hundreds of milliseconds of CPU. Run on a thread, that work holds
 the GIL in 5 ms slices and every save and search on the event loop queues behind it
 (measured: sequential save acknowledgement p50 went from ~1 ms to ~22 ms). Run in a
-worker process it costs the hot path nothing but the pickling of its input.
+worker process it costs the hot path only the pickling of its input and output.
 
-:class:`BackgroundWorkers` is a lazily started ``ProcessPoolExecutor`` sized by the
-``background_processes`` setting (0: run on a thread in this process instead). Workers
-are forked from a ``forkserver`` that has imported the extraction code once, so a new
-pool (one per engine) starts in milliseconds; where ``forkserver`` is unavailable,
-``spawn`` is used. Inputs and outputs are plain picklable data (transcripts, turns,
-extracted facts, graph rows).
+:class:`BackgroundWorkers` keeps ``background_processes`` worker processes (0: a thread
+in this process instead), started on first use and stopped with the engine. Each runs
+``python -m voxmem.engine._worker_process`` at a lower scheduling priority and answers
+one pickled ``(function, args)`` request at a time; inputs and outputs are plain
+picklable data (transcripts, turns, extracted facts, graph rows).
 
-A worker that dies (killed by the OOM killer, a crash in a C extension) breaks the
-pool: the work it had fails with :class:`WorkerCrashed` (``extraction.failed``,
-retryable), so the call's learning is recorded as failed and retried by the
-maintenance sweep, and the next piece of work starts a fresh pool.
+Why not ``multiprocessing`` / ``ProcessPoolExecutor``: its spawn and forkserver workers
+re-run the parent's ``__main__`` script, so an application script without an
+``if __name__ == "__main__"`` guard would start itself again inside the worker (a second
+agent, a second engine). A worker that imports only voxmem cannot do that, and the
+protocol it needs is a few lines (length-prefixed pickle frames over its pipes).
+
+A worker that dies (killed by the OOM killer, a crash in a C extension) fails the work
+it had with :class:`WorkerCrashed` (``extraction.failed``, retryable): the call's
+learning is recorded as failed and retried by the maintenance sweep, and the next piece
+of work starts a fresh worker.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import multiprocessing
 import os
+import pickle
+import sys
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any, TypeVar
 
 from .._exceptions import VoxmemError
+from ._worker_process import HEADER
 
 __all__ = ["BackgroundWorkers", "WorkerCrashed", "descendant_pids", "process_footprint_mb"]
 
@@ -40,8 +45,8 @@ log = logging.getLogger("voxmem.engine.workers")
 
 T = TypeVar("T")
 
-#: Modules the fork server imports once, so each forked worker starts with them loaded.
-WORKER_PRELOAD = ["voxmem.extraction.rules", "voxmem.entities._graph"]
+#: Longest wait for a stopping worker to exit on its own before it is killed.
+STOP_TIMEOUT_S = 5.0
 
 
 class WorkerCrashed(VoxmemError):
@@ -51,16 +56,49 @@ class WorkerCrashed(VoxmemError):
     default_retryable = True
 
 
-def _context() -> BaseContext:
-    # fork is unsafe here (the parent runs threads: the event loop's executors, the
-    # journal), so workers come from a fork server or a fresh interpreter.
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("forkserver")
-        # Only honoured before the fork server first starts; an application that
-        # already runs one keeps its own preload and workers import lazily.
-        ctx.set_forkserver_preload(WORKER_PRELOAD)
-        return ctx
-    return multiprocessing.get_context("spawn")
+class _Worker:
+    """One worker process and its two pipes; one request at a time."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+
+    @classmethod
+    async def start(cls) -> _Worker:
+        env = dict(os.environ)
+        # The worker must import the same voxmem as this process, wherever that came
+        # from (an installed package, a source tree put on sys.path by a script).
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "voxmem.engine._worker_process",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env)
+        return cls(proc)
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.returncode is None
+
+    async def call(self, payload: bytes) -> tuple[bool, Any]:
+        stdin, stdout = self.proc.stdin, self.proc.stdout
+        assert stdin is not None and stdout is not None
+        stdin.write(HEADER.pack(len(payload)) + payload)
+        await stdin.drain()
+        (size,) = HEADER.unpack(await stdout.readexactly(HEADER.size))
+        reply: tuple[bool, Any] = pickle.loads(await stdout.readexactly(size))
+        return reply
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.kill()
+
+    async def stop(self) -> None:
+        """Close its input (it exits after the request it is on) and reap it."""
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            await asyncio.wait_for(self.proc.wait(), STOP_TIMEOUT_S)
+        except TimeoutError:
+            self.kill()
+            await self.proc.wait()
 
 
 class BackgroundWorkers:
@@ -75,8 +113,10 @@ class BackgroundWorkers:
 
     def __init__(self, processes: int) -> None:
         self.processes = processes
-        self._pool: ProcessPoolExecutor | None = None
         self.crashes = 0
+        self._workers: list[_Worker] = []
+        self._idle: list[_Worker] = []
+        self._slots: asyncio.Semaphore | None = None
 
     @property
     def in_process(self) -> bool:
@@ -85,46 +125,60 @@ class BackgroundWorkers:
 
     def pids(self) -> list[int]:
         """Process ids of the live workers (none before the first piece of work)."""
-        pool = self._pool
-        if pool is None:
-            return []
-        # ProcessPoolExecutor exposes no public list of its processes.
-        processes: dict[int, Any] = getattr(pool, "_processes", None) or {}
-        return sorted(pid for pid, proc in processes.items() if proc.is_alive())
+        return sorted(w.proc.pid for w in self._workers if w.alive)
 
-    def _ensure_pool(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.processes,
-                                             mp_context=_context())
-            log.debug("started a pool of %d background worker processes", self.processes)
-        return self._pool
+    async def _take(self) -> _Worker:
+        while self._idle:
+            worker = self._idle.pop()
+            if worker.alive:
+                return worker
+            self._discard(worker)
+        worker = await _Worker.start()
+        self._workers.append(worker)
+        log.debug("started background worker process %d", worker.proc.pid)
+        return worker
+
+    def _discard(self, worker: _Worker) -> None:
+        worker.kill()
+        if worker in self._workers:
+            self._workers.remove(worker)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(*args)`` in a worker; raises :class:`WorkerCrashed` if the worker died."""
-        loop = asyncio.get_running_loop()
+        """``fn(*args)`` in a worker; raises :class:`WorkerCrashed` if the worker died.
+
+        ``fn`` and ``args`` must pickle (a module-level function, plain data); what
+        ``fn`` raises is raised here.
+        """
         if self.in_process:
-            return await loop.run_in_executor(None, fn, *args)
-        pool = self._ensure_pool()
-        try:
-            # submit() itself raises once the pool is known to be broken.
-            return await asyncio.wrap_future(pool.submit(fn, *args))
-        except BrokenProcessPool as exc:
-            self.crashes += 1
-            if self._pool is pool:
-                # Every future of a broken pool fails; the next piece of work gets a new one.
-                self._pool = None
-                pool.shutdown(wait=False, cancel_futures=True)
-            log.warning("a background worker process died; its work is reported failed "
-                        "and the pool is restarted")
-            raise WorkerCrashed("the background worker process died while learning from "
-                                "this call; it will be retried") from exc
+            return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+        payload = pickle.dumps((fn, args), protocol=pickle.HIGHEST_PROTOCOL)
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.processes)
+        async with self._slots:  # at most one request per worker, at most N workers
+            worker = await self._take()
+            try:
+                ok, value = await worker.call(payload)
+            except (asyncio.IncompleteReadError, ConnectionError) as exc:
+                self.crashes += 1
+                self._discard(worker)
+                log.warning("background worker process %d died; its work is reported "
+                            "failed and a new worker takes the next", worker.proc.pid)
+                raise WorkerCrashed("the background worker process died while learning "
+                                    "from this call; it will be retried") from exc
+            except BaseException:
+                # Cancelled mid-request: its reply would answer the next request.
+                self._discard(worker)
+                raise
+            self._idle.append(worker)
+        if not ok:
+            raise value
+        result: T = value
+        return result
 
     async def aclose(self) -> None:
-        """Stop the workers (work still queued is cancelled, running work finishes)."""
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            await asyncio.get_running_loop().run_in_executor(
-                None, lambda: pool.shutdown(wait=True, cancel_futures=True))
+        """Stop the workers: each finishes the request it is on, then exits."""
+        workers, self._workers, self._idle = self._workers, [], []
+        await asyncio.gather(*(w.stop() for w in workers))
 
 
 def process_footprint_mb() -> float:
