@@ -123,8 +123,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     from voxmem.engine._workers import descendant_pids, process_footprint_mb
     from voxmem.models import Caller
 
-    n_turns = 1_000 if args.quick else 10_000
-    n_chunks = 10_000 if args.quick else 100_000
+    n_turns = args.turns if args.turns is not None else 1_000 if args.quick else 10_000
+    n_chunks = args.chunks if args.chunks is not None else 10_000 if args.quick else 100_000
     lines, questions = corpus()
     rss_start = rss_mb()
     tmp = tempfile.TemporaryDirectory(prefix="voxmem-bench-")
@@ -234,6 +234,11 @@ def main() -> None:
     parser.add_argument("--embedder", default="static")
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--turns", type=int, default=None,
+                        help="caller turns (default 10,000; 1,000 with --quick)")
+    parser.add_argument("--chunks", type=int, default=None,
+                        help="org chunks (default 100,000; 10,000 with --quick); 0 "
+                        "separates the caller side's cost from the org lane's")
     parser.add_argument("--learning-calls", type=int, default=4,
                         help="long calls learned from while the hot path is measured")
     parser.add_argument("--background-processes", type=int, default=1,

@@ -90,6 +90,10 @@ class _Worker:
         with contextlib.suppress(ProcessLookupError):
             self.proc.kill()
 
+    async def reap(self) -> None:
+        """Wait for a killed worker's exit, so its pipes close while the loop runs."""
+        await self.proc.wait()
+
     async def stop(self) -> None:
         """Close its input (it exits after the request it is on) and reap it."""
         if self.proc.stdin is not None:
@@ -116,6 +120,8 @@ class BackgroundWorkers:
         self.crashes = 0
         self._workers: list[_Worker] = []
         self._idle: list[_Worker] = []
+        #: killed workers not reaped yet: their pipes must close before the loop does
+        self._dying: list[_Worker] = []
         self._slots: asyncio.Semaphore | None = None
 
     @property
@@ -142,6 +148,8 @@ class BackgroundWorkers:
         worker.kill()
         if worker in self._workers:
             self._workers.remove(worker)
+        self._dying = [w for w in self._dying if w.alive]
+        self._dying.append(worker)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` in a worker; raises :class:`WorkerCrashed` if the worker died.
@@ -178,7 +186,8 @@ class BackgroundWorkers:
     async def aclose(self) -> None:
         """Stop the workers: each finishes the request it is on, then exits."""
         workers, self._workers, self._idle = self._workers, [], []
-        await asyncio.gather(*(w.stop() for w in workers))
+        dying, self._dying = self._dying, []
+        await asyncio.gather(*(w.stop() for w in workers), *(w.reap() for w in dying))
 
 
 def process_footprint_mb() -> float:
