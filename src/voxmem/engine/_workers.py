@@ -190,16 +190,17 @@ class BackgroundWorkers:
         await asyncio.gather(*(w.stop() for w in workers), *(w.reap() for w in dying))
 
 
-def process_footprint_mb() -> float:
-    """Memory of this process and every process it started, in MB (PSS summed).
+def process_footprint_mb(root: int | None = None) -> float:
+    """Memory of a process (default: this one) and every process it started, in MB.
 
-    Counts the worker processes and their fork server too, so a footprint figure cannot
-    look smaller by moving work out of the process. PSS splits a page mapped by several
-    processes (a worker forked from the fork server) between them, so the sum counts
-    each page once where summed RSS would count it in every process. Falls back to RSS
-    where ``smaps_rollup`` is missing.
+    Counts the worker processes too, so a footprint figure cannot look smaller by
+    moving work out of the process. Proportional set size (PSS) splits a page mapped by
+    several processes (shared libraries) between them, so the sum counts each page
+    once where summed RSS would count it in every process. Falls back to RSS where
+    ``smaps_rollup`` is missing.
     """
-    return sum(_pss_kb(pid) for pid in [os.getpid(), *descendant_pids()]) / 1024
+    pid = os.getpid() if root is None else root
+    return sum(_pss_kb(p) for p in [pid, *descendant_pids(pid)]) / 1024
 
 
 def descendant_pids(root: int | None = None) -> list[int]:
