@@ -19,9 +19,10 @@ from typing import Any, BinaryIO
 
 #: Frame header: payload length, unsigned 64-bit big-endian.
 HEADER = struct.Struct(">Q")
-#: Scheduling priority added to the worker: on a busy host the request path gets the CPU
-#: first, and learning (which no caller waits on) takes what is left.
-WORKER_NICENESS = 10
+#: Scheduling priority added to the worker. When the cores are oversubscribed a nice-5
+#: process gets about a third of a normal one's CPU share: the request path comes first,
+#: and learning (which no caller waits on) still keeps moving.
+WORKER_NICENESS = 5
 #: What the background work runs, imported before the first request arrives.
 PRELOAD = ("voxmem.extraction.rules", "voxmem.entities._graph")
 
