@@ -37,6 +37,7 @@ UNSET: Final = _UnsetType.UNSET
 Unset = Literal[_UnsetType.UNSET]
 
 EmbedderName = Literal["static", "onnx", "openai", "hashing"]
+FusionName = Literal["learned", "rrf"]
 MemoryScopeName = Literal["project", "agent"]
 ExtractorName = Literal["rules", "llm", "off"]
 JournalFsync = Literal["always", "interval", "never"]
@@ -48,6 +49,7 @@ SENSITIVE_CATEGORIES = ("payment_card", "password_pin", "government_id", "health
 #: Settings restricted to a fixed set of values, and the values.
 CHOICES: dict[str, tuple[str, ...]] = {
     "embedder": get_args(EmbedderName),
+    "fusion": get_args(FusionName),
     "memory_scope": get_args(MemoryScopeName),
     "extractor": get_args(ExtractorName),
     "journal_fsync": get_args(JournalFsync),
@@ -105,6 +107,11 @@ class Settings:
     rrf_k: int = _s(5, "Reciprocal-rank-fusion constant k (small: top ranks dominate).")
     dense_weight: float = _s(0.5, "Weight of the vector ranking in fusion (keyword is 1.0).")
     dense_floor: float = _s(0.3, "Cosine below which a vector-only hit is ignored.")
+    fusion: FusionName = _s("learned", "Final ranking of caller memories: learned (a "
+                            "logistic model fitted on the development data, shipped for the "
+                            "static and onnx embedders; other embedders fall back to rrf) or "
+                            "rrf (hand-set reciprocal-rank fusion with call, neighbour and "
+                            "time constants).")
     default_region: str = _s("US", "Region (ISO 3166 code such as US, GB, DE) of phone "
                              "numbers given without a country prefix; empty: accept only "
                              "international numbers.")

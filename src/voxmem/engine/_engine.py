@@ -44,6 +44,7 @@ from ..models import (
 from ..store import DocumentWrite, Store, open_store
 from ._chunking import chunk_text
 from ._compose import compose_context, compose_preload
+from ._fusion import load_fusion
 from ._hot import CallerCache, CallerMemory, OrgMemory, build_memory, read_caller, turn_doc
 from ._idempotency import TURN_RETRY_WINDOW_S, TurnClaims
 from ._import import import_history
@@ -152,6 +153,8 @@ class MemoryEngine:
             half_life_days=self.settings.recency_half_life_days,
             dense_weight=self.settings.dense_weight,
             dense_floor=self.settings.dense_floor,
+            fusion=(load_fusion(self.embedder.name) if self.settings.fusion == "learned"
+                    else None),
         )
 
     def _pending_turns(self, scope: Scope) -> list[Turn]:
