@@ -154,6 +154,10 @@ class Settings:
     postgres_acquire_timeout_s: float = _s(2.0, "Longest wait for a free pooled connection.")
     caller_cache_size: int = _s(512, "Callers whose search index is kept warm in memory.")
     index_batch_size: int = _s(64, "Turns embedded and written per background batch.")
+    background_processes: int = _s(1, "Worker processes that learn from ended calls (rule "
+                                   "extraction, entity graph) off the request path's GIL; "
+                                   "0: a thread in this process (slows saves and searches "
+                                   "while a call is learned).")
     runtime_host: str = _s("127.0.0.1", "Address the runtime binds.")
     runtime_port_min: int = _s(7878, "Lowest port the runtime may bind.")
     runtime_port_max: int = _s(7977, "Highest port the runtime may bind.")
@@ -242,6 +246,7 @@ class Settings:
             (self.index_max_bytes >= 1024, "index_max_bytes", "must be >= 1024"),
             (self.caller_cache_size >= 1, "caller_cache_size", "must be >= 1"),
             (self.index_batch_size >= 1, "index_batch_size", "must be >= 1"),
+            (self.background_processes >= 0, "background_processes", "must be >= 0"),
             (self.postgres_acquire_timeout_s > 0, "postgres_acquire_timeout_s",
              "must be positive"),
             (self.context_char_budget >= 200, "context_char_budget", "must be >= 200"),

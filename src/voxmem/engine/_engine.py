@@ -59,6 +59,7 @@ from ._rank import RankParams
 from ._reembed import reembed_missing
 from ._search import Recall, RecallSettings
 from ._traces import RecallTraceLog
+from ._workers import BackgroundWorkers
 from ._write_path import WritePath
 
 __all__ = ["MemoryEngine", "new_id"]
@@ -111,12 +112,14 @@ class MemoryEngine:
                                  retention_days=s.memory_retention_days, clock=clock)
         self.sensitive_policy = sensitive_policy(s)
         self.redactor = Redactor(self.sensitive_policy)
+        #: CPU-bound learning (extraction, entity graph) runs here, off the loop's GIL
+        self.workers = BackgroundWorkers(s.background_processes)
         self.directory = CallerDirectory(
             self.store, self.callers, self.writes.wait_applied, self.writes.claim_session,
-            region=s.default_region, link_mode=s.caller_link_mode, clock=clock)
+            self.workers, region=s.default_region, link_mode=s.caller_link_mode, clock=clock)
         self.learner = Learner(self.store, self.callers, self.embedder, self.writes.append,
                                self.writes.wait_applied, self.background.spawn,
-                               build_extractor(s), clock)
+                               build_extractor(s), self.workers, clock)
         self.calls = Calls(self.writes, self.callers, self.redactor, self.policies,
                            self.directory, self.learner.start_if_enabled,
                            shared_store=self.store.shared, spawn=self.background.spawn,
@@ -208,6 +211,7 @@ class MemoryEngine:
         await self.writes.close()
         await self.store.close()
         self.lanes.shutdown()
+        await self.workers.aclose()
 
     async def flush(self, timeout: float | None = None, *, learning: bool = False) -> bool:
         """Wait until every acknowledged write is in the store (for tests and shutdown).

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import pickle
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -42,6 +43,7 @@ from ._applier import scope_to_record
 from ._caller_memory import FACT_GROUP, CallerCache, CallerMemory, Doc
 from ._ids import new_id
 from ._text import analyze, normalize_line
+from ._workers import BackgroundWorkers
 
 __all__ = ["Learner", "build_extractor", "sensitive_policy"]
 
@@ -71,6 +73,18 @@ def build_extractor(settings: Settings) -> Extractor | None:
     return RuleExtractor(policy=policy)
 
 
+def _for_worker(extractor: object) -> bool:
+    """Whether a worker process can run ``extractor``: it pickles, and its class is
+    importable there (a worker does not run the application's ``__main__``)."""
+    if type(extractor).__module__ == "__main__":
+        return False
+    try:
+        pickle.dumps(extractor)
+    except Exception:  # pickling raises many types (PicklingError, TypeError, ...)
+        return False
+    return True
+
+
 def _words(text: str) -> set[str]:
     return set(analyze(text))
 
@@ -97,13 +111,15 @@ class Learner:
 
     Given the store (to read an ended call's transcript), the caller cache (facts are
     resolved against the caller's warm facts), the embedder, the write path's
-    ``append`` and ``wait_applied``, where to run background work, and the extractor.
+    ``append`` and ``wait_applied``, where to run background work, the extractor and
+    the worker processes CPU-bound extraction runs in.
     """
 
     def __init__(self, store: Store, callers: CallerCache, embedder: Embedder,
                  append: Append, wait_applied: WaitApplied,
                  spawn: Callable[[Awaitable[dict[str, Any]]], asyncio.Future[dict[str, Any]]],
-                 extractor: Extractor | None, clock: Callable[[], float]) -> None:
+                 extractor: Extractor | None, workers: BackgroundWorkers,
+                 clock: Callable[[], float]) -> None:
         self._store = store
         self._callers = callers
         self._embedder = embedder
@@ -111,6 +127,8 @@ class Learner:
         self._wait_applied = wait_applied
         self._spawn = spawn
         self.extractor = extractor
+        #: Where CPU-bound extraction runs: the engine's worker processes.
+        self.workers = workers
         self._clock = clock
         self._locks: dict[tuple[str, ...], asyncio.Lock] = {}
         self._tasks: dict[tuple[str, str, str], asyncio.Future[dict[str, Any]]] = {}
@@ -194,16 +212,23 @@ class Learner:
             return {"status": "failed", "facts": [], "error": reason}
 
     async def _extract(self, transcript: Transcript) -> list[ExtractedFact]:
-        # The rule extractor is pure CPU: run it on a worker thread so a backlog of calls
-        # to learn from (a bulk import) cannot stall recall on the event loop.
-        extract_sync = getattr(self.extractor, "extract_sync", None)
-        if extract_sync is not None:
-            loop = asyncio.get_running_loop()
-            facts: list[ExtractedFact] = await loop.run_in_executor(None, extract_sync,
-                                                                    transcript)
-            return facts
         assert self.extractor is not None
-        return await self.extractor.extract(transcript)
+        extract_sync = getattr(self.extractor, "extract_sync", None)
+        if extract_sync is None:
+            # An LLM extractor waits on I/O: it stays on the event loop.
+            return await self.extractor.extract(transcript)
+        # The rule extractor is pure CPU (hundreds of ms for a long call). On a thread it
+        # would hold the GIL that saves and searches on the event loop need, so it runs
+        # in a worker process; an extractor a worker cannot load (defined inside a
+        # function or in the application's main script, holding a connection) still
+        # runs, on a thread.
+        workers = self.workers
+        if not workers.in_process and _for_worker(self.extractor):
+            facts: list[ExtractedFact] = await workers.run(extract_sync, transcript)
+            return facts
+        loop = asyncio.get_running_loop()
+        facts = await loop.run_in_executor(None, extract_sync, transcript)
+        return facts
 
     async def write_facts(self, scope: Scope, facts: list[ExtractedFact], *,
                           session_id: str | None) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from .._exceptions import BadRequest, NotFound, VoxmemError
 from ..engine._caller_memory import CallerCache
+from ..engine._workers import BackgroundWorkers
 from ..models import Scope, Turn
 from ..store import Store
 from ..store import _entities as ops
@@ -70,10 +71,11 @@ class CallerDirectory:
 
     def __init__(self, store: Store, callers: CallerCache,
                  wait_applied: Callable[[float | None], Awaitable[bool]],
-                 claim_session: Callable[[Scope, str], None], *, region: str | None,
-                 link_mode: str, clock: Callable[[], float]) -> None:
+                 claim_session: Callable[[Scope, str], None], workers: BackgroundWorkers,
+                 *, region: str | None, link_mode: str, clock: Callable[[], float]) -> None:
         """Given the store, the caller cache (a merge moves warm state), the write path's
-        ``wait_applied`` and ``claim_session``, and the settings it reads."""
+        ``wait_applied`` and ``claim_session``, the worker processes the entity graph is
+        extracted in, and the settings it reads."""
         self._store = store
         self._callers = callers
         self._wait_applied = wait_applied
@@ -81,6 +83,8 @@ class CallerDirectory:
         self._region_setting = region or None
         self._link_mode = link_mode
         self._clock = clock
+        #: Where the CPU-bound graph extraction runs: the engine's worker processes.
+        self.workers = workers
         #: (tenant, project, space, from_user) -> to_user, for merges in force
         self._aliases: dict[tuple[str, str, str, str], str] = {}
         self._names: collections.OrderedDict[tuple[Any, ...], list[str]] = \
@@ -456,7 +460,9 @@ class CallerDirectory:
         """Extract the entity graph of one ended call and add it to the caller's."""
         await self._wait_applied(60)
         turns = await self._store.session_turns(scope, session_id)
-        graph = extract_graph(turns)
+        # Pure-Python regex work, long for a long call: in a worker process, so it does
+        # not hold the GIL that saves and searches on the event loop need.
+        graph = await self.workers.run(extract_graph, turns) if turns else Graph()
         if graph.entities:
             await self._store.run_entities(scope.tenant_id, ops.write_graph(scope, graph))
         if self._graphs.pop(scope.caller_key, None) is not None or graph.entities:
