@@ -5,9 +5,9 @@ do, as calls do, so queueing shows instead of slowing the load down. Each turn i
 recall followed by a save of one of ``--callers`` callers, sent by a cheap raw-HTTP
 generator (``load_generator.py``: kept-alive connections, pre-encoded bodies) so the
 load does not eat the cores the runtime is measured on; ``--generators`` processes
-share the rate, and each step reports the CPU both sides used. The rate is stepped (``--rates``, turns
-per second; two requests each) against one runtime for a fresh data directory, and
-each step reports the achieved request rate, recall and save latency percentiles
+share the rate, and each step reports the CPU both sides used. The rate is stepped
+(``--rates``, turns per second; two requests each) against one runtime for a fresh
+data directory, and each step reports the achieved request rate, recall and save latency percentiles
 (measured from the turn's scheduled start, so a late client does not hide queueing),
 degraded recalls, errors and the runtime's own saturation gauge from ``/metrics``.
 The saturation point is the last step that keeps up: achieved >= 95 % of offered,
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -126,7 +127,11 @@ def run_open(args: argparse.Namespace, store_url: str = "",
     data_dir = Path(tmp.name)
     os.environ.update({"VOXMEM_DATA_DIR": str(data_dir), "VOXMEM_EMBEDDER": args.embedder,
                        "VOXMEM_RUNTIME_PORT_MIN": PORTS[0],
-                       "VOXMEM_RUNTIME_PORT_MAX": PORTS[1], "VOXMEM_STORE_URL": store_url})
+                       "VOXMEM_RUNTIME_PORT_MAX": PORTS[1], "VOXMEM_STORE_URL": store_url,
+                       # Every simulated call is live, so every caller stays warm, as a
+                       # host sizes the cache to its concurrent calls (the default, 512,
+                       # would reload a caller from the store on every turn).
+                       "VOXMEM_CALLER_CACHE_SIZE": str(max(512, args.callers))})
     out: dict[str, Any] = {"mode": "open", "callers": args.callers, "generators": args.generators,
                            "step_duration_s": args.step_duration, "embedder": args.embedder,
                            "store": "postgres" if store_url else "sqlite", "steps": []}
@@ -141,21 +146,22 @@ def run_open(args: argparse.Namespace, store_url: str = "",
             per_callers = max(1, args.callers // args.generators)
             # Answers go to files, not pipes: a pipe not drained while the step runs
             # fills up and blocks the generator that writes its result.
-            sinks = [tempfile.TemporaryFile("w+") for _ in range(args.generators)]
-            procs = [subprocess.Popen(
-                [sys.executable, str(GENERATOR), found.url, token, str(w * per_callers),
-                 str(per_callers), str(rate / args.generators), str(args.step_duration)],
-                stdout=sinks[w], text=True) for w in range(args.generators)]
-            peak_rss = 0.0
-            cpu_before = process_cpu_s(pid)
-            while any(p.poll() is None for p in procs):
-                peak_rss = max(peak_rss, process_rss_mb(pid))
-                time.sleep(0.5)
-            parts = []
-            for sink in sinks:
-                sink.seek(0)
-                parts.append(json.loads(sink.read()))
-                sink.close()
+            with contextlib.ExitStack() as files:
+                sinks = [files.enter_context(tempfile.TemporaryFile("w+"))
+                         for _ in range(args.generators)]
+                procs = [subprocess.Popen(
+                    [sys.executable, str(GENERATOR), found.url, token, str(w * per_callers),
+                     str(per_callers), str(rate / args.generators), str(args.step_duration)],
+                    stdout=sinks[w], text=True) for w in range(args.generators)]
+                peak_rss = 0.0
+                cpu_before = process_cpu_s(pid)
+                while any(p.poll() is None for p in procs):
+                    peak_rss = max(peak_rss, process_rss_mb(pid))
+                    time.sleep(0.5)
+                parts = []
+                for sink in sinks:
+                    sink.seek(0)
+                    parts.append(json.loads(sink.read()))
             cpu_s = process_cpu_s(pid) - cpu_before
             recalls = [v for p in parts for v in p["recalls"]]
             saves = [v for p in parts for v in p["saves"]]
