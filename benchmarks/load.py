@@ -40,7 +40,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from recall_latency import corpus, pct  # shared corpus and percentile
-from runtime_latency import PORTS, process_cpu_s, process_rss_mb
+from runtime_latency import PORTS, process_rss_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -151,10 +151,10 @@ def run_open(args: argparse.Namespace, store_url: str = "",
                          for _ in range(args.generators)]
                 procs = [subprocess.Popen(
                     [sys.executable, str(GENERATOR), found.url, token, str(w * per_callers),
-                     str(per_callers), str(rate / args.generators), str(args.step_duration)],
+                     str(per_callers), str(rate / args.generators), str(args.step_duration),
+                     str(pid)],
                     stdout=sinks[w], text=True) for w in range(args.generators)]
                 peak_rss = 0.0
-                cpu_before = process_cpu_s(pid)
                 while any(p.poll() is None for p in procs):
                     peak_rss = max(peak_rss, process_rss_mb(pid))
                     time.sleep(0.5)
@@ -162,7 +162,9 @@ def run_open(args: argparse.Namespace, store_url: str = "",
                 for sink in sinks:
                     sink.seek(0)
                     parts.append(json.loads(sink.read()))
-            cpu_s = process_cpu_s(pid) - cpu_before
+            # The generators read the runtime's CPU around their timed turns; with more
+            # than one, their windows overlap, so the widest is the step's.
+            cpu_s = max(p["runtime_cpu_s"] for p in parts)
             recalls = [v for p in parts for v in p["recalls"]]
             saves = [v for p in parts for v in p["saves"]]
             errors: dict[str, int] = {}

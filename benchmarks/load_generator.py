@@ -10,8 +10,9 @@ requests a real client sends (a search also carries ``deadlineAt``, the turn's s
 start plus its budget, as the client does).
 
 Run by ``load.py`` as ``python benchmarks/load_generator.py URL TOKEN FIRST CALLERS RATE
-SECONDS``; prints one JSON object: latencies, degraded recalls, errors, acknowledged turns
-per caller and the generator's own CPU seconds while the turns ran.
+SECONDS RUNTIME_PID``; prints one JSON object: latencies, degraded recalls, errors,
+acknowledged turns per caller, and the CPU seconds the generator and the runtime used
+while the turns ran (the warm-up preloads before the clock starts are not counted).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from recall_latency import corpus
+from runtime_latency import process_cpu_s
 
 #: Warm-up preloads in flight at once (a host starting calls, not a stampede).
 WARM_CONCURRENCY = 16
@@ -93,7 +95,7 @@ def _encode(payload: dict[str, Any]) -> bytes:
 
 
 async def generate(url: str, token: str, first: int, callers: int, rate: float,
-                   duration_s: float) -> dict[str, Any]:
+                   duration_s: float, runtime_pid: int) -> dict[str, Any]:
     """Warm ``callers`` callers, then start turns (a search, then a save) at ``rate``."""
     from voxmem._api import OPERATION_SPECS
     from voxmem.client._core import ClientCore
@@ -170,6 +172,7 @@ async def generate(url: str, token: str, first: int, callers: int, rate: float,
             failed(type(exc).__name__, str(exc))
 
     cpu_before = _cpu_s()
+    runtime_before = process_cpu_s(runtime_pid)
     # The wall clock and the monotonic one are read once: a turn's wall time (for its
     # deadline) is its scheduled monotonic time shifted by this offset.
     start = time.perf_counter() + rng.uniform(0, 1 / max(rate, 1e-9))
@@ -191,14 +194,16 @@ async def generate(url: str, token: str, first: int, callers: int, rate: float,
     await asyncio.gather(*tasks)
     span = time.perf_counter() - start
     cpu = _cpu_s() - cpu_before
+    runtime_cpu = process_cpu_s(runtime_pid) - runtime_before
     conns.close()
     return {"recalls": recalls, "saves": saves, "errors": errors, "degraded": degraded,
             "acked": acked, "turns": turns, "span_s": span, "error_examples": examples,
-            "generator_cpu_s": cpu, "connections": conns.opened}
+            "generator_cpu_s": cpu, "runtime_cpu_s": runtime_cpu,
+            "connections": conns.opened}
 
 
 def main() -> None:
-    url, token, first, callers, rate, seconds = sys.argv[1:7]
+    url, token, first, callers, rate, seconds, pid = sys.argv[1:8]
     try:
         import uvloop
     except ImportError:  # e.g. Windows: the stdlib loop works, a little slower
@@ -206,7 +211,7 @@ def main() -> None:
     else:
         runner = uvloop.run
     out = runner(generate(url, token, int(first), int(callers), float(rate),
-                          float(seconds)))
+                          float(seconds), int(pid)))
     print(json.dumps(out))
 
 
