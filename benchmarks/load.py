@@ -135,7 +135,7 @@ def run_open(args: argparse.Namespace, store_url: str = "",
     out: dict[str, Any] = {"mode": "open", "callers": args.callers, "generators": args.generators,
                            "step_duration_s": args.step_duration, "embedder": args.embedder,
                            "store": "postgres" if store_url else "sqlite", "steps": []}
-    acked: dict[str, int] = {}
+    acked: set[str] = set()
     try:
         out["cold_start_to_first_recall_s"], pid = asyncio.run(cold_start(data_dir))
         out["rss_mb_idle"] = round(process_rss_mb(pid), 1)
@@ -173,8 +173,7 @@ def run_open(args: argparse.Namespace, store_url: str = "",
                 for code, n in p["errors"].items():
                     errors[code] = errors.get(code, 0) + n
                 examples.update(p["error_examples"])
-                for user, n in p["acked"].items():
-                    acked[user] = acked.get(user, 0) + n
+                acked.update(p["acked"])
             step = {
                 "offered_req_s": 2 * rate,
                 # Requests answered over the time the turns really took, first arrival
@@ -214,10 +213,12 @@ def run_open(args: argparse.Namespace, store_url: str = "",
                 break
     finally:
         out["runtime_stop"] = stop_runtime(data_dir)
-    stored = count_turns(data_dir, admin_url)
-    out["turns_acknowledged"] = sum(acked.values())
-    out["turns_stored"] = sum(stored.get(user, 0) for user in acked)
-    out["turns_lost"] = sum(max(0, n - stored.get(user, 0)) for user, n in acked.items())
+    # By turn id, not per caller: callers who give the same identifier (a phone number
+    # in the corpus lines) may be linked and merged meanwhile, moving turns between them.
+    stored_ids = stored_turn_ids(data_dir, admin_url)
+    out["turns_acknowledged"] = len(acked)
+    out["turns_stored"] = len(acked & stored_ids)
+    out["turns_lost"] = len(acked - stored_ids)
     kept = [s["offered_req_s"] for s in out["steps"] if s["keeps_up"]]
     out["saturation_req_s"] = max(kept) if kept else None
     tmp.cleanup()
@@ -247,6 +248,20 @@ def print_open(out: dict[str, Any]) -> None:
 
 
 COUNT_TURNS = "SELECT user_id, count(*) FROM items WHERE kind = 'turn' GROUP BY user_id"
+
+
+def stored_turn_ids(data_dir: Path, admin_url: str | None = None) -> set[str]:
+    """Every turn id the store holds (SQLite file, or Postgres as superuser)."""
+    query = "SELECT DISTINCT turn_id FROM items WHERE kind = 'turn'"
+    if admin_url:
+        import psycopg
+
+        with psycopg.connect(admin_url) as conn:
+            rows = conn.execute(query).fetchall()
+    else:
+        with sqlite3.connect(f"file:{data_dir / 'voxmem.db'}?mode=ro", uri=True) as db:
+            rows = db.execute(query).fetchall()
+    return {str(turn_id) for (turn_id,) in rows}
 
 
 def count_turns(data_dir: Path, admin_url: str | None = None) -> dict[str, int]:

@@ -11,7 +11,7 @@ start plus its budget, as the client does).
 
 Run by ``load.py`` as ``python benchmarks/load_generator.py URL TOKEN FIRST CALLERS RATE
 SECONDS RUNTIME_PID``; prints one JSON object: latencies, degraded recalls, errors,
-acknowledged turns per caller, and the CPU seconds the generator and the runtime used
+the turn ids of acknowledged saves, and the CPU seconds the generator and the runtime used
 while the turns ran (the warm-up preloads before the clock starts are not counted).
 """
 
@@ -108,7 +108,8 @@ async def generate(url: str, token: str, first: int, callers: int, rate: float,
              ("search_memory", "save_response", "preload")}
     # Every body is encoded before the clock starts; a search's deadline is spliced in
     # when it is sent (its scheduled start + budget).
-    plan: list[tuple[str, bytes, bytes]] = []
+    plan: list[tuple[str, bytes, bytes]] = []  # (turn number, search, save)
+    turn_ids: list[str] = []
     for k in range(turns):
         n = first + k % callers
         user = {"id": f"caller-{n}"}
@@ -121,13 +122,14 @@ async def generate(url: str, token: str, first: int, callers: int, rate: float,
                                   assistant_text="Okay, noted.", user=user, user_id=None,
                                   turn_id=None, tool_calls=None, metadata=None,
                                   interrupted=False)
-        plan.append((user["id"], search_body, _encode(save.payload)))
+        plan.append((str(k), search_body, _encode(save.payload)))
+        turn_ids.append(str(save.payload["turnId"]))
     conns = Connections(url, token)
     recalls: list[float] = []
     saves: list[float] = []
     errors: dict[str, int] = {}
     examples: dict[str, str] = {}
-    acked: dict[str, int] = {}
+    acked: list[str] = []
     degraded = 0
 
     def failed(code: str, detail: str) -> None:
@@ -149,7 +151,7 @@ async def generate(url: str, token: str, first: int, callers: int, rate: float,
 
     await asyncio.gather(*(warm(n) for n in range(first, first + callers)))
 
-    async def turn(caller: str, search: bytes, save: bytes, scheduled: float,
+    async def turn(k: int, search: bytes, save: bytes, scheduled: float,
                    wall: float) -> None:
         nonlocal degraded
         deadline = f"{wall + SEARCH_TIMEOUT_MS / 1000.0:.6f}".encode()
@@ -167,7 +169,7 @@ async def generate(url: str, token: str, first: int, callers: int, rate: float,
                 failed(f"save:{status}", content.decode(errors="replace"))
                 return
             saves.append((time.perf_counter() - started) * 1000)
-            acked[caller] = acked.get(caller, 0) + 1
+            acked.append(turn_ids[k])
         except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
             failed(type(exc).__name__, str(exc))
 
@@ -185,9 +187,9 @@ async def generate(url: str, token: str, first: int, callers: int, rate: float,
         # wake-up per batch instead of one timer per turn.
         while k < turns and start + k / rate <= now:
             scheduled = start + k / rate
-            caller, search, save = plan[k]
+            _label, search, save = plan[k]
             tasks.append(asyncio.ensure_future(
-                turn(caller, search, save, scheduled, scheduled + offset)))
+                turn(k, search, save, scheduled, scheduled + offset)))
             k += 1
         if k < turns:
             await asyncio.sleep(max(0.0, start + k / rate - time.perf_counter()))
