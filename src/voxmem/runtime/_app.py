@@ -15,6 +15,10 @@ sign-in page and assets, and its signed-in browser sessions, are the exception; 
 browser asking for any page without either is sent to the sign-in form. Error messages and
 log lines are passed through :func:`~voxmem._config.mask_secrets`.
 
+The hot operations of a voice turn (search, save, preload) are answered in front of
+Starlette by :class:`~voxmem.runtime._hotpath.HotPath`, through the same
+``run_operation`` the endpoints below run; :func:`create_app` returns that app.
+
 Why Starlette rather than FastAPI: the bodies are validated by the shared operation
 table's msgspec types, not by pydantic models, so FastAPI would add only its schema
 generator — and ~0.4 s to every runtime cold start, which a caller's first call waits
