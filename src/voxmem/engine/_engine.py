@@ -44,12 +44,21 @@ from ..models import (
 from ..store import DocumentWrite, Store, open_store
 from ._chunking import chunk_text
 from ._compose import compose_context, compose_preload
-from ._hot import CallerCache, CallerMemory, OrgMemory, build_memory, read_caller, turn_doc
+from ._hot import (
+    ORG_SAVE_INTERVAL_S,
+    CallerCache,
+    CallerMemory,
+    OrgMemory,
+    build_memory,
+    read_caller,
+    turn_doc,
+)
 from ._idempotency import TURN_RETRY_WINDOW_S, TurnClaims
 from ._import import import_history
 from ._index import FloatArray, HybridIndex
 from ._learning import Learner, build_extractor, sensitive_policy
 from ._lifecycle import Lifecycle
+from ._org_file import org_vector_path
 from ._rank import INTENT_ALIASES, INTENTS, RankParams, intent_params
 from ._recall import Query, doc_hit, search_caller_lane, search_org_lane, top_facts
 from ._text import analyze
@@ -196,6 +205,9 @@ class MemoryEngine:
         await self.applier.aclose()
         for task in list(self._background):
             task.cancel()
+        for org in list(self._orgs.values()):
+            if org.ready.is_set() and org.load_error is None:
+                await asyncio.get_running_loop().run_in_executor(None, org.save)
         await self.callers.aclose()
         await self.traces.flush()
         applied = self.applier.applied_seq
@@ -757,7 +769,7 @@ class MemoryEngine:
         key = (tenant_id, project_id)
         org = self._orgs.get(key)
         if org is None:
-            org = OrgMemory(tenant_id, project_id, self.embedder.dimensions)
+            org = self._new_org(tenant_id, project_id)
             self._orgs[key] = org
             self._org_checked[key] = time.monotonic()
             self._spawn(org.load(self.store))
@@ -767,10 +779,15 @@ class MemoryEngine:
             self._spawn(self._refresh_org(org))
         return org
 
+    def _new_org(self, tenant_id: str, project_id: str) -> OrgMemory:
+        path = org_vector_path(self.settings.data_path, self.store, tenant_id, project_id)
+        return OrgMemory(tenant_id, project_id, self.embedder.dimensions, vector_file=path,
+                         model=self.embedder.name)
+
     async def _refresh_org(self, org: OrgMemory) -> None:
         versions = await self.store.index_versions(org.tenant_id, org.project_id)
         if versions != org.versions and org.ready.is_set():
-            fresh = OrgMemory(org.tenant_id, org.project_id, self.embedder.dimensions)
+            fresh = self._new_org(org.tenant_id, org.project_id)
             await fresh.load(self.store)
             if fresh.load_error is None:
                 self._orgs[(org.tenant_id, org.project_id)] = fresh
@@ -881,7 +898,7 @@ class MemoryEngine:
             org.add_chunks(all_chunks, [None if vectors is None else vectors[i]
                                         for i in range(len(all_chunks))])
             org.versions[name] = version
-            self._spawn(loop.run_in_executor(None, org.index.maybe_build_ivf))
+            self._spawn(loop.run_in_executor(None, org.upkeep, ORG_SAVE_INTERVAL_S))
         elif org is None:
             # A project that is building knowledge will be searched: start loading it
             # now rather than on the first turn that asks.

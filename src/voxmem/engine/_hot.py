@@ -16,9 +16,11 @@ import functools
 import logging
 import operator
 import sys
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -26,6 +28,7 @@ import numpy as np
 from ..models import Chunk, MemoryItem, Scope, Turn
 from ..store import Store
 from ._index import FloatArray, HybridIndex
+from ._org_file import read_vectors, write_vectors
 from ._text import analyze
 
 __all__ = ["CallerCache", "CallerMemory", "Doc", "OrgMemory", "build_memory", "read_caller"]
@@ -39,6 +42,9 @@ NO_SESSION_GROUP = 0
 
 #: Rows indexed per worker-thread hop while loading (a few ms of work each).
 LOAD_SLICE = 256
+#: A stream of create_index calls rewrites the org vector file at most this often (a
+#: full write: ~0.5 GB at 1M chunks); engine close writes whatever is left.
+ORG_SAVE_INTERVAL_S = 60.0
 
 T = TypeVar("T")
 
@@ -385,18 +391,31 @@ async def load_in_slices(add: Callable[[Sequence[T]], None], rows: Sequence[T]) 
 
 
 class OrgMemory:
-    """A project's org indexes as one searchable in-memory index."""
+    """A project's org indexes as one searchable in-memory index.
 
-    def __init__(self, tenant_id: str, project_id: str, dimensions: int) -> None:
+    Text side: BM25 postings as for callers. Vector side: an approximate index
+    (usearch HNSW, ``_org_vectors.py``) persisted at ``vector_file`` when one is given
+    (``_org_file.py``): a restart loads it and reconciles it with the store by chunk id
+    instead of rebuilding the graph.
+    """
+
+    def __init__(self, tenant_id: str, project_id: str, dimensions: int, *,
+                 vector_file: Path | None = None, model: str = "") -> None:
         self.tenant_id = tenant_id
         self.project_id = project_id
-        self.index = HybridIndex(dimensions, pack=pack_doc, unpack=unpack_doc)
+        self.index = HybridIndex(dimensions, pack=pack_doc, unpack=unpack_doc, ann=True)
         self.versions: dict[str, int] = {}
         self.ready = asyncio.Event()
         self.load_error: Exception | None = None
+        self.vector_file = vector_file
+        self.model = model
         #: (index, document) -> chunk ids; tuples, not lists, so that the garbage
         #: collector stops tracking them (one per document: 100k objects otherwise)
         self._by_document: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._save_lock = threading.Lock()
+        self._saved_at = 0.0
+        #: how the last load got its vectors: "file", "file+store" or "store"
+        self.vectors_from = ""
 
     def add_chunks(self, chunks: Sequence[Chunk], vectors: Sequence[FloatArray | None],
                    *, bulk: bool = False) -> None:
@@ -410,32 +429,91 @@ class OrgMemory:
                           metadata=chunk.metadata) for chunk in chunks],
             bulk=bulk,
         )
+        by_document = self._by_document
         for chunk in chunks:
             key = (chunk.index_name, chunk.document_id)
-            self._by_document[key] = (*self._by_document.get(key, ()), chunk.id)
+            by_document[key] = (*by_document.get(key, ()), chunk.id)
 
-    def _add_stored(self, chunks: Sequence[Chunk]) -> None:
+    def _add_stored(self, chunks: Sequence[Chunk], covered: set[str]) -> None:
         dims = self.index.dimensions
-        self.add_chunks(chunks, [vector_from_blob(c.embedding, dims) for c in chunks],
-                        bulk=True)
+        self.add_chunks(chunks, [None if c.id in covered else vector_from_blob(c.embedding,
+                                                                                 dims)
+                                 for c in chunks], bulk=True)
 
     def remove_document(self, index_name: str, document_id: str) -> None:
         for chunk_id in self._by_document.pop((index_name, document_id), ()):
             self.index.remove(chunk_id)
 
+    def remove_index(self, index_name: str) -> None:
+        """Hide every chunk of ``index_name`` (the index was deleted)."""
+        for key in [k for k in self._by_document if k[0] == index_name]:
+            self.remove_document(*key)
+        self.versions.pop(index_name, None)
+
     async def load(self, store: Store) -> None:
         try:
+            loop = asyncio.get_running_loop()
+            saved = None
+            if self.vector_file is not None:
+                saved = await loop.run_in_executor(None, read_vectors, self.vector_file,
+                                                   self.model, self.index.dimensions)
+            covered: set[str] = set(saved.ids) if saved is not None else set()
+            saved_count = len(covered)
             self.versions = await store.index_versions(self.tenant_id, self.project_id)
             chunks = await store.load_chunks(self.tenant_id, self.project_id)
             self.index.reserve(len(chunks))
-            await load_in_slices(self._add_stored, chunks)
-            loop = asyncio.get_running_loop()
+            await load_in_slices(functools.partial(self._add_stored, covered=covered), chunks)
+            missing = len(chunks) - len(covered)
+            del chunks, covered
+            if saved is not None:
+                got = await loop.run_in_executor(
+                    None, self.index.restore_vectors, saved.graph, saved.center, saved.keys,
+                    saved.ids)
+                missing = len(self.index) - int(got.shape[0])
+                del saved
+            self.vectors_from = ("store" if saved_count == 0 else
+                                 "file" if missing <= 0 else "file+store")
             await loop.run_in_executor(None, self.index.compact)
-            await loop.run_in_executor(None, self.index.maybe_build_ivf)
-            del chunks
+            await loop.run_in_executor(None, self.index.maintain)
             await loop.run_in_executor(None, release_free_memory)
         except Exception as exc:
             self.load_error = exc
             log.warning("loading org indexes of project %s failed: %s", self.project_id, exc)
         finally:
             self.ready.set()
+        if self.load_error is None:
+            await asyncio.get_running_loop().run_in_executor(None, self.save, 0.0)
+
+    def upkeep(self, save_every_s: float) -> None:
+        """After writes (off the event loop): merge postings, index queued vectors, and
+        save the vector file when it changed and the last save is ``save_every_s`` old."""
+        self.index.maintain()
+        self.save(save_every_s)
+
+    def save(self, min_interval_s: float = 0.0) -> bool:
+        """Write the vector file if the vectors changed since the last save.
+
+        A full write of the graph (~0.5 GB at 1M chunks): ``min_interval_s`` bounds how
+        often a stream of appends pays it; :meth:`MemoryEngine.close` saves the rest.
+        Returns True when a file was written.
+        """
+        ann = self.index.ann
+        if (self.vector_file is None or ann is None or not ann.dirty
+                or time.monotonic() - self._saved_at < min_interval_s
+                or not self._save_lock.acquire(blocking=False)):
+            return False
+        try:
+            ann.flush()
+            ann.dirty = False  # a write racing the export marks it dirty again
+            graph, center, keys, positions = ann.export()
+            ids = [self.index.id_at(p) for p in positions.tolist()]
+            write_vectors(self.vector_file, self.model, self.index.dimensions, graph,
+                          center, keys, ids)
+            self._saved_at = time.monotonic()
+            return True
+        except OSError as exc:
+            ann.dirty = True
+            log.warning("saving org vector index %s failed: %s", self.vector_file, exc)
+            return False
+        finally:
+            self._save_lock.release()
