@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from org_scale import chunk_texts, pct, question_texts, rss_mb  # noqa: E402
+from org_scale import chunk_texts, pct, question_texts, rss_mb
 
 RESULTS = Path(__file__).resolve().parent / "results"
 K = 10
@@ -142,7 +142,7 @@ def faiss_rows(base: np.ndarray, queries: np.ndarray, kth: np.ndarray,
         def search(index: Any, q: np.ndarray) -> np.ndarray:
             return np.asarray(index.search(q[None, :], K)[1][0], dtype=np.int64)
 
-        row = measure(f"faiss ivf{nlist} sq8 nprobe={nprobe}", lambda: ivf, search,
+        row = measure(f"faiss ivf{nlist} sq8 nprobe={nprobe}", lambda ivf=ivf: ivf, search,
                       base, queries, kth)
         row["build_s"] = round(build_s, 1)
         rows.append(row)
@@ -165,7 +165,7 @@ def faiss_rows(base: np.ndarray, queries: np.ndarray, kth: np.ndarray,
         def search_h(index: Any, q: np.ndarray) -> np.ndarray:
             return np.asarray(index.search(q[None, :], K)[1][0], dtype=np.int64)
 
-        row = measure(f"faiss hnsw flat M=16 efC=64 ef={ef}", lambda: hnsw, search_h,
+        row = measure(f"faiss hnsw flat M=16 efC=64 ef={ef}", lambda hnsw=hnsw: hnsw, search_h,
                       base, queries, kth)
         row["build_s"] = round(build_s, 1)
         rows.append(row)
