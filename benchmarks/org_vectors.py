@@ -5,6 +5,7 @@ static embedder, then measures for each candidate index: build time, resident me
 it adds, recall@10 against exact search, and query latency percentiles (one thread,
 batch of one, as the org lane queries). Candidates: usearch HNSW (f16 and i8 storage)
 and faiss-cpu (IVF with 8-bit scalar quantisation at several nprobe, and HNSW).
+faiss-cpu is not a voxmem dependency: ``pip install faiss-cpu`` to run its rows.
 
 Recall counts a returned neighbour as correct when its exact similarity is at least
 the exact 10th-best similarity (minus 1e-5): near-duplicate chunks tie, and an id
@@ -82,33 +83,45 @@ def measure(name: str, build: Callable[[], Any],
 
 def usearch_rows(base: np.ndarray, queries: np.ndarray, kth: np.ndarray,
                  threads: int) -> list[dict[str, Any]]:
+    """usearch HNSW as is (cosine), and centred (what voxmem uses: inner product over
+    ``x - mean``, which ranks exactly as cosine; see engine/_org_vectors.py)."""
     from usearch.index import Index
 
     rows = []
     keys = np.arange(base.shape[0], dtype=np.uint64)
-    for dtype in ("f16", "i8"):
-        for conn, ef_add in ((16, 64), (16, 128)):
-            def build(dtype: str = dtype, conn: int = conn, ef_add: int = ef_add) -> Any:
-                index = Index(ndim=base.shape[1], metric="cos", dtype=dtype,
-                              connectivity=conn, expansion_add=ef_add, expansion_search=64)
-                index.add(keys, base, threads=threads)
-                return index
+    center = base.mean(axis=0)
+    variants = [("cos", "f16", False), ("cos", "i8", False), ("ip", "f16", True),
+                ("ip", "i8", True)]
+    for metric, dtype, centred in variants:
+        data = np.ascontiguousarray(base - center if centred else base, dtype=np.float32)
 
-            t = time.perf_counter()
-            built = build()
-            build_s = time.perf_counter() - t
-            for ef in (32, 64, 128):
-                built.expansion_search = ef
+        def build(metric: str = metric, dtype: str = dtype,
+                  data: np.ndarray = data) -> Any:
+            index = Index(ndim=base.shape[1], metric=metric, dtype=dtype, connectivity=16,
+                          expansion_add=128, expansion_search=128)
+            index.add(keys, data, threads=threads)
+            return index
 
-                def search(index: Any, q: np.ndarray) -> np.ndarray:
-                    return np.asarray(index.search(q, K, threads=1).keys, dtype=np.int64)
+        gc.collect()
+        rss0 = rss_mb()
+        t = time.perf_counter()
+        built = build()
+        build_s = time.perf_counter() - t
+        added = rss_mb() - rss0
+        for ef in (64, 128, 256):
+            built.expansion_search = ef
 
-                row = measure(f"usearch hnsw {dtype} M={conn} efC={ef_add} ef={ef}",
-                              lambda built=built: built, search, base, queries, kth)
-                row["build_s"] = round(build_s, 1)
-                row["bytes_on_disk_mb"] = round(built.serialized_length / 2**20)
-                rows.append(row)
-            del built
+            def search(index: Any, q: np.ndarray) -> np.ndarray:
+                return np.asarray(index.search(q, K, threads=1).keys, dtype=np.int64)
+
+            label = "centred ip" if centred else "cosine"
+            row = measure(f"usearch hnsw {label} {dtype} M=16 efC=128 ef={ef}",
+                          lambda built=built: built, search, base, queries, kth)
+            row["build_s"] = round(build_s, 1)
+            row["added_rss_mb"] = round(added)
+            row["bytes_on_disk_mb"] = round(built.serialized_length / 2**20)
+            rows.append(row)
+        del built
     return rows
 
 
@@ -121,7 +134,7 @@ def faiss_rows(base: np.ndarray, queries: np.ndarray, kth: np.ndarray,
     d = base.shape[1]
     nlist = int(4 * np.sqrt(base.shape[0]))
 
-    def build_ivf() -> Any:
+    def build_ivf() -> Any:  # faiss IVF trains on the data: no centring needed
         quantizer = faiss.IndexFlatIP(d)
         index = faiss.IndexIVFScalarQuantizer(quantizer, d, nlist,
                                               faiss.ScalarQuantizer.QT_8bit,
@@ -132,9 +145,12 @@ def faiss_rows(base: np.ndarray, queries: np.ndarray, kth: np.ndarray,
         index.add(base)
         return index
 
+    gc.collect()
+    rss0 = rss_mb()
     t = time.perf_counter()
     ivf = build_ivf()
     build_s = time.perf_counter() - t
+    added = rss_mb() - rss0
     faiss.omp_set_num_threads(1)  # a query runs on the caller's thread, as the lane does
     for nprobe in (16, 32, 64, 128):
         ivf.nprobe = nprobe
@@ -145,6 +161,7 @@ def faiss_rows(base: np.ndarray, queries: np.ndarray, kth: np.ndarray,
         row = measure(f"faiss ivf{nlist} sq8 nprobe={nprobe}", lambda ivf=ivf: ivf, search,
                       base, queries, kth)
         row["build_s"] = round(build_s, 1)
+        row["added_rss_mb"] = round(added)
         rows.append(row)
     del ivf
     faiss.omp_set_num_threads(threads)
@@ -155,9 +172,12 @@ def faiss_rows(base: np.ndarray, queries: np.ndarray, kth: np.ndarray,
         index.add(base)
         return index
 
+    gc.collect()
+    rss0 = rss_mb()
     t = time.perf_counter()
     hnsw = build_hnsw()
     build_s = time.perf_counter() - t
+    added = rss_mb() - rss0
     faiss.omp_set_num_threads(1)
     for ef in (32, 64, 128):
         hnsw.hnsw.efSearch = ef
@@ -168,6 +188,7 @@ def faiss_rows(base: np.ndarray, queries: np.ndarray, kth: np.ndarray,
         row = measure(f"faiss hnsw flat M=16 efC=64 ef={ef}", lambda hnsw=hnsw: hnsw, search_h,
                       base, queries, kth)
         row["build_s"] = round(build_s, 1)
+        row["added_rss_mb"] = round(added)
         rows.append(row)
     return rows
 

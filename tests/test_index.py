@@ -166,3 +166,37 @@ def test_analyze_is_stable_across_its_cache() -> None:
     text = "Dana's dogs' running RUNS 2024 the ok running"
     first = analyze(text)
     assert analyze(text) == first == ["dana", "dog", "run", "run", "2024", "run"]
+
+
+def test_upkeep_after_each_small_batch_stays_n_log_n(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An org index grown by many create_index calls, with upkeep after each, merges
+    each posting O(log n) times (merging everything each time made builds quadratic)."""
+    merged = [0]
+    real_merge = index_module._merge
+
+    def counting_merge(segments: Any) -> Any:
+        out = real_merge(segments)
+        merged[0] += out.size
+        return out
+
+    monkeypatch.setattr(index_module, "_merge", counting_merge)
+    # Merges on the write path stop at this size; scaled down so that a small test has
+    # as many such segments as a 100k-chunk index does at the real limit.
+    monkeypatch.setattr(index_module, "SYNC_MERGE_MAX", 512)
+    terms, _ = _corpus(20_000)
+    index = HybridIndex(8, ann=True)
+    batch = 50
+    for lo in range(0, len(terms), batch):
+        index.add_many([str(i) for i in range(lo, lo + batch)], terms[lo:lo + batch],
+                       created_at=[0.0] * batch, payloads=[None] * batch)
+        index.maintain()
+    total = sum(len(set(t)) for t in terms)
+    assert merged[0] <= 12 * total, (merged[0], total)
+    assert len(index._segments) <= 20
+    # Still the same answers as one index built in one go.
+    whole = HybridIndex(8)
+    whole.add_many([str(i) for i in range(len(terms))], terms,
+                   created_at=[0.0] * len(terms), payloads=[None] * len(terms))
+    for query in (["appl", "pear"], ["kiwi"], ["yuzu", "nut", "fig"]):
+        a, b = index.bm25(query, 20), whole.bm25(query, 20)
+        assert np.allclose(a.scores, b.scores)

@@ -29,10 +29,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from usearch.index import Index
+
+if TYPE_CHECKING:
+    from usearch.index import Index
 
 __all__ = ["ANN_CONNECTIVITY", "ANN_EXPANSION_ADD", "ANN_EXPANSION_SEARCH", "OrgVectors"]
 
@@ -49,8 +52,13 @@ ANN_EXPANSION_SEARCH = 128
 #: linearly, which leaves centred components (typically |x| < 0.05) a few levels and
 #: drops recall@10 below 0.8 (measured).
 ANN_DTYPE = "f16"
-#: Vectors moved from the pending buffer into the graph per lock hold.
-FLUSH_SLICE = 1_024
+#: Vectors moved from the pending buffer into the graph per lock hold. An insert costs
+#: ~0.5-1 ms on a busy core, and searches wait for the lock meanwhile: a few inserts per
+#: hold keep that wait inside the org lane's budget.
+FLUSH_SLICE = 8
+#: A backlog this large is a (re)build before the index is searched: large slices on
+#: all cores.
+BULK_SLICE = 8_192
 #: Below this many pending vectors a flush adds on one thread: cheaper than spinning up
 #: usearch's pool, and the graph it builds is deterministic.
 PARALLEL_ADD_MIN = 4_096
@@ -69,7 +77,7 @@ class OrgVectors:
     def __init__(self, dimensions: int, lock: threading.RLock | None = None) -> None:
         self.dimensions = dimensions
         self._lock = lock or threading.RLock()
-        self._ann = _new_index(dimensions)
+        self._ann: Index = _new_index(dimensions)
         #: key -> position (-1: removed), position -> key (-1: none)
         self._pos_of_key: IntArray = np.full(64, -1, dtype=np.int64)
         self._key_of_pos: IntArray = np.full(64, -1, dtype=np.int64)
@@ -119,7 +127,7 @@ class OrgVectors:
                     if not self._pending_pos:
                         return done
                     backlog = len(self._pending_pos)
-                    take = min(FLUSH_SLICE * (8 if backlog >= PARALLEL_ADD_MIN else 1),
+                    take = min(BULK_SLICE if backlog >= PARALLEL_ADD_MIN else FLUSH_SLICE,
                                backlog)
                     positions = np.asarray(self._pending_pos[:take], dtype=np.int64)
                     vectors = np.stack(self._pending_vec[:take])
@@ -253,6 +261,10 @@ class OrgVectors:
 
 
 def _new_index(dimensions: int) -> Index:
+    # Imported on first use: usearch takes ~0.3-1 s to import, and a process that never
+    # searches org knowledge (a client, a caller-only engine) should not pay it.
+    from usearch.index import Index
+
     return Index(ndim=dimensions, metric="ip", dtype=ANN_DTYPE,
                  connectivity=ANN_CONNECTIVITY, expansion_add=ANN_EXPANSION_ADD,
                  expansion_search=ANN_EXPANSION_SEARCH)
