@@ -47,7 +47,7 @@ BoolArray = npt.NDArray[np.bool_]
 #: benchmarks/org_scale.py; figures in docs/performance.md).
 ANN_CONNECTIVITY = 16
 ANN_EXPANSION_ADD = 128
-ANN_EXPANSION_SEARCH = 128
+ANN_EXPANSION_SEARCH = 256
 #: Storage type of the vectors inside the graph. float16: usearch's int8 maps [-1, 1]
 #: linearly, which leaves centred components (typically |x| < 0.05) a few levels and
 #: drops recall@10 below 0.8 (measured).
