@@ -199,3 +199,21 @@ async def test_org_vector_recall_against_exact_on_real_text(tmp_path: Path) -> N
         assert hits / (10 * len(queries)) >= 0.97
     finally:
         await engine.close()
+
+
+async def test_documents_written_while_the_index_loads_are_not_lost(
+        engine: MemoryEngine) -> None:
+    await engine.create_index(T, P, "kb", _docs("base", [f"Base fact number {i}."
+                                                         for i in range(200)]))
+    engine._orgs.pop((T, P), None)  # as after a restart: the next use loads it
+    org = engine._org_for(T, P)
+    assert not org.ready.is_set()
+    for i in range(5):
+        await engine.create_index(T, P, "kb", _docs(f"late{i}-", [
+            f"Late arrival {i}: the gate code is {4000 + i}."]))
+    await org.ready.wait()
+    assert len(org.index) == 205
+    for i in range(5):
+        assert f"gate code is {4000 + i}" in (await _texts(engine, f"gate code {4000 + i}",
+                                                            1))[0]
+    assert org.versions["kb"] == 6

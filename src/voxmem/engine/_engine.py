@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import functools
 import json
 import logging
 import time
@@ -207,7 +208,8 @@ class MemoryEngine:
             task.cancel()
         for org in list(self._orgs.values()):
             if org.ready.is_set() and org.load_error is None:
-                await asyncio.get_running_loop().run_in_executor(None, org.save)
+                await asyncio.get_running_loop().run_in_executor(
+                    None, functools.partial(org.save, wait=True))
         await self.callers.aclose()
         await self.traces.flush()
         applied = self.applier.applied_seq
@@ -892,14 +894,13 @@ class MemoryEngine:
             version, count = await self.store.write_documents(
                 tenant_id, project_id, name, stored, metadata, now)
         org = self._orgs.get((tenant_id, project_id))
-        if org is not None and org.ready.is_set():
-            for w in writes:
-                org.remove_document(name, w.doc_id)
-            org.add_chunks(all_chunks, [None if vectors is None else vectors[i]
-                                        for i in range(len(all_chunks))])
-            org.versions[name] = version
-            self._spawn(loop.run_in_executor(None, org.upkeep, ORG_SAVE_INTERVAL_S))
-        elif org is None:
+        if org is not None:
+            org.apply_write(name, [w.doc_id for w in writes], all_chunks,
+                            [None if vectors is None else vectors[i]
+                             for i in range(len(all_chunks))], version)
+            if org.ready.is_set():
+                self._spawn(loop.run_in_executor(None, org.upkeep, ORG_SAVE_INTERVAL_S))
+        else:
             # A project that is building knowledge will be searched: start loading it
             # now rather than on the first turn that asks.
             self._org_for(tenant_id, project_id)

@@ -416,6 +416,25 @@ class OrgMemory:
         self._saved_at = 0.0
         #: how the last load got its vectors: "file", "file+store" or "store"
         self.vectors_from = ""
+        #: create_index writes that arrived while loading, applied when the load ends
+        self._during_load: list[tuple[str, list[str], list[Chunk],
+                                      list[FloatArray | None], int]] = []
+
+    def apply_write(self, index_name: str, document_ids: list[str], chunks: list[Chunk],
+                    vectors: list[FloatArray | None], version: int) -> None:
+        """A stored create_index batch: replace those documents' chunks.
+
+        While the index loads, the batch waits and is applied as the load ends: the
+        load's read of the store may or may not have seen it, and replacing is right
+        either way. Applied straight away, a write during the load would be lost.
+        """
+        if not self.ready.is_set():
+            self._during_load.append((index_name, document_ids, chunks, vectors, version))
+            return
+        for doc_id in document_ids:
+            self.remove_document(index_name, doc_id)
+        self.add_chunks(chunks, vectors)
+        self.versions[index_name] = max(version, self.versions.get(index_name, 0))
 
     def add_chunks(self, chunks: Sequence[Chunk], vectors: Sequence[FloatArray | None],
                    *, bulk: bool = False) -> None:
@@ -473,6 +492,7 @@ class OrgMemory:
                 del saved
             self.vectors_from = ("store" if saved_count == 0 else
                                  "file" if missing <= 0 else "file+store")
+            self._replay_writes()
             await loop.run_in_executor(None, self.index.compact)
             await loop.run_in_executor(None, self.index.maintain)
             await loop.run_in_executor(None, release_free_memory)
@@ -480,9 +500,18 @@ class OrgMemory:
             self.load_error = exc
             log.warning("loading org indexes of project %s failed: %s", self.project_id, exc)
         finally:
+            self._replay_writes()  # no await since the last one: nothing can slip in
             self.ready.set()
         if self.load_error is None:
             await asyncio.get_running_loop().run_in_executor(None, self.save, 0.0)
+
+    def _replay_writes(self) -> None:
+        queued, self._during_load = self._during_load, []
+        for index_name, document_ids, chunks, vectors, version in queued:
+            for doc_id in document_ids:
+                self.remove_document(index_name, doc_id)
+            self.add_chunks(chunks, vectors)
+            self.versions[index_name] = max(version, self.versions.get(index_name, 0))
 
     def upkeep(self, save_every_s: float) -> None:
         """After writes (off the event loop): merge postings, index queued vectors, and
@@ -490,19 +519,22 @@ class OrgMemory:
         self.index.maintain()
         self.save(save_every_s)
 
-    def save(self, min_interval_s: float = 0.0) -> bool:
+    def save(self, min_interval_s: float = 0.0, *, wait: bool = False) -> bool:
         """Write the vector file if the vectors changed since the last save.
 
         A full write of the graph (~0.5 GB at 1M chunks): ``min_interval_s`` bounds how
-        often a stream of appends pays it; :meth:`MemoryEngine.close` saves the rest.
+        often a stream of appends pays it; :meth:`MemoryEngine.close` saves the rest,
+        with ``wait`` (a save already running may have missed the latest writes).
         Returns True when a file was written.
         """
         ann = self.index.ann
-        if (self.vector_file is None or ann is None or not ann.dirty
+        if (self.vector_file is None or ann is None
                 or time.monotonic() - self._saved_at < min_interval_s
-                or not self._save_lock.acquire(blocking=False)):
+                or not self._save_lock.acquire(blocking=wait)):
             return False
         try:
+            if not ann.dirty:
+                return False
             ann.flush()
             ann.dirty = False  # a write racing the export marks it dirty again
             graph, center, keys, positions = ann.export()

@@ -47,7 +47,9 @@ BoolArray = npt.NDArray[np.bool_]
 #: benchmarks/org_scale.py; figures in docs/performance.md).
 ANN_CONNECTIVITY = 16
 ANN_EXPANSION_ADD = 128
-ANN_EXPANSION_SEARCH = 256
+ANN_EXPANSION_SEARCH = 512
+#: Vectors the centre is averaged over (the first ones indexed).
+CENTER_SAMPLE = 10_000
 #: Storage type of the vectors inside the graph. float16: usearch's int8 maps [-1, 1]
 #: linearly, which leaves centred components (typically |x| < 0.05) a few levels and
 #: drops recall@10 below 0.8 (measured).
@@ -132,7 +134,11 @@ class OrgVectors:
                     positions = np.asarray(self._pending_pos[:take], dtype=np.int64)
                     vectors = np.stack(self._pending_vec[:take])
                     if self._center is None:
-                        self._center = vectors.mean(axis=0).astype(np.float32)
+                        # From as many of the first vectors as there are (up to a
+                        # sample), not just this slice: measured at 20k real chunks,
+                        # recall@10 0.968 with the mean of 8 vectors, 0.987 with 100.
+                        sample = self._pending_vec[:CENTER_SAMPLE]
+                        self._center = np.mean(np.stack(sample), axis=0).astype(np.float32)
                     vectors = vectors - self._center
                     keys = np.arange(self._next_key, self._next_key + take, dtype=np.int64)
                     self._ann.add(keys.astype(np.uint64), vectors,
