@@ -1,4 +1,4 @@
-"""The in-memory hybrid index: BM25 against a direct computation, the approximate index against exact."""
+"""The in-memory hybrid index: BM25 against a direct computation, ANN against exact."""
 
 from __future__ import annotations
 
