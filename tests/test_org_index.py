@@ -13,8 +13,8 @@ import pytest
 from voxmem import Settings
 from voxmem.engine import MemoryEngine
 from voxmem.engine._console import delete_documents, delete_index, search_index
-from voxmem.engine._hot import OrgMemory
 from voxmem.engine._org_file import org_vector_path
+from voxmem.engine._org_memory import OrgMemory
 
 DATA = Path(__file__).parent / "data"
 T, P = "default", "p1"

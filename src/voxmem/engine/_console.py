@@ -11,12 +11,12 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..models import Scope
-from ._hot import ORG_SAVE_INTERVAL_S
+from ._org_memory import ORG_SAVE_INTERVAL_S
 from ._text import analyze
 
 if TYPE_CHECKING:
     from ._engine import MemoryEngine
-    from ._hot import OrgMemory
+    from ._org_memory import OrgMemory
 
 __all__ = ["delete_documents", "delete_index", "search_index"]
 

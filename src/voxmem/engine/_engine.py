@@ -45,21 +45,14 @@ from ..models import (
 from ..store import DocumentWrite, Store, open_store
 from ._chunking import chunk_text
 from ._compose import compose_context, compose_preload
-from ._hot import (
-    ORG_SAVE_INTERVAL_S,
-    CallerCache,
-    CallerMemory,
-    OrgMemory,
-    build_memory,
-    read_caller,
-    turn_doc,
-)
+from ._hot import CallerCache, CallerMemory, build_memory, read_caller, turn_doc
 from ._idempotency import TURN_RETRY_WINDOW_S, TurnClaims
 from ._import import import_history
 from ._index import FloatArray, HybridIndex
 from ._learning import Learner, build_extractor, sensitive_policy
 from ._lifecycle import Lifecycle
 from ._org_file import org_vector_path
+from ._org_memory import ORG_SAVE_INTERVAL_S, OrgMemory
 from ._rank import INTENT_ALIASES, INTENTS, RankParams, intent_params
 from ._recall import Query, doc_hit, search_caller_lane, search_org_lane, top_facts
 from ._text import analyze
