@@ -21,6 +21,7 @@ of its own and hands dense search to that approximate index (``_org_vectors.py``
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import threading
 from collections.abc import Callable, Sequence
@@ -46,6 +47,8 @@ GATHER_MAX = 2_048
 #: the event loop after loads and org index builds.
 SEGMENT_MERGE_RATIO = 2
 SYNC_MERGE_MAX = 32_768
+#: Upkeep merges segments up to this size under the index lock (~10-20 ms of sorting).
+LOCKED_MERGE_MAX = 262_144
 HEAD_POSTINGS = 4_096
 MAX_SEGMENTS = 48
 
@@ -119,6 +122,23 @@ class _Segment:
             return None
         lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
         return self.docs[lo:hi], self.tfs[lo:hi]
+
+
+def _tier(segments: Sequence[_Segment], limit: float) -> list[_Segment]:
+    """``segments`` with neighbours of similar size merged (newest first) within ``limit``.
+
+    Neighbours only, so documents stay in order across segments.
+    """
+    out = list(segments)
+    i = len(out) - 2
+    while i >= 0:
+        a, b = out[i], out[i + 1]
+        if a.size <= SEGMENT_MERGE_RATIO * b.size and a.size + b.size <= limit:
+            out[i:i + 2] = [_merge([a, b])]
+            i = min(i, len(out) - 2)  # the merged one may now pair with its neighbours
+        else:
+            i -= 1
+    return out
 
 
 def _merge(segments: Sequence[_Segment]) -> _Segment:
@@ -422,34 +442,50 @@ class HybridIndex:
     def compact(self, *, tiered: bool = False) -> bool:
         """Merge postings segments (CPU work: call it off the event loop).
 
-        All into one, or with ``tiered`` only the newest ones while they are of similar
-        size (no size limit, unlike merges on the event loop): an index that grows by
-        small batches then keeps O(log n) segments and each posting is merged O(log n)
-        times, where merging everything after every batch made a build quadratic.
-        The merge runs without the lock (segments are immutable) and is dropped if the
-        segments changed meanwhile; numpy's sort releases the GIL, so searches on other
-        threads keep running. Returns True when a merge was installed.
+        All into one, or with ``tiered`` size-tiered: the newest ones while they are of
+        similar size, with no size limit (unlike merges on the event loop). An index
+        that grows by small batches then keeps O(log n) segments and each posting is
+        merged O(log n) times, where merging everything after every batch made a build
+        quadratic. Merges run without the lock (segments are immutable; numpy's sort
+        releases the GIL, so searches keep running) and are dropped if the segments
+        changed meanwhile. Returns True when a merge was installed.
         """
+        if tiered:
+            return self._compact_tiered()
         with self._lock:
             self._flush_head(bulk=False)
             snapshot = list(self._segments)
         if len(snapshot) < 2:
             return False
-        if tiered:
-            merged_list = list(snapshot)
-            while len(merged_list) > 1 and (
-                    merged_list[-2].size <= SEGMENT_MERGE_RATIO * merged_list[-1].size):
-                merged_list[-2:] = [_merge(merged_list[-2:])]
-            if len(merged_list) == len(snapshot):
-                return False
-        else:
-            merged_list = [_merge(snapshot)]
+        return self._install(snapshot, [_merge(snapshot)])
+
+    def _compact_tiered(self) -> bool:
+        # The event loop's adds merge the newest segments while they stay under
+        # SYNC_MERGE_MAX, so a lock-free merge that includes them is usually undone by
+        # the next add (measured: segments piled up to the forced-merge limit, and a
+        # forced merge on the event loop is O(n)). Small tiers are therefore merged under
+        # the lock (bounded, a few ms), and only segments too big for the event loop's
+        # merges are merged without it.
+        with self._lock:
+            self._flush_head(bulk=False)
+            segments = list(self._segments)
+            merged_small = _tier(segments, LOCKED_MERGE_MAX)
+            if len(merged_small) != len(segments):
+                self._segments = merged_small
+            snapshot = [seg for seg in itertools.takewhile(
+                lambda seg: seg.size > SYNC_MERGE_MAX, merged_small)]
+        planned = _tier(snapshot, math.inf)
+        if len(planned) == len(snapshot):
+            return len(merged_small) != len(segments)
+        return self._install(snapshot, planned)
+
+    def _install(self, snapshot: list[_Segment], merged: list[_Segment]) -> bool:
         with self._lock:
             current = self._segments
             if len(current) < len(snapshot) or any(
                     a is not b for a, b in zip(current, snapshot, strict=False)):
                 return False
-            self._segments = [*merged_list, *current[len(snapshot):]]
+            self._segments = [*merged, *current[len(snapshot):]]
         return True
 
     def _replayed(self, doc_id: str, vector: FloatArray | None) -> bool:

@@ -117,16 +117,21 @@ class OrgVectors:
                 del self._pending_vec[i]
 
     def flush(self, threads: int = 0) -> int:
-        """Move pending vectors into the graph, a slice per lock hold; returns how many.
+        """Move the vectors pending now into the graph, a slice per lock hold; returns how
+        many.
 
         CPU work (~0.1-1 ms a vector): run it off the event loop. ``threads`` is
         usearch's add parallelism for large backlogs (0: all cores).
         """
         done = 0
         with self._flush_lock:
+            # Only what is queued now: under a stream of uploads, draining everything
+            # would keep the caller (the upkeep) here for good, and its other work
+            # (postings merges) would never run again.
+            target = len(self._pending_pos)
             while True:
                 with self._lock:
-                    if not self._pending_pos:
+                    if not self._pending_pos or done >= target:
                         return done
                     backlog = len(self._pending_pos)
                     take = min(BULK_SLICE if backlog >= PARALLEL_ADD_MIN else FLUSH_SLICE,
