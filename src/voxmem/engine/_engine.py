@@ -132,7 +132,7 @@ class MemoryEngine:
                             fusion=(load_fusion(self.embedder.name)
                                     if s.fusion == "learned" else None))
         self.org = OrgKnowledge(self.store, self.embedder, self.lanes, params,
-                                chunk_chars=s.chunk_chars,
+                                data_path=s.data_path, chunk_chars=s.chunk_chars,
                                 chunk_overlap_chars=s.chunk_overlap_chars,
                                 spawn=self.background.spawn, clock=clock)
         self.traces = RecallTraceLog(self.store, self.sensitive_policy, clock)
@@ -206,6 +206,7 @@ class MemoryEngine:
         await self.directory.idle()  # identifiers being linked reach the store first
         await self.applier.aclose()
         self.background.cancel_all()
+        await self.org.save_all()
         await self.callers.aclose()
         await self.traces.flush()
         await self.writes.close()

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +24,8 @@ from ..store import DocumentWrite, Store
 from ._chunking import chunk_text
 from ._ids import new_id
 from ._lanes import LaneRunner
-from ._org_memory import OrgMemory
+from ._org_file import org_vector_path
+from ._org_memory import ORG_SAVE_INTERVAL_S, OrgMemory
 from ._rank import RankParams
 from ._recall import Query, search_org_lane
 from ._text import analyze
@@ -38,12 +41,14 @@ class OrgKnowledge:
     """The org indexes of every project one engine serves."""
 
     def __init__(self, store: Store, embedder: Embedder, lanes: LaneRunner,
-                 params: RankParams, *, chunk_chars: int, chunk_overlap_chars: int,
+                 params: RankParams, *, data_path: Path, chunk_chars: int,
+                 chunk_overlap_chars: int,
                  spawn: Callable[[Awaitable[Any]], Any], clock: Callable[[], float]) -> None:
         self._store = store
         self._embedder = embedder
         self._lanes = lanes
         self.params = params
+        self._data_path = data_path
         self._chunk_chars = chunk_chars
         self._chunk_overlap_chars = chunk_overlap_chars
         self._spawn = spawn
@@ -57,7 +62,7 @@ class OrgKnowledge:
         key = (tenant_id, project_id)
         org = self._orgs.get(key)
         if org is None:
-            org = OrgMemory(tenant_id, project_id, self._embedder.dimensions)
+            org = self._new(tenant_id, project_id)
             self._orgs[key] = org
             self._org_checked[key] = time.monotonic()
             self._spawn(org.load(self._store))
@@ -67,10 +72,32 @@ class OrgKnowledge:
             self._spawn(self._refresh(org))
         return org
 
+    def loaded(self, tenant_id: str, project_id: str) -> OrgMemory | None:
+        """The project's warm org index if one exists (loaded or loading), without
+        starting a load."""
+        return self._orgs.get((tenant_id, project_id))
+
+    def drop(self, tenant_id: str, project_id: str) -> None:
+        """Forget the project's warm org index (the next use loads it, as after a
+        restart)."""
+        self._orgs.pop((tenant_id, project_id), None)
+
+    def _new(self, tenant_id: str, project_id: str) -> OrgMemory:
+        path = org_vector_path(self._data_path, self._store, tenant_id, project_id)
+        return OrgMemory(tenant_id, project_id, self._embedder.dimensions, vector_file=path,
+                         model=self._embedder.name)
+
+    async def save_all(self) -> None:
+        """Write every loaded org index's vector file (at close: the next start maps it)."""
+        loop = asyncio.get_running_loop()
+        for org in list(self._orgs.values()):
+            if org.ready.is_set() and org.load_error is None:
+                await loop.run_in_executor(None, functools.partial(org.save, wait=True))
+
     async def _refresh(self, org: OrgMemory) -> None:
         versions = await self._store.index_versions(org.tenant_id, org.project_id)
         if versions != org.versions and org.ready.is_set():
-            fresh = OrgMemory(org.tenant_id, org.project_id, self._embedder.dimensions)
+            fresh = self._new(org.tenant_id, org.project_id)
             await fresh.load(self._store)
             if fresh.load_error is None:
                 self._orgs[(org.tenant_id, org.project_id)] = fresh
@@ -131,7 +158,7 @@ class OrgKnowledge:
             org.add_chunks(all_chunks, [None if vectors is None else vectors[i]
                                         for i in range(len(all_chunks))])
             org.versions[name] = version
-            self._spawn(loop.run_in_executor(None, org.index.maybe_build_ivf))
+            self._spawn(loop.run_in_executor(None, org.upkeep, ORG_SAVE_INTERVAL_S))
         elif org is None:
             # A project that is building knowledge will be searched: start loading it
             # now rather than on the first turn that asks.
@@ -145,10 +172,22 @@ class OrgKnowledge:
     def _lock(self, tenant_id: str, project_id: str, name: str) -> asyncio.Lock:
         return self._index_locks.setdefault((tenant_id, project_id, name), asyncio.Lock())
 
-    def _forget(self, tenant_id: str, project_id: str) -> None:
-        # The warm org index is rebuilt from the store on next use: simpler and as correct
-        # as removing each chunk, and deletions are rare operator actions.
-        self._orgs.pop((tenant_id, project_id), None)
+    def _update(self, tenant_id: str, project_id: str,
+                change: Callable[[OrgMemory], None]) -> None:
+        """Apply a deletion to the warm org index in place.
+
+        Rebuilding from the store instead would cost a full load (minutes at a million
+        chunks). An index still loading is dropped: its load may predate the deletion.
+        """
+        org = self._orgs.get((tenant_id, project_id))
+        if org is None:
+            return
+        if not org.ready.is_set() or org.load_error is not None:
+            self._orgs.pop((tenant_id, project_id), None)
+            return
+        change(org)
+        self._spawn(asyncio.get_running_loop().run_in_executor(
+            None, org.upkeep, ORG_SAVE_INTERVAL_S))
 
     async def delete_documents(self, tenant_id: str, project_id: str, index_name: str,
                                doc_ids: Sequence[str]) -> dict[str, Any] | None:
@@ -158,8 +197,14 @@ class OrgKnowledge:
                                                       doc_ids, self._clock())
         if done is None:
             return None
-        self._forget(tenant_id, project_id)
         version, removed = done
+
+        def change(org: OrgMemory) -> None:
+            for doc_id in doc_ids:
+                org.remove_document(index_name, doc_id)
+            org.versions[index_name] = version
+
+        self._update(tenant_id, project_id, change)
         return {"indexName": index_name, "version": version, "removed": removed}
 
     async def delete_index(self, tenant_id: str, project_id: str,
@@ -169,7 +214,7 @@ class OrgKnowledge:
             removed = await self._store.delete_index(tenant_id, project_id, index_name)
         if removed is None:
             return None
-        self._forget(tenant_id, project_id)
+        self._update(tenant_id, project_id, lambda org: org.remove_index(index_name))
         return {"indexName": index_name, "documentsRemoved": removed}
 
     async def search_index(self, tenant_id: str, project_id: str, index_name: str | None,
