@@ -152,14 +152,13 @@ class OrgKnowledge:
             version, count = await self._store.write_documents(
                 tenant_id, project_id, name, stored, metadata, now)
         org = self._orgs.get((tenant_id, project_id))
-        if org is not None and org.ready.is_set():
-            for w in writes:
-                org.remove_document(name, w.doc_id)
-            org.add_chunks(all_chunks, [None if vectors is None else vectors[i]
-                                        for i in range(len(all_chunks))])
-            org.versions[name] = version
-            self._spawn(loop.run_in_executor(None, org.upkeep, ORG_SAVE_INTERVAL_S))
-        elif org is None:
+        if org is not None:
+            org.apply_write(name, [w.doc_id for w in writes], all_chunks,
+                            [None if vectors is None else vectors[i]
+                             for i in range(len(all_chunks))], version)
+            if org.ready.is_set():
+                self._spawn(loop.run_in_executor(None, org.upkeep, ORG_SAVE_INTERVAL_S))
+        else:
             # A project that is building knowledge will be searched: start loading it
             # now rather than on the first turn that asks.
             self.memory(tenant_id, project_id)
