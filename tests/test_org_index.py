@@ -186,8 +186,8 @@ async def test_org_vector_recall_against_exact_on_real_text(tmp_path: Path) -> N
         n = org.index._n
         alive = [p for p in range(n) if org.index.position_of(org.index.id_at(p)) == p]
         stored = [org.index.vector_at(p) for p in alive]
-        assert all(v is not None for v in stored)
-        matrix = np.stack([v for v in stored if v is not None]).astype(np.float32)
+        assert all(row is not None for row in stored)
+        matrix = np.stack([row for row in stored if row is not None]).astype(np.float32)
         exact_vectors = np.asarray(engine.embedder.embed(
             [org.index.payload_at(p).text for p in alive]), dtype=np.float32)
         queries = np.asarray(engine.embedder.embed(questions[::7][:150]),
