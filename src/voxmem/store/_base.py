@@ -370,11 +370,6 @@ class Store(Protocol):
         both empty lists the most recently updated callers."""
         ...
 
-    async def caller_merges(self, scope: Scope) -> list[dict[str, Any]]:
-        """Merges into or out of the caller (``fromUser``, ``toUser``, ``at``, ``itemsMoved``),
-        newest first."""
-        ...
-
     async def list_sessions(self, tenant_id: str, project_id: str, *, space: str | None,
                             user_id: str | None, limit: int) -> list[dict[str, Any]]:
         """Calls newest first, of one caller or of the whole project."""
