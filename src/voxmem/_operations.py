@@ -167,7 +167,7 @@ async def _create_index(engine: MemoryEngine, p: dict[str, Any]) -> Any:
 @handles("list_indexes")
 async def _list_indexes(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     tenant, project, _agent = _ident(engine, p)
-    return await engine.list_indexes(tenant, project)
+    return [index.to_wire() for index in await engine.list_indexes(tenant, project)]
 
 
 @handles("update_profile")
@@ -281,7 +281,7 @@ async def _list_memories(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     if not isinstance(history, bool):
         raise BadRequest("include_deleted must be a boolean", field="include_deleted")
     await engine.flush(timeout=30)  # read your own writes
-    return await engine.store.list_facts(scope, include_history=history)
+    return [f.to_wire() for f in await engine.store.list_facts(scope, include_history=history)]
 
 
 @handles("session_memories")
@@ -292,7 +292,8 @@ async def _session_memories(engine: MemoryEngine, p: dict[str, Any]) -> Any:
         raise BadRequest("session_id is required", field="session_id")
     await engine.check_session_owner(scope, session_id)
     await engine.flush(timeout=30)
-    return await engine.store.list_facts(scope, include_history=True, session_id=session_id)
+    return [f.to_wire() for f in await engine.store.list_facts(scope, include_history=True,
+                                                               session_id=session_id)]
 
 
 @handles("delete_memory")

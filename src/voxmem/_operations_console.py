@@ -62,11 +62,11 @@ async def _get_caller(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     calls = await engine.store.list_sessions(scope.tenant_id, scope.project_id,
                                              space=scope.space, user_id=scope.user_id,
                                              limit=_limit(p))
-    live = [f for f in facts if f["validTo"] is None and f["deletedAt"] is None]
+    live = [f.to_wire() for f in facts if f.current]
     idents = await engine.store.run_entities(scope.tenant_id, entity_ops.caller_identifiers(
         scope), write=False)
-    return {"caller": found, "memories": live,
-            "history": [f for f in facts if f not in live], "calls": calls,
+    return {"caller": found.to_wire(), "memories": live,
+            "history": [f.to_wire() for f in facts if not f.current], "calls": calls,
             "identifiers": [r.to_dict() for r in idents],
             # With evidence and merge id, so a merge can be undone from the caller's page.
             "merges": await engine.directory.merges(scope, scope.user_id)}
@@ -109,14 +109,14 @@ async def _get_call(engine: MemoryEngine, p: dict[str, Any]) -> Any:
                           "toolCalls": turn.tool_calls, "recall": served})
     written = await engine.store.list_facts(scope, include_history=True, session_id=session_id)
     return {"call": record, "turns": out_turns, "laterRecall": traces[i:],
-            "memoriesWritten": written}
+            "memoriesWritten": [f.to_wire() for f in written]}
 
 
 @handles("list_documents")
 async def _list_documents(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     tenant, project, _agent = _ident(engine, p)
     name = check_index_name(p.get("name"))
-    indexes = {i["name"]: i for i in await engine.store.list_indexes(tenant, project)}
+    indexes = {i.name: i.to_wire() for i in await engine.store.list_indexes(tenant, project)}
     if name not in indexes:
         raise NotFound(f"no index {name!r} in this project", code="index_not_found")
     return {"index": indexes[name],

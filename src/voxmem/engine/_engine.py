@@ -32,7 +32,9 @@ from ..models import (
     SHARED_SPACE,
     Caller,
     Chunk,
+    Fact,
     IndexBuildResult,
+    IndexRecord,
     Lane,
     Preload,
     Scope,
@@ -810,9 +812,9 @@ class MemoryEngine:
                 # Session start must not wait for the warm index of a large caller: the
                 # block needs a handful of rows, which the store answers directly.
                 stored = await self.store.get_caller(scope)
-                name = mem.name or (stored or {}).get("name")
+                name = mem.name or (stored.name if stored else None)
                 profile = {"name": name} if name else {}
-                profile.update((stored or {}).get("profile") or {})
+                profile.update(stored.profile if stored else {})
                 profile.update(mem.profile)
                 all_facts = [_fact_hit(f) for f in await self.store.list_facts(scope)]
                 all_facts.sort(key=lambda f: (f["confidence"], f["createdAtTs"]), reverse=True)
@@ -888,7 +890,7 @@ class MemoryEngine:
             self._org_for(tenant_id, project_id)
         return IndexBuildResult(index_name=name, chunk_count=count, version=version)
 
-    async def list_indexes(self, tenant_id: str, project_id: str) -> list[dict[str, Any]]:
+    async def list_indexes(self, tenant_id: str, project_id: str) -> list[IndexRecord]:
         return await self.store.list_indexes(tenant_id, project_id)
 
     async def warm_org(self, scope: Scope) -> None:
@@ -939,10 +941,10 @@ def _private_dir(path: Path) -> None:
     path.chmod(DATA_DIR_MODE)
 
 
-def _fact_hit(row: dict[str, Any]) -> dict[str, Any]:
-    """A stored fact row in the shape recall hits have."""
-    return {"id": row["id"], "lane": "permanent", "kind": "fact", "text": row["text"],
-            "score": row["confidence"], "confidence": row["confidence"],
-            "slotKey": row["slotKey"], "factKind": row["kind"],
-            "createdAt": iso(row["createdAt"]), "createdAtTs": row["createdAt"],
-            "sessionId": row["sourceSessionId"]}
+def _fact_hit(fact: Fact) -> dict[str, Any]:
+    """A stored fact in the shape recall hits have."""
+    return {"id": fact.id, "lane": "permanent", "kind": "fact", "text": fact.text,
+            "score": fact.confidence, "confidence": fact.confidence,
+            "slotKey": fact.slot_key, "factKind": fact.kind,
+            "createdAt": iso(fact.created_at), "createdAtTs": fact.created_at,
+            "sessionId": fact.source_session_id}

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._exceptions import BadRequest, NotFound, VoxmemError
 from ..extraction import ExtractedFact, is_sensitive
-from ..models import Scope
+from ..models import PolicyRecord, Scope
 from ._writer import scope_to_record
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ class Lifecycle:
     def __init__(self, engine: MemoryEngine, clock: Callable[[], float]) -> None:
         self._engine = engine
         self._clock = clock
-        self._policies: dict[tuple[str, str], tuple[float, dict[str, dict[str, Any]]]] = {}
+        self._policies: dict[tuple[str, str], tuple[float, dict[str, PolicyRecord]]] = {}
         self._refreshing: set[tuple[str, str]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeps = 0
@@ -88,10 +88,12 @@ class Lifecycle:
                 task = asyncio.ensure_future(self._refresh(key))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
-        row = rows.get(scope.agent_id) or rows.get("") or {}
+        row = rows.get(scope.agent_id) or rows.get("")
         s = self._engine.settings
-        return Policy(memory_enabled=bool(row.get("memoryEnabled", s.memory_enabled)),
-                      retention_days=int(row.get("retentionDays", s.memory_retention_days)))
+        if row is None:
+            return Policy(memory_enabled=s.memory_enabled,
+                          retention_days=s.memory_retention_days)
+        return Policy(memory_enabled=row.memory_enabled, retention_days=row.retention_days)
 
     async def _refresh(self, key: tuple[str, str]) -> None:
         try:
@@ -110,7 +112,8 @@ class Lifecycle:
         return await self.policies(tenant_id, project_id)
 
     async def policies(self, tenant_id: str, project_id: str) -> dict[str, Any]:
-        rows = await self._engine.store.get_policies(tenant_id, project_id)
+        rows = {agent: p.to_wire() for agent, p in
+                (await self._engine.store.get_policies(tenant_id, project_id)).items()}
         s = self._engine.settings
         default = rows.pop("", {"memoryEnabled": s.memory_enabled,
                                 "retentionDays": s.memory_retention_days})
@@ -125,7 +128,7 @@ class Lifecycle:
         if memory_id not in mem.index:
             await engine.flush(timeout=30)
             facts = await engine.store.list_facts(scope)
-            if not any(f["id"] == memory_id for f in facts):
+            if not any(f.id == memory_id for f in facts):
                 raise NotFound(f"memory {memory_id!r} does not exist for this caller",
                                details={"memoryId": memory_id})
         await engine.journal_append({"type": "delete", "scope": scope_to_record(scope),
@@ -231,11 +234,11 @@ class Lifecycle:
             for tenant_id, project_id in await engine.store.list_projects():
                 rows = await engine.store.get_policies(tenant_id, project_id)
                 default = rows.pop("", None)
-                days = int(default["retentionDays"] if default
-                           else engine.settings.memory_retention_days)
+                days = (default.retention_days if default
+                        else engine.settings.memory_retention_days)
                 agents = [a for a in rows if a]
                 for agent_id in agents:
-                    d = int(rows[agent_id]["retentionDays"])
+                    d = rows[agent_id].retention_days
                     cutoff = now - d * SECONDS_PER_DAY if d > 0 else 0.0
                     removed += await engine.store.purge_items(tenant_id, project_id, cutoff,
                                                               agent_id, ())

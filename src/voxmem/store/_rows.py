@@ -11,7 +11,17 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ..models import Chunk, MemoryItem, Scope, SessionInfo, Turn
+from ..models import (
+    CallerRecord,
+    Chunk,
+    Fact,
+    IndexRecord,
+    MemoryItem,
+    PolicyRecord,
+    Scope,
+    SessionInfo,
+    Turn,
+)
 from ._base import QuarantinedRecord, TextHit
 
 __all__ = [
@@ -89,17 +99,17 @@ def quarantined(r: Row) -> QuarantinedRecord:
                              scope=scope)
 
 
-def caller_found(r: Row) -> dict[str, Any]:
+def caller_found(r: Row) -> CallerRecord:
     """From a ``GET_CALLER`` row."""
-    return {"id": r[0], "name": r[1], "metadata": json_value(r[2], {}),
-            "profile": json_value(r[3], {})}
+    return CallerRecord(id=r[0], name=r[1], metadata=json_value(r[2], {}),
+                        profile=json_value(r[3], {}))
 
 
-def fact(r: Row) -> dict[str, Any]:
+def fact(r: Row) -> Fact:
     """From a row of ``FACT_COLUMNS``."""
-    return {"id": r[0], "text": r[1], "kind": r[2], "slotKey": r[3], "confidence": r[4],
-            "sourceSessionId": r[5], "sourceTurnIds": json_value(r[6], []),
-            "validFrom": r[7], "validTo": r[8], "createdAt": r[9], "deletedAt": r[10]}
+    return Fact(id=r[0], text=r[1], kind=r[2], slot_key=r[3], confidence=r[4],
+                source_session_id=r[5], source_turn_ids=json_value(r[6], []),
+                valid_from=r[7], valid_to=r[8], created_at=r[9], deleted_at=r[10])
 
 
 def item_hit(r: Row) -> TextHit:
@@ -115,10 +125,11 @@ def chunk_hit(r: Row) -> TextHit:
                                        "metadata": json_value(r[5], {})})
 
 
-def index(r: Row) -> dict[str, Any]:
+def index(r: Row) -> IndexRecord:
     """From a ``LIST_INDEXES`` row."""
-    return {"name": r[0], "version": r[1], "metadata": json_value(r[2], {}),
-            "createdAt": r[3], "updatedAt": r[4], "documentCount": r[5], "chunkCount": r[6]}
+    return IndexRecord(name=r[0], version=int(r[1]), metadata=json_value(r[2], {}),
+                       created_at=r[3], updated_at=r[4], document_count=int(r[5]),
+                       chunk_count=int(r[6]))
 
 
 def document(r: Row) -> dict[str, Any]:
@@ -127,10 +138,10 @@ def document(r: Row) -> dict[str, Any]:
             "updatedAt": r[3], "chars": r[4], "chunkCount": r[5]}
 
 
-def policy(r: Row) -> tuple[str, dict[str, Any]]:
+def policy(r: Row) -> tuple[str, PolicyRecord]:
     """(agent id, policy) from a ``GET_POLICIES`` row."""
-    return r[0], {"memoryEnabled": bool(r[1]), "retentionDays": int(r[2]),
-                  "updatedAt": r[3]}
+    return r[0], PolicyRecord(memory_enabled=bool(r[1]), retention_days=int(r[2]),
+                              updated_at=r[3])
 
 
 def export_session(r: Row) -> dict[str, Any]:

@@ -36,7 +36,17 @@ from psycopg_pool import AsyncConnectionPool
 
 from .._config import Settings
 from .._exceptions import StoreUnavailable
-from ..models import Chunk, MemoryItem, Scope, SessionInfo, Turn
+from ..models import (
+    CallerRecord,
+    Chunk,
+    Fact,
+    IndexRecord,
+    MemoryItem,
+    PolicyRecord,
+    Scope,
+    SessionInfo,
+    Turn,
+)
 from . import _entities as entities
 from . import _pg_lifecycle as lifecycle
 from . import _rows as rows
@@ -409,7 +419,7 @@ class PostgresStore(PostgresConsole):
         self._vector_indexes.add((table, dims))
 
     # -- caller reads -----------------------------------------------------------------
-    async def get_caller(self, scope: Scope) -> dict[str, Any] | None:
+    async def get_caller(self, scope: Scope) -> CallerRecord | None:
         found = await self._fetch_as(scope.tenant_id, sql.GET_CALLER.postgres,
                                      scope.caller_key, rows.caller_found)
         return found[0] if found else None
@@ -420,7 +430,7 @@ class PostgresStore(PostgresConsole):
 
     async def list_facts(
         self, scope: Scope, *, include_history: bool = False, session_id: str | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[Fact]:
         statement = sql.LIST_FACTS[include_history, session_id is not None].postgres
         params = scope.caller_key if session_id is None else (*scope.caller_key, session_id)
         return await self._fetch_as(scope.tenant_id, statement, params, rows.fact)
@@ -468,7 +478,7 @@ class PostgresStore(PostgresConsole):
         found = await self._each_tenant(lifecycle.PROJECTS, ())
         return sorted((r[0], r[1]) for r in found)
 
-    async def get_policies(self, tenant_id: str, project_id: str) -> dict[str, dict[str, Any]]:
+    async def get_policies(self, tenant_id: str, project_id: str) -> dict[str, PolicyRecord]:
         found = await self._fetch_as(tenant_id, sql.GET_POLICIES.postgres,
                                      (tenant_id, project_id), rows.policy)
         return dict(found)
@@ -580,7 +590,7 @@ class PostgresStore(PostgresConsole):
         self._known_tenants.add(tenant_id)
         return written
 
-    async def list_indexes(self, tenant_id: str, project_id: str) -> list[dict[str, Any]]:
+    async def list_indexes(self, tenant_id: str, project_id: str) -> list[IndexRecord]:
         return await self._fetch_as(tenant_id, sql.LIST_INDEXES.postgres,
                                     (tenant_id, project_id), rows.index)
 

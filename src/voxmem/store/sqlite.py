@@ -25,7 +25,17 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ..models import Chunk, MemoryItem, Scope, SessionInfo, Turn
+from ..models import (
+    CallerRecord,
+    Chunk,
+    Fact,
+    IndexRecord,
+    MemoryItem,
+    PolicyRecord,
+    Scope,
+    SessionInfo,
+    Turn,
+)
 from . import _entities as entities
 from . import _rows as rows
 from . import _sql as sql
@@ -241,7 +251,7 @@ class SQLiteStore(SQLiteConsole):
             " LIMIT ?", (model, limit), lambda r: (r[0], r[1]))
 
     # -- caller reads -------------------------------------------------------------------
-    async def get_caller(self, scope: Scope) -> dict[str, Any] | None:
+    async def get_caller(self, scope: Scope) -> CallerRecord | None:
         found = await self._select(sql.GET_CALLER.sqlite, scope.caller_key, rows.caller_found)
         return found[0] if found else None
 
@@ -251,7 +261,7 @@ class SQLiteStore(SQLiteConsole):
 
     async def list_facts(
         self, scope: Scope, *, include_history: bool = False, session_id: str | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[Fact]:
         statement = sql.LIST_FACTS[include_history, session_id is not None].sqlite
         params = scope.caller_key if session_id is None else (*scope.caller_key, session_id)
         return await self._select(statement, params, rows.fact)
@@ -319,7 +329,7 @@ class SQLiteStore(SQLiteConsole):
     async def stale_sessions(self, idle_before: float, limit: int) -> list[tuple[Scope, str]]:
         return await self._read(lambda c: lifecycle.stale_sessions(c, idle_before, limit))
 
-    async def get_policies(self, tenant_id: str, project_id: str) -> dict[str, dict[str, Any]]:
+    async def get_policies(self, tenant_id: str, project_id: str) -> dict[str, PolicyRecord]:
         found = await self._select(sql.GET_POLICIES.sqlite, (tenant_id, project_id),
                                    rows.policy)
         return dict(found)
@@ -397,7 +407,7 @@ class SQLiteStore(SQLiteConsole):
         return await self._write(lambda c: writes.write_documents(
             c, tenant_id, project_id, index_name, documents, index_metadata, now))
 
-    async def list_indexes(self, tenant_id: str, project_id: str) -> list[dict[str, Any]]:
+    async def list_indexes(self, tenant_id: str, project_id: str) -> list[IndexRecord]:
         return await self._select(sql.LIST_INDEXES.sqlite, (tenant_id, project_id), rows.index)
 
     async def index_versions(self, tenant_id: str, project_id: str) -> dict[str, int]:
