@@ -1,30 +1,29 @@
-"""SQLite statements for the memory lifecycle: extraction queue, retention, erasure,
-merges and exports. Kept apart from the hot read/write path in ``sqlite.py``; the
-Postgres store's ``_pg_lifecycle``."""
+"""SQLite statements for the memory lifecycle: extraction queue, policies, retention,
+erasure, merges, exports and job locks. :class:`SQLiteLifecycle` is a mixin of
+:class:`~voxmem.store.sqlite.SQLiteStore`, kept apart from the hot read/write path;
+the Postgres store's ``_pg_lifecycle``."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import sqlite3
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, TypeVar
 
-from ..models import Scope
+from ..models import PolicyRecord, Scope
+from . import _entities as entities
 from . import _rows as rows
 from . import _sql as sql
 from ._keys import search_key
 
-__all__ = [
-    "export_caller",
-    "forget_caller",
-    "merge_callers",
-    "pending_extractions",
-    "purge_items",
-    "stale_sessions",
-]
+__all__ = ["SQLiteLifecycle"]
+
+T = TypeVar("T")
 
 
-def pending_extractions(conn: sqlite3.Connection, limit: int,
+def _pending_extractions(conn: sqlite3.Connection, limit: int,
                         max_attempts: int) -> list[tuple[Scope, str]]:
     found = conn.execute(
         "SELECT tenant_id, project_id, space, user_id, agent_id, id FROM sessions "
@@ -33,7 +32,7 @@ def pending_extractions(conn: sqlite3.Connection, limit: int,
     return [(rows.scope_of(r), r[5]) for r in found]
 
 
-def stale_sessions(conn: sqlite3.Connection, idle_before: float,
+def _stale_sessions(conn: sqlite3.Connection, idle_before: float,
                    limit: int) -> list[tuple[Scope, str]]:
     found = conn.execute(
         "SELECT tenant_id, project_id, space, user_id, agent_id, id FROM sessions "
@@ -42,7 +41,7 @@ def stale_sessions(conn: sqlite3.Connection, idle_before: float,
     return [(rows.scope_of(r), r[5]) for r in found]
 
 
-def purge_items(conn: sqlite3.Connection, tenant_id: str, project_id: str, cutoff: float,
+def _purge_items(conn: sqlite3.Connection, tenant_id: str, project_id: str, cutoff: float,
                 agent_id: str | None, exclude_agents: Sequence[str]) -> int:
     removed = conn.execute(sql.PURGE_DELETED.sqlite, (tenant_id, project_id)).rowcount
     if agent_id is not None:
@@ -57,7 +56,7 @@ def purge_items(conn: sqlite3.Connection, tenant_id: str, project_id: str, cutof
     return int(removed)
 
 
-def forget_caller(conn: sqlite3.Connection, scope: Scope) -> dict[str, int]:
+def _forget_caller(conn: sqlite3.Connection, scope: Scope) -> dict[str, int]:
     key = scope.caller_key
     counts = {table: conn.execute(statement.sqlite, key).rowcount
               for table, statement in sql.FORGET.items()}
@@ -69,7 +68,7 @@ def forget_caller(conn: sqlite3.Connection, scope: Scope) -> dict[str, int]:
     return counts
 
 
-def merge_callers(conn: sqlite3.Connection, source: Scope, target: Scope, at: float) -> int:
+def _merge_callers(conn: sqlite3.Connection, source: Scope, target: Scope, at: float) -> int:
     src, dst = source.caller_key, target.caller_key
     moved = conn.execute(
         f"UPDATE items SET user_id = ?, search_key = ? WHERE {sql.CALLER}",
@@ -92,7 +91,7 @@ def merge_callers(conn: sqlite3.Connection, source: Scope, target: Scope, at: fl
     return int(moved)
 
 
-def export_caller(conn: sqlite3.Connection, scope: Scope) -> dict[str, Any]:
+def _export_caller(conn: sqlite3.Connection, scope: Scope) -> dict[str, Any]:
     key = scope.caller_key
     caller = conn.execute(sql.GET_CALLER.sqlite, key).fetchone()
     return {
@@ -104,3 +103,74 @@ def export_caller(conn: sqlite3.Connection, scope: Scope) -> dict[str, Any]:
                      for r in conn.execute(sql.EXPORT_SESSIONS.sqlite, key)],
         "items": [rows.export_item(r) for r in conn.execute(sql.EXPORT_ITEMS.sqlite, key)],
     }
+
+
+class SQLiteLifecycle:
+    """Job queues, policies, retention, erasure, merges, exports and job locks."""
+
+    # The store class provides these; declared here only for their types.
+    _job_locks: dict[str, asyncio.Lock]
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        raise NotImplementedError
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        raise NotImplementedError
+
+    async def _select(self, statement: str, params: Sequence[Any],
+                      convert: Callable[[sqlite3.Row], T]) -> list[T]:
+        raise NotImplementedError
+
+    async def _checkpoint(self) -> None:
+        raise NotImplementedError
+
+    async def export_caller(self, scope: Scope) -> dict[str, Any]:
+        return await self._read(lambda c: _export_caller(c, scope))
+
+    async def pending_extractions(self, limit: int, max_attempts: int) -> list[
+        tuple[Scope, str]
+    ]:
+        return await self._read(lambda c: _pending_extractions(c, limit, max_attempts))
+
+    async def stale_sessions(self, idle_before: float, limit: int) -> list[tuple[Scope, str]]:
+        return await self._read(lambda c: _stale_sessions(c, idle_before, limit))
+
+    async def get_policies(self, tenant_id: str, project_id: str) -> dict[str, PolicyRecord]:
+        found = await self._select(sql.GET_POLICIES.sqlite, (tenant_id, project_id),
+                                   rows.policy)
+        return dict(found)
+
+    async def set_policy(self, tenant_id: str, project_id: str, agent_id: str,
+                         memory_enabled: bool, retention_days: int, now: float) -> None:
+        await self._write(lambda c: c.execute(sql.SET_POLICY.sqlite, (
+            tenant_id, project_id, agent_id, memory_enabled, retention_days, now)))
+
+    async def list_projects(self) -> list[tuple[str, str]]:
+        return await self._select("SELECT DISTINCT tenant_id, project_id FROM callers"
+                                  " ORDER BY 1, 2", (), lambda r: (r[0], r[1]))
+
+    async def purge_items(self, tenant_id: str, project_id: str, cutoff: float,
+                          agent_id: str | None, exclude_agents: Sequence[str]) -> int:
+        return await self._write(lambda c: _purge_items(
+            c, tenant_id, project_id, cutoff, agent_id, exclude_agents))
+
+    async def forget_caller(self, scope: Scope) -> dict[str, int]:
+        counts = await self._write(lambda c: {**_forget_caller(c, scope),
+                                              **entities.run_sqlite(
+                                                  c, entities.forget_entities(scope))})
+        await self._checkpoint()
+        return counts
+
+    async def merge_callers(self, source: Scope, target: Scope, at: float) -> int:
+        return await self._write(lambda c: _merge_callers(c, source, target, at))
+
+    @contextlib.asynccontextmanager
+    async def singleton(self, name: str) -> AsyncIterator[bool]:
+        # One runtime owns a SQLite data directory (the runtime lock guarantees it), so
+        # a job lock only has to keep this process's own jobs from overlapping.
+        lock = self._job_locks.setdefault(name, asyncio.Lock())
+        if lock.locked():
+            yield False
+            return
+        async with lock:
+            yield True

@@ -13,6 +13,11 @@ every query), on psycopg 3's async driver and a connection pool:
 * an unreachable server fails fast with :class:`~voxmem.StoreUnavailable` (short connect
   and pool-acquire timeouts), so the engine's retry and recall deadlines stay in charge.
 
+Split like the SQLite store: schema and migrations in ``_pg_admin``, batch writes in
+``_pg_write``, org indexes in ``_pg_org``, retention, erasure and job locks in
+``_pg_lifecycle``, operator views in ``_pg_console``; statements both dialects run are
+in ``_sql``, row mappers in ``_rows``.
+
 Example::
 
     store = PostgresStore("postgresql://voxmem_app:secret@db:5432/voxmem",
@@ -29,7 +34,6 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
-import psycopg
 from psycopg import AsyncConnection, AsyncCursor
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool
@@ -38,22 +42,27 @@ from .._config import Settings
 from .._exceptions import StoreUnavailable
 from ..models import (
     CallerRecord,
-    Chunk,
     Fact,
-    IndexRecord,
     MemoryItem,
-    PolicyRecord,
     Scope,
     SessionInfo,
     Turn,
 )
 from . import _entities as entities
-from . import _pg_lifecycle as lifecycle
 from . import _rows as rows
 from . import _sql as sql
-from ._base import DocumentWrite, QuarantinedRecord, TextHit, WriteBatch
-from ._errors import DatabaseErrors, store_errors
-from ._pg_adapt import Float32Vector, register_vector, text_query, vector_dims
+from ._base import QuarantinedRecord, TextHit, WriteBatch
+from ._errors import store_errors
+from ._pg_adapt import (
+    LOAD_BATCH_ROWS,
+    POSTGRES_ERRORS,
+    SEARCH_TIMEOUT_MS,
+    Float32Vector,
+    checked_dims,
+    register_vector,
+    text_query,
+    vector_dims,
+)
 from ._pg_admin import (
     application_role_grants,
     journal_identity,
@@ -62,7 +71,9 @@ from ._pg_admin import (
     warn_if_rls_bypassed,
 )
 from ._pg_console import PostgresConsole
-from ._pg_write import apply_batch, batch_tenants, quarantine_record, set_tenant, write_documents
+from ._pg_lifecycle import PostgresLifecycle
+from ._pg_org import PostgresOrg
+from ._pg_write import apply_batch, batch_tenants, quarantine_record, set_tenant
 
 __all__ = [
     "DEFAULT_ACQUIRE_TIMEOUT_S",
@@ -92,22 +103,10 @@ DEFAULT_ACQUIRE_TIMEOUT_S = 2.0
 #: The pool retries a failed connect with backoff for this long, then gives up and starts
 #: afresh on the next request, so recovery after a long outage takes seconds, not minutes.
 RECONNECT_WINDOW_S = 5.0
-#: HNSW candidate list size at query time. Measured on 100,000 chunks of conversational
-#: text (256-dim static embeddings, benchmarks/postgres_recall.py): recall@10 0.77 at
-#: pgvector's default 40, 0.83 at 64, 0.89 at 100, 0.96 at 200, for ~1.5 ms more.
-HNSW_EF_SEARCH = 200
-#: Longest a search statement may run; searches are the cold path of a recall that has
-#: a deadline of its own (250 ms by default), so anything longer is wasted work.
-SEARCH_TIMEOUT_MS = 1000
-#: Rows decoded between two turns of the event loop (about 5 ms of work per slice).
-LOAD_BATCH_ROWS = 1000
 #: Remembered row -> tenant pairs between missing_embeddings and set_embeddings.
 ROW_TENANT_MEMORY = 50_000
 
-_LOCK_PREFIX = "voxmem:"
-
-_ERRORS = DatabaseErrors(psycopg.Error, poison=(psycopg.DataError, psycopg.IntegrityError),
-                         outage=(psycopg.OperationalError,))
+_ERRORS = POSTGRES_ERRORS
 
 # Postgres-only statements, written in the shared spelling and translated once.
 _FIND_TURNS = sql.for_postgres(
@@ -125,7 +124,7 @@ _ITEMS_VECTOR = sql.for_postgres(
     " LIMIT ?")
 
 
-class PostgresStore(PostgresConsole):
+class PostgresStore(PostgresConsole, PostgresOrg, PostgresLifecycle):
     """A :class:`~voxmem.store.Store` on PostgreSQL with pgvector.
 
     Args:
@@ -435,75 +434,6 @@ class PostgresStore(PostgresConsole):
         params = scope.caller_key if session_id is None else (*scope.caller_key, session_id)
         return await self._fetch_as(scope.tenant_id, statement, params, rows.fact)
 
-    async def export_caller(self, scope: Scope) -> dict[str, Any]:
-        async with self._transaction(scope.tenant_id) as cur:
-            return await lifecycle.export_caller(cur, scope)
-
-    # -- lifecycle ----------------------------------------------------------------------
-    async def _each_tenant(self, query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        """``query`` once per tenant, each under its own setting, in one round trip."""
-        tenants = await self._tenant_ids()
-        if not tenants:
-            return []
-        found: list[tuple[Any, ...]] = []
-        pool = self._pool
-        if pool is None:
-            raise StoreUnavailable("the Postgres store is not open (call open() first)")
-        with store_errors(_ERRORS, "Postgres"):
-            async with pool.connection(timeout=self.acquire_timeout_s) as conn:
-                async with conn.pipeline(), conn.transaction():
-                    cursors = []
-                    for tenant in tenants:
-                        cur = conn.cursor(binary=True)
-                        await set_tenant(cur, tenant)
-                        await cur.execute(query, params)
-                        cursors.append(cur)
-                for cur in cursors:
-                    found.extend(await cur.fetchall())
-        return found
-
-    async def pending_extractions(self, limit: int, max_attempts: int) -> list[
-        tuple[Scope, str]
-    ]:
-        found = await self._each_tenant(lifecycle.PENDING_EXTRACTIONS, (max_attempts, limit))
-        found.sort(key=lambda r: r[6])
-        return [(rows.scope_of(r), r[5]) for r in found[:limit]]
-
-    async def stale_sessions(self, idle_before: float, limit: int) -> list[tuple[Scope, str]]:
-        found = await self._each_tenant(lifecycle.STALE_SESSIONS, (idle_before, limit))
-        found.sort(key=lambda r: r[6])
-        return [(rows.scope_of(r), r[5]) for r in found[:limit]]
-
-    async def list_projects(self) -> list[tuple[str, str]]:
-        found = await self._each_tenant(lifecycle.PROJECTS, ())
-        return sorted((r[0], r[1]) for r in found)
-
-    async def get_policies(self, tenant_id: str, project_id: str) -> dict[str, PolicyRecord]:
-        found = await self._fetch_as(tenant_id, sql.GET_POLICIES.postgres,
-                                     (tenant_id, project_id), rows.policy)
-        return dict(found)
-
-    async def set_policy(self, tenant_id: str, project_id: str, agent_id: str,
-                         memory_enabled: bool, retention_days: int, now: float) -> None:
-        async with self._transaction(tenant_id) as cur:
-            await self._register_tenants(cur, [tenant_id])
-            await cur.execute(sql.SET_POLICY.postgres, (
-                tenant_id, project_id, agent_id, memory_enabled, retention_days, now))
-        self._known_tenants.add(tenant_id)
-
-    # Row counts are only known once a statement's reply is read: no pipeline below.
-    async def purge_items(self, tenant_id: str, project_id: str, cutoff: float,
-                          agent_id: str | None, exclude_agents: Sequence[str]) -> int:
-        async with self._transaction(tenant_id, pipeline=False) as cur:
-            return await lifecycle.purge_items(cur, tenant_id, project_id, cutoff, agent_id,
-                                               exclude_agents)
-
-    async def forget_caller(self, scope: Scope) -> dict[str, int]:
-        async with self._transaction(scope.tenant_id, pipeline=False) as cur:
-            counts = await lifecycle.forget_caller(cur, scope)
-            counts.update(await entities.run_postgres(cur, entities.forget_entities(scope)))
-            return counts
-
     # -- callers and entities (see _entities.py) --------------------------------------------
     async def run_entities(self, tenant_id: str, op: entities.EntityOp[T], *,
                            write: bool = True) -> T:
@@ -517,12 +447,6 @@ class PostgresStore(PostgresConsole):
     async def entity_tenants(self) -> list[str]:
         """Every tenant (each is read under its own row-security setting)."""
         return await self._tenant_ids()
-
-    async def merge_callers(self, source: Scope, target: Scope, at: float) -> int:
-        if source.tenant_id != target.tenant_id:
-            raise ValueError("callers can only be merged within one tenant")
-        async with self._transaction(target.tenant_id, pipeline=False) as cur:
-            return await lifecycle.merge_callers(cur, source, target, at)
 
     async def get_session(
         self, tenant_id: str, project_id: str, session_id: str
@@ -563,140 +487,15 @@ class PostgresStore(PostgresConsole):
         """
         q = Float32Vector(vector)
         return await self._fetch_as(
-            scope.tenant_id, _ITEMS_VECTOR.format(dims=_checked_dims(vector)),
+            scope.tenant_id, _ITEMS_VECTOR.format(dims=checked_dims(vector)),
             (q, *scope.caller_key, now, model, q, k), rows.item_hit, search=True)
 
     async def count_items(self, scope: Scope) -> int:
         found = await self._fetch(scope.tenant_id, sql.COUNT_ITEMS.postgres, scope.caller_key)
         return int(found[0][0])
 
-    # -- org indexes ------------------------------------------------------------------
-    async def write_documents(
-        self,
-        tenant_id: str,
-        project_id: str,
-        index_name: str,
-        documents: Sequence[DocumentWrite],
-        index_metadata: dict[str, Any] | None,
-        now: float,
-    ) -> tuple[int, int]:
-        for dims in {vector_dims(c.embedding) for d in documents for c in d.chunks
-                     if c.embedding}:
-            await self._ensure_vector_index("chunks", dims)
-        async with self._transaction(tenant_id) as cur:
-            await self._register_tenants(cur, [tenant_id])
-            written = await write_documents(cur, tenant_id, project_id, index_name,
-                                            documents, index_metadata, now)
-        self._known_tenants.add(tenant_id)
-        return written
-
-    async def list_indexes(self, tenant_id: str, project_id: str) -> list[IndexRecord]:
-        return await self._fetch_as(tenant_id, sql.LIST_INDEXES.postgres,
-                                    (tenant_id, project_id), rows.index)
-
-    async def index_versions(self, tenant_id: str, project_id: str) -> dict[str, int]:
-        found = await self._fetch(tenant_id, sql.INDEX_VERSIONS.postgres,
-                                  (tenant_id, project_id))
-        return {r[0]: int(r[1]) for r in found}
-
-    async def load_chunks(self, tenant_id: str, project_id: str) -> list[Chunk]:
-        chunks: list[Chunk] = []
-        async with self._transaction(tenant_id, pipeline=False) as cur:
-            # A server-side cursor: a 100k-chunk project arrives in slices, and the event
-            # loop (other callers' recalls) runs between them instead of waiting for one
-            # huge result to be parsed.
-            named = cur.connection.cursor("voxmem_load_chunks", binary=True)
-            await named.execute(sql.LOAD_CHUNKS.postgres, (tenant_id, project_id))
-            while batch := await named.fetchmany(LOAD_BATCH_ROWS):
-                chunks.extend(rows.chunk(r) for r in batch)
-                await asyncio.sleep(0)
-            await named.close()
-        return chunks
-
-    async def search_chunks_text(
-        self, tenant_id: str, project_id: str, query: str, k: int
-    ) -> list[TextHit]:
-        words = text_query(query)
-        if words is None:
-            return []
-        return await self._fetch_as(
-            tenant_id,
-            "SELECT id, ts_rank_cd(tsv, q, 1) AS score, index_name, doc_id, text, metadata"
-            " FROM chunks, websearch_to_tsquery('english', %s) AS q"
-            " WHERE tenant_id = %s AND project_id = %s AND tsv @@ q"
-            " ORDER BY score DESC, seq LIMIT %s",
-            (words, tenant_id, project_id, k), rows.chunk_hit, search=True)
-
-    async def search_chunks_vector(
-        self, tenant_id: str, project_id: str, vector: bytes, k: int
-    ) -> list[TextHit]:
-        """Approximate cosine search of a project's chunks through the HNSW index.
-
-        Not in the protocol yet: the engine searches its in-memory copy; this is the
-        path for a cold org lane or for projects too large to keep in memory. The score
-        is cosine similarity (higher is better).
-        """
-        dims = _checked_dims(vector)
-        q = Float32Vector(vector)
-        async with self._transaction(tenant_id) as cur:
-            await cur.execute(f"SET LOCAL statement_timeout = {SEARCH_TIMEOUT_MS}")
-            await cur.execute(f"SET LOCAL hnsw.ef_search = {HNSW_EF_SEARCH}")
-            if self._iterative_scan:
-                # The tenant/project filter is applied after the index scan; iterative
-                # scans keep walking the graph until k rows pass it (pgvector >= 0.8).
-                await cur.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-            await cur.execute(
-                "WITH nearest AS MATERIALIZED ("
-                f" SELECT id, embedding::vector({dims}) <=> %s AS distance, index_name,"
-                " doc_id, text, metadata FROM chunks"
-                f" WHERE tenant_id = %s AND project_id = %s AND vector_dims(embedding) = {dims}"
-                f" ORDER BY embedding::vector({dims}) <=> %s LIMIT %s)"
-                " SELECT id, 1 - distance, index_name, doc_id, text, metadata FROM nearest"
-                " ORDER BY distance",
-                (q, tenant_id, project_id, q, k))
-            found = await cur.fetchall()
-        return [rows.chunk_hit(r) for r in found]
-
-    # -- coordination -----------------------------------------------------------------
-    @contextlib.asynccontextmanager
-    async def singleton(self, name: str) -> AsyncIterator[bool]:
-        """Hold the database-wide lock ``name`` for the block, if no one else does.
-
-        Yields True to exactly one holder across every runtime on this database and
-        False to the others, without waiting. Used by singleton jobs (retention cleanup)::
-
-            async with store.singleton("retention") as mine:
-                if mine:
-                    await run_retention()
-
-        The lock lives on a dedicated connection: if that connection dies (server
-        restart) the lock is gone too, so jobs holding it must be idempotent.
-        """
-        conn = await self._connect()
-        try:
-            with store_errors(_ERRORS, "Postgres"):
-                cur = await conn.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))",
-                                         (_LOCK_PREFIX + name,))
-                row = await cur.fetchone()
-            held = bool(row and row[0])
-            try:
-                yield held
-            finally:
-                if held:
-                    with contextlib.suppress(psycopg.Error):
-                        await conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))",
-                                           (_LOCK_PREFIX + name,))
-        finally:
-            await conn.close()
-
 
 # -- helpers ------------------------------------------------------------------------------
-def _checked_dims(vector: bytes) -> int:
-    if not vector or len(vector) % 4:
-        raise ValueError("a query vector must be non-empty float32 bytes")
-    return vector_dims(vector)
-
-
 def _row(r: tuple[Any, ...]) -> tuple[Any, ...]:
     return r
 

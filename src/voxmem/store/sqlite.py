@@ -6,19 +6,18 @@ own connection. Async methods hand work to those threads, so the event loop neve
 SQL.
 
 Split like the Postgres store: the database file and migrations in ``_sqlite_admin``,
-batch writes in ``_sqlite_write``, retention and erasure in ``_sqlite_lifecycle``,
-operator views in ``_sqlite_console``; statements both dialects run are in ``_sql``,
-row mappers in ``_rows``.
+batch writes in ``_sqlite_write``, org indexes in ``_sqlite_org``, retention, erasure
+and job locks in ``_sqlite_lifecycle``, operator views in ``_sqlite_console``;
+statements both dialects run are in ``_sql``, row mappers in ``_rows``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,11 +26,8 @@ import numpy as np
 
 from ..models import (
     CallerRecord,
-    Chunk,
     Fact,
-    IndexRecord,
     MemoryItem,
-    PolicyRecord,
     Scope,
     SessionInfo,
     Turn,
@@ -40,12 +36,13 @@ from . import _entities as entities
 from . import _rows as rows
 from . import _sql as sql
 from . import _sqlite_admin as admin
-from . import _sqlite_lifecycle as lifecycle
 from . import _sqlite_write as writes
-from ._base import DocumentWrite, QuarantinedRecord, TextHit, WriteBatch
+from ._base import QuarantinedRecord, TextHit, WriteBatch
 from ._errors import DatabaseErrors, store_errors
-from ._keys import search_key
+from ._keys import fts_query, search_key
 from ._sqlite_console import SQLiteConsole
+from ._sqlite_lifecycle import SQLiteLifecycle
+from ._sqlite_org import SQLiteOrg
 
 __all__ = ["SQLiteStore"]
 
@@ -73,26 +70,9 @@ _ITEMS_TEXT = (
     " ORDER BY bm25(items_fts, 1.0, 0.0) LIMIT ?")
 _ITEMS_VECTOR = (f"SELECT id, embedding, {sql.HIT_COLUMNS} FROM items WHERE {sql.CALLER}"
                  f" AND {sql.LIVE} AND embedding_model = ?")
-_CHUNKS_TEXT = (
-    "SELECT chunks.id, -bm25(chunks_fts, 1.0, 0.0), chunks.index_name,"
-    " chunks.doc_id, chunks.text, chunks.metadata FROM chunks_fts"
-    " JOIN chunks ON chunks.rowid = chunks_fts.rowid WHERE chunks_fts MATCH ?"
-    " ORDER BY bm25(chunks_fts, 1.0, 0.0) LIMIT ?")
 
 
-def fts_query(text: str) -> str | None:
-    """An FTS5 OR-query of the words in ``text``, each quoted so user text is never syntax."""
-    words = []
-    for raw in text.replace('"', " ").split():
-        word = "".join(ch for ch in raw if ch.isalnum())
-        if word:
-            words.append(f'"{word.lower()}"')
-    if not words:
-        return None
-    return " OR ".join(dict.fromkeys(words))
-
-
-class SQLiteStore(SQLiteConsole):
+class SQLiteStore(SQLiteConsole, SQLiteOrg, SQLiteLifecycle):
     """A :class:`~voxmem.store.Store` on one SQLite file.
 
     Example::
@@ -313,50 +293,9 @@ class SQLiteStore(SQLiteConsole):
 
         return await self._read(run)
 
-    async def export_caller(self, scope: Scope) -> dict[str, Any]:
-        return await self._read(lambda c: lifecycle.export_caller(c, scope))
-
     async def count_items(self, scope: Scope) -> int:
         return await self._read(lambda c: int(c.execute(
             sql.COUNT_ITEMS.sqlite, scope.caller_key).fetchone()[0]))
-
-    # -- lifecycle --------------------------------------------------------------------------
-    async def pending_extractions(self, limit: int, max_attempts: int) -> list[
-        tuple[Scope, str]
-    ]:
-        return await self._read(lambda c: lifecycle.pending_extractions(c, limit, max_attempts))
-
-    async def stale_sessions(self, idle_before: float, limit: int) -> list[tuple[Scope, str]]:
-        return await self._read(lambda c: lifecycle.stale_sessions(c, idle_before, limit))
-
-    async def get_policies(self, tenant_id: str, project_id: str) -> dict[str, PolicyRecord]:
-        found = await self._select(sql.GET_POLICIES.sqlite, (tenant_id, project_id),
-                                   rows.policy)
-        return dict(found)
-
-    async def set_policy(self, tenant_id: str, project_id: str, agent_id: str,
-                         memory_enabled: bool, retention_days: int, now: float) -> None:
-        await self._write(lambda c: c.execute(sql.SET_POLICY.sqlite, (
-            tenant_id, project_id, agent_id, memory_enabled, retention_days, now)))
-
-    async def list_projects(self) -> list[tuple[str, str]]:
-        return await self._select("SELECT DISTINCT tenant_id, project_id FROM callers"
-                                  " ORDER BY 1, 2", (), lambda r: (r[0], r[1]))
-
-    async def purge_items(self, tenant_id: str, project_id: str, cutoff: float,
-                          agent_id: str | None, exclude_agents: Sequence[str]) -> int:
-        return await self._write(lambda c: lifecycle.purge_items(
-            c, tenant_id, project_id, cutoff, agent_id, exclude_agents))
-
-    async def forget_caller(self, scope: Scope) -> dict[str, int]:
-        counts = await self._write(lambda c: {**lifecycle.forget_caller(c, scope),
-                                              **entities.run_sqlite(
-                                                  c, entities.forget_entities(scope))})
-        await self._checkpoint()
-        return counts
-
-    async def merge_callers(self, source: Scope, target: Scope, at: float) -> int:
-        return await self._write(lambda c: lifecycle.merge_callers(c, source, target, at))
 
     # -- callers and entities (see _entities.py) --------------------------------------------
     async def run_entities(self, tenant_id: str, op: entities.EntityOp[T], *,
@@ -372,17 +311,6 @@ class SQLiteStore(SQLiteConsole):
             "SELECT DISTINCT tenant_id FROM caller_merges WHERE status = 'merged'", (),
             lambda r: str(r[0]))
 
-    @contextlib.asynccontextmanager
-    async def singleton(self, name: str) -> AsyncIterator[bool]:
-        # One runtime owns a SQLite data directory (the runtime lock guarantees it), so
-        # a job lock only has to keep this process's own jobs from overlapping.
-        lock = self._job_locks.setdefault(name, asyncio.Lock())
-        if lock.locked():
-            yield False
-            return
-        async with lock:
-            yield True
-
     async def _checkpoint(self) -> None:
         """Fold the WAL into the database file and truncate it (after an erasure)."""
         loop = asyncio.get_running_loop()
@@ -393,40 +321,6 @@ class SQLiteStore(SQLiteConsole):
 
         with store_errors(_ERRORS, "SQLite checkpoint failed"):
             await loop.run_in_executor(self._writer, run)
-
-    # -- org indexes ------------------------------------------------------------------------
-    async def write_documents(
-        self,
-        tenant_id: str,
-        project_id: str,
-        index_name: str,
-        documents: Sequence[DocumentWrite],
-        index_metadata: dict[str, Any] | None,
-        now: float,
-    ) -> tuple[int, int]:
-        return await self._write(lambda c: writes.write_documents(
-            c, tenant_id, project_id, index_name, documents, index_metadata, now))
-
-    async def list_indexes(self, tenant_id: str, project_id: str) -> list[IndexRecord]:
-        return await self._select(sql.LIST_INDEXES.sqlite, (tenant_id, project_id), rows.index)
-
-    async def index_versions(self, tenant_id: str, project_id: str) -> dict[str, int]:
-        found = await self._select(sql.INDEX_VERSIONS.sqlite, (tenant_id, project_id),
-                                   lambda r: (str(r[0]), int(r[1])))
-        return dict(found)
-
-    async def load_chunks(self, tenant_id: str, project_id: str) -> list[Chunk]:
-        return await self._select(sql.LOAD_CHUNKS.sqlite, (tenant_id, project_id), rows.chunk)
-
-    async def search_chunks_text(
-        self, tenant_id: str, project_id: str, query: str, k: int
-    ) -> list[TextHit]:
-        match = fts_query(query)
-        if match is None:
-            return []
-        key = search_key(tenant_id, project_id)
-        return await self._select(
-            _CHUNKS_TEXT, (f'search_key : "{key}" AND text : ({match})', k), rows.chunk_hit)
 
 
 def _table(statements: dict[str, sql.Statement], name: str) -> sql.Statement:
