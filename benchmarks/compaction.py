@@ -50,9 +50,12 @@ from voxmem.compaction._items import (  # noqa: E402
     split_repair,
     split_sentences,
 )
+from voxmem.compaction._tokens import clear_caches as clear_token_caches  # noqa: E402
 
 CUTS_MIN = (5, 10, 20)
 TARGET_REDUCTION_AT_10 = 0.60
+#: Cold runs per call for the best-of figure.
+BEST_OF = 5
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -85,7 +88,7 @@ def clear_text_caches(*, counts: bool = True) -> None:
                    _signature):
         cached.cache_clear()
     if counts:
-        count_tokens.cache_clear()
+        clear_token_caches()
 
 
 def time_live(call: dict[str, Any]) -> list[float]:
@@ -101,18 +104,27 @@ def time_live(call: dict[str, Any]) -> list[float]:
     return per_turn
 
 
-def time_cold(calls: list[dict[str, Any]], *, count_cold: bool) -> list[float]:
-    """One compact_transcript of each call's first 20 minutes, sentence caches empty."""
+def time_cold(calls: list[dict[str, Any]], *, count_cold: bool,
+              repeats: int = 1) -> list[float]:
+    """One compact_transcript of each call's first 20 minutes, sentence caches empty.
+
+    With ``repeats`` > 1 each call is compacted that many times (cold each time) and its
+    best time kept: on a shared, loaded machine the best of a few runs is what the code
+    costs, the rest is waiting for a core.
+    """
     timings = []
     for call in calls:
         turns = [t for t in call["turns"] if t["at_s"] < 20 * 60]
-        clear_text_caches(counts=count_cold)
-        if not count_cold:
-            for turn in turns:
-                count_tokens(turn["text"])
-        started = time.perf_counter()
-        compact_transcript(turns)
-        timings.append((time.perf_counter() - started) * 1000)
+        best = float("inf")
+        for _ in range(repeats):
+            clear_text_caches(counts=count_cold)
+            if not count_cold:
+                for turn in turns:
+                    count_tokens(turn["text"])
+            started = time.perf_counter()
+            compact_transcript(turns)
+            best = min(best, (time.perf_counter() - started) * 1000)
+        timings.append(best)
     return timings
 
 
@@ -144,12 +156,15 @@ def main() -> None:
     long_calls = [c for c in calls if c["duration_s"] >= 20 * 60]
     cold = time_cold(long_calls, count_cold=True)
     compaction_only = time_cold(long_calls, count_cold=False)
+    best_of = time_cold(long_calls, count_cold=True, repeats=BEST_OF)
     timing = {"live_turn_p50_ms": percentile(live, 0.5),
               "live_turn_p95_ms": percentile(live, 0.95), "live_turn_max_ms": max(live),
               "cold_20min_p50_ms": percentile(cold, 0.5),
               "cold_20min_p95_ms": percentile(cold, 0.95),
               "cold_20min_counted_p50_ms": percentile(compaction_only, 0.5),
-              "cold_20min_counted_p95_ms": percentile(compaction_only, 0.95)}
+              "cold_20min_counted_p95_ms": percentile(compaction_only, 0.95),
+              f"cold_20min_best_of_{BEST_OF}_p50_ms": percentile(best_of, 0.5),
+              f"cold_20min_best_of_{BEST_OF}_p95_ms": percentile(best_of, 0.95)}
 
     print(f"{len(calls)} calls, {sum(len(c['turns']) for c in calls)} turns; tokens: "
           f"{TOKENIZER_NAME}")
@@ -168,6 +183,9 @@ def main() -> None:
           f"with its turns' token counts already cached: p50 "
           f"{timing['cold_20min_counted_p50_ms']:.2f} ms, p95 "
           f"{timing['cold_20min_counted_p95_ms']:.2f} ms")
+    print(f"the same, best of {BEST_OF} cold runs per call (the cost without waiting for a "
+          f"core): p50 {timing[f'cold_20min_best_of_{BEST_OF}_p50_ms']:.2f} ms, p95 "
+          f"{timing[f'cold_20min_best_of_{BEST_OF}_p95_ms']:.2f} ms")
     at_10 = next(r for r in rows if r["minutes"] == 10)
     for row in rows:
         for result in details[f"{row['minutes']}min"]:
