@@ -17,6 +17,7 @@ import pytest
 
 from voxmem import Settings
 from voxmem.engine import MemoryEngine
+from voxmem.models import Caller
 from voxmem.store import (
     JOURNAL_FORMAT,
     FactWrite,
@@ -113,3 +114,27 @@ async def test_a_format_1_journal_replays_into_the_store(settings: Settings) -> 
         assert "vegan" in result.context_text.lower()
     finally:
         await engine.close()
+
+
+async def test_what_the_engine_journals_is_what_the_codec_writes(engine: MemoryEngine) -> None:
+    """Every line the engine appends decodes, and encodes back to the same line."""
+    scope = engine.scope(project_id="p1", agent_id="a1", user_id="caller-1")
+    caller = Caller("caller-1", name="Ann", metadata={"tier": "gold"})
+    await engine.start_session(scope, caller, metadata={"room": "r"})
+    await engine.save_response(scope, caller, user_text="I'm vegetarian, I live in Oslo",
+                               assistant_text="Noted.", tool_calls=[{"name": "note"}])
+    await engine.update_profile(scope, "preferred_name", "Ann")
+    await engine.end_session(scope, report={"ok": True}, wait=True)
+    assert await engine.flush(60)
+    facts = await engine.store.list_facts(scope)
+    assert facts, "learning wrote facts"
+    await engine.lifecycle.delete_memory(scope, facts[0].id)
+    assert await engine.flush(60)
+    lines = [json.loads(line) for path in sorted((engine.settings.data_path / "journal")
+                                                 .glob("*.jsonl"))
+             for line in path.read_text(encoding="utf-8").splitlines()]
+    assert {r["type"] for r in lines} >= {"session_start", "turn", "profile", "report",
+                                          "session_end", "fact", "extraction", "delete"}
+    for record in lines:
+        stored = {k: v for k, v in record.items() if k not in {"seq", "v"}}
+        assert encode_record(decode_record(record)) == {"v": JOURNAL_FORMAT, **stored}
