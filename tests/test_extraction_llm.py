@@ -25,6 +25,7 @@ from voxmem.extraction import (
     TranscriptTurn,
     prompt_v1,
 )
+from voxmem.extraction._base import KIND_LIMITS
 from voxmem.extraction.llm import parse_llm_facts
 
 
@@ -272,14 +273,16 @@ async def test_schema_violations_are_dropped_or_clamped(server: FakeChatServer) 
     assert by_text["Lives in Denver"].slot_key is None
 
 
-async def test_more_than_five_facts_are_cut_to_the_best_five(server: FakeChatServer) -> None:
+async def test_more_facts_of_a_kind_than_its_limit_are_cut_to_the_best(
+        server: FakeChatServer) -> None:
     many = {"facts": [
         {"text": f"Prefers option {i}", "kind": "preference", "confidence": i / 10}
         for i in range(1, 9)
     ]}
     server.script = [Reply(body=completion(many))]
     facts = await extractor(server).extract(TRANSCRIPT)
-    assert [f.text for f in facts] == [f"Prefers option {i}" for i in (8, 7, 6, 5, 4)]
+    limit = KIND_LIMITS["preference"]
+    assert [f.text for f in facts] == [f"Prefers option {i}" for i in range(8, 8 - limit, -1)]
 
 
 async def test_fenced_json_and_zero_facts(server: FakeChatServer) -> None:

@@ -69,7 +69,7 @@ async def test_precision_and_recall_on_the_labelled_set() -> None:
               for r in results if r.violations or r.unmatched_predicted or r.missed_expected}
     assert score.violations == 0, report
     assert score.precision >= 0.9, report
-    assert score.recall >= 0.7, report
+    assert score.recall >= 0.9, report
 
 
 # --- protocol and public names -----------------------------------------------------------
@@ -189,7 +189,7 @@ def test_a_bare_first_name_confirms_the_full_name() -> None:
     assert by_slot(facts, "name").text == "Name is Katherine Moore"
 
 
-def test_repeats_are_merged_and_at_most_five_facts_come_back() -> None:
+def test_repeats_are_merged_and_every_distinct_fact_is_kept() -> None:
     facts = extract(
         ("my name is Keiko Tanaka and i prefer a quiet room", "Of course."),
         ("i prefer a quiet room", "Yes."),
@@ -197,8 +197,12 @@ def test_repeats_are_merged_and_at_most_five_facts_come_back() -> None:
         ("email keiko@fastmail.jp, phone 415 555 0100", "I'll send the confirmation there."),
         ("i always order the continental breakfast", "Noted."),
     )
-    assert len(facts) == 5
-    assert len({f.text for f in facts}) == 5
+    texts = [f.text for f in facts]
+    assert len(texts) == len(set(texts))
+    assert texts.count("Prefers a quiet room") == 1
+    # Eight distinct facts: a flat cap of five used to lose three of them.
+    assert {"Name is Keiko Tanaka", "Email is keiko@fastmail.jp", "Is vegan",
+            "Prefers a king bed", "Always orders the continental breakfast"} <= set(texts)
     confidences = [f.confidence for f in facts]
     assert confidences == sorted(confidences, reverse=True)
 
@@ -233,7 +237,6 @@ def test_small_talk_volatile_details_and_third_parties_give_no_facts(
         ("i prefer my password is bluefish42", "bluefish42"),
         ("my social is 123-45-6789, my name is Priya Raman", "123-45-6789"),
         ("i have diabetes so i prefer sugar free options", "diabetes"),
-        ("i'm allergic to shellfish", "shellfish"),
         ("i'm pregnant and i prefer afternoons", "pregnant"),
     ],
 )
@@ -242,12 +245,13 @@ def test_sensitive_values_never_reach_a_fact(said: str, secret: str) -> None:
     assert all(secret not in f.text for f in facts), texts(facts)
 
 
-def test_allergies_are_kept_when_the_policy_keeps_health_data() -> None:
+def test_a_declared_allergy_is_kept_as_a_constraint_unless_the_policy_says_no() -> None:
     said = ("i'm allergic to shellfish, pretty severe", "Noted.")
-    assert extract(said) == []
-    facts = extract(said, policy=SensitivePolicy(health=False))
-    assert texts(facts) == ["Allergic to shellfish"]
-    assert facts[0].kind == "constraint"
+    for policy in (SensitivePolicy(), SensitivePolicy(health=False)):
+        facts = extract(said, policy=policy)
+        assert texts(facts) == ["Allergic to shellfish"]
+        assert facts[0].kind == "constraint"
+    assert extract(said, policy=SensitivePolicy(allergy_constraints=False)) == []
 
 
 async def test_empty_transcript() -> None:

@@ -1,4 +1,4 @@
-"""Fact extraction: turn a finished call into 0-5 durable facts about the caller.
+"""Fact extraction: turn a finished call into a few durable facts about the caller.
 
 Two extractors implement the :class:`Extractor` protocol:
 

@@ -1,8 +1,9 @@
 """The extractor protocol and the records it reads and writes.
 
-An extractor reads one finished call (:class:`Transcript`) and returns at most
-:data:`MAX_FACTS` short third-person statements about the caller (:class:`ExtractedFact`),
-best first. Returning nothing is normal: most calls teach nothing durable.
+An extractor reads one finished call (:class:`Transcript`) and returns a few short
+third-person statements about the caller (:class:`ExtractedFact`), best first: at most
+:data:`KIND_LIMITS` of each kind and :data:`MAX_FACTS` in all. Returning nothing is
+normal: most calls teach nothing durable.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Protocol, runtime_checkable
 
 __all__ = [
     "FACT_KINDS",
+    "KIND_LIMITS",
     "MAX_FACTS",
     "MAX_FACT_CHARS",
     "ExtractedFact",
@@ -36,8 +38,23 @@ FACT_KINDS: tuple[str, ...] = (
     "note",
 )
 
-#: Most facts one call may produce (SPEC §6.3).
-MAX_FACTS = 5
+#: Most facts one call may produce: a ceiling for long, dense calls. Most calls teach
+#: zero to three facts; :data:`KIND_LIMITS` is what usually binds.
+MAX_FACTS = 12
+#: Most facts of each kind one call may produce. A slot holds one value anyway (the latest
+#: statement wins it); these bound the facts without a slot, so one chatty call cannot
+#: crowd the memory with, say, ten commitments, while a caller who gives a name, an
+#: e-mail, two preferences and a time no longer loses one of them to a flat cap of five.
+KIND_LIMITS: dict[str, int] = {
+    "identity": 4,
+    "contact": 4,
+    "preference": 4,
+    "constraint": 3,
+    "availability": 2,
+    "commitment": 3,
+    "need": 3,
+    "note": 4,
+}
 #: Longest fact text accepted; a fact is a line in a prompt, not a paragraph.
 MAX_FACT_CHARS = 200
 
@@ -90,7 +107,7 @@ class ExtractedFact:
 
 @runtime_checkable
 class Extractor(Protocol):
-    """Turns a finished call into 0..5 facts about the caller, best first.
+    """Turns a finished call into a few facts about the caller (often none), best first.
 
     Implementations must never return a fact that contains sensitive data (see
     :mod:`voxmem.extraction.sensitive`), and must raise only
@@ -107,5 +124,5 @@ class Extractor(Protocol):
     name: str
 
     async def extract(self, transcript: Transcript) -> list[ExtractedFact]:
-        """Read ``transcript`` and return at most :data:`MAX_FACTS` facts, best first."""
+        """Read ``transcript`` and return its facts, best first (within :data:`KIND_LIMITS`)."""
         ...

@@ -9,6 +9,7 @@ it in the next turn.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from ._rules_common import TurnView, is_time, sentences
@@ -55,6 +56,13 @@ _WHEN_TAIL = re.compile(
     r"works?\s+for\s+you|if\s+that\s+suits|for\s+you)\b.*$", re.IGNORECASE)
 
 
+_WITH_FIRST = re.compile(
+    r"^(?P<with>with\s+(?:(?:Dr|Mr|Mrs|Ms)\.?\s+)?[A-Z][\w'-]+)\s*,?\s+(?:for\s+|on\s+)?",
+    re.IGNORECASE)
+# "I can book you with Dr. Alvarez. You're booked Tuesday at 8:30": who, said apart.
+_WITH_TITLED = re.compile(r"\bwith\s+(?P<who>(?:Dr|Doctor|Nurse|Dentist)\.?\s+[A-Z][\w'-]+)")
+
+
 def book_appointment(
     t: TurnView, when: str, offset: int, confidence: float
 ) -> Candidate | None:
@@ -64,6 +72,10 @@ def book_appointment(
     """
     when = _WHEN_TAIL.sub("", when).strip(" ,:")
     when = re.sub(r"^(?:for|on)\s+", "", when, flags=re.IGNORECASE)
+    # "Booked with Jess for Saturday at 10:30" → "Saturday at 10:30 with Jess".
+    lead = _WITH_FIRST.match(when)
+    if lead:
+        when = f"{when[lead.end():]} {lead.group('with')}"
     if not _WHEN.search(when) or len(when.split()) > 16 or re.match(
             r"(?:that|it|this|those|them)\b", when, re.IGNORECASE):
         return None
@@ -93,6 +105,10 @@ def appointments(t: TurnView) -> list[Candidate]:
                 c = book_appointment(t, offer.group("when"), 0, 0.7)
                 if c is not None:
                     out.append(c)
+    who = _WITH_TITLED.search(t.agent)
+    if who:
+        out = [c if " with " in c.text else dataclasses.replace(
+            c, text=f"{c.text} with {who.group('who')}") for c in out]
     return out
 
 
@@ -110,7 +126,7 @@ _WILL = re.compile(
     rf"\b{_WHO}\s+will\s+(?P<verb>call|phone|ring|contact|email|text|visit|come\s+out|"
     rf"come\s+back|come\s+round|come\s+by|be\s+round|be\s+over|pop\s+round|pop\s+by|drop\s+by|"
     rf"come|be\s+there|be\s+with\s+you|be\s+in\s+touch|reach\s+out|get\s+back|"
-    rf"return|follow\s+up|arrive|review|send|deliver|look\s+at|remote\s+in)\b"
+    rf"return|follow\s+up|arrive|review|send|deliver|look\s+at|remote\s+in|be\s+out)\b"
     rf"(?P<rest>(?:[^.!?;]|(?<=Dr)\.|(?<=Mr)\.|(?<=Mrs)\.|(?<=Ms)\.){{0,80}})",
     re.IGNORECASE,
 )
@@ -137,10 +153,19 @@ _TIME_OR_WHAT = re.compile(r"\w{3,}")
 
 
 _GET_SOMEONE = re.compile(
-    r"\b(?:I'll|I\s+will|We'll|We\s+will)\s+(?:get|have)\s+(?P<who>someone|somebody|"
-    r"(?:a|an|the|our)\s+[\w-]+(?:\s+[\w-]+)?)\s+(?P<how>(?:to\s+)?(?:ring|call|phone|"
+    r"\b(?:I'll|I\s+will|We'll|We\s+will)\s+(?:get|have|ask)\s+(?P<who>someone|somebody|"
+    r"(?:a|an|the|our)\s+[\w-]+(?:\s+[\w-]+)?(?:\s+(?:Dr|Mr|Mrs|Ms)\.?\s+[A-Z][\w'-]+|"
+    r",\s+[A-Z][\w'-]+,)?|(?:(?:Dr|Mr|Mrs|Ms)\.?\s+)?[A-Z][a-z'-]+(?:,[^,.!?]{3,40},)?)\s+"
+    r"(?P<how>(?:to\s+)?(?:ring|call|phone|"
     r"come|visit|email|text|contact|look|pop|drop)\b[^.!?;]{0,60}|(?:round|out|over|there)"
     r"\b[^.!?;]{0,60})", re.IGNORECASE)
+# "I'll have the VAT return drafted and sent over by the 20th", "I'll have two bags of
+# the renal diet ready on Thursday": something readied for the caller by a time.
+_HAVE_DONE = re.compile(
+    r"\b(?:I'll|I\s+will|We'll|We\s+will)\s+have\s+(?P<what>(?:the|your|a|an|two|three|\d+)"
+    r"\s+[^.!?;]{2,50}?)\s+(?P<state>ready|done|sent(?:\s+over)?|drafted|fixed|finished|"
+    r"delivered|printed|prepared|sorted|repaired|posted)\b(?P<rest>[^.!?;]{0,50})",
+    re.IGNORECASE)
 _EXPECT = re.compile(
     r"\b(?:Expect|You'll\s+get|You\s+will\s+get)\s+(?:a\s+|an\s+)?(?P<what>call|email|text|"
     r"visit|letter)\s+from\s+(?P<rest>[^.!?;]{3,60})|\byou'll\s+hear\s+(?:back\s+)?from\s+"
@@ -157,7 +182,8 @@ def _tidy(phrase: str) -> str:
 def extra_commitment(sentence: str) -> list[tuple[str, int, float]]:
     """``(fact text, offset, confidence)`` for promises in one agent sentence."""
     out: list[tuple[str, int, float]] = []
-    for m in _WILL.finditer(sentence):
+    # _WILL needs "will": a substring test skips its costly scan in most sentences.
+    for m in _WILL.finditer(sentence) if "will" in sentence.lower() else ():
         rest = m.group("rest")
         if _IMMEDIATE.search(rest) or m.group("who").lower() in ("it", "that", "this"):
             continue
@@ -180,6 +206,13 @@ def extra_commitment(sentence: str) -> list[tuple[str, int, float]]:
             text = f"Agent promised to get {who} {_tidy(how)}"
         else:
             text = f"Agent promised {who} will {_tidy(how)}"
+        out.append((text.rstrip(" ."), m.start(), 0.7))
+    for m in _HAVE_DONE.finditer(sentence):
+        rest = m.group("rest")
+        if not (is_time(rest) or re.search(r"\b(?:by|within|next|on)\b", rest)):
+            continue  # "I'll have it done" with no when is a reassurance
+        what = re.sub(r"^your\b", "the caller's", m.group("what").strip(), flags=re.I)
+        text = f"Agent promised to have {what} {m.group('state').lower()} {_tidy(rest)}"
         out.append((text.rstrip(" ."), m.start(), 0.7))
     for m in _EXPECT.finditer(sentence):
         if m.group("what"):

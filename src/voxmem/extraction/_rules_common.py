@@ -94,7 +94,9 @@ def _sentences(text: str) -> tuple[tuple[int, str], ...]:
 
 # Where a captured phrase ends: punctuation, or a conjunction that starts a new clause.
 _PHRASE_END = re.compile(
-    r"\s*(?<!\bDr)(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bSt)[,;.!?]|\s*\.{3}|"
+    # "5,000 miles" and "8.30" are one number, not two clauses.
+    r"\s*(?<!\bDr)(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bSt)(?:[;!?]|,(?!\d{3}\b)|\.(?!\d))|"
+    r"\s*\.{3}|"
     r"\s+(?:but|so|because|cause|since|though|although|unless|which|"
     r"whereas|while|as\s+i|when\s+i|cuz|coz|and\s+(?:i|i'm|i'd|i've|we|we're|my|also|then|"
     r"you|can|please|it|that|so|if)|if\s+(?:you|that|it|i|possible)|whenever\s+possible|"
@@ -135,13 +137,14 @@ _TIME = re.compile(
     rf"\b(?:mornings?|afternoons?|evenings?|nights?|weekdays?|weekends?|{_DAYS}s?|noon|midday|"
     rf"lunch(?:time)?|dinner(?:time)?|breakfast|business\s+hours|office\s+hours|"
     rf"(?:before|after|between|by|until|till|from|around)\s+(?:{_CLOCK}|{_NUM}|noon|lunch|"
-    rf"midday|dinner|work)|{_CLOCK})(?![\w'])",
+    rf"midday|dinner|work|(?:the\s+)?school(?:\s+run)?)|{_CLOCK})(?![\w'])",
     re.IGNORECASE,
 )
 _RECURRING = re.compile(
     rf"\b(?:mornings|afternoons|evenings|nights|weekdays?|weekends?|{_DAYS}s|every|usually|"
     rf"always|generally|normally|typically|most\s+days|(?:before|after|between|until|till)\s+"
-    rf"(?:{_CLOCK}|{_NUM}|noon|lunch|midday|dinner|work)|business\s+hours|office\s+hours)\b",
+    rf"(?:{_CLOCK}|{_NUM}|noon|lunch|midday|dinner|work|(?:the\s+)?school(?:\s+run)?)|"
+    rf"business\s+hours|office\s+hours)\b",
     re.IGNORECASE,
 )
 #: Words that make a statement about this call, not about the caller's life.

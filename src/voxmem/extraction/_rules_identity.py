@@ -7,13 +7,14 @@ when it is introduced ("my name is", "this is ... calling").
 
 from __future__ import annotations
 
+import difflib
 import re
 
 from ._rules_common import TurnView, sentences
 from ._select import Candidate
 from ._text import normalize_phone, third_person, title_name, word_set
 
-__all__ = ["IDENTITY_RULES"]
+__all__ = ["IDENTITY_RULES", "is_misheard_copy", "read_back_ids"]
 
 # --- names -------------------------------------------------------------------------------
 
@@ -226,7 +227,7 @@ _PHONE = re.compile(r"(?<![\w+])(?:\+\s?)?\(?\d[\d\s().-]{6,20}\d(?![\w])")
 _PLUS_WORD = re.compile(r"\bplus\s+(?=\d)", re.IGNORECASE)
 _PHONE_CONTEXT = re.compile(
     r"\b(?:number|phone|cell|cellphone|mobile|landline|reach|call|text|whatsapp|contact|"
-    r"digits|line|ring)\b",
+    r"digits|line|ring|(?:new|old|other|correct|right)\s+one)\b",
     re.IGNORECASE,
 )
 _ID_CONTEXT = re.compile(
@@ -363,6 +364,38 @@ def identifiers(t: TurnView) -> list[Candidate]:
             # Offset past the caller's words: the agent spoke after them.
             out.append(_id_fact(t, id_type, value, 0.7, len(t.user) + m.start()))
     return out
+
+
+# "Thanks, I have claim CL773091 open": the agent reads back, in writing, an identifier
+# the caller spelled out. Speech-to-text drops or splits digits ("w x two three four five
+# nine zero one"); the written read-back is the better copy, as with e-mail addresses.
+_READ_BACK = re.compile(
+    rf"\b(?:I\s+have|I've\s+got|I\s+can\s+see|I\s+see|I've\s+found|I\s+found|found|"
+    rf"pulled\s+up|that's|so\s+that's)\s+(?:your\s+|the\s+)?(?P<type>{_ID_TYPES})\s*"
+    rf"(?:number|no\.?|#)?\s*(?:#\s*)?(?P<id>(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{{3,}}[A-Z0-9])\b")
+_ALNUM = re.compile(r"[^a-z0-9]")
+
+
+def read_back_ids(t: TurnView) -> list[Candidate]:
+    """Identifiers the agent reads back in writing for a type the caller just named."""
+    out: list[Candidate] = []
+    said = t.user.lower()
+    for m in _READ_BACK.finditer(t.agent):
+        id_type = m.group("type").lower()
+        if id_type not in said and _ID_LABEL.get(id_type, id_type) not in said:
+            continue  # the agent found it by other means; nothing the caller said to fix
+        c = _id_fact(t, id_type, m.group("id"), 0.85, len(t.user) + m.start())
+        out.append(c)
+    return out
+
+
+def is_misheard_copy(c: Candidate, read_back: Candidate) -> bool:
+    """Whether ``c`` holds a garbled spoken copy of the identifier in ``read_back``."""
+    a = _ALNUM.sub("", c.text.lower().split()[-1])
+    b = _ALNUM.sub("", read_back.text.lower().split()[-1])
+    if a == b or not a or not any(ch.isdigit() for ch in a):
+        return False
+    return difflib.SequenceMatcher(None, a, b).ratio() >= 0.7
 
 
 # --- postal address ----------------------------------------------------------------------

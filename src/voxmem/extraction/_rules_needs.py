@@ -112,12 +112,43 @@ def constraints(t: TurnView) -> list[Candidate]:
         out.append(t.candidate(text, "constraint", None, 0.7, pet.start()))
     if t.keep_health:
         # Only reachable when the policy keeps health data; otherwise the clause was
-        # redacted before the rules ran.
-        for m in _ALLERGY.finditer(t.user):
-            what = m.group("what") or clean_object(capture_phrase(t.user, m.end()))
-            if what:
+        # redacted before the rules ran (declared_allergies reads it before that).
+        out.extend(declared_allergies(t, t.user))
+    return out
+
+
+_ALLERGEN_END = re.compile(r"\s+(?:so|but|because|and\s+(?:i|i'm|my|we|it|that|also)|which|"
+                           r"that|if|when|pretty|really|very|quite|too|as\s+well)\b.*$", re.I)
+_NOT_AN_ALLERGEN = re.compile(r"^(?:anything|nothing|it|that|this|them|something|stuff|"
+                              r"everything|my|his|her|their|severe|serious|bad|mild|slight|"
+                              r"terrible|real|known|little|big|an?)\b", re.IGNORECASE)
+
+
+def declared_allergies(t: TurnView, text: str) -> list[Candidate]:
+    """The caller's own allergy: "i'm allergic to penicillin", "i have a nut allergy".
+
+    ``text`` is the caller's words before redaction: under the default policy the
+    transcript loses the allergy, the fact keeps it (SensitivePolicy.allergy_constraints).
+    Only first-person statements count; a pet's or a child's allergy is not the caller's.
+    """
+    out: list[Candidate] = []
+    for offset, sentence in sentences(text):
+        if sentence.rstrip().endswith("?"):
+            continue  # "am I allergic to ...?" / "is it ok if i'm allergic to nuts?"
+        for m in _ALLERGY.finditer(sentence):
+            what = m.group("what")
+            if what and not _NOT_AN_ALLERGEN.match(what):
+                article = "an" if what[0] in "aeiou" else "a"
+                out.append(t.candidate(f"Has {article} {what.lower()} allergy", "constraint",
+                                       None, 0.8, offset + m.start()))
+                continue
+            if not what:
+                what = _ALLERGEN_END.sub("", capture_phrase(sentence, m.end()))
+                what = clean_object(what)
+            what = what.lower()
+            if what and not _NOT_AN_ALLERGEN.match(what) and len(what.split()) <= 5:
                 out.append(t.candidate(f"Allergic to {what}", "constraint", None, 0.8,
-                                       m.start()))
+                                       offset + m.start()))
     return out
 
 
@@ -129,7 +160,8 @@ _VERB_3RD = {
     "reorder": "reorders", "go with": "goes with", "have to": "has to", "go for": "goes for",
     "call": "calls",
     "come in": "comes in", "come": "comes", "pick up": "picks up", "refill": "refills",
-    "visit": "visits", "bring": "brings",
+    "visit": "visits", "bring": "brings", "top": "tops", "renew": "renews",
+    "service": "services", "replace": "replaces",
 }
 _HABITUAL = re.compile(
     r"\b(?:i|we)\s+(?P<adv>always|usually|normally|typically|regularly)\s+(?P<verb>order|get|"
@@ -148,7 +180,8 @@ _FREQUENCY = re.compile(
 _RECURRING_VERB = re.compile(
     r"\b(?:i|we)\s+(?:(?:also|still)\s+)?(?P<verb>need\s+to\s+(?:order|reorder|buy|get|"
     r"refill|book)|have\s+to\s+(?:order|reorder|buy|get|refill|book)|need|order|reorder|"
-    r"buy|get|go\s+through|use|come\s+in|come|call|refill|have)\s+",
+    r"buy|get|go\s+through|use|come\s+in|come|call|refill|have|top\s+up|renew|service|"
+    r"replace|pick\s+up)\s+",
     re.IGNORECASE,
 )
 _NOT_A_NEED = re.compile(r"^(?:to\s+(?:talk|speak|ask|know|check|call|cancel|change)|"
@@ -195,7 +228,11 @@ def needs(t: TurnView) -> list[Candidate]:
 
 _PLAN_BY_AGENT = re.compile(
     r"\byou're\s+(?:now\s+|all\s+set\s+)?(?:on|signed\s+up\s+for|subscribed\s+to|enrolled\s+in)"
-    r"\s+(?:the\s+|our\s+)?(?P<plan>[A-Z][\w+-]*(?:\s(?:[A-Z][\w+-]*|\d+))?)(?:\s+plan)?\b"
+    r"\s+(?:the\s+|our\s+)?(?P<plan>[A-Z][\w+-]*(?:\s(?:[A-Z][\w+-]*|\d+))?)(?:\s+plan)?\b|"
+    # "I've moved you to the 150Mb plan from next month": a change, so the new plan.
+    r"\b(?:I've|I\s+have|we've|I'll|we'll)\s+(?:now\s+)?(?:moved|switched|upgraded|downgraded|"
+    r"changed|move|switch|upgrade|downgrade|change)\s+you\s+(?:over\s+)?to\s+(?:the\s+|our\s+)?"
+    r"(?P<plan2>[\w+-]+(?:\s[\w+-]+)?)\s+(?:plan|tier|package|tariff|bundle|membership)\b"
 )
 _PLAN_BY_CALLER = re.compile(
     r"\b(?:i'm|i\s+am|im|we're|we\s+are)\s+(?:currently\s+|still\s+)?on\s+(?:the\s+|a\s+)?"
@@ -240,7 +277,8 @@ def notes(t: TurnView) -> list[Candidate]:
                                m.start()))
     by_agent = _PLAN_BY_AGENT.search(t.agent)
     if by_agent:
-        out.append(t.candidate(f"Is on the {by_agent.group('plan')} plan", "note", "plan", 0.75,
+        plan = by_agent.group("plan") or by_agent.group("plan2")
+        out.append(t.candidate(f"Is on the {plan} plan", "note", "plan", 0.75,
                                len(t.user) + by_agent.start()))
     by_caller = _PLAN_BY_CALLER.search(t.user)
     if by_caller and "[redacted" not in by_caller.group("plan"):

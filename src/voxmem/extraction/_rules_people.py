@@ -63,9 +63,12 @@ _NAME_ASKED = re.compile(
     r"who's\s+calling|who\s+is\s+calling|who\s+is\s+this|what\s+name|name\s+(?:for|on)\s+the|"
     r"name\s+should\s+i|and\s+(?:your\s+)?name|and\s+you\s+are|who\s+do\s+i\s+have|"
     r"who\s+have\s+i\s+got|who's\s+the\s+appointment\s+for|"
-    r"who\s+is\s+(?:this|it|the\s+\w+)\s+for|last\s+name|surname)\b",
+    r"who\s+is\s+(?:this|it|the\s+\w+)\s+for|last\s+name|surname|the\s+name\s+(?:please)?)\b|"
+    r"(?:^|[.!]\s+)(?:and\s+)?(?:your\s+)?name(?:\s+please)?\s*\?",
     re.IGNORECASE,
 )
+_SURNAME_ASKED = re.compile(r"\b(?:surname|last\s+name|family\s+name)\b", re.IGNORECASE)
+_WHOLE_NAME_ASKED = re.compile(r"\b(?:first|full|whole)\s+name\b|\bname\s+and\b", re.IGNORECASE)
 _ASKED_SOMEONE_ELSE = re.compile(
     r"\b(?:his|her|their|your\s+(?:son|daughter|wife|husband|pet|dog|cat|mother|father|"
     r"child|partner)(?:'s)?)\s+name\b|\bpet's\s+name\b", re.IGNORECASE)
@@ -98,11 +101,34 @@ def is_common_word(word: str) -> bool:
     return word.lower() in _COMMON
 
 
-def _name_words(text: str, limit: int = 3) -> list[str]:
+_WRITTEN_WORD = re.compile(r"\b[A-Z][a-z'-]+\b")
+# Capitalised words an agent starts a sentence with that are not names.
+_AGENT_OPENERS = word_set("""
+perfect noted absolutely certainly lovely brilliant wonderful excellent done booked
+welcome morning afternoon evening understood thanks thank got alright cheers of course
+sorry apologies hello hi hey great good right sure okay ok yes no will let i'll i've
+""")
+
+
+@functools.lru_cache(maxsize=2048)
+def agent_written_names(agent: str) -> frozenset[str]:
+    """Words the agent wrote with a capital that may be the caller's name.
+
+    Mid-sentence capitals (:func:`agent_proper_nouns`) and also a sentence's first word
+    ("Claire, got it.") unless it is an everyday word or a usual opener ("Perfect").
+    """
+    return agent_proper_nouns(agent) | frozenset(
+        w.lower() for w in _WRITTEN_WORD.findall(agent)
+        if w.lower() not in _COMMON and w.lower() not in _AGENT_OPENERS)
+
+
+def _name_words(text: str, limit: int = 3,
+                confirmed: frozenset[str] = frozenset()) -> list[str]:
     words: list[str] = []
     for m in _NAME_TOKEN.finditer(text.lower()):
         word = m.group()
-        if word in _COMMON or len(word) < 2:
+        # "bill thornton" / "Thanks Bill": an everyday word the agent writes as a name is one.
+        if (word in _COMMON and word not in confirmed) or len(word) < 2:
             break
         if word not in words:  # "tanya tanya brooks"
             words.append(word)
@@ -120,20 +146,34 @@ def bare_names(t: TurnView) -> list[Candidate]:
         return []
     # "mike no sorry michael": the repair wins; "o b r i e n obrien": the spelled word.
     parts = _REPAIR.split(answer)
-    answer = parts[-1] if len(parts) > 1 and _name_words(parts[-1]) else answer
+    repaired = _LEAD_IN.sub("", parts[-1].lower(), count=1)
+    answer = repaired if len(parts) > 1 and _name_words(repaired) else answer
     answer = _LEAD_IN.sub("", answer.lower(), count=1)
     answer = _SPELLING.sub("", answer)
     # "put it under the harrington wedding my name is lucy harrington"
     named = re.search(r"\bmy\s+name\s+is\s+", answer)
     if named:
         answer = answer[named.end():]
-    words = _name_words(answer)
+    confirmed = agent_written_names(t.agent)
+    # "och aye its morag mcleod" + "Thanks Morag": the name starts where the agent's does.
+    # ("delphine moreau" + "Ms. Moreau" keeps both words: the agent's word is among them.)
+    words = _name_words(answer, confirmed=confirmed)
+    said = answer.split()
+    first = next((i for i, w in enumerate(said) if w in confirmed and w not in _COMMON), None)
+    if first and not any(w in confirmed for w in words):
+        answer = " ".join(said[first:])
+        words = _name_words(answer, confirmed=confirmed)
     if not words:
         return []
-    confirmed = agent_proper_nouns(t.agent)
     if not any(w in confirmed for w in words) and len(answer.split()) > len(words) + 3:
         return []  # a long reply that is not confirmed is talk, not a name
     confidence = 0.85 if any(w in confirmed for w in words) else 0.7
+    if len(words) == 1 and _SURNAME_ASKED.search(t.prev_agent) and not _WHOLE_NAME_ASKED.search(
+            t.prev_agent):
+        # "And your surname?" — "kowalski": the family name, joined to the first name
+        # when the selection step has one (a later answer must not replace it).
+        return [t.candidate(f"Surname is {title_name(words[0])}", "identity", "surname",
+                            confidence, 0)]
     return [t.candidate(f"Name is {title_name(' '.join(words))}", "identity", "name",
                         confidence, 0)]
 
@@ -141,32 +181,72 @@ def bare_names(t: TurnView) -> list[Candidate]:
 # "this here is bobby ray", "oh and it's priya by the way": an introduction in lower case
 # counts when the agent's reply writes the name with a capital.
 _INTRO = re.compile(
-    r"(?:^|\b(?:and|oh|hi|hiya|hey|hello|yeah|morning|afternoon|evening)\s+)(?:it's|its|"
-    r"this\s+is|this\s+here\s+is|i'm|my\s+name's|name's)\s+(?P<name>[a-z][a-z'-]+"
-    r"(?:\s+[a-z][a-z'-]+)?)", re.IGNORECASE)
+    r"(?:^|\b(?:and|oh|hi|hiya|hey|hello|yeah|yes|yo|no|sorry|morning|afternoon|evening|"
+    r"there|yall|y'all|folks|guys|all)\s+)(?:it's|its|it\s+is|this\s+is|this\s+here\s+is|"
+    r"i'm|im|my\s+name's|name's|myself)\s+(?P<name>[a-z][a-z'-]+(?:\s+[a-z][a-z'-]+)?)",
+    re.IGNORECASE)
+# Words that end a name said in lower case ("sophie calling", "tom from the garage").
+_AFTER_NAME = word_set("""
+calling here speaking from regarding re about again returning ringing down up over back
+""")
+
+
+def _surname(word: str, confirmed: frozenset[str]) -> bool:
+    """Whether ``word``, said right after a first name, reads as a family name."""
+    if word in confirmed:
+        return True
+    # "locked", "ringing", "really" are not family names; "Reed" is.
+    verb_like = word.endswith(("ing", "ly")) or (word.endswith("ed") and not word.endswith("eed"))
+    return (word.isalpha() and len(word) >= 2 and word not in _COMMON
+            and word not in _AFTER_NAME and not verb_like)
 
 
 def confirmed_intros(t: TurnView) -> list[Candidate]:
-    """A lower-case self-introduction the agent confirms by writing the name."""
-    confirmed = agent_proper_nouns(t.agent)
+    """A lower-case self-introduction the agent confirms by writing the name.
+
+    "it's erik lindqvist" + "Welcome back Mr. Lindqvist": either word written back
+    confirms the introduction. A first name said again with a family name ("it's sophie
+    calling, sophie turner") gives the full name.
+    """
+    confirmed = agent_written_names(t.agent)
     out: list[Candidate] = []
     for m in _INTRO.finditer(t.user):
-        words = [w for w in m.group("name").lower().split()]
-        if not words or words[0] not in confirmed or words[0] in _COMMON:
+        words = m.group("name").lower().split()
+        if not words or words[0] in _COMMON or words[0] in _AFTER_NAME:
             continue
-        name = words[:2] if len(words) > 1 and words[1] in confirmed else words[:1]
+        if not any(w in confirmed for w in words[:2]):
+            continue
+        if words[0] not in confirmed and not _surname(words[0], frozenset()):
+            continue
+        name = words[:2] if len(words) > 1 and _surname(words[1], confirmed) else words[:1]
+        after = t.user[m.end():].split()
+        if len(name) == 2 and after and after[0].lower() == name[0]:
+            name = [name[1], name[0]]  # "its patel raj patel": family name first, then both
+        elif len(name) == 1:
+            again = re.search(rf"\b{re.escape(name[0])}\s+([a-z][a-z'-]+)\b", t.user[m.end():])
+            if again and _surname(again.group(1), confirmed):
+                name.append(again.group(1))
         out.append(t.candidate(f"Name is {title_name(' '.join(name))}", "identity", "name",
                                0.8, m.start()))
     return out
 
 
 def spelled_names(t: TurnView) -> list[Candidate]:
-    """A name corrected or confirmed by spelling: "no sorry cathy with a c"."""
+    """A name corrected or confirmed by spelling: "no sorry cathy with a c".
+
+    At the start of the turn it stands alone; later in the turn ("i'm clara no claire
+    sorry claire with an i") the agent must write the name back.
+    """
     m = _SPELLED_NAME.match(t.user.strip())
-    if not m or is_common_word(m.group("name")):
+    if m and not is_common_word(m.group("name")):
+        return [t.candidate(f"Name is {title_name(m.group('name'))}", "identity", "name",
+                            0.8, m.start())]
+    confirmed = agent_written_names(t.agent)
+    found = [w for w in _SPELLED_ANYWHERE.findall(t.user)
+             if w.lower() in confirmed and not is_common_word(w)]
+    if not found:
         return []
-    return [t.candidate(f"Name is {title_name(m.group('name'))}", "identity", "name", 0.8,
-                        m.start())]
+    return [t.candidate(f"Name is {title_name(found[-1])}", "identity", "name", 0.8, 0)]
 
 
 # --- people and pets ---------------------------------------------------------------------
@@ -202,7 +282,7 @@ _REL = "|".join(sorted({*_RELATION_WORDS, *_PLURALS}, key=len, reverse=True))
 # "my dog bruno", "our cat's called pepper", "my son's name is aiden", "my wife she's
 # called mei", "for my horse dancer", "two dogs max and ruby".
 _MY_REL = re.compile(
-    rf"\b(?P<own>my|our|me|the)\s+(?:(?:little|old|eldest|youngest|oldest|younger|older|"
+    rf"\b(?P<own>my|our|me|the)\s+(?:(?:little|wee|old|eldest|youngest|oldest|younger|older|"
     rf"new|baby|other|two|three|rescue|german|golden|\w+-year-old)\s+)*(?P<rel>{_REL})"
     rf"(?:'s|s(?=\s+name))?\s+(?:(?:name\s+is|name's|names|is\s+called|is\s+named|called|named|she's\s+called|"
     rf"he's\s+called|who's\s+called|is)\s+)?(?P<names>[a-z][a-z' -]{{1,40}})",
@@ -213,6 +293,11 @@ _HAVE_N = re.compile(
     rf"(?P<rel>{_REL})\s+(?:called\s+|named\s+)?(?P<names>[a-z][a-z' -]{{1,40}})",
     re.IGNORECASE,
 )
+# "i've got a cat named biscuit and a dog named rolo": "a" needs the naming word.
+_A_REL_NAMED = re.compile(
+    rf"\ban?\s+(?:(?:little|wee|old|new|young|rescue)\s+)?(?P<rel>{_REL})\s+"
+    rf"(?:named|called)\s+(?P<names>[a-z][a-z'-]*(?:\s+and\s+(?!an?\s)[a-z][a-z'-]*)?)",
+    re.IGNORECASE)
 _SPECIES_AFTER = re.compile(
     r"^\s*(?:he's|she's|hes|shes|is|it's)\s+(?:a|an|my)\s+(?P<breed>(?:[a-z]+\s+){0,2}"
     r"(?:dog|cat|puppy|kitten|horse|rabbit|parrot|beagle|spaniel|labrador|terrier|poodle|"
@@ -226,14 +311,21 @@ _THEIR_NAME = re.compile(
     re.IGNORECASE)
 _LAST_REL = re.compile(rf"\b(?:my|our|me|a|the)\s+(?:(?:new|little|old|baby)\s+)?(?P<rel>{_REL})"
                        rf"(?:'s|s)?\b", re.IGNORECASE)
+_THEIR_NAME_LEAD = re.compile(
+    r"^(?:(?:his|her|their|its|the\s+\w+'s)\s+name(?:'s|s|\s+is)|(?:he's|she's|hes|shes|"
+    r"it's|its)\s+(?:called|named))\s+", re.IGNORECASE)
 # "what's your son's name?" / "and your pet's name?": the answer names that person.
 # (Possessive relation words, "my missus's car", are matched by the optional 's.)
 _ASKED_THEIR_NAME = re.compile(
-    rf"\byour\s+(?P<rel>{_REL}|pet)(?:'s|s)\s+name\b", re.IGNORECASE)
+    rf"\b(?:your|the)\s+(?P<rel>{_REL}|pet)(?:'s|s)\s+name\b", re.IGNORECASE)
 # "cathy with a c", "no sorry it's claire with an i": a name being spelled out.
 _SPELLED_NAME = re.compile(
     r"^(?:(?:no|sorry|no\s+sorry|it's|its|actually|oh)[\s,]+)*(?P<name>[a-z]{2,})\s+"
     r"(?:with\s+an?\s+[a-z]\b|spelled|spelt)", re.IGNORECASE)
+
+
+_SPELLED_ANYWHERE = re.compile(r"\b([a-z]{2,})\s+(?:with\s+an?\s+[a-z]\b|spelled|spelt)",
+                               re.IGNORECASE)
 
 
 def _names_in(raw: str, confirmed: frozenset[str]) -> list[str]:
@@ -260,7 +352,7 @@ def relations(t: TurnView) -> list[Candidate]:
     """People and pets the caller names: "my dog bruno", "my daughter karen picks up"."""
     out: list[Candidate] = []
     confirmed = agent_proper_nouns(t.agent)
-    for pattern in (_MY_REL, _HAVE_N):
+    for pattern in (_MY_REL, _HAVE_N, _A_REL_NAMED):
         for m in pattern.finditer(t.user):
             rel_word = m.group("rel").lower()
             rel = _RELATION_WORDS.get(rel_word) or _PLURALS.get(rel_word, rel_word)
@@ -268,7 +360,8 @@ def relations(t: TurnView) -> list[Candidate]:
             named = re.search(r"\b(?:called|named|name)\b", m.group())
             # "my wife is vegan" describes her; only a word the agent wrote as a name is one.
             connector = m.group(0)[: m.start("names") - m.start()]
-            if not named and re.search(r"\sis\s+$", connector):
+            # "my husband's vegetarian" is "husband is", or his thing: never a name by itself.
+            if not named and re.search(r"(?:\sis|'s)\s+$", connector):
                 found = [n for n in found if n in confirmed]
             # "my sons birthday" is a possessive; "my kids emma and jack" names two.
             if pattern is _MY_REL and not named and len(found) < 2 and (
@@ -290,6 +383,8 @@ def relations(t: TurnView) -> list[Candidate]:
         rel_word = asked.group("rel").lower()
         rel = _RELATION_WORDS.get(rel_word) or _PLURALS.get(rel_word, rel_word)
         answer = _LEAD_IN.sub("", t.user.strip().lower(), count=1)
+        # "his names ranger", "she's called pip": the name after its introduction.
+        answer = _THEIR_NAME_LEAD.sub("", answer, count=1)
         found = _names_in(answer, confirmed)[:1]
         species = _SPECIES_AFTER.match(answer[len(found[0]):]) if found else None
         if species and rel == "pet":

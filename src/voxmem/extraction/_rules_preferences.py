@@ -122,6 +122,7 @@ _RATHER = re.compile(
     r"(?P<neg>not\s+(?:to\s+)?)?",
     re.IGNORECASE,
 )
+_HAVE_OBJECT = re.compile(r"^(?:have|get|go\s+with|take)\s+(?=(?:a|an|the|my|some)\b)", re.I)
 _LIKE = re.compile(
     r"\b(?:i|we)\s+(?:really\s+|do\s+|always\s+)?(?P<neg>don't\s+(?:really\s+)?like|do\s+not\s+like|"
     r"hate|dislike|can't\s+stand|cannot\s+stand|like|love)\s+",
@@ -132,6 +133,9 @@ _GOOD = (
     r"most\s+convenient"
 )
 _BAD = r"tough|hard|difficult|bad|impossible|no\s+good|not\s+great|too\s+early|too\s+late|tricky"
+_GOOD_OR_BAD = re.compile(
+    r"best|better|eas(?:y|ier|iest)|ideal|great|perfect|good|convenient|tough|hard|difficult|"
+    r"bad|impossible|early|late|tricky", re.IGNORECASE)
 _BETTER_FOR_ME = re.compile(
     r"(?:^|[,;:]\s*|\b(?:and|but|so|yeah|well|honestly|actually|generally|usually|oh|ok|"
     r"okay|no|wait|now)\s+)(?P<obj>[^\W\d_][\w' -]{1,40}?)(?:\s+(?:is|are|work|works|"
@@ -217,6 +221,8 @@ def preferences(t: TurnView) -> list[Candidate]:
                                 + len(obj) :], re.I) if obj else None
                 if tail:
                     obj = f"{obj} rather than {tail.group(1).strip()}"
+                # "i'd rather have a king bed": the thing wished for is the object.
+                obj = _HAVE_OBJECT.sub("", obj)
                 c = _preference(t, obj, offset + m.start(), confidence,
                                 negative=bool(m.group("neg")))
                 if c:
@@ -230,7 +236,9 @@ def preferences(t: TurnView) -> list[Candidate]:
             c = _preference(t, obj, offset + m.start(), 0.6, negative=negative)
             if c:
                 out.append(c)
-        for m in _BETTER_FOR_ME.finditer(sentence.lstrip()):
+        # The full pattern may start at any word; try it only when a judging word is there.
+        judged = _GOOD_OR_BAD.search(sentence) is not None
+        for m in _BETTER_FOR_ME.finditer(sentence.lstrip()) if judged else ():
             obj = m.group("obj").strip()
             # The subject is the last clause: "i speak a little english but español".
             obj = re.split(r"\b(?:but|so|because|and\s+i|i)\b", obj)[-1].strip()
@@ -248,7 +256,7 @@ def preferences(t: TurnView) -> list[Candidate]:
             c = _preference(t, obj, offset + m.start(), 0.8, negative=bool(m.group("bad")))
             if c:
                 out.append(c)
-        for m in _BEST_WAY.finditer(sentence):
+        for m in _BEST_WAY.finditer(sentence) if judged and "way" in sentence else ():
             c = _preference(t, m.group("obj") or m.group("obj2"), offset + m.start(), 0.85)
             if c:
                 out.append(c)

@@ -9,6 +9,7 @@ agent's written reply where it confirms what was heard.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from ._rules_common import (
@@ -116,6 +117,20 @@ _STYLIST = re.compile(
     r"(?:my|the\s+one)|if\s+(?:she's|he's)\s+in)", re.IGNORECASE)
 _DIET_WORDS = ("vegan", "vegetarian", "pescatarian", "kosher", "halal", "keto",
                "gluten free", "dairy free", "plant based")
+# "Prefers vegan meals", "Only wants halal": a preference for a diet fills the diet slot.
+_DIET_PREFERENCE = re.compile(
+    r"^(?:Prefers:?|Only\s+wants)\s+(?:only\s+|always\s+)?(?P<diet>" + "|".join(_DIET_WORDS)
+    + r")(?:\s+(?:meals?|food|options?|menu|dishes|only))?$", re.IGNORECASE)
+
+
+def as_diet(c: Candidate) -> Candidate:
+    """``c`` moved into the ``diet`` slot when it only names a diet."""
+    m = _DIET_PREFERENCE.match(c.text) if c.kind == "preference" and not c.slot_key else None
+    if not m:
+        return c
+    return dataclasses.replace(c, text=f"Diet is {m.group('diet').lower()}", slot_key="diet")
+
+
 _DIET = re.compile(
     r"\b(?:i'm|i\s+am|we're|we\s+are|were|gone|going|switch\s+(?:me|us)\s+to|make\s+it|"
     r"keep\s+it|to\s+be|be|it's|its|eat|only|all|plan\s+is)\s+(?:fully\s+|strictly\s+|"
@@ -261,6 +276,11 @@ _CLOCK = r"(?:\d{1,2}(?::\d\d)?\s*(?:am|pm)?|noon|lunch|midday|work)"
 _SLOT = (rf"(?P<when>(?:(?:on\s+)?(?:a\s+)?{_DAY}(?:\s+(?:and|or)\s+{_DAY})?|(?:in\s+the\s+)?"
          rf"{_PART})(?:\s+(?:before|after|from|between)\s+{_CLOCK}(?:\s+and\s+{_CLOCK})?)?|"
          rf"(?:any\s*time\s+)?(?:before|after)\s+{_CLOCK})")
+_ANY_DAY_BUT = re.compile(
+    rf"\bany\s+(?:day|weekday)\s+(?:but|except|apart\s+from|other\s+than)\s+"
+    rf"(?P<day>{_DAY}|weekends?|the\s+weekend)\b", re.IGNORECASE)
+_SLOT_WORD = re.compile(r"day|morning|afternoon|evening|night|week|lunch|before|after",
+                        re.IGNORECASE)
 _BEST_FOR_ME = re.compile(
     rf"{_SLOT}\s+(?:are|is|would\s+be|works?)\s+(?:the\s+)?(?:best|better|good|great|ideal|"
     rf"easiest)(?:\s+for\s+(?:me|us))?(?:\s+(?P<after>(?:before|after)\s+{_CLOCK}))?",
@@ -276,6 +296,11 @@ _REACH_ME = re.compile(
     rf"(?:in\s+the\s+)?{_SLOT}", re.IGNORECASE)
 _SUITS_ME = re.compile(
     rf"{_SLOT}\s+(?:suits?|work\s+best\s+for|works\s+best\s+for)\s+(?:me|us)\b", re.IGNORECASE)
+# "please call me in the mornings, before 9am": when to ring, said as a request.
+_CALL_ME_WHEN = re.compile(
+    rf"\b(?:call|ring|phone|reach|contact|text)\s+me\s+(?:back\s+)?(?:only\s+)?"
+    rf"(?:in\s+the\s+|on\s+)?{_SLOT}", re.IGNORECASE)
+_EDGE_AFTER = re.compile(rf"\s*,?\s*(?P<edge>(?:before|after)\s+{_CLOCK})", re.IGNORECASE)
 _NO_LATER = re.compile(
     rf"\bno\s+(?P<dir>later|earlier)\s+than\s+(?P<t>{_CLOCK})", re.IGNORECASE)
 _BARE_SLOT = re.compile(
@@ -296,7 +321,9 @@ def spoken_availability(t: TurnView) -> list[Candidate]:
     out: list[Candidate] = []
     user = t.user
     offered = t.prev_agent.lower()
-    for m in _BEST_FOR_ME.finditer(user):
+    # Every pattern below but _NO_LATER holds a day, a part of the day or "before/after".
+    timed = _SLOT_WORD.search(user) is not None
+    for m in _BEST_FOR_ME.finditer(user) if timed else ():
         when = _when_text(m.group("when"))
         if when.lower().rstrip("s") in offered and "for me" not in m.group().lower():
             continue  # "monday is good" accepts the slot the agent offered
@@ -308,11 +335,24 @@ def spoken_availability(t: TurnView) -> list[Candidate]:
         edge = "before" if m.group("dir").lower() == "later" else "after"
         out.append(t.candidate(f"Available {edge} {m.group('t')}", "availability",
                                "preferred_time", 0.75, m.start()))
-    for pattern in (_ONLY_HOME, _HAS_TO_BE, _REACH_ME, _SUITS_ME):
+    for pattern in (_ONLY_HOME, _HAS_TO_BE, _REACH_ME, _SUITS_ME) if timed else ():
         for m in pattern.finditer(user):
             out.append(t.candidate(f"Available {_when_text(m.group('when'))}", "availability",
                                    "preferred_time", 0.75, m.start()))
-    if not out:
+    for m in _CALL_ME_WHEN.finditer(user) if timed else ():
+        when = _when_text(m.group("when"))
+        edge_m = _EDGE_AFTER.match(user, m.end())
+        if edge_m and not re.search(r"\b(?:before|after)\b", when):
+            when = f"{when} {edge_m.group('edge')}"
+        # "call me after 5" may be about today only: a habit ("mornings", "before 9") or
+        # nothing, and never next to "tomorrow".
+        if is_recurring_time(when) and not ONE_OFF.search(user):
+            out.append(t.candidate(f"Prefers calls {when}", "availability", "preferred_time",
+                                   0.75, m.start()))
+    for m in _ANY_DAY_BUT.finditer(user):
+        out.append(t.candidate(tidy_days(f"Available any day but {m.group('day').lower()}"),
+                               "availability", "preferred_time", 0.75, m.start()))
+    if not out and timed:
         bare = _BARE_SLOT.search(user)
         if bare and (bare.start() > 0 or _ASKED_WHEN.search(t.prev_agent)) and (
                 not ONE_OFF.search(user)):

@@ -139,6 +139,9 @@ def standing_requests(t: TurnView) -> list[Candidate]:
 _ALWAYS_SEE = re.compile(
     r"\b(?:i|we)\s+(?:always|only|usually|normally)\s+(?P<verb>see|go\s+to|go\s+with|book\s+with|"
     r"ask\s+for|request|have|get|let|want|use)\s+(?P<name>[a-z][a-z'-]+)\b", re.IGNORECASE)
+_ALWAYS_THEM = re.compile(
+    r"\b(?:i|we)\s+(?:always|only|usually|normally)\s+(?:see|go\s+to|go\s+with|book\s+with|"
+    r"ask\s+for|have|get|want|use)\s+(?:her|him|them)\b", re.IGNORECASE)
 _SAME_PERSON = re.compile(
     r"\bsame\s+(?P<what>[a-z]+)\s+as\s+(?:last\s+time|before|usual)\s*,?\s+(?P<name>[a-z][a-z'-]+)",
     re.IGNORECASE)
@@ -165,8 +168,10 @@ _WRITTEN_WORD = re.compile(r"\b[A-Z][a-z'-]+\b")
 def _names_written(agent: str) -> frozenset[str]:
     # Also a capitalised word that starts a sentence ("Dmitri has Thursday free"), unless
     # it is an everyday word; the caller must have said it after "I always see" too.
+    # "Marco's free at 3": the name without the possessive.
     return agent_proper_nouns(agent) | frozenset(
-        w.lower() for w in _WRITTEN_WORD.findall(agent) if not is_common_word(w.lower()))
+        w.lower().removesuffix("'s") for w in _WRITTEN_WORD.findall(agent)
+        if not is_common_word(w.lower()))
 
 
 _NOT_ON = re.compile(
@@ -198,6 +203,15 @@ def named_preferences(t: TurnView) -> list[Candidate]:
             name = m.group("name").lower()
             if name in confirmed and not is_common_word(name):
                 out.append(t.candidate(f"Prefers {title_name(name)} (always asks for them)",
+                                       "preference", None, 0.75, offset + m.start()))
+        for m in _ALWAYS_THEM.finditer(sentence):
+            # "book with jess again ... i only go to her": the person named before.
+            # Any word the agent writes as a name, said before the pronoun.
+            named = [w.lower() for w in re.findall(r"[a-z][a-z'-]+", t.user[:offset + m.start()],
+                                                   re.IGNORECASE)]
+            named = [n for n in named if n in confirmed and not is_common_word(n)]
+            if named:
+                out.append(t.candidate(f"Prefers {title_name(named[-1])} (always asks for them)",
                                        "preference", None, 0.75, offset + m.start()))
         for m in _SAME_PERSON.finditer(sentence):
             name = m.group("name").lower()

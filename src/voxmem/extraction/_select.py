@@ -1,4 +1,4 @@
-"""From candidate facts to the final 0..5: filter, resolve corrections, rank.
+"""From candidate facts to the final few: filter, resolve corrections, rank, limit.
 
 Both extractors produce loose candidates and hand them here, so the rules that protect
 the store are written once:
@@ -11,7 +11,10 @@ the store are written once:
    ("email me, I'd rather not get calls" keeps email);
 3. facts without a slot are de-duplicated by their normalised text; when one text
    contains another, the longer (more specific) one is kept;
-4. the rest are ranked by confidence and cut to ``max_facts``.
+4. the rest are ranked by confidence; each kind keeps its best ``KIND_LIMITS[kind]``
+   and the call its best ``max_facts``. A per-kind limit rather than one flat cap: a
+   caller's name, e-mail and three preferences are all worth keeping, ten promises from
+   one call are not.
 """
 
 from __future__ import annotations
@@ -20,11 +23,11 @@ import dataclasses
 import logging
 import re
 
-from ._base import FACT_KINDS, MAX_FACT_CHARS, MAX_FACTS, ExtractedFact
+from ._base import FACT_KINDS, KIND_LIMITS, MAX_FACT_CHARS, MAX_FACTS, ExtractedFact
 from ._text import word_set
 from .sensitive import DEFAULT_POLICY, SensitivePolicy, is_sensitive
 
-__all__ = ["Candidate", "select_facts"]
+__all__ = ["ALLERGY_FACT", "Candidate", "select_facts"]
 
 logger = logging.getLogger("voxmem.extraction")
 
@@ -55,10 +58,21 @@ def _norm(text: str) -> str:
     return _NON_WORD.sub(" ", text.lower()).strip()
 
 
+# "Allergic to penicillin": a declared allergy, the one health detail a policy may keep
+# as a constraint (SensitivePolicy.allergy_constraints). Letters only, a few words.
+ALLERGY_FACT = re.compile(r"Allergic to (?!my |his |her |their )(?:[a-z][a-z'-]*)"
+                          r"(?:,? (?:and |or )?[a-z][a-z'-]*){0,4}"
+                          r"|Has an? [a-z][a-z'-]* allergy")
+
+
 def _acceptable(c: Candidate, policy: SensitivePolicy) -> bool:
     text = c.text
     if not text or len(text) > MAX_FACT_CHARS or c.kind not in _KIND_RANK:
         return False
+    if (c.kind == "constraint" and policy.health and policy.allergy_constraints
+            and ALLERGY_FACT.fullmatch(text)):
+        # Still checked for every other category (a card number cannot hide here).
+        policy = dataclasses.replace(policy, health=False)
     # A fact is about the caller by construction: "Has diabetes" needs no "I" to count.
     if "[redacted" in text or is_sensitive(text, policy, about_caller=True):
         logger.debug("dropped a %s candidate flagged as sensitive", c.kind)
@@ -74,7 +88,7 @@ _SAME_CONTENT = 0.8
 
 
 # "Dislikes olives" and "Does not want olives" say one thing: both read as "not olives".
-_NEGATION_WORDS = {"dislikes": "not", "does": "", "want": "", "doesn't": "not"}
+_NEGATION_WORDS = {"dislikes": "not", "does": "", "want": "", "doesn't": "not", "no": "not"}
 
 
 def _content_words(norm: str) -> frozenset[str]:
@@ -109,14 +123,37 @@ def _pick_slot_winner(group: list[Candidate]) -> Candidate:
     return winner
 
 
+def _join_surname(by_slot: dict[str, list[Candidate]]) -> None:
+    """A family name given on its own completes a one-word name, or stands for the name."""
+    surnames = by_slot.pop("surname", None)
+    if not surnames:
+        return
+    last = max(surnames, key=lambda c: c.position)
+    family = last.text.removeprefix("Surname is ")
+    names = by_slot.get("name")
+    if not names:
+        by_slot["name"] = [dataclasses.replace(last, text=f"Name is {family}", slot_key="name")]
+        return
+    winner = _pick_slot_winner(names)
+    words = _name_words(winner.text)
+    if len(words) == 1 and words[0] != family.lower():
+        by_slot["name"] = [dataclasses.replace(winner, text=f"{winner.text} {family}")]
+
+
 def select_facts(
     candidates: list[Candidate],
     *,
     policy: SensitivePolicy = DEFAULT_POLICY,
     max_facts: int = MAX_FACTS,
     min_confidence: float = 0.0,
+    kind_limits: dict[str, int] | None = None,
 ) -> list[ExtractedFact]:
-    """Filter, resolve and rank ``candidates`` into at most ``max_facts`` facts, best first."""
+    """Filter, resolve and rank ``candidates`` into the call's facts, best first.
+
+    Each kind keeps at most ``KIND_LIMITS[kind]`` facts (``kind_limits`` overrides), and
+    the call at most ``max_facts``.
+    """
+    limits = KIND_LIMITS if kind_limits is None else kind_limits
     kept = [
         c for c in candidates if c.confidence >= min_confidence and _acceptable(c, policy)
     ]
@@ -128,7 +165,14 @@ def select_facts(
         else:
             loose.append(c)
 
+    _join_surname(by_slot)
     chosen = [_pick_slot_winner(group) for group in by_slot.values()]
+    # "Diet is halal" already says "Prefers halal": a loose fact whose content words a
+    # slot's fact holds is a repeat of it.
+    slotted = [(c.kind, _content_words(_norm(c.text))) for c in chosen]
+    loose = [c for c in loose if not any(
+        kind == c.kind and words and words <= held
+        for words in [_content_words(_norm(c.text))] for kind, held in slotted)]
 
     # Longest first, so a shorter text contained in a kept one is recognised as a repeat.
     unique: list[tuple[str, Candidate]] = []
@@ -149,7 +193,8 @@ def select_facts(
             continue
         # One content word each, the same word, the same kind: "Only wants decaf" and
         # "Prefers decaf" are one preference.
-        if len(words) == 1 and any(o.kind == c.kind and _content_words(k) == words
+        # Also "Prefers Jess" next to "Prefers Jess (always asks for them)".
+        if len(words) == 1 and any(o.kind == c.kind and words <= _content_words(k)
                                    for k, o in unique):
             continue
         unique.append((key, c))
@@ -158,6 +203,13 @@ def select_facts(
     chosen.extend(c for _, c in unique)
 
     chosen.sort(key=lambda c: (-c.confidence, _KIND_RANK[c.kind], c.position))
+    per_kind: dict[str, int] = {}
+    limited: list[Candidate] = []
+    for c in chosen:
+        seen = per_kind.get(c.kind, 0)
+        if seen < limits.get(c.kind, max_facts):
+            per_kind[c.kind] = seen + 1
+            limited.append(c)
     return [
         ExtractedFact(
             text=c.text,
@@ -166,5 +218,5 @@ def select_facts(
             confidence=round(min(1.0, max(0.0, c.confidence)), 3),
             source_turn_ids=c.turn_ids,
         )
-        for c in chosen[:max_facts]
+        for c in limited[:max_facts]
     ]

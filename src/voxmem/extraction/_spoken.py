@@ -58,6 +58,28 @@ def _kind(token: str) -> str:
     return "word"
 
 
+# Every word text2num reads as (part of) a number. A text with none of them and no digit
+# has nothing to convert or join: the common case, answered by a set lookup instead of a
+# text2num pass (extraction of ended calls is a large share of the runtime's CPU).
+_NUMBER_WORDS = word_set("""zero oh one two three four five six seven eight nine ten eleven
+    twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty thirty forty
+    fifty sixty seventy eighty ninety hundred thousand million billion first second third
+    fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth fourteenth
+    fifteenth sixteenth seventeenth eighteenth nineteenth twentieth thirtieth fortieth
+    fiftieth sixtieth seventieth eightieth ninetieth hundredth thousandth millionth
+    double triple""")
+_NUMBER_WORDS = _NUMBER_WORDS | {w + "s" for w in _NUMBER_WORDS} | {
+    w + "es" for w in _NUMBER_WORDS}  # "under twelves", "sixes"
+_LETTERS_RUN = re.compile(r"[a-z]+")
+_ANY_DIGIT = re.compile(r"\d")
+
+
+def has_number(text: str) -> bool:
+    """Whether ``text`` holds a digit or a number word (a cheap guard for the rewrites)."""
+    return bool(_ANY_DIGIT.search(text)) or not _NUMBER_WORDS.isdisjoint(
+        _LETTERS_RUN.findall(text.lower()))
+
+
 @functools.lru_cache(maxsize=4096)
 def spoken_numbers(text: str) -> str:
     """``text`` with spoken numbers as digits and numbers read in pieces joined up.
@@ -67,7 +89,7 @@ def spoken_numbers(text: str) -> str:
         >>> spoken_numbers("account is four four two zero one nine, i'm at nine eleven elm road")
         "account is 442019, i'm at 911 elm road"
     """
-    if not text:
+    if not text or not has_number(text):
         return text
     converted = alpha2digit(_expand_repeats(text), "en")
     tokens = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(converted)]
@@ -191,6 +213,8 @@ def _digits(words: str) -> str:
 
 def join_stray_digits(text: str) -> str:
     """Attach a digit word left next to an id or a long number to it ("x7k9p two")."""
+    if not _ANY_DIGIT.search(text):
+        return text  # both patterns join digit words to a run that holds a digit
     text = _TRAILING.sub(lambda m: m.group("run") + _digits(m.group("words")), text)
 
     def lead(m: re.Match[str]) -> str:

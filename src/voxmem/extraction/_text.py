@@ -176,6 +176,7 @@ _INTRODUCED_EMAIL = re.compile(
     rf"(?P<domain>[a-z0-9-]+(?:\s*(?:dot|\.)\s*[a-z0-9-]+)*\s*(?:dot|\.)\s*(?:{_TLDS}))(?![\w.])",
     re.IGNORECASE,
 )
+_AT_WORD = re.compile(r"\sat\s")
 # Words that end a spoken local part when they appear in it: talk, not the address.
 _LOCAL_BREAKS = frozenset({"is", "it's", "its", "my", "email", "me", "address", "be", "and",
                            "or", "the", "it", "sure", "yeah", "so", "send", "to", "please",
@@ -202,6 +203,11 @@ def spoken_emails_to_addresses(text: str) -> str:
             return m.group(0)
         return f"{_join_spoken(local)}@{_join_spoken(m.group(2))}"
 
+    # Both patterns need the word "at" and a "dot" or "." before the domain's ending; most
+    # turns have neither, and the patterns are costly to try at every position.
+    low = text.lower()
+    if not _AT_WORD.search(low) or ("dot" not in low and "." not in low):
+        return text
     return _SPOKEN_EMAIL.sub(repl, _INTRODUCED_EMAIL.sub(introduced, text))
 
 

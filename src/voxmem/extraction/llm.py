@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 
 from .._exceptions import VoxmemError
-from ._base import FACT_KINDS, MAX_FACT_CHARS, MAX_FACTS, ExtractedFact, Transcript
+from ._base import FACT_KINDS, MAX_FACT_CHARS, ExtractedFact, Transcript
 from ._select import Candidate, select_facts
 from .sensitive import DEFAULT_POLICY, SensitivePolicy, redact
 
@@ -67,6 +67,9 @@ MAX_PROMPT_TRANSCRIPT_CHARS = 24_000
 #: Version of the prompt and output schema; recorded with every fact the LLM extractor writes.
 PROMPT_VERSION = "v1"
 
+# Prompt v1 asks for at most five facts; the answer is then held to ``KIND_LIMITS`` like
+# the rule extractor's. Asking for more would change the prompt, hence its version.
+_PROMPT_MAX_FACTS = 5
 _SYSTEM_PROMPT_V1 = f"""\
 You read the transcript of a finished phone call between a CALLER and a voice AGENT and \
 write down what a future call with the same caller should know.
@@ -76,7 +79,7 @@ Answer with one JSON object and nothing else:
 "source_turn_ids": ["..."]}}]}}
 
 Rules:
-- 0 to {MAX_FACTS} facts, most useful first. Most calls teach nothing durable: then answer \
+- 0 to {_PROMPT_MAX_FACTS} facts, most useful first. Most calls teach nothing durable: then answer \
 {{"facts": []}}. Never invent filler.
 - text: one short third-person statement about the caller, at most 120 characters, e.g. \
 "Name is Dana Whitfield", "Prefers appointments before 9am", "Is vegetarian", \

@@ -4,7 +4,7 @@ It reads each turn in order, runs pattern rules over the caller's words (names, 
 details, preferences, availability, constraints, recurring needs) and over the agent's
 words (commitments, ticket numbers, plan changes), then hands the candidates to the
 shared selection step: sensitive facts dropped, corrections resolved (latest statement
-wins a slot), duplicates merged, the best five kept.
+wins a slot), duplicates merged, the best few of each kind kept.
 
 Example::
 
@@ -30,13 +30,15 @@ from ._context import asked_for
 from ._rules_agent import AGENT_RULES, extra_commitment
 from ._rules_common import Rule, TurnView, capture_phrase, sentences
 from ._rules_habits import HABIT_RULES
-from ._rules_identity import IDENTITY_RULES
-from ._rules_needs import NEED_RULES
+from ._rules_identity import IDENTITY_RULES, is_misheard_copy, read_back_ids
+from ._rules_needs import NEED_RULES, declared_allergies
+from ._rules_noted import NOTED_RULES, echoed_needs, echoed_preferences
 from ._rules_people import PEOPLE_RULES
 from ._rules_preferences import PREFERENCE_RULES
-from ._rules_spoken import SPOKEN_RULES
+from ._rules_spoken import SPOKEN_RULES, as_diet
 from ._rules_standing import STANDING_RULES
 from ._rules_things import THING_RULES
+from ._rules_wishes import WISH_RULES
 from ._select import Candidate, select_facts
 from ._spoken import join_stray_digits, restore_apostrophes, spelled_letters, spoken_numbers
 from ._text import (
@@ -73,7 +75,7 @@ _COMMIT_VERB = (
     r"(?P<verb>send|email|e-mail|mail|post|text|call|ring|phone|ship|refund|credit|waive|"
     r"reimburse|replace|deliver|dispatch|schedule|arrange|follow\s+up|get\s+back|reach\s+out|"
     r"contact|escalate|expedite|process|issue|notify|remind|check\s+back|come\s+out|visit|"
-    r"have|be\s+in\s+touch|courier)"
+    r"have|be\s+in\s+touch|courier|collect|install|fix|repair|pick\s+up)"
 )
 _COMMIT = re.compile(
     rf"\b{_COMMIT_SUBJECT}\s+(?:(?:also|just|personally|definitely|then|now|go\s+ahead\s+and|"
@@ -85,6 +87,7 @@ _HAVE_SOMEONE = re.compile(
     r"reach\s+out\s+to|get\s+back\s+to|text|visit|give)\s+you(?:\s+a\s+(?:call|ring))?\b",
     re.IGNORECASE,
 )
+_FUTURE = re.compile(r"will|'ll|going")
 _YOU_SHOULD_SEE = re.compile(
     r"\byou(?:'ll|\s+(?:should|will|ought\s+to))\s+(?:also\s+)?(?:see|get|receive)\s+"
     r"(?!it\b|that\b|them\b|this\b)",
@@ -151,7 +154,9 @@ def commitments(t: TurnView) -> list[Candidate]:
         if _RIGHT_AWAY.search(sentence):
             continue  # done during the call ("I'll send one up right away")
         found = len(out)
-        for m in _COMMIT.finditer(sentence):
+        low = sentence.lower()
+        # Every promise shape holds "will"/"'ll"/"going to"; most agent sentences hold none.
+        for m in _COMMIT.finditer(sentence) if _FUTURE.search(low) else ():
             verb = re.sub(r"\s+", " ", m.group("verb").lower())
             rest = capture_phrase(sentence, m.end())
             if _NOT_A_PROMISE.match(rest):
@@ -207,20 +212,23 @@ def commitments(t: TurnView) -> list[Candidate]:
     return out
 
 
+_WISH_KINDS = frozenset({"preference", "constraint", "availability", "need"})
 _USER_RULES: tuple[Rule, ...] = (
     *IDENTITY_RULES, *PEOPLE_RULES, *THING_RULES, *PREFERENCE_RULES, *SPOKEN_RULES,
-    *NEED_RULES, *AGENT_RULES, *STANDING_RULES, *HABIT_RULES, commitments)
+    *NEED_RULES, *AGENT_RULES, *STANDING_RULES, *HABIT_RULES, *NOTED_RULES, *WISH_RULES,
+    commitments)
 
 
 class RuleExtractor:
     """Pattern-based fact extractor; the offline default (``name = "rules-v1"``).
 
     Args:
-        policy: what counts as sensitive; with ``health=False`` allergies are kept as
-            constraints ("Allergic to shellfish").
+        policy: what counts as sensitive. A caller's declared allergy is kept as a
+            constraint ("Allergic to shellfish") unless ``allergy_constraints=False``.
         default_country_code: country code assumed for 10-digit phone numbers said
             without one (``"1"``, the North American plan).
-        max_facts: most facts per call (at most 5, SPEC §6.3).
+        max_facts: most facts per call (at most :data:`MAX_FACTS`); each kind is also
+            held to its limit in ``KIND_LIMITS``.
         min_confidence: candidates below this are dropped.
 
     Example::
@@ -245,7 +253,7 @@ class RuleExtractor:
         self.min_confidence = min_confidence
 
     async def extract(self, transcript: Transcript) -> list[ExtractedFact]:
-        """Extract 0..5 facts from ``transcript``, best first.
+        """Extract the facts of ``transcript`` (often none), best first.
 
         Pure CPU work of about half a millisecond per turn: a short call runs inline, a
         long one (tens of milliseconds) on a worker thread so the event loop keeps
@@ -277,11 +285,30 @@ class RuleExtractor:
                 keep_health=not self.policy.health,
                 user_raw=user,
             )
+            found = len(candidates)
             for rule in _USER_RULES:
                 candidates.extend(rule(view))
+            for back in read_back_ids(view):
+                # The written read-back replaces a garbled spoken copy from this turn.
+                candidates[found:] = [c for c in candidates[found:] if not (
+                    c.kind == "identity" and c.slot_key != "name" and is_misheard_copy(c, back))]
+                candidates.append(back)
+            if "[redacted" not in user and not any(
+                    c.kind in _WISH_KINDS for c in candidates[found:]):
+                # The agent's "Back porch, noted." fills in only when no rule read the
+                # caller's own words of this turn as a wish: those say it better. Never
+                # after a redaction: the echo could restate what was redacted.
+                candidates.extend(echoed_preferences(view))
+                if not any(c.kind == "need" for c in candidates):
+                    candidates.extend(echoed_needs(view))
+            if self.policy.health and self.policy.allergy_constraints and (
+                    "allerg" in (turn.user_text or "").lower()):
+                # Read before redaction: the transcript loses the allergy, the fact keeps it.
+                raw = restore_apostrophes(clean_fillers(turn.user_text or ""))
+                candidates.extend(declared_allergies(view, raw))
             prev_agent = view.agent
         return select_facts(
-            candidates,
+            [as_diet(c) for c in candidates],
             policy=self.policy,
             max_facts=self.max_facts,
             min_confidence=self.min_confidence,

@@ -65,6 +65,12 @@ class SensitivePolicy:
     Every category is on by default. ``placeholder`` is a format string; ``{category}``
     is replaced by the category name.
 
+    ``allergy_constraints`` (on by default) lets an extractor keep a caller's declared
+    allergy as a ``constraint`` fact ("Allergic to penicillin") although ``health`` is
+    on: it is a safety constraint the caller states so that it is acted on. The
+    transcript itself is still redacted, and no other health detail becomes a fact. Set
+    it to ``False`` where no health data at all may be stored.
+
     Example::
 
         policy = SensitivePolicy(health=False, placeholder="***")
@@ -77,6 +83,7 @@ class SensitivePolicy:
     government_id: bool = True
     health: bool = True
     placeholder: str = DEFAULT_PLACEHOLDER
+    allergy_constraints: bool = True
 
     def __post_init__(self) -> None:
         try:
