@@ -2,10 +2,12 @@
 
 Open loop (the default): turns arrive at a fixed rate whatever the runtime's answers
 do, as calls do, so queueing shows instead of slowing the load down. Each turn is a
-recall followed by a save of one of ``--callers`` callers; worker processes (like
-LiveKit's one-process-per-job) share the rate. The rate is stepped (``--rates``, turns
-per second; two requests each) against one runtime for a fresh data directory, and
-each step reports the achieved request rate, recall and save latency percentiles
+recall followed by a save of one of ``--callers`` callers, sent by a cheap raw-HTTP
+generator (``load_generator.py``: kept-alive connections, pre-encoded bodies) so the
+load does not eat the cores the runtime is measured on; ``--generators`` processes
+share the rate, and each step reports the CPU both sides used. The rate is stepped
+(``--rates``, turns per second; two requests each) against one runtime for a fresh
+data directory, and each step reports the achieved request rate, recall and save latency percentiles
 (measured from the turn's scheduled start, so a late client does not hide queueing),
 degraded recalls, errors and the runtime's own saturation gauge from ``/metrics``.
 The saturation point is the last step that keeps up: achieved >= 95 % of offered,
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -37,10 +40,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from recall_latency import corpus, pct  # shared corpus and percentile
-from runtime_latency import PORTS, process_cpu_s, process_rss_mb
+from runtime_latency import PORTS, process_rss_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
+GENERATOR = Path(__file__).resolve().parent / "load_generator.py"
 
 
 async def worker(first: int, count: int, duration_s: float, period_s: float) -> dict[str, Any]:
@@ -87,74 +91,6 @@ async def worker(first: int, count: int, duration_s: float, period_s: float) -> 
             "acked": acked}
 
 
-async def open_worker(first: int, callers: int, rate: float,
-                      duration_s: float) -> dict[str, Any]:
-    """One worker process, open loop: turns start at ``rate`` per second regardless of
-    how fast the runtime answers; each is a recall then a save."""
-    from voxmem import VoiceClient
-
-    lines, questions = corpus()
-    client = VoiceClient(project_id="load", agent_id="agent",
-                         max_concurrent_users=max(callers, 1))
-    rng = random.Random(first)
-    recalls: list[float] = []
-    saves: list[float] = []
-    errors: dict[str, int] = {}
-    examples: dict[str, str] = {}
-    degraded = 0
-    acked: dict[str, int] = {}
-    turns = max(1, round(rate * duration_s))
-
-    async def turn(k: int, scheduled: float) -> None:
-        nonlocal degraded
-        n = first + k % callers
-        user = {"id": f"caller-{n}"}
-        try:
-            result = await client.search_memory(rng.choice(questions), user=user)
-            recalls.append((time.perf_counter() - scheduled) * 1000)
-            degraded += result.degraded
-            started = time.perf_counter()
-            await client.save_response(user_text=lines[(n * 7919 + k) % len(lines)],
-                                       assistant_text="Okay, noted.", user=user)
-            saves.append((time.perf_counter() - started) * 1000)
-            acked[user["id"]] = acked.get(user["id"], 0) + 1
-        except Exception as exc:  # a benchmark counts every failure, whatever its kind
-            code = getattr(exc, "code", type(exc).__name__)
-            errors[code] = errors.get(code, 0) + 1
-            examples.setdefault(code, str(exc)[:300])
-
-    tasks = []
-    try:
-        # A call starts with a preload: the callers are warm before the clock starts, as
-        # they are on a host in steady state (a first turn is a cold start, measured
-        # elsewhere).
-        gate = asyncio.Semaphore(16)
-
-        async def warm(n: int) -> None:
-            async with gate:
-                try:
-                    await client.preload(user={"id": f"caller-{n}"})
-                except Exception as exc:  # a runtime still behind from the last step
-                    code = "preload:" + getattr(exc, "code", type(exc).__name__)
-                    errors[code] = errors.get(code, 0) + 1
-                    examples.setdefault(code, str(exc)[:300])
-
-        await asyncio.gather(*(warm(n) for n in range(first, first + callers)))
-        start = time.perf_counter() + rng.uniform(0, 1 / max(rate, 1e-9))
-        for k in range(turns):
-            scheduled = start + k / rate
-            delay = scheduled - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.ensure_future(turn(k, scheduled)))
-        await asyncio.gather(*tasks)
-        span = time.perf_counter() - start
-    finally:
-        await client.aclose()
-    return {"recalls": recalls, "saves": saves, "errors": errors, "degraded": degraded,
-            "acked": acked, "turns": turns, "span_s": span, "error_examples": examples}
-
-
 def scrape_metrics(data_dir: Path) -> dict[str, Any]:
     """The runtime's own view: saturation and its request latency (from /metrics)."""
     import httpx
@@ -185,32 +121,50 @@ def run_open(args: argparse.Namespace, store_url: str = "",
              admin_url: str | None = None) -> dict[str, Any]:
     """Step the arrival rate against one runtime; one row per step."""
     from voxmem.cli import stop_runtime
+    from voxmem.runtime import read_discovery
 
     tmp = tempfile.TemporaryDirectory(prefix="voxmem-load-")
     data_dir = Path(tmp.name)
     os.environ.update({"VOXMEM_DATA_DIR": str(data_dir), "VOXMEM_EMBEDDER": args.embedder,
                        "VOXMEM_RUNTIME_PORT_MIN": PORTS[0],
-                       "VOXMEM_RUNTIME_PORT_MAX": PORTS[1], "VOXMEM_STORE_URL": store_url})
-    out: dict[str, Any] = {"mode": "open", "callers": args.callers, "workers": args.workers,
+                       "VOXMEM_RUNTIME_PORT_MAX": PORTS[1], "VOXMEM_STORE_URL": store_url,
+                       # Every simulated call is live, so every caller stays warm, as a
+                       # host sizes the cache to its concurrent calls (the default, 512,
+                       # would reload a caller from the store on every turn).
+                       "VOXMEM_CALLER_CACHE_SIZE": str(max(512, args.callers))})
+    out: dict[str, Any] = {"mode": "open", "callers": args.callers, "generators": args.generators,
                            "step_duration_s": args.step_duration, "embedder": args.embedder,
                            "store": "postgres" if store_url else "sqlite", "steps": []}
-    acked: dict[str, int] = {}
+    acked: set[str] = set()
     try:
         out["cold_start_to_first_recall_s"], pid = asyncio.run(cold_start(data_dir))
         out["rss_mb_idle"] = round(process_rss_mb(pid), 1)
+        found = read_discovery(data_dir)
+        assert found is not None
+        token = Path(found.token_path).read_text().strip()
         for rate in args.rate_steps:
-            per_callers = max(1, args.callers // args.workers)
-            procs = [subprocess.Popen(
-                [sys.executable, __file__, "--open-worker", str(w * per_callers),
-                 str(per_callers), str(rate / args.workers), str(args.step_duration)],
-                stdout=subprocess.PIPE, text=True) for w in range(args.workers)]
-            peak_rss = 0.0
-            cpu_before = process_cpu_s(pid)
-            while any(p.poll() is None for p in procs):
-                peak_rss = max(peak_rss, process_rss_mb(pid))
-                time.sleep(0.5)
-            parts = [json.loads(p.communicate()[0]) for p in procs]
-            cpu_s = process_cpu_s(pid) - cpu_before
+            per_callers = max(1, args.callers // args.generators)
+            # Answers go to files, not pipes: a pipe not drained while the step runs
+            # fills up and blocks the generator that writes its result.
+            with contextlib.ExitStack() as files:
+                sinks = [files.enter_context(tempfile.TemporaryFile("w+"))
+                         for _ in range(args.generators)]
+                procs = [subprocess.Popen(
+                    [sys.executable, str(GENERATOR), found.url, token, str(w * per_callers),
+                     str(per_callers), str(rate / args.generators), str(args.step_duration),
+                     str(pid)],
+                    stdout=sinks[w], text=True) for w in range(args.generators)]
+                peak_rss = 0.0
+                while any(p.poll() is None for p in procs):
+                    peak_rss = max(peak_rss, process_rss_mb(pid))
+                    time.sleep(0.5)
+                parts = []
+                for sink in sinks:
+                    sink.seek(0)
+                    parts.append(json.loads(sink.read()))
+            # The generators read the runtime's CPU around their timed turns; with more
+            # than one, their windows overlap, so the widest is the step's.
+            cpu_s = max(p["runtime_cpu_s"] for p in parts)
             recalls = [v for p in parts for v in p["recalls"]]
             saves = [v for p in parts for v in p["saves"]]
             errors: dict[str, int] = {}
@@ -219,8 +173,7 @@ def run_open(args: argparse.Namespace, store_url: str = "",
                 for code, n in p["errors"].items():
                     errors[code] = errors.get(code, 0) + n
                 examples.update(p["error_examples"])
-                for user, n in p["acked"].items():
-                    acked[user] = acked.get(user, 0) + n
+                acked.update(p["acked"])
             step = {
                 "offered_req_s": 2 * rate,
                 # Requests answered over the time the turns really took, first arrival
@@ -238,6 +191,15 @@ def run_open(args: argparse.Namespace, store_url: str = "",
                 "runtime_cpu_ms_per_request": round(
                     cpu_s * 1000 / max(1, len(recalls) + len(saves)), 3),
                 "rss_mb_peak": round(peak_rss, 1), "runtime": scrape_metrics(data_dir),
+                # What the load itself cost on the same cores: CPU seconds of all
+                # generator processes per second of the step, and per request.
+                "generator_cpu_cores": round(sum(p["generator_cpu_s"] for p in parts) / max(
+                    max(p["span_s"] for p in parts), args.step_duration), 3),
+                "generator_cpu_ms_per_request": round(sum(
+                    p["generator_cpu_s"] for p in parts) * 1000 / max(
+                    1, len(recalls) + len(saves)), 3),
+                "runtime_cpu_cores": round(cpu_s / max(
+                    max(p["span_s"] for p in parts), args.step_duration), 3),
             }
             p95 = step["recall_ms"]["p95"]
             step["keeps_up"] = bool(step["achieved_req_s"] >= 0.95 * step["offered_req_s"]
@@ -251,10 +213,12 @@ def run_open(args: argparse.Namespace, store_url: str = "",
                 break
     finally:
         out["runtime_stop"] = stop_runtime(data_dir)
-    stored = count_turns(data_dir, admin_url)
-    out["turns_acknowledged"] = sum(acked.values())
-    out["turns_stored"] = sum(stored.get(user, 0) for user in acked)
-    out["turns_lost"] = sum(max(0, n - stored.get(user, 0)) for user, n in acked.items())
+    # By turn id, not per caller: callers who give the same identifier (a phone number
+    # in the corpus lines) may be linked and merged meanwhile, moving turns between them.
+    stored_ids = stored_turn_ids(data_dir, admin_url)
+    out["turns_acknowledged"] = len(acked)
+    out["turns_stored"] = len(acked & stored_ids)
+    out["turns_lost"] = len(acked - stored_ids)
     kept = [s["offered_req_s"] for s in out["steps"] if s["keeps_up"]]
     out["saturation_req_s"] = max(kept) if kept else None
     tmp.cleanup()
@@ -262,18 +226,20 @@ def run_open(args: argparse.Namespace, store_url: str = "",
 
 
 def print_open(out: dict[str, Any]) -> None:
-    print(f"\nvoxmem runtime, open loop: {out['callers']} callers in {out['workers']} worker "
-          f"processes, {out['step_duration_s']} s per step, embedder={out['embedder']}, "
-          f"store={out['store']}")
+    print(f"\nvoxmem runtime, open loop: {out['callers']} callers from "
+          f"{out['generators']} generator process(es), {out['step_duration_s']} s per step, "
+          f"embedder={out['embedder']}, store={out['store']}")
     print(f"{'offered':>8} {'achieved':>9} {'recall p50/p95/p99 ms':>24} {'save p95':>9} "
-          f"{'degraded':>9} {'errors':>7} {'saturated':>9} {'RSS MB':>7} {'CPU ms/req':>10}")
+          f"{'degraded':>9} {'errors':>7} {'saturated':>9} {'RSS MB':>7} {'CPU ms/req':>10} "
+          f"{'rt cores':>8} {'gen cores':>9}")
     for s in out["steps"]:
         r = s["recall_ms"]
         print(f"{s['offered_req_s']:>8} {s['achieved_req_s']:>9} "
               f"{r['p50']!s:>7}/{r['p95']!s:>7}/{r['p99']!s:>7} {s['save_ms']['p95']!s:>9} "
               f"{s['degraded']:>9} {sum(s['errors'].values()):>7} "
               f"{s['runtime'].get('voxmem_saturated', float('nan')):>9.0f} "
-              f"{s['rss_mb_peak']:>7} {s['runtime_cpu_ms_per_request']:>10}")
+              f"{s['rss_mb_peak']:>7} {s['runtime_cpu_ms_per_request']:>10} "
+              f"{s['runtime_cpu_cores']:>8} {s['generator_cpu_cores']:>9}")
     print(f"saturation point (keeps up, recall p95 <= target, no errors): "
           f"{out['saturation_req_s']} req/s")
     print(f"turns acknowledged / stored / lost: {out['turns_acknowledged']} / "
@@ -282,6 +248,20 @@ def print_open(out: dict[str, Any]) -> None:
 
 
 COUNT_TURNS = "SELECT user_id, count(*) FROM items WHERE kind = 'turn' GROUP BY user_id"
+
+
+def stored_turn_ids(data_dir: Path, admin_url: str | None = None) -> set[str]:
+    """Every turn id the store holds (SQLite file, or Postgres as superuser)."""
+    query = "SELECT DISTINCT turn_id FROM items WHERE kind = 'turn'"
+    if admin_url:
+        import psycopg
+
+        with psycopg.connect(admin_url) as conn:
+            rows = conn.execute(query).fetchall()
+    else:
+        with sqlite3.connect(f"file:{data_dir / 'voxmem.db'}?mode=ro", uri=True) as db:
+            rows = db.execute(query).fetchall()
+    return {str(turn_id) for (turn_id,) in rows}
 
 
 def count_turns(data_dir: Path, admin_url: str | None = None) -> dict[str, int]:
@@ -371,11 +351,6 @@ def run(args: argparse.Namespace, store_url: str = "",
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "--open-worker":
-        first, callers, rate, duration = sys.argv[2:6]
-        print(json.dumps(asyncio.run(open_worker(int(first), int(callers), float(rate),
-                                                 float(duration)))))
-        return
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         first, count, duration, period = sys.argv[2:6]
         print(json.dumps(asyncio.run(worker(int(first), int(count), float(duration),
@@ -394,7 +369,10 @@ def main() -> None:
     parser.add_argument("--callers", type=int, default=200)
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--period", type=float, default=2.0)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=4,
+                        help="closed loop: client processes")
+    parser.add_argument("--generators", type=int, default=1,
+                        help="open loop: load generator processes sharing the rate")
     parser.add_argument("--embedder", default="static")
     parser.add_argument("--postgres", action="store_true",
                         help="store on a throwaway Postgres + pgvector (as the tests start)")

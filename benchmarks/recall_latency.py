@@ -6,10 +6,16 @@ conversational text from the shared dev data), then measures:
 - recall: ``search_memory`` end to end, all four lanes, including query embedding;
 - save acknowledgement: ``save_response`` until the turn is durable in the journal;
 - background indexing: turns/s from acknowledgement to stored-with-vector;
-- the process's resident memory.
+- the hot path while learning runs: sequential save and search latency on one caller
+  while ``--learning-calls`` other callers' long calls are being learned from (rule
+  extraction and entity graph, in worker processes unless ``--background-processes 0``);
+- memory: the process's resident set, and the footprint of the process plus its worker
+  processes (PSS summed, so pages shared with the fork server count once).
 
     python benchmarks/recall_latency.py            # full size (a few minutes)
     python benchmarks/recall_latency.py --quick    # 1,000 turns, 10,000 chunks
+    python benchmarks/recall_latency.py --quick --background-processes 0   # learning on
+                                                   # a thread, as before
 
 Prints a table and writes ``benchmarks/results/recall_latency.json``.
 """
@@ -62,17 +68,69 @@ def corpus() -> tuple[list[str], list[str]]:
     return lines, questions
 
 
+async def hot_path_while_learning(engine: Any, scope: Any, caller: Any, lines: list[str],
+                                  questions: list[str], calls: int,
+                                  turns_per_call: int, max_ops: int = 300) -> dict[str, Any]:
+    """Save and search latency on ``scope`` while ``calls`` long calls are learned from.
+
+    Each other caller gets one call of ``turns_per_call`` turns; all of them end at once
+    and the bench caller saves and searches (one after the other, as one voice turn
+    does) until learning has finished or ``max_ops`` turns are done. Only operations
+    that ran while learning was still under way are counted.
+    """
+    from voxmem.models import Caller
+
+    others = [engine.scope(project_id="bench", agent_id="agent", user_id=f"learner-{k}")
+              for k in range(calls)]
+    for k, other in enumerate(others):
+        who = Caller(other.user_id, f"Learner {k}")
+        for base in range(0, turns_per_call, 50):
+            await asyncio.gather(*(engine.save_response(
+                other, who, user_text=lines[(k * 7919 + i) % len(lines)],
+                assistant_text="Okay, noted.") for i in range(base, base + 50)))
+    assert await engine.flush(600)
+    saves: list[float] = []
+    searches: list[float] = []
+    t = time.perf_counter()
+    for other in others:
+        await engine.end_session(other)
+    learning = asyncio.ensure_future(engine.learner.wait_idle(1800))
+    i = 0
+    while not learning.done() and i < max_ops:
+        t0 = time.perf_counter()
+        await engine.save_response(scope, caller, user_text=lines[i % len(lines)],
+                                   assistant_text="ok")
+        t1 = time.perf_counter()
+        await engine.search_memory(scope, questions[i % len(questions)], timeout_ms=250)
+        t2 = time.perf_counter()
+        if not learning.done():
+            saves.append((t1 - t0) * 1000)
+            searches.append((t2 - t1) * 1000)
+        i += 1
+    await learning
+    learn_s = time.perf_counter() - t
+    await engine.flush(60)
+    out: dict[str, Any] = {"calls": calls, "turns_per_call": turns_per_call,
+                           "learning_s": round(learn_s, 2), "n": len(saves)}
+    if saves:
+        out["save_ms"] = {"p50": pct(saves, 50), "p95": pct(saves, 95)}
+        out["search_ms"] = {"p50": pct(searches, 50), "p95": pct(searches, 95)}
+    return out
+
+
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
     from voxmem import Settings
     from voxmem.engine import MemoryEngine
+    from voxmem.engine._workers import descendant_pids, process_footprint_mb
     from voxmem.models import Caller
 
-    n_turns = 1_000 if args.quick else 10_000
-    n_chunks = 10_000 if args.quick else 100_000
+    n_turns = args.turns if args.turns is not None else 1_000 if args.quick else 10_000
+    n_chunks = args.chunks if args.chunks is not None else 10_000 if args.quick else 100_000
     lines, questions = corpus()
     rss_start = rss_mb()
     tmp = tempfile.TemporaryDirectory(prefix="voxmem-bench-")
-    settings = Settings(data_dir=tmp.name, embedder=args.embedder)
+    settings = Settings(data_dir=tmp.name, embedder=args.embedder,
+                        background_processes=args.background_processes)
     engine = MemoryEngine(settings)
     t = time.perf_counter()
     await engine.start()
@@ -81,6 +139,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     scope = engine.scope(project_id="bench", agent_id="agent", user_id="caller-1")
     caller = Caller("caller-1", "Bench Caller")
     out: dict[str, Any] = {"turns": n_turns, "chunks": n_chunks, "embedder": args.embedder,
+                           "background_processes": args.background_processes,
                            "engine_start_s": round(start_s, 3)}
 
     # Org knowledge: 100 documents per create_index call, as a client would send them.
@@ -124,7 +183,9 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         t0 = time.perf_counter()
         await engine.save_response(scope, caller, user_text=lines[i], assistant_text="ok")
         solo.append((time.perf_counter() - t0) * 1000)
-    await engine.flush(60)
+    # The cold preload and the recall figures are for a steady engine: the calls ended
+    # above are learned first (the row "while N calls are learned" covers the overlap).
+    await engine.flush(600, learning=True)
     out["save_ack_sequential_ms"] = {"p50": pct(solo, 50), "p95": pct(solo, 95),
                                      "p99": pct(solo, 99)}
 
@@ -158,8 +219,13 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                         "mean": statistics.fmean(walls), "n": len(walls),
                         "degraded": degraded}
     out["lane_ms"] = {lane: {"p50": pct(v, 50), "p95": pct(v, 95)} for lane, v in lanes.items()}
+    out["during_learning"] = await hot_path_while_learning(
+        engine, scope, caller, lines, questions, args.learning_calls,
+        100 if args.quick else 1_000)
     out["rss_mb"] = {"start": round(rss_start, 1), "after_model": round(rss_model, 1),
-                     "end": round(rss_mb(), 1)}
+                     "end": round(rss_mb(), 1),
+                     "footprint_with_workers": round(process_footprint_mb(), 1),
+                     "worker_processes": len(descendant_pids())}
     await engine.close()
     tmp.cleanup()
     return out
@@ -171,6 +237,15 @@ def main() -> None:
     parser.add_argument("--embedder", default="static")
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--turns", type=int, default=None,
+                        help="caller turns (default 10,000; 1,000 with --quick)")
+    parser.add_argument("--chunks", type=int, default=None,
+                        help="org chunks (default 100,000; 10,000 with --quick); 0 "
+                        "separates the caller side's cost from the org lane's")
+    parser.add_argument("--learning-calls", type=int, default=4,
+                        help="long calls learned from while the hot path is measured")
+    parser.add_argument("--background-processes", type=int, default=1,
+                        help="worker processes for learning (0: a thread, as before)")
     parser.add_argument("--json", default=str(RESULTS / "recall_latency.json"))
     args = parser.parse_args()
     out = asyncio.run(bench(args))
@@ -191,12 +266,24 @@ def main() -> None:
         ("RSS start / model / end (MB)",
          f"{out['rss_mb']['start']} / {out['rss_mb']['after_model']} / {out['rss_mb']['end']}",
          ""),
+        ("footprint with workers, PSS (MB)", f"{out['rss_mb']['footprint_with_workers']}",
+         f"{out['rss_mb']['worker_processes']} worker processes; <= 400"),
     ]
+    dl = out["during_learning"]
+    if dl["n"]:
+        rows[4:4] = [
+            (f"while {dl['calls']} calls are learned: save p50 / p95 (ms)",
+             f"{dl['save_ms']['p50']:.2f} / {dl['save_ms']['p95']:.2f}",
+             f"{dl['n']} turns, {dl['turns_per_call']} turns per learned call"),
+            (f"while {dl['calls']} calls are learned: search p50 / p95 (ms)",
+             f"{dl['search_ms']['p50']:.2f} / {dl['search_ms']['p95']:.2f}",
+             f"learning took {dl['learning_s']} s"),
+        ]
     print(f"\nvoxmem engine, embedder={out['embedder']}, {out['turns']} caller turns, "
-          f"{out['chunks']} org chunks")
-    print(f"{'measure':<42}{'value':>26}  target")
+          f"{out['chunks']} org chunks, background_processes={out['background_processes']}")
+    print(f"{'measure':<52}{'value':>26}  target")
     for name, value, target in rows:
-        print(f"{name:<42}{value:>26}  {target}")
+        print(f"{name:<52}{value:>26}  {target}")
     print("lanes p50/p95 ms: " + ", ".join(
         f"{k} {v['p50']:.2f}/{v['p95']:.2f}" for k, v in out["lane_ms"].items()))
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ table per dataset and writes ``benchmarks/results/retrieval_quality.json``.
 
     python benchmarks/retrieval_quality.py                    # LoCoMo dev + LongMemEval dev40
     python benchmarks/retrieval_quality.py --dataset locomo --embedder onnx
+    python benchmarks/retrieval_quality.py --settings '{"fusion": "rrf"}'   # hand-set fusion
 
 The dense baseline uses sentence-transformers when it is installed (the reference
 implementation in ``baselines.py``); otherwise the same MiniLM weights through voxmem's

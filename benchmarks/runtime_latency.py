@@ -69,6 +69,7 @@ def summary(values: list[float]) -> dict[str, float]:
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
     from voxmem import VoiceClient
     from voxmem.cli import stop_runtime
+    from voxmem.engine._workers import process_footprint_mb
     from voxmem.runtime import read_discovery
 
     n_turns = 1_000 if args.quick else 10_000
@@ -152,6 +153,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             acks.append((time.perf_counter() - t0) * 1000)
         out["save_ack_ms"] = summary(acks)
         out["rss_mb_loaded"] = round(process_rss_mb(pid), 1)
+        # The runtime's learning workers are its memory too (PSS, shared pages once).
+        out["footprint_mb_with_workers"] = round(process_footprint_mb(pid), 1)
     finally:
         await client.aclose()
         stop_runtime(data_dir)
@@ -181,6 +184,7 @@ def main() -> None:
         ("caller load + preload (ms)", f"{out['caller_load_and_preload_ms']}", ""),
         ("org build / caller import (s)", f"{out['org_build_s']} / {out['caller_import_s']}",
          f"{out['chunks']} chunks, {out['turns']} turns"),
+        ("runtime + worker processes, PSS (MB)", f"{out['footprint_mb_with_workers']}", ""),
         ("runtime RSS empty / loaded (MB)", f"{out['rss_mb_empty']} / {out['rss_mb_loaded']}",
          ""),
     ]

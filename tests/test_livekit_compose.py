@@ -31,6 +31,7 @@ from tests.livekit_fakes import (
     speech_session,
 )
 from voxmem import Settings, VoiceClient
+from voxmem.compaction import _tokens
 from voxmem.integrations.livekit import (
     COMPACTED_MESSAGE_ID,
     MEMORY_MESSAGE_ID,
@@ -297,7 +298,10 @@ async def test_long_call_is_compacted_without_breaking_ids_or_tool_pairs(
     session: AgentSession[Any] = AgentSession(llm=fake)
     agent = MemoryAgent(client=client, user=CALLER, instructions=PROMPT, tools=[check_slots],
                         compaction=CompactionOptions(after_tokens=120, keep_last_turns=4))
+    _tokens._counter.cache_clear()
     await session.start(agent)
+    # The tokenizer was loaded as the call opened, not in the caller's first turn.
+    assert _tokens._counter.cache_info().currsize == 1
     await session.run(user_input="Hi, um, this is Robin Achterberg, account four four two one.")
     await session.run(user_input="any slots?")
     for _ in range(6):

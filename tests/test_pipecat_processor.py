@@ -25,6 +25,7 @@ from tests.pipecat_fakes import (
     stored_calls,
 )
 from voxmem import Settings, VoiceClient
+from voxmem.compaction import _tokens
 from voxmem.integrations.pipecat import MemoryProcessor
 
 CALLER = {"id": "caller-7", "name": "Sam"}
@@ -286,10 +287,14 @@ async def test_a_long_call_is_sent_compacted_and_kept_whole(settings: Settings) 
     client = make_client(settings)
     await seed(client)
     llm = ScriptedLLM()
+    _tokens._counter.cache_clear()
     async with Conversation(llm, lambda aggregators: MemoryProcessor(
             client=client, user=CALLER, context_aggregator=aggregators,
             search_timeout_ms=GENEROUS_MS,
             compact_after_tokens=60, keep_last_turns=2)) as conversation:
+        await conversation.memory.open()
+        # The tokenizer was loaded as the call opened, not in the caller's first turn.
+        assert _tokens._counter.cache_info().currsize == 1
         await conversation.say("my order number is 4421 and it never arrived")
         await conversation.reply()
         for filler in range(8):

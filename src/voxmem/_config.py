@@ -37,6 +37,7 @@ UNSET: Final = _UnsetType.UNSET
 Unset = Literal[_UnsetType.UNSET]
 
 EmbedderName = Literal["static", "onnx", "openai", "hashing"]
+FusionName = Literal["learned", "rrf"]
 MemoryScopeName = Literal["project", "agent"]
 ExtractorName = Literal["rules", "llm", "off"]
 JournalFsync = Literal["always", "interval", "never"]
@@ -48,6 +49,7 @@ SENSITIVE_CATEGORIES = ("payment_card", "password_pin", "government_id", "health
 #: Settings restricted to a fixed set of values, and the values.
 CHOICES: dict[str, tuple[str, ...]] = {
     "embedder": get_args(EmbedderName),
+    "fusion": get_args(FusionName),
     "memory_scope": get_args(MemoryScopeName),
     "extractor": get_args(ExtractorName),
     "journal_fsync": get_args(JournalFsync),
@@ -105,6 +107,11 @@ class Settings:
     rrf_k: int = _s(5, "Reciprocal-rank-fusion constant k (small: top ranks dominate).")
     dense_weight: float = _s(0.5, "Weight of the vector ranking in fusion (keyword is 1.0).")
     dense_floor: float = _s(0.3, "Cosine below which a vector-only hit is ignored.")
+    fusion: FusionName = _s("learned", "Final ranking of caller memories: learned (a "
+                            "logistic model fitted on the development data, shipped for the "
+                            "static and onnx embedders; other embedders fall back to rrf) or "
+                            "rrf (hand-set reciprocal-rank fusion with call, neighbour and "
+                            "time constants).")
     default_region: str = _s("US", "Region (ISO 3166 code such as US, GB, DE) of phone "
                              "numbers given without a country prefix; empty: accept only "
                              "international numbers.")
@@ -147,6 +154,10 @@ class Settings:
     postgres_acquire_timeout_s: float = _s(2.0, "Longest wait for a free pooled connection.")
     caller_cache_size: int = _s(512, "Callers whose search index is kept warm in memory.")
     index_batch_size: int = _s(64, "Turns embedded and written per background batch.")
+    background_processes: int = _s(1, "Worker processes that learn from ended calls (rule "
+                                   "extraction, entity graph) off the request path's GIL; "
+                                   "0: a thread in this process (slows saves and searches "
+                                   "while a call is learned).")
     runtime_host: str = _s("127.0.0.1", "Address the runtime binds.")
     runtime_port_min: int = _s(7878, "Lowest port the runtime may bind.")
     runtime_port_max: int = _s(7977, "Highest port the runtime may bind.")
@@ -235,6 +246,7 @@ class Settings:
             (self.index_max_bytes >= 1024, "index_max_bytes", "must be >= 1024"),
             (self.caller_cache_size >= 1, "caller_cache_size", "must be >= 1"),
             (self.index_batch_size >= 1, "index_batch_size", "must be >= 1"),
+            (self.background_processes >= 0, "background_processes", "must be >= 0"),
             (self.postgres_acquire_timeout_s > 0, "postgres_acquire_timeout_s",
              "must be positive"),
             (self.context_char_budget >= 200, "context_char_budget", "must be >= 200"),

@@ -113,6 +113,16 @@ def _split(piece: str) -> int:
     return count
 
 
+def warm_up() -> None:
+    """Load the tokenizer and its vocabulary now, so the first count does not pay it.
+
+    Loading takes tens of milliseconds; an agent calls this when a call opens rather than
+    on the caller's first turn.
+    """
+    _counter()
+    _wordpiece()
+
+
 def clear_caches() -> None:
     """Forget every cached count (a benchmark uses it to time a cold start)."""
     count_tokens.cache_clear()

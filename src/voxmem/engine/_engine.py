@@ -46,6 +46,7 @@ from ..models import (
 from ..store import DocumentWrite, Store, open_store
 from ._chunking import chunk_text
 from ._compose import compose_context, compose_preload
+from ._fusion import load_fusion
 from ._hot import CallerCache, CallerMemory, OrgMemory, build_memory, read_caller, turn_doc
 from ._idempotency import TURN_RETRY_WINDOW_S, TurnClaims
 from ._import import import_history
@@ -57,6 +58,7 @@ from ._recall import Query, doc_hit, search_caller_lane, search_org_lane, top_fa
 from ._text import analyze
 from ._time import parse_when
 from ._traces import RecallTraceLog
+from ._workers import BackgroundWorkers
 from ._writer import Applier, scope_from_record, scope_to_record, turn_to_record
 
 __all__ = ["MemoryEngine"]
@@ -140,16 +142,21 @@ class MemoryEngine:
         self._opening: dict[tuple[str, ...], asyncio.Future[SessionInfo]] = {}
         self.sensitive_policy = sensitive_policy(self.settings)
         self.redactor = Redactor(self.sensitive_policy)
+        #: CPU-bound learning (extraction, entity graph) runs here, off the loop's GIL
+        self.workers = BackgroundWorkers(self.settings.background_processes)
         self.learner = Learner(self, build_extractor(self.settings), clock)
         self.lifecycle = Lifecycle(self, clock)
         self.traces = RecallTraceLog(self.store, self.sensitive_policy, clock)
         self.directory = CallerDirectory(self, clock)
+        self.learner.workers = self.directory.workers = self.workers
         self.params = RankParams(
             rrf_k=self.settings.rrf_k,
             recency_weight=self.settings.recency_weight,
             half_life_days=self.settings.recency_half_life_days,
             dense_weight=self.settings.dense_weight,
             dense_floor=self.settings.dense_floor,
+            fusion=(load_fusion(self.embedder.name) if self.settings.fusion == "learned"
+                    else None),
         )
 
     def _pending_turns(self, scope: Scope) -> list[Turn]:
@@ -205,6 +212,7 @@ class MemoryEngine:
         self.journal.drop_applied(applied)
         await self.store.close()
         self._lanes.shutdown(wait=False, cancel_futures=True)
+        await self.workers.aclose()
 
     async def flush(self, timeout: float | None = None, *, learning: bool = False) -> bool:
         """Wait until every acknowledged write is in the store (for tests and shutdown).

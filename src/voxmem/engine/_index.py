@@ -598,6 +598,13 @@ class HybridIndex:
             vec: FloatArray = self._vectors[pos].copy()
         return vec
 
+    def vectors_at(self, positions: IntArray) -> FloatArray:
+        """The vectors at ``positions`` (zero rows where a document has none yet)."""
+        with self._lock:
+            rows: FloatArray = np.where(self._has_vec[positions][:, None],
+                                        self._vectors[positions], 0.0).astype(np.float32)
+        return rows
+
     def created_at(self, positions: IntArray) -> npt.NDArray[np.float64]:
         with self._lock:
             created: npt.NDArray[np.float64] = self._created[positions]

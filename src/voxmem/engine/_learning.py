@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import pickle
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,7 @@ from ..extraction import (
 from ..models import Scope, iso
 from ._hot import FACT_GROUP, CallerMemory, Doc
 from ._text import analyze, normalize_line
+from ._workers import BackgroundWorkers
 from ._writer import scope_to_record
 
 if TYPE_CHECKING:
@@ -71,6 +73,18 @@ def build_extractor(settings: Settings) -> Extractor | None:
     return RuleExtractor(policy=policy)
 
 
+def _for_worker(extractor: object) -> bool:
+    """Whether a worker process can run ``extractor``: it pickles, and its class is
+    importable there (a worker does not run the application's ``__main__``)."""
+    if type(extractor).__module__ == "__main__":
+        return False
+    try:
+        pickle.dumps(extractor)
+    except Exception:  # pickling raises many types (PicklingError, TypeError, ...)
+        return False
+    return True
+
+
 def _words(text: str) -> set[str]:
     return set(analyze(text))
 
@@ -93,6 +107,8 @@ class Learner:
                  clock: Callable[[], float]) -> None:
         self._engine = engine
         self.extractor = extractor
+        #: Where CPU-bound extraction runs; the engine hands in its worker processes.
+        self.workers = BackgroundWorkers(0)
         self._clock = clock
         self._locks: dict[tuple[str, ...], asyncio.Lock] = {}
         self._tasks: dict[tuple[str, str, str], asyncio.Future[dict[str, Any]]] = {}
@@ -173,16 +189,23 @@ class Learner:
             return {"status": "failed", "facts": [], "error": reason}
 
     async def _extract(self, transcript: Transcript) -> list[ExtractedFact]:
-        # The rule extractor is pure CPU: run it on a worker thread so a backlog of calls
-        # to learn from (a bulk import) cannot stall recall on the event loop.
-        extract_sync = getattr(self.extractor, "extract_sync", None)
-        if extract_sync is not None:
-            loop = asyncio.get_running_loop()
-            facts: list[ExtractedFact] = await loop.run_in_executor(None, extract_sync,
-                                                                    transcript)
-            return facts
         assert self.extractor is not None
-        return await self.extractor.extract(transcript)
+        extract_sync = getattr(self.extractor, "extract_sync", None)
+        if extract_sync is None:
+            # An LLM extractor waits on I/O: it stays on the event loop.
+            return await self.extractor.extract(transcript)
+        # The rule extractor is pure CPU (hundreds of ms for a long call). On a thread it
+        # would hold the GIL that saves and searches on the event loop need, so it runs
+        # in a worker process; an extractor a worker cannot load (defined inside a
+        # function or in the application's main script, holding a connection) still
+        # runs, on a thread.
+        workers = self.workers
+        if not workers.in_process and _for_worker(self.extractor):
+            facts: list[ExtractedFact] = await workers.run(extract_sync, transcript)
+            return facts
+        loop = asyncio.get_running_loop()
+        facts = await loop.run_in_executor(None, extract_sync, transcript)
+        return facts
 
     async def write_facts(self, scope: Scope, facts: list[ExtractedFact], *,
                           session_id: str | None) -> list[dict[str, Any]]:

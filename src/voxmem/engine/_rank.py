@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Hashable, Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -12,12 +12,17 @@ import numpy.typing as npt
 from ._index import BoolArray, HybridIndex, IntArray, Ranked
 from ._time import TimeHint
 
-__all__ = ["INTENTS", "INTENT_ALIASES", "RankParams", "blend", "fuse", "intent_params", "rrf",
-           "structure", "time_boost"]
+if TYPE_CHECKING:
+    from ._fusion import FusionModel
+
+__all__ = ["INTENTS", "INTENT_ALIASES", "RankParams", "best_neighbour", "blend", "call_scores",
+           "expand_neighbours", "fuse", "intent_params", "rrf", "structure", "time_boost",
+           "time_mask"]
 
 K = TypeVar("K", bound=Hashable)
 
 SECONDS_PER_DAY = 86_400.0
+F64 = npt.NDArray[np.float64]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -46,6 +51,9 @@ class RankParams:
     #: Fact scores are multiplied by this (capped at 1); ``intent="personalize"``
     #: raises it so what was learned about the caller comes before raw turns.
     fact_weight: float = 1.0
+    #: Learned fusion (``_fusion.py``): when set, a logistic model over per-candidate
+    #: features replaces the hand-set call, neighbour and time constants above.
+    fusion: FusionModel | None = None
 
 
 #: What ``search_memory(intent=...)`` accepts (see ``intent_params`` and docs/recall.md).
@@ -136,40 +144,13 @@ def structure(index: HybridIndex, scored: Sequence[tuple[int, float]], params: R
     base = np.fromiter((s for _, s in scored), dtype=np.float64, count=len(scored))
     groups = index.groups_at(positions)
     if params.neighbour_weight > 0:
-        # Neighbours of calls' turns join the candidates with no score of their own.
-        near = np.concatenate([positions[groups > 0] - 1, positions[groups > 0] + 1])
-        near = np.setdiff1d(near, positions)
-        near = near[(index.groups_at(near) > 0) & index.alive_at(near)]
-        near = near[allowed(near)] if near.shape[0] else near
-        positions = np.concatenate([positions, near])
-        base = np.concatenate([base, np.zeros(near.shape[0])])
-        groups = np.concatenate([groups, index.groups_at(near)])
+        positions, base, groups = expand_neighbours(index, positions, base, groups, allowed)
     final = base.copy()
     in_call = groups > 0
-    n = positions.shape[0]
     if params.call_weight > 0 and in_call.any():
-        # A call's score: the sum of its best ``call_top`` turn scores / ``call_top``.
-        by_group = np.lexsort((-base, groups))
-        g_sorted = groups[by_group]
-        first = np.r_[True, g_sorted[1:] != g_sorted[:-1]]
-        rank_in_call = np.arange(n) - np.maximum.accumulate(np.where(first, np.arange(n), 0))
-        counted = (rank_in_call < params.call_top) & (g_sorted > 0)
-        _, slot = np.unique(g_sorted, return_inverse=True)
-        sums = np.bincount(slot, weights=np.where(counted, base[by_group], 0.0))
-        call = np.empty(n)
-        call[by_group] = sums[slot] / params.call_top
-        final += params.call_weight * np.where(in_call, call, 0.0)
+        final += params.call_weight * call_scores(groups, base, params.call_top)
     if params.neighbour_weight > 0:
-        # The best score of the turn just before or after, within the same call.
-        by_pos = np.argsort(positions, kind="stable")
-        p_sorted, g_sorted, b_sorted = positions[by_pos], groups[by_pos], base[by_pos]
-        adjacent = (p_sorted[1:] == p_sorted[:-1] + 1) & (g_sorted[1:] == g_sorted[:-1])
-        near_score = np.zeros(n)
-        near_score[1:] = np.where(adjacent, b_sorted[:-1], 0.0)
-        near_score[:-1] = np.maximum(near_score[:-1], np.where(adjacent, b_sorted[1:], 0.0))
-        best_near = np.empty(n)
-        best_near[by_pos] = near_score
-        final += params.neighbour_weight * np.where(in_call, best_near, 0.0)
+        final += params.neighbour_weight * best_neighbour(positions, groups, base)
     # Facts, summaries and turns outside calls score as a call of one turn would, rather
     # than lose to every call turn for having no call to lift them.
     final[~in_call] = base[~in_call] * (1.0 + params.call_weight / params.call_top)
@@ -191,18 +172,72 @@ def time_boost(index: HybridIndex, scored: list[tuple[int, float]], when: TimeHi
     if when is None or params.time_weight <= 0 or not scored:
         return scored
     positions = np.fromiter((p for p, _ in scored), dtype=np.int64, count=len(scored))
-    created = index.created_at(positions)
-    if when.order is None:
-        assert when.start is not None and when.end is not None
-        boosted = (created >= when.start) & (created <= when.end)
-    else:
-        groups = index.groups_at(positions)
-        in_call = groups > 0
-        if not in_call.any():
-            return scored
-        pick = np.argmin if when.order == "first" else np.argmax
-        chosen = np.flatnonzero(in_call)[pick(created[in_call])]
-        boosted = groups == groups[chosen]
+    boosted = time_mask(index, positions, when)
+    if when.order is not None and not boosted.any():
+        return scored  # no call among the candidates to call first or latest
     factor = np.where(boosted, 1.0 + params.time_weight, 1.0)
     top = 1.0 + params.time_weight
     return [(p, s * float(f) / top) for (p, s), f in zip(scored, factor.tolist(), strict=True)]
+
+
+def expand_neighbours(index: HybridIndex, positions: IntArray, base: F64,
+                      groups: IntArray, allowed: Callable[[IntArray], BoolArray],
+                      ) -> tuple[IntArray, F64, IntArray]:
+    """Add the turns just before and after each call turn, with a score of 0."""
+    near = np.concatenate([positions[groups > 0] - 1, positions[groups > 0] + 1])
+    near = np.setdiff1d(near, positions)
+    near = near[(index.groups_at(near) > 0) & index.alive_at(near)]
+    near = near[allowed(near)] if near.shape[0] else near
+    return (np.concatenate([positions, near]), np.concatenate([base, np.zeros(near.shape[0])]),
+            np.concatenate([groups, index.groups_at(near)]))
+
+
+def call_scores(groups: IntArray, values: F64, top: int) -> F64:
+    """For each candidate in a call (group > 0): the sum of its call's best ``top``
+    values / ``top``; 0 for candidates outside calls."""
+    n = groups.shape[0]
+    by_group = np.lexsort((-values, groups))
+    g_sorted = groups[by_group]
+    first = np.r_[True, g_sorted[1:] != g_sorted[:-1]]
+    rank_in_call = np.arange(n) - np.maximum.accumulate(np.where(first, np.arange(n), 0))
+    counted = (rank_in_call < top) & (g_sorted > 0)
+    _, slot = np.unique(g_sorted, return_inverse=True)
+    sums = np.bincount(slot, weights=np.where(counted, values[by_group], 0.0))
+    call = np.empty(n)
+    call[by_group] = sums[slot] / top
+    out: F64 = np.where(groups > 0, call, 0.0)
+    return out
+
+
+def best_neighbour(positions: IntArray, groups: IntArray, values: F64) -> F64:
+    """The larger value of the turn just before or after, within the same call (0 for
+    candidates outside calls or without a candidate neighbour)."""
+    n = positions.shape[0]
+    by_pos = np.argsort(positions, kind="stable")
+    p_sorted, g_sorted, b_sorted = positions[by_pos], groups[by_pos], values[by_pos]
+    adjacent = (p_sorted[1:] == p_sorted[:-1] + 1) & (g_sorted[1:] == g_sorted[:-1])
+    near_score = np.zeros(n)
+    near_score[1:] = np.where(adjacent, b_sorted[:-1], 0.0)
+    near_score[:-1] = np.maximum(near_score[:-1], np.where(adjacent, b_sorted[1:], 0.0))
+    best = np.empty(n)
+    best[by_pos] = near_score
+    out: F64 = np.where(groups > 0, best, 0.0)
+    return out
+
+
+def time_mask(index: HybridIndex, positions: IntArray, when: TimeHint) -> BoolArray:
+    """Which ``positions`` belong to the time ``when`` names: created inside its window,
+    or (for "first"/"latest") in the earliest or newest call among them."""
+    created = index.created_at(positions)
+    if when.order is None:
+        assert when.start is not None and when.end is not None
+        inside: BoolArray = (created >= when.start) & (created <= when.end)
+        return inside
+    groups = index.groups_at(positions)
+    in_call = groups > 0
+    if not in_call.any():
+        return np.zeros(positions.shape[0], dtype=np.bool_)
+    pick = np.argmin if when.order == "first" else np.argmax
+    chosen = np.flatnonzero(in_call)[pick(created[in_call])]
+    same: BoolArray = groups == groups[chosen]
+    return same

@@ -13,12 +13,13 @@ from typing import Any
 import numpy as np
 
 from ..models import iso
+from ._fusion import Candidates, candidate_features, learned_rank
 from ._hot import FACT_GROUP, CallerMemory, Doc, OrgMemory
 from ._index import BoolArray, FloatArray, HybridIndex, IntArray, Ranked, Where
 from ._rank import RankParams, fuse, structure, time_boost
 from ._time import TimeHint
 
-__all__ = ["Query", "doc_hit", "search_caller_lane", "search_org_lane"]
+__all__ = ["Query", "caller_candidates", "doc_hit", "search_caller_lane", "search_org_lane"]
 
 #: Candidates taken from each ranking before fusion, per requested hit.
 CANDIDATES_PER_HIT = 8
@@ -79,12 +80,19 @@ def _confidence(index: HybridIndex, keyword: Ranked, dense: Ranked) -> dict[int,
     return {pos: index.payload_at(pos).confidence for pos in facts.tolist()}
 
 
-def search_caller_lane(
-    mem: CallerMemory, lane: str, query: Query, k: int, params: RankParams
-) -> list[dict[str, Any]]:
-    """Working lane: this call and call summaries. Permanent: facts and earlier calls."""
-    if k <= 0 or not len(mem.index):
-        return []
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Gathered:
+    """A caller lane's candidates before the final scoring."""
+
+    fused: list[tuple[int, float]]
+    keyword: list[Ranked]
+    dense: list[Ranked]
+    working: tuple[int, ...]
+    allowed: Callable[[IntArray], BoolArray]
+
+
+def _gather(mem: CallerMemory, lane: str, query: Query, k: int,
+            params: RankParams) -> _Gathered:
     working = tuple(mem.working_groups())
     # The working lane reads a handful of positions (this call's turns and summaries);
     # the permanent lane everything else. The index resolves the filter under its lock.
@@ -92,6 +100,7 @@ def search_caller_lane(
              else Where(exclude_groups=working, min_created=query.min_created))
     index = mem.index
     keyword, dense = _ranked(index, query, k, where)
+    rankings_kw, rankings_dense = [keyword], [dense]
     fused = fuse(index, keyword, dense, None, query.now, params, _confidence(index, keyword, dense))
     when = query.when
     if (when is not None and when.start is not None and when.end is not None
@@ -105,12 +114,13 @@ def search_caller_lane(
         inside = dataclasses.replace(where, min_created=start, max_created=when.end,
                                      positions=window)
         keyword, dense = _ranked(index, query, k, inside)
+        rankings_kw.append(keyword)
+        rankings_dense.append(dense)
         best = dict(fused)
         for pos, score in fuse(index, keyword, dense, None, query.now, params,
                                _confidence(index, keyword, dense)):
             best[pos] = max(best.get(pos, 0.0), score)
         fused = list(best.items())
-    fused = time_boost(index, fused, when, params)
 
     def allowed(positions: IntArray) -> BoolArray:
         # A neighbour shares its call with a candidate, so only retention can rule it out.
@@ -119,8 +129,36 @@ def search_caller_lane(
         ok: BoolArray = index.created_at(positions) >= query.min_created
         return ok
 
-    fused = structure(index, fused, params, allowed)
+    return _Gathered(fused, rankings_kw, rankings_dense, working, allowed)
+
+
+def caller_candidates(mem: CallerMemory, lane: str, query: Query, k: int,
+                      params: RankParams) -> Candidates:
+    """The feature rows learned fusion scores for one query (``scripts/fit_fusion.py``
+    fits the model on exactly these)."""
+    got = _gather(mem, lane, query, k, params)
+    return candidate_features(mem.index, got.fused, got.keyword, got.dense, query.vector,
+                              query.now, query.when, got.allowed)
+
+
+def search_caller_lane(
+    mem: CallerMemory, lane: str, query: Query, k: int, params: RankParams
+) -> list[dict[str, Any]]:
+    """Working lane: this call and call summaries. Permanent: facts and earlier calls."""
+    if k <= 0 or not len(mem.index):
+        return []
+    index = mem.index
+    got = _gather(mem, lane, query, k, params)
+    if params.fusion is not None:
+        fused = learned_rank(params.fusion, candidate_features(
+            index, got.fused, got.keyword, got.dense, query.vector, query.now, query.when,
+            got.allowed), query.now, params)
+    else:
+        fused = structure(index, time_boost(index, got.fused, query.when, params), params,
+                          got.allowed)
     if lane == "permanent" and mem.turn_lineage:
+        working, allowed = got.working, got.allowed
+
         def eligible(pos: int) -> bool:
             return (int(index.groups_at(np.array([pos]))[0]) not in working
                     and bool(allowed(np.array([pos]))[0]))

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import BadRequest, NotFound, VoxmemError
+from ..engine._workers import BackgroundWorkers
 from ..models import Scope, Turn
 from ..store import _entities as ops
 from ..store._entities import Graph, IdentifierRow, MergeRow
@@ -72,6 +73,8 @@ class CallerDirectory:
     def __init__(self, engine: MemoryEngine, clock: Callable[[], float]) -> None:
         self._engine = engine
         self._clock = clock
+        #: Where the CPU-bound graph extraction runs; the engine hands in its workers.
+        self.workers = BackgroundWorkers(0)
         #: (tenant, project, space, from_user) -> to_user, for merges in force
         self._aliases: dict[tuple[str, str, str, str], str] = {}
         self._names: collections.OrderedDict[tuple[Any, ...], list[str]] = \
@@ -454,7 +457,9 @@ class CallerDirectory:
         engine = self._engine
         await engine.flush(timeout=60)
         turns = await self._store.session_turns(scope, session_id)
-        graph = extract_graph(turns)
+        # Pure-Python regex work, long for a long call: in a worker process, so it does
+        # not hold the GIL that saves and searches on the event loop need.
+        graph = await self.workers.run(extract_graph, turns) if turns else Graph()
         if graph.entities:
             await self._store.run_entities(scope.tenant_id, ops.write_graph(scope, graph))
         if self._graphs.pop(scope.caller_key, None) is not None or graph.entities:

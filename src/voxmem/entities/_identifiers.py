@@ -109,6 +109,11 @@ _CLAIM_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("phone", re.compile(r"\b(?:phone|mobile|cell|number|reach me|call me)\b[^\d+]{0,20}"
                          r"(\+?\d[\d\s().-]{6,20}\d)", re.I)),
 )
+# Every claim pattern starts with one of these words (spoken numbers keep them: the
+# rewrite to digits only changes number words).
+_CLAIM_WORDS = ("account", "acct", "customer", "member", "client", "policy", "invoice",
+                "bill", "order", "ticket", "case", "incident", "reference", "ref", "phone",
+                "mobile", "cell", "number", "reach me", "call me")
 _EMAIL_WRITTEN = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _EMAIL_SPOKEN = re.compile(
     r"\b(?:e-?mail(?:\s+address)?\s+(?:is|it's)|it's|at)\s+((?:[a-z0-9]+\s+){0,40}?)"
@@ -160,7 +165,10 @@ def spoken_claims(text: str, default_region: str | None = "US") -> SpokenClaims:
         spoken_claims("this is John, the one who called about invoice four four two one")
         # SpokenClaims(identifiers=(('invoice', '4421', '4421'),), names=('john',), ...)
     """
-    digits = spoken_to_digits(text)
+    return _claims(text, default_region, word_checks=True)
+
+
+def _claims(text: str, default_region: str | None, *, word_checks: bool) -> SpokenClaims:
     found: list[tuple[str, str, str]] = []
     seen: set[tuple[str, str]] = set()
 
@@ -170,13 +178,21 @@ def spoken_claims(text: str, default_region: str | None = "US") -> SpokenClaims:
             seen.add((kind, value))
             found.append((kind, value, raw.strip()))
 
-    for kind, pattern in _CLAIM_PATTERNS:
-        for m in pattern.finditer(digits):
-            add(kind, m.group(1))
-    for m in _EMAIL_WRITTEN.finditer(text):
-        add("email", m.group(0))
-    for m in _EMAIL_SPOKEN.finditer(text):
-        add("email", f"{m.group(1)} at {m.group(2)}")
+    # Most turns name no identifier at all; the word checks below let them skip the
+    # spoken-number rewrite (the costliest step, on every saved turn) and the patterns.
+    # They are exact only where lower() and case-insensitive matching agree (ASCII).
+    lower = text.lower() if word_checks and text.isascii() else None
+    if lower is None or any(word in lower for word in _CLAIM_WORDS):
+        digits = spoken_to_digits(text)
+        for kind, pattern in _CLAIM_PATTERNS:
+            for m in pattern.finditer(digits):
+                add(kind, m.group(1))
+    if "@" in text or not word_checks:
+        for m in _EMAIL_WRITTEN.finditer(text):
+            add("email", m.group(0))
+    if lower is None or ("at" in lower and "dot" in lower):
+        for m in _EMAIL_SPOKEN.finditer(text):
+            add("email", f"{m.group(1)} at {m.group(2)}")
     names: list[str] = []
     for m in _NAME_CLAIM.finditer(text):
         first = m.group(1)

@@ -36,6 +36,7 @@ from livekit.agents.llm.chat_context import Instructions
 from livekit.agents.voice.generation import INSTRUCTIONS_MESSAGE_ID
 
 from ..compaction import Compactor, count_tokens
+from ..compaction._tokens import warm_up as warm_token_counter
 from ._instructions import render_memory_instructions
 from ._livekit_call import DEFAULT_TURN_LANES, CallMemory
 from ._livekit_context import (
@@ -166,6 +167,10 @@ async def memory_on_enter(agent: Agent) -> CallMemory | None:
             return None
         if state.instructions is None:
             state.instructions = agent.instructions
+        if memory.compaction is not None:
+            # Tens of milliseconds once per process: here, before the greeting, rather
+            # than inside the caller's first turn.
+            warm_token_counter()
         preload = await (memory.refresh() if handoff else memory.open())
         has_history = any(isinstance(item, llm.ChatMessage) and item.role == "user"
                           for item in agent.chat_ctx.items)

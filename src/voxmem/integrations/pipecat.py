@@ -46,6 +46,7 @@ from typing import Any, cast
 
 from ..client import VoiceClient
 from ..compaction import Compactor, count_tokens
+from ..compaction._tokens import warm_up as warm_token_counter
 from ..models import Preload
 from ._instructions import MEMORY_PLACEHOLDER, render_memory_instructions
 from ._livekit_identity import CallerIdentity, normalize_e164
@@ -318,6 +319,10 @@ class MemoryProcessor(FrameProcessor):
         return self._open_task
 
     async def _open(self) -> Preload | None:
+        if self.compact_after_tokens is not None:
+            # Tens of milliseconds once per process: here, while the call opens, rather
+            # than inside the caller's first turn.
+            warm_token_counter()
         client = self._client()
         started = time.perf_counter()
         try:

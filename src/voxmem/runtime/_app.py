@@ -15,6 +15,10 @@ sign-in page and assets, and its signed-in browser sessions, are the exception; 
 browser asking for any page without either is sent to the sign-in form. Error messages and
 log lines are passed through :func:`~voxmem._config.mask_secrets`.
 
+The hot operations of a voice turn (search, save, preload) are answered in front of
+Starlette by :class:`~voxmem.runtime._hotpath.HotPath`, through the same
+``run_operation`` the endpoints below run; :func:`create_app` returns that app.
+
 Why Starlette rather than FastAPI: the bodies are validated by the shared operation
 table's msgspec types, not by pydantic models, so FastAPI would add only its schema
 generator — and ~0.4 s to every runtime cold start, which a caller's first call waits
@@ -25,7 +29,6 @@ type becomes a schema under ``components/schemas`` (msgspec's JSON Schema output
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import os
 import time
@@ -42,11 +45,17 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .._api import OPERATION_SPECS
-from .._config import Settings, mask_secrets, settings_table
+from .._config import Settings, settings_table
 from .._exceptions import BadRequest, InternalError, NotFound, Unauthorized, VoxmemError
 from .._operations import OPERATIONS, Operation, dispatch
 from ..engine import MemoryEngine
-from ..engine._validate import parse_json_int
+from ._hotpath import (
+    HOT_OPERATIONS,
+    HotPath,
+    encode_json,
+    error_body,
+    read_json_object,
+)
 from ._metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from ._metrics import RuntimeMetrics
 from .dashboard import Dashboard, dashboard_openapi_paths
@@ -56,7 +65,6 @@ __all__ = ["RuntimeHooks", "create_app", "openapi_document"]
 log = logging.getLogger("voxmem.runtime")
 
 HEALTH_PATH = "/v1/health"
-MAX_JSON_DEPTH_ERROR = "request body is nested too deeply"
 #: Where the arrival time of a request (epoch seconds) is kept in its ASGI scope.
 RECEIVED_AT_KEY = "voxmem.received_at"
 
@@ -110,59 +118,15 @@ class RuntimeHooks:
 
 
 def _json_response(status: int, body: Any) -> Response:
-    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return Response(data, status_code=status, media_type="application/json")
+    return Response(encode_json(body), status_code=status, media_type="application/json")
 
 
 def _error_response(exc: VoxmemError, secrets: tuple[str, ...] = ()) -> Response:
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-    envelope = exc.to_envelope()
-    envelope["error"]["message"] = mask_secrets(exc.message, secrets)
-    response = _json_response(exc.status_code, envelope)
-    if headers:
-        response.headers.update(headers)
+    response = Response(error_body(exc, secrets), status_code=exc.status_code,
+                        media_type="application/json")
+    if exc.status_code == 401:
+        response.headers.update({"WWW-Authenticate": "Bearer"})
     return response
-
-
-def _reject_constant(name: str) -> Any:
-    raise BadRequest(f"{name} is not valid JSON", field="body")
-
-
-async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
-    """The request body as a JSON object; anything else is a 400/413 naming the body."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise BadRequest(f"request body is {declared} bytes; the limit is {max_bytes}",
-                         field="body", status_code=413)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise BadRequest(f"request body exceeds the limit of {max_bytes} bytes",
-                             field="body", status_code=413)
-        chunks.append(chunk)
-    raw = b"".join(chunks)
-    if not raw.strip():
-        raise BadRequest("request body is empty; send a JSON object", field="body")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadRequest(f"request body is not valid UTF-8 (byte {exc.start})",
-                         field="body") from None
-    try:
-        # parse_int: a 5,000-digit integer would make int() raise a bare ValueError (a
-        # 500); it becomes a marker the operation check refuses, naming the field.
-        payload = json.loads(text, parse_constant=_reject_constant, parse_int=parse_json_int)
-    except json.JSONDecodeError as exc:
-        raise BadRequest(f"request body is not valid JSON: {exc.msg} at line {exc.lineno} "
-                         f"column {exc.colno}", field="body") from None
-    except RecursionError:
-        raise BadRequest(MAX_JSON_DEPTH_ERROR, field="body") from None
-    if not isinstance(payload, dict):
-        raise BadRequest(f"request body must be a JSON object, got {type(payload).__name__}",
-                         field="body")
-    return payload
 
 
 #: The routes beside the generated ones: (method, path, summary, needs the token).
@@ -344,7 +308,7 @@ def create_app(
     token: str,
     settings: Settings | None = None,
     hooks: RuntimeHooks | None = None,
-) -> Starlette:
+) -> HotPath:
     """The runtime's ASGI app serving ``engine``, guarded by bearer ``token``.
 
     The lifespan starts the engine, and on shutdown closes it, which applies every
@@ -382,25 +346,32 @@ def create_app(
             log.info("engine flushed and closed in %.0f ms",
                      (time.perf_counter() - started) * 1000)
 
+    async def run_operation(op: Operation, read: Callable[[], Awaitable[dict[str, Any]]],
+                            received_at: float | None) -> bytes:
+        """One operation from body to encoded answer; both request paths run this."""
+        arrived = metrics.started(received_at)
+        status, result = 500, None
+        try:
+            payload = await read()
+            result = await dispatch(engine, op.name, payload, received_at=arrived)
+            status = 200
+        except VoxmemError as exc:
+            status = exc.status_code
+            raise
+        except Exception as exc:
+            # A bug, not bad input: log the traceback, tell the client no internals.
+            log.exception("operation %s failed", op.name)
+            raise InternalError(f"{op.name} failed unexpectedly ({type(exc).__name__}); "
+                                "see the runtime log") from exc
+        finally:
+            metrics.finished(op.name, arrived, status, result)
+        return encode_json(result)
+
     def endpoint_for(op: Operation) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            arrived = metrics.started(request.scope.get(RECEIVED_AT_KEY))
-            status, result = 500, None
-            try:
-                payload = await read_json_object(request, max_body)
-                result = await dispatch(engine, op.name, payload, received_at=arrived)
-                status = 200
-            except VoxmemError as exc:
-                status = exc.status_code
-                raise
-            except Exception as exc:
-                # A bug, not bad input: log the traceback, tell the client no internals.
-                log.exception("operation %s failed", op.name)
-                raise InternalError(f"{op.name} failed unexpectedly ({type(exc).__name__}); "
-                                    "see the runtime log") from exc
-            finally:
-                metrics.finished(op.name, arrived, status, result)
-            return _json_response(200, result)
+            body = await run_operation(op, lambda: read_json_object(request, max_body),
+                                       request.scope.get(RECEIVED_AT_KEY))
+            return Response(body, media_type="application/json")
 
         endpoint.__name__ = op.name
         endpoint.__doc__ = op.summary
@@ -482,7 +453,10 @@ def create_app(
     # token; it stays off anyway so every route has exactly one spelling.
     app.router.redirect_slashes = False
     app.add_middleware(TokenGate, token=token, dashboard=dashboard)
-    return app
+    hot = {op.path: op for op in OPERATIONS.values()
+           if op.name in HOT_OPERATIONS and op.method == "POST"}
+    return HotPath(app, TokenGate(app, token).authorized, hot, run_operation, secrets,
+                   max_body)
 
 
 def _version() -> str:

@@ -140,6 +140,11 @@ class RuntimeMetrics:
                                      registry=r)
         self.queued_avg_gauge = Gauge("voxmem_queued_avg_seconds", "Moving average of "
                                       "time spent queued before dispatch", registry=r)
+        # Label lookups cost a lock and a tuple hash each; a request makes three or more,
+        # so the children are kept here once made (a handful of operations and lanes).
+        self._request_counters: dict[tuple[str, int], Counter] = {}
+        self._latencies: dict[str, Histogram] = {}
+        self._lanes: dict[str, Histogram] = {}
         ProcessCollector(registry=r)  # process_resident_memory_bytes, cpu, open fds
         # Read at scrape time: a gauge set twice per request costs two locked updates on
         # the hot path for a figure only a scrape looks at.
@@ -160,13 +165,23 @@ class RuntimeMetrics:
                  result: Any = None) -> None:
         """A request was answered with ``status`` (and ``result`` when it succeeded)."""
         self._in_flight -= 1
-        self.requests.labels(operation, f"{status // 100}xx").inc()
-        self.latency.labels(operation).observe(max(0.0, time.time() - arrived))
+        status_class = status // 100
+        counter = self._request_counters.get((operation, status_class))
+        if counter is None:
+            counter = self.requests.labels(operation, f"{status_class}xx")
+            self._request_counters[(operation, status_class)] = counter
+        counter.inc()
+        latency = self._latencies.get(operation)
+        if latency is None:
+            latency = self._latencies[operation] = self.latency.labels(operation)
+        latency.observe(max(0.0, time.time() - arrived))
         trace = result.get("trace") if isinstance(result, dict) else None
         if isinstance(trace, dict):
             self._search_outcome(trace)
-        state = self.saturation()
-        if state.saturated != self._was_saturated:
+        saturated = (self._queued_avg_ms >= SATURATED_QUEUE_MS
+                     or self._deadline_share >= SATURATED_DEGRADED_SHARE)
+        if saturated != self._was_saturated:
+            state = self.saturation()
             # Once per change, not per request: an operator greps for these lines.
             self._was_saturated = state.saturated
             if state.saturated:
@@ -178,7 +193,10 @@ class RuntimeMetrics:
 
     def _search_outcome(self, trace: dict[str, Any]) -> None:
         for lane, ms in (trace.get("lanes") or {}).items():
-            self.lane_latency.labels(lane).observe(float(ms) / 1000.0)
+            histogram = self._lanes.get(lane)
+            if histogram is None:
+                histogram = self._lanes[lane] = self.lane_latency.labels(lane)
+            histogram.observe(float(ms) / 1000.0)
         errors = trace.get("errors") or {}
         by_deadline = "deadline" in errors or "deadline" in errors.values()
         if trace.get("degraded"):

@@ -1,0 +1,225 @@
+"""Learned fusion: one logistic model scores every recall candidate from its features.
+
+The hand-set pipeline (reciprocal-rank fusion, then fixed call, neighbour and time
+weights) has a constant per signal chosen by ablation. Here the same signals become
+columns of a feature matrix and a logistic regression, fitted on the development data
+by ``scripts/fit_fusion.py`` (with its cross-validation), weighs them. The weights are
+data (``fusion_weights.json`` beside this module), one set per embedder, because the
+cosine features mean different things for different models; an embedder without a set
+keeps the hand-set pipeline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+from collections.abc import Callable, Sequence
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from ._hot import FACT_GROUP
+from ._index import BoolArray, FloatArray, HybridIndex, IntArray, Ranked
+from ._rank import (
+    F64,
+    SECONDS_PER_DAY,
+    RankParams,
+    best_neighbour,
+    blend,
+    expand_neighbours,
+    time_mask,
+)
+from ._time import TimeHint
+
+__all__ = ["FEATURES", "WEIGHTS_FILE", "Candidates", "FusionModel", "candidate_features",
+           "load_fusion", "parse_fusion"]
+
+log = logging.getLogger("voxmem.recall")
+
+WEIGHTS_FILE = "fusion_weights.json"
+
+#: The feature columns, in order. A weights file must name exactly these.
+FEATURES = (
+    "keyword_rr",     # keyword rank as reciprocal rank, 1 for the first hit, 0 if absent
+    "bm25",           # BM25 score / the query's best BM25 score
+    "dense_rr",       # vector rank as reciprocal rank, 0 if absent
+    "cosine",         # cosine to the query (every candidate, not only the vector top)
+    "fused",          # the reciprocal-rank fusion score with recency and confidence
+    "call_fused",     # the mean of the call's best three fused scores
+    "call_cosine",    # the mean of the call's best three cosines
+    "neighbour",      # the best fused score of the turn before or after
+    "recency",        # 0.5 ** (age in days / 30)
+    "time_match",     # 1 if the memory is from the time the query names
+    "is_fact",        # 1 for a learned fact
+    "outside_call",   # 1 for a fact, summary or turn without a call
+    "cosine_rel",     # cosine / the query's best candidate cosine
+    "call_bm25",      # the mean of the call's best three BM25 features
+    "call_best",      # 1 for the candidate with the best fused score of its call
+    "neighbour_bm25",  # the best BM25 feature of the turn before or after
+    "neighbour_cosine",  # the best cosine of the turn before or after
+)
+#: Reciprocal-rank offset of the rank features (the same as the hand-set ``rrf_k``).
+RANK_OFFSET = 5
+CALL_TOP = 3
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FusionModel:
+    """A logistic model over :data:`FEATURES`: ``score = sigmoid(weights · x + bias)``."""
+
+    embedder: str
+    weights: F64
+    bias: float
+
+    def score(self, features: F64) -> F64:
+        """Probability-like scores within (0, 1) for rows of ``features``."""
+        z = features @ self.weights + self.bias
+        out: F64 = 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
+        return out
+
+
+def parse_fusion(data: Any, embedder: str) -> FusionModel | None:
+    """The model for ``embedder`` from a weights document, or None if it has none.
+
+    Raises ``ValueError`` when the document is malformed: a wrong or missing feature
+    name, or a weight that is not a finite number, must not silently rank memories.
+    """
+    if not isinstance(data, dict) or data.get("features") != list(FEATURES):
+        raise ValueError(f"{WEIGHTS_FILE}: 'features' must list exactly {list(FEATURES)}")
+    models = data.get("models")
+    if not isinstance(models, dict):
+        raise ValueError(f"{WEIGHTS_FILE}: 'models' must map embedder names to weights")
+    entry = models.get(embedder)
+    if entry is None:
+        return None
+    weights = entry.get("weights") if isinstance(entry, dict) else None
+    bias = entry.get("bias") if isinstance(entry, dict) else None
+    if (not isinstance(weights, list) or len(weights) != len(FEATURES)
+            or not all(isinstance(w, int | float) and math.isfinite(w) for w in weights)
+            or not isinstance(bias, int | float) or not math.isfinite(bias)):
+        raise ValueError(f"{WEIGHTS_FILE}: model {embedder!r} needs {len(FEATURES)} finite "
+                         "'weights' and a finite 'bias'")
+    return FusionModel(embedder, np.asarray(weights, dtype=np.float64), float(bias))
+
+
+def load_fusion(embedder: str) -> FusionModel | None:
+    """The shipped model for ``embedder`` (None: that embedder keeps hand-set fusion)."""
+    text = resources.files(__package__).joinpath(WEIGHTS_FILE).read_text(encoding="utf-8")
+    model = parse_fusion(json.loads(text), embedder)
+    if model is None:
+        log.debug("no learned fusion for embedder %s: hand-set fusion", embedder)
+    return model
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Candidates:
+    """Recall candidates of one query: index positions and their feature rows."""
+
+    positions: IntArray
+    features: F64
+    created: F64
+    is_fact: BoolArray
+
+
+def _rank_features(rankings: Sequence[Ranked], positions: IntArray) -> tuple[F64, F64]:
+    """(reciprocal rank, score / best score), the best over ``rankings``, per position."""
+    rr = np.zeros(positions.shape[0])
+    rel = np.zeros(positions.shape[0])
+    order = np.argsort(positions, kind="stable")
+    ordered = positions[order]
+    for ranked in rankings:
+        if not len(ranked) or not positions.shape[0]:
+            continue
+        at = np.minimum(np.searchsorted(ordered, ranked.positions), ordered.shape[0] - 1)
+        found = ordered[at] == ranked.positions
+        rows = order[at[found]]
+        ranks = np.flatnonzero(found)
+        best = float(ranked.scores[0]) or 1.0
+        np.maximum.at(rr, rows, (RANK_OFFSET + 1) / (RANK_OFFSET + ranks + 1.0))
+        np.maximum.at(rel, rows, ranked.scores[found].astype(np.float64) / best)
+    return rr, rel
+
+
+def _call_mean(slot: IntArray, values: F64) -> F64:
+    """Per candidate: the sum of its call's best ``CALL_TOP`` values / ``CALL_TOP``.
+
+    ``_rank.call_scores`` with the grouping done once for all the call features (it
+    was a third of the learned path's cost, four sorts of the same groups per query).
+    """
+    n = slot.shape[0]
+    order = np.lexsort((-values, slot))
+    s_sorted = slot[order]
+    first = np.r_[True, s_sorted[1:] != s_sorted[:-1]]
+    rank = np.arange(n) - np.maximum.accumulate(np.where(first, np.arange(n), 0))
+    sums = np.bincount(s_sorted, weights=np.where(rank < CALL_TOP, values[order], 0.0),
+                       minlength=int(slot.max(initial=-1)) + 1)
+    out: F64 = sums[slot] / CALL_TOP
+    return out
+
+
+def candidate_features(index: HybridIndex, fused: Sequence[tuple[int, float]],
+                       keyword: Sequence[Ranked], dense: Sequence[Ranked],
+                       vector: FloatArray | None, now: float, when: TimeHint | None,
+                       allowed: Callable[[IntArray], BoolArray]) -> Candidates:
+    """Feature rows for ``fused`` candidates and the call neighbours they bring in.
+
+    ``fused`` are (position, score) pairs from ``_rank.fuse``; ``keyword`` and ``dense``
+    the rankings they came from (a query with a time window is searched twice).
+    """
+    positions = np.fromiter((p for p, _ in fused), dtype=np.int64, count=len(fused))
+    base = np.fromiter((s for _, s in fused), dtype=np.float64, count=len(fused))
+    groups = index.groups_at(positions)
+    positions, base, groups = expand_neighbours(index, positions, base, groups, allowed)
+    keyword_rr, bm25 = _rank_features(keyword, positions)
+    dense_rr, _ = _rank_features(dense, positions)
+    cosine = np.zeros(positions.shape[0])
+    if vector is not None and positions.shape[0]:
+        cosine = np.maximum(index.vectors_at(positions) @ vector, 0.0).astype(np.float64)
+    created = index.created_at(positions)
+    recency = np.power(0.5, np.maximum(now - created, 0.0) / SECONDS_PER_DAY / 30.0)
+    timed = (time_mask(index, positions, when) if when is not None
+             else np.zeros(positions.shape[0], dtype=np.bool_))
+    is_fact = groups == FACT_GROUP
+    # A fact, summary or turn outside a call counts as a call of one for the call
+    # features, as in the hand-set ranking; else the call weight would bury every fact
+    # (the dev data has no facts to teach the model otherwise).
+    calls = np.where(groups > 0, groups,
+                     int(groups.max(initial=0)) + 1 + np.arange(groups.shape[0]))
+    _, slot = np.unique(calls, return_inverse=True)
+    call_top = np.zeros(int(slot.max(initial=-1)) + 1)
+    np.maximum.at(call_top, slot, base)
+    columns = [keyword_rr, bm25, dense_rr, cosine, base,
+               _call_mean(slot, base), _call_mean(slot, cosine),
+               best_neighbour(positions, groups, base), recency, timed.astype(np.float64),
+               is_fact.astype(np.float64), (groups <= 0).astype(np.float64),
+               cosine / max(float(cosine.max(initial=0.0)), 1e-6),
+               _call_mean(slot, bm25),
+               (base >= call_top[slot] - 1e-12).astype(np.float64),
+               best_neighbour(positions, groups, bm25),
+               best_neighbour(positions, groups, cosine)]
+    return Candidates(positions, np.stack(columns, axis=1), created, is_fact)
+
+
+def learned_rank(model: FusionModel, cands: Candidates, now: float,
+                 params: RankParams) -> list[tuple[int, float]]:
+    """``(position, score)`` best first: the model's score, then the intent's recency
+    prior and fact weight (so ``intent`` means the same with either fusion).
+
+    A fact weight above 1 (``intent="personalize"``) ranks every candidate fact before
+    every turn: facts score within (0.5, 1], the rest within (0, 0.5]. Multiplying the
+    score, as hand-set fusion does, is not enough here: the model's scores spread far
+    wider than reciprocal-rank scores, so a doubled fact still trailed the turn that
+    matched its words better.
+    """
+    if not cands.positions.shape[0]:
+        return []
+    score = blend(model.score(cands.features), cands.created, now, params)
+    if params.fact_weight > 1.0:
+        score = np.where(cands.is_fact, 0.5 + score / 2, score / 2)
+    elif params.fact_weight < 1.0:
+        score = np.where(cands.is_fact, score * params.fact_weight, score)
+    order = np.argsort(-score, kind="stable")
+    return [(int(cands.positions[i]), float(score[i])) for i in order]
