@@ -7,14 +7,16 @@ Kept out of ``_engine.py``: none of it is on the audio path.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..models import Scope
+from ._org_memory import ORG_SAVE_INTERVAL_S
 from ._text import analyze
 
 if TYPE_CHECKING:
     from ._engine import MemoryEngine
+    from ._org_memory import OrgMemory
 
 __all__ = ["delete_documents", "delete_index", "search_index"]
 
@@ -22,10 +24,22 @@ __all__ = ["delete_documents", "delete_index", "search_index"]
 _OVERFETCH = 4
 
 
-def _forget_org_cache(engine: MemoryEngine, tenant_id: str, project_id: str) -> None:
-    # The warm org index is rebuilt from the store on next use: simpler and as correct
-    # as removing each chunk, and deletions are rare operator actions.
-    engine._orgs.pop((tenant_id, project_id), None)
+def _update_org_cache(engine: MemoryEngine, tenant_id: str, project_id: str,
+                      change: Callable[[OrgMemory], None]) -> None:
+    """Apply a deletion to the warm org index in place.
+
+    Rebuilding from the store instead would cost a full load (minutes at a million
+    chunks). An index still loading is dropped: its load may predate the deletion.
+    """
+    org = engine._orgs.get((tenant_id, project_id))
+    if org is None:
+        return
+    if not org.ready.is_set() or org.load_error is not None:
+        engine._orgs.pop((tenant_id, project_id), None)
+        return
+    change(org)
+    engine._spawn(asyncio.get_running_loop().run_in_executor(
+        None, org.upkeep, ORG_SAVE_INTERVAL_S))
 
 
 async def delete_documents(engine: MemoryEngine, tenant_id: str, project_id: str,
@@ -38,8 +52,14 @@ async def delete_documents(engine: MemoryEngine, tenant_id: str, project_id: str
                                                    doc_ids, engine.clock())
     if done is None:
         return None
-    _forget_org_cache(engine, tenant_id, project_id)
     version, removed = done
+
+    def change(org: OrgMemory) -> None:
+        for doc_id in doc_ids:
+            org.remove_document(index_name, doc_id)
+        org.versions[index_name] = version
+
+    _update_org_cache(engine, tenant_id, project_id, change)
     return {"indexName": index_name, "version": version, "removed": removed}
 
 
@@ -52,7 +72,8 @@ async def delete_index(engine: MemoryEngine, tenant_id: str, project_id: str,
         removed = await engine.store.delete_index(tenant_id, project_id, index_name)
     if removed is None:
         return None
-    _forget_org_cache(engine, tenant_id, project_id)
+    _update_org_cache(engine, tenant_id, project_id,
+                      lambda org: org.remove_index(index_name))
     return {"indexName": index_name, "documentsRemoved": removed}
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import functools
 import json
 import logging
 import time
@@ -47,12 +48,14 @@ from ..store import DocumentWrite, Store, open_store
 from ._chunking import chunk_text
 from ._compose import compose_context, compose_preload
 from ._fusion import load_fusion
-from ._hot import CallerCache, CallerMemory, OrgMemory, build_memory, read_caller, turn_doc
+from ._hot import CallerCache, CallerMemory, build_memory, read_caller, turn_doc
 from ._idempotency import TURN_RETRY_WINDOW_S, TurnClaims
 from ._import import import_history
 from ._index import FloatArray, HybridIndex
 from ._learning import Learner, build_extractor, sensitive_policy
 from ._lifecycle import Lifecycle
+from ._org_file import org_vector_path
+from ._org_memory import ORG_SAVE_INTERVAL_S, OrgMemory
 from ._rank import INTENT_ALIASES, INTENTS, RankParams, intent_params
 from ._recall import Query, doc_hit, search_caller_lane, search_org_lane, top_facts
 from ._text import analyze
@@ -205,6 +208,10 @@ class MemoryEngine:
         await self.applier.aclose()
         for task in list(self._background):
             task.cancel()
+        for org in list(self._orgs.values()):
+            if org.ready.is_set() and org.load_error is None:
+                await asyncio.get_running_loop().run_in_executor(
+                    None, functools.partial(org.save, wait=True))
         await self.callers.aclose()
         await self.traces.flush()
         applied = self.applier.applied_seq
@@ -767,7 +774,7 @@ class MemoryEngine:
         key = (tenant_id, project_id)
         org = self._orgs.get(key)
         if org is None:
-            org = OrgMemory(tenant_id, project_id, self.embedder.dimensions)
+            org = self._new_org(tenant_id, project_id)
             self._orgs[key] = org
             self._org_checked[key] = time.monotonic()
             self._spawn(org.load(self.store))
@@ -777,10 +784,15 @@ class MemoryEngine:
             self._spawn(self._refresh_org(org))
         return org
 
+    def _new_org(self, tenant_id: str, project_id: str) -> OrgMemory:
+        path = org_vector_path(self.settings.data_path, self.store, tenant_id, project_id)
+        return OrgMemory(tenant_id, project_id, self.embedder.dimensions, vector_file=path,
+                         model=self.embedder.name)
+
     async def _refresh_org(self, org: OrgMemory) -> None:
         versions = await self.store.index_versions(org.tenant_id, org.project_id)
         if versions != org.versions and org.ready.is_set():
-            fresh = OrgMemory(org.tenant_id, org.project_id, self.embedder.dimensions)
+            fresh = self._new_org(org.tenant_id, org.project_id)
             await fresh.load(self.store)
             if fresh.load_error is None:
                 self._orgs[(org.tenant_id, org.project_id)] = fresh
@@ -885,14 +897,13 @@ class MemoryEngine:
             version, count = await self.store.write_documents(
                 tenant_id, project_id, name, stored, metadata, now)
         org = self._orgs.get((tenant_id, project_id))
-        if org is not None and org.ready.is_set():
-            for w in writes:
-                org.remove_document(name, w.doc_id)
-            org.add_chunks(all_chunks, [None if vectors is None else vectors[i]
-                                        for i in range(len(all_chunks))])
-            org.versions[name] = version
-            self._spawn(loop.run_in_executor(None, org.index.maybe_build_ivf))
-        elif org is None:
+        if org is not None:
+            org.apply_write(name, [w.doc_id for w in writes], all_chunks,
+                            [None if vectors is None else vectors[i]
+                             for i in range(len(all_chunks))], version)
+            if org.ready.is_set():
+                self._spawn(loop.run_in_executor(None, org.upkeep, ORG_SAVE_INTERVAL_S))
+        else:
             # A project that is building knowledge will be searched: start loading it
             # now rather than on the first turn that asks.
             self._org_for(tenant_id, project_id)

@@ -13,15 +13,15 @@ with a sort instead of a Python loop per term, and a query reads each term's pos
 as slices. Filters (groups, retention) are resolved under the index lock at query time,
 so they always match the index's current size.
 
-Vectors are searched exactly while the index is small. Past ``IVF_MIN_VECTORS`` an
-inverted-file layout (k-means lists, contiguous per list) bounds the work per query;
-vectors added after the last build sit in a tail that is scanned exactly until the next
-rebuild.
+Vectors are searched exactly (a caller's memory: thousands of rows). An index built
+with ``ann`` (a project's org knowledge: up to millions of chunks) keeps no vector matrix
+of its own and hands dense search to that approximate index (``_org_vectors.py``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import threading
 from collections.abc import Callable, Sequence
@@ -32,23 +32,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ._org_vectors import OrgVectors
+
 __all__ = ["HybridIndex", "Ranked", "Where"]
 
 BM25_K1 = 1.2
 BM25_B = 0.75
-IVF_MIN_VECTORS = 20_000
-#: Vectors scored per IVF query: at least this many, or this share of the index.
-IVF_MIN_CANDIDATES = 4_000
-IVF_CANDIDATE_SHARE = 0.05
-#: Inverted lists: this many times sqrt(n). Measured on the 100k real org chunks of
-#: benchmarks/recall_latency.py with 1,000 real questions, at 5,000 candidates: dense
-#: recall@40 against exact 0.853 with sqrt(n) lists, 0.892 with 2 sqrt(n), at the same
-#: query cost (4 sqrt(n) reaches 0.93 but costs twice as much per query); the org lane's
-#: fused top 4 then agrees with an exact search on >= 0.95 of hits.
-IVF_LISTS_PER_SQRT = 2
-IVF_REBUILD_TAIL_SHARE = 0.25
-IVF_TRAIN_SAMPLE = 25_000
-IVF_ITERATIONS = 8
 #: Below this many explicit positions a filter is applied by gathering rows rather than
 #: scanning every row with a boolean mask (the working lane: one call's few turns).
 GATHER_MAX = 2_048
@@ -58,6 +47,8 @@ GATHER_MAX = 2_048
 #: the event loop after loads and org index builds.
 SEGMENT_MERGE_RATIO = 2
 SYNC_MERGE_MAX = 32_768
+#: Upkeep merges segments up to this size under the index lock (~10-20 ms of sorting).
+LOCKED_MERGE_MAX = 262_144
 HEAD_POSTINGS = 4_096
 MAX_SEGMENTS = 48
 
@@ -133,6 +124,23 @@ class _Segment:
         return self.docs[lo:hi], self.tfs[lo:hi]
 
 
+def _tier(segments: Sequence[_Segment], limit: float) -> list[_Segment]:
+    """``segments`` with neighbours of similar size merged (newest first) within ``limit``.
+
+    Neighbours only, so documents stay in order across segments.
+    """
+    out = list(segments)
+    i = len(out) - 2
+    while i >= 0:
+        a, b = out[i], out[i + 1]
+        if a.size <= SEGMENT_MERGE_RATIO * b.size and a.size + b.size <= limit:
+            out[i:i + 2] = [_merge([a, b])]
+            i = min(i, len(out) - 2)  # the merged one may now pair with its neighbours
+        else:
+            i -= 1
+    return out
+
+
 def _merge(segments: Sequence[_Segment]) -> _Segment:
     """One segment holding the postings of consecutive ``segments`` (in order)."""
     terms = np.concatenate([np.repeat(s.tids, np.diff(s.offsets)) for s in segments])
@@ -143,7 +151,7 @@ def _merge(segments: Sequence[_Segment]) -> _Segment:
 
 
 class _IntList:
-    """A growable int64 vector (group members, the IVF tail)."""
+    """A growable int64 vector (group members)."""
 
     __slots__ = ("data", "size")
 
@@ -186,62 +194,6 @@ def _grow(arr: Any, capacity: int, used: int) -> Any:
     return grown
 
 
-class _IVF:
-    """k-means inverted lists over a snapshot of the vectors, stored list-contiguously."""
-
-    def __init__(self, vectors: FloatArray, positions: IntArray, rng_seed: int = 7) -> None:
-        n = vectors.shape[0]
-        nlist = max(8, int(IVF_LISTS_PER_SQRT * math.sqrt(n)))
-        rng = np.random.default_rng(rng_seed)
-        sample = vectors[rng.choice(n, size=min(n, IVF_TRAIN_SAMPLE), replace=False)]
-        centroids = sample[rng.choice(sample.shape[0], size=nlist, replace=False)].copy()
-        for _ in range(IVF_ITERATIONS):
-            assign = np.argmax(sample @ centroids.T, axis=1)
-            counts = np.bincount(assign, minlength=nlist).astype(np.float32)
-            # Per-list sums by sorting once (np.add.at is several times slower).
-            grouped = sample[np.argsort(assign, kind="stable")]
-            starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-            sums = np.zeros_like(centroids)
-            filled = counts > 0
-            sums[filled] = np.add.reduceat(grouped, starts[filled], axis=0)
-            empty = ~filled
-            sums[empty] = centroids[empty]
-            counts[empty] = 1.0
-            centroids = sums / counts[:, None]
-            centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-9)
-        assign = np.concatenate([
-            np.argmax(vectors[i:i + 8192] @ centroids.T, axis=1) for i in range(0, n, 8192)
-        ])
-        order = np.argsort(assign, kind="stable")
-        self.centroids: FloatArray = centroids.astype(np.float32)
-        self.vectors: FloatArray = np.ascontiguousarray(vectors[order])
-        self.positions: IntArray = positions[order]
-        counts_all = np.bincount(assign, minlength=nlist)
-        self.offsets = np.concatenate([[0], np.cumsum(counts_all)]).astype(np.int64)
-        self.size = n
-
-    def nprobe(self, want: int | None = None) -> int:
-        if want is None:
-            want = max(IVF_MIN_CANDIDATES, int(self.size * IVF_CANDIDATE_SHARE))
-        avg = max(1.0, self.size / self.centroids.shape[0])
-        return int(min(self.centroids.shape[0], max(1, math.ceil(want / avg))))
-
-    def candidates(self, query: FloatArray,
-                   want: int | None = None) -> tuple[IntArray, FloatArray]:
-        nprobe = self.nprobe(want)
-        order = np.argpartition(-_cosines(self.centroids, query), nprobe - 1)[:nprobe]
-        pos_parts: list[IntArray] = []
-        score_parts: list[FloatArray] = []
-        for lst in order.tolist():
-            lo, hi = int(self.offsets[lst]), int(self.offsets[lst + 1])
-            if hi > lo:
-                pos_parts.append(self.positions[lo:hi])
-                score_parts.append(_cosines(self.vectors[lo:hi], query))
-        if not pos_parts:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        return np.concatenate(pos_parts), np.concatenate(score_parts).astype(np.float32)
-
-
 class HybridIndex:
     """Documents addressed by string id, searchable by BM25 and by cosine similarity.
 
@@ -250,9 +202,11 @@ class HybridIndex:
     """
 
     def __init__(self, dimensions: int, *, pack: Callable[[Any], Any] | None = None,
-                 unpack: Callable[[Any], Any] | None = None) -> None:
+                 unpack: Callable[[Any], Any] | None = None, ann: bool = False) -> None:
         self.dimensions = dimensions
         self._lock = threading.RLock()
+        #: With ``ann``, vectors live in an approximate index (not in ``_vectors``).
+        self.ann: OrgVectors | None = OrgVectors(dimensions, self._lock) if ann else None
         self._ids: list[str] = []
         #: Payloads are stored as ``pack(payload)`` and read as ``unpack(stored)``: a
         #: compact form the garbage collector need not track (see ``_hot.pack_doc``).
@@ -267,7 +221,8 @@ class HybridIndex:
         self._doc_len = np.zeros(cap, dtype=np.float32)
         self._alive = np.zeros(cap, dtype=np.bool_)
         self._has_vec = np.zeros(cap, dtype=np.bool_)
-        self._vectors: FloatArray = np.zeros((cap, dimensions), dtype=np.float32)
+        self._vectors: FloatArray = np.zeros((0 if ann else cap, dimensions),
+                                             dtype=np.float32)
         #: term -> term id; postings refer to ids
         self._vocab: dict[str, int] = {}
         self._segments: list[_Segment] = []
@@ -279,8 +234,6 @@ class HybridIndex:
         self._alive_count = 0
         #: Documents ever removed; while zero a term's document frequency is its length.
         self._removed = 0
-        self._ivf: _IVF | None = None
-        self._tail = _IntList()
 
     # -- writing -------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -306,7 +259,8 @@ class HybridIndex:
         self._doc_len = _grow(self._doc_len, cap, used)
         self._alive = _grow(self._alive, cap, used)
         self._has_vec = _grow(self._has_vec, cap, used)
-        self._vectors = _grow(self._vectors, cap, used)
+        if self.ann is None:
+            self._vectors = _grow(self._vectors, cap, used)
 
     def add(
         self,
@@ -446,10 +400,11 @@ class HybridIndex:
                 have = np.fromiter((v is not None for v in vectors), dtype=np.bool_, count=m)
                 rows = np.flatnonzero(have)
                 present = [vec for vec in vectors if vec is not None]
-                if present:
+                if present and self.ann is not None:
+                    self.ann.add(rows + start, np.stack(present))
+                elif present:
                     self._vectors[rows + start] = np.stack(present)
                 self._has_vec[start:end] = have
-                self._tail.extend(rows + start)
         return m
 
     def _index_terms(self, terms: Sequence[Sequence[str]], lengths: IntArray,
@@ -484,25 +439,53 @@ class HybridIndex:
             segments[-2:] = [_merge(segments[-2:])]
         self._segments = segments
 
-    def compact(self) -> bool:
-        """Merge all postings segments into one (CPU work: call it off the event loop).
+    def compact(self, *, tiered: bool = False) -> bool:
+        """Merge postings segments (CPU work: call it off the event loop).
 
-        The merge runs without the lock (segments are immutable) and is dropped if the
-        segments changed meanwhile; numpy's sort releases the GIL, so searches on other
-        threads keep running. Returns True when a merge was installed.
+        All into one, or with ``tiered`` size-tiered: the newest ones while they are of
+        similar size, with no size limit (unlike merges on the event loop). An index
+        that grows by small batches then keeps O(log n) segments and each posting is
+        merged O(log n) times, where merging everything after every batch made a build
+        quadratic. Merges run without the lock (segments are immutable; numpy's sort
+        releases the GIL, so searches keep running) and are dropped if the segments
+        changed meanwhile. Returns True when a merge was installed.
         """
+        if tiered:
+            return self._compact_tiered()
         with self._lock:
             self._flush_head(bulk=False)
             snapshot = list(self._segments)
         if len(snapshot) < 2:
             return False
-        merged = _merge(snapshot)
+        return self._install(snapshot, [_merge(snapshot)])
+
+    def _compact_tiered(self) -> bool:
+        # The event loop's adds merge the newest segments while they stay under
+        # SYNC_MERGE_MAX, so a lock-free merge that includes them is usually undone by
+        # the next add (measured: segments piled up to the forced-merge limit, and a
+        # forced merge on the event loop is O(n)). Small tiers are therefore merged under
+        # the lock (bounded, a few ms), and only segments too big for the event loop's
+        # merges are merged without it.
+        with self._lock:
+            self._flush_head(bulk=False)
+            segments = list(self._segments)
+            merged_small = _tier(segments, LOCKED_MERGE_MAX)
+            if len(merged_small) != len(segments):
+                self._segments = merged_small
+            snapshot = [seg for seg in itertools.takewhile(
+                lambda seg: seg.size > SYNC_MERGE_MAX, merged_small)]
+        planned = _tier(snapshot, math.inf)
+        if len(planned) == len(snapshot):
+            return len(merged_small) != len(segments)
+        return self._install(snapshot, planned)
+
+    def _install(self, snapshot: list[_Segment], merged: list[_Segment]) -> bool:
         with self._lock:
             current = self._segments
             if len(current) < len(snapshot) or any(
                     a is not b for a, b in zip(current, snapshot, strict=False)):
                 return False
-            self._segments = [merged, *current[len(snapshot):]]
+            self._segments = [*merged, *current[len(snapshot):]]
         return True
 
     def _replayed(self, doc_id: str, vector: FloatArray | None) -> bool:
@@ -527,10 +510,13 @@ class HybridIndex:
                 self._set_vector(pos, vector)
 
     def _set_vector(self, pos: int, vector: FloatArray) -> None:
-        self._vectors[pos] = vector
-        if not self._has_vec[pos]:
-            self._has_vec[pos] = True
-            self._tail.append(pos)
+        if self.ann is not None:
+            if self._has_vec[pos]:
+                self.ann.remove(pos)
+            self.ann.add(np.array([pos], dtype=np.int64), vector[None, :])
+        else:
+            self._vectors[pos] = vector
+        self._has_vec[pos] = True
 
     def remove(self, doc_id: str) -> bool:
         """Hide a document from every search (its postings are skipped, not rewritten)."""
@@ -539,37 +525,42 @@ class HybridIndex:
             if pos is None or not self._alive[pos]:
                 return False
             self._alive[pos] = False
+            if self.ann is not None and self._has_vec[pos]:
+                self.ann.remove(pos)
             self._alive_count -= 1
             self._removed += 1
             self._len_sum -= float(self._doc_len[pos])
             return True
 
-    def maybe_build_ivf(self) -> bool:
-        """Build or rebuild the IVF layout when the exact tail has grown too long.
+    def maintain(self, threads: int = 0) -> None:
+        """Background upkeep after a batch of writes (CPU work: off the event loop).
 
-        Slow for large indexes (a second or so at 100k vectors): call it off the event
-        loop. Also merges postings segments once there are several, as this is the
-        maintenance hook the engine runs after every org index build. Returns True when
-        an IVF build happened.
+        Merges postings segments size-tiered (each merge joins segments of similar size,
+        so a run of small appends costs O(log n) per posting in total, not a full merge
+        per batch) and moves queued vectors into the approximate index.
         """
-        if len(self._segments) > 4:
-            self.compact()
+        self.compact(tiered=True)
+        if self.ann is not None:
+            self.ann.flush(threads)
+
+    def restore_vectors(self, raw: bytes, center: FloatArray, keys: IntArray,
+                        ids: Sequence[str]) -> IntArray:
+        """Install a saved approximate index whose ``keys`` hold the vectors of ``ids``.
+
+        Keys of ids that are no longer live are dropped. Returns the positions that got
+        a vector, so the caller can add the rest from the store.
+        """
+        assert self.ann is not None
         with self._lock:
-            tail = self._tail.size
-            built = self._ivf.size if self._ivf is not None else 0
-            if built + tail < IVF_MIN_VECTORS or tail < IVF_REBUILD_TAIL_SHARE * max(built, 1):
-                return False
-            n = self._n
-            positions = np.flatnonzero(self._has_vec[:n] & self._alive[:n]).astype(np.int64)
-            snapshot = self._vectors[positions]
-            tail_at_start = tail
-        ivf = _IVF(snapshot, positions)
-        with self._lock:
-            self._ivf = ivf
-            rest = self._tail.view()[tail_at_start:].copy()
-            self._tail = _IntList()
-            self._tail.extend(rest)
-        return True
+            pos_of = self._pos
+            alive = self._alive
+            positions = np.fromiter(
+                ((p if (p := pos_of.get(i)) is not None and alive[p] else -1) for i in ids),
+                dtype=np.int64, count=len(ids))
+            self.ann.restore(raw, center, keys, positions)
+            got = positions[positions >= 0]
+            self._has_vec[got] = True
+        return got
 
     # -- reading -------------------------------------------------------------------------
     def position_of(self, doc_id: str) -> int | None:
@@ -595,6 +586,8 @@ class HybridIndex:
         with self._lock:
             if not self._has_vec[pos]:
                 return None
+            if self.ann is not None:
+                return self.ann.vector_at(pos)
             vec: FloatArray = self._vectors[pos].copy()
         return vec
 
@@ -719,9 +712,7 @@ class HybridIndex:
         with self._lock:
             rows = 0
             if dense:
-                ivf = self._ivf
-                rows = self._n if ivf is None else (
-                    ivf.nprobe() * max(1, ivf.size // ivf.centroids.shape[0]) + self._tail.size)
+                rows = self._n if self.ann is None else self.ann.cost()
             for term in dict.fromkeys(terms):
                 tid = self._vocab.get(term)
                 if tid is not None:
@@ -816,22 +807,22 @@ class HybridIndex:
     def _dense(self, query: FloatArray, k: int, n: int, members: IntArray | None,
                ok: BoolArray) -> Ranked:
         has_vec = self._has_vec
+        if self.ann is not None:
+            if members is not None:
+                allowed = np.zeros(n, dtype=np.bool_)
+                allowed[members[ok]] = True
+            else:
+                allowed = ok
+            # Rows are added before their vectors, so every position the ANN holds is < n.
+            positions, scores = self.ann.search(query, k, allowed.__getitem__)
+            return _top_of(positions, scores, k)
         if members is not None:
             keep = members[ok & has_vec[members]]
             if not keep.shape[0]:
                 return Ranked.empty()
             return _top_of(keep, _cosines(self._vectors[keep], query), k)
-        if self._ivf is None:
-            scores = _cosines(self._vectors[:n], query)
-            return _top(scores, ok & has_vec[:n], k)
-        ivf_pos, ivf_scores = self._ivf.candidates(query)
-        tail = self._tail.view()
-        tail_scores = (_cosines(self._vectors[tail], query) if tail.shape[0]
-                       else np.zeros(0, np.float32))
-        positions = np.concatenate([ivf_pos, tail])
-        scores = np.concatenate([ivf_scores, tail_scores]).astype(np.float32)
-        keep_mask = ok[positions] & has_vec[positions]
-        return _top_of(positions[keep_mask], scores[keep_mask], k)
+        scores = _cosines(self._vectors[:n], query)
+        return _top(scores, ok & has_vec[:n], k)
 
 
 def _top_of(positions: IntArray, scores: npt.NDArray[np.floating], k: int) -> Ranked:

@@ -14,8 +14,9 @@ import numpy as np
 
 from ..models import iso
 from ._fusion import Candidates, candidate_features, learned_rank
-from ._hot import FACT_GROUP, CallerMemory, Doc, OrgMemory
+from ._hot import FACT_GROUP, CallerMemory, Doc
 from ._index import BoolArray, FloatArray, HybridIndex, IntArray, Ranked, Where
+from ._org_memory import OrgMemory
 from ._rank import RankParams, fuse, structure, time_boost
 from ._time import TimeHint
 

@@ -1,0 +1,153 @@
+"""The org vector index persisted next to the store, so a restart does not rebuild it.
+
+One file per (store, project) in the runtime's data directory, also for Postgres (the
+graph is a cache of vectors the store holds). Layout::
+
+    MAGIC (8 bytes) | header length (u32, little endian) | header (JSON) | body
+
+The body holds the centre (float32), the keys (int64), the chunk ids (UTF-8, one per
+line) and usearch's serialised graph. The header names the format, the embedding model
+and dimensions, the graph parameters, each part's length and a CRC-32 of the body.
+
+Never trusted blindly: a file whose magic, lengths, checksum, model or parameters do
+not match is ignored (and later overwritten), and a good file is reconciled with the
+store by chunk id — vectors of chunks the store no longer has are dropped, chunks the
+file does not cover get their vectors from the store. Chunk ids are unique and a chunk's
+text never changes under its id (a replaced document gets new chunks), so a vector found
+under a live chunk id is that chunk's vector for the recorded model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import re
+import struct
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._org_vectors import ANN_CONNECTIVITY, ANN_DTYPE, ANN_EXPANSION_ADD, FloatArray, IntArray
+
+__all__ = ["SavedVectors", "org_vector_path", "read_vectors", "store_key", "write_vectors"]
+
+log = logging.getLogger("voxmem.engine")
+
+MAGIC = b"VXORGVEC"
+FORMAT = 1
+_HEADER_LEN = struct.Struct("<I")
+_PASSWORD = re.compile(r"(password=|://[^:/@]*:)[^ @]*")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SavedVectors:
+    """What a good file holds."""
+
+    graph: bytes
+    center: FloatArray
+    keys: IntArray
+    ids: list[str]
+
+
+def store_key(store: object) -> str:
+    """A short stable name for the store's location (its path or connection target).
+
+    Secrets never enter it (the password is cut before hashing), and it only names the
+    file: a file from another store sharing the directory is reconciled, not trusted.
+    """
+    where = getattr(store, "path", None) or getattr(store, "_conninfo", None) or ""
+    masked = _PASSWORD.sub(r"\1", str(where))
+    text = f"{type(store).__name__}:{masked}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def org_vector_path(data_dir: Path, store: object, tenant_id: str, project_id: str) -> Path:
+    """Where a project's org vector index is saved."""
+    project = hashlib.sha256(f"{tenant_id}\0{project_id}".encode()).hexdigest()[:16]
+    return data_dir / "org-vectors" / f"{store_key(store)}-{project}.usearch"
+
+
+def _expected(model: str, dimensions: int) -> dict[str, Any]:
+    return {"format": FORMAT, "model": model, "dimensions": dimensions, "dtype": ANN_DTYPE,
+            "connectivity": ANN_CONNECTIVITY, "expansionAdd": ANN_EXPANSION_ADD}
+
+
+def write_vectors(path: Path, model: str, dimensions: int, graph: bytes, center: FloatArray,
+                  keys: IntArray, ids: list[str]) -> None:
+    """Write the file atomically (temporary file, fsync, rename)."""
+    parts = [np.ascontiguousarray(center, dtype=np.float32).tobytes(),
+             np.ascontiguousarray(keys, dtype=np.int64).tobytes(),
+             "\n".join(ids).encode(), graph]
+    crc = 0
+    for part in parts:
+        crc = zlib.crc32(part, crc)
+    header = json.dumps({**_expected(model, dimensions), "count": len(ids),
+                         "lengths": [len(p) for p in parts], "crc32": crc}).encode()
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as out:
+        out.write(MAGIC + _HEADER_LEN.pack(len(header)) + header)
+        for part in parts:
+            out.write(part)
+        out.flush()
+        os.fsync(out.fileno())
+    tmp.replace(path)
+
+
+def read_vectors(path: Path, model: str, dimensions: int) -> SavedVectors | None:
+    """The file's content, or None when it is missing, damaged or for another model."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        log.warning("org vector index %s unreadable (%s): rebuilding from the store",
+                    path.name, exc)
+        return None
+    why = _check(data, model, dimensions)
+    if isinstance(why, str):
+        log.warning("org vector index %s not used (%s): rebuilding from the store",
+                    path.name, why)
+        return None
+    return why
+
+
+def _check(data: bytes, model: str, dimensions: int) -> SavedVectors | str:
+    if not data.startswith(MAGIC) or len(data) < len(MAGIC) + _HEADER_LEN.size:
+        return "not an org vector file"
+    start = len(MAGIC) + _HEADER_LEN.size
+    (header_len,) = _HEADER_LEN.unpack_from(data, len(MAGIC))
+    try:
+        header = json.loads(data[start:start + header_len])
+        lengths = [int(n) for n in header["lengths"]]
+        expected_crc = int(header["crc32"])
+        count = int(header["count"])
+    except (ValueError, KeyError, TypeError):
+        return "header unreadable"
+    if {k: header.get(k) for k in _expected(model, dimensions)} != _expected(model,
+                                                                             dimensions):
+        return "written for another model or format"
+    body = memoryview(data)[start + header_len:]
+    if len(lengths) != 4 or sum(lengths) != len(body):
+        return "truncated"
+    parts: list[memoryview] = []
+    offset = 0
+    crc = 0
+    for n in lengths:
+        part = body[offset:offset + n]
+        crc = zlib.crc32(part, crc)
+        parts.append(part)
+        offset += n
+    if crc != expected_crc:
+        return "checksum mismatch"
+    center = np.frombuffer(parts[0], dtype=np.float32).copy()
+    keys = np.frombuffer(parts[1], dtype=np.int64).copy()
+    ids = bytes(parts[2]).decode().split("\n") if count else []
+    if center.shape[0] != dimensions or keys.shape[0] != count or len(ids) != count:
+        return "inconsistent lengths"
+    return SavedVectors(graph=bytes(parts[3]), center=center, keys=keys, ids=ids)

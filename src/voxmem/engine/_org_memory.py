@@ -1,0 +1,208 @@
+"""A project's org knowledge in memory: BM25 postings and an approximate vector index.
+
+Loaded from the store (the vector graph from its saved file when that is good), kept
+current by create_index and deletions, and saved back off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..models import Chunk
+from ..store import Store
+from ._hot import Doc, load_in_slices, pack_doc, release_free_memory, unpack_doc, vector_from_blob
+from ._index import FloatArray, HybridIndex
+from ._org_file import read_vectors, write_vectors
+from ._text import analyze
+
+__all__ = ["ORG_SAVE_INTERVAL_S", "OrgMemory"]
+
+log = logging.getLogger("voxmem.engine")
+
+#: A stream of create_index calls rewrites the org vector file at most this often (a
+#: full write: ~0.5 GB at 1M chunks); engine close writes whatever is left.
+ORG_SAVE_INTERVAL_S = 60.0
+
+
+class OrgMemory:
+    """A project's org indexes as one searchable in-memory index.
+
+    Text side: BM25 postings as for callers. Vector side: an approximate index
+    (usearch HNSW, ``_org_vectors.py``) persisted at ``vector_file`` when one is given
+    (``_org_file.py``): a restart loads it and reconciles it with the store by chunk id
+    instead of rebuilding the graph.
+    """
+
+    def __init__(self, tenant_id: str, project_id: str, dimensions: int, *,
+                 vector_file: Path | None = None, model: str = "") -> None:
+        self.tenant_id = tenant_id
+        self.project_id = project_id
+        self.index = HybridIndex(dimensions, pack=pack_doc, unpack=unpack_doc, ann=True)
+        self.versions: dict[str, int] = {}
+        self.ready = asyncio.Event()
+        self.load_error: Exception | None = None
+        self.vector_file = vector_file
+        self.model = model
+        #: (index, document) -> chunk ids; tuples, not lists, so that the garbage
+        #: collector stops tracking them (one per document: 100k objects otherwise)
+        self._by_document: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._save_lock = threading.Lock()
+        self._upkeep_lock = threading.Lock()
+        self._saved_at = 0.0
+        #: how the last load got its vectors: "file", "file+store" or "store"
+        self.vectors_from = ""
+        #: create_index writes that arrived while loading, applied when the load ends
+        self._during_load: list[tuple[str, list[str], list[Chunk],
+                                      list[FloatArray | None], int]] = []
+
+    def apply_write(self, index_name: str, document_ids: list[str], chunks: list[Chunk],
+                    vectors: list[FloatArray | None], version: int) -> None:
+        """A stored create_index batch: replace those documents' chunks.
+
+        While the index loads, the batch waits and is applied as the load ends: the
+        load's read of the store may or may not have seen it, and replacing is right
+        either way. Applied straight away, a write during the load would be lost.
+        """
+        if not self.ready.is_set():
+            self._during_load.append((index_name, document_ids, chunks, vectors, version))
+            return
+        for doc_id in document_ids:
+            self.remove_document(index_name, doc_id)
+        self.add_chunks(chunks, vectors)
+        self.versions[index_name] = max(version, self.versions.get(index_name, 0))
+
+    def add_chunks(self, chunks: Sequence[Chunk], vectors: Sequence[FloatArray | None],
+                   *, bulk: bool = False) -> None:
+        self.index.add_many(
+            [chunk.id for chunk in chunks],
+            [analyze(chunk.text) for chunk in chunks],
+            created_at=[chunk.created_at for chunk in chunks],
+            vectors=vectors,
+            payloads=[Doc(kind="chunk", text=chunk.text, created_at=chunk.created_at,
+                          index=chunk.index_name, document_id=chunk.document_id,
+                          metadata=chunk.metadata) for chunk in chunks],
+            bulk=bulk,
+        )
+        by_document = self._by_document
+        for chunk in chunks:
+            key = (chunk.index_name, chunk.document_id)
+            by_document[key] = (*by_document.get(key, ()), chunk.id)
+
+    def _add_stored(self, chunks: Sequence[Chunk], covered: set[str]) -> None:
+        dims = self.index.dimensions
+        self.add_chunks(chunks, [None if c.id in covered else vector_from_blob(c.embedding,
+                                                                                 dims)
+                                 for c in chunks], bulk=True)
+
+    def remove_document(self, index_name: str, document_id: str) -> None:
+        for chunk_id in self._by_document.pop((index_name, document_id), ()):
+            self.index.remove(chunk_id)
+
+    def remove_index(self, index_name: str) -> None:
+        """Hide every chunk of ``index_name`` (the index was deleted)."""
+        for key in [k for k in self._by_document if k[0] == index_name]:
+            self.remove_document(*key)
+        self.versions.pop(index_name, None)
+
+    async def load(self, store: Store) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+            saved = None
+            if self.vector_file is not None:
+                saved = await loop.run_in_executor(None, read_vectors, self.vector_file,
+                                                   self.model, self.index.dimensions)
+            covered: set[str] = set(saved.ids) if saved is not None else set()
+            saved_count = len(covered)
+            self.versions = await store.index_versions(self.tenant_id, self.project_id)
+            chunks = await store.load_chunks(self.tenant_id, self.project_id)
+            self.index.reserve(len(chunks))
+            await load_in_slices(functools.partial(self._add_stored, covered=covered), chunks)
+            missing = len(chunks) - len(covered)
+            del chunks, covered
+            if saved is not None:
+                got = await loop.run_in_executor(
+                    None, self.index.restore_vectors, saved.graph, saved.center, saved.keys,
+                    saved.ids)
+                missing = len(self.index) - int(got.shape[0])
+                del saved
+            self.vectors_from = ("store" if saved_count == 0 else
+                                 "file" if missing <= 0 else "file+store")
+            self._replay_writes()
+            await loop.run_in_executor(None, self.index.compact)
+            await loop.run_in_executor(None, self.index.maintain)
+            await loop.run_in_executor(None, release_free_memory)
+        except Exception as exc:
+            self.load_error = exc
+            log.warning("loading org indexes of project %s failed: %s", self.project_id, exc)
+        finally:
+            self._replay_writes()  # no await since the last one: nothing can slip in
+            self.ready.set()
+        if self.load_error is None:
+            await asyncio.get_running_loop().run_in_executor(None, self.save, 0.0)
+
+    def _replay_writes(self) -> None:
+        queued, self._during_load = self._during_load, []
+        for index_name, document_ids, chunks, vectors, version in queued:
+            for doc_id in document_ids:
+                self.remove_document(index_name, doc_id)
+            self.add_chunks(chunks, vectors)
+            self.versions[index_name] = max(version, self.versions.get(index_name, 0))
+
+    def upkeep(self, save_every_s: float) -> None:
+        """After writes (off the event loop): merge postings, index queued vectors, and
+        save the vector file when it changed and the last save is ``save_every_s`` old.
+
+        One at a time: a call that finds another running returns at once (the running
+        one indexes every vector queued until it ends). Queued behind each other, they
+        filled the shared executor during a bulk upload and create_index's own
+        embedding waited for a thread: measured, the last tenth of a 100k-chunk build's
+        calls took twice as long as the first.
+        """
+        ann = self.index.ann
+        while self._upkeep_lock.acquire(blocking=False):
+            try:
+                self.index.maintain()
+                self.save(save_every_s)
+            finally:
+                self._upkeep_lock.release()
+            # Vectors queued by a call that found this one running (and returned) after
+            # its flush ended are this one's to index.
+            if ann is None or not ann.pending:
+                return
+
+    def save(self, min_interval_s: float = 0.0, *, wait: bool = False) -> bool:
+        """Write the vector file if the vectors changed since the last save.
+
+        A full write of the graph (~0.5 GB at 1M chunks): ``min_interval_s`` bounds how
+        often a stream of appends pays it; :meth:`MemoryEngine.close` saves the rest,
+        with ``wait`` (a save already running may have missed the latest writes).
+        Returns True when a file was written.
+        """
+        ann = self.index.ann
+        if (self.vector_file is None or ann is None
+                or time.monotonic() - self._saved_at < min_interval_s
+                or not self._save_lock.acquire(blocking=wait)):
+            return False
+        try:
+            if not ann.dirty:
+                return False
+            ann.flush()
+            ann.dirty = False  # a write racing the export marks it dirty again
+            graph, center, keys, positions = ann.export()
+            ids = [self.index.id_at(p) for p in positions.tolist()]
+            write_vectors(self.vector_file, self.model, self.index.dimensions, graph,
+                          center, keys, ids)
+            self._saved_at = time.monotonic()
+            return True
+        except OSError as exc:
+            ann.dirty = True
+            log.warning("saving org vector index %s failed: %s", self.vector_file, exc)
+            return False
+        finally:
+            self._save_lock.release()
