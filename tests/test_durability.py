@@ -368,7 +368,7 @@ async def test_call_starting_while_the_last_facts_are_unapplied_supersedes_them(
     await engine.learner.learn(s, second.id)
     assert await engine.flush(30)
     history = await engine.store.list_facts(s, include_history=True)
-    assert len([f for f in history if f["slotKey"] == "diet"]) == 1
+    assert len([f for f in history if f.slot_key == "diet"]) == 1
 
 
 async def test_only_a_callers_first_save_asks_the_store_about_turn_ids(

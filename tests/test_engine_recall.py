@@ -304,7 +304,7 @@ async def test_current_address_and_its_turn_outrank_the_superseded_one(
                     "I moved last week, my new address is 14 Harbour Street.")
         assert await engine.flush(60)
         facts = await engine.store.list_facts(s)
-        assert [f["text"] for f in facts] == ["Address is 14 Harbour Street"]
+        assert [f.text for f in facts] == ["Address is 14 Harbour Street"]
         # Asked in other words: "package" matches only the old call's turn.
         query = "Where is my package going?"
         result = await engine.search_memory(s, query, lanes=["permanent"], timeout_ms=5000)

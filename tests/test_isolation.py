@@ -17,6 +17,7 @@ from voxmem._config import SecretMaskingFilter, mask_secrets
 from voxmem._exceptions import StoreUnavailable
 from voxmem._operations import OPERATIONS, dispatch
 from voxmem.engine import MemoryEngine
+from voxmem.models import IndexRecord
 from voxmem.runtime import create_app
 
 TOKEN = "isolation-token-0123456789"
@@ -158,7 +159,7 @@ class UnreachableStoreEngine(MemoryEngine):
     """A fake outage: the store's driver reports an error quoting its connection URL,
     as libpq does for some malformed or refused connection strings."""
 
-    async def list_indexes(self, tenant_id: str, project_id: str) -> list[dict[str, Any]]:
+    async def list_indexes(self, tenant_id: str, project_id: str) -> list[IndexRecord]:
         raise StoreUnavailable(f"cannot connect to Postgres: bad conninfo {PG_URL} "
                                "password=hunter2-secret")
 

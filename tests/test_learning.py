@@ -11,7 +11,7 @@ import pytest
 
 from voxmem import BadRequest, NotFound, Settings
 from voxmem.engine import MemoryEngine
-from voxmem.models import Caller, Scope
+from voxmem.models import Caller, Fact, Scope
 
 DAY = 86_400.0
 CARD = "4111 1111 1111 1111"
@@ -37,7 +37,7 @@ def files_containing(root: Path, needles: tuple[bytes, ...]) -> list[str]:
             for needle in needles if needle in path.read_bytes()]
 
 
-async def current(engine: MemoryEngine, scope: Scope) -> list[dict]:  # type: ignore[type-arg]
+async def current(engine: MemoryEngine, scope: Scope) -> list[Fact]:
     await engine.flush(30)
     return await engine.store.list_facts(scope)
 
@@ -51,12 +51,12 @@ async def test_call_end_learns_facts_that_recall_returns(engine: MemoryEngine) -
     info = await engine.end_session(s)  # learning runs in the background
     assert info is not None
     for _ in range(100):
-        if any(f["slotKey"] == "diet" for f in await current(engine, s)):
+        if any(f.slot_key == "diet" for f in await current(engine, s)):
             break
         await asyncio.sleep(0.05)
     facts = await current(engine, s)
-    assert {f["slotKey"] for f in facts} >= {"diet"}
-    assert all(f["sourceSessionId"] == info.id for f in facts)
+    assert {f.slot_key for f in facts} >= {"diet"}
+    assert all(f.source_session_id == info.id for f in facts)
     result = await engine.search_memory(s, "what does she eat, vegetarian?", timeout_ms=2000)
     assert any(h["kind"] == "fact" and h.get("slotKey") == "diet" for h in result.permanent)
     pre = await engine.preload(s)
@@ -67,16 +67,16 @@ async def test_same_slot_supersedes_and_keeps_history(engine: MemoryEngine) -> N
     s = who(engine, "erin")
     await call(engine, s, ("I'm vegetarian", "Noted"))
     await call(engine, s, ("I'm vegan now actually", "Noted, vegan"))
-    facts = [f for f in await current(engine, s) if f["slotKey"] == "diet"]
-    assert len(facts) == 1 and "vegan" in facts[0]["text"].lower()
+    facts = [f for f in await current(engine, s) if f.slot_key == "diet"]
+    assert len(facts) == 1 and "vegan" in facts[0].text.lower()
     history = [f for f in await engine.store.list_facts(s, include_history=True)
-               if f["slotKey"] == "diet"]
+               if f.slot_key == "diet"]
     assert len(history) == 2
-    old = next(f for f in history if f["id"] != facts[0]["id"])
-    assert old["validTo"] is not None
+    old = next(f for f in history if f.id != facts[0].id)
+    assert old.valid_to is not None
     result = await engine.search_memory(s, "diet vegetarian vegan", timeout_ms=2000)
     diet = [h for h in result.permanent if h.get("slotKey") == "diet"]
-    assert [h["id"] for h in diet] == [facts[0]["id"]]
+    assert [h["id"] for h in diet] == [facts[0].id]
 
 
 async def test_restated_fact_writes_nothing_new(engine: MemoryEngine) -> None:
@@ -84,7 +84,7 @@ async def test_restated_fact_writes_nothing_new(engine: MemoryEngine) -> None:
     await call(engine, s, ("I'm vegetarian", "ok"))
     await call(engine, s, ("as I said I'm vegetarian", "ok"))
     history = await engine.store.list_facts(s, include_history=True)
-    assert len([f for f in history if f["slotKey"] == "diet"]) == 1
+    assert len([f for f in history if f.slot_key == "diet"]) == 1
 
 
 async def test_two_calls_ending_at_once_write_no_duplicates(engine: MemoryEngine) -> None:
@@ -100,9 +100,9 @@ async def test_two_calls_ending_at_once_write_no_duplicates(engine: MemoryEngine
     await engine.flush(30)
     await asyncio.gather(*(engine.learner.learn(s, sid) for sid in sessions))
     facts = await current(engine, s)
-    texts = [f["text"] for f in facts]
+    texts = [f.text for f in facts]
     assert len(texts) == len(set(texts)), texts
-    slots = [f["slotKey"] for f in facts if f["slotKey"]]
+    slots = [f.slot_key for f in facts if f.slot_key]
     assert len(slots) == len(set(slots)), slots
 
 
@@ -142,7 +142,7 @@ async def test_failed_extraction_is_retried_and_keeps_the_transcript(
     engine.learner.extractor = real
     swept = await engine.maintenance.sweep()
     assert swept["learned"] == 1
-    assert any(f["slotKey"] == "preferred_time" for f in await current(engine, s))
+    assert any(f.slot_key == "preferred_time" for f in await current(engine, s))
     await engine.flush(30)
     assert await engine.store.pending_extractions(10, 5) == []
 
@@ -163,7 +163,7 @@ async def test_idle_call_is_ended_and_learned(settings: Settings) -> None:
         assert swept["ended"] == 1
         await eng.flush(30)
         swept = await eng.maintenance.sweep()
-        assert any(f["slotKey"] == "diet" for f in await current(eng, s))
+        assert any(f.slot_key == "diet" for f in await current(eng, s))
     finally:
         await eng.close()
 
@@ -210,21 +210,21 @@ async def test_memory_disabled_records_and_recalls_nothing(engine: MemoryEngine)
 async def test_delete_memory_is_immediate_for_recall(engine: MemoryEngine) -> None:
     s = who(engine, "max")
     await call(engine, s, ("I'm vegetarian", "ok"))
-    (fact,) = [f for f in await current(engine, s) if f["slotKey"] == "diet"]
-    await engine.lifecycle.delete_memory(s, fact["id"])
+    (fact,) = [f for f in await current(engine, s) if f.slot_key == "diet"]
+    await engine.lifecycle.delete_memory(s, fact.id)
     result = await engine.search_memory(s, "vegetarian", timeout_ms=2000)
-    assert all(h["id"] != fact["id"] for h in result.permanent)
+    assert all(h["id"] != fact.id for h in result.permanent)
     # The delete reaches the store through the journal's applier, asynchronously.
     await engine.flush(30)
     history = await engine.store.list_facts(s, include_history=True)
-    assert any(f["id"] == fact["id"] and f["deletedAt"] for f in history)
+    assert any(f.id == fact.id and f.deleted_at for f in history)
     await engine.maintenance.apply_retention()
     history = await engine.store.list_facts(s, include_history=True)
-    assert all(f["id"] != fact["id"] for f in history)
+    assert all(f.id != fact.id for f in history)
     with pytest.raises(NotFound):
         await engine.lifecycle.delete_memory(s, "fact_does_not_exist")
     with pytest.raises(NotFound):
-        await engine.lifecycle.delete_memory(who(engine, "intruder"), fact["id"])
+        await engine.lifecycle.delete_memory(who(engine, "intruder"), fact.id)
 
 
 async def test_forget_user_leaves_nothing_anywhere(engine: MemoryEngine) -> None:
@@ -269,7 +269,7 @@ async def test_remember_recall_forget_slots(engine: MemoryEngine) -> None:
         "the harbour branch"
     await engine.flush(30)
     history = await engine.store.list_facts(s, include_history=True)
-    assert len([f for f in history if f["slotKey"] == "preferred_store"]) == 2
+    assert len([f for f in history if f.slot_key == "preferred_store"]) == 2
     assert (await engine.lifecycle.forget(s, "preferred_store"))["forgotten"]
     assert (await engine.lifecycle.recall(s, "preferred_store"))["content"] is None
     with pytest.raises(BadRequest):
@@ -288,7 +288,7 @@ async def test_memories_written_this_call(engine: MemoryEngine) -> None:
     await engine.learner.learn(s, "call-1")
     await engine.flush(30)
     written = await engine.store.list_facts(s, session_id="call-1")
-    assert {f["slotKey"] for f in written} >= {"diet", "seat"}
+    assert {f.slot_key for f in written} >= {"diet", "seat"}
     assert await engine.store.list_facts(s, session_id="call-2") == []
 
 
@@ -303,4 +303,4 @@ async def test_import_learns_only_when_asked(engine: MemoryEngine) -> None:
     await engine.flush(30)
     assert len(await engine.store.pending_extractions(10, 5)) == 1
     await engine.maintenance.sweep()
-    assert any(f["slotKey"] == "diet" for f in await current(engine, s))
+    assert any(f.slot_key == "diet" for f in await current(engine, s))

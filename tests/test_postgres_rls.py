@@ -146,6 +146,7 @@ async def test_tenant_setting_does_not_leak_across_pooled_transactions(
         globex = Scope(tenant_id="globex", project_id="p", agent_id="a", user_id="same-user")
         hits = await store.search_chunks_text("globex", "p", "kumquat handbook", 5)
         assert [h.id for h in hits] == ["c-globex"]
-        assert (await store.get_caller(globex) or {})["name"] == "name-globex"
+        found = await store.get_caller(globex)
+        assert found is not None and found.name == "name-globex"
     finally:
         await store.close()

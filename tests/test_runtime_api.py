@@ -14,6 +14,7 @@ import pytest
 from voxmem import Settings
 from voxmem._operations import OPERATIONS, dispatch
 from voxmem.engine import MemoryEngine
+from voxmem.models import IndexRecord
 from voxmem.runtime import create_app
 
 TOKEN = "test-token-0123456789"
@@ -292,7 +293,7 @@ async def test_settings_view_lists_every_setting_with_secrets_masked(
 class ExplodingEngine(MemoryEngine):
     """A fake dependency: an engine with a bug in one operation."""
 
-    async def list_indexes(self, tenant_id: str, project_id: str) -> list[dict[str, Any]]:
+    async def list_indexes(self, tenant_id: str, project_id: str) -> list[IndexRecord]:
         raise RuntimeError("boom: internal detail")
 
 

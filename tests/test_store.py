@@ -61,7 +61,7 @@ async def test_batch_is_idempotent_and_moves_applied_seq(store: Store) -> None:
     items = await store.load_items(s, now + 1)
     assert [i.id for i in items] == ["e1"]
     caller = await store.get_caller(s)
-    assert caller is not None and caller["name"] == "Alice"
+    assert caller is not None and caller.name == "Alice"
     await store.write(WriteBatch(applied_seq=2))
     assert await store.applied_seq() == 3, "the applied position never moves backwards"
 
@@ -133,8 +133,9 @@ async def test_org_index_create_append_replace(store: Store) -> None:
     chunks = await store.load_chunks("t1", "p1")
     assert sorted(c.text for c in chunks) == ["2 days", "60 days now"]
     listing = await store.list_indexes("t1", "p1")
-    assert listing[0]["name"] == "kb" and listing[0]["version"] == 2
-    assert listing[0]["documentCount"] == 2 and listing[0]["chunkCount"] == 2
+    assert listing[0].name == "kb" and listing[0].version == 2
+    assert listing[0].document_count == 2 and listing[0].chunk_count == 2
+    assert listing[0].to_wire()["documentCount"] == 2
     assert await store.list_indexes("t1", "p2") == []
     assert await store.load_chunks("t2", "p1") == []
     hits = await store.search_chunks_text("t1", "p1", "days", 5)

@@ -106,7 +106,7 @@ async def test_a_crashed_worker_fails_the_call_and_the_next_one_learns(
     assert swept["learned"] == 1
     await engine.flush(30)
     assert await engine.store.pending_extractions(10, 5) == []
-    assert any(f["slotKey"] == "diet" for f in await engine.store.list_facts(cy))
+    assert any(f.slot_key == "diet" for f in await engine.store.list_facts(cy))
 
 
 async def test_entity_graph_is_learned_in_a_worker_process(settings: Settings) -> None:

@@ -167,7 +167,7 @@ async def _create_index(engine: MemoryEngine, p: dict[str, Any]) -> Any:
 @handles("list_indexes")
 async def _list_indexes(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     tenant, project, _agent = _ident(engine, p)
-    return await engine.list_indexes(tenant, project)
+    return [index.to_wire() for index in await engine.list_indexes(tenant, project)]
 
 
 @handles("update_profile")
@@ -280,7 +280,8 @@ async def _list_memories(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     history = p.get("include_deleted", False)
     if not isinstance(history, bool):
         raise BadRequest("include_deleted must be a boolean", field="include_deleted")
-    return await engine.list_facts(scope, include_history=history)  # reads your writes
+    return [f.to_wire() for f in  # reads your writes
+            await engine.list_facts(scope, include_history=history)]
 
 
 @handles("session_memories")
@@ -290,7 +291,8 @@ async def _session_memories(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     if session_id is None:
         raise BadRequest("session_id is required", field="session_id")
     await engine.check_session_owner(scope, session_id)
-    return await engine.list_facts(scope, include_history=True, session_id=session_id)
+    return [f.to_wire() for f in
+            await engine.list_facts(scope, include_history=True, session_id=session_id)]
 
 
 @handles("delete_memory")

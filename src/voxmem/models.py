@@ -10,15 +10,21 @@ import dataclasses
 import datetime as dt
 from typing import Any, Literal
 
+import msgspec
+
 __all__ = [
     "LANES",
     "Caller",
+    "CallerRecord",
     "Chunk",
     "Fact",
     "IndexBuildResult",
+    "IndexRecord",
     "Lane",
     "MemoryItem",
+    "PolicyRecord",
     "Preload",
+    "Record",
     "Scope",
     "SearchResult",
     "SessionInfo",
@@ -97,9 +103,22 @@ class Turn:
         return self.user_text or self.assistant_text
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Fact:
-    """A short durable third-person statement about the caller."""
+class Record(msgspec.Struct, frozen=True, rename="camel"):
+    """A typed record the store returns. Its wire form (camelCase JSON-ready builtins)
+    is one conversion away: :meth:`to_wire`, so no handler builds the dict by hand."""
+
+    def to_wire(self) -> dict[str, Any]:
+        """This record as the API returns it (``slot_key`` -> ``"slotKey"``)."""
+        wire: dict[str, Any] = msgspec.to_builtins(self)
+        return wire
+
+
+class Fact(Record, frozen=True):
+    """A short durable third-person statement about the caller, as stored.
+
+    ``valid_to`` is set once a newer fact superseded it, ``deleted_at`` once it was
+    deleted; recall uses only facts with neither.
+    """
 
     id: str
     text: str
@@ -107,10 +126,45 @@ class Fact:
     slot_key: str | None = None
     confidence: float = 1.0
     source_session_id: str | None = None
-    source_turn_ids: list[str] = dataclasses.field(default_factory=list)
+    source_turn_ids: list[str] = msgspec.field(default_factory=list)
     valid_from: float = 0.0
     valid_to: float | None = None
     created_at: float = 0.0
+    deleted_at: float | None = None
+
+    @property
+    def current(self) -> bool:
+        """Neither superseded nor deleted."""
+        return self.valid_to is None and self.deleted_at is None
+
+
+class CallerRecord(Record, frozen=True):
+    """A stored caller: display name, metadata from the platform, learned profile."""
+
+    id: str
+    name: str | None = None
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    profile: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class IndexRecord(Record, frozen=True):
+    """An org knowledge index with its size."""
+
+    name: str
+    version: int
+    metadata: dict[str, Any]
+    created_at: float
+    updated_at: float
+    document_count: int
+    chunk_count: int
+
+
+class PolicyRecord(Record, frozen=True):
+    """A stored memory policy (of a project, or of one agent in it)."""
+
+    memory_enabled: bool
+    retention_days: int
+    updated_at: float | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

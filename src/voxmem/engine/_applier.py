@@ -27,17 +27,16 @@ from .._exceptions import VoxmemError
 from ..embeddings import Embedder
 from ..models import Scope, Turn
 from ..store import (
-    ExtractionDone,
-    FactWrite,
-    ItemDelete,
-    ProfileWrite,
     QuarantinedRecord,
-    SessionEnd,
-    SessionReport,
-    SessionStart,
     Store,
     TurnWrite,
     WriteBatch,
+    add_to_batch,
+    decode_record,
+    scope_from_record,
+    scope_to_record,
+    turn_from_record,
+    turn_to_record,
 )
 from ._index import FloatArray
 from ._pending import PendingWrites
@@ -49,33 +48,6 @@ log = logging.getLogger("voxmem.engine.writer")
 
 RETRY_MIN_S = 0.05
 RETRY_MAX_S = 5.0
-
-
-def scope_to_record(scope: Scope) -> dict[str, str]:
-    return {"t": scope.tenant_id, "p": scope.project_id, "a": scope.agent_id,
-            "u": scope.user_id, "s": scope.space}
-
-
-def scope_from_record(data: dict[str, str]) -> Scope:
-    return Scope(tenant_id=data["t"], project_id=data["p"], agent_id=data["a"],
-                 user_id=data["u"], space=data["s"])
-
-
-def turn_to_record(turn: Turn) -> dict[str, Any]:
-    return {"eventId": turn.event_id, "sessionId": turn.session_id, "turnId": turn.turn_id,
-            "userText": turn.user_text, "assistantText": turn.assistant_text,
-            "createdAt": turn.created_at, "agentId": turn.agent_id,
-            "interrupted": turn.interrupted, "toolCalls": turn.tool_calls,
-            "metadata": turn.metadata}
-
-
-def turn_from_record(data: dict[str, Any]) -> Turn:
-    return Turn(event_id=data["eventId"], session_id=data["sessionId"], turn_id=data["turnId"],
-                user_text=data["userText"], assistant_text=data["assistantText"],
-                created_at=data["createdAt"], agent_id=data.get("agentId", ""),
-                interrupted=bool(data.get("interrupted")),
-                tool_calls=list(data.get("toolCalls") or []),
-                metadata=dict(data.get("metadata") or {}))
 
 
 def _caller_and_turn(record: dict[str, Any]) -> tuple[Scope, Turn | None] | None:
@@ -260,45 +232,13 @@ class Applier:
         turn_scopes: list[Scope] = []
         turns: list[Turn] = []
         for record in records:
-            kind = record["type"]
-            scope = scope_from_record(record["scope"])
-            if kind == "turn":
-                turn_scopes.append(scope)
-                turns.append(turn_from_record(record["turn"]))
-            elif kind == "session_start":
-                caller = record.get("caller") or {}
-                batch.sessions_started.append(SessionStart(
-                    scope=scope, session_id=record["sessionId"], started_at=record["at"],
-                    caller_name=caller.get("name"), caller_metadata=caller.get("metadata") or {},
-                    metadata=record.get("metadata") or {}))
-            elif kind == "session_end":
-                batch.sessions_ended.append(SessionEnd(
-                    scope=scope, session_id=record["sessionId"], ended_at=record["at"],
-                    reason=record["reason"]))
-            elif kind == "profile":
-                batch.profile.append(ProfileWrite(scope=scope, field=record["field"],
-                                                  value=record["value"], at=record["at"]))
-            elif kind == "fact":
-                f = record["fact"]
-                batch.facts.append(FactWrite(
-                    scope=scope, id=f["id"], text=f["text"], kind=f["kind"],
-                    slot_key=f.get("slotKey"), confidence=f["confidence"],
-                    source_session_id=f.get("sourceSessionId"),
-                    source_turn_ids=tuple(f.get("sourceTurnIds") or ()),
-                    valid_from=f["validFrom"], supersedes=tuple(f.get("supersedes") or ())))
-            elif kind == "delete":
-                batch.deletes.append(ItemDelete(scope=scope, item_id=record["itemId"],
-                                                at=record["at"]))
-            elif kind == "extraction":
-                batch.extractions.append(ExtractionDone(
-                    scope=scope, session_id=record["sessionId"], at=record["at"],
-                    error=record.get("error")))
-            elif kind == "report":
-                batch.reports.append(SessionReport(scope=scope, session_id=record["sessionId"],
-                                                   report=record["report"]))
+            write = decode_record(record)  # MalformedRecord: isolated and quarantined
+            if isinstance(write, TurnWrite):
+                # Embedded below, all of the batch's turns in one call.
+                turn_scopes.append(write.scope)
+                turns.append(write.turn)
             else:
-                log.error("unknown journal record type %r (seq %s) skipped", kind,
-                          record.get("seq"))
+                add_to_batch(batch, write)
         vectors = None
         if turns:
             loop = asyncio.get_running_loop()

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ..models import MemoryItem, Scope, Turn
+from ..models import CallerRecord, Fact, MemoryItem, Scope, Turn
 from ..store import Store
 from ._index import FloatArray, HybridIndex
 from ._pending import PendingWrites
@@ -212,21 +212,21 @@ class CallerMemory:
         for turn_id in sources:
             self.turn_lineage[turn_id] = (lineage, True)
 
-    def add_fact_history(self, facts: Sequence[dict[str, Any]]) -> None:
+    def add_fact_history(self, facts: Sequence[Fact]) -> None:
         """Rebuild the fact lineages from the store's fact rows, history included.
 
         A superseded fact's ``validTo`` is the ``validFrom`` of the fact that replaced
         it, which is how the rows link up; deleted facts take no part.
         """
-        rows = sorted((f for f in facts if not f.get("deletedAt")),
-                      key=lambda f: (_valid_from(f), str(f["id"])))
+        rows = sorted((f for f in facts if not f.deleted_at),
+                      key=lambda f: (_valid_from(f), f.id))
         ended: dict[float, list[str]] = {}
         for fact in rows:
             replaced = ended.pop(_valid_from(fact), [])
-            self.note_fact(str(fact["id"]), fact.get("slotKey"),
-                           [str(t) for t in fact.get("sourceTurnIds") or ()], replaced)
-            if fact.get("validTo") is not None:
-                ended.setdefault(float(fact["validTo"]), []).append(str(fact["id"]))
+            self.note_fact(fact.id, fact.slot_key, [str(t) for t in fact.source_turn_ids],
+                           replaced)
+            if fact.valid_to is not None:
+                ended.setdefault(float(fact.valid_to), []).append(fact.id)
         for lineage, fact_id in list(self.lineage_current.items()):
             if fact_id not in self.index:  # expired or superseded with no successor here
                 del self.lineage_current[lineage]
@@ -309,8 +309,8 @@ class CallerCache:
             pending = self._pending.turns(mem.scope)
             caller, items, facts = await read_caller(self._store, mem.scope, self._clock())
             if caller is not None:
-                mem.name = mem.name or caller.get("name")
-                mem.profile = {**caller.get("profile", {}), **mem.profile}
+                mem.name = mem.name or caller.name
+                mem.profile = {**caller.profile, **mem.profile}
             # Tokenising thousands of items is CPU work: keep it off the event loop.
             mem.index.reserve(len(items))
             await load_in_slices(functools.partial(mem.add_items, bulk=True), items)
@@ -332,13 +332,14 @@ class CallerCache:
         self._entries.clear()
 
 
-def _valid_from(fact: dict[str, Any]) -> float:
-    value = fact.get("validFrom")
-    return float(value if value is not None else fact["createdAt"])
+def _valid_from(fact: Fact) -> float:
+    # A row written before valid_from existed has none: it was valid from creation.
+    value: float | None = fact.valid_from
+    return float(value if value is not None else fact.created_at)
 
 
 async def read_caller(store: Store, scope: Scope, now: float) -> tuple[
-        dict[str, Any] | None, list[MemoryItem], list[dict[str, Any]]]:
+        CallerRecord | None, list[MemoryItem], list[Fact]]:
     """What a caller's warm memory is built from: caller row, live items, fact history."""
     # Three independent reads: side by side, the load takes as long as the longest.
     caller, items, facts = await asyncio.gather(
@@ -348,7 +349,7 @@ async def read_caller(store: Store, scope: Scope, now: float) -> tuple[
 
 
 def build_memory(scope: Scope, dimensions: int, session_id: str | None,
-                 items: Sequence[MemoryItem], facts: Sequence[dict[str, Any]]) -> CallerMemory:
+                 items: Sequence[MemoryItem], facts: Sequence[Fact]) -> CallerMemory:
     """A caller's memory built in one go, as the warm load builds it in slices.
 
     The cold path ranks on this, so a search gives the same answer before and after

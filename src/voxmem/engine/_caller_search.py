@@ -100,8 +100,8 @@ async def _summary(store: Store, tenant_id: str, project_id: str, space: str,
     calls = await store.list_sessions(tenant_id, project_id, space=space,
                                       user_id=user_id, limit=1_000_000)
     facts = await store.list_facts(scope)
-    return {"userId": user_id, "name": caller.get("name"), "profile": caller.get("profile"),
-            "metadata": caller.get("metadata"), "space": space,
+    return {"userId": user_id, "name": caller.name, "profile": caller.profile,
+            "metadata": caller.metadata, "space": space,
             "lastCallAt": max((c["startedAt"] for c in calls), default=None),
             "callCount": len(calls), "memoryCount": len(facts)}
 

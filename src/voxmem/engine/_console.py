@@ -14,7 +14,7 @@ from typing import Any
 
 from .._exceptions import NotFound
 from ..entities._directory import CallerDirectory
-from ..models import Scope
+from ..models import Fact, Scope
 from ..store import Store
 from ..store import _entities as entity_ops
 from ._caller_search import find_callers
@@ -59,7 +59,7 @@ class Console:
 
     # -- a caller's memories ------------------------------------------------------------
     async def list_facts(self, scope: Scope, *, include_history: bool = False,
-                         session_id: str | None = None) -> list[dict[str, Any]]:
+                         session_id: str | None = None) -> list[Fact]:
         """The caller's facts (with superseded and deleted ones when asked)."""
         await self._settle()
         return await self._store.list_facts(scope, include_history=include_history,
@@ -96,11 +96,11 @@ class Console:
         calls = await self._store.list_sessions(scope.tenant_id, scope.project_id,
                                                 space=scope.space, user_id=scope.user_id,
                                                 limit=limit)
-        live = [f for f in facts if f["validTo"] is None and f["deletedAt"] is None]
         idents = await self._store.run_entities(
             scope.tenant_id, entity_ops.caller_identifiers(scope), write=False)
-        return {"caller": found, "memories": live,
-                "history": [f for f in facts if f not in live], "calls": calls,
+        return {"caller": found.to_wire(),
+                "memories": [f.to_wire() for f in facts if f.current],
+                "history": [f.to_wire() for f in facts if not f.current], "calls": calls,
                 "identifiers": [r.to_dict() for r in idents],
                 # With evidence and merge id, so a merge can be undone from the page.
                 "merges": await self._directory.merges(scope, scope.user_id)}
@@ -141,12 +141,12 @@ class Console:
         written = await self._store.list_facts(scope, include_history=True,
                                                session_id=session_id)
         return {"call": record, "turns": out_turns, "laterRecall": traces[i:],
-                "memoriesWritten": written}
+                "memoriesWritten": [f.to_wire() for f in written]}
 
     async def documents(self, tenant_id: str, project_id: str, name: str) -> dict[str, Any]:
         """One org index and its documents."""
-        indexes = {i["name"]: i for i in await self._store.list_indexes(tenant_id,
-                                                                          project_id)}
+        indexes = {i.name: i.to_wire() for i in await self._store.list_indexes(tenant_id,
+                                                                                 project_id)}
         if name not in indexes:
             raise NotFound(f"no index {name!r} in this project", code="index_not_found")
         return {"index": indexes[name],

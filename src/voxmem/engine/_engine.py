@@ -32,7 +32,9 @@ from ..journal import Journal
 from ..models import (
     SHARED_SPACE,
     Caller,
+    Fact,
     IndexBuildResult,
+    IndexRecord,
     Lane,
     Preload,
     Scope,
@@ -344,7 +346,7 @@ class MemoryEngine:
         """Build or append an org index (documents already validated)."""
         return await self.org.create_index(tenant_id, project_id, name, documents, metadata)
 
-    async def list_indexes(self, tenant_id: str, project_id: str) -> list[dict[str, Any]]:
+    async def list_indexes(self, tenant_id: str, project_id: str) -> list[IndexRecord]:
         """The project's org indexes."""
         return await self.org.list_indexes(tenant_id, project_id)
 
@@ -369,7 +371,7 @@ class MemoryEngine:
                                               retention_days=retention_days)
 
     async def list_facts(self, scope: Scope, *, include_history: bool = False,
-                         session_id: str | None = None) -> list[dict[str, Any]]:
+                         session_id: str | None = None) -> list[Fact]:
         """The caller's facts, after the caller's acknowledged writes are stored."""
         return await self.console.list_facts(scope, include_history=include_history,
                                              session_id=session_id)

@@ -187,7 +187,7 @@ class Learner:
             caller = await self._store.get_caller(scope)
             transcript = Transcript(
                 session_id=session_id, user_id=scope.user_id,
-                caller_name=(caller or {}).get("name"),
+                caller_name=caller.name if caller else None,
                 turns=[TranscriptTurn(turn_id=t.turn_id, user_text=t.user_text,
                                       assistant_text=t.assistant_text, created_at=t.created_at,
                                       interrupted=t.interrupted) for t in turns])

@@ -63,7 +63,7 @@ class Lifecycle:
         if memory_id not in mem.index:
             await self._writes.wait_applied(30)
             facts = await self._store.list_facts(scope)
-            if not any(f["id"] == memory_id for f in facts):
+            if not any(f.id == memory_id for f in facts):
                 raise NotFound(f"memory {memory_id!r} does not exist for this caller",
                                details={"memoryId": memory_id})
         await self._writes.append({"type": "delete", "scope": scope_to_record(scope),

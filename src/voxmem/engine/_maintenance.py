@@ -93,11 +93,11 @@ class Maintenance:
             for tenant_id, project_id in await store.list_projects():
                 rows = await store.get_policies(tenant_id, project_id)
                 default = rows.pop("", None)
-                days = int(default["retentionDays"] if default
+                days = int(default.retention_days if default
                            else self._settings.retention_days)
                 agents = [a for a in rows if a]
                 for agent_id in agents:
-                    d = int(rows[agent_id]["retentionDays"])
+                    d = int(rows[agent_id].retention_days)
                     cutoff = now - d * SECONDS_PER_DAY if d > 0 else 0.0
                     removed += await store.purge_items(tenant_id, project_id, cutoff,
                                                        agent_id, ())

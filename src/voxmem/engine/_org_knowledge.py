@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..embeddings import Embedder
-from ..models import Chunk, IndexBuildResult, Scope
+from ..models import Chunk, IndexBuildResult, IndexRecord, Scope
 from ..store import DocumentWrite, Store
 from ._chunking import chunk_text
 from ._ids import new_id
@@ -164,7 +164,7 @@ class OrgKnowledge:
             self.memory(tenant_id, project_id)
         return IndexBuildResult(index_name=name, chunk_count=count, version=version)
 
-    async def list_indexes(self, tenant_id: str, project_id: str) -> list[dict[str, Any]]:
+    async def list_indexes(self, tenant_id: str, project_id: str) -> list[IndexRecord]:
         """The project's indexes with their versions and sizes."""
         return await self._store.list_indexes(tenant_id, project_id)
 

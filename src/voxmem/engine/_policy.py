@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._exceptions import VoxmemError
-from ..models import Scope
+from ..models import PolicyRecord, Scope
 from ..store import Store
 
 __all__ = ["SECONDS_PER_DAY", "Policies", "Policy"]
@@ -49,7 +49,7 @@ class Policies:
         self._store = store
         self._default = Policy(memory_enabled, retention_days)
         self._clock = clock
-        self._policies: dict[tuple[str, str], tuple[float, dict[str, dict[str, Any]]]] = {}
+        self._policies: dict[tuple[str, str], tuple[float, dict[str, PolicyRecord]]] = {}
         self._refreshing: set[tuple[str, str]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -83,10 +83,10 @@ class Policies:
                 task = asyncio.ensure_future(self._refresh(key))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
-        row = rows.get(scope.agent_id) or rows.get("") or {}
-        return Policy(
-            memory_enabled=bool(row.get("memoryEnabled", self._default.memory_enabled)),
-            retention_days=int(row.get("retentionDays", self._default.retention_days)))
+        row = rows.get(scope.agent_id) or rows.get("")
+        if row is None:
+            return self._default
+        return Policy(memory_enabled=row.memory_enabled, retention_days=row.retention_days)
 
     async def _refresh(self, key: tuple[str, str]) -> None:
         try:
@@ -107,7 +107,8 @@ class Policies:
 
     async def policies(self, tenant_id: str, project_id: str) -> dict[str, Any]:
         """The project's policy and each agent's: ``{"project": …, "agents": {…}}``."""
-        rows = await self._store.get_policies(tenant_id, project_id)
+        rows = {agent: p.to_wire() for agent, p in
+                (await self._store.get_policies(tenant_id, project_id)).items()}
         default = rows.pop("", {"memoryEnabled": self._default.memory_enabled,
                                 "retentionDays": self._default.retention_days})
         return {"project": default, "agents": rows}

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..models import Caller, Preload, Scope, iso
+from ..models import Caller, Fact, Preload, Scope, iso
 from ..store import Store
 from ._caller_memory import CallerCache, turn_doc
 from ._compose import compose_preload
@@ -57,9 +57,9 @@ class Preloader:
                 # Session start must not wait for the warm index of a large caller: the
                 # block needs a handful of rows, which the store answers directly.
                 stored = await self._store.get_caller(scope)
-                name = mem.name or (stored or {}).get("name")
+                name = mem.name or (stored.name if stored else None)
                 profile = {"name": name} if name else {}
-                profile.update((stored or {}).get("profile") or {})
+                profile.update(stored.profile if stored else {})
                 profile.update(mem.profile)
                 all_facts = [_fact_hit(f) for f in await self._store.list_facts(scope)]
                 all_facts.sort(key=lambda f: (f["confidence"], f["createdAtTs"]), reverse=True)
@@ -88,10 +88,10 @@ class Preloader:
             self._callers.get(scope)  # starts warming the caller for the first turn
 
 
-def _fact_hit(row: dict[str, Any]) -> dict[str, Any]:
-    """A stored fact row in the shape recall hits have."""
-    return {"id": row["id"], "lane": "permanent", "kind": "fact", "text": row["text"],
-            "score": row["confidence"], "confidence": row["confidence"],
-            "slotKey": row["slotKey"], "factKind": row["kind"],
-            "createdAt": iso(row["createdAt"]), "createdAtTs": row["createdAt"],
-            "sessionId": row["sourceSessionId"]}
+def _fact_hit(fact: Fact) -> dict[str, Any]:
+    """A stored fact in the shape recall hits have."""
+    return {"id": fact.id, "lane": "permanent", "kind": "fact", "text": fact.text,
+            "score": fact.confidence, "confidence": fact.confidence,
+            "slotKey": fact.slot_key, "factKind": fact.kind,
+            "createdAt": iso(fact.created_at), "createdAtTs": fact.created_at,
+            "sessionId": fact.source_session_id}

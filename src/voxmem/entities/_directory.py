@@ -157,8 +157,8 @@ class CallerDirectory:
         names = [r.value for r in await self._store.run_entities(
             scope.tenant_id, ops.caller_identifiers(other), write=False) if r.kind == "name"]
         stored = await self._store.get_caller(other)
-        if stored and stored.get("name"):
-            names.append(str(stored["name"]))
+        if stored and stored.name:
+            names.append(stored.name)
         mem = self._callers.peek(other)
         if mem is not None and mem.name:
             names.append(mem.name)
@@ -249,8 +249,8 @@ class CallerDirectory:
             scope.tenant_id, ops.list_merges(scope, scope.user_id), write=False)
         graph = await self._store.run_entities(scope.tenant_id, ops.load_graph(scope),
                                                write=False)
-        return {"userId": scope.user_id, "name": (caller or {}).get("name"),
-                "profile": (caller or {}).get("profile") or {},
+        return {"userId": scope.user_id, "name": caller.name if caller else None,
+                "profile": caller.profile if caller else {},
                 "identifiers": [r.to_dict() for r in idents],
                 "merges": [m.to_dict() for m in merges], "graph": graph.to_dict()}
 

@@ -19,12 +19,27 @@ from ._base import (
     TurnWrite,
     WriteBatch,
 )
+from ._journal_codec import (
+    JOURNAL_FORMAT,
+    JournalWrite,
+    MalformedRecord,
+    add_to_batch,
+    decode_record,
+    encode_record,
+    scope_from_record,
+    scope_to_record,
+    turn_from_record,
+    turn_to_record,
+)
 
 __all__ = [
+    "JOURNAL_FORMAT",
     "DocumentWrite",
     "ExtractionDone",
     "FactWrite",
     "ItemDelete",
+    "JournalWrite",
+    "MalformedRecord",
     "ProfileWrite",
     "QuarantinedRecord",
     "RecallTraceRow",
@@ -35,7 +50,14 @@ __all__ = [
     "TextHit",
     "TurnWrite",
     "WriteBatch",
+    "add_to_batch",
+    "decode_record",
+    "encode_record",
     "open_store",
+    "scope_from_record",
+    "scope_to_record",
+    "turn_from_record",
+    "turn_to_record",
 ]
 
 

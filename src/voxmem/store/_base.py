@@ -13,7 +13,17 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, TypeVar
 
-from ..models import Chunk, MemoryItem, Scope, SessionInfo, Turn
+from ..models import (
+    CallerRecord,
+    Chunk,
+    Fact,
+    IndexRecord,
+    MemoryItem,
+    PolicyRecord,
+    Scope,
+    SessionInfo,
+    Turn,
+)
 from ._entities_sql import EntityOp
 
 T = TypeVar("T")
@@ -250,8 +260,8 @@ class Store(Protocol):
         ...
 
     # -- caller reads ---------------------------------------------------------------
-    async def get_caller(self, scope: Scope) -> dict[str, Any] | None:
-        """``{"id", "name", "metadata", "profile"}`` or None for an unknown caller."""
+    async def get_caller(self, scope: Scope) -> CallerRecord | None:
+        """The stored caller, or None for an unknown caller."""
         ...
 
     async def load_items(self, scope: Scope, now: float) -> list[MemoryItem]:
@@ -259,7 +269,7 @@ class Store(Protocol):
         ...
 
     async def list_facts(self, scope: Scope, *, include_history: bool = False,
-                         session_id: str | None = None) -> list[dict[str, Any]]:
+                         session_id: str | None = None) -> list[Fact]:
         """The caller's facts, newest first; ``session_id`` keeps those learned in that
         call; ``include_history`` adds superseded and deleted ones."""
         ...
@@ -279,8 +289,8 @@ class Store(Protocol):
         """Open calls with no activity since ``idle_before`` (a killed worker's calls)."""
         ...
 
-    async def get_policies(self, tenant_id: str, project_id: str) -> dict[str, dict[str, Any]]:
-        """Memory policies by agent id (``""`` is the project default)."""
+    async def get_policies(self, tenant_id: str, project_id: str) -> dict[str, PolicyRecord]:
+        """Stored memory policies by agent id (``""`` is the project default)."""
         ...
 
     async def set_policy(self, tenant_id: str, project_id: str, agent_id: str,
@@ -352,7 +362,7 @@ class Store(Protocol):
         """
         ...
 
-    async def list_indexes(self, tenant_id: str, project_id: str) -> list[dict[str, Any]]: ...
+    async def list_indexes(self, tenant_id: str, project_id: str) -> list[IndexRecord]: ...
 
     async def index_versions(self, tenant_id: str, project_id: str) -> dict[str, int]: ...
 
@@ -368,11 +378,6 @@ class Store(Protocol):
         """Callers whose id, name, profile or metadata contain ``text`` (lower case), or
         whose id, profile or metadata contain ``digits`` once punctuation is removed;
         both empty lists the most recently updated callers."""
-        ...
-
-    async def caller_merges(self, scope: Scope) -> list[dict[str, Any]]:
-        """Merges into or out of the caller (``fromUser``, ``toUser``, ``at``, ``itemsMoved``),
-        newest first."""
         ...
 
     async def list_sessions(self, tenant_id: str, project_id: str, *, space: str | None,

@@ -7,8 +7,11 @@ them. A statement has a dialect variant only where column types differ.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Generator
 from typing import Any, TypeVar
+
+from . import _sql as sql
 
 __all__ = ["ENTITY_SQL", "EntityOp", "Result", "Stmt", "run_postgres", "run_sqlite",
            "sql_for"]
@@ -33,7 +36,7 @@ class Result:
 #: An operation: yields statements, receives their results, returns its value.
 EntityOp = Generator[Stmt, Result, T]
 
-_CALLER = "tenant_id = ? AND project_id = ? AND space = ? AND user_id = ?"
+_CALLER = sql.CALLER
 _SPACE = "tenant_id = ? AND project_id = ? AND space = ?"
 _IDENT_COLS = ("kind, value, user_id, raw, source, session_id, turn_id, strength, created_at")
 _MERGE_COLS = "id, from_user, to_user, status, at, evidence, undone_at, items_moved"
@@ -94,7 +97,7 @@ ENTITY_SQL: dict[str, str | dict[str, str]] = {
             " profile = excluded.profile, created_at = excluded.created_at,"
             " updated_at = excluded.updated_at"),
     },
-    "caller.delete": f"DELETE FROM callers WHERE {_CALLER}",
+    "caller.delete": sql.FORGET["callers"].sqlite,
     # The target's values win; the source fills what the target lacks (as merge_users).
     "caller.merge_into": {
         "sqlite": (
@@ -174,16 +177,16 @@ ENTITY_SQL: dict[str, str | dict[str, str]] = {
     "entity.delete_caller": f"DELETE FROM entities WHERE {_CALLER}",
     "edge.delete_caller": f"DELETE FROM entity_edges WHERE {_CALLER}",
     "mention.delete_caller": f"DELETE FROM entity_mentions WHERE {_CALLER}",
-    "merge.delete_caller": (
-        f"DELETE FROM caller_merges WHERE {_SPACE} AND (from_user = ? OR to_user = ?)"),
+    "merge.delete_caller": sql.FORGET_MERGES.sqlite,
 }
 
 
+@functools.cache
 def sql_for(name: str, dialect: str) -> str:
     """The SQL of statement ``name`` for ``dialect`` with that dialect's placeholders."""
     entry = ENTITY_SQL[name]
     text = entry if isinstance(entry, str) else entry[dialect]
-    return text.replace("?", "%s") if dialect == "postgres" else text
+    return sql.for_postgres(text) if dialect == "postgres" else text
 
 
 # --- drivers ----------------------------------------------------------------------------

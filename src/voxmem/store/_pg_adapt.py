@@ -1,4 +1,4 @@
-"""Python values in and out of Postgres: pgvector vectors and full-text queries.
+"""Python values in and out of Postgres: pgvector vectors, full-text queries, errors.
 
 The store protocol carries vectors as little-endian float32 bytes (what numpy's
 ``tobytes()`` gives and what the SQLite store keeps as a blob). pgvector's binary wire
@@ -17,13 +17,27 @@ import sys
 from typing import Any
 
 import numpy as np
+import psycopg
 from psycopg import AsyncConnection
 from psycopg.adapt import Buffer, Dumper, Loader
 from psycopg.pq import Format
 
-__all__ = ["Float32Vector", "register_vector", "text_query", "vector_dims"]
+from ._errors import DatabaseErrors
+
+__all__ = ["LOAD_BATCH_ROWS", "POSTGRES_ERRORS", "SEARCH_TIMEOUT_MS", "Float32Vector",
+           "checked_dims", "register_vector", "text_query", "vector_dims"]
 
 log = logging.getLogger("voxmem.store")
+
+#: psycopg's errors as ``store_errors`` maps them (bad data is not retried).
+POSTGRES_ERRORS = DatabaseErrors(psycopg.Error,
+                                 poison=(psycopg.DataError, psycopg.IntegrityError),
+                                 outage=(psycopg.OperationalError,))
+#: Longest a search statement may run; searches are the cold path of a recall that has
+#: a deadline of its own (250 ms by default), so anything longer is wasted work.
+SEARCH_TIMEOUT_MS = 1000
+#: Rows decoded between two turns of the event loop (about 5 ms of work per slice).
+LOAD_BATCH_ROWS = 1000
 
 #: Words beyond this many are ignored: a 64 KB query must not become a 10,000-term OR.
 MAX_QUERY_WORDS = 64
@@ -133,3 +147,10 @@ def text_query(text: str) -> str | None:
     if not unique:
         return None
     return " or ".join(unique)
+
+
+def checked_dims(vector: bytes) -> int:
+    """The dimension of a query vector (float32 bytes), refusing an empty or torn one."""
+    if not vector or len(vector) % 4:
+        raise ValueError("a query vector must be non-empty float32 bytes")
+    return vector_dims(vector)

@@ -20,6 +20,7 @@ from psycopg import AsyncConnection, sql
 
 from .._exceptions import StoreUnavailable
 from ._migrations import load_migrations
+from ._sql import RECORD_MIGRATION, SCHEMA_VERSION
 
 __all__ = [
     "application_role_grants",
@@ -96,9 +97,8 @@ async def migrate(conn: AsyncConnection[tuple[Any, ...]]) -> None:
                 log.info("applying Postgres migration %04d %s", migration.version,
                          migration.name)
                 await conn.execute(migration.sql.encode("utf-8"))
-                await conn.execute(
-                    "INSERT INTO schema_version (version, name, applied_at)"
-                    " VALUES (%s, %s, %s)", (migration.version, migration.name, time.time()))
+                await conn.execute(RECORD_MIGRATION.postgres,
+                                   (migration.version, migration.name, time.time()))
         except psycopg.errors.InsufficientPrivilege as exc:
             raise StoreUnavailable(
                 f"the Postgres schema is at version {done} and this voxmem needs "
@@ -114,8 +114,7 @@ async def schema_version_of(conn: AsyncConnection[tuple[Any, ...]]) -> int:
                  ).fetchone()
     if not row or not row[0]:
         return 0
-    row = await (await conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version")
-                 ).fetchone()
+    row = await (await conn.execute(SCHEMA_VERSION.postgres)).fetchone()
     return int(row[0]) if row else 0
 
 

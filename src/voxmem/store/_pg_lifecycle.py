@@ -1,84 +1,60 @@
 """Postgres statements for the memory lifecycle: extraction queue, policies, retention,
 erasure, merges and exports (the SQLite store's ``_sqlite_lifecycle``, under row security).
 
-Each function runs inside a transaction whose tenant setting is already in force; the
-queries that span tenants (job queues, project list) are run once per tenant by the
-store, all in one pipelined round trip.
+:class:`PostgresLifecycle` is a mixin of :class:`~voxmem.store.postgres.PostgresStore`.
+Each statement runs inside a transaction whose tenant setting is already in force; the
+queries that span tenants (job queues, project list) are run once per tenant, all in
+one pipelined round trip.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, TypeVar
 
-from psycopg import AsyncCursor
+import psycopg
+from psycopg import AsyncConnection, AsyncCursor
 from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
 
-from ..models import Scope
-from ._pg_write import CALLER
+from .._exceptions import StoreUnavailable
+from ..models import PolicyRecord, Scope
+from . import _entities as entities
+from . import _rows as rows
+from . import _sql as sql
+from ._errors import store_errors
+from ._pg_adapt import POSTGRES_ERRORS
+from ._pg_write import set_tenant
 
-__all__ = [
-    "PENDING_EXTRACTIONS",
-    "PROJECTS",
-    "STALE_SESSIONS",
-    "export_caller",
-    "forget_caller",
-    "get_policies",
-    "merge_callers",
-    "purge_items",
-    "scope_of",
-    "set_policy",
-]
+__all__ = ["PostgresLifecycle"]
 
 Cursor = AsyncCursor[tuple[Any, ...]]
+T = TypeVar("T")
 
-#: Per-tenant job queries; rows are (tenant, project, space, user, agent, session).
-PENDING_EXTRACTIONS = (
+_LOCK_PREFIX = "voxmem:"
+
+# Per-tenant job queries; rows are (tenant, project, space, user, agent, session).
+_PENDING_EXTRACTIONS = (
     "SELECT tenant_id, project_id, space, user_id, agent_id, id, ended_at FROM sessions"
     " WHERE tenant_id = current_setting('voxmem.tenant_id', true) AND ended_at IS NOT NULL"
     " AND extracted_at IS NULL AND extraction_attempts < %s ORDER BY ended_at LIMIT %s")
-STALE_SESSIONS = (
+_STALE_SESSIONS = (
     "SELECT tenant_id, project_id, space, user_id, agent_id, id, started_at FROM sessions"
     " WHERE tenant_id = current_setting('voxmem.tenant_id', true) AND ended_at IS NULL"
     " AND COALESCE(last_activity_at, started_at) < %s ORDER BY started_at LIMIT %s")
-PROJECTS = "SELECT DISTINCT tenant_id, project_id FROM callers"
+_PROJECTS = "SELECT DISTINCT tenant_id, project_id FROM callers"
+# No per-caller search token to move (SQLite's FTS needs one; tsvector search does not).
+_MOVE_ITEMS = sql.for_postgres(f"UPDATE items SET user_id = ? WHERE {sql.CALLER}")
 
 
-def scope_of(row: Sequence[Any]) -> Scope:
-    return Scope(tenant_id=row[0], project_id=row[1], space=row[2], user_id=row[3],
-                 agent_id=row[4])
-
-
-async def get_policies(cur: Cursor, tenant_id: str,
-                       project_id: str) -> dict[str, dict[str, Any]]:
-    await cur.execute(
-        "SELECT agent_id, memory_enabled, retention_days, updated_at FROM memory_policies"
-        " WHERE tenant_id = %s AND project_id = %s", (tenant_id, project_id))
-    return {r[0]: {"memoryEnabled": bool(r[1]), "retentionDays": int(r[2]),
-                   "updatedAt": r[3]} for r in await cur.fetchall()}
-
-
-async def set_policy(cur: Cursor, tenant_id: str, project_id: str, agent_id: str,
-                     memory_enabled: bool, retention_days: int, now: float) -> None:
-    await cur.execute(
-        "INSERT INTO memory_policies (tenant_id, project_id, agent_id, memory_enabled,"
-        " retention_days, updated_at) VALUES (%s, %s, %s, %s, %s, %s)"
-        " ON CONFLICT (tenant_id, project_id, agent_id) DO UPDATE SET"
-        " memory_enabled = excluded.memory_enabled, retention_days = excluded.retention_days,"
-        " updated_at = excluded.updated_at",
-        (tenant_id, project_id, agent_id, memory_enabled, retention_days, now))
-
-
-async def purge_items(cur: Cursor, tenant_id: str, project_id: str, cutoff: float,
+async def _purge_items(cur: Cursor, tenant_id: str, project_id: str, cutoff: float,
                       agent_id: str | None, exclude_agents: Sequence[str]) -> int:
-    await cur.execute(
-        "DELETE FROM items WHERE tenant_id = %s AND project_id = %s AND deleted_at IS NOT NULL",
-        (tenant_id, project_id))
+    await cur.execute(sql.PURGE_DELETED.postgres, (tenant_id, project_id))
     removed = cur.rowcount
     if agent_id is not None:
-        await cur.execute(
-            "DELETE FROM items WHERE tenant_id = %s AND project_id = %s AND agent_id = %s"
-            " AND created_at < %s", (tenant_id, project_id, agent_id, cutoff))
+        await cur.execute(sql.PURGE_AGENT.postgres, (tenant_id, project_id, agent_id, cutoff))
     else:
         await cur.execute(
             "DELETE FROM items WHERE tenant_id = %s AND project_id = %s AND created_at < %s"
@@ -86,30 +62,27 @@ async def purge_items(cur: Cursor, tenant_id: str, project_id: str, cutoff: floa
     return int(removed + cur.rowcount)
 
 
-async def forget_caller(cur: Cursor, scope: Scope) -> dict[str, int]:
+async def _forget_caller(cur: Cursor, scope: Scope) -> dict[str, int]:
     """Delete every row of the caller. Postgres reclaims the dead rows at the next
     (auto)vacuum; docs/postgres.md says how to force it for an erasure request."""
     key = scope.caller_key
     counts: dict[str, int] = {}
-    for table in ("items", "sessions", "callers", "recall_traces"):
-        await cur.execute(f"DELETE FROM {table} WHERE {CALLER}", key)
+    for table, statement in sql.FORGET.items():
+        await cur.execute(statement.postgres, key)
         counts[table] = cur.rowcount
-    await cur.execute(
-        "DELETE FROM caller_merges WHERE tenant_id = %s AND project_id = %s AND space = %s"
-        " AND (from_user = %s OR to_user = %s)", (*key, key[3]))
+    # Records set aside by the applier hold the caller's words too; not counted.
+    del counts["journal_quarantine"]
+    await cur.execute(sql.FORGET_MERGES.postgres, (*key, key[3]))
     counts["merges"] = cur.rowcount
-    # Records set aside by the applier hold the caller's words too.
-    await cur.execute(f"DELETE FROM journal_quarantine WHERE {CALLER}", key)
     return counts
 
 
-async def merge_callers(cur: Cursor, source: Scope, target: Scope, at: float) -> int:
+async def _merge_callers(cur: Cursor, source: Scope, target: Scope, at: float) -> int:
     src, dst = source.caller_key, target.caller_key
-    await cur.execute(f"UPDATE items SET user_id = %s WHERE {CALLER}", (dst[3], *src))
+    await cur.execute(_MOVE_ITEMS, (dst[3], *src))
     moved = cur.rowcount
-    await cur.execute(f"UPDATE sessions SET user_id = %s WHERE {CALLER}", (dst[3], *src))
-    await cur.execute(
-        f"SELECT name, metadata, profile, created_at FROM callers WHERE {CALLER}", src)
+    await cur.execute(sql.MOVE_SESSIONS.postgres, (dst[3], *src))
+    await cur.execute(sql.MERGE_SOURCE.postgres, src)
     row = await cur.fetchone()
     if row is not None:
         # The target's own values win; the source fills in what the target lacks.
@@ -122,39 +95,156 @@ async def merge_callers(cur: Cursor, source: Scope, target: Scope, at: float) ->
             " profile = voxmem_merge_patch(excluded.profile, callers.profile),"
             " updated_at = %s",
             (*dst, row[0], Jsonb(row[1]), Jsonb(row[2]), row[3], at, at))
-        await cur.execute(f"DELETE FROM callers WHERE {CALLER}", src)
-    await cur.execute(
-        "INSERT INTO caller_merges (tenant_id, project_id, space, from_user, to_user, at,"
-        " items_moved) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-        (*dst[:3], src[3], dst[3], at, moved))
+        await cur.execute(sql.FORGET["callers"].postgres, src)
+    await cur.execute(sql.RECORD_MERGE.postgres, (*dst[:3], src[3], dst[3], at, moved))
     return int(moved)
 
 
-async def export_caller(cur: Cursor, scope: Scope) -> dict[str, Any]:
+async def _export_caller(cur: Cursor, scope: Scope) -> dict[str, Any]:
     key = scope.caller_key
-    await cur.execute(f"SELECT name, metadata, profile FROM callers WHERE {CALLER}", key)
+    await cur.execute(sql.GET_CALLER.postgres, key)
     caller = await cur.fetchone()
-    await cur.execute(
-        "SELECT id, agent_id, started_at, ended_at, end_reason, metadata, report"
-        f" FROM sessions WHERE {CALLER} ORDER BY started_at", key)
-    sessions = [
-        {"sessionId": r[0], "agentId": r[1], "startedAt": r[2], "endedAt": r[3],
-         "endReason": r[4], "metadata": r[5] or {}, "report": r[6]}
-        for r in await cur.fetchall()]
-    await cur.execute(
-        "SELECT id, kind, session_id, text, user_text, assistant_text, fact_kind, slot_key,"
-        f" confidence, created_at, valid_to, deleted_at FROM items WHERE {CALLER}"
-        " ORDER BY created_at, seq", key)
-    items = [
-        {"id": r[0], "kind": r[1], "sessionId": r[2], "text": r[3], "userText": r[4],
-         "assistantText": r[5], "factKind": r[6], "slotKey": r[7], "confidence": r[8],
-         "createdAt": r[9], "validTo": r[10], "deletedAt": r[11]}
-        for r in await cur.fetchall()]
+    await cur.execute(sql.EXPORT_SESSIONS.postgres, key)
+    sessions = [rows.export_session(r) for r in await cur.fetchall()]
+    await cur.execute(sql.EXPORT_ITEMS.postgres, key)
+    items = [rows.export_item(r) for r in await cur.fetchall()]
     return {
         "userId": scope.user_id,
-        "name": caller[0] if caller else None,
-        "metadata": caller[1] if caller else {},
-        "profile": caller[2] if caller else {},
+        "name": caller[1] if caller else None,
+        "metadata": caller[2] if caller else {},
+        "profile": caller[3] if caller else {},
         "sessions": sessions,
         "items": items,
     }
+
+
+class PostgresLifecycle:
+    """Job queues, policies, retention, erasure, merges and exports of the store."""
+
+    # The store class provides these; declared here only for their types.
+    _pool: AsyncConnectionPool[AsyncConnection[tuple[Any, ...]]] | None
+    _known_tenants: set[str]
+    acquire_timeout_s: float
+
+    def _transaction(self, tenant_id: str | None, *,
+                     pipeline: bool = True) -> AbstractAsyncContextManager[Cursor]:
+        raise NotImplementedError
+
+    async def _fetch_as(self, tenant_id: str | None, query: str, params: Sequence[Any],
+                        convert: Callable[[tuple[Any, ...]], T], *,
+                        search: bool = False) -> list[T]:
+        raise NotImplementedError
+
+    async def _tenant_ids(self) -> list[str]:
+        raise NotImplementedError
+
+    async def _connect(self) -> AsyncConnection[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    async def _register_tenants(self, cur: Cursor, tenants: Iterable[str]) -> None:
+        raise NotImplementedError
+
+    async def export_caller(self, scope: Scope) -> dict[str, Any]:
+        async with self._transaction(scope.tenant_id) as cur:
+            return await _export_caller(cur, scope)
+
+    async def _each_tenant(self, query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """``query`` once per tenant, each under its own setting, in one round trip."""
+        tenants = await self._tenant_ids()
+        if not tenants:
+            return []
+        found: list[tuple[Any, ...]] = []
+        pool = self._pool
+        if pool is None:
+            raise StoreUnavailable("the Postgres store is not open (call open() first)")
+        with store_errors(POSTGRES_ERRORS, "Postgres"):
+            async with pool.connection(timeout=self.acquire_timeout_s) as conn:
+                async with conn.pipeline(), conn.transaction():
+                    cursors = []
+                    for tenant in tenants:
+                        cur = conn.cursor(binary=True)
+                        await set_tenant(cur, tenant)
+                        await cur.execute(query, params)
+                        cursors.append(cur)
+                for cur in cursors:
+                    found.extend(await cur.fetchall())
+        return found
+
+    async def pending_extractions(self, limit: int, max_attempts: int) -> list[
+        tuple[Scope, str]
+    ]:
+        found = await self._each_tenant(_PENDING_EXTRACTIONS, (max_attempts, limit))
+        found.sort(key=lambda r: r[6])
+        return [(rows.scope_of(r), r[5]) for r in found[:limit]]
+
+    async def stale_sessions(self, idle_before: float, limit: int) -> list[tuple[Scope, str]]:
+        found = await self._each_tenant(_STALE_SESSIONS, (idle_before, limit))
+        found.sort(key=lambda r: r[6])
+        return [(rows.scope_of(r), r[5]) for r in found[:limit]]
+
+    async def list_projects(self) -> list[tuple[str, str]]:
+        found = await self._each_tenant(_PROJECTS, ())
+        return sorted((r[0], r[1]) for r in found)
+
+    async def get_policies(self, tenant_id: str, project_id: str) -> dict[str, PolicyRecord]:
+        found = await self._fetch_as(tenant_id, sql.GET_POLICIES.postgres,
+                                     (tenant_id, project_id), rows.policy)
+        return dict(found)
+
+    async def set_policy(self, tenant_id: str, project_id: str, agent_id: str,
+                         memory_enabled: bool, retention_days: int, now: float) -> None:
+        async with self._transaction(tenant_id) as cur:
+            await self._register_tenants(cur, [tenant_id])
+            await cur.execute(sql.SET_POLICY.postgres, (
+                tenant_id, project_id, agent_id, memory_enabled, retention_days, now))
+        self._known_tenants.add(tenant_id)
+
+    # Row counts are only known once a statement's reply is read: no pipeline below.
+    async def purge_items(self, tenant_id: str, project_id: str, cutoff: float,
+                          agent_id: str | None, exclude_agents: Sequence[str]) -> int:
+        async with self._transaction(tenant_id, pipeline=False) as cur:
+            return await _purge_items(cur, tenant_id, project_id, cutoff, agent_id,
+                                               exclude_agents)
+
+    async def forget_caller(self, scope: Scope) -> dict[str, int]:
+        async with self._transaction(scope.tenant_id, pipeline=False) as cur:
+            counts = await _forget_caller(cur, scope)
+            counts.update(await entities.run_postgres(cur, entities.forget_entities(scope)))
+            return counts
+
+    async def merge_callers(self, source: Scope, target: Scope, at: float) -> int:
+        if source.tenant_id != target.tenant_id:
+            raise ValueError("callers can only be merged within one tenant")
+        async with self._transaction(target.tenant_id, pipeline=False) as cur:
+            return await _merge_callers(cur, source, target, at)
+
+    @contextlib.asynccontextmanager
+    async def singleton(self, name: str) -> AsyncIterator[bool]:
+        """Hold the database-wide lock ``name`` for the block, if no one else does.
+
+        Yields True to exactly one holder across every runtime on this database and
+        False to the others, without waiting. Used by singleton jobs (retention cleanup)::
+
+            async with store.singleton("retention") as mine:
+                if mine:
+                    await run_retention()
+
+        The lock lives on a dedicated connection: if that connection dies (server
+        restart) the lock is gone too, so jobs holding it must be idempotent.
+        """
+        conn = await self._connect()
+        try:
+            with store_errors(POSTGRES_ERRORS, "Postgres"):
+                cur = await conn.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))",
+                                         (_LOCK_PREFIX + name,))
+                row = await cur.fetchone()
+            held = bool(row and row[0])
+            try:
+                yield held
+            finally:
+                if held:
+                    with contextlib.suppress(psycopg.Error):
+                        await conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))",
+                                           (_LOCK_PREFIX + name,))
+        finally:
+            await conn.close()

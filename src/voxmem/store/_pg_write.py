@@ -8,24 +8,28 @@ changes nothing, and the journal position moves in the same transaction.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from psycopg import AsyncCursor
 from psycopg.types.json import Jsonb
 
 from ..models import Scope
-from ._base import QuarantinedRecord, TurnWrite, WriteBatch
+from . import _sql as sql
+from ._base import DocumentWrite, QuarantinedRecord, TurnWrite, WriteBatch
 from ._pg_adapt import Float32Vector
 
-__all__ = ["CALLER", "QUARANTINE_COLUMNS", "apply_batch", "batch_tenants", "quarantine_record",
-           "quarantined", "set_tenant"]
+__all__ = ["apply_batch", "batch_tenants", "quarantine_record", "set_tenant",
+           "write_documents"]
 
 Cursor = AsyncCursor[tuple[Any, ...]]
 
 TENANT_SETTING = "voxmem.tenant_id"
-CALLER = "tenant_id = %s AND project_id = %s AND space = %s AND user_id = %s"
-QUARANTINE_COLUMNS = ("seq, record, error, quarantined_at, tenant_id, project_id, space,"
-                      " user_id")
+_MOVE_POSITION = sql.for_postgres(
+    "INSERT INTO journal_positions (journal_id, applied_seq, updated_at)"
+    " VALUES (?, ?, ?) ON CONFLICT (journal_id) DO UPDATE SET"
+    " applied_seq = GREATEST(journal_positions.applied_seq, excluded.applied_seq),"
+    " updated_at = excluded.updated_at")
 
 
 async def set_tenant(cur: Cursor, tenant_id: str) -> None:
@@ -76,20 +80,15 @@ async def apply_batch(cur: Cursor, batch: WriteBatch, journal_id: str) -> None:
             " metadata = voxmem_merge_patch(callers.metadata, excluded.metadata),"
             " updated_at = excluded.updated_at",
             (t, p, sp, u, s.caller_name, Jsonb(s.caller_metadata), s.started_at, s.started_at))
-        await cur.execute(
-            "INSERT INTO sessions (tenant_id, project_id, id, space, user_id, agent_id,"
-            " started_at, metadata) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (tenant_id, project_id, id) DO NOTHING",
-            (t, p, s.session_id, sp, u, s.scope.agent_id, s.started_at, Jsonb(s.metadata)))
+        await cur.execute(sql.START_SESSION.postgres, (t, p, s.session_id, sp, u,
+                                                       s.scope.agent_id, s.started_at,
+                                                       Jsonb(s.metadata)))
     await _insert_turns(cur, tenant, batch)
     for f in batch.facts:
         await tenant.use(f.scope.tenant_id)
         if f.supersedes:
-            # Scoped to the caller (SQLite matches on id alone): a fact can only ever
-            # supersede its own caller's facts.
             await cur.executemany(
-                f"UPDATE items SET valid_to = %s WHERE id = %s AND {CALLER}"
-                " AND valid_to IS NULL",
+                sql.SUPERSEDE_FACT.postgres,
                 [(f.valid_from, old, *f.scope.caller_key) for old in f.supersedes])
         await cur.execute(
             "INSERT INTO items (id, tenant_id, project_id, space, user_id, agent_id,"
@@ -113,42 +112,25 @@ async def apply_batch(cur: Cursor, batch: WriteBatch, journal_id: str) -> None:
     for e in batch.sessions_ended:
         t, p, _sp, _u = e.scope.caller_key
         await tenant.use(t)
-        await cur.execute(
-            "UPDATE sessions SET ended_at = %s, end_reason = %s"
-            " WHERE tenant_id = %s AND project_id = %s AND id = %s AND ended_at IS NULL",
-            (e.ended_at, e.reason, t, p, e.session_id))
+        await cur.execute(sql.END_SESSION.postgres, (e.ended_at, e.reason, t, p, e.session_id))
     await _touch_sessions(cur, tenant, batch)
     for d in batch.deletes:
         await tenant.use(d.scope.tenant_id)
-        await cur.execute(
-            f"UPDATE items SET deleted_at = %s WHERE id = %s AND {CALLER}"
-            " AND deleted_at IS NULL", (d.at, d.item_id, *d.scope.caller_key))
+        await cur.execute(sql.DELETE_ITEM.postgres, (d.at, d.item_id, *d.scope.caller_key))
     for x in batch.extractions:
         t, p, _sp, _u = x.scope.caller_key
         await tenant.use(t)
         if x.error is None:
-            await cur.execute(
-                "UPDATE sessions SET extracted_at = %s, extraction_error = NULL"
-                " WHERE tenant_id = %s AND project_id = %s AND id = %s",
-                (x.at, t, p, x.session_id))
+            await cur.execute(sql.EXTRACTION_DONE.postgres, (x.at, t, p, x.session_id))
         else:
-            await cur.execute(
-                "UPDATE sessions SET extraction_attempts = extraction_attempts + 1,"
-                " extraction_error = %s WHERE tenant_id = %s AND project_id = %s AND id = %s",
-                (x.error[:500], t, p, x.session_id))
+            await cur.execute(sql.EXTRACTION_FAILED.postgres,
+                              (x.error[:500], t, p, x.session_id))
     for r in batch.reports:
         t, p, _sp, _u = r.scope.caller_key
         await tenant.use(t)
-        await cur.execute(
-            "UPDATE sessions SET report = %s WHERE tenant_id = %s AND project_id = %s"
-            " AND id = %s", (Jsonb(r.report), t, p, r.session_id))
+        await cur.execute(sql.SET_REPORT.postgres, (Jsonb(r.report), t, p, r.session_id))
     if batch.applied_seq is not None:
-        await cur.execute(
-            "INSERT INTO journal_positions (journal_id, applied_seq, updated_at)"
-            " VALUES (%s, %s, %s) ON CONFLICT (journal_id) DO UPDATE SET"
-            " applied_seq = GREATEST(journal_positions.applied_seq, excluded.applied_seq),"
-            " updated_at = excluded.updated_at",
-            (journal_id, batch.applied_seq, time.time()))
+        await cur.execute(_MOVE_POSITION, (journal_id, batch.applied_seq, time.time()))
 
 
 async def _insert_turns(cur: Cursor, tenant: _Tenant, batch: WriteBatch) -> None:
@@ -225,16 +207,41 @@ async def quarantine_record(cur: Cursor, entry: QuarantinedRecord, journal_id: s
         " user_id, record, error, quarantined_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
         " ON CONFLICT (journal_id, seq) DO NOTHING",
         (journal_id, entry.seq, *key, entry.record, entry.error, entry.at))
+    await cur.execute(_MOVE_POSITION, (journal_id, entry.seq, time.time()))
+
+
+async def write_documents(cur: Cursor, tenant_id: str, project_id: str, index_name: str,
+                          documents: Sequence[DocumentWrite],
+                          index_metadata: dict[str, Any] | None, now: float) -> tuple[int, int]:
+    """Create-or-append an org index; ``(version, chunks written)``."""
+    # The upsert takes the index row's lock, so concurrent calls from two runtimes get
+    # distinct, consecutive versions.
     await cur.execute(
-        "INSERT INTO journal_positions (journal_id, applied_seq, updated_at)"
-        " VALUES (%s, %s, %s) ON CONFLICT (journal_id) DO UPDATE SET"
-        " applied_seq = GREATEST(journal_positions.applied_seq, excluded.applied_seq),"
-        " updated_at = excluded.updated_at", (journal_id, entry.seq, time.time()))
-
-
-def quarantined(row: tuple[Any, ...]) -> QuarantinedRecord:
-    """A :class:`QuarantinedRecord` from a row of ``QUARANTINE_COLUMNS``."""
-    scope = None if row[4] is None else Scope(tenant_id=row[4], project_id=row[5],
-                                              agent_id="", user_id=row[7], space=row[6])
-    return QuarantinedRecord(seq=int(row[0]), record=row[1], error=row[2],
-                             at=float(row[3]), scope=scope)
+        "INSERT INTO org_indexes (tenant_id, project_id, name, version, metadata,"
+        " created_at, updated_at) VALUES (%s, %s, %s, 1, %s, %s, %s)"
+        " ON CONFLICT (tenant_id, project_id, name) DO UPDATE SET"
+        " version = org_indexes.version + 1,"
+        " metadata = org_indexes.metadata || excluded.metadata,"
+        " updated_at = excluded.updated_at RETURNING version",
+        (tenant_id, project_id, index_name, Jsonb(index_metadata or {}), now, now))
+    row = await cur.fetchone()
+    assert row is not None
+    version = int(row[0])
+    written = 0
+    for doc in documents:
+        await cur.execute(sql.DELETE_DOCUMENT_CHUNKS.postgres,
+                          (tenant_id, project_id, index_name, doc.doc_id))
+        await cur.execute(sql.UPSERT_DOCUMENT.postgres,
+                          (tenant_id, project_id, index_name, doc.doc_id, doc.text,
+                           Jsonb(doc.metadata), version, now))
+        if doc.chunks:
+            await cur.executemany(
+                "INSERT INTO chunks (id, tenant_id, project_id, index_name, doc_id,"
+                " ordinal, text, metadata, created_at, embedding, embedding_model)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [(c.id, tenant_id, project_id, index_name, doc.doc_id, c.ordinal,
+                  c.text, Jsonb(c.metadata), now, Float32Vector.maybe(c.embedding),
+                  doc.embedding_model if c.embedding else None)
+                 for c in doc.chunks])
+        written += len(doc.chunks)
+    return version, written

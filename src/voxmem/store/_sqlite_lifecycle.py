@@ -1,88 +1,52 @@
 """SQLite statements for the memory lifecycle: extraction queue, policies, retention,
-erasure, merges and exports. Kept apart from the hot read/write path in ``sqlite.py``."""
+erasure, merges, exports and job locks. :class:`SQLiteLifecycle` is a mixin of
+:class:`~voxmem.store.sqlite.SQLiteStore`, kept apart from the hot read/write path;
+the Postgres store's ``_pg_lifecycle``."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import sqlite3
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, TypeVar
 
-from ..models import Scope
+from ..models import PolicyRecord, Scope
+from . import _entities as entities
+from . import _rows as rows
+from . import _sql as sql
 from ._keys import search_key
 
-__all__ = [
-    "export_caller",
-    "forget_caller",
-    "get_policies",
-    "list_projects",
-    "merge_callers",
-    "pending_extractions",
-    "purge_items",
-    "set_policy",
-    "stale_sessions",
-]
+__all__ = ["SQLiteLifecycle"]
 
-_CALLER = "tenant_id = ? AND project_id = ? AND space = ? AND user_id = ?"
+T = TypeVar("T")
 
 
-def _scope(row: sqlite3.Row | tuple[Any, ...]) -> Scope:
-    return Scope(tenant_id=row[0], project_id=row[1], space=row[2], user_id=row[3],
-                 agent_id=row[4])
-
-
-def pending_extractions(conn: sqlite3.Connection, limit: int,
+def _pending_extractions(conn: sqlite3.Connection, limit: int,
                         max_attempts: int) -> list[tuple[Scope, str]]:
-    rows = conn.execute(
+    found = conn.execute(
         "SELECT tenant_id, project_id, space, user_id, agent_id, id FROM sessions "
         "WHERE ended_at IS NOT NULL AND extracted_at IS NULL AND extraction_attempts < ? "
         "ORDER BY ended_at LIMIT ?", (max_attempts, limit)).fetchall()
-    return [(_scope(r), r[5]) for r in rows]
+    return [(rows.scope_of(r), r[5]) for r in found]
 
 
-def stale_sessions(conn: sqlite3.Connection, idle_before: float,
+def _stale_sessions(conn: sqlite3.Connection, idle_before: float,
                    limit: int) -> list[tuple[Scope, str]]:
-    rows = conn.execute(
+    found = conn.execute(
         "SELECT tenant_id, project_id, space, user_id, agent_id, id FROM sessions "
         "WHERE ended_at IS NULL AND COALESCE(last_activity_at, started_at) < ? "
         "ORDER BY started_at LIMIT ?", (idle_before, limit)).fetchall()
-    return [(_scope(r), r[5]) for r in rows]
+    return [(rows.scope_of(r), r[5]) for r in found]
 
 
-def get_policies(conn: sqlite3.Connection, tenant_id: str,
-                 project_id: str) -> dict[str, dict[str, Any]]:
-    rows = conn.execute(
-        "SELECT agent_id, memory_enabled, retention_days, updated_at FROM memory_policies "
-        "WHERE tenant_id = ? AND project_id = ?", (tenant_id, project_id)).fetchall()
-    return {r[0]: {"memoryEnabled": bool(r[1]), "retentionDays": int(r[2]),
-                   "updatedAt": r[3]} for r in rows}
-
-
-def set_policy(conn: sqlite3.Connection, tenant_id: str, project_id: str, agent_id: str,
-               memory_enabled: bool, retention_days: int, now: float) -> None:
-    conn.execute(
-        "INSERT INTO memory_policies (tenant_id, project_id, agent_id, memory_enabled,"
-        " retention_days, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT (tenant_id, project_id, agent_id) DO UPDATE SET"
-        " memory_enabled = excluded.memory_enabled, retention_days = excluded.retention_days,"
-        " updated_at = excluded.updated_at",
-        (tenant_id, project_id, agent_id, int(memory_enabled), retention_days, now))
-
-
-def list_projects(conn: sqlite3.Connection) -> list[tuple[str, str]]:
-    return [(r[0], r[1]) for r in conn.execute(
-        "SELECT DISTINCT tenant_id, project_id FROM callers ORDER BY 1, 2")]
-
-
-def purge_items(conn: sqlite3.Connection, tenant_id: str, project_id: str, cutoff: float,
+def _purge_items(conn: sqlite3.Connection, tenant_id: str, project_id: str, cutoff: float,
                 agent_id: str | None, exclude_agents: Sequence[str]) -> int:
-    removed = conn.execute(
-        "DELETE FROM items WHERE tenant_id = ? AND project_id = ? AND deleted_at IS NOT NULL",
-        (tenant_id, project_id)).rowcount
+    removed = conn.execute(sql.PURGE_DELETED.sqlite, (tenant_id, project_id)).rowcount
     if agent_id is not None:
-        removed += conn.execute(
-            "DELETE FROM items WHERE tenant_id = ? AND project_id = ? AND agent_id = ?"
-            " AND created_at < ?", (tenant_id, project_id, agent_id, cutoff)).rowcount
+        removed += conn.execute(sql.PURGE_AGENT.sqlite,
+                                (tenant_id, project_id, agent_id, cutoff)).rowcount
     else:
         marks = ",".join("?" * len(exclude_agents))
         others = f" AND agent_id NOT IN ({marks})" if exclude_agents else ""
@@ -92,34 +56,27 @@ def purge_items(conn: sqlite3.Connection, tenant_id: str, project_id: str, cutof
     return int(removed)
 
 
-def forget_caller(conn: sqlite3.Connection, scope: Scope) -> dict[str, int]:
+def _forget_caller(conn: sqlite3.Connection, scope: Scope) -> dict[str, int]:
     key = scope.caller_key
-    counts = {
-        "items": conn.execute(f"DELETE FROM items WHERE {_CALLER}", key).rowcount,
-        "sessions": conn.execute(f"DELETE FROM sessions WHERE {_CALLER}", key).rowcount,
-        "callers": conn.execute(f"DELETE FROM callers WHERE {_CALLER}", key).rowcount,
-        "recall_traces": conn.execute(f"DELETE FROM recall_traces WHERE {_CALLER}",
-                                      key).rowcount,
-        "merges": conn.execute(
-            "DELETE FROM caller_merges WHERE tenant_id = ? AND project_id = ? AND space = ?"
-            " AND (from_user = ? OR to_user = ?)", (*key, key[3])).rowcount,
-    }
-    # Records set aside by the applier hold the caller's words too.
-    conn.execute(f"DELETE FROM journal_quarantine WHERE {_CALLER}", key)
+    counts = {table: conn.execute(statement.sqlite, key).rowcount
+              for table, statement in sql.FORGET.items()}
+    # Records set aside by the applier hold the caller's words too; not counted.
+    del counts["journal_quarantine"]
+    counts["merges"] = conn.execute(sql.FORGET_MERGES.sqlite, (*key, key[3])).rowcount
     # Merge every FTS segment so no old segment still holds the caller's words.
     conn.execute("INSERT INTO items_fts (items_fts) VALUES ('optimize')")
     return counts
 
 
-def merge_callers(conn: sqlite3.Connection, source: Scope, target: Scope, at: float) -> int:
+def _merge_callers(conn: sqlite3.Connection, source: Scope, target: Scope, at: float) -> int:
     src, dst = source.caller_key, target.caller_key
     moved = conn.execute(
-        f"UPDATE items SET user_id = ?, search_key = ? WHERE {_CALLER}",
+        f"UPDATE items SET user_id = ?, search_key = ? WHERE {sql.CALLER}",
         (dst[3], search_key(*dst), *src)).rowcount
-    conn.execute(f"UPDATE sessions SET user_id = ? WHERE {_CALLER}", (dst[3], *src))
-    row = conn.execute(f"SELECT name, metadata, profile, created_at FROM callers WHERE {_CALLER}",
-                       src).fetchone()
+    conn.execute(sql.MOVE_SESSIONS.sqlite, (dst[3], *src))
+    row = conn.execute(sql.MERGE_SOURCE.sqlite, src).fetchone()
     if row is not None:
+        # The target's own values win; the source fills in what the target lacks.
         conn.execute(
             "INSERT INTO callers (tenant_id, project_id, space, user_id, name, metadata, profile,"
             " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -129,37 +86,91 @@ def merge_callers(conn: sqlite3.Connection, source: Scope, target: Scope, at: fl
             " profile = json_patch(excluded.profile, callers.profile),"
             " updated_at = ?",
             (*dst, row[0], row[1], row[2], row[3], at, at))
-        conn.execute(f"DELETE FROM callers WHERE {_CALLER}", src)
-    conn.execute(
-        "INSERT INTO caller_merges (tenant_id, project_id, space, from_user, to_user, at,"
-        " items_moved) VALUES (?, ?, ?, ?, ?, ?, ?)", (*dst[:3], src[3], dst[3], at, moved))
+        conn.execute(sql.FORGET["callers"].sqlite, src)
+    conn.execute(sql.RECORD_MERGE.sqlite, (*dst[:3], src[3], dst[3], at, moved))
     return int(moved)
 
 
-def export_caller(conn: sqlite3.Connection, scope: Scope) -> dict[str, Any]:
+def _export_caller(conn: sqlite3.Connection, scope: Scope) -> dict[str, Any]:
     key = scope.caller_key
-    caller = conn.execute(f"SELECT name, metadata, profile FROM callers WHERE {_CALLER}",
-                          key).fetchone()
-    sessions = [
-        {"sessionId": r[0], "agentId": r[1], "startedAt": r[2], "endedAt": r[3],
-         "endReason": r[4], "metadata": json.loads(r[5] or "{}"),
-         "report": json.loads(r[6]) if r[6] else None}
-        for r in conn.execute(
-            "SELECT id, agent_id, started_at, ended_at, end_reason, metadata, report "
-            f"FROM sessions WHERE {_CALLER} ORDER BY started_at", key)]
-    items = [
-        {"id": r[0], "kind": r[1], "sessionId": r[2], "text": r[3], "userText": r[4],
-         "assistantText": r[5], "factKind": r[6], "slotKey": r[7], "confidence": r[8],
-         "createdAt": r[9], "validTo": r[10], "deletedAt": r[11]}
-        for r in conn.execute(
-            "SELECT id, kind, session_id, text, user_text, assistant_text, fact_kind, slot_key,"
-            f" confidence, created_at, valid_to, deleted_at FROM items WHERE {_CALLER}"
-            " ORDER BY created_at, rowid", key)]
+    caller = conn.execute(sql.GET_CALLER.sqlite, key).fetchone()
     return {
         "userId": scope.user_id,
-        "name": caller[0] if caller else None,
-        "metadata": json.loads(caller[1]) if caller else {},
-        "profile": json.loads(caller[2]) if caller else {},
-        "sessions": sessions,
-        "items": items,
+        "name": caller[1] if caller else None,
+        "metadata": json.loads(caller[2]) if caller else {},
+        "profile": json.loads(caller[3]) if caller else {},
+        "sessions": [rows.export_session(r)
+                     for r in conn.execute(sql.EXPORT_SESSIONS.sqlite, key)],
+        "items": [rows.export_item(r) for r in conn.execute(sql.EXPORT_ITEMS.sqlite, key)],
     }
+
+
+class SQLiteLifecycle:
+    """Job queues, policies, retention, erasure, merges, exports and job locks."""
+
+    # The store class provides these; declared here only for their types.
+    _job_locks: dict[str, asyncio.Lock]
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        raise NotImplementedError
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        raise NotImplementedError
+
+    async def _select(self, statement: str, params: Sequence[Any],
+                      convert: Callable[[sqlite3.Row], T]) -> list[T]:
+        raise NotImplementedError
+
+    async def _checkpoint(self) -> None:
+        raise NotImplementedError
+
+    async def export_caller(self, scope: Scope) -> dict[str, Any]:
+        return await self._read(lambda c: _export_caller(c, scope))
+
+    async def pending_extractions(self, limit: int, max_attempts: int) -> list[
+        tuple[Scope, str]
+    ]:
+        return await self._read(lambda c: _pending_extractions(c, limit, max_attempts))
+
+    async def stale_sessions(self, idle_before: float, limit: int) -> list[tuple[Scope, str]]:
+        return await self._read(lambda c: _stale_sessions(c, idle_before, limit))
+
+    async def get_policies(self, tenant_id: str, project_id: str) -> dict[str, PolicyRecord]:
+        found = await self._select(sql.GET_POLICIES.sqlite, (tenant_id, project_id),
+                                   rows.policy)
+        return dict(found)
+
+    async def set_policy(self, tenant_id: str, project_id: str, agent_id: str,
+                         memory_enabled: bool, retention_days: int, now: float) -> None:
+        await self._write(lambda c: c.execute(sql.SET_POLICY.sqlite, (
+            tenant_id, project_id, agent_id, memory_enabled, retention_days, now)))
+
+    async def list_projects(self) -> list[tuple[str, str]]:
+        return await self._select("SELECT DISTINCT tenant_id, project_id FROM callers"
+                                  " ORDER BY 1, 2", (), lambda r: (r[0], r[1]))
+
+    async def purge_items(self, tenant_id: str, project_id: str, cutoff: float,
+                          agent_id: str | None, exclude_agents: Sequence[str]) -> int:
+        return await self._write(lambda c: _purge_items(
+            c, tenant_id, project_id, cutoff, agent_id, exclude_agents))
+
+    async def forget_caller(self, scope: Scope) -> dict[str, int]:
+        counts = await self._write(lambda c: {**_forget_caller(c, scope),
+                                              **entities.run_sqlite(
+                                                  c, entities.forget_entities(scope))})
+        await self._checkpoint()
+        return counts
+
+    async def merge_callers(self, source: Scope, target: Scope, at: float) -> int:
+        return await self._write(lambda c: _merge_callers(c, source, target, at))
+
+    @contextlib.asynccontextmanager
+    async def singleton(self, name: str) -> AsyncIterator[bool]:
+        # One runtime owns a SQLite data directory (the runtime lock guarantees it), so
+        # a job lock only has to keep this process's own jobs from overlapping.
+        lock = self._job_locks.setdefault(name, asyncio.Lock())
+        if lock.locked():
+            yield False
+            return
+        async with lock:
+            yield True

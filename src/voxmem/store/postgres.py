@@ -13,6 +13,11 @@ every query), on psycopg 3's async driver and a connection pool:
 * an unreachable server fails fast with :class:`~voxmem.StoreUnavailable` (short connect
   and pool-acquire timeouts), so the engine's retry and recall deadlines stay in charge.
 
+Split like the SQLite store: schema and migrations in ``_pg_admin``, batch writes in
+``_pg_write``, org indexes in ``_pg_org``, retention, erasure and job locks in
+``_pg_lifecycle``, operator views in ``_pg_console``; statements both dialects run are
+in ``_sql``, row mappers in ``_rows``.
+
 Example::
 
     store = PostgresStore("postgresql://voxmem_app:secret@db:5432/voxmem",
@@ -29,19 +34,35 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
-import psycopg
 from psycopg import AsyncConnection, AsyncCursor
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from .._config import Settings
 from .._exceptions import StoreUnavailable
-from ..models import Chunk, MemoryItem, Scope, SessionInfo, Turn
+from ..models import (
+    CallerRecord,
+    Fact,
+    MemoryItem,
+    Scope,
+    SessionInfo,
+    Turn,
+)
 from . import _entities as entities
-from . import _pg_lifecycle as lifecycle
-from ._base import DocumentWrite, QuarantinedRecord, TextHit, WriteBatch
-from ._pg_adapt import Float32Vector, register_vector, text_query, vector_dims
+from . import _rows as rows
+from . import _sql as sql
+from ._base import QuarantinedRecord, TextHit, WriteBatch
+from ._errors import store_errors
+from ._pg_adapt import (
+    LOAD_BATCH_ROWS,
+    POSTGRES_ERRORS,
+    SEARCH_TIMEOUT_MS,
+    Float32Vector,
+    checked_dims,
+    register_vector,
+    text_query,
+    vector_dims,
+)
 from ._pg_admin import (
     application_role_grants,
     journal_identity,
@@ -50,15 +71,9 @@ from ._pg_admin import (
     warn_if_rls_bypassed,
 )
 from ._pg_console import PostgresConsole
-from ._pg_write import CALLER as _CALLER
-from ._pg_write import (
-    QUARANTINE_COLUMNS,
-    apply_batch,
-    batch_tenants,
-    quarantine_record,
-    quarantined,
-    set_tenant,
-)
+from ._pg_lifecycle import PostgresLifecycle
+from ._pg_org import PostgresOrg
+from ._pg_write import apply_batch, batch_tenants, quarantine_record, set_tenant
 
 __all__ = [
     "DEFAULT_ACQUIRE_TIMEOUT_S",
@@ -88,30 +103,28 @@ DEFAULT_ACQUIRE_TIMEOUT_S = 2.0
 #: The pool retries a failed connect with backoff for this long, then gives up and starts
 #: afresh on the next request, so recovery after a long outage takes seconds, not minutes.
 RECONNECT_WINDOW_S = 5.0
-#: HNSW candidate list size at query time. Measured on 100,000 chunks of conversational
-#: text (256-dim static embeddings, benchmarks/postgres_recall.py): recall@10 0.77 at
-#: pgvector's default 40, 0.83 at 64, 0.89 at 100, 0.96 at 200, for ~1.5 ms more.
-HNSW_EF_SEARCH = 200
-#: Longest a search statement may run; searches are the cold path of a recall that has
-#: a deadline of its own (250 ms by default), so anything longer is wasted work.
-SEARCH_TIMEOUT_MS = 1000
-#: Rows decoded between two turns of the event loop (about 5 ms of work per slice).
-LOAD_BATCH_ROWS = 1000
 #: Remembered row -> tenant pairs between missing_embeddings and set_embeddings.
 ROW_TENANT_MEMORY = 50_000
 
-_LOCK_PREFIX = "voxmem:"
+_ERRORS = POSTGRES_ERRORS
 
-_LIVE = "deleted_at IS NULL AND (valid_to IS NULL OR valid_to > %s)"
+# Postgres-only statements, written in the shared spelling and translated once.
+_FIND_TURNS = sql.for_postgres(
+    f"SELECT turn_id, id FROM items WHERE {sql.CALLER} AND kind = 'turn'"
+    " AND (turn_id = ANY(?) OR created_at >= ?) ORDER BY created_at DESC")
+_ITEMS_TEXT = sql.for_postgres(
+    f"SELECT id, ts_rank_cd(tsv, q, 1) AS score, {sql.HIT_COLUMNS}"
+    " FROM items, websearch_to_tsquery('english', ?) AS q"
+    f" WHERE {sql.CALLER} AND {sql.LIVE} AND tsv @@ q ORDER BY score DESC, seq LIMIT ?")
+#: ``{dims}``: the query vector's dimension (an integer, checked).
+_ITEMS_VECTOR = sql.for_postgres(
+    f"SELECT id, 1 - (embedding::vector({{dims}}) <=> ?) AS score, {sql.HIT_COLUMNS}"
+    f" FROM items WHERE {sql.CALLER} AND {sql.LIVE} AND embedding_model = ?"
+    " AND vector_dims(embedding) = {dims} ORDER BY embedding::vector({dims}) <=> ?, seq"
+    " LIMIT ?")
 
 
-def _table(name: str) -> str:
-    if name not in {"items", "chunks"}:
-        raise ValueError(f"unknown table {name!r}")
-    return name
-
-
-class PostgresStore(PostgresConsole):
+class PostgresStore(PostgresConsole, PostgresOrg, PostgresLifecycle):
     """A :class:`~voxmem.store.Store` on PostgreSQL with pgvector.
 
     Args:
@@ -180,10 +193,8 @@ class PostgresStore(PostgresConsole):
     # -- plumbing ---------------------------------------------------------------------
     async def _connect(self) -> AsyncConnection[tuple[Any, ...]]:
         """A connection outside the pool (migrations, advisory locks)."""
-        try:
+        with store_errors(_ERRORS, "cannot connect to Postgres"):
             conn = await AsyncConnection.connect(self._conninfo, autocommit=True)
-        except psycopg.Error as exc:
-            raise StoreUnavailable(f"cannot connect to Postgres: {exc}") from exc
         if self._vector_oid:
             register_vector(conn, self._vector_oid)
         return conn
@@ -204,7 +215,7 @@ class PostgresStore(PostgresConsole):
         pool = self._pool
         if pool is None:
             raise StoreUnavailable("the Postgres store is not open (call open() first)")
-        try:
+        with store_errors(_ERRORS, "Postgres"):
             async with contextlib.AsyncExitStack() as stack:
                 conn = await stack.enter_async_context(
                     pool.connection(timeout=self.acquire_timeout_s))
@@ -215,13 +226,6 @@ class PostgresStore(PostgresConsole):
                 if tenant_id is not None:
                     await set_tenant(cur, tenant_id)
                 yield cur
-        except psycopg.Error as exc:
-            if not isinstance(exc, psycopg.OperationalError):
-                log.error("Postgres rejected a statement: %s", exc)
-            # Bad data (a NUL byte, a broken constraint) fails the same way every time:
-            # the applier must set such a record aside instead of waiting for it.
-            poison = isinstance(exc, psycopg.DataError | psycopg.IntegrityError)
-            raise StoreUnavailable(f"Postgres: {exc}", retryable=not poison) from exc
 
     async def _fetch(self, tenant_id: str | None, query: str, params: Sequence[Any] = (),
                      *, search: bool = False) -> list[tuple[Any, ...]]:
@@ -257,26 +261,25 @@ class PostgresStore(PostgresConsole):
         """Connect, apply pending migrations, open the pool. Safe to call twice."""
         conn = await self._connect()
         try:
-            await migrate(conn)
-            row = await (await conn.execute(
-                "SELECT t.oid, e.extversion FROM pg_extension e"
-                " JOIN pg_depend d ON d.refobjid = e.oid AND d.classid = 'pg_type'::regclass"
-                " JOIN pg_type t ON t.oid = d.objid"
-                " WHERE e.extname = 'vector' AND t.typname = 'vector'")).fetchone()
-            if row is None:
-                raise StoreUnavailable("the pgvector extension is not installed in this "
-                                       "database (CREATE EXTENSION vector as a superuser)",
-                                       retryable=False)
-            self._vector_oid = int(row[0])
-            self._iterative_scan = version_tuple(str(row[1])) >= (0, 8)
-            names = await (await conn.execute(
-                "SELECT indexname FROM pg_indexes WHERE tablename = 'chunks'"
-                " AND indexname LIKE 'chunks_embedding_%%_hnsw'")).fetchall()
-            for (name,) in names:
-                self._vector_indexes.add(("chunks", int(name.split("_")[2])))
-            await warn_if_rls_bypassed(conn)
-        except psycopg.Error as exc:
-            raise StoreUnavailable(f"Postgres: {exc}") from exc
+            with store_errors(_ERRORS, "Postgres"):
+                await migrate(conn)
+                row = await (await conn.execute(
+                    "SELECT t.oid, e.extversion FROM pg_extension e"
+                    " JOIN pg_depend d ON d.refobjid = e.oid AND d.classid = 'pg_type'::regclass"
+                    " JOIN pg_type t ON t.oid = d.objid"
+                    " WHERE e.extname = 'vector' AND t.typname = 'vector'")).fetchone()
+                if row is None:
+                    raise StoreUnavailable("the pgvector extension is not installed in this "
+                                           "database (CREATE EXTENSION vector as a superuser)",
+                                           retryable=False)
+                self._vector_oid = int(row[0])
+                self._iterative_scan = version_tuple(str(row[1])) >= (0, 8)
+                names = await (await conn.execute(
+                    "SELECT indexname FROM pg_indexes WHERE tablename = 'chunks'"
+                    " AND indexname LIKE 'chunks_embedding_%%_hnsw'")).fetchall()
+                for (name,) in names:
+                    self._vector_indexes.add(("chunks", int(name.split("_")[2])))
+                await warn_if_rls_bypassed(conn)
         finally:
             await conn.close()
         if self._pool is not None:
@@ -296,10 +299,11 @@ class PostgresStore(PostgresConsole):
             open=False,
         )
         try:
-            await pool.open(wait=True, timeout=self.acquire_timeout_s + 2)
-        except psycopg.Error as exc:
+            with store_errors(_ERRORS, "cannot open the Postgres pool"):
+                await pool.open(wait=True, timeout=self.acquire_timeout_s + 2)
+        except StoreUnavailable:
             await pool.close()
-            raise StoreUnavailable(f"cannot open the Postgres pool: {exc}") from exc
+            raise
         self._pool = pool
 
     async def close(self) -> None:
@@ -308,8 +312,8 @@ class PostgresStore(PostgresConsole):
             self._pool = None
 
     async def schema_version(self) -> int:
-        rows = await self._fetch(None, "SELECT COALESCE(MAX(version), 0) FROM schema_version")
-        return int(rows[0][0])
+        found = await self._fetch(None, sql.SCHEMA_VERSION.postgres)
+        return int(found[0][0])
 
     # -- writes -----------------------------------------------------------------------
     async def write(self, batch: WriteBatch) -> None:
@@ -327,55 +331,52 @@ class PostgresStore(PostgresConsole):
                 " ON CONFLICT (tenant_id) DO NOTHING", [(t, time.time()) for t in new])
 
     async def applied_seq(self) -> int:
-        rows = await self._fetch(
+        found = await self._fetch(
             None, "SELECT applied_seq FROM journal_positions WHERE journal_id = %s",
             (self.journal_id,))
-        return int(rows[0][0]) if rows else 0
+        return int(found[0][0]) if found else 0
 
     async def quarantine(self, entry: QuarantinedRecord) -> None:
         async with self._transaction(None) as cur:
             await quarantine_record(cur, entry, self.journal_id)
 
     async def list_quarantined(self, limit: int = 100) -> list[QuarantinedRecord]:
-        rows = await self._fetch(None, f"SELECT {QUARANTINE_COLUMNS} FROM journal_quarantine"
-                                 " WHERE journal_id = %s ORDER BY seq LIMIT %s",
-                                 (self.journal_id, limit))
-        return [quarantined(r) for r in rows]
+        return await self._fetch_as(
+            None, f"SELECT {sql.QUARANTINE_COLUMNS} FROM journal_quarantine"
+            " WHERE journal_id = %s ORDER BY seq LIMIT %s", (self.journal_id, limit),
+            rows.quarantined)
 
     async def release_quarantined(self, seq: int) -> QuarantinedRecord | None:
-        rows = await self._fetch(None, "DELETE FROM journal_quarantine WHERE journal_id = %s"
-                                 f" AND seq = %s RETURNING {QUARANTINE_COLUMNS}",
-                                 (self.journal_id, seq))
-        return quarantined(rows[0]) if rows else None
+        found = await self._fetch_as(
+            None, "DELETE FROM journal_quarantine WHERE journal_id = %s AND seq = %s"
+            f" RETURNING {sql.QUARANTINE_COLUMNS}", (self.journal_id, seq), rows.quarantined)
+        return found[0] if found else None
 
     async def find_turns(self, scope: Scope, turn_ids: Sequence[str], *,
                          since: float | None = None) -> dict[str, str]:
         if not turn_ids and since is None:
             return {}
-        rows = await self._fetch(
-            scope.tenant_id, f"SELECT turn_id, id FROM items WHERE {_CALLER}"
-            " AND kind = 'turn' AND (turn_id = ANY(%s) OR created_at >= %s)"
-            " ORDER BY created_at DESC",
+        found = await self._fetch(
+            scope.tenant_id, _FIND_TURNS,
             (*scope.caller_key, list(dict.fromkeys(turn_ids)),
              float("inf") if since is None else since))
-        return {r[0]: r[1] for r in rows}  # the oldest copy wins if there are several
+        return {r[0]: r[1] for r in found}  # the oldest copy wins if there are several
 
     async def _tenant_ids(self) -> list[str]:
-        rows = await self._fetch(None, "SELECT tenant_id FROM tenants ORDER BY tenant_id")
-        return [r[0] for r in rows]
+        found = await self._fetch(None, "SELECT tenant_id FROM tenants ORDER BY tenant_id")
+        return [r[0] for r in found]
 
     async def set_embeddings(
         self, rows: Sequence[tuple[str, bytes]], model: str, *, table: str = "items"
     ) -> None:
-        name = _table(table)
-        if name == "chunks":
+        query = _table(sql.SET_EMBEDDINGS, table).postgres
+        if table == "chunks":
             for dims in {vector_dims(blob) for _, blob in rows if blob}:
                 await self._ensure_vector_index("chunks", dims)
         by_tenant: dict[str | None, list[tuple[Any, ...]]] = {}
         for row_id, blob in rows:
             tenant = self._row_tenants.pop(row_id, None)
             by_tenant.setdefault(tenant, []).append((Float32Vector.maybe(blob), model, row_id))
-        query = f"UPDATE {name} SET embedding = %s, embedding_model = %s WHERE id = %s"
         unknown = by_tenant.pop(None, [])
         # Rows whose tenant this process has not seen are tried under every tenant; row
         # security makes the update land only under the row's own.
@@ -389,17 +390,17 @@ class PostgresStore(PostgresConsole):
     async def missing_embeddings(
         self, model: str, limit: int, *, table: str = "items"
     ) -> list[tuple[str, str]]:
-        name = _table(table)
+        _table(sql.SET_EMBEDDINGS, table)
         found: list[tuple[str, str]] = []
         for tenant in await self._tenant_ids():
             if len(found) >= limit:
                 break
-            rows = await self._fetch(
-                tenant, f"SELECT id, text FROM {name} WHERE embedding_model IS DISTINCT FROM"
+            missing = await self._fetch(
+                tenant, f"SELECT id, text FROM {table} WHERE embedding_model IS DISTINCT FROM"
                 " %s ORDER BY seq LIMIT %s", (model, limit - len(found)))
             if len(self._row_tenants) > ROW_TENANT_MEMORY:
                 self._row_tenants.clear()
-            for row_id, text in rows:
+            for row_id, text in missing:
                 self._row_tenants[row_id] = tenant
                 found.append((row_id, text))
         return found
@@ -417,114 +418,21 @@ class PostgresStore(PostgresConsole):
         self._vector_indexes.add((table, dims))
 
     # -- caller reads -----------------------------------------------------------------
-    async def get_caller(self, scope: Scope) -> dict[str, Any] | None:
-        rows = await self._fetch(
-            scope.tenant_id,
-            f"SELECT user_id, name, metadata, profile FROM callers WHERE {_CALLER}",
-            scope.caller_key)
-        if not rows:
-            return None
-        r = rows[0]
-        return {"id": r[0], "name": r[1], "metadata": r[2], "profile": r[3]}
+    async def get_caller(self, scope: Scope) -> CallerRecord | None:
+        found = await self._fetch_as(scope.tenant_id, sql.GET_CALLER.postgres,
+                                     scope.caller_key, rows.caller_found)
+        return found[0] if found else None
 
     async def load_items(self, scope: Scope, now: float) -> list[MemoryItem]:
-        return await self._fetch_as(
-            scope.tenant_id,
-            "SELECT id, kind, text, created_at, session_id, confidence, slot_key, fact_kind,"
-            " embedding, user_text, assistant_text, turn_id FROM items"
-            f" WHERE {_CALLER} AND {_LIVE} ORDER BY created_at, seq",
-            (*scope.caller_key, now), _memory_item)
+        return await self._fetch_as(scope.tenant_id, sql.LOAD_ITEMS.postgres,
+                                    (*scope.caller_key, now), rows.memory_item)
 
     async def list_facts(
         self, scope: Scope, *, include_history: bool = False, session_id: str | None = None
-    ) -> list[dict[str, Any]]:
-        extra = "" if include_history else " AND valid_to IS NULL AND deleted_at IS NULL"
-        params: tuple[Any, ...] = scope.caller_key
-        if session_id is not None:
-            extra += " AND session_id = %s"
-            params = (*params, session_id)
-        rows = await self._fetch(
-            scope.tenant_id,
-            "SELECT id, text, fact_kind, slot_key, confidence, session_id, source_turn_ids,"
-            " valid_from, valid_to, created_at, deleted_at FROM items"
-            f" WHERE {_CALLER} AND kind = 'fact'{extra} ORDER BY created_at DESC, seq DESC",
-            params)
-        return [
-            {"id": r[0], "text": r[1], "kind": r[2], "slotKey": r[3], "confidence": r[4],
-             "sourceSessionId": r[5], "sourceTurnIds": r[6] or [], "validFrom": r[7],
-             "validTo": r[8], "createdAt": r[9], "deletedAt": r[10]}
-            for r in rows
-        ]
-
-    async def export_caller(self, scope: Scope) -> dict[str, Any]:
-        async with self._transaction(scope.tenant_id) as cur:
-            return await lifecycle.export_caller(cur, scope)
-
-    # -- lifecycle ----------------------------------------------------------------------
-    async def _each_tenant(self, query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        """``query`` once per tenant, each under its own setting, in one round trip."""
-        tenants = await self._tenant_ids()
-        if not tenants:
-            return []
-        rows: list[tuple[Any, ...]] = []
-        pool = self._pool
-        if pool is None:
-            raise StoreUnavailable("the Postgres store is not open (call open() first)")
-        try:
-            async with pool.connection(timeout=self.acquire_timeout_s) as conn:
-                async with conn.pipeline(), conn.transaction():
-                    cursors = []
-                    for tenant in tenants:
-                        cur = conn.cursor(binary=True)
-                        await set_tenant(cur, tenant)
-                        await cur.execute(query, params)
-                        cursors.append(cur)
-                for cur in cursors:
-                    rows.extend(await cur.fetchall())
-        except psycopg.Error as exc:
-            raise StoreUnavailable(f"Postgres: {exc}") from exc
-        return rows
-
-    async def pending_extractions(self, limit: int, max_attempts: int) -> list[
-        tuple[Scope, str]
-    ]:
-        rows = await self._each_tenant(lifecycle.PENDING_EXTRACTIONS, (max_attempts, limit))
-        rows.sort(key=lambda r: r[6])
-        return [(lifecycle.scope_of(r), r[5]) for r in rows[:limit]]
-
-    async def stale_sessions(self, idle_before: float, limit: int) -> list[tuple[Scope, str]]:
-        rows = await self._each_tenant(lifecycle.STALE_SESSIONS, (idle_before, limit))
-        rows.sort(key=lambda r: r[6])
-        return [(lifecycle.scope_of(r), r[5]) for r in rows[:limit]]
-
-    async def list_projects(self) -> list[tuple[str, str]]:
-        rows = await self._each_tenant(lifecycle.PROJECTS, ())
-        return sorted((r[0], r[1]) for r in rows)
-
-    async def get_policies(self, tenant_id: str, project_id: str) -> dict[str, dict[str, Any]]:
-        async with self._transaction(tenant_id) as cur:
-            return await lifecycle.get_policies(cur, tenant_id, project_id)
-
-    async def set_policy(self, tenant_id: str, project_id: str, agent_id: str,
-                         memory_enabled: bool, retention_days: int, now: float) -> None:
-        async with self._transaction(tenant_id) as cur:
-            await self._register_tenants(cur, [tenant_id])
-            await lifecycle.set_policy(cur, tenant_id, project_id, agent_id, memory_enabled,
-                                       retention_days, now)
-        self._known_tenants.add(tenant_id)
-
-    # Row counts are only known once a statement's reply is read: no pipeline below.
-    async def purge_items(self, tenant_id: str, project_id: str, cutoff: float,
-                          agent_id: str | None, exclude_agents: Sequence[str]) -> int:
-        async with self._transaction(tenant_id, pipeline=False) as cur:
-            return await lifecycle.purge_items(cur, tenant_id, project_id, cutoff, agent_id,
-                                               exclude_agents)
-
-    async def forget_caller(self, scope: Scope) -> dict[str, int]:
-        async with self._transaction(scope.tenant_id, pipeline=False) as cur:
-            counts = await lifecycle.forget_caller(cur, scope)
-            counts.update(await entities.run_postgres(cur, entities.forget_entities(scope)))
-            return counts
+    ) -> list[Fact]:
+        statement = sql.LIST_FACTS[include_history, session_id is not None].postgres
+        params = scope.caller_key if session_id is None else (*scope.caller_key, session_id)
+        return await self._fetch_as(scope.tenant_id, statement, params, rows.fact)
 
     # -- callers and entities (see _entities.py) --------------------------------------------
     async def run_entities(self, tenant_id: str, op: entities.EntityOp[T], *,
@@ -540,46 +448,23 @@ class PostgresStore(PostgresConsole):
         """Every tenant (each is read under its own row-security setting)."""
         return await self._tenant_ids()
 
-    async def merge_callers(self, source: Scope, target: Scope, at: float) -> int:
-        if source.tenant_id != target.tenant_id:
-            raise ValueError("callers can only be merged within one tenant")
-        async with self._transaction(target.tenant_id, pipeline=False) as cur:
-            return await lifecycle.merge_callers(cur, source, target, at)
-
     async def get_session(
         self, tenant_id: str, project_id: str, session_id: str
     ) -> SessionInfo | None:
-        rows = await self._fetch(
-            tenant_id,
-            "SELECT id, user_id, agent_id, started_at, ended_at, end_reason, metadata"
-            " FROM sessions WHERE tenant_id = %s AND project_id = %s AND id = %s",
-            (tenant_id, project_id, session_id))
-        return _session(rows[0]) if rows else None
+        found = await self._fetch_as(tenant_id, sql.GET_SESSION.postgres,
+                                     (tenant_id, project_id, session_id), rows.session_info)
+        return found[0] if found else None
 
     async def recent_sessions(self, scope: Scope, limit: int) -> list[SessionInfo]:
-        rows = await self._fetch(
-            scope.tenant_id,
-            "SELECT id, user_id, agent_id, started_at, ended_at, end_reason, metadata"
-            f" FROM sessions WHERE {_CALLER} ORDER BY started_at DESC LIMIT %s",
-            (*scope.caller_key, limit))
-        return [_session(r) for r in rows]
+        return await self._fetch_as(scope.tenant_id, sql.RECENT_SESSIONS.postgres,
+                                    (*scope.caller_key, limit), rows.session_info)
 
     async def session_turns(self, scope: Scope, session_id: str, *,
                             last: int | None = None) -> list[Turn]:
-        rows = await self._fetch(
-            scope.tenant_id,
-            "SELECT id, session_id, turn_id, user_text, assistant_text, created_at, agent_id,"
-            " interrupted, tool_calls, metadata FROM items"
-            f" WHERE {_CALLER} AND session_id = %s AND kind = 'turn' AND deleted_at IS NULL"
-            " ORDER BY created_at DESC, seq DESC LIMIT %s",
-            (*scope.caller_key, session_id, last))
-        rows = rows[::-1]
-        return [
-            Turn(event_id=r[0], session_id=r[1], turn_id=r[2], user_text=r[3] or "",
-                 assistant_text=r[4] or "", created_at=r[5], agent_id=r[6],
-                 interrupted=bool(r[7]), tool_calls=r[8] or [], metadata=r[9] or {})
-            for r in rows
-        ]
+        # LIMIT NULL is Postgres's "every row".
+        found = await self._fetch_as(scope.tenant_id, sql.SESSION_TURNS.postgres,
+                                     (*scope.caller_key, session_id, last), rows.turn)
+        return found[::-1]
 
     async def search_items_text(
         self, scope: Scope, query: str, k: int, now: float
@@ -587,16 +472,9 @@ class PostgresStore(PostgresConsole):
         words = text_query(query)
         if words is None:
             return []
-        rows = await self._fetch(
-            scope.tenant_id,
-            "SELECT id, ts_rank_cd(tsv, q, 1) AS score, kind, text, created_at, session_id,"
-            " user_text, assistant_text, confidence"
-            " FROM items, websearch_to_tsquery('english', %s) AS q"
-            f" WHERE {_CALLER} AND {_LIVE} AND tsv @@ q ORDER BY score DESC, seq LIMIT %s",
-            (words, *scope.caller_key, now, k), search=True)
-        return [TextHit(r[0], float(r[1]), {
-            "kind": r[2], "text": r[3], "createdAt": r[4], "sessionId": r[5],
-            "userText": r[6], "assistantText": r[7], "confidence": r[8]}) for r in rows]
+        return await self._fetch_as(scope.tenant_id, _ITEMS_TEXT,
+                                    (words, *scope.caller_key, now, k), rows.item_hit,
+                                    search=True)
 
     async def search_items_vector(
         self, scope: Scope, vector: bytes, model: str, k: int, now: float
@@ -607,221 +485,22 @@ class PostgresStore(PostgresConsole):
         exact scan of them is faster and more accurate than an approximate index, whose
         post-filtering could return fewer than ``k`` rows of this one caller.
         """
-        dims = _checked_dims(vector)
         q = Float32Vector(vector)
-        rows = await self._fetch(
-            scope.tenant_id,
-            f"SELECT id, 1 - (embedding::vector({dims}) <=> %s) AS score, kind, text,"
-            " created_at, session_id, user_text, assistant_text, confidence FROM items"
-            f" WHERE {_CALLER} AND {_LIVE} AND embedding_model = %s"
-            f" AND vector_dims(embedding) = {dims}"
-            f" ORDER BY embedding::vector({dims}) <=> %s, seq LIMIT %s",
-            (q, *scope.caller_key, now, model, q, k), search=True)
-        return [TextHit(r[0], float(r[1]), {
-            "kind": r[2], "text": r[3], "createdAt": r[4], "sessionId": r[5],
-            "userText": r[6], "assistantText": r[7], "confidence": r[8]}) for r in rows]
+        return await self._fetch_as(
+            scope.tenant_id, _ITEMS_VECTOR.format(dims=checked_dims(vector)),
+            (q, *scope.caller_key, now, model, q, k), rows.item_hit, search=True)
 
     async def count_items(self, scope: Scope) -> int:
-        rows = await self._fetch(
-            scope.tenant_id,
-            f"SELECT COUNT(*) FROM items WHERE {_CALLER} AND deleted_at IS NULL",
-            scope.caller_key)
-        return int(rows[0][0])
-
-    # -- org indexes ------------------------------------------------------------------
-    async def write_documents(
-        self,
-        tenant_id: str,
-        project_id: str,
-        index_name: str,
-        documents: Sequence[DocumentWrite],
-        index_metadata: dict[str, Any] | None,
-        now: float,
-    ) -> tuple[int, int]:
-        for dims in {vector_dims(c.embedding) for d in documents for c in d.chunks
-                     if c.embedding}:
-            await self._ensure_vector_index("chunks", dims)
-        async with self._transaction(tenant_id) as cur:
-            await self._register_tenants(cur, [tenant_id])
-            # The upsert takes the index row's lock, so concurrent calls from two
-            # runtimes get distinct, consecutive versions.
-            await cur.execute(
-                "INSERT INTO org_indexes (tenant_id, project_id, name, version, metadata,"
-                " created_at, updated_at) VALUES (%s, %s, %s, 1, %s, %s, %s)"
-                " ON CONFLICT (tenant_id, project_id, name) DO UPDATE SET"
-                " version = org_indexes.version + 1,"
-                " metadata = org_indexes.metadata || excluded.metadata,"
-                " updated_at = excluded.updated_at RETURNING version",
-                (tenant_id, project_id, index_name, Jsonb(index_metadata or {}), now, now))
-            row = await cur.fetchone()
-            assert row is not None
-            version = int(row[0])
-            written = 0
-            for doc in documents:
-                await cur.execute(
-                    "DELETE FROM chunks WHERE tenant_id = %s AND project_id = %s"
-                    " AND index_name = %s AND doc_id = %s",
-                    (tenant_id, project_id, index_name, doc.doc_id))
-                await cur.execute(
-                    "INSERT INTO org_documents (tenant_id, project_id, index_name, doc_id,"
-                    " text, metadata, version, updated_at) VALUES (%s, %s, %s, %s, %s, %s,"
-                    " %s, %s) ON CONFLICT (tenant_id, project_id, index_name, doc_id)"
-                    " DO UPDATE SET text = excluded.text, metadata = excluded.metadata,"
-                    " version = excluded.version, updated_at = excluded.updated_at",
-                    (tenant_id, project_id, index_name, doc.doc_id, doc.text,
-                     Jsonb(doc.metadata), version, now))
-                if doc.chunks:
-                    await cur.executemany(
-                        "INSERT INTO chunks (id, tenant_id, project_id, index_name, doc_id,"
-                        " ordinal, text, metadata, created_at, embedding, embedding_model)"
-                        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                        [(c.id, tenant_id, project_id, index_name, doc.doc_id, c.ordinal,
-                          c.text, Jsonb(c.metadata), now, Float32Vector.maybe(c.embedding),
-                          doc.embedding_model if c.embedding else None)
-                         for c in doc.chunks])
-                written += len(doc.chunks)
-        self._known_tenants.add(tenant_id)
-        return version, written
-
-    async def list_indexes(self, tenant_id: str, project_id: str) -> list[dict[str, Any]]:
-        rows = await self._fetch(
-            tenant_id,
-            "SELECT i.name, i.version, i.metadata, i.created_at, i.updated_at,"
-            " (SELECT COUNT(*) FROM org_documents d WHERE d.tenant_id = i.tenant_id"
-            "   AND d.project_id = i.project_id AND d.index_name = i.name),"
-            " (SELECT COUNT(*) FROM chunks c WHERE c.tenant_id = i.tenant_id"
-            "   AND c.project_id = i.project_id AND c.index_name = i.name)"
-            " FROM org_indexes i WHERE i.tenant_id = %s AND i.project_id = %s ORDER BY i.name",
-            (tenant_id, project_id))
-        return [{"name": r[0], "version": r[1], "metadata": r[2], "createdAt": r[3],
-                 "updatedAt": r[4], "documentCount": r[5], "chunkCount": r[6]} for r in rows]
-
-    async def index_versions(self, tenant_id: str, project_id: str) -> dict[str, int]:
-        rows = await self._fetch(
-            tenant_id,
-            "SELECT name, version FROM org_indexes WHERE tenant_id = %s AND project_id = %s",
-            (tenant_id, project_id))
-        return {r[0]: int(r[1]) for r in rows}
-
-    async def load_chunks(self, tenant_id: str, project_id: str) -> list[Chunk]:
-        chunks: list[Chunk] = []
-        async with self._transaction(tenant_id, pipeline=False) as cur:
-            # A server-side cursor: a 100k-chunk project arrives in slices, and the event
-            # loop (other callers' recalls) runs between them instead of waiting for one
-            # huge result to be parsed.
-            named = cur.connection.cursor("voxmem_load_chunks", binary=True)
-            await named.execute(
-                "SELECT id, index_name, doc_id, ordinal, text, metadata, created_at, embedding"
-                " FROM chunks WHERE tenant_id = %s AND project_id = %s ORDER BY seq",
-                (tenant_id, project_id))
-            while rows := await named.fetchmany(LOAD_BATCH_ROWS):
-                chunks.extend(
-                    Chunk(id=r[0], index_name=r[1], document_id=r[2], ordinal=r[3],
-                          text=r[4], metadata=r[5], created_at=r[6], embedding=r[7])
-                    for r in rows)
-                await asyncio.sleep(0)
-            await named.close()
-        return chunks
-
-    async def search_chunks_text(
-        self, tenant_id: str, project_id: str, query: str, k: int
-    ) -> list[TextHit]:
-        words = text_query(query)
-        if words is None:
-            return []
-        rows = await self._fetch(
-            tenant_id,
-            "SELECT id, ts_rank_cd(tsv, q, 1) AS score, index_name, doc_id, text, metadata"
-            " FROM chunks, websearch_to_tsquery('english', %s) AS q"
-            " WHERE tenant_id = %s AND project_id = %s AND tsv @@ q"
-            " ORDER BY score DESC, seq LIMIT %s",
-            (words, tenant_id, project_id, k), search=True)
-        return [TextHit(r[0], float(r[1]), {"index": r[2], "documentId": r[3], "text": r[4],
-                                            "metadata": r[5]}) for r in rows]
-
-    async def search_chunks_vector(
-        self, tenant_id: str, project_id: str, vector: bytes, k: int
-    ) -> list[TextHit]:
-        """Approximate cosine search of a project's chunks through the HNSW index.
-
-        Not in the protocol yet: the engine searches its in-memory copy; this is the
-        path for a cold org lane or for projects too large to keep in memory. The score
-        is cosine similarity (higher is better).
-        """
-        dims = _checked_dims(vector)
-        q = Float32Vector(vector)
-        async with self._transaction(tenant_id) as cur:
-            await cur.execute(f"SET LOCAL statement_timeout = {SEARCH_TIMEOUT_MS}")
-            await cur.execute(f"SET LOCAL hnsw.ef_search = {HNSW_EF_SEARCH}")
-            if self._iterative_scan:
-                # The tenant/project filter is applied after the index scan; iterative
-                # scans keep walking the graph until k rows pass it (pgvector >= 0.8).
-                await cur.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-            await cur.execute(
-                "WITH nearest AS MATERIALIZED ("
-                f" SELECT id, embedding::vector({dims}) <=> %s AS distance, index_name,"
-                " doc_id, text, metadata FROM chunks"
-                f" WHERE tenant_id = %s AND project_id = %s AND vector_dims(embedding) = {dims}"
-                f" ORDER BY embedding::vector({dims}) <=> %s LIMIT %s)"
-                " SELECT id, 1 - distance, index_name, doc_id, text, metadata FROM nearest"
-                " ORDER BY distance",
-                (q, tenant_id, project_id, q, k))
-            rows = await cur.fetchall()
-        return [TextHit(r[0], float(r[1]), {"index": r[2], "documentId": r[3], "text": r[4],
-                                            "metadata": r[5]}) for r in rows]
-
-    # -- coordination -----------------------------------------------------------------
-    @contextlib.asynccontextmanager
-    async def singleton(self, name: str) -> AsyncIterator[bool]:
-        """Hold the database-wide lock ``name`` for the block, if no one else does.
-
-        Yields True to exactly one holder across every runtime on this database and
-        False to the others, without waiting. Used by singleton jobs (retention cleanup)::
-
-            async with store.singleton("retention") as mine:
-                if mine:
-                    await run_retention()
-
-        The lock lives on a dedicated connection: if that connection dies (server
-        restart) the lock is gone too, so jobs holding it must be idempotent.
-        """
-        conn = await self._connect()
-        try:
-            try:
-                cur = await conn.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))",
-                                         (_LOCK_PREFIX + name,))
-                row = await cur.fetchone()
-            except psycopg.Error as exc:
-                raise StoreUnavailable(f"Postgres: {exc}") from exc
-            held = bool(row and row[0])
-            try:
-                yield held
-            finally:
-                if held:
-                    with contextlib.suppress(psycopg.Error):
-                        await conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))",
-                                           (_LOCK_PREFIX + name,))
-        finally:
-            await conn.close()
+        found = await self._fetch(scope.tenant_id, sql.COUNT_ITEMS.postgres, scope.caller_key)
+        return int(found[0][0])
 
 
 # -- helpers ------------------------------------------------------------------------------
-def _checked_dims(vector: bytes) -> int:
-    if not vector or len(vector) % 4:
-        raise ValueError("a query vector must be non-empty float32 bytes")
-    return vector_dims(vector)
-
-
 def _row(r: tuple[Any, ...]) -> tuple[Any, ...]:
     return r
 
 
-def _memory_item(r: tuple[Any, ...]) -> MemoryItem:
-    return MemoryItem(id=r[0], kind=r[1], text=r[2], created_at=r[3], session_id=r[4],
-                      confidence=r[5], slot_key=r[6], fact_kind=r[7], embedding=r[8],
-                      user_text=r[9], assistant_text=r[10], turn_id=r[11])
-
-
-def _session(r: tuple[Any, ...]) -> SessionInfo:
-    return SessionInfo(id=r[0], user_id=r[1], agent_id=r[2], started_at=r[3], ended_at=r[4],
-                       end_reason=r[5], metadata=r[6] or {})
+def _table(statements: dict[str, sql.Statement], name: str) -> sql.Statement:
+    if name not in statements:
+        raise ValueError(f"unknown table {name!r}")
+    return statements[name]

@@ -1,0 +1,73 @@
+"""SQLite statements for org knowledge: indexes, their documents and chunks, search.
+
+A mixin of :class:`~voxmem.store.sqlite.SQLiteStore` (the Postgres store's ``_pg_org``).
+Chunks are searched with FTS5 (BM25), scoped to the project by its search key.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from ..models import Chunk, IndexRecord
+from . import _rows as rows
+from . import _sql as sql
+from . import _sqlite_write as writes
+from ._base import DocumentWrite, TextHit
+from ._keys import fts_query, search_key
+
+__all__ = ["SQLiteOrg"]
+
+T = TypeVar("T")
+
+_CHUNKS_TEXT = (
+    "SELECT chunks.id, -bm25(chunks_fts, 1.0, 0.0), chunks.index_name,"
+    " chunks.doc_id, chunks.text, chunks.metadata FROM chunks_fts"
+    " JOIN chunks ON chunks.rowid = chunks_fts.rowid WHERE chunks_fts MATCH ?"
+    " ORDER BY bm25(chunks_fts, 1.0, 0.0) LIMIT ?")
+
+
+class SQLiteOrg:
+    """Org index writes, listings, loads and searches."""
+
+    # The store class provides these; declared here only for their types.
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        raise NotImplementedError
+
+    async def _select(self, statement: str, params: Sequence[Any],
+                      convert: Callable[[sqlite3.Row], T]) -> list[T]:
+        raise NotImplementedError
+
+    async def write_documents(
+        self,
+        tenant_id: str,
+        project_id: str,
+        index_name: str,
+        documents: Sequence[DocumentWrite],
+        index_metadata: dict[str, Any] | None,
+        now: float,
+    ) -> tuple[int, int]:
+        return await self._write(lambda c: writes.write_documents(
+            c, tenant_id, project_id, index_name, documents, index_metadata, now))
+
+    async def list_indexes(self, tenant_id: str, project_id: str) -> list[IndexRecord]:
+        return await self._select(sql.LIST_INDEXES.sqlite, (tenant_id, project_id), rows.index)
+
+    async def index_versions(self, tenant_id: str, project_id: str) -> dict[str, int]:
+        found = await self._select(sql.INDEX_VERSIONS.sqlite, (tenant_id, project_id),
+                                   lambda r: (str(r[0]), int(r[1])))
+        return dict(found)
+
+    async def load_chunks(self, tenant_id: str, project_id: str) -> list[Chunk]:
+        return await self._select(sql.LOAD_CHUNKS.sqlite, (tenant_id, project_id), rows.chunk)
+
+    async def search_chunks_text(
+        self, tenant_id: str, project_id: str, query: str, k: int
+    ) -> list[TextHit]:
+        match = fts_query(query)
+        if match is None:
+            return []
+        key = search_key(tenant_id, project_id)
+        return await self._select(
+            _CHUNKS_TEXT, (f'search_key : "{key}" AND text : ({match})', k), rows.chunk_hit)
