@@ -82,3 +82,15 @@ def test_the_selection_step_applies_the_same_policy_to_any_extractor() -> None:
             _fact("Allergic to my insulin")]
     assert [f.text for f in select_facts(said)] == ["Allergic to penicillin"]
     assert select_facts(said, policy=SensitivePolicy(allergy_constraints=False)) == []
+
+
+def test_listing_allergy_as_sensitive_in_the_settings_drops_declared_allergies() -> None:
+    from voxmem import Settings
+    from voxmem.engine._learning import sensitive_policy
+
+    said = ("yes im allergic to penicillin", "Noted, no penicillin.")
+    default = sensitive_policy(Settings())
+    assert allergies(extract(said, policy=default)) == ["Allergic to penicillin"]
+    strict = sensitive_policy(Settings(
+        sensitive_categories="payment_card,password_pin,government_id,health,allergy"))
+    assert allergies(extract(said, policy=strict)) == []

@@ -45,7 +45,8 @@ LogLevel = Literal["debug", "info", "warning", "error"]
 CallerLinkMode = Literal["attach", "propose", "off"]
 #: Longest retention a setting or policy may ask for (100 years; 0 means no cap).
 MAX_RETENTION_DAYS = 36_500
-SENSITIVE_CATEGORIES = ("payment_card", "password_pin", "government_id", "health")
+SENSITIVE_CATEGORIES = ("payment_card", "password_pin", "government_id", "health",
+                        "allergy")
 #: Settings restricted to a fixed set of values, and the values.
 CHOICES: dict[str, tuple[str, ...]] = {
     "embedder": get_args(EmbedderName),
@@ -132,7 +133,9 @@ class Settings:
     llm_api_key: str = _s("", "API key for the LLM endpoint (may be empty for local servers).")
     sensitive_categories: str = _s("payment_card,password_pin,government_id,health",
                                    "Sensitive data redacted from transcripts and never kept "
-                                   "as facts (comma list; empty: none).")
+                                   "as facts (comma list; empty: none). A caller's own "
+                                   "declared allergy is kept as a constraint unless "
+                                   "'allergy' is listed too.")
     session_idle_timeout_s: float = _s(900.0, "A call with no activity for this long is "
                                        "ended and learned from (a killed worker's call).")
     maintenance_interval_s: float = _s(30.0, "How often the runtime ends idle calls, retries "

@@ -60,7 +60,8 @@ def sensitive_policy(settings: Settings) -> SensitivePolicy:
     return SensitivePolicy(payment_card="payment_card" in enabled,
                            password_pin="password_pin" in enabled,
                            government_id="government_id" in enabled,
-                           health="health" in enabled)
+                           health="health" in enabled,
+                           allergy_constraints="allergy" not in enabled)
 
 
 def build_extractor(settings: Settings) -> Extractor | None:
