@@ -185,11 +185,15 @@ def prefer_current(mem: CallerMemory, scored: list[tuple[int, float]],
     is my package going?" answers with the new address even when the old address's
     turn matches the words better.
     """
+    if not mem.lineage_current:
+        return scored  # no fact has a lineage: nothing to prefer (and no payload to unpack)
     index = mem.index
     score = dict(scored)
     linked: dict[str, float] = {}
+    docs: list[Doc] = []
     for pos, value in scored:
         doc: Doc = index.payload_at(pos)
+        docs.append(doc)
         lineage = None
         if doc.kind == "turn" and doc.turn_id:
             lineage = mem.turn_lineage.get(doc.turn_id, (None, True))[0]
@@ -199,8 +203,7 @@ def prefer_current(mem: CallerMemory, scored: list[tuple[int, float]],
             linked[lineage] = max(linked.get(lineage, 0.0), value)
     if not linked:
         return scored
-    for pos, value in scored:
-        doc = index.payload_at(pos)
+    for (pos, value), doc in zip(scored, docs, strict=True):
         if doc.kind == "turn" and doc.turn_id:
             lineage, current = mem.turn_lineage.get(doc.turn_id, (None, True))
             if lineage is not None and not current:
