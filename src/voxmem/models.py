@@ -14,9 +14,13 @@ import msgspec
 
 __all__ = [
     "LANES",
+    "CallRecord",
+    "CallSummary",
     "Caller",
+    "CallerListing",
     "CallerRecord",
     "Chunk",
+    "DocumentRecord",
     "Fact",
     "IndexBuildResult",
     "IndexRecord",
@@ -24,6 +28,7 @@ __all__ = [
     "MemoryItem",
     "PolicyRecord",
     "Preload",
+    "RecallTrace",
     "Record",
     "Scope",
     "SearchResult",
@@ -165,6 +170,72 @@ class PolicyRecord(Record, frozen=True):
     memory_enabled: bool
     retention_days: int
     updated_at: float | None = None
+
+
+class DocumentRecord(Record, frozen=True):
+    """A document of an org index, as the operator views list it."""
+
+    document_id: str
+    metadata: dict[str, Any]
+    version: int
+    updated_at: float
+    chars: int
+    chunk_count: int
+
+
+class CallSummary(Record, frozen=True):
+    """One call of a list: who, when, how it ended, how much it said and taught."""
+
+    session_id: str
+    user_id: str
+    space: str
+    agent_id: str
+    started_at: float
+    ended_at: float | None
+    end_reason: str | None
+    turn_count: int
+    fact_count: int
+
+
+class CallRecord(CallSummary, frozen=True):
+    """One call in full: its summary plus metadata, report and learning state."""
+
+    metadata: dict[str, Any]
+    report: dict[str, Any] | None
+    extracted_at: float | None
+    extraction_attempts: int
+    extraction_error: str | None
+
+
+class RecallTrace(Record, frozen=True):
+    """A stored recall: what was asked, how long it took, what it injected."""
+
+    id: str
+    user_id: str
+    agent_id: str
+    session_id: str | None
+    at: float
+    query: str
+    total_ms: float
+    degraded: bool
+    trace: dict[str, Any]
+    injected: str
+    sources: list[dict[str, Any]]
+
+
+class CallerListing(Record, frozen=True):
+    """A caller as the operator search lists them, with call and memory counts."""
+
+    user_id: str
+    name: str | None
+    profile: dict[str, Any]
+    metadata: dict[str, Any]
+    space: str
+    created_at: float
+    updated_at: float
+    last_call_at: float | None
+    call_count: int
+    memory_count: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

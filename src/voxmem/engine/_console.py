@@ -150,7 +150,8 @@ class Console:
         if name not in indexes:
             raise NotFound(f"no index {name!r} in this project", code="index_not_found")
         return {"index": indexes[name],
-                "documents": await self._store.list_documents(tenant_id, project_id, name)}
+                "documents": [d.to_wire() for d in
+                              await self._store.list_documents(tenant_id, project_id, name)]}
 
     async def health(self, tenant_id: str, project_id: str) -> dict[str, Any]:
         """The runtime's health for one project: journal, learning, recall latency."""

@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeVar
 from ..models import (
     CallerRecord,
     Chunk,
+    DocumentRecord,
     Fact,
     IndexRecord,
     MemoryItem,
@@ -391,7 +392,9 @@ class Store(Protocol):
         ...
 
     async def list_documents(self, tenant_id: str, project_id: str,
-                             index_name: str) -> list[dict[str, Any]]: ...
+                             index_name: str) -> list[DocumentRecord]:
+        """An index's documents by id, with size and chunk count."""
+        ...
 
     async def delete_documents(self, tenant_id: str, project_id: str, index_name: str,
                                doc_ids: Sequence[str], now: float) -> tuple[int, int] | None:

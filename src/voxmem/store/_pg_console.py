@@ -14,6 +14,7 @@ from typing import Any
 from psycopg import AsyncCursor
 from psycopg.types.json import Jsonb
 
+from ..models import DocumentRecord
 from . import _rows as rows
 from . import _sql as sql
 from ._base import RecallTraceRow
@@ -82,7 +83,7 @@ class PostgresConsole:
         return rows.call_record(found[0]) if found else None
 
     async def list_documents(self, tenant_id: str, project_id: str,
-                             index_name: str) -> list[dict[str, Any]]:
+                             index_name: str) -> list[DocumentRecord]:
         found = await self._fetch(tenant_id, sql.LIST_DOCUMENTS.postgres,
                                   (tenant_id, project_id, index_name))
         return [rows.document(r) for r in found]

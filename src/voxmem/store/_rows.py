@@ -14,6 +14,7 @@ from typing import Any
 from ..models import (
     CallerRecord,
     Chunk,
+    DocumentRecord,
     Fact,
     IndexRecord,
     MemoryItem,
@@ -132,10 +133,10 @@ def index(r: Row) -> IndexRecord:
                        chunk_count=int(r[6]))
 
 
-def document(r: Row) -> dict[str, Any]:
+def document(r: Row) -> DocumentRecord:
     """From a ``LIST_DOCUMENTS`` row."""
-    return {"documentId": r[0], "metadata": json_value(r[1], {}), "version": r[2],
-            "updatedAt": r[3], "chars": r[4], "chunkCount": r[5]}
+    return DocumentRecord(document_id=r[0], metadata=json_value(r[1], {}), version=r[2],
+                          updated_at=r[3], chars=r[4], chunk_count=r[5])
 
 
 def policy(r: Row) -> tuple[str, PolicyRecord]:

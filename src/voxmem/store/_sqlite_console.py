@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from ..models import DocumentRecord
 from . import _rows as rows
 from . import _sql as sql
 from ._base import RecallTraceRow
@@ -92,7 +93,7 @@ class SQLiteConsole:
         return await self._read(run)
 
     async def list_documents(self, tenant_id: str, project_id: str,
-                             index_name: str) -> list[dict[str, Any]]:
+                             index_name: str) -> list[DocumentRecord]:
         params = (tenant_id, project_id, index_name)
         return await self._read(lambda c: [
             rows.document(r) for r in c.execute(sql.LIST_DOCUMENTS.sqlite, params)])
