@@ -99,8 +99,8 @@ async def test_a_format_1_journal_replays_into_the_store(settings: Settings) -> 
         assert caller.profile == {"preferred_name": "Dana"}
         call = await store.session_record("default", "p1", "call-1")
         assert call is not None
-        assert call["endReason"] == "hangup" and call["report"] == {"outcome": "resolved"}
-        assert call["extractedAt"] is not None and call["metadata"] == {"room": "r1"}
+        assert call.end_reason == "hangup" and call.report == {"outcome": "resolved"}
+        assert call.extracted_at is not None and call.metadata == {"room": "r1"}
         turns = await store.session_turns(scope, "call-1")
         assert [t.turn_id for t in turns] == ["t1", "t2"]
         assert turns[1].interrupted and turns[1].metadata == {"lang": "en"}

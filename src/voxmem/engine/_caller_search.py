@@ -102,7 +102,7 @@ async def _summary(store: Store, tenant_id: str, project_id: str, space: str,
     facts = await store.list_facts(scope)
     return {"userId": user_id, "name": caller.name, "profile": caller.profile,
             "metadata": caller.metadata, "space": space,
-            "lastCallAt": max((c["startedAt"] for c in calls), default=None),
+            "lastCallAt": max((c.started_at for c in calls), default=None),
             "callCount": len(calls), "memoryCount": len(facts)}
 
 

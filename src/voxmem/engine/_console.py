@@ -100,7 +100,8 @@ class Console:
             scope.tenant_id, entity_ops.caller_identifiers(scope), write=False)
         return {"caller": found.to_wire(),
                 "memories": [f.to_wire() for f in facts if f.current],
-                "history": [f.to_wire() for f in facts if not f.current], "calls": calls,
+                "history": [f.to_wire() for f in facts if not f.current],
+                "calls": [c.to_wire() for c in calls],
                 "identifiers": [r.to_dict() for r in idents],
                 # With evidence and merge id, so a merge can be undone from the page.
                 "merges": await self._directory.merges(scope, scope.user_id)}
@@ -109,8 +110,9 @@ class Console:
                     limit: int) -> list[dict[str, Any]]:
         """The project's calls, newest first (one caller's when ``user_id`` is given)."""
         await self._settle()
-        return await self._store.list_sessions(tenant_id, project_id, space=None,
-                                               user_id=user_id, limit=limit)
+        calls = await self._store.list_sessions(tenant_id, project_id, space=None,
+                                                user_id=user_id, limit=limit)
+        return [c.to_wire() for c in calls]
 
     async def call(self, tenant_id: str, project_id: str, session_id: str) -> dict[str, Any]:
         """One call: its turns, each with the recalls that served it, and what it taught."""
@@ -119,8 +121,8 @@ class Console:
         if record is None:
             raise NotFound(f"no call {session_id!r} in this project",
                            code="session_not_found")
-        scope = Scope(tenant_id=tenant_id, project_id=project_id, agent_id=record["agentId"],
-                      user_id=record["userId"], space=record["space"])
+        scope = Scope(tenant_id=tenant_id, project_id=project_id, agent_id=record.agent_id,
+                      user_id=record.user_id, space=record.space)
         turns = await self._store.session_turns(scope, session_id)
         traces = await self._store.recall_traces(tenant_id, project_id,
                                                  session_id=session_id, limit=MAX_LIST_ROWS)
@@ -140,7 +142,7 @@ class Console:
                               "toolCalls": turn.tool_calls, "recall": served})
         written = await self._store.list_facts(scope, include_history=True,
                                                session_id=session_id)
-        return {"call": record, "turns": out_turns, "laterRecall": traces[i:],
+        return {"call": record.to_wire(), "turns": out_turns, "laterRecall": traces[i:],
                 "memoriesWritten": [f.to_wire() for f in written]}
 
     async def documents(self, tenant_id: str, project_id: str, name: str) -> dict[str, Any]:

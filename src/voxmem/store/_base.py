@@ -15,6 +15,8 @@ from typing import Any, Protocol, TypeVar
 
 from ..models import (
     CallerRecord,
+    CallRecord,
+    CallSummary,
     Chunk,
     DocumentRecord,
     Fact,
@@ -382,12 +384,12 @@ class Store(Protocol):
         ...
 
     async def list_sessions(self, tenant_id: str, project_id: str, *, space: str | None,
-                            user_id: str | None, limit: int) -> list[dict[str, Any]]:
+                            user_id: str | None, limit: int) -> list[CallSummary]:
         """Calls newest first, of one caller or of the whole project."""
         ...
 
     async def session_record(self, tenant_id: str, project_id: str,
-                             session_id: str) -> dict[str, Any] | None:
+                             session_id: str) -> CallRecord | None:
         """One call with its caller, end reason, report and learning state."""
         ...
 

@@ -14,7 +14,7 @@ from typing import Any
 from psycopg import AsyncCursor
 from psycopg.types.json import Jsonb
 
-from ..models import DocumentRecord
+from ..models import CallRecord, CallSummary, DocumentRecord
 from . import _rows as rows
 from . import _sql as sql
 from ._base import RecallTraceRow
@@ -69,7 +69,7 @@ class PostgresConsole:
         return [rows.caller_listing(r) for r in found]
 
     async def list_sessions(self, tenant_id: str, project_id: str, *, space: str | None,
-                            user_id: str | None, limit: int) -> list[dict[str, Any]]:
+                            user_id: str | None, limit: int) -> list[CallSummary]:
         where = sql.calls_where(user=user_id is not None, space=space is not None)
         found = await self._fetch(
             tenant_id, sql.LIST_CALLS.format(where=where).postgres,
@@ -77,7 +77,7 @@ class PostgresConsole:
         return [rows.call_summary(r) for r in found]
 
     async def session_record(self, tenant_id: str, project_id: str,
-                             session_id: str) -> dict[str, Any] | None:
+                             session_id: str) -> CallRecord | None:
         found = await self._fetch(tenant_id, sql.CALL_RECORD.postgres,
                                   (tenant_id, project_id, session_id))
         return rows.call_record(found[0]) if found else None

@@ -13,6 +13,8 @@ from typing import Any
 
 from ..models import (
     CallerRecord,
+    CallRecord,
+    CallSummary,
     Chunk,
     DocumentRecord,
     Fact,
@@ -164,18 +166,20 @@ def caller_listing(r: Row) -> dict[str, Any]:
             "updatedAt": r[6], "lastCallAt": r[7], "callCount": r[8], "memoryCount": r[9]}
 
 
-def call_summary(r: Row) -> dict[str, Any]:
+def call_summary(r: Row) -> CallSummary:
     """One call of a list, from a row selected with ``CALL_COLUMNS``."""
-    return {"sessionId": r[0], "userId": r[1], "space": r[2], "agentId": r[3],
-            "startedAt": r[4], "endedAt": r[5], "endReason": r[6], "turnCount": r[7],
-            "factCount": r[8]}
+    return CallSummary(session_id=r[0], user_id=r[1], space=r[2], agent_id=r[3],
+                       started_at=r[4], ended_at=r[5], end_reason=r[6], turn_count=r[7],
+                       fact_count=r[8])
 
 
-def call_record(r: Row) -> dict[str, Any]:
+def call_record(r: Row) -> CallRecord:
     """From a ``CALL_RECORD`` row."""
-    return {**call_summary(r), "metadata": json_value(r[9], {}),
-            "report": json_value(r[10], None), "extractedAt": r[11],
-            "extractionAttempts": r[12], "extractionError": r[13]}
+    return CallRecord(session_id=r[0], user_id=r[1], space=r[2], agent_id=r[3],
+                      started_at=r[4], ended_at=r[5], end_reason=r[6], turn_count=r[7],
+                      fact_count=r[8], metadata=json_value(r[9], {}),
+                      report=json_value(r[10], None), extracted_at=r[11],
+                      extraction_attempts=r[12], extraction_error=r[13])
 
 
 def recall_trace(r: Row) -> dict[str, Any]:

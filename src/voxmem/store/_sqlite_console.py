@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from ..models import DocumentRecord
+from ..models import CallRecord, CallSummary, DocumentRecord
 from . import _rows as rows
 from . import _sql as sql
 from ._base import RecallTraceRow
@@ -75,7 +75,7 @@ class SQLiteConsole:
             lambda c: [rows.caller_listing(r) for r in c.execute(statement, params)])
 
     async def list_sessions(self, tenant_id: str, project_id: str, *, space: str | None,
-                            user_id: str | None, limit: int) -> list[dict[str, Any]]:
+                            user_id: str | None, limit: int) -> list[CallSummary]:
         where = sql.calls_where(user=user_id is not None, space=space is not None)
         statement = sql.LIST_CALLS.format(where=where).sqlite
         params = (tenant_id, project_id, *(v for v in (user_id, space) if v is not None),
@@ -84,8 +84,8 @@ class SQLiteConsole:
             lambda c: [rows.call_summary(r) for r in c.execute(statement, params)])
 
     async def session_record(self, tenant_id: str, project_id: str,
-                             session_id: str) -> dict[str, Any] | None:
-        def run(conn: sqlite3.Connection) -> dict[str, Any] | None:
+                             session_id: str) -> CallRecord | None:
+        def run(conn: sqlite3.Connection) -> CallRecord | None:
             r = conn.execute(sql.CALL_RECORD.sqlite,
                              (tenant_id, project_id, session_id)).fetchone()
             return None if r is None else rows.call_record(r)
