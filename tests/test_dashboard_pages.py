@@ -280,7 +280,7 @@ async def test_trace_queue_is_bounded_and_drops_the_oldest(engine: MemoryEngine)
     stored = await engine.store.recall_traces("default", "p", session_id="busy-call",
                                               limit=2 * MAX_PENDING_TRACES)
     assert len(stored) == MAX_PENDING_TRACES
-    assert stored[0]["query"] == "query 10" and stored[-1]["query"] == (
+    assert stored[0].query == "query 10" and stored[-1].query == (
         f"query {MAX_PENDING_TRACES + 9}")
 
 

@@ -132,8 +132,8 @@ class Console:
         i = 0
         for turn in turns:
             served: list[dict[str, Any]] = []
-            while i < len(traces) and traces[i]["at"] <= turn.created_at:
-                served.append(traces[i])
+            while i < len(traces) and traces[i].at <= turn.created_at:
+                served.append(traces[i].to_wire())
                 i += 1
             out_turns.append({"eventId": turn.event_id, "turnId": turn.turn_id,
                               "userText": turn.user_text,
@@ -142,7 +142,8 @@ class Console:
                               "toolCalls": turn.tool_calls, "recall": served})
         written = await self._store.list_facts(scope, include_history=True,
                                                session_id=session_id)
-        return {"call": record.to_wire(), "turns": out_turns, "laterRecall": traces[i:],
+        return {"call": record.to_wire(), "turns": out_turns,
+                "laterRecall": [t.to_wire() for t in traces[i:]],
                 "memoriesWritten": [f.to_wire() for f in written]}
 
     async def documents(self, tenant_id: str, project_id: str, name: str) -> dict[str, Any]:
@@ -166,13 +167,12 @@ class Console:
         width = HEALTH_WINDOW_S / HEALTH_BUCKETS
         buckets: list[list[float]] = [[] for _ in range(HEALTH_BUCKETS)]
         for t in traces:
-            buckets[min(HEALTH_BUCKETS - 1, int((t["at"] - since) // width))].append(
-                t["totalMs"])
+            buckets[min(HEALTH_BUCKETS - 1, int((t.at - since) // width))].append(t.total_ms)
         pending = await self._store.pending_extractions(MAX_LIST_ROWS,
                                                         self._extraction_max_attempts)
         callers = await find_callers(self._store, self._directory, self._region, tenant_id,
                                      project_id, "", DEFAULT_LIST_ROWS)
-        all_ms = [t["totalMs"] for t in traces]
+        all_ms = [t.total_ms for t in traces]
         return {
             "journal": {"position": stats["journalSeq"], "applied": stats["appliedSeq"],
                         "behind": stats["journalSeq"] - stats["appliedSeq"],
@@ -182,7 +182,7 @@ class Console:
                                    if scope.project_id == project_id
                                    and scope.tenant_id == tenant_id),
             "recall": {"windowS": HEALTH_WINDOW_S, "count": len(all_ms),
-                       "degraded": sum(1 for t in traces if t["degraded"]),
+                       "degraded": sum(1 for t in traces if t.degraded),
                        "p50Ms": _percentile(all_ms, 0.5), "p95Ms": _percentile(all_ms, 0.95),
                        "tracesDropped": self._traces.dropped,
                        "buckets": [{"start": since + i * width, "count": len(b),

@@ -23,6 +23,7 @@ from ..models import (
     IndexRecord,
     MemoryItem,
     PolicyRecord,
+    RecallTrace,
     Scope,
     SessionInfo,
     Turn,
@@ -415,7 +416,7 @@ class Store(Protocol):
 
     async def recall_traces(self, tenant_id: str, project_id: str, *,
                             session_id: str | None = None, since: float | None = None,
-                            limit: int = 500) -> list[dict[str, Any]]:
+                            limit: int = 500) -> list[RecallTrace]:
         """Stored traces oldest first, of one call or of the project since ``since``."""
     # -- callers and entities (operations in _entities.py) ---------------------------------
     async def run_entities(self, tenant_id: str, op: EntityOp[T], *,

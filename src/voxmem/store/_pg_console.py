@@ -14,7 +14,7 @@ from typing import Any
 from psycopg import AsyncCursor
 from psycopg.types.json import Jsonb
 
-from ..models import CallRecord, CallSummary, DocumentRecord
+from ..models import CallRecord, CallSummary, DocumentRecord, RecallTrace
 from . import _rows as rows
 from . import _sql as sql
 from ._base import RecallTraceRow
@@ -142,7 +142,7 @@ class PostgresConsole:
 
     async def recall_traces(self, tenant_id: str, project_id: str, *,
                             session_id: str | None = None, since: float | None = None,
-                            limit: int = 500) -> list[dict[str, Any]]:
+                            limit: int = 500) -> list[RecallTrace]:
         where = sql.traces_where(session=session_id is not None, since=since is not None)
         found = await self._fetch(
             tenant_id, sql.RECALL_TRACES.format(where=where).postgres,

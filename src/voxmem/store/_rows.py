@@ -21,6 +21,7 @@ from ..models import (
     IndexRecord,
     MemoryItem,
     PolicyRecord,
+    RecallTrace,
     Scope,
     SessionInfo,
     Turn,
@@ -182,9 +183,9 @@ def call_record(r: Row) -> CallRecord:
                       extraction_attempts=r[12], extraction_error=r[13])
 
 
-def recall_trace(r: Row) -> dict[str, Any]:
+def recall_trace(r: Row) -> RecallTrace:
     """From a ``RECALL_TRACES`` row."""
-    return {"id": r[0], "userId": r[1], "agentId": r[2], "sessionId": r[3], "at": r[4],
-            "query": r[5], "totalMs": r[6], "degraded": bool(r[7]),
-            "trace": json_value(r[8], {}), "injected": r[9],
-            "sources": json_value(r[10], [])}
+    return RecallTrace(id=r[0], user_id=r[1], agent_id=r[2], session_id=r[3], at=r[4],
+                       query=r[5], total_ms=r[6], degraded=bool(r[7]),
+                       trace=json_value(r[8], {}), injected=r[9],
+                       sources=json_value(r[10], []))

@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from ..models import CallRecord, CallSummary, DocumentRecord
+from ..models import CallRecord, CallSummary, DocumentRecord, RecallTrace
 from . import _rows as rows
 from . import _sql as sql
 from ._base import RecallTraceRow
@@ -150,7 +150,7 @@ class SQLiteConsole:
 
     async def recall_traces(self, tenant_id: str, project_id: str, *,
                             session_id: str | None = None, since: float | None = None,
-                            limit: int = 500) -> list[dict[str, Any]]:
+                            limit: int = 500) -> list[RecallTrace]:
         where = sql.traces_where(session=session_id is not None, since=since is not None)
         statement = sql.RECALL_TRACES.format(where=where).sqlite
         params = (tenant_id, project_id, *(v for v in (session_id, since) if v is not None),
