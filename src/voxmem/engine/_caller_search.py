@@ -114,7 +114,8 @@ async def find_callers(store: Store, directory: CallerDirectory, region: str | N
     active first; an empty query lists the most recently active callers."""
     text, digits = search_terms(query)
     if not text:
-        return await store.search_callers(tenant_id, project_id, "", "", limit)
+        return [c.to_wire() for c in
+                await store.search_callers(tenant_id, project_id, "", "", limit)]
     hits = await _identifier_hits(store, directory, region, tenant_id, project_id,
                                   query.strip())
     for space, user in directory.merged_away(tenant_id, project_id, query.strip()).items():
@@ -128,6 +129,6 @@ async def find_callers(store: Store, directory: CallerDirectory, region: str | N
             out.append({**found, "matched": matched})
             seen.add((space, user))
     for row in await store.search_callers(tenant_id, project_id, text, digits, limit):
-        if (row["space"], row["userId"]) not in seen and len(out) < limit:
-            out.append({**row, "matched": []})
+        if (row.space, row.user_id) not in seen and len(out) < limit:
+            out.append({**row.to_wire(), "matched": []})
     return out

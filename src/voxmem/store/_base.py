@@ -14,6 +14,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, TypeVar
 
 from ..models import (
+    CallerListing,
     CallerRecord,
     CallRecord,
     CallSummary,
@@ -378,7 +379,7 @@ class Store(Protocol):
 
     # -- operator views (dashboard) --------------------------------------------------------
     async def search_callers(self, tenant_id: str, project_id: str, text: str, digits: str,
-                             limit: int) -> list[dict[str, Any]]:
+                             limit: int) -> list[CallerListing]:
         """Callers whose id, name, profile or metadata contain ``text`` (lower case), or
         whose id, profile or metadata contain ``digits`` once punctuation is removed;
         both empty lists the most recently updated callers."""

@@ -14,7 +14,7 @@ from typing import Any
 from psycopg import AsyncCursor
 from psycopg.types.json import Jsonb
 
-from ..models import CallRecord, CallSummary, DocumentRecord, RecallTrace
+from ..models import CallerListing, CallRecord, CallSummary, DocumentRecord, RecallTrace
 from . import _rows as rows
 from . import _sql as sql
 from ._base import RecallTraceRow
@@ -40,7 +40,7 @@ class PostgresConsole:
         raise NotImplementedError
 
     async def search_callers(self, tenant_id: str, project_id: str, text: str, digits: str,
-                             limit: int) -> list[dict[str, Any]]:
+                             limit: int) -> list[CallerListing]:
         tests: list[str] = []
         fact_tests: list[str] = []
         args: list[Any] = []

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..models import (
+    CallerListing,
     CallerRecord,
     CallRecord,
     CallSummary,
@@ -160,11 +161,12 @@ def export_item(r: Row) -> dict[str, Any]:
             "createdAt": r[9], "validTo": r[10], "deletedAt": r[11]}
 
 
-def caller_listing(r: Row) -> dict[str, Any]:
+def caller_listing(r: Row) -> CallerListing:
     """From a ``SEARCH_CALLERS`` row."""
-    return {"userId": r[0], "name": r[1], "profile": json_value(r[2], {}),
-            "metadata": json_value(r[3], {}), "space": r[4], "createdAt": r[5],
-            "updatedAt": r[6], "lastCallAt": r[7], "callCount": r[8], "memoryCount": r[9]}
+    return CallerListing(user_id=r[0], name=r[1], profile=json_value(r[2], {}),
+                         metadata=json_value(r[3], {}), space=r[4], created_at=r[5],
+                         updated_at=r[6], last_call_at=r[7], call_count=r[8],
+                         memory_count=r[9])
 
 
 def call_summary(r: Row) -> CallSummary:

@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from ..models import CallRecord, CallSummary, DocumentRecord, RecallTrace
+from ..models import CallerListing, CallRecord, CallSummary, DocumentRecord, RecallTrace
 from . import _rows as rows
 from . import _sql as sql
 from ._base import RecallTraceRow
@@ -46,7 +46,7 @@ class SQLiteConsole:
         raise NotImplementedError
 
     async def search_callers(self, tenant_id: str, project_id: str, text: str, digits: str,
-                             limit: int) -> list[dict[str, Any]]:
+                             limit: int) -> list[CallerListing]:
         tests: list[str] = []
         fact_tests: list[str] = []
         args: list[Any] = []
