@@ -39,7 +39,7 @@ async def snapshot(engine: MemoryEngine, scope: Scope) -> dict[str, Any]:
                                              write=False)
     graph = await engine.store.run_entities(scope.tenant_id, ops.load_graph(scope),
                                             write=False)
-    return {"export": exported,
+    return {"export": exported.to_wire(),
             "identifiers": sorted(repr(sorted(i.to_dict().items())) for i in idents),
             "graph": graph.to_dict(), "mentions": sorted(map(repr, graph.mentions))}
 

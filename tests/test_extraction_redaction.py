@@ -163,7 +163,7 @@ async def test_nothing_sensitive_a_caller_supplies_is_stored(engine: MemoryEngin
     assert "4111" not in result.context_text
     assert "biscuit is allergic to chicken" in result.context_text
     await engine.flush(30)
-    exported = json.dumps(await engine.store.export_caller(s))
+    exported = json.dumps((await engine.store.export_caller(s)).to_wire())
     needles = (CARD, CARD.replace(" ", ""), "9317", "nine three one seven", "qwerty123",
                "bluefish42", "123-45-6789", "herniated", "5521")
     assert text_containing(exported, needles) == []
@@ -181,7 +181,7 @@ async def test_imported_history_is_redacted_with_its_context(engine: MemoryEngin
                   {"userText": "uh four eight two nine", "assistantText": "Thanks.",
                    "metadata": {"note": "my pin is 2580"}}]}])
     await engine.flush(30)
-    exported = json.dumps(await engine.store.export_caller(s))
+    exported = json.dumps((await engine.store.export_caller(s)).to_wire())
     # The CVV is checked as a whole JSON string: a bare "737" also turns up inside random
     # hex ids and timestamps of the export.
     for needle in ("four eight two nine", "2580", '"737"'):
@@ -200,4 +200,4 @@ async def test_a_question_in_one_tenant_is_no_context_for_another(engine: Memory
     await engine.save_response(other, Caller("u2"), user_text="its nine three one seven",
                                assistant_text="Thanks.")
     await engine.flush(30)
-    assert "nine three one seven" in json.dumps(await engine.store.export_caller(other))
+    assert "nine three one seven" in json.dumps((await engine.store.export_caller(other)).to_wire())

@@ -17,10 +17,13 @@ __all__ = [
     "CallRecord",
     "CallSummary",
     "Caller",
+    "CallerExport",
     "CallerListing",
     "CallerRecord",
     "Chunk",
     "DocumentRecord",
+    "ExportedItem",
+    "ExportedSession",
     "Fact",
     "IndexBuildResult",
     "IndexRecord",
@@ -236,6 +239,47 @@ class CallerListing(Record, frozen=True):
     last_call_at: float | None
     call_count: int
     memory_count: int
+
+
+class ExportedSession(Record, frozen=True):
+    """A call as a data export lists it."""
+
+    session_id: str
+    agent_id: str
+    started_at: float
+    ended_at: float | None
+    end_reason: str | None
+    metadata: dict[str, Any]
+    report: dict[str, Any] | None
+
+
+class ExportedItem(Record, frozen=True):
+    """A stored memory item (turn, fact or summary) as a data export lists it, deleted
+    and superseded ones included."""
+
+    id: str
+    kind: str
+    session_id: str | None
+    text: str
+    user_text: str | None
+    assistant_text: str | None
+    fact_kind: str | None
+    slot_key: str | None
+    confidence: float | None
+    created_at: float
+    valid_to: float | None
+    deleted_at: float | None
+
+
+class CallerExport(Record, frozen=True):
+    """Everything the store holds about one caller, for a data request."""
+
+    user_id: str
+    name: str | None
+    metadata: dict[str, Any]
+    profile: dict[str, Any]
+    sessions: list[ExportedSession]
+    items: list[ExportedItem]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -71,7 +71,7 @@ class Console:
         data = await self._store.export_caller(scope)
         # A data request covers what identifies the caller and their entity graph too.
         known = await self._directory.show(scope)
-        return {**data, **{key: known[key] for key in ("identifiers", "merges", "graph")}}
+        return {**data.to_wire(), **{key: known[key] for key in ("identifiers", "merges", "graph")}}
 
     async def list_quarantined(self) -> list[dict[str, Any]]:
         """Journal records the store refused, for an operator to fix and retry."""

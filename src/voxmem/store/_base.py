@@ -14,6 +14,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, TypeVar
 
 from ..models import (
+    CallerExport,
     CallerListing,
     CallerRecord,
     CallRecord,
@@ -279,7 +280,7 @@ class Store(Protocol):
         call; ``include_history`` adds superseded and deleted ones."""
         ...
 
-    async def export_caller(self, scope: Scope) -> dict[str, Any]:
+    async def export_caller(self, scope: Scope) -> CallerExport:
         """Everything stored about one caller, for a data request."""
         ...
 

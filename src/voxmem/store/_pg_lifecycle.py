@@ -20,7 +20,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from .._exceptions import StoreUnavailable
-from ..models import PolicyRecord, Scope
+from ..models import CallerExport, PolicyRecord, Scope
 from . import _entities as entities
 from . import _rows as rows
 from . import _sql as sql
@@ -100,7 +100,7 @@ async def _merge_callers(cur: Cursor, source: Scope, target: Scope, at: float) -
     return int(moved)
 
 
-async def _export_caller(cur: Cursor, scope: Scope) -> dict[str, Any]:
+async def _export_caller(cur: Cursor, scope: Scope) -> CallerExport:
     key = scope.caller_key
     await cur.execute(sql.GET_CALLER.postgres, key)
     caller = await cur.fetchone()
@@ -108,14 +108,7 @@ async def _export_caller(cur: Cursor, scope: Scope) -> dict[str, Any]:
     sessions = [rows.export_session(r) for r in await cur.fetchall()]
     await cur.execute(sql.EXPORT_ITEMS.postgres, key)
     items = [rows.export_item(r) for r in await cur.fetchall()]
-    return {
-        "userId": scope.user_id,
-        "name": caller[1] if caller else None,
-        "metadata": caller[2] if caller else {},
-        "profile": caller[3] if caller else {},
-        "sessions": sessions,
-        "items": items,
-    }
+    return rows.caller_export(scope, caller, sessions, items)
 
 
 class PostgresLifecycle:
@@ -144,7 +137,7 @@ class PostgresLifecycle:
     async def _register_tenants(self, cur: Cursor, tenants: Iterable[str]) -> None:
         raise NotImplementedError
 
-    async def export_caller(self, scope: Scope) -> dict[str, Any]:
+    async def export_caller(self, scope: Scope) -> CallerExport:
         async with self._transaction(scope.tenant_id) as cur:
             return await _export_caller(cur, scope)
 

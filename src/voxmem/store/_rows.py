@@ -12,12 +12,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..models import (
+    CallerExport,
     CallerListing,
     CallerRecord,
     CallRecord,
     CallSummary,
     Chunk,
     DocumentRecord,
+    ExportedItem,
+    ExportedSession,
     Fact,
     IndexRecord,
     MemoryItem,
@@ -32,6 +35,7 @@ from ._base import QuarantinedRecord, TextHit
 __all__ = [
     "call_record",
     "call_summary",
+    "caller_export",
     "caller_found",
     "caller_listing",
     "chunk",
@@ -149,16 +153,28 @@ def policy(r: Row) -> tuple[str, PolicyRecord]:
                               updated_at=r[3])
 
 
-def export_session(r: Row) -> dict[str, Any]:
-    return {"sessionId": r[0], "agentId": r[1], "startedAt": r[2], "endedAt": r[3],
-            "endReason": r[4], "metadata": json_value(r[5], {}),
-            "report": json_value(r[6], None)}
+def export_session(r: Row) -> ExportedSession:
+    """From an ``EXPORT_SESSIONS`` row."""
+    return ExportedSession(session_id=r[0], agent_id=r[1], started_at=r[2], ended_at=r[3],
+                           end_reason=r[4], metadata=json_value(r[5], {}),
+                           report=json_value(r[6], None))
 
 
-def export_item(r: Row) -> dict[str, Any]:
-    return {"id": r[0], "kind": r[1], "sessionId": r[2], "text": r[3], "userText": r[4],
-            "assistantText": r[5], "factKind": r[6], "slotKey": r[7], "confidence": r[8],
-            "createdAt": r[9], "validTo": r[10], "deletedAt": r[11]}
+def export_item(r: Row) -> ExportedItem:
+    """From an ``EXPORT_ITEMS`` row."""
+    return ExportedItem(id=r[0], kind=r[1], session_id=r[2], text=r[3], user_text=r[4],
+                        assistant_text=r[5], fact_kind=r[6], slot_key=r[7],
+                        confidence=r[8], created_at=r[9], valid_to=r[10], deleted_at=r[11])
+
+
+def caller_export(scope: Scope, caller: Row | None, sessions: list[ExportedSession],
+                  items: list[ExportedItem]) -> CallerExport:
+    """From a ``GET_CALLER`` row (None when the caller has no record) and the exported
+    sessions and items."""
+    return CallerExport(user_id=scope.user_id, name=caller[1] if caller else None,
+                        metadata=json_value(caller[2], {}) if caller else {},
+                        profile=json_value(caller[3], {}) if caller else {},
+                        sessions=sessions, items=items)
 
 
 def caller_listing(r: Row) -> CallerListing:

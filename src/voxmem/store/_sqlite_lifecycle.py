@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, TypeVar
 
-from ..models import PolicyRecord, Scope
+from ..models import CallerExport, PolicyRecord, Scope
 from . import _entities as entities
 from . import _rows as rows
 from . import _sql as sql
@@ -91,18 +90,13 @@ def _merge_callers(conn: sqlite3.Connection, source: Scope, target: Scope, at: f
     return int(moved)
 
 
-def _export_caller(conn: sqlite3.Connection, scope: Scope) -> dict[str, Any]:
+def _export_caller(conn: sqlite3.Connection, scope: Scope) -> CallerExport:
     key = scope.caller_key
     caller = conn.execute(sql.GET_CALLER.sqlite, key).fetchone()
-    return {
-        "userId": scope.user_id,
-        "name": caller[1] if caller else None,
-        "metadata": json.loads(caller[2]) if caller else {},
-        "profile": json.loads(caller[3]) if caller else {},
-        "sessions": [rows.export_session(r)
-                     for r in conn.execute(sql.EXPORT_SESSIONS.sqlite, key)],
-        "items": [rows.export_item(r) for r in conn.execute(sql.EXPORT_ITEMS.sqlite, key)],
-    }
+    return rows.caller_export(
+        scope, caller,
+        [rows.export_session(r) for r in conn.execute(sql.EXPORT_SESSIONS.sqlite, key)],
+        [rows.export_item(r) for r in conn.execute(sql.EXPORT_ITEMS.sqlite, key)])
 
 
 class SQLiteLifecycle:
@@ -124,7 +118,7 @@ class SQLiteLifecycle:
     async def _checkpoint(self) -> None:
         raise NotImplementedError
 
-    async def export_caller(self, scope: Scope) -> dict[str, Any]:
+    async def export_caller(self, scope: Scope) -> CallerExport:
         return await self._read(lambda c: _export_caller(c, scope))
 
     async def pending_extractions(self, limit: int, max_attempts: int) -> list[
