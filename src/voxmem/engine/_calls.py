@@ -15,7 +15,14 @@ from typing import Any
 from ..entities._directory import CallerDirectory
 from ..extraction.redaction import Redactor
 from ..models import Caller, Scope, SessionInfo, Turn
-from ._applier import scope_to_record, turn_to_record
+from ..store import (
+    ProfileWrite,
+    SessionEnd,
+    SessionReport,
+    SessionStart,
+    TurnWrite,
+    encode_record,
+)
 from ._caller_memory import CallerCache
 from ._idempotency import TurnClaims
 from ._ids import new_id
@@ -73,11 +80,10 @@ class Calls:
                                                started_at=mem.session_started_at or 0.0)
         sid = session_id or new_id("ses")
         at = self._clock() if started_at is None else started_at
-        await self._writes.append({
-            "type": "session_start", "scope": scope_to_record(scope), "sessionId": sid,
-            "at": at, "caller": {"name": caller.name,
-                                 "metadata": self._redactor.value(caller.metadata)},
-            "metadata": self._redactor.value(metadata or {})})
+        await self._writes.append(encode_record(SessionStart(
+            scope=scope, session_id=sid, started_at=at, caller_name=caller.name,
+            caller_metadata=self._redactor.value(caller.metadata),
+            metadata=self._redactor.value(metadata or {}))))
         mem.session_id = sid
         mem.session_started_at = at
         if caller.name:
@@ -101,11 +107,10 @@ class Calls:
         at = self._clock()
         self._redactor.forget((scope.tenant_id, scope.project_id, sid))
         if report is not None:
-            await self._writes.append({"type": "report", "scope": scope_to_record(scope),
-                                       "sessionId": sid,
-                                       "report": self._redactor.value(report)})
-        await self._writes.append({"type": "session_end", "scope": scope_to_record(scope),
-                                   "sessionId": sid, "at": at, "reason": reason})
+            await self._writes.append(encode_record(SessionReport(
+                scope=scope, session_id=sid, report=self._redactor.value(report))))
+        await self._writes.append(encode_record(SessionEnd(
+            scope=scope, session_id=sid, ended_at=at, reason=reason)))
         task = self._learn(scope, sid) if learn else None
         # The entity graph is learned from every ended call, also one ended by the idle
         # sweep (which learns facts later, with learn=False here).
@@ -193,8 +198,7 @@ class Calls:
             created_at=self._clock() if created_at is None else created_at,
             agent_id=scope.agent_id, interrupted=flagged,
             tool_calls=list(clean.tool_calls or []), metadata=meta)
-        await self._writes.append({"type": "turn", "scope": scope_to_record(scope),
-                                   "turn": turn_to_record(turn)})
+        await self._writes.append(encode_record(TurnWrite(scope=scope, turn=turn)))
         mem.add_turn(turn)
         mem.last_write = self._clock()
         self._directory.observe_turn(scope, turn)
@@ -204,8 +208,8 @@ class Calls:
         """Set one profile field (redacted first); the caller's whole profile after it."""
         value = self._redactor.value(value, field=field, about_caller=True)
         mem = self._callers.get(scope)
-        await self._writes.append({"type": "profile", "scope": scope_to_record(scope),
-                                   "field": field, "value": value, "at": self._clock()})
+        await self._writes.append(encode_record(ProfileWrite(
+            scope=scope, field=field, value=value, at=self._clock())))
         mem.profile[field] = value
         return dict(mem.profile)
 

@@ -448,6 +448,10 @@ class MemoryEngine:
         return await self.directory.merges(scope, user_id)
 
     # -- operator views -------------------------------------------------------------------
+    async def list_projects(self) -> list[tuple[str, str]]:
+        """Every (tenant, project) the store holds anything for."""
+        return await self.store.list_projects()
+
     async def find_callers(self, tenant_id: str, project_id: str, query: str,
                            limit: int) -> list[dict[str, Any]]:
         """Callers matching an id, name, identifier or text, most relevant first."""

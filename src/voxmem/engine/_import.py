@@ -12,7 +12,7 @@ from typing import Any
 
 from ..extraction.redaction import Redactor
 from ..models import Caller, Scope, Turn
-from ._applier import scope_to_record, turn_to_record
+from ..store import ExtractionDone, SessionEnd, SessionStart, TurnWrite, encode_record
 from ._caller_memory import CallerCache
 from ._idempotency import TurnClaims
 from ._ids import new_id
@@ -43,12 +43,10 @@ async def import_history(writes: WritePath, callers: CallerCache, redactor: Reda
     new_turns: list[Turn] = []
     for sid, session, ids in zip(sids, sessions, turn_ids, strict=True):
         started = float(session["startedAt"])
-        records.append({
-            "type": "session_start", "scope": scope_to_record(scope), "sessionId": sid,
-            "at": started, "caller": {"name": caller.name,
-                                      "metadata": redactor.value(caller.metadata)},
-            "metadata": redactor.value(
-                {**(session.get("metadata") or {}), "imported": True})})
+        records.append(encode_record(SessionStart(
+            scope=scope, session_id=sid, started_at=started, caller_name=caller.name,
+            caller_metadata=redactor.value(caller.metadata),
+            metadata=redactor.value({**(session.get("metadata") or {}), "imported": True}))))
         for t, tid in zip(session["turns"], ids, strict=True):
             if tid in known:
                 continue
@@ -61,16 +59,15 @@ async def import_history(writes: WritePath, callers: CallerCache, redactor: Reda
                         created_at=float(t.get("createdAt", started)),
                         agent_id=scope.agent_id, metadata=clean.metadata)
             known[tid] = turn.event_id
-            records.append({"type": "turn", "scope": scope_to_record(scope),
-                            "turn": turn_to_record(turn)})
+            records.append(encode_record(TurnWrite(scope=scope, turn=turn)))
             new_turns.append(turn)
         redactor.forget((scope.tenant_id, scope.project_id, sid))
         ended = float(session.get("endedAt") or started)
-        records.append({"type": "session_end", "scope": scope_to_record(scope),
-                        "sessionId": sid, "at": ended, "reason": "imported"})
+        records.append(encode_record(SessionEnd(scope=scope, session_id=sid, ended_at=ended,
+                                                reason="imported")))
         if not learn:
-            records.append({"type": "extraction", "scope": scope_to_record(scope),
-                            "sessionId": sid, "at": ended, "error": None})
+            records.append(encode_record(ExtractionDone(scope=scope, session_id=sid,
+                                                        at=ended)))
     # One write and one disk sync for the whole import: the same promise (nothing
     # is acknowledged before it is on disk) at a fraction of the cost.
     await writes.append_many(records)

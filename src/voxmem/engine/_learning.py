@@ -38,8 +38,7 @@ from ..extraction import (
     TranscriptTurn,
 )
 from ..models import Scope, iso
-from ..store import Store
-from ._applier import scope_to_record
+from ..store import ExtractionDone, FactWrite, Store, encode_record
 from ._caller_memory import FACT_GROUP, CallerCache, CallerMemory, Doc
 from ._ids import new_id
 from ._text import analyze, normalize_line
@@ -194,9 +193,8 @@ class Learner:
                                       interrupted=t.interrupted) for t in turns])
             facts = await self._extract(transcript) if turns else []
             written = await self.write_facts(scope, facts, session_id=session_id)
-            await self._append({"type": "extraction", "scope": scope_to_record(scope),
-                                "sessionId": session_id, "at": self._clock(),
-                                "error": None})
+            await self._append(encode_record(ExtractionDone(
+                scope=scope, session_id=session_id, at=self._clock())))
             self.sessions_learned += 1
             log.info("learned %d facts from call %s", len(written), session_id)
             return {"status": "learned", "facts": written, "error": None}
@@ -205,9 +203,8 @@ class Learner:
             reason = exc.message if isinstance(exc, VoxmemError) else repr(exc)
             log.warning("extraction for call %s failed: %s", session_id, reason)
             try:
-                await self._append({"type": "extraction", "scope": scope_to_record(scope),
-                                    "sessionId": session_id, "at": self._clock(),
-                                    "error": reason})
+                await self._append(encode_record(ExtractionDone(
+                    scope=scope, session_id=session_id, at=self._clock(), error=reason)))
             except VoxmemError:
                 log.exception("could not record the extraction failure")
             return {"status": "failed", "facts": [], "error": reason}
@@ -267,12 +264,11 @@ class Learner:
                          session_id: str | None) -> dict[str, Any]:
         at = self._clock()
         fact_id = new_id("fact")
-        record = {"id": fact_id, "text": fact.text, "kind": fact.kind, "slotKey": fact.slot_key,
-                  "confidence": float(fact.confidence), "sourceSessionId": session_id,
-                  "sourceTurnIds": list(fact.source_turn_ids), "validFrom": at,
-                  "supersedes": supersedes}
-        await self._append({"type": "fact", "scope": scope_to_record(mem.scope),
-                            "fact": record})
+        await self._append(encode_record(FactWrite(
+            scope=mem.scope, id=fact_id, text=fact.text, kind=fact.kind,
+            slot_key=fact.slot_key, confidence=float(fact.confidence),
+            source_session_id=session_id, source_turn_ids=tuple(fact.source_turn_ids),
+            valid_from=at, supersedes=tuple(supersedes))))
         for old in supersedes:
             mem.index.remove(old)
         mem.index.add(fact_id, analyze(fact.text), created_at=at, group=FACT_GROUP,

@@ -15,8 +15,7 @@ from .._exceptions import BadRequest, NotFound
 from ..entities._directory import CallerDirectory
 from ..extraction import ExtractedFact, SensitivePolicy, is_sensitive
 from ..models import Scope
-from ..store import Store
-from ._applier import scope_to_record
+from ..store import ItemDelete, Store, encode_record
 from ._caller_memory import CallerCache
 from ._learning import Learner
 from ._policy import Policy
@@ -66,8 +65,8 @@ class Lifecycle:
             if not any(f.id == memory_id for f in facts):
                 raise NotFound(f"memory {memory_id!r} does not exist for this caller",
                                details={"memoryId": memory_id})
-        await self._writes.append({"type": "delete", "scope": scope_to_record(scope),
-                                   "itemId": memory_id, "at": self._clock()})
+        await self._writes.append(encode_record(ItemDelete(scope=scope, item_id=memory_id,
+                                                           at=self._clock())))
         mem.index.remove(memory_id)
         return {"deleted": memory_id}
 

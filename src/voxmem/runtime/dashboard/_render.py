@@ -114,7 +114,7 @@ class Dash:
                                 "the runtime log") from exc
 
     async def view(self, request: Request) -> View:
-        projects = await self.engine.store.list_projects()
+        projects = await self.engine.list_projects()
         tenant = request.query_params.get("tenant") or DEFAULT_TENANT
         project = request.query_params.get("project") or next(
             (p for t, p in projects if t == tenant), "default")
