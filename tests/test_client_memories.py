@@ -104,8 +104,8 @@ def test_sync_client_manages_memories(tmp_path: Path) -> None:
         assert client.forget_user(user=USER)["items"] >= 1
 
 
-async def test_memory_routes_over_rest(sqlite_settings: Settings) -> None:
-    engine = MemoryEngine(sqlite_settings)
+async def test_memory_routes_over_rest(settings: Settings) -> None:
+    engine = MemoryEngine(settings)
     await engine.start()
     app = create_app(engine, token=TOKEN)
     auth = {"authorization": f"Bearer {TOKEN}"}

@@ -87,9 +87,9 @@ def test_pool_limits_are_validated(size: Any, ttl: Any) -> None:
 
 # -- the pool inside the client --------------------------------------------------------------
 @pytest.fixture
-async def client(sqlite_settings: Settings) -> AsyncIterator[VoiceClient]:
+async def client(settings: Settings) -> AsyncIterator[VoiceClient]:
     c = VoiceClient(project_id="proj", agent_id="agent", embedded=True,
-                    settings=sqlite_settings, max_concurrent_users=2, runtime_idle_ttl_s=0.2)
+                    settings=settings, max_concurrent_users=2, runtime_idle_ttl_s=0.2)
     try:
         yield c
     finally:

@@ -28,8 +28,8 @@ def rest(op: str) -> str:
 
 
 @pytest.fixture
-async def engine(sqlite_settings: Settings) -> AsyncIterator[MemoryEngine]:
-    eng = MemoryEngine(sqlite_settings)
+async def engine(settings: Settings) -> AsyncIterator[MemoryEngine]:
+    eng = MemoryEngine(settings)
     await eng.start()
     try:
         yield eng
