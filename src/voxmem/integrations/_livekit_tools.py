@@ -13,17 +13,28 @@ happened and what to do next ("carry on without it"), never a stack trace.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from livekit.agents import RunContext, ToolError, function_tool, llm
 from livekit.agents.voice import SpeechHandle
 
-from .._exceptions import BadRequest, VoxmemError
 from ..client import VoiceClient
 from ._livekit_call import CallMemory
 from ._livekit_identity import CallerIdentity
+from ._tool_core import (
+    DEFAULT_FILLER,
+    DEFAULT_FILLER_DELAY_S,
+    DEFAULT_KNOWLEDGE_TIMEOUT_MS,
+    DEFAULT_PROFILE_FIELDS,
+    DEFAULT_TOOL_TIMEOUT_MS,
+    KNOWLEDGE_LOOKUP_USER,
+    TOOL_NAMES,
+    check_content,
+    check_memory_type,
+    fact_line,
+    unavailable,
+)
 
 __all__ = [
     "DEFAULT_FILLER",
@@ -33,56 +44,20 @@ __all__ = [
 ]
 
 #: Profile fields the model may set with ``update_profile`` unless told otherwise.
-DEFAULT_PROFILE_FIELDS: tuple[str, ...] = (
-    "name", "preferred_name", "email", "preferred_language", "timezone",
-    "preferred_contact_time")
-#: Spoken while a knowledge search runs long.
-DEFAULT_FILLER = "One moment, I'm looking that up."
-#: Silence before the filler: a search faster than this is answered without it.
-DEFAULT_FILLER_DELAY_S = 0.5
-DEFAULT_TOOL_TIMEOUT_MS = 1000.0
-DEFAULT_KNOWLEDGE_TIMEOUT_MS = 1500.0
-MAX_MEMORY_TYPE_CHARS = 48
-MAX_CONTENT_CHARS = 1000
-#: Knowledge lookups need no caller, but the client API takes one; this id is only ever
-#: used with lanes=["org"], which reads the project's indexes and nothing of any caller.
-KNOWLEDGE_LOOKUP_USER = {"id": "voxmem:knowledge-lookup"}
-
-TOOL_NAMES = ("remember_detail", "recall_detail", "forget_detail", "search_memories",
-              "list_user_memories", "update_profile", "search_knowledge")
-
-_SLUG = re.compile(r"[^a-z0-9_]+")
 
 Tool = llm.Tool
 
 
 def _memory_type(raw: str) -> str:
-    slug = _SLUG.sub("_", raw.strip().lower()).strip("_")
-    if not slug:
-        raise ToolError("memory_type must be a short label such as 'favorite_color'.")
-    return slug[:MAX_MEMORY_TYPE_CHARS]
+    return check_memory_type(raw, ToolError)
 
 
 def _content(raw: str) -> str:
-    text = " ".join(raw.split())
-    if not text:
-        raise ToolError("content is empty; say what to remember.")
-    if len(text) > MAX_CONTENT_CHARS:
-        raise ToolError(f"content is too long; keep it under {MAX_CONTENT_CHARS} characters.")
-    return text
+    return check_content(raw, ToolError)
 
 
-def _fact_text(fact: Mapping[str, Any]) -> str | None:
-    text = fact.get("text") or fact.get("content")
-    return text if isinstance(text, str) and text else None
-
-
-def _unavailable(exc: Exception, what: str) -> ToolError:
-    if isinstance(exc, BadRequest):
-        return ToolError(f"Could not {what}: {exc.message}")
-    code = exc.code if isinstance(exc, VoxmemError) else type(exc).__name__
-    return ToolError(f"Memory is unavailable right now ({code}), so I could not {what}. "
-                     "Carry on without it and do not promise to remember.")
+def _unavailable(exc: Exception, what: str) -> Exception:
+    return unavailable(exc, what, ToolError)
 
 
 class _Tools:
@@ -168,7 +143,7 @@ class _Tools:
             facts = await client.list_memories(user=user)
         except Exception as exc:
             raise _unavailable(exc, "list the caller's memories") from exc
-        lines = [line for line in (_line(fact) for fact in facts) if line]
+        lines = [line for line in (fact_line(fact) for fact in facts) if line]
         return "\n".join(lines) if lines else "Nothing is stored about this caller yet."
 
     async def update_profile(self, context: RunContext[Any], field: str, value: str) -> str:
@@ -220,18 +195,6 @@ class _Tools:
             raise ToolError("The knowledge base did not answer in time. Say you could not "
                             "check right now and offer to follow up.")
         return result.context_text
-
-
-def _line(fact: Mapping[str, Any]) -> str:
-    """One line of ``list_user_memories``: ``- label: value`` for a slot, else the fact."""
-    text = _fact_text(fact)
-    if text is None:
-        return ""
-    label = fact.get("slotKey") or fact.get("memoryType")
-    if isinstance(label, str) and label:
-        # Slot facts read "favorite color: blue"; keep the value once.
-        return f"- {label}: {text.removeprefix(label.replace('_', ' ') + ': ')}"
-    return f"- {text}"
 
 
 def memory_tools(

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from typing import Any
 
@@ -22,9 +21,21 @@ from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.frames.frames import TTSSpeakFrame
 
-from .._exceptions import BadRequest, VoxmemError
 from ..client import VoiceClient
 from ._livekit_identity import CallerIdentity
+from ._tool_core import (
+    DEFAULT_FILLER,
+    DEFAULT_FILLER_DELAY_S,
+    DEFAULT_KNOWLEDGE_TIMEOUT_MS,
+    DEFAULT_PROFILE_FIELDS,
+    DEFAULT_TOOL_TIMEOUT_MS,
+    KNOWLEDGE_LOOKUP_USER,
+    TOOL_NAMES,
+    check_content,
+    check_memory_type,
+    fact_line,
+    unavailable,
+)
 
 __all__ = [
     "DEFAULT_FILLER",
@@ -37,25 +48,6 @@ __all__ = [
 log = logging.getLogger("voxmem.pipecat")
 
 #: Profile fields the model may set with ``update_profile`` unless told otherwise.
-DEFAULT_PROFILE_FIELDS: tuple[str, ...] = (
-    "name", "preferred_name", "email", "preferred_language", "timezone",
-    "preferred_contact_time")
-#: Spoken while a knowledge search runs long.
-DEFAULT_FILLER = "One moment, I'm looking that up."
-#: A knowledge search faster than this is answered without the filler.
-DEFAULT_FILLER_DELAY_S = 0.5
-DEFAULT_TOOL_TIMEOUT_MS = 1000.0
-DEFAULT_KNOWLEDGE_TIMEOUT_MS = 1500.0
-MAX_MEMORY_TYPE_CHARS = 48
-MAX_CONTENT_CHARS = 1000
-#: Knowledge lookups need no caller, but the client API takes one; this id is only ever
-#: used with lanes=["org"], which reads the project's indexes and nothing of any caller.
-KNOWLEDGE_LOOKUP_USER = {"id": "voxmem:knowledge-lookup"}
-
-TOOL_NAMES = ("remember_detail", "recall_detail", "forget_detail", "search_memories",
-              "list_user_memories", "update_profile", "search_knowledge")
-
-_SLUG = re.compile(r"[^a-z0-9_]+")
 
 
 class _Refusal(Exception):
@@ -63,19 +55,11 @@ class _Refusal(Exception):
 
 
 def _memory_type(raw: Any) -> str:
-    slug = _SLUG.sub("_", str(raw or "").strip().lower()).strip("_")
-    if not slug:
-        raise _Refusal("memory_type must be a short label such as 'favorite_color'.")
-    return slug[:MAX_MEMORY_TYPE_CHARS]
+    return check_memory_type(raw, _Refusal)
 
 
 def _content(raw: Any, what: str = "content") -> str:
-    text = " ".join(str(raw or "").split())
-    if not text:
-        raise _Refusal(f"{what} is empty; say what to remember.")
-    if len(text) > MAX_CONTENT_CHARS:
-        raise _Refusal(f"{what} is too long; keep it under {MAX_CONTENT_CHARS} characters.")
-    return text
+    return check_content(raw, _Refusal, what)
 
 
 def _query(raw: Any) -> str:
@@ -85,22 +69,8 @@ def _query(raw: Any) -> str:
     return text
 
 
-def _unavailable(exc: Exception, what: str) -> _Refusal:
-    if isinstance(exc, BadRequest):
-        return _Refusal(f"Could not {what}: {exc.message}")
-    code = exc.code if isinstance(exc, VoxmemError) else type(exc).__name__
-    return _Refusal(f"Memory is unavailable right now ({code}), so I could not {what}. "
-                    "Carry on without it and do not promise to remember.")
-
-
-def _line(fact: Mapping[str, Any]) -> str:
-    text = fact.get("text") or fact.get("content")
-    if not isinstance(text, str) or not text:
-        return ""
-    label = fact.get("slotKey") or fact.get("memoryType")
-    if isinstance(label, str) and label:
-        return f"- {label}: {text.removeprefix(label.replace('_', ' ') + ': ')}"
-    return f"- {text}"
+def _unavailable(exc: Exception, what: str) -> Exception:
+    return unavailable(exc, what, _Refusal)
 
 
 class _Tools:
@@ -179,7 +149,7 @@ class _Tools:
             facts = await client.list_memories(user=user)
         except Exception as exc:
             raise _unavailable(exc, "list the caller's memories") from exc
-        lines = [line for line in (_line(fact) for fact in facts) if line]
+        lines = [line for line in (fact_line(fact) for fact in facts) if line]
         return "\n".join(lines) if lines else "Nothing is stored about this caller yet."
 
     async def update_profile(self, args: Mapping[str, Any], _params: Any) -> str:
