@@ -14,15 +14,16 @@ teacher reads it inside a sentence. This script then trains the rows, tokenlearn
    as the teacher's embedding of that text (loss 1 - cosine); a row's length becomes its
    token's weight in the mean. Training stops when the cosine on held-out generated
    text stops improving.
-4. Centre and rotate the table with PCA fitted on pooled training texts, keeping
-   ``--dims`` components. Both steps commute with the mean, so they are baked into the
-   rows and the runtime still takes a plain mean.
+4. Optionally (``--post tokens`` or ``texts``) centre and rotate the table with PCA,
+   keeping ``--dims`` components, baked into the rows so the runtime still takes a plain
+   mean. The default keeps the teacher's 384 dimensions: on the dev data both PCA fits
+   lost recall (docs/embeddings.md).
 
 Needs torch, sentence-transformers, model2vec and faker: run it in the model build
 venv described in ``scripts/build_embedding_models.py``, which calls it for the bundled
 model (``--only static``). Standalone, for experiments::
 
-    python scripts/distill_static.py --out-dir /tmp/candidate --dims 256
+    python scripts/distill_static.py --out-dir /tmp/static-tuned   # measured model
 
 The teacher's embeddings of the corpus are cached in ``--cache-dir`` keyed by teacher,
 corpus size and seed, so re-training with other settings skips the slow part.
@@ -241,11 +242,11 @@ def _post(trained: np.ndarray, sample: list[list[int]], dims: int, post: str) ->
     return _pca_rows(trained, pooled, dims)
 
 
-def distill_static(teacher_key: str = "minilm", dims: int = 256, count: int = 120_000,
-                   seed: int = 0, epochs: int = 8, lr: float = 3e-3, batch: int = 256,
-                   cache_dir: Path | None = None, post: str = "tokens",
+def distill_static(teacher_key: str = "minilm", dims: int = 384, count: int = 60_000,
+                   seed: int = 0, epochs: int = 5, lr: float = 1e-2, batch: int = 256,
+                   cache_dir: Path | None = None, post: str = "none",
                    cached_only: bool = False, raw_out: Path | None = None,
-                   from_raw: Path | None = None) -> Result:
+                   from_raw: Path | None = None, max_texts: int = 0) -> Result:
     """Build and train the table; returns it with the tokenizer and a build report."""
     import torch
 
@@ -258,6 +259,8 @@ def distill_static(teacher_key: str = "minilm", dims: int = 256, count: int = 12
 
     vocab = [tok for tok, _ in sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1])]
     texts = list(dict.fromkeys(conversation_corpus.generate(count, seed, vocab)))
+    if max_texts:
+        texts = texts[:max_texts]
     corpus_hash = hashlib.sha256("\n".join(texts).encode("utf-8")).hexdigest()[:12]
     targets = _teacher_embeddings(teacher, texts, cache_root, cached_only)
     texts = texts[:len(targets)]
@@ -290,10 +293,20 @@ def distill_static(teacher_key: str = "minilm", dims: int = 256, count: int = 12
                      "optimiser": f"SparseAdam lr {lr}", "batch": batch,
                      "epochs_run": len(history) - 1,
                      "held_out_cosine_by_epoch": [round(h, 4) for h in history]},
-        "post": {"pca_dims": dims, "pca_fitted_on": post,
+        "post": {"pca_dims": None if post == "none" else dims, "pca_fitted_on": post,
                  "held_out_similarity_correlation": round(correlation, 4)},
     }
     return Result(table=table, tokenizer=tokenizer, unk_id=unk_id, report=report)
+
+
+def _versions(*packages: str) -> dict[str, str]:
+    found = {}
+    for name in packages:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue  # recorded only when installed (the build venv has them all)
+    return found
 
 
 def save(result: Result, target: Path, model_id: str, method: str) -> dict[str, Any]:
@@ -324,9 +337,8 @@ def save(result: Result, target: Path, model_id: str, method: str) -> dict[str, 
         "build": {
             "script": "scripts/build_embedding_models.py",
             "method": method,
-            "versions": {name: metadata.version(name) for name in
-                         ("model2vec", "torch", "transformers", "sentence-transformers",
-                          "tokenizers", "numpy", "faker")},
+            "versions": _versions("model2vec", "torch", "transformers",
+                                  "sentence-transformers", "tokenizers", "numpy", "faker"),
             **{k: v for k, v in result.report.items() if k != "teacher"},
         },
     }
@@ -337,20 +349,25 @@ def save(result: Result, target: Path, model_id: str, method: str) -> dict[str, 
 
 METHOD = ("model2vec.distill in the teacher's space (SIF {sif}), then the rows trained so "
           "the mean of a text's rows matches the teacher's embedding of it (cosine loss) "
-          "on {texts} generated conversational texts, then centred and PCA-rotated to "
-          "{dims} dims, float16")
+          "on {texts} generated conversational texts, then PCA: {post}; float16")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out-dir", type=Path, default=Path("static-candidate"))
     parser.add_argument("--teacher", choices=sorted(TEACHERS), default="minilm")
-    parser.add_argument("--dims", type=int, default=256)
-    parser.add_argument("--count", type=int, default=120_000)
-    parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--dims", type=int, default=256,
+                        help="PCA components kept (with --post tokens or texts)")
+    parser.add_argument("--count", type=int, default=60_000,
+                        help="texts generated before de-duplication")
+    parser.add_argument("--max-texts", type=int, default=32_000,
+                        help="train on the first N distinct texts (0: all)")
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--post", choices=["tokens", "texts", "none"], default="tokens")
+    parser.add_argument("--post", choices=["tokens", "texts", "none"], default="none",
+                        help="PCA after training: fitted on the table's rows, on pooled "
+                        "texts, or none (keep the teacher's 384 dims; measured best)")
     parser.add_argument("--raw-out", type=Path, default=None)
     parser.add_argument("--from-raw", type=Path, default=None,
                         help="skip training: post-process a table saved by --raw-out")
@@ -367,14 +384,15 @@ def main(argv: list[str] | None = None) -> int:
         _, tokenizer, _ = _start_table(teacher, cache)
         vocab = [tok for tok, _ in sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1])]
         texts = list(dict.fromkeys(conversation_corpus.generate(args.count, args.seed, vocab)))
-        _teacher_embeddings(teacher, texts, cache)
+        _teacher_embeddings(teacher, texts[:args.max_texts or None], cache)
         return 0
     result = distill_static(args.teacher, args.dims, args.count, args.seed, args.epochs,
                             args.lr, cache_dir=args.cache_dir, post=args.post,
                             cached_only=args.cached_only, raw_out=args.raw_out,
-                            from_raw=args.from_raw)
+                            from_raw=args.from_raw, max_texts=args.max_texts)
+    post = "none" if args.post == "none" else f"{args.dims} dims fitted on {args.post}"
     method = METHOD.format(sif=SIF_COEFFICIENT, texts=result.report["corpus"]["texts"],
-                           dims=args.dims)
+                           post=post)
     config = save(result, args.out_dir, args.model_id, method)
     print(json.dumps(config["build"], indent=1))
     return 0
