@@ -335,7 +335,7 @@ def save(result: Result, target: Path, model_id: str, method: str) -> dict[str, 
             (target / "tokenizer.json").read_bytes()).hexdigest(),
         "source": result.report["teacher"],
         "build": {
-            "script": "scripts/build_embedding_models.py",
+            "script": "scripts/distill_static.py",
             "method": method,
             "versions": _versions("model2vec", "torch", "transformers",
                                   "sentence-transformers", "tokenizers", "numpy", "faker"),
@@ -372,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from-raw", type=Path, default=None,
                         help="skip training: post-process a table saved by --raw-out")
     parser.add_argument("--cache-dir", type=Path, default=None)
-    parser.add_argument("--model-id", default="static-voxmem")
+    parser.add_argument("--model-id", default="static-minilm-l6-tuned")
     parser.add_argument("--cached-only", action="store_true",
                         help="train on the leading corpus chunks already in the cache")
     parser.add_argument("--featurize-only", action="store_true",
