@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .._config import Settings
+from .._files import private_dir
 from ..embeddings import Embedder, load_embedder
 from ..entities._directory import CallerDirectory
 from ..extraction.redaction import Redactor
@@ -65,8 +66,6 @@ from ._workers import BackgroundWorkers
 from ._write_path import WritePath
 
 __all__ = ["MemoryEngine", "new_id"]
-
-DATA_DIR_MODE = 0o700
 
 
 class MemoryEngine:
@@ -183,7 +182,7 @@ class MemoryEngine:
         if self._started:
             return
         await asyncio.get_running_loop().run_in_executor(
-            None, _private_dir, Path(self.settings.data_path))
+            None, private_dir, Path(self.settings.data_path))
         await self.store.open()
         try:
             await self.directory.load()
@@ -494,9 +493,3 @@ class MemoryEngine:
     async def runtime_health(self, tenant_id: str, project_id: str) -> dict[str, Any]:
         """Journal, learning and recall latency of the runtime, for one project."""
         return await self.console.health(tenant_id, project_id)
-
-
-def _private_dir(path: Path) -> None:
-    """Create the data directory owner-only, whatever the umask: transcripts live here."""
-    path.mkdir(mode=DATA_DIR_MODE, parents=True, exist_ok=True)
-    path.chmod(DATA_DIR_MODE)
