@@ -7,6 +7,7 @@ here imports a framework.
 
 from __future__ import annotations
 
+from .._config import setting_default
 from ..compaction import DEFAULT_KEEP_LAST_TURNS
 
 __all__ = [
@@ -23,7 +24,7 @@ __all__ = [
 ]
 
 #: Deadline of the per-turn recall, queueing included (SPEC §1; the engine's own default).
-DEFAULT_SEARCH_TIMEOUT_MS = 250.0
+DEFAULT_SEARCH_TIMEOUT_MS = float(setting_default("recall_timeout_ms"))
 #: Deadline of start_session + preload before the first reply. Generous because a cold
 #: embedded engine opens its store on the first call; warm, it takes a few milliseconds.
 DEFAULT_PRELOAD_TIMEOUT_MS = 1500.0
