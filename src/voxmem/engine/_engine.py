@@ -31,6 +31,7 @@ from ..entities._directory import CallerDirectory
 from ..extraction.redaction import Redactor
 from ..journal import Journal
 from ..models import (
+    DEFAULT_TENANT,
     SHARED_SPACE,
     Caller,
     Fact,
@@ -236,7 +237,7 @@ class MemoryEngine:
 
     # -- identity -------------------------------------------------------------------------
     def scope(self, *, project_id: str, agent_id: str, user_id: str,
-              tenant_id: str = "default") -> Scope:
+              tenant_id: str = DEFAULT_TENANT) -> Scope:
         """The scope a caller's memory lives in, honouring ``memory_scope``."""
         space = agent_id if self.settings.memory_scope == "agent" else SHARED_SPACE
         # A caller merged into another is that other caller from now on (SPEC §7).
