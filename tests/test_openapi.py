@@ -231,6 +231,24 @@ async def test_unknown_fields_are_refused_naming_them(http: httpx.AsyncClient, o
     assert after == before
 
 
+async def test_every_operation_refuses_an_unknown_field_by_name(
+        http: httpx.AsyncClient) -> None:
+    first: dict[str, dict[str, Any]] = {}
+    for name, body in calls():
+        first.setdefault(name, body)
+    assert set(first) == set(OPERATION_SPECS)
+    for name, spec in OPERATION_SPECS.items():
+        body = {**first[name], "favouriteColour": "red"}
+        response = await http.request(spec.method, spec.path, json=body, headers=AUTH)
+        assert response.status_code == 400, (name, response.text)
+        assert response.json()["error"]["details"]["field"] == "favouriteColour", name
+        if spec.read_path:
+            read = await http.get(spec.read_path, headers=AUTH,
+                                  params={**IDENT, "favouriteColour": "red"})
+            assert read.status_code == 400, (name, read.text)
+            assert read.json()["error"]["details"]["field"] == "favouriteColour", name
+
+
 async def test_snake_case_is_an_alias_and_both_spellings_at_once_are_refused(
         http: httpx.AsyncClient) -> None:
     path = OPERATION_SPECS["save_response"].path
