@@ -97,10 +97,10 @@ DEFAULT_POOL_MIN_SIZE: int = setting_default("postgres_pool_min_size")
 #: max_connections (runtimes x pool_max_size + admin headroom).
 DEFAULT_POOL_MAX_SIZE: int = setting_default("postgres_pool_max_size")
 #: libpq's connect_timeout; 2 s is the smallest libpq honours.
-DEFAULT_CONNECT_TIMEOUT_S = 2.0
+DEFAULT_CONNECT_TIMEOUT_S: float = setting_default("postgres_connect_timeout_s")
 #: How long a call waits for a pooled connection before StoreUnavailable. Recall has its
 #: own, shorter deadline; this bounds writes and admin calls when the server is gone.
-DEFAULT_ACQUIRE_TIMEOUT_S = 2.0
+DEFAULT_ACQUIRE_TIMEOUT_S: float = setting_default("postgres_acquire_timeout_s")
 #: The pool retries a failed connect with backoff for this long, then gives up and starts
 #: afresh on the next request, so recovery after a long outage takes seconds, not minutes.
 RECONNECT_WINDOW_S = 5.0
@@ -172,13 +172,15 @@ class PostgresStore(PostgresConsole, PostgresOrg, PostgresLifecycle):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PostgresStore:
-        """The store ``settings`` describe (``store_url``, ``postgres_pool_min_size``,
-        ``postgres_pool_max_size``), with this data directory's journal id."""
+        """The store ``settings`` describe (``store_url`` and the ``postgres_*`` pool and
+        timeout settings), with this data directory's journal id."""
         return cls(
             settings.store_url,
             journal_id=journal_identity(settings.data_path),
             pool_min_size=settings.postgres_pool_min_size,
             pool_max_size=settings.postgres_pool_max_size,
+            connect_timeout_s=settings.postgres_connect_timeout_s,
+            acquire_timeout_s=settings.postgres_acquire_timeout_s,
         )
 
     # -- plumbing ---------------------------------------------------------------------
