@@ -38,3 +38,9 @@ def test_the_runtime_route_table_lists_every_operation() -> None:
                  if spec.read_path}
     assert rows == expected, (f"missing: {sorted(expected - rows)}; "
                               f"not operations: {sorted(rows - expected)}")
+    # The POST rows say what the operation table says (the OpenAPI summary).
+    summaries = {name: summary for route, name, summary in re.findall(
+        r"^\| `POST ([^`]+)` \| `([a-z_]+)` \| (.*) \|$", text, re.MULTILINE)}
+    stale = {name: (summaries.get(name), spec.summary) for name, spec in OPERATION_SPECS.items()
+             if summaries.get(name) != spec.summary}
+    assert not stale, f"summaries that differ from OPERATION_SPECS: {stale}"
