@@ -13,6 +13,7 @@ import dataclasses
 import re
 
 from ._rules_common import TurnView, is_time, sentences
+from ._rules_tastes import resolve_it
 from ._select import Candidate
 
 __all__ = ["AGENT_RULES", "book_appointment", "extra_commitment"]
@@ -150,6 +151,9 @@ _IMMEDIATE = re.compile(
     r"\b(?:right\s+away|right\s+now|straight\s+away|in\s+a\s+moment|in\s+a\s+minute|"
     r"shortly|now)\s*$|\b(?:note|notes|noted)\b", re.IGNORECASE)
 _TIME_OR_WHAT = re.compile(r"\w{3,}")
+# A when that is not a clock time: "within 5 working days", "in 7 to 10 days".
+_SOON = re.compile(r"\b(?:tomorrow|today|by|within|next)\b|\bin\s+(?:\d+|a|an|one|two|three|"
+                   r"a\s+few)\b[^.!?;]{0,20}?\b(?:days?|weeks?|hours?)\b", re.IGNORECASE)
 
 
 _GET_SOMEONE = re.compile(
@@ -179,8 +183,12 @@ def _tidy(phrase: str) -> str:
     return re.sub(r"\s+", " ", phrase).strip(" ,")
 
 
-def extra_commitment(sentence: str) -> list[tuple[str, int, float]]:
-    """``(fact text, offset, confidence)`` for promises in one agent sentence."""
+def extra_commitment(sentence: str, before: str = "") -> list[tuple[str, int, float]]:
+    """``(fact text, offset, confidence)`` for promises in one agent sentence.
+
+    ``before`` is the agent's text before the sentence: "it" in "it'll be back on your card
+    in 5 days" stands for what the agent has just done ("I've processed the refund").
+    """
     out: list[tuple[str, int, float]] = []
     # _WILL needs "will": a substring test skips its costly scan in most sentences.
     for m in _WILL.finditer(sentence) if "will" in sentence.lower() else ():
@@ -194,9 +202,12 @@ def extra_commitment(sentence: str) -> list[tuple[str, int, float]]:
         out.append((text.rstrip(" ."), m.start(), 0.75))
     for m in _READY.finditer(sentence):
         rest = m.group("rest")
-        if not (is_time(rest) or re.search(r"\b(?:tomorrow|today|by|within|next)\b", rest)):
+        if not (is_time(rest) or _SOON.search(rest)):
             continue
-        text = f"Agent promised it will be {m.group('state').lower()} {_tidy(rest)}"
+        subject = "it"
+        if re.match(r"(?:it|that|they)\b", m.group(0), re.IGNORECASE):
+            subject = resolve_it(before + " " + sentence[: m.start()]) or "it"
+        text = f"Agent promised {subject} will be {m.group('state').lower()} {_tidy(rest)}"
         out.append((text.rstrip(" ."), m.start(), 0.7))
     for m in _GET_SOMEONE.finditer(sentence):
         who = re.sub(r"^our\s+", "the ", m.group("who"), flags=re.IGNORECASE)

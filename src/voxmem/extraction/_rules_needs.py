@@ -184,6 +184,8 @@ _RECURRING_VERB = re.compile(
     r"replace|pick\s+up)\s+",
     re.IGNORECASE,
 )
+_QUANTITY = re.compile(r"\b(?:\d+|a|an|the|one|two|three|four|five|six|dozen|couple|pair|"
+                       r"bags?|boxes?|packs?|bottles?|loaves|litres?|pints?)\b", re.IGNORECASE)
 _NOT_A_NEED = re.compile(r"^(?:to\s+(?:talk|speak|ask|know|check|call|cancel|change)|"
                          r"help|you|it|that|this|a\s+minute|a\s+second)\b", re.IGNORECASE)
 
@@ -201,7 +203,10 @@ def needs(t: TurnView) -> list[Candidate]:
                 continue
             adverb = m.group("adv").lower().capitalize()
             # "I always go with the matte finish" is a taste; "I always order X" a need.
-            kind = "preference" if verb in ("go with", "go for") else "need"
+            # "we always get thin crust" names a taste too: without a quantity, what the
+            # caller always gets, has or takes is how they like it, not an amount to stock.
+            kind = "preference" if verb in ("go with", "go for") or (
+                verb in ("get", "have", "take") and not _QUANTITY.search(obj)) else "need"
             out.append(t.candidate(f"{adverb} {_VERB_3RD.get(verb, verb)} {obj}", kind, None,
                                    0.75, offset + m.start()))
         freq = _FREQUENCY.search(sentence)

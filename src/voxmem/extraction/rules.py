@@ -37,6 +37,7 @@ from ._rules_people import PEOPLE_RULES
 from ._rules_preferences import PREFERENCE_RULES
 from ._rules_spoken import SPOKEN_RULES, as_diet
 from ._rules_standing import STANDING_RULES
+from ._rules_tastes import TASTE_RULES
 from ._rules_things import THING_RULES
 from ._rules_wishes import WISH_RULES
 from ._select import Candidate, select_facts
@@ -199,7 +200,7 @@ def commitments(t: TurnView) -> list[Candidate]:
             out.append(t.candidate(text, "commitment", None, 0.7, base + offset + m.start()))
         if len(out) == found:
             out.extend(t.candidate(text, "commitment", None, conf, base + offset + at)
-                       for text, at, conf in extra_commitment(sentence))
+                       for text, at, conf in extra_commitment(sentence, t.agent[:offset]))
     for offset, sentence in sentences(t.user):
         if sentence.rstrip().endswith("?") or _OFFER.search(sentence):
             continue
@@ -216,7 +217,7 @@ _WISH_KINDS = frozenset({"preference", "constraint", "availability", "need"})
 _USER_RULES: tuple[Rule, ...] = (
     *IDENTITY_RULES, *PEOPLE_RULES, *THING_RULES, *PREFERENCE_RULES, *SPOKEN_RULES,
     *NEED_RULES, *AGENT_RULES, *STANDING_RULES, *HABIT_RULES, *NOTED_RULES, *WISH_RULES,
-    commitments)
+    *TASTE_RULES, commitments)
 
 
 class RuleExtractor:

@@ -1,0 +1,264 @@
+"""Fourth-round rules: tastes, the person a caller always sees, and linked promises.
+
+Each rule is a frame that carries to any object, not a list of sentences:
+
+- what the caller never takes ("i never take sugar", "we never have ice") and their
+  named favourite ("my favourite colour is yellow");
+- a choice said twice ("tina always tina", "window every time" is read elsewhere);
+- the person who always serves them ("dave always does my car", "marco... he's the only
+  one i let cut my hair"), where the agent's written reply must capitalise the name;
+- a standing instruction said with "please always" ("please always ring the mobile");
+- a time fence said without a verb ("never before ten please");
+- the agent's second promise joined to a first ("I'll chase it with the permits team and
+  get back to you by Wednesday"), and "it" in a promise resolved to what the agent has
+  just done ("I've processed the refund; it'll be back on your card in 7 to 10 days").
+"""
+
+from __future__ import annotations
+
+import re
+
+from ._rules_common import ONE_OFF, TurnView, capture_phrase, clean_object, sentences, tidy_days
+from ._rules_people import agent_proper_nouns, is_common_word
+from ._select import Candidate
+from ._text import title_name, word_set
+
+__all__ = ["TASTE_RULES", "resolve_it"]
+
+_QUESTION = re.compile(
+    r"^\s*(?:(?:so|and|um|uh|oh|hi|hello|yeah|please)\s+)*(?:do|does|did|is|are|can|could|"
+    r"would|will|what|when|which|how|where|should|shall|may)\b", re.IGNORECASE)
+_HYPOTHETICAL = re.compile(r"\b(?:if|unless|whether|maybe|might|suppose)\b", re.IGNORECASE)
+# Speech has no commas: "no sugar i never take sugar" ends an object at a new clause.
+_NEW_CLAUSE = re.compile(
+    r"\s+(?:i|i'm|i'd|i've|we|we're|my|so|because|cause|but|and|it|it's|he|she|they|the\s+"
+    r"kids|thanks|thank|please|otherwise)\b.*$", re.IGNORECASE)
+_VAGUE = word_set("""it that this them those these one ones anything something any much
+    more less stuff things nothing""")
+
+
+def _object(sentence: str, start: int, max_words: int = 5) -> str:
+    phrase = _NEW_CLAUSE.sub("", capture_phrase(sentence, start))
+    obj = clean_object(phrase)
+    words = obj.split()
+    if not words or len(words) > max_words or words[0].lower() in _VAGUE:
+        return ""
+    if ONE_OFF.search(obj) or "[redacted" in obj:
+        return ""
+    return obj
+
+
+# --- what the caller never takes, and favourites -----------------------------------------
+
+_NEVER_TAKE = re.compile(
+    r"\b(?:i|we)\s+(?:never|don't\s+ever|do\s+not\s+ever)\s+(?P<verb>take|have|drink|eat|want|"
+    r"use|add)\s+(?P<obj>(?!(?:a|an|the|my|our|any|enough|time|trouble|problems?|issues?|luck|"
+    r"money|cash|signal|access|reception|anyone|anybody|to)\b)[a-z])", re.IGNORECASE)
+_FAVOURITE = re.compile(
+    r"\b(?:my|our)\s+(?:favourite|favorite)\s+(?P<what>(?!is\b|are\b|one\b)[a-z]+"
+    r"(?:\s+(?!is\b|are\b)[a-z]+)?)\s+(?:is|are|'s)\s+(?P<obj>[a-z])", re.IGNORECASE)
+
+
+def tastes(t: TurnView) -> list[Candidate]:
+    """"i never take sugar", "my favourite colour is yellow", "tina always tina"."""
+    out: list[Candidate] = []
+    for offset, sentence in sentences(t.user):
+        if sentence.rstrip().endswith("?") or _QUESTION.match(sentence):
+            continue
+        for m in _NEVER_TAKE.finditer(sentence):
+            if _HYPOTHETICAL.search(sentence[: m.start()]):
+                continue
+            obj = _object(sentence, m.start("obj"), 4)
+            if obj:
+                verb = m.group("verb").lower()
+                verb = {"have": "have", "want": "want", "get": "get"}.get(verb, verb)
+                out.append(t.candidate(f"Does not {verb} {obj}", "preference", None, 0.7,
+                                       offset + m.start(), negative=True))
+        for m in _FAVOURITE.finditer(sentence):
+            obj = _object(sentence, m.start("obj"), 4)
+            if obj:
+                what = m.group("what").lower()
+                out.append(t.candidate(f"Favourite {what} is {obj}", "preference", None, 0.7,
+                                       offset + m.start()))
+    return out
+
+
+# --- the person who always serves the caller ---------------------------------------------
+
+_REPEATED_CHOICE = re.compile(
+    r"(?:^|\b(?:oh|yeah|um|uh|so|and|just|well)\s+)(?P<x>[a-z]+)\s+(?:always|every\s+time)\s+"
+    r"(?P=x)\b", re.IGNORECASE)
+_ALWAYS_DOES = re.compile(
+    r"\b(?P<name>[a-z]+)\s+(?:(?:he|she)\s+)?(?:always|usually|normally)\s+(?:does|did|cuts|"
+    r"sees|looks\s+after|fixes|services|colours|colors|treats|styles|handles|takes\s+care\s+of)"
+    r"\s+(?:my|our|me|us)\b", re.IGNORECASE)
+_ONLY_ONE = re.compile(
+    r"\b(?:(?P<name>[a-z]+)\s+(?:is|'s)|he's|she's|he\s+is|she\s+is|they're)\s+the\s+only\s+"
+    r"(?:one|person|(?:hairdresser|barber|stylist|doctor|dentist|mechanic|driver|therapist|"
+    r"groomer|tutor|nurse))\s+(?:i|we)\s+(?:let|trust|see|go\s+to|want|like|book\s+with)\b",
+    re.IGNORECASE)
+
+
+def _named(t: TurnView, word: str) -> bool:
+    """Whether the agent wrote ``word`` with a capital (now or in its last answer)."""
+    low = word.lower()
+    if is_common_word(low) or len(low) < 3:
+        return False
+    return low in agent_proper_nouns(t.agent) or low in agent_proper_nouns(t.prev_agent) or (
+        bool(re.search(rf"(?:^|[.!?]\s+){re.escape(word.capitalize())}\b", t.agent)))
+
+
+def preferred_people(t: TurnView) -> list[Candidate]:
+    """The stylist, driver or mechanic the caller always has, and a choice said twice."""
+    out: list[Candidate] = []
+    for offset, sentence in sentences(t.user):
+        # The two "always does"/"only one" frames are statements even inside a request
+        # ("can dave look at it he always does my car"); a bare repeated word is not.
+        asked = sentence.rstrip().endswith("?") or bool(_QUESTION.match(sentence))
+        for m in _REPEATED_CHOICE.finditer(sentence) if not asked else ():
+            word = m.group("x")
+            if word.lower() in _VAGUE or word.lower() in ("no", "not", "yes", "never", "i"):
+                continue
+            if _named(t, word):
+                text = f"Prefers {title_name(word)} (always asks for them)"
+            elif is_common_word(word.lower()) or len(word) < 3:
+                continue
+            else:
+                text = f"Prefers {word.lower()}"
+            out.append(t.candidate(text, "preference", None, 0.7, offset + m.start()))
+        for m in _ALWAYS_DOES.finditer(sentence):
+            name: str | None = m.group("name")
+            if name and name.lower() in ("he", "she", "it", "that", "this"):
+                # "can dave look at it he always does my car": the name said before
+                before = [w for w in re.findall(r"[a-z]+", sentence[: m.start()].lower())
+                          if _named(t, w)]
+                name = before[-1] if before else None
+            if name and _named(t, name):
+                out.append(t.candidate(f"Prefers {title_name(name)} (always asks for them)",
+                                       "preference", None, 0.7, offset + m.start()))
+        for m in _ONLY_ONE.finditer(sentence):
+            name = m.group("name")
+            if name is None:
+                # "marco tomorrow he's the only one i let": the name said just before
+                before = [w for w in re.findall(r"[a-z]+", sentence[: m.start()].lower())
+                          if _named(t, w)]
+                name = before[-1] if before else None
+            if name and _named(t, name):
+                out.append(t.candidate(f"Prefers {title_name(name)} (always asks for them)",
+                                       "preference", None, 0.75, offset + m.start()))
+    return out
+
+
+# --- standing instructions and time fences -----------------------------------------------
+
+_PLEASE_ALWAYS = re.compile(
+    r"\bplease\s+(?:just\s+)?always\s+(?P<verb>ring|call|text|use|leave|knock|send|close|lock|"
+    r"bring|check|put|ask\s+for|wear|take\s+off|remove|park|wipe|ring\s+the\s+bell|cut|wrap)\s+"
+    r"(?P<obj>[a-z])", re.IGNORECASE)
+_FENCE = re.compile(
+    r"(?:^|\b(?:and|but|so|just|please|oh|um|uh|yeah|ok|okay)\s+)(?:never|not|no\s+calls|"
+    r"nothing)\s+(?P<obj>(?:before|after|earlier\s+than|later\s+than)\s+(?:\d{1,2}(?::\d\d)?"
+    r"(?:\s*(?:am|pm|o'clock))?|noon|midday|lunch|dinner))\b", re.IGNORECASE)
+
+
+def standing_always(t: TurnView) -> list[Candidate]:
+    """"please always ring the mobile not the landline", "never before ten please"."""
+    out: list[Candidate] = []
+    for offset, sentence in sentences(t.user):
+        if sentence.rstrip().endswith("?"):
+            continue
+        for m in _PLEASE_ALWAYS.finditer(sentence):
+            obj = clean_object(capture_phrase(sentence, m.start("obj")))
+            if obj and len(obj.split()) <= 8 and not ONE_OFF.search(obj) and (
+                    obj.split()[0].lower() not in _VAGUE):
+                verb = re.sub(r"\s+", " ", m.group("verb").lower())
+                out.append(t.candidate(f"Asks to always {verb} {obj}", "preference", None,
+                                       0.7, offset + m.start()))
+        if _QUESTION.match(sentence) or ONE_OFF.search(sentence):
+            continue
+        for m in _FENCE.finditer(sentence):
+            if _HYPOTHETICAL.search(sentence[: m.start()]):
+                continue
+            obj = re.sub(r"^later\s+than", "after", m.group("obj"), flags=re.IGNORECASE)
+            obj = re.sub(r"^earlier\s+than", "before", obj, flags=re.IGNORECASE)
+            out.append(t.candidate(tidy_days(f"Not available {obj.lower()}"), "availability",
+                                   "preferred_time", 0.75, offset + m.start(), negative=True))
+    return out
+
+
+# --- the agent's linked promises ----------------------------------------------------------
+
+_LINKED = re.compile(
+    r"\b(?:I'll|I\s+will|We'll|We\s+will)\s+(?P<first>[a-z]+)\b(?:[^.!?;]{0,70}?)\s+and\s+"
+    r"(?:then\s+)?(?:I'll\s+|we'll\s+)?(?P<verb>get\s+back\s+to|call|ring|phone|email|text|"
+    r"update|let|come\s+back\s+to)\s+you(?P<how>\s+(?:back|know))?\b(?P<rest>[^.!?;]{0,60})",
+    re.IGNORECASE)
+_LET_KNOW = re.compile(
+    r"\b(?:I'll|I\s+will|We'll|We\s+will)\s+let\s+you\s+know\s+(?P<rest>(?:by|on|as\s+soon\s+as|"
+    r"when|once|within|before)\b[^.!?;]{3,60})", re.IGNORECASE)
+# "by Wednesday", "within 48 hours", "on Friday", "tomorrow": a promise has a when or a what.
+_WHEN = re.compile(
+    r"\b(?:by|on|within|before|tomorrow|next|this|in\s+(?:\d+|a|an|two|three)|as\s+soon\s+as|"
+    r"once|when|(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b", re.IGNORECASE)
+_IN_CALL_FIRST = word_set("""transfer put check look pull just see pop""")
+
+
+def _you(phrase: str) -> str:
+    phrase = re.sub(r"\byour\b", "the caller's", phrase, flags=re.IGNORECASE)
+    phrase = re.sub(r"\byou\b", "the caller", phrase, flags=re.IGNORECASE)
+    return re.sub(r"\s+", " ", phrase).strip(" ,.")
+
+
+def linked_promises(t: TurnView) -> list[Candidate]:
+    """"I'll chase it ... and get back to you by Wednesday", "I'll let you know by Friday"."""
+    out: list[Candidate] = []
+    if "'ll" not in t.agent and "will" not in t.agent.lower():
+        return out
+    base = len(t.user)
+    for offset, sentence in sentences(t.agent):
+        if sentence.rstrip().endswith("?") or re.search(r"\b(?:if\s+you|would\s+you|do\s+you\s+"
+                                                         r"want)\b", sentence, re.IGNORECASE):
+            continue
+        for m in _LINKED.finditer(sentence):
+            rest = m.group("rest")
+            if not _WHEN.search(rest):
+                continue
+            verb = re.sub(r"\s+", " ", m.group("verb").lower())
+            how = (m.group("how") or "").strip().lower()
+            if verb == "let" and how != "know":
+                continue
+            if verb in ("get back to", "come back to"):
+                action = f"{verb} the caller"
+            elif verb == "let":
+                action = "let the caller know"
+            else:
+                action = f"{verb} the caller{' back' if how == 'back' else ''}"
+            out.append(t.candidate(f"Agent promised to {action} {_you(rest)}".strip(),
+                                   "commitment", None, 0.7, base + offset + m.start("verb")))
+        for m in _LET_KNOW.finditer(sentence):
+            out.append(t.candidate(f"Agent promised to let the caller know {_you(m.group('rest'))}",
+                                   "commitment", None, 0.65, base + offset + m.start()))
+    return out
+
+
+# "I've processed the refund": what "it" means in the promise that follows.
+_DONE_THING = re.compile(
+    r"\b(?:I've|I\s+have|We've|We\s+have)\s+(?:now\s+|just\s+)?(?:processed|issued|approved|"
+    r"requested|ordered|submitted|raised|authorised|authorized|sent|put\s+through|arranged|"
+    r"cancelled|canceled|logged|booked)\s+(?P<what>(?:the|a|an|your)\s+(?:[\w-]+\s+){0,2}?"
+    r"(?:refund|replacement|card|credit|claim|order|parcel|payment|request|repair|collection|"
+    r"cheque|check|reimbursement|transfer|complaint|ticket|return|prescription|part|letter|pack|"
+    r"statement|voucher|engineer|technician))\b", re.IGNORECASE)
+
+
+def resolve_it(before: str) -> str | None:
+    """The thing the agent just did something with, to stand for a later "it"."""
+    found = None
+    for m in _DONE_THING.finditer(before):
+        found = m
+    if found is None:
+        return None
+    return re.sub(r"^your\b", "the caller's", found.group("what"), flags=re.IGNORECASE)
+
+
+TASTE_RULES = (tastes, preferred_people, standing_always, linked_promises)
