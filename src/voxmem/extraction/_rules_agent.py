@@ -35,7 +35,11 @@ _BOOKED = re.compile(
     r"\bWe'll\s+see\s+(?:you|(?P<who>[A-Z][a-z]+))\s+(?=(?:on\s+)?(?:today|tomorrow|"
     r"[A-Z][a-z]+day)\b)|"
     r"\b(?:your|the)\s+(?:first\s+)?(?:appointment|check-?up|session|visit|class|slot|"
-    r"reservation|booking)\s+is\s+)"
+    r"reservation|booking)\s+is\s+|"
+    # "Ollie is booked in for Friday at 10", "That's confirmed for Tuesday at 9:15",
+    # "Your installation is scheduled for the 22nd"
+    r"\b(?:(?P<pet>[A-Z][a-z]+)|he|she|they|that|it|your\s+[a-z]+|the\s+[a-z]+)(?:'s|\s+is|\s+are)"
+    r"\s+(?:all\s+|now\s+)?(?:booked|confirmed|scheduled)\s+(?:in\s+)?(?=(?:for|on|at)\s))"
     r"\s*(?P<when>(?:[^.!?]|(?<=Dr)\.|(?<=Mr)\.|(?<=Mrs)\.|(?<=Ms)\.|(?<=St)\.){4,90})",
     re.IGNORECASE,
 )
@@ -92,7 +96,7 @@ def appointments(t: TurnView) -> list[Candidate]:
         if sentence.rstrip().endswith("?"):
             continue
         for m in _BOOKED.finditer(sentence):
-            what = (m.group("what") or m.group("who") or "").strip()
+            what = (m.group("what") or m.group("who") or m.group("pet") or "").strip()
             when = m.group("when")
             if what and what.lower() not in ("you", "you in", "it", "that"):
                 when = f"{when} ({what})"

@@ -98,7 +98,7 @@ _PHRASE_END = re.compile(
     r"\s*(?<!\bDr)(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bSt)(?:[;!?]|,(?!\d{3}\b)|\.(?!\d))|"
     r"\s*\.{3}|"
     r"\s+(?:but|so|because|cause|since|though|although|unless|which|"
-    r"whereas|while|as\s+i|when\s+i|cuz|coz|and\s+(?:i|i'm|i'd|i've|we|we're|my|also|then|"
+    r"whereas|while|as\s+i|when\s+i|cuz|coz|i'd|i'm|i'll|i've|and\s+(?:i|i'm|i'd|i've|we|we're|my|also|then|"
     r"you|can|please|it|that|so|if)|if\s+(?:you|that|it|i|possible)|whenever\s+possible|"
     r"thanks|thank\s+you|please)\b",
     re.IGNORECASE,

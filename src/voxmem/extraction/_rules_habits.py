@@ -160,8 +160,9 @@ _GET_IT_DONE = re.compile(
     r"ordered|replaced)\b(?P<rest>[^.!?;]{0,60})", re.IGNORECASE)
 _MAKE_SURE = re.compile(
     r"\b(?:I'll|I\s+will|We'll|We\s+will)\s+make\s+sure\s+(?P<who>(?:the|our|a|your)\s+[\w-]+"
-    r"(?:\s+[\w-]+)?|someone|somebody)\s+(?P<verb>calls|rings|emails|contacts|texts|gets\s+back|"
-    r"phones|visits)\b(?P<rest>[^.!?;]{0,60})", re.IGNORECASE)
+    r"(?:\s+[\w-]+)?|someone|somebody|(?!you\b|it\b|that\b|this\b|they\b|we\b|i\b)[a-z]+)\s+"
+    r"(?P<verb>calls|rings|emails|contacts|texts|gets\s+back|phones|visits|checks|fixes|sends|"
+    r"looks\s+at|sorts\s+out|cleans|replaces)\b(?P<rest>[^.!?;]{0,60})", re.IGNORECASE)
 
 
 def _tidy(phrase: str) -> str:
@@ -194,7 +195,7 @@ def asked_names_and_promises(t: TurnView) -> list[Candidate]:
                                    base + offset + m.start()))
         for m in _MAKE_SURE.finditer(sentence):
             who = re.sub(r"^(?:our|your)\s+", "the ", m.group("who"), flags=re.IGNORECASE)
-            verb = re.sub(r"s$", "", m.group("verb").lower().split()[0])
+            verb = re.sub(r"(?<=x)es$|(?<=sh)es$|(?<=ch)es$|s$", "", m.group("verb").lower().split()[0])
             verb = "get" if verb == "get" else verb
             tail = " ".join(m.group("verb").lower().split()[1:])
             text = f"Agent promised {who.lower()} will {verb} {tail} {_tidy(m.group('rest'))}"

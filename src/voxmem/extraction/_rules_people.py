@@ -271,6 +271,13 @@ _RELATION_WORDS = {
     "stepmom": "stepmother", "stepdad": "stepfather", "cousin": "cousin",
     "grandkid": "grandchild", "grandchild": "grandchild", "goddaughter": "goddaughter",
     "godson": "godson", "flatmate": "flatmate", "roommate": "roommate",
+    "boss": "boss", "landlord": "landlord", "landlady": "landlady", "neighbour": "neighbour",
+    "neighbor": "neighbor", "colleague": "colleague", "cockapoo": "dog", "cavapoo": "dog",
+    "labradoodle": "dog", "pug": "dog", "greyhound": "dog", "whippet": "dog",
+    "chihuahua": "dog", "bulldog": "dog", "corgi": "dog", "westie": "dog", "schnauzer": "dog",
+    "rottweiler": "dog", "boxer": "dog", "staffie": "dog", "doodle": "dog", "budgie": "bird",
+    "cockatiel": "bird", "ferret": "ferret", "gecko": "gecko", "snake": "snake",
+    "lizard": "lizard", "goat": "goat", "donkey": "donkey",
 }
 _PLURALS = {"dogs": "dog", "cats": "cat", "kids": "child", "children": "child",
             "sons": "son", "daughters": "daughter", "twins": "twin", "horses": "horse",

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 
 from ._rules_common import ONE_OFF, TurnView, capture_phrase, clean_object, sentences, tidy_days
-from ._rules_people import agent_proper_nouns, is_common_word
+from ._rules_people import _RELATION_WORDS, agent_proper_nouns, is_common_word
 from ._select import Candidate
 from ._text import title_name, word_set
 
@@ -97,6 +97,15 @@ _ONLY_ONE = re.compile(
     r"(?:one|person|(?:hairdresser|barber|stylist|doctor|dentist|mechanic|driver|therapist|"
     r"groomer|tutor|nurse))\s+(?:i|we)\s+(?:let|trust|see|go\s+to|want|like|book\s+with)\b",
     re.IGNORECASE)
+# "id like tom again he was good", "can i have priya again": asking for the same person.
+_AGAIN = re.compile(
+    r"\b(?:i'd\s+like|id\s+like|i\s+want|can\s+i\s+(?:have|get|see|book)|could\s+i\s+(?:have|"
+    r"get|see)|book\s+me\s+(?:in\s+)?with|with)\s+(?P<name>[a-z]+)\s+again\b", re.IGNORECASE)
+# "i like it when you use the lavender shampoo": a way the caller likes things done.
+_LIKE_WHEN = re.compile(
+    r"\b(?:i|we)\s+(?:really\s+)?(?:like|love|prefer)\s+it\s+when\s+(?:you|they|you\s+guys)\s+"
+    r"(?P<verb>use|do|add|put|leave|bring|send|call|text|knock|ring|wrap|cut|give)\s+"
+    r"(?P<obj>[a-z])", re.IGNORECASE)
 
 
 def _named(t: TurnView, word: str) -> bool:
@@ -106,6 +115,26 @@ def _named(t: TurnView, word: str) -> bool:
         return False
     return low in agent_proper_nouns(t.agent) or low in agent_proper_nouns(t.prev_agent) or (
         bool(re.search(rf"(?:^|[.!?]\s+){re.escape(word.capitalize())}\b", t.agent)))
+
+
+# "its for ollie hes a cockapoo": a pet named first, its kind said after.
+_NAME_THEN_KIND = re.compile(
+    r"\b(?:for|it's|its|it\s+is|this\s+is|about|called|named)\s+(?P<name>[a-z]+)\s+(?:he's|she's|"
+    r"hes|shes|he\s+is|she\s+is|it's|its|who's|whos)\s+(?:a|an|my|our)\s+(?:(?:little|big|"
+    r"young|old|rescue|\d+\s+year\s+old)\s+)?(?P<kind>[a-z]+)\b", re.IGNORECASE)
+_PETS = frozenset({"dog", "cat", "horse", "pony", "rabbit", "parrot", "bird", "hamster",
+                   "tortoise", "ferret", "gecko", "snake", "lizard", "goat", "donkey"})
+
+
+def named_pets(t: TurnView) -> list[Candidate]:
+    """A pet named before its kind: "its for ollie hes a cockapoo"."""
+    out: list[Candidate] = []
+    for m in _NAME_THEN_KIND.finditer(t.user):
+        kind = _RELATION_WORDS.get(m.group("kind").lower())
+        if kind in _PETS and _named(t, m.group("name")):
+            out.append(t.candidate(f"Has a {kind} named {title_name(m.group('name'))}", "note",
+                                   None, 0.75, m.start()))
+    return out
 
 
 def preferred_people(t: TurnView) -> list[Candidate]:
@@ -136,6 +165,16 @@ def preferred_people(t: TurnView) -> list[Candidate]:
             if name and _named(t, name):
                 out.append(t.candidate(f"Prefers {title_name(name)} (always asks for them)",
                                        "preference", None, 0.7, offset + m.start()))
+        for m in _AGAIN.finditer(sentence):
+            if _named(t, m.group("name")):
+                out.append(t.candidate(
+                    f"Prefers {title_name(m.group('name'))} (always asks for them)",
+                    "preference", None, 0.7, offset + m.start()))
+        for m in _LIKE_WHEN.finditer(sentence) if not asked else ():
+            obj = _object(sentence, m.start("obj"), 6)
+            if obj:
+                out.append(t.candidate(f"Likes it when staff {m.group('verb').lower()} {obj}",
+                                       "preference", None, 0.65, offset + m.start()))
         for m in _ONLY_ONE.finditer(sentence):
             name = m.group("name")
             if name is None:
@@ -261,4 +300,4 @@ def resolve_it(before: str) -> str | None:
     return re.sub(r"^your\b", "the caller's", found.group("what"), flags=re.IGNORECASE)
 
 
-TASTE_RULES = (tastes, preferred_people, standing_always, linked_promises)
+TASTE_RULES = (tastes, preferred_people, named_pets, standing_always, linked_promises)

@@ -95,7 +95,10 @@ def vehicles(t: TurnView) -> list[Candidate]:
     for m in _VEHICLE.finditer(t.user) if vehicle_said else ():
         model = m.group("model").lower()
         make = (m.group("make") or "").lower()
-        before = t.user[max(0, m.start() - 30):m.start()]
+        # Without a make the match starts at the space before the model: skip it, or
+        # "i drive a" (no trailing space) fails the ownership test.
+        start = m.start() + len(m.group(0)) - len(m.group(0).lstrip())
+        before = t.user[max(0, start - 30):start]
         if not (make or m.group("year") or _OWNERSHIP.search(before) or re.search(
                 r"\b(?:my|our|its|it's|the)\b[\w' ]{0,20}$", before, re.IGNORECASE)):
             continue

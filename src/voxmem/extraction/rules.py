@@ -76,7 +76,8 @@ _COMMIT_VERB = (
     r"(?P<verb>send|email|e-mail|mail|post|text|call|ring|phone|ship|refund|credit|waive|"
     r"reimburse|replace|deliver|dispatch|schedule|arrange|follow\s+up|get\s+back|reach\s+out|"
     r"contact|escalate|expedite|process|issue|notify|remind|check\s+back|come\s+out|visit|"
-    r"have|be\s+in\s+touch|courier|collect|install|fix|repair|pick\s+up)"
+    r"have|be\s+in\s+touch|courier|collect|install|fix|repair|pick\s+up|reverse|resend|"
+    r"reissue|chase|investigate|look\s+into|order)"
 )
 _COMMIT = re.compile(
     rf"\b{_COMMIT_SUBJECT}\s+(?:(?:also|just|personally|definitely|then|now|go\s+ahead\s+and|"
@@ -103,7 +104,7 @@ _ARRANGED = re.compile(
 )
 # The caller's own promises: "I'll pay the rest on the 15th".
 _CALLER_PROMISE = re.compile(
-    r"\b(?:i'll|i\s+will|i'm\s+going\s+to|i\s+promise\s+to)\s+(?:definitely\s+|also\s+)?"
+    r"\b(?:i'll|ill|i\s+will|i'm\s+going\s+to|i\s+promise\s+to)\s+(?:definitely\s+|also\s+)?"
     r"(?P<verb>pay|send|bring|drop\s+off|return|upload|fax|mail|email|sign|submit|transfer)\s+",
     re.IGNORECASE,
 )
