@@ -43,7 +43,8 @@ _DONT = re.compile(
     r"\b(?:i|we)\s+(?:don't|do\s+not|no\s+longer)\s+(?P<what>drive|own\s+a\s+car|have\s+a\s+car|"
     r"have\s+a\s+smartphone|have\s+a\s+computer|have\s+internet|have\s+wifi|have\s+email|"
     r"use\s+email|use\s+a\s+computer|use\s+the\s+internet|do\s+online|read\s+english|"
-    r"speak\s+english|drink|smoke|have\s+a\s+landline)\b",
+    r"speak\s+english|drink(?!\s+(?!alcohol\b|at\s+all\b|anymore\b|any\s+more\b|or\b|and\b|"
+    r"so\b|but\b|because\b|i\b)[a-z])|smoke|have\s+a\s+landline)\b",
     re.IGNORECASE,
 )
 _REQUIREMENT_TERMS = re.compile(

@@ -60,6 +60,8 @@ _NO_THING = re.compile(
     r"on\s+(?:it|them|mine|my|anything|everything)|at\s+all|in\s+(?:it|mine)|thanks|my\s+\w+\s+hates?|we\s+don't|"
     r"i\s+don't|i'm\s+the|i\s+hate)\b|$)",
     re.IGNORECASE)
+_NOT_REFUSED = re.compile(r"(?:don't|dont|do|need|worries|problem|rush|way|idea|bother|"
+                          r"thanks|thank|probs|biggie|matter|mind|i'm|it's|that's)\b", re.I)
 _PREFER_A = re.compile(
     r"\b(?:i'd|i\s+would|we'd)\s+(?:always\s+|really\s+|usually\s+)?(?:prefer|rather\s+have|like)\s+"
     r"(?P<obj>(?:a|an|the)\s+.+)",
@@ -237,6 +239,8 @@ def spoken_preferences(t: TurnView) -> list[Candidate]:
         obj = m.group("obj").strip()
         if _STOP_OBJ.match(obj) or len(obj.split()) > 4 or obj.endswith(("stuff", "things")):
             continue
+        if _NOT_REFUSED.match(obj):
+            continue  # "no don't bother", "no worries": a reply, not a thing refused
         out.append(_pref(t, f"Does not want {obj}", m.start(), 0.65))
     for m in _STYLIST.finditer(user):
         out.append(_pref(t, f"Prefers {m.group('name').capitalize()}", m.start(), 0.65))

@@ -56,7 +56,7 @@ _DONT_DO = re.compile(
     r"\b(?:please\s+)?(?:don't|do\s+not|never)\s+(?:ever\s+)?(?P<verb>use|put|add|spray|leave|"
     r"park|bring|send)\s+(?P<obj>(?:any\s+)?[a-z][^.;!?]*)", re.IGNORECASE)
 _NOT_ANYMORE = re.compile(
-    r"\b(?:i|we)\s+(?:don't|do\s+not)\s+(?:want|need)\s+(?P<obj>(?!to\b)(?:any\s+)?[a-z][a-z ]"
+    r"\b(?:i|we)\s+(?:don't|do\s+not)\s+(?:want|need|drink|eat|use|take)\s+(?P<obj>(?!to\b)(?:any\s+)?[a-z][a-z ]"
     r"{2,40}?)\s+(?:anymore|any\s+more|ever\s+again|from\s+now\s+on)\b", re.IGNORECASE)
 _ONLY_PAY = re.compile(
     r"\b(?:i|we)\s+only\s+(?:pay|accept|do)\s+(?:in\s+|by\s+|with\s+)?(?P<obj>cash|cheques?|"

@@ -18,7 +18,15 @@ from __future__ import annotations
 
 import re
 
-from ._rules_common import ONE_OFF, TurnView, capture_phrase, clean_object, sentences, tidy_days
+from ._rules_common import (
+    ONE_OFF,
+    TurnView,
+    capture_phrase,
+    clean_object,
+    is_recurring_time,
+    sentences,
+    tidy_days,
+)
 from ._rules_people import _RELATION_WORDS, agent_proper_nouns, is_common_word
 from ._select import Candidate
 from ._text import title_name, word_set
@@ -200,6 +208,16 @@ _FENCE = re.compile(
     r"(?:\s*(?:am|pm|o'clock))?|noon|midday|lunch|dinner))\b", re.IGNORECASE)
 
 
+# "tuesdays work best no actually wednesdays": a time the caller corrects at once. The
+# correction names only the new value; it takes the slot the first statement filled.
+_REPAIR = re.compile(
+    r"\b(?:no|sorry|i\s+mean|wait|or\s+rather|scratch\s+that)[\s,]+(?:(?:no|actually|sorry|wait|"
+    r"make\s+(?:it|that))[\s,]+)*(?P<obj>(?:on\s+)?(?:[a-z]+days?|mornings?|afternoons?|"
+    r"evenings?|weekends?|weekdays?|nights?)(?:\s+(?:and|or)\s+[a-z]+days?)?(?:\s+(?:before|after)"
+    r"\s+\d{1,2}(?::\d\d)?(?:\s*(?:am|pm))?)?)\s*(?:please|instead|then|are\s+better|is\s+better|"
+    r"would\s+be\s+better)?\s*$", re.IGNORECASE)
+
+
 def standing_always(t: TurnView) -> list[Candidate]:
     """"please always ring the mobile not the landline", "never before ten please"."""
     out: list[Candidate] = []
@@ -215,6 +233,12 @@ def standing_always(t: TurnView) -> list[Candidate]:
                                        0.7, offset + m.start()))
         if _QUESTION.match(sentence) or ONE_OFF.search(sentence):
             continue
+        repair = _REPAIR.search(sentence) if is_recurring_time(sentence) else None
+        if repair and is_recurring_time(sentence[: repair.start()]) and is_recurring_time(
+                repair.group("obj")):
+            obj = re.sub(r"^on\s+", "", repair.group("obj").strip(), flags=re.IGNORECASE)
+            out.append(t.candidate(tidy_days(f"Prefers {obj.lower()}"), "availability",
+                                   "preferred_time", 0.75, offset + repair.start("obj")))
         for m in _FENCE.finditer(sentence):
             if _HYPOTHETICAL.search(sentence[: m.start()]):
                 continue
@@ -290,6 +314,27 @@ _DONE_THING = re.compile(
     r"statement|voucher|engineer|technician))\b", re.IGNORECASE)
 
 
+_DONE_AND_ARRIVES = re.compile(
+    r"\b(?:I've|I\s+have|We've|We\s+have)\s+(?:just\s+)?(?:requested|ordered|sent|posted|"
+    r"dispatched|issued|booked|reordered|resent)\s+(?P<what>(?:a|an|the|your)\s+[\w -]{2,30}?)\s+"
+    r"and\s+(?:it|they)(?:'ll|\s+will|\s+should)\s+(?P<then>arrive|be\s+with\s+you|reach\s+you|"
+    r"be\s+delivered|get\s+to\s+you|be\s+there)\b(?P<rest>[^.!?;]{0,40})", re.IGNORECASE)
+
+
+def done_and_arrives(t: TurnView) -> list[Candidate]:
+    """"I've requested a paper statement and it should arrive in about a week"."""
+    out: list[Candidate] = []
+    if " and " not in t.agent:
+        return out
+    base = len(t.user)
+    for m in _DONE_AND_ARRIVES.finditer(t.agent):
+        what = _you(m.group("what"))
+        then = re.sub(r"\s+", " ", m.group("then").lower())
+        out.append(t.candidate(f"Agent promised {what} will {then} {_you(m.group('rest'))}"
+                               .strip(), "commitment", None, 0.7, base + m.start()))
+    return out
+
+
 def resolve_it(before: str) -> str | None:
     """The thing the agent just did something with, to stand for a later "it"."""
     found = None
@@ -300,4 +345,5 @@ def resolve_it(before: str) -> str | None:
     return re.sub(r"^your\b", "the caller's", found.group("what"), flags=re.IGNORECASE)
 
 
-TASTE_RULES = (tastes, preferred_people, named_pets, standing_always, linked_promises)
+TASTE_RULES = (tastes, preferred_people, named_pets, standing_always, linked_promises,
+               done_and_arrives)

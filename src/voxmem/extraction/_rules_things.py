@@ -26,6 +26,11 @@ _MAKES = {
     "peugeot": "Peugeot", "renault": "Renault", "skoda": "Skoda", "vauxhall": "Vauxhall",
     "citroen": "Citroen", "mitsubishi": "Mitsubishi", "porsche": "Porsche", "trek": "Trek",
     "harley": "Harley", "yamaha": "Yamaha", "rivian": "Rivian", "polestar": "Polestar",
+    "kawasaki": "Kawasaki", "ducati": "Ducati", "suzuki": "Suzuki", "triumph": "Triumph",
+    "ktm": "KTM", "vespa": "Vespa", "jaguar": "Jaguar", "dacia": "Dacia", "cupra": "Cupra",
+    "seat": "SEAT", "mg": "MG", "byd": "BYD", "acura": "Acura", "infiniti": "Infiniti",
+    "cadillac": "Cadillac", "buick": "Buick", "lincoln": "Lincoln", "chrysler": "Chrysler",
+    "alfa romeo": "Alfa Romeo", "genesis": "Genesis", "smart": "Smart", "opel": "Opel",
 }
 _MODELS = {
     "civic": "Civic", "accord": "Accord", "cr-v": "CR-V", "crv": "CR-V", "pilot": "Pilot",
@@ -62,7 +67,8 @@ _VEHICLE = re.compile(
 # A maker the list knows followed by a model it does not: "a 2020 honda jazz", "i drive a
 # kia niro". The year or an owning verb before it says this is the caller's vehicle.
 _MAKE_NEW_MODEL = re.compile(
-    r"\b(?:(?P<year>(?:19|20)\d\d)|(?:drive|drives|have|got|own|it's|its|it\s+is)\s+an?)\s+"
+    r"\b(?:(?P<year>(?:19|20)\d\d)|(?:drive|drives|ride|rides|have|got|own|it's|its|it\s+is)"
+    r"\s+an?)\s+"
     r"(?:(?P<colour>white|black|silver|grey|gray|red|blue|green|yellow|orange|brown|gold|"
     r"beige)\s+)?(?P<make>" + "|".join(sorted(_MAKES, key=len, reverse=True)) + r")\s+"
     r"(?P<model>[a-z][a-z0-9-]{1,12}(?:\s+\d{1,3}\b)?)", re.IGNORECASE)

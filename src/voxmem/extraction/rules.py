@@ -74,7 +74,8 @@ _COMMIT_SUBJECT = (
 # "pull up your account" happen during the call and are not remembered.
 _COMMIT_VERB = (
     r"(?P<verb>send|email|e-mail|mail|post|text|call|ring|phone|ship|refund|credit|waive|"
-    r"reimburse|replace|deliver|dispatch|schedule|arrange|follow\s+up|get\s+back|reach\s+out|"
+    r"reimburse|replace|deliver|dispatch|schedule|arrange|follow\s+up|get\s+back|come\s+back|"
+    r"reach\s+out|"
     r"contact|escalate|expedite|process|issue|notify|remind|check\s+back|come\s+out|visit|"
     r"have|be\s+in\s+touch|courier|collect|install|fix|repair|pick\s+up|reverse|resend|"
     r"reissue|chase|investigate|look\s+into|order)"
