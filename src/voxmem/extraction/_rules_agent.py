@@ -16,7 +16,11 @@ from ._rules_common import TurnView, is_time, sentences
 from ._rules_tastes import resolve_it
 from ._select import Candidate
 
-__all__ = ["AGENT_RULES", "book_appointment", "extra_commitment"]
+__all__ = ["AGENT_RULES", "JOIN_ONLY", "book_appointment", "extra_commitment"]
+
+#: Confidence of a promise that only says when the promise before it happens ("it should
+#: arrive Thursday"); the caller joins it to that promise or drops it.
+JOIN_ONLY = 0.66
 
 _MONTHS = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
            r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
@@ -124,7 +128,10 @@ _WHO = (
     r"estimator|crew|vet|doctor|nurse|officer|engineer|technician|specialist|team|manager|"
     r"courier|driver|inspector|agent|advisor|adviser|representative|rep|department|"
     r"maintenance|billing|support|desk|someone|somebody|card|replacement|refund|permit|"
-    r"pack|form|forms|letter|statement|router|kit)|"
+    r"pack|form|forms|letter|statement|router|kit|coordinator|receptionist|surveyor|valuer|"
+    r"consultant|planner|caseworker|handler|pharmacist|dentist|hygienist|optician|tutor|"
+    r"teacher|instructor|stylist|groomer|solicitor|accountant|broker|underwriter|clerk|"
+    r"dispatcher|fitter|mechanic|locksmith|inspector)|"
     r"(?:Mr|Mrs|Ms|Dr|Miss)\.?\s+[A-Z][a-z]+|[A-Z][a-z]+(?:,\s+[A-Z][a-z]+,)?)"
 )
 _WILL = re.compile(
@@ -136,10 +143,10 @@ _WILL = re.compile(
     re.IGNORECASE,
 )
 _READY = re.compile(
-    r"\b(?:it'll|it\s+will|they'll|that'll|your\s+[\w\s]{2,20}?\s+will|we'll\s+have\s+"
-    r"(?:it|them|the\s+[\w\s-]{2,20}?|your\s+[\w\s-]{2,20}?)|I'll\s+have\s+(?:it|them))\s+"
-    r"(?:be\s+)?(?P<state>ready|done|back(?:\s+to\s+you)?|finished|fixed|sorted|there|"
-    r"filed|delivered)\b(?P<rest>[^.!?;]{0,60})",
+    r"\b(?:it'll|it\s+will|it\s+should|they'll|they\s+should|that'll|your\s+[\w\s]{2,20}?\s+will|"
+    r"we'll\s+have\s+(?:it|them|the\s+[\w\s-]{2,20}?|your\s+[\w\s-]{2,20}?)|I'll\s+have\s+"
+    r"(?:it|them))\s+(?:be\s+)?(?P<state>ready|done|back(?:\s+to\s+you)?|finished|fixed|sorted|"
+    r"there|filed|delivered|(?<!be\s)arrive|(?<!be\s)reach\s+you)\b(?P<rest>[^.!?;]{0,60})",
     re.IGNORECASE,
 )
 _I_WILL = re.compile(
@@ -155,6 +162,8 @@ _IMMEDIATE = re.compile(
     r"\b(?:right\s+away|right\s+now|straight\s+away|in\s+a\s+moment|in\s+a\s+minute|"
     r"shortly|now)\s*$|\b(?:note|notes|noted)\b", re.IGNORECASE)
 _TIME_OR_WHAT = re.compile(r"\w{3,}")
+_BOOK_WHEN = re.compile(r"\b(?:from|on|for)\s+the\s+\d|\b(?:next|every|each)\s+\w+|\btomorrow\b|"
+                        r"\b\d{1,2}(?:st|nd|rd|th)\b", re.IGNORECASE)
 # A when that is not a clock time: "within 5 working days", "in 7 to 10 days".
 _SOON = re.compile(r"\b(?:tomorrow|today|by|within|next)\b|\bin\s+(?:\d+|a|an|one|two|three|"
                    r"a\s+few)\b[^.!?;]{0,20}?\b(?:days?|weeks?|hours?)\b", re.IGNORECASE)
@@ -211,8 +220,12 @@ def extra_commitment(sentence: str, before: str = "") -> list[tuple[str, int, fl
         subject = "it"
         if re.match(r"(?:it|that|they)\b", m.group(0), re.IGNORECASE):
             subject = resolve_it(before + " " + sentence[: m.start()]) or "it"
-        text = f"Agent promised {subject} will be {m.group('state').lower()} {_tidy(rest)}"
-        out.append((text.rstrip(" ."), m.start(), 0.7))
+        state = m.group("state").lower()
+        verb = state if state in ("arrive", "reach you") else f"be {state}"
+        text = f"Agent promised {subject} will {_tidy(verb)} {_tidy(rest)}"
+        # "it should ...", "it'll arrive ...": only as the when of the promise before it
+        weak = verb == state or "should" in m.group(0).lower()
+        out.append((text.rstrip(" ."), m.start(), JOIN_ONLY if weak else 0.7))
     for m in _GET_SOMEONE.finditer(sentence):
         who = re.sub(r"^our\s+", "the ", m.group("who"), flags=re.IGNORECASE)
         how = re.sub(r"^to\s+", "", m.group("how").strip())
@@ -238,10 +251,13 @@ def extra_commitment(sentence: str, before: str = "") -> list[tuple[str, int, fl
     for m in _I_WILL.finditer(sentence):
         rest = m.group("rest")
         if _IMMEDIATE.search(rest) or len(_TIME_OR_WHAT.findall(rest)) < 1 or re.fullmatch(
-                r"\s*(?:that|it|this|them|those|out|that\s+out|it\s+out)\s*(?:for\s+you)?\s*",
+                r"\s*(?:that|it|this|them|those|out|that\s+out|it\s+out|one|a\s+new\s+one)\s*"
+                r"(?:for\s+you)?\s*",
                 rest, re.IGNORECASE):
             continue
         verb = re.sub(r"\s+", " ", m.group("verb").lower())
+        if verb in ("book", "reserve") and not (is_time(rest) or _BOOK_WHEN.search(rest)):
+            continue  # "I'll book a female vet": done in the call; a booking says when
         out.append((f"Agent promised to {verb} {_tidy(rest)}".rstrip(" ."), m.start(), 0.7))
     return out
 

@@ -53,6 +53,8 @@ maiden checkup check birthday party food bowl bed toy vet walk walks shots vacci
 surgery school class teacher phone room wedding insurance policy card medication meds
 prescription grooming nails teeth passport license licence dinner lunch breakfast
 years months weeks days old young age aged hes shes theyre were youre
+speaks collects pays drives works picks plays does says helps runs sees travels flies
+sleeps looks handles deals sorts signs orders books brings drops
 """)
 _NAME_TOKEN = re.compile(r"[a-z][a-z'-]*")
 _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z'-]+)\b")
@@ -295,7 +297,8 @@ _REL = "|".join(sorted({*_RELATION_WORDS, *_PLURALS}, key=len, reverse=True))
 # called mei", "for my horse dancer", "two dogs max and ruby".
 _MY_REL = re.compile(
     rf"\b(?P<own>my|our|me|the)\s+(?:(?:little|wee|old|eldest|youngest|oldest|younger|older|"
-    rf"new|baby|other|two|three|rescue|german|golden|\w+-year-old)\s+)*(?P<rel>{_REL})"
+    rf"new|baby|other|two|three|rescue|german|golden|big|service|guide|therapy|assistance|"
+    rf"\w+-year-old)\s+)*(?P<rel>{_REL})"
     rf"(?:'s|s(?=\s+name))?\s+(?:(?:name\s+is|name's|names|is\s+called|is\s+named|called|named|she's\s+called|"
     rf"he's\s+called|who's\s+called|is)\s+)?(?P<names>[a-z][a-z' -]{{1,40}})",
     re.IGNORECASE,
@@ -307,7 +310,7 @@ _HAVE_N = re.compile(
 )
 # "i've got a cat named biscuit and a dog named rolo": "a" needs the naming word.
 _A_REL_NAMED = re.compile(
-    rf"\ban?\s+(?:(?:little|wee|old|new|young|rescue)\s+)?(?P<rel>{_REL})\s+"
+    rf"\ban?\s+(?:(?:little|wee|old|new|young|rescue|big|service|guide)\s+)?(?P<rel>{_REL})\s+"
     rf"(?:named|called)\s+(?P<names>[a-z][a-z'-]*(?:\s+and\s+(?!an?\s)[a-z][a-z'-]*)?)",
     re.IGNORECASE)
 _SPECIES_AFTER = re.compile(

@@ -42,7 +42,7 @@ _STOP_OBJ = re.compile(
 
 _ALWAYS = re.compile(
     r"\b(?:i|we)\s+(?:always|usually|normally|generally)\s+(?:want|get|have|like|take|"
-    r"order|book|ask\s+for|go\s+for|drink|eat|wear|request)\s+(?P<obj>.+)",
+    r"order|book|ask\s+for|go\s+for|drink|eat|wear|request|sit|stay|fly|sleep)\s+(?P<obj>.+)",
     re.IGNORECASE)
 _ONLY = re.compile(
     r"\b(?:i|we)\s+only\s+(?:drink|eat|use|wear|fly|want|buy|order|take|watch|read)\s+"
@@ -60,7 +60,8 @@ _NO_THING = re.compile(
     r"on\s+(?:it|them|mine|my|anything|everything)|at\s+all|in\s+(?:it|mine)|thanks|my\s+\w+\s+hates?|we\s+don't|"
     r"i\s+don't|i'm\s+the|i\s+hate)\b|$)",
     re.IGNORECASE)
-_NOT_REFUSED = re.compile(r"(?:don't|dont|do|need|worries|problem|rush|way|idea|bother|"
+_NOT_REFUSED = re.compile(r"(?:with|in|on|at|for|from|about|don't|dont|do|need|worries|problem|"
+                          r"rush|way|idea|bother|"
                           r"thanks|thank|probs|biggie|matter|mind|i'm|it's|that's)\b", re.I)
 _PREFER_A = re.compile(
     r"\b(?:i'd|i\s+would|we'd)\s+(?:always\s+|really\s+|usually\s+)?(?:prefer|rather\s+have|like)\s+"

@@ -67,6 +67,15 @@ _FAVOURITE = re.compile(
     r"(?:\s+(?!is\b|are\b)[a-z]+)?)\s+(?:is|are|'s)\s+(?P<obj>[a-z])", re.IGNORECASE)
 
 
+# "i'm always a medium in tops", "i take a size nine", "i wear a 32 waist": a size to
+# remember. The number or size word must follow the frame directly.
+_SIZE = re.compile(
+    r"\b(?:i'm|im|i\s+am|i\s+take|i\s+wear|i'm\s+usually|i'm\s+always)\s+(?:always\s+|usually\s+|"
+    r"normally\s+)?(?:an?\s+)?(?P<size>size\s+\d+(?:\.5)?|size\s+[a-z]+|(?:extra\s+)?small|medium|"
+    r"(?:extra\s+)?large|x+l|\d+\s+(?:waist|chest|leg|collar|shoe|shoes))\b(?P<tail>\s+in\s+"
+    r"(?:tops|shirts|shoes|trousers|jeans|dresses|jackets|boots|everything))?", re.IGNORECASE)
+
+
 def tastes(t: TurnView) -> list[Candidate]:
     """"i never take sugar", "my favourite colour is yellow", "tina always tina"."""
     out: list[Candidate] = []
@@ -82,6 +91,11 @@ def tastes(t: TurnView) -> list[Candidate]:
                 verb = {"have": "have", "want": "want", "get": "get"}.get(verb, verb)
                 out.append(t.candidate(f"Does not {verb} {obj}", "preference", None, 0.7,
                                        offset + m.start(), negative=True))
+        for m in _SIZE.finditer(sentence):
+            size = re.sub(r"\s+", " ", m.group("size").lower())
+            tail = re.sub(r"\s+", " ", m.group("tail") or "").lower()
+            out.append(t.candidate(f"Wears {size}{tail}", "note", None, 0.7,
+                                   offset + m.start()))
         for m in _FAVOURITE.finditer(sentence):
             obj = _object(sentence, m.start("obj"), 4)
             if obj:
@@ -263,7 +277,7 @@ _LET_KNOW = re.compile(
 _WHEN = re.compile(
     r"\b(?:by|on|within|before|tomorrow|next|this|in\s+(?:\d+|a|an|two|three)|as\s+soon\s+as|"
     r"once|when|(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b", re.IGNORECASE)
-_IN_CALL_FIRST = word_set("""transfer put check look pull just see pop""")
+
 
 
 def _you(phrase: str) -> str:

@@ -67,13 +67,15 @@ _VEHICLE = re.compile(
 # A maker the list knows followed by a model it does not: "a 2020 honda jazz", "i drive a
 # kia niro". The year or an owning verb before it says this is the caller's vehicle.
 _MAKE_NEW_MODEL = re.compile(
-    r"\b(?:(?P<year>(?:19|20)\d\d)|(?:drive|drives|ride|rides|have|got|own|it's|its|it\s+is)"
-    r"\s+an?)\s+"
+    r"\b(?:(?P<year>(?:19|20)\d\d)|(?:drive|drives|ride|rides|have|got|own|it's|its|it\s+is|"
+    r"(?:car|bike|van|truck|motorbike|motorcycle|scooter)(?:'s|\s+is))\s+an?)\s+"
     r"(?:(?P<colour>white|black|silver|grey|gray|red|blue|green|yellow|orange|brown|gold|"
     r"beige)\s+)?(?P<make>" + "|".join(sorted(_MAKES, key=len, reverse=True)) + r")\s+"
     r"(?P<model>[a-z][a-z0-9-]{1,12}(?:\s+\d{1,3}\b)?)", re.IGNORECASE)
 _NOT_A_MODEL = frozenset({"and", "but", "so", "that", "with", "which", "car", "truck", "van",
-                          "suv", "it", "is", "has", "needs", "from", "in", "on", "i", "we"})
+                          "suv", "it", "is", "has", "needs", "from", "in", "on", "i", "we",
+                          "road", "mountain", "electric", "hybrid", "racing", "touring",
+                          "bike", "motorbike", "scooter"})
 _OWNERSHIP = re.compile(
     r"\b(?:it's|its|it\s+is|my|our|the|a|an|drive|have|got|on|for|we\s+have|i\s+have)\s+"
     r"(?:(?:work|old|new|company|wife's|husband's|son's|daughter's)\s+)?"

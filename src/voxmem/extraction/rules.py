@@ -23,11 +23,12 @@ The rules only see redacted text, so a card number or a diagnosis cannot reach a
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 
 from ._base import MAX_FACTS, ExtractedFact, Transcript
 from ._context import asked_for
-from ._rules_agent import AGENT_RULES, extra_commitment
+from ._rules_agent import AGENT_RULES, JOIN_ONLY, extra_commitment
 from ._rules_common import Rule, TurnView, capture_phrase, sentences
 from ._rules_habits import HABIT_RULES
 from ._rules_identity import IDENTITY_RULES, is_misheard_copy, read_back_ids
@@ -68,7 +69,9 @@ _COMMIT_SUBJECT = (
     r"(?P<who>(?:someone|somebody)(?:\s+from\s+(?:our\s+|the\s+)?[\w-]+(?:\s+[\w-]+)?)?|"
     r"(?:a|an|our|the|your)\s+(?:[\w-]+\s+){0,2}?(?:team|specialist|technician|engineer|"
     r"officer|agent|manager|representative|rep|nurse|advisor|adviser|department|supervisor|"
-    r"courier|driver|plumber|electrician|installer|crew))\s+will)"
+    r"courier|driver|plumber|electrician|installer|crew|coordinator|receptionist|surveyor|"
+    r"consultant|caseworker|handler|pharmacist|dentist|optician|tutor|instructor|solicitor|"
+    r"accountant|broker|fitter|mechanic|locksmith|inspector|adjuster|assessor))\s+will)"
 )
 # Verbs that promise something after the call. "transfer", "check", "make a note" or
 # "pull up your account" happen during the call and are not remembered.
@@ -136,6 +139,7 @@ _IN_A_MOMENT = re.compile(
 _NOT_A_PROMISE = re.compile(r"^(?:a\s+look|a\s+note|you\s+through|you\s+over|it\s+a\s+try)\b", re.I)
 
 
+_IT_WILL = "Agent promised it will "
 _VERB_YOU = re.compile(r"^(\S+)\s+(?:you|u)\b\s*", re.IGNORECASE)
 
 
@@ -201,8 +205,15 @@ def commitments(t: TurnView) -> list[Candidate]:
             text = f"Agent promised {what} will {then} {when}".strip()
             out.append(t.candidate(text, "commitment", None, 0.7, base + offset + m.start()))
         if len(out) == found:
-            out.extend(t.candidate(text, "commitment", None, conf, base + offset + at)
-                       for text, at, conf in extra_commitment(sentence, t.agent[:offset]))
+            for text, at, conf in extra_commitment(sentence, t.agent[:offset]):
+                if text.startswith(_IT_WILL) and found and out[-1].kind == "commitment":
+                    # "it" is what the promise just before was about: say when, there.
+                    out[-1] = dataclasses.replace(
+                        out[-1], text=f"{out[-1].text}; it will {text[len(_IT_WILL):]}")
+                    continue
+                if conf == JOIN_ONLY:
+                    continue
+                out.append(t.candidate(text, "commitment", None, conf, base + offset + at))
     for offset, sentence in sentences(t.user):
         if sentence.rstrip().endswith("?") or _OFFER.search(sentence):
             continue
