@@ -195,7 +195,8 @@ def asked_names_and_promises(t: TurnView) -> list[Candidate]:
                                    base + offset + m.start()))
         for m in _MAKE_SURE.finditer(sentence):
             who = re.sub(r"^(?:our|your)\s+", "the ", m.group("who"), flags=re.IGNORECASE)
-            verb = re.sub(r"(?<=x)es$|(?<=sh)es$|(?<=ch)es$|s$", "", m.group("verb").lower().split()[0])
+            verb = re.sub(r"(?<=x)es$|(?<=sh)es$|(?<=ch)es$|s$", "",
+                          m.group("verb").lower().split()[0])
             verb = "get" if verb == "get" else verb
             tail = " ".join(m.group("verb").lower().split()[1:])
             text = f"Agent promised {who.lower()} will {verb} {tail} {_tidy(m.group('rest'))}"

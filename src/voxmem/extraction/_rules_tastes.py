@@ -39,8 +39,9 @@ _QUESTION = re.compile(
 _HYPOTHETICAL = re.compile(r"\b(?:if|unless|whether|maybe|might|suppose)\b", re.IGNORECASE)
 # Speech has no commas: "no sugar i never take sugar" ends an object at a new clause.
 _NEW_CLAUSE = re.compile(
-    r"\s+(?:i|i'm|i'd|i've|we|we're|my|so|because|cause|but|and|it|it's|he|she|they|the\s+"
-    r"kids|thanks|thank|please|otherwise)\b.*$", re.IGNORECASE)
+    r"\s+(?:i|i'm|i'd|i've|we|we're|my|so|because|cause|but|and|it|it's|he|she|they|thanks|"
+    r"thank|please|otherwise|(?:the|our|his|her)\s+[a-z]+(?:\s+[a-z]+)?\s+(?:is|isn't|doesn't|"
+    r"don't|was|won't|has|can't|gets|are|aren't))\b.*$", re.IGNORECASE)
 _VAGUE = word_set("""it that this them those these one ones anything something any much
     more less stuff things nothing""")
 
@@ -136,14 +137,17 @@ def _named(t: TurnView, word: str) -> bool:
     if is_common_word(low) or len(low) < 3:
         return False
     return low in agent_proper_nouns(t.agent) or low in agent_proper_nouns(t.prev_agent) or (
-        bool(re.search(rf"(?:^|[.!?]\s+){re.escape(word.capitalize())}\b", t.agent)))
+        bool(re.search(rf"(?:^|[.!?]\s+){re.escape(word.capitalize())}(?:'s)?(?=[,.!?:;]|$|"
+                       r"\s+(?:has|is|can|will|would|does|was|and|it|at|on|for|with)\b)",
+                       t.agent)))
 
 
 # "its for ollie hes a cockapoo": a pet named first, its kind said after.
 _NAME_THEN_KIND = re.compile(
     r"\b(?:for|it's|its|it\s+is|this\s+is|about|called|named)\s+(?P<name>[a-z]+)\s+(?:he's|she's|"
     r"hes|shes|he\s+is|she\s+is|it's|its|who's|whos)\s+(?:a|an|my|our)\s+(?:(?:little|big|"
-    r"young|old|rescue|\d+\s+year\s+old)\s+)?(?P<kind>[a-z]+)\b", re.IGNORECASE)
+    r"young|old|rescue|\d+\s+year\s+old)\s+)?(?P<kind>[a-z]+)(?:\s+(?P<kind2>[a-z]+))?\b",
+    re.IGNORECASE)
 _PETS = frozenset({"dog", "cat", "horse", "pony", "rabbit", "parrot", "bird", "hamster",
                    "tortoise", "ferret", "gecko", "snake", "lizard", "goat", "donkey"})
 
@@ -152,7 +156,10 @@ def named_pets(t: TurnView) -> list[Candidate]:
     """A pet named before its kind: "its for ollie hes a cockapoo"."""
     out: list[Candidate] = []
     for m in _NAME_THEN_KIND.finditer(t.user):
+        # "a spaniel", "a springer spaniel": the kind is the first or the second word
         kind = _RELATION_WORDS.get(m.group("kind").lower())
+        if kind not in _PETS and m.group("kind2"):
+            kind = _RELATION_WORDS.get(m.group("kind2").lower())
         if kind in _PETS and _named(t, m.group("name")):
             out.append(t.candidate(f"Has a {kind} named {title_name(m.group('name'))}", "note",
                                    None, 0.75, m.start()))
@@ -239,9 +246,8 @@ def standing_always(t: TurnView) -> list[Candidate]:
         if sentence.rstrip().endswith("?"):
             continue
         for m in _PLEASE_ALWAYS.finditer(sentence):
-            obj = clean_object(capture_phrase(sentence, m.start("obj")))
-            if obj and len(obj.split()) <= 8 and not ONE_OFF.search(obj) and (
-                    obj.split()[0].lower() not in _VAGUE):
+            obj = _object(sentence, m.start("obj"), 8)
+            if obj:
                 verb = re.sub(r"\s+", " ", m.group("verb").lower())
                 out.append(t.candidate(f"Asks to always {verb} {obj}", "preference", None,
                                        0.7, offset + m.start()))
