@@ -229,3 +229,59 @@ def test_quality_on_the_held_out_set_f_does_not_regress() -> None:
     precision, recall, _ = _score(DATA / "extraction_heldout_f.jsonl")
     assert precision >= 0.69
     assert recall >= 0.70
+
+
+# --- how and when to reach the caller, said inside a request ------------------------------
+
+@pytest.mark.parametrize(("user", "label"), [
+    ("could you contact me via text from now", "text messages"),
+    ("please send my statements by post i don't do computers", "letters by post"),
+    ("can you update me on whatsapp", "WhatsApp"),
+])
+def test_a_channel_asked_for(user: str, label: str) -> None:
+    facts = [f for f in extract((user, "Sure.")) if f.slot_key == "preferred_contact_method"]
+    assert [f.text for f in facts] == [f"Prefers to be contacted by {label}"]
+
+
+@pytest.mark.parametrize(("user", "words"), [
+    ("mondays and fridays are my only days off", ("Mondays and Fridays",)),
+    ("could the cleaner come on thursdays instead of tuesdays", ("Thursdays", "not Tuesdays")),
+    ("please don't book me after four i collect the kids", ("after 4",)),
+])
+def test_when_the_caller_can_be_booked(user: str, words: tuple[str, ...]) -> None:
+    facts = [f for f in extract((user, "Noted.")) if f.slot_key == "preferred_time"]
+    assert len(facts) == 1 and all(w in facts[0].text for w in words), facts
+
+
+def test_a_call_at_a_time_is_not_a_refusal_of_calls() -> None:
+    found = texts(("please dont ring me after nine at night", "Noted."))
+    assert "Does not want phone calls" not in found
+    assert has(found, "after 9")
+
+
+def test_a_distance_is_not_a_budget() -> None:
+    assert not has(texts(("nothing more than twenty miles from home please", "Okay.")),
+                   "Budget")
+
+
+def test_a_plan_named_in_lower_case_replaces_the_old_one() -> None:
+    facts = [f for f in extract(("i'm on the basic membership i want to go up", "Sure."),
+                                ("yes", "Done, you're now on the premium plan from the 1st."))
+             if f.slot_key == "plan"]
+    assert [f.text for f in facts] == ["Is on the Premium plan"]
+
+
+@pytest.mark.parametrize(("turns", "words"), [
+    ([("the fridge is broken", "We can send an engineer Wednesday between 8 and 12."),
+      ("wednesday is fine", "Great.")], ("wednesday",)),
+    ([("ill get you the signed forms by friday", "Perfect.")], ("signed forms", "friday")),
+    ([("can you bring a trolley", "Yes, we'll bring two trolleys on the day.")], ("trolleys",)),
+])
+def test_more_promises(turns: list[tuple[str, str]], words: tuple[str, ...]) -> None:
+    found = [f.text for f in extract(*turns) if f.kind == "commitment"]
+    assert [t for t in found if all(w in t.lower() for w in words)], found
+
+
+def test_bringing_something_now_is_not_a_promise() -> None:
+    assert texts(("its my birthday", "Happy birthday! We'll bring a candle for the cake."),
+                 kind="commitment") == []

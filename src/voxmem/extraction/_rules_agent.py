@@ -49,7 +49,9 @@ _BOOKED = re.compile(
 )
 _OFFER = re.compile(
     r"^(?:(?:Okay|Ok|Sure|Great|Thanks)[,!.]?\s+)?(?:I\s+have|I've\s+got|I\s+can\s+do|We\s+can\s+"
-    r"(?:do|see\s+(?:you|\w+))|(?:Dr\.?|Doctor)\s+\w+\s+(?:has|can\s+see\s+\w+)|[A-Z][a-z]+\s+has|"
+    r"(?:do|see\s+(?:you|\w+)|send\s+(?:an?|our|the|someone)(?:\s+[a-z]+)?)|"
+    r"(?:Our|An?|The)\s+[a-z]+\s+can\s+(?:come|visit|be\s+there|pop\s+round|come\s+out)|"
+    r"(?:Dr\.?|Doctor)\s+\w+\s+(?:has|can\s+see\s+\w+)|[A-Z][a-z]+\s+has|"
     r"How\s+about|We\s+have)\s+(?P<when>(?:[^.!?]|(?<=Dr)\.|(?<=Mr)\.|(?<=Mrs)\.|(?<=Ms)\.){4,80})",
 )
 _ACCEPT = re.compile(
@@ -151,7 +153,8 @@ _READY = re.compile(
 )
 _I_WILL = re.compile(
     r"\b(?:I'll|I\s+will|We'll|We\s+will)\s+(?:also\s+|now\s+|just\s+)?(?P<verb>open|apply|"
-    r"waive|post|book|reserve|arrange|file|submit|hold|prepare|schedule|set\s+up|sort(?:\s+out)?|"
+    r"waive|post|book|reserve|bring|arrange|file|submit|hold|prepare|schedule|set\s+up|"
+    r"sort(?:\s+out)?|"
     r"put(?=\s+an?\s)|"
     r"send|have\s+[\w\s]{2,20}?\s+(?:review|call|check|look\s+at|email|contact))\b"
     r"(?P<rest>(?:[^.!?;]|(?<=Dr)\.|(?<=Mr)\.|(?<=Mrs)\.|(?<=Ms)\.){0,80})",
@@ -162,8 +165,9 @@ _IMMEDIATE = re.compile(
     r"\b(?:right\s+away|right\s+now|straight\s+away|in\s+a\s+moment|in\s+a\s+minute|"
     r"shortly|now)\s*$|\b(?:note|notes|noted)\b", re.IGNORECASE)
 _TIME_OR_WHAT = re.compile(r"\w{3,}")
-_BOOK_WHEN = re.compile(r"\b(?:from|on|for)\s+the\s+\d|\b(?:next|every|each)\s+\w+|\btomorrow\b|"
-                        r"\b\d{1,2}(?:st|nd|rd|th)\b", re.IGNORECASE)
+_BOOK_WHEN = re.compile(r"\b(?:from|on|for)\s+the\s+\d|\bon\s+the\s+day\b|"
+                        r"\b(?:next|every|each)\s+\w+|\btomorrow\b|\b\d{1,2}(?:st|nd|rd|th)\b",
+                        re.IGNORECASE)
 # A when that is not a clock time: "within 5 working days", "in 7 to 10 days".
 _SOON = re.compile(r"\b(?:tomorrow|today|by|within|next)\b|\bin\s+(?:\d+|a|an|one|two|three|"
                    r"a\s+few)\b[^.!?;]{0,20}?\b(?:days?|weeks?|hours?)\b", re.IGNORECASE)
@@ -256,7 +260,7 @@ def extra_commitment(sentence: str, before: str = "") -> list[tuple[str, int, fl
                 rest, re.IGNORECASE):
             continue
         verb = re.sub(r"\s+", " ", m.group("verb").lower())
-        if verb in ("book", "reserve") and not (is_time(rest) or _BOOK_WHEN.search(rest)):
+        if verb in ("book", "reserve", "bring") and not (is_time(rest) or _BOOK_WHEN.search(rest)):
             continue  # "I'll book a female vet": done in the call; a booking says when
         out.append((f"Agent promised to {verb} {_tidy(rest)}".rstrip(" ."), m.start(), 0.7))
     return out

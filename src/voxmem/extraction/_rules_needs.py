@@ -238,7 +238,9 @@ _PLAN_BY_AGENT = re.compile(
     # "I've moved you to the 150Mb plan from next month": a change, so the new plan.
     r"\b(?:I've|I\s+have|we've|I'll|we'll)\s+(?:now\s+)?(?:moved|switched|upgraded|downgraded|"
     r"changed|move|switch|upgrade|downgrade|change)\s+you\s+(?:over\s+)?to\s+(?:the\s+|our\s+)?"
-    r"(?P<plan2>[\w+-]+(?:\s[\w+-]+)?)\s+(?:plan|tier|package|tariff|bundle|membership)\b"
+    r"(?P<plan2>[\w+-]+(?:\s[\w+-]+)?)\s+(?:plan|tier|package|tariff|bundle|membership)\b|"
+    r"\byou're\s+(?:now\s+)?on\s+(?:the|our)\s+(?P<plan3>[a-z][\w+-]*(?:\s[a-z][\w+-]*)?)\s+"
+    r"(?:plan|tier|package|tariff|membership)\b"
 )
 _PLAN_BY_CALLER = re.compile(
     r"\b(?:i'm|i\s+am|im|we're|we\s+are)\s+(?:currently\s+|still\s+)?on\s+(?:the\s+|a\s+)?"
@@ -283,7 +285,8 @@ def notes(t: TurnView) -> list[Candidate]:
                                m.start()))
     by_agent = _PLAN_BY_AGENT.search(t.agent)
     if by_agent:
-        plan = by_agent.group("plan") or by_agent.group("plan2")
+        plan = by_agent.group("plan") or by_agent.group("plan2") or (
+            by_agent.group("plan3").title())
         out.append(t.candidate(f"Is on the {plan} plan", "note", "plan", 0.75,
                                len(t.user) + by_agent.start()))
     by_caller = _PLAN_BY_CALLER.search(t.user)

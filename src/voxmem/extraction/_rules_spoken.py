@@ -147,8 +147,10 @@ _CONTACT = re.compile(
     re.IGNORECASE)
 _NO_CALLS = re.compile(
     r"\b(?:don't|do\s+not|dont|please\s+don't|never)\s+(?:ring|call|phone)\s+me\b"
-    r"(?!\s+(?:at\s+work|at\s+the\s+office|at\s+home|on\s+my))|"
-    r"\bstop\s+calling\s+me\b(?:\s+about\s+(?P<about>[a-z ]{3,30}))?", re.IGNORECASE)
+    r"(?!\s+(?:at\s+work|at\s+the\s+office|at\s+home|on\s+my|before|after|during|between|"
+    r"until|till|in\s+the|on\s+\w+days?|at\s+night|at\s+\d))|"
+    r"\bstop\s+calling\s+me\b(?:\s+about\s+(?P<about>[a-z ]{3,30}?)(?=\s+(?:if|and|but|so|i|"
+    r"please|because|cause|we|my)\b|\s*$|\s*[,.;!?]))?", re.IGNORECASE)
 _SPEAKS = re.compile(
     r"\b(?:speaks?|in)\s+(?P<lang>spanish|french|german|italian|portuguese|polish|"
     r"mandarin|cantonese|arabic|hindi|urdu|punjabi|russian|vietnamese|korean|japanese|"
@@ -434,6 +436,10 @@ _BUDGETS = tuple(re.compile(p + _AMOUNT, re.IGNORECASE) for p in (
 ))
 
 
+_NOT_MONEY = re.compile(r"\s*(?:miles?|km|kilomet(?:er|re)s?|minutes?|mins?|hours?|hrs?|feet|"
+                        r"foot|metres?|meters?|kg|kilos?|people|guests|days?|weeks?)\b", re.I)
+
+
 def spoken_constraints(t: TurnView) -> list[Candidate]:
     """"i cant be without a car so i need a loaner", "no jumping stuff"."""
     out: list[Candidate] = []
@@ -446,6 +452,8 @@ def spoken_constraints(t: TurnView) -> list[Candidate]:
         direction = ((m.groupdict().get("dir")) or "over").lower()
         if not any(c.isdigit() for c in amount):
             continue
+        if _NOT_MONEY.match(t.user, m.end()):
+            continue  # "nothing more than 30 miles from home": a distance
         if direction in ("under", "below", "less than"):
             text = f"Minimum is {amount}"
         else:

@@ -239,6 +239,51 @@ _REPAIR = re.compile(
     r"would\s+be\s+better)?\s*$", re.IGNORECASE)
 
 
+# "can you message me on whatsapp instead of email", "send the bill to my email only":
+# how to reach the caller, said inside a request (the contact rules skip questions).
+_CHANNELS = {"whatsapp": "WhatsApp", "email": "email", "e-mail": "email", "text": "text messages",
+             "sms": "text messages", "post": "letters by post", "signal": "Signal"}
+_REACH_ON = re.compile(
+    r"\b(?:message|contact|reach|get\s+hold\s+of|update)\s+(?:me|us)\s+(?:on|via|by|through|over)\s+"
+    r"(?P<m>whatsapp|e-?mail|text|sms|signal|post)\b|\bsend\s+(?:the|my|all\s+(?:the|my)?)?\s*"
+    r"(?:bills?|statements?|invoices?|receipts?|letters?|updates?|reminders?)\s+(?:to\s+my|by|via|"
+    r"on|over)\s+(?P<m2>e-?mail|post|text|whatsapp)\b", re.IGNORECASE)
+_DAYS = r"(?:mon|tues|wednes|thurs|fri|satur|sun)days?"
+# "tuesdays and wednesdays are my only days off", "come on fridays instead of mondays"
+_DAYS_OFF = re.compile(
+    rf"\b(?P<obj>{_DAYS}(?:\s+and\s+{_DAYS})?)\s+(?:are|is)\s+my\s+(?:only\s+)?days?\s+off\b|"
+    rf"\bmy\s+(?:only\s+)?days?\s+off\s+(?:are|is)\s+(?P<obj2>{_DAYS}(?:\s+and\s+{_DAYS})?)\b",
+    re.IGNORECASE)
+_INSTEAD_OF = re.compile(
+    rf"\b(?:come|deliver|book\s+(?:me|us)|call\s+(?:me|us)|visit|do\s+it|clean|mow)\s+(?:in\s+)?"
+    rf"(?:on\s+)?(?P<new>{_DAYS}|mornings|afternoons|evenings)\s+instead\s+of\s+"
+    rf"(?P<old>{_DAYS}|mornings|afternoons|evenings)\b", re.IGNORECASE)
+_NEVER_BOOK = re.compile(
+    r"\b(?:never|don't|do\s+not|please\s+don't)\s+(?:book|schedule)\s+(?:me|us|anything)\s+"
+    r"(?P<obj>(?:before|after)\s+\d{1,2}(?::\d\d)?(?:\s*(?:am|pm))?)", re.IGNORECASE)
+
+
+def reach_and_days(t: TurnView) -> list[Candidate]:
+    """How and when to reach the caller, said as a request or a fact of their week."""
+    out: list[Candidate] = []
+    for m in _REACH_ON.finditer(t.user):
+        label = _CHANNELS[(m.group("m") or m.group("m2")).lower()]
+        out.append(t.candidate(f"Prefers to be contacted by {label}", "preference",
+                               "preferred_contact_method", 0.75, m.start()))
+    for m in _DAYS_OFF.finditer(t.user):
+        days = (m.group("obj") or m.group("obj2")).lower()
+        out.append(t.candidate(tidy_days(f"Available {days} (days off)"), "availability",
+                               "preferred_time", 0.75, m.start()))
+    for m in _INSTEAD_OF.finditer(t.user):
+        text = f"Prefers {m.group('new').lower()}, not {m.group('old').lower()}"
+        out.append(t.candidate(tidy_days(text), "availability", "preferred_time", 0.75,
+                               m.start()))
+    for m in _NEVER_BOOK.finditer(t.user):
+        out.append(t.candidate(f"Not available {m.group('obj').lower()}", "availability",
+                               "preferred_time", 0.8, m.start(), negative=True))
+    return out
+
+
 def standing_always(t: TurnView) -> list[Candidate]:
     """"please always ring the mobile not the landline", "never before ten please"."""
     out: list[Candidate] = []
@@ -365,5 +410,5 @@ def resolve_it(before: str) -> str | None:
     return re.sub(r"^your\b", "the caller's", found.group("what"), flags=re.IGNORECASE)
 
 
-TASTE_RULES = (tastes, preferred_people, named_pets, standing_always, linked_promises,
-               done_and_arrives)
+TASTE_RULES = (tastes, preferred_people, named_pets, standing_always, reach_and_days,
+               linked_promises, done_and_arrives)

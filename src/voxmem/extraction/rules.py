@@ -109,7 +109,8 @@ _ARRANGED = re.compile(
 # The caller's own promises: "I'll pay the rest on the 15th".
 _CALLER_PROMISE = re.compile(
     r"\b(?:i'll|ill|i\s+will|i'm\s+going\s+to|i\s+promise\s+to)\s+(?:definitely\s+|also\s+)?"
-    r"(?P<verb>pay|send|bring|drop\s+off|return|upload|fax|mail|email|sign|submit|transfer)\s+",
+    r"(?P<verb>pay|send|bring|drop\s+off|return|upload|fax|mail|email|sign|submit|transfer|"
+    r"get\s+you)\s+",
     re.IGNORECASE,
 )
 _OFFER = re.compile(
@@ -218,7 +219,7 @@ def commitments(t: TurnView) -> list[Candidate]:
         if sentence.rstrip().endswith("?") or _OFFER.search(sentence):
             continue
         for m in _CALLER_PROMISE.finditer(sentence):
-            verb = re.sub(r"\s+", " ", m.group("verb").lower())
+            verb = re.sub(r"\s+", " ", m.group("verb").lower()).removesuffix(" you")
             rest = _commit_phrase(third_person(capture_phrase(sentence, m.end())))
             if len(rest.split()) >= 2:
                 out.append(t.candidate(f"Caller promised to {verb} {rest}", "commitment", None,
