@@ -285,3 +285,57 @@ def test_more_promises(turns: list[tuple[str, str]], words: tuple[str, ...]) -> 
 def test_bringing_something_now_is_not_a_promise() -> None:
     assert texts(("its my birthday", "Happy birthday! We'll bring a candle for the cake."),
                  kind="commitment") == []
+
+
+# --- more promise shapes (each needs a when) ----------------------------------------------
+
+@pytest.mark.parametrize(("agent", "words"), [
+    ("Lovely, I'll give you a bell when the frames arrive.", ("call", "frames arrive")),
+    ("You'll have the bike back by Saturday.", ("bike back", "saturday")),
+    ("Expect your new badge in the post by the 20th.", ("badge", "20th")),
+    ("Our electrician Sunil is coming out Thursday afternoon.", ("sunil", "thursday")),
+    ("The deposit will be refunded within 3 working days.", ("deposit", "refunded")),
+    ("Right, that's you booked in with Rhona on Tuesday at 4.", ("rhona", "tuesday")),
+    ("Your boiler service is scheduled for the 9th of May.", ("9th of may",)),
+    ("I'm passing this to billing; they'll be in touch by Friday.", ("in touch", "friday")),
+])
+def test_a_promise_with_a_when(agent: str, words: tuple[str, ...]) -> None:
+    found = texts(("okay", agent), kind="commitment")
+    assert [t for t in found if all(w in t.lower() for w in words)], found
+
+
+@pytest.mark.parametrize("agent", [
+    "I'll give you a ring.",                        # no when
+    "You'll have it back, don't worry.",
+    "Our manager is coming over to help me now.",   # during the call, no day
+    "The deposit will be refunded if you cancel.",  # a condition, no when
+    "They'll love it.",
+])
+def test_a_reassurance_is_not_a_promise(agent: str) -> None:
+    assert texts(("okay", agent), kind="commitment") == []
+
+
+# --- how the caller likes a thing done ------------------------------------------------------
+
+@pytest.mark.parametrize(("user", "words"), [
+    ("medium rare with pepper sauce thats how i like it", ("medium rare", "pepper sauce")),
+    ("we order the family bucket every single time", ("family bucket",)),
+    ("could you make sure its a ground floor room", ("ground floor room",)),
+    ("we'd rather be seated near the stage", ("near the stage",)),
+    ("honestly its easier if you email me", ("email",)),
+    ("we don't want any sales calls", ("sales calls",)),
+    ("same shade as before the copper red", ("same shade", "copper red")),
+    ("could you seat us upstairs we love the view up there", ("the view",)),
+])
+def test_how_they_like_it(user: str, words: tuple[str, ...]) -> None:
+    found = texts((user, "Sure."), kind="preference")
+    assert has(found, *words), found
+
+
+@pytest.mark.parametrize("user", [
+    "can you tell me how i like it",            # a question, no taste said
+    "same as before if you can",                # no value after the frame
+    "do you love the view up there",
+])
+def test_no_taste_in_these(user: str) -> None:
+    assert texts((user, "Sure."), kind="preference") == []

@@ -49,7 +49,8 @@ _DONT_EAT = re.compile(
     r"\b(?:i|we)\s+(?:don't|do\s+not|never|can't|cannot)\s+eat\s+(?P<food>[a-z]+"
     r"(?:\s+(?:or|and|nor)\s+[a-z]+)?)\b", re.IGNORECASE)
 _NOT_A_FOOD = word_set(
-    """much out after before anything anything late here there that it this a lot anymore
+    """much out after before anything anything late here there that it this a lot anymore them
+    those these
     breakfast lunch dinner at in on right well enough too the with""")
 _ME_AGAIN = re.compile(
     r"^(?:(?:hi|hiya|hello|hey|yeah|oh)\s+)*(?:it's|its|it\s+is)\s+(?:only\s+|just\s+)?me\s+"

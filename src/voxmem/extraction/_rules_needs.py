@@ -206,7 +206,7 @@ def needs(t: TurnView) -> list[Candidate]:
             # "I always go with the matte finish" is a taste; "I always order X" a need.
             # "we always get thin crust" names a taste too: without a quantity, what the
             # caller always gets, has or takes is how they like it, not an amount to stock.
-            kind = "preference" if verb in ("go with", "go for") or (
+            kind = "preference" if verb in ("go with", "go for", "book") or (
                 verb in ("get", "have", "take") and not _QUANTITY.search(obj)) else "need"
             out.append(t.candidate(f"{adverb} {_VERB_3RD.get(verb, verb)} {obj}", kind, None,
                                    0.75, offset + m.start()))

@@ -297,7 +297,8 @@ _REL = "|".join(sorted({*_RELATION_WORDS, *_PLURALS}, key=len, reverse=True))
 # called mei", "for my horse dancer", "two dogs max and ruby".
 _MY_REL = re.compile(
     rf"\b(?P<own>my|our|me|the)\s+(?:(?:little|wee|old|eldest|youngest|oldest|younger|older|"
-    rf"new|baby|other|two|three|rescue|german|golden|big|service|guide|therapy|assistance|"
+    rf"new|baby|other|two|three|rescue|german|golden|big|service|guide|therapy|assistance|ex|"
+    rf"late|former|"
     rf"\w+-year-old)\s+)*(?P<rel>{_REL})"
     rf"(?:'s|s(?=\s+name))?\s+(?:(?:name\s+is|name's|names|is\s+called|is\s+named|called|named|she's\s+called|"
     rf"he's\s+called|who's\s+called|is)\s+)?(?P<names>[a-z][a-z' -]{{1,40}})",

@@ -29,6 +29,7 @@ import re
 from ._base import MAX_FACTS, ExtractedFact, Transcript
 from ._context import asked_for
 from ._rules_agent import AGENT_RULES, JOIN_ONLY, extra_commitment
+from ._rules_choices import CHOICE_RULES, tails
 from ._rules_common import Rule, TurnView, capture_phrase, sentences
 from ._rules_habits import HABIT_RULES
 from ._rules_identity import IDENTITY_RULES, is_misheard_copy, read_back_ids
@@ -36,6 +37,7 @@ from ._rules_needs import NEED_RULES, declared_allergies
 from ._rules_noted import NOTED_RULES, echoed_needs, echoed_preferences
 from ._rules_people import PEOPLE_RULES
 from ._rules_preferences import PREFERENCE_RULES
+from ._rules_promised import PROMISED_RULES
 from ._rules_spoken import SPOKEN_RULES, as_diet
 from ._rules_standing import STANDING_RULES
 from ._rules_tastes import TASTE_RULES
@@ -64,7 +66,7 @@ DEFAULT_MIN_CONFIDENCE = 0.5
 # --- agent commitments -------------------------------------------------------------------
 
 _COMMIT_SUBJECT = (
-    r"(?P<subj>i'll|i\s+will|i'm\s+going\s+to|i\s+am\s+going\s+to|we'll|we\s+will|"
+    r"(?P<subj>i'll|i\s+will|i'm\s+going\s+to|i\s+am\s+going\s+to|we'll|we\s+will|they'll|"
     r"we're\s+going\s+to|we\s+are\s+going\s+to|"
     r"(?P<who>(?:someone|somebody)(?:\s+from\s+(?:our\s+|the\s+)?[\w-]+(?:\s+[\w-]+)?)?|"
     r"(?:a|an|our|the|your)\s+(?:[\w-]+\s+){0,2}?(?:team|specialist|technician|engineer|"
@@ -231,7 +233,10 @@ _WISH_KINDS = frozenset({"preference", "constraint", "availability", "need"})
 _USER_RULES: tuple[Rule, ...] = (
     *IDENTITY_RULES, *PEOPLE_RULES, *THING_RULES, *PREFERENCE_RULES, *SPOKEN_RULES,
     *NEED_RULES, *AGENT_RULES, *STANDING_RULES, *HABIT_RULES, *NOTED_RULES, *WISH_RULES,
-    *TASTE_RULES, commitments)
+    *TASTE_RULES, *PROMISED_RULES, *CHOICE_RULES, commitments)
+# Read again on the statement that ends a run-on question ("can we sit outside we love
+# the terrace"): these rules skip questions.
+_TAIL_RULES: tuple[Rule, ...] = (PREFERENCE_RULES[0],)
 
 
 class RuleExtractor:
@@ -303,6 +308,7 @@ class RuleExtractor:
             found = len(candidates)
             for rule in _USER_RULES:
                 candidates.extend(rule(view))
+            candidates.extend(tails(view, _TAIL_RULES))
             for back in read_back_ids(view):
                 # The written read-back replaces a garbled spoken copy from this turn.
                 candidates[found:] = [c for c in candidates[found:] if not (
