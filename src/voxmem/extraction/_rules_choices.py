@@ -71,38 +71,44 @@ _METHOD = {"text": "text messages", "message": "text messages", "email": "email"
            "ring": "phone calls", "write to": "letters by post"}
 
 
+_TRIGGER = re.compile(r"how|time|fail|sure|sit|seated|easier|better|best|want|same", re.I)
+
+
 def choices(t: TurnView) -> list[Candidate]:
     """The frames above, one fact each."""
     out: list[Candidate] = []
+    if not _TRIGGER.search(t.user):
+        return out
     for offset, sentence in sentences(t.user):
-        for m in _THATS_HOW.finditer(sentence):
+        low = sentence.lower()
+        for m in _THATS_HOW.finditer(sentence) if "how" in low else ():
             obj = _object(_LEAD.sub("", m.group("obj").strip()), 6)
             if obj:
                 out.append(t.candidate(f"Prefers {obj}", "preference", None, 0.7,
                                        offset + m.start()))
-        for m in _EVERY_TIME.finditer(sentence):
+        for m in _EVERY_TIME.finditer(sentence) if " time" in low or "fail" in low else ():
             obj = _object(m.group("obj"), 5)
             if obj:
                 out.append(t.candidate(f"Prefers {obj}", "preference", None, 0.7,
                                        offset + m.start()))
-        for m in _MAKE_SURE_ITS.finditer(sentence):
+        for m in _MAKE_SURE_ITS.finditer(sentence) if "sure" in low else ():
             obj = _object(capture_phrase(sentence, m.start("obj")), 5)
             if obj:
                 out.append(t.candidate(f"Prefers {obj}", "preference", None, 0.65,
                                        offset + m.start()))
-        for m in _LIKE_TO_SIT.finditer(sentence):
+        for m in _LIKE_TO_SIT.finditer(sentence) if " to " in low else ():
             obj = _object(capture_phrase(sentence, m.start("obj")), 6)
             if obj:
                 out.append(t.candidate(f"Prefers to sit {obj}", "preference", None, 0.65,
                                        offset + m.start()))
-        for m in _EASIER_IF.finditer(sentence):
+        for m in _EASIER_IF.finditer(sentence) if " you " in low else ():
             label = _METHOD[re.sub(r"\s+", " ", m.group("m").lower())]
             out.append(t.candidate(f"Prefers to be contacted by {label}", "preference",
                                    "preferred_contact_method", 0.75, offset + m.start()))
-        for m in _NO_MARKETING.finditer(sentence):
+        for m in _NO_MARKETING.finditer(sentence) if "want" in low else ():
             out.append(t.candidate(f"Does not want {m.group('obj').lower()}", "preference",
                                    None, 0.75, offset + m.start(), negative=True))
-        for m in _SAME_AS_BEFORE.finditer(sentence):
+        for m in _SAME_AS_BEFORE.finditer(sentence) if "same" in low else ():
             val = _object(m.group("val"), 3)
             if val and val.split()[0].lower() not in _NOT_A_VALUE:
                 out.append(t.candidate(
@@ -128,6 +134,8 @@ def statement_tail(sentence: str) -> tuple[int, str] | None:
 def tails(t: TurnView, rules: tuple[Rule, ...]) -> list[Candidate]:
     """Run ``rules`` over the statements at the end of the caller's run-on questions."""
     out: list[Candidate] = []
+    if not _STATEMENT.search(t.user):
+        return out
     for offset, sentence in sentences(t.user):
         if not (sentence.rstrip().endswith("?") or re.match(
                 r"^\s*(?:(?:so|and|um|uh|oh|hi|hello|yeah)\s+)*(?:can|could|would|will|do|is|are)\b",

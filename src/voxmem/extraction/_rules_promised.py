@@ -52,6 +52,12 @@ _SET_FOR = re.compile(
     r"confirmed|arranged)\s+(?:for\s+)?(?P<when>[^.!?;]{4,80})", re.IGNORECASE)
 
 
+# Every shape above holds one of these; most agent turns hold none.
+_TRIGGER = re.compile(r"give\s+you|\shave\s|xpect|coming|visiting|calling|popping|dropping|"
+                      r"will\s+be|that's\s+you|\sis\s+(?:now\s+)?(?:set|booked|scheduled|"
+                      r"confirmed|arranged)", re.IGNORECASE)
+
+
 def _you(phrase: str) -> str:
     phrase = re.sub(r"\byour\b", "the caller's", phrase, flags=re.IGNORECASE)
     phrase = re.sub(r"\byou\b", "the caller", phrase, flags=re.IGNORECASE)
@@ -61,29 +67,32 @@ def _you(phrase: str) -> str:
 def more_promises(t: TurnView) -> list[Candidate]:
     """Promises in the shapes above; each needs a when."""
     out: list[Candidate] = []
+    if not _TRIGGER.search(t.agent):
+        return out
     base = len(t.user)
     for offset, sentence in sentences(t.agent):
+        low = sentence.lower()
         if sentence.rstrip().endswith("?") or _OFFER.search(sentence):
             continue
 
         def add(text: str, at: int, start: int = base + offset) -> None:
             out.append(t.candidate(text, "commitment", None, 0.7, start + at))
 
-        for m in _GIVE_A_RING.finditer(sentence):
+        for m in _GIVE_A_RING.finditer(sentence) if "give you" in low else ():
             rest = m.group("rest")
             if _WHEN.search(rest):
                 how = {"ring": "call", "shout": "call", "buzz": "call", "bell": "call"}.get(
                     m.group("how").lower(), m.group("how").lower())
                 add(f"Agent promised to {how} the caller {_you(rest)}", m.start())
-        for m in _HAVE_IT_BACK.finditer(sentence):
+        for m in _HAVE_IT_BACK.finditer(sentence) if " have " in low else ():
             rest = m.group("rest")
             if _WHEN.search(rest) or is_time(rest):
                 add(f"Agent promised the caller will have {_you(m.group('what'))} "
                     f"{m.group('how').lower()} {_you(rest)}", m.start())
-        for m in _EXPECT_THING.finditer(sentence):
+        for m in _EXPECT_THING.finditer(sentence) if "expect" in low else ():
             add(f"Agent promised the caller will receive {_you(m.group('what'))} "
                 f"{_you(m.group('rest'))}", m.start())
-        for m in _IS_COMING.finditer(sentence):
+        for m in _IS_COMING.finditer(sentence) if "ing " in low else ():
             rest = m.group("rest")
             who = m.group("who")
             if who.split()[0].lower() in ("it", "that", "this", "he", "she", "which"):

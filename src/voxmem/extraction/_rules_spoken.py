@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Iterator
 
 from ._rules_common import (
     ONE_OFF,
@@ -188,16 +189,43 @@ def _pref(t: TurnView, text: str, at: int, conf: float = 0.7, *, slot: str | Non
     return t.candidate(text, kind, slot, conf, at)
 
 
+# Words each pattern cannot match without: a substring test is far cheaper than a
+# pattern whose object is ".+" tried at every word of the turn. (Keyed by id: hashing a
+# compiled pattern hashes its whole source each time.)
+_NEEDS: dict[int, re.Pattern[str]] = {
+    id(pattern): re.compile("|".join(words.split())) for pattern, words in (
+        (_ALWAYS, "always usually normally generally"), (_ONLY, "only"),
+        (_PUT_ME, "put seat place book"), (_WHENEVER, "whenever"),
+        (_PREFER_A, "prefer rather like"), (_SAME_AS, "same"),
+        (_TASTE, "fan fond keen partial more after into tend ideally love"),
+        (_DISTASTE, "not don't"), (_ALWAYS_FOR_ME, "always"), (_BETTER_FOR_MY, "better best"),
+        (_A_MUST, "must"), (_X_ONLY, "only"), (_NO_THING, "no nothing"),
+        (_STYLIST, "always she's he's if"), (_CONTACT, "text mail post message"),
+        (_NO_CALLS, "call ring phone"),
+        *((p, w) for p, w in zip(_STANDING, (
+            "stick", "my", "my", "always", "every", "keep", "keep", "easy", "want", "better",
+            "never"), strict=True)),
+    )}
+
+
+def _scan(pattern: re.Pattern[str], text: str, low: str) -> Iterator[re.Match[str]]:
+    need = _NEEDS.get(id(pattern))
+    if need is not None and need.search(low) is None:
+        return iter(())
+    return pattern.finditer(text)
+
+
 def spoken_preferences(t: TurnView) -> list[Candidate]:
     """Tastes and standing wishes said the way people say them on the phone."""
     out: list[Candidate] = []
     user = t.user
+    low = user.lower()
     if _QUESTION.match(user.strip()):
         return out
     for pattern, lead in ((_ALWAYS, "Prefers"), (_ONLY, "Only wants"), (_PUT_ME, "Prefers"),
                           (_WHENEVER, "Prefers"), (_PREFER_A, "Prefers"),
                           (_SAME_AS, "Prefers")):
-        for m in pattern.finditer(user):
+        for m in _scan(pattern, user, low):
             obj = _obj(user, m.start("obj"))
             if not obj or _STOP_OBJ.match(_ARTICLE.sub("", obj)) or ONE_OFF.search(obj) or (
                     obj.startswith(("to ", "for "))):
@@ -208,7 +236,7 @@ def spoken_preferences(t: TurnView) -> list[Candidate]:
                 continue
             out.append(_pref(t, f"{lead} {obj}", m.start()))
     for pattern in _STANDING:
-        for m in pattern.finditer(user):
+        for m in _scan(pattern, user, low):
             obj = _obj(user, m.start("obj"))
             if not obj or _STOP_OBJ.match(_ARTICLE.sub("", obj)) or ONE_OFF.search(obj) or (
                     obj.startswith("to ")):
@@ -216,20 +244,20 @@ def spoken_preferences(t: TurnView) -> list[Candidate]:
             neg = m.groupdict().get("neg")
             text = f"Does not want to be {neg} {obj}" if neg else f"Prefers {obj}"
             out.append(_pref(t, text, m.start(), 0.65))
-    for m in _TASTE.finditer(user):
+    for m in _scan(_TASTE, user, low):
         start = next(m.start(g) for g in ("obj", "obj2", "obj3", "obj4", "obj5") if m.group(g))
         group = next(g for g in ("obj", "obj2", "obj3", "obj4", "obj5") if m.group(g))
         obj = m.group(group) if group == "obj5" else _obj(user, start)
         obj = re.sub(r"\s+person$", "", obj.strip())
         if obj and not _STOP_OBJ.match(_ARTICLE.sub("", obj)) and not ONE_OFF.search(obj):
             out.append(_pref(t, f"Prefers {clean_object(obj)}", m.start(), 0.65))
-    for m in _DISTASTE.finditer(user):
+    for m in _scan(_DISTASTE, user, low):
         obj = (m.group("obj2") or _obj(user, m.start("obj"))).strip()
         if obj and not _STOP_OBJ.match(_ARTICLE.sub("", obj)):
             out.append(_pref(t, f"Does not want {obj}", m.start(), 0.65))
     for pattern, lead in ((_ALWAYS_FOR_ME, "Prefers: always"), (_BETTER_FOR_MY, "Prefers"),
                           (_A_MUST, "Needs"), (_X_ONLY, "Prefers only")):
-        for m in pattern.finditer(user):
+        for m in _scan(pattern, user, low):
             obj = clean_object(_LEAD_WORDS.sub("", m.group("obj")))
             if obj and not _STOP_OBJ.match(_ARTICLE.sub("", obj)):
                 if pattern is _X_ONLY and is_recurring_time(obj):
@@ -238,25 +266,25 @@ def spoken_preferences(t: TurnView) -> list[Candidate]:
                                      slot="preferred_time", kind="availability"))
                     continue
                 out.append(_pref(t, f"{lead} {obj}", m.start(), 0.65))
-    for m in _NO_THING.finditer(user):
+    for m in _scan(_NO_THING, user, low):
         obj = m.group("obj").strip()
         if _STOP_OBJ.match(obj) or len(obj.split()) > 4 or obj.endswith(("stuff", "things")):
             continue
         if _NOT_REFUSED.match(obj):
             continue  # "no don't bother", "no worries": a reply, not a thing refused
         out.append(_pref(t, f"Does not want {obj}", m.start(), 0.65))
-    for m in _STYLIST.finditer(user):
+    for m in _scan(_STYLIST, user, low):
         out.append(_pref(t, f"Prefers {m.group('name').capitalize()}", m.start(), 0.65))
-    for m in _DIET.finditer(user):
+    for m in _scan(_DIET, user, low):
         diet = m.group("diet").lower()
         out.append(_pref(t, f"Diet is {diet}", m.start(), 0.8, slot="diet"))
-    for m in _CONTACT.finditer(user):
+    for m in _scan(_CONTACT, user, low):
         how = (m.group("how") or m.group("how2") or m.group("how3") or m.group("how4")).lower()
         how = {"e-mail": "email", "mail": "post", "message": "text"}.get(how, how)
         label = {"text": "text messages", "email": "email", "post": "letters by post"}[how]
         out.append(_pref(t, f"Prefers to be contacted by {label}", m.start(), 0.75,
                          slot="preferred_contact_method"))
-    for m in _NO_CALLS.finditer(user):
+    for m in _scan(_NO_CALLS, user, low):
         about = f" about {m.group('about').strip()}" if m.group("about") else ""
         out.append(_pref(t, f"Does not want phone calls{about}", m.start(), 0.6, slot=None))
     for m in _SPEAKS.finditer(user):
@@ -327,6 +355,7 @@ def spoken_availability(t: TurnView) -> list[Candidate]:
     """"tuesdays are best for me after three", "i'm only home on thursdays"."""
     out: list[Candidate] = []
     user = t.user
+    low = user.lower()
     offered = t.prev_agent.lower()
     # Every pattern below but _NO_LATER holds a day, a part of the day or "before/after".
     timed = _SLOT_WORD.search(user) is not None
@@ -343,7 +372,7 @@ def spoken_availability(t: TurnView) -> list[Candidate]:
         out.append(t.candidate(f"Available {edge} {m.group('t')}", "availability",
                                "preferred_time", 0.75, m.start()))
     for pattern in (_ONLY_HOME, _HAS_TO_BE, _REACH_ME, _SUITS_ME) if timed else ():
-        for m in pattern.finditer(user):
+        for m in _scan(pattern, user, low):
             out.append(t.candidate(f"Available {_when_text(m.group('when'))}", "availability",
                                    "preferred_time", 0.75, m.start()))
     for m in _CALL_ME_WHEN.finditer(user) if timed else ():

@@ -77,13 +77,21 @@ _SIZE = re.compile(
     r"(?:tops|shirts|shoes|trousers|jeans|dresses|jackets|boots|everything))?", re.IGNORECASE)
 
 
+_SIZE_WORD = re.compile(r"size|small|medium|large|xl|waist|chest|leg|collar|shoe", re.I)
+_TASTE_TRIGGER = re.compile(r"ever|favo|size|small|medium|large|xl|waist|chest|leg|collar|shoe",
+                            re.I)
+
+
 def tastes(t: TurnView) -> list[Candidate]:
     """"i never take sugar", "my favourite colour is yellow", "tina always tina"."""
     out: list[Candidate] = []
+    if not _TASTE_TRIGGER.search(t.user):
+        return out
     for offset, sentence in sentences(t.user):
+        low = sentence.lower()
         if sentence.rstrip().endswith("?") or _QUESTION.match(sentence):
             continue
-        for m in _NEVER_TAKE.finditer(sentence):
+        for m in _NEVER_TAKE.finditer(sentence) if "ever" in low else ():
             if _HYPOTHETICAL.search(sentence[: m.start()]):
                 continue
             obj = _object(sentence, m.start("obj"), 4)
@@ -92,12 +100,12 @@ def tastes(t: TurnView) -> list[Candidate]:
                 verb = {"have": "have", "want": "want", "get": "get"}.get(verb, verb)
                 out.append(t.candidate(f"Does not {verb} {obj}", "preference", None, 0.7,
                                        offset + m.start(), negative=True))
-        for m in _SIZE.finditer(sentence):
+        for m in _SIZE.finditer(sentence) if _SIZE_WORD.search(low) is not None else ():
             size = re.sub(r"\s+", " ", m.group("size").lower())
             tail = re.sub(r"\s+", " ", m.group("tail") or "").lower()
             out.append(t.candidate(f"Wears {size}{tail}", "note", None, 0.7,
                                    offset + m.start()))
-        for m in _FAVOURITE.finditer(sentence):
+        for m in _FAVOURITE.finditer(sentence) if "favo" in low else ():
             obj = _object(sentence, m.start("obj"), 4)
             if obj:
                 what = m.group("what").lower()
@@ -152,9 +160,14 @@ _PETS = frozenset({"dog", "cat", "horse", "pony", "rabbit", "parrot", "bird", "h
                    "tortoise", "ferret", "gecko", "snake", "lizard", "goat", "donkey"})
 
 
+_PET_WORDS = frozenset(w for w, kind in _RELATION_WORDS.items() if kind in _PETS)
+
+
 def named_pets(t: TurnView) -> list[Candidate]:
     """A pet named before its kind: "its for ollie hes a cockapoo"."""
     out: list[Candidate] = []
+    if not _PET_WORDS & set(re.findall(r"[a-z]+", t.user.lower())):
+        return out
     for m in _NAME_THEN_KIND.finditer(t.user):
         # "a spaniel", "a springer spaniel": the kind is the first or the second word
         kind = _RELATION_WORDS.get(m.group("kind").lower())
@@ -166,14 +179,21 @@ def named_pets(t: TurnView) -> list[Candidate]:
     return out
 
 
+_PEOPLE_TRIGGER = re.compile(r"always|every|usually|normally|only|again|when", re.IGNORECASE)
+
+
 def preferred_people(t: TurnView) -> list[Candidate]:
     """The stylist, driver or mechanic the caller always has, and a choice said twice."""
     out: list[Candidate] = []
+    if not _PEOPLE_TRIGGER.search(t.user):
+        return out
     for offset, sentence in sentences(t.user):
         # The two "always does"/"only one" frames are statements even inside a request
         # ("can dave look at it he always does my car"); a bare repeated word is not.
         asked = sentence.rstrip().endswith("?") or bool(_QUESTION.match(sentence))
-        for m in _REPEATED_CHOICE.finditer(sentence) if not asked else ():
+        low = sentence.lower()
+        for m in _REPEATED_CHOICE.finditer(sentence) if not asked and (
+                "always" in low or "every" in low) else ():
             word = m.group("x")
             if word.lower() in _VAGUE or word.lower() in ("no", "not", "yes", "never", "i"):
                 continue
@@ -184,7 +204,7 @@ def preferred_people(t: TurnView) -> list[Candidate]:
             else:
                 text = f"Prefers {word.lower()}"
             out.append(t.candidate(text, "preference", None, 0.7, offset + m.start()))
-        for m in _ALWAYS_DOES.finditer(sentence):
+        for m in _ALWAYS_DOES.finditer(sentence) if "ly " in low or "always" in low else ():
             name: str | None = m.group("name")
             if name and name.lower() in ("he", "she", "it", "that", "this"):
                 # "can dave look at it he always does my car": the name said before
@@ -194,17 +214,17 @@ def preferred_people(t: TurnView) -> list[Candidate]:
             if name and _named(t, name):
                 out.append(t.candidate(f"Prefers {title_name(name)} (always asks for them)",
                                        "preference", None, 0.7, offset + m.start()))
-        for m in _AGAIN.finditer(sentence):
+        for m in _AGAIN.finditer(sentence) if "again" in low else ():
             if _named(t, m.group("name")):
                 out.append(t.candidate(
                     f"Prefers {title_name(m.group('name'))} (always asks for them)",
                     "preference", None, 0.7, offset + m.start()))
-        for m in _LIKE_WHEN.finditer(sentence) if not asked else ():
+        for m in _LIKE_WHEN.finditer(sentence) if not asked and " when " in low else ():
             obj = _object(sentence, m.start("obj"), 6)
             if obj:
                 out.append(t.candidate(f"Likes it when staff {m.group('verb').lower()} {obj}",
                                        "preference", None, 0.65, offset + m.start()))
-        for m in _ONLY_ONE.finditer(sentence):
+        for m in _ONLY_ONE.finditer(sentence) if "only" in low else ():
             name = m.group("name")
             if name is None:
                 # "marco tomorrow he's the only one i let": the name said just before
@@ -266,45 +286,57 @@ _NEVER_BOOK = re.compile(
 def reach_and_days(t: TurnView) -> list[Candidate]:
     """How and when to reach the caller, said as a request or a fact of their week."""
     out: list[Candidate] = []
-    for m in _REACH_ON.finditer(t.user):
+    low = t.user.lower()
+    for m in _REACH_ON.finditer(t.user) if (" me " in f"{low} " or " us " in f"{low} "
+                                            or "send" in low) else ():
         label = _CHANNELS[(m.group("m") or m.group("m2")).lower()]
         out.append(t.candidate(f"Prefers to be contacted by {label}", "preference",
                                "preferred_contact_method", 0.75, m.start()))
-    for m in _DAYS_OFF.finditer(t.user):
+    for m in _DAYS_OFF.finditer(t.user) if " off" in low else ():
         days = (m.group("obj") or m.group("obj2")).lower()
         out.append(t.candidate(tidy_days(f"Available {days} (days off)"), "availability",
                                "preferred_time", 0.75, m.start()))
-    for m in _INSTEAD_OF.finditer(t.user):
+    for m in _INSTEAD_OF.finditer(t.user) if "instead" in low else ():
         text = f"Prefers {m.group('new').lower()}, not {m.group('old').lower()}"
         out.append(t.candidate(tidy_days(text), "availability", "preferred_time", 0.75,
                                m.start()))
-    for m in _NEVER_BOOK.finditer(t.user):
+    for m in _NEVER_BOOK.finditer(t.user) if "book" in low or "schedule" in low else ():
         out.append(t.candidate(f"Not available {m.group('obj').lower()}", "availability",
                                "preferred_time", 0.8, m.start(), negative=True))
     return out
 
 
+_STANDING_TRIGGER = re.compile(r"always|before|after|than|\bno\b|sorry|mean|wait|rather|scratch",
+                               re.IGNORECASE)
+_REPAIR_WORD = re.compile(r"\bno\b|sorry|i mean|wait|rather|scratch")
+
+
 def standing_always(t: TurnView) -> list[Candidate]:
     """"please always ring the mobile not the landline", "never before ten please"."""
     out: list[Candidate] = []
+    if not _STANDING_TRIGGER.search(t.user):
+        return out  # most turns hold none of the words these frames need
     for offset, sentence in sentences(t.user):
+        low = sentence.lower()
         if sentence.rstrip().endswith("?"):
             continue
-        for m in _PLEASE_ALWAYS.finditer(sentence):
+        for m in _PLEASE_ALWAYS.finditer(sentence) if "always" in low else ():
             obj = _object(sentence, m.start("obj"), 8)
             if obj:
                 verb = re.sub(r"\s+", " ", m.group("verb").lower())
                 out.append(t.candidate(f"Asks to always {verb} {obj}", "preference", None,
                                        0.7, offset + m.start()))
-        if _QUESTION.match(sentence) or ONE_OFF.search(sentence):
+        fenced = "fore" in low or "after" in low or "than" in low
+        repaired = _REPAIR_WORD.search(low) is not None
+        if not (fenced or repaired) or _QUESTION.match(sentence) or ONE_OFF.search(sentence):
             continue
-        repair = _REPAIR.search(sentence) if is_recurring_time(sentence) else None
+        repair = _REPAIR.search(sentence) if repaired and is_recurring_time(sentence) else None
         if repair and is_recurring_time(sentence[: repair.start()]) and is_recurring_time(
                 repair.group("obj")):
             obj = re.sub(r"^on\s+", "", repair.group("obj").strip(), flags=re.IGNORECASE)
             out.append(t.candidate(tidy_days(f"Prefers {obj.lower()}"), "availability",
                                    "preferred_time", 0.75, offset + repair.start("obj")))
-        for m in _FENCE.finditer(sentence):
+        for m in _FENCE.finditer(sentence) if fenced else ():
             if _HYPOTHETICAL.search(sentence[: m.start()]):
                 continue
             obj = re.sub(r"^later\s+than", "after", m.group("obj"), flags=re.IGNORECASE)
@@ -344,10 +376,11 @@ def linked_promises(t: TurnView) -> list[Candidate]:
         return out
     base = len(t.user)
     for offset, sentence in sentences(t.agent):
+        low = sentence.lower()
         if sentence.rstrip().endswith("?") or re.search(r"\b(?:if\s+you|would\s+you|do\s+you\s+"
                                                          r"want)\b", sentence, re.IGNORECASE):
             continue
-        for m in _LINKED.finditer(sentence):
+        for m in _LINKED.finditer(sentence) if " and " in low else ():
             rest = m.group("rest")
             if not _WHEN.search(rest):
                 continue
@@ -363,7 +396,7 @@ def linked_promises(t: TurnView) -> list[Candidate]:
                 action = f"{verb} the caller{' back' if how == 'back' else ''}"
             out.append(t.candidate(f"Agent promised to {action} {_you(rest)}".strip(),
                                    "commitment", None, 0.7, base + offset + m.start("verb")))
-        for m in _LET_KNOW.finditer(sentence):
+        for m in _LET_KNOW.finditer(sentence) if "know" in low else ():
             out.append(t.candidate(f"Agent promised to let the caller know {_you(m.group('rest'))}",
                                    "commitment", None, 0.65, base + offset + m.start()))
     return out

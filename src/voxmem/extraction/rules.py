@@ -96,6 +96,7 @@ _HAVE_SOMEONE = re.compile(
     re.IGNORECASE,
 )
 _FUTURE = re.compile(r"will|'ll|going")
+_FUTURE_OR_PROMISE = re.compile(r"will|ll\b|going|promise")
 _YOU_SHOULD_SEE = re.compile(
     r"\byou(?:'ll|\s+(?:should|will|ought\s+to))\s+(?:also\s+)?(?:see|get|receive)\s+"
     r"(?!it\b|that\b|them\b|this\b)",
@@ -194,14 +195,14 @@ def commitments(t: TurnView) -> list[Candidate]:
                 continue  # "I'll send" with no object says nothing
             out.append(t.candidate(text.rstrip("."), "commitment", None, 0.8,
                                    base + offset + m.start()))
-        for m in _YOU_SHOULD_SEE.finditer(sentence):
+        for m in _YOU_SHOULD_SEE.finditer(sentence) if "you" in low else ():
             what = _commit_phrase(capture_phrase(sentence, m.end()))
             if _IN_A_MOMENT.search(what):
                 continue  # "a text with the code in a few minutes" arrives during the call
             if len(what.split()) >= 2:
                 out.append(t.candidate(f"Agent promised the caller will receive {what}",
                                        "commitment", None, 0.7, base + offset + m.start()))
-        for m in _ARRANGED.finditer(sentence):
+        for m in _ARRANGED.finditer(sentence) if " and " in low else ():
             what = _commit_phrase(m.group("what").strip())
             then = re.sub(r"\s+", " ", m.group("then").lower())
             when = _commit_phrase(capture_phrase(sentence, m.end()))
@@ -220,7 +221,8 @@ def commitments(t: TurnView) -> list[Candidate]:
     for offset, sentence in sentences(t.user):
         if sentence.rstrip().endswith("?") or _OFFER.search(sentence):
             continue
-        for m in _CALLER_PROMISE.finditer(sentence):
+        for m in _CALLER_PROMISE.finditer(sentence) if _FUTURE_OR_PROMISE.search(
+                sentence) else ():
             verb = re.sub(r"\s+", " ", m.group("verb").lower()).removesuffix(" you")
             rest = _commit_phrase(third_person(capture_phrase(sentence, m.end())))
             if len(rest.split()) >= 2:
