@@ -59,6 +59,8 @@ _TRIGGER = re.compile(r"give\s+you|\shave\s|xpect|coming|visiting|calling|poppin
 
 
 def _you(phrase: str) -> str:
+    # "posted to you within 10 days": the caller is who every promise is for
+    phrase = re.sub(r"(?:^|\s+)to\s+you\b", "", phrase, flags=re.IGNORECASE)
     phrase = re.sub(r"\byour\b", "the caller's", phrase, flags=re.IGNORECASE)
     phrase = re.sub(r"\byou\b", "the caller", phrase, flags=re.IGNORECASE)
     return re.sub(r"\s+", " ", phrase).strip(" ,.")
