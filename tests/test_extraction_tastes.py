@@ -339,3 +339,26 @@ def test_how_they_like_it(user: str, words: tuple[str, ...]) -> None:
 ])
 def test_no_taste_in_these(user: str) -> None:
     assert texts((user, "Sure."), kind="preference") == []
+
+
+def test_a_new_one_is_what_the_agent_just_replaced() -> None:
+    found = texts(("i lost my wallet", "I've cancelled the card and a new one will arrive by "
+                   "Friday."), kind="commitment")
+    assert [t for t in found if "new card" in t and "Friday" in t], found
+
+
+def test_a_new_one_with_nothing_before_says_nothing() -> None:
+    assert texts(("hi", "A new one will arrive by Friday."), kind="commitment") == []
+
+
+def test_a_recurring_arrangement_is_a_need() -> None:
+    facts = extract(("i can't get out much", "Of course, we'll deliver every Thursday."))
+    assert [(f.kind, "Thursday" in f.text) for f in facts] == [("need", True)]
+
+
+@pytest.mark.parametrize(("user", "words"), [
+    ("the max we can pay is two thousand", ("at most", "2000")),
+    ("i need someone to come after six im at work", ("after 6",)),
+])
+def test_limits_said_plainly(user: str, words: tuple[str, ...]) -> None:
+    assert has(texts((user, "Noted.")), *words)

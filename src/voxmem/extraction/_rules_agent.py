@@ -16,7 +16,7 @@ from ._rules_common import TurnView, is_time, sentences
 from ._rules_tastes import resolve_it
 from ._select import Candidate
 
-__all__ = ["AGENT_RULES", "JOIN_ONLY", "book_appointment", "extra_commitment"]
+__all__ = ["AGENT_RULES", "JOIN_ONLY", "RECURS", "book_appointment", "extra_commitment"]
 
 #: Confidence of a promise that only says when the promise before it happens ("it should
 #: arrive Thursday"); the caller joins it to that promise or drops it.
@@ -215,6 +215,12 @@ def extra_commitment(sentence: str, before: str = "") -> list[tuple[str, int, fl
         who = re.sub(r"^(?:our|your)\s+", "the ", m.group("who").strip(), flags=re.I)
         who = re.sub(r"^(A|An|The)\b", lambda a: a.group(1).lower(), who)
         who = re.sub(r",\s+([A-Z][a-z]+),", r" \1", who)
+        if who.lower() == "one":
+            # "I've blocked the card and a new one will arrive ...": one is a card
+            thing = resolve_it(before + " " + sentence[: m.start()])
+            if thing is None:
+                continue
+            who = f"a new {thing.split()[-1]}"
         text = f"Agent promised {who} will {m.group('verb').lower()} {_tidy(rest)}"
         out.append((text.rstrip(" ."), m.start(), 0.75))
     for m in _READY.finditer(sentence):
@@ -272,7 +278,7 @@ _SET_UP = re.compile(
     r"\b(?:I've|I\s+have|We've|We\s+have|I'll|We'll)\s+(?:set\s+you\s+up\s+(?:for|with)|"
     r"put\s+you\s+down\s+for|set\s+up|arranged|reserve|book)\s+(?P<what>[^.!?;]{4,80})",
     re.IGNORECASE)
-_RECURS = re.compile(
+RECURS = re.compile(
     r"\b(?:every\s+(?:other\s+|second\s+)?(?:\w+\s+)?(?:day|week|month|year|fortnight|"
     r"(?:mon|tues|wednes|thurs|fri|satur|sun)day)s?|each\s+(?:week|month|"
     r"(?:mon|tues|wednes|thurs|fri|satur|sun)day)|weekly|monthly|fortnightly)\b",
@@ -286,7 +292,7 @@ def arranged_needs(t: TurnView) -> list[Candidate]:
     for offset, sentence in sentences(t.agent):
         for m in _SET_UP.finditer(sentence):
             what = m.group("what").strip()
-            if not _RECURS.search(what):
+            if not RECURS.search(what):
                 continue
             what = re.sub(r"\byour\b", "the caller's", what, flags=re.IGNORECASE)
             out.append(t.candidate(f"Regularly gets {what}", "need", None, 0.65,

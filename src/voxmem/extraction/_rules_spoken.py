@@ -459,7 +459,8 @@ _AMOUNT = (r"(?:£|\$|€)?\s?(?P<amt>\d[\d,.]*\s?(?:k|grand|quid|pounds|dollars
            r"(?:\s+(?:a|per)\s+(?:day|night|week|month|year|hour))?)")
 _BUDGETS = tuple(re.compile(p + _AMOUNT, re.IGNORECASE) for p in (
     r"\b(?:nothing|not\s+anything)\s+(?P<dir>over|above|more\s+than|under|below|less\s+than)\s+",
-    r"\b(?:budget|max|maximum|limit)\s+(?:is|of|tops\s+out\s+at|would\s+be)?\s*"
+    r"\b(?:budget|max|maximum|limit)\s+(?:(?:i|we)\s+can\s+(?:spend|pay|afford|do)\s+)?"
+    r"(?:is|of|tops\s+out\s+at|would\s+be)?\s*"
     r"(?:about\s+|around\s+)?",
     r"\bno\s+more\s+than\s+",
 ))

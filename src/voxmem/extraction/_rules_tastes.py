@@ -278,6 +278,10 @@ _INSTEAD_OF = re.compile(
     rf"\b(?:come|deliver|book\s+(?:me|us)|call\s+(?:me|us)|visit|do\s+it|clean|mow)\s+(?:in\s+)?"
     rf"(?:on\s+)?(?P<new>{_DAYS}|mornings|afternoons|evenings)\s+instead\s+of\s+"
     rf"(?P<old>{_DAYS}|mornings|afternoons|evenings)\b", re.IGNORECASE)
+_COME_WHEN = re.compile(
+    r"\bneed\s+(?:someone|somebody|you|them|the\s+[a-z]+)\s+to\s+(?:come|visit|call|deliver)\s+"
+    r"(?P<obj>(?:before|after)\s+\d{1,2}(?::\d\d)?(?:\s*(?:am|pm))?(?:\s+or\s+(?:before|after)\s+"
+    r"\d{1,2}(?::\d\d)?(?:\s*(?:am|pm))?)?)", re.IGNORECASE)
 _NEVER_BOOK = re.compile(
     r"\b(?:never|don't|do\s+not|please\s+don't)\s+(?:book|schedule)\s+(?:me|us|anything)\s+"
     r"(?P<obj>(?:before|after)\s+\d{1,2}(?::\d\d)?(?:\s*(?:am|pm))?)", re.IGNORECASE)
@@ -300,6 +304,9 @@ def reach_and_days(t: TurnView) -> list[Candidate]:
         text = f"Prefers {m.group('new').lower()}, not {m.group('old').lower()}"
         out.append(t.candidate(tidy_days(text), "availability", "preferred_time", 0.75,
                                m.start()))
+    for m in _COME_WHEN.finditer(t.user) if "need" in low else ():
+        out.append(t.candidate(f"Available {m.group('obj').lower()}", "availability",
+                               "preferred_time", 0.75, m.start()))
     for m in _NEVER_BOOK.finditer(t.user) if "book" in low or "schedule" in low else ():
         out.append(t.candidate(f"Not available {m.group('obj').lower()}", "availability",
                                "preferred_time", 0.8, m.start(), negative=True))
@@ -406,7 +413,7 @@ def linked_promises(t: TurnView) -> list[Candidate]:
 _DONE_THING = re.compile(
     r"\b(?:I've|I\s+have|We've|We\s+have)\s+(?:now\s+|just\s+)?(?:processed|issued|approved|"
     r"requested|ordered|submitted|raised|authorised|authorized|sent|put\s+through|arranged|"
-    r"cancelled|canceled|logged|booked)\s+(?P<what>(?:the|a|an|your)\s+(?:[\w-]+\s+){0,2}?"
+    r"cancelled|canceled|logged|booked|blocked|frozen|stopped|reported)\s+(?P<what>(?:the|a|an|your)\s+(?:[\w-]+\s+){0,2}?"
     r"(?:refund|replacement|card|credit|claim|order|parcel|payment|request|repair|collection|"
     r"cheque|check|reimbursement|transfer|complaint|ticket|return|prescription|part|letter|pack|"
     r"statement|voucher|engineer|technician))\b", re.IGNORECASE)

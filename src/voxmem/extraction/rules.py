@@ -28,7 +28,7 @@ import re
 
 from ._base import MAX_FACTS, ExtractedFact, Transcript
 from ._context import asked_for
-from ._rules_agent import AGENT_RULES, JOIN_ONLY, extra_commitment
+from ._rules_agent import AGENT_RULES, JOIN_ONLY, RECURS, extra_commitment
 from ._rules_choices import CHOICE_RULES, tails
 from ._rules_common import Rule, TurnView, capture_phrase, sentences
 from ._rules_habits import HABIT_RULES
@@ -218,6 +218,10 @@ def commitments(t: TurnView) -> list[Candidate]:
                 if conf == JOIN_ONLY:
                     continue
                 out.append(t.candidate(text, "commitment", None, conf, base + offset + at))
+    # "We'll deliver every Tuesday": a promise that recurs is a standing arrangement, the
+    # caller's recurring need, not a one-off to follow up.
+    out = [dataclasses.replace(c, kind="need") if c.slot_key is None and RECURS.search(c.text)
+           else c for c in out]
     for offset, sentence in sentences(t.user):
         if sentence.rstrip().endswith("?") or _OFFER.search(sentence):
             continue
