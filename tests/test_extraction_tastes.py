@@ -227,8 +227,8 @@ def test_quality_on_the_tuning_set_g_does_not_regress() -> None:
 def test_quality_on_the_held_out_set_f_does_not_regress() -> None:
     # Set F is never tuned on (only its totals are read); this pins them from below.
     precision, recall, _ = _score(DATA / "extraction_heldout_f.jsonl")
-    assert precision >= 0.69
-    assert recall >= 0.70
+    assert precision >= 0.71
+    assert recall >= 0.72
 
 
 # --- how and when to reach the caller, said inside a request ------------------------------
