@@ -194,17 +194,15 @@ def _pref(t: TurnView, text: str, at: int, conf: float = 0.7, *, slot: str | Non
 # compiled pattern hashes its whole source each time.)
 _NEEDS: dict[int, re.Pattern[str]] = {
     id(pattern): re.compile("|".join(words.split())) for pattern, words in (
-        (_ALWAYS, "always usually normally generally"), (_ONLY, "only"),
-        (_PUT_ME, "put seat place book"), (_WHENEVER, "whenever"),
-        (_PREFER_A, "prefer rather like"), (_SAME_AS, "same"),
+        (_ALWAYS, "always usually normally generally"), (_ONLY, "only"), (_SAME_AS, "same"),
+        (_PUT_ME, "put seat place book"), (_WHENEVER, "whenever"), (_A_MUST, "must"),
+        (_PREFER_A, "prefer rather like"), (_DISTASTE, "not don't"), (_X_ONLY, "only"),
         (_TASTE, "fan fond keen partial more after into tend ideally love"),
-        (_DISTASTE, "not don't"), (_ALWAYS_FOR_ME, "always"), (_BETTER_FOR_MY, "better best"),
-        (_A_MUST, "must"), (_X_ONLY, "only"), (_NO_THING, "no nothing"),
+        (_ALWAYS_FOR_ME, "always"), (_BETTER_FOR_MY, "better best"), (_NO_THING, "no nothing"),
         (_STYLIST, "always she's he's if"), (_CONTACT, "text mail post message"),
         (_NO_CALLS, "call ring phone"),
-        *((p, w) for p, w in zip(_STANDING, (
-            "stick", "my", "my", "always", "every", "keep", "keep", "easy", "want", "better",
-            "never"), strict=True)),
+        *zip(_STANDING, ("stick", "my", "my", "always", "every", "keep", "keep", "easy", "want",
+                         "better", "never"), strict=True),
     )}
 
 
