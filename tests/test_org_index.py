@@ -122,8 +122,7 @@ async def test_vector_file_is_reloaded_and_reconciled_with_the_store(
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "garbage"])
 async def test_damaged_vector_file_is_rebuilt_from_the_store(
-        sqlite_settings: Settings, damage: str) -> None:
-    settings = sqlite_settings
+        settings: Settings, damage: str) -> None:
     docs = _docs("d", [f"Invoice {i} is due on the {i % 28 + 1}th of the month."
                        for i in range(40)])
     await _build(settings, docs)
@@ -183,7 +182,7 @@ async def test_org_vector_recall_against_exact_on_real_text(tmp_path: Path) -> N
         await engine.flush()
         org.index.maintain(threads=1)
         assert org.index.ann is not None and org.index.ann.pending == 0
-        n = org.index._n
+        n = org.index.rows
         alive = [p for p in range(n) if org.index.position_of(org.index.id_at(p)) == p]
         stored = [org.index.vector_at(p) for p in alive]
         assert all(row is not None for row in stored)
