@@ -16,6 +16,8 @@ others. Usage, from the repository root::
 
     python benchmarks/embedders.py                 # writes benchmarks/results/embedders.json
     python benchmarks/embedders.py --only static onnx
+    # a candidate static table, with dense-only LongMemEval-S dev40 as well:
+    python benchmarks/embedders.py --only static --static-dir /tmp/static-tuned --longmemeval
     # the torch baseline lives in the model build venv (scripts/build_embedding_models.py):
     python benchmarks/embedders.py --minilm-python /tmp/embbuild/bin/python
 
@@ -46,6 +48,8 @@ LATENCY_QUERIES = 1000
 THROUGHPUT_TEXTS = 2000
 THROUGHPUT_BATCH = 64
 RECALL_KS = (1, 5, 10)
+STATIC_DIR_ENV = "VOXMEM_BENCH_STATIC_DIR"
+LME_ENV = "VOXMEM_BENCH_LME"
 
 
 def shared_dir() -> Path:
@@ -118,7 +122,8 @@ def make_embedder(name: str) -> Any:
     if name == "static":
         from voxmem.embeddings.static import StaticEmbedder
 
-        return StaticEmbedder()
+        # A candidate table (scripts/distill_static.py) instead of the bundled one.
+        return StaticEmbedder(os.environ.get(STATIC_DIR_ENV) or None)
     if name == "onnx":
         from voxmem.embeddings.onnx import OnnxEmbedder
 
@@ -174,6 +179,23 @@ def locomo_texts() -> tuple[list[str], list[str]]:
     return questions, turns
 
 
+def longmemeval_dense(harness: Any, embedder: Any) -> dict[str, Any]:
+    """Dense-only LongMemEval-S dev40 through the harness: session and turn recall."""
+    args = SimpleNamespace(
+        dataset="longmemeval", split="all", k=10, lme_k=50, limit=None, lme_keep_abs=False,
+        lme_roles="user", skip_categories=[], no_captions=False, budget_ms=250.0,
+        per_query=False, progress=False,
+        lme_file=str(shared_dir() / "eval" / "data" / "longmemeval_s_dev40.json"))
+    result = harness.run_longmemeval(DenseOnlyAdapter(embedder), args)
+    session = result["session_level"]
+    preference = session["by_type"].get("single-session-preference", {})
+    return {
+        "session_recall@5": round(session["overall"]["s_recall@5"], 4),
+        "turn_recall@10": round(result["turn_level"]["overall"]["t_recall@10"], 4),
+        "preference_session_recall@5": round(preference.get("s_recall@5", float("nan")), 4),
+    }
+
+
 def measure(name: str) -> dict[str, Any]:
     questions, turns = locomo_texts()
     rss_before = rss_bytes()
@@ -218,9 +240,14 @@ def measure(name: str) -> dict[str, Any]:
         f"[{name}] LoCoMo done in {time.perf_counter() - t0:.0f}s: "
         f"recall@10 {overall['recall@10']:.3f}"
     )
+    lme: dict[str, Any] = {}
+    if os.environ.get(LME_ENV):
+        lme = longmemeval_dense(harness, embedder)
+        log(f"[{name}] LongMemEval session recall@5 {lme['session_recall@5']:.3f}")
     return {
         "embedder": name,
         "model": embedder.name,
+        **({"longmemeval": lme} if lme else {}),
         "dimensions": int(embedder.dimensions),
         "cheap": bool(embedder.cheap),
         "load_s": round(load_s, 4),
@@ -295,6 +322,10 @@ def main(argv: list[str] | None = None) -> int:
         help="interpreter with sentence-transformers + torch for the baseline",
     )
     parser.add_argument("--json", type=Path, default=RESULTS_PATH, help="where to write results")
+    parser.add_argument("--static-dir", type=Path,
+                        help="measure this static model folder instead of the bundled one")
+    parser.add_argument("--longmemeval", action="store_true",
+                        help="also dense-only LongMemEval-S dev40 (slow for onnx/minilm)")
     parser.add_argument("--child", choices=EMBEDDERS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -304,6 +335,10 @@ def main(argv: list[str] | None = None) -> int:
     if not locomo_file().is_file():
         print(f"LoCoMo data not found at {locomo_file()}; set VOXMEM_SHARED_DIR", file=sys.stderr)
         return 2
+    if args.static_dir:
+        os.environ[STATIC_DIR_ENV] = str(args.static_dir.resolve())
+    if args.longmemeval:
+        os.environ[LME_ENV] = "1"
     rows = []
     for name in args.only:
         python = args.minilm_python if name == "minilm" else sys.executable
