@@ -25,6 +25,7 @@ from voxmem.engine._fusion import (
     load_fusion,
     parse_fusion,
 )
+from voxmem.engine._caller_memory import Doc
 from voxmem.engine._index import BoolArray, HybridIndex, IntArray, Ranked
 from voxmem.engine._rank import RankParams
 from voxmem.engine._time import DAY, TimeHint, parse_when
@@ -258,3 +259,46 @@ def test_personalize_puts_candidate_facts_first() -> None:
     assert personal[0][0] == 2
     assert [p for p, _ in personal[1:]] == [p for p, _ in plain[:-1]]
     assert all(0.0 < s <= 1.0 for _, s in personal)
+
+
+def _spoken(lines: list[str]) -> HybridIndex:
+    """One call whose turns are ``lines`` (each may open with a speaker label)."""
+    index = HybridIndex(4)
+    for n, text in enumerate(lines):
+        index.add(f"t{n}", ["w"], created_at=NOW - DAY, group=1,
+                  payload=Doc(kind="turn", text=text, created_at=NOW - DAY))
+    return index
+
+
+def speaker_features(index: HybridIndex, query: str) -> Candidates:
+    fused = [(p, 1.0 - p / 10) for p in range(len(index))]
+    return candidate_features(index, fused, [_ranked(fused)], [Ranked.empty()], None, NOW,
+                              None, _everything, query)
+
+
+def test_speaker_features_tell_who_said_it_from_who_was_mentioned() -> None:
+    index = _spoken(["Caroline: Melanie told me she loves to paint",
+                     "Melanie: I painted a sunrise over the lake",
+                     "Dr. Alvarez: Bruno is due for his shots",
+                     "no label on this one: it has a colon later"])
+    cands = speaker_features(index, "What did Melanie paint?")
+    assert column(cands, "speaker_named") == {0: 0.0, 1: 1.0, 2: 0.0, 3: 0.0}
+    # Another speaker's turn is marked; the unlabelled turn is not.
+    assert column(cands, "speaker_other") == {0: 1.0, 1: 0.0, 2: 1.0, 3: 0.0}
+    ranked = learned_rank(only("speaker_named"), cands, NOW, RankParams())
+    assert ranked[0][0] == 1
+    # A label of several words is named by all of them.
+    both = speaker_features(index, "What did Dr. Alvarez say about Bruno?")
+    assert column(both, "speaker_named")[2] == 1.0
+    assert column(speaker_features(index, "What did Alvarez say?"), "speaker_named")[2] == 0.0
+
+
+@pytest.mark.parametrize("query", ["what did Caroline", "What did I paint?",
+                                   "Caroline said what?", ""])
+def test_speaker_features_need_a_name_past_the_first_word(query: str) -> None:
+    index = _spoken(["Caroline: I paint", "Melanie: me too"])
+    cands = speaker_features(index, query)
+    named = column(cands, "speaker_named")
+    # "what did Caroline" names her; a bare "I" or a capitalised first word does not
+    # count as a name (no payload is read for the usual first-person question).
+    assert named[0] == (1.0 if query == "what did Caroline" else 0.0)

@@ -15,6 +15,7 @@ import dataclasses
 import json
 import logging
 import math
+import re
 from collections.abc import Callable, Sequence
 from importlib import resources
 from typing import Any
@@ -61,10 +62,17 @@ FEATURES = (
     "call_best",      # 1 for the candidate with the best fused score of its call
     "neighbour_bm25",  # the best BM25 feature of the turn before or after
     "neighbour_cosine",  # the best cosine of the turn before or after
+    "speaker_named",  # the turn's speaker label ("Dana: ...") is a word of the query
+    "speaker_other",  # the query names a speaker of the candidates, but not this turn's
 )
 #: Reciprocal-rank offset of the rank features (the same as the hand-set ``rrf_k``).
 RANK_OFFSET = 5
 CALL_TOP = 3
+#: A speaker label: up to three words and a colon opening a turn ("Dana:", "Dr. Alvarez:").
+_LABEL = re.compile(r"\s*([A-Za-z][\w.'-]*(?: [A-Za-z][\w.'-]*){0,2}):")
+_WORD = re.compile(r"[a-z0-9]+")
+#: "I", "I'm", "I've": capitalised, but not a name.
+_PRONOUN_I = frozenset({"I", "I'", "I\u2019"})
 
 
 def parse_fusion(data: Any, embedder: str) -> FusionModel | None:
@@ -146,14 +154,51 @@ def _call_mean(slot: IntArray, values: F64) -> F64:
     return out
 
 
+def speaker_label(text: str) -> str:
+    """The lower-cased speaker label a turn opens with ("Melanie: I painted..." ->
+    "melanie"), or "" when it has none."""
+    m = _LABEL.match(text)
+    return m.group(1).lower() if m is not None else ""
+
+
+def _speakers(index: HybridIndex, positions: IntArray, groups: IntArray,
+              query_text: str) -> tuple[F64, F64]:
+    """(speaker_named, speaker_other) per candidate.
+
+    A transcript imported with speaker labels ("Melanie: ...") answers "what did
+    Melanie paint?" from Melanie's turns, not from the turns that only mention her:
+    BM25 sees the name in both. Read only when the query has a capitalised word past
+    its first (a name, as far as a hand-written check can tell), so the usual "what did
+    I order" query never unpacks a payload.
+    """
+    n = positions.shape[0]
+    named, other = np.zeros(n), np.zeros(n)
+    if not n or not any(w[:1].isupper() and w[:2] not in _PRONOUN_I
+                        for w in query_text.split()[1:]):
+        return named, other
+    words = set(_WORD.findall(query_text.lower()))
+    labels = [speaker_label(index.payload_at(p).text) if g > 0 else ""
+              for p, g in zip(positions.tolist(), groups.tolist(), strict=True)]
+    for i, label in enumerate(labels):
+        # Every word of the label in the query: "Dr. Alvarez" is named by "Alvarez"
+        # only together with "Dr"; a one-word label (the usual case) by itself.
+        named[i] = float(bool(label) and set(_WORD.findall(label)) <= words)
+    if named.any():
+        other[:] = [float(bool(label)) for label in labels]
+        other *= 1.0 - named
+    return named, other
+
+
 def candidate_features(index: HybridIndex, fused: Sequence[tuple[int, float]],
                        keyword: Sequence[Ranked], dense: Sequence[Ranked],
                        vector: FloatArray | None, now: float, when: TimeHint | None,
-                       allowed: Callable[[IntArray], BoolArray]) -> Candidates:
+                       allowed: Callable[[IntArray], BoolArray],
+                       query_text: str = "") -> Candidates:
     """Feature rows for ``fused`` candidates and the call neighbours they bring in.
 
     ``fused`` are (position, score) pairs from ``_rank.fuse``; ``keyword`` and ``dense``
-    the rankings they came from (a query with a time window is searched twice).
+    the rankings they came from (a query with a time window is searched twice);
+    ``query_text`` the query as asked (for the speaker features).
     """
     positions = np.fromiter((p for p, _ in fused), dtype=np.int64, count=len(fused))
     base = np.fromiter((s for _, s in fused), dtype=np.float64, count=len(fused))
@@ -185,7 +230,8 @@ def candidate_features(index: HybridIndex, fused: Sequence[tuple[int, float]],
                _call_mean(slot, bm25),
                (base >= call_top[slot] - 1e-12).astype(np.float64),
                best_neighbour(positions, groups, bm25),
-               best_neighbour(positions, groups, cosine)]
+               best_neighbour(positions, groups, cosine),
+               *_speakers(index, positions, groups, query_text)]
     return Candidates(positions, np.stack(columns, axis=1), created, is_fact)
 
 
