@@ -603,6 +603,12 @@ class HybridIndex:
             created: npt.NDArray[np.float64] = self._created[positions]
         return created
 
+    def term_counts_at(self, positions: IntArray) -> npt.NDArray[np.float32]:
+        """How many indexed terms each of ``positions`` has (its BM25 length)."""
+        with self._lock:
+            counts: npt.NDArray[np.float32] = self._doc_len[positions]
+        return counts
+
     def groups_at(self, positions: IntArray) -> IntArray:
         """The group of each of ``positions`` (positions past the end get ``-1 << 62``)."""
         with self._lock:
