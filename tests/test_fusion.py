@@ -15,6 +15,7 @@ import pytest
 
 from voxmem import Settings
 from voxmem.engine import MemoryEngine
+from voxmem.engine._caller_memory import Doc
 from voxmem.engine._fusion import (
     FEATURES,
     WEIGHTS_FILE,
@@ -25,7 +26,6 @@ from voxmem.engine._fusion import (
     load_fusion,
     parse_fusion,
 )
-from voxmem.engine._caller_memory import Doc
 from voxmem.engine._index import BoolArray, HybridIndex, IntArray, Ranked
 from voxmem.engine._rank import RankParams
 from voxmem.engine._time import DAY, TimeHint, parse_when
@@ -302,3 +302,37 @@ def test_speaker_features_need_a_name_past_the_first_word(query: str) -> None:
     # "what did Caroline" names her; a bare "I" or a capitalised first word does not
     # count as a name (no payload is read for the usual first-person question).
     assert named[0] == (1.0 if query == "what did Caroline" else 0.0)
+
+
+def test_the_named_speaker_talking_about_themself_and_turn_length() -> None:
+    index = HybridIndex(4)
+    lines = [("Melanie: I painted a sunrise over the lake", ["paint", "sunris", "lake"]),
+             ("Melanie: Caroline painted a mural", ["carolin", "paint", "mural"]),
+             ("Caroline: my kids love it", ["kid", "love"]),
+             ("Melanie: thanks!", ["thank"])]
+    long_terms = ["w"] * 45
+    for n, (text, terms) in enumerate(lines):
+        index.add(f"t{n}", long_terms if n == 0 else terms, created_at=NOW - DAY, group=1,
+                  payload=Doc(kind="turn", text=text, created_at=NOW - DAY))
+    cands = speaker_features(index, "What did Melanie paint?")
+    # Only the named speaker's own first-person turns count (Caroline's "my" does not).
+    assert column(cands, "speaker_self") == {0: 1.0, 1: 0.0, 2: 0.0, 3: 0.0}
+    # Length is the indexed terms, capped: a long turn and a one-word "thanks".
+    length = column(cands, "length")
+    assert length[0] == 1.0
+    assert length[1] == pytest.approx(3 / 30)
+    assert length[3] == pytest.approx(1 / 30)
+
+
+def test_learned_scores_are_not_blended_with_the_default_recency_again() -> None:
+    index = _index([(1, 2, NOW - 90 * DAY), (2, 2, NOW - DAY)])
+    cands = features(index, [(0, 0.9), (2, 0.3)])
+    model = only("fused", 8.0)
+    ranked = dict(learned_rank(model, cands, NOW, RankParams()))
+    expected = dict(zip(cands.positions.tolist(), model.score(cands.features).tolist(),
+                        strict=True))
+    # The model has a recency feature: with the default recency weight its score stands.
+    assert ranked == pytest.approx(expected)
+    # A larger weight blends in the part above the default.
+    heavier = dict(learned_rank(model, cands, NOW, RankParams(recency_weight=0.55)))
+    assert heavier[2] == pytest.approx(0.5 * expected[2] + 0.5 * 0.5 ** (1 / 30))

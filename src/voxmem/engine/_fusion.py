@@ -15,7 +15,6 @@ import dataclasses
 import json
 import logging
 import math
-import re
 from collections.abc import Callable, Sequence
 from importlib import resources
 from typing import Any
@@ -34,6 +33,7 @@ from ._rank import (
     expand_neighbours,
     time_mask,
 )
+from ._speakers import speaker_features
 from ._time import TimeHint
 
 __all__ = ["FEATURES", "WEIGHTS_FILE", "Candidates", "FusionModel", "candidate_features",
@@ -73,16 +73,10 @@ CALL_TOP = 3
 #: The share of recency the model already carries through its ``recency`` feature: the
 #: default ``recency_weight`` setting.
 LEARNED_RECENCY_WEIGHT = RankParams().recency_weight
-#: A speaker label: up to three words and a colon opening a turn ("Dana:", "Dr. Alvarez:").
-_LABEL = re.compile(r"\s*([A-Za-z][\w.'-]*(?: [A-Za-z][\w.'-]*){0,2}):")
-_WORD = re.compile(r"[a-z0-9]+")
 #: A turn this long (indexed words) or longer counts as fully informative for ``length``:
 #: "Thanks, see you!" rarely answers a question, while BM25's length normalisation
 #: favours short turns that share a word with the query.
 LENGTH_CAP = 30.0
-_FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|i'd|i'll|me|my|mine|we|our|us)\b")
-#: "I", "I'm", "I've": capitalised, but not a name.
-_PRONOUN_I = frozenset({"I", "I'", "I\u2019"})
 
 
 def parse_fusion(data: Any, embedder: str) -> FusionModel | None:
@@ -164,45 +158,6 @@ def _call_mean(slot: IntArray, values: F64) -> F64:
     return out
 
 
-def speaker_label(text: str) -> str:
-    """The lower-cased speaker label a turn opens with ("Melanie: I painted..." ->
-    "melanie"), or "" when it has none."""
-    m = _LABEL.match(text)
-    return m.group(1).lower() if m is not None else ""
-
-
-def _speakers(index: HybridIndex, positions: IntArray, groups: IntArray,
-              query_text: str) -> tuple[F64, F64, F64]:
-    """(speaker_named, speaker_other, speaker_self) per candidate.
-
-    A transcript imported with speaker labels ("Melanie: ...") answers "what did
-    Melanie paint?" from Melanie's turns, not from the turns that only mention her:
-    BM25 sees the name in both; and best from the turns where she talks about herself.
-    Read only when the query has a capitalised word past its first (a name, as far as a
-    hand-written check can tell), so the usual "what did I order" query never unpacks a
-    payload (about 2 microseconds each).
-    """
-    n = positions.shape[0]
-    named, other, self_ = np.zeros(n), np.zeros(n), np.zeros(n)
-    if not n or not any(w[:1].isupper() and w[:2] not in _PRONOUN_I
-                        for w in query_text.split()[1:]):
-        return named, other, self_
-    words = set(_WORD.findall(query_text.lower()))
-    texts = [index.payload_at(p).text if g > 0 else ""
-             for p, g in zip(positions.tolist(), groups.tolist(), strict=True)]
-    labels = [speaker_label(text) for text in texts]
-    for i, label in enumerate(labels):
-        # Every word of the label in the query: "Dr. Alvarez" is named by "Alvarez"
-        # only together with "Dr"; a one-word label (the usual case) by itself.
-        if label and set(_WORD.findall(label)) <= words:
-            named[i] = 1.0
-            self_[i] = float(_FIRST_PERSON.search(texts[i].lower()) is not None)
-    if named.any():
-        other[:] = [float(bool(label)) for label in labels]
-        other *= 1.0 - named
-    return named, other, self_
-
-
 def candidate_features(index: HybridIndex, fused: Sequence[tuple[int, float]],
                        keyword: Sequence[Ranked], dense: Sequence[Ranked],
                        vector: FloatArray | None, now: float, when: TimeHint | None,
@@ -245,7 +200,7 @@ def candidate_features(index: HybridIndex, fused: Sequence[tuple[int, float]],
                (base >= call_top[slot] - 1e-12).astype(np.float64),
                best_neighbour(positions, groups, bm25),
                best_neighbour(positions, groups, cosine),
-               *_speakers(index, positions, groups, query_text),
+               *speaker_features(index, positions, groups, query_text),
                np.minimum(index.term_counts_at(positions), LENGTH_CAP) / LENGTH_CAP]
     return Candidates(positions, np.stack(columns, axis=1), created, is_fact)
 

@@ -263,7 +263,7 @@ class HybridIndex:
     def term_counts_at(self, positions: IntArray) -> npt.NDArray[np.float32]:
         """How many indexed terms each of ``positions`` has (its BM25 length)."""
         with self._lock:
-            counts: npt.NDArray[np.float32] = self._doc_len[positions]
+            counts: npt.NDArray[np.float32] = self.postings.doc_len[positions]
         return counts
 
     def groups_at(self, positions: IntArray) -> IntArray:
