@@ -336,3 +336,47 @@ def test_learned_scores_are_not_blended_with_the_default_recency_again() -> None
     # A larger weight blends in the part above the default.
     heavier = dict(learned_rank(model, cands, NOW, RankParams(recency_weight=0.55)))
     assert heavier[2] == pytest.approx(0.5 * expected[2] + 0.5 * 0.5 ** (1 / 30))
+
+
+async def test_the_engine_answers_from_the_named_speaker_and_the_named_date(
+        tmp_path: Path, store_url: str) -> None:
+    """Speaker labels and calendar dates, end to end with the shipped weights."""
+    def at(day: int) -> float:
+        return dt.datetime(2026, 3, day, 15, tzinfo=dt.UTC).timestamp()
+
+    engine = MemoryEngine(Settings(data_dir=str(tmp_path / "d"), embedder="static",
+                                   store_url=store_url), clock=lambda: at(28))
+    await engine.start()
+    try:
+        s = engine.scope(project_id="p", agent_id="a", user_id="pair")
+
+        calls = [
+            (2, ["Caroline: the adoption agency called me back today",
+                 "Melanie: that is great news"]),
+            # The same words from each of the two, a day apart: only who spoke differs.
+            (9, ["Caroline: Melanie, I painted the lake at sunrise"]),
+            (10, ["Melanie: Caroline, I painted the lake at sunrise"]),
+            (23, ["Caroline: the adoption agency wants more papers",
+                  "Melanie: good luck with it"]),
+        ]
+        await engine.import_history(s, Caller("pair"), [
+            {"startedAt": at(day), "turns": [
+                {"userText": text, "assistantText": "", "createdAt": at(day) + n}
+                for n, text in enumerate(turns)]}
+            for day, turns in calls])
+        assert await engine.flush(60)
+
+        async def top(query: str) -> str:
+            result = await engine.search_memory(s, query, lanes=["permanent"],
+                                                timeout_ms=5000)
+            return str(result.permanent[0]["text"])
+
+        # Both turns name both people; each question finds its speaker's own words
+        # (recency cannot explain both).
+        assert (await top("What did Melanie paint?")).startswith("Melanie: Caroline, I")
+        assert (await top("What did Caroline paint?")).startswith("Caroline: Melanie, I")
+        # Two calls about the agency; the same question with another date finds the other.
+        assert "more papers" in await top("What about the adoption agency on 23 March, 2026?")
+        assert "called me back" in await top("What about the adoption agency on March 2, 2026?")
+    finally:
+        await engine.close()
