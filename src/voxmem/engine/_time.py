@@ -39,11 +39,12 @@ _MONTH_NAMES = "|".join(_MONTHS)
 _ORDINAL = r"(\d{1,2})(?:st|nd|rd|th)?"
 # "23 January, 2022", "on 8th December 2023"; "November 6, 2023", "December 1,2023";
 # the year is optional ("on 21 May").
-_DAY_MONTH = re.compile(_ORDINAL + r"\s+(?:of\s+)?(" + _MONTH_NAMES + r")\b(?:,?\s*(\d{4})\b)?")
+_DAY_MONTH = re.compile(r"\b" + _ORDINAL + r"\s+(?:of\s+)?(" + _MONTH_NAMES + r")\b(?:,?\s*(\d{4})\b)?")
 _MONTH_DAY = re.compile(r"\b(" + _MONTH_NAMES + r")\s+" + _ORDINAL +
                         r"\b(?:,\s*|\s+)?(\d{4})?\b")
 _MONTH_YEAR = re.compile(r"\b(" + _MONTH_NAMES + r"),?\s+(\d{4})\b")
-_YEAR = re.compile(r"\b(?:in|during|since|of|back in)\s+((?:19|20)\d\d)\b")
+# Not "of 2023": "a total of 2000" is an amount.
+_YEAR = re.compile(r"\b(?:in|during|since|back in)\s+((?:19|20)\d\d)\b")
 _LATEST = re.compile(r"\b(?:last\s+(?:time|call)|most\s+recent(?:ly)?|latest\s+call|"
                      r"the\s+other\s+day|recently)\b")
 
