@@ -39,7 +39,8 @@ _MONTH_NAMES = "|".join(_MONTHS)
 _ORDINAL = r"(\d{1,2})(?:st|nd|rd|th)?"
 # "23 January, 2022", "on 8th December 2023"; "November 6, 2023", "December 1,2023";
 # the year is optional ("on 21 May").
-_DAY_MONTH = re.compile(r"\b" + _ORDINAL + r"\s+(?:of\s+)?(" + _MONTH_NAMES + r")\b(?:,?\s*(\d{4})\b)?")
+_DAY_MONTH = re.compile(r"\b" + _ORDINAL + r"\s+(?:of\s+)?(" + _MONTH_NAMES +
+                        r")\b(?:,?\s*(\d{4})\b)?")
 _MONTH_DAY = re.compile(r"\b(" + _MONTH_NAMES + r")\s+" + _ORDINAL +
                         r"\b(?:,\s*|\s+)?(\d{4})?\b")
 _MONTH_YEAR = re.compile(r"\b(" + _MONTH_NAMES + r"),?\s+(\d{4})\b")
