@@ -20,13 +20,17 @@ teacher reads it inside a sentence. This script then trains the rows, tokenlearn
    lost recall (docs/embeddings.md).
 
 Needs torch, sentence-transformers, model2vec and faker: run it in the model build
-venv described in ``scripts/build_embedding_models.py``, which calls it for the bundled
-model (``--only static``). Standalone, for experiments::
+venv described in ``scripts/build_embedding_models.py`` (plus ``pip install faker``).
+The defaults rebuild the table measured in docs/embeddings.md byte for byte::
 
-    python scripts/distill_static.py --out-dir /tmp/static-tuned   # measured model
+    python scripts/distill_static.py --out-dir /tmp/static-tuned
 
-The teacher's embeddings of the corpus are cached in ``--cache-dir`` keyed by teacher,
-corpus size and seed, so re-training with other settings skips the slow part.
+The model is not bundled yet (docs/embeddings.md says why); to measure it, point
+``benchmarks/embedders.py --static-dir`` at the folder, or put it in place of
+``src/voxmem/embeddings/data/static-minilm-256`` in a scratch checkout.
+
+The teacher's embeddings of the corpus are cached in ``--cache-dir`` in chunks keyed by
+their text, so re-training with other settings skips the slow part.
 """
 
 from __future__ import annotations
