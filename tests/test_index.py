@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-import voxmem.engine._index as index_module
+import voxmem.engine._postings as postings_module
 from voxmem.embeddings import normalize_rows
 from voxmem.engine._index import HybridIndex, Where
 from voxmem.engine._text import analyze
@@ -104,7 +104,7 @@ def _results(index: HybridIndex, query: list[str],
 
 def test_add_many_matches_one_by_one_adds(monkeypatch: pytest.MonkeyPatch) -> None:
     # A small head makes the one-by-one index flush and merge segments many times.
-    monkeypatch.setattr(index_module, "HEAD_POSTINGS", 50)
+    monkeypatch.setattr(postings_module, "HEAD_POSTINGS", 50)
     terms, vectors = _corpus(700)
     one = HybridIndex(8)
     for i, t in enumerate(terms):
@@ -122,14 +122,14 @@ def test_add_many_matches_one_by_one_adds(monkeypatch: pytest.MonkeyPatch) -> No
     assert len(bulk) == len(one) == 700
     query, vec = analyze("apple plum yuzu"), vectors[5]
     assert _results(bulk, query, vec) == _results(one, query, vec)
-    assert bulk.compact() or len(bulk._segments) == 1
+    assert bulk.compact() or len(bulk.postings.segments) == 1
     assert _results(bulk, query, vec) == _results(one, query, vec)
     assert bulk.group_positions([1]).tolist() == np.flatnonzero(one.group_mask([1])).tolist()
     # Single adds after a bulk load land after it, in both.
     for index in (one, bulk):
         index.add("late", analyze("apple apple kiwi"), created_at=1.0, vector=vectors[5])
     assert _results(bulk, query, vec) == _results(one, query, vec)
-    assert len(one._segments) > 1
+    assert len(one.postings.segments) > 1
 
 
 def test_filters_resolve_in_the_index() -> None:
@@ -172,17 +172,17 @@ def test_upkeep_after_each_small_batch_stays_n_log_n(monkeypatch: pytest.MonkeyP
     """An org index grown by many create_index calls, with upkeep after each, merges
     each posting O(log n) times (merging everything each time made builds quadratic)."""
     merged = [0]
-    real_merge = index_module._merge
+    real_merge = postings_module.merge
 
     def counting_merge(segments: Any) -> Any:
         out = real_merge(segments)
         merged[0] += out.size
         return out
 
-    monkeypatch.setattr(index_module, "_merge", counting_merge)
+    monkeypatch.setattr(postings_module, "merge", counting_merge)
     # Merges on the write path stop at this size; scaled down so that a small test has
     # as many such segments as a 100k-chunk index does at the real limit.
-    monkeypatch.setattr(index_module, "SYNC_MERGE_MAX", 512)
+    monkeypatch.setattr(postings_module, "SYNC_MERGE_MAX", 512)
     terms, _ = _corpus(20_000)
     index = HybridIndex(8, ann=True)
     batch = 50
@@ -192,7 +192,7 @@ def test_upkeep_after_each_small_batch_stays_n_log_n(monkeypatch: pytest.MonkeyP
         index.maintain()
     total = sum(len(set(t)) for t in terms)
     assert merged[0] <= 12 * total, (merged[0], total)
-    assert len(index._segments) <= 20
+    assert len(index.postings.segments) <= 20
     # Still the same answers as one index built in one go.
     whole = HybridIndex(8)
     whole.add_many([str(i) for i in range(len(terms))], terms,

@@ -183,7 +183,7 @@ async def test_org_vector_recall_against_exact_on_real_text(tmp_path: Path) -> N
         await engine.flush()
         org.index.maintain(threads=1)
         assert org.index.ann is not None and org.index.ann.pending == 0
-        n = org.index._n
+        n = org.index.rows
         alive = [p for p in range(n) if org.index.position_of(org.index.id_at(p)) == p]
         stored = [org.index.vector_at(p) for p in alive]
         assert all(row is not None for row in stored)

@@ -1,0 +1,327 @@
+"""BM25 postings of an in-memory index: segments, size-tiered merging and scoring.
+
+Postings live in immutable term-major segments (one per batch of adds, merged
+size-tiered) plus a small mutable head for one-at-a-time adds. A bulk load builds a
+segment with a sort instead of a Python loop per term, and a query reads each term's
+postings as slices of a few arrays. Documents are addressed by position (the owning
+:class:`~voxmem.engine._index.HybridIndex` row); which positions are live or allowed
+is the caller's business, passed in at query time.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import threading
+from collections.abc import Sequence
+from itertools import chain
+from operator import itemgetter
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ._ranked import BoolArray, FloatArray, IntArray, Ranked, grow, top, top_of
+
+__all__ = ["BM25_B", "BM25_K1", "Postings", "Segment"]
+
+BM25_K1 = 1.2
+BM25_B = 0.75
+#: Adding merges the newest segments while they are of similar size and small enough to
+#: merge in well under a millisecond, which keeps a few segments per index;
+#: :meth:`Postings.compact` merges the rest off the event loop after loads and builds.
+SEGMENT_MERGE_RATIO = 2
+SYNC_MERGE_MAX = 32_768
+#: Upkeep merges segments up to this size under the index lock (~10-20 ms of sorting).
+LOCKED_MERGE_MAX = 262_144
+HEAD_POSTINGS = 4_096
+MAX_SEGMENTS = 48
+
+
+class Segment:
+    """Postings of a run of consecutive documents, term-major (compressed sparse rows).
+
+    Immutable once built: a search can read it without copying while a writer appends
+    new segments or swaps merged ones in.
+    """
+
+    __slots__ = ("docs", "offsets", "tfs", "tids")
+
+    def __init__(self, term_of: IntArray, doc_of: IntArray, tfs: Any) -> None:
+        # Postings arrive ordered by (term, document).
+        starts = np.flatnonzero(np.concatenate([[True], term_of[1:] != term_of[:-1]]))
+        self.tids: IntArray = term_of[starts]
+        self.offsets: IntArray = np.append(starts, term_of.shape[0]).astype(np.int64)
+        self.docs: npt.NDArray[np.int32] = doc_of.astype(np.int32)
+        self.tfs: FloatArray = tfs.astype(np.float32)
+
+    @property
+    def size(self) -> int:
+        return int(self.docs.shape[0])
+
+    def find(self, tid: int) -> tuple[npt.NDArray[np.int32], FloatArray] | None:
+        """The documents and term frequencies of term id ``tid``, or None."""
+        i = int(np.searchsorted(self.tids, tid))
+        if i == self.tids.shape[0] or int(self.tids[i]) != tid:
+            return None
+        lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
+        return self.docs[lo:hi], self.tfs[lo:hi]
+
+
+def tier(segments: Sequence[Segment], limit: float) -> list[Segment]:
+    """``segments`` with neighbours of similar size merged (newest first) within ``limit``.
+
+    Neighbours only, so documents stay in order across segments.
+    """
+    out = list(segments)
+    i = len(out) - 2
+    while i >= 0:
+        a, b = out[i], out[i + 1]
+        if a.size <= SEGMENT_MERGE_RATIO * b.size and a.size + b.size <= limit:
+            out[i:i + 2] = [merge([a, b])]
+            i = min(i, len(out) - 2)  # the merged one may now pair with its neighbours
+        else:
+            i -= 1
+    return out
+
+
+def merge(segments: Sequence[Segment]) -> Segment:
+    """One segment holding the postings of consecutive ``segments`` (in order)."""
+    terms = np.concatenate([np.repeat(s.tids, np.diff(s.offsets)) for s in segments])
+    # Stable: each term's documents stay ascending, as the segments come in order.
+    order = np.argsort(terms, kind="stable")
+    return Segment(terms[order], np.concatenate([s.docs for s in segments])[order],
+                   np.concatenate([s.tfs for s in segments])[order])
+
+
+class Postings:
+    """Term postings and document lengths of positions ``0..n-1``, scored by BM25.
+
+    Shares the owning index's lock: writes and searches are called with it held, and
+    :meth:`compact` takes it itself (it merges without it, then swaps under it).
+    """
+
+    def __init__(self, lock: threading.RLock) -> None:
+        self._lock = lock
+        #: term -> term id; postings refer to ids
+        self.vocab: dict[str, int] = {}
+        self.segments: list[Segment] = []
+        #: postings of single adds since the last segment: term id -> (docs, tfs)
+        self._head: dict[int, tuple[list[int], list[int]]] = {}
+        self._head_size = 0
+        self.doc_len = np.zeros(64, dtype=np.float32)
+        #: Total length of the live documents (BM25's average document length).
+        self.len_sum = 0.0
+
+    def reserve(self, capacity: int, used: int) -> None:
+        if capacity > self.doc_len.shape[0]:
+            self.doc_len = grow(self.doc_len, capacity, used)
+
+    # -- writing -------------------------------------------------------------------------
+    def add(self, pos: int, terms: Sequence[str]) -> None:
+        """Index one document (the write path): a few microseconds, no numpy calls.
+
+        Its postings go to the head, which becomes a segment every ``HEAD_POSTINGS``.
+        """
+        self.doc_len[pos] = len(terms)
+        self.len_sum += len(terms)
+        counts: dict[str, int] = {}
+        for term in terms:
+            counts[term] = counts.get(term, 0) + 1
+        vocab, head = self.vocab, self._head
+        for term, tf in counts.items():
+            tid = vocab.get(term)
+            if tid is None:
+                tid = vocab[term] = len(vocab)
+            entry = head.get(tid)
+            if entry is None:
+                head[tid] = ([pos], [tf])
+            else:
+                entry[0].append(pos)
+                entry[1].append(tf)
+        self._head_size += len(counts)
+        if self._head_size >= HEAD_POSTINGS:
+            self.flush_head(bulk=False)
+
+    def add_many(self, terms: Sequence[Sequence[str]], start: int, bulk: bool) -> None:
+        """Index documents ``start, start + 1, ...`` as one new segment.
+
+        Numpy work, no loop per term. ``bulk``: the caller is a load on a worker thread,
+        where merging segments of any size is fine.
+        """
+        m = len(terms)
+        lengths = np.fromiter(map(len, terms), dtype=np.int64, count=m)
+        self.doc_len[start:start + m] = lengths
+        self.len_sum += float(lengths.sum())
+        self.flush_head(bulk)  # segments must stay in document order
+        flat = list(chain.from_iterable(terms))
+        if not flat:
+            return
+        vocab = self.vocab
+        # set.difference(dict) walks the batch's terms, not the whole vocabulary.
+        new = set(flat).difference(vocab)
+        if new:
+            vocab.update(zip(new, range(len(vocab), len(vocab) + len(new)), strict=True))
+        ids = itemgetter(*flat)(vocab) if len(flat) > 1 else (vocab[flat[0]],)
+        tids = np.fromiter(ids, dtype=np.int64, count=len(flat))
+        docs = np.repeat(np.arange(m, dtype=np.int64), lengths)
+        # One key per (term, document) pair, ordered by term then document; its count
+        # is the term frequency.
+        keys, tfs = np.unique(tids * m + docs, return_counts=True)
+        self._push(Segment(keys // m, keys % m + start, tfs), bulk)
+
+    def remove(self, pos: int) -> None:
+        """Take a removed document out of the length statistics (postings stay)."""
+        self.len_sum -= float(self.doc_len[pos])
+
+    def flush_head(self, bulk: bool) -> None:
+        """Turn the head's postings into a segment (they follow every segment's)."""
+        if not self._head:
+            return
+        rows = sorted(self._head.items())
+        size = self._head_size
+        term_of = np.repeat(np.fromiter((tid for tid, _ in rows), np.int64, count=len(rows)),
+                            np.fromiter((len(e[0]) for _, e in rows), np.int64, count=len(rows)))
+        docs = np.fromiter(chain.from_iterable(e[0] for _, e in rows), np.int64, count=size)
+        tfs = np.fromiter(chain.from_iterable(e[1] for _, e in rows), np.int64, count=size)
+        self._head = {}
+        self._head_size = 0
+        self._push(Segment(term_of, docs, tfs), bulk)
+
+    def _push(self, segment: Segment, bulk: bool) -> None:
+        # Size-tiered: merge the newest two while they are of similar size, which keeps
+        # O(log n) segments for O(n log n) total work.
+        limit = math.inf if bulk else SYNC_MERGE_MAX
+        segments = [*self.segments, segment]
+        while len(segments) > 1 and (
+                len(segments) > MAX_SEGMENTS
+                or (segments[-2].size <= SEGMENT_MERGE_RATIO * segments[-1].size
+                    and segments[-2].size + segments[-1].size <= limit)):
+            segments[-2:] = [merge(segments[-2:])]
+        self.segments = segments
+
+    def compact(self, *, tiered: bool = False) -> bool:
+        """Merge segments (CPU work: call it off the event loop).
+
+        All into one, or with ``tiered`` size-tiered: the newest ones while they are of
+        similar size, with no size limit (unlike merges on the event loop). An index
+        that grows by small batches then keeps O(log n) segments and each posting is
+        merged O(log n) times, where merging everything after every batch made a build
+        quadratic. Merges run without the lock (segments are immutable; numpy's sort
+        releases the GIL, so searches keep running) and are dropped if the segments
+        changed meanwhile. Returns True when a merge was installed.
+        """
+        if tiered:
+            return self._compact_tiered()
+        with self._lock:
+            self.flush_head(bulk=False)
+            snapshot = list(self.segments)
+        if len(snapshot) < 2:
+            return False
+        return self._install(snapshot, [merge(snapshot)])
+
+    def _compact_tiered(self) -> bool:
+        # The event loop's adds merge the newest segments while they stay under
+        # SYNC_MERGE_MAX, so a lock-free merge that includes them is usually undone by
+        # the next add (measured: segments piled up to the forced-merge limit, and a
+        # forced merge on the event loop is O(n)). Small tiers are therefore merged under
+        # the lock (bounded, a few ms), and only segments too big for the event loop's
+        # merges are merged without it.
+        with self._lock:
+            self.flush_head(bulk=False)
+            segments = list(self.segments)
+            merged_small = tier(segments, LOCKED_MERGE_MAX)
+            if len(merged_small) != len(segments):
+                self.segments = merged_small
+            snapshot = list(itertools.takewhile(
+                lambda seg: seg.size > SYNC_MERGE_MAX, merged_small))
+        planned = tier(snapshot, math.inf)
+        if len(planned) == len(snapshot):
+            return len(merged_small) != len(segments)
+        return self._install(snapshot, planned)
+
+    def _install(self, snapshot: list[Segment], merged: list[Segment]) -> bool:
+        with self._lock:
+            current = self.segments
+            if len(current) < len(snapshot) or any(
+                    a is not b for a, b in zip(current, snapshot, strict=False)):
+                return False
+            self.segments = [*merged, *current[len(snapshot):]]
+        return True
+
+    # -- reading -------------------------------------------------------------------------
+    def cost(self, terms: Sequence[str]) -> int:
+        """Postings a search for ``terms`` would read (no scoring)."""
+        rows = 0
+        for term in dict.fromkeys(terms):
+            tid = self.vocab.get(term)
+            if tid is not None:
+                for seg in self.segments:
+                    found = seg.find(tid)
+                    if found is not None:
+                        rows += found[0].shape[0]
+                entry = self._head.get(tid)
+                rows += len(entry[0]) if entry is not None else 0
+        return rows
+
+    def _term(self, term: str) -> tuple[npt.NDArray[np.int32], FloatArray] | None:
+        tid = self.vocab.get(term)
+        if tid is None:
+            return None
+        parts = [found for seg in self.segments if (found := seg.find(tid)) is not None]
+        entry = self._head.get(tid)
+        if entry is not None:
+            parts.append((np.array(entry[0], dtype=np.int32),
+                          np.array(entry[1], dtype=np.float32)))
+        if not parts:
+            return None
+        if len(parts) == 1:
+            return parts[0]
+        return np.concatenate([d for d, _ in parts]), np.concatenate([t for _, t in parts])
+
+    def search(self, terms: Sequence[str], k: int, n: int, members: IntArray | None,
+               ok: BoolArray, live: int, alive: BoolArray | None) -> Ranked:
+        """Top ``k`` by Okapi BM25 among the allowed documents.
+
+        ``members``/``ok`` are a resolved filter (see ``_filters.Columns.resolve``);
+        ``live`` counts the live documents; ``alive`` marks them, or is None while no
+        document was ever removed (then a term's document frequency is its length).
+        """
+        if not terms:
+            return Ranked.empty()
+        doc_len = self.doc_len
+        avgdl = max(self.len_sum / live, 1.0)
+        scores: FloatArray | None = None
+        touched: list[npt.NDArray[np.int32]] = []
+        for term in dict.fromkeys(terms):
+            found = self._term(term)
+            if found is None:
+                continue
+            docs, tfs = found
+            # Removed documents keep their postings; count only live ones.
+            df = int(docs.shape[0]) if alive is None else int(alive[docs].sum())
+            if df == 0:
+                continue
+            idf = math.log(1.0 + (live - df + 0.5) / (df + 0.5))
+            norm = BM25_K1 * (1.0 - BM25_B + BM25_B * doc_len[docs] / avgdl)
+            contrib = idf * tfs * (BM25_K1 + 1.0) / (tfs + norm)
+            if scores is None:
+                scores = np.zeros(n, dtype=np.float32)
+            # A term lists each document once, so fancy-index accumulation is exact.
+            scores[docs] += contrib
+            touched.append(docs)
+        if scores is None:
+            return Ranked.empty()
+        if members is not None:
+            sub = scores[members]
+            hit = ok & (sub > 0)
+            best = top(sub, hit, k)
+            return Ranked(members[best.positions], best.scores)
+        # The matched documents, ascending: from the postings when they are few (an org
+        # index of 100k chunks), by scanning the scores otherwise.
+        if sum(d.shape[0] for d in touched) * 8 < n:
+            candidates = np.unique(np.concatenate(touched)).astype(np.int64)
+        else:
+            candidates = np.flatnonzero(scores)
+        candidates = candidates[ok[candidates]]
+        return top_of(candidates, scores[candidates], k)

@@ -1,0 +1,60 @@
+"""What an index search returns: positions best first with their scores, and top-k.
+
+Shared by the index's parts (postings, vectors) and by the lanes that fuse their
+results, so none of them has to import another to rank.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["BoolArray", "FloatArray", "IntArray", "Ranked", "grow", "top", "top_of"]
+
+FloatArray = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Ranked:
+    """Positions into the index, best first, with their scores."""
+
+    positions: IntArray
+    scores: FloatArray
+
+    @classmethod
+    def empty(cls) -> Ranked:
+        return cls(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+
+    def __len__(self) -> int:
+        return int(self.positions.shape[0])
+
+
+def top_of(positions: IntArray, scores: npt.NDArray[np.floating], k: int) -> Ranked:
+    """Top ``k`` of (positions, scores) pairs, best first."""
+    if not positions.shape[0] or k <= 0:
+        return Ranked.empty()
+    if positions.shape[0] > k:
+        part = np.argpartition(-scores, k - 1)[:k]
+        positions, scores = positions[part], scores[part]
+    order = np.argsort(-scores, kind="stable")
+    return Ranked(positions[order].astype(np.int64), scores[order].astype(np.float32))
+
+
+def top(scores: npt.NDArray[np.floating], valid: BoolArray, k: int) -> Ranked:
+    """Top ``k`` positions of ``scores`` among those ``valid`` marks, best first."""
+    candidates = np.flatnonzero(valid)
+    if not len(candidates) or k <= 0:
+        return Ranked.empty()
+    return top_of(candidates, scores[candidates], k)
+
+
+def grow(arr: Any, capacity: int, used: int) -> Any:
+    """``arr`` reallocated to ``capacity`` rows, keeping its first ``used`` rows."""
+    grown = np.empty((capacity, *arr.shape[1:]), dtype=arr.dtype)
+    grown[:used] = arr[:used]
+    return grown
