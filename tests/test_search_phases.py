@@ -14,6 +14,7 @@ import asyncio
 import dataclasses
 import itertools
 import json
+import math
 import random
 import threading
 from collections.abc import Callable, Sequence
@@ -24,6 +25,7 @@ import msgspec
 import numpy as np
 import pytest
 
+import voxmem.engine._postings as postings_module
 from voxmem import Settings
 from voxmem.embeddings import Vectors
 from voxmem.embeddings.static import StaticEmbedder
@@ -31,6 +33,7 @@ from voxmem.engine import MemoryEngine
 from voxmem.engine._caller_memory import CallerMemory, Doc, build_memory
 from voxmem.engine._fusion import load_fusion
 from voxmem.engine._org_memory import OrgMemory
+from voxmem.engine._postings import Postings, _ascending_union
 from voxmem.engine._rank import RankParams
 from voxmem.engine._recall import (
     SUPERSEDED_TURN_FACTOR,
@@ -302,3 +305,54 @@ async def test_search_with_the_embedding_on_a_thread_ranks_as_inline(tmp_path: P
     finally:
         embedder.gate.set()
         await engine.close()
+
+
+def test_union_of_postings_is_numpys_unique_for_sparse_terms(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The org lane's candidate union (rare terms in a large index): sorted and marked
+    unions both equal ``np.unique``, and the search ranks as direct BM25 does."""
+    monkeypatch.setattr(postings_module, "HEAD_POSTINGS", 50)
+    rng = np.random.default_rng(9)
+    vocabulary = [f"w{i}" for i in range(3_000)]
+    n = 6_000
+    docs = [[vocabulary[j] for j in rng.integers(0, len(vocabulary), rng.integers(1, 6))]
+            for _ in range(n)]
+    p = Postings(threading.RLock())
+    p.reserve(n, 0)
+    for lo in range(0, 4_000, 500):  # several segments, then single adds into the head
+        p.add_many(docs[lo:lo + 500], lo, bulk=False)
+    for i in range(4_000, n):
+        p.add(i, docs[i])
+    alive = np.ones(n, dtype=np.bool_)
+    for i in rng.choice(n, 40, replace=False).tolist():
+        alive[i] = False
+        p.remove(i)
+    live = int(alive.sum())
+    for size in (1, 2, 5, 40):
+        query = rng.choice(vocabulary, size, replace=False).tolist()
+        touched = [found[0] for term in query if (found := p._term(term)) is not None]
+        expected = np.unique(np.concatenate(touched)).astype(np.int64)
+        for share in (0, 10**9):  # sorted, then marked
+            monkeypatch.setattr(postings_module, "UNION_SORT_SHARE", share)
+            assert np.array_equal(_ascending_union(touched, n), expected)
+        ranked = p.search(query, 10_000, n, None, alive, live, alive)
+        scores = _bm25_direct(docs, set(np.flatnonzero(alive).tolist()), query)
+        assert sorted(ranked.positions.tolist()) == sorted(scores)
+        assert ranked.scores.tolist() == pytest.approx(
+            [scores[pos] for pos in ranked.positions.tolist()], rel=1e-5)
+
+
+def _bm25_direct(docs: list[list[str]], live: set[int], query: list[str]) -> dict[int, float]:
+    lengths = {i: len(docs[i]) for i in live}
+    avg = max(sum(lengths.values()) / len(live), 1.0)
+    scores: dict[int, float] = {}
+    for term in dict.fromkeys(query):
+        having = [i for i in live if term in docs[i]]
+        if not having:
+            continue
+        idf = math.log(1 + (len(live) - len(having) + 0.5) / (len(having) + 0.5))
+        for i in having:
+            tf = docs[i].count(term)
+            norm = 1.2 * (0.25 + 0.75 * lengths[i] / avg)
+            scores[i] = scores.get(i, 0.0) + idf * tf * 2.2 / (tf + norm)
+    return scores

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._index import BoolArray, HybridIndex, IntArray, Ranked
+from ._ranked import distinct
 from ._time import TimeHint
 
 if TYPE_CHECKING:
@@ -185,7 +186,8 @@ def expand_neighbours(index: HybridIndex, positions: IntArray, base: F64,
                       ) -> tuple[IntArray, F64, IntArray]:
     """Add the turns just before and after each call turn, with a score of 0."""
     near = np.concatenate([positions[groups > 0] - 1, positions[groups > 0] + 1])
-    near = np.setdiff1d(near, positions)
+    near = distinct(near)  # np.setdiff1d, without numpy 2's slow hashing unique
+    near = near[~np.isin(near, positions)]
     near = near[(index.groups_at(near) > 0) & index.alive_at(near)]
     near = near[allowed(near)] if near.shape[0] else near
     return (np.concatenate([positions, near]), np.concatenate([base, np.zeros(near.shape[0])]),

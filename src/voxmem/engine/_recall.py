@@ -18,6 +18,7 @@ from ._fusion import Candidates, candidate_features, learned_rank
 from ._index import BoolArray, FloatArray, HybridIndex, IntArray, Ranked, Where
 from ._org_memory import OrgMemory
 from ._rank import RankParams, fuse, structure, time_boost
+from ._ranked import distinct
 from ._time import TimeHint
 
 __all__ = ["KeywordPhase", "Query", "caller_candidates", "caller_keyword_phase", "doc_hit",
@@ -106,7 +107,7 @@ def _searched(index: HybridIndex, query: Query, k: int, wheres: Sequence[Where |
 
 def _confidence(index: HybridIndex, keyword: Ranked, dense: Ranked) -> dict[int, float]:
     """Fact confidence of the candidates (a fact's score is scaled by it)."""
-    candidates = np.union1d(keyword.positions, dense.positions)
+    candidates = distinct(np.concatenate([keyword.positions, dense.positions]))
     facts = candidates[index.groups_at(candidates) == FACT_GROUP]
     return {pos: index.payload_at(pos).confidence for pos in facts.tolist()}
 
