@@ -127,7 +127,7 @@ def fuse(
             is_fact = np.array([int(p) in confidence for p in positions])
             score = np.where(is_fact, np.minimum(score * params.fact_weight, 1.0), score)
     order = np.argsort(-score, kind="stable")[:k]  # k=None: every candidate
-    return [(int(positions[i]), float(score[i])) for i in order]
+    return list(zip(positions[order].tolist(), score[order].tolist(), strict=True))
 
 
 def structure(index: HybridIndex, scored: Sequence[tuple[int, float]], params: RankParams,
@@ -159,7 +159,7 @@ def structure(index: HybridIndex, scored: Sequence[tuple[int, float]], params: R
     keep = final > 0
     positions, final = positions[keep], final[keep]
     order = np.argsort(-final, kind="stable")
-    return [(int(positions[i]), float(final[i])) for i in order]
+    return list(zip(positions[order].tolist(), final[order].tolist(), strict=True))
 
 
 def time_boost(index: HybridIndex, scored: list[tuple[int, float]], when: TimeHint | None,
