@@ -356,3 +356,44 @@ def _bm25_direct(docs: list[list[str]], live: set[int], query: list[str]) -> dic
             norm = 1.2 * (0.25 + 0.75 * lengths[i] / avg)
             scores[i] = scores.get(i, 0.0) + idf * tf * 2.2 / (tf + norm)
     return scores
+
+
+class _FailingQueries:
+    """The static model for memories; a query's embedding fails (a broken model file,
+    an out-of-memory error) inline or on a thread."""
+
+    def __init__(self, cheap: bool) -> None:
+        self._inner = StaticEmbedder()
+        self.name = self._inner.name
+        self.dimensions = self._inner.dimensions
+        self.cheap = cheap
+        self.fail = False
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        if self.fail and len(texts) == 1:
+            raise RuntimeError("query embedding failed")
+        return self._inner.embed(texts)
+
+
+@pytest.mark.parametrize("cheap", [True, False])
+async def test_a_failing_query_embedding_degrades_the_lanes_not_the_search(
+        tmp_path: Path, cheap: bool) -> None:
+    embedder = _FailingQueries(cheap)
+    engine = MemoryEngine(Settings(data_dir=str(tmp_path / "data"), embedder="static",
+                                   extractor="off"), embedder=embedder)
+    await engine.start()
+    try:
+        scope = engine.scope(project_id="p", agent_id="a", user_id="u")
+        await engine.save_response(scope, Caller("u", "Una"), user_text="my dog is Bruno",
+                                   assistant_text="Noted.")
+        assert await engine.flush(60)
+        embedder.fail = True
+        result = await engine.search_memory(scope, "dog", timeout_ms=30_000)
+        assert result.trace["degraded"]
+        assert result.trace["errors"]["working"] == "query embedding failed"
+        assert result.profile == {"name": "Una"}
+        embedder.fail = False
+        result = await engine.search_memory(scope, "dog", timeout_ms=30_000)
+        assert not result.trace["degraded"] and "Bruno" in result.context_text
+    finally:
+        await engine.close()
