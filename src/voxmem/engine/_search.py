@@ -139,6 +139,10 @@ class Recall:
                     errors[name] = "deadline"
         if not query_task.done():
             query_task.cancel()
+        elif not query_task.cancelled():
+            # Marks a failure as seen: the lanes that needed the vector reported it, and
+            # asyncio would otherwise log it again when the future is collected.
+            query_task.exception()
         graph_trace: dict[str, Any] | None = None
         if mode == "accurate" and mem is not None and "permanent" in results:
             try:
