@@ -186,8 +186,9 @@ def expand_neighbours(index: HybridIndex, positions: IntArray, base: F64,
                       ) -> tuple[IntArray, F64, IntArray]:
     """Add the turns just before and after each call turn, with a score of 0."""
     near = np.concatenate([positions[groups > 0] - 1, positions[groups > 0] + 1])
-    near = distinct(near)  # np.setdiff1d, without numpy 2's slow hashing unique
-    near = near[~np.isin(near, positions)]
+    # np.setdiff1d without numpy 2's slow hashing unique (both sides are distinct).
+    near = distinct(near)
+    near = near[~np.isin(near, positions, assume_unique=True)]
     near = near[(index.groups_at(near) > 0) & index.alive_at(near)]
     near = near[allowed(near)] if near.shape[0] else near
     return (np.concatenate([positions, near]), np.concatenate([base, np.zeros(near.shape[0])]),
