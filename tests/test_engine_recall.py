@@ -122,6 +122,9 @@ async def test_top_k_and_character_budget(engine: MemoryEngine) -> None:
                                         timeout_ms=2000)
     assert len(result.working) == 3
     assert len(result.context_text) <= engine.settings.context_char_budget
+    # The second engine has its own recall (and caller cache): it reads the store, so
+    # the turns must be there, not still on their way from the journal.
+    assert await engine.flush(60)
     small = MemoryEngine(engine.settings.replace(context_char_budget=300), store=engine.store,
                          embedder=engine.embedder)
     small.callers = engine.callers

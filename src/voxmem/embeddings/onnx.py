@@ -1,10 +1,10 @@
 """all-MiniLM-L6-v2 run with onnxruntime: the full transformer, int8-quantised.
 
-Better on paraphrases than the static model but ~5 ms per query on one core, so it is
-not the default (see docs/embeddings.md). The graph, tokenizer and config ship as package
-data under ``data/minilm-l6-onnx`` and are rebuilt by
-``scripts/build_embedding_models.py``. Needs the ``onnx`` extra:
-``pip install 'voxmem[onnx]'``.
+Better on paraphrases than the static model but ~2.3 ms of CPU per query (a dozen
+tokens) on one core, and ~50x slower to ingest, so it is not the default (see
+docs/embeddings.md). The graph, tokenizer and config ship as package data under
+``data/minilm-l6-onnx`` and are rebuilt by ``scripts/build_embedding_models.py``. Needs
+the ``onnx`` extra: ``pip install 'voxmem[onnx]'``.
 """
 
 from __future__ import annotations

@@ -124,6 +124,9 @@ class CallerMemory:
         self._session_groups: dict[str, int] = {}
         #: turn id -> the id of the item that holds it (facts name their source turns)
         self.turn_items: dict[str, str] = {}
+        #: the other way round: item id -> turn id, for turns that have one (recall reads
+        #: a candidate's turn id here rather than unpacking its whole payload)
+        self.item_turns: dict[str, str] = {}
         #: Fact lineages: a fact and every fact it superseded, transitively, share one
         #: key. turn id -> (lineage, whether the turn backs the lineage's current fact)
         self.turn_lineage: dict[str, tuple[str, bool]] = {}
@@ -144,6 +147,7 @@ class CallerMemory:
     def add_turn(self, turn: Turn, vector: FloatArray | None = None) -> None:
         if turn.turn_id:
             self.turn_items[turn.turn_id] = turn.event_id
+            self.item_turns[turn.event_id] = turn.turn_id
         self.index.add(
             turn.event_id,
             analyze(turn.text),
@@ -178,6 +182,7 @@ class CallerMemory:
         for item in items:
             if item.kind == "turn" and item.turn_id:
                 self.turn_items[item.turn_id] = item.id
+                self.item_turns[item.id] = item.turn_id
         self.index.add_many(
             [item.id for item in items],
             [analyze(item.text) for item in items],

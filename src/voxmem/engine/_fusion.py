@@ -233,4 +233,5 @@ def learned_rank(model: FusionModel, cands: Candidates, now: float,
     elif params.fact_weight < 1.0:
         score = np.where(cands.is_fact, score * params.fact_weight, score)
     order = np.argsort(-score, kind="stable")
-    return [(int(cands.positions[i]), float(score[i])) for i in order]
+    # tolist() converts in C: a Python loop over numpy scalars cost ~2 us a candidate.
+    return list(zip(cands.positions[order].tolist(), score[order].tolist(), strict=True))

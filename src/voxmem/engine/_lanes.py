@@ -31,14 +31,29 @@ class LaneRunner:
 
     async def embed_query(self, text: str) -> FloatArray | None:
         """The query's vector (None for a blank query)."""
-        if not text.strip():
-            return None
-        if self._embedder.cheap:
-            vectors = self._embedder.embed([text])
-        else:
-            loop = asyncio.get_running_loop()
-            vectors = await loop.run_in_executor(self._threads, self._embedder.embed, [text])
-        first: FloatArray = vectors[0]
+        return await self.start_embedding(text)
+
+    def start_embedding(self, text: str) -> asyncio.Future[FloatArray | None]:
+        """Start embedding the query now; the future holds its vector (None if blank).
+
+        A cheap embedder runs inline (a thread hop would cost more than the work). Any
+        other goes to a lane thread at once, before the lanes are even set up:
+        onnxruntime releases the GIL while it computes, so the lanes' keyword searches
+        run on the event loop meanwhile (see ``Recall``) and the embedding's
+        milliseconds overlap them instead of adding to them.
+        """
+        loop = asyncio.get_running_loop()
+        if not text.strip() or self._embedder.cheap:
+            done: asyncio.Future[FloatArray | None] = loop.create_future()
+            try:
+                done.set_result(self._first_vector(text) if text.strip() else None)
+            except Exception as exc:  # reported by the lanes that wait for the vector
+                done.set_exception(exc)
+            return done
+        return loop.run_in_executor(self._threads, self._first_vector, text)
+
+    def _first_vector(self, text: str) -> FloatArray:
+        first: FloatArray = self._embedder.embed([text])[0]
         return first
 
     async def run(self, index: HybridIndex, q: Query, fn: Callable[..., T],

@@ -27,7 +27,7 @@ from ._lanes import LaneRunner
 from ._org_file import org_vector_path
 from ._org_memory import ORG_SAVE_INTERVAL_S, OrgMemory
 from ._rank import RankParams
-from ._recall import Query, search_org_lane
+from ._recall import Query, org_keyword_phase, search_org_lane
 from ._text import analyze
 
 __all__ = ["OrgKnowledge"]
@@ -113,9 +113,14 @@ class OrgKnowledge:
                     for r in rows]
         if org.load_error is not None:
             raise org.load_error
-        vector = await query_task
-        q = Query(text=text, terms=terms, vector=vector, now=self._clock())
-        return await self._lanes.run(org.index, q, search_org_lane, org, q, k, self.params)
+        q = Query(text=text, terms=terms, vector=None, now=self._clock())
+        words = None
+        if not query_task.done():
+            # The embedding is still running on its thread: search the words meanwhile.
+            words = await self._lanes.run(org.index, q, org_keyword_phase, org, q, k)
+        q = dataclasses.replace(q, vector=await query_task)
+        return await self._lanes.run(org.index, q, search_org_lane, org, q, k, self.params,
+                                     words)
 
     async def warm(self, tenant_id: str, project_id: str) -> None:
         """Load a project's org indexes now instead of on its first recall."""
@@ -223,7 +228,7 @@ class OrgKnowledge:
                       space="")
         # An operator search may wait for the load; a turn never does.
         await self.memory(tenant_id, project_id).ready.wait()
-        query_task = asyncio.ensure_future(self._lanes.embed_query(query))
+        query_task = self._lanes.start_embedding(query)
         try:
             hits = await self.lane(scope, query, analyze(query), query_task,
                                    k * _OVERFETCH if index_name else k)

@@ -11,6 +11,7 @@ import numpy.typing as npt
 
 from .._config import setting_default
 from ._index import BoolArray, HybridIndex, IntArray, Ranked
+from ._ranked import distinct
 from ._time import TimeHint
 
 if TYPE_CHECKING:
@@ -129,7 +130,7 @@ def fuse(
             is_fact = np.array([int(p) in confidence for p in positions])
             score = np.where(is_fact, np.minimum(score * params.fact_weight, 1.0), score)
     order = np.argsort(-score, kind="stable")[:k]  # k=None: every candidate
-    return [(int(positions[i]), float(score[i])) for i in order]
+    return list(zip(positions[order].tolist(), score[order].tolist(), strict=True))
 
 
 def structure(index: HybridIndex, scored: Sequence[tuple[int, float]], params: RankParams,
@@ -161,7 +162,7 @@ def structure(index: HybridIndex, scored: Sequence[tuple[int, float]], params: R
     keep = final > 0
     positions, final = positions[keep], final[keep]
     order = np.argsort(-final, kind="stable")
-    return [(int(positions[i]), float(final[i])) for i in order]
+    return list(zip(positions[order].tolist(), final[order].tolist(), strict=True))
 
 
 def time_boost(index: HybridIndex, scored: list[tuple[int, float]], when: TimeHint | None,
@@ -188,7 +189,9 @@ def expand_neighbours(index: HybridIndex, positions: IntArray, base: F64,
                       ) -> tuple[IntArray, F64, IntArray]:
     """Add the turns just before and after each call turn, with a score of 0."""
     near = np.concatenate([positions[groups > 0] - 1, positions[groups > 0] + 1])
-    near = np.setdiff1d(near, positions)
+    # np.setdiff1d without numpy 2's slow hashing unique (both sides are distinct).
+    near = distinct(near)
+    near = near[~np.isin(near, positions, assume_unique=True)]
     near = near[(index.groups_at(near) > 0) & index.alive_at(near)]
     near = near[allowed(near)] if near.shape[0] else near
     return (np.concatenate([positions, near]), np.concatenate([base, np.zeros(near.shape[0])]),

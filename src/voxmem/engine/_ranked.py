@@ -7,16 +7,18 @@ results, so none of them has to import another to rank.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["BoolArray", "FloatArray", "IntArray", "Ranked", "grow", "top", "top_of"]
+__all__ = ["BoolArray", "FloatArray", "IntArray", "Ranked", "distinct", "grow", "top",
+           "top_of"]
 
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
+S = TypeVar("S", bound=np.generic)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -51,6 +53,22 @@ def top(scores: npt.NDArray[np.floating], valid: BoolArray, k: int) -> Ranked:
     if not len(candidates) or k <= 0:
         return Ranked.empty()
     return top_of(candidates, scores[candidates], k)
+
+
+def distinct(values: npt.NDArray[S]) -> npt.NDArray[S]:
+    """The distinct ``values``, ascending: ``np.unique(values)`` by sorting.
+
+    numpy 2's ``unique`` hashes, which measured 5-25x slower than sorting for the few
+    hundred to few thousand positions a query handles.
+    """
+    out = np.sort(values)
+    if out.shape[0] < 2:
+        return out
+    keep = np.empty(out.shape[0], dtype=np.bool_)
+    keep[0] = True
+    np.not_equal(out[1:], out[:-1], out=keep[1:])
+    kept: npt.NDArray[S] = out[keep]
+    return kept
 
 
 def grow(arr: Any, capacity: int, used: int) -> Any:

@@ -7,7 +7,7 @@ runs them on worker threads under the turn's deadline.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,9 +18,11 @@ from ._fusion import Candidates, candidate_features, learned_rank
 from ._index import BoolArray, FloatArray, HybridIndex, IntArray, Ranked, Where
 from ._org_memory import OrgMemory
 from ._rank import RankParams, fuse, structure, time_boost
+from ._ranked import distinct
 from ._time import TimeHint
 
-__all__ = ["Query", "caller_candidates", "doc_hit", "search_caller_lane", "search_org_lane"]
+__all__ = ["KeywordPhase", "Query", "caller_candidates", "caller_keyword_phase", "doc_hit",
+           "org_keyword_phase", "search_caller_lane", "search_org_lane"]
 
 #: Candidates taken from each ranking before fusion, per requested hit.
 CANDIDATES_PER_HIT = 8
@@ -68,15 +70,44 @@ def doc_hit(lane: str, doc_id: str, doc: Doc, score: float) -> dict[str, Any]:
     return hit
 
 
+def _depth(k: int) -> int:
+    return max(MIN_CANDIDATES, k * CANDIDATES_PER_HIT)
+
+
 def _ranked(index: HybridIndex, query: Query, k: int,
             where: Where | None) -> tuple[Ranked, Ranked]:
-    depth = max(MIN_CANDIDATES, k * CANDIDATES_PER_HIT)
-    return index.search(query.terms, query.vector, depth, where)
+    return index.search(query.terms, query.vector, _depth(k), where)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class KeywordPhase:
+    """A lane's filters and their keyword rankings, searched before the query's vector
+    is ready (the embedding runs on a thread meanwhile; see ``Recall``).
+
+    The dense phase searches the same filters, so the lane ranks exactly what one
+    combined search would have.
+    """
+
+    wheres: tuple[Where | None, ...]
+    keyword: tuple[Ranked, ...]
+    #: the caller's working groups when the filters were made
+    working: tuple[int, ...] = ()
+
+
+def _searched(index: HybridIndex, query: Query, k: int, wheres: Sequence[Where | None],
+              words: KeywordPhase | None) -> list[tuple[Ranked, Ranked]]:
+    """(keyword, dense) per filter: in one search each, or the dense half only when the
+    keyword half was searched already."""
+    if words is None:
+        return [_ranked(index, query, k, where) for where in wheres]
+    return [(keyword, index.search((), query.vector, _depth(k), where)[1]
+             if query.vector is not None else Ranked.empty())
+            for keyword, where in zip(words.keyword, words.wheres, strict=True)]
 
 
 def _confidence(index: HybridIndex, keyword: Ranked, dense: Ranked) -> dict[int, float]:
     """Fact confidence of the candidates (a fact's score is scaled by it)."""
-    candidates = np.union1d(keyword.positions, dense.positions)
+    candidates = distinct(np.concatenate([keyword.positions, dense.positions]))
     facts = candidates[index.groups_at(candidates) == FACT_GROUP]
     return {pos: index.payload_at(pos).confidence for pos in facts.tolist()}
 
@@ -92,35 +123,51 @@ class _Gathered:
     allowed: Callable[[IntArray], BoolArray]
 
 
-def _gather(mem: CallerMemory, lane: str, query: Query, k: int,
-            params: RankParams) -> _Gathered:
+def _caller_filters(mem: CallerMemory, lane: str, query: Query,
+                    params: RankParams) -> tuple[tuple[int, ...], tuple[Where, ...]]:
+    """The caller's working groups and the filters a caller lane searches: the lane's
+    rows, then (for a query naming a time) the rows of that time window."""
     working = tuple(mem.working_groups())
     # The working lane reads a handful of positions (this call's turns and summaries);
     # the permanent lane everything else. The index resolves the filter under its lock.
     where = (Where(groups=working, min_created=query.min_created) if lane == "working"
              else Where(exclude_groups=working, min_created=query.min_created))
-    index = mem.index
-    keyword, dense = _ranked(index, query, k, where)
-    rankings_kw, rankings_dense = [keyword], [dense]
-    fused = fuse(index, keyword, dense, None, query.now, params, _confidence(index, keyword, dense))
     when = query.when
-    if (when is not None and when.start is not None and when.end is not None
-            and params.time_weight > 0):
-        # Memories from the named time may match the words only loosely ("what did I do
-        # a week ago?"): rank that window on its own too, so they are candidates at all.
-        start = when.start if query.min_created is None else max(when.start,
-                                                                  query.min_created)
-        # Gathering the window's few rows beats scanning the caller's whole index again.
-        window = index.created_between(start, when.end)
-        inside = dataclasses.replace(where, min_created=start, max_created=when.end,
-                                     positions=window)
-        keyword, dense = _ranked(index, query, k, inside)
-        rankings_kw.append(keyword)
-        rankings_dense.append(dense)
+    if (when is None or when.start is None or when.end is None
+            or params.time_weight <= 0):
+        return working, (where,)
+    # Memories from the named time may match the words only loosely ("what did I do a
+    # week ago?"): rank that window on its own too, so they are candidates at all.
+    start = when.start if query.min_created is None else max(when.start, query.min_created)
+    # Gathering the window's few rows beats scanning the caller's whole index again.
+    window = mem.index.created_between(start, when.end)
+    return working, (where, dataclasses.replace(where, min_created=start,
+                                                max_created=when.end, positions=window))
+
+
+def caller_keyword_phase(mem: CallerMemory, lane: str, query: Query, k: int,
+                         params: RankParams) -> KeywordPhase:
+    """A caller lane's keyword rankings, searched while the query is still embedded."""
+    working, wheres = _caller_filters(mem, lane, query, params)
+    return KeywordPhase(wheres, tuple(mem.index.search(query.terms, None, _depth(k), where)[0]
+                                      for where in wheres), working)
+
+
+def _gather(mem: CallerMemory, lane: str, query: Query, k: int,
+            params: RankParams, words: KeywordPhase | None = None) -> _Gathered:
+    working, wheres = ((words.working, words.wheres) if words is not None
+                       else _caller_filters(mem, lane, query, params))
+    index = mem.index
+    pairs = _searched(index, query, k, wheres, words)
+    rankings_kw, rankings_dense = [kw for kw, _ in pairs], [dense for _, dense in pairs]
+    keyword, dense = pairs[0]
+    fused = fuse(index, keyword, dense, None, query.now, params, _confidence(index, keyword, dense))
+    if len(pairs) > 1:
         best = dict(fused)
-        for pos, score in fuse(index, keyword, dense, None, query.now, params,
-                               _confidence(index, keyword, dense)):
-            best[pos] = max(best.get(pos, 0.0), score)
+        for keyword, dense in pairs[1:]:
+            for pos, score in fuse(index, keyword, dense, None, query.now, params,
+                                   _confidence(index, keyword, dense)):
+                best[pos] = max(best.get(pos, 0.0), score)
         fused = list(best.items())
 
     def allowed(positions: IntArray) -> BoolArray:
@@ -143,13 +190,17 @@ def caller_candidates(mem: CallerMemory, lane: str, query: Query, k: int,
 
 
 def search_caller_lane(
-    mem: CallerMemory, lane: str, query: Query, k: int, params: RankParams
+    mem: CallerMemory, lane: str, query: Query, k: int, params: RankParams,
+    words: KeywordPhase | None = None,
 ) -> list[dict[str, Any]]:
-    """Working lane: this call and call summaries. Permanent: facts and earlier calls."""
+    """Working lane: this call and call summaries. Permanent: facts and earlier calls.
+
+    ``words``: the lane's keyword phase, when it ran before the query's vector was ready.
+    """
     if k <= 0 or not len(mem.index):
         return []
     index = mem.index
-    got = _gather(mem, lane, query, k, params)
+    got = _gather(mem, lane, query, k, params, words)
     if params.fusion is not None:
         fused = learned_rank(params.fusion, candidate_features(
             index, got.fused, got.keyword, got.dense, query.vector, query.now, query.when,
@@ -186,26 +237,29 @@ def prefer_current(mem: CallerMemory, scored: list[tuple[int, float]],
     turn matches the words better.
     """
     if not mem.lineage_current:
-        return scored  # no fact has a lineage: nothing to prefer (and no payload to unpack)
+        return scored  # no fact has a lineage: nothing to prefer
     index = mem.index
+    item_turns, turn_lineage, fact_lineage = (mem.item_turns, mem.turn_lineage,
+                                              mem.fact_lineage)
     score = dict(scored)
     linked: dict[str, float] = {}
-    docs: list[Doc] = []
+    # A candidate's lineage comes from its turn id (a turn) or its own id (a fact), both
+    # looked up by item id: unpacking every candidate's payload for them was a fifth of
+    # the permanent lane (~200 candidates a query).
+    turns: list[str | None] = []
     for pos, value in scored:
-        doc: Doc = index.payload_at(pos)
-        docs.append(doc)
-        lineage = None
-        if doc.kind == "turn" and doc.turn_id:
-            lineage = mem.turn_lineage.get(doc.turn_id, (None, True))[0]
-        elif doc.kind == "fact":
-            lineage = mem.fact_lineage.get(index.id_at(pos))
+        item_id = index.id_at(pos)
+        turn_id = item_turns.get(item_id)
+        turns.append(turn_id)
+        lineage = (turn_lineage.get(turn_id, (None, True))[0] if turn_id is not None
+                   else fact_lineage.get(item_id))
         if lineage is not None and lineage in mem.lineage_current:
             linked[lineage] = max(linked.get(lineage, 0.0), value)
     if not linked:
         return scored
-    for (pos, value), doc in zip(scored, docs, strict=True):
-        if doc.kind == "turn" and doc.turn_id:
-            lineage, current = mem.turn_lineage.get(doc.turn_id, (None, True))
+    for (pos, value), turn_id in zip(scored, turns, strict=True):
+        if turn_id is not None:
+            lineage, current = turn_lineage.get(turn_id, (None, True))
             if lineage is not None and not current:
                 score[pos] = value * SUPERSEDED_TURN_FACTOR
     for lineage, top in linked.items():
@@ -222,13 +276,22 @@ def prefer_current(mem: CallerMemory, scored: list[tuple[int, float]],
     return sorted(score.items(), key=lambda item: -item[1])
 
 
+def org_keyword_phase(org: OrgMemory, query: Query, k: int) -> KeywordPhase:
+    """The org lane's keyword ranking, searched while the query is still embedded."""
+    return KeywordPhase((None,), (org.index.search(query.terms, None, _depth(k), None)[0],))
+
+
 def search_org_lane(
-    org: OrgMemory, query: Query, k: int, params: RankParams
+    org: OrgMemory, query: Query, k: int, params: RankParams,
+    words: KeywordPhase | None = None,
 ) -> list[dict[str, Any]]:
-    """Chunks of the project's org indexes; age does not make knowledge less relevant."""
+    """Chunks of the project's org indexes; age does not make knowledge less relevant.
+
+    ``words``: the lane's keyword phase, when it ran before the query's vector was ready.
+    """
     if k <= 0 or not len(org.index):
         return []
-    keyword, dense = _ranked(org.index, query, k, None)
+    keyword, dense = _searched(org.index, query, k, (None,), words)[0]
     fused = fuse(org.index, keyword, dense, k, query.now,
                  dataclasses.replace(params, recency_weight=0.0))
     return [doc_hit("org", org.index.id_at(p), org.index.payload_at(p), s) for p, s in fused]

@@ -26,7 +26,7 @@ from ._lanes import LaneRunner
 from ._org_knowledge import OrgKnowledge
 from ._policy import Policies
 from ._rank import INTENT_ALIASES, INTENTS, RankParams, intent_params
-from ._recall import Query, doc_hit, search_caller_lane
+from ._recall import Query, caller_keyword_phase, doc_hit, search_caller_lane
 from ._text import analyze
 from ._time import parse_when
 from ._traces import RecallTraceLog
@@ -80,6 +80,9 @@ class Recall:
         if intent not in INTENTS:
             raise BadRequest(f"unknown intent {intent!r}; use one of: "
                              + ", ".join(sorted(INTENTS)), field="intent")
+        # First, so an embedder that runs on a thread computes while the policy is read
+        # and the lanes search the query's words.
+        query_task = self._lanes.start_embedding(query)
         params = intent_params(self.params, intent)
         if intent == "knowledge":
             lanes = [lane for lane in lanes if lane == "org"]
@@ -105,7 +108,6 @@ class Recall:
             finally:
                 lane_ms[lane] = round((time.perf_counter() - t) * 1000, 3)
 
-        query_task = asyncio.ensure_future(self._lanes.embed_query(query))
         terms = analyze(query)
         tasks: dict[str, asyncio.Future[Any]] = {}
         for lane in lanes:
@@ -137,6 +139,10 @@ class Recall:
                     errors[name] = "deadline"
         if not query_task.done():
             query_task.cancel()
+        elif not query_task.cancelled():
+            # Marks a failure as seen: the lanes that needed the vector reported it, and
+            # asyncio would otherwise log it again when the future is collected.
+            query_task.exception()
         graph_trace: dict[str, Any] | None = None
         if mode == "accurate" and mem is not None and "permanent" in results:
             try:
@@ -216,12 +222,17 @@ class Recall:
         await mem.ready.wait()
         if mem.load_error is not None:
             raise mem.load_error
-        vector = await query_task
         now = self._clock()
-        q = Query(text=text, terms=terms, vector=vector, now=now,
+        q = Query(text=text, terms=terms, vector=None, now=now,
                   min_created=min_created, when=parse_when(text, now))
+        words = None
+        if not query_task.done():
+            # The embedding is still running on its thread: search the words meanwhile.
+            words = await self._lanes.run(mem.index, q, caller_keyword_phase, mem, lane, q,
+                                          k, params)
+        q = dataclasses.replace(q, vector=await query_task)
         return await self._lanes.run(mem.index, q, search_caller_lane, mem, lane, q, k,
-                                     params)
+                                     params, words)
 
     async def cold_permanent(self, mem: CallerMemory, text: str, terms: list[str],
                              query_task: asyncio.Future[Any], k: int,

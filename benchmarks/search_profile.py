@@ -1,0 +1,174 @@
+"""Search-path CPU time and answers at production size, on a data directory built once.
+
+``recall_latency.py`` builds its engine from scratch on every run (minutes) with the
+wall clock, so two runs never rank the same memories at the same "now". This script
+builds the same content (one caller with 10,000 turns, 100,000 org chunks of real
+conversational text from the shared dev data) into a directory once, then searches a
+copy of it with a fixed clock, so two versions of the code can be compared on the same
+inputs: CPU time per search (min of N runs per query, robust to a busy machine) and
+every lane's answers, written as JSON for ``compare``.
+
+    python benchmarks/search_profile.py build DIR [--embedder onnx] [--turns N] [--chunks N]
+    python benchmarks/search_profile.py run DIR --out answers.json [--min-of 3]
+    python benchmarks/search_profile.py compare before.json after.json
+
+``run`` works on a copy of ``DIR`` (the engine's start-up upkeep writes to it). The org
+lane's vector graph (HNSW) is rebuilt in parallel for vectors its saved file lacks, so
+compare org answers between runs started from a directory whose graph file is complete:
+run once, and use the copy ``run --keep`` leaves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from recall_latency import corpus, pct
+
+#: The clock every ``run`` searches at: recency is part of the score.
+FIXED_NOW = 1.8e9
+ONNX_SETTINGS = {"dense_floor": 0.15, "dense_weight": 0.75}
+
+
+async def build(args: argparse.Namespace) -> None:
+    from voxmem import Settings
+    from voxmem.engine import MemoryEngine
+    from voxmem.models import Caller
+
+    lines, _ = corpus()
+    engine = MemoryEngine(Settings(data_dir=args.dir, embedder=args.embedder))
+    await engine.start()
+    scope = engine.scope(project_id="bench", agent_id="agent", user_id="caller-1")
+    caller = Caller("caller-1", "Bench Caller")
+    t = time.perf_counter()
+    for base in range(0, args.chunks, 100):
+        docs = [{"id": f"doc-{base + i}", "text": lines[(base + i) % len(lines)]
+                 + f" (ref {base + i})", "metadata": {}} for i in range(100)]
+        await engine.create_index("default", "bench", f"kb{base // 20_000}", docs)
+    print(f"org: {args.chunks} chunks in {time.perf_counter() - t:.0f} s", flush=True)
+    t = time.perf_counter()
+    for base in range(0, args.turns, 50):
+        await asyncio.gather(*(engine.save_response(
+            scope, caller, user_text=lines[i % len(lines)], assistant_text="Okay, noted.")
+            for i in range(base, min(args.turns, base + 50))))
+        if base % 1000 == 0:
+            await engine.end_session(scope)
+    assert await engine.flush(3600)
+    print(f"caller: {args.turns} turns indexed at "
+          f"{args.turns / (time.perf_counter() - t):.0f} turns/s", flush=True)
+    await engine.flush(3600, learning=True)
+    await engine.close()
+
+
+async def run(args: argparse.Namespace, data_dir: str) -> dict[str, Any]:
+    from voxmem import Settings
+    from voxmem.engine import MemoryEngine
+    from voxmem.models import Caller
+
+    _, questions = corpus()
+    extra = ONNX_SETTINGS if args.embedder == "onnx" else {}
+    settings = Settings(data_dir=data_dir, embedder=args.embedder, background_processes=0,
+                        **{**extra, **json.loads(args.settings)})
+    engine = MemoryEngine(settings, clock=lambda: FIXED_NOW)
+    await engine.start()
+    scope = engine.scope(project_id="bench", agent_id="agent", user_id="caller-1")
+    await engine.warm_org(scope)
+    await engine.preload(scope, Caller("caller-1", "Bench Caller"))
+    mem = engine.callers.peek(scope)
+    assert mem is not None
+    await mem.ready.wait()
+    queries = questions[: args.queries]
+    for q in queries[:50]:  # warm-up
+        await engine.search_memory(scope, q, timeout_ms=1000)
+    answers, walls, cpus = [], [], []
+    lanes: dict[str, list[float]] = {}
+    for q in queries:
+        best_wall = best_cpu = float("inf")
+        for i in range(args.min_of):
+            t0, c0 = time.perf_counter(), time.thread_time()
+            result = await engine.search_memory(scope, q, timeout_ms=1000)
+            c1, t1 = time.thread_time(), time.perf_counter()
+            best_wall = min(best_wall, (t1 - t0) * 1000)
+            best_cpu = min(best_cpu, (c1 - c0) * 1000)
+            if i == 0:
+                answers.append({"q": q, "degraded": result.trace["degraded"], **{
+                    lane: [(h["id"], h["score"]) for h in getattr(result, lane)]
+                    for lane in ("working", "permanent", "org")},
+                    "context": result.context_text})
+                for lane, ms in result.trace["lanes"].items():
+                    lanes.setdefault(lane, []).append(ms)
+        walls.append(best_wall)
+        cpus.append(best_cpu)
+    await engine.close()
+    return {"items": len(mem.index), "answers": answers,
+            "wall_ms": {"p50": pct(walls, 50), "p95": pct(walls, 95), "p99": pct(walls, 99)},
+            "loop_cpu_ms": {"p50": pct(cpus, 50), "p95": pct(cpus, 95),
+                            "mean": sum(cpus) / len(cpus)},
+            "lane_ms": {k: {"p50": pct(v, 50), "p95": pct(v, 95)} for k, v in lanes.items()},
+            "degraded": sum(a["degraded"] for a in answers)}
+
+
+def compare(before: str, after: str) -> bool:
+    a = json.loads(Path(before).read_text())["answers"]
+    b = json.loads(Path(after).read_text())["answers"]
+    if [x["q"] for x in a] != [y["q"] for y in b]:
+        print("the two runs searched different queries")
+        return False
+    same = True
+    for key in ("working", "permanent", "org", "context"):
+        equal = sum(x[key] == y[key] for x, y in zip(a, b, strict=True))
+        print(f"{key:<10} {equal}/{len(a)} identical")
+        same &= equal == len(a)
+    return same
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build")
+    b.add_argument("dir")
+    b.add_argument("--embedder", default="static")
+    b.add_argument("--turns", type=int, default=10_000)
+    b.add_argument("--chunks", type=int, default=100_000)
+    r = sub.add_parser("run")
+    r.add_argument("dir")
+    r.add_argument("--embedder", default="static")
+    r.add_argument("--settings", default="{}", help="JSON of Settings overrides")
+    r.add_argument("--queries", type=int, default=500)
+    r.add_argument("--min-of", type=int, default=3)
+    r.add_argument("--out", required=True)
+    r.add_argument("--keep", help="keep the searched copy of DIR here")
+    c = sub.add_parser("compare")
+    c.add_argument("before")
+    c.add_argument("after")
+    args = parser.parse_args()
+    if args.command == "build":
+        asyncio.run(build(args))
+    elif args.command == "compare":
+        sys.exit(0 if compare(args.before, args.after) else 1)
+    else:
+        with tempfile.TemporaryDirectory(prefix="voxmem-profile-") as tmp:
+            copy = str(Path(tmp) / "data")
+            shutil.copytree(args.dir, copy)
+            out = asyncio.run(run(args, copy))
+            if args.keep:
+                shutil.copytree(copy, args.keep)
+        Path(args.out).write_text(json.dumps(out, indent=0))
+        print(f"{out['items']} caller items; per query, min of {args.min_of}: "
+              f"event-loop CPU p50/p95 {out['loop_cpu_ms']['p50']:.2f}/"
+              f"{out['loop_cpu_ms']['p95']:.2f} ms, wall p50/p95 {out['wall_ms']['p50']:.2f}/"
+              f"{out['wall_ms']['p95']:.2f} ms; degraded {out['degraded']}")
+        print("lanes p50/p95 ms: " + ", ".join(
+            f"{k} {v['p50']:.2f}/{v['p95']:.2f}" for k, v in out["lane_ms"].items()))
+
+
+if __name__ == "__main__":
+    main()
