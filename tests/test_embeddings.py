@@ -228,17 +228,28 @@ class FakeEmbeddingsServer:
 
     plan: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
-    delay_s: float = 0.0
+    #: While set, every request is held unanswered until the test ends (a server that
+    #: never answers in time, however slow the host is).
+    hold: bool = False
     dims: int = FAKE_DIMS
     url: str = ""
+    released: threading.Event = field(default_factory=threading.Event)
+    received: threading.Condition = field(default_factory=threading.Condition)
+
+    def wait_for_requests(self, count: int, timeout_s: float = 30.0) -> bool:
+        """Wait until ``count`` requests have been read (a client may give up first)."""
+        with self.received:
+            return self.received.wait_for(lambda: len(self.requests) >= count, timeout_s)
 
     def handle(
         self, path: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, dict[str, str], bytes]:
         payload = json.loads(body)
-        self.requests.append({"path": path, "headers": headers, "json": payload})
-        if self.delay_s:
-            time.sleep(self.delay_s)
+        with self.received:
+            self.requests.append({"path": path, "headers": headers, "json": payload})
+            self.received.notify_all()
+        if self.hold:
+            self.released.wait()
         if self.plan:
             return self.plan.pop(0)
         if path != "/v1/embeddings":
@@ -286,6 +297,7 @@ def fake_server() -> Iterator[FakeEmbeddingsServer]:
     try:
         yield state
     finally:
+        state.released.set()
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
@@ -382,13 +394,16 @@ def test_openai_malformed_response_is_an_error(fake_server: FakeEmbeddingsServer
 
 
 def test_openai_timeout_becomes_voxmem_error(fake_server: FakeEmbeddingsServer) -> None:
-    fake_server.delay_s = 0.5
+    fake_server.hold = True
     with (
         _client(fake_server, timeout_s=0.1, max_retries=1) as embedder,
         pytest.raises(VoxmemError) as info,
     ):
         embedder.embed(["hello"])
     assert info.value.retryable is True
+    # The client may time out before the server thread has read its second request
+    # from the socket, so wait for the server to see it rather than count at once.
+    assert fake_server.wait_for_requests(2)
     assert len(fake_server.requests) == 2
 
 
