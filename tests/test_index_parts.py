@@ -17,6 +17,7 @@ import pytest
 import voxmem.engine._postings as postings_module
 from voxmem.embeddings import normalize_rows
 from voxmem.engine._filters import NO_GROUP, Columns, IntList, Where
+from voxmem.engine._payloads import PackedRecords
 from voxmem.engine._postings import Postings, Segment, merge, tier
 from voxmem.engine._ranked import top, top_of
 from voxmem.engine._text import analyze
@@ -262,3 +263,17 @@ def test_top_picks_the_best_k_best_first() -> None:
     assert len(top_of(np.arange(5, dtype=np.int64), scores, 0)) == 0
     counts = Counter(top_of(np.arange(5, dtype=np.int64), scores, 5).positions.tolist())
     assert all(c == 1 for c in counts.values()) and len(counts) == 5
+
+
+# -- packed payloads --------------------------------------------------------------------
+def test_packed_records_hold_every_record_across_growth() -> None:
+    records = PackedRecords()
+    expected = [f"record {i} ".encode() * (i % 7) for i in range(3_000)]
+    records.append(expected[0])
+    for lo in range(1, 3_000, 97):  # uneven batches: both arrays grow several times
+        records.extend(expected[lo:lo + 97])
+    records.extend([])
+    assert len(records) == 3_000
+    assert [records[i] for i in range(3_000)] == expected
+    with pytest.raises(IndexError):
+        records[3_000]
