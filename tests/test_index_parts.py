@@ -16,12 +16,14 @@ import pytest
 
 import voxmem.engine._postings as postings_module
 from voxmem.embeddings import normalize_rows
+from voxmem.engine._caller_memory import Doc, decode_doc, encode_doc, turn_doc
 from voxmem.engine._filters import NO_GROUP, Columns, IntList, Where
 from voxmem.engine._payloads import PackedRecords
 from voxmem.engine._postings import Postings, Segment, merge, tier
 from voxmem.engine._ranked import top, top_of
 from voxmem.engine._text import analyze
 from voxmem.engine._vectors import VectorStore
+from voxmem.models import Turn
 
 WORDS = ["apple", "pear", "plum", "fig", "kiwi", "yuzu", "nut", "date", "lime", "melon",
          "grape", "peach", "berry", "cherry", "mango", "olive"]
@@ -277,3 +279,20 @@ def test_packed_records_hold_every_record_across_growth() -> None:
     assert [records[i] for i in range(3_000)] == expected
     with pytest.raises(IndexError):
         records[3_000]
+
+
+def test_docs_round_trip_through_their_encoding() -> None:
+    turn = Turn(event_id="e1", user_text="I'm allergic to peanuts",
+                assistant_text="Noted, no peanuts.",
+                session_id="s1", turn_id="t1", created_at=12.5)
+    docs = [turn_doc(turn),
+            Doc(kind="turn", text="only the caller spoke", created_at=1.0,
+                user_text="only the caller spoke", assistant_text=""),
+            Doc(kind="fact", text="likes tea", created_at=2.0, confidence=0.75,
+                slot_key="drink", fact_kind="preference", metadata={"a": [1, "x"]}),
+            Doc(kind="turn", text="edited text", created_at=3.0, user_text="u",
+                assistant_text="a")]
+    for doc in docs:
+        assert decode_doc(encode_doc(doc)) == doc
+    # A turn's joined text is not stored twice.
+    assert len(encode_doc(docs[0])) < len(turn.text) * 2
