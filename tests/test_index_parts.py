@@ -14,6 +14,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
+import voxmem.engine._payloads as payloads_module
 import voxmem.engine._postings as postings_module
 from voxmem.embeddings import normalize_rows
 from voxmem.engine._caller_memory import Doc, decode_doc, encode_doc, turn_doc
@@ -268,7 +269,12 @@ def test_top_picks_the_best_k_best_first() -> None:
 
 
 # -- packed payloads --------------------------------------------------------------------
-def test_packed_records_hold_every_record_across_growth() -> None:
+@pytest.mark.parametrize("block", [64, 1 << 20])
+def test_packed_records_hold_every_record_across_growth(
+        block: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Small blocks: many blocks, and records larger than a block get one of their own.
+    monkeypatch.setattr(payloads_module, "BLOCK_BYTES", block)
+    monkeypatch.setattr(payloads_module, "FIRST_BLOCK_BYTES", min(block, 4_096))
     records = PackedRecords()
     expected = [f"record {i} ".encode() * (i % 7) for i in range(3_000)]
     records.append(expected[0])

@@ -1,11 +1,15 @@
-"""Byte records addressed by position, packed into one buffer.
+"""Byte records addressed by position, packed into fixed-size blocks.
 
 An index keeps one payload per document (what recall shows for a hit). Held as Python
-objects, 100,000 org chunks cost ~500 bytes each in tuples, strings and floats, spread
-over the heap between transient objects, so a load's garbage could not be handed back
-to the OS. Here every record is bytes in one growing numpy buffer, located by an
-offsets array: a few bytes of overhead per record, two allocations in all, and nothing
-for the garbage collector to track. The payload's codec (e.g. msgspec) is the owner's.
+objects, 100,000 org chunks cost ~850 bytes each in tuples, strings and floats, spread
+over the heap between transient objects. Here every record is bytes in a numpy block of
+``BLOCK_BYTES``, located by one offsets array: a few bytes of overhead per record, one
+allocation per megabyte, and nothing for the garbage collector to track.
+
+Blocks rather than one growing buffer: growing by reallocation copies everything held
+so far, so a million chunks (~500 MB of text) would briefly need 1.5-2x that, and
+leave freed buffers as holes in the heap. A block is filled and never moved. The
+payload's codec (e.g. msgspec) is the owner's.
 """
 
 from __future__ import annotations
@@ -13,61 +17,76 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import numpy as np
+import numpy.typing as npt
 
-from ._ranked import IntArray, grow
+from ._ranked import grow
 
-__all__ = ["PackedRecords"]
+__all__ = ["BLOCK_BYTES", "FIRST_BLOCK_BYTES", "PackedRecords"]
 
-#: Relative headroom when the buffer grows (a load of many small batches would otherwise
-#: reallocate per batch).
-GROWTH = 1.5
+#: Bytes per block, once an index holds a few blocks' worth: blocks start at
+#: ``FIRST_BLOCK_BYTES`` and double, so a caller with a handful of turns holds kilobytes.
+#: A record never spans two blocks; a larger one gets a block sized to fit.
+BLOCK_BYTES = 1 << 20
+FIRST_BLOCK_BYTES = 4_096
 
 
 class PackedRecords:
     """Append-only ``bytes`` records; record ``i`` is ``records[i]``.
 
-    Appends are made under the owner's lock. A read needs no lock: it sees either the
-    old or the new buffer, and both hold every record that existed before the append.
+    Record ``i`` is bytes ``[start, start + length)`` of block ``block[i]``. Appends are
+    made under the owner's lock. A read needs no lock: blocks and locations of records
+    that exist never change, and arrays that grow are copied before they are swapped in.
     """
 
-    __slots__ = ("_buf", "_ends", "_n")
+    __slots__ = ("_block", "_blocks", "_fill", "_length", "_n", "_start")
 
     def __init__(self) -> None:
-        self._buf = np.empty(4_096, dtype=np.uint8)
-        #: ``_ends[i]``: where record ``i`` ends (it starts where ``i - 1`` ends)
-        self._ends: IntArray = np.zeros(64, dtype=np.int64)
+        self._blocks: list[npt.NDArray[np.uint8]] = []
+        self._block: npt.NDArray[np.int32] = np.zeros(64, dtype=np.int32)
+        self._start: npt.NDArray[np.int32] = np.zeros(64, dtype=np.int32)
+        self._length: npt.NDArray[np.int32] = np.zeros(64, dtype=np.int32)
         self._n = 0
+        #: bytes used in the last block
+        self._fill = 0
 
     def __len__(self) -> int:
         return self._n
 
     @property
     def nbytes(self) -> int:
-        """Memory held (both arrays, headroom included)."""
-        return int(self._buf.nbytes + self._ends.nbytes)
+        """Memory held (blocks and locations)."""
+        return int(sum(b.nbytes for b in self._blocks) + self._block.nbytes
+                   + self._start.nbytes + self._length.nbytes)
 
     def append(self, record: bytes) -> None:
         self.extend((record,))
 
     def extend(self, records: Iterable[bytes]) -> None:
         batch = list(records)
-        if not batch:
-            return
-        lengths = np.fromiter(map(len, batch), dtype=np.int64, count=len(batch))
         n, m = self._n, len(batch)
-        used = int(self._ends[n - 1]) if n else 0
-        size = used + int(lengths.sum())
-        if size > self._buf.shape[0]:
-            self._buf = grow(self._buf, max(size, int(self._buf.shape[0] * GROWTH)), used)
-        if n + m > self._ends.shape[0]:
-            self._ends = grow(self._ends, max(n + m, int(self._ends.shape[0] * GROWTH)), n)
-        self._buf[used:size] = np.frombuffer(b"".join(batch), dtype=np.uint8)
-        self._ends[n:n + m] = used + np.cumsum(lengths)
+        if n + m > self._block.shape[0]:
+            capacity = max(n + m, self._block.shape[0] * 2)
+            self._block = grow(self._block, capacity, n)
+            self._start = grow(self._start, capacity, n)
+            self._length = grow(self._length, capacity, n)
+        where, starts, lengths = self._block, self._start, self._length
+        for i, record in enumerate(batch, n):
+            size = len(record)
+            blocks = self._blocks
+            if not blocks or size > blocks[-1].shape[0] - self._fill:
+                last = blocks[-1].shape[0] if blocks else FIRST_BLOCK_BYTES // 2
+                blocks.append(np.empty(max(size, min(BLOCK_BYTES, 2 * last)),
+                                       dtype=np.uint8))
+                self._fill = 0
+            at = self._fill
+            blocks[-1][at:at + size] = np.frombuffer(record, dtype=np.uint8)
+            where[i], starts[i], lengths[i] = len(blocks) - 1, at, size
+            self._fill = at + size
         self._n = n + m
 
     def __getitem__(self, i: int) -> bytes:
         if not 0 <= i < self._n:
             raise IndexError(i)
-        ends = self._ends
-        start = int(ends[i - 1]) if i else 0
-        return self._buf[start:int(ends[i])].tobytes()
+        at = int(self._start[i])
+        block = self._blocks[int(self._block[i])]
+        return block[at:at + int(self._length[i])].tobytes()
