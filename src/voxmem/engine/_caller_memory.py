@@ -9,13 +9,10 @@ by ``caller_cache_size``; evicting a caller only drops the cache, never data.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ctypes
 import dataclasses
 import functools
 import logging
 import operator
-import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -373,19 +370,6 @@ def build_memory(scope: Scope, dimensions: int, session_id: str | None,
     mem.index.compact()
     mem.add_fact_history(facts)
     return mem
-
-
-def release_free_memory() -> None:
-    """Hand the allocator's free pages back to the OS after a large load (glibc only).
-
-    An org load frees ~100 MB of temporaries (the store's rows, merge buffers) that
-    glibc keeps in its heap: measured RSS after loading 100k chunks 744 MB, 615 MB after
-    this call. Other platforms and allocators: nothing happens.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None).malloc_trim(0)
 
 
 async def load_in_slices(add: Callable[[Sequence[T]], None], rows: Sequence[T]) -> None:

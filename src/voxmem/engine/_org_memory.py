@@ -23,10 +23,10 @@ from ._caller_memory import (
     decode_doc,
     encode_doc,
     load_in_slices,
-    release_free_memory,
     vector_from_blob,
 )
 from ._index import FloatArray, HybridIndex
+from ._malloc import release_free_memory
 from ._org_file import read_vectors, write_vectors
 from ._text import analyze
 
