@@ -139,7 +139,7 @@ def test_sync_client_and_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert "unmerged guest-2 from kim" in capsys.readouterr().out
 
 
-async def test_livekit_identity_feeds_resolution(tmp_path: Path) -> None:
+async def test_livekit_identity_feeds_resolution(settings: Settings) -> None:
     from voxmem import VoiceClient
     from voxmem.integrations._livekit_identity import (
         _LINKING,
@@ -147,7 +147,6 @@ async def test_livekit_identity_feeds_resolution(tmp_path: Path) -> None:
         canonical_identity,
     )
 
-    settings = Settings(data_dir=str(tmp_path / "d"), embedder="hashing")
     async with VoiceClient(project_id="proj", agent_id="agent", embedded=True,
                            settings=settings) as client:
         # The backend knows the caller by its own id; the room tells us their phone.

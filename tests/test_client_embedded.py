@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import inspect
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -151,8 +150,7 @@ def test_sync_and_async_clients_have_the_same_surface() -> None:
         VoiceClientSync.__init__)
 
 
-def test_sync_client_gives_the_same_results(tmp_path: Path) -> None:
-    settings = Settings(data_dir=str(tmp_path / "d"), embedder="hashing")
+def test_sync_client_gives_the_same_results(settings: Settings) -> None:
     with VoiceClientSync(project_id="proj", agent_id="agent", embedded=True,
                          settings=settings) as client:
         client.save_response(user_text="My favourite colour is teal",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -94,8 +93,7 @@ async def test_policy_merge_and_forget(client: VoiceClient) -> None:
     assert "QX-5521" not in after.contextText
 
 
-def test_sync_client_manages_memories(tmp_path: Path) -> None:
-    settings = Settings(data_dir=str(tmp_path / "d"), embedder="hashing")
+def test_sync_client_manages_memories(settings: Settings) -> None:
     with VoiceClientSync(project_id="proj", agent_id="agent", embedded=True,
                          settings=settings) as client:
         client.remember(user=USER, memory_type="language", content="Portuguese")

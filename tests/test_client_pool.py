@@ -215,9 +215,9 @@ async def test_identity_mismatch_before_the_store_has_the_session(
     assert again["sessionId"] == "ses-race"
 
 
-def test_sync_session_and_tool(sqlite_settings: Settings) -> None:
+def test_sync_session_and_tool(settings: Settings) -> None:
     with VoiceClientSync(project_id="proj", agent_id="agent", embedded=True,
-                         settings=sqlite_settings) as client:
+                         settings=settings) as client:
         with client.session(user=USER) as call:
             call.save_response(user_text="Call me Ada, I live in Lisbon",
                                assistant_text="Hello Ada")

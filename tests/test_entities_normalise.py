@@ -7,7 +7,10 @@ from typing import Any
 
 import pytest
 
+from voxmem import Settings
+from voxmem.engine._learning import build_extractor
 from voxmem.entities import (
+    country_code_for_region,
     names_match,
     normalize_email,
     normalize_phone,
@@ -18,6 +21,7 @@ from voxmem.entities._expand import GraphView, rerank
 from voxmem.entities._graph import extract_graph
 from voxmem.entities._identifiers import normalize_identifier, spoken_claims
 from voxmem.entities._resolve import Candidate, decide_in_call, decide_start
+from voxmem.extraction import Transcript, TranscriptTurn
 from voxmem.extraction._text import normalize_phone as extraction_phone
 from voxmem.integrations._livekit_identity import normalize_e164
 from voxmem.models import Turn
@@ -64,6 +68,24 @@ def test_extraction_and_livekit_use_the_same_normaliser() -> None:
     assert region_for_country_code("44") == "GB"
     with pytest.raises(ValueError, match="default_country_code"):
         region_for_country_code("UK")
+
+
+async def test_extraction_reads_national_numbers_in_the_default_region(tmp_path: Any) -> None:
+    """The default_region setting reaches the rule extractor, as it reaches the caller
+    directory: a London caller's national number becomes the same E.164 in both."""
+    transcript = Transcript("s", "u", [TranscriptTurn(
+        "t1", "You can reach me on 020 7946 0018.", "Thanks, noted.", 1.0)])
+    texts = {}
+    for region in ("GB", "US"):
+        extractor = build_extractor(Settings(default_region=region, data_dir=str(tmp_path)))
+        assert extractor is not None
+        texts[region] = [f.text for f in await extractor.extract(transcript)]
+    assert texts["GB"] == ["Phone number is +442079460018"]
+    assert normalize_identifier("phone", "020 7946 0018", "GB") == "+442079460018"
+    assert texts["US"] != texts["GB"]  # read in another region, it is another number
+    assert country_code_for_region("gb") == "44"
+    with pytest.raises(ValueError, match="region"):
+        country_code_for_region("UK")
 
 
 @pytest.mark.parametrize(("spoken", "email"), [

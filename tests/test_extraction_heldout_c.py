@@ -36,11 +36,12 @@ def test_set_c_is_well_formed_and_separate() -> None:
 
 
 def test_quality_on_set_c_does_not_regress() -> None:
-    # Floors a little under the current figures (0.843 / 0.682 after the third round, which
-    # tuned on this set; first run 0.778 / 0.551). They guard against regressions.
+    # Floors a little under the current figures (0.868 / 0.725 after the fourth round and
+    # 0.843 / 0.682 after the third, both of which tuned on this set; first run 0.778 /
+    # 0.551). They guard against regressions.
     extractor = RuleExtractor()
     cases = load_labelled_set(SET_C)
     score = summarize([score_case(c, extractor.extract_sync(to_transcript(c))) for c in cases])
     assert score.violations == 0
-    assert score.precision >= 0.82
-    assert score.recall >= 0.65
+    assert score.precision >= 0.85
+    assert score.recall >= 0.70

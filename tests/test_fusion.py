@@ -15,6 +15,7 @@ import pytest
 
 from voxmem import Settings
 from voxmem.engine import MemoryEngine
+from voxmem.engine._caller_memory import Doc
 from voxmem.engine._fusion import (
     FEATURES,
     WEIGHTS_FILE,
@@ -258,3 +259,124 @@ def test_personalize_puts_candidate_facts_first() -> None:
     assert personal[0][0] == 2
     assert [p for p, _ in personal[1:]] == [p for p, _ in plain[:-1]]
     assert all(0.0 < s <= 1.0 for _, s in personal)
+
+
+def _spoken(lines: list[str]) -> HybridIndex:
+    """One call whose turns are ``lines`` (each may open with a speaker label)."""
+    index = HybridIndex(4)
+    for n, text in enumerate(lines):
+        index.add(f"t{n}", ["w"], created_at=NOW - DAY, group=1,
+                  payload=Doc(kind="turn", text=text, created_at=NOW - DAY))
+    return index
+
+
+def speaker_features(index: HybridIndex, query: str) -> Candidates:
+    fused = [(p, 1.0 - p / 10) for p in range(len(index))]
+    return candidate_features(index, fused, [_ranked(fused)], [Ranked.empty()], None, NOW,
+                              None, _everything, query)
+
+
+def test_speaker_features_tell_who_said_it_from_who_was_mentioned() -> None:
+    index = _spoken(["Caroline: Melanie told me she loves to paint",
+                     "Melanie: I painted a sunrise over the lake",
+                     "Dr. Alvarez: Bruno is due for his shots",
+                     "no label on this one: it has a colon later"])
+    cands = speaker_features(index, "What did Melanie paint?")
+    assert column(cands, "speaker_named") == {0: 0.0, 1: 1.0, 2: 0.0, 3: 0.0}
+    # Another speaker's turn is marked; the unlabelled turn is not.
+    assert column(cands, "speaker_other") == {0: 1.0, 1: 0.0, 2: 1.0, 3: 0.0}
+    ranked = learned_rank(only("speaker_named"), cands, NOW, RankParams())
+    assert ranked[0][0] == 1
+    # A label of several words is named by all of them.
+    both = speaker_features(index, "What did Dr. Alvarez say about Bruno?")
+    assert column(both, "speaker_named")[2] == 1.0
+    assert column(speaker_features(index, "What did Alvarez say?"), "speaker_named")[2] == 0.0
+
+
+@pytest.mark.parametrize("query", ["what did Caroline", "What did I paint?",
+                                   "Caroline said what?", ""])
+def test_speaker_features_need_a_name_past_the_first_word(query: str) -> None:
+    index = _spoken(["Caroline: I paint", "Melanie: me too"])
+    cands = speaker_features(index, query)
+    named = column(cands, "speaker_named")
+    # "what did Caroline" names her; a bare "I" or a capitalised first word does not
+    # count as a name (no payload is read for the usual first-person question).
+    assert named[0] == (1.0 if query == "what did Caroline" else 0.0)
+
+
+def test_the_named_speaker_talking_about_themself_and_turn_length() -> None:
+    index = HybridIndex(4)
+    lines = [("Melanie: I painted a sunrise over the lake", ["paint", "sunris", "lake"]),
+             ("Melanie: Caroline painted a mural", ["carolin", "paint", "mural"]),
+             ("Caroline: my kids love it", ["kid", "love"]),
+             ("Melanie: thanks!", ["thank"])]
+    long_terms = ["w"] * 45
+    for n, (text, terms) in enumerate(lines):
+        index.add(f"t{n}", long_terms if n == 0 else terms, created_at=NOW - DAY, group=1,
+                  payload=Doc(kind="turn", text=text, created_at=NOW - DAY))
+    cands = speaker_features(index, "What did Melanie paint?")
+    # Only the named speaker's own first-person turns count (Caroline's "my" does not).
+    assert column(cands, "speaker_self") == {0: 1.0, 1: 0.0, 2: 0.0, 3: 0.0}
+    # Length is the indexed terms, capped: a long turn and a one-word "thanks".
+    length = column(cands, "length")
+    assert length[0] == 1.0
+    assert length[1] == pytest.approx(3 / 30)
+    assert length[3] == pytest.approx(1 / 30)
+
+
+def test_learned_scores_are_not_blended_with_the_default_recency_again() -> None:
+    index = _index([(1, 2, NOW - 90 * DAY), (2, 2, NOW - DAY)])
+    cands = features(index, [(0, 0.9), (2, 0.3)])
+    model = only("fused", 8.0)
+    ranked = dict(learned_rank(model, cands, NOW, RankParams()))
+    expected = dict(zip(cands.positions.tolist(), model.score(cands.features).tolist(),
+                        strict=True))
+    # The model has a recency feature: with the default recency weight its score stands.
+    assert ranked == pytest.approx(expected)
+    # A larger weight blends in the part above the default.
+    heavier = dict(learned_rank(model, cands, NOW, RankParams(recency_weight=0.55)))
+    assert heavier[2] == pytest.approx(0.5 * expected[2] + 0.5 * 0.5 ** (1 / 30))
+
+
+async def test_the_engine_answers_from_the_named_speaker_and_the_named_date(
+        tmp_path: Path, store_url: str) -> None:
+    """Speaker labels and calendar dates, end to end with the shipped weights."""
+    def at(day: int) -> float:
+        return dt.datetime(2026, 3, day, 15, tzinfo=dt.UTC).timestamp()
+
+    engine = MemoryEngine(Settings(data_dir=str(tmp_path / "d"), embedder="static",
+                                   store_url=store_url), clock=lambda: at(28))
+    await engine.start()
+    try:
+        s = engine.scope(project_id="p", agent_id="a", user_id="pair")
+
+        calls = [
+            (2, ["Caroline: the adoption agency called me back today",
+                 "Melanie: that is great news"]),
+            # The same words from each of the two, a day apart: only who spoke differs.
+            (9, ["Caroline: Melanie, I painted the lake at sunrise"]),
+            (10, ["Melanie: Caroline, I painted the lake at sunrise"]),
+            (23, ["Caroline: the adoption agency wants more papers",
+                  "Melanie: good luck with it"]),
+        ]
+        await engine.import_history(s, Caller("pair"), [
+            {"startedAt": at(day), "turns": [
+                {"userText": text, "assistantText": "", "createdAt": at(day) + n}
+                for n, text in enumerate(turns)]}
+            for day, turns in calls])
+        assert await engine.flush(60)
+
+        async def top(query: str) -> str:
+            result = await engine.search_memory(s, query, lanes=["permanent"],
+                                                timeout_ms=5000)
+            return str(result.permanent[0]["text"])
+
+        # Both turns name both people; each question finds its speaker's own words
+        # (recency cannot explain both).
+        assert (await top("What did Melanie paint?")).startswith("Melanie: Caroline, I")
+        assert (await top("What did Caroline paint?")).startswith("Caroline: Melanie, I")
+        # Two calls about the agency; the same question with another date finds the other.
+        assert "more papers" in await top("What about the adoption agency on 23 March, 2026?")
+        assert "called me back" in await top("What about the adoption agency on March 2, 2026?")
+    finally:
+        await engine.close()

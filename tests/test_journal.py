@@ -102,11 +102,11 @@ def test_acknowledged_turns_survive_a_hard_exit(tmp_path: Path) -> None:
     assert asyncio.run(count()) == 120
 
 
-async def test_store_failure_keeps_records_until_it_recovers(tmp_path: Path) -> None:
+async def test_store_failure_keeps_records_until_it_recovers(settings: Settings) -> None:
     """Writes stay journaled while the store refuses them, then arrive in order."""
     from voxmem.models import Caller
 
-    eng = MemoryEngine(Settings(data_dir=str(tmp_path / "d"), embedder="hashing"))
+    eng = MemoryEngine(settings)
     await eng.start()
     s = eng.scope(project_id="p", agent_id="a", user_id="u")
     real_write = eng.store.write

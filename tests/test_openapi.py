@@ -164,14 +164,21 @@ async def test_get_twins_answer_the_same_read(http: httpx.AsyncClient) -> None:
     document = await served(http)
     await http.post(OPERATION_SPECS["create_index"].path, headers=AUTH, json={
         **IDENT, "name": "kb", "documents": [{"id": "d1", "text": "hello"}]})
+    #: What each twin's read needs beyond the identity fields.
+    extra = {"list_documents": {"name": "kb"}, "find_callers": {"identifier": "kb"},
+             "list_merges": {"userId": "caller-1"}}
     twins = [spec for spec in OPERATION_SPECS.values() if spec.read_path]
-    assert {spec.name for spec in twins} >= {"list_indexes", "get_memory_policy"}
+    assert {spec.name for spec in twins} >= {"list_indexes", "get_memory_policy",
+                                             "list_quarantined", "list_documents",
+                                             "find_callers", "list_merges"}
     for spec in twins:
-        read = await http.get(spec.read_path or "", headers=AUTH, params=IDENT)
+        params = {**IDENT, **extra.get(spec.name, {})}
+        read = await http.get(spec.read_path or "", headers=AUTH, params=params)
         alias = await http.get(spec.read_path or "", headers=AUTH,
-                               params={"project_id": "proj", "agent_id": "agent"})
+                               params={"project_id": "proj", "agent_id": "agent",
+                                       **extra.get(spec.name, {})})
         assert alias.json() == read.json()
-        posted = await http.post(spec.path, headers=AUTH, json=IDENT)
+        posted = await http.post(spec.path, headers=AUTH, json=params)
         assert read.status_code == 200, read.text
         assert read.json() == posted.json()
         check(document, body_schema(document, "GET", spec.read_path or "", "200"),
@@ -180,6 +187,22 @@ async def test_get_twins_answer_the_same_read(http: httpx.AsyncClient) -> None:
                              params={"project_id": "proj", "colour": "red"})
     assert unknown.status_code == 400
     assert unknown.json()["error"]["details"]["field"] == "colour"
+    # The document lists each twin's query parameters: the request's fields.
+    documents = document["paths"]["/v1/indexes/documents"]["get"]["parameters"]
+    assert {(p["name"], p["required"]) for p in documents} == {
+        ("projectId", True), ("tenantId", False), ("agentId", False), ("name", True)}
+    missing = await http.get("/v1/indexes/documents", headers=AUTH, params=IDENT)
+    assert missing.status_code == 400
+    assert missing.json()["error"]["details"]["field"] == "name"
+
+
+def test_a_twin_of_a_read_with_non_text_fields_is_refused_at_definition() -> None:
+    from voxmem._api import OperationSpec
+    from voxmem._api_console import SearchIndexRequest
+
+    with pytest.raises(TypeError, match="top_k"):
+        OperationSpec("search_index", "POST", "/v1/indexes/search", SearchIndexRequest,
+                      dict, "search", read_path="/v1/indexes/search")
 
 
 @pytest.mark.parametrize(("op", "body", "field"), [
@@ -206,6 +229,24 @@ async def test_unknown_fields_are_refused_naming_them(http: httpx.AsyncClient, o
     assert field.rsplit(".", 1)[-1] in error["message"]
     after = (await http.get("/v1/runtime", headers=AUTH)).json()["stats"]["journalSeq"]
     assert after == before
+
+
+async def test_every_operation_refuses_an_unknown_field_by_name(
+        http: httpx.AsyncClient) -> None:
+    first: dict[str, dict[str, Any]] = {}
+    for name, body in calls():
+        first.setdefault(name, body)
+    assert set(first) == set(OPERATION_SPECS)
+    for name, spec in OPERATION_SPECS.items():
+        body = {**first[name], "favouriteColour": "red"}
+        response = await http.request(spec.method, spec.path, json=body, headers=AUTH)
+        assert response.status_code == 400, (name, response.text)
+        assert response.json()["error"]["details"]["field"] == "favouriteColour", name
+        if spec.read_path:
+            read = await http.get(spec.read_path, headers=AUTH,
+                                  params={**IDENT, "favouriteColour": "red"})
+            assert read.status_code == 400, (name, read.text)
+            assert read.json()["error"]["details"]["field"] == "favouriteColour", name
 
 
 async def test_snake_case_is_an_alias_and_both_spellings_at_once_are_refused(

@@ -122,8 +122,7 @@ async def test_vector_file_is_reloaded_and_reconciled_with_the_store(
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "garbage"])
 async def test_damaged_vector_file_is_rebuilt_from_the_store(
-        sqlite_settings: Settings, damage: str) -> None:
-    settings = sqlite_settings
+        settings: Settings, damage: str) -> None:
     docs = _docs("d", [f"Invoice {i} is due on the {i % 28 + 1}th of the month."
                        for i in range(40)])
     await _build(settings, docs)

@@ -8,13 +8,16 @@ import asyncio
 import socket
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import numpy as np
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from tests import _postgres
-from voxmem import StoreUnavailable
+from voxmem import Settings, StoreUnavailable
+from voxmem._config import setting_default
 from voxmem.models import Chunk, Scope, Turn
 from voxmem.store import DocumentWrite, SessionStart, TurnWrite, WriteBatch
 from voxmem.store.postgres import PostgresStore
@@ -273,3 +276,18 @@ async def test_only_the_schema_owner_may_migrate(postgres_server: str | None) ->
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def test_the_store_built_from_settings_takes_every_pool_and_timeout_setting(
+        tmp_path: Path) -> None:
+    """Nothing connects here: the settings must reach the pool and libpq as given."""
+    settings = Settings(data_dir=str(tmp_path), store_url="postgresql://app@db.invalid/vm",
+                        postgres_pool_min_size=2, postgres_pool_max_size=3,
+                        postgres_connect_timeout_s=9.0, postgres_acquire_timeout_s=7.5)
+    store = PostgresStore.from_settings(settings)
+    assert (store.pool_min_size, store.pool_max_size, store.acquire_timeout_s) == (2, 3, 7.5)
+    assert conninfo_to_dict(store._conninfo)["connect_timeout"] == "9"
+    defaults = PostgresStore.from_settings(Settings(data_dir=str(tmp_path),
+                                                    store_url=settings.store_url))
+    assert (defaults.pool_min_size, defaults.pool_max_size) == (
+        setting_default("postgres_pool_min_size"), setting_default("postgres_pool_max_size"))

@@ -39,6 +39,42 @@ def test_time_words_name_a_window(query: str, inside: float, outside: float) -> 
     assert not hint.in_window(outside)
 
 
+def _utc(year: int, month: int, day: int) -> float:
+    return dt.datetime(year, month, day, 12, tzinfo=dt.UTC).timestamp()
+
+
+@pytest.mark.parametrize(("query", "inside", "outside"), [
+    # A named day: from the day before to a week after (it is often told in a later call).
+    ("What did Joanna finish last Friday on 23 January, 2022?", _utc(2022, 1, 23),
+     _utc(2022, 1, 20)),
+    ("What did Tim say on November 6, 2023?", _utc(2023, 11, 12), _utc(2023, 11, 16)),
+    ("the forest picture shared on December 1,2023", _utc(2023, 11, 30), _utc(2024, 12, 1)),
+    ("What book did Tim finish on 8th December, 2023?", _utc(2023, 12, 8), _utc(2022, 12, 8)),
+    # Without a year: the latest such day not after today (2026-06-22).
+    ("what did I book on 21 May", _utc(2026, 5, 21), _utc(2025, 5, 21)),
+    ("the call on July 3", _utc(2025, 7, 3), _utc(2026, 7, 3)),
+    ("the call on May 5", _utc(2026, 5, 5), _utc(2025, 5, 5)),
+    # A month of a year, a year.
+    ("What did Nate share in November 2022?", _utc(2022, 11, 30), _utc(2025, 11, 15)),
+    ("When did John get an ankle injury in 2023?", _utc(2023, 2, 1), _utc(2024, 1, 2)),
+    # A calendar date wins over relative words in the same question.
+    ("his writing issue last week, as mentioned on November 6, 2023", _utc(2023, 11, 6),
+     days_ago(7)),
+])
+def test_calendar_dates_name_a_window(query: str, inside: float, outside: float) -> None:
+    hint = parse_when(query, NOW)
+    assert hint is not None
+    assert hint.in_window(inside)
+    assert not hint.in_window(outside)
+
+
+@pytest.mark.parametrize("query", ["we may 2 of us come", "on 31 February",
+                                   "is 2023 the year I joined", "a total of 2000 points",
+                                   "order 2012 may ship"])
+def test_not_a_date(query: str) -> None:
+    assert parse_when(query, NOW) is None
+
+
 @pytest.mark.parametrize(("query", "order"), [
     ("what did I say the first time I called?", "first"),
     ("when I first got in touch", "first"),

@@ -39,11 +39,14 @@ def test_a_value_of_the_wrong_type_is_refused(name: str, value: Any) -> None:
     ("recall_timeout_ms", 0), ("recall_timeout_ms", 600_000), ("top_k_permanent", 500),
     ("memory_retention_days", -1), ("rrf_k", 0), ("dense_floor", 2.0),
     ("index_max_documents", 0), ("caller_cache_size", 0), ("max_turn_text_bytes", 10),
+    ("runtime_port_min", 0), ("runtime_port_max", 70_000), ("runtime_port_max", 7000),
+    ("postgres_pool_min_size", 0), ("postgres_pool_max_size", 2),
 ])
 def test_a_value_out_of_range_is_refused(name: str, value: Any) -> None:
     with pytest.raises(BadRequest) as caught:
         Settings(**{name: value})
     assert name in caught.value.message
+    assert caught.value.details["field"] == name
 
 
 def test_replace_validates_too() -> None:

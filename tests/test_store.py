@@ -156,3 +156,11 @@ async def test_embeddings_roundtrip(store: Store) -> None:
     assert ("x", "hello there\nok") in await store.missing_embeddings("m2", 10)
     (item,) = await store.load_items(s, now)
     assert item.embedding == b"\x00" * 16
+
+
+async def test_embeddings_of_an_unknown_table_are_refused(store: Store) -> None:
+    """The table name is put into SQL, so only the two embedded tables are accepted."""
+    with pytest.raises(ValueError, match="unknown table 'users'"):
+        await store.set_embeddings([("x", b"\x00" * 16)], "m1", table="users")
+    with pytest.raises(ValueError, match="unknown table 'users'"):
+        await store.missing_embeddings("m1", 10, table="users")

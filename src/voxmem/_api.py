@@ -41,8 +41,9 @@ class OperationSpec:
     """One operation as the wire sees it.
 
     ``response`` is the type of the JSON result (a Struct, or ``list[Struct]``).
-    ``read_path``, when set, is a ``GET`` twin of a read: the identity fields travel as
-    query parameters (``GET /v1/indexes?project_id=support``).
+    ``read_path``, when set, is a ``GET`` twin of a read: the request's fields travel as
+    query parameters (``GET /v1/indexes?project_id=support``), so a read with a twin
+    takes text fields only.
     """
 
     name: str
@@ -52,6 +53,18 @@ class OperationSpec:
     response: Any
     summary: str
     read_path: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.read_path is not None and (bad := [
+                f.name for f in msgspec.structs.fields(self.request)
+                if not set(typing.get_args(f.type) or (f.type,)) <= {str, type(None)}]):
+            # A query string carries text only: these fields could not be sent.
+            raise TypeError(f"{self.name} has a GET twin but non-text fields {bad}")
+
+    @property
+    def query_parameters(self) -> list[tuple[str, bool]]:
+        """(wire name, required) of each field, for the ``GET`` twin's query string."""
+        return [(f.encode_name, f.required) for f in msgspec.structs.fields(self.request)]
 
     @property
     def per_caller(self) -> bool:
@@ -114,7 +127,8 @@ OPERATION_SPECS: dict[str, OperationSpec] = _table(
     OperationSpec("flush", "POST", "/v1/admin/flush", t.FlushRequest, t.FlushResult,
                   "Wait until every acknowledged write is in the store"),
     OperationSpec("list_quarantined", "POST", "/v1/admin/quarantine/list", t.ProjectRequest,
-                  t.QuarantineList, "Journal records the store refused (bad data), set aside"),
+                  t.QuarantineList, "Journal records the store refused (bad data), set aside",
+                  read_path="/v1/admin/quarantine"),
     OperationSpec("retry_quarantined", "POST", "/v1/admin/quarantine/retry",
                   t.RetryQuarantinedRequest, t.QuarantineRetried,
                   "Send one quarantined record to the store again"),
@@ -130,7 +144,8 @@ OPERATION_SPECS: dict[str, OperationSpec] = _table(
     OperationSpec("get_call", "POST", "/v1/calls/get", o.GetCallRequest, o.CallDetail,
                   "One call: transcript, each turn's recall trace, memories written, report"),
     OperationSpec("list_documents", "POST", "/v1/indexes/documents", o.IndexNameRequest,
-                  o.DocumentList, "The documents of one org index with their chunk counts"),
+                  o.DocumentList, "The documents of one org index with their chunk counts",
+                  read_path="/v1/indexes/documents"),
     OperationSpec("delete_documents", "POST", "/v1/indexes/documents/delete",
                   o.DeleteDocumentsRequest, o.DocumentsDeleted,
                   "Remove documents (and their chunks) from an org index"),
@@ -148,7 +163,8 @@ OPERATION_SPECS: dict[str, OperationSpec] = _table(
                   "Link an identifier (phone, e-mail, account, ...) to a caller"),
     OperationSpec("find_callers", "POST", "/v1/callers/find", c.FindCallersRequest,
                   list[c.IdentifierMatch],
-                  "Callers linked to any identifier, written or as spoken"),
+                  "Callers linked to any identifier, written or as spoken",
+                  read_path="/v1/callers/find"),
     OperationSpec("show_caller", "POST", "/v1/callers/show", t.CallerRequest,
                   c.CallerProfile, "A caller's identifiers, merges and entity graph"),
     OperationSpec("merge_callers", "POST", "/v1/callers/merges", c.MergeCallersRequest,
@@ -157,7 +173,8 @@ OPERATION_SPECS: dict[str, OperationSpec] = _table(
                   c.UnmergeCallersRequest, c.Unmerged,
                   "Undo a merge: both callers get back exactly what they had"),
     OperationSpec("list_merges", "POST", "/v1/callers/merges/list", c.ListMergesRequest,
-                  c.CallerMerges, "Recorded merges of the project, or of one caller"),
+                  c.CallerMerges, "Recorded merges of the project, or of one caller",
+                  read_path="/v1/callers/merges"),
     OperationSpec("runtime_health", "POST", "/v1/admin/health", t.ProjectRequest,
                   o.RuntimeHealth,
                   "Journal vs store, pending learning, recall latency over the last hour"),

@@ -43,6 +43,10 @@ ExtractorName = Literal["rules", "llm", "off"]
 JournalFsync = Literal["always", "interval", "never"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 CallerLinkMode = Literal["attach", "propose", "off"]
+#: Most results a lane's top_k may ask for (a setting or one request).
+MAX_TOP_K = 50
+#: Longest recall deadline a setting or one request may ask for.
+MAX_TIMEOUT_MS = 60_000
 #: Longest retention a setting or policy may ask for (100 years; 0 means no cap).
 MAX_RETENTION_DAYS = 36_500
 SENSITIVE_CATEGORIES = ("payment_card", "password_pin", "government_id", "health",
@@ -234,12 +238,11 @@ class Settings:
             (set(filter(None, self.sensitive_categories.split(","))) <= set(
                 SENSITIVE_CATEGORIES), "sensitive_categories",
              "may list only " + ", ".join(SENSITIVE_CATEGORIES)),
-            (0 < self.recall_timeout_ms <= 60_000, "recall_timeout_ms",
-             "must be within 1..60000"),
+            (0 < self.recall_timeout_ms <= MAX_TIMEOUT_MS, "recall_timeout_ms",
+             f"must be within 1..{MAX_TIMEOUT_MS}"),
             (self.embeddings_dimensions >= 0, "embeddings_dimensions", "must be >= 0"),
-            (all(0 <= k <= 50 for k in (self.top_k_working, self.top_k_permanent,
-                                         self.top_k_org)),
-             "top_k_working", "and top_k_permanent, top_k_org must be within 0..50"),
+            *[(0 <= getattr(self, name) <= MAX_TOP_K, name, f"must be within 0..{MAX_TOP_K}")
+              for name in ("top_k_working", "top_k_permanent", "top_k_org")],
             (self.rrf_k >= 1, "rrf_k", "must be >= 1"),
             (self.dense_weight >= 0, "dense_weight", "must be >= 0"),
             (-1.0 <= self.dense_floor <= 1.0, "dense_floor", "must be within -1..1"),
@@ -258,10 +261,14 @@ class Settings:
             (self.chunk_chars >= 100, "chunk_chars", "must be >= 100"),
             (0 <= self.chunk_overlap_chars < self.chunk_chars, "chunk_overlap_chars",
              "must be >= 0 and smaller than chunk_chars"),
-            (0 < self.runtime_port_min <= self.runtime_port_max < 65536, "runtime_port_min",
-             "port range must be within 1..65535 and min <= max"),
-            (1 <= self.postgres_pool_min_size <= self.postgres_pool_max_size,
-             "postgres_pool_min_size", "must be >= 1 and <= postgres_pool_max_size"),
+            # Each half of a range is named on its own, so the error points at the value
+            # that is wrong rather than at its partner.
+            (0 < self.runtime_port_min < 65536, "runtime_port_min", "must be within 1..65535"),
+            (self.runtime_port_min <= self.runtime_port_max < 65536, "runtime_port_max",
+             "must be within runtime_port_min..65535"),
+            (self.postgres_pool_min_size >= 1, "postgres_pool_min_size", "must be >= 1"),
+            (self.postgres_pool_max_size >= self.postgres_pool_min_size,
+             "postgres_pool_max_size", "must be >= postgres_pool_min_size"),
             (self.postgres_connect_timeout_s > 0, "postgres_connect_timeout_s",
              "must be positive"),
             (self.runtime_start_timeout_s > 0, "runtime_start_timeout_s", "must be positive"),

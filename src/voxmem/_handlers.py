@@ -16,7 +16,7 @@ from ._api import OPERATION_SPECS, OperationSpec
 from ._exceptions import BadRequest
 from .engine import MemoryEngine
 from .engine._validate import check_caller
-from .models import Caller, Scope
+from .models import DEFAULT_TENANT, Caller, Scope
 
 __all__ = ["HANDLERS", "MAX_FIELD_CHARS", "Handler", "Operation", "caller_scope", "handles",
            "ident"]
@@ -70,7 +70,7 @@ def handles(name: str) -> Callable[[Handler], Handler]:
 
 def ident(engine: MemoryEngine, p: dict[str, Any]) -> tuple[str, str, str]:
     """(tenant, project, agent) of a body; the tenant defaults to ``"default"``."""
-    tenant = p.get("tenant_id") or "default"
+    tenant = p.get("tenant_id") or DEFAULT_TENANT
     project = p.get("project_id")
     agent = p.get("agent_id") or ""
     for name, value in (("tenant_id", tenant), ("project_id", project)):

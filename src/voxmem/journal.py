@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from ._exceptions import StoreUnavailable
+from ._files import PRIVATE_FILE_MODE, private_dir
 
 __all__ = ["Journal", "JournalLocked"]
 
@@ -48,8 +49,6 @@ log = logging.getLogger("voxmem.journal")
 SEGMENT_BYTES = 64 * 1024 * 1024
 INTERVAL_FSYNC_S = 0.05
 LOCK_FILE = "journal.lock"
-FILE_MODE = 0o600
-DIR_MODE = 0o700
 
 #: (lines, loop, future settled with the last seq, first seq, record count)
 _Waiter = tuple[bytes, asyncio.AbstractEventLoop, "asyncio.Future[int]", int, int]
@@ -113,8 +112,7 @@ class Journal:
         position): the next record gets a number above both it and the journal's last.
         Raises :class:`JournalLocked` when another process has the journal open.
         """
-        self.directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-        self.directory.chmod(DIR_MODE)  # an older or umask-widened directory too
+        private_dir(self.directory)  # an older or umask-widened directory is narrowed too
         self._lock()
         try:
             segments = self._segments()
@@ -157,9 +155,9 @@ class Journal:
 
     def _lock(self) -> None:
         fd = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
-                     FILE_MODE)
+                     PRIVATE_FILE_MODE)
         try:
-            os.fchmod(fd, FILE_MODE)
+            os.fchmod(fd, PRIVATE_FILE_MODE)
             # Per open file description, so a second engine in this same process is
             # refused as surely as one in another process.
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -300,8 +298,8 @@ class Journal:
                 os.close(fd)
         if path is None:
             path = self.directory / f"{(first_seq or self._seq + 1):012d}.jsonl"
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
-        os.fchmod(self._fd, FILE_MODE)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE_MODE)
+        os.fchmod(self._fd, PRIVATE_FILE_MODE)
         self._segment_size = os.fstat(self._fd).st_size
         dir_fd = os.open(self.directory, os.O_RDONLY)
         try:
@@ -424,9 +422,9 @@ def _last_line(path: Path) -> bytes:
 def _replace_file(path: Path, lines: list[bytes]) -> None:
     """Atomically replace ``path`` with ``lines`` (mode 0600, synced)."""
     tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
     try:
-        os.fchmod(fd, FILE_MODE)
+        os.fchmod(fd, PRIVATE_FILE_MODE)
         os.write(fd, b"".join(lines))
         os.fsync(fd)
     finally:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import msgspec
 
 __all__ = [
+    "DEFAULT_TENANT",
     "LANES",
     "CallRecord",
     "CallSummary",
@@ -47,6 +48,8 @@ LANES: tuple[Lane, ...] = ("profile", "working", "permanent", "org")
 ItemKind = Literal["turn", "fact", "summary"]
 
 SHARED_SPACE = "*"
+#: The tenant of every call that names none (single-tenant deployments).
+DEFAULT_TENANT = "default"
 
 
 def iso(ts: float) -> str:

@@ -28,7 +28,7 @@ from .._exceptions import (
     StoreUnavailable,
     VoxmemError,
 )
-from ..models import IndexBuildResult, Preload, SearchResult
+from ..models import DEFAULT_TENANT, IndexBuildResult, Preload, SearchResult
 from ._callers import CallerMethods
 from ._core import ClientCore, OperationCall, UserArg
 from ._http import RuntimeTransport
@@ -98,7 +98,7 @@ class VoiceClient(CallerMethods, MemoryMethods, ClientTools):
         runtime_idle_ttl_s: float = DEFAULT_IDLE_TTL_S,
         runtime_port_range: tuple[int, int] = DEFAULT_PORT_RANGE,
         settings: Settings | dict[str, Any] | None = None,
-        tenant_id: str = "default",
+        tenant_id: str = DEFAULT_TENANT,
     ) -> None:
         self._core = ClientCore(project_id=project_id, agent_id=agent_id, tenant_id=tenant_id)
         self.settings = _settings(settings, data_dir, runtime_port_range)

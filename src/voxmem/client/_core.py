@@ -23,7 +23,7 @@ from .._api import OPERATION_SPECS
 from .._config import UNSET
 from .._exceptions import BadRequest, VoxmemError, error_from_envelope
 from ..engine._validate import check_caller, check_timeout_ms
-from ..models import Caller, IndexBuildResult, Preload, SearchResult
+from ..models import DEFAULT_TENANT, Caller, IndexBuildResult, Preload, SearchResult
 
 __all__ = ["ClientCore", "HttpRequest", "OperationCall", "UserArg"]
 
@@ -72,7 +72,7 @@ def _unset(value: Any) -> Any:
 class ClientCore:
     """Builds calls for one (tenant, project, agent) and parses their results."""
 
-    def __init__(self, *, project_id: str, agent_id: str, tenant_id: str = "default") -> None:
+    def __init__(self, *, project_id: str, agent_id: str, tenant_id: str = DEFAULT_TENANT) -> None:
         for name, value in (("project_id", project_id), ("agent_id", agent_id)):
             if not isinstance(value, str) or not value.strip():
                 raise BadRequest(f"{name} must be a non-empty string", field=name)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .._config import Settings
+from ..models import DEFAULT_TENANT
 from ._blocking import blocking, tool_on_loop
 from ._callers import CallerMethodsSync
 from ._client import (
@@ -52,7 +53,7 @@ class VoiceClientSync(CallerMethodsSync, ClientTools):
         runtime_idle_ttl_s: float = DEFAULT_IDLE_TTL_S,
         runtime_port_range: tuple[int, int] = DEFAULT_PORT_RANGE,
         settings: Settings | dict[str, Any] | None = None,
-        tenant_id: str = "default",
+        tenant_id: str = DEFAULT_TENANT,
     ) -> None:
         self._async = VoiceClient(
             project_id=project_id, agent_id=agent_id, api_key=api_key,

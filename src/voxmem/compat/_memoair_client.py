@@ -20,6 +20,7 @@ from ..client import CallerSession, MemoryTool, VoiceClient
 from ..models import SearchResult as VoxmemSearchResult
 from ._memoair_types import (
     DEFAULT_CLOUD_BASE_URL,
+    DEFAULT_SEARCH_TIMEOUT_MS,
     IndexBuildResult,
     IndexLoadResult,
     SearchResult,
@@ -84,7 +85,7 @@ class MemoAirSession:
     async def search_memory(self, query: str, *, lanes: list[str] | None = None,
                             intent: str = "answer_current_user",
                             top_k: dict[str, int] | None = None,
-                            timeout_ms: int = 250) -> SearchResult:
+                            timeout_ms: int = DEFAULT_SEARCH_TIMEOUT_MS) -> SearchResult:
         """Recall for the pinned end-user."""
         with mapped_errors():
             result = await self._session.search_memory(query, lanes=lanes, intent=intent,
@@ -154,7 +155,7 @@ class MemoAirVoiceClient:
                             user_id: str | None = None, lanes: list[str] | None = None,
                             intent: str = "answer_current_user",
                             top_k: dict[str, int] | None = None,
-                            timeout_ms: int = 250) -> SearchResult:
+                            timeout_ms: int = DEFAULT_SEARCH_TIMEOUT_MS) -> SearchResult:
         """Per-turn recall; always returns (empty ``contextText`` when degraded)."""
         with mapped_errors():
             result = await self._client.search_memory(
@@ -321,7 +322,7 @@ class MemoAirVoiceMemory:
     async def search_memory(self, query: str, *, lanes: list[str] | None = None,
                             intent: str = "answer_current_user",
                             top_k: dict[str, int] | None = None,
-                            timeout_ms: int = 250) -> SearchResult:
+                            timeout_ms: int = DEFAULT_SEARCH_TIMEOUT_MS) -> SearchResult:
         """Recall for this end-user."""
         with mapped_errors():
             result = await self._client.search_memory(query, user=self.user, lanes=lanes,

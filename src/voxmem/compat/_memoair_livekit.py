@@ -22,7 +22,7 @@ from typing import Any
 from livekit.agents import Agent, get_job_context, llm
 
 from ._memoair_client import MemoAirVoiceClient
-from ._memoair_types import DEFAULT_CLOUD_BASE_URL, warn_once
+from ._memoair_types import DEFAULT_CLOUD_BASE_URL, DEFAULT_SEARCH_TIMEOUT_MS, warn_once
 
 __all__ = ["MemoAirLiveKitAgent"]
 
@@ -55,7 +55,7 @@ class MemoAirLiveKitAgent(Agent):
         agent_id: str,
         user_id: str,
         instructions: str | None = None,
-        search_timeout_ms: int = 250,
+        search_timeout_ms: int = DEFAULT_SEARCH_TIMEOUT_MS,
         cloud_base_url: str = DEFAULT_CLOUD_BASE_URL,
         **agent_kwargs: Any,
     ) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from ..client import MemoryTool
 from ..client._runner import LoopThread
 from ._memoair_client import MemoAirVoiceMemory
-from ._memoair_types import IndexLoadResult, SearchResult
+from ._memoair_types import DEFAULT_SEARCH_TIMEOUT_MS, IndexLoadResult, SearchResult
 
 __all__ = ["MemoAirVoiceMemorySync", "MemoryToolSync"]
 
@@ -75,7 +75,7 @@ class MemoAirVoiceMemorySync:
     def search_memory(self, query: str, *, lanes: list[str] | None = None,
                       intent: str = "answer_current_user",
                       top_k: dict[str, int] | None = None,
-                      timeout_ms: int = 250) -> SearchResult:
+                      timeout_ms: int = DEFAULT_SEARCH_TIMEOUT_MS) -> SearchResult:
         """Recall for this end-user."""
         return self._runner.run(self._async.search_memory(
             query, lanes=lanes, intent=intent, top_k=top_k, timeout_ms=timeout_ms))

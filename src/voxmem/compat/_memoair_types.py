@@ -13,12 +13,14 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+from .._config import setting_default
 from .._exceptions import VoxmemError
 from ..models import IndexBuildResult as VoxmemIndexBuildResult
 from ..models import SearchResult as VoxmemSearchResult
 
 __all__ = [
     "DEFAULT_CLOUD_BASE_URL",
+    "DEFAULT_SEARCH_TIMEOUT_MS",
     "IndexBuildResult",
     "IndexLoadResult",
     "MemoAirVoiceMemoryError",
@@ -34,6 +36,8 @@ log = logging.getLogger("voxmem.compat")
 
 #: The SDK's default cloud URL: accepted, never contacted.
 DEFAULT_CLOUD_BASE_URL = "https://backend.memoair.space"
+#: The SDK's search deadline, which is voxmem's own default.
+DEFAULT_SEARCH_TIMEOUT_MS: int = setting_default("recall_timeout_ms")
 
 # voxmem error codes → the SDK's runtime codes. Codes with a namespace of their own
 # (pool.*, index.*) are the same in both.

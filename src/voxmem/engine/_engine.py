@@ -25,11 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from .._config import Settings
+from .._files import private_dir
 from ..embeddings import Embedder, load_embedder
 from ..entities._directory import CallerDirectory
 from ..extraction.redaction import Redactor
 from ..journal import Journal
 from ..models import (
+    DEFAULT_TENANT,
     SHARED_SPACE,
     Caller,
     Fact,
@@ -66,8 +68,6 @@ from ._workers import BackgroundWorkers
 from ._write_path import WritePath
 
 __all__ = ["MemoryEngine", "new_id"]
-
-DATA_DIR_MODE = 0o700
 
 
 class MemoryEngine:
@@ -185,7 +185,7 @@ class MemoryEngine:
             return
         limit_arenas()  # before this engine's first thread (see _malloc.py)
         await asyncio.get_running_loop().run_in_executor(
-            None, _private_dir, Path(self.settings.data_path))
+            None, private_dir, Path(self.settings.data_path))
         await self.store.open()
         try:
             await self.directory.load()
@@ -239,7 +239,7 @@ class MemoryEngine:
 
     # -- identity -------------------------------------------------------------------------
     def scope(self, *, project_id: str, agent_id: str, user_id: str,
-              tenant_id: str = "default") -> Scope:
+              tenant_id: str = DEFAULT_TENANT) -> Scope:
         """The scope a caller's memory lives in, honouring ``memory_scope``."""
         space = agent_id if self.settings.memory_scope == "agent" else SHARED_SPACE
         # A caller merged into another is that other caller from now on (SPEC §7).
@@ -496,9 +496,3 @@ class MemoryEngine:
     async def runtime_health(self, tenant_id: str, project_id: str) -> dict[str, Any]:
         """Journal, learning and recall latency of the runtime, for one project."""
         return await self.console.health(tenant_id, project_id)
-
-
-def _private_dir(path: Path) -> None:
-    """Create the data directory owner-only, whatever the umask: transcripts live here."""
-    path.mkdir(mode=DATA_DIR_MODE, parents=True, exist_ok=True)
-    path.chmod(DATA_DIR_MODE)

@@ -33,6 +33,7 @@ from ._rank import (
     expand_neighbours,
     time_mask,
 )
+from ._speakers import speaker_features
 from ._time import TimeHint
 
 __all__ = ["FEATURES", "WEIGHTS_FILE", "Candidates", "FusionModel", "candidate_features",
@@ -61,10 +62,21 @@ FEATURES = (
     "call_best",      # 1 for the candidate with the best fused score of its call
     "neighbour_bm25",  # the best BM25 feature of the turn before or after
     "neighbour_cosine",  # the best cosine of the turn before or after
+    "speaker_named",  # the turn's speaker label ("Dana: ...") is a word of the query
+    "speaker_other",  # the query names a speaker of the candidates, but not this turn's
+    "speaker_self",   # speaker_named, and the turn speaks in the first person ("I", "my")
+    "length",         # the turn's indexed words, capped at LENGTH_CAP, / LENGTH_CAP
 )
 #: Reciprocal-rank offset of the rank features (the same as the hand-set ``rrf_k``).
 RANK_OFFSET = 5
 CALL_TOP = 3
+#: The share of recency the model already carries through its ``recency`` feature: the
+#: default ``recency_weight`` setting.
+LEARNED_RECENCY_WEIGHT = RankParams().recency_weight
+#: A turn this long (indexed words) or longer counts as fully informative for ``length``:
+#: "Thanks, see you!" rarely answers a question, while BM25's length normalisation
+#: favours short turns that share a word with the query.
+LENGTH_CAP = 30.0
 
 
 def parse_fusion(data: Any, embedder: str) -> FusionModel | None:
@@ -149,11 +161,13 @@ def _call_mean(slot: IntArray, values: F64) -> F64:
 def candidate_features(index: HybridIndex, fused: Sequence[tuple[int, float]],
                        keyword: Sequence[Ranked], dense: Sequence[Ranked],
                        vector: FloatArray | None, now: float, when: TimeHint | None,
-                       allowed: Callable[[IntArray], BoolArray]) -> Candidates:
+                       allowed: Callable[[IntArray], BoolArray],
+                       query_text: str = "") -> Candidates:
     """Feature rows for ``fused`` candidates and the call neighbours they bring in.
 
     ``fused`` are (position, score) pairs from ``_rank.fuse``; ``keyword`` and ``dense``
-    the rankings they came from (a query with a time window is searched twice).
+    the rankings they came from (a query with a time window is searched twice);
+    ``query_text`` the query as asked (for the speaker features).
     """
     positions = np.fromiter((p for p, _ in fused), dtype=np.int64, count=len(fused))
     base = np.fromiter((s for _, s in fused), dtype=np.float64, count=len(fused))
@@ -185,7 +199,9 @@ def candidate_features(index: HybridIndex, fused: Sequence[tuple[int, float]],
                _call_mean(slot, bm25),
                (base >= call_top[slot] - 1e-12).astype(np.float64),
                best_neighbour(positions, groups, bm25),
-               best_neighbour(positions, groups, cosine)]
+               best_neighbour(positions, groups, cosine),
+               *speaker_features(index, positions, groups, query_text),
+               np.minimum(index.term_counts_at(positions), LENGTH_CAP) / LENGTH_CAP]
     return Candidates(positions, np.stack(columns, axis=1), created, is_fact)
 
 
@@ -193,6 +209,9 @@ def learned_rank(model: FusionModel, cands: Candidates, now: float,
                  params: RankParams) -> list[tuple[int, float]]:
     """``(position, score)`` best first: the model's score, then the intent's recency
     prior and fact weight (so ``intent`` means the same with either fusion).
+
+    The recency prior is the part of ``params.recency_weight`` above
+    :data:`LEARNED_RECENCY_WEIGHT` (see below).
 
     A fact weight above 1 (``intent="personalize"``) ranks every candidate fact before
     every turn: facts score within (0.5, 1], the rest within (0, 0.5]. Multiplying the
@@ -202,7 +221,13 @@ def learned_rank(model: FusionModel, cands: Candidates, now: float,
     """
     if not cands.positions.shape[0]:
         return []
-    score = blend(model.score(cands.features), cands.created, now, params)
+    # The model has a recency feature, so it already weighs the default share of recency
+    # it was fitted with; blending that share in again double-counts it (measured: LoCoMo
+    # recall@10 -0.007 in sample). Only a weight above the default (``summarise_recent``,
+    # or a larger ``recency_weight`` setting) adds the difference.
+    extra = dataclasses.replace(
+        params, recency_weight=max(0.0, params.recency_weight - LEARNED_RECENCY_WEIGHT))
+    score = blend(model.score(cands.features), cands.created, now, extra)
     if params.fact_weight > 1.0:
         score = np.where(cands.is_fact, 0.5 + score / 2, score / 2)
     elif params.fact_weight < 1.0:

@@ -264,6 +264,12 @@ class HybridIndex:
     def created_at(self, positions: IntArray) -> npt.NDArray[np.float64]:
         return self.columns.created_at(positions)
 
+    def term_counts_at(self, positions: IntArray) -> npt.NDArray[np.float32]:
+        """How many indexed terms each of ``positions`` has (its BM25 length)."""
+        with self._lock:
+            counts: npt.NDArray[np.float32] = self.postings.doc_len[positions]
+        return counts
+
     def groups_at(self, positions: IntArray) -> IntArray:
         """The group of each of ``positions`` (positions past the end get ``_filters.NO_GROUP``)."""
         return self.columns.groups_at(positions)

@@ -28,6 +28,7 @@ import numpy as np
 from .._config import Settings
 from .._exceptions import VoxmemError
 from ..embeddings import Embedder
+from ..entities import country_code_for_region
 from ..extraction import (
     ExtractedFact,
     Extractor,
@@ -70,7 +71,14 @@ def build_extractor(settings: Settings) -> Extractor | None:
     if settings.extractor == "llm":
         return LLMExtractor(settings.llm_base_url, settings.llm_model,
                             settings.llm_api_key or None, policy=policy)
-    return RuleExtractor(policy=policy)
+    if not settings.default_region:
+        # No region: the directory then accepts international numbers only; the rule
+        # extractor keeps its own default, and an unplaceable number stays bare digits.
+        return RuleExtractor(policy=policy)
+    # Numbers a caller says without a prefix are read in the configured region, as the
+    # caller directory reads them, so a fact and an identifier agree on the number.
+    return RuleExtractor(policy=policy, default_country_code=country_code_for_region(
+        settings.default_region))
 
 
 def _for_worker(extractor: object) -> bool:

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from .._files import PRIVATE_DIR_MODE
 from ._org_vectors import ANN_CONNECTIVITY, ANN_DTYPE, ANN_EXPANSION_ADD, FloatArray, IntArray
 
 __all__ = ["SavedVectors", "org_vector_path", "read_vectors", "store_key", "write_vectors"]
@@ -88,7 +89,7 @@ def write_vectors(path: Path, model: str, dimensions: int, graph: bytes, center:
         crc = zlib.crc32(part, crc)
     header = json.dumps({**_expected(model, dimensions), "count": len(ids),
                          "lengths": [len(p) for p in parts], "crc32": crc}).encode()
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("wb") as out:
         out.write(MAGIC + _HEADER_LEN.pack(len(header)) + header)

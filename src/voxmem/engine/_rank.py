@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from .._config import setting_default
 from ._index import BoolArray, HybridIndex, IntArray, Ranked
 from ._time import TimeHint
 
@@ -27,14 +28,16 @@ F64 = npt.NDArray[np.float64]
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class RankParams:
-    rrf_k: int = 5
-    recency_weight: float = 0.05
-    half_life_days: float = 30.0
+    # The settings-backed constants take their defaults from the settings table, so a
+    # RankParams() built without settings ranks exactly as a default engine does.
+    rrf_k: int = setting_default("rrf_k")
+    recency_weight: float = setting_default("recency_weight")
+    half_life_days: float = setting_default("recency_half_life_days")
     #: Vector hits below this cosine are ignored unless keyword search found them too,
     #: so an unrelated query yields nothing rather than the least-unrelated memories.
-    dense_floor: float = 0.3
+    dense_floor: float = setting_default("dense_floor")
     keyword_weight: float = 1.0
-    dense_weight: float = 0.5
+    dense_weight: float = setting_default("dense_weight")
     #: A call's score (the mean of its best ``call_top`` turn scores) is added to each
     #: of its turns with this weight, so one strongly matching call lifts its turns.
     call_weight: float = 1.0

@@ -8,6 +8,7 @@ import math
 import re
 from typing import Any
 
+from .._config import MAX_TIMEOUT_MS, MAX_TOP_K
 from .._exceptions import BadRequest
 from ..models import LANES, Caller, Lane
 
@@ -31,8 +32,6 @@ __all__ = [
 
 MODES = ("fast", "accurate")
 MAX_ID_CHARS = 256
-MAX_TIMEOUT_MS = 60_000
-MAX_TOP_K = 50
 _INDEX_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 #: Profile field names are composed into the LLM's context: a strict pattern keeps line
 #: breaks, headings and quotes out of them (values are quoted; names are not prose).

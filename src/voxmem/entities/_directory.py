@@ -12,12 +12,12 @@ import asyncio
 import collections
 import contextlib
 import logging
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from .._exceptions import BadRequest, NotFound, VoxmemError
 from ..engine._caller_memory import CallerCache
+from ..engine._ids import new_id
 from ..engine._workers import BackgroundWorkers
 from ..models import Scope, Turn
 from ..store import Store
@@ -26,7 +26,9 @@ from ..store._entities import Graph, IdentifierRow, MergeRow
 from ._expand import GraphView
 from ._graph import extract_graph
 from ._identifiers import (
+    FIND_KINDS,
     IDENTIFIER_KINDS,
+    METADATA_KINDS,
     STRENGTH_SCORE,
     normalize_identifier,
     spoken_claims,
@@ -48,22 +50,6 @@ GRAPHS_KEPT = 2_000
 ALIAS_REFRESH_S = 5.0
 #: Longest chain of merges followed (A merged into B merged into C).
 MAX_ALIAS_HOPS = 8
-#: Caller metadata keys that carry an identifier, and its kind.
-METADATA_KINDS = {
-    "phone": "phone", "phone_number": "phone", "email": "email", "account": "account",
-    "account_number": "account", "customer_id": "account", "policy": "policy",
-    "policy_number": "policy", "external_id": "external_id", "crm_id": "external_id",
-    "livekit_identity": "livekit_identity", "sip_call_id": "sip_call_id",
-}
-#: Kinds ``find`` tries for free text, in order.
-_FIND_KINDS = ("phone", "email", "account", "policy", "invoice", "order", "ticket",
-               "external_id", "livekit_identity", "name")
-
-SpaceKey = tuple[str, str, str]
-
-
-def new_merge_id() -> str:
-    return f"mrg_{uuid.uuid4().hex}"
 
 
 class CallerDirectory:
@@ -80,7 +66,8 @@ class CallerDirectory:
         self._callers = callers
         self._wait_applied = wait_applied
         self._claim_session = claim_session
-        self._region_setting = region or None
+        #: The default region of phone numbers without a country code.
+        self._region = region or None
         self._link_mode = link_mode
         self._clock = clock
         #: Where the CPU-bound graph extraction runs: the engine's worker processes.
@@ -135,14 +122,11 @@ class CallerDirectory:
                 if t == tenant_id and p == project_id and src == user_id}
 
     # -- identifiers ------------------------------------------------------------------------
-    def _region(self) -> str | None:
-        return self._region_setting
-
     def _normalise(self, kind: str, raw: str) -> str:
         if kind not in IDENTIFIER_KINDS:
             raise BadRequest(f"identifier kind must be one of {', '.join(IDENTIFIER_KINDS)}",
                              field="kind")
-        value = normalize_identifier(kind, raw, self._region())
+        value = normalize_identifier(kind, raw, self._region)
         if value is None:
             raise BadRequest(f"{raw!r} is not a valid {kind}", field="value")
         return value
@@ -210,7 +194,7 @@ class CallerDirectory:
         elif decision.user_id is not None:
             answer, created, reason = decision.user_id, False, decision.reason
         else:
-            answer = default_user_id or f"caller_{uuid.uuid4().hex}"
+            answer = default_user_id or new_id("caller")
             answer = self.canonical(scope.tenant_id, scope.project_id, scope.space, answer)
             created, reason = True, decision.reason
         target = _with_user(scope, answer)
@@ -228,8 +212,8 @@ class CallerDirectory:
     async def find(self, scope: Scope, text: str) -> list[dict[str, Any]]:
         """Callers linked to ``text`` read as any identifier kind (phone, e-mail, ...)."""
         found: dict[tuple[str, str, str], IdentifierRow] = {}
-        region = self._region()
-        for kind in _FIND_KINDS:
+        region = self._region
+        for kind in FIND_KINDS:
             value = normalize_identifier(kind, text, region)
             if value is None:
                 continue
@@ -278,7 +262,7 @@ class CallerDirectory:
             try:
                 await self._wait_applied(60)
                 row: MergeRow = await self._store.run_entities(
-                    source.tenant_id, ops.merge(source, target, self._clock(), new_merge_id(),
+                    source.tenant_id, ops.merge(source, target, self._clock(), new_id("mrg"),
                                                 status, evidence))
             except BaseException:
                 if merging:
@@ -370,7 +354,7 @@ class CallerDirectory:
         now = self._clock()
         rows = []
         for kind, raw in found:
-            value = normalize_identifier(kind, raw, self._region())
+            value = normalize_identifier(kind, raw, self._region)
             if value is not None:
                 rows.append(IdentifierRow(kind=kind, value=value, user_id=scope.user_id,
                                           raw=raw, source="metadata", session_id=session_id,
@@ -388,7 +372,7 @@ class CallerDirectory:
         mode = self._link_mode
         if mode == "off" or not turn.user_text.strip():
             return
-        claims = spoken_claims(turn.user_text, self._region())
+        claims = spoken_claims(turn.user_text, self._region)
         if not claims.identifiers and not claims.names:
             return
         key = (*scope.caller_key, turn.session_id)

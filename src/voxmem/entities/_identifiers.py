@@ -20,7 +20,9 @@ from ._phone import normalize_phone
 from ._speech import normalize_email, spoken_to_digits
 
 __all__ = [
+    "FIND_KINDS",
     "IDENTIFIER_KINDS",
+    "METADATA_KINDS",
     "STRENGTH",
     "IdentifierKind",
     "SpokenClaims",
@@ -42,6 +44,16 @@ STRENGTH: dict[str, Strength] = {
     "name": "weak", "sip_call_id": "call",
 }
 IDENTIFIER_KINDS: tuple[str, ...] = tuple(STRENGTH)
+#: Caller metadata keys that carry an identifier, and its kind.
+METADATA_KINDS: dict[str, str] = {
+    "phone": "phone", "phone_number": "phone", "email": "email", "account": "account",
+    "account_number": "account", "customer_id": "account", "policy": "policy",
+    "policy_number": "policy", "external_id": "external_id", "crm_id": "external_id",
+    "livekit_identity": "livekit_identity", "sip_call_id": "sip_call_id",
+}
+#: Kinds a free-text caller search tries, in order.
+FIND_KINDS: tuple[str, ...] = ("phone", "email", "account", "policy", "invoice", "order",
+                               "ticket", "external_id", "livekit_identity", "name")
 #: Stored strength per class (a number, so a later source can raise it).
 STRENGTH_SCORE: dict[Strength, float] = {"strong": 1.0, "corroborating": 0.6, "weak": 0.2,
                                          "call": 0.0}

@@ -13,7 +13,8 @@ import phonenumbers
 
 from ._speech import spoken_to_digits
 
-__all__ = ["DEFAULT_REGION", "normalize_phone", "region_for_country_code"]
+__all__ = ["DEFAULT_REGION", "country_code_for_region", "normalize_phone",
+           "region_for_country_code"]
 
 #: Region assumed for national numbers without a country prefix (ISO 3166 alpha-2).
 DEFAULT_REGION = "US"
@@ -38,6 +39,18 @@ def region_for_country_code(code: str) -> str:
     if region == phonenumbers.UNKNOWN_REGION:
         raise ValueError(f"{code!r} is not a known country calling code")
     return str(region)
+
+
+def country_code_for_region(region: str) -> str:
+    """The calling code of a region: ``"US"`` → ``"1"``, ``"GB"`` → ``"44"``.
+
+    Raises:
+        ValueError: when ``region`` is not a known ISO 3166 region.
+    """
+    code = phonenumbers.country_code_for_region(region.strip().upper())
+    if not code:
+        raise ValueError(f"{region!r} is not a known region (ISO 3166 code such as GB)")
+    return str(code)
 
 
 def normalize_phone(raw: str | None, default_region: str | None = DEFAULT_REGION) -> str | None:

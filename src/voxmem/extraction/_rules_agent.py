@@ -13,9 +13,14 @@ import dataclasses
 import re
 
 from ._rules_common import TurnView, is_time, sentences
+from ._rules_tastes import resolve_it
 from ._select import Candidate
 
-__all__ = ["AGENT_RULES", "book_appointment", "extra_commitment"]
+__all__ = ["AGENT_RULES", "JOIN_ONLY", "RECURS", "book_appointment", "extra_commitment"]
+
+#: Confidence of a promise that only says when the promise before it happens ("it should
+#: arrive Thursday"); the caller joins it to that promise or drops it.
+JOIN_ONLY = 0.66
 
 _MONTHS = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
            r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
@@ -34,13 +39,19 @@ _BOOKED = re.compile(
     r"\bWe'll\s+see\s+(?:you|(?P<who>[A-Z][a-z]+))\s+(?=(?:on\s+)?(?:today|tomorrow|"
     r"[A-Z][a-z]+day)\b)|"
     r"\b(?:your|the)\s+(?:first\s+)?(?:appointment|check-?up|session|visit|class|slot|"
-    r"reservation|booking)\s+is\s+)"
+    r"reservation|booking)\s+is\s+|"
+    # "Ollie is booked in for Friday at 10", "That's confirmed for Tuesday at 9:15",
+    # "Your installation is scheduled for the 22nd"
+    r"\b(?:(?P<pet>[A-Z][a-z]+)|he|she|they|that|it|your\s+[a-z]+|the\s+[a-z]+)(?:'s|\s+is|\s+are)"
+    r"\s+(?:all\s+|now\s+)?(?:booked|confirmed|scheduled)\s+(?:in\s+)?(?=(?:for|on|at)\s))"
     r"\s*(?P<when>(?:[^.!?]|(?<=Dr)\.|(?<=Mr)\.|(?<=Mrs)\.|(?<=Ms)\.|(?<=St)\.){4,90})",
     re.IGNORECASE,
 )
 _OFFER = re.compile(
     r"^(?:(?:Okay|Ok|Sure|Great|Thanks)[,!.]?\s+)?(?:I\s+have|I've\s+got|I\s+can\s+do|We\s+can\s+"
-    r"(?:do|see\s+(?:you|\w+))|(?:Dr\.?|Doctor)\s+\w+\s+(?:has|can\s+see\s+\w+)|[A-Z][a-z]+\s+has|"
+    r"(?:do|see\s+(?:you|\w+)|send\s+(?:an?|our|the|someone)(?:\s+[a-z]+)?)|"
+    r"(?:Our|An?|The)\s+[a-z]+\s+can\s+(?:come|visit|be\s+there|pop\s+round|come\s+out)|"
+    r"(?:Dr\.?|Doctor)\s+\w+\s+(?:has|can\s+see\s+\w+)|[A-Z][a-z]+\s+has|"
     r"How\s+about|We\s+have)\s+(?P<when>(?:[^.!?]|(?<=Dr)\.|(?<=Mr)\.|(?<=Mrs)\.|(?<=Ms)\.){4,80})",
 )
 _ACCEPT = re.compile(
@@ -91,7 +102,7 @@ def appointments(t: TurnView) -> list[Candidate]:
         if sentence.rstrip().endswith("?"):
             continue
         for m in _BOOKED.finditer(sentence):
-            what = (m.group("what") or m.group("who") or "").strip()
+            what = (m.group("what") or m.group("who") or m.group("pet") or "").strip()
             when = m.group("when")
             if what and what.lower() not in ("you", "you in", "it", "that"):
                 when = f"{when} ({what})"
@@ -119,7 +130,10 @@ _WHO = (
     r"estimator|crew|vet|doctor|nurse|officer|engineer|technician|specialist|team|manager|"
     r"courier|driver|inspector|agent|advisor|adviser|representative|rep|department|"
     r"maintenance|billing|support|desk|someone|somebody|card|replacement|refund|permit|"
-    r"pack|form|forms|letter|statement|router|kit)|"
+    r"pack|form|forms|letter|statement|router|kit|coordinator|receptionist|surveyor|valuer|"
+    r"consultant|planner|caseworker|handler|pharmacist|dentist|hygienist|optician|tutor|"
+    r"teacher|instructor|stylist|groomer|solicitor|accountant|broker|underwriter|clerk|"
+    r"dispatcher|fitter|mechanic|locksmith|inspector)|"
     r"(?:Mr|Mrs|Ms|Dr|Miss)\.?\s+[A-Z][a-z]+|[A-Z][a-z]+(?:,\s+[A-Z][a-z]+,)?)"
 )
 _WILL = re.compile(
@@ -131,15 +145,16 @@ _WILL = re.compile(
     re.IGNORECASE,
 )
 _READY = re.compile(
-    r"\b(?:it'll|it\s+will|they'll|that'll|your\s+[\w\s]{2,20}?\s+will|we'll\s+have\s+"
-    r"(?:it|them|the\s+[\w\s-]{2,20}?|your\s+[\w\s-]{2,20}?)|I'll\s+have\s+(?:it|them))\s+"
-    r"(?:be\s+)?(?P<state>ready|done|back(?:\s+to\s+you)?|finished|fixed|sorted|there|"
-    r"filed|delivered)\b(?P<rest>[^.!?;]{0,60})",
+    r"\b(?:it'll|it\s+will|it\s+should|they'll|they\s+should|that'll|your\s+[\w\s]{2,20}?\s+will|"
+    r"we'll\s+have\s+(?:it|them|the\s+[\w\s-]{2,20}?|your\s+[\w\s-]{2,20}?)|I'll\s+have\s+"
+    r"(?:it|them))\s+(?:be\s+)?(?P<state>ready|done|back(?:\s+to\s+you)?|finished|fixed|sorted|"
+    r"there|filed|delivered|(?<!be\s)arrive|(?<!be\s)reach\s+you)\b(?P<rest>[^.!?;]{0,60})",
     re.IGNORECASE,
 )
 _I_WILL = re.compile(
     r"\b(?:I'll|I\s+will|We'll|We\s+will)\s+(?:also\s+|now\s+|just\s+)?(?P<verb>open|apply|"
-    r"waive|post|book|reserve|arrange|file|submit|hold|prepare|schedule|set\s+up|sort(?:\s+out)?|"
+    r"waive|post|book|reserve|bring|arrange|file|submit|hold|prepare|schedule|set\s+up|"
+    r"sort(?:\s+out)?|"
     r"put(?=\s+an?\s)|"
     r"send|have\s+[\w\s]{2,20}?\s+(?:review|call|check|look\s+at|email|contact))\b"
     r"(?P<rest>(?:[^.!?;]|(?<=Dr)\.|(?<=Mr)\.|(?<=Mrs)\.|(?<=Ms)\.){0,80})",
@@ -150,6 +165,12 @@ _IMMEDIATE = re.compile(
     r"\b(?:right\s+away|right\s+now|straight\s+away|in\s+a\s+moment|in\s+a\s+minute|"
     r"shortly|now)\s*$|\b(?:note|notes|noted)\b", re.IGNORECASE)
 _TIME_OR_WHAT = re.compile(r"\w{3,}")
+_BOOK_WHEN = re.compile(r"\b(?:from|on|for)\s+the\s+\d|\bon\s+the\s+day\b|"
+                        r"\b(?:next|every|each)\s+\w+|\btomorrow\b|\b\d{1,2}(?:st|nd|rd|th)\b",
+                        re.IGNORECASE)
+# A when that is not a clock time: "within 5 working days", "in 7 to 10 days".
+_SOON = re.compile(r"\b(?:tomorrow|today|by|within|next)\b|\bin\s+(?:\d+|a|an|one|two|three|"
+                   r"a\s+few)\b[^.!?;]{0,20}?\b(?:days?|weeks?|hours?)\b", re.IGNORECASE)
 
 
 _GET_SOMEONE = re.compile(
@@ -179,8 +200,12 @@ def _tidy(phrase: str) -> str:
     return re.sub(r"\s+", " ", phrase).strip(" ,")
 
 
-def extra_commitment(sentence: str) -> list[tuple[str, int, float]]:
-    """``(fact text, offset, confidence)`` for promises in one agent sentence."""
+def extra_commitment(sentence: str, before: str = "") -> list[tuple[str, int, float]]:
+    """``(fact text, offset, confidence)`` for promises in one agent sentence.
+
+    ``before`` is the agent's text before the sentence: "it" in "it'll be back on your card
+    in 5 days" stands for what the agent has just done ("I've processed the refund").
+    """
     out: list[tuple[str, int, float]] = []
     # _WILL needs "will": a substring test skips its costly scan in most sentences.
     for m in _WILL.finditer(sentence) if "will" in sentence.lower() else ():
@@ -190,14 +215,27 @@ def extra_commitment(sentence: str) -> list[tuple[str, int, float]]:
         who = re.sub(r"^(?:our|your)\s+", "the ", m.group("who").strip(), flags=re.I)
         who = re.sub(r"^(A|An|The)\b", lambda a: a.group(1).lower(), who)
         who = re.sub(r",\s+([A-Z][a-z]+),", r" \1", who)
+        if who.lower() == "one":
+            # "I've blocked the card and a new one will arrive ...": one is a card
+            thing = resolve_it(before + " " + sentence[: m.start()])
+            if thing is None:
+                continue
+            who = f"a new {thing.split()[-1]}"
         text = f"Agent promised {who} will {m.group('verb').lower()} {_tidy(rest)}"
         out.append((text.rstrip(" ."), m.start(), 0.75))
     for m in _READY.finditer(sentence):
         rest = m.group("rest")
-        if not (is_time(rest) or re.search(r"\b(?:tomorrow|today|by|within|next)\b", rest)):
+        if not (is_time(rest) or _SOON.search(rest)):
             continue
-        text = f"Agent promised it will be {m.group('state').lower()} {_tidy(rest)}"
-        out.append((text.rstrip(" ."), m.start(), 0.7))
+        subject = "it"
+        if re.match(r"(?:it|that|they)\b", m.group(0), re.IGNORECASE):
+            subject = resolve_it(before + " " + sentence[: m.start()]) or "it"
+        state = m.group("state").lower()
+        verb = state if state in ("arrive", "reach you") else f"be {state}"
+        text = f"Agent promised {subject} will {_tidy(verb)} {_tidy(rest)}"
+        # "it should ...", "it'll arrive ...": only as the when of the promise before it
+        weak = verb == state or "should" in m.group(0).lower()
+        out.append((text.rstrip(" ."), m.start(), JOIN_ONLY if weak else 0.7))
     for m in _GET_SOMEONE.finditer(sentence):
         who = re.sub(r"^our\s+", "the ", m.group("who"), flags=re.IGNORECASE)
         how = re.sub(r"^to\s+", "", m.group("how").strip())
@@ -223,10 +261,13 @@ def extra_commitment(sentence: str) -> list[tuple[str, int, float]]:
     for m in _I_WILL.finditer(sentence):
         rest = m.group("rest")
         if _IMMEDIATE.search(rest) or len(_TIME_OR_WHAT.findall(rest)) < 1 or re.fullmatch(
-                r"\s*(?:that|it|this|them|those|out|that\s+out|it\s+out)\s*(?:for\s+you)?\s*",
+                r"\s*(?:that|it|this|them|those|out|that\s+out|it\s+out|one|a\s+new\s+one)\s*"
+                r"(?:for\s+you)?\s*",
                 rest, re.IGNORECASE):
             continue
         verb = re.sub(r"\s+", " ", m.group("verb").lower())
+        if verb in ("book", "reserve", "bring") and not (is_time(rest) or _BOOK_WHEN.search(rest)):
+            continue  # "I'll book a female vet": done in the call; a booking says when
         out.append((f"Agent promised to {verb} {_tidy(rest)}".rstrip(" ."), m.start(), 0.7))
     return out
 
@@ -237,7 +278,7 @@ _SET_UP = re.compile(
     r"\b(?:I've|I\s+have|We've|We\s+have|I'll|We'll)\s+(?:set\s+you\s+up\s+(?:for|with)|"
     r"put\s+you\s+down\s+for|set\s+up|arranged|reserve|book)\s+(?P<what>[^.!?;]{4,80})",
     re.IGNORECASE)
-_RECURS = re.compile(
+RECURS = re.compile(
     r"\b(?:every\s+(?:other\s+|second\s+)?(?:\w+\s+)?(?:day|week|month|year|fortnight|"
     r"(?:mon|tues|wednes|thurs|fri|satur|sun)day)s?|each\s+(?:week|month|"
     r"(?:mon|tues|wednes|thurs|fri|satur|sun)day)|weekly|monthly|fortnightly)\b",
@@ -251,7 +292,7 @@ def arranged_needs(t: TurnView) -> list[Candidate]:
     for offset, sentence in sentences(t.agent):
         for m in _SET_UP.finditer(sentence):
             what = m.group("what").strip()
-            if not _RECURS.search(what):
+            if not RECURS.search(what):
                 continue
             what = re.sub(r"\byour\b", "the caller's", what, flags=re.IGNORECASE)
             out.append(t.candidate(f"Regularly gets {what}", "need", None, 0.65,

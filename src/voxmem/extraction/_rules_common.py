@@ -98,7 +98,7 @@ _PHRASE_END = re.compile(
     r"\s*(?<!\bDr)(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bSt)(?:[;!?]|,(?!\d{3}\b)|\.(?!\d))|"
     r"\s*\.{3}|"
     r"\s+(?:but|so|because|cause|since|though|although|unless|which|"
-    r"whereas|while|as\s+i|when\s+i|cuz|coz|and\s+(?:i|i'm|i'd|i've|we|we're|my|also|then|"
+    r"whereas|while|as\s+i|when\s+i|cuz|coz|i'd|i'm|i'll|i've|and\s+(?:i|i'm|i'd|i've|we|we're|my|also|then|"
     r"you|can|please|it|that|so|if)|if\s+(?:you|that|it|i|possible)|whenever\s+possible|"
     r"thanks|thank\s+you|please)\b",
     re.IGNORECASE,
@@ -118,7 +118,7 @@ def capture_phrase(text: str, start: int) -> str:
 _TRAILING_NOISE = re.compile(
     r"(?:\s+(?:anyway|anyways|though|too|as\s+well|really|honestly|lol|haha|for\s+sure|"
     r"i\s+guess|i\s+think|if\s+possible|whenever\s+possible|if\s+you\s+can|please|now|"
-    r"thanks|actually|and|or|then|like))+$",
+    r"thanks|actually|and|or|then|like|when|whenever))+$",
     re.IGNORECASE,
 )
 _LEADING_NOISE = re.compile(r"^(?:(?:just|really|like|kind\s+of|sort\s+of|um|uh)\s+)+", re.I)
@@ -135,7 +135,7 @@ _NUM = r"(?:\d{1,2}(?::\d\d)?|one|two|three|four|five|six|seven|eight|nine|ten|e
 _CLOCK = rf"{_NUM}\s*(?:am|pm|a\.m\.|p\.m\.|o'clock)"
 _TIME = re.compile(
     rf"\b(?:mornings?|afternoons?|evenings?|nights?|weekdays?|weekends?|{_DAYS}s?|noon|midday|"
-    rf"lunch(?:time)?|dinner(?:time)?|breakfast|business\s+hours|office\s+hours|"
+    rf"lunch(?:time)?|dinner(?:time)?|breakfast|business\s+hours|office\s+hours|school\s+hours|"
     rf"(?:before|after|between|by|until|till|from|around)\s+(?:{_CLOCK}|{_NUM}|noon|lunch|"
     rf"midday|dinner|work|(?:the\s+)?school(?:\s+run)?)|{_CLOCK})(?![\w'])",
     re.IGNORECASE,
@@ -144,7 +144,7 @@ _RECURRING = re.compile(
     rf"\b(?:mornings|afternoons|evenings|nights|weekdays?|weekends?|{_DAYS}s|every|usually|"
     rf"always|generally|normally|typically|most\s+days|(?:before|after|between|until|till)\s+"
     rf"(?:{_CLOCK}|{_NUM}|noon|lunch|midday|dinner|work|(?:the\s+)?school(?:\s+run)?)|"
-    rf"business\s+hours|office\s+hours)\b",
+    rf"business\s+hours|office\s+hours|school\s+hours)\b",
     re.IGNORECASE,
 )
 #: Words that make a statement about this call, not about the caller's life.

@@ -49,7 +49,8 @@ _DONT_EAT = re.compile(
     r"\b(?:i|we)\s+(?:don't|do\s+not|never|can't|cannot)\s+eat\s+(?P<food>[a-z]+"
     r"(?:\s+(?:or|and|nor)\s+[a-z]+)?)\b", re.IGNORECASE)
 _NOT_A_FOOD = word_set(
-    """much out after before anything anything late here there that it this a lot anymore
+    """much out after before anything anything late here there that it this a lot anymore them
+    those these
     breakfast lunch dinner at in on right well enough too the with""")
 _ME_AGAIN = re.compile(
     r"^(?:(?:hi|hiya|hello|hey|yeah|oh)\s+)*(?:it's|its|it\s+is)\s+(?:only\s+|just\s+)?me\s+"
@@ -160,8 +161,9 @@ _GET_IT_DONE = re.compile(
     r"ordered|replaced)\b(?P<rest>[^.!?;]{0,60})", re.IGNORECASE)
 _MAKE_SURE = re.compile(
     r"\b(?:I'll|I\s+will|We'll|We\s+will)\s+make\s+sure\s+(?P<who>(?:the|our|a|your)\s+[\w-]+"
-    r"(?:\s+[\w-]+)?|someone|somebody)\s+(?P<verb>calls|rings|emails|contacts|texts|gets\s+back|"
-    r"phones|visits)\b(?P<rest>[^.!?;]{0,60})", re.IGNORECASE)
+    r"(?:\s+[\w-]+)?|someone|somebody|(?!you\b|it\b|that\b|this\b|they\b|we\b|i\b)[a-z]+)\s+"
+    r"(?P<verb>calls|rings|emails|contacts|texts|gets\s+back|phones|visits|checks|fixes|sends|"
+    r"looks\s+at|sorts\s+out|cleans|replaces)\b(?P<rest>[^.!?;]{0,60})", re.IGNORECASE)
 
 
 def _tidy(phrase: str) -> str:
@@ -194,7 +196,8 @@ def asked_names_and_promises(t: TurnView) -> list[Candidate]:
                                    base + offset + m.start()))
         for m in _MAKE_SURE.finditer(sentence):
             who = re.sub(r"^(?:our|your)\s+", "the ", m.group("who"), flags=re.IGNORECASE)
-            verb = re.sub(r"s$", "", m.group("verb").lower().split()[0])
+            verb = re.sub(r"(?<=x)es$|(?<=sh)es$|(?<=ch)es$|s$", "",
+                          m.group("verb").lower().split()[0])
             verb = "get" if verb == "get" else verb
             tail = " ".join(m.group("verb").lower().split()[1:])
             text = f"Agent promised {who.lower()} will {verb} {tail} {_tidy(m.group('rest'))}"

@@ -31,6 +31,7 @@ _MY_NAME = re.compile(
     rf"i'm\s+called|i\s+am\s+called|full\s+name\s+is)\s+{_NAME}",
     re.IGNORECASE,
 )
+_OTHERS_NAME = re.compile(r"\b(?:my|our|his|her|their|the)\s+[a-z]+s\s+$", re.IGNORECASE)
 _THIS_IS = re.compile(
     rf"^{_GREETING}(?P<intro>this\s+is|it's|its|i'm|i\s+am|im)\s+{_NAME}", re.IGNORECASE
 )
@@ -122,6 +123,8 @@ def names(t: TurnView) -> list[Candidate]:
     """"my name is X", "this is X calling", "i'm X Y", "first name X, last name Y"."""
     out: list[Candidate] = []
     for m in _MY_NAME.finditer(t.user):
+        if _OTHERS_NAME.search(t.user, 0, m.start()) and not m.group(0).lower().startswith("my"):
+            continue  # "my sons name is dev": speech drops the apostrophe of "son's"
         raw = m.group("name")
         # "name is mike no sorry michael": the repair is the name.
         repair = _NAME_REPAIR.match(t.user, m.end("name") - len(raw) + len(raw.split()[0]))

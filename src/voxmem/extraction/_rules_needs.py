@@ -43,7 +43,8 @@ _DONT = re.compile(
     r"\b(?:i|we)\s+(?:don't|do\s+not|no\s+longer)\s+(?P<what>drive|own\s+a\s+car|have\s+a\s+car|"
     r"have\s+a\s+smartphone|have\s+a\s+computer|have\s+internet|have\s+wifi|have\s+email|"
     r"use\s+email|use\s+a\s+computer|use\s+the\s+internet|do\s+online|read\s+english|"
-    r"speak\s+english|drink|smoke|have\s+a\s+landline)\b",
+    r"speak\s+english|drink(?!\s+(?!alcohol\b|at\s+all\b|anymore\b|any\s+more\b|or\b|and\b|"
+    r"so\b|but\b|because\b|i\b)[a-z])|smoke|have\s+a\s+landline)\b",
     re.IGNORECASE,
 )
 _REQUIREMENT_TERMS = re.compile(
@@ -184,6 +185,8 @@ _RECURRING_VERB = re.compile(
     r"replace|pick\s+up)\s+",
     re.IGNORECASE,
 )
+_QUANTITY = re.compile(r"\b(?:\d+|a|an|the|one|two|three|four|five|six|dozen|couple|pair|"
+                       r"bags?|boxes?|packs?|bottles?|loaves|litres?|pints?)\b", re.IGNORECASE)
 _NOT_A_NEED = re.compile(r"^(?:to\s+(?:talk|speak|ask|know|check|call|cancel|change)|"
                          r"help|you|it|that|this|a\s+minute|a\s+second)\b", re.IGNORECASE)
 
@@ -201,7 +204,10 @@ def needs(t: TurnView) -> list[Candidate]:
                 continue
             adverb = m.group("adv").lower().capitalize()
             # "I always go with the matte finish" is a taste; "I always order X" a need.
-            kind = "preference" if verb in ("go with", "go for") else "need"
+            # "we always get thin crust" names a taste too: without a quantity, what the
+            # caller always gets, has or takes is how they like it, not an amount to stock.
+            kind = "preference" if verb in ("go with", "go for", "book") or (
+                verb in ("get", "have", "take") and not _QUANTITY.search(obj)) else "need"
             out.append(t.candidate(f"{adverb} {_VERB_3RD.get(verb, verb)} {obj}", kind, None,
                                    0.75, offset + m.start()))
         freq = _FREQUENCY.search(sentence)
@@ -232,7 +238,9 @@ _PLAN_BY_AGENT = re.compile(
     # "I've moved you to the 150Mb plan from next month": a change, so the new plan.
     r"\b(?:I've|I\s+have|we've|I'll|we'll)\s+(?:now\s+)?(?:moved|switched|upgraded|downgraded|"
     r"changed|move|switch|upgrade|downgrade|change)\s+you\s+(?:over\s+)?to\s+(?:the\s+|our\s+)?"
-    r"(?P<plan2>[\w+-]+(?:\s[\w+-]+)?)\s+(?:plan|tier|package|tariff|bundle|membership)\b"
+    r"(?P<plan2>[\w+-]+(?:\s[\w+-]+)?)\s+(?:plan|tier|package|tariff|bundle|membership)\b|"
+    r"\byou're\s+(?:now\s+)?on\s+(?:the|our)\s+(?P<plan3>[a-z][\w+-]*(?:\s[a-z][\w+-]*)?)\s+"
+    r"(?:plan|tier|package|tariff|membership)\b"
 )
 _PLAN_BY_CALLER = re.compile(
     r"\b(?:i'm|i\s+am|im|we're|we\s+are)\s+(?:currently\s+|still\s+)?on\s+(?:the\s+|a\s+)?"
@@ -277,7 +285,8 @@ def notes(t: TurnView) -> list[Candidate]:
                                m.start()))
     by_agent = _PLAN_BY_AGENT.search(t.agent)
     if by_agent:
-        plan = by_agent.group("plan") or by_agent.group("plan2")
+        plan = by_agent.group("plan") or by_agent.group("plan2") or (
+            by_agent.group("plan3").title())
         out.append(t.candidate(f"Is on the {plan} plan", "note", "plan", 0.75,
                                len(t.user) + by_agent.start()))
     by_caller = _PLAN_BY_CALLER.search(t.user)

@@ -53,6 +53,8 @@ maiden checkup check birthday party food bowl bed toy vet walk walks shots vacci
 surgery school class teacher phone room wedding insurance policy card medication meds
 prescription grooming nails teeth passport license licence dinner lunch breakfast
 years months weeks days old young age aged hes shes theyre were youre
+speaks collects pays drives works picks plays does says helps runs sees travels flies
+sleeps looks handles deals sorts signs orders books brings drops
 """)
 _NAME_TOKEN = re.compile(r"[a-z][a-z'-]*")
 _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z'-]+)\b")
@@ -271,6 +273,18 @@ _RELATION_WORDS = {
     "stepmom": "stepmother", "stepdad": "stepfather", "cousin": "cousin",
     "grandkid": "grandchild", "grandchild": "grandchild", "goddaughter": "goddaughter",
     "godson": "godson", "flatmate": "flatmate", "roommate": "roommate",
+    "mother in law": "mother-in-law", "mother-in-law": "mother-in-law",
+    "father in law": "father-in-law", "father-in-law": "father-in-law",
+    "sister in law": "sister-in-law", "brother in law": "brother-in-law",
+    "son in law": "son-in-law", "daughter in law": "daughter-in-law", "nanny": "nanny",
+    "childminder": "childminder", "babysitter": "babysitter",
+    "boss": "boss", "landlord": "landlord", "landlady": "landlady", "neighbour": "neighbour",
+    "neighbor": "neighbor", "colleague": "colleague", "cockapoo": "dog", "cavapoo": "dog",
+    "labradoodle": "dog", "pug": "dog", "greyhound": "dog", "whippet": "dog",
+    "chihuahua": "dog", "bulldog": "dog", "corgi": "dog", "westie": "dog", "schnauzer": "dog",
+    "rottweiler": "dog", "boxer": "dog", "staffie": "dog", "doodle": "dog", "budgie": "bird",
+    "cockatiel": "bird", "ferret": "ferret", "gecko": "gecko", "snake": "snake",
+    "lizard": "lizard", "goat": "goat", "donkey": "donkey",
 }
 _PLURALS = {"dogs": "dog", "cats": "cat", "kids": "child", "children": "child",
             "sons": "son", "daughters": "daughter", "twins": "twin", "horses": "horse",
@@ -283,7 +297,9 @@ _REL = "|".join(sorted({*_RELATION_WORDS, *_PLURALS}, key=len, reverse=True))
 # called mei", "for my horse dancer", "two dogs max and ruby".
 _MY_REL = re.compile(
     rf"\b(?P<own>my|our|me|the)\s+(?:(?:little|wee|old|eldest|youngest|oldest|younger|older|"
-    rf"new|baby|other|two|three|rescue|german|golden|\w+-year-old)\s+)*(?P<rel>{_REL})"
+    rf"new|baby|other|two|three|rescue|german|golden|big|service|guide|therapy|assistance|ex|"
+    rf"late|former|"
+    rf"\w+-year-old)\s+)*(?P<rel>{_REL})"
     rf"(?:'s|s(?=\s+name))?\s+(?:(?:name\s+is|name's|names|is\s+called|is\s+named|called|named|she's\s+called|"
     rf"he's\s+called|who's\s+called|is)\s+)?(?P<names>[a-z][a-z' -]{{1,40}})",
     re.IGNORECASE,
@@ -295,7 +311,7 @@ _HAVE_N = re.compile(
 )
 # "i've got a cat named biscuit and a dog named rolo": "a" needs the naming word.
 _A_REL_NAMED = re.compile(
-    rf"\ban?\s+(?:(?:little|wee|old|new|young|rescue)\s+)?(?P<rel>{_REL})\s+"
+    rf"\ban?\s+(?:(?:little|wee|old|new|young|rescue|big|service|guide)\s+)?(?P<rel>{_REL})\s+"
     rf"(?:named|called)\s+(?P<names>[a-z][a-z'-]*(?:\s+and\s+(?!an?\s)[a-z][a-z'-]*)?)",
     re.IGNORECASE)
 _SPECIES_AFTER = re.compile(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Iterator
 
 from ._rules_common import (
     ONE_OFF,
@@ -42,7 +43,7 @@ _STOP_OBJ = re.compile(
 
 _ALWAYS = re.compile(
     r"\b(?:i|we)\s+(?:always|usually|normally|generally)\s+(?:want|get|have|like|take|"
-    r"order|book|ask\s+for|go\s+for|drink|eat|wear|request)\s+(?P<obj>.+)",
+    r"order|book|ask\s+for|go\s+for|drink|eat|wear|request|sit|stay|fly|sleep)\s+(?P<obj>.+)",
     re.IGNORECASE)
 _ONLY = re.compile(
     r"\b(?:i|we)\s+only\s+(?:drink|eat|use|wear|fly|want|buy|order|take|watch|read)\s+"
@@ -60,6 +61,9 @@ _NO_THING = re.compile(
     r"on\s+(?:it|them|mine|my|anything|everything)|at\s+all|in\s+(?:it|mine)|thanks|my\s+\w+\s+hates?|we\s+don't|"
     r"i\s+don't|i'm\s+the|i\s+hate)\b|$)",
     re.IGNORECASE)
+_NOT_REFUSED = re.compile(r"(?:with|in|on|at|for|from|about|don't|dont|do|need|worries|problem|"
+                          r"rush|way|idea|bother|"
+                          r"thanks|thank|probs|biggie|matter|mind|i'm|it's|that's)\b", re.I)
 _PREFER_A = re.compile(
     r"\b(?:i'd|i\s+would|we'd)\s+(?:always\s+|really\s+|usually\s+)?(?:prefer|rather\s+have|like)\s+"
     r"(?P<obj>(?:a|an|the)\s+.+)",
@@ -144,8 +148,10 @@ _CONTACT = re.compile(
     re.IGNORECASE)
 _NO_CALLS = re.compile(
     r"\b(?:don't|do\s+not|dont|please\s+don't|never)\s+(?:ring|call|phone)\s+me\b"
-    r"(?!\s+(?:at\s+work|at\s+the\s+office|at\s+home|on\s+my))|"
-    r"\bstop\s+calling\s+me\b(?:\s+about\s+(?P<about>[a-z ]{3,30}))?", re.IGNORECASE)
+    r"(?!\s+(?:at\s+work|at\s+the\s+office|at\s+home|on\s+my|before|after|during|between|"
+    r"until|till|in\s+the|on\s+\w+days?|at\s+night|at\s+\d))|"
+    r"\bstop\s+calling\s+me\b(?:\s+about\s+(?P<about>[a-z ]{3,30}?)(?=\s+(?:if|and|but|so|i|"
+    r"please|because|cause|we|my)\b|\s*$|\s*[,.;!?]))?", re.IGNORECASE)
 _SPEAKS = re.compile(
     r"\b(?:speaks?|in)\s+(?P<lang>spanish|french|german|italian|portuguese|polish|"
     r"mandarin|cantonese|arabic|hindi|urdu|punjabi|russian|vietnamese|korean|japanese|"
@@ -183,16 +189,41 @@ def _pref(t: TurnView, text: str, at: int, conf: float = 0.7, *, slot: str | Non
     return t.candidate(text, kind, slot, conf, at)
 
 
+# Words each pattern cannot match without: a substring test is far cheaper than a
+# pattern whose object is ".+" tried at every word of the turn. (Keyed by id: hashing a
+# compiled pattern hashes its whole source each time.)
+_NEEDS: dict[int, re.Pattern[str]] = {
+    id(pattern): re.compile("|".join(words.split())) for pattern, words in (
+        (_ALWAYS, "always usually normally generally"), (_ONLY, "only"), (_SAME_AS, "same"),
+        (_PUT_ME, "put seat place book"), (_WHENEVER, "whenever"), (_A_MUST, "must"),
+        (_PREFER_A, "prefer rather like"), (_DISTASTE, "not don't"), (_X_ONLY, "only"),
+        (_TASTE, "fan fond keen partial more after into tend ideally love"),
+        (_ALWAYS_FOR_ME, "always"), (_BETTER_FOR_MY, "better best"), (_NO_THING, "no nothing"),
+        (_STYLIST, "always she's he's if"), (_CONTACT, "text mail post message"),
+        (_NO_CALLS, "call ring phone"),
+        *zip(_STANDING, ("stick", "my", "my", "always", "every", "keep", "keep", "easy", "want",
+                         "better", "never"), strict=True),
+    )}
+
+
+def _scan(pattern: re.Pattern[str], text: str, low: str) -> Iterator[re.Match[str]]:
+    need = _NEEDS.get(id(pattern))
+    if need is not None and need.search(low) is None:
+        return iter(())
+    return pattern.finditer(text)
+
+
 def spoken_preferences(t: TurnView) -> list[Candidate]:
     """Tastes and standing wishes said the way people say them on the phone."""
     out: list[Candidate] = []
     user = t.user
+    low = user.lower()
     if _QUESTION.match(user.strip()):
         return out
     for pattern, lead in ((_ALWAYS, "Prefers"), (_ONLY, "Only wants"), (_PUT_ME, "Prefers"),
                           (_WHENEVER, "Prefers"), (_PREFER_A, "Prefers"),
                           (_SAME_AS, "Prefers")):
-        for m in pattern.finditer(user):
+        for m in _scan(pattern, user, low):
             obj = _obj(user, m.start("obj"))
             if not obj or _STOP_OBJ.match(_ARTICLE.sub("", obj)) or ONE_OFF.search(obj) or (
                     obj.startswith(("to ", "for "))):
@@ -203,7 +234,7 @@ def spoken_preferences(t: TurnView) -> list[Candidate]:
                 continue
             out.append(_pref(t, f"{lead} {obj}", m.start()))
     for pattern in _STANDING:
-        for m in pattern.finditer(user):
+        for m in _scan(pattern, user, low):
             obj = _obj(user, m.start("obj"))
             if not obj or _STOP_OBJ.match(_ARTICLE.sub("", obj)) or ONE_OFF.search(obj) or (
                     obj.startswith("to ")):
@@ -211,20 +242,20 @@ def spoken_preferences(t: TurnView) -> list[Candidate]:
             neg = m.groupdict().get("neg")
             text = f"Does not want to be {neg} {obj}" if neg else f"Prefers {obj}"
             out.append(_pref(t, text, m.start(), 0.65))
-    for m in _TASTE.finditer(user):
+    for m in _scan(_TASTE, user, low):
         start = next(m.start(g) for g in ("obj", "obj2", "obj3", "obj4", "obj5") if m.group(g))
         group = next(g for g in ("obj", "obj2", "obj3", "obj4", "obj5") if m.group(g))
         obj = m.group(group) if group == "obj5" else _obj(user, start)
         obj = re.sub(r"\s+person$", "", obj.strip())
         if obj and not _STOP_OBJ.match(_ARTICLE.sub("", obj)) and not ONE_OFF.search(obj):
             out.append(_pref(t, f"Prefers {clean_object(obj)}", m.start(), 0.65))
-    for m in _DISTASTE.finditer(user):
+    for m in _scan(_DISTASTE, user, low):
         obj = (m.group("obj2") or _obj(user, m.start("obj"))).strip()
         if obj and not _STOP_OBJ.match(_ARTICLE.sub("", obj)):
             out.append(_pref(t, f"Does not want {obj}", m.start(), 0.65))
     for pattern, lead in ((_ALWAYS_FOR_ME, "Prefers: always"), (_BETTER_FOR_MY, "Prefers"),
                           (_A_MUST, "Needs"), (_X_ONLY, "Prefers only")):
-        for m in pattern.finditer(user):
+        for m in _scan(pattern, user, low):
             obj = clean_object(_LEAD_WORDS.sub("", m.group("obj")))
             if obj and not _STOP_OBJ.match(_ARTICLE.sub("", obj)):
                 if pattern is _X_ONLY and is_recurring_time(obj):
@@ -233,23 +264,25 @@ def spoken_preferences(t: TurnView) -> list[Candidate]:
                                      slot="preferred_time", kind="availability"))
                     continue
                 out.append(_pref(t, f"{lead} {obj}", m.start(), 0.65))
-    for m in _NO_THING.finditer(user):
+    for m in _scan(_NO_THING, user, low):
         obj = m.group("obj").strip()
         if _STOP_OBJ.match(obj) or len(obj.split()) > 4 or obj.endswith(("stuff", "things")):
             continue
+        if _NOT_REFUSED.match(obj):
+            continue  # "no don't bother", "no worries": a reply, not a thing refused
         out.append(_pref(t, f"Does not want {obj}", m.start(), 0.65))
-    for m in _STYLIST.finditer(user):
+    for m in _scan(_STYLIST, user, low):
         out.append(_pref(t, f"Prefers {m.group('name').capitalize()}", m.start(), 0.65))
-    for m in _DIET.finditer(user):
+    for m in _scan(_DIET, user, low):
         diet = m.group("diet").lower()
         out.append(_pref(t, f"Diet is {diet}", m.start(), 0.8, slot="diet"))
-    for m in _CONTACT.finditer(user):
+    for m in _scan(_CONTACT, user, low):
         how = (m.group("how") or m.group("how2") or m.group("how3") or m.group("how4")).lower()
         how = {"e-mail": "email", "mail": "post", "message": "text"}.get(how, how)
         label = {"text": "text messages", "email": "email", "post": "letters by post"}[how]
         out.append(_pref(t, f"Prefers to be contacted by {label}", m.start(), 0.75,
                          slot="preferred_contact_method"))
-    for m in _NO_CALLS.finditer(user):
+    for m in _scan(_NO_CALLS, user, low):
         about = f" about {m.group('about').strip()}" if m.group("about") else ""
         out.append(_pref(t, f"Does not want phone calls{about}", m.start(), 0.6, slot=None))
     for m in _SPEAKS.finditer(user):
@@ -320,6 +353,7 @@ def spoken_availability(t: TurnView) -> list[Candidate]:
     """"tuesdays are best for me after three", "i'm only home on thursdays"."""
     out: list[Candidate] = []
     user = t.user
+    low = user.lower()
     offered = t.prev_agent.lower()
     # Every pattern below but _NO_LATER holds a day, a part of the day or "before/after".
     timed = _SLOT_WORD.search(user) is not None
@@ -336,7 +370,7 @@ def spoken_availability(t: TurnView) -> list[Candidate]:
         out.append(t.candidate(f"Available {edge} {m.group('t')}", "availability",
                                "preferred_time", 0.75, m.start()))
     for pattern in (_ONLY_HOME, _HAS_TO_BE, _REACH_ME, _SUITS_ME) if timed else ():
-        for m in pattern.finditer(user):
+        for m in _scan(pattern, user, low):
             out.append(t.candidate(f"Available {_when_text(m.group('when'))}", "availability",
                                    "preferred_time", 0.75, m.start()))
     for m in _CALL_ME_WHEN.finditer(user) if timed else ():
@@ -423,10 +457,15 @@ _AMOUNT = (r"(?:£|\$|€)?\s?(?P<amt>\d[\d,.]*\s?(?:k|grand|quid|pounds|dollars
            r"(?:\s+(?:a|per)\s+(?:day|night|week|month|year|hour))?)")
 _BUDGETS = tuple(re.compile(p + _AMOUNT, re.IGNORECASE) for p in (
     r"\b(?:nothing|not\s+anything)\s+(?P<dir>over|above|more\s+than|under|below|less\s+than)\s+",
-    r"\b(?:budget|max|maximum|limit)\s+(?:is|of|tops\s+out\s+at|would\s+be)?\s*"
+    r"\b(?:budget|max|maximum|limit)\s+(?:(?:i|we)\s+can\s+(?:spend|pay|afford|do)\s+)?"
+    r"(?:is|of|tops\s+out\s+at|would\s+be)?\s*"
     r"(?:about\s+|around\s+)?",
     r"\bno\s+more\s+than\s+",
 ))
+
+
+_NOT_MONEY = re.compile(r"\s*(?:miles?|km|kilomet(?:er|re)s?|minutes?|mins?|hours?|hrs?|feet|"
+                        r"foot|metres?|meters?|kg|kilos?|people|guests|days?|weeks?)\b", re.I)
 
 
 def spoken_constraints(t: TurnView) -> list[Candidate]:
@@ -441,6 +480,8 @@ def spoken_constraints(t: TurnView) -> list[Candidate]:
         direction = ((m.groupdict().get("dir")) or "over").lower()
         if not any(c.isdigit() for c in amount):
             continue
+        if _NOT_MONEY.match(t.user, m.end()):
+            continue  # "nothing more than 30 miles from home": a distance
         if direction in ("under", "below", "less than"):
             text = f"Minimum is {amount}"
         else:

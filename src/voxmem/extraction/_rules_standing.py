@@ -56,8 +56,9 @@ _DONT_DO = re.compile(
     r"\b(?:please\s+)?(?:don't|do\s+not|never)\s+(?:ever\s+)?(?P<verb>use|put|add|spray|leave|"
     r"park|bring|send)\s+(?P<obj>(?:any\s+)?[a-z][^.;!?]*)", re.IGNORECASE)
 _NOT_ANYMORE = re.compile(
-    r"\b(?:i|we)\s+(?:don't|do\s+not)\s+(?:want|need)\s+(?P<obj>(?!to\b)(?:any\s+)?[a-z][a-z ]"
-    r"{2,40}?)\s+(?:anymore|any\s+more|ever\s+again|from\s+now\s+on)\b", re.IGNORECASE)
+    r"\b(?:i|we)\s+(?:don't|do\s+not)\s+(?:want|need|drink|eat|use|take)\s+"
+    r"(?P<obj>(?!to\b)(?:any\s+)?[a-z][a-z ]{2,40}?)\s+(?:anymore|any\s+more|ever\s+again|"
+    r"from\s+now\s+on)\b", re.IGNORECASE)
 _ONLY_PAY = re.compile(
     r"\b(?:i|we)\s+only\s+(?:pay|accept|do)\s+(?:in\s+|by\s+|with\s+)?(?P<obj>cash|cheques?|"
     r"checks?|card|bank\s+transfer|paypal|direct\s+debit)\b", re.IGNORECASE)
@@ -162,7 +163,11 @@ _SPEAKER_OF = re.compile(
     r"turkish|ukrainian|romanian|greek|somali|farsi|tamil|gujarati|bengali)\b", re.IGNORECASE)
 
 
-_WRITTEN_WORD = re.compile(r"\b[A-Z][a-z'-]+\b")
+# A capitalised word followed by a lower-case word it describes ("Extra cheese.", "Window
+# table for two.") starts a noun phrase; a name is followed by a verb or a stop.
+_WRITTEN_WORD = re.compile(
+    r"\b[A-Z][a-z'-]+\b(?:(?<='s)|(?=[,.!?:;]|$|\s+(?:[A-Z]|has|is|isn't|can|can't|will|would|does|was|"
+    r"and|it|at|on|for|with|will|said|says|from|who|to|here|there|too|again|then|no)\b))")
 
 
 def _names_written(agent: str) -> frozenset[str]:

@@ -26,6 +26,11 @@ _MAKES = {
     "peugeot": "Peugeot", "renault": "Renault", "skoda": "Skoda", "vauxhall": "Vauxhall",
     "citroen": "Citroen", "mitsubishi": "Mitsubishi", "porsche": "Porsche", "trek": "Trek",
     "harley": "Harley", "yamaha": "Yamaha", "rivian": "Rivian", "polestar": "Polestar",
+    "kawasaki": "Kawasaki", "ducati": "Ducati", "suzuki": "Suzuki", "triumph": "Triumph",
+    "ktm": "KTM", "vespa": "Vespa", "jaguar": "Jaguar", "dacia": "Dacia", "cupra": "Cupra",
+    "seat": "SEAT", "mg": "MG", "byd": "BYD", "acura": "Acura", "infiniti": "Infiniti",
+    "cadillac": "Cadillac", "buick": "Buick", "lincoln": "Lincoln", "chrysler": "Chrysler",
+    "alfa romeo": "Alfa Romeo", "genesis": "Genesis", "smart": "Smart", "opel": "Opel",
 }
 _MODELS = {
     "civic": "Civic", "accord": "Accord", "cr-v": "CR-V", "crv": "CR-V", "pilot": "Pilot",
@@ -62,12 +67,15 @@ _VEHICLE = re.compile(
 # A maker the list knows followed by a model it does not: "a 2020 honda jazz", "i drive a
 # kia niro". The year or an owning verb before it says this is the caller's vehicle.
 _MAKE_NEW_MODEL = re.compile(
-    r"\b(?:(?P<year>(?:19|20)\d\d)|(?:drive|drives|have|got|own|it's|its|it\s+is)\s+an?)\s+"
+    r"\b(?:(?P<year>(?:19|20)\d\d)|(?:drive|drives|ride|rides|have|got|own|it's|its|it\s+is|"
+    r"(?:car|bike|van|truck|motorbike|motorcycle|scooter)(?:'s|\s+is))\s+an?)\s+"
     r"(?:(?P<colour>white|black|silver|grey|gray|red|blue|green|yellow|orange|brown|gold|"
     r"beige)\s+)?(?P<make>" + "|".join(sorted(_MAKES, key=len, reverse=True)) + r")\s+"
     r"(?P<model>[a-z][a-z0-9-]{1,12}(?:\s+\d{1,3}\b)?)", re.IGNORECASE)
 _NOT_A_MODEL = frozenset({"and", "but", "so", "that", "with", "which", "car", "truck", "van",
-                          "suv", "it", "is", "has", "needs", "from", "in", "on", "i", "we"})
+                          "suv", "it", "is", "has", "needs", "from", "in", "on", "i", "we",
+                          "road", "mountain", "electric", "hybrid", "racing", "touring",
+                          "bike", "motorbike", "scooter"})
 _OWNERSHIP = re.compile(
     r"\b(?:it's|its|it\s+is|my|our|the|a|an|drive|have|got|on|for|we\s+have|i\s+have)\s+"
     r"(?:(?:work|old|new|company|wife's|husband's|son's|daughter's)\s+)?"
@@ -95,7 +103,10 @@ def vehicles(t: TurnView) -> list[Candidate]:
     for m in _VEHICLE.finditer(t.user) if vehicle_said else ():
         model = m.group("model").lower()
         make = (m.group("make") or "").lower()
-        before = t.user[max(0, m.start() - 30):m.start()]
+        # Without a make the match starts at the space before the model: skip it, or
+        # "i drive a" (no trailing space) fails the ownership test.
+        start = m.start() + len(m.group(0)) - len(m.group(0).lstrip())
+        before = t.user[max(0, start - 30):start]
         if not (make or m.group("year") or _OWNERSHIP.search(before) or re.search(
                 r"\b(?:my|our|its|it's|the)\b[\w' ]{0,20}$", before, re.IGNORECASE)):
             continue

@@ -43,11 +43,13 @@ _USE = re.compile(r"\bplease\s+(?:always\s+)?use\s+(?P<what>the\s+[a-z][a-z ]{2,
 _NOT_A_WISH = re.compile(
     r"\b(?:refund|cancel|replacement|appointment|booking|account|card|number|email|password|"
     r"invoice|bill|receipt|ticket|update|word|minute|second|moment|help)s?\b", re.IGNORECASE)
-_TO_ME = re.compile(r"^(?:to|that|this|it)\b", re.IGNORECASE)
+_TO_ME = re.compile(r"^(?:to|that|this|it|one|some)\b", re.IGNORECASE)
+_IF = re.compile(r"\b(?:if|unless|whether)\b", re.IGNORECASE)
 
 
 # Speech has no commas: "a loaner i bring it in" ends before "i".
-_NEW_CLAUSE = re.compile(r"\s+(?:i|i'm|i've|we|we're|my|so|because|but)\s.*$", re.IGNORECASE)
+_NEW_CLAUSE = re.compile(r"\s+(?:i|i'm|i've|we|we're|my|so|because|but|he|she|they|he's|she's)"
+                         r"\s.*$", re.IGNORECASE)
 
 
 def _ok(what: str) -> bool:
@@ -63,6 +65,8 @@ def spoken_wishes(t: TurnView) -> list[Candidate]:
             continue
         for pattern in (_LOVE, _MY_PREFERENCE):
             for m in pattern.finditer(sentence):
+                if _IF.search(sentence[: m.start()]):
+                    continue  # "if you have a sea view i'd love one"
                 what = clean_object(_NEW_CLAUSE.sub("", capture_phrase(sentence, m.end())))
                 if _ok(what):
                     out.append(t.candidate(f"Prefers {what}", "preference", None, 0.65,
@@ -89,6 +93,11 @@ def spoken_wishes(t: TurnView) -> list[Candidate]:
                                        offset + m.start(), negative=True))
         if _STANDING.search(sentence):
             for m in _WANT.finditer(sentence):
+                # The standing word must be in the wish's own clause: in "i want a cut
+                # with jess she always does my hair" the "always" is about Jess.
+                if not _STANDING.search(_NEW_CLAUSE.sub("", sentence[m.start("what"):])) and (
+                        not _STANDING.search(sentence[: m.start("what")])):
+                    continue
                 phrase = _NEW_CLAUSE.sub("", capture_phrase(sentence, m.start("what")))
                 what = clean_object(_STANDING.sub("", phrase))
                 what = re.sub(r"\s{2,}", " ", what).strip()

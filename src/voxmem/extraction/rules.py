@@ -23,11 +23,13 @@ The rules only see redacted text, so a card number or a diagnosis cannot reach a
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 
 from ._base import MAX_FACTS, ExtractedFact, Transcript
 from ._context import asked_for
-from ._rules_agent import AGENT_RULES, extra_commitment
+from ._rules_agent import AGENT_RULES, JOIN_ONLY, RECURS, extra_commitment
+from ._rules_choices import CHOICE_RULES, tails
 from ._rules_common import Rule, TurnView, capture_phrase, sentences
 from ._rules_habits import HABIT_RULES
 from ._rules_identity import IDENTITY_RULES, is_misheard_copy, read_back_ids
@@ -35,8 +37,10 @@ from ._rules_needs import NEED_RULES, declared_allergies
 from ._rules_noted import NOTED_RULES, echoed_needs, echoed_preferences
 from ._rules_people import PEOPLE_RULES
 from ._rules_preferences import PREFERENCE_RULES
+from ._rules_promised import PROMISED_RULES
 from ._rules_spoken import SPOKEN_RULES, as_diet
 from ._rules_standing import STANDING_RULES
+from ._rules_tastes import TASTE_RULES
 from ._rules_things import THING_RULES
 from ._rules_wishes import WISH_RULES
 from ._select import Candidate, select_facts
@@ -62,20 +66,24 @@ DEFAULT_MIN_CONFIDENCE = 0.5
 # --- agent commitments -------------------------------------------------------------------
 
 _COMMIT_SUBJECT = (
-    r"(?P<subj>i'll|i\s+will|i'm\s+going\s+to|i\s+am\s+going\s+to|we'll|we\s+will|"
+    r"(?P<subj>i'll|i\s+will|i'm\s+going\s+to|i\s+am\s+going\s+to|we'll|we\s+will|they'll|"
     r"we're\s+going\s+to|we\s+are\s+going\s+to|"
     r"(?P<who>(?:someone|somebody)(?:\s+from\s+(?:our\s+|the\s+)?[\w-]+(?:\s+[\w-]+)?)?|"
     r"(?:a|an|our|the|your)\s+(?:[\w-]+\s+){0,2}?(?:team|specialist|technician|engineer|"
     r"officer|agent|manager|representative|rep|nurse|advisor|adviser|department|supervisor|"
-    r"courier|driver|plumber|electrician|installer|crew))\s+will)"
+    r"courier|driver|plumber|electrician|installer|crew|coordinator|receptionist|surveyor|"
+    r"consultant|caseworker|handler|pharmacist|dentist|optician|tutor|instructor|solicitor|"
+    r"accountant|broker|fitter|mechanic|locksmith|inspector|adjuster|assessor))\s+will)"
 )
 # Verbs that promise something after the call. "transfer", "check", "make a note" or
 # "pull up your account" happen during the call and are not remembered.
 _COMMIT_VERB = (
     r"(?P<verb>send|email|e-mail|mail|post|text|call|ring|phone|ship|refund|credit|waive|"
-    r"reimburse|replace|deliver|dispatch|schedule|arrange|follow\s+up|get\s+back|reach\s+out|"
+    r"reimburse|replace|deliver|dispatch|schedule|arrange|follow\s+up|get\s+back|come\s+back|"
+    r"reach\s+out|"
     r"contact|escalate|expedite|process|issue|notify|remind|check\s+back|come\s+out|visit|"
-    r"have|be\s+in\s+touch|courier|collect|install|fix|repair|pick\s+up)"
+    r"have|be\s+in\s+touch|courier|collect|install|fix|repair|pick\s+up|reverse|resend|"
+    r"reissue|chase|investigate|look\s+into|order)"
 )
 _COMMIT = re.compile(
     rf"\b{_COMMIT_SUBJECT}\s+(?:(?:also|just|personally|definitely|then|now|go\s+ahead\s+and|"
@@ -88,6 +96,7 @@ _HAVE_SOMEONE = re.compile(
     re.IGNORECASE,
 )
 _FUTURE = re.compile(r"will|'ll|going")
+_FUTURE_OR_PROMISE = re.compile(r"will|ll\b|going|promise")
 _YOU_SHOULD_SEE = re.compile(
     r"\byou(?:'ll|\s+(?:should|will|ought\s+to))\s+(?:also\s+)?(?:see|get|receive)\s+"
     r"(?!it\b|that\b|them\b|this\b)",
@@ -102,8 +111,9 @@ _ARRANGED = re.compile(
 )
 # The caller's own promises: "I'll pay the rest on the 15th".
 _CALLER_PROMISE = re.compile(
-    r"\b(?:i'll|i\s+will|i'm\s+going\s+to|i\s+promise\s+to)\s+(?:definitely\s+|also\s+)?"
-    r"(?P<verb>pay|send|bring|drop\s+off|return|upload|fax|mail|email|sign|submit|transfer)\s+",
+    r"\b(?:i'll|ill|i\s+will|i'm\s+going\s+to|i\s+promise\s+to)\s+(?:definitely\s+|also\s+)?"
+    r"(?P<verb>pay|send|bring|drop\s+off|return|upload|fax|mail|email|sign|submit|transfer|"
+    r"get\s+you)\s+",
     re.IGNORECASE,
 )
 _OFFER = re.compile(
@@ -133,6 +143,7 @@ _IN_A_MOMENT = re.compile(
 _NOT_A_PROMISE = re.compile(r"^(?:a\s+look|a\s+note|you\s+through|you\s+over|it\s+a\s+try)\b", re.I)
 
 
+_IT_WILL = "Agent promised it will "
 _VERB_YOU = re.compile(r"^(\S+)\s+(?:you|u)\b\s*", re.IGNORECASE)
 
 
@@ -184,27 +195,39 @@ def commitments(t: TurnView) -> list[Candidate]:
                 continue  # "I'll send" with no object says nothing
             out.append(t.candidate(text.rstrip("."), "commitment", None, 0.8,
                                    base + offset + m.start()))
-        for m in _YOU_SHOULD_SEE.finditer(sentence):
+        for m in _YOU_SHOULD_SEE.finditer(sentence) if "you" in low else ():
             what = _commit_phrase(capture_phrase(sentence, m.end()))
             if _IN_A_MOMENT.search(what):
                 continue  # "a text with the code in a few minutes" arrives during the call
             if len(what.split()) >= 2:
                 out.append(t.candidate(f"Agent promised the caller will receive {what}",
                                        "commitment", None, 0.7, base + offset + m.start()))
-        for m in _ARRANGED.finditer(sentence):
+        for m in _ARRANGED.finditer(sentence) if " and " in low else ():
             what = _commit_phrase(m.group("what").strip())
             then = re.sub(r"\s+", " ", m.group("then").lower())
             when = _commit_phrase(capture_phrase(sentence, m.end()))
             text = f"Agent promised {what} will {then} {when}".strip()
             out.append(t.candidate(text, "commitment", None, 0.7, base + offset + m.start()))
         if len(out) == found:
-            out.extend(t.candidate(text, "commitment", None, conf, base + offset + at)
-                       for text, at, conf in extra_commitment(sentence))
+            for text, at, conf in extra_commitment(sentence, t.agent[:offset]):
+                if text.startswith(_IT_WILL) and found and out[-1].kind == "commitment":
+                    # "it" is what the promise just before was about: say when, there.
+                    out[-1] = dataclasses.replace(
+                        out[-1], text=f"{out[-1].text}; it will {text[len(_IT_WILL):]}")
+                    continue
+                if conf == JOIN_ONLY:
+                    continue
+                out.append(t.candidate(text, "commitment", None, conf, base + offset + at))
+    # "We'll deliver every Tuesday": a promise that recurs is a standing arrangement, the
+    # caller's recurring need, not a one-off to follow up.
+    out = [dataclasses.replace(c, kind="need") if c.slot_key is None and RECURS.search(c.text)
+           else c for c in out]
     for offset, sentence in sentences(t.user):
         if sentence.rstrip().endswith("?") or _OFFER.search(sentence):
             continue
-        for m in _CALLER_PROMISE.finditer(sentence):
-            verb = re.sub(r"\s+", " ", m.group("verb").lower())
+        for m in _CALLER_PROMISE.finditer(sentence) if _FUTURE_OR_PROMISE.search(
+                sentence) else ():
+            verb = re.sub(r"\s+", " ", m.group("verb").lower()).removesuffix(" you")
             rest = _commit_phrase(third_person(capture_phrase(sentence, m.end())))
             if len(rest.split()) >= 2:
                 out.append(t.candidate(f"Caller promised to {verb} {rest}", "commitment", None,
@@ -216,7 +239,10 @@ _WISH_KINDS = frozenset({"preference", "constraint", "availability", "need"})
 _USER_RULES: tuple[Rule, ...] = (
     *IDENTITY_RULES, *PEOPLE_RULES, *THING_RULES, *PREFERENCE_RULES, *SPOKEN_RULES,
     *NEED_RULES, *AGENT_RULES, *STANDING_RULES, *HABIT_RULES, *NOTED_RULES, *WISH_RULES,
-    commitments)
+    *TASTE_RULES, *PROMISED_RULES, *CHOICE_RULES, commitments)
+# Read again on the statement that ends a run-on question ("can we sit outside we love
+# the terrace"): these rules skip questions.
+_TAIL_RULES: tuple[Rule, ...] = (PREFERENCE_RULES[0],)
 
 
 class RuleExtractor:
@@ -288,6 +314,7 @@ class RuleExtractor:
             found = len(candidates)
             for rule in _USER_RULES:
                 candidates.extend(rule(view))
+            candidates.extend(tails(view, _TAIL_RULES))
             for back in read_back_ids(view):
                 # The written read-back replaces a garbled spoken copy from this turn.
                 candidates[found:] = [c for c in candidates[found:] if not (

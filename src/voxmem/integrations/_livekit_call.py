@@ -15,10 +15,10 @@ What it does, and why each part is shaped the way it is:
 - **saves** — from ``conversation_item_added``: user messages wait until the assistant
   answers, then go out as one turn (several user turns before one reply are kept
   together); a barge-in reply is saved with ``interrupted=True``. One worker drains the
-  queue so turns are written in order and never on the audio path.
+  queue so turns are written in order and never on the audio path (``_livekit_saves``).
 - **close** — on the session's ``close`` event: drain the queue, save what the caller said
   that was never answered, ``end_session`` (with LiveKit's session report when running in
-  a job and the client takes one).
+  a job and the client takes one; ``_livekit_report``).
 
 Every failure is logged on ``voxmem.livekit`` and swallowed: memory is an aid to the call,
 never a reason to drop it.
@@ -29,28 +29,31 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
-import inspect
-import json
 import logging
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from livekit.agents import (
-    AgentSession,
-    CloseEvent,
-    ConversationItemAddedEvent,
-    FunctionToolsExecutedEvent,
-    get_job_context,
-    llm,
-)
+from livekit.agents import AgentSession, CloseEvent, get_job_context
 
 from .._exceptions import BadRequest
 from ..client import VoiceClient
 from ..models import Preload
+from ._call_defaults import (
+    DEFAULT_CLOSE_TIMEOUT_S,
+    DEFAULT_PRELOAD_TIMEOUT_MS,
+    DEFAULT_SEARCH_TIMEOUT_MS,
+    DEFAULT_TURN_LANES,
+    END_SESSION_TIMEOUT_S,
+    RECALL_CACHE_SIZE,
+    RECALL_TIMINGS_KEPT,
+    SAVE_TIMEOUT_S,
+)
 from ._livekit_context import DEFAULT_RECALL_ROLE, CompactionOptions, RecallRole
 from ._livekit_identity import CallerIdentity
+from ._livekit_report import accepts, close_reason_text, session_report
+from ._livekit_saves import PendingTurn, TurnQueue
 
 __all__ = [
     "DEFAULT_PRELOAD_TIMEOUT_MS",
@@ -61,46 +64,13 @@ __all__ = [
 
 log = logging.getLogger("voxmem.livekit")
 
-#: Deadline of the per-turn recall (the engine's own default).
-DEFAULT_SEARCH_TIMEOUT_MS = 250.0
-#: Deadline of start_session + preload before the first reply. Generous because a cold
-#: embedded engine opens its store on the first call; warm, it takes a few milliseconds.
-DEFAULT_PRELOAD_TIMEOUT_MS = 1500.0
-#: Lanes searched on each turn: the caller's earlier calls and facts, and the knowledge
-#: base. The profile and last call are in the instructions (preload) and this call is in
-#: the chat context, so "profile" and "working" would repeat them (and, at 10,000
-#: memories, "working" about doubles the search time).
-DEFAULT_TURN_LANES: tuple[str, ...] = ("permanent", "org")
 #: Our hard stop past the client's deadline, for a runtime that stops answering.
 DEADLINE_SLACK_S = 0.05
-SAVE_TIMEOUT_S = 10.0
-END_SESSION_TIMEOUT_S = 10.0
-CLOSE_TIMEOUT_S = 30.0
-RECALL_CACHE_SIZE = 64
 #: A recall for the same words is reused this long (preemptive generation vs. the hook).
 RECALL_TEXT_TTL_S = 10.0
-MAX_TOOL_OUTPUT_CHARS = 2000
-
-RECALL_TIMINGS_KEPT = 1000
 
 _SESSIONS: weakref.WeakKeyDictionary[AgentSession[Any], CallMemory] = (
     weakref.WeakKeyDictionary())
-
-
-def _close_reason(reason: object) -> str:
-    value = getattr(reason, "value", reason)
-    return str(value) if value else "completed"
-
-
-@dataclasses.dataclass(slots=True)
-class _PendingTurn:
-    user_texts: list[str]
-    user_item_ids: list[str]
-    assistant_text: str
-    assistant_item_id: str | None
-    interrupted: bool
-    tool_calls: list[dict[str, Any]]
-    unanswered: bool = False
 
 
 @dataclasses.dataclass(slots=True)
@@ -171,10 +141,7 @@ class CallMemory:
         self._by_message: collections.OrderedDict[str, _CachedRecall] = (
             collections.OrderedDict())
         self._by_text: dict[str, _CachedRecall] = {}
-        self._pending_user: list[llm.ChatMessage] = []
-        self._pending_tools: list[dict[str, Any]] = []
-        self._queue: asyncio.Queue[_PendingTurn | None] | None = None
-        self._worker: asyncio.Task[None] | None = None
+        self._turns = TurnQueue(self._save, accepting=lambda: self._close_task is None)
         self._close_task: asyncio.Future[None] | None = None
         self._closed = asyncio.Event()
         self._report_source: Callable[[], Mapping[str, Any]] | None = None
@@ -209,8 +176,7 @@ class CallMemory:
             return existing
         _SESSIONS[session] = self
         if self.enabled:
-            session.on("conversation_item_added", self._on_item_added)
-            session.on("function_tools_executed", self._on_tools_executed)
+            self._turns.attach(session)
         else:
             log.info("caller is anonymous or memory is off: this call is not recorded")
         session.on("close", self._on_close)  # an owned client is released either way
@@ -338,69 +304,15 @@ class CallMemory:
         return result.context_text
 
     # -- saves ----------------------------------------------------------------------------
-    def _on_item_added(self, event: ConversationItemAddedEvent) -> None:
-        item = event.item
-        # The session also reports agent handoffs here; they carry no words.
-        if not isinstance(item, llm.ChatMessage) or self._close_task is not None:
-            return
-        if item.role == "user":
-            if not (item.text_content or "").strip():
-                return
-            if self._pending_tools:
-                # The last turn was answered by tools alone (a handoff, say): it ends here.
-                self._enqueue(self._take_turn(assistant_text="", assistant_item_id=None,
-                                              interrupted=False))
-            self._pending_user.append(item)
-        elif item.role == "assistant":
-            text = (item.text_content or "").strip()
-            if not text and not self._pending_user:
-                return
-            self._enqueue(self._take_turn(assistant_text=text, assistant_item_id=item.id,
-                                          interrupted=item.interrupted))
-
-    def _on_tools_executed(self, event: FunctionToolsExecutedEvent) -> None:
-        for call, output in event.zipped():
-            self._pending_tools.append({
-                "name": call.name, "arguments": call.arguments, "call_id": call.call_id,
-                "output": output.output[:MAX_TOOL_OUTPUT_CHARS], "is_error": output.is_error})
-
-    def _take_turn(self, *, assistant_text: str, assistant_item_id: str | None,
-                   interrupted: bool, unanswered: bool = False) -> _PendingTurn:
-        users, self._pending_user = self._pending_user, []
-        tools, self._pending_tools = self._pending_tools, []
-        return _PendingTurn(
-            user_texts=[(m.text_content or "").strip() for m in users],
-            user_item_ids=[m.id for m in users], assistant_text=assistant_text,
-            assistant_item_id=assistant_item_id, interrupted=interrupted, tool_calls=tools,
-            unanswered=unanswered)
-
-    def _enqueue(self, turn: _PendingTurn | None) -> None:
-        if self._queue is None:
-            self._queue = asyncio.Queue()
-            self._worker = asyncio.ensure_future(self._drain_saves())
-        self._queue.put_nowait(turn)
-
-    async def _drain_saves(self) -> None:
-        assert self._queue is not None
-        while True:
-            turn = await self._queue.get()
-            try:
-                if turn is None:  # the session closed: nothing more will come
-                    return
-                await self._save(turn)
-            finally:
-                self._queue.task_done()
-
     async def flush(self) -> None:
         """Wait until every turn handed to the save queue so far is written.
 
         Useful before reading the call back (a report, a test) while the call goes on;
         at session close this happens on its own.
         """
-        if self._queue is not None and self._worker is not None and not self._worker.done():
-            await self._queue.join()
+        await self._turns.flush()
 
-    async def _save(self, turn: _PendingTurn) -> None:
+    async def _save(self, turn: PendingTurn) -> None:
         metadata: dict[str, Any] = {"source": "livekit", "user_item_ids": turn.user_item_ids}
         if turn.assistant_item_id:
             metadata["assistant_item_id"] = turn.assistant_item_id
@@ -420,7 +332,7 @@ class CallMemory:
     # -- close ----------------------------------------------------------------------------
     def _on_close(self, event: CloseEvent) -> None:
         self._livekit_close_reason = event.reason
-        self.close_soon(_close_reason(event.reason))
+        self.close_soon(close_reason_text(event.reason))
 
     def close_soon(self, reason: str = "completed") -> asyncio.Future[None]:
         """Start closing the call's memory; returns the future of the close."""
@@ -444,17 +356,10 @@ class CallMemory:
         try:
             if not self.enabled:
                 return
-            if self._pending_user or self._pending_tools:
-                # The caller spoke and the call ended before an answer: keep their words.
-                self._enqueue(self._take_turn(assistant_text="", assistant_item_id=None,
-                                              interrupted=False, unanswered=True))
-            if self._worker is not None and self._queue is not None:
-                self._queue.put_nowait(None)
-                try:
-                    await asyncio.wait_for(asyncio.shield(self._worker), CLOSE_TIMEOUT_S)
-                except TimeoutError:
-                    log.warning("memory saves still pending after %.0f s at session end",
-                                CLOSE_TIMEOUT_S)
+            # What the caller said that was never answered is saved too.
+            if not await self._turns.finish(DEFAULT_CLOSE_TIMEOUT_S):
+                log.warning("memory saves still pending after %.0f s at session end",
+                            DEFAULT_CLOSE_TIMEOUT_S)
             if self._open_task is not None:
                 await asyncio.wait([self._open_task])
             await self._end_session(reason)
@@ -468,7 +373,9 @@ class CallMemory:
 
     async def _end_session(self, reason: str) -> None:
         client = self._require_client()
-        report = self._report() if _accepts(client.end_session, "report") else None
+        report = (session_report(self._report_source, self._livekit_close_reason)
+                  if self._report_source is not None and accepts(client.end_session, "report")
+                  else None)
         if report is not None:
             try:
                 await asyncio.wait_for(client.end_session(
@@ -493,22 +400,6 @@ class CallMemory:
             log.warning("could not end the memory session of caller %s (%s)",
                         self.identity.user_id, exc)
 
-    def _report(self) -> dict[str, Any] | None:
-        if self._report_source is None:
-            return None
-        try:
-            # JSON-safe: a report carries enums and timestamps the wire must not see raw.
-            report: dict[str, Any] = json.loads(json.dumps(self._report_source(), default=str))
-        except Exception as exc:
-            log.warning("could not build the LiveKit session report (%s)", exc)
-            return None
-        if "close_reason" not in report and self._livekit_close_reason is not None:
-            # LiveKit adds the close reason to its report from 1.8.9 on; earlier 1.8
-            # releases leave it out. The stored report carries it either way, named as
-            # LiveKit names it (the CloseReason proto value).
-            report["close_reason"] = _proto_close_reason(self._livekit_close_reason)
-        return report
-
     async def _close_client(self) -> None:
         if self._owns_client and self.client is not None:
             try:
@@ -530,20 +421,6 @@ class CallMemory:
         (logged at close).
         """
         return self.report_location if self.enabled else None
-
-
-def _proto_close_reason(reason: object) -> str:
-    name = getattr(reason, "name", None)
-    if not isinstance(name, str):
-        return "CR_UNKNOWN"
-    return "CR_COMPLETED" if name == "TASK_COMPLETED" else f"CR_{name}"
-
-
-def _accepts(function: Callable[..., Any], parameter: str) -> bool:
-    try:
-        return parameter in inspect.signature(function).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 def _text_key(text: str) -> str:

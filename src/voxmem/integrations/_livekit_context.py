@@ -14,6 +14,8 @@ from typing import Literal
 
 from livekit.agents import llm
 
+from ._call_defaults import DEFAULT_COMPACT_AFTER_TOKENS, DEFAULT_COMPACT_KEEP_LAST_TURNS
+
 __all__ = [
     "DEFAULT_COMPACT_AFTER_TOKENS",
     "DEFAULT_COMPACT_KEEP_LAST_TURNS",
@@ -36,10 +38,6 @@ RECALL_LEAD_S = 1e-6
 RecallRole = Literal["system", "developer", "assistant"]
 DEFAULT_RECALL_ROLE: RecallRole = "system"
 _QUOTED = re.compile(r'"([^"]*)"')
-#: Compact the conversation sent to the LLM once it holds this many tokens (about five
-#: minutes of a phone call).
-DEFAULT_COMPACT_AFTER_TOKENS = 1000
-DEFAULT_COMPACT_KEEP_LAST_TURNS = 6
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

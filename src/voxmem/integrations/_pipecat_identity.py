@@ -24,8 +24,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from ..entities import normalize_phone, region_for_country_code
-from ._livekit_identity import CallerIdentity
+from ._livekit_identity import CallerIdentity, normalize_e164
 
 __all__ = ["caller_from_runner_args"]
 
@@ -47,12 +46,6 @@ def _get(source: Any, *keys: str) -> Any:
     return None
 
 
-def _e164(raw: str | None, default_country_code: str | None) -> str | None:
-    """The package's one phone normaliser, with the country given as a calling code."""
-    region = region_for_country_code(default_country_code) if default_country_code else None
-    return normalize_phone(raw, region)
-
-
 def _text(value: Any) -> str | None:
     if isinstance(value, str) and value.strip():
         return value.strip()
@@ -64,7 +57,7 @@ def _phone_caller(raw: Any, *, source_name: str, call_id: Any,
     text = _text(raw)
     if text is None:
         return None
-    phone = _e164(text, default_country_code)
+    phone = normalize_e164(text, default_country_code=default_country_code)
     if phone is None:
         # A withheld number ("anonymous", "unknown") or a national number of an unknown
         # country: guessing would file different people under one id.
@@ -83,7 +76,8 @@ def _backend_caller(body: Any, default_country_code: str | None) -> CallerIdenti
         return None
     return CallerIdentity(user_id=user_id, source="job_metadata",
                           tenant_id=_text(body.get("tenant_id")), name=_text(body.get("name")),
-                          phone=_e164(_text(body.get("phone")), default_country_code))
+                          phone=normalize_e164(_text(body.get("phone")),
+                                               default_country_code=default_country_code))
 
 
 def caller_from_runner_args(

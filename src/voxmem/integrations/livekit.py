@@ -53,6 +53,7 @@ from typing import Any
 
 from .._config import Settings
 from ..client import VoiceClient
+from ..models import DEFAULT_TENANT
 from ._instructions import MEMORY_PLACEHOLDER, render_memory_instructions
 from ._livekit_call import (
     DEFAULT_PRELOAD_TIMEOUT_MS,
@@ -176,7 +177,7 @@ async def resolve_caller_for_job(
 def _client_tenant(client: VoiceClient) -> str:
     tenant = getattr(client, "tenant_id", None) or getattr(
         getattr(client, "_core", None), "tenant_id", None)
-    return tenant if isinstance(tenant, str) else "default"
+    return tenant if isinstance(tenant, str) else DEFAULT_TENANT
 
 
 async def attach_memory(
@@ -408,7 +409,7 @@ class MemoryAgent(MemoryMixin, Agent):
         try:
             client = VoiceClient(project_id=self._project_id, agent_id=self._agent_id or self.id,
                                  settings=self._settings,
-                                 tenant_id=identity.tenant_id or "default",
+                                 tenant_id=identity.tenant_id or DEFAULT_TENANT,
                                  **self._client_kwargs)
         except Exception as exc:
             log.warning("could not create the memory client (%s); memory is off for this call",

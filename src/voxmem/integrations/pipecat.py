@@ -42,17 +42,28 @@ import collections
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 from ..client import VoiceClient
-from ..compaction import Compactor, count_tokens
 from ..compaction._tokens import warm_up as warm_token_counter
 from ..models import Preload
+from ._call_defaults import (
+    DEFAULT_CLOSE_TIMEOUT_S,
+    DEFAULT_COMPACT_AFTER_TOKENS,
+    DEFAULT_COMPACT_KEEP_LAST_TURNS,
+    DEFAULT_PRELOAD_TIMEOUT_MS,
+    DEFAULT_SEARCH_TIMEOUT_MS,
+    DEFAULT_TURN_LANES,
+    END_SESSION_TIMEOUT_S,
+    RECALL_CACHE_SIZE,
+    RECALL_TIMINGS_KEPT,
+    SAVE_TIMEOUT_S,
+)
 from ._instructions import MEMORY_PLACEHOLDER, render_memory_instructions
 from ._livekit_identity import CallerIdentity, normalize_e164
+from ._pipecat_compaction import ContextCompaction
 from ._pipecat_context import (
     Instructions,
-    conversation_span,
     insert_before_last_user,
     last_user_index,
     remove_messages,
@@ -79,30 +90,8 @@ __all__ = [
 
 log = logging.getLogger("voxmem.pipecat")
 
-#: Deadline of the per-turn recall, queueing included (SPEC §1).
-DEFAULT_SEARCH_TIMEOUT_MS = 250.0
-#: Deadline of start_session + preload. Generous because a cold embedded engine opens its
-#: store on the first call; the first turn waits for it only within its own deadline.
-DEFAULT_PRELOAD_TIMEOUT_MS = 1500.0
-#: Lanes searched each turn. The profile and last call are in the instructions (preload)
-#: and this call is in the context, so "profile" and "working" would repeat them.
-DEFAULT_TURN_LANES: tuple[str, ...] = ("permanent", "org")
 #: Our hard stop past the client's deadline, for a runtime that stops answering.
 DEADLINE_SLACK_S = 0.02
-SAVE_TIMEOUT_S = 10.0
-END_SESSION_TIMEOUT_S = 10.0
-#: How long the end of the pipeline waits for queued saves before ending the call.
-DEFAULT_CLOSE_TIMEOUT_S = 30.0
-RECALL_CACHE_SIZE = 64
-RECALL_TIMINGS_KEPT = 1000
-#: The LLM is sent a compacted conversation once it holds this many tokens (about five
-#: minutes of a phone call; the LiveKit integration's default)...
-DEFAULT_COMPACT_AFTER_TOKENS = 1000
-#: ...keeping this many of the latest messages word for word.
-DEFAULT_KEEP_LAST_TURNS = 6
-#: The compact record is brought up to date once this many messages have aged out of
-#: the verbatim tail.
-COMPACT_REFRESH_MESSAGES = 4
 
 UserArg = str | Mapping[str, Any] | CallerIdentity
 
@@ -194,7 +183,7 @@ class MemoryProcessor(FrameProcessor):
         recall_role: str = "system",
         memory_enabled: bool = True,
         compact_after_tokens: int | None = DEFAULT_COMPACT_AFTER_TOKENS,
-        keep_last_turns: int = DEFAULT_KEEP_LAST_TURNS,
+        keep_last_turns: int = DEFAULT_COMPACT_KEEP_LAST_TURNS,
         close_timeout_s: float = DEFAULT_CLOSE_TIMEOUT_S,
         session_metadata: Mapping[str, Any] | None = None,
         owns_client: bool = False,
@@ -235,15 +224,9 @@ class MemoryProcessor(FrameProcessor):
         #: Turns written / turns that could not be written.
         self.saves = 0
         self.save_failures = 0
-        #: Context frames sent to the LLM compacted.
-        self.compactions = 0
         self._instructions = Instructions()
-        # The compact record of the conversation's first messages (those messages, the
-        # record message) and the background task making the next one.
-        self._record: tuple[list[Any], dict[str, Any]] | None = None
-        self._compacting: asyncio.Future[None] | None = None
-        self._compactor = Compactor(keep_last_turns=0)
-        self._compactor_fed: list[Any] = []
+        self._compaction = (None if compact_after_tokens is None else ContextCompaction(
+            after_tokens=compact_after_tokens, keep_last_turns=keep_last_turns))
         self._open_task: asyncio.Future[Preload | None] | None = None
         # Finished recalls per user message: a context sent again for the same message
         # (a re-run, a confirmed speculation) is not searched again.
@@ -384,8 +367,8 @@ class MemoryProcessor(FrameProcessor):
             self._instructions.render(context, memory_text)
         remove_messages(context, self._injected, set(self._injected_texts),
                         self.recall_role)
-        if not speculative:
-            context = self._compacted(context)
+        if not speculative and self._compaction is not None:
+            context = self._compaction.compacted(context)
         if key is None or text is None:
             return context
         if context_text is None:
@@ -435,82 +418,15 @@ class MemoryProcessor(FrameProcessor):
         return result.context_text
 
     # -- compaction -----------------------------------------------------------------------
-    def _compacted(self, context: LLMContext) -> LLMContext:
-        """What the LLM is sent for a long call: the same context with the older
-        conversation replaced by its compact record and the latest messages verbatim
-        (``voxmem.compaction.Compactor``, the incremental ``compact_transcript``). The
-        conversation's own context keeps every message, as the LiveKit integration keeps
-        the session's history.
-
-        Compacting a long call takes tens of milliseconds of CPU, so it never runs on the
-        frame's path: each frame uses the last record made (when the messages it covers
-        are still the conversation's first ones) and starts a fresh one in a worker
-        thread when the conversation has grown.
-        """
-        if self.compact_after_tokens is None:
-            return context
-        messages: list[Any] = context.get_messages()
-        span = conversation_span(messages)
-        if span is None:
-            return context
-        start, end = span
-        conversation = messages[start:end]
-        self._refresh_compaction(conversation)
-        if self._record is None:
-            return context
-        covered, record = self._record
-        if (len(covered) >= len(conversation)
-                or any(a is not b for a, b in zip(covered, conversation, strict=False))):
-            return context
-        self.compactions += 1
-        return LLMContext(messages=cast(Any, [*messages[:start], record,
-                                              *conversation[len(covered):]]),
-                          tools=context.tools, tool_choice=context.tool_choice)
-
-    def _refresh_compaction(self, conversation: list[Any]) -> None:
-        if self._compacting is not None and not self._compacting.done():
-            return
-        older = conversation[:max(0, len(conversation) - self.keep_last_turns)]
-        covered = len(self._record[0]) if self._record is not None else 0
-        # A fresh record every few messages, not every turn: it is CPU on a shared core.
-        if len(older) - covered < COMPACT_REFRESH_MESSAGES and self._record is not None:
-            return
-        if not older or len(older) == covered:
-            return
-        tokens = sum(count_tokens(m["content"]) for m in conversation)
-        if tokens <= (self.compact_after_tokens or 0):
-            return
-        self._compacting = asyncio.ensure_future(self._compact(older))
-
-    async def _compact(self, older: list[Any]) -> None:
-        fed = self._compactor_fed
-        if len(fed) > len(older) or any(a is not b for a, b in zip(fed, older, strict=False)):
-            # The conversation was rewritten (messages replaced): start over.
-            self._compactor, fed = Compactor(keep_last_turns=0), []
-        new = [(str(m["role"]), str(m["content"])) for m in older[len(fed):]]
-        compactor = self._compactor
-
-        def feed() -> str:
-            for role, text in new:
-                compactor.add(role, text)
-            records = [m for m in compactor.result().messages if m.get("role") == "system"]
-            return str(records[0]["content"]) if records else ""
-
-        try:
-            # Incremental and CPU-bound: a worker thread keeps the event loop moving.
-            record = await asyncio.to_thread(feed)
-        except Exception as exc:
-            log.warning("context compaction failed (%s); sending the full context", exc)
-            self._compactor, self._compactor_fed = Compactor(keep_last_turns=0), []
-            return
-        self._compactor_fed = list(older)
-        if record:
-            self._record = (list(older), {"role": "system", "content": record})
+    @property
+    def compactions(self) -> int:
+        """Context frames sent to the LLM compacted so far (``_pipecat_compaction``)."""
+        return self._compaction.compactions if self._compaction is not None else 0
 
     async def wait_compacted(self) -> None:
         """Wait for a compaction running in the background, if any (tests, benchmarks)."""
-        if self._compacting is not None:
-            await asyncio.wait([self._compacting])
+        if self._compaction is not None:
+            await self._compaction.wait()
 
     # -- saves ----------------------------------------------------------------------------
     def _accepting_saves(self) -> bool:
@@ -569,8 +485,8 @@ class MemoryProcessor(FrameProcessor):
                 log.warning("could not end the memory session of caller %s (%s)",
                             self.identity.user_id, exc)
         finally:
-            if self._compacting is not None:
-                self._compacting.cancel()  # its worker thread finishes on its own
+            if self._compaction is not None:
+                self._compaction.cancel()
             self._closed.set()
             if self._owns_client and self.client is not None:
                 try:

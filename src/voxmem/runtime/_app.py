@@ -200,11 +200,11 @@ def openapi_document(version: str) -> dict[str, Any]:
                 "operationId": f"{op.name}_get", "summary": f"{op.summary} (JSON twin)",
                 "tags": ["memory"], "security": secured,
                 "description": f"The same read as `{op.method} {op.path}`, with the "
-                               "identity fields as query parameters.",
+                               "request's fields as query parameters.",
                 "parameters": [
-                    {"name": name, "in": "query", "required": name == "projectId",
+                    {"name": name, "in": "query", "required": required,
                      "schema": {"type": "string"}}
-                    for name in ("projectId", "agentId", "tenantId")],
+                    for name, required in op.spec.query_parameters],
                 "responses": {**ok, **errors},
             }
     views = {HEALTH_PATH: "Health", "/v1/settings": "SettingsView"}

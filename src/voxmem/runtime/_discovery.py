@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .._files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE
+
 __all__ = [
     "DISCOVERY_FILE",
     "EXIT_ALREADY_RUNNING",
@@ -61,7 +63,7 @@ EXIT_START_FAILED = 12
 
 def ensure_data_dir(path: Path) -> Path:
     """Create the data directory readable by its owner only."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
     return path
 
 
@@ -97,9 +99,10 @@ class Discovery:
 def _write_private(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically with mode 0600 (never world-readable)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, PRIVATE_FILE_MODE)
     try:
-        os.fchmod(fd, 0o600)  # the umask cannot widen it, an old file cannot keep its mode
+        # The umask cannot widen it, an old file cannot keep its mode.
+        os.fchmod(fd, PRIVATE_FILE_MODE)
         os.write(fd, data)
         os.fsync(fd)
     finally:
@@ -168,7 +171,7 @@ class FileLock:
         """Take the lock exclusively without waiting; ``False`` if another holds it."""
         if self._fd is not None:
             return True
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE_MODE)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -16,8 +16,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
-__all__ = ["CALLER", "LIVE", "Statement", "calls_where", "for_postgres", "like_pattern", "shared",
-           "traces_where"]
+__all__ = ["CALLER", "LIVE", "Statement", "calls_where", "for_postgres", "like_pattern",
+           "set_embeddings", "shared", "traces_where"]
 
 #: One caller's rows: (tenant, project, space, user), :attr:`Scope.caller_key` order.
 CALLER = "tenant_id = ? AND project_id = ? AND space = ? AND user_id = ?"
@@ -96,6 +96,14 @@ SET_EMBEDDINGS = {
     table: shared(f"UPDATE {table} SET embedding = ?, embedding_model = ? WHERE id = ?")
     for table in ("items", "chunks")
 }
+
+
+def set_embeddings(table: str) -> Statement:
+    """The embedding update of ``table``; any table but ``items`` and ``chunks`` is
+    refused, which also keeps a caller's table name out of the SQL around it."""
+    if table not in SET_EMBEDDINGS:
+        raise ValueError(f"unknown table {table!r}")
+    return SET_EMBEDDINGS[table]
 QUARANTINE_COLUMNS = ("seq, record, error, quarantined_at, tenant_id, project_id, space,"
                       " user_id")
 

@@ -12,6 +12,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+from .._files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE
 from . import _sql as sql
 from ._migrations import load_migrations
 
@@ -26,16 +27,16 @@ def create_private(path: Path) -> None:
     SQLite gives its ``-wal`` and ``-shm`` files the database file's mode, so making
     this one owner-only covers them too.
     """
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE_MODE)
     try:
-        os.fchmod(fd, 0o600)
+        os.fchmod(fd, PRIVATE_FILE_MODE)
     finally:
         os.close(fd)
     for suffix in ("-wal", "-shm"):  # left by an older version with a wider mode
         side = path.with_name(path.name + suffix)
         with contextlib.suppress(FileNotFoundError):
-            side.chmod(0o600)
+            side.chmod(PRIVATE_FILE_MODE)
 
 
 def migrate(conn: sqlite3.Connection) -> None:

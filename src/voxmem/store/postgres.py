@@ -38,7 +38,7 @@ from psycopg import AsyncConnection, AsyncCursor
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
-from .._config import Settings
+from .._config import Settings, setting_default
 from .._exceptions import StoreUnavailable
 from ..models import (
     CallerRecord,
@@ -90,16 +90,17 @@ log = logging.getLogger("voxmem.store")
 Cursor = AsyncCursor[tuple[Any, ...]]
 T = TypeVar("T")
 
-#: Connections kept open per runtime even when idle (the first recall needs no connect).
-DEFAULT_POOL_MIN_SIZE = 4
+#: Connections kept open per runtime even when idle (the first recall needs no connect);
+#: the settings table holds the number.
+DEFAULT_POOL_MIN_SIZE: int = setting_default("postgres_pool_min_size")
 #: Most connections one runtime opens; see docs/postgres.md for sizing against
 #: max_connections (runtimes x pool_max_size + admin headroom).
-DEFAULT_POOL_MAX_SIZE = 8
+DEFAULT_POOL_MAX_SIZE: int = setting_default("postgres_pool_max_size")
 #: libpq's connect_timeout; 2 s is the smallest libpq honours.
-DEFAULT_CONNECT_TIMEOUT_S = 2.0
+DEFAULT_CONNECT_TIMEOUT_S: float = setting_default("postgres_connect_timeout_s")
 #: How long a call waits for a pooled connection before StoreUnavailable. Recall has its
 #: own, shorter deadline; this bounds writes and admin calls when the server is gone.
-DEFAULT_ACQUIRE_TIMEOUT_S = 2.0
+DEFAULT_ACQUIRE_TIMEOUT_S: float = setting_default("postgres_acquire_timeout_s")
 #: The pool retries a failed connect with backoff for this long, then gives up and starts
 #: afresh on the next request, so recovery after a long outage takes seconds, not minutes.
 RECONNECT_WINDOW_S = 5.0
@@ -171,23 +172,15 @@ class PostgresStore(PostgresConsole, PostgresOrg, PostgresLifecycle):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PostgresStore:
-        """The store ``settings`` describe, with this data directory's journal id.
-
-        Pool settings are read when the settings table has them
-        (``postgres_pool_min_size``, ``postgres_pool_max_size``,
-        ``postgres_connect_timeout_s``, ``postgres_acquire_timeout_s``).
-        """
+        """The store ``settings`` describe (``store_url`` and the ``postgres_*`` pool and
+        timeout settings), with this data directory's journal id."""
         return cls(
             settings.store_url,
             journal_id=journal_identity(settings.data_path),
-            pool_min_size=int(getattr(settings, "postgres_pool_min_size",
-                                      DEFAULT_POOL_MIN_SIZE)),
-            pool_max_size=int(getattr(settings, "postgres_pool_max_size",
-                                      DEFAULT_POOL_MAX_SIZE)),
-            connect_timeout_s=float(getattr(settings, "postgres_connect_timeout_s",
-                                            DEFAULT_CONNECT_TIMEOUT_S)),
-            acquire_timeout_s=float(getattr(settings, "postgres_acquire_timeout_s",
-                                            DEFAULT_ACQUIRE_TIMEOUT_S)),
+            pool_min_size=settings.postgres_pool_min_size,
+            pool_max_size=settings.postgres_pool_max_size,
+            connect_timeout_s=settings.postgres_connect_timeout_s,
+            acquire_timeout_s=settings.postgres_acquire_timeout_s,
         )
 
     # -- plumbing ---------------------------------------------------------------------
@@ -369,7 +362,7 @@ class PostgresStore(PostgresConsole, PostgresOrg, PostgresLifecycle):
     async def set_embeddings(
         self, rows: Sequence[tuple[str, bytes]], model: str, *, table: str = "items"
     ) -> None:
-        query = _table(sql.SET_EMBEDDINGS, table).postgres
+        query = sql.set_embeddings(table).postgres
         if table == "chunks":
             for dims in {vector_dims(blob) for _, blob in rows if blob}:
                 await self._ensure_vector_index("chunks", dims)
@@ -390,7 +383,7 @@ class PostgresStore(PostgresConsole, PostgresOrg, PostgresLifecycle):
     async def missing_embeddings(
         self, model: str, limit: int, *, table: str = "items"
     ) -> list[tuple[str, str]]:
-        _table(sql.SET_EMBEDDINGS, table)
+        sql.set_embeddings(table)
         found: list[tuple[str, str]] = []
         for tenant in await self._tenant_ids():
             if len(found) >= limit:
@@ -498,9 +491,3 @@ class PostgresStore(PostgresConsole, PostgresOrg, PostgresLifecycle):
 # -- helpers ------------------------------------------------------------------------------
 def _row(r: tuple[Any, ...]) -> tuple[Any, ...]:
     return r
-
-
-def _table(statements: dict[str, sql.Statement], name: str) -> sql.Statement:
-    if name not in statements:
-        raise ValueError(f"unknown table {name!r}")
-    return statements[name]

@@ -218,14 +218,14 @@ class SQLiteStore(SQLiteConsole, SQLiteOrg, SQLiteLifecycle):
     async def set_embeddings(
         self, rows: Sequence[tuple[str, bytes]], model: str, *, table: str = "items"
     ) -> None:
-        statement = _table(sql.SET_EMBEDDINGS, table).sqlite
+        statement = sql.set_embeddings(table).sqlite
         await self._write(lambda c: c.executemany(
             statement, [(blob, model, row_id) for row_id, blob in rows]))
 
     async def missing_embeddings(
         self, model: str, limit: int, *, table: str = "items"
     ) -> list[tuple[str, str]]:
-        _table(sql.SET_EMBEDDINGS, table)
+        sql.set_embeddings(table)
         return await self._select(
             f"SELECT id, text FROM {table} WHERE embedding_model IS NOT ? ORDER BY rowid"
             " LIMIT ?", (model, limit), lambda r: (r[0], r[1]))
@@ -321,9 +321,3 @@ class SQLiteStore(SQLiteConsole, SQLiteOrg, SQLiteLifecycle):
 
         with store_errors(_ERRORS, "SQLite checkpoint failed"):
             await loop.run_in_executor(self._writer, run)
-
-
-def _table(statements: dict[str, sql.Statement], name: str) -> sql.Statement:
-    if name not in statements:
-        raise ValueError(f"unknown table {name!r}")
-    return statements[name]

@@ -24,7 +24,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from ..._exceptions import InternalError, Unauthorized, VoxmemError
 from ..._operations import dispatch
 from ...engine import MemoryEngine
-from ...models import SHARED_SPACE
+from ...models import DEFAULT_TENANT, SHARED_SPACE
 from ._auth import CSRF_FIELD, DashboardAuth, DashboardSession
 
 __all__ = ["DASHBOARD_AGENT", "Dash", "Page", "View", "read_view", "wants_json"]
@@ -33,7 +33,6 @@ log = logging.getLogger("voxmem.runtime.dashboard")
 
 #: The agent id the dashboard's own changes are recorded under.
 DASHBOARD_AGENT = "dashboard"
-DEFAULT_TENANT = "default"
 _HERE = Path(__file__).parent
 
 

@@ -1,0 +1,50 @@
+"""Defaults one call's memory shares across the LiveKit and Pipecat integrations.
+
+Both integrations open a call, recall each turn, save turns and close the call the same
+way; their deadlines and sizes live here once so the two cannot drift apart. Nothing
+here imports a framework.
+"""
+
+from __future__ import annotations
+
+from .._config import setting_default
+from ..compaction import DEFAULT_KEEP_LAST_TURNS
+
+__all__ = [
+    "DEFAULT_CLOSE_TIMEOUT_S",
+    "DEFAULT_COMPACT_AFTER_TOKENS",
+    "DEFAULT_COMPACT_KEEP_LAST_TURNS",
+    "DEFAULT_PRELOAD_TIMEOUT_MS",
+    "DEFAULT_SEARCH_TIMEOUT_MS",
+    "DEFAULT_TURN_LANES",
+    "END_SESSION_TIMEOUT_S",
+    "RECALL_CACHE_SIZE",
+    "RECALL_TIMINGS_KEPT",
+    "SAVE_TIMEOUT_S",
+]
+
+#: Deadline of the per-turn recall, queueing included (SPEC §1; the engine's own default).
+DEFAULT_SEARCH_TIMEOUT_MS = float(setting_default("recall_timeout_ms"))
+#: Deadline of start_session + preload before the first reply. Generous because a cold
+#: embedded engine opens its store on the first call; warm, it takes a few milliseconds.
+DEFAULT_PRELOAD_TIMEOUT_MS = 1500.0
+#: Lanes searched on each turn: the caller's earlier calls and facts, and the knowledge
+#: base. The profile and last call are in the instructions (preload) and this call is in
+#: the chat context, so "profile" and "working" would repeat them (and, at 10,000
+#: memories, "working" about doubles the search time).
+DEFAULT_TURN_LANES: tuple[str, ...] = ("permanent", "org")
+#: How long one turn's save may take before it is logged as lost.
+SAVE_TIMEOUT_S = 10.0
+#: How long ending the voxmem session may take at the end of a call.
+END_SESSION_TIMEOUT_S = 10.0
+#: How long the end of a call waits for queued saves before ending the session.
+DEFAULT_CLOSE_TIMEOUT_S = 30.0
+#: Finished recalls kept per call, keyed by user message.
+RECALL_CACHE_SIZE = 64
+#: Recent recall timings kept per call for inspection.
+RECALL_TIMINGS_KEPT = 1000
+#: The LLM is sent a compacted conversation once it holds this many tokens (about five
+#: minutes of a phone call)...
+DEFAULT_COMPACT_AFTER_TOKENS = 1000
+#: ...keeping this many of the latest messages word for word.
+DEFAULT_COMPACT_KEEP_LAST_TURNS = DEFAULT_KEEP_LAST_TURNS
