@@ -156,7 +156,6 @@ async def load_and_search(args: argparse.Namespace, data_dir: str,
     """A fresh engine (this process did nothing else): start-up, RSS, search, recall."""
     from voxmem import Settings
     from voxmem.engine import MemoryEngine
-    from voxmem.engine._console import search_index
 
     out: dict[str, Any] = {"rss_mb_before": round(rss_mb())}
     questions = question_texts(args.queries)
@@ -178,11 +177,11 @@ async def load_and_search(args: argparse.Namespace, data_dir: str,
     out["rss_mb_loaded"] = round(rss_mb())
     try:
         for q in questions[:50]:
-            await search_index(engine, "default", "bench", None, q, K)
+            await engine.search_index("default", "bench", None, q, K)
         times: list[float] = []
         for q in questions:
             t0 = time.perf_counter()
-            await search_index(engine, "default", "bench", None, q, K)
+            await engine.search_index("default", "bench", None, q, K)
             times.append((time.perf_counter() - t0) * 1000)
         out["engine_org_search_ms"] = summary(times)
         out["rss_mb_after_search"] = round(rss_mb())

@@ -14,13 +14,17 @@ from collections import Counter
 import numpy as np
 import pytest
 
+import voxmem.engine._payloads as payloads_module
 import voxmem.engine._postings as postings_module
 from voxmem.embeddings import normalize_rows
+from voxmem.engine._caller_memory import Doc, decode_doc, encode_doc, turn_doc
 from voxmem.engine._filters import NO_GROUP, Columns, IntList, Where
+from voxmem.engine._payloads import PackedRecords
 from voxmem.engine._postings import Postings, Segment, merge, tier
 from voxmem.engine._ranked import top, top_of
 from voxmem.engine._text import analyze
 from voxmem.engine._vectors import VectorStore
+from voxmem.models import Turn
 
 WORDS = ["apple", "pear", "plum", "fig", "kiwi", "yuzu", "nut", "date", "lime", "melon",
          "grape", "peach", "berry", "cherry", "mango", "olive"]
@@ -262,3 +266,39 @@ def test_top_picks_the_best_k_best_first() -> None:
     assert len(top_of(np.arange(5, dtype=np.int64), scores, 0)) == 0
     counts = Counter(top_of(np.arange(5, dtype=np.int64), scores, 5).positions.tolist())
     assert all(c == 1 for c in counts.values()) and len(counts) == 5
+
+
+# -- packed payloads --------------------------------------------------------------------
+@pytest.mark.parametrize("block", [64, 1 << 20])
+def test_packed_records_hold_every_record_across_growth(
+        block: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Small blocks: many blocks, and records larger than a block get one of their own.
+    monkeypatch.setattr(payloads_module, "BLOCK_BYTES", block)
+    monkeypatch.setattr(payloads_module, "FIRST_BLOCK_BYTES", min(block, 4_096))
+    records = PackedRecords()
+    expected = [f"record {i} ".encode() * (i % 7) for i in range(3_000)]
+    records.append(expected[0])
+    for lo in range(1, 3_000, 97):  # uneven batches: both arrays grow several times
+        records.extend(expected[lo:lo + 97])
+    records.extend([])
+    assert len(records) == 3_000
+    assert [records[i] for i in range(3_000)] == expected
+    with pytest.raises(IndexError):
+        records[3_000]
+
+
+def test_docs_round_trip_through_their_encoding() -> None:
+    turn = Turn(event_id="e1", user_text="I'm allergic to peanuts",
+                assistant_text="Noted, no peanuts.",
+                session_id="s1", turn_id="t1", created_at=12.5)
+    docs = [turn_doc(turn),
+            Doc(kind="turn", text="only the caller spoke", created_at=1.0,
+                user_text="only the caller spoke", assistant_text=""),
+            Doc(kind="fact", text="likes tea", created_at=2.0, confidence=0.75,
+                slot_key="drink", fact_kind="preference", metadata={"a": [1, "x"]}),
+            Doc(kind="turn", text="edited text", created_at=3.0, user_text="u",
+                assistant_text="a")]
+    for doc in docs:
+        assert decode_doc(encode_doc(doc)) == doc
+    # A turn's joined text is not stored twice.
+    assert len(encode_doc(docs[0])) < len(turn.text) * 2

@@ -9,18 +9,16 @@ by ``caller_cache_size``; evicting a caller only drops the cache, never data.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ctypes
 import dataclasses
 import functools
 import logging
 import operator
-import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+import msgspec
 import numpy as np
 
 from ..models import CallerRecord, Fact, MemoryItem, Scope, Turn
@@ -48,7 +46,7 @@ T = TypeVar("T")
 class Doc:
     """What recall shows for one indexed memory or chunk.
 
-    The index keeps it packed as a plain tuple (see :func:`pack_doc`).
+    The index keeps it encoded (see :func:`encode_doc`).
     """
 
     kind: str
@@ -74,28 +72,37 @@ def turn_doc(turn: Turn) -> Doc:
 
 
 _DOC_FIELDS = tuple(f.name for f in dataclasses.fields(Doc))
-assert _DOC_FIELDS[-1] == "metadata"
 _doc_values = operator.attrgetter(*_DOC_FIELDS)
+_doc_encoder = msgspec.msgpack.Encoder()
+_doc_decoder = msgspec.msgpack.Decoder()
 
 
-def pack_doc(doc: Doc) -> tuple[Any, ...]:
-    """``doc`` as a plain tuple of strings and numbers (metadata as item pairs).
+def encode_doc(doc: Doc) -> bytes:
+    """``doc`` as msgpack: an array of its fields in order (no field names).
 
-    The garbage collector stops tracking such a tuple (a dataclass instance, or a tuple
-    holding a dict, stays tracked), so the 100k payloads of an org index cost a full
-    collection nothing. Measured while an org index loaded next to live recall: full
-    collections took up to ~250 ms, and every thread stalls meanwhile.
+    The index keeps these bytes in one packed buffer (``_payloads.PackedRecords``), so a
+    payload costs its encoded size instead of a dataclass or tuple with a string object
+    per field; and the garbage collector has nothing to track (measured, when payloads
+    were 100k tracked objects: full collections of up to ~250 ms while an org index
+    loaded next to live recall). A turn's text is both sides joined: it is left out
+    and joined again on decoding, which halves a turn's bytes.
     """
     values: tuple[Any, ...] = _doc_values(doc)
-    if doc.metadata is None:
-        return values
-    return (*values[:-1], tuple(doc.metadata.items()))
+    if doc.user_text and doc.assistant_text and doc.text == _joined(doc):
+        values = (values[0], None, *values[2:])
+    return _doc_encoder.encode(values)
 
 
-def unpack_doc(raw: tuple[Any, ...]) -> Doc:
-    meta = raw[-1]
-    values: tuple[Any, ...] = (*raw[:-1], None if meta is None else dict(meta))
-    return Doc(*values)
+def decode_doc(raw: bytes) -> Doc:
+    doc = Doc(*_doc_decoder.decode(raw))
+    if doc.text is None:
+        return dataclasses.replace(doc, text=_joined(doc))
+    return doc
+
+
+def _joined(doc: Doc) -> str:
+    # The same join as ``models.Turn.text``.
+    return f"{doc.user_text}\n{doc.assistant_text}"
 
 
 def vector_from_blob(blob: bytes | None, dimensions: int) -> FloatArray | None:
@@ -110,7 +117,7 @@ class CallerMemory:
 
     def __init__(self, scope: Scope, dimensions: int) -> None:
         self.scope = scope
-        self.index = HybridIndex(dimensions, pack=pack_doc, unpack=unpack_doc)
+        self.index = HybridIndex(dimensions, encode=encode_doc, decode=decode_doc)
         self.profile: dict[str, Any] = {}
         self.name: str | None = None
         self.session_id: str | None = None
@@ -368,19 +375,6 @@ def build_memory(scope: Scope, dimensions: int, session_id: str | None,
     mem.index.compact()
     mem.add_fact_history(facts)
     return mem
-
-
-def release_free_memory() -> None:
-    """Hand the allocator's free pages back to the OS after a large load (glibc only).
-
-    An org load frees ~100 MB of temporaries (the store's rows, merge buffers) that
-    glibc keeps in its heap: measured RSS after loading 100k chunks 744 MB, 615 MB after
-    this call. Other platforms and allocators: nothing happens.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None).malloc_trim(0)
 
 
 async def load_in_slices(add: Callable[[Sequence[T]], None], rows: Sequence[T]) -> None:

@@ -55,6 +55,7 @@ from ._lanes import LaneRunner
 from ._learning import Learner, build_extractor, sensitive_policy
 from ._lifecycle import Lifecycle
 from ._maintenance import Maintenance, MaintenanceSettings
+from ._malloc import limit_arenas
 from ._org_knowledge import OrgKnowledge
 from ._pending import PendingWrites
 from ._policy import Policies, Policy
@@ -182,6 +183,7 @@ class MemoryEngine:
         """Open the store and journal, replay what the store has not applied yet."""
         if self._started:
             return
+        limit_arenas()  # before this engine's first thread (see _malloc.py)
         await asyncio.get_running_loop().run_in_executor(
             None, private_dir, Path(self.settings.data_path))
         await self.store.open()

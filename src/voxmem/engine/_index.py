@@ -30,6 +30,7 @@ import numpy.typing as npt
 
 from ._filters import Columns, Where
 from ._org_vectors import OrgVectors
+from ._payloads import PackedRecords
 from ._postings import Postings
 from ._ranked import BoolArray, FloatArray, IntArray, Ranked
 from ._vectors import VectorStore
@@ -44,19 +45,20 @@ class HybridIndex:
     threads. Searches return positions; :meth:`id_at` and :meth:`payload_at` resolve them.
     """
 
-    def __init__(self, dimensions: int, *, pack: Callable[[Any], Any] | None = None,
-                 unpack: Callable[[Any], Any] | None = None, ann: bool = False) -> None:
+    def __init__(self, dimensions: int, *, encode: Callable[[Any], bytes] | None = None,
+                 decode: Callable[[bytes], Any] | None = None, ann: bool = False) -> None:
         self.dimensions = dimensions
         self._lock = threading.RLock()
         self.postings = Postings(self._lock)
         self.vectors = VectorStore(dimensions, self._lock, ann=ann)
         self.columns = Columns(self._lock)
         self._ids: list[str] = []
-        #: Payloads are stored as ``pack(payload)`` and read as ``unpack(stored)``: a
-        #: compact form the garbage collector need not track (see ``_caller_memory.pack_doc``).
-        self._pack = pack
-        self._unpack = unpack
-        self._payloads: list[Any] = []
+        #: With a codec, payloads are stored as ``encode(payload)`` in one packed buffer
+        #: (no Python object per document) and read back as ``decode(stored)``.
+        self._encode = encode
+        self._decode = decode
+        self._payloads: list[Any] | PackedRecords = (
+            [] if encode is None or decode is None else PackedRecords())
         self._pos: dict[str, int] = {}
 
     @property
@@ -111,7 +113,7 @@ class HybridIndex:
             pos = self.columns.n
             self._reserve(pos + 1)
             self._ids.append(doc_id)
-            self._payloads.append(payload if self._pack is None else self._pack(payload))
+            self._payloads.append(payload if self._encode is None else self._encode(payload))
             self._pos[doc_id] = pos
             self.vectors.has[pos] = False
             self.postings.add(pos, terms)
@@ -167,8 +169,10 @@ class HybridIndex:
             start = self.columns.n
             self._reserve(start + m)
             self._ids.extend(doc_ids)
-            self._payloads.extend(payloads if self._pack is None
-                                  else map(self._pack, payloads))
+            if self._encode is None:
+                self._payloads.extend(payloads)
+            else:
+                self._payloads.extend(map(self._encode, payloads))
             self._pos.update(zip(doc_ids, range(start, start + m), strict=True))
             self.postings.add_many(terms, start, bulk)
             self.columns.extend(created_at, groups)
@@ -246,7 +250,7 @@ class HybridIndex:
 
     def payload_at(self, pos: int) -> Any:
         raw = self._payloads[pos]
-        return raw if self._unpack is None else self._unpack(raw)
+        return raw if self._decode is None else self._decode(raw)
 
     def vector_at(self, pos: int) -> FloatArray | None:
         with self._lock:

@@ -14,17 +14,19 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from ..models import Chunk
 from ..store import Store
 from ._caller_memory import (
     Doc,
+    decode_doc,
+    encode_doc,
     load_in_slices,
-    pack_doc,
-    release_free_memory,
-    unpack_doc,
     vector_from_blob,
 )
 from ._index import FloatArray, HybridIndex
+from ._malloc import release_free_memory
 from ._org_file import read_vectors, write_vectors
 from ._text import analyze
 
@@ -35,6 +37,14 @@ log = logging.getLogger("voxmem.engine")
 #: A stream of create_index calls rewrites the org vector file at most this often (a
 #: full write: ~0.5 GB at 1M chunks); engine close writes whatever is left.
 ORG_SAVE_INTERVAL_S = 60.0
+#: Index group of an org index's chunks: ``INDEX_GROUP_BASE - n`` for the n-th index
+#: name seen. Negative, so ranking that reads groups above 0 as calls never applies.
+INDEX_GROUP_BASE = -(1 << 40)
+
+
+def document_key(index_name: str, document_id: str) -> int:
+    """The key of a document's chunk list (collisions are resolved on removal)."""
+    return hash((index_name, document_id))
 
 
 class OrgMemory:
@@ -50,15 +60,21 @@ class OrgMemory:
                  vector_file: Path | None = None, model: str = "") -> None:
         self.tenant_id = tenant_id
         self.project_id = project_id
-        self.index = HybridIndex(dimensions, pack=pack_doc, unpack=unpack_doc, ann=True)
+        self.index = HybridIndex(dimensions, encode=encode_doc, decode=decode_doc, ann=True)
         self.versions: dict[str, int] = {}
         self.ready = asyncio.Event()
         self.load_error: Exception | None = None
         self.vector_file = vector_file
         self.model = model
-        #: (index, document) -> chunk ids; tuples, not lists, so that the garbage
-        #: collector stops tracking them (one per document: 100k objects otherwise)
-        self._by_document: dict[tuple[str, str], tuple[str, ...]] = {}
+        #: hash((index, document)) -> index positions of its chunks (one int for a
+        #: one-chunk document). Ints only: keyed by the (index, document) strings and
+        #: holding chunk ids, this was ~270 bytes a document (27 MB at 100k chunks). Two
+        #: documents whose keys collide share an entry; removal checks each chunk's own
+        #: payload, so a collision costs a decode, never a wrong removal.
+        self._by_document: dict[int, int | tuple[int, ...]] = {}
+        #: index name -> the index group its chunks carry (removing an index walks only
+        #: its own chunks)
+        self._groups: dict[str, int] = {}
         self._save_lock = threading.Lock()
         self._upkeep_lock = threading.Lock()
         self._saved_at = 0.0
@@ -86,7 +102,9 @@ class OrgMemory:
 
     def add_chunks(self, chunks: Sequence[Chunk], vectors: Sequence[FloatArray | None],
                    *, bulk: bool = False) -> None:
-        self.index.add_many(
+        index = self.index
+        groups = self._groups
+        index.add_many(
             [chunk.id for chunk in chunks],
             [analyze(chunk.text) for chunk in chunks],
             created_at=[chunk.created_at for chunk in chunks],
@@ -94,12 +112,24 @@ class OrgMemory:
             payloads=[Doc(kind="chunk", text=chunk.text, created_at=chunk.created_at,
                           index=chunk.index_name, document_id=chunk.document_id,
                           metadata=chunk.metadata) for chunk in chunks],
+            groups=[groups.setdefault(chunk.index_name, INDEX_GROUP_BASE - len(groups))
+                    for chunk in chunks],
             bulk=bulk,
         )
         by_document = self._by_document
         for chunk in chunks:
-            key = (chunk.index_name, chunk.document_id)
-            by_document[key] = (*by_document.get(key, ()), chunk.id)
+            pos = index.position_of(chunk.id)
+            if pos is None:
+                continue
+            key = document_key(chunk.index_name, chunk.document_id)
+            held = by_document.get(key)
+            if held is None:
+                by_document[key] = pos
+            elif isinstance(held, int):
+                if held != pos:
+                    by_document[key] = (held, pos)
+            elif pos not in held:
+                by_document[key] = (*held, pos)
 
     def _add_stored(self, chunks: Sequence[Chunk], covered: set[str]) -> None:
         dims = self.index.dimensions
@@ -108,13 +138,31 @@ class OrgMemory:
                                  for c in chunks], bulk=True)
 
     def remove_document(self, index_name: str, document_id: str) -> None:
-        for chunk_id in self._by_document.pop((index_name, document_id), ()):
-            self.index.remove(chunk_id)
+        key = document_key(index_name, document_id)
+        held = self._by_document.pop(key, None)
+        if held is None:
+            return
+        index = self.index
+        others: list[int] = []  # chunks of another document whose key collides
+        for pos in (held,) if isinstance(held, int) else held:
+            doc = index.payload_at(pos)
+            if doc.index == index_name and doc.document_id == document_id:
+                index.remove(index.id_at(pos))
+            elif index.alive_at(np.array([pos], dtype=np.int64))[0]:
+                others.append(pos)
+        if others:
+            self._by_document[key] = others[0] if len(others) == 1 else tuple(others)
 
     def remove_index(self, index_name: str) -> None:
         """Hide every chunk of ``index_name`` (the index was deleted)."""
-        for key in [k for k in self._by_document if k[0] == index_name]:
-            self.remove_document(*key)
+        group = self._groups.get(index_name)
+        if group is not None:
+            index = self.index
+            positions = index.group_positions([group])
+            for pos in positions[index.alive_at(positions)].tolist():
+                # A document's earlier chunk took this one with it.
+                if index.alive_at(np.array([pos], dtype=np.int64))[0]:
+                    self.remove_document(index_name, index.payload_at(pos).document_id)
         self.versions.pop(index_name, None)
 
     async def load(self, store: Store) -> None:

@@ -1,0 +1,95 @@
+"""An org index's document bookkeeping: replacing, deleting documents and indexes.
+
+OrgMemory keeps, per (index, document), the positions of its chunks under an int key,
+and a group per index name; these tests drive it the way create_index, delete_documents
+and delete_index do, including keys that collide.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import voxmem.engine._org_memory as org_module
+from voxmem.engine._org_memory import OrgMemory
+from voxmem.models import Chunk
+
+DIMS = 8
+
+
+def _chunks(index: str, doc: str, texts: list[str], tag: str) -> list[Chunk]:
+    return [Chunk(id=f"{tag}-{index}-{doc}-{i}", index_name=index, document_id=doc, ordinal=i,
+                  text=text, metadata={"n": i}, created_at=float(i)) for i, text in
+            enumerate(texts)]
+
+
+def _vectors(n: int, seed: int) -> list[np.ndarray | None]:
+    rng = np.random.default_rng(seed)
+    rows = rng.normal(size=(n, DIMS)).astype(np.float32)
+    return list(rows / np.linalg.norm(rows, axis=1, keepdims=True))
+
+
+def _live(org: OrgMemory) -> set[tuple[str | None, str | None, str]]:
+    index = org.index
+    positions = np.arange(index.rows, dtype=np.int64)
+    out = set()
+    for pos in positions[index.alive_at(positions)].tolist():
+        doc = index.payload_at(pos)
+        out.add((doc.index, doc.document_id, doc.text))
+    return out
+
+
+def _org() -> OrgMemory:
+    org = OrgMemory("t", "p", DIMS)
+    org.ready.set()
+    return org
+
+
+def _fill(org: OrgMemory) -> None:
+    for index in ("kb", "faq"):
+        for doc in ("a", "b", "c"):
+            chunks = _chunks(index, doc, [f"{index} {doc} one", f"{index} {doc} two"], "v1")
+            org.apply_write(index, [doc], chunks, _vectors(2, hash(doc) % 100), 1)
+
+
+@pytest.mark.parametrize("collide", [False, True])
+def test_replace_and_delete_documents_and_indexes(collide: bool,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    if collide:  # every document under one key: removal must still pick the right ones
+        monkeypatch.setattr(org_module, "document_key", lambda index, doc: 7)
+    org = _org()
+    _fill(org)
+    assert len(_live(org)) == 12
+    # A new version of kb/b replaces its chunks (one chunk now).
+    org.apply_write("kb", ["b"], _chunks("kb", "b", ["kb b new"], "v2"), _vectors(1, 5), 2)
+    live = _live(org)
+    assert ("kb", "b", "kb b new") in live
+    assert not {t for t in live if t[:2] == ("kb", "b") and t[2] != "kb b new"}
+    assert len(live) == 11
+    # Deleting one document leaves its namesake in the other index alone.
+    org.remove_document("faq", "a")
+    live = _live(org)
+    assert not {t for t in live if t[:2] == ("faq", "a")}
+    assert {t for t in live if t[:2] == ("kb", "a")} == {("kb", "a", "kb a one"),
+                                                        ("kb", "a", "kb a two")}
+    # Deleting an index hides all of its chunks and only those.
+    org.remove_index("kb")
+    assert {t[:2] for t in _live(org)} == {("faq", "b"), ("faq", "c")}
+    assert org.index.search(["kb"], None, 10)[0].positions.tolist() == []
+    # The deleted index's documents can come back.
+    org.apply_write("kb", ["a"], _chunks("kb", "a", ["kb a again"], "v3"), _vectors(1, 9), 3)
+    assert ("kb", "a", "kb a again") in _live(org)
+    org.remove_document("kb", "a")
+    assert {t[:2] for t in _live(org)} == {("faq", "b"), ("faq", "c")}
+
+
+def test_payloads_round_trip_through_the_packed_buffer() -> None:
+    org = _org()
+    chunks = _chunks("kb", "d", ["héllo wörld ✓", "second"], "v1")
+    org.add_chunks(chunks, _vectors(2, 1))
+    for chunk in chunks:
+        doc = org.index.payload_of(chunk.id)
+        assert doc is not None
+        assert (doc.kind, doc.text, doc.index, doc.document_id, doc.metadata,
+                doc.created_at) == ("chunk", chunk.text, "kb", "d", chunk.metadata,
+                                    chunk.created_at)
