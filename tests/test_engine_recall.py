@@ -127,7 +127,6 @@ async def test_top_k_and_character_budget(engine: MemoryEngine) -> None:
     assert await engine.flush(60)
     small = MemoryEngine(engine.settings.replace(context_char_budget=300), store=engine.store,
                          embedder=engine.embedder)
-    small.callers = engine.callers
     result = await small.search_memory(s, "blue widgets order", top_k={"working": 20},
                                        timeout_ms=2000)
     assert 0 < len(result.context_text) <= 300
