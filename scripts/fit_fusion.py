@@ -38,10 +38,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "src"))
 
 import retrieval_quality as rq  # noqa: E402
+from voxmem.engine._analysis import analyze  # noqa: E402
 from voxmem.engine._fusion import FEATURES, WEIGHTS_FILE, Candidates, FusionModel, learned_rank  # noqa: E402
 from voxmem.engine._rank import RankParams  # noqa: E402
 from voxmem.engine._recall import Query, caller_candidates, search_caller_lane  # noqa: E402
-from voxmem.engine._text import analyze  # noqa: E402
 from voxmem.engine._time import parse_when  # noqa: E402
 
 FITTED_ON = "shared eval dev: LoCoMo conversations 0-4 + LongMemEval-S dev40"

@@ -15,7 +15,7 @@ from voxmem.embeddings import normalize_rows
 from voxmem.embeddings._base import Vectors
 from voxmem.embeddings.hashing import HashingEmbedder
 from voxmem.engine import MemoryEngine
-from voxmem.engine._text import analyze
+from voxmem.engine._analysis import analyze
 from voxmem.models import Caller
 
 DAY = 86_400.0

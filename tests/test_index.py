@@ -10,8 +10,8 @@ import pytest
 
 import voxmem.engine._postings as postings_module
 from voxmem.embeddings import normalize_rows
+from voxmem.engine._analysis import analyze
 from voxmem.engine._index import HybridIndex, Where
-from voxmem.engine._text import analyze
 
 
 def test_bm25_matches_formula() -> None:

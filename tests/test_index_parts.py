@@ -17,12 +17,12 @@ import pytest
 import voxmem.engine._payloads as payloads_module
 import voxmem.engine._postings as postings_module
 from voxmem.embeddings import normalize_rows
+from voxmem.engine._analysis import analyze
 from voxmem.engine._caller_memory import Doc, decode_doc, encode_doc, turn_doc
 from voxmem.engine._filters import NO_GROUP, Columns, IntList, Where
 from voxmem.engine._payloads import PackedRecords
 from voxmem.engine._postings import Postings, Segment, merge, tier
 from voxmem.engine._ranked import top, top_of
-from voxmem.engine._text import analyze
 from voxmem.engine._vectors import VectorStore
 from voxmem.models import Turn
 

@@ -30,6 +30,7 @@ from voxmem import Settings
 from voxmem.embeddings import Vectors
 from voxmem.embeddings.static import StaticEmbedder
 from voxmem.engine import MemoryEngine
+from voxmem.engine._analysis import analyze
 from voxmem.engine._caller_memory import CallerMemory, Doc, build_memory
 from voxmem.engine._fusion import load_fusion
 from voxmem.engine._org_memory import OrgMemory
@@ -44,7 +45,6 @@ from voxmem.engine._recall import (
     search_caller_lane,
     search_org_lane,
 )
-from voxmem.engine._text import analyze
 from voxmem.engine._time import parse_when
 from voxmem.models import Caller, Chunk, Fact, MemoryItem, Scope
 

@@ -23,9 +23,9 @@ import numpy as np
 
 from ..models import CallerRecord, Fact, MemoryItem, Scope, Turn
 from ..store import Store
+from ._analysis import analyze
 from ._index import FloatArray, HybridIndex
 from ._pending import PendingWrites
-from ._text import analyze
 
 __all__ = ["CallerCache", "CallerMemory", "Doc", "build_memory", "read_caller"]
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from ._text import normalize_line
+from ._analysis import normalize_line
 
 __all__ = ["compose_context", "compose_preload", "field_label", "quote"]
 

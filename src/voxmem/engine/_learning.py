@@ -40,9 +40,9 @@ from ..extraction import (
 )
 from ..models import Scope, iso
 from ..store import ExtractionDone, FactWrite, Store, encode_record
+from ._analysis import analyze, normalize_line
 from ._caller_memory import FACT_GROUP, CallerCache, CallerMemory, Doc
 from ._ids import new_id
-from ._text import analyze, normalize_line
 from ._workers import BackgroundWorkers
 
 __all__ = ["Learner", "build_extractor", "sensitive_policy"]

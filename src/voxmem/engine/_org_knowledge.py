@@ -21,6 +21,7 @@ import numpy as np
 from ..embeddings import Embedder
 from ..models import Chunk, IndexBuildResult, IndexRecord, Scope
 from ..store import DocumentWrite, Store
+from ._analysis import analyze
 from ._chunking import chunk_text
 from ._ids import new_id
 from ._lanes import LaneRunner
@@ -28,7 +29,6 @@ from ._org_file import org_vector_path
 from ._org_memory import ORG_SAVE_INTERVAL_S, OrgMemory
 from ._rank import RankParams
 from ._recall import Query, org_keyword_phase, search_org_lane
-from ._text import analyze
 
 __all__ = ["OrgKnowledge"]
 

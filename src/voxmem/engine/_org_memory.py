@@ -18,6 +18,7 @@ import numpy as np
 
 from ..models import Chunk
 from ..store import Store
+from ._analysis import analyze
 from ._caller_memory import (
     Doc,
     decode_doc,
@@ -28,7 +29,6 @@ from ._caller_memory import (
 from ._index import FloatArray, HybridIndex
 from ._malloc import release_free_memory
 from ._org_file import read_vectors, write_vectors
-from ._text import analyze
 
 __all__ = ["ORG_SAVE_INTERVAL_S", "OrgMemory"]
 

@@ -20,6 +20,7 @@ from ..entities._directory import CallerDirectory
 from ..entities._expand import MAX_GRAPH_ITEMS, rerank
 from ..models import Lane, Scope, SearchResult
 from ..store import Store
+from ._analysis import analyze
 from ._caller_memory import CallerCache, CallerMemory, build_memory, read_caller
 from ._compose import compose_context
 from ._lanes import LaneRunner
@@ -27,7 +28,6 @@ from ._org_knowledge import OrgKnowledge
 from ._policy import Policies
 from ._rank import INTENT_ALIASES, INTENTS, RankParams, intent_params
 from ._recall import Query, caller_keyword_phase, doc_hit, search_caller_lane
-from ._text import analyze
 from ._time import parse_when
 from ._traces import RecallTraceLog
 
