@@ -104,7 +104,7 @@ async def test_each_dimension_gets_its_own_hnsw_index_and_uses_it(
         hits = await store.search_chunks_vector("t1", "p1", vectors[7].tobytes(), 3)
         assert hits[0].id == f"{prefix}-7" and hits[0].score == pytest.approx(1.0, abs=1e-5)
         assert all(h.id.startswith(prefix) for h in hits)
-        assert hits[0].data["documentId"] == prefix
+        assert hits[0].chunk.document_id == prefix
     # The planner takes the partial HNSW index for the store's query shape (as the
     # application role, under row security).
     with psycopg.connect(pg_url) as conn:

@@ -140,6 +140,9 @@ async def test_org_index_create_append_replace(store: Store) -> None:
     assert await store.load_chunks("t2", "p1") == []
     hits = await store.search_chunks_text("t1", "p1", "days", 5)
     assert len(hits) == 2
+    # A hit is the stored chunk (what the cold org lane shows), its vector left out.
+    found = {h.id: h.chunk for h in hits}
+    assert {c.id: c for c in chunks} == found
     assert await store.search_chunks_text("t1", "other", "days", 5) == []
 
 

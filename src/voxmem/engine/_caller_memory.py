@@ -21,13 +21,14 @@ from typing import Any, TypeVar
 import msgspec
 import numpy as np
 
-from ..models import CallerRecord, Fact, MemoryItem, Scope, Turn
+from ..models import CallerRecord, Chunk, Fact, MemoryItem, Scope, Turn
 from ..store import Store
 from ._analysis import analyze
 from ._index import FloatArray, HybridIndex
 from ._pending import PendingWrites
 
-__all__ = ["CallerCache", "CallerMemory", "Doc", "build_memory", "read_caller"]
+__all__ = ["CallerCache", "CallerMemory", "Doc", "build_memory", "chunk_doc", "fact_doc",
+           "read_caller"]
 
 log = logging.getLogger("voxmem.engine")
 
@@ -69,6 +70,20 @@ def turn_doc(turn: Turn) -> Doc:
     return Doc(kind="turn", text=turn.text, created_at=turn.created_at,
                session_id=turn.session_id, user_text=turn.user_text,
                assistant_text=turn.assistant_text, turn_id=turn.turn_id)
+
+
+def fact_doc(fact: Fact) -> Doc:
+    """What recall shows for a stored fact."""
+    return Doc(kind="fact", text=fact.text, created_at=fact.created_at,
+               session_id=fact.source_session_id, confidence=fact.confidence,
+               slot_key=fact.slot_key, fact_kind=fact.kind)
+
+
+def chunk_doc(chunk: Chunk) -> Doc:
+    """What recall shows for an org chunk."""
+    return Doc(kind="chunk", text=chunk.text, created_at=chunk.created_at,
+               index=chunk.index_name, document_id=chunk.document_id,
+               metadata=chunk.metadata)
 
 
 _DOC_FIELDS = tuple(f.name for f in dataclasses.fields(Doc))

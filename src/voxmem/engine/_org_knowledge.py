@@ -22,13 +22,14 @@ from ..embeddings import Embedder
 from ..models import Chunk, IndexBuildResult, IndexRecord, Scope
 from ..store import DocumentWrite, Store
 from ._analysis import analyze
+from ._caller_memory import chunk_doc
 from ._chunking import chunk_text
 from ._ids import new_id
 from ._lanes import LaneRunner
 from ._org_file import org_vector_path
 from ._org_memory import ORG_SAVE_INTERVAL_S, OrgMemory
 from ._rank import RankParams
-from ._recall import Query, org_keyword_phase, search_org_lane
+from ._recall import Query, doc_hit, org_keyword_phase, search_org_lane
 
 __all__ = ["OrgKnowledge"]
 
@@ -109,8 +110,7 @@ class OrgKnowledge:
         if not org.ready.is_set():
             rows = await self._store.search_chunks_text(scope.tenant_id, scope.project_id,
                                                         text, k)
-            return [{"id": r.id, "lane": "org", "kind": "chunk", "score": r.score, **r.data}
-                    for r in rows]
+            return [doc_hit("org", r.id, chunk_doc(r.chunk), r.score) for r in rows]
         if org.load_error is not None:
             raise org.load_error
         q = Query(text=text, terms=terms, vector=None, now=self._clock())

@@ -20,7 +20,7 @@ from ..models import Chunk
 from ..store import Store
 from ._analysis import analyze
 from ._caller_memory import (
-    Doc,
+    chunk_doc,
     decode_doc,
     encode_doc,
     load_in_slices,
@@ -109,9 +109,7 @@ class OrgMemory:
             [analyze(chunk.text) for chunk in chunks],
             created_at=[chunk.created_at for chunk in chunks],
             vectors=vectors,
-            payloads=[Doc(kind="chunk", text=chunk.text, created_at=chunk.created_at,
-                          index=chunk.index_name, document_id=chunk.document_id,
-                          metadata=chunk.metadata) for chunk in chunks],
+            payloads=[chunk_doc(chunk) for chunk in chunks],
             groups=[groups.setdefault(chunk.index_name, INDEX_GROUP_BASE - len(groups))
                     for chunk in chunks],
             bulk=bulk,

@@ -10,9 +10,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..models import Caller, Fact, Preload, Scope, iso
+from ..models import Caller, Preload, Scope
 from ..store import Store
-from ._caller_memory import CallerCache, turn_doc
+from ._caller_memory import CallerCache, fact_doc, turn_doc
 from ._compose import compose_preload
 from ._policy import Policies
 from ._recall import doc_hit, top_facts
@@ -61,7 +61,8 @@ class Preloader:
                 profile = {"name": name} if name else {}
                 profile.update(stored.profile if stored else {})
                 profile.update(mem.profile)
-                all_facts = [_fact_hit(f) for f in await self._store.list_facts(scope)]
+                all_facts = [doc_hit("permanent", f.id, fact_doc(f), f.confidence)
+                             for f in await self._store.list_facts(scope)]
                 all_facts.sort(key=lambda f: (f["confidence"], f["createdAtTs"]), reverse=True)
             cutoff = (await self._policies.policy(scope)).cutoff(self._clock())
             if cutoff is not None:
@@ -87,11 +88,3 @@ class Preloader:
         finally:
             self._callers.get(scope)  # starts warming the caller for the first turn
 
-
-def _fact_hit(fact: Fact) -> dict[str, Any]:
-    """A stored fact in the shape recall hits have."""
-    return {"id": fact.id, "lane": "permanent", "kind": "fact", "text": fact.text,
-            "score": fact.confidence, "confidence": fact.confidence,
-            "slotKey": fact.slot_key, "factKind": fact.kind,
-            "createdAt": iso(fact.created_at), "createdAtTs": fact.created_at,
-            "sessionId": fact.source_session_id}

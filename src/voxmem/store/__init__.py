@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .._config import Settings
 from ._base import (
+    ChunkHit,
     DocumentWrite,
     ExtractionDone,
     FactWrite,
@@ -34,6 +35,7 @@ from ._journal_codec import (
 
 __all__ = [
     "JOURNAL_FORMAT",
+    "ChunkHit",
     "DocumentWrite",
     "ExtractionDone",
     "FactWrite",

@@ -35,6 +35,7 @@ from ._entities_sql import EntityOp
 T = TypeVar("T")
 
 __all__ = [
+    "ChunkHit",
     "DocumentWrite",
     "ExtractionDone",
     "FactWrite",
@@ -175,6 +176,22 @@ class RecallTraceRow:
     trace: dict[str, Any]
     injected: str
     sources: list[dict[str, Any]]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ChunkHit:
+    """An org chunk found by the store's own search, with its score (higher is better).
+
+    The stored chunk itself (its embedding left out), so the engine shows a hit found
+    here exactly as one found in its warm index.
+    """
+
+    chunk: Chunk
+    score: float
+
+    @property
+    def id(self) -> str:
+        return self.chunk.id
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -376,7 +393,7 @@ class Store(Protocol):
 
     async def search_chunks_text(
         self, tenant_id: str, project_id: str, query: str, k: int
-    ) -> list[TextHit]: ...
+    ) -> list[ChunkHit]: ...
 
     # -- operator views (dashboard) --------------------------------------------------------
     async def search_callers(self, tenant_id: str, project_id: str, text: str, digits: str,

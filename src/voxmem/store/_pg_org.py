@@ -17,7 +17,7 @@ from psycopg import AsyncCursor
 from ..models import Chunk, IndexRecord
 from . import _rows as rows
 from . import _sql as sql
-from ._base import DocumentWrite, TextHit
+from ._base import ChunkHit, DocumentWrite
 from ._pg_adapt import (
     LOAD_BATCH_ROWS,
     SEARCH_TIMEOUT_MS,
@@ -109,13 +109,13 @@ class PostgresOrg:
 
     async def search_chunks_text(
         self, tenant_id: str, project_id: str, query: str, k: int
-    ) -> list[TextHit]:
+    ) -> list[ChunkHit]:
         words = text_query(query)
         if words is None:
             return []
         return await self._fetch_as(
             tenant_id,
-            "SELECT id, ts_rank_cd(tsv, q, 1) AS score, index_name, doc_id, text, metadata"
+            f"SELECT id, ts_rank_cd(tsv, q, 1) AS score, {sql.CHUNK_HIT_COLUMNS}"
             " FROM chunks, websearch_to_tsquery('english', %s) AS q"
             " WHERE tenant_id = %s AND project_id = %s AND tsv @@ q"
             " ORDER BY score DESC, seq LIMIT %s",
@@ -123,7 +123,7 @@ class PostgresOrg:
 
     async def search_chunks_vector(
         self, tenant_id: str, project_id: str, vector: bytes, k: int
-    ) -> list[TextHit]:
+    ) -> list[ChunkHit]:
         """Approximate cosine search of a project's chunks through the HNSW index.
 
         Not in the protocol yet: the engine searches its in-memory copy; this is the
@@ -141,11 +141,11 @@ class PostgresOrg:
                 await cur.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
             await cur.execute(
                 "WITH nearest AS MATERIALIZED ("
-                f" SELECT id, embedding::vector({dims}) <=> %s AS distance, index_name,"
-                " doc_id, text, metadata FROM chunks"
+                f" SELECT id, embedding::vector({dims}) <=> %s AS distance,"
+                f" {sql.CHUNK_HIT_COLUMNS} FROM chunks"
                 f" WHERE tenant_id = %s AND project_id = %s AND vector_dims(embedding) = {dims}"
                 f" ORDER BY embedding::vector({dims}) <=> %s LIMIT %s)"
-                " SELECT id, 1 - distance, index_name, doc_id, text, metadata FROM nearest"
+                f" SELECT id, 1 - distance, {sql.CHUNK_HIT_COLUMNS} FROM nearest"
                 " ORDER BY distance",
                 (q, tenant_id, project_id, q, k))
             found = await cur.fetchall()

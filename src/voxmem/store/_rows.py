@@ -30,7 +30,7 @@ from ..models import (
     SessionInfo,
     Turn,
 )
-from ._base import QuarantinedRecord, TextHit
+from ._base import ChunkHit, QuarantinedRecord, TextHit
 
 __all__ = [
     "call_record",
@@ -128,10 +128,11 @@ def item_hit(r: Row) -> TextHit:
         "userText": r[6], "assistantText": r[7], "confidence": r[8]})
 
 
-def chunk_hit(r: Row) -> TextHit:
-    """From (id, score, index_name, doc_id, text, metadata)."""
-    return TextHit(r[0], float(r[1]), {"index": r[2], "documentId": r[3], "text": r[4],
-                                       "metadata": json_value(r[5], {})})
+def chunk_hit(r: Row) -> ChunkHit:
+    """From (id, score, ``CHUNK_HIT_COLUMNS``)."""
+    return ChunkHit(Chunk(id=r[0], index_name=r[2], document_id=r[3], ordinal=int(r[4]),
+                          text=r[5], metadata=json_value(r[6], {}), created_at=r[7]),
+                    float(r[1]))
 
 
 def index(r: Row) -> IndexRecord:

@@ -92,6 +92,8 @@ SESSION_TURNS = shared(
     " AND kind = 'turn' AND deleted_at IS NULL ORDER BY created_at DESC, rowid DESC LIMIT ?")
 #: Columns of a recall hit after (id, score), read by ``_rows.item_hit``.
 HIT_COLUMNS = "kind, text, created_at, session_id, user_text, assistant_text, confidence"
+#: Columns of an org chunk hit after (id, score), read by ``_rows.chunk_hit``.
+CHUNK_HIT_COLUMNS = "index_name, doc_id, ordinal, text, metadata, created_at"
 SET_EMBEDDINGS = {
     table: shared(f"UPDATE {table} SET embedding = ?, embedding_model = ? WHERE id = ?")
     for table in ("items", "chunks")

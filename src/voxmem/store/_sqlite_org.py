@@ -14,7 +14,7 @@ from ..models import Chunk, IndexRecord
 from . import _rows as rows
 from . import _sql as sql
 from . import _sqlite_write as writes
-from ._base import DocumentWrite, TextHit
+from ._base import ChunkHit, DocumentWrite
 from ._keys import fts_query, search_key
 
 __all__ = ["SQLiteOrg"]
@@ -22,8 +22,10 @@ __all__ = ["SQLiteOrg"]
 T = TypeVar("T")
 
 _CHUNKS_TEXT = (
-    "SELECT chunks.id, -bm25(chunks_fts, 1.0, 0.0), chunks.index_name,"
-    " chunks.doc_id, chunks.text, chunks.metadata FROM chunks_fts"
+    # Qualified: the FTS table has a ``text`` column too.
+    "SELECT chunks.id, -bm25(chunks_fts, 1.0, 0.0), "
+    + ", ".join(f"chunks.{column}" for column in sql.CHUNK_HIT_COLUMNS.split(", "))
+    + " FROM chunks_fts"
     " JOIN chunks ON chunks.rowid = chunks_fts.rowid WHERE chunks_fts MATCH ?"
     " ORDER BY bm25(chunks_fts, 1.0, 0.0) LIMIT ?")
 
@@ -64,7 +66,7 @@ class SQLiteOrg:
 
     async def search_chunks_text(
         self, tenant_id: str, project_id: str, query: str, k: int
-    ) -> list[TextHit]:
+    ) -> list[ChunkHit]:
         match = fts_query(query)
         if match is None:
             return []
