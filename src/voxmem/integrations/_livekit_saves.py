@@ -8,7 +8,6 @@ turns are written in order and never on the audio path.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -19,6 +18,8 @@ from livekit.agents import (
     FunctionToolsExecutedEvent,
     llm,
 )
+
+from ._ordered import OrderedSaves
 
 __all__ = ["MAX_TOOL_OUTPUT_CHARS", "PendingTurn", "TurnQueue"]
 
@@ -48,12 +49,10 @@ class TurnQueue:
 
     def __init__(self, save: Callable[[PendingTurn], Awaitable[None]], *,
                  accepting: Callable[[], bool]) -> None:
-        self._save = save
         self._accepting = accepting
         self._pending_user: list[llm.ChatMessage] = []
         self._pending_tools: list[dict[str, Any]] = []
-        self._queue: asyncio.Queue[PendingTurn | None] | None = None
-        self._worker: asyncio.Task[None] | None = None
+        self._saves: OrderedSaves[PendingTurn] = OrderedSaves(save)
 
     def attach(self, session: AgentSession[Any]) -> None:
         """Follow ``session``'s conversation and tool events."""
@@ -70,14 +69,14 @@ class TurnQueue:
                 return
             if self._pending_tools:
                 # The last turn was answered by tools alone (a handoff, say): it ends here.
-                self._enqueue(self._take_turn(assistant_text="", assistant_item_id=None,
+                self._saves.put(self._take_turn(assistant_text="", assistant_item_id=None,
                                               interrupted=False))
             self._pending_user.append(item)
         elif item.role == "assistant":
             text = (item.text_content or "").strip()
             if not text and not self._pending_user:
                 return
-            self._enqueue(self._take_turn(assistant_text=text, assistant_item_id=item.id,
+            self._saves.put(self._take_turn(assistant_text=text, assistant_item_id=item.id,
                                           interrupted=item.interrupted))
 
     def _on_tools_executed(self, event: FunctionToolsExecutedEvent) -> None:
@@ -96,40 +95,15 @@ class TurnQueue:
             assistant_item_id=assistant_item_id, interrupted=interrupted, tool_calls=tools,
             unanswered=unanswered)
 
-    def _enqueue(self, turn: PendingTurn | None) -> None:
-        if self._queue is None:
-            self._queue = asyncio.Queue()
-            self._worker = asyncio.ensure_future(self._drain())
-        self._queue.put_nowait(turn)
-
-    async def _drain(self) -> None:
-        assert self._queue is not None
-        while True:
-            turn = await self._queue.get()
-            try:
-                if turn is None:  # the session closed: nothing more will come
-                    return
-                await self._save(turn)
-            finally:
-                self._queue.task_done()
-
     async def flush(self) -> None:
         """Wait until every turn queued so far is written."""
-        if self._queue is not None and self._worker is not None and not self._worker.done():
-            await self._queue.join()
+        await self._saves.flush()
 
     async def finish(self, timeout_s: float) -> bool:
         """Queue what the caller said that was never answered, then wait for every queued
         save; ``False`` when ``timeout_s`` passed first (the saves go on in the background)."""
         if self._pending_user or self._pending_tools:
             # The caller spoke and the call ended before an answer: keep their words.
-            self._enqueue(self._take_turn(assistant_text="", assistant_item_id=None,
+            self._saves.put(self._take_turn(assistant_text="", assistant_item_id=None,
                                           interrupted=False, unanswered=True))
-        if self._worker is None or self._queue is None:
-            return True
-        self._queue.put_nowait(None)
-        try:
-            await asyncio.wait_for(asyncio.shield(self._worker), timeout_s)
-        except TimeoutError:
-            return False
-        return True
+        return await self._saves.close(timeout_s)

@@ -12,10 +12,11 @@ One worker task writes the turns in order, so nothing on the frame path awaits t
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from ._ordered import OrderedSaves
 
 __all__ = ["Turn", "TurnSaver"]
 
@@ -39,14 +40,12 @@ class TurnSaver:
 
     def __init__(self, save: Callable[[Turn], Awaitable[None]], *,
                  accepting: Callable[[], bool]) -> None:
-        self._save = save
         self._accepting = accepting
         self._pending_user: list[tuple[str, int]] = []
         self._replies_started = 0
         self._user_turn_tag: int | None = None
         self._realtime_user_turns = False
-        self._queue: asyncio.Queue[Turn | None] | None = None
-        self._worker: asyncio.Task[None] | None = None
+        self._saves: OrderedSaves[Turn] = OrderedSaves(save)
 
     def attach(self, context_aggregator: Any) -> None:
         """Subscribe to an aggregator pair's turn events (``(user, assistant)``)."""
@@ -101,31 +100,13 @@ class TurnSaver:
                               if tag >= reply]
         if not text and not users:
             return
-        self._enqueue(Turn(user_texts=users, assistant_text=text, interrupted=interrupted))
-
-    def _enqueue(self, turn: Turn | None) -> None:
-        if self._queue is None:
-            self._queue = asyncio.Queue()
-            self._worker = asyncio.ensure_future(self._drain())
-        self._queue.put_nowait(turn)
-
-    async def _drain(self) -> None:
-        assert self._queue is not None
-        while (turn := await self._queue.get()) is not None:
-            await self._save(turn)
+        self._saves.put(Turn(user_texts=users, assistant_text=text, interrupted=interrupted))
 
     async def finish(self, timeout_s: float) -> bool:
         """Queue the caller's unanswered words, then wait for every queued save; False
         when ``timeout_s`` passed first (the saves go on in the background)."""
         if self._pending_user:
             users, self._pending_user = [words for words, _ in self._pending_user], []
-            self._enqueue(Turn(user_texts=users, assistant_text="", interrupted=False,
+            self._saves.put(Turn(user_texts=users, assistant_text="", interrupted=False,
                                unanswered=True))
-        if self._worker is None or self._queue is None:
-            return True
-        self._queue.put_nowait(None)
-        try:
-            await asyncio.wait_for(asyncio.shield(self._worker), timeout_s)
-        except TimeoutError:
-            return False
-        return True
+        return await self._saves.close(timeout_s)
