@@ -236,6 +236,26 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/quarantine": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Journal records the store refused (bad data), set aside (JSON twin)
+         * @description The same read as `POST /v1/admin/quarantine/list`, with the request's fields as query parameters.
+         */
+        get: operations["list_quarantined_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/quarantine/list": {
         parameters: {
             query?: never;
@@ -320,7 +340,11 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * Callers linked to any identifier, written or as spoken (JSON twin)
+         * @description The same read as `POST /v1/callers/find`, with the request's fields as query parameters.
+         */
+        get: operations["find_callers_get"];
         put?: never;
         /**
          * Callers linked to any identifier, written or as spoken
@@ -440,7 +464,11 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * Recorded merges of the project, or of one caller (JSON twin)
+         * @description The same read as `POST /v1/callers/merges/list`, with the request's fields as query parameters.
+         */
+        get: operations["list_merges_get"];
         put?: never;
         /**
          * Merge one caller into another, with evidence; undoable
@@ -599,7 +627,7 @@ export type paths = {
         };
         /**
          * List the project's org indexes (JSON twin)
-         * @description The same read as `POST /v1/indexes/list`, with the identity fields as query parameters.
+         * @description The same read as `POST /v1/indexes/list`, with the request's fields as query parameters.
          */
         get: operations["list_indexes_get"];
         put?: never;
@@ -641,7 +669,11 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * The documents of one org index with their chunk counts (JSON twin)
+         * @description The same read as `POST /v1/indexes/documents`, with the request's fields as query parameters.
+         */
+        get: operations["list_documents_get"];
         put?: never;
         /**
          * The documents of one org index with their chunk counts
@@ -943,7 +975,7 @@ export type paths = {
         };
         /**
          * Memory on/off and retention for the project and its agents (JSON twin)
-         * @description The same read as `POST /v1/policy/get`, with the identity fields as query parameters.
+         * @description The same read as `POST /v1/policy/get`, with the request's fields as query parameters.
          */
         get: operations["get_memory_policy_get"];
         put?: never;
@@ -2782,6 +2814,93 @@ export interface operations {
             };
         };
     };
+    list_quarantined_get: {
+        parameters: {
+            query: {
+                agentId?: string;
+                projectId: string;
+                tenantId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The operation's result */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QuarantineList"];
+                };
+            };
+            /** @description Invalid input (`bad_request`); `details.field` names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or wrong bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A session id used with another caller (`identity_mismatch`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too large (`index.batch_too_large`, oversized text or body). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A bug (`internal`). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The store cannot take writes (`store.unavailable`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     list_quarantined: {
         parameters: {
             query?: never;
@@ -3012,6 +3131,94 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CallerExport"];
+                };
+            };
+            /** @description Invalid input (`bad_request`); `details.field` names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or wrong bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A session id used with another caller (`identity_mismatch`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too large (`index.batch_too_large`, oversized text or body). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A bug (`internal`). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The store cannot take writes (`store.unavailable`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    find_callers_get: {
+        parameters: {
+            query: {
+                agentId?: string;
+                identifier: string;
+                projectId: string;
+                tenantId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The operation's result */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentifierMatch"][];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -3534,6 +3741,94 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UsersMerged"];
+                };
+            };
+            /** @description Invalid input (`bad_request`); `details.field` names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or wrong bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A session id used with another caller (`identity_mismatch`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too large (`index.batch_too_large`, oversized text or body). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A bug (`internal`). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The store cannot take writes (`store.unavailable`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    list_merges_get: {
+        parameters: {
+            query: {
+                agentId?: string;
+                projectId: string;
+                tenantId?: string;
+                userId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The operation's result */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallerMerge"][];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -4424,6 +4719,94 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["IndexDeleted"];
+                };
+            };
+            /** @description Invalid input (`bad_request`); `details.field` names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or wrong bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A session id used with another caller (`identity_mismatch`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too large (`index.batch_too_large`, oversized text or body). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A bug (`internal`). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The store cannot take writes (`store.unavailable`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    list_documents_get: {
+        parameters: {
+            query: {
+                agentId?: string;
+                name: string;
+                projectId: string;
+                tenantId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The operation's result */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentList"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
