@@ -187,13 +187,13 @@ async def bench(args: argparse.Namespace, url: str, admin_url: str) -> dict[str,
         await loading.ready.wait()
     out["recall_first_turn_ms"] = {**summary(cold), "degraded": cold_degraded}
 
-    out["store"] = await store_paths(engine, scope, questions[: args.store_queries])
+    out["store"] = await store_paths(engine, questions[: args.store_queries])
     await engine.close()
     tmp.cleanup()
     return out
 
 
-async def store_paths(engine: Any, scope: Any, queries: list[str]) -> dict[str, Any]:
+async def store_paths(engine: Any, queries: list[str]) -> dict[str, Any]:
     """Latency of the store's own indexes, and HNSW recall@10 against an exact scan."""
     store = engine.store
     chunks = await store.load_chunks("default", "bench")
@@ -202,10 +202,7 @@ async def store_paths(engine: Any, scope: Any, queries: list[str]) -> dict[str, 
     vectors = engine.embedder.embed(queries)
     text_ms: list[float] = []
     hnsw_ms: list[float] = []
-    items_text_ms: list[float] = []
-    items_vec_ms: list[float] = []
     overlap: list[float] = []
-    now = time.time() + 60
     for q, vec in zip(queries, vectors, strict=True):
         blob = np.ascontiguousarray(vec, dtype=np.float32).tobytes()
         t0 = time.perf_counter()
@@ -218,16 +215,8 @@ async def store_paths(engine: Any, scope: Any, queries: list[str]) -> dict[str, 
         # for a rank: a hit counts when it is as close as the exact 10th neighbour.
         exact = np.sort(matrix @ vec)[-10]
         overlap.append(sum(h.score >= exact - 1e-5 for h in hits[:10]) / 10)
-        t0 = time.perf_counter()
-        await store.search_items_text(scope, q, 20, now)
-        items_text_ms.append((time.perf_counter() - t0) * 1000)
-        t0 = time.perf_counter()
-        await store.search_items_vector(scope, blob, engine.embedder.name, 20, now)
-        items_vec_ms.append((time.perf_counter() - t0) * 1000)
     return {"chunks_text_ms": summary(text_ms), "chunks_hnsw_ms": summary(hnsw_ms),
-            "chunks_hnsw_recall_at_10": round(statistics.fmean(overlap), 4),
-            "caller_items_text_ms": summary(items_text_ms),
-            "caller_items_vector_exact_ms": summary(items_vec_ms)}
+            "chunks_hnsw_recall_at_10": round(statistics.fmean(overlap), 4)}
 
 
 def main() -> None:
@@ -283,9 +272,6 @@ def main() -> None:
         ("store HNSW, chunks p50 / p95 (ms)",
          f"{s['chunks_hnsw_ms']['p50']:.1f} / {s['chunks_hnsw_ms']['p95']:.1f}",
          f"recall@10 {s['chunks_hnsw_recall_at_10']:.3f}"),
-        ("store caller text / exact vector p50 (ms)",
-         f"{s['caller_items_text_ms']['p50']:.1f} / "
-         f"{s['caller_items_vector_exact_ms']['p50']:.1f}", f"{out['turns']} rows"),
         ("ingest: org chunks/s, caller turns/s",
          f"{out['org_ingest_chunks_per_s']:.0f} / {out['turn_ingest_per_s']:.0f}", ""),
     ]

@@ -458,3 +458,27 @@ def require(dsn: str | None) -> str:
     if os.environ.get("CI") and not os.environ.get("VOXMEM_ALLOW_PG_SKIP"):
         pytest.fail(f"Postgres backend required in CI: {reason}")
     pytest.skip(f"Postgres backend not tested: {reason}")
+
+
+def database_at(dsn: str, version: int) -> str:
+    """A new database migrated only up to schema ``version`` (an older voxmem's), with
+    the application role's grants; returns the schema owner's DSN for it."""
+    prepared = _prepare(dsn)
+    prepared.counter += 1  # named like fresh_database's, so the leftover sweep finds it
+    name = f"voxmem_t_{os.getpid()}_{prepared.counter}"
+    _admin(dsn, [sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name),
+                                                              sql.Identifier(OWNER_ROLE))])
+    _admin(dsn, ["CREATE EXTENSION IF NOT EXISTS vector"], database=name)
+    owner = owner_dsn(dsn, name)
+    _run_async(_migrate_upto(owner, version))
+    from voxmem.store.postgres import application_role_grants
+
+    _admin(owner, list(application_role_grants(APP_ROLE)))
+    return owner
+
+
+async def _migrate_upto(dsn: str, version: int) -> None:
+    from voxmem.store._pg_admin import migrate
+
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        await migrate(conn, upto=version)

@@ -3,12 +3,10 @@ Postgres store must read back the same, method by method."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 
 from tests import _postgres
 from voxmem.models import Chunk, Scope, Turn
@@ -95,9 +93,6 @@ async def snapshot(store: Store) -> dict[str, Any]:
             "sessions": [x.to_dict() for x in await store.recent_sessions(s, 10)],
             "turns": {sid: await store.session_turns(s, sid) for sid in ("s1", "s2", "s3")},
             "count": await store.count_items(s),
-            "text": sorted(h.id for h in await store.search_items_text(s, "modem", 10, later)),
-            "vector": [h.id for h in await store.search_items_vector(s, vec(1), "m", 3,
-                                                                     later)],
             "export": await store.export_caller(s),
         }
     out["pending"] = sorted((s.caller_key, sid) for s, sid in
@@ -179,18 +174,3 @@ async def test_postgres_reads_back_what_sqlite_reads_back(
         for key in expected[part]:
             assert _without_clock(actual[part][key]) == _without_clock(expected[part][key]), (
                 f"{part}.{key} differs")
-
-
-@pytest.mark.parametrize("query", ["modem", "keeps dropping", "Modems!"])
-async def test_text_search_finds_the_same_rows(
-        postgres_server: str | None, tmp_path: Path, query: str) -> None:
-    url = _postgres.fresh_database(_postgres.require(postgres_server))
-    found = []
-    for store in (SQLiteStore(tmp_path / "reference.db"), PostgresStore(url)):
-        await store.open()
-        for batch in batches():
-            await store.write(batch)
-        found.append(sorted(h.id for h in await store.search_items_text(
-            scope("ann"), query, 10, time.time())))
-        await store.close()
-    assert found[0] == found[1] and found[0]

@@ -117,22 +117,6 @@ async def test_each_dimension_gets_its_own_hnsw_index_and_uses_it(
         assert "chunks_embedding_16_hnsw" in plan
 
 
-async def test_vector_search_of_a_caller_is_exact_and_model_filtered(
-        store: PostgresStore) -> None:
-    rng = np.random.default_rng(3)
-    vecs = [unit(rng, 32) for _ in range(30)]
-    for i, v in enumerate(vecs):
-        await store.write(turn_batch(caller(), f"e{i}", f"t{i}", v,
-                                     model="old" if i == 5 else "m"))
-    await store.write(turn_batch(caller("bob"), "bob-5", "bob", vecs[5]))
-    hits = await store.search_items_vector(caller(), vecs[5].tobytes(), "m", 5, time.time() + 9)
-    ids = [h.id for h in hits]
-    assert "e5" not in ids and "bob-5" not in ids
-    scores = np.array([v @ vecs[5] for v in vecs])
-    scores[5] = -9
-    assert ids == [f"e{i}" for i in np.argsort(-scores)[:5]]
-
-
 @pytest.mark.parametrize("query", [
     "", "   ", "'\"", "a & b | !c <-> d:*", "or", "OR AND NOT", "the of and",
     "naïve café 東京", "x" * 5000, " ".join(f"w{i}" for i in range(500)), "-kumquat", "é'\\"])
@@ -140,17 +124,16 @@ async def test_full_text_search_takes_any_input(store: PostgresStore, query: str
     await store.write(turn_batch(caller(), "e1", "kumquat and café near 東京", None))
     await store.write_documents("t1", "p1", "kb", [doc("d", [np.ones(4, np.float32)],
                                                      ["kumquat café"])], None, time.time())
-    assert isinstance(await store.search_items_text(caller(), query, 5, time.time() + 9), list)
     assert isinstance(await store.search_chunks_text("t1", "p1", query, 5), list)
 
 
 async def test_full_text_search_stems_and_ranks(store: PostgresStore) -> None:
     texts = ["my modem keeps dropping", "the modem modems, modem again: modem restarting",
              "I like pizza"]
-    for i, t in enumerate(texts):
-        await store.write(turn_batch(caller(), f"e{i}", t, None))
-    hits = await store.search_items_text(caller(), "Modems restarted?", 5, time.time() + 9)
-    assert [h.id for h in hits] == ["e1", "e0"]
+    await store.write_documents("t1", "p1", "kb", [doc("d", [np.ones(4, np.float32)] * 3,
+                                                     texts)], None, time.time())
+    hits = await store.search_chunks_text("t1", "p1", "Modems restarted?", 5)
+    assert [h.id for h in hits] == ["d-1", "d-0"]
     assert hits[0].score > hits[1].score > 0
 
 

@@ -16,7 +16,6 @@ from ._base import (
     SessionReport,
     SessionStart,
     Store,
-    TextHit,
     TurnWrite,
     WriteBatch,
 )
@@ -49,7 +48,6 @@ __all__ = [
     "SessionReport",
     "SessionStart",
     "Store",
-    "TextHit",
     "TurnWrite",
     "WriteBatch",
     "add_to_batch",

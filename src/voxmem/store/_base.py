@@ -47,7 +47,6 @@ __all__ = [
     "SessionReport",
     "SessionStart",
     "Store",
-    "TextHit",
     "TurnWrite",
     "WriteBatch",
 ]
@@ -192,16 +191,6 @@ class ChunkHit:
     @property
     def id(self) -> str:
         return self.chunk.id
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class TextHit:
-    """A full-text search hit: the row id, its BM25 score (higher is better), and the
-    row's fields as recall displays them."""
-
-    id: str
-    score: float
-    data: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -352,19 +341,6 @@ class Store(Protocol):
     async def session_turns(self, scope: Scope, session_id: str, *,
                             last: int | None = None) -> list[Turn]:
         """The call's turns in order (only the final ``last`` ones when given)."""
-        ...
-
-    async def search_items_text(
-        self, scope: Scope, query: str, k: int, now: float
-    ) -> list[TextHit]:
-        """BM25 full-text search over one caller's live items (the cold path)."""
-        ...
-
-    async def search_items_vector(
-        self, scope: Scope, vector: bytes, model: str, k: int, now: float
-    ) -> list[TextHit]:
-        """Nearest live items of one caller by cosine to ``vector`` (float32 bytes,
-        unit length) among rows embedded by ``model``; ``score`` is the cosine."""
         ...
 
     async def count_items(self, scope: Scope) -> int: ...

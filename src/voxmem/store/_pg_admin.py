@@ -74,9 +74,12 @@ def application_role_grants(role: str, schema: str = "public") -> list[sql.Compo
     ]
 
 
-async def migrate(conn: AsyncConnection[tuple[Any, ...]]) -> None:
-    """Apply pending migrations, each in its own transaction, one runtime at a time."""
-    migrations = load_migrations("postgres")
+async def migrate(conn: AsyncConnection[tuple[Any, ...]], upto: int | None = None) -> None:
+    """Apply pending migrations, each in its own transaction, one runtime at a time.
+
+    ``upto`` stops after that version (an older schema, to test an upgrade from it).
+    """
+    migrations = [m for m in load_migrations("postgres") if upto is None or m.version <= upto]
     done = await schema_version_of(conn)
     if done >= migrations[-1].version:
         return

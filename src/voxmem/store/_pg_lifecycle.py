@@ -45,7 +45,7 @@ _STALE_SESSIONS = (
     " WHERE tenant_id = current_setting('voxmem.tenant_id', true) AND ended_at IS NULL"
     " AND COALESCE(last_activity_at, started_at) < %s ORDER BY started_at LIMIT %s")
 _PROJECTS = "SELECT DISTINCT tenant_id, project_id FROM callers"
-# No per-caller search token to move (SQLite's FTS needs one; tsvector search does not).
+# No per-caller search token to move (SQLite's items keep one, left from their dropped FTS).
 _MOVE_ITEMS = sql.for_postgres(f"UPDATE items SET user_id = ? WHERE {sql.CALLER}")
 
 

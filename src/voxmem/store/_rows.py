@@ -30,7 +30,7 @@ from ..models import (
     SessionInfo,
     Turn,
 )
-from ._base import ChunkHit, QuarantinedRecord, TextHit
+from ._base import ChunkHit, QuarantinedRecord
 
 __all__ = [
     "call_record",
@@ -45,7 +45,6 @@ __all__ = [
     "export_session",
     "fact",
     "index",
-    "item_hit",
     "json_value",
     "memory_item",
     "policy",
@@ -119,13 +118,6 @@ def fact(r: Row) -> Fact:
     return Fact(id=r[0], text=r[1], kind=r[2], slot_key=r[3], confidence=r[4],
                 source_session_id=r[5], source_turn_ids=json_value(r[6], []),
                 valid_from=r[7], valid_to=r[8], created_at=r[9], deleted_at=r[10])
-
-
-def item_hit(r: Row) -> TextHit:
-    """From (id, score, ``HIT_COLUMNS``)."""
-    return TextHit(r[0], float(r[1]), {
-        "kind": r[2], "text": r[3], "createdAt": r[4], "sessionId": r[5],
-        "userText": r[6], "assistantText": r[7], "confidence": r[8]})
 
 
 def chunk_hit(r: Row) -> ChunkHit:

@@ -90,8 +90,6 @@ SESSION_TURNS = shared(
     "SELECT id, session_id, turn_id, user_text, assistant_text, created_at, agent_id,"
     f" interrupted, tool_calls, metadata FROM items WHERE {CALLER} AND session_id = ?"
     " AND kind = 'turn' AND deleted_at IS NULL ORDER BY created_at DESC, rowid DESC LIMIT ?")
-#: Columns of a recall hit after (id, score), read by ``_rows.item_hit``.
-HIT_COLUMNS = "kind, text, created_at, session_id, user_text, assistant_text, confidence"
 #: Columns of an org chunk hit after (id, score), read by ``_rows.chunk_hit``.
 CHUNK_HIT_COLUMNS = "index_name, doc_id, ordinal, text, metadata, created_at"
 SET_EMBEDDINGS = {

@@ -39,15 +39,18 @@ def create_private(path: Path) -> None:
             side.chmod(PRIVATE_FILE_MODE)
 
 
-def migrate(conn: sqlite3.Connection) -> None:
-    """Apply every migration newer than the file's schema, each in its own transaction."""
+def migrate(conn: sqlite3.Connection, upto: int | None = None) -> None:
+    """Apply every migration newer than the file's schema, each in its own transaction.
+
+    ``upto`` stops after that version (an older schema, to test an upgrade from it).
+    """
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_version ("
         " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
     )
     done = int(conn.execute(sql.SCHEMA_VERSION.sqlite).fetchone()[0])
     for migration in load_migrations("sqlite"):
-        if migration.version <= done:
+        if migration.version <= done or (upto is not None and migration.version > upto):
             continue
         log.info("applying SQLite migration %04d %s", migration.version, migration.name)
         conn.execute("BEGIN IMMEDIATE")

@@ -62,8 +62,6 @@ def _forget_caller(conn: sqlite3.Connection, scope: Scope) -> dict[str, int]:
     # Records set aside by the applier hold the caller's words too; not counted.
     del counts["journal_quarantine"]
     counts["merges"] = conn.execute(sql.FORGET_MERGES.sqlite, (*key, key[3])).rowcount
-    # Merge every FTS segment so no old segment still holds the caller's words.
-    conn.execute("INSERT INTO items_fts (items_fts) VALUES ('optimize')")
     return counts
 
 

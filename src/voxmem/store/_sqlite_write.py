@@ -61,7 +61,8 @@ def apply_batch(batch: WriteBatch, conn: sqlite3.Connection) -> None:
                                                 s.started_at, json.dumps(s.metadata)))
     turns = _turns_not_stored(conn, batch)
     if turns:
-        # SQLite's FTS5 table scopes a search by the caller's search key column.
+        # search_key scoped the caller full-text table that migration 0006 dropped; the
+        # column stays (NOT NULL, and dropping it would rewrite every items row).
         conn.executemany(
             "INSERT INTO items (id, tenant_id, project_id, space, user_id, agent_id, session_id,"
             " kind, text, search_key, turn_id, user_text, assistant_text, interrupted,"

@@ -6,7 +6,8 @@ every query), on psycopg 3's async driver and a connection pool:
 
 * vectors live in pgvector ``vector`` columns; org chunks get an HNSW (cosine) index per
   embedding dimension, created on first sight of that dimension;
-* full-text search is a stored ``tsvector`` with a GIN index, ranked by ``ts_rank_cd``;
+* org chunks' full-text search is a stored ``tsvector`` with a GIN index, ranked by
+  ``ts_rank_cd`` (caller items have none: caller search runs in memory);
 * every transaction sets ``voxmem.tenant_id`` and row-level security hides and refuses
   every row of other tenants, a second wall behind the tenant filter in each query;
 * each runtime's journal keeps its own applied position (``journal_id``);
@@ -51,16 +52,14 @@ from ..models import (
 from . import _entities as entities
 from . import _rows as rows
 from . import _sql as sql
-from ._base import QuarantinedRecord, TextHit, WriteBatch
+from ._base import QuarantinedRecord, WriteBatch
 from ._errors import store_errors
 from ._pg_adapt import (
     LOAD_BATCH_ROWS,
     POSTGRES_ERRORS,
     SEARCH_TIMEOUT_MS,
     Float32Vector,
-    checked_dims,
     register_vector,
-    text_query,
     vector_dims,
 )
 from ._pg_admin import (
@@ -113,16 +112,6 @@ _ERRORS = POSTGRES_ERRORS
 _FIND_TURNS = sql.for_postgres(
     f"SELECT turn_id, id FROM items WHERE {sql.CALLER} AND kind = 'turn'"
     " AND (turn_id = ANY(?) OR created_at >= ?) ORDER BY created_at DESC")
-_ITEMS_TEXT = sql.for_postgres(
-    f"SELECT id, ts_rank_cd(tsv, q, 1) AS score, {sql.HIT_COLUMNS}"
-    " FROM items, websearch_to_tsquery('english', ?) AS q"
-    f" WHERE {sql.CALLER} AND {sql.LIVE} AND tsv @@ q ORDER BY score DESC, seq LIMIT ?")
-#: ``{dims}``: the query vector's dimension (an integer, checked).
-_ITEMS_VECTOR = sql.for_postgres(
-    f"SELECT id, 1 - (embedding::vector({{dims}}) <=> ?) AS score, {sql.HIT_COLUMNS}"
-    f" FROM items WHERE {sql.CALLER} AND {sql.LIVE} AND embedding_model = ?"
-    " AND vector_dims(embedding) = {dims} ORDER BY embedding::vector({dims}) <=> ?, seq"
-    " LIMIT ?")
 
 
 class PostgresStore(PostgresConsole, PostgresOrg, PostgresLifecycle):
@@ -458,30 +447,6 @@ class PostgresStore(PostgresConsole, PostgresOrg, PostgresLifecycle):
         found = await self._fetch_as(scope.tenant_id, sql.SESSION_TURNS.postgres,
                                      (*scope.caller_key, session_id, last), rows.turn)
         return found[::-1]
-
-    async def search_items_text(
-        self, scope: Scope, query: str, k: int, now: float
-    ) -> list[TextHit]:
-        words = text_query(query)
-        if words is None:
-            return []
-        return await self._fetch_as(scope.tenant_id, _ITEMS_TEXT,
-                                    (words, *scope.caller_key, now, k), rows.item_hit,
-                                    search=True)
-
-    async def search_items_vector(
-        self, scope: Scope, vector: bytes, model: str, k: int, now: float
-    ) -> list[TextHit]:
-        """Exact cosine search over one caller's live items embedded by ``model``.
-
-        A caller has hundreds to thousands of rows, reached through the caller index; an
-        exact scan of them is faster and more accurate than an approximate index, whose
-        post-filtering could return fewer than ``k`` rows of this one caller.
-        """
-        q = Float32Vector(vector)
-        return await self._fetch_as(
-            scope.tenant_id, _ITEMS_VECTOR.format(dims=checked_dims(vector)),
-            (q, *scope.caller_key, now, model, q, k), rows.item_hit, search=True)
 
     async def count_items(self, scope: Scope) -> int:
         found = await self._fetch(scope.tenant_id, sql.COUNT_ITEMS.postgres, scope.caller_key)

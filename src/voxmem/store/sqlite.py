@@ -1,4 +1,4 @@
-"""The embedded SQLite store: one file, WAL, FTS5 with BM25, vectors as blobs.
+"""The embedded SQLite store: one file, WAL, FTS5 with BM25 for org chunks, vectors as blobs.
 
 Concurrency follows the usual SQLite service shape: one writer thread owning the only
 write connection (``BEGIN IMMEDIATE``), and a small pool of reader threads, each with its
@@ -22,8 +22,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-import numpy as np
-
 from ..models import (
     CallerRecord,
     Fact,
@@ -37,9 +35,8 @@ from . import _rows as rows
 from . import _sql as sql
 from . import _sqlite_admin as admin
 from . import _sqlite_write as writes
-from ._base import QuarantinedRecord, TextHit, WriteBatch
+from ._base import QuarantinedRecord, WriteBatch
 from ._errors import DatabaseErrors, store_errors
-from ._keys import fts_query, search_key
 from ._sqlite_console import SQLiteConsole
 from ._sqlite_lifecycle import SQLiteLifecycle
 from ._sqlite_org import SQLiteOrg
@@ -60,16 +57,6 @@ _TURNS_SINCE = (f"SELECT turn_id, id FROM items WHERE {sql.CALLER} AND kind = 't
                 " AND created_at >= ? ORDER BY created_at DESC")
 _TURNS_NAMED = (f"SELECT turn_id, id FROM items WHERE {sql.CALLER} AND kind = 'turn'"
                 " AND turn_id IN ({marks}) ORDER BY created_at DESC")
-_ITEMS_TEXT = (
-    # bm25() weights: text 1, search_key 0, so the scoping token never scores.
-    "SELECT items.id, -bm25(items_fts, 1.0, 0.0) AS score, items.kind, items.text,"
-    " items.created_at, items.session_id, items.user_text, items.assistant_text,"
-    " items.confidence FROM items_fts JOIN items ON items.rowid = items_fts.rowid"
-    " WHERE items_fts MATCH ? AND items.deleted_at IS NULL"
-    " AND (items.valid_to IS NULL OR items.valid_to > ?)"
-    " ORDER BY bm25(items_fts, 1.0, 0.0) LIMIT ?")
-_ITEMS_VECTOR = (f"SELECT id, embedding, {sql.HIT_COLUMNS} FROM items WHERE {sql.CALLER}"
-                 f" AND {sql.LIVE} AND embedding_model = ?")
 
 
 class SQLiteStore(SQLiteConsole, SQLiteOrg, SQLiteLifecycle):
@@ -263,35 +250,6 @@ class SQLiteStore(SQLiteConsole, SQLiteOrg, SQLiteLifecycle):
             sql.SESSION_TURNS.sqlite,
             (*scope.caller_key, session_id, _NO_LIMIT if last is None else last), rows.turn)
         return found[::-1]
-
-    async def search_items_text(
-        self, scope: Scope, query: str, k: int, now: float
-    ) -> list[TextHit]:
-        match = fts_query(query)
-        if match is None:
-            return []
-        key = search_key(*scope.caller_key)
-        return await self._select(
-            _ITEMS_TEXT, (f'search_key : "{key}" AND text : ({match})', now, k), rows.item_hit)
-
-    async def search_items_vector(
-        self, scope: Scope, vector: bytes, model: str, k: int, now: float
-    ) -> list[TextHit]:
-        query = np.frombuffer(vector, dtype=np.float32)
-
-        def run(conn: sqlite3.Connection) -> list[TextHit]:
-            # SQLite here cannot load vector extensions, so this is an exact scan of one
-            # caller's vectors: the cold path while the warm index loads.
-            found = [r for r in conn.execute(_ITEMS_VECTOR, (*scope.caller_key, now, model))
-                     if r[1] is not None and len(r[1]) == len(vector)]
-            if not found:
-                return []
-            matrix = np.frombuffer(b"".join(r[1] for r in found), dtype=np.float32)
-            scores = matrix.reshape(len(found), -1) @ query
-            order = np.argsort(-scores)[:k]
-            return [rows.item_hit((found[i][0], scores[i], *found[i][2:])) for i in order]
-
-        return await self._read(run)
 
     async def count_items(self, scope: Scope) -> int:
         return await self._read(lambda c: int(c.execute(
