@@ -12,14 +12,19 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from ._rules_common import ONE_OFF, Rule, TurnView, capture_phrase, clean_object, sentences
+from ._rules_common import (
+    Rule,
+    TurnView,
+    capture_phrase,
+    clean_object,
+    lasting_object,
+    sentences,
+)
 from ._select import Candidate
 from ._text import word_set
 
 __all__ = ["CHOICE_RULES", "statement_tail", "tails"]
 
-_VAGUE = word_set("""it that this them those these one ones anything something any much
-    more less stuff things nothing""")
 # Speech has no commas: an object ends where a new clause starts.
 _NEW_CLAUSE = re.compile(
     r"\s+(?:i|i'm|i'd|i've|we|we're|my|so|because|cause|but|and|it's|he|she|they|thanks|"
@@ -27,13 +32,7 @@ _NEW_CLAUSE = re.compile(
 
 
 def _object(text: str, max_words: int = 6) -> str:
-    obj = clean_object(_NEW_CLAUSE.sub("", text.strip()))
-    words = obj.split()
-    if not words or len(words) > max_words or words[0].lower() in _VAGUE:
-        return ""
-    if ONE_OFF.search(obj) or "[redacted" in obj:
-        return ""
-    return obj
+    return lasting_object(clean_object(_NEW_CLAUSE.sub("", text.strip())), max_words)
 
 
 _THATS_HOW = re.compile(

@@ -13,16 +13,18 @@ import re
 from collections.abc import Callable
 
 from ._select import Candidate
-from ._text import third_person
+from ._text import third_person, word_set
 
 __all__ = [
     "ONE_OFF",
+    "VAGUE",
     "Rule",
     "TurnView",
     "capture_phrase",
     "clean_object",
     "is_recurring_time",
     "is_time",
+    "lasting_object",
     "sentence_case",
     "sentences",
     "tidy_days",
@@ -154,6 +156,20 @@ ONE_OFF = re.compile(
     rf"{_DAYS})|later\s+today|for\s+now)\b",
     re.IGNORECASE,
 )
+#: Words that cannot be what a caller likes or refuses on their own ("i always want it").
+VAGUE = word_set("""it that this them those these one ones anything something any much
+    more less stuff things nothing""")
+
+
+def lasting_object(obj: str, max_words: int) -> str:
+    """``obj`` if it can be a lasting taste: at most ``max_words`` words, not vague, not
+    about this call only, not redacted; otherwise ""."""
+    words = obj.split()
+    if not words or len(words) > max_words or words[0].lower() in VAGUE:
+        return ""
+    if ONE_OFF.search(obj) or "[redacted" in obj:
+        return ""
+    return obj
 
 
 def is_time(phrase: str) -> bool:

@@ -20,16 +20,18 @@ import re
 
 from ._rules_common import (
     ONE_OFF,
+    VAGUE,
     TurnView,
     capture_phrase,
     clean_object,
     is_recurring_time,
+    lasting_object,
     sentences,
     tidy_days,
 )
 from ._rules_people import _RELATION_WORDS, agent_proper_nouns, is_common_word
 from ._select import Candidate
-from ._text import title_name, word_set
+from ._text import title_name
 
 __all__ = ["TASTE_RULES", "resolve_it"]
 
@@ -42,19 +44,11 @@ _NEW_CLAUSE = re.compile(
     r"\s+(?:i|i'm|i'd|i've|we|we're|my|so|because|cause|but|and|it|it's|he|she|they|thanks|"
     r"thank|please|otherwise|(?:the|our|his|her)\s+[a-z]+(?:\s+[a-z]+)?\s+(?:is|isn't|doesn't|"
     r"don't|was|won't|has|can't|gets|are|aren't))\b.*$", re.IGNORECASE)
-_VAGUE = word_set("""it that this them those these one ones anything something any much
-    more less stuff things nothing""")
 
 
 def _object(sentence: str, start: int, max_words: int = 5) -> str:
     phrase = _NEW_CLAUSE.sub("", capture_phrase(sentence, start))
-    obj = clean_object(phrase)
-    words = obj.split()
-    if not words or len(words) > max_words or words[0].lower() in _VAGUE:
-        return ""
-    if ONE_OFF.search(obj) or "[redacted" in obj:
-        return ""
-    return obj
+    return lasting_object(clean_object(phrase), max_words)
 
 
 # --- what the caller never takes, and favourites -----------------------------------------
@@ -195,7 +189,7 @@ def preferred_people(t: TurnView) -> list[Candidate]:
         for m in _REPEATED_CHOICE.finditer(sentence) if not asked and (
                 "always" in low or "every" in low) else ():
             word = m.group("x")
-            if word.lower() in _VAGUE or word.lower() in ("no", "not", "yes", "never", "i"):
+            if word.lower() in VAGUE or word.lower() in ("no", "not", "yes", "never", "i"):
                 continue
             if _named(t, word):
                 text = f"Prefers {title_name(word)} (always asks for them)"
