@@ -73,6 +73,20 @@ export async function startRuntime() {
   };
 }
 
+/**
+ * A fresh data directory for a runtime the client under test starts (detached): when the
+ * test ends the runtime is stopped first, then the directory removed (stopping needs the
+ * runtime's files in it; removed first, the runtime would be left running).
+ */
+export function detachedDataDir(t) {
+  const dir = mkdtempSync(join(tmpdir(), "voxmem-ts-"));
+  t.after(async () => {
+    await stopDetached(dir);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return dir;
+}
+
 /** Stop a runtime the client under test started (detached) in `dataDir`. */
 export async function stopDetached(dataDir) {
   const stopper = spawn(PYTHON, ["-m", "voxmem", "stop", "--data-dir", dataDir], { stdio: "ignore" });

@@ -5,11 +5,10 @@ import { join } from "node:path";
 import { test } from "node:test";
 
 import { RuntimeStartFailed, VoiceClient } from "../dist/index.js";
-import { RUNTIME_COMMAND, runtimeSettings, stopDetached, tempDataDir } from "./_runtime.mjs";
+import { RUNTIME_COMMAND, detachedDataDir, runtimeSettings, tempDataDir } from "./_runtime.mjs";
 
 test("no runtime running: the client starts one, and the next client finds it", async (t) => {
-  const dataDir = tempDataDir(t);
-  t.after(() => stopDetached(dataDir));
+  const dataDir = detachedDataDir(t);
   const settings = runtimeSettings();
   const options = {
     projectId: "ts-autostart",
