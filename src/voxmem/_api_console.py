@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import msgspec
 
+from . import models
 from ._api_types import (
     CallerRequest,
     Hit,
@@ -84,16 +85,9 @@ class CallerList(WireResponse, kw_only=True):
     callers: list[CallerSummary]
 
 
-class CallSummary(WireResponse, kw_only=True):
-    session_id: str
-    user_id: str
-    space: str
-    agent_id: str
-    started_at: float
-    ended_at: float | None
-    end_reason: str | None
-    turn_count: int
-    fact_count: int
+#: The store's records are the wire shapes of a call and a document: one declaration each.
+CallSummary = models.CallSummary
+DocumentInfo = models.DocumentRecord
 
 
 class CallList(WireResponse, kw_only=True):
@@ -126,15 +120,6 @@ class CallDetail(WireResponse, kw_only=True):
     turns: list[CallTurn]
     later_recall: list[JsonObject]
     memories_written: list[MemoryRecord]
-
-
-class DocumentInfo(WireResponse, kw_only=True):
-    document_id: str
-    metadata: JsonObject
-    version: int
-    updated_at: float
-    chars: int
-    chunk_count: int
 
 
 class DocumentList(WireResponse, kw_only=True):

@@ -28,6 +28,8 @@ from typing import Any, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from .models import IndexRecord
+
 __all__ = [
     "CallerExport", "CallerRef", "CallerRequest", "CreateIndexRequest",
     "DeleteMemoryRequest", "Document", "EndSessionRequest", "FlushRequest", "FlushResult",
@@ -295,14 +297,8 @@ class IndexBuilt(WireResponse, kw_only=True):
     version: int
 
 
-class IndexInfo(WireResponse, kw_only=True):
-    name: str
-    version: int
-    metadata: JsonObject
-    created_at: float
-    updated_at: float
-    document_count: int
-    chunk_count: int
+#: The store's record is the wire shape: one declaration for both.
+IndexInfo = IndexRecord
 
 
 class ProfileUpdated(WireResponse, kw_only=True):

@@ -1207,7 +1207,10 @@ export type components = {
         CallList: {
             calls: components["schemas"]["CallSummary"][];
         };
-        /** CallSummary */
+        /**
+         * CallSummary
+         * @description One call of a list: who, when, how it ended, how much it said and taught.
+         */
         CallSummary: {
             agentId: string;
             endedAt: number | null;
@@ -1272,19 +1275,22 @@ export type components = {
             metadata?: Record<string, unknown> | null;
             text: string;
         };
-        /** DocumentInfo */
-        DocumentInfo: {
+        /** DocumentList */
+        DocumentList: {
+            documents: components["schemas"]["DocumentRecord"][];
+            index: components["schemas"]["IndexRecord"];
+        };
+        /**
+         * DocumentRecord
+         * @description A document of an org index, as the operator views list it.
+         */
+        DocumentRecord: {
             chars: number;
             chunkCount: number;
             documentId: string;
             metadata: Record<string, unknown>;
             updatedAt: number;
             version: number;
-        };
-        /** DocumentList */
-        DocumentList: {
-            documents: components["schemas"]["DocumentInfo"][];
-            index: components["schemas"]["IndexInfo"];
         };
         /** DocumentsDeleted */
         DocumentsDeleted: {
@@ -1551,16 +1557,6 @@ export type components = {
             documentsRemoved: number;
             indexName: string;
         };
-        /** IndexInfo */
-        IndexInfo: {
-            chunkCount: number;
-            createdAt: number;
-            documentCount: number;
-            metadata: Record<string, unknown>;
-            name: string;
-            updatedAt: number;
-            version: number;
-        };
         /** IndexNameRequest */
         IndexNameRequest: {
             /** @default null */
@@ -1569,6 +1565,19 @@ export type components = {
             projectId: string;
             /** @default null */
             tenantId?: string | null;
+        };
+        /**
+         * IndexRecord
+         * @description An org knowledge index with its size.
+         */
+        IndexRecord: {
+            chunkCount: number;
+            createdAt: number;
+            documentCount: number;
+            metadata: Record<string, unknown>;
+            name: string;
+            updatedAt: number;
+            version: number;
         };
         /** IndexSearchResult */
         IndexSearchResult: {
@@ -4544,7 +4553,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["IndexInfo"][];
+                    "application/json": components["schemas"]["IndexRecord"][];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
@@ -5067,7 +5076,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["IndexInfo"][];
+                    "application/json": components["schemas"]["IndexRecord"][];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */
