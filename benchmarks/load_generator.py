@@ -113,12 +113,12 @@ async def generate(url: str, token: str, first: int, callers: int, rate: float,
     for k in range(turns):
         n = first + k % callers
         user = {"id": f"caller-{n}"}
-        search = core.search_memory(rng.choice(questions), user=user, user_id=None,
+        search = core.call("search_memory", query=rng.choice(questions), user=user, user_id=None,
                                     lanes=None, intent="answer_current_user", top_k=None,
                                     timeout_ms=None, mode="fast", deadline_at=0.5)
         search_body = _encode(search.payload).replace(b'"deadlineAt":0.5',
                                                       b'"deadlineAt":' + DEADLINE_MARK)
-        save = core.save_response(user_text=lines[(n * 7919 + k) % len(lines)],
+        save = core.call("save_response", user_text=lines[(n * 7919 + k) % len(lines)],
                                   assistant_text="Okay, noted.", user=user, user_id=None,
                                   turn_id=None, tool_calls=None, metadata=None,
                                   interrupted=False)
@@ -140,7 +140,7 @@ async def generate(url: str, token: str, first: int, callers: int, rate: float,
 
     async def warm(n: int) -> None:
         async with gate:
-            body = _encode(core.preload(user={"id": f"caller-{n}"}, user_id=None).payload)
+            body = _encode(core.call("preload", user={"id": f"caller-{n}"}, user_id=None).payload)
             try:
                 status, content = await conns.request(paths["preload"], body)
             except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
