@@ -462,12 +462,94 @@ def generate(count: int, seed: int = 0, vocab: Sequence[str] = (),
         yield text
 
 
+# Questions about a named person, as asked of a transcript with speaker labels.
+NAMED_QUESTIONS = [
+    "What did {name} say about {pron} {rel}?",
+    "When did {name} {event_base}?",
+    "What does {name} like to do on weekends?",
+    "What kind of food does {name} like?",
+    "Where did {name} go {past}?",
+    "What is the name of {name}'s {pet}?",
+    "Why did {name} start {hobby}?",
+    "How does {name} feel about {pron} {work}?",
+    "What instrument does {name} play?",
+    "Who is {name}'s {rel}?",
+    "What did {name} and {name2} talk about {past}?",
+    "Which city does {name} live in?",
+    "What did {name} buy {past}?",
+    "What is {name} allergic to?",
+    "What has {name} been reading lately?",
+]
+# The past events above without "I" (a named question asks "when did Ana ...?").
+EVENT_BASES = ["move to a new apartment", "buy a house", "get married", "adopt a dog",
+               "run a marathon", "start therapy", "join a choir", "take a pottery class",
+               "go camping", "visit {pron} grandparents", "plant a vegetable garden",
+               "paint the living room", "host a dinner party", "start a new job",
+               "go to a music festival", "sell {pron} old car", "get a tattoo"]
+# Asking the assistant for help at the end of a long turn.
+ASKS = ["Can you suggest some {hobby} ideas?", "Do you have any tips for {hobby}?",
+        "Can you recommend a good {cuisine} recipe?", "Any ideas for what to do {future}?",
+        "What do you think I should do?", "Could you help me plan it?",
+        "Do you know any good places near {city}?", "Can you suggest some activities?",
+        "What should I make for dinner?", "How can I get better at it?",
+        "Can you recommend some {media}?", "Any advice for the {travel}?"]
+
+
+def _labelled_turn(slots: _Slots, rng: random.Random) -> str:
+    """A turn of a transcript with speaker labels: "Ana: I've been getting into..."."""
+    speaker = slots["name"]
+    parts = [_fill(rng.choice(CALLER), slots, rng) for _ in range(rng.randint(1, 3))]
+    return f"{speaker}: " + " ".join(parts)
+
+
+def _named_question(slots: _Slots, rng: random.Random) -> str:
+    template = rng.choice(NAMED_QUESTIONS)
+    pron = rng.choice(["his", "her", "their"])
+    event = rng.choice(EVENT_BASES).replace("{pron}", pron)
+    template = (template.replace("{pron}", pron).replace("{event_base}", event)
+                .replace("{name2}", slots["name"]))
+    return _fill(template, slots, rng)
+
+
+def _long_turn(slots: _Slots, rng: random.Random) -> str:
+    """A chat-assistant style user message: a few sentences of context, then a request."""
+    parts = [_fill(rng.choice(CALLER), slots, rng) for _ in range(rng.randint(3, 5))]
+    return " ".join(parts) + " " + _fill(rng.choice(ASKS), slots, rng)
+
+
+def generate_labelled(count: int, seed: int = 0) -> Iterator[str]:
+    """Yield ``count`` texts of three kinds the main stream lacks: turns opening with a
+    speaker label, questions naming a person, and long user messages ending in a
+    request. A separate stream (its own generator state) so that adding it leaves the
+    main corpus, and the teacher embeddings cached for it, unchanged."""
+    from faker import Faker
+
+    rng = random.Random(f"labelled-{seed}")
+    fake = Faker(["en_US", "en_GB", "en_IN", "en_AU", "en_CA"])
+    fake.seed_instance(seed + 1)
+    slots = _Slots(rng, fake)
+    for _ in range(count):
+        roll = rng.random()
+        if roll < 0.45:
+            text = _labelled_turn(slots, rng)
+        elif roll < 0.75:
+            text = _named_question(slots, rng)
+        else:
+            text = _long_turn(slots, rng)
+        if rng.random() < 0.2:
+            text = _speechify(text, rng)
+        yield text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--labelled", action="store_true",
+                        help="sample the labelled stream (generate_labelled) instead")
     args = parser.parse_args(argv)
-    for text in generate(args.count, args.seed):
+    stream = generate_labelled if args.labelled else generate
+    for text in stream(args.count, args.seed):
         print(text)
     return 0
 

@@ -59,6 +59,8 @@ import conversation_corpus
 MAX_TOKENS = 512  # the runtime's cap (config.json "max_tokens")
 SIF_COEFFICIENT = 1e-4  # model2vec's default, for the starting table
 TEACHER_CHUNK = 2000
+#: Softmax temperature of the in-batch contrastive term (``--contrastive``).
+CONTRASTIVE_TEMPERATURE = 0.05
 
 
 @dataclass(frozen=True)
@@ -167,8 +169,16 @@ def _start_table(teacher: Teacher, cache: Path) -> tuple[np.ndarray, Any, int | 
 
 
 def _fit(init: np.ndarray, ids: list[list[int]], targets: np.ndarray, val: int,
-         epochs: int, lr: float, batch: int, seed: int) -> tuple[np.ndarray, list[float]]:
-    """Gradient descent on the table: mean of rows ~ teacher direction (cosine loss)."""
+         epochs: int, lr: float, batch: int, seed: int,
+         contrastive: float = 0.0) -> tuple[np.ndarray, list[float]]:
+    """Gradient descent on the table: mean of rows ~ teacher direction (cosine loss).
+
+    ``contrastive`` > 0 adds an in-batch InfoNCE term: a text's pooled rows must be
+    closer to its own teacher vector than to the other texts' of the batch. Cosine
+    matching alone leaves unrelated texts too similar to each other (the mean of many
+    rows drifts toward the table's common direction); retrieval ranks by those
+    differences, so the term weighs them directly.
+    """
     import torch
 
     torch.manual_seed(seed)
@@ -207,8 +217,13 @@ def _fit(init: np.ndarray, ids: list[list[int]], targets: np.ndarray, val: int,
             rows = order[start:start + batch]
             values, offsets = flat(rows)
             pooled = bag(values, offsets)
-            loss = 1.0 - torch.nn.functional.cosine_similarity(
-                pooled, target[torch.from_numpy(rows)]).mean()
+            wanted = target[torch.from_numpy(rows)]
+            loss = 1.0 - torch.nn.functional.cosine_similarity(pooled, wanted).mean()
+            if contrastive > 0:
+                unit = torch.nn.functional.normalize(pooled, dim=1)
+                logits = unit @ wanted.T / CONTRASTIVE_TEMPERATURE
+                labels = torch.arange(len(rows))
+                loss = loss + contrastive * torch.nn.functional.cross_entropy(logits, labels)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -250,7 +265,8 @@ def distill_static(teacher_key: str = "minilm", dims: int = 384, count: int = 60
                    seed: int = 0, epochs: int = 5, lr: float = 1e-2, batch: int = 256,
                    cache_dir: Path | None = None, post: str = "none",
                    cached_only: bool = False, raw_out: Path | None = None,
-                   from_raw: Path | None = None, max_texts: int = 0) -> Result:
+                   from_raw: Path | None = None, max_texts: int = 0, labelled: int = 0,
+                   contrastive: float = 0.0) -> Result:
     """Build and train the table; returns it with the tokenizer and a build report."""
     import torch
 
@@ -265,6 +281,11 @@ def distill_static(teacher_key: str = "minilm", dims: int = 384, count: int = 60
     texts = list(dict.fromkeys(conversation_corpus.generate(count, seed, vocab)))
     if max_texts:
         texts = texts[:max_texts]
+    if labelled:
+        # Appended after the main corpus, so its cached teacher chunks are reused.
+        seen = set(texts)
+        texts += [t for t in dict.fromkeys(conversation_corpus.generate_labelled(labelled, seed))
+                  if t not in seen]
     corpus_hash = hashlib.sha256("\n".join(texts).encode("utf-8")).hexdigest()[:12]
     targets = _teacher_embeddings(teacher, texts, cache_root, cached_only)
     texts = texts[:len(targets)]
@@ -273,7 +294,8 @@ def distill_static(teacher_key: str = "minilm", dims: int = 384, count: int = 60
     if from_raw is not None:
         trained, history = np.load(from_raw), [float("nan")]
     else:
-        trained, history = _fit(init, ids, targets, val, epochs, lr, batch, seed)
+        trained, history = _fit(init, ids, targets, val, epochs, lr, batch, seed,
+                                contrastive)
 
     if raw_out is not None:
         np.save(raw_out, trained)
@@ -292,8 +314,11 @@ def distill_static(teacher_key: str = "minilm", dims: int = 384, count: int = 60
                     "package_version": metadata.version(teacher.package),
                     "model": teacher.model_id, "licence": teacher.licence},
         "corpus": {"generator": "scripts/conversation_corpus.py", "texts": len(texts),
+                   "labelled_generated": labelled,
                    "seed": seed, "sha256_12": corpus_hash, "held_out": val},
-        "training": {"loss": "1 - cosine(mean of rows, teacher embedding)",
+        "training": {"loss": "1 - cosine(mean of rows, teacher embedding)" + (
+                         f" + {contrastive} x in-batch InfoNCE (temperature "
+                         f"{CONTRASTIVE_TEMPERATURE})" if contrastive > 0 else ""),
                      "optimiser": f"SparseAdam lr {lr}", "batch": batch,
                      "epochs_run": len(history) - 1,
                      "held_out_cosine_by_epoch": [round(h, 4) for h in history]},
@@ -338,6 +363,11 @@ def save(result: Result, target: Path, model_id: str, method: str) -> dict[str, 
         "tokenizer_sha256": hashlib.sha256(
             (target / "tokenizer.json").read_bytes()).hexdigest(),
         "source": result.report["teacher"],
+        # Without PCA the rows live in the teacher's own space, so stored memories
+        # embedded by this table can be searched with the teacher's query vectors
+        # (``query_embedder``); a PCA'd table is a space of its own.
+        **({"vector_space": result.report["teacher"]["model"]}
+           if result.report["post"]["pca_dims"] is None else {}),
         "build": {
             "script": "scripts/distill_static.py",
             "method": method,
@@ -379,6 +409,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-id", default="static-minilm-l6-tuned")
     parser.add_argument("--cached-only", action="store_true",
                         help="train on the leading corpus chunks already in the cache")
+    parser.add_argument("--labelled", type=int, default=0,
+                        help="also train on N texts of conversation_corpus.generate_labelled "
+                        "(speaker-labelled turns, questions naming people, long requests)")
+    parser.add_argument("--contrastive", type=float, default=0.0,
+                        help="weight of the in-batch contrastive term (0: cosine only)")
     parser.add_argument("--featurize-only", action="store_true",
                         help="fill the teacher cache for the corpus and stop")
     args = parser.parse_args(argv)
@@ -393,7 +428,8 @@ def main(argv: list[str] | None = None) -> int:
     result = distill_static(args.teacher, args.dims, args.count, args.seed, args.epochs,
                             args.lr, cache_dir=args.cache_dir, post=args.post,
                             cached_only=args.cached_only, raw_out=args.raw_out,
-                            from_raw=args.from_raw, max_texts=args.max_texts)
+                            from_raw=args.from_raw, max_texts=args.max_texts,
+                            labelled=args.labelled, contrastive=args.contrastive)
     post = "none" if args.post == "none" else f"{args.dims} dims fitted on {args.post}"
     method = METHOD.format(sif=SIF_COEFFICIENT, texts=result.report["corpus"]["texts"],
                            post=post)

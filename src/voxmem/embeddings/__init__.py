@@ -1,25 +1,27 @@
 """Embedding models: a bundled static model (default), a bundled ONNX MiniLM, any
-OpenAI-compatible endpoint, and a hashing embedder for tests."""
+OpenAI-compatible endpoint, and a hashing embedder for tests; optionally one model for
+stored memories and another for queries (:class:`PairedEmbedder`)."""
 
 from __future__ import annotations
 
 from .._config import Settings
 from ._base import Embedder, Vectors, normalize_rows
+from .paired import PairedEmbedder, query_side, vector_space
 
-__all__ = ["Embedder", "Vectors", "load_embedder", "normalize_rows"]
+__all__ = ["Embedder", "PairedEmbedder", "Vectors", "load_embedder", "normalize_rows",
+           "query_side", "vector_space"]
 
 
-def load_embedder(settings: Settings) -> Embedder:
-    """Build the embedder ``settings.embedder`` names. Loads nothing from the network."""
-    if settings.embedder == "static":
+def _load_one(name: str, settings: Settings) -> Embedder:
+    if name == "static":
         from .static import StaticEmbedder
 
         return StaticEmbedder()
-    if settings.embedder == "onnx":
+    if name == "onnx":
         from .onnx import OnnxEmbedder
 
         return OnnxEmbedder()
-    if settings.embedder == "openai":
+    if name == "openai":
         from .openai import OpenAIEmbedder
 
         return OpenAIEmbedder(
@@ -31,3 +33,13 @@ def load_embedder(settings: Settings) -> Embedder:
     from .hashing import HashingEmbedder
 
     return HashingEmbedder()
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    """Build the embedder ``settings.embedder`` names, paired with the query model
+    ``settings.query_embedder`` names when that is set and differs. Loads nothing from
+    the network; a pairing of models from different vector spaces raises ``BadRequest``."""
+    documents = _load_one(settings.embedder, settings)
+    if not settings.query_embedder or settings.query_embedder == settings.embedder:
+        return documents
+    return PairedEmbedder(documents, _load_one(settings.query_embedder, settings))

@@ -110,6 +110,10 @@ class OnnxEmbedder:
         model_id = str(config.get("model_id", directory.name))
         digest = str(config.get("model_sha256", ""))[:8] or "unversioned"
         self.name = f"{model_id}-{self.dimensions}d@{digest}"
+        # The graph is the source model itself (int8 weights: cosine 0.99 to it), so its
+        # vectors live in that model's space; a static table trained into it pairs with it.
+        source = config.get("source") or {}
+        self.vector_space = str(config.get("vector_space") or source.get("model") or self.name)
         logger.debug("loaded onnx embedder %s from %s", self.name, directory)
 
     def _run(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:

@@ -94,6 +94,9 @@ class StaticEmbedder:
         digest = str(config.get("embeddings_sha256", ""))[:8] or "unversioned"
         # The table's hash is part of the name so a rebuilt table is seen as a new model.
         self.name = f"{model_id}-{self.dimensions}d@{digest}"
+        # A table trained into its teacher's space (no PCA) says so in config.json; it can
+        # then be paired with the teacher itself (PairedEmbedder). Otherwise its own space.
+        self.vector_space = str(config.get("vector_space") or self.name)
         logger.debug("loaded static embedder %s from %s", self.name, directory)
 
     def _token_ids(self, encoding_ids: list[int]) -> list[int]:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from ..embeddings import Embedder
+from ..embeddings import Embedder, query_side
 from ._index import FloatArray, HybridIndex
 from ._recall import Query
 
@@ -26,7 +26,8 @@ class LaneRunner:
     """The lane threads of one engine, and the embedder queries are embedded with."""
 
     def __init__(self, embedder: Embedder) -> None:
-        self._embedder = embedder
+        # Only the query is embedded here; a pairing embeds it with its query model.
+        self._embedder = query_side(embedder)
         self._threads = ThreadPoolExecutor(LANE_THREADS, thread_name_prefix="voxmem-lane")
 
     async def embed_query(self, text: str) -> FloatArray | None:
