@@ -164,3 +164,10 @@ async def test_engine_stores_with_the_memory_model_and_searches_with_the_query_m
     assert any("Ziggy learned" in text for text in memories.seen)
     assert "what did Ziggy learn?" not in memories.seen
     assert queries.seen == ["what did Ziggy learn?"]
+
+
+def test_load_embedder_refuses_the_bundled_table_with_onnx_queries() -> None:
+    pytest.importorskip("onnxruntime")
+    with pytest.raises(BadRequest) as info:
+        load_embedder(Settings(embedder="static", query_embedder="onnx"))
+    assert info.value.details["field"] == "query_embedder"
