@@ -47,9 +47,13 @@ __all__ = [
 logger = logging.getLogger("voxmem.extraction")
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "data" / "learned_v1.json"
-#: The kinds the classifier predicts. ``note`` stands for any other durable fact
-#: (people, pets, vehicles, moves, plans).
-LEARNED_KINDS: tuple[str, ...] = ("preference", "constraint", "need", "commitment", "note")
+#: What the classifier predicts for a turn. ``note`` is any other durable fact the
+#: caller states (people, pets, vehicles, moves); ``agent_note`` one the agent states
+#: (the booking it made, the person the caller will see). Both become ``note`` facts.
+LEARNED_KINDS: tuple[str, ...] = ("preference", "constraint", "need", "commitment", "note",
+                                  "agent_note")
+#: The fact kind each class writes.
+FACT_KIND = {"agent_note": "note"}
 
 _WORD = re.compile(r"[a-z][a-z']*|\d+")
 _DIGITS = re.compile(r"\d")
@@ -206,7 +210,7 @@ _STOP = frozenset("""i i'm im a an the to of for with and or in on at by is are 
     me we our you your that this there can could would will just please so um uh yeah yes no
     have has had do does did not get got its it's""".split())
 _PROMISE = re.compile(
-    r"\b(?:will|'ll|going\s+to|by\s+(?:monday|tuesday|wednesday|thursday|friday|saturday|"
+    r"\b(?:will|'ll|going\s+to|booked|confirmed|all\s+set|scheduled|pencilled|by\s+(?:monday|tuesday|wednesday|thursday|friday|saturday|"
     r"sunday|tomorrow|next|the\s+end)|within|I've\s+(?:sent|emailed|booked|ordered|arranged|"
     r"scheduled|set\s+up|requested|added))\b", re.IGNORECASE)
 _YOUR = re.compile(r"\byour\b", re.IGNORECASE)
@@ -246,25 +250,48 @@ def caller_span(user: str, agent: str) -> str:
     return _clip(third_person(best))
 
 
-def agent_span(agent: str) -> str:
-    """The agent's sentence that promises something, in the third person ("" if none)."""
+def _informative(sentence: str) -> int:
+    # Names, days and numbers the agent writes are what a later call asks about.
+    words = sentence.split()
+    return sum(1 for w in words[1:] if w[:1].isupper() or any(ch.isdigit() for ch in w))
+
+
+def agent_span(agent: str, *, promise: bool) -> str:
+    """The agent's sentence that promises something (``promise``) or that says the most
+    (names, days, numbers), in the third person; "" if there is none."""
+    best, best_score = "", 0
     for _, sentence in sentences(agent):
         s = sentence.strip()
-        if s.endswith("?") or not _PROMISE.search(s):
+        if s.endswith("?"):
             continue
-        s = _YOU.sub("the caller", _YOUR.sub("the caller's", s))
-        return _clip(s)
+        score = (10 if _PROMISE.search(s) else 0) + _informative(s)
+        if (promise and score < 10) or score <= best_score:
+            continue
+        best, best_score = s, score
+    if not best:
+        return ""
+    return _clip(_YOU.sub("the caller", _YOUR.sub("the caller's", best)))
+
+
+def _echo(agent: str, span: str) -> str:
+    # A short written confirmation ("Peonies, noted for future orders.") spells what
+    # speech-to-text garbles; kept next to the caller's words when it repeats one of them.
+    for _, sentence in sentences(agent):
+        s = sentence.strip()
+        if not s.endswith("?") and len(s.split()) <= 8 and _content(s) & _content(span):
+            return s
     return ""
 
 
 def _fact_text(kind: str, view: TurnView) -> str:
-    if kind == "commitment":
-        span = agent_span(view.agent)
+    if kind in ("commitment", "agent_note"):
+        span = agent_span(view.agent, promise=kind == "commitment")
         return f"Agent said: {span}" if span else ""
     span = caller_span(view.user, view.agent)
     if len(span.split()) < 2:
         return ""
-    return f"{_LABELS[kind]} (caller's words): {span}"
+    echo = _echo(view.agent, span)
+    return f"{_LABELS[kind]} (caller's words): {span}" + (f" (agent: {echo})" if echo else "")
 
 
 def learned_candidates(
@@ -285,12 +312,16 @@ def learned_candidates(
         done = covered.get(view.turn_id, set())
         for kind in LEARNED_KINDS:
             p = probs[kind]
-            if p < classifier.thresholds.get(kind, 1.1) or kind in done:
+            if p < classifier.thresholds.get(kind, 1.1) or FACT_KIND.get(kind, kind) in done:
                 continue
-            if kind != "commitment" and done - {"commitment"}:
+            if kind in ("commitment", "agent_note"):
+                if done & {"commitment", "note"}:
+                    continue  # a rule already read the agent's words of this turn
+            elif done - {"commitment"}:
                 continue  # a rule already read the caller's words of this turn
             text = _fact_text(kind, view)
             if text:
                 # Below every rule's confidence: a rule's wording wins a tie in selection.
-                out.append(view.candidate(text, kind, None, round(0.5 + 0.1 * p, 3), 0))
+                out.append(view.candidate(text, FACT_KIND.get(kind, kind), None,
+                                          round(0.5 + 0.1 * p, 3), 0))
     return out
