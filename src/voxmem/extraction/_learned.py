@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import json
 import logging
 import re
@@ -32,7 +33,7 @@ import numpy.typing as npt
 
 from ._rules_common import TurnView, sentences
 from ._select import Candidate
-from ._text import third_person
+from ._text import third_person, word_set
 
 __all__ = [
     "DEFAULT_MODEL_PATH",
@@ -71,7 +72,7 @@ def turn_features(user: str, agent: str) -> list[str]:
     for side, text in (("u", user), ("a", agent)):
         words = _words(text)
         out.extend(f"{side}:{w}" for w in words)
-        out.extend(f"{side}2:{a} {b}" for a, b in zip(words, words[1:], strict=False))
+        out.extend(f"{side}2:{a} {b}" for a, b in itertools.pairwise(words))
         if not words:
             out.append(f"{side}:<empty>")
     if agent.rstrip().endswith("?"):
@@ -110,9 +111,10 @@ class TurnEmbedder:
                if i != self._unk][:512]
         if not ids:
             return np.zeros(self.dimensions, dtype=np.float32)
-        vec = np.asarray(self._table[sorted(ids)], dtype=np.float32).mean(axis=0)
+        vec: npt.NDArray[np.float32] = np.asarray(
+            self._table[sorted(ids)], dtype=np.float32).mean(axis=0)
         norm = float(np.linalg.norm(vec))
-        return vec / norm if norm > 0 else vec
+        return np.asarray(vec / norm if norm > 0 else vec, dtype=np.float32)
 
     def turn_vector(self, user: str, agent: str) -> npt.NDArray[np.float32]:
         """The dense features of one turn: the caller's vector, then the agent's."""
@@ -168,11 +170,11 @@ class TurnClassifier:
         features = list(data["vocabulary"])
         sparse = np.asarray([data["vocabulary"][f] for f in features], dtype=np.float32)
         dense = np.asarray(data["dense"], dtype=np.float32).reshape(-1, len(LEARNED_KINDS))
-        if dense.shape[0]:
-            if embedder is None or embedder.digest != data.get("embedding_sha256"):
-                # A rebuilt embedding table moves every vector: these weights no longer
-                # fit it, and scoring with them would be noise. Rerun the fit script.
-                raise ValueError("the turn classifier was fitted on another embedding table")
+        if dense.shape[0] and (embedder is None
+                               or embedder.digest != data.get("embedding_sha256")):
+            # A rebuilt embedding table moves every vector: these weights no longer fit
+            # it, and scoring with them would be noise. Rerun the fit script.
+            raise ValueError("the turn classifier was fitted on another embedding table")
         return cls(
             vocabulary={f: i for i, f in enumerate(features)},
             sparse=sparse.reshape(len(features), len(LEARNED_KINDS)),
@@ -206,9 +208,9 @@ _LEAD = re.compile(
 _WISH_WORDS = re.compile(
     r"\b(?:always|never|prefer\w*|like|love|want|wants|need|needs|every|usually|only|rather|"
     r"favou?rite|can't|cannot|don't|won't|hate|allergic|must|make\s+sure|keep|same)\b")
-_STOP = frozenset("""i i'm im a an the to of for with and or in on at by is are was be it my
+_STOP = word_set("""i i'm im a an the to of for with and or in on at by is are was be it my
     me we our you your that this there can could would will just please so um uh yeah yes no
-    have has had do does did not get got its it's""".split())
+    have has had do does did not get got its it's""")
 _PROMISE = re.compile(
     r"\b(?:will|'ll|going\s+to|booked|confirmed|all\s+set|scheduled|pencilled|by\s+(?:monday|tuesday|wednesday|thursday|friday|saturday|"
     r"sunday|tomorrow|next|the\s+end)|within|I've\s+(?:sent|emailed|booked|ordered|arranged|"
