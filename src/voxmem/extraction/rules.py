@@ -247,7 +247,9 @@ _TAIL_RULES: tuple[Rule, ...] = (PREFERENCE_RULES[0],)
 
 
 class RuleExtractor:
-    """Pattern-based fact extractor; the offline default (``name = "rules-v1"``).
+    """Pattern-based fact extractor with a learned layer; the offline default.
+
+    ``name`` is ``"rules-v1+learned-v1"``, or ``"rules-v1"`` with ``learned=False``.
 
     Args:
         policy: what counts as sensitive. A caller's declared allergy is kept as a
@@ -258,7 +260,9 @@ class RuleExtractor:
             held to its limit in ``KIND_LIMITS``.
         min_confidence: candidates below this are dropped.
         learned: the learned layer (``_learned.py``): ``True`` for the bundled turn
-            classifier, ``False`` for the rules alone, or a :class:`TurnClassifier`.
+            classifier, ``False`` for the rules alone, or a :class:`TurnClassifier`. The
+            layer adds a fact where a turn states one no pattern reads (the caller's
+            clause, or the agent's sentence), at about 0.06 ms of CPU a turn.
 
     Example::
 
@@ -282,6 +286,7 @@ class RuleExtractor:
         self.max_facts = max(0, min(max_facts, MAX_FACTS))
         self.min_confidence = min_confidence
         self._learned = learned
+        self.name = "rules-v1+learned-v1" if learned is not False else "rules-v1"
 
     async def extract(self, transcript: Transcript) -> list[ExtractedFact]:
         """Extract the facts of ``transcript`` (often none), best first.
