@@ -182,3 +182,10 @@ def test_the_layer_adds_recall_without_losing_precision(
     assert layered.recall >= recall
     assert layered.matched - alone.matched >= gain
     assert layered.violations == 0
+
+
+def test_a_clause_about_this_call_is_not_kept() -> None:
+    said = "i need a cab every weekday at seven for the hospital run starting tomorrow"
+    assert _classifier().probabilities(said, "Every weekday at 7, booked.")["need"] > 0.9
+    facts = _facts((said, "Every weekday at 7, booked."))
+    assert not any("caller's words" in f.text for f in facts)

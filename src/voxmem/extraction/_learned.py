@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ._rules_common import TurnView, sentences
+from ._rules_common import ONE_OFF, TurnView, sentences
 from ._select import Candidate
 from ._text import third_person, word_set
 
@@ -290,8 +290,8 @@ def _fact_text(kind: str, view: TurnView) -> str:
         span = agent_span(view.agent, promise=kind == "commitment")
         return f"Agent said: {span}" if span else ""
     span = caller_span(view.user, view.agent)
-    if len(span.split()) < 2:
-        return ""
+    if len(span.split()) < 2 or ONE_OFF.search(span):
+        return ""  # "i need it today" is about this call, not the caller's life
     echo = _echo(view.agent, span)
     return f"{_LABELS[kind]} (caller's words): {span}" + (f" (agent: {echo})" if echo else "")
 
