@@ -189,3 +189,12 @@ def test_a_clause_about_this_call_is_not_kept() -> None:
     assert _classifier().probabilities(said, "Every weekday at 7, booked.")["need"] > 0.9
     facts = _facts((said, "Every weekday at 7, booked."))
     assert not any("caller's words" in f.text for f in facts)
+
+
+def test_a_name_read_in_the_turn_does_not_hide_a_wish_in_it() -> None:
+    facts = _facts(("hi its greg hammond i want a quiet table please away from the kitchen",
+                    "Hi Greg. I'll request a quiet table away from the kitchen."))
+    assert "Name is Greg Hammond" in [f.text for f in facts]
+    wish = [f.text for f in facts if f.kind == "preference"]
+    assert wish == ["Preference (caller's words): i want a quiet table please away from the "
+                    "kitchen (agent: I'll request a quiet table away from the kitchen.)"]

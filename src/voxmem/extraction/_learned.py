@@ -205,6 +205,9 @@ _LEAD = re.compile(
     r"^(?:(?:hi|hello|hey|yeah|yes|yep|no|oh|ok|okay|well|so|and|but|also|just|right|like|"
     r"actually|honestly|basically|look|listen|please|sorry|thanks|thank\s+you)\b[\s,]*)+",
     re.IGNORECASE)
+# "its greg hammond i want a quiet table": the introduction is the name rules' work.
+_INTRO = re.compile(r"^(?:it's|its|it\s+is|this\s+is|my\s+name\s+is|i'm|im)\s+"
+                    r"(?:[a-z'-]+\s+){1,3}?(?=(?:i|we)\b)", re.IGNORECASE)
 _WISH_WORDS = re.compile(
     r"\b(?:always|never|prefer\w*|like|love|want|wants|need|needs|every|usually|only|rather|"
     r"favou?rite|can't|cannot|don't|won't|hate|allergic|must|make\s+sure|keep|same)\b")
@@ -218,6 +221,7 @@ _PROMISE = re.compile(
 _YOUR = re.compile(r"\byour\b", re.IGNORECASE)
 _YOU = re.compile(r"\byou\b", re.IGNORECASE)
 _MAX_SPAN = 140
+_CALLER_KINDS = frozenset({"preference", "constraint", "availability", "need", "note"})
 _LABELS = {"preference": "Preference", "constraint": "Constraint", "need": "Recurring need",
            "note": "Note"}
 
@@ -238,7 +242,7 @@ def caller_span(user: str, agent: str) -> str:
     echoed = _content(agent)
     best, best_score = "", -1.0
     for clause in _CLAUSE_BREAK.split(user):
-        clause = _LEAD.sub("", clause.strip())
+        clause = _INTRO.sub("", _LEAD.sub("", clause.strip()))
         words = clause.split()
         if len(words) < 2:
             continue
@@ -277,12 +281,17 @@ def agent_span(agent: str, *, promise: bool) -> str:
 
 def _echo(agent: str, span: str) -> str:
     # A short written confirmation ("Peonies, noted for future orders.") spells what
-    # speech-to-text garbles; kept next to the caller's words when it repeats one of them.
+    # speech-to-text garbles; the one that repeats most of the caller's words is kept
+    # next to them.
+    best, best_overlap = "", 0
     for _, sentence in sentences(agent):
         s = sentence.strip()
-        if not s.endswith("?") and len(s.split()) <= 8 and _content(s) & _content(span):
-            return s
-    return ""
+        if s.endswith("?") or len(s.split()) > 10:
+            continue
+        overlap = len(_content(s) & _content(span))
+        if overlap > best_overlap:
+            best, best_overlap = s, overlap
+    return best
 
 
 def _fact_text(kind: str, view: TurnView) -> str:
@@ -319,8 +328,11 @@ def learned_candidates(
             if kind in ("commitment", "agent_note"):
                 if done & {"commitment", "note"}:
                     continue  # a rule already read the agent's words of this turn
-            elif done - {"commitment"}:
-                continue  # a rule already read the caller's words of this turn
+            elif done & _CALLER_KINDS:
+                # A rule already read a wish or a note in the caller's words of this
+                # turn. A name or a phone number read there does not count: "hi it's
+                # dana i always want an aisle seat" still holds a preference.
+                continue
             text = _fact_text(kind, view)
             if text:
                 # Below every rule's confidence: a rule's wording wins a tie in selection.
