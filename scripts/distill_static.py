@@ -365,7 +365,7 @@ def save(result: Result, target: Path, model_id: str, method: str) -> dict[str, 
         "source": result.report["teacher"],
         # Without PCA the rows live in the teacher's own space, so stored memories
         # embedded by this table can be searched with the teacher's query vectors
-        # (``query_embedder``); a PCA'd table is a space of its own.
+        # (``PairedEmbedder``); a PCA-rotated table is a space of its own.
         **({"vector_space": result.report["teacher"]["model"]}
            if result.report.get("post", {}).get("pca_dims") is None else {}),
         "build": {

@@ -1,4 +1,4 @@
-"""One model for stored memories and another for queries (``query_embedder``): the pair
+"""One model for stored memories and another for queries (``PairedEmbedder``): the pair
 is built only for models of one vector space, and the engine embeds queries with the
 query model and everything stored with the memories' model."""
 
@@ -19,7 +19,6 @@ from voxmem.embeddings import (
     Embedder,
     PairedEmbedder,
     Vectors,
-    load_embedder,
     query_side,
     vector_space,
 )
@@ -76,7 +75,7 @@ def test_pair_cheap_is_the_query_models() -> None:
 def test_pair_of_different_spaces_or_sizes_is_refused(space: str, dims: int) -> None:
     with pytest.raises(BadRequest) as info:
         PairedEmbedder(_Recording("table", "space-x"), _Recording("full", space, dims))
-    assert info.value.details["field"] == "query_embedder"
+    assert info.value.details["field"] == "embedder"
     assert "table" in info.value.message and "full" in info.value.message
 
 
@@ -110,18 +109,6 @@ def test_a_table_declaring_its_teachers_space_pairs_with_it(tmp_path: Path) -> N
     assert table.vector_space == "teacher-space"
     pair = PairedEmbedder(table, _Recording("teacher", "teacher-space", table.dimensions))
     assert pair.name.startswith(table.name + "+q:")
-
-
-def test_load_embedder_pairs_only_when_asked() -> None:
-    assert isinstance(load_embedder(Settings(embedder="hashing", query_embedder="")),
-                      HashingEmbedder)
-    same = load_embedder(Settings(embedder="static", query_embedder="static"))
-    assert isinstance(same, StaticEmbedder)
-
-
-def test_settings_refuse_an_unknown_query_embedder() -> None:
-    with pytest.raises(BadRequest):
-        Settings.from_env(environ={"VOXMEM_QUERY_EMBEDDER": "bert"})
 
 
 async def test_lane_runner_embeds_the_query_with_the_query_model() -> None:
@@ -176,14 +163,11 @@ async def test_engine_stores_with_the_memory_model_and_searches_with_the_query_m
     assert queries.seen == ["what did Ziggy learn?"]
 
 
-def test_load_embedder_pairs_the_bundled_table_with_onnx_queries() -> None:
+def test_the_bundled_table_pairs_with_onnx_queries() -> None:
     pytest.importorskip("onnxruntime")
     from voxmem.embeddings.onnx import OnnxEmbedder
 
-    pair = load_embedder(Settings(embedder="static", query_embedder="onnx"))
-    assert isinstance(pair, PairedEmbedder)
-    assert isinstance(pair.documents, StaticEmbedder)
-    assert isinstance(pair.queries, OnnxEmbedder)
+    pair = PairedEmbedder(StaticEmbedder(), OnnxEmbedder())
     assert pair.cheap is False and pair.dimensions == 384
     # One space: a text embedded by both models lands close (the table's training target).
     text = "my daughter starts college in September"

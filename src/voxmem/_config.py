@@ -37,7 +37,6 @@ UNSET: Final = _UnsetType.UNSET
 Unset = Literal[_UnsetType.UNSET]
 
 EmbedderName = Literal["static", "onnx", "openai", "hashing"]
-QueryEmbedderName = Literal["", "static", "onnx"]
 FusionName = Literal["learned", "rrf"]
 MemoryScopeName = Literal["project", "agent"]
 ExtractorName = Literal["rules", "llm", "off"]
@@ -55,7 +54,6 @@ SENSITIVE_CATEGORIES = ("payment_card", "password_pin", "government_id", "health
 #: Settings restricted to a fixed set of values, and the values.
 CHOICES: dict[str, tuple[str, ...]] = {
     "embedder": get_args(EmbedderName),
-    "query_embedder": get_args(QueryEmbedderName),
     "fusion": get_args(FusionName),
     "memory_scope": get_args(MemoryScopeName),
     "extractor": get_args(ExtractorName),
@@ -95,10 +93,6 @@ class Settings:
     embedder: EmbedderName = _s("static", "Embedding model: static (default, bundled, no "
                                 "torch), onnx (bundled MiniLM, needs the onnx extra), openai "
                                 "(HTTP endpoint), hashing (deterministic, tests only).")
-    query_embedder: QueryEmbedderName = _s(
-        "", "Model that embeds recall queries when it should differ from the one that "
-        "embeds stored memories (empty: the same). Both must share a vector space: "
-        "onnx pairs with a static table trained into MiniLM's space (docs/embeddings.md).")
     embeddings_base_url: str = _s("", "OpenAI-compatible embeddings endpoint "
                                   "(embedder=openai), e.g. http://127.0.0.1:11434/v1.")
     embeddings_model: str = _s("text-embedding-3-small", "Model name sent to the "

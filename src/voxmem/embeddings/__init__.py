@@ -1,6 +1,7 @@
 """Embedding models: a bundled static model (default), a bundled ONNX MiniLM, any
 OpenAI-compatible endpoint, and a hashing embedder for tests; optionally one model for
-stored memories and another for queries (:class:`PairedEmbedder`)."""
+stored memories and another for queries (:class:`PairedEmbedder`, given to the engine as
+``MemoryEngine(settings, embedder=PairedEmbedder(...))``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ __all__ = ["Embedder", "PairedEmbedder", "Vectors", "load_embedder", "normalize_
            "query_side", "vector_space"]
 
 
-def _load_one(name: str, settings: Settings) -> Embedder:
+def load_embedder(settings: Settings) -> Embedder:
+    """Build the embedder ``settings.embedder`` names. Loads nothing from the network."""
+    name = settings.embedder
     if name == "static":
         from .static import StaticEmbedder
 
@@ -33,13 +36,3 @@ def _load_one(name: str, settings: Settings) -> Embedder:
     from .hashing import HashingEmbedder
 
     return HashingEmbedder()
-
-
-def load_embedder(settings: Settings) -> Embedder:
-    """Build the embedder ``settings.embedder`` names, paired with the query model
-    ``settings.query_embedder`` names when that is set and differs. Loads nothing from
-    the network; a pairing of models from different vector spaces raises ``BadRequest``."""
-    documents = _load_one(settings.embedder, settings)
-    if not settings.query_embedder or settings.query_embedder == settings.embedder:
-        return documents
-    return PairedEmbedder(documents, _load_one(settings.query_embedder, settings))

@@ -7,6 +7,11 @@ That lets the two costs be chosen apart: stored memories by the cheap table (ing
 stays at thousands of turns a second) and the query by the full model (~2 ms, started
 first and overlapped with the keyword lanes), or the other way round. Pairing two
 models from different spaces would compare meaningless numbers, so it is refused.
+
+Not a setting: measured on the dev data no pairing beat one model for both sides
+(docs/embeddings.md), so it is offered to library users and for the next experiment
+(memories re-embedded by the full model in the background), as
+``MemoryEngine(settings, embedder=PairedEmbedder(StaticEmbedder(), OnnxEmbedder()))``.
 """
 
 from __future__ import annotations
@@ -53,10 +58,9 @@ class PairedEmbedder:
             raise BadRequest(
                 f"cannot pair embedders from different vector spaces: memories by "
                 f"{documents.name} ({doc_space}, {documents.dimensions} dims), queries by "
-                f"{queries.name} ({query_space}, {queries.dimensions} dims). Set "
-                "query_embedder to a model trained into the memories' space, or leave it "
-                "empty.",
-                field="query_embedder",
+                f"{queries.name} ({query_space}, {queries.dimensions} dims). Pair a model "
+                "with one trained into its space, or use one model for both.",
+                field="embedder",
             )
         self.documents = documents
         self.queries = queries
