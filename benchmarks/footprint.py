@@ -12,12 +12,15 @@ from __future__ import annotations
 import ctypes
 import gc
 import sys
+import types
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 MB = 1024 * 1024
+_NOT_FOLLOWED = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType,
+                 types.MethodType, types.MethodWrapperType)
 
 
 def deep_size(root: Any, seen: set[int]) -> int:
@@ -34,8 +37,7 @@ def deep_size(root: Any, seen: set[int]) -> int:
         if id(obj) in seen:
             continue
         seen.add(id(obj))
-        if isinstance(obj, type | type(sys) | type(deep_size)) or callable(obj) and not (
-                hasattr(obj, "__dict__") or hasattr(type(obj), "__slots__")):
+        if isinstance(obj, _NOT_FOLLOWED):
             continue
         if isinstance(obj, np.ndarray):
             total += obj.nbytes if obj.base is None else 0
@@ -148,6 +150,7 @@ def engine_breakdown(engine: Any) -> dict[str, Any]:
     parts["embedder (model tables, tokenizer)"] = deep_size(engine.embedder, seen) / MB
     parts["caller directory + entity graph"] = deep_size(engine.directory, seen) / MB
     parts["learner, traces, write path, rest of engine"] = deep_size(engine, seen) / MB
+    del seen  # millions of ids: gone before the heap is counted by type
     return {"parts_mb": {k: round(v, 1) for k, v in parts.items()},
             "parts_total_mb": round(sum(parts.values()), 1),
             "process_mb": {k: round(v, 1) for k, v in proc_status().items()},

@@ -1,10 +1,10 @@
 """Dense vectors of an in-memory index: an exact matrix, or an approximate index.
 
 A caller's memory (thousands of rows) is searched exactly over a float16 matrix kept
-in position order (see :data:`MATRIX_DTYPE`). A project's org knowledge (up to millions of chunks) keeps no
-matrix here and hands its vectors to the approximate index (``_org_vectors.py``).
-Either way, a document may have no vector yet (it is embedded after it is indexed),
-which :attr:`VectorStore.has` records per position.
+in position order (see :data:`MATRIX_DTYPE`). A project's org knowledge (up to millions
+of chunks) keeps no matrix here and hands its vectors to the approximate index
+(``_org_vectors.py``). Either way, a document may have no vector yet (it is embedded
+after it is indexed), which :attr:`VectorStore.has` records per position.
 """
 
 from __future__ import annotations
