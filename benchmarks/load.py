@@ -110,6 +110,7 @@ def scrape_metrics(data_dir: Path) -> dict[str, Any]:
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name in ("voxmem_saturated", "voxmem_queued_avg_seconds",
+                               "voxmem_loop_lag_seconds",
                                "process_resident_memory_bytes"):
                 out[sample.name] = sample.value
             elif sample.name == "voxmem_search_degraded_total":
@@ -125,9 +126,10 @@ def run_open(args: argparse.Namespace, store_url: str = "",
 
     tmp = tempfile.TemporaryDirectory(prefix="voxmem-load-")
     data_dir = Path(tmp.name)
+    port_min, port_max = args.ports.split("-") if args.ports else PORTS
     os.environ.update({"VOXMEM_DATA_DIR": str(data_dir), "VOXMEM_EMBEDDER": args.embedder,
-                       "VOXMEM_RUNTIME_PORT_MIN": PORTS[0],
-                       "VOXMEM_RUNTIME_PORT_MAX": PORTS[1], "VOXMEM_STORE_URL": store_url,
+                       "VOXMEM_RUNTIME_PORT_MIN": port_min,
+                       "VOXMEM_RUNTIME_PORT_MAX": port_max, "VOXMEM_STORE_URL": store_url,
                        # Every simulated call is live, so every caller stays warm, as a
                        # host sizes the cache to its concurrent calls (the default, 512,
                        # would reload a caller from the store on every turn).
@@ -152,7 +154,7 @@ def run_open(args: argparse.Namespace, store_url: str = "",
                 procs = [subprocess.Popen(
                     [sys.executable, str(GENERATOR), found.url, token, str(w * per_callers),
                      str(per_callers), str(rate / args.generators), str(args.step_duration),
-                     str(pid)],
+                     str(pid), args.corpus],
                     stdout=sinks[w], text=True) for w in range(args.generators)]
                 peak_rss = 0.0
                 while any(p.poll() is None for p in procs):
@@ -165,6 +167,7 @@ def run_open(args: argparse.Namespace, store_url: str = "",
             # The generators read the runtime's CPU around their timed turns; with more
             # than one, their windows overlap, so the widest is the step's.
             cpu_s = max(p["runtime_cpu_s"] for p in parts)
+            connections = sum(p["most_connections_open"] for p in parts)
             recalls = [v for p in parts for v in p["recalls"]]
             saves = [v for p in parts for v in p["saves"]]
             errors: dict[str, int] = {}
@@ -191,6 +194,7 @@ def run_open(args: argparse.Namespace, store_url: str = "",
                 "runtime_cpu_ms_per_request": round(
                     cpu_s * 1000 / max(1, len(recalls) + len(saves)), 3),
                 "rss_mb_peak": round(peak_rss, 1), "runtime": scrape_metrics(data_dir),
+                "most_connections_open": connections,
                 # What the load itself cost on the same cores: CPU seconds of all
                 # generator processes per second of the step, and per request.
                 "generator_cpu_cores": round(sum(p["generator_cpu_s"] for p in parts) / max(
@@ -376,6 +380,11 @@ def main() -> None:
     parser.add_argument("--embedder", default="static")
     parser.add_argument("--postgres", action="store_true",
                         help="store on a throwaway Postgres + pgvector (as the tests start)")
+    parser.add_argument("--corpus", choices=("shared", "synthetic"), default="shared",
+                        help="open loop: the shared dev data's utterances, or a few built-in "
+                             "lines (a smoke run without the data)")
+    parser.add_argument("--ports", default="",
+                        help="port range for the runtime, e.g. 18300-18399 (the default)")
     parser.add_argument("--json", default="")
     args = parser.parse_args()
     args.rate_steps = [float(r) for r in args.rates.split(",") if r.strip()]

@@ -329,14 +329,18 @@ def create_app(
     openapi = _json_response(200, openapi_document(_version()))
     metrics = RuntimeMetrics(engine.stats)
 
+    admission = metrics.admission
+
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await engine.start()
+        admission.lag.start()
         if hooks.on_ready is not None:
             hooks.on_ready()
         try:
             yield
         finally:
+            admission.lag.stop()
             # Unpublish first so no new client picks a runtime that is going away, then
             # apply everything journaled: a graceful stop leaves the store complete.
             if hooks.on_stopping is not None:
@@ -351,9 +355,13 @@ def create_app(
         """One operation from body to encoded answer; both request paths run this."""
         arrived = metrics.started(received_at)
         status, result = 500, None
+        # Past capacity a share of searches gives way, so the saves (never dropped) and
+        # the other searches are answered on time (runtime/_admission.py).
+        shed = admission.shed_search() if op.name == "search_memory" else None
         try:
             payload = await read()
-            result = await dispatch(engine, op.name, payload, received_at=arrived)
+            result = await dispatch(engine, op.name, payload, received_at=arrived,
+                                    shed=shed)
             status = 200
         except VoxmemError as exc:
             status = exc.status_code

@@ -1,0 +1,154 @@
+"""Admission control: past capacity, searches give way so the loop catches up.
+
+A runtime past its capacity cannot answer a late search on time by working harder on
+it: the search waited in the kernel's socket buffer and in the event loop's queue of
+ready callbacks before its handler ran, behind every other request. What keeps that
+wait short is less work per turn. A save must be done (it is acknowledged only once
+durable, and never dropped); a search may be answered without memory, ``degraded``,
+and the agent still speaks. So while the loop lags, a share of searches is answered at
+once, empty and ``degraded`` with ``trace.errors.overload``, before any recall work;
+the share grows with the lag, from none at :data:`SHED_LAG_START_MS` to every search at
+:data:`SHED_LAG_ALL_MS`.
+
+The lag is how late the loop runs a timer due every :data:`PROBE_INTERVAL_S`: the time
+any callback, a new request included, waits for the loop. It is measured in the loop
+itself, so it counts what the callers feel whatever the cause (this runtime's own
+work, a neighbour on the same cores, a long GC pause).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+__all__ = [
+    "PROBE_INTERVAL_S",
+    "SHED_LAG_ALL_MS",
+    "SHED_LAG_START_MS",
+    "Admission",
+    "LoopLag",
+]
+
+#: How often the loop is asked to run the lag probe. A probe costs a few microseconds,
+#: so 200 a second are noise next to hundreds of requests.
+PROBE_INTERVAL_S = 0.005
+#: Weight of the newest probe in the moving average. A loop that lags runs few probes
+#: (one per pass over its queue), so each counts for a lot.
+LAG_EWMA_ALPHA = 0.2
+#: Below this lag no search is shed: a busy loop that still answers well inside a
+#: voice turn's recall budget.
+SHED_LAG_START_MS = 20.0
+#: From this lag on every search is shed until the loop catches up.
+SHED_LAG_ALL_MS = 80.0
+#: Moving-average weight of the newest search in the shed share (about the last 20).
+SHED_EWMA_ALPHA = 0.05
+
+
+class LoopLag:
+    """The moving average of how late the event loop runs a periodic timer.
+
+    Example::
+
+        lag = LoopLag()
+        lag.start()            # in the running loop
+        ...
+        lag.lag_ms             # 0.3 on an idle loop, seconds' worth when it is swamped
+        lag.stop()
+    """
+
+    def __init__(self, interval_s: float = PROBE_INTERVAL_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._interval_s = interval_s
+        self._clock = clock
+        self._due = 0.0
+        self._handle: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._probed: asyncio.Event | None = None
+        self.lag_ms = 0.0
+        self.probes = 0
+
+    def start(self) -> None:
+        """Start probing the running loop (a no-op if already started)."""
+        if self._handle is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._probed = asyncio.Event()
+        self._schedule()
+
+    def stop(self) -> None:
+        """Stop probing."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def observe(self, lag_s: float) -> None:
+        """Count one probe that ran ``lag_s`` seconds after it was due."""
+        self.lag_ms += LAG_EWMA_ALPHA * (max(0.0, lag_s) * 1000.0 - self.lag_ms)
+        self.probes += 1
+
+    async def next_probe(self) -> None:
+        """Wait until the next probe has been counted (tests and diagnostics)."""
+        if self._probed is None:
+            raise RuntimeError("LoopLag.start() was not called")
+        self._probed.clear()
+        await self._probed.wait()
+
+    def _schedule(self) -> None:
+        assert self._loop is not None
+        self._due = self._clock() + self._interval_s
+        self._handle = self._loop.call_later(self._interval_s, self._probe)
+
+    def _probe(self) -> None:
+        self.observe(self._clock() - self._due)
+        if self._probed is not None:
+            self._probed.set()
+        self._schedule()
+
+
+class Admission:
+    """Decides which searches are answered at once, degraded, because the loop lags.
+
+    The decision is deterministic for a given lag: a share ``s`` sheds every search for
+    which a running sum of ``s`` crosses a whole number, so at 50 % exactly every
+    second search is shed, with no random number per request.
+
+    Example::
+
+        admission = Admission(LoopLag())
+        reason = admission.shed_search()   # None, or why this search gets no recall
+    """
+
+    def __init__(self, lag: LoopLag, start_ms: float = SHED_LAG_START_MS,
+                 all_ms: float = SHED_LAG_ALL_MS) -> None:
+        if not 0 <= start_ms < all_ms:
+            raise ValueError("need 0 <= start_ms < all_ms")
+        self.lag = lag
+        self._start_ms = start_ms
+        self._all_ms = all_ms
+        self._owed = 0.0
+        #: moving share of recent searches that were shed
+        self.shed_share = 0.0
+        self.shed_total = 0
+
+    def shed_share_now(self) -> float:
+        """The share of searches shed at the current lag (0..1)."""
+        over = self.lag.lag_ms - self._start_ms
+        return min(1.0, max(0.0, over / (self._all_ms - self._start_ms)))
+
+    def shed_search(self) -> str | None:
+        """None to run this search; otherwise the reason it is answered without recall."""
+        share = self.shed_share_now()
+        self._owed += share
+        shed = self._owed >= 1.0
+        if shed:
+            self._owed -= 1.0
+            self.shed_total += 1
+        elif share == 0.0:
+            # Left over from a busier moment must not shed a search once the loop is idle.
+            self._owed = 0.0
+        self.shed_share += SHED_EWMA_ALPHA * (float(shed) - self.shed_share)
+        if not shed:
+            return None
+        return (f"runtime overloaded: the event loop lags {self.lag.lag_ms:.0f} ms, so "
+                f"{share:.0%} of searches are answered without recall")
