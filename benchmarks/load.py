@@ -92,7 +92,8 @@ async def worker(first: int, count: int, duration_s: float, period_s: float) -> 
 
 
 def scrape_metrics(data_dir: Path) -> dict[str, Any]:
-    """The runtime's own view: saturation and its request latency (from /metrics)."""
+    """The runtime's own view: saturation, loop lag, degraded searches by reason, and the
+    cumulative buckets of its search latency histogram (from /metrics)."""
     import httpx
     from prometheus_client.parser import text_string_to_metric_families
 
@@ -106,7 +107,7 @@ def scrape_metrics(data_dir: Path) -> dict[str, Any]:
                          headers={"authorization": f"Bearer {token}"}, timeout=60).text
     except httpx.HTTPError as exc:  # an overloaded runtime may not answer in time
         return {"scrape_error": type(exc).__name__}
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"search_buckets": {}}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name in ("voxmem_saturated", "voxmem_queued_avg_seconds",
@@ -115,6 +116,29 @@ def scrape_metrics(data_dir: Path) -> dict[str, Any]:
                 out[sample.name] = sample.value
             elif sample.name == "voxmem_search_degraded_total":
                 out["degraded_" + sample.labels["reason"]] = sample.value
+            elif (sample.name == "voxmem_request_seconds_bucket"
+                  and sample.labels.get("operation") == "search_memory"):
+                out["search_buckets"][sample.labels["le"]] = sample.value
+    return out
+
+
+def runtime_search_ms(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """Search latency inside the runtime (arrival at the handler to answer) during a step,
+    as the upper bound of the histogram bucket holding p50 / p95 / p99.
+
+    The generator's own figures include its queueing on a loaded machine; these do not
+    (nor the time a request waited in the kernel before the loop read it).
+    """
+    a, b = after.get("search_buckets") or {}, before.get("search_buckets") or {}
+    bounds = sorted(a, key=lambda le: float(le))
+    counts = [a[le] - b.get(le, 0.0) for le in bounds]
+    total = counts[-1] if counts else 0.0
+    out: dict[str, Any] = {}
+    for name, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
+        at = next((le for le, n in zip(bounds, counts, strict=True) if n >= q * total),
+                  None) if total else None
+        out[name] = None if at is None else ("> 10000" if at == "+Inf"
+                                             else f"<= {float(at) * 1000:g}")
     return out
 
 
@@ -148,6 +172,7 @@ def run_open(args: argparse.Namespace, store_url: str = "",
             per_callers = max(1, args.callers // args.generators)
             # Answers go to files, not pipes: a pipe not drained while the step runs
             # fills up and blocks the generator that writes its result.
+            before = scrape_metrics(data_dir)
             with contextlib.ExitStack() as files:
                 sinks = [files.enter_context(tempfile.TemporaryFile("w+"))
                          for _ in range(args.generators)]
@@ -170,6 +195,7 @@ def run_open(args: argparse.Namespace, store_url: str = "",
             connections = sum(p["most_connections_open"] for p in parts)
             recalls = [v for p in parts for v in p["recalls"]]
             saves = [v for p in parts for v in p["saves"]]
+            late = [v for p in parts for v in p["started_late_ms"]]
             errors: dict[str, int] = {}
             examples: dict[str, str] = {}
             for p in parts:
@@ -193,7 +219,10 @@ def run_open(args: argparse.Namespace, store_url: str = "",
                 # figure that compares server options, not requests per second.
                 "runtime_cpu_ms_per_request": round(
                     cpu_s * 1000 / max(1, len(recalls) + len(saves)), 3),
-                "rss_mb_peak": round(peak_rss, 1), "runtime": scrape_metrics(data_dir),
+                "rss_mb_peak": round(peak_rss, 1), "runtime": (after := scrape_metrics(data_dir)),
+                "runtime_search_ms": runtime_search_ms(before, after),
+                "generator_started_late_ms": {"p50": round(pct(late, 50), 2),
+                                              "p95": round(pct(late, 95), 2)},
                 "most_connections_open": connections,
                 # What the load itself cost on the same cores: CPU seconds of all
                 # generator processes per second of the step, and per request.
@@ -211,8 +240,12 @@ def run_open(args: argparse.Namespace, store_url: str = "",
                                     and not errors)
             out["steps"].append(step)
             print(f"offered {step['offered_req_s']:>6} req/s: achieved "
-                  f"{step['achieved_req_s']:>7}, recall p95 {p95} ms, degraded "
-                  f"{step['degraded']}, errors {sum(errors.values())}", file=sys.stderr)
+                  f"{step['achieved_req_s']:>7}, recall p95 {p95} ms (in the runtime "
+                  f"{step['runtime_search_ms']['p95']}), degraded {step['degraded']}, "
+                  f"errors {sum(errors.values())}, loop lag "
+                  f"{after.get('voxmem_loop_lag_seconds', float('nan')) * 1000:.1f} ms, "
+                  f"generator late p95 {step['generator_started_late_ms']['p95']} ms",
+                  file=sys.stderr)
             if not step["keeps_up"] and args.stop_at_saturation:
                 break
     finally:

@@ -68,7 +68,7 @@ class Connections:
     """At most ``limit`` kept-alive connections to one runtime; one request at a time on
     each, a request waits for a free one.
 
-    The limit is what a host has: one connection per live call (the pool of a voice
+    The limit is what a host has: a connection or two per live call (the pool of a voice
     worker). Without it an overloaded runtime made the generator open a connection per
     request in flight, thousands per second, until the runtime's listen queue
     overflowed and the kernel reset connections: errors no real host would send.
@@ -161,7 +161,10 @@ async def generate(url: str, token: str, first: int, callers: int, rate: float,
                                   interrupted=False)
         plan.append((str(k), search_body, _encode(save.payload)))
         turn_ids.append(str(save.payload["turnId"]))
+    # One connection per call for its searches and one for its saves: a host does not
+    # hold its next turn's recall behind the previous turn's save.
     conns = Connections(url, token, limit=callers)
+    save_conns = Connections(url, token, limit=callers)
     recalls: list[float] = []
     saves: list[float] = []
     errors: dict[str, int] = {}
@@ -201,7 +204,7 @@ async def generate(url: str, token: str, first: int, callers: int, rate: float,
             recalls.append((time.perf_counter() - scheduled) * 1000)
             degraded += DEGRADED in content
             started = time.perf_counter()
-            status, content = await conns.request(paths["save_response"], save)
+            status, content = await save_conns.request(paths["save_response"], save)
             if status != 200:
                 failed(f"save:{status}", content.decode(errors="replace"))
                 return
@@ -217,6 +220,9 @@ async def generate(url: str, token: str, first: int, callers: int, rate: float,
     start = time.perf_counter() + rng.uniform(0, 1 / max(rate, 1e-9))
     offset = time.time() - time.perf_counter()
     tasks: list[asyncio.Task[None]] = []
+    # How late the generator itself started each turn: on a machine too busy to give it
+    # its share, its own delay is part of the latencies it reports.
+    started_late: list[float] = []
     k = 0
     while k < turns:
         now = time.perf_counter()
@@ -224,6 +230,7 @@ async def generate(url: str, token: str, first: int, callers: int, rate: float,
         # wake-up per batch instead of one timer per turn.
         while k < turns and start + k / rate <= now:
             scheduled = start + k / rate
+            started_late.append((now - scheduled) * 1000)
             _label, search, save = plan[k]
             tasks.append(asyncio.ensure_future(
                 turn(k, search, save, scheduled, scheduled + offset)))
@@ -235,10 +242,13 @@ async def generate(url: str, token: str, first: int, callers: int, rate: float,
     cpu = _cpu_s() - cpu_before
     runtime_cpu = process_cpu_s(runtime_pid) - runtime_before
     conns.close()
+    save_conns.close()
     return {"recalls": recalls, "saves": saves, "errors": errors, "degraded": degraded,
             "acked": acked, "turns": turns, "span_s": span, "error_examples": examples,
             "generator_cpu_s": cpu, "runtime_cpu_s": runtime_cpu,
-            "connections": conns.opened, "most_connections_open": conns.most_open}
+            "started_late_ms": started_late,
+            "connections": conns.opened + save_conns.opened,
+            "most_connections_open": conns.most_open + save_conns.most_open}
 
 
 def main() -> None:

@@ -5,10 +5,17 @@ it: the search waited in the kernel's socket buffer and in the event loop's queu
 ready callbacks before its handler ran, behind every other request. What keeps that
 wait short is less work per turn. A save must be done (it is acknowledged only once
 durable, and never dropped); a search may be answered without memory, ``degraded``,
-and the agent still speaks. So while the loop lags, a share of searches is answered at
-once, empty and ``degraded`` with ``trace.errors.overload``, before any recall work;
-the share grows with the lag, from none at :data:`SHED_LAG_START_MS` to every search at
-:data:`SHED_LAG_ALL_MS`.
+and the agent still speaks. So:
+
+* saves go through a gate of :data:`SAVES_IN_PROGRESS` at a time. Past capacity the
+  rest wait at the gate, which costs the loop nothing, instead of each putting its
+  redaction, journal hand-off and indexing into the loop's queue ahead of every search.
+  They slow down; none is dropped (it is acknowledged once durable, as always). At
+  light load the gate is never full and changes nothing.
+* while the loop still lags, a share of searches is answered at once, empty and
+  ``degraded`` with ``trace.errors.overload``, before any recall work; the share grows
+  with the lag, from none at :data:`SHED_LAG_START_MS` to every search at
+  :data:`SHED_LAG_ALL_MS`.
 
 The lag is how late the loop runs a timer due every :data:`PROBE_INTERVAL_S`: the time
 any callback, a new request included, waits for the loop. It is measured in the loop
@@ -24,6 +31,7 @@ from collections.abc import Callable
 
 __all__ = [
     "PROBE_INTERVAL_S",
+    "SAVES_IN_PROGRESS",
     "SHED_LAG_ALL_MS",
     "SHED_LAG_START_MS",
     "Admission",
@@ -43,6 +51,10 @@ SHED_LAG_START_MS = 20.0
 SHED_LAG_ALL_MS = 80.0
 #: Moving-average weight of the newest search in the shed share (about the last 20).
 SHED_EWMA_ALPHA = 0.05
+#: Saves being handled at once. Enough for the journal's group commit to batch many
+#: saves per disk sync; few enough that their CPU work between two searches stays a
+#: few milliseconds.
+SAVES_IN_PROGRESS = 32
 
 
 class LoopLag:
@@ -107,7 +119,8 @@ class LoopLag:
 
 
 class Admission:
-    """Decides which searches are answered at once, degraded, because the loop lags.
+    """Gates saves, and decides which searches are answered at once, degraded, because
+    the loop lags.
 
     The decision is deterministic for a given lag: a share ``s`` sheds every search for
     which a running sum of ``s`` crosses a whole number, so at 50 % exactly every
@@ -120,10 +133,13 @@ class Admission:
     """
 
     def __init__(self, lag: LoopLag, start_ms: float = SHED_LAG_START_MS,
-                 all_ms: float = SHED_LAG_ALL_MS) -> None:
+                 all_ms: float = SHED_LAG_ALL_MS,
+                 saves_in_progress: int = SAVES_IN_PROGRESS) -> None:
         if not 0 <= start_ms < all_ms:
             raise ValueError("need 0 <= start_ms < all_ms")
         self.lag = lag
+        #: the gate saves pass one of ``saves_in_progress`` at a time
+        self.saves = asyncio.Semaphore(saves_in_progress)
         self._start_ms = start_ms
         self._all_ms = all_ms
         self._owed = 0.0

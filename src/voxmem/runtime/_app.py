@@ -360,8 +360,14 @@ def create_app(
         shed = admission.shed_search() if op.name == "search_memory" else None
         try:
             payload = await read()
-            result = await dispatch(engine, op.name, payload, received_at=arrived,
-                                    shed=shed)
+            if op.name == "save_response":
+                # Saves take turns through a gate: past capacity they wait here, costing
+                # nothing, instead of filling the loop's queue ahead of every search.
+                async with admission.saves:
+                    result = await dispatch(engine, op.name, payload, received_at=arrived)
+            else:
+                result = await dispatch(engine, op.name, payload, received_at=arrived,
+                                        shed=shed)
             status = 200
         except VoxmemError as exc:
             status = exc.status_code
