@@ -49,6 +49,7 @@ from .._config import Settings, settings_table
 from .._exceptions import BadRequest, InternalError, NotFound, Unauthorized, VoxmemError
 from .._operations import OPERATIONS, Operation, dispatch
 from ..engine import MemoryEngine
+from ._admission import Admission
 from ._hotpath import (
     HOT_OPERATIONS,
     HotPath,
@@ -308,11 +309,13 @@ def create_app(
     token: str,
     settings: Settings | None = None,
     hooks: RuntimeHooks | None = None,
+    admission: Admission | None = None,
 ) -> HotPath:
     """The runtime's ASGI app serving ``engine``, guarded by bearer ``token``.
 
     The lifespan starts the engine, and on shutdown closes it, which applies every
-    journaled write to the store first.
+    journaled write to the store first. ``admission`` (default: measured on the
+    serving loop) decides which searches give way past capacity.
 
     Example::
 
@@ -327,7 +330,7 @@ def create_app(
     secrets = (*cfg.secret_values(), token)
     max_body = cfg.runtime_max_body_bytes
     openapi = _json_response(200, openapi_document(_version()))
-    metrics = RuntimeMetrics(engine.stats)
+    metrics = RuntimeMetrics(engine.stats, admission)
 
     admission = metrics.admission
 
