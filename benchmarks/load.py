@@ -182,9 +182,19 @@ def run_open(args: argparse.Namespace, store_url: str = "",
                      str(pid), args.corpus],
                     stdout=sinks[w], text=True) for w in range(args.generators)]
                 peak_rss = 0.0
+                # The runtime's own view while the step runs, once a second (a scrape
+                # costs the runtime about a millisecond): how late its loop ran.
+                lags: list[float] = []
+                saturated_seen = False
+                next_scrape = time.monotonic() + 1.0
                 while any(p.poll() is None for p in procs):
                     peak_rss = max(peak_rss, process_rss_mb(pid))
-                    time.sleep(0.5)
+                    if time.monotonic() >= next_scrape:
+                        seen = scrape_metrics(data_dir)
+                        lags.append(1000 * seen.get("voxmem_loop_lag_seconds", 0.0))
+                        saturated_seen |= bool(seen.get("voxmem_saturated"))
+                        next_scrape = time.monotonic() + 1.0
+                    time.sleep(0.25)
                 parts = []
                 for sink in sinks:
                     sink.seek(0)
@@ -224,6 +234,9 @@ def run_open(args: argparse.Namespace, store_url: str = "",
                 "generator_started_late_ms": {"p50": round(pct(late, 50), 2),
                                               "p95": round(pct(late, 95), 2)},
                 "most_connections_open": connections,
+                "loop_lag_ms_during": {"median": round(pct(lags, 50), 2) if lags else None,
+                                       "max": round(max(lags), 2) if lags else None},
+                "saturated_during": saturated_seen,
                 # What the load itself cost on the same cores: CPU seconds of all
                 # generator processes per second of the step, and per request.
                 "generator_cpu_cores": round(sum(p["generator_cpu_s"] for p in parts) / max(
@@ -242,8 +255,9 @@ def run_open(args: argparse.Namespace, store_url: str = "",
             print(f"offered {step['offered_req_s']:>6} req/s: achieved "
                   f"{step['achieved_req_s']:>7}, recall p95 {p95} ms (in the runtime "
                   f"{step['runtime_search_ms']['p95']}), degraded {step['degraded']}, "
-                  f"errors {sum(errors.values())}, loop lag "
-                  f"{after.get('voxmem_loop_lag_seconds', float('nan')) * 1000:.1f} ms, "
+                  f"errors {sum(errors.values())}, loop lag median/max "
+                  f"{step['loop_lag_ms_during']['median']}/{step['loop_lag_ms_during']['max']}"
+                  f" ms, shed {after.get('degraded_overload', 0):.0f}, "
                   f"generator late p95 {step['generator_started_late_ms']['p95']} ms",
                   file=sys.stderr)
             if not step["keeps_up"] and args.stop_at_saturation:
