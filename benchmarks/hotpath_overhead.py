@@ -88,16 +88,17 @@ async def measure(requests: int) -> dict[str, Any]:
                     if k % 2:
                         op = "save_response"
                         payload = core.call(
-                            "save_response", user_text=lines[n % len(lines)],
-                            assistant_text="ok", user=user, user_id=None, turn_id=None,
-                            tool_calls=None, metadata=None, interrupted=False).payload
+                            "save_response",
+                            user_text=lines[n % len(lines)], assistant_text="ok", user=user,
+                            user_id=None, turn_id=None, tool_calls=None, metadata=None,
+                            interrupted=False).payload
                     else:
                         op = "search_memory"
                         payload = core.call(
-                            "search_memory", query=questions[n % len(questions)],
-                            user=user, user_id=None, lanes=None,
-                            intent="answer_current_user", top_k=None, timeout_ms=None,
-                            mode="fast", deadline_at=None).payload
+                            "search_memory", query=questions[n % len(questions)], user=user,
+                            user_id=None,
+                            lanes=None, intent="answer_current_user", top_k=None,
+                            timeout_ms=None, mode="fast").payload
                     bodies[name].append((OPERATION_SPECS[op].path,
                                          json.dumps(payload).encode()))
             for n in range(CALLERS):  # warm every caller on both paths' shared engine
