@@ -65,6 +65,28 @@ def test_the_shed_share_follows_the_lag() -> None:
     assert [admission.shed_search() for _ in range(20)] == [None] * 20
 
 
+async def test_saves_waiting_at_the_gate_shed_searches() -> None:
+    admission = Admission(LoopLag(), saves_in_progress=2)
+    await admission.enter_save()
+    await admission.enter_save()  # the gate is full
+    waiting = [asyncio.ensure_future(admission.enter_save()) for _ in range(2)]
+    while admission.saves_waiting < 2:
+        await asyncio.sleep(0)  # let the savers reach the gate
+    # Two waiting at a gate of two: half the searches give way, the loop never lagged.
+    assert admission.lag.lag_ms == 0
+    assert admission.shed_share_now() == 0.5
+    decisions = [admission.shed_search() for _ in range(10)]
+    assert sum(d is not None for d in decisions) == 5
+    assert "2 saves wait" in next(d for d in decisions if d is not None)
+    admission.leave_save()
+    admission.leave_save()
+    await asyncio.gather(*waiting)  # both passed the gate in turn
+    assert admission.saves_waiting == 0
+    assert [admission.shed_search() for _ in range(10)] == [None] * 10
+    admission.leave_save()
+    admission.leave_save()
+
+
 def test_admission_refuses_a_backwards_range() -> None:
     with pytest.raises(ValueError):
         Admission(LoopLag(), start_ms=50, all_ms=10)

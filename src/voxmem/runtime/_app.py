@@ -366,8 +366,11 @@ def create_app(
             if op.name == "save_response":
                 # Saves take turns through a gate: past capacity they wait here, costing
                 # nothing, instead of filling the loop's queue ahead of every search.
-                async with admission.saves:
+                await admission.enter_save()
+                try:
                     result = await dispatch(engine, op.name, payload, received_at=arrived)
+                finally:
+                    admission.leave_save()
             else:
                 result = await dispatch(engine, op.name, payload, received_at=arrived,
                                         shed=shed)

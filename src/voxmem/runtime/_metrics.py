@@ -14,9 +14,8 @@ runtimes in one process (tests) never share counters.
 
 Saturation is judged from what the callers feel, not from CPU: a runtime is saturated
 when requests wait for the event loop (the moving average of time between arrival and
-dispatch passes :data:`SATURATED_QUEUE_MS`, or the loop runs a timer
-:data:`~voxmem.runtime._admission.SHED_LAG_START_MS` late so admission control sheds
-searches) or when searches go without memory (the moving share of searches degraded by
+dispatch passes :data:`SATURATED_QUEUE_MS`, saves queue at admission control's gate,
+or the loop runs a timer :data:`~voxmem.runtime._admission.SHED_LAG_START_MS` late) or when searches go without memory (the moving share of searches degraded by
 their deadline or shed passes :data:`SATURATED_DEGRADED_SHARE`).
 Both averages move per request rather than per second, so the signal depends on what
 happened, not on how fast a loaded test machine runs.
@@ -77,13 +76,14 @@ class Saturation:
     in_flight: int
     loop_lag_ms: float = 0.0
     shed_share: float = 0.0
+    saves_waiting: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON shape for ``/v1/runtime``."""
         return {"saturated": self.saturated, "queuedMs": round(self.queued_ms, 3),
                 "deadlineDegradedShare": round(self.deadline_degraded_share, 4),
                 "inFlight": self.in_flight, "loopLagMs": round(self.loop_lag_ms, 3),
-                "shedShare": round(self.shed_share, 4)}
+                "shedShare": round(self.shed_share, 4), "savesWaiting": self.saves_waiting}
 
 
 class _EngineCollector(Collector):
@@ -220,6 +220,7 @@ class RuntimeMetrics:
     def _saturated(self) -> bool:
         return (self._queued_avg_ms >= SATURATED_QUEUE_MS
                 or self.admission.lag.lag_ms >= SHED_LAG_START_MS
+                or self.admission.saves_waiting > 0
                 or self._deadline_share >= SATURATED_DEGRADED_SHARE)
 
     def saturation(self) -> Saturation:
@@ -228,7 +229,8 @@ class RuntimeMetrics:
                           deadline_degraded_share=self._deadline_share,
                           in_flight=self._in_flight,
                           loop_lag_ms=self.admission.lag.lag_ms,
-                          shed_share=self.admission.shed_share)
+                          shed_share=self.admission.shed_share,
+                          saves_waiting=self.admission.saves_waiting)
 
     def exposition(self) -> bytes:
         """Everything in the Prometheus text format."""
