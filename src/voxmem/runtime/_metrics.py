@@ -15,8 +15,9 @@ runtimes in one process (tests) never share counters.
 Saturation is judged from what the callers feel, not from CPU: a runtime is saturated
 when requests wait for the event loop (the moving average of time between arrival and
 dispatch passes :data:`SATURATED_QUEUE_MS`, saves queue at admission control's gate,
-or the loop runs a timer :data:`~voxmem.runtime._admission.SHED_LAG_START_MS` late) or when searches go without memory (the moving share of searches degraded by
-their deadline or shed passes :data:`SATURATED_DEGRADED_SHARE`).
+or the loop runs a timer :data:`~voxmem.runtime._admission.SHED_LAG_START_MS` late) or
+when searches go without memory (the moving share of searches degraded by their
+deadline or shed passes :data:`SATURATED_DEGRADED_SHARE`).
 Both averages move per request rather than per second, so the signal depends on what
 happened, not on how fast a loaded test machine runs.
 """
