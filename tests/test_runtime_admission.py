@@ -18,6 +18,7 @@ from voxmem.runtime._admission import (
     LAG_EWMA_ALPHA,
     SHED_LAG_ALL_MS,
     SHED_LAG_START_MS,
+    SUSTAINED_PROBES,
     Admission,
     LoopLag,
 )
@@ -34,18 +35,31 @@ def lagging(admission: Admission, lag_s: float) -> None:
         admission.lag.observe(lag_s)
 
 
-async def test_a_blocked_loop_shows_as_lag() -> None:
+async def test_a_loop_that_keeps_running_late_shows_as_lag() -> None:
     lag = LoopLag()
     lag.start()
     try:
         await lag.next_probe()
-        assert lag.probes >= 1
-        # Block the loop the way a burst of work does; the probe due meanwhile runs late.
-        time.sleep(0.1)  # noqa: ASYNC251 - the point: a loop that cannot run its timers
-        await lag.next_probe()
+        for _ in range(SUSTAINED_PROBES):
+            # Block the loop the way a backlog does; the probe due meanwhile runs late.
+            time.sleep(0.1)  # noqa: ASYNC251 - the point: a loop that cannot run its timers
+            await lag.next_probe()
         assert lag.lag_ms >= LAG_EWMA_ALPHA * 90
     finally:
         lag.stop()
+
+
+def test_one_stall_is_not_lag() -> None:
+    # A runtime stopped for two seconds (SIGSTOP, a pause) and idle again: the probe
+    # that ran late is one, not a backlog; the next searches must not be shed.
+    lag = LoopLag()
+    for late_s in (0.001, 0.0, 2.0):
+        lag.observe(late_s)
+    assert lag.lag_ms < 1.0
+    assert Admission(lag).shed_search() is None
+    for _ in range(SUSTAINED_PROBES):
+        lag.observe(2.0)
+    assert lag.lag_ms >= LAG_EWMA_ALPHA * 2000
 
 
 def test_the_shed_share_follows_the_lag() -> None:

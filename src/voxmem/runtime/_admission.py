@@ -21,8 +21,9 @@ and the agent still speaks. So:
   short, so past capacity the backlog shows as saves waiting, not as lag; the lag
   catches everything else (a neighbour taking the cores, a long pause).
 
-The lag is how late the loop runs a timer due every :data:`PROBE_INTERVAL_S`: the time
-any callback, a new request included, waits for the loop. It is measured in the loop
+The lag is how late the loop runs a timer due every :data:`PROBE_INTERVAL_S` (the least
+late of the last :data:`SUSTAINED_PROBES`, so one stall does not count): the time any
+callback, a new request included, waits for the loop. It is measured in the loop
 itself, so it counts what the callers feel whatever the cause (this runtime's own
 work, a neighbour on the same cores, a long GC pause).
 """
@@ -30,6 +31,7 @@ work, a neighbour on the same cores, a long GC pause).
 from __future__ import annotations
 
 import asyncio
+import collections
 import time
 from collections.abc import Callable
 
@@ -39,6 +41,7 @@ __all__ = [
     "SHED_LAG_ALL_MS",
     "SHED_LAG_START_MS",
     "SHED_SAVES_WAITING_ALL",
+    "SUSTAINED_PROBES",
     "Admission",
     "LoopLag",
 ]
@@ -49,6 +52,8 @@ PROBE_INTERVAL_S = 0.005
 #: Weight of the newest probe in the moving average. A loop that lags runs few probes
 #: (one per pass over its queue), so each counts for a lot.
 LAG_EWMA_ALPHA = 0.2
+#: A lag counts only when this many probes in a row ran late (see LoopLag.observe).
+SUSTAINED_PROBES = 3
 #: Below this lag no search is shed: a busy loop that still answers well inside a
 #: voice turn's recall budget.
 SHED_LAG_START_MS = 20.0
@@ -87,6 +92,7 @@ class LoopLag:
         self._handle: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._probed: asyncio.Event | None = None
+        self._recent: collections.deque[float] = collections.deque(maxlen=SUSTAINED_PROBES)
         self.lag_ms = 0.0
         self.probes = 0
 
@@ -106,7 +112,13 @@ class LoopLag:
 
     def observe(self, lag_s: float) -> None:
         """Count one probe that ran ``lag_s`` seconds after it was due."""
-        self.lag_ms += LAG_EWMA_ALPHA * (max(0.0, lag_s) * 1000.0 - self.lag_ms)
+        self._recent.append(max(0.0, lag_s) * 1000.0)
+        # The least late of the last few probes: a loop that cannot keep up runs every
+        # probe late, while one stall (the process stopped, a long GC pause, the machine
+        # busy elsewhere for a moment) is a single late probe, after which the loop is
+        # idle — counting it would shed the next searches of a runtime with nothing
+        # to do.
+        self.lag_ms += LAG_EWMA_ALPHA * (min(self._recent) - self.lag_ms)
         self.probes += 1
 
     async def next_probe(self) -> None:
