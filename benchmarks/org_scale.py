@@ -262,6 +262,9 @@ def main() -> None:
     parser.add_argument("--runtime", action="store_true",
                         help="also measure org search through the runtime's HTTP API")
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--keep", metavar="DIR",
+                        help="build into DIR and keep it; a later run with the same DIR "
+                             "skips the build (before/after comparisons on one store)")
     parser.add_argument("--phase", choices=("all", "load"), default="all",
                         help=argparse.SUPPRESS)  # the fresh-process half of a run
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
@@ -274,9 +277,22 @@ def main() -> None:
         return
     out: dict[str, Any] = {"chunks": args.size, "backend": args.backend,
                            "embedder": "static", "cpus": os.cpu_count()}
-    with tempfile.TemporaryDirectory(prefix="voxmem-org-") as tmp, \
-            store_url(args.backend) as url:
-        out.update(asyncio.run(build(args, tmp, url)))
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(store_url(args.backend))
+        if args.keep:
+            if args.backend != "sqlite":
+                sys.exit("--keep needs --backend sqlite (the Postgres store is throwaway)")
+            tmp = args.keep
+            built = Path(tmp) / "org_scale_build.json"
+        else:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="voxmem-org-"))
+            built = Path(tmp) / "none"
+        if built.exists():
+            out.update(json.loads(built.read_text()))
+        else:
+            out.update(asyncio.run(build(args, tmp, url)))
+            if args.keep:
+                built.write_text(json.dumps(out))
         print(f"built: {out}", file=sys.stderr)
         # Load in a fresh process: its start-up and memory are what a restart sees.
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
