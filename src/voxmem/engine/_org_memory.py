@@ -29,6 +29,7 @@ from ._caller_memory import (
 from ._index import FloatArray, HybridIndex
 from ._malloc import release_free_memory
 from ._org_file import read_vectors, write_vectors
+from ._payloads import FileRecords
 
 __all__ = ["ORG_SAVE_INTERVAL_S", "OrgMemory"]
 
@@ -60,7 +61,12 @@ class OrgMemory:
                  vector_file: Path | None = None, model: str = "") -> None:
         self.tenant_id = tenant_id
         self.project_id = project_id
-        self.index = HybridIndex(dimensions, encode=encode_doc, decode=decode_doc, ann=True)
+        # Payloads and exact vectors in scratch files next to the vector file (not on a
+        # tmpfs, where they would be as resident as arrays): ~1.5 GB at a million
+        # chunks that need not be in anonymous memory (docs/performance.md).
+        scratch = vector_file.parent if vector_file is not None else None
+        self.index = HybridIndex(dimensions, encode=encode_doc, decode=decode_doc, ann=True,
+                                 records=FileRecords(scratch), scratch_dir=scratch)
         self.versions: dict[str, int] = {}
         self.ready = asyncio.Event()
         self.load_error: Exception | None = None
@@ -131,9 +137,21 @@ class OrgMemory:
 
     def _add_stored(self, chunks: Sequence[Chunk], covered: set[str]) -> None:
         dims = self.index.dimensions
-        self.add_chunks(chunks, [None if c.id in covered else vector_from_blob(c.embedding,
-                                                                                 dims)
-                                 for c in chunks], bulk=True)
+        vectors = [vector_from_blob(c.embedding, dims) for c in chunks]
+        # A chunk the saved graph covers gets no graph insert, only its exact copy for
+        # rescoring (written once its position exists).
+        self.add_chunks(chunks, [None if c.id in covered else v
+                                 for c, v in zip(chunks, vectors, strict=True)], bulk=True)
+        ann = self.index.ann
+        if ann is None or not covered:
+            return
+        index = self.index
+        found = [(pos, v) for c, v in zip(chunks, vectors, strict=True)
+                 if v is not None and c.id in covered
+                 and (pos := index.position_of(c.id)) is not None]
+        if found:
+            ann.put_exact(np.array([p for p, _ in found], dtype=np.int64),
+                          np.stack([v for _, v in found]))
 
     def remove_document(self, index_name: str, document_id: str) -> None:
         key = document_key(index_name, document_id)
@@ -173,11 +191,15 @@ class OrgMemory:
             covered: set[str] = set(saved.ids) if saved is not None else set()
             saved_count = len(covered)
             self.versions = await store.index_versions(self.tenant_id, self.project_id)
-            chunks = await store.load_chunks(self.tenant_id, self.project_id)
-            self.index.reserve(len(chunks))
-            await load_in_slices(functools.partial(self._add_stored, covered=covered), chunks)
-            missing = len(chunks) - len(covered)
-            del chunks, covered
+            listed = await store.list_indexes(self.tenant_id, self.project_id)
+            self.index.reserve(sum(i.chunk_count for i in listed))
+            add = functools.partial(self._add_stored, covered=covered)
+            # Page by page: the whole project read at once was ~1.4 GB of transient
+            # objects at a million chunks.
+            async for page in store.chunk_pages(self.tenant_id, self.project_id):
+                await load_in_slices(add, page)
+            missing = len(self.index) - len(covered)
+            del covered
             if saved is not None:
                 got = await loop.run_in_executor(
                     None, self.index.restore_vectors, saved.graph, saved.center, saved.keys,

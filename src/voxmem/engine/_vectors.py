@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -38,10 +39,13 @@ class VectorStore:
     Called with the owning index's lock held; the approximate index shares that lock.
     """
 
-    def __init__(self, dimensions: int, lock: threading.RLock, *, ann: bool) -> None:
+    def __init__(self, dimensions: int, lock: threading.RLock, *, ann: bool,
+                 scratch_dir: Path | None = None) -> None:
         self.dimensions = dimensions
-        #: With ``ann``, vectors live in an approximate index (not in ``_matrix``).
-        self.ann: OrgVectors | None = OrgVectors(dimensions, lock) if ann else None
+        #: With ``ann``, vectors live in an approximate index (not in ``_matrix``), and
+        #: their exact copies in a file in ``scratch_dir`` (or the system's temp dir).
+        self.ann: OrgVectors | None = (OrgVectors(dimensions, lock, scratch_dir=scratch_dir)
+                                       if ann else None)
         self._matrix: FloatArray = np.zeros((0 if ann else 64, dimensions),
                                             dtype=np.float32)
         self.has: BoolArray = np.zeros(64, dtype=np.bool_)

@@ -151,6 +151,13 @@ INDEX_VERSIONS = shared(
 LOAD_CHUNKS = shared(
     "SELECT id, index_name, doc_id, ordinal, text, metadata, created_at, embedding"
     " FROM chunks WHERE tenant_id = ? AND project_id = ? ORDER BY rowid")
+#: One page of a project's chunks after insertion order ``?`` (keyset paging: each page
+#: starts where the last ended, so a million-chunk load never holds them all at once).
+#: The order column comes last, after :func:`_rows.chunk`'s columns.
+CHUNK_PAGE = shared(
+    "SELECT id, index_name, doc_id, ordinal, text, metadata, created_at, embedding, rowid"
+    " FROM chunks WHERE tenant_id = ? AND project_id = ? AND rowid > ?"
+    " ORDER BY rowid LIMIT ?")
 BUMP_INDEX = shared(
     "UPDATE org_indexes SET version = ?, updated_at = ?"
     " WHERE tenant_id = ? AND project_id = ? AND name = ?")
