@@ -45,11 +45,18 @@ DOCS_PER_CALL = 100
 K = 10
 
 
-def rss_mb() -> float:
+def rss_mb(field: str = "VmRSS") -> float:
+    """Resident memory from /proc (``RssAnon``: the process's own heap and arrays;
+    ``RssFile``: pages of mapped files, such as the exact vectors' scratch file, which
+    the kernel can drop and read back)."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def rss_parts() -> dict[str, int]:
+    return {name: round(rss_mb(name)) for name in ("RssAnon", "RssFile", "RssShmem")}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -175,6 +182,7 @@ async def load_and_search(args: argparse.Namespace, data_dir: str,
     out["vectors_from"] = org.vectors_from
     out["chunks"] = len(org.index)
     out["rss_mb_loaded"] = round(rss_mb())
+    out["rss_mb_loaded_parts"] = rss_parts()
     try:
         for q in questions[:50]:
             await engine.search_index("default", "bench", None, q, K)
@@ -185,6 +193,7 @@ async def load_and_search(args: argparse.Namespace, data_dir: str,
             times.append((time.perf_counter() - t0) * 1000)
         out["engine_org_search_ms"] = summary(times)
         out["rss_mb_after_search"] = round(rss_mb())
+        out["rss_mb_after_search_parts"] = rss_parts()
         # Recall@10 of the vector side against exact search over the stored vectors
         # (a neighbour counts when its exact similarity reaches the exact 10th best).
         chunks = await engine.store.load_chunks("default", "bench")
@@ -316,6 +325,9 @@ def main() -> None:
          out["first_answer_from"]),
         ("start to warm index (s)", out["start_to_warm_s"], f"vectors: {out['vectors_from']}"),
         ("RSS loaded (MB)", out["rss_mb_loaded"], "fresh process"),
+        ("RSS after searches (MB): anon / file",
+         f"{out['rss_mb_after_search_parts']['RssAnon']} / "
+         f"{out['rss_mb_after_search_parts']['RssFile']}", "file: mapped, reclaimable"),
         ("org search p50 / p95 (ms)", f"{out['engine_org_search_ms']['p50']} / "
          f"{out['engine_org_search_ms']['p95']}", "in-process, incl. query embedding"),
         ("vector search p50 / p95 (ms)", f"{out['ann_search_ms']['p50']} / "
