@@ -215,7 +215,7 @@ class HybridIndex:
         if self.ann is not None:
             self.ann.flush(threads)
 
-    def restore_vectors(self, raw: bytes, center: FloatArray, keys: IntArray,
+    def restore_vectors(self, raw: memoryview | bytes, center: FloatArray, keys: IntArray,
                         ids: Sequence[str]) -> IntArray:
         """Install a saved approximate index whose ``keys`` hold the vectors of ``ids``.
 

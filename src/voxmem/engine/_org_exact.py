@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from .._files import PRIVATE_DIR_MODE
+
 __all__ = ["ExactRows"]
 
 FloatArray = npt.NDArray[np.float32]
@@ -48,7 +50,7 @@ class ExactRows:
         self._row_bytes = dimensions * 4
         self._lock = lock
         if directory is not None:
-            directory.mkdir(parents=True, exist_ok=True)
+            directory.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
         # Not on a tmpfs when the engine has a data directory: there the pages would be
         # shared memory, as resident as an array.
         # Open for the index's life (closed by close(), or with the object).

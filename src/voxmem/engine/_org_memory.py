@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._files import PRIVATE_DIR_MODE
 from ..models import Chunk
 from ..store import Store
 from ._analysis import analyze
@@ -269,9 +270,11 @@ class OrgMemory:
                 return False
             ann.flush()
             ann.dirty = False  # a write racing the export marks it dirty again
-            graph, center, keys, positions = ann.export()
+            graph_file = self.vector_file.with_name(self.vector_file.name + ".graph")
+            self.vector_file.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+            center, keys, positions = ann.export(graph_file)
             ids = [self.index.id_at(p) for p in positions.tolist()]
-            write_vectors(self.vector_file, self.model, self.index.dimensions, graph,
+            write_vectors(self.vector_file, self.model, self.index.dimensions, graph_file,
                           center, keys, ids)
             self._saved_at = time.monotonic()
             return True

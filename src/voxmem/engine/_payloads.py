@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from .._files import PRIVATE_DIR_MODE
 from ._ranked import grow
 
 __all__ = ["BLOCK_BYTES", "FIRST_BLOCK_BYTES", "FileRecords", "PackedRecords"]
@@ -113,7 +114,7 @@ class FileRecords:
 
     def __init__(self, directory: Path | None = None) -> None:
         if directory is not None:
-            directory.mkdir(parents=True, exist_ok=True)
+            directory.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
         # Open for the index's life (closed by close(), or with the object).
         self._file = tempfile.TemporaryFile(dir=directory, prefix="org-records-")  # noqa: SIM115
         self._offset: npt.NDArray[np.int64] = np.zeros(64, dtype=np.int64)

@@ -86,7 +86,7 @@ class VectorStore:
         if self.ann is not None and self.has[pos]:
             self.ann.remove(pos)
 
-    def restore(self, raw: bytes, center: FloatArray, keys: IntArray,
+    def restore(self, raw: memoryview | bytes, center: FloatArray, keys: IntArray,
                 positions: IntArray) -> IntArray:
         """Install a saved approximate index (see ``OrgVectors.restore``); returns the
         positions that got a vector."""
