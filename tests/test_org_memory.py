@@ -135,3 +135,14 @@ def test_exact_rows_grow_and_read_back_by_position(tmp_path: Path) -> None:
                           data[[9, 10, 11, 2_000]] * np.array([1, 0, 1, 1],
                                                                dtype=np.float32)[:, None])
     rows.close()
+
+
+def test_scratch_files_fall_back_to_the_temp_dir(tmp_path: Path,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the data directory should be")
+    records = FileRecords(blocker / "org-vectors")
+    records.append(b"still works")
+    assert records[0] == b"still works"
+    assert "using the temp dir" in caplog.text
+    records.close()

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import mmap
 import os
-import tempfile
 import threading
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from .._files import PRIVATE_DIR_MODE
+from ._payloads import scratch_file
 
 __all__ = ["ExactRows"]
 
@@ -49,12 +48,9 @@ class ExactRows:
         self.dimensions = dimensions
         self._row_bytes = dimensions * 4
         self._lock = lock
-        if directory is not None:
-            directory.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
         # Not on a tmpfs when the engine has a data directory: there the pages would be
         # shared memory, as resident as an array.
-        # Open for the index's life (closed by close(), or with the object).
-        self._file = tempfile.TemporaryFile(dir=directory, prefix="org-exact-")  # noqa: SIM115
+        self._file = scratch_file(directory, "org-exact-")
         self._fd = self._file.fileno()
         self._capacity = 0
         self._map: mmap.mmap | None = None

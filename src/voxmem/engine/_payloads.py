@@ -14,10 +14,12 @@ payload's codec (e.g. msgspec) is the owner's.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import numpy.typing as npt
@@ -25,7 +27,9 @@ import numpy.typing as npt
 from .._files import PRIVATE_DIR_MODE
 from ._ranked import grow
 
-__all__ = ["BLOCK_BYTES", "FIRST_BLOCK_BYTES", "FileRecords", "PackedRecords"]
+__all__ = ["BLOCK_BYTES", "FIRST_BLOCK_BYTES", "FileRecords", "PackedRecords", "scratch_file"]
+
+log = logging.getLogger("voxmem.engine")
 
 #: Bytes per block, once an index holds a few blocks' worth: blocks start at
 #: ``FIRST_BLOCK_BYTES`` and double, so a caller with a handful of turns holds kilobytes.
@@ -96,6 +100,19 @@ class PackedRecords:
         return block[at:at + int(self._length[i])].tobytes()
 
 
+def scratch_file(directory: Path | None, prefix: str) -> IO[bytes]:
+    """An unlinked temporary file in ``directory`` (the system's temp dir when None or
+    not writable), open for the owner's life; closed by the owner or with it."""
+    if directory is not None:
+        try:
+            directory.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+            return tempfile.TemporaryFile(dir=directory, prefix=prefix)
+        except OSError as exc:
+            log.warning("scratch file not created in %s (%s): using the temp dir",
+                        directory, exc)
+    return tempfile.TemporaryFile(prefix=prefix)
+
+
 class FileRecords:
     """Append-only ``bytes`` records in an unlinked file; record ``i`` is ``records[i]``.
 
@@ -113,10 +130,7 @@ class FileRecords:
     __slots__ = ("_end", "_file", "_length", "_n", "_offset")
 
     def __init__(self, directory: Path | None = None) -> None:
-        if directory is not None:
-            directory.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
-        # Open for the index's life (closed by close(), or with the object).
-        self._file = tempfile.TemporaryFile(dir=directory, prefix="org-records-")  # noqa: SIM115
+        self._file = scratch_file(directory, "org-records-")
         self._offset: npt.NDArray[np.int64] = np.zeros(64, dtype=np.int64)
         self._length: npt.NDArray[np.int32] = np.zeros(64, dtype=np.int32)
         self._n = 0
