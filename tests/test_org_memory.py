@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import voxmem.engine._org_exact as org_exact
 import voxmem.engine._org_memory as org_module
 from voxmem.engine._org_exact import ExactRows
 from voxmem.engine._org_memory import OrgMemory
@@ -146,3 +147,17 @@ def test_scratch_files_fall_back_to_the_temp_dir(tmp_path: Path,
     assert records[0] == b"still works"
     assert "using the temp dir" in caplog.text
     records.close()
+
+
+def test_exact_rows_read_the_same_after_their_pages_are_released(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(org_exact, "RELEASE_EVERY", 3)
+    lock = threading.RLock()
+    rows = ExactRows(DIMS, tmp_path, lock)
+    data = np.random.default_rng(5).normal(size=(2_000, DIMS)).astype(np.float32)
+    rows.put(np.arange(2_000, dtype=np.int64), data)
+    picks = np.random.default_rng(6).integers(0, 2_000, size=(10, 50))
+    with lock:
+        for pick in picks:  # releases after the 3rd, 6th and 9th read
+            assert np.array_equal(rows.get(pick), data[pick])
+    rows.close()
