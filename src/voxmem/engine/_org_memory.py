@@ -7,6 +7,7 @@ current by create_index and deletions, and saved back off the event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import threading
@@ -281,6 +282,9 @@ class OrgMemory:
         except OSError as exc:
             ann.dirty = True
             log.warning("saving org vector index %s failed: %s", self.vector_file, exc)
+            with contextlib.suppress(OSError):  # a half-written graph (disk full)
+                self.vector_file.with_name(self.vector_file.name + ".graph").unlink(
+                    missing_ok=True)
             return False
         finally:
             self._save_lock.release()
