@@ -200,8 +200,12 @@ class OrgMemory:
             # objects at a million chunks.
             async for page in store.chunk_pages(self.tenant_id, self.project_id):
                 await load_in_slices(add, page)
+                del page  # not kept alive through the rest of the load
             missing = len(self.index) - len(covered)
-            del covered
+            # ``add`` holds the set too: a million ids, ~100 MB, freed before the
+            # graph is restored (and before malloc_trim, which can only return what
+            # is free).
+            del covered, add
             if saved is not None:
                 got = await loop.run_in_executor(
                     None, self.index.restore_vectors, saved.graph, saved.center, saved.keys,
