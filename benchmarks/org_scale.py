@@ -45,11 +45,18 @@ DOCS_PER_CALL = 100
 K = 10
 
 
-def rss_mb() -> float:
+def rss_mb(field: str = "VmRSS") -> float:
+    """Resident memory from /proc (``RssAnon``: the process's own heap and arrays;
+    ``RssFile``: pages of mapped files, such as the exact vectors' scratch file, which
+    the kernel can drop and read back)."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def rss_parts() -> dict[str, int]:
+    return {name: round(rss_mb(name)) for name in ("RssAnon", "RssFile", "RssShmem")}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -124,13 +131,14 @@ async def build(args: argparse.Namespace, data_dir: str, url: str) -> dict[str, 
     calls: list[float] = []
     t = time.perf_counter()
     try:
-        for base in range(0, args.size, DOCS_PER_CALL):
+        per_call = args.docs_per_call
+        for base in range(0, args.size, per_call):
             docs = [{"id": f"doc-{base + i}", "text": texts[base + i], "metadata": {}}
-                    for i in range(min(DOCS_PER_CALL, args.size - base))]
+                    for i in range(min(per_call, args.size - base))]
             t0 = time.perf_counter()
             await engine.create_index("default", "bench", f"kb{base // 100_000}", docs)
             calls.append((time.perf_counter() - t0) * 1000)
-            if args.progress and base % 20_000 == 0:
+            if args.progress and base % 20_000 < per_call:
                 print(f"  build {base:,}/{args.size:,} "
                       f"({time.perf_counter() - t:.0f} s)", file=sys.stderr)
         build_s = time.perf_counter() - t
@@ -145,7 +153,8 @@ async def build(args: argparse.Namespace, data_dir: str, url: str) -> dict[str, 
         await engine.close()
         close_s = time.perf_counter() - t
     tenth = max(1, len(calls) // 10)
-    return {"build_s": round(build_s, 1), "index_settle_s": round(settle_s, 1),
+    return {"build_s": round(build_s, 1), "docs_per_call": args.docs_per_call,
+            "index_settle_s": round(settle_s, 1),
             "close_save_s": round(close_s, 1),
             "create_index_ms_first_tenth": summary(calls[:tenth]),
             "create_index_ms_last_tenth": summary(calls[-tenth:])}
@@ -175,6 +184,7 @@ async def load_and_search(args: argparse.Namespace, data_dir: str,
     out["vectors_from"] = org.vectors_from
     out["chunks"] = len(org.index)
     out["rss_mb_loaded"] = round(rss_mb())
+    out["rss_mb_loaded_parts"] = rss_parts()
     try:
         for q in questions[:50]:
             await engine.search_index("default", "bench", None, q, K)
@@ -185,6 +195,7 @@ async def load_and_search(args: argparse.Namespace, data_dir: str,
             times.append((time.perf_counter() - t0) * 1000)
         out["engine_org_search_ms"] = summary(times)
         out["rss_mb_after_search"] = round(rss_mb())
+        out["rss_mb_after_search_parts"] = rss_parts()
         # Recall@10 of the vector side against exact search over the stored vectors
         # (a neighbour counts when its exact similarity reaches the exact 10th best).
         chunks = await engine.store.load_chunks("default", "bench")
@@ -262,6 +273,11 @@ def main() -> None:
     parser.add_argument("--runtime", action="store_true",
                         help="also measure org search through the runtime's HTTP API")
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--docs-per-call", type=int, default=DOCS_PER_CALL,
+                        help="documents per create_index call (a bulk upload sends more)")
+    parser.add_argument("--keep", metavar="DIR",
+                        help="build into DIR and keep it; a later run with the same DIR "
+                             "skips the build (before/after comparisons on one store)")
     parser.add_argument("--phase", choices=("all", "load"), default="all",
                         help=argparse.SUPPRESS)  # the fresh-process half of a run
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
@@ -274,9 +290,22 @@ def main() -> None:
         return
     out: dict[str, Any] = {"chunks": args.size, "backend": args.backend,
                            "embedder": "static", "cpus": os.cpu_count()}
-    with tempfile.TemporaryDirectory(prefix="voxmem-org-") as tmp, \
-            store_url(args.backend) as url:
-        out.update(asyncio.run(build(args, tmp, url)))
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(store_url(args.backend))
+        if args.keep:
+            if args.backend != "sqlite":
+                sys.exit("--keep needs --backend sqlite (the Postgres store is throwaway)")
+            tmp = args.keep
+            built = Path(tmp) / "org_scale_build.json"
+        else:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="voxmem-org-"))
+            built = Path(tmp) / "none"
+        if built.exists():
+            out.update(json.loads(built.read_text()))
+        else:
+            out.update(asyncio.run(build(args, tmp, url)))
+            if args.keep:
+                built.write_text(json.dumps(out))
         print(f"built: {out}", file=sys.stderr)
         # Load in a fresh process: its start-up and memory are what a restart sees.
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
@@ -292,7 +321,8 @@ def main() -> None:
             out.update(asyncio.run(through_runtime(args, tmp, url)))
     rows = [
         ("chunks", f"{out['chunks']:,}", args.backend),
-        ("build (s)", out["build_s"], "create_index x 100 docs, static embedder"),
+        ("build (s)", out["build_s"],
+         f"create_index x {out.get('docs_per_call', DOCS_PER_CALL)} docs, static embedder"),
         ("create_index ms, first / last tenth (p50)",
          f"{out['create_index_ms_first_tenth']['p50']} / "
          f"{out['create_index_ms_last_tenth']['p50']}", "flat = no superlinearity"),
@@ -300,6 +330,9 @@ def main() -> None:
          out["first_answer_from"]),
         ("start to warm index (s)", out["start_to_warm_s"], f"vectors: {out['vectors_from']}"),
         ("RSS loaded (MB)", out["rss_mb_loaded"], "fresh process"),
+        ("RSS after searches (MB): anon / file",
+         f"{out['rss_mb_after_search_parts']['RssAnon']} / "
+         f"{out['rss_mb_after_search_parts']['RssFile']}", "file: mapped, reclaimable"),
         ("org search p50 / p95 (ms)", f"{out['engine_org_search_ms']['p50']} / "
          f"{out['engine_org_search_ms']['p95']}", "in-process, incl. query embedding"),
         ("vector search p50 / p95 (ms)", f"{out['ann_search_ms']['p50']} / "

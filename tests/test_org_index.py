@@ -196,9 +196,11 @@ async def test_org_vector_recall_against_exact_on_real_text(tmp_path: Path) -> N
             threshold = np.sort(exact_vectors @ q)[-10]
             got = org.index.dense(q, 10).positions
             rows = np.searchsorted(np.asarray(alive), got)
-            hits += int(np.sum(exact_vectors[rows] @ q >= threshold - 1e-3))
+            # Strict: a near-tie within float16 precision counts only when it is one
+            # (the candidates are rescored exactly, so the graph's precision is moot).
+            hits += int(np.sum(exact_vectors[rows] @ q >= threshold - 1e-6))
         assert len(matrix) == len(alive) >= 1_000
-        assert hits / (10 * len(queries)) >= 0.97
+        assert hits / (10 * len(queries)) >= 0.98
     finally:
         await engine.close()
 
@@ -219,3 +221,54 @@ async def test_documents_written_while_the_index_loads_are_not_lost(
         assert f"gate code is {4000 + i}" in (await _texts(engine, f"gate code {4000 + i}",
                                                             1))[0]
     assert org.versions["kb"] == 6
+
+
+async def test_deleted_chunks_are_never_returned_also_after_a_restart(
+        settings: Settings) -> None:
+    texts = [f"Branch {i} of the library on Elm Road lends {i % 7 + 2} books a week."
+             for i in range(80)]
+    await _build(settings, _docs("d", texts))
+    engine = await _reopen(settings)
+    try:
+        await engine.delete_documents(T, P, "kb", ["d5", "d6"])
+        await engine.create_index(T, P, "gone", _docs("g", ["The gone index's only fact."]))
+        await engine.delete_index(T, P, "gone")
+    finally:
+        await engine.close()
+    for _ in range(2):  # the restart after the deletes, and once more from its own file
+        engine = await _reopen(settings)
+        try:
+            org = _org(engine)
+            for deleted in (texts[5], texts[6], "The gone index's only fact."):
+                vec = np.asarray(engine.embedder.embed([deleted])[0], dtype=np.float32)
+                dense = org.index.dense(vec, 20)
+                assert len(dense) == 20
+                shown = {org.index.payload_at(int(p)).text for p in dense.positions}
+                assert deleted not in shown
+                assert deleted not in await _texts(engine, deleted, 20)
+        finally:
+            await engine.close()
+
+
+async def test_dense_scores_are_exact_cosines_of_the_stored_vectors(
+        engine: MemoryEngine) -> None:
+    """The graph holds float16; a hit's score and vector are the exact float32 ones
+    (rescored), so near-ties are ordered as exact search orders them."""
+    texts = [f"Platform {i} serves the {i % 9} o'clock train to Dover and Deal."
+             for i in range(120)]
+    await engine.create_index(T, P, "kb", _docs("p", texts))
+    await engine.warm_org(engine.scope(project_id=P, agent_id="x", user_id="u"))
+    org = _org(engine)
+    org.index.maintain(threads=1)
+    assert org.index.ann is not None and org.index.ann.pending == 0
+    stored = {c.id: np.frombuffer(c.embedding or b"", dtype=np.float32)
+              for c in await engine.store.load_chunks(T, P)}
+    query = np.asarray(engine.embedder.embed(["the train to Dover"])[0], dtype=np.float32)
+    found = org.index.dense(query, 10)
+    for pos, score in zip(found.positions.tolist(), found.scores.tolist(), strict=True):
+        exact = stored[org.index.id_at(pos)]
+        vec = org.index.vector_at(pos)
+        assert vec is not None and np.array_equal(vec, exact)
+        assert score == pytest.approx(float(exact @ query), abs=1e-6)
+    exact_top = sorted(stored.values(), key=lambda v: -float(v @ query))[:10]
+    assert found.scores[-1] >= float(exact_top[-1] @ query) - 1e-6

@@ -7,11 +7,17 @@ and delete_index do, including keys that collide.
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+import voxmem.engine._org_exact as org_exact
 import voxmem.engine._org_memory as org_module
+from voxmem.engine._org_exact import ExactRows
 from voxmem.engine._org_memory import OrgMemory
+from voxmem.engine._payloads import FileRecords
 from voxmem.models import Chunk
 
 DIMS = 8
@@ -93,3 +99,65 @@ def test_payloads_round_trip_through_the_packed_buffer() -> None:
         assert (doc.kind, doc.text, doc.index, doc.document_id, doc.metadata,
                 doc.created_at) == ("chunk", chunk.text, "kb", "d", chunk.metadata,
                                     chunk.created_at)
+
+
+def test_file_records_hold_nothing_but_locations_in_memory(tmp_path: Path) -> None:
+    records = FileRecords(tmp_path / "scratch")
+    batch = [f"record {i} ".encode() * (i % 5 + 1) for i in range(300)] + [b""]
+    records.extend(batch[:100])
+    for record in batch[100:]:
+        records.append(record)
+    assert len(records) == len(batch)
+    assert [records[i] for i in range(len(batch))] == batch
+    assert records.nbytes < 12 * 1_024  # offsets and lengths only
+    with pytest.raises(IndexError):
+        records[len(batch)]
+    # Unlinked: nothing is left behind in the directory.
+    assert list((tmp_path / "scratch").iterdir()) == []
+    records.close()
+
+
+def test_exact_rows_grow_and_read_back_by_position(tmp_path: Path) -> None:
+    lock = threading.RLock()
+    rows = ExactRows(DIMS, tmp_path, lock)
+    data = np.arange(5_000 * DIMS, dtype=np.float32).reshape(5_000, DIMS)
+    # Runs of consecutive positions and scattered ones; the file grows past its first
+    # size (its map is replaced) between writes.
+    rows.put(np.arange(0, 10, dtype=np.int64), data[:10])
+    scattered = np.array([4_999, 2_000, 2_001, 11], dtype=np.int64)
+    rows.put(scattered, data[scattered])
+    with lock:
+        assert np.array_equal(rows.get(scattered), data[scattered])
+        assert np.array_equal(rows.get(np.arange(10, dtype=np.int64)), data[:10])
+        assert not rows.get(np.array([12], dtype=np.int64)).any()  # never written
+        with pytest.raises(IndexError):
+            rows.get(np.array([1 << 20], dtype=np.int64))
+    assert np.array_equal(rows.read(np.array([9, 10, 11, 2_000], dtype=np.int64)),
+                          data[[9, 10, 11, 2_000]] * np.array([1, 0, 1, 1],
+                                                               dtype=np.float32)[:, None])
+    rows.close()
+
+
+def test_scratch_files_fall_back_to_the_temp_dir(tmp_path: Path,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the data directory should be")
+    records = FileRecords(blocker / "org-vectors")
+    records.append(b"still works")
+    assert records[0] == b"still works"
+    assert "using the temp dir" in caplog.text
+    records.close()
+
+
+def test_exact_rows_read_the_same_after_their_pages_are_released(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(org_exact, "RELEASE_EVERY", 3)
+    lock = threading.RLock()
+    rows = ExactRows(DIMS, tmp_path, lock)
+    data = np.random.default_rng(5).normal(size=(2_000, DIMS)).astype(np.float32)
+    rows.put(np.arange(2_000, dtype=np.int64), data)
+    picks = np.random.default_rng(6).integers(0, 2_000, size=(10, 50))
+    with lock:
+        for pick in picks:  # releases after the 3rd, 6th and 9th read
+            assert np.array_equal(rows.get(pick), data[pick])
+    rows.close()

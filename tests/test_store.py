@@ -150,3 +150,25 @@ async def test_embeddings_of_an_unknown_table_are_refused(store: Store) -> None:
         await store.set_embeddings([("x", b"\x00" * 16)], "m1", table="users")
     with pytest.raises(ValueError, match="unknown table 'users'"):
         await store.missing_embeddings("m1", 10, table="users")
+
+
+async def test_chunk_pages_read_a_project_in_insertion_order(store: Store) -> None:
+    now = time.time()
+
+    def doc(project: str, n: int) -> DocumentWrite:
+        return DocumentWrite(doc_id=f"d{n}", text=f"text {n}", metadata={}, chunks=[
+            Chunk(id=f"{project}-c{n}-{i}", index_name="kb", document_id=f"d{n}", ordinal=i,
+                  text=f"chunk {n}.{i}", created_at=now, embedding=bytes([n, i]) * 2)
+            for i in range(2)])
+
+    # Two projects interleaved, so a page must skip the other project's rows.
+    for n in range(4):
+        await store.write_documents("t1", "p1", "kb", [doc("p1", n)], None, now)
+        await store.write_documents("t1", "p2", "kb", [doc("p2", n)], None, now)
+    pages = [page async for page in store.chunk_pages("t1", "p1", page_rows=3)]
+    assert [len(p) for p in pages] == [3, 3, 2]
+    assert [c for p in pages for c in p] == await store.load_chunks("t1", "p1")
+    assert [c.id for p in pages for c in p] == [f"p1-c{n}-{i}" for n in range(4)
+                                                 for i in range(2)]
+    assert pages[0][0].embedding == bytes([0, 0]) * 2
+    assert [p async for p in store.chunk_pages("t1", "none", page_rows=3)] == []

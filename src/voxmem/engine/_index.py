@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,7 @@ import numpy.typing as npt
 
 from ._filters import Columns, Where
 from ._org_vectors import OrgVectors
-from ._payloads import PackedRecords
+from ._payloads import FileRecords, PackedRecords
 from ._postings import Postings
 from ._ranked import BoolArray, FloatArray, IntArray, Ranked
 from ._vectors import VectorStore
@@ -46,19 +47,22 @@ class HybridIndex:
     """
 
     def __init__(self, dimensions: int, *, encode: Callable[[Any], bytes] | None = None,
-                 decode: Callable[[bytes], Any] | None = None, ann: bool = False) -> None:
+                 decode: Callable[[bytes], Any] | None = None, ann: bool = False,
+                 records: FileRecords | None = None, scratch_dir: Path | None = None,
+                 ) -> None:
         self.dimensions = dimensions
         self._lock = threading.RLock()
         self.postings = Postings(self._lock)
-        self.vectors = VectorStore(dimensions, self._lock, ann=ann)
+        self.vectors = VectorStore(dimensions, self._lock, ann=ann, scratch_dir=scratch_dir)
         self.columns = Columns(self._lock)
         self._ids: list[str] = []
         #: With a codec, payloads are stored as ``encode(payload)`` in one packed buffer
         #: (no Python object per document) and read back as ``decode(stored)``.
         self._encode = encode
         self._decode = decode
-        self._payloads: list[Any] | PackedRecords = (
-            [] if encode is None or decode is None else PackedRecords())
+        #: ``records`` (with a codec) keeps them in a file instead (org knowledge).
+        self._payloads: list[Any] | PackedRecords | FileRecords = (
+            [] if encode is None or decode is None else records or PackedRecords())
         self._pos: dict[str, int] = {}
 
     @property
@@ -211,7 +215,7 @@ class HybridIndex:
         if self.ann is not None:
             self.ann.flush(threads)
 
-    def restore_vectors(self, raw: bytes, center: FloatArray, keys: IntArray,
+    def restore_vectors(self, raw: memoryview | bytes, center: FloatArray, keys: IntArray,
                         ids: Sequence[str]) -> IntArray:
         """Install a saved approximate index whose ``keys`` hold the vectors of ``ids``.
 

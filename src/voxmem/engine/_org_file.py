@@ -15,6 +15,11 @@ store by chunk id — vectors of chunks the store no longer has are dropped, chu
 file does not cover get their vectors from the store. Chunk ids are unique and a chunk's
 text never changes under its id (a replaced document gets new chunks), so a vector found
 under a live chunk id is that chunk's vector for the recorded model.
+
+Neither side holds the whole file in memory (~650 MB at a million chunks, where a
+bytes copy or two would be the process's peak): usearch saves the graph to a temporary
+file that is streamed into place, and a read maps the file and hands usearch a view of
+the graph's part.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import mmap
 import os
 import re
 import struct
@@ -42,14 +48,16 @@ log = logging.getLogger("voxmem.engine")
 MAGIC = b"VXORGVEC"
 FORMAT = 1
 _HEADER_LEN = struct.Struct("<I")
+#: Bytes per read while checksumming or copying the graph.
+_COPY_BYTES = 16 << 20
 _PASSWORD = re.compile(r"(password=|://[^:/@]*:)[^ @]*")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class SavedVectors:
-    """What a good file holds."""
+    """What a good file holds; ``graph`` is a view of the mapped file."""
 
-    graph: bytes
+    graph: memoryview
     center: FloatArray
     keys: IntArray
     ids: list[str]
@@ -78,35 +86,46 @@ def _expected(model: str, dimensions: int) -> dict[str, Any]:
             "connectivity": ANN_CONNECTIVITY, "expansionAdd": ANN_EXPANSION_ADD}
 
 
-def write_vectors(path: Path, model: str, dimensions: int, graph: bytes, center: FloatArray,
-                  keys: IntArray, ids: list[str]) -> None:
-    """Write the file atomically (temporary file, fsync, rename)."""
+def write_vectors(path: Path, model: str, dimensions: int, graph_file: Path,
+                  center: FloatArray, keys: IntArray, ids: list[str]) -> None:
+    """Write the file atomically (temporary file, fsync, rename); the graph is the one
+    usearch saved at ``graph_file`` (removed afterwards), copied in slices."""
     parts = [np.ascontiguousarray(center, dtype=np.float32).tobytes(),
              np.ascontiguousarray(keys, dtype=np.int64).tobytes(),
-             "\n".join(ids).encode(), graph]
+             "\n".join(ids).encode()]
     crc = 0
     for part in parts:
         crc = zlib.crc32(part, crc)
+    graph_len = graph_file.stat().st_size
+    with graph_file.open("rb") as graph:
+        while block := graph.read(_COPY_BYTES):
+            crc = zlib.crc32(block, crc)
     header = json.dumps({**_expected(model, dimensions), "count": len(ids),
-                         "lengths": [len(p) for p in parts], "crc32": crc}).encode()
+                         "lengths": [*(len(p) for p in parts), graph_len],
+                         "crc32": crc}).encode()
     path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("wb") as out:
         out.write(MAGIC + _HEADER_LEN.pack(len(header)) + header)
         for part in parts:
             out.write(part)
+        with graph_file.open("rb") as graph:
+            while block := graph.read(_COPY_BYTES):
+                out.write(block)
         out.flush()
         os.fsync(out.fileno())
     tmp.replace(path)
+    graph_file.unlink(missing_ok=True)
 
 
 def read_vectors(path: Path, model: str, dimensions: int) -> SavedVectors | None:
     """The file's content, or None when it is missing, damaged or for another model."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as f:
+            data = memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
     except FileNotFoundError:
         return None
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: an empty file cannot be mapped
         log.warning("org vector index %s unreadable (%s): rebuilding from the store",
                     path.name, exc)
         return None
@@ -118,13 +137,13 @@ def read_vectors(path: Path, model: str, dimensions: int) -> SavedVectors | None
     return why
 
 
-def _check(data: bytes, model: str, dimensions: int) -> SavedVectors | str:
-    if not data.startswith(MAGIC) or len(data) < len(MAGIC) + _HEADER_LEN.size:
+def _check(data: memoryview, model: str, dimensions: int) -> SavedVectors | str:
+    if len(data) < len(MAGIC) + _HEADER_LEN.size or data[:len(MAGIC)] != MAGIC:
         return "not an org vector file"
     start = len(MAGIC) + _HEADER_LEN.size
     (header_len,) = _HEADER_LEN.unpack_from(data, len(MAGIC))
     try:
-        header = json.loads(data[start:start + header_len])
+        header = json.loads(bytes(data[start:start + header_len]))
         lengths = [int(n) for n in header["lengths"]]
         expected_crc = int(header["crc32"])
         count = int(header["count"])
@@ -133,7 +152,7 @@ def _check(data: bytes, model: str, dimensions: int) -> SavedVectors | str:
     if {k: header.get(k) for k in _expected(model, dimensions)} != _expected(model,
                                                                              dimensions):
         return "written for another model or format"
-    body = memoryview(data)[start + header_len:]
+    body = data[start + header_len:]
     if len(lengths) != 4 or sum(lengths) != len(body):
         return "truncated"
     parts: list[memoryview] = []
@@ -141,7 +160,8 @@ def _check(data: bytes, model: str, dimensions: int) -> SavedVectors | str:
     crc = 0
     for n in lengths:
         part = body[offset:offset + n]
-        crc = zlib.crc32(part, crc)
+        for lo in range(0, n, _COPY_BYTES):
+            crc = zlib.crc32(part[lo:lo + _COPY_BYTES], crc)
         parts.append(part)
         offset += n
     if crc != expected_crc:
@@ -151,4 +171,4 @@ def _check(data: bytes, model: str, dimensions: int) -> SavedVectors | str:
     ids = bytes(parts[2]).decode().split("\n") if count else []
     if center.shape[0] != dimensions or keys.shape[0] != count or len(ids) != count:
         return "inconsistent lengths"
-    return SavedVectors(graph=bytes(parts[3]), center=center, keys=keys, ids=ids)
+    return SavedVectors(graph=parts[3], center=center, keys=keys, ids=ids)

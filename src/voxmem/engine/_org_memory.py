@@ -7,6 +7,7 @@ current by create_index and deletions, and saved back off the event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import threading
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._files import PRIVATE_DIR_MODE
 from ..models import Chunk
 from ..store import Store
 from ._analysis import analyze
@@ -29,6 +31,7 @@ from ._caller_memory import (
 from ._index import FloatArray, HybridIndex
 from ._malloc import release_free_memory
 from ._org_file import read_vectors, write_vectors
+from ._payloads import FileRecords
 
 __all__ = ["ORG_SAVE_INTERVAL_S", "OrgMemory"]
 
@@ -60,7 +63,12 @@ class OrgMemory:
                  vector_file: Path | None = None, model: str = "") -> None:
         self.tenant_id = tenant_id
         self.project_id = project_id
-        self.index = HybridIndex(dimensions, encode=encode_doc, decode=decode_doc, ann=True)
+        # Payloads and exact vectors in scratch files next to the vector file (not on a
+        # tmpfs, where they would be as resident as arrays): ~1.5 GB at a million
+        # chunks that need not be in anonymous memory (docs/performance.md).
+        scratch = vector_file.parent if vector_file is not None else None
+        self.index = HybridIndex(dimensions, encode=encode_doc, decode=decode_doc, ann=True,
+                                 records=FileRecords(scratch), scratch_dir=scratch)
         self.versions: dict[str, int] = {}
         self.ready = asyncio.Event()
         self.load_error: Exception | None = None
@@ -131,9 +139,21 @@ class OrgMemory:
 
     def _add_stored(self, chunks: Sequence[Chunk], covered: set[str]) -> None:
         dims = self.index.dimensions
-        self.add_chunks(chunks, [None if c.id in covered else vector_from_blob(c.embedding,
-                                                                                 dims)
-                                 for c in chunks], bulk=True)
+        vectors = [vector_from_blob(c.embedding, dims) for c in chunks]
+        # A chunk the saved graph covers gets no graph insert, only its exact copy for
+        # rescoring (written once its position exists).
+        self.add_chunks(chunks, [None if c.id in covered else v
+                                 for c, v in zip(chunks, vectors, strict=True)], bulk=True)
+        ann = self.index.ann
+        if ann is None or not covered:
+            return
+        index = self.index
+        found = [(pos, v) for c, v in zip(chunks, vectors, strict=True)
+                 if v is not None and c.id in covered
+                 and (pos := index.position_of(c.id)) is not None]
+        if found:
+            ann.put_exact(np.array([p for p, _ in found], dtype=np.int64),
+                          np.stack([v for _, v in found]))
 
     def remove_document(self, index_name: str, document_id: str) -> None:
         key = document_key(index_name, document_id)
@@ -173,11 +193,19 @@ class OrgMemory:
             covered: set[str] = set(saved.ids) if saved is not None else set()
             saved_count = len(covered)
             self.versions = await store.index_versions(self.tenant_id, self.project_id)
-            chunks = await store.load_chunks(self.tenant_id, self.project_id)
-            self.index.reserve(len(chunks))
-            await load_in_slices(functools.partial(self._add_stored, covered=covered), chunks)
-            missing = len(chunks) - len(covered)
-            del chunks, covered
+            listed = await store.list_indexes(self.tenant_id, self.project_id)
+            self.index.reserve(sum(i.chunk_count for i in listed))
+            add = functools.partial(self._add_stored, covered=covered)
+            # Page by page: the whole project read at once was ~1.4 GB of transient
+            # objects at a million chunks.
+            async for page in store.chunk_pages(self.tenant_id, self.project_id):
+                await load_in_slices(add, page)
+                del page  # not kept alive through the rest of the load
+            missing = len(self.index) - len(covered)
+            # ``add`` holds the set too: a million ids, ~100 MB, freed before the
+            # graph is restored (and before malloc_trim, which can only return what
+            # is free).
+            del covered, add
             if saved is not None:
                 got = await loop.run_in_executor(
                     None, self.index.restore_vectors, saved.graph, saved.center, saved.keys,
@@ -247,15 +275,20 @@ class OrgMemory:
                 return False
             ann.flush()
             ann.dirty = False  # a write racing the export marks it dirty again
-            graph, center, keys, positions = ann.export()
+            graph_file = self.vector_file.with_name(self.vector_file.name + ".graph")
+            self.vector_file.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+            center, keys, positions = ann.export(graph_file)
             ids = [self.index.id_at(p) for p in positions.tolist()]
-            write_vectors(self.vector_file, self.model, self.index.dimensions, graph,
+            write_vectors(self.vector_file, self.model, self.index.dimensions, graph_file,
                           center, keys, ids)
             self._saved_at = time.monotonic()
             return True
         except OSError as exc:
             ann.dirty = True
             log.warning("saving org vector index %s failed: %s", self.vector_file, exc)
+            with contextlib.suppress(OSError):  # a half-written graph (disk full)
+                self.vector_file.with_name(self.vector_file.name + ".graph").unlink(
+                    missing_ok=True)
             return False
         finally:
             self._save_lock.release()

@@ -14,14 +14,22 @@ payload's codec (e.g. msgspec) is the owner's.
 
 from __future__ import annotations
 
+import logging
+import os
+import tempfile
 from collections.abc import Iterable
+from pathlib import Path
+from typing import IO
 
 import numpy as np
 import numpy.typing as npt
 
+from .._files import PRIVATE_DIR_MODE
 from ._ranked import grow
 
-__all__ = ["BLOCK_BYTES", "FIRST_BLOCK_BYTES", "PackedRecords"]
+__all__ = ["BLOCK_BYTES", "FIRST_BLOCK_BYTES", "FileRecords", "PackedRecords", "scratch_file"]
+
+log = logging.getLogger("voxmem.engine")
 
 #: Bytes per block, once an index holds a few blocks' worth: blocks start at
 #: ``FIRST_BLOCK_BYTES`` and double, so a caller with a handful of turns holds kilobytes.
@@ -90,3 +98,75 @@ class PackedRecords:
         at = int(self._start[i])
         block = self._blocks[int(self._block[i])]
         return block[at:at + int(self._length[i])].tobytes()
+
+
+def scratch_file(directory: Path | None, prefix: str) -> IO[bytes]:
+    """An unlinked temporary file in ``directory`` (the system's temp dir when None or
+    not writable), open for the owner's life; closed by the owner or with it."""
+    if directory is not None:
+        try:
+            directory.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+            return tempfile.TemporaryFile(dir=directory, prefix=prefix)
+        except OSError as exc:
+            log.warning("scratch file not created in %s (%s): using the temp dir",
+                        directory, exc)
+    return tempfile.TemporaryFile(prefix=prefix)
+
+
+class FileRecords:
+    """Append-only ``bytes`` records in an unlinked file; record ``i`` is ``records[i]``.
+
+    For a project's org knowledge, whose payloads (mostly chunk text) would be ~500 MB of
+    anonymous memory at a million chunks: here they cost 12 bytes each in memory (an
+    offset and a length) and are read back with one ``pread`` per hit a search returns
+    (from the page cache, ~2 µs). Written with ``pwrite``, so the pages belong to the
+    page cache, never to this process, and the kernel may evict them under pressure. The
+    file is scratch: created unlinked, refilled by every load from the store.
+
+    Appends are made under the owner's lock; reads need none (a record's bytes and
+    location never change once written, and grown arrays are swapped in whole).
+    """
+
+    __slots__ = ("_end", "_file", "_length", "_n", "_offset")
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self._file = scratch_file(directory, "org-records-")
+        self._offset: npt.NDArray[np.int64] = np.zeros(64, dtype=np.int64)
+        self._length: npt.NDArray[np.int32] = np.zeros(64, dtype=np.int32)
+        self._n = 0
+        self._end = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held (locations only; the records are in the file)."""
+        return int(self._offset.nbytes + self._length.nbytes)
+
+    def append(self, record: bytes) -> None:
+        self.extend((record,))
+
+    def extend(self, records: Iterable[bytes]) -> None:
+        batch = list(records)
+        n, m = self._n, len(batch)
+        if n + m > self._offset.shape[0]:
+            capacity = max(n + m, self._offset.shape[0] * 2)
+            self._offset = grow(self._offset, capacity, n)
+            self._length = grow(self._length, capacity, n)
+        lengths = np.fromiter(map(len, batch), dtype=np.int64, count=m)
+        ends = np.cumsum(lengths) + self._end
+        os.pwrite(self._file.fileno(), b"".join(batch), self._end)
+        self._offset[n:n + m] = ends - lengths
+        self._length[n:n + m] = lengths
+        self._end = int(ends[-1]) if m else self._end
+        self._n = n + m
+
+    def __getitem__(self, i: int) -> bytes:
+        if not 0 <= i < self._n:
+            raise IndexError(i)
+        return os.pread(self._file.fileno(), int(self._length[i]), int(self._offset[i]))
+
+    def close(self) -> None:
+        """Release the file."""
+        self._file.close()

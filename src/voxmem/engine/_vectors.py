@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 import numkong
 import numpy as np
@@ -52,10 +53,13 @@ class VectorStore:
     Called with the owning index's lock held; the approximate index shares that lock.
     """
 
-    def __init__(self, dimensions: int, lock: threading.RLock, *, ann: bool) -> None:
+    def __init__(self, dimensions: int, lock: threading.RLock, *, ann: bool,
+                 scratch_dir: Path | None = None) -> None:
         self.dimensions = dimensions
-        #: With ``ann``, vectors live in an approximate index (not in ``_matrix``).
-        self.ann: OrgVectors | None = OrgVectors(dimensions, lock) if ann else None
+        #: With ``ann``, vectors live in an approximate index (not in ``_matrix``), and
+        #: their exact copies in a file in ``scratch_dir`` (or the system's temp dir).
+        self.ann: OrgVectors | None = (OrgVectors(dimensions, lock, scratch_dir=scratch_dir)
+                                       if ann else None)
         self._matrix: npt.NDArray[np.float16] = np.zeros((0 if ann else 64, dimensions),
                                                          dtype=MATRIX_DTYPE)
         self.has: BoolArray = np.zeros(64, dtype=np.bool_)
@@ -96,7 +100,7 @@ class VectorStore:
         if self.ann is not None and self.has[pos]:
             self.ann.remove(pos)
 
-    def restore(self, raw: bytes, center: FloatArray, keys: IntArray,
+    def restore(self, raw: memoryview | bytes, center: FloatArray, keys: IntArray,
                 positions: IntArray) -> IntArray:
         """Install a saved approximate index (see ``OrgVectors.restore``); returns the
         positions that got a vector."""

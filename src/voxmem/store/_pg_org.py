@@ -8,7 +8,7 @@ cold org lane, through a per-dimension HNSW index.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
@@ -17,7 +17,7 @@ from psycopg import AsyncCursor
 from ..models import Chunk, IndexRecord
 from . import _rows as rows
 from . import _sql as sql
-from ._base import ChunkHit, DocumentWrite
+from ._base import CHUNK_PAGE_ROWS, ChunkHit, DocumentWrite
 from ._pg_adapt import (
     LOAD_BATCH_ROWS,
     SEARCH_TIMEOUT_MS,
@@ -106,6 +106,23 @@ class PostgresOrg:
                 await asyncio.sleep(0)
             await named.close()
         return chunks
+
+    async def chunk_pages(self, tenant_id: str, project_id: str,
+                          page_rows: int = CHUNK_PAGE_ROWS) -> AsyncIterator[list[Chunk]]:
+        # Keyset pages, one short transaction each: a load of a million chunks takes
+        # minutes, and one transaction (and server-side cursor) open that long would
+        # hold back vacuum and a pooled connection.
+        after = 0
+        while True:
+            page = await self._fetch_as(tenant_id, sql.CHUNK_PAGE.postgres,
+                                        (tenant_id, project_id, after, page_rows),
+                                        lambda r: (rows.chunk(r), int(r[8])))
+            if not page:
+                return
+            yield [c for c, _ in page]
+            after = page[-1][1]
+            if len(page) < page_rows:
+                return
 
     async def search_chunks_text(
         self, tenant_id: str, project_id: str, query: str, k: int

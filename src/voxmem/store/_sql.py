@@ -151,6 +151,17 @@ INDEX_VERSIONS = shared(
 LOAD_CHUNKS = shared(
     "SELECT id, index_name, doc_id, ordinal, text, metadata, created_at, embedding"
     " FROM chunks WHERE tenant_id = ? AND project_id = ? ORDER BY rowid")
+#: One page of a project's chunks after insertion order ``?`` (keyset paging: each page
+#: starts where the last ended, so a million-chunk load never holds them all at once).
+#: The order column comes last, after :func:`_rows.chunk`'s columns. SQLite walks the
+#: table in rowid order from the last page's end (NOT INDEXED): through its
+#: (tenant, project, index, document) index it sorted the whole project for every page,
+#: 21 s against 4 s for 100,000 chunks. Postgres has (tenant, project, seq).
+_CHUNK_PAGE = ("SELECT id, index_name, doc_id, ordinal, text, metadata, created_at,"
+               " embedding, rowid FROM chunks{hint}"
+               " WHERE tenant_id = ? AND project_id = ? AND rowid > ? ORDER BY rowid LIMIT ?")
+CHUNK_PAGE = Statement(_CHUNK_PAGE.format(hint=" NOT INDEXED"),
+                       for_postgres(_CHUNK_PAGE.format(hint="")))
 BUMP_INDEX = shared(
     "UPDATE org_indexes SET version = ?, updated_at = ?"
     " WHERE tenant_id = ? AND project_id = ? AND name = ?")

@@ -7,14 +7,14 @@ Chunks are searched with FTS5 (BM25), scoped to the project by its search key.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, TypeVar
 
 from ..models import Chunk, IndexRecord
 from . import _rows as rows
 from . import _sql as sql
 from . import _sqlite_write as writes
-from ._base import ChunkHit, DocumentWrite
+from ._base import CHUNK_PAGE_ROWS, ChunkHit, DocumentWrite
 from ._keys import fts_query, search_key
 
 __all__ = ["SQLiteOrg"]
@@ -63,6 +63,20 @@ class SQLiteOrg:
 
     async def load_chunks(self, tenant_id: str, project_id: str) -> list[Chunk]:
         return await self._select(sql.LOAD_CHUNKS.sqlite, (tenant_id, project_id), rows.chunk)
+
+    async def chunk_pages(self, tenant_id: str, project_id: str,
+                          page_rows: int = CHUNK_PAGE_ROWS) -> AsyncIterator[list[Chunk]]:
+        after = 0
+        while True:
+            page = await self._select(sql.CHUNK_PAGE.sqlite,
+                                      (tenant_id, project_id, after, page_rows),
+                                      lambda r: (rows.chunk(r), int(r[8])))
+            if not page:
+                return
+            yield [c for c, _ in page]
+            after = page[-1][1]
+            if len(page) < page_rows:
+                return
 
     async def search_chunks_text(
         self, tenant_id: str, project_id: str, query: str, k: int
