@@ -1,0 +1,214 @@
+"""What a question is about, apart from whom: topic features for the learned fusion.
+
+"What instruments does Melanie play?" is answered by "I play clarinet" and "playing my
+violin" in separate calls. BM25 sees neither (no shared word besides the name), and the
+query's vector leans towards every turn of Melanie's: the name is part of the question
+and of every turn she speaks ("Melanie: ..."). Two features look at the topic alone:
+
+- ``topic_cosine``: the turn's cosine to the mean vector of the question's topic words
+  (its words without stopwords, question words and the speaker names of the index);
+- ``topic_match``: for each topic word, the most similar word of the turn (static token
+  vectors, cosine), averaged over the topic words. A long turn that mentions "violin"
+  once scores as high as a short one: a mean over the turn's words would dilute it.
+
+Both need an embedder with a table of token vectors (the bundled static model): the
+turn's word vectors are rows of that table, looked up per token rather than embedded.
+Each indexed turn's content tokens are read once, on its first query, and kept in a flat
+array per index (an index only appends, so a position's text never changes).
+
+A third signal is the question's form: a list question ("what books has Melanie read?",
+"how many times...", "which ... has") collects facts told across calls, so the call
+features should weigh less for it. :func:`is_list_question` detects it from the words.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import weakref
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from ._analysis import STOPWORDS
+from ._index import HybridIndex, IntArray
+from ._speakers import speaker_label
+
+__all__ = ["TokenVectors", "TopicModel", "is_list_question", "topic_model", "topic_words"]
+
+F64 = npt.NDArray[np.float64]
+F32 = npt.NDArray[np.float32]
+
+
+#: Question words: part of how a question is asked, not of what it is about.
+_QUESTION_WORDS = frozenset({
+    "what", "which", "who", "whom", "whose", "where", "when", "why", "how", "many", "much",
+    "kind", "kinds", "type", "types", "sort", "ever", "did", "does", "do"})
+_WORDS = re.compile(r"[^\W_][\w'-]*")
+# "What books has ...", "which LGBTQ+ events has ...": a plural noun asked about.
+_PLURAL_ASKED = re.compile(
+    r"^\s*(?:what|which)\s+(?:[\w+/'-]+\s+){0,3}?[\w/+'-]*s\s+"
+    r"(?:has|have|did|does|do|is|are|was|were)\b", re.IGNORECASE)
+# "Where has Melanie camped?", "what has she painted": the present perfect sums up.
+_PERFECT = re.compile(
+    r"\b(?:has|have)\s+(?:[A-Z]\w*\s+(?:and\s+[A-Z]\w*\s+)?|(?:he|she|they|i|you|we)\s+)"
+    r"(?:\w+\s+)?\w+(?:ed|en|t|ne|wn|ught)\b", re.IGNORECASE)
+_LIST_WORDS = re.compile(
+    r"\b(?:how many|what kinds?|what types?|in what ways|what ways|both|all the)\b",
+    re.IGNORECASE)
+
+
+def is_list_question(text: str) -> bool:
+    """Whether the question asks for several things, probably told in several calls."""
+    return bool(_PLURAL_ASKED.search(text) or _PERFECT.search(text)
+                or _LIST_WORDS.search(text))
+
+
+def topic_words(text: str, names: frozenset[str]) -> list[str]:
+    """The words of ``text`` that say what it is about: not stopwords, not question
+    words, not one of ``names`` (lower-cased; a possessive "'s" is ignored)."""
+    out = []
+    for word in _WORDS.findall(text):
+        low = word.lower()
+        bare = low[:-2] if low.endswith("'s") else low
+        if bare in names or low in STOPWORDS or low in _QUESTION_WORDS:
+            continue
+        out.append(word)
+    return out
+
+
+@runtime_checkable
+class TokenVectors(Protocol):
+    """An embedder whose text vector is the mean of per-token vectors (the static model)."""
+
+    def token_table(self) -> F32:
+        """The token vectors, one row per token id."""
+
+    def token_ids(self, text: str) -> list[int]:
+        """The token ids ``text`` embeds from, in order."""
+
+
+class _Tokens:
+    """Per position of one index: its distinct content tokens, as a slice of ``flat``."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.start = np.zeros(0, dtype=np.int64)
+        self.length = np.full(0, -1, dtype=np.int32)  # -1: not read yet
+        self.flat = np.zeros(1024, dtype=np.int32)
+        self.used = 0
+
+
+_CACHE: weakref.WeakKeyDictionary[HybridIndex, _Tokens] = weakref.WeakKeyDictionary()
+_CACHE_LOCK = threading.Lock()
+
+
+def _tokens_of(index: HybridIndex) -> _Tokens:
+    with _CACHE_LOCK:
+        got = _CACHE.get(index)
+        if got is None:
+            got = _CACHE[index] = _Tokens()
+        return got
+
+
+class TopicModel:
+    """Topic features over one embedder's token vectors."""
+
+    def __init__(self, model: TokenVectors) -> None:
+        self._model = model
+        table = model.token_table()
+        self._table = table
+        self._dims = int(table.shape[1])
+        # Row norms once (120 kB), not a normalised copy of the table (tens of MB).
+        norms = np.linalg.norm(table.astype(np.float32), axis=1)
+        self._inv_norm: F32 = np.where(norms > 0, 1.0 / np.maximum(norms, 1e-12),
+                                       0.0).astype(np.float32)
+        stop: set[int] = set()
+        for word in STOPWORDS | _QUESTION_WORDS:
+            stop.update(model.token_ids(word))
+        self._stop = np.array(sorted(stop), dtype=np.int32)
+
+    def _content_ids(self, text: str) -> npt.NDArray[np.int32]:
+        ids = np.unique(np.asarray(self._model.token_ids(text), dtype=np.int32))
+        out: npt.NDArray[np.int32] = ids[~np.isin(ids, self._stop)]
+        return out
+
+    def _candidate_tokens(self, index: HybridIndex,
+                          positions: IntArray) -> tuple[npt.NDArray[np.int32], IntArray]:
+        """(the candidates' content tokens, concatenated; how many per candidate)."""
+        cache = _tokens_of(index)
+        with cache.lock:
+            top = int(positions.max(initial=-1)) + 1
+            if top > cache.length.shape[0]:
+                grown = max(top, 2 * cache.length.shape[0])
+                extra = grown - cache.length.shape[0]
+                cache.start = np.concatenate([cache.start, np.zeros(extra, dtype=np.int64)])
+                cache.length = np.concatenate([cache.length,
+                                               np.full(extra, -1, dtype=np.int32)])
+            for pos in positions[cache.length[positions] < 0].tolist():
+                text = getattr(index.payload_at(pos), "text", None) or ""
+                # The speaker label is who spoke, not what about.
+                if speaker_label(text):
+                    text = text.partition(":")[2]
+                ids = self._content_ids(text)
+                if cache.used + ids.shape[0] > cache.flat.shape[0]:
+                    cache.flat = np.concatenate(
+                        [cache.flat, np.zeros(max(cache.flat.shape[0], ids.shape[0]),
+                                              dtype=np.int32)])
+                cache.flat[cache.used:cache.used + ids.shape[0]] = ids
+                cache.start[pos] = cache.used
+                cache.length[pos] = ids.shape[0]
+                cache.used += ids.shape[0]
+            lengths: IntArray = cache.length[positions].astype(np.int64)
+            starts = cache.start[positions]
+            total = int(lengths.sum())
+            # The slices' indices at once: each candidate's start, repeated over its length,
+            # plus the offset inside the slice.
+            offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+            flat = cache.flat[offsets + np.arange(total)]
+        return flat, lengths
+
+    def _unit(self, ids: Sequence[int]) -> F32 | None:
+        if not ids:
+            return None
+        v = self._table[list(ids)].astype(np.float32).mean(axis=0)
+        norm = float(np.linalg.norm(v))
+        return v / norm if norm > 0 else None
+
+    def features(self, index: HybridIndex, positions: IntArray, vectors: F32,
+                 query_text: str, names: frozenset[str]) -> tuple[F64, F64]:
+        """(topic_cosine, topic_match) per candidate; ``vectors`` are the candidates'
+        stored unit vectors, ``names`` the speaker names to leave out of the topic."""
+        n = positions.shape[0]
+        cosine, match = np.zeros(n), np.zeros(n)
+        words = [ids for w in topic_words(query_text, names)
+                 if (ids := self._model.token_ids(w))]
+        if not n or not words:
+            return cosine, match
+        topic = self._unit([i for ids in words for i in ids])
+        if topic is not None and vectors.shape[0] == n:
+            cosine = np.maximum(vectors @ topic, 0.0).astype(np.float64)
+        units = [u for ids in words if (u := self._unit(ids)) is not None]
+        if not units:
+            return cosine, match
+        flat, lengths = self._candidate_tokens(index, positions)
+        if not flat.shape[0]:
+            return cosine, match
+        # Each distinct token once: a query's candidates share most of their words.
+        distinct, inverse = np.unique(flat, return_inverse=True)
+        sims = (self._table[distinct].astype(np.float32) @ np.stack(units, axis=1)
+                ) * self._inv_norm[distinct][:, None]
+        per_token = sims[inverse]
+        has = lengths > 0
+        starts = (np.cumsum(lengths) - lengths)[has]
+        best = np.maximum.reduceat(per_token, starts, axis=0)
+        match[has] = np.maximum(best, 0.0).mean(axis=1)
+        return cosine, match
+
+
+def topic_model(embedder: object) -> TopicModel | None:
+    """The topic features' model for ``embedder``, or None when it has no token vectors
+    (the ONNX and remote embedders: their vectors are not a mean of word vectors)."""
+    return TopicModel(embedder) if isinstance(embedder, TokenVectors) else None
