@@ -177,6 +177,11 @@ class TopicModel:
         norm = float(np.linalg.norm(v))
         return v / norm if norm > 0 else None
 
+    def vector(self, query_text: str, names: frozenset[str]) -> F32 | None:
+        """The unit mean vector of the question's topic words (None: it has none)."""
+        return self._unit([i for w in topic_words(query_text, names)
+                           for i in self._model.token_ids(w)])
+
     def features(self, index: HybridIndex, positions: IntArray, vectors: F32,
                  query_text: str, names: frozenset[str]) -> tuple[F64, F64]:
         """(topic_cosine, topic_match) per candidate; ``vectors`` are the candidates'
@@ -187,7 +192,7 @@ class TopicModel:
                  if (ids := self._model.token_ids(w))]
         if not n or not words:
             return cosine, match
-        topic = self._unit([i for ids in words for i in ids])
+        topic = self.vector(query_text, names)
         if topic is not None and vectors.shape[0] == n:
             cosine = np.maximum(vectors @ topic, 0.0).astype(np.float64)
         units = [u for ids in words if (u := self._unit(ids)) is not None]
