@@ -107,10 +107,11 @@ class StaticEmbedder:
         (recall's topic features compare single words through it)."""
         return self._table
 
-    def token_ids(self, text: str) -> list[int]:
-        """The token ids :meth:`embed` pools for ``text``, in order."""
-        encoding = self._tokenizer.encode(text[: self._max_chars], add_special_tokens=False)
-        return self._token_ids(encoding.ids)
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """The token ids :meth:`embed` pools for each of ``texts``, in order."""
+        encodings = self._tokenizer.encode_batch_fast(
+            [text[: self._max_chars] for text in texts], add_special_tokens=False)
+        return [self._token_ids(encoding.ids) for encoding in encodings]
 
     def _pool(self, ids: list[int], out: npt.NDArray[np.float32]) -> None:
         if ids:

@@ -86,8 +86,32 @@ class TokenVectors(Protocol):
     def token_table(self) -> F32:
         """The token vectors, one row per token id."""
 
-    def token_ids(self, text: str) -> list[int]:
-        """The token ids ``text`` embeds from, in order."""
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """The token ids each of ``texts`` embeds from, in order."""
+
+
+#: Topic words whose token ids are kept (a few MB at most).
+_WORD_CACHE_MAX = 20_000
+
+
+#: OpenBLAS splits a product over its threads from about this many multiply-adds
+#: (gemm; its gemv from far fewer). On a busy host those threads wait for a core and the
+#: calling thread spins meanwhile: measured, the topic features cost 2 ms a query with
+#: the products threaded against 0.8 ms without. Products this small gain nothing from
+#: threads, so they are cut into row blocks each under the threshold.
+_BLAS_THREADED_MACS = 65_536
+
+
+def _one_thread_matmul(a: F32, b: F32) -> F32:
+    """``a @ b`` in row blocks small enough that the BLAS runs each on this thread."""
+    rows = max(1, _BLAS_THREADED_MACS // max(1, a.shape[1] * b.shape[1]))
+    if a.shape[0] <= rows:
+        small: F32 = a @ b
+        return small
+    out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
+    for start in range(0, a.shape[0], rows):
+        np.matmul(a[start:start + rows], b, out=out[start:start + rows])
+    return out
 
 
 class _Tokens:
@@ -118,22 +142,28 @@ class TopicModel:
 
     def __init__(self, model: TokenVectors) -> None:
         self._model = model
-        table = model.token_table()
+        table = np.asarray(model.token_table(), dtype=np.float32)
         self._table = table
-        self._dims = int(table.shape[1])
         # Row norms once (120 kB), not a normalised copy of the table (tens of MB).
-        norms = np.linalg.norm(table.astype(np.float32), axis=1)
+        norms = np.linalg.norm(table, axis=1)
         self._inv_norm: F32 = np.where(norms > 0, 1.0 / np.maximum(norms, 1e-12),
                                        0.0).astype(np.float32)
-        stop: set[int] = set()
-        for word in STOPWORDS | _QUESTION_WORDS:
-            stop.update(model.token_ids(word))
-        self._stop = np.array(sorted(stop), dtype=np.int32)
+        self._stop = np.zeros(table.shape[0], dtype=np.bool_)
+        for ids in model.token_ids(sorted(STOPWORDS | _QUESTION_WORDS)):
+            self._stop[ids] = True
+        # A query's topic words' token ids: a word asked about comes back often, and
+        # the tokenizer costs microseconds a call. Bounded: cleared when full.
+        self._words: dict[str, list[int]] = {}
+        self._words_lock = threading.Lock()
 
-    def _content_ids(self, text: str) -> npt.NDArray[np.int32]:
-        ids = np.unique(np.asarray(self._model.token_ids(text), dtype=np.int32))
-        out: npt.NDArray[np.int32] = ids[~np.isin(ids, self._stop)]
-        return out
+    def _word_ids(self, words: list[str]) -> list[list[int]]:
+        with self._words_lock:
+            missing = [w for w in dict.fromkeys(words) if w not in self._words]
+            if missing:
+                if len(self._words) > _WORD_CACHE_MAX:
+                    self._words.clear()
+                self._words.update(zip(missing, self._model.token_ids(missing), strict=True))
+            return [self._words[w] for w in words]
 
     def _candidate_tokens(self, index: HybridIndex,
                           positions: IntArray) -> tuple[npt.NDArray[np.int32], IntArray]:
@@ -147,12 +177,14 @@ class TopicModel:
                 cache.start = np.concatenate([cache.start, np.zeros(extra, dtype=np.int64)])
                 cache.length = np.concatenate([cache.length,
                                                np.full(extra, -1, dtype=np.int32)])
-            for pos in positions[cache.length[positions] < 0].tolist():
-                text = getattr(index.payload_at(pos), "text", None) or ""
-                # The speaker label is who spoke, not what about.
-                if speaker_label(text):
-                    text = text.partition(":")[2]
-                ids = self._content_ids(text)
+            unread = positions[cache.length[positions] < 0].tolist()
+            texts = [getattr(index.payload_at(pos), "text", None) or "" for pos in unread]
+            # The speaker label is who spoke, not what about.
+            texts = [t.partition(":")[2] if speaker_label(t) else t for t in texts]
+            for pos, tokens in zip(unread, self._model.token_ids(texts) if texts else [],
+                                   strict=True):
+                ids = np.unique(np.asarray(tokens, dtype=np.int32))
+                ids = ids[~self._stop[ids]]
                 if cache.used + ids.shape[0] > cache.flat.shape[0]:
                     cache.flat = np.concatenate(
                         [cache.flat, np.zeros(max(cache.flat.shape[0], ids.shape[0]),
@@ -173,14 +205,9 @@ class TopicModel:
     def _unit(self, ids: Sequence[int]) -> F32 | None:
         if not ids:
             return None
-        v = self._table[list(ids)].astype(np.float32).mean(axis=0)
+        v = self._table[list(ids)].mean(axis=0)
         norm = float(np.linalg.norm(v))
         return v / norm if norm > 0 else None
-
-    def vector(self, query_text: str, names: frozenset[str]) -> F32 | None:
-        """The unit mean vector of the question's topic words (None: it has none)."""
-        return self._unit([i for w in topic_words(query_text, names)
-                           for i in self._model.token_ids(w)])
 
     def features(self, index: HybridIndex, positions: IntArray, vectors: F32,
                  query_text: str, names: frozenset[str]) -> tuple[F64, F64]:
@@ -188,24 +215,29 @@ class TopicModel:
         stored unit vectors, ``names`` the speaker names to leave out of the topic."""
         n = positions.shape[0]
         cosine, match = np.zeros(n), np.zeros(n)
-        words = [ids for w in topic_words(query_text, names)
-                 if (ids := self._model.token_ids(w))]
+        words = [ids for ids in self._word_ids(topic_words(query_text, names)) if ids]
         if not n or not words:
             return cosine, match
-        topic = self.vector(query_text, names)
+        topic = self._unit([i for ids in words for i in ids])
         if topic is not None and vectors.shape[0] == n:
-            cosine = np.maximum(vectors @ topic, 0.0).astype(np.float64)
+            cosine = np.maximum(_one_thread_matmul(vectors, topic[:, None])[:, 0],
+                                0.0).astype(np.float64)
         units = [u for ids in words if (u := self._unit(ids)) is not None]
         if not units:
             return cosine, match
         flat, lengths = self._candidate_tokens(index, positions)
         if not flat.shape[0]:
             return cosine, match
-        # Each distinct token once: a query's candidates share most of their words.
-        distinct, inverse = np.unique(flat, return_inverse=True)
-        sims = (self._table[distinct].astype(np.float32) @ np.stack(units, axis=1)
-                ) * self._inv_norm[distinct][:, None]
-        per_token = sims[inverse]
+        # Each distinct token once: a query's candidates share most of their words. A
+        # table over the vocabulary finds them (np.unique sorts, several times slower).
+        seen = np.zeros(self._table.shape[0], dtype=np.bool_)
+        seen[flat] = True
+        distinct = np.flatnonzero(seen)
+        slot = np.empty(self._table.shape[0], dtype=np.int32)
+        slot[distinct] = np.arange(distinct.shape[0], dtype=np.int32)
+        sims = (_one_thread_matmul(self._table[distinct], np.stack(units, axis=1))
+                * self._inv_norm[distinct][:, None])
+        per_token = sims[slot[flat]]
         has = lengths > 0
         starts = (np.cumsum(lengths) - lengths)[has]
         best = np.maximum.reduceat(per_token, starts, axis=0)
