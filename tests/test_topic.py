@@ -7,6 +7,7 @@ import pytest
 
 from voxmem.embeddings.hashing import HashingEmbedder
 from voxmem.embeddings.static import StaticEmbedder
+from voxmem.engine._analysis import analyze
 from voxmem.engine._caller_memory import Doc
 from voxmem.engine._fusion import FEATURES, candidate_features
 from voxmem.engine._index import BoolArray, HybridIndex, IntArray, Ranked
@@ -58,8 +59,8 @@ def _spoken(embedder: StaticEmbedder, lines: list[str]) -> HybridIndex:
     index = HybridIndex(embedder.dimensions)
     vectors = embedder.embed(lines)
     for n, text in enumerate(lines):
-        index.add(f"t{n}", ["w"], vector=vectors[n], created_at=NOW - DAY, group=1 + n // 2,
-                  payload=Doc(kind="turn", text=text, created_at=NOW - DAY))
+        index.add(f"t{n}", analyze(text), vector=vectors[n], created_at=NOW - DAY,
+                  group=1 + n // 2, payload=Doc(kind="turn", text=text, created_at=NOW - DAY))
     return index
 
 
@@ -110,7 +111,7 @@ def test_topic_features_are_the_same_whichever_positions_were_read_first(
     _features(warm, embedder, "What instruments does Melanie play?", topic)
     vectors = embedder.embed(LINES[2:])
     for n, text in enumerate(LINES[2:], start=2):
-        warm.add(f"t{n}", ["w"], vector=vectors[n - 2], created_at=NOW - DAY,
+        warm.add(f"t{n}", analyze(text), vector=vectors[n - 2], created_at=NOW - DAY,
                  group=1 + n // 2, payload=Doc(kind="turn", text=text, created_at=NOW - DAY))
     fresh = _spoken(embedder, LINES)
     for query in ("What instruments does Melanie play?", "where did Caroline go yesterday"):
@@ -126,3 +127,16 @@ def test_without_token_vectors_the_topic_features_are_zero(embedder: StaticEmbed
                     None)
     assert set(got["topic_match"].values()) == {0.0}
     assert set(got["topic_cosine"].values()) == {0.0}
+
+
+def test_rare_topic_words_weigh_more_than_common_ones(
+        embedder: StaticEmbedder, topic: TopicModel) -> None:
+    # "today" is in every turn but one; "violin" in one. The turn about the violin
+    # answers the question, though the others match two of its three topic words.
+    lines = [f"Melanie: we went out today, day {n}" for n in range(10)]
+    index = _spoken(embedder, [*lines, "Melanie: I love my violin"])
+    idf = index.idf(["today", "violin", "absent"])
+    assert idf[0] < idf[1] < idf[2]
+    match = _features(index, embedder, "Where did Melanie go with the violin today?",
+                      topic)["topic_match"]
+    assert max(match, key=match.__getitem__) == len(lines)

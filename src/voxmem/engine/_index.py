@@ -21,6 +21,7 @@ the parts share, and runs a search as: resolve the filter once, then score both 
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -306,6 +307,14 @@ class HybridIndex:
             dense = (self.vectors.search(vector, k, n, members, ok) if vector is not None
                      else Ranked.empty())
         return keyword, dense
+
+    def idf(self, terms: Sequence[str]) -> list[float]:
+        """BM25's inverse document frequency of each of ``terms`` (removed documents
+        still count towards a term's frequency: a weight, not a score to reproduce)."""
+        with self._lock:
+            live = self.columns.live
+            dfs = [self.postings.doc_freq(term) for term in terms]
+        return [math.log(1.0 + max(live - df + 0.5, 0.5) / (df + 0.5)) for df in dfs]
 
     def search_cost(self, terms: Sequence[str], dense: bool) -> int:
         """Rows a :meth:`search` would touch: vectors scored plus postings read.

@@ -32,7 +32,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from ._analysis import STOPWORDS
+from ._analysis import STOPWORDS, analyze
 from ._index import HybridIndex, IntArray
 from ._speakers import speaker_label
 
@@ -215,14 +215,27 @@ class TopicModel:
         stored unit vectors, ``names`` the speaker names to leave out of the topic."""
         n = positions.shape[0]
         cosine, match = np.zeros(n), np.zeros(n)
-        words = [ids for ids in self._word_ids(topic_words(query_text, names)) if ids]
-        if not n or not words:
+        said = topic_words(query_text, names)
+        kept = [(w, ids) for w, ids in zip(said, self._word_ids(said), strict=True) if ids]
+        if not n or not kept:
             return cosine, match
+        words = [ids for _, ids in kept]
         topic = self._unit([i for ids in words for i in ids])
         if topic is not None and vectors.shape[0] == n:
             cosine = np.maximum(_one_thread_matmul(vectors, topic[:, None])[:, 0],
                                 0.0).astype(np.float64)
-        units = [u for ids in words if (u := self._unit(ids)) is not None]
+        # Each topic word weighs by its rarity in the caller's memory (BM25's idf; a
+        # word the memory lacks weighs most): "activities" and "family" say more than
+        # "done" in "what activities has Melanie done with her family?". Measured
+        # against the plain mean, held out: LoCoMo recall@10 +0.006, and LongMemEval's
+        # session recall@5 kept its question.
+        units, weights = [], []
+        for (_, ids), idf in zip(kept, index.idf(
+                [(analyze(w) or [""])[0] for w, _ in kept]), strict=True):
+            unit = self._unit(ids)
+            if unit is not None:
+                units.append(unit)
+                weights.append(idf)
         if not units:
             return cosine, match
         flat, lengths = self._candidate_tokens(index, positions)
@@ -241,7 +254,8 @@ class TopicModel:
         has = lengths > 0
         starts = (np.cumsum(lengths) - lengths)[has]
         best = np.maximum.reduceat(per_token, starts, axis=0)
-        match[has] = np.maximum(best, 0.0).mean(axis=1)
+        share = np.asarray(weights) / sum(weights)
+        match[has] = np.maximum(best, 0.0) @ share
         return cosine, match
 
 
