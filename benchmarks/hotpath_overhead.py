@@ -87,21 +87,24 @@ async def measure(requests: int) -> dict[str, Any]:
                     n = 2 * k + shift
                     if k % 2:
                         op = "save_response"
-                        payload = core.save_response(
+                        payload = core.call(
+                            "save_response",
                             user_text=lines[n % len(lines)], assistant_text="ok", user=user,
                             user_id=None, turn_id=None, tool_calls=None, metadata=None,
                             interrupted=False).payload
                     else:
                         op = "search_memory"
-                        payload = core.search_memory(
-                            questions[n % len(questions)], user=user, user_id=None,
+                        payload = core.call(
+                            "search_memory", query=questions[n % len(questions)], user=user,
+                            user_id=None,
                             lanes=None, intent="answer_current_user", top_k=None,
                             timeout_ms=None, mode="fast").payload
                     bodies[name].append((OPERATION_SPECS[op].path,
                                          json.dumps(payload).encode()))
             for n in range(CALLERS):  # warm every caller on both paths' shared engine
-                await call(app, OPERATION_SPECS["preload"].path, json.dumps(
-                    core.preload(user={"id": f"caller-{n}"}, user_id=None).payload).encode())
+                preload = core.call("preload", user={"id": f"caller-{n}"}, user_id=None)
+                await call(app, OPERATION_SPECS["preload"].path,
+                           json.dumps(preload.payload).encode())
             await engine.flush()
             cpu: dict[str, list[float]] = {name: [] for name in paths}
             for k in range(requests):

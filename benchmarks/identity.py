@@ -309,7 +309,7 @@ async def run_links(cases: list[Case]) -> dict[str, Any]:
     positives = sum(1 for r in rows if r["expect"] is not None)
     by_cat: dict[str, dict[str, int]] = {}
     for r in rows:
-        c = by_cat.setdefault(r["category"], {"cases": 0, "correct": 0, "wrong_links": 0})
+        c = by_cat.setdefault(str(r["category"]), {"cases": 0, "correct": 0, "wrong_links": 0})
         c["cases"] += 1
         c["correct"] += int(r["predicted"] == r["expect"])
         c["wrong_links"] += int(r["predicted"] is not None and r["predicted"] != r["expect"])
@@ -372,7 +372,7 @@ def run_normalise() -> dict[str, Any]:
 def run_accurate(locomo: bool = True) -> dict[str, Any]:
     import retrieval_quality as rq
 
-    class GraphAdapter(rq.VoxmemAdapter):  # type: ignore[misc,name-defined]
+    class GraphAdapter(rq.VoxmemAdapter):
         def __init__(self, mode: str) -> None:
             super().__init__("static")
             self.mode = mode

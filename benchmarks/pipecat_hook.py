@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 import types
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +117,7 @@ async def wait_until_warm(client: Any, query: str, limit_s: float = 120.0) -> fl
     return round(time.perf_counter() - started, 2)
 
 
-def memory_messages(messages: list[dict[str, Any]], marker: str) -> int:
+def memory_messages(messages: Sequence[Any], marker: str) -> int:
     return sum(1 for m in messages if isinstance(m.get("content"), str)
                and m["content"].startswith(marker))
 
@@ -186,7 +187,7 @@ async def mem0_turns(questions: list[str], lines: list[str], n: int, search_s: f
 
     held: list[float] = []
 
-    class TimedMem0(Mem0MemoryService):  # type: ignore[misc]
+    class TimedMem0(Mem0MemoryService):
         async def process_frame(self, frame: Any, direction: Any) -> None:
             started = time.perf_counter()
             await super().process_frame(frame, direction)

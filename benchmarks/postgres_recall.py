@@ -243,12 +243,11 @@ def main() -> None:
             subprocess.run(command, check=True, env={**os.environ, "VOXMEM_STORE_URL": url})
             # Proof the runtime really stored into Postgres, kept beside its figures.
             with psycopg.connect(admin_url) as conn:
-                rows = {table: int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
-                        for table in ("items", "chunks", "sessions")}
+                counts = {table: _count(conn, table) for table in ("items", "chunks", "sessions")}
         result = json.loads(target.read_text())
-        result["store"] = {"backend": "postgres", "rows": rows}
+        result["store"] = {"backend": "postgres", "rows": counts}
         target.write_text(json.dumps(result, indent=1))
-        print(f"rows stored in Postgres by the runtime: {rows}")
+        print(f"rows stored in Postgres by the runtime: {counts}")
         return
     with database(args.dsn or None) as (url, admin_url, provisioning):
         out = asyncio.run(bench(args, url, admin_url))
@@ -286,6 +285,11 @@ def main() -> None:
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(out, indent=1))
     print(f"wrote {args.json}")
+
+
+def _count(conn: Any, table: str) -> int:
+    row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+    return int(row[0]) if row is not None else 0
 
 
 def _cpus() -> int:

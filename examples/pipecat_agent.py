@@ -29,7 +29,10 @@ import sys
 from typing import Any
 
 from pipecat.processors.aggregators.llm_context import LLMContext
-from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
+from pipecat.processors.aggregators.llm_response_universal import (
+    LLMContextAggregatorPair,
+    LLMUserAggregatorParams,
+)
 
 from voxmem import VoiceClient
 from voxmem.integrations.pipecat import (
@@ -84,14 +87,15 @@ async def bot(runner_args: Any) -> None:
     from pipecat.transports.base_transport import TransportParams
 
     def audio_params() -> TransportParams:
-        return TransportParams(audio_in_enabled=True, audio_out_enabled=True,
-                               vad_analyzer=SileroVADAnalyzer())
+        return TransportParams(audio_in_enabled=True, audio_out_enabled=True)
 
     transport = await create_transport(runner_args, {
         "webrtc": audio_params, "daily": audio_params, "twilio": audio_params,
         "telnyx": audio_params})
     client = memory_client()
-    _context, aggregators, memory = memory_for_call(client, runner_args)
+    # Pipecat 1.x detects speech in the user aggregator, not in the transport.
+    _context, aggregators, memory = memory_for_call(
+        client, runner_args, user_params=LLMUserAggregatorParams(vad_analyzer=SileroVADAnalyzer()))
     key = os.environ["OPENAI_API_KEY"]
     pipeline = Pipeline([
         transport.input(),
@@ -105,7 +109,7 @@ async def bot(runner_args: Any) -> None:
     ])
     worker = PipelineWorker(pipeline, params=PipelineParams(enable_metrics=True))
 
-    @transport.event_handler("on_client_disconnected")
+    @transport.event_handler("on_client_disconnected")  # type: ignore[untyped-decorator]
     async def on_client_disconnected(_transport: Any, _client: Any) -> None:
         await worker.cancel()  # the memory processor ends the call as the pipeline ends
 

@@ -93,7 +93,8 @@ def test_public_names_are_pinned() -> None:
 def test_rule_extractor_is_an_extractor() -> None:
     extractor = RuleExtractor()
     assert isinstance(extractor, Extractor)
-    assert extractor.name == "rules-v1"
+    assert extractor.name == "rules-v1+learned-v1"
+    assert RuleExtractor(learned=False).name == "rules-v1"
 
 
 # --- what is kept ------------------------------------------------------------------------
