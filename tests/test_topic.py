@@ -140,3 +140,13 @@ def test_rare_topic_words_weigh_more_than_common_ones(
     match = _features(index, embedder, "Where did Melanie go with the violin today?",
                       topic)["topic_match"]
     assert max(match, key=match.__getitem__) == len(lines)
+
+
+def test_idf_counts_live_memories_only(embedder: StaticEmbedder) -> None:
+    # A deleted memory keeps its postings; the warm index must weigh words as an index
+    # rebuilt from the store's rows does, or the first search after a restart differs.
+    lines = ["Melanie: my violin is old", "Melanie: the violin again", "Melanie: hello"]
+    warm = _spoken(embedder, lines)
+    assert warm.remove("t1")
+    fresh = _spoken(embedder, [lines[0], lines[2]])
+    assert warm.idf(["violin", "hello"]) == pytest.approx(fresh.idf(["violin", "hello"]))

@@ -309,11 +309,13 @@ class HybridIndex:
         return keyword, dense
 
     def idf(self, terms: Sequence[str]) -> list[float]:
-        """BM25's inverse document frequency of each of ``terms`` (removed documents
-        still count towards a term's frequency: a weight, not a score to reproduce)."""
+        """BM25's inverse document frequency of each of ``terms`` among live documents
+        (so a cold-built index and the warm one it mirrors agree)."""
         with self._lock:
-            live = self.columns.live
-            dfs = [self.postings.doc_freq(term) for term in terms]
+            columns = self.columns
+            live = columns.live
+            alive = columns.alive if columns.removed else None
+            dfs = [self.postings.doc_freq(term, alive) for term in terms]
         return [math.log(1.0 + max(live - df + 0.5, 0.5) / (df + 0.5)) for df in dfs]
 
     def search_cost(self, terms: Sequence[str], dense: bool) -> int:
