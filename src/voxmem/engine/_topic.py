@@ -6,10 +6,11 @@ query's vector leans towards every turn of Melanie's: the name is part of the qu
 and of every turn she speaks ("Melanie: ..."). Two features look at the topic alone:
 
 - ``topic_cosine``: the turn's cosine to the mean vector of the question's topic words
-  (its words without stopwords, question words and the speaker names of the index);
+  (its words without stopwords, question words and the speaker names it names);
 - ``topic_match``: for each topic word, the most similar word of the turn (static token
-  vectors, cosine), averaged over the topic words. A long turn that mentions "violin"
-  once scores as high as a short one: a mean over the turn's words would dilute it.
+  vectors, cosine), averaged over the topic words weighted by their idf. A long turn
+  that mentions "violin" once scores as high as a short one: a mean over the turn's
+  words would dilute it.
 
 Both need an embedder with a table of token vectors (the bundled static model): the
 turn's word vectors are rows of that table, looked up per token rather than embedded.
