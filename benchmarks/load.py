@@ -92,7 +92,8 @@ async def worker(first: int, count: int, duration_s: float, period_s: float) -> 
 
 
 def scrape_metrics(data_dir: Path) -> dict[str, Any]:
-    """The runtime's own view: saturation and its request latency (from /metrics)."""
+    """The runtime's own view: saturation, loop lag, degraded searches by reason, and the
+    cumulative buckets of its search latency histogram (from /metrics)."""
     import httpx
     from prometheus_client.parser import text_string_to_metric_families
 
@@ -106,14 +107,38 @@ def scrape_metrics(data_dir: Path) -> dict[str, Any]:
                          headers={"authorization": f"Bearer {token}"}, timeout=60).text
     except httpx.HTTPError as exc:  # an overloaded runtime may not answer in time
         return {"scrape_error": type(exc).__name__}
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"search_buckets": {}}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name in ("voxmem_saturated", "voxmem_queued_avg_seconds",
+                               "voxmem_loop_lag_seconds",
                                "process_resident_memory_bytes"):
                 out[sample.name] = sample.value
             elif sample.name == "voxmem_search_degraded_total":
                 out["degraded_" + sample.labels["reason"]] = sample.value
+            elif (sample.name == "voxmem_request_seconds_bucket"
+                  and sample.labels.get("operation") == "search_memory"):
+                out["search_buckets"][sample.labels["le"]] = sample.value
+    return out
+
+
+def runtime_search_ms(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """Search latency inside the runtime (arrival at the handler to answer) during a step,
+    as the upper bound of the histogram bucket holding p50 / p95 / p99.
+
+    The generator's own figures include its queueing on a loaded machine; these do not
+    (nor the time a request waited in the kernel before the loop read it).
+    """
+    a, b = after.get("search_buckets") or {}, before.get("search_buckets") or {}
+    bounds = sorted(a, key=lambda le: float(le))
+    counts = [a[le] - b.get(le, 0.0) for le in bounds]
+    total = counts[-1] if counts else 0.0
+    out: dict[str, Any] = {}
+    for name, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
+        at = next((le for le, n in zip(bounds, counts, strict=True) if n >= q * total),
+                  None) if total else None
+        out[name] = None if at is None else ("> 10000" if at == "+Inf"
+                                             else f"<= {float(at) * 1000:g}")
     return out
 
 
@@ -125,9 +150,10 @@ def run_open(args: argparse.Namespace, store_url: str = "",
 
     tmp = tempfile.TemporaryDirectory(prefix="voxmem-load-")
     data_dir = Path(tmp.name)
+    port_min, port_max = args.ports.split("-") if args.ports else PORTS
     os.environ.update({"VOXMEM_DATA_DIR": str(data_dir), "VOXMEM_EMBEDDER": args.embedder,
-                       "VOXMEM_RUNTIME_PORT_MIN": PORTS[0],
-                       "VOXMEM_RUNTIME_PORT_MAX": PORTS[1], "VOXMEM_STORE_URL": store_url,
+                       "VOXMEM_RUNTIME_PORT_MIN": port_min,
+                       "VOXMEM_RUNTIME_PORT_MAX": port_max, "VOXMEM_STORE_URL": store_url,
                        # Every simulated call is live, so every caller stays warm, as a
                        # host sizes the cache to its concurrent calls (the default, 512,
                        # would reload a caller from the store on every turn).
@@ -146,18 +172,29 @@ def run_open(args: argparse.Namespace, store_url: str = "",
             per_callers = max(1, args.callers // args.generators)
             # Answers go to files, not pipes: a pipe not drained while the step runs
             # fills up and blocks the generator that writes its result.
+            before = scrape_metrics(data_dir)
             with contextlib.ExitStack() as files:
                 sinks = [files.enter_context(tempfile.TemporaryFile("w+"))
                          for _ in range(args.generators)]
                 procs = [subprocess.Popen(
                     [sys.executable, str(GENERATOR), found.url, token, str(w * per_callers),
                      str(per_callers), str(rate / args.generators), str(args.step_duration),
-                     str(pid)],
+                     str(pid), args.corpus],
                     stdout=sinks[w], text=True) for w in range(args.generators)]
                 peak_rss = 0.0
+                # The runtime's own view while the step runs, once a second (a scrape
+                # costs the runtime about a millisecond): how late its loop ran.
+                lags: list[float] = []
+                saturated_seen = False
+                next_scrape = time.monotonic() + 1.0
                 while any(p.poll() is None for p in procs):
                     peak_rss = max(peak_rss, process_rss_mb(pid))
-                    time.sleep(0.5)
+                    if time.monotonic() >= next_scrape:
+                        seen = scrape_metrics(data_dir)
+                        lags.append(1000 * seen.get("voxmem_loop_lag_seconds", 0.0))
+                        saturated_seen |= bool(seen.get("voxmem_saturated"))
+                        next_scrape = time.monotonic() + 1.0
+                    time.sleep(0.25)
                 parts = []
                 for sink in sinks:
                     sink.seek(0)
@@ -165,8 +202,10 @@ def run_open(args: argparse.Namespace, store_url: str = "",
             # The generators read the runtime's CPU around their timed turns; with more
             # than one, their windows overlap, so the widest is the step's.
             cpu_s = max(p["runtime_cpu_s"] for p in parts)
+            connections = sum(p["most_connections_open"] for p in parts)
             recalls = [v for p in parts for v in p["recalls"]]
             saves = [v for p in parts for v in p["saves"]]
+            late = [v for p in parts for v in p["started_late_ms"]]
             errors: dict[str, int] = {}
             examples: dict[str, str] = {}
             for p in parts:
@@ -190,7 +229,14 @@ def run_open(args: argparse.Namespace, store_url: str = "",
                 # figure that compares server options, not requests per second.
                 "runtime_cpu_ms_per_request": round(
                     cpu_s * 1000 / max(1, len(recalls) + len(saves)), 3),
-                "rss_mb_peak": round(peak_rss, 1), "runtime": scrape_metrics(data_dir),
+                "rss_mb_peak": round(peak_rss, 1), "runtime": (after := scrape_metrics(data_dir)),
+                "runtime_search_ms": runtime_search_ms(before, after),
+                "generator_started_late_ms": {"p50": round(pct(late, 50), 2),
+                                              "p95": round(pct(late, 95), 2)},
+                "most_connections_open": connections,
+                "loop_lag_ms_during": {"median": round(pct(lags, 50), 2) if lags else None,
+                                       "max": round(max(lags), 2) if lags else None},
+                "saturated_during": saturated_seen,
                 # What the load itself cost on the same cores: CPU seconds of all
                 # generator processes per second of the step, and per request.
                 "generator_cpu_cores": round(sum(p["generator_cpu_s"] for p in parts) / max(
@@ -207,8 +253,13 @@ def run_open(args: argparse.Namespace, store_url: str = "",
                                     and not errors)
             out["steps"].append(step)
             print(f"offered {step['offered_req_s']:>6} req/s: achieved "
-                  f"{step['achieved_req_s']:>7}, recall p95 {p95} ms, degraded "
-                  f"{step['degraded']}, errors {sum(errors.values())}", file=sys.stderr)
+                  f"{step['achieved_req_s']:>7}, recall p95 {p95} ms (in the runtime "
+                  f"{step['runtime_search_ms']['p95']}), degraded {step['degraded']}, "
+                  f"errors {sum(errors.values())}, loop lag median/max "
+                  f"{step['loop_lag_ms_during']['median']}/{step['loop_lag_ms_during']['max']}"
+                  f" ms, shed {after.get('degraded_overload', 0):.0f}, "
+                  f"generator late p95 {step['generator_started_late_ms']['p95']} ms",
+                  file=sys.stderr)
             if not step["keeps_up"] and args.stop_at_saturation:
                 break
     finally:
@@ -376,6 +427,11 @@ def main() -> None:
     parser.add_argument("--embedder", default="static")
     parser.add_argument("--postgres", action="store_true",
                         help="store on a throwaway Postgres + pgvector (as the tests start)")
+    parser.add_argument("--corpus", choices=("shared", "synthetic"), default="shared",
+                        help="open loop: the shared dev data's utterances, or a few built-in "
+                             "lines (a smoke run without the data)")
+    parser.add_argument("--ports", default="",
+                        help="port range for the runtime, e.g. 18300-18399 (the default)")
     parser.add_argument("--json", default="")
     args = parser.parse_args()
     args.rate_steps = [float(r) for r in args.rates.split(",") if r.strip()]

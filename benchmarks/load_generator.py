@@ -10,7 +10,7 @@ requests a real client sends (a search also carries ``deadlineAt``, the turn's s
 start plus its budget, as the client does).
 
 Run by ``load.py`` as ``python benchmarks/load_generator.py URL TOKEN FIRST CALLERS RATE
-SECONDS RUNTIME_PID``; prints one JSON object: latencies, degraded recalls, errors,
+SECONDS RUNTIME_PID [synthetic]``; prints one JSON object: latencies, degraded recalls, errors,
 the turn ids of acknowledged saves, and the CPU seconds the generator and the runtime used
 while the turns ran (the warm-up preloads before the clock starts are not counted).
 """
@@ -41,15 +41,40 @@ DEADLINE_MARK = b"__DEADLINE__"
 DEGRADED = b'"degraded":true'
 
 
+#: ``--corpus synthetic``: a few lines written here, for a smoke run where the shared
+#: evaluation data is not at hand (the test suite); figures come from the real corpus.
+SYNTHETIC_CORPUS: tuple[list[str], list[str]] = (
+    [f"Caller: {line}" for line in (
+        "I'd like to move my delivery to Thursday afternoon if that works.",
+        "My account number is 4 4 2 1 9 8 7, the one under my wife's name.",
+        "We adopted a dog last month, a beagle called Pepper.",
+        "Can you remind me what the cancellation fee was last time?",
+        "I'm allergic to penicillin, please note that for the pharmacy.",
+        "The invoice from March still shows the old address on Elm Street.",
+        "This is Maria, I called yesterday about the broken heater.",
+        "I usually work nights so mornings are best for a call back.",
+    )],
+    ["What did I say about my delivery?", "What is my dog's name?",
+     "Which address is on the invoice?", "When should you call me back?"],
+)
+
+
 def _cpu_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
 
 class Connections:
-    """Kept-alive connections to one runtime; one request at a time on each."""
+    """At most ``limit`` kept-alive connections to one runtime; one request at a time on
+    each, a request waits for a free one.
 
-    def __init__(self, url: str, token: str) -> None:
+    The limit is what a host has: a connection or two per live call (the pool of a voice
+    worker). Without it an overloaded runtime made the generator open a connection per
+    request in flight, thousands per second, until the runtime's listen queue
+    overflowed and the kernel reset connections: errors no real host would send.
+    """
+
+    def __init__(self, url: str, token: str, limit: int) -> None:
         parts = urlsplit(url)
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or 80
@@ -57,14 +82,23 @@ class Connections:
                      "Content-Type: application/json\r\n").encode()
         self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
         self.opened = 0
+        self.open_now = 0
+        self.most_open = 0
+        self._free = asyncio.Semaphore(limit)
 
     async def request(self, path: bytes, body: bytes) -> tuple[int, bytes]:
         """POST ``body`` to ``path``; (status, response body)."""
+        async with self._free:
+            return await self._request(path, body)
+
+    async def _request(self, path: bytes, body: bytes) -> tuple[int, bytes]:
         if self.idle:
             reader, writer = self.idle.pop()
         else:
             reader, writer = await asyncio.open_connection(self.host, self.port)
             self.opened += 1
+            self.open_now += 1
+            self.most_open = max(self.most_open, self.open_now)
         try:
             writer.write(b"POST " + path + b" HTTP/1.1\r\n" + self.head
                          + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
@@ -76,9 +110,11 @@ class Connections:
             content = await reader.readexactly(length) if length else b""
         except BaseException:
             writer.close()
+            self.open_now -= 1
             raise
         if b"connection: close" in lower:
             writer.close()
+            self.open_now -= 1
         else:
             self.idle.append((reader, writer))
         return status, content
@@ -95,13 +131,14 @@ def _encode(payload: dict[str, Any]) -> bytes:
 
 
 async def generate(url: str, token: str, first: int, callers: int, rate: float,
-                   duration_s: float, runtime_pid: int) -> dict[str, Any]:
+                   duration_s: float, runtime_pid: int, synthetic: bool = False
+                   ) -> dict[str, Any]:
     """Warm ``callers`` callers, then start turns (a search, then a save) at ``rate``."""
     from voxmem._api import OPERATION_SPECS
     from voxmem.client._core import ClientCore
 
     core = ClientCore(project_id="load", agent_id="agent")
-    lines, questions = corpus()
+    lines, questions = SYNTHETIC_CORPUS if synthetic else corpus()
     rng = random.Random(first)
     turns = max(1, round(rate * duration_s))
     paths = {op: OPERATION_SPECS[op].path.encode() for op in
@@ -124,7 +161,10 @@ async def generate(url: str, token: str, first: int, callers: int, rate: float,
                                   interrupted=False)
         plan.append((str(k), search_body, _encode(save.payload)))
         turn_ids.append(str(save.payload["turnId"]))
-    conns = Connections(url, token)
+    # One connection per call for its searches and one for its saves: a host does not
+    # hold its next turn's recall behind the previous turn's save.
+    conns = Connections(url, token, limit=callers)
+    save_conns = Connections(url, token, limit=callers)
     recalls: list[float] = []
     saves: list[float] = []
     errors: dict[str, int] = {}
@@ -164,7 +204,7 @@ async def generate(url: str, token: str, first: int, callers: int, rate: float,
             recalls.append((time.perf_counter() - scheduled) * 1000)
             degraded += DEGRADED in content
             started = time.perf_counter()
-            status, content = await conns.request(paths["save_response"], save)
+            status, content = await save_conns.request(paths["save_response"], save)
             if status != 200:
                 failed(f"save:{status}", content.decode(errors="replace"))
                 return
@@ -180,6 +220,9 @@ async def generate(url: str, token: str, first: int, callers: int, rate: float,
     start = time.perf_counter() + rng.uniform(0, 1 / max(rate, 1e-9))
     offset = time.time() - time.perf_counter()
     tasks: list[asyncio.Task[None]] = []
+    # How late the generator itself started each turn: on a machine too busy to give it
+    # its share, its own delay is part of the latencies it reports.
+    started_late: list[float] = []
     k = 0
     while k < turns:
         now = time.perf_counter()
@@ -187,6 +230,7 @@ async def generate(url: str, token: str, first: int, callers: int, rate: float,
         # wake-up per batch instead of one timer per turn.
         while k < turns and start + k / rate <= now:
             scheduled = start + k / rate
+            started_late.append((now - scheduled) * 1000)
             _label, search, save = plan[k]
             tasks.append(asyncio.ensure_future(
                 turn(k, search, save, scheduled, scheduled + offset)))
@@ -198,14 +242,18 @@ async def generate(url: str, token: str, first: int, callers: int, rate: float,
     cpu = _cpu_s() - cpu_before
     runtime_cpu = process_cpu_s(runtime_pid) - runtime_before
     conns.close()
+    save_conns.close()
     return {"recalls": recalls, "saves": saves, "errors": errors, "degraded": degraded,
             "acked": acked, "turns": turns, "span_s": span, "error_examples": examples,
             "generator_cpu_s": cpu, "runtime_cpu_s": runtime_cpu,
-            "connections": conns.opened}
+            "started_late_ms": started_late,
+            "connections": conns.opened + save_conns.opened,
+            "most_connections_open": conns.most_open + save_conns.most_open}
 
 
 def main() -> None:
     url, token, first, callers, rate, seconds, pid = sys.argv[1:8]
+    synthetic = sys.argv[8:9] == ["synthetic"]
     try:
         import uvloop
     except ImportError:  # e.g. Windows: the stdlib loop works, a little slower
@@ -213,7 +261,7 @@ def main() -> None:
     else:
         runner = uvloop.run
     out = runner(generate(url, token, int(first), int(callers), float(rate),
-                          float(seconds), int(pid)))
+                          float(seconds), int(pid), synthetic))
     print(json.dumps(out))
 
 

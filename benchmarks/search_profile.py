@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from footprint import engine_breakdown, print_breakdown, proc_status
 from recall_latency import corpus, pct
 
 #: The clock every ``run`` searches at: recency is part of the score.
@@ -107,8 +108,11 @@ async def run(args: argparse.Namespace, data_dir: str) -> dict[str, Any]:
                     lanes.setdefault(lane, []).append(ms)
         walls.append(best_wall)
         cpus.append(best_cpu)
+    rss = proc_status()  # before the breakdown, whose bookkeeping takes memory itself
+    footprint = engine_breakdown(engine) if args.footprint else None
     await engine.close()
-    return {"items": len(mem.index), "answers": answers,
+    return {"items": len(mem.index), "answers": answers, "rss_mb": rss,
+            "footprint": footprint,
             "wall_ms": {"p50": pct(walls, 50), "p95": pct(walls, 95), "p99": pct(walls, 99)},
             "loop_cpu_ms": {"p50": pct(cpus, 50), "p95": pct(cpus, 95),
                             "mean": sum(cpus) / len(cpus)},
@@ -146,6 +150,8 @@ def main() -> None:
     r.add_argument("--min-of", type=int, default=3)
     r.add_argument("--out", required=True)
     r.add_argument("--keep", help="keep the searched copy of DIR here")
+    r.add_argument("--footprint", action="store_true",
+                   help="also size the engine's structures (slow: walks every object)")
     c = sub.add_parser("compare")
     c.add_argument("before")
     c.add_argument("after")
@@ -166,6 +172,9 @@ def main() -> None:
               f"event-loop CPU p50/p95 {out['loop_cpu_ms']['p50']:.2f}/"
               f"{out['loop_cpu_ms']['p95']:.2f} ms, wall p50/p95 {out['wall_ms']['p50']:.2f}/"
               f"{out['wall_ms']['p95']:.2f} ms; degraded {out['degraded']}")
+        print("RSS MB: " + ", ".join(f"{k} {v:.0f}" for k, v in out["rss_mb"].items()))
+        if out["footprint"]:
+            print_breakdown(out["footprint"])
         print("lanes p50/p95 ms: " + ", ".join(
             f"{k} {v['p50']:.2f}/{v['p95']:.2f}" for k, v in out["lane_ms"].items()))
 

@@ -53,10 +53,15 @@ async def test_cold_org_hits_have_the_shape_of_warm_ones(engine: MemoryEngine) -
     assert warm.trace["coldLanes"] == []
     engine.org.drop(T, P)  # as after a restart: the org lane asks the store meanwhile
     query = "returns within thirty days"
-    # The lane itself, called at once, so the reload it starts cannot have finished.
+    # The reload starts here, as on a restart's first recall; the lane decides warm or cold
+    # before its first await, so with no await in between it must take the store's path.
+    # (Checking `ready` after the lane raced: on Postgres the store's query awaits, and a
+    # one-chunk reload can finish meanwhile.)
+    reloading = engine.org.memory(T, P)
+    assert not reloading.ready.is_set()
     vector: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     cold = await engine.org.lane(s, query, analyze(query), vector, 5)
-    assert not engine.org.memory(T, P).ready.is_set()
+    assert engine.org.memory(T, P) is reloading
     [warm_hit], [cold_hit] = warm.org, cold
     assert cold_hit.keys() == warm_hit.keys()
     assert {"createdAt", "createdAtTs", "index", "documentId", "metadata"} <= cold_hit.keys()

@@ -233,8 +233,11 @@ def test_lineage_by_item_id_equals_lineage_by_payload(caller: CallerMemory) -> N
         scored = [(pos, rng.random()) for pos in rng.sample(range(n), rng.randint(1, 400))]
         scored.sort(key=lambda item: -item[1])
         expected = _prefer_current_by_payload(caller, scored, lambda pos: True)
-        assert prefer_current(caller, scored, lambda pos: True) == expected
+        assert prefer_current(caller, scored, lambda p: np.ones(p.shape[0], np.bool_)) == expected
         changed += expected != scored
+        # Positions a lane may not add (another lane's, past retention): every third one.
+        expected = _prefer_current_by_payload(caller, scored, lambda pos: pos % 3 != 0)
+        assert prefer_current(caller, scored, lambda p: p % 3 != 0) == expected
     assert changed > 50  # lineages were hit, not just passed through
 
 

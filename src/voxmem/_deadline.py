@@ -20,24 +20,35 @@ from typing import Any
 from ._exceptions import BadRequest
 from .models import SearchResult
 
-__all__ = ["MAX_CLOCK_SKEW_S", "budget_left_ms", "expired_search", "request_arrived"]
+__all__ = ["MAX_CLOCK_SKEW_S", "budget_left_ms", "expired_search", "request_arrived",
+           "shed_reason", "shed_search"]
 
 #: A client's ``deadline_at`` further off than this from the runtime's clock is ignored:
 #: the two clocks disagree, and the runtime's own arrival stamp is used instead.
 MAX_CLOCK_SKEW_S = 120.0
 
 _arrived_at: contextvars.ContextVar[float] = contextvars.ContextVar("voxmem_arrived_at")
+_shed: contextvars.ContextVar[str | None] = contextvars.ContextVar("voxmem_shed",
+                                                                   default=None)
 
 
 @contextlib.contextmanager
-def request_arrived(at: float | None) -> Iterator[None]:
+def request_arrived(at: float | None, shed: str | None = None) -> Iterator[None]:
     """Within the block, the request being handled arrived at ``at`` (epoch seconds;
-    ``None``: now, for in-process calls that never queue)."""
+    ``None``: now, for in-process calls that never queue). ``shed``: the runtime's
+    admission control answers this search without recall, for this reason."""
     token = _arrived_at.set(time.time() if at is None else float(at))
+    shed_token = _shed.set(shed)
     try:
         yield
     finally:
+        _shed.reset(shed_token)
         _arrived_at.reset(token)
+
+
+def shed_reason() -> str | None:
+    """Why the runtime sheds the search being handled (None: run it)."""
+    return _shed.get()
 
 
 def budget_left_ms(timeout_ms: float, deadline_at: Any = None) -> tuple[float, float]:
@@ -61,9 +72,20 @@ def budget_left_ms(timeout_ms: float, deadline_at: Any = None) -> tuple[float, f
 def expired_search(timeout_ms: float, late_ms: float, mode: str, intent: str) -> Any:
     """The answer to a search whose deadline passed before recall could start: empty,
     ``degraded``, with the reason in ``trace.errors.deadline``."""
+    return _empty_search({"deadline": f"expired {late_ms:.0f} ms before recall started "
+                                      "(queued behind other requests)"},
+                         timeout_ms, mode, intent)
+
+
+def shed_search(timeout_ms: float, reason: str, mode: str, intent: str) -> Any:
+    """The answer to a search the overloaded runtime does not run: empty, ``degraded``,
+    with the reason in ``trace.errors.overload``."""
+    return _empty_search({"overload": reason}, timeout_ms, mode, intent)
+
+
+def _empty_search(errors: dict[str, str], timeout_ms: float, mode: str, intent: str) -> Any:
     trace = {"lanes": {}, "lanesUsed": [], "totalMs": 0.0, "degraded": True,
-             "errors": {"deadline": f"expired {late_ms:.0f} ms before recall started "
-                                    "(queued behind other requests)"},
-             "mode": mode, "intent": intent, "timeoutMs": timeout_ms, "coldLanes": []}
+             "errors": errors, "mode": mode, "intent": intent, "timeoutMs": timeout_ms,
+             "coldLanes": []}
     return SearchResult(context_text="", profile=None, working=[], permanent=[], org=[],
                         sources=[], trace=trace).to_dict()

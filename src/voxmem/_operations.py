@@ -19,7 +19,13 @@ from typing import Any
 from . import _operations_callers, _operations_console  # noqa: F401 (register handlers)
 from ._api import OPERATION_SPECS, spellings, validate
 from ._config import MAX_RETENTION_DAYS, mask_secrets
-from ._deadline import budget_left_ms, expired_search, request_arrived
+from ._deadline import (
+    budget_left_ms,
+    expired_search,
+    request_arrived,
+    shed_reason,
+    shed_search,
+)
 from ._exceptions import BadRequest, NotFound, VoxmemError
 from ._handlers import HANDLERS, MAX_FIELD_CHARS, Operation, handles
 from ._handlers import caller_scope as _caller_scope
@@ -83,6 +89,9 @@ async def _search(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     left_ms, queued_ms = budget_left_ms(timeout_ms, p.get("deadline_at"))
     if left_ms <= 0:
         return expired_search(timeout_ms, -left_ms, mode, intent)
+    shed = shed_reason()
+    if shed is not None:
+        return shed_search(timeout_ms, shed, mode, intent)
     result = (await engine.search_memory(scope, query, lanes=lanes, top_k=top_k,
                                          timeout_ms=left_ms, mode=mode,
                                          intent=intent)).to_dict()
@@ -411,11 +420,12 @@ async def _retry_quarantined(engine: MemoryEngine, p: dict[str, Any]) -> Any:
 
 
 async def dispatch(engine: MemoryEngine, name: str, payload: dict[str, Any], *,
-                   received_at: float | None = None) -> Any:
+                   received_at: float | None = None, shed: str | None = None) -> Any:
     """Validate and run operation ``name``; returns its JSON-ready result.
 
     ``received_at`` (epoch seconds) is when the request reached the runtime; deadlines
-    count from it, so time spent queued is part of a search's budget.
+    count from it, so time spent queued is part of a search's budget. ``shed`` (a
+    reason): an overloaded runtime answers a valid search at once, empty and degraded.
     """
     op = OPERATIONS.get(name)
     if op is None:
@@ -429,7 +439,7 @@ async def dispatch(engine: MemoryEngine, name: str, payload: dict[str, Any], *,
     validate(op.spec.request, camel)
     payload = snake
     try:
-        with request_arrived(received_at):
+        with request_arrived(received_at, shed):
             return await op.handler(engine, payload)
     except VoxmemError as exc:
         # A driver error may quote a connection string: no secret leaves, in-process

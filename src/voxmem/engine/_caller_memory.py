@@ -25,6 +25,7 @@ from ..models import CallerRecord, Chunk, Fact, MemoryItem, Scope, Turn
 from ..store import Store
 from ._analysis import analyze
 from ._index import FloatArray, HybridIndex
+from ._malloc import release_free_memory
 from ._pending import PendingWrites
 
 __all__ = ["CallerCache", "CallerMemory", "Doc", "build_memory", "chunk_doc", "fact_doc",
@@ -39,6 +40,13 @@ NO_SESSION_GROUP = 0
 
 #: Rows indexed per worker-thread hop while loading (a few ms of work each).
 LOAD_SLICE = 256
+#: A load of at least this many items hands the allocator's free pages back afterwards,
+#: at most once per ``TRIM_INTERVAL_S``. Loading 10,000 items leaves ~60 MB of freed
+#: rows (text, embedding blobs, tokens) in glibc's heap, which stays resident until
+#: trimmed (measured: RSS 480 -> 415 MB; the trim took ~20 ms on a worker thread).
+#: Small loads leave little; and a trim walks the whole heap, so it is not run per call.
+TRIM_AFTER_ITEMS = 2_000
+TRIM_INTERVAL_S = 30.0
 
 T = TypeVar("T")
 
@@ -283,6 +291,7 @@ class CallerCache:
         self._clock = clock
         self._entries: OrderedDict[tuple[str, ...], CallerMemory] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._trimmed_at = -TRIM_INTERVAL_S
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -345,6 +354,8 @@ class CallerCache:
             mem.add_fact_history(facts)
             for turn in pending:
                 mem.add_turn(turn)
+            del caller, facts, pending
+            await self._trim_after(items)
         except Exception as exc:
             mem.load_error = exc
             log.warning("loading memory of caller %s failed: %s", mem.scope.user_id, exc)
@@ -352,6 +363,15 @@ class CallerCache:
             mem.ready.set()
             log.debug("loaded caller %s (%d items) in %.1f ms", mem.scope.user_id,
                       len(mem.index), (time.perf_counter() - started) * 1000)
+
+    async def _trim_after(self, items: list[MemoryItem]) -> None:
+        """Return the freed rows of a large load to the OS (see ``TRIM_AFTER_ITEMS``)."""
+        loaded = len(items)
+        items.clear()  # the rows are indexed: free them before the trim, not after
+        now = time.monotonic()
+        if loaded >= TRIM_AFTER_ITEMS and now - self._trimmed_at >= TRIM_INTERVAL_S:
+            self._trimmed_at = now
+            await asyncio.get_running_loop().run_in_executor(None, release_free_memory)
 
     async def aclose(self) -> None:
         for task in list(self._tasks):

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -243,6 +243,10 @@ class HybridIndex:
 
     def id_at(self, pos: int) -> str:
         return self._ids[pos]
+
+    def ids_at(self, positions: Iterable[int]) -> list[str]:
+        """The ids at ``positions`` (a loop in C, not a method call per position)."""
+        return list(map(self._ids.__getitem__, positions))
 
     def payload_of(self, doc_id: str) -> Any | None:
         """The payload of live document ``doc_id``, or None."""

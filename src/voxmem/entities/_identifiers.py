@@ -107,19 +107,25 @@ def normalize_identifier(kind: str, raw: str, default_region: str | None = "US")
 # --- what a caller says --------------------------------------------------------------------
 
 _NUMBER = r"(?:number|no\.?|num|#|id)?[\s,:]*(?:is|was|it's|it\s+is)?[\s:]*"
-_CLAIM_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("account", re.compile(r"\b(?:account|acct|customer|member(?:ship)?|client)\s*"
-                           + _NUMBER + r"([A-Za-z]{0,4}[\s-]?\d[\d\s-]{2,})", re.I)),
-    ("policy", re.compile(r"\bpolicy\s*" + _NUMBER + r"([A-Za-z]{0,4}[\s-]?\d[\d\s-]{2,})",
-                          re.I)),
-    ("invoice", re.compile(r"\b(?:invoice|bill)\s*" + _NUMBER
-                           + r"([A-Za-z]{0,4}[\s-]?\d[\d\s-]{2,})", re.I)),
-    ("order", re.compile(r"\border\s*" + _NUMBER + r"([A-Za-z]{0,4}[\s-]?\d[\d\s-]{2,})",
-                         re.I)),
-    ("ticket", re.compile(r"\b(?:ticket|case|incident|reference|ref)\s*" + _NUMBER
-                          + r"([A-Za-z]{0,4}[\s-]?\d[\d\s-]{2,})", re.I)),
-    ("phone", re.compile(r"\b(?:phone|mobile|cell|number|reach me|call me)\b[^\d+]{0,20}"
-                         r"(\+?\d[\d\s().-]{6,20}\d)", re.I)),
+_REFERENCE = r"([A-Za-z]{0,4}[\s-]?\d[\d\s-]{2,})"
+# (kind, the words one of which starts every match of the pattern, the pattern). The
+# words let a turn skip a pattern it cannot match (see _claims).
+_CLAIM_PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
+    ("account", ("account", "acct", "customer", "member", "client"),
+     re.compile(r"\b(?:account|acct|customer|member(?:ship)?|client)\s*" + _NUMBER
+                + _REFERENCE, re.I)),
+    ("policy", ("policy",), re.compile(r"\bpolicy\s*" + _NUMBER + _REFERENCE, re.I)),
+    ("invoice", ("invoice", "bill"),
+     re.compile(r"\b(?:invoice|bill)\s*" + _NUMBER + _REFERENCE, re.I)),
+    ("order", ("order",), re.compile(r"\border\s*" + _NUMBER + _REFERENCE, re.I)),
+    ("ticket", ("ticket", "case", "incident", "reference", "ref"),
+     re.compile(r"\b(?:ticket|case|incident|reference|ref)\s*" + _NUMBER + _REFERENCE,
+                re.I)),
+    # "reach", "call": the pattern's "reach me" may meet a "reach  me" the number
+    # rewrite respaced.
+    ("phone", ("phone", "mobile", "cell", "number", "reach", "call"),
+     re.compile(r"\b(?:phone|mobile|cell|number|reach me|call me)\b[^\d+]{0,20}"
+                r"(\+?\d[\d\s().-]{6,20}\d)", re.I)),
 )
 # Every claim pattern starts with one of these words (spoken numbers keep them: the
 # rewrite to digits only changes number words).
@@ -196,7 +202,11 @@ def _claims(text: str, default_region: str | None, *, word_checks: bool) -> Spok
     lower = text.lower() if word_checks and text.isascii() else None
     if lower is None or any(word in lower for word in _CLAIM_WORDS):
         digits = spoken_to_digits(text)
-        for kind, pattern in _CLAIM_PATTERNS:
+        for kind, words, pattern in _CLAIM_PATTERNS:
+            # A pattern whose words are all absent cannot match: scanning 6 patterns
+            # over a long turn that merely says "number" was most of the claim scan.
+            if lower is not None and not any(word in lower for word in words):
+                continue
             for m in pattern.finditer(digits):
                 add(kind, m.group(1))
     if "@" in text or not word_checks:

@@ -49,6 +49,7 @@ from .._config import Settings, settings_table
 from .._exceptions import BadRequest, InternalError, NotFound, Unauthorized, VoxmemError
 from .._operations import OPERATIONS, Operation, dispatch
 from ..engine import MemoryEngine
+from ._admission import Admission
 from ._hotpath import (
     HOT_OPERATIONS,
     HotPath,
@@ -308,11 +309,13 @@ def create_app(
     token: str,
     settings: Settings | None = None,
     hooks: RuntimeHooks | None = None,
+    admission: Admission | None = None,
 ) -> HotPath:
     """The runtime's ASGI app serving ``engine``, guarded by bearer ``token``.
 
     The lifespan starts the engine, and on shutdown closes it, which applies every
-    journaled write to the store first.
+    journaled write to the store first. ``admission`` (default: measured on the
+    serving loop) decides which searches give way past capacity.
 
     Example::
 
@@ -327,16 +330,20 @@ def create_app(
     secrets = (*cfg.secret_values(), token)
     max_body = cfg.runtime_max_body_bytes
     openapi = _json_response(200, openapi_document(_version()))
-    metrics = RuntimeMetrics(engine.stats)
+    metrics = RuntimeMetrics(engine.stats, admission)
+
+    admission = metrics.admission
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await engine.start()
+        admission.lag.start()
         if hooks.on_ready is not None:
             hooks.on_ready()
         try:
             yield
         finally:
+            admission.lag.stop()
             # Unpublish first so no new client picks a runtime that is going away, then
             # apply everything journaled: a graceful stop leaves the store complete.
             if hooks.on_stopping is not None:
@@ -351,9 +358,22 @@ def create_app(
         """One operation from body to encoded answer; both request paths run this."""
         arrived = metrics.started(received_at)
         status, result = 500, None
+        # Past capacity a share of searches gives way, so the saves (never dropped) and
+        # the other searches are answered on time (runtime/_admission.py).
+        shed = admission.shed_search() if op.name == "search_memory" else None
         try:
             payload = await read()
-            result = await dispatch(engine, op.name, payload, received_at=arrived)
+            if op.name == "save_response":
+                # Saves take turns through a gate: past capacity they wait here, costing
+                # nothing, instead of filling the loop's queue ahead of every search.
+                await admission.enter_save()
+                try:
+                    result = await dispatch(engine, op.name, payload, received_at=arrived)
+                finally:
+                    admission.leave_save()
+            else:
+                result = await dispatch(engine, op.name, payload, received_at=arrived,
+                                        shed=shed)
             status = 200
         except VoxmemError as exc:
             status = exc.status_code

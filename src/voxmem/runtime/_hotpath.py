@@ -46,7 +46,7 @@ _JSON_HEADERS = b"application/json"
 
 
 def encode_json(body: Any) -> bytes:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _ENCODER.encode(body).encode("utf-8")
 
 
 def error_body(exc: VoxmemError, secrets: tuple[str, ...] = ()) -> bytes:
@@ -57,6 +57,14 @@ def error_body(exc: VoxmemError, secrets: tuple[str, ...] = ()) -> bytes:
 
 def _reject_constant(name: str) -> Any:
     raise BadRequest(f"{name} is not valid JSON", field="body")
+
+
+# Made once: ``json.loads``/``json.dumps`` with any option build a new decoder/encoder
+# per call, which was 4 % of the runtime's GIL time under load (docs/performance.md).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+# parse_int: a 5,000-digit integer would make int() raise a bare ValueError (a 500); it
+# becomes a marker the operation check refuses, naming the field.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_int=parse_json_int)
 
 
 def _check_declared_size(declared: str | None, max_bytes: int) -> None:
@@ -125,9 +133,10 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
         raise BadRequest(f"request body is not valid UTF-8 (byte {exc.start})",
                          field="body") from None
     try:
-        # parse_int: a 5,000-digit integer would make int() raise a bare ValueError (a
-        # 500); it becomes a marker the operation check refuses, naming the field.
-        payload = json.loads(text, parse_constant=_reject_constant, parse_int=parse_json_int)
+        if text.startswith("\ufeff"):  # json.loads refuses a BOM; so does the decoder here
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)",
+                                       text, 0)
+        payload = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise BadRequest(f"request body is not valid JSON: {exc.msg} at line {exc.lineno} "
                          f"column {exc.colno}", field="body") from None

@@ -14,8 +14,10 @@ runtimes in one process (tests) never share counters.
 
 Saturation is judged from what the callers feel, not from CPU: a runtime is saturated
 when requests wait for the event loop (the moving average of time between arrival and
-dispatch passes :data:`SATURATED_QUEUE_MS`) or when searches run out of their deadline
-(the moving share of deadline-degraded searches passes :data:`SATURATED_DEGRADED_SHARE`).
+dispatch passes :data:`SATURATED_QUEUE_MS`, saves queue at admission control's gate,
+or the loop runs a timer :data:`~voxmem.runtime._admission.SHED_LAG_START_MS` late) or
+when searches go without memory (the moving share of searches degraded by their
+deadline or shed passes :data:`SATURATED_DEGRADED_SHARE`).
 Both averages move per request rather than per second, so the signal depends on what
 happened, not on how fast a loaded test machine runs.
 """
@@ -38,6 +40,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from ._admission import SHED_LAG_START_MS, Admission, LoopLag
 
 __all__ = [
     "CONTENT_TYPE",
@@ -71,12 +75,16 @@ class Saturation:
     queued_ms: float
     deadline_degraded_share: float
     in_flight: int
+    loop_lag_ms: float = 0.0
+    shed_share: float = 0.0
+    saves_waiting: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON shape for ``/v1/runtime``."""
         return {"saturated": self.saturated, "queuedMs": round(self.queued_ms, 3),
                 "deadlineDegradedShare": round(self.deadline_degraded_share, 4),
-                "inFlight": self.in_flight}
+                "inFlight": self.in_flight, "loopLagMs": round(self.loop_lag_ms, 3),
+                "shedShare": round(self.shed_share, 4), "savesWaiting": self.saves_waiting}
 
 
 class _EngineCollector(Collector):
@@ -117,7 +125,9 @@ class RuntimeMetrics:
         body = metrics.exposition()
     """
 
-    def __init__(self, engine_stats: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, engine_stats: Callable[[], dict[str, Any]],
+                 admission: Admission | None = None) -> None:
+        self.admission = admission or Admission(LoopLag())
         self._queued_avg_ms = 0.0
         self._deadline_share = 0.0
         self._in_flight = 0
@@ -134,12 +144,15 @@ class RuntimeMetrics:
         self.lane_latency = Histogram("voxmem_recall_lane_seconds", "Recall time per lane",
                                       ["lane"], buckets=LATENCY_BUCKETS, registry=r)
         self.degraded = Counter("voxmem_search_degraded", "Searches answered degraded, by "
-                                "reason (deadline or lane_error)", ["reason"], registry=r)
+                                "reason (deadline, overload or lane_error)", ["reason"],
+                                registry=r)
         self.saturated_gauge = Gauge("voxmem_saturated", "1 while the runtime cannot keep "
                                      "up (requests queue or searches hit their deadline)",
                                      registry=r)
         self.queued_avg_gauge = Gauge("voxmem_queued_avg_seconds", "Moving average of "
                                       "time spent queued before dispatch", registry=r)
+        self.loop_lag_gauge = Gauge("voxmem_loop_lag_seconds", "Moving average of how "
+                                    "late the event loop runs a timer", registry=r)
         # Label lookups cost a lock and a tuple hash each; a request makes three or more,
         # so the children are kept here once made (a handful of operations and lanes).
         self._request_counters: dict[tuple[str, int], Counter] = {}
@@ -178,9 +191,7 @@ class RuntimeMetrics:
         trace = result.get("trace") if isinstance(result, dict) else None
         if isinstance(trace, dict):
             self._search_outcome(trace)
-        saturated = (self._queued_avg_ms >= SATURATED_QUEUE_MS
-                     or self._deadline_share >= SATURATED_DEGRADED_SHARE)
-        if saturated != self._was_saturated:
+        if self._saturated() != self._was_saturated:
             state = self.saturation()
             # Once per change, not per request: an operator greps for these lines.
             self._was_saturated = state.saturated
@@ -199,22 +210,33 @@ class RuntimeMetrics:
             histogram.observe(float(ms) / 1000.0)
         errors = trace.get("errors") or {}
         by_deadline = "deadline" in errors or "deadline" in errors.values()
+        shed = "overload" in errors
         if trace.get("degraded"):
-            self.degraded.labels("deadline" if by_deadline else "lane_error").inc()
-        self._deadline_share += EWMA_ALPHA * (float(by_deadline) - self._deadline_share)
+            self.degraded.labels("overload" if shed else "deadline" if by_deadline
+                                 else "lane_error").inc()
+        self._deadline_share += EWMA_ALPHA * (float(by_deadline or shed)
+                                              - self._deadline_share)
 
     # -- reading -----------------------------------------------------------------------
+    def _saturated(self) -> bool:
+        return (self._queued_avg_ms >= SATURATED_QUEUE_MS
+                or self.admission.lag.lag_ms >= SHED_LAG_START_MS
+                or self.admission.saves_waiting > 0
+                or self._deadline_share >= SATURATED_DEGRADED_SHARE)
+
     def saturation(self) -> Saturation:
         """The current verdict (also kept in the ``voxmem_saturated`` gauge)."""
-        saturated = (self._queued_avg_ms >= SATURATED_QUEUE_MS
-                     or self._deadline_share >= SATURATED_DEGRADED_SHARE)
-        return Saturation(saturated=saturated, queued_ms=self._queued_avg_ms,
+        return Saturation(saturated=self._saturated(), queued_ms=self._queued_avg_ms,
                           deadline_degraded_share=self._deadline_share,
-                          in_flight=self._in_flight)
+                          in_flight=self._in_flight,
+                          loop_lag_ms=self.admission.lag.lag_ms,
+                          shed_share=self.admission.shed_share,
+                          saves_waiting=self.admission.saves_waiting)
 
     def exposition(self) -> bytes:
         """Everything in the Prometheus text format."""
         state = self.saturation()
         self.saturated_gauge.set(1 if state.saturated else 0)
         self.queued_avg_gauge.set(state.queued_ms / 1000.0)
+        self.loop_lag_gauge.set(state.loop_lag_ms / 1000.0)
         return generate_latest(self.registry)

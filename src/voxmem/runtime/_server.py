@@ -50,7 +50,9 @@ __all__ = ["NoFreePort", "bind_free_port", "serve"]
 
 log = logging.getLogger("voxmem.runtime")
 
-LISTEN_BACKLOG = 2048
+# The kernel caps it at net.core.somaxconn (4096 on current Linux); a host opening
+# connections faster than a swamped loop accepts them gets resets once it overflows.
+LISTEN_BACKLOG = 4096
 KEEP_ALIVE_S = 75
 # A client probing the lock holds a shared flock for microseconds; wait that out rather
 # than mistake it for a running runtime.

@@ -1,0 +1,55 @@
+"""A caller's warm load hands its freed rows back to the OS, and the index it built
+answers as before (the rows are freed before the trim, so nothing may still need them)."""
+
+from __future__ import annotations
+
+import pytest
+
+import voxmem.engine._caller_memory as caller_memory
+from voxmem.engine import MemoryEngine
+from voxmem.models import Caller
+
+
+async def _saved(engine: MemoryEngine, user: str, turns: int) -> None:
+    scope = engine.scope(project_id="p", agent_id="a", user_id=user)
+    who = Caller(user, user.title())
+    for i in range(turns):
+        await engine.save_response(scope, who, user_text=f"{user} ordered parcel {i}",
+                                   assistant_text="Noted.")
+    await engine.end_session(scope)
+    assert await engine.flush(60)
+    engine.callers.drop(scope)  # the next touch loads it from the store
+
+
+async def test_large_load_trims_once_per_interval_and_still_answers(
+        engine: MemoryEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(caller_memory, "TRIM_AFTER_ITEMS", 8)
+    await _saved(engine, "ada", 12)
+    await _saved(engine, "bo", 12)
+    await _saved(engine, "cy", 3)
+    cache = engine.callers
+    before = cache._trimmed_at
+
+    ada = engine.scope(project_id="p", agent_id="a", user_id="ada")
+    mem = cache.get(ada)
+    await mem.ready.wait()
+    assert mem.load_error is None and len(mem.index) == 12
+    first_trim = cache._trimmed_at
+    assert first_trim > before
+
+    # Within the interval a second large load does not walk the heap again.
+    bo = engine.scope(project_id="p", agent_id="a", user_id="bo")
+    await cache.get(bo).ready.wait()
+    assert cache._trimmed_at == first_trim
+
+    # A small load never trims, even once the interval has passed.
+    cache._trimmed_at = first_trim - caller_memory.TRIM_INTERVAL_S
+    cy = engine.scope(project_id="p", agent_id="a", user_id="cy")
+    await cache.get(cy).ready.wait()
+    assert cache._trimmed_at == first_trim - caller_memory.TRIM_INTERVAL_S
+
+    result = await engine.search_memory(ada, "parcel 7", timeout_ms=5000)
+    assert not result.trace["degraded"]
+    texts = [hit["text"] for hit in result.permanent]
+    assert any("ada ordered parcel 7" in text for text in texts)
+    assert all(text.startswith("ada ") for text in texts)
