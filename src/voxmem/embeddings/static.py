@@ -106,6 +106,17 @@ class StaticEmbedder:
             encoding_ids = [i for i in encoding_ids if i != self._unk_id]
         return encoding_ids[: self._max_tokens]
 
+    def token_table(self) -> npt.NDArray[np.float32]:
+        """The token vectors a text's vector is the mean of, one row per token id
+        (recall's topic features compare single words through it)."""
+        return self._table
+
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """The token ids :meth:`embed` pools for each of ``texts``, in order."""
+        encodings = self._tokenizer.encode_batch_fast(
+            [text[: self._max_chars] for text in texts], add_special_tokens=False)
+        return [self._token_ids(encoding.ids) for encoding in encodings]
+
     def _pool(self, ids: list[int], out: npt.NDArray[np.float32]) -> None:
         if ids:
             out[:] = self._table[ids].mean(axis=0)

@@ -63,6 +63,7 @@ from ._preload import Preloader
 from ._rank import RankParams
 from ._reembed import reembed_missing
 from ._search import Recall, RecallSettings
+from ._topic import topic_model
 from ._traces import RecallTraceLog
 from ._workers import BackgroundWorkers
 from ._write_path import WritePath
@@ -129,11 +130,12 @@ class MemoryEngine:
                            clock=clock)
         # -- recall ---------------------------------------------------------------------
         self.lanes = LaneRunner(self.embedder)
+        fusion = load_fusion(self.embedder.name) if s.fusion == "learned" else None
         params = RankParams(rrf_k=s.rrf_k, recency_weight=s.recency_weight,
                             half_life_days=s.recency_half_life_days,
                             dense_weight=s.dense_weight, dense_floor=s.dense_floor,
-                            fusion=(load_fusion(self.embedder.name)
-                                    if s.fusion == "learned" else None))
+                            fusion=fusion,
+                            topic=topic_model(self.embedder) if fusion is not None else None)
         self.org = OrgKnowledge(self.store, self.embedder, self.lanes, params,
                                 data_path=s.data_path, chunk_chars=s.chunk_chars,
                                 chunk_overlap_chars=s.chunk_overlap_chars,

@@ -35,6 +35,7 @@ from ._rank import (
 )
 from ._speakers import speaker_features
 from ._time import TimeHint
+from ._topic import TopicModel, is_list_question
 
 __all__ = ["FEATURES", "WEIGHTS_FILE", "Candidates", "FusionModel", "candidate_features",
            "load_fusion", "parse_fusion"]
@@ -66,6 +67,10 @@ FEATURES = (
     "speaker_other",  # the query names a speaker of the candidates, but not this turn's
     "speaker_self",   # speaker_named, and the turn speaks in the first person ("I", "my")
     "length",         # the turn's indexed words, capped at LENGTH_CAP, / LENGTH_CAP
+    "topic_cosine",   # cosine to the question's topic words (no names; _topic.py)
+    "topic_match",    # per topic word, its most similar word of the turn, averaged
+    "list_call",      # call_fused, for a list question ("what books has ... read?")
+    "list_best",      # call_best, for a list question
 )
 #: Reciprocal-rank offset of the rank features (the same as the hand-set ``rrf_k``).
 RANK_OFFSET = 5
@@ -162,12 +167,13 @@ def candidate_features(index: HybridIndex, fused: Sequence[tuple[int, float]],
                        keyword: Sequence[Ranked], dense: Sequence[Ranked],
                        vector: FloatArray | None, now: float, when: TimeHint | None,
                        allowed: Callable[[IntArray], BoolArray],
-                       query_text: str = "") -> Candidates:
+                       query_text: str = "", topic: TopicModel | None = None) -> Candidates:
     """Feature rows for ``fused`` candidates and the call neighbours they bring in.
 
     ``fused`` are (position, score) pairs from ``_rank.fuse``; ``keyword`` and ``dense``
     the rankings they came from (a query with a time window is searched twice);
-    ``query_text`` the query as asked (for the speaker features).
+    ``query_text`` the query as asked (for the speaker, topic and list features);
+    ``topic`` the embedder's token vectors (None: the topic features are 0).
     """
     positions = np.fromiter((p for p, _ in fused), dtype=np.int64, count=len(fused))
     base = np.fromiter((s for _, s in fused), dtype=np.float64, count=len(fused))
@@ -176,8 +182,10 @@ def candidate_features(index: HybridIndex, fused: Sequence[tuple[int, float]],
     keyword_rr, bm25 = _rank_features(keyword, positions)
     dense_rr, _ = _rank_features(dense, positions)
     cosine = np.zeros(positions.shape[0])
+    vectors = (index.vectors_at(positions) if vector is not None and positions.shape[0]
+               else np.zeros((0, 0), dtype=np.float32))
     if vector is not None and positions.shape[0]:
-        cosine = np.maximum(index.vectors_at(positions) @ vector, 0.0).astype(np.float64)
+        cosine = np.maximum(vectors @ vector, 0.0).astype(np.float64)
     created = index.created_at(positions)
     recency = np.power(0.5, np.maximum(now - created, 0.0) / SECONDS_PER_DAY / 30.0)
     timed = (time_mask(index, positions, when) if when is not None
@@ -191,17 +199,26 @@ def candidate_features(index: HybridIndex, fused: Sequence[tuple[int, float]],
     _, slot = np.unique(calls, return_inverse=True)
     call_top = np.zeros(int(slot.max(initial=-1)) + 1)
     np.maximum.at(call_top, slot, base)
+    call_fused = _call_mean(slot, base)
+    call_best = (base >= call_top[slot] - 1e-12).astype(np.float64)
+    named, other, self_, names = speaker_features(index, positions, groups, query_text)
+    zeros = np.zeros(positions.shape[0])
+    topic_cosine, topic_match = (
+        topic.features(index, positions, vectors, query_text, names)
+        if topic is not None and vector is not None else (zeros, zeros))
+    listed = 1.0 if is_list_question(query_text) else 0.0
     columns = [keyword_rr, bm25, dense_rr, cosine, base,
-               _call_mean(slot, base), _call_mean(slot, cosine),
+               call_fused, _call_mean(slot, cosine),
                best_neighbour(positions, groups, base), recency, timed.astype(np.float64),
                is_fact.astype(np.float64), (groups <= 0).astype(np.float64),
                cosine / max(float(cosine.max(initial=0.0)), 1e-6),
                _call_mean(slot, bm25),
-               (base >= call_top[slot] - 1e-12).astype(np.float64),
+               call_best,
                best_neighbour(positions, groups, bm25),
                best_neighbour(positions, groups, cosine),
-               *speaker_features(index, positions, groups, query_text),
-               np.minimum(index.term_counts_at(positions), LENGTH_CAP) / LENGTH_CAP]
+               named, other, self_,
+               np.minimum(index.term_counts_at(positions), LENGTH_CAP) / LENGTH_CAP,
+               topic_cosine, topic_match, listed * call_fused, listed * call_best]
     return Candidates(positions, np.stack(columns, axis=1), created, is_fact)
 
 

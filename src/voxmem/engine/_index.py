@@ -21,6 +21,7 @@ the parts share, and runs a search as: resolve the filter once, then score both 
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -314,6 +315,16 @@ class HybridIndex:
             dense = (self.vectors.search(vector, k, n, members, ok) if vector is not None
                      else Ranked.empty())
         return keyword, dense
+
+    def idf(self, terms: Sequence[str]) -> list[float]:
+        """BM25's inverse document frequency of each of ``terms`` among live documents
+        (so a cold-built index and the warm one it mirrors agree)."""
+        with self._lock:
+            columns = self.columns
+            live = columns.live
+            alive = columns.alive if columns.removed else None
+            dfs = [self.postings.doc_freq(term, alive) for term in terms]
+        return [math.log(1.0 + max(live - df + 0.5, 0.5) / (df + 0.5)) for df in dfs]
 
     def search_cost(self, terms: Sequence[str], dense: bool) -> int:
         """Rows a :meth:`search` would touch: vectors scored plus postings read.

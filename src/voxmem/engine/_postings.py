@@ -264,6 +264,13 @@ class Postings:
                 rows += len(entry[0]) if entry is not None else 0
         return rows
 
+    def doc_freq(self, term: str, alive: BoolArray | None) -> int:
+        """Live documents listing ``term`` (``alive`` as for :meth:`search`)."""
+        found = self._term(term)
+        if found is None:
+            return 0
+        return int(found[0].shape[0]) if alive is None else int(alive[found[0]].sum())
+
     def _term(self, term: str) -> tuple[npt.NDArray[np.int32], FloatArray] | None:
         tid = self.vocab.get(term)
         if tid is None:

@@ -16,6 +16,7 @@ from ._time import TimeHint
 
 if TYPE_CHECKING:
     from ._fusion_model import FusionModel
+    from ._topic import TopicModel
 
 __all__ = ["INTENTS", "INTENT_ALIASES", "RankParams", "best_neighbour", "blend", "call_scores",
            "expand_neighbours", "fuse", "intent_params", "rrf", "structure", "time_boost",
@@ -58,6 +59,9 @@ class RankParams:
     #: Learned fusion (``_fusion.py``): when set, a logistic model over per-candidate
     #: features replaces the hand-set call, neighbour and time constants above.
     fusion: FusionModel | None = None
+    #: The token vectors the learned fusion's topic features compare words through
+    #: (``_topic.py``); None for an embedder without them (the features are then 0).
+    topic: TopicModel | None = None
 
 
 #: What ``search_memory(intent=...)`` accepts (see ``intent_params`` and docs/recall.md).

@@ -188,7 +188,7 @@ def caller_candidates(mem: CallerMemory, lane: str, query: Query, k: int,
     fits the model on exactly these)."""
     got = _gather(mem, lane, query, k, params)
     return candidate_features(mem.index, got.fused, got.keyword, got.dense, query.vector,
-                              query.now, query.when, got.allowed, query.text)
+                              query.now, query.when, got.allowed, query.text, params.topic)
 
 
 def search_caller_lane(
@@ -206,7 +206,7 @@ def search_caller_lane(
     if params.fusion is not None:
         fused = learned_rank(params.fusion, candidate_features(
             index, got.fused, got.keyword, got.dense, query.vector, query.now, query.when,
-            got.allowed, query.text), query.now, params)
+            got.allowed, query.text, params.topic), query.now, params)
     else:
         fused = structure(index, time_boost(index, got.fused, query.when, params), params,
                           got.allowed)

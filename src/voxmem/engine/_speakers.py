@@ -99,16 +99,20 @@ def names_someone(query_text: str) -> bool:
 
 
 def speaker_features(index: HybridIndex, positions: IntArray, groups: IntArray,
-                     query_text: str) -> tuple[F64, F64, F64]:
+                     query_text: str) -> tuple[F64, F64, F64, frozenset[str]]:
     """(speaker_named, speaker_other, speaker_self) per candidate: its speaker label is
     named in the query; the query names a speaker, not this one; named and speaking in
     the first person. Call turns only (``groups`` > 0). All zero unless the query names
     someone, so the usual "what did I order" query reads nothing.
+
+    The fourth value: the words of the candidates' labels that the query names (what
+    the topic features leave out of the question; from the candidates only, so the
+    same query over the same memories always reads the same).
     """
     n = positions.shape[0]
     named, other, self_ = np.zeros(n), np.zeros(n), np.zeros(n)
     if not n or not names_someone(query_text):
-        return named, other, self_
+        return named, other, self_, frozenset()
     in_call = groups > 0
     ids, first = _labels(index).lookup(index, positions[in_call])
     words = set(_WORD.findall(query_text.lower()))
@@ -119,6 +123,8 @@ def speaker_features(index: HybridIndex, positions: IntArray, groups: IntArray,
     is_named = hit[ids]
     named[in_call] = is_named
     self_[in_call] = is_named & first
+    said: frozenset[str] = frozenset()
     if is_named.any():
         other[in_call] = (ids > 0) & ~is_named
-    return named, other, self_
+        said = frozenset().union(*(table[i] for i in np.unique(ids[is_named]).tolist()))
+    return named, other, self_, said
