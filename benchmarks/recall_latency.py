@@ -40,9 +40,12 @@ SHARED = Path(os.environ.get("VOXMEM_SHARED_DIR", ROOT.parent / "shared"))
 RESULTS = ROOT / "benchmarks" / "results"
 
 
-def rss_mb() -> float:
+def rss_mb(field: str = "VmRSS") -> float:
+    """Resident memory from /proc: ``VmRSS`` in all, ``RssAnon`` the process's own heap and
+    arrays, ``RssFile`` pages of mapped files (reclaimable page cache, e.g. the org index's
+    memory-mapped exact vectors)."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -235,6 +238,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         100 if args.quick else 1_000)
     out["rss_mb"] = {"start": round(rss_start, 1), "after_model": round(rss_model, 1),
                      "end": round(rss_mb(), 1),
+                     "end_anon": round(rss_mb("RssAnon"), 1),
+                     "end_file": round(rss_mb("RssFile"), 1),
                      "footprint_with_workers": round(process_footprint_mb(), 1),
                      "worker_processes": len(descendant_pids())}
     await engine.close()
@@ -281,7 +286,7 @@ def main() -> None:
          f"{out['chunks']} chunks"),
         ("RSS start / model / end (MB)",
          f"{out['rss_mb']['start']} / {out['rss_mb']['after_model']} / {out['rss_mb']['end']}",
-         ""),
+         f"end: {out['rss_mb']['end_anon']} anon + {out['rss_mb']['end_file']} file"),
         ("footprint with workers, PSS (MB)", f"{out['rss_mb']['footprint_with_workers']}",
          f"{out['rss_mb']['worker_processes']} worker processes; <= 400"),
     ]
