@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import re
 import threading
-import weakref
 
 import numpy as np
 import numpy.typing as npt
 
-from ._index import HybridIndex, IntArray
+from ._index import HybridIndex, IntArray, PerIndex
 
 __all__ = ["names_someone", "speaker_features", "speaker_label"]
 
@@ -80,16 +79,7 @@ class _Labels:
             return ids, first
 
 
-_CACHE: weakref.WeakKeyDictionary[HybridIndex, _Labels] = weakref.WeakKeyDictionary()
-_CACHE_LOCK = threading.Lock()
-
-
-def _labels(index: HybridIndex) -> _Labels:
-    with _CACHE_LOCK:
-        labels = _CACHE.get(index)
-        if labels is None:
-            labels = _CACHE[index] = _Labels()
-        return labels
+_labels: PerIndex[_Labels] = PerIndex(_Labels)
 
 
 def names_someone(query_text: str) -> bool:

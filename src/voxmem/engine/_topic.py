@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import re
 import threading
-import weakref
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
@@ -34,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._analysis import STOPWORDS, analyze
-from ._index import HybridIndex, IntArray
+from ._index import HybridIndex, IntArray, PerIndex
 from ._speakers import speaker_label
 
 __all__ = ["TokenVectors", "TopicModel", "is_list_question", "topic_model", "topic_words"]
@@ -126,16 +125,7 @@ class _Tokens:
         self.used = 0
 
 
-_CACHE: weakref.WeakKeyDictionary[HybridIndex, _Tokens] = weakref.WeakKeyDictionary()
-_CACHE_LOCK = threading.Lock()
-
-
-def _tokens_of(index: HybridIndex) -> _Tokens:
-    with _CACHE_LOCK:
-        got = _CACHE.get(index)
-        if got is None:
-            got = _CACHE[index] = _Tokens()
-        return got
+_tokens_of: PerIndex[_Tokens] = PerIndex(_Tokens)
 
 
 class TopicModel:
