@@ -231,9 +231,9 @@ async def generate(url: str, token: str, first: int, callers: int, rate: float,
         while k < turns and start + k / rate <= now:
             scheduled = start + k / rate
             started_late.append((now - scheduled) * 1000)
-            _label, search, save = plan[k]
+            _label, search_body, save_body = plan[k]
             tasks.append(asyncio.ensure_future(
-                turn(k, search, save, scheduled, scheduled + offset)))
+                turn(k, search_body, save_body, scheduled, scheduled + offset)))
             k += 1
         if k < turns:
             await asyncio.sleep(max(0.0, start + k / rate - time.perf_counter()))

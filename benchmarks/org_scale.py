@@ -112,6 +112,8 @@ def store_url(backend: str) -> Iterator[str]:
     from tests import _postgres
 
     with _postgres.server() as dsn:
+        if dsn is None:
+            raise SystemExit("no PostgreSQL server could be started for --backend postgres")
         url = _postgres.fresh_database(dsn)
         try:
             yield url

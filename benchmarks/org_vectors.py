@@ -53,7 +53,12 @@ def recall(base: np.ndarray, queries: np.ndarray, kth: np.ndarray,
     for q, ids, threshold in zip(queries, found, kth, strict=True):
         ids = ids[(ids >= 0) & (ids < base.shape[0])][:K]
         hits += int(np.sum(base[ids] @ q >= threshold - 1e-5))
-    return hits / (K * queries.shape[0])
+    return float(hits / (K * queries.shape[0]))
+
+
+def _const(value: Any) -> Callable[[], Any]:
+    """A builder returning an index built already (bound now, not at the loop's end)."""
+    return lambda: value
 
 
 def measure(name: str, build: Callable[[], Any],
@@ -116,7 +121,7 @@ def usearch_rows(base: np.ndarray, queries: np.ndarray, kth: np.ndarray,
 
             label = "centred ip" if centred else "cosine"
             row = measure(f"usearch hnsw {label} {dtype} M=16 efC=128 ef={ef}",
-                          lambda built=built: built, search, base, queries, kth)
+                          _const(built), search, base, queries, kth)
             row["build_s"] = round(build_s, 1)
             row["added_rss_mb"] = round(added)
             row["bytes_on_disk_mb"] = round(built.serialized_length / 2**20)
@@ -158,7 +163,7 @@ def faiss_rows(base: np.ndarray, queries: np.ndarray, kth: np.ndarray,
         def search(index: Any, q: np.ndarray) -> np.ndarray:
             return np.asarray(index.search(q[None, :], K)[1][0], dtype=np.int64)
 
-        row = measure(f"faiss ivf{nlist} sq8 nprobe={nprobe}", lambda ivf=ivf: ivf, search,
+        row = measure(f"faiss ivf{nlist} sq8 nprobe={nprobe}", _const(ivf), search,
                       base, queries, kth)
         row["build_s"] = round(build_s, 1)
         row["added_rss_mb"] = round(added)
@@ -185,7 +190,7 @@ def faiss_rows(base: np.ndarray, queries: np.ndarray, kth: np.ndarray,
         def search_h(index: Any, q: np.ndarray) -> np.ndarray:
             return np.asarray(index.search(q[None, :], K)[1][0], dtype=np.int64)
 
-        row = measure(f"faiss hnsw flat M=16 efC=64 ef={ef}", lambda hnsw=hnsw: hnsw, search_h,
+        row = measure(f"faiss hnsw flat M=16 efC=64 ef={ef}", _const(hnsw), search_h,
                       base, queries, kth)
         row["build_s"] = round(build_s, 1)
         row["added_rss_mb"] = round(added)

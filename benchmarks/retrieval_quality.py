@@ -62,7 +62,7 @@ class VoxmemAdapter:
         self._tmp = tempfile.TemporaryDirectory(prefix="voxmem-eval-")
         # Retention is a policy, not retrieval: the datasets span more than 90 days.
         options = {"memory_retention_days": 0, "extractor": "off", **self._overrides}
-        settings = self._settings_cls(data_dir=self._tmp.name, embedder=self._embedder,
+        settings = self._settings_cls(data_dir=self._tmp.name, embedder=self._embedder,  # type: ignore[arg-type]
                                       journal_fsync="never", **options)
         self._engine = MemoryEngine(settings, clock=lambda: self.now)
         if self._rank:  # ablations: ranking constants that are not settings
