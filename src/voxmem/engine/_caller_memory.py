@@ -16,7 +16,7 @@ import operator
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 import numpy as np
@@ -146,6 +146,8 @@ class CallerMemory:
         self.session_id: str | None = None
         self.session_started_at: float | None = None
         self.ready = asyncio.Event()
+        #: set once the load's index-time work for recall is done (see ``CallerCache``)
+        self.primed = asyncio.Event()
         self.load_error: Exception | None = None
         self.last_used = time.monotonic()
         self.last_write = 0.0
@@ -273,6 +275,13 @@ class CallerMemory:
         return groups
 
 
+class Primer(Protocol):
+    """Index-time work for recall over a loaded caller's rows (``TopicModel``)."""
+
+    def prime(self, index: HybridIndex, positions: Sequence[int]) -> None:
+        """Read what recall's features need from ``positions`` of ``index``."""
+
+
 class CallerCache:
     """LRU of :class:`CallerMemory`, each loaded from the store once."""
 
@@ -283,7 +292,11 @@ class CallerCache:
         capacity: int,
         pending: PendingWrites,
         clock: Callable[[], float],
+        primer: Primer | None = None,
     ) -> None:
+        """``primer``: index-time work for recall's ranking features (the topic
+        features' tokens), run on a worker thread over each loaded caller's rows once
+        the caller is ready, so recall does not do it on its first searches."""
         self._store = store
         self._dimensions = dimensions
         self._capacity = capacity
@@ -291,6 +304,7 @@ class CallerCache:
         self._clock = clock
         self._entries: OrderedDict[tuple[str, ...], CallerMemory] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._primer = primer
         self._trimmed_at = -TRIM_INTERVAL_S
 
     def __len__(self) -> int:
@@ -363,6 +377,16 @@ class CallerCache:
             mem.ready.set()
             log.debug("loaded caller %s (%d items) in %.1f ms", mem.scope.user_id,
                       len(mem.index), (time.perf_counter() - started) * 1000)
+        if self._primer is not None and mem.load_error is None:
+            # After ready: recall needs none of it to answer (a search reads what is
+            # not primed yet itself), so the caller is searchable that much sooner.
+            try:
+                await load_in_slices(functools.partial(self._primer.prime, mem.index),
+                                     range(mem.index.rows))
+            except Exception as exc:  # recall still works, reading on first search
+                log.warning("priming recall features of caller %s failed: %s",
+                            mem.scope.user_id, exc)
+        mem.primed.set()
 
     async def _trim_after(self, items: list[MemoryItem]) -> None:
         """Return the freed rows of a large load to the OS (see ``TRIM_AFTER_ITEMS``)."""

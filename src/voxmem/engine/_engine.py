@@ -106,7 +106,9 @@ class MemoryEngine:
         dims = self.embedder.dimensions
         # -- the write path -----------------------------------------------------------
         pending = PendingWrites()
-        self.callers = CallerCache(self.store, dims, s.caller_cache_size, pending, clock)
+        fusion = load_fusion(self.embedder.name) if s.fusion == "learned" else None
+        topic = topic_model(self.embedder) if fusion is not None else None
+        self.callers = CallerCache(self.store, dims, s.caller_cache_size, pending, clock, topic)
         self.applier = Applier(self.store, self.embedder, pending, self.callers.set_vector,
                                s.index_batch_size, clock)
         self.journal = Journal(Path(s.data_path) / "journal", fsync=s.journal_fsync)
@@ -130,12 +132,10 @@ class MemoryEngine:
                            clock=clock)
         # -- recall ---------------------------------------------------------------------
         self.lanes = LaneRunner(self.embedder)
-        fusion = load_fusion(self.embedder.name) if s.fusion == "learned" else None
         params = RankParams(rrf_k=s.rrf_k, recency_weight=s.recency_weight,
                             half_life_days=s.recency_half_life_days,
                             dense_weight=s.dense_weight, dense_floor=s.dense_floor,
-                            fusion=fusion,
-                            topic=topic_model(self.embedder) if fusion is not None else None)
+                            fusion=fusion, topic=topic)
         self.org = OrgKnowledge(self.store, self.embedder, self.lanes, params,
                                 data_path=s.data_path, chunk_chars=s.chunk_chars,
                                 chunk_overlap_chars=s.chunk_overlap_chars,

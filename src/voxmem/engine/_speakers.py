@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from ._index import HybridIndex, IntArray, PerIndex
 
-__all__ = ["names_someone", "speaker_features", "speaker_label"]
+__all__ = ["names_someone", "prime_labels", "speaker_features", "speaker_label"]
 
 F64 = npt.NDArray[np.float64]
 
@@ -80,6 +80,12 @@ class _Labels:
 
 
 _labels: PerIndex[_Labels] = PerIndex(_Labels)
+
+
+def prime_labels(index: HybridIndex, positions: IntArray) -> None:
+    """Read the speaker labels of ``positions`` now (the warm load, on a worker thread),
+    rather than on the first search that has them as candidates."""
+    _labels(index).lookup(index, positions)
 
 
 def names_someone(query_text: str) -> bool:

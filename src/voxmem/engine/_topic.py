@@ -14,8 +14,10 @@ and of every turn she speaks ("Melanie: ..."). Two features look at the topic al
 
 Both need an embedder with a table of token vectors (the bundled static model): the
 turn's word vectors are rows of that table, looked up per token rather than embedded.
-Each indexed turn's content tokens are read once, on its first query, and kept in a flat
-array per index (an index only appends, so a position's text never changes).
+Each indexed turn's content tokens are read once and kept in a flat array per index (an
+index only appends, so a position's text never changes): for a loaded caller on a worker
+thread right after the load (:meth:`TopicModel.prime`), for a row added later on the
+first query that has it as a candidate.
 
 A third signal is the question's form: a list question ("what books has Melanie read?",
 "how many times...", "which ... has") collects facts told across calls, so the call
@@ -34,7 +36,7 @@ import numpy.typing as npt
 
 from ._analysis import STOPWORDS, analyze
 from ._index import HybridIndex, IntArray, PerIndex
-from ._speakers import speaker_label
+from ._speakers import prime_labels, speaker_label
 
 __all__ = ["TokenVectors", "TopicModel", "is_list_question", "topic_model", "topic_words"]
 
@@ -114,6 +116,31 @@ def _one_thread_matmul(a: F32, b: F32) -> F32:
     return out
 
 
+#: Token rows gathered per block by :func:`_token_sims`: ~350 kB at 384 dimensions, so
+#: a block is still in cache when it is multiplied, and its product stays under the
+#: size from which OpenBLAS splits a product over threads (a 691k multiply-add product
+#: ran on one thread here, 1.4M on two).
+_GATHER_MACS = 262_144
+
+
+def _token_sims(table: F32, inv_norm: F32, tokens: npt.NDArray[np.intp],
+                units: F32) -> F32:
+    """Cosine of each of ``tokens``' rows of ``table`` to each column of ``units``.
+
+    ``table[tokens] @ units`` gathered and multiplied block by block: gathering a
+    query's ~3,000 distinct candidate tokens at once made a fresh ~4 MB array per query
+    (its page faults and cache misses were a quarter of the permanent lane; measured
+    with py-spy on benchmarks/recall_latency.py's caller), while a block is reused
+    from cache. A row's product does not depend on the block it is in.
+    """
+    rows = max(1, _GATHER_MACS // max(1, table.shape[1] * units.shape[1]))
+    out = np.empty((tokens.shape[0], units.shape[1]), dtype=np.result_type(table, units))
+    for start in range(0, tokens.shape[0], rows):
+        np.matmul(table[tokens[start:start + rows]], units, out=out[start:start + rows])
+    out *= inv_norm[tokens][:, None]
+    return out
+
+
 class _Tokens:
     """Per position of one index: its distinct content tokens, as a slice of ``flat``."""
 
@@ -156,34 +183,57 @@ class TopicModel:
                 self._words.update(zip(missing, self._model.token_ids(missing), strict=True))
             return [self._words[w] for w in words]
 
+    def _read(self, index: HybridIndex, cache: _Tokens, positions: IntArray) -> None:
+        """Tokenise the ``positions`` not read yet into ``cache`` (its lock held)."""
+        top = int(positions.max(initial=-1)) + 1
+        if top > cache.length.shape[0]:
+            grown = max(top, 2 * cache.length.shape[0])
+            extra = grown - cache.length.shape[0]
+            cache.start = np.concatenate([cache.start, np.zeros(extra, dtype=np.int64)])
+            cache.length = np.concatenate([cache.length, np.full(extra, -1, dtype=np.int32)])
+        unread = positions[cache.length[positions] < 0].tolist()
+        if not unread:
+            return
+        texts = [getattr(index.payload_at(pos), "text", None) or "" for pos in unread]
+        # The speaker label is who spoke, not what about.
+        texts = [t.partition(":")[2] if speaker_label(t) else t for t in texts]
+        for pos, tokens in zip(unread, self._model.token_ids(texts), strict=True):
+            ids = np.unique(np.asarray(tokens, dtype=np.int32))
+            ids = ids[~self._stop[ids]]
+            if cache.used + ids.shape[0] > cache.flat.shape[0]:
+                cache.flat = np.concatenate(
+                    [cache.flat, np.zeros(max(cache.flat.shape[0], ids.shape[0]),
+                                          dtype=np.int32)])
+            cache.flat[cache.used:cache.used + ids.shape[0]] = ids
+            cache.start[pos] = cache.used
+            cache.length[pos] = ids.shape[0]
+            cache.used += ids.shape[0]
+
+    def prime(self, index: HybridIndex, positions: Sequence[int]) -> None:
+        """Read the content tokens of ``positions`` now, off the hot path.
+
+        The warm load calls this on a worker thread once a caller's rows are indexed,
+        one slice at a time: tokenising a candidate on its first search was a quarter
+        of the topic features' cost there. The speaker labels are read too. Rows added
+        later (this call's turns) are still read on their first search. Removed rows
+        are skipped (never candidates).
+        """
+        wanted = np.asarray(positions, dtype=np.int64)
+        if not wanted.shape[0]:
+            return
+        wanted = wanted[index.alive_at(wanted)]
+        cache = _tokens_of(index)
+        with cache.lock:
+            self._read(index, cache, wanted)
+        # The speaker features read each turn's label the same way, for the same fusion.
+        prime_labels(index, wanted[index.groups_at(wanted) > 0])
+
     def _candidate_tokens(self, index: HybridIndex,
                           positions: IntArray) -> tuple[npt.NDArray[np.int32], IntArray]:
         """(the candidates' content tokens, concatenated; how many per candidate)."""
         cache = _tokens_of(index)
         with cache.lock:
-            top = int(positions.max(initial=-1)) + 1
-            if top > cache.length.shape[0]:
-                grown = max(top, 2 * cache.length.shape[0])
-                extra = grown - cache.length.shape[0]
-                cache.start = np.concatenate([cache.start, np.zeros(extra, dtype=np.int64)])
-                cache.length = np.concatenate([cache.length,
-                                               np.full(extra, -1, dtype=np.int32)])
-            unread = positions[cache.length[positions] < 0].tolist()
-            texts = [getattr(index.payload_at(pos), "text", None) or "" for pos in unread]
-            # The speaker label is who spoke, not what about.
-            texts = [t.partition(":")[2] if speaker_label(t) else t for t in texts]
-            for pos, tokens in zip(unread, self._model.token_ids(texts) if texts else [],
-                                   strict=True):
-                ids = np.unique(np.asarray(tokens, dtype=np.int32))
-                ids = ids[~self._stop[ids]]
-                if cache.used + ids.shape[0] > cache.flat.shape[0]:
-                    cache.flat = np.concatenate(
-                        [cache.flat, np.zeros(max(cache.flat.shape[0], ids.shape[0]),
-                                              dtype=np.int32)])
-                cache.flat[cache.used:cache.used + ids.shape[0]] = ids
-                cache.start[pos] = cache.used
-                cache.length[pos] = ids.shape[0]
-                cache.used += ids.shape[0]
+            self._read(index, cache, positions)
             lengths: IntArray = cache.length[positions].astype(np.int64)
             starts = cache.start[positions]
             total = int(lengths.sum())
@@ -239,8 +289,7 @@ class TopicModel:
         distinct = np.flatnonzero(seen)
         slot = np.empty(self._table.shape[0], dtype=np.int32)
         slot[distinct] = np.arange(distinct.shape[0], dtype=np.int32)
-        sims = (_one_thread_matmul(self._table[distinct], np.stack(units, axis=1))
-                * self._inv_norm[distinct][:, None])
+        sims = _token_sims(self._table, self._inv_norm, distinct, np.stack(units, axis=1))
         per_token = sims[slot[flat]]
         has = lengths > 0
         starts = (np.cumsum(lengths) - lengths)[has]
