@@ -69,9 +69,14 @@ class LaneRunner:
         (an unusually large caller index) still goes to a thread, so the deadline can
         drop it.
         """
-        if index.search_cost(q.terms, q.vector is not None) <= INLINE_LANE_ROWS:
+        if self.cheap(index, q):
             return fn(*args)
         return await self.on_thread(fn, *args)
+
+    @staticmethod
+    def cheap(index: HybridIndex, q: Query) -> bool:
+        """Whether a search of ``index`` for ``q`` runs inline (see :meth:`run`)."""
+        return index.search_cost(q.terms, q.vector is not None) <= INLINE_LANE_ROWS
 
     async def on_thread(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn`` on a lane thread."""

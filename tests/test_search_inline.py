@@ -1,0 +1,96 @@
+"""A warm caller's lanes run inline, and answer exactly what the lane tasks answer.
+
+With the query's vector at hand (the cheap embedder) and the caller loaded, recall runs
+the profile, working and permanent lanes one after the other in ``search_memory``
+instead of as a task each; the org lane, and any lane that must wait (a loading caller,
+a query still embedding, a search too large to run inline), keeps its task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import voxmem.engine._lanes as lanes_module
+from voxmem import Settings
+from voxmem.embeddings._base import Vectors
+from voxmem.embeddings.hashing import HashingEmbedder
+from voxmem.engine import MemoryEngine
+from voxmem.models import Caller, Scope, SearchResult
+
+QUERIES = ("what did I order", "when is the delivery", "my dog Bruno", "the invoice number")
+
+
+class BrokenEmbedder:
+    """A cheap query embedder that fails on queries (a model that cannot run)."""
+
+    cheap = True
+
+    def __init__(self) -> None:
+        self._inner = HashingEmbedder()
+        self.name = self._inner.name
+        self.dimensions = self._inner.dimensions
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        if len(texts) == 1 and texts[0].startswith("why"):
+            raise RuntimeError("embedding model unavailable")
+        return self._inner.embed(texts)
+
+
+async def _caller(engine: MemoryEngine) -> Scope:
+    scope = engine.scope(project_id="p", agent_id="a", user_id="ines")
+    who = Caller("ines", "Ines")
+    for n, text in enumerate(["I ordered a blue lamp", "the delivery is on Friday",
+                              "my dog Bruno chewed the parcel", "invoice 4471 was paid"]):
+        await engine.save_response(scope, who, user_text=f"{text} ({n})",
+                                   assistant_text="Noted.")
+    await engine.end_session(scope)
+    await engine.save_response(scope, who, user_text="I want to change my order",
+                               assistant_text="Which one?")
+    assert await engine.flush(60)
+    await engine.preload(scope)
+    mem = engine.callers.peek(scope)
+    assert mem is not None
+    await mem.ready.wait()
+    return scope
+
+
+def _answer(result: SearchResult) -> dict[str, Any]:
+    return {"profile": result.profile, "lanes": result.trace["lanesUsed"],
+            "errors": result.trace["errors"], "context": result.context_text,
+            **{lane: [(h["id"], h["score"]) for h in getattr(result, lane)]
+               for lane in ("working", "permanent", "org")}}
+
+
+async def test_inline_lanes_answer_what_the_lane_tasks_answer(
+        engine: MemoryEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    scope = await _caller(engine)
+    inline = [_answer(await engine.search_memory(scope, q, timeout_ms=5000)) for q in QUERIES]
+    assert all(a["profile"] for a in inline)
+    assert any(a["permanent"] for a in inline) and any(a["working"] for a in inline)
+    # Every search too large to run inline: each caller lane is a task on a lane thread.
+    monkeypatch.setattr(lanes_module, "INLINE_LANE_ROWS", -1)
+    tasks = [_answer(await engine.search_memory(scope, q, timeout_ms=5000)) for q in QUERIES]
+    assert tasks == inline
+    assert all(not a["errors"] for a in inline)
+
+
+async def test_a_failing_query_embedding_fails_the_vector_lanes_only(
+        tmp_path: Path, store_url: str) -> None:
+    engine = MemoryEngine(Settings(data_dir=str(tmp_path / "data"), embedder="hashing",
+                                   store_url=store_url), embedder=BrokenEmbedder())
+    await engine.start()
+    try:
+        scope = await _caller(engine)
+        result = await engine.search_memory(scope, "why was my order late", timeout_ms=5000)
+        assert result.trace["degraded"] is True
+        assert {"working", "permanent"} <= set(result.trace["errors"])
+        assert "unavailable" in result.trace["errors"]["permanent"]
+        assert result.profile == {"name": "Ines"}
+        fine = await engine.search_memory(scope, "what did I order", timeout_ms=5000)
+        assert not fine.trace["degraded"] and fine.permanent
+    finally:
+        await engine.close()
