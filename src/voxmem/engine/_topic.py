@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -42,6 +42,8 @@ __all__ = ["TokenVectors", "TopicModel", "is_list_question", "topic_model", "top
 
 F64 = npt.NDArray[np.float64]
 F32 = npt.NDArray[np.float32]
+#: Token ids (2-byte for a vocabulary that fits, see ``TopicModel``).
+Tokens = npt.NDArray[np.integer[Any]]
 
 
 #: Question words: part of how a question is asked, not of what it is about.
@@ -148,7 +150,7 @@ class _Tokens:
         self.lock = threading.Lock()
         self.start = np.zeros(0, dtype=np.int64)
         self.length = np.full(0, -1, dtype=np.int32)  # -1: not read yet
-        self.flat = np.zeros(1024, dtype=np.int32)
+        self.flat: Tokens = np.zeros(0, dtype=np.uint16)
         self.used = 0
 
 
@@ -166,6 +168,8 @@ class TopicModel:
         norms = np.linalg.norm(table, axis=1)
         self._inv_norm: F32 = np.where(norms > 0, 1.0 / np.maximum(norms, 1e-12),
                                        0.0).astype(np.float32)
+        # A turn's tokens are kept as 2-byte ids when the vocabulary allows (~30k).
+        self._token_dtype = np.dtype(np.uint16 if table.shape[0] <= 1 << 16 else np.int32)
         self._stop = np.zeros(table.shape[0], dtype=np.bool_)
         for ids in model.token_ids(sorted(STOPWORDS | _QUESTION_WORDS)):
             self._stop[ids] = True
@@ -197,17 +201,25 @@ class TopicModel:
         texts = [getattr(index.payload_at(pos), "text", None) or "" for pos in unread]
         # The speaker label is who spoke, not what about.
         texts = [t.partition(":")[2] if speaker_label(t) else t for t in texts]
-        for pos, tokens in zip(unread, self._model.token_ids(texts), strict=True):
+        read = []
+        for tokens in self._model.token_ids(texts):
             ids = np.unique(np.asarray(tokens, dtype=np.int32))
-            ids = ids[~self._stop[ids]]
-            if cache.used + ids.shape[0] > cache.flat.shape[0]:
-                cache.flat = np.concatenate(
-                    [cache.flat, np.zeros(max(cache.flat.shape[0], ids.shape[0]),
-                                          dtype=np.int32)])
-            cache.flat[cache.used:cache.used + ids.shape[0]] = ids
-            cache.start[pos] = cache.used
-            cache.length[pos] = ids.shape[0]
-            cache.used += ids.shape[0]
+            read.append(ids[~self._stop[ids]])
+        lengths = np.fromiter(map(len, read), dtype=np.int32, count=len(read))
+        total = int(lengths.sum())
+        if cache.flat.dtype != self._token_dtype or cache.used + total > cache.flat.shape[0]:
+            # A quarter's headroom rather than doubling: a loaded caller is read in one
+            # go, and only this call's few turns come after.
+            size = max(cache.used + total, cache.flat.shape[0] * 5 // 4, 1024)
+            flat = np.zeros(size, dtype=self._token_dtype)
+            flat[:cache.used] = cache.flat[:cache.used]
+            cache.flat = flat
+        if total:
+            cache.flat[cache.used:cache.used + total] = np.concatenate(read)
+        at = np.asarray(unread, dtype=np.int64)
+        cache.start[at] = cache.used + np.cumsum(lengths) - lengths
+        cache.length[at] = lengths
+        cache.used += total
 
     def prime(self, index: HybridIndex, positions: Sequence[int]) -> None:
         """Read the content tokens of ``positions`` now, off the hot path.
@@ -229,7 +241,7 @@ class TopicModel:
         prime_labels(index, wanted[index.groups_at(wanted) > 0])
 
     def _candidate_tokens(self, index: HybridIndex,
-                          positions: IntArray) -> tuple[npt.NDArray[np.int32], IntArray]:
+                          positions: IntArray) -> tuple[Tokens, IntArray]:
         """(the candidates' content tokens, concatenated; how many per candidate)."""
         cache = _tokens_of(index)
         with cache.lock:
