@@ -7,13 +7,13 @@ and delete_index do, including keys that collide.
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-import voxmem.engine._org_exact as org_exact
 import voxmem.engine._org_memory as org_module
 from voxmem.engine._org_exact import ExactRows
 from voxmem.engine._org_memory import OrgMemory
@@ -122,7 +122,7 @@ def test_exact_rows_grow_and_read_back_by_position(tmp_path: Path) -> None:
     rows = ExactRows(DIMS, tmp_path, lock)
     data = np.arange(5_000 * DIMS, dtype=np.float32).reshape(5_000, DIMS)
     # Runs of consecutive positions and scattered ones; the file grows past its first
-    # size (its map is replaced) between writes.
+    # size between writes.
     rows.put(np.arange(0, 10, dtype=np.int64), data[:10])
     scattered = np.array([4_999, 2_000, 2_001, 11], dtype=np.int64)
     rows.put(scattered, data[scattered])
@@ -132,7 +132,7 @@ def test_exact_rows_grow_and_read_back_by_position(tmp_path: Path) -> None:
         assert not rows.get(np.array([12], dtype=np.int64)).any()  # never written
         with pytest.raises(IndexError):
             rows.get(np.array([1 << 20], dtype=np.int64))
-    assert np.array_equal(rows.read(np.array([9, 10, 11, 2_000], dtype=np.int64)),
+    assert np.array_equal(rows.get(np.array([9, 10, 11, 2_000], dtype=np.int64)),
                           data[[9, 10, 11, 2_000]] * np.array([1, 0, 1, 1],
                                                                dtype=np.float32)[:, None])
     rows.close()
@@ -149,15 +149,25 @@ def test_scratch_files_fall_back_to_the_temp_dir(tmp_path: Path,
     records.close()
 
 
-def test_exact_rows_read_the_same_after_their_pages_are_released(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(org_exact, "RELEASE_EVERY", 3)
+def _mapped_inodes() -> set[int]:
+    inodes = set()
+    for line in Path("/proc/self/maps").read_text().splitlines():
+        fields = line.split()
+        if len(fields) >= 5 and fields[4] != "0":
+            inodes.add(int(fields[4]))
+    return inodes
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc")
+def test_exact_rows_are_read_without_mapping_the_file(tmp_path: Path) -> None:
+    # A rescoring read through a memory map left every touched page mapped, and the
+    # process's resident set grew by most of the file over many searches.
     lock = threading.RLock()
     rows = ExactRows(DIMS, tmp_path, lock)
     data = np.random.default_rng(5).normal(size=(2_000, DIMS)).astype(np.float32)
     rows.put(np.arange(2_000, dtype=np.int64), data)
     picks = np.random.default_rng(6).integers(0, 2_000, size=(10, 50))
-    with lock:
-        for pick in picks:  # releases after the 3rd, 6th and 9th read
-            assert np.array_equal(rows.get(pick), data[pick])
+    for pick in picks:
+        assert np.array_equal(rows.get(pick), data[pick])
+    assert os.fstat(rows._fd).st_ino not in _mapped_inodes()
     rows.close()
