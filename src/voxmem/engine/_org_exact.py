@@ -53,7 +53,8 @@ def read_rows(fd: int, positions: IntArray, dimensions: int, *, first: int = 0) 
     breaks = np.flatnonzero(np.diff(positions) != 1) + 1
     for lo, hi in zip([0, *breaks.tolist()], [*breaks.tolist(), positions.shape[0]],
                       strict=True):
-        os.preadv(fd, [out[lo:hi]], first + int(positions[lo]) * row_bytes)
+        os.preadv(fd, [out[lo:hi].data.cast("B")],
+                  first + int(positions[lo]) * row_bytes)
     return out
 
 
