@@ -17,6 +17,7 @@ import pytest
 import voxmem.engine._org_memory as org_module
 from voxmem.engine._org_exact import ExactRows
 from voxmem.engine._org_memory import OrgMemory
+from voxmem.engine._org_vectors import OrgVectors
 from voxmem.engine._payloads import FileRecords
 from voxmem.models import Chunk
 
@@ -171,3 +172,36 @@ def test_exact_rows_are_read_without_mapping_the_file(tmp_path: Path) -> None:
         assert np.array_equal(rows.get(pick), data[pick])
     assert os.fstat(rows._fd).st_ino not in _mapped_inodes()
     rows.close()
+
+
+def _everything(positions: np.ndarray) -> np.ndarray:
+    return np.ones(positions.shape[0], dtype=np.bool_)
+
+
+def test_int8_graph_finds_vectors_added_before_and_after_a_restore(tmp_path: Path) -> None:
+    # The graph holds int8 codes of centred vectors; a restored graph must code later
+    # vectors with the centre and scale it was saved with, or they land off the scale
+    # the graph's earlier codes use.
+    dims = 32
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=(3_000, dims)).astype(np.float32) + 1.5  # a shared direction
+    base /= np.linalg.norm(base, axis=1, keepdims=True)
+    first = OrgVectors(dims, scratch_dir=tmp_path)
+    first.add(np.arange(2_000, dtype=np.int64), base[:2_000])
+    first.flush()
+    assert first.scale > 0
+    center, keys, positions = first.export(tmp_path / "graph")
+    fresh = OrgVectors(dims, scratch_dir=tmp_path)
+    fresh.scale = first.scale
+    fresh.restore((tmp_path / "graph").read_bytes(), center, keys, positions)
+    fresh.put_exact(positions, base[positions])
+    fresh.add(np.arange(2_000, 3_000, dtype=np.int64), base[2_000:])
+    fresh.flush()
+    assert fresh.pending == 0 and fresh.scale == first.scale
+    for i in range(0, 3_000, 37):
+        found, scores = fresh.search(base[i], 1, _everything)
+        best = int(found[np.argmax(scores)])
+        assert best == i
+        assert np.isclose(scores.max(), 1.0, atol=1e-5)  # rescored: the exact cosine
+    first.close()
+    fresh.close()

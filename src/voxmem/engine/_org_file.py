@@ -7,7 +7,8 @@ graph is a cache of vectors the store holds). Layout::
 
 The body holds the centre (float32), the keys (int64), the chunk ids (UTF-8, one per
 line) and usearch's serialised graph. The header names the format, the embedding model
-and dimensions, the graph parameters, each part's length and a CRC-32 of the body.
+and dimensions, the graph parameters, the scale of the graph's int8 codes, each part's
+length and a CRC-32 of the body.
 
 Never trusted blindly: a file whose magic, lengths, checksum, model or parameters do
 not match is ignored (and later overwritten), and a good file is reconciled with the
@@ -46,7 +47,8 @@ __all__ = ["SavedVectors", "org_vector_path", "read_vectors", "store_key", "writ
 log = logging.getLogger("voxmem.engine")
 
 MAGIC = b"VXORGVEC"
-FORMAT = 1
+#: 2: int8 codes with a scale (1: float16 vectors).
+FORMAT = 2
 _HEADER_LEN = struct.Struct("<I")
 #: Bytes per read while checksumming or copying the graph.
 _COPY_BYTES = 16 << 20
@@ -61,6 +63,8 @@ class SavedVectors:
     center: FloatArray
     keys: IntArray
     ids: list[str]
+    #: the scale of the graph's int8 codes
+    scale: float
 
 
 def store_key(store: object) -> str:
@@ -87,7 +91,8 @@ def _expected(model: str, dimensions: int) -> dict[str, Any]:
 
 
 def write_vectors(path: Path, model: str, dimensions: int, graph_file: Path,
-                  center: FloatArray, keys: IntArray, ids: list[str]) -> None:
+                  center: FloatArray, keys: IntArray, ids: list[str], *,
+                  scale: float) -> None:
     """Write the file atomically (temporary file, fsync, rename); the graph is the one
     usearch saved at ``graph_file`` (removed afterwards), copied in slices."""
     parts = [np.ascontiguousarray(center, dtype=np.float32).tobytes(),
@@ -100,7 +105,7 @@ def write_vectors(path: Path, model: str, dimensions: int, graph_file: Path,
     with graph_file.open("rb") as graph:
         while block := graph.read(_COPY_BYTES):
             crc = zlib.crc32(block, crc)
-    header = json.dumps({**_expected(model, dimensions), "count": len(ids),
+    header = json.dumps({**_expected(model, dimensions), "count": len(ids), "scale": scale,
                          "lengths": [*(len(p) for p in parts), graph_len],
                          "crc32": crc}).encode()
     path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
@@ -147,6 +152,7 @@ def _check(data: memoryview, model: str, dimensions: int) -> SavedVectors | str:
         lengths = [int(n) for n in header["lengths"]]
         expected_crc = int(header["crc32"])
         count = int(header["count"])
+        scale = float(header["scale"])
     except (ValueError, KeyError, TypeError):
         return "header unreadable"
     if {k: header.get(k) for k in _expected(model, dimensions)} != _expected(model,
@@ -171,4 +177,4 @@ def _check(data: memoryview, model: str, dimensions: int) -> SavedVectors | str:
     ids = bytes(parts[2]).decode().split("\n") if count else []
     if center.shape[0] != dimensions or keys.shape[0] != count or len(ids) != count:
         return "inconsistent lengths"
-    return SavedVectors(graph=parts[3], center=center, keys=keys, ids=ids)
+    return SavedVectors(graph=parts[3], center=center, keys=keys, ids=ids, scale=scale)

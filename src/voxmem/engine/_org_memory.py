@@ -207,6 +207,8 @@ class OrgMemory:
             # is free).
             del covered, add
             if saved is not None:
+                if self.index.ann is not None:
+                    self.index.ann.scale = saved.scale
                 got = await loop.run_in_executor(
                     None, self.index.restore_vectors, saved.graph, saved.center, saved.keys,
                     saved.ids)
@@ -280,7 +282,7 @@ class OrgMemory:
             center, keys, positions = ann.export(graph_file)
             ids = [self.index.id_at(p) for p in positions.tolist()]
             write_vectors(self.vector_file, self.model, self.index.dimensions, graph_file,
-                          center, keys, ids)
+                          center, keys, ids, scale=ann.scale)
             self._saved_at = time.monotonic()
             return True
         except OSError as exc:
