@@ -47,7 +47,7 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -127,6 +127,9 @@ class OrgVectors:
         self.scale = 0.0
         #: set when the graph or maps changed since the last save
         self.dirty = False
+        #: the saved exact vectors the next :meth:`restore` reads its keys' rows from
+        #: (file, first row's byte)
+        self._saved_exact: tuple[IO[bytes], int] | None = None
 
     # -- writing -------------------------------------------------------------------------
     def add(self, positions: IntArray, vectors: FloatArray) -> None:
@@ -135,6 +138,15 @@ class OrgVectors:
             self._exact.put(positions, vectors)
             self._pending_pos.extend(positions.tolist())
             self.dirty = True
+
+    def use_saved_exact(self, file: IO[bytes], first: int) -> None:
+        """The next :meth:`restore` reads the exact vectors of its keys from ``file``
+        (rows from byte ``first``, in the keys' order) instead of :meth:`put_exact`."""
+        self._saved_exact = (file, first)
+
+    def exact_rows(self, positions: IntArray) -> FloatArray:
+        """The exact vectors at ``positions`` (for saving them)."""
+        return self._exact.get(positions)
 
     def put_exact(self, positions: IntArray, vectors: FloatArray) -> None:
         """Record the exact vectors of ``positions`` whose graph entries come from a
@@ -298,6 +310,9 @@ class OrgVectors:
             self._key_of_pos = np.full(64, -1, dtype=np.int64)
             live = positions >= 0
             self._map(keys[live], positions[live])
+            if self._saved_exact is not None:
+                self._exact.use_saved(*self._saved_exact, positions)
+                self._saved_exact = None
             self._next_key = int(keys.max()) + 1 if keys.shape[0] else 0
             self.dirty = bool(gone.shape[0])
 
