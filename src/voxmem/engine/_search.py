@@ -1,4 +1,5 @@
-"""Recall for one turn: the lanes run concurrently under the deadline, then compose.
+"""Recall for one turn: the lanes run under the deadline (a warm caller's inline, the
+rest as tasks), then compose.
 
 :class:`Recall` is given the caller cache, the org knowledge, the store (the cold path
 reads a caller's rows while the warm index loads), the write path's view of turns not
