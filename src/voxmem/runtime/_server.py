@@ -50,6 +50,7 @@ from ._discovery import (
     write_stop_progress,
     write_token,
 )
+from ._gc import FullCollectionPolicy
 
 __all__ = ["NoFreePort", "bind_free_port", "serve"]
 
@@ -112,6 +113,8 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
     import uvicorn
 
     sys.setswitchinterval(SWITCH_INTERVAL_S)
+    # Full collections scan only what is new, not the whole warm heap (runtime/_gc.py).
+    FullCollectionPolicy().install()
     data_dir = ensure_data_dir(settings.data_path)
     host = host or settings.runtime_host
     lock = FileLock(data_dir / RUNTIME_LOCK_FILE)
