@@ -15,18 +15,18 @@ import asyncio
 import json
 import logging
 import os
-import signal
 import sqlite3
 import sys
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ._cli_index import add_index_parser
 from ._config import Settings, mask_secrets, settings_table
 from ._exceptions import VoxmemError
+from .runtime._stop import STOP_TIMEOUT_S, stop_runtime
 
 if TYPE_CHECKING:
     from .runtime._discovery import StopProgress
@@ -35,11 +35,6 @@ __all__ = ["main"]
 
 log = logging.getLogger("voxmem.cli")
 
-#: How long ``voxmem stop`` waits for a sign of life from a stopping runtime (a new
-#: heartbeat) before it kills it; a runtime still storing its backlog keeps beating.
-STOP_TIMEOUT_S = 15.0
-#: How long a killed runtime gets to go before ``voxmem stop`` reports it did not exit.
-KILL_WAIT_S = 5.0
 #: How often ``voxmem stop`` says how many journaled writes are still being stored.
 STOP_PROGRESS_EVERY_S = 2.0
 #: Exit code of a command whose output pipe closed early (128 + SIGPIPE, as a shell
@@ -122,61 +117,6 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"no runtime serves {data_dir}" + (f" ({report['note']})"
                                                   if "note" in report else ""))
     return 0 if report["running"] else 1
-
-
-def stop_runtime(data_dir: Path, timeout_s: float = STOP_TIMEOUT_S,
-                 on_progress: Callable[[StopProgress], None] | None = None) -> str:
-    """Stop the runtime serving ``data_dir``: SIGTERM, and SIGKILL only if it hangs.
-
-    On SIGTERM the runtime answers what is in flight and applies its journaled backlog
-    to the store, refreshing a heartbeat (``runtime.stopping``) meanwhile. Every new
-    beat restarts the ``timeout_s`` wait, so a long backlog is stored in full however
-    long it takes; only a runtime that shows no sign of life for ``timeout_s`` is
-    killed (which loses nothing: its journal is replayed at the next start).
-    ``on_progress`` is called with each new beat.
-    """
-    from .runtime._discovery import (
-        read_discovery,
-        read_stop_progress,
-        remove_discovery,
-        runtime_lock_held,
-    )
-
-    found = read_discovery(data_dir)
-    if not runtime_lock_held(data_dir):
-        if found is not None:
-            remove_discovery(data_dir)
-        return "not running"
-    if found is None:
-        return "starting (no pid published yet); try again in a moment"
-    try:
-        os.kill(found.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return "stopped"
-    deadline = time.monotonic() + timeout_s
-    last_beat: int | None = None
-    while time.monotonic() < deadline:
-        if not runtime_lock_held(data_dir):
-            return "stopped"
-        progress = read_stop_progress(data_dir)
-        if progress is not None and progress.pid == found.pid and progress.beat != last_beat:
-            last_beat = progress.beat
-            deadline = time.monotonic() + timeout_s
-            if on_progress is not None:
-                on_progress(progress)
-        time.sleep(0.05)
-    log.warning("runtime pid %d showed no sign of life for %.0f s after SIGTERM; killing it "
-                "(its journal is replayed at the next start)", found.pid, timeout_s)
-    try:
-        os.kill(found.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return "stopped"
-    deadline = time.monotonic() + KILL_WAIT_S
-    while time.monotonic() < deadline:
-        if not runtime_lock_held(data_dir):
-            return "killed"
-        time.sleep(0.05)
-    return f"pid {found.pid} did not exit"
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
