@@ -390,6 +390,7 @@ async def test_the_engine_answers_from_the_named_speaker_and_the_named_date(
     ("what did I order last time?", True),
     ("Where do we usually stay in May?", True),
     ("I'm thinking of baking for my colleagues, any tips?", True),
+    ("where\u2019s the place I\u2019ve been to twice", True),
     ("What did Melanie paint?", False),
     # "US" lower-cases to "us", which is not on the list for this reason.
     ("Which US cities does John mention visiting to Tim?", False),

@@ -94,7 +94,9 @@ def about_the_asker(query_text: str) -> bool:
     named third person, and on the questions callers ask about themselves they ranked
     worse than the hand-set constants, held out (docs/recall.md).
     """
-    return any(w.strip(_STRIP) in _ASKER for w in query_text.lower().split())
+    # STT and phone keyboards often write the apostrophe as U+2019 ("I\u2019ve").
+    words = query_text.lower().replace("\u2019", "'").split()
+    return any(w.strip(_STRIP) in _ASKER for w in words)
 
 
 def names_someone(query_text: str) -> bool:
