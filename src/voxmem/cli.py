@@ -31,7 +31,7 @@ from .runtime._stop import STOP_TIMEOUT_S, stop_runtime
 if TYPE_CHECKING:
     from .runtime._discovery import StopProgress
 
-__all__ = ["main"]
+__all__ = ["main", "stop_runtime"]
 
 log = logging.getLogger("voxmem.cli")
 
