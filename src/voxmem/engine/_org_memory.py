@@ -30,7 +30,9 @@ from ._caller_memory import (
 )
 from ._index import FloatArray, HybridIndex
 from ._malloc import release_free_memory
-from ._org_file import read_vectors, write_vectors
+from ._org_file import SavedVectors, read_vectors, write_vectors
+from ._org_snapshot import PersistedRows, read_rows, rows_path, write_rows
+from ._org_vectors import OrgVectors
 from ._payloads import FileRecords
 
 __all__ = ["ORG_SAVE_INTERVAL_S", "OrgMemory"]
@@ -40,6 +42,13 @@ log = logging.getLogger("voxmem.engine")
 #: A stream of create_index calls rewrites the org vector file at most this often (a
 #: full write: ~0.5 GB at 1M chunks); engine close writes whatever is left.
 ORG_SAVE_INTERVAL_S = 60.0
+#: The rows file (payloads, postings, exact vectors: ~2 GB at a million chunks) is
+#: rewritten at most this often under a stream of writes; a load from the store and
+#: engine close write it at once. Between writes it is stale, and a restart after a kill
+#: then loads from the store.
+ROWS_SAVE_INTERVAL_S = 600.0
+#: Rows installed from the rows file per lock hold (searches wait meanwhile).
+_INSTALL_SLICE = 65_536
 #: Index group of an org index's chunks: ``INDEX_GROUP_BASE - n`` for the n-th index
 #: name seen. Negative, so ranking that reads groups above 0 as calls never applies.
 INDEX_GROUP_BASE = -(1 << 40)
@@ -86,6 +95,11 @@ class OrgMemory:
         self._save_lock = threading.Lock()
         self._upkeep_lock = threading.Lock()
         self._saved_at = 0.0
+        self._rows_saved_at = 0.0
+        #: set when rows changed since the rows file was written (or it never was)
+        self._rows_dirty = False
+        #: where the last load got its rows: "file" (the rows file) or "store"
+        self.rows_from = ""
         #: how the last load got its vectors: "file", "file+store" or "store"
         self.vectors_from = ""
         #: create_index writes that arrived while loading, applied when the load ends
@@ -103,6 +117,7 @@ class OrgMemory:
         if not self.ready.is_set():
             self._during_load.append((index_name, document_ids, chunks, vectors, version))
             return
+        self._rows_dirty = True
         for doc_id in document_ids:
             self.remove_document(index_name, doc_id)
         self.add_chunks(chunks, vectors)
@@ -156,6 +171,7 @@ class OrgMemory:
                           np.stack([v for _, v in found]))
 
     def remove_document(self, index_name: str, document_id: str) -> None:
+        self._rows_dirty = True
         key = document_key(index_name, document_id)
         held = self._by_document.pop(key, None)
         if held is None:
@@ -173,6 +189,7 @@ class OrgMemory:
 
     def remove_index(self, index_name: str) -> None:
         """Hide every chunk of ``index_name`` (the index was deleted)."""
+        self._rows_dirty = True
         group = self._groups.get(index_name)
         if group is not None:
             index = self.index
@@ -184,36 +201,26 @@ class OrgMemory:
         self.versions.pop(index_name, None)
 
     async def load(self, store: Store) -> None:
+        """Load the project's org indexes: from the rows and vector files when they match
+        the store, else from the store (the vector graph from its file when good)."""
         try:
             loop = asyncio.get_running_loop()
             saved = None
             if self.vector_file is not None:
                 saved = await loop.run_in_executor(None, read_vectors, self.vector_file,
                                                    self.model, self.index.dimensions)
-            covered: set[str] = set(saved.ids) if saved is not None else set()
-            saved_count = len(covered)
             self.versions = await store.index_versions(self.tenant_id, self.project_id)
-            listed = await store.list_indexes(self.tenant_id, self.project_id)
-            self.index.reserve(sum(i.chunk_count for i in listed))
-            add = functools.partial(self._add_stored, covered=covered)
-            # Page by page: the whole project read at once was ~1.4 GB of transient
-            # objects at a million chunks.
-            async for page in store.chunk_pages(self.tenant_id, self.project_id):
-                await load_in_slices(add, page)
-                del page  # not kept alive through the rest of the load
-            missing = len(self.index) - len(covered)
-            # ``add`` holds the set too: a million ids, ~100 MB, freed before the
-            # graph is restored (and before malloc_trim, which can only return what
-            # is free).
-            del covered, add
-            if saved is not None:
-                got = await loop.run_in_executor(
-                    None, self.index.restore_vectors, saved.graph, saved.center, saved.keys,
-                    saved.ids)
-                missing = len(self.index) - int(got.shape[0])
-                del saved
-            self.vectors_from = ("store" if saved_count == 0 else
-                                 "file" if missing <= 0 else "file+store")
+            rows = None
+            if self.vector_file is not None:
+                rows = await loop.run_in_executor(None, functools.partial(
+                    read_rows, rows_path(self.vector_file), model=self.model,
+                    dimensions=self.index.dimensions, versions=dict(self.versions)))
+            if rows is not None:
+                await loop.run_in_executor(None, self._install_rows, rows, saved)
+                del rows
+            else:
+                await self._load_from_store(store, saved)
+            del saved
             self._replay_writes()
             await loop.run_in_executor(None, self.index.compact)
             await loop.run_in_executor(None, self.index.maintain)
@@ -226,6 +233,70 @@ class OrgMemory:
             self.ready.set()
         if self.load_error is None:
             await asyncio.get_running_loop().run_in_executor(None, self.save, 0.0)
+
+    async def _load_from_store(self, store: Store, saved: SavedVectors | None) -> None:
+        loop = asyncio.get_running_loop()
+        self.rows_from = "store"
+        self._rows_dirty = True  # the next save writes the rows file
+        covered: set[str] = set(saved.ids) if saved is not None else set()
+        saved_count = len(covered)
+        listed = await store.list_indexes(self.tenant_id, self.project_id)
+        self.index.reserve(sum(i.chunk_count for i in listed))
+        add = functools.partial(self._add_stored, covered=covered)
+        # Page by page: the whole project read at once was ~1.4 GB of transient
+        # objects at a million chunks.
+        async for page in store.chunk_pages(self.tenant_id, self.project_id):
+            await load_in_slices(add, page)
+            del page  # not kept alive through the rest of the load
+        missing = len(self.index) - len(covered)
+        # ``add`` holds the set too: a million ids, ~100 MB, freed before the
+        # graph is restored (and before malloc_trim, which can only return what
+        # is free).
+        del covered, add
+        if saved is not None:
+            got = await loop.run_in_executor(
+                None, self.index.restore_vectors, saved.graph, saved.center, saved.keys,
+                saved.ids)
+            missing = len(self.index) - int(got.shape[0])
+        self.vectors_from = ("store" if saved_count == 0 else
+                             "file" if missing <= 0 else "file+store")
+
+    def _install_rows(self, rows: PersistedRows, saved: SavedVectors | None) -> None:
+        """Fill the (empty) index from the rows file, then its graph from the vector file
+        (off the event loop). Rows the graph does not cover get their exact vectors
+        queued for it, as a load from the store would."""
+        index = self.index
+        records = index.payload_records
+        if not isinstance(records, FileRecords):
+            raise TypeError("org payloads are file records")
+        index.install_rows(
+            rows.ids, rows.created, rows.groups,
+            lambda: records.extend_packed(rows.payloads, rows.payload_lengths),
+            (rows.terms, rows.segments, rows.doc_len, rows.len_sum))
+        self._groups = dict(rows.group_names)
+        by_document = self._by_document
+        for pos, key in enumerate(rows.doc_keys.tolist()):
+            held = by_document.get(key)
+            by_document[key] = (pos if held is None else (held, pos) if isinstance(held, int)
+                                else (*held, pos))
+        ann = index.ann
+        if ann is None:
+            raise TypeError("an org index has an approximate vector index")
+        m = len(rows.ids)
+        with_vector = np.flatnonzero(rows.has_vector)
+        for lo in range(0, with_vector.shape[0], _INSTALL_SLICE):
+            part = with_vector[lo:lo + _INSTALL_SLICE]
+            ann.put_exact(part, np.asarray(rows.exact[part], dtype=np.float32))
+        covered = np.zeros(m, dtype=np.bool_)
+        if saved is not None:
+            got = index.restore_vectors(saved.graph, saved.center, saved.keys, saved.ids)
+            covered[got] = True
+        missing = with_vector[~covered[with_vector]]
+        for pos in missing.tolist():
+            index.set_vector(rows.ids[pos], np.asarray(rows.exact[pos], dtype=np.float32))
+        self.vectors_from = ("file" if saved is not None and missing.shape[0] == 0 else
+                             "file+rows" if saved is not None else "rows")
+        self.rows_from = "file"
 
     def _replay_writes(self) -> None:
         queued, self._during_load = self._during_load, []
@@ -266,9 +337,49 @@ class OrgMemory:
         Returns True when a file was written.
         """
         ann = self.index.ann
-        if (self.vector_file is None or ann is None
-                or time.monotonic() - self._saved_at < min_interval_s
-                or not self._save_lock.acquire(blocking=wait)):
+        if self.vector_file is None or ann is None or not self._save_lock.acquire(
+                blocking=wait):
+            return False
+        try:
+            rows_due = self._rows_dirty and (
+                min_interval_s <= 0.0
+                or time.monotonic() - self._rows_saved_at >= ROWS_SAVE_INTERVAL_S)
+            wrote = self._save_vectors(ann, min_interval_s)
+            if rows_due and self.ready.is_set() and self.load_error is None:
+                wrote = self._save_rows(ann) or wrote
+            return wrote
+        finally:
+            self._save_lock.release()
+
+    def _save_rows(self, ann: OrgVectors) -> bool:
+        assert self.vector_file is not None
+        self._rows_dirty = False  # a write racing the export marks it dirty again
+        # Versions first, rows second: a write between the two makes the file older
+        # than the store (rejected on load), never newer (_org_snapshot.py).
+        versions = dict(self.versions)
+        groups = dict(self._groups)
+        state = self.index.export_rows()
+        records = self.index.payload_records
+
+        def key_of(raw: bytes) -> int:
+            doc = decode_doc(raw)
+            return document_key(doc.index or "", doc.document_id or "")
+
+        try:
+            write_rows(rows_path(self.vector_file), model=self.model,
+                       dimensions=self.index.dimensions, versions=versions,
+                       group_names=groups, state=state, payload_at=records.__getitem__,
+                       doc_key_of=key_of, exact_at=ann.exact_at)
+        except (OSError, ValueError) as exc:
+            self._rows_dirty = True
+            log.warning("saving org rows of project %s failed: %s", self.project_id, exc)
+            return False
+        self._rows_saved_at = time.monotonic()
+        return True
+
+    def _save_vectors(self, ann: OrgVectors, min_interval_s: float) -> bool:
+        assert self.vector_file is not None
+        if time.monotonic() - self._saved_at < min_interval_s:
             return False
         try:
             if not ann.dirty:
@@ -290,5 +401,3 @@ class OrgMemory:
                 self.vector_file.with_name(self.vector_file.name + ".graph").unlink(
                     missing_ok=True)
             return False
-        finally:
-            self._save_lock.release()

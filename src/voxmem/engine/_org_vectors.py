@@ -121,6 +121,10 @@ class OrgVectors:
             self._pending_pos.extend(positions.tolist())
             self.dirty = True
 
+    def exact_at(self, positions: IntArray) -> FloatArray:
+        """The exact vectors at ``positions`` (zeros where none was written)."""
+        return self._exact.read(positions)
+
     def put_exact(self, positions: IntArray, vectors: FloatArray) -> None:
         """Record the exact vectors of ``positions`` whose graph entries come from a
         saved file (:meth:`restore`), for rescoring."""

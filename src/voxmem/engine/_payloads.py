@@ -162,6 +162,21 @@ class FileRecords:
         self._end = int(ends[-1]) if m else self._end
         self._n = n + m
 
+    def extend_packed(self, blob: bytes | memoryview, lengths: npt.NDArray[np.int64]) -> None:
+        """Append records given end to end in ``blob`` (one write, no object per
+        record: a persisted index's payloads)."""
+        n, m = self._n, lengths.shape[0]
+        if n + m > self._offset.shape[0]:
+            capacity = max(n + m, self._offset.shape[0] * 2)
+            self._offset = grow(self._offset, capacity, n)
+            self._length = grow(self._length, capacity, n)
+        ends = np.cumsum(lengths) + self._end
+        os.pwrite(self._file.fileno(), blob, self._end)
+        self._offset[n:n + m] = ends - lengths
+        self._length[n:n + m] = lengths
+        self._end = int(ends[-1]) if m else self._end
+        self._n = n + m
+
     def __getitem__(self, i: int) -> bytes:
         if not 0 <= i < self._n:
             raise IndexError(i)

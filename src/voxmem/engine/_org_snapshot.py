@@ -1,0 +1,266 @@
+"""A project's org rows persisted next to the store, so a restart does not re-read them.
+
+The vector graph has its own file (``_org_file.py``); this one holds everything else a
+warm load would rebuild from the store: the chunk ids, their creation times and index
+groups, their payloads (the text a hit shows), BM25 postings with the vocabulary, and
+the exact float32 vectors rescoring reads. Building those from the store means reading
+every chunk back and tokenising its text again: ~7 s at 100,000 chunks, over a minute at
+a million. Read from here they are a few large sequential reads, and the postings are
+used in place (numpy views of the mapped file).
+
+Layout (the header last, so the body can be streamed out while it is checksummed)::
+
+    body parts | header (JSON) | header length (u32, little endian) | MAGIC (8 bytes)
+
+The header names the format, the embedding model and dimensions, a fingerprint of the
+text analyser, each index's version as the rows reflect it, each part's length and a
+CRC-32 of the body. Used only when all of that matches, the versions being the store's
+own at load time: any write or deletion since the file was written bumps an index's
+version in the store, so a file left behind by a killed process (or by another runtime
+sharing a Postgres store) is stale and the load reads the store instead. Rows are only
+captured after the versions they claim (:func:`write_rows`), so a file can be older than
+its versions say (then it is rejected) but never newer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import mmap
+import os
+import struct
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .._files import PRIVATE_DIR_MODE
+from ._analysis import analyze
+from ._index import RowsState
+from ._postings import Segment
+from ._ranked import BoolArray, FloatArray, IntArray
+
+__all__ = ["PersistedRows", "read_rows", "rows_path", "write_rows"]
+
+log = logging.getLogger("voxmem.engine")
+
+MAGIC = b"VXORGROW"
+FORMAT = 1
+_HEADER_LEN = struct.Struct("<I")
+#: Rows per slice while writing payloads and vectors (bounded transient memory).
+_SLICE = 65_536
+#: Bytes per checksummed slice while reading.
+_CRC_BYTES = 16 << 20
+_ANALYZER_SAMPLE = "The callers' Running invoices were refunded on Mondays, order #4421!"
+
+
+def analyzer_fingerprint() -> str:
+    """Changes when tokenising or stemming changes (the postings would not match)."""
+    return hashlib.sha256("\n".join(analyze(_ANALYZER_SAMPLE)).encode()).hexdigest()[:16]
+
+
+def rows_path(vector_file: Path) -> Path:
+    """The rows file beside a project's vector file."""
+    return vector_file.with_suffix(".rows")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PersistedRows:
+    """A good file's content; arrays are views of the mapped file where that is safe."""
+
+    ids: list[str]
+    created: npt.NDArray[np.float64]
+    groups: IntArray
+    doc_keys: IntArray
+    has_vector: BoolArray
+    doc_len: FloatArray
+    payload_lengths: IntArray
+    payloads: memoryview
+    terms: list[str]
+    segments: list[Segment]
+    len_sum: float
+    exact: FloatArray
+    group_names: dict[str, int]
+
+
+def _live_segments(segments: list[Segment], new_pos: IntArray,
+                   all_live: bool) -> list[Segment]:
+    """``segments`` with removed positions dropped and the rest renumbered 0..m-1
+    (renumbering keeps order, so each term's documents stay ascending)."""
+    if all_live:
+        return segments
+    out: list[Segment] = []
+    for seg in segments:
+        mapped = new_pos[seg.docs]
+        keep = mapped >= 0
+        if not keep.any():
+            continue
+        term_of = np.repeat(seg.tids, np.diff(seg.offsets))[keep]
+        out.append(Segment(term_of, mapped[keep], seg.tfs[keep]))
+    return out
+
+
+def write_rows(path: Path, *, model: str, dimensions: int, versions: dict[str, int],
+               group_names: dict[str, int], state: RowsState,
+               payload_at: Callable[[int], bytes], doc_key_of: Callable[[bytes], int],
+               exact_at: Callable[[IntArray], FloatArray]) -> None:
+    """Write the rows of ``state`` (see :meth:`HybridIndex.export_rows`) atomically:
+    temporary file, fsync, rename.
+
+    ``versions`` must have been read before ``state`` was exported (module doc).
+    ``payload_at`` reads a position's stored payload, ``doc_key_of`` gives its document
+    key, ``exact_at`` reads exact vectors by position.
+    """
+    positions = state.positions
+    m = int(positions.shape[0])
+    new_pos = np.full(state.rows, -1, dtype=np.int64)
+    new_pos[positions] = np.arange(m, dtype=np.int64)
+    segments = _live_segments(state.segments, new_pos, m == state.rows)
+    doc_len = state.doc_len[positions].astype(np.float32)
+    if any("\n" in t for t in state.terms) or any("\n" in i for i in state.ids):
+        raise ValueError("a term or id holds a line break")  # never made by analyze/new_id
+    parts: list[tuple[str, int]] = []
+    crc = 0
+    path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with tmp.open("wb") as out:
+            def put(name: str, data: bytes | memoryview) -> None:
+                nonlocal crc
+                crc = zlib.crc32(data, crc)
+                out.write(data)
+                if parts and parts[-1][0] == name:  # a part written in slices
+                    parts[-1] = (name, parts[-1][1] + len(data))
+                else:
+                    parts.append((name, len(data)))
+
+            put("ids", "\n".join(state.ids).encode())
+            put("created", state.created.astype(np.float64).tobytes())
+            put("groups", state.groups.astype(np.int64).tobytes())
+            put("has_vector", state.has_vector.astype(np.bool_).tobytes())
+            put("doc_len", doc_len.tobytes())
+            lengths = np.zeros(m, dtype=np.int64)
+            keys = np.zeros(m, dtype=np.int64)
+            put("payloads", b"")
+            for lo in range(0, m, _SLICE):
+                records = [payload_at(p) for p in positions[lo:lo + _SLICE].tolist()]
+                lengths[lo:lo + len(records)] = [len(r) for r in records]
+                keys[lo:lo + len(records)] = [doc_key_of(r) for r in records]
+                put("payloads", b"".join(records))
+            put("payload_lengths", lengths.tobytes())
+            put("doc_keys", keys.tobytes())
+            put("terms", "\n".join(state.terms).encode())
+            for i, seg in enumerate(segments):
+                put(f"seg{i}.tids", seg.tids.astype(np.int64).tobytes())
+                put(f"seg{i}.offsets", seg.offsets.astype(np.int64).tobytes())
+                put(f"seg{i}.docs", seg.docs.astype(np.int32).tobytes())
+                put(f"seg{i}.tfs", seg.tfs.astype(np.float32).tobytes())
+            put("exact", b"")
+            for lo in range(0, m, _SLICE):
+                rows = exact_at(positions[lo:lo + _SLICE])
+                put("exact", np.ascontiguousarray(rows, dtype=np.float32).tobytes())
+            header = json.dumps({
+                "format": FORMAT, "model": model, "dimensions": dimensions,
+                "analyzer": analyzer_fingerprint(), "versions": versions,
+                "groups": group_names, "count": m, "segments": len(segments),
+                "len_sum": float(doc_len.sum(dtype=np.float64)),
+                "parts": parts, "crc32": crc}).encode()
+            out.write(header + _HEADER_LEN.pack(len(header)) + MAGIC)
+            out.flush()
+            os.fsync(out.fileno())
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_rows(path: Path, *, model: str, dimensions: int,
+              versions: dict[str, int]) -> PersistedRows | None:
+    """The file's rows, or None when it is missing, damaged, for another model or
+    analyser, or stale (its index versions are not ``versions``, the store's)."""
+    try:
+        with path.open("rb") as f:
+            data = memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:  # ValueError: an empty file cannot be mapped
+        log.warning("org rows file %s unreadable (%s): loading from the store", path.name,
+                    exc)
+        return None
+    got = _check(data, model, dimensions, versions)
+    if isinstance(got, str):
+        log.info("org rows file %s not used (%s): loading from the store", path.name, got)
+        return None
+    return got
+
+
+def _check(data: memoryview, model: str, dimensions: int,
+           versions: dict[str, int]) -> PersistedRows | str:
+    tail = len(MAGIC) + _HEADER_LEN.size
+    if len(data) < tail or data[len(data) - len(MAGIC):] != MAGIC:
+        return "not an org rows file"
+    (header_len,) = _HEADER_LEN.unpack_from(data, len(data) - tail)
+    body_len = len(data) - tail - header_len
+    if body_len < 0:
+        return "truncated"
+    try:
+        header: dict[str, Any] = json.loads(bytes(data[body_len:body_len + header_len]))
+        parts = [(str(name), int(n)) for name, n in header["parts"]]
+        count = int(header["count"])
+        expected = (int(header["format"]), header["model"], int(header["dimensions"]),
+                    header["analyzer"])
+        stored_versions = {str(k): int(v) for k, v in header["versions"].items()}
+        group_names = {str(k): int(v) for k, v in header["groups"].items()}
+        n_segments = int(header["segments"])
+        crc_expected = int(header["crc32"])
+        len_sum = float(header["len_sum"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return "header unreadable"
+    if expected != (FORMAT, model, dimensions, analyzer_fingerprint()):
+        return "written for another model, analyser or format"
+    if stored_versions != versions:
+        return "stale: the indexes changed since it was written"
+    if sum(n for _, n in parts) != body_len:
+        return "truncated"
+    crc = 0
+    for lo in range(0, body_len, _CRC_BYTES):
+        crc = zlib.crc32(data[lo:min(body_len, lo + _CRC_BYTES)], crc)
+    if crc != crc_expected:
+        return "checksum mismatch"
+    views: dict[str, memoryview] = {}
+    offset = 0
+    for name, n in parts:
+        views[name] = data[offset:offset + n]
+        offset += n
+
+    def arr(name: str, dtype: type[Any]) -> Any:
+        return np.frombuffer(views[name], dtype=dtype)
+
+    try:
+        ids = bytes(views["ids"]).decode().split("\n") if count else []
+        terms_raw = bytes(views["terms"]).decode()
+        segments = [Segment.of_parts(arr(f"seg{i}.tids", np.int64),
+                                     arr(f"seg{i}.offsets", np.int64),
+                                     arr(f"seg{i}.docs", np.int32),
+                                     arr(f"seg{i}.tfs", np.float32))
+                    for i in range(n_segments)]
+        rows = PersistedRows(
+            ids=ids, created=arr("created", np.float64), groups=arr("groups", np.int64),
+            doc_keys=arr("doc_keys", np.int64), has_vector=arr("has_vector", np.bool_),
+            doc_len=arr("doc_len", np.float32),
+            payload_lengths=arr("payload_lengths", np.int64), payloads=views["payloads"],
+            terms=terms_raw.split("\n") if terms_raw else [], segments=segments,
+            len_sum=len_sum, exact=arr("exact", np.float32).reshape(-1, dimensions),
+            group_names=group_names)
+    except (KeyError, ValueError, UnicodeDecodeError):
+        return "parts unreadable"
+    sizes = {len(rows.ids), rows.created.shape[0], rows.groups.shape[0],
+             rows.doc_keys.shape[0], rows.has_vector.shape[0], rows.doc_len.shape[0],
+             rows.payload_lengths.shape[0], rows.exact.shape[0], count}
+    if len(sizes) != 1 or int(rows.payload_lengths.sum()) != len(rows.payloads):
+        return "inconsistent lengths"
+    return rows
