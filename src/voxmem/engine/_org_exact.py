@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from ._payloads import scratch_file
+from ._payloads import copy_between, scratch_file
 
 __all__ = ["ExactRows"]
 
@@ -88,6 +88,13 @@ class ExactRows:
                               strict=True):
                 os.pwrite(self._fd, data[lo:hi].tobytes(),
                           int(positions[lo]) * self._row_bytes)
+
+    def put_from_file(self, src_fd: int, src_offset: int, rows: int) -> None:
+        """Fill rows ``0 .. rows - 1`` from another file's float32 rows at ``src_offset``
+        (a persisted index's), copied inside the kernel."""
+        with self._lock:
+            self._ensure(rows)
+            copy_between(src_fd, src_offset, self._fd, 0, rows * self._row_bytes)
 
     def get(self, positions: IntArray) -> FloatArray:
         """A copy of the rows at ``positions`` through the map (call with the lock

@@ -269,9 +269,10 @@ class OrgMemory:
         records = index.payload_records
         if not isinstance(records, FileRecords):
             raise TypeError("org payloads are file records")
+        fd = rows.file.fileno()
         index.install_rows(
             rows.ids, rows.created, rows.groups,
-            lambda: records.extend_packed(rows.payloads, rows.payload_lengths),
+            lambda: records.extend_from_file(fd, rows.payloads_at, rows.payload_lengths),
             (rows.terms, rows.segments, rows.doc_len, rows.len_sum))
         self._groups = dict(rows.group_names)
         by_document = self._by_document
@@ -283,17 +284,19 @@ class OrgMemory:
         if ann is None:
             raise TypeError("an org index has an approximate vector index")
         m = len(rows.ids)
-        with_vector = np.flatnonzero(rows.has_vector)
-        for lo in range(0, with_vector.shape[0], _INSTALL_SLICE):
-            part = with_vector[lo:lo + _INSTALL_SLICE]
-            ann.put_exact(part, np.asarray(rows.exact[part], dtype=np.float32))
+        ann.put_exact_from_file(fd, rows.exact_at, m)
         covered = np.zeros(m, dtype=np.bool_)
         if saved is not None:
             got = index.restore_vectors(saved.graph, saved.center, saved.keys, saved.ids)
             covered[got] = True
-        missing = with_vector[~covered[with_vector]]
-        for pos in missing.tolist():
-            index.set_vector(rows.ids[pos], np.asarray(rows.exact[pos], dtype=np.float32))
+        missing = np.flatnonzero(rows.has_vector & ~covered)
+        for lo in range(0, missing.shape[0], _INSTALL_SLICE):
+            # Rows the graph lacks (its file is older, or was damaged): queued for it
+            # as a load from the store queues them.
+            part = missing[lo:lo + _INSTALL_SLICE]
+            ann.add(part, ann.exact_at(part))
+            index.vectors.has[part] = True
+        rows.file.close()
         self.vectors_from = ("file" if saved is not None and missing.shape[0] == 0 else
                              "file+rows" if saved is not None else "rows")
         self.rows_from = "file"

@@ -27,7 +27,8 @@ import numpy.typing as npt
 from .._files import PRIVATE_DIR_MODE
 from ._ranked import grow
 
-__all__ = ["BLOCK_BYTES", "FIRST_BLOCK_BYTES", "FileRecords", "PackedRecords", "scratch_file"]
+__all__ = ["BLOCK_BYTES", "FIRST_BLOCK_BYTES", "FileRecords", "PackedRecords", "copy_between",
+           "scratch_file"]
 
 log = logging.getLogger("voxmem.engine")
 
@@ -100,6 +101,34 @@ class PackedRecords:
         return block[at:at + int(self._length[i])].tobytes()
 
 
+#: Bytes per read/write when ``copy_file_range`` is unavailable.
+_COPY_BYTES = 16 << 20
+
+
+def copy_between(src_fd: int, src_offset: int, dst_fd: int, dst_offset: int,
+                 count: int) -> None:
+    """Copy ``count`` bytes between two files without passing them through this
+    process: ``copy_file_range`` copies inside the kernel (a persisted org index's
+    gigabyte of vectors would otherwise be read into this process's pages and written
+    back). Falls back to reads and writes where the call is missing or refused."""
+    done = 0
+    copy = getattr(os, "copy_file_range", None)
+    while done < count and copy is not None:
+        try:
+            n = copy(src_fd, dst_fd, count - done, src_offset + done, dst_offset + done)
+        except OSError:  # e.g. EXDEV across filesystems on older kernels
+            break
+        if n <= 0:
+            break
+        done += n
+    while done < count:
+        block = os.pread(src_fd, min(_COPY_BYTES, count - done), src_offset + done)
+        if not block:
+            raise OSError(f"short read copying {count} bytes at {src_offset}")
+        os.pwrite(dst_fd, block, dst_offset + done)
+        done += len(block)
+
+
 def scratch_file(directory: Path | None, prefix: str) -> IO[bytes]:
     """An unlinked temporary file in ``directory`` (the system's temp dir when None or
     not writable), open for the owner's life; closed by the owner or with it."""
@@ -162,16 +191,18 @@ class FileRecords:
         self._end = int(ends[-1]) if m else self._end
         self._n = n + m
 
-    def extend_packed(self, blob: bytes | memoryview, lengths: npt.NDArray[np.int64]) -> None:
-        """Append records given end to end in ``blob`` (one write, no object per
-        record: a persisted index's payloads)."""
+    def extend_from_file(self, src_fd: int, src_offset: int,
+                         lengths: npt.NDArray[np.int64]) -> None:
+        """Append records stored end to end in another file from ``src_offset`` (a
+        persisted index's payloads), copied inside the kernel (:func:`copy_between`)."""
         n, m = self._n, lengths.shape[0]
         if n + m > self._offset.shape[0]:
             capacity = max(n + m, self._offset.shape[0] * 2)
             self._offset = grow(self._offset, capacity, n)
             self._length = grow(self._length, capacity, n)
         ends = np.cumsum(lengths) + self._end
-        os.pwrite(self._file.fileno(), blob, self._end)
+        copy_between(src_fd, src_offset, self._file.fileno(), self._end,
+                     int(lengths.sum()))
         self._offset[n:n + m] = ends - lengths
         self._length[n:n + m] = lengths
         self._end = int(ends[-1]) if m else self._end
