@@ -237,3 +237,37 @@ async def test_writes_while_loading_from_the_rows_file_are_kept(settings: Settin
         assert (_org(engine).rows_from, len(_org(engine).index)) == ("file", 83)
     finally:
         await engine.close()
+
+
+def test_adopted_rows_and_records_read_from_the_file_and_later_ones_from_scratch(
+        tmp_path: Path) -> None:
+    import mmap
+    import threading
+
+    from voxmem.engine._org_exact import ExactRows
+    from voxmem.engine._payloads import FileRecords
+
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=(5, 4)).astype(np.float32)
+    records = [b"alpha", b"", b"gamma-ray", b"d", b"epsilon"]
+    path = tmp_path / "persisted"
+    # Records, padding to a page, then the float32 rows (as the rows file lays them out).
+    head = b"".join(records)
+    pad = bytes(-len(head) % mmap.PAGESIZE)
+    path.write_bytes(head + pad + base.tobytes())
+    exact = ExactRows(4, tmp_path, threading.RLock())
+    exact.adopt(path.open("rb"), len(head) + len(pad), 5)
+    later = rng.normal(size=(2, 4)).astype(np.float32)
+    exact.put(np.array([5, 6]), later)
+    mixed = np.array([6, 0, 4, 5, 2])
+    want = np.concatenate([base, later])[mixed]
+    assert np.array_equal(exact.get(mixed), want)
+    assert np.array_equal(exact.read(np.array([3, 4, 5, 6])), np.concatenate([base, later])[3:])
+    assert np.array_equal(exact.get(np.array([1, 3])), base[[1, 3]])
+    stored = FileRecords(tmp_path)
+    stored.adopt(path.open("rb"), 0, np.array([len(r) for r in records], dtype=np.int64))
+    stored.extend([b"zeta", b"eta"])
+    path.unlink()  # replaced on disk by a later save: the open file still reads
+    assert [stored[i] for i in range(7)] == [*records, b"zeta", b"eta"]
+    exact.close()
+    stored.close()

@@ -21,11 +21,12 @@ import mmap
 import os
 import threading
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
 
-from ._payloads import copy_between, scratch_file
+from ._payloads import scratch_file
 
 __all__ = ["ExactRows"]
 
@@ -58,6 +59,12 @@ class ExactRows:
         self._map: mmap.mmap | None = None
         self._rows: FloatArray = np.zeros((0, dimensions), dtype=np.float32)
         self._reads = 0
+        #: rows ``0 .. _base_rows - 1`` adopted from a persisted file (:meth:`adopt`)
+        self._base: FloatArray = self._rows
+        self._base_map: mmap.mmap | None = None
+        self._base_file: BinaryIO | None = None
+        self._base_offset = 0
+        self._base_rows = 0
 
     def _ensure(self, rows: int) -> None:
         if rows <= self._capacity:
@@ -89,12 +96,21 @@ class ExactRows:
                 os.pwrite(self._fd, data[lo:hi].tobytes(),
                           int(positions[lo]) * self._row_bytes)
 
-    def put_from_file(self, src_fd: int, src_offset: int, rows: int) -> None:
-        """Fill rows ``0 .. rows - 1`` from another file's float32 rows at ``src_offset``
-        (a persisted index's), copied inside the kernel."""
+    def adopt(self, file: BinaryIO, offset: int, rows: int) -> None:
+        """Read rows ``0 .. rows - 1`` from ``file`` (a persisted index's float32 rows at
+        ``offset``, page-aligned) instead of the scratch file: nothing is copied at
+        start-up. The file is kept open (and closed with this object); rows written
+        later go to the scratch file as before."""
         with self._lock:
             self._ensure(rows)
-            copy_between(src_fd, src_offset, self._fd, 0, rows * self._row_bytes)
+            base_map = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+            if hasattr(mmap, "MADV_RANDOM"):
+                base_map.madvise(mmap.MADV_RANDOM)  # as for the scratch map
+            self._base = np.frombuffer(base_map, dtype=np.float32,
+                                       count=rows * self.dimensions,
+                                       offset=offset).reshape(rows, self.dimensions)
+            self._base_map, self._base_file = base_map, file
+            self._base_offset, self._base_rows = offset, rows
 
     def get(self, positions: IntArray) -> FloatArray:
         """A copy of the rows at ``positions`` through the map (call with the lock
@@ -103,7 +119,17 @@ class ExactRows:
             return np.zeros((0, self.dimensions), dtype=np.float32)
         if int(positions.max()) >= self._capacity:
             raise IndexError(int(positions.max()))
-        got: FloatArray = self._rows[positions]
+        base = self._base_rows
+        got: FloatArray
+        if base and int(positions.min()) < base:
+            in_base = positions < base
+            if in_base.all():
+                got = self._base[positions]
+            else:
+                got = self._rows[np.where(in_base, 0, positions)]
+                got[in_base] = self._base[positions[in_base]]
+        else:
+            got = self._rows[positions]
         self._reads += 1
         if self._reads % RELEASE_EVERY == 0 and self._map is not None and hasattr(
                 mmap, "MADV_DONTNEED"):
@@ -114,6 +140,8 @@ class ExactRows:
             # recent searches touched. Measured: a read of 160 scattered rows through
             # the map 0.03 ms p50, with pread 0.4 ms.
             self._map.madvise(mmap.MADV_DONTNEED)
+            if self._base_map is not None:
+                self._base_map.madvise(mmap.MADV_DONTNEED)
         return got
 
     def read(self, positions: IntArray) -> FloatArray:
@@ -124,11 +152,16 @@ class ExactRows:
         if positions.shape[0] == 0:
             return out
         with self._lock:
-            breaks = np.flatnonzero(np.diff(positions) != 1) + 1
+            base = self._base_rows
+            # A run never spans the adopted rows and the scratch file's.
+            breaks = np.flatnonzero((np.diff(positions) != 1)
+                                    | ((positions[1:] >= base) != (positions[:-1] >= base))) + 1
             for lo, hi in zip([0, *breaks.tolist()], [*breaks.tolist(), positions.shape[0]],
                               strict=True):
-                raw = os.pread(self._fd, (hi - lo) * self._row_bytes,
-                               int(positions[lo]) * self._row_bytes)
+                first = int(positions[lo])
+                fd, at = ((self._base_file.fileno(), self._base_offset) if first < base
+                          and self._base_file is not None else (self._fd, 0))
+                raw = os.pread(fd, (hi - lo) * self._row_bytes, at + first * self._row_bytes)
                 out[lo:lo + len(raw) // self._row_bytes] = np.frombuffer(
                     raw, dtype=np.float32).reshape(-1, self.dimensions)
         return out
@@ -140,3 +173,8 @@ class ExactRows:
             self._map = None
             self._capacity = 0
             self._file.close()
+            self._base = self._rows
+            self._base_map, self._base_rows = None, 0
+            if self._base_file is not None:
+                self._base_file.close()
+                self._base_file = None

@@ -10,10 +10,12 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -269,10 +271,12 @@ class OrgMemory:
         records = index.payload_records
         if not isinstance(records, FileRecords):
             raise TypeError("org payloads are file records")
-        fd = rows.file.fileno()
+        def own_file() -> BinaryIO:  # each reader closes its own descriptor
+            return os.fdopen(os.dup(rows.file.fileno()), "rb")
+
         index.install_rows(
             rows.ids, rows.created, rows.groups,
-            lambda: records.extend_from_file(fd, rows.payloads_at, rows.payload_lengths),
+            lambda: records.adopt(own_file(), rows.payloads_at, rows.payload_lengths),
             (rows.terms, rows.segments, rows.doc_len, rows.len_sum))
         self._groups = dict(rows.group_names)
         by_document = self._by_document
@@ -284,7 +288,7 @@ class OrgMemory:
         if ann is None:
             raise TypeError("an org index has an approximate vector index")
         m = len(rows.ids)
-        ann.put_exact_from_file(fd, rows.exact_at, m)
+        ann.adopt_exact(own_file(), rows.exact_at, m)
         covered = np.zeros(m, dtype=np.bool_)
         if saved is not None:
             got = index.restore_vectors(saved.graph, saved.center, saved.keys, saved.ids)

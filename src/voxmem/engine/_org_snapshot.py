@@ -16,8 +16,8 @@ The header names the format, the embedding model and dimensions, a fingerprint o
 text analyser, each index's version as the rows reflect it, each part's length and a
 checksum of the body (:func:`body_checksum`: zlib's CRC-32 ran at ~320 MB/s here, 6 s
 for the ~2 GB of a million chunks, against a start-up budget of 2 s). The exact vectors
-and the payloads are copied into the index's scratch files inside the kernel
-(``copy_file_range``), never read into this process.
+and the payloads are read where they lie in this file (``ExactRows.adopt``,
+``FileRecords.adopt``), so start-up copies neither.
 
 Used only when all of that matches, the versions being the store's own at load time:
 any write or deletion since the file was written bumps an index's version in the
@@ -191,6 +191,8 @@ def write_rows(path: Path, *, model: str, dimensions: int, versions: dict[str, i
                 put(f"seg{i}.offsets", seg.offsets.astype(np.int64).tobytes())
                 put(f"seg{i}.docs", seg.docs.astype(np.int32).tobytes())
                 put(f"seg{i}.tfs", seg.tfs.astype(np.float32).tobytes())
+            # Page-aligned, so the exact vectors can be mapped where they lie.
+            put("pad", bytes(-out.tell() % mmap.PAGESIZE))
             put("exact", b"")
             for lo in range(0, m, _SLICE):
                 rows = exact_at(positions[lo:lo + _SLICE])

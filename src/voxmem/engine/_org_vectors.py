@@ -36,7 +36,7 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -125,9 +125,10 @@ class OrgVectors:
         """The exact vectors at ``positions`` (zeros where none was written)."""
         return self._exact.read(positions)
 
-    def put_exact_from_file(self, src_fd: int, src_offset: int, rows: int) -> None:
-        """Exact vectors of positions ``0 .. rows - 1`` from a persisted index's file."""
-        self._exact.put_from_file(src_fd, src_offset, rows)
+    def adopt_exact(self, file: BinaryIO, offset: int, rows: int) -> None:
+        """Exact vectors of positions ``0 .. rows - 1`` read from a persisted index's
+        file (see ``ExactRows.adopt``)."""
+        self._exact.adopt(file, offset, rows)
 
     def put_exact(self, positions: IntArray, vectors: FloatArray) -> None:
         """Record the exact vectors of ``positions`` whose graph entries come from a

@@ -19,7 +19,7 @@ import os
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO
+from typing import IO, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -27,8 +27,7 @@ import numpy.typing as npt
 from .._files import PRIVATE_DIR_MODE
 from ._ranked import grow
 
-__all__ = ["BLOCK_BYTES", "FIRST_BLOCK_BYTES", "FileRecords", "PackedRecords", "copy_between",
-           "scratch_file"]
+__all__ = ["BLOCK_BYTES", "FIRST_BLOCK_BYTES", "FileRecords", "PackedRecords", "scratch_file"]
 
 log = logging.getLogger("voxmem.engine")
 
@@ -101,34 +100,6 @@ class PackedRecords:
         return block[at:at + int(self._length[i])].tobytes()
 
 
-#: Bytes per read/write when ``copy_file_range`` is unavailable.
-_COPY_BYTES = 16 << 20
-
-
-def copy_between(src_fd: int, src_offset: int, dst_fd: int, dst_offset: int,
-                 count: int) -> None:
-    """Copy ``count`` bytes between two files without passing them through this
-    process: ``copy_file_range`` copies inside the kernel (a persisted org index's
-    gigabyte of vectors would otherwise be read into this process's pages and written
-    back). Falls back to reads and writes where the call is missing or refused."""
-    done = 0
-    copy = getattr(os, "copy_file_range", None)
-    while done < count and copy is not None:
-        try:
-            n = copy(src_fd, dst_fd, count - done, src_offset + done, dst_offset + done)
-        except OSError:  # e.g. EXDEV across filesystems on older kernels
-            break
-        if n <= 0:
-            break
-        done += n
-    while done < count:
-        block = os.pread(src_fd, min(_COPY_BYTES, count - done), src_offset + done)
-        if not block:
-            raise OSError(f"short read copying {count} bytes at {src_offset}")
-        os.pwrite(dst_fd, block, dst_offset + done)
-        done += len(block)
-
-
 def scratch_file(directory: Path | None, prefix: str) -> IO[bytes]:
     """An unlinked temporary file in ``directory`` (the system's temp dir when None or
     not writable), open for the owner's life; closed by the owner or with it."""
@@ -156,7 +127,7 @@ class FileRecords:
     location never change once written, and grown arrays are swapped in whole).
     """
 
-    __slots__ = ("_end", "_file", "_length", "_n", "_offset")
+    __slots__ = ("_base_file", "_base_n", "_end", "_file", "_length", "_n", "_offset")
 
     def __init__(self, directory: Path | None = None) -> None:
         self._file = scratch_file(directory, "org-records-")
@@ -164,6 +135,9 @@ class FileRecords:
         self._length: npt.NDArray[np.int32] = np.zeros(64, dtype=np.int32)
         self._n = 0
         self._end = 0
+        #: records ``0 .. _base_n - 1`` are read from this file (:meth:`adopt`)
+        self._base_file: BinaryIO | None = None
+        self._base_n = 0
 
     def __len__(self) -> int:
         return self._n
@@ -191,28 +165,30 @@ class FileRecords:
         self._end = int(ends[-1]) if m else self._end
         self._n = n + m
 
-    def extend_from_file(self, src_fd: int, src_offset: int,
-                         lengths: npt.NDArray[np.int64]) -> None:
-        """Append records stored end to end in another file from ``src_offset`` (a
-        persisted index's payloads), copied inside the kernel (:func:`copy_between`)."""
-        n, m = self._n, lengths.shape[0]
-        if n + m > self._offset.shape[0]:
-            capacity = max(n + m, self._offset.shape[0] * 2)
-            self._offset = grow(self._offset, capacity, n)
-            self._length = grow(self._length, capacity, n)
-        ends = np.cumsum(lengths) + self._end
-        copy_between(src_fd, src_offset, self._file.fileno(), self._end,
-                     int(lengths.sum()))
-        self._offset[n:n + m] = ends - lengths
-        self._length[n:n + m] = lengths
-        self._end = int(ends[-1]) if m else self._end
-        self._n = n + m
+    def adopt(self, file: BinaryIO, offset: int, lengths: npt.NDArray[np.int64]) -> None:
+        """Take records ``0 .. len(lengths) - 1`` from ``file``, stored end to end from
+        ``offset`` (a persisted index's payloads), read there instead of copied. The
+        file is kept open and closed with this object; later records go to the scratch
+        file."""
+        if self._n:
+            raise ValueError("adopt needs empty records")
+        m = lengths.shape[0]
+        if m > self._offset.shape[0]:
+            self._offset = grow(self._offset, m, 0)
+            self._length = grow(self._length, m, 0)
+        ends = np.cumsum(lengths) + offset
+        self._offset[:m] = ends - lengths
+        self._length[:m] = lengths
+        self._base_file, self._base_n, self._n = file, m, m
 
     def __getitem__(self, i: int) -> bytes:
         if not 0 <= i < self._n:
             raise IndexError(i)
-        return os.pread(self._file.fileno(), int(self._length[i]), int(self._offset[i]))
+        file = self._base_file if i < self._base_n and self._base_file else self._file
+        return os.pread(file.fileno(), int(self._length[i]), int(self._offset[i]))
 
     def close(self) -> None:
-        """Release the file."""
+        """Release the file (and an adopted one)."""
         self._file.close()
+        if self._base_file is not None:
+            self._base_file.close()
