@@ -22,6 +22,7 @@ the parts share, and runs a search as: resolve the filter once, then score both 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import threading
 import weakref
@@ -244,10 +245,11 @@ class HybridIndex:
         a vector, so the caller can add the rest from the store.
         """
         with self._lock:
-            position_of = self.position_of
-            positions = np.fromiter(
-                ((p if (p := position_of(i)) is not None else -1) for i in ids),
-                dtype=np.int64, count=len(ids))
+            # A loop in C (a million ids: ~0.1 s, against ~2 s through position_of).
+            positions = np.fromiter(map(self._pos.get, ids, itertools.repeat(-1)),
+                                    dtype=np.int64, count=len(ids))
+            found = positions >= 0
+            positions[found & ~self.columns.alive[np.where(found, positions, 0)]] = -1
             return self.vectors.restore(raw, center, keys, positions)
 
     def export_rows(self) -> RowsState:

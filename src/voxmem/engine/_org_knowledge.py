@@ -56,6 +56,8 @@ class OrgKnowledge:
         self._clock = clock
         self._orgs: dict[tuple[str, str], OrgMemory] = {}
         self._org_checked: dict[tuple[str, str], float] = {}
+        #: projects whose damaged org index is being loaded again
+        self._replacing: set[tuple[str, str]] = set()
         self._index_locks: dict[tuple[str, str, str], asyncio.Lock] = {}
 
     def memory(self, tenant_id: str, project_id: str) -> OrgMemory:
@@ -67,6 +69,10 @@ class OrgKnowledge:
             self._orgs[key] = org
             self._org_checked[key] = time.monotonic()
             self._spawn(org.load(self._store))
+        elif org.damaged and key not in self._replacing:
+            # Its rows file failed a check after the load: load it again from the store.
+            self._replacing.add(key)
+            self._spawn(self._refresh(org, force=True))
         elif time.monotonic() - self._org_checked.get(key, 0.0) > ORG_REFRESH_S:
             # Another runtime sharing the store may have changed the indexes.
             self._org_checked[key] = time.monotonic()
@@ -95,13 +101,19 @@ class OrgKnowledge:
             if org.ready.is_set() and org.load_error is None:
                 await loop.run_in_executor(None, functools.partial(org.save, wait=True))
 
-    async def _refresh(self, org: OrgMemory) -> None:
-        versions = await self._store.index_versions(org.tenant_id, org.project_id)
-        if versions != org.versions and org.ready.is_set():
-            fresh = self._new(org.tenant_id, org.project_id)
-            await fresh.load(self._store)
-            if fresh.load_error is None:
-                self._orgs[(org.tenant_id, org.project_id)] = fresh
+    async def _refresh(self, org: OrgMemory, *, force: bool = False) -> None:
+        key = (org.tenant_id, org.project_id)
+        try:
+            versions = await self._store.index_versions(org.tenant_id, org.project_id)
+            if (force or versions != org.versions) and org.ready.is_set():
+                fresh = self._new(org.tenant_id, org.project_id)
+                await fresh.load(self._store)
+                if fresh.load_error is None:
+                    self._orgs[key] = fresh
+        finally:
+            self._replacing.discard(key)
+            if force:
+                org.replaced.set()
 
     async def lane(self, scope: Scope, text: str, terms: list[str],
                    query_task: asyncio.Future[Any], k: int) -> list[dict[str, Any]]:

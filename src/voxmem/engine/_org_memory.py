@@ -33,7 +33,7 @@ from ._caller_memory import (
 from ._index import FloatArray, HybridIndex
 from ._malloc import release_free_memory
 from ._org_file import SavedVectors, read_vectors, write_vectors
-from ._org_snapshot import PersistedRows, read_rows, rows_path, write_rows
+from ._org_snapshot import PersistedRows, checksum, read_rows, rows_path, write_rows
 from ._org_vectors import OrgVectors
 from ._payloads import FileRecords
 
@@ -102,6 +102,14 @@ class OrgMemory:
         self._rows_dirty = False
         #: where the last load got its rows: "file" (the rows file) or "store"
         self.rows_from = ""
+        #: the rows file's large parts still to check (after the load), and its file
+        self._unverified: tuple[list[tuple[int, int, int]], BinaryIO] | None = None
+        #: set once those checks ran (at once for a load from the store)
+        self.verified = asyncio.Event()
+        #: the rows file turned out damaged after the load: the owner loads afresh
+        self.damaged = False
+        #: set when a damaged index's replacement load ended (OrgKnowledge)
+        self.replaced = asyncio.Event()
         #: how the last load got its vectors: "file", "file+store" or "store"
         self.vectors_from = ""
         #: create_index writes that arrived while loading, applied when the load ends
@@ -233,8 +241,28 @@ class OrgMemory:
         finally:
             self._replay_writes()  # no await since the last one: nothing can slip in
             self.ready.set()
-        if self.load_error is None:
-            await asyncio.get_running_loop().run_in_executor(None, self.save, 0.0)
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(None, self._verify_rows)
+        finally:
+            self.verified.set()
+        if self.load_error is None and not self.damaged:
+            await loop.run_in_executor(None, self.save, 0.0)
+
+    def _verify_rows(self) -> None:
+        """Check the rows file's large parts, now that the index serves (module doc of
+        ``_org_snapshot.py``); a damaged file is removed and :attr:`damaged` set."""
+        pending, self._unverified = self._unverified, None
+        if pending is None:
+            return
+        large, file = pending
+        with file:
+            good = all(checksum(file.fileno(), at, n) == want for at, n, want in large)
+        if not good and self.vector_file is not None:
+            log.warning("org rows file of project %s is damaged: reloading from the store",
+                        self.project_id)
+            self.damaged = True
+            rows_path(self.vector_file).unlink(missing_ok=True)
 
     async def _load_from_store(self, store: Store, saved: SavedVectors | None) -> None:
         loop = asyncio.get_running_loop()
@@ -300,6 +328,7 @@ class OrgMemory:
             part = missing[lo:lo + _INSTALL_SLICE]
             ann.add(part, ann.exact_at(part))
             index.vectors.has[part] = True
+        self._unverified = (rows.large, own_file())
         rows.file.close()
         self.vectors_from = ("file" if saved is not None and missing.shape[0] == 0 else
                              "file+rows" if saved is not None else "rows")

@@ -8,14 +8,17 @@ every chunk back and tokenising its text again: ~7 s at 100,000 chunks, over a m
 a million. Read from here they are a few large sequential reads, and the postings are
 used in place (numpy views of the mapped file).
 
-Layout (the header last, so the body can be streamed out while it is checksummed)::
+Layout (the header last, so the body can be streamed out first)::
 
     body parts | header (JSON) | header length (u32, little endian) | MAGIC (8 bytes)
 
 The header names the format, the embedding model and dimensions, a fingerprint of the
-text analyser, each index's version as the rows reflect it, each part's length and a
-checksum of the body (:func:`body_checksum`: zlib's CRC-32 ran at ~320 MB/s here, 6 s
-for the ~2 GB of a million chunks, against a start-up budget of 2 s). The exact vectors
+text analyser, each index's version as the rows reflect it, and each part's length
+and checksum (:func:`checksum`: zlib's CRC-32 ran at ~320 MB/s here, 6 s for the ~2 GB
+of a million chunks, against a start-up budget of 2 s). A load checks every part but
+the two large ones, payloads and exact vectors (80-90% of the file), whose checks run
+after the index is serving (:meth:`PersistedRows.verify_large`); a mismatch there
+makes the owner reload from the store. The exact vectors
 and the payloads are read where they lie in this file (``ExactRows.adopt``,
 ``FileRecords.adopt``), so start-up copies neither.
 
@@ -58,6 +61,8 @@ FORMAT = 1
 _HEADER_LEN = struct.Struct("<I")
 #: Rows per slice while writing payloads and vectors (bounded transient memory).
 _SLICE = 65_536
+#: Parts checked after the index is serving (see the module doc).
+LARGE_PARTS = ("payloads", "exact")
 #: Bytes per checksummed slice (read with ``pread``: through the map, every page would
 #: stay resident in this process).
 _SUM_BYTES = 16 << 20
@@ -71,8 +76,8 @@ def analyzer_fingerprint() -> str:
     return hashlib.sha256("\n".join(analyze(_ANALYZER_SAMPLE)).encode()).hexdigest()[:16]
 
 
-def body_checksum(fd: int, length: int) -> int:
-    """A checksum of the file's first ``length`` bytes at memory speed.
+def checksum(fd: int, start: int, length: int) -> int:
+    """A checksum of ``length`` bytes of the file from ``start``, at memory speed.
 
     Per 16 MB slice, the wrapping sum of its little-endian 64-bit words (any flipped bit
     changes it), chained across slices with a multiply so reordered or dropped slices
@@ -84,7 +89,7 @@ def body_checksum(fd: int, length: int) -> int:
     total = 0
     for lo in range(0, length, _SUM_BYTES):
         want = min(_SUM_BYTES, length - lo)
-        got = os.preadv(fd, [view[:want]], lo)
+        got = os.preadv(fd, [view[:want]], start + lo)
         if got != want:
             raise OSError("file shorter than its header says")
         tail = want % 8
@@ -109,6 +114,8 @@ class PersistedRows:
     file: BinaryIO
     payloads_at: int
     exact_at: int
+    #: (offset, length, checksum) of each part :data:`LARGE_PARTS` names
+    large: list[tuple[int, int, int]]
     ids: list[str]
     created: npt.NDArray[np.float64]
     groups: IntArray
@@ -120,6 +127,10 @@ class PersistedRows:
     segments: list[Segment]
     len_sum: float
     group_names: dict[str, int]
+
+    def verify_large(self, fd: int) -> bool:
+        """Whether the large parts match their checksums (``fd``: the file, open)."""
+        return all(checksum(fd, at, n) == want for at, n, want in self.large)
 
 
 def _live_segments(segments: list[Segment], new_pos: IntArray,
@@ -162,7 +173,7 @@ def write_rows(path: Path, *, model: str, dimensions: int, versions: dict[str, i
     path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     try:
-        with tmp.open("w+b") as out:  # read back for the checksum
+        with tmp.open("w+b") as out:  # read back for the checksums
             def put(name: str, data: bytes | memoryview) -> None:
                 out.write(data)
                 if parts and parts[-1][0] == name:  # a part written in slices
@@ -198,13 +209,16 @@ def write_rows(path: Path, *, model: str, dimensions: int, versions: dict[str, i
                 rows = exact_at(positions[lo:lo + _SLICE])
                 put("exact", np.ascontiguousarray(rows, dtype=np.float32).tobytes())
             out.flush()
-            body = sum(n for _, n in parts)
+            sums, at = [], 0
+            for name, n in parts:
+                sums.append([name, n, checksum(out.fileno(), at, n)])
+                at += n
             header = json.dumps({
                 "format": FORMAT, "model": model, "dimensions": dimensions,
                 "analyzer": analyzer_fingerprint(), "versions": versions,
                 "groups": group_names, "count": m, "segments": len(segments),
                 "len_sum": float(doc_len.sum(dtype=np.float64)),
-                "parts": parts, "checksum": body_checksum(out.fileno(), body)}).encode()
+                "parts": sums}).encode()
             out.write(header + _HEADER_LEN.pack(len(header)) + MAGIC)
             out.flush()
             os.fsync(out.fileno())
@@ -248,14 +262,13 @@ def _check(f: BinaryIO, data: memoryview, model: str, dimensions: int,
         return "truncated"
     try:
         header: dict[str, Any] = json.loads(bytes(data[body_len:body_len + header_len]))
-        parts = [(str(name), int(n)) for name, n in header["parts"]]
+        parts = [(str(name), int(n), int(want)) for name, n, want in header["parts"]]
         count = int(header["count"])
         expected = (int(header["format"]), header["model"], int(header["dimensions"]),
                     header["analyzer"])
         stored_versions = {str(k): int(v) for k, v in header["versions"].items()}
         group_names = {str(k): int(v) for k, v in header["groups"].items()}
         n_segments = int(header["segments"])
-        checksum = int(header["checksum"])
         len_sum = float(header["len_sum"])
     except (ValueError, KeyError, TypeError, AttributeError):
         return "header unreadable"
@@ -263,16 +276,19 @@ def _check(f: BinaryIO, data: memoryview, model: str, dimensions: int,
         return "written for another model, analyser or format"
     if stored_versions != versions:
         return "stale: the indexes changed since it was written"
-    if sum(n for _, n in parts) != body_len:
+    if sum(n for _, n, _ in parts) != body_len:
         return "truncated"
-    if body_checksum(f.fileno(), body_len) != checksum:
-        return "checksum mismatch"
     views: dict[str, memoryview] = {}
     starts: dict[str, int] = {}
+    large: list[tuple[int, int, int]] = []
     offset = 0
-    for name, n in parts:
+    for name, n, want in parts:
         views[name] = data[offset:offset + n]
         starts[name] = offset
+        if name in LARGE_PARTS:
+            large.append((offset, n, want))
+        elif checksum(f.fileno(), offset, n) != want:
+            return f"checksum mismatch ({name})"
         offset += n
 
     def arr(name: str, dtype: type[Any]) -> Any:
@@ -287,7 +303,8 @@ def _check(f: BinaryIO, data: memoryview, model: str, dimensions: int,
                                      arr(f"seg{i}.tfs", np.float32))
                     for i in range(n_segments)]
         rows = PersistedRows(
-            file=f, payloads_at=starts["payloads"], exact_at=starts["exact"], ids=ids,
+            file=f, payloads_at=starts["payloads"], exact_at=starts["exact"], large=large,
+            ids=ids,
             created=arr("created", np.float64), groups=arr("groups", np.int64),
             doc_keys=arr("doc_keys", np.int64), has_vector=arr("has_vector", np.bool_),
             doc_len=arr("doc_len", np.float32),
