@@ -70,7 +70,6 @@ async def test_restart_loads_the_rows_file_and_answers_as_a_store_load(
         await engine.create_index(T, P, "faq", _docs("f", TEXTS[100:]))
         await engine.delete_documents(T, P, "kb", ["d3", "d4"])
         await engine.warm_org(engine.scope(project_id=P, agent_id="x", user_id="u"))
-        before = await _answers(engine)
         _, rows = _paths(settings, engine)
     finally:
         await engine.close()  # writes the rows file
@@ -93,7 +92,10 @@ async def test_restart_loads_the_rows_file_and_answers_as_a_store_load(
         from_store = await _answers(engine)
     finally:
         await engine.close()
-    assert from_file == before == from_store
+    # Both loads restore the same graph; answers as the building engine gave them may
+    # differ where that one still scanned queued vectors exactly.
+    assert from_file == from_store
+    assert [scores for scores, _ in from_file] != [[]] * len(QUERIES)
     engine = await _open(settings)
     try:
         assert _org(engine).rows_from == "file"
@@ -200,11 +202,10 @@ async def test_damaged_rows_file_is_ignored_and_rewritten(settings: Settings,
         await engine.close()
 
 
-@pytest.mark.parametrize("where", [-200, 0.5])
-async def test_damage_in_a_large_part_is_found_after_the_load_and_reloaded(
-        settings: Settings, where: float) -> None:
-    """Payloads and exact vectors are checked once the index serves; damage there makes
-    the engine load the project again from the store."""
+async def test_damaged_payloads_are_found_after_the_load_and_reloaded(
+        settings: Settings) -> None:
+    """Payloads are checked once the index serves; damage there makes the engine load
+    the project again from the store."""
     engine = await _open(settings)
     try:
         await engine.create_index(T, P, "kb", _docs("d", TEXTS[:50]))
@@ -212,12 +213,7 @@ async def test_damage_in_a_large_part_is_found_after_the_load_and_reloaded(
     finally:
         await engine.close()
     raw = bytearray(rows.read_bytes())
-    header_len = int.from_bytes(raw[-12:-8], "little")
-    body = len(raw) - 12 - header_len
-    # -200: inside the exact vectors (the body's end); 0.5: the middle of the payloads.
-    at = body - 200 if where == -200 else next(
-        i for i in range(len(raw)) if raw[i:i + 9] == b"Branch 25")
-    raw[at] ^= 0x10
+    raw[raw.index(b"Branch 25")] ^= 0x10
     rows.write_bytes(bytes(raw))
     engine = await _open(settings)
     try:
@@ -279,35 +275,16 @@ async def test_writes_while_loading_from_the_rows_file_are_kept(settings: Settin
         await engine.close()
 
 
-def test_adopted_rows_and_records_read_from_the_file_and_later_ones_from_scratch(
+def test_adopted_records_read_from_the_file_and_later_ones_from_scratch(
         tmp_path: Path) -> None:
-    import mmap
-    import threading
-
-    from voxmem.engine._org_exact import ExactRows
     from voxmem.engine._payloads import FileRecords
 
-    rng = np.random.default_rng(3)
-    base = rng.normal(size=(5, 4)).astype(np.float32)
     records = [b"alpha", b"", b"gamma-ray", b"d", b"epsilon"]
     path = tmp_path / "persisted"
-    # Records, padding to a page, then the float32 rows (as the rows file lays them out).
-    head = b"".join(records)
-    pad = bytes(-len(head) % mmap.PAGESIZE)
-    path.write_bytes(head + pad + base.tobytes())
-    exact = ExactRows(4, tmp_path, threading.RLock())
-    exact.adopt(path.open("rb"), len(head) + len(pad), 5)
-    later = rng.normal(size=(2, 4)).astype(np.float32)
-    exact.put(np.array([5, 6]), later)
-    mixed = np.array([6, 0, 4, 5, 2])
-    want = np.concatenate([base, later])[mixed]
-    assert np.array_equal(exact.get(mixed), want)
-    assert np.array_equal(exact.read(np.array([3, 4, 5, 6])), np.concatenate([base, later])[3:])
-    assert np.array_equal(exact.get(np.array([1, 3])), base[[1, 3]])
+    path.write_bytes(b"header" + b"".join(records))
     stored = FileRecords(tmp_path)
-    stored.adopt(path.open("rb"), 0, np.array([len(r) for r in records], dtype=np.int64))
+    stored.adopt(path.open("rb"), 6, np.array([len(r) for r in records], dtype=np.int64))
     stored.extend([b"zeta", b"eta"])
     path.unlink()  # replaced on disk by a later save: the open file still reads
     assert [stored[i] for i in range(7)] == [*records, b"zeta", b"eta"]
-    exact.close()
     stored.close()

@@ -32,7 +32,14 @@ from ._caller_memory import (
 )
 from ._index import FloatArray, HybridIndex
 from ._malloc import release_free_memory
-from ._org_file import SavedVectors, read_vectors, write_vectors
+from ._org_file import (
+    EXACT_FIRST,
+    SavedVectors,
+    exact_path,
+    read_vectors,
+    write_exact,
+    write_vectors,
+)
 from ._org_snapshot import PersistedRows, checksum, read_rows, rows_path, write_rows
 from ._org_vectors import OrgVectors
 from ._payloads import FileRecords
@@ -77,9 +84,8 @@ class OrgMemory:
         # Payloads and exact vectors in scratch files next to the vector file (not on a
         # tmpfs, where they would be as resident as arrays): ~1.5 GB at a million
         # chunks that need not be in anonymous memory (docs/performance.md).
-        scratch = vector_file.parent if vector_file is not None else None
-        self.index = HybridIndex(dimensions, encode=encode_doc, decode=decode_doc, ann=True,
-                                 records=FileRecords(scratch), scratch_dir=scratch)
+        self._scratch = vector_file.parent if vector_file is not None else None
+        self.index = self._empty_index(dimensions)
         self.versions: dict[str, int] = {}
         self.ready = asyncio.Event()
         self.load_error: Exception | None = None
@@ -115,6 +121,10 @@ class OrgMemory:
         #: create_index writes that arrived while loading, applied when the load ends
         self._during_load: list[tuple[str, list[str], list[Chunk],
                                       list[FloatArray | None], int]] = []
+
+    def _empty_index(self, dimensions: int) -> HybridIndex:
+        return HybridIndex(dimensions, encode=encode_doc, decode=decode_doc, ann=True,
+                           records=FileRecords(self._scratch), scratch_dir=self._scratch)
 
     def apply_write(self, index_name: str, document_ids: list[str], chunks: list[Chunk],
                     vectors: list[FloatArray | None], version: int) -> None:
@@ -162,15 +172,16 @@ class OrgMemory:
             elif pos not in held:
                 by_document[key] = (*held, pos)
 
-    def _add_stored(self, chunks: Sequence[Chunk], covered: set[str]) -> None:
+    def _add_stored(self, chunks: Sequence[Chunk], covered: set[str], *,
+                    exact_saved: bool) -> None:
         dims = self.index.dimensions
         vectors = [vector_from_blob(c.embedding, dims) for c in chunks]
         # A chunk the saved graph covers gets no graph insert, only its exact copy for
-        # rescoring (written once its position exists).
+        # rescoring (written once its position exists), unless that was saved too.
         self.add_chunks(chunks, [None if c.id in covered else v
                                  for c, v in zip(chunks, vectors, strict=True)], bulk=True)
         ann = self.index.ann
-        if ann is None or not covered:
+        if ann is None or not covered or exact_saved:
             return
         index = self.index
         found = [(pos, v) for c, v in zip(chunks, vectors, strict=True)
@@ -225,10 +236,13 @@ class OrgMemory:
                 rows = await loop.run_in_executor(None, functools.partial(
                     read_rows, rows_path(self.vector_file), model=self.model,
                     dimensions=self.index.dimensions, versions=dict(self.versions)))
-            if rows is not None:
-                await loop.run_in_executor(None, self._install_rows, rows, saved)
-                del rows
-            else:
+            # The rows file holds no vectors: it is used with a vector file (and its
+            # exact vectors) that covers its rows, else the store is read.
+            installed = (rows is not None and saved is not None and saved.exact is not None
+                         and await loop.run_in_executor(None, self._install_rows, rows,
+                                                        saved))
+            del rows
+            if not installed:
                 await self._load_from_store(store, saved)
             del saved
             self._replay_writes()
@@ -272,7 +286,8 @@ class OrgMemory:
         saved_count = len(covered)
         listed = await store.list_indexes(self.tenant_id, self.project_id)
         self.index.reserve(sum(i.chunk_count for i in listed))
-        add = functools.partial(self._add_stored, covered=covered)
+        exact_saved = saved is not None and saved.exact is not None
+        add = functools.partial(self._add_stored, covered=covered, exact_saved=exact_saved)
         # Page by page: the whole project read at once was ~1.4 GB of transient
         # objects at a million chunks.
         async for page in store.chunk_pages(self.tenant_id, self.project_id):
@@ -284,55 +299,60 @@ class OrgMemory:
         # is free).
         del covered, add
         if saved is not None:
+            ann = self.index.ann
+            if ann is not None:
+                ann.scale = saved.scale
+                if saved.exact is not None:
+                    ann.use_saved_exact(saved.exact, EXACT_FIRST)
             got = await loop.run_in_executor(
                 None, self.index.restore_vectors, saved.graph, saved.center, saved.keys,
                 saved.ids)
             missing = len(self.index) - int(got.shape[0])
+            if ann is not None and not exact_saved:
+                ann.dirty = True  # the save after the load writes the exact vectors
         self.vectors_from = ("store" if saved_count == 0 else
                              "file" if missing <= 0 else "file+store")
 
-    def _install_rows(self, rows: PersistedRows, saved: SavedVectors | None) -> None:
-        """Fill the (empty) index from the rows file, then its graph from the vector file
-        (off the event loop). Rows the graph does not cover get their exact vectors
-        queued for it, as a load from the store would."""
+    def _install_rows(self, rows: PersistedRows, saved: SavedVectors) -> bool:
+        """Fill the (empty) index from the rows file and its graph and exact vectors from
+        the vector file (off the event loop). False, with the index empty again, when
+        the graph lacks a vector some row has (then the store is read)."""
         index = self.index
         records = index.payload_records
         if not isinstance(records, FileRecords):
             raise TypeError("org payloads are file records")
-        def own_file() -> BinaryIO:  # each reader closes its own descriptor
-            return os.fdopen(os.dup(rows.file.fileno()), "rb")
-
         index.install_rows(
             rows.ids, rows.created, rows.groups,
-            lambda: records.adopt(own_file(), rows.payloads_at, rows.payload_lengths),
+            # The reader closes its own descriptor.
+            lambda: records.adopt(os.fdopen(os.dup(rows.file.fileno()), "rb"),
+                                  rows.payloads_at, rows.payload_lengths),
             (rows.terms, rows.segments, rows.doc_len, rows.len_sum))
+        ann = index.ann
+        if ann is None:
+            raise TypeError("an org index has an approximate vector index")
+        ann.scale = saved.scale
+        if saved.exact is not None:
+            ann.use_saved_exact(saved.exact, EXACT_FIRST)
+        got = index.restore_vectors(saved.graph, saved.center, saved.keys, saved.ids)
+        covered = np.zeros(len(rows.ids), dtype=np.bool_)
+        covered[got] = True
+        if (rows.has_vector & ~covered).any():
+            # The vector file is older than the rows (it failed to save): start again
+            # (the discarded index's scratch files are unlinked already).
+            self.index = self._empty_index(index.dimensions)
+            rows.file.close()
+            return False
         self._groups = dict(rows.group_names)
         by_document = self._by_document
         for pos, key in enumerate(rows.doc_keys.tolist()):
             held = by_document.get(key)
             by_document[key] = (pos if held is None else (held, pos) if isinstance(held, int)
                                 else (*held, pos))
-        ann = index.ann
-        if ann is None:
-            raise TypeError("an org index has an approximate vector index")
-        m = len(rows.ids)
-        ann.adopt_exact(own_file(), rows.exact_at, m)
-        covered = np.zeros(m, dtype=np.bool_)
-        if saved is not None:
-            got = index.restore_vectors(saved.graph, saved.center, saved.keys, saved.ids)
-            covered[got] = True
-        missing = np.flatnonzero(rows.has_vector & ~covered)
-        for lo in range(0, missing.shape[0], _INSTALL_SLICE):
-            # Rows the graph lacks (its file is older, or was damaged): queued for it
-            # as a load from the store queues them.
-            part = missing[lo:lo + _INSTALL_SLICE]
-            ann.add(part, ann.exact_at(part))
-            index.vectors.has[part] = True
-        self._unverified = (rows.large, own_file())
+        self._unverified = (rows.large, os.fdopen(os.dup(rows.file.fileno()), "rb"))
         rows.file.close()
-        self.vectors_from = ("file" if saved is not None and missing.shape[0] == 0 else
-                             "file+rows" if saved is not None else "rows")
+        self.vectors_from = "file"
         self.rows_from = "file"
+        return True
 
     def _replay_writes(self) -> None:
         queued, self._during_load = self._during_load, []
@@ -405,7 +425,7 @@ class OrgMemory:
             write_rows(rows_path(self.vector_file), model=self.model,
                        dimensions=self.index.dimensions, versions=versions,
                        group_names=groups, state=state, payload_at=records.__getitem__,
-                       doc_key_of=key_of, exact_at=ann.exact_at)
+                       doc_key_of=key_of)
         except (OSError, ValueError) as exc:
             self._rows_dirty = True
             log.warning("saving org rows of project %s failed: %s", self.project_id, exc)
@@ -426,8 +446,14 @@ class OrgMemory:
             self.vector_file.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
             center, keys, positions = ann.export(graph_file)
             ids = [self.index.id_at(p) for p in positions.tolist()]
+            # Streamed from the exact rows in slices (1.5 GB at a million chunks); a row
+            # whose vector changes meanwhile is saved with its newer vector, which is
+            # the one its chunk id now stands for.
+            token = write_exact(exact_path(self.vector_file), self.index.dimensions,
+                                positions.shape[0],
+                                lambda lo, hi: ann.exact_rows(positions[lo:hi]))
             write_vectors(self.vector_file, self.model, self.index.dimensions, graph_file,
-                          center, keys, ids)
+                          center, keys, ids, scale=ann.scale, exact=token)
             self._saved_at = time.monotonic()
             return True
         except OSError as exc:
@@ -436,4 +462,6 @@ class OrgMemory:
             with contextlib.suppress(OSError):  # a half-written graph (disk full)
                 self.vector_file.with_name(self.vector_file.name + ".graph").unlink(
                     missing_ok=True)
+                tmp = exact_path(self.vector_file)
+                tmp.with_name(tmp.name + ".tmp").unlink(missing_ok=True)
             return False

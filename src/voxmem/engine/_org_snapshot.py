@@ -1,26 +1,24 @@
 """A project's org rows persisted next to the store, so a restart does not re-read them.
 
-The vector graph has its own file (``_org_file.py``); this one holds everything else a
-warm load would rebuild from the store: the chunk ids, their creation times and index
-groups, their payloads (the text a hit shows), BM25 postings with the vocabulary, and
-the exact float32 vectors rescoring reads. Building those from the store means reading
-every chunk back and tokenising its text again: ~7 s at 100,000 chunks, over a minute at
-a million. Read from here they are a few large sequential reads, and the postings are
-used in place (numpy views of the mapped file).
+The vector graph and the exact vectors have their own files (``_org_file.py``); this one
+holds the rest of what a warm load would rebuild from the store: the chunk ids, their
+creation times and index groups, their payloads (the text a hit shows), and BM25
+postings with the vocabulary. Building those from the store means reading every chunk
+back and tokenising its text again: ~7 s at 100,000 chunks on a quiet machine, over a
+minute at a million. From here the postings are used in place (numpy views of the
+mapped file) and the payloads are read where they lie (``FileRecords.adopt``): a load
+copies neither.
 
 Layout (the header last, so the body can be streamed out first)::
 
     body parts | header (JSON) | header length (u32, little endian) | MAGIC (8 bytes)
 
 The header names the format, the embedding model and dimensions, a fingerprint of the
-text analyser, each index's version as the rows reflect it, and each part's length
-and checksum (:func:`checksum`: zlib's CRC-32 ran at ~320 MB/s here, 6 s for the ~2 GB
-of a million chunks, against a start-up budget of 2 s). A load checks every part but
-the two large ones, payloads and exact vectors (80-90% of the file), whose checks run
-after the index is serving (:meth:`PersistedRows.verify_large`); a mismatch there
-makes the owner reload from the store. The exact vectors
-and the payloads are read where they lie in this file (``ExactRows.adopt``,
-``FileRecords.adopt``), so start-up copies neither.
+text analyser, each index's version as the rows reflect it, and each part's length and
+checksum (:func:`checksum`; zlib's CRC-32 ran at ~320 MB/s here, against a start-up
+budget of 2 s at a million chunks). A load checks every part but the payloads (the
+largest), whose check runs once the index is serving; a mismatch there makes the owner
+load the project again from the store.
 
 Used only when all of that matches, the versions being the store's own at load time:
 any write or deletion since the file was written bumps an index's version in the
@@ -62,7 +60,7 @@ _HEADER_LEN = struct.Struct("<I")
 #: Rows per slice while writing payloads and vectors (bounded transient memory).
 _SLICE = 65_536
 #: Parts checked after the index is serving (see the module doc).
-LARGE_PARTS = ("payloads", "exact")
+LARGE_PARTS = ("payloads",)
 #: Bytes per checksummed slice (read with ``pread``: through the map, every page would
 #: stay resident in this process).
 _SUM_BYTES = 16 << 20
@@ -109,11 +107,10 @@ def rows_path(vector_file: Path) -> Path:
 @dataclasses.dataclass(frozen=True, slots=True)
 class PersistedRows:
     """A good file's content: small parts and postings as views of the mapped file,
-    payloads and exact vectors as places in ``file`` (copied, never read here)."""
+    payloads as a place in ``file`` (read there, never copied)."""
 
     file: BinaryIO
     payloads_at: int
-    exact_at: int
     #: (offset, length, checksum) of each part :data:`LARGE_PARTS` names
     large: list[tuple[int, int, int]]
     ids: list[str]
@@ -152,14 +149,13 @@ def _live_segments(segments: list[Segment], new_pos: IntArray,
 
 def write_rows(path: Path, *, model: str, dimensions: int, versions: dict[str, int],
                group_names: dict[str, int], state: RowsState,
-               payload_at: Callable[[int], bytes], doc_key_of: Callable[[bytes], int],
-               exact_at: Callable[[IntArray], FloatArray]) -> None:
+               payload_at: Callable[[int], bytes], doc_key_of: Callable[[bytes], int]) -> None:
     """Write the rows of ``state`` (see :meth:`HybridIndex.export_rows`) atomically:
     temporary file, fsync, rename.
 
     ``versions`` must have been read before ``state`` was exported (module doc).
     ``payload_at`` reads a position's stored payload, ``doc_key_of`` gives its document
-    key, ``exact_at`` reads exact vectors by position.
+    key.
     """
     positions = state.positions
     m = int(positions.shape[0])
@@ -202,12 +198,6 @@ def write_rows(path: Path, *, model: str, dimensions: int, versions: dict[str, i
                 put(f"seg{i}.offsets", seg.offsets.astype(np.int64).tobytes())
                 put(f"seg{i}.docs", seg.docs.astype(np.int32).tobytes())
                 put(f"seg{i}.tfs", seg.tfs.astype(np.float32).tobytes())
-            # Page-aligned, so the exact vectors can be mapped where they lie.
-            put("pad", bytes(-out.tell() % mmap.PAGESIZE))
-            put("exact", b"")
-            for lo in range(0, m, _SLICE):
-                rows = exact_at(positions[lo:lo + _SLICE])
-                put("exact", np.ascontiguousarray(rows, dtype=np.float32).tobytes())
             out.flush()
             sums, at = [], 0
             for name, n in parts:
@@ -303,7 +293,7 @@ def _check(f: BinaryIO, data: memoryview, model: str, dimensions: int,
                                      arr(f"seg{i}.tfs", np.float32))
                     for i in range(n_segments)]
         rows = PersistedRows(
-            file=f, payloads_at=starts["payloads"], exact_at=starts["exact"], large=large,
+            file=f, payloads_at=starts["payloads"], large=large,
             ids=ids,
             created=arr("created", np.float64), groups=arr("groups", np.int64),
             doc_keys=arr("doc_keys", np.int64), has_vector=arr("has_vector", np.bool_),
@@ -316,7 +306,6 @@ def _check(f: BinaryIO, data: memoryview, model: str, dimensions: int,
     sizes = {len(rows.ids), rows.created.shape[0], rows.groups.shape[0],
              rows.doc_keys.shape[0], rows.has_vector.shape[0], rows.doc_len.shape[0],
              rows.payload_lengths.shape[0], count}
-    if (len(sizes) != 1 or int(rows.payload_lengths.sum()) != len(views["payloads"])
-            or len(views["exact"]) != count * dimensions * 4):
+    if len(sizes) != 1 or int(rows.payload_lengths.sum()) != len(views["payloads"]):
         return "inconsistent lengths"
     return rows
