@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+import numpy.typing as npt
 
 from .._files import PRIVATE_DIR_MODE
 from ..models import Chunk
@@ -97,6 +98,10 @@ class OrgMemory:
         #: documents whose keys collide share an entry; removal checks each chunk's own
         #: payload, so a collision costs a decode, never a wrong removal.
         self._by_document: dict[int, int | tuple[int, ...]] = {}
+        #: document keys of positions 0.. from the rows file, not yet in _by_document:
+        #: a dict of a million entries costs ~1 s to build, which a start-up need not
+        #: pay before the first write or deletion
+        self._doc_keys: npt.NDArray[np.int64] | None = None
         #: index name -> the index group its chunks carry (removing an index walks only
         #: its own chunks)
         self._groups: dict[str, int] = {}
@@ -157,7 +162,7 @@ class OrgMemory:
                     for chunk in chunks],
             bulk=bulk,
         )
-        by_document = self._by_document
+        by_document = self._documents()
         for chunk in chunks:
             pos = index.position_of(chunk.id)
             if pos is None:
@@ -191,10 +196,22 @@ class OrgMemory:
             ann.put_exact(np.array([p for p, _ in found], dtype=np.int64),
                           np.stack([v for _, v in found]))
 
+    def _documents(self) -> dict[int, int | tuple[int, ...]]:
+        """The document index (see ``_by_document``), completed from the rows file's
+        keys on first use (writes run on the event loop, one at a time)."""
+        keys, self._doc_keys = self._doc_keys, None
+        if keys is not None:
+            by_document = self._by_document
+            for pos, key in enumerate(keys.tolist()):
+                held = by_document.get(key)
+                by_document[key] = (pos if held is None else (held, pos)
+                                    if isinstance(held, int) else (*held, pos))
+        return self._by_document
+
     def remove_document(self, index_name: str, document_id: str) -> None:
         self._rows_dirty = True
         key = document_key(index_name, document_id)
-        held = self._by_document.pop(key, None)
+        held = self._documents().pop(key, None)
         if held is None:
             return
         index = self.index
@@ -343,11 +360,7 @@ class OrgMemory:
             rows.file.close()
             return False
         self._groups = dict(rows.group_names)
-        by_document = self._by_document
-        for pos, key in enumerate(rows.doc_keys.tolist()):
-            held = by_document.get(key)
-            by_document[key] = (pos if held is None else (held, pos) if isinstance(held, int)
-                                else (*held, pos))
+        self._doc_keys = rows.doc_keys
         self._unverified = (rows.large, os.fdopen(os.dup(rows.file.fileno()), "rb"))
         rows.file.close()
         self.vectors_from = "file"
