@@ -288,3 +288,25 @@ def test_adopted_records_read_from_the_file_and_later_ones_from_scratch(
     path.unlink()  # replaced on disk by a later save: the open file still reads
     assert [stored[i] for i in range(7)] == [*records, b"zeta", b"eta"]
     stored.close()
+
+
+async def test_a_project_whose_documents_were_all_deleted_restarts_empty(
+        settings: Settings) -> None:
+    engine = await _open(settings)
+    try:
+        await engine.create_index(T, P, "kb", _docs("d", TEXTS[:5]))
+        await engine.create_index(T, P, "old", _docs("o", TEXTS[5:8]))
+        await engine.delete_documents(T, P, "kb", [f"d{i}" for i in range(5)])
+        await engine.delete_index(T, P, "old")
+    finally:
+        await engine.close()
+    for _ in range(2):
+        engine = await _open(settings)
+        try:
+            assert len(_org(engine).index) == 0
+            assert await engine.search_index(T, P, None, "Branch library", 5) == []
+            await engine.create_index(T, P, "kb", _docs("n", ["A new branch opened."]))
+            assert len(_org(engine).index) == 1
+            await engine.delete_documents(T, P, "kb", ["n0"])
+        finally:
+            await engine.close()
