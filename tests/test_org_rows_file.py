@@ -310,3 +310,17 @@ async def test_a_project_whose_documents_were_all_deleted_restarts_empty(
             await engine.delete_documents(T, P, "kb", ["n0"])
         finally:
             await engine.close()
+
+
+async def test_the_loading_fallback_searches_the_store_without_stopwords(
+        engine: MemoryEngine) -> None:
+    from voxmem.engine._org_knowledge import fallback_query
+
+    question = "When did the Elm Road branch that is on the corner open, and what is it?"
+    assert fallback_query(question) == "branch corner road open"
+    assert fallback_query("what is it?") == "what is it?"
+    await engine.create_index(T, P, "kb", _docs("d", [
+        "The corner branch on Elm Road opened in 1998.",
+        "What is it that you want, and when did you say it?"]))
+    hits = await engine.store.search_chunks_text(T, P, fallback_query(question), 5)
+    assert [h.chunk.text for h in hits][:1] == ["The corner branch on Elm Road opened in 1998."]
