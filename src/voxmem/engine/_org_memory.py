@@ -140,9 +140,11 @@ class OrgMemory:
     def _add_stored(self, chunks: Sequence[Chunk], covered: set[str], *,
                     exact_saved: bool) -> None:
         dims = self.index.dimensions
-        vectors = [vector_from_blob(c.embedding, dims) for c in chunks]
         # A chunk the saved graph covers gets no graph insert, only its exact copy for
-        # rescoring (written once its position exists), unless that was saved too.
+        # rescoring (written once its position exists), unless that was saved too: then
+        # its stored vector is not even decoded.
+        vectors = [None if exact_saved and c.id in covered
+                   else vector_from_blob(c.embedding, dims) for c in chunks]
         self.add_chunks(chunks, [None if c.id in covered else v
                                  for c, v in zip(chunks, vectors, strict=True)], bulk=True)
         ann = self.index.ann
