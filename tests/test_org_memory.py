@@ -205,3 +205,17 @@ def test_int8_graph_finds_vectors_added_before_and_after_a_restore(tmp_path: Pat
         assert np.isclose(scores.max(), 1.0, atol=1e-5)  # rescored: the exact cosine
     first.close()
     fresh.close()
+
+
+def test_org_payloads_are_kept_in_the_scratch_file_not_in_memory(tmp_path: Path) -> None:
+    # The index was given an empty FileRecords, which is falsy: ``records or
+    # PackedRecords()`` replaced it and every chunk's text stayed in memory.
+    org = OrgMemory("t", "p", DIMS, vector_file=tmp_path / "org.usearch")
+    org.ready.set()
+    chunks = _chunks("kb", "d", [f"{i} " + "a long chunk of text " * 20 for i in range(500)],
+                     "big")
+    org.apply_write("kb", ["d"], chunks, _vectors(500, 1), 1)
+    payloads = org.index._payloads
+    assert isinstance(payloads, FileRecords)
+    assert payloads.nbytes < 500 * 16  # an offset and a length per chunk
+    assert {org.index.payload_at(p).text for p in range(500)} == {c.text for c in chunks}
