@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from .._files import PRIVATE_DIR_MODE
 from ..models import Chunk
@@ -40,6 +41,10 @@ log = logging.getLogger("voxmem.engine")
 #: A stream of create_index calls rewrites the org vector file at most this often (a
 #: full write: ~0.5 GB at 1M chunks); engine close writes whatever is left.
 ORG_SAVE_INTERVAL_S = 60.0
+#: Pairs added to a DocumentPositions before they are merged into its sorted arrays,
+#: at the least.
+MERGE_MIN = 4_096
+_INT64_MAX = (1 << 63) - 1
 #: Index group of an org index's chunks: ``INDEX_GROUP_BASE - n`` for the n-th index
 #: name seen. Negative, so ranking that reads groups above 0 as calls never applies.
 INDEX_GROUP_BASE = -(1 << 40)
@@ -48,6 +53,61 @@ INDEX_GROUP_BASE = -(1 << 40)
 def document_key(index_name: str, document_id: str) -> int:
     """The key of a document's chunk list (collisions are resolved on removal)."""
     return hash((index_name, document_id))
+
+
+class DocumentPositions:
+    """Document key -> index positions of its chunks, in 12 bytes a chunk.
+
+    A dict of int keys to ints or tuples cost ~85 bytes a chunk (8 MB at 100,000 chunks,
+    ~85 MB at a million): here sorted numpy arrays of (key, position) pairs hold the
+    bulk, and a small dict the pairs added since the last merge, which is folded in once
+    it holds an eighth of the bulk (so every pair is re-sorted O(log n) times in all).
+    A popped pair's position is set to -1 and dropped at the next merge.
+    """
+
+    __slots__ = ("_keys", "_positions", "_recent", "_recent_count")
+
+    def __init__(self) -> None:
+        self._keys: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self._positions: npt.NDArray[np.int32] = np.zeros(0, dtype=np.int32)
+        self._recent: dict[int, list[int]] = {}
+        self._recent_count = 0
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the arrays (the recent pairs' dict not counted)."""
+        return int(self._keys.nbytes + self._positions.nbytes)
+
+    def add(self, key: int, position: int) -> None:
+        """Record that ``position`` holds a chunk of the document ``key``."""
+        self._recent.setdefault(key, []).append(position)
+        self._recent_count += 1
+        if self._recent_count >= max(MERGE_MIN, self._keys.shape[0] // 8):
+            self._merge()
+
+    def pop(self, key: int) -> list[int]:
+        """The positions recorded for ``key`` (each once), forgetting them."""
+        found = self._recent.pop(key, [])
+        self._recent_count -= len(found)
+        lo, hi = np.searchsorted(self._keys, [key, key + 1]) if key < _INT64_MAX else (
+            np.searchsorted(self._keys, key), self._keys.shape[0])
+        if hi > lo:
+            span = self._positions[lo:hi]
+            found.extend(int(p) for p in span[span >= 0].tolist())
+            span[:] = -1
+        return sorted(set(found))
+
+    def _merge(self) -> None:
+        live = self._positions >= 0
+        keys = np.fromiter((k for k, held in self._recent.items() for _ in held),
+                           dtype=np.int64, count=self._recent_count)
+        positions = np.fromiter((p for held in self._recent.values() for p in held),
+                                dtype=np.int32, count=self._recent_count)
+        keys = np.concatenate([self._keys[live], keys])
+        positions = np.concatenate([self._positions[live], positions])
+        order = np.argsort(keys, kind="stable")
+        self._keys, self._positions = keys[order], positions[order]
+        self._recent, self._recent_count = {}, 0
 
 
 class OrgMemory:
@@ -74,12 +134,10 @@ class OrgMemory:
         self.load_error: Exception | None = None
         self.vector_file = vector_file
         self.model = model
-        #: hash((index, document)) -> index positions of its chunks (one int for a
-        #: one-chunk document). Ints only: keyed by the (index, document) strings and
-        #: holding chunk ids, this was ~270 bytes a document (27 MB at 100k chunks). Two
-        #: documents whose keys collide share an entry; removal checks each chunk's own
-        #: payload, so a collision costs a decode, never a wrong removal.
-        self._by_document: dict[int, int | tuple[int, ...]] = {}
+        #: hash((index, document)) -> index positions of its chunks. Two documents whose
+        #: keys collide share a key; removal checks each chunk's own payload, so a
+        #: collision costs a decode, never a wrong removal.
+        self._by_document = DocumentPositions()
         #: index name -> the index group its chunks carry (removing an index walks only
         #: its own chunks)
         self._groups: dict[str, int] = {}
@@ -125,17 +183,8 @@ class OrgMemory:
         by_document = self._by_document
         for chunk in chunks:
             pos = index.position_of(chunk.id)
-            if pos is None:
-                continue
-            key = document_key(chunk.index_name, chunk.document_id)
-            held = by_document.get(key)
-            if held is None:
-                by_document[key] = pos
-            elif isinstance(held, int):
-                if held != pos:
-                    by_document[key] = (held, pos)
-            elif pos not in held:
-                by_document[key] = (*held, pos)
+            if pos is not None:
+                by_document.add(document_key(chunk.index_name, chunk.document_id), pos)
 
     def _add_stored(self, chunks: Sequence[Chunk], covered: set[str], *,
                     exact_saved: bool) -> None:
@@ -160,19 +209,19 @@ class OrgMemory:
 
     def remove_document(self, index_name: str, document_id: str) -> None:
         key = document_key(index_name, document_id)
-        held = self._by_document.pop(key, None)
-        if held is None:
+        held = self._by_document.pop(key)
+        if not held:
             return
         index = self.index
         others: list[int] = []  # chunks of another document whose key collides
-        for pos in (held,) if isinstance(held, int) else held:
+        for pos in held:
             doc = index.payload_at(pos)
             if doc.index == index_name and doc.document_id == document_id:
                 index.remove(index.id_at(pos))
             elif index.alive_at(np.array([pos], dtype=np.int64))[0]:
                 others.append(pos)
-        if others:
-            self._by_document[key] = others[0] if len(others) == 1 else tuple(others)
+        for pos in others:
+            self._by_document.add(key, pos)
 
     def remove_index(self, index_name: str) -> None:
         """Hide every chunk of ``index_name`` (the index was deleted)."""
