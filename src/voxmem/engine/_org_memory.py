@@ -70,7 +70,9 @@ class DocumentPositions:
     def __init__(self) -> None:
         self._keys: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
         self._positions: npt.NDArray[np.int32] = np.zeros(0, dtype=np.int32)
-        self._recent: dict[int, list[int]] = {}
+        #: one int per key in the common case (a one-chunk document): a list per key
+        #: made adding three times slower
+        self._recent: dict[int, int | tuple[int, ...]] = {}
         self._recent_count = 0
 
     @property
@@ -80,14 +82,22 @@ class DocumentPositions:
 
     def add(self, key: int, position: int) -> None:
         """Record that ``position`` holds a chunk of the document ``key``."""
-        self._recent.setdefault(key, []).append(position)
+        recent = self._recent
+        held = recent.get(key)
+        if held is None:
+            recent[key] = position
+        elif isinstance(held, int):
+            recent[key] = (held, position)
+        else:
+            recent[key] = (*held, position)
         self._recent_count += 1
         if self._recent_count >= max(MERGE_MIN, self._keys.shape[0] // 8):
             self._merge()
 
     def pop(self, key: int) -> list[int]:
         """The positions recorded for ``key`` (each once), forgetting them."""
-        found = self._recent.pop(key, [])
+        held = self._recent.pop(key, ())
+        found = [held] if isinstance(held, int) else list(held)
         self._recent_count -= len(found)
         lo, hi = np.searchsorted(self._keys, [key, key + 1]) if key < _INT64_MAX else (
             np.searchsorted(self._keys, key), self._keys.shape[0])
@@ -99,10 +109,10 @@ class DocumentPositions:
 
     def _merge(self) -> None:
         live = self._positions >= 0
-        keys = np.fromiter((k for k, held in self._recent.items() for _ in held),
-                           dtype=np.int64, count=self._recent_count)
-        positions = np.fromiter((p for held in self._recent.values() for p in held),
-                                dtype=np.int32, count=self._recent_count)
+        pairs = [(k, p) for k, entry in self._recent.items()
+                 for p in ((entry,) if isinstance(entry, int) else entry)]
+        keys = np.fromiter((k for k, _ in pairs), dtype=np.int64, count=len(pairs))
+        positions = np.fromiter((p for _, p in pairs), dtype=np.int32, count=len(pairs))
         keys = np.concatenate([self._keys[live], keys])
         positions = np.concatenate([self._positions[live], positions])
         order = np.argsort(keys, kind="stable")
