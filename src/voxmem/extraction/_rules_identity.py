@@ -28,7 +28,10 @@ _GREETING = (
 _MY_NAME = re.compile(
     rf"(?<!his\s)(?<!her\s)(?<!their\s)(?<!its\s)(?<!it's\s)(?<!'s\s)"
     rf"\b(?:my\s+name\s+is|my\s+name's|my\s+names|name\s+is|name's|the\s+name's|"
-    rf"i'm\s+called|i\s+am\s+called|full\s+name\s+is)\s+{_NAME}",
+    rf"i'm\s+called|i\s+am\s+called|full\s+name\s+is|"
+    # "sweet names lee": speech-to-text drops the apostrophe of "name's" after a filler.
+    rf"(?:^|(?<=^sweet\s)|(?<=^cool\s)|(?<=^okay\s)|(?<=^yeah\s)|(?<=^and\s)|(?<=^oh\s)|"
+    rf"(?<=^right\s)|(?<=^great\s)|(?<=^lovely\s)|(?<=^perfect\s))names)\s+{_NAME}",
     re.IGNORECASE,
 )
 _OTHERS_NAME = re.compile(r"\b(?:my|our|his|her|their|the)\s+[a-z]+s\s+$", re.IGNORECASE)

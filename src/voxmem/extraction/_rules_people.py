@@ -66,7 +66,10 @@ _NAME_ASKED = re.compile(
     r"name\s+should\s+i|and\s+(?:your\s+)?name|and\s+you\s+are|who\s+do\s+i\s+have|"
     r"who\s+have\s+i\s+got|who's\s+the\s+appointment\s+for|"
     r"who\s+is\s+(?:this|it|the\s+\w+)\s+for|last\s+name|surname|the\s+name\s+(?:please)?)\b|"
-    r"(?:^|[.!]\s+)(?:and\s+)?(?:your\s+)?name(?:\s+please)?\s*\?",
+    r"(?:^|[.!]\s+)(?:and\s+)?(?:your\s+)?name(?:\s+please)?\s*\?|"
+    # "Name and date of birth please?", "Contact name?", "First and last name please."
+    r"(?:^|[.!]\s+)(?:and\s+)?(?:your\s+|the\s+)?(?:full\s+|contact\s+|first\s+)?name\s+and\s+|"
+    r"\bcontact\s+name\b|\bfirst\s+and\s+last\s+name\b",
     re.IGNORECASE,
 )
 _SURNAME_ASKED = re.compile(r"\b(?:surname|last\s+name|family\s+name)\b", re.IGNORECASE)
@@ -334,6 +337,10 @@ _THEIR_NAME_LEAD = re.compile(
 # (Possessive relation words, "my missus's car", are matched by the optional 's.)
 _ASKED_THEIR_NAME = re.compile(
     rf"\b(?:your|the)\s+(?P<rel>{_REL}|pet)(?:'s|s)\s+name\b", re.IGNORECASE)
+# "His name?", "And what are their names?", "What's she called?": whose, the turn before says.
+_ASKED_PRONOUN_NAME = re.compile(
+    r"\b(?:(?:his|her|their)\s+names?|what(?:'s|\s+is|\s+are)\s+(?:he|she|they)\s+called)\b",
+    re.IGNORECASE)
 # "cathy with a c", "no sorry it's claire with an i": a name being spelled out.
 _SPELLED_NAME = re.compile(
     r"^(?:(?:no|sorry|no\s+sorry|it's|its|actually|oh)[\s,]+)*(?P<name>[a-z]{2,})\s+"
@@ -395,13 +402,21 @@ def relations(t: TurnView) -> list[Candidate]:
                     text = f"{rel.capitalize()} is named {title}"
                 out.append(t.candidate(text, "note", None, confidence, m.start()))
     asked = _ASKED_THEIR_NAME.search(t.prev_agent)
-    if asked:
-        rel_word = asked.group("rel").lower()
+    rel_word = asked.group("rel").lower() if asked else ""
+    several = False
+    if not asked and _ASKED_PRONOUN_NAME.search(t.prev_agent):
+        # "my greyhound" ... "His name?" / "the cats" ... "What are their names?": the
+        # question points back at the last relation the caller named the turn before.
+        said = list(_LAST_REL.finditer(t.prev_user))
+        if said:
+            rel_word = said[-1].group("rel").lower()
+            several = rel_word in _PLURALS or " and " in t.user
+    if rel_word:
         rel = _RELATION_WORDS.get(rel_word) or _PLURALS.get(rel_word, rel_word)
         answer = _LEAD_IN.sub("", t.user.strip().lower(), count=1)
         # "his names ranger", "she's called pip": the name after its introduction.
         answer = _THEIR_NAME_LEAD.sub("", answer, count=1)
-        found = _names_in(answer, confirmed)[:1]
+        found = _names_in(answer, confirmed)[:3 if several else 1]
         species = _SPECIES_AFTER.match(answer[len(found[0]):]) if found else None
         if species and rel == "pet":
             kind = species.group("breed").split()[-1]

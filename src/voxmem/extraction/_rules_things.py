@@ -188,7 +188,8 @@ def spoken_addresses(t: TurnView) -> list[Candidate]:
 
 _ID_KINDS = (r"account|order|invoice|ticket|case|claim|reference|confirmation|booking|"
              r"policy|member(?:ship)?|rewards|loyalty|frequent\s+flyer|miles|railcard|"
-             r"library\s+card|parcel|tracking|customer|insurance\s+member|member\s+id")
+             r"library\s+card|parcel|tracking|customer|insurance\s+member|member\s+id|"
+             r"staff|employee|student|supplier|registration|reg|number\s+plate")
 _ASKED_ID = re.compile(rf"\b(?P<kind>{_ID_KINDS})\s*(?:number|no|#|id|code)?\b[^.!]*\?|"
                        rf"\b(?:the|your)\s+(?P<kind2>{_ID_KINDS})\s+(?:number|no|#|id)\b",
                        re.IGNORECASE)
@@ -204,6 +205,13 @@ _AGENT_OPENED = re.compile(
     rf"(?:a\s+|an\s+)?(?:new\s+)?"
     rf"(?P<kind>{_ID_KINDS})\s+(?:number\s+)?(?:[A-Z]{{2,4}}[\s-]?)?(?P<value>\d[\d-]{{2,15}})",
     re.IGNORECASE)
+# "Thank you Ms. Kruger, booked for two nights, reference QX2291.": an id the agent issues
+# in writing, labelled by the word before it. Capitals and a digit make it an id.
+_AGENT_ISSUED = re.compile(
+    r"(?:^|[,;:.]\s+|\band\s+)(?:(?i:your|the)\s+)?(?P<kind>(?i:reference|ref|confirmation|"
+    r"booking\s+reference|case\s+reference))(?:\s+(?i:number|no\.?|code))?(?:\s+is|:)?\s+"
+    r"(?P<value>(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{3,15})\b")
+_PLATE_KINDS = frozenset({"registration", "reg", "number plate"})
 _KIND_LABEL = {"frequent flyer": "frequent flyer", "miles": "frequent flyer",
                "member id": "member", "membership": "member", "insurance member": "member"}
 _REDACTED = "[redacted"
@@ -215,11 +223,18 @@ _ID_SLOTS = {"account": "account_number", "member": "member_number",
 
 
 def _id(t: TurnView, kind: str, value: str, at: int, conf: float) -> Candidate | None:
-    if _REDACTED in value or sum(c.isdigit() for c in value) < 3:
-        return None
     kind = re.sub(r"\s+", " ", kind.lower())
+    # A plate has as few as one or two digits ("BD64KLM"); other ids at least three.
+    digits_needed = 1 if kind in _PLATE_KINDS and len(value) >= 5 else 3
+    if _REDACTED in value or sum(c.isdigit() for c in value) < digits_needed:
+        return None
     value = value.replace(" ", "")
     label = _KIND_LABEL.get(kind, kind)
+    if kind in _PLATE_KINDS:
+        # The same wording as the vehicle rule's, so one plate read twice is one fact.
+        if not any(c.isalpha() for c in value):
+            return None
+        return t.candidate(f"Vehicle registration is {value.upper()}", "note", None, conf, at)
     return t.candidate(f"{label.capitalize()} number is {value.upper()}", "identity",
                        _ID_SLOTS.get(label), conf, at)
 
@@ -239,6 +254,10 @@ def spoken_identifiers(t: TurnView) -> list[Candidate]:
                     0.75)
             if c is not None:
                 out.append(c)
+    for m in _AGENT_ISSUED.finditer(t.agent):
+        c = _id(t, m.group("kind"), m.group("value"), len(t.user) + m.start(), 0.7)
+        if c is not None:
+            out.append(c)
     for m in _AGENT_OPENED.finditer(t.agent):
         c = _id(t, m.group("kind"), m.group("value"), len(t.user) + m.start(), 0.7)
         if c is not None:

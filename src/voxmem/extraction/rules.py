@@ -29,6 +29,7 @@ import re
 from ._base import MAX_FACTS, ExtractedFact, Transcript
 from ._context import asked_for
 from ._learned import TurnClassifier, default_classifier, learned_candidates
+from ._rules_addressed import ADDRESS_RULES
 from ._rules_agent import AGENT_RULES, JOIN_ONLY, RECURS, extra_commitment
 from ._rules_bookings import BOOKING_RULES
 from ._rules_choices import CHOICE_RULES, tails
@@ -239,7 +240,7 @@ def commitments(t: TurnView) -> list[Candidate]:
 
 _WISH_KINDS = frozenset({"preference", "constraint", "availability", "need"})
 _USER_RULES: tuple[Rule, ...] = (
-    *IDENTITY_RULES, *PEOPLE_RULES, *THING_RULES, *PREFERENCE_RULES, *SPOKEN_RULES,
+    *IDENTITY_RULES, *PEOPLE_RULES, *ADDRESS_RULES, *THING_RULES, *PREFERENCE_RULES, *SPOKEN_RULES,
     *NEED_RULES, *AGENT_RULES, *BOOKING_RULES, *STANDING_RULES, *HABIT_RULES, *NOTED_RULES, *WISH_RULES,
     *TASTE_RULES, *PROMISED_RULES, *CHOICE_RULES, commitments)
 # Read again on the statement that ends a run-on question ("can we sit outside we love
@@ -333,6 +334,7 @@ class RuleExtractor:
                 user=self._prepare(user, caller=True),
                 agent=self._prepare(agent, caller=False),
                 prev_agent=prev_agent,
+                prev_user=views[-1].user if views else "",
                 default_country_code=self.default_country_code,
                 keep_health=not self.policy.health,
                 user_raw=user,
