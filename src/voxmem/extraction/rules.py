@@ -34,6 +34,7 @@ from ._rules_agent import AGENT_RULES, JOIN_ONLY, RECURS, extra_commitment
 from ._rules_bookings import BOOKING_RULES
 from ._rules_choices import CHOICE_RULES, tails
 from ._rules_common import Rule, TurnView, capture_phrase, sentences
+from ._rules_future import future_actions
 from ._rules_habits import HABIT_RULES
 from ._rules_identity import IDENTITY_RULES, is_misheard_copy, read_back_ids
 from ._rules_needs import NEED_RULES, declared_allergies
@@ -343,6 +344,12 @@ class RuleExtractor:
             for rule in _USER_RULES:
                 candidates.extend(rule(view))
             candidates.extend(tails(view, _TAIL_RULES))
+            # The agent's sentences no promise or booking rule read get the general reading.
+            taken = {c.position[1] for c in candidates[found:]
+                     if c.kind in ("commitment", "need") and c.position[1] >= len(view.user)}
+            candidates.extend(
+                dataclasses.replace(c, kind="need") if RECURS.search(c.text) else c
+                for c in future_actions(view, taken))
             for back in read_back_ids(view):
                 # The written read-back replaces a garbled spoken copy from this turn.
                 candidates[found:] = [c for c in candidates[found:] if not (
