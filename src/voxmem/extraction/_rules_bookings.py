@@ -96,6 +96,22 @@ _NOT_A_VISIT = re.compile(r"\b(?:payment|refund|direct\s+debit|instal?ments?|cre
                           re.IGNORECASE)
 
 
+_DAY_WORD = re.compile(r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)day", re.IGNORECASE)
+
+
+def _bare(t: TurnView, text: str) -> re.Match[str] | None:
+    """The acknowledgement shape, unless it echoes a day the caller named in this turn:
+    "can we move it to friday at 3" + "Done, Friday at 3pm." answers the request (the
+    labelled sets keep the caller's own words, not the echo, as what to remember)."""
+    m = _BARE.match(text)
+    if m is None:
+        return None
+    days = {d.lower() for d in _DAY_WORD.findall(m.group("when"))}
+    if days & {d.lower() for d in _DAY_WORD.findall(t.user)}:
+        return None
+    return m
+
+
 def _candidate(t: TurnView, when: str, offset: int, confidence: float) -> Candidate | None:
     when = re.sub(r"^at\s+", "", when.strip(" ,"), flags=re.IGNORECASE)
     return book_appointment(t, when, len(t.user) + offset, confidence)
@@ -111,7 +127,7 @@ def short_bookings(t: TurnView) -> list[Candidate]:
         if text.endswith("?"):
             continue
         found: Candidate | None = None
-        m = _WHEN_THEN_BOOKED.match(text) or _BARE.match(text)
+        m = _WHEN_THEN_BOOKED.match(text) or _bare(t, text)
         if m:
             found = _candidate(t, m.group("when"), offset, 0.7)
         else:

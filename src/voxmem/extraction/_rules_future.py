@@ -40,7 +40,7 @@ _ANCHOR = re.compile(
     r"evening|morning|week)|next\s+(?:week|month|few\s+days)|the\s+\d{1,2}(?:st|nd|rd|th)|"
     r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\s+\d|within\s+(?:\d+|a|an|one|"
     r"two|three|four|five|seven|ten|the)\b|by\s+(?:the\s+)?(?:end|\d|close|mid)|"
-    r"(?:after|before|around|at)\s+\d|first\s+thing|once\s+|as\s+soon\s+as|when\s+(?:it|"
+    r"(?:after|before)\s+\d|first\s+thing|once\s+|as\s+soon\s+as|when\s+(?:it|"
     r"they|the|your)|in\s+\d+\s+(?:days|weeks)|working\s+days)", re.IGNORECASE)
 # What is done for the caller.
 _FOR_CALLER = re.compile(
@@ -71,6 +71,8 @@ _YOURS = ((re.compile(r"\byour\b", re.IGNORECASE), "the caller's"),
 _LEAD = re.compile(
     r"^(?:(?:okay|ok|right|great|perfect|lovely|sure|done|thanks|thank\s+you|no\s+problem|"
     r"of\s+course|alright|so|and|also)(?:\s+[A-Z][a-z]+)?[,!.]?\s+)+", re.IGNORECASE)
+_PRONOUN_SUBJECT = re.compile(r"(?:it|it'll|that|that'll|this|they|they'll|these|those|one|"
+                              r"a\s+new\s+one)\b", re.IGNORECASE)
 #: Longest sentence kept, in words: a longer one is a speech, not a promise.
 MAX_WORDS = 24
 
@@ -101,6 +103,8 @@ def future_actions(t: TurnView, taken: set[int]) -> list[Candidate]:
         if not (_ANCHOR.search(text) and _FOR_CALLER.search(text)) or _IN_CALL.search(text):
             continue
         said = _third_person(_LEAD.sub("", text).rstrip(" .!;"))
+        if _PRONOUN_SUBJECT.match(said):
+            continue  # "A new one will arrive by Friday": the promise rules resolve "it"
         if len(said.split()) < 4:
             continue
         out.append(t.candidate(f"Agent promised: {said}", "commitment", None, 0.6, start))
