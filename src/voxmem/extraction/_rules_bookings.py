@@ -73,6 +73,15 @@ _BOOKED_THEN_WHEN = re.compile(
     rf"(?P<when>{_WHEN_PAIR}{_WITH}?)",
     re.IGNORECASE,
 )
+# "Booked, patch test Friday at 2.", "Booked, a small car for Friday.", "You're in for
+# Thursday at 6 with Gus.": a booking word, so a day alone will do.
+_BOOKED_LEAD = re.compile(
+    rf"^\s*(?:{_ACK}+)?(?:(?:booked|confirmed|reserved)(?:\s+in)?[,:]?\s+|you're\s+(?:in|down|"
+    rf"pencilled\s+in)\s+)(?:(?:a|an|the|your)\s+)?(?:(?P<what>[a-z][a-z -]{{1,30}}?)\s*,?\s+)??"
+    rf"(?:for\s+|on\s+)?(?P<when>{_DAY}(?:\s+(?:the\s+)?\d{{1,2}}(?:st|nd|rd|th))?"
+    rf"(?:,?\s+(?:at\s+)?{_CLOCK})?{_WITH}?)\s*[.!;]?\s*$",
+    re.IGNORECASE,
+)
 # "I've scheduled a callback for Wednesday at 2pm", "I've reserved a table for six at 8pm
 # on Saturday", "booked Friday pick-up", "I've set up a delivery for Monday morning".
 _VERB_OBJECT = re.compile(
@@ -130,6 +139,10 @@ def short_bookings(t: TurnView) -> list[Candidate]:
         m = _WHEN_THEN_BOOKED.match(text) or _bare(t, text)
         if m:
             found = _candidate(t, m.group("when"), offset, 0.7)
+        elif lead := _BOOKED_LEAD.match(text):
+            what = (lead.group("what") or "").strip()
+            found = _candidate(t, lead.group("when") + (f" ({what})" if what else ""), offset,
+                               0.75)
         else:
             m = _BOOKED_THEN_WHEN.search(text)
             if m:

@@ -33,7 +33,9 @@ _FUTURE_MARK = re.compile(
     r"their|the)\s+way|"
     r"pencilled\s+in|got\s+you\s+down\s+for|put\s+(?:a\s+|you\s+)?(?:callback|call\s*back|"
     r"visit|booking|request)?\s*in\s+for|asked\s+(?:(?:Dr|Mr|Mrs|Ms)\.?\s+)?\w+(?:\s+\w+)?\s+to|"
-    r"arranged\s+for|(?:is|are)\s+confirmed\s+for|who'll)", re.IGNORECASE)
+    r"arranged\s+for|(?:is|are)\s+confirmed\s+for|who'll|"
+    r"ready\s+(?:by\s+|for\s+|on\s+|from\s+)?(?:mon|tues|wednes|thurs|fri|satur|sun)day)",
+    re.IGNORECASE)
 # When it happens.
 _ANCHOR = re.compile(
     r"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|today|tomorrow|tonight|this\s+(?:afternoon|"

@@ -28,12 +28,14 @@ _GREETING = (
 _MY_NAME = re.compile(
     rf"(?<!his\s)(?<!her\s)(?<!their\s)(?<!its\s)(?<!it's\s)(?<!'s\s)"
     rf"\b(?:my\s+name\s+is|my\s+name's|my\s+names|name\s+is|name's|the\s+name's|"
-    rf"i'm\s+called|i\s+am\s+called|full\s+name\s+is|"
-    # "sweet names lee": speech-to-text drops the apostrophe of "name's" after a filler.
-    rf"(?:^|(?<=^sweet\s)|(?<=^cool\s)|(?<=^okay\s)|(?<=^yeah\s)|(?<=^and\s)|(?<=^oh\s)|"
-    rf"(?<=^right\s)|(?<=^great\s)|(?<=^lovely\s)|(?<=^perfect\s))names)\s+{_NAME}",
+    rf"i'm\s+called|i\s+am\s+called|full\s+name\s+is)\s+{_NAME}",
     re.IGNORECASE,
 )
+# "sweet names lee", "thanks names harvey": speech-to-text drops the apostrophe of "name's";
+# at the start of a turn, after fillers only, "names" is "name's".
+_FILLER_NAMES = re.compile(
+    rf"^(?:(?:sweet|cool|okay|ok|yeah|yes|and|oh|right|great|lovely|perfect|thanks|thank\s+you|"
+    rf"cheers|ta|hi|hello|hey|um|uh|so|brilliant)\s+)*(?P<lead>names)\s+{_NAME}", re.IGNORECASE)
 _OTHERS_NAME = re.compile(r"\b(?:my|our|his|her|their|the)\s+[a-z]+s\s+$", re.IGNORECASE)
 _THIS_IS = re.compile(
     rf"^{_GREETING}(?P<intro>this\s+is|it's|its|i'm|i\s+am|im)\s+{_NAME}", re.IGNORECASE
@@ -95,13 +97,17 @@ _NAME_REPAIR = re.compile(
 _INTRO_FOLLOW = re.compile(r"^\s*,?\s*(?:calling|here|speaking|from|returning)\b", re.I)
 
 
-def _clean_name(raw: str, require_capital: bool) -> str | None:
-    name, _ = _clean_name_count(raw, require_capital)
+def _clean_name(raw: str, require_capital: bool,
+                written: frozenset[str] = frozenset()) -> str | None:
+    name, _ = _clean_name_count(raw, require_capital, written)
     return name
 
 
-def _clean_name_count(raw: str, require_capital: bool) -> tuple[str | None, int]:
-    """The name at the start of ``raw`` and how many of its words it used."""
+def _clean_name_count(raw: str, require_capital: bool,
+                      written: frozenset[str] = frozenset()) -> tuple[str | None, int]:
+    """The name at the start of ``raw`` and how many of its words it used; a word in
+    ``written`` (the agent wrote it with a capital) is a name even if it looks like a verb
+    or an adverb ("holly", "emily")."""
     words: list[str] = []
     for word in raw.split():
         if word.lower() in _NAME_STOP:
@@ -117,7 +123,7 @@ def _clean_name_count(raw: str, require_capital: bool) -> tuple[str | None, int]
     if require_capital and not all(w[:1].isupper() for w in words):
         return None, 0
     # Lower-case "ringing", "stuck", "really" are verbs and adverbs, not names.
-    if any(w.islower() and w.endswith(("ing", "ed", "ly")) for w in words):
+    if any(w.islower() and w.endswith(("ing", "ed", "ly")) and w not in written for w in words):
         return None, 0
     return title_name(" ".join(words)), len(words)
 
@@ -125,7 +131,8 @@ def _clean_name_count(raw: str, require_capital: bool) -> tuple[str | None, int]
 def names(t: TurnView) -> list[Candidate]:
     """"my name is X", "this is X calling", "i'm X Y", "first name X, last name Y"."""
     out: list[Candidate] = []
-    for m in _MY_NAME.finditer(t.user):
+    written = frozenset(w.lower() for w in _WRITTEN.findall(t.agent))
+    for m in (*_MY_NAME.finditer(t.user), *_FILLER_NAMES.finditer(t.user)):
         if _OTHERS_NAME.search(t.user, 0, m.start()) and not m.group(0).lower().startswith("my"):
             continue  # "my sons name is dev": speech drops the apostrophe of "son's"
         raw = m.group("name")
@@ -133,7 +140,7 @@ def names(t: TurnView) -> list[Candidate]:
         repair = _NAME_REPAIR.match(t.user, m.end("name") - len(raw) + len(raw.split()[0]))
         if repair:
             raw = repair.group("name")
-        name = _clean_name(raw, require_capital=False)
+        name = _clean_name(raw, require_capital=False, written=written)
         if name:
             out.append(t.candidate(f"Name is {name}", "identity", "name", 0.9, m.start()))
     for offset, sentence in sentences(t.user):

@@ -41,6 +41,7 @@ from ._rules_needs import NEED_RULES, declared_allergies
 from ._rules_noted import NOTED_RULES, echoed_needs, echoed_preferences
 from ._rules_people import PEOPLE_RULES
 from ._rules_preferences import PREFERENCE_RULES
+from ._rules_requests import standing_asks
 from ._rules_promised import PROMISED_RULES
 from ._rules_spoken import SPOKEN_RULES, as_diet
 from ._rules_standing import STANDING_RULES
@@ -360,7 +361,7 @@ class RuleExtractor:
                 # The agent's "Back porch, noted." fills in only when no rule read the
                 # caller's own words of this turn as a wish: those say it better. Never
                 # after a redaction: the echo could restate what was redacted.
-                candidates.extend(echoed_preferences(view))
+                candidates.extend(standing_asks(view) or echoed_preferences(view))
                 if not any(c.kind == "need" for c in candidates):
                     candidates.extend(echoed_needs(view))
             if self.policy.health and self.policy.allergy_constraints and (

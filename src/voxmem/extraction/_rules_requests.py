@@ -1,0 +1,74 @@
+"""Standing requests in the caller's own words, when no wish rule read the turn.
+
+The wish rules read a verb and its object ("from now on leave it at the side door",
+"stop sending me paper bills"). Callers make a standing request in any verb: "can my
+tablets come in blister packs from now on", "can you swap the whites for reds from now
+on", "could you always leave out sesame". What marks these is a request ("can you",
+"could my", "please", "i'd like you to") whose clause says it holds beyond this call
+("from now on", "going forward", "every time", "always", "all my orders").
+
+The fact is the request as said, in the third person: `Asks to swap the whites for reds
+from now on`, `Asks that their tablets come in blister packs from now on`. It is a
+fallback: the extractor asks for it only for a turn in which no rule read a wish in the
+caller's words, and at a confidence below theirs.
+
+Also here: "can you stop the paper statements", which the "stop sending" rule misses.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ._rules_common import ONE_OFF, TurnView, capture_phrase, clean_object, sentences
+from ._select import Candidate
+
+__all__ = ["standing_asks"]
+
+_STANDING = re.compile(
+    r"\b(?:from\s+now\s+on|going\s+forward|in\s+(?:the\s+)?future|every\s+time|each\s+time|"
+    r"always|all\s+(?:my|our)\s+\w+|for\s+all\s+(?:my|our))\b", re.IGNORECASE)
+_REQUEST = re.compile(
+    r"(?:^|\b(?:and|so|but|also|um|uh|oh|hi|hello|yeah|yes|ok|okay)\s+)"
+    r"(?:(?P<can>can|could|would|will)\s+(?P<who>you|my\s+\w+|it|they|the\s+\w+)\s+"
+    r"|please\s+(?:can\s+you\s+|could\s+you\s+)?|i'd\s+like\s+you\s+to\s+|i\s+want\s+you\s+to\s+)"
+    r"(?:please\s+|just\s+)*(?P<rest>[a-z][^.;!?]*)", re.IGNORECASE)
+# Where the request ends: the caller moves on to a reason ("... from now on i get confused").
+_REASON = re.compile(r"\s+(?:i|we|she|he|they|it's|its|cause|because|as)\s", re.IGNORECASE)
+_STOP_THE = re.compile(
+    r"\b(?:please\s+)?(?:stop|cancel)\s+(?:the\s+|my\s+|our\s+|all\s+(?:the\s+)?)?"
+    r"(?P<what>(?:paper\s+|printed\s+|monthly\s+|marketing\s+|promotional\s+)?(?:statements|bills|"
+    r"letters|catalogues|catalogs|brochures|newsletters|leaflets|reminders|marketing\s+calls|"
+    r"marketing\s+emails|texts|emails))\b", re.IGNORECASE)
+#: Longest request kept, in words.
+MAX_WORDS = 12
+
+
+def standing_asks(t: TurnView) -> list[Candidate]:
+    """Standing requests and stopped mailings in the caller's words (see the docstring)."""
+    out: list[Candidate] = []
+    for offset, sentence in sentences(t.user):
+        for m in _STOP_THE.finditer(sentence):
+            out.append(t.candidate(f"Does not want {m.group('what').lower()}", "preference",
+                                   None, 0.65, offset + m.start()))
+        if not _STANDING.search(sentence):
+            continue
+        for m in _REQUEST.finditer(sentence):
+            rest = capture_phrase(sentence, m.start("rest"))
+            marker = _STANDING.search(rest)
+            if not marker:
+                continue
+            reason = _REASON.search(rest, marker.end())
+            if reason:
+                rest = rest[:reason.start()]
+            rest = clean_object(rest)
+            if not rest or "[redacted" in rest or len(rest.split()) > MAX_WORDS or ONE_OFF.search(rest) or len(
+                    rest.split()) < 3:
+                continue
+            who = (m.group("who") or "you").lower()
+            if who == "you":
+                text = f"Asks to {rest}"
+            else:
+                subject = clean_object(who)
+                text = f"Asks that {subject} {rest}"
+            out.append(t.candidate(text, "preference", None, 0.6, offset + m.start()))
+    return out
