@@ -50,7 +50,8 @@ _FOR_CALLER = re.compile(
     r"deliver|delivered|collect|install|fit|respond|reply|get\s+back|be\s+in\s+touch|"
     r"see\s+you|be\s+with\s+you|remote|review|arrive|refund|refunded|credit|credited|waive|"
     r"waived|inbox|resent|replace|repair|fix|book|install(?:ation|ed)?|ready|callback|"
-    r"delivery|collection|you)\b", re.IGNORECASE)
+    r"delivery|collection|you|be\s+out|come\s+out|pop\s+round|be\s+round|be\s+over)\b",
+    re.IGNORECASE)
 _NOT_A_PROMISE = re.compile(
     r"\b(?:if|unless|whether|would\s+you|do\s+you|shall\s+i|should\s+i|can\s+i|want\s+me\s+to|"
     r"let\s+me|right\s+away|straight\s+away|right\s+now|in\s+a\s+(?:moment|minute|sec)|"

@@ -288,7 +288,11 @@ _RELATION_WORDS = {
     "chihuahua": "dog", "bulldog": "dog", "corgi": "dog", "westie": "dog", "schnauzer": "dog",
     "rottweiler": "dog", "boxer": "dog", "staffie": "dog", "doodle": "dog", "budgie": "bird",
     "cockatiel": "bird", "ferret": "ferret", "gecko": "gecko", "snake": "snake",
-    "lizard": "lizard", "goat": "goat", "donkey": "donkey",
+    "lizard": "lizard", "goat": "goat", "donkey": "donkey", "shih tzu": "dog",
+    "jack russell": "dog", "dalmatian": "dog", "pomeranian": "dog", "yorkie": "dog",
+    "lurcher": "dog", "bichon": "dog", "cavalier": "dog", "vizsla": "dog", "weimaraner": "dog",
+    "springer": "dog", "cocker": "dog", "maltese": "dog", "sheepdog": "dog", "mare": "horse",
+    "gelding": "horse", "stallion": "horse", "guinea pig": "guinea pig", "tortie": "cat",
 }
 _PLURALS = {"dogs": "dog", "cats": "cat", "kids": "child", "children": "child",
             "sons": "son", "daughters": "daughter", "twins": "twin", "horses": "horse",
@@ -338,6 +342,12 @@ _THEIR_NAME_LEAD = re.compile(
 # (Possessive relation words, "my missus's car", are matched by the optional 's.)
 _ASKED_THEIR_NAME = re.compile(
     rf"\b(?:your|the)\s+(?P<rel>{_REL}|pet)(?:'s|s)\s+name\b", re.IGNORECASE)
+# "its for pickle my shih tzu", "about rufus our collie": the name first, then the pet.
+_PET_WORDS = "|".join(sorted((w for w, r in _RELATION_WORDS.items() if r in _PETS),
+                             key=len, reverse=True))
+_NAME_THEN_PET = re.compile(
+    rf"\b(?:for|it's|its|about|with|bringing|booking)\s+(?P<name>[a-z][a-z'-]+)\s*,?\s+"
+    rf"(?:my|our)\s+(?:little\s+|old\s+|new\s+)?(?P<rel>{_PET_WORDS})\b", re.IGNORECASE)
 # "His name?", "And what are their names?", "What's she called?": whose, the turn before says.
 _ASKED_PRONOUN_NAME = re.compile(
     r"\b(?:(?:his|her|their)\s+names?|what(?:'s|\s+is|\s+are)\s+(?:he|she|they)\s+called)\b",
@@ -402,6 +412,13 @@ def relations(t: TurnView) -> list[Candidate]:
                 else:
                     text = f"{rel.capitalize()} is named {title}"
                 out.append(t.candidate(text, "note", None, confidence, m.start()))
+    for m in _NAME_THEN_PET.finditer(t.user):
+        name = m.group("name").lower()
+        if name in _COMMON and name not in confirmed:
+            continue
+        rel = _RELATION_WORDS[m.group("rel").lower()]
+        out.append(t.candidate(f"Has a {rel} named {title_name(name)}", "note", None,
+                               0.8 if name in confirmed else 0.65, m.start()))
     asked = _ASKED_THEIR_NAME.search(t.prev_agent)
     rel_word = asked.group("rel").lower() if asked else ""
     several = False

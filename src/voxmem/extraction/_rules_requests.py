@@ -28,12 +28,11 @@ _STANDING = re.compile(
     r"\b(?:from\s+now\s+on|going\s+forward|in\s+(?:the\s+)?future|every\s+time|each\s+time|"
     r"always|all\s+(?:my|our)\s+\w+|for\s+all\s+(?:my|our))\b", re.IGNORECASE)
 _REQUEST = re.compile(
-    r"(?:^|\b(?:and|so|but|also|um|uh|oh|hi|hello|yeah|yes|ok|okay)\s+)"
-    r"(?:(?P<can>can|could|would|will)\s+(?P<who>you|my\s+\w+|it|they|the\s+\w+)\s+"
+    r"\b(?:(?P<can>can|could|would|will)\s+(?P<who>you|my\s+\w+|it|they|the\s+\w+)\s+"
     r"|please\s+(?:can\s+you\s+|could\s+you\s+)?|i'd\s+like\s+you\s+to\s+|i\s+want\s+you\s+to\s+)"
     r"(?:please\s+|just\s+)*(?P<rest>[a-z][^.;!?]*)", re.IGNORECASE)
 # Where the request ends: the caller moves on to a reason ("... from now on i get confused").
-_REASON = re.compile(r"\s+(?:i|we|she|he|they|it's|its|cause|because|as)\s", re.IGNORECASE)
+_REASON = re.compile(r"\s+(?:i|we|she|he|they|it's|its|cause|because|as|one\s+of)\s", re.IGNORECASE)
 _STOP_THE = re.compile(
     r"\b(?:please\s+)?(?:stop|cancel)\s+(?:the\s+|my\s+|our\s+|all\s+(?:the\s+)?)?"
     r"(?P<what>(?:paper\s+|printed\s+|monthly\s+|marketing\s+|promotional\s+)?(?:statements|bills|"

@@ -50,6 +50,22 @@ _MODELS = {
     "xc90": "XC90", "xc60": "XC60", "corsa": "Corsa", "astra": "Astra", "octavia": "Octavia",
     "clio": "Clio", "yaris": "Yaris", "sienna": "Sienna", "domane": "Domane",
     "prius prime": "Prius Prime", "ioniq": "Ioniq", "kona": "Kona",
+    # Everyday words ("note", "partner", "up", "jazz") are left out: a make names those
+    # models (_MAKE_NEW_MODEL), a model alone would be read in any sentence.
+    "a3": "A3", "a4": "A4", "a5": "A5", "a6": "A6", "q3": "Q3", "q5": "Q5", "q7": "Q7",
+    "3 series": "3 Series", "5 series": "5 Series", "x3": "X3", "x5": "X5",
+    "c class": "C-Class", "c-class": "C-Class", "e class": "E-Class", "e-class": "E-Class",
+    "picanto": "Picanto", "niro": "Niro", "ceed": "Ceed", "micra": "Micra",
+    "hr-v": "HR-V", "aygo": "Aygo", "c-hr": "C-HR",
+    "fabia": "Fabia", "kodiaq": "Kodiaq", "karoq": "Karoq",
+    "insignia": "Insignia", "mokka": "Mokka", "vivaro": "Vivaro", "zafira": "Zafira",
+    "kuga": "Kuga", "tourneo": "Tourneo",
+    "t-roc": "T-Roc", "touran": "Touran", "id.3": "ID.3", "id3": "ID.3",
+    "berlingo": "Berlingo", "megane": "Megane", "captur": "Captur",
+    "sandero": "Sandero", "vitara": "Vitara",
+    "cx-3": "CX-3", "cx3": "CX-3", "mx-5": "MX-5", "mx5": "MX-5", "outlander": "Outlander",
+    "evoque": "Evoque", "velar": "Velar", "xc40": "XC40", "v40": "V40", "bonneville": "Bonneville",
+    "brompton": "Brompton", "model 3 performance": "Model 3 Performance",
 }
 # Models only one maker sells, so the make can be added when the caller leaves it out.
 _MAKE_OF = {"model 3": "Tesla", "model y": "Tesla", "model s": "Tesla", "model x": "Tesla",
@@ -211,6 +227,10 @@ _AGENT_ISSUED = re.compile(
     r"(?:^|[,;:.]\s+|\band\s+)(?:(?i:your|the)\s+)?(?P<kind>(?i:reference|ref|confirmation|"
     r"booking\s+reference|case\s+reference))(?:\s+(?i:number|no\.?|code))?(?:\s+is|:)?\s+"
     r"(?P<value>(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{3,15})\b")
+# "Added the Picanto to policy MN44210.", "That's on account 88213."
+_AGENT_FILED = re.compile(
+    r"\b(?i:to|on|under)\s+(?:(?i:your|the)\s+)?(?P<kind>(?i:policy|account|membership))"
+    r"\s+(?:(?i:number)\s+)?(?P<value>(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{3,15})\b")
 _PLATE_KINDS = frozenset({"registration", "reg", "number plate"})
 _KIND_LABEL = {"frequent flyer": "frequent flyer", "miles": "frequent flyer",
                "member id": "member", "membership": "member", "insurance member": "member"}
@@ -254,7 +274,7 @@ def spoken_identifiers(t: TurnView) -> list[Candidate]:
                     0.75)
             if c is not None:
                 out.append(c)
-    for m in _AGENT_ISSUED.finditer(t.agent):
+    for m in (*_AGENT_ISSUED.finditer(t.agent), *_AGENT_FILED.finditer(t.agent)):
         c = _id(t, m.group("kind"), m.group("value"), len(t.user) + m.start(), 0.7)
         if c is not None:
             out.append(c)

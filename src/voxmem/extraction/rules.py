@@ -356,12 +356,16 @@ class RuleExtractor:
                 candidates[found:] = [c for c in candidates[found:] if not (
                     c.kind == "identity" and c.slot_key != "name" and is_misheard_copy(c, back))]
                 candidates.append(back)
-            if "[redacted" not in user and not any(
-                    c.kind in _WISH_KINDS for c in candidates[found:]):
+            # A wish read with a redaction in it is dropped by the selection step; it does
+            # not stand in for the fallbacks below.
+            wished = {c.kind for c in candidates[found:] if "[redacted" not in c.text}
+            asks = [] if wished & {"preference", "constraint"} else standing_asks(view)
+            candidates.extend(asks)
+            if "[redacted" not in user and not asks and not wished & _WISH_KINDS:
                 # The agent's "Back porch, noted." fills in only when no rule read the
                 # caller's own words of this turn as a wish: those say it better. Never
                 # after a redaction: the echo could restate what was redacted.
-                candidates.extend(standing_asks(view) or echoed_preferences(view))
+                candidates.extend(echoed_preferences(view))
                 if not any(c.kind == "need" for c in candidates):
                     candidates.extend(echoed_needs(view))
             if self.policy.health and self.policy.allergy_constraints and (
