@@ -69,7 +69,12 @@ _NAME_ASKED = re.compile(
     r"(?:^|[.!]\s+)(?:and\s+)?(?:your\s+)?name(?:\s+please)?\s*\?|"
     # "Name and date of birth please?", "Contact name?", "First and last name please."
     r"(?:^|[.!]\s+)(?:and\s+)?(?:your\s+|the\s+)?(?:full\s+|contact\s+|first\s+)?name\s+and\s+|"
-    r"\bcontact\s+name\b|\bfirst\s+and\s+last\s+name\b",
+    r"\bcontact\s+name\b|\bfirst\s+and\s+last\s+name\b|"
+    # "And the name, please?", "Who's the account holder?", "Can I grab a name?", "Who am I
+    # talking to?", "What should I call you?"
+    r"\bthe\s+name\s*,|\bwho(?:'s|\s+is)\s+the\s+(?:account|policy)\s+holder\b|"
+    r"\b(?:grab|get|take)\s+(?:a|your)\s+name\b|\bwho\s+(?:am\s+i|i'm)\s+talking\s+to\b|"
+    r"\bwhat\s+(?:should|shall|can)\s+i\s+call\s+you\b",
     re.IGNORECASE,
 )
 _SURNAME_ASKED = re.compile(r"\b(?:surname|last\s+name|family\s+name)\b", re.IGNORECASE)
@@ -79,7 +84,8 @@ _ASKED_SOMEONE_ELSE = re.compile(
     r"child|partner)(?:'s)?)\s+name\b|\bpet's\s+name\b", re.IGNORECASE)
 # What a caller says before their name.
 _LEAD_IN = re.compile(
-    r"^(?:(?:yeah|yes|yep|sure|hi|hello|hey|oh|ok|okay|so|well|right|um|uh|sorry|"
+    r"^(?:(?:yeah|yes|yep|sure|hi|hello|hey|oh|ok|okay|so|well|right|um|uh|sorry|of\s+course|"
+    r"sure\s+thing|certainly|absolutely|no\s+problem|"
     r"for\s+me|it's\s+for\s+me|it's|its|it\s+is|this\s+is|i'm|im|i\s+am|my\s+name\s+is|"
     r"my\s+name's|name's|the\s+name's|you're\s+speaking\s+with|speaking\s+with|"
     r"put\s+it\s+under(?:\s+the\s+name)?|(?:it|that)\s+should\s+be(?:\s+under)?|"
@@ -159,6 +165,10 @@ def bare_names(t: TurnView) -> list[Candidate]:
     named = re.search(r"\bmy\s+name\s+is\s+", answer)
     if named:
         answer = answer[named.end():]
+    # "fraser callum fraser": the family name said first, then the whole name.
+    said = answer.split()
+    if len(said) >= 3 and said[0] == said[2] and said[0].isalpha():
+        answer = " ".join(said[1:])
     confirmed = agent_written_names(t.agent)
     # "och aye its morag mcleod" + "Thanks Morag": the name starts where the agent's does.
     # ("delphine moreau" + "Ms. Moreau" keeps both words: the agent's word is among them.)
