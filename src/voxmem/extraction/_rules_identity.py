@@ -211,7 +211,8 @@ _EMAIL = re.compile(
 )
 
 
-_SPOKEN_AT = re.compile(r"(?:\bat\s+\w+\s+dot\s+|@)", re.IGNORECASE)
+_SPOKEN_AT = re.compile(r"(?:\bat\s+\w+(?:\s+\w+)?\s+dot\s+|@)", re.IGNORECASE)
+_EMAIL_ASKED = re.compile(r"\be-?mail\b", re.IGNORECASE)
 
 
 def emails(t: TurnView) -> list[Candidate]:
@@ -225,7 +226,8 @@ def emails(t: TurnView) -> list[Candidate]:
         t.candidate(f"Email is {m.group().lower()}", "contact", "email", 0.95, m.start())
         for m in _EMAIL.finditer(t.user)
     ]
-    if out or _SPOKEN_AT.search(t.user_raw):
+    if out or _SPOKEN_AT.search(t.user_raw) or (
+            _EMAIL_ASKED.search(t.prev_agent) and " at " in f" {t.user_raw} "):
         out.extend(
             t.candidate(f"Email is {m.group().lower().rstrip('.')}", "contact", "email", 0.95,
                         len(t.user) + m.start())
@@ -239,7 +241,8 @@ def emails(t: TurnView) -> list[Candidate]:
 _PHONE = re.compile(r"(?<![\w+])(?:\+\s?)?\(?\d[\d\s().-]{6,20}\d(?![\w])")
 _PLUS_WORD = re.compile(r"\bplus\s+(?=\d)", re.IGNORECASE)
 _PHONE_CONTEXT = re.compile(
-    r"\b(?:number|phone|cell|cellphone|mobile|landline|reach|call|text|whatsapp|contact|"
+    # "my mobiles 0791...": speech-to-text drops the apostrophe of "mobile's".
+    r"\b(?:numbers?|phones?|cells?|cellphone|mobiles?|landline|reach|call|text|whatsapp|contact|"
     r"digits|line|ring|(?:new|old|other|correct|right)\s+one)\b",
     re.IGNORECASE,
 )
