@@ -74,7 +74,7 @@ _YOURS = ((re.compile(r"\byour\b", re.IGNORECASE), "the caller's"),
 _LEAD = re.compile(
     r"^(?:(?:okay|ok|right|great|perfect|lovely|sure|done|thanks|thank\s+you|no\s+problem|"
     r"of\s+course|alright|so|and|also)(?:\s+[A-Z][a-z]+)?[,!.]?\s+)+", re.IGNORECASE)
-_PRONOUN_SUBJECT = re.compile(r"(?:it|it'll|that|that'll|this|they|they'll|these|those|one|"
+_PRONOUN_SUBJECT = re.compile(r"(?:it|it'll|that|that'll|this|they|they'll|these|those|one(?=\s+(?:will|should|is)\b)|"
                               r"a\s+new\s+one)\b", re.IGNORECASE)
 #: Longest sentence kept, in words: a longer one is a speech, not a promise.
 MAX_WORDS = 24

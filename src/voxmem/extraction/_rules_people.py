@@ -85,7 +85,7 @@ _ASKED_SOMEONE_ELSE = re.compile(
 # What a caller says before their name.
 _LEAD_IN = re.compile(
     r"^(?:(?:yeah|yes|yep|sure|hi|hello|hey|oh|ok|okay|so|well|right|um|uh|sorry|of\s+course|"
-    r"sure\s+thing|certainly|absolutely|no\s+problem|"
+    r"sure\s+thing|certainly|absolutely|no\s+problem|that's\s+me|thats\s+me|"
     r"for\s+me|it's\s+for\s+me|it's|its|it\s+is|this\s+is|i'm|im|i\s+am|my\s+name\s+is|"
     r"my\s+name's|name's|the\s+name's|you're\s+speaking\s+with|speaking\s+with|"
     r"put\s+it\s+under(?:\s+the\s+name)?|(?:it|that)\s+should\s+be(?:\s+under)?|"
