@@ -30,7 +30,8 @@ _TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx)\.?\s+(?P<family>[A-Z][A-Za-z'-]*[a-z])"
 _GREET = (r"(?:Thanks|Thank\s+you|Hi|Hello|Hey|Morning|Afternoon|Evening|Good\s+(?:morning|"
           r"afternoon|evening)|Yes|Great|Lovely|Perfect|Right|Okay|Ok|Of\s+course|Certainly|"
           r"Welcome(?:\s+back)?|Hiya|Sure|Cheers|Brilliant|Noted|Got\s+it|Sorry)")
-_GREETED = re.compile(rf"(?:^|[.!?]\s+){_GREET}(?:\s+again)?[,!]?\s+{_TITLE}\b(?!\s+(?:will|is|has|can|said))")
+_GREETED = re.compile(
+    rf"(?:^|[.!?]\s+){_GREET}(?:\s+again)?[,!]?\s+{_TITLE}\b(?!\s+(?:will|is|has|can|said))")
 _VOCATIVE_END = re.compile(rf",\s+{_TITLE}\s*[.!]")
 # The title and name stay case-sensitive: a capital is what makes "Ferreira" a name.
 _ASKED_IF = re.compile(

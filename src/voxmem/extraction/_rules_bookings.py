@@ -33,12 +33,13 @@ _DAY = (r"(?:(?:mon|tues|wednes|thurs|fri|satur|sun)days?|the\s+\d{1,2}(?:st|nd|
 _CLOCK = (r"(?:\d{1,2}(?::\d\d)?\s*(?:am|pm)\b|(?:at\s+)?\d{1,2}(?::\d\d)?\b(?!\s*(?:%|pounds|"
           r"minutes|mins|hours|days|weeks|people|guests|kg|gb|nights?)\b)|noon|midday|"
           r"(?:first\s+thing\s+)?(?:in\s+the\s+)?(?:morning|afternoon|evening))")
-_DIGIT_CLOCK = (r"(?:\d{1,2}(?::\d\d)?\s*(?:am|pm)\b|(?:at\s+)?\d{1,2}(?::\d\d)?\b(?!\s*(?:%|pounds|"
-                r"minutes|mins|hours|days|weeks|people|guests|kg|gb|nights?)\b))")
+_DIGIT_CLOCK = (r"(?:\d{1,2}(?::\d\d)?\s*(?:am|pm)\b|(?:at\s+)?\d{1,2}(?::\d\d)?\b"
+                r"(?!\s*(?:%|pounds|minutes|mins|hours|days|weeks|people|guests|kg|gb|nights?)\b))")
 # Who the booking is with: "with Dr. Park", "with Tom", "with our hygienist Fiona".
 _WITH = r"(?:\s*,?\s+with\s+(?:(?:Dr|Mr|Mrs|Ms|Miss)\.?\s+|our\s+\w+\s+)?[A-Z][\w'-]+)"
 # A when with a day and a clock time in either order, with a little between them.
-_WHEN_PAIR = (rf"(?:(?:on\s+)?{_DAY}(?:\s+(?:the\s+)?\d{{1,2}}(?:st|nd|rd|th))?,?\s+(?:at\s+)?{_CLOCK}"
+_WHEN_PAIR = (rf"(?:(?:on\s+)?{_DAY}(?:\s+(?:the\s+)?\d{{1,2}}(?:st|nd|rd|th))?,?\s+"
+              rf"(?:at\s+)?{_CLOCK}"
               rf"|(?:at\s+)?{_CLOCK}\s*,?\s+(?:on\s+)?{_DAY})")
 # With no booking word, only a clock time in digits will do ("Thursday afternoon." answers
 # "when is your next free slot?").

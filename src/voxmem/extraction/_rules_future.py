@@ -10,10 +10,10 @@ these share is written plainly in the sentence: something that happens after the
 
 So a sentence of the agent's with a future marker, an anchor (a day, a date, "within two
 days", "by Friday", "after 4", "once it ships") and something done for the caller ("call",
-"send", "deliver", "refund", "ready", or "you" itself) becomes one commitment, the sentence itself in the
-third person ("Agent promised: Priya from IT will remote in at 3"). It runs only on
-sentences where no promise or booking rule found anything, at a confidence below
-theirs. Questions, offers ("if you'd like, I'll ..."), things done during the call ("I'll
+"send", "deliver", "refund", "ready", or "you" itself) becomes one commitment, the
+sentence itself in the third person ("Agent promised: Priya from IT will remote in on
+Monday"). It runs only on sentences where no promise or booking rule found anything, at
+a confidence below theirs. Questions, offers ("if you'd like, I'll ..."), things done during the call ("I'll
 transfer you", "right away", "in a moment"), what the caller must do ("you'll need to
 ...") and prices ("that'll be 40 pounds") are not promises.
 """
@@ -74,8 +74,9 @@ _YOURS = ((re.compile(r"\byour\b", re.IGNORECASE), "the caller's"),
 _LEAD = re.compile(
     r"^(?:(?:okay|ok|right|great|perfect|lovely|sure|done|thanks|thank\s+you|no\s+problem|"
     r"of\s+course|alright|so|and|also)(?:\s+[A-Z][a-z]+)?[,!.]?\s+)+", re.IGNORECASE)
-_PRONOUN_SUBJECT = re.compile(r"(?:it|it'll|that|that'll|this|they|they'll|these|those|one(?=\s+(?:will|should|is)\b)|"
-                              r"a\s+new\s+one)\b", re.IGNORECASE)
+_PRONOUN_SUBJECT = re.compile(
+    r"(?:it|it'll|that|that'll|this|they|they'll|these|those|one(?=\s+(?:will|should|is)\b)|"
+    r"a\s+new\s+one)\b", re.IGNORECASE)
 #: Longest sentence kept, in words: a longer one is a speech, not a promise.
 MAX_WORDS = 24
 

@@ -123,7 +123,8 @@ def _clean_name_count(raw: str, require_capital: bool,
     if require_capital and not all(w[:1].isupper() for w in words):
         return None, 0
     # Lower-case "ringing", "stuck", "really" are verbs and adverbs, not names.
-    if any(w.islower() and w.endswith(("ing", "ed", "ly")) and w not in written for w in words):
+    if any(w.islower() and w.endswith(("ing", "ed", "ly")) and w not in written
+           for w in words):
         return None, 0
     return title_name(" ".join(words)), len(words)
 
@@ -131,7 +132,7 @@ def _clean_name_count(raw: str, require_capital: bool,
 def names(t: TurnView) -> list[Candidate]:
     """"my name is X", "this is X calling", "i'm X Y", "first name X, last name Y"."""
     out: list[Candidate] = []
-    written = frozenset(w.lower() for w in _WRITTEN.findall(t.agent))
+    agent_words = frozenset(w.lower() for w in _WRITTEN.findall(t.agent))
     for m in (*_MY_NAME.finditer(t.user), *_FILLER_NAMES.finditer(t.user)):
         if _OTHERS_NAME.search(t.user, 0, m.start()) and not m.group(0).lower().startswith("my"):
             continue  # "my sons name is dev": speech drops the apostrophe of "son's"
@@ -140,7 +141,7 @@ def names(t: TurnView) -> list[Candidate]:
         repair = _NAME_REPAIR.match(t.user, m.end("name") - len(raw) + len(raw.split()[0]))
         if repair:
             raw = repair.group("name")
-        name = _clean_name(raw, require_capital=False, written=written)
+        name = _clean_name(raw, require_capital=False, written=agent_words)
         if name:
             out.append(t.candidate(f"Name is {name}", "identity", "name", 0.9, m.start()))
     for offset, sentence in sentences(t.user):

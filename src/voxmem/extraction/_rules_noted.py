@@ -64,7 +64,8 @@ _ONE_OFF_NOTE = re.compile(r"\b(?:late|early|arrival|delay|so|because)\b", re.IG
 # "I've set your letters to large print."
 _SET_YOUR = re.compile(
     r"\b(?:i've|i\s+have|we've)\s+(?:also\s+)?(?:set|switched|changed)\s+your\s+"
-    r"(?P<thing>letters|statements|bills|invoices|correspondence|paperwork)\s+to\s+(?P<value>[a-z][a-z -]{2,30}?)\s*(?:[.;!?]|$)",
+    r"(?P<thing>letters|statements|bills|invoices|correspondence|paperwork)\s+to\s+"
+    r"(?P<value>[a-z][a-z -]{2,30}?)\s*(?:[.;!?]|$)",
     re.IGNORECASE)
 # "Sure, texts only." / "Email only from now on."
 _CHANNEL_ONLY = re.compile(

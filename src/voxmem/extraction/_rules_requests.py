@@ -60,8 +60,9 @@ def standing_asks(t: TurnView) -> list[Candidate]:
             if reason:
                 rest = rest[:reason.start()]
             rest = clean_object(rest)
-            if not rest or "[redacted" in rest or len(rest.split()) > MAX_WORDS or ONE_OFF.search(rest) or len(
-                    rest.split()) < 3:
+            words = len(rest.split())
+            if not rest or "[redacted" in rest or not 3 <= words <= MAX_WORDS or ONE_OFF.search(
+                    rest):
                 continue
             who = (m.group("who") or "you").lower()
             if who == "you":
