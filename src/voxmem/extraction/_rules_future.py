@@ -13,9 +13,9 @@ days", "by Friday", "after 4", "once it ships") and something done for the calle
 "send", "deliver", "refund", "ready", or "you" itself) becomes one commitment, the
 sentence itself in the third person ("Agent promised: Priya from IT will remote in on
 Monday"). It runs only on sentences where no promise or booking rule found anything, at
-a confidence below theirs. Questions, offers ("if you'd like, I'll ..."), things done during the call ("I'll
-transfer you", "right away", "in a moment"), what the caller must do ("you'll need to
-...") and prices ("that'll be 40 pounds") are not promises.
+a confidence below theirs. Questions, offers ("if you'd like, I'll ..."), things done
+during the call ("I'll transfer you", "right away", "in a moment"), what the caller must
+do ("you'll need to ...") and prices ("that'll be 40 pounds") are not promises.
 """
 
 from __future__ import annotations
