@@ -53,7 +53,7 @@ _ACK = (r"(?:(?:done|great|perfect|lovely|okay|ok|right|brilliant|excellent|supe
 _BARE = re.compile(
     rf"^\s*(?:{_ACK}+|so\s+)?(?:(?:so\s+)?that's\s+(?:all\s+)?(?:(?:booked|arranged|set|"
     rf"confirmed)\s+)?(?:for\s+)?|(?:booked|confirmed|set)[,:]?\s+(?:for\s+)?|"
-    rf"(?:weekly|every)\s+)?(?P<when>{_DIGIT_PAIR}(?:\s+(?:weekly|each\s+week|every\s+week))?"
+    rf"(?:weekly|every)\s+|(?:your\s+)?first\s+[a-z]+\s+(?:is\s+)?)?(?P<when>{_DIGIT_PAIR}(?:\s+(?:weekly|each\s+week|every\s+week))?"
     rf"{_WITH}?(?:\s+for\s+(?:two|three|four|five|six|\d+))?)"
     rf"(?:\s+it\s+is|\s+then)?\s*[.!;]?\s*$",
     re.IGNORECASE,
@@ -78,7 +78,9 @@ _BOOKED_THEN_WHEN = re.compile(
 # Thursday at 6 with Gus.": a booking word, so a day alone will do.
 _BOOKED_LEAD = re.compile(
     rf"^\s*(?:{_ACK}+)?(?:(?:booked|confirmed|reserved)(?:\s+in)?[,:]?\s+|you're\s+(?:in|down|"
-    rf"pencilled\s+in)\s+)(?:(?:a|an|the|your)\s+)?(?:(?P<what>[a-z][a-z -]{{1,30}}?)\s*,?\s+)??"
+    rf"pencilled\s+in)\s+)(?:(?:a|an|the|your)\s+)?"
+    rf"(?:(?P<what>[a-z][a-z -]{{1,30}}?(?:\s+with\s+(?:(?:Dr|Mr|Mrs|Ms)\.?\s+)?[A-Z][\w'-]+)?)"
+    rf"\s*,?\s+)??"
     rf"(?:for\s+|on\s+)?(?P<when>{_DAY}(?:\s+(?:the\s+)?\d{{1,2}}(?:st|nd|rd|th))?"
     rf"(?:,?\s+(?:at\s+)?{_CLOCK})?{_WITH}?)\s*[.!;]?\s*$",
     re.IGNORECASE,

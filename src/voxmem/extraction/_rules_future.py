@@ -46,7 +46,8 @@ _ANCHOR = re.compile(
     r"they|the|your)|in\s+\d+\s+(?:days|weeks)|working\s+days)", re.IGNORECASE)
 # What is done for the caller.
 _FOR_CALLER = re.compile(
-    r"\b(?:call|phone|ring|email|e-mail|text|send|sent|post|posted|contact|visit|come|"
+    r"\b(?:call|phone|ring|email|e-mail|emailed|text|texted|send|sent|post|posted|mailed|"
+    r"contact|visit|come|"
     r"deliver|delivered|collect|install|fit|respond|reply|get\s+back|be\s+in\s+touch|"
     r"see\s+you|be\s+with\s+you|remote|review|arrive|refund|refunded|credit|credited|waive|"
     r"waived|inbox|resent|replace|repair|fix|book|install(?:ation|ed)?|ready|callback|"

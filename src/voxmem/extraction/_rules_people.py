@@ -343,7 +343,8 @@ _THEIR_NAME = re.compile(
     r"\b(?:his|her|their)\s+name(?:'s|\s+is|s)\s+(?P<names>[a-z][a-z' -]{1,40})|"
     r"\b(?:he's|she's|hes|shes)\s+called\s+(?P<names2>[a-z][a-z' -]{1,40})",
     re.IGNORECASE)
-_LAST_REL = re.compile(rf"\b(?:my|our|me|a|the)\s+(?:(?:new|little|old|baby)\s+)?(?P<rel>{_REL})"
+_LAST_REL = re.compile(rf"\b(?:my|our|me|a|the)\s+(?:(?:new|little|old|baby|teenage|eldest|"
+                       rf"youngest|oldest|younger|older|elderly|late)\s+)?(?P<rel>{_REL})"
                        rf"(?:'s|s)?\b", re.IGNORECASE)
 _THEIR_NAME_LEAD = re.compile(
     r"^(?:(?:his|her|their|its|the\s+\w+'s)\s+name(?:'s|s|\s+is)|(?:he's|she's|hes|shes|"
@@ -372,8 +373,11 @@ _SPELLED_ANYWHERE = re.compile(r"\b([a-z]{2,})\s+(?:with\s+an?\s+[a-z]\b|spelled
                                re.IGNORECASE)
 
 
-def _names_in(raw: str, confirmed: frozenset[str]) -> list[str]:
-    """Names at the start of ``raw``: "max and ruby shes limping" → ["max", "ruby"]."""
+def _names_in(raw: str, confirmed: frozenset[str], *, asked: bool = False) -> list[str]:
+    """Names at the start of ``raw``: "max and ruby shes limping" → ["max", "ruby"].
+
+    ``asked``: the agent asked for the name, so "winifred" or "ted" is one though it ends
+    like a verb."""
     names: list[str] = []
     for part in re.split(r"\s+and\s+|\s*,\s*", raw.strip(), maxsplit=3)[:3]:
         words = part.split()
@@ -384,7 +388,8 @@ def _names_in(raw: str, confirmed: frozenset[str]) -> list[str]:
             word = word[:-2]
         if not word.isalpha() or len(word) < 2 or (word in _COMMON and word not in confirmed):
             break
-        if word not in confirmed and word.endswith(("ing", "ed", "ly", "es")):
+        if word not in confirmed and word.endswith(("ing", "ed", "ly", "es")) and not (
+                asked and len(words) <= 2):
             break  # "my mother is flying", "my dog needs": verbs, not names
         names.append(word)
         if len(words) > 1:
@@ -444,7 +449,7 @@ def relations(t: TurnView) -> list[Candidate]:
         answer = _LEAD_IN.sub("", t.user.strip().lower(), count=1)
         # "his names ranger", "she's called pip": the name after its introduction.
         answer = _THEIR_NAME_LEAD.sub("", answer, count=1)
-        found = _names_in(answer, confirmed)[:3 if several else 1]
+        found = _names_in(answer, confirmed, asked=True)[:3 if several else 1]
         species = _SPECIES_AFTER.match(answer[len(found[0]):]) if found else None
         if species and rel == "pet":
             kind = species.group("breed").split()[-1]

@@ -84,8 +84,10 @@ _VEHICLE = re.compile(
 # kia niro". The year or an owning verb before it says this is the caller's vehicle.
 _MAKE_NEW_MODEL = re.compile(
     r"\b(?:(?P<year>(?:19|20)\d\d)|(?:drive|drives|ride|rides|have|got|own|it's|its|it\s+is|"
-    r"(?:car|bike|van|truck|motorbike|motorcycle|scooter)(?:'s|\s+is))\s+an?)\s+"
-    r"(?:(?P<colour>white|black|silver|grey|gray|red|blue|green|yellow|orange|brown|gold|"
+    r"(?:car|bike|van|truck|motorbike|motorcycle|scooter)(?:'s|\s+is))\s+an?|"
+    # "a black range rover sport": a colour before a maker describes a vehicle.
+    r"an?(?=\s+(?:white|black|silver|grey|gray|red|blue|green|yellow|orange|brown|gold|beige)\s))"
+    r"\s+(?:(?P<colour>white|black|silver|grey|gray|red|blue|green|yellow|orange|brown|gold|"
     r"beige)\s+)?(?P<make>" + "|".join(sorted(_MAKES, key=len, reverse=True)) + r")\s+"
     r"(?P<model>[a-z][a-z0-9-]{1,12}(?:\s+\d{1,3}\b)?)", re.IGNORECASE)
 _NOT_A_MODEL = frozenset({"and", "but", "so", "that", "with", "which", "car", "truck", "van",
@@ -161,7 +163,8 @@ def vehicles(t: TurnView) -> list[Candidate]:
 
 _STREET_WORD = (r"(?:street|st|avenue|ave|road|rd|lane|ln|drive|dr|boulevard|blvd|way|court|"
                 r"ct|place|pl|terrace|close|crescent|parkway|grove|gardens|mews|row|hill|walk|"
-                r"circle|square|highway)")
+                r"circle|square|highway|gate|park|green|rise|view|parade|wharf|wynd|brae|"
+                r"chase|vale|heights|meadows|fields|end|side|bank)")
 _ADDRESS = re.compile(
     rf"\b(?:(?:flat|apartment|apt|unit)\s+(?P<flat1>\w+)\s+)?(?P<num>\d{{1,5}}[a-z]?)\s+"
     rf"(?P<street>(?:[a-z]+\s+){{1,3}}?{_STREET_WORD})\b"
