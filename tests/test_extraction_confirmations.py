@@ -160,3 +160,9 @@ def test_a_plate_and_a_staff_number_asked_for() -> None:
     assert has(texts(("hi", "And your employee ID?"), ("e seven seven one nine", "Thanks.")),
                "E7719")
     assert not has(texts(("hi", "Vehicle registration?"), ("its twelve", "Thanks.")), "12")
+
+
+def test_booked_with_who_and_when() -> None:
+    found = [f.text for f in extract(("yes", "Booked, Noor with Dr. Vance on Friday at 9:10."))
+             if f.slot_key == "appointment"]
+    assert len(found) == 1 and "friday at 9:10" in found[0].lower() and "vance" in found[0].lower()

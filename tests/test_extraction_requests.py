@@ -150,3 +150,24 @@ def test_quality_on_the_sixth_rounds_sets(name: str, precision: float, recall: f
     score = summarize([score_case(c, extractor.extract_sync(to_transcript(c))) for c in cases])
     assert score.precision >= precision
     assert score.recall >= recall
+
+
+def test_a_name_that_ends_like_a_verb_when_the_name_was_asked_for() -> None:
+    found = texts(("i'm booking for my grandad", "Lovely. What's his name?"),
+                  ("alfred", "And yours?"), kind="note")
+    assert found == ["Grandfather is named Alfred"]
+
+
+def test_a_relation_with_an_age_word() -> None:
+    found = texts(("can i add my eldest daughter to the plan", "Sure. Her name?"),
+                  ("niamh", "Thanks."), kind="note")
+    assert found == ["Daughter is named Niamh"]
+
+
+def test_a_colour_and_a_maker_describe_a_vehicle() -> None:
+    assert has(texts(("hi its for a silver skoda superb", "Sure.")), "Skoda Superb")
+
+
+def test_a_street_named_gate_or_park() -> None:
+    assert texts(("hi", "And the address?"), ("fourteen queens park", "14 Queens Park."),
+                 kind="contact") == ["Address is 14 Queens Park"]

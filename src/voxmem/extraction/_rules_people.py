@@ -303,6 +303,9 @@ _RELATION_WORDS = {
     "lurcher": "dog", "bichon": "dog", "cavalier": "dog", "vizsla": "dog", "weimaraner": "dog",
     "springer": "dog", "cocker": "dog", "maltese": "dog", "sheepdog": "dog", "mare": "horse",
     "gelding": "horse", "stallion": "horse", "guinea pig": "guinea pig", "tortie": "cat",
+    "grandad": "grandfather", "granddad": "grandfather", "gramps": "grandfather",
+    "nan": "grandmother", "nana": "grandmother", "nanna": "grandmother", "gran": "grandmother",
+    "granny": "grandmother",
 }
 _PLURALS = {"dogs": "dog", "cats": "cat", "kids": "child", "children": "child",
             "sons": "son", "daughters": "daughter", "twins": "twin", "horses": "horse",
