@@ -12,7 +12,7 @@ import pytest
 
 from voxmem import Settings
 from voxmem.engine import MemoryEngine
-from voxmem.engine._org_file import org_vector_path
+from voxmem.engine._org_file import exact_path, org_vector_path
 from voxmem.engine._org_memory import OrgMemory
 
 DATA = Path(__file__).parent / "data"
@@ -252,7 +252,7 @@ async def test_deleted_chunks_are_never_returned_also_after_a_restart(
 
 async def test_dense_scores_are_exact_cosines_of_the_stored_vectors(
         engine: MemoryEngine) -> None:
-    """The graph holds float16; a hit's score and vector are the exact float32 ones
+    """The graph holds int8 codes; a hit's score and vector are the exact float32 ones
     (rescored), so near-ties are ordered as exact search orders them."""
     texts = [f"Platform {i} serves the {i % 9} o'clock train to Dover and Deal."
              for i in range(120)]
@@ -272,3 +272,62 @@ async def test_dense_scores_are_exact_cosines_of_the_stored_vectors(
         assert score == pytest.approx(float(exact @ query), abs=1e-6)
     exact_top = sorted(stored.values(), key=lambda v: -float(v @ query))[:10]
     assert found.scores[-1] >= float(exact_top[-1] @ query) - 1e-6
+
+
+def _assert_exact_scores(org: OrgMemory, stored: dict[str, np.ndarray],
+                         query: np.ndarray) -> None:
+    found = org.index.dense(query, 10)
+    assert len(found) == 10
+    for pos, score in zip(found.positions.tolist(), found.scores.tolist(), strict=True):
+        exact = stored[org.index.id_at(pos)]
+        vec = org.index.vector_at(pos)
+        assert vec is not None and np.array_equal(vec, exact)
+        assert score == pytest.approx(float(exact @ query), abs=1e-6)
+
+
+async def test_exact_vectors_are_saved_with_the_graph_and_read_after_a_restart(
+        settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    texts = [f"Gate {i} boards the {i % 11} o'clock flight to Oslo and Bergen."
+             for i in range(90)]
+    await _build(settings, _docs("g", texts))
+    engine = await _reopen(settings)
+    try:
+        org = _org(engine)
+        path = org_vector_path(settings.data_path, engine.store, T, P)
+        assert org.vectors_from == "file" and exact_path(path).exists()
+        assert org.index.ann is not None
+        # Read from the saved file: nothing was copied into the scratch file.
+        assert org.index.ann._exact.scratch_rows == 0
+        stored = {c.id: np.frombuffer(c.embedding or b"", dtype=np.float32)
+                  for c in await engine.store.load_chunks(T, P)}
+        query = np.asarray(engine.embedder.embed(["the flight to Oslo"])[0],
+                           dtype=np.float32)
+        _assert_exact_scores(org, stored, query)
+        # A vector added after the restart is rescored from the scratch file.
+        await engine.create_index(T, P, "kb", _docs("new", ["Gate 99 boards last."]))
+        org.index.maintain(threads=1)
+        stored.update({c.id: np.frombuffer(c.embedding or b"", dtype=np.float32)
+                       for c in await engine.store.load_chunks(T, P)})
+        _assert_exact_scores(org, stored, np.asarray(
+            engine.embedder.embed(["Gate 99 boards last."])[0], dtype=np.float32))
+    finally:
+        await engine.close()
+    # An exact file that does not match (here: cut short) is not used: the vectors come
+    # from the store, and the load saves a good file again.
+    raw = exact_path(path).read_bytes()
+    exact_path(path).write_bytes(raw[:-4])
+    engine = await _reopen(settings)
+    try:
+        org = _org(engine)
+        assert "do not match" in caplog.text
+        assert org.index.ann is not None and org.index.ann._exact.scratch_rows > 0
+        _assert_exact_scores(org, stored, query)
+    finally:
+        await engine.close()
+    engine = await _reopen(settings)
+    try:
+        org = _org(engine)
+        assert org.index.ann is not None and org.index.ann._exact.scratch_rows == 0
+        _assert_exact_scores(org, stored, query)
+    finally:
+        await engine.close()

@@ -7,16 +7,17 @@ and delete_index do, including keys that collide.
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-import voxmem.engine._org_exact as org_exact
 import voxmem.engine._org_memory as org_module
 from voxmem.engine._org_exact import ExactRows
 from voxmem.engine._org_memory import OrgMemory
+from voxmem.engine._org_vectors import OrgVectors
 from voxmem.engine._payloads import FileRecords
 from voxmem.models import Chunk
 
@@ -122,7 +123,7 @@ def test_exact_rows_grow_and_read_back_by_position(tmp_path: Path) -> None:
     rows = ExactRows(DIMS, tmp_path, lock)
     data = np.arange(5_000 * DIMS, dtype=np.float32).reshape(5_000, DIMS)
     # Runs of consecutive positions and scattered ones; the file grows past its first
-    # size (its map is replaced) between writes.
+    # size between writes.
     rows.put(np.arange(0, 10, dtype=np.int64), data[:10])
     scattered = np.array([4_999, 2_000, 2_001, 11], dtype=np.int64)
     rows.put(scattered, data[scattered])
@@ -132,7 +133,7 @@ def test_exact_rows_grow_and_read_back_by_position(tmp_path: Path) -> None:
         assert not rows.get(np.array([12], dtype=np.int64)).any()  # never written
         with pytest.raises(IndexError):
             rows.get(np.array([1 << 20], dtype=np.int64))
-    assert np.array_equal(rows.read(np.array([9, 10, 11, 2_000], dtype=np.int64)),
+    assert np.array_equal(rows.get(np.array([9, 10, 11, 2_000], dtype=np.int64)),
                           data[[9, 10, 11, 2_000]] * np.array([1, 0, 1, 1],
                                                                dtype=np.float32)[:, None])
     rows.close()
@@ -149,15 +150,58 @@ def test_scratch_files_fall_back_to_the_temp_dir(tmp_path: Path,
     records.close()
 
 
-def test_exact_rows_read_the_same_after_their_pages_are_released(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(org_exact, "RELEASE_EVERY", 3)
+def _mapped_inodes() -> set[int]:
+    inodes = set()
+    for line in Path("/proc/self/maps").read_text().splitlines():
+        fields = line.split()
+        if len(fields) >= 5 and fields[4] != "0":
+            inodes.add(int(fields[4]))
+    return inodes
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc")
+def test_exact_rows_are_read_without_mapping_the_file(tmp_path: Path) -> None:
+    # A rescoring read through a memory map left every touched page mapped, and the
+    # process's resident set grew by most of the file over many searches.
     lock = threading.RLock()
     rows = ExactRows(DIMS, tmp_path, lock)
     data = np.random.default_rng(5).normal(size=(2_000, DIMS)).astype(np.float32)
     rows.put(np.arange(2_000, dtype=np.int64), data)
     picks = np.random.default_rng(6).integers(0, 2_000, size=(10, 50))
-    with lock:
-        for pick in picks:  # releases after the 3rd, 6th and 9th read
-            assert np.array_equal(rows.get(pick), data[pick])
+    for pick in picks:
+        assert np.array_equal(rows.get(pick), data[pick])
+    assert os.fstat(rows._fd).st_ino not in _mapped_inodes()
     rows.close()
+
+
+def _everything(positions: np.ndarray) -> np.ndarray:
+    return np.ones(positions.shape[0], dtype=np.bool_)
+
+
+def test_int8_graph_finds_vectors_added_before_and_after_a_restore(tmp_path: Path) -> None:
+    # The graph holds int8 codes of centred vectors; a restored graph must code later
+    # vectors with the centre and scale it was saved with, or they land off the scale
+    # the graph's earlier codes use.
+    dims = 32
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=(3_000, dims)).astype(np.float32) + 1.5  # a shared direction
+    base /= np.linalg.norm(base, axis=1, keepdims=True)
+    first = OrgVectors(dims, scratch_dir=tmp_path)
+    first.add(np.arange(2_000, dtype=np.int64), base[:2_000])
+    first.flush()
+    assert first.scale > 0
+    center, keys, positions = first.export(tmp_path / "graph")
+    fresh = OrgVectors(dims, scratch_dir=tmp_path)
+    fresh.scale = first.scale
+    fresh.restore((tmp_path / "graph").read_bytes(), center, keys, positions)
+    fresh.put_exact(positions, base[positions])
+    fresh.add(np.arange(2_000, 3_000, dtype=np.int64), base[2_000:])
+    fresh.flush()
+    assert fresh.pending == 0 and fresh.scale == first.scale
+    for i in range(0, 3_000, 37):
+        found, scores = fresh.search(base[i], 1, _everything)
+        best = int(found[np.argmax(scores)])
+        assert best == i
+        assert np.isclose(scores.max(), 1.0, atol=1e-5)  # rescored: the exact cosine
+    first.close()
+    fresh.close()

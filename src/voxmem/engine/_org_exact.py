@@ -1,48 +1,71 @@
-"""Exact float32 vectors of org chunks, on disk and memory-mapped, for rescoring.
+"""Exact float32 vectors of org chunks, in a file, read row by row for rescoring.
 
-The approximate graph (``_org_vectors.py``) stores float16 vectors and finds *nearly*
-the right neighbours: at 100,000 real chunks its own top 10 had strict recall@10 0.966
-against exact cosine, most misses being near-ties it cannot order at float16 precision.
-So the graph proposes a few times more candidates than wanted and each candidate is
-rescored with its exact float32 vector from here.
+The approximate graph (``_org_vectors.py``) stores compact vectors and finds *nearly*
+the right neighbours; its scores cannot order near-ties. So the graph proposes a few
+more candidates than wanted and each is rescored with its exact float32 vector from
+here.
 
-Held in anonymous memory, those vectors would cost 1 GB at a million chunks of 256
-dimensions. They live in a file instead: written with ``pwrite`` (the data goes to the
-page cache, not into this process's pages) and read through a read-only memory map, so
-a search faults in only the rows it rescored (tens of kilobytes), and the kernel may
-drop untouched pages under memory pressure and read them back on demand. The file is a
-per-process scratch copy of vectors the store holds, addressed by index position; it
-is created unlinked (nothing to clean up after a crash) and refilled by every load.
+Held in anonymous memory, those vectors would cost 1.5 GB at a million chunks of 384
+dimensions. They live in a file instead, written with ``pwrite`` and read with
+``preadv`` straight into the result array: the data sits in the page cache, which the
+kernel may drop under memory pressure and read back on demand, and none of it is
+mapped into this process. A memory map was tried first: every page a rescoring read
+touched stayed mapped and counted in the process's resident set (``RssFile``), so over
+1,000 searches at 100,000 chunks most of the file (~150 MB) became resident; dropping
+the mappings every few thousand reads bounded it only to what those reads touched.
+Reading rows explicitly costs ~1.6 µs a row (0.26 ms for 160 scattered rows against
+0.06 ms through a warm map, measured on this project's 2-core machines) and keeps the
+resident set flat.
+
+Two files: a per-process scratch file of vectors the store holds, addressed by index
+position, created unlinked (nothing to clean up after a crash); and, after a restart,
+the rows saved next to the graph (``_org_file.py``), one per saved key in the saved
+order, which a load attaches read-only (:meth:`ExactRows.use_saved`) instead of copying
+every vector from the store into the scratch file again (~15 % of a warm load). A
+position whose vector changes later is written to the scratch file and read from there.
 """
 
 from __future__ import annotations
 
-import mmap
 import os
 import threading
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import numpy.typing as npt
 
 from ._payloads import scratch_file
 
-__all__ = ["ExactRows"]
+__all__ = ["ExactRows", "read_rows"]
 
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 
 #: Rows the file is first sized for; it doubles (sparse, so unwritten rows cost no disk).
 FIRST_CAPACITY = 1_024
-#: Reads between two releases of the mapped pages (see :meth:`ExactRows.get`).
-RELEASE_EVERY = 2_048
+
+
+def read_rows(fd: int, positions: IntArray, dimensions: int, *, first: int = 0) -> FloatArray:
+    """The float32 rows at ``positions`` of the file ``fd`` (rows start at byte
+    ``first``), one ``preadv`` per run of consecutive positions, read straight into the
+    result; rows past the end of the file read as zeros."""
+    out = np.zeros((positions.shape[0], dimensions), dtype=np.float32)
+    if positions.shape[0] == 0:
+        return out
+    row_bytes = dimensions * 4
+    breaks = np.flatnonzero(np.diff(positions) != 1) + 1
+    for lo, hi in zip([0, *breaks.tolist()], [*breaks.tolist(), positions.shape[0]],
+                      strict=True):
+        os.preadv(fd, [out[lo:hi].data.cast("B")],
+                  first + int(positions[lo]) * row_bytes)
+    return out
 
 
 class ExactRows:
     """float32 rows by position; unwritten rows read as zeros.
 
-    Writes and the remap that growth needs happen under ``lock`` (the owning index's);
-    reads run under the same lock, so a read never sees a map being swapped.
+    Writes and reads run under ``lock`` (the owning index's).
     """
 
     def __init__(self, dimensions: int, directory: Path | None,
@@ -55,24 +78,34 @@ class ExactRows:
         self._file = scratch_file(directory, "org-exact-")
         self._fd = self._file.fileno()
         self._capacity = 0
-        self._map: mmap.mmap | None = None
-        self._rows: FloatArray = np.zeros((0, dimensions), dtype=np.float32)
-        self._reads = 0
+        #: the saved rows (see the module doc), their first byte, and per position the
+        #: saved row holding its vector (-1: the scratch file)
+        self._saved: IO[bytes] | None = None
+        self._saved_first = 0
+        self._saved_row: npt.NDArray[np.int32] = np.zeros(0, dtype=np.int32)
+
+    @property
+    def scratch_rows(self) -> int:
+        """Rows the scratch file is sized for (0: nothing was written to it)."""
+        return self._capacity
+
+    def use_saved(self, file: IO[bytes], first: int, positions: IntArray) -> None:
+        """Read the vectors of ``positions[i]`` from row ``i`` of ``file`` (rows start
+        at byte ``first``; -1: a row no position uses). Takes the file over."""
+        live = np.flatnonzero(positions >= 0)
+        with self._lock:
+            rows = np.full(int(positions.max()) + 1 if live.shape[0] else 0, -1,
+                           dtype=np.int32)
+            rows[positions[live]] = live
+            if self._saved is not None:
+                self._saved.close()
+            self._saved, self._saved_first, self._saved_row = file, first, rows
 
     def _ensure(self, rows: int) -> None:
         if rows <= self._capacity:
             return
         capacity = max(rows, 2 * self._capacity, FIRST_CAPACITY)
         os.ftruncate(self._fd, capacity * self._row_bytes)
-        # Views of the old map may still be alive in a caller's hands; it is closed when
-        # the last one goes (never explicitly: that would fail while views exist).
-        self._map = mmap.mmap(self._fd, capacity * self._row_bytes, access=mmap.ACCESS_READ)
-        if hasattr(mmap, "MADV_RANDOM"):
-            # A search touches scattered rows: without this, each fault reads ahead
-            # ~128 KB of neighbours into the map, resident for nothing.
-            self._map.madvise(mmap.MADV_RANDOM)
-        self._rows = np.frombuffer(self._map, dtype=np.float32).reshape(capacity,
-                                                                         self.dimensions)
         self._capacity = capacity
 
     def put(self, positions: IntArray, vectors: FloatArray) -> None:
@@ -83,6 +116,8 @@ class ExactRows:
         data = np.ascontiguousarray(vectors, dtype=np.float32)
         with self._lock:
             self._ensure(int(positions.max()) + 1)
+            saved = positions[positions < self._saved_row.shape[0]]
+            self._saved_row[saved] = -1  # the new vector is in the scratch file
             breaks = np.flatnonzero(np.diff(positions) != 1) + 1
             for lo, hi in zip([0, *breaks.tolist()], [*breaks.tolist(), positions.shape[0]],
                               strict=True):
@@ -90,46 +125,32 @@ class ExactRows:
                           int(positions[lo]) * self._row_bytes)
 
     def get(self, positions: IntArray) -> FloatArray:
-        """A copy of the rows at ``positions`` through the map (call with the lock
-        held)."""
-        if positions.shape[0] == 0:
-            return np.zeros((0, self.dimensions), dtype=np.float32)
-        if int(positions.max()) >= self._capacity:
-            raise IndexError(int(positions.max()))
-        got: FloatArray = self._rows[positions]
-        self._reads += 1
-        if self._reads % RELEASE_EVERY == 0 and self._map is not None and hasattr(
-                mmap, "MADV_DONTNEED"):
-            # Every page a read faulted in stays mapped, and counts in the process's RSS
-            # (RssFile), until unmapped: over many searches, the whole file (1 GB at a
-            # million chunks). Dropping the mappings leaves the data in the page cache;
-            # the next read of a row is a minor fault (~1 µs), so RSS stays at what
-            # recent searches touched. Measured: a read of 160 scattered rows through
-            # the map 0.03 ms p50, with pread 0.4 ms.
-            self._map.madvise(mmap.MADV_DONTNEED)
-        return got
-
-    def read(self, positions: IntArray) -> FloatArray:
-        """The rows at ``positions`` read with ``pread`` (one call per run of consecutive
-        positions), not through the map: for bulk reads (moving a load's vectors into
-        the graph), which would otherwise leave every page mapped and resident."""
-        out = np.zeros((positions.shape[0], self.dimensions), dtype=np.float32)
-        if positions.shape[0] == 0:
-            return out
+        """The rows at ``positions`` (a new array)."""
         with self._lock:
-            breaks = np.flatnonzero(np.diff(positions) != 1) + 1
-            for lo, hi in zip([0, *breaks.tolist()], [*breaks.tolist(), positions.shape[0]],
-                              strict=True):
-                raw = os.pread(self._fd, (hi - lo) * self._row_bytes,
-                               int(positions[lo]) * self._row_bytes)
-                out[lo:lo + len(raw) // self._row_bytes] = np.frombuffer(
-                    raw, dtype=np.float32).reshape(-1, self.dimensions)
-        return out
+            if self._saved is None:
+                scratch = positions
+            else:
+                rows = np.full(positions.shape[0], -1, dtype=np.int64)
+                inside = positions < self._saved_row.shape[0]
+                rows[inside] = self._saved_row[positions[inside]]
+                scratch = positions[rows < 0]
+            if scratch.shape[0] and int(scratch.max()) >= self._capacity:
+                raise IndexError(int(scratch.max()))
+            if self._saved is None:
+                return read_rows(self._fd, positions, self.dimensions)
+            out = np.empty((positions.shape[0], self.dimensions), dtype=np.float32)
+            from_saved = rows >= 0
+            out[~from_saved] = read_rows(self._fd, scratch, self.dimensions)
+            out[from_saved] = read_rows(self._saved.fileno(), rows[from_saved],
+                                        self.dimensions, first=self._saved_first)
+            return out
 
     def close(self) -> None:
         """Release the file (its pages go with it)."""
         with self._lock:
-            self._rows = np.zeros((0, self.dimensions), dtype=np.float32)
-            self._map = None
             self._capacity = 0
             self._file.close()
+            if self._saved is not None:
+                self._saved.close()
+                self._saved = None
+            self._saved_row = np.zeros(0, dtype=np.int32)

@@ -7,7 +7,16 @@ graph is a cache of vectors the store holds). Layout::
 
 The body holds the centre (float32), the keys (int64), the chunk ids (UTF-8, one per
 line) and usearch's serialised graph. The header names the format, the embedding model
-and dimensions, the graph parameters, each part's length and a CRC-32 of the body.
+and dimensions, the graph parameters, the scale of the graph's int8 codes, each part's
+length and a CRC-32 of the body.
+
+Next to it, ``<file>.exact`` holds the exact float32 vector of each saved key, in the
+order of the keys (for rescoring, ``_org_exact.py``): a 64-byte header (magic, a random
+token, dimensions, row count) and the rows. The vector file's header names the token;
+an exact file whose token, dimensions or size do not match is ignored, and the load
+copies the vectors from the store instead, as it did before the file existed. It is
+written and renamed into place before the vector file, so a crash between the two
+leaves a token mismatch, never a wrong pairing.
 
 Never trusted blindly: a file whose magic, lengths, checksum, model or parameters do
 not match is ignored (and later overwritten), and a good file is reconciled with the
@@ -31,25 +40,35 @@ import logging
 import mmap
 import os
 import re
+import secrets
 import struct
 import zlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
 from .._files import PRIVATE_DIR_MODE
 from ._org_vectors import ANN_CONNECTIVITY, ANN_DTYPE, ANN_EXPANSION_ADD, FloatArray, IntArray
 
-__all__ = ["SavedVectors", "org_vector_path", "read_vectors", "store_key", "write_vectors"]
+__all__ = ["SavedVectors", "exact_path", "org_vector_path", "read_vectors", "store_key",
+           "write_exact", "write_vectors"]
 
 log = logging.getLogger("voxmem.engine")
 
 MAGIC = b"VXORGVEC"
-FORMAT = 1
+#: 2: int8 codes with a scale (1: float16 vectors).
+FORMAT = 2
 _HEADER_LEN = struct.Struct("<I")
 #: Bytes per read while checksumming or copying the graph.
 _COPY_BYTES = 16 << 20
+EXACT_MAGIC = b"VXORGF32"
+#: magic, token (16 bytes), dimensions (u32), rows (u64), padded to EXACT_FIRST
+_EXACT_HEADER = struct.Struct("<8s16sIQ")
+EXACT_FIRST = 64
+#: Rows copied per read while saving the exact vectors (6 MB at 384 dimensions).
+_EXACT_SLICE = 4_096
 _PASSWORD = re.compile(r"(password=|://[^:/@]*:)[^ @]*")
 
 
@@ -61,6 +80,12 @@ class SavedVectors:
     center: FloatArray
     keys: IntArray
     ids: list[str]
+    #: the scale of the graph's int8 codes
+    scale: float
+    #: the saved exact vectors (open, rows from byte ``EXACT_FIRST``, in the order of
+    #: ``keys``), when their file matches
+    exact: IO[bytes] | None = None
+    exact_token: str = ""
 
 
 def store_key(store: object) -> str:
@@ -81,15 +106,62 @@ def org_vector_path(data_dir: Path, store: object, tenant_id: str, project_id: s
     return data_dir / "org-vectors" / f"{store_key(store)}-{project}.usearch"
 
 
+def exact_path(vector_file: Path) -> Path:
+    """Where the exact vectors of ``vector_file``'s keys are saved."""
+    return vector_file.with_name(vector_file.name + ".exact")
+
+
+def write_exact(path: Path, dimensions: int, count: int,
+                rows: Callable[[int, int], FloatArray]) -> str:
+    """Write ``count`` exact vectors (``rows(lo, hi)`` returns rows lo..hi-1 in the
+    keys' order) atomically, a slice at a time; returns the file's token."""
+    token = secrets.token_bytes(16)
+    path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as out:
+        header = _EXACT_HEADER.pack(EXACT_MAGIC, token, dimensions, count)
+        out.write(header.ljust(EXACT_FIRST, b"\0"))
+        for lo in range(0, count, _EXACT_SLICE):
+            out.write(np.ascontiguousarray(rows(lo, min(count, lo + _EXACT_SLICE)),
+                                           dtype=np.float32).tobytes())
+        out.flush()
+        os.fsync(out.fileno())
+    tmp.replace(path)
+    return token.hex()
+
+
+def _open_exact(path: Path, token: str, dimensions: int, count: int) -> IO[bytes] | None:
+    try:
+        file = path.open("rb")
+    except OSError:
+        return None
+    try:
+        head = file.read(_EXACT_HEADER.size)
+        size = os.fstat(file.fileno()).st_size
+        if (len(head) == _EXACT_HEADER.size
+                and _EXACT_HEADER.unpack(head) == (EXACT_MAGIC, bytes.fromhex(token),
+                                                   dimensions, count)
+                and size == EXACT_FIRST + count * dimensions * 4):
+            return file
+    except (OSError, ValueError):
+        pass
+    log.warning("org exact vectors %s do not match the vector file: copying them from "
+                "the store", path.name)
+    file.close()
+    return None
+
+
 def _expected(model: str, dimensions: int) -> dict[str, Any]:
     return {"format": FORMAT, "model": model, "dimensions": dimensions, "dtype": ANN_DTYPE,
             "connectivity": ANN_CONNECTIVITY, "expansionAdd": ANN_EXPANSION_ADD}
 
 
 def write_vectors(path: Path, model: str, dimensions: int, graph_file: Path,
-                  center: FloatArray, keys: IntArray, ids: list[str]) -> None:
+                  center: FloatArray, keys: IntArray, ids: list[str], *,
+                  scale: float, exact: str = "") -> None:
     """Write the file atomically (temporary file, fsync, rename); the graph is the one
-    usearch saved at ``graph_file`` (removed afterwards), copied in slices."""
+    usearch saved at ``graph_file`` (removed afterwards), copied in slices. ``exact``:
+    the token of the exact vectors saved for these keys (:func:`write_exact`)."""
     parts = [np.ascontiguousarray(center, dtype=np.float32).tobytes(),
              np.ascontiguousarray(keys, dtype=np.int64).tobytes(),
              "\n".join(ids).encode()]
@@ -100,7 +172,8 @@ def write_vectors(path: Path, model: str, dimensions: int, graph_file: Path,
     with graph_file.open("rb") as graph:
         while block := graph.read(_COPY_BYTES):
             crc = zlib.crc32(block, crc)
-    header = json.dumps({**_expected(model, dimensions), "count": len(ids),
+    header = json.dumps({**_expected(model, dimensions), "count": len(ids), "scale": scale,
+                         "exact": exact,
                          "lengths": [*(len(p) for p in parts), graph_len],
                          "crc32": crc}).encode()
     path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
@@ -134,6 +207,10 @@ def read_vectors(path: Path, model: str, dimensions: int) -> SavedVectors | None
         log.warning("org vector index %s not used (%s): rebuilding from the store",
                     path.name, why)
         return None
+    if why.exact_token:
+        exact = _open_exact(exact_path(path), why.exact_token, dimensions, len(why.ids))
+        if exact is not None:
+            return dataclasses.replace(why, exact=exact)
     return why
 
 
@@ -147,6 +224,8 @@ def _check(data: memoryview, model: str, dimensions: int) -> SavedVectors | str:
         lengths = [int(n) for n in header["lengths"]]
         expected_crc = int(header["crc32"])
         count = int(header["count"])
+        scale = float(header["scale"])
+        token = str(header.get("exact") or "")
     except (ValueError, KeyError, TypeError):
         return "header unreadable"
     if {k: header.get(k) for k in _expected(model, dimensions)} != _expected(model,
@@ -171,4 +250,5 @@ def _check(data: memoryview, model: str, dimensions: int) -> SavedVectors | str:
     ids = bytes(parts[2]).decode().split("\n") if count else []
     if center.shape[0] != dimensions or keys.shape[0] != count or len(ids) != count:
         return "inconsistent lengths"
-    return SavedVectors(graph=parts[3], center=center, keys=keys, ids=ids)
+    return SavedVectors(graph=parts[3], center=center, keys=keys, ids=ids, scale=scale,
+                        exact_token=token)

@@ -30,7 +30,7 @@ from ._caller_memory import (
 )
 from ._index import FloatArray, HybridIndex
 from ._malloc import release_free_memory
-from ._org_file import read_vectors, write_vectors
+from ._org_file import EXACT_FIRST, exact_path, read_vectors, write_exact, write_vectors
 from ._payloads import FileRecords
 
 __all__ = ["ORG_SAVE_INTERVAL_S", "OrgMemory"]
@@ -137,15 +137,16 @@ class OrgMemory:
             elif pos not in held:
                 by_document[key] = (*held, pos)
 
-    def _add_stored(self, chunks: Sequence[Chunk], covered: set[str]) -> None:
+    def _add_stored(self, chunks: Sequence[Chunk], covered: set[str], *,
+                    exact_saved: bool) -> None:
         dims = self.index.dimensions
         vectors = [vector_from_blob(c.embedding, dims) for c in chunks]
         # A chunk the saved graph covers gets no graph insert, only its exact copy for
-        # rescoring (written once its position exists).
+        # rescoring (written once its position exists), unless that was saved too.
         self.add_chunks(chunks, [None if c.id in covered else v
                                  for c, v in zip(chunks, vectors, strict=True)], bulk=True)
         ann = self.index.ann
-        if ann is None or not covered:
+        if ann is None or not covered or exact_saved:
             return
         index = self.index
         found = [(pos, v) for c, v in zip(chunks, vectors, strict=True)
@@ -195,7 +196,9 @@ class OrgMemory:
             self.versions = await store.index_versions(self.tenant_id, self.project_id)
             listed = await store.list_indexes(self.tenant_id, self.project_id)
             self.index.reserve(sum(i.chunk_count for i in listed))
-            add = functools.partial(self._add_stored, covered=covered)
+            exact_saved = saved is not None and saved.exact is not None
+            add = functools.partial(self._add_stored, covered=covered,
+                                    exact_saved=exact_saved)
             # Page by page: the whole project read at once was ~1.4 GB of transient
             # objects at a million chunks.
             async for page in store.chunk_pages(self.tenant_id, self.project_id):
@@ -207,10 +210,17 @@ class OrgMemory:
             # is free).
             del covered, add
             if saved is not None:
+                ann = self.index.ann
+                if ann is not None:
+                    ann.scale = saved.scale
+                    if saved.exact is not None:
+                        ann.use_saved_exact(saved.exact, EXACT_FIRST)
                 got = await loop.run_in_executor(
                     None, self.index.restore_vectors, saved.graph, saved.center, saved.keys,
                     saved.ids)
                 missing = len(self.index) - int(got.shape[0])
+                if ann is not None and not exact_saved:
+                    ann.dirty = True  # the save after the load writes the exact vectors
                 del saved
             self.vectors_from = ("store" if saved_count == 0 else
                                  "file" if missing <= 0 else "file+store")
@@ -279,8 +289,14 @@ class OrgMemory:
             self.vector_file.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
             center, keys, positions = ann.export(graph_file)
             ids = [self.index.id_at(p) for p in positions.tolist()]
+            # Streamed from the exact rows in slices (1.5 GB at a million chunks); a row
+            # whose vector changes meanwhile is saved with its newer vector, which is
+            # the one its chunk id now stands for.
+            token = write_exact(exact_path(self.vector_file), self.index.dimensions,
+                                positions.shape[0],
+                                lambda lo, hi: ann.exact_rows(positions[lo:hi]))
             write_vectors(self.vector_file, self.model, self.index.dimensions, graph_file,
-                          center, keys, ids)
+                          center, keys, ids, scale=ann.scale, exact=token)
             self._saved_at = time.monotonic()
             return True
         except OSError as exc:
@@ -289,6 +305,8 @@ class OrgMemory:
             with contextlib.suppress(OSError):  # a half-written graph (disk full)
                 self.vector_file.with_name(self.vector_file.name + ".graph").unlink(
                     missing_ok=True)
+                tmp = exact_path(self.vector_file)
+                tmp.with_name(tmp.name + ".tmp").unlink(missing_ok=True)
             return False
         finally:
             self._save_lock.release()

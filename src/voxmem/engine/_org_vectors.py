@@ -1,8 +1,8 @@
 """Approximate nearest neighbours over a project's org chunks, on usearch (HNSW).
 
 The org lane searches up to a million chunks inside a voice turn's budget, so exact
-cosine over every vector (1M x 256 float32 = 1 GB, ~100 ms) is out. usearch keeps the
-vectors as float16 in an HNSW graph, adds and removes without retraining, and saves
+cosine over every vector (1M x 384 float32 = 1.5 GB, ~150 ms) is out. usearch keeps
+the vectors as int8 in an HNSW graph, adds and removes without retraining, and saves
 and loads its graph as one buffer (comparison with faiss: docs/performance.md).
 
 Centring: sentence embeddings share a large common direction (the bundled model's
@@ -13,15 +13,26 @@ and ``q.m`` is the same for every chunk, so the ranking is exactly cosine's and 
 score is restored by adding it back. Any fixed ``m`` keeps that exact; the mean of the
 first vectors indexed makes the graph work well, and it is saved with the graph.
 
+Quantisation: the centred vectors go into the graph as int8 codes ``round(s (x - m))``
+with one scale ``s`` for every component, set once from the first vectors so that
+their largest components (the 99.99th percentile) just fit in [-127, 127]; the query is
+coded with a scale of its own (its largest component at 127). One global scale keeps
+the graph's geometry (inner products are only multiplied by a constant) and the query's
+own scale changes no ranking. The codes are quantised here, not by usearch: its int8
+conversion normalises every vector, which would undo the centring (that measured recall
+0.44). int8 halves the graph's vectors against float16 (384 MB less at a million chunks)
+for the same strict recall after rescoring (docs/performance.md); the scale is saved
+with the graph.
+
 Keys: a chunk's vector is stored under a key of its own, and the index keeps
 key <-> position maps to the :class:`HybridIndex` rows. Keys (not positions) go into
 the persisted file, with each key's chunk id, so a fresh process whose positions differ
 maps them back by chunk id.
 
 Rescoring: the graph proposes candidates (``k`` plus spare), and each is scored by
-its exact float32 vector from a memory-mapped file (``_org_exact.py``). The graph's
-float16 scores cannot order near-ties (strict recall@10 0.966 at 100k real chunks);
-rescored, the ranking among the candidates is exactly cosine's.
+its exact float32 vector read from a file (``_org_exact.py``). The graph's
+quantised scores cannot order near-ties; rescored, the ranking among the candidates is
+exactly cosine's.
 
 New vectors first land in an exactly-scanned *pending* buffer (an add on the event loop
 costs a copy); :meth:`OrgVectors.flush` moves them into the graph in slices off the event
@@ -36,7 +47,7 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -62,10 +73,12 @@ ANN_EXPANSION_ADD = 256
 ANN_EXPANSION_SEARCH = 512
 #: Vectors the centre is averaged over (the first ones indexed).
 CENTER_SAMPLE = 10_000
-#: Storage type of the vectors inside the graph. float16: usearch's int8 maps [-1, 1]
-#: linearly, which leaves centred components (typically |x| < 0.05) a few levels and
-#: drops recall@10 below 0.8 (measured).
-ANN_DTYPE = "f16"
+#: Storage type of the vectors inside the graph: int8 codes made here (module doc).
+ANN_DTYPE = "i8"
+#: The int8 code's full range, and the share of the first vectors' centred components
+#: that fit in it without clipping (the rest are clipped: rescoring fixes their scores).
+CODE_MAX = 127
+CODE_FIT_QUANTILE = 0.9999
 #: Vectors moved from the pending buffer into the graph per lock hold. An insert costs
 #: ~0.5-1 ms on a busy core, and searches wait for the lock meanwhile: a few inserts per
 #: hold keep that wait inside the org lane's budget.
@@ -80,7 +93,7 @@ PARALLEL_ADD_MIN = 4_096
 #: after the search (usearch filters nothing in Python), so ask for some spare.
 OVERFETCH = 2
 #: Candidates beyond ``k`` that are rescored exactly: a true neighbour the graph ranks
-#: just below ``k`` (a float16 near-tie) still makes the cut. For a top 10 that is 40
+#: just below ``k`` (a quantised near-tie) still makes the cut. For a top 10 that is 40
 #: candidates, the brief's 4x; recall@10 and its cost in docs/performance.md.
 RESCORE_SPARE = 30
 
@@ -108,10 +121,15 @@ class OrgVectors:
         #: every chunk, 1 GB of float32 at a million)
         self._pending_pos: list[int] = []
         self._flush_lock = threading.Lock()
-        #: the centre subtracted from every vector in the graph (see the module doc)
+        #: the centre subtracted from every vector in the graph, and the scale of its
+        #: int8 codes (see the module doc)
         self._center: FloatArray | None = None
+        self.scale = 0.0
         #: set when the graph or maps changed since the last save
         self.dirty = False
+        #: the saved exact vectors the next :meth:`restore` reads its keys' rows from
+        #: (file, first row's byte)
+        self._saved_exact: tuple[IO[bytes], int] | None = None
 
     # -- writing -------------------------------------------------------------------------
     def add(self, positions: IntArray, vectors: FloatArray) -> None:
@@ -120,6 +138,15 @@ class OrgVectors:
             self._exact.put(positions, vectors)
             self._pending_pos.extend(positions.tolist())
             self.dirty = True
+
+    def use_saved_exact(self, file: IO[bytes], first: int) -> None:
+        """The next :meth:`restore` reads the exact vectors of its keys from ``file``
+        (rows from byte ``first``, in the keys' order) instead of :meth:`put_exact`."""
+        self._saved_exact = (file, first)
+
+    def exact_rows(self, positions: IntArray) -> FloatArray:
+        """The exact vectors at ``positions`` (for saving them)."""
+        return self._exact.get(positions)
 
     def put_exact(self, positions: IntArray, vectors: FloatArray) -> None:
         """Record the exact vectors of ``positions`` whose graph entries come from a
@@ -160,17 +187,18 @@ class OrgVectors:
                     take = min(BULK_SLICE if backlog >= PARALLEL_ADD_MIN else FLUSH_SLICE,
                                backlog)
                     positions = np.asarray(self._pending_pos[:take], dtype=np.int64)
-                    vectors = self._exact.read(positions)
+                    vectors = self._exact.get(positions)
                     if self._center is None:
                         # From as many of the first vectors as there are (up to a
                         # sample), not just this slice: measured at 20k real chunks,
                         # recall@10 0.968 with the mean of 8 vectors, 0.987 with 100.
-                        sample = self._exact.read(np.asarray(
+                        sample = self._exact.get(np.asarray(
                             self._pending_pos[:CENTER_SAMPLE], dtype=np.int64))
                         self._center = np.mean(sample, axis=0).astype(np.float32)
-                    vectors = vectors - self._center
+                        self.scale = code_scale(sample - self._center)
+                    codes = encode(vectors - self._center, self.scale)
                     keys = np.arange(self._next_key, self._next_key + take, dtype=np.int64)
-                    self._ann.add(keys.astype(np.uint64), vectors,
+                    self._ann.add(keys.astype(np.uint64), codes,
                                   threads=threads if backlog >= PARALLEL_ADD_MIN else 1)
                     self._map(keys, positions)
                     self._next_key += take
@@ -227,10 +255,13 @@ class OrgVectors:
         parts_score: list[FloatArray] = []
         if len(self._ann) and self._center is not None:
             want = min(len(self._ann), max(k * OVERFETCH, k + RESCORE_SPARE))
-            found = self._ann.search(query, want, threads=1)
+            found = self._ann.search(encode_query(query), want, threads=1)
             positions = self._pos_of_key[np.asarray(found.keys, dtype=np.int64)]
             positions = positions[positions >= 0]
-            positions = positions[allowed(positions)]
+            # In the graph's order: the spare beyond ``k + RESCORE_SPARE`` covers rows
+            # the filter drops, and a kept row that far down is no near-tie of the top
+            # ``k``; not rescoring it saves a file read (~1.6 µs) per row.
+            positions = positions[allowed(positions)][:k + RESCORE_SPARE]
             parts_pos.append(positions)
             parts_score.append(np.einsum("ij,j->i", self._exact.get(positions), query))
         if self._pending_pos:
@@ -261,7 +292,10 @@ class OrgVectors:
 
     def restore(self, raw: memoryview | bytes, center: FloatArray, keys: IntArray,
                 positions: IntArray) -> None:
-        """Install a saved graph: ``keys`` map to ``positions`` (-1: drop the key)."""
+        """Install a saved graph: ``keys`` map to ``positions`` (-1: drop the key).
+
+        Its codes' scale is set first (:attr:`scale`, saved with the graph).
+        """
         ann = _new_index(self.dimensions)
         ann.load(raw)
         gone = keys[positions < 0]
@@ -269,11 +303,16 @@ class OrgVectors:
             ann.remove(gone.astype(np.uint64))
         with self._lock:
             self._ann = ann
-            self._center = np.asarray(center, dtype=np.float32)
+            # A graph saved before any vector was coded has no centre or scale yet: the
+            # next flush sets both from its vectors.
+            self._center = np.asarray(center, dtype=np.float32) if self.scale > 0 else None
             self._pos_of_key = np.full(64, -1, dtype=np.int64)
             self._key_of_pos = np.full(64, -1, dtype=np.int64)
             live = positions >= 0
             self._map(keys[live], positions[live])
+            if self._saved_exact is not None:
+                self._exact.use_saved(*self._saved_exact, positions)
+                self._saved_exact = None
             self._next_key = int(keys.max()) + 1 if keys.shape[0] else 0
             self.dirty = bool(gone.shape[0])
 
@@ -290,6 +329,28 @@ class OrgVectors:
             if self._pending_pos:
                 out |= np.isin(positions, np.asarray(self._pending_pos, dtype=np.int64))
         return out
+
+
+def code_scale(centred: FloatArray) -> float:
+    """The int8 codes' scale for vectors like ``centred`` (see the module doc)."""
+    if not centred.size:
+        return 1.0
+    fit = float(np.quantile(np.abs(centred), CODE_FIT_QUANTILE))
+    return CODE_MAX / fit if fit > 0 else 1.0
+
+
+def encode(centred: FloatArray, scale: float) -> npt.NDArray[np.int8]:
+    """int8 codes of centred vectors (clipped to the code's range)."""
+    codes: npt.NDArray[np.int8] = np.clip(np.rint(centred * scale), -CODE_MAX,
+                                          CODE_MAX).astype(np.int8)
+    return codes
+
+
+def encode_query(query: FloatArray) -> npt.NDArray[np.int8]:
+    """int8 code of a query, its largest component at the code's end (one positive
+    factor on every score: the ranking is the vector's)."""
+    peak = float(np.abs(query).max()) if query.size else 0.0
+    return encode(query, CODE_MAX / peak if peak > 0 else 1.0)
 
 
 def _new_index(dimensions: int) -> Index:
