@@ -171,3 +171,17 @@ def test_a_colour_and_a_maker_describe_a_vehicle() -> None:
 def test_a_street_named_gate_or_park() -> None:
     assert texts(("hi", "And the address?"), ("fourteen queens park", "14 Queens Park."),
                  kind="contact") == ["Address is 14 Queens Park"]
+
+
+@pytest.mark.parametrize(("user", "text"), [
+    ("i'd really appreciate it if you could always ring the bell twice",
+     "Asks to ring the bell twice"),
+    ("honestly the big tubs work better for us", "big tubs"),
+    ("emails are much better for me than calls", "Prefers email"),
+])
+def test_wishes_put_as_a_favour_or_a_comparison(user: str, text: str) -> None:
+    assert has(texts((user, "Okay."), kind="preference"), text)
+
+
+def test_a_day_that_works_better_is_not_a_thing_preferred() -> None:
+    assert texts(("i reckon thursdays work better", "Okay."), kind="preference") == []

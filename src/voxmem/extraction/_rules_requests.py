@@ -38,6 +38,26 @@ _STOP_THE = re.compile(
     r"(?P<what>(?:paper\s+|printed\s+|monthly\s+|marketing\s+|promotional\s+)?(?:statements|bills|"
     r"letters|catalogues|catalogs|brochures|newsletters|leaflets|reminders|marketing\s+calls|"
     r"marketing\s+emails|texts|emails))\b", re.IGNORECASE)
+# "i'd love it if you could use the unscented stuff": a wish put as a favour.
+_LOVE_IT_IF = re.compile(
+    r"\bi'd\s+(?:really\s+|so\s+)?(?:love|like|prefer|appreciate)\s+it\s+if\s+you\s+(?:could|would|can)\s+"
+    r"(?:always\s+|just\s+)?(?P<rest>[a-z][^.;!?]*)", re.IGNORECASE)
+# "i find morning deliveries work best", "afternoon slots work better for us".
+_WORKS_BEST = re.compile(
+    r"\b(?P<obj>(?:(?!(?:think|find|guess|reckon|suppose|really|probably|just|usually|"
+    r"normally|always|the|i|we)\b)[a-z]+\s+)?[a-z]+s)\s+(?:work|suit)\s+(?:best|better)\b",
+    re.IGNORECASE)
+# "texts are better than calls for me".
+_CHANNEL_BETTER = re.compile(
+    r"\b(?P<how>texts?|emails?|letters?|calls?|whatsapp)\s+(?:are|is)\s+(?:much\s+)?better\b",
+    re.IGNORECASE)
+_HOW = {"text": "text messages", "texts": "text messages", "email": "email", "emails": "email",
+        "letter": "letters by post", "letters": "letters by post", "call": "phone calls",
+        "calls": "phone calls", "whatsapp": "WhatsApp"}
+_WHEN_WORD = re.compile(r"(?:days?|mornings|afternoons|evenings|nights|weekends|weekdays)$",
+                        re.IGNORECASE)
+_NOT_A_THING = re.compile(r"^(?:that|this|these|those|things|days|times|they|both|which)\b",
+                          re.IGNORECASE)
 #: Longest request kept, in words.
 MAX_WORDS = 12
 
@@ -46,6 +66,22 @@ def standing_asks(t: TurnView) -> list[Candidate]:
     """Standing requests and stopped mailings in the caller's words (see the docstring)."""
     out: list[Candidate] = []
     for offset, sentence in sentences(t.user):
+        for m in _CHANNEL_BETTER.finditer(sentence):
+            out.append(t.candidate(f"Prefers {_HOW[m.group('how').lower()]}", "preference",
+                                   "preferred_contact_method", 0.65, offset + m.start()))
+        for m in _WORKS_BEST.finditer(sentence):
+            obj = clean_object(m.group("obj"))
+            # A day or a time is the availability rules' to read ("fridays work better").
+            if obj and not _NOT_A_THING.match(obj) and not ONE_OFF.search(obj) and not (
+                    _WHEN_WORD.search(obj)):
+                out.append(t.candidate(f"Prefers {obj}", "preference", None, 0.6,
+                                       offset + m.start()))
+        for m in _LOVE_IT_IF.finditer(sentence):
+            rest = clean_object(capture_phrase(sentence, m.start("rest")))
+            if 2 <= len(rest.split()) <= MAX_WORDS and not ONE_OFF.search(rest) and (
+                    "[redacted" not in rest):
+                out.append(t.candidate(f"Asks to {rest}", "preference", None, 0.6,
+                                       offset + m.start()))
         for m in _STOP_THE.finditer(sentence):
             out.append(t.candidate(f"Does not want {m.group('what').lower()}", "preference",
                                    None, 0.65, offset + m.start()))
