@@ -58,6 +58,9 @@ _WHEN_WORD = re.compile(r"(?:days?|mornings|afternoons|evenings|nights|weekends|
                         re.IGNORECASE)
 _NOT_A_THING = re.compile(r"^(?:that|this|these|those|things|days|times|they|both|which)\b",
                           re.IGNORECASE)
+_ANY_CUE = re.compile(
+    r"always|now\s+on|forward|future|time|stop|cancel|better|best|\bit\s+if\b|all\s+(?:my|our)",
+    re.IGNORECASE)
 #: Longest request kept, in words.
 MAX_WORDS = 12
 
@@ -65,6 +68,8 @@ MAX_WORDS = 12
 def standing_asks(t: TurnView) -> list[Candidate]:
     """Standing requests and stopped mailings in the caller's words (see the docstring)."""
     out: list[Candidate] = []
+    if not _ANY_CUE.search(t.user):
+        return out  # every shape below holds one of these words; most turns hold none
     for offset, sentence in sentences(t.user):
         for m in _CHANNEL_BETTER.finditer(sentence):
             out.append(t.candidate(f"Prefers {_HOW[m.group('how').lower()]}", "preference",
