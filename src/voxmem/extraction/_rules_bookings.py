@@ -13,9 +13,11 @@ written shapes:
   is.", "So that's Tuesday the 9th at 10am with Dr. Park", "Thanks Marek, Wednesday at 9".
 
 The last shape carries no booking word, so it needs more evidence: a day or a date
-*and* a clock time (or a part of the day), and nothing else in the sentence but who the
-booking is with. Opening hours ("8 till 4 on Sundays") and a time today ("5pm today") do
-not have that shape. A question is never a booking.
+*and* a clock time in digits, and nothing else in the sentence but who the booking is
+with; and it is not an echo of a day the caller named in the same turn ("can we move it
+to friday at 3" + "Done, Friday at 3pm." answers a request). Opening hours ("8 till 4 on
+Sundays") and a time today ("5pm today") do not have that shape. A question is never a
+booking.
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ _ACK = (r"(?:(?:done|great|perfect|lovely|okay|ok|right|brilliant|excellent|supe
 _BARE = re.compile(
     rf"^\s*(?:{_ACK}+|so\s+)?(?:(?:so\s+)?that's\s+(?:all\s+)?(?:(?:booked|arranged|set|"
     rf"confirmed)\s+)?(?:for\s+)?|(?:booked|confirmed|set)[,:]?\s+(?:for\s+)?|"
-    rf"(?:weekly|every)\s+|(?:your\s+)?first\s+[a-z]+\s+(?:is\s+)?)?(?P<when>{_DIGIT_PAIR}(?:\s+(?:weekly|each\s+week|every\s+week))?"
+    rf"(?:weekly|every)\s+|(?:your\s+)?first\s+[a-z]+\s+(?:is\s+)?)?"
+    rf"(?P<when>{_DIGIT_PAIR}(?:\s+(?:weekly|each\s+week|every\s+week))?"
     rf"{_WITH}?(?:\s+for\s+(?:two|three|four|five|six|\d+))?)"
     rf"(?:\s+it\s+is|\s+then)?\s*[.!;]?\s*$",
     re.IGNORECASE,
