@@ -327,9 +327,10 @@ def count_turns(data_dir: Path, admin_url: str | None = None) -> dict[str, int]:
     return {str(user): int(n) for user, n in rows}
 
 
-#: A graceful stop applies every journaled save to the store first; past capacity that
-#: backlog takes longer than the CLI's default wait before it escalates to SIGKILL.
-DRAIN_WAIT_S = 300.0
+#: A graceful stop applies every journaled save to the store first, and ``stop_runtime``
+#: waits for it as long as the runtime's heartbeat says it is alive; this is only how
+#: long a silent runtime gets before it is killed.
+DRAIN_WAIT_S = 60.0
 
 
 def stop_and_drain(data_dir: Path) -> str:

@@ -6,8 +6,8 @@ utterances, so chunks are distinct yet read like real text), then reports:
 
 - build time, and the time of the last create_index calls against the first (a build
   that costs the same per call at every size);
-- load time in a fresh engine on the same store (the persisted vector index is loaded,
-  not rebuilt), and start to first answered org search;
+- load time in a fresh engine on the same store (the persisted vector index and rows
+  file are loaded, not rebuilt), and start to first answered org search;
 - resident memory after the load;
 - org search p50/p95 in-process (``search_index``) and through the runtime's HTTP API;
 - recall@10 of the org lane's vector side against exact search over the same vectors.
@@ -184,6 +184,7 @@ async def load_and_search(args: argparse.Namespace, data_dir: str,
     out["start_to_warm_s"] = round(time.perf_counter() - t, 2)
     org = engine.org.memory("default", "bench")
     out["vectors_from"] = org.vectors_from
+    out["rows_from"] = org.rows_from
     out["chunks"] = len(org.index)
     out["rss_mb_loaded"] = round(rss_mb())
     out["rss_mb_loaded_parts"] = rss_parts()
@@ -330,7 +331,8 @@ def main() -> None:
          f"{out['create_index_ms_last_tenth']['p50']}", "flat = no superlinearity"),
         ("start to first org answer (s)", out["start_to_first_org_answer_s"],
          out["first_answer_from"]),
-        ("start to warm index (s)", out["start_to_warm_s"], f"vectors: {out['vectors_from']}"),
+        ("start to warm index (s)", out["start_to_warm_s"],
+         f"vectors: {out['vectors_from']}, rows: {out.get('rows_from', '?')}"),
         ("RSS loaded (MB)", out["rss_mb_loaded"], "fresh process"),
         ("RSS after searches (MB): anon / file",
          f"{out['rss_mb_after_search_parts']['RssAnon']} / "

@@ -28,6 +28,7 @@ from voxmem.engine._fusion import (
 )
 from voxmem.engine._index import BoolArray, HybridIndex, IntArray, Ranked
 from voxmem.engine._rank import RankParams
+from voxmem.engine._speakers import about_the_asker
 from voxmem.engine._time import DAY, TimeHint, parse_when
 from voxmem.models import Caller
 
@@ -381,5 +382,59 @@ async def test_the_engine_answers_from_the_named_speaker_and_the_named_date(
         # Two calls about the agency; the same question with another date finds the other.
         assert "more papers" in await top("What about the adoption agency on 23 March, 2026?")
         assert "called me back" in await top("What about the adoption agency on March 2, 2026?")
+    finally:
+        await engine.close()
+
+
+@pytest.mark.parametrize(("query", "asks"), [
+    ("what did I order last time?", True),
+    ("Where do we usually stay in May?", True),
+    ("I'm thinking of baking for my colleagues, any tips?", True),
+    ("where\u2019s the place I\u2019ve been to twice", True),
+    ("What did Melanie paint?", False),
+    # "US" lower-cases to "us", which is not on the list for this reason.
+    ("Which US cities does John mention visiting to Tim?", False),
+    ("when is the vet appointment", False),
+])
+def test_a_query_about_the_asker_is_told_by_its_first_person_words(
+        query: str, asks: bool) -> None:
+    assert about_the_asker(query) is asks
+
+
+async def test_the_learned_model_ranks_third_person_queries_only(tmp_path: Path) -> None:
+    """A query about the asker keeps the hand-set ranking; the rest the learned one
+    (and ``learned_for_asker`` hands the asker's queries to the model too)."""
+    engine = MemoryEngine(Settings(data_dir=str(tmp_path / "d"), embedder="static"),
+                          clock=lambda: NOW)
+    await engine.start()
+    try:
+        s = engine.scope(project_id="p", agent_id="a", user_id="dana")
+        # Three calls about the garden, oldest to newest; the newest matches the words best.
+        calls = [(30, "Dana: the roses in the garden need pruning, I think"),
+                 (20, "Dana: my garden tomatoes are ripe now"),
+                 (2, "Dana: I planted basil and mint in my garden, my garden is my joy")]
+        await engine.import_history(s, Caller("dana"), [
+            {"startedAt": NOW - age * DAY_S, "turns": [
+                {"userText": text, "assistantText": "", "createdAt": NOW - age * DAY_S}]}
+            for age, text in calls])
+        assert await engine.flush(60)
+
+        async def first(query: str, params: RankParams) -> str:
+            engine.params = params
+            result = await engine.search_memory(s, query, lanes=["permanent"],
+                                                timeout_ms=5000)
+            return str(result.permanent[0]["text"])
+
+        # A model that ranks by age alone, oldest first: no ranking built for recall
+        # would put the roses first for these words.
+        oldest_first = dataclasses.replace(engine.params, fusion=only("recency", -50.0))
+        hand = dataclasses.replace(engine.params, fusion=None)
+        about_me = "what did I say about my garden?"
+        about_dana = "what did Dana say about the garden?"
+        assert "roses" not in await first(about_me, hand)
+        assert await first(about_me, oldest_first) == await first(about_me, hand)
+        assert "roses" in await first(about_dana, oldest_first)
+        every = dataclasses.replace(oldest_first, learned_for_asker=True)
+        assert "roses" in await first(about_me, every)
     finally:
         await engine.close()

@@ -14,6 +14,7 @@ from voxmem import Settings
 from voxmem.engine import MemoryEngine
 from voxmem.engine._org_file import exact_path, org_vector_path
 from voxmem.engine._org_memory import OrgMemory
+from voxmem.engine._org_snapshot import rows_path
 
 DATA = Path(__file__).parent / "data"
 T, P = "default", "p1"
@@ -106,6 +107,7 @@ async def test_vector_file_is_reloaded_and_reconciled_with_the_store(
     finally:
         await engine.close()
     shutil.copy(stale, path)  # the file no longer matches the store
+    rows_path(path).unlink()  # the rows from the store (rows file: test_org_rows_file.py)
     engine = await _reopen(settings)
     try:
         org = _org(engine)

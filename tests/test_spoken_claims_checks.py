@@ -18,7 +18,9 @@ _SPOKEN = (
     "case incident reference ref phone mobile cell number reach me call is it's was no "
     "four two one oh double seven forty-four twenty nine hundred 4421 555 0100 (510) "
     "this name john dana i'm am at dot com gmail example j o h n e-mail email address "
-    "for his her son's calling behalf the about okay yeah"
+    "for his her son's calling behalf the about okay yeah "
+    # claim words inside other words, which the word-boundary check skips
+    "prefer border excellent cancel preorder orders rebill 5order ticketless xcase"
 )
 _WORDS = _SPOKEN.split()
 _speech = st.lists(
@@ -40,3 +42,17 @@ def test_claims_are_still_found() -> None:
     assert spoken_claims("it's dana at example dot com").identifiers[0][:2] == (
         "email", "dana@example.com")
     assert spoken_claims("nothing to see here, just a question").identifiers == ()
+
+
+def test_claim_words_inside_other_words_are_skipped() -> None:
+    # "order" in "border", "ref" in "prefer", "cell" in "excellent": no claim, and the
+    # word-boundary check is what lets such a turn skip the spoken-number rewrite.
+    text = "I prefer the excellent border seats, four four two one of them"
+    assert spoken_claims(text).identifiers == ()
+    assert spoken_claims("my order number is four four two one").identifiers == (
+        ("order", "4421", "4421"),)
+
+
+def test_on_behalf_is_only_said_of_identifiers() -> None:
+    assert not spoken_claims("I'm calling for my son today").on_behalf
+    assert spoken_claims("I'm calling for my son, his account is 7 7 2 1 0 9").on_behalf

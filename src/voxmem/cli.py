@@ -15,24 +15,28 @@ import asyncio
 import json
 import logging
 import os
-import signal
 import sqlite3
 import sys
 import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ._cli_index import add_index_parser
 from ._config import Settings, mask_secrets, settings_table
 from ._exceptions import VoxmemError
+from .runtime._stop import STOP_TIMEOUT_S, stop_runtime
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    from .runtime._discovery import StopProgress
+
+__all__ = ["main", "stop_runtime"]
 
 log = logging.getLogger("voxmem.cli")
 
-STOP_TIMEOUT_S = 15.0
+#: How often ``voxmem stop`` says how many journaled writes are still being stored.
+STOP_PROGRESS_EVERY_S = 2.0
 #: Exit code of a command whose output pipe closed early (128 + SIGPIPE, as a shell
 #: reports a process killed by it).
 EXIT_BROKEN_PIPE = 141
@@ -115,32 +119,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if report["running"] else 1
 
 
-def stop_runtime(data_dir: Path, timeout_s: float = STOP_TIMEOUT_S) -> str:
-    """Stop the runtime serving ``data_dir``: SIGTERM (flushes), SIGKILL if it hangs."""
-    from .runtime._discovery import read_discovery, remove_discovery, runtime_lock_held
-
-    found = read_discovery(data_dir)
-    if not runtime_lock_held(data_dir):
-        if found is not None:
-            remove_discovery(data_dir)
-        return "not running"
-    if found is None:
-        return "starting (no pid published yet); try again in a moment"
-    for sig, wait_s in ((signal.SIGTERM, timeout_s), (signal.SIGKILL, 5.0)):
-        try:
-            os.kill(found.pid, sig)
-        except ProcessLookupError:
-            return "stopped"
-        deadline = time.monotonic() + wait_s
-        while time.monotonic() < deadline:
-            if not runtime_lock_held(data_dir):
-                return "stopped" if sig == signal.SIGTERM else "killed"
-            time.sleep(0.05)
-    return f"pid {found.pid} did not exit"
-
-
 def cmd_stop(args: argparse.Namespace) -> int:
-    outcome = stop_runtime(_settings(args).data_path, args.timeout)
+    shown = [0.0]
+
+    def show(progress: StopProgress) -> None:
+        # At most every few seconds: a long drain should say it is moving, not scroll.
+        if progress.left and time.monotonic() - shown[0] >= STOP_PROGRESS_EVERY_S:
+            shown[0] = time.monotonic()
+            print(f"runtime: storing {progress.left} journaled writes before it exits",
+                  file=sys.stderr, flush=True)
+
+    outcome = stop_runtime(_settings(args).data_path, args.timeout, on_progress=show)
     print(f"runtime: {outcome}")
     return 0 if outcome in {"stopped", "killed", "not running"} else 1
 
@@ -371,7 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     stop = with_data_dir(sub.add_parser("stop", help="flush and stop the runtime"))
     stop.add_argument("--timeout", type=float, default=STOP_TIMEOUT_S,
-                      help="seconds to wait before SIGKILL")
+                      help="seconds the stopping runtime may show no sign of life before "
+                           "SIGKILL (a runtime still storing its backlog is waited for)")
     stop.set_defaults(func=cmd_stop)
 
     table = sub.add_parser("settings", help="print the settings table")

@@ -48,6 +48,10 @@ log = logging.getLogger("voxmem.engine.writer")
 
 RETRY_MIN_S = 0.05
 RETRY_MAX_S = 5.0
+#: On close, how long the applier may go without storing a record before it leaves the
+#: rest to the journal (replayed at the next start). A long backlog that keeps moving is
+#: drained whatever its size; only a store that stopped taking writes ends the wait.
+DRAIN_STALL_S = 30.0
 
 
 def _caller_and_turn(record: dict[str, Any]) -> tuple[Scope, Turn | None] | None:
@@ -126,10 +130,22 @@ class Applier:
             return False
         return True
 
-    async def aclose(self, drain_timeout: float = 30.0) -> None:
+    async def aclose(self, stall_timeout: float = DRAIN_STALL_S) -> None:
+        """Store everything queued while it keeps moving, then stop.
+
+        Gives up only after ``stall_timeout`` seconds in which no record was stored;
+        what is left stays in the journal.
+        """
         if self._task is None:
             return
-        await self.wait_applied(timeout=drain_timeout)
+        mark = self._applied_seq
+        while not await self.wait_applied(timeout=stall_timeout):
+            if self._applied_seq == mark:
+                log.warning("closing with %d journaled records not stored: the store took "
+                            "none in %.0f s; the next start replays them",
+                            self._enqueued_seq - self._applied_seq, stall_timeout)
+                break
+            mark = self._applied_seq
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task

@@ -21,6 +21,8 @@ the parts share, and runs a search as: resolve the filter once, then score both 
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import math
 import threading
 import weakref
@@ -34,11 +36,28 @@ import numpy.typing as npt
 from ._filters import Columns, Where
 from ._org_vectors import OrgVectors
 from ._payloads import FileRecords, PackedRecords
-from ._postings import Postings
+from ._postings import Postings, Segment
 from ._ranked import BoolArray, FloatArray, IntArray, Ranked
 from ._vectors import VectorStore
 
-__all__ = ["BoolArray", "FloatArray", "HybridIndex", "IntArray", "Ranked", "Where"]
+__all__ = ["BoolArray", "FloatArray", "HybridIndex", "IntArray", "Ranked", "RowsState", "Where"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RowsState:
+    """What :meth:`HybridIndex.export_rows` returns: live rows (at ``positions``, of
+    ``rows`` in use) and the postings of every position."""
+
+    positions: IntArray
+    rows: int
+    ids: list[str]
+    created: npt.NDArray[np.float64]
+    groups: IntArray
+    has_vector: BoolArray
+    doc_len: FloatArray
+    terms: list[str]
+    segments: list[Segment]
+    len_sum: float
 
 
 class HybridIndex:
@@ -64,7 +83,8 @@ class HybridIndex:
         self._decode = decode
         #: ``records`` (with a codec) keeps them in a file instead (org knowledge).
         self._payloads: list[Any] | PackedRecords | FileRecords = (
-            [] if encode is None or decode is None else records or PackedRecords())
+            [] if encode is None or decode is None
+            else records if records is not None else PackedRecords())
         self._pos: dict[str, int] = {}
 
     @property
@@ -225,11 +245,50 @@ class HybridIndex:
         a vector, so the caller can add the rest from the store.
         """
         with self._lock:
-            position_of = self.position_of
-            positions = np.fromiter(
-                ((p if (p := position_of(i)) is not None else -1) for i in ids),
-                dtype=np.int64, count=len(ids))
+            # A loop in C (a million ids: ~0.1 s, against ~2 s through position_of).
+            positions = np.fromiter(map(self._pos.get, ids, itertools.repeat(-1)),
+                                    dtype=np.int64, count=len(ids))
+            found = positions >= 0
+            positions[found & ~self.columns.alive[np.where(found, positions, 0)]] = -1
             return self.vectors.restore(raw, center, keys, positions)
+
+    def export_rows(self) -> RowsState:
+        """The live rows' ids, columns and postings as of one moment, for persisting
+        (``_org_snapshot.py``). Postings are returned for every position; the caller
+        drops removed ones with ``positions``."""
+        with self._lock:
+            n = self.columns.n
+            positions = np.flatnonzero(self.columns.alive[:n])
+            terms, segments, len_sum = self.postings.export()
+            return RowsState(
+                positions=positions, rows=n, ids=self.ids_at(positions.tolist()),
+                created=self.columns.created[positions], groups=self.columns.group[positions],
+                has_vector=self.vectors.has[positions], doc_len=self.postings.doc_len[:n].copy(),
+                terms=terms, segments=segments, len_sum=len_sum)
+
+    def install_rows(self, ids: list[str], created: npt.NDArray[np.float64], groups: IntArray,
+                     payloads: Callable[[], None], postings: tuple[list[str], list[Segment],
+                                                                   FloatArray, float]) -> None:
+        """Fill an empty index with persisted rows at positions ``0 .. len(ids) - 1``
+        (all live, no vectors yet); ``payloads`` appends their payload records."""
+        m = len(ids)
+        with self._lock:
+            if self.columns.n:
+                raise ValueError("install_rows needs an empty index")
+            self._reserve(m, exact=True)
+            self._ids.extend(ids)
+            payloads()
+            if len(self._payloads) != m:
+                raise ValueError("payload records do not match the rows")
+            self._pos.update(zip(ids, range(m), strict=True))
+            self.postings.install(*postings)
+            self.columns.extend(created.tolist(), groups.tolist())
+            self.vectors.add_rows(0, m, None)
+
+    @property
+    def payload_records(self) -> FileRecords | PackedRecords | list[Any]:
+        """Where payloads are kept (a persisted load appends to it directly)."""
+        return self._payloads
 
     def _replayed(self, doc_id: str, vector: FloatArray | None) -> bool:
         """True when ``doc_id`` is live already (filling in its vector if it had none)."""

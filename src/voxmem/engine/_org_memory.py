@@ -10,12 +10,15 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
+import numpy.typing as npt
 
 from .._files import PRIVATE_DIR_MODE
 from ..models import Chunk
@@ -30,7 +33,16 @@ from ._caller_memory import (
 )
 from ._index import FloatArray, HybridIndex
 from ._malloc import release_free_memory
-from ._org_file import EXACT_FIRST, exact_path, read_vectors, write_exact, write_vectors
+from ._org_file import (
+    EXACT_FIRST,
+    SavedVectors,
+    exact_path,
+    read_vectors,
+    write_exact,
+    write_vectors,
+)
+from ._org_snapshot import PersistedRows, checksum, read_rows, rows_path, write_rows
+from ._org_vectors import OrgVectors
 from ._payloads import FileRecords
 
 __all__ = ["ORG_SAVE_INTERVAL_S", "OrgMemory"]
@@ -40,6 +52,13 @@ log = logging.getLogger("voxmem.engine")
 #: A stream of create_index calls rewrites the org vector file at most this often (a
 #: full write: ~0.5 GB at 1M chunks); engine close writes whatever is left.
 ORG_SAVE_INTERVAL_S = 60.0
+#: The rows file (payloads, postings, exact vectors: ~2 GB at a million chunks) is
+#: rewritten at most this often under a stream of writes; a load from the store and
+#: engine close write it at once. Between writes it is stale, and a restart after a kill
+#: then loads from the store.
+ROWS_SAVE_INTERVAL_S = 600.0
+#: Rows installed from the rows file per lock hold (searches wait meanwhile).
+_INSTALL_SLICE = 65_536
 #: Index group of an org index's chunks: ``INDEX_GROUP_BASE - n`` for the n-th index
 #: name seen. Negative, so ranking that reads groups above 0 as calls never applies.
 INDEX_GROUP_BASE = -(1 << 40)
@@ -66,9 +85,8 @@ class OrgMemory:
         # Payloads and exact vectors in scratch files next to the vector file (not on a
         # tmpfs, where they would be as resident as arrays): ~1.5 GB at a million
         # chunks that need not be in anonymous memory (docs/performance.md).
-        scratch = vector_file.parent if vector_file is not None else None
-        self.index = HybridIndex(dimensions, encode=encode_doc, decode=decode_doc, ann=True,
-                                 records=FileRecords(scratch), scratch_dir=scratch)
+        self._scratch = vector_file.parent if vector_file is not None else None
+        self.index = self._empty_index(dimensions)
         self.versions: dict[str, int] = {}
         self.ready = asyncio.Event()
         self.load_error: Exception | None = None
@@ -80,17 +98,38 @@ class OrgMemory:
         #: documents whose keys collide share an entry; removal checks each chunk's own
         #: payload, so a collision costs a decode, never a wrong removal.
         self._by_document: dict[int, int | tuple[int, ...]] = {}
+        #: document keys of positions 0.. from the rows file, not yet in _by_document:
+        #: a dict of a million entries costs ~1 s to build, which a start-up need not
+        #: pay before the first write or deletion
+        self._doc_keys: npt.NDArray[np.int64] | None = None
         #: index name -> the index group its chunks carry (removing an index walks only
         #: its own chunks)
         self._groups: dict[str, int] = {}
         self._save_lock = threading.Lock()
         self._upkeep_lock = threading.Lock()
         self._saved_at = 0.0
+        self._rows_saved_at = 0.0
+        #: set when rows changed since the rows file was written (or it never was)
+        self._rows_dirty = False
+        #: where the last load got its rows: "file" (the rows file) or "store"
+        self.rows_from = ""
+        #: the rows file's large parts still to check (after the load), and its file
+        self._unverified: tuple[list[tuple[int, int, int]], BinaryIO] | None = None
+        #: set once those checks ran (at once for a load from the store)
+        self.verified = asyncio.Event()
+        #: the rows file turned out damaged after the load: the owner loads afresh
+        self.damaged = False
+        #: set when a damaged index's replacement load ended (OrgKnowledge)
+        self.replaced = asyncio.Event()
         #: how the last load got its vectors: "file", "file+store" or "store"
         self.vectors_from = ""
         #: create_index writes that arrived while loading, applied when the load ends
         self._during_load: list[tuple[str, list[str], list[Chunk],
                                       list[FloatArray | None], int]] = []
+
+    def _empty_index(self, dimensions: int) -> HybridIndex:
+        return HybridIndex(dimensions, encode=encode_doc, decode=decode_doc, ann=True,
+                           records=FileRecords(self._scratch), scratch_dir=self._scratch)
 
     def apply_write(self, index_name: str, document_ids: list[str], chunks: list[Chunk],
                     vectors: list[FloatArray | None], version: int) -> None:
@@ -103,6 +142,7 @@ class OrgMemory:
         if not self.ready.is_set():
             self._during_load.append((index_name, document_ids, chunks, vectors, version))
             return
+        self._rows_dirty = True
         for doc_id in document_ids:
             self.remove_document(index_name, doc_id)
         self.add_chunks(chunks, vectors)
@@ -122,7 +162,7 @@ class OrgMemory:
                     for chunk in chunks],
             bulk=bulk,
         )
-        by_document = self._by_document
+        by_document = self._documents()
         for chunk in chunks:
             pos = index.position_of(chunk.id)
             if pos is None:
@@ -156,9 +196,22 @@ class OrgMemory:
             ann.put_exact(np.array([p for p, _ in found], dtype=np.int64),
                           np.stack([v for _, v in found]))
 
+    def _documents(self) -> dict[int, int | tuple[int, ...]]:
+        """The document index (see ``_by_document``), completed from the rows file's
+        keys on first use (writes run on the event loop, one at a time)."""
+        keys, self._doc_keys = self._doc_keys, None
+        if keys is not None:
+            by_document = self._by_document
+            for pos, key in enumerate(keys.tolist()):
+                held = by_document.get(key)
+                by_document[key] = (pos if held is None else (held, pos)
+                                    if isinstance(held, int) else (*held, pos))
+        return self._by_document
+
     def remove_document(self, index_name: str, document_id: str) -> None:
+        self._rows_dirty = True
         key = document_key(index_name, document_id)
-        held = self._by_document.pop(key, None)
+        held = self._documents().pop(key, None)
         if held is None:
             return
         index = self.index
@@ -174,6 +227,7 @@ class OrgMemory:
 
     def remove_index(self, index_name: str) -> None:
         """Hide every chunk of ``index_name`` (the index was deleted)."""
+        self._rows_dirty = True
         group = self._groups.get(index_name)
         if group is not None:
             index = self.index
@@ -185,45 +239,29 @@ class OrgMemory:
         self.versions.pop(index_name, None)
 
     async def load(self, store: Store) -> None:
+        """Load the project's org indexes: from the rows and vector files when they match
+        the store, else from the store (the vector graph from its file when good)."""
         try:
             loop = asyncio.get_running_loop()
             saved = None
             if self.vector_file is not None:
                 saved = await loop.run_in_executor(None, read_vectors, self.vector_file,
                                                    self.model, self.index.dimensions)
-            covered: set[str] = set(saved.ids) if saved is not None else set()
-            saved_count = len(covered)
             self.versions = await store.index_versions(self.tenant_id, self.project_id)
-            listed = await store.list_indexes(self.tenant_id, self.project_id)
-            self.index.reserve(sum(i.chunk_count for i in listed))
-            exact_saved = saved is not None and saved.exact is not None
-            add = functools.partial(self._add_stored, covered=covered,
-                                    exact_saved=exact_saved)
-            # Page by page: the whole project read at once was ~1.4 GB of transient
-            # objects at a million chunks.
-            async for page in store.chunk_pages(self.tenant_id, self.project_id):
-                await load_in_slices(add, page)
-                del page  # not kept alive through the rest of the load
-            missing = len(self.index) - len(covered)
-            # ``add`` holds the set too: a million ids, ~100 MB, freed before the
-            # graph is restored (and before malloc_trim, which can only return what
-            # is free).
-            del covered, add
-            if saved is not None:
-                ann = self.index.ann
-                if ann is not None:
-                    ann.scale = saved.scale
-                    if saved.exact is not None:
-                        ann.use_saved_exact(saved.exact, EXACT_FIRST)
-                got = await loop.run_in_executor(
-                    None, self.index.restore_vectors, saved.graph, saved.center, saved.keys,
-                    saved.ids)
-                missing = len(self.index) - int(got.shape[0])
-                if ann is not None and not exact_saved:
-                    ann.dirty = True  # the save after the load writes the exact vectors
-                del saved
-            self.vectors_from = ("store" if saved_count == 0 else
-                                 "file" if missing <= 0 else "file+store")
+            rows = None
+            if self.vector_file is not None:
+                rows = await loop.run_in_executor(None, functools.partial(
+                    read_rows, rows_path(self.vector_file), model=self.model,
+                    dimensions=self.index.dimensions, versions=dict(self.versions)))
+            # The rows file holds no vectors: it is used with a vector file (and its
+            # exact vectors) that covers its rows, else the store is read.
+            installed = (rows is not None and saved is not None and saved.exact is not None
+                         and await loop.run_in_executor(None, self._install_rows, rows,
+                                                        saved))
+            del rows
+            if not installed:
+                await self._load_from_store(store, saved)
+            del saved
             self._replay_writes()
             await loop.run_in_executor(None, self.index.compact)
             await loop.run_in_executor(None, self.index.maintain)
@@ -234,8 +272,100 @@ class OrgMemory:
         finally:
             self._replay_writes()  # no await since the last one: nothing can slip in
             self.ready.set()
-        if self.load_error is None:
-            await asyncio.get_running_loop().run_in_executor(None, self.save, 0.0)
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(None, self._verify_rows)
+        finally:
+            self.verified.set()
+        if self.load_error is None and not self.damaged:
+            await loop.run_in_executor(None, self.save, 0.0)
+
+    def _verify_rows(self) -> None:
+        """Check the rows file's large parts, now that the index serves (module doc of
+        ``_org_snapshot.py``); a damaged file is removed and :attr:`damaged` set."""
+        pending, self._unverified = self._unverified, None
+        if pending is None:
+            return
+        large, file = pending
+        with file:
+            good = all(checksum(file.fileno(), at, n) == want for at, n, want in large)
+        if not good and self.vector_file is not None:
+            log.warning("org rows file of project %s is damaged: reloading from the store",
+                        self.project_id)
+            self.damaged = True
+            rows_path(self.vector_file).unlink(missing_ok=True)
+
+    async def _load_from_store(self, store: Store, saved: SavedVectors | None) -> None:
+        loop = asyncio.get_running_loop()
+        self.rows_from = "store"
+        self._rows_dirty = True  # the next save writes the rows file
+        covered: set[str] = set(saved.ids) if saved is not None else set()
+        saved_count = len(covered)
+        listed = await store.list_indexes(self.tenant_id, self.project_id)
+        self.index.reserve(sum(i.chunk_count for i in listed))
+        exact_saved = saved is not None and saved.exact is not None
+        add = functools.partial(self._add_stored, covered=covered, exact_saved=exact_saved)
+        # Page by page: the whole project read at once was ~1.4 GB of transient
+        # objects at a million chunks.
+        async for page in store.chunk_pages(self.tenant_id, self.project_id):
+            await load_in_slices(add, page)
+            del page  # not kept alive through the rest of the load
+        missing = len(self.index) - len(covered)
+        # ``add`` holds the set too: a million ids, ~100 MB, freed before the
+        # graph is restored (and before malloc_trim, which can only return what
+        # is free).
+        del covered, add
+        if saved is not None:
+            ann = self.index.ann
+            if ann is not None:
+                ann.scale = saved.scale
+                if saved.exact is not None:
+                    ann.use_saved_exact(saved.exact, EXACT_FIRST)
+            got = await loop.run_in_executor(
+                None, self.index.restore_vectors, saved.graph, saved.center, saved.keys,
+                saved.ids)
+            missing = len(self.index) - int(got.shape[0])
+            if ann is not None and not exact_saved:
+                ann.dirty = True  # the save after the load writes the exact vectors
+        self.vectors_from = ("store" if saved_count == 0 else
+                             "file" if missing <= 0 else "file+store")
+
+    def _install_rows(self, rows: PersistedRows, saved: SavedVectors) -> bool:
+        """Fill the (empty) index from the rows file and its graph and exact vectors from
+        the vector file (off the event loop). False, with the index empty again, when
+        the graph lacks a vector some row has (then the store is read)."""
+        index = self.index
+        records = index.payload_records
+        if not isinstance(records, FileRecords):
+            raise TypeError("org payloads are file records")
+        index.install_rows(
+            rows.ids, rows.created, rows.groups,
+            # The reader closes its own descriptor.
+            lambda: records.adopt(os.fdopen(os.dup(rows.file.fileno()), "rb"),
+                                  rows.payloads_at, rows.payload_lengths),
+            (rows.terms, rows.segments, rows.doc_len, rows.len_sum))
+        ann = index.ann
+        if ann is None:
+            raise TypeError("an org index has an approximate vector index")
+        ann.scale = saved.scale
+        if saved.exact is not None:
+            ann.use_saved_exact(saved.exact, EXACT_FIRST)
+        got = index.restore_vectors(saved.graph, saved.center, saved.keys, saved.ids)
+        covered = np.zeros(len(rows.ids), dtype=np.bool_)
+        covered[got] = True
+        if (rows.has_vector & ~covered).any():
+            # The vector file is older than the rows (it failed to save): start again
+            # (the discarded index's scratch files are unlinked already).
+            self.index = self._empty_index(index.dimensions)
+            rows.file.close()
+            return False
+        self._groups = dict(rows.group_names)
+        self._doc_keys = rows.doc_keys
+        self._unverified = (rows.large, os.fdopen(os.dup(rows.file.fileno()), "rb"))
+        rows.file.close()
+        self.vectors_from = "file"
+        self.rows_from = "file"
+        return True
 
     def _replay_writes(self) -> None:
         queued, self._during_load = self._during_load, []
@@ -276,9 +406,49 @@ class OrgMemory:
         Returns True when a file was written.
         """
         ann = self.index.ann
-        if (self.vector_file is None or ann is None
-                or time.monotonic() - self._saved_at < min_interval_s
-                or not self._save_lock.acquire(blocking=wait)):
+        if self.vector_file is None or ann is None or not self._save_lock.acquire(
+                blocking=wait):
+            return False
+        try:
+            rows_due = self._rows_dirty and (
+                min_interval_s <= 0.0
+                or time.monotonic() - self._rows_saved_at >= ROWS_SAVE_INTERVAL_S)
+            wrote = self._save_vectors(ann, min_interval_s)
+            if rows_due and self.ready.is_set() and self.load_error is None:
+                wrote = self._save_rows(ann) or wrote
+            return wrote
+        finally:
+            self._save_lock.release()
+
+    def _save_rows(self, ann: OrgVectors) -> bool:
+        assert self.vector_file is not None
+        self._rows_dirty = False  # a write racing the export marks it dirty again
+        # Versions first, rows second: a write between the two makes the file older
+        # than the store (rejected on load), never newer (_org_snapshot.py).
+        versions = dict(self.versions)
+        groups = dict(self._groups)
+        state = self.index.export_rows()
+        records = self.index.payload_records
+
+        def key_of(raw: bytes) -> int:
+            doc = decode_doc(raw)
+            return document_key(doc.index or "", doc.document_id or "")
+
+        try:
+            write_rows(rows_path(self.vector_file), model=self.model,
+                       dimensions=self.index.dimensions, versions=versions,
+                       group_names=groups, state=state, payload_at=records.__getitem__,
+                       doc_key_of=key_of)
+        except (OSError, ValueError) as exc:
+            self._rows_dirty = True
+            log.warning("saving org rows of project %s failed: %s", self.project_id, exc)
+            return False
+        self._rows_saved_at = time.monotonic()
+        return True
+
+    def _save_vectors(self, ann: OrgVectors, min_interval_s: float) -> bool:
+        assert self.vector_file is not None
+        if time.monotonic() - self._saved_at < min_interval_s:
             return False
         try:
             if not ann.dirty:
@@ -308,5 +478,3 @@ class OrgMemory:
                 tmp = exact_path(self.vector_file)
                 tmp.with_name(tmp.name + ".tmp").unlink(missing_ok=True)
             return False
-        finally:
-            self._save_lock.release()

@@ -19,7 +19,7 @@ import os
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO
+from typing import IO, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -127,7 +127,7 @@ class FileRecords:
     location never change once written, and grown arrays are swapped in whole).
     """
 
-    __slots__ = ("_end", "_file", "_length", "_n", "_offset")
+    __slots__ = ("_base_file", "_base_n", "_end", "_file", "_length", "_n", "_offset")
 
     def __init__(self, directory: Path | None = None) -> None:
         self._file = scratch_file(directory, "org-records-")
@@ -135,6 +135,9 @@ class FileRecords:
         self._length: npt.NDArray[np.int32] = np.zeros(64, dtype=np.int32)
         self._n = 0
         self._end = 0
+        #: records ``0 .. _base_n - 1`` are read from this file (:meth:`adopt`)
+        self._base_file: BinaryIO | None = None
+        self._base_n = 0
 
     def __len__(self) -> int:
         return self._n
@@ -162,11 +165,30 @@ class FileRecords:
         self._end = int(ends[-1]) if m else self._end
         self._n = n + m
 
+    def adopt(self, file: BinaryIO, offset: int, lengths: npt.NDArray[np.int64]) -> None:
+        """Take records ``0 .. len(lengths) - 1`` from ``file``, stored end to end from
+        ``offset`` (a persisted index's payloads), read there instead of copied. The
+        file is kept open and closed with this object; later records go to the scratch
+        file."""
+        if self._n:
+            raise ValueError("adopt needs empty records")
+        m = lengths.shape[0]
+        if m > self._offset.shape[0]:
+            self._offset = grow(self._offset, m, 0)
+            self._length = grow(self._length, m, 0)
+        ends = np.cumsum(lengths) + offset
+        self._offset[:m] = ends - lengths
+        self._length[:m] = lengths
+        self._base_file, self._base_n, self._n = file, m, m
+
     def __getitem__(self, i: int) -> bytes:
         if not 0 <= i < self._n:
             raise IndexError(i)
-        return os.pread(self._file.fileno(), int(self._length[i]), int(self._offset[i]))
+        file = self._base_file if i < self._base_n and self._base_file else self._file
+        return os.pread(file.fileno(), int(self._length[i]), int(self._offset[i]))
 
     def close(self) -> None:
-        """Release the file."""
+        """Release the file (and an adopted one)."""
         self._file.close()
+        if self._base_file is not None:
+            self._base_file.close()

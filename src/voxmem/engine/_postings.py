@@ -55,6 +55,14 @@ class Segment:
         self.docs: npt.NDArray[np.int32] = doc_of.astype(np.int32)
         self.tfs: FloatArray = tfs.astype(np.float32)
 
+    @classmethod
+    def of_parts(cls, tids: IntArray, offsets: IntArray, docs: npt.NDArray[np.int32],
+                 tfs: FloatArray) -> Segment:
+        """A segment from arrays already in its layout (a persisted index's views)."""
+        seg = cls.__new__(cls)
+        seg.tids, seg.offsets, seg.docs, seg.tfs = tids, offsets, docs, tfs
+        return seg
+
     @property
     def size(self) -> int:
         return int(self.docs.shape[0])
@@ -248,6 +256,28 @@ class Postings:
                 return False
             self.segments = [*merged, *current[len(snapshot):]]
         return True
+
+    # -- persistence ---------------------------------------------------------------------
+    def export(self) -> tuple[list[str], list[Segment], float]:
+        """The vocabulary (terms in term-id order), the segments and the length total, as
+        of now (call with the lock held; segments are immutable, so they may be read
+        after it is released)."""
+        self.flush_head(bulk=True)
+        # Term ids are handed out in insertion order and never reused, so the dict's
+        # order is term-id order.
+        return list(self.vocab), list(self.segments), self.len_sum
+
+    def install(self, terms: list[str], segments: list[Segment], doc_len: FloatArray,
+                len_sum: float) -> None:
+        """Take over a persisted state for positions ``0 .. len(doc_len) - 1`` (an index
+        that holds no documents yet; call with the lock held)."""
+        self.vocab = dict(zip(terms, range(len(terms)), strict=True))
+        self.segments = segments
+        self._head, self._head_size = {}, 0
+        n = doc_len.shape[0]
+        self.reserve(n, 0)
+        self.doc_len[:n] = doc_len
+        self.len_sum = len_sum
 
     # -- reading -------------------------------------------------------------------------
     def cost(self, terms: Sequence[str]) -> int:

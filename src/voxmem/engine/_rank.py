@@ -59,6 +59,12 @@ class RankParams:
     #: Learned fusion (``_fusion.py``): when set, a logistic model over per-candidate
     #: features replaces the hand-set call, neighbour and time constants above.
     fusion: FusionModel | None = None
+    #: Whether ``fusion`` ranks a query about the asker too ("what did I order?",
+    #: ``_speakers.about_the_asker``). Off: the model's weights come from questions
+    #: about a named third person, and on the callers' questions about themselves the
+    #: hand-set ranking above did better held out (LongMemEval turn recall@10 0.926 vs
+    #: 0.840; docs/recall.md, "Who is asked about").
+    learned_for_asker: bool = False
     #: The token vectors the learned fusion's topic features compare words through
     #: (``_topic.py``); None for an embedder without them (the features are then 0).
     topic: TopicModel | None = None

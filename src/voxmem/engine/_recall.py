@@ -21,6 +21,7 @@ from ._index import BoolArray, FloatArray, HybridIndex, IntArray, Ranked, Where
 from ._org_memory import OrgMemory
 from ._rank import RankParams, fuse, structure, time_boost
 from ._ranked import distinct
+from ._speakers import about_the_asker
 from ._time import TimeHint
 
 __all__ = ["KeywordPhase", "Query", "caller_candidates", "caller_keyword_phase", "doc_hit",
@@ -203,7 +204,8 @@ def search_caller_lane(
         return []
     index = mem.index
     got = _gather(mem, lane, query, k, params, words)
-    if params.fusion is not None:
+    if params.fusion is not None and (params.learned_for_asker
+                                      or not about_the_asker(query.text)):
         fused = learned_rank(params.fusion, candidate_features(
             index, got.fused, got.keyword, got.dense, query.vector, query.now, query.when,
             got.allowed, query.text, params.topic), query.now, params)

@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from ._index import HybridIndex, IntArray, PerIndex
 
-__all__ = ["names_someone", "speaker_features", "speaker_label"]
+__all__ = ["about_the_asker", "names_someone", "speaker_features", "speaker_label"]
 
 F64 = npt.NDArray[np.float64]
 
@@ -28,6 +28,9 @@ _WORD = re.compile(r"[a-z0-9]+")
 _FIRST_PERSON = frozenset({"i", "i'm", "i've", "i'd", "i'll", "me", "my", "mine", "we",
                            "our", "us", "myself"})
 _STRIP = ".,!?;:\"()[]-\u2019'"
+#: The asker's own words. Not "us": "which US cities..." lower-cases to it.
+_ASKER = frozenset({"i", "i'm", "i've", "i'd", "i'll", "me", "my", "mine", "myself",
+                    "we", "we're", "we've", "our", "ours"})
 #: "I", "I'm", "I've": capitalised, but not a name.
 _PRONOUN_I = frozenset({"I", "I'", "I\u2019"})
 _UNKNOWN = -1
@@ -80,6 +83,20 @@ class _Labels:
 
 
 _labels: PerIndex[_Labels] = PerIndex(_Labels)
+
+
+def about_the_asker(query_text: str) -> bool:
+    """Whether the query asks about the person asking ("what did I order?", "where do
+    we usually stay?"): a word of the first person in it.
+
+    The learned fusion ranks such a query with the hand-set ranking instead (see
+    ``RankParams.learned_for_asker``): its weights were learned from questions about a
+    named third person, and on the questions callers ask about themselves they ranked
+    worse than the hand-set constants, held out (docs/recall.md).
+    """
+    # STT and phone keyboards often write the apostrophe as U+2019 ("I\u2019ve").
+    words = query_text.lower().replace("\u2019", "'").split()
+    return any(w.strip(_STRIP) in _ASKER for w in words)
 
 
 def names_someone(query_text: str) -> bool:

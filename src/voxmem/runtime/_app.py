@@ -109,11 +109,15 @@ class RuntimeHooks:
         *,
         on_ready: Callable[[], None] | None = None,
         on_stopping: Callable[[], None] | None = None,
+        on_stopped: Callable[[], None] | None = None,
         request_shutdown: Callable[[], None] | None = None,
         info: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.on_ready = on_ready
         self.on_stopping = on_stopping
+        #: After the engine closed: the process may end right after it (uvicorn re-raises
+        #: the stop signal), so nothing later in the server is sure to run.
+        self.on_stopped = on_stopped
         self.request_shutdown = request_shutdown
         self.info = info
 
@@ -349,7 +353,11 @@ def create_app(
             if hooks.on_stopping is not None:
                 hooks.on_stopping()
             started = time.perf_counter()
-            await engine.close()
+            try:
+                await engine.close()
+            finally:
+                if hooks.on_stopped is not None:
+                    hooks.on_stopped()
             log.info("engine flushed and closed in %.0f ms",
                      (time.perf_counter() - started) * 1000)
 

@@ -7,6 +7,8 @@ Inside the data directory (created 0700)::
     runtime.json        discovery: pid, url, token path, started_at, instance id
     runtime.token       the bearer token, mode 0600, new for every runtime start
     runtime.log         the detached runtime's stdout and stderr
+    runtime.stopping    while a stopping runtime applies its journaled backlog: a
+                        heartbeat with how far it got (``voxmem stop`` waits on it)
 
 Why a flock rather than a pid check: the kernel drops a flock the instant its holder
 dies, SIGKILL included, so "is a runtime alive for this directory?" has an exact answer
@@ -36,15 +38,20 @@ __all__ = [
     "LOG_FILE",
     "RUNTIME_LOCK_FILE",
     "START_LOCK_FILE",
+    "STOP_PROGRESS_FILE",
     "TOKEN_FILE",
     "Discovery",
     "FileLock",
+    "StopProgress",
     "ensure_data_dir",
     "read_discovery",
+    "read_stop_progress",
     "read_token",
     "remove_discovery",
+    "remove_stop_progress",
     "runtime_lock_held",
     "write_discovery",
+    "write_stop_progress",
     "write_token",
 ]
 
@@ -53,6 +60,7 @@ START_LOCK_FILE = "runtime.start.lock"
 DISCOVERY_FILE = "runtime.json"
 TOKEN_FILE = "runtime.token"
 LOG_FILE = "runtime.log"
+STOP_PROGRESS_FILE = "runtime.stopping"
 
 # Exit codes of `voxmem serve` that a launching client acts on. Distinct from uvicorn's
 # own startup-failure code (3) and from argparse's usage error (2).
@@ -96,15 +104,19 @@ class Discovery:
                    instance=str(data["instance"]), version=str(data.get("version", "")))
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically with mode 0600 (never world-readable)."""
+def _write_private(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically with mode 0600 (never world-readable).
+
+    ``durable=False`` skips the fsync, for a file that means nothing after a crash.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, PRIVATE_FILE_MODE)
     try:
         # The umask cannot widen it, an old file cannot keep its mode.
         os.fchmod(fd, PRIVATE_FILE_MODE)
         os.write(fd, data)
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
     finally:
         os.close(fd)
     tmp.replace(path)
@@ -132,6 +144,54 @@ def remove_discovery(data_dir: Path, instance: str | None = None) -> None:
             return
     with contextlib.suppress(FileNotFoundError):
         (data_dir / DISCOVERY_FILE).unlink()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StopProgress:
+    """A stopping runtime's heartbeat: it is alive and how far its drain got.
+
+    ``beat`` grows with every report; a reader that sees it change knows the runtime
+    is still working even when no record was stored meanwhile (a slow store).
+    """
+
+    pid: int
+    instance: str
+    beat: int
+    journal_seq: int
+    applied_seq: int
+
+    @property
+    def left(self) -> int:
+        """Journaled records not yet in the store."""
+        return max(0, self.journal_seq - self.applied_seq)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pid": self.pid, "instance": self.instance, "beat": self.beat,
+                "journalSeq": self.journal_seq, "appliedSeq": self.applied_seq}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StopProgress:
+        return cls(pid=int(data["pid"]), instance=str(data["instance"]),
+                   beat=int(data["beat"]), journal_seq=int(data["journalSeq"]),
+                   applied_seq=int(data["appliedSeq"]))
+
+
+def write_stop_progress(data_dir: Path, progress: StopProgress) -> None:
+    _write_private(data_dir / STOP_PROGRESS_FILE,
+                   json.dumps(progress.to_dict()).encode("utf-8"), durable=False)
+
+
+def read_stop_progress(data_dir: Path) -> StopProgress | None:
+    """The stopping runtime's last heartbeat, or ``None`` when there is none."""
+    try:
+        return StopProgress.from_dict(json.loads((data_dir / STOP_PROGRESS_FILE).read_bytes()))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def remove_stop_progress(data_dir: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        (data_dir / STOP_PROGRESS_FILE).unlink()
 
 
 def write_token(data_dir: Path) -> tuple[Path, str]:

@@ -1,0 +1,157 @@
+"""CPU per request of the runtime's app at 1,000 warm callers, in-process, and its GC pauses.
+
+Over loopback a shared 2-core machine hands the runtime anything from a fifth to a whole
+core, so achieved rates say more about the neighbours than about the code. This calls
+the runtime's own ASGI app in-process (no sockets, no load generator) with the traffic
+``load.py`` sends — every caller warmed by a preload, then turns of a search and a save
+of the same shared-corpus texts, ``--concurrency`` turns in flight — and reports the
+process's CPU time per request (every thread: the loop, the journal writer, the store
+writer), measured until the store has applied every save. It also reports the cyclic
+garbage collector's work: how often each generation ran, for how long, and the pause
+of every full collection (what every request in flight waits out).
+
+    python benchmarks/request_cpu.py                     # as the runtime runs (GC policy on)
+    python benchmarks/request_cpu.py --no-gc-policy      # CPython's default collector
+
+Prints one JSON line and writes ``benchmarks/results/request_cpu.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import random
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hotpath_overhead import TOKEN, call
+from recall_latency import corpus
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def process_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class CollectorWatch:
+    """Counts and times the collector's runs per generation (``gc.callbacks``)."""
+
+    def __init__(self) -> None:
+        self.reset()
+        self._started = 0.0
+        gc.callbacks.append(self._on_collection)
+
+    def reset(self) -> None:
+        self.runs = [0, 0, 0]
+        self.seconds = [0.0, 0.0, 0.0]
+        self.full_pauses_ms: list[float] = []
+
+    def _on_collection(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        generation = int(info["generation"])
+        took = time.perf_counter() - self._started
+        self.runs[generation] += 1
+        self.seconds[generation] += took
+        if generation == 2:
+            self.full_pauses_ms.append(round(took * 1000, 1))
+
+
+async def measure(turns: int, callers: int, concurrency: int) -> dict[str, Any]:
+    from voxmem._api import OPERATION_SPECS
+    from voxmem._config import Settings
+    from voxmem.client._core import ClientCore
+    from voxmem.engine import MemoryEngine
+    from voxmem.runtime import create_app
+
+    lines, questions = corpus()
+    core = ClientCore(project_id="load", agent_id="agent")
+    rng = random.Random(1)
+    plan: list[tuple[bytes, bytes]] = []
+    for k in range(turns):
+        n = k % callers
+        user = {"id": f"caller-{n}"}
+        search = core.call("search_memory", query=rng.choice(questions), user=user,
+                           user_id=None, lanes=None, intent="answer_current_user",
+                           top_k=None, timeout_ms=None, mode="fast")
+        save = core.call("save_response", user_text=lines[(n * 7919 + k) % len(lines)],
+                         assistant_text="Okay, noted.", user=user, user_id=None,
+                         turn_id=None, tool_calls=None, metadata=None, interrupted=False)
+        plan.append((json.dumps(search.payload).encode(), json.dumps(save.payload).encode()))
+    search_path, save_path, preload_path = (OPERATION_SPECS[op].path for op in (
+        "search_memory", "save_response", "preload"))
+    watch = CollectorWatch()
+    with tempfile.TemporaryDirectory(prefix="voxmem-request-cpu-") as tmp:
+        # Every simulated call is live: the cache holds them all, as load.py sizes it.
+        engine = MemoryEngine(Settings(data_dir=tmp, embedder="static",
+                                       caller_cache_size=callers + 100))
+        await engine.start()
+        try:
+            app = create_app(engine, token=TOKEN)
+            for n in range(callers):
+                body = core.call("preload", user={"id": f"caller-{n}"}, user_id=None).payload
+                await call(app, preload_path, json.dumps(body).encode())
+            await engine.flush()
+            slots = asyncio.Semaphore(concurrency)
+
+            async def turn(search: bytes, save: bytes) -> None:
+                async with slots:
+                    statuses = (await call(app, search_path, search),
+                                await call(app, save_path, save))
+                    assert statuses == (200, 200), statuses
+
+            warm = min(2000, turns // 5)
+            await asyncio.gather(*(turn(*bodies) for bodies in plan[:warm]))
+            await engine.flush()
+            watch.reset()
+            cpu0, wall0 = process_cpu_s(), time.perf_counter()
+            await asyncio.gather(*(turn(*bodies) for bodies in plan[warm:]))
+            await engine.flush()  # the store writer's share counts too
+            cpu, wall = process_cpu_s() - cpu0, time.perf_counter() - wall0
+        finally:
+            await engine.close()
+    requests = 2 * (turns - warm)
+    return {"requests": requests, "callers": callers, "concurrency": concurrency,
+            "cpu_ms_per_request": round(cpu / requests * 1000, 3),
+            "wall_s": round(wall, 2),
+            "gc_runs_per_generation": watch.runs,
+            "gc_seconds_per_generation": [round(s, 3) for s in watch.seconds],
+            "gc_ms_per_request": round(sum(watch.seconds) / requests * 1000, 3),
+            "full_collection_pauses_ms": watch.full_pauses_ms,
+            "load_average": os.getloadavg()[0]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--turns", type=int, default=5000)
+    parser.add_argument("--callers", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--no-gc-policy", action="store_true",
+                        help="CPython's default collector instead of the runtime's policy")
+    parser.add_argument("--json", default=str(RESULTS / "request_cpu.json"))
+    args = parser.parse_args()
+    if not args.no_gc_policy:
+        from voxmem.runtime._gc import FullCollectionPolicy
+
+        FullCollectionPolicy().install()  # as `voxmem serve` does at start
+    out = asyncio.run(measure(args.turns, args.callers, args.concurrency))
+    out["gc_policy"] = not args.no_gc_policy
+    print(json.dumps(out))
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
