@@ -273,8 +273,11 @@ async def test_cold_caller_is_answered_from_the_store(engine: MemoryEngine) -> N
              "assistantText": "noted", "createdAt": time.time() - 10 * DAY}]}])
     assert await engine.flush(60)
     engine.callers.drop(s)
+    # The budget is generous on purpose: this checks what the cold path answers, and a
+    # loaded machine (Postgres, 3,001 rows read and ranked) can take seconds over it.
     result = await engine.search_memory(s, "heron painting locker", lanes=["permanent"],
-                                        timeout_ms=2000)
+                                        timeout_ms=60_000)
+    assert result.trace["errors"] == {}
     assert result.trace["coldLanes"] == ["permanent"]
     assert "heron" in result.permanent[0]["text"]
 

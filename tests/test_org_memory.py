@@ -59,9 +59,12 @@ def _fill(org: OrgMemory) -> None:
             org.apply_write(index, [doc], chunks, _vectors(2, hash(doc) % 100), 1)
 
 
+@pytest.mark.parametrize("merge_min", [4_096, 1])
 @pytest.mark.parametrize("collide", [False, True])
-def test_replace_and_delete_documents_and_indexes(collide: bool,
+def test_replace_and_delete_documents_and_indexes(collide: bool, merge_min: int,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # merge_min 1: every document's positions are in the sorted arrays, not the dict.
+    monkeypatch.setattr(org_module, "MERGE_MIN", merge_min)
     if collide:  # every document under one key: removal must still pick the right ones
         monkeypatch.setattr(org_module, "document_key", lambda index, doc: 7)
     org = _org()
@@ -205,3 +208,38 @@ def test_int8_graph_finds_vectors_added_before_and_after_a_restore(tmp_path: Pat
         assert np.isclose(scores.max(), 1.0, atol=1e-5)  # rescored: the exact cosine
     first.close()
     fresh.close()
+
+
+def test_org_payloads_are_kept_in_the_scratch_file_not_in_memory(tmp_path: Path) -> None:
+    # The index was given an empty FileRecords, which is falsy: ``records or
+    # PackedRecords()`` replaced it and every chunk's text stayed in memory.
+    org = OrgMemory("t", "p", DIMS, vector_file=tmp_path / "org.usearch")
+    org.ready.set()
+    chunks = _chunks("kb", "d", [f"{i} " + "a long chunk of text " * 20 for i in range(500)],
+                     "big")
+    org.apply_write("kb", ["d"], chunks, _vectors(500, 1), 1)
+    payloads = org.index._payloads
+    assert isinstance(payloads, FileRecords)
+    assert payloads.nbytes < 500 * 16  # an offset and a length per chunk
+    assert {org.index.payload_at(p).text for p in range(500)} == {c.text for c in chunks}
+
+
+def test_document_positions_agree_with_a_dict_through_merges(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(org_module, "MERGE_MIN", 16)
+    table = org_module.DocumentPositions()
+    model: dict[int, set[int]] = {}
+    rng = np.random.default_rng(8)
+    keys = [int(k) for k in rng.integers(-(1 << 63), (1 << 63) - 1, size=60)] + [
+        (1 << 63) - 1, -(1 << 63)]
+    for step in range(3_000):
+        key = keys[int(rng.integers(len(keys)))]
+        if rng.random() < 0.7:
+            pos = step % 500
+            table.add(key, pos)
+            model.setdefault(key, set()).add(pos)
+        else:
+            assert table.pop(key) == sorted(model.pop(key, set()))
+    for key in keys:
+        assert table.pop(key) == sorted(model.pop(key, set()))
+    assert table.nbytes < 3_000 * 12

@@ -52,6 +52,10 @@ log = logging.getLogger("voxmem.engine")
 #: A stream of create_index calls rewrites the org vector file at most this often (a
 #: full write: ~0.5 GB at 1M chunks); engine close writes whatever is left.
 ORG_SAVE_INTERVAL_S = 60.0
+#: Pairs added to a DocumentPositions before they are merged into its sorted arrays,
+#: at the least.
+MERGE_MIN = 4_096
+_INT64_MAX = (1 << 63) - 1
 #: The rows file (payloads, postings, exact vectors: ~2 GB at a million chunks) is
 #: rewritten at most this often under a stream of writes; a load from the store and
 #: engine close write it at once. Between writes it is stale, and a restart after a kill
@@ -67,6 +71,80 @@ INDEX_GROUP_BASE = -(1 << 40)
 def document_key(index_name: str, document_id: str) -> int:
     """The key of a document's chunk list (collisions are resolved on removal)."""
     return hash((index_name, document_id))
+
+
+class DocumentPositions:
+    """Document key -> index positions of its chunks, in 12 bytes a chunk.
+
+    A dict of int keys to ints or tuples cost ~85 bytes a chunk (8 MB at 100,000 chunks,
+    ~85 MB at a million): here sorted numpy arrays of (key, position) pairs hold the
+    bulk, and a small dict the pairs added since the last merge, which is folded in once
+    it holds an eighth of the bulk (so every pair is re-sorted O(log n) times in all).
+    A popped pair's position is set to -1 and dropped at the next merge.
+    """
+
+    __slots__ = ("_keys", "_positions", "_recent", "_recent_count")
+
+    def __init__(self) -> None:
+        self._keys: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self._positions: npt.NDArray[np.int32] = np.zeros(0, dtype=np.int32)
+        #: one int per key in the common case (a one-chunk document): a list per key
+        #: made adding three times slower
+        self._recent: dict[int, int | tuple[int, ...]] = {}
+        self._recent_count = 0
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the arrays (the recent pairs' dict not counted)."""
+        return int(self._keys.nbytes + self._positions.nbytes)
+
+    def add(self, key: int, position: int) -> None:
+        """Record that ``position`` holds a chunk of the document ``key``."""
+        recent = self._recent
+        held = recent.get(key)
+        if held is None:
+            recent[key] = position
+        elif isinstance(held, int):
+            recent[key] = (held, position)
+        else:
+            recent[key] = (*held, position)
+        self._recent_count += 1
+        if self._recent_count >= max(MERGE_MIN, self._keys.shape[0] // 8):
+            self._merge()
+
+    def pop(self, key: int) -> list[int]:
+        """The positions recorded for ``key`` (each once), forgetting them."""
+        held = self._recent.pop(key, ())
+        found = [held] if isinstance(held, int) else list(held)
+        self._recent_count -= len(found)
+        lo, hi = np.searchsorted(self._keys, [key, key + 1]) if key < _INT64_MAX else (
+            np.searchsorted(self._keys, key), self._keys.shape[0])
+        if hi > lo:
+            span = self._positions[lo:hi]
+            found.extend(int(p) for p in span[span >= 0].tolist())
+            span[:] = -1
+        return sorted(set(found))
+
+    def add_many(self, keys: npt.NDArray[np.int64], positions: npt.NDArray[np.int64]) -> None:
+        """Record ``positions[i]`` under ``keys[i]`` for every ``i``, sorted in at once
+        (a million pairs in numpy, no Python loop)."""
+        self._merge(keys, positions.astype(np.int32))
+
+    def _merge(self, more_keys: npt.NDArray[np.int64] | None = None,
+               more_positions: npt.NDArray[np.int32] | None = None) -> None:
+        live = self._positions >= 0
+        pairs = [(k, p) for k, entry in self._recent.items()
+                 for p in ((entry,) if isinstance(entry, int) else entry)]
+        keys = np.fromiter((k for k, _ in pairs), dtype=np.int64, count=len(pairs))
+        positions = np.fromiter((p for _, p in pairs), dtype=np.int32, count=len(pairs))
+        keys = np.concatenate([self._keys[live], keys,
+                               *([more_keys] if more_keys is not None else [])])
+        positions = np.concatenate([self._positions[live], positions,
+                                    *([more_positions] if more_positions is not None
+                                      else [])])
+        order = np.argsort(keys, kind="stable")
+        self._keys, self._positions = keys[order], positions[order]
+        self._recent, self._recent_count = {}, 0
 
 
 class OrgMemory:
@@ -92,15 +170,12 @@ class OrgMemory:
         self.load_error: Exception | None = None
         self.vector_file = vector_file
         self.model = model
-        #: hash((index, document)) -> index positions of its chunks (one int for a
-        #: one-chunk document). Ints only: keyed by the (index, document) strings and
-        #: holding chunk ids, this was ~270 bytes a document (27 MB at 100k chunks). Two
-        #: documents whose keys collide share an entry; removal checks each chunk's own
-        #: payload, so a collision costs a decode, never a wrong removal.
-        self._by_document: dict[int, int | tuple[int, ...]] = {}
-        #: document keys of positions 0.. from the rows file, not yet in _by_document:
-        #: a dict of a million entries costs ~1 s to build, which a start-up need not
-        #: pay before the first write or deletion
+        #: hash((index, document)) -> index positions of its chunks. Two documents whose
+        #: keys collide share a key; removal checks each chunk's own payload, so a
+        #: collision costs a decode, never a wrong removal.
+        self._by_document = DocumentPositions()
+        #: document keys of positions 0.. from the rows file, not yet in _by_document
+        #: (folded in on the first write or deletion: a start-up need not wait for it)
         self._doc_keys: npt.NDArray[np.int64] | None = None
         #: index name -> the index group its chunks carry (removing an index walks only
         #: its own chunks)
@@ -165,24 +240,17 @@ class OrgMemory:
         by_document = self._documents()
         for chunk in chunks:
             pos = index.position_of(chunk.id)
-            if pos is None:
-                continue
-            key = document_key(chunk.index_name, chunk.document_id)
-            held = by_document.get(key)
-            if held is None:
-                by_document[key] = pos
-            elif isinstance(held, int):
-                if held != pos:
-                    by_document[key] = (held, pos)
-            elif pos not in held:
-                by_document[key] = (*held, pos)
+            if pos is not None:
+                by_document.add(document_key(chunk.index_name, chunk.document_id), pos)
 
     def _add_stored(self, chunks: Sequence[Chunk], covered: set[str], *,
                     exact_saved: bool) -> None:
         dims = self.index.dimensions
-        vectors = [vector_from_blob(c.embedding, dims) for c in chunks]
         # A chunk the saved graph covers gets no graph insert, only its exact copy for
-        # rescoring (written once its position exists), unless that was saved too.
+        # rescoring (written once its position exists), unless that was saved too: then
+        # its stored vector is not even decoded.
+        vectors = [None if exact_saved and c.id in covered
+                   else vector_from_blob(c.embedding, dims) for c in chunks]
         self.add_chunks(chunks, [None if c.id in covered else v
                                  for c, v in zip(chunks, vectors, strict=True)], bulk=True)
         ann = self.index.ann
@@ -196,34 +264,30 @@ class OrgMemory:
             ann.put_exact(np.array([p for p, _ in found], dtype=np.int64),
                           np.stack([v for _, v in found]))
 
-    def _documents(self) -> dict[int, int | tuple[int, ...]]:
+    def _documents(self) -> DocumentPositions:
         """The document index (see ``_by_document``), completed from the rows file's
         keys on first use (writes run on the event loop, one at a time)."""
         keys, self._doc_keys = self._doc_keys, None
         if keys is not None:
-            by_document = self._by_document
-            for pos, key in enumerate(keys.tolist()):
-                held = by_document.get(key)
-                by_document[key] = (pos if held is None else (held, pos)
-                                    if isinstance(held, int) else (*held, pos))
+            self._by_document.add_many(keys, np.arange(keys.shape[0], dtype=np.int64))
         return self._by_document
 
     def remove_document(self, index_name: str, document_id: str) -> None:
         self._rows_dirty = True
         key = document_key(index_name, document_id)
-        held = self._documents().pop(key, None)
-        if held is None:
+        held = self._documents().pop(key)
+        if not held:
             return
         index = self.index
         others: list[int] = []  # chunks of another document whose key collides
-        for pos in (held,) if isinstance(held, int) else held:
+        for pos in held:
             doc = index.payload_at(pos)
             if doc.index == index_name and doc.document_id == document_id:
                 index.remove(index.id_at(pos))
             elif index.alive_at(np.array([pos], dtype=np.int64))[0]:
                 others.append(pos)
-        if others:
-            self._by_document[key] = others[0] if len(others) == 1 else tuple(others)
+        for pos in others:
+            self._by_document.add(key, pos)
 
     def remove_index(self, index_name: str) -> None:
         """Hide every chunk of ``index_name`` (the index was deleted)."""

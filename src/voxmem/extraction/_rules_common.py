@@ -44,6 +44,8 @@ class TurnView:
     keep_health: bool
     #: the caller's words redacted but not rewritten (spoken e-mails and numbers as said)
     user_raw: str = ""
+    #: the caller's prepared words of the turn before (what "his name?" refers back to)
+    prev_user: str = ""
 
     def candidate(
         self,

@@ -31,6 +31,11 @@ _MY_NAME = re.compile(
     rf"i'm\s+called|i\s+am\s+called|full\s+name\s+is)\s+{_NAME}",
     re.IGNORECASE,
 )
+# "sweet names lee", "thanks names harvey": speech-to-text drops the apostrophe of "name's";
+# at the start of a turn, after fillers only, "names" is "name's".
+_FILLER_NAMES = re.compile(
+    rf"^(?:(?:sweet|cool|okay|ok|yeah|yes|and|oh|right|great|lovely|perfect|thanks|thank\s+you|"
+    rf"cheers|ta|hi|hello|hey|um|uh|so|brilliant)\s+)*(?P<lead>names)\s+{_NAME}", re.IGNORECASE)
 _OTHERS_NAME = re.compile(r"\b(?:my|our|his|her|their|the)\s+[a-z]+s\s+$", re.IGNORECASE)
 _THIS_IS = re.compile(
     rf"^{_GREETING}(?P<intro>this\s+is|it's|its|i'm|i\s+am|im)\s+{_NAME}", re.IGNORECASE
@@ -92,13 +97,17 @@ _NAME_REPAIR = re.compile(
 _INTRO_FOLLOW = re.compile(r"^\s*,?\s*(?:calling|here|speaking|from|returning)\b", re.I)
 
 
-def _clean_name(raw: str, require_capital: bool) -> str | None:
-    name, _ = _clean_name_count(raw, require_capital)
+def _clean_name(raw: str, require_capital: bool,
+                written: frozenset[str] = frozenset()) -> str | None:
+    name, _ = _clean_name_count(raw, require_capital, written)
     return name
 
 
-def _clean_name_count(raw: str, require_capital: bool) -> tuple[str | None, int]:
-    """The name at the start of ``raw`` and how many of its words it used."""
+def _clean_name_count(raw: str, require_capital: bool,
+                      written: frozenset[str] = frozenset()) -> tuple[str | None, int]:
+    """The name at the start of ``raw`` and how many of its words it used; a word in
+    ``written`` (the agent wrote it with a capital) is a name even if it looks like a verb
+    or an adverb ("holly", "emily")."""
     words: list[str] = []
     for word in raw.split():
         if word.lower() in _NAME_STOP:
@@ -114,7 +123,8 @@ def _clean_name_count(raw: str, require_capital: bool) -> tuple[str | None, int]
     if require_capital and not all(w[:1].isupper() for w in words):
         return None, 0
     # Lower-case "ringing", "stuck", "really" are verbs and adverbs, not names.
-    if any(w.islower() and w.endswith(("ing", "ed", "ly")) for w in words):
+    if any(w.islower() and w.endswith(("ing", "ed", "ly")) and w not in written
+           for w in words):
         return None, 0
     return title_name(" ".join(words)), len(words)
 
@@ -122,7 +132,8 @@ def _clean_name_count(raw: str, require_capital: bool) -> tuple[str | None, int]
 def names(t: TurnView) -> list[Candidate]:
     """"my name is X", "this is X calling", "i'm X Y", "first name X, last name Y"."""
     out: list[Candidate] = []
-    for m in _MY_NAME.finditer(t.user):
+    agent_words = frozenset(w.lower() for w in _WRITTEN.findall(t.agent))
+    for m in (*_MY_NAME.finditer(t.user), *_FILLER_NAMES.finditer(t.user)):
         if _OTHERS_NAME.search(t.user, 0, m.start()) and not m.group(0).lower().startswith("my"):
             continue  # "my sons name is dev": speech drops the apostrophe of "son's"
         raw = m.group("name")
@@ -130,7 +141,7 @@ def names(t: TurnView) -> list[Candidate]:
         repair = _NAME_REPAIR.match(t.user, m.end("name") - len(raw) + len(raw.split()[0]))
         if repair:
             raw = repair.group("name")
-        name = _clean_name(raw, require_capital=False)
+        name = _clean_name(raw, require_capital=False, written=agent_words)
         if name:
             out.append(t.candidate(f"Name is {name}", "identity", "name", 0.9, m.start()))
     for offset, sentence in sentences(t.user):
@@ -201,7 +212,8 @@ _EMAIL = re.compile(
 )
 
 
-_SPOKEN_AT = re.compile(r"(?:\bat\s+\w+\s+dot\s+|@)", re.IGNORECASE)
+_SPOKEN_AT = re.compile(r"(?:\bat\s+\w+(?:\s+\w+)?\s+dot\s+|@)", re.IGNORECASE)
+_EMAIL_ASKED = re.compile(r"\be-?mail\b", re.IGNORECASE)
 
 
 def emails(t: TurnView) -> list[Candidate]:
@@ -215,7 +227,8 @@ def emails(t: TurnView) -> list[Candidate]:
         t.candidate(f"Email is {m.group().lower()}", "contact", "email", 0.95, m.start())
         for m in _EMAIL.finditer(t.user)
     ]
-    if out or _SPOKEN_AT.search(t.user_raw):
+    if out or _SPOKEN_AT.search(t.user_raw) or (
+            _EMAIL_ASKED.search(t.prev_agent) and " at " in f" {t.user_raw} "):
         out.extend(
             t.candidate(f"Email is {m.group().lower().rstrip('.')}", "contact", "email", 0.95,
                         len(t.user) + m.start())
@@ -229,7 +242,8 @@ def emails(t: TurnView) -> list[Candidate]:
 _PHONE = re.compile(r"(?<![\w+])(?:\+\s?)?\(?\d[\d\s().-]{6,20}\d(?![\w])")
 _PLUS_WORD = re.compile(r"\bplus\s+(?=\d)", re.IGNORECASE)
 _PHONE_CONTEXT = re.compile(
-    r"\b(?:number|phone|cell|cellphone|mobile|landline|reach|call|text|whatsapp|contact|"
+    # "my mobiles 0791...": speech-to-text drops the apostrophe of "mobile's".
+    r"\b(?:numbers?|phones?|cells?|cellphone|mobiles?|landline|reach|call|text|whatsapp|contact|"
     r"digits|line|ring|(?:new|old|other|correct|right)\s+one)\b",
     re.IGNORECASE,
 )

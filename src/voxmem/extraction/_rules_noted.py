@@ -49,6 +49,29 @@ _ECHO = re.compile(
     r"^(?P<what>[A-Za-z][a-z-]*(?:\s+[a-z][a-z-]*){1,4}),?\s+(?:noted|got\s+it\s+noted|added|"
     r"saved)\b|"
     r"^noted\s*[:,-]\s*(?P<what2>[a-z][a-z\s-]{3,50}?)\s*$", re.IGNORECASE)
+# "I've noted a ground floor room", "I've requested a high floor for you", "I'll note your
+# preference for extra-legroom seats", "I'll add a note for longer visits".
+_NOTED_THING = re.compile(
+    r"\b(?:i've|i\s+have|we've|we\s+have|i'll|we'll|i\s+will)\s+(?:also\s+)?(?:noted|note|"
+    r"requested|request|made\s+a\s+note\s+of|add(?:ed)?\s+a\s+note\s+(?:for|about|of))\s+"
+    # Only a thing with an article or named as a preference: "I'll note that Doreen ...",
+    # "I've noted your late arrival" are not wishes.
+    r"(?:down\s+)?(?:your\s+preference\s+for\s+|that\s+you\s+(?:prefer|like|want)\s+|"
+    r"(?=an?\s))(?P<what>(?![^.;!?]*\s(?-i:[A-Z]))[^.;!?]{3,50}?)(?:\s+for\s+(?:you|your\s+\w+)|"
+    r"\s+on\s+your\s+\w+)?\s*(?:[.;!?]|$)", re.IGNORECASE)
+# "I've noted a late arrival so the room is held": about this stay, not a wish.
+_ONE_OFF_NOTE = re.compile(r"\b(?:late|early|arrival|delay|so|because)\b", re.IGNORECASE)
+# "I've set your letters to large print."
+_SET_YOUR = re.compile(
+    r"\b(?:i've|i\s+have|we've)\s+(?:also\s+)?(?:set|switched|changed)\s+your\s+"
+    r"(?P<thing>letters|statements|bills|invoices|correspondence|paperwork)\s+to\s+"
+    r"(?P<value>[a-z][a-z -]{2,30}?)\s*(?:[.;!?]|$)",
+    re.IGNORECASE)
+# "Sure, texts only." / "Email only from now on."
+_CHANNEL_ONLY = re.compile(
+    r"^(?:(?:sure|okay|ok|done|great|no\s+problem|of\s+course|got\s+it|right)[,!.]?\s+)*"
+    r"(?P<how>post|mail|letters?|email|e-mail|texts?|sms|phone\s+calls?|calls?|whatsapp)\s+"
+    r"only\b", re.IGNORECASE)
 _CONTACT_PREF = re.compile(
     r"\bset\s+your\s+(?:contact|communication)\s+preference\s+to\s+(?P<how>post|mail|letters?|"
     r"email|e-mail|text|texts|sms|phone|calls?|whatsapp)\b", re.IGNORECASE)
@@ -116,9 +139,9 @@ def noted_preferences(t: TurnView) -> list[Candidate]:
     """Wishes the agent says it keeps: on the profile, in a note, on every order."""
     out: list[Candidate] = []
     for at, sentence in _statements(t):
-        m = _CONTACT_PREF.search(sentence)
-        if m:
-            how = _HOW[m.group("how").lower()]
+        m = _CONTACT_PREF.search(sentence) or _CHANNEL_ONLY.match(sentence.strip())
+        if m and (m.re is _CONTACT_PREF or _grounded(m.group("how")[:4], t.user)):
+            how = _HOW[m.group("how").lower().split()[-1]]
             out.append(t.candidate(f"Prefers {how}", "preference", "preferred_contact_method",
                                    0.75, at + m.start()))
             continue
@@ -130,6 +153,13 @@ def noted_preferences(t: TurnView) -> list[Candidate]:
             what = third_person(m.group("what").strip())
             text = f"Asks to {what}" if m.group("to") else f"Note: {what}"
             found.append((text, m.start()))
+        for m in _NOTED_THING.finditer(sentence):
+            if _ONE_OFF_NOTE.search(m.group("what")):
+                continue
+            found.append((f"Prefers {_clean(m.group('what'))}", m.start()))
+        for m in _SET_YOUR.finditer(sentence):
+            found.append((f"Prefers {m.group('value').strip()} {m.group('thing').lower()}",
+                          m.start()))
         for m in _NO_ON.finditer(sentence):
             found.append((f"Does not want {m.group('what').strip().lower()}", m.start()))
         for text, start in found:

@@ -66,7 +66,15 @@ _NAME_ASKED = re.compile(
     r"name\s+should\s+i|and\s+(?:your\s+)?name|and\s+you\s+are|who\s+do\s+i\s+have|"
     r"who\s+have\s+i\s+got|who's\s+the\s+appointment\s+for|"
     r"who\s+is\s+(?:this|it|the\s+\w+)\s+for|last\s+name|surname|the\s+name\s+(?:please)?)\b|"
-    r"(?:^|[.!]\s+)(?:and\s+)?(?:your\s+)?name(?:\s+please)?\s*\?",
+    r"(?:^|[.!]\s+)(?:and\s+)?(?:your\s+)?name(?:\s+please)?\s*\?|"
+    # "Name and date of birth please?", "Contact name?", "First and last name please."
+    r"(?:^|[.!]\s+)(?:and\s+)?(?:your\s+|the\s+)?(?:full\s+|contact\s+|first\s+)?name\s+and\s+|"
+    r"\bcontact\s+name\b|\bfirst\s+and\s+last\s+name\b|"
+    # "And the name, please?", "Who's the account holder?", "Can I grab a name?", "Who am I
+    # talking to?", "What should I call you?"
+    r"\bthe\s+name\s*,|\bwho(?:'s|\s+is)\s+the\s+(?:account|policy)\s+holder\b|"
+    r"\b(?:grab|get|take)\s+(?:a|your)\s+name\b|\bwho\s+(?:am\s+i|i'm)\s+talking\s+to\b|"
+    r"\bwhat\s+(?:should|shall|can)\s+i\s+call\s+you\b",
     re.IGNORECASE,
 )
 _SURNAME_ASKED = re.compile(r"\b(?:surname|last\s+name|family\s+name)\b", re.IGNORECASE)
@@ -76,7 +84,8 @@ _ASKED_SOMEONE_ELSE = re.compile(
     r"child|partner)(?:'s)?)\s+name\b|\bpet's\s+name\b", re.IGNORECASE)
 # What a caller says before their name.
 _LEAD_IN = re.compile(
-    r"^(?:(?:yeah|yes|yep|sure|hi|hello|hey|oh|ok|okay|so|well|right|um|uh|sorry|"
+    r"^(?:(?:yeah|yes|yep|sure|hi|hello|hey|oh|ok|okay|so|well|right|um|uh|sorry|of\s+course|"
+    r"sure\s+thing|certainly|absolutely|no\s+problem|that's\s+me|thats\s+me|"
     r"for\s+me|it's\s+for\s+me|it's|its|it\s+is|this\s+is|i'm|im|i\s+am|my\s+name\s+is|"
     r"my\s+name's|name's|the\s+name's|you're\s+speaking\s+with|speaking\s+with|"
     r"put\s+it\s+under(?:\s+the\s+name)?|(?:it|that)\s+should\s+be(?:\s+under)?|"
@@ -156,6 +165,10 @@ def bare_names(t: TurnView) -> list[Candidate]:
     named = re.search(r"\bmy\s+name\s+is\s+", answer)
     if named:
         answer = answer[named.end():]
+    # "fraser callum fraser": the family name said first, then the whole name.
+    said = answer.split()
+    if len(said) >= 3 and said[0] == said[2] and said[0].isalpha():
+        answer = " ".join(said[1:])
     confirmed = agent_written_names(t.agent)
     # "och aye its morag mcleod" + "Thanks Morag": the name starts where the agent's does.
     # ("delphine moreau" + "Ms. Moreau" keeps both words: the agent's word is among them.)
@@ -184,7 +197,8 @@ def bare_names(t: TurnView) -> list[Candidate]:
 # counts when the agent's reply writes the name with a capital.
 _INTRO = re.compile(
     r"(?:^|\b(?:and|oh|hi|hiya|hey|hello|yeah|yes|yo|no|sorry|morning|afternoon|evening|"
-    r"there|yall|y'all|folks|guys|all)\s+)(?:it's|its|it\s+is|this\s+is|this\s+here\s+is|"
+    r"there|yall|y'all|folks|guys|all|great|thanks|much|love|perfect|lovely|cheers|ta|"
+    r"brilliant|alright|hiya|morning)\s+)(?:it's|its|it\s+is|this\s+is|this\s+here\s+is|"
     r"i'm|im|my\s+name's|name's|myself)\s+(?P<name>[a-z][a-z'-]+(?:\s+[a-z][a-z'-]+)?)",
     re.IGNORECASE)
 # Words that end a name said in lower case ("sophie calling", "tom from the garage").
@@ -284,7 +298,14 @@ _RELATION_WORDS = {
     "chihuahua": "dog", "bulldog": "dog", "corgi": "dog", "westie": "dog", "schnauzer": "dog",
     "rottweiler": "dog", "boxer": "dog", "staffie": "dog", "doodle": "dog", "budgie": "bird",
     "cockatiel": "bird", "ferret": "ferret", "gecko": "gecko", "snake": "snake",
-    "lizard": "lizard", "goat": "goat", "donkey": "donkey",
+    "lizard": "lizard", "goat": "goat", "donkey": "donkey", "shih tzu": "dog",
+    "jack russell": "dog", "dalmatian": "dog", "pomeranian": "dog", "yorkie": "dog",
+    "lurcher": "dog", "bichon": "dog", "cavalier": "dog", "vizsla": "dog", "weimaraner": "dog",
+    "springer": "dog", "cocker": "dog", "maltese": "dog", "sheepdog": "dog", "mare": "horse",
+    "gelding": "horse", "stallion": "horse", "guinea pig": "guinea pig", "tortie": "cat",
+    "grandad": "grandfather", "granddad": "grandfather", "gramps": "grandfather",
+    "nan": "grandmother", "nana": "grandmother", "nanna": "grandmother", "gran": "grandmother",
+    "granny": "grandmother",
 }
 _PLURALS = {"dogs": "dog", "cats": "cat", "kids": "child", "children": "child",
             "sons": "son", "daughters": "daughter", "twins": "twin", "horses": "horse",
@@ -325,7 +346,8 @@ _THEIR_NAME = re.compile(
     r"\b(?:his|her|their)\s+name(?:'s|\s+is|s)\s+(?P<names>[a-z][a-z' -]{1,40})|"
     r"\b(?:he's|she's|hes|shes)\s+called\s+(?P<names2>[a-z][a-z' -]{1,40})",
     re.IGNORECASE)
-_LAST_REL = re.compile(rf"\b(?:my|our|me|a|the)\s+(?:(?:new|little|old|baby)\s+)?(?P<rel>{_REL})"
+_LAST_REL = re.compile(rf"\b(?:my|our|me|a|the)\s+(?:(?:new|little|old|baby|teenage|eldest|"
+                       rf"youngest|oldest|younger|older|elderly|late)\s+)?(?P<rel>{_REL})"
                        rf"(?:'s|s)?\b", re.IGNORECASE)
 _THEIR_NAME_LEAD = re.compile(
     r"^(?:(?:his|her|their|its|the\s+\w+'s)\s+name(?:'s|s|\s+is)|(?:he's|she's|hes|shes|"
@@ -334,6 +356,16 @@ _THEIR_NAME_LEAD = re.compile(
 # (Possessive relation words, "my missus's car", are matched by the optional 's.)
 _ASKED_THEIR_NAME = re.compile(
     rf"\b(?:your|the)\s+(?P<rel>{_REL}|pet)(?:'s|s)\s+name\b", re.IGNORECASE)
+# "its for pickle my shih tzu", "about rufus our collie": the name first, then the pet.
+_PET_WORDS = "|".join(sorted((w for w, r in _RELATION_WORDS.items() if r in _PETS),
+                             key=len, reverse=True))
+_NAME_THEN_PET = re.compile(
+    rf"\b(?:for|it's|its|about|with|bringing|booking)\s+(?P<name>[a-z][a-z'-]+)\s*,?\s+"
+    rf"(?:my|our)\s+(?:little\s+|old\s+|new\s+)?(?P<rel>{_PET_WORDS})\b", re.IGNORECASE)
+# "His name?", "And what are their names?", "What's she called?": whose, the turn before says.
+_ASKED_PRONOUN_NAME = re.compile(
+    r"\b(?:(?:his|her|their)\s+names?|what(?:'s|\s+is|\s+are)\s+(?:he|she|they)\s+called)\b",
+    re.IGNORECASE)
 # "cathy with a c", "no sorry it's claire with an i": a name being spelled out.
 _SPELLED_NAME = re.compile(
     r"^(?:(?:no|sorry|no\s+sorry|it's|its|actually|oh)[\s,]+)*(?P<name>[a-z]{2,})\s+"
@@ -344,8 +376,11 @@ _SPELLED_ANYWHERE = re.compile(r"\b([a-z]{2,})\s+(?:with\s+an?\s+[a-z]\b|spelled
                                re.IGNORECASE)
 
 
-def _names_in(raw: str, confirmed: frozenset[str]) -> list[str]:
-    """Names at the start of ``raw``: "max and ruby shes limping" → ["max", "ruby"]."""
+def _names_in(raw: str, confirmed: frozenset[str], *, asked: bool = False) -> list[str]:
+    """Names at the start of ``raw``: "max and ruby shes limping" → ["max", "ruby"].
+
+    ``asked``: the agent asked for the name, so "winifred" or "ted" is one though it ends
+    like a verb."""
     names: list[str] = []
     for part in re.split(r"\s+and\s+|\s*,\s*", raw.strip(), maxsplit=3)[:3]:
         words = part.split()
@@ -356,7 +391,8 @@ def _names_in(raw: str, confirmed: frozenset[str]) -> list[str]:
             word = word[:-2]
         if not word.isalpha() or len(word) < 2 or (word in _COMMON and word not in confirmed):
             break
-        if word not in confirmed and word.endswith(("ing", "ed", "ly", "es")):
+        if word not in confirmed and word.endswith(("ing", "ed", "ly", "es")) and not (
+                asked and len(words) <= 2):
             break  # "my mother is flying", "my dog needs": verbs, not names
         names.append(word)
         if len(words) > 1:
@@ -394,14 +430,29 @@ def relations(t: TurnView) -> list[Candidate]:
                 else:
                     text = f"{rel.capitalize()} is named {title}"
                 out.append(t.candidate(text, "note", None, confidence, m.start()))
+    for m in _NAME_THEN_PET.finditer(t.user):
+        name = m.group("name").lower()
+        if name in _COMMON and name not in confirmed:
+            continue
+        rel = _RELATION_WORDS[m.group("rel").lower()]
+        out.append(t.candidate(f"Has a {rel} named {title_name(name)}", "note", None,
+                               0.8 if name in confirmed else 0.65, m.start()))
     asked = _ASKED_THEIR_NAME.search(t.prev_agent)
-    if asked:
-        rel_word = asked.group("rel").lower()
+    rel_word = asked.group("rel").lower() if asked else ""
+    several = False
+    if not asked and _ASKED_PRONOUN_NAME.search(t.prev_agent):
+        # "my greyhound" ... "His name?" / "the cats" ... "What are their names?": the
+        # question points back at the last relation the caller named the turn before.
+        said = list(_LAST_REL.finditer(t.prev_user))
+        if said:
+            rel_word = said[-1].group("rel").lower()
+            several = rel_word in _PLURALS or " and " in t.user
+    if rel_word:
         rel = _RELATION_WORDS.get(rel_word) or _PLURALS.get(rel_word, rel_word)
         answer = _LEAD_IN.sub("", t.user.strip().lower(), count=1)
         # "his names ranger", "she's called pip": the name after its introduction.
         answer = _THEIR_NAME_LEAD.sub("", answer, count=1)
-        found = _names_in(answer, confirmed)[:1]
+        found = _names_in(answer, confirmed, asked=True)[:3 if several else 1]
         species = _SPECIES_AFTER.match(answer[len(found[0]):]) if found else None
         if species and rel == "pet":
             kind = species.group("breed").split()[-1]

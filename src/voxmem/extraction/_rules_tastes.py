@@ -126,6 +126,14 @@ _ONLY_ONE = re.compile(
 _AGAIN = re.compile(
     r"\b(?:i'd\s+like|id\s+like|i\s+want|can\s+i\s+(?:have|get|see|book)|could\s+i\s+(?:have|"
     r"get|see)|book\s+me\s+(?:in\s+)?with|with)\s+(?P<name>[a-z]+)\s+again\b", re.IGNORECASE)
+# "i'd like to keep training with jess", "can i keep seeing dr patel": the same person again.
+_KEEP_WITH = re.compile(
+    r"\bkeep\s+(?:seeing|training\s+with|going\s+to|having|booking(?:\s+in)?\s+with|"
+    r"working\s+with|getting)\s+(?:dr\s+|doctor\s+)?(?P<name>[a-z]+)\b", re.IGNORECASE)
+# "a colour with priya i dont let anyone else do my colour": the person named just before.
+_NOBODY_ELSE = re.compile(
+    r"\b(?:i\s+)?(?:don't|dont|do\s+not|won't|wouldn't|never)\s+let\s+anyone\s+else\b|"
+    r"\bnobody\s+else\s+(?:does|touches|cuts|does\s+my)\b", re.IGNORECASE)
 # "i like it when you use the lavender shampoo": a way the caller likes things done.
 _LIKE_WHEN = re.compile(
     r"\b(?:i|we)\s+(?:really\s+)?(?:like|love|prefer)\s+it\s+when\s+(?:you|they|you\s+guys)\s+"
@@ -173,7 +181,8 @@ def named_pets(t: TurnView) -> list[Candidate]:
     return out
 
 
-_PEOPLE_TRIGGER = re.compile(r"always|every|usually|normally|only|again|when", re.IGNORECASE)
+_PEOPLE_TRIGGER = re.compile(r"always|every|usually|normally|only|again|when|keep|else",
+                             re.IGNORECASE)
 
 
 def preferred_people(t: TurnView) -> list[Candidate]:
@@ -207,6 +216,17 @@ def preferred_people(t: TurnView) -> list[Candidate]:
                 name = before[-1] if before else None
             if name and _named(t, name):
                 out.append(t.candidate(f"Prefers {title_name(name)} (always asks for them)",
+                                       "preference", None, 0.7, offset + m.start()))
+        for m in _KEEP_WITH.finditer(sentence) if "keep" in low else ():
+            if _named(t, m.group("name")):
+                out.append(t.candidate(
+                    f"Prefers {title_name(m.group('name'))} (always asks for them)",
+                    "preference", None, 0.7, offset + m.start()))
+        for m in _NOBODY_ELSE.finditer(sentence) if "else" in low else ():
+            before = [w for w in re.findall(r"[a-z]+", sentence[: m.start()].lower())
+                      if _named(t, w)]
+            if before:
+                out.append(t.candidate(f"Prefers {title_name(before[-1])} (always asks for them)",
                                        "preference", None, 0.7, offset + m.start()))
         for m in _AGAIN.finditer(sentence) if "again" in low else ():
             if _named(t, m.group("name")):

@@ -50,6 +50,22 @@ _MODELS = {
     "xc90": "XC90", "xc60": "XC60", "corsa": "Corsa", "astra": "Astra", "octavia": "Octavia",
     "clio": "Clio", "yaris": "Yaris", "sienna": "Sienna", "domane": "Domane",
     "prius prime": "Prius Prime", "ioniq": "Ioniq", "kona": "Kona",
+    # Everyday words ("note", "partner", "up", "jazz") are left out: a make names those
+    # models (_MAKE_NEW_MODEL), a model alone would be read in any sentence.
+    "a3": "A3", "a4": "A4", "a5": "A5", "a6": "A6", "q3": "Q3", "q5": "Q5", "q7": "Q7",
+    "3 series": "3 Series", "5 series": "5 Series", "x3": "X3", "x5": "X5",
+    "c class": "C-Class", "c-class": "C-Class", "e class": "E-Class", "e-class": "E-Class",
+    "picanto": "Picanto", "niro": "Niro", "ceed": "Ceed", "micra": "Micra",
+    "hr-v": "HR-V", "aygo": "Aygo", "c-hr": "C-HR",
+    "fabia": "Fabia", "kodiaq": "Kodiaq", "karoq": "Karoq",
+    "insignia": "Insignia", "mokka": "Mokka", "vivaro": "Vivaro", "zafira": "Zafira",
+    "kuga": "Kuga", "tourneo": "Tourneo",
+    "t-roc": "T-Roc", "touran": "Touran", "id.3": "ID.3", "id3": "ID.3",
+    "berlingo": "Berlingo", "megane": "Megane", "captur": "Captur",
+    "sandero": "Sandero", "vitara": "Vitara",
+    "cx-3": "CX-3", "cx3": "CX-3", "mx-5": "MX-5", "mx5": "MX-5", "outlander": "Outlander",
+    "evoque": "Evoque", "velar": "Velar", "xc40": "XC40", "v40": "V40", "bonneville": "Bonneville",
+    "brompton": "Brompton", "model 3 performance": "Model 3 Performance",
 }
 # Models only one maker sells, so the make can be added when the caller leaves it out.
 _MAKE_OF = {"model 3": "Tesla", "model y": "Tesla", "model s": "Tesla", "model x": "Tesla",
@@ -68,8 +84,10 @@ _VEHICLE = re.compile(
 # kia niro". The year or an owning verb before it says this is the caller's vehicle.
 _MAKE_NEW_MODEL = re.compile(
     r"\b(?:(?P<year>(?:19|20)\d\d)|(?:drive|drives|ride|rides|have|got|own|it's|its|it\s+is|"
-    r"(?:car|bike|van|truck|motorbike|motorcycle|scooter)(?:'s|\s+is))\s+an?)\s+"
-    r"(?:(?P<colour>white|black|silver|grey|gray|red|blue|green|yellow|orange|brown|gold|"
+    r"(?:car|bike|van|truck|motorbike|motorcycle|scooter)(?:'s|\s+is))\s+an?|"
+    # "a black range rover sport": a colour before a maker describes a vehicle.
+    r"an?(?=\s+(?:white|black|silver|grey|gray|red|blue|green|yellow|orange|brown|gold|beige)\s))"
+    r"\s+(?:(?P<colour>white|black|silver|grey|gray|red|blue|green|yellow|orange|brown|gold|"
     r"beige)\s+)?(?P<make>" + "|".join(sorted(_MAKES, key=len, reverse=True)) + r")\s+"
     r"(?P<model>[a-z][a-z0-9-]{1,12}(?:\s+\d{1,3}\b)?)", re.IGNORECASE)
 _NOT_A_MODEL = frozenset({"and", "but", "so", "that", "with", "which", "car", "truck", "van",
@@ -145,7 +163,8 @@ def vehicles(t: TurnView) -> list[Candidate]:
 
 _STREET_WORD = (r"(?:street|st|avenue|ave|road|rd|lane|ln|drive|dr|boulevard|blvd|way|court|"
                 r"ct|place|pl|terrace|close|crescent|parkway|grove|gardens|mews|row|hill|walk|"
-                r"circle|square|highway)")
+                r"circle|square|highway|gate|park|green|rise|view|parade|wharf|wynd|brae|"
+                r"chase|vale|heights|meadows|fields|end|side|bank)")
 _ADDRESS = re.compile(
     rf"\b(?:(?:flat|apartment|apt|unit)\s+(?P<flat1>\w+)\s+)?(?P<num>\d{{1,5}}[a-z]?)\s+"
     rf"(?P<street>(?:[a-z]+\s+){{1,3}}?{_STREET_WORD})\b"
@@ -188,7 +207,8 @@ def spoken_addresses(t: TurnView) -> list[Candidate]:
 
 _ID_KINDS = (r"account|order|invoice|ticket|case|claim|reference|confirmation|booking|"
              r"policy|member(?:ship)?|rewards|loyalty|frequent\s+flyer|miles|railcard|"
-             r"library\s+card|parcel|tracking|customer|insurance\s+member|member\s+id")
+             r"library\s+card|parcel|tracking|customer|insurance\s+member|member\s+id|"
+             r"staff|employee|student|supplier|registration|reg|number\s+plate")
 _ASKED_ID = re.compile(rf"\b(?P<kind>{_ID_KINDS})\s*(?:number|no|#|id|code)?\b[^.!]*\?|"
                        rf"\b(?:the|your)\s+(?P<kind2>{_ID_KINDS})\s+(?:number|no|#|id)\b",
                        re.IGNORECASE)
@@ -204,6 +224,17 @@ _AGENT_OPENED = re.compile(
     rf"(?:a\s+|an\s+)?(?:new\s+)?"
     rf"(?P<kind>{_ID_KINDS})\s+(?:number\s+)?(?:[A-Z]{{2,4}}[\s-]?)?(?P<value>\d[\d-]{{2,15}})",
     re.IGNORECASE)
+# "Thank you Ms. Kruger, booked for two nights, reference QX2291.": an id the agent issues
+# in writing, labelled by the word before it. Capitals and a digit make it an id.
+_AGENT_ISSUED = re.compile(
+    r"(?:^|[,;:.]\s+|\band\s+)(?:(?i:your|the)\s+)?(?P<kind>(?i:reference|ref|confirmation|"
+    r"booking\s+reference|case\s+reference))(?:\s+(?i:number|no\.?|code))?(?:\s+is|:)?\s+"
+    r"(?P<value>(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{3,15})\b")
+# "Added the Picanto to policy MN44210.", "That's on account 88213."
+_AGENT_FILED = re.compile(
+    r"\b(?i:to|on|under)\s+(?:(?i:your|the)\s+)?(?P<kind>(?i:policy|account|membership))"
+    r"\s+(?:(?i:number)\s+)?(?P<value>(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{3,15})\b")
+_PLATE_KINDS = frozenset({"registration", "reg", "number plate"})
 _KIND_LABEL = {"frequent flyer": "frequent flyer", "miles": "frequent flyer",
                "member id": "member", "membership": "member", "insurance member": "member"}
 _REDACTED = "[redacted"
@@ -215,11 +246,18 @@ _ID_SLOTS = {"account": "account_number", "member": "member_number",
 
 
 def _id(t: TurnView, kind: str, value: str, at: int, conf: float) -> Candidate | None:
-    if _REDACTED in value or sum(c.isdigit() for c in value) < 3:
-        return None
     kind = re.sub(r"\s+", " ", kind.lower())
+    # A plate has as few as one or two digits ("BD64KLM"); other ids at least three.
+    digits_needed = 1 if kind in _PLATE_KINDS and len(value) >= 5 else 3
+    if _REDACTED in value or sum(c.isdigit() for c in value) < digits_needed:
+        return None
     value = value.replace(" ", "")
     label = _KIND_LABEL.get(kind, kind)
+    if kind in _PLATE_KINDS:
+        # The same wording as the vehicle rule's, so one plate read twice is one fact.
+        if not any(c.isalpha() for c in value):
+            return None
+        return t.candidate(f"Vehicle registration is {value.upper()}", "note", None, conf, at)
     return t.candidate(f"{label.capitalize()} number is {value.upper()}", "identity",
                        _ID_SLOTS.get(label), conf, at)
 
@@ -239,6 +277,10 @@ def spoken_identifiers(t: TurnView) -> list[Candidate]:
                     0.75)
             if c is not None:
                 out.append(c)
+    for m in (*_AGENT_ISSUED.finditer(t.agent), *_AGENT_FILED.finditer(t.agent)):
+        c = _id(t, m.group("kind"), m.group("value"), len(t.user) + m.start(), 0.7)
+        if c is not None:
+            out.append(c)
     for m in _AGENT_OPENED.finditer(t.agent):
         c = _id(t, m.group("kind"), m.group("value"), len(t.user) + m.start(), 0.7)
         if c is not None:

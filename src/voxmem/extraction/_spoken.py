@@ -197,10 +197,11 @@ _ONE_DIGIT = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "fou
               "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}
 _DIGIT_NAME = "(?:" + "|".join(_ONE_DIGIT) + ")"
 # A lone digit word at the edge of an id that the joining step left out: "x7k9p two" (the
-# last character of "x seven k nine p two"), "oh two 07774412" (a phone number whose first
+# last character of "x seven k nine p two"; "nine one four four two oh one" ends in a
+# "one" that number parsing leaves as a word), "oh two 07774412" (a phone number whose first
 # digits were read before a "triple"), "one z998765".
 _TRAILING = re.compile(
-    rf"\b(?P<run>(?=[a-z0-9]*\d)(?=[a-z0-9]*[a-z])[a-z0-9]{{3,}})(?P<words>(?:\s+{_DIGIT_NAME}\b)"
+    rf"\b(?P<run>(?=[a-z0-9]*\d)(?=[a-z0-9]*[a-z])[a-z0-9]{{3,}}|\d{{4,}})(?P<words>(?:\s+{_DIGIT_NAME}\b)"
     r"{1,3})(?=\s*(?:$|[,.;!?]|\b(?:and|thanks|thank|please|yeah|ok|okay|right)\b))",
     re.IGNORECASE)
 _LEADING = re.compile(

@@ -29,9 +29,12 @@ import re
 from ._base import MAX_FACTS, ExtractedFact, Transcript
 from ._context import asked_for
 from ._learned import TurnClassifier, default_classifier, learned_candidates
+from ._rules_addressed import ADDRESS_RULES
 from ._rules_agent import AGENT_RULES, JOIN_ONLY, RECURS, extra_commitment
+from ._rules_bookings import BOOKING_RULES
 from ._rules_choices import CHOICE_RULES, tails
 from ._rules_common import Rule, TurnView, capture_phrase, sentences
+from ._rules_future import future_actions
 from ._rules_habits import HABIT_RULES
 from ._rules_identity import IDENTITY_RULES, is_misheard_copy, read_back_ids
 from ._rules_needs import NEED_RULES, declared_allergies
@@ -39,6 +42,7 @@ from ._rules_noted import NOTED_RULES, echoed_needs, echoed_preferences
 from ._rules_people import PEOPLE_RULES
 from ._rules_preferences import PREFERENCE_RULES
 from ._rules_promised import PROMISED_RULES
+from ._rules_requests import standing_asks
 from ._rules_spoken import SPOKEN_RULES, as_diet
 from ._rules_standing import STANDING_RULES
 from ._rules_tastes import TASTE_RULES
@@ -238,9 +242,9 @@ def commitments(t: TurnView) -> list[Candidate]:
 
 _WISH_KINDS = frozenset({"preference", "constraint", "availability", "need"})
 _USER_RULES: tuple[Rule, ...] = (
-    *IDENTITY_RULES, *PEOPLE_RULES, *THING_RULES, *PREFERENCE_RULES, *SPOKEN_RULES,
-    *NEED_RULES, *AGENT_RULES, *STANDING_RULES, *HABIT_RULES, *NOTED_RULES, *WISH_RULES,
-    *TASTE_RULES, *PROMISED_RULES, *CHOICE_RULES, commitments)
+    *IDENTITY_RULES, *PEOPLE_RULES, *ADDRESS_RULES, *THING_RULES, *PREFERENCE_RULES,
+    *SPOKEN_RULES, *NEED_RULES, *AGENT_RULES, *BOOKING_RULES, *STANDING_RULES, *HABIT_RULES,
+    *NOTED_RULES, *WISH_RULES, *TASTE_RULES, *PROMISED_RULES, *CHOICE_RULES, commitments)
 # Read again on the statement that ends a run-on question ("can we sit outside we love
 # the terrace"): these rules skip questions.
 _TAIL_RULES: tuple[Rule, ...] = (PREFERENCE_RULES[0],)
@@ -332,6 +336,7 @@ class RuleExtractor:
                 user=self._prepare(user, caller=True),
                 agent=self._prepare(agent, caller=False),
                 prev_agent=prev_agent,
+                prev_user=views[-1].user if views else "",
                 default_country_code=self.default_country_code,
                 keep_health=not self.policy.health,
                 user_raw=user,
@@ -340,13 +345,23 @@ class RuleExtractor:
             for rule in _USER_RULES:
                 candidates.extend(rule(view))
             candidates.extend(tails(view, _TAIL_RULES))
+            # The agent's sentences no promise or booking rule read get the general reading.
+            taken = {c.position[1] for c in candidates[found:]
+                     if c.kind in ("commitment", "need") and c.position[1] >= len(view.user)}
+            candidates.extend(
+                dataclasses.replace(c, kind="need") if RECURS.search(c.text) else c
+                for c in future_actions(view, taken))
             for back in read_back_ids(view):
                 # The written read-back replaces a garbled spoken copy from this turn.
                 candidates[found:] = [c for c in candidates[found:] if not (
                     c.kind == "identity" and c.slot_key != "name" and is_misheard_copy(c, back))]
                 candidates.append(back)
-            if "[redacted" not in user and not any(
-                    c.kind in _WISH_KINDS for c in candidates[found:]):
+            # A wish read with a redaction in it is dropped by the selection step; it does
+            # not stand in for the fallbacks below.
+            wished = {c.kind for c in candidates[found:] if "[redacted" not in c.text}
+            asks = [] if wished & {"preference", "constraint"} else standing_asks(view)
+            candidates.extend(asks)
+            if "[redacted" not in user and not asks and not wished & _WISH_KINDS:
                 # The agent's "Back porch, noted." fills in only when no rule read the
                 # caller's own words of this turn as a wish: those say it better. Never
                 # after a redaction: the echo could restate what was redacted.
