@@ -8,12 +8,15 @@ and delete_index do, including keys that collide.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import voxmem.engine._org_documents as documents_module
 import voxmem.engine._org_memory as org_module
 from voxmem.engine._org_exact import ExactRows
 from voxmem.engine._org_memory import OrgMemory
@@ -64,7 +67,7 @@ def _fill(org: OrgMemory) -> None:
 def test_replace_and_delete_documents_and_indexes(collide: bool, merge_min: int,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     # merge_min 1: every document's positions are in the sorted arrays, not the dict.
-    monkeypatch.setattr(org_module, "MERGE_MIN", merge_min)
+    monkeypatch.setattr(documents_module, "MERGE_MIN", merge_min)
     if collide:  # every document under one key: removal must still pick the right ones
         monkeypatch.setattr(org_module, "document_key", lambda index, doc: 7)
     org = _org()
@@ -226,8 +229,8 @@ def test_org_payloads_are_kept_in_the_scratch_file_not_in_memory(tmp_path: Path)
 
 def test_document_positions_agree_with_a_dict_through_merges(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(org_module, "MERGE_MIN", 16)
-    table = org_module.DocumentPositions()
+    monkeypatch.setattr(documents_module, "MERGE_MIN", 16)
+    table = documents_module.DocumentPositions()
     model: dict[int, set[int]] = {}
     rng = np.random.default_rng(8)
     keys = [int(k) for k in rng.integers(-(1 << 63), (1 << 63) - 1, size=60)] + [
@@ -243,3 +246,16 @@ def test_document_positions_agree_with_a_dict_through_merges(
     for key in keys:
         assert table.pop(key) == sorted(model.pop(key, set()))
     assert table.nbytes < 3_000 * 12
+
+
+def test_document_keys_are_the_same_in_every_process() -> None:
+    """The org rows file saves document keys for the next process: a key from the
+    per-process seeded ``hash()`` made a document deleted after a restart keep its chunks."""
+    code = ("from voxmem.engine._org_documents import document_key; "
+            "print(document_key('kb', 'doc-7'), document_key('kb2', 'doc-7'))")
+    seen = {subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                           text=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+            for seed in ("1", "2", "random")}
+    assert len(seen) == 1
+    here = documents_module.document_key
+    assert seen.pop().split() == [str(here("kb", "doc-7")), str(here("kb2", "doc-7"))]

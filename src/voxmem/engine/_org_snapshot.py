@@ -55,7 +55,8 @@ __all__ = ["PersistedRows", "read_rows", "rows_path", "write_rows"]
 log = logging.getLogger("voxmem.engine")
 
 MAGIC = b"VXORGROW"
-FORMAT = 1
+#: 2: document keys the same in every process (1 saved per-process string hashes).
+FORMAT = 2
 _HEADER_LEN = struct.Struct("<I")
 #: Rows per slice while writing payloads and vectors (bounded transient memory).
 _SLICE = 65_536
