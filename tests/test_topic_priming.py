@@ -211,3 +211,27 @@ async def test_a_loaded_caller_is_primed_and_answers_as_before(
             (h["id"], h["score"]) for h in before.permanent]
     finally:
         await engine.close()
+
+
+async def test_an_import_into_a_loaded_caller_is_primed(
+        tmp_path: Path, store_url: str) -> None:
+    """A history imported into a caller already in memory is read for the ranking
+    features in the background, like a load, not on its first searches."""
+    engine = MemoryEngine(Settings(data_dir=str(tmp_path / "data"), embedder="static",
+                                   store_url=store_url))
+    await engine.start()
+    try:
+        scope = engine.scope(project_id="p", agent_id="a", user_id="mel")
+        who = Caller("mel", "Melanie")
+        mem = engine.callers.get(scope)
+        await mem.primed.wait()
+        await engine.import_history(scope, who, [
+            {"startedAt": NOW - 3 * DAY,
+             "turns": [{"userText": text, "assistantText": "Noted.", "createdAt": NOW - DAY}
+                       for text in _lines(60)]}])
+        await mem.primed.wait()
+        length = _tokens_of(mem.index).length[:mem.index.rows]
+        assert mem.index.rows >= 60
+        assert length.shape[0] == mem.index.rows and (length >= 0).all()
+    finally:
+        await engine.close()

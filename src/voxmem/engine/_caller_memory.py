@@ -377,16 +377,36 @@ class CallerCache:
             mem.ready.set()
             log.debug("loaded caller %s (%d items) in %.1f ms", mem.scope.user_id,
                       len(mem.index), (time.perf_counter() - started) * 1000)
-        if self._primer is not None and mem.load_error is None:
+        if mem.load_error is None:
             # After ready: recall needs none of it to answer (a search reads what is
             # not primed yet itself), so the caller is searchable that much sooner.
-            try:
-                await load_in_slices(functools.partial(self._primer.prime, mem.index),
-                                     range(mem.index.rows))
-            except Exception as exc:  # recall still works, reading on first search
-                log.warning("priming recall features of caller %s failed: %s",
-                            mem.scope.user_id, exc)
+            await self._prime(mem, range(mem.index.rows))
         mem.primed.set()
+
+    def prime_added(self, mem: CallerMemory, start: int) -> None:
+        """Run the index-time work over rows ``start:`` of a primed caller, added in
+        bulk (an import), on a worker thread instead of on their first searches.
+
+        ``mem.primed`` is clear until it is done. A caller still loading is left alone:
+        its load primes every row it has once it is ready.
+        """
+        if self._primer is None or not mem.primed.is_set() or mem.index.rows <= start:
+            return
+        mem.primed.clear()
+        task = asyncio.get_running_loop().create_task(
+            self._prime(mem, range(start, mem.index.rows)))
+        task.add_done_callback(lambda _task: mem.primed.set())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _prime(self, mem: CallerMemory, positions: range) -> None:
+        if self._primer is None:
+            return
+        try:
+            await load_in_slices(functools.partial(self._primer.prime, mem.index), positions)
+        except Exception as exc:  # recall still works, reading on first search
+            log.warning("priming recall features of caller %s failed: %s",
+                        mem.scope.user_id, exc)
 
     async def _trim_after(self, items: list[MemoryItem]) -> None:
         """Return the freed rows of a large load to the OS (see ``TRIM_AFTER_ITEMS``)."""

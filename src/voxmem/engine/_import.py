@@ -71,8 +71,12 @@ async def import_history(writes: WritePath, callers: CallerCache, redactor: Reda
     # One write and one disk sync for the whole import: the same promise (nothing
     # is acknowledged before it is on disk) at a fraction of the cost.
     await writes.append_many(records)
+    first_row = mem.index.rows
     for turn in new_turns:
         mem.add_turn(turn)
         writes.turn_claims.remember(scope, turn.turn_id, turn.event_id)
+    # Thousands of turns at once: their ranking-feature tokens are read now, off the
+    # event loop, not one candidate at a time on the next searches.
+    callers.prime_added(mem, first_row)
     turns_written = len(new_turns)
     return {"sessions": len(sessions), "turns": turns_written}
