@@ -8,21 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from voxmem.extraction import ExtractedFact, RuleExtractor, Transcript, TranscriptTurn
-
-
-def extract(*turns: tuple[str, str]) -> list[ExtractedFact]:
-    call = Transcript("s1", "u1", [TranscriptTurn(f"t{i}", u, a, float(i))
-                                   for i, (u, a) in enumerate(turns, 1)])
-    return RuleExtractor().extract_sync(call)
+from tests._extraction import extract, has, said
 
 
 def texts(*turns: tuple[str, str], kind: str | None = None) -> list[str]:
-    return [f.text for f in extract(*turns) if kind is None or f.kind == kind]
-
-
-def has(found: list[str], *words: str) -> bool:
-    return any(all(w.lower() in t.lower() for w in words) for t in found)
+    return said(*turns, kind=kind)
 
 
 # --- bookings in short shapes ---------------------------------------------------------------

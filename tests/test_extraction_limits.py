@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests._extraction import extract
 from voxmem.cli import DEMO_FIRST_CALL
-from voxmem.extraction import ExtractedFact, RuleExtractor, Transcript, TranscriptTurn
 from voxmem.extraction._base import KIND_LIMITS, MAX_FACTS
 from voxmem.extraction._select import Candidate, select_facts
-
-
-def extract(*turns: tuple[str, str]) -> list[ExtractedFact]:
-    call = Transcript("s1", "u1", [TranscriptTurn(f"t{i}", u, a, float(i))
-                                   for i, (u, a) in enumerate(turns, 1)])
-    return RuleExtractor().extract_sync(call)
 
 
 def test_the_demo_call_keeps_the_callback_time_next_to_five_other_facts() -> None:

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from voxmem.extraction import ExtractedFact, RuleExtractor, Transcript, TranscriptTurn
-
-
-def extract(*turns: tuple[str, str]) -> list[ExtractedFact]:
-    call = Transcript("s1", "u1", [TranscriptTurn(f"t{i}", u, a, float(i))
-                                   for i, (u, a) in enumerate(turns, 1)])
-    return RuleExtractor().extract_sync(call)
+from tests._extraction import extract
+from voxmem.extraction import ExtractedFact
 
 
 def name_of(facts: list[ExtractedFact]) -> str | None:

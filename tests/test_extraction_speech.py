@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests._extraction import extract
 from voxmem.extraction import ExtractedFact, RuleExtractor, Transcript, TranscriptTurn
 from voxmem.extraction._evaluate import load_labelled_set, score_case, summarize, to_transcript
 from voxmem.extraction._spoken import restore_apostrophes, spoken_numbers
@@ -14,12 +15,6 @@ DATA = Path(__file__).parent / "data"
 TUNE = DATA / "extraction_tune.jsonl"
 HELDOUT = DATA / "extraction_heldout.jsonl"
 HELDOUT_B = DATA / "extraction_heldout_b.jsonl"
-
-
-def extract(*turns: tuple[str, str]) -> list[ExtractedFact]:
-    call = Transcript("s1", "u1", [TranscriptTurn(f"t{i}", u, a, float(i))
-                                   for i, (u, a) in enumerate(turns, 1)])
-    return RuleExtractor().extract_sync(call)
 
 
 def texts(facts: list[ExtractedFact]) -> list[str]:

@@ -12,24 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from voxmem.extraction import ExtractedFact, RuleExtractor, Transcript, TranscriptTurn
+from tests._extraction import extract, has, said
+from voxmem.extraction import RuleExtractor
 from voxmem.extraction._evaluate import load_labelled_set, score_case, summarize, to_transcript
 
 DATA = Path(__file__).parent / "data"
 
 
-def extract(*turns: tuple[str, str]) -> list[ExtractedFact]:
-    call = Transcript("s1", "u1", [TranscriptTurn(f"t{i}", u, a, float(i))
-                                   for i, (u, a) in enumerate(turns, 1)])
-    return RuleExtractor().extract_sync(call)
-
-
 def texts(*turns: tuple[str, str], kind: str | None = None) -> list[str]:
-    return [f.text for f in extract(*turns) if kind is None or f.kind == kind]
-
-
-def has(found: list[str], *words: str) -> bool:
-    return any(all(w.lower() in t.lower() for w in words) for t in found)
+    return said(*turns, kind=kind)
 
 
 # --- tastes -------------------------------------------------------------------------------
