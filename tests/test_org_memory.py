@@ -19,6 +19,7 @@ import pytest
 import voxmem.engine._org_documents as documents_module
 import voxmem.engine._org_memory as org_module
 from voxmem.engine._org_exact import ExactRows
+from voxmem.engine._org_file import read_vectors
 from voxmem.engine._org_memory import OrgMemory
 from voxmem.engine._org_vectors import OrgVectors
 from voxmem.engine._payloads import FileRecords
@@ -259,3 +260,31 @@ def test_document_keys_are_the_same_in_every_process() -> None:
     assert len(seen) == 1
     here = documents_module.document_key
     assert seen.pop().split() == [str(here("kb", "doc-7")), str(here("kb2", "doc-7"))]
+
+
+def test_a_vector_queued_while_the_file_is_saved_is_in_the_next_save(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A create_index landing while the vector file is being written (the save runs on
+    a worker thread): its vectors missed that file, and the save cleared the changed
+    mark after them, so engine close saved nothing and a restart read the store."""
+    org = OrgMemory("t", "p", DIMS, vector_file=tmp_path / "org.usearch")
+    org.ready.set()
+    org.apply_write("kb", ["a"], _chunks("kb", "a", ["one", "two"], "v1"), _vectors(2, 1), 1)
+    ann = org.index.ann
+    assert ann is not None
+    real_flush = ann.flush
+
+    def flush_then_a_write_lands(threads: int = 0) -> int:
+        done = real_flush(threads)
+        monkeypatch.setattr(ann, "flush", real_flush)  # once
+        org.apply_write("kb", ["b"], _chunks("kb", "b", ["three"], "v1"), _vectors(1, 2), 2)
+        return done
+
+    monkeypatch.setattr(ann, "flush", flush_then_a_write_lands)
+    assert org.save()
+    assert org.save(wait=True)  # what engine close does
+    saved = read_vectors(tmp_path / "org.usearch", org.model, DIMS)
+    assert saved is not None
+    assert sorted(saved.ids) == ["v1-kb-a-0", "v1-kb-a-1", "v1-kb-b-0"]
+    if saved.exact is not None:
+        saved.exact.close()

@@ -435,8 +435,11 @@ class OrgMemory:
         try:
             if not ann.dirty:
                 return False
+            # Cleared before the flush, not after: a vector queued between the two was
+            # neither flushed into this file nor left marked, so it was missing from
+            # every later save (a restart then read the store) until the next write.
+            ann.dirty = False
             ann.flush()
-            ann.dirty = False  # a write racing the export marks it dirty again
             graph_file = self.vector_file.with_name(self.vector_file.name + ".graph")
             self.vector_file.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
             center, keys, positions = ann.export(graph_file)
