@@ -73,3 +73,39 @@ def test_a_cycle_that_dies_frozen_is_freed_after_the_rescan_window(
     assert installed.rescans == 1 and gc.get_freeze_count() == 0
     gc.collect()  # and the next one scans it all
     assert ref() is None
+
+
+def test_survivors_of_a_middle_collection_are_frozen(
+        policy: tuple[FullCollectionPolicy, Clock]) -> None:
+    # Every saved turn leaves long-lived containers; frozen here, they never reach the
+    # old generation, so no full collection has to scan them.
+    gc.collect()
+    frozen = gc.get_freeze_count()
+    kept = [Node() for _ in range(1000)]
+    gc.collect(1)
+    assert gc.get_freeze_count() >= frozen + len(kept)
+    assert not gc.get_objects(generation=2)  # nothing left for a full collection to scan
+    node, ref = cycle()
+    del node
+    gc.collect(0)  # a young cycle still dies in the youngest generation
+    assert ref() is None
+
+
+def test_the_rescan_is_not_undone_by_middle_collections(
+        policy: tuple[FullCollectionPolicy, Clock]) -> None:
+    installed, clock = policy
+    node, ref = cycle()
+    gc.collect(1)  # survives a middle collection: frozen
+    del node
+    gc.collect(1)
+    assert ref() is not None  # garbage, but frozen
+    clock.now += 61.0
+    gc.collect(1)  # the window has passed: the frozen heap is handed back
+    assert installed.rescans == 1 and gc.get_freeze_count() == 0
+    gc.collect(1)  # a middle collection before the full one must not freeze it again
+    assert gc.get_freeze_count() == 0
+    gc.collect()  # the full collection scans it all
+    assert ref() is None
+    kept = [Node() for _ in range(100)]
+    gc.collect(1)  # and freezing resumes after it
+    assert gc.get_freeze_count() >= len(kept)
