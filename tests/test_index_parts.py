@@ -7,6 +7,7 @@ before it shows up as a ranking difference in the lanes.
 
 from __future__ import annotations
 
+import gc
 import math
 import threading
 from collections import Counter
@@ -125,6 +126,24 @@ def test_postings_search_matches_bm25_with_removals_and_single_adds(
                for i, s in zip(sub.positions.tolist(), sub.scores.tolist(), strict=True))
     assert p.cost(["apple"]) == sum("apple" in d for d in docs)
     assert not len(p.search([], 5, 300, None, alive, len(live), alive))
+
+
+def test_single_adds_leave_nothing_for_the_cyclic_collector() -> None:
+    # Every saved turn is a single add; what it leaves in the head lives until the head
+    # becomes a segment. Tracked containers there were ~90 per turn for the collector to
+    # scan through every generation (docs/performance.md).
+    p = Postings(threading.RLock())
+    docs = [[f"term{i}x{j}" for j in range(5)] + ["shared"] for i in range(200)]
+    p.reserve(len(docs), 0)
+    gc.collect()
+    before = len(gc.get_objects())
+    for i, doc in enumerate(docs):
+        p.add(i, doc)
+    assert len(gc.get_objects()) - before < 50  # not ~3 per (term, document)
+    assert p.cost(["shared"]) == 200 and p.cost(["term3x1"]) == 1
+    found = p._term("shared")
+    assert found is not None and found[0].tolist() == list(range(200))
+    assert found[1].tolist() == [1.0] * 200
 
 
 def test_compact_merges_into_one_and_answers_the_same() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import struct
 import threading
 from collections.abc import Sequence
 from itertools import chain
@@ -35,6 +36,10 @@ SYNC_MERGE_MAX = 32_768
 #: Upkeep merges segments up to this size under the index lock (~10-20 ms of sorting).
 LOCKED_MERGE_MAX = 262_144
 HEAD_POSTINGS = 4_096
+# One head posting: (document position, term frequency) as two little-endian int64s.
+_pack_posting = struct.Struct("<qq").pack
+_POSTING_BYTES = 16
+_POSTING_DTYPE = np.dtype("<i8")
 MAX_SEGMENTS = 48
 
 
@@ -114,8 +119,12 @@ class Postings:
         #: term -> term id; postings refer to ids
         self.vocab: dict[str, int] = {}
         self.segments: list[Segment] = []
-        #: postings of single adds since the last segment: term id -> (docs, tfs)
-        self._head: dict[int, tuple[list[int], list[int]]] = {}
+        #: postings of single adds since the last segment: term id -> packed (doc, tf)
+        #: pairs. A ``bytearray`` is not tracked by the cyclic collector (a list, a tuple
+        #: and ``array.array`` are): two lists and a tuple per term were ~90 tracked
+        #: containers per saved turn, each surviving into the old generations for the
+        #: collector to scan again and again (docs/performance.md).
+        self._head: dict[int, bytearray] = {}
         self._head_size = 0
         self.doc_len = np.zeros(64, dtype=np.float32)
         #: Total length of the live documents (BM25's average document length).
@@ -143,10 +152,9 @@ class Postings:
                 tid = vocab[term] = len(vocab)
             entry = head.get(tid)
             if entry is None:
-                head[tid] = ([pos], [tf])
+                head[tid] = bytearray(_pack_posting(pos, tf))
             else:
-                entry[0].append(pos)
-                entry[1].append(tf)
+                entry += _pack_posting(pos, tf)
         self._head_size += len(counts)
         if self._head_size >= HEAD_POSTINGS:
             self.flush_head(bulk=False)
@@ -187,11 +195,11 @@ class Postings:
         if not self._head:
             return
         rows = sorted(self._head.items())
-        size = self._head_size
         term_of = np.repeat(np.fromiter((tid for tid, _ in rows), np.int64, count=len(rows)),
-                            np.fromiter((len(e[0]) for _, e in rows), np.int64, count=len(rows)))
-        docs = np.fromiter(chain.from_iterable(e[0] for _, e in rows), np.int64, count=size)
-        tfs = np.fromiter(chain.from_iterable(e[1] for _, e in rows), np.int64, count=size)
+                            np.fromiter((len(e) // _POSTING_BYTES for _, e in rows), np.int64,
+                                        count=len(rows)))
+        pairs = np.frombuffer(b"".join(e for _, e in rows), dtype=_POSTING_DTYPE)
+        docs, tfs = pairs[0::2], pairs[1::2]
         self._head = {}
         self._head_size = 0
         self._push(Segment(term_of, docs, tfs), bulk)
@@ -291,7 +299,7 @@ class Postings:
                     if found is not None:
                         rows += found[0].shape[0]
                 entry = self._head.get(tid)
-                rows += len(entry[0]) if entry is not None else 0
+                rows += len(entry) // _POSTING_BYTES if entry is not None else 0
         return rows
 
     def doc_freq(self, term: str, alive: BoolArray | None) -> int:
@@ -308,8 +316,8 @@ class Postings:
         parts = [found for seg in self.segments if (found := seg.find(tid)) is not None]
         entry = self._head.get(tid)
         if entry is not None:
-            parts.append((np.array(entry[0], dtype=np.int32),
-                          np.array(entry[1], dtype=np.float32)))
+            pairs = np.frombuffer(bytes(entry), dtype=_POSTING_DTYPE)  # the head grows
+            parts.append((pairs[0::2].astype(np.int32), pairs[1::2].astype(np.float32)))
         if not parts:
             return None
         if len(parts) == 1:
