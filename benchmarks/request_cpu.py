@@ -50,23 +50,40 @@ class CollectorWatch:
     def __init__(self) -> None:
         self.reset()
         self._started = 0.0
+        self._started_cpu = 0.0
         gc.callbacks.append(self._on_collection)
 
     def reset(self) -> None:
         self.runs = [0, 0, 0]
         self.seconds = [0.0, 0.0, 0.0]
         self.full_pauses_ms: list[float] = []
+        #: CPU time of the collecting thread per pause, by generation: on a shared
+        #: machine a pause's wall time is mostly waiting for a core.
+        self.cpu_pauses_ms: list[list[float]] = [[], [], []]
 
     def _on_collection(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             self._started = time.perf_counter()
+            self._started_cpu = time.thread_time()
             return
         generation = int(info["generation"])
         took = time.perf_counter() - self._started
+        self.cpu_pauses_ms[generation].append((time.thread_time() - self._started_cpu) * 1000)
         self.runs[generation] += 1
         self.seconds[generation] += took
         if generation == 2:
             self.full_pauses_ms.append(round(took * 1000, 1))
+
+    def cpu_pause_summary(self) -> list[dict[str, float]]:
+        """Per generation: pauses, their CPU p50 / p99 / max and sum (ms)."""
+        out = []
+        for pauses in self.cpu_pauses_ms:
+            ranked = sorted(pauses)
+            out.append({} if not ranked else {
+                "n": len(ranked), "p50": round(ranked[len(ranked) // 2], 2),
+                "p99": round(ranked[int(len(ranked) * 0.99)], 2),
+                "max": round(ranked[-1], 2), "sum": round(sum(ranked), 1)})
+        return out
 
 
 async def measure(turns: int, callers: int, concurrency: int) -> dict[str, Any]:
@@ -130,6 +147,7 @@ async def measure(turns: int, callers: int, concurrency: int) -> dict[str, Any]:
             "gc_seconds_per_generation": [round(s, 3) for s in watch.seconds],
             "gc_ms_per_request": round(sum(watch.seconds) / requests * 1000, 3),
             "full_collection_pauses_ms": watch.full_pauses_ms,
+            "collector_cpu_ms_by_generation": watch.cpu_pause_summary(),
             "load_average": os.getloadavg()[0]}
 
 
