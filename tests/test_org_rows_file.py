@@ -232,6 +232,33 @@ async def test_damaged_payloads_are_found_after_the_load_and_reloaded(
     assert rows.exists()
 
 
+async def test_a_save_between_a_write_and_its_version_leaves_no_stale_rows_file(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A save on another thread may run while a write is applied, after its chunks and
+    before its version; the close must still write a rows file a restart can use."""
+    engine = await _open(settings)
+    try:
+        await engine.create_index(T, P, "kb", _docs("d", TEXTS[:20]))
+        org = _org(engine)
+        add_chunks = org.add_chunks
+
+        def add_then_save(*args: object, **kwargs: object) -> None:
+            add_chunks(*args, **kwargs)  # type: ignore[arg-type]
+            org.save(0.0)  # what the load's or an upkeep's save can do at this point
+
+        monkeypatch.setattr(org, "add_chunks", add_then_save)
+        await engine.create_index(T, P, "kb", _docs("e", TEXTS[20:40]))
+    finally:
+        await engine.close()
+    engine = await _open(settings)
+    try:
+        assert _org(engine).rows_from == "file"
+        assert TEXTS[30] in [h["text"] for h in await engine.search_index(
+            T, P, None, TEXTS[30], 3)]
+    finally:
+        await engine.close()
+
+
 async def test_rows_file_for_another_model_or_versions_is_not_used(
         settings: Settings) -> None:
     engine = await _open(settings)

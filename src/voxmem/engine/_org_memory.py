@@ -140,6 +140,10 @@ class OrgMemory:
             self.remove_document(index_name, doc_id)
         self.add_chunks(chunks, vectors)
         self.versions[index_name] = max(version, self.versions.get(index_name, 0))
+        # Marked again after the version: a save on another thread (the load's, an
+        # upkeep) that ran in between cleared the mark and wrote the old versions, and
+        # no later save would have written this one (a restart then read the store).
+        self._rows_dirty = True
 
     def add_chunks(self, chunks: Sequence[Chunk], vectors: Sequence[FloatArray | None],
                    *, bulk: bool = False) -> None:
