@@ -40,6 +40,7 @@ from voxmem.engine._recall import (
     SUPERSEDED_TURN_FACTOR,
     Query,
     caller_keyword_phase,
+    org_dense_phase,
     org_keyword_phase,
     prefer_current,
     search_caller_lane,
@@ -183,8 +184,12 @@ def test_keyword_then_dense_phase_equals_one_search_for_the_org_lane(
         full = dataclasses.replace(base, vector=embedder.embed([text])[0])
         k = rng.randint(1, 10)
         words = org_keyword_phase(org, base, k)
-        assert _hits(search_org_lane(org, full, k, params, words)) == _hits(
-            search_org_lane(org, full, k, params))
+        one = _hits(search_org_lane(org, full, k, params))
+        assert _hits(search_org_lane(org, full, k, params, words)) == one
+        # The graph search on its own (on a thread while the caller lanes run).
+        dense = org_dense_phase(org, full, k)
+        assert _hits(search_org_lane(org, full, k, params, words, dense)) == one
+        assert _hits(search_org_lane(org, full, k, params, None, dense)) == one
 
 
 def _prefer_current_by_payload(mem: CallerMemory, scored: list[tuple[int, float]],

@@ -25,6 +25,10 @@ __all__ = ["INTENTS", "INTENT_ALIASES", "RankParams", "best_neighbour", "blend",
 K = TypeVar("K", bound=Hashable)
 
 SECONDS_PER_DAY = 86_400.0
+#: Default ``RankParams.topic_candidates``: a query has ~340 caller candidates at
+#: 10,000 turns, and its hits come from the first few dozen (docs/performance.md,
+#: "Search latency at size").
+TOPIC_CANDIDATES = 64
 F64 = npt.NDArray[np.float64]
 
 
@@ -68,6 +72,9 @@ class RankParams:
     #: The token vectors the learned fusion's topic features compare words through
     #: (``_topic.py``); None for an embedder without them (the features are then 0).
     topic: TopicModel | None = None
+    #: Learned fusion computes the topic features only for this many candidates, the
+    #: best by the model without them (``_fusion.topic_rows``); 0: for every candidate.
+    topic_candidates: int = TOPIC_CANDIDATES
 
 
 #: What ``search_memory(intent=...)`` accepts (see ``intent_params`` and docs/recall.md).
