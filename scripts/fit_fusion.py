@@ -15,9 +15,16 @@ the other four folds, then the in-sample fit. As in the engine, a question about
 asker ("what did I order?") keeps the hand-set order; the "every query" rows rank those
 with the model too. The weights written are the fit on all folds.
 
+The engine computes the topic features only for the ``RankParams.topic_candidates``
+best candidates by the model without them (``_fusion.topic_rows``). The candidates are
+gathered with every row's topic features, and each fit and each evaluation applies the
+engine's cut with the model at hand; since the cut depends on the model, the fit is
+repeated on the cut the previous fit makes (``CUT_ROUNDS``).
+
     python scripts/fit_fusion.py                       # static embedder
     python scripts/fit_fusion.py --embedder onnx       # needs the onnx extra
     python scripts/fit_fusion.py --dry-run             # print CV, write nothing
+    python scripts/fit_fusion.py --dry-run --topic-candidates 0   # CV without the cut
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from ._rank import (
     F64,
     SECONDS_PER_DAY,
     RankParams,
-    best_neighbour,
+    best_neighbours,
     blend,
     expand_neighbours,
     time_mask,
@@ -209,15 +209,17 @@ def candidate_features(index: HybridIndex, fused: Sequence[tuple[int, float]],
     named, other, self_, names = speaker_features(index, positions, groups, query_text)
     zeros = np.zeros(positions.shape[0])
     listed = 1.0 if is_list_question(query_text) else 0.0
+    near_base, near_bm25, near_cosine = best_neighbours(positions, groups,
+                                                       (base, bm25, cosine))
     columns = [keyword_rr, bm25, dense_rr, cosine, base,
                call_fused, _call_mean(slot, cosine),
-               best_neighbour(positions, groups, base), recency, timed.astype(np.float64),
+               near_base, recency, timed.astype(np.float64),
                is_fact.astype(np.float64), (groups <= 0).astype(np.float64),
                cosine / max(float(cosine.max(initial=0.0)), 1e-6),
                _call_mean(slot, bm25),
                call_best,
-               best_neighbour(positions, groups, bm25),
-               best_neighbour(positions, groups, cosine),
+               near_bm25,
+               near_cosine,
                named, other, self_,
                np.minimum(index.term_counts_at(positions), LENGTH_CAP) / LENGTH_CAP,
                zeros, zeros, listed * call_fused, listed * call_best]
