@@ -157,7 +157,10 @@ def _call_mean(slot: IntArray, values: F64) -> F64:
     n = slot.shape[0]
     order = np.lexsort((-values, slot))
     s_sorted = slot[order]
-    first = np.r_[True, s_sorted[1:] != s_sorted[:-1]]
+    # np.r_ parses its index in Python (~10 us a call, three calls a query).
+    first = np.empty(n, dtype=np.bool_)
+    first[:1] = True
+    np.not_equal(s_sorted[1:], s_sorted[:-1], out=first[1:])
     rank = np.arange(n) - np.maximum.accumulate(np.where(first, np.arange(n), 0))
     sums = np.bincount(s_sorted, weights=np.where(rank < CALL_TOP, values[order], 0.0),
                        minlength=int(slot.max(initial=-1)) + 1)
