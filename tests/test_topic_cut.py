@@ -109,3 +109,19 @@ def test_no_cut_under_the_limit(index: HybridIndex, embedder: StaticEmbedder,
     wide = _features(index, embedder, topic, query,
                      _params(embedder, full.features.shape[0]))
     np.testing.assert_array_equal(wide.features, full.features)
+
+
+def test_topic_words_kept_between_queries_give_the_same_features(
+        index: HybridIndex, embedder: StaticEmbedder) -> None:
+    # A topic word's mean vector is kept after its first query: a model that has seen
+    # every question answers exactly what a fresh model answers.
+    seasoned = topic_model(embedder)
+    assert seasoned is not None
+    for query in QUESTIONS:
+        _features(index, embedder, seasoned, query, None)
+    for query in QUESTIONS:
+        fresh = topic_model(embedder)
+        assert fresh is not None
+        np.testing.assert_array_equal(
+            _features(index, embedder, seasoned, query, None).features,
+            _features(index, embedder, fresh, query, None).features)
