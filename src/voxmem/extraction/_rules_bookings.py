@@ -48,7 +48,7 @@ _WHEN_PAIR = (rf"(?:(?:on\s+)?{_DAY}(?:\s+(?:the\s+)?\d{{1,2}}(?:st|nd|rd|th))?,
 _DIGIT_PAIR = (rf"(?:(?:on\s+)?{_DAY}(?:\s+(?:the\s+)?\d{{1,2}}(?:st|nd|rd|th))?,?\s+(?:at\s+)?"
                rf"{_DIGIT_CLOCK}|(?:at\s+)?{_DIGIT_CLOCK}\s*,?\s+(?:on\s+)?{_DAY})")
 _ACK = (r"(?:(?:done|great|perfect|lovely|okay|ok|right|brilliant|excellent|super|fab|"
-        r"all\s+set|sorted|that's\s+it|thanks|thank\s+you)(?:\s+[A-Z][a-z]+)?[,!.:]?\s+)")
+        r"all\s+set|sorted|that's\s+it|thanks|thank\s+you)(?:,?\s+(?-i:[A-Z][a-z]+))?[,!.:]?\s+)")
 
 # "Done, Fridays at 5 with Tom." / "So that's Tuesday the 9th at 10am with Dr. Park." /
 # "Okay, Thursday at 3 it is."
@@ -81,7 +81,7 @@ _BOOKED_THEN_WHEN = re.compile(
 # Thursday at 6 with Gus.": a booking word, so a day alone will do.
 _BOOKED_LEAD = re.compile(
     rf"^\s*(?:{_ACK}+)?(?:(?:booked|confirmed|reserved)(?:\s+in)?[,:]?\s+|you're\s+(?:in|down|"
-    rf"pencilled\s+in)\s+)(?:(?:a|an|the|your)\s+)?"
+    rf"pencilled\s+in|booked\s+in)\s+)(?:(?:a|an|the|your)\s+)?"
     rf"(?:(?P<what>[a-z][a-z -]{{1,30}}?(?:\s+with\s+(?:(?:Dr|Mr|Mrs|Ms)\.?\s+)?[A-Z][\w'-]+)?)"
     rf"\s*,?\s+)??"
     rf"(?:for\s+|on\s+)?(?P<when>{_DAY}(?:\s+(?:the\s+)?\d{{1,2}}(?:st|nd|rd|th))?"

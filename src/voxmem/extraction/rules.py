@@ -74,7 +74,7 @@ _COMMIT_SUBJECT = (
     r"(?P<subj>i'll|i\s+will|i'm\s+going\s+to|i\s+am\s+going\s+to|we'll|we\s+will|they'll|"
     r"we're\s+going\s+to|we\s+are\s+going\s+to|"
     r"(?P<who>(?:someone|somebody)(?:\s+from\s+(?:our\s+|the\s+)?[\w-]+(?:\s+[\w-]+)?)?|"
-    r"(?:a|an|our|the|your)\s+(?:[\w-]+\s+){0,2}?(?:team|specialist|technician|engineer|"
+    r"(?:(?-i:[A-Z][a-z]+)\s+from\s+)?(?:a|an|our|the|your)\s+(?:[\w-]+\s+){0,2}?(?:team|specialist|technician|engineer|"
     r"officer|agent|manager|representative|rep|nurse|advisor|adviser|department|supervisor|"
     r"courier|driver|plumber|electrician|installer|crew|coordinator|receptionist|surveyor|"
     r"consultant|caseworker|handler|pharmacist|dentist|optician|tutor|instructor|solicitor|"
@@ -192,7 +192,8 @@ def commitments(t: TurnView) -> list[Candidate]:
             else:
                 action = _commit_phrase(f"{verb} {rest}")
                 if who:
-                    who_text = re.sub(r"^(?:our|your)\s+", "the ", who.strip(), flags=re.I)
+                    who_text = re.sub(r"(^|\bfrom\s+)(?:our|your)\s+", r"\1the ", who.strip(),
+                                      flags=re.I)
                     text = f"Agent promised {who_text.lower()} will {action}"
                 else:
                     text = f"Agent promised to {action}"

@@ -1,0 +1,81 @@
+"""The seventh round's promise families, each with phrasings of its own (not set J's):
+two promises in one sentence, a plan in the present tense, "she'll"/"he'll" after the
+agent names the person, a collection day alone, the named person "from our team", and
+an acknowledgement that names the caller before the booking. And the guards.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests._extraction import extract, has, said
+
+
+@pytest.mark.parametrize(("agent", "words"), [
+    ("Our fitter Jonas will come on Tuesday at 9, and I'll text you the invoice after.",
+     ("jonas", "tuesday")),
+    ("A valuer will visit on the 3rd between 10 and 2; we'll post the report within a week.",
+     ("valuer", "3rd")),
+])
+def test_each_clause_of_a_two_promise_sentence_is_read(agent: str,
+                                                       words: tuple[str, ...]) -> None:
+    found = said(("thanks", agent), kind="commitment")
+    assert has(found, *words), found
+
+
+@pytest.mark.parametrize(("agent", "words"), [
+    ("I'm arranging a technician for Thursday the 9th in the morning.",
+     ("arranging", "technician", "9th")),
+    ("We're sending a replacement router by Friday.", ("sending", "router", "friday")),
+])
+def test_a_plan_in_the_present_tense_is_a_promise(agent: str, words: tuple[str, ...]) -> None:
+    found = said(("ok", agent), kind="commitment")
+    assert has(found, *words), found
+    assert not has(found, "I'm"), found
+
+
+def test_she_will_is_the_person_the_agent_just_named() -> None:
+    found = said(("ok", "Mr. Okonjo handles your file. He'll call you back by Wednesday."),
+                 kind="commitment")
+    assert has(found, "okonjo", "wednesday"), found
+
+
+def test_he_will_with_no_one_named_is_not_guessed() -> None:
+    found = said(("ok", "He'll call you back by Wednesday."), kind="commitment")
+    assert not has(found, "he will"), found
+
+
+def test_a_collection_day_alone_is_a_promise() -> None:
+    found = said(("can you shorten the sleeves", "Of course, noted. Ready next Tuesday."),
+                 kind="commitment")
+    assert has(found, "ready next tuesday"), found
+
+
+def test_the_named_person_from_the_team_is_kept() -> None:
+    found = said(("ok", "Amir from our billing team will call you on Monday."),
+                 kind="commitment")
+    assert has(found, "amir", "billing", "monday"), found
+
+
+@pytest.mark.parametrize("agent", [
+    "Lovely, Dora, Thursday at 2:30 with Imran.",
+    "Perfect, Dora, you're in with Imran Thursday at 2:30.",
+])
+def test_an_acknowledgement_that_names_the_caller_then_the_booking(agent: str) -> None:
+    found = [f.text for f in extract(("yes", agent)) if f.slot_key == "appointment"]
+    assert has(found, "thursday at 2:30"), found
+
+
+@pytest.mark.parametrize("agent", [
+    # the second clause is the consequence of the first, not a promise of its own
+    "I'm going to cancel the order and you'll see the money back in 5 days.",
+    # news, not a promise, in either clause
+    "The shop will reopen on Monday, and the sale ends on the 5th.",
+    # an offer stays an offer
+    "If you like, I'm arranging cover for Friday.",
+])
+def test_guards_hold_on_split_clauses(agent: str) -> None:
+    found = said(("ok", agent), kind="commitment")
+    assert not has(found, "see the money"), found
+    assert not has(found, "reopen"), found
+    assert not has(found, "cover for friday"), found
