@@ -28,7 +28,7 @@ import re
 
 from ._base import MAX_FACTS, ExtractedFact, Transcript
 from ._context import asked_for
-from ._learned import TurnClassifier, default_classifier, learned_candidates
+from ._learned import TurnClassifier, default_classifier, learned_candidates, settle_kinds
 from ._rules_addressed import ADDRESS_RULES
 from ._rules_agent import AGENT_RULES, JOIN_ONLY, RECURS, extra_commitment
 from ._rules_bookings import BOOKING_RULES
@@ -310,6 +310,7 @@ class RuleExtractor:
         classifier = self.classifier
         if classifier is not None:
             candidates.extend(learned_candidates(classifier, views, candidates))
+            candidates = settle_kinds(classifier, views, candidates)
         return select_facts(
             [as_diet(c) for c in candidates],
             policy=self.policy,
