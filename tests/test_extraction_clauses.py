@@ -79,3 +79,43 @@ def test_guards_hold_on_split_clauses(agent: str) -> None:
     assert not has(found, "see the money"), found
     assert not has(found, "reopen"), found
     assert not has(found, "cover for friday"), found
+
+
+# --- what the agent asked for by type, then wrote back --------------------------------------
+
+@pytest.mark.parametrize(("asked", "user", "agent", "words"), [
+    ("Claim number please?", "its c l seven seven uh no seven eight two one one",
+     "Thanks, CL78211. Anything else?", ("claim", "CL78211")),
+    ("And the order reference?", "oh oh nine four one two six", "Got it, 009412-6.",
+     ("order", "009412-6")),
+])
+def test_a_written_read_back_of_an_asked_for_id_is_kept(asked: str, user: str, agent: str,
+                                                         words: tuple[str, ...]) -> None:
+    found = said(("hi im calling about my claim", asked), (user, agent))
+    assert has(found, *words), found
+
+
+@pytest.mark.parametrize(("asked", "user", "agent"), [
+    # the agent writes a number the caller never said
+    ("Ticket number?", "i don't have it sorry", "No problem, I've found it: TK55120."),
+    ("Ticket number?", "its four four one", "Thanks. Your engineer visit is 09:30."),
+    # no id was asked for
+    ("How can I help?", "its about 4417", "Thanks, AB4417 is the part you need."),
+])
+def test_a_token_that_is_not_the_callers_answer_is_not_an_id(asked: str, user: str,
+                                                              agent: str) -> None:
+    found = said(("hi", asked), (user, agent), kind="identity")
+    assert not has(found, "TK55120"), found
+    assert not has(found, "09:30"), found
+    assert not has(found, "AB4417"), found
+
+
+def test_an_address_answer_without_a_street_word() -> None:
+    found = said(("hi the boiler is out", "Address?"), ("its 7 the maltings", "Thanks."))
+    assert has(found, "7 the maltings"), found
+
+
+def test_a_visit_window_confirms_a_booking() -> None:
+    found = [f.text for f in extract(("its ruth", "Thanks Ruth, Monday between 9 and 1."))
+             if f.slot_key == "appointment"]
+    assert has(found, "monday between 9 and 1"), found

@@ -35,8 +35,10 @@ _DAY = (r"(?:(?:mon|tues|wednes|thurs|fri|satur|sun)days?|the\s+\d{1,2}(?:st|nd|
 _CLOCK = (r"(?:\d{1,2}(?::\d\d)?\s*(?:am|pm)\b|(?:at\s+)?\d{1,2}(?::\d\d)?\b(?!\s*(?:%|pounds|"
           r"minutes|mins|hours|days|weeks|people|guests|kg|gb|nights?)\b)|noon|midday|"
           r"(?:first\s+thing\s+)?(?:in\s+the\s+)?(?:morning|afternoon|evening))")
-_DIGIT_CLOCK = (r"(?:\d{1,2}(?::\d\d)?\s*(?:am|pm)\b|(?:at\s+)?\d{1,2}(?::\d\d)?\b"
-                r"(?!\s*(?:%|pounds|minutes|mins|hours|days|weeks|people|guests|kg|gb|nights?)\b))")
+# A visit window ("between 8 and 12") is a clock time too.
+_WINDOW = r"between\s+\d{1,2}(?::\d\d)?\s*(?:am|pm)?\s+and\s+\d{1,2}(?::\d\d)?\s*(?:am|pm)?\b"
+_DIGIT_CLOCK = (rf"(?:{_WINDOW}|\d{{1,2}}(?::\d\d)?\s*(?:am|pm)\b|(?:at\s+)?\d{{1,2}}(?::\d\d)?\b"
+                r"(?!\s*(?:%|pounds|minutes|mins|hours|days|weeks|people|guests|kg|gb|nights?|and)\b))")
 # Who the booking is with: "with Dr. Park", "with Tom", "with our hygienist Fiona".
 _WITH = r"(?:\s*,?\s+with\s+(?:(?:Dr|Mr|Mrs|Ms|Miss)\.?\s+|our\s+\w+\s+)?[A-Z][\w'-]+)"
 # A when with a day and a clock time in either order, with a little between them.

@@ -35,6 +35,7 @@ from ._rules_bookings import BOOKING_RULES
 from ._rules_choices import CHOICE_RULES, tails
 from ._rules_common import Rule, TurnView, capture_phrase, sentences
 from ._rules_future import future_actions
+from ._rules_readback import answered_read_backs
 from ._rules_habits import HABIT_RULES
 from ._rules_identity import IDENTITY_RULES, is_misheard_copy, read_back_ids
 from ._rules_needs import NEED_RULES, declared_allergies
@@ -353,7 +354,7 @@ class RuleExtractor:
             candidates.extend(
                 dataclasses.replace(c, kind="need") if RECURS.search(c.text) else c
                 for c in future_actions(view, taken))
-            for back in read_back_ids(view):
+            for back in (*read_back_ids(view), *answered_read_backs(view)):
                 # The written read-back replaces a garbled spoken copy from this turn.
                 candidates[found:] = [c for c in candidates[found:] if not (
                     c.kind == "identity" and c.slot_key != "name" and is_misheard_copy(c, back))]
