@@ -42,8 +42,8 @@ __all__ = [
     "TurnEmbedder",
     "covered_kinds",
     "default_classifier",
-    "left_to_rules",
     "learned_candidates",
+    "left_to_rules",
     "settle_kinds",
     "turn_features",
 ]

@@ -35,7 +35,6 @@ from ._rules_bookings import BOOKING_RULES
 from ._rules_choices import CHOICE_RULES, tails
 from ._rules_common import Rule, TurnView, capture_phrase, sentences
 from ._rules_future import future_actions
-from ._rules_readback import answered_read_backs
 from ._rules_habits import HABIT_RULES
 from ._rules_identity import IDENTITY_RULES, is_misheard_copy, read_back_ids
 from ._rules_needs import NEED_RULES, declared_allergies
@@ -43,6 +42,7 @@ from ._rules_noted import NOTED_RULES, echoed_needs, echoed_preferences
 from ._rules_people import PEOPLE_RULES
 from ._rules_preferences import PREFERENCE_RULES
 from ._rules_promised import PROMISED_RULES
+from ._rules_readback import answered_read_backs
 from ._rules_requests import standing_asks
 from ._rules_spoken import SPOKEN_RULES, as_diet
 from ._rules_standing import STANDING_RULES
