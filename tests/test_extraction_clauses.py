@@ -119,3 +119,33 @@ def test_a_visit_window_confirms_a_booking() -> None:
     found = [f.text for f in extract(("its ruth", "Thanks Ruth, Monday between 9 and 1."))
              if f.slot_key == "appointment"]
     assert has(found, "monday between 9 and 1"), found
+
+
+# --- tastes said in the frames of an order ---------------------------------------------------
+
+@pytest.mark.parametrize(("user", "words"), [
+    ("a cappuccino with soya milk please", ("soya milk",)),
+    ("can you go easy on the garlic please", ("less", "garlic")),
+    ("and light on the mayo thanks", ("less", "mayo")),
+    ("we always go for the corner booth", ("corner booth",)),
+    ("i usually stick with the house red", ("house red",)),
+    ("i'm more into thrillers these days", ("thrillers",)),
+    ("i'm not really a coffee person", ("not", "coffee person")),
+    ("could you use the fragrance free wipes ive got rather than yours", ("fragrance free",)),
+    ("ideally one of the senior stylists", ("senior stylists",)),
+])
+def test_a_taste_in_the_frame_of_an_order_is_a_preference(user: str,
+                                                          words: tuple[str, ...]) -> None:
+    found = said((user, "Sure."), kind="preference")
+    assert has(found, *words), found
+
+
+@pytest.mark.parametrize("user", [
+    "do you have soya milk",                       # a question
+    "im not vegan but do you do oat milk",         # a question inside a statement
+    "thin please that's how my husband likes it",  # someone else's taste
+    "light on the sauce today please",             # this call only
+    "i'm not a beginner",                          # a level, not a taste
+])
+def test_a_frame_that_is_not_the_callers_lasting_taste(user: str) -> None:
+    assert said((user, "Sure."), kind="preference") == []

@@ -104,6 +104,7 @@ _HE_SHE = re.compile(r"^(?:she|he)(?:'ll|\s+will)\b", re.IGNORECASE)
 _NAMED = re.compile(r"\b(?:(?:Dr|Mr|Mrs|Ms|Miss)\.?\s+[A-Z][\w'-]+|[A-Z][a-z]+(?=\s+(?:is|will|"
                     r"has|from|in)\b))")
 # "No starch, noted. Ready Thursday.": the collection day alone.
+_FIRST_PERSON = re.compile(r"^(?:I|we)(?:'ll|\s+will)\b", re.IGNORECASE)
 _PLANNING = re.compile(r"^(?:I'm|I\s+am|we're|we\s+are)\s+(?=\w+ing\b)", re.IGNORECASE)
 _READY_DAY = re.compile(r"^ready\s+(?:(?:from|by|on|for)\s+)?(?:next\s+)?"
                         r"(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|the\s+\d{1,2}(?:st|nd|rd|th))",
@@ -176,4 +177,5 @@ def _promise(t: TurnView, text: str, offset: int) -> str | None:
         return None
     if plan := _PLANNING.match(said):
         return f"Agent is {said[plan.end():]}"
+    said = _FIRST_PERSON.sub("the agent will", said, count=1)
     return f"Agent promised: {said}"

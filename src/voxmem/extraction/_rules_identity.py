@@ -427,11 +427,8 @@ _ADDRESS_SAID = re.compile(
     rf"address\s+(?:is|'s|:)\s+(?P<addr>{_STREET})",
     re.IGNORECASE,
 )
-# In answer to "Address?" the whole reply is the address, so a street without a known
-# suffix will do: "112 kingsway flat b", "7 the maltings".
-_ADDRESS_ANSWER = re.compile(
-    rf"^\s*(?:(?:it's|its|sure|yes|yeah|ok)[\s,]+)*(?P<addr>{_STREET}|(?:flat\s+\w+\s+)?\d+[a-z]?"
-    rf"\s+[a-z]+(?:\s+[a-z]+){{0,2}}(?:\s+flat\s+\w+)?(?=\s*$))", re.IGNORECASE)
+_ADDRESS_ANSWER = re.compile(rf"^\s*(?:(?:it's|its|sure|yes|yeah|ok)[\s,]+)*(?P<addr>{_STREET})",
+                             re.IGNORECASE)
 
 
 # "Her address?": the answer is someone else's.

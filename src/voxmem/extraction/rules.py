@@ -37,6 +37,7 @@ from ._rules_common import Rule, TurnView, capture_phrase, sentences
 from ._rules_future import future_actions
 from ._rules_habits import HABIT_RULES
 from ._rules_identity import IDENTITY_RULES, is_misheard_copy, read_back_ids
+from ._rules_modifiers import order_modifiers
 from ._rules_needs import NEED_RULES, declared_allergies
 from ._rules_noted import NOTED_RULES, echoed_needs, echoed_preferences
 from ._rules_people import PEOPLE_RULES
@@ -368,7 +369,8 @@ class RuleExtractor:
                 # The agent's "Back porch, noted." fills in only when no rule read the
                 # caller's own words of this turn as a wish: those say it better. Never
                 # after a redaction: the echo could restate what was redacted.
-                candidates.extend(echoed_preferences(view))
+                mods = order_modifiers(view)
+                candidates.extend(mods or echoed_preferences(view))
                 if not any(c.kind == "need" for c in candidates):
                     candidates.extend(echoed_needs(view))
             if self.policy.health and self.policy.allergy_constraints and (
