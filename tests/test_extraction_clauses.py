@@ -149,3 +149,35 @@ def test_a_taste_in_the_frame_of_an_order_is_a_preference(user: str,
 ])
 def test_a_frame_that_is_not_the_callers_lasting_taste(user: str) -> None:
     assert said((user, "Sure."), kind="preference") == []
+
+
+# --- the start of an arrangement, a booking for a pet, a note for a thing ---------------------
+
+@pytest.mark.parametrize(("agent", "words"), [
+    ("Lovely. The first collection is next Tuesday.", ("first collection", "next tuesday")),
+    ("Sure, first session on the 14th at 6.", ("first session", "14th")),
+])
+def test_the_first_of_an_arrangement_is_a_promise(agent: str, words: tuple[str, ...]) -> None:
+    assert has(said(("ok", agent), kind="commitment"), *words)
+
+
+@pytest.mark.parametrize("agent", ["The first thing is the weather.",
+                                   "Your first lesson is free."])
+def test_a_first_with_no_when_is_not_a_promise(agent: str) -> None:
+    assert said(("ok", agent), kind="commitment") == []
+
+
+def test_a_booking_for_a_named_pet() -> None:
+    found = [f.text for f in extract(("its omar", "Thanks Omar, Friday at 3 for Pickle."))
+             if f.slot_key == "appointment"]
+    assert has(found, "friday at 3", "pickle"), found
+
+
+def test_a_note_for_a_thing_the_caller_asked_for() -> None:
+    found = said(("could you not use the strong shampoo it stings my eyes",
+                  "I'll make a note for mild shampoo."), kind="preference")
+    assert has(found, "mild shampoo"), found
+
+
+def test_a_note_for_a_thing_the_caller_never_said_is_not_kept() -> None:
+    assert said(("thanks", "I'll make a note for mild shampoo."), kind="preference") == []

@@ -59,7 +59,7 @@ _BARE = re.compile(
     rf"confirmed)\s+)?(?:for\s+)?|(?:booked|confirmed|set)[,:]?\s+(?:for\s+)?|"
     rf"(?:weekly|every)\s+|(?:your\s+)?first\s+[a-z]+\s+(?:is\s+)?)?"
     rf"(?P<when>{_DIGIT_PAIR}(?:\s+(?:weekly|each\s+week|every\s+week))?"
-    rf"{_WITH}?(?:\s+for\s+(?:two|three|four|five|six|\d+))?)"
+    rf"{_WITH}?(?:\s+for\s+(?:two|three|four|five|six|\d+|(?-i:[A-Z][a-z]+)))?)"
     rf"(?:\s+it\s+is|\s+then)?\s*[.!;]?\s*$",
     re.IGNORECASE,
 )

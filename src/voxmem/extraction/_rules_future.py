@@ -104,6 +104,12 @@ _HE_SHE = re.compile(r"^(?:she|he)(?:'ll|\s+will)\b", re.IGNORECASE)
 _NAMED = re.compile(r"\b(?:(?:Dr|Mr|Mrs|Ms|Miss)\.?\s+[A-Z][\w'-]+|[A-Z][a-z]+(?=\s+(?:is|will|"
                     r"has|from|in)\b))")
 # "No starch, noted. Ready Thursday.": the collection day alone.
+# "The first delivery is next Monday", "Sure, first one on the 3rd at 10": the start of
+# something the caller has just arranged.
+_FIRST_ONE = re.compile(
+    r"^(?:(?:sure|great|lovely|perfect|done|okay|ok|thanks)(?:\s+[A-Z][a-z]+)?[,.!]?\s+)*"
+    r"(?:(?:the|your|our)\s+)?first\s+(?P<what>[a-z]+)\s+(?:is|will\s+be|'s)?\s*"
+    r"(?P<when>(?:on|this|next|the|from|at)\b[^;]{2,40})$", re.IGNORECASE)
 _FIRST_PERSON = re.compile(r"^(?:I|we)(?:'ll|\s+will)\b", re.IGNORECASE)
 _PLANNING = re.compile(r"^(?:I'm|I\s+am|we're|we\s+are)\s+(?=\w+ing\b)", re.IGNORECASE)
 _READY_DAY = re.compile(r"^ready\s+(?:(?:from|by|on|for)\s+)?(?:next\s+)?"
@@ -133,7 +139,8 @@ def _named_before(agent: str, offset: int) -> str | None:
 def future_actions(t: TurnView, taken: set[int]) -> list[Candidate]:
     """Promises in the agent's clauses that start at none of the offsets in ``taken``
     (where a promise or booking rule already read something)."""
-    if not t.agent or not (_FUTURE_MARK.search(t.agent) or "ready" in t.agent.lower()):
+    low = t.agent.lower()
+    if not t.agent or not (_FUTURE_MARK.search(t.agent) or "ready" in low or "first" in low):
         return []
     out: list[Candidate] = []
     base = len(t.user)  # the agent spoke after the caller
@@ -158,6 +165,9 @@ def future_actions(t: TurnView, taken: set[int]) -> list[Candidate]:
 def _promise(t: TurnView, text: str, offset: int) -> str | None:
     if _READY_DAY.match(text) and not _NOT_A_PROMISE.search(text):
         return f"Agent promised: it will be {text[0].lower()}{text[1:].rstrip(' .!;')}"
+    if (first := _FIRST_ONE.match(text)) and _ANCHOR.search(first.group("when")):
+        what = first.group("what").lower()
+        return f"Agent promised: the first {what} is {first.group('when').rstrip(' .!;')}"
     if (len(text.split()) > MAX_WORDS or not _FUTURE_MARK.search(text)
             or _NOT_A_PROMISE.search(text)):
         return None
