@@ -181,3 +181,23 @@ def test_a_note_for_a_thing_the_caller_asked_for() -> None:
 
 def test_a_note_for_a_thing_the_caller_never_said_is_not_kept() -> None:
     assert said(("thanks", "I'll make a note for mild shampoo."), kind="preference") == []
+
+
+# --- names ----------------------------------------------------------------------------------
+
+def test_and_yours_after_someone_elses_name_asks_the_callers() -> None:
+    found = said(("hi its for my dad", "What's his name?"), ("its frank mills", "And yours?"),
+                 ("diane mills im his daughter", "Thanks Diane."))
+    assert has(found, "name is diane mills"), found
+    assert not has(found, "name is frank"), found
+
+
+def test_and_yours_answered_with_no_name_reads_none() -> None:
+    found = said(("hi", "What's his date of birth?"), ("the third of june", "And yours?"),
+                 ("the ninth of may", "Thanks."), kind="identity")
+    assert found == [], found
+
+
+def test_a_name_after_please_in_lower_case_when_the_agent_writes_it() -> None:
+    assert has(said(("hi", "Tuesday at 2?"), ("yes please its gwen", "Thanks Gwen.")),
+               "name is gwen")
