@@ -131,6 +131,7 @@ def test_a_visit_window_confirms_a_booking() -> None:
     ("i usually stick with the house red", ("house red",)),
     ("i'm more into thrillers these days", ("thrillers",)),
     ("i'm not really a coffee person", ("not", "coffee person")),
+    ("we're more continental people to be honest", ("continental",)),
     ("could you use the fragrance free wipes ive got rather than yours", ("fragrance free",)),
     ("ideally one of the senior stylists", ("senior stylists",)),
 ])
@@ -146,6 +147,7 @@ def test_a_taste_in_the_frame_of_an_order_is_a_preference(user: str,
     "thin please that's how my husband likes it",  # someone else's taste
     "light on the sauce today please",             # this call only
     "i'm not a beginner",                          # a level, not a taste
+    "i think we're more or less done",             # not a kind of person
 ])
 def test_a_frame_that_is_not_the_callers_lasting_taste(user: str) -> None:
     assert said((user, "Sure."), kind="preference") == []
@@ -201,3 +203,7 @@ def test_and_yours_answered_with_no_name_reads_none() -> None:
 def test_a_name_after_please_in_lower_case_when_the_agent_writes_it() -> None:
     assert has(said(("hi", "Tuesday at 2?"), ("yes please its gwen", "Thanks Gwen.")),
                "name is gwen")
+
+
+def test_a_name_after_thank_you_in_lower_case_when_the_agent_writes_it() -> None:
+    assert has(said(("thank you im sue by the way", "Thanks Sue.")), "name is sue")

@@ -36,9 +36,9 @@ _HABIT = re.compile(
     rf"\b(?:i|we)\s+(?:always|usually|normally)\s+(?:do|get|have|go\s+(?:for|with)|order|take|"
     rf"pick|stick\s+(?:to|with))\s+{_OBJ}{_END}", re.IGNORECASE)
 _INTO = re.compile(
-    rf"\bi'm\s+(?:more\s+(?:into|of\s+a)|(?P<neg>not\s+(?:really\s+)?(?:a|an|much\s+of\s+a)|"
-    rf"(?:a|an|such\s+a)))\s+{_OBJ}(?P<person>\s+(?:person|fan|girl|guy|man|woman|drinker|"
-    rf"eater))?{_END}", re.IGNORECASE)
+    rf"\b(?:i'm|we're)\s+(?:more\s+(?:into|of\s+a)|(?P<neg>not\s+(?:really\s+)?(?:a|an|much\s+of\s+a)?)|"
+    rf"(?:a|an|such\s+a)|more)\s+{_OBJ}(?P<person>\s+(?:person|people|fan|fans|girl|guy|man|"
+    rf"woman|drinkers?|eaters?|family))?{_END}", re.IGNORECASE)
 _RATHER_THAN = re.compile(
     r"\b(?:use|get|have|bring|send|do|give\s+me)\s+(?P<what>(?:the|a|an|some)\s+[a-z][a-z -]"
     r"{1,25}?)\s+(?:(?:i've|ive)\s+got(?:\s+[a-z ]{1,25}?)?\s+)?"
@@ -54,7 +54,8 @@ _QUESTION = re.compile(r"^\s*(?:do|does|did|is|are|have|has|what|which|how)\s+yo
 _OTHERS = re.compile(r"\b(?:my|our)\s+(?:husband|wife|partner|son|daughter|kids?|mum|mom|dad|"
                      r"father|mother|friend|boss|guests?|brother|sister)\b|\b(?:he|she)\s+"
                      r"(?:likes|loves|prefers|wants|always|only)\b", re.IGNORECASE)
-_PERSONS = {"person", "fan", "girl", "guy", "man", "woman", "drinker", "eater"}
+_PERSONS = {"person", "people", "fan", "fans", "girl", "guy", "man", "woman", "drinker", "eater",
+            "drinkers", "eaters", "family"}
 
 
 def _fact(t: TurnView, text: str, at: int) -> Candidate:
@@ -81,7 +82,7 @@ def order_modifiers(t: TurnView) -> list[Candidate]:
         person = (m.group("person") or "").strip().lower()
         if m.group("neg") and person:  # "i'm not a beginner" is a level, not a taste
             return [_fact(t, f"Is not a {what} {person}", m.start())]
-        if person in _PERSONS or "more" in m.group(0).lower():
+        if person in _PERSONS or re.search(r"\bmore\s+(?:into|of)\b", m.group(0), re.I):
             return [_fact(t, f"Prefers {what}", m.start())]
     if m := _RATHER_THAN.search(said):
         return [_fact(t, f"Prefers {clean_object(m.group('what'))}", m.start())]

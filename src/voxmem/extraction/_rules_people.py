@@ -200,8 +200,8 @@ def bare_names(t: TurnView) -> list[Candidate]:
 _INTRO = re.compile(
     r"(?:^|\b(?:and|oh|hi|hiya|hey|hello|yeah|yes|yo|no|sorry|morning|afternoon|evening|"
     r"there|yall|y'all|folks|guys|all|great|thanks|much|love|perfect|lovely|cheers|ta|"
-    r"brilliant|alright|hiya|morning|please|ok|okay|right|well)\s+)(?:it's|its|it\s+is|this\s+is|"
-    r"this\s+here\s+is|"
+    r"brilliant|alright|hiya|morning|please|ok|okay|right|well|thank\s+you)\s+)(?:it's|its|it\s+is|"
+    r"this\s+is|this\s+here\s+is|"
     r"i'm|im|my\s+name's|name's|myself)\s+(?P<name>[a-z][a-z'-]+(?:\s+[a-z][a-z'-]+)?)",
     re.IGNORECASE)
 # Words that end a name said in lower case ("sophie calling", "tom from the garage").
