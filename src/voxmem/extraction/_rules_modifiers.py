@@ -26,7 +26,8 @@ __all__ = ["order_modifiers"]
 # A clause ends at a break, a conjunction or a new subject: "light on the cheese please
 # we're in a rush" keeps "the cheese".
 _END = (r"(?=\s*(?:[,.;!?]|$|\s+(?:please|and|but|so|because|cos|cause|as|if|thanks|i|i'm|"
-        r"we|we're|it|it's|that's|for|on|with|these|this|today|tonight|now|not|or|ta|cheers)\b))")
+        r"we|we're|it|it's|that's|for|on|with|these|this|today|tonight|now|not|or|ta|cheers|"
+        r"to)\b))")
 _OBJ = r"(?P<what>[a-z][a-z' -]{1,30}?)"
 _MODIFIER = re.compile(
     rf"\b(?:(?:go|going)\s+)?(?P<how>light|easy|go\s+easy|heavy)\s+on\s+(?P<what>the\s+[a-z][a-z -]"
