@@ -176,11 +176,11 @@ def _promise(t: TurnView, text: str, offset: int) -> str | None:
     if not (_ANCHOR.search(text) and _FOR_CALLER.search(text)) or _IN_CALL.search(text):
         return None
     said = _third_person(_LEAD.sub("", text).rstrip(" .!;,"))
-    if _HE_SHE.match(said):
+    if pronoun := _HE_SHE.match(said):
         who = _named_before(t.agent, offset)
         if who is None:
             return None
-        said = f"{who} will{said[_HE_SHE.match(said).end():]}"  # type: ignore[union-attr]
+        said = f"{who} will{said[pronoun.end():]}"
     if _PRONOUN_SUBJECT.match(said):
         return None  # "A new one will arrive by Friday": the promise rules resolve "it"
     if len(said.split()) < 4:
