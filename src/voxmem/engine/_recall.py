@@ -23,6 +23,7 @@ from ._rank import RankParams, fuse, structure, time_boost
 from ._ranked import distinct
 from ._speakers import about_the_asker
 from ._time import TimeHint
+from ._topic import is_list_question
 
 __all__ = ["KeywordPhase", "Query", "caller_candidates", "caller_keyword_phase", "doc_hit",
            "org_dense_phase", "org_keyword_phase", "search_caller_lane", "search_org_lane"]
@@ -212,7 +213,10 @@ def search_caller_lane(
             index, got.fused, got.keyword, got.dense, query.vector, query.now, query.when,
             got.allowed, query.text, params.topic, params=params), query.now, params)
     else:
-        fused = structure(index, time_boost(index, got.fused, query.when, params), params,
+        hand = params
+        if params.list_call_weight != params.call_weight and is_list_question(query.text):
+            hand = dataclasses.replace(params, call_weight=params.list_call_weight)
+        fused = structure(index, time_boost(index, got.fused, query.when, hand), hand,
                           got.allowed)
     if lane == "permanent" and mem.turn_lineage:
         working, allowed = got.working, got.allowed
