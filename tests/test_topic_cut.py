@@ -64,6 +64,7 @@ def _params(embedder: StaticEmbedder, top: int) -> RankParams:
 def test_cut_rows_have_the_full_values_and_the_rest_zero(
         index: HybridIndex, embedder: StaticEmbedder, topic: TopicModel, query: str) -> None:
     params = _params(embedder, 16)
+    assert params.fusion is not None
     full = _features(index, embedder, topic, query, None)
     cut = _features(index, embedder, topic, query, params)
     assert full.features.shape[0] > 16
