@@ -237,17 +237,18 @@ class HybridIndex:
             self.ann.flush(threads)
 
     def restore_vectors(self, raw: memoryview | bytes, center: FloatArray, keys: IntArray,
-                        ids: BytesArray | Sequence[str]) -> IntArray:
+                        ids: BytesArray | Sequence[str], *, view: bool = False) -> IntArray:
         """Install a saved approximate index whose ``keys`` hold the vectors of ``ids``.
 
         Keys of ids that are no longer live are dropped. Returns the positions that got
-        a vector, so the caller can add the rest from the store.
+        a vector, so the caller can add the rest from the store. ``view``: see
+        ``OrgVectors.restore``.
         """
         with self._lock:
             positions = self._ids.positions_of(ids)
             found = positions >= 0
             positions[found & ~self.columns.alive[np.where(found, positions, 0)]] = -1
-            return self.vectors.restore(raw, center, keys, positions)
+            return self.vectors.restore(raw, center, keys, positions, view=view)
 
     def export_rows(self) -> RowsState:
         """The live rows' ids, columns and postings as of one moment, for persisting

@@ -350,7 +350,10 @@ class OrgMemory:
         ann.scale = saved.scale
         if saved.exact is not None:
             ann.use_saved_exact(saved.exact, EXACT_FIRST)
-        got = index.restore_vectors(saved.graph, saved.center, saved.keys, saved.ids)
+        # Viewed in place: the index serves at once, and the graph's pages are the
+        # file's (page cache) until the first vector is added (OrgVectors.settle).
+        got = index.restore_vectors(saved.graph, saved.center, saved.keys, saved.ids,
+                                    view=True)
         covered = np.zeros(rows.ids.shape[0], dtype=np.bool_)
         covered[got] = True
         if (rows.has_vector & ~covered).any():

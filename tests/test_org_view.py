@@ -1,0 +1,116 @@
+"""A restart views the saved org graph in place (no copy on the start's critical path)
+and loads a copy only when the graph must change: answers are the same before and after,
+and removals and additions made while it is a view are kept."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from voxmem import Settings
+from voxmem.engine import MemoryEngine
+from voxmem.engine._org_memory import OrgMemory
+
+T, P = "default", "p1"
+TEXTS = [f"Branch {i} of the library on Elm Road lends {i % 7 + 2} books a week and "
+         f"opens at {i % 5 + 7} on {('Monday', 'Sunday', 'Friday')[i % 3]}s; late fees "
+         f"for children are {i % 4} pence." for i in range(120)]
+
+
+def _docs(prefix: str, texts: list[str]) -> list[dict[str, object]]:
+    return [{"id": f"{prefix}{i}", "text": t, "metadata": {}} for i, t in enumerate(texts)]
+
+
+async def _open(settings: Settings) -> tuple[MemoryEngine, OrgMemory]:
+    engine = MemoryEngine(settings)
+    await engine.start()
+    await engine.warm_org(engine.scope(project_id=P, agent_id="x", user_id="u"))
+    org = engine.org.loaded(T, P)
+    assert org is not None
+    return engine, org
+
+
+def _dense(engine: MemoryEngine, org: OrgMemory, texts: list[str]) -> list[list[str]]:
+    out = []
+    for text in texts:
+        vec = np.asarray(engine.embedder.embed([text])[0], dtype=np.float32)
+        got = org.index.dense(vec, 5)
+        out.append(org.index.ids_at(got.positions.tolist()))
+    return out
+
+
+async def _build(settings: Settings) -> None:
+    engine, _ = await _open(settings)
+    try:
+        await engine.create_index(T, P, "kb", _docs("d", TEXTS))
+    finally:
+        await engine.close()
+
+
+async def test_a_viewed_graph_answers_as_the_loaded_copy(settings: Settings) -> None:
+    await _build(settings)
+    engine, org = await _open(settings)
+    try:
+        ann = org.index.ann
+        assert ann is not None and ann.viewed and org.vectors_from == "file"
+        viewed = _dense(engine, org, TEXTS[::7])
+        assert all(len(ids) == 5 for ids in viewed)
+        ann.settle()
+        assert not ann.viewed
+        assert _dense(engine, org, TEXTS[::7]) == viewed
+    finally:
+        await engine.close()
+
+
+async def test_removals_and_additions_while_viewed_are_kept(settings: Settings) -> None:
+    await _build(settings)
+    engine, org = await _open(settings)
+    try:
+        ann = org.index.ann
+        assert ann is not None and ann.viewed
+        index = org.index
+        gone = next(index.id_at(p) for p in range(index.rows)
+                    if index.payload_at(p).document_id == "d3")
+        assert gone in _dense(engine, org, [TEXTS[3]])[0]
+        await engine.delete_documents(T, P, "kb", ["d3"])
+        assert ann.viewed  # a removal only unmaps the key
+        assert gone not in _dense(engine, org, [TEXTS[3]])[0]
+        await engine.create_index(T, P, "kb", _docs("n", ["Oak Lane reading room opens "
+                                                          "at noon on Tuesdays."]))
+        await engine.warm_org(engine.scope(project_id=P, agent_id="x", user_id="u"))
+        org.index.maintain()  # what the upkeep runs: the flush loads a copy first
+        assert not ann.viewed and ann.pending == 0
+        hits = await engine.search_index(T, P, None, "Oak Lane reading room", 3)
+        assert hits[0]["text"].startswith("Oak Lane reading room")
+        assert gone not in _dense(engine, org, [TEXTS[3]])[0]
+    finally:
+        await engine.close()
+    engine, org = await _open(settings)
+    try:
+        assert org.vectors_from == "file"
+        assert gone not in _dense(engine, org, [TEXTS[3]])[0]
+        hits = await engine.search_index(T, P, None, "Oak Lane reading room", 3)
+        assert hits[0]["text"].startswith("Oak Lane reading room")
+    finally:
+        await engine.close()
+
+
+async def test_a_removal_while_viewed_is_saved_without_the_removed_key(
+        settings: Settings) -> None:
+    await _build(settings)
+    engine, org = await _open(settings)
+    try:
+        ann = org.index.ann
+        assert ann is not None and ann.viewed
+        await engine.delete_documents(T, P, "kb", ["d10", "d11"])
+        assert org.save(wait=True)  # a changed graph: a copy is loaded, then saved
+        assert not ann.viewed
+        assert len(ann) == len(TEXTS) - 2
+    finally:
+        await engine.close()
+    engine, org = await _open(settings)
+    try:
+        ann = org.index.ann
+        assert ann is not None and org.vectors_from == "file"
+        assert len(ann) == len(TEXTS) - 2  # the graph itself lost them, not only the map
+    finally:
+        await engine.close()
