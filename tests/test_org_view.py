@@ -5,6 +5,7 @@ and removals and additions made while it is a view are kept."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from voxmem import Settings
 from voxmem.engine import MemoryEngine
@@ -112,5 +113,40 @@ async def test_a_removal_while_viewed_is_saved_without_the_removed_key(
         ann = org.index.ann
         assert ann is not None and org.vectors_from == "file"
         assert len(ann) == len(TEXTS) - 2  # the graph itself lost them, not only the map
+    finally:
+        await engine.close()
+
+
+def test_search_breadth_grows_with_the_graph_past_the_threshold() -> None:
+    from voxmem.engine._org_vectors import (
+        ANN_EXPANSION_SEARCH,
+        EF_GROWTH_FROM,
+        EF_MAX,
+        search_ef,
+    )
+
+    assert search_ef(10) == search_ef(EF_GROWTH_FROM) == ANN_EXPANSION_SEARCH
+    assert ANN_EXPANSION_SEARCH < search_ef(2 * EF_GROWTH_FROM) < search_ef(1_000_000)
+    assert search_ef(1_000_000) >= 1_024  # what 0.98 strict recall needs there
+    assert search_ef(100_000_000) == EF_MAX
+
+
+async def test_a_viewed_graph_searches_at_the_breadth_its_size_needs(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    from voxmem.engine import _org_vectors
+
+    await _build(settings)
+    engine, org = await _open(settings)
+    try:
+        ann = org.index.ann
+        assert ann is not None and ann.viewed
+        monkeypatch.setattr(_org_vectors, "EF_GROWTH_FROM", 30)  # this graph is "large"
+        expected = _org_vectors.search_ef(len(TEXTS))
+        assert expected > _org_vectors.ANN_EXPANSION_SEARCH
+        _dense(engine, org, TEXTS[:1])
+        assert ann._ann.expansion_search == expected
+        ann.settle()  # a new graph object: the breadth is set on it again
+        _dense(engine, org, TEXTS[:1])
+        assert ann._ann.expansion_search == expected
     finally:
         await engine.close()
