@@ -28,6 +28,8 @@ IntArray = npt.NDArray[np.int64]
 #: Ids added since the last merge before they are hashed into the sorted arrays, at
 #: the least (then an eighth of the bulk: each id is re-sorted O(log n) times in all).
 MERGE_MIN = 4_096
+#: Below this many ids a batch is looked up one id at a time (cheaper than hashing).
+_ONE_BY_ONE = 8
 #: Rows hashed per numpy pass (bounds the temporaries at a million ids).
 _HASH_SLICE = 1 << 16
 _FNV_OFFSET = 0xCBF29CE484222325
@@ -272,7 +274,14 @@ class CompactIds:
     def contains_any(self, doc_ids: Sequence[str]) -> bool:
         if not self._n:
             return False
-        return any(self.get(i) is not None for i in doc_ids)
+        if len(doc_ids) < _ONE_BY_ONE:
+            return any(self.get(i) is not None for i in doc_ids)
+        # A batch (a create_index call, a load's page): hashed at once; one by one it
+        # cost ~8 us an id, 8 s for a load of a million chunks from the store.
+        if any(map(self._recent.__contains__, doc_ids)):
+            return True
+        self._lookup_ready()
+        return bool((self._hashed_positions(id_array(doc_ids)) >= 0).any())
 
     def at(self, pos: int) -> str:
         if not 0 <= pos < self._n:
@@ -291,22 +300,31 @@ class CompactIds:
     def positions_of(self, ids: BytesArray | Sequence[str]) -> IntArray:
         """The newest position of each of ``ids`` (-1: unknown), vectorised."""
         query = ids if isinstance(ids, np.ndarray) else id_array(ids)
-        m = query.shape[0]
         n = self._n
-        if m == n and query.dtype == self._ids.dtype and np.array_equal(query,
-                                                                      self._ids[:n]):
+        if (query.shape[0] == n and query.dtype == self._ids.dtype
+                and np.array_equal(np.ascontiguousarray(query).view("<u8"),
+                                   self._ids[:n].view("<u8"))):
             # The saved vector file lists the rows file's ids in the same order (both
-            # written from one index): no hashing at all.
+            # written from one index): no hashing at all. Compared as words, not
+            # strings: ~10x faster.
             return np.arange(n, dtype=np.int64)
+        with self._lock:
+            self._merge()
+        return self._hashed_positions(query)
+
+    def _hashed_positions(self, query: BytesArray) -> IntArray:
+        """Positions of ``query``'s ids among the hashed rows (-1: not among them)."""
+        m = query.shape[0]
         width = self._ids.dtype.itemsize
         out = np.full(m, -1, dtype=np.int64)
-        if not m or not n:
+        if not m or not self._n:
             return out
         fits = np.char.str_len(query) <= width
         narrow = query.astype(f"S{width}")
         with self._lock:
-            self._merge()
             hashes, order = self._hashes, self._order
+        if not hashes.shape[0]:
+            return out
         qh = _hash_array(narrow)
         at = np.searchsorted(hashes, qh, side="right") - 1
         safe = np.maximum(at, 0)
