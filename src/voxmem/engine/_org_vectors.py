@@ -81,11 +81,12 @@ ANN_EXPANSION_ADD = 256
 ANN_EXPANSION_SEARCH = 512
 #: Above this many vectors the search's ef grows with the square root of the size (up
 #: to EF_MAX): recall at a fixed ef falls as the graph grows. Measured on the same
-#: near-duplicate-rich text (strict recall@10 after rescoring, 200 questions): ef 512
-#: gave 0.991 at 100,000 chunks but 0.978 at 335,000, where ef 768 gave 0.987 and
-#: 1024 0.991; ef costs search time about linearly (docs/performance.md).
-EF_GROWTH_FROM = 200_000
-EF_MAX = 1_536
+#: near-duplicate-rich text (strict recall@10 after rescoring): ef 512 gave 0.991 at
+#: 100,000 chunks, 0.978 at 335,000 and 0.970 at 398,000, where 0.98 needed ef ~768
+#: (0.981; 1024: 0.988); the needed ef grew about with the square root of the size.
+#: ef costs search time about linearly (docs/performance.md).
+EF_GROWTH_FROM = 150_000
+EF_MAX = 2_048
 #: Vectors the centre is averaged over (the first ones indexed).
 CENTER_SAMPLE = 10_000
 #: Storage type of the vectors inside the graph: int8 codes made here (module doc).
@@ -405,7 +406,8 @@ class OrgVectors:
 
 def search_ef(size: int) -> int:
     """The graph's search breadth for ``size`` vectors: ANN_EXPANSION_SEARCH up to
-    EF_GROWTH_FROM, then growing with the square root of the size (a million: 1,145)."""
+    EF_GROWTH_FROM, then growing with the square root of the size (400,000: 836; a
+    million: 1,321)."""
     if size <= EF_GROWTH_FROM:
         return ANN_EXPANSION_SEARCH
     grown = ANN_EXPANSION_SEARCH * (size / EF_GROWTH_FROM) ** 0.5
