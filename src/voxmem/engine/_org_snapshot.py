@@ -111,6 +111,36 @@ def checksum_step(total: int, buf: memoryview, want: int) -> int:
     return ((total ^ part) * _SUM_MIX + want) & _MASK64
 
 
+class _Summer:
+    """:func:`checksum` of bytes as they are written, in any pieces."""
+
+    __slots__ = ("_buf", "_fill", "_total", "_view")
+
+    def __init__(self) -> None:
+        self._buf = bytearray(_SUM_BYTES + 8)
+        self._view = memoryview(self._buf)
+        self._fill = 0
+        self._total = 0
+
+    def add(self, data: bytes | memoryview) -> None:
+        data = memoryview(data).cast("B")
+        at = 0
+        while at < len(data):
+            take = min(_SUM_BYTES - self._fill, len(data) - at)
+            self._view[self._fill:self._fill + take] = data[at:at + take]
+            self._fill += take
+            at += take
+            if self._fill == _SUM_BYTES:
+                self._total = checksum_step(self._total, self._view, _SUM_BYTES)
+                self._fill = 0
+
+    def total(self) -> int:
+        if self._fill:
+            self._total = checksum_step(self._total, self._view, self._fill)
+            self._fill = 0
+        return self._total
+
+
 def checksum_bytes(data: bytes | memoryview) -> int:
     """:func:`checksum` of bytes in memory (the same value as for the bytes in a file)."""
     buf = bytearray(_SUM_BYTES + 8)
@@ -191,17 +221,18 @@ def write_rows(path: Path, *, model: str, dimensions: int, versions: dict[str, i
     doc_len = state.doc_len[positions].astype(np.float32)
     if any("\n" in t for t in state.terms):
         raise ValueError("a term holds a line break")  # never made by analyze
-    parts: list[tuple[str, int]] = []
+    parts: list[tuple[str, int, _Summer]] = []
     path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     try:
-        with tmp.open("w+b") as out:  # read back for the checksums
+        with tmp.open("wb") as out:
             def put(name: str, data: bytes | memoryview) -> None:
                 out.write(data)
-                if parts and parts[-1][0] == name:  # a part written in slices
-                    parts[-1] = (name, parts[-1][1] + len(data))
-                else:
-                    parts.append((name, len(data)))
+                if not parts or parts[-1][0] != name:
+                    parts.append((name, 0, _Summer()))
+                _, n, summer = parts[-1]
+                summer.add(data)  # as written: no read-back (~0.9 GB at a million)
+                parts[-1] = (name, n + len(data), summer)
 
             put("ids", np.ascontiguousarray(state.ids).tobytes())
             put("created", state.created.astype(np.float64).tobytes())
@@ -224,11 +255,7 @@ def write_rows(path: Path, *, model: str, dimensions: int, versions: dict[str, i
                 put(f"seg{i}.offsets", seg.offsets.astype(np.int64).tobytes())
                 put(f"seg{i}.docs", seg.docs.astype(np.int32).tobytes())
                 put(f"seg{i}.tfs", seg.tfs.astype(np.float32).tobytes())
-            out.flush()
-            sums, at = [], 0
-            for name, n in parts:
-                sums.append([name, n, checksum(out.fileno(), at, n)])
-                at += n
+            sums = [[name, n, summer.total()] for name, n, summer in parts]
             header = json.dumps({
                 "format": FORMAT, "model": model, "dimensions": dimensions,
                 "analyzer": analyzer_fingerprint(), "versions": versions,
