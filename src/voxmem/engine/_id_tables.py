@@ -182,8 +182,9 @@ class CompactIds:
         width = max(self._ids.dtype.itemsize, _width(longest))
         if width != self._ids.dtype.itemsize:
             # Wider ids hash differently (more words): every row is hashed again.
-            self._ids = self._ids.astype(f"S{width}")
+            wider = self._ids.astype(f"S{width}")
             with self._lock:
+                self._ids = wider
                 self._hashes = np.zeros(0, dtype=np.uint64)
                 self._order = np.zeros(0, dtype=np.int64)
                 self._covered = 0
@@ -254,19 +255,20 @@ class CompactIds:
             return pos
         self._lookup_ready()
         raw = doc_id.encode()
-        width = self._ids.dtype.itemsize
-        if len(raw) > width:
-            return None
-        with self._lock:
+        with self._lock:  # one consistent moment (a wider id re-hashes everything)
             hashes, order, covered = self._hashes, self._order, self._covered
+            ids = self._ids
             pos = self._recent.get(doc_id)
         if pos is not None:
             return pos
+        width = ids.dtype.itemsize
+        if len(raw) > width:
+            return None
         h = np.uint64(_hash_one(raw, width))
         i = int(np.searchsorted(hashes, h, side="right")) - 1
         while i >= 0 and hashes[i] == h:
             p = int(order[i])
-            if p < covered and self._ids[p] == raw:
+            if p < covered and ids[p] == raw:
                 return p
             i -= 1
         return None
