@@ -79,14 +79,15 @@ BoolArray = npt.NDArray[np.bool_]
 ANN_CONNECTIVITY = 16
 ANN_EXPANSION_ADD = 256
 ANN_EXPANSION_SEARCH = 512
-#: Above this many vectors the search's ef grows with the square root of the size (up
-#: to EF_MAX): recall at a fixed ef falls as the graph grows. Measured on the same
-#: near-duplicate-rich text (strict recall@10 after rescoring): ef 512 gave 0.991 at
-#: 100,000 chunks, 0.978 at 335,000 and 0.970 at 398,000, where 0.98 needed ef ~768
-#: (0.981; 1024: 0.988); the needed ef grew about with the square root of the size.
-#: ef costs search time about linearly (docs/performance.md).
+#: Above this many vectors the search's ef grows with the size to the power EF_POWER
+#: (up to EF_MAX): recall at a fixed ef falls as the graph grows. Measured on the same
+#: near-duplicate-rich text (strict recall@10 after rescoring, 300 questions): ef 512
+#: gave 0.991 at 100,000 chunks, 0.970 at 398,000 and 0.965 at 547,000; 0.98 needed ef
+#: ~384, ~768 and ~1,100 there (n^0.65). ef costs search time about linearly
+#: (docs/performance.md).
 EF_GROWTH_FROM = 150_000
-EF_MAX = 2_048
+EF_POWER = 0.7
+EF_MAX = 2_560
 #: Vectors the centre is averaged over (the first ones indexed).
 CENTER_SAMPLE = 10_000
 #: Storage type of the vectors inside the graph: int8 codes made here (module doc).
@@ -406,11 +407,11 @@ class OrgVectors:
 
 def search_ef(size: int) -> int:
     """The graph's search breadth for ``size`` vectors: ANN_EXPANSION_SEARCH up to
-    EF_GROWTH_FROM, then growing with the square root of the size (400,000: 836; a
-    million: 1,321)."""
+    EF_GROWTH_FROM, then growing as ``size ** EF_POWER`` (400,000: 1,017; a million:
+    1,931)."""
     if size <= EF_GROWTH_FROM:
         return ANN_EXPANSION_SEARCH
-    grown = ANN_EXPANSION_SEARCH * (size / EF_GROWTH_FROM) ** 0.5
+    grown = ANN_EXPANSION_SEARCH * (size / EF_GROWTH_FROM) ** EF_POWER
     return min(EF_MAX, int(grown))
 
 
