@@ -40,8 +40,11 @@ __all__ = [
     "LEARNED_KINDS",
     "TurnClassifier",
     "TurnEmbedder",
+    "covered_kinds",
     "default_classifier",
     "learned_candidates",
+    "left_to_rules",
+    "settle_kinds",
     "turn_features",
 ]
 
@@ -305,16 +308,35 @@ def _fact_text(kind: str, view: TurnView) -> str:
     return f"{_LABELS[kind]} (caller's words): {span}" + (f" (agent: {echo})" if echo else "")
 
 
+def covered_kinds(rule_candidates: Sequence[Candidate]) -> dict[str, set[str]]:
+    """Per turn id, the kinds of fact the rules read there."""
+    covered: dict[str, set[str]] = {}
+    for c in rule_candidates:
+        for turn_id in c.turn_ids:
+            covered.setdefault(turn_id, set()).add(c.kind)
+    return covered
+
+
+def left_to_rules(kind: str, done: set[str]) -> bool:
+    """Whether the rules' reading of a turn (``done``: the kinds they read there) stands
+    in for this layer's reading of ``kind``."""
+    if FACT_KIND.get(kind, kind) in done:
+        return True
+    if kind in ("commitment", "agent_note"):
+        return bool(done & {"commitment", "note"})  # a rule read the agent's words
+    # A rule already read a wish or a note in the caller's words of this turn. A name
+    # or a phone number read there does not count: "hi it's dana i always want an aisle
+    # seat" still holds a preference.
+    return bool(done & _CALLER_KINDS)
+
+
 def learned_candidates(
     classifier: TurnClassifier,
     views: Sequence[TurnView],
     rule_candidates: Sequence[Candidate],
 ) -> list[Candidate]:
     """Facts the classifier reads in turns where no rule read a fact of that kind."""
-    covered: dict[str, set[str]] = {}
-    for c in rule_candidates:
-        for turn_id in c.turn_ids:
-            covered.setdefault(turn_id, set()).add(c.kind)
+    covered = covered_kinds(rule_candidates)
     out: list[Candidate] = []
     for view in views:
         if "[redacted" in view.user or not (view.user.strip() or view.agent.strip()):
@@ -322,20 +344,44 @@ def learned_candidates(
         probs = classifier.probabilities(view.user, view.agent)
         done = covered.get(view.turn_id, set())
         for kind in LEARNED_KINDS:
+            if probs[kind] < classifier.thresholds.get(kind, 1.1) or left_to_rules(kind, done):
+                continue
             p = probs[kind]
-            if p < classifier.thresholds.get(kind, 1.1) or FACT_KIND.get(kind, kind) in done:
-                continue
-            if kind in ("commitment", "agent_note"):
-                if done & {"commitment", "note"}:
-                    continue  # a rule already read the agent's words of this turn
-            elif done & _CALLER_KINDS:
-                # A rule already read a wish or a note in the caller's words of this
-                # turn. A name or a phone number read there does not count: "hi it's
-                # dana i always want an aisle seat" still holds a preference.
-                continue
             text = _fact_text(kind, view)
             if text:
                 # Below every rule's confidence: a rule's wording wins a tie in selection.
                 out.append(view.candidate(text, FACT_KIND.get(kind, kind), None,
                                           round(0.5 + 0.1 * p, 3), 0))
+    return out
+
+
+# A rule's kind is a guess from its frame: "i can't do feather pillows" reads as a
+# constraint, "could it be with a female doctor" as a need. Only these two, and only
+# slot-less facts, are reconsidered; a name or a booking keeps what its rule said.
+_SETTLED_FROM = ("constraint", "need")
+
+
+def settle_kinds(classifier: TurnClassifier, views: Sequence[TurnView],
+                 candidates: Sequence[Candidate]) -> list[Candidate]:
+    """``candidates`` with a rule's constraint or need read as a preference where the
+    classifier is sure the turn states a preference and not sure of the rule's kind.
+
+    The labelled calls call "i can't do feather pillows, they set me off" a preference:
+    a thing the caller wants done their way, not a limit on what can be offered. The
+    classifier learned that line from them; a frame cannot draw it.
+    """
+    by_turn = {v.turn_id: v for v in views}
+    probs: dict[str, dict[str, float]] = {}
+    out: list[Candidate] = []
+    for c in candidates:
+        if c.kind in _SETTLED_FROM and c.slot_key is None and len(c.turn_ids) == 1:
+            view = by_turn.get(c.turn_ids[0])
+            if view is not None:
+                if view.turn_id not in probs:
+                    probs[view.turn_id] = classifier.probabilities(view.user, view.agent)
+                p = probs[view.turn_id]
+                if (p["preference"] >= classifier.thresholds.get("preference", 1.1)
+                        and p[c.kind] < min(classifier.thresholds.get(c.kind, 1.1), 0.5)):
+                    c = dataclasses.replace(c, kind="preference")
+        out.append(c)
     return out

@@ -126,7 +126,9 @@ def appointments(t: TurnView) -> list[Candidate]:
 # --- promises the main commitment rule does not cover ------------------------------------
 
 _WHO = (
-    r"(?P<who>(?:(?:a|an|the|our|your)\s+)?(?:[\w-]+\s+){0,2}?(?:adjuster|assessor|"
+    # "Priyanka from our network team": the person's name is what a later call asks for.
+    r"(?P<who>(?:[A-Z][a-z]+\s+(?:from|in|at)\s+)?(?:(?:a|an|the|our|your)\s+)?"
+    r"(?:[\w-]+\s+){0,2}?(?:adjuster|assessor|"
     r"estimator|crew|vet|doctor|nurse|officer|engineer|technician|specialist|team|manager|"
     r"courier|driver|inspector|agent|advisor|adviser|representative|rep|department|"
     r"maintenance|billing|support|desk|someone|somebody|card|replacement|refund|permit|"
@@ -212,7 +214,8 @@ def extra_commitment(sentence: str, before: str = "") -> list[tuple[str, int, fl
         rest = m.group("rest")
         if _IMMEDIATE.search(rest) or m.group("who").lower() in ("it", "that", "this"):
             continue
-        who = re.sub(r"^(?:our|your)\s+", "the ", m.group("who").strip(), flags=re.I)
+        who = re.sub(r"(^|\b(?:from|in|at)\s+)(?:our|your)\s+", r"\1the ", m.group("who").strip(),
+                     flags=re.I)
         who = re.sub(r"^(A|An|The)\b", lambda a: a.group(1).lower(), who)
         who = re.sub(r",\s+([A-Z][a-z]+),", r" \1", who)
         if who.lower() == "one":

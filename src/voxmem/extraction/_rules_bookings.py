@@ -35,8 +35,10 @@ _DAY = (r"(?:(?:mon|tues|wednes|thurs|fri|satur|sun)days?|the\s+\d{1,2}(?:st|nd|
 _CLOCK = (r"(?:\d{1,2}(?::\d\d)?\s*(?:am|pm)\b|(?:at\s+)?\d{1,2}(?::\d\d)?\b(?!\s*(?:%|pounds|"
           r"minutes|mins|hours|days|weeks|people|guests|kg|gb|nights?)\b)|noon|midday|"
           r"(?:first\s+thing\s+)?(?:in\s+the\s+)?(?:morning|afternoon|evening))")
-_DIGIT_CLOCK = (r"(?:\d{1,2}(?::\d\d)?\s*(?:am|pm)\b|(?:at\s+)?\d{1,2}(?::\d\d)?\b"
-                r"(?!\s*(?:%|pounds|minutes|mins|hours|days|weeks|people|guests|kg|gb|nights?)\b))")
+# A visit window ("between 8 and 12") is a clock time too.
+_WINDOW = r"between\s+\d{1,2}(?::\d\d)?\s*(?:am|pm)?\s+and\s+\d{1,2}(?::\d\d)?\s*(?:am|pm)?\b"
+_DIGIT_CLOCK = (rf"(?:{_WINDOW}|\d{{1,2}}(?::\d\d)?\s*(?:am|pm)\b|(?:at\s+)?\d{{1,2}}(?::\d\d)?\b"
+                r"(?!\s*(?:%|pounds|minutes|mins|hours|days|weeks|people|guests|kg|gb|nights?|and)\b))")
 # Who the booking is with: "with Dr. Park", "with Tom", "with our hygienist Fiona".
 _WITH = r"(?:\s*,?\s+with\s+(?:(?:Dr|Mr|Mrs|Ms|Miss)\.?\s+|our\s+\w+\s+)?[A-Z][\w'-]+)"
 # A when with a day and a clock time in either order, with a little between them.
@@ -48,7 +50,7 @@ _WHEN_PAIR = (rf"(?:(?:on\s+)?{_DAY}(?:\s+(?:the\s+)?\d{{1,2}}(?:st|nd|rd|th))?,
 _DIGIT_PAIR = (rf"(?:(?:on\s+)?{_DAY}(?:\s+(?:the\s+)?\d{{1,2}}(?:st|nd|rd|th))?,?\s+(?:at\s+)?"
                rf"{_DIGIT_CLOCK}|(?:at\s+)?{_DIGIT_CLOCK}\s*,?\s+(?:on\s+)?{_DAY})")
 _ACK = (r"(?:(?:done|great|perfect|lovely|okay|ok|right|brilliant|excellent|super|fab|"
-        r"all\s+set|sorted|that's\s+it|thanks|thank\s+you)(?:\s+[A-Z][a-z]+)?[,!.:]?\s+)")
+        r"all\s+set|sorted|that's\s+it|thanks|thank\s+you)(?:,?\s+(?-i:[A-Z][a-z]+))?[,!.:]?\s+)")
 
 # "Done, Fridays at 5 with Tom." / "So that's Tuesday the 9th at 10am with Dr. Park." /
 # "Okay, Thursday at 3 it is."
@@ -57,7 +59,7 @@ _BARE = re.compile(
     rf"confirmed)\s+)?(?:for\s+)?|(?:booked|confirmed|set)[,:]?\s+(?:for\s+)?|"
     rf"(?:weekly|every)\s+|(?:your\s+)?first\s+[a-z]+\s+(?:is\s+)?)?"
     rf"(?P<when>{_DIGIT_PAIR}(?:\s+(?:weekly|each\s+week|every\s+week))?"
-    rf"{_WITH}?(?:\s+for\s+(?:two|three|four|five|six|\d+))?)"
+    rf"{_WITH}?(?:\s+for\s+(?:two|three|four|five|six|\d+|(?-i:[A-Z][a-z]+)))?)"
     rf"(?:\s+it\s+is|\s+then)?\s*[.!;]?\s*$",
     re.IGNORECASE,
 )
@@ -81,7 +83,7 @@ _BOOKED_THEN_WHEN = re.compile(
 # Thursday at 6 with Gus.": a booking word, so a day alone will do.
 _BOOKED_LEAD = re.compile(
     rf"^\s*(?:{_ACK}+)?(?:(?:booked|confirmed|reserved)(?:\s+in)?[,:]?\s+|you're\s+(?:in|down|"
-    rf"pencilled\s+in)\s+)(?:(?:a|an|the|your)\s+)?"
+    rf"pencilled\s+in|booked\s+in)\s+)(?:(?:a|an|the|your)\s+)?"
     rf"(?:(?P<what>[a-z][a-z -]{{1,30}}?(?:\s+with\s+(?:(?:Dr|Mr|Mrs|Ms)\.?\s+)?[A-Z][\w'-]+)?)"
     rf"\s*,?\s+)??"
     rf"(?:for\s+|on\s+)?(?P<when>{_DAY}(?:\s+(?:the\s+)?\d{{1,2}}(?:st|nd|rd|th))?"

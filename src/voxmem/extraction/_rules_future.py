@@ -34,6 +34,9 @@ _FUTURE_MARK = re.compile(
     r"pencilled\s+in|got\s+you\s+down\s+for|put\s+(?:a\s+|you\s+)?(?:callback|call\s*back|"
     r"visit|booking|request)?\s*in\s+for|asked\s+(?:(?:Dr|Mr|Mrs|Ms)\.?\s+)?\w+(?:\s+\w+)?\s+to|"
     r"arranged\s+for|(?:is|are)\s+confirmed\s+for|who'll|"
+    # "I'm arranging an engineer visit for the 12th": the present tense of a plan.
+    r"(?:I'm|I\s+am|we're|we\s+are)\s+(?:arranging|organising|organizing|sending|posting|"
+    r"booking|scheduling|couriering)\b|"
     r"ready\s+(?:to\s+collect\s+|for\s+collection\s+)?(?:by\s+|for\s+|on\s+|from\s+)?"
     r"(?:mon|tues|wednes|thurs|fri|satur|sun)day)",
     re.IGNORECASE)
@@ -52,6 +55,7 @@ _FOR_CALLER = re.compile(
     r"deliver|delivered|collect|install|fit|respond|reply|get\s+back|be\s+in\s+touch|"
     r"see\s+you|be\s+with\s+you|remote|review|arrive|refund|refunded|credit|credited|waive|"
     r"waived|inbox|resent|replace|repair|fix|book|install(?:ation|ed)?|ready|callback|"
+    r"write|engineer|technician|visit|sending|posting|couriering|replacement|"
     r"delivery|collection|you|be\s+out|come\s+out|pop\s+round|be\s+round|be\s+over)\b",
     re.IGNORECASE)
 _NOT_A_PROMISE = re.compile(
@@ -66,7 +70,7 @@ _NOT_A_PROMISE = re.compile(
 # Accommodations made while booking, statuses of what is already on its way, and what the
 # caller will merely hear: the sets' labels do not count these as promises to follow up.
 _IN_CALL = re.compile(
-    r"\b(?:note|noted|seat|set\s+(?:you|it)\s+up|switch|update|show|give|connect|offer|keep|"
+    r"\b(?:note|noted|seat|set\s+(?:you|it)\s+up|switch|(?<!an\s)update|show|give|connect|offer|keep|"
     r"stick|aside|top\s+up|hand|reserve|should\s+arrive|should\s+be|hear\s+back|shipped|"
     r"was|were|each|every)\b", re.IGNORECASE)
 _YOURS = ((re.compile(r"\byour\b", re.IGNORECASE), "the caller's"),
@@ -90,29 +94,98 @@ def _third_person(sentence: str) -> str:
     return sentence
 
 
+# Two promises in one sentence: "Nadia will visit on Wednesday at 10, and I'll email the
+# quote by Friday". Each clause is read on its own, so a rule that read one of them does
+# not hide the other.
+_CLAUSE = re.compile(r",\s+and\s+|;\s+|\s+and\s+(?=(?:I|we|she|he|they|our|you)(?:'ll|\s+will)\b)",
+                     re.IGNORECASE)
+# "Ms. Adler is dealing. She'll write to you by Friday": the person the agent just named.
+_HE_SHE = re.compile(r"^(?:she|he)(?:'ll|\s+will)\b", re.IGNORECASE)
+_NAMED = re.compile(r"\b(?:(?:Dr|Mr|Mrs|Ms|Miss)\.?\s+[A-Z][\w'-]+|[A-Z][a-z]+(?=\s+(?:is|will|"
+                    r"has|from|in)\b))")
+# "No starch, noted. Ready Thursday.": the collection day alone.
+# "The first delivery is next Monday", "Sure, first one on the 3rd at 10": the start of
+# something the caller has just arranged.
+_FIRST_ONE = re.compile(
+    r"^(?:(?:sure|great|lovely|perfect|done|okay|ok|thanks)(?:\s+[A-Z][a-z]+)?[,.!]?\s+)*"
+    r"(?:(?:the|your|our)\s+)?first\s+(?P<what>[a-z]+)\s+(?:is|will\s+be|'s)?\s*"
+    r"(?P<when>(?:on|this|next|the|from|at)\b[^;]{2,40})$", re.IGNORECASE)
+_FIRST_PERSON = re.compile(r"^(?:I|we)(?:'ll|\s+will)\b", re.IGNORECASE)
+_PLANNING = re.compile(r"^(?:I'm|I\s+am|we're|we\s+are)\s+(?=\w+ing\b)", re.IGNORECASE)
+_READY_DAY = re.compile(r"^ready\s+(?:(?:from|by|on|for)\s+)?(?:next\s+)?"
+                        r"(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|the\s+\d{1,2}(?:st|nd|rd|th))",
+                        re.IGNORECASE)
+
+
+_LEANS_ON_ANOTHER = re.compile(r"^\s*you\b|\b(?:it|them|that)\b", re.IGNORECASE)
+
+
+def _clauses(sentence: str) -> list[tuple[int, str]]:
+    out, start = [], 0
+    for m in _CLAUSE.finditer(sentence):
+        out.append((start, sentence[start:m.start()]))
+        start = m.end()
+    out.append((start, sentence[start:]))
+    return [(at, text) for at, text in out if text.strip()]
+
+
+def _named_before(agent: str, offset: int) -> str | None:
+    """The last person the agent named before ``offset``, for a "she'll"/"he'll"."""
+    names = [m.group(0) for m in _NAMED.finditer(agent[:offset])
+             if not m.group(0).startswith(("Thanks", "Thank", "Sorry", "Yes", "Okay"))]
+    return names[-1] if names else None
+
+
 def future_actions(t: TurnView, taken: set[int]) -> list[Candidate]:
-    """Promises in the agent's sentences that start at none of the offsets in ``taken``
+    """Promises in the agent's clauses that start at none of the offsets in ``taken``
     (where a promise or booking rule already read something)."""
-    if not t.agent or not _FUTURE_MARK.search(t.agent):
+    low = t.agent.lower()
+    if not t.agent or not (_FUTURE_MARK.search(t.agent) or "ready" in low or "first" in low):
         return []
     out: list[Candidate] = []
     base = len(t.user)  # the agent spoke after the caller
     for offset, sentence in sentences(t.agent):
-        start, end = base + offset, base + offset + len(sentence)
-        if any(start <= at < end for at in taken):
+        if sentence.strip().endswith("?"):
             continue
-        text = sentence.strip()
-        if (text.endswith("?") or len(text.split()) > MAX_WORDS or not _FUTURE_MARK.search(text)
-                or _NOT_A_PROMISE.search(text)):
-            continue
-        # Both a when and a deed: "The office will reopen on Tuesday" is news, "I'll seat
-        # you near the front" is done at the visit the caller is booking now.
-        if not (_ANCHOR.search(text) and _FOR_CALLER.search(text)) or _IN_CALL.search(text):
-            continue
-        said = _third_person(_LEAD.sub("", text).rstrip(" .!;"))
-        if _PRONOUN_SUBJECT.match(said):
-            continue  # "A new one will arrive by Friday": the promise rules resolve "it"
-        if len(said.split()) < 4:
-            continue
-        out.append(t.candidate(f"Agent promised: {said}", "commitment", None, 0.6, start))
+        clauses = _clauses(sentence)
+        for at, clause in clauses:
+            start, end = base + offset + at, base + offset + at + len(clause)
+            if any(start <= pos < end for pos in taken):
+                continue
+            if len(clauses) > 1 and _LEANS_ON_ANOTHER.search(clause):
+                # "... and you'll see it back in 3 days": the other clause's consequence,
+                # and "it" is what the promise rules resolve from the whole sentence.
+                continue
+            found = _promise(t, clause.strip(), offset + at)
+            if found:
+                out.append(t.candidate(found, "commitment", None, 0.6, start))
     return out
+
+
+def _promise(t: TurnView, text: str, offset: int) -> str | None:
+    if _READY_DAY.match(text) and not _NOT_A_PROMISE.search(text):
+        return f"Agent promised: it will be {text[0].lower()}{text[1:].rstrip(' .!;')}"
+    if (first := _FIRST_ONE.match(text)) and _ANCHOR.search(first.group("when")):
+        what = first.group("what").lower()
+        return f"Agent promised: the first {what} is {first.group('when').rstrip(' .!;')}"
+    if (len(text.split()) > MAX_WORDS or not _FUTURE_MARK.search(text)
+            or _NOT_A_PROMISE.search(text)):
+        return None
+    # Both a when and a deed: "The office will reopen on Tuesday" is news, "I'll seat
+    # you near the front" is done at the visit the caller is booking now.
+    if not (_ANCHOR.search(text) and _FOR_CALLER.search(text)) or _IN_CALL.search(text):
+        return None
+    said = _third_person(_LEAD.sub("", text).rstrip(" .!;,"))
+    if pronoun := _HE_SHE.match(said):
+        who = _named_before(t.agent, offset)
+        if who is None:
+            return None
+        said = f"{who} will{said[pronoun.end():]}"
+    if _PRONOUN_SUBJECT.match(said):
+        return None  # "A new one will arrive by Friday": the promise rules resolve "it"
+    if len(said.split()) < 4:
+        return None
+    if plan := _PLANNING.match(said):
+        return f"Agent is {said[plan.end():]}"
+    said = _FIRST_PERSON.sub("the agent will", said, count=1)
+    return f"Agent promised: {said}"

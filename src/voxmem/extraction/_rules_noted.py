@@ -59,6 +59,12 @@ _NOTED_THING = re.compile(
     r"(?:down\s+)?(?:your\s+preference\s+for\s+|that\s+you\s+(?:prefer|like|want)\s+|"
     r"(?=an?\s))(?P<what>(?![^.;!?]*\s(?-i:[A-Z]))[^.;!?]{3,50}?)(?:\s+for\s+(?:you|your\s+\w+)|"
     r"\s+on\s+your\s+\w+)?\s*(?:[.;!?]|$)", re.IGNORECASE)
+# "I'll make a note for lukewarm water", "I'll put a note for easy-open lids on your record":
+# a note *for* a thing, with or without an article.
+_NOTE_FOR = re.compile(
+    r"\b(?:i'll|i\s+will|i've|i\s+have|we'll|we've)\s+(?:also\s+)?(?:make|made|put|add|added|"
+    r"leave|left)\s+a\s+note\s+(?:for|about|of)\s+(?P<what>(?![^.;!?]*\s(?-i:[A-Z]))[a-z]"
+    r"[^.;!?]{2,40}?)(?:\s+on\s+your\s+\w+)?\s*(?:[.;!?]|$)", re.IGNORECASE)
 # "I've noted a late arrival so the room is held": about this stay, not a wish.
 _ONE_OFF_NOTE = re.compile(r"\b(?:late|early|arrival|delay|so|because)\b", re.IGNORECASE)
 # "I've set your letters to large print."
@@ -153,7 +159,7 @@ def noted_preferences(t: TurnView) -> list[Candidate]:
             what = third_person(m.group("what").strip())
             text = f"Asks to {what}" if m.group("to") else f"Note: {what}"
             found.append((text, m.start()))
-        for m in _NOTED_THING.finditer(sentence):
+        for m in (*_NOTED_THING.finditer(sentence), *_NOTE_FOR.finditer(sentence)):
             if _ONE_OFF_NOTE.search(m.group("what")):
                 continue
             found.append((f"Prefers {_clean(m.group('what'))}", m.start()))

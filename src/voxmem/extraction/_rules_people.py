@@ -74,7 +74,9 @@ _NAME_ASKED = re.compile(
     # talking to?", "What should I call you?"
     r"\bthe\s+name\s*,|\bwho(?:'s|\s+is)\s+the\s+(?:account|policy)\s+holder\b|"
     r"\b(?:grab|get|take)\s+(?:a|your)\s+name\b|\bwho\s+(?:am\s+i|i'm)\s+talking\s+to\b|"
-    r"\bwhat\s+(?:should|shall|can)\s+i\s+call\s+you\b",
+    r"\bwhat\s+(?:should|shall|can)\s+i\s+call\s+you\b|"
+    # "What's her name? ... And yours?": only a name-like answer is taken as one.
+    r"(?:^|[.!]\s+)and\s+yours\s*\?",
     re.IGNORECASE,
 )
 _SURNAME_ASKED = re.compile(r"\b(?:surname|last\s+name|family\s+name)\b", re.IGNORECASE)
@@ -198,7 +200,8 @@ def bare_names(t: TurnView) -> list[Candidate]:
 _INTRO = re.compile(
     r"(?:^|\b(?:and|oh|hi|hiya|hey|hello|yeah|yes|yo|no|sorry|morning|afternoon|evening|"
     r"there|yall|y'all|folks|guys|all|great|thanks|much|love|perfect|lovely|cheers|ta|"
-    r"brilliant|alright|hiya|morning)\s+)(?:it's|its|it\s+is|this\s+is|this\s+here\s+is|"
+    r"brilliant|alright|hiya|morning|please|ok|okay|right|well|thank\s+you)\s+)(?:it's|its|it\s+is|"
+    r"this\s+is|this\s+here\s+is|"
     r"i'm|im|my\s+name's|name's|myself)\s+(?P<name>[a-z][a-z'-]+(?:\s+[a-z][a-z'-]+)?)",
     re.IGNORECASE)
 # Words that end a name said in lower case ("sophie calling", "tom from the garage").

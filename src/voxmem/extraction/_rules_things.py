@@ -179,6 +179,10 @@ _SOMEONE_ELSES = re.compile(
     r"(?:address|place|house)\b|\bleave\s+it\s+with\b", re.IGNORECASE)
 _ASKED_ADDRESS = re.compile(r"\b(?:address|where\s+(?:are\s+you|do\s+you\s+live|should))\b",
                             re.IGNORECASE)
+_BARE_ADDRESS = re.compile(
+    r"^\s*(?:(?:it's|its|sure|yes|yeah|ok|it\s+is)[\s,]+)*(?:(?:flat|apartment|apt|unit)\s+"
+    r"(?P<flat1>\w+)\s+)?(?P<num>\d{1,5}[a-z]?)\s+(?P<street>[a-z]+(?:\s+[a-z]+){0,2}?)"
+    r"(?:\s+(?:flat|apartment|apt|unit)\s+(?P<flat2>\w+))?\s*$", re.IGNORECASE)
 _ASKED_OTHERS_ADDRESS = re.compile(r"\b(?:her|his|their)\s+address\b", re.IGNORECASE)
 
 
@@ -200,6 +204,13 @@ def spoken_addresses(t: TurnView) -> list[Candidate]:
         if flat:
             text += f", flat {flat}"
         out.append(t.candidate(text, "contact", "address", 0.75, m.start()))
+    if asked and not out and (bare := _BARE_ADDRESS.match(t.user)):
+        # In answer to "Address?" the whole reply is the address, so a street without a
+        # known suffix will do: "112 kingsway flat b", "7 the maltings".
+        text = f"Address is {bare.group('num')} {bare.group('street').title()}"
+        if bare.group("flat1") or bare.group("flat2"):
+            text += f", flat {bare.group('flat1') or bare.group('flat2')}"
+        out.append(t.candidate(text, "contact", "address", 0.7, bare.start("num")))
     return out
 
 

@@ -28,7 +28,7 @@ import re
 
 from ._base import MAX_FACTS, ExtractedFact, Transcript
 from ._context import asked_for
-from ._learned import TurnClassifier, default_classifier, learned_candidates
+from ._learned import TurnClassifier, default_classifier, learned_candidates, settle_kinds
 from ._rules_addressed import ADDRESS_RULES
 from ._rules_agent import AGENT_RULES, JOIN_ONLY, RECURS, extra_commitment
 from ._rules_bookings import BOOKING_RULES
@@ -37,11 +37,13 @@ from ._rules_common import Rule, TurnView, capture_phrase, sentences
 from ._rules_future import future_actions
 from ._rules_habits import HABIT_RULES
 from ._rules_identity import IDENTITY_RULES, is_misheard_copy, read_back_ids
+from ._rules_modifiers import order_modifiers
 from ._rules_needs import NEED_RULES, declared_allergies
 from ._rules_noted import NOTED_RULES, echoed_needs, echoed_preferences
 from ._rules_people import PEOPLE_RULES
 from ._rules_preferences import PREFERENCE_RULES
 from ._rules_promised import PROMISED_RULES
+from ._rules_readback import answered_read_backs
 from ._rules_requests import standing_asks
 from ._rules_spoken import SPOKEN_RULES, as_diet
 from ._rules_standing import STANDING_RULES
@@ -74,7 +76,7 @@ _COMMIT_SUBJECT = (
     r"(?P<subj>i'll|i\s+will|i'm\s+going\s+to|i\s+am\s+going\s+to|we'll|we\s+will|they'll|"
     r"we're\s+going\s+to|we\s+are\s+going\s+to|"
     r"(?P<who>(?:someone|somebody)(?:\s+from\s+(?:our\s+|the\s+)?[\w-]+(?:\s+[\w-]+)?)?|"
-    r"(?:a|an|our|the|your)\s+(?:[\w-]+\s+){0,2}?(?:team|specialist|technician|engineer|"
+    r"(?:(?-i:[A-Z][a-z]+)\s+from\s+)?(?:a|an|our|the|your)\s+(?:[\w-]+\s+){0,2}?(?:team|specialist|technician|engineer|"
     r"officer|agent|manager|representative|rep|nurse|advisor|adviser|department|supervisor|"
     r"courier|driver|plumber|electrician|installer|crew|coordinator|receptionist|surveyor|"
     r"consultant|caseworker|handler|pharmacist|dentist|optician|tutor|instructor|solicitor|"
@@ -192,7 +194,8 @@ def commitments(t: TurnView) -> list[Candidate]:
             else:
                 action = _commit_phrase(f"{verb} {rest}")
                 if who:
-                    who_text = re.sub(r"^(?:our|your)\s+", "the ", who.strip(), flags=re.I)
+                    who_text = re.sub(r"(^|\bfrom\s+)(?:our|your)\s+", r"\1the ", who.strip(),
+                                      flags=re.I)
                     text = f"Agent promised {who_text.lower()} will {action}"
                 else:
                     text = f"Agent promised to {action}"
@@ -309,6 +312,7 @@ class RuleExtractor:
         classifier = self.classifier
         if classifier is not None:
             candidates.extend(learned_candidates(classifier, views, candidates))
+            candidates = settle_kinds(classifier, views, candidates)
         return select_facts(
             [as_diet(c) for c in candidates],
             policy=self.policy,
@@ -351,7 +355,7 @@ class RuleExtractor:
             candidates.extend(
                 dataclasses.replace(c, kind="need") if RECURS.search(c.text) else c
                 for c in future_actions(view, taken))
-            for back in read_back_ids(view):
+            for back in (*read_back_ids(view), *answered_read_backs(view)):
                 # The written read-back replaces a garbled spoken copy from this turn.
                 candidates[found:] = [c for c in candidates[found:] if not (
                     c.kind == "identity" and c.slot_key != "name" and is_misheard_copy(c, back))]
@@ -365,7 +369,8 @@ class RuleExtractor:
                 # The agent's "Back porch, noted." fills in only when no rule read the
                 # caller's own words of this turn as a wish: those say it better. Never
                 # after a redaction: the echo could restate what was redacted.
-                candidates.extend(echoed_preferences(view))
+                mods = order_modifiers(view)
+                candidates.extend(mods or echoed_preferences(view))
                 if not any(c.kind == "need" for c in candidates):
                     candidates.extend(echoed_needs(view))
             if self.policy.health and self.policy.allergy_constraints and (
