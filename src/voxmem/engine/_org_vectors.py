@@ -82,9 +82,10 @@ ANN_EXPANSION_SEARCH = 512
 #: Above this many vectors the search's ef grows with the size to the power EF_POWER
 #: (up to EF_MAX): recall at a fixed ef falls as the graph grows. Measured on the same
 #: near-duplicate-rich text (strict recall@10 after rescoring, 300 questions): ef 512
-#: gave 0.991 at 100,000 chunks, 0.970 at 398,000 and 0.965 at 547,000; 0.98 needed ef
-#: ~384, ~768 and ~1,100 there (n^0.65). ef costs search time about linearly
-#: (docs/performance.md).
+#: gave 0.991 at 100,000 chunks, 0.970 at 398,000, 0.965 at 547,000 and 0.946 at a
+#: million; 0.98 needed ef ~384, ~768, ~1,100 and ~2,600 there. ef costs search time
+#: about linearly, so at a million this takes 1,931 (0.978, ~7 ms of CPU a search
+#: here) rather than ~3,000 (0.981, ~11 ms): docs/performance.md.
 EF_GROWTH_FROM = 150_000
 EF_POWER = 0.7
 EF_MAX = 2_560
