@@ -312,6 +312,7 @@ def main() -> None:
             built = Path(tmp) / "none"
         if built.exists():
             out.update(json.loads(built.read_text()))
+            args.size = int(out["chunks"])  # the kept store's size names the results
         else:
             out.update(asyncio.run(build(args, tmp, url)))
             if args.keep:
