@@ -541,14 +541,54 @@ def generate_labelled(count: int, seed: int = 0) -> Iterator[str]:
         yield text
 
 
+def _exchange(slots: _Slots, rng: random.Random) -> str:
+    """A stored voice turn: what the caller said, a newline, and the agent's reply."""
+    caller = " ".join(_fill(rng.choice(CALLER), slots, rng) for _ in range(rng.randint(1, 4)))
+    if rng.random() < 0.5:
+        caller = _speechify(caller, rng)
+    return caller + "\n" + _fill(rng.choice(AGENT), slots, rng)
+
+
+def _chat_message(slots: _Slots, rng: random.Random) -> str:
+    """A long message to an assistant: several sentences about the caller's life, often
+    with a request in the middle or at the end (the ask is not always last)."""
+    parts = [_fill(rng.choice(CALLER), slots, rng) for _ in range(rng.randint(4, 9))]
+    if rng.random() < 0.7:
+        parts.insert(rng.randint(0, len(parts)), _fill(rng.choice(ASKS), slots, rng))
+    return " ".join(parts)
+
+
+def generate_long(count: int, seed: int = 0) -> Iterator[str]:
+    """Yield ``count`` long texts: what voxmem stores is mostly longer than one sentence
+    (a caller's turn with the agent's reply, a chat message of several sentences), and a
+    static model's mean over many tokens drifts toward the table's common direction
+    unless it is trained on such texts too. A stream of its own, like
+    ``generate_labelled``, so adding it leaves the other streams' cached teacher
+    embeddings valid."""
+    from faker import Faker
+
+    rng = random.Random(f"long-{seed}")
+    fake = Faker(["en_US", "en_GB", "en_IN", "en_AU", "en_CA"])
+    fake.seed_instance(seed + 2)
+    slots = _Slots(rng, fake)
+    for _ in range(count):
+        text = _exchange(slots, rng) if rng.random() < 0.4 else _chat_message(slots, rng)
+        if rng.random() < 0.2:
+            text = _speechify(text, rng)
+        yield text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--labelled", action="store_true",
                         help="sample the labelled stream (generate_labelled) instead")
+    parser.add_argument("--long", action="store_true",
+                        help="sample the long-text stream (generate_long) instead")
     args = parser.parse_args(argv)
-    stream = generate_labelled if args.labelled else generate
+    stream = (generate_labelled if args.labelled else generate_long if args.long
+              else generate)
     for text in stream(args.count, args.seed):
         print(text)
     return 0

@@ -15,9 +15,17 @@ the other four folds, then the in-sample fit. As in the engine, a question about
 asker ("what did I order?") keeps the hand-set order; the "every query" rows rank those
 with the model too. The weights written are the fit on all folds.
 
+The engine computes the topic features only for the ``RankParams.topic_candidates``
+best candidates by the model without them (``_fusion.topic_rows``). The candidates are
+gathered with every row's topic features; every evaluation (held-out folds, in-sample)
+ranks with the engine's cut applied by the model at hand. The model is fitted on every
+row's features (``--fit-on-cut`` fits on the cut rows instead; see ``FIT_ON_CUT``).
+
     python scripts/fit_fusion.py                       # static embedder
     python scripts/fit_fusion.py --embedder onnx       # needs the onnx extra
     python scripts/fit_fusion.py --dry-run             # print CV, write nothing
+    python scripts/fit_fusion.py --dry-run --topic-candidates 0   # CV without the cut
+    python scripts/fit_fusion.py --dry-run --fit-on-cut            # fitted on cut rows
 """
 
 from __future__ import annotations
@@ -40,7 +48,14 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import retrieval_quality as rq  # noqa: E402
 from voxmem.engine._analysis import analyze  # noqa: E402
-from voxmem.engine._fusion import FEATURES, WEIGHTS_FILE, Candidates, FusionModel, learned_rank  # noqa: E402
+from voxmem.engine._fusion import (  # noqa: E402
+    FEATURES,
+    WEIGHTS_FILE,
+    Candidates,
+    FusionModel,
+    learned_rank,
+    topic_rows,
+)
 from voxmem.engine._rank import RankParams  # noqa: E402
 from voxmem.engine._recall import Query, caller_candidates, search_caller_lane  # noqa: E402
 from voxmem.engine._speakers import about_the_asker  # noqa: E402
@@ -180,13 +195,38 @@ def metrics(q: Question, ranked: list[str]) -> dict[str, float]:
 DEFAULT_PARAMS = RankParams()
 
 
+#: The topic columns, computed by the engine only for the rows ``topic_rows`` picks.
+TOPIC_COLUMNS = [FEATURES.index("topic_cosine"), FEATURES.index("topic_match")]
+#: Fits on the cut rows (``--fit-on-cut``): the cut depends on the model, so the model
+#: is refitted on the cut the previous fit makes (the first fit sees every row's topic
+#: features). Not the default: held out, it lost LoCoMo recall@10 0.794 -> 0.786 and
+#: recall@5 0.706 -> 0.693 at 64 candidates (the negatives outside the cut, with topic
+#: features 0, taught the model less about the topic), while the model fitted on every
+#: row ranks within 0.002 of itself with the cut applied (docs/performance.md).
+CUT_ROUNDS = 2
+
+
+def cut(q: Question, model: FusionModel, params: RankParams | None = None) -> Candidates:
+    """``q``'s candidates as the engine scores them with ``model``: topic features only
+    for the rows ``topic_rows`` picks, 0 for the rest (they were gathered for every row)."""
+    params = params or DEFAULT_PARAMS
+    without = q.cands.features.copy()
+    without[:, TOPIC_COLUMNS] = 0.0
+    rows = topic_rows(model, without, q.cands.created, q.cands.is_fact, q.now, params)
+    if rows is None:
+        return q.cands
+    without[rows[:, None], TOPIC_COLUMNS] = q.cands.features[rows[:, None], TOPIC_COLUMNS]
+    return dataclasses.replace(q.cands, features=without)
+
+
 def learned_order(q: Question, model: FusionModel,
-                  params: RankParams = DEFAULT_PARAMS) -> list[str]:
+                  params: RankParams | None = None) -> list[str]:
     """The engine's order with ``model`` (a query about the asker keeps the hand-set
     order unless ``params.learned_for_asker``)."""
+    params = params or DEFAULT_PARAMS
     if not params.learned_for_asker and about_the_asker(q.text):
         return q.hand
-    ranked = learned_rank(model, q.cands, q.now, params)
+    ranked = learned_rank(model, cut(q, model, params), q.now, params)
     pos_to_id = dict(zip(q.cands.positions.tolist(), q.ids, strict=True))
     return [pos_to_id[p] for p, _ in ranked if pos_to_id[p]][:q.k]
 
@@ -219,7 +259,24 @@ def pairs(q: Question) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     return diff, np.full(diff.shape[0], 1.0 / diff.shape[0])
 
 
+#: ``--fit-on-cut``: fit on the rows as cut (see CUT_ROUNDS); else on every row's
+#: features, the cut applied only when ranking, as the engine ranks.
+FIT_ON_CUT = False
+
+
 def fit(questions: list[Question], c: float) -> FusionModel:
+    """The model on ``questions`` (see FIT_ON_CUT)."""
+    model = fit_rows(questions, c, None)
+    if FIT_ON_CUT and DEFAULT_PARAMS.topic_candidates > 0:
+        for _ in range(CUT_ROUNDS):
+            model = fit_rows(questions, c, model)
+    return model
+
+
+def fit_rows(questions: list[Question], c: float, cut_by: FusionModel | None) -> FusionModel:
+    """One logistic fit; ``cut_by``: the model whose topic cut the rows get (None: none)."""
+    if cut_by is not None:
+        questions = [dataclasses.replace(q, cands=cut(q, cut_by)) for q in questions]
     parts = [(pairs(q), q) for q in questions]
     parts = [(p, q) for p, q in parts if p[0].shape[0]]
     d = np.concatenate([p[0] for p, _ in parts])
@@ -258,6 +315,12 @@ def main() -> None:
                         "candidates are gathered with (recorded beside the weights)")
     parser.add_argument("--cache", help="pickle of the collected candidates: read if it "
                         "exists, else written (refits without re-running the engine)")
+    parser.add_argument("--topic-candidates", type=int, help="the engine's topic cut to fit "
+                        "with (RankParams.topic_candidates; 0: none). Default: the "
+                        "engine's default; a weights file fitted with another must not ship")
+    parser.add_argument("--fit-on-cut", action="store_true", help="fit on the rows as "
+                        "the topic cut leaves them (default: on every row's features; "
+                        "the cut is applied when ranking either way)")
     args = parser.parse_args()
     if args.cache and Path(args.cache).exists():
         questions = pickle.loads(Path(args.cache).read_bytes())
@@ -269,7 +332,12 @@ def main() -> None:
     rows: dict[str, list[dict[str, float]]] = {"hand-set (rrf)": []}
     for q in questions:
         rows["hand-set (rrf)"].append(metrics(q, q.hand))
-    every = RankParams(learned_for_asker=True)
+    global DEFAULT_PARAMS, FIT_ON_CUT
+    FIT_ON_CUT = args.fit_on_cut
+    if args.topic_candidates is not None:
+        DEFAULT_PARAMS = dataclasses.replace(DEFAULT_PARAMS,
+                                             topic_candidates=args.topic_candidates)
+    every = dataclasses.replace(DEFAULT_PARAMS, learned_for_asker=True)
     for c in C_VALUES:
         name = f"learned, held-out folds (C={c})"
         rows[name], rows[f"{name}, every query"] = [], []
@@ -305,7 +373,8 @@ def main() -> None:
     doc["features"] = list(FEATURES)
     doc.setdefault("models", {})[name] = {
         "weights": [round(float(v), 6) for v in final.weights], "bias": round(final.bias, 6),
-        "C": best_c, "settings": json.loads(args.settings), "fitted_on": FITTED_ON,
+        "C": best_c, "settings": json.loads(args.settings),
+        "topic_candidates": DEFAULT_PARAMS.topic_candidates, "fitted_on": FITTED_ON,
         "cv": {k: v for k, v in cv.items() if ("held-out" in k and f"C={best_c}" in k)
                or k.startswith("hand-set")}}
     WEIGHTS.write_text(json.dumps(doc, indent=1) + "\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Sequence
 
@@ -425,3 +426,32 @@ async def test_intent_is_validated_and_changes_ranking(engine: MemoryEngine) -> 
     with pytest.raises(BadRequest) as err:
         await engine.search_memory(s, "delivery", intent="summarise_everything")
     assert err.value.details["field"] == "intent"
+
+
+async def test_a_list_question_about_the_asker_reaches_past_the_best_call(
+        engine: MemoryEngine) -> None:
+    # "How many albums have I bought?" is answered across calls: the call that talks most
+    # about albums must not lead by its call lift alone.
+    s = who(engine, "lena")
+    caller = Caller("lena")
+    now = time.time()
+    many = [f"the album {name} is on repeat" for name in ("Blue", "Red", "Gold", "Grey")]
+    calls = [(30, many), (20, ["I bought the album Dawn"]), (10, ["I bought the album Dusk"])]
+    await engine.import_history(s, caller, [
+        {"startedAt": now - ago * DAY, "turns": [
+            {"userText": text, "assistantText": "ok", "createdAt": now - ago * DAY + i}
+            for i, text in enumerate(texts)]} for ago, texts in calls])
+    assert await engine.flush(60)
+
+    async def bought(query: str) -> list[bool]:
+        result = await engine.search_memory(s, query, lanes=["permanent"], timeout_ms=5000)
+        return ["bought" in h["userText"] for h in result.permanent]
+
+    question = "How many albums have I bought?"
+    # The turns that answer it lead, though most of the album talk is in the first call.
+    assert (await bought(question))[0]
+    # A question that is not a list keeps the call lift: the best call's turns lead.
+    assert not any((await bought("Which album did I buy?"))[:4])
+    # With the call lift for list questions too (as before), the best call leads.
+    engine.params = dataclasses.replace(engine.params, list_call_weight=1.0)
+    assert not any((await bought(question))[:4])

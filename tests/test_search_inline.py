@@ -8,6 +8,7 @@ a query still embedding, a search too large to run inline), keeps its task.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -94,3 +95,29 @@ async def test_a_failing_query_embedding_fails_the_vector_lanes_only(
         assert not fine.trace["degraded"] and fine.permanent
     finally:
         await engine.close()
+
+
+async def test_org_graph_search_on_a_thread_answers_what_one_search_answers(
+        engine: MemoryEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    scope = await _caller(engine)
+    docs = [{"id": f"doc-{n}", "text": text, "metadata": {}} for n, text in enumerate([
+        "Returns are accepted within 30 days with the receipt",
+        "Delivery takes two to five working days", "Lamps carry a two year warranty",
+        "Invoices are sent by email after payment", "Dogs are welcome in the store"])]
+    await engine.create_index(scope.tenant_id, scope.project_id, "kb", docs)
+    await engine.warm_org(scope)
+    # The org index is small: its lane searches inline in one search.
+    done = asyncio.get_running_loop().create_future()
+    done.set_result(engine.embedder.embed(["when is the delivery"])[0])
+    assert engine.org.start_dense(scope, done, 4) is None
+    one = [_answer(await engine.search_memory(scope, q, timeout_ms=5000)) for q in QUERIES]
+    assert any(a["org"] for a in one)
+    # Too large to run inline: the graph search starts on a thread before the caller
+    # lanes run, and the rest of the org lane joins it afterwards.
+    monkeypatch.setattr(lanes_module, "INLINE_LANE_ROWS", -1)
+    started = engine.org.start_dense(scope, done, 4)
+    assert started is not None
+    await started
+    split = [_answer(await engine.search_memory(scope, q, timeout_ms=5000)) for q in QUERIES]
+    assert split == one
+    assert all(not a["errors"] for a in split)

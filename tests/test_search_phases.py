@@ -35,11 +35,12 @@ from voxmem.engine._caller_memory import CallerMemory, Doc, build_memory
 from voxmem.engine._fusion import load_fusion
 from voxmem.engine._org_memory import OrgMemory
 from voxmem.engine._postings import Postings, _ascending_union
-from voxmem.engine._rank import RankParams
+from voxmem.engine._rank import RankParams, best_neighbours
 from voxmem.engine._recall import (
     SUPERSEDED_TURN_FACTOR,
     Query,
     caller_keyword_phase,
+    org_dense_phase,
     org_keyword_phase,
     prefer_current,
     search_caller_lane,
@@ -183,8 +184,12 @@ def test_keyword_then_dense_phase_equals_one_search_for_the_org_lane(
         full = dataclasses.replace(base, vector=embedder.embed([text])[0])
         k = rng.randint(1, 10)
         words = org_keyword_phase(org, base, k)
-        assert _hits(search_org_lane(org, full, k, params, words)) == _hits(
-            search_org_lane(org, full, k, params))
+        one = _hits(search_org_lane(org, full, k, params))
+        assert _hits(search_org_lane(org, full, k, params, words)) == one
+        # The graph search on its own (on a thread while the caller lanes run).
+        dense = org_dense_phase(org, full, k)
+        assert _hits(search_org_lane(org, full, k, params, words, dense)) == one
+        assert _hits(search_org_lane(org, full, k, params, None, dense)) == one
 
 
 def _prefer_current_by_payload(mem: CallerMemory, scored: list[tuple[int, float]],
@@ -400,3 +405,22 @@ async def test_a_failing_query_embedding_degrades_the_lanes_not_the_search(
         assert not result.trace["degraded"] and "Bruno" in result.context_text
     finally:
         await engine.close()
+
+
+def test_best_neighbours_sorted_once_are_each_neighbour_by_definition() -> None:
+    rng = np.random.default_rng(8)
+    for _ in range(50):
+        n = int(rng.integers(1, 40))
+        positions = rng.choice(60, n, replace=False).astype(np.int64)
+        groups = (positions // 5 - 1).astype(np.int64)  # group <= 0: outside a call
+        values = [rng.random(n) for _ in range(3)]
+        at = {int(p): i for i, p in enumerate(positions)}
+        for value, got in zip(values, best_neighbours(positions, groups, values), strict=True):
+            want = np.zeros(n)
+            for i, (pos, group) in enumerate(zip(positions.tolist(), groups.tolist(),
+                                                 strict=True)):
+                near = [at[q] for q in (pos - 1, pos + 1)
+                        if q in at and groups[at[q]] == group]
+                if group > 0 and near:
+                    want[i] = max(value[j] for j in near)
+            np.testing.assert_array_equal(got, want)

@@ -28,7 +28,7 @@ from ._rank import (
     F64,
     SECONDS_PER_DAY,
     RankParams,
-    best_neighbour,
+    best_neighbours,
     blend,
     expand_neighbours,
     time_mask,
@@ -38,7 +38,7 @@ from ._time import TimeHint
 from ._topic import TopicModel, is_list_question
 
 __all__ = ["FEATURES", "WEIGHTS_FILE", "Candidates", "FusionModel", "candidate_features",
-           "load_fusion", "parse_fusion"]
+           "learned_rank", "load_fusion", "parse_fusion", "topic_rows"]
 
 log = logging.getLogger("voxmem.recall")
 
@@ -72,6 +72,8 @@ FEATURES = (
     "list_call",      # call_fused, for a list question ("what books has ... read?")
     "list_best",      # call_best, for a list question
 )
+_TOPIC_COSINE = FEATURES.index("topic_cosine")
+_TOPIC_MATCH = FEATURES.index("topic_match")
 #: Reciprocal-rank offset of the rank features (the same as the hand-set ``rrf_k``).
 RANK_OFFSET = 5
 CALL_TOP = 3
@@ -155,7 +157,10 @@ def _call_mean(slot: IntArray, values: F64) -> F64:
     n = slot.shape[0]
     order = np.lexsort((-values, slot))
     s_sorted = slot[order]
-    first = np.r_[True, s_sorted[1:] != s_sorted[:-1]]
+    # np.r_ parses its index in Python (~10 us a call, three calls a query).
+    first = np.empty(n, dtype=np.bool_)
+    first[:1] = True
+    np.not_equal(s_sorted[1:], s_sorted[:-1], out=first[1:])
     rank = np.arange(n) - np.maximum.accumulate(np.where(first, np.arange(n), 0))
     sums = np.bincount(s_sorted, weights=np.where(rank < CALL_TOP, values[order], 0.0),
                        minlength=int(slot.max(initial=-1)) + 1)
@@ -167,13 +172,16 @@ def candidate_features(index: HybridIndex, fused: Sequence[tuple[int, float]],
                        keyword: Sequence[Ranked], dense: Sequence[Ranked],
                        vector: FloatArray | None, now: float, when: TimeHint | None,
                        allowed: Callable[[IntArray], BoolArray],
-                       query_text: str = "", topic: TopicModel | None = None) -> Candidates:
+                       query_text: str = "", topic: TopicModel | None = None, *,
+                       params: RankParams | None = None) -> Candidates:
     """Feature rows for ``fused`` candidates and the call neighbours they bring in.
 
     ``fused`` are (position, score) pairs from ``_rank.fuse``; ``keyword`` and ``dense``
     the rankings they came from (a query with a time window is searched twice);
     ``query_text`` the query as asked (for the speaker, topic and list features);
     ``topic`` the embedder's token vectors (None: the topic features are 0).
+    ``params``: with a ``fusion`` model, the topic features are computed only for the
+    rows :func:`topic_rows` picks (0 for the rest); without, for every row.
     """
     positions = np.fromiter((p for p, _ in fused), dtype=np.int64, count=len(fused))
     base = np.fromiter((s for _, s in fused), dtype=np.float64, count=len(fused))
@@ -203,23 +211,67 @@ def candidate_features(index: HybridIndex, fused: Sequence[tuple[int, float]],
     call_best = (base >= call_top[slot] - 1e-12).astype(np.float64)
     named, other, self_, names = speaker_features(index, positions, groups, query_text)
     zeros = np.zeros(positions.shape[0])
-    topic_cosine, topic_match = (
-        topic.features(index, positions, vectors, query_text, names)
-        if topic is not None and vector is not None else (zeros, zeros))
     listed = 1.0 if is_list_question(query_text) else 0.0
+    near_base, near_bm25, near_cosine = best_neighbours(positions, groups,
+                                                       (base, bm25, cosine))
     columns = [keyword_rr, bm25, dense_rr, cosine, base,
                call_fused, _call_mean(slot, cosine),
-               best_neighbour(positions, groups, base), recency, timed.astype(np.float64),
+               near_base, recency, timed.astype(np.float64),
                is_fact.astype(np.float64), (groups <= 0).astype(np.float64),
                cosine / max(float(cosine.max(initial=0.0)), 1e-6),
                _call_mean(slot, bm25),
                call_best,
-               best_neighbour(positions, groups, bm25),
-               best_neighbour(positions, groups, cosine),
+               near_bm25,
+               near_cosine,
                named, other, self_,
                np.minimum(index.term_counts_at(positions), LENGTH_CAP) / LENGTH_CAP,
-               topic_cosine, topic_match, listed * call_fused, listed * call_best]
-    return Candidates(positions, np.stack(columns, axis=1), created, is_fact)
+               zeros, zeros, listed * call_fused, listed * call_best]
+    features = np.stack(columns, axis=1)
+    if topic is not None and vector is not None and positions.shape[0]:
+        rows = (topic_rows(params.fusion, features, created, is_fact, now, params)
+                if params is not None and params.fusion is not None else None)
+        if rows is None:
+            rows = np.arange(positions.shape[0])
+        features[rows, _TOPIC_COSINE], features[rows, _TOPIC_MATCH] = topic.features(
+            index, positions[rows], vectors[rows], query_text, names)
+    return Candidates(positions, features, created, is_fact)
+
+
+def _final_score(model: FusionModel, features: F64, created: F64, is_fact: BoolArray,
+                 now: float, params: RankParams) -> F64:
+    """What :func:`learned_rank` sorts by (see there)."""
+    # The model has a recency feature, so it already weighs the default share of recency
+    # it was fitted with; blending that share in again double-counts it (measured: LoCoMo
+    # recall@10 -0.007 in sample). Only a weight above the default (``summarise_recent``,
+    # or a larger ``recency_weight`` setting) adds the difference.
+    extra = dataclasses.replace(
+        params, recency_weight=max(0.0, params.recency_weight - LEARNED_RECENCY_WEIGHT))
+    score = blend(model.score(features), created, now, extra)
+    if params.fact_weight > 1.0:
+        score = np.where(is_fact, 0.5 + score / 2, score / 2)
+    elif params.fact_weight < 1.0:
+        score = np.where(is_fact, score * params.fact_weight, score)
+    return score
+
+
+def topic_rows(model: FusionModel, features: F64, created: F64, is_fact: BoolArray,
+               now: float, params: RankParams) -> IntArray | None:
+    """The rows that get topic features: the ``params.topic_candidates`` best by the
+    model's final score with the topic columns left at 0 (None: every row).
+
+    The topic features are the dearest columns by far (a product of the query's topic
+    words with every distinct token of every candidate, ~1.5 ms for a query's ~340
+    candidates at 10,000 turns), and only the best few candidates can reach the hits.
+    The model is fitted with this cut applied (``scripts/fit_fusion.py``), so a row
+    outside it has topic features 0 in the fit as in the engine. ``features`` must have
+    the topic columns at 0.
+    """
+    top = params.topic_candidates
+    if top <= 0 or features.shape[0] <= top:
+        return None
+    score = _final_score(model, features, created, is_fact, now, params)
+    rows: IntArray = np.sort(np.argsort(-score, kind="stable")[:top])
+    return rows
 
 
 def learned_rank(model: FusionModel, cands: Candidates, now: float,
@@ -238,17 +290,7 @@ def learned_rank(model: FusionModel, cands: Candidates, now: float,
     """
     if not cands.positions.shape[0]:
         return []
-    # The model has a recency feature, so it already weighs the default share of recency
-    # it was fitted with; blending that share in again double-counts it (measured: LoCoMo
-    # recall@10 -0.007 in sample). Only a weight above the default (``summarise_recent``,
-    # or a larger ``recency_weight`` setting) adds the difference.
-    extra = dataclasses.replace(
-        params, recency_weight=max(0.0, params.recency_weight - LEARNED_RECENCY_WEIGHT))
-    score = blend(model.score(cands.features), cands.created, now, extra)
-    if params.fact_weight > 1.0:
-        score = np.where(cands.is_fact, 0.5 + score / 2, score / 2)
-    elif params.fact_weight < 1.0:
-        score = np.where(cands.is_fact, score * params.fact_weight, score)
+    score = _final_score(model, cands.features, cands.created, cands.is_fact, now, params)
     order = np.argsort(-score, kind="stable")
     # tolist() converts in C: a Python loop over numpy scalars cost ~2 us a candidate.
     return list(zip(cands.positions[order].tolist(), score[order].tolist(), strict=True))

@@ -80,7 +80,11 @@ class LaneRunner:
 
     async def on_thread(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn`` on a lane thread."""
-        return await asyncio.get_running_loop().run_in_executor(self._threads, fn, *args)
+        return await self.start(fn, *args)
+
+    def start(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """Start ``fn`` on a lane thread now; the future holds its result."""
+        return asyncio.get_running_loop().run_in_executor(self._threads, fn, *args)
 
     def shutdown(self) -> None:
         self._threads.shutdown(wait=False, cancel_futures=True)

@@ -26,11 +26,12 @@ from ._analysis import STOPWORDS, analyze
 from ._caller_memory import chunk_doc
 from ._chunking import chunk_text
 from ._ids import new_id
+from ._index import Ranked
 from ._lanes import LaneRunner
 from ._org_file import org_vector_path
 from ._org_memory import ORG_SAVE_INTERVAL_S, OrgMemory
 from ._rank import RankParams
-from ._recall import Query, doc_hit, org_keyword_phase, search_org_lane
+from ._recall import Query, doc_hit, org_dense_phase, org_keyword_phase, search_org_lane
 
 __all__ = ["OrgKnowledge", "fallback_query"]
 
@@ -137,9 +138,37 @@ class OrgKnowledge:
             if force:
                 org.replaced.set()
 
+    def start_dense(self, scope: Scope, query_task: asyncio.Future[Any],
+                    k: int) -> asyncio.Future[Ranked] | None:
+        """Start the org lane's vector search on a lane thread now, to pass to
+        :meth:`lane`; None when it has nothing to overlap (the query's vector is not
+        ready, the index is not loaded, or it is small enough to search inline).
+
+        usearch releases the GIL while it walks the graph (measured: a pure-Python loop
+        on the main thread ran at its own speed beside back-to-back graph searches), so
+        the search runs beside the caller lanes, which hold the GIL on the event loop,
+        instead of after them. The rest of the org lane (BM25, fusion) needs the GIL
+        throughout and stays on the loop: on a thread it would contend with the caller
+        lanes for it.
+        """
+        if not query_task.done() or query_task.cancelled() or query_task.exception():
+            return None
+        vector = query_task.result()
+        org = self.memory(scope.tenant_id, scope.project_id)
+        if vector is None or not org.ready.is_set() or org.load_error is not None:
+            return None
+        q = Query(text="", terms=[], vector=vector, now=0.0)
+        if self._lanes.cheap(org.index, q):
+            return None
+        return self._lanes.start(org_dense_phase, org, q, k)
+
     async def lane(self, scope: Scope, text: str, terms: list[str],
-                   query_task: asyncio.Future[Any], k: int) -> list[dict[str, Any]]:
-        """Recall's org lane: the store's text search until the warm index is loaded."""
+                   query_task: asyncio.Future[Any], k: int,
+                   dense: asyncio.Future[Ranked] | None = None) -> list[dict[str, Any]]:
+        """Recall's org lane: the store's text search until the warm index is loaded.
+
+        ``dense``: the vector search :meth:`start_dense` started for this query.
+        """
         org = self.memory(scope.tenant_id, scope.project_id)
         if not org.ready.is_set():
             rows = await self._store.search_chunks_text(scope.tenant_id, scope.project_id,
@@ -148,6 +177,10 @@ class OrgKnowledge:
         if org.load_error is not None:
             raise org.load_error
         q = Query(text=text, terms=terms, vector=None, now=self._clock())
+        if dense is not None:
+            keyword = await self._lanes.run(org.index, q, org_keyword_phase, org, q, k)
+            q = dataclasses.replace(q, vector=await query_task)
+            return search_org_lane(org, q, k, self.params, keyword, await dense)
         words = None
         if not query_task.done():
             # The embedding is still running on its thread: search the words meanwhile.

@@ -18,13 +18,18 @@ if TYPE_CHECKING:
     from ._fusion_model import FusionModel
     from ._topic import TopicModel
 
-__all__ = ["INTENTS", "INTENT_ALIASES", "RankParams", "best_neighbour", "blend", "call_scores",
+__all__ = ["INTENTS", "INTENT_ALIASES", "RankParams", "best_neighbour", "best_neighbours",
+           "blend", "call_scores",
            "expand_neighbours", "fuse", "intent_params", "rrf", "structure", "time_boost",
            "time_mask"]
 
 K = TypeVar("K", bound=Hashable)
 
 SECONDS_PER_DAY = 86_400.0
+#: Default ``RankParams.topic_candidates``: a query has ~340 caller candidates at
+#: 10,000 turns, and its hits come from the first few dozen (docs/performance.md,
+#: "Search latency at size").
+TOPIC_CANDIDATES = 64
 F64 = npt.NDArray[np.float64]
 
 
@@ -44,6 +49,14 @@ class RankParams:
     #: of its turns with this weight, so one strongly matching call lifts its turns.
     call_weight: float = 1.0
     call_top: int = 3
+    #: ``call_weight`` for a list question ("how many bikes did I service?", "what
+    #: books have I read?": ``_topic.is_list_question``) ranked by the hand-set
+    #: ranking. Such a question collects what was said across calls, and the call lift
+    #: crowds its top five with the one call that matches best; the learned model
+    #: weighs calls less for list questions too (``list_call``). 0: LongMemEval turn
+    #: recall@5 0.798 -> 0.855, 5 of 16 list questions better, none worse, recall@10
+    #: and session recall level (docs/recall.md, "List questions about the asker").
+    list_call_weight: float = 0.0
     #: A turn also takes this share of its best-scoring neighbour's score (the turn
     #: before or after it in the same call), and such neighbours become candidates.
     #: 0.2 rather than 0.5: the larger share crowds LongMemEval's top five with
@@ -68,6 +81,9 @@ class RankParams:
     #: The token vectors the learned fusion's topic features compare words through
     #: (``_topic.py``); None for an embedder without them (the features are then 0).
     topic: TopicModel | None = None
+    #: Learned fusion computes the topic features only for this many candidates, the
+    #: best by the model without them (``_fusion.topic_rows``); 0: for every candidate.
+    topic_candidates: int = TOPIC_CANDIDATES
 
 
 #: What ``search_memory(intent=...)`` accepts (see ``intent_params`` and docs/recall.md).
@@ -228,16 +244,27 @@ def call_scores(groups: IntArray, values: F64, top: int) -> F64:
 def best_neighbour(positions: IntArray, groups: IntArray, values: F64) -> F64:
     """The larger value of the turn just before or after, within the same call (0 for
     candidates outside calls or without a candidate neighbour)."""
+    return best_neighbours(positions, groups, (values,))[0]
+
+
+def best_neighbours(positions: IntArray, groups: IntArray,
+                    values: Sequence[F64]) -> list[F64]:
+    """:func:`best_neighbour` of each of ``values``, the candidates sorted once (the
+    learned fusion reads three: the sort and the adjacency were half their cost)."""
     n = positions.shape[0]
     by_pos = np.argsort(positions, kind="stable")
-    p_sorted, g_sorted, b_sorted = positions[by_pos], groups[by_pos], values[by_pos]
+    p_sorted, g_sorted = positions[by_pos], groups[by_pos]
     adjacent = (p_sorted[1:] == p_sorted[:-1] + 1) & (g_sorted[1:] == g_sorted[:-1])
-    near_score = np.zeros(n)
-    near_score[1:] = np.where(adjacent, b_sorted[:-1], 0.0)
-    near_score[:-1] = np.maximum(near_score[:-1], np.where(adjacent, b_sorted[1:], 0.0))
-    best = np.empty(n)
-    best[by_pos] = near_score
-    out: F64 = np.where(groups > 0, best, 0.0)
+    in_call = groups > 0
+    out: list[F64] = []
+    for value in values:
+        b_sorted = value[by_pos]
+        near_score = np.zeros(n)
+        near_score[1:] = np.where(adjacent, b_sorted[:-1], 0.0)
+        near_score[:-1] = np.maximum(near_score[:-1], np.where(adjacent, b_sorted[1:], 0.0))
+        best = np.empty(n)
+        best[by_pos] = near_score
+        out.append(np.where(in_call, best, 0.0))
     return out
 
 

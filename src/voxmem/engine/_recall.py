@@ -23,9 +23,10 @@ from ._rank import RankParams, fuse, structure, time_boost
 from ._ranked import distinct
 from ._speakers import about_the_asker
 from ._time import TimeHint
+from ._topic import is_list_question
 
 __all__ = ["KeywordPhase", "Query", "caller_candidates", "caller_keyword_phase", "doc_hit",
-           "org_keyword_phase", "search_caller_lane", "search_org_lane"]
+           "org_dense_phase", "org_keyword_phase", "search_caller_lane", "search_org_lane"]
 
 #: Candidates taken from each ranking before fusion, per requested hit.
 CANDIDATES_PER_HIT = 8
@@ -186,10 +187,12 @@ def _gather(mem: CallerMemory, lane: str, query: Query, k: int,
 def caller_candidates(mem: CallerMemory, lane: str, query: Query, k: int,
                       params: RankParams) -> Candidates:
     """The feature rows learned fusion scores for one query (``scripts/fit_fusion.py``
-    fits the model on exactly these)."""
+    fits the model on these, gathered without ``params.fusion`` so that every row has
+    its topic features, and applies ``_fusion.topic_rows`` itself)."""
     got = _gather(mem, lane, query, k, params)
     return candidate_features(mem.index, got.fused, got.keyword, got.dense, query.vector,
-                              query.now, query.when, got.allowed, query.text, params.topic)
+                              query.now, query.when, got.allowed, query.text, params.topic,
+                              params=params)
 
 
 def search_caller_lane(
@@ -208,9 +211,12 @@ def search_caller_lane(
                                       or not about_the_asker(query.text)):
         fused = learned_rank(params.fusion, candidate_features(
             index, got.fused, got.keyword, got.dense, query.vector, query.now, query.when,
-            got.allowed, query.text, params.topic), query.now, params)
+            got.allowed, query.text, params.topic, params=params), query.now, params)
     else:
-        fused = structure(index, time_boost(index, got.fused, query.when, params), params,
+        hand = params
+        if params.list_call_weight != params.call_weight and is_list_question(query.text):
+            hand = dataclasses.replace(params, call_weight=params.list_call_weight)
+        fused = structure(index, time_boost(index, got.fused, query.when, hand), hand,
                           got.allowed)
     if lane == "permanent" and mem.turn_lineage:
         working, allowed = got.working, got.allowed
@@ -305,17 +311,30 @@ def org_keyword_phase(org: OrgMemory, query: Query, k: int) -> KeywordPhase:
     return KeywordPhase((None,), (org.index.search(query.terms, None, _depth(k), None)[0],))
 
 
+def org_dense_phase(org: OrgMemory, query: Query, k: int) -> Ranked:
+    """The org lane's vector ranking alone: the graph search releases the GIL, so it
+    runs on a lane thread while the caller lanes run on the event loop (``Recall``)."""
+    if query.vector is None:
+        return Ranked.empty()
+    return org.index.search((), query.vector, _depth(k), None)[1]
+
+
 def search_org_lane(
     org: OrgMemory, query: Query, k: int, params: RankParams,
-    words: KeywordPhase | None = None,
+    words: KeywordPhase | None = None, dense: Ranked | None = None,
 ) -> list[dict[str, Any]]:
     """Chunks of the project's org indexes; age does not make knowledge less relevant.
 
-    ``words``: the lane's keyword phase, when it ran before the query's vector was ready.
+    ``words``: the lane's keyword phase, when it ran before the query's vector was ready;
+    ``dense``: its vector ranking (:func:`org_dense_phase`), when that ran on a thread.
     """
     if k <= 0 or not len(org.index):
         return []
-    keyword, dense = _searched(org.index, query, k, (None,), words)[0]
+    if dense is None:
+        keyword, dense = _searched(org.index, query, k, (None,), words)[0]
+    else:
+        keyword = (words.keyword[0] if words is not None
+                   else org.index.search(query.terms, None, _depth(k), None)[0])
     fused = fuse(org.index, keyword, dense, k, query.now,
                  dataclasses.replace(params, recency_weight=0.0))
     return [doc_hit("org", org.index.id_at(p), org.index.payload_at(p), s) for p, s in fused]

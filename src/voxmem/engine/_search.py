@@ -116,6 +116,10 @@ class Recall:
         # to wait for: its lanes run right here, one after the other, rather than as a
         # task each (a task per lane and the loop turns between them were ~5-10 % of a
         # search, and the lanes never overlapped anyway: they hold the GIL).
+        # The org lane's graph search, started first on a thread (it releases the GIL),
+        # runs beside the caller lanes below instead of after them.
+        org_dense = (self._org.start_dense(scope, query_task, k["org"])
+                     if "org" in lanes else None)
         now_lanes = (self._now_lanes(mem, lanes, query, terms, query_task, k, min_created,
                                      params, results, errors, lane_ms)
                      if mem is not None and mem.ready.is_set() and query_task.done()
@@ -128,7 +132,7 @@ class Recall:
                 tasks[lane] = asyncio.ensure_future(timed(lane, self._profile_lane(mem)))
             elif lane == "org":
                 tasks[lane] = asyncio.ensure_future(timed(lane, self._org.lane(
-                    scope, query, terms, query_task, k["org"])))
+                    scope, query, terms, query_task, k["org"], org_dense)))
             else:
                 assert mem is not None
                 tasks[lane] = asyncio.ensure_future(timed(lane, self._caller_lane(
