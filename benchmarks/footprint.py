@@ -135,8 +135,7 @@ def engine_breakdown(engine: Any) -> dict[str, Any]:
         parts[f"{name}: vector graph"] = deep_size(index.vectors, seen) / MB
         parts[f"{name}: payloads"] = deep_size(index._payloads, seen) / MB
         parts[f"{name}: postings"] = deep_size(index.postings, seen) / MB
-        parts[f"{name}: ids + id->position"] = (deep_size(index._ids, seen)
-                                                + deep_size(index._pos, seen)) / MB
+        parts[f"{name}: ids + id->position"] = deep_size(index.id_table, seen) / MB
         parts[f"{name}: columns"] = deep_size(index.columns, seen) / MB
         parts[f"{name}: document bookkeeping"] = deep_size(org, seen) / MB
     callers = list(engine.callers._entries.values())

@@ -186,6 +186,13 @@ async def load_and_search(args: argparse.Namespace, data_dir: str,
     out["vectors_from"] = org.vectors_from
     out["rows_from"] = org.rows_from
     out["chunks"] = len(org.index)
+    ann = org.index.ann
+    if ann is not None:
+        from voxmem.engine._org_vectors import search_ef
+
+        # A restart from the files searches the saved graph in place until it changes.
+        out["graph"] = "viewed (file pages)" if ann.viewed else "loaded"
+        out["ann_ef"] = search_ef(len(org.index))
     out["rss_mb_loaded"] = round(rss_mb())
     out["rss_mb_loaded_parts"] = rss_parts()
     try:
@@ -305,6 +312,7 @@ def main() -> None:
             built = Path(tmp) / "none"
         if built.exists():
             out.update(json.loads(built.read_text()))
+            args.size = int(out["chunks"])  # the kept store's size names the results
         else:
             out.update(asyncio.run(build(args, tmp, url)))
             if args.keep:
@@ -343,7 +351,8 @@ def main() -> None:
          f"{out['ann_search_ms']['p95']}", "usearch HNSW top 10"),
         ("recall@10 vs exact (ties 1e-5 / 1e-3)",
          f"{out['recall@10_vs_exact']} / {out['recall@10_vs_exact_f16_ties']}",
-         f"{args.recall_queries} questions"),
+         f"{args.recall_queries} questions, ef {out.get('ann_ef', '?')}, graph "
+         f"{out.get('graph', '?')}"),
     ]
     if "runtime_org_search_ms" in out:
         rows.append(("runtime org search p50 / p95 (ms)",

@@ -285,6 +285,7 @@ def test_a_vector_queued_while_the_file_is_saved_is_in_the_next_save(
     assert org.save(wait=True)  # what engine close does
     saved = read_vectors(tmp_path / "org.usearch", org.model, DIMS)
     assert saved is not None
-    assert sorted(saved.ids) == ["v1-kb-a-0", "v1-kb-a-1", "v1-kb-b-0"]
+    assert sorted(b.decode() for b in saved.ids.tolist()) == ["v1-kb-a-0", "v1-kb-a-1",
+                                                              "v1-kb-b-0"]
     if saved.exact is not None:
         saved.exact.close()

@@ -351,3 +351,122 @@ async def test_the_loading_fallback_searches_the_store_without_stopwords(
         "What is it that you want, and when did you say it?"]))
     hits = await engine.store.search_chunks_text(T, P, fallback_query(question), 5)
     assert [h.chunk.text for h in hits][:1] == ["The corner branch on Elm Road opened in 1998."]
+
+
+def _to_format_2(vectors: Path, rows: Path) -> None:
+    """Rewrite both files as the previous release wrote them: ids one per line, the
+    vector file checked by a CRC-32 of its body."""
+    import json
+    import struct
+    import zlib
+
+    from voxmem.engine._org_snapshot import checksum_bytes
+
+    data = vectors.read_bytes()
+    (hlen,) = struct.unpack_from("<I", data, 8)
+    header = json.loads(data[12:12 + hlen])
+    parts, at = [], 12 + hlen
+    for n in header["lengths"]:
+        parts.append(data[at:at + n])
+        at += n
+    ids = np.frombuffer(parts[2], dtype=f"S{header.pop('id_width')}")
+    parts[2] = b"\n".join(ids.tolist())
+    crc = 0
+    for part in parts:
+        crc = zlib.crc32(part, crc)
+    del header["sums"]
+    header.update(format=2, crc32=crc, lengths=[len(p) for p in parts])
+    head = json.dumps(header).encode()
+    vectors.write_bytes(data[:8] + struct.pack("<I", len(head)) + head + b"".join(parts))
+
+    data = rows.read_bytes()
+    (hlen,) = struct.unpack_from("<I", data, len(data) - 12)
+    header = json.loads(data[len(data) - 12 - hlen:len(data) - 12])
+    body, at = [], 0
+    for entry in header["parts"]:
+        name, n = entry[0], entry[1]
+        part = data[at:at + n]
+        at += n
+        if name == "ids":
+            width = header.pop("id_width")
+            part = b"\n".join(np.frombuffer(part, dtype=f"S{width}").tolist())
+            entry[1:] = [len(part), checksum_bytes(part)]
+        body.append(part)
+    header["format"] = 2
+    head = json.dumps(header).encode()
+    rows.write_bytes(b"".join(body) + head + struct.pack("<I", len(head)) + data[-8:])
+
+
+async def test_files_of_the_previous_format_are_read_then_rewritten(
+        settings: Settings) -> None:
+    from voxmem.engine._org_file import FORMAT as VECTOR_FORMAT
+    from voxmem.engine._org_file import read_vectors
+
+    engine = await _open(settings)
+    try:
+        await engine.create_index(T, P, "kb", _docs("d", TEXTS[:120]))
+        await engine.delete_documents(T, P, "kb", ["d5"])
+        vectors, rows = _paths(settings, engine)
+    finally:
+        await engine.close()
+    engine = await _open(settings)
+    try:
+        current = await _answers(engine)
+    finally:
+        await engine.close()
+    _to_format_2(vectors, rows)
+    old = read_vectors(vectors, _org(engine).model, _org(engine).index.dimensions)
+    assert old is not None and old.format == 2 and old.ids.shape[0] == 119
+    engine = await _open(settings)
+    try:
+        org = _org(engine)
+        assert (org.rows_from, org.vectors_from) == ("file", "file")
+        assert await _answers(engine) == current
+    finally:
+        await engine.close()
+    # Rewritten in the current format (by the save after the load, or at close: old
+    # files mark the index changed).
+    new = read_vectors(vectors, org.model, org.index.dimensions)
+    assert new is not None and new.format == VECTOR_FORMAT
+    read = read_rows(rows, model=org.model, dimensions=org.index.dimensions,
+                     versions=dict(org.versions))
+    assert read is not None and read.format == 3
+    engine = await _open(settings)
+    try:
+        org = _org(engine)
+        assert (org.rows_from, org.vectors_from) == ("file", "file")
+        assert await _answers(engine) == current
+        # Ids by id still work after a start from old files: replace and delete.
+        await engine.create_index(T, P, "kb", _docs("d", ["Branch zero moved to Oak Lane."]))
+        await engine.delete_documents(T, P, "kb", ["d7"])
+        texts = [h["text"] for h in await engine.search_index(T, P, None, "Branch", 200)]
+        assert "Branch zero moved to Oak Lane." in texts
+        assert TEXTS[0] not in texts and TEXTS[7] not in texts and TEXTS[5] not in texts
+        assert len(org.index) == 118
+    finally:
+        await engine.close()
+    engine = await _open(settings)
+    try:
+        org = _org(engine)
+        assert (org.rows_from, org.vectors_from) == ("file", "file")
+        assert len(org.index) == 118
+    finally:
+        await engine.close()
+
+
+@pytest.mark.parametrize("size", [0, 5, 1_000, (16 << 20) - 3, 16 << 20, (32 << 20) + 13])
+def test_checksums_of_pieces_in_memory_equal_the_files(tmp_path: Path, size: int) -> None:
+    """The rows file's sums are computed as it is written, in pieces of any size; a
+    load checks them with ``pread``: the two must agree at every slice boundary."""
+    from voxmem.engine._org_snapshot import _Summer, checksum, checksum_bytes
+
+    rng = np.random.default_rng(size)
+    data = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
+    summer, at = _Summer(), 0
+    while at < size:
+        n = int(rng.integers(1, 6_000_000))
+        summer.add(data[at:at + n])
+        at += n
+    (tmp_path / "f").write_bytes(data)
+    with (tmp_path / "f").open("rb") as f:
+        assert summer.total() == checksum(f.fileno(), 0, size) == checksum_bytes(data)

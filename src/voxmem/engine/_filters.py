@@ -109,7 +109,8 @@ class Columns:
         self.n = pos + 1
         return pos
 
-    def extend(self, created_at: Sequence[float], groups: Sequence[int] | None) -> int:
+    def extend(self, created_at: Sequence[float] | npt.NDArray[np.float64],
+               groups: Sequence[int] | IntArray | None) -> int:
         """New live rows, one per ``created_at``; returns the first one's position."""
         start, m = self.n, len(created_at)
         end = start + m

@@ -22,7 +22,6 @@ the parts share, and runs a search as: resolve the filter once, then score both 
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
 import threading
 import weakref
@@ -34,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._filters import Columns, Where
+from ._id_tables import BytesArray, IdTable, ListIds
 from ._org_vectors import OrgVectors
 from ._payloads import FileRecords, PackedRecords
 from ._postings import Postings, Segment
@@ -50,7 +50,7 @@ class RowsState:
 
     positions: IntArray
     rows: int
-    ids: list[str]
+    ids: BytesArray
     created: npt.NDArray[np.float64]
     groups: IntArray
     has_vector: BoolArray
@@ -70,13 +70,14 @@ class HybridIndex:
     def __init__(self, dimensions: int, *, encode: Callable[[Any], bytes] | None = None,
                  decode: Callable[[bytes], Any] | None = None, ann: bool = False,
                  records: FileRecords | None = None, scratch_dir: Path | None = None,
-                 ) -> None:
+                 ids: IdTable | None = None) -> None:
         self.dimensions = dimensions
         self._lock = threading.RLock()
         self.postings = Postings(self._lock)
         self.vectors = VectorStore(dimensions, self._lock, ann=ann, scratch_dir=scratch_dir)
         self.columns = Columns(self._lock)
-        self._ids: list[str] = []
+        #: id <-> position (``ids``: a compact table for a large org index)
+        self._ids: IdTable = ids if ids is not None else ListIds()
         #: With a codec, payloads are stored as ``encode(payload)`` in one packed buffer
         #: (no Python object per document) and read back as ``decode(stored)``.
         self._encode = encode
@@ -87,7 +88,6 @@ class HybridIndex:
         self._payloads: list[Any] | PackedRecords | FileRecords = (
             [] if encode is None or decode is None
             else records if records is not None else PackedRecords())
-        self._pos: dict[str, int] = {}
 
     @property
     def ann(self) -> OrgVectors | None:
@@ -142,7 +142,6 @@ class HybridIndex:
             self._reserve(pos + 1)
             self._ids.append(doc_id)
             self._payloads.append(payload if self._encode is None else self._encode(payload))
-            self._pos[doc_id] = pos
             self.vectors.has[pos] = False
             self.postings.add(pos, terms)
             self.columns.append(created_at, group)
@@ -172,8 +171,7 @@ class HybridIndex:
         """
         count = len(doc_ids)
         with self._lock:
-            known = self._pos
-            if len(set(doc_ids)) == count and not any(map(known.__contains__, doc_ids)):
+            if len(set(doc_ids)) == count and not self._ids.contains_any(doc_ids):
                 keep = list(range(count))  # the common case: all new
             else:
                 keep = []
@@ -201,7 +199,6 @@ class HybridIndex:
                 self._payloads.extend(payloads)
             else:
                 self._payloads.extend(map(self._encode, payloads))
-            self._pos.update(zip(doc_ids, range(start, start + m), strict=True))
             self.postings.add_many(terms, start, bulk)
             self.columns.extend(created_at, groups)
             self.vectors.add_rows(start, m, vectors)
@@ -217,7 +214,7 @@ class HybridIndex:
     def remove(self, doc_id: str) -> bool:
         """Hide a document from every search (its postings are skipped, not rewritten)."""
         with self._lock:
-            pos = self._pos.get(doc_id)
+            pos = self._ids.get(doc_id)
             if pos is None or not self.columns.remove(pos):
                 return False
             self.vectors.remove(pos)
@@ -240,19 +237,18 @@ class HybridIndex:
             self.ann.flush(threads)
 
     def restore_vectors(self, raw: memoryview | bytes, center: FloatArray, keys: IntArray,
-                        ids: Sequence[str]) -> IntArray:
+                        ids: BytesArray | Sequence[str], *, view: bool = False) -> IntArray:
         """Install a saved approximate index whose ``keys`` hold the vectors of ``ids``.
 
         Keys of ids that are no longer live are dropped. Returns the positions that got
-        a vector, so the caller can add the rest from the store.
+        a vector, so the caller can add the rest from the store. ``view``: see
+        ``OrgVectors.restore``.
         """
         with self._lock:
-            # A loop in C (a million ids: ~0.1 s, against ~2 s through position_of).
-            positions = np.fromiter(map(self._pos.get, ids, itertools.repeat(-1)),
-                                    dtype=np.int64, count=len(ids))
+            positions = self._ids.positions_of(ids)
             found = positions >= 0
             positions[found & ~self.columns.alive[np.where(found, positions, 0)]] = -1
-            return self.vectors.restore(raw, center, keys, positions)
+            return self.vectors.restore(raw, center, keys, positions, view=view)
 
     def export_rows(self) -> RowsState:
         """The live rows' ids, columns and postings as of one moment, for persisting
@@ -263,28 +259,27 @@ class HybridIndex:
             positions = np.flatnonzero(self.columns.alive[:n])
             terms, segments, len_sum = self.postings.export()
             return RowsState(
-                positions=positions, rows=n, ids=self.ids_at(positions.tolist()),
+                positions=positions, rows=n, ids=self._ids.array_at(positions),
                 created=self.columns.created[positions], groups=self.columns.group[positions],
                 has_vector=self.vectors.has[positions], doc_len=self.postings.doc_len[:n].copy(),
                 terms=terms, segments=segments, len_sum=len_sum)
 
-    def install_rows(self, ids: list[str], created: npt.NDArray[np.float64], groups: IntArray,
+    def install_rows(self, ids: BytesArray, created: npt.NDArray[np.float64], groups: IntArray,
                      payloads: Callable[[], None], postings: tuple[list[str], list[Segment],
                                                                    FloatArray, float]) -> None:
         """Fill an empty index with persisted rows at positions ``0 .. len(ids) - 1``
         (all live, no vectors yet); ``payloads`` appends their payload records."""
-        m = len(ids)
+        m = ids.shape[0]
         with self._lock:
             if self.columns.n:
                 raise ValueError("install_rows needs an empty index")
             self._reserve(m, exact=True)
-            self._ids.extend(ids)
+            self._ids.install(ids)
             payloads()
             if len(self._payloads) != m:
                 raise ValueError("payload records do not match the rows")
-            self._pos.update(zip(ids, range(m), strict=True))
             self.postings.install(*postings)
-            self.columns.extend(created.tolist(), groups.tolist())
+            self.columns.extend(created, groups)
             self.vectors.add_rows(0, m, None)
 
     @property
@@ -304,15 +299,20 @@ class HybridIndex:
     # -- reading -------------------------------------------------------------------------
     def position_of(self, doc_id: str) -> int | None:
         """The position of a live document, or None."""
-        pos = self._pos.get(doc_id)
+        pos = self._ids.get(doc_id)
         return pos if pos is not None and bool(self.columns.alive[pos]) else None
 
     def id_at(self, pos: int) -> str:
-        return self._ids[pos]
+        return self._ids.at(pos)
 
     def ids_at(self, positions: Iterable[int]) -> list[str]:
         """The ids at ``positions`` (a loop in C, not a method call per position)."""
-        return list(map(self._ids.__getitem__, positions))
+        return self._ids.at_many(positions)
+
+    @property
+    def id_table(self) -> IdTable:
+        """The id <-> position table (for sizing it, and preparing its lookup)."""
+        return self._ids
 
     def payload_of(self, doc_id: str) -> Any | None:
         """The payload of live document ``doc_id``, or None."""

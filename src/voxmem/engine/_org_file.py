@@ -5,10 +5,12 @@ graph is a cache of vectors the store holds). Layout::
 
     MAGIC (8 bytes) | header length (u32, little endian) | header (JSON) | body
 
-The body holds the centre (float32), the keys (int64), the chunk ids (UTF-8, one per
-line) and usearch's serialised graph. The header names the format, the embedding model
-and dimensions, the graph parameters, the scale of the graph's int8 codes, each part's
-length and a CRC-32 of the body.
+The body holds the centre (float32), the keys (int64), the chunk ids (UTF-8, one
+fixed-width array) and usearch's serialised graph. The header names the format, the
+embedding model and dimensions, the graph parameters, the scale of the graph's int8
+codes, and each part's length and checksum (``_org_snapshot.checksum``: a word sum at
+memory speed; format 2 files, with a CRC-32 of the body and ids one per line, are still
+read and rewritten in this format after the load).
 
 Next to it, ``<file>.exact`` holds the exact float32 vector of each saved key, in the
 order of the keys (for rescoring, ``_org_exact.py``): a 64-byte header (magic, a random
@@ -50,6 +52,8 @@ from typing import IO, Any
 import numpy as np
 
 from .._files import PRIVATE_DIR_MODE
+from ._id_tables import BytesArray, id_array
+from ._org_snapshot import checksum, checksum_bytes, checksum_step
 from ._org_vectors import ANN_CONNECTIVITY, ANN_DTYPE, ANN_EXPANSION_ADD, FloatArray, IntArray
 
 __all__ = ["SavedVectors", "exact_path", "org_vector_path", "read_vectors", "store_key",
@@ -58,8 +62,10 @@ __all__ = ["SavedVectors", "exact_path", "org_vector_path", "read_vectors", "sto
 log = logging.getLogger("voxmem.engine")
 
 MAGIC = b"VXORGVEC"
-#: 2: int8 codes with a scale (1: float16 vectors).
-FORMAT = 2
+#: 3: per-part checksums, ids as a fixed-width array; 2: int8 codes with a scale, a
+#: CRC-32 of the body (read still); 1: float16 vectors (rebuilt).
+FORMAT = 3
+_READ_FORMATS = (2, 3)
 _HEADER_LEN = struct.Struct("<I")
 #: Bytes per read while checksumming or copying the graph.
 _COPY_BYTES = 16 << 20
@@ -79,13 +85,15 @@ class SavedVectors:
     graph: memoryview
     center: FloatArray
     keys: IntArray
-    ids: list[str]
+    ids: BytesArray
     #: the scale of the graph's int8 codes
     scale: float
     #: the saved exact vectors (open, rows from byte ``EXACT_FIRST``, in the order of
     #: ``keys``), when their file matches
     exact: IO[bytes] | None = None
     exact_token: str = ""
+    #: the file's format (an older one is rewritten after the load)
+    format: int = FORMAT
 
 
 def store_key(store: object) -> str:
@@ -152,30 +160,33 @@ def _open_exact(path: Path, token: str, dimensions: int, count: int) -> IO[bytes
 
 
 def _expected(model: str, dimensions: int) -> dict[str, Any]:
-    return {"format": FORMAT, "model": model, "dimensions": dimensions, "dtype": ANN_DTYPE,
+    return {"model": model, "dimensions": dimensions, "dtype": ANN_DTYPE,
             "connectivity": ANN_CONNECTIVITY, "expansionAdd": ANN_EXPANSION_ADD}
 
 
 def write_vectors(path: Path, model: str, dimensions: int, graph_file: Path,
-                  center: FloatArray, keys: IntArray, ids: list[str], *,
+                  center: FloatArray, keys: IntArray, ids: BytesArray, *,
                   scale: float, exact: str = "") -> None:
     """Write the file atomically (temporary file, fsync, rename); the graph is the one
     usearch saved at ``graph_file`` (removed afterwards), copied in slices. ``exact``:
     the token of the exact vectors saved for these keys (:func:`write_exact`)."""
     parts = [np.ascontiguousarray(center, dtype=np.float32).tobytes(),
              np.ascontiguousarray(keys, dtype=np.int64).tobytes(),
-             "\n".join(ids).encode()]
-    crc = 0
-    for part in parts:
-        crc = zlib.crc32(part, crc)
+             np.ascontiguousarray(ids).tobytes()]
+    sums = [checksum_bytes(part) for part in parts]
     graph_len = graph_file.stat().st_size
+    # The graph's slices are the checksum's (16 MB), so it is summed as it is read.
+    buf = bytearray(_COPY_BYTES + 8)
+    view = memoryview(buf)
+    graph_sum = 0
     with graph_file.open("rb") as graph:
-        while block := graph.read(_COPY_BYTES):
-            crc = zlib.crc32(block, crc)
-    header = json.dumps({**_expected(model, dimensions), "count": len(ids), "scale": scale,
-                         "exact": exact,
+        while got := graph.readinto(view[:_COPY_BYTES]):
+            graph_sum = checksum_step(graph_sum, view, got)
+    header = json.dumps({**_expected(model, dimensions), "format": FORMAT,
+                         "count": int(ids.shape[0]), "scale": scale, "exact": exact,
+                         "id_width": ids.dtype.itemsize,
                          "lengths": [*(len(p) for p in parts), graph_len],
-                         "crc32": crc}).encode()
+                         "sums": [*sums, graph_sum]}).encode()
     path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("wb") as out:
@@ -196,13 +207,13 @@ def read_vectors(path: Path, model: str, dimensions: int) -> SavedVectors | None
     try:
         with path.open("rb") as f:
             data = memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
+            why = _check(data, f.fileno(), model, dimensions)
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:  # ValueError: an empty file cannot be mapped
         log.warning("org vector index %s unreadable (%s): rebuilding from the store",
                     path.name, exc)
         return None
-    why = _check(data, model, dimensions)
     if isinstance(why, str):
         log.warning("org vector index %s not used (%s): rebuilding from the store",
                     path.name, why)
@@ -214,41 +225,56 @@ def read_vectors(path: Path, model: str, dimensions: int) -> SavedVectors | None
     return why
 
 
-def _check(data: memoryview, model: str, dimensions: int) -> SavedVectors | str:
+def _check(data: memoryview, fd: int, model: str, dimensions: int) -> SavedVectors | str:
     if len(data) < len(MAGIC) + _HEADER_LEN.size or data[:len(MAGIC)] != MAGIC:
         return "not an org vector file"
     start = len(MAGIC) + _HEADER_LEN.size
     (header_len,) = _HEADER_LEN.unpack_from(data, len(MAGIC))
     try:
         header = json.loads(bytes(data[start:start + header_len]))
+        file_format = int(header["format"])
         lengths = [int(n) for n in header["lengths"]]
-        expected_crc = int(header["crc32"])
+        sums = ([int(n) for n in header["sums"]] if file_format >= 3
+                else [int(header["crc32"])])
         count = int(header["count"])
         scale = float(header["scale"])
         token = str(header.get("exact") or "")
+        id_width = int(header.get("id_width", 0))
     except (ValueError, KeyError, TypeError):
         return "header unreadable"
-    if {k: header.get(k) for k in _expected(model, dimensions)} != _expected(model,
-                                                                             dimensions):
+    if (file_format not in _READ_FORMATS
+            or {k: header.get(k) for k in _expected(model, dimensions)}
+            != _expected(model, dimensions)):
         return "written for another model or format"
-    body = data[start + header_len:]
+    body_at = start + header_len
+    body = data[body_at:]
     if len(lengths) != 4 or sum(lengths) != len(body):
         return "truncated"
     parts: list[memoryview] = []
     offset = 0
     crc = 0
-    for n in lengths:
+    for i, n in enumerate(lengths):
         part = body[offset:offset + n]
-        for lo in range(0, n, _COPY_BYTES):
-            crc = zlib.crc32(part[lo:lo + _COPY_BYTES], crc)
+        if file_format >= 3:
+            if len(sums) != 4 or checksum(fd, body_at + offset, n) != sums[i]:
+                return "checksum mismatch"
+        else:
+            for lo in range(0, n, _COPY_BYTES):
+                crc = zlib.crc32(part[lo:lo + _COPY_BYTES], crc)
         parts.append(part)
         offset += n
-    if crc != expected_crc:
+    if file_format < 3 and crc != sums[0]:
         return "checksum mismatch"
     center = np.frombuffer(parts[0], dtype=np.float32).copy()
     keys = np.frombuffer(parts[1], dtype=np.int64).copy()
-    ids = bytes(parts[2]).decode().split("\n") if count else []
-    if center.shape[0] != dimensions or keys.shape[0] != count or len(ids) != count:
+    try:
+        if file_format >= 3:
+            ids = np.frombuffer(parts[2], dtype=f"S{id_width}")
+        else:
+            ids = id_array(bytes(parts[2]).decode().split("\n") if count else [])
+    except (ValueError, TypeError, UnicodeDecodeError):
+        return "ids unreadable"
+    if center.shape[0] != dimensions or keys.shape[0] != count or ids.shape[0] != count:
         return "inconsistent lengths"
     return SavedVectors(graph=parts[3], center=center, keys=keys, ids=ids, scale=scale,
-                        exact_token=token)
+                        exact_token=token, format=file_format)

@@ -46,17 +46,22 @@ import numpy.typing as npt
 
 from .._files import PRIVATE_DIR_MODE
 from ._analysis import analyze
+from ._id_tables import BytesArray, id_array
 from ._index import RowsState
 from ._postings import Segment
 from ._ranked import BoolArray, FloatArray, IntArray
 
-__all__ = ["PersistedRows", "read_rows", "rows_path", "write_rows"]
+__all__ = ["PersistedRows", "checksum", "checksum_bytes", "checksum_step", "read_rows",
+           "rows_path", "write_rows"]
 
 log = logging.getLogger("voxmem.engine")
 
 MAGIC = b"VXORGROW"
-#: 2: document keys the same in every process (1 saved per-process string hashes).
-FORMAT = 2
+#: 3: chunk ids as one fixed-width array (read with one copy, no object per chunk);
+#: 2: ids one per line (still read, and rewritten as 3 after such a load);
+#: 1 saved per-process string hashes as document keys (rejected).
+FORMAT = 3
+_READ_FORMATS = (2, 3)
 _HEADER_LEN = struct.Struct("<I")
 #: Rows per slice while writing payloads and vectors (bounded transient memory).
 _SLICE = 65_536
@@ -83,7 +88,7 @@ def checksum(fd: int, start: int, length: int) -> int:
     change it too. Not a defence against tampering (the directory is private), a check
     against torn and damaged files.
     """
-    buf = bytearray(_SUM_BYTES)
+    buf = bytearray(_SUM_BYTES + 8)
     view = memoryview(buf)
     total = 0
     for lo in range(0, length, _SUM_BYTES):
@@ -91,12 +96,60 @@ def checksum(fd: int, start: int, length: int) -> int:
         got = os.preadv(fd, [view[:want]], start + lo)
         if got != want:
             raise OSError("file shorter than its header says")
-        tail = want % 8
-        if tail:
-            view[want:want + 8 - tail] = bytes(8 - tail)
-        words = np.frombuffer(buf, dtype="<u8", count=(want + 7) // 8)
-        part = int(words.sum(dtype=np.uint64))
-        total = ((total ^ part) * _SUM_MIX + want) & _MASK64
+        total = checksum_step(total, view, want)
+    return total
+
+
+def checksum_step(total: int, buf: memoryview, want: int) -> int:
+    """Fold the next slice (``want`` <= 16 MB bytes at the start of ``buf``, which has
+    room for 8 more) into a :func:`checksum` being computed."""
+    tail = want % 8
+    if tail:
+        buf[want:want + 8 - tail] = bytes(8 - tail)
+    words = np.frombuffer(buf, dtype="<u8", count=(want + 7) // 8)
+    part = int(words.sum(dtype=np.uint64))
+    return ((total ^ part) * _SUM_MIX + want) & _MASK64
+
+
+class _Summer:
+    """:func:`checksum` of bytes as they are written, in any pieces."""
+
+    __slots__ = ("_buf", "_fill", "_total", "_view")
+
+    def __init__(self) -> None:
+        self._buf = bytearray(_SUM_BYTES + 8)
+        self._view = memoryview(self._buf)
+        self._fill = 0
+        self._total = 0
+
+    def add(self, data: bytes | memoryview) -> None:
+        data = memoryview(data).cast("B")
+        at = 0
+        while at < len(data):
+            take = min(_SUM_BYTES - self._fill, len(data) - at)
+            self._view[self._fill:self._fill + take] = data[at:at + take]
+            self._fill += take
+            at += take
+            if self._fill == _SUM_BYTES:
+                self._total = checksum_step(self._total, self._view, _SUM_BYTES)
+                self._fill = 0
+
+    def total(self) -> int:
+        if self._fill:
+            self._total = checksum_step(self._total, self._view, self._fill)
+            self._fill = 0
+        return self._total
+
+
+def checksum_bytes(data: bytes | memoryview) -> int:
+    """:func:`checksum` of bytes in memory (the same value as for the bytes in a file)."""
+    buf = bytearray(_SUM_BYTES + 8)
+    view = memoryview(buf)
+    total = 0
+    for lo in range(0, len(data), _SUM_BYTES):
+        want = min(_SUM_BYTES, len(data) - lo)
+        view[:want] = data[lo:lo + want]
+        total = checksum_step(total, view, want)
     return total
 
 
@@ -114,7 +167,7 @@ class PersistedRows:
     payloads_at: int
     #: (offset, length, checksum) of each part :data:`LARGE_PARTS` names
     large: list[tuple[int, int, int]]
-    ids: list[str]
+    ids: BytesArray
     created: npt.NDArray[np.float64]
     groups: IntArray
     doc_keys: IntArray
@@ -125,6 +178,8 @@ class PersistedRows:
     segments: list[Segment]
     len_sum: float
     group_names: dict[str, int]
+    #: the file's format (older ones are read, then rewritten)
+    format: int = FORMAT
 
     def verify_large(self, fd: int) -> bool:
         """Whether the large parts match their checksums (``fd``: the file, open)."""
@@ -164,21 +219,22 @@ def write_rows(path: Path, *, model: str, dimensions: int, versions: dict[str, i
     new_pos[positions] = np.arange(m, dtype=np.int64)
     segments = _live_segments(state.segments, new_pos, m == state.rows)
     doc_len = state.doc_len[positions].astype(np.float32)
-    if any("\n" in t for t in state.terms) or any("\n" in i for i in state.ids):
-        raise ValueError("a term or id holds a line break")  # never made by analyze/new_id
-    parts: list[tuple[str, int]] = []
+    if any("\n" in t for t in state.terms):
+        raise ValueError("a term holds a line break")  # never made by analyze
+    parts: list[tuple[str, int, _Summer]] = []
     path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     try:
-        with tmp.open("w+b") as out:  # read back for the checksums
+        with tmp.open("wb") as out:
             def put(name: str, data: bytes | memoryview) -> None:
                 out.write(data)
-                if parts and parts[-1][0] == name:  # a part written in slices
-                    parts[-1] = (name, parts[-1][1] + len(data))
-                else:
-                    parts.append((name, len(data)))
+                if not parts or parts[-1][0] != name:
+                    parts.append((name, 0, _Summer()))
+                _, n, summer = parts[-1]
+                summer.add(data)  # as written: no read-back (~0.9 GB at a million)
+                parts[-1] = (name, n + len(data), summer)
 
-            put("ids", "\n".join(state.ids).encode())
+            put("ids", np.ascontiguousarray(state.ids).tobytes())
             put("created", state.created.astype(np.float64).tobytes())
             put("groups", state.groups.astype(np.int64).tobytes())
             put("has_vector", state.has_vector.astype(np.bool_).tobytes())
@@ -199,15 +255,12 @@ def write_rows(path: Path, *, model: str, dimensions: int, versions: dict[str, i
                 put(f"seg{i}.offsets", seg.offsets.astype(np.int64).tobytes())
                 put(f"seg{i}.docs", seg.docs.astype(np.int32).tobytes())
                 put(f"seg{i}.tfs", seg.tfs.astype(np.float32).tobytes())
-            out.flush()
-            sums, at = [], 0
-            for name, n in parts:
-                sums.append([name, n, checksum(out.fileno(), at, n)])
-                at += n
+            sums = [[name, n, summer.total()] for name, n, summer in parts]
             header = json.dumps({
                 "format": FORMAT, "model": model, "dimensions": dimensions,
                 "analyzer": analyzer_fingerprint(), "versions": versions,
                 "groups": group_names, "count": m, "segments": len(segments),
+                "id_width": state.ids.dtype.itemsize,
                 "len_sum": float(doc_len.sum(dtype=np.float64)),
                 "parts": sums}).encode()
             out.write(header + _HEADER_LEN.pack(len(header)) + MAGIC)
@@ -255,15 +308,17 @@ def _check(f: BinaryIO, data: memoryview, model: str, dimensions: int,
         header: dict[str, Any] = json.loads(bytes(data[body_len:body_len + header_len]))
         parts = [(str(name), int(n), int(want)) for name, n, want in header["parts"]]
         count = int(header["count"])
-        expected = (int(header["format"]), header["model"], int(header["dimensions"]),
-                    header["analyzer"])
+        file_format = int(header["format"])
+        expected = (header["model"], int(header["dimensions"]), header["analyzer"])
+        id_width = int(header.get("id_width", 0))
         stored_versions = {str(k): int(v) for k, v in header["versions"].items()}
         group_names = {str(k): int(v) for k, v in header["groups"].items()}
         n_segments = int(header["segments"])
         len_sum = float(header["len_sum"])
     except (ValueError, KeyError, TypeError, AttributeError):
         return "header unreadable"
-    if expected != (FORMAT, model, dimensions, analyzer_fingerprint()):
+    if (file_format not in _READ_FORMATS
+            or expected != (model, dimensions, analyzer_fingerprint())):
         return "written for another model, analyser or format"
     if stored_versions != versions:
         return "stale: the indexes changed since it was written"
@@ -286,7 +341,10 @@ def _check(f: BinaryIO, data: memoryview, model: str, dimensions: int,
         return np.frombuffer(views[name], dtype=dtype)
 
     try:
-        ids = bytes(views["ids"]).decode().split("\n") if count else []
+        if file_format >= 3:
+            ids = np.frombuffer(views["ids"], dtype=f"S{id_width}")
+        else:
+            ids = id_array(bytes(views["ids"]).decode().split("\n") if count else [])
         terms_raw = bytes(views["terms"]).decode()
         segments = [Segment.of_parts(arr(f"seg{i}.tids", np.int64),
                                      arr(f"seg{i}.offsets", np.int64),
@@ -301,10 +359,10 @@ def _check(f: BinaryIO, data: memoryview, model: str, dimensions: int,
             doc_len=arr("doc_len", np.float32),
             payload_lengths=arr("payload_lengths", np.int64),
             terms=terms_raw.split("\n") if terms_raw else [], segments=segments,
-            len_sum=len_sum, group_names=group_names)
-    except (KeyError, ValueError, UnicodeDecodeError):
+            len_sum=len_sum, group_names=group_names, format=file_format)
+    except (KeyError, ValueError, TypeError, UnicodeDecodeError):
         return "parts unreadable"
-    sizes = {len(rows.ids), rows.created.shape[0], rows.groups.shape[0],
+    sizes = {rows.ids.shape[0], rows.created.shape[0], rows.groups.shape[0],
              rows.doc_keys.shape[0], rows.has_vector.shape[0], rows.doc_len.shape[0],
              rows.payload_lengths.shape[0], count}
     if len(sizes) != 1 or int(rows.payload_lengths.sum()) != len(views["payloads"]):

@@ -34,6 +34,14 @@ its exact float32 vector read from a file (``_org_exact.py``). The graph's
 quantised scores cannot order near-ties; rescored, the ranking among the candidates is
 exactly cosine's.
 
+Start-up: a restart *views* the saved graph in place (usearch reads the mapped file,
+~0.05 s at a million chunks) instead of copying it into memory (~0.45 s there, holding
+the GIL), and answers from the view at once. The graph's pages are then the file's
+(page cache, counted as RssFile while touched, and smaller than the loaded copy's
+allocations). A viewed graph is never written to: removals only unmap a key, and the
+first flush of added vectors or save of a changed graph loads a copy first
+(:meth:`OrgVectors.settle`), with the unmapped keys removed from it.
+
 New vectors first land in an exactly-scanned *pending* buffer (an add on the event loop
 costs a copy); :meth:`OrgVectors.flush` moves them into the graph in slices off the event
 loop. usearch is not safe for concurrent calls from several Python threads (a search
@@ -71,6 +79,16 @@ BoolArray = npt.NDArray[np.bool_]
 ANN_CONNECTIVITY = 16
 ANN_EXPANSION_ADD = 256
 ANN_EXPANSION_SEARCH = 512
+#: Above this many vectors the search's ef grows with the size to the power EF_POWER
+#: (up to EF_MAX): recall at a fixed ef falls as the graph grows. Measured on the same
+#: near-duplicate-rich text (strict recall@10 after rescoring, 300 questions): ef 512
+#: gave 0.991 at 100,000 chunks, 0.970 at 398,000, 0.965 at 547,000 and 0.946 at a
+#: million; 0.98 needed ef ~384, ~768, ~1,100 and ~2,600 there. ef costs search time
+#: about linearly, so at a million this takes 1,931 (0.978, ~7 ms of CPU a search
+#: here) rather than ~3,000 (0.981, ~11 ms): docs/performance.md.
+EF_GROWTH_FROM = 150_000
+EF_POWER = 0.7
+EF_MAX = 2_560
 #: Vectors the centre is averaged over (the first ones indexed).
 CENTER_SAMPLE = 10_000
 #: Storage type of the vectors inside the graph: int8 codes made here (module doc).
@@ -130,6 +148,11 @@ class OrgVectors:
         #: the saved exact vectors the next :meth:`restore` reads its keys' rows from
         #: (file, first row's byte)
         self._saved_exact: tuple[IO[bytes], int] | None = None
+        #: while the graph is a view of a saved file: that file's bytes and its keys
+        #: (:meth:`settle` replaces the view with a loaded copy)
+        self._viewed: tuple[memoryview | bytes, IntArray] | None = None
+        #: the graph's search breadth now (:func:`search_ef`)
+        self._ef = ANN_EXPANSION_SEARCH
 
     # -- writing -------------------------------------------------------------------------
     def add(self, positions: IntArray, vectors: FloatArray) -> None:
@@ -158,7 +181,8 @@ class OrgVectors:
         with self._lock:
             key = self._key_at(position)
             if key >= 0:
-                self._ann.remove(key)
+                if self._viewed is None:  # a view is read-only: settle() removes it
+                    self._ann.remove(key)
                 self._pos_of_key[key] = -1
                 self._key_of_pos[position] = -1
                 self.dirty = True
@@ -174,6 +198,8 @@ class OrgVectors:
         usearch's add parallelism for large backlogs (0: all cores).
         """
         done = 0
+        if self._pending_pos:
+            self.settle()  # vectors go into a loaded graph, never into a view
         with self._flush_lock:
             # Only what is queued now: under a stream of uploads, draining everything
             # would keep the caller (the upkeep) here for good, and its other work
@@ -235,7 +261,7 @@ class OrgVectors:
 
     def cost(self) -> int:
         """Rows a search touches, roughly (for the inline-or-thread decision)."""
-        return ANN_EXPANSION_SEARCH * ANN_CONNECTIVITY + len(self._pending_pos)
+        return search_ef(len(self._ann)) * ANN_CONNECTIVITY + len(self._pending_pos)
 
     def vector_at(self, position: int) -> FloatArray | None:
         with self._lock:
@@ -254,6 +280,11 @@ class OrgVectors:
         parts_pos: list[IntArray] = []
         parts_score: list[FloatArray] = []
         if len(self._ann) and self._center is not None:
+            ef = search_ef(len(self._ann))
+            if ef != self._ef:
+                # usearch has a setter; mypy reads the property from its stub alone
+                self._ann.expansion_search = ef  # type: ignore[misc]
+                self._ef = ef
             want = min(len(self._ann), max(k * OVERFETCH, k + RESCORE_SPARE))
             found = self._ann.search(encode_query(query), want, threads=1)
             positions = self._pos_of_key[np.asarray(found.keys, dtype=np.int64)]
@@ -283,6 +314,7 @@ class OrgVectors:
         Straight to a file: ``Index.save()`` to memory would be one more copy of the
         graph (~650 MB at a million chunks) at the process's peak.
         """
+        self.settle()  # removals are applied to the loaded graph, so it saves without them
         with self._lock:
             self._ann.save(os.fspath(graph_file))
             keys = np.flatnonzero(self._pos_of_key[: self._next_key] >= 0).astype(np.int64)
@@ -291,18 +323,24 @@ class OrgVectors:
             return center.copy(), keys, self._pos_of_key[keys].copy()
 
     def restore(self, raw: memoryview | bytes, center: FloatArray, keys: IntArray,
-                positions: IntArray) -> None:
+                positions: IntArray, *, view: bool = False) -> None:
         """Install a saved graph: ``keys`` map to ``positions`` (-1: drop the key).
 
-        Its codes' scale is set first (:attr:`scale`, saved with the graph).
+        Its codes' scale is set first (:attr:`scale`, saved with the graph). ``view``:
+        search ``raw`` in place until :meth:`settle` (``raw`` must stay unchanged).
         """
         ann = _new_index(self.dimensions)
-        ann.load(raw)
         gone = keys[positions < 0]
-        if gone.shape[0]:
-            ann.remove(gone.astype(np.uint64))
+        if view:
+            ann.view(raw)
+        else:
+            ann.load(raw)
+            if gone.shape[0]:
+                ann.remove(gone.astype(np.uint64))
         with self._lock:
             self._ann = ann
+            self._ef = ANN_EXPANSION_SEARCH  # a new index starts at its default
+            self._viewed = (raw, keys) if view else None
             # A graph saved before any vector was coded has no centre or scale yet: the
             # next flush sets both from its vectors.
             self._center = np.asarray(center, dtype=np.float32) if self.scale > 0 else None
@@ -314,11 +352,48 @@ class OrgVectors:
                 self._exact.use_saved(*self._saved_exact, positions)
                 self._saved_exact = None
             self._next_key = int(keys.max()) + 1 if keys.shape[0] else 0
+            if self._next_key > self._pos_of_key.shape[0]:
+                # Every key the graph may return has a slot (a dropped one holds -1).
+                self._pos_of_key = _grow(self._pos_of_key, self._next_key)
             self.dirty = bool(gone.shape[0])
 
+    @property
+    def viewed(self) -> bool:
+        """Whether the graph is still a view of the saved file (see :meth:`settle`)."""
+        return self._viewed is not None
+
+    def settle(self) -> None:
+        """Replace a viewed graph by a loaded copy (CPU work: off the event loop).
+
+        Searches go on against the view while the copy loads; keys unmapped meanwhile
+        (removed chunks) are removed from the copy before it is swapped in.
+        """
+        with self._flush_lock:
+            viewed = self._viewed
+            if viewed is None:
+                return
+            raw, keys = viewed
+            ann = _new_index(self.dimensions)
+            ann.load(raw)
+            with self._lock:
+                dead = keys[self._pos_of_key[keys] < 0]
+                if dead.shape[0]:
+                    ann.remove(dead.astype(np.uint64))
+                old, self._ann = self._ann, ann
+                self._ef = ANN_EXPANSION_SEARCH
+                self._viewed = None
+            # The view reads the file's bytes: it goes before they are released.
+            del old
+            del raw, viewed
+
     def close(self) -> None:
-        """Release the exact vectors' file."""
+        """Release the exact vectors' file (and a viewed graph's)."""
         self._exact.close()
+        with self._lock:
+            if self._viewed is not None:
+                self._ann = _new_index(self.dimensions)
+                self._ef = ANN_EXPANSION_SEARCH
+                self._viewed = None
 
     def has_vector(self, positions: IntArray) -> BoolArray:
         """Whether each of ``positions`` has a vector (graph or pending)."""
@@ -329,6 +404,16 @@ class OrgVectors:
             if self._pending_pos:
                 out |= np.isin(positions, np.asarray(self._pending_pos, dtype=np.int64))
         return out
+
+
+def search_ef(size: int) -> int:
+    """The graph's search breadth for ``size`` vectors: ANN_EXPANSION_SEARCH up to
+    EF_GROWTH_FROM, then growing as ``size ** EF_POWER`` (400,000: 1,017; a million:
+    1,931)."""
+    if size <= EF_GROWTH_FROM:
+        return ANN_EXPANSION_SEARCH
+    grown = ANN_EXPANSION_SEARCH * (size / EF_GROWTH_FROM) ** EF_POWER
+    return min(EF_MAX, int(grown))
 
 
 def code_scale(centred: FloatArray) -> float:

@@ -101,11 +101,11 @@ class VectorStore:
             self.ann.remove(pos)
 
     def restore(self, raw: memoryview | bytes, center: FloatArray, keys: IntArray,
-                positions: IntArray) -> IntArray:
+                positions: IntArray, *, view: bool = False) -> IntArray:
         """Install a saved approximate index (see ``OrgVectors.restore``); returns the
         positions that got a vector."""
         assert self.ann is not None
-        self.ann.restore(raw, center, keys, positions)
+        self.ann.restore(raw, center, keys, positions, view=view)
         got = positions[positions >= 0]
         self.has[got] = True
         return got
