@@ -244,7 +244,7 @@ async def test_a_save_between_a_write_and_its_version_leaves_no_stale_rows_file(
 
         def add_then_save(*args: object, **kwargs: object) -> None:
             add_chunks(*args, **kwargs)  # type: ignore[arg-type]
-            org.save(0.0)  # what the load's or an upkeep's save can do at this point
+            org.save(0.0, wait=True)  # what the load's or an upkeep's save can do here
 
         monkeypatch.setattr(org, "add_chunks", add_then_save)
         await engine.create_index(T, P, "kb", _docs("e", TEXTS[20:40]))
@@ -255,6 +255,41 @@ async def test_a_save_between_a_write_and_its_version_leaves_no_stale_rows_file(
         assert _org(engine).rows_from == "file"
         assert TEXTS[30] in [h["text"] for h in await engine.search_index(
             T, P, None, TEXTS[30], 3)]
+    finally:
+        await engine.close()
+
+
+@pytest.mark.parametrize("removal", ["documents", "index"])
+async def test_a_save_during_a_removal_leaves_no_stale_rows_file(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch, removal: str) -> None:
+    """As above for deletes: a save that runs while documents or a whole index are
+    removed, before the new versions are recorded, must not leave the close with a
+    rows file a restart rejects."""
+    engine = await _open(settings)
+    try:
+        await engine.create_index(T, P, "kb", _docs("d", TEXTS[:20]))
+        await engine.create_index(T, P, "gone", _docs("g", TEXTS[20:30]))
+        org = _org(engine)
+        remove_document = org.remove_document
+
+        def remove_then_save(index_name: str, document_id: str) -> None:
+            remove_document(index_name, document_id)
+            # What the load's or an upkeep's save can do at this point (waiting for
+            # one already running, so the race happens on every run).
+            org.save(0.0, wait=True)
+
+        monkeypatch.setattr(org, "remove_document", remove_then_save)
+        if removal == "documents":
+            assert await engine.delete_documents(T, P, "kb", ["d0", "d1"]) is not None
+        else:
+            assert await engine.delete_index(T, P, "gone") is not None
+    finally:
+        await engine.close()
+    engine = await _open(settings)
+    try:
+        assert _org(engine).rows_from == "file"
+        texts = [h["text"] for h in await engine.search_index(T, P, None, TEXTS[5], 3)]
+        assert TEXTS[5] in texts
     finally:
         await engine.close()
 

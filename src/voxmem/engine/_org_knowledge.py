@@ -269,13 +269,8 @@ class OrgKnowledge:
         if done is None:
             return None
         version, removed = done
-
-        def change(org: OrgMemory) -> None:
-            for doc_id in doc_ids:
-                org.remove_document(index_name, doc_id)
-            org.versions[index_name] = version
-
-        self._update(tenant_id, project_id, change)
+        self._update(tenant_id, project_id,
+                     lambda org: org.apply_delete(index_name, doc_ids, version))
         return {"indexName": index_name, "version": version, "removed": removed}
 
     async def delete_index(self, tenant_id: str, project_id: str,

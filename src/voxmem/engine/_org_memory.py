@@ -223,6 +223,14 @@ class OrgMemory:
         for pos in others:
             self._by_document.add(key, pos)
 
+    def apply_delete(self, index_name: str, document_ids: Sequence[str],
+                     version: int) -> None:
+        """A stored delete of documents: hide their chunks and record the index's version."""
+        for doc_id in document_ids:
+            self.remove_document(index_name, doc_id)
+        self.versions[index_name] = max(version, self.versions.get(index_name, 0))
+        self._rows_dirty = True  # again after the version, as in apply_write
+
     def remove_index(self, index_name: str) -> None:
         """Hide every chunk of ``index_name`` (the index was deleted)."""
         self._rows_dirty = True
@@ -235,6 +243,7 @@ class OrgMemory:
                 if index.alive_at(np.array([pos], dtype=np.int64))[0]:
                     self.remove_document(index_name, index.payload_at(pos).document_id)
         self.versions.pop(index_name, None)
+        self._rows_dirty = True  # again after the versions change, as in apply_write
 
     async def load(self, store: Store) -> None:
         """Load the project's org indexes: from the rows and vector files when they match
