@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from voxmem import Settings
+from voxmem.embeddings.static import StaticEmbedder
 from voxmem.engine import MemoryEngine
+from voxmem.engine._topic import TopicModel, topic_model
 
 BACKENDS = ["sqlite", "postgres"]
 
@@ -69,3 +71,17 @@ async def engine(settings: Settings) -> AsyncIterator[MemoryEngine]:
         yield eng
     finally:
         await eng.close()
+
+
+@pytest.fixture(scope="module")
+def embedder() -> StaticEmbedder:
+    """The bundled static embedder, loaded once per test module."""
+    return StaticEmbedder()
+
+
+@pytest.fixture(scope="module")
+def topic(embedder: StaticEmbedder) -> TopicModel:
+    """The topic-feature model over the static embedder's table."""
+    model = topic_model(embedder)
+    assert model is not None
+    return model

@@ -68,11 +68,6 @@ def _calls() -> list[list[tuple[str, str]]]:
 
 
 @pytest.fixture(scope="module")
-def embedder() -> StaticEmbedder:
-    return StaticEmbedder()
-
-
-@pytest.fixture(scope="module")
 def caller(embedder: StaticEmbedder) -> CallerMemory:
     """A caller with ~1,400 calls over 80 days, facts with superseded lineages."""
     rng = random.Random(20261130)

@@ -17,18 +17,6 @@ NOW = 1_780_000_000.0
 DAY = 86_400.0
 
 
-@pytest.fixture(scope="module")
-def embedder() -> StaticEmbedder:
-    return StaticEmbedder()
-
-
-@pytest.fixture(scope="module")
-def topic(embedder: StaticEmbedder) -> TopicModel:
-    model = topic_model(embedder)
-    assert model is not None
-    return model
-
-
 @pytest.mark.parametrize(("question", "listed"), [
     ("What books has Melanie read?", True),
     ("What LGBTQ+ events has Caroline participated in?", True),

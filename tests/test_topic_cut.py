@@ -26,18 +26,6 @@ TOPIC = [FEATURES.index("topic_cosine"), FEATURES.index("topic_match")]
 
 
 @pytest.fixture(scope="module")
-def embedder() -> StaticEmbedder:
-    return StaticEmbedder()
-
-
-@pytest.fixture(scope="module")
-def topic(embedder: StaticEmbedder) -> TopicModel:
-    model = topic_model(embedder)
-    assert model is not None
-    return model
-
-
-@pytest.fixture(scope="module")
 def index(embedder: StaticEmbedder) -> HybridIndex:
     return _index(embedder, _lines(300, seed=11))
 

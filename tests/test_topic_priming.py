@@ -29,7 +29,6 @@ from voxmem.engine._topic import (
     TopicModel,
     _token_sims,
     _tokens_of,
-    topic_model,
     topic_words,
 )
 from voxmem.models import Caller
@@ -50,18 +49,6 @@ WORDS = WORD_TEXT.split()
 QUESTIONS = ("What instruments does Melanie play?", "What did Caroline paint last summer?",
              "Where has Melanie camped with her family?", "when is my dentist appointment",
              "What pets does Caroline have?", "which books did I order for my daughter")
-
-
-@pytest.fixture(scope="module")
-def embedder() -> StaticEmbedder:
-    return StaticEmbedder()
-
-
-@pytest.fixture(scope="module")
-def topic(embedder: StaticEmbedder) -> TopicModel:
-    model = topic_model(embedder)
-    assert model is not None
-    return model
 
 
 def _lines(count: int, seed: int = 7) -> list[str]:
