@@ -7,7 +7,7 @@ import pytest
 
 import voxmem.engine._caller_memory as caller_memory
 from voxmem.engine import MemoryEngine
-from voxmem.models import Caller
+from voxmem.models import Caller, MemoryItem, Scope
 
 
 async def _saved(engine: MemoryEngine, user: str, turns: int) -> None:
@@ -18,15 +18,22 @@ async def _saved(engine: MemoryEngine, user: str, turns: int) -> None:
                                    assistant_text="Noted.")
     await engine.end_session(scope)
     assert await engine.flush(60)
+    # The load the saves started may still be reading: let it finish before the drop, or
+    # it reads every turn just flushed and trims outside the test's view.
+    mem = engine.callers.peek(scope)
+    assert mem is not None
+    await mem.ready.wait()
     engine.callers.drop(scope)  # the next touch loads it from the store
 
 
 async def test_large_load_trims_once_per_interval_and_still_answers(
         engine: MemoryEngine, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(caller_memory, "TRIM_AFTER_ITEMS", 8)
     await _saved(engine, "ada", 12)
     await _saved(engine, "bo", 12)
     await _saved(engine, "cy", 3)
+    # Only now: the loads the saves started may have read up to 12 rows (when the store
+    # read ran after the turns landed), and must not trim.
+    monkeypatch.setattr(caller_memory, "TRIM_AFTER_ITEMS", 8)
     cache = engine.callers
     before = cache._trimmed_at
 
@@ -53,3 +60,28 @@ async def test_large_load_trims_once_per_interval_and_still_answers(
     texts = [hit["text"] for hit in result.permanent]
     assert any("ada ordered parcel 7" in text for text in texts)
     assert all(text.startswith("ada ") for text in texts)
+
+
+async def test_a_save_that_opens_a_call_reads_the_caller_from_the_store_once(
+        engine: MemoryEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    # On a shared store, opening a call drops the cached caller and loads it afresh; the
+    # save that opens the call must not first start a load of its own, which would read
+    # (and index) all of a large caller's rows a second time for nothing.
+    await _saved(engine, "ada", 3)
+    reads: list[str] = []
+    load_items = engine.store.load_items
+
+    async def counted(scope: Scope, now: float) -> list[MemoryItem]:
+        reads.append(scope.user_id)  # the real read still runs: this only counts
+        return await load_items(scope, now)
+
+    monkeypatch.setattr(engine.store, "load_items", counted)
+    ada = engine.scope(project_id="p", agent_id="a", user_id="ada")
+    await engine.save_response(ada, Caller("ada", "Ada"), user_text="ada calls again",
+                               assistant_text="Hello again.")
+    mem = engine.callers.peek(ada)
+    assert mem is not None
+    await mem.ready.wait()
+    # Any load started before this one has issued its read by now (tasks start in order).
+    assert reads == ["ada"]
+    assert mem.load_error is None and len(mem.index) == 4

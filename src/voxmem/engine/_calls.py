@@ -173,12 +173,17 @@ class Calls:
         turn_id: str | None, tool_calls: list[dict[str, Any]] | None,
         metadata: dict[str, Any] | None, interrupted: bool, created_at: float | None,
     ) -> str:
-        mem = self._callers.get(scope)
+        # Not loaded yet: on a shared store, opening the call drops this entry and loads
+        # the caller afresh, so a load started here would read every row for nothing
+        # (and, still running after the drop, race the load that counts).
+        mem = self._callers.get(scope, defer_load=True)
         if mem.session_id is None:
             info = await self._open_call(scope, caller)
             mem = self._callers.get(scope)  # a shared store starts the call from fresh state
             if mem.session_id is None:  # another start reset the cache meanwhile
                 mem.session_id, mem.session_started_at = info.id, info.started_at
+        else:
+            mem = self._callers.get(scope)  # starts the load a preload deferred, if any
         assert mem.session_id is not None
         if turn_id is not None and not self._writes.turn_claims.seeded(scope):
             # After the call is open: on a shared store opening it resets what is known.
