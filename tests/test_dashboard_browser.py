@@ -127,7 +127,7 @@ def test_delete_a_memory(driver: Any, runtime: Runtime) -> None:
     assert "Biscuit" not in current.text
     assert "a dog called Biscuit" in history.text and "deleted" in history.text
     with _browser.client(runtime) as vm:
-        assert "Biscuit" not in vm.search_memory("dog", user=CALLER).contextText
+        assert "Biscuit" not in _browser.recall(vm, "dog", CALLER).contextText
 
 
 def test_upload_a_pdf_and_a_markdown_file_and_find_their_text(driver: Any, runtime: Runtime,
@@ -170,8 +170,8 @@ def test_upload_a_pdf_and_a_markdown_file_and_find_their_text(driver: Any, runti
 def test_switching_memory_off_stops_recall(driver: Any, runtime: Runtime) -> None:
     by, ec = _by(), _ec()
     with _browser.client(runtime) as vm:
-        assert "internet keeps dropping" in vm.search_memory(
-            "internet problem", user=CALLER).contextText
+        assert "internet keeps dropping" in _browser.recall(
+            vm, "internet problem", CALLER).contextText
         driver.get(f"{runtime.url}/settings?project={_browser.PROJECT}")
         toggle = driver.find_element(by.ID, "memory-enabled")
         assert toggle.is_selected()
@@ -180,7 +180,7 @@ def test_switching_memory_off_stops_recall(driver: Any, runtime: Runtime) -> Non
         _browser.wait(driver, ec.text_to_be_present_in_element((by.CSS_SELECTOR, ".notice"),
                                                                "Memory policy saved"))
         assert not driver.find_element(by.ID, "memory-enabled").is_selected()
-        result = vm.search_memory("internet problem", user=CALLER)
+        result = _browser.recall(vm, "internet problem", CALLER)
         assert "internet keeps dropping" not in result.contextText
         assert result.trace["lanesUsed"] in ([], ["org"])
         # Back on, so the module's other tests see the seeded memory.
