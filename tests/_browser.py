@@ -170,6 +170,21 @@ def wait(driver: Any, condition: Any) -> Any:
     return WebDriverWait(driver, WAIT_S).until(condition)
 
 
+def submit(driver: Any, element: Any) -> None:
+    """Submit ``element``'s form and wait until the page it was on has been replaced.
+
+    A wait for what the next page shows could otherwise be met by the page still there
+    (the callers page lists every caller before a search narrows it), and the element it
+    returns goes stale as the next page arrives.
+    """
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+
+    page = driver.find_element(By.TAG_NAME, "html")
+    element.submit()
+    wait(driver, ec.staleness_of(page))
+
+
 def sign_in(driver: Any, runtime: Runtime, path: str = "/callers") -> None:
     """Open ``path``, get sent to the sign-in form, type the token, land back on it."""
     from selenium.webdriver.common.by import By
