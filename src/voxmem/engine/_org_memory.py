@@ -24,13 +24,7 @@ from .._files import PRIVATE_DIR_MODE
 from ..models import Chunk
 from ..store import Store
 from ._analysis import analyze
-from ._caller_memory import (
-    chunk_doc,
-    decode_doc,
-    encode_doc,
-    load_in_slices,
-    vector_from_blob,
-)
+from ._caller_memory import chunk_doc, decode_doc, encode_doc, load_in_slices, vector_from_blob
 from ._id_tables import CompactIds
 from ._index import FloatArray, HybridIndex
 from ._malloc import release_free_memory
@@ -152,9 +146,8 @@ class OrgMemory:
             self.remove_document(index_name, doc_id)
         self.add_chunks(chunks, vectors)
         self.versions[index_name] = max(version, self.versions.get(index_name, 0))
-        # Marked again after the version: a save on another thread (the load's, an
-        # upkeep) that ran in between cleared the mark and wrote the old versions, and
-        # no later save would have written this one (a restart then read the store).
+        # Again after the version: a save on another thread in between cleared the mark
+        # and wrote the old versions, and no later save would write this one.
         self._rows_dirty = True
 
     def add_chunks(self, chunks: Sequence[Chunk], vectors: Sequence[FloatArray | None],
