@@ -17,7 +17,10 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from voxmem import SearchResult
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -27,6 +30,10 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 #: Seconds a page may take to show what a step waits for (a loaded CI machine is slow).
 WAIT_S = 60
 SERVE_START_S = 120
+#: Budget in ms of the searches whose answer a test checks. What recall finds is the
+#: point there, not how fast: on a loaded machine a search misses the default 250 ms
+#: and comes back empty and degraded, by design.
+RECALL_MS = WAIT_S * 1000
 
 PROJECT = "support"
 AGENT = "front-desk"
@@ -99,17 +106,26 @@ def client(runtime: Runtime) -> Any:
                            api_key=runtime.token)
 
 
+def recall(vm: Any, query: str, user: dict[str, Any]) -> SearchResult:
+    """``search_memory`` for a test that checks its answer: with a generous budget, and
+    failing if the answer is degraded anyway (an empty answer would let a check that
+    something is gone pass for the wrong reason)."""
+    result: SearchResult = vm.search_memory(query, user=user, timeout_ms=RECALL_MS)
+    assert not result.trace.get("degraded"), f"recall of {query!r} degraded: {result.trace}"
+    return result
+
+
 def seed(runtime: Runtime) -> None:
     """Two callers; Dana has one finished call with recall traces, an interrupted turn,
     learned facts (one superseded) and a session report; Sam has an account number and
     a second phone known only as identifiers."""
     with client(runtime) as vm:
         vm.start_session(user=CALLER, session_id=FIRST_CALL)
-        vm.search_memory("hello", user=CALLER)
+        recall(vm, "hello", CALLER)
         vm.save_response(user=CALLER, user_text="Hi, my internet keeps dropping, order 4421.",
                          assistant_text="Sorry about that. I opened ticket 8842.")
         vm.remember(memory_type="diet", content="vegan", user=CALLER)
-        vm.search_memory("Is my internet still dropping?", user=CALLER)
+        recall(vm, "Is my internet still dropping?", CALLER)
         vm.save_response(user=CALLER, user_text="Please call me in the mornings before 9am.",
                          assistant_text="Noted, mornings before nine. We will", interrupted=True)
         vm.remember(memory_type="diet", content="vegetarian, eats fish", user=CALLER)
@@ -152,6 +168,21 @@ def wait(driver: Any, condition: Any) -> Any:
     from selenium.webdriver.support.ui import WebDriverWait
 
     return WebDriverWait(driver, WAIT_S).until(condition)
+
+
+def submit(driver: Any, element: Any) -> None:
+    """Submit ``element``'s form and wait until the page it was on has been replaced.
+
+    A wait for what the next page shows could otherwise be met by the page still there
+    (the callers page lists every caller before a search narrows it), and the element it
+    returns goes stale as the next page arrives.
+    """
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+
+    page = driver.find_element(By.TAG_NAME, "html")
+    element.submit()
+    wait(driver, ec.staleness_of(page))
 
 
 def sign_in(driver: Any, runtime: Runtime, path: str = "/callers") -> None:

@@ -63,7 +63,7 @@ def test_sign_in_then_find_a_caller_by_a_phone_number_written_differently(
     assert driver.current_url.startswith(runtime.url + "/callers")
     box = driver.find_element(by.ID, "q")
     box.send_keys("(415) 555-0123")
-    box.submit()
+    _browser.submit(driver, box)
     link = _browser.wait(driver, ec.presence_of_element_located(
         (by.LINK_TEXT, CALLER["id"])))
     rows = driver.find_elements(by.CSS_SELECTOR, "main tbody tr")
@@ -79,7 +79,7 @@ def test_find_a_caller_by_an_identifier_only_the_directory_knows(
     by, ec = _by(), _ec()
     box = driver.find_element(by.ID, "q")
     box.send_keys(query)
-    box.submit()
+    _browser.submit(driver, box)
     link = _browser.wait(driver, ec.presence_of_element_located(
         (by.LINK_TEXT, OTHER_CALLER["id"])))
     rows = driver.find_elements(by.CSS_SELECTOR, "main tbody tr")
@@ -127,7 +127,7 @@ def test_delete_a_memory(driver: Any, runtime: Runtime) -> None:
     assert "Biscuit" not in current.text
     assert "a dog called Biscuit" in history.text and "deleted" in history.text
     with _browser.client(runtime) as vm:
-        assert "Biscuit" not in vm.search_memory("dog", user=CALLER).contextText
+        assert "Biscuit" not in _browser.recall(vm, "dog", CALLER).contextText
 
 
 def test_upload_a_pdf_and_a_markdown_file_and_find_their_text(driver: Any, runtime: Runtime,
@@ -140,7 +140,7 @@ def test_upload_a_pdf_and_a_markdown_file_and_find_their_text(driver: Any, runti
     md.write_text("# Returns\n\nUnopened boxes can be returned within thirty days.\n")
     driver.get(f"{runtime.url}/knowledge?project={_browser.PROJECT}")
     driver.find_element(by.ID, "new-index").send_keys("help-center")
-    driver.find_element(by.ID, "new-index").submit()
+    _browser.submit(driver, driver.find_element(by.ID, "new-index"))
     _browser.wait(driver, ec.presence_of_element_located((by.ID, "files")))
     driver.find_element(by.ID, "files").send_keys(f"{pdf}\n{md}")
     driver.find_element(by.CSS_SELECTOR, "#upload-form button[type=submit]").click()
@@ -152,7 +152,7 @@ def test_upload_a_pdf_and_a_markdown_file_and_find_their_text(driver: Any, runti
         box = driver.find_element(by.ID, "iq")
         box.clear()
         box.send_keys(query)
-        box.submit()
+        _browser.submit(driver, box)
         _browser.wait(driver, ec.presence_of_element_located((by.ID, "results-h")))
         assert expected in driver.find_element(by.CSS_SELECTOR, "ol.chunks").text
     docs = driver.find_element(by.ID, "docs-h").find_element(by.XPATH, "..").text
@@ -170,17 +170,17 @@ def test_upload_a_pdf_and_a_markdown_file_and_find_their_text(driver: Any, runti
 def test_switching_memory_off_stops_recall(driver: Any, runtime: Runtime) -> None:
     by, ec = _by(), _ec()
     with _browser.client(runtime) as vm:
-        assert "internet keeps dropping" in vm.search_memory(
-            "internet problem", user=CALLER).contextText
+        assert "internet keeps dropping" in _browser.recall(
+            vm, "internet problem", CALLER).contextText
         driver.get(f"{runtime.url}/settings?project={_browser.PROJECT}")
         toggle = driver.find_element(by.ID, "memory-enabled")
         assert toggle.is_selected()
         toggle.click()
-        toggle.submit()
+        _browser.submit(driver, toggle)
         _browser.wait(driver, ec.text_to_be_present_in_element((by.CSS_SELECTOR, ".notice"),
                                                                "Memory policy saved"))
         assert not driver.find_element(by.ID, "memory-enabled").is_selected()
-        result = vm.search_memory("internet problem", user=CALLER)
+        result = _browser.recall(vm, "internet problem", CALLER)
         assert "internet keeps dropping" not in result.contextText
         assert result.trace["lanesUsed"] in ([], ["org"])
         # Back on, so the module's other tests see the seeded memory.
