@@ -22,6 +22,8 @@ from voxmem.models import Caller, Scope, Turn
 from voxmem.runtime._discovery import runtime_lock_held
 from voxmem.store import TurnWrite, WriteBatch
 
+from ._runtime import runtime_data_dir
+
 PORTS = (18300, 18349)
 
 
@@ -225,17 +227,7 @@ async def test_a_second_engine_on_the_same_data_directory_is_refused(
 
 @pytest.fixture
 def runtime_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    from voxmem.cli import stop_runtime
-
-    path = tmp_path / "vm"
-    monkeypatch.setenv("VOXMEM_DATA_DIR", str(path))
-    monkeypatch.setenv("VOXMEM_EMBEDDER", "hashing")
-    monkeypatch.setenv("VOXMEM_RUNTIME_PORT_MIN", str(PORTS[0]))
-    monkeypatch.setenv("VOXMEM_RUNTIME_PORT_MAX", str(PORTS[1]))
-    yield path
-    for _ in range(3):
-        if stop_runtime(path, timeout_s=10) == "not running":
-            break
+    yield from runtime_data_dir(tmp_path, monkeypatch, PORTS)
 
 
 async def test_embedded_engine_refuses_a_data_directory_a_runtime_serves(

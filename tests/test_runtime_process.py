@@ -36,6 +36,8 @@ from voxmem.client import _http, _launcher
 from voxmem.runtime import read_discovery, runtime_lock_held
 from voxmem.runtime._discovery import EXIT_ALREADY_RUNNING, Discovery, write_discovery
 
+from ._runtime import runtime_data_dir
+
 pytestmark = pytest.mark.slow
 
 PORTS = (18100, 18199)
@@ -46,15 +48,7 @@ USER = {"id": "caller-1", "name": "Ada"}
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh data dir in the environment (inherited by subprocesses); its runtime is
     stopped afterwards."""
-    path = tmp_path / "vm"
-    monkeypatch.setenv("VOXMEM_DATA_DIR", str(path))
-    monkeypatch.setenv("VOXMEM_EMBEDDER", "hashing")
-    monkeypatch.setenv("VOXMEM_RUNTIME_PORT_MIN", str(PORTS[0]))
-    monkeypatch.setenv("VOXMEM_RUNTIME_PORT_MAX", str(PORTS[1]))
-    yield path
-    for _ in range(3):
-        if stop_runtime(path, timeout_s=10) == "not running":
-            break
+    yield from runtime_data_dir(tmp_path, monkeypatch, PORTS)
 
 
 def client(**kwargs: Any) -> VoiceClient:

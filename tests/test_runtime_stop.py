@@ -23,6 +23,8 @@ from voxmem.cli import stop_runtime
 from voxmem.runtime import read_discovery, runtime_lock_held
 from voxmem.runtime._discovery import STOP_PROGRESS_FILE, StopProgress, read_stop_progress
 
+from ._runtime import runtime_data_dir
+
 pytestmark = pytest.mark.slow
 
 PORTS = (18600, 18649)  # away from the default range and the other process tests'
@@ -37,15 +39,7 @@ SAVES = 40
 
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    path = tmp_path / "vm"
-    monkeypatch.setenv("VOXMEM_DATA_DIR", str(path))
-    monkeypatch.setenv("VOXMEM_EMBEDDER", "hashing")
-    monkeypatch.setenv("VOXMEM_RUNTIME_PORT_MIN", str(PORTS[0]))
-    monkeypatch.setenv("VOXMEM_RUNTIME_PORT_MAX", str(PORTS[1]))
-    yield path
-    for _ in range(3):
-        if stop_runtime(path, timeout_s=10) == "not running":
-            break
+    yield from runtime_data_dir(tmp_path, monkeypatch, PORTS)
 
 
 def count_turns(data_dir: Path) -> int:
