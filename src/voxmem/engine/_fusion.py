@@ -262,9 +262,9 @@ def topic_rows(model: FusionModel, features: F64, created: F64, is_fact: BoolArr
     The topic features are the dearest columns by far (a product of the query's topic
     words with every distinct token of every candidate, ~1.5 ms for a query's ~340
     candidates at 10,000 turns), and only the best few candidates can reach the hits.
-    The model is fitted with this cut applied (``scripts/fit_fusion.py``), so a row
-    outside it has topic features 0 in the fit as in the engine. ``features`` must have
-    the topic columns at 0.
+    The model is fitted on every row's full features; ``scripts/fit_fusion.py`` applies
+    this same cut when it ranks (held-out rows), since fitting on the cut rows held out
+    worse. ``features`` must have the topic columns at 0.
     """
     top = params.topic_candidates
     if top <= 0 or features.shape[0] <= top:
