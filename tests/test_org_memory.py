@@ -197,7 +197,7 @@ def test_int8_graph_finds_vectors_added_before_and_after_a_restore(tmp_path: Pat
     first.add(np.arange(2_000, dtype=np.int64), base[:2_000])
     first.flush()
     assert first.scale > 0
-    center, keys, positions = first.export(tmp_path / "graph")
+    center, keys, positions, _, _ = first.export(tmp_path / "graph")
     fresh = OrgVectors(dims, scratch_dir=tmp_path)
     fresh.scale = first.scale
     fresh.restore((tmp_path / "graph").read_bytes(), center, keys, positions)

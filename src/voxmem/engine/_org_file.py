@@ -7,8 +7,10 @@ graph is a cache of vectors the store holds). Layout::
 
 The body holds the centre (float32), the keys (int64), the chunk ids (UTF-8, one
 fixed-width array) and usearch's serialised graph. The header names the format, the
-embedding model and dimensions, the graph parameters, the scale of the graph's int8
-codes, and each part's length and checksum (``_org_snapshot.checksum``: a word sum at
+embedding model and dimensions, the parameters the graph was built with (M and
+efConstruction: a graph built with older ones is read as it is, and the upkeep rebuilds
+it when its size calls for better ones, ``_org_vectors.py``), the scale of the graph's
+int8 codes, and each part's length and checksum (``_org_snapshot.checksum``: a word sum at
 memory speed; format 2 files, with a CRC-32 of the body and ids one per line, are still
 read and rewritten in this format after the load).
 
@@ -54,7 +56,7 @@ import numpy as np
 from .._files import PRIVATE_DIR_MODE
 from ._id_tables import BytesArray, id_array
 from ._org_snapshot import checksum, checksum_bytes, checksum_step
-from ._org_vectors import ANN_CONNECTIVITY, ANN_DTYPE, ANN_EXPANSION_ADD, FloatArray, IntArray
+from ._org_vectors import ANN_DTYPE, SMALL_GRAPH, FloatArray, GraphParams, IntArray
 
 __all__ = ["SavedVectors", "exact_path", "org_vector_path", "read_vectors", "store_key",
            "write_exact", "write_vectors"]
@@ -94,6 +96,8 @@ class SavedVectors:
     exact_token: str = ""
     #: the file's format (an older one is rewritten after the load)
     format: int = FORMAT
+    #: the parameters the graph was built with
+    params: GraphParams = SMALL_GRAPH
 
 
 def store_key(store: object) -> str:
@@ -160,16 +164,16 @@ def _open_exact(path: Path, token: str, dimensions: int, count: int) -> IO[bytes
 
 
 def _expected(model: str, dimensions: int) -> dict[str, Any]:
-    return {"model": model, "dimensions": dimensions, "dtype": ANN_DTYPE,
-            "connectivity": ANN_CONNECTIVITY, "expansionAdd": ANN_EXPANSION_ADD}
+    return {"model": model, "dimensions": dimensions, "dtype": ANN_DTYPE}
 
 
 def write_vectors(path: Path, model: str, dimensions: int, graph_file: Path,
                   center: FloatArray, keys: IntArray, ids: BytesArray, *,
-                  scale: float, exact: str = "") -> None:
+                  scale: float, exact: str = "", params: GraphParams = SMALL_GRAPH) -> None:
     """Write the file atomically (temporary file, fsync, rename); the graph is the one
     usearch saved at ``graph_file`` (removed afterwards), copied in slices. ``exact``:
-    the token of the exact vectors saved for these keys (:func:`write_exact`)."""
+    the token of the exact vectors saved for these keys (:func:`write_exact`);
+    ``params``: what the graph was built with."""
     parts = [np.ascontiguousarray(center, dtype=np.float32).tobytes(),
              np.ascontiguousarray(keys, dtype=np.int64).tobytes(),
              np.ascontiguousarray(ids).tobytes()]
@@ -183,6 +187,8 @@ def write_vectors(path: Path, model: str, dimensions: int, graph_file: Path,
         while got := graph.readinto(view[:_COPY_BYTES]):
             graph_sum = checksum_step(graph_sum, view, got)
     header = json.dumps({**_expected(model, dimensions), "format": FORMAT,
+                         "connectivity": params.connectivity,
+                         "expansionAdd": params.expansion_add,
                          "count": int(ids.shape[0]), "scale": scale, "exact": exact,
                          "id_width": ids.dtype.itemsize,
                          "lengths": [*(len(p) for p in parts), graph_len],
@@ -240,6 +246,8 @@ def _check(data: memoryview, fd: int, model: str, dimensions: int) -> SavedVecto
         scale = float(header["scale"])
         token = str(header.get("exact") or "")
         id_width = int(header.get("id_width", 0))
+        # Every file so far records both; the graph's own M is what usearch reads.
+        params = GraphParams(int(header["connectivity"]), int(header["expansionAdd"]))
     except (ValueError, KeyError, TypeError):
         return "header unreadable"
     if (file_format not in _READ_FORMATS
@@ -277,4 +285,4 @@ def _check(data: memoryview, fd: int, model: str, dimensions: int) -> SavedVecto
     if center.shape[0] != dimensions or keys.shape[0] != count or ids.shape[0] != count:
         return "inconsistent lengths"
     return SavedVectors(graph=parts[3], center=center, keys=keys, ids=ids, scale=scale,
-                        exact_token=token, format=file_format)
+                        exact_token=token, format=file_format, params=params)

@@ -91,7 +91,7 @@ class OrgKnowledge:
             org = self._new(tenant_id, project_id)
             self._orgs[key] = org
             self._org_checked[key] = time.monotonic()
-            self._spawn(org.load(self._store))
+            self._spawn(self._load(org))
         elif org.damaged and key not in self._replacing:
             # Its rows file failed a check after the load: load it again from the store.
             self._replacing.add(key)
@@ -101,6 +101,16 @@ class OrgKnowledge:
             self._org_checked[key] = time.monotonic()
             self._spawn(self._refresh(org))
         return org
+
+    async def _load(self, org: OrgMemory) -> None:
+        await org.load(self._store)
+        ann = org.index.ann
+        if org.load_error is None and ann is not None and ann.needs_rebuild:
+            # A graph saved with older parameters than its size calls for (an upgrade,
+            # or a graph that grew past the threshold before a restart): the upkeep
+            # rebuilds it in the background while the saved one serves.
+            await asyncio.get_running_loop().run_in_executor(
+                None, org.upkeep, ORG_SAVE_INTERVAL_S)
 
     def loaded(self, tenant_id: str, project_id: str) -> OrgMemory | None:
         """The project's warm org index if one exists (loaded or loading), without
@@ -120,6 +130,11 @@ class OrgKnowledge:
     async def save_all(self) -> None:
         """Write every loaded org index's vector file (at close: the next start maps it)."""
         loop = asyncio.get_running_loop()
+        for org in self._orgs.values():
+            if org.index.ann is not None:
+                # A graph rebuild would hold the save up for minutes: it stops (and runs
+                # again after the next start).
+                org.index.ann.cancel_rebuild()
         for org in list(self._orgs.values()):
             if org.ready.is_set() and org.load_error is None:
                 await loop.run_in_executor(None, functools.partial(org.save, wait=True))
@@ -133,6 +148,9 @@ class OrgKnowledge:
                 await fresh.load(self._store)
                 if fresh.load_error is None:
                     self._orgs[key] = fresh
+                    if fresh.index.ann is not None and fresh.index.ann.needs_rebuild:
+                        self._spawn(asyncio.get_running_loop().run_in_executor(
+                            None, fresh.upkeep, ORG_SAVE_INTERVAL_S))
         finally:
             self._replacing.discard(key)
             if force:

@@ -46,7 +46,7 @@ from ._org_snapshot import (
     rows_path,
     write_rows,
 )
-from ._org_vectors import OrgVectors
+from ._org_vectors import REBUILD_THREADS, OrgVectors
 from ._payloads import FileRecords
 
 __all__ = ["ORG_SAVE_INTERVAL_S", "OrgMemory"]
@@ -323,6 +323,7 @@ class OrgMemory:
             ann = self.index.ann
             if ann is not None:
                 ann.scale = saved.scale
+                ann.params = saved.params
                 if saved.exact is not None:
                     ann.use_saved_exact(saved.exact, EXACT_FIRST)
             got = await loop.run_in_executor(
@@ -354,6 +355,7 @@ class OrgMemory:
         if ann is None:
             raise TypeError("an org index has an approximate vector index")
         ann.scale = saved.scale
+        ann.params = saved.params
         if saved.exact is not None:
             ann.use_saved_exact(saved.exact, EXACT_FIRST)
         # Viewed in place: the index serves at once, and the graph's pages are the
@@ -390,8 +392,10 @@ class OrgMemory:
             self.versions[index_name] = max(version, self.versions.get(index_name, 0))
 
     def upkeep(self, save_every_s: float) -> None:
-        """After writes (off the event loop): merge postings, index queued vectors, and
-        save the vector file when it changed and the last save is ``save_every_s`` old.
+        """After writes and after the load (off the event loop): merge postings, index
+        queued vectors, rebuild the graph when its size calls for better parameters
+        (``OrgVectors.rebuild``), and save the vector file when it changed and the last
+        save is ``save_every_s`` old.
 
         One at a time: a call that finds another running returns at once (the running
         one indexes every vector queued until it ends). Queued behind each other, they
@@ -403,7 +407,12 @@ class OrgMemory:
         while self._upkeep_lock.acquire(blocking=False):
             try:
                 self.index.maintain()
-                self.save(save_every_s)
+                # A graph grown past its parameters is rebuilt once (minutes at a
+                # million chunks, on one core) and saved at once: a restart would
+                # otherwise pay for it again.
+                rebuilt = (ann is not None and ann.needs_rebuild
+                           and ann.rebuild(REBUILD_THREADS))
+                self.save(0.0 if rebuilt else save_every_s)
             finally:
                 self._upkeep_lock.release()
             # Vectors queued by a call that found this one running (and returned) after
@@ -474,7 +483,8 @@ class OrgMemory:
             ann.flush()
             graph_file = self.vector_file.with_name(self.vector_file.name + ".graph")
             self.vector_file.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
-            center, keys, positions = ann.export(graph_file)
+            saved = ann.export(graph_file)
+            positions = saved.positions
             ids = self.index.id_table.array_at(positions)
             # Streamed from the exact rows in slices (1.5 GB at a million chunks); a row
             # whose vector changes meanwhile is saved with its newer vector, which is
@@ -483,7 +493,8 @@ class OrgMemory:
                                 positions.shape[0],
                                 lambda lo, hi: ann.exact_rows(positions[lo:hi]))
             write_vectors(self.vector_file, self.model, self.index.dimensions, graph_file,
-                          center, keys, ids, scale=ann.scale, exact=token)
+                          saved.center, saved.keys, ids, scale=saved.scale, exact=token,
+                          params=saved.params)
             self._saved_at = time.monotonic()
             return True
         except OSError as exc:

@@ -47,15 +47,27 @@ costs a copy); :meth:`OrgVectors.flush` moves them into the graph in slices off 
 loop. usearch is not safe for concurrent calls from several Python threads (a search
 during an add can read a half-linked node), so every call into it holds the index
 lock; a slice is small enough that a search waits at most a few milliseconds.
+
+Graph parameters by size: a graph's connectivity (HNSW's M) is fixed when it is built,
+and a graph that grows past :data:`LARGE_GRAPH_FROM` vectors is rebuilt once with the
+better-connected :data:`LARGE_GRAPH` (:meth:`OrgVectors.rebuild`, from the exact
+vectors, off the event loop, while searches go on against the old graph). Small graphs
+stay at :data:`SMALL_GRAPH`: cheaper to build per vector, and they reach the recall
+target without it. A saved graph records its parameters (``_org_file.py``), so a graph
+built with older ones is loaded and searched as it is, and rebuilt by the upkeep when
+its size calls for better ones.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -65,7 +77,20 @@ from ._org_exact import ExactRows
 if TYPE_CHECKING:
     from usearch.index import Index
 
-__all__ = ["ANN_CONNECTIVITY", "ANN_EXPANSION_ADD", "ANN_EXPANSION_SEARCH", "OrgVectors"]
+__all__ = [
+    "ANN_CONNECTIVITY",
+    "ANN_EXPANSION_ADD",
+    "ANN_EXPANSION_SEARCH",
+    "LARGE_GRAPH",
+    "LARGE_GRAPH_FROM",
+    "SMALL_GRAPH",
+    "GraphParams",
+    "OrgVectors",
+    "graph_params",
+    "search_ef",
+]
+
+log = logging.getLogger("voxmem.engine")
 
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
@@ -79,6 +104,32 @@ BoolArray = npt.NDArray[np.bool_]
 ANN_CONNECTIVITY = 16
 ANN_EXPANSION_ADD = 256
 ANN_EXPANSION_SEARCH = 512
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class GraphParams:
+    """How a graph is built: HNSW's M (``connectivity``) and efConstruction."""
+
+    connectivity: int
+    expansion_add: int
+
+    def covers(self, other: GraphParams) -> bool:
+        """Whether a graph built with these is at least as well built as ``other``."""
+        return (self.connectivity >= other.connectivity
+                and self.expansion_add >= other.expansion_add)
+
+
+#: Graph parameters below LARGE_GRAPH_FROM vectors, and from there on (measured in
+#: docs/performance.md "Toward a million chunks": at a million chunks the M 16 graph
+#: tops out near strict recall@10 0.98 however wide the search, M 24 passes 0.985).
+SMALL_GRAPH = GraphParams(ANN_CONNECTIVITY, ANN_EXPANSION_ADD)
+LARGE_GRAPH = GraphParams(24, ANN_EXPANSION_ADD)
+LARGE_GRAPH_FROM = 300_000
+#: Vectors per add call of a rebuild: a cancel (the engine closing) waits at most this.
+REBUILD_SLICE = 1_024
+#: A rebuild in a serving runtime adds on one thread, leaving the other cores to
+#: requests (a million vectors: ~20 min of one core, docs/performance.md).
+REBUILD_THREADS = 1
 #: Above this many vectors the search's ef grows with the size to the power EF_POWER
 #: (up to EF_MAX): recall at a fixed ef falls as the graph grows. Measured on the same
 #: near-duplicate-rich text (strict recall@10 after rescoring, 300 questions): ef 512
@@ -89,6 +140,10 @@ ANN_EXPANSION_SEARCH = 512
 EF_GROWTH_FROM = 150_000
 EF_POWER = 0.7
 EF_MAX = 2_560
+#: The same for a LARGE_GRAPH (its own fit: a better-connected graph needs a narrower
+#: search for the same recall, and each step of it costs more).
+LARGE_EF_POWER = 0.7
+LARGE_EF_MAX = 2_048
 #: Vectors the centre is averaged over (the first ones indexed).
 CENTER_SAMPLE = 10_000
 #: Storage type of the vectors inside the graph: int8 codes made here (module doc).
@@ -116,6 +171,16 @@ OVERFETCH = 2
 RESCORE_SPARE = 30
 
 
+class Exported(NamedTuple):
+    """What :meth:`OrgVectors.export` saved, for the file that wraps the graph."""
+
+    center: FloatArray
+    keys: IntArray
+    positions: IntArray
+    scale: float
+    params: GraphParams
+
+
 class OrgVectors:
     """Vectors of one project's org chunks, searchable by cosine similarity.
 
@@ -127,7 +192,11 @@ class OrgVectors:
                  scratch_dir: Path | None = None) -> None:
         self.dimensions = dimensions
         self._lock = lock or threading.RLock()
-        self._ann: Index = _new_index(dimensions)
+        #: how the graph is built (a restored graph: what its file records)
+        self.params = graph_params(0)
+        self._ann: Index = _new_index(dimensions, self.params)
+        #: set to stop a running :meth:`rebuild` (the engine is closing)
+        self._cancel = threading.Event()
         #: every position's exact vector (graph and pending alike), for rescoring
         self._exact = ExactRows(dimensions, scratch_dir, self._lock)
         #: key -> position (-1: removed), position -> key (-1: none)
@@ -214,6 +283,14 @@ class OrgVectors:
                                backlog)
                     positions = np.asarray(self._pending_pos[:take], dtype=np.int64)
                     vectors = self._exact.get(positions)
+                    if not len(self._ann) and self._viewed is None:
+                        # An empty graph is built for the backlog's size at once (a load
+                        # from the store queues every vector), not rebuilt right after.
+                        params = graph_params(backlog)
+                        if params != self.params:
+                            self.params = params
+                            self._ann = _new_index(self.dimensions, params)
+                            self._ef = ANN_EXPANSION_SEARCH
                     if self._center is None:
                         # From as many of the first vectors as there are (up to a
                         # sample), not just this slice: measured at 20k real chunks,
@@ -261,7 +338,8 @@ class OrgVectors:
 
     def cost(self) -> int:
         """Rows a search touches, roughly (for the inline-or-thread decision)."""
-        return search_ef(len(self._ann)) * ANN_CONNECTIVITY + len(self._pending_pos)
+        return (search_ef(len(self._ann), self.params.connectivity)
+                * self.params.connectivity + len(self._pending_pos))
 
     def vector_at(self, position: int) -> FloatArray | None:
         with self._lock:
@@ -280,7 +358,7 @@ class OrgVectors:
         parts_pos: list[IntArray] = []
         parts_score: list[FloatArray] = []
         if len(self._ann) and self._center is not None:
-            ef = search_ef(len(self._ann))
+            ef = search_ef(len(self._ann), self.params.connectivity)
             if ef != self._ef:
                 # usearch has a setter; mypy reads the property from its stub alone
                 self._ann.expansion_search = ef  # type: ignore[misc]
@@ -307,9 +385,10 @@ class OrgVectors:
         return np.concatenate(parts_pos), np.concatenate(parts_score)
 
     # -- persistence ---------------------------------------------------------------------
-    def export(self, graph_file: Path) -> tuple[FloatArray, IntArray, IntArray]:
-        """Save the flushed graph at ``graph_file``; returns (centre, keys, their
-        positions) for the file that wraps it.
+    def export(self, graph_file: Path) -> Exported:
+        """Save the flushed graph at ``graph_file``; returns its centre, keys, their
+        positions, scale and parameters, for the file that wraps it (one moment's: a
+        :meth:`rebuild` may change them right after).
 
         Straight to a file: ``Index.save()`` to memory would be one more copy of the
         graph (~650 MB at a million chunks) at the process's peak.
@@ -320,16 +399,18 @@ class OrgVectors:
             keys = np.flatnonzero(self._pos_of_key[: self._next_key] >= 0).astype(np.int64)
             center = (self._center if self._center is not None
                       else np.zeros(self.dimensions, dtype=np.float32))
-            return center.copy(), keys, self._pos_of_key[keys].copy()
+            return Exported(center.copy(), keys, self._pos_of_key[keys].copy(), self.scale,
+                            self.params)
 
     def restore(self, raw: memoryview | bytes, center: FloatArray, keys: IntArray,
                 positions: IntArray, *, view: bool = False) -> None:
         """Install a saved graph: ``keys`` map to ``positions`` (-1: drop the key).
 
-        Its codes' scale is set first (:attr:`scale`, saved with the graph). ``view``:
+        Its codes' scale is set first (:attr:`scale`, saved with the graph), and the
+        parameters it was built with (:attr:`params`, also saved with it). ``view``:
         search ``raw`` in place until :meth:`settle` (``raw`` must stay unchanged).
         """
-        ann = _new_index(self.dimensions)
+        ann = _new_index(self.dimensions, self.params)
         gone = keys[positions < 0]
         if view:
             ann.view(raw)
@@ -339,6 +420,10 @@ class OrgVectors:
                 ann.remove(gone.astype(np.uint64))
         with self._lock:
             self._ann = ann
+            # The graph's M is the file's (usearch reads it from the graph); later adds
+            # use the efConstruction it was built with.
+            self.params = dataclasses.replace(self.params,
+                                              connectivity=int(ann.connectivity))
             self._ef = ANN_EXPANSION_SEARCH  # a new index starts at its default
             self._viewed = (raw, keys) if view else None
             # A graph saved before any vector was coded has no centre or scale yet: the
@@ -373,7 +458,7 @@ class OrgVectors:
             if viewed is None:
                 return
             raw, keys = viewed
-            ann = _new_index(self.dimensions)
+            ann = _new_index(self.dimensions, self.params)
             ann.load(raw)
             with self._lock:
                 dead = keys[self._pos_of_key[keys] < 0]
@@ -386,12 +471,82 @@ class OrgVectors:
             del old
             del raw, viewed
 
+    @property
+    def needs_rebuild(self) -> bool:
+        """Whether the graph was built with weaker parameters than its size calls for
+        (:func:`graph_params`): :meth:`rebuild` would replace it."""
+        return (len(self._ann) > 0 and self._center is not None
+                and not self.params.covers(graph_params(len(self))))
+
+    def rebuild(self, threads: int = 1) -> bool:
+        """Build the graph again with the parameters its size calls for, from the exact
+        vectors, and swap it in; returns whether it did.
+
+        Minutes of CPU at a million vectors (docs/performance.md): run it off the event
+        loop. usearch releases the GIL while it adds, and the old graph answers
+        searches meanwhile (only the exact rows' reads take the lock, briefly). Vectors
+        queued meanwhile stay pending (scanned exactly) until the next flush; keys
+        removed meanwhile are removed from the new graph before the swap, as in
+        :meth:`settle`. :meth:`close` stops it between slices.
+        """
+        with self._flush_lock:
+            target = graph_params(len(self))
+            if not self.needs_rebuild or self._cancel.is_set():
+                return False
+            with self._lock:
+                keys = np.flatnonzero(self._pos_of_key[: self._next_key] >= 0).astype(
+                    np.int64)
+                positions = self._pos_of_key[keys].copy()
+            if not keys.shape[0]:
+                return False
+            started = time.perf_counter()
+            # A new centre and scale from a sample spread over every vector: the first
+            # flush's were from the few vectors it had (the first upload).
+            sample = positions[np.linspace(0, positions.shape[0] - 1,
+                                           min(CENTER_SAMPLE, positions.shape[0])
+                                           ).astype(np.int64)]
+            vectors = self._exact.get(sample)
+            center = np.mean(vectors, axis=0).astype(np.float32)
+            scale = code_scale(vectors - center)
+            ann = _new_index(self.dimensions, target)
+            # Same keys: the key <-> position maps stay valid across the swap.
+            for lo in range(0, keys.shape[0], REBUILD_SLICE):
+                if self._cancel.is_set():
+                    return False
+                rows = self._exact.get(positions[lo:lo + REBUILD_SLICE])
+                ann.add(keys[lo:lo + REBUILD_SLICE].astype(np.uint64),
+                        encode(rows - center, scale), threads=threads)
+            with self._lock:
+                dead = keys[self._pos_of_key[keys] < 0]
+                if dead.shape[0]:
+                    ann.remove(dead.astype(np.uint64))
+                old, self._ann = self._ann, ann
+                viewed, self._viewed = self._viewed, None
+                self._center, self.scale, self.params = center, scale, target
+                self._ef = ANN_EXPANSION_SEARCH
+                self.dirty = True
+            # A view reads the file's bytes: it goes before they are released.
+            del old, viewed
+        log.info("org vector graph rebuilt for %d vectors with M %d, efConstruction %d "
+                 "in %.0f s", keys.shape[0], target.connectivity, target.expansion_add,
+                 time.perf_counter() - started)
+        return True
+
+    def cancel_rebuild(self, cancel: bool = True) -> None:
+        """Stop a running :meth:`rebuild` at its next slice (``cancel=False``: allow
+        rebuilds again)."""
+        if cancel:
+            self._cancel.set()
+        else:
+            self._cancel.clear()
+
     def close(self) -> None:
         """Release the exact vectors' file (and a viewed graph's)."""
+        self._cancel.set()
         self._exact.close()
         with self._lock:
             if self._viewed is not None:
-                self._ann = _new_index(self.dimensions)
+                self._ann = _new_index(self.dimensions, self.params)
                 self._ef = ANN_EXPANSION_SEARCH
                 self._viewed = None
 
@@ -406,14 +561,23 @@ class OrgVectors:
         return out
 
 
-def search_ef(size: int) -> int:
+def graph_params(size: int) -> GraphParams:
+    """The parameters a graph of ``size`` vectors is built with (module doc)."""
+    return LARGE_GRAPH if size >= LARGE_GRAPH_FROM else SMALL_GRAPH
+
+
+def search_ef(size: int, connectivity: int = ANN_CONNECTIVITY) -> int:
     """The graph's search breadth for ``size`` vectors: ANN_EXPANSION_SEARCH up to
-    EF_GROWTH_FROM, then growing as ``size ** EF_POWER`` (400,000: 1,017; a million:
-    1,931)."""
+    EF_GROWTH_FROM, then growing as ``size ** EF_POWER`` (an M 16 graph of 400,000:
+    1,017; of a million: 1,931); a better-connected graph on its own curve."""
     if size <= EF_GROWTH_FROM:
         return ANN_EXPANSION_SEARCH
-    grown = ANN_EXPANSION_SEARCH * (size / EF_GROWTH_FROM) ** EF_POWER
-    return min(EF_MAX, int(grown))
+    if connectivity >= LARGE_GRAPH.connectivity:
+        power, most = LARGE_EF_POWER, LARGE_EF_MAX
+    else:
+        power, most = EF_POWER, EF_MAX
+    grown = ANN_EXPANSION_SEARCH * (size / EF_GROWTH_FROM) ** power
+    return min(most, int(grown))
 
 
 def code_scale(centred: FloatArray) -> float:
@@ -438,13 +602,13 @@ def encode_query(query: FloatArray) -> npt.NDArray[np.int8]:
     return encode(query, CODE_MAX / peak if peak > 0 else 1.0)
 
 
-def _new_index(dimensions: int) -> Index:
+def _new_index(dimensions: int, params: GraphParams) -> Index:
     # Imported on first use: usearch takes ~0.3-1 s to import, and a process that never
     # searches org knowledge (a client, a caller-only engine) should not pay it.
     from usearch.index import Index
 
     return Index(ndim=dimensions, metric="ip", dtype=ANN_DTYPE,
-                 connectivity=ANN_CONNECTIVITY, expansion_add=ANN_EXPANSION_ADD,
+                 connectivity=params.connectivity, expansion_add=params.expansion_add,
                  expansion_search=ANN_EXPANSION_SEARCH)
 
 
