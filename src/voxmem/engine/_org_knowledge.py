@@ -104,13 +104,19 @@ class OrgKnowledge:
 
     async def _load(self, org: OrgMemory) -> None:
         await org.load(self._store)
-        ann = org.index.ann
-        if org.load_error is None and ann is not None and ann.needs_rebuild:
-            # A graph saved with older parameters than its size calls for (an upgrade,
-            # or a graph that grew past the threshold before a restart): the upkeep
-            # rebuilds it in the background while the saved one serves.
-            await asyncio.get_running_loop().run_in_executor(
-                None, org.upkeep, ORG_SAVE_INTERVAL_S)
+        await self._upgrade(org)
+
+    async def _upgrade(self, org: OrgMemory) -> None:
+        try:
+            ann = org.index.ann
+            if org.load_error is None and ann is not None and ann.needs_rebuild:
+                # A graph saved with older parameters than its size calls for (an
+                # upgrade, or a graph that grew past the threshold before a restart):
+                # the upkeep rebuilds it in the background while the saved one serves.
+                await asyncio.get_running_loop().run_in_executor(
+                    None, org.upkeep, ORG_SAVE_INTERVAL_S)
+        finally:
+            org.upgraded.set()
 
     def loaded(self, tenant_id: str, project_id: str) -> OrgMemory | None:
         """The project's warm org index if one exists (loaded or loading), without
@@ -148,9 +154,7 @@ class OrgKnowledge:
                 await fresh.load(self._store)
                 if fresh.load_error is None:
                     self._orgs[key] = fresh
-                    if fresh.index.ann is not None and fresh.index.ann.needs_rebuild:
-                        self._spawn(asyncio.get_running_loop().run_in_executor(
-                            None, fresh.upkeep, ORG_SAVE_INTERVAL_S))
+                    self._spawn(self._upgrade(fresh))
         finally:
             self._replacing.discard(key)
             if force:

@@ -117,6 +117,9 @@ class OrgMemory:
         self.damaged = False
         #: set when a damaged index's replacement load ended (OrgKnowledge)
         self.replaced = asyncio.Event()
+        #: set when the work after the load ended: the graph's rebuild when its saved
+        #: parameters were older than its size calls for (OrgKnowledge)
+        self.upgraded = asyncio.Event()
         #: how the last load got its vectors: "file", "file+store" or "store"
         self.vectors_from = ""
         #: create_index writes that arrived while loading, applied when the load ends

@@ -142,7 +142,7 @@ EF_POWER = 0.7
 EF_MAX = 2_560
 #: The same for a LARGE_GRAPH (its own fit: a better-connected graph needs a narrower
 #: search for the same recall, and each step of it costs more).
-LARGE_EF_POWER = 0.7
+LARGE_EF_POWER = 0.55
 LARGE_EF_MAX = 2_048
 #: Vectors the centre is averaged over (the first ones indexed).
 CENTER_SAMPLE = 10_000
