@@ -1,8 +1,10 @@
-"""Listing a caller's facts reads the facts, not every turn of the caller (migration 0007).
+"""The session-start block's reads of a caller not warm yet do not walk every item of
+the caller (migration 0007).
 
-A caller with thousands of turns and a few dozen facts: the session-start block of a
-caller not warm yet and the warm load both list the facts. Both backends keep a partial
-index of fact rows, and the statements are planned on it.
+A caller with thousands of turns and a few dozen facts: the block of a caller not warm
+yet and the warm load both list the facts, and the block reads the previous call's last
+turns. Both backends keep a partial index of fact rows and an index of a call's items by
+kind and time, and the statements are planned on them.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from voxmem.store._migrations import load_migrations
 
 T0 = 1_780_000_000.0
 INDEX = "items_facts_by_caller"
+CALL_INDEX = "items_by_session_time"
 
 
 @pytest.fixture
@@ -78,9 +81,13 @@ async def test_facts_are_listed_among_many_turns_newest_first(store: Store) -> N
     assert [f.id for f in await store.list_facts(bob)] == ["bob-f1", "bob-f0"]
 
 
-@pytest.mark.parametrize("history", [False, True])
-def test_sqlite_plans_the_facts_listing_on_the_facts_index(
-        sqlite_settings: Settings, history: bool) -> None:
+@pytest.mark.parametrize(("statement", "args", "index"), [
+    (sql.LIST_FACTS[False, False].sqlite, (), INDEX),
+    (sql.LIST_FACTS[True, False].sqlite, (), INDEX),
+    (sql.SESSION_TURNS.sqlite, ("s1", 4), CALL_INDEX),
+])
+def test_sqlite_plans_the_block_reads_on_their_indexes(
+        sqlite_settings: Settings, statement: str, args: tuple[object, ...], index: str) -> None:
     import asyncio
 
     async def create() -> None:
@@ -90,12 +97,12 @@ def test_sqlite_plans_the_facts_listing_on_the_facts_index(
 
     asyncio.run(create())
     with sqlite3.connect(sqlite_settings.data_path / "voxmem.db") as conn:
-        plan = conn.execute("EXPLAIN QUERY PLAN " + sql.LIST_FACTS[history, False].sqlite,
-                            ("t1", "p1", "*", "ann")).fetchall()
-    assert any(INDEX in str(row[-1]) for row in plan), plan
+        plan = conn.execute("EXPLAIN QUERY PLAN " + statement,
+                            ("t1", "p1", "*", "ann", *args)).fetchall()
+    assert any(index in str(row[-1]) for row in plan), plan
 
 
-async def test_postgres_plans_the_facts_listing_on_the_facts_index(
+async def test_postgres_plans_the_block_reads_on_their_indexes(
         postgres_server: str | None, tmp_path: Path) -> None:
     dsn = _postgres.require(postgres_server)
     url = _postgres.fresh_database(dsn)
@@ -113,6 +120,10 @@ async def test_postgres_plans_the_facts_listing_on_the_facts_index(
             plan = "\n".join(r[0] for r in conn.execute(
                 "EXPLAIN " + sql.LIST_FACTS[False, False].postgres,
                 ("t1", "p1", "*", "ann")).fetchall())
+            call_plan = "\n".join(r[0] for r in conn.execute(
+                "EXPLAIN " + sql.SESSION_TURNS.postgres,
+                ("t1", "p1", "*", "ann", "s1", 4)).fetchall())
     finally:
         _postgres.drop_database(dsn, url)
     assert INDEX in plan, plan
+    assert CALL_INDEX in call_plan, call_plan
