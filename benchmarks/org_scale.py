@@ -192,7 +192,8 @@ async def load_and_search(args: argparse.Namespace, data_dir: str,
 
         # A restart from the files searches the saved graph in place until it changes.
         out["graph"] = "viewed (file pages)" if ann.viewed else "loaded"
-        out["ann_ef"] = search_ef(len(org.index))
+        out["ann_ef"] = search_ef(len(org.index), ann.params.connectivity)
+        out["ann_connectivity"] = ann.params.connectivity
     out["rss_mb_loaded"] = round(rss_mb())
     out["rss_mb_loaded_parts"] = rss_parts()
     try:

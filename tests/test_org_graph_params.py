@@ -13,10 +13,11 @@ import numpy.typing as npt
 import pytest
 
 from voxmem import Settings
-from voxmem.engine import MemoryEngine, _org_vectors
+from voxmem.engine import MemoryEngine, _org_params
 from voxmem.engine._org_file import MAGIC, org_vector_path
 from voxmem.engine._org_memory import OrgMemory
-from voxmem.engine._org_vectors import LARGE_GRAPH, SMALL_GRAPH, OrgVectors, search_ef
+from voxmem.engine._org_params import LARGE_GRAPH, SMALL_GRAPH, search_ef
+from voxmem.engine._org_vectors import OrgVectors
 
 T, P = "default", "p1"
 TEXTS = [f"Branch {i} of the library on Elm Road lends {i % 7 + 2} books a week and "
@@ -48,7 +49,7 @@ def test_a_graph_grown_past_the_threshold_is_rebuilt_with_the_large_parameters(
         ann.add(np.arange(1_500, dtype=np.int64), base[:1_500])
         ann.flush()
         assert ann.params == SMALL_GRAPH and not ann.needs_rebuild
-        monkeypatch.setattr(_org_vectors, "LARGE_GRAPH_FROM", 2_000)
+        monkeypatch.setattr(_org_params, "LARGE_GRAPH_FROM", 2_000)
         # More go in on the small graph's parameters (a graph is rebuilt, not mixed) ...
         ann.add(np.arange(1_500, 2_500, dtype=np.int64), base[1_500:2_500])
         ann.flush()
@@ -80,7 +81,7 @@ def test_a_cancelled_rebuild_leaves_the_graph_as_it_was(
     try:
         ann.add(np.arange(1_500, dtype=np.int64), base)
         ann.flush()
-        monkeypatch.setattr(_org_vectors, "LARGE_GRAPH_FROM", 1_000)
+        monkeypatch.setattr(_org_params, "LARGE_GRAPH_FROM", 1_000)
         ann.cancel_rebuild()
         assert not ann.rebuild()
         assert ann.params == SMALL_GRAPH and ann.needs_rebuild
@@ -92,7 +93,7 @@ def test_a_cancelled_rebuild_leaves_the_graph_as_it_was(
 
 def test_a_large_backlog_into_an_empty_graph_is_built_large_at_once(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_org_vectors, "LARGE_GRAPH_FROM", 1_000)
+    monkeypatch.setattr(_org_params, "LARGE_GRAPH_FROM", 1_000)
     base = _vectors(1_200)
     ann = OrgVectors(32, scratch_dir=tmp_path)
     try:
@@ -164,7 +165,7 @@ async def test_a_file_saved_with_older_parameters_is_read_then_rebuilt_and_saved
 
     # An upgrade whose threshold this project is past: the saved graph (read as it is,
     # not rebuilt from the store) serves, the upkeep after the load rebuilds and saves.
-    monkeypatch.setattr(_org_vectors, "LARGE_GRAPH_FROM", 50)
+    monkeypatch.setattr(_org_params, "LARGE_GRAPH_FROM", 50)
     engine, org = await _open(settings)
     try:
         assert org.vectors_from == "file" and org.rows_from == "file"

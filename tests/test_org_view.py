@@ -121,7 +121,7 @@ async def test_a_removal_while_viewed_is_saved_without_the_removed_key(
 
 
 def test_search_breadth_grows_with_the_graph_past_the_threshold() -> None:
-    from voxmem.engine._org_vectors import (
+    from voxmem.engine._org_params import (
         ANN_EXPANSION_SEARCH,
         EF_GROWTH_FROM,
         EF_MAX,
@@ -136,16 +136,16 @@ def test_search_breadth_grows_with_the_graph_past_the_threshold() -> None:
 
 async def test_a_viewed_graph_searches_at_the_breadth_its_size_needs(
         settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    from voxmem.engine import _org_vectors
+    from voxmem.engine import _org_params
 
     await _build(settings)
     engine, org = await _open(settings)
     try:
         ann = org.index.ann
         assert ann is not None and ann.viewed
-        monkeypatch.setattr(_org_vectors, "EF_GROWTH_FROM", 30)  # this graph is "large"
-        expected = _org_vectors.search_ef(len(TEXTS))
-        assert expected > _org_vectors.ANN_EXPANSION_SEARCH
+        monkeypatch.setattr(_org_params, "EF_GROWTH_FROM", 30)  # this graph is "large"
+        expected = _org_params.search_ef(len(TEXTS))
+        assert expected > _org_params.ANN_EXPANSION_SEARCH
         _dense(engine, org, TEXTS[:1])
         assert ann._ann.expansion_search == expected
         ann.settle()  # a new graph object: the breadth is set on it again

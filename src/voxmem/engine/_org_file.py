@@ -55,8 +55,9 @@ import numpy as np
 
 from .._files import PRIVATE_DIR_MODE
 from ._id_tables import BytesArray, id_array
+from ._org_params import SMALL_GRAPH, GraphParams
 from ._org_snapshot import checksum, checksum_bytes, checksum_step
-from ._org_vectors import ANN_DTYPE, SMALL_GRAPH, FloatArray, GraphParams, IntArray
+from ._org_vectors import ANN_DTYPE, FloatArray, IntArray
 
 __all__ = ["SavedVectors", "exact_path", "org_vector_path", "read_vectors", "store_key",
            "write_exact", "write_vectors"]
