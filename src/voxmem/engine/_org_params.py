@@ -42,10 +42,11 @@ class GraphParams:
 
 #: Graph parameters below LARGE_GRAPH_FROM vectors, and from there on (docs/performance.md
 #: "A better-connected graph past 300,000 chunks"): the M 16 graph tops out near strict
-#: recall@10 0.98 at a million chunks however wide the search; at 400,000 the M 24 graph
-#: reached 0.985 at ef 640 and 0.993 at 1,024, where M 16 needed ~900 and flattened near
-#: 0.989. M 24 costs ~1.3x the CPU per vector added (100,000 vectors: 90 against 71 s)
-#: and ~1.1x the bytes, so small graphs, which reach the target without it, keep M 16.
+#: recall@10 0.98 at a million chunks however wide the search; on the same 400,000
+#: vectors the M 24 graph reached 0.985 at ef 640 and 0.989 at 768, where M 16 needed
+#: 1,024 and 1,536 (1.5x the search CPU) and was flattening. M 24 costs 1.1-1.3x the
+#: CPU per vector added and ~1.1x the bytes, so small graphs, which reach the target
+#: without it (M 16: 0.991 at 100,000, ef 512), keep M 16.
 SMALL_GRAPH = GraphParams(ANN_CONNECTIVITY, ANN_EXPANSION_ADD)
 LARGE_GRAPH = GraphParams(24, ANN_EXPANSION_ADD)
 LARGE_GRAPH_FROM = 300_000
@@ -62,7 +63,8 @@ EF_MAX = 2_560
 #: The same for a LARGE_GRAPH (M 24), its own fit: a better-connected graph needs a
 #: narrower search for the same recall. Measured on 400,000 chunks of the same text
 #: (strict recall@10 after rescoring, 300 questions): ef 512 0.980, 640 0.985, 768
-#: 0.989, 1,024 0.993 (against 0.970 / 0.976 / 0.981 / 0.988 for the M 16 graph there).
+#: 0.989, 1,024 0.993 (against 0.972 / 0.977 / 0.981 / 0.986 for an M 16 graph of the
+#: same vectors).
 #: From 250,000 it grows as size ** 0.65, the growth the M 16 graph's ef showed below its
 #: ceiling: 695 at 400,000, 1,261 at a million (extrapolated, not measured there).
 LARGE_EF_FROM = 250_000
