@@ -37,12 +37,23 @@ class Ranked:
 
 
 def top_of(positions: IntArray, scores: npt.NDArray[np.floating], k: int) -> Ranked:
-    """Top ``k`` of (positions, scores) pairs, best first."""
-    if not positions.shape[0] or k <= 0:
+    """Top ``k`` of (positions, scores) pairs, best first; equal scores keep their
+    order in the input (ascending positions, for a caller that passes them so).
+
+    Deterministic on ties, also at the cut: ``argpartition`` picked among equal scores
+    at the k-th place arbitrarily, so two exact searches (the pruned and the exhaustive
+    BM25, ``_bm25.py``) could answer different documents of the same score.
+    """
+    m = positions.shape[0]
+    if not m or k <= 0:
         return Ranked.empty()
-    if positions.shape[0] > k:
-        part = np.argpartition(-scores, k - 1)[:k]
-        positions, scores = positions[part], scores[part]
+    if m > k:
+        kth = np.partition(scores, m - k)[m - k]
+        above = scores > kth
+        tied = scores == kth
+        # Of the documents tied at the cut, the first ones in input order fill the k.
+        keep = above | (tied & (np.cumsum(tied) <= k - int(np.count_nonzero(above))))
+        positions, scores = positions[keep], scores[keep]
     order = np.argsort(-scores, kind="stable")
     return Ranked(positions[order].astype(np.int64), scores[order].astype(np.float32))
 
