@@ -32,10 +32,10 @@ from voxmem.embeddings import Vectors
 from voxmem.embeddings.static import StaticEmbedder
 from voxmem.engine import MemoryEngine
 from voxmem.engine._analysis import analyze
+from voxmem.engine._bm25 import ascending_union as _ascending_union
 from voxmem.engine._caller_memory import CallerMemory, Doc, build_memory
 from voxmem.engine._fusion import load_fusion
 from voxmem.engine._org_memory import OrgMemory
-from voxmem.engine._bm25 import ascending_union as _ascending_union
 from voxmem.engine._postings import Postings
 from voxmem.engine._rank import RankParams, best_neighbours
 from voxmem.engine._recall import (

@@ -397,12 +397,12 @@ class Postings:
             return Ranked(members[best.positions], best.scores)
         prune = len(query) > 1 and sum(t.size for t in query) >= PRUNE_MIN_POSTINGS
         if prune:
-            for term, where in zip(query, located, strict=True):
+            for scored, where in zip(query, located, strict=True):
                 factor = max(
                     seg.factor_bound(i, doc_len, avgdl) if seg is not None
                     else factor_bound(tfs, doc_len[docs], avgdl)
-                    for (seg, i), (docs, tfs) in zip(where, term.parts, strict=True))
-                term.bound = term_bound(term.idf, factor)
+                    for (seg, i), (docs, tfs) in zip(where, scored.parts, strict=True))
+                scored.bound = term_bound(scored.idf, factor)
         return top_k(query, k, ok, doc_len, avgdl, self._scratch, prune)
 
     def _parts(self, tid: int) -> tuple[list[tuple[npt.NDArray[np.int32], FloatArray]],
