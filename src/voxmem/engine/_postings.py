@@ -161,14 +161,16 @@ class Postings:
         self.doc_len = np.zeros(64, dtype=np.float32)
         #: Zeros over every position: a search adds its scores here and clears what it
         #: touched (allocating and zeroing n scores per search was ~0.5 ms at 1M rows).
-        self._scratch = np.zeros(64, dtype=np.float64)
+        #: Made on the first search that needs it: a caller's searches are filtered to
+        #: its members and never do.
+        self._scratch: npt.NDArray[np.float64] | None = None
         #: Total length of the live documents (BM25's average document length).
         self.len_sum = 0.0
 
     def reserve(self, capacity: int, used: int) -> None:
         if capacity > self.doc_len.shape[0]:
             self.doc_len = grow(self.doc_len, capacity, used)
-            self._scratch = np.zeros(capacity, dtype=np.float64)
+            self._scratch = None
 
     # -- writing -------------------------------------------------------------------------
     def add(self, pos: int, terms: Sequence[str]) -> None:
@@ -403,6 +405,8 @@ class Postings:
                     else factor_bound(tfs, doc_len[docs], avgdl)
                     for (seg, i), (docs, tfs) in zip(where, scored.parts, strict=True))
                 scored.bound = term_bound(scored.idf, factor)
+        if self._scratch is None:
+            self._scratch = np.zeros(doc_len.shape[0], dtype=np.float64)
         return top_k(query, k, ok, doc_len, avgdl, self._scratch, prune)
 
     def _parts(self, tid: int) -> tuple[list[tuple[npt.NDArray[np.int32], FloatArray]],
