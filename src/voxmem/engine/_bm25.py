@@ -160,11 +160,11 @@ def exhaustive(terms: list[TermPostings], k: int, ok: BoolArray, doc_len: FloatA
     if len(terms) == 1:
         # One term lists each document once: its contributions are the scores.
         (term,) = terms
-        docs = np.concatenate([d for d, _ in term.parts]).astype(np.int64)
+        listed = np.concatenate([d for d, _ in term.parts]).astype(np.int64)
         units = np.concatenate([contributions(d, t, term.idf, doc_len, avgdl)
                                 for d, t in term.parts])
-        keep = ok[docs]
-        return _ranked(docs[keep], units[keep], k)
+        keep = ok[listed]
+        return _ranked(listed[keep], units[keep], k)
     touched = [docs for term in terms for docs, _ in term.parts]
     try:
         for term in terms:
