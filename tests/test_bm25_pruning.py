@@ -197,6 +197,15 @@ def test_top_of_keeps_input_order_among_ties_at_the_cut() -> None:
     got = top_of(positions, scores, 4)
     assert got.positions.tolist() == [10, 40, 20, 30]
     assert top_of(positions, scores, 3).positions.tolist() == [10, 40, 20]
+    # Past the size sorted whole: partitioned, ties at the cut still in input order.
+    rng = np.random.default_rng(8)
+    many = rng.integers(0, 50, 5_000).astype(np.float32)
+    order = rng.permutation(5_000).astype(np.int64)
+    for k in (1, 37, 100, 4_999):
+        want = sorted(range(5_000), key=lambda i: (-many[i], i))[:k]
+        got = top_of(order, many, k)
+        assert got.positions.tolist() == order[want].tolist()
+        assert got.scores.tolist() == many[want].tolist()
 
 
 def test_bounds_hold_for_every_posting_at_any_average_length() -> None:

@@ -36,6 +36,10 @@ class Ranked:
         return int(self.positions.shape[0])
 
 
+#: Up to this many pairs :func:`top_of` sorts them all.
+SORT_ALL_MAX = 1_024
+
+
 def top_of(positions: IntArray, scores: npt.NDArray[np.floating], k: int) -> Ranked:
     """Top ``k`` of (positions, scores) pairs, best first; equal scores keep their
     order in the input (ascending positions, for a caller that passes them so).
@@ -47,13 +51,23 @@ def top_of(positions: IntArray, scores: npt.NDArray[np.floating], k: int) -> Ran
     m = positions.shape[0]
     if not m or k <= 0:
         return Ranked.empty()
+    if m <= SORT_ALL_MAX:
+        # Few: one stable sort is cheaper than partitioning and checking the cut.
+        order = np.argsort(-scores, kind="stable")[:k]
+        return Ranked(positions[order].astype(np.int64), scores[order].astype(np.float32))
     if m > k:
-        kth = np.partition(scores, m - k)[m - k]
-        above = scores > kth
-        tied = scores == kth
-        # Of the documents tied at the cut, the first ones in input order fill the k.
-        keep = above | (tied & (np.cumsum(tied) <= k - int(np.count_nonzero(above))))
-        positions, scores = positions[keep], scores[keep]
+        part = np.argpartition(-scores, k - 1)[:k]
+        kth = scores[part].min()
+        if np.count_nonzero(scores >= kth) > k:
+            # Ties at the cut (rare but for duplicates): the first in input order fill
+            # the k.
+            above = scores > kth
+            tied = scores == kth
+            part = np.flatnonzero(
+                above | (tied & (np.cumsum(tied) <= k - int(np.count_nonzero(above)))))
+        else:
+            part.sort()  # input order, for the stable sort below
+        positions, scores = positions[part], scores[part]
     order = np.argsort(-scores, kind="stable")
     return Ranked(positions[order].astype(np.int64), scores[order].astype(np.float32))
 
