@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import difflib
 import re
 
 from ._base import MAX_FACTS, ExtractedFact, Transcript
@@ -55,6 +56,7 @@ from ._spoken import join_stray_digits, restore_apostrophes, spelled_letters, sp
 from ._text import (
     DEFAULT_COUNTRY_CODE,
     clean_fillers,
+    mark_spelled_gaps,
     spelled_out_to_words,
     spoken_digits_to_numerals,
     spoken_emails_to_addresses,
@@ -143,6 +145,30 @@ _STUTTER = re.compile(r"\b([a-z][a-z']+)(?:\s+\1\b)+", re.IGNORECASE)
 _NUMBER_REPAIR = re.compile(
     r"\b\d[\d-]*\s+(?:(?:uh|um|er|oh)\s+)?(?:(?:no|sorry|i\s+mean|wait|scratch\s+that|"
     r"hang\s+on)[\s,]+)+(?:(?:it's|its|it\s+is)\s+)?(?=\d)", re.IGNORECASE)
+# "ana uh anna", "dan um daniel", "can er cancel": a word broken off at a hesitation and
+# said again, whole or corrected, right after it. Only the second is meant.
+_WORD_REPAIR = re.compile(
+    r"\b(?P<first>[a-z]{2,})[,.]?\s+(?:u+h+m*|u+m+|e+r+m*|e+h+|ah+)[,.]?\s+(?P<second>[a-z]{2,})\b",
+    re.IGNORECASE)
+
+
+# Words the agent wrote with a capital: the names it heard.
+_CAPITALISED = re.compile(r"\b[A-Z][a-z]+\b")
+# Short words that are whole as said ("the uh then", "for uh four").
+_NOT_BROKEN_OFF = frozenset({"the", "and", "but", "for", "to", "in", "on", "it", "at", "so",
+                             "we", "he", "my", "me", "an", "or", "of", "is", "as", "be"})
+
+
+def _repair_word(m: re.Match[str]) -> str:
+    first, second = m.group("first").lower(), m.group("second").lower()
+    if first in _NOT_BROKEN_OFF:
+        return m.group(0)
+    if first != second and (second.startswith(first)
+                            or difflib.SequenceMatcher(None, first, second).ratio() >= 0.75):
+        return m.group("second")
+    return m.group(0)
+
+
 _RIGHT_AWAY = re.compile(r"\b(?:right\s+away|straight\s+away|right\s+now|in\s+a\s+moment)\b",
                          re.IGNORECASE)
 _IN_A_MOMENT = re.compile(
@@ -337,7 +363,7 @@ class RuleExtractor:
             view = TurnView(
                 index=index,
                 turn_id=turn.turn_id,
-                user=self._prepare(user, caller=True),
+                user=self._prepare(user, caller=True, reply=agent),
                 agent=self._prepare(agent, caller=False),
                 prev_agent=prev_agent,
                 prev_user=views[-1].user if views else "",
@@ -389,13 +415,17 @@ class RuleExtractor:
             return self._learned
         return default_classifier() if self._learned else None
 
-    def _prepare(self, text: str, *, caller: bool) -> str:
+    def _prepare(self, text: str, *, caller: bool, reply: str = "") -> str:
+        if caller:
+            text = _WORD_REPAIR.sub(_repair_word, mark_spelled_gaps(text))
         text = clean_fillers(text)
         if caller:
             text = restore_apostrophes(text)
             text = spoken_emails_to_addresses(spoken_numbers(text))
             text = spelled_letters(text)
-            text = spelled_out_to_words(spoken_numbers(spoken_digits_to_numerals(text)))
+            written = frozenset(w.lower() for w in _CAPITALISED.findall(reply))
+            text = spelled_out_to_words(spoken_numbers(spoken_digits_to_numerals(text)),
+                                        written)
             text = spoken_emails_to_addresses(join_stray_digits(text))
             text = _STUTTER.sub(r"\1", text)
             text = _NUMBER_REPAIR.sub("", text)
