@@ -21,11 +21,16 @@ from __future__ import annotations
 import re
 
 from ._rules_common import TurnView
+from ._rules_people import is_common_word
 from ._select import Candidate
-from ._text import title_name
+from ._text import title_name, word_set
 
 __all__ = ["ADDRESS_RULES"]
 
+# Words before a family name that are not a first name ("mrs pike", "dear ellis").
+_NOT_FIRST = word_set("mr mrs ms miss mx dr doctor dear sir madam mister missus")
+# The family name ends the name ("farouk el amin" + "Mr. El Amin" is not "Farouk El").
+_NAME_ENDS = r"(?=\s*(?:$|[,.;!?]|(?:and|here|speaking|calling|from|please|thanks)\b))"
 _TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx)\.?\s+(?P<family>[A-Z][A-Za-z'-]*[a-z])"
 _GREET = (r"(?:Thanks|Thank\s+you|Hi|Hello|Hey|Morning|Afternoon|Evening|Good\s+(?:morning|"
           r"afternoon|evening)|Yes|Great|Lovely|Perfect|Right|Okay|Ok|Of\s+course|Certainly|"
@@ -44,6 +49,13 @@ _CONFIRMS = re.compile(
 
 
 def _surname(t: TurnView, family: str, offset: int, confidence: float) -> Candidate:
+    # "much obliged. geoffrey lamb" + "Thank you Mr. Lamb.": the caller said the whole name
+    # in this turn, and the word before the family name the agent wrote is the first name.
+    said = re.search(rf"(?<![\w'])([^\W\d_][\w'-]+)\s+{re.escape(family.lower())}{_NAME_ENDS}",
+                     t.user.lower())
+    if said and not is_common_word(said.group(1)) and said.group(1) not in _NOT_FIRST:
+        return t.candidate(f"Name is {title_name(said.group(1) + ' ' + family)}", "identity",
+                           "name", confidence, offset)
     return t.candidate(f"Surname is {title_name(family)}", "identity", "surname", confidence,
                        offset)
 

@@ -57,7 +57,8 @@ speaks collects pays drives works picks plays does says helps runs sees travels 
 sleeps looks handles deals sorts signs orders books brings drops
 """)
 _NAME_TOKEN = re.compile(r"[a-z][a-z'-]*")
-_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z'-]+)\b")
+# Latin-1 letters too: agents write "Tomás", "Zoë".
+_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ'-]+)\b")
 # The agent asked who is calling.
 _NAME_ASKED = re.compile(
     r"\b(?:your\s+(?:full\s+|first\s+|last\s+)?name|(?:can|could|may)\s+i\s+(?:have|get|take|"
@@ -114,7 +115,7 @@ def is_common_word(word: str) -> bool:
     return word.lower() in _COMMON
 
 
-_WRITTEN_WORD = re.compile(r"\b[A-Z][a-z'-]+\b")
+_WRITTEN_WORD = re.compile(r"\b[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ'-]+\b")
 # Capitalised words an agent starts a sentence with that are not names.
 _AGENT_OPENERS = word_set("""
 perfect noted absolutely certainly lovely brilliant wonderful excellent done booked
@@ -197,17 +198,24 @@ def bare_names(t: TurnView) -> list[Candidate]:
 
 # "this here is bobby ray", "oh and it's priya by the way": an introduction in lower case
 # counts when the agent's reply writes the name with a capital.
+# The introduction may also close a turn after a clause break ("please hurry, it's jackie",
+# "great. gate code is on the post, i'm phil"), and a name may carry an accent ("tomás").
 _INTRO = re.compile(
-    r"(?:^|\b(?:and|oh|hi|hiya|hey|hello|yeah|yes|yo|no|sorry|morning|afternoon|evening|"
-    r"there|yall|y'all|folks|guys|all|great|thanks|much|love|perfect|lovely|cheers|ta|"
-    r"brilliant|alright|hiya|morning|please|ok|okay|right|well|thank\s+you)\s+)(?:it's|its|it\s+is|"
+    r"(?:^|[,.;!?]\s*|\b(?:and|oh|hi|hiya|hey|hello|yeah|yes|yo|no|sorry|morning|afternoon|"
+    r"evening|there|yall|y'all|folks|guys|all|great|thanks|much|love|perfect|lovely|cheers|ta|"
+    r"brilliant|alright|hiya|morning|please|ok|okay|right|well|thank\s+you|cool|sweet|nice|"
+    r"sound|grand|awesome|fab|gracias|obliged|mate|dear|way)[,!]?\s+)(?:it's|its|it\s+is|"
     r"this\s+is|this\s+here\s+is|"
-    r"i'm|im|my\s+name's|name's|myself)\s+(?P<name>[a-z][a-z'-]+(?:\s+[a-z][a-z'-]+)?)",
+    r"i'm|im|my\s+name's|name's|myself)\s+"
+    r"(?P<name>[^\W\d_][\w'-]*(?:\s+[^\W\d_][\w'-]*)?)",
     re.IGNORECASE)
 # Words that end a name said in lower case ("sophie calling", "tom from the garage").
 _AFTER_NAME = word_set("""
 calling here speaking from regarding re about again returning ringing down up over back
 """)
+
+
+_TITLES = word_set("mr mrs ms miss mx dr mister missus")
 
 
 def _surname(word: str, confirmed: frozenset[str]) -> bool:
@@ -231,9 +239,19 @@ def confirmed_intros(t: TurnView) -> list[Candidate]:
     out: list[Candidate] = []
     for m in _INTRO.finditer(t.user):
         words = m.group("name").lower().split()
+        if words and words[0] in _TITLES:
+            # "it's mrs pike": the title is not a first name; the family name may be the
+            # next word of the turn, past the two the pattern took.
+            rest = t.user[m.start("name"):].lower().split()
+            words = rest[1:3]
         if not words or words[0] in _COMMON or words[0] in _AFTER_NAME:
             continue
         if not any(w in confirmed for w in words[:2]):
+            continue
+        if words[0] not in agent_proper_nouns(t.agent) and (
+                m.start() > 0 or not _surname(words[0], frozenset())):
+            # Only a name written mid-sentence ("Thanks Femi") confirms one inside a turn,
+            # or a verb: "ok it's leaking" + "Leaking from where?" is the agent's first word.
             continue
         if words[0] not in confirmed and not _surname(words[0], frozenset()):
             continue
