@@ -48,13 +48,20 @@ _CONFIRMS = re.compile(
     re.IGNORECASE)
 
 
+def _first_name(word: str) -> bool:
+    return not is_common_word(word) and word not in _NOT_FIRST
+
+
 def _surname(t: TurnView, family: str, offset: int, confidence: float) -> Candidate:
     # "much obliged. geoffrey lamb" + "Thank you Mr. Lamb.": the caller said the whole name
     # in this turn, and the word before the family name the agent wrote is the first name.
-    said = re.search(rf"(?<![\w'])([^\W\d_][\w'-]+)\s+{re.escape(family.lower())}{_NAME_ENDS}",
-                     t.user.lower())
-    if said and not is_common_word(said.group(1)) and said.group(1) not in _NOT_FIRST:
-        return t.candidate(f"Name is {title_name(said.group(1) + ' ' + family)}", "identity",
+    said = re.search(rf"(?<![\w'])(?:([^\W\d_][\w'-]+)\s+)?([^\W\d_][\w'-]+)\s+"
+                     rf"{re.escape(family.lower())}{_NAME_ENDS}", t.user.lower())
+    if said and _first_name(said.group(2)):
+        # "anna maria lopez": a middle name too, when the word before it is a name as well.
+        given = [w for w in said.groups() if w and _first_name(w)]
+        given = given if len(given) == 2 else [said.group(2)]
+        return t.candidate(f"Name is {title_name(' '.join([*given, family]))}", "identity",
                            "name", confidence, offset)
     return t.candidate(f"Surname is {title_name(family)}", "identity", "surname", confidence,
                        offset)
