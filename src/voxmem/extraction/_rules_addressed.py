@@ -28,7 +28,8 @@ from ._text import title_name, word_set
 __all__ = ["ADDRESS_RULES"]
 
 # Words before a family name that are not a first name ("mrs pike", "dear ellis").
-_NOT_FIRST = word_set("mr mrs ms miss mx dr doctor dear sir madam mister missus")
+_NOT_FIRST = word_set("""mr mrs ms miss mx dr doctor dear sir madam mister missus myself
+names name's called""")
 # The family name ends the name ("farouk el amin" + "Mr. El Amin" is not "Farouk El").
 _NAME_ENDS = r"(?=\s*(?:$|[,.;!?]|(?:and|here|speaking|calling|from|please|thanks)\b))"
 _TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx)\.?\s+(?P<family>[A-Z][A-Za-z'-]*[a-z])"
@@ -59,7 +60,7 @@ def _surname(t: TurnView, family: str, offset: int, confidence: float) -> Candid
                      rf"{re.escape(family.lower())}{_NAME_ENDS}", t.user.lower())
     if said and _first_name(said.group(2)):
         # "anna maria lopez": a middle name too, when the word before it is a name as well.
-        given = [w for w in said.groups() if w and _first_name(w)]
+        given = [w for w in said.groups() if w and _first_name(w) and w != family.lower()]
         given = given if len(given) == 2 else [said.group(2)]
         return t.candidate(f"Name is {title_name(' '.join([*given, family]))}", "identity",
                            "name", confidence, offset)
