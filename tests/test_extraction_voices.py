@@ -51,3 +51,42 @@ def test_a_family_name_with_two_words_is_not_cut() -> None:
 def test_a_title_before_the_family_name_is_not_a_first_name() -> None:
     found = said(OPENING, ("it's mrs pike", "Thank you Mrs. Pike."))
     assert "Name is Mrs Pike" not in found
+
+
+@pytest.mark.parametrize(("offer", "reply", "fact"), [
+    ("Wednesday at 10?", "wednesday's good", "Appointment booked for Wednesday at 10"),
+    ("Great. Pickup Friday 9am?", "yes", "Appointment booked for Pickup Friday 9am"),
+    ("How about Thursday at 2 with Dr. Ray?", "go on then",
+     "Appointment booked for Thursday at 2 with Dr. Ray"),
+    ("Monday at 4:15 work?", "yep fine, and can you text me a reminder",
+     "Appointment booked for Monday at 4:15"),
+    ("Shall I book you in for Tuesday at 11?", "yes please",
+     "Appointment booked for Tuesday at 11"),
+    ("Shall I hold a table for Sunday lunch?", "lovely",
+     "Agent promised to hold a table for Sunday lunch"),
+    ("Would you like me to email you the quote?", "yes please",
+     "Agent promised to email the quote"),
+])
+def test_an_offer_put_as_a_question_and_taken(offer: str, reply: str, fact: str) -> None:
+    found = said(("hi i need to book in", offer), (reply, "Done."))
+    assert fact in found, found
+
+
+@pytest.mark.parametrize(("offer", "reply"), [
+    # Asked to choose, not offered one thing.
+    ("Monday at 10 or Tuesday at 2?", "yes"),
+    ("What day suits you?", "fine"),
+    ("Do you want Friday at 3?", "yes"),
+    # Refused or bargained in the same clause.
+    ("Wednesday at 10?", "no wednesday's no good"),
+    ("Friday at 9?", "fine but later if possible"),
+    ("Thursday at 2?", "can we do later"),
+    # A standing order asked about again; a question about the caller.
+    ("Same again this Saturday?", "yes please"),
+    ("Will you be home on Friday?", "yes"),
+    # A deed done in the call, not a promise.
+    ("Shall I add it to your policy?", "yes please"),
+])
+def test_not_a_taken_offer(offer: str, reply: str) -> None:
+    found = said(("hi i need to book in", offer), (reply, "Okay."), kind="commitment")
+    assert found == [], found

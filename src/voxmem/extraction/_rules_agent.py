@@ -16,7 +16,8 @@ from ._rules_common import TurnView, is_time, sentences
 from ._rules_tastes import resolve_it
 from ._select import Candidate
 
-__all__ = ["AGENT_RULES", "JOIN_ONLY", "RECURS", "book_appointment", "extra_commitment"]
+__all__ = ["AGENT_RULES", "JOIN_ONLY", "RECURS", "book_appointment", "extra_commitment",
+           "has_when"]
 
 #: Confidence of a promise that only says when the promise before it happens ("it should
 #: arrive Thursday"); the caller joins it to that promise or drops it.
@@ -72,6 +73,11 @@ _WITH_FIRST = re.compile(
     re.IGNORECASE)
 # "I can book you with Dr. Alvarez. You're booked Tuesday at 8:30": who, said apart.
 _WITH_TITLED = re.compile(r"\bwith\s+(?P<who>(?:Dr|Doctor|Nurse|Dentist)\.?\s+[A-Z][\w'-]+)")
+
+
+def has_when(text: str) -> bool:
+    """Whether ``text`` names a day or a clock time."""
+    return bool(_WHEN.search(text))
 
 
 def book_appointment(

@@ -41,6 +41,7 @@ from ._rules_identity import IDENTITY_RULES, is_misheard_copy, read_back_ids
 from ._rules_modifiers import order_modifiers
 from ._rules_needs import NEED_RULES, declared_allergies
 from ._rules_noted import NOTED_RULES, echoed_needs, echoed_preferences
+from ._rules_offers import OFFER_RULES
 from ._rules_people import PEOPLE_RULES
 from ._rules_preferences import PREFERENCE_RULES
 from ._rules_promised import PROMISED_RULES
@@ -272,8 +273,9 @@ def commitments(t: TurnView) -> list[Candidate]:
 _WISH_KINDS = frozenset({"preference", "constraint", "availability", "need"})
 _USER_RULES: tuple[Rule, ...] = (
     *IDENTITY_RULES, *PEOPLE_RULES, *ADDRESS_RULES, *THING_RULES, *PREFERENCE_RULES,
-    *SPOKEN_RULES, *NEED_RULES, *AGENT_RULES, *BOOKING_RULES, *STANDING_RULES, *HABIT_RULES,
-    *NOTED_RULES, *WISH_RULES, *TASTE_RULES, *PROMISED_RULES, *CHOICE_RULES, commitments)
+    *SPOKEN_RULES, *NEED_RULES, *AGENT_RULES, *OFFER_RULES, *BOOKING_RULES, *STANDING_RULES,
+    *HABIT_RULES, *NOTED_RULES, *WISH_RULES, *TASTE_RULES, *PROMISED_RULES, *CHOICE_RULES,
+    commitments)
 # Read again on the statement that ends a run-on question ("can we sit outside we love
 # the terrace"): these rules skip questions.
 _TAIL_RULES: tuple[Rule, ...] = (PREFERENCE_RULES[0],)
