@@ -90,3 +90,35 @@ def test_an_offer_put_as_a_question_and_taken(offer: str, reply: str, fact: str)
 def test_not_a_taken_offer(offer: str, reply: str) -> None:
     found = said(("hi i need to book in", offer), (reply, "Okay."), kind="commitment")
     assert found == [], found
+
+
+@pytest.mark.parametrize(("turns", "fact"), [
+    ([("three shirts, medium starch as usual", "Ready Thursday.")],
+     "Usually has medium starch"),
+    ([("a pint of the pale ale thats my usual", "Coming up.")],
+     "Usually has a pint of the pale ale"),
+    ([("i'd feel much more comfortable with a female physio", "Of course.")],
+     "Prefers a female physio"),
+    ([("i'd be happier with the earlier train if there is one", "Okay.")],
+     "Prefers the earlier train"),
+    ([("hi", "Any special requests for your stay?"), ("a room away from the lift", "Noted.")],
+     "Note: a room away from the lift"),
+    ([("hi", "How do you take your tea?"), ("milk and one sugar please", "Lovely.")],
+     "Note: milk and one sugar"),
+])
+def test_a_wish_marked_by_its_frame(turns: list[tuple[str, str]], fact: str) -> None:
+    found = said(*turns)
+    assert fact in found, found
+
+
+@pytest.mark.parametrize("turns", [
+    # Nothing named, or an errand rather than a taste.
+    [("hi yeah same as usual please", "Coming up.")],
+    [("and just invoice the farm account as usual", "Will do.")],
+    [("i'd be happier with that", "Okay.")],
+    # No wish in the answer to an open question; a question back.
+    [("hi", "Any special requests?"), ("no that's everything", "Great.")],
+    [("hi", "Anything we should know?"), ("like what?", "Access needs, say.")],
+])
+def test_no_wish_in_the_frame(turns: list[tuple[str, str]]) -> None:
+    assert said(*turns, kind="preference") == []

@@ -51,6 +51,7 @@ from ._rules_spoken import SPOKEN_RULES, as_diet
 from ._rules_standing import STANDING_RULES
 from ._rules_tastes import TASTE_RULES
 from ._rules_things import THING_RULES
+from ._rules_usual import asked_wishes, usual_wishes
 from ._rules_wishes import WISH_RULES
 from ._select import Candidate, select_facts
 from ._spoken import join_stray_digits, restore_apostrophes, spelled_letters, spoken_numbers
@@ -274,8 +275,8 @@ _WISH_KINDS = frozenset({"preference", "constraint", "availability", "need"})
 _USER_RULES: tuple[Rule, ...] = (
     *IDENTITY_RULES, *PEOPLE_RULES, *ADDRESS_RULES, *THING_RULES, *PREFERENCE_RULES,
     *SPOKEN_RULES, *NEED_RULES, *AGENT_RULES, *OFFER_RULES, *BOOKING_RULES, *STANDING_RULES,
-    *HABIT_RULES, *NOTED_RULES, *WISH_RULES, *TASTE_RULES, *PROMISED_RULES, *CHOICE_RULES,
-    commitments)
+    *HABIT_RULES, *NOTED_RULES, *WISH_RULES, *TASTE_RULES, *PROMISED_RULES,
+    *CHOICE_RULES, commitments)
 # Read again on the statement that ends a run-on question ("can we sit outside we love
 # the terrace"): these rules skip questions.
 _TAIL_RULES: tuple[Rule, ...] = (PREFERENCE_RULES[0],)
@@ -398,7 +399,8 @@ class RuleExtractor:
                 # caller's own words of this turn as a wish: those say it better. Never
                 # after a redaction: the echo could restate what was redacted.
                 mods = order_modifiers(view)
-                candidates.extend(mods or echoed_preferences(view))
+                candidates.extend(mods or echoed_preferences(view) or usual_wishes(view)
+                                  or asked_wishes(view))
                 if not any(c.kind == "need" for c in candidates):
                     candidates.extend(echoed_needs(view))
             if self.policy.health and self.policy.allergy_constraints and (
