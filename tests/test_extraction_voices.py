@@ -122,3 +122,26 @@ def test_a_wish_marked_by_its_frame(turns: list[tuple[str, str]], fact: str) -> 
 ])
 def test_no_wish_in_the_frame(turns: list[tuple[str, str]]) -> None:
     assert said(*turns, kind="preference") == []
+
+
+@pytest.mark.parametrize(("offer", "reply", "fact"), [
+    ("We can come today between 2 and 4.", "fine",
+     "Appointment booked for today between 2 and 4"),
+    ("Our fitter can pop round Friday at 9.", "perfect thanks",
+     "Appointment booked for Friday at 9"),
+    ("I can do 10am with Ms. Grant this Saturday.", "sick",
+     "Appointment booked for 10am with Ms. Grant this Saturday"),
+])
+def test_a_slot_offered_as_a_statement_and_taken(offer: str, reply: str, fact: str) -> None:
+    found = said(("hi i need someone out", offer), (reply, "Great."))
+    assert fact in found, found
+
+
+def test_a_slot_statement_not_taken_is_not_booked() -> None:
+    assert said(("hi i need someone out", "We can come Friday at 9."),
+                ("no friday's no good", "Okay."), kind="commitment") == []
+
+
+def test_the_caller_addressed_after_the_when_is_not_part_of_it() -> None:
+    found = said(("book me in please", "Okay."), ("its jaden", "See you Saturday, Jaden."))
+    assert "Appointment booked for Saturday" in found, found

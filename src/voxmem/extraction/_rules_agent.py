@@ -88,6 +88,8 @@ def book_appointment(
     None when ``when`` names no day or time.
     """
     when = _WHEN_TAIL.sub("", when).strip(" ,:")
+    # "See you Saturday, Jaden.": the caller addressed by name, not part of the when.
+    when = re.sub(r",\s+(?-i:[A-Z][a-z]+)$", "", when)
     when = re.sub(r"^(?:for|on)\s+", "", when, flags=re.IGNORECASE)
     # "Booked with Jess for Saturday at 10:30" → "Saturday at 10:30 with Jess".
     lead = _WITH_FIRST.match(when)

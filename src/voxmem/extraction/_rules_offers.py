@@ -40,6 +40,15 @@ _DEED_QUESTION = re.compile(
     rf"Can\s+I|Could\s+I)\s+(?P<verb>{_DEED})\s+(?P<rest>{_BODY}{{3,70}})\?$",
     re.IGNORECASE)
 
+# A slot offered as a statement: "We can come today between 2 and 4.", "I can do 10am
+# with Ms. Grant starting this Saturday.", "Our fitter can pop round Friday morning."
+_SLOT_STATEMENT = re.compile(
+    r"^(?:(?:Okay|Ok|Sure|Great|Right|So|Lovely|Perfect)[,!.]?\s+)?"
+    r"(?:I|We|(?:Our|An?|The)\s+[a-z]+|[A-Z][a-z]+)\s+(?:can|could)\s+"
+    r"(?:come(?:\s+(?:out|round|over|by))?|do|see\s+(?:you|him|her|them|\w+)|"
+    r"fit\s+(?:you|him|her|them|\w+)\s+in|be\s+(?:there|with\s+you|round)|"
+    r"pop\s+(?:round|over|in|by)|visit|deliver|collect)\s+"
+    rf"(?P<when>{_BODY}{{4,70}})[.!]?$")
 # A deed with no when is a promise only when something reaches the caller later.
 _SENT = frozenset({"send", "email", "e-mail", "text", "call", "ring", "phone", "post"})
 _PRONOUN_OBJECT = re.compile(r"(?:it|that|this|them|those|one)\b", re.IGNORECASE)
@@ -79,12 +88,18 @@ def _third_person(phrase: str) -> str:
 
 def taken_offers(t: TurnView) -> list[Candidate]:
     """A slot or a deed the agent offered as a question that the caller's reply takes."""
-    if not t.prev_agent or "?" not in t.prev_agent or not takes_offer(t.user):
+    if not t.prev_agent or not takes_offer(t.user):
         return []
     out: list[Candidate] = []
     for _, sentence in sentences(t.prev_agent):
         sentence = sentence.strip()
-        if not sentence.endswith("?") or " or " in sentence:
+        if " or " in sentence:
+            continue
+        if not sentence.endswith("?"):
+            offered = _SLOT_STATEMENT.match(sentence)
+            if offered and has_when(offered.group("when")):
+                c = book_appointment(t, offered.group("when"), 0, 0.7)
+                out.extend([c] if c is not None else [])
             continue
         deed = _DEED_QUESTION.match(sentence)
         if deed:
