@@ -145,3 +145,39 @@ def test_a_slot_statement_not_taken_is_not_booked() -> None:
 def test_the_caller_addressed_after_the_when_is_not_part_of_it() -> None:
     found = said(("book me in please", "Okay."), ("its jaden", "See you Saturday, Jaden."))
     assert "Appointment booked for Saturday" in found, found
+
+
+@pytest.mark.parametrize(("agent", "fact"), [
+    ("Done, monthly order set up, first delivery next Tuesday.",
+     "Agent arranged the delivery next Tuesday"),
+    ("Installation Monday at 8.", "Agent arranged the installation Monday at 8"),
+    ("Two loaves for you, ready Friday.",
+     "Agent promised two loaves for the caller will be ready Friday"),
+    ("Ready a week Friday.", "Agent promised it will be ready a week Friday"),
+    ("The engineer arrives Thursday morning.",
+     "Agent promised the engineer arrives Thursday morning"),
+    ("Your new card goes out on the 12th.",
+     "Agent promised the caller's new card goes out on the 12th"),
+])
+def test_what_the_agent_arranged_in_few_words(agent: str, fact: str) -> None:
+    found = said(("hi can you sort that out for me", agent))
+    assert fact in found, found
+
+
+@pytest.mark.parametrize("agent", [
+    # News, not something sent to the caller.
+    "The sale starts Monday.",
+    "The office reopens Tuesday.",
+    # A question offers.
+    "Delivery Friday?",
+    # No when.
+    "Your delivery is on its way.",
+])
+def test_not_arranged(agent: str) -> None:
+    assert said(("hi can you sort that out for me", agent), kind="commitment") == []
+
+
+def test_the_same_day_is_not_read_in_its_short_form() -> None:
+    # Over before the caller rings again; the promise rules decide about "it'll be ready".
+    found = said(("hi is it done", "Sorry, not yet. The courier arrives at 4 today."))
+    assert not [f for f in found if "courier" in f], found

@@ -32,6 +32,7 @@ from ._context import asked_for
 from ._learned import TurnClassifier, default_classifier, learned_candidates, settle_kinds
 from ._rules_addressed import ADDRESS_RULES
 from ._rules_agent import AGENT_RULES, JOIN_ONLY, RECURS, extra_commitment
+from ._rules_arranged import ARRANGED_RULES
 from ._rules_bookings import BOOKING_RULES
 from ._rules_choices import CHOICE_RULES, tails
 from ._rules_common import Rule, TurnView, capture_phrase, sentences
@@ -274,7 +275,8 @@ def commitments(t: TurnView) -> list[Candidate]:
 _WISH_KINDS = frozenset({"preference", "constraint", "availability", "need"})
 _USER_RULES: tuple[Rule, ...] = (
     *IDENTITY_RULES, *PEOPLE_RULES, *ADDRESS_RULES, *THING_RULES, *PREFERENCE_RULES,
-    *SPOKEN_RULES, *NEED_RULES, *AGENT_RULES, *OFFER_RULES, *BOOKING_RULES, *STANDING_RULES,
+    *SPOKEN_RULES, *NEED_RULES, *AGENT_RULES, *OFFER_RULES, *ARRANGED_RULES,
+    *BOOKING_RULES, *STANDING_RULES,
     *HABIT_RULES, *NOTED_RULES, *WISH_RULES, *TASTE_RULES, *PROMISED_RULES,
     *CHOICE_RULES, commitments)
 # Read again on the statement that ends a run-on question ("can we sit outside we love
