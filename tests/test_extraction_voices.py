@@ -149,7 +149,7 @@ def test_the_caller_addressed_after_the_when_is_not_part_of_it() -> None:
 
 @pytest.mark.parametrize(("agent", "fact"), [
     ("Done, monthly order set up, first delivery next Tuesday.",
-     "Agent arranged the delivery next Tuesday"),
+     "Agent arranged the first delivery next Tuesday"),
     ("Installation Monday at 8.", "Agent arranged the installation Monday at 8"),
     ("Two loaves for you, ready Friday.",
      "Agent promised two loaves for the caller will be ready Friday"),

@@ -302,7 +302,10 @@ def arranged_needs(t: TurnView) -> list[Candidate]:
     base = len(t.user)
     for offset, sentence in sentences(t.agent):
         for m in _SET_UP.finditer(sentence):
-            what = m.group("what").strip()
+            # "..., first delivery next Tuesday": the when of the first one is a promise of
+            # its own (``_rules_arranged``), not part of the standing order.
+            what = re.sub(r",\s+(?:the\s+)?(?:first|next)\s+\w+\s+.*$", "",
+                          m.group("what").strip())
             if not RECURS.search(what):
                 continue
             what = re.sub(r"\byour\b", "the caller's", what, flags=re.IGNORECASE)

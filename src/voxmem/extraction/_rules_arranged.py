@@ -34,15 +34,15 @@ _WHEN = (rf"(?P<when>(?:(?:on|by|from|after|before|at)\s+)?(?:(?:next|this|a\s+w
          rf"(?:[^.;!?,](?!\s*and\s+(?:I|we|I'll|we'll)\b)){{0,40}})")
 _LEAD = r"(?:^|[,;:]\s*|\b(?:and|so|then)\s+)"
 _EVENTS = (r"delivery|redelivery|collection|pick-?up|installation|install|fitting|inspection|"
-           r"service|viewing|survey|call\s*back|repair|engineer\s+visit|visit|first\s+session|"
-           r"first\s+lesson|first\s+class|consultation|refill")
+           r"service|viewing|survey|call\s*back|repair|engineer\s+visit|visit|session|"
+           r"lesson|class|consultation|refill")
 _EVENT_WHEN = re.compile(
-    rf"{_LEAD}(?:(?:your|the|first|next|a)\s+)*(?P<event>{_EVENTS})\s+"
+    rf"{_LEAD}(?:(?:your|the|a)\s+)*(?P<event>(?:(?:first|next)\s+)?(?:{_EVENTS}))\s+"
     rf"(?:is\s+|will\s+be\s+|'s\s+)?(?:(?:booked|scheduled|set|confirmed|due)\s+)?"
     rf"(?:for\s+)?{_WHEN}", re.IGNORECASE)
 # "A chocolate cake for Leo, ready Saturday at 10": the thing named before it.
 _READY_WHEN = re.compile(
-    rf"(?:^(?P<thing>(?:an?|the|your|another|\d+|two|three|four)\s+[^,.;!?]{{2,40}}),\s*|{_LEAD})"
+    rf"(?:^(?P<thing>(?:an?|the|your|another|one|\d+|two|three|four)\s+[^,.;!?]{{2,40}}),\s*|{_LEAD})"
     rf"(?:(?:it'll|it\s+will|they'll|they\s+will)\s+be\s+|it's\s+|they're\s+)?ready\s+"
     rf"{_WHEN}", re.IGNORECASE)
 _SENT_ONE = (r"team|engineer|driver|fitter|technician|crew|plumber|electrician|installer|"
