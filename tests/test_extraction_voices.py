@@ -181,3 +181,21 @@ def test_the_same_day_is_not_read_in_its_short_form() -> None:
     # Over before the caller rings again; the promise rules decide about "it'll be ready".
     found = said(("hi is it done", "Sorry, not yet. The courier arrives at 4 today."))
     assert not [f for f in found if "courier" in f], found
+
+
+def test_an_introduction_after_any_first_word_or_a_relation() -> None:
+    assert name_of(OPENING, ("brill its zainab", "Thanks Zainab.")) == "Name is Zainab"
+    assert name_of(OPENING, ("thanks, i'm her son marek", "Thanks Marek.")) == "Name is Marek"
+
+
+def test_an_id_with_what_it_is_for_between_type_and_value() -> None:
+    found = said(OPENING, ("the reference for the last job is k l nine nine two", "KL992."))
+    assert "Has reference KL992" in found, found
+
+
+def test_a_booked_slot_restated_as_an_event_is_not_read_again() -> None:
+    found = said(("lessons for my son please", "We have Mr. Odu at 5:30 on Tuesdays."),
+                 ("that's perfect", "Great, first lesson next Tuesday at 5:30."),
+                 kind="commitment")
+    assert "Appointment booked for Mr. Odu at 5:30 on Tuesdays" in found, found
+    assert not [f for f in found if f.startswith("Agent arranged")], found

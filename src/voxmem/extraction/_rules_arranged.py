@@ -21,6 +21,7 @@ import re
 
 from ._rules_agent import has_when
 from ._rules_common import TurnView, sentences
+from ._rules_offers import takes_offer
 from ._select import Candidate
 
 __all__ = ["ARRANGED_RULES"]
@@ -61,6 +62,8 @@ _ON_THE_WAY = (
         rf"ships?|(?:is|are)\s+(?:dispatched|posted|delivered|sent))\s+{_WHEN}",
         re.IGNORECASE),
 )
+_BOOKABLE = re.compile(r"\b(?:session|lesson|class|visit|consultation|viewing|survey|fitting|"
+                       r"service|inspection)\b")
 _SAME_DAY = re.compile(r"\b(?:today|tonight|this\s+(?:morning|afternoon|evening)|in\s+\w+\s+"
                        r"hours?)\b", re.IGNORECASE)
 _NOT_SENT = re.compile(r"\b(?:sale|office|shop|store|offer|price|prices|rate|rates|season|"
@@ -77,6 +80,9 @@ def arranged(t: TurnView) -> list[Candidate]:
     """The short forms in which the agent states the when of what it arranged."""
     out: list[Candidate] = []
     base = len(t.user)
+    # The caller just took a slot the agent offered: that booking is read from the offer
+    # (``_rules_offers``), and "first lesson next Tuesday at 5:30" only restates it.
+    booked = bool(t.prev_agent) and has_when(t.prev_agent) and takes_offer(t.user)
     for offset, sentence in sentences(t.agent):
         if sentence.rstrip().endswith("?"):
             continue
@@ -85,6 +91,8 @@ def arranged(t: TurnView) -> list[Candidate]:
         found: list[tuple[str, int]] = []
         for m in _EVENT_WHEN.finditer(sentence):
             event = re.sub(r"\s+", " ", m.group("event").lower())
+            if booked and _BOOKABLE.search(event):
+                continue
             found.append((f"Agent arranged the {event} {m.group('when')}", m.start()))
         for m in _READY_WHEN.finditer(sentence):
             thing = m.group("thing")

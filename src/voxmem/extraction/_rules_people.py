@@ -204,9 +204,11 @@ _INTRO = re.compile(
     r"(?:^|[,.;!?]\s*|\b(?:and|oh|hi|hiya|hey|hello|yeah|yes|yo|no|sorry|morning|afternoon|"
     r"evening|there|yall|y'all|folks|guys|all|great|thanks|much|love|perfect|lovely|cheers|ta|"
     r"brilliant|alright|hiya|morning|please|ok|okay|right|well|thank\s+you|cool|sweet|nice|"
-    r"sound|grand|awesome|fab|gracias|obliged|mate|dear|way)[,!]?\s+)(?:it's|its|it\s+is|"
-    r"this\s+is|this\s+here\s+is|"
-    r"i'm|im|my\s+name's|name's|myself)\s+"
+    r"sound|grand|awesome|fab|gracias|obliged|mate|dear|way)[,!]?\s+|^[a-z]+[,!]?\s+)"
+    r"(?:it's|its|it\s+is|this\s+is|this\s+here\s+is|i'm|im|my\s+name's|name's|myself)\s+"
+    # "i'm her daughter claire": the caller named after the relation they ring for.
+    r"(?:(?:his|her|their)\s+(?:daughter|son|wife|husband|partner|carer|mum|mom|dad|sister|"
+    r"brother|niece|nephew|neighbour|neighbor|friend)\s+)?"
     r"(?P<name>[^\W\d_][\w'-]*(?:\s+[^\W\d_][\w'-]*)?)",
     re.IGNORECASE)
 # Words that end a name said in lower case ("sophie calling", "tom from the garage").
