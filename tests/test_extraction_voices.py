@@ -199,3 +199,22 @@ def test_a_booked_slot_restated_as_an_event_is_not_read_again() -> None:
                  kind="commitment")
     assert "Appointment booked for Mr. Odu at 5:30 on Tuesdays" in found, found
     assert not [f for f in found if f.startswith("Agent arranged")], found
+
+
+@pytest.mark.parametrize(("turns", "address", "name"), [
+    ([("my sink is leaking", "Name and address?"), ("raj. seventeen oak lane", "Thanks Raj.")],
+     "Address is 17 Oak Lane", "Name is Raj"),
+    ([("taxi to the airport please", "Name and pickup?"), ("hassan, eight church street", "Ok.")],
+     "Address is 8 Church Street", "Name is Hassan"),
+    ([("locked out, fourteen hazel close", "On our way.")], "Address is 14 Hazel Close", None),
+])
+def test_an_address_at_the_start_of_a_clause(turns: list[tuple[str, str]], address: str,
+                                             name: str | None) -> None:
+    found = said(*turns)
+    assert address in found, found
+    assert name_of(*turns) == name
+
+
+def test_numbers_after_a_clause_break_are_not_an_address_without_a_street_word() -> None:
+    assert not [f for f in said(("two large pizzas, 12 inch please", "Sure."))
+                if f.startswith("Address")]

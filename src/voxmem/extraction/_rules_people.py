@@ -139,8 +139,13 @@ def agent_written_names(agent: str) -> frozenset[str]:
 def _name_words(text: str, limit: int = 3,
                 confirmed: frozenset[str] = frozenset()) -> list[str]:
     words: list[str] = []
-    for m in _NAME_TOKEN.finditer(text.lower()):
+    low = text.lower()
+    last = None
+    for m in _NAME_TOKEN.finditer(low):
         word = m.group()
+        if words and last is not None and low[last:m.start()].strip():
+            break  # "raj. 17 oak lane": a stop or a number ends the name
+        last = m.end()
         # "bill thornton" / "Thanks Bill": an everyday word the agent writes as a name is one.
         if (word in _COMMON and word not in confirmed) or len(word) < 2:
             break

@@ -189,15 +189,17 @@ _ADDRESS = re.compile(
     rf"(?P<street>(?:[a-z]+\s+){{1,3}}?{_STREET_WORD})\b"
     rf"(?:\s+(?:flat|apartment|apt|unit|suite|#)\s*(?P<flat2>\w+))?",
     re.IGNORECASE)
+# A number and a street word are an address after these, or at the start of a clause
+# ("locked out, fourteen hazel close"; "raj. seventeen oak lane").
 _ADDRESS_LEAD = re.compile(
     r"\b(?:to|at|is|from|address|it's|its|in|moved|now|live|located|please|sorry|no|"
-    r"actually|mean)\s*$",
+    r"actually|mean)\s*$|[,.;:]\s*$",
     re.IGNORECASE)
 _SOMEONE_ELSES = re.compile(
     r"\b(?:her|his|their|mum's|mom's|dad's|neighbour's|neighbor's|friend's)\s+"
     r"(?:address|place|house)\b|\bleave\s+it\s+with\b", re.IGNORECASE)
-_ASKED_ADDRESS = re.compile(r"\b(?:address|where\s+(?:are\s+you|do\s+you\s+live|should))\b",
-                            re.IGNORECASE)
+_ASKED_ADDRESS = re.compile(r"\b(?:address|pick-?up|postcode|where\s+(?:are\s+you|do\s+you\s+"
+                            r"live|should|from|to))\b", re.IGNORECASE)
 _BARE_ADDRESS = re.compile(
     r"^\s*(?:(?:it's|its|sure|yes|yeah|ok|it\s+is)[\s,]+)*(?:(?:flat|apartment|apt|unit)\s+"
     r"(?P<flat1>\w+)\s+)?(?P<num>\d{1,5}[a-z]?)\s+(?P<street>[a-z]+(?:\s+[a-z]+){0,2}?)"
