@@ -218,3 +218,24 @@ def test_an_address_at_the_start_of_a_clause(turns: list[tuple[str, str]], addre
 def test_numbers_after_a_clause_break_are_not_an_address_without_a_street_word() -> None:
     assert not [f for f in said(("two large pizzas, 12 inch please", "Sure."))
                 if f.startswith("Address")]
+
+
+@pytest.mark.parametrize(("turns", "facts"), [
+    ([("booking rex in for a week, he's a german shepherd", "Rex is booked in from Monday.")],
+     ["Has a dog named Rex"]),
+    ([("we just adopted two cats from the rescue, mittens and olive", "Lovely!")],
+     ["Has a cat named Mittens", "Has a cat named Olive"]),
+])
+def test_a_pet_named_apart_from_its_kind(turns: list[tuple[str, str]], facts: list[str]) -> None:
+    found = said(*turns)
+    assert all(f in found for f in facts), found
+
+
+@pytest.mark.parametrize("turns", [
+    # Two names written back: which is the dog is not said.
+    [("for rex and bonnie, she's a collie", "Rex and Bonnie, noted.")],
+    # Everyday words after the pause are not names.
+    [("two dogs, big and small", "Okay.")],
+])
+def test_not_a_pet_named_apart(turns: list[tuple[str, str]]) -> None:
+    assert not [f for f in said(*turns) if f.startswith("Has a")]

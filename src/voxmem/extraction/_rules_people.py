@@ -16,7 +16,8 @@ from ._rules_common import TurnView
 from ._select import Candidate
 from ._text import title_name, word_set
 
-__all__ = ["PEOPLE_RULES", "agent_proper_nouns", "is_common_word"]
+__all__ = ["PEOPLE_RULES", "PET_KINDS", "agent_proper_nouns", "agent_written_names",
+           "is_common_word"]
 
 # Words that are never a name in these positions. Function words, the verbs and
 # adjectives that follow "my dog ..." or answer "your name?", call-centre nouns.
@@ -309,7 +310,8 @@ _RELATION_WORDS = {
     "caregiver": "caregiver", "spaniel": "dog", "labrador": "dog", "lab": "dog",
     "beagle": "dog", "terrier": "dog", "poodle": "dog", "collie": "dog",
     "retriever": "dog", "shepherd": "dog", "husky": "dog", "dachshund": "dog",
-    "missus": "wife", "wifey": "wife", "hubby": "husband", "lad": "son", "lass": "daughter",
+    "missus": "wife", "wifey": "wife", "hubby": "husband",
+    "lad": "son", "lass": "daughter",
     "fiancé": "fiancé", "boyfriend": "boyfriend", "girlfriend": "girlfriend",
     "stepson": "stepson", "stepdaughter": "stepdaughter", "stepmum": "stepmother",
     "stepmom": "stepmother", "stepdad": "stepfather", "cousin": "cousin",
@@ -385,8 +387,9 @@ _THEIR_NAME_LEAD = re.compile(
 _ASKED_THEIR_NAME = re.compile(
     rf"\b(?:your|the)\s+(?P<rel>{_REL}|pet)(?:'s|s)\s+name\b", re.IGNORECASE)
 # "its for pickle my shih tzu", "about rufus our collie": the name first, then the pet.
-_PET_WORDS = "|".join(sorted((w for w, r in _RELATION_WORDS.items() if r in _PETS),
-                             key=len, reverse=True))
+#: Words for a pet, and the kind each names ("spaniel" → "dog").
+PET_KINDS = {w: r for w, r in _RELATION_WORDS.items() if r in _PETS}
+_PET_WORDS = "|".join(sorted(PET_KINDS, key=len, reverse=True))
 _NAME_THEN_PET = re.compile(
     rf"\b(?:for|it's|its|about|with|bringing|booking)\s+(?P<name>[a-z][a-z'-]+)\s*,?\s+"
     rf"(?:my|our)\s+(?:little\s+|old\s+|new\s+)?(?P<rel>{_PET_WORDS})\b", re.IGNORECASE)

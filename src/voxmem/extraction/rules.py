@@ -44,6 +44,7 @@ from ._rules_needs import NEED_RULES, declared_allergies
 from ._rules_noted import NOTED_RULES, echoed_needs, echoed_preferences
 from ._rules_offers import OFFER_RULES
 from ._rules_people import PEOPLE_RULES
+from ._rules_pets import PET_RULES
 from ._rules_preferences import PREFERENCE_RULES
 from ._rules_promised import PROMISED_RULES
 from ._rules_readback import answered_read_backs
@@ -274,7 +275,7 @@ def commitments(t: TurnView) -> list[Candidate]:
 
 _WISH_KINDS = frozenset({"preference", "constraint", "availability", "need"})
 _USER_RULES: tuple[Rule, ...] = (
-    *IDENTITY_RULES, *PEOPLE_RULES, *ADDRESS_RULES, *THING_RULES, *PREFERENCE_RULES,
+    *IDENTITY_RULES, *PEOPLE_RULES, *PET_RULES, *ADDRESS_RULES, *THING_RULES, *PREFERENCE_RULES,
     *SPOKEN_RULES, *NEED_RULES, *AGENT_RULES, *OFFER_RULES, *ARRANGED_RULES,
     *BOOKING_RULES, *STANDING_RULES,
     *HABIT_RULES, *NOTED_RULES, *WISH_RULES, *TASTE_RULES, *PROMISED_RULES,
