@@ -52,8 +52,8 @@ def pets_named_apart(t: TurnView) -> list[Candidate]:
                                    f"{title_name(written[0])}", "note", None, 0.7, m.start()))
     for m in _TWO_NAMED.finditer(t.user):
         names = [m.group("a").lower(), m.group("b").lower()]
-        written = agent_written_names(t.agent)
-        if all(not is_common_word(n) or n in written for n in names):
+        capitals = agent_written_names(t.agent)
+        if all(not is_common_word(n) or n in capitals for n in names):
             kind = _PLURAL_KINDS[m.group("kinds").lower()]
             out.extend(t.candidate(f"Has a {kind} named {title_name(n)}", "note", None, 0.7,
                                    m.start("a") + i) for i, n in enumerate(names))
