@@ -239,3 +239,26 @@ def test_a_pet_named_apart_from_its_kind(turns: list[tuple[str, str]], facts: li
 ])
 def test_not_a_pet_named_apart(turns: list[tuple[str, str]]) -> None:
     assert not [f for f in said(*turns) if f.startswith("Has a")]
+
+
+@pytest.mark.parametrize(("said_text", "fact"), [
+    ("my preference would be a window table", "Prefers a window table"),
+    ("definitely no mushrooms", "Does not want mushrooms"),
+    ("i don't like it too sweet", "Does not like it too sweet"),
+    ("as little noise as possible please", "Wants as little noise as possible"),
+    ("not too short on top please", "Prefers it not too short on top"),
+])
+def test_a_wish_in_a_frame_of_its_own(said_text: str, fact: str) -> None:
+    found = said((said_text, "Okay."))
+    assert fact in found, found
+
+
+@pytest.mark.parametrize("said_text", [
+    "not too bad thanks",
+    "definitely no problem",
+    "is it not too late to change?",
+    "window please no actually aisle",
+])
+def test_not_a_framed_wish(said_text: str) -> None:
+    found = said((said_text, "Okay."))
+    assert not [f for f in found if f.startswith(("Prefers it not", "Does not want a"))], found

@@ -22,7 +22,7 @@ import re
 from ._rules_common import ONE_OFF, TurnView, clean_object, sentences
 from ._select import Candidate
 
-__all__ = ["asked_wishes", "usual_wishes"]
+__all__ = ["USUAL_RULES", "asked_wishes", "usual_wishes"]
 
 # The clause before the marker: up to six words after a break ("five shirts, light starch
 # as usual" → "light starch"). "Same as always" names what follows it, which the
@@ -35,7 +35,7 @@ _USUAL = re.compile(
     re.IGNORECASE)
 _COMFORT = re.compile(
     r"\b(?:i'd|i\s+would|we'd|i'm|we're|i'll|i\s+feel|i'd\s+feel)\s+(?:feel\s+|be\s+)?"
-    r"(?:much\s+|a\s+lot\s+|far\s+|a\s+bit\s+)?(?:more\s+comfortable|happier|more\s+at\s+ease|"
+    r"(?:much\s+|a\s+lot\s+|far\s+|a\s+bit\s+)?(?:more\s+comfortable|happier|happiest|more\s+at\s+ease|"
     r"more\s+relaxed|comfortable)\s+with\s+(?P<what>[a-z][a-z' -]{2,40})|"
     r"\b(?P<what2>(?!it\b|that\b|this\b)[a-z]+(?:\s+[a-z]+){0,3}?)\s+(?:suits|works\s+for)\s+"
     r"(?:me|us)\s+better\b",
@@ -86,13 +86,62 @@ def usual_wishes(t: TurnView) -> list[Candidate]:
                     and not _NOT_A_TASTE.search(what)):
                 out.append(t.candidate(f"Usually has {what}", "preference", None, 0.65,
                                        m.start("what")))
-    if "comfortable" in low or "happier" in low or "better" in low or "ease" in low \
+    if "not too" in low and "?" not in low:
+        for m in _NOT_TOO.finditer(t.user):
+            what = _tidy(m.group("what"))
+            if what:
+                out.append(t.candidate(f"Prefers it not too {what}", "preference", None, 0.65,
+                                       m.start()))
+    if "comfortable" in low or "happi" in low or "better" in low or "ease" in low \
             or "relaxed" in low:
         for m in _COMFORT.finditer(t.user):
             what = _tidy(m.group("what") or m.group("what2") or "")
             if (what and len(what.split()) <= 6 and not _NOT_A_THING.match(what)
                     and not _PRONOUN.match(what)):
                 out.append(t.candidate(f"Prefers {what}", "preference", None, 0.65, m.start()))
+    return out
+
+
+# "not too short on top please", "not too spicy": a fallback, as the reason said with it
+# ("i'm not great with chilli") often names the wish better.
+_NOT_TOO = re.compile(
+    r"(?:^|[,.;!]\s*|\b(?:but|and|just|please|oh)\s+)not\s+too\s+"
+    r"(?P<what>(?!(?:bad|sure|worried|bothered|late|long|far|busy|keen|fussed|early|soon|"
+    r"much|many|good|well)\b)[a-z]+(?:\s+(?:on|in|at|for)\s+(?:the\s+)?[a-z]+)?)",
+    re.IGNORECASE)
+# Frames that make a detail a wish in any words around it.
+_FRAMES: tuple[tuple[re.Pattern[str], str], ...] = (
+    # "my preference would be a female therapist"
+    (re.compile(r"\b(?:my|our)\s+preference\s+(?:would\s+be|is|'s|has\s+always\s+been)\s+"
+                r"(?:for\s+)?(?P<what>[a-z][a-z' -]{2,40})", re.IGNORECASE), "Prefers {}"),
+    # "definitely no mushrooms", "absolutely no nuts"
+    (re.compile(r"\b(?:definitely|absolutely|strictly|never\s+any)\s+no\s+"
+                r"(?P<what>(?!(?:problem|worries|rush|need|thanks|idea|way|one|more|longer|"
+                r"hurry|actually|sorry|wait)\b)[a-z][a-z' -]{2,30})", re.IGNORECASE),
+     "Does not want {}"),
+    # "i don't like it too sweet"
+    (re.compile(r"\b(?:i|we)\s+(?:don't|do\s+not|dont)\s+like\s+(?:it|them|mine)\s+too\s+"
+                r"(?P<what>[a-z]+)", re.IGNORECASE), "Does not like it too {}"),
+    # "as little noise as possible"
+    (re.compile(r"\bas\s+(?P<what>(?:little|few|much|quiet|early|late|close|near|far)\s+"
+                r"(?:[a-z]+\s+){0,2}?)as\s+possible\b", re.IGNORECASE), "Wants as {}as possible"),
+)
+
+
+def framed_wishes(t: TurnView) -> list[Candidate]:
+    """A detail a frame makes a wish: "my preference would be X", "not too X", "definitely
+    no X", "i don't like it too X", "as little X as possible"."""
+    out: list[Candidate] = []
+    if "?" in t.user:
+        return out
+    for pattern, text in _FRAMES:
+        for m in pattern.finditer(t.user):
+            what = m.group("what")
+            if not what.endswith(" "):
+                what = _tidy(what)
+            if what and len(what.split()) <= 6 and not _PRONOUN.match(what):
+                out.append(t.candidate(text.format(what), "preference", None, 0.65,
+                                       m.start()))
     return out
 
 
@@ -111,3 +160,5 @@ def asked_wishes(t: TurnView) -> list[Candidate]:
         return []
     return [t.candidate(f"Note: {what}", "preference", None, 0.6, 0)]
 
+
+USUAL_RULES = (framed_wishes,)

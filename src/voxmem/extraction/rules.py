@@ -53,7 +53,7 @@ from ._rules_spoken import SPOKEN_RULES, as_diet
 from ._rules_standing import STANDING_RULES
 from ._rules_tastes import TASTE_RULES
 from ._rules_things import THING_RULES
-from ._rules_usual import asked_wishes, usual_wishes
+from ._rules_usual import USUAL_RULES, asked_wishes, usual_wishes
 from ._rules_wishes import WISH_RULES
 from ._select import Candidate, select_facts
 from ._spoken import join_stray_digits, restore_apostrophes, spelled_letters, spoken_numbers
@@ -278,7 +278,7 @@ _USER_RULES: tuple[Rule, ...] = (
     *IDENTITY_RULES, *PEOPLE_RULES, *PET_RULES, *ADDRESS_RULES, *THING_RULES, *PREFERENCE_RULES,
     *SPOKEN_RULES, *NEED_RULES, *AGENT_RULES, *OFFER_RULES, *ARRANGED_RULES,
     *BOOKING_RULES, *STANDING_RULES,
-    *HABIT_RULES, *NOTED_RULES, *WISH_RULES, *TASTE_RULES, *PROMISED_RULES,
+    *HABIT_RULES, *USUAL_RULES, *NOTED_RULES, *WISH_RULES, *TASTE_RULES, *PROMISED_RULES,
     *CHOICE_RULES, commitments)
 # Read again on the statement that ends a run-on question ("can we sit outside we love
 # the terrace"): these rules skip questions.
