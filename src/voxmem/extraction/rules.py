@@ -39,6 +39,7 @@ from ._rules_common import Rule, TurnView, capture_phrase, sentences
 from ._rules_future import future_actions
 from ._rules_habits import HABIT_RULES
 from ._rules_identity import IDENTITY_RULES, is_misheard_copy, read_back_ids
+from ._rules_intros import INTRO_RULES
 from ._rules_modifiers import order_modifiers
 from ._rules_needs import NEED_RULES, declared_allergies
 from ._rules_noted import NOTED_RULES, echoed_needs, echoed_preferences
@@ -275,11 +276,10 @@ def commitments(t: TurnView) -> list[Candidate]:
 
 _WISH_KINDS = frozenset({"preference", "constraint", "availability", "need"})
 _USER_RULES: tuple[Rule, ...] = (
-    *IDENTITY_RULES, *PEOPLE_RULES, *PET_RULES, *ADDRESS_RULES, *THING_RULES, *PREFERENCE_RULES,
-    *SPOKEN_RULES, *NEED_RULES, *AGENT_RULES, *OFFER_RULES, *ARRANGED_RULES,
-    *BOOKING_RULES, *STANDING_RULES,
-    *HABIT_RULES, *USUAL_RULES, *NOTED_RULES, *WISH_RULES, *TASTE_RULES, *PROMISED_RULES,
-    *CHOICE_RULES, commitments)
+    *IDENTITY_RULES, *PEOPLE_RULES, *INTRO_RULES, *PET_RULES, *ADDRESS_RULES, *THING_RULES,
+    *PREFERENCE_RULES, *SPOKEN_RULES, *NEED_RULES, *AGENT_RULES, *OFFER_RULES,
+    *ARRANGED_RULES, *BOOKING_RULES, *STANDING_RULES, *HABIT_RULES, *USUAL_RULES,
+    *NOTED_RULES, *WISH_RULES, *TASTE_RULES, *PROMISED_RULES, *CHOICE_RULES, commitments)
 # Read again on the statement that ends a run-on question ("can we sit outside we love
 # the terrace"): these rules skip questions.
 _TAIL_RULES: tuple[Rule, ...] = (PREFERENCE_RULES[0],)
