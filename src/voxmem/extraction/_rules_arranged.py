@@ -62,6 +62,9 @@ _ON_THE_WAY = (
         rf"ships?|(?:is|are)\s+(?:dispatched|posted|delivered|sent))\s+{_WHEN}",
         re.IGNORECASE),
 )
+_EVENT_WORD = re.compile(_EVENTS)
+_TRAVEL_WORD = re.compile(r"start|arriv|come|visit|call|ring|due|go|ship|dispatch|post|deliver|"
+                          r"sent")
 _BOOKABLE = re.compile(r"\b(?:session|lesson|class|visit|consultation|viewing|survey|fitting|"
                        r"service|inspection)\b")
 _SAME_DAY = re.compile(r"\b(?:today|tonight|this\s+(?:morning|afternoon|evening)|in\s+\w+\s+"
@@ -89,16 +92,21 @@ def arranged(t: TurnView) -> list[Candidate]:
         offset += len(sentence) - len(sentence.lstrip())
         sentence = sentence.strip()
         found: list[tuple[str, int]] = []
-        for m in _EVENT_WHEN.finditer(sentence):
+        low = sentence.lower()
+        # Each pattern needs a word the sentence rarely has: test for it first (cheap).
+        events = _EVENT_WORD.search(low) is not None
+        for m in _EVENT_WHEN.finditer(sentence) if events else ():
             event = re.sub(r"\s+", " ", m.group("event").lower())
             if booked and _BOOKABLE.search(event):
                 continue
             found.append((f"Agent arranged the {event} {m.group('when')}", m.start()))
-        for m in _READY_WHEN.finditer(sentence):
+        for m in _READY_WHEN.finditer(sentence) if "ready" in low else ():
             thing = m.group("thing")
             subject = f"{thing[:1].lower()}{thing[1:]} will" if thing else "it will"
             found.append((f"Agent promised {subject} be ready {m.group('when')}", m.start()))
-        for m in (m for pattern in _ON_THE_WAY for m in pattern.finditer(sentence)):
+        on_the_way = _TRAVEL_WORD.search(low) is not None
+        for m in (m for pattern in _ON_THE_WAY if on_the_way
+                  for m in pattern.finditer(sentence)):
             subject = m.group("who")
             if _NOT_SENT.search(subject):
                 continue

@@ -127,12 +127,15 @@ _FRAMES: tuple[tuple[re.Pattern[str], str], ...] = (
                 r"(?:[a-z]+\s+){0,2}?)as\s+possible\b", re.IGNORECASE), "Wants as {}as possible"),
 )
 
+_FRAME_WORD = re.compile(r"preference|no\s|too\s|possible")
+
 
 def framed_wishes(t: TurnView) -> list[Candidate]:
     """A detail a frame makes a wish: "my preference would be X", "not too X", "definitely
     no X", "i don't like it too X", "as little X as possible"."""
     out: list[Candidate] = []
-    if "?" in t.user:
+    low = t.user.lower()
+    if "?" in low or not _FRAME_WORD.search(low):
         return out
     for pattern, text in _FRAMES:
         for m in pattern.finditer(t.user):
