@@ -230,7 +230,6 @@ async def test_a_turn_saved_while_a_merge_runs_lands_with_the_target(
     assert await engine.store.count_items(guest) == 0
     turns = await engine.store.session_turns(ann, sid)
     assert [t.user_text for t in turns] == ["my parcel code is ZX81", "and my order is QX-77"]
-<<<<<<< Updated upstream
 
 
 async def test_export_includes_identifiers_and_graph(engine: MemoryEngine) -> None:
@@ -270,5 +269,3 @@ async def test_learning_a_call_twice_changes_nothing(engine: MemoryEngine) -> No
     assert (await engine.directory.show(kim))["graph"] == first
     modem = next(e for e in first["entities"] if e["id"] == "device:modem")
     assert modem["mentions"] == 2
-=======
->>>>>>> Stashed changes

@@ -249,10 +249,6 @@ class CallerDirectory:
         """Merge ``source`` into ``target`` (or only record a proposal), undoably."""
         if source.caller_key == target.caller_key:
             raise BadRequest("from_id and to_id are the same caller", field="to_id")
-<<<<<<< Updated upstream
-=======
-        engine = self._engine
->>>>>>> Stashed changes
         merging = status == "merged"
         async with self._merge_lock:
             call: tuple[str, float | None] | None = None
@@ -264,15 +260,9 @@ class CallerDirectory:
                 if call is not None:
                     self._continue_call(target, call, drop=False)
             try:
-<<<<<<< Updated upstream
                 await self._wait_applied(60)
                 row: MergeRow = await self._store.run_entities(
                     source.tenant_id, ops.merge(source, target, self._clock(), new_id("mrg"),
-=======
-                await engine.flush(timeout=60)
-                row: MergeRow = await self._store.run_entities(
-                    source.tenant_id, ops.merge(source, target, self._clock(), new_merge_id(),
->>>>>>> Stashed changes
                                                 status, evidence))
             except BaseException:
                 if merging:
@@ -280,11 +270,7 @@ class CallerDirectory:
                 raise
             if merging:
                 # Both callers' warm state is stale now: reload the target with what moved.
-<<<<<<< Updated upstream
                 self._callers.drop(source)
-=======
-                engine.callers.drop(source)
->>>>>>> Stashed changes
                 self._continue_call(target, call, drop=True)
                 self._graphs.pop(source.caller_key, None)
                 self._graphs.pop(target.caller_key, None)
@@ -293,11 +279,7 @@ class CallerDirectory:
         return row
 
     def _open_call(self, scope: Scope) -> tuple[str, float | None] | None:
-<<<<<<< Updated upstream
         mem = self._callers.peek(scope)
-=======
-        mem = self._engine.callers.peek(scope)
->>>>>>> Stashed changes
         if mem is None or mem.session_id is None:
             return None
         return mem.session_id, mem.session_started_at
@@ -305,11 +287,7 @@ class CallerDirectory:
     def _continue_call(self, target: Scope, call: tuple[str, float | None] | None, *,
                        drop: bool) -> None:
         """The call in progress (if any) continues as ``target``'s call."""
-<<<<<<< Updated upstream
         callers = self._callers
-=======
-        callers = self._engine.callers
->>>>>>> Stashed changes
         if drop:
             callers.drop(target)
         if call is None:
@@ -317,11 +295,7 @@ class CallerDirectory:
         mem = callers.get(target)
         if mem.session_id is None or drop:
             mem.session_id, mem.session_started_at = call
-<<<<<<< Updated upstream
             self._claim_session(target, call[0])
-=======
-            self._engine.claim_session(target, call[0])
->>>>>>> Stashed changes
 
     async def unmerge(self, scope: Scope, merge_id: str) -> dict[str, Any]:
         """Undo merge ``merge_id``: both callers get back exactly what they had."""
