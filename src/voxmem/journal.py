@@ -53,6 +53,10 @@ LOCK_FILE = "journal.lock"
 #: (lines, loop, future settled with the last seq, first seq, record count)
 _Waiter = tuple[bytes, asyncio.AbstractEventLoop, "asyncio.Future[int]", int, int]
 
+# Made once: ``json.dumps`` with any option builds a new encoder per call, and every
+# acknowledged save passes through here on the event loop.
+_LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
 
 class JournalLocked(StoreUnavailable):
     """Another process (a runtime or an embedded engine) owns this journal directory."""
@@ -197,8 +201,7 @@ class Journal:
                 raise StoreUnavailable("the journal is closed", retryable=False)
             first = self._seq + 1
             lines = b"".join(
-                json.dumps({"seq": first + i, **record}, separators=(",", ":"),
-                           ensure_ascii=False).encode("utf-8") + b"\n"
+                _LINE_ENCODER.encode({"seq": first + i, **record}).encode("utf-8") + b"\n"
                 for i, record in enumerate(records))
             self._seq += len(records)
             # Enqueued under the same lock so the file order is the sequence order.
@@ -241,8 +244,14 @@ class Journal:
                     self.broken = f"unexpected journal failure ({exc!r}); restart to repair"
                     error = StoreUnavailable(f"the journal refuses writes: {self.broken}",
                                              retryable=False)
+        # One wake-up per event loop for the whole batch, not one per waiter: each
+        # ``call_soon_threadsafe`` writes to the loop's wake-up pipe and queues a
+        # callback, and a group commit under load settles dozens of saves at once.
+        settled: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[int], int]]] = {}
         for _lines, loop, future, first, count in batch:
-            loop.call_soon_threadsafe(_settle, future, first + count - 1, error)
+            settled.setdefault(loop, []).append((future, first + count - 1))
+        for loop, waiters in settled.items():
+            loop.call_soon_threadsafe(_settle_all, waiters, error)
 
     def _write_locked(self, batch: list[_Waiter]) -> BaseException | None:
         """Write and sync ``batch``; on failure cut the file back and return the error."""
@@ -432,10 +441,13 @@ def _replace_file(path: Path, lines: list[bytes]) -> None:
     tmp.replace(path)
 
 
-def _settle(future: asyncio.Future[int], seq: int, error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(seq)
+def _settle_all(waiters: list[tuple[asyncio.Future[int], int]],
+                error: BaseException | None) -> None:
+    """Settle a written batch's futures (on their loop), in sequence order."""
+    for future, seq in waiters:
+        if future.done():  # cancelled while the batch was written
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(seq)
