@@ -34,6 +34,31 @@ async def test_append_assigns_ordered_sequence(tmp_path: Path) -> None:
     reopened.close()
 
 
+async def test_one_group_commit_settles_every_waiter_but_a_cancelled_one(
+        tmp_path: Path) -> None:
+    # The writer settles a whole batch with one callback on the loop; a waiter cancelled
+    # while its batch was written must not stop the others from being answered.
+    journal = Journal(tmp_path / "j")
+    journal.open()
+    journal._io_lock.acquire()  # the writer waits here, so the appends form one batch
+    try:
+        tasks = [asyncio.create_task(journal.append({"type": "x", "i": i})) for i in range(20)]
+        await asyncio.sleep(0)  # each task has queued its record and awaits its future
+        tasks[5].cancel()
+    finally:
+        journal._io_lock.release()
+    seqs = await asyncio.gather(*tasks, return_exceptions=True)
+    assert isinstance(seqs[5], asyncio.CancelledError)
+    assert [s for i, s in enumerate(seqs) if i != 5] == [i + 1 for i in range(20) if i != 5]
+    assert await journal.append({"type": "x"}) == 21
+    journal.close()
+    # Durable although its waiter went away: cancelling does not unwrite a record.
+    reopened = Journal(tmp_path / "j")
+    reopened.open()
+    assert [r["seq"] for r in reopened.read_after(0)] == list(range(1, 22))
+    reopened.close()
+
+
 async def test_torn_tail_is_cut_on_open(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j")
     journal.open()
