@@ -59,6 +59,25 @@ async def test_one_group_commit_settles_every_waiter_but_a_cancelled_one(
     reopened.close()
 
 
+async def test_records_read_back_with_the_values_they_were_written_with(
+        tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j")
+    journal.open()
+    record = {"type": "turn", "at": 1764500000.123456, "tiny": 1e-05, "huge": 1e22,
+              "count": 2**62, "text": "café \u2028 naïve \U0001f600", "none": None,
+              "flags": [True, False], "nested": {"k": [1, 2.5, -3]}}
+    odd_keys = {"type": "report", "report": {True: 1, None: 2, 3: 4}}  # the stdlib's way
+    await journal.append(record)
+    await journal.append(odd_keys)
+    journal.close()
+    reopened = Journal(tmp_path / "j")
+    reopened.open()
+    first, second = reopened.read_after(0)
+    reopened.close()
+    assert first == {"seq": 1, **record}
+    assert second == {"seq": 2, "type": "report", "report": {"true": 1, "null": 2, "3": 4}}
+
+
 async def test_torn_tail_is_cut_on_open(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j")
     journal.open()
