@@ -104,7 +104,7 @@ BoolArray = npt.NDArray[np.bool_]
 #: Vectors per add call of a rebuild: a cancel (the engine closing) waits at most this.
 REBUILD_SLICE = 1_024
 #: A rebuild in a serving runtime adds on one thread, leaving the other cores to
-#: requests (a million vectors: ~20 min of one core, docs/performance.md).
+#: requests (a million vectors: ~22 min of one core, docs/performance.md).
 REBUILD_THREADS = 1
 #: Vectors the centre is averaged over (the first ones indexed).
 CENTER_SAMPLE = 10_000
