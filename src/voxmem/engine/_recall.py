@@ -207,6 +207,11 @@ def search_caller_lane(
         return []
     index = mem.index
     got = _gather(mem, lane, query, k, params, words)
+    if not got.fused:
+        # Nothing matched: no hit can come from neighbours or lineages either (both
+        # start from a candidate). A small caller's permanent lane is usually empty
+        # (all of its turns are this call's), and its features cost ~130 us for nothing.
+        return []
     if params.fusion is not None and (params.learned_for_asker
                                       or not about_the_asker(query.text)):
         fused = learned_rank(params.fusion, candidate_features(
