@@ -17,13 +17,14 @@ import pytest
 from voxmem.embeddings.static import StaticEmbedder
 from voxmem.engine._analysis import analyze
 from voxmem.engine._caller_memory import FACT_GROUP, SUMMARY_GROUP, CallerMemory, Doc
-from voxmem.engine._fusion import FEATURES, BaseRows, base_rows, candidate_features, load_fusion
+from voxmem.engine._fusion import FEATURES, base_rows, candidate_features, load_fusion
 from voxmem.engine._fusion_few import FEW_CANDIDATES, few_base_rows
+from voxmem.engine._fusion_model import BaseRows
 from voxmem.engine._index import BoolArray, HybridIndex, IntArray, Ranked
 from voxmem.engine._rank import RankParams
 from voxmem.engine._recall import Query, _gather
 from voxmem.engine._time import TimeHint
-from voxmem.engine._topic import TopicModel
+from voxmem.engine._topic import TopicModel, distinct_tokens
 from voxmem.models import Scope, Turn
 
 from .test_topic_priming import DAY, NOW, QUESTIONS, _lines
@@ -151,3 +152,17 @@ def test_a_small_callers_real_candidates_get_the_numpy_rows(
     rest = [c for c, name in enumerate(FEATURES) if not name.startswith("topic_")]
     np.testing.assert_array_equal(cands.positions, numpy_rows.positions)
     np.testing.assert_array_equal(cands.features[:, rest], numpy_rows.features[:, rest])
+
+
+@pytest.mark.parametrize("size", [1, 7, 120, 400, 401, 3000])
+def test_distinct_tokens_by_sorting_or_by_table_agree(size: int) -> None:
+    # A few candidates' tokens are sorted, many go through a vocabulary table: the topic
+    # features read the same distinct tokens, in the same order, either way.
+    rng = np.random.default_rng(size)
+    flat = rng.choice(rng.integers(0, 30_000, max(2, size // 3)), size).astype(np.uint16)
+    by_sort = distinct_tokens(flat, 30_000, sort_max=size)
+    by_table = distinct_tokens(flat, 30_000, sort_max=0)
+    np.testing.assert_array_equal(by_sort[0], by_table[0])
+    np.testing.assert_array_equal(by_sort[0], np.unique(flat))
+    np.testing.assert_array_equal(by_sort[0][by_sort[1]], flat)
+    np.testing.assert_array_equal(by_table[0][by_table[1]], flat)
