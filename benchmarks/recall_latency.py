@@ -38,6 +38,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("VOXMEM_SHARED_DIR", ROOT.parent / "shared"))
 RESULTS = ROOT / "benchmarks" / "results"
+#: Cold preloads measured (each on a caller dropped from the cache and loaded again).
+COLD_SAMPLES = 5
 
 
 def rss_mb(field: str = "VmRSS") -> float:
@@ -196,15 +198,29 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     out["save_ack_sequential_ms"] = {"p50": pct(solo, 50), "p95": pct(solo, 95),
                                      "p99": pct(solo, 99)}
 
-    # Recall from a cold cache, as at a new call: load the caller fresh.
-    engine.callers.drop(scope)
-    t = loaded = time.perf_counter()
-    pre = await engine.preload(scope, caller)
-    out["preload_cold_ms"] = round((time.perf_counter() - t) * 1000, 1)
+    # Recall from a cold cache, as at a new call: load the caller fresh. Five samples,
+    # each after the previous load and its index-time work are done (one sample was
+    # as much the machine's neighbours as the code).
+    colds: list[float] = []
+    warm_loads: list[float] = []
+    primed: list[float] = []
+    for _ in range(COLD_SAMPLES):
+        engine.callers.drop(scope)
+        t = time.perf_counter()
+        pre = await engine.preload(scope, caller)
+        colds.append((time.perf_counter() - t) * 1000)
+        mem = engine.callers.peek(scope)
+        assert mem is not None
+        await mem.ready.wait()
+        warm_loads.append((time.perf_counter() - t) * 1000)
+        await mem.primed.wait()
+        primed.append((time.perf_counter() - t) * 1000)
+    out["preload_cold_ms"] = pct(colds, 50)
+    out["preload_cold_max_ms"] = round(max(colds), 1)
+    out["caller_warm_load_ms"] = pct(warm_loads, 50)
+    out["caller_primed_ms"] = pct(primed, 50)
     mem = engine.callers.peek(scope)
     assert mem is not None
-    await mem.ready.wait()
-    out["caller_warm_load_ms"] = round((time.perf_counter() - t) * 1000, 1)
     out["caller_items"] = len(mem.index)
     t = time.perf_counter()
     pre = await engine.preload(scope, caller)
@@ -212,10 +228,6 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     assert pre.context_text
     for q in questions[:50]:  # warm-up
         await engine.search_memory(scope, q)
-    # The steady state: the load's index-time work for recall (the topic features'
-    # tokens, on a worker thread after the load) is done.
-    await mem.primed.wait()
-    out["caller_primed_ms"] = round((time.perf_counter() - loaded) * 1000, 1)
     walls: list[float] = []
     cpus: list[float] = []
     lanes: dict[str, list[float]] = {}
@@ -282,8 +294,9 @@ def main() -> None:
         ("save ack, sequential p50 / p95 (ms)", f"{q['p50']:.2f} / {q['p95']:.2f}", "p95 <= 3"),
         ("save ack, 50 concurrent p50 / p95 (ms)", f"{s['p50']:.2f} / {s['p95']:.2f}", ""),
         ("background indexing (turns/s)", f"{out['indexing_turns_per_s']:.0f}", ">= 200"),
-        ("preload at call start, cold / warm (ms)",
-         f"{out['preload_cold_ms']:.1f} / {out['preload_warm_ms']:.1f}", "< 30"),
+        (f"preload at call start, cold p50 (max of {COLD_SAMPLES}) / warm (ms)",
+         f"{out['preload_cold_ms']:.1f} ({out['preload_cold_max_ms']:.1f})"
+         f" / {out['preload_warm_ms']:.1f}", "< 30"),
         ("caller warm-index load / primed (ms)",
          f"{out['caller_warm_load_ms']:.0f} / {out['caller_primed_ms']:.0f}",
          f"{out['caller_items']} items, in the background"),

@@ -1,9 +1,10 @@
 """CPU cost of one SQLite write batch of 50 turns, with and without the caller-items
-full-text index that migration 0006 dropped (schema 5 against schema 6).
+full-text index that migration 0006 dropped (schema 5 against schema 6), and with the
+read indexes migration 0007 added (schema 7).
 
 Each schema gets a fresh database file opened with the store's pragmas; batches go
 through the store's own batch writer (``_sqlite_write.apply_batch``) in a ``BEGIN
-IMMEDIATE`` transaction, alternating between the two files so both see the same machine
+IMMEDIATE`` transaction, rotating between the files so both see the same machine
 load. The figure is thread CPU time per batch: the minimum (the cost with no neighbour
 interference) and the median. The figures are in docs/performance.md.
 
@@ -64,18 +65,22 @@ def batch(n: int, embedder: HashingEmbedder) -> WriteBatch:
         embedding_model=embedder.name, applied_seq=n)
 
 
+#: Each batch's order of the files, rotated so no schema always goes first.
+ORDERS = ((5, 6, 7), (6, 7, 5), (7, 5, 6))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--batches", type=int, default=300)
     parser.add_argument("--json", default=str(RESULTS))
     args = parser.parse_args()
     embedder = HashingEmbedder()
-    cpu_ms: dict[int, list[float]] = {5: [], 6: []}
+    cpu_ms: dict[int, list[float]] = {5: [], 6: [], 7: []}
     with tempfile.TemporaryDirectory() as tmp:
         conns = {schema: connect(Path(tmp) / f"v{schema}.db", schema) for schema in cpu_ms}
         for n in range(args.batches):
             work = batch(n, embedder)
-            for schema in ((5, 6) if n % 2 else (6, 5)):
+            for schema in ORDERS[n % len(ORDERS)]:
                 conn = conns[schema]
                 t0 = time.thread_time()
                 conn.execute("BEGIN IMMEDIATE")
@@ -90,12 +95,16 @@ def main() -> None:
         for schema, v in cpu_ms.items()}}
     out["ratio_min"] = round(out["schema_5"]["cpu_ms_min"] / out["schema_6"]["cpu_ms_min"], 2)
     out["ratio_p50"] = round(out["schema_5"]["cpu_ms_p50"] / out["schema_6"]["cpu_ms_p50"], 2)
+    out["ratio_7_6_min"] = round(out["schema_7"]["cpu_ms_min"] / out["schema_6"]["cpu_ms_min"], 2)
+    out["ratio_7_6_p50"] = round(out["schema_7"]["cpu_ms_p50"] / out["schema_6"]["cpu_ms_p50"], 2)
     print(f"CPU per batch of {TURNS_PER_BATCH} turns, {args.batches} batches each")
     print(f"{'schema':<36}{'min ms':>10}{'p50 ms':>10}")
-    for schema, label in ((5, "5 (items_fts + 3 triggers)"), (6, "6 (no caller-items FTS)")):
+    for schema, label in ((5, "5 (items_fts + 3 triggers)"), (6, "6 (no caller-items FTS)"),
+                          (7, "7 (fact and call-time indexes)")):
         s = out[f"schema_{schema}"]
         print(f"{label:<36}{s['cpu_ms_min']:>10.2f}{s['cpu_ms_p50']:>10.2f}")
     print(f"ratio 5/6: min {out['ratio_min']}, p50 {out['ratio_p50']}")
+    print(f"ratio 7/6: min {out['ratio_7_6_min']}, p50 {out['ratio_7_6_p50']}")
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
 
