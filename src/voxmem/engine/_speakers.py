@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._index import HybridIndex, IntArray, PerIndex
+from ._ranked import distinct
 
 __all__ = ["about_the_asker", "names_someone", "prime_labels", "speaker_features",
            "speaker_label", "speaker_rows"]
@@ -140,7 +141,8 @@ def speaker_features(index: HybridIndex, positions: IntArray, groups: IntArray,
     said: frozenset[str] = frozenset()
     if is_named.any():
         other[in_call] = (ids > 0) & ~is_named
-        said = frozenset().union(*(table[i] for i in np.unique(ids[is_named]).tolist()))
+        # distinct, not np.unique: numpy 2's unique hashes, several times slower here.
+        said = frozenset().union(*(table[i] for i in distinct(ids[is_named]).tolist()))
     return named, other, self_, said
 
 
