@@ -227,7 +227,11 @@ def search_caller_lane(
         working, allowed = got.working, got.allowed
 
         def eligible(positions: IntArray) -> BoolArray:
-            ok: BoolArray = ~np.isin(index.groups_at(positions), working) & allowed(positions)
+            # A comparison per working group (one or two), not np.isin's sorts.
+            groups = index.groups_at(positions)
+            ok: BoolArray = allowed(positions)
+            for group in working:
+                ok &= groups != group
             return ok
 
         fused = prefer_current(mem, fused, eligible)
