@@ -12,6 +12,7 @@ of every full collection (what every request in flight waits out).
 
     python benchmarks/request_cpu.py                     # as the runtime runs (GC policy on)
     python benchmarks/request_cpu.py --no-gc-policy      # CPython's default collector
+    python benchmarks/request_cpu.py --saves-only        # the save path alone (no search)
 
 Prints one JSON line and writes ``benchmarks/results/request_cpu.json``.
 """
@@ -86,7 +87,8 @@ class CollectorWatch:
         return out
 
 
-async def measure(turns: int, callers: int, concurrency: int) -> dict[str, Any]:
+async def measure(turns: int, callers: int, concurrency: int,
+                  saves_only: bool = False) -> dict[str, Any]:
     from voxmem._api import OPERATION_SPECS
     from voxmem._config import Settings
     from voxmem.client._core import ClientCore
@@ -125,7 +127,7 @@ async def measure(turns: int, callers: int, concurrency: int) -> dict[str, Any]:
 
             async def turn(search: bytes, save: bytes) -> None:
                 async with slots:
-                    statuses = (await call(app, search_path, search),
+                    statuses = (200 if saves_only else await call(app, search_path, search),
                                 await call(app, save_path, save))
                     assert statuses == (200, 200), statuses
 
@@ -139,8 +141,9 @@ async def measure(turns: int, callers: int, concurrency: int) -> dict[str, Any]:
             cpu, wall = process_cpu_s() - cpu0, time.perf_counter() - wall0
         finally:
             await engine.close()
-    requests = 2 * (turns - warm)
-    return {"requests": requests, "callers": callers, "concurrency": concurrency,
+    requests = (1 if saves_only else 2) * (turns - warm)
+    return {"requests": requests, "saves_only": saves_only, "callers": callers,
+            "concurrency": concurrency,
             "cpu_ms_per_request": round(cpu / requests * 1000, 3),
             "wall_s": round(wall, 2),
             "gc_runs_per_generation": watch.runs,
@@ -156,6 +159,9 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=5000)
     parser.add_argument("--callers", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--saves-only", action="store_true",
+                        help="send only the saves: the CPU of the save path alone, with "
+                             "the journal and the store writer")
     parser.add_argument("--no-gc-policy", action="store_true",
                         help="CPython's default collector instead of the runtime's policy")
     parser.add_argument("--json", default=str(RESULTS / "request_cpu.json"))
@@ -164,7 +170,7 @@ def main() -> None:
         from voxmem.runtime._gc import FullCollectionPolicy
 
         FullCollectionPolicy().install()  # as `voxmem serve` does at start
-    out = asyncio.run(measure(args.turns, args.callers, args.concurrency))
+    out = asyncio.run(measure(args.turns, args.callers, args.concurrency, args.saves_only))
     out["gc_policy"] = not args.no_gc_policy
     print(json.dumps(out))
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)

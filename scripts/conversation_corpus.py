@@ -578,6 +578,110 @@ def generate_long(count: int, seed: int = 0) -> Iterator[str]:
         yield text
 
 
+# Questions and requests a caller puts to an assistant about their own life: asking for
+# a suggestion that fits what they told it, counting what they did over several calls,
+# ordering events, recalling a detail. The main stream's 38 question templates cover few
+# of these forms, and a query is embedded on its own, so the table must place such
+# questions where the teacher does (docs/embeddings.md, "Question-form texts").
+REQUEST_OPENERS = ["Can you suggest", "Could you recommend", "Do you have any recommendations for",
+                   "Any tips on", "I'm looking for ideas for", "What would you recommend for",
+                   "Can you give me some ideas for", "I need some suggestions for",
+                   "Do you have any advice on", "What are some good options for",
+                   "Could you help me come up with", "Any thoughts on"]
+REQUEST_TOPICS = [
+    "activities I can do in the evening", "things to do before bed", "ways to relax after work",
+    "a gift for my {rel}", "what to bake for my coworkers", "a recipe that uses {food}",
+    "a weekend trip near {city}", "some {media} to read next", "a new {hobby} project",
+    "a workout routine I can stick to", "a podcast for my commute", "plants for my balcony",
+    "a side dish for dinner tonight", "a hotel in {city}", "how to keep my {pet} busy",
+    "music for a party at my place", "a camera for {hobby}", "what to serve at a dinner party",
+    "a show to watch this weekend", "a {cuisine} restaurant in {city}", "how to sleep better",
+    "a good time to go {sport}", "what to wear to a wedding", "a birthday party for my {rel}",
+    "decorating my living room", "a playlist for my {travel}", "healthy snacks for work",
+    "a board game for family night", "ways to save money on groceries", "a {diet} dinner",
+    "what to plant in my garden this {season}", "a new {instrument} to learn",
+    "a day trip with my {pet}", "how to stay productive at home", "an easy breakfast",
+    "a cocktail to make at home", "accessories for my {vehicle}", "a book club pick",
+    "things to do in {city} in {month}", "a way to use up my leftover {food}",
+]
+COUNT_NOUNS = ["albums", "books", "bikes", "concerts", "plants", "trips", "graduations",
+               "movies", "classes", "projects", "appointments", "pairs of shoes",
+               "video games", "recipes", "paintings", "museums", "weddings", "races",
+               "countries", "cakes", "online courses", "doctors", "hikes", "camping trips",
+               "pieces of furniture", "art supplies", "tickets", "model kits", "sweaters"]
+# (past participle, base form): "have I bought", "did I buy".
+COUNT_VERBS = [("bought", "buy"), ("read", "read"), ("attended", "attend"),
+               ("visited", "visit"), ("fixed", "fix"), ("watched", "watch"),
+               ("finished", "finish"), ("tried", "try"), ("planted", "plant"),
+               ("sold", "sell"), ("ordered", "order"), ("made", "make"), ("baked", "bake"),
+               ("returned", "return"), ("signed up for", "sign up for"),
+               ("been to", "go to"), ("collected", "collect"), ("painted", "paint"),
+               ("serviced", "service"), ("borrowed", "borrow"), ("booked", "book")]
+PERIODS = ["this year", "in the last month", "since {month}", "so far", "recently",
+           "in total", "over the past few weeks", "last year", "since I moved", ""]
+SELF_QUESTIONS = [
+    "{opener_req} {topic}?",
+    "{opener_req} {topic}? I want something that suits me.",
+    "I'm trying to figure out {topic}. What do you think?",
+    "How many {countn} have I {countv} {period}?",
+    "How many times did I play {sport} {period}?",
+    "How much did I spend on my {item} {period}?",
+    "How long have I been doing {hobby} now?",
+    "How many days passed between my {appt} and the {work}?",
+    "Which did I do first, {hobby} or {sport}?",
+    "What was the first {countn_one} I {countv_past} {period}?",
+    "Which {countn_one} did I {countv_base} most recently?",
+    "What did I say I was going to do {future}?",
+    "Remind me what I decided about the {work}.",
+    "What was the name of the {cuisine} restaurant I mentioned?",
+    "Where did I get my {item} from?",
+    "What time do I usually go to bed?",
+    "What color was the {vehicle} I was looking at?",
+    "How old was my {rel} when we {event}?",
+    "Did I end up going to {place} {past}?",
+    "What's the total number of {countn} I've {countv}?",
+    "Can you remind me how I felt after the {appt}?",
+    "What did I name my {pet}?",
+    "Which {countn_one} was my favorite?",
+    "What do I usually order when I get {food}?",
+    "What was the reason I gave for {hobby}?",
+    "Where am I planning to go for my {travel}?",
+]
+
+
+def _self_question(slots: _Slots, rng: random.Random) -> str:
+    template = rng.choice(SELF_QUESTIONS)
+    noun = rng.choice(COUNT_NOUNS)
+    one = noun[:-1] if noun.endswith("s") and not noun.startswith("pair") else "pair of shoes"
+    verb = rng.choice(COUNT_VERBS)
+    # "did I buy" but "the first album I bought", "have I bought"
+    past = {"been to": "went to", "signed up for": "signed up for"}.get(verb[0], verb[0])
+    template = (template.replace("{opener_req}", rng.choice(REQUEST_OPENERS))
+                .replace("{topic}", rng.choice(REQUEST_TOPICS))
+                .replace("{countn_one}", one).replace("{countn}", noun)
+                .replace("{countv_base}", verb[1]).replace("{countv_past}", past)
+                .replace("{countv}", verb[0])
+                .replace("{period}", rng.choice(PERIODS)))
+    return re.sub(r"\s+([?.])", r"\1", _fill(template, slots, rng))
+
+
+def generate_questions(count: int, seed: int = 0) -> Iterator[str]:
+    """Yield ``count`` questions and requests about the asker's own life (suggestions,
+    counts, order of events, details). A stream of its own, like ``generate_labelled``,
+    so adding it leaves the other streams' cached teacher embeddings valid."""
+    from faker import Faker
+
+    rng = random.Random(f"questions-{seed}")
+    fake = Faker(["en_US", "en_GB", "en_IN", "en_AU", "en_CA"])
+    fake.seed_instance(seed + 3)
+    slots = _Slots(rng, fake)
+    for _ in range(count):
+        text = _self_question(slots, rng)
+        if rng.random() < 0.2:
+            text = _speechify(text, rng)
+        yield text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=20)
@@ -586,9 +690,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="sample the labelled stream (generate_labelled) instead")
     parser.add_argument("--long", action="store_true",
                         help="sample the long-text stream (generate_long) instead")
+    parser.add_argument("--questions", action="store_true",
+                        help="sample the question stream (generate_questions) instead")
     args = parser.parse_args(argv)
     stream = (generate_labelled if args.labelled else generate_long if args.long
-              else generate)
+              else generate_questions if args.questions else generate)
     for text in stream(args.count, args.seed):
         print(text)
     return 0

@@ -266,7 +266,7 @@ def distill_static(teacher_key: str = "minilm", dims: int = 384, count: int = 60
                    cache_dir: Path | None = None, post: str = "none",
                    cached_only: bool = False, raw_out: Path | None = None,
                    from_raw: Path | None = None, max_texts: int = 0, labelled: int = 0,
-                   contrastive: float = 0.0, long: int = 0) -> Result:
+                   contrastive: float = 0.0, long: int = 0, questions: int = 0) -> Result:
     """Build and train the table; returns it with the tokenizer and a build report."""
     import torch
 
@@ -290,6 +290,11 @@ def distill_static(teacher_key: str = "minilm", dims: int = 384, count: int = 60
         # Appended last, for the same reason.
         seen = set(texts)
         texts += [t for t in dict.fromkeys(conversation_corpus.generate_long(long, seed))
+                  if t not in seen]
+    if questions:
+        # Appended last, for the same reason.
+        seen = set(texts)
+        texts += [t for t in dict.fromkeys(conversation_corpus.generate_questions(questions, seed))
                   if t not in seen]
     corpus_hash = hashlib.sha256("\n".join(texts).encode("utf-8")).hexdigest()[:12]
     targets = _teacher_embeddings(teacher, texts, cache_root, cached_only)
@@ -320,6 +325,7 @@ def distill_static(teacher_key: str = "minilm", dims: int = 384, count: int = 60
                     "model": teacher.model_id, "licence": teacher.licence},
         "corpus": {"generator": "scripts/conversation_corpus.py", "texts": len(texts),
                    "labelled_generated": labelled, "long_generated": long,
+                   "questions_generated": questions,
                    "seed": seed, "sha256_12": corpus_hash, "held_out": val},
         "training": {"loss": "1 - cosine(mean of rows, teacher embedding)" + (
                          f" + {contrastive} x in-batch InfoNCE (temperature "
@@ -420,6 +426,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--long", type=int, default=0,
                         help="also train on N texts of conversation_corpus.generate_long "
                         "(a caller's turn with the agent's reply, long chat messages)")
+    parser.add_argument("--questions", type=int, default=0,
+                        help="also train on N texts of conversation_corpus.generate_questions "
+                        "(the asker's questions and requests about their own life)")
     parser.add_argument("--contrastive", type=float, default=0.0,
                         help="weight of the in-batch contrastive term (0: cosine only)")
     parser.add_argument("--featurize-only", action="store_true",
@@ -438,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
                             cached_only=args.cached_only, raw_out=args.raw_out,
                             from_raw=args.from_raw, max_texts=args.max_texts,
                             labelled=args.labelled, contrastive=args.contrastive,
-                            long=args.long)
+                            long=args.long, questions=args.questions)
     post = "none" if args.post == "none" else f"{args.dims} dims fitted on {args.post}"
     method = METHOD.format(sif=SIF_COEFFICIENT, texts=result.report["corpus"]["texts"],
                            post=post)

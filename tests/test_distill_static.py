@@ -108,3 +108,23 @@ def test_labelled_stream_is_deterministic_and_leaves_the_main_stream_alone() -> 
     named = [t for t in labelled if t.endswith("?") and ": " not in t[:25]]
     assert len(labels) > 100 and len(named) > 80
     assert len(set(labelled)) > 350
+
+
+def test_question_stream_is_deterministic_grammatical_and_separate() -> None:
+    pytest.importorskip("faker")
+    vocab = [tok for tok, _ in sorted(_tokenizer().get_vocab().items(), key=lambda kv: kv[1])]
+    main = list(conversation_corpus.generate(200, seed=0, vocab=vocab))
+    questions = list(conversation_corpus.generate_questions(600, seed=0))
+    assert questions == list(conversation_corpus.generate_questions(600, seed=0))
+    assert questions != list(conversation_corpus.generate_questions(600, seed=1))
+    # Drawing the question stream must not move the main one (its teacher cache).
+    assert main == list(conversation_corpus.generate(200, seed=0, vocab=vocab))
+    assert len(set(questions)) > 400
+    assert all(t.strip() and "{" not in t for t in questions)
+    # "did I" takes the base form of the verb, "have I" the participle.
+    lowered = [t.lower() for t in questions]
+    assert not any(f"did i {past} " in t for t in lowered
+                   for past, base in conversation_corpus.COUNT_VERBS if past != base)
+    assert any(t.startswith("how many") for t in lowered)
+    assert sum(any(o.lower() in t for o in conversation_corpus.REQUEST_OPENERS)
+               for t in lowered) > 30

@@ -34,6 +34,50 @@ async def test_append_assigns_ordered_sequence(tmp_path: Path) -> None:
     reopened.close()
 
 
+async def test_one_group_commit_settles_every_waiter_but_a_cancelled_one(
+        tmp_path: Path) -> None:
+    # The writer settles a whole batch with one callback on the loop; a waiter cancelled
+    # while its batch was written must not stop the others from being answered.
+    journal = Journal(tmp_path / "j")
+    journal.open()
+    journal._io_lock.acquire()  # the writer waits here, so the appends form one batch
+    try:
+        tasks = [asyncio.create_task(journal.append({"type": "x", "i": i})) for i in range(20)]
+        await asyncio.sleep(0)  # each task has queued its record and awaits its future
+        tasks[5].cancel()
+    finally:
+        journal._io_lock.release()
+    seqs = await asyncio.gather(*tasks, return_exceptions=True)
+    assert isinstance(seqs[5], asyncio.CancelledError)
+    assert [s for i, s in enumerate(seqs) if i != 5] == [i + 1 for i in range(20) if i != 5]
+    assert await journal.append({"type": "x"}) == 21
+    journal.close()
+    # Durable although its waiter went away: cancelling does not unwrite a record.
+    reopened = Journal(tmp_path / "j")
+    reopened.open()
+    assert [r["seq"] for r in reopened.read_after(0)] == list(range(1, 22))
+    reopened.close()
+
+
+async def test_records_read_back_with_the_values_they_were_written_with(
+        tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j")
+    journal.open()
+    record = {"type": "turn", "at": 1764500000.123456, "tiny": 1e-05, "huge": 1e22,
+              "count": 2**62, "text": "café \u2028 naïve \U0001f600", "none": None,
+              "flags": [True, False], "nested": {"k": [1, 2.5, -3]}}
+    odd_keys = {"type": "report", "report": {True: 1, None: 2, 3: 4}}  # the stdlib's way
+    await journal.append(record)
+    await journal.append(odd_keys)
+    journal.close()
+    reopened = Journal(tmp_path / "j")
+    reopened.open()
+    first, second = reopened.read_after(0)
+    reopened.close()
+    assert first == {"seq": 1, **record}
+    assert second == {"seq": 2, "type": "report", "report": {"true": 1, "null": 2, "3": 4}}
+
+
 async def test_torn_tail_is_cut_on_open(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j")
     journal.open()

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from voxmem._operations import OPERATIONS
 from voxmem.engine import MemoryEngine
 from voxmem.runtime import create_app
-from voxmem.runtime._hotpath import HOT_OPERATIONS, HotPath
+from voxmem.runtime._hotpath import HOT_OPERATIONS, HotPath, encode_json
 
 TOKEN = "hot-path-token-0123456789"
 AUTH = {"authorization": f"Bearer {TOKEN}", "content-type": "application/json"}
@@ -206,3 +206,29 @@ async def test_hot_requests_are_counted_in_metrics(
     for op in HOT_OPERATIONS:
         assert f'voxmem_requests_total{{operation="{op}",status="2xx"}} 1.0' in text
     assert 'voxmem_requests_total{operation="search_memory",status="4xx"} 1.0' in text
+
+
+@pytest.mark.parametrize("body", [
+    {"results": [{"id": "evt_1", "score": 1e-05, "at": 1764500000.125, "big": 10**30,
+                  "text": "café \u2028 naïve", "tags": ("a", "b"), "none": None,
+                  "ok": True, "nested": {"k": [1, 2.5, -3]}}], "degraded": False},
+    [], "plain", 0.1, 1e22,
+])
+def test_answers_encode_to_the_same_json_values(body: Any) -> None:
+    encoded = encode_json(body)
+    assert json.loads(encoded) == json.loads(json.dumps(body))
+    assert encoded.decode("utf-8") == encoded.decode("utf-8").strip()  # compact, UTF-8
+    assert b" " not in encode_json({"a": [1, 2], "b": {"c": 3}})
+
+
+def test_non_finite_floats_encode_as_valid_json() -> None:
+    # The stdlib wrote NaN / Infinity, which strict parsers (JavaScript's JSON.parse,
+    # json.loads with parse_constant refusing them) reject.
+    encoded = encode_json({"score": float("nan"), "range": [float("inf"), -float("inf")]})
+    assert json.loads(encoded, parse_constant=lambda name: pytest.fail(name)) == {
+        "score": None, "range": [None, None]}
+
+
+def test_keys_the_fast_encoder_cannot_write_are_written_as_strings() -> None:
+    assert json.loads(encode_json({True: 1, None: 2, 3: 4})) == {"true": 1, "null": 2,
+                                                                 "3": 4}

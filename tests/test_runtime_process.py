@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -21,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from voxmem import (
@@ -344,6 +346,32 @@ def test_remote_runtime_url_with_token(data_dir: Path) -> None:
         serve.send_signal(signal.SIGTERM)
         serve.communicate(timeout=30)
     assert count_turns(data_dir, USER["id"]) == 1
+
+
+def test_a_forwarded_for_header_does_not_change_whom_the_runtime_logs(
+        data_dir: Path) -> None:
+    # Nothing stands in front of the runtime that it could trust: a client's
+    # X-Forwarded-For must not put another address into the log.
+    serve = subprocess.Popen([sys.executable, "-m", "voxmem", "serve", "--data-dir",
+                              str(data_dir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while (found := read_discovery(data_dir)) is None and time.monotonic() < deadline:
+            assert serve.poll() is None, serve.communicate()
+            time.sleep(0.05)
+        assert found is not None
+        with httpx.Client(base_url=found.url) as web:
+            nonce = re.search(r'name="csrf" value="([^"]+)"', web.get("/login").text)
+            assert nonce is not None
+            wrong = web.post("/login", data={"csrf": nonce.group(1), "token": "guess"},
+                             headers={"x-forwarded-for": "203.0.113.9"})
+            assert wrong.status_code == 401
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        _out, log = serve.communicate(timeout=30)
+    assert "wrong token from 127.0.0.1" in log, log
+    assert "203.0.113.9" not in log
 
 
 async def test_unreachable_remote_runtime_is_a_voxmem_error() -> None:

@@ -25,16 +25,18 @@ import msgspec
 import numpy as np
 import pytest
 
+import voxmem.engine._bm25 as bm25_module
 import voxmem.engine._postings as postings_module
 from voxmem import Settings
 from voxmem.embeddings import Vectors
 from voxmem.embeddings.static import StaticEmbedder
 from voxmem.engine import MemoryEngine
 from voxmem.engine._analysis import analyze
+from voxmem.engine._bm25 import ascending_union as _ascending_union
 from voxmem.engine._caller_memory import CallerMemory, Doc, build_memory
 from voxmem.engine._fusion import load_fusion
 from voxmem.engine._org_memory import OrgMemory
-from voxmem.engine._postings import Postings, _ascending_union
+from voxmem.engine._postings import Postings
 from voxmem.engine._rank import RankParams, best_neighbours
 from voxmem.engine._recall import (
     SUPERSEDED_TURN_FACTOR,
@@ -336,7 +338,7 @@ def test_union_of_postings_is_numpys_unique_for_sparse_terms(
         touched = [found[0] for term in query if (found := p._term(term)) is not None]
         expected = np.unique(np.concatenate(touched)).astype(np.int64)
         for share in (0, 10**9):  # sorted, then marked
-            monkeypatch.setattr(postings_module, "UNION_SORT_SHARE", share)
+            monkeypatch.setattr(bm25_module, "UNION_SORT_SHARE", share)
             assert np.array_equal(_ascending_union(touched, n), expected)
         ranked = p.search(query, 10_000, n, None, alive, live, alive)
         scores = _bm25_direct(docs, set(np.flatnonzero(alive).tolist()), query)

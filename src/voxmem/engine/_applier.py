@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import time
@@ -27,6 +28,7 @@ from .._exceptions import VoxmemError
 from ..embeddings import Embedder
 from ..models import Scope, Turn
 from ..store import (
+    JournalWrite,
     QuarantinedRecord,
     Store,
     TurnWrite,
@@ -68,6 +70,38 @@ def _caller_and_turn(record: dict[str, Any]) -> tuple[Scope, Turn | None] | None
 VectorSink = Callable[[Scope, str, FloatArray], None]
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Queued:
+    """A durable record on its way to the store, with what it says already decoded.
+
+    A record journaled by this process arrives with the typed write it was encoded
+    from, so the applier neither decodes it again nor re-reads its caller (three passes
+    over every saved turn before); a replayed record is decoded once, here.
+    """
+
+    record: dict[str, Any]
+    #: The typed write, or None for a record that does not decode (quarantined).
+    write: JournalWrite | None
+    #: (caller, turn) as noted in the pending writes; None when the record has none.
+    caller: tuple[Scope, Turn | None] | None
+    #: Why ``write`` is None: the decode error, raised again when the batch is prepared.
+    error: Exception | None = None
+
+    @property
+    def seq(self) -> int:
+        return int(self.record["seq"])
+
+
+def _queued(record: dict[str, Any], write: JournalWrite | None) -> _Queued:
+    if write is None:
+        try:
+            write = decode_record(record)
+        except Exception as exc:  # MalformedRecord and worse: isolated and quarantined
+            return _Queued(record, None, _caller_and_turn(record), exc)
+    turn = write.turn if isinstance(write, TurnWrite) else None
+    return _Queued(record, write, (write.scope, turn))
+
+
 class Applier:
     """Moves journal records into the store, in sequence order, in batches.
 
@@ -85,7 +119,7 @@ class Applier:
         self._on_vector = on_vector
         self._batch_size = batch_size
         self._clock = clock
-        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Queued] = asyncio.Queue()
         self._applied_seq = 0
         self._enqueued_seq = 0
         self._progress = asyncio.Condition()
@@ -108,13 +142,17 @@ class Applier:
         self._enqueued_seq = max(self._enqueued_seq, applied_seq)
         self._task = asyncio.get_running_loop().create_task(self._run(), name="voxmem-applier")
 
-    def submit(self, record: dict[str, Any]) -> None:
-        """Queue a durable record (it must carry its journal ``seq``)."""
-        parsed = _caller_and_turn(record)
-        if parsed is not None:  # else malformed: the applier quarantines it
-            self._pending.add(*parsed)
-        self._enqueued_seq = max(self._enqueued_seq, int(record["seq"]))
-        self._queue.put_nowait(record)
+    def submit(self, record: dict[str, Any], write: JournalWrite | None = None) -> None:
+        """Queue a durable record (it must carry its journal ``seq``).
+
+        ``write`` is the typed write ``record`` was encoded from, when the caller has it
+        (a fresh write rather than a replayed one); it saves decoding the record again.
+        """
+        entry = _queued(record, write)
+        if entry.caller is not None:  # else malformed: the applier quarantines it
+            self._pending.add(*entry.caller)
+        self._enqueued_seq = max(self._enqueued_seq, entry.seq)
+        self._queue.put_nowait(entry)
 
     async def wait_applied(self, seq: int | None = None, timeout: float | None = None) -> bool:
         """Wait until every record up to ``seq`` (default: all submitted) is stored."""
@@ -154,14 +192,14 @@ class Applier:
     async def _run(self) -> None:
         while True:
             records = [await self._queue.get()]
-            turns = 1 if records[0]["type"] == "turn" else 0
+            turns = 1 if isinstance(records[0].write, TurnWrite) else 0
             while not self._queue.empty() and turns < self._batch_size:
                 record = self._queue.get_nowait()
                 records.append(record)
-                turns += record["type"] == "turn"
+                turns += isinstance(record.write, TurnWrite)
             await self._apply(records)
 
-    async def _apply(self, records: list[dict[str, Any]]) -> None:
+    async def _apply(self, records: list[_Queued]) -> None:
         """Store ``records`` in order: wait out outages, set poison records aside."""
         delay = RETRY_MIN_S
         try:
@@ -190,7 +228,7 @@ class Applier:
         self.last_error = None
         await self._applied(records, batch)
 
-    async def _isolate(self, records: list[dict[str, Any]], exc: BaseException) -> None:
+    async def _isolate(self, records: list[_Queued], exc: BaseException) -> None:
         """Find the record(s) the store refuses by applying one at a time.
 
         Only a refusal that is not an outage gets here (bad data, a constraint), so the
@@ -202,53 +240,56 @@ class Applier:
             return
         await self._quarantine(records[0], exc)
 
-    async def _quarantine(self, record: dict[str, Any], exc: BaseException) -> None:
+    async def _quarantine(self, entry: _Queued, exc: BaseException) -> None:
         """Keep the record in the store's quarantine (retryable by an operator), move on."""
+        record = entry.record
         reason = exc.message if isinstance(exc, VoxmemError) else repr(exc)
         scope: Scope | None
         try:
             scope = scope_from_record(record["scope"])
         except (KeyError, TypeError):
             scope = None
-        entry = QuarantinedRecord(seq=int(record["seq"]), error=reason[:2000],
-                                  record=json.dumps(record, ensure_ascii=True),
-                                  at=self._clock(), scope=scope)
+        kept = QuarantinedRecord(seq=entry.seq, error=reason[:2000],
+                                 record=json.dumps(record, ensure_ascii=True),
+                                 at=self._clock(), scope=scope)
         delay = RETRY_MIN_S
         while True:
             try:
-                await self._store.quarantine(entry)
+                await self._store.quarantine(kept)
                 break
             except VoxmemError as err:
                 # Only an outage can stop this write; wait for the store like any other.
                 self.last_error = str(err)
                 log.warning("quarantining journal record %d failed (%s); retrying",
-                            entry.seq, err)
+                            kept.seq, err)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_S)
         log.error("journal record %d (%s) quarantined: the store refused it: %s. Later "
                   "writes go on; retry it with MemoryEngine.retry_quarantined(%d)",
-                  entry.seq, record.get("type"), reason, entry.seq)
+                  kept.seq, record.get("type"), reason, kept.seq)
         self.quarantined += 1
         self.last_error = None
-        await self._applied([record], WriteBatch())
+        await self._applied([entry], WriteBatch())
 
-    async def _applied(self, records: list[dict[str, Any]], batch: WriteBatch) -> None:
-        for record in records:
-            parsed = _caller_and_turn(record)  # counted in submit() exactly when parsed
-            if parsed is not None:
-                self._pending.settle(*parsed)
+    async def _applied(self, records: list[_Queued], batch: WriteBatch) -> None:
+        for entry in records:
+            if entry.caller is not None:  # noted in submit() exactly then
+                self._pending.settle(*entry.caller)
         self.turns_applied += len(batch.turns)
         async with self._progress:
-            self._applied_seq = max(self._applied_seq, int(records[-1]["seq"]))
+            self._applied_seq = max(self._applied_seq, records[-1].seq)
             self._progress.notify_all()
 
-    async def _prepare(self, records: list[dict[str, Any]]) -> tuple[WriteBatch, Any]:
+    async def _prepare(self, records: list[_Queued]) -> tuple[WriteBatch, Any]:
         batch = WriteBatch(embedding_model=self._embedder.name,
-                           applied_seq=int(records[-1]["seq"]))
+                           applied_seq=records[-1].seq)
         turn_scopes: list[Scope] = []
         turns: list[Turn] = []
-        for record in records:
-            write = decode_record(record)  # MalformedRecord: isolated and quarantined
+        for entry in records:
+            write = entry.write
+            if write is None:  # did not decode: isolated and quarantined
+                assert entry.error is not None
+                raise entry.error
             if isinstance(write, TurnWrite):
                 # Embedded below, all of the batch's turns in one call.
                 turn_scopes.append(write.scope)

@@ -21,7 +21,6 @@ from ..store import (
     SessionReport,
     SessionStart,
     TurnWrite,
-    encode_record,
 )
 from ._caller_memory import CallerCache
 from ._idempotency import TurnClaims
@@ -80,10 +79,10 @@ class Calls:
                                                started_at=mem.session_started_at or 0.0)
         sid = session_id or new_id("ses")
         at = self._clock() if started_at is None else started_at
-        await self._writes.append(encode_record(SessionStart(
+        await self._writes.write(SessionStart(
             scope=scope, session_id=sid, started_at=at, caller_name=caller.name,
             caller_metadata=self._redactor.value(caller.metadata),
-            metadata=self._redactor.value(metadata or {}))))
+            metadata=self._redactor.value(metadata or {})))
         mem.session_id = sid
         mem.session_started_at = at
         if caller.name:
@@ -107,10 +106,10 @@ class Calls:
         at = self._clock()
         self._redactor.forget((scope.tenant_id, scope.project_id, sid))
         if report is not None:
-            await self._writes.append(encode_record(SessionReport(
-                scope=scope, session_id=sid, report=self._redactor.value(report))))
-        await self._writes.append(encode_record(SessionEnd(
-            scope=scope, session_id=sid, ended_at=at, reason=reason)))
+            await self._writes.write(SessionReport(
+                scope=scope, session_id=sid, report=self._redactor.value(report)))
+        await self._writes.write(SessionEnd(
+            scope=scope, session_id=sid, ended_at=at, reason=reason))
         task = self._learn(scope, sid) if learn else None
         # The entity graph is learned from every ended call, also one ended by the idle
         # sweep (which learns facts later, with learn=False here).
@@ -203,7 +202,7 @@ class Calls:
             created_at=self._clock() if created_at is None else created_at,
             agent_id=scope.agent_id, interrupted=flagged,
             tool_calls=list(clean.tool_calls or []), metadata=meta)
-        await self._writes.append(encode_record(TurnWrite(scope=scope, turn=turn)))
+        await self._writes.write(TurnWrite(scope=scope, turn=turn))
         mem.add_turn(turn)
         mem.last_write = self._clock()
         self._directory.observe_turn(scope, turn)
@@ -213,8 +212,8 @@ class Calls:
         """Set one profile field (redacted first); the caller's whole profile after it."""
         value = self._redactor.value(value, field=field, about_caller=True)
         mem = self._callers.get(scope)
-        await self._writes.append(encode_record(ProfileWrite(
-            scope=scope, field=field, value=value, at=self._clock())))
+        await self._writes.write(ProfileWrite(
+            scope=scope, field=field, value=value, at=self._clock()))
         mem.profile[field] = value
         return dict(mem.profile)
 

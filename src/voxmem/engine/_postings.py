@@ -22,12 +22,19 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ._ranked import BoolArray, FloatArray, IntArray, Ranked, distinct, grow, top, top_of
+from ._bm25 import (
+    BM25_B,
+    BM25_K1,
+    PRUNE_MIN_POSTINGS,
+    TermPostings,
+    dense_scores,
+    factor_bound,
+    term_bound,
+    top_k,
+)
+from ._ranked import BoolArray, FloatArray, IntArray, Ranked, grow, top
 
 __all__ = ["BM25_B", "BM25_K1", "Postings", "Segment"]
-
-BM25_K1 = 1.2
-BM25_B = 0.75
 #: Adding merges the newest segments while they are of similar size and small enough to
 #: merge in well under a millisecond, which keeps a few segments per index;
 #: :meth:`Postings.compact` merges the rest off the event loop after loads and builds.
@@ -50,7 +57,7 @@ class Segment:
     new segments or swaps merged ones in.
     """
 
-    __slots__ = ("docs", "offsets", "tfs", "tids")
+    __slots__ = ("_bound_avgdl", "_bounds", "docs", "offsets", "tfs", "tids")
 
     def __init__(self, term_of: IntArray, doc_of: IntArray, tfs: Any) -> None:
         # Postings arrive ordered by (term, document).
@@ -59,6 +66,8 @@ class Segment:
         self.offsets: IntArray = np.append(starts, term_of.shape[0]).astype(np.int64)
         self.docs: npt.NDArray[np.int32] = doc_of.astype(np.int32)
         self.tfs: FloatArray = tfs.astype(np.float32)
+        self._bounds: dict[int, float] = {}
+        self._bound_avgdl = 0.0
 
     @classmethod
     def of_parts(cls, tids: IntArray, offsets: IntArray, docs: npt.NDArray[np.int32],
@@ -66,19 +75,42 @@ class Segment:
         """A segment from arrays already in its layout (a persisted index's views)."""
         seg = cls.__new__(cls)
         seg.tids, seg.offsets, seg.docs, seg.tfs = tids, offsets, docs, tfs
+        seg._bounds, seg._bound_avgdl = {}, 0.0
         return seg
 
     @property
     def size(self) -> int:
         return int(self.docs.shape[0])
 
+    def locate(self, tid: int) -> int:
+        """The row of term id ``tid`` in this segment, or -1."""
+        i = int(np.searchsorted(self.tids, tid))
+        return i if i < self.tids.shape[0] and int(self.tids[i]) == tid else -1
+
     def find(self, tid: int) -> tuple[npt.NDArray[np.int32], FloatArray] | None:
         """The documents and term frequencies of term id ``tid``, or None."""
-        i = int(np.searchsorted(self.tids, tid))
-        if i == self.tids.shape[0] or int(self.tids[i]) != tid:
+        i = self.locate(tid)
+        if i < 0:
             return None
         lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
         return self.docs[lo:hi], self.tfs[lo:hi]
+
+    def factor_bound(self, i: int, doc_len: FloatArray, avgdl: float) -> float:
+        """An upper bound of row ``i``'s BM25 term factor at average length ``avgdl``
+        (``_bm25.factor_bound``).
+
+        Computed over the row's postings on first use and kept (the segment, and the
+        lengths of its documents, never change), at the average length of that moment;
+        later averages scale it.
+        """
+        if not self._bound_avgdl:
+            self._bound_avgdl = avgdl
+        bound = self._bounds.get(i)
+        if bound is None:
+            lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
+            bound = self._bounds[i] = factor_bound(self.tfs[lo:hi], doc_len[self.docs[lo:hi]],
+                                                   self._bound_avgdl)
+        return bound * max(1.0, avgdl / self._bound_avgdl)
 
 
 def tier(segments: Sequence[Segment], limit: float) -> list[Segment]:
@@ -127,12 +159,18 @@ class Postings:
         self._head: dict[int, bytearray] = {}
         self._head_size = 0
         self.doc_len = np.zeros(64, dtype=np.float32)
+        #: Zeros over every position: a search adds its scores here and clears what it
+        #: touched (allocating and zeroing n scores per search was ~0.5 ms at 1M rows).
+        #: Made on the first search that needs it: a caller's searches are filtered to
+        #: its members and never do.
+        self._scratch: npt.NDArray[np.float64] | None = None
         #: Total length of the live documents (BM25's average document length).
         self.len_sum = 0.0
 
     def reserve(self, capacity: int, used: int) -> None:
         if capacity > self.doc_len.shape[0]:
             self.doc_len = grow(self.doc_len, capacity, used)
+            self._scratch = None
 
     # -- writing -------------------------------------------------------------------------
     def add(self, pos: int, terms: Sequence[str]) -> None:
@@ -310,14 +348,11 @@ class Postings:
         return int(found[0].shape[0]) if alive is None else int(alive[found[0]].sum())
 
     def _term(self, term: str) -> tuple[npt.NDArray[np.int32], FloatArray] | None:
+        """All of ``term``'s postings as one pair of arrays (documents ascending)."""
         tid = self.vocab.get(term)
         if tid is None:
             return None
-        parts = [found for seg in self.segments if (found := seg.find(tid)) is not None]
-        entry = self._head.get(tid)
-        if entry is not None:
-            pairs = np.frombuffer(bytes(entry), dtype=_POSTING_DTYPE)  # the head grows
-            parts.append((pairs[0::2].astype(np.int32), pairs[1::2].astype(np.float32)))
+        parts = self._parts(tid)[0]
         if not parts:
             return None
         if len(parts) == 1:
@@ -326,70 +361,69 @@ class Postings:
 
     def search(self, terms: Sequence[str], k: int, n: int, members: IntArray | None,
                ok: BoolArray, live: int, alive: BoolArray | None) -> Ranked:
-        """Top ``k`` by Okapi BM25 among the allowed documents.
+        """Top ``k`` by Okapi BM25 among the allowed documents (``_bm25.py``).
 
         ``members``/``ok`` are a resolved filter (see ``_filters.Columns.resolve``);
         ``live`` counts the live documents; ``alive`` marks them, or is None while no
         document was ever removed (then a term's document frequency is its length).
+        Without ``members``, a query over many postings is pruned (MaxScore) to the same
+        top ``k``; ties go to the lower position.
         """
         if not terms:
             return Ranked.empty()
         doc_len = self.doc_len
         avgdl = max(self.len_sum / live, 1.0)
-        scores: FloatArray | None = None
-        touched: list[npt.NDArray[np.int32]] = []
+        query: list[TermPostings] = []
+        located: list[list[tuple[Segment | None, int]]] = []
         for term in dict.fromkeys(terms):
-            found = self._term(term)
-            if found is None:
+            tid = self.vocab.get(term)
+            if tid is None:
                 continue
-            docs, tfs = found
+            parts, where = self._parts(tid)
+            if not parts:
+                continue
+            size = sum(int(d.shape[0]) for d, _ in parts)
             # Removed documents keep their postings; count only live ones.
-            df = int(docs.shape[0]) if alive is None else int(alive[docs].sum())
+            df = size if alive is None else sum(int(alive[d].sum()) for d, _ in parts)
             if df == 0:
                 continue
-            idf = math.log(1.0 + (live - df + 0.5) / (df + 0.5))
-            norm = BM25_K1 * (1.0 - BM25_B + BM25_B * doc_len[docs] / avgdl)
-            contrib = idf * tfs * (BM25_K1 + 1.0) / (tfs + norm)
-            if scores is None:
-                scores = np.zeros(n, dtype=np.float32)
-            # A term lists each document once, so fancy-index accumulation is exact.
-            scores[docs] += contrib
-            touched.append(docs)
-        if scores is None:
+            query.append(TermPostings(parts, math.log(1.0 + (live - df + 0.5) / (df + 0.5)),
+                                      size))
+            located.append(where)
+        if not query:
             return Ranked.empty()
         if members is not None:
+            scores = dense_scores(query, n, doc_len, avgdl)
             sub = scores[members]
-            hit = ok & (sub > 0)
-            best = top(sub, hit, k)
+            best = top(sub, ok & (sub > 0), k)
             return Ranked(members[best.positions], best.scores)
-        # The matched documents, ascending: from the postings when they are few (an org
-        # index of 100k chunks), by scanning the scores otherwise.
-        if sum(d.shape[0] for d in touched) * 8 < n:
-            candidates = _ascending_union(touched, n)
-        else:
-            candidates = np.flatnonzero(scores)
-        candidates = candidates[ok[candidates]]
-        return top_of(candidates, scores[candidates], k)
+        prune = len(query) > 1 and sum(t.size for t in query) >= PRUNE_MIN_POSTINGS
+        if prune:
+            for scored, where in zip(query, located, strict=True):
+                factor = max(
+                    seg.factor_bound(i, doc_len, avgdl) if seg is not None
+                    else factor_bound(tfs, doc_len[docs], avgdl)
+                    for (seg, i), (docs, tfs) in zip(where, scored.parts, strict=True))
+                scored.bound = term_bound(scored.idf, factor)
+        if self._scratch is None:
+            self._scratch = np.zeros(doc_len.shape[0], dtype=np.float64)
+        return top_k(query, k, ok, doc_len, avgdl, self._scratch, prune)
 
-
-#: Below ``n // UNION_SORT_SHARE`` postings the union is sorted; above, marked in an
-#: array over the index (a sort of 12k postings costs ~3x the marking at 100k rows).
-UNION_SORT_SHARE = 64
-
-
-def _ascending_union(touched: list[npt.NDArray[np.int32]], n: int) -> IntArray:
-    """The distinct documents of the terms' postings, ascending.
-
-    What ``np.unique(np.concatenate(touched))`` returns, without it: numpy 2's
-    ``unique`` hashes, which measured 25x slower than a sort for a few thousand
-    postings (1 ms per org query at 100k chunks). A term's own postings are ascending
-    and distinct already (segments hold consecutive documents, in order).
-    """
-    if len(touched) == 1:
-        return touched[0].astype(np.int64)
-    merged = np.concatenate(touched)
-    if merged.shape[0] * UNION_SORT_SHARE < n:
-        return distinct(merged).astype(np.int64)
-    marked = np.zeros(n, dtype=np.bool_)
-    marked[merged] = True
-    return np.flatnonzero(marked)
+    def _parts(self, tid: int) -> tuple[list[tuple[npt.NDArray[np.int32], FloatArray]],
+                                         list[tuple[Segment | None, int]]]:
+        """Term ``tid``'s postings per segment (in document order) and in the head, and
+        where each came from (segment and row, or None for the head)."""
+        parts: list[tuple[npt.NDArray[np.int32], FloatArray]] = []
+        where: list[tuple[Segment | None, int]] = []
+        for seg in self.segments:
+            i = seg.locate(tid)
+            if i >= 0:
+                lo, hi = int(seg.offsets[i]), int(seg.offsets[i + 1])
+                parts.append((seg.docs[lo:hi], seg.tfs[lo:hi]))
+                where.append((seg, i))
+        entry = self._head.get(tid)
+        if entry is not None:
+            pairs = np.frombuffer(bytes(entry), dtype=_POSTING_DTYPE)  # the head grows
+            parts.append((pairs[0::2].astype(np.int32), pairs[1::2].astype(np.float32)))
+            where.append((None, -1))
+        return parts, where

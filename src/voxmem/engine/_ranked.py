@@ -36,12 +36,37 @@ class Ranked:
         return int(self.positions.shape[0])
 
 
+#: Up to this many pairs :func:`top_of` sorts them all.
+SORT_ALL_MAX = 1_024
+
+
 def top_of(positions: IntArray, scores: npt.NDArray[np.floating], k: int) -> Ranked:
-    """Top ``k`` of (positions, scores) pairs, best first."""
-    if not positions.shape[0] or k <= 0:
+    """Top ``k`` of (positions, scores) pairs, best first; equal scores keep their
+    order in the input (ascending positions, for a caller that passes them so).
+
+    Deterministic on ties, also at the cut: ``argpartition`` picked among equal scores
+    at the k-th place arbitrarily, so two exact searches (the pruned and the exhaustive
+    BM25, ``_bm25.py``) could answer different documents of the same score.
+    """
+    m = positions.shape[0]
+    if not m or k <= 0:
         return Ranked.empty()
-    if positions.shape[0] > k:
+    if m <= SORT_ALL_MAX:
+        # Few: one stable sort is cheaper than partitioning and checking the cut.
+        order = np.argsort(-scores, kind="stable")[:k]
+        return Ranked(positions[order].astype(np.int64), scores[order].astype(np.float32))
+    if m > k:
         part = np.argpartition(-scores, k - 1)[:k]
+        kth = scores[part].min()
+        if np.count_nonzero(scores >= kth) > k:
+            # Ties at the cut (rare but for duplicates): the first in input order fill
+            # the k.
+            above = scores > kth
+            tied = scores == kth
+            part = np.flatnonzero(
+                above | (tied & (np.cumsum(tied) <= k - int(np.count_nonzero(above)))))
+        else:
+            part.sort()  # input order, for the stable sort below
         positions, scores = positions[part], scores[part]
     order = np.argsort(-scores, kind="stable")
     return Ranked(positions[order].astype(np.int64), scores[order].astype(np.float32))

@@ -19,7 +19,7 @@ from typing import Any
 from .._exceptions import IdentityMismatch, VoxmemError
 from ..journal import Journal
 from ..models import Scope, SessionInfo
-from ..store import Store
+from ..store import JournalWrite, Store, encode_record
 from ._applier import Applier, scope_from_record, scope_to_record
 from ._idempotency import TURN_RETRY_WINDOW_S, TurnClaims
 from ._pending import PendingWrites
@@ -96,6 +96,14 @@ class WritePath:
         self._submit(seq, record)
         return seq
 
+    async def write(self, write: JournalWrite) -> int:
+        """:meth:`append` for a typed write: the applier is handed ``write`` itself, so
+        it need not decode the journal record again (every saved turn comes here)."""
+        record = encode_record(write)
+        seq = await self.journal.append(record)
+        self._submit(seq, record, write)
+        return seq
+
     async def append_many(self, records: list[dict[str, Any]]) -> list[int]:
         """Make several writes durable with one disk sync, then hand them to the applier."""
         seqs = await self.journal.append_many(records)
@@ -103,8 +111,9 @@ class WritePath:
             self._submit(seq, record)
         return seqs
 
-    def _submit(self, seq: int, record: dict[str, Any]) -> None:
-        self.applier.submit({"seq": seq, **record})
+    def _submit(self, seq: int, record: dict[str, Any],
+                 write: JournalWrite | None = None) -> None:
+        self.applier.submit({"seq": seq, **record}, write)
         where = record.get("scope")
         if isinstance(where, dict):
             key = (where.get("t"), where.get("p"), where.get("s"), where.get("u"))

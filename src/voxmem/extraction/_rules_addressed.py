@@ -21,11 +21,17 @@ from __future__ import annotations
 import re
 
 from ._rules_common import TurnView
+from ._rules_people import is_common_word
 from ._select import Candidate
-from ._text import title_name
+from ._text import title_name, word_set
 
 __all__ = ["ADDRESS_RULES"]
 
+# Words before a family name that are not a first name ("mrs pike", "dear ellis").
+_NOT_FIRST = word_set("""mr mrs ms miss mx dr doctor dear sir madam mister missus myself
+names name's called""")
+# The family name ends the name ("farouk el amin" + "Mr. El Amin" is not "Farouk El").
+_NAME_ENDS = r"(?=\s*(?:$|[,.;!?]|(?:and|here|speaking|calling|from|please|thanks)\b))"
 _TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx)\.?\s+(?P<family>[A-Z][A-Za-z'-]*[a-z])"
 _GREET = (r"(?:Thanks|Thank\s+you|Hi|Hello|Hey|Morning|Afternoon|Evening|Good\s+(?:morning|"
           r"afternoon|evening)|Yes|Great|Lovely|Perfect|Right|Okay|Ok|Of\s+course|Certainly|"
@@ -43,7 +49,21 @@ _CONFIRMS = re.compile(
     re.IGNORECASE)
 
 
+def _first_name(word: str) -> bool:
+    return not is_common_word(word) and word not in _NOT_FIRST
+
+
 def _surname(t: TurnView, family: str, offset: int, confidence: float) -> Candidate:
+    # "much obliged. geoffrey lamb" + "Thank you Mr. Lamb.": the caller said the whole name
+    # in this turn, and the word before the family name the agent wrote is the first name.
+    said = re.search(rf"(?<![\w'])(?:([^\W\d_][\w'-]+)\s+)?([^\W\d_][\w'-]+)\s+"
+                     rf"{re.escape(family.lower())}{_NAME_ENDS}", t.user.lower())
+    if said and _first_name(said.group(2)):
+        # "anna maria lopez": a middle name too, when the word before it is a name as well.
+        given = [w for w in said.groups() if w and _first_name(w) and w != family.lower()]
+        given = given if len(given) == 2 else [said.group(2)]
+        return t.candidate(f"Name is {title_name(' '.join([*given, family]))}", "identity",
+                           "name", confidence, offset)
     return t.candidate(f"Surname is {title_name(family)}", "identity", "surname", confidence,
                        offset)
 

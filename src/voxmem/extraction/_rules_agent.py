@@ -16,7 +16,8 @@ from ._rules_common import TurnView, is_time, sentences
 from ._rules_tastes import resolve_it
 from ._select import Candidate
 
-__all__ = ["AGENT_RULES", "JOIN_ONLY", "RECURS", "book_appointment", "extra_commitment"]
+__all__ = ["AGENT_RULES", "JOIN_ONLY", "RECURS", "book_appointment", "extra_commitment",
+           "has_when"]
 
 #: Confidence of a promise that only says when the promise before it happens ("it should
 #: arrive Thursday"); the caller joins it to that promise or drops it.
@@ -74,6 +75,11 @@ _WITH_FIRST = re.compile(
 _WITH_TITLED = re.compile(r"\bwith\s+(?P<who>(?:Dr|Doctor|Nurse|Dentist)\.?\s+[A-Z][\w'-]+)")
 
 
+def has_when(text: str) -> bool:
+    """Whether ``text`` names a day or a clock time."""
+    return bool(_WHEN.search(text))
+
+
 def book_appointment(
     t: TurnView, when: str, offset: int, confidence: float
 ) -> Candidate | None:
@@ -82,6 +88,8 @@ def book_appointment(
     None when ``when`` names no day or time.
     """
     when = _WHEN_TAIL.sub("", when).strip(" ,:")
+    # "See you Saturday, Jaden.": the caller addressed by name, not part of the when.
+    when = re.sub(r",\s+(?-i:[A-Z][a-z]+)$", "", when)
     when = re.sub(r"^(?:for|on)\s+", "", when, flags=re.IGNORECASE)
     # "Booked with Jess for Saturday at 10:30" → "Saturday at 10:30 with Jess".
     lead = _WITH_FIRST.match(when)
@@ -294,7 +302,10 @@ def arranged_needs(t: TurnView) -> list[Candidate]:
     base = len(t.user)
     for offset, sentence in sentences(t.agent):
         for m in _SET_UP.finditer(sentence):
-            what = m.group("what").strip()
+            # "..., first delivery next Tuesday": the when of the first one is a promise of
+            # its own (``_rules_arranged``), not part of the standing order.
+            what = re.sub(r",\s+(?:the\s+)?(?:first|next)\s+\w+\s+.*$", "",
+                          m.group("what").strip())
             if not RECURS.search(what):
                 continue
             what = re.sub(r"\byour\b", "the caller's", what, flags=re.IGNORECASE)

@@ -319,7 +319,10 @@ _ID_VALUE = (
     r"(?=[A-Za-z0-9-]*\d)[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)"
 )
 _ID_SAID = re.compile(
-    rf"\b(?P<type>{_ID_TYPES})\s*(?:number|no\.?|num|#|id|code)?\s*(?:is|was|:|'s)?\s*"
+    rf"\b(?P<type>{_ID_TYPES})\s*(?:number|no\.?|num|#|id|code)?\s*"
+    # "reference for the last job is ...": what the number is for, between type and value.
+    rf"(?:(?:for|on|of)\s+(?:the|my|our|this|that)\s+(?:last\s+|first\s+|old\s+|new\s+)?"
+    rf"[a-z]+\s+(?=is\b|was\b))?(?:is|was|:|'s)?\s*"
     rf"(?:#\s*|number\s+)?{_ID_VALUE}",
     re.IGNORECASE,
 )

@@ -16,7 +16,8 @@ from ._rules_common import TurnView
 from ._select import Candidate
 from ._text import title_name, word_set
 
-__all__ = ["PEOPLE_RULES", "agent_proper_nouns", "is_common_word"]
+__all__ = ["PEOPLE_RULES", "PET_KINDS", "agent_proper_nouns", "agent_written_names",
+           "common_words", "is_common_word"]
 
 # Words that are never a name in these positions. Function words, the verbs and
 # adjectives that follow "my dog ..." or answer "your name?", call-centre nouns.
@@ -57,7 +58,8 @@ speaks collects pays drives works picks plays does says helps runs sees travels 
 sleeps looks handles deals sorts signs orders books brings drops
 """)
 _NAME_TOKEN = re.compile(r"[a-z][a-z'-]*")
-_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z'-]+)\b")
+# Latin-1 letters too: agents write "Tomás", "Zoë".
+_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ'-]+)\b")
 # The agent asked who is calling.
 _NAME_ASKED = re.compile(
     r"\b(?:your\s+(?:full\s+|first\s+|last\s+)?name|(?:can|could|may)\s+i\s+(?:have|get|take|"
@@ -109,12 +111,17 @@ def agent_proper_nouns(agent: str) -> frozenset[str]:
                      if m.group(1) not in ("I", "I'm", "I'll", "I've", "I'd"))
 
 
+def common_words() -> frozenset[str]:
+    """The everyday words that are never taken for a name."""
+    return _COMMON
+
+
 def is_common_word(word: str) -> bool:
     """Whether ``word`` is an everyday word rather than a name."""
     return word.lower() in _COMMON
 
 
-_WRITTEN_WORD = re.compile(r"\b[A-Z][a-z'-]+\b")
+_WRITTEN_WORD = re.compile(r"\b[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ'-]+\b")
 # Capitalised words an agent starts a sentence with that are not names.
 _AGENT_OPENERS = word_set("""
 perfect noted absolutely certainly lovely brilliant wonderful excellent done booked
@@ -138,8 +145,13 @@ def agent_written_names(agent: str) -> frozenset[str]:
 def _name_words(text: str, limit: int = 3,
                 confirmed: frozenset[str] = frozenset()) -> list[str]:
     words: list[str] = []
-    for m in _NAME_TOKEN.finditer(text.lower()):
+    low = text.lower()
+    last = None
+    for m in _NAME_TOKEN.finditer(low):
         word = m.group()
+        if words and last is not None and low[last:m.start()].strip():
+            break  # "raj. 17 oak lane": a stop or a number ends the name
+        last = m.end()
         # "bill thornton" / "Thanks Bill": an everyday word the agent writes as a name is one.
         if (word in _COMMON and word not in confirmed) or len(word) < 2:
             break
@@ -195,61 +207,6 @@ def bare_names(t: TurnView) -> list[Candidate]:
                         confidence, 0)]
 
 
-# "this here is bobby ray", "oh and it's priya by the way": an introduction in lower case
-# counts when the agent's reply writes the name with a capital.
-_INTRO = re.compile(
-    r"(?:^|\b(?:and|oh|hi|hiya|hey|hello|yeah|yes|yo|no|sorry|morning|afternoon|evening|"
-    r"there|yall|y'all|folks|guys|all|great|thanks|much|love|perfect|lovely|cheers|ta|"
-    r"brilliant|alright|hiya|morning|please|ok|okay|right|well|thank\s+you)\s+)(?:it's|its|it\s+is|"
-    r"this\s+is|this\s+here\s+is|"
-    r"i'm|im|my\s+name's|name's|myself)\s+(?P<name>[a-z][a-z'-]+(?:\s+[a-z][a-z'-]+)?)",
-    re.IGNORECASE)
-# Words that end a name said in lower case ("sophie calling", "tom from the garage").
-_AFTER_NAME = word_set("""
-calling here speaking from regarding re about again returning ringing down up over back
-""")
-
-
-def _surname(word: str, confirmed: frozenset[str]) -> bool:
-    """Whether ``word``, said right after a first name, reads as a family name."""
-    if word in confirmed:
-        return True
-    # "locked", "ringing", "really" are not family names; "Reed" is.
-    verb_like = word.endswith(("ing", "ly")) or (word.endswith("ed") and not word.endswith("eed"))
-    return (word.isalpha() and len(word) >= 2 and word not in _COMMON
-            and word not in _AFTER_NAME and not verb_like)
-
-
-def confirmed_intros(t: TurnView) -> list[Candidate]:
-    """A lower-case self-introduction the agent confirms by writing the name.
-
-    "it's erik lindqvist" + "Welcome back Mr. Lindqvist": either word written back
-    confirms the introduction. A first name said again with a family name ("it's sophie
-    calling, sophie turner") gives the full name.
-    """
-    confirmed = agent_written_names(t.agent)
-    out: list[Candidate] = []
-    for m in _INTRO.finditer(t.user):
-        words = m.group("name").lower().split()
-        if not words or words[0] in _COMMON or words[0] in _AFTER_NAME:
-            continue
-        if not any(w in confirmed for w in words[:2]):
-            continue
-        if words[0] not in confirmed and not _surname(words[0], frozenset()):
-            continue
-        name = words[:2] if len(words) > 1 and _surname(words[1], confirmed) else words[:1]
-        after = t.user[m.end():].split()
-        if len(name) == 2 and after and after[0].lower() == name[0]:
-            name = [name[1], name[0]]  # "its patel raj patel": family name first, then both
-        elif len(name) == 1:
-            again = re.search(rf"\b{re.escape(name[0])}\s+([a-z][a-z'-]+)\b", t.user[m.end():])
-            if again and _surname(again.group(1), confirmed):
-                name.append(again.group(1))
-        out.append(t.candidate(f"Name is {title_name(' '.join(name))}", "identity", "name",
-                               0.8, m.start()))
-    return out
-
-
 def spelled_names(t: TurnView) -> list[Candidate]:
     """A name corrected or confirmed by spelling: "no sorry cathy with a c".
 
@@ -284,7 +241,8 @@ _RELATION_WORDS = {
     "caregiver": "caregiver", "spaniel": "dog", "labrador": "dog", "lab": "dog",
     "beagle": "dog", "terrier": "dog", "poodle": "dog", "collie": "dog",
     "retriever": "dog", "shepherd": "dog", "husky": "dog", "dachshund": "dog",
-    "missus": "wife", "wifey": "wife", "hubby": "husband", "lad": "son", "lass": "daughter",
+    "missus": "wife", "wifey": "wife", "hubby": "husband",
+    "lad": "son", "lass": "daughter",
     "fiancé": "fiancé", "boyfriend": "boyfriend", "girlfriend": "girlfriend",
     "stepson": "stepson", "stepdaughter": "stepdaughter", "stepmum": "stepmother",
     "stepmom": "stepmother", "stepdad": "stepfather", "cousin": "cousin",
@@ -360,8 +318,9 @@ _THEIR_NAME_LEAD = re.compile(
 _ASKED_THEIR_NAME = re.compile(
     rf"\b(?:your|the)\s+(?P<rel>{_REL}|pet)(?:'s|s)\s+name\b", re.IGNORECASE)
 # "its for pickle my shih tzu", "about rufus our collie": the name first, then the pet.
-_PET_WORDS = "|".join(sorted((w for w, r in _RELATION_WORDS.items() if r in _PETS),
-                             key=len, reverse=True))
+#: Words for a pet, and the kind each names ("spaniel" → "dog").
+PET_KINDS = {w: r for w, r in _RELATION_WORDS.items() if r in _PETS}
+_PET_WORDS = "|".join(sorted(PET_KINDS, key=len, reverse=True))
 _NAME_THEN_PET = re.compile(
     rf"\b(?:for|it's|its|about|with|bringing|booking)\s+(?P<name>[a-z][a-z'-]+)\s*,?\s+"
     rf"(?:my|our)\s+(?:little\s+|old\s+|new\s+)?(?P<rel>{_PET_WORDS})\b", re.IGNORECASE)
@@ -483,4 +442,4 @@ def relations(t: TurnView) -> list[Candidate]:
     return out
 
 
-PEOPLE_RULES = (bare_names, spelled_names, confirmed_intros, relations)
+PEOPLE_RULES = (bare_names, spelled_names, relations)

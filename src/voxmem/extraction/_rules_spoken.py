@@ -36,7 +36,7 @@ _STOP_OBJ = re.compile(
     r"change|changes|reason|doubt|kidding|joke|way|big\s+deal|offense|offence|thanks|"
     r"actually|sir|madam|ma'am|mate|hun|love|dear|ok|okay|i'm|im|you|we|they|he|she|my|"
     r"the|a|an|just|all|never|nothing|there|this|then|so|and|but|only|yes|yeah|got|go|"
-    r"whenever|when|if|any)\b",
+    r"whenever|when|if|any|please$)\b",
     re.IGNORECASE)
 
 # --- preferences --------------------------------------------------------------------------

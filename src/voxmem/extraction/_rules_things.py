@@ -112,6 +112,23 @@ _DEVICE = re.compile(
     re.IGNORECASE)
 
 
+# Models that are also everyday words.
+_EVERYDAY_MODELS = frozenset({"golf", "focus", "escape", "soul", "leaf", "transit", "pilot",
+                              "discovery", "explorer", "defender", "polo"})
+# After such a model without a make or a year, a word that is not a closed-class word, a
+# verb of state or a trim makes it part of a compound noun ("leaf blower", "golf clubs",
+# "transit card", "pilot light"). Listing what may follow a car (a closed set) rather than
+# the compounds (an open one) is what generalises.
+_NOUN_AFTER = re.compile(
+    r"\s+(?!(?:is|was|has|had|isn't|wasn't|won't|doesn't|didn't|keeps|needs|needed|broke|"
+    r"and|but|or|so|because|cause|with|for|from|at|in|on|to|into|that|which|it|its|it's|"
+    r"again|too|as|if|when|i|we|he|she|they|you|the|a|an|my|our|please|yeah|ok|okay|"
+    r"thanks|then|now|there|here|today|yesterday|tomorrow|last|this|next|hatchback|"
+    r"estate|saloon|hybrid|electric|diesel|petrol|gti|tdi|st|se|sport|plus|e|van|car|reg|"
+    r"registration|plate|minibus|pickup|custom|connect)\b)[a-z]{2,}\b",
+    re.IGNORECASE)
+
+
 def vehicles(t: TurnView) -> list[Candidate]:
     """"its a 2016 honda civic silver", "plate is 7xrt219", "i'm on a mac"."""
     out: list[Candidate] = []
@@ -128,11 +145,13 @@ def vehicles(t: TurnView) -> list[Candidate]:
         if not (make or m.group("year") or _OWNERSHIP.search(before) or re.search(
                 r"\b(?:my|our|its|it's|the)\b[\w' ]{0,20}$", before, re.IGNORECASE)):
             continue
-        if model in ("golf", "focus", "escape", "soul", "leaf", "transit", "pilot",
-                     "discovery", "explorer", "defender", "polo") and not (
+        if model in _EVERYDAY_MODELS and not (
                 make or m.group("year") or re.search(r"\b(?:the|a|my|our)\s+(?:\w+\s+)?$",
                                                      before, re.IGNORECASE)):
             continue  # everyday words unless they clearly name a car
+        said_as_car = make or m.group("year") or m.group("colour")
+        if model in _EVERYDAY_MODELS and not said_as_car and _NOUN_AFTER.match(t.user, m.end()):
+            continue  # "my leaf blower", "the golf clubs": the word names another thing
         parts = [m.group("year"), (m.group("colour") or "").lower() or None,
                  _MAKES.get(make) or _MAKE_OF.get(model), _MODELS[model]]
         text = "Vehicle: " + " ".join(p for p in parts if p)
@@ -170,15 +189,17 @@ _ADDRESS = re.compile(
     rf"(?P<street>(?:[a-z]+\s+){{1,3}}?{_STREET_WORD})\b"
     rf"(?:\s+(?:flat|apartment|apt|unit|suite|#)\s*(?P<flat2>\w+))?",
     re.IGNORECASE)
+# A number and a street word are an address after these, or at the start of a clause
+# ("locked out, fourteen hazel close"; "raj. seventeen oak lane").
 _ADDRESS_LEAD = re.compile(
     r"\b(?:to|at|is|from|address|it's|its|in|moved|now|live|located|please|sorry|no|"
-    r"actually|mean)\s*$",
+    r"actually|mean)\s*$|[,.;:]\s*$",
     re.IGNORECASE)
 _SOMEONE_ELSES = re.compile(
     r"\b(?:her|his|their|mum's|mom's|dad's|neighbour's|neighbor's|friend's)\s+"
     r"(?:address|place|house)\b|\bleave\s+it\s+with\b", re.IGNORECASE)
-_ASKED_ADDRESS = re.compile(r"\b(?:address|where\s+(?:are\s+you|do\s+you\s+live|should))\b",
-                            re.IGNORECASE)
+_ASKED_ADDRESS = re.compile(r"\b(?:address|pick-?up|postcode|where\s+(?:are\s+you|do\s+you\s+"
+                            r"live|should|from|to))\b", re.IGNORECASE)
 _BARE_ADDRESS = re.compile(
     r"^\s*(?:(?:it's|its|sure|yes|yeah|ok|it\s+is)[\s,]+)*(?:(?:flat|apartment|apt|unit)\s+"
     r"(?P<flat1>\w+)\s+)?(?P<num>\d{1,5}[a-z]?)\s+(?P<street>[a-z]+(?:\s+[a-z]+){0,2}?)"

@@ -15,8 +15,10 @@ from ..entities import region_for_country_code
 
 __all__ = [
     "DIGIT_WORDS",
+    "SPELLED_WORD_GAP",
     "clean_fillers",
     "digit_word_runs",
+    "mark_spelled_gaps",
     "normalize_phone",
     "spelled_out_to_words",
     "spoken_digits_to_numerals",
@@ -58,11 +60,23 @@ _FILLERS = re.compile(
     re.IGNORECASE,
 )
 _SPACES = re.compile(r"[ \t]{2,}")
+# A wider gap between two letters read out one by one ("j o h n  s m i t h") is where
+# one spelled word ends and the next begins; collapsing it would join them into one word.
+_SPELLED_GAP = re.compile(r"(?<![\w'])([A-Za-z])[ \t]{2,}(?=[A-Za-z](?![\w']))")
+#: Stands for that gap until the spelled words are joined (a character speech never has).
+SPELLED_WORD_GAP = "\u2009"
 
 
 def clean_fillers(text: str) -> str:
     """Remove hesitation fillers ("um", "uh", "erm") and collapse the spaces they leave."""
     return _SPACES.sub(" ", _FILLERS.sub("", text)).strip()
+
+
+def mark_spelled_gaps(text: str) -> str:
+    """Keep a wide gap between spelled letters as :data:`SPELLED_WORD_GAP`, which
+    :func:`clean_fillers` leaves alone and :func:`spelled_out_to_words` turns back into
+    a space after joining the letters on each side."""
+    return _SPELLED_GAP.sub(lambda m: m.group(1) + SPELLED_WORD_GAP, text)
 
 
 def digit_word_runs(text: str, min_digits: int) -> list[tuple[int, int, str]]:
@@ -119,8 +133,24 @@ _SPELLED = re.compile(
 _ALL_WORDS = frozenset({"a", "i"})
 
 
-def spelled_out_to_words(text: str) -> str:
-    """Join letters and digits read out one by one ("j-o-n" → "jon", "4 4 7" → "447")."""
+def _split_at_known(word: str, known: frozenset[str]) -> str:
+    # "johnsmith" spelled in one breath, answered "Thanks John" or "Mr. Smith": the word
+    # the agent wrote is where the first spelled word ends or the last begins.
+    low = word.lower()
+    for w in known:
+        if len(w) >= 2 and len(low) - len(w) >= 2 and low != w:
+            if low.startswith(w):
+                return word[:len(w)] + " " + word[len(w):]
+            if low.endswith(w):
+                return word[:-len(w)] + " " + word[-len(w):]
+    return word
+
+
+def spelled_out_to_words(text: str, known: frozenset[str] = frozenset()) -> str:
+    """Join letters and digits read out one by one ("j-o-n" → "jon", "4 4 7" → "447").
+
+    Letters read without a pause between two words are split where a word of ``known``
+    (lower case; the names the agent wrote back) starts or ends them."""
     text = _AS_IN.sub(r"\1", text)
 
     def repl(m: re.Match[str]) -> str:
@@ -130,9 +160,12 @@ def spelled_out_to_words(text: str) -> str:
         if letters and all(c.lower() in _ALL_WORDS for c in letters):
             return m.group(0)
         joined = "".join(chars)
+        if known and len(letters) == len(chars):
+            joined = _split_at_known(joined, known)
         return joined.lower() if letters and not joined[:1].isupper() else joined
 
-    return _SPELLED.sub(repl, text)
+    # Each spelled word on its own side of a wide gap, then the gap back to a space.
+    return _SPELLED.sub(repl, text).replace(SPELLED_WORD_GAP, " ")
 
 
 _TLDS = (

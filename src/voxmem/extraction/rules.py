@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import difflib
 import re
 
 from ._base import MAX_FACTS, ExtractedFact, Transcript
@@ -31,16 +32,20 @@ from ._context import asked_for
 from ._learned import TurnClassifier, default_classifier, learned_candidates, settle_kinds
 from ._rules_addressed import ADDRESS_RULES
 from ._rules_agent import AGENT_RULES, JOIN_ONLY, RECURS, extra_commitment
+from ._rules_arranged import ARRANGED_RULES
 from ._rules_bookings import BOOKING_RULES
 from ._rules_choices import CHOICE_RULES, tails
 from ._rules_common import Rule, TurnView, capture_phrase, sentences
 from ._rules_future import future_actions
 from ._rules_habits import HABIT_RULES
 from ._rules_identity import IDENTITY_RULES, is_misheard_copy, read_back_ids
+from ._rules_intros import INTRO_RULES
 from ._rules_modifiers import order_modifiers
 from ._rules_needs import NEED_RULES, declared_allergies
 from ._rules_noted import NOTED_RULES, echoed_needs, echoed_preferences
+from ._rules_offers import OFFER_RULES
 from ._rules_people import PEOPLE_RULES
+from ._rules_pets import PET_RULES
 from ._rules_preferences import PREFERENCE_RULES
 from ._rules_promised import PROMISED_RULES
 from ._rules_readback import answered_read_backs
@@ -49,12 +54,14 @@ from ._rules_spoken import SPOKEN_RULES, as_diet
 from ._rules_standing import STANDING_RULES
 from ._rules_tastes import TASTE_RULES
 from ._rules_things import THING_RULES
+from ._rules_usual import USUAL_RULES, asked_wishes, usual_wishes
 from ._rules_wishes import WISH_RULES
 from ._select import Candidate, select_facts
 from ._spoken import join_stray_digits, restore_apostrophes, spelled_letters, spoken_numbers
 from ._text import (
     DEFAULT_COUNTRY_CODE,
     clean_fillers,
+    mark_spelled_gaps,
     spelled_out_to_words,
     spoken_digits_to_numerals,
     spoken_emails_to_addresses,
@@ -143,6 +150,30 @@ _STUTTER = re.compile(r"\b([a-z][a-z']+)(?:\s+\1\b)+", re.IGNORECASE)
 _NUMBER_REPAIR = re.compile(
     r"\b\d[\d-]*\s+(?:(?:uh|um|er|oh)\s+)?(?:(?:no|sorry|i\s+mean|wait|scratch\s+that|"
     r"hang\s+on)[\s,]+)+(?:(?:it's|its|it\s+is)\s+)?(?=\d)", re.IGNORECASE)
+# "ana uh anna", "dan um daniel", "can er cancel": a word broken off at a hesitation and
+# said again, whole or corrected, right after it. Only the second is meant.
+_WORD_REPAIR = re.compile(
+    r"\b(?P<first>[a-z]{2,})[,.]?\s+(?:u+h+m*|u+m+|e+r+m*|e+h+|ah+)[,.]?\s+(?P<second>[a-z]{2,})\b",
+    re.IGNORECASE)
+
+
+# Words the agent wrote with a capital: the names it heard.
+_CAPITALISED = re.compile(r"\b[A-Z][a-z]+\b")
+# Short words that are whole as said ("the uh then", "for uh four").
+_NOT_BROKEN_OFF = frozenset({"the", "and", "but", "for", "to", "in", "on", "it", "at", "so",
+                             "we", "he", "my", "me", "an", "or", "of", "is", "as", "be"})
+
+
+def _repair_word(m: re.Match[str]) -> str:
+    first, second = m.group("first").lower(), m.group("second").lower()
+    if first in _NOT_BROKEN_OFF:
+        return m.group(0)
+    if first != second and (second.startswith(first)
+                            or difflib.SequenceMatcher(None, first, second).ratio() >= 0.75):
+        return m.group("second")
+    return m.group(0)
+
+
 _RIGHT_AWAY = re.compile(r"\b(?:right\s+away|straight\s+away|right\s+now|in\s+a\s+moment)\b",
                          re.IGNORECASE)
 _IN_A_MOMENT = re.compile(
@@ -245,8 +276,9 @@ def commitments(t: TurnView) -> list[Candidate]:
 
 _WISH_KINDS = frozenset({"preference", "constraint", "availability", "need"})
 _USER_RULES: tuple[Rule, ...] = (
-    *IDENTITY_RULES, *PEOPLE_RULES, *ADDRESS_RULES, *THING_RULES, *PREFERENCE_RULES,
-    *SPOKEN_RULES, *NEED_RULES, *AGENT_RULES, *BOOKING_RULES, *STANDING_RULES, *HABIT_RULES,
+    *IDENTITY_RULES, *PEOPLE_RULES, *INTRO_RULES, *PET_RULES, *ADDRESS_RULES, *THING_RULES,
+    *PREFERENCE_RULES, *SPOKEN_RULES, *NEED_RULES, *AGENT_RULES, *OFFER_RULES,
+    *ARRANGED_RULES, *BOOKING_RULES, *STANDING_RULES, *HABIT_RULES, *USUAL_RULES,
     *NOTED_RULES, *WISH_RULES, *TASTE_RULES, *PROMISED_RULES, *CHOICE_RULES, commitments)
 # Read again on the statement that ends a run-on question ("can we sit outside we love
 # the terrace"): these rules skip questions.
@@ -337,7 +369,7 @@ class RuleExtractor:
             view = TurnView(
                 index=index,
                 turn_id=turn.turn_id,
-                user=self._prepare(user, caller=True),
+                user=self._prepare(user, caller=True, reply=agent),
                 agent=self._prepare(agent, caller=False),
                 prev_agent=prev_agent,
                 prev_user=views[-1].user if views else "",
@@ -370,7 +402,8 @@ class RuleExtractor:
                 # caller's own words of this turn as a wish: those say it better. Never
                 # after a redaction: the echo could restate what was redacted.
                 mods = order_modifiers(view)
-                candidates.extend(mods or echoed_preferences(view))
+                candidates.extend(mods or echoed_preferences(view) or usual_wishes(view)
+                                  or asked_wishes(view))
                 if not any(c.kind == "need" for c in candidates):
                     candidates.extend(echoed_needs(view))
             if self.policy.health and self.policy.allergy_constraints and (
@@ -389,13 +422,17 @@ class RuleExtractor:
             return self._learned
         return default_classifier() if self._learned else None
 
-    def _prepare(self, text: str, *, caller: bool) -> str:
+    def _prepare(self, text: str, *, caller: bool, reply: str = "") -> str:
+        if caller:
+            text = _WORD_REPAIR.sub(_repair_word, mark_spelled_gaps(text))
         text = clean_fillers(text)
         if caller:
             text = restore_apostrophes(text)
             text = spoken_emails_to_addresses(spoken_numbers(text))
             text = spelled_letters(text)
-            text = spelled_out_to_words(spoken_numbers(spoken_digits_to_numerals(text)))
+            written = frozenset(w.lower() for w in _CAPITALISED.findall(reply))
+            text = spelled_out_to_words(spoken_numbers(spoken_digits_to_numerals(text)),
+                                        written)
             text = spoken_emails_to_addresses(join_stray_digits(text))
             text = _STUTTER.sub(r"\1", text)
             text = _NUMBER_REPAIR.sub("", text)

@@ -1,0 +1,63 @@
+"""Pets named apart from the word that says what they are.
+
+The relation rules (``_rules_people``) read a pet whose name sits next to its kind ("my
+dog bruno", "a cat named biscuit"). Callers also say the kind in a clause of its own and
+the name elsewhere: "booking rex in for a week, he's a german shepherd", or name two
+after a pause: "we just adopted two cats from the rescue, salt and pepper".
+
+- A kind said as "he's / she's a ... <kind>" names the pet the agent writes back with a
+  capital ("Solo walks for Rex."), when the caller said that word in the same turn.
+- "two <kinds> ..., X and Y": the two words after the pause, when neither is an
+  everyday word (or the agent writes them).
+"""
+
+from __future__ import annotations
+
+import re
+
+from ._rules_common import TurnView
+from ._rules_people import PET_KINDS, agent_written_names, is_common_word
+from ._select import Candidate
+from ._text import title_name
+
+__all__ = ["PET_RULES"]
+
+_KIND = "|".join(sorted(PET_KINDS, key=len, reverse=True))
+_IS_A_KIND = re.compile(
+    rf"\b(?:he's|she's|hes|shes|he\s+is|she\s+is)\s+(?:a|an)\s+(?:[a-z]+\s+){{0,2}}?"
+    rf"(?P<kind>{_KIND})\b", re.IGNORECASE)
+_PLURAL_KINDS = {"dogs": "dog", "cats": "cat", "rabbits": "rabbit", "horses": "horse",
+                 "ponies": "pony", "kittens": "cat", "puppies": "dog", "hamsters": "hamster",
+                 "birds": "bird", "budgies": "budgie", "guinea pigs": "guinea pig"}
+_TWO_NAMED = re.compile(
+    r"\b(?:two|2|both)\s+(?P<kinds>" + "|".join(sorted(_PLURAL_KINDS, key=len, reverse=True))
+    + r")\b[^,.;!?]{0,30},\s*(?P<a>[a-z][a-z'-]+)\s+and\s+(?P<b>[a-z][a-z'-]+)\b",
+    re.IGNORECASE)
+
+
+def _species(kind: str) -> str:
+    return PET_KINDS[kind.lower()]
+
+
+def pets_named_apart(t: TurnView) -> list[Candidate]:
+    """A pet's kind and its name said apart (see the module docstring)."""
+    out: list[Candidate] = []
+    low = t.user.lower()
+    for m in _IS_A_KIND.finditer(t.user):
+        written = [w for w in agent_written_names(t.agent)
+                   if not is_common_word(w) and re.search(rf"\b{re.escape(w)}\b",
+                                                           low[:m.start()])]
+        if len(written) == 1:
+            out.append(t.candidate(f"Has a {_species(m.group('kind'))} named "
+                                   f"{title_name(written[0])}", "note", None, 0.7, m.start()))
+    for m in _TWO_NAMED.finditer(t.user):
+        names = [m.group("a").lower(), m.group("b").lower()]
+        capitals = agent_written_names(t.agent)
+        if all(not is_common_word(n) or n in capitals for n in names):
+            kind = _PLURAL_KINDS[m.group("kinds").lower()]
+            out.extend(t.candidate(f"Has a {kind} named {title_name(n)}", "note", None, 0.7,
+                                   m.start("a") + i) for i, n in enumerate(names))
+    return out
+
+
+PET_RULES = (pets_named_apart,)
