@@ -98,8 +98,6 @@ class TokenVectors(Protocol):
 
 #: Topic words whose token ids are kept (a few MB at most).
 _WORD_CACHE_MAX = 20_000
-#: Queries' topic vectors kept (~1.5 kB each).
-_TOPIC_CACHE_MAX = 1_024
 #: Up to this many candidate tokens, their distinct ones are found by sorting; above, by
 #: a table over the vocabulary (~30k entries). Measured, CPU per call, sort against
 #: table: 50 tokens 4.0 / 9.3 us, 300 tokens 7.0 / 10.3 us, 1,000 tokens 19 / 14 us.
@@ -204,9 +202,6 @@ class TopicModel:
         # the tokenizer costs microseconds a call. Bounded: cleared when full.
         self._words: dict[str, list[int]] = {}
         self._units: dict[str, F32 | None] = {}
-        # A query's topic vector (the mean over all its topic words' tokens), by those
-        # tokens: a search's working and permanent lanes both need it (~15 us each).
-        self._topics: dict[tuple[int, ...], F32 | None] = {}
         self._words_lock = threading.Lock()
 
     def _word_ids(self, words: list[str]) -> list[list[int]]:
@@ -229,18 +224,6 @@ class TopicModel:
             if len(self._units) > _WORD_CACHE_MAX:
                 self._units.clear()
             self._units[word] = unit
-        return unit
-
-    def _topic_unit(self, ids: tuple[int, ...]) -> F32 | None:
-        """:meth:`_unit` of a query's topic tokens, kept (bounded) for the next lane."""
-        with self._words_lock:
-            if ids in self._topics:
-                return self._topics[ids]
-        unit = self._unit(ids)
-        with self._words_lock:
-            if len(self._topics) > _TOPIC_CACHE_MAX:
-                self._topics.clear()
-            self._topics[ids] = unit
         return unit
 
     def _read(self, index: HybridIndex, cache: _Tokens, positions: IntArray) -> None:
@@ -329,7 +312,7 @@ class TopicModel:
         if not n or not kept:
             return cosine, match
         words = [ids for _, ids in kept]
-        topic = self._topic_unit(tuple(i for ids in words for i in ids))
+        topic = self._unit([i for ids in words for i in ids])
         if topic is not None and vectors.shape[0] == n:
             cosine = np.maximum(_one_thread_matmul(vectors, topic[:, None])[:, 0],
                                 0.0).astype(np.float64)
