@@ -195,6 +195,22 @@ def test_exact_vectors_rank_by_cosine_and_skip_rows_without_one() -> None:
     assert store.cost(200) == 200
 
 
+def test_vectors_at_are_the_stored_half_precision_rows_widened_exactly() -> None:
+    # Widened by numkong, not numpy: the learned fusion's cosine features were fitted on
+    # numpy's widening, so the values must be the same bit for bit.
+    store = VectorStore(256, threading.RLock(), ann=False)
+    data = _unit(300, 256, 2)
+    store.reserve(300, 0)
+    store.add_rows(0, 300, [None if i % 7 == 0 else data[i] for i in range(300)])
+    positions = np.array([299, 0, 5, 7, 150, 5, 42], dtype=np.int64)
+    want = data[positions].astype(np.float16).astype(np.float32)
+    want[positions % 7 == 0] = 0.0
+    got = store.vectors_at(positions)
+    assert got.dtype == np.float32 and got.flags.c_contiguous
+    np.testing.assert_array_equal(got, want)
+    assert store.vectors_at(np.zeros(0, dtype=np.int64)).shape == (0, 256)
+
+
 def test_ann_vectors_follow_sets_and_removes() -> None:
     store = VectorStore(16, threading.RLock(), ann=True)
     data = _unit(300, 16, 2)

@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from ._caller_memory import FACT_GROUP
-from ._fusion_model import FusionModel
+from ._fusion_few import FEW_CANDIDATES, few_base_rows
+from ._fusion_model import CALL_TOP, LENGTH_CAP, RANK_OFFSET, BaseRows, FusionModel
 from ._index import BoolArray, FloatArray, HybridIndex, IntArray, Ranked
 from ._rank import (
     F64,
@@ -37,8 +38,8 @@ from ._speakers import speaker_features
 from ._time import TimeHint
 from ._topic import TopicModel, is_list_question
 
-__all__ = ["FEATURES", "WEIGHTS_FILE", "Candidates", "FusionModel", "candidate_features",
-           "learned_rank", "load_fusion", "parse_fusion", "topic_rows"]
+__all__ = ["FEATURES", "WEIGHTS_FILE", "Candidates", "FusionModel", "base_rows",
+           "candidate_features", "learned_rank", "load_fusion", "parse_fusion", "topic_rows"]
 
 log = logging.getLogger("voxmem.recall")
 
@@ -74,16 +75,9 @@ FEATURES = (
 )
 _TOPIC_COSINE = FEATURES.index("topic_cosine")
 _TOPIC_MATCH = FEATURES.index("topic_match")
-#: Reciprocal-rank offset of the rank features (the same as the hand-set ``rrf_k``).
-RANK_OFFSET = 5
-CALL_TOP = 3
 #: The share of recency the model already carries through its ``recency`` feature: the
 #: default ``recency_weight`` setting.
 LEARNED_RECENCY_WEIGHT = RankParams().recency_weight
-#: A turn this long (indexed words) or longer counts as fully informative for ``length``:
-#: "Thanks, see you!" rarely answers a question, while BM25's length normalisation
-#: favours short turns that share a word with the query.
-LENGTH_CAP = 30.0
 
 
 def parse_fusion(data: Any, embedder: str) -> FusionModel | None:
@@ -182,7 +176,29 @@ def candidate_features(index: HybridIndex, fused: Sequence[tuple[int, float]],
     ``topic`` the embedder's token vectors (None: the topic features are 0).
     ``params``: with a ``fusion`` model, the topic features are computed only for the
     rows :func:`topic_rows` picks (0 for the rest); without, for every row.
+    A query with at most ``_fusion_few.FEW_CANDIDATES`` candidates gets the same rows
+    from a plain-Python path (``_fusion_few``), cheaper for a few.
     """
+    rows_of = few_base_rows if 0 < len(fused) <= FEW_CANDIDATES else base_rows
+    got = rows_of(index, fused, keyword, dense, vector, now, when, allowed, query_text)
+    positions, features, created, is_fact = got.positions, got.features, got.created, \
+        got.is_fact
+    if topic is not None and vector is not None and positions.shape[0]:
+        rows = (topic_rows(params.fusion, features, created, is_fact, now, params)
+                if params is not None and params.fusion is not None else None)
+        if rows is None:
+            rows = np.arange(positions.shape[0])
+        features[rows, _TOPIC_COSINE], features[rows, _TOPIC_MATCH] = topic.features(
+            index, positions[rows], got.vectors[rows], query_text, got.names)
+    return Candidates(positions, features, created, is_fact)
+
+
+def base_rows(index: HybridIndex, fused: Sequence[tuple[int, float]],
+              keyword: Sequence[Ranked], dense: Sequence[Ranked],
+              vector: FloatArray | None, now: float, when: TimeHint | None,
+              allowed: Callable[[IntArray], BoolArray], query_text: str) -> BaseRows:
+    """:func:`candidate_features` before the topic features, in numpy (any number of
+    candidates; the topic columns are 0)."""
     positions = np.fromiter((p for p, _ in fused), dtype=np.int64, count=len(fused))
     base = np.fromiter((s for _, s in fused), dtype=np.float64, count=len(fused))
     groups = index.groups_at(positions)
@@ -226,15 +242,7 @@ def candidate_features(index: HybridIndex, fused: Sequence[tuple[int, float]],
                named, other, self_,
                np.minimum(index.term_counts_at(positions), LENGTH_CAP) / LENGTH_CAP,
                zeros, zeros, listed * call_fused, listed * call_best]
-    features = np.stack(columns, axis=1)
-    if topic is not None and vector is not None and positions.shape[0]:
-        rows = (topic_rows(params.fusion, features, created, is_fact, now, params)
-                if params is not None and params.fusion is not None else None)
-        if rows is None:
-            rows = np.arange(positions.shape[0])
-        features[rows, _TOPIC_COSINE], features[rows, _TOPIC_MATCH] = topic.features(
-            index, positions[rows], vectors[rows], query_text, names)
-    return Candidates(positions, features, created, is_fact)
+    return BaseRows(positions, np.stack(columns, axis=1), created, is_fact, vectors, names)
 
 
 def _final_score(model: FusionModel, features: F64, created: F64, is_fact: BoolArray,
@@ -244,9 +252,11 @@ def _final_score(model: FusionModel, features: F64, created: F64, is_fact: BoolA
     # it was fitted with; blending that share in again double-counts it (measured: LoCoMo
     # recall@10 -0.007 in sample). Only a weight above the default (``summarise_recent``,
     # or a larger ``recency_weight`` setting) adds the difference.
-    extra = dataclasses.replace(
-        params, recency_weight=max(0.0, params.recency_weight - LEARNED_RECENCY_WEIGHT))
-    score = blend(model.score(features), created, now, extra)
+    score = model.score(features)
+    if params.recency_weight > LEARNED_RECENCY_WEIGHT:
+        # dataclasses.replace only when it matters: it costs ~10 us, twice a query.
+        score = blend(score, created, now, dataclasses.replace(
+            params, recency_weight=params.recency_weight - LEARNED_RECENCY_WEIGHT))
     if params.fact_weight > 1.0:
         score = np.where(is_fact, 0.5 + score / 2, score / 2)
     elif params.fact_weight < 1.0:

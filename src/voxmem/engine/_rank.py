@@ -217,7 +217,12 @@ def expand_neighbours(index: HybridIndex, positions: IntArray, base: F64,
     near = np.concatenate([positions[groups > 0] - 1, positions[groups > 0] + 1])
     # np.setdiff1d without numpy 2's slow hashing unique (both sides are distinct).
     near = distinct(near)
-    near = near[~np.isin(near, positions, assume_unique=True)]
+    if near.shape[0]:
+        # Not np.isin, which sorts both sides on every call: the candidates sorted once
+        # and a binary search, 5 us against 15 for ~200 neighbours of ~100 candidates.
+        ordered = np.sort(positions)
+        at = np.minimum(np.searchsorted(ordered, near), ordered.shape[0] - 1)
+        near = near[ordered[at] != near]
     near = near[(index.groups_at(near) > 0) & index.alive_at(near)]
     near = near[allowed(near)] if near.shape[0] else near
     return (np.concatenate([positions, near]), np.concatenate([base, np.zeros(near.shape[0])]),

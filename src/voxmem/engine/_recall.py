@@ -207,6 +207,11 @@ def search_caller_lane(
         return []
     index = mem.index
     got = _gather(mem, lane, query, k, params, words)
+    if not got.fused:
+        # Nothing matched: no hit can come from neighbours or lineages either (both
+        # start from a candidate). A small caller's permanent lane is usually empty
+        # (all of its turns are this call's), and its features cost ~130 us for nothing.
+        return []
     if params.fusion is not None and (params.learned_for_asker
                                       or not about_the_asker(query.text)):
         fused = learned_rank(params.fusion, candidate_features(
@@ -222,7 +227,11 @@ def search_caller_lane(
         working, allowed = got.working, got.allowed
 
         def eligible(positions: IntArray) -> BoolArray:
-            ok: BoolArray = ~np.isin(index.groups_at(positions), working) & allowed(positions)
+            # A comparison per working group (one or two), not np.isin's sorts.
+            groups = index.groups_at(positions)
+            ok: BoolArray = allowed(positions)
+            for group in working:
+                ok &= groups != group
             return ok
 
         fused = prefer_current(mem, fused, eligible)

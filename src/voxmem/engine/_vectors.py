@@ -122,7 +122,11 @@ class VectorStore:
         """The vectors at ``positions`` (zero rows where a document has none yet)."""
         # Gather and widen, then zero the few rows without a vector: a masked copy of
         # every row first cost a third more (~90 us of a caller search's ~340 rows).
-        rows: FloatArray = self._matrix[positions].astype(np.float32)
+        rows: FloatArray = np.empty((positions.shape[0], self.dimensions), dtype=np.float32)
+        # Widened by numkong's SIMD kernel: numpy converts float16 element by element
+        # (340 x 256: 146 us against 17 us here). Widening is exact, so the values are
+        # the same either way.
+        numkong.astype(self._matrix[positions], "float32", out=rows)
         rows[~self.has[positions]] = 0.0
         return rows
 
