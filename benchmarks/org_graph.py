@@ -3,7 +3,7 @@
 Reads the exact float32 vectors an org index saved next to its graph (the
 ``<vector file>.exact`` file a store built by ``org_scale.py --keep`` holds), takes the
 first ``--size`` of them, codes them as the org lane does (centred on the first 10,000,
-int8 with one scale: ``engine/_org_vectors.py``) and builds a usearch graph with the
+int8 with one scale: ``engine/_org_codes.py``) and builds a usearch graph with the
 given connectivity (M) and efConstruction on ``--threads`` threads, timing it (wall and
 process CPU). Then asks 300 real questions at each ``--ef``: candidates rescored with
 their exact vectors as the org lane does, strict recall@10 against exact cosine over the
@@ -55,7 +55,7 @@ def main() -> None:
 
     from voxmem import Settings
     from voxmem.embeddings import load_embedder
-    from voxmem.engine._org_vectors import CENTER_SAMPLE, code_scale, encode, encode_query
+    from voxmem.engine._org_codes import CENTER_SAMPLE, code_scale, encode, encode_query
 
     total = (Path(args.exact).stat().st_size - EXACT_FIRST) // (4 * args.dims)
     n = min(args.size, total)
@@ -95,7 +95,7 @@ def main() -> None:
     kth = (-np.partition(-sims_top, K - 1, axis=1)[:, K - 1]).tolist()
     want = max(2 * K, K + args.spare)
     for ef in [int(x) for x in args.ef.split(",")]:
-        index.expansion_search = ef
+        index.expansion_search = ef  # type: ignore[misc]
         hits = 0
         cpu_ms: list[float] = []
         for q, threshold in zip(queries, kth, strict=True):

@@ -188,7 +188,7 @@ async def load_and_search(args: argparse.Namespace, data_dir: str,
     out["chunks"] = len(org.index)
     ann = org.index.ann
     if ann is not None:
-        from voxmem.engine._org_vectors import search_ef
+        from voxmem.engine._org_params import search_ef
 
         # A restart from the files searches the saved graph in place until it changes.
         out["graph"] = "viewed (file pages)" if ann.viewed else "loaded"

@@ -130,28 +130,33 @@ def _caller(embedder: StaticEmbedder) -> CallerMemory:
     return mem
 
 
-@pytest.mark.parametrize("query", QUERIES)
 @pytest.mark.parametrize("lane", ["working", "permanent"])
 def test_a_small_callers_real_candidates_get_the_numpy_rows(
-        embedder: StaticEmbedder, topic: TopicModel, query: str, lane: str) -> None:
+        embedder: StaticEmbedder, topic: TopicModel, lane: str) -> None:
     mem = _caller(embedder)
     params = RankParams(fusion=load_fusion(embedder.name), topic=topic)
-    q = Query(text=query, terms=analyze(query), vector=embedder.embed([query])[0]
-              if query else None, now=NOW)
-    got = _gather(mem, lane, q, 6, params)
-    if not got.fused:
-        pytest.skip("no candidates for this query in this lane")
-    assert len(got.fused) <= FEW_CANDIDATES
-    args = (mem.index, got.fused, got.keyword, got.dense, q.vector, q.now, q.when,
-            got.allowed, query)
-    few, numpy_rows = few_base_rows(*args), base_rows(*args)
-    _assert_same(few, numpy_rows)
-    # And through the entry point the lanes call, topic features included: the rows it
-    # returns are the few path's plus the topic columns.
-    cands = candidate_features(*args[:8], query, topic, params=params)
-    rest = [c for c, name in enumerate(FEATURES) if not name.startswith("topic_")]
-    np.testing.assert_array_equal(cands.positions, numpy_rows.positions)
-    np.testing.assert_array_equal(cands.features[:, rest], numpy_rows.features[:, rest])
+    compared = 0
+    for query in QUERIES:
+        q = Query(text=query, terms=analyze(query), vector=embedder.embed([query])[0]
+                  if query else None, now=NOW)
+        got = _gather(mem, lane, q, 6, params)
+        if not got.fused:  # some questions find nothing in one of the lanes
+            continue
+        compared += 1
+        assert len(got.fused) <= FEW_CANDIDATES
+        args = (mem.index, got.fused, got.keyword, got.dense, q.vector, q.now, q.when,
+                got.allowed, query)
+        few, numpy_rows = few_base_rows(*args), base_rows(*args)
+        _assert_same(few, numpy_rows)
+        # And through the entry point the lanes call, topic features included: the rows
+        # it returns are the few path's plus the topic columns.
+        cands = candidate_features(*args[:8], query, topic, params=params)
+        rest = [c for c, name in enumerate(FEATURES) if not name.startswith("topic_")]
+        np.testing.assert_array_equal(cands.positions, numpy_rows.positions)
+        np.testing.assert_array_equal(cands.features[:, rest],
+                                      numpy_rows.features[:, rest])
+    # Most questions reach candidates in each lane: the comparison is not vacuous.
+    assert compared >= len(QUERIES) // 2, compared
 
 
 @pytest.mark.parametrize("size", [1, 7, 120, 400, 401, 3000])

@@ -37,6 +37,7 @@ the graph's part.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -55,12 +56,13 @@ import numpy as np
 
 from .._files import PRIVATE_DIR_MODE
 from ._id_tables import BytesArray, id_array
+from ._org_codes import ANN_DTYPE
 from ._org_params import SMALL_GRAPH, GraphParams
 from ._org_snapshot import checksum, checksum_bytes, checksum_step
-from ._org_vectors import ANN_DTYPE, FloatArray, IntArray
+from ._org_vectors import FloatArray, IntArray, OrgVectors
 
-__all__ = ["SavedVectors", "exact_path", "org_vector_path", "read_vectors", "store_key",
-           "write_exact", "write_vectors"]
+__all__ = ["SavedVectors", "adopt_saved", "exact_path", "org_vector_path", "read_vectors",
+           "save_graph", "store_key", "write_exact", "write_vectors"]
 
 log = logging.getLogger("voxmem.engine")
 
@@ -287,3 +289,41 @@ def _check(data: memoryview, fd: int, model: str, dimensions: int) -> SavedVecto
         return "inconsistent lengths"
     return SavedVectors(graph=parts[3], center=center, keys=keys, ids=ids, scale=scale,
                         exact_token=token, format=file_format, params=params)
+
+
+def adopt_saved(ann: OrgVectors, saved: SavedVectors) -> None:
+    """Give ``ann`` the saved graph's code scale, build parameters and exact vectors
+    (before the graph itself is restored into it)."""
+    ann.scale = saved.scale
+    ann.params = saved.params
+    if saved.exact is not None:
+        ann.use_saved_exact(saved.exact, EXACT_FIRST)
+
+
+def save_graph(path: Path, ann: OrgVectors, model: str, dimensions: int,
+               ids_at: Callable[[IntArray], BytesArray]) -> None:
+    """Write ``ann`` (its queued vectors flushed first) as the vector file ``path`` and
+    its exact vectors beside it; ``ids_at`` gives the chunk ids of index positions.
+
+    On an error (a full disk) the half-written parts are removed and the error raised.
+    """
+    graph_file = path.with_name(path.name + ".graph")
+    try:
+        ann.flush()
+        path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+        saved = ann.export(graph_file)
+        positions = saved.positions
+        # Streamed from the exact rows in slices (1.5 GB at a million chunks); a row
+        # whose vector changes meanwhile is saved with its newer vector, which is
+        # the one its chunk id now stands for.
+        token = write_exact(exact_path(path), dimensions, positions.shape[0],
+                            lambda lo, hi: ann.exact_rows(positions[lo:hi]))
+        write_vectors(path, model, dimensions, graph_file, saved.center, saved.keys,
+                      ids_at(positions), scale=saved.scale, exact=token,
+                      params=saved.params)
+    except OSError:
+        with contextlib.suppress(OSError):
+            graph_file.unlink(missing_ok=True)
+            tmp = exact_path(path)
+            tmp.with_name(tmp.name + ".tmp").unlink(missing_ok=True)
+        raise

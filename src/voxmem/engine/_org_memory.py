@@ -7,7 +7,6 @@ current by create_index and deletions, and saved back off the event loop.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import os
@@ -20,7 +19,6 @@ from typing import BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from .._files import PRIVATE_DIR_MODE
 from ..models import Chunk
 from ..store import Store
 from ._analysis import analyze
@@ -29,15 +27,8 @@ from ._id_tables import CompactIds
 from ._index import FloatArray, HybridIndex
 from ._malloc import release_free_memory
 from ._org_documents import DocumentPositions, document_key
-from ._org_file import (
-    EXACT_FIRST,
-    SavedVectors,
-    exact_path,
-    read_vectors,
-    write_exact,
-    write_vectors,
-)
 from ._org_file import FORMAT as VECTOR_FORMAT
+from ._org_file import SavedVectors, adopt_saved, read_vectors, save_graph
 from ._org_snapshot import FORMAT as ROWS_FORMAT
 from ._org_snapshot import (
     PersistedRows,
@@ -325,10 +316,7 @@ class OrgMemory:
         if saved is not None:
             ann = self.index.ann
             if ann is not None:
-                ann.scale = saved.scale
-                ann.params = saved.params
-                if saved.exact is not None:
-                    ann.use_saved_exact(saved.exact, EXACT_FIRST)
+                adopt_saved(ann, saved)
             got = await loop.run_in_executor(
                 None, self.index.restore_vectors, saved.graph, saved.center, saved.keys,
                 saved.ids)
@@ -357,10 +345,7 @@ class OrgMemory:
         ann = index.ann
         if ann is None:
             raise TypeError("an org index has an approximate vector index")
-        ann.scale = saved.scale
-        ann.params = saved.params
-        if saved.exact is not None:
-            ann.use_saved_exact(saved.exact, EXACT_FIRST)
+        adopt_saved(ann, saved)
         # Viewed in place: the index serves at once, and the graph's pages are the
         # file's (page cache) until the first vector is added (OrgVectors.settle).
         got = index.restore_vectors(saved.graph, saved.center, saved.keys, saved.ids,
@@ -483,29 +468,11 @@ class OrgMemory:
             # neither flushed into this file nor left marked, so it was missing from
             # every later save (a restart then read the store) until the next write.
             ann.dirty = False
-            ann.flush()
-            graph_file = self.vector_file.with_name(self.vector_file.name + ".graph")
-            self.vector_file.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
-            saved = ann.export(graph_file)
-            positions = saved.positions
-            ids = self.index.id_table.array_at(positions)
-            # Streamed from the exact rows in slices (1.5 GB at a million chunks); a row
-            # whose vector changes meanwhile is saved with its newer vector, which is
-            # the one its chunk id now stands for.
-            token = write_exact(exact_path(self.vector_file), self.index.dimensions,
-                                positions.shape[0],
-                                lambda lo, hi: ann.exact_rows(positions[lo:hi]))
-            write_vectors(self.vector_file, self.model, self.index.dimensions, graph_file,
-                          saved.center, saved.keys, ids, scale=saved.scale, exact=token,
-                          params=saved.params)
+            save_graph(self.vector_file, ann, self.model, self.index.dimensions,
+                       self.index.id_table.array_at)
             self._saved_at = time.monotonic()
             return True
         except OSError as exc:
             ann.dirty = True
             log.warning("saving org vector index %s failed: %s", self.vector_file, exc)
-            with contextlib.suppress(OSError):  # a half-written graph (disk full)
-                self.vector_file.with_name(self.vector_file.name + ".graph").unlink(
-                    missing_ok=True)
-                tmp = exact_path(self.vector_file)
-                tmp.with_name(tmp.name + ".tmp").unlink(missing_ok=True)
             return False

@@ -5,24 +5,8 @@ cosine over every vector (1M x 384 float32 = 1.5 GB, ~150 ms) is out. usearch ke
 the vectors as int8 in an HNSW graph, adds and removes without retraining, and saves
 and loads its graph as one buffer (comparison with faiss: docs/performance.md).
 
-Centring: sentence embeddings share a large common direction (the bundled model's
-chunks have cosine ~0.8 to their mean), and HNSW over such vectors misses a third of
-the true neighbours (measured recall@10 0.6-0.8). The graph therefore holds each vector
-minus a fixed centre ``m`` and is searched by inner product: ``q.x = q.(x - m) + q.m``,
-and ``q.m`` is the same for every chunk, so the ranking is exactly cosine's and the
-score is restored by adding it back. Any fixed ``m`` keeps that exact; the mean of the
-first vectors indexed makes the graph work well, and it is saved with the graph.
-
-Quantisation: the centred vectors go into the graph as int8 codes ``round(s (x - m))``
-with one scale ``s`` for every component, set once from the first vectors so that
-their largest components (the 99.99th percentile) just fit in [-127, 127]; the query is
-coded with a scale of its own (its largest component at 127). One global scale keeps
-the graph's geometry (inner products are only multiplied by a constant) and the query's
-own scale changes no ranking. The codes are quantised here, not by usearch: its int8
-conversion normalises every vector, which would undo the centring (that measured recall
-0.44). int8 halves the graph's vectors against float16 (384 MB less at a million chunks)
-for the same strict recall after rescoring (docs/performance.md); the scale is saved
-with the graph.
+The vectors are centred and coded as int8 before they enter the graph (why, and how
+the ranking stays exactly cosine's: ``_org_codes.py``).
 
 Keys: a chunk's vector is stored under a key of its own, and the index keeps
 key <-> position maps to the :class:`HybridIndex` rows. Keys (not positions) go into
@@ -66,34 +50,14 @@ from typing import IO, TYPE_CHECKING, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from ._org_codes import ANN_DTYPE, CENTER_SAMPLE, code_scale, encode, encode_query
 from ._org_exact import ExactRows
-from ._org_params import (
-    ANN_CONNECTIVITY,
-    ANN_EXPANSION_ADD,
-    ANN_EXPANSION_SEARCH,
-    LARGE_GRAPH,
-    LARGE_GRAPH_FROM,
-    SMALL_GRAPH,
-    GraphParams,
-    graph_params,
-    search_ef,
-)
+from ._org_params import ANN_EXPANSION_SEARCH, GraphParams, graph_params, search_ef
 
 if TYPE_CHECKING:
     from usearch.index import Index
 
-__all__ = [
-    "ANN_CONNECTIVITY",
-    "ANN_EXPANSION_ADD",
-    "ANN_EXPANSION_SEARCH",
-    "LARGE_GRAPH",
-    "LARGE_GRAPH_FROM",
-    "SMALL_GRAPH",
-    "GraphParams",
-    "OrgVectors",
-    "graph_params",
-    "search_ef",
-]
+__all__ = ["REBUILD_THREADS", "Exported", "OrgVectors"]
 
 log = logging.getLogger("voxmem.engine")
 
@@ -106,14 +70,6 @@ REBUILD_SLICE = 1_024
 #: A rebuild in a serving runtime adds on one thread, leaving the other cores to
 #: requests (a million vectors: ~22 min of one core, docs/performance.md).
 REBUILD_THREADS = 1
-#: Vectors the centre is averaged over (the first ones indexed).
-CENTER_SAMPLE = 10_000
-#: Storage type of the vectors inside the graph: int8 codes made here (module doc).
-ANN_DTYPE = "i8"
-#: The int8 code's full range, and the share of the first vectors' centred components
-#: that fit in it without clipping (the rest are clipped: rescoring fixes their scores).
-CODE_MAX = 127
-CODE_FIT_QUANTILE = 0.9999
 #: Vectors moved from the pending buffer into the graph per lock hold. An insert costs
 #: ~0.5-1 ms on a busy core, and searches wait for the lock meanwhile: a few inserts per
 #: hold keep that wait inside the org lane's budget.
@@ -521,28 +477,6 @@ class OrgVectors:
             if self._pending_pos:
                 out |= np.isin(positions, np.asarray(self._pending_pos, dtype=np.int64))
         return out
-
-
-def code_scale(centred: FloatArray) -> float:
-    """The int8 codes' scale for vectors like ``centred`` (see the module doc)."""
-    if not centred.size:
-        return 1.0
-    fit = float(np.quantile(np.abs(centred), CODE_FIT_QUANTILE))
-    return CODE_MAX / fit if fit > 0 else 1.0
-
-
-def encode(centred: FloatArray, scale: float) -> npt.NDArray[np.int8]:
-    """int8 codes of centred vectors (clipped to the code's range)."""
-    codes: npt.NDArray[np.int8] = np.clip(np.rint(centred * scale), -CODE_MAX,
-                                          CODE_MAX).astype(np.int8)
-    return codes
-
-
-def encode_query(query: FloatArray) -> npt.NDArray[np.int8]:
-    """int8 code of a query, its largest component at the code's end (one positive
-    factor on every score: the ranking is the vector's)."""
-    peak = float(np.abs(query).max()) if query.size else 0.0
-    return encode(query, CODE_MAX / peak if peak > 0 else 1.0)
 
 
 def _new_index(dimensions: int, params: GraphParams) -> Index:
