@@ -3,6 +3,8 @@ answers as before (the rows are freed before the trim, so nothing may still need
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 import voxmem.engine._caller_memory as caller_memory
@@ -44,10 +46,19 @@ async def test_large_load_trims_once_per_interval_and_still_answers(
     first_trim = cache._trimmed_at
     assert first_trim > before
 
-    # Within the interval a second large load does not walk the heap again.
+    # Within the interval a second large load does not walk the heap again at once...
+    monkeypatch.setattr(caller_memory, "TRIM_INTERVAL_S", 3600.0)
     bo = engine.scope(project_id="p", agent_id="a", user_id="bo")
     await cache.get(bo).ready.wait()
     assert cache._trimmed_at == first_trim
+    # ...but at the interval's end, once (its freed rows are not left resident).
+    later = cache.trim_later
+    assert later is not None and not later.done()
+    monkeypatch.setattr(caller_memory, "TRIM_INTERVAL_S", 0.0)  # the interval ends
+    await asyncio.wait_for(later, 30)
+    assert cache._trimmed_at > first_trim and cache.trim_later is None
+    first_trim = cache._trimmed_at
+    monkeypatch.setattr(caller_memory, "TRIM_INTERVAL_S", 30.0)
 
     # A small load never trims, even once the interval has passed.
     cache._trimmed_at = first_trim - caller_memory.TRIM_INTERVAL_S

@@ -306,6 +306,8 @@ class CallerCache:
         self._tasks: set[asyncio.Task[None]] = set()
         self._primer = primer
         self._trimmed_at = -TRIM_INTERVAL_S
+        #: the trim due at the end of the interval, after a large load inside it
+        self.trim_later: asyncio.Task[None] | None = None
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -412,10 +414,33 @@ class CallerCache:
         """Return the freed rows of a large load to the OS (see ``TRIM_AFTER_ITEMS``)."""
         loaded = len(items)
         items.clear()  # the rows are indexed: free them before the trim, not after
-        now = time.monotonic()
-        if loaded >= TRIM_AFTER_ITEMS and now - self._trimmed_at >= TRIM_INTERVAL_S:
-            self._trimmed_at = now
+        if loaded < TRIM_AFTER_ITEMS:
+            return
+        if time.monotonic() - self._trimmed_at >= TRIM_INTERVAL_S:
+            self._trimmed_at = time.monotonic()
             await asyncio.get_running_loop().run_in_executor(None, release_free_memory)
+        elif self.trim_later is None:
+            # Inside the interval: trimmed at its end instead, once for every large load
+            # meanwhile. Skipped, a burst of reloads left the last ones' freed rows
+            # resident until some later large load (measured: +63 MB after five reloads
+            # of a 10,000-turn caller).
+            self.trim_later = asyncio.get_running_loop().create_task(self._trim_at_end())
+            self._tasks.add(self.trim_later)
+            self.trim_later.add_done_callback(self._tasks.discard)
+
+    def _trim_due_in(self) -> float:
+        return self._trimmed_at + TRIM_INTERVAL_S - time.monotonic()
+
+    async def _trim_at_end(self) -> None:
+        try:
+            # Re-read each second rather than slept in one go: the interval's end moves
+            # when another load trims meanwhile, and no event marks that.
+            while (wait := self._trim_due_in()) > 0:  # noqa: ASYNC110
+                await asyncio.sleep(min(wait, 1.0))
+            self._trimmed_at = time.monotonic()
+            await asyncio.get_running_loop().run_in_executor(None, release_free_memory)
+        finally:
+            self.trim_later = None
 
     async def aclose(self) -> None:
         for task in list(self._tasks):
