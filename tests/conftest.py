@@ -16,6 +16,7 @@ from voxmem import Settings
 from voxmem.embeddings.static import StaticEmbedder
 from voxmem.engine import MemoryEngine
 from voxmem.engine._topic import TopicModel, topic_model
+from voxmem.store import Store, open_store
 
 BACKENDS = ["sqlite", "postgres"]
 
@@ -61,6 +62,17 @@ def settings(tmp_path: Path, store_url: str) -> Settings:
 @pytest.fixture
 def sqlite_settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=str(tmp_path / "data"), embedder="hashing")
+
+
+@pytest.fixture
+async def store(settings: Settings) -> AsyncIterator[Store]:
+    """The backend's store, opened (migrated) and closed after the test."""
+    s = open_store(settings)
+    await s.open()
+    try:
+        yield s
+    finally:
+        await s.close()
 
 
 @pytest.fixture

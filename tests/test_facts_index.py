@@ -10,7 +10,6 @@ kind and time, and the statements are planned on them.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import psycopg
@@ -26,16 +25,6 @@ from voxmem.store._migrations import load_migrations
 T0 = 1_780_000_000.0
 INDEX = "items_facts_by_caller"
 CALL_INDEX = "items_by_session_time"
-
-
-@pytest.fixture
-async def store(settings: Settings) -> AsyncIterator[Store]:
-    s = open_store(settings)
-    await s.open()
-    try:
-        yield s
-    finally:
-        await s.close()
 
 
 def scope(user: str) -> Scope:

@@ -318,16 +318,22 @@ async def test_a_wedged_runtime_is_replaced(data_dir: Path,
         await c.aclose()
 
 
-def test_remote_runtime_url_with_token(data_dir: Path) -> None:
+def _serve(data_dir: Path) -> tuple[subprocess.Popen[str], Discovery]:
+    """A `voxmem serve` process for ``data_dir``, once its discovery file is written."""
     serve = subprocess.Popen([sys.executable, "-m", "voxmem", "serve", "--data-dir",
                               str(data_dir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
+    deadline = time.monotonic() + 30
+    while (found := read_discovery(data_dir)) is None and time.monotonic() < deadline:
+        assert serve.poll() is None, serve.communicate()
+        time.sleep(0.05)
+    assert found is not None
+    return serve, found
+
+
+def test_remote_runtime_url_with_token(data_dir: Path) -> None:
+    serve, found = _serve(data_dir)
     try:
-        deadline = time.monotonic() + 30
-        while (found := read_discovery(data_dir)) is None and time.monotonic() < deadline:
-            assert serve.poll() is None, serve.communicate()
-            time.sleep(0.05)
-        assert found is not None
         token = Path(found.token_path).read_text()
         # A second `voxmem serve` for the same directory refuses to start.
         second = subprocess.run([sys.executable, "-m", "voxmem", "serve", "--data-dir",
@@ -352,15 +358,8 @@ def test_a_forwarded_for_header_does_not_change_whom_the_runtime_logs(
         data_dir: Path) -> None:
     # Nothing stands in front of the runtime that it could trust: a client's
     # X-Forwarded-For must not put another address into the log.
-    serve = subprocess.Popen([sys.executable, "-m", "voxmem", "serve", "--data-dir",
-                              str(data_dir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
+    serve, found = _serve(data_dir)
     try:
-        deadline = time.monotonic() + 30
-        while (found := read_discovery(data_dir)) is None and time.monotonic() < deadline:
-            assert serve.poll() is None, serve.communicate()
-            time.sleep(0.05)
-        assert found is not None
         with httpx.Client(base_url=found.url) as web:
             nonce = re.search(r'name="csrf" value="([^"]+)"', web.get("/login").text)
             assert nonce is not None

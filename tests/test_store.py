@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 
-from voxmem import Settings
 from voxmem.models import Chunk, Scope, Turn
 from voxmem.store import (
     DocumentWrite,
@@ -16,18 +14,7 @@ from voxmem.store import (
     Store,
     TurnWrite,
     WriteBatch,
-    open_store,
 )
-
-
-@pytest.fixture
-async def store(settings: Settings) -> AsyncIterator[Store]:
-    s = open_store(settings)
-    await s.open()
-    try:
-        yield s
-    finally:
-        await s.close()
 
 
 def scope(user: str, project: str = "p1", tenant: str = "t1") -> Scope:
