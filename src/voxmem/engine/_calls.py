@@ -9,9 +9,11 @@ call. Everything it writes goes through the journal first.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from .._exceptions import StoreUnavailable
 from ..entities._directory import CallerDirectory
 from ..extraction.redaction import Redactor
 from ..models import Caller, Scope, SessionInfo, Turn
@@ -189,6 +191,22 @@ class Calls:
             first = await self._writes.seed_turn_ids(scope, turn_id)
             if first is not None:
                 return first  # stored before this process knew of it (a restart between)
+        now = self._directory.canonical(scope.tenant_id, scope.project_id, scope.space,
+                                        scope.user_id)
+        if now != scope.user_id:
+            # The caller was merged away while this save waited (its scope was resolved
+            # before the merge): file the turn under the caller it is now, or it would
+            # land under an id nothing reads any more. No await from here to the journal
+            # append, so a merge starting later waits for this write (see wait_applied).
+            # Through save_response, so the turn id is claimed under that caller too.
+            moved = await self.save_response(
+                dataclasses.replace(scope, user_id=now), caller, user_text=user_text,
+                assistant_text=assistant_text, turn_id=turn_id, tool_calls=tool_calls,
+                metadata=metadata, interrupted=interrupted, created_at=created_at)
+            if moved is None:
+                raise StoreUnavailable("memory was turned off while this turn was saved",
+                                       retryable=True)
+            return moved
         clean = self._redactor.turn((scope.tenant_id, scope.project_id, mem.session_id),
                                     user_text=user_text,
                                     assistant_text=assistant_text, tool_calls=tool_calls,

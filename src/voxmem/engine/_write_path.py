@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .._exceptions import IdentityMismatch, VoxmemError
@@ -52,6 +53,8 @@ class WritePath:
         #: caller key -> journal sequence number of the caller's last write
         self._last_seq: collections.OrderedDict[tuple[Any, ...], int] = \
             collections.OrderedDict()
+        #: one future per write on its way to the disk (settled once handed to the applier)
+        self._writing: set[asyncio.Future[None]] = set()
 
     # -- opening and closing --------------------------------------------------------------
     async def open(self) -> None:
@@ -92,24 +95,42 @@ class WritePath:
     # -- appending ------------------------------------------------------------------------
     async def append(self, record: dict[str, Any]) -> int:
         """Make a write durable, then hand it to the applier; its sequence number."""
-        seq = await self.journal.append(record)
-        self._submit(seq, record)
+        with self._in_flight():
+            seq = await self.journal.append(record)
+            self._submit(seq, record)
         return seq
 
     async def write(self, write: JournalWrite) -> int:
         """:meth:`append` for a typed write: the applier is handed ``write`` itself, so
         it need not decode the journal record again (every saved turn comes here)."""
         record = encode_record(write)
-        seq = await self.journal.append(record)
-        self._submit(seq, record, write)
+        with self._in_flight():
+            seq = await self.journal.append(record)
+            self._submit(seq, record, write)
         return seq
 
     async def append_many(self, records: list[dict[str, Any]]) -> list[int]:
         """Make several writes durable with one disk sync, then hand them to the applier."""
-        seqs = await self.journal.append_many(records)
-        for seq, record in zip(seqs, records, strict=True):
-            self._submit(seq, record)
+        with self._in_flight():
+            seqs = await self.journal.append_many(records)
+            for seq, record in zip(seqs, records, strict=True):
+                self._submit(seq, record)
         return seqs
+
+    @contextlib.contextmanager
+    def _in_flight(self) -> Iterator[None]:
+        """Count a write from before its journal append until the applier has it.
+
+        Entered before the append's first await, so :meth:`wait_applied` sees every
+        write begun before it was called, also one still waiting for its disk sync.
+        """
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._writing.add(done)
+        try:
+            yield
+        finally:
+            self._writing.discard(done)
+            done.set_result(None)
 
     def _submit(self, seq: int, record: dict[str, Any],
                  write: JournalWrite | None = None) -> None:
@@ -123,8 +144,23 @@ class WritePath:
                 self._last_seq.popitem(last=False)
 
     async def wait_applied(self, timeout: float | None = None) -> bool:
-        """Wait until every acknowledged write is in the store; False on timeout."""
-        return await self.applier.wait_applied(timeout=timeout)
+        """Wait until every write begun so far is in the store (or failed); False on
+        timeout.
+
+        Writes still waiting for their disk sync count too: a caller merge or erasure
+        that waited only for the applier's queue would run before such a write reached
+        the store, and the write would then land under the caller merged away (or bring
+        an erased caller back).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        writing = list(self._writing)
+        if writing:
+            _done, pending = await asyncio.wait(writing, timeout=timeout)
+            if pending:
+                return False
+        left = None if deadline is None else max(0.0, deadline - loop.time())
+        return await self.applier.wait_applied(timeout=left)
 
     def settled(self, scope: Scope) -> bool:
         """Whether everything this caller wrote is in the store (nothing in flight)."""
