@@ -15,7 +15,7 @@ from typing import Any
 from ._api import OPERATION_SPECS, OperationSpec
 from ._exceptions import BadRequest
 from .engine import MemoryEngine
-from .engine._validate import check_caller
+from .engine._validate import MAX_ID_CHARS, check_caller
 from .models import DEFAULT_TENANT, Caller, Scope
 
 __all__ = ["HANDLERS", "MAX_FIELD_CHARS", "Handler", "Operation", "caller_scope", "handles",
@@ -76,8 +76,14 @@ def ident(engine: MemoryEngine, p: dict[str, Any]) -> tuple[str, str, str]:
     for name, value in (("tenant_id", tenant), ("project_id", project)):
         if not isinstance(value, str) or not value.strip():
             raise BadRequest(f"{name} must be a non-empty string", field=name)
+        # Bounded like every other id: each is stored on every row of the caller.
+        if len(value) > MAX_ID_CHARS:
+            raise BadRequest(f"{name} is longer than {MAX_ID_CHARS} characters", field=name)
     if not isinstance(agent, str):
         raise BadRequest("agent_id must be a string", field="agent_id")
+    if len(agent) > MAX_ID_CHARS:
+        raise BadRequest(f"agent_id is longer than {MAX_ID_CHARS} characters",
+                         field="agent_id")
     return tenant, str(project), agent
 
 

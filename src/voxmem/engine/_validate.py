@@ -32,6 +32,8 @@ __all__ = [
 
 MODES = ("fast", "accurate")
 MAX_ID_CHARS = 256
+#: A caller's name is composed into the prompt: a name, not a document.
+MAX_NAME_CHARS = 256
 _INDEX_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 #: Profile field names are composed into the LLM's context: a strict pattern keeps line
 #: breaks, headings and quotes out of them (values are quoted; names are not prose).
@@ -148,6 +150,9 @@ def check_caller(user: Any, user_id: Any = None) -> Caller:
     name = user.get("name")
     if name is not None and not isinstance(name, str):
         raise BadRequest("user.name must be a string", field="user.name")
+    if name is not None and len(name) > MAX_NAME_CHARS:
+        raise BadRequest(f"user.name is longer than {MAX_NAME_CHARS} characters",
+                         field="user.name")
     metadata = check_optional_dict(user.get("metadata"), "user.metadata")
     return Caller(id=raw_id.strip(), name=name or None, metadata=metadata)
 
@@ -281,7 +286,8 @@ def check_documents(value: Any, *, max_documents: int, max_bytes: int,
             raise BadRequest(f"{where} must be an object", field=where)
         doc_id = doc.get("id")
         if not isinstance(doc_id, str) or not doc_id.strip() or len(doc_id) > MAX_ID_CHARS:
-            raise BadRequest(f"{where}.id must be a non-empty string", field=f"{where}.id")
+            raise BadRequest(f"{where}.id must be a non-empty string of at most "
+                             f"{MAX_ID_CHARS} characters", field=f"{where}.id")
         text = check_text(doc.get("text"), f"{where}.text", max_text_bytes, allow_empty=False)
         metadata = check_optional_dict(doc.get("metadata"), f"{where}.metadata")
         if doc_id in seen:
