@@ -49,6 +49,8 @@ MAX_TOP_K = 50
 MAX_TIMEOUT_MS = 60_000
 #: Longest retention a setting or policy may ask for (100 years; 0 means no cap).
 MAX_RETENTION_DAYS = 36_500
+#: How a non-empty store_url may begin (the store package opens each of these).
+STORE_URL_SCHEMES = ("postgresql://", "postgres://", "sqlite:///")
 SENSITIVE_CATEGORIES = ("payment_card", "password_pin", "government_id", "health",
                         "allergy")
 #: Settings restricted to a fixed set of values, and the values.
@@ -243,6 +245,11 @@ class Settings:
             (self.embeddings_dimensions >= 0, "embeddings_dimensions", "must be >= 0"),
             *[(0 <= getattr(self, name) <= MAX_TOP_K, name, f"must be within 0..{MAX_TOP_K}")
               for name in ("top_k_working", "top_k_permanent", "top_k_org")],
+            # Anything else was opened as a SQLite file named after the URL, relative to
+            # the working directory: a mistyped Postgres URL wrote memory there silently.
+            (not self.store_url or self.store_url.startswith(STORE_URL_SCHEMES),
+             "store_url", "must be empty (SQLite in data_dir), postgresql://... or "
+             "sqlite:///path/to/file.db"),
             (self.rrf_k >= 1, "rrf_k", "must be >= 1"),
             (self.dense_weight >= 0, "dense_weight", "must be >= 0"),
             (-1.0 <= self.dense_floor <= 1.0, "dense_floor", "must be within -1..1"),
