@@ -1,11 +1,12 @@
-"""Saves racing caller merges, on every backend: an acknowledged turn is never left
-behind under the id a merge took away.
+"""Saves and merges racing caller merges, on every backend: an acknowledged turn is never
+left behind under the id a merge took away, and two merges never make a cycle.
 
 Found from outside: four callers saving through the runtime while two of them were
 merged lost one or two acknowledged turns per run. They were in the store, but under the
 merged-away id, which every read now redirects to the target. A save resolves its caller
 before it awaits (the call's opening, the disk sync) and the merge waited only for writes
-already handed to the applier.
+already handed to the applier. Two merges the opposite ways at once (a into b, b into a)
+both went through, leaving each id redirecting to the other.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from voxmem import BadRequest
 from voxmem.engine import MemoryEngine
 from voxmem.models import Caller, Scope
 
@@ -137,3 +139,39 @@ async def test_concurrent_saves_across_a_merge_all_land_with_the_target(
     assert all(acked) and merged["status"] == "merged"
     assert len(await turns_of(engine, ann)) == 61
     assert await engine.store.count_items(guest) == 0
+
+
+async def test_opposite_merges_racing_make_one_caller_and_stay_undoable(
+        engine: MemoryEngine) -> None:
+    a, b = who(engine, "a"), who(engine, "b")
+    for scope in (a, b):
+        await engine.save_response(scope, Caller(scope.user_id),
+                                   user_text=f"I am {scope.user_id}", assistant_text="ok")
+    await engine.flush(30)
+    outcomes = await asyncio.gather(engine.merge_callers(a, b, reason="one way"),
+                                    engine.merge_callers(b, a, reason="the other"),
+                                    return_exceptions=True)
+    merged = [o for o in outcomes if isinstance(o, dict)]
+    refused = [o for o in outcomes if isinstance(o, BadRequest)]
+    assert len(merged) == 1 and len(refused) == 1, outcomes
+    # Both ids now stand for one caller, who has both callers' turns.
+    assert who(engine, "a").user_id == who(engine, "b").user_id == merged[0]["toUserId"]
+    assert await turns_of(engine, who(engine, "a")) == ["I am a", "I am b"]
+    await engine.unmerge_callers(a, merged[0]["mergeId"])
+    await engine.flush(30)
+    assert who(engine, "a").user_id == "a" and who(engine, "b").user_id == "b"
+    assert await turns_of(engine, a) == ["I am a"]
+    assert await turns_of(engine, b) == ["I am b"]
+
+
+async def test_a_merge_into_a_caller_merged_meanwhile_follows_it(
+        engine: MemoryEngine) -> None:
+    a, b, c = who(engine, "a"), who(engine, "b"), who(engine, "c")
+    for scope in (a, b, c):
+        await engine.save_response(scope, Caller(scope.user_id),
+                                   user_text=f"I am {scope.user_id}", assistant_text="ok")
+    await engine.flush(30)
+    await asyncio.gather(engine.merge_callers(b, c, reason="first"),
+                         engine.merge_callers(a, b, reason="second"))
+    assert {who(engine, u).user_id for u in "abc"} == {"c"}
+    assert await turns_of(engine, c) == ["I am a", "I am b", "I am c"]
