@@ -49,7 +49,7 @@ def _require(name: str, value: object) -> str:
     return value
 
 
-async def _best_effort_save(client: VoiceClient, **kwargs: Any) -> str | None:
+async def _best_effort_save(client: VoiceClient | CallerSession, **kwargs: Any) -> str | None:
     """``save_response`` as the SDK documents it: transient failures are logged and
     answered with ``None`` so the audio path never blocks; bad input still raises."""
     try:
@@ -96,11 +96,13 @@ class MemoAirSession:
                             turn_id: str | None = None,
                             tool_calls: list[dict[str, Any]] | None = None,
                             metadata: dict[str, Any] | None = None) -> str | None:
-        """Persist a completed turn of the pinned end-user (best effort)."""
-        with mapped_errors():
-            return await self._session.save_response(
-                user_text=user_text, assistant_text=assistant_text, turn_id=turn_id,
-                tool_calls=tool_calls, metadata=metadata)
+        """Persist a completed turn of the pinned end-user; ``None`` when a transient
+        failure dropped it, as the client's ``save_response``."""
+        interrupted = bool((metadata or {}).get("interrupted", False))
+        return await _best_effort_save(
+            self._session, user_text=user_text, assistant_text=assistant_text,
+            turn_id=turn_id, tool_calls=tool_calls, metadata=metadata,
+            interrupted=interrupted)
 
 
 class MemoAirVoiceClient:
