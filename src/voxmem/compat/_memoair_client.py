@@ -276,6 +276,8 @@ class MemoAirVoiceMemory:
                 runtime_url=remote, api_key=runtime_token if remote else None,
                 data_dir=storage_root, settings=settings)
         self.session_id = session_id
+        # A runtime elsewhere keeps its own data directory; this process cannot name it.
+        self._data_dir = "" if remote else str(self._client.settings.data_path)
         self._metadata: dict[str, Any] = {"satham": satham} if satham else {}
 
     @property
@@ -298,7 +300,7 @@ class MemoAirVoiceMemory:
             preload = await self._client.preload(user=self.user)
         self.session_id = str(info.get("sessionId") or self.session_id or "") or None
         return {"sessionId": self.session_id, "bootstrap": preload.to_dict(),
-                "paths": {"dataDir": self._client.settings.data_dir}}
+                "paths": {"dataDir": self._data_dir}}
 
     async def load_index(self) -> IndexLoadResult:
         """Open the session (if needed) and report what was loaded."""
