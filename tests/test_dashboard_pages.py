@@ -399,3 +399,9 @@ def test_a_caller_and_a_call_whose_ids_hold_a_slash_open_from_their_links(
         left = client.post("/v1/memories/list", headers=auth,
                            json={**BODY, "user_id": caller["id"]}).json()
         assert "vegan" not in [m["text"] for m in left]
+
+        erased = client.post("/callers/acme%2F42/forget?project=p",
+                             data={"csrf": csrf, "confirm_user_id": "acme/42"},
+                             follow_redirects=False)
+        assert erased.status_code == 303, erased.text[:300]
+        assert client.get("/callers/acme%2F42.json?project=p").status_code == 404
