@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -35,7 +34,7 @@ from ._identifiers import (
     spoken_claims,
     strength_of,
 )
-from ._resolve import Candidate, Decision, decide_in_call, decide_start
+from ._resolve import Candidate, Decision, decide_in_call, decide_start, merge_target
 
 __all__ = ["LINK_MODES", "CallerDirectory"]
 
@@ -252,8 +251,8 @@ class CallerDirectory:
             raise BadRequest("from_id and to_id are the same caller", field="to_id")
         merging = status == "merged"
         async with self._merge_lock:
-            if merging:
-                target = self._merge_target(source, target)
+            if merging:  # ids resolved before the lock: another merge may have moved them
+                target = merge_target(lambda c: self.canonical(*c.caller_key), source, target)
             call: tuple[str, float | None] | None = None
             if merging:
                 # Redirect first: a turn saved while the rows move is filed under the
@@ -280,27 +279,6 @@ class CallerDirectory:
         log.info("caller %s %s into %s (%s)", source.user_id, status, target.user_id,
                  evidence.get("reason", ""))
         return row
-
-    def _merge_target(self, source: Scope, target: Scope) -> Scope:
-        """``target`` as it stands now, under the merge lock; refuses a merge another
-        one made moot while this one waited.
-
-        Both ids were resolved before the lock: two merges racing the opposite ways
-        (a into b, b into a) both went through and left the two ids redirecting to each
-        other, each merge "in force" with the rows moved back and forth.
-        """
-        def now(scope: Scope) -> str:
-            return self.canonical(scope.tenant_id, scope.project_id, scope.space,
-                                  scope.user_id)
-
-        if now(source) != source.user_id:
-            raise BadRequest(f"caller {source.user_id!r} was merged into {now(source)!r} "
-                             "meanwhile", field="from_id")
-        current = now(target)
-        if current == source.user_id:
-            raise BadRequest("from_id and to_id are the same caller", field="to_id")
-        return target if current == target.user_id else dataclasses.replace(
-            target, user_id=current)
 
     def _open_call(self, scope: Scope) -> tuple[str, float | None] | None:
         mem = self._callers.peek(scope)

@@ -18,13 +18,15 @@ Kept free of I/O so the rules can be read in one place and measured on labelled 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from .._exceptions import BadRequest
+from ..models import Scope
 from ._identifiers import strength_of
 from ._speech import names_match
 
-__all__ = ["Candidate", "Decision", "decide_in_call", "decide_start"]
+__all__ = ["Candidate", "Decision", "decide_in_call", "decide_start", "merge_target"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -124,3 +126,21 @@ def decide_in_call(candidate: Candidate, current: str, *, claimed_names: Sequenc
         return Decision(None, "known caller gave another caller's identifier without a "
                         "matching name", ev)
     return Decision(None, "corroborating identifier without a matching name", ev)
+
+
+def merge_target(canonical: Callable[[Scope], str], source: Scope, target: Scope) -> Scope:
+    """``target`` as it stands now (under the merge lock); refuses a merge another one
+    made moot while this one waited.
+
+    Both ids were resolved before the lock: two merges racing the opposite ways (a into
+    b, b into a) both went through and left each id redirecting to the other, each merge
+    "in force" with the rows moved back and forth.
+    """
+    if (now := canonical(source)) != source.user_id:
+        raise BadRequest(f"caller {source.user_id!r} was merged into {now!r} meanwhile",
+                         field="from_id")
+    current = canonical(target)
+    if current == source.user_id:
+        raise BadRequest("from_id and to_id are the same caller", field="to_id")
+    return target if current == target.user_id else dataclasses.replace(
+        target, user_id=current)
