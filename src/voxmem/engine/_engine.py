@@ -190,6 +190,7 @@ class MemoryEngine:
             None, private_dir, Path(self.settings.data_path))
         await self.store.open()
         try:
+            await self.org.open()
             await self.directory.load()
             await self.writes.open()
         except BaseException:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -28,12 +29,14 @@ from ._chunking import chunk_text
 from ._ids import new_id
 from ._index import Ranked
 from ._lanes import LaneRunner
-from ._org_file import org_vector_path
+from ._org_location import adopt_legacy_files, org_vector_path
 from ._org_memory import ORG_SAVE_INTERVAL_S, OrgMemory
 from ._rank import RankParams
 from ._recall import Query, doc_hit, org_dense_phase, org_keyword_phase, search_org_lane
 
 __all__ = ["OrgKnowledge", "fallback_query"]
+
+log = logging.getLogger("voxmem.engine")
 
 ORG_REFRESH_S = 5.0
 #: Words of a turn the store's full-text search gets while the warm index loads.
@@ -82,6 +85,12 @@ class OrgKnowledge:
         #: projects whose damaged org index is being loaded again
         self._replacing: set[tuple[str, str]] = set()
         self._index_locks: dict[tuple[str, str, str], asyncio.Lock] = {}
+        #: the store's identity, which names the org index files (:meth:`open`)
+        self.store_id = ""
+
+    async def open(self) -> None:
+        """Read the store's identity (the store is open)."""
+        self.store_id = await self._store.store_id()
 
     def memory(self, tenant_id: str, project_id: str) -> OrgMemory:
         """The project's warm org index, starting its load (or refresh) when due."""
@@ -103,6 +112,12 @@ class OrgKnowledge:
         return org
 
     async def _load(self, org: OrgMemory) -> None:
+        try:
+            await adopt_legacy_files(self._data_path, self._store, self.store_id,
+                                     org.tenant_id, org.project_id)
+        except Exception as exc:  # the load goes on, from the store
+            log.warning("adopting the saved org index of project %s failed: %s",
+                        org.project_id, exc)
         await org.load(self._store)
         await self._upgrade(org)
 
@@ -129,7 +144,9 @@ class OrgKnowledge:
         self._orgs.pop((tenant_id, project_id), None)
 
     def _new(self, tenant_id: str, project_id: str) -> OrgMemory:
-        path = org_vector_path(self._data_path, self._store, tenant_id, project_id)
+        if not self.store_id:
+            raise RuntimeError("org knowledge is used before the engine started")
+        path = org_vector_path(self._data_path, self.store_id, tenant_id, project_id)
         return OrgMemory(tenant_id, project_id, self._embedder.dimensions, vector_file=path,
                          model=self._embedder.name)
 
