@@ -71,8 +71,6 @@ if TYPE_CHECKING:
 
 __all__ = ["REBUILD_THREADS", "Exported", "OrgVectors", "Proposal"]
 
-
-
 log = logging.getLogger("voxmem.engine")
 
 FloatArray = npt.NDArray[np.float32]
