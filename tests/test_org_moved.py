@@ -140,3 +140,36 @@ async def test_another_stores_files_are_not_adopted(
         assert (ours.parent / foreign.name).exists()  # left alone
     finally:
         await engine.close()
+
+
+async def test_the_store_keeps_its_id_and_counts_chunks(settings: Settings) -> None:
+    await _build(settings)
+    store = open_store(settings)
+    await store.open()
+    try:
+        store_id = await store.store_id()
+        ids = [c.id for c in await store.load_chunks(T, P)]
+        assert len(ids) == len(TEXTS)
+        assert await store.count_chunks(T, P, [*ids[:5], "chk_elsewhere", ids[0]]) == 5
+        assert await store.count_chunks(T, "another", ids[:5]) == 0
+        assert await store.count_chunks(T, P, []) == 0
+    finally:
+        await store.close()
+    engine = MemoryEngine(settings)
+    await engine.start()
+    try:
+        assert len(store_id) == 32 and engine.org.store_id == store_id
+    finally:
+        await engine.close()
+
+
+async def test_each_sqlite_store_has_its_own_id(tmp_path: Path) -> None:
+    ids = []
+    for name in ("a", "b"):
+        store = open_store(Settings(data_dir=str(tmp_path / name), embedder="hashing"))
+        await store.open()
+        try:
+            ids.append(await store.store_id())
+        finally:
+            await store.close()
+    assert ids[0] != ids[1]
