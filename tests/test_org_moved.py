@@ -173,3 +173,22 @@ async def test_each_sqlite_store_has_its_own_id(tmp_path: Path) -> None:
         finally:
             await store.close()
     assert ids[0] != ids[1]
+
+
+async def test_an_engine_sharing_an_open_store_names_the_files_by_its_id(
+        sqlite_settings: Settings, tmp_path: Path) -> None:
+    before = await _build(sqlite_settings)
+    engine = MemoryEngine(sqlite_settings)
+    await engine.start()
+    try:
+        # Not started: it shares the first engine's open store (as a test or an
+        # embedding application may), and reads the store's id on its first load.
+        other = MemoryEngine(sqlite_settings.replace(data_dir=str(tmp_path / "second")),
+                             store=engine.store, embedder=engine.embedder)
+        hits = await other.search_index(T, P, None, QUESTION, 5)
+        assert [h["id"] for h in hits] == before
+        org = other.org.loaded(T, P)
+        assert org is not None and org.vector_file is not None
+        assert org.vector_file.name.startswith(await engine.store.store_id())
+    finally:
+        await engine.close()

@@ -112,13 +112,23 @@ class OrgKnowledge:
         return org
 
     async def _load(self, org: OrgMemory) -> None:
+        await self._place(org)
+        await org.load(self._store)
+
+    async def _place(self, org: OrgMemory) -> None:
+        """Name ``org``'s files by the store's identity (read now if this engine was not
+        started: it shares an open store) and adopt files of the older names."""
         try:
+            if not self.store_id:
+                self.store_id = await self._store.store_id()
+            if org.vector_file is None:
+                org.vector_file = org_vector_path(self._data_path, self.store_id,
+                                                  org.tenant_id, org.project_id)
             await adopt_legacy_files(self._data_path, self._store, self.store_id,
                                      org.tenant_id, org.project_id)
         except Exception as exc:  # the load goes on, from the store
-            log.warning("adopting the saved org index of project %s failed: %s",
+            log.warning("placing the saved org index of project %s failed: %s",
                         org.project_id, exc)
-        await org.load(self._store)
         await self._upgrade(org)
 
     async def _upgrade(self, org: OrgMemory) -> None:
@@ -144,11 +154,13 @@ class OrgKnowledge:
         self._orgs.pop((tenant_id, project_id), None)
 
     def _new(self, tenant_id: str, project_id: str) -> OrgMemory:
-        if not self.store_id:
-            raise RuntimeError("org knowledge is used before the engine started")
-        path = org_vector_path(self._data_path, self.store_id, tenant_id, project_id)
+        # Unknown until the store's identity is read (an engine that shares an open
+        # store without being started): the load names the files (_place).
+        path = (org_vector_path(self._data_path, self.store_id, tenant_id, project_id)
+                if self.store_id else None)
         return OrgMemory(tenant_id, project_id, self._embedder.dimensions, vector_file=path,
-                         model=self._embedder.name)
+                         model=self._embedder.name,
+                         scratch_dir=self._data_path / "org-vectors")
 
     async def save_all(self) -> None:
         """Write every loaded org index's vector file (at close: the next start maps it)."""
@@ -168,6 +180,7 @@ class OrgKnowledge:
             versions = await self._store.index_versions(org.tenant_id, org.project_id)
             if (force or versions != org.versions) and org.ready.is_set():
                 fresh = self._new(org.tenant_id, org.project_id)
+                await self._place(fresh)
                 await fresh.load(self._store)
                 if fresh.load_error is None:
                     self._orgs[key] = fresh
