@@ -60,6 +60,8 @@ from voxmem.engine._rank import RankParams  # noqa: E402
 from voxmem.engine._recall import Query, caller_candidates, search_caller_lane  # noqa: E402
 from voxmem.engine._speakers import about_the_asker  # noqa: E402
 from voxmem.engine._time import parse_when  # noqa: E402
+from voxmem.engine._topic import topic_model  # noqa: E402
+from voxmem.embeddings import query_side  # noqa: E402
 
 FITTED_ON = "shared eval dev: LoCoMo conversations 0-4 + LongMemEval-S dev40"
 WEIGHTS = ROOT / "src" / "voxmem" / "engine" / WEIGHTS_FILE
@@ -96,10 +98,15 @@ class Collector(rq.VoxmemAdapter):
         engine = self._engine
         now = rq._ts(now_iso)
         mem = engine.callers.get(self._scope(user_id))
-        vector = engine.embedder.embed([query])[0] if query.strip() else None
+        # The query by the query model, as the engine's lanes embed it (a pairing stores
+        # memories with another model).
+        vector = query_side(engine.embedder).embed([query])[0] if query.strip() else None
         q = Query(text=query, terms=analyze(query), vector=vector, now=now,
                   when=parse_when(query, now))
-        hand_params = dataclasses.replace(engine.params, fusion=None)
+        # Topic features are gathered even when no weights exist yet for this embedder
+        # (the engine reads them only for a model that has weights).
+        topic = engine.params.topic or topic_model(engine.embedder)
+        hand_params = dataclasses.replace(engine.params, fusion=None, topic=topic)
         cands = caller_candidates(mem, "permanent", q, k, hand_params)
         ids = [mem.index.payload_at(p).turn_id or "" for p in cands.positions.tolist()]
         hand = [h["turnId"] for h in search_caller_lane(mem, "permanent", q, k, hand_params)
