@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "src"))
 
 import retrieval_quality as rq  # noqa: E402
+from voxmem.embeddings import query_side  # noqa: E402
 from voxmem.engine._analysis import analyze  # noqa: E402
 from voxmem.engine._fusion import (  # noqa: E402
     FEATURES,
@@ -61,7 +62,6 @@ from voxmem.engine._recall import Query, caller_candidates, search_caller_lane  
 from voxmem.engine._speakers import about_the_asker  # noqa: E402
 from voxmem.engine._time import parse_when  # noqa: E402
 from voxmem.engine._topic import topic_model  # noqa: E402
-from voxmem.embeddings import query_side  # noqa: E402
 
 FITTED_ON = "shared eval dev: LoCoMo conversations 0-4 + LongMemEval-S dev40"
 WEIGHTS = ROOT / "src" / "voxmem" / "engine" / WEIGHTS_FILE

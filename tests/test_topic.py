@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from voxmem.embeddings import PairedEmbedder, Vectors
-
 from voxmem.embeddings.hashing import HashingEmbedder
 from voxmem.embeddings.static import StaticEmbedder
 from voxmem.engine._analysis import analyze
