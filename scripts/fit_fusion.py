@@ -23,6 +23,7 @@ row's features (``--fit-on-cut`` fits on the cut rows instead; see ``FIT_ON_CUT`
 
     python scripts/fit_fusion.py                       # static embedder
     python scripts/fit_fusion.py --embedder onnx       # needs the onnx extra
+    python scripts/fit_fusion.py --embedder onnx --query-model static --dry-run  # a pairing
     python scripts/fit_fusion.py --dry-run             # print CV, write nothing
     python scripts/fit_fusion.py --dry-run --topic-candidates 0   # CV without the cut
     python scripts/fit_fusion.py --dry-run --fit-on-cut            # fitted on cut rows
@@ -89,8 +90,9 @@ class Question:
 class Collector(rq.VoxmemAdapter):
     """The benchmark's adapter, recording each search's candidates instead of ranking."""
 
-    def __init__(self, embedder: str, dataset: str, settings: dict[str, Any]) -> None:
-        super().__init__(embedder, **settings)
+    def __init__(self, embedder: str, dataset: str, settings: dict[str, Any],
+                 query_model: str | None = None) -> None:
+        super().__init__(embedder, None, query_model, **settings)
         self.dataset = dataset
         self.questions: list[Question] = []
 
@@ -116,11 +118,12 @@ class Collector(rq.VoxmemAdapter):
         return []
 
 
-def collect(embedder: str, settings: dict[str, Any]) -> list[Question]:
+def collect(embedder: str, settings: dict[str, Any],
+            query_model: str | None = None) -> list[Question]:
     harness = rq._harness()
     out: list[Question] = []
     for dataset in ("locomo", "longmemeval"):
-        adapter = Collector(embedder, dataset, settings)
+        adapter = Collector(embedder, dataset, settings, query_model)
         rq.run(dataset, adapter, None)
         adapter.close()
         label(harness, dataset, adapter.questions)
@@ -320,6 +323,9 @@ def main() -> None:
     parser.add_argument("--dry-run", action="store_true")
     parser.add_argument("--settings", default="{}", help="JSON engine settings the "
                         "candidates are gathered with (recorded beside the weights)")
+    parser.add_argument("--query-model", help="fit for a pairing: memories by --embedder, "
+                        "queries by this model (static, onnx, or a static table's "
+                        "directory; see benchmarks/retrieval_quality.py)")
     parser.add_argument("--cache", help="pickle of the collected candidates: read if it "
                         "exists, else written (refits without re-running the engine)")
     parser.add_argument("--topic-candidates", type=int, help="the engine's topic cut to fit "
@@ -332,7 +338,7 @@ def main() -> None:
     if args.cache and Path(args.cache).exists():
         questions = pickle.loads(Path(args.cache).read_bytes())
     else:
-        questions = collect(args.embedder, json.loads(args.settings))
+        questions = collect(args.embedder, json.loads(args.settings), args.query_model)
         if args.cache:
             Path(args.cache).write_bytes(pickle.dumps(questions))
     print(f"{len(questions)} questions, {sum(len(q.ids) for q in questions)} candidates")
@@ -375,7 +381,8 @@ def main() -> None:
     from voxmem import Settings
     from voxmem.embeddings import load_embedder
 
-    name = load_embedder(Settings(embedder=args.embedder)).name
+    name = (rq.pair_embedder(args.embedder, args.query_model).name if args.query_model
+            else load_embedder(Settings(embedder=args.embedder)).name)
     doc = json.loads(WEIGHTS.read_text())
     doc["features"] = list(FEATURES)
     doc.setdefault("models", {})[name] = {
