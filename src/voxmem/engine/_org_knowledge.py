@@ -114,6 +114,7 @@ class OrgKnowledge:
     async def _load(self, org: OrgMemory) -> None:
         await self._place(org)
         await org.load(self._store)
+        await self._upgrade(org)
 
     async def _place(self, org: OrgMemory) -> None:
         """Name ``org``'s files by the store's identity (read now if this engine was not
@@ -129,7 +130,6 @@ class OrgKnowledge:
         except Exception as exc:  # the load goes on, from the store
             log.warning("placing the saved org index of project %s failed: %s",
                         org.project_id, exc)
-        await self._upgrade(org)
 
     async def _upgrade(self, org: OrgMemory) -> None:
         try:
