@@ -29,8 +29,15 @@ import re
 
 from ._base import MAX_FACTS, ExtractedFact, Transcript
 from ._context import asked_for
-from ._learned import TurnClassifier, default_classifier, learned_candidates, settle_kinds
+from ._learned import (
+    TurnClassifier,
+    covered_kinds,
+    default_classifier,
+    learned_candidates,
+    settle_kinds,
+)
 from ._rules_addressed import ADDRESS_RULES
+from ._rules_agreed import agreed_wishes
 from ._rules_agent import AGENT_RULES, JOIN_ONLY, RECURS, extra_commitment
 from ._rules_arranged import ARRANGED_RULES
 from ._rules_bookings import BOOKING_RULES
@@ -275,6 +282,7 @@ def commitments(t: TurnView) -> list[Candidate]:
 
 
 _WISH_KINDS = frozenset({"preference", "constraint", "availability", "need"})
+_CALLER_KINDS = _WISH_KINDS | {"note"}
 _USER_RULES: tuple[Rule, ...] = (
     *IDENTITY_RULES, *PEOPLE_RULES, *INTRO_RULES, *PET_RULES, *ADDRESS_RULES, *THING_RULES,
     *PREFERENCE_RULES, *SPOKEN_RULES, *NEED_RULES, *AGENT_RULES, *OFFER_RULES,
@@ -340,10 +348,17 @@ class RuleExtractor:
 
     def extract_sync(self, transcript: Transcript) -> list[ExtractedFact]:
         """The same as :meth:`extract`, for callers without an event loop."""
-        candidates, views = self.rule_pass(transcript)
+        candidates, views, open_turns = self._read(transcript)
         classifier = self.classifier
         if classifier is not None:
             candidates.extend(learned_candidates(classifier, views, candidates))
+        # Last of all, in a turn where neither a rule nor the learned layer read a wish or
+        # a note of the caller's: a cued clause the agent took up (``_rules_agreed.py``).
+        covered = covered_kinds(candidates)
+        for view in open_turns:
+            if not covered.get(view.turn_id, set()) & _CALLER_KINDS:
+                candidates.extend(agreed_wishes(view))
+        if classifier is not None:
             candidates = settle_kinds(classifier, views, candidates)
         return select_facts(
             [as_diet(c) for c in candidates],
@@ -355,6 +370,14 @@ class RuleExtractor:
     def rule_pass(self, transcript: Transcript) -> tuple[list[Candidate], list[TurnView]]:
         """The rules' candidates before selection, and each turn as the rules saw it
         (redacted and normalised); the learned layer and its fit script read both."""
+        candidates, views, _ = self._read(transcript)
+        return candidates, views
+
+    def _read(self, transcript: Transcript
+              ) -> tuple[list[Candidate], list[TurnView], list[TurnView]]:
+        # Also the turns in which no rule, not even a fallback, read a wish: the last
+        # fallback runs there after the learned layer.
+        open_turns: list[TurnView] = []
         candidates: list[Candidate] = []
         views: list[TurnView] = []
         prev_agent = ""
@@ -402,8 +425,11 @@ class RuleExtractor:
                 # caller's own words of this turn as a wish: those say it better. Never
                 # after a redaction: the echo could restate what was redacted.
                 mods = order_modifiers(view)
-                candidates.extend(mods or echoed_preferences(view) or usual_wishes(view)
-                                  or asked_wishes(view))
+                fallback = mods or echoed_preferences(view) or usual_wishes(view) or asked_wishes(
+                    view)
+                candidates.extend(fallback)
+                if not fallback:
+                    open_turns.append(view)
                 if not any(c.kind == "need" for c in candidates):
                     candidates.extend(echoed_needs(view))
             if self.policy.health and self.policy.allergy_constraints and (
@@ -413,7 +439,7 @@ class RuleExtractor:
                 candidates.extend(declared_allergies(view, raw))
             prev_agent = view.agent
             views.append(view)
-        return candidates, views
+        return candidates, views, open_turns
 
     @property
     def classifier(self) -> TurnClassifier | None:
