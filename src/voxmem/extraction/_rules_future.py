@@ -97,10 +97,19 @@ def _third_person(sentence: str) -> str:
 # Two promises in one sentence: "Nadia will visit on Wednesday at 10, and I'll email the
 # quote by Friday". Each clause is read on its own, so a rule that read one of them does
 # not hide the other.
-_CLAUSE = re.compile(r",\s+and\s+|;\s+|\s+and\s+(?=(?:I|we|she|he|they|our|you)(?:'ll|\s+will)\b)",
+# "A replacement will arrive in 3 days and our fraud team will call you": the second
+# subject may be a noun phrase of a few words.
+_CLAUSE = re.compile(r",\s+and\s+|;\s+|\s+and\s+(?=(?:I|we|she|he|they|our|you)(?:'ll|\s+will)\b|"
+                     r"(?:our|the|a|an|your)\s+(?:[\w-]+\s+){0,3}?will\b)",
                      re.IGNORECASE)
 # "Ms. Adler is dealing. She'll write to you by Friday": the person the agent just named.
 _HE_SHE = re.compile(r"^(?:she|he)(?:'ll|\s+will)\b", re.IGNORECASE)
+# "I'll book a meter engineer; they'll come on the 19th": the worker the agent just named.
+_THEY = re.compile(r"^they(?:'ll|\s+will)\b", re.IGNORECASE)
+_WORKER = re.compile(
+    r"\b(?:an?|the|our)\s+(?:[\w-]+\s+)?(?P<who>engineer|technician|plumber|electrician|fitter|"
+    r"driver|courier|surveyor|inspector|installer|crew|team|cleaners?|gardener|mechanic|"
+    r"locksmith|assessor|adjuster|estimator)\b", re.IGNORECASE)
 _NAMED = re.compile(r"\b(?:(?:Dr|Mr|Mrs|Ms|Miss)\.?\s+[A-Z][\w'-]+|[A-Z][a-z]+(?=\s+(?:is|will|"
                     r"has|from|in)\b))")
 # "No starch, noted. Ready Thursday.": the collection day alone.
@@ -181,6 +190,11 @@ def _promise(t: TurnView, text: str, offset: int) -> str | None:
         if who is None:
             return None
         said = f"{who} will{said[pronoun.end():]}"
+    if they := _THEY.match(said):
+        workers = list(_WORKER.finditer(t.agent[:offset]))
+        if not workers:
+            return None
+        said = f"the {workers[-1].group('who').lower()} will{said[they.end():]}"
     if _PRONOUN_SUBJECT.match(said):
         return None  # "A new one will arrive by Friday": the promise rules resolve "it"
     if len(said.split()) < 4:
