@@ -43,6 +43,14 @@ _CUE = re.compile(
     r"has\s+to\s+be|have\s+to\s+be|must|best\s+way|easiest|more\s+me|"
     r"from\s+now\s+on|going\s+forward|in\s+future|every\s+time|each\s+time|"
     r"(?:\w+)\s+people|(?:\w+\s+)?person)\b", re.IGNORECASE)
+# Cues explicit enough to stand without the agent's uptake: a comparison the caller makes
+# ("i'd sooner", "i'd prefer", "more me"), a limit on what can be offered ("can't go over
+# 500", "can never do early").
+_EXPLICIT = re.compile(
+    r"\b(?:i'd|i\s+would|we'd|we\s+would)\s+(?:much\s+|really\s+|far\s+)?(?:prefer|rather|sooner)\b|"
+    r"\b(?:more|less)\s+(?:me|us)\b|\bbest\s+way\s+to\s+(?:get|reach|contact)\b|"
+    r"\b(?:can't|cannot|can\s+never)\s+(?:go\s+(?:over|above|past)|do|spend|afford)\b|"
+    r"\b(?:no\s+more\s+than|absolute\s+max|at\s+most)\b", re.IGNORECASE)
 # A question, an offer or a condition is not a wish ("if i can't make it", "do you do").
 _NOT_A_WISH = re.compile(
     r"^(?:if|when|what|how|which|who|where|why|is|are|do|does|did|can\s+i|could\s+i|"
@@ -140,17 +148,18 @@ def agreed_wishes(t: TurnView) -> list[Candidate]:
     if not t.user.strip() or not t.agent.strip() or "[redacted" in t.user:
         return []
     taken, echo, standing = _uptake(t.agent)
-    if not taken:
-        return []
-    best, best_shared = "", 0
+    refused = bool(_REFUSAL.search(t.agent))
+    best, best_score = "", 0
     for clause in _clauses(t.user):
         if (not _CUE.search(clause) or _NOT_A_WISH.search(clause)
                 or (_SOMEONE_ELSE.search(clause) and not standing) or _PROBLEM.search(clause)
                 or ONE_OFF.search(clause) or "@" in clause):
             continue
-        shared = len(_stems(clause) & taken)
-        if shared > best_shared:
-            best, best_shared = clause, shared
+        score = 2 * len(_stems(clause) & taken)
+        if not refused and _EXPLICIT.search(clause):
+            score += 1
+        if score > best_score:
+            best, best_score = clause, score
     if not best:
         return []
     text = f"Preference: {third_person(best)}"

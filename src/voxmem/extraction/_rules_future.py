@@ -34,6 +34,9 @@ _FUTURE_MARK = re.compile(
     r"pencilled\s+in|got\s+you\s+down\s+for|put\s+(?:a\s+|you\s+)?(?:callback|call\s*back|"
     r"visit|booking|request)?\s*in\s+for|asked\s+(?:(?:Dr|Mr|Mrs|Ms)\.?\s+)?\w+(?:\s+\w+)?\s+to|"
     r"arranged\s+for|(?:is|are)\s+confirmed\s+for|who'll|"
+    # "the cleaner's coming on the 3rd", "I've booked him in for the 3rd to the 17th".
+    r"(?:is|are|'s|'re)\s+coming\s+(?:round\s+|out\s+|back\s+)?(?:on|next|this|at|the)\b|"
+    r"booked\s+(?:him|her|them)\s+in\b|"
     # "I'm arranging an engineer visit for the 12th": the present tense of a plan.
     r"(?:I'm|I\s+am|we're|we\s+are)\s+(?:arranging|organising|organizing|sending|posting|"
     r"booking|scheduling|couriering)\b|"
@@ -47,7 +50,8 @@ _ANCHOR = re.compile(
     r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\s+\d|within\s+(?:\d+|a|an|one|"
     r"two|three|four|five|seven|ten|the)\b|by\s+(?:the\s+)?(?:end|\d|close|mid)|"
     r"(?:after|before)\s+\d|first\s+thing|once\s+|as\s+soon\s+as|when\s+(?:it|"
-    r"they|the|your)|in\s+\d+\s+(?:days|weeks)|working\s+days)", re.IGNORECASE)
+    r"they|the|your)|in\s+\d+\s+(?:to\s+\d+\s+)?(?:working\s+)?(?:days|weeks)|working\s+days)",
+    re.IGNORECASE)
 # What is done for the caller.
 _FOR_CALLER = re.compile(
     r"\b(?:call|phone|ring|email|e-mail|emailed|text|texted|send|sent|post|posted|mailed|"
@@ -56,7 +60,8 @@ _FOR_CALLER = re.compile(
     r"see\s+you|be\s+with\s+you|remote|review|arrive|refund|refunded|credit|credited|waive|"
     r"waived|inbox|resent|replace|repair|fix|book|install(?:ation|ed)?|ready|callback|"
     r"write|engineer|technician|visit|sending|posting|couriering|replacement|"
-    r"delivery|collection|you|be\s+out|come\s+out|pop\s+round|be\s+round|be\s+over)\b",
+    r"delivery|collection|you|be\s+out|come\s+out|pop\s+round|be\s+round|be\s+over|"
+    r"booked|coming|back\s+(?:on|in)\s+your)\b",
     re.IGNORECASE)
 _NOT_A_PROMISE = re.compile(
     r"\b(?:if|unless|whether|would\s+you|do\s+you|shall\s+i|should\s+i|can\s+i|want\s+me\s+to|"
@@ -79,7 +84,7 @@ _YOURS = ((re.compile(r"\byour\b", re.IGNORECASE), "the caller's"),
           (re.compile(r"\byou'll\b", re.IGNORECASE), "the caller will"),
           (re.compile(r"\byou\b", re.IGNORECASE), "the caller"))
 _LEAD = re.compile(
-    r"^(?:(?:okay|ok|right|great|perfect|lovely|sure|done|thanks|thank\s+you|no\s+problem|"
+    r"^(?:(?:okay|ok|right|great|perfect|lovely|sure|done|sorted|thanks|thank\s+you|no\s+problem|"
     r"of\s+course|alright|so|and|also)(?:\s+[A-Z][a-z]+)?[,!.]?\s+)+", re.IGNORECASE)
 _PRONOUN_SUBJECT = re.compile(
     r"(?:it|it'll|that|that'll|this|they|they'll|these|those|one(?=\s+(?:will|should|is)\b)|"
@@ -104,6 +109,12 @@ _CLAUSE = re.compile(r",\s+and\s+|;\s+|\s+and\s+(?=(?:I|we|she|he|they|our|you)(
                      re.IGNORECASE)
 # "Ms. Adler is dealing. She'll write to you by Friday": the person the agent just named.
 _HE_SHE = re.compile(r"^(?:she|he)(?:'ll|\s+will)\b", re.IGNORECASE)
+# "Your refund has been approved, it'll show in 3 days": "it" is the thing of the
+# caller's that the sentence before named, when it names one.
+_IT = re.compile(r"^it(?:'ll|\s+will)\b", re.IGNORECASE)
+_YOUR_THING = re.compile(r"(?:^|[.!;]\s+)(?:your|the\s+caller's)\s+(?P<what>[a-z]+(?:\s+[a-z]+)?)\s+"
+                         r"(?:has\s+been|have\s+been|is|was|are)\b[^.!;]*[.!;,]\s*$",
+                         re.IGNORECASE)
 # "I'll book a meter engineer; they'll come on the 19th": the worker the agent just named.
 _THEY = re.compile(r"^they(?:'ll|\s+will)\b", re.IGNORECASE)
 _WORKER = re.compile(
@@ -120,6 +131,7 @@ _FIRST_ONE = re.compile(
     r"(?:(?:the|your|our)\s+)?first\s+(?P<what>[a-z]+)\s+(?:is|will\s+be|'s)?\s*"
     r"(?P<when>(?:on|this|next|the|from|at)\b[^;]{2,40})$", re.IGNORECASE)
 _FIRST_PERSON = re.compile(r"^(?:I|we)(?:'ll|\s+will)\b", re.IGNORECASE)
+_FIRST_PERSON_DONE = re.compile(r"^(?:I've|I\s+have|we've|we\s+have)\b", re.IGNORECASE)
 _PLANNING = re.compile(r"^(?:I'm|I\s+am|we're|we\s+are)\s+(?=\w+ing\b)", re.IGNORECASE)
 _READY_DAY = re.compile(r"^ready\s+(?:(?:from|by|on|for)\s+)?(?:next\s+)?"
                         r"(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|the\s+\d{1,2}(?:st|nd|rd|th))",
@@ -195,6 +207,9 @@ def _promise(t: TurnView, text: str, offset: int) -> str | None:
         if not workers:
             return None
         said = f"the {workers[-1].group('who').lower()} will{said[they.end():]}"
+    if (it := _IT.match(said)) and (thing := _YOUR_THING.search(t.agent[:offset])):
+        # "Your refund has been approved, it'll show in 3 to 5 days."
+        said = f"the caller's {thing.group('what').lower()} will{said[it.end():]}"
     if _PRONOUN_SUBJECT.match(said):
         return None  # "A new one will arrive by Friday": the promise rules resolve "it"
     if len(said.split()) < 4:
@@ -202,4 +217,5 @@ def _promise(t: TurnView, text: str, offset: int) -> str | None:
     if plan := _PLANNING.match(said):
         return f"Agent is {said[plan.end():]}"
     said = _FIRST_PERSON.sub("the agent will", said, count=1)
+    said = _FIRST_PERSON_DONE.sub("the agent has", said, count=1)
     return f"Agent promised: {said}"
