@@ -20,13 +20,14 @@ only in a turn where no other rule read a wish.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from ._rules_common import ONE_OFF, TurnView, is_recurring_time, is_time, sentences
 from ._select import Candidate
 from ._text import third_person, word_set
 
-__all__ = ["agreed_wishes"]
+__all__ = ["KIND_WORDS", "agreed_wishes", "relabel"]
 
 # A clause ends at punctuation or a conjunction that starts a new thought. "and" is kept
 # inside a clause ("front and back", "nudes and neutrals"): it joins the kept things.
@@ -37,7 +38,7 @@ _CLAUSE_BREAK = re.compile(
 _CUE = re.compile(
     r"\b(?:prefer\w*|rather|sooner|only|never|always|don't|do\s+not|dont|doesn't|"
     r"can't|cannot|cant|can\s+never|none\s+of|nothing\s+with|no\s+more\s+than|"
-    r"not\s+(?:too|the|a|any|really)|at\s+most|max(?:imum)?|instead|"
+    r"not\s+(?:too|the|a|any|really|just|only)|at\s+most|max(?:imum)?|instead|"
     # "under" and "over" limit only with an amount: "keep it under 200", not "under kenji".
     r"(?:under|over)\s+(?:[£$€]\s*)?\d|"
     r"has\s+to\s+be|have\s+to\s+be|must|best\s+way|easiest|more\s+me|"
@@ -55,11 +56,29 @@ _EXPLICIT = re.compile(
 _NOT_A_WISH = re.compile(
     r"^(?:if|when|what|how|which|who|where|why|is|are|do|does|did|can\s+i|could\s+i|"
     r"should|would\s+it)\b|\?|\b(?:what\s+if|in\s+case|how\s+much|do\s+you\s+(?:have|do|"
-    r"sell|know)|is\s+there|are\s+there)\b", re.IGNORECASE)
+    r"sell|know)|is\s+there|are\s+there)\b|"
+    # A thought, not a decision: "maybe", "i was thinking", "not sure".
+    r"\b(?:maybe|might|perhaps|probably|possibly|i\s+guess|i\s+suppose|thinking|wondering|"
+    r"considering|not\s+sure|if|unless|whether|"
+    r"would\s+(?:it|you|that))\b", re.IGNORECASE)
+# A declined offer: "no thanks i'd rather not", "nah we're fine".
+_DECLINED = re.compile(r"^(?:no|nah|nope|not)\b(?:\s+(?:thanks|thank\s+you|ta|this\s+time|today|"
+                       r"for\s+now|we're\s+fine|i'm\s+fine|that's\s+fine))", re.IGNORECASE)
+# An offer the agent just made: "Would you like the paper copy too?" + "no i'd rather not".
+_AGENT_OFFER = re.compile(r"\b(?:would\s+you\s+like|do\s+you\s+want|shall\s+i|should\s+i|"
+                          r"can\s+i\s+(?:add|offer|book|put)|want\s+me\s+to|how\s+about)\b[^?]*\?",
+                          re.IGNORECASE)
+_NO = re.compile(r"^(?:no|nah|nope|not\s+really)\b", re.IGNORECASE)
+# A correction in the turn: what came before it was taken back ("tuesdays are best,
+# actually no, thursdays").
+_CORRECTION = re.compile(r"\b(?:actually|no\s+wait|wait\s+no|sorry\s+i\s+mean|i\s+mean|"
+                         r"scratch\s+that|no\s+sorry)\b", re.IGNORECASE)
 # Someone else's taste is theirs: "my husband likes the window", "she always has it black";
 # a clause whose subject is "my X" talks about X ("my labrador max is limping").
 _SOMEONE_ELSE = re.compile(
     r"^(?:my|our|his|her|their|he|she|they|he's|she's|they're)\s|"
+    # Anyone else named in the clause: "for my wife, she likes it quiet", "his usual".
+    r"\b(?:he|she|his|her|him|he's|she's|hers)\b|\bfor\s+my\s+\w+|"
     r"\b(?:he|she|they|my\s+(?:husband|wife|partner|son|daughter|mum|mom|mother|"
     r"dad|father|colleague|friend|boss|kids?|boyfriend|girlfriend|neighbou?r|sister|"
     r"brother|lad|lass|nan|gran|grandma|grandmother|grandad|grandfather|aunt|uncle))\s+"
@@ -77,8 +96,6 @@ _PROBLEM = re.compile(
     r"\b(?:can't|cannot|cant|couldn't|don't|dont)\s+(?:seem\s+to\s+)?(?:find|log|access|see|"
     r"open|hear|remember|believe|understand|know|think|have|get\s+in|get\s+through|"
     r"make\s+it|afford\s+to\s+wait)\b", re.IGNORECASE)
-# Clauses that say what is needed each time are the caller's recurring needs.
-_NEED = re.compile(r"\b(?:need|needs)\b", re.IGNORECASE)
 # The agent turns the wish down or only hears it: no uptake.
 _REFUSAL = re.compile(
     r"\b(?:sorry|unfortunately|afraid|can't|cannot|unable|isn't\s+possible|not\s+possible|"
@@ -147,10 +164,15 @@ def agreed_wishes(t: TurnView) -> list[Candidate]:
     """A caller's clause with a cue word that the agent's reply takes up."""
     if not t.user.strip() or not t.agent.strip() or "[redacted" in t.user:
         return []
+    user = t.user.strip()
+    if _DECLINED.search(user) or (_NO.search(user) and _AGENT_OFFER.search(t.prev_agent)):
+        return []
+    if corrections := list(_CORRECTION.finditer(user)):
+        user = user[corrections[-1].end():]
     taken, echo, standing = _uptake(t.agent)
     refused = bool(_REFUSAL.search(t.agent))
     best, best_score = "", 0
-    for clause in _clauses(t.user):
+    for clause in _clauses(user):
         if (not _CUE.search(clause) or _NOT_A_WISH.search(clause)
                 or (_SOMEONE_ELSE.search(clause) and not standing) or _PROBLEM.search(clause)
                 or ONE_OFF.search(clause) or "@" in clause):
@@ -170,7 +192,18 @@ def agreed_wishes(t: TurnView) -> list[Candidate]:
         # "mornings are the only time i can do": when to reach or book the caller.
         return [t.candidate("Available: " + text.removeprefix("Preference: "), "availability",
                             "preferred_time", 0.6, at)]
-    if _NEED.search(best):
-        return [t.candidate("Needs: " + text.removeprefix("Preference: "), "need", None, 0.6,
-                            at)]
+    # A preference by default; the extractor lets the learned layer's turn classifier
+    # say whether the clause is rather a limit or a recurring need (:func:`relabel`).
     return [t.candidate(text, "preference", None, 0.6, at)]
+
+
+#: How a fact of each kind the classifier may choose for an agreed wish is introduced.
+KIND_WORDS = {"preference": "Preference", "constraint": "Constraint", "need": "Needs"}
+
+
+def relabel(c: Candidate, kind: str) -> Candidate:
+    """``c`` (an agreed wish) as a fact of ``kind``, one of :data:`KIND_WORDS`."""
+    head, _, rest = c.text.partition(": ")
+    if head not in KIND_WORDS.values() or kind == c.kind:
+        return c
+    return dataclasses.replace(c, kind=kind, text=f"{KIND_WORDS[kind]}: {rest}")

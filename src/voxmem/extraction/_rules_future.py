@@ -109,12 +109,6 @@ _CLAUSE = re.compile(r",\s+and\s+|;\s+|\s+and\s+(?=(?:I|we|she|he|they|our|you)(
                      re.IGNORECASE)
 # "Ms. Adler is dealing. She'll write to you by Friday": the person the agent just named.
 _HE_SHE = re.compile(r"^(?:she|he)(?:'ll|\s+will)\b", re.IGNORECASE)
-# "Your refund has been approved, it'll show in 3 days": "it" is the thing of the
-# caller's that the sentence before named, when it names one.
-_IT = re.compile(r"^it(?:'ll|\s+will)\b", re.IGNORECASE)
-_YOUR_THING = re.compile(r"(?:^|[.!;]\s+)(?:your|the\s+caller's)\s+(?P<what>[a-z]+(?:\s+[a-z]+)?)\s+"
-                         r"(?:has\s+been|have\s+been|is|was|are)\b[^.!;]*[.!;,]\s*$",
-                         re.IGNORECASE)
 # "I'll book a meter engineer; they'll come on the 19th": the worker the agent just named.
 _THEY = re.compile(r"^they(?:'ll|\s+will)\b", re.IGNORECASE)
 _WORKER = re.compile(
@@ -207,9 +201,6 @@ def _promise(t: TurnView, text: str, offset: int) -> str | None:
         if not workers:
             return None
         said = f"the {workers[-1].group('who').lower()} will{said[they.end():]}"
-    if (it := _IT.match(said)) and (thing := _YOUR_THING.search(t.agent[:offset])):
-        # "Your refund has been approved, it'll show in 3 to 5 days."
-        said = f"the caller's {thing.group('what').lower()} will{said[it.end():]}"
     if _PRONOUN_SUBJECT.match(said):
         return None  # "A new one will arrive by Friday": the promise rules resolve "it"
     if len(said.split()) < 4:

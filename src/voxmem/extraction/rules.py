@@ -37,8 +37,8 @@ from ._learned import (
     settle_kinds,
 )
 from ._rules_addressed import ADDRESS_RULES
-from ._rules_agreed import agreed_wishes
 from ._rules_agent import AGENT_RULES, JOIN_ONLY, RECURS, extra_commitment
+from ._rules_agreed import KIND_WORDS, agreed_wishes, relabel
 from ._rules_arranged import ARRANGED_RULES
 from ._rules_bookings import BOOKING_RULES
 from ._rules_choices import CHOICE_RULES, tails
@@ -293,6 +293,39 @@ _USER_RULES: tuple[Rule, ...] = (
 _TAIL_RULES: tuple[Rule, ...] = (PREFERENCE_RULES[0],)
 
 
+# "i'd rather the green ones, actually no, the brown ones": a correction in the caller's
+# words takes back a wish said before it, when another wish follows it.
+_CORRECTION = re.compile(r"\b(?:actually\s+no|no\s+wait|wait\s+no|sorry\s+i\s+mean|"
+                         r"scratch\s+that|no\s+sorry)\b", re.IGNORECASE)
+
+
+_WORDS = re.compile(r"[a-z]{3,}")
+
+
+def _taken_back(view: TurnView, found: list[Candidate]) -> list[Candidate]:
+    """``found`` (one turn's candidates) without the caller's wishes a correction later
+    in the turn replaced."""
+    marks = [m.start() for m in _CORRECTION.finditer(view.user)]
+    if not marks:
+        return found
+    last = marks[-1]
+
+    def wish(c: Candidate) -> bool:
+        return c.kind in _WISH_KINDS and c.slot_key is None and c.position[1] < len(view.user)
+
+    if any(wish(c) and c.position[1] > last for c in found):
+        return [c for c in found if not (wish(c) and c.position[1] < last)]
+    # No rule read the new wish; the agent's reply says which one it heard: a wish that
+    # shares none of its own words with the reply, where the words after the correction do.
+    reply = set(_WORDS.findall(view.agent.lower()))
+    after = set(_WORDS.findall(view.user[last:].lower()))
+    if not reply & after:
+        return found
+    return [c for c in found if not (
+        wish(c) and c.position[1] < last
+        and not reply & (set(_WORDS.findall(c.text.lower())) - after))]
+
+
 class RuleExtractor:
     """Pattern-based fact extractor with a learned layer; the offline default.
 
@@ -356,8 +389,16 @@ class RuleExtractor:
         # a note of the caller's: a cued clause the agent took up (``_rules_agreed.py``).
         covered = covered_kinds(candidates)
         for view in open_turns:
-            if not covered.get(view.turn_id, set()) & _CALLER_KINDS:
-                candidates.extend(agreed_wishes(view))
+            if covered.get(view.turn_id, set()) & _CALLER_KINDS:
+                continue
+            agreed = agreed_wishes(view)
+            if agreed and classifier is not None:
+                # The classifier, not a cue word, says whether the clause is a taste, a
+                # limit or a recurring need: the kinds are where frames mislead most.
+                probs = classifier.probabilities(view.user, view.agent)
+                kind = max(KIND_WORDS, key=lambda k: probs[k])
+                agreed = [relabel(c, kind) for c in agreed]
+            candidates.extend(agreed)
         if classifier is not None:
             candidates = settle_kinds(classifier, views, candidates)
         return select_facts(
@@ -415,6 +456,7 @@ class RuleExtractor:
                 candidates[found:] = [c for c in candidates[found:] if not (
                     c.kind == "identity" and c.slot_key != "name" and is_misheard_copy(c, back))]
                 candidates.append(back)
+            candidates[found:] = _taken_back(view, candidates[found:])
             # A wish read with a redaction in it is dropped by the selection step; it does
             # not stand in for the fallbacks below.
             wished = {c.kind for c in candidates[found:] if "[redacted" not in c.text}
