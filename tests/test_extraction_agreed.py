@@ -135,3 +135,9 @@ def test_quality_on_the_ninth_rounds_sets(name: str, precision: float, recall: f
     score = summarize([score_case(c, extractor.extract_sync(to_transcript(c))) for c in cases])
     assert score.precision >= precision
     assert score.recall >= recall
+
+
+def test_a_first_name_said_again_before_the_surname_is_one_name() -> None:
+    found = said(("hi its about the boiler", "Can I take your name?"),
+                 ("um priya, priya natarajan", "Thanks Priya."))
+    assert "Name is Priya Natarajan" in found, found

@@ -151,8 +151,8 @@ _COMMIT_TAIL = re.compile(
     r"for\s+you|as\s+well|too|straight\s+away|asap|out))+$",
     re.IGNORECASE,
 )
-# "its its kathy", "the the order": a repeated word is a stutter, said once.
-_STUTTER = re.compile(r"\b([a-z][a-z']+)(?:\s+\1\b)+", re.IGNORECASE)
+# "its its kathy", "the the order", "lucy, lucy brennan": a repeated word is a stutter, said once.
+_STUTTER = re.compile(r"\b([a-z][a-z']+)(?:,?\s+\1\b)+", re.IGNORECASE)
 # "773 uh sorry 778221": a number the caller corrected at once is dropped for the new one.
 _NUMBER_REPAIR = re.compile(
     r"\b\d[\d-]*\s+(?:(?:uh|um|er|oh)\s+)?(?:(?:no|sorry|i\s+mean|wait|scratch\s+that|"
