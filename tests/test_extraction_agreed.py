@@ -110,6 +110,13 @@ def test_theyll_without_a_worker_is_left_to_the_promise_rules() -> None:
     assert not has(found, "engineer"), found
 
 
+def test_a_notice_on_arrival_is_not_kept_but_the_visit_is() -> None:
+    found = said(("i need a van to the tip", "A driver will collect on Friday at 9, and the "
+                  "driver will text when outside."), kind="commitment")
+    assert has(found, "friday"), found
+    assert not has(found, "outside"), found
+
+
 @pytest.mark.parametrize(("agent", "words"), [
     ("Sorted, the window cleaner's coming on the 12th.", ["cleaner", "12th"]),
     ("I've booked her in from the 2nd to the 9th of June.", ["booked her in", "June"]),

@@ -293,6 +293,13 @@ _USER_RULES: tuple[Rule, ...] = (
 _TAIL_RULES: tuple[Rule, ...] = (PREFERENCE_RULES[0],)
 
 
+# "The driver will text when outside": a notice on arrival is over once the visit is; the
+# visit itself is the promise to remember.
+_ARRIVAL_NOTICE = re.compile(
+    r"\bwhen\s+(?:(?:he|she|they|it)(?:'s|'re|\s+is|\s+are)\s+)?(?:outside|here|there|"
+    r"on\s+(?:his|her|their)\s+way)\b|\bwhen\s+(?:he|she|they)(?:'s|'re)?\s*(?:arrives?)?$",
+    re.IGNORECASE)
+
 # "i'd rather the green ones, actually no, the brown ones": a correction in the caller's
 # words takes back a wish said before it, when another wish follows it.
 _CORRECTION = re.compile(r"\b(?:actually\s+no|no\s+wait|wait\s+no|sorry\s+i\s+mean|"
@@ -401,6 +408,8 @@ class RuleExtractor:
             candidates.extend(agreed)
         if classifier is not None:
             candidates = settle_kinds(classifier, views, candidates)
+        candidates = [c for c in candidates
+                      if not (c.kind == "commitment" and _ARRIVAL_NOTICE.search(c.text))]
         return select_facts(
             [as_diet(c) for c in candidates],
             policy=self.policy,
