@@ -126,6 +126,40 @@ def test_a_visit_in_the_present_tense(agent: str, words: list[str]) -> None:
     assert has(found, *words), found
 
 
+@pytest.mark.parametrize(("turns", "words"), [
+    # "going to", "due", a worker sent, a second clause after "but" or "and the X follows".
+    ([("any news on the scan results", "Dr. Okafor is going to ring you with them on Friday.")],
+     ["okafor", "friday"]),
+    ([("where's my sofa", "Not yet. They're due Tuesday.")], ["tuesday"]),
+    ([("when's the kitchen going in", "The fitters are down for the 21st.")], ["21st"]),
+    ([("can i speak to ms rahman",
+       "Ms. Rahman's in a meeting now but she'll call you back after 4.")], ["rahman", "after 4"]),
+    ([("i need my policy documents",
+       "I'm emailing them now and the printed pack follows in the post by Thursday.")],
+     ["printed pack", "thursday"]),
+    # "that" stands for what the caller asked for.
+    ([("i need a statement for my mortgage application",
+       "No problem, that'll be posted out within three working days.")],
+     ["posted", "statement"]),
+])
+def test_promises_in_other_shapes(turns: list[tuple[str, str]], words: list[str]) -> None:
+    found = said(*turns, kind="commitment")
+    assert has(found, *words), found
+
+
+def test_it_after_a_promise_is_not_a_second_promise() -> None:
+    found = said(("my bin's gone",
+                  "I'll order a new bin; it'll be delivered within ten working days."),
+                 kind="commitment")
+    assert len(found) == 1, found
+
+
+def test_where_the_caller_will_see_a_credit_is_not_what_they_receive() -> None:
+    found = said(("i had no signal for a week",
+                  "I've added a 10 pound credit, which you'll see on next month's bill."))
+    assert not has(found, "receive on"), found
+
+
 # --- quality, pinned from below (the figures in docs/extraction.md) -------------------------
 
 @pytest.mark.parametrize(("name", "precision", "recall"), [

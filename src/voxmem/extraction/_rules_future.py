@@ -24,6 +24,7 @@ import re
 
 from ._rules_common import TurnView, sentences
 from ._select import Candidate
+from ._text import third_person
 
 __all__ = ["future_actions"]
 
@@ -37,6 +38,11 @@ _FUTURE_MARK = re.compile(
     # "the cleaner's coming on the 3rd", "I've booked him in for the 3rd to the 17th".
     r"(?:is|are|'s|'re)\s+coming\s+(?:round\s+|out\s+|back\s+)?(?:on|next|this|at|the)\b|"
     r"booked\s+(?:him|her|them)\s+in\b|"
+    # "Dr. Evans is going to call you", "they're due Friday", "the paper copy follows in the
+    # post", "the fitters are down for the 14th", "Highways aim to fix it within 28 days".
+    # ("Pickle's due on the 14th" is when a pet is due in, not something sent: no "'s").
+    r"(?:is|are|'s|'re)\s+going\s+to|(?:is|are|'re)\s+due\b|\bfollows?\s+(?:in|by|on)\b|"
+    r"(?:is|are|'re|'s)\s+down\s+for|\baim\s+to|\brebooked\b|\bheld\s+for\s+you|"
     # "I'm arranging an engineer visit for the 12th": the present tense of a plan.
     r"(?:I'm|I\s+am|we're|we\s+are)\s+(?:arranging|organising|organizing|sending|posting|"
     r"booking|scheduling|couriering)\b|"
@@ -61,7 +67,10 @@ _FOR_CALLER = re.compile(
     r"waived|inbox|resent|replace|repair|fix|book|install(?:ation|ed)?|ready|callback|"
     r"write|engineer|technician|visit|sending|posting|couriering|replacement|"
     r"delivery|collection|you|be\s+out|come\s+out|pop\s+round|be\s+round|be\s+over|"
-    r"booked|coming|back\s+(?:on|in)\s+your)\b",
+    r"booked|rebooked|coming|back\s+(?:on|in)\s+your|due|"
+    # The worker sent is the deed: "the fitters are down for the 14th".
+    r"fitters?|roofers?|plumbers?|electricians?|decorators?|cleaners?|gardeners?|drivers?|"
+    r"couriers?|crew|surveyors?|inspectors?|installers?|contractors?|locksmiths?|mechanics?)\b",
     re.IGNORECASE)
 _NOT_A_PROMISE = re.compile(
     r"\b(?:if|unless|whether|would\s+you|do\s+you|shall\s+i|should\s+i|can\s+i|want\s+me\s+to|"
@@ -75,8 +84,9 @@ _NOT_A_PROMISE = re.compile(
 # Accommodations made while booking, statuses of what is already on its way, and what the
 # caller will merely hear: the sets' labels do not count these as promises to follow up.
 _IN_CALL = re.compile(
-    r"\b(?:note|noted|seat|set\s+(?:you|it)\s+up|switch|(?<!an\s)update|show|give|connect|offer|keep|"
+    r"\b(?:note|noted|seat|set\s+(?:you|it)\s+up|switch|(?<!an\s)update|give|connect|offer|keep|"
     r"stick|aside|top\s+up|hand|reserve|should\s+arrive|should\s+be|hear\s+back|shipped|"
+    r"show\s+you|"
     r"was|were|each|every)\b", re.IGNORECASE)
 _YOURS = ((re.compile(r"\byour\b", re.IGNORECASE), "the caller's"),
           (re.compile(r"\byou're\b", re.IGNORECASE), "the caller is"),
@@ -104,8 +114,9 @@ def _third_person(sentence: str) -> str:
 # not hide the other.
 # "A replacement will arrive in 3 days and our fraud team will call you": the second
 # subject may be a noun phrase of a few words.
-_CLAUSE = re.compile(r",\s+and\s+|;\s+|\s+and\s+(?=(?:I|we|she|he|they|our|you)(?:'ll|\s+will)\b|"
-                     r"(?:our|the|a|an|your)\s+(?:[\w-]+\s+){0,3}?will\b)",
+_CLAUSE = re.compile(r",\s+and\s+|;\s+|,?\s+but\s+|"
+                     r"\s+and\s+(?=(?:I|we|she|he|they|our|you)(?:'ll|\s+will)\b|"
+                     r"(?:our|the|a|an|your)\s+(?:[\w-]+\s+){0,3}?(?:will|follows?|(?:is|are)\s+due)\b)",
                      re.IGNORECASE)
 # "Ms. Adler is dealing. She'll write to you by Friday": the person the agent just named.
 _HE_SHE = re.compile(r"^(?:she|he)(?:'ll|\s+will)\b", re.IGNORECASE)
@@ -151,6 +162,19 @@ def _named_before(agent: str, offset: int) -> str | None:
     return names[-1] if names else None
 
 
+_ASK_LEAD = re.compile(r"^(?:(?:hi|hello|hey|yeah|yes|um|uh|er|so|and|oh|right|ok|okay)"
+                       r"[,!]?\s+)+", re.IGNORECASE)
+
+
+def _asked(user: str) -> str:
+    """The caller's first clause, short, in the third person: what a bare "it" answers."""
+    first = re.split(r"[.?!;,]\s*|\s+(?:but|and|so)\s+", user.strip(), maxsplit=1)[0]
+    words = _ASK_LEAD.sub("", first).split()
+    if len(words) < 3 or "[redacted" in first:
+        return ""
+    return third_person(" ".join(words[:12]))
+
+
 def future_actions(t: TurnView, taken: set[int]) -> list[Candidate]:
     """Promises in the agent's clauses that start at none of the offsets in ``taken``
     (where a promise or booking rule already read something)."""
@@ -171,13 +195,17 @@ def future_actions(t: TurnView, taken: set[int]) -> list[Candidate]:
                 # "... and you'll see it back in 3 days": the other clause's consequence,
                 # and "it" is what the promise rules resolve from the whole sentence.
                 continue
-            found = _promise(t, clause.strip(), offset + at)
+            # After a promise in this reply, "it'll arrive by Wednesday" is that promise's
+            # when, which the promise rules join to it; it is not a second promise.
+            after_promise = any(pos < start for pos in taken)
+            found = _promise(t, clause.strip(), offset + at, after_promise=after_promise)
             if found:
                 out.append(t.candidate(found, "commitment", None, 0.6, start))
     return out
 
 
-def _promise(t: TurnView, text: str, offset: int) -> str | None:
+def _promise(t: TurnView, text: str, offset: int, *, after_promise: bool = False
+             ) -> str | None:
     if _READY_DAY.match(text) and not _NOT_A_PROMISE.search(text):
         return f"Agent promised: it will be {text[0].lower()}{text[1:].rstrip(' .!;')}"
     if (first := _FIRST_ONE.match(text)) and _ANCHOR.search(first.group("when")):
@@ -195,14 +223,19 @@ def _promise(t: TurnView, text: str, offset: int) -> str | None:
         who = _named_before(t.agent, offset)
         if who is None:
             return None
-        said = f"{who} will{said[pronoun.end():]}"
+        said = f"{who.removesuffix(chr(39) + 's')} will{said[pronoun.end():]}"
     if they := _THEY.match(said):
         workers = list(_WORKER.finditer(t.agent[:offset]))
         if not workers:
             return None
         said = f"the {workers[-1].group('who').lower()} will{said[they.end():]}"
     if _PRONOUN_SUBJECT.match(said):
-        return None  # "A new one will arrive by Friday": the promise rules resolve "it"
+        # "That'll be posted out within five days": what "that" is, the caller asked for.
+        asked = "" if after_promise else _asked(t.user)
+        if not asked:
+            return None
+        said = re.sub(r"^(it|that|this|they)'ll\b", r"\1 will", said, flags=re.IGNORECASE)
+        said = f"{said} (the caller asked: {asked})"
     if len(said.split()) < 4:
         return None
     if plan := _PLANNING.match(said):

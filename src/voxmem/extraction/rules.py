@@ -120,7 +120,8 @@ _FUTURE = re.compile(r"will|'ll|going")
 _FUTURE_OR_PROMISE = re.compile(r"will|ll\b|going|promise")
 _YOU_SHOULD_SEE = re.compile(
     r"\byou(?:'ll|\s+(?:should|will|ought\s+to))\s+(?:also\s+)?(?:see|get|receive)\s+"
-    r"(?!it\b|that\b|them\b|this\b)",
+    # "which you'll see on next month's bill" names where, not what.
+    r"(?!it\b|that\b|them\b|this\b|on\b|in\b|at\b|by\b)",
     re.IGNORECASE,
 )
 # "A replacement card has been ordered and will arrive in 5 to 7 business days."
