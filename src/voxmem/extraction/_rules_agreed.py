@@ -7,7 +7,7 @@ signals that do not depend on the frame mark such a clause:
 
 - a **cue** in the caller's clause: a word of preferring, refusing, limiting or habit
   ("rather", "sooner", "only", "never", "don't", "can't", "not a morning person",
-  "under", "from now on", "more me"...);
+  "under 200", "from now on", "more me"...);
 - the agent's **uptake**: a statement in its reply (not a question, not a refusal) that
   shares a content word with that clause ("Neutrals it is.", "I've set your landline as
   the main contact number."). An agent answers a passing remark with news or a
