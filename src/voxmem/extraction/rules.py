@@ -39,6 +39,7 @@ from ._learned import (
 from ._rules_addressed import ADDRESS_RULES
 from ._rules_agent import AGENT_RULES, JOIN_ONLY, RECURS, extra_commitment
 from ._rules_agreed import KIND_WORDS, agreed_wishes, relabel
+from ._rules_amend import WISH_KINDS, is_arrival_notice, taken_back
 from ._rules_arranged import ARRANGED_RULES
 from ._rules_bookings import BOOKING_RULES
 from ._rules_choices import CHOICE_RULES, tails
@@ -282,7 +283,7 @@ def commitments(t: TurnView) -> list[Candidate]:
     return out
 
 
-_WISH_KINDS = frozenset({"preference", "constraint", "availability", "need"})
+_WISH_KINDS = WISH_KINDS
 _CALLER_KINDS = _WISH_KINDS | {"note"}
 _USER_RULES: tuple[Rule, ...] = (
     *IDENTITY_RULES, *PEOPLE_RULES, *INTRO_RULES, *PET_RULES, *ADDRESS_RULES, *THING_RULES,
@@ -292,46 +293,6 @@ _USER_RULES: tuple[Rule, ...] = (
 # Read again on the statement that ends a run-on question ("can we sit outside we love
 # the terrace"): these rules skip questions.
 _TAIL_RULES: tuple[Rule, ...] = (PREFERENCE_RULES[0],)
-
-
-# "The driver will text when outside": a notice on arrival is over once the visit is; the
-# visit itself is the promise to remember.
-_ARRIVAL_NOTICE = re.compile(
-    r"\bwhen\s+(?:(?:he|she|they|it)(?:'s|'re|\s+is|\s+are)\s+)?(?:outside|here|there|"
-    r"on\s+(?:his|her|their)\s+way)\b|\bwhen\s+(?:he|she|they)(?:'s|'re)?\s*(?:arrives?)?$",
-    re.IGNORECASE)
-
-# "i'd rather the green ones, actually no, the brown ones": a correction in the caller's
-# words takes back a wish said before it, when another wish follows it.
-_CORRECTION = re.compile(r"\b(?:actually\s+no|no\s+wait|wait\s+no|sorry\s+i\s+mean|"
-                         r"scratch\s+that|no\s+sorry)\b", re.IGNORECASE)
-
-
-_WORDS = re.compile(r"[a-z]{3,}")
-
-
-def _taken_back(view: TurnView, found: list[Candidate]) -> list[Candidate]:
-    """``found`` (one turn's candidates) without the caller's wishes a correction later
-    in the turn replaced."""
-    marks = [m.start() for m in _CORRECTION.finditer(view.user)]
-    if not marks:
-        return found
-    last = marks[-1]
-
-    def wish(c: Candidate) -> bool:
-        return c.kind in _WISH_KINDS and c.slot_key is None and c.position[1] < len(view.user)
-
-    if any(wish(c) and c.position[1] > last for c in found):
-        return [c for c in found if not (wish(c) and c.position[1] < last)]
-    # No rule read the new wish; the agent's reply says which one it heard: a wish that
-    # shares none of its own words with the reply, where the words after the correction do.
-    reply = set(_WORDS.findall(view.agent.lower()))
-    after = set(_WORDS.findall(view.user[last:].lower()))
-    if not reply & after:
-        return found
-    return [c for c in found if not (
-        wish(c) and c.position[1] < last
-        and not reply & (set(_WORDS.findall(c.text.lower())) - after))]
 
 
 class RuleExtractor:
@@ -409,8 +370,7 @@ class RuleExtractor:
             candidates.extend(agreed)
         if classifier is not None:
             candidates = settle_kinds(classifier, views, candidates)
-        candidates = [c for c in candidates
-                      if not (c.kind == "commitment" and _ARRIVAL_NOTICE.search(c.text))]
+        candidates = [c for c in candidates if not is_arrival_notice(c)]
         return select_facts(
             [as_diet(c) for c in candidates],
             policy=self.policy,
@@ -466,7 +426,7 @@ class RuleExtractor:
                 candidates[found:] = [c for c in candidates[found:] if not (
                     c.kind == "identity" and c.slot_key != "name" and is_misheard_copy(c, back))]
                 candidates.append(back)
-            candidates[found:] = _taken_back(view, candidates[found:])
+            candidates[found:] = taken_back(view, candidates[found:])
             # A wish read with a redaction in it is dropped by the selection step; it does
             # not stand in for the fallbacks below.
             wished = {c.kind for c in candidates[found:] if "[redacted" not in c.text}
