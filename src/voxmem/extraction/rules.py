@@ -29,6 +29,7 @@ import re
 
 from ._base import MAX_FACTS, ExtractedFact, Transcript
 from ._context import asked_for
+from ._kept import kept_candidates
 from ._learned import (
     TurnClassifier,
     covered_kinds,
@@ -371,6 +372,7 @@ class RuleExtractor:
         if classifier is not None:
             candidates = settle_kinds(classifier, views, candidates)
         candidates = [c for c in candidates if not is_arrival_notice(c)]
+        candidates.extend(kept_candidates(transcript))
         return select_facts(
             [as_diet(c) for c in candidates],
             policy=self.policy,
