@@ -8,6 +8,7 @@ environment is read when :meth:`Settings.from_env` is called, never at import ti
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import enum
 import logging
 import os
@@ -22,6 +23,10 @@ __all__ = ["ENV_PREFIX", "UNSET", "SecretMaskingFilter", "Settings", "Unset", "d
            "mask_secrets", "setting_default", "settings_table"]
 
 ENV_PREFIX = "VOXMEM_"
+#: Variables under the prefix that voxmem reads elsewhere (not settings).
+_OTHER_VARIABLES = frozenset({"VOXMEM_EMBEDDED"})
+_log = logging.getLogger("voxmem.config")
+_warned: set[str] = set()
 
 
 class _UnsetType(enum.Enum):
@@ -90,8 +95,9 @@ class Settings:
 
     data_dir: str = _s("", "Directory for the SQLite store, journal and runtime files "
                        "(empty: $XDG_DATA_HOME/voxmem).")
-    store_url: str = _s("", "Store location. Empty: SQLite file in data_dir. "
-                        "postgresql://... selects the Postgres backend.")
+    store_url: str = _s("", "Store location. Empty: SQLite file in data_dir; "
+                        "sqlite:///path: that SQLite file; postgresql://... selects the "
+                        "Postgres backend. Any other form is refused.")
     embedder: EmbedderName = _s("static", "Embedding model: static (default, bundled, no "
                                 "torch), onnx (bundled MiniLM, needs the onnx extra), openai "
                                 "(HTTP endpoint), hashing (deterministic, tests only).")
@@ -202,6 +208,7 @@ class Settings:
     ) -> Settings:
         """Defaults, then ``VOXMEM_<NAME>`` variables, then ``overrides``."""
         env = os.environ if environ is None else environ
+        _warn_misspelt(env)
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             raw = env.get(ENV_PREFIX + f.name.upper())
@@ -324,6 +331,21 @@ class Settings:
 
 
 _FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(Settings))
+
+
+def _warn_misspelt(env: Mapping[str, str]) -> None:
+    """Warn (once per name) about a variable that is not a setting but nearly spells one:
+    ``VOXMEM_STORE_ULR`` would otherwise fall back to the default store without a word."""
+    for key in env:
+        if (not key.startswith(ENV_PREFIX) or key in _warned or key in _OTHER_VARIABLES
+                or key[len(ENV_PREFIX):].lower() in _FIELD_NAMES):
+            continue
+        close = difflib.get_close_matches(key[len(ENV_PREFIX):].lower(), _FIELD_NAMES, n=1,
+                                          cutoff=0.85)
+        if close:
+            _warned.add(key)
+            _log.warning("%s is not a setting and is ignored; did you mean %s%s?", key,
+                         ENV_PREFIX, close[0].upper())
 #: Settings shown as ``***`` wherever settings are displayed.
 SECRET_SETTINGS = ("embeddings_api_key", "runtime_token", "llm_api_key")
 MASK = "***"
