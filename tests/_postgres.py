@@ -391,6 +391,23 @@ async def _migrate(dsn: str) -> None:
     await store.close()
 
 
+def upgrade(url: str) -> int:
+    """Open the store at ``url`` once, so it migrates (or refuses), and return the schema
+    version it reports."""
+    from voxmem.store.postgres import PostgresStore
+
+    async def open_once() -> int:
+        store = PostgresStore(url, pool_min_size=0, pool_max_size=1)
+        await store.open()
+        try:
+            return await store.schema_version()
+        finally:
+            await store.close()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, open_once()).result()
+
+
 def _run_async(coro: object) -> None:
     # Fixtures may be called while an event loop runs in this thread (async tests):
     # run the coroutine on a loop of its own in a worker thread.

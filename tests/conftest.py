@@ -10,12 +10,14 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from voxmem import Settings
 from voxmem.embeddings.static import StaticEmbedder
 from voxmem.engine import MemoryEngine
 from voxmem.engine._topic import TopicModel, topic_model
+from voxmem.runtime import create_app
 from voxmem.store import Store, open_store
 
 BACKENDS = ["sqlite", "postgres"]
@@ -97,3 +99,13 @@ def topic(embedder: StaticEmbedder) -> TopicModel:
     model = topic_model(embedder)
     assert model is not None
     return model
+
+
+@pytest.fixture
+async def http(engine: MemoryEngine, request: pytest.FixtureRequest,
+               ) -> AsyncIterator[httpx.AsyncClient]:
+    """The runtime's app over ASGI, serving ``engine`` behind the test module's ``TOKEN``."""
+    app = create_app(engine, token=request.module.TOKEN)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://runtime") as client:
+        yield client

@@ -9,24 +9,14 @@ import time
 from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 
 from voxmem._operations import OPERATIONS, dispatch
 from voxmem.engine import MemoryEngine
-from voxmem.runtime import create_app
 
 TOKEN = "deadline-token-0123456789"
 AUTH = {"authorization": f"Bearer {TOKEN}", "content-type": "application/json"}
 IDENT = {"project_id": "proj", "agent_id": "agent"}
 USER = {"id": "caller-deadline"}
-
-
-@pytest.fixture
-async def http(engine: MemoryEngine) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(engine, token=TOKEN)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://runtime") as client:
-        yield client
 
 
 async def seed(engine: MemoryEngine) -> None:

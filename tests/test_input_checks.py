@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -15,21 +14,12 @@ from voxmem._exceptions import BadRequest
 from voxmem._operations import OPERATIONS, dispatch
 from voxmem.engine import MemoryEngine
 from voxmem.engine._compose import compose_context
-from voxmem.runtime import create_app
 
 TOKEN = "input-checks-token-0123"
 AUTH = {"authorization": f"Bearer {TOKEN}"}
 IDENT = {"project_id": "proj", "agent_id": "agent"}
 USER = {"id": "caller-1", "name": "Ada"}
 DAY = 86_400.0
-
-
-@pytest.fixture
-async def http(engine: MemoryEngine) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(engine, token=TOKEN)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://runtime") as client:
-        yield client
 
 
 async def post_raw(http: httpx.AsyncClient, op: str, raw: str | bytes) -> httpx.Response:

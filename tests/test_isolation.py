@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +24,6 @@ AUTH = {"authorization": f"Bearer {TOKEN}"}
 IDENT = {"project_id": "proj", "agent_id": "agent"}
 ANN = {"id": "ann"}
 BOB = {"id": "bob"}
-
-
-@pytest.fixture
-async def http(engine: MemoryEngine) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(engine, token=TOKEN)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://runtime") as client:
-        yield client
 
 
 async def post(http: httpx.AsyncClient, op: str, body: dict[str, Any]) -> httpx.Response:

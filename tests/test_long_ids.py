@@ -9,7 +9,6 @@ session-start block, while the same length of caller id was refused.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -18,20 +17,11 @@ import pytest
 from voxmem._exceptions import BadRequest
 from voxmem._operations import OPERATIONS, dispatch
 from voxmem.engine import MemoryEngine
-from voxmem.runtime import create_app
 
 TOKEN = "long-ids-token-0123456789"
 AUTH = {"authorization": f"Bearer {TOKEN}"}
 LONG = "z" * 10_000
 USER = {"id": "caller-1", "name": "Ada"}
-
-
-@pytest.fixture
-async def http(engine: MemoryEngine) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(engine, token=TOKEN)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://runtime") as client:
-        yield client
 
 
 def save(**over: Any) -> dict[str, Any]:

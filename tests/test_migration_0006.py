@@ -27,7 +27,6 @@ from voxmem.store import _sqlite_admin as sqlite_admin
 from voxmem.store import _sqlite_write as sqlite_write
 from voxmem.store._migrations import load_migrations
 from voxmem.store._pg_adapt import register_vector
-from voxmem.store.postgres import PostgresStore
 
 #: The schema this version migrates to (0006 and every migration after it).
 LATEST = len(load_migrations("sqlite"))
@@ -111,7 +110,7 @@ def upgraded(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
     app_url = _postgres.app_dsn(dsn, _postgres.database_of(owner))
     _postgres._run_async(write_postgres_v5(app_url))
     # A deployment upgrades with the schema owner's URL, then runs as the application role.
-    _postgres._run_async(_open_and_close(PostgresStore(owner)))
+    assert _postgres.upgrade(owner) == LATEST
     with psycopg.connect(owner) as conn:
         columns = {(r[0], r[1]) for r in conn.execute(
             "SELECT table_name, column_name FROM information_schema.columns"
@@ -121,12 +120,6 @@ def upgraded(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
     assert "items_text" not in indexes and "chunks_text" in indexes
     yield Settings(data_dir=str(data), embedder="hashing", store_url=app_url)
     _postgres.drop_database(dsn, app_url)
-
-
-async def _open_and_close(store: PostgresStore) -> None:
-    await store.open()
-    assert await store.schema_version() == LATEST
-    await store.close()
 
 
 async def test_a_schema_5_store_keeps_working_after_0006(upgraded: Settings) -> None:

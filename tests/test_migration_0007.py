@@ -28,7 +28,6 @@ from voxmem.store import _sqlite_admin as sqlite_admin
 from voxmem.store import _sqlite_write as sqlite_write
 from voxmem.store._migrations import load_migrations
 from voxmem.store._pg_adapt import register_vector
-from voxmem.store.postgres import PostgresStore
 
 LATEST = len(load_migrations("sqlite"))
 NEW_INDEXES = {"items_facts_by_caller", "items_by_session_time"}
@@ -99,17 +98,11 @@ def upgraded(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
     _postgres._run_async(write_postgres_v6(app_url))
     assert not NEW_INDEXES & pg_indexes(owner)
     # A deployment upgrades with the schema owner's URL, then runs as the application role.
-    _postgres._run_async(_open_and_close(PostgresStore(owner)))
+    assert _postgres.upgrade(owner) == LATEST
     assert pg_indexes(owner) >= NEW_INDEXES
     assert "items_by_source_session" not in pg_indexes(owner)
     yield Settings(data_dir=str(data), embedder="hashing", store_url=app_url)
     _postgres.drop_database(dsn, app_url)
-
-
-async def _open_and_close(store: PostgresStore) -> None:
-    await store.open()
-    assert await store.schema_version() == LATEST
-    await store.close()
 
 
 async def test_a_schema_6_store_keeps_every_read_after_0007(upgraded: Settings) -> None:
@@ -147,7 +140,7 @@ def test_the_application_role_on_an_old_schema_is_told_to_migrate(
     app_url = _postgres.app_dsn(dsn, _postgres.database_of(owner))
     try:
         with pytest.raises(StoreUnavailable) as raised:
-            _postgres._run_async(_open_and_close(PostgresStore(app_url)))
+            _postgres.upgrade(app_url)
         assert "schema" in str(raised.value).lower()
         assert not NEW_INDEXES & pg_indexes(owner)
     finally:

@@ -5,7 +5,6 @@ runtime enforces (unknown fields refused, both spellings accepted)."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -14,8 +13,6 @@ import pytest
 from openapi_spec_validator import validate as validate_spec
 
 from voxmem._api import OPERATION_SPECS
-from voxmem.engine import MemoryEngine
-from voxmem.runtime import create_app
 
 TOKEN = "openapi-token-0123456789"
 AUTH = {"authorization": f"Bearer {TOKEN}"}
@@ -23,13 +20,6 @@ IDENT = {"projectId": "proj", "agentId": "agent"}
 USER = {"id": "caller-1", "name": "Ada"}
 #: Stands for the id the preceding merge_callers answered.
 MERGE_ID = "<merge id>"
-
-
-@pytest.fixture
-async def http(engine: MemoryEngine) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(engine, token=TOKEN))
-    async with httpx.AsyncClient(transport=transport, base_url="http://runtime") as client:
-        yield client
 
 
 async def served(http: httpx.AsyncClient) -> dict[str, Any]:

@@ -37,14 +37,6 @@ async def engine(settings: Settings) -> AsyncIterator[MemoryEngine]:
         await eng.close()
 
 
-@pytest.fixture
-async def http(engine: MemoryEngine) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(engine, token=TOKEN)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://runtime") as client:
-        yield client
-
-
 async def post(http: httpx.AsyncClient, op: str, body: dict[str, Any],
                headers: dict[str, str] | None = None) -> httpx.Response:
     return await http.post(rest(op), json=body, headers=AUTH if headers is None else headers)

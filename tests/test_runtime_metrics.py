@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 
 import httpx
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from voxmem._config import Settings
@@ -27,14 +26,6 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Every sample of a Prometheus exposition, keyed by name and sorted labels."""
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
             for family in text_string_to_metric_families(text) for s in family.samples}
-
-
-@pytest.fixture
-async def http(engine: MemoryEngine) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(engine, token=TOKEN)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://runtime") as client:
-        yield client
 
 
 async def test_metrics_need_the_token(http: httpx.AsyncClient) -> None:
