@@ -16,7 +16,7 @@ import operator
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import msgspec
 import numpy as np
@@ -27,6 +27,9 @@ from ._analysis import analyze
 from ._index import FloatArray, HybridIndex
 from ._malloc import release_free_memory
 from ._pending import PendingWrites
+
+if TYPE_CHECKING:
+    from ._topic import Tokens
 
 __all__ = ["CallerCache", "CallerMemory", "Doc", "build_memory", "chunk_doc", "fact_doc",
            "read_caller"]
@@ -281,6 +284,9 @@ class Primer(Protocol):
     def prime(self, index: HybridIndex, positions: Sequence[int]) -> None:
         """Read what recall's features need from ``positions`` of ``index``."""
 
+    def keep_turn(self, index: HybridIndex, position: int, text: str, tokens: Tokens) -> None:
+        """Keep what the write path read of a saved turn (``TopicModel.embed_turns``)."""
+
 
 class CallerCache:
     """LRU of :class:`CallerMemory`, each loaded from the store once."""
@@ -341,11 +347,16 @@ class CallerCache:
     def drop(self, scope: Scope) -> None:
         self._entries.pop(scope.caller_key, None)
 
-    def set_vector(self, scope: Scope, event_id: str, vector: FloatArray) -> None:
-        """Give a cached caller's turn its vector (embedded after the turn was saved)."""
+    def set_vector(self, scope: Scope, event_id: str, vector: FloatArray,
+                   text: str = "", tokens: Tokens | None = None) -> None:
+        """Give a cached caller's turn its vector (embedded after the turn was saved),
+        and the topic features' ``tokens`` of its ``text`` when the embedding read them."""
         mem = self._entries.get(scope.caller_key)
-        if mem is not None:
-            mem.index.set_vector(event_id, vector)
+        if mem is None:
+            return
+        pos = mem.index.set_vector(event_id, vector)
+        if pos is not None and tokens is not None and self._primer is not None:
+            self._primer.keep_turn(mem.index, pos, text, tokens)
 
     def _evict(self) -> None:
         while len(self._entries) > self._capacity:

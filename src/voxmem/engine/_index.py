@@ -204,12 +204,14 @@ class HybridIndex:
             self.vectors.add_rows(start, m, vectors)
         return m
 
-    def set_vector(self, doc_id: str, vector: FloatArray) -> None:
-        """Give a live document its vector (it was indexed before it was embedded)."""
+    def set_vector(self, doc_id: str, vector: FloatArray) -> int | None:
+        """Give a live document its vector (it was indexed before it was embedded);
+        its position, or None when it is not (or no longer) in the index."""
         with self._lock:
             pos = self.position_of(doc_id)
             if pos is not None:
                 self.vectors.set(pos, vector)
+            return pos
 
     def remove(self, doc_id: str) -> bool:
         """Hide a document from every search (its postings are skipped, not rewritten)."""
