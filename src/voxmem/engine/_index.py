@@ -375,6 +375,12 @@ class HybridIndex:
             if not n or not self.columns.live:
                 return Ranked.empty(), Ranked.empty()
             members, ok = self.columns.resolve(where, n)
+            if members is not None and not ok.any():
+                # Nothing the filter allows: both rankings are empty, without the
+                # BM25 and cosine passes (a small caller's permanent lane). Only for a
+                # filter resolved to positions: a mask over a million rows costs more
+                # to check than it could save.
+                return Ranked.empty(), Ranked.empty()
             keyword = self._bm25(terms, k, n, members, ok)
             dense = (self.vectors.search(vector, k, n, members, ok) if vector is not None
                      else Ranked.empty())
