@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from voxmem import Settings
 from voxmem.embeddings.static import StaticEmbedder
