@@ -227,8 +227,10 @@ class Recall:
         q = Query(text=text, terms=terms, vector=query_task.result(), now=now,
                   min_created=min_created, when=parse_when(text, now))
         ran: set[str] = set()
+        # Both caller lanes search the same index for the same query: one cost check.
+        cheap = self._lanes.cheap(mem.index, q)
         for lane in lanes:
-            if lane == "org" or (lane != "profile" and not self._lanes.cheap(mem.index, q)):
+            if lane == "org" or (lane != "profile" and not cheap):
                 continue
             t = time.perf_counter()
             try:
