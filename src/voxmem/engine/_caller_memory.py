@@ -16,7 +16,7 @@ import operator
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 import numpy as np
@@ -27,9 +27,7 @@ from ._analysis import analyze
 from ._index import FloatArray, HybridIndex
 from ._malloc import release_free_memory
 from ._pending import PendingWrites
-
-if TYPE_CHECKING:
-    from ._topic import Tokens
+from ._topic import Tokens
 
 __all__ = ["CallerCache", "CallerMemory", "Doc", "build_memory", "chunk_doc", "fact_doc",
            "read_caller"]
