@@ -42,7 +42,7 @@ from ..store import (
 )
 from ._index import FloatArray
 from ._pending import PendingWrites
-from ._topic import Tokens, TurnEmbedding
+from ._topic import Tokens, TopicModel, TurnEmbedding
 
 __all__ = ["Applier", "scope_from_record", "scope_to_record", "turn_from_record",
            "turn_to_record"]
@@ -114,13 +114,14 @@ class Applier:
 
     def __init__(self, store: Store, embedder: Embedder, pending: PendingWrites,
                  on_vector: VectorSink, batch_size: int,
-                 clock: Callable[[], float], *,
-                 embed_turns: TurnEmbedding | None = None) -> None:
-        """``embed_turns``: embeds the turns and reads their topic tokens in one tokenizer
-        pass (``TopicModel.turn_embedding``); without it they are embedded alone."""
+                 clock: Callable[[], float], *, topic: TopicModel | None = None) -> None:
+        """``topic``: the topic features' model; when it reads the embedder's tokens, a
+        batch of turns is embedded and their topic tokens read in one tokenizer pass
+        (``TopicModel.turn_embedding``), otherwise the turns are embedded alone."""
         self._store = store
         self._embedder = embedder
-        self._embed_turns = embed_turns
+        self._embed_turns: TurnEmbedding | None = (
+            None if topic is None else topic.turn_embedding(embedder))
         self._pending = pending
         self._on_vector = on_vector
         self._batch_size = batch_size

@@ -289,15 +289,8 @@ class Primer(Protocol):
 class CallerCache:
     """LRU of :class:`CallerMemory`, each loaded from the store once."""
 
-    def __init__(
-        self,
-        store: Store,
-        dimensions: int,
-        capacity: int,
-        pending: PendingWrites,
-        clock: Callable[[], float],
-        primer: Primer | None = None,
-    ) -> None:
+    def __init__(self, store: Store, dimensions: int, capacity: int, pending: PendingWrites,
+                 clock: Callable[[], float], primer: Primer | None = None) -> None:
         """``primer``: index-time work for recall's ranking features (the topic
         features' tokens), run on a worker thread over each loaded caller's rows once
         the caller is ready, so recall does not do it on its first searches."""
@@ -350,10 +343,8 @@ class CallerCache:
         """Give a cached caller's turn its vector (embedded after the turn was saved),
         and the topic features' ``tokens`` of its ``text`` when the embedding read them."""
         mem = self._entries.get(scope.caller_key)
-        if mem is None:
-            return
-        pos = mem.index.set_vector(event_id, vector)
-        if pos is not None and tokens is not None and self._primer is not None:
+        if mem is not None and (pos := mem.index.set_vector(event_id, vector)) is not None and (
+                tokens is not None and self._primer is not None):
             self._primer.keep_turn(mem.index, pos, text, tokens)
 
     def _evict(self) -> None:

@@ -109,9 +109,8 @@ class MemoryEngine:
         fusion = load_fusion(self.embedder.name) if s.fusion == "learned" else None
         topic = topic_model(self.embedder) if fusion is not None else None
         self.callers = CallerCache(self.store, dims, s.caller_cache_size, pending, clock, topic)
-        self.applier = Applier(
-            self.store, self.embedder, pending, self.callers.set_vector, s.index_batch_size,
-            clock, embed_turns=None if topic is None else topic.turn_embedding(self.embedder))
+        self.applier = Applier(self.store, self.embedder, pending, self.callers.set_vector,
+                               s.index_batch_size, clock, topic=topic)
         self.journal = Journal(Path(s.data_path) / "journal", fsync=s.journal_fsync)
         self.writes = WritePath(self.store, self.journal, self.applier, pending, clock)
         self.turn_claims = self.writes.turn_claims
