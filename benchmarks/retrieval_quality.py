@@ -8,6 +8,8 @@ table per dataset and writes ``benchmarks/results/retrieval_quality.json``.
     python benchmarks/retrieval_quality.py                    # LoCoMo dev + LongMemEval dev40
     python benchmarks/retrieval_quality.py --dataset locomo --embedder onnx
     python benchmarks/retrieval_quality.py --settings '{"fusion": "rrf"}'   # hand-set fusion
+    # memories by the full model, the query by a static table (PairedEmbedder)
+    python benchmarks/retrieval_quality.py --embedder onnx --query-model static
 
 The dense baseline uses sentence-transformers when it is installed (the reference
 implementation in ``baselines.py``); otherwise the same MiniLM weights through voxmem's
@@ -42,18 +44,20 @@ class VoxmemAdapter:
     name = "voxmem"
 
     def __init__(self, embedder: str = "static", rank: dict[str, Any] | None = None,
-                 **settings: Any) -> None:
+                 query_model: str | None = None, **settings: Any) -> None:
         from voxmem import Settings
 
         self._rank = rank or {}
         self._embedder = embedder
+        # Built once: the harness resets the engine for every conversation or question.
+        self._pair = pair_embedder(embedder, query_model) if query_model else None
         self._overrides = settings
         self._settings_cls = Settings
         self._loop = asyncio.new_event_loop()
         self._engine: Any = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.now = time.time()
-        self.name = f"voxmem[{embedder}]"
+        self.name = f"voxmem[{embedder}+q:{query_model}]" if query_model else f"voxmem[{embedder}]"
 
     def reset(self) -> None:
         from voxmem.engine import MemoryEngine
@@ -64,7 +68,7 @@ class VoxmemAdapter:
         options = {"memory_retention_days": 0, "extractor": "off", **self._overrides}
         settings = self._settings_cls(data_dir=self._tmp.name, embedder=self._embedder,  # type: ignore[arg-type]
                                       journal_fsync="never", **options)
-        self._engine = MemoryEngine(settings, clock=lambda: self.now)
+        self._engine = MemoryEngine(settings, clock=lambda: self.now, embedder=self._pair)
         if self._rank:  # ablations: ranking constants that are not settings
             self._engine.params = dataclasses.replace(self._engine.params, **self._rank)
         self._loop.run_until_complete(self._engine.start())
@@ -140,6 +144,23 @@ class OnnxDenseAdapter:
         return [self.ids[user_id][i] for i in np.argsort(-scores)[:k]]
 
 
+def pair_embedder(memories: str, query_model: str) -> Any:
+    """Memories by ``memories``, queries by ``query_model`` (``static``, ``onnx``, or
+    the directory of a static table, e.g. one ``scripts/distill_static.py`` wrote)."""
+    from voxmem import Settings
+    from voxmem.embeddings import PairedEmbedder, load_embedder
+    from voxmem.embeddings.static import StaticEmbedder
+
+    def one(model: str) -> Any:
+        if model == "onnx":
+            return load_embedder(Settings(embedder="onnx"))
+        if model == "static":
+            return load_embedder(Settings(embedder="static"))
+        return StaticEmbedder(model)
+
+    return PairedEmbedder(one(memories), one(query_model))
+
+
 def _ts(iso_text: str) -> float:
     parsed = dt.datetime.fromisoformat(iso_text)
     if parsed.tzinfo is None:
@@ -198,12 +219,15 @@ def main() -> None:
     parser.add_argument("--settings", default="{}", help="JSON engine setting overrides")
     parser.add_argument("--rank", default="{}",
                         help="JSON overrides of the engine's RankParams (ablations)")
+    parser.add_argument("--query-model", help="embed queries with another model of the "
+                        "same vector space (static, onnx, or a static table's directory); "
+                        "memories by --embedder")
     parser.add_argument("--json", default=str(RESULTS / "retrieval_quality.json"))
     args = parser.parse_args()
     overrides = json.loads(args.settings)
     datasets = ["locomo", "longmemeval"] if args.dataset == "both" else [args.dataset]
     rank = json.loads(args.rank)
-    adapters: list[Any] = [VoxmemAdapter(e, rank, **overrides)
+    adapters: list[Any] = [VoxmemAdapter(e, rank, args.query_model, **overrides)
                            for e in (args.embedder or ["static"])]
     if not args.no_baselines:
         sys.path.insert(0, str(EVAL))
@@ -214,7 +238,8 @@ def main() -> None:
             adapters.append(baselines.DenseAdapter())
         except ImportError:
             adapters.append(OnnxDenseAdapter())
-    report: dict[str, Any] = {"datasets": {}, "settings": overrides, "rank": rank}
+    report: dict[str, Any] = {"datasets": {}, "settings": overrides, "rank": rank,
+                              "query_model": args.query_model}
     for dataset in datasets:
         rows = []
         for adapter in adapters:

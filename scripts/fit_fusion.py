@@ -23,6 +23,7 @@ row's features (``--fit-on-cut`` fits on the cut rows instead; see ``FIT_ON_CUT`
 
     python scripts/fit_fusion.py                       # static embedder
     python scripts/fit_fusion.py --embedder onnx       # needs the onnx extra
+    python scripts/fit_fusion.py --embedder onnx --query-model static --dry-run  # a pairing
     python scripts/fit_fusion.py --dry-run             # print CV, write nothing
     python scripts/fit_fusion.py --dry-run --topic-candidates 0   # CV without the cut
     python scripts/fit_fusion.py --dry-run --fit-on-cut            # fitted on cut rows
@@ -47,6 +48,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "src"))
 
 import retrieval_quality as rq  # noqa: E402
+from voxmem.embeddings import query_side  # noqa: E402
 from voxmem.engine._analysis import analyze  # noqa: E402
 from voxmem.engine._fusion import (  # noqa: E402
     FEATURES,
@@ -60,6 +62,7 @@ from voxmem.engine._rank import RankParams  # noqa: E402
 from voxmem.engine._recall import Query, caller_candidates, search_caller_lane  # noqa: E402
 from voxmem.engine._speakers import about_the_asker  # noqa: E402
 from voxmem.engine._time import parse_when  # noqa: E402
+from voxmem.engine._topic import topic_model  # noqa: E402
 
 FITTED_ON = "shared eval dev: LoCoMo conversations 0-4 + LongMemEval-S dev40"
 WEIGHTS = ROOT / "src" / "voxmem" / "engine" / WEIGHTS_FILE
@@ -87,8 +90,9 @@ class Question:
 class Collector(rq.VoxmemAdapter):
     """The benchmark's adapter, recording each search's candidates instead of ranking."""
 
-    def __init__(self, embedder: str, dataset: str, settings: dict[str, Any]) -> None:
-        super().__init__(embedder, **settings)
+    def __init__(self, embedder: str, dataset: str, settings: dict[str, Any],
+                 query_model: str | None = None) -> None:
+        super().__init__(embedder, None, query_model, **settings)
         self.dataset = dataset
         self.questions: list[Question] = []
 
@@ -96,10 +100,15 @@ class Collector(rq.VoxmemAdapter):
         engine = self._engine
         now = rq._ts(now_iso)
         mem = engine.callers.get(self._scope(user_id))
-        vector = engine.embedder.embed([query])[0] if query.strip() else None
+        # The query by the query model, as the engine's lanes embed it (a pairing stores
+        # memories with another model).
+        vector = query_side(engine.embedder).embed([query])[0] if query.strip() else None
         q = Query(text=query, terms=analyze(query), vector=vector, now=now,
                   when=parse_when(query, now))
-        hand_params = dataclasses.replace(engine.params, fusion=None)
+        # Topic features are gathered even when no weights exist yet for this embedder
+        # (the engine reads them only for a model that has weights).
+        topic = engine.params.topic or topic_model(engine.embedder)
+        hand_params = dataclasses.replace(engine.params, fusion=None, topic=topic)
         cands = caller_candidates(mem, "permanent", q, k, hand_params)
         ids = [mem.index.payload_at(p).turn_id or "" for p in cands.positions.tolist()]
         hand = [h["turnId"] for h in search_caller_lane(mem, "permanent", q, k, hand_params)
@@ -109,11 +118,12 @@ class Collector(rq.VoxmemAdapter):
         return []
 
 
-def collect(embedder: str, settings: dict[str, Any]) -> list[Question]:
+def collect(embedder: str, settings: dict[str, Any],
+            query_model: str | None = None) -> list[Question]:
     harness = rq._harness()
     out: list[Question] = []
     for dataset in ("locomo", "longmemeval"):
-        adapter = Collector(embedder, dataset, settings)
+        adapter = Collector(embedder, dataset, settings, query_model)
         rq.run(dataset, adapter, None)
         adapter.close()
         label(harness, dataset, adapter.questions)
@@ -313,6 +323,9 @@ def main() -> None:
     parser.add_argument("--dry-run", action="store_true")
     parser.add_argument("--settings", default="{}", help="JSON engine settings the "
                         "candidates are gathered with (recorded beside the weights)")
+    parser.add_argument("--query-model", help="fit for a pairing: memories by --embedder, "
+                        "queries by this model (static, onnx, or a static table's "
+                        "directory; see benchmarks/retrieval_quality.py)")
     parser.add_argument("--cache", help="pickle of the collected candidates: read if it "
                         "exists, else written (refits without re-running the engine)")
     parser.add_argument("--topic-candidates", type=int, help="the engine's topic cut to fit "
@@ -325,7 +338,7 @@ def main() -> None:
     if args.cache and Path(args.cache).exists():
         questions = pickle.loads(Path(args.cache).read_bytes())
     else:
-        questions = collect(args.embedder, json.loads(args.settings))
+        questions = collect(args.embedder, json.loads(args.settings), args.query_model)
         if args.cache:
             Path(args.cache).write_bytes(pickle.dumps(questions))
     print(f"{len(questions)} questions, {sum(len(q.ids) for q in questions)} candidates")
@@ -368,7 +381,8 @@ def main() -> None:
     from voxmem import Settings
     from voxmem.embeddings import load_embedder
 
-    name = load_embedder(Settings(embedder=args.embedder)).name
+    name = (rq.pair_embedder(args.embedder, args.query_model).name if args.query_model
+            else load_embedder(Settings(embedder=args.embedder)).name)
     doc = json.loads(WEIGHTS.read_text())
     doc["features"] = list(FEATURES)
     doc.setdefault("models", {})[name] = {

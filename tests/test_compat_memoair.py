@@ -180,6 +180,20 @@ async def test_low_level_memory_drives_one_call(settings: Settings) -> None:
     assert turn["sessionId"] == started["sessionId"]
 
 
+async def test_start_session_names_the_data_directory_in_use(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``paths`` says where the caller's memory lives, also when the default applies
+    (it was the empty setting)."""
+    monkeypatch.delenv("VOXMEM_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    memory = MemoAirVoiceMemory(project_id="proj_1", user_id="caller_42", embedded=True,
+                                settings={"embedder": "hashing"})
+    started = await memory.start_session()
+    await memory.end_session()
+    await memory.aclose()
+    assert started["paths"] == {"dataDir": str(tmp_path / "xdg" / "voxmem")}
+
+
 def test_sync_mirror_has_the_same_methods(settings: Settings) -> None:
     memory = MemoAirVoiceMemorySync(project_id="proj_1", user_id="caller_9",
                                     embedded=True, settings=settings)

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -193,6 +195,39 @@ async def test_session_lifecycle_snippet(backend: str) -> None:
                                        timeout_ms=CHECK_MS)
     await again.aclose()
     assert "what did we discuss?" in recall.contextText
+
+
+async def test_saves_are_best_effort_in_a_session_too_when_the_runtime_stalls(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK's ``save_response`` swallows transient failures so the audio path never
+    blocks; the pinned session's is the same call (the lifecycle snippet uses it)."""
+    data_dir = tmp_path / "voxmem"
+    monkeypatch.setenv("VOXMEM_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("VOXMEM_EMBEDDER", "hashing")
+    monkeypatch.setenv("VOXMEM_RUNTIME_PORT_MIN", PORTS[0])
+    monkeypatch.setenv("VOXMEM_RUNTIME_PORT_MAX", PORTS[1])
+    monkeypatch.setenv("VOXMEM_EMBEDDED", "0")
+    memory = MemoAirVoiceClient(api_key="memoair_pk_x", project_id="proj_stall",
+                                agent_id="agent_1", settings={"runtime_request_timeout_s": 0.5})
+    user = {"id": "caller_9"}
+    try:
+        session = await memory.session(user=user)
+        async with session as pinned:
+            assert await pinned.save_response(user_text="hi", assistant_text="hello")
+            pid = int(json.loads((data_dir / "runtime.json").read_text())["pid"])
+            os.kill(pid, signal.SIGSTOP)  # the runtime stops answering mid-call
+            try:
+                assert await memory.save_response(user_text="still there?", assistant_text="yes",
+                                                  user=user) is None
+                assert await pinned.save_response(user_text="still there?",
+                                                  assistant_text="yes") is None
+            finally:
+                os.kill(pid, signal.SIGCONT)
+        await memory.aclose()
+    finally:
+        for _ in range(3):
+            if stop_runtime(data_dir, timeout_s=10) == "not running":
+                break
 
 
 async def test_memory_tool_snippet(backend: str, caplog: pytest.LogCaptureFixture,

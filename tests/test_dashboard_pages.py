@@ -352,3 +352,56 @@ def test_every_control_is_labelled_and_every_button_named(tmp_path: Path) -> Non
                 assert control["wrapped"] or control.get("id") in found.label_for or \
                     control.get("aria-label"), (url, control)
             assert all(found.buttons), (url, found.buttons)
+
+
+def _link(html: str, prefix: str) -> str:
+    """The first link the page renders under ``prefix``, as a browser would follow it."""
+    found = re.search(rf'href="({re.escape(prefix)}[^"]*)"', html)
+    assert found is not None, f"no link to {prefix} on the page"
+    return found.group(1).replace("&amp;", "&")
+
+
+def test_a_caller_and_a_call_whose_ids_hold_a_slash_open_from_their_links(
+        settings: Settings) -> None:
+    """Ids are the integrator's (``acme/42``, a LiveKit room path, base64): a ``/`` in one
+    must not send its caller's pages, twins and forms to 404."""
+    caller, call = {"id": "acme/42", "name": "Rae Quill"}, "room/7/job-1"
+    engine = MemoryEngine(settings)
+    auth = {"authorization": "Bearer t"}
+
+    async def seed_slashed(engine: MemoryEngine) -> None:
+        await op(engine, "start_session", user=caller, session_id=call)
+        await op(engine, "save_response", user_id=caller["id"], user_text="Ship to the barn",
+                 assistant_text="The barn it is")
+        await op(engine, "remember", user_id=caller["id"], memory_type="diet", content="vegan")
+        await op(engine, "end_session", user_id=caller["id"])
+
+    with TestClient(create_app(engine, token="t"), base_url="http://127.0.0.1") as client:
+        client.portal.call(seed_slashed, engine)  # type: ignore[union-attr]
+        csrf = _csrf(client)
+        listing = client.get("/callers?project=p").text
+        page = client.get(_link(listing, "/callers/"))
+        assert page.status_code == 200 and "Rae Quill" in page.text and "vegan" in page.text
+        twin = client.get("/callers/acme%2F42.json?project=p")
+        assert twin.status_code == 200 and twin.json()["userId"] == "acme/42"
+        assert client.get(_link(page.text, "/callers/acme%2F42/forget")).status_code == 200
+        call_page = client.get(_link(page.text, "/calls/"))
+        assert call_page.status_code == 200 and "Ship to the barn" in call_page.text
+        call_twin = client.get("/calls/room%2F7%2Fjob-1.json?project=p").json()
+        assert call_twin["call"]["sessionId"] == call
+
+        action = re.search(r'action="(/callers/[^"]*/memories/[^"]*/delete[^"]*)"', page.text)
+        assert action is not None
+        done = client.post(action.group(1).replace("&amp;", "&"), data={"csrf": csrf},
+                           follow_redirects=False)
+        assert done.status_code == 303, done.text[:300]
+        assert client.get(done.headers["location"]).status_code == 200
+        left = client.post("/v1/memories/list", headers=auth,
+                           json={**BODY, "user_id": caller["id"]}).json()
+        assert "vegan" not in [m["text"] for m in left]
+
+        erased = client.post("/callers/acme%2F42/forget?project=p",
+                             data={"csrf": csrf, "confirm_user_id": "acme/42"},
+                             follow_redirects=False)
+        assert erased.status_code == 303, erased.text[:300]
+        assert client.get("/callers/acme%2F42.json?project=p").status_code == 404

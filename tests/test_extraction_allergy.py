@@ -94,3 +94,13 @@ def test_listing_allergy_as_sensitive_in_the_settings_drops_declared_allergies()
     strict = sensitive_policy(Settings(
         sensitive_categories="payment_card,password_pin,government_id,health,allergy"))
     assert allergies(extract(said, policy=strict)) == []
+
+
+@pytest.mark.parametrize("said", [
+    "uh yeah i'm allergic to peanuts by the way",
+    "i'm allergic to peanuts btw",
+    "i'm allergic to peanuts you know",
+    "i'm allergic to peanuts though",
+])
+def test_a_trailing_aside_is_not_the_allergen(said: str) -> None:
+    assert allergies(extract((said, "Noted."))) == ["Allergic to peanuts"]

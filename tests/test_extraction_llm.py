@@ -344,3 +344,15 @@ def test_parse_rejects_answers_without_a_facts_list() -> None:
     with pytest.raises(ValueError):
         parse_llm_facts("not json", ["t1"])
     assert parse_llm_facts("[]", ["t1"]) == []
+
+
+async def test_a_declared_allergy_kept_at_save_reaches_the_facts(server: FakeChatServer) -> None:
+    # The model only ever sees the redacted turn, so it cannot name the allergy itself.
+    server.script = [Reply(body=completion({"facts": []}))]
+    turn = TranscriptTurn(turn_id="t1", user_text="i'm [redacted:health]",
+                          assistant_text="Noted.", created_at=0.0,
+                          kept=("Allergic to peanuts",))
+    facts = await extractor(server).extract(Transcript(session_id="s1", user_id="u1",
+                                                       turns=[turn]))
+    assert [(f.text, f.kind, f.source_turn_ids) for f in facts] == [
+        ("Allergic to peanuts", "constraint", ("t1",))]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -332,11 +333,12 @@ def hung_runtime() -> Iterator[str]:
 
 
 async def test_a_hung_memory_never_holds_a_frame_past_its_deadline(
-        hung_runtime: str, tmp_path: Path) -> None:
+        hung_runtime: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     client = VoiceClient(project_id=PROJECT, agent_id=AGENT, runtime_url=hung_runtime,
                          api_key="token", settings=Settings(data_dir=str(tmp_path / "d")))
     deadline_ms = 150.0
     llm = ScriptedLLM()
+    caplog.set_level(logging.WARNING, logger="voxmem.pipecat")
     async with Conversation(llm, lambda aggregators: MemoryProcessor(
             client=client, user=CALLER, context_aggregator=aggregators,
             search_timeout_ms=deadline_ms, close_timeout_s=0.2)) as conversation:
@@ -350,3 +352,7 @@ async def test_a_hung_memory_never_holds_a_frame_past_its_deadline(
     # The deadline plus scheduling noise on a loaded machine, far below a hung call.
     assert max(memory.frame_ms) < deadline_ms + 600
     assert memory.preload is None
+    # An operator reading the log learns why the call's end was lost (a timeout has no
+    # message of its own: the line used to end in "()").
+    ended = [r.getMessage() for r in caplog.records if "could not end" in r.getMessage()]
+    assert ended and all("no answer within 0.2 s" in message for message in ended), ended

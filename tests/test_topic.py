@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pytest
 
+from voxmem.embeddings import PairedEmbedder, Vectors
 from voxmem.embeddings.hashing import HashingEmbedder
 from voxmem.embeddings.static import StaticEmbedder
 from voxmem.engine._analysis import analyze
@@ -115,6 +118,37 @@ def test_without_token_vectors_the_topic_features_are_zero(embedder: StaticEmbed
                     None)
     assert set(got["topic_match"].values()) == {0.0}
     assert set(got["topic_cosine"].values()) == {0.0}
+
+
+class _FullModel:
+    """Stands in for a model of MiniLM's space without token vectors (the ONNX MiniLM):
+    a pairing's memories may come from one."""
+
+    cheap = False
+
+    def __init__(self, like: StaticEmbedder) -> None:
+        self._like = like
+        self.name = "full-model"
+        self.dimensions = like.dimensions
+        self.vector_space = like.vector_space
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        return self._like.embed(texts)
+
+
+def test_a_pairing_reads_topics_through_the_query_models_token_vectors(
+        embedder: StaticEmbedder, topic: TopicModel) -> None:
+    # Memories by a model without token vectors, queries by the static table: the topic
+    # features compare the query's words, so they come from the query model.
+    paired = topic_model(PairedEmbedder(_FullModel(embedder), embedder))
+    assert paired is not None
+    index = _spoken(embedder, LINES)
+    query = "What instruments does Melanie play?"
+    got, want = _features(index, embedder, query, paired), _features(index, embedder, query, topic)
+    assert got["topic_match"] == pytest.approx(want["topic_match"])
+    assert max(got["topic_match"].values()) > 0.0
+    # The other way round the query model has no token vectors: no topic features.
+    assert topic_model(PairedEmbedder(embedder, _FullModel(embedder))) is None
 
 
 def test_rare_topic_words_weigh_more_than_common_ones(

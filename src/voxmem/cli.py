@@ -188,7 +188,8 @@ async def _demo(args: argparse.Namespace) -> int:
         print()
         async with client.session(user=caller) as call:
             preload = await call.preload()
-            print("call 2 — preload (spliced into the instructions at session start):")
+            print("call 2 — preload (at session start; send it as a system message right "
+                  "after your instructions):")
             print(_indent(preload.contextText or "(empty)"))
             result = await call.search_memory(DEMO_QUESTION)
             print(f"\ncall 2 — search_memory({DEMO_QUESTION!r}):")

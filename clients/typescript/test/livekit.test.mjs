@@ -212,6 +212,28 @@ describe("the speech hook", () => {
       process.kill(runtime.pid, "SIGCONT");
     }
   });
+
+  test("a paused runtime: closing the call gives up on its saves within closeTimeoutMs", async () => {
+    const client = newClient();
+    const memory = new CallMemory({ client, identity: CallerIdentity.explicit("lk-caller-7"), closeTimeoutMs: 200 });
+    const session = new voice.AgentSession({ llm: new RecordingLLM([]) });
+    memory.attach(session);
+    await memory.open();
+    const emit = (item) => session.emit(voice.AgentSessionEventTypes.ConversationItemAdded, voice.createConversationItemAddedEvent(item));
+    process.kill(runtime.pid, "SIGSTOP");
+    try {
+      emit(llm.ChatMessage.create({ role: "user", content: "The gate code is blue seven" }));
+      emit(llm.ChatMessage.create({ role: "assistant", content: "Blue seven, noted." }));
+      const started = performance.now();
+      await memory.close();
+      // A job's shutdown waits for this: each request's own 30 s timeout (a save, then
+      // the end of the session) used to hold it for a minute. 200 ms for the saves and
+      // as long for the end; the rest is scheduling on a loaded host.
+      assert.ok(performance.now() - started < 5000, `close took ${performance.now() - started} ms`);
+    } finally {
+      process.kill(runtime.pid, "SIGCONT");
+    }
+  });
 });
 
 describe("caller identity", () => {

@@ -49,7 +49,7 @@ def _require(name: str, value: object) -> str:
     return value
 
 
-async def _best_effort_save(client: VoiceClient, **kwargs: Any) -> str | None:
+async def _best_effort_save(client: VoiceClient | CallerSession, **kwargs: Any) -> str | None:
     """``save_response`` as the SDK documents it: transient failures are logged and
     answered with ``None`` so the audio path never blocks; bad input still raises."""
     try:
@@ -96,11 +96,13 @@ class MemoAirSession:
                             turn_id: str | None = None,
                             tool_calls: list[dict[str, Any]] | None = None,
                             metadata: dict[str, Any] | None = None) -> str | None:
-        """Persist a completed turn of the pinned end-user (best effort)."""
-        with mapped_errors():
-            return await self._session.save_response(
-                user_text=user_text, assistant_text=assistant_text, turn_id=turn_id,
-                tool_calls=tool_calls, metadata=metadata)
+        """Persist a completed turn of the pinned end-user; ``None`` when a transient
+        failure dropped it, as the client's ``save_response``."""
+        interrupted = bool((metadata or {}).get("interrupted", False))
+        return await _best_effort_save(
+            self._session, user_text=user_text, assistant_text=assistant_text,
+            turn_id=turn_id, tool_calls=tool_calls, metadata=metadata,
+            interrupted=interrupted)
 
 
 class MemoAirVoiceClient:
@@ -274,6 +276,8 @@ class MemoAirVoiceMemory:
                 runtime_url=remote, api_key=runtime_token if remote else None,
                 data_dir=storage_root, settings=settings)
         self.session_id = session_id
+        # A runtime elsewhere keeps its own data directory; this process cannot name it.
+        self._data_dir = "" if remote else str(self._client.settings.data_path)
         self._metadata: dict[str, Any] = {"satham": satham} if satham else {}
 
     @property
@@ -296,7 +300,7 @@ class MemoAirVoiceMemory:
             preload = await self._client.preload(user=self.user)
         self.session_id = str(info.get("sessionId") or self.session_id or "") or None
         return {"sessionId": self.session_id, "bootstrap": preload.to_dict(),
-                "paths": {"dataDir": self._client.settings.data_dir}}
+                "paths": {"dataDir": self._data_dir}}
 
     async def load_index(self) -> IndexLoadResult:
         """Open the session (if needed) and report what was loaded."""

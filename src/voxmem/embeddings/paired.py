@@ -8,9 +8,10 @@ stays at thousands of turns a second) and the query by the full model (~2 ms, st
 first and overlapped with the keyword lanes), or the other way round. Pairing two
 models from different spaces would compare meaningless numbers, so it is refused.
 
-Not a setting: measured on the dev data no pairing beat one model for both sides
-(docs/embeddings.md), so it is offered to library users and for the next experiment
-(memories re-embedded by the full model in the background), as
+Not a setting: measured on the dev data no pairing beat one model for both sides, the
+full model for memories with a static query table included (docs/embeddings.md), so it
+is offered to library users and for experiments (``--query-model`` of
+``benchmarks/retrieval_quality.py`` and ``scripts/fit_fusion.py``), as
 ``MemoryEngine(settings, embedder=PairedEmbedder(StaticEmbedder(), OnnxEmbedder()))``.
 """
 

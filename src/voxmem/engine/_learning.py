@@ -38,6 +38,7 @@ from ..extraction import (
     Transcript,
     TranscriptTurn,
 )
+from ..extraction.redaction import kept_from_metadata
 from ..models import Scope, iso
 from ..store import ExtractionDone, FactWrite, Store, encode_record
 from ._analysis import analyze, normalize_line
@@ -198,7 +199,8 @@ class Learner:
                 caller_name=caller.name if caller else None,
                 turns=[TranscriptTurn(turn_id=t.turn_id, user_text=t.user_text,
                                       assistant_text=t.assistant_text, created_at=t.created_at,
-                                      interrupted=t.interrupted) for t in turns])
+                                      interrupted=t.interrupted,
+                                      kept=kept_from_metadata(t.metadata)) for t in turns])
             facts = await self._extract(transcript) if turns else []
             written = await self.write_facts(scope, facts, session_id=session_id)
             await self._append(encode_record(ExtractionDone(

@@ -34,6 +34,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from ..embeddings import Embedder, query_side
 from ._analysis import STOPWORDS, analyze
 from ._index import HybridIndex, IntArray, PerIndex
 from ._ranked import distinct as _distinct
@@ -414,7 +415,9 @@ class TopicModel:
         return cosine, match
 
 
-def topic_model(embedder: object) -> TopicModel | None:
+def topic_model(embedder: Embedder) -> TopicModel | None:
     """The topic features' model for ``embedder``, or None when it has no token vectors
-    (the ONNX and remote embedders: their vectors are not a mean of word vectors)."""
-    return TopicModel(embedder) if isinstance(embedder, TokenVectors) else None
+    (the ONNX and remote embedders: their vectors are not a mean of word vectors). For a
+    ``PairedEmbedder`` it is the query model's: the features compare the query's words."""
+    words = query_side(embedder)
+    return TopicModel(words) if isinstance(words, TokenVectors) else None

@@ -68,6 +68,9 @@ class TranscriptTurn:
     assistant_text: str
     created_at: float
     interrupted: bool = False
+    #: facts the caller declared that redaction took out of ``user_text`` and the policy
+    #: keeps (a declared allergy: "Allergic to peanuts"); read when the turn was saved
+    kept: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

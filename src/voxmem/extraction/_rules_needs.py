@@ -119,7 +119,9 @@ def constraints(t: TurnView) -> list[Candidate]:
 
 
 _ALLERGEN_END = re.compile(r"\s+(?:so|but|because|and\s+(?:i|i'm|my|we|it|that|also)|which|"
-                           r"that|if|when|pretty|really|very|quite|too|as\s+well)\b.*$", re.I)
+                           r"that|if|when|pretty|really|very|quite|too|as\s+well|by\s+the\s+way|btw|"
+                           r"just\s+so|for\s+(?:the\s+record|what\s+it's\s+worth)|though|"
+                           r"actually|you\s+know|i\s+think|i\s+guess)\b.*$", re.I)
 _NOT_AN_ALLERGEN = re.compile(r"^(?:anything|nothing|it|that|this|them|something|stuff|"
                               r"everything|my|his|her|their|severe|serious|bad|mild|slight|"
                               r"terrible|real|known|little|big|an?)\b", re.IGNORECASE)
@@ -132,7 +134,14 @@ def declared_allergies(t: TurnView, text: str) -> list[Candidate]:
     transcript loses the allergy, the fact keeps it (SensitivePolicy.allergy_constraints).
     Only first-person statements count; a pet's or a child's allergy is not the caller's.
     """
-    out: list[Candidate] = []
+    return [t.candidate(fact, "constraint", None, 0.8, offset)
+            for fact, offset in allergy_statements(text)]
+
+
+def allergy_statements(text: str) -> list[tuple[str, int]]:
+    """Each allergy the caller declares in ``text`` as its fact ("Allergic to penicillin",
+    "Has a nut allergy") and where it was said."""
+    out: list[tuple[str, int]] = []
     for offset, sentence in sentences(text):
         if sentence.rstrip().endswith("?"):
             continue  # "am I allergic to ...?" / "is it ok if i'm allergic to nuts?"
@@ -140,16 +149,14 @@ def declared_allergies(t: TurnView, text: str) -> list[Candidate]:
             what = m.group("what")
             if what and not _NOT_AN_ALLERGEN.match(what):
                 article = "an" if what[0] in "aeiou" else "a"
-                out.append(t.candidate(f"Has {article} {what.lower()} allergy", "constraint",
-                                       None, 0.8, offset + m.start()))
+                out.append((f"Has {article} {what.lower()} allergy", offset + m.start()))
                 continue
             if not what:
                 what = _ALLERGEN_END.sub("", capture_phrase(sentence, m.end()))
                 what = clean_object(what)
             what = what.lower()
             if what and not _NOT_AN_ALLERGEN.match(what) and len(what.split()) <= 5:
-                out.append(t.candidate(f"Allergic to {what}", "constraint", None, 0.8,
-                                       offset + m.start()))
+                out.append((f"Allergic to {what}", offset + m.start()))
     return out
 
 

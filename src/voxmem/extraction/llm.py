@@ -37,6 +37,7 @@ import httpx
 
 from .._exceptions import VoxmemError
 from ._base import FACT_KINDS, MAX_FACT_CHARS, ExtractedFact, Transcript
+from ._kept import kept_candidates
 from ._select import Candidate, select_facts
 from .sensitive import DEFAULT_POLICY, SensitivePolicy, redact
 
@@ -390,6 +391,7 @@ class LLMExtractor:
                     except (ValueError, UnicodeDecodeError) as exc:
                         problem = f"invalid model output: {exc}"
                     else:
+                        candidates.extend(kept_candidates(transcript))
                         return select_facts(candidates, policy=self.policy)
             logger.warning("LLM extraction attempt %d/%d for session %s failed: %s",
                            attempt, attempts, transcript.session_id, problem)

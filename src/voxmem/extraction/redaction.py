@@ -33,9 +33,11 @@ from collections.abc import Hashable
 from typing import Any
 
 from ._context import asked_for, find_answer_values, find_echoes, is_short_wait
+from ._kept import KEPT_KEY, kept_constraints, kept_from_metadata
 from .sensitive import DEFAULT_POLICY, SensitivePolicy, find_sensitive, luhn_valid
 
-__all__ = ["RedactedTurn", "Redactor", "redact_turn_text", "redact_value"]
+__all__ = ["KEPT_KEY", "RedactedTurn", "Redactor", "kept_from_metadata", "redact_turn_text",
+           "redact_value"]
 
 #: Sessions whose last agent words are remembered for context; the oldest are forgotten.
 DEFAULT_SESSIONS_KEPT = 10_000
@@ -254,11 +256,15 @@ class Redactor:
                 self._context.move_to_end(session_id)
                 while len(self._context) > self._sessions_kept:
                     self._context.popitem(last=False)
+        meta: dict[str, Any] = self.value(dict(metadata or {}))
+        if user != user_text and (kept := kept_constraints(user_text, self.policy)):
+            # The redacted text no longer says it; the learner reads it from here.
+            meta[KEPT_KEY] = kept
         return RedactedTurn(
             user_text=user,
             assistant_text=assistant,
             tool_calls=[self.value(c) for c in (tool_calls or [])],
-            metadata=self.value(dict(metadata or {})),
+            metadata=meta,
         )
 
     def value(self, value: Any, *, field: str | None = None, about_caller: bool = False) -> Any:

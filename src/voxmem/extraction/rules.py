@@ -29,6 +29,7 @@ import re
 
 from ._base import MAX_FACTS, ExtractedFact, Transcript
 from ._context import asked_for
+from ._kept import kept_candidates
 from ._learned import TurnClassifier, default_classifier, learned_candidates, settle_kinds
 from ._rules_addressed import ADDRESS_RULES
 from ._rules_agent import AGENT_RULES, JOIN_ONLY, RECURS, extra_commitment
@@ -345,6 +346,7 @@ class RuleExtractor:
         if classifier is not None:
             candidates.extend(learned_candidates(classifier, views, candidates))
             candidates = settle_kinds(classifier, views, candidates)
+        candidates.extend(kept_candidates(transcript))
         return select_facts(
             [as_diet(c) for c in candidates],
             policy=self.policy,

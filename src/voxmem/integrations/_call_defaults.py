@@ -21,6 +21,7 @@ __all__ = [
     "RECALL_CACHE_SIZE",
     "RECALL_TIMINGS_KEPT",
     "SAVE_TIMEOUT_S",
+    "failure",
 ]
 
 #: Deadline of the per-turn recall, queueing included (SPEC §1; the engine's own default).
@@ -48,3 +49,11 @@ RECALL_TIMINGS_KEPT = 1000
 DEFAULT_COMPACT_AFTER_TOKENS = 1000
 #: ...keeping this many of the latest messages word for word.
 DEFAULT_COMPACT_KEEP_LAST_TURNS = DEFAULT_KEEP_LAST_TURNS
+
+
+def failure(exc: BaseException, timeout_s: float) -> str:
+    """What a lost save or session end is logged with. A deadline's ``TimeoutError`` has
+    no message, which left an operator with "()" and no cause."""
+    if isinstance(exc, TimeoutError) and not str(exc):
+        return f"no answer within {timeout_s:g} s"
+    return str(exc) or type(exc).__name__

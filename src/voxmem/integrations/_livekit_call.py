@@ -49,6 +49,7 @@ from ._call_defaults import (
     RECALL_CACHE_SIZE,
     RECALL_TIMINGS_KEPT,
     SAVE_TIMEOUT_S,
+    failure,
 )
 from ._livekit_context import DEFAULT_RECALL_ROLE, CompactionOptions, RecallRole
 from ._livekit_identity import CallerIdentity
@@ -325,7 +326,8 @@ class CallMemory:
                 metadata=metadata, interrupted=turn.interrupted), timeout=SAVE_TIMEOUT_S)
         except Exception as exc:  # a lost save is logged, the call goes on
             self.save_failures += 1
-            log.warning("could not save a turn of caller %s (%s)", self.identity.user_id, exc)
+            log.warning("could not save a turn of caller %s (%s)", self.identity.user_id,
+                        failure(exc, SAVE_TIMEOUT_S))
         else:
             self.saves += 1
 
@@ -387,7 +389,7 @@ class CallMemory:
                             exc)
             except Exception as exc:
                 log.warning("could not end the memory session of caller %s (%s)",
-                            self.identity.user_id, exc)
+                            self.identity.user_id, failure(exc, END_SESSION_TIMEOUT_S))
                 return
             else:
                 self.report_location = f"voxmem:session/{self.session_id}"
@@ -398,7 +400,7 @@ class CallMemory:
                 timeout=END_SESSION_TIMEOUT_S)
         except Exception as exc:
             log.warning("could not end the memory session of caller %s (%s)",
-                        self.identity.user_id, exc)
+                        self.identity.user_id, failure(exc, END_SESSION_TIMEOUT_S))
 
     async def _close_client(self) -> None:
         if self._owns_client and self.client is not None:

@@ -58,6 +58,7 @@ from ._call_defaults import (
     RECALL_CACHE_SIZE,
     RECALL_TIMINGS_KEPT,
     SAVE_TIMEOUT_S,
+    failure,
 )
 from ._instructions import MEMORY_PLACEHOLDER, render_memory_instructions
 from ._livekit_identity import CallerIdentity, normalize_e164
@@ -443,7 +444,8 @@ class MemoryProcessor(FrameProcessor):
                 interrupted=turn.interrupted), timeout=SAVE_TIMEOUT_S)
         except Exception as exc:  # a lost save is logged, the call goes on
             self.save_failures += 1
-            log.warning("could not save a turn of caller %s (%s)", self.identity.user_id, exc)
+            log.warning("could not save a turn of caller %s (%s)", self.identity.user_id,
+                        failure(exc, SAVE_TIMEOUT_S))
         else:
             self.saves += 1
 
@@ -474,7 +476,7 @@ class MemoryProcessor(FrameProcessor):
                 return  # never opened: nothing was said to this caller's memory
             # Words the caller said that the call ended before answering are kept too.
             if not await self._turns.finish(self.close_timeout_s):
-                log.warning("memory saves still pending after %.0f s at the end of the "
+                log.warning("memory saves still pending after %g s at the end of the "
                             "call", self.close_timeout_s)
             await asyncio.wait([self._open_task])
             try:
@@ -483,7 +485,8 @@ class MemoryProcessor(FrameProcessor):
                     timeout=min(END_SESSION_TIMEOUT_S, self.close_timeout_s))
             except Exception as exc:
                 log.warning("could not end the memory session of caller %s (%s)",
-                            self.identity.user_id, exc)
+                            self.identity.user_id,
+                            failure(exc, min(END_SESSION_TIMEOUT_S, self.close_timeout_s)))
         finally:
             if self._compaction is not None:
                 self._compaction.cancel()

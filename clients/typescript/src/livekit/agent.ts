@@ -20,6 +20,8 @@ export type MemoryAgentOptions<UserData> = Omit<voice.AgentOptions<UserData>, "i
   defaultCountryCode?: string;
   searchTimeoutMs?: number;
   preloadTimeoutMs?: number;
+  /** Longest wait for queued saves (and for ending the session) when the call ends. */
+  closeTimeoutMs?: number;
   lanes?: string[];
 };
 
@@ -50,17 +52,23 @@ export class MemoryAgent<UserData = unknown> extends voice.Agent<UserData> {
   readonly client: VoiceClient;
   private readonly template: string;
   private readonly explicitIdentity: CallerIdentity | undefined;
-  private readonly memoryOptions: { searchTimeoutMs?: number; preloadTimeoutMs?: number; lanes?: string[]; defaultCountryCode?: string };
+  private readonly memoryOptions: {
+    searchTimeoutMs?: number;
+    preloadTimeoutMs?: number;
+    closeTimeoutMs?: number;
+    lanes?: string[];
+    defaultCountryCode?: string;
+  };
   private memoryOfCall: CallMemory | undefined;
   private memoryReady: Promise<CallMemory> | undefined;
 
   constructor(options: MemoryAgentOptions<UserData>) {
-    const { client, instructions, identity, defaultCountryCode, searchTimeoutMs, preloadTimeoutMs, lanes, ...agentOptions } = options;
+    const { client, instructions, identity, defaultCountryCode, searchTimeoutMs, preloadTimeoutMs, closeTimeoutMs, lanes, ...agentOptions } = options;
     super({ ...agentOptions, instructions: renderMemoryInstructions(instructions, "") });
     this.client = client;
     this.template = instructions;
     this.explicitIdentity = identity;
-    this.memoryOptions = { searchTimeoutMs, preloadTimeoutMs, defaultCountryCode, ...(lanes ? { lanes } : {}) };
+    this.memoryOptions = { searchTimeoutMs, preloadTimeoutMs, closeTimeoutMs, defaultCountryCode, ...(lanes ? { lanes } : {}) };
   }
 
   /** The memory of the current call (after the agent entered a session). */

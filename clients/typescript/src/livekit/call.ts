@@ -18,6 +18,17 @@ import type { CallerIdentity } from "./identity.js";
 export const DEFAULT_SEARCH_TIMEOUT_MS = 250;
 /** Deadline of the session-start preload (start_session + preload). */
 export const DEFAULT_PRELOAD_TIMEOUT_MS = 1500;
+/**
+ * How long the end of a call waits for its queued saves, and for ending the voxmem
+ * session, before it gives up (logged). A job's shutdown waits for the end of the call,
+ * and a stalled runtime would otherwise hold it for the client's request timeout per
+ * queued save. The Python integration's bounds.
+ */
+export const DEFAULT_CLOSE_TIMEOUT_MS = 30_000;
+/** How long one turn's save may take before it is logged as lost. */
+const SAVE_TIMEOUT_MS = 10_000;
+/** How long ending the voxmem session may take at the end of a call. */
+const END_SESSION_TIMEOUT_MS = 10_000;
 /** Lanes of a per-turn recall: the profile and recent turns are in the preload already. */
 export const DEFAULT_TURN_LANES = ["permanent", "org"];
 /** Id prefix of the system message a recall is inserted as. */
@@ -68,6 +79,8 @@ export interface CallMemoryOptions {
   identity: CallerIdentity;
   searchTimeoutMs?: number;
   preloadTimeoutMs?: number;
+  /** Longest wait for queued saves at the end of the call (and for ending the session). */
+  closeTimeoutMs?: number;
   /** Lanes of each turn's recall (`undefined`: every lane). */
   lanes?: string[] | undefined;
   sessionMetadata?: Record<string, unknown>;
@@ -87,6 +100,7 @@ export class CallMemory {
   readonly identity: CallerIdentity;
   readonly searchTimeoutMs: number;
   readonly preloadTimeoutMs: number;
+  readonly closeTimeoutMs: number;
   readonly lanes: string[] | undefined;
   /** The voxmem session id of this call once opened. */
   sessionId: string | undefined;
@@ -109,6 +123,7 @@ export class CallMemory {
     this.identity = options.identity;
     this.searchTimeoutMs = options.searchTimeoutMs ?? DEFAULT_SEARCH_TIMEOUT_MS;
     this.preloadTimeoutMs = options.preloadTimeoutMs ?? DEFAULT_PRELOAD_TIMEOUT_MS;
+    this.closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
     this.lanes = "lanes" in options ? options.lanes : DEFAULT_TURN_LANES;
     this.sessionMetadata = options.sessionMetadata ?? {};
   }
@@ -269,7 +284,7 @@ export class CallMemory {
     if (turn.assistantItemId) metadata["assistant_item_id"] = turn.assistantItemId;
     if (turn.unanswered) metadata["unanswered"] = true;
     try {
-      await (this.client as VoiceClient).saveResponse({
+      const saved = (this.client as VoiceClient).saveResponse({
         user: this.identity.toUser(),
         userText: turn.userTexts.join("\n"),
         assistantText: turn.assistantText,
@@ -279,6 +294,11 @@ export class CallMemory {
         metadata,
         interrupted: turn.interrupted,
       });
+      // The next turn's save must not queue behind a runtime that stopped answering.
+      if ((await withDeadline(saved.then(() => true), SAVE_TIMEOUT_MS)) === undefined) {
+        saved.catch(() => undefined);
+        throw new Error(`no answer within ${SAVE_TIMEOUT_MS / 1000} s`);
+      }
       this.saves += 1;
     } catch (error) {
       this.saveFailures += 1;
@@ -299,10 +319,17 @@ export class CallMemory {
       // The caller spoke and the call ended before an answer: keep their words.
       this.enqueue(this.takeTurn("", undefined, false, true));
     }
-    await this.saving;
+    if ((await withDeadline(this.saving.then(() => true), this.closeTimeoutMs)) === undefined) {
+      log.warn(`memory saves still pending after ${this.closeTimeoutMs} ms at the end of the call`);
+    }
     if (this.opening !== undefined) await this.opening;
+    const endMs = Math.min(END_SESSION_TIMEOUT_MS, this.closeTimeoutMs);
     try {
-      await (this.client as VoiceClient).endSession({ user: this.identity.toUser(), reason, sessionId: this.sessionId });
+      const ended = (this.client as VoiceClient).endSession({ user: this.identity.toUser(), reason, sessionId: this.sessionId });
+      if ((await withDeadline(ended.then(() => true), endMs)) === undefined) {
+        ended.catch(() => undefined);
+        throw new Error(`no answer within ${endMs} ms`);
+      }
     } catch (error) {
       log.warn(`could not end the memory session of caller ${this.identity.userId} (${String(error)})`);
     }

@@ -47,6 +47,22 @@ def _is_public(path: str) -> bool:
     return path == "/login" or path.startswith(STATIC_PREFIX + "/")
 
 
+def _routed(path: str) -> str:
+    """``path`` as routed. Caller and call ids are the integrator's and may hold ``/``
+    (``acme/42``, a room path, base64); the router matches the percent-decoded path, so
+    their parameters take any characters. A route with more after the id is registered
+    first (see :func:`_most_specific_first`) so ``/callers/{id}`` does not swallow
+    ``/callers/{id}/forget``."""
+    return path.replace("{user_id}", "{user_id:path}").replace("{session_id}",
+                                                               "{session_id:path}")
+
+
+def _most_specific_first(paths: list[str]) -> list[str]:
+    """Longer templates first: an id's page after its sub-pages (a stable sort keeps the
+    declared order otherwise)."""
+    return sorted(paths, key=lambda path: -path.count("/"))
+
+
 class Dashboard:
     """The dashboard of one runtime: its routes, and what its token gate lets through.
 
@@ -101,15 +117,17 @@ class Dashboard:
             Route("/login", login_get, methods=["GET"]),
             Route("/login", login_post, methods=["POST"]),
         ]
+        pages = {path: handler for path, handler, _summary, _twin in PAGES}
+        twins = [path for path, _handler, _summary, twin in PAGES if twin]
         # JSON twins first: "/callers/{user_id}" would otherwise swallow "x.json".
-        for path, handler, _summary, twin in PAGES:
-            if twin:
-                routes.append(Route(("" if path == "/" else path) + ".json",
-                                    read_view(dash, handler), methods=["GET"]))
-        routes += [Route(path, read_view(dash, handler), methods=["GET"])
-                   for path, handler, _summary, _twin in PAGES]
-        routes += [Route(path, write_action(dash, handler), methods=["POST"])
-                   for path, handler in ACTIONS]
+        routes += [Route(_routed(("" if path == "/" else path) + ".json"),
+                         read_view(dash, pages[path]), methods=["GET"])
+                   for path in _most_specific_first(twins)]
+        routes += [Route(_routed(path), read_view(dash, pages[path]), methods=["GET"])
+                   for path in _most_specific_first(list(pages))]
+        actions = dict(ACTIONS)
+        routes += [Route(_routed(path), write_action(dash, actions[path]), methods=["POST"])
+                   for path in _most_specific_first(list(actions))]
         routes.append(Mount(STATIC_PREFIX, StaticFiles(directory=Path(__file__).parent /
                                                        "static"), name="static"))
         return routes
