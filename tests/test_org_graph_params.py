@@ -14,7 +14,8 @@ import pytest
 
 from voxmem import Settings
 from voxmem.engine import MemoryEngine, _org_params
-from voxmem.engine._org_file import MAGIC, org_vector_path
+from voxmem.engine._org_file import MAGIC
+from voxmem.engine._org_location import org_vector_path
 from voxmem.engine._org_memory import OrgMemory
 from voxmem.engine._org_params import LARGE_GRAPH, SMALL_GRAPH, search_ef
 from voxmem.engine._org_vectors import OrgVectors
@@ -156,7 +157,7 @@ async def test_a_file_saved_with_older_parameters_is_read_then_rebuilt_and_saved
     try:
         await engine.create_index(T, P, "kb", [{"id": f"d{i}", "text": t, "metadata": {}}
                                                for i, t in enumerate(TEXTS)])
-        path = org_vector_path(settings.data_path, engine.store, T, P)
+        path = org_vector_path(settings.data_path, engine.org.store_id, T, P)
     finally:
         await engine.close()
     header = _header(path)

@@ -10,9 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests._org import saved_vector_file
 from voxmem import Settings
 from voxmem.engine import MemoryEngine
-from voxmem.engine._org_file import exact_path, org_vector_path
+from voxmem.engine._org_file import exact_path
+from voxmem.engine._org_location import org_vector_path
 from voxmem.engine._org_memory import OrgMemory
 from voxmem.engine._org_snapshot import rows_path
 
@@ -94,7 +96,7 @@ async def test_vector_file_is_reloaded_and_reconciled_with_the_store(
     await _build(settings, docs)
     engine = await _reopen(settings)
     try:
-        path = org_vector_path(settings.data_path, engine.store, T, P)
+        path = org_vector_path(settings.data_path, engine.org.store_id, T, P)
         assert path.exists()
         assert _org(engine).vectors_from == "file"
         assert "Store 7 " in (await _texts(engine, "Store 7 on Harbour Street"))[0]
@@ -129,7 +131,7 @@ async def test_damaged_vector_file_is_rebuilt_from_the_store(
                        for i in range(40)])
     await _build(settings, docs)
     engine = MemoryEngine(settings)
-    path = org_vector_path(settings.data_path, engine.store, T, P)
+    path = saved_vector_file(settings.data_path)
     raw = bytearray(path.read_bytes())
     if damage == "flip":
         raw[len(raw) // 2] ^= 0xFF
@@ -295,7 +297,7 @@ async def test_exact_vectors_are_saved_with_the_graph_and_read_after_a_restart(
     engine = await _reopen(settings)
     try:
         org = _org(engine)
-        path = org_vector_path(settings.data_path, engine.store, T, P)
+        path = org_vector_path(settings.data_path, engine.org.store_id, T, P)
         assert org.vectors_from == "file" and exact_path(path).exists()
         assert org.index.ann is not None
         # Read from the saved file: nothing was copied into the scratch file.

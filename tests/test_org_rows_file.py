@@ -13,7 +13,7 @@ import pytest
 
 from voxmem import Settings
 from voxmem.engine import MemoryEngine
-from voxmem.engine._org_file import org_vector_path
+from voxmem.engine._org_location import org_vector_path
 from voxmem.engine._org_memory import OrgMemory
 from voxmem.engine._org_snapshot import read_rows, rows_path
 
@@ -58,7 +58,7 @@ async def _answers(engine: MemoryEngine) -> list[tuple[list[float], set[tuple[st
 
 
 def _paths(settings: Settings, engine: MemoryEngine) -> tuple[Path, Path]:
-    vectors = org_vector_path(settings.data_path, engine.store, T, P)
+    vectors = org_vector_path(settings.data_path, engine.org.store_id, T, P)
     return vectors, rows_path(vectors)
 
 

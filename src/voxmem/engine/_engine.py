@@ -186,10 +186,10 @@ class MemoryEngine:
         if self._started:
             return
         limit_arenas()  # before this engine's first thread (see _malloc.py)
-        await asyncio.get_running_loop().run_in_executor(
-            None, private_dir, Path(self.settings.data_path))
+        await asyncio.to_thread(private_dir, Path(self.settings.data_path))
         await self.store.open()
         try:
+            await self.org.open()
             await self.directory.load()
             await self.writes.open()
         except BaseException:

@@ -369,7 +369,14 @@ class HybridIndex:
 
     def search(self, terms: Sequence[str], vector: FloatArray | None, k: int,
                where: Where | None = None) -> tuple[Ranked, Ranked]:
-        """BM25 and cosine top ``k`` under one filter, resolved once under the lock."""
+        """BM25 and cosine top ``k`` under one filter, resolved once under the lock.
+
+        An approximate index's graph is walked before the lock is taken
+        (``OrgVectors.propose``): a keyword search of this index meanwhile (the org lane
+        runs its two halves side by side) need not wait for the walk.
+        """
+        ann = self.vectors.ann
+        proposal = ann.propose(vector, k) if ann is not None and vector is not None else None
         with self._lock:
             n = self.columns.n
             if not n or not self.columns.live:
@@ -382,8 +389,8 @@ class HybridIndex:
                 # to check than it could save.
                 return Ranked.empty(), Ranked.empty()
             keyword = self._bm25(terms, k, n, members, ok)
-            dense = (self.vectors.search(vector, k, n, members, ok) if vector is not None
-                     else Ranked.empty())
+            dense = (self.vectors.search(vector, k, n, members, ok, proposal)
+                     if vector is not None else Ranked.empty())
         return keyword, dense
 
     def idf(self, terms: Sequence[str]) -> list[float]:

@@ -1,7 +1,8 @@
 """The org vector index persisted next to the store, so a restart does not rebuild it.
 
 One file per (store, project) in the runtime's data directory, also for Postgres (the
-graph is a cache of vectors the store holds). Layout::
+graph is a cache of vectors the store holds), named by the store's identity
+(``_org_location.py``). Layout::
 
     MAGIC (8 bytes) | header length (u32, little endian) | header (JSON) | body
 
@@ -39,12 +40,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
 import logging
 import mmap
 import os
-import re
 import secrets
 import struct
 import zlib
@@ -61,8 +60,8 @@ from ._org_params import SMALL_GRAPH, GraphParams
 from ._org_snapshot import checksum, checksum_bytes, checksum_step
 from ._org_vectors import FloatArray, IntArray, OrgVectors
 
-__all__ = ["SavedVectors", "adopt_saved", "exact_path", "org_vector_path", "read_vectors",
-           "save_graph", "store_key", "write_exact", "write_vectors"]
+__all__ = ["SavedVectors", "adopt_saved", "exact_path", "read_vectors", "save_graph",
+           "write_exact", "write_vectors"]
 
 log = logging.getLogger("voxmem.engine")
 
@@ -80,7 +79,6 @@ _EXACT_HEADER = struct.Struct("<8s16sIQ")
 EXACT_FIRST = 64
 #: Rows copied per read while saving the exact vectors (6 MB at 384 dimensions).
 _EXACT_SLICE = 4_096
-_PASSWORD = re.compile(r"(password=|://[^:/@]*:)[^ @]*")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -101,24 +99,6 @@ class SavedVectors:
     format: int = FORMAT
     #: the parameters the graph was built with
     params: GraphParams = SMALL_GRAPH
-
-
-def store_key(store: object) -> str:
-    """A short stable name for the store's location (its path or connection target).
-
-    Secrets never enter it (the password is cut before hashing), and it only names the
-    file: a file from another store sharing the directory is reconciled, not trusted.
-    """
-    where = getattr(store, "path", None) or getattr(store, "_conninfo", None) or ""
-    masked = _PASSWORD.sub(r"\1", str(where))
-    text = f"{type(store).__name__}:{masked}"
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def org_vector_path(data_dir: Path, store: object, tenant_id: str, project_id: str) -> Path:
-    """Where a project's org vector index is saved."""
-    project = hashlib.sha256(f"{tenant_id}\0{project_id}".encode()).hexdigest()[:16]
-    return data_dir / "org-vectors" / f"{store_key(store)}-{project}.usearch"
 
 
 def exact_path(vector_file: Path) -> Path:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -28,12 +29,14 @@ from ._chunking import chunk_text
 from ._ids import new_id
 from ._index import FloatArray, Ranked
 from ._lanes import LaneRunner
-from ._org_file import org_vector_path
+from ._org_location import adopt_legacy_files, org_vector_path
 from ._org_memory import ORG_SAVE_INTERVAL_S, OrgMemory
 from ._rank import RankParams
 from ._recall import Query, doc_hit, org_dense_phase, org_keyword_phase, search_org_lane
 
 __all__ = ["OrgKnowledge", "fallback_query"]
+
+log = logging.getLogger("voxmem.engine")
 
 ORG_REFRESH_S = 5.0
 #: Words of a turn the store's full-text search gets while the warm index loads.
@@ -82,6 +85,12 @@ class OrgKnowledge:
         #: projects whose damaged org index is being loaded again
         self._replacing: set[tuple[str, str]] = set()
         self._index_locks: dict[tuple[str, str, str], asyncio.Lock] = {}
+        #: the store's identity, which names the org index files (:meth:`open`)
+        self.store_id = ""
+
+    async def open(self) -> None:
+        """Read the store's identity (the store is open)."""
+        self.store_id = await self._store.store_id()
 
     def memory(self, tenant_id: str, project_id: str) -> OrgMemory:
         """The project's warm org index, starting its load (or refresh) when due."""
@@ -103,8 +112,24 @@ class OrgKnowledge:
         return org
 
     async def _load(self, org: OrgMemory) -> None:
+        await self._place(org)
         await org.load(self._store)
         await self._upgrade(org)
+
+    async def _place(self, org: OrgMemory) -> None:
+        """Name ``org``'s files by the store's identity (read now if this engine was not
+        started: it shares an open store) and adopt files of the older names."""
+        try:
+            if not self.store_id:
+                self.store_id = await self._store.store_id()
+            if org.vector_file is None:
+                org.vector_file = org_vector_path(self._data_path, self.store_id,
+                                                  org.tenant_id, org.project_id)
+            await adopt_legacy_files(self._data_path, self._store, self.store_id,
+                                     org.tenant_id, org.project_id)
+        except Exception as exc:  # the load goes on, from the store
+            log.warning("placing the saved org index of project %s failed: %s",
+                        org.project_id, exc)
 
     async def _upgrade(self, org: OrgMemory) -> None:
         try:
@@ -129,9 +154,13 @@ class OrgKnowledge:
         self._orgs.pop((tenant_id, project_id), None)
 
     def _new(self, tenant_id: str, project_id: str) -> OrgMemory:
-        path = org_vector_path(self._data_path, self._store, tenant_id, project_id)
+        # Unknown until the store's identity is read (an engine that shares an open
+        # store without being started): the load names the files (_place).
+        path = (org_vector_path(self._data_path, self.store_id, tenant_id, project_id)
+                if self.store_id else None)
         return OrgMemory(tenant_id, project_id, self._embedder.dimensions, vector_file=path,
-                         model=self._embedder.name)
+                         model=self._embedder.name,
+                         scratch_dir=self._data_path / "org-vectors")
 
     async def save_all(self) -> None:
         """Write every loaded org index's vector file (at close: the next start maps it)."""
@@ -151,6 +180,7 @@ class OrgKnowledge:
             versions = await self._store.index_versions(org.tenant_id, org.project_id)
             if (force or versions != org.versions) and org.ready.is_set():
                 fresh = self._new(org.tenant_id, org.project_id)
+                await self._place(fresh)
                 await fresh.load(self._store)
                 if fresh.load_error is None:
                     self._orgs[key] = fresh

@@ -69,13 +69,15 @@ class OrgMemory:
     """
 
     def __init__(self, tenant_id: str, project_id: str, dimensions: int, *,
-                 vector_file: Path | None = None, model: str = "") -> None:
+                 vector_file: Path | None = None, model: str = "",
+                 scratch_dir: Path | None = None) -> None:
         self.tenant_id = tenant_id
         self.project_id = project_id
         # Payloads and exact vectors in scratch files next to the vector file (not on a
         # tmpfs, where they would be as resident as arrays): ~1.5 GB at a million
         # chunks that need not be in anonymous memory (docs/performance.md).
-        self._scratch = vector_file.parent if vector_file is not None else None
+        self._scratch = scratch_dir or (vector_file.parent if vector_file is not None
+                                        else None)
         self.index = self._empty_index(dimensions)
         self.versions: dict[str, int] = {}
         self.ready = asyncio.Event()

@@ -13,9 +13,22 @@ its size calls for better ones.
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from ._org_codes import ANN_DTYPE
+
+if TYPE_CHECKING:
+    from usearch.index import Index
+
+FloatArray = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int64]
 
 __all__ = ["ANN_CONNECTIVITY", "ANN_EXPANSION_ADD", "ANN_EXPANSION_SEARCH", "LARGE_GRAPH",
-           "LARGE_GRAPH_FROM", "SMALL_GRAPH", "GraphParams", "graph_params", "search_ef"]
+           "LARGE_GRAPH_FROM", "SMALL_GRAPH", "Exported", "GraphParams", "Proposal",
+           "graph_params", "new_index", "search_ef"]
 
 #: HNSW parameters, chosen on real text embeddings (benchmarks/org_vectors.py and
 #: benchmarks/org_scale.py; figures in docs/performance.md). efConstruction 256: at
@@ -91,3 +104,31 @@ def search_ef(size: int, connectivity: int = ANN_CONNECTIVITY) -> int:
         return ANN_EXPANSION_SEARCH
     grown = ANN_EXPANSION_SEARCH * (size / start) ** power
     return min(most, int(grown))
+
+
+def new_index(dimensions: int, params: GraphParams) -> Index:
+    """A new, empty usearch graph built with ``params``."""
+    # Imported on first use: usearch takes ~0.3-1 s to import, and a process that never
+    # searches org knowledge (a client, a caller-only engine) should not pay it.
+    from usearch.index import Index
+
+    return Index(ndim=dimensions, metric="ip", dtype=ANN_DTYPE,
+                 connectivity=params.connectivity, expansion_add=params.expansion_add,
+                 expansion_search=ANN_EXPANSION_SEARCH)
+
+
+class Exported(NamedTuple):
+    """What :meth:`OrgVectors.export` saved, for the file that wraps the graph."""
+
+    center: FloatArray
+    keys: IntArray
+    positions: IntArray
+    scale: float
+    params: GraphParams
+
+
+class Proposal(NamedTuple):
+    """A graph walk's candidate keys, best first, and the graph's generation it saw."""
+
+    generation: int
+    keys: IntArray

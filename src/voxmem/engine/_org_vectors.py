@@ -29,8 +29,13 @@ first flush of added vectors or save of a changed graph loads a copy first
 New vectors first land in an exactly-scanned *pending* buffer (an add on the event loop
 costs a copy); :meth:`OrgVectors.flush` moves them into the graph in slices off the event
 loop. usearch is not safe for concurrent calls from several Python threads (a search
-during an add can read a half-linked node), so every call into it holds the index
-lock; a slice is small enough that a search waits at most a few milliseconds.
+during an add can read a half-linked node), so every call into it holds a lock; a
+slice is small enough that a search waits at most a few milliseconds. That lock is the
+graph's own, not the owning index's: a search walks the graph (:meth:`OrgVectors.propose`,
+~7 ms of CPU at a million chunks) without the index lock, so the org lane's keyword
+search of the same index runs beside it; only mapping, filtering and rescoring the
+walk's candidates take the index lock (:meth:`OrgVectors.search`). Both under the index
+lock, the two had run one after the other (docs/performance.md).
 
 Graph parameters by size: ``_org_params.py``. A graph that grows past them is rebuilt
 once from the exact vectors (:meth:`OrgVectors.rebuild`).
@@ -42,22 +47,29 @@ import dataclasses
 import logging
 import os
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, NamedTuple
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-from ._org_codes import ANN_DTYPE, CENTER_SAMPLE, code_scale, encode, encode_query
+from ._org_codes import CENTER_SAMPLE, code_scale, encode, encode_query
 from ._org_exact import ExactRows
-from ._org_params import ANN_EXPANSION_SEARCH, GraphParams, graph_params, search_ef
+from ._org_params import (
+    ANN_EXPANSION_SEARCH,
+    Exported,
+    Proposal,
+    graph_params,
+    new_index,
+    search_ef,
+)
+from ._org_rebuild import REBUILD_THREADS, GraphRebuild
 
 if TYPE_CHECKING:
     from usearch.index import Index
 
-__all__ = ["REBUILD_THREADS", "Exported", "OrgVectors"]
+__all__ = ["REBUILD_THREADS", "Exported", "OrgVectors", "Proposal"]
 
 log = logging.getLogger("voxmem.engine")
 
@@ -65,11 +77,6 @@ FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
-#: Vectors per add call of a rebuild: a cancel (the engine closing) waits at most this.
-REBUILD_SLICE = 1_024
-#: A rebuild in a serving runtime adds on one thread, leaving the other cores to
-#: requests (a million vectors: ~22 min of one core, docs/performance.md).
-REBUILD_THREADS = 1
 #: Vectors moved from the pending buffer into the graph per lock hold. An insert costs
 #: ~0.5-1 ms on a busy core, and searches wait for the lock meanwhile: a few inserts per
 #: hold keep that wait inside the org lane's budget.
@@ -89,17 +96,7 @@ OVERFETCH = 2
 RESCORE_SPARE = 30
 
 
-class Exported(NamedTuple):
-    """What :meth:`OrgVectors.export` saved, for the file that wraps the graph."""
-
-    center: FloatArray
-    keys: IntArray
-    positions: IntArray
-    scale: float
-    params: GraphParams
-
-
-class OrgVectors:
+class OrgVectors(GraphRebuild):
     """Vectors of one project's org chunks, searchable by cosine similarity.
 
     Addressed by :class:`HybridIndex` position. Thread-safe through the lock the owning
@@ -112,7 +109,7 @@ class OrgVectors:
         self._lock = lock or threading.RLock()
         #: how the graph is built (a restored graph: what its file records)
         self.params = graph_params(0)
-        self._ann: Index = _new_index(dimensions, self.params)
+        self._ann: Index = new_index(dimensions, self.params)
         #: set to stop a running :meth:`rebuild` (the engine is closing)
         self._cancel = threading.Event()
         #: every position's exact vector (graph and pending alike), for rescoring
@@ -126,6 +123,11 @@ class OrgVectors:
         #: every chunk, 1 GB of float32 at a million)
         self._pending_pos: list[int] = []
         self._flush_lock = threading.Lock()
+        #: held for every call into usearch (taken after the index lock, never before
+        #: it), and bumped with every change of the graph's content: a walk made before
+        #: a change is made again (:meth:`search`)
+        self._graph_lock = threading.Lock()
+        self._generation = 0
         #: the centre subtracted from every vector in the graph, and the scale of its
         #: int8 codes (see the module doc)
         self._center: FloatArray | None = None
@@ -168,8 +170,10 @@ class OrgVectors:
         with self._lock:
             key = self._key_at(position)
             if key >= 0:
-                if self._viewed is None:  # a view is read-only: settle() removes it
-                    self._ann.remove(key)
+                with self._graph_lock:
+                    if self._viewed is None:  # a view is read-only: settle() removes it
+                        self._ann.remove(key)
+                    self._generation += 1
                 self._pos_of_key[key] = -1
                 self._key_of_pos[position] = -1
                 self.dirty = True
@@ -206,9 +210,10 @@ class OrgVectors:
                         # from the store queues every vector), not rebuilt right after.
                         params = graph_params(backlog)
                         if params != self.params:
-                            self.params = params
-                            self._ann = _new_index(self.dimensions, params)
-                            self._ef = ANN_EXPANSION_SEARCH
+                            with self._graph_lock:
+                                self.params = params
+                                self._ann = new_index(self.dimensions, params)
+                                self._ef = ANN_EXPANSION_SEARCH
                     if self._center is None:
                         # From as many of the first vectors as there are (up to a
                         # sample), not just this slice: measured at 20k real chunks,
@@ -219,8 +224,10 @@ class OrgVectors:
                         self.scale = code_scale(sample - self._center)
                     codes = encode(vectors - self._center, self.scale)
                     keys = np.arange(self._next_key, self._next_key + take, dtype=np.int64)
-                    self._ann.add(keys.astype(np.uint64), codes,
-                                  threads=threads if backlog >= PARALLEL_ADD_MIN else 1)
+                    with self._graph_lock:
+                        self._ann.add(keys.astype(np.uint64), codes,
+                                      threads=threads if backlog >= PARALLEL_ADD_MIN else 1)
+                        self._generation += 1
                     self._map(keys, positions)
                     self._next_key += take
                     del self._pending_pos[:take]
@@ -266,24 +273,41 @@ class OrgVectors:
                 return row.copy()
         return None
 
-    def search(self, query: FloatArray, k: int,
-               allowed: Callable[[IntArray], BoolArray]) -> tuple[IntArray, FloatArray]:
+    def propose(self, query: FloatArray, k: int) -> Proposal:
+        """Walk the graph for ``query`` under the graph's lock only (module doc);
+        :meth:`search` takes the result."""
+        with self._graph_lock:
+            return self._walk(query, k)
+
+    def _walk(self, query: FloatArray, k: int) -> Proposal:
+        # The graph lock is held.
+        if not len(self._ann) or self._center is None:
+            return Proposal(self._generation, np.zeros(0, dtype=np.int64))
+        ef = search_ef(len(self._ann), self.params.connectivity)
+        if ef != self._ef:
+            # usearch has a setter; mypy reads the property from its stub alone
+            self._ann.expansion_search = ef  # type: ignore[misc]
+            self._ef = ef
+        want = min(len(self._ann), max(k * OVERFETCH, k + RESCORE_SPARE))
+        found = self._ann.search(encode_query(query), want, threads=1)
+        return Proposal(self._generation, np.asarray(found.keys, dtype=np.int64))
+
+    def search(self, query: FloatArray, k: int, allowed: Callable[[IntArray], BoolArray],
+               proposal: Proposal | None = None) -> tuple[IntArray, FloatArray]:
         """Up to ``k`` (positions, cosine scores) among positions ``allowed`` accepts.
 
         Call with the lock held (the owning index's search does), so ``allowed`` and the
-        graph describe the same moment.
+        maps describe the same moment. ``proposal``: :meth:`propose`'s walk for this
+        query, made before that lock was taken; walked again here if the graph changed
+        since, so the answer is the one a walk under the lock gives.
         """
         parts_pos: list[IntArray] = []
         parts_score: list[FloatArray] = []
-        if len(self._ann) and self._center is not None:
-            ef = search_ef(len(self._ann), self.params.connectivity)
-            if ef != self._ef:
-                # usearch has a setter; mypy reads the property from its stub alone
-                self._ann.expansion_search = ef  # type: ignore[misc]
-                self._ef = ef
-            want = min(len(self._ann), max(k * OVERFETCH, k + RESCORE_SPARE))
-            found = self._ann.search(encode_query(query), want, threads=1)
-            positions = self._pos_of_key[np.asarray(found.keys, dtype=np.int64)]
+        if proposal is None or proposal.generation != self._generation:
+            with self._graph_lock:
+                proposal = self._walk(query, k)
+        if proposal.keys.shape[0]:
+            positions = self._pos_of_key[proposal.keys]
             positions = positions[positions >= 0]
             # In the graph's order: the spare beyond ``k + RESCORE_SPARE`` covers rows
             # the filter drops, and a kept row that far down is no near-tie of the top
@@ -328,7 +352,7 @@ class OrgVectors:
         parameters it was built with (:attr:`params`, also saved with it). ``view``:
         search ``raw`` in place until :meth:`settle` (``raw`` must stay unchanged).
         """
-        ann = _new_index(self.dimensions, self.params)
+        ann = new_index(self.dimensions, self.params)
         gone = keys[positions < 0]
         if view:
             ann.view(raw)
@@ -336,7 +360,8 @@ class OrgVectors:
             ann.load(raw)
             if gone.shape[0]:
                 ann.remove(gone.astype(np.uint64))
-        with self._lock:
+        with self._lock, self._graph_lock:
+            self._generation += 1
             self._ann = ann
             # The graph's M is the file's (usearch reads it from the graph); later adds
             # use the efConstruction it was built with.
@@ -376,95 +401,28 @@ class OrgVectors:
             if viewed is None:
                 return
             raw, keys = viewed
-            ann = _new_index(self.dimensions, self.params)
+            ann = new_index(self.dimensions, self.params)
             ann.load(raw)
-            with self._lock:
+            with self._lock, self._graph_lock:
                 dead = keys[self._pos_of_key[keys] < 0]
                 if dead.shape[0]:
                     ann.remove(dead.astype(np.uint64))
                 old, self._ann = self._ann, ann
+                self._generation += 1
                 self._ef = ANN_EXPANSION_SEARCH
                 self._viewed = None
             # The view reads the file's bytes: it goes before they are released.
             del old
             del raw, viewed
 
-    @property
-    def needs_rebuild(self) -> bool:
-        """Whether the graph was built with weaker parameters than its size calls for
-        (:func:`graph_params`): :meth:`rebuild` would replace it."""
-        return (len(self._ann) > 0 and self._center is not None
-                and not self.params.covers(graph_params(len(self))))
-
-    def rebuild(self, threads: int = 1) -> bool:
-        """Build the graph again with the parameters its size calls for, from the exact
-        vectors, and swap it in; returns whether it did.
-
-        Minutes of CPU at a million vectors (docs/performance.md): run it off the event
-        loop. usearch releases the GIL while it adds, and the old graph answers
-        searches meanwhile (only the exact rows' reads take the lock, briefly). Vectors
-        queued meanwhile stay pending (scanned exactly) until the next flush; keys
-        removed meanwhile are removed from the new graph before the swap, as in
-        :meth:`settle`. :meth:`close` stops it between slices.
-        """
-        with self._flush_lock:
-            target = graph_params(len(self))
-            if not self.needs_rebuild or self._cancel.is_set():
-                return False
-            with self._lock:
-                keys = np.flatnonzero(self._pos_of_key[: self._next_key] >= 0).astype(
-                    np.int64)
-                positions = self._pos_of_key[keys].copy()
-            if not keys.shape[0]:
-                return False
-            started = time.perf_counter()
-            # A new centre and scale from a sample spread over every vector: the first
-            # flush's were from the few vectors it had (the first upload).
-            sample = positions[np.linspace(0, positions.shape[0] - 1,
-                                           min(CENTER_SAMPLE, positions.shape[0])
-                                           ).astype(np.int64)]
-            vectors = self._exact.get(sample)
-            center = np.mean(vectors, axis=0).astype(np.float32)
-            scale = code_scale(vectors - center)
-            ann = _new_index(self.dimensions, target)
-            # Same keys: the key <-> position maps stay valid across the swap.
-            for lo in range(0, keys.shape[0], REBUILD_SLICE):
-                if self._cancel.is_set():
-                    return False
-                rows = self._exact.get(positions[lo:lo + REBUILD_SLICE])
-                ann.add(keys[lo:lo + REBUILD_SLICE].astype(np.uint64),
-                        encode(rows - center, scale), threads=threads)
-            with self._lock:
-                dead = keys[self._pos_of_key[keys] < 0]
-                if dead.shape[0]:
-                    ann.remove(dead.astype(np.uint64))
-                old, self._ann = self._ann, ann
-                viewed, self._viewed = self._viewed, None
-                self._center, self.scale, self.params = center, scale, target
-                self._ef = ANN_EXPANSION_SEARCH
-                self.dirty = True
-            # A view reads the file's bytes: it goes before they are released.
-            del old, viewed
-        log.info("org vector graph rebuilt for %d vectors with M %d, efConstruction %d "
-                 "in %.0f s", keys.shape[0], target.connectivity, target.expansion_add,
-                 time.perf_counter() - started)
-        return True
-
-    def cancel_rebuild(self, cancel: bool = True) -> None:
-        """Stop a running :meth:`rebuild` at its next slice (``cancel=False``: allow
-        rebuilds again)."""
-        if cancel:
-            self._cancel.set()
-        else:
-            self._cancel.clear()
-
     def close(self) -> None:
         """Release the exact vectors' file (and a viewed graph's)."""
         self._cancel.set()
         self._exact.close()
-        with self._lock:
+        with self._lock, self._graph_lock:
             if self._viewed is not None:
-                self._ann = _new_index(self.dimensions, self.params)
+                self._generation += 1
+                self._ann = new_index(self.dimensions, self.params)
                 self._ef = ANN_EXPANSION_SEARCH
                 self._viewed = None
 
@@ -477,16 +435,6 @@ class OrgVectors:
             if self._pending_pos:
                 out |= np.isin(positions, np.asarray(self._pending_pos, dtype=np.int64))
         return out
-
-
-def _new_index(dimensions: int, params: GraphParams) -> Index:
-    # Imported on first use: usearch takes ~0.3-1 s to import, and a process that never
-    # searches org knowledge (a client, a caller-only engine) should not pay it.
-    from usearch.index import Index
-
-    return Index(ndim=dimensions, metric="ip", dtype=ANN_DTYPE,
-                 connectivity=params.connectivity, expansion_add=params.expansion_add,
-                 expansion_search=ANN_EXPANSION_SEARCH)
 
 
 def _grow(arr: IntArray, capacity: int) -> IntArray:

@@ -17,7 +17,7 @@ import numkong
 import numpy as np
 import numpy.typing as npt
 
-from ._org_vectors import OrgVectors
+from ._org_vectors import OrgVectors, Proposal
 from ._ranked import BoolArray, FloatArray, IntArray, Ranked, grow, top, top_of
 
 __all__ = ["MATRIX_DTYPE", "VectorStore", "cosines"]
@@ -135,8 +135,9 @@ class VectorStore:
         return n if self.ann is None else self.ann.cost()
 
     def search(self, query: FloatArray, k: int, n: int, members: IntArray | None,
-               ok: BoolArray) -> Ranked:
-        """Top ``k`` by cosine to the unit vector ``query`` under a resolved filter."""
+               ok: BoolArray, proposal: Proposal | None = None) -> Ranked:
+        """Top ``k`` by cosine to the unit vector ``query`` under a resolved filter
+        (``proposal``: the approximate index's walk for it, made before the lock)."""
         has = self.has
         if self.ann is not None:
             if members is not None:
@@ -145,7 +146,7 @@ class VectorStore:
             else:
                 allowed = ok
             # Rows are added before their vectors, so every position the ANN holds is < n.
-            positions, scores = self.ann.search(query, k, allowed.__getitem__)
+            positions, scores = self.ann.search(query, k, allowed.__getitem__, proposal)
             return top_of(positions, scores, k)
         if members is not None:
             keep = members[ok & has[members]]

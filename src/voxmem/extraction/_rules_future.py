@@ -24,6 +24,7 @@ import re
 
 from ._rules_common import TurnView, sentences
 from ._select import Candidate
+from ._text import third_person
 
 __all__ = ["future_actions"]
 
@@ -34,6 +35,14 @@ _FUTURE_MARK = re.compile(
     r"pencilled\s+in|got\s+you\s+down\s+for|put\s+(?:a\s+|you\s+)?(?:callback|call\s*back|"
     r"visit|booking|request)?\s*in\s+for|asked\s+(?:(?:Dr|Mr|Mrs|Ms)\.?\s+)?\w+(?:\s+\w+)?\s+to|"
     r"arranged\s+for|(?:is|are)\s+confirmed\s+for|who'll|"
+    # "the cleaner's coming on the 3rd", "I've booked him in for the 3rd to the 17th".
+    r"(?:is|are|'s|'re)\s+coming\s+(?:round\s+|out\s+|back\s+)?(?:on|next|this|at|the)\b|"
+    r"booked\s+(?:him|her|them)\s+in\b|"
+    # "Dr. Evans is going to call you", "they're due Friday", "the paper copy follows in the
+    # post", "the fitters are down for the 14th", "Highways aim to fix it within 28 days".
+    # ("Pickle's due on the 14th" is when a pet is due in, not something sent: no "'s").
+    r"(?:is|are|'s|'re)\s+going\s+to|(?:is|are|'re)\s+due\b|\bfollows?\s+(?:in|by|on)\b|"
+    r"(?:is|are|'re|'s)\s+down\s+for|\baim\s+to|\brebooked\b|\bheld\s+for\s+you|"
     # "I'm arranging an engineer visit for the 12th": the present tense of a plan.
     r"(?:I'm|I\s+am|we're|we\s+are)\s+(?:arranging|organising|organizing|sending|posting|"
     r"booking|scheduling|couriering)\b|"
@@ -47,7 +56,8 @@ _ANCHOR = re.compile(
     r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\s+\d|within\s+(?:\d+|a|an|one|"
     r"two|three|four|five|seven|ten|the)\b|by\s+(?:the\s+)?(?:end|\d|close|mid)|"
     r"(?:after|before)\s+\d|first\s+thing|once\s+|as\s+soon\s+as|when\s+(?:it|"
-    r"they|the|your)|in\s+\d+\s+(?:days|weeks)|working\s+days)", re.IGNORECASE)
+    r"they|the|your)|in\s+\d+\s+(?:to\s+\d+\s+)?(?:working\s+)?(?:days|weeks)|working\s+days)",
+    re.IGNORECASE)
 # What is done for the caller.
 _FOR_CALLER = re.compile(
     r"\b(?:call|phone|ring|email|e-mail|emailed|text|texted|send|sent|post|posted|mailed|"
@@ -56,7 +66,11 @@ _FOR_CALLER = re.compile(
     r"see\s+you|be\s+with\s+you|remote|review|arrive|refund|refunded|credit|credited|waive|"
     r"waived|inbox|resent|replace|repair|fix|book|install(?:ation|ed)?|ready|callback|"
     r"write|engineer|technician|visit|sending|posting|couriering|replacement|"
-    r"delivery|collection|you|be\s+out|come\s+out|pop\s+round|be\s+round|be\s+over)\b",
+    r"delivery|collection|you|be\s+out|come\s+out|pop\s+round|be\s+round|be\s+over|"
+    r"booked|rebooked|coming|back\s+(?:on|in)\s+your|due|"
+    # The worker sent is the deed: "the fitters are down for the 14th".
+    r"fitters?|roofers?|plumbers?|electricians?|decorators?|cleaners?|gardeners?|drivers?|"
+    r"couriers?|crew|surveyors?|inspectors?|installers?|contractors?|locksmiths?|mechanics?)\b",
     re.IGNORECASE)
 _NOT_A_PROMISE = re.compile(
     r"\b(?:if|unless|whether|would\s+you|do\s+you|shall\s+i|should\s+i|can\s+i|want\s+me\s+to|"
@@ -70,8 +84,9 @@ _NOT_A_PROMISE = re.compile(
 # Accommodations made while booking, statuses of what is already on its way, and what the
 # caller will merely hear: the sets' labels do not count these as promises to follow up.
 _IN_CALL = re.compile(
-    r"\b(?:note|noted|seat|set\s+(?:you|it)\s+up|switch|(?<!an\s)update|show|give|connect|offer|keep|"
+    r"\b(?:note|noted|seat|set\s+(?:you|it)\s+up|switch|(?<!an\s)update|give|connect|offer|keep|"
     r"stick|aside|top\s+up|hand|reserve|should\s+arrive|should\s+be|hear\s+back|shipped|"
+    r"show\s+you|"
     r"was|were|each|every)\b", re.IGNORECASE)
 _YOURS = ((re.compile(r"\byour\b", re.IGNORECASE), "the caller's"),
           (re.compile(r"\byou're\b", re.IGNORECASE), "the caller is"),
@@ -79,7 +94,7 @@ _YOURS = ((re.compile(r"\byour\b", re.IGNORECASE), "the caller's"),
           (re.compile(r"\byou'll\b", re.IGNORECASE), "the caller will"),
           (re.compile(r"\byou\b", re.IGNORECASE), "the caller"))
 _LEAD = re.compile(
-    r"^(?:(?:okay|ok|right|great|perfect|lovely|sure|done|thanks|thank\s+you|no\s+problem|"
+    r"^(?:(?:okay|ok|right|great|perfect|lovely|sure|done|sorted|thanks|thank\s+you|no\s+problem|"
     r"of\s+course|alright|so|and|also)(?:\s+[A-Z][a-z]+)?[,!.]?\s+)+", re.IGNORECASE)
 _PRONOUN_SUBJECT = re.compile(
     r"(?:it|it'll|that|that'll|this|they|they'll|these|those|one(?=\s+(?:will|should|is)\b)|"
@@ -97,10 +112,20 @@ def _third_person(sentence: str) -> str:
 # Two promises in one sentence: "Nadia will visit on Wednesday at 10, and I'll email the
 # quote by Friday". Each clause is read on its own, so a rule that read one of them does
 # not hide the other.
-_CLAUSE = re.compile(r",\s+and\s+|;\s+|\s+and\s+(?=(?:I|we|she|he|they|our|you)(?:'ll|\s+will)\b)",
+# "A replacement will arrive in 3 days and our fraud team will call you": the second
+# subject may be a noun phrase of a few words.
+_CLAUSE = re.compile(r",\s+and\s+|;\s+|,?\s+but\s+|"
+                     r"\s+and\s+(?=(?:I|we|she|he|they|our|you)(?:'ll|\s+will)\b|"
+                     r"(?:our|the|a|an|your)\s+(?:[\w-]+\s+){0,3}?(?:will|follows?|(?:is|are)\s+due)\b)",
                      re.IGNORECASE)
 # "Ms. Adler is dealing. She'll write to you by Friday": the person the agent just named.
 _HE_SHE = re.compile(r"^(?:she|he)(?:'ll|\s+will)\b", re.IGNORECASE)
+# "I'll book a meter engineer; they'll come on the 19th": the worker the agent just named.
+_THEY = re.compile(r"^they(?:'ll|\s+will)\b", re.IGNORECASE)
+_WORKER = re.compile(
+    r"\b(?:an?|the|our)\s+(?:[\w-]+\s+)?(?P<who>engineer|technician|plumber|electrician|fitter|"
+    r"driver|courier|surveyor|inspector|installer|crew|team|cleaners?|gardener|mechanic|"
+    r"locksmith|assessor|adjuster|estimator)\b", re.IGNORECASE)
 _NAMED = re.compile(r"\b(?:(?:Dr|Mr|Mrs|Ms|Miss)\.?\s+[A-Z][\w'-]+|[A-Z][a-z]+(?=\s+(?:is|will|"
                     r"has|from|in)\b))")
 # "No starch, noted. Ready Thursday.": the collection day alone.
@@ -111,6 +136,7 @@ _FIRST_ONE = re.compile(
     r"(?:(?:the|your|our)\s+)?first\s+(?P<what>[a-z]+)\s+(?:is|will\s+be|'s)?\s*"
     r"(?P<when>(?:on|this|next|the|from|at)\b[^;]{2,40})$", re.IGNORECASE)
 _FIRST_PERSON = re.compile(r"^(?:I|we)(?:'ll|\s+will)\b", re.IGNORECASE)
+_FIRST_PERSON_DONE = re.compile(r"^(?:I've|I\s+have|we've|we\s+have)\b", re.IGNORECASE)
 _PLANNING = re.compile(r"^(?:I'm|I\s+am|we're|we\s+are)\s+(?=\w+ing\b)", re.IGNORECASE)
 _READY_DAY = re.compile(r"^ready\s+(?:(?:from|by|on|for)\s+)?(?:next\s+)?"
                         r"(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|the\s+\d{1,2}(?:st|nd|rd|th))",
@@ -136,6 +162,19 @@ def _named_before(agent: str, offset: int) -> str | None:
     return names[-1] if names else None
 
 
+_ASK_LEAD = re.compile(r"^(?:(?:hi|hello|hey|yeah|yes|um|uh|er|so|and|oh|right|ok|okay)"
+                       r"[,!]?\s+)+", re.IGNORECASE)
+
+
+def _asked(user: str) -> str:
+    """The caller's first clause, short, in the third person: what a bare "it" answers."""
+    first = re.split(r"[.?!;,]\s*|\s+(?:but|and|so)\s+", user.strip(), maxsplit=1)[0]
+    words = _ASK_LEAD.sub("", first).split()
+    if len(words) < 3 or "[redacted" in first:
+        return ""
+    return third_person(" ".join(words[:12]))
+
+
 def future_actions(t: TurnView, taken: set[int]) -> list[Candidate]:
     """Promises in the agent's clauses that start at none of the offsets in ``taken``
     (where a promise or booking rule already read something)."""
@@ -156,13 +195,17 @@ def future_actions(t: TurnView, taken: set[int]) -> list[Candidate]:
                 # "... and you'll see it back in 3 days": the other clause's consequence,
                 # and "it" is what the promise rules resolve from the whole sentence.
                 continue
-            found = _promise(t, clause.strip(), offset + at)
+            # After a promise in this reply, "it'll arrive by Wednesday" is that promise's
+            # when, which the promise rules join to it; it is not a second promise.
+            after_promise = any(pos < start for pos in taken)
+            found = _promise(t, clause.strip(), offset + at, after_promise=after_promise)
             if found:
                 out.append(t.candidate(found, "commitment", None, 0.6, start))
     return out
 
 
-def _promise(t: TurnView, text: str, offset: int) -> str | None:
+def _promise(t: TurnView, text: str, offset: int, *, after_promise: bool = False
+             ) -> str | None:
     if _READY_DAY.match(text) and not _NOT_A_PROMISE.search(text):
         return f"Agent promised: it will be {text[0].lower()}{text[1:].rstrip(' .!;')}"
     if (first := _FIRST_ONE.match(text)) and _ANCHOR.search(first.group("when")):
@@ -180,12 +223,23 @@ def _promise(t: TurnView, text: str, offset: int) -> str | None:
         who = _named_before(t.agent, offset)
         if who is None:
             return None
-        said = f"{who} will{said[pronoun.end():]}"
+        said = f"{who.removesuffix(chr(39) + 's')} will{said[pronoun.end():]}"
+    if they := _THEY.match(said):
+        workers = list(_WORKER.finditer(t.agent[:offset]))
+        if not workers:
+            return None
+        said = f"the {workers[-1].group('who').lower()} will{said[they.end():]}"
     if _PRONOUN_SUBJECT.match(said):
-        return None  # "A new one will arrive by Friday": the promise rules resolve "it"
+        # "That'll be posted out within five days": what "that" is, the caller asked for.
+        asked = "" if after_promise else _asked(t.user)
+        if not asked:
+            return None
+        said = re.sub(r"^(it|that|this|they)'ll\b", r"\1 will", said, flags=re.IGNORECASE)
+        said = f"{said} (the caller asked: {asked})"
     if len(said.split()) < 4:
         return None
     if plan := _PLANNING.match(said):
         return f"Agent is {said[plan.end():]}"
     said = _FIRST_PERSON.sub("the agent will", said, count=1)
+    said = _FIRST_PERSON_DONE.sub("the agent has", said, count=1)
     return f"Agent promised: {said}"

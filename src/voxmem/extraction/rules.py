@@ -30,9 +30,17 @@ import re
 from ._base import MAX_FACTS, ExtractedFact, Transcript
 from ._context import asked_for
 from ._kept import kept_candidates
-from ._learned import TurnClassifier, default_classifier, learned_candidates, settle_kinds
+from ._learned import (
+    TurnClassifier,
+    covered_kinds,
+    default_classifier,
+    learned_candidates,
+    settle_kinds,
+)
 from ._rules_addressed import ADDRESS_RULES
 from ._rules_agent import AGENT_RULES, JOIN_ONLY, RECURS, extra_commitment
+from ._rules_agreed import KIND_WORDS, agreed_wishes, relabel
+from ._rules_amend import WISH_KINDS, is_arrival_notice, taken_back
 from ._rules_arranged import ARRANGED_RULES
 from ._rules_bookings import BOOKING_RULES
 from ._rules_choices import CHOICE_RULES, tails
@@ -114,7 +122,8 @@ _FUTURE = re.compile(r"will|'ll|going")
 _FUTURE_OR_PROMISE = re.compile(r"will|ll\b|going|promise")
 _YOU_SHOULD_SEE = re.compile(
     r"\byou(?:'ll|\s+(?:should|will|ought\s+to))\s+(?:also\s+)?(?:see|get|receive)\s+"
-    r"(?!it\b|that\b|them\b|this\b)",
+    # "which you'll see on next month's bill" names where, not what.
+    r"(?!it\b|that\b|them\b|this\b|on\b|in\b|at\b|by\b)",
     re.IGNORECASE,
 )
 # "A replacement card has been ordered and will arrive in 5 to 7 business days."
@@ -145,8 +154,8 @@ _COMMIT_TAIL = re.compile(
     r"for\s+you|as\s+well|too|straight\s+away|asap|out))+$",
     re.IGNORECASE,
 )
-# "its its kathy", "the the order": a repeated word is a stutter, said once.
-_STUTTER = re.compile(r"\b([a-z][a-z']+)(?:\s+\1\b)+", re.IGNORECASE)
+# "its its kathy", "the the order", "lucy, lucy brennan": a repeated word is a stutter, said once.
+_STUTTER = re.compile(r"\b([a-z][a-z']+)(?:,?\s+\1\b)+", re.IGNORECASE)
 # "773 uh sorry 778221": a number the caller corrected at once is dropped for the new one.
 _NUMBER_REPAIR = re.compile(
     r"\b\d[\d-]*\s+(?:(?:uh|um|er|oh)\s+)?(?:(?:no|sorry|i\s+mean|wait|scratch\s+that|"
@@ -275,7 +284,8 @@ def commitments(t: TurnView) -> list[Candidate]:
     return out
 
 
-_WISH_KINDS = frozenset({"preference", "constraint", "availability", "need"})
+_WISH_KINDS = WISH_KINDS
+_CALLER_KINDS = _WISH_KINDS | {"note"}
 _USER_RULES: tuple[Rule, ...] = (
     *IDENTITY_RULES, *PEOPLE_RULES, *INTRO_RULES, *PET_RULES, *ADDRESS_RULES, *THING_RULES,
     *PREFERENCE_RULES, *SPOKEN_RULES, *NEED_RULES, *AGENT_RULES, *OFFER_RULES,
@@ -341,11 +351,27 @@ class RuleExtractor:
 
     def extract_sync(self, transcript: Transcript) -> list[ExtractedFact]:
         """The same as :meth:`extract`, for callers without an event loop."""
-        candidates, views = self.rule_pass(transcript)
+        candidates, views, open_turns = self._read(transcript)
         classifier = self.classifier
         if classifier is not None:
             candidates.extend(learned_candidates(classifier, views, candidates))
+        # Last of all, in a turn where neither a rule nor the learned layer read a wish or
+        # a note of the caller's: a cued clause the agent took up (``_rules_agreed.py``).
+        covered = covered_kinds(candidates)
+        for view in open_turns:
+            if covered.get(view.turn_id, set()) & _CALLER_KINDS:
+                continue
+            agreed = agreed_wishes(view)
+            if agreed and classifier is not None:
+                # The classifier, not a cue word, says whether the clause is a taste, a
+                # limit or a recurring need: the kinds are where frames mislead most.
+                probs = classifier.probabilities(view.user, view.agent)
+                kind = max(KIND_WORDS, key=lambda k: probs[k])
+                agreed = [relabel(c, kind) for c in agreed]
+            candidates.extend(agreed)
+        if classifier is not None:
             candidates = settle_kinds(classifier, views, candidates)
+        candidates = [c for c in candidates if not is_arrival_notice(c)]
         candidates.extend(kept_candidates(transcript))
         return select_facts(
             [as_diet(c) for c in candidates],
@@ -357,6 +383,14 @@ class RuleExtractor:
     def rule_pass(self, transcript: Transcript) -> tuple[list[Candidate], list[TurnView]]:
         """The rules' candidates before selection, and each turn as the rules saw it
         (redacted and normalised); the learned layer and its fit script read both."""
+        candidates, views, _ = self._read(transcript)
+        return candidates, views
+
+    def _read(self, transcript: Transcript
+              ) -> tuple[list[Candidate], list[TurnView], list[TurnView]]:
+        # Also the turns in which no rule, not even a fallback, read a wish: the last
+        # fallback runs there after the learned layer.
+        open_turns: list[TurnView] = []
         candidates: list[Candidate] = []
         views: list[TurnView] = []
         prev_agent = ""
@@ -394,6 +428,7 @@ class RuleExtractor:
                 candidates[found:] = [c for c in candidates[found:] if not (
                     c.kind == "identity" and c.slot_key != "name" and is_misheard_copy(c, back))]
                 candidates.append(back)
+            candidates[found:] = taken_back(view, candidates[found:])
             # A wish read with a redaction in it is dropped by the selection step; it does
             # not stand in for the fallbacks below.
             wished = {c.kind for c in candidates[found:] if "[redacted" not in c.text}
@@ -404,8 +439,11 @@ class RuleExtractor:
                 # caller's own words of this turn as a wish: those say it better. Never
                 # after a redaction: the echo could restate what was redacted.
                 mods = order_modifiers(view)
-                candidates.extend(mods or echoed_preferences(view) or usual_wishes(view)
-                                  or asked_wishes(view))
+                fallback = mods or echoed_preferences(view) or usual_wishes(view) or asked_wishes(
+                    view)
+                candidates.extend(fallback)
+                if not fallback:
+                    open_turns.append(view)
                 if not any(c.kind == "need" for c in candidates):
                     candidates.extend(echoed_needs(view))
             if self.policy.health and self.policy.allergy_constraints and (
@@ -415,7 +453,7 @@ class RuleExtractor:
                 candidates.extend(declared_allergies(view, raw))
             prev_agent = view.agent
             views.append(view)
-        return candidates, views
+        return candidates, views, open_turns
 
     @property
     def classifier(self) -> TurnClassifier | None:

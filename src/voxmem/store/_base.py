@@ -236,6 +236,14 @@ class Store(Protocol):
 
     async def schema_version(self) -> int: ...
 
+    async def store_id(self) -> str:
+        """The store's own identity: a random id made when its schema was created,
+        the same wherever the database is reached from (a moved SQLite file, another
+        spelling of a Postgres URL), and carried by a copy or a restored backup.
+
+        Names the files the runtime keeps beside the store (the org vector index)."""
+        ...
+
     # -- writes -------------------------------------------------------------------
     async def write(self, batch: WriteBatch) -> None:
         """Apply a batch atomically. Idempotent: replaying a batch changes nothing."""
@@ -370,6 +378,11 @@ class Store(Protocol):
     async def index_versions(self, tenant_id: str, project_id: str) -> dict[str, int]: ...
 
     async def load_chunks(self, tenant_id: str, project_id: str) -> list[Chunk]: ...
+
+    async def count_chunks(self, tenant_id: str, project_id: str,
+                           chunk_ids: Sequence[str]) -> int:
+        """How many of ``chunk_ids`` (a few dozen) the project's chunks hold."""
+        ...
 
     def chunk_pages(self, tenant_id: str, project_id: str,
                     page_rows: int = CHUNK_PAGE_ROWS) -> AsyncIterator[list[Chunk]]:

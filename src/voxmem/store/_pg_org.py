@@ -93,6 +93,16 @@ class PostgresOrg:
                                   (tenant_id, project_id))
         return {r[0]: int(r[1]) for r in found}
 
+    async def count_chunks(self, tenant_id: str, project_id: str,
+                           chunk_ids: Sequence[str]) -> int:
+        ids = list(dict.fromkeys(chunk_ids))
+        if not ids:
+            return 0
+        found = await self._fetch(
+            tenant_id, "SELECT COUNT(*) FROM chunks WHERE tenant_id = %s AND project_id = %s"
+            " AND id = ANY(%s)", (tenant_id, project_id, ids))
+        return int(found[0][0])
+
     async def load_chunks(self, tenant_id: str, project_id: str) -> list[Chunk]:
         chunks: list[Chunk] = []
         async with self._transaction(tenant_id, pipeline=False) as cur:

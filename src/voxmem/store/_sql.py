@@ -57,6 +57,7 @@ def shared(sql: str) -> Statement:
 
 # -- schema --------------------------------------------------------------------------------
 SCHEMA_VERSION = shared("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+STORE_ID = shared("SELECT store_id FROM store_identity WHERE id = 1")
 RECORD_MIGRATION = shared(
     "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)")
 

@@ -64,6 +64,17 @@ class SQLiteOrg:
     async def load_chunks(self, tenant_id: str, project_id: str) -> list[Chunk]:
         return await self._select(sql.LOAD_CHUNKS.sqlite, (tenant_id, project_id), rows.chunk)
 
+    async def count_chunks(self, tenant_id: str, project_id: str,
+                           chunk_ids: Sequence[str]) -> int:
+        ids = list(dict.fromkeys(chunk_ids))
+        if not ids:
+            return 0
+        marks = ",".join("?" * len(ids))
+        found = await self._select(
+            "SELECT COUNT(*) FROM chunks WHERE tenant_id = ? AND project_id = ?"
+            f" AND id IN ({marks})", (tenant_id, project_id, *ids), lambda r: int(r[0]))
+        return found[0]
+
     async def chunk_pages(self, tenant_id: str, project_id: str,
                           page_rows: int = CHUNK_PAGE_ROWS) -> AsyncIterator[list[Chunk]]:
         after = 0

@@ -297,6 +297,10 @@ class PostgresStore(PostgresConsole, PostgresOrg, PostgresLifecycle):
         found = await self._fetch(None, sql.SCHEMA_VERSION.postgres)
         return int(found[0][0])
 
+    async def store_id(self) -> str:
+        found = await self._fetch(None, sql.STORE_ID.postgres)
+        return str(found[0][0])
+
     # -- writes -----------------------------------------------------------------------
     async def write(self, batch: WriteBatch) -> None:
         tenants = batch_tenants(batch)

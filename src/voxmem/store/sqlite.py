@@ -158,6 +158,9 @@ class SQLiteStore(SQLiteConsole, SQLiteOrg, SQLiteLifecycle):
         return await self._read(
             lambda c: int(c.execute(sql.SCHEMA_VERSION.sqlite).fetchone()[0]))
 
+    async def store_id(self) -> str:
+        return await self._read(lambda c: str(c.execute(sql.STORE_ID.sqlite).fetchone()[0]))
+
     # -- writes -----------------------------------------------------------------------
     async def write(self, batch: WriteBatch) -> None:
         await self._write(functools.partial(writes.apply_batch, batch))
