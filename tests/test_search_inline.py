@@ -20,6 +20,7 @@ from voxmem import Settings
 from voxmem.embeddings._base import Vectors
 from voxmem.embeddings.hashing import HashingEmbedder
 from voxmem.engine import MemoryEngine
+from voxmem.engine._analysis import analyze
 from voxmem.models import Caller, Scope, SearchResult
 
 QUERIES = ("what did I order", "when is the delivery", "my dog Bruno", "the invoice number")
@@ -121,3 +122,27 @@ async def test_org_graph_search_on_a_thread_answers_what_one_search_answers(
     split = [_answer(await engine.search_memory(scope, q, timeout_ms=5000)) for q in QUERIES]
     assert split == one
     assert all(not a["errors"] for a in split)
+
+
+async def test_a_small_loaded_org_index_answers_inline_what_its_lane_task_answers(
+        engine: MemoryEngine) -> None:
+    scope = await _caller(engine)
+    vector = asyncio.get_running_loop().create_future()
+    vector.set_result(engine.embedder.embed(["how long does delivery take"])[0])
+    terms = analyze("how long does delivery take")
+    # Not loaded yet: the lane must wait (the store's text search), so not inline.
+    assert engine.org.lane_now(scope, "how long does delivery take", terms,
+                               vector.result(), 4) is None
+    await engine.create_index(scope.tenant_id, scope.project_id, "kb", [
+        {"id": f"doc-{n}", "text": text, "metadata": {}} for n, text in enumerate([
+            "Delivery takes two to five working days", "Lamps carry a two year warranty",
+            "Returns are accepted within 30 days with the receipt"])])
+    await engine.warm_org(scope)
+    now = engine.org.lane_now(scope, "how long does delivery take", terms, vector.result(), 4)
+    assert now, "a loaded small org index answers inline"
+    task = await engine.org.lane(scope, "how long does delivery take", terms, vector, 4)
+    assert [(h["id"], h["score"]) for h in now] == [(h["id"], h["score"]) for h in task]
+    found = await engine.search_memory(scope, "how long does delivery take", timeout_ms=5000)
+    assert [(h["id"], h["score"]) for h in found.org] == [
+        (h["id"], h["score"]) for h in task]
+    assert "org" in found.trace["lanes"] and not found.trace["degraded"]

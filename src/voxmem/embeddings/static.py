@@ -117,6 +117,19 @@ class StaticEmbedder:
             [text[: self._max_chars] for text in texts], add_special_tokens=False)
         return [self._token_ids(encoding.ids) for encoding in encodings]
 
+    def embed_with_token_ids(self, texts: Sequence[str]) -> tuple[Vectors, list[list[int]]]:
+        """:meth:`embed` and :meth:`token_ids` of ``texts`` from one tokenizer pass.
+
+        The write path embeds a saved turn with this and keeps the ids for recall's
+        topic features, which would otherwise tokenise the turn again on its first
+        search. The vectors are :meth:`embed`'s, bit for bit (the same pooling per row).
+        """
+        ids = self.token_ids(texts)
+        out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
+        for row, row_ids in enumerate(ids):
+            self._pool(row_ids, out[row])
+        return normalize_rows(out), ids
+
     def _pool(self, ids: list[int], out: npt.NDArray[np.float32]) -> None:
         if ids:
             out[:] = self._table[ids].mean(axis=0)

@@ -42,6 +42,7 @@ from ..store import (
 )
 from ._index import FloatArray
 from ._pending import PendingWrites
+from ._topic import Tokens, TopicModel, TurnEmbedding
 
 __all__ = ["Applier", "scope_from_record", "scope_to_record", "turn_from_record",
            "turn_to_record"]
@@ -66,8 +67,9 @@ def _caller_and_turn(record: dict[str, Any]) -> tuple[Scope, Turn | None] | None
     return scope, turn
 
 
-#: Told the vector of a turn once it is embedded: (caller, event id, vector).
-VectorSink = Callable[[Scope, str, FloatArray], None]
+#: Told the vector of a turn once it is embedded: (caller, event id, vector, the turn's
+#: text, its topic tokens when the embedding read them).
+VectorSink = Callable[[Scope, str, FloatArray, str, Tokens | None], None]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -112,9 +114,14 @@ class Applier:
 
     def __init__(self, store: Store, embedder: Embedder, pending: PendingWrites,
                  on_vector: VectorSink, batch_size: int,
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float], *, topic: TopicModel | None = None) -> None:
+        """``topic``: the topic features' model; when it reads the embedder's tokens, a
+        batch of turns is embedded and their topic tokens read in one tokenizer pass
+        (``TopicModel.turn_embedding``), otherwise the turns are embedded alone."""
         self._store = store
         self._embedder = embedder
+        self._embed_turns: TurnEmbedding | None = (
+            None if topic is None else topic.turn_embedding(embedder))
         self._pending = pending
         self._on_vector = on_vector
         self._batch_size = batch_size
@@ -297,12 +304,16 @@ class Applier:
             else:
                 add_to_batch(batch, write)
         vectors = None
+        tokens: list[Tokens] | None = None
         if turns:
             loop = asyncio.get_running_loop()
             started = time.perf_counter()
+            texts = [t.text for t in turns]
             try:
-                vectors = await loop.run_in_executor(
-                    None, self._embedder.embed, [t.text for t in turns])
+                if self._embed_turns is not None:
+                    vectors, tokens = await loop.run_in_executor(None, self._embed_turns, texts)
+                else:
+                    vectors = await loop.run_in_executor(None, self._embedder.embed, texts)
             except VoxmemError as exc:
                 # A remote embedder being down must not hold up durability: store the
                 # text now, the vector is filled in later by the re-embed sweep.
@@ -315,5 +326,6 @@ class Applier:
             batch.turns.append(TurnWrite(scope=scope, turn=turn,
                                          embedding=None if vec is None else vec.tobytes()))
             if vec is not None:
-                self._on_vector(scope, turn.event_id, vec)
+                self._on_vector(scope, turn.event_id, vec, turn.text,
+                                None if tokens is None else tokens[i])
         return batch, vectors

@@ -27,6 +27,7 @@ from ._analysis import analyze
 from ._index import FloatArray, HybridIndex
 from ._malloc import release_free_memory
 from ._pending import PendingWrites
+from ._topic import Tokens
 
 __all__ = ["CallerCache", "CallerMemory", "Doc", "build_memory", "chunk_doc", "fact_doc",
            "read_caller"]
@@ -281,19 +282,15 @@ class Primer(Protocol):
     def prime(self, index: HybridIndex, positions: Sequence[int]) -> None:
         """Read what recall's features need from ``positions`` of ``index``."""
 
+    def keep_turn(self, index: HybridIndex, position: int, text: str, tokens: Tokens) -> None:
+        """Keep what the write path read of a saved turn (``TopicModel.embed_turns``)."""
+
 
 class CallerCache:
     """LRU of :class:`CallerMemory`, each loaded from the store once."""
 
-    def __init__(
-        self,
-        store: Store,
-        dimensions: int,
-        capacity: int,
-        pending: PendingWrites,
-        clock: Callable[[], float],
-        primer: Primer | None = None,
-    ) -> None:
+    def __init__(self, store: Store, dimensions: int, capacity: int, pending: PendingWrites,
+                 clock: Callable[[], float], primer: Primer | None = None) -> None:
         """``primer``: index-time work for recall's ranking features (the topic
         features' tokens), run on a worker thread over each loaded caller's rows once
         the caller is ready, so recall does not do it on its first searches."""
@@ -341,11 +338,14 @@ class CallerCache:
     def drop(self, scope: Scope) -> None:
         self._entries.pop(scope.caller_key, None)
 
-    def set_vector(self, scope: Scope, event_id: str, vector: FloatArray) -> None:
-        """Give a cached caller's turn its vector (embedded after the turn was saved)."""
+    def set_vector(self, scope: Scope, event_id: str, vector: FloatArray,
+                   text: str = "", tokens: Tokens | None = None) -> None:
+        """Give a cached caller's turn its vector (embedded after the turn was saved),
+        and the topic features' ``tokens`` of its ``text`` when the embedding read them."""
         mem = self._entries.get(scope.caller_key)
-        if mem is not None:
-            mem.index.set_vector(event_id, vector)
+        if mem is not None and (pos := mem.index.set_vector(event_id, vector)) is not None and (
+                tokens is not None and self._primer is not None):
+            self._primer.keep_turn(mem.index, pos, text, tokens)
 
     def _evict(self) -> None:
         while len(self._entries) > self._capacity:

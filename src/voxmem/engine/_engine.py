@@ -110,7 +110,7 @@ class MemoryEngine:
         topic = topic_model(self.embedder) if fusion is not None else None
         self.callers = CallerCache(self.store, dims, s.caller_cache_size, pending, clock, topic)
         self.applier = Applier(self.store, self.embedder, pending, self.callers.set_vector,
-                               s.index_batch_size, clock)
+                               s.index_batch_size, clock, topic=topic)
         self.journal = Journal(Path(s.data_path) / "journal", fsync=s.journal_fsync)
         self.writes = WritePath(self.store, self.journal, self.applier, pending, clock)
         self.turn_claims = self.writes.turn_claims

@@ -193,6 +193,11 @@ class Columns:
             mask[self.group_positions(groups)] = True
         return mask if include else ~mask
 
+    def _cover(self, groups: Sequence[int], n: int) -> bool:
+        """Whether ``groups`` hold every one of the ``n`` rows (a row is in one group)."""
+        return n == self.n and sum(self._members[g].size for g in set(groups)
+                                   if g in self._members) >= n
+
     def with_mask(self, mask: BoolArray | None, n: int) -> BoolArray:
         """Live documents among the first ``n`` that ``mask`` selects.
 
@@ -236,6 +241,10 @@ class Columns:
             mask[members] = True
             mask &= alive
         else:
+            if where.exclude_groups and self._cover(where.exclude_groups, n):
+                # Every row is in an excluded group: a small caller's permanent lane
+                # (all of its rows are this call's) has nothing to search.
+                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.bool_)
             mask = alive.copy()
             if where.exclude_groups:
                 mask[self.group_positions(where.exclude_groups)] = False

@@ -204,12 +204,14 @@ class HybridIndex:
             self.vectors.add_rows(start, m, vectors)
         return m
 
-    def set_vector(self, doc_id: str, vector: FloatArray) -> None:
-        """Give a live document its vector (it was indexed before it was embedded)."""
+    def set_vector(self, doc_id: str, vector: FloatArray) -> int | None:
+        """Give a live document its vector (it was indexed before it was embedded);
+        its position, or None when it is not (or no longer) in the index."""
         with self._lock:
             pos = self.position_of(doc_id)
             if pos is not None:
                 self.vectors.set(pos, vector)
+            return pos
 
     def remove(self, doc_id: str) -> bool:
         """Hide a document from every search (its postings are skipped, not rewritten)."""
@@ -380,6 +382,12 @@ class HybridIndex:
             if not n or not self.columns.live:
                 return Ranked.empty(), Ranked.empty()
             members, ok = self.columns.resolve(where, n)
+            if members is not None and not ok.any():
+                # Nothing the filter allows: both rankings are empty, without the
+                # BM25 and cosine passes (a small caller's permanent lane). Only for a
+                # filter resolved to positions: a mask over a million rows costs more
+                # to check than it could save.
+                return Ranked.empty(), Ranked.empty()
             keyword = self._bm25(terms, k, n, members, ok)
             dense = (self.vectors.search(vector, k, n, members, ok, proposal)
                      if vector is not None else Ranked.empty())

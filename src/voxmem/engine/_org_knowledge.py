@@ -27,7 +27,7 @@ from ._analysis import STOPWORDS, analyze
 from ._caller_memory import chunk_doc
 from ._chunking import chunk_text
 from ._ids import new_id
-from ._index import Ranked
+from ._index import FloatArray, Ranked
 from ._lanes import LaneRunner
 from ._org_location import adopt_legacy_files, org_vector_path
 from ._org_memory import ORG_SAVE_INTERVAL_S, OrgMemory
@@ -213,6 +213,19 @@ class OrgKnowledge:
         if self._lanes.cheap(org.index, q):
             return None
         return self._lanes.start(org_dense_phase, org, q, k)
+
+    def lane_now(self, scope: Scope, text: str, terms: list[str], vector: FloatArray | None,
+                 k: int) -> list[dict[str, Any]] | None:
+        """The org lane's hits computed right here, when it has nothing to wait for (the
+        index loaded, a search small enough to run inline: what :meth:`lane` does then,
+        without a task); None when it must run as :meth:`lane`."""
+        org = self.memory(scope.tenant_id, scope.project_id)
+        if not org.ready.is_set() or org.load_error is not None:
+            return None
+        q = Query(text=text, terms=terms, vector=vector, now=self._clock())
+        if not self._lanes.cheap(org.index, q):
+            return None
+        return search_org_lane(org, q, k, self.params, None)
 
     async def lane(self, scope: Scope, text: str, terms: list[str],
                    query_task: asyncio.Future[Any], k: int,

@@ -164,6 +164,17 @@ def _gather(mem: CallerMemory, lane: str, query: Query, k: int,
     index = mem.index
     pairs = _searched(index, query, k, wheres, words)
     rankings_kw, rankings_dense = [kw for kw, _ in pairs], [dense for _, dense in pairs]
+
+    def allowed(positions: IntArray) -> BoolArray:
+        # A neighbour shares its call with a candidate, so only retention can rule it out.
+        if query.min_created is None:
+            return np.ones(positions.shape[0], dtype=np.bool_)
+        ok: BoolArray = index.created_at(positions) >= query.min_created
+        return ok
+
+    if not any(len(keyword) or len(dense) for keyword, dense in pairs):
+        # Nothing ranked (fusing nothing is nothing): a small caller's permanent lane.
+        return _Gathered([], rankings_kw, rankings_dense, working, allowed)
     keyword, dense = pairs[0]
     fused = fuse(index, keyword, dense, None, query.now, params, _confidence(index, keyword, dense))
     if len(pairs) > 1:
@@ -173,14 +184,6 @@ def _gather(mem: CallerMemory, lane: str, query: Query, k: int,
                                    _confidence(index, keyword, dense)):
                 best[pos] = max(best.get(pos, 0.0), score)
         fused = list(best.items())
-
-    def allowed(positions: IntArray) -> BoolArray:
-        # A neighbour shares its call with a candidate, so only retention can rule it out.
-        if query.min_created is None:
-            return np.ones(positions.shape[0], dtype=np.bool_)
-        ok: BoolArray = index.created_at(positions) >= query.min_created
-        return ok
-
     return _Gathered(fused, rankings_kw, rankings_dense, working, allowed)
 
 

@@ -124,6 +124,10 @@ class Recall:
                                      params, results, errors, lane_ms)
                      if mem is not None and mem.ready.is_set() and query_task.done()
                      else ())
+        if ("org" in lanes and org_dense is None and now_lanes
+                and self._org_now(scope, query, terms, query_task, k["org"], results,
+                                  errors, lane_ms)):
+            now_lanes = {*now_lanes, "org"}
         for lane in lanes:
             if lane in now_lanes:
                 continue
@@ -223,8 +227,10 @@ class Recall:
         q = Query(text=text, terms=terms, vector=query_task.result(), now=now,
                   min_created=min_created, when=parse_when(text, now))
         ran: set[str] = set()
+        # Both caller lanes search the same index for the same query: one cost check.
+        cheap = self._lanes.cheap(mem.index, q)
         for lane in lanes:
-            if lane == "org" or (lane != "profile" and not self._lanes.cheap(mem.index, q)):
+            if lane == "org" or (lane != "profile" and not cheap):
                 continue
             t = time.perf_counter()
             try:
@@ -238,6 +244,28 @@ class Recall:
             lane_ms[lane] = round((time.perf_counter() - t) * 1000, 3)
             ran.add(lane)
         return ran
+
+    def _org_now(self, scope: Scope, text: str, terms: list[str],
+                 query_task: asyncio.Future[Any], k: int, results: dict[str, Any],
+                 errors: dict[str, str], lane_ms: dict[str, float]) -> bool:
+        """Run the org lane inline when it has nothing to wait for; whether it ran.
+
+        Called once the caller lanes ran inline (the query's vector is at hand). A
+        loaded org index small enough to search inline then answers right here, rather
+        than from a task the loop schedules under a deadline timer (~5 % of a small
+        caller's search, where the project has little or no org knowledge).
+        """
+        t = time.perf_counter()
+        try:
+            hits = self._org.lane_now(scope, text, terms, query_task.result(), k)
+            if hits is None:
+                return False
+            results["org"] = hits
+        except Exception as err:  # as a lane task's failure is reported
+            errors["org"] = str(err)
+            log.warning("recall lane org failed: %s", err)
+        lane_ms["org"] = round((time.perf_counter() - t) * 1000, 3)
+        return True
 
     @staticmethod
     def _profile(mem: CallerMemory) -> dict[str, Any] | None:

@@ -19,7 +19,7 @@ import numpy.typing as npt
 from ._index import HybridIndex, IntArray, PerIndex
 from ._ranked import distinct
 
-__all__ = ["about_the_asker", "names_someone", "prime_labels", "speaker_features",
+__all__ = ["about_the_asker", "names_someone", "note_label", "prime_labels", "speaker_features",
            "speaker_label", "speaker_rows"]
 
 F64 = npt.NDArray[np.float64]
@@ -64,24 +64,35 @@ class _Labels:
     def lookup(self, index: HybridIndex,
                positions: IntArray) -> tuple[IntArray, npt.NDArray[np.bool_]]:
         with self.lock:
-            top = int(positions.max(initial=-1)) + 1
-            if top > self.ids.shape[0]:
-                grown = max(top, 2 * self.ids.shape[0])
-                self.ids = np.concatenate(
-                    [self.ids, np.full(grown - self.ids.shape[0], _UNKNOWN, dtype=np.int32)])
-                self.first = np.concatenate(
-                    [self.first, np.zeros(grown - self.first.shape[0], dtype=np.bool_)])
+            self._grow(int(positions.max(initial=-1)) + 1)
             for pos in positions[self.ids[positions] == _UNKNOWN].tolist():
-                text = getattr(index.payload_at(pos), "text", None) or ""
-                label = speaker_label(text)
-                if label not in self.by_label:
-                    self.by_label[label] = len(self.names)
-                    self.names.append(frozenset(_WORD.findall(label)))
-                self.ids[pos] = self.by_label[label]
-                self.first[pos] = bool(label) and _first_person(text.partition(":")[2])
+                self._read(pos, getattr(index.payload_at(pos), "text", None) or "")
             ids: IntArray = self.ids[positions].astype(np.int64)
             first: npt.NDArray[np.bool_] = self.first[positions]
             return ids, first
+
+    def note(self, position: int, text: str) -> None:
+        """Read the label of ``position`` from its ``text``, unless it was read already."""
+        with self.lock:
+            self._grow(position + 1)
+            if self.ids[position] == _UNKNOWN:
+                self._read(position, text)
+
+    def _grow(self, top: int) -> None:
+        if top > self.ids.shape[0]:
+            grown = max(top, 2 * self.ids.shape[0])
+            self.ids = np.concatenate(
+                [self.ids, np.full(grown - self.ids.shape[0], _UNKNOWN, dtype=np.int32)])
+            self.first = np.concatenate(
+                [self.first, np.zeros(grown - self.first.shape[0], dtype=np.bool_)])
+
+    def _read(self, pos: int, text: str) -> None:
+        label = speaker_label(text)
+        if label not in self.by_label:
+            self.by_label[label] = len(self.names)
+            self.names.append(frozenset(_WORD.findall(label)))
+        self.ids[pos] = self.by_label[label]
+        self.first[pos] = bool(label) and _first_person(text.partition(":")[2])
 
 
 _labels: PerIndex[_Labels] = PerIndex(_Labels)
@@ -91,6 +102,12 @@ def prime_labels(index: HybridIndex, positions: IntArray) -> None:
     """Read the speaker labels of ``positions`` now (the warm load, on a worker thread),
     rather than on the first search that has them as candidates."""
     _labels(index).lookup(index, positions)
+
+
+def note_label(index: HybridIndex, position: int, text: str) -> None:
+    """Read the speaker label of the row at ``position`` from its ``text`` (a saved
+    turn, as the write path embeds it), rather than from its payload on a first search."""
+    _labels(index).note(position, text)
 
 
 def about_the_asker(query_text: str) -> bool:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -38,10 +38,10 @@ from ..embeddings import Embedder, query_side
 from ._analysis import STOPWORDS, analyze
 from ._index import HybridIndex, IntArray, PerIndex
 from ._ranked import distinct as _distinct
-from ._speakers import prime_labels, speaker_label
+from ._speakers import note_label, prime_labels, speaker_label
 
-__all__ = ["TokenVectors", "TopicModel", "distinct_tokens", "is_list_question", "topic_model",
-           "topic_words"]
+__all__ = ["TokenEmbedder", "TokenVectors", "TopicModel", "TurnEmbedding", "distinct_tokens",
+           "is_list_question", "topic_model", "topic_words"]
 
 F64 = npt.NDArray[np.float64]
 F32 = npt.NDArray[np.float32]
@@ -95,6 +95,18 @@ class TokenVectors(Protocol):
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
         """The token ids each of ``texts`` embeds from, in order."""
+
+
+@runtime_checkable
+class TokenEmbedder(TokenVectors, Protocol):
+    """A :class:`TokenVectors` embedder that hands out the ids a text's vector pooled."""
+
+    def embed_with_token_ids(self, texts: Sequence[str]) -> tuple[F32, list[list[int]]]:
+        """The vectors of ``texts`` and the token ids each was pooled from."""
+
+
+#: Embeds saved turns' texts: (their vectors, their content tokens for the topic features).
+TurnEmbedding = Callable[[Sequence[str]], tuple[F32, list[Tokens]]]
 
 
 #: Topic words whose token ids are kept (a few MB at most).
@@ -227,24 +239,41 @@ class TopicModel:
             self._units[word] = unit
         return unit
 
-    def _read(self, index: HybridIndex, cache: _Tokens, positions: IntArray) -> None:
-        """Tokenise the ``positions`` not read yet into ``cache`` (its lock held)."""
-        top = int(positions.max(initial=-1)) + 1
+    def _content(self, texts: Sequence[str],
+                 ids: Sequence[list[int]] | None = None) -> list[Tokens]:
+        """Each text's distinct content tokens (its speaker label, stopwords and question
+        words left out), ascending.
+
+        ``ids``: the texts' own token ids (what the embedder pooled, see
+        :meth:`embed_turns`), reused for a text without a speaker label, whose content is
+        the whole text; a labelled text's content is tokenised here.
+        """
+        labelled = [i for i, t in enumerate(texts) if speaker_label(t)]
+        if ids is None:
+            # The speaker label is who spoke, not what about.
+            ids = self._model.token_ids(
+                [t.partition(":")[2] if speaker_label(t) else t for t in texts])
+        elif labelled:
+            ids = list(ids)
+            for i, tokens in zip(labelled, self._model.token_ids(
+                    [texts[i].partition(":")[2] for i in labelled]), strict=True):
+                ids[i] = tokens
+        read: list[Tokens] = []
+        for tokens in ids:
+            unique = np.unique(np.asarray(tokens, dtype=np.int32))
+            read.append(unique[~self._stop[unique]])
+        return read
+
+    @staticmethod
+    def _grow(cache: _Tokens, top: int) -> None:
         if top > cache.length.shape[0]:
             grown = max(top, 2 * cache.length.shape[0])
             extra = grown - cache.length.shape[0]
             cache.start = np.concatenate([cache.start, np.zeros(extra, dtype=np.int64)])
             cache.length = np.concatenate([cache.length, np.full(extra, -1, dtype=np.int32)])
-        unread = positions[cache.length[positions] < 0].tolist()
-        if not unread:
-            return
-        texts = [getattr(index.payload_at(pos), "text", None) or "" for pos in unread]
-        # The speaker label is who spoke, not what about.
-        texts = [t.partition(":")[2] if speaker_label(t) else t for t in texts]
-        read = []
-        for tokens in self._model.token_ids(texts):
-            ids = np.unique(np.asarray(tokens, dtype=np.int32))
-            read.append(ids[~self._stop[ids]])
+
+    def _keep(self, cache: _Tokens, positions: Sequence[int], read: Sequence[Tokens]) -> None:
+        """Store ``read`` as the tokens of ``positions`` (unread, its lock held)."""
         lengths = np.fromiter(map(len, read), dtype=np.int32, count=len(read))
         total = int(lengths.sum())
         if cache.flat.dtype != self._token_dtype or cache.used + total > cache.flat.shape[0]:
@@ -256,10 +285,50 @@ class TopicModel:
             cache.flat = flat
         if total:
             cache.flat[cache.used:cache.used + total] = np.concatenate(read)
-        at = np.asarray(unread, dtype=np.int64)
+        at = np.asarray(positions, dtype=np.int64)
         cache.start[at] = cache.used + np.cumsum(lengths) - lengths
         cache.length[at] = lengths
         cache.used += total
+
+    def _read(self, index: HybridIndex, cache: _Tokens, positions: IntArray) -> None:
+        """Tokenise the ``positions`` not read yet into ``cache`` (its lock held)."""
+        self._grow(cache, int(positions.max(initial=-1)) + 1)
+        unread = positions[cache.length[positions] < 0].tolist()
+        if not unread:
+            return
+        texts = [getattr(index.payload_at(pos), "text", None) or "" for pos in unread]
+        self._keep(cache, unread, self._content(texts))
+
+    def turn_embedding(self, embedder: object) -> TurnEmbedding | None:
+        """:meth:`embed_turns`, when ``embedder`` embeds the saved turns with the token
+        vectors of this model (the write path's embedder is this model's own)."""
+        if embedder is self._model and isinstance(embedder, TokenEmbedder):
+            return self.embed_turns
+        return None
+
+    def embed_turns(self, texts: Sequence[str]) -> tuple[F32, list[Tokens]]:
+        """The vectors of saved turns' ``texts`` and their content tokens, from the
+        tokenizer pass the embedding makes anyway (the store writer's thread).
+
+        A turn saved during a call was tokenised a second time on the event loop by the
+        first search that had it as a candidate: a sixth of a small caller's search
+        (``benchmarks/request_cpu.py``). :meth:`keep_turn` stores these tokens instead;
+        they are the ones :meth:`_read` would compute.
+        """
+        model = self._model
+        assert isinstance(model, TokenEmbedder)
+        vectors, ids = model.embed_with_token_ids(texts)
+        return vectors, self._content(texts, ids)
+
+    def keep_turn(self, index: HybridIndex, position: int, text: str, tokens: Tokens) -> None:
+        """Keep the content ``tokens`` of the turn at ``position`` (from
+        :meth:`embed_turns`) and read its speaker label, unless a search read them first."""
+        cache = _tokens_of(index)
+        with cache.lock:
+            self._grow(cache, position + 1)
+            if cache.length[position] < 0:
+                self._keep(cache, [position], [tokens])
+        note_label(index, position, text)
 
     def prime(self, index: HybridIndex, positions: Sequence[int]) -> None:
         """Read the content tokens of ``positions`` now, off the hot path.
