@@ -16,17 +16,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests import _postgres
+from tests import _old_schema, _postgres
 from voxmem import Settings
 from voxmem.embeddings.hashing import HashingEmbedder
 from voxmem.engine import MemoryEngine
 from voxmem.models import Caller, Scope, Turn
 from voxmem.store import SessionEnd, SessionStart, TurnWrite, WriteBatch
 from voxmem.store import _pg_write as pg_write
-from voxmem.store import _sqlite_admin as sqlite_admin
-from voxmem.store import _sqlite_write as sqlite_write
 from voxmem.store._migrations import load_migrations
-from voxmem.store._pg_adapt import register_vector
 
 #: The schema this version migrates to (0006 and every migration after it).
 LATEST = len(load_migrations("sqlite"))
@@ -58,34 +55,18 @@ def scope() -> Scope:
 
 
 def write_sqlite_v5(path: Path) -> None:
-    sqlite_admin.create_private(path)
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        sqlite_admin.migrate(conn, upto=5)
-        conn.execute("BEGIN IMMEDIATE")
-        sqlite_write.apply_batch(old_batch(scope()), conn)
-        conn.execute("COMMIT")
+    with _old_schema.sqlite_written_at(path, 5, old_batch(scope())) as conn:
         # The index this migration drops really held the caller's words.
         assert conn.execute("SELECT count(*) FROM items_fts WHERE items_fts MATCH 'heron'"
                             ).fetchone()[0] == 1
-    finally:
-        conn.close()
 
 
 async def write_postgres_v5(app_url: str) -> None:
-    async with await psycopg.AsyncConnection.connect(app_url, autocommit=True) as conn:
-        row = await (await conn.execute("SELECT 'vector'::regtype::oid")).fetchone()
-        assert row is not None
-        register_vector(conn, int(row[0]))
-        async with conn.transaction():
-            cur = conn.cursor(binary=True)
-            await cur.execute("INSERT INTO tenants (tenant_id, created_at) VALUES (%s, %s)",
-                              ("default", time.time()))
-            await pg_write.apply_batch(cur, old_batch(scope()), "old-runtime")
-            await pg_write.set_tenant(cur, "default")
-            await cur.execute("SELECT count(*) FROM items WHERE tsv @@ 'heron'::tsquery")
-            found = await cur.fetchone()
-            assert found is not None and found[0] == 1
+    async with _old_schema.postgres_written(app_url, old_batch(scope())) as cur:
+        await pg_write.set_tenant(cur, "default")
+        await cur.execute("SELECT count(*) FROM items WHERE tsv @@ 'heron'::tsquery")
+        found = await cur.fetchone()
+        assert found is not None and found[0] == 1
 
 
 def sqlite_schema(path: Path) -> set[str]:

@@ -17,17 +17,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests import _postgres
+from tests import _old_schema, _postgres
 from tests.test_migration_0006 import OLD_TEXTS, old_batch, scope
 from voxmem import Settings, StoreUnavailable
 from voxmem.engine import MemoryEngine
 from voxmem.models import Caller
 from voxmem.store import FactWrite, WriteBatch
-from voxmem.store import _pg_write as pg_write
-from voxmem.store import _sqlite_admin as sqlite_admin
-from voxmem.store import _sqlite_write as sqlite_write
 from voxmem.store._migrations import load_migrations
-from voxmem.store._pg_adapt import register_vector
 
 LATEST = len(load_migrations("sqlite"))
 NEW_INDEXES = {"items_facts_by_caller", "items_by_session_time"}
@@ -47,27 +43,13 @@ def old_writes() -> WriteBatch:
 
 
 def write_sqlite_v6(path: Path) -> None:
-    sqlite_admin.create_private(path)
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        sqlite_admin.migrate(conn, upto=6)
-        conn.execute("BEGIN IMMEDIATE")
-        sqlite_write.apply_batch(old_writes(), conn)
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
+    with _old_schema.sqlite_written_at(path, 6, old_writes()):
+        pass
 
 
 async def write_postgres_v6(app_url: str) -> None:
-    async with await psycopg.AsyncConnection.connect(app_url, autocommit=True) as conn:
-        row = await (await conn.execute("SELECT 'vector'::regtype::oid")).fetchone()
-        assert row is not None
-        register_vector(conn, int(row[0]))
-        async with conn.transaction():
-            cur = conn.cursor(binary=True)
-            await cur.execute("INSERT INTO tenants (tenant_id, created_at) VALUES (%s, %s)",
-                              ("default", time.time()))
-            await pg_write.apply_batch(cur, old_writes(), "old-runtime")
+    async with _old_schema.postgres_written(app_url, old_writes()):
+        pass
 
 
 def sqlite_indexes(path: Path) -> set[str]:
