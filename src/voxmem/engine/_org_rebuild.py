@@ -103,14 +103,8 @@ class GraphRebuild:
                 ann.add(keys[lo:lo + REBUILD_SLICE].astype(np.uint64),
                         encode(rows - center, scale), threads=threads)
             with self._lock, self._graph_lock:
-                dead = keys[self._pos_of_key[keys] < 0]
-                if dead.shape[0]:
-                    ann.remove(dead.astype(np.uint64))
-                old, self._ann = self._ann, ann
-                self._generation += 1
-                viewed, self._viewed = self._viewed, None
+                old, viewed = self._swap_graph(ann, keys)
                 self._center, self.scale, self.params = center, scale, target
-                self._ef = ANN_EXPANSION_SEARCH
                 self.dirty = True
             # A view reads the file's bytes: it goes before they are released.
             del old, viewed
@@ -118,6 +112,19 @@ class GraphRebuild:
                  "in %.0f s", keys.shape[0], target.connectivity, target.expansion_add,
                  time.perf_counter() - started)
         return True
+
+    def _swap_graph(self, ann: Index, keys: IntArray) -> tuple[Index, object | None]:
+        """Serve ``ann``, a new graph of ``keys``, from now on (both locks held): keys
+        unmapped while it was built (removed chunks) are removed from it first. Returns
+        the old graph and view, for the caller to drop once the locks are released."""
+        dead = keys[self._pos_of_key[keys] < 0]
+        if dead.shape[0]:
+            ann.remove(dead.astype(np.uint64))
+        old, self._ann = self._ann, ann
+        viewed, self._viewed = self._viewed, None
+        self._generation += 1
+        self._ef = ANN_EXPANSION_SEARCH
+        return old, viewed
 
     def cancel_rebuild(self, cancel: bool = True) -> None:
         """Stop a running :meth:`rebuild` at its next slice (``cancel=False``: allow

@@ -404,13 +404,7 @@ class OrgVectors(GraphRebuild):
             ann = new_index(self.dimensions, self.params)
             ann.load(raw)
             with self._lock, self._graph_lock:
-                dead = keys[self._pos_of_key[keys] < 0]
-                if dead.shape[0]:
-                    ann.remove(dead.astype(np.uint64))
-                old, self._ann = self._ann, ann
-                self._generation += 1
-                self._ef = ANN_EXPANSION_SEARCH
-                self._viewed = None
+                old, _ = self._swap_graph(ann, keys)
             # The view reads the file's bytes: it goes before they are released.
             del old
             del raw, viewed
