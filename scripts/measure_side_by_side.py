@@ -168,12 +168,24 @@ def collector(full: FullModel, side: Side, gather_weight: float,
     return Both
 
 
+def call_mean(q: Any, values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """The mean of the best three values of each candidate's call (a fact: its own)."""
+    calls = [ff.session_of(q, i) if i else f"fact {n}" for n, i in enumerate(q.ids)]
+    by_call: dict[str, list[float]] = {}
+    for call, value in zip(calls, values.tolist(), strict=True):
+        by_call.setdefault(call, []).append(value)
+    mean = {c: float(np.mean(sorted(v, reverse=True)[:3])) for c, v in by_call.items()}
+    return np.array([mean[c] for c in calls])
+
+
 def side_columns(q: Any, names: list[str]) -> np.ndarray[Any, Any]:
     cos = np.asarray(q.side["cos"], dtype=np.float64)
     best = cos.max() if cos.size else 0.0
     cols = {"model_cosine": cos,
             "model_cosine_rel": cos / best if best > 0 else np.zeros_like(cos),
             "model_rr": np.where(q.side["rank"] < RANK_DEPTH, 1.0 / (1.0 + q.side["rank"]), 0.0)}
+    if "model_call_cosine" in names:
+        cols["model_call_cosine"] = call_mean(q, cos)
     return (np.column_stack([cols[n] for n in names]) if names
             else np.zeros((cos.shape[0], 0)))
 
@@ -194,7 +206,7 @@ def main() -> None:
     parser.add_argument("--rescore", action="store_true", help="the full model re-ranks "
                         "the other lanes' candidates only (no search of its own)")
     parser.add_argument("--features", default="", help="full-model columns added to the "
-                        "learned model: model_cosine,model_cosine_rel,model_rr")
+                        "learned model: model_cosine,model_cosine_rel,model_rr,model_call_cosine")
     parser.add_argument("--vector-cache", type=Path, help="npz of the full model's vectors "
                         "by text: read if it exists, written with what was added")
     parser.add_argument("--cache", type=Path, help="pickle of the collected candidates")
