@@ -45,6 +45,7 @@ from ._rules_arranged import ARRANGED_RULES
 from ._rules_bookings import BOOKING_RULES
 from ._rules_choices import CHOICE_RULES, tails
 from ._rules_common import Rule, TurnView, capture_phrase, sentences
+from ._rules_dated import dated_confirmations, settle
 from ._rules_future import future_actions
 from ._rules_habits import HABIT_RULES
 from ._rules_identity import IDENTITY_RULES, is_misheard_copy, read_back_ids
@@ -371,6 +372,7 @@ class RuleExtractor:
             candidates.extend(agreed)
         if classifier is not None:
             candidates = settle_kinds(classifier, views, candidates)
+        candidates = settle(candidates, [v.user for v in views])
         candidates = [c for c in candidates if not is_arrival_notice(c)]
         candidates.extend(kept_candidates(transcript))
         return select_facts(
@@ -423,6 +425,9 @@ class RuleExtractor:
             candidates.extend(
                 dataclasses.replace(c, kind="need") if RECURS.search(c.text) else c
                 for c in future_actions(view, taken))
+            if not any(c.kind in ("commitment", "need") and c.position[1] >= len(view.user)
+                       for c in candidates[found:]):
+                candidates.extend(dated_confirmations(view))
             for back in (*read_back_ids(view), *answered_read_backs(view)):
                 # The written read-back replaces a garbled spoken copy from this turn.
                 candidates[found:] = [c for c in candidates[found:] if not (
