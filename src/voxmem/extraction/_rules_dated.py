@@ -48,9 +48,11 @@ _NOT_CONFIRMED = re.compile(
     r"\b(?:if|unless|whether|would\s+you|do\s+you|does\s+that|is\s+that|shall\s+i|should\s+i|"
     r"can\s+i|could\s+i|want\s+me\s+to|how\s+about|what\s+about|or|"
     r"(?-i:may)|might|could|hopefully|probably|maybe|"
-    r"open|opens|closed|closes|shut|reopen|until|till|hours|"
-    r"cost|costs|price|pounds|dollars|euros|fee|"
-    r"was|were|had|did|came|received|arrived|happened|last|ago|yesterday|should|plan|"
+    r"open|opens|closed|closes|shut|reopen|reopens|until|till|hours|sale|starts|rise|"
+    r"cost|costs|price|prices|pounds|dollars|euros|fee|"
+    # what the caller must do is theirs to keep, not the business's
+    r"need\s+to|needs\s+to|have\s+to|has\s+to|must|bring|"
+    r"was|were|had|did|came|received|arrived|happened|last\s+(?:week|month|year|time)|ago|yesterday|should|plan|"
     r"today|tonight|this\s+(?:morning|afternoon|evening)|right\s+now|minutes?|"
     r"every|each|usually|always|normally|only|due\s+back|renewed)\b|[$£€]\d",
     re.IGNORECASE)
@@ -66,6 +68,14 @@ _CLOCK = re.compile(r"\b\d{1,2}(?::\d\d)?\s*(?:am|pm)?\b(?!\s*(?:st|nd|rd|th)\b)
 _PLURAL_DAY = re.compile(r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)days\b", re.IGNORECASE)
 _SINGLE_DAY = re.compile(r"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day\b(?!s)|the\s+\d|"
                          r"from|starting)", re.IGNORECASE)
+_BARE_IT = re.compile(r"(?:yes,?\s+|sorry,?\s+)*(?:it|it'll|it's|a\s+new\s+one|one)\b",
+                      re.IGNORECASE)
+# A stretch with two ends ("a travel notice from the 3rd to the 17th", "paused from the 1st
+# to the 15th") is over when it ends: a hold, a trip, a pause.
+_RANGE = re.compile(r"\b(?:from|between)\s+(?:the\s+)?\d{1,2}(?:st|nd|rd|th)?\s+"
+                    r"(?:to|until|till|and)\s+(?:the\s+)?\d", re.IGNORECASE)
+# "So you have your scan on Friday": the agent reads back what the caller already has.
+_RECAP = re.compile(r"^(?:so\s+)?you\s+(?:have|'ve\s+got|already)\b", re.IGNORECASE)
 _MOVED = re.compile(r"\b(?:move|moved|change|swap|switch|reschedule|push)\b", re.IGNORECASE)
 #: Longest sentence read: a long one mixes the when with other news.
 _MAX_WORDS = 16
@@ -98,6 +108,12 @@ def dated_confirmations(t: TurnView) -> list[Candidate]:
         if day in t.user.lower() and not _CLOCK.search(text):
             # "Saturday it is." takes up the caller's own day: their wish, which the wish
             # rules read; a booking says more than the day the caller named.
+            continue
+        if _RANGE.search(text) or _RECAP.match(_ACK.sub("", text)):
+            continue
+        if _BARE_IT.match(_ACK.sub("", text)):
+            # "It will be with you by Friday": what "it" is, the sentence does not say;
+            # the promise rules resolve it from the call where they can.
             continue
         if _PLURAL_DAY.search(text) and not _SINGLE_DAY.search(text):
             continue
