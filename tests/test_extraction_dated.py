@@ -92,3 +92,30 @@ def test_quality_on_the_tenth_rounds_sets(name: str, precision: float, recall: f
     score = summarize([score_case(c, extractor.extract_sync(to_transcript(c))) for c in cases])
     assert score.precision >= precision
     assert score.recall >= recall
+
+
+# --- a standing change the agent made to the caller's account --------------------------------
+
+@pytest.mark.parametrize(("turns", "words"), [
+    # The caller tells a story; the agent's change says what is different from now on.
+    ([("we never get through the sparkling ones to be honest",
+       "I've switched your quarterly box to still wines only.")], ["still wines"]),
+    ([("she gets car sick on the main road", "I've updated Tilly's notes to the back lanes.")],
+     ["tilly", "back lanes"]),
+    ([("all this paper is piling up", "You're on e-statements now.")], ["e-statements"]),
+])
+def test_a_standing_change_by_the_agent_is_kept(turns: list[tuple[str, str]],
+                                                words: list[str]) -> None:
+    found = said(*turns, kind="preference")
+    assert has(found, *words), found
+
+
+@pytest.mark.parametrize("turns", [
+    # Money, this call's business, a vague object, a booking moved to a time.
+    [("the delivery was late", "I've added a 5 pound credit to your account.")],
+    [("can i speak to billing", "I've transferred your details through to billing.")],
+    [("and i hate the lift", "I've added that to your notes.")],
+    [("can i go earlier", "I've moved you to the 9am ferry.")],
+])
+def test_what_is_no_standing_change_is_not_one(turns: list[tuple[str, str]]) -> None:
+    assert not [f for f in said(*turns) if f.startswith("Agent recorded")]

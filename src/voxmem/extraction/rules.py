@@ -43,6 +43,7 @@ from ._rules_agreed import KIND_WORDS, agreed_wishes, relabel
 from ._rules_amend import WISH_KINDS, is_arrival_notice, taken_back
 from ._rules_arranged import ARRANGED_RULES
 from ._rules_bookings import BOOKING_RULES
+from ._rules_changed import standing_changes
 from ._rules_choices import CHOICE_RULES, tails
 from ._rules_common import Rule, TurnView, capture_phrase, sentences
 from ._rules_dated import dated_confirmations, settle
@@ -358,6 +359,20 @@ class RuleExtractor:
             candidates.extend(learned_candidates(classifier, views, candidates))
         # Last of all, in a turn where neither a rule nor the learned layer read a wish or
         # a note of the caller's: a cued clause the agent took up (``_rules_agreed.py``).
+        covered = covered_kinds(candidates)
+        for view in views:
+            # The agent's standing change to the account ("I've switched your monthly case
+            # to all reds"), where nothing of the caller's was read from the turn; the
+            # classifier says whether it is a taste, a limit or a recurring need.
+            promised = {c.position[1] for c in candidates
+                        if c.kind == "commitment" and c.position[0] == view.index}
+            changes = standing_changes(view, promised)
+            if changes and not covered.get(view.turn_id, set()) & _CALLER_KINDS:
+                if classifier is not None:
+                    probs = classifier.probabilities(view.user, view.agent)
+                    kind = max(KIND_WORDS, key=lambda k: probs[k])
+                    changes = [relabel(c, kind) for c in changes]
+                candidates.extend(changes)
         covered = covered_kinds(candidates)
         for view in open_turns:
             if covered.get(view.turn_id, set()) & _CALLER_KINDS:
