@@ -70,6 +70,15 @@ def test_an_offer_then_a_booking_is_one_commitment() -> None:
     assert len([f for f in found if "monday" in f.lower()]) == 1, found
 
 
+def test_an_offer_and_its_booking_by_another_day_word_are_one_commitment() -> None:
+    # "Wednesday the 4th" offered, "2pm on the 4th" booked: the same day.
+    found = said(("i can't get to the clinic",
+                  "Leanne can visit you at home on Wednesday the 4th."),
+                 ("afternoons please", "I've put you down for 2pm on the 4th."),
+                 kind="commitment")
+    assert len([f for f in found if "4th" in f]) == 1, found
+
+
 def test_the_caller_s_own_day_echoed_is_not_a_promise() -> None:
     # "Saturday it is." takes up the caller's wish; the wish rules read it.
     found = said(("saturdays are best for me really", "Saturday it is."), kind="commitment")

@@ -149,6 +149,12 @@ _TAKES_IT = re.compile(
     re.IGNORECASE)
 
 
+def _day_keys(text: str) -> list[str]:
+    # Every day the sentence names: "Wednesday the 4th" is also "the 4th".
+    keys = [m.group(0).lower() for m in _DAY.finditer(text)]
+    return [k[:-1] if k.endswith("days") else k for k in keys]
+
+
 def settle(candidates: list[Candidate], users: list[str]) -> list[Candidate]:
     """Keep the dated confirmations the call bears out; ``users`` holds the caller's
     words of each turn.
@@ -169,7 +175,8 @@ def settle(candidates: list[Candidate], users: list[str]) -> list[Candidate]:
         if c.text.startswith(LABEL):
             turn = c.position[0]
             after = users[turn + 1] if turn + 1 < len(users) else ""
-            if (any(_day_key(c.text) in o for o in others) or _TAKEN_BACK.search(after)
+            days = _day_keys(c.text)
+            if (any(d in o for d in days for o in others) or _TAKEN_BACK.search(after)
                     or (_ASKS_WHEN.search(users[turn]) and not _TAKES_IT.search(after))):
                 continue
         kept.append(c)
