@@ -128,3 +128,12 @@ def test_a_standing_change_by_the_agent_is_kept(turns: list[tuple[str, str]],
 ])
 def test_what_is_no_standing_change_is_not_one(turns: list[tuple[str, str]]) -> None:
     assert not [f for f in said(*turns) if f.startswith("Agent recorded")]
+
+
+def test_the_words_of_a_correction_are_not_part_of_a_judged_day() -> None:
+    # "no sorry tuesdays are bad" is about Tuesdays; it read "Prefers no calls no sorry
+    # Tuesdays" before the tenth round.
+    found = said(("i'd like a check up", "Tuesday at 10, then."),
+                 ("no sorry tuesdays are bad, thursday", "Okay, Thursday at 10 is booked."))
+    assert has(found, "tuesdays"), found
+    assert not has(found, "sorry"), found
