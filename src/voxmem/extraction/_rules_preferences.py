@@ -242,7 +242,9 @@ def preferences(t: TurnView) -> list[Candidate]:
             obj = m.group("obj").strip()
             # The subject is the last clause: "i speak a little english but español".
             obj = re.split(r"\b(?:but|so|because|and\s+i|i)\b", obj)[-1].strip()
-            obj = re.sub(r"^(?:honestly|actually|yeah|well|and|oh|generally|now)\s+", "", obj)
+            # Words of a correction lead in too: "no sorry tuesdays are bad" is about Tuesdays.
+            obj = re.sub(r"^(?:(?:honestly|actually|yeah|well|and|oh|generally|now|no|sorry|"
+                         r"wait|um|uh)\s+)+", "", obj)
             # Without "for me", only a habit-like time ("weekends are best") is about the
             # caller; "the blue one is better" is about a product.
             if not m.group("for") and not is_recurring_time(obj):

@@ -43,8 +43,10 @@ from ._rules_agreed import KIND_WORDS, agreed_wishes, relabel
 from ._rules_amend import WISH_KINDS, is_arrival_notice, taken_back
 from ._rules_arranged import ARRANGED_RULES
 from ._rules_bookings import BOOKING_RULES
+from ._rules_changed import standing_changes
 from ._rules_choices import CHOICE_RULES, tails
 from ._rules_common import Rule, TurnView, capture_phrase, sentences
+from ._rules_dated import dated_confirmations, settle
 from ._rules_future import future_actions
 from ._rules_habits import HABIT_RULES
 from ._rules_identity import IDENTITY_RULES, is_misheard_copy, read_back_ids
@@ -358,6 +360,20 @@ class RuleExtractor:
         # Last of all, in a turn where neither a rule nor the learned layer read a wish or
         # a note of the caller's: a cued clause the agent took up (``_rules_agreed.py``).
         covered = covered_kinds(candidates)
+        for view in views:
+            # The agent's standing change to the account ("I've switched your monthly case
+            # to all reds"), where nothing of the caller's was read from the turn; the
+            # classifier says whether it is a taste, a limit or a recurring need.
+            promised = {c.position[1] for c in candidates
+                        if c.kind == "commitment" and c.position[0] == view.index}
+            changes = standing_changes(view, promised)
+            if changes and not covered.get(view.turn_id, set()) & _CALLER_KINDS:
+                if classifier is not None:
+                    probs = classifier.probabilities(view.user, view.agent)
+                    kind = max(KIND_WORDS, key=lambda k: probs[k])
+                    changes = [relabel(c, kind) for c in changes]
+                candidates.extend(changes)
+        covered = covered_kinds(candidates)
         for view in open_turns:
             if covered.get(view.turn_id, set()) & _CALLER_KINDS:
                 continue
@@ -371,6 +387,7 @@ class RuleExtractor:
             candidates.extend(agreed)
         if classifier is not None:
             candidates = settle_kinds(classifier, views, candidates)
+        candidates = settle(candidates, [v.user for v in views])
         candidates = [c for c in candidates if not is_arrival_notice(c)]
         candidates.extend(kept_candidates(transcript))
         return select_facts(
@@ -423,6 +440,9 @@ class RuleExtractor:
             candidates.extend(
                 dataclasses.replace(c, kind="need") if RECURS.search(c.text) else c
                 for c in future_actions(view, taken))
+            if not any(c.kind in ("commitment", "need") and c.position[1] >= len(view.user)
+                       for c in candidates[found:]):
+                candidates.extend(dated_confirmations(view))
             for back in (*read_back_ids(view), *answered_read_backs(view)):
                 # The written read-back replaces a garbled spoken copy from this turn.
                 candidates[found:] = [c for c in candidates[found:] if not (
