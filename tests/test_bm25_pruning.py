@@ -77,7 +77,7 @@ def _zipf_docs(rng: np.random.Generator, n: int, vocabulary: int) -> list[list[s
 def test_pruned_top_k_equals_scoring_every_posting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(postings_module, "HEAD_POSTINGS", 1_000_000)
     # Looked-up words by binary search only, so the postings counted are those the
-    # pruning had to score (adding a looked-up word whole is tested in test_bm25_blocks).
+    # pruning had to score (adding a looked-up word whole is tested in test_bm25_lookups).
     monkeypatch.setattr(bm25_module, "SCATTER_SHARE", 0.0)
     rng = np.random.default_rng(5)
     n = 6_000
@@ -252,7 +252,6 @@ async def test_org_keyword_search_is_exact_after_a_restart(
     """Through the engine on both stores: the org lane's keyword ranking, pruned, equals
     the exhaustive one before and after a restart from the rows file, and the two runs
     agree with each other."""
-    monkeypatch.setattr(bm25_module, "BLOCK", 8)  # several blocks per word at this size
     texts = [f"Branch {i} of the library on Elm Road lends {i % 7 + 2} books a week and "
              f"opens at {i % 5 + 7} on {('Monday', 'Sunday', 'Friday')[i % 3]}s; late fees "
              f"for children are {i % 4} pence." for i in range(300)]

@@ -14,7 +14,13 @@ the same top k:
    score (the threshold). Once the bounds of the terms not yet scored sum below it, no
    document they alone list can reach the top k: they are only looked up.
 3. Candidates are the scored terms' documents whose partial score plus those bounds
-   reaches the threshold; the remaining terms' postings are searched for them only.
+   reaches the threshold. Each remaining term, highest bound first, is added to the
+   candidates still able to reach the threshold: by a binary search per candidate in
+   its postings, or, when it lists at most ``SCATTER_SHARE`` postings per candidate,
+   by adding all its postings to the scratch array (at a million chunks the slowest
+   questions keep ~100,000 candidates against two words of ~90,000 postings each:
+   the binary searches were a third of their time). After each, the k-th best of the
+   candidates' sums raises the threshold.
 
 Scores are sums of fixed-point contributions (each rounded to a multiple of
 ``1 / SCALE``, summed in float64), so a sum is exact in any order: the pruned search
@@ -32,9 +38,8 @@ import numpy.typing as npt
 
 from ._ranked import BoolArray, FloatArray, IntArray, Ranked, distinct, top_of
 
-__all__ = ["BLOCK", "BM25_B", "BM25_K1", "SCALE", "TermPostings", "ascending_union",
-           "block_bounds", "block_factor_bounds", "contributions", "dense_scores",
-           "exhaustive", "factor_bound", "term_bound", "top_k"]
+__all__ = ["BM25_B", "BM25_K1", "SCALE", "TermPostings", "ascending_union", "contributions",
+           "dense_scores", "exhaustive", "factor_bound", "term_bound", "top_k"]
 
 BM25_K1 = 1.2
 BM25_B = 0.75
@@ -52,11 +57,6 @@ BOUND_MARGIN = 1.0 + 1e-9
 #: array over the index (a sort of 12k postings costs ~3x the marking at 100k rows).
 UNION_SORT_SHARE = 64
 
-#: Postings per block of a segment's term row, each with its own bound (block-max).
-BLOCK = 128
-#: A scored term skips its blocks below the threshold only when at least this share of
-#: its postings would be skipped: below it, selecting the rest costs more than it saves.
-SKIP_MIN_SHARE = 0.125
 #: A term that is only looked up is added to the scratch array whole (a random write per
 #: posting) rather than searched for each candidate (a binary search per candidate)
 #: when it lists at most this many postings per candidate.
@@ -76,10 +76,6 @@ class TermPostings:
     idf: float
     size: int
     bound: float = math.inf
-    #: Per part, the bound of each block of ``BLOCK`` postings in units of
-    #: ``1 / SCALE`` (at most :attr:`bound`), or None: the part is one block at
-    #: :attr:`bound`.
-    blocks: list[Float64Array | None] = dataclasses.field(default_factory=list)
 
 
 def factor_bound(tfs: FloatArray, lengths: FloatArray, avgdl: float) -> float:
@@ -95,23 +91,6 @@ def factor_bound(tfs: FloatArray, lengths: FloatArray, avgdl: float) -> float:
     tf = tfs.astype(np.float64)
     norm = BM25_K1 * (1.0 - BM25_B + BM25_B * lengths.astype(np.float64) / avgdl)
     return float(np.max(tf / (tf + norm)))
-
-
-def block_factor_bounds(tfs: FloatArray, lengths: FloatArray, avgdl: float) -> Float64Array:
-    """:func:`factor_bound` of each block of ``BLOCK`` consecutive postings."""
-    if not tfs.shape[0]:
-        return np.zeros(0, dtype=np.float64)
-    tf = tfs.astype(np.float64)
-    norm = BM25_K1 * (1.0 - BM25_B + BM25_B * lengths.astype(np.float64) / avgdl)
-    out: Float64Array = np.maximum.reduceat(tf / (tf + norm),
-                                            np.arange(0, tf.shape[0], BLOCK))
-    return out
-
-
-def block_bounds(idf: float, factors: Float64Array) -> Float64Array:
-    """:func:`term_bound` of each block's largest term factor."""
-    out: Float64Array = np.ceil(idf * (BM25_K1 + 1.0) * factors * SCALE * BOUND_MARGIN) + 1.0
-    return out
 
 
 def term_bound(idf: float, factor: float) -> float:
@@ -143,63 +122,38 @@ def top_k(terms: list[TermPostings], k: int, ok: BoolArray, doc_len: FloatArray,
     every = bool(ok.all())  # no removed or filtered-out position: skip the checks
     partial = scratch
     threshold = 0.0
-    # The bounds of everything not yet in ``partial``: terms not scored, and the
-    # skipped blocks of scored ones.
     rest = sum(term.bound for term in terms)
     gathered: list[Int32Array] = []
     looked_up: list[TermPostings] = []
-    deferred: list[TermPostings] = []  # skipped blocks of scored terms
     try:
         for i in order:
             term = terms[i]
             if looked_up or (gathered and rest < threshold):
                 looked_up.append(term)
                 continue
-            rest -= term.bound
             # This term's documents are distinct, and their partial scores are lower
             # bounds of their full scores: so is the k-th best of them.
             found: list[Float64Array] = []
-            skipped: list[tuple[Int32Array, FloatArray]] = []
-            skipped_bound = 0.0
-            for j, (docs, tfs) in enumerate(term.parts):
-                blocks = term.blocks[j] if j < len(term.blocks) else None
-                if blocks is not None and threshold > 0.0:
-                    docs, tfs, low, low_bound = _skip_blocks(docs, tfs, blocks,
-                                                             threshold - rest)
-                    if low is not None:
-                        skipped.append(low)
-                        skipped_bound = max(skipped_bound, low_bound)
-                if not docs.shape[0]:
-                    continue
+            for docs, tfs in term.parts:
                 # A term lists each document once, so fancy-index accumulation is exact.
                 sums = partial[docs]
                 sums += contributions(docs, tfs, term.idf, doc_len, avgdl)
                 partial[docs] = sums
                 gathered.append(docs)
                 found.append(sums if every else sums[ok[docs]])
-            if skipped:
-                # A document in a skipped block and no scored one stays below the
-                # threshold; one that is gathered anyway gets the term when looked up.
-                deferred.append(TermPostings(skipped, term.idf,
-                                              sum(d.shape[0] for d, _ in skipped),
-                                              skipped_bound))
-                rest += skipped_bound
-            if not found:
-                continue
+            rest -= term.bound
             threshold = _raised(threshold, found[0] if len(found) == 1
                                 else np.concatenate(found), k)
-        if not gathered:
-            return Ranked.empty()
         listed = gathered[0] if len(gathered) == 1 else np.concatenate(gathered)
         near = listed[partial[listed] + rest >= threshold]
         candidates = _distinct_positions(near, partial.shape[0])
         if not every:
             candidates = candidates[ok[candidates]]
         scores = partial[candidates]
-        # The remaining terms (and skipped blocks) highest bound first, each for the
-        # candidates that can still reach the threshold with the bounds not yet added.
+        # The remaining terms highest bound first, each for the candidates that can
+        # still reach the threshold with the bounds of the terms not yet added.
         synced = True  # partial[candidates] == scores
-        for term in sorted(looked_up + deferred, key=lambda term: term.bound, reverse=True):
+        for term in looked_up:
             keep = scores + rest >= threshold
             if not keep.all():
                 candidates, scores = candidates[keep], scores[keep]
@@ -262,20 +216,6 @@ def dense_scores(terms: list[TermPostings], n: int, doc_len: FloatArray,
             scores[docs] += contributions(docs, tfs, term.idf, doc_len, avgdl)
     out: FloatArray = (scores / SCALE).astype(np.float32)
     return out
-
-
-def _skip_blocks(docs: Int32Array, tfs: FloatArray, blocks: Float64Array, below: float
-                 ) -> tuple[Int32Array, FloatArray, tuple[Int32Array, FloatArray] | None,
-                            float]:
-    """``docs``/``tfs`` without the blocks whose bound is under ``below``, the skipped
-    postings (None when too few are worth skipping) and their largest block bound."""
-    low = blocks < below
-    n_low = int(np.count_nonzero(low))
-    if not n_low or n_low * BLOCK < SKIP_MIN_SHARE * docs.shape[0]:
-        return docs, tfs, None, 0.0
-    keep = np.repeat(~low, BLOCK)[:docs.shape[0]]
-    drop = ~keep
-    return docs[keep], tfs[keep], (docs[drop], tfs[drop]), float(blocks[low].max())
 
 
 def _add_at(scores: Float64Array, candidates: IntArray, term: TermPostings,

@@ -27,8 +27,6 @@ from ._bm25 import (
     BM25_K1,
     PRUNE_MIN_POSTINGS,
     TermPostings,
-    block_bounds,
-    block_factor_bounds,
     dense_scores,
     factor_bound,
     term_bound,
@@ -59,7 +57,7 @@ class Segment:
     new segments or swaps merged ones in.
     """
 
-    __slots__ = ("_block_factors", "_bound_avgdl", "_bounds", "docs", "offsets", "tfs", "tids")
+    __slots__ = ("_bound_avgdl", "_bounds", "docs", "offsets", "tfs", "tids")
 
     def __init__(self, term_of: IntArray, doc_of: IntArray, tfs: Any) -> None:
         # Postings arrive ordered by (term, document).
@@ -69,7 +67,6 @@ class Segment:
         self.docs: npt.NDArray[np.int32] = doc_of.astype(np.int32)
         self.tfs: FloatArray = tfs.astype(np.float32)
         self._bounds: dict[int, float] = {}
-        self._block_factors: dict[int, npt.NDArray[np.float64]] = {}
         self._bound_avgdl = 0.0
 
     @classmethod
@@ -78,7 +75,7 @@ class Segment:
         """A segment from arrays already in its layout (a persisted index's views)."""
         seg = cls.__new__(cls)
         seg.tids, seg.offsets, seg.docs, seg.tfs = tids, offsets, docs, tfs
-        seg._bounds, seg._block_factors, seg._bound_avgdl = {}, {}, 0.0
+        seg._bounds, seg._bound_avgdl = {}, 0.0
         return seg
 
     @property
@@ -106,33 +103,14 @@ class Segment:
         lengths of its documents, never change), at the average length of that moment;
         later averages scale it.
         """
-        self._keep_bounds(i, doc_len, avgdl)
-        return self._bounds[i] * max(1.0, avgdl / self._bound_avgdl)
-
-    def block_factors(self, i: int, doc_len: FloatArray, avgdl: float
-                      ) -> npt.NDArray[np.float64]:
-        """Per block of ``BLOCK`` postings of row ``i``, an upper bound of the block's
-        BM25 term factors at average length ``avgdl`` (kept and scaled as
-        :meth:`factor_bound`, which is their maximum)."""
-        self._keep_bounds(i, doc_len, avgdl)
-        blocks = self._block_factors[i]
-        scale = avgdl / self._bound_avgdl
-        if scale <= 1.0:
-            return blocks
-        out: npt.NDArray[np.float64] = blocks * scale
-        return out
-
-    def _keep_bounds(self, i: int, doc_len: FloatArray, avgdl: float) -> None:
         if not self._bound_avgdl:
             self._bound_avgdl = avgdl
-        if i in self._bounds:
-            return
-        lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
-        # One pass gives both (the blocks' maximum is the row's bound).
-        blocks = block_factor_bounds(self.tfs[lo:hi], doc_len[self.docs[lo:hi]],
-                                     self._bound_avgdl)
-        self._block_factors[i] = blocks
-        self._bounds[i] = float(blocks.max()) if blocks.shape[0] else 0.0
+        bound = self._bounds.get(i)
+        if bound is None:
+            lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
+            bound = self._bounds[i] = factor_bound(self.tfs[lo:hi], doc_len[self.docs[lo:hi]],
+                                                   self._bound_avgdl)
+        return bound * max(1.0, avgdl / self._bound_avgdl)
 
 
 def tier(segments: Sequence[Segment], limit: float) -> list[Segment]:
@@ -422,14 +400,11 @@ class Postings:
         prune = len(query) > 1 and sum(t.size for t in query) >= PRUNE_MIN_POSTINGS
         if prune:
             for scored, where in zip(query, located, strict=True):
-                factors = [
-                    seg.block_factors(i, doc_len, avgdl) if seg is not None
-                    else np.array([factor_bound(tfs, doc_len[docs], avgdl)], dtype=np.float64)
-                    for (seg, i), (docs, tfs) in zip(where, scored.parts, strict=True)]
-                scored.bound = term_bound(scored.idf, max(float(f.max()) for f in factors))
-                # The head's postings (few, unkept) count as one block.
-                scored.blocks = [block_bounds(scored.idf, f) if seg is not None else None
-                                 for (seg, _), f in zip(where, factors, strict=True)]
+                factor = max(
+                    seg.factor_bound(i, doc_len, avgdl) if seg is not None
+                    else factor_bound(tfs, doc_len[docs], avgdl)
+                    for (seg, i), (docs, tfs) in zip(where, scored.parts, strict=True))
+                scored.bound = term_bound(scored.idf, factor)
         if self._scratch is None:
             self._scratch = np.zeros(doc_len.shape[0], dtype=np.float64)
         return top_k(query, k, ok, doc_len, avgdl, self._scratch, prune)
