@@ -3,12 +3,11 @@
 Reads the org rows file of a store built by ``python benchmarks/org_scale.py --keep DIR``
 (read-only: the file is mapped, nothing is written), installs its postings and runs the
 org benchmark's questions through ``Postings.search`` for the top 80 (the org lane's
-keyword depth at k = 10), three times per question: scoring every posting (the
-exhaustive path), pruned by whole words (MaxScore, ``engine/_bm25.py``) and pruned by
-words and blocks of postings (block-max, the default), interleaved so all see the same
+keyword depth at k = 10), twice per question: scoring every posting (the exhaustive
+path) and pruned (MaxScore, ``engine/_bm25.py``), interleaved so both see the same
 machine. Reports thread CPU per search (min of ``--min-of`` runs; a busy machine
-inflates it far less than wall time), the postings the questions list and the share each
-search scores, and checks that all return the same chunks and scores.
+inflates it far less than wall time), the postings the questions list and the share the
+pruned search scores, and checks that both return the same chunks and scores.
 
     python benchmarks/org_keyword.py DIR [--queries 300] [--min-of 3]
 """
@@ -17,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import threading
 import time
@@ -88,13 +86,9 @@ def main() -> None:
 
     bm25.contributions = counted  # type: ignore[assignment]
 
-    skip_share = bm25.SKIP_MIN_SHARE
-    modes = ("every posting", "MaxScore", "block-max")
-
-    def timed(terms: list[str], mode: str) -> tuple[float, int, Ranked]:
+    def timed(terms: list[str], prune: bool) -> tuple[float, int, Ranked]:
         setattr(postings_module, "PRUNE_MIN_POSTINGS",  # noqa: B010 (not re-exported)
-                bm25.PRUNE_MIN_POSTINGS if mode != modes[0] else 1 << 62)
-        bm25.SKIP_MIN_SHARE = skip_share if mode == modes[2] else math.inf
+                bm25.PRUNE_MIN_POSTINGS if prune else 1 << 62)
         best, got = float("inf"), Ranked.empty()
         for _ in range(args.min_of):
             scored[0] = 0
@@ -103,28 +97,28 @@ def main() -> None:
             best = min(best, time.thread_time() - t)
         return best * 1000, scored[0], got
 
-    cpu: dict[str, list[float]] = {mode: [] for mode in modes}
-    work = dict.fromkeys(modes, 0)
+    cpu: dict[bool, list[float]] = {True: [], False: []}
+    work: dict[bool, int] = {True: 0, False: 0}
     differ = 0
     for terms in questions:
-        results: dict[str, Ranked] = {}
-        for mode in modes:
-            ms, rows, results[mode] = timed(terms, mode)
-            cpu[mode].append(ms)
-            work[mode] += rows
-        differ += not all(same(results[modes[0]], results[m]) for m in modes[1:])
+        results: dict[bool, Ranked] = {}
+        for prune in (False, True):
+            ms, rows, results[prune] = timed(terms, prune)
+            cpu[prune].append(ms)
+            work[prune] += rows
+        differ += not same(results[False], results[True])
     listed = [postings.cost(terms) for terms in questions]
     print(f"{n:,} chunks, {len(questions)} questions, top {DEPTH}, CPU per search "
           f"(min of {args.min_of}); postings listed p50 {pct(listed, 50):,.0f} "
           f"p95 {pct(listed, 95):,.0f}")
-    for mode in modes:
-        values = cpu[mode]
-        print(f"  {mode:18} p50 {pct(values, 50):6.2f}  p95 {pct(values, 95):6.2f}  "
+    for prune, name in ((False, "every posting"), (True, "pruned (MaxScore)")):
+        values = cpu[prune]
+        print(f"  {name:18} p50 {pct(values, 50):6.2f}  p95 {pct(values, 95):6.2f}  "
               f"p99 {pct(values, 99):6.2f}  mean {np.mean(values):6.2f} ms   postings "
-              f"scored {work[mode] / max(sum(listed), 1):.2f} of listed")
-    slower = sum(b > 1.1 * a for a, b in zip(cpu[modes[1]], cpu[modes[2]], strict=True))
-    print(f"  answers differing: {differ} of {len(questions)}; block-max over 10 % slower "
-          f"than MaxScore on {slower}")
+              f"scored {work[prune] / max(sum(listed), 1):.2f} of listed")
+    slower = sum(b > 1.1 * a for a, b in zip(cpu[False], cpu[True], strict=True))
+    print(f"  answers differing: {differ} of {len(questions)}; pruned over 10 % slower "
+          f"than every posting on {slower}")
 
 
 if __name__ == "__main__":
