@@ -200,3 +200,51 @@ def test_a_reloaded_index_answers_the_same(monkeypatch: pytest.MonkeyPatch) -> N
         a = _search_all(monkeypatch, first, query, 30, n, ok, n, None, work)
         b = _search_all(monkeypatch, reloaded, query, 30, n, ok, n, None, work)
         _same(a, b)
+
+
+def test_a_word_added_whole_after_one_searched_for_keeps_the_searched_sums(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large looked-up word binary-searched for the candidates, then a small one added
+    whole through the scratch array: the sums the first added (held outside the array)
+    must survive the second."""
+    rng = np.random.default_rng(3)
+    n = 20_000
+    doc_len = np.full(n, 30.0, dtype=np.float32)
+    ok = np.ones(n, dtype=np.bool_)
+
+    def term(docs: np.ndarray, tfs: np.ndarray) -> bm25_module.TermPostings:
+        docs, tfs = docs.astype(np.int32), tfs.astype(np.float32)
+        idf = math.log(1.0 + (n - docs.shape[0] + 0.5) / (docs.shape[0] + 0.5))
+        out = bm25_module.TermPostings([(docs, tfs)], idf, int(docs.shape[0]))
+        out.bound = bm25_module.term_bound(
+            idf, bm25_module.factor_bound(tfs, doc_len[docs], 30.0))
+        return out
+
+    top = np.arange(2_000)
+    a = term(top, rng.integers(4, 7, 2_000))
+    b = term(top, rng.integers(3, 6, 2_000))
+    big = term(np.sort(rng.choice(n, 9_000, replace=False)), rng.integers(1, 20, 9_000))
+    small = term(np.sort(rng.choice(n, 1_000, replace=False)), np.ones(1_000))
+    # Bounds only need to be upper bounds: this one is raised so the large word is
+    # looked up first (binary search: more than SCATTER_SHARE postings per candidate)
+    # and the small one second (added whole).
+    big.bound = max(big.bound, small.bound + 1.0)
+    assert a.bound > big.bound and b.bound > big.bound
+    searched = []
+    real_add_at = bm25_module._add_at
+
+    def add_at(scores: np.ndarray, candidates: np.ndarray, *args: object) -> None:
+        searched.append(candidates.shape[0])
+        real_add_at(scores, candidates, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bm25_module, "_add_at", add_at)
+    terms = [a, b, big, small]
+    scratch = np.zeros(n, dtype=np.float64)
+    for k in (10, 200, 1_500):
+        pruned = bm25_module.top_k(terms, k, ok, doc_len, 30.0, scratch, True)
+        full = bm25_module.exhaustive(terms, k, ok, doc_len, 30.0, scratch)
+        _same(pruned, full)
+        assert not scratch.any()
+    assert searched  # the large word was searched for, the small one (below) not
+    assert all(big.size > bm25_module.SCATTER_SHARE * c for c in searched)
+    assert small.size <= bm25_module.SCATTER_SHARE * min(searched)
