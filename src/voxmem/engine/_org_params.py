@@ -78,11 +78,14 @@ EF_MAX = 2_560
 #: (strict recall@10 after rescoring, 300 questions): ef 512 0.980, 640 0.985, 768
 #: 0.989, 1,024 0.993 (against 0.972 / 0.977 / 0.981 / 0.986 for an M 16 graph of the
 #: same vectors).
-#: From 250,000 it grows as size ** 0.65, the growth the M 16 graph's ef showed below its
-#: ceiling: 694 at 400,000, 1,260 at a million, where it measured 0.986 (6.7 ms of CPU
-#: p50; ef 1,024: 0.985, 1,536: 0.987) against the M 16 graph's 0.978 at ef 1,931.
+#: From 250,000 it grows as size ** 0.5: 647 at 400,000 (0.985 at 640) and 1,024 at a
+#: million, where it measured 0.985 (against 0.986 at 1,260, 0.987 at 1,536, and the M 16
+#: graph's 0.978 at 1,931). The walk's CPU grows about linearly with ef, and the org
+#: lane's p95 at a million is the walk's: a size ** 0.65 growth (1,260 there) bought
+#: 0.001 of recall for ~20 % more walk (docs/performance.md, "Less work per org search
+#: at a million").
 LARGE_EF_FROM = 250_000
-LARGE_EF_POWER = 0.65
+LARGE_EF_POWER = 0.5
 LARGE_EF_MAX = 2_048
 
 
@@ -94,8 +97,8 @@ def graph_params(size: int) -> GraphParams:
 def search_ef(size: int, connectivity: int = ANN_CONNECTIVITY) -> int:
     """The graph's search breadth for ``size`` vectors: ANN_EXPANSION_SEARCH up to
     EF_GROWTH_FROM, then growing as ``size ** EF_POWER`` (an M 16 graph of 400,000:
-    1,017; of a million: 1,931); a LARGE_GRAPH on its own curve (400,000: 695; a
-    million: 1,261)."""
+    1,017; of a million: 1,931); a LARGE_GRAPH on its own curve (400,000: 647; a
+    million: 1,024)."""
     if connectivity >= LARGE_GRAPH.connectivity:
         start, power, most = LARGE_EF_FROM, LARGE_EF_POWER, LARGE_EF_MAX
     else:
