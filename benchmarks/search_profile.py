@@ -108,6 +108,7 @@ async def run(args: argparse.Namespace, data_dir: str) -> dict[str, Any]:
                     lanes.setdefault(lane, []).append(ms)
         walls.append(best_wall)
         cpus.append(best_cpu)
+        answers[-1]["cpu_ms"] = round(best_cpu, 3)
     rss = proc_status()  # before the breakdown, whose bookkeeping takes memory itself
     footprint = engine_breakdown(engine) if args.footprint else None
     await engine.close()

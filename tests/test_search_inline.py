@@ -146,3 +146,28 @@ async def test_a_small_loaded_org_index_answers_inline_what_its_lane_task_answer
     assert [(h["id"], h["score"]) for h in found.org] == [
         (h["id"], h["score"]) for h in task]
     assert "org" in found.trace["lanes"] and not found.trace["degraded"]
+
+
+async def test_a_large_graph_is_walked_on_a_thread_even_when_its_search_is_cheap(
+        engine: MemoryEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A graph of THREADED_GRAPH_MIN vectors or more: its walk releases the GIL, so it
+    # runs beside the caller lanes although the whole org search would be cheap enough
+    # to run inline (at 100,000 chunks it was, and the walk then sat on the event loop).
+    scope = await _caller(engine)
+    docs = [{"id": f"doc-{n}", "text": text, "metadata": {}} for n, text in enumerate([
+        "Returns are accepted within 30 days with the receipt",
+        "Delivery takes two to five working days", "Lamps carry a two year warranty",
+        "Invoices are sent by email after payment", "Dogs are welcome in the store"])]
+    await engine.create_index(scope.tenant_id, scope.project_id, "kb", docs)
+    await engine.warm_org(scope)
+    done = asyncio.get_running_loop().create_future()
+    done.set_result(engine.embedder.embed(["when is the delivery"])[0])
+    inline = [_answer(await engine.search_memory(scope, q, timeout_ms=5000)) for q in QUERIES]
+    assert engine.org.start_dense(scope, done, 4) is None
+    monkeypatch.setattr(lanes_module, "THREADED_GRAPH_MIN", len(docs))
+    started = engine.org.start_dense(scope, done, 4)
+    assert started is not None, "the cheap search of a large graph is walked on a thread"
+    await started
+    walked = [_answer(await engine.search_memory(scope, q, timeout_ms=5000)) for q in QUERIES]
+    assert walked == inline
+    assert any(a["org"] for a in walked) and all(not a["errors"] for a in walked)

@@ -40,7 +40,10 @@ from voxmem.engine._postings import Postings
 from voxmem.engine._rank import RankParams, best_neighbours
 from voxmem.engine._recall import (
     SUPERSEDED_TURN_FACTOR,
+    KeywordPhase,
     Query,
+    _caller_filters,
+    _depth,
     caller_keyword_phase,
     org_dense_phase,
     org_keyword_phase,
@@ -48,7 +51,7 @@ from voxmem.engine._recall import (
     search_caller_lane,
     search_org_lane,
 )
-from voxmem.engine._time import parse_when
+from voxmem.engine._time import TimeHint, parse_when
 from voxmem.models import Caller, Chunk, Fact, MemoryItem, Scope
 
 DATA = Path(__file__).parent / "data"
@@ -187,6 +190,39 @@ def test_keyword_then_dense_phase_equals_one_search_for_the_org_lane(
         dense = org_dense_phase(org, full, k)
         assert _hits(search_org_lane(org, full, k, params, words, dense)) == one
         assert _hits(search_org_lane(org, full, k, params, None, dense)) == one
+
+
+@pytest.mark.parametrize("fusion", ["learned", "rrf"])
+def test_a_time_window_over_every_row_ranks_as_its_second_search_did(
+        caller: CallerMemory, embedder: StaticEmbedder, fusion: str) -> None:
+    # A window holding every row of the caller ("last year" for a caller of 80 days) is
+    # not searched a second time: its rankings would be the lane's own. Checked against
+    # the two searches (the lane's filter and the window's, passed as the keyword phase).
+    rng = random.Random(11)
+    params = RankParams(fusion=load_fusion(embedder.name) if fusion == "learned" else None)
+    everything = TimeHint(start=NOW - 400 * DAY, end=NOW + DAY)
+    part = TimeHint(start=NOW - 20 * DAY, end=NOW + DAY)
+    checked = 0
+    for text in _queries(rng, _calls(), 60):
+        q = Query(text=text, terms=analyze(text), vector=embedder.embed([text])[0], now=NOW,
+                  min_created=NOW - 300 * DAY if rng.random() < 0.5 else None,
+                  when=everything)
+        for lane in ("working", "permanent"):
+            working, wheres = _caller_filters(caller, lane, q, params)
+            assert len(wheres) == 1
+            assert len(_caller_filters(caller, lane, dataclasses.replace(q, when=part),
+                                       params)[1]) == 2
+            window = dataclasses.replace(
+                wheres[0], min_created=everything.start, max_created=everything.end,
+                positions=caller.index.created_between(NOW - 400 * DAY, NOW + DAY))
+            both = (wheres[0], window)
+            k = rng.randint(1, 10)
+            twice = KeywordPhase(both, tuple(caller.index.search(q.terms, None, _depth(k), w)[0]
+                                             for w in both), working)
+            once = search_caller_lane(caller, lane, q, k, params)
+            assert _hits(once) == _hits(search_caller_lane(caller, lane, q, k, params, twice))
+            checked += bool(once)
+    assert checked > 50
 
 
 def _prefer_current_by_payload(mem: CallerMemory, scored: list[tuple[int, float]],

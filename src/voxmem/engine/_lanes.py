@@ -12,12 +12,21 @@ from ..embeddings import Embedder, query_side
 from ._index import FloatArray, HybridIndex
 from ._recall import Query
 
-__all__ = ["INLINE_LANE_ROWS", "LaneRunner"]
+__all__ = ["INLINE_LANE_ROWS", "THREADED_GRAPH_MIN", "LaneRunner"]
 
 LANE_THREADS = 4
 #: Lanes whose search touches at most this many rows (vectors + postings; ~2 ms of numpy
 #: on a slow core) run inline on the event loop; see :meth:`LaneRunner.run`.
 INLINE_LANE_ROWS = 60_000
+#: An approximate (graph) index of at least this many vectors has its graph walked on a
+#: lane thread, beside the caller lanes, even when its search is cheap enough to run
+#: inline: the walk releases the GIL, so it costs the event loop nothing there. Measured
+#: (ef 512, M 16, 384 dimensions, CPU per walk): 500 vectors ~110 us, 2,000 ~200 us,
+#: 10,000 and more ~330 us on random clustered vectors, ~800 us on the 100,000 real
+#: chunks of ``benchmarks/search_profile.py``; the hop to a thread and the org lane's
+#: task cost the loop ~80 us. Below this size the walk is left inline (a small
+#: project's org lane answers in one go, without a task).
+THREADED_GRAPH_MIN = 5_000
 
 T = TypeVar("T")
 
@@ -77,6 +86,15 @@ class LaneRunner:
     def cheap(index: HybridIndex, q: Query) -> bool:
         """Whether a search of ``index`` for ``q`` runs inline (see :meth:`run`)."""
         return index.search_cost(q.terms, q.vector is not None) <= INLINE_LANE_ROWS
+
+    @staticmethod
+    def walk_on_thread(index: HybridIndex, q: Query) -> bool:
+        """Whether a graph index's vector search for ``q`` should run on a lane thread
+        while the loop does other work (see :data:`THREADED_GRAPH_MIN`)."""
+        ann = index.vectors.ann
+        if ann is None:
+            return False
+        return len(ann) >= THREADED_GRAPH_MIN or not LaneRunner.cheap(index, q)
 
     async def on_thread(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn`` on a lane thread."""

@@ -194,7 +194,8 @@ class OrgKnowledge:
                     k: int) -> asyncio.Future[Ranked] | None:
         """Start the org lane's vector search on a lane thread now, to pass to
         :meth:`lane`; None when it has nothing to overlap (the query's vector is not
-        ready, the index is not loaded, or it is small enough to search inline).
+        ready, the index is not loaded, or its graph is small enough to walk inline:
+        ``LaneRunner.walk_on_thread``).
 
         usearch releases the GIL while it walks the graph (measured: a pure-Python loop
         on the main thread ran at its own speed beside back-to-back graph searches), so
@@ -210,7 +211,7 @@ class OrgKnowledge:
         if vector is None or not org.ready.is_set() or org.load_error is not None:
             return None
         q = Query(text="", terms=[], vector=vector, now=0.0)
-        if self._lanes.cheap(org.index, q):
+        if not self._lanes.walk_on_thread(org.index, q):
             return None
         return self._lanes.start(org_dense_phase, org, q, k)
 
