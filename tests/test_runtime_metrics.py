@@ -157,3 +157,47 @@ async def test_concurrent_first_saves_of_a_caller_open_one_call(engine: MemoryEn
     assert len(sessions) == 1
     items = await engine.store.load_items(scope, engine.clock())
     assert sum(1 for item in items if item.kind == "turn") == 6
+
+
+def test_request_families_expose_what_prometheus_client_would() -> None:
+    """The runtime counts requests in plain Python; a scrape must read the very samples
+    prometheus_client's own Counter and Histogram give for the same observations
+    (bucket bounds inclusive, cumulative counts, ``_total``, ``_count``, ``_sum``)."""
+    from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+    from voxmem.runtime._metrics import LATENCY_BUCKETS, RuntimeMetrics
+
+    ours = RuntimeMetrics(lambda: {"journalSeq": 0, "appliedSeq": 0, "backlog": 0,
+                                   "cachedCallers": 0})
+    reference = CollectorRegistry()
+    requests = Counter("voxmem_requests", "x", ["operation", "status"], registry=reference)
+    lanes = Histogram("voxmem_recall_lane_seconds", "x", ["lane"], buckets=LATENCY_BUCKETS,
+                      registry=reference)
+    degraded = Counter("voxmem_search_degraded", "x", ["reason"], registry=reference)
+    # Values on and either side of bucket bounds, and past the last one.
+    for ms in (0.5, 1.0, 1.5, 2.0, 5.0, 20.0, 20.5, 999.0, 10_000.0, 12_000.0):
+        arrived = ours.started(None)
+        trace = {"lanes": {"caller": ms}, "degraded": ms > 100,
+                 "errors": {"caller": "deadline"} if ms > 100 else {}}
+        ours.finished("search_memory", arrived, 200, {"trace": trace})
+        requests.labels("search_memory", "2xx").inc()
+        lanes.labels("caller").observe(ms / 1000.0)
+        if ms > 100:
+            degraded.labels("deadline").inc()
+    ours.finished("save_response", ours.started(None), 400)
+    requests.labels("save_response", "4xx").inc()
+
+    got, want = (samples(text) for text in (ours.exposition().decode(),
+                                             generate_latest(reference).decode()))
+    compared = [key for key in want
+                if not key[0].endswith(("_created", "_sum"))
+                and not key[0].startswith("voxmem_request_seconds")]
+    assert len(compared) == 17  # 13 buckets and a count, 2 + 1 counters
+    assert {key: got[key] for key in compared} == {key: want[key] for key in compared}
+    for key in want:  # every series is there, with its creation time
+        assert key in got
+    lane_sum = ("voxmem_recall_lane_seconds_sum", (("lane", "caller"),))
+    assert abs(got[lane_sum] - want[lane_sum]) < 1e-9
+    # Arrival-to-answer times differ run to run: their counts only.
+    assert got[("voxmem_request_seconds_count", (("operation", "search_memory"),))] == 10
+    assert got[("voxmem_request_seconds_count", (("operation", "save_response"),))] == 1

@@ -27,19 +27,19 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
-    Counter,
     Gauge,
-    Histogram,
     ProcessCollector,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from ._admission import SHED_LAG_START_MS, Admission, LoopLag
 
@@ -113,6 +113,88 @@ class _EngineCollector(Collector):
                                 value=stats["cachedCallers"])
 
 
+class _Histogram:
+    """One histogram series, counted in plain Python on the event loop's thread.
+
+    prometheus_client's own takes a lock for its sum and for the bucket it walks to, per
+    observation; a search makes three to eight of them, about 10 µs per request under
+    load (docs/performance.md, "A fifth round"). Every observation here happens on the
+    loop, and a scrape reads the counts on the loop too, so no lock is needed.
+    """
+
+    __slots__ = ("counts", "created", "sum")
+
+    def __init__(self, buckets: int) -> None:
+        self.counts = [0] * (buckets + 1)  # the last one is +Inf
+        self.sum = 0.0
+        self.created = time.time()
+
+    def observe(self, value: float, bounds: tuple[float, ...]) -> None:
+        # bisect_left: a value equal to a bound belongs to that bound's bucket (le).
+        self.counts[bisect_left(bounds, value)] += 1
+        self.sum += value
+
+
+class _Family:
+    """A labelled histogram or counter, exposed at scrape time as prometheus_client's
+    own would expose it (the same names, samples and ``_created`` series)."""
+
+    def __init__(self, name: str, documentation: str, labels: tuple[str, ...],
+                 buckets: tuple[float, ...] | None = None) -> None:
+        self.name, self.documentation, self.labels = name, documentation, labels
+        self.bounds = buckets
+        self.histograms: dict[tuple[str, ...], _Histogram] = {}
+        #: Counters: label values -> [count, created].
+        self.counters: dict[tuple[str, ...], list[float]] = {}
+
+    def histogram(self, *values: str) -> _Histogram:
+        series = self.histograms.get(values)
+        if series is None:
+            assert self.bounds is not None
+            series = self.histograms[values] = _Histogram(len(self.bounds))
+        return series
+
+    def inc(self, *values: str) -> None:
+        series = self.counters.get(values)
+        if series is None:
+            series = self.counters[values] = [0.0, time.time()]
+        series[0] += 1
+
+    def collect(self) -> Iterator[Metric]:
+        if self.bounds is None:
+            counter = Metric(self.name, self.documentation, "counter")
+            for values, (count, created) in list(self.counters.items()):
+                labels = dict(zip(self.labels, values, strict=True))
+                counter.add_sample(self.name + "_total", labels, count)
+                counter.add_sample(self.name + "_created", labels, created)
+            yield counter
+            return
+        histogram = Metric(self.name, self.documentation, "histogram")
+        bounds = [*map(floatToGoString, self.bounds), "+Inf"]
+        for values, series in list(self.histograms.items()):
+            labels = dict(zip(self.labels, values, strict=True))
+            total = 0
+            for bound, count in zip(bounds, series.counts, strict=True):
+                total += count
+                histogram.add_sample(self.name + "_bucket", {**labels, "le": bound},
+                                     float(total))
+            histogram.add_sample(self.name + "_count", labels, float(total))
+            histogram.add_sample(self.name + "_sum", labels, series.sum)
+            histogram.add_sample(self.name + "_created", labels, series.created)
+        yield histogram
+
+
+class _RequestCollector(Collector):
+    """The per-request families, read at scrape time."""
+
+    def __init__(self, families: tuple[_Family, ...]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self._families:
+            yield from family.collect()
+
+
 class RuntimeMetrics:
     """The runtime's counters, histograms and saturation signal.
 
@@ -134,18 +216,19 @@ class RuntimeMetrics:
         self._was_saturated = False
         self.registry = CollectorRegistry()
         r = self.registry
-        self.requests = Counter("voxmem_requests", "Requests answered, by operation and "
-                                "status class", ["operation", "status"], registry=r)
-        self.latency = Histogram("voxmem_request_seconds", "Time from arrival to answer",
-                                 ["operation"], buckets=LATENCY_BUCKETS, registry=r)
-        self.queued = Histogram("voxmem_request_queued_seconds", "Time from arrival to "
-                                "dispatch (waiting for the event loop)",
-                                buckets=LATENCY_BUCKETS, registry=r)
-        self.lane_latency = Histogram("voxmem_recall_lane_seconds", "Recall time per lane",
-                                      ["lane"], buckets=LATENCY_BUCKETS, registry=r)
-        self.degraded = Counter("voxmem_search_degraded", "Searches answered degraded, by "
-                                "reason (deadline, overload or lane_error)", ["reason"],
-                                registry=r)
+        self.requests = _Family("voxmem_requests", "Requests answered, by operation and "
+                                "status class", ("operation", "status"))
+        self.latency = _Family("voxmem_request_seconds", "Time from arrival to answer",
+                               ("operation",), LATENCY_BUCKETS)
+        self.queued = _Family("voxmem_request_queued_seconds", "Time from arrival to "
+                              "dispatch (waiting for the event loop)", (), LATENCY_BUCKETS)
+        self._queued = self.queued.histogram()  # unlabelled: exposed from the start
+        self.lane_latency = _Family("voxmem_recall_lane_seconds", "Recall time per lane",
+                                    ("lane",), LATENCY_BUCKETS)
+        self.degraded = _Family("voxmem_search_degraded", "Searches answered degraded, by "
+                                "reason (deadline, overload or lane_error)", ("reason",))
+        r.register(_RequestCollector(
+            (self.requests, self.latency, self.queued, self.lane_latency, self.degraded)))
         self.saturated_gauge = Gauge("voxmem_saturated", "1 while the runtime cannot keep "
                                      "up (requests queue or searches hit their deadline)",
                                      registry=r)
@@ -153,11 +236,7 @@ class RuntimeMetrics:
                                       "time spent queued before dispatch", registry=r)
         self.loop_lag_gauge = Gauge("voxmem_loop_lag_seconds", "Moving average of how "
                                     "late the event loop runs a timer", registry=r)
-        # Label lookups cost a lock and a tuple hash each; a request makes three or more,
-        # so the children are kept here once made (a handful of operations and lanes).
-        self._request_counters: dict[tuple[str, int], Counter] = {}
-        self._latencies: dict[str, Histogram] = {}
-        self._lanes: dict[str, Histogram] = {}
+        self._status_classes = {status: f"{status}xx" for status in range(1, 6)}
         ProcessCollector(registry=r)  # process_resident_memory_bytes, cpu, open fds
         # Read at scrape time: a gauge set twice per request costs two locked updates on
         # the hot path for a figure only a scrape looks at.
@@ -169,7 +248,7 @@ class RuntimeMetrics:
         now = time.time()
         arrived = now if received_at is None else min(received_at, now)
         waited = now - arrived
-        self.queued.observe(waited)
+        self._queued.observe(waited, LATENCY_BUCKETS)
         self._queued_avg_ms += EWMA_ALPHA * (waited * 1000.0 - self._queued_avg_ms)
         self._in_flight += 1
         return arrived
@@ -179,15 +258,10 @@ class RuntimeMetrics:
         """A request was answered with ``status`` (and ``result`` when it succeeded)."""
         self._in_flight -= 1
         status_class = status // 100
-        counter = self._request_counters.get((operation, status_class))
-        if counter is None:
-            counter = self.requests.labels(operation, f"{status_class}xx")
-            self._request_counters[(operation, status_class)] = counter
-        counter.inc()
-        latency = self._latencies.get(operation)
-        if latency is None:
-            latency = self._latencies[operation] = self.latency.labels(operation)
-        latency.observe(max(0.0, time.time() - arrived))
+        self.requests.inc(operation, self._status_classes.get(status_class)
+                          or f"{status_class}xx")
+        self.latency.histogram(operation).observe(max(0.0, time.time() - arrived),
+                                                  LATENCY_BUCKETS)
         trace = result.get("trace") if isinstance(result, dict) else None
         if isinstance(trace, dict):
             self._search_outcome(trace)
@@ -203,17 +277,15 @@ class RuntimeMetrics:
                 log.info("runtime keeps up again")
 
     def _search_outcome(self, trace: dict[str, Any]) -> None:
+        lanes = self.lane_latency
         for lane, ms in (trace.get("lanes") or {}).items():
-            histogram = self._lanes.get(lane)
-            if histogram is None:
-                histogram = self._lanes[lane] = self.lane_latency.labels(lane)
-            histogram.observe(float(ms) / 1000.0)
+            lanes.histogram(lane).observe(float(ms) / 1000.0, LATENCY_BUCKETS)
         errors = trace.get("errors") or {}
         by_deadline = "deadline" in errors or "deadline" in errors.values()
         shed = "overload" in errors
         if trace.get("degraded"):
-            self.degraded.labels("overload" if shed else "deadline" if by_deadline
-                                 else "lane_error").inc()
+            self.degraded.inc("overload" if shed else "deadline" if by_deadline
+                              else "lane_error")
         self._deadline_share += EWMA_ALPHA * (float(by_deadline or shed)
                                               - self._deadline_share)
 

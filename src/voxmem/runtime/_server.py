@@ -191,6 +191,7 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
             timeout_keep_alive=KEEP_ALIVE_S,
             log_level=settings.runtime_log_level,
             timeout_graceful_shutdown=max(1, round(settings.runtime_shutdown_timeout_s)),
+            http=_http_protocol(),
         )
         server = uvicorn.Server(config)
 
@@ -242,6 +243,19 @@ async def _report_stopping(engine: MemoryEngine, data_dir: Any, discovery: Disco
             log.debug("cannot write the stop heartbeat: %s", exc)
         beat += 1
         await asyncio.sleep(STOP_BEAT_S)
+
+
+def _http_protocol() -> Any:
+    """The HTTP protocol: httptools with the hot answers in one write, or uvicorn's pick."""
+    try:
+        from ._protocol import hot_answer_protocol
+    except ImportError:  # httptools missing: uvicorn falls back to h11 by itself
+        return "auto"
+    from .._operations import OPERATIONS
+    from ._hotpath import HOT_OPERATIONS
+
+    return hot_answer_protocol(op.path for op in OPERATIONS.values()
+                               if op.name in HOT_OPERATIONS and op.method == "POST")
 
 
 def configure_logging(settings: Settings) -> None:
