@@ -126,10 +126,12 @@ def test_freed_large_arrays_leave_no_resident_heap_behind() -> None:
 
 
 def test_the_operators_environment_wins() -> None:
-    out = _run(_SWING, "configured", MALLOC_ARENA_MAX="4", MALLOC_TRIM_THRESHOLD_="65536")
+    out = _run(_SWING, "configured", MALLOC_ARENA_MAX="4", MALLOC_TRIM_THRESHOLD_="65536",
+               NUMPY_MADVISE_HUGEPAGE="1")
     assert out.stderr.strip() == "['MALLOC_MMAP_THRESHOLD_']"
     tuned = _run(_SWING, "configured", GLIBC_TUNABLES="glibc.malloc.mmap_threshold=4194304")
-    assert tuned.stderr.strip() == "['MALLOC_ARENA_MAX', 'MALLOC_TRIM_THRESHOLD_']"
+    assert tuned.stderr.strip() == (
+        "['MALLOC_ARENA_MAX', 'MALLOC_TRIM_THRESHOLD_', 'NUMPY_MADVISE_HUGEPAGE']")
 
 
 async def test_a_running_trimmer_gives_growth_back_without_a_sweep() -> None:
@@ -157,3 +159,20 @@ async def test_a_started_engine_runs_the_trimmer(sqlite_settings: Settings) -> N
         assert engine.trimmer.trims >= 1 and keep
     finally:
         await engine.close()
+
+
+_HUGEPAGES = """
+import sys, tempfile
+import numpy as np
+from voxmem import Settings
+from voxmem.engine import MemoryEngine
+MemoryEngine(Settings(data_dir=tempfile.mkdtemp(), embedder="hashing"))
+core = getattr(np, "_core", None) or np.core
+print(core.multiarray._get_madvise_hugepage())
+"""
+
+
+def test_engine_stops_numpy_asking_for_huge_pages() -> None:
+    assert _run(_HUGEPAGES).stdout.strip() == "False"
+    # The operator's choice, read by numpy at import, stays.
+    assert _run(_HUGEPAGES, NUMPY_MADVISE_HUGEPAGE="1").stdout.strip() == "True"

@@ -20,6 +20,13 @@ freed (up to 32 MB), after which large temporaries land inside the heap, and wit
 trim threshold at twice that, freed heap tops stayed resident until the next
 ``malloc_trim``. Fixed, blocks from ``MMAP_THRESHOLD`` up are mapped and unmapped on their
 own, and a heap's free top beyond ``TRIM_THRESHOLD`` goes back to the OS at ``free``.
+
+numpy asks the kernel for transparent huge pages (``madvise(MADV_HUGEPAGE)``) for each
+array of 4 MB or more, wherever glibc placed it, inside its heap too. The flag stays on
+that address range after the array is freed: later small allocations there fault in
+whole 2 MB pages, and the kernel's ``khugepaged`` refills partly used 2 MB ranges. The
+engine turns that request off (``NUMPY_MADVISE_HUGEPAGE`` in the environment wins): two
+runs of the same load, 86 MB and 0 MB of huge pages, 361 and 349 MB resident at the end.
 """
 
 from __future__ import annotations
@@ -77,6 +84,20 @@ def _overridden(variable: str, tunable: str) -> bool:
     return variable in os.environ or tunable in os.environ.get("GLIBC_TUNABLES", "")
 
 
+def _numpy_hugepages_off() -> bool:
+    """Stop numpy asking for transparent huge pages for its large arrays (see below)."""
+    if "NUMPY_MADVISE_HUGEPAGE" in os.environ:
+        return False
+    import numpy as np
+
+    core = getattr(np, "_core", None) or getattr(np, "core", None)
+    setter = getattr(getattr(core, "multiarray", None), "_set_madvise_hugepage", None)
+    if setter is None:
+        return False
+    setter(False)
+    return True
+
+
 def configure_allocator() -> dict[str, int]:
     """Cap glibc's arenas and fix its thresholds, once per process; returns what it set.
 
@@ -91,6 +112,8 @@ def configure_allocator() -> dict[str, int]:
     if libc is None or _configured:
         return applied
     _configured = True
+    if _numpy_hugepages_off():
+        applied["NUMPY_MADVISE_HUGEPAGE"] = 0
     for param, value, variable, tunable in _SETTINGS:
         if _overridden(variable, tunable):
             continue
