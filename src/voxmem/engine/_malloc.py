@@ -40,8 +40,7 @@ import sys
 from pathlib import Path
 
 __all__ = ["MALLOC_ARENAS", "MMAP_THRESHOLD", "TRIM_GROWTH_MB", "TRIM_THRESHOLD",
-           "GrowthTrimmer", "configure_allocator", "limit_arenas", "release_free_memory",
-           "resident_bytes"]
+           "GrowthTrimmer", "configure_allocator", "release_free_memory", "resident_bytes"]
 
 log = logging.getLogger("voxmem.engine")
 
@@ -125,20 +124,6 @@ def configure_allocator() -> dict[str, int]:
         except AttributeError:  # not glibc (musl has no mallopt)
             return applied
     return applied
-
-
-def limit_arenas(arenas: int = MALLOC_ARENAS) -> None:
-    """Cap glibc's malloc arenas (only), before the process's threads allocate.
-
-    An operator's own ``MALLOC_ARENA_MAX`` in the environment wins (glibc read it at
-    process start). Arenas that exist already stay; new threads share the capped ones.
-    """
-    libc = _libc()
-    if libc is None or _overridden("MALLOC_ARENA_MAX", "glibc.malloc.arena_max"):
-        return
-    with contextlib.suppress(AttributeError):
-        if not libc.mallopt(_M_ARENA_MAX, arenas):
-            log.debug("mallopt(M_ARENA_MAX, %d) was refused", arenas)
 
 
 def release_free_memory() -> None:
