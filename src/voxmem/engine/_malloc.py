@@ -98,12 +98,14 @@ def _numpy_hugepages_off() -> bool:
 
 
 def configure_allocator() -> dict[str, int]:
-    """Cap glibc's arenas and fix its thresholds, once per process; returns what it set.
+    """Cap glibc's arenas, fix its thresholds and turn numpy's huge-page requests off,
+    once per process; returns what it set (setting -> value).
 
     Called by ``MemoryEngine`` before it loads the embedder (whose tokenizer starts
-    threads). Each setting the operator gives glibc (``MALLOC_ARENA_MAX``,
-    ``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_`` or the matching
-    ``GLIBC_TUNABLES`` entry) wins over ours. Arenas that exist already stay.
+    threads). Each setting the operator gives (``MALLOC_ARENA_MAX``,
+    ``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``, the matching
+    ``GLIBC_TUNABLES`` entry, ``NUMPY_MADVISE_HUGEPAGE``) wins over ours. Arenas that
+    exist already stay.
     """
     global _configured
     applied: dict[str, int] = {}
