@@ -55,7 +55,7 @@ from ._lanes import LaneRunner
 from ._learning import Learner, build_extractor, sensitive_policy
 from ._lifecycle import Lifecycle
 from ._maintenance import Maintenance, MaintenanceSettings
-from ._malloc import limit_arenas
+from ._malloc import GrowthTrimmer, configure_allocator
 from ._org_knowledge import OrgKnowledge
 from ._pending import PendingWrites
 from ._policy import Policies, Policy
@@ -96,6 +96,7 @@ class MemoryEngine:
         embedder: Embedder | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        configure_allocator()  # before the tokenizer's threads allocate (see _malloc.py)
         s = self.settings = settings or Settings.from_env()
         self.clock = clock
         self.store: Store = store or open_store(s)
@@ -160,6 +161,7 @@ class MemoryEngine:
                                 session_idle_timeout_s=s.session_idle_timeout_s,
                                 extraction_max_attempts=s.extraction_max_attempts,
                                 retention_days=s.memory_retention_days), clock)
+        self.trimmer = GrowthTrimmer()
         self.console = Console(self.store, self.writes.wait_applied, self.directory,
                                self.traces, self.stats, region=s.default_region or None,
                                extraction_max_attempts=s.extraction_max_attempts,
@@ -185,7 +187,6 @@ class MemoryEngine:
         """Open the store and journal, replay what the store has not applied yet."""
         if self._started:
             return
-        limit_arenas()  # before this engine's first thread (see _malloc.py)
         await asyncio.to_thread(private_dir, Path(self.settings.data_path))
         await self.store.open()
         try:
@@ -200,6 +201,7 @@ class MemoryEngine:
         spawn = self.background.spawn
         spawn(reembed_missing(self.store, self.embedder))
         spawn(self.maintenance.run(self._stop))
+        spawn(self.trimmer.run(self._stop))
         spawn(self.traces.run(self._stop))
         spawn(self.directory.run(self._stop))
 

@@ -1,5 +1,5 @@
-"""The maintenance sweep: end idle calls, retry learning that failed, apply retention,
-and hand freed memory back to the OS after growth (``_malloc.GrowthTrimmer``).
+"""The maintenance sweep: end idle calls, retry learning that failed, apply retention.
+(Freed memory goes back to the OS from ``_malloc.GrowthTrimmer.run``, checked more often.)
 
 Runs every ``maintenance_interval_s`` in the background. Given the store, the caller
 cache (a call with activity not stored yet is not idle), how to end a call and how to
@@ -20,7 +20,6 @@ from .._exceptions import VoxmemError
 from ..models import Scope
 from ..store import Store
 from ._caller_memory import CallerCache
-from ._malloc import GrowthTrimmer
 from ._policy import SECONDS_PER_DAY
 
 __all__ = ["Maintenance", "MaintenanceSettings"]
@@ -60,7 +59,6 @@ class Maintenance:
         self._settings = settings
         self._clock = clock
         self._sweeps = 0
-        self._trimmer = GrowthTrimmer()
 
     async def sweep(self) -> dict[str, int]:
         """End idle calls, learn from calls not learned yet, apply retention (sometimes)."""
@@ -83,9 +81,7 @@ class Maintenance:
         self._sweeps += 1
         if self._sweeps % RETENTION_EVERY_SWEEPS == 1:
             purged = await self.apply_retention()
-        trimmed = await asyncio.get_running_loop().run_in_executor(
-            None, self._trimmer.maybe_release)
-        return {"ended": ended, "learned": learned, "purged": purged, "trimmed": int(trimmed)}
+        return {"ended": ended, "learned": learned, "purged": purged}
 
     async def apply_retention(self) -> int:
         """Hard-delete expired and soft-deleted memories, one singleton at a time."""
