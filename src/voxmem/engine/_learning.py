@@ -139,14 +139,10 @@ class Learner:
         #: Where CPU-bound extraction runs: the engine's worker processes.
         self.workers = workers
         self._clock = clock
-        self._locks: dict[tuple[str, ...], asyncio.Lock] = {}
         self._tasks: dict[tuple[str, str, str], asyncio.Future[dict[str, Any]]] = {}
         self._idle = asyncio.Event()
         self._idle.set()
         self.sessions_learned = 0
-
-    def _lock(self, scope: Scope) -> asyncio.Lock:
-        return self._locks.setdefault(scope.caller_key, asyncio.Lock())
 
     def start(self, scope: Scope, session_id: str) -> asyncio.Future[dict[str, Any]]:
         """Learn from one ended call in the background; the task's result is the outcome.
@@ -191,6 +187,7 @@ class Learner:
     async def _outcome(self, scope: Scope, session_id: str) -> dict[str, Any]:
         """Run the pipeline for one call: ``{"status", "facts", "error"}``."""
         try:
+            seen = self._callers.erasures.count(scope)  # before reading the call
             await self._wait_applied(60)
             turns = await self._store.session_turns(scope, session_id)
             caller = await self._store.get_caller(scope)
@@ -202,7 +199,7 @@ class Learner:
                                       interrupted=t.interrupted,
                                       kept=kept_from_metadata(t.metadata)) for t in turns])
             facts = await self._extract(transcript) if turns else []
-            written = await self.write_facts(scope, facts, session_id=session_id)
+            written = await self.write_facts(scope, facts, session_id=session_id, seen=seen)
             await self._append(encode_record(ExtractionDone(
                 scope=scope, session_id=session_id, at=self._clock())))
             self.sessions_learned += 1
@@ -239,15 +236,24 @@ class Learner:
         return facts
 
     async def write_facts(self, scope: Scope, facts: list[ExtractedFact], *,
-                          session_id: str | None) -> list[dict[str, Any]]:
-        """Resolve ``facts`` against the caller's current ones and journal the changes."""
+                          session_id: str | None, seen: int | None = None,
+                          ) -> list[dict[str, Any]]:
+        """Resolve ``facts`` against the caller's current ones and journal the changes.
+
+        ``seen``: the caller's erasure count when what ``facts`` were learned from was
+        read; none are written if the caller was erased since.
+        """
         if not facts:
             return []
         loop = asyncio.get_running_loop()
         vectors = await loop.run_in_executor(None, self._embedder.embed,
                                              [f.text for f in facts])
         written: list[dict[str, Any]] = []
-        async with self._lock(scope):
+        async with self._callers.erasures.lock(scope):
+            if not self._callers.erasures.unchanged(scope, seen):
+                log.info("caller erased while learning from call %s: no facts kept",
+                         session_id)
+                return []
             mem = self._callers.get(scope)
             await mem.ready.wait()
             for fact, vector in zip(facts, vectors, strict=True):

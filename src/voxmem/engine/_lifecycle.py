@@ -72,11 +72,13 @@ class Lifecycle:
 
     async def forget_user(self, scope: Scope) -> dict[str, int]:
         """Erase the caller everywhere: rows, search indexes, journal, caches."""
-        await self._writes.wait_applied(60)
-        counts = await self._store.forget_caller(scope)
-        counts["journalRecords"] = await self._writes.erase_caller(scope)
-        self._callers.drop(scope)
-        self._directory.forget(scope)
+        # Learning still running from one of the caller's calls writes nothing afterwards.
+        async with self._callers.erasures.erasing(scope):
+            await self._writes.wait_applied(60)
+            counts = await self._store.forget_caller(scope)
+            counts["journalRecords"] = await self._writes.erase_caller(scope)
+            self._callers.drop(scope)
+            self._directory.forget(scope)
         return counts
 
     async def merge_users(self, source: Scope, target: Scope) -> dict[str, Any]:

@@ -1,0 +1,97 @@
+"""Outside-in probe: a caller erased while learning from their last call is still running
+stays erased — no fact comes back, in recall, in the store, or after a restart.
+
+Found from outside: ``end_session`` starts learning in the background; ``forget_user``
+right after it erased the caller, then the learner (which had read the call before the
+erasure) wrote its facts, and the erased caller's dog, ticket and diet were recalled again.
+The extractor here is a real implementation of the extractor protocol that holds its
+answer until the test has erased the caller, so the order is fixed by events, not time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from voxmem import Settings
+from voxmem.engine import MemoryEngine
+from voxmem.engine._erasures import Erasures
+from voxmem.extraction import ExtractedFact, Transcript
+from voxmem.models import Caller, Scope
+
+SAID = "my dog Quokka needs grooming and I'm vegetarian"
+
+
+class HeldExtractor:
+    """Answers with one fact per turn once ``release`` is set; ``reading`` tells the test
+    the call's transcript has been read."""
+
+    name = "held"
+
+    def __init__(self) -> None:
+        self.reading = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def extract(self, transcript: Transcript) -> list[ExtractedFact]:
+        self.reading.set()
+        await self.release.wait()
+        return [ExtractedFact(text="Has a dog named Quokka", kind="relationship",
+                              slot_key=None, confidence=0.9,
+                              source_turn_ids=tuple(t.turn_id for t in transcript.turns))]
+
+
+async def test_facts_learned_from_a_call_erased_meanwhile_are_not_kept(
+        settings: Settings) -> None:
+    engine = MemoryEngine(settings)
+    await engine.start()
+    try:
+        held = HeldExtractor()
+        engine.learner.extractor = held
+        scope = engine.scope(project_id="p1", agent_id="a1", user_id="dana")
+        await engine.start_session(scope, Caller("dana"))
+        await engine.save_response(scope, Caller("dana"), user_text=SAID,
+                                   assistant_text="Noted.")
+        await engine.end_session(scope)  # learning starts in the background
+        await held.reading.wait()
+        await engine.forget_user(scope)
+        held.release.set()
+        assert await engine.flush(60, learning=True)
+        assert await engine.store.list_facts(scope, include_history=True) == []
+        result = await engine.search_memory(scope, "what is my dog called?", timeout_ms=2000)
+        assert "Quokka" not in result.context_text
+        assert (await engine.export_user(scope))["items"] == []
+    finally:
+        await engine.close()
+    engine = MemoryEngine(settings)
+    await engine.start()
+    try:
+        assert await engine.store.list_facts(scope, include_history=True) == []
+    finally:
+        await engine.close()
+
+
+async def test_a_caller_erased_later_learns_again(engine: MemoryEngine) -> None:
+    held = HeldExtractor()
+    held.release.set()
+    engine.learner.extractor = held
+    scope = engine.scope(project_id="p1", agent_id="a1", user_id="eli")
+    await engine.forget_user(scope)  # nothing yet: the erasure is over before the call
+    await engine.start_session(scope, Caller("eli"))
+    await engine.save_response(scope, Caller("eli"), user_text=SAID, assistant_text="Noted.")
+    info = await engine.end_session(scope, learn=False)
+    assert info is not None
+    assert [f["text"] for f in await engine.learner.learn(scope, info.id)] == [
+        "Has a dog named Quokka"]
+
+
+async def test_a_write_read_before_or_during_an_erasure_is_refused() -> None:
+    erasures = Erasures()
+    scope = Scope(tenant_id="t", project_id="p", agent_id="a", user_id="u")
+    other = Scope(tenant_id="t", project_id="p", agent_id="a", user_id="v")
+    before = erasures.count(scope)
+    async with erasures.erasing(scope):
+        during = erasures.count(scope)
+        assert erasures.unchanged(other, erasures.count(other))
+    assert not erasures.unchanged(scope, before)
+    assert not erasures.unchanged(scope, during)
+    assert erasures.unchanged(scope, erasures.count(scope))
+    assert erasures.unchanged(scope, None)
