@@ -18,6 +18,7 @@ once cannot both insert the same fact.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import pickle
 from collections.abc import Awaitable, Callable
@@ -113,6 +114,8 @@ def _near_duplicate(a: str, b: str, cos: float) -> bool:
 Append = Callable[[dict[str, Any]], Awaitable[int]]
 #: Waits until every acknowledged write is in the store; False on timeout.
 WaitApplied = Callable[[float | None], Awaitable[bool]]
+#: (tenant, project, space, user id) -> the caller id it stands for now (after merges)
+Canonical = Callable[[str, str, str, str], str]
 
 
 class Learner:
@@ -128,7 +131,7 @@ class Learner:
                  append: Append, wait_applied: WaitApplied,
                  spawn: Callable[[Awaitable[dict[str, Any]]], asyncio.Future[dict[str, Any]]],
                  extractor: Extractor | None, workers: BackgroundWorkers,
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float], canonical: Canonical | None = None) -> None:
         self._store = store
         self._callers = callers
         self._embedder = embedder
@@ -139,6 +142,7 @@ class Learner:
         #: Where CPU-bound extraction runs: the engine's worker processes.
         self.workers = workers
         self._clock = clock
+        self._canonical = canonical
         self._tasks: dict[tuple[str, str, str], asyncio.Future[dict[str, Any]]] = {}
         self._idle = asyncio.Event()
         self._idle.set()
@@ -256,12 +260,24 @@ class Learner:
                 return []
             mem = self._callers.get(scope)
             await mem.ready.wait()
-            for fact, vector in zip(facts, vectors, strict=True):
+            for i, (fact, vector) in enumerate(zip(facts, vectors, strict=True)):
+                if (now := self._now(scope)) != scope.user_id:
+                    # Merged away since the call was read: the rest go to the caller it
+                    # is now (a merge moves only what was written before it).
+                    moved, rest = dataclasses.replace(scope, user_id=now), facts[i:]
+                    break
                 decision = self._resolve(mem, fact, vector)
                 if decision is None:
                     continue
                 written.append(await self._write_one(mem, fact, vector, decision, session_id))
-        return written
+            else:
+                return written
+        return written + await self.write_facts(moved, rest, session_id=session_id)
+
+    def _now(self, scope: Scope) -> str:
+        if self._canonical is None:
+            return scope.user_id
+        return self._canonical(scope.tenant_id, scope.project_id, scope.space, scope.user_id)
 
     def _resolve(self, mem: CallerMemory, fact: ExtractedFact,
                  vector: np.ndarray[Any, Any]) -> list[str] | None:

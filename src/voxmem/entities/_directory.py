@@ -450,11 +450,11 @@ class CallerDirectory:
         graph = await self.workers.run(extract_graph, turns) if turns else Graph()
         async with erasures.lock(scope):  # none for a caller erased meanwhile
             if graph.entities and erasures.unchanged(scope, seen):
+                # Filed under whom the caller is now: a merge moves only what came before.
+                scope = _with_user(scope, self.canonical(*scope.caller_key))
                 await self._store.run_entities(scope.tenant_id, ops.write_graph(scope, graph))
         if self._graphs.pop(scope.caller_key, None) is not None or graph.entities:
-            # Loaded again now, off the turn path, so the next accurate recall of this
-            # caller finds it warm.
-            await self.graph_view(scope)
+            await self.graph_view(scope)  # loaded again off the turn path: warm for recall
         return len(graph.entities)
 
     async def learn_graph_later(self, scope: Scope, session_id: str) -> None:

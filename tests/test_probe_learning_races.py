@@ -1,9 +1,13 @@
-"""Outside-in probe: a caller erased while learning from their last call is still running
-stays erased — no fact comes back, in recall, in the store, or after a restart.
+"""Outside-in probes: learning from an ended call runs in the background, and the caller
+may be erased or merged meanwhile. An erased caller stays erased — no fact comes back, in
+recall, in the store, or after a restart; a merged-away caller's facts go to the caller
+they were merged into.
 
 Found from outside: ``end_session`` starts learning in the background; ``forget_user``
 right after it erased the caller, then the learner (which had read the call before the
 erasure) wrote its facts, and the erased caller's dog, ticket and diet were recalled again.
+And a guest merged into an account while their call was being learned from had the facts
+filed under the guest id, which nothing reads after the merge: the account never had them.
 The extractor here is a real implementation of the extractor protocol that holds its
 answer until the test has erased the caller, so the order is fixed by events, not time.
 """
@@ -67,6 +71,27 @@ async def test_facts_learned_from_a_call_erased_meanwhile_are_not_kept(
         assert await engine.store.list_facts(scope, include_history=True) == []
     finally:
         await engine.close()
+
+
+async def test_facts_learned_from_a_call_merged_meanwhile_go_to_the_target(
+        engine: MemoryEngine) -> None:
+    held = HeldExtractor()
+    engine.learner.extractor = held
+    guest = engine.scope(project_id="p1", agent_id="a1", user_id="guest-7")
+    account = engine.scope(project_id="p1", agent_id="a1", user_id="acct-7")
+    await engine.start_session(guest, Caller("guest-7"))
+    await engine.save_response(guest, Caller("guest-7"), user_text=SAID,
+                               assistant_text="Noted.")
+    await engine.end_session(guest)
+    await held.reading.wait()
+    await engine.merge_users(guest, account)
+    held.release.set()
+    assert await engine.flush(60, learning=True)
+    assert [f.text for f in await engine.store.list_facts(account)] == [
+        "Has a dog named Quokka"]
+    assert await engine.store.list_facts(guest, include_history=True) == []
+    result = await engine.search_memory(account, "what is my dog called?", timeout_ms=2000)
+    assert "Has a dog named Quokka" in result.context_text
 
 
 async def test_a_caller_erased_later_learns_again(engine: MemoryEngine) -> None:
