@@ -1,5 +1,6 @@
 """Outside-in probes: a runtime that accepts connections and never answers (a hung
-process) must not hold a LiveKit or Pipecat turn past the integration's own deadlines.
+process) must not hold a LiveKit or Pipecat call past the integration's own deadlines:
+the call starts, the turn is answered, the call ends, and each memory tool answers.
 
 Found from outside: the memory tools other than the searches (``remember_detail``,
 ``recall_detail``, ``forget_detail``, ``list_user_memories``, ``update_profile``) waited
@@ -116,3 +117,32 @@ async def test_livekit_tools_answer_within_their_deadline(
         result.expect.next_event().is_message(role="assistant")
     finally:
         await session.aclose()
+
+
+async def test_a_livekit_call_goes_on_against_a_hung_runtime(client: VoiceClient) -> None:
+    pytest.importorskip("livekit.agents")
+    from livekit.agents import AgentSession, RunResult
+
+    from tests.livekit_fakes import TEMPLATE, ScriptedLLM
+    from voxmem.integrations.livekit import MemoryAgent
+
+    fake = ScriptedLLM()
+    session: AgentSession[Any] = AgentSession(llm=fake)
+    agent = MemoryAgent(client=client, user=CALLER, instructions=TEMPLATE,
+                        search_timeout_ms=100, preload_timeout_ms=200)
+    await asyncio.wait_for(session.start(agent), GUARD_S)
+    result: RunResult[None] = await asyncio.wait_for(
+        session.run(user_input="when do you open?"), GUARD_S)
+    result.expect.next_event().is_message(role="assistant")
+    assert fake.texts()[-1] == ("user", "when do you open?")
+    await asyncio.wait_for(session.aclose(), GUARD_S)
+
+
+async def test_a_pipecat_call_goes_on_against_a_hung_runtime(client: VoiceClient) -> None:
+    pytest.importorskip("pipecat")
+    from voxmem.integrations.pipecat import MemoryProcessor
+
+    processor = MemoryProcessor(client=client, user=CALLER, search_timeout_ms=100,
+                                preload_timeout_ms=200, close_timeout_s=1.0)
+    await asyncio.wait_for(processor.open(user=CALLER), GUARD_S)
+    await asyncio.wait_for(processor.aclose(), GUARD_S)
