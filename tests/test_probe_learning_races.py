@@ -15,6 +15,7 @@ answer until the test has erased the caller, so the order is fixed by events, no
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from voxmem import Settings
 from voxmem.engine import MemoryEngine
@@ -60,6 +61,9 @@ async def test_facts_learned_from_a_call_erased_meanwhile_are_not_kept(
         held.release.set()
         assert await engine.flush(60, learning=True)
         assert await engine.store.list_facts(scope, include_history=True) == []
+        journal = Path(settings.data_path) / "journal"
+        assert [p.name for p in journal.rglob("*") if p.is_file() and b"dana" in p.read_bytes()
+                ] == []  # not even a record that learning from the call finished
         result = await engine.search_memory(scope, "what is my dog called?", timeout_ms=2000)
         assert "Quokka" not in result.context_text
         assert (await engine.export_user(scope))["items"] == []
