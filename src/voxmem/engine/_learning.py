@@ -205,7 +205,7 @@ class Learner:
             facts = await self._extract(transcript) if turns else []
             written = await self.write_facts(scope, facts, session_id=session_id, seen=seen)
             if not self._callers.erasures.unchanged(scope, seen):
-                return {"status": "erased", "facts": [], "error": None}  # no record names them
+                return {"status": "skipped", "facts": [], "error": None}  # no record names them
             await self._append(encode_record(ExtractionDone(
                 scope=scope, session_id=session_id, at=self._clock())))
             self.sessions_learned += 1
