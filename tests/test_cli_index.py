@@ -140,3 +140,19 @@ def test_upload_into_a_new_index_through_the_runtime(
         assert "2 documents" in capsys.readouterr().out
         assert main(["index", "show", "nope", *args]) == 1
         assert "index_not_found" in capsys.readouterr().err
+
+
+def test_deleting_a_document_id_that_is_not_there_says_so(
+        data_dir: Path, library: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Found from outside: the docs uploaded `manuals/*.pdf` and deleted
+    # `manuals/old.pdf`, whose id is `old.pdf`; the CLI removed nothing and exited 0.
+    run(data_dir, "upload", "kb", str(library / "manual.md"), str(library / "faq"))
+    capsys.readouterr()
+    assert run(data_dir, "delete", "kb", "--document", "library/manual.md") == 1
+    captured = capsys.readouterr()
+    assert "removed 0 documents" in captured.out
+    assert "1 of the 1 named documents are not in kb" in captured.err
+    assert run(data_dir, "delete", "kb", "--document", "manual.md",
+               "--document", "faq/nope.md") == 1
+    assert "removed 1 documents" in capsys.readouterr().out
+    assert run(data_dir, "delete", "kb", "--document", "faq/returns.md") == 0

@@ -191,9 +191,17 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_delete(args: argparse.Namespace, settings: Settings) -> int:
     with _client(args, settings) as client:
         if args.document:
-            done = client.delete_documents(args.name, list(args.document))
+            named = list(dict.fromkeys(args.document))
+            done = client.delete_documents(args.name, named)
             print(f"removed {done['removed']} documents from {args.name} "
                   f"(now version {done['version']})")
+            if done["removed"] < len(named):
+                # A mistyped id removes nothing; saying so beats a quiet exit 0.
+                print(f"voxmem: {len(named) - done['removed']} of the {len(named)} named "
+                      f"documents are not in {args.name}; use the ids `voxmem index show "
+                      f"{args.name}` lists (a file named on the command line is its file "
+                      "name, a folder's files are folder/relative/path)", file=sys.stderr)
+                return 1
             return 0
         if not args.yes:
             print(f"voxmem: deleting index {args.name} removes all its documents; "

@@ -24,6 +24,7 @@ import numpy as np
 from ..models import CallerRecord, Chunk, Fact, MemoryItem, Scope, Turn
 from ..store import Store
 from ._analysis import analyze
+from ._erasures import Erasures
 from ._index import FloatArray, HybridIndex
 from ._malloc import release_free_memory
 from ._pending import PendingWrites
@@ -303,6 +304,8 @@ class CallerCache:
         self._tasks: set[asyncio.Task[None]] = set()
         self._primer = primer
         self._trimmed_at = -TRIM_INTERVAL_S
+        #: keeps background writes (learning, the entity graph) off an erased caller
+        self.erasures = Erasures()
         #: the trim due at the end of the interval, after a large load inside it
         self.trim_later: asyncio.Task[None] | None = None
 

@@ -126,7 +126,7 @@ class MemoryEngine:
             self.workers, region=s.default_region, link_mode=s.caller_link_mode, clock=clock)
         self.learner = Learner(self.store, self.callers, self.embedder, self.writes.append,
                                self.writes.wait_applied, self.background.spawn,
-                               build_extractor(s), self.workers, clock)
+                               build_extractor(s), self.workers, clock, self.directory.canonical)
         self.calls = Calls(self.writes, self.callers, self.redactor, self.policies,
                            self.directory, self.learner.start_if_enabled,
                            shared_store=self.store.shared, spawn=self.background.spawn,

@@ -18,6 +18,7 @@ once cannot both insert the same fact.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import pickle
 from collections.abc import Awaitable, Callable
@@ -113,6 +114,8 @@ def _near_duplicate(a: str, b: str, cos: float) -> bool:
 Append = Callable[[dict[str, Any]], Awaitable[int]]
 #: Waits until every acknowledged write is in the store; False on timeout.
 WaitApplied = Callable[[float | None], Awaitable[bool]]
+#: (tenant, project, space, user id) -> the caller id it stands for now (after merges)
+Canonical = Callable[[str, str, str, str], str]
 
 
 class Learner:
@@ -128,7 +131,7 @@ class Learner:
                  append: Append, wait_applied: WaitApplied,
                  spawn: Callable[[Awaitable[dict[str, Any]]], asyncio.Future[dict[str, Any]]],
                  extractor: Extractor | None, workers: BackgroundWorkers,
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float], canonical: Canonical | None = None) -> None:
         self._store = store
         self._callers = callers
         self._embedder = embedder
@@ -139,14 +142,11 @@ class Learner:
         #: Where CPU-bound extraction runs: the engine's worker processes.
         self.workers = workers
         self._clock = clock
-        self._locks: dict[tuple[str, ...], asyncio.Lock] = {}
+        self._canonical = canonical
         self._tasks: dict[tuple[str, str, str], asyncio.Future[dict[str, Any]]] = {}
         self._idle = asyncio.Event()
         self._idle.set()
         self.sessions_learned = 0
-
-    def _lock(self, scope: Scope) -> asyncio.Lock:
-        return self._locks.setdefault(scope.caller_key, asyncio.Lock())
 
     def start(self, scope: Scope, session_id: str) -> asyncio.Future[dict[str, Any]]:
         """Learn from one ended call in the background; the task's result is the outcome.
@@ -191,6 +191,7 @@ class Learner:
     async def _outcome(self, scope: Scope, session_id: str) -> dict[str, Any]:
         """Run the pipeline for one call: ``{"status", "facts", "error"}``."""
         try:
+            seen = self._callers.erasures.count(scope)  # before reading the call
             await self._wait_applied(60)
             turns = await self._store.session_turns(scope, session_id)
             caller = await self._store.get_caller(scope)
@@ -202,7 +203,9 @@ class Learner:
                                       interrupted=t.interrupted,
                                       kept=kept_from_metadata(t.metadata)) for t in turns])
             facts = await self._extract(transcript) if turns else []
-            written = await self.write_facts(scope, facts, session_id=session_id)
+            written = await self.write_facts(scope, facts, session_id=session_id, seen=seen)
+            if not self._callers.erasures.unchanged(scope, seen):
+                return {"status": "skipped", "facts": [], "error": None}  # no record names them
             await self._append(encode_record(ExtractionDone(
                 scope=scope, session_id=session_id, at=self._clock())))
             self.sessions_learned += 1
@@ -239,23 +242,44 @@ class Learner:
         return facts
 
     async def write_facts(self, scope: Scope, facts: list[ExtractedFact], *,
-                          session_id: str | None) -> list[dict[str, Any]]:
-        """Resolve ``facts`` against the caller's current ones and journal the changes."""
+                          session_id: str | None, seen: int | None = None,
+                          ) -> list[dict[str, Any]]:
+        """Resolve ``facts`` against the caller's current ones and journal the changes.
+
+        ``seen``: the caller's erasure count when what ``facts`` were learned from was
+        read; none are written if the caller was erased since.
+        """
         if not facts:
             return []
         loop = asyncio.get_running_loop()
         vectors = await loop.run_in_executor(None, self._embedder.embed,
                                              [f.text for f in facts])
         written: list[dict[str, Any]] = []
-        async with self._lock(scope):
+        async with self._callers.erasures.lock(scope):
+            if not self._callers.erasures.unchanged(scope, seen):
+                log.info("caller erased while learning from call %s: no facts kept",
+                         session_id)
+                return []
             mem = self._callers.get(scope)
             await mem.ready.wait()
-            for fact, vector in zip(facts, vectors, strict=True):
+            for i, (fact, vector) in enumerate(zip(facts, vectors, strict=True)):
+                if (now := self._now(scope)) != scope.user_id:
+                    # Merged away since the call was read: the rest go to the caller it
+                    # is now (a merge moves only what was written before it).
+                    moved, rest = dataclasses.replace(scope, user_id=now), facts[i:]
+                    break
                 decision = self._resolve(mem, fact, vector)
                 if decision is None:
                     continue
                 written.append(await self._write_one(mem, fact, vector, decision, session_id))
-        return written
+            else:
+                return written
+        return written + await self.write_facts(moved, rest, session_id=session_id)
+
+    def _now(self, scope: Scope) -> str:
+        if self._canonical is None:
+            return scope.user_id
+        return self._canonical(scope.tenant_id, scope.project_id, scope.space, scope.user_id)
 
     def _resolve(self, mem: CallerMemory, fact: ExtractedFact,
                  vector: np.ndarray[Any, Any]) -> list[str] | None:

@@ -6,6 +6,7 @@ retention) in ``_maintenance``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from typing import Any
 from .._exceptions import BadRequest, NotFound
 from ..entities._directory import CallerDirectory
 from ..extraction import ExtractedFact, SensitivePolicy, is_sensitive
+from ..extraction._select import ALLERGY_FACT
 from ..models import Scope
 from ..store import ItemDelete, Store, encode_record
 from ._caller_memory import CallerCache
@@ -72,11 +74,13 @@ class Lifecycle:
 
     async def forget_user(self, scope: Scope) -> dict[str, int]:
         """Erase the caller everywhere: rows, search indexes, journal, caches."""
-        await self._writes.wait_applied(60)
-        counts = await self._store.forget_caller(scope)
-        counts["journalRecords"] = await self._writes.erase_caller(scope)
-        self._callers.drop(scope)
-        self._directory.forget(scope)
+        # Learning still running from one of the caller's calls writes nothing afterwards.
+        async with self._callers.erasures.erasing(scope):
+            await self._writes.wait_applied(60)
+            counts = await self._store.forget_caller(scope)
+            counts["journalRecords"] = await self._writes.erase_caller(scope)
+            self._callers.drop(scope)
+            self._directory.forget(scope)
         return counts
 
     async def merge_users(self, source: Scope, target: Scope) -> dict[str, Any]:
@@ -92,7 +96,13 @@ class Lifecycle:
         slot = slot_key(memory_type)
         if not isinstance(content, str) or not content.strip():
             raise BadRequest("content must be a non-empty string", field="content")
-        if is_sensitive(content, self._sensitive, about_caller=True):
+        policy, said = self._sensitive, content.strip()
+        if (policy.health and policy.allergy_constraints
+                and ALLERGY_FACT.fullmatch(said[:1].upper() + said[1:])):
+            # A declared allergy is the one health detail the policy keeps, as the learner
+            # does; every other category is still checked.
+            policy = dataclasses.replace(policy, health=False)
+        if is_sensitive(content, policy, about_caller=True):
             raise BadRequest("content looks like sensitive data (card, password, government "
                              "id or health detail) and is not stored", field="content")
         mem = self._callers.get(scope)

@@ -60,8 +60,7 @@ class CallerDirectory:
                  claim_session: Callable[[Scope, str], None], workers: BackgroundWorkers,
                  *, region: str | None, link_mode: str, clock: Callable[[], float]) -> None:
         """Given the store, the caller cache (a merge moves warm state), the write path's
-        ``wait_applied`` and ``claim_session``, the worker processes the entity graph is
-        extracted in, and the settings it reads."""
+        ``wait_applied`` and ``claim_session``, the graph's worker processes, settings."""
         self._store = store
         self._callers = callers
         self._wait_applied = wait_applied
@@ -444,17 +443,18 @@ class CallerDirectory:
     # -- entity graph ---------------------------------------------------------------------------
     async def learn_graph(self, scope: Scope, session_id: str) -> int:
         """Extract the entity graph of one ended call and add it to the caller's."""
+        erasures, seen = self._callers.erasures, self._callers.erasures.count(scope)
         await self._wait_applied(60)
         turns = await self._store.session_turns(scope, session_id)
-        # Pure-Python regex work, long for a long call: in a worker process, so it does
-        # not hold the GIL that saves and searches on the event loop need.
+        # Pure-Python regex work in a worker process: off the event loop's GIL.
         graph = await self.workers.run(extract_graph, turns) if turns else Graph()
-        if graph.entities:
-            await self._store.run_entities(scope.tenant_id, ops.write_graph(scope, graph))
+        async with erasures.lock(scope):  # none for a caller erased meanwhile
+            if graph.entities and erasures.unchanged(scope, seen):
+                # Filed under whom the caller is now: a merge moves only what came before.
+                scope = _with_user(scope, self.canonical(*scope.caller_key))
+                await self._store.run_entities(scope.tenant_id, ops.write_graph(scope, graph))
         if self._graphs.pop(scope.caller_key, None) is not None or graph.entities:
-            # Loaded again now, off the turn path, so the next accurate recall of this
-            # caller finds it warm.
-            await self.graph_view(scope)
+            await self.graph_view(scope)  # loaded again off the turn path: warm for recall
         return len(graph.entities)
 
     async def learn_graph_later(self, scope: Scope, session_id: str) -> None:

@@ -256,7 +256,10 @@ class Redactor:
                 self._context.move_to_end(session_id)
                 while len(self._context) > self._sessions_kept:
                     self._context.popitem(last=False)
-        meta: dict[str, Any] = self.value(dict(metadata or {}))
+        # The kept facts are ours to write: a client's value under the key would be learned
+        # as something the caller never said.
+        meta: dict[str, Any] = self.value(
+            {k: v for k, v in (metadata or {}).items() if k != KEPT_KEY})
         if user != user_text and (kept := kept_constraints(user_text, self.policy)):
             # The redacted text no longer says it; the learner reads it from here.
             meta[KEPT_KEY] = kept

@@ -34,6 +34,7 @@ from ._tool_core import (
     check_memory_type,
     fact_line,
     unavailable,
+    within,
 )
 
 __all__ = [
@@ -100,7 +101,8 @@ class _Tools:
         client, user = self._caller(context)
         slot, text = _memory_type(memory_type), _content(content)
         try:
-            await client.remember(user=user, memory_type=slot, content=text)
+            await within(client.remember(user=user, memory_type=slot, content=text),
+                               self.timeout_ms, "remember_detail")
         except Exception as exc:
             raise _unavailable(exc, f"remember {slot}") from exc
         return f"Remembered {slot}: {text}"
@@ -109,7 +111,8 @@ class _Tools:
         client, user = self._caller(context)
         slot = _memory_type(memory_type)
         try:
-            value = await client.recall(user=user, memory_type=slot)
+            value = await within(client.recall(user=user, memory_type=slot),
+                               self.timeout_ms, "recall_detail")
         except Exception as exc:
             raise _unavailable(exc, f"look up {slot}") from exc
         if not value:
@@ -120,7 +123,8 @@ class _Tools:
         client, user = self._caller(context)
         slot = _memory_type(memory_type)
         try:
-            forgotten = await client.forget(user=user, memory_type=slot)
+            forgotten = await within(client.forget(user=user, memory_type=slot),
+                               self.timeout_ms, "forget_detail")
         except Exception as exc:
             raise _unavailable(exc, f"forget {slot}") from exc
         return f"Forgot {slot}." if forgotten else f"Nothing was stored under {slot}."
@@ -140,7 +144,8 @@ class _Tools:
     async def list_user_memories(self, context: RunContext[Any]) -> str:
         client, user = self._caller(context)
         try:
-            facts = await client.list_memories(user=user)
+            facts = await within(client.list_memories(user=user),
+                               self.timeout_ms, "list_user_memories")
         except Exception as exc:
             raise _unavailable(exc, "list the caller's memories") from exc
         lines = [line for line in (fact_line(fact) for fact in facts) if line]
@@ -155,7 +160,8 @@ class _Tools:
                             f"Allowed fields: {allowed}. Use remember_detail for anything else.")
         text = _content(value)
         try:
-            await client.update_profile(user=user, field=name, value=text)
+            await within(client.update_profile(user=user, field=name, value=text),
+                               self.timeout_ms, "update_profile")
         except Exception as exc:
             raise _unavailable(exc, f"update {name}") from exc
         return f"Updated {name} to {text}."
@@ -234,7 +240,8 @@ def memory_tools(
         include: tool names to return (default: all of :data:`TOOL_NAMES`).
         filler: what to say during a slow knowledge search; ``None`` says nothing.
         filler_delay_s: how long the session must sit idle before the filler is said.
-        timeout_ms: deadline of the caller-memory tools' searches.
+        timeout_ms: deadline of each caller-memory tool's call to memory (a runtime that
+            stops answering is reported to the model at this point).
         knowledge_timeout_ms: deadline of ``search_knowledge``.
         knowledge_lanes: lanes ``search_knowledge`` reads (only ``"org"`` by default).
     """

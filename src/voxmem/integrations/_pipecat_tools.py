@@ -35,6 +35,7 @@ from ._tool_core import (
     check_memory_type,
     fact_line,
     unavailable,
+    within,
 )
 
 __all__ = [
@@ -107,7 +108,8 @@ class _Tools:
         client, user = self.caller()
         slot, text = _memory_type(args.get("memory_type")), _content(args.get("content"))
         try:
-            await client.remember(user=user, memory_type=slot, content=text)
+            await within(client.remember(user=user, memory_type=slot, content=text),
+                               self.timeout_ms, "remember_detail")
         except Exception as exc:
             raise _unavailable(exc, f"remember {slot}") from exc
         return f"Remembered {slot}: {text}"
@@ -116,7 +118,8 @@ class _Tools:
         client, user = self.caller()
         slot = _memory_type(args.get("memory_type"))
         try:
-            value = await client.recall(user=user, memory_type=slot)
+            value = await within(client.recall(user=user, memory_type=slot),
+                               self.timeout_ms, "recall_detail")
         except Exception as exc:
             raise _unavailable(exc, f"look up {slot}") from exc
         if not value:
@@ -127,7 +130,8 @@ class _Tools:
         client, user = self.caller()
         slot = _memory_type(args.get("memory_type"))
         try:
-            forgotten = await client.forget(user=user, memory_type=slot)
+            forgotten = await within(client.forget(user=user, memory_type=slot),
+                               self.timeout_ms, "forget_detail")
         except Exception as exc:
             raise _unavailable(exc, f"forget {slot}") from exc
         return f"Forgot {slot}." if forgotten else f"Nothing was stored under {slot}."
@@ -146,7 +150,8 @@ class _Tools:
     async def list_user_memories(self, _args: Mapping[str, Any], _params: Any) -> str:
         client, user = self.caller()
         try:
-            facts = await client.list_memories(user=user)
+            facts = await within(client.list_memories(user=user),
+                               self.timeout_ms, "list_user_memories")
         except Exception as exc:
             raise _unavailable(exc, "list the caller's memories") from exc
         lines = [line for line in (fact_line(fact) for fact in facts) if line]
@@ -162,7 +167,8 @@ class _Tools:
                            f"Allowed fields: {allowed}. Use remember_detail for anything else.")
         text = _content(args.get("value"), "value")
         try:
-            await client.update_profile(user=user, field=name, value=text)
+            await within(client.update_profile(user=user, field=name, value=text),
+                               self.timeout_ms, "update_profile")
         except Exception as exc:
             raise _unavailable(exc, f"update {name}") from exc
         return f"Updated {name} to {text}."

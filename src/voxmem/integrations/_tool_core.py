@@ -7,11 +7,12 @@ exception type (LiveKit's ``ToolError``; the Pipecat tools' refusal), passed in 
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
-from .._exceptions import BadRequest, VoxmemError
+from .._exceptions import BadRequest, MemoryTimeout, VoxmemError
 
 __all__ = [
     "DEFAULT_FILLER",
@@ -27,7 +28,10 @@ __all__ = [
     "check_memory_type",
     "fact_line",
     "unavailable",
+    "within",
 ]
+
+T = TypeVar("T")
 
 DEFAULT_PROFILE_FIELDS: tuple[str, ...] = (
     "name", "preferred_name", "email", "preferred_language", "timezone",
@@ -77,6 +81,18 @@ def unavailable(exc: Exception, what: str, error: Refuse) -> Exception:
     code = exc.code if isinstance(exc, VoxmemError) else type(exc).__name__
     return error(f"Memory is unavailable right now ({code}), so I could not {what}. "
                  "Carry on without it and do not promise to remember.")
+
+
+async def within(call: Awaitable[T], timeout_ms: float, what: str) -> T:
+    """``call`` under a tool's deadline. The client's own bound on a non-search request is
+    its general request timeout (30 s by default), and a runtime that stops answering
+    would hold the model's tool step, and so the caller's turn, that long."""
+    try:
+        async with asyncio.timeout(timeout_ms / 1000):
+            return await call
+    except TimeoutError:
+        raise MemoryTimeout(f"{what}: memory did not answer within {timeout_ms:.0f} ms",
+                            retryable=True) from None
 
 
 def fact_line(fact: Mapping[str, Any]) -> str:
