@@ -75,9 +75,7 @@ class MemoryEngine:
     """Stores what callers said and recalls the right part inside a voice turn's budget.
 
     Most code uses :class:`voxmem.VoiceClient`; the engine is what it drives, in-process
-    (``embedded=True``) or inside the runtime.
-
-    Example::
+    (``embedded=True``) or inside the runtime. Example::
 
         engine = MemoryEngine(Settings(data_dir="/tmp/vm"))
         await engine.start()
