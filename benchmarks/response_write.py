@@ -19,9 +19,13 @@ import multiprocessing as mp
 import resource
 import socket
 import statistics
-import time
+import sys
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from front_hop import _drive as send_all
 
 PATH = "/v1/memory/search"
 BODY = b'{"contextText":"' + b"x" * 5000 + b'","results":[]}'
@@ -75,22 +79,8 @@ async def drive(port: int, requests: int) -> list[float]:
     raw = (b"POST " + PATH.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
            b"Authorization: Bearer t\r\nContent-Type: application/json\r\n"
            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
-    latencies: list[float] = []
-    each = requests // CONNECTIONS
-
-    async def client() -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        for _ in range(each):
-            started = time.perf_counter()
-            writer.write(raw)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
-            await reader.readexactly(length)
-            latencies.append(time.perf_counter() - started)
-        writer.close()
-
-    await asyncio.gather(*(client() for _ in range(CONNECTIONS)))
-    return latencies
+    # The same keep-alive client as front_hop.py: one request at a time per connection.
+    return await send_all(port, [(PATH.encode(), raw)] * requests, CONNECTIONS)
 
 
 def one_run(one_write: bool, requests: int) -> dict[str, float]:

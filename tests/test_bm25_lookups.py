@@ -17,6 +17,7 @@ import pytest
 
 import voxmem.engine._bm25 as bm25_module
 import voxmem.engine._postings as postings_module
+from tests._bm25_counting import CountedContributions, counting
 from voxmem.engine._index import Ranked
 from voxmem.engine._postings import Postings, Segment
 
@@ -25,28 +26,11 @@ from voxmem.engine._postings import Postings, Segment
 _SHARES = {"search": 0.0, "default": bm25_module.SCATTER_SHARE, "whole": 1e12}
 
 
-class _Counted:
-    """Counts the postings whose contributions a search computes, around the real
-    function."""
-
-    def __init__(self) -> None:
-        self.rows = 0
-        self._real = bm25_module.contributions
-
-    def __call__(self, docs: np.ndarray, *args: float | np.ndarray) -> np.ndarray:
-        self.rows += int(docs.shape[0])
-        return self._real(docs, *args)  # type: ignore[arg-type]
-
-
 @contextmanager
-def _mode(monkeypatch: pytest.MonkeyPatch, mode: str) -> Iterator[_Counted]:
+def _mode(monkeypatch: pytest.MonkeyPatch, mode: str) -> Iterator[CountedContributions]:
     """``every``: score every posting; otherwise pruned, looked-up words as ``_SHARES``."""
-    counted = _Counted()
-    with monkeypatch.context() as m:
-        m.setattr(postings_module, "PRUNE_MIN_POSTINGS", 1 << 62 if mode == "every" else 0)
-        if mode != "every":
-            m.setattr(bm25_module, "SCATTER_SHARE", _SHARES[mode])
-        m.setattr(bm25_module, "contributions", counted)
+    with counting(monkeypatch, prune=mode != "every",
+                  scatter_share=None if mode == "every" else _SHARES[mode]) as counted:
         yield counted
 
 

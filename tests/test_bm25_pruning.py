@@ -17,6 +17,7 @@ import pytest
 
 import voxmem.engine._bm25 as bm25_module
 import voxmem.engine._postings as postings_module
+from tests._bm25_counting import CountedContributions, counting
 from voxmem import Settings
 from voxmem.engine import MemoryEngine
 from voxmem.engine._analysis import analyze
@@ -27,25 +28,9 @@ from voxmem.engine._ranked import top_of
 DATA = Path(__file__).parent / "data"
 
 
-class _Counted:
-    """Counts the postings whose contributions a search computes (the work pruning
-    saves), around the real function."""
-
-    def __init__(self) -> None:
-        self.rows = 0
-        self._real = bm25_module.contributions
-
-    def __call__(self, docs: np.ndarray, *args: float | np.ndarray) -> np.ndarray:
-        self.rows += int(docs.shape[0])
-        return self._real(docs, *args)  # type: ignore[arg-type]
-
-
 @contextmanager
-def _mode(monkeypatch: pytest.MonkeyPatch, prune: bool) -> Iterator[_Counted]:
-    counted = _Counted()
-    with monkeypatch.context() as m:
-        m.setattr(postings_module, "PRUNE_MIN_POSTINGS", 0 if prune else 1 << 62)
-        m.setattr(bm25_module, "contributions", counted)
+def _mode(monkeypatch: pytest.MonkeyPatch, prune: bool) -> Iterator[CountedContributions]:
+    with counting(monkeypatch, prune=prune) as counted:
         yield counted
 
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 import voxmem.engine._lanes as lanes_module
@@ -24,6 +25,19 @@ from voxmem.engine._analysis import analyze
 from voxmem.models import Caller, Scope, SearchResult
 
 QUERIES = ("what did I order", "when is the delivery", "my dog Bruno", "the invoice number")
+
+
+async def _five_docs(engine: MemoryEngine, scope: Scope) -> asyncio.Future[np.ndarray]:
+    """Index five org documents, load them, and give a settled query vector."""
+    docs = [{"id": f"doc-{n}", "text": text, "metadata": {}} for n, text in enumerate([
+        "Returns are accepted within 30 days with the receipt",
+        "Delivery takes two to five working days", "Lamps carry a two year warranty",
+        "Invoices are sent by email after payment", "Dogs are welcome in the store"])]
+    await engine.create_index(scope.tenant_id, scope.project_id, "kb", docs)
+    await engine.warm_org(scope)
+    done: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+    done.set_result(engine.embedder.embed(["when is the delivery"])[0])
+    return done
 
 
 class BrokenEmbedder:
@@ -101,15 +115,8 @@ async def test_a_failing_query_embedding_fails_the_vector_lanes_only(
 async def test_org_graph_search_on_a_thread_answers_what_one_search_answers(
         engine: MemoryEngine, monkeypatch: pytest.MonkeyPatch) -> None:
     scope = await _caller(engine)
-    docs = [{"id": f"doc-{n}", "text": text, "metadata": {}} for n, text in enumerate([
-        "Returns are accepted within 30 days with the receipt",
-        "Delivery takes two to five working days", "Lamps carry a two year warranty",
-        "Invoices are sent by email after payment", "Dogs are welcome in the store"])]
-    await engine.create_index(scope.tenant_id, scope.project_id, "kb", docs)
-    await engine.warm_org(scope)
+    done = await _five_docs(engine, scope)
     # The org index is small: its lane searches inline in one search.
-    done = asyncio.get_running_loop().create_future()
-    done.set_result(engine.embedder.embed(["when is the delivery"])[0])
     assert engine.org.start_dense(scope, done, 4) is None
     one = [_answer(await engine.search_memory(scope, q, timeout_ms=5000)) for q in QUERIES]
     assert any(a["org"] for a in one)
@@ -154,17 +161,10 @@ async def test_a_large_graph_is_walked_on_a_thread_even_when_its_search_is_cheap
     # runs beside the caller lanes although the whole org search would be cheap enough
     # to run inline (at 100,000 chunks it was, and the walk then sat on the event loop).
     scope = await _caller(engine)
-    docs = [{"id": f"doc-{n}", "text": text, "metadata": {}} for n, text in enumerate([
-        "Returns are accepted within 30 days with the receipt",
-        "Delivery takes two to five working days", "Lamps carry a two year warranty",
-        "Invoices are sent by email after payment", "Dogs are welcome in the store"])]
-    await engine.create_index(scope.tenant_id, scope.project_id, "kb", docs)
-    await engine.warm_org(scope)
-    done = asyncio.get_running_loop().create_future()
-    done.set_result(engine.embedder.embed(["when is the delivery"])[0])
+    done = await _five_docs(engine, scope)
     inline = [_answer(await engine.search_memory(scope, q, timeout_ms=5000)) for q in QUERIES]
     assert engine.org.start_dense(scope, done, 4) is None
-    monkeypatch.setattr(lanes_module, "THREADED_GRAPH_MIN", len(docs))
+    monkeypatch.setattr(lanes_module, "THREADED_GRAPH_MIN", 5)  # the five documents
     started = engine.org.start_dense(scope, done, 4)
     assert started is not None, "the cheap search of a large graph is walked on a thread"
     await started
