@@ -1,7 +1,9 @@
-"""Test helper: count the postings a BM25 search scores (the work pruning saves)."""
+"""Test helpers for BM25 postings: a segmented index with removals, and a counter of the
+postings a search scores (the work pruning saves)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -10,6 +12,7 @@ import pytest
 
 import voxmem.engine._bm25 as bm25_module
 import voxmem.engine._postings as postings_module
+from voxmem.engine._postings import Postings
 
 
 class CountedContributions:
@@ -37,3 +40,23 @@ def counting(monkeypatch: pytest.MonkeyPatch, *, prune: bool,
             m.setattr(bm25_module, "SCATTER_SHARE", scatter_share)
         m.setattr(bm25_module, "contributions", counted)
         yield counted
+
+
+def segmented_postings(docs: list[list[str]], rng: np.random.Generator, *, segment: int,
+                       segmented: int, room: int, removed: int,
+                       bulk: bool) -> tuple[Postings, np.ndarray]:
+    """``docs`` indexed as several segments of ``segment`` documents up to ``segmented``,
+    then single adds (the head), ``removed`` of them removed at random; ``room`` rows
+    reserved past them. Returns the postings and which rows are alive."""
+    n = len(docs)
+    p = Postings(threading.RLock())
+    p.reserve(n + room, 0)
+    for lo in range(0, segmented, segment):
+        p.add_many(docs[lo:lo + segment], lo, bulk=bulk)
+    for i in range(segmented, n):
+        p.add(i, docs[i])
+    alive = np.ones(n + room, dtype=np.bool_)
+    for i in rng.choice(n, removed, replace=False).tolist():
+        alive[i] = False
+        p.remove(i)
+    return p, alive

@@ -17,7 +17,7 @@ import pytest
 
 import voxmem.engine._bm25 as bm25_module
 import voxmem.engine._postings as postings_module
-from tests._bm25_counting import CountedContributions, counting
+from tests._bm25_counting import CountedContributions, counting, segmented_postings
 from voxmem.engine._index import Ranked
 from voxmem.engine._postings import Postings, Segment
 
@@ -78,16 +78,8 @@ def test_every_way_of_looking_up_equals_scoring_every_posting(
     rng = np.random.default_rng(7)
     n = 14_000
     docs = _corpus(rng, n, 600)
-    p = Postings(threading.RLock())
-    p.reserve(n + 1_500, 0)
-    for lo in range(0, 12_000, 4_000):  # several segments, then single adds (the head)
-        p.add_many(docs[lo:lo + 4_000], lo, bulk=True)
-    for i in range(12_000, n):
-        p.add(i, docs[i])
-    alive = np.ones(n + 1_500, dtype=np.bool_)
-    for i in rng.choice(n, 400, replace=False).tolist():
-        alive[i] = False
-        p.remove(i)
+    p, alive = segmented_postings(docs, rng, segment=4_000, segmented=12_000, room=1_500,
+                                  removed=400, bulk=True)
     work = dict.fromkeys(_MODES, 0)
     for round_ in range(2):
         rows = n + 1_500 * round_

@@ -17,7 +17,7 @@ import pytest
 
 import voxmem.engine._bm25 as bm25_module
 import voxmem.engine._postings as postings_module
-from tests._bm25_counting import CountedContributions, counting
+from tests._bm25_counting import CountedContributions, counting, segmented_postings
 from voxmem import Settings
 from voxmem.engine import MemoryEngine
 from voxmem.engine._analysis import analyze
@@ -67,16 +67,8 @@ def test_pruned_top_k_equals_scoring_every_posting(monkeypatch: pytest.MonkeyPat
     rng = np.random.default_rng(5)
     n = 6_000
     docs = _zipf_docs(rng, n, 400)
-    p = Postings(threading.RLock())
-    p.reserve(n + 2_000, 0)
-    for lo in range(0, 4_000, 1_000):  # several segments, then single adds (the head)
-        p.add_many(docs[lo:lo + 1_000], lo, bulk=False)
-    for i in range(4_000, n):
-        p.add(i, docs[i])
-    alive = np.ones(n + 2_000, dtype=np.bool_)
-    for i in rng.choice(n, 300, replace=False).tolist():
-        alive[i] = False
-        p.remove(i)
+    p, alive = segmented_postings(docs, rng, segment=1_000, segmented=4_000, room=2_000,
+                                  removed=300, bulk=False)
     pruned_rows = full_rows = 0
     for round_ in range(2):
         rows = n + 2_000 * round_
