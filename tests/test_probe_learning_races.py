@@ -15,6 +15,7 @@ answer until the test has erased the caller, so the order is fixed by events, no
 from __future__ import annotations
 
 import asyncio
+import gc
 from pathlib import Path
 
 from voxmem import Settings
@@ -124,3 +125,18 @@ async def test_a_write_read_before_or_during_an_erasure_is_refused() -> None:
     assert not erasures.unchanged(scope, during)
     assert erasures.unchanged(scope, erasures.count(scope))
     assert erasures.unchanged(scope, None)
+
+
+async def test_a_callers_erasure_lock_is_not_kept_once_nobody_holds_it() -> None:
+    # One lock per caller ever learned from would grow without bound on a busy host.
+    erasures = Erasures()
+    scope = Scope(tenant_id="t", project_id="p", agent_id="a", user_id="kept-lock")
+    async with erasures.lock(scope):
+        assert erasures.lock(scope) is erasures.lock(scope)  # shared while held
+        async with erasures.erasing(Scope(tenant_id="t", project_id="p", agent_id="a",
+                                          user_id="other")):
+            pass
+    gc.collect()
+    assert len(erasures._locks) == 0
+    assert erasures.count(scope) == 0 and not erasures.unchanged(
+        Scope(tenant_id="t", project_id="p", agent_id="a", user_id="other"), 0)

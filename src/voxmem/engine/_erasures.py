@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections.abc import AsyncIterator
 
 from ..models import Scope
@@ -25,12 +26,18 @@ class Erasures:
     erasures begun and finished."""
 
     def __init__(self) -> None:
-        self._locks: dict[tuple[str, ...], asyncio.Lock] = {}
+        # Weak: a lock lives while someone holds or waits for it, then goes, so a host
+        # that learns from millions of callers keeps no lock per caller it ever saw.
+        self._locks: weakref.WeakValueDictionary[tuple[str, ...], asyncio.Lock] = (
+            weakref.WeakValueDictionary())
         self._counts: dict[tuple[str, ...], int] = {}
 
     def lock(self, scope: Scope) -> asyncio.Lock:
         """The caller's lock (background writes about the caller and erasures take it)."""
-        return self._locks.setdefault(scope.caller_key, asyncio.Lock())
+        lock = self._locks.get(scope.caller_key)
+        if lock is None:
+            lock = self._locks[scope.caller_key] = asyncio.Lock()
+        return lock
 
     def count(self, scope: Scope) -> int:
         """Note this before reading what a background write is learned from."""
