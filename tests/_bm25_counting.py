@@ -3,6 +3,7 @@ postings a search scores (the work pruning saves)."""
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,3 +61,21 @@ def segmented_postings(docs: list[list[str]], rng: np.random.Generator, *, segme
         alive[i] = False
         p.remove(i)
     return p, alive
+
+
+def plain_bm25(docs: list[list[str]], query: list[str]) -> dict[int, float]:
+    """BM25 (k1 1.2, b 0.75) written out plainly: each document's score for ``query``."""
+    n = len(docs)
+    avg = sum(map(len, docs)) / n
+    sets = [set(d) for d in docs]
+    scores: dict[int, float] = {}
+    for term in query:
+        having = [i for i in range(n) if term in sets[i]]
+        if not having:
+            continue
+        idf = math.log(1 + (n - len(having) + 0.5) / (len(having) + 0.5))
+        for i in having:
+            tf = docs[i].count(term)
+            norm = 1.2 * (0.25 + 0.75 * len(docs[i]) / avg)
+            scores[i] = scores.get(i, 0.0) + idf * tf * 2.2 / (tf + norm)
+    return scores

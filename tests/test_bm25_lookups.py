@@ -17,7 +17,12 @@ import pytest
 
 import voxmem.engine._bm25 as bm25_module
 import voxmem.engine._postings as postings_module
-from tests._bm25_counting import CountedContributions, counting, segmented_postings
+from tests._bm25_counting import (
+    CountedContributions,
+    counting,
+    plain_bm25,
+    segmented_postings,
+)
 from voxmem.engine._index import Ranked
 from voxmem.engine._postings import Postings, Segment
 
@@ -124,20 +129,9 @@ def test_pruned_search_ranks_as_bm25_written_out_plainly(monkeypatch: pytest.Mon
     p.reserve(n, 0)
     p.add_many(docs, 0, bulk=True)
     ok = np.ones(n, dtype=np.bool_)
-    avg = sum(map(len, docs)) / n
-    sets = [set(d) for d in docs]
     for _ in range(25):
         query = list(dict.fromkeys(f"w{j}" for j in rng.integers(0, 60, 5)))
-        scores: dict[int, float] = {}
-        for term in query:
-            having = [i for i in range(n) if term in sets[i]]
-            if not having:
-                continue
-            idf = math.log(1 + (n - len(having) + 0.5) / (len(having) + 0.5))
-            for i in having:
-                tf = docs[i].count(term)
-                norm = 1.2 * (0.25 + 0.75 * len(docs[i]) / avg)
-                scores[i] = scores.get(i, 0.0) + idf * tf * 2.2 / (tf + norm)
+        scores = plain_bm25(docs, query)
         expected = sorted(scores, key=lambda i: (-round(scores[i], 6), i))[:40]
         with _mode(monkeypatch, mode):
             got = p.search(query, 40, n, None, ok, n, None)

@@ -6,7 +6,6 @@ cached before the average length changed, and after a restart from the rows file
 from __future__ import annotations
 
 import json
-import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +16,12 @@ import pytest
 
 import voxmem.engine._bm25 as bm25_module
 import voxmem.engine._postings as postings_module
-from tests._bm25_counting import CountedContributions, counting, segmented_postings
+from tests._bm25_counting import (
+    CountedContributions,
+    counting,
+    plain_bm25,
+    segmented_postings,
+)
 from voxmem import Settings
 from voxmem.engine import MemoryEngine
 from voxmem.engine._analysis import analyze
@@ -120,20 +124,10 @@ def test_ties_are_decided_by_position_as_a_direct_bm25_ranks(
     p.reserve(n, 0)
     p.add_many(docs, 0, bulk=True)
     ok = np.ones(n, dtype=np.bool_)
-    avg = sum(map(len, docs)) / n
     for q in range(30):
         # One word in five: a single term is ranked by its contributions alone.
         query = list(dict.fromkeys(f"w{j}" for j in rng.integers(0, 40, 4 if q % 5 else 1)))
-        scores: dict[int, float] = {}
-        for term in query:
-            having = [i for i in range(n) if term in docs[i]]
-            if not having:
-                continue
-            idf = math.log(1 + (n - len(having) + 0.5) / (len(having) + 0.5))
-            for i in having:
-                tf = docs[i].count(term)
-                norm = 1.2 * (0.25 + 0.75 * len(docs[i]) / avg)
-                scores[i] = scores.get(i, 0.0) + idf * tf * 2.2 / (tf + norm)
+        scores = plain_bm25(docs, query)
         # Equal documents score exactly equal here and there; others differ by far more
         # than the 2**-24 rounding of a contribution.
         expected = sorted(scores, key=lambda i: (-round(scores[i], 6), i))[:30]
