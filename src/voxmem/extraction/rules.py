@@ -65,6 +65,7 @@ from ._rules_spoken import SPOKEN_RULES, as_diet
 from ._rules_standing import STANDING_RULES
 from ._rules_tastes import TASTE_RULES
 from ._rules_things import THING_RULES
+from ._rules_undertaken import undertaken
 from ._rules_usual import USUAL_RULES, asked_wishes, usual_wishes
 from ._rules_wishes import WISH_RULES
 from ._select import Candidate, select_facts
@@ -191,8 +192,6 @@ _RIGHT_AWAY = re.compile(r"\b(?:right\s+away|straight\s+away|right\s+now|in\s+a\
 _IN_A_MOMENT = re.compile(
     r"\bin\s+a\s+(?:few\s+)?(?:minutes?|moment|second|sec|jiffy)\b|\bshortly\b|\bnow\b", re.I)
 _NOT_A_PROMISE = re.compile(r"^(?:a\s+look|a\s+note|you\s+through|you\s+over|it\s+a\s+try)\b", re.I)
-
-
 _IT_WILL = "Agent promised it will "
 _VERB_YOU = re.compile(r"^(\S+)\s+(?:you|u)\b\s*", re.IGNORECASE)
 
@@ -448,7 +447,8 @@ class RuleExtractor:
                 candidates[found:] = [c for c in candidates[found:] if not (
                     c.kind == "identity" and c.slot_key != "name" and is_misheard_copy(c, back))]
                 candidates.append(back)
-            candidates[found:] = taken_back(view, candidates[found:])
+            candidates[found:] = undertaken(view, taken_back(view, candidates[found:]),
+                                            _WISH_KINDS)
             # A wish read with a redaction in it is dropped by the selection step; it does
             # not stand in for the fallbacks below.
             wished = {c.kind for c in candidates[found:] if "[redacted" not in c.text}

@@ -1,0 +1,96 @@
+"""Eleventh round: what the agent undertakes from now on (``_rules_undertaken.py``), the
+round's other families and guards, and the quality of check set R, pinned from below."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests._extraction import has, said
+from voxmem.extraction import RuleExtractor
+from voxmem.extraction._evaluate import load_labelled_set, score_case, summarize, to_transcript
+
+DATA = Path(__file__).parent / "data"
+
+
+# --- a reason from the caller, a standing undertaking from the agent --------------------------
+
+@pytest.mark.parametrize(("turns", "words"), [
+    # A strong marker: "from now on", "on your profile", "your orders", a note that ...
+    ([("the lad last week tracked mud all up the hall carpet",
+       "Sorry. We'll make sure our fitters wear shoe covers in your house from now on.")],
+     ["shoe covers"]),
+    ([("i always end up right by the toilets on these flights",
+       "I'll put a front-of-cabin preference on your profile.")], ["front-of-cabin"]),
+    ([("the cardboard boxes pile up in my hall for weeks",
+       "I'll switch your orders to reusable crates.")], ["reusable crates"]),
+    ([("the tight waistbands dig in terribly",
+       "I'll note that you need the elasticated range.")], ["elasticated"]),
+    # "only" as the verb's own limit.
+    ([("late afternoons i'm collecting the twins",
+       "Understood, I'll only book your sessions before 2pm.")], ["before 2pm"]),
+    # "always" with the caller's own word in it.
+    ([("i get so anxious in a full waiting room",
+       "We'll always give you the last appointment of the day when the waiting room is empty.")],
+     ["last appointment"]),
+])
+def test_a_standing_undertaking_is_the_callers_preference(turns: list[tuple[str, str]],
+                                                          words: list[str]) -> None:
+    found = said(*turns)
+    assert has(said(*turns, kind="preference"), *words), found
+    # The same sentence is not also a promise to follow up.
+    assert not has(said(*turns, kind="commitment"), words[0]), found
+
+
+@pytest.mark.parametrize("turns", [
+    # A business's policy, unprompted: "always" without the caller's words.
+    [("hello", "We always send a text reminder the day before.")],
+    # One visit: a day or a date.
+    [("the tap's still dripping", "I'll make sure the plumber brings a new washer on Friday.")],
+    # In-call, money, a condition, a question, news noted.
+    [("is it much longer", "I'll only be a minute, I'm just checking.")],
+    [("that order was late", "We'll always refund the delivery charge on your orders when late.")],
+    [("i might want the blue", "If you prefer, we'll use blue from now on.")],
+    [("the side gate's stuck", "Shall I note that on your file from now on?")],
+    [("my son's home on friday", "I'll note that Arlo will be home on Friday.")],
+])
+def test_what_is_no_standing_undertaking_is_not_one(turns: list[tuple[str, str]]) -> None:
+    assert not [f for f in said(*turns) if f.startswith("Agent agreed")]
+
+
+def test_a_wish_read_in_the_callers_words_is_not_said_twice() -> None:
+    found = said(("please just text me, i never answer calls",
+                  "No problem, we'll text you from now on."))
+    assert has(found, "text"), found
+    assert not [f for f in found if f.startswith(("Agent agreed", "Agent promised"))], found
+
+
+# --- the agent's echo of a habit -----------------------------------------------------------
+
+def test_the_agents_as_always_echo_is_the_callers_usual() -> None:
+    found = said(("hiya its marta, the oat latte and a cinnamon bun",
+                  "Hi Marta! Oat latte and a cinnamon bun, as always."), kind="preference")
+    assert has(found, "oat latte"), found
+
+
+def test_an_as_usual_booking_is_not_a_habit_echo() -> None:
+    found = said(("can i come in for my trim", "Thursday at 4 with Ben, as usual."))
+    assert not [f for f in found if f.startswith("Usually has")], found
+
+
+# --- quality, pinned from below (the figures in docs/extraction.md) -------------------------
+
+@pytest.mark.parametrize(("name", "precision", "recall"), [
+    # R was written and committed before any rule of this round; only its totals and
+    # recall by kind were read after its first run.
+    ("extraction_check_r.jsonl", 0.81, 0.64),
+    # S is the round's training set (tuned on).
+    ("extraction_tune_s.jsonl", 0.79, 0.77),
+])
+def test_quality_on_the_eleventh_rounds_sets(name: str, precision: float, recall: float) -> None:
+    extractor = RuleExtractor()
+    cases = load_labelled_set(DATA / name)
+    score = summarize([score_case(c, extractor.extract_sync(to_transcript(c))) for c in cases])
+    assert score.precision >= precision
+    assert score.recall >= recall
