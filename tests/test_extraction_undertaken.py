@@ -79,6 +79,48 @@ def test_an_as_usual_booking_is_not_a_habit_echo() -> None:
     assert not [f for f in found if f.startswith("Usually has")], found
 
 
+# --- a recurring need the agent's arrangement restates is one fact ----------------------------
+
+def test_a_recurring_need_restated_by_the_agent_is_kept_once() -> None:
+    found = said(("we need a skip every friday for the building site",
+                  "No problem, I'll deliver a fresh skip every Friday."))
+    assert len([f for f in found if "skip" in f.lower()]) == 1, found
+
+
+def test_a_recurring_need_the_agent_does_not_restate_is_kept() -> None:
+    found = said(("we need a skip every friday for the building site",
+                  "I'll email you the permit form."))
+    assert has(found, "skip", "friday"), found
+
+
+# --- a wish said with its reason ---------------------------------------------------------------
+
+@pytest.mark.parametrize(("user", "words"), [
+    ("i'm a bit claustrophobic in lifts so a room on the first floor would be great",
+     ["first floor"]),
+    ("we work late most nights so the last delivery slot please", ["last delivery slot"]),
+    ("i do nights at the depot on thursdays so that's the best day for you to come",
+     ["thursdays", "best day"]),
+    ("honestly the lighter the better for my wrists with these pans", ["lighter"]),
+    ("just a quick wash and blow dry, same every time", ["wash and blow dry"]),
+])
+def test_a_wish_said_with_its_reason_is_a_preference(user: str, words: list[str]) -> None:
+    found = said((user, "Sure."), kind="preference")
+    assert has(found, *words), found
+
+
+@pytest.mark.parametrize("user", [
+    # Someone else's reason, a question, this call's urgency, a one-off.
+    "my husband has a bad back so a firm mattress please",
+    "i'm in a rush so can you do it quickly",
+    "the sooner the better to be honest",
+    "i'm out today so the side gate please",
+])
+def test_what_is_no_reasoned_wish_is_not_one(user: str) -> None:
+    found = said((user, "Okay."))
+    assert not [f for f in found if f.startswith(("Preference: ", "Prefers it"))], found
+
+
 # --- quality, pinned from below (the figures in docs/extraction.md) -------------------------
 
 @pytest.mark.parametrize(("name", "precision", "recall"), [

@@ -94,6 +94,9 @@ _NOT_CONTENT = word_set("""the a an and or of to for in on at with your you i we
 be will ll my our me us as always only any new from now every each time just also make sure
 no not that this there they them he she his her its can get got one""")
 _WORD = re.compile(r"[a-z][a-z'-]+")
+# Words every recurring need or booking holds: sharing them says nothing.
+_GENERIC = word_set("""regularly usually every week weekly month monthly fortnight day year
+gets get want wants needs need comes come in once twice caller caller's their them""")
 #: Longest undertaking read, in words.
 _MAX_WORDS = 20
 
@@ -149,11 +152,26 @@ def _usual(sentence: str, caller: set[str]) -> str | None:
     return f"Usually has: {what}"
 
 
+def _restated(t: TurnView, found: list[Candidate]) -> list[Candidate]:
+    # "i need a van every saturday" + "I'll reserve a van every Saturday": one arrangement,
+    # which the agent's sentence states as agreed; the caller's wording is a duplicate.
+    base = len(t.user)
+    agent = [_content(c.text) for c in found
+             if c.kind in ("commitment", "need") and c.position[1] >= base]
+    if not agent:
+        return found
+    return [c for c in found if not (
+        c.kind == "need" and c.position[1] < base
+        and any((_content(c.text) - _GENERIC) & words for words in agent))]
+
+
 def undertaken(t: TurnView, found: list[Candidate], wish_kinds: frozenset[str]
                ) -> list[Candidate]:
     """``found``, the candidates of turn ``t``, with the agent's standing undertakings
     read: a promise read from such a sentence is dropped, and the sentence becomes a
-    preference unless a rule already read a wish of the caller's in the turn."""
+    preference unless a rule already read a wish of the caller's in the turn. A recurring
+    need in the caller's words that the agent's arrangement restates is dropped."""
+    found = _restated(t, found)
     low = t.agent.lower()
     if not t.agent or not ("'ll" in low or " will " in low or "going to" in low
                            or " as " in low or "like always" in low):

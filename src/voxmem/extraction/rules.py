@@ -60,6 +60,7 @@ from ._rules_pets import PET_RULES
 from ._rules_preferences import PREFERENCE_RULES
 from ._rules_promised import PROMISED_RULES
 from ._rules_readback import answered_read_backs
+from ._rules_reasons import reasoned_wishes
 from ._rules_requests import standing_asks
 from ._rules_spoken import SPOKEN_RULES, as_diet
 from ._rules_standing import STANDING_RULES
@@ -285,8 +286,7 @@ def commitments(t: TurnView) -> list[Candidate]:
     return out
 
 
-_WISH_KINDS = WISH_KINDS
-_CALLER_KINDS = _WISH_KINDS | {"note"}
+_CALLER_KINDS = WISH_KINDS | {"note"}
 _USER_RULES: tuple[Rule, ...] = (
     *IDENTITY_RULES, *PEOPLE_RULES, *INTRO_RULES, *PET_RULES, *ADDRESS_RULES, *THING_RULES,
     *PREFERENCE_RULES, *SPOKEN_RULES, *NEED_RULES, *AGENT_RULES, *OFFER_RULES,
@@ -448,19 +448,19 @@ class RuleExtractor:
                     c.kind == "identity" and c.slot_key != "name" and is_misheard_copy(c, back))]
                 candidates.append(back)
             candidates[found:] = undertaken(view, taken_back(view, candidates[found:]),
-                                            _WISH_KINDS)
+                                            WISH_KINDS)
             # A wish read with a redaction in it is dropped by the selection step; it does
             # not stand in for the fallbacks below.
             wished = {c.kind for c in candidates[found:] if "[redacted" not in c.text}
             asks = [] if wished & {"preference", "constraint"} else standing_asks(view)
             candidates.extend(asks)
-            if "[redacted" not in user and not asks and not wished & _WISH_KINDS:
+            if "[redacted" not in user and not asks and not wished & WISH_KINDS:
                 # The agent's "Back porch, noted." fills in only when no rule read the
                 # caller's own words of this turn as a wish: those say it better. Never
                 # after a redaction: the echo could restate what was redacted.
                 mods = order_modifiers(view)
-                fallback = mods or echoed_preferences(view) or usual_wishes(view) or asked_wishes(
-                    view)
+                fallback = (mods or echoed_preferences(view) or usual_wishes(view)
+                            or asked_wishes(view) or reasoned_wishes(view))
                 candidates.extend(fallback)
                 if not fallback:
                     open_turns.append(view)
