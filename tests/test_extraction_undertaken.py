@@ -121,6 +121,42 @@ def test_what_is_no_reasoned_wish_is_not_one(user: str) -> None:
     assert not [f for f in found if f.startswith(("Preference: ", "Prefers it"))], found
 
 
+# --- what is over with the call, and wishes with nothing in them --------------------------------
+
+@pytest.mark.parametrize("agent", [
+    "A mechanic will be with you within 35 minutes.",
+    "Someone will be there in the next hour.",
+    "Our engineer will attend within 3 hours.",
+])
+def test_an_arrival_within_minutes_is_not_kept(agent: str) -> None:
+    assert said(("my car's broken down on the a40", agent), kind="commitment") == []
+
+
+def test_a_call_back_within_the_hour_is_still_a_promise() -> None:
+    found = said(("can someone call me about the quote",
+                  "Our estimator will call you back within the hour."), kind="commitment")
+    assert has(found, "estimator"), found
+
+
+@pytest.mark.parametrize("turns", [
+    # Each gave a wish on the tenth round's code.
+    [("i dont mind either way whatevers cheaper",
+      "Then the standard room is cheapest. Booked for the 4th.")],
+    [("im a creature of habit the corner table please same as always",
+      "Of course, Mr. Lee. The corner table on Saturday at 7.")],
+    [("we always sit out there", "Lovely, a table outside.")],
+])
+def test_indifference_or_an_empty_object_is_no_wish(turns: list[tuple[str, str]]) -> None:
+    found = said(*turns)
+    assert not [f for f in found if f.startswith(("Preference", "Prefers", "Asks"))], found
+
+
+def test_a_wish_beside_indifference_is_kept() -> None:
+    found = said(("i'm not fussed about the colour but a wide fitting is a must for me",
+                  "Sure."), kind=None)
+    assert has(found, "wide fitting"), found
+
+
 # --- quality, pinned from below (the figures in docs/extraction.md) -------------------------
 
 @pytest.mark.parametrize(("name", "precision", "recall"), [

@@ -40,7 +40,7 @@ from ._learned import (
 from ._rules_addressed import ADDRESS_RULES
 from ._rules_agent import AGENT_RULES, JOIN_ONLY, RECURS, extra_commitment
 from ._rules_agreed import KIND_WORDS, agreed_wishes, relabel
-from ._rules_amend import WISH_KINDS, is_arrival_notice, taken_back
+from ._rules_amend import WISH_KINDS, is_arrival_notice, is_no_wish, taken_back
 from ._rules_arranged import ARRANGED_RULES
 from ._rules_bookings import BOOKING_RULES
 from ._rules_changed import standing_changes
@@ -387,7 +387,8 @@ class RuleExtractor:
         if classifier is not None:
             candidates = settle_kinds(classifier, views, candidates)
         candidates = settle(candidates, [v.user for v in views])
-        candidates = [c for c in candidates if not is_arrival_notice(c)]
+        candidates = [c for c in candidates if not is_arrival_notice(c)
+                      and not is_no_wish(c, views[c.position[0]].user)]
         candidates.extend(kept_candidates(transcript))
         return select_facts(
             [as_diet(c) for c in candidates],
