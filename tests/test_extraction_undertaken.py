@@ -157,6 +157,30 @@ def test_a_wish_beside_indifference_is_kept() -> None:
     assert has(found, "wide fitting"), found
 
 
+# --- defects found on set S, each failing on the tenth round's code ---------------------------
+
+def test_a_number_corrected_after_a_comma_keeps_the_correction() -> None:
+    found = said(("my account number is four four one, no sorry four four two, nine nine one",
+                  "Thanks."), kind="identity")
+    assert has(found, "442"), found
+    assert not has(found, "441"), found
+
+
+def test_an_id_read_back_after_thanks_replaces_the_spoken_copy() -> None:
+    found = said(("my member number is seven oh two, uh, three three one five",
+                  "Thanks, member number 7023315."), kind="identity")
+    assert has(found, "7023315"), found
+    assert len(found) == 1, found
+
+
+@pytest.mark.parametrize(("user", "place"), [
+    ("just so you know were moving up to carlisle in the spring", "Carlisle"),
+    ("we moved down to exeter last year", "Exeter"),
+])
+def test_a_move_with_a_particle_is_kept(user: str, place: str) -> None:
+    assert has(said((user, "Thanks for letting us know.")), place), place
+
+
 # --- quality, pinned from below (the figures in docs/extraction.md) -------------------------
 
 @pytest.mark.parametrize(("name", "precision", "recall"), [

@@ -391,7 +391,8 @@ def identifiers(t: TurnView) -> list[Candidate]:
 # nine zero one"); the written read-back is the better copy, as with e-mail addresses.
 _READ_BACK = re.compile(
     rf"\b(?:I\s+have|I've\s+got|I\s+can\s+see|I\s+see|I've\s+found|I\s+found|found|"
-    rf"pulled\s+up|that's|so\s+that's)\s+(?:your\s+|the\s+)?(?P<type>{_ID_TYPES})\s*"
+    rf"pulled\s+up|that's|so\s+that's|[Tt]hanks,|[Tt]hank\s+you,)\s+(?:your\s+|the\s+)?"
+    rf"(?P<type>{_ID_TYPES})\s*"
     rf"(?:number|no\.?|#)?\s*(?:#\s*)?(?P<id>(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{{3,}}[A-Z0-9])\b")
 _ALNUM = re.compile(r"[^a-z0-9]")
 
@@ -415,7 +416,9 @@ def is_misheard_copy(c: Candidate, read_back: Candidate) -> bool:
     b = _ALNUM.sub("", read_back.text.lower().split()[-1])
     if a == b or not a or not any(ch.isdigit() for ch in a):
         return False
-    return difflib.SequenceMatcher(None, a, b).ratio() >= 0.7
+    # "609" for "6092248": the spoken copy stopped short (a pause, a comma between groups).
+    return (len(a) >= 3 and b.startswith(a)) or difflib.SequenceMatcher(
+        None, a, b).ratio() >= 0.7
 
 
 # --- postal address ----------------------------------------------------------------------

@@ -256,9 +256,12 @@ _PLAN_BY_CALLER = re.compile(
     re.IGNORECASE,
 )
 _MOVING = re.compile(
-    r"\b(?:i'm|i\s+am|im|we're|we\s+are)\s+(?P<verb>moving|relocating)\s+to\s+(?P<place>"
+    # "were moving up to leeds": speech-to-text writes "we're" as "were"
+    r"\b(?:i'm|i\s+am|im|we're|we\s+are|were)\s+(?P<verb>moving|relocating)\s+"
+    r"(?:(?:up|down|over|back|out|across)\s+)?to\s+(?P<place>"
     r"[a-z][a-z .'-]{1,30}?)(?=\s+(?:next|this|in|on|soon|at|by|for|so|and|because)\b|"
-    r"[,.;!?]|$)|\b(?:i|we)\s+(?:just\s+|recently\s+)?(?P<verb2>moved)\s+to\s+(?P<place2>"
+    r"[,.;!?]|$)|\b(?:i|we)\s+(?:just\s+|recently\s+)?(?P<verb2>moved)\s+"
+    r"(?:(?:up|down|over|back|out|across)\s+)?to\s+(?P<place2>"
     r"[a-z][a-z .'-]{1,30}?)(?=\s+(?:last|this|in|on|recently|so|and|because)\b|[,.;!?]|$)|"
     r"\b(?:i|we)\s+live\s+in\s+(?P<place3>[a-z][a-z .'-]{1,30}?)(?=\s+(?:now|so|and|because|"
     r"with)\b|[,.;!?]|$)",

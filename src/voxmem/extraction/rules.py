@@ -162,7 +162,7 @@ _COMMIT_TAIL = re.compile(
 _STUTTER = re.compile(r"\b([a-z][a-z']+)(?:,?\s+\1\b)+", re.IGNORECASE)
 # "773 uh sorry 778221": a number the caller corrected at once is dropped for the new one.
 _NUMBER_REPAIR = re.compile(
-    r"\b\d[\d-]*\s+(?:(?:uh|um|er|oh)\s+)?(?:(?:no|sorry|i\s+mean|wait|scratch\s+that|"
+    r"\b\d[\d-]*,?\s+(?:(?:uh|um|er|oh)\s+)?(?:(?:no|sorry|i\s+mean|wait|scratch\s+that|"
     r"hang\s+on)[\s,]+)+(?:(?:it's|its|it\s+is)\s+)?(?=\d)", re.IGNORECASE)
 # "ana uh anna", "dan um daniel", "can er cancel": a word broken off at a hesitation and
 # said again, whole or corrected, right after it. Only the second is meant.
