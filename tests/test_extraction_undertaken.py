@@ -121,6 +121,20 @@ def test_what_is_no_reasoned_wish_is_not_one(user: str) -> None:
     assert not [f for f in found if f.startswith(("Preference: ", "Prefers it"))], found
 
 
+@pytest.mark.parametrize(("user", "words"), [
+    ("i'm an aisle person, always have been", ["aisle"]),
+    ("im team oat milk now", ["oat milk"]),
+    ("i'm quite partial to the rye sourdough", ["rye sourdough"]),
+    ("we swear by the unscented wipes", ["unscented wipes"]),
+    ("we're really big on recycled packaging", ["recycled packaging"]),
+    ("i'd take the ferry over flying any day", ["ferry"]),
+])
+def test_a_taste_said_as_who_the_caller_is_is_a_preference(user: str, words: list[str]
+                                                           ) -> None:
+    found = said((user, "Okay."), kind="preference")
+    assert has(found, *words), found
+
+
 # --- what is over with the call, and wishes with nothing in them --------------------------------
 
 @pytest.mark.parametrize("agent", [
