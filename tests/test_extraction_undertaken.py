@@ -171,6 +171,13 @@ def test_a_wish_beside_indifference_is_kept() -> None:
     assert has(found, "wide fitting"), found
 
 
+def test_one_arrangement_dated_twice_is_one_fact() -> None:
+    found = said(("can someone walk him while i'm away", "Our walker Tomasz can start on the 9th."),
+                 ("brilliant", "Great, Tomasz from the 9th."), kind="commitment")
+    assert len([f for f in found if "9th" in f]) == 1, found
+    assert has(found, "tomasz can start"), found
+
+
 # --- defects found on set S, each failing on the tenth round's code ---------------------------
 
 def test_a_number_corrected_after_a_comma_keeps_the_correction() -> None:

@@ -159,7 +159,9 @@ def settle(candidates: list[Candidate], users: list[str]) -> list[Candidate]:
     """Keep the dated confirmations the call bears out; ``users`` holds the caller's
     words of each turn.
 
-    Dropped: one whose day another commitment or recurring need of the call already
+    Dropped: one whose days a fuller dated confirmation of the call also names (the
+    same arrangement said twice); one whose day another commitment or recurring need of
+    the call already
     names (an offer the caller then took, "Jess has Saturday at 11." then "Booked,
     Saturday at 11 with Jess.", is one booking, worded better by the rule that read the
     acceptance); one the caller's next words turn down or change ("no sorry, thursday");
@@ -170,13 +172,18 @@ def settle(candidates: list[Candidate], users: list[str]) -> list[Candidate]:
     """
     others = [c.text.lower() for c in candidates
               if c.kind in ("commitment", "need") and not c.text.startswith(LABEL)]
+    # "Anna can start on the 3rd." then "Great, Anna from the 3rd.": one arrangement, said
+    # twice; the fuller sentence is kept.
+    dated = [c for c in candidates if c.text.startswith(LABEL)]
     kept = []
     for c in candidates:
         if c.text.startswith(LABEL):
             turn = c.position[0]
             after = users[turn + 1] if turn + 1 < len(users) else ""
             days = _day_keys(c.text)
-            if (any(d in o for d in days for o in others) or _TAKEN_BACK.search(after)
+            fuller = any(o is not c and len(o.text) > len(c.text)
+                         and days and all(d in _day_keys(o.text) for d in days) for o in dated)
+            if (fuller or any(d in o for d in days for o in others) or _TAKEN_BACK.search(after)
                     or (_ASKS_WHEN.search(users[turn]) and not _TAKES_IT.search(after))):
                 continue
         kept.append(c)
