@@ -178,6 +178,20 @@ def test_one_arrangement_dated_twice_is_one_fact() -> None:
     assert has(found, "tomasz can start"), found
 
 
+@pytest.mark.parametrize(("turns", "words"), [
+    # Each gave two commitments on the tenth round's code.
+    ([("anything early", "We open at 8, so I'll book you for 8:15 on Friday."),
+      ("spot on", "See you Friday.")], ["8:15", "friday"]),
+    ([("can i start lessons", "Of course. First lesson Wednesday at 5."),
+      ("ok", "See you.")], ["wednesday", "5"]),
+])
+def test_a_booking_read_twice_from_the_same_words_is_one_fact(turns: list[tuple[str, str]],
+                                                              words: list[str]) -> None:
+    found = said(*turns, kind="commitment")
+    assert len(found) == 1, found
+    assert has(found, *words), found
+
+
 # --- defects found on set S, each failing on the tenth round's code ---------------------------
 
 def test_a_number_corrected_after_a_comma_keeps_the_correction() -> None:

@@ -28,6 +28,7 @@ import re
 
 from ._rules_common import TurnView, sentences
 from ._select import Candidate
+from ._text import word_set
 
 __all__ = ["LABEL", "dated_confirmations", "settle"]
 
@@ -187,4 +188,26 @@ def settle(candidates: list[Candidate], users: list[str]) -> list[Candidate]:
                     or (_ASKS_WHEN.search(users[turn]) and not _TAKES_IT.search(after))):
                 continue
         kept.append(c)
-    return kept
+    return [c for c in kept if not _restated_booking(c, kept)]
+
+
+_CLOCK = re.compile(r"\b\d{1,2}(?::\d\d)?\s*(?:am|pm)?\b", re.IGNORECASE)
+# The words a commitment's wording adds around what was agreed.
+_FRAME = re.compile(r"^(?:agent\s+(?:promised|confirmed|arranged|is\s+arranging)|"
+                    r"appointment\s+booked)\s*(?:to|for|:)?\s*", re.IGNORECASE)
+_WORDS = re.compile(r"[a-z0-9:']+")
+_GENERIC = word_set("""the a an for on at to with is be will caller caller's their of
+book booked booking in""")
+
+
+def _restated_booking(c: Candidate, kept: list[Candidate]) -> bool:
+    # "Appointment booked for Monday" beside "Agent promised to book the caller for 7:30
+    # on Monday", read from the same words by two rules, or the booking and its summary:
+    # a commitment whose every word another, fuller one of the call also says is the
+    # same arrangement said twice.
+    if c.kind != "commitment" or not (_day_keys(c.text) or _CLOCK.search(c.text)):
+        return False
+    words = set(_WORDS.findall(_FRAME.sub("", c.text.lower()))) - _GENERIC
+    return bool(words) and any(
+        o is not c and o.kind == "commitment" and len(o.text) > len(c.text)
+        and words <= set(_WORDS.findall(o.text.lower())) for o in kept)
