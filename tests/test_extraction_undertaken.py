@@ -192,6 +192,12 @@ def test_a_booking_read_twice_from_the_same_words_is_one_fact(turns: list[tuple[
     assert has(found, *words), found
 
 
+def test_a_diet_is_not_also_a_need_for_its_food() -> None:
+    # Gave "Diet is gluten free" and "Needs gluten-free food" on the tenth round's code.
+    found = said(("everything has to be gluten free for me", "Noted, gluten free."))
+    assert len([f for f in found if "gluten" in f.lower()]) == 1, found
+
+
 # --- defects found on set S, each failing on the tenth round's code ---------------------------
 
 def test_a_number_corrected_after_a_comma_keeps_the_correction() -> None:

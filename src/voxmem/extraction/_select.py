@@ -91,6 +91,10 @@ _SAME_CONTENT = 0.8
 _NEGATION_WORDS = {"dislikes": "not", "does": "", "want": "", "doesn't": "not", "no": "not"}
 
 
+# What a diet's fact adds around the diet itself ("Needs gluten-free food").
+_DIET_WORDS = frozenset({"food", "foods", "needs", "only", "eats", "meals", "diet", "options"})
+
+
 def _content_words(norm: str) -> frozenset[str]:
     words = (_NEGATION_WORDS.get(w, w) for w in norm.split() if w not in _FILLER_WORDS)
     return frozenset(w for w in words if w)
@@ -169,10 +173,12 @@ def select_facts(
     chosen = [_pick_slot_winner(group) for group in by_slot.values()]
     # "Diet is halal" already says "Prefers halal": a loose fact whose content words a
     # slot's fact holds is a repeat of it.
-    slotted = [(c.kind, _content_words(_norm(c.text))) for c in chosen]
+    # "Diet is gluten free" also says "Needs gluten-free food", whatever kind a rule gave it.
+    slotted = [(c.kind, c.slot_key, _content_words(_norm(c.text))) for c in chosen]
     loose = [c for c in loose if not any(
-        kind == c.kind and words and words <= held
-        for words in [_content_words(_norm(c.text))] for kind, held in slotted)]
+        (kind == c.kind and words and words <= held)
+        or (slot == "diet" and words - _DIET_WORDS and words - _DIET_WORDS <= held)
+        for words in [_content_words(_norm(c.text))] for kind, slot, held in slotted)]
 
     # Longest first, so a shorter text contained in a kept one is recognised as a repeat.
     unique: list[tuple[str, Candidate]] = []
