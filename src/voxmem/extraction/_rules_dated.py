@@ -207,7 +207,11 @@ def _restated_booking(c: Candidate, kept: list[Candidate]) -> bool:
     # same arrangement said twice.
     if c.kind != "commitment" or not (_day_keys(c.text) or _CLOCK.search(c.text)):
         return False
-    words = set(_WORDS.findall(_FRAME.sub("", c.text.lower()))) - _GENERIC
-    return bool(words) and any(
-        o is not c and o.kind == "commitment" and len(o.text) > len(c.text)
-        and words <= set(_WORDS.findall(o.text.lower())) for o in kept)
+    words = _said(c)
+    # Strictly fewer words: two wordings of the same words are merged by the selection.
+    return bool(words) and any(o is not c and o.kind == "commitment" and words < _said(o)
+                               for o in kept)
+
+
+def _said(c: Candidate) -> set[str]:
+    return set(_WORDS.findall(_FRAME.sub("", c.text.lower()))) - _GENERIC
