@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 
+from ._rules_amend import WISH_KINDS
 from ._rules_common import TurnView, sentences
 from ._select import Candidate
 from ._text import word_set
@@ -165,8 +166,7 @@ def _restated(t: TurnView, found: list[Candidate]) -> list[Candidate]:
         and any((_content(c.text) - _GENERIC) & words for words in agent))]
 
 
-def undertaken(t: TurnView, found: list[Candidate], wish_kinds: frozenset[str]
-               ) -> list[Candidate]:
+def undertaken(t: TurnView, found: list[Candidate]) -> list[Candidate]:
     """``found``, the candidates of turn ``t``, with the agent's standing undertakings
     read: a promise read from such a sentence is dropped, and the sentence becomes a
     preference unless a rule already read a wish of the caller's in the turn. A recurring
@@ -180,7 +180,7 @@ def undertaken(t: TurnView, found: list[Candidate], wish_kinds: frozenset[str]
     base = len(t.user)  # the agent spoke after the caller
     # A wish the rules read in the caller's words, or in the agent's ("noted" echoes); a
     # promise that recurs is a need read from the agent and does not count.
-    wished = any(c.kind in wish_kinds and (c.kind != "need" or c.position[1] < base)
+    wished = any(c.kind in WISH_KINDS and (c.kind != "need" or c.position[1] < base)
                  for c in found)
     out = list(found)
     for offset, sentence in sentences(t.agent):

@@ -448,8 +448,7 @@ class RuleExtractor:
                 candidates[found:] = [c for c in candidates[found:] if not (
                     c.kind == "identity" and c.slot_key != "name" and is_misheard_copy(c, back))]
                 candidates.append(back)
-            candidates[found:] = undertaken(view, taken_back(view, candidates[found:]),
-                                            WISH_KINDS)
+            candidates[found:] = undertaken(view, taken_back(view, candidates[found:]))
             # A wish read with a redaction in it is dropped by the selection step; it does
             # not stand in for the fallbacks below.
             wished = {c.kind for c in candidates[found:] if "[redacted" not in c.text}
