@@ -120,10 +120,10 @@ DEFAULT_SETS = [DATA / "extraction_set.jsonl", DATA / "extraction_tune.jsonl",
                 DATA / "extraction_tune_g.jsonl", DATA / "extraction_tune_i.jsonl",
                 DATA / "extraction_tune_j.jsonl", DATA / "extraction_tune_m.jsonl",
                 DATA / "extraction_tune_o.jsonl", DATA / "extraction_tune_q.jsonl",
-                DATA / "extraction_heldout_f.jsonl", DATA / "extraction_check_h.jsonl",
+                DATA / "extraction_tune_s.jsonl", DATA / "extraction_heldout_f.jsonl", DATA / "extraction_check_h.jsonl",
                 DATA / "extraction_check_k.jsonl", DATA / "extraction_check_l.jsonl",
                 DATA / "extraction_check_n.jsonl", DATA / "extraction_check_p.jsonl",
-                DATA / "extraction_heldout_d.jsonl"]
+                DATA / "extraction_check_r.jsonl", DATA / "extraction_heldout_d.jsonl"]
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "extraction.json"
 #: Passes over the set when timing throughput.
 DEFAULT_REPEATS = 20
