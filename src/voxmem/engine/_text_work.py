@@ -228,8 +228,16 @@ class TextWork:
             self._all_inline()
             return
         batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-        payload = pickle.dumps((text_works, ([p.job for p in batch], self._redactor.policy)),
-                               protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            payload = pickle.dumps((text_works, ([p.job for p in batch],
+                                                 self._redactor.policy)),
+                                   protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # e.g. metadata an embedding application made up
+            log.debug("a batch of turns does not pickle (%r); done inline", exc)
+            for pending in batch:
+                self._do_inline(pending)
+            self._flush()
+            return
         self._sent = batch
         self.batches += 1
         try:
