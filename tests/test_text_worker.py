@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import signal
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -350,3 +351,37 @@ async def test_the_engine_saves_the_same_turns_with_the_worker_and_without(
             await engine.close()
     assert stored[0] == stored[1]
     assert len(stored[0]) == len(steps)
+
+
+def test_the_worker_takes_turns_on_uvloop_as_the_runtime_runs() -> None:
+    uvloop = pytest.importorskip("uvloop")
+    steps = corpus()[:30]
+
+    async def run() -> list[TurnText]:
+        text = TextWork(Redactor(), process=True)
+        try:
+            await text.start()
+            assert text.ready, "the worker did not start on uvloop"
+            got = await run_all(text, steps)
+            assert text.offloaded == len(steps)
+            return got
+        finally:
+            await text.aclose()
+
+    assert uvloop.run(run()) == reference(steps)[0]
+
+
+async def test_a_worker_that_cannot_start_is_tried_again_after_a_pause_not_per_save(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_text_work, "START_AFTER_SAVES", 1)
+    monkeypatch.setattr(_text_work, "RESTART_DELAY_S", 3600.0)
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python")  # no such program
+    steps = corpus()[:20]
+    text = TextWork(Redactor(), process=True)
+    try:
+        await text.start()
+        assert not text.ready and text.crashes == 1 and text._restart is not None
+        assert await run_all(text, steps) == reference(steps)[0]
+        assert text.inline == len(steps) and text.crashes == 1 and text._starting is None
+    finally:
+        await text.aclose()

@@ -29,6 +29,7 @@ pays for one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -36,7 +37,7 @@ import os
 import pickle
 import sys
 from collections.abc import Hashable
-from typing import Any
+from typing import Any, cast
 
 from ..extraction.redaction import Redactor
 from ._text_batch import TextJob, TurnText, text_work, text_works
@@ -54,7 +55,8 @@ BATCH_TIMEOUT_S = 2.0
 START_TIMEOUT_S = 60.0
 #: Saved turns before the worker is started.
 START_AFTER_SAVES = 64
-#: Pause before a worker that died is replaced; doubled per death, up to the maximum.
+#: Pause before a worker that died is replaced; doubled per death without an answered
+#: batch in between, up to the maximum.
 RESTART_DELAY_S = 1.0
 RESTART_DELAY_MAX_S = 60.0
 #: Longest wait for a stopping worker to exit on its own before it is killed.
@@ -83,13 +85,12 @@ class _Pipe(asyncio.SubprocessProtocol):
         self._buffer = bytearray()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.SubprocessTransport)
-        self.transport = transport
+        # (uvloop's transports implement the interfaces without subclassing asyncio's.)
+        self.transport = cast(asyncio.SubprocessTransport, transport)
 
     def send(self, payload: bytes) -> None:
         assert self.transport is not None
-        stdin = self.transport.get_pipe_transport(0)
-        assert isinstance(stdin, asyncio.WriteTransport)
+        stdin = cast(asyncio.WriteTransport, self.transport.get_pipe_transport(0))
         stdin.write(HEADER.pack(len(payload)) + payload)
 
     def pipe_data_received(self, fd: int, data: bytes | str) -> None:
@@ -130,6 +131,7 @@ class TextWork:
         #: turns done in the worker / inline; batches sent; worker deaths and hangs
         self.offloaded = self.inline = self.batches = self.crashes = 0
         self._saves = 0
+        self._failures = 0  # deaths since a worker last answered a batch
         self._pipe: _Pipe | None = None  # the worker, starting or ready
         self._ready = False
         self._starting: asyncio.Task[None] | None = None
@@ -272,6 +274,7 @@ class TextWork:
         batch, self._sent = self._sent or [], None
         if ok and isinstance(value, list) and len(value) == len(batch):
             self.offloaded += len(batch)
+            self._failures = 0  # it answers: a next death waits the shortest pause
             for pending, result in zip(batch, value, strict=True):
                 self._keep(pending, result)
         else:
@@ -295,15 +298,22 @@ class TextWork:
             self._timer.cancel()
             self._timer = None
         if pipe.transport is not None:
-            pipe.transport.close()  # kills it if it still runs
+            with contextlib.suppress(ProcessLookupError):
+                pipe.transport.kill()  # if it still runs (hung, or its pipe broke)
+            pipe.transport.close()
         self._all_inline()
+        log.warning("text worker process lost; saves run inline")
+        self._failed()
+
+    def _failed(self) -> None:
+        """A worker died or did not start: try again after a pause (inline meanwhile)."""
         self._notify()
         if self._closed:
             return
         self.crashes += 1
-        delay = min(RESTART_DELAY_MAX_S, RESTART_DELAY_S * 2 ** (self.crashes - 1))
-        log.warning("text worker process lost; saves run inline, a new worker in %.0f s",
-                    delay)
+        self._failures += 1
+        delay = min(RESTART_DELAY_MAX_S, RESTART_DELAY_S * 2 ** (self._failures - 1))
+        log.info("a new text worker in %.0f s", delay)
         self._restart = asyncio.get_running_loop().call_later(delay, self._start_again)
 
     def _start_again(self) -> None:
@@ -321,12 +331,12 @@ class TextWork:
                 lambda: _Pipe(self), sys.executable, "-m", "voxmem.engine._worker_process",
                 REQUEST_PATH_FLAG, stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE, stderr=None, env=env)
-        except OSError as exc:
-            log.warning("text worker not started (%s); saves run inline", exc)
-            return
-        finally:
+        except Exception as exc:
             self._starting = None
-            self._notify()
+            log.warning("text worker not started (%r); saves run inline", exc)
+            self._failed()
+            return
+        self._starting = None
         self._pipe = pipe
         if self._closed or pipe.exited.done():
             self._lost(pipe)
