@@ -14,7 +14,7 @@ of every full collection (what every request in flight waits out).
     python benchmarks/request_cpu.py                     # as the runtime runs (GC policy on)
     python benchmarks/request_cpu.py --no-gc-policy      # CPython's default collector
     python benchmarks/request_cpu.py --saves-only        # the save path alone (no search)
-    python benchmarks/request_cpu.py --no-text-worker    # a save's text work on the loop
+    python benchmarks/request_cpu.py --text-worker       # a save's text work in a worker
 
 Prints one JSON line and writes ``benchmarks/results/request_cpu.json``.
 """
@@ -101,7 +101,7 @@ def pid_cpu_s(pid: int | None) -> float:
 
 
 async def measure(turns: int, callers: int, concurrency: int,
-                  saves_only: bool = False, text_worker: bool = True) -> dict[str, Any]:
+                  saves_only: bool = False, text_worker: bool = False) -> dict[str, Any]:
     from voxmem._api import OPERATION_SPECS
     from voxmem._config import Settings
     from voxmem.client._core import ClientCore
@@ -127,10 +127,10 @@ async def measure(turns: int, callers: int, concurrency: int,
     watch = CollectorWatch()
     with tempfile.TemporaryDirectory(prefix="voxmem-request-cpu-") as tmp:
         # Every simulated call is live: the cache holds them all, as load.py sizes it.
-        # (Only named when off: the setting is new in the sixth round.)
-        off: dict[str, Any] = {} if text_worker else {"text_worker": False}
+        # (Only named when on: the setting is new in the sixth round.)
+        on: dict[str, Any] = {"text_worker": True} if text_worker else {}
         engine = MemoryEngine(Settings(data_dir=tmp, embedder="static",
-                                       caller_cache_size=callers + 100, **off))
+                                       caller_cache_size=callers + 100, **on))
         await engine.start()
         try:
             app = create_app(engine, token=TOKEN)
@@ -150,7 +150,7 @@ async def measure(turns: int, callers: int, concurrency: int,
             await asyncio.gather(*(turn(*bodies) for bodies in plan[:warm]))
             await engine.flush()
             # (Voxmem >= the sixth round: the saves' text worker, warm before the clock.)
-            text = getattr(engine.calls, "text", None)
+            text = getattr(engine.calls, "text", None) if text_worker else None
             if text is not None:
                 await text.start()
             worker = text.pid() if text is not None else None
@@ -191,8 +191,9 @@ def main() -> None:
                              "the journal and the store writer")
     parser.add_argument("--no-gc-policy", action="store_true",
                         help="CPython's default collector instead of the runtime's policy")
-    parser.add_argument("--no-text-worker", action="store_true",
-                        help="a save's text work on the loop (text_worker=False)")
+    parser.add_argument("--text-worker", action="store_true",
+                        help="a save's text work in the text worker process "
+                             "(text_worker=True; off by default)")
     parser.add_argument("--json", default=str(RESULTS / "request_cpu.json"))
     args = parser.parse_args()
     if not args.no_gc_policy:
@@ -200,7 +201,7 @@ def main() -> None:
 
         FullCollectionPolicy().install()  # as `voxmem serve` does at start
     out = asyncio.run(measure(args.turns, args.callers, args.concurrency, args.saves_only,
-                              not args.no_text_worker))
+                              args.text_worker))
     out["gc_policy"] = not args.no_gc_policy
     print(json.dumps(out))
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -31,6 +31,7 @@ APPEAR_S = 120.0
 
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("VOXMEM_TEXT_WORKER", "true")  # (off by default)
     yield from runtime_data_dir(tmp_path, monkeypatch, PORTS)
 
 
@@ -78,8 +79,8 @@ def test_a_killed_text_worker_is_replaced_and_saves_go_on(data_dir: Path) -> Non
         client.save_response(user_text="I'd like a new card",
                              assistant_text="Sure. What PIN would you like on it?", user=user)
         client.save_response(user_text="let's do uh nine three one seven",
-                             assistant_text="Done, 9 3 1 7.", user=user)
-        hits = json.dumps(client.search_memory(query="new card PIN", user=user).working)
+                             assistant_text="Done, 9 3 1 7. Anything else?", user=user)
+        hits = json.dumps(client.search_memory(query="PIN anything else", user=user).working)
         assert "let's do uh [redacted:password_pin]" in hits
         assert "nine three one seven" not in hits and "9 3 1 7" not in hits
         eventually(lambda: any(p != first for p in text_workers(found.pid)))
