@@ -162,6 +162,7 @@ async def measure(turns: int, callers: int, concurrency: int,
             cpu, wall = process_cpu_s() - cpu0, time.perf_counter() - wall0
             loop_cpu, worker_cpu = time.thread_time() - loop0, pid_cpu_s(worker) - worker0
             offloaded = text.offloaded if text is not None else 0
+            batches = text.batches if text is not None else 0
         finally:
             await engine.close()
     requests = (1 if saves_only else 2) * (turns - warm)
@@ -172,6 +173,7 @@ async def measure(turns: int, callers: int, concurrency: int,
             "loop_cpu_ms_per_request": round(loop_cpu / requests * 1000, 3),
             "text_worker_cpu_ms_per_request": round(worker_cpu / requests * 1000, 3),
             "text_worker": worker is not None, "turns_offloaded": offloaded,
+            "turns_per_batch": round(offloaded / batches, 2) if batches else None,
             "wall_s": round(wall, 2),
             "gc_runs_per_generation": watch.runs,
             "gc_seconds_per_generation": [round(s, 3) for s in watch.seconds],
