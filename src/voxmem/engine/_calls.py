@@ -210,6 +210,9 @@ class Calls:
                 (scope.tenant_id, scope.project_id, session_id), user_text=user_text,
                 assistant_text=assistant_text, tool_calls=tool_calls, metadata=metadata,
                 scan=self._directory.link_mode != "off", region=self._directory.region)
+            # The entry searched now: evicted and loaded again while this waited, the old
+            # one would take the turn where no search looks.
+            mem = self._callers.get(scope)
         if (now := self._moved(scope)) is not None:
             # The caller was merged away while this save waited (its scope was resolved
             # before the merge): file the turn under the caller it is now, or it would
