@@ -392,3 +392,34 @@ async def test_a_worker_that_cannot_start_is_tried_again_after_a_pause_not_per_s
         assert text.inline == len(steps) and text.crashes == 1 and text._starting is None
     finally:
         await text.aclose()
+
+
+async def test_a_turn_whose_caller_is_merged_away_while_in_the_worker_is_redacted_once(
+        settings: Settings, stopped: list[int]) -> None:
+    engine = MemoryEngine(settings.replace(text_worker=True))
+    await engine.start()
+    try:
+        text = engine.calls.text
+        await text.start()
+        guest, ann = who(engine, "guest"), who(engine, "ann")
+        await engine.save_response(guest, Caller("guest"), user_text="hi",
+                                   assistant_text="What PIN would you like?")
+        await engine.flush(30)
+        pid = stop(text.pid(), stopped)
+        saving = asyncio.ensure_future(engine.save_response(
+            guest, Caller("guest"), turn_id="t-pin", user_text="nine three one seven",
+            assistant_text="Done."))
+        await until_sent(text)  # the answer is in the worker, the caller still the guest
+        await engine.merge_callers(guest, ann, reason="test")
+        os.kill(pid, signal.SIGCONT)
+        event_id = await saving
+        await engine.flush(30)
+        # Filed under the caller it is now, redacted with the call's context (the
+        # question), not a second time after it (which would read the answer's own).
+        exported = await engine.store.export_caller(ann)
+        turns = sorted(i.user_text or "" for i in exported.items if i.kind == "turn")
+        assert turns == ["[redacted:password_pin]", "hi"]
+        assert await engine.store.count_items(guest) == 0
+        assert event_id in {i.id for i in exported.items}
+    finally:
+        await engine.close()
