@@ -89,6 +89,14 @@ async def run_all(work: TextWork, steps: list[Step]) -> list[TurnText]:
         for key, user, agent, tools, meta in steps))
 
 
+@pytest.fixture(autouse=True)
+def patient(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker is given up on after a minute, not two seconds: on a loaded machine a
+    batch may wait that long for a core, and the tests count who did each turn (the
+    answers would be the same either way). The hang test sets its own timeout."""
+    monkeypatch.setattr(_text_work, "BATCH_TIMEOUT_S", 60.0)
+
+
 @pytest.fixture
 async def work() -> AsyncIterator[TextWork]:
     text = TextWork(Redactor(), process=True)
