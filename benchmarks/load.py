@@ -228,6 +228,14 @@ def run_open(args: argparse.Namespace, store_url: str = "",
                 # figure that compares server options, not requests per second.
                 "runtime_cpu_ms_per_request": round(
                     cpu_s * 1000 / max(1, len(recalls) + len(saves)), 3),
+                # Of it, the event loop's thread; and the runtime's worker processes
+                # (the saves' text worker, learning), not in the figure above.
+                "runtime_loop_cpu_ms_per_request": round(max(
+                    p.get("runtime_loop_cpu_s", 0.0) for p in parts) * 1000 / max(
+                    1, len(recalls) + len(saves)), 3),
+                "runtime_children_cpu_ms_per_request": round(max(
+                    p.get("runtime_children_cpu_s", 0.0) for p in parts) * 1000 / max(
+                    1, len(recalls) + len(saves)), 3),
                 "rss_mb_peak": round(peak_rss, 1), "runtime": (after := scrape_metrics(data_dir)),
                 "runtime_search_ms": runtime_search_ms(before, after),
                 "generator_started_late_ms": {"p50": round(pct(late, 50), 2),

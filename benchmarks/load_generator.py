@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import resource
 import sys
@@ -215,6 +216,7 @@ async def generate(url: str, token: str, first: int, callers: int, rate: float,
 
     cpu_before = _cpu_s()
     runtime_before = process_cpu_s(runtime_pid)
+    loop_before, children_before = loop_cpu_s(runtime_pid), children_cpu_s(runtime_pid)
     # The wall clock and the monotonic one are read once: a turn's wall time (for its
     # deadline) is its scheduled monotonic time shifted by this offset.
     start = time.perf_counter() + rng.uniform(0, 1 / max(rate, 1e-9))
@@ -241,14 +243,46 @@ async def generate(url: str, token: str, first: int, callers: int, rate: float,
     span = time.perf_counter() - start
     cpu = _cpu_s() - cpu_before
     runtime_cpu = process_cpu_s(runtime_pid) - runtime_before
+    loop_cpu = loop_cpu_s(runtime_pid) - loop_before
+    children_after = children_cpu_s(runtime_pid)
+    children_cpu = sum(v - children_before.get(p, 0.0) for p, v in children_after.items())
     conns.close()
     save_conns.close()
     return {"recalls": recalls, "saves": saves, "errors": errors, "degraded": degraded,
             "acked": acked, "turns": turns, "span_s": span, "error_examples": examples,
             "generator_cpu_s": cpu, "runtime_cpu_s": runtime_cpu,
+            "runtime_loop_cpu_s": loop_cpu, "runtime_children_cpu_s": children_cpu,
             "started_late_ms": started_late,
             "connections": conns.opened + save_conns.opened,
             "most_connections_open": conns.most_open + save_conns.most_open}
+
+
+def _stat_cpu_s(stat: Path) -> float:
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def loop_cpu_s(pid: int) -> float:
+    """CPU seconds of the runtime's main thread: its event loop's (0.0 if unreadable)."""
+    try:
+        return _stat_cpu_s(Path(f"/proc/{pid}/task/{pid}/stat"))
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def children_cpu_s(pid: int) -> dict[int, float]:
+    """CPU seconds of each live child process of ``pid`` (its worker processes)."""
+    out: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                out[int(entry.name)] = _stat_cpu_s(entry / "stat")
+        except (OSError, IndexError, ValueError):
+            continue
+    return out
 
 
 def main() -> None:

@@ -6,13 +6,15 @@ the runtime's own ASGI app in-process (no sockets, no load generator) with the t
 ``load.py`` sends — every caller warmed by a preload, then turns of a search and a save
 of the same shared-corpus texts, ``--concurrency`` turns in flight — and reports the
 process's CPU time per request (every thread: the loop, the journal writer, the store
-writer), measured until the store has applied every save. It also reports the cyclic
+writer), measured until the store has applied every save, and of those the event loop's
+thread alone, and the CPU of the saves' text worker process. It also reports the cyclic
 garbage collector's work: how often each generation ran, for how long, and the pause
 of every full collection (what every request in flight waits out).
 
     python benchmarks/request_cpu.py                     # as the runtime runs (GC policy on)
     python benchmarks/request_cpu.py --no-gc-policy      # CPython's default collector
     python benchmarks/request_cpu.py --saves-only        # the save path alone (no search)
+    python benchmarks/request_cpu.py --text-worker       # a save's text work in a worker
 
 Prints one JSON line and writes ``benchmarks/results/request_cpu.json``.
 """
@@ -87,8 +89,19 @@ class CollectorWatch:
         return out
 
 
+def pid_cpu_s(pid: int | None) -> float:
+    """CPU seconds (user + system) a live process has used so far; 0.0 without one."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def measure(turns: int, callers: int, concurrency: int,
-                  saves_only: bool = False) -> dict[str, Any]:
+                  saves_only: bool = False, text_worker: bool = False) -> dict[str, Any]:
     from voxmem._api import OPERATION_SPECS
     from voxmem._config import Settings
     from voxmem.client._core import ClientCore
@@ -114,8 +127,10 @@ async def measure(turns: int, callers: int, concurrency: int,
     watch = CollectorWatch()
     with tempfile.TemporaryDirectory(prefix="voxmem-request-cpu-") as tmp:
         # Every simulated call is live: the cache holds them all, as load.py sizes it.
+        # (Only named when on: the setting is new in the sixth round.)
+        on: dict[str, Any] = {"text_worker": True} if text_worker else {}
         engine = MemoryEngine(Settings(data_dir=tmp, embedder="static",
-                                       caller_cache_size=callers + 100))
+                                       caller_cache_size=callers + 100, **on))
         await engine.start()
         try:
             app = create_app(engine, token=TOKEN)
@@ -134,17 +149,31 @@ async def measure(turns: int, callers: int, concurrency: int,
             warm = min(2000, turns // 5)
             await asyncio.gather(*(turn(*bodies) for bodies in plan[:warm]))
             await engine.flush()
+            # (Voxmem >= the sixth round: the saves' text worker, warm before the clock.)
+            text = getattr(engine.calls, "text", None) if text_worker else None
+            if text is not None:
+                await text.start()
+            worker = text.pid() if text is not None else None
             watch.reset()
             cpu0, wall0 = process_cpu_s(), time.perf_counter()
+            loop0, worker0 = time.thread_time(), pid_cpu_s(worker)
             await asyncio.gather(*(turn(*bodies) for bodies in plan[warm:]))
             await engine.flush()  # the store writer's share counts too
             cpu, wall = process_cpu_s() - cpu0, time.perf_counter() - wall0
+            loop_cpu, worker_cpu = time.thread_time() - loop0, pid_cpu_s(worker) - worker0
+            offloaded = text.offloaded if text is not None else 0
+            batches = text.batches if text is not None else 0
         finally:
             await engine.close()
     requests = (1 if saves_only else 2) * (turns - warm)
     return {"requests": requests, "saves_only": saves_only, "callers": callers,
             "concurrency": concurrency,
             "cpu_ms_per_request": round(cpu / requests * 1000, 3),
+            # The event loop's thread alone (this one), and the text worker's process.
+            "loop_cpu_ms_per_request": round(loop_cpu / requests * 1000, 3),
+            "text_worker_cpu_ms_per_request": round(worker_cpu / requests * 1000, 3),
+            "text_worker": worker is not None, "turns_offloaded": offloaded,
+            "turns_per_batch": round(offloaded / batches, 2) if batches else None,
             "wall_s": round(wall, 2),
             "gc_runs_per_generation": watch.runs,
             "gc_seconds_per_generation": [round(s, 3) for s in watch.seconds],
@@ -164,13 +193,17 @@ def main() -> None:
                              "the journal and the store writer")
     parser.add_argument("--no-gc-policy", action="store_true",
                         help="CPython's default collector instead of the runtime's policy")
+    parser.add_argument("--text-worker", action="store_true",
+                        help="a save's text work in the text worker process "
+                             "(text_worker=True; off by default)")
     parser.add_argument("--json", default=str(RESULTS / "request_cpu.json"))
     args = parser.parse_args()
     if not args.no_gc_policy:
         from voxmem.runtime._gc import FullCollectionPolicy
 
         FullCollectionPolicy().install()  # as `voxmem serve` does at start
-    out = asyncio.run(measure(args.turns, args.callers, args.concurrency, args.saves_only))
+    out = asyncio.run(measure(args.turns, args.callers, args.concurrency, args.saves_only,
+                              args.text_worker))
     out["gc_policy"] = not args.no_gc_policy
     print(json.dumps(out))
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -173,6 +173,11 @@ class Settings:
                                    "extraction, entity graph) off the request path's GIL; "
                                    "0: a thread in this process (slows saves and searches "
                                    "while a call is learned).")
+    text_worker: bool = _s(False, "Redact, scan and analyse saved turns in a worker "
+                           "process (batched; inline while it starts or if it dies), off "
+                           "the event loop that serves requests. Off by default: it cuts "
+                           "the loop's CPU per save, but gained no throughput in the "
+                           "measured runs (docs/performance.md, sixth round).")
     runtime_host: str = _s("127.0.0.1", "Address the runtime binds.")
     runtime_port_min: int = _s(7878, "Lowest port the runtime may bind.")
     runtime_port_max: int = _s(7977, "Highest port the runtime may bind.")

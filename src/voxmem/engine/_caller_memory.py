@@ -178,13 +178,15 @@ class CallerMemory:
             self._session_groups[session_id] = code
         return code
 
-    def add_turn(self, turn: Turn, vector: FloatArray | None = None) -> None:
+    def add_turn(self, turn: Turn, vector: FloatArray | None = None,
+                 terms: list[str] | None = None) -> None:
+        """Index a saved turn; ``terms``: ``analyze(turn.text)``, if made already."""
         if turn.turn_id:
             self.turn_items[turn.turn_id] = turn.event_id
             self.item_turns[turn.event_id] = turn.turn_id
         self.index.add(
             turn.event_id,
-            analyze(turn.text),
+            analyze(turn.text) if terms is None else terms,
             created_at=turn.created_at,
             group=self.group_of(turn.session_id),
             vector=vector,

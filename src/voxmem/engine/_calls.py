@@ -29,6 +29,8 @@ from ._idempotency import TurnClaims
 from ._ids import new_id
 from ._import import import_history
 from ._policy import Policies
+from ._text_batch import TurnText
+from ._text_work import TextWork
 from ._write_path import WritePath
 
 __all__ = ["Calls", "LearnCall"]
@@ -44,7 +46,7 @@ class Calls:
     def __init__(self, writes: WritePath, callers: CallerCache, redactor: Redactor,
                  policies: Policies, directory: CallerDirectory, learn: LearnCall, *,
                  shared_store: bool, spawn: Callable[[Awaitable[Any]], Any],
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float], text_worker: bool = False) -> None:
         self._writes = writes
         self._callers = callers
         self._redactor = redactor
@@ -55,6 +57,12 @@ class Calls:
         self._spawn = spawn
         self._clock = clock
         self._opening: dict[tuple[str, ...], asyncio.Future[SessionInfo]] = {}
+        #: a turn's redaction, claim scan and terms: in a worker process, or inline
+        self.text = TextWork(redactor, process=text_worker)
+
+    async def aclose(self) -> None:
+        """Stop the text worker (after the last save: the runtime drains requests first)."""
+        await self.text.aclose()
 
     async def start_session(
         self, scope: Scope, caller: Caller, *, session_id: str | None = None,
@@ -132,14 +140,16 @@ class Calls:
         self, scope: Scope, caller: Caller, *, user_text: str, assistant_text: str,
         turn_id: str | None = None, tool_calls: list[dict[str, Any]] | None = None,
         metadata: dict[str, Any] | None = None, interrupted: bool = False,
-        created_at: float | None = None,
+        created_at: float | None = None, prepared: TurnText | None = None,
     ) -> str | None:
-        """See :meth:`MemoryEngine.save_response`."""
+        """See :meth:`MemoryEngine.save_response`; ``prepared``: the turn's text work,
+        done already (a turn moved to the caller it was merged into meanwhile)."""
         if not (await self._policies.policy(scope)).memory_enabled:
             return None
         if turn_id is None:
             return await self._save_turn(scope, caller, user_text, assistant_text, None,
-                                         tool_calls, metadata, interrupted, created_at)
+                                         tool_calls, metadata, interrupted, created_at,
+                                         prepared)
         claims = self._writes.turn_claims
         key = TurnClaims.key(scope, turn_id)
         known = claims.lookup(key)
@@ -151,7 +161,7 @@ class Calls:
         try:
             event_id = await self._save_turn(scope, caller, user_text, assistant_text,
                                              turn_id, tool_calls, metadata, interrupted,
-                                             created_at)
+                                             created_at, prepared)
         except BaseException as exc:
             claims.drop(key, claim, exc)
             raise
@@ -173,6 +183,7 @@ class Calls:
         self, scope: Scope, caller: Caller, user_text: str, assistant_text: str,
         turn_id: str | None, tool_calls: list[dict[str, Any]] | None,
         metadata: dict[str, Any] | None, interrupted: bool, created_at: float | None,
+        prepared: TurnText | None = None,
     ) -> str:
         # Not loaded yet: on a shared store, opening the call drops this entry and loads
         # the caller afresh, so a load started here would read every row for nothing
@@ -191,40 +202,54 @@ class Calls:
             first = await self._writes.seed_turn_ids(scope, turn_id)
             if first is not None:
                 return first  # stored before this process knew of it (a restart between)
-        now = self._directory.canonical(scope.tenant_id, scope.project_id, scope.space,
-                                        scope.user_id)
-        if now != scope.user_id:
+        session_id = mem.session_id
+        if prepared is None and self._moved(scope) is None:
+            # Before the move check below: from there to the journal append there is no
+            # await (a merge starting later waits for this write, see wait_applied).
+            prepared = await self.text.turn(
+                (scope.tenant_id, scope.project_id, session_id), user_text=user_text,
+                assistant_text=assistant_text, tool_calls=tool_calls, metadata=metadata,
+                scan=self._directory.link_mode != "off", region=self._directory.region)
+            # The entry searched now: evicted and loaded again while this waited, the old
+            # one would take the turn where no search looks.
+            mem = self._callers.get(scope)
+        if (now := self._moved(scope)) is not None:
             # The caller was merged away while this save waited (its scope was resolved
             # before the merge): file the turn under the caller it is now, or it would
-            # land under an id nothing reads any more. No await from here to the journal
-            # append, so a merge starting later waits for this write (see wait_applied).
-            # Through save_response, so the turn id is claimed under that caller too.
+            # land under an id nothing reads any more. Through save_response, so the turn
+            # id is claimed under that caller too; redacted once (the text work done
+            # here, if it was), in the order of this call's turns.
             moved = await self.save_response(
                 dataclasses.replace(scope, user_id=now), caller, user_text=user_text,
                 assistant_text=assistant_text, turn_id=turn_id, tool_calls=tool_calls,
-                metadata=metadata, interrupted=interrupted, created_at=created_at)
+                metadata=metadata, interrupted=interrupted, created_at=created_at,
+                prepared=prepared)
             if moved is None:
                 raise StoreUnavailable("memory was turned off while this turn was saved",
                                        retryable=True)
             return moved
-        clean = self._redactor.turn((scope.tenant_id, scope.project_id, mem.session_id),
-                                    user_text=user_text,
-                                    assistant_text=assistant_text, tool_calls=tool_calls,
-                                    metadata=metadata)
+        assert prepared is not None
+        clean = prepared.clean
         meta = clean.metadata
         flagged = interrupted or bool(meta.get("interrupted"))
         turn = Turn(
-            event_id=new_id("evt"), session_id=mem.session_id,
+            event_id=new_id("evt"), session_id=session_id,
             turn_id=turn_id or new_id("turn"), user_text=clean.user_text,
             assistant_text=clean.assistant_text,
             created_at=self._clock() if created_at is None else created_at,
             agent_id=scope.agent_id, interrupted=flagged,
             tool_calls=list(clean.tool_calls or []), metadata=meta)
         await self._writes.write(TurnWrite(scope=scope, turn=turn))
-        mem.add_turn(turn)
+        mem.add_turn(turn, terms=prepared.terms)
         mem.last_write = self._clock()
-        self._directory.observe_turn(scope, turn)
+        self._directory.observe_turn(scope, turn, prepared.claims)
         return turn.event_id
+
+    def _moved(self, scope: Scope) -> str | None:
+        """The caller ``scope``'s caller was merged into, if it was merged away."""
+        now = self._directory.canonical(scope.tenant_id, scope.project_id, scope.space,
+                                        scope.user_id)
+        return None if now == scope.user_id else now
 
     async def update_profile(self, scope: Scope, field: str, value: Any) -> dict[str, Any]:
         """Set one profile field (redacted first); the caller's whole profile after it."""

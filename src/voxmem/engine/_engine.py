@@ -128,7 +128,7 @@ class MemoryEngine:
         self.calls = Calls(self.writes, self.callers, self.redactor, self.policies,
                            self.directory, self.learner.start_if_enabled,
                            shared_store=self.store.shared, spawn=self.background.spawn,
-                           clock=clock)
+                           clock=clock, text_worker=s.text_worker)
         # -- recall ---------------------------------------------------------------------
         self.lanes = LaneRunner(self.embedder)
         params = RankParams(rrf_k=s.rrf_k, recency_weight=s.recency_weight,
@@ -218,7 +218,7 @@ class MemoryEngine:
         await self.writes.close()
         await self.store.close()
         self.lanes.shutdown()
-        await self.workers.aclose()
+        await asyncio.gather(self.workers.aclose(), self.calls.aclose())
 
     async def flush(self, timeout: float | None = None, *, learning: bool = False) -> bool:
         """Wait until every acknowledged write is in the store (for tests and shutdown).

@@ -1,7 +1,8 @@
 """The background worker process: runs pickled ``(function, args)`` requests, one at a time.
 
 Started by :class:`voxmem.engine._workers.BackgroundWorkers` as
-``python -m voxmem.engine._worker_process``. It speaks length-prefixed pickle frames on
+``python -m voxmem.engine._worker_process``, and by the saves' text work
+(``_text_work``) with ``--request-path``. It speaks length-prefixed pickle frames on
 its standard input and on a private copy of its standard output; the real standard
 output is pointed at standard error first, so a stray ``print`` in extraction code
 cannot corrupt a reply.
@@ -25,6 +26,10 @@ HEADER = struct.Struct(">Q")
 WORKER_NICENESS = 5
 #: What the background work runs, imported before the first request arrives.
 PRELOAD = ("voxmem.extraction.rules", "voxmem.entities._graph")
+#: Argument that makes this the text worker of saves (``_text_work``): it is on the
+#: request path, so it keeps its normal priority, and it preloads the text work instead.
+REQUEST_PATH_FLAG = "--request-path"
+REQUEST_PATH_PRELOAD = ("voxmem.engine._text_batch",)
 
 
 def read_frame(stream: BinaryIO) -> bytes | None:
@@ -67,11 +72,13 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
 def main() -> None:
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    # Not permitted on some hosts: learning then runs at equal priority.
-    with contextlib.suppress(OSError):
-        os.nice(WORKER_NICENESS)
+    request_path = REQUEST_PATH_FLAG in sys.argv[1:]
+    if not request_path:
+        # Not permitted on some hosts: learning then runs at equal priority.
+        with contextlib.suppress(OSError):
+            os.nice(WORKER_NICENESS)
     # Loaded once at start, not on the first call's clock.
-    for module in PRELOAD:
+    for module in REQUEST_PATH_PRELOAD if request_path else PRELOAD:
         importlib.import_module(module)
 
     serve(sys.stdin.buffer, replies)

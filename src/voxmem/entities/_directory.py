@@ -30,6 +30,7 @@ from ._identifiers import (
     IDENTIFIER_KINDS,
     METADATA_KINDS,
     STRENGTH_SCORE,
+    SpokenClaims,
     normalize_identifier,
     spoken_claims,
     strength_of,
@@ -59,15 +60,14 @@ class CallerDirectory:
                  wait_applied: Callable[[float | None], Awaitable[bool]],
                  claim_session: Callable[[Scope, str], None], workers: BackgroundWorkers,
                  *, region: str | None, link_mode: str, clock: Callable[[], float]) -> None:
-        """Given the store, the caller cache (a merge moves warm state), the write path's
-        ``wait_applied`` and ``claim_session``, the graph's worker processes, settings."""
+        """Given the store, the caller cache, the write path's hooks, workers, settings."""
         self._store = store
         self._callers = callers
         self._wait_applied = wait_applied
         self._claim_session = claim_session
         #: The default region of phone numbers without a country code.
-        self._region = region or None
-        self._link_mode = link_mode
+        self.region = region or None
+        self.link_mode = link_mode
         self._clock = clock
         #: Where the CPU-bound graph extraction runs: the engine's worker processes.
         self.workers = workers
@@ -125,7 +125,7 @@ class CallerDirectory:
         if kind not in IDENTIFIER_KINDS:
             raise BadRequest(f"identifier kind must be one of {', '.join(IDENTIFIER_KINDS)}",
                              field="kind")
-        value = normalize_identifier(kind, raw, self._region)
+        value = normalize_identifier(kind, raw, self.region)
         if value is None:
             raise BadRequest(f"{raw!r} is not a valid {kind}", field="value")
         return value
@@ -211,7 +211,7 @@ class CallerDirectory:
     async def find(self, scope: Scope, text: str) -> list[dict[str, Any]]:
         """Callers linked to ``text`` read as any identifier kind (phone, e-mail, ...)."""
         found: dict[tuple[str, str, str], IdentifierRow] = {}
-        region = self._region
+        region = self.region
         for kind in FIND_KINDS:
             value = normalize_identifier(kind, text, region)
             if value is None:
@@ -336,8 +336,7 @@ class CallerDirectory:
 
     def note_caller(self, scope: Scope, name: str | None, metadata: dict[str, Any],
                     session_id: str) -> None:
-        """Link the identifiers a starting call's caller metadata carries (``phone``,
-        ``email``, ``account``, ...) to the caller, in the background."""
+        """Link the identifiers in a new call's caller metadata to the caller, in the background."""
         found: list[tuple[str, str]] = []
         for key, raw in metadata.items():
             kind = METADATA_KINDS.get(str(key).lower())
@@ -355,7 +354,7 @@ class CallerDirectory:
         now = self._clock()
         rows = []
         for kind, raw in found:
-            value = normalize_identifier(kind, raw, self._region)
+            value = normalize_identifier(kind, raw, self.region)
             if value is not None:
                 rows.append(IdentifierRow(kind=kind, value=value, user_id=scope.user_id,
                                           raw=raw, source="metadata", session_id=session_id,
@@ -368,12 +367,13 @@ class CallerDirectory:
             log.warning("identifiers of call %s not linked: %s", session_id, exc)
 
     # -- in call ------------------------------------------------------------------------------
-    def observe_turn(self, scope: Scope, turn: Turn) -> None:
-        """Look at what the caller said for identifiers, in the background."""
-        mode = self._link_mode
+    def observe_turn(self, scope: Scope, turn: Turn, claims: SpokenClaims | None = None) -> None:
+        """Act on identifiers the caller said (``claims``: its scan, if made), in the background."""
+        mode = self.link_mode
         if mode == "off" or not turn.user_text.strip():
             return
-        claims = spoken_claims(turn.user_text, self._region)
+        if claims is None:
+            claims = spoken_claims(turn.user_text, self.region)
         if not claims.identifiers and not claims.names:
             return
         key = (*scope.caller_key, turn.session_id)

@@ -36,8 +36,12 @@ from ._context import asked_for, find_answer_values, find_echoes, is_short_wait
 from ._kept import KEPT_KEY, kept_constraints, kept_from_metadata
 from .sensitive import DEFAULT_POLICY, SensitivePolicy, find_sensitive, luhn_valid
 
-__all__ = ["KEPT_KEY", "RedactedTurn", "Redactor", "kept_from_metadata", "redact_turn_text",
-           "redact_value"]
+__all__ = ["KEPT_KEY", "RedactedTurn", "Redactor", "TurnContext", "kept_from_metadata",
+           "redact_turn", "redact_turn_text", "redact_value"]
+
+#: What a session's last turn leaves for its next: what the agent asked the caller for
+#: (None: nothing) and the agent's last words, redacted.
+TurnContext = tuple[str | None, str]
 
 #: Sessions whose last agent words are remembered for context; the oldest are forgotten.
 DEFAULT_SESSIONS_KEPT = 10_000
@@ -227,7 +231,7 @@ class Redactor:
         self.policy = policy
         self._sessions_kept = max(1, sessions_kept)
         # session key -> (what the agent asked for, or None; the agent's last words)
-        self._context: OrderedDict[Hashable, tuple[str | None, str]] = OrderedDict()
+        self._context: OrderedDict[Hashable, TurnContext] = OrderedDict()
         self._lock = threading.Lock()
 
     def turn(
@@ -241,34 +245,29 @@ class Redactor:
         session ids are chosen by clients, include the tenant and project in it so two
         tenants' "call-1" do not share context.
         """
-        pending: str | None = None
+        context: TurnContext = (None, "")
         if session_id is not None:
-            with self._lock:
-                pending, _ = self._context.get(session_id, (None, ""))
-        user, assistant, answered = redact_turn_text(
-            user_text, assistant_text, asked=pending, policy=self.policy)
-        asked = asked_for(assistant)
-        if asked is None and pending is not None and not answered and is_short_wait(assistant):
-            asked = pending  # "take your time": the question is still open
+            context = self.context(session_id)
+        clean, after = redact_turn(context, user_text=user_text, assistant_text=assistant_text,
+                                   tool_calls=tool_calls, metadata=metadata,
+                                   policy=self.policy)
         if session_id is not None:
-            with self._lock:
-                self._context[session_id] = (asked, assistant)
-                self._context.move_to_end(session_id)
-                while len(self._context) > self._sessions_kept:
-                    self._context.popitem(last=False)
-        # The kept facts are ours to write: a client's value under the key would be learned
-        # as something the caller never said.
-        meta: dict[str, Any] = self.value(
-            {k: v for k, v in (metadata or {}).items() if k != KEPT_KEY})
-        if user != user_text and (kept := kept_constraints(user_text, self.policy)):
-            # The redacted text no longer says it; the learner reads it from here.
-            meta[KEPT_KEY] = kept
-        return RedactedTurn(
-            user_text=user,
-            assistant_text=assistant,
-            tool_calls=[self.value(c) for c in (tool_calls or [])],
-            metadata=meta,
-        )
+            self.remember(session_id, after)
+        return clean
+
+    def context(self, session_id: Hashable) -> TurnContext:
+        """What the session's last turn left for the next one (see :func:`redact_turn`)."""
+        with self._lock:
+            return self._context.get(session_id, (None, ""))
+
+    def remember(self, session_id: Hashable, context: TurnContext) -> None:
+        """Keep ``context`` for the session's next turn (a turn redacted elsewhere, in
+        the order the session's turns happened)."""
+        with self._lock:
+            self._context[session_id] = context
+            self._context.move_to_end(session_id)
+            while len(self._context) > self._sessions_kept:
+                self._context.popitem(last=False)
 
     def value(self, value: Any, *, field: str | None = None, about_caller: bool = False) -> Any:
         """Redact any JSON value: a profile value (``field`` is its name), a report, metadata.
@@ -282,6 +281,40 @@ class Redactor:
         """Drop a finished session's context."""
         with self._lock:
             self._context.pop(session_id, None)
+
+
+def redact_turn(
+    context: TurnContext, *, user_text: str, assistant_text: str,
+    tool_calls: list[dict[str, Any]] | None = None, metadata: dict[str, Any] | None = None,
+    policy: SensitivePolicy = DEFAULT_POLICY,
+) -> tuple[RedactedTurn, TurnContext]:
+    """Redact one turn given what the session's previous turn left; the turn and what it
+    leaves for the next.
+
+    :meth:`Redactor.turn` is this with the context kept per session. It is a pure
+    function of its arguments, so a save's redaction can run in another process (the
+    engine's text worker) with the same answer, provided each session's turns are passed
+    in order, each with the context its predecessor returned.
+    """
+    pending = context[0]
+    user, assistant, answered = redact_turn_text(
+        user_text, assistant_text, asked=pending, policy=policy)
+    asked = asked_for(assistant)
+    if asked is None and pending is not None and not answered and is_short_wait(assistant):
+        asked = pending  # "take your time": the question is still open
+    # The kept facts are ours to write: a client's value under the key would be learned
+    # as something the caller never said.
+    meta: dict[str, Any] = redact_value(
+        {k: v for k, v in (metadata or {}).items() if k != KEPT_KEY}, policy)
+    if user != user_text and (kept := kept_constraints(user_text, policy)):
+        # The redacted text no longer says it; the learner reads it from here.
+        meta[KEPT_KEY] = kept
+    return RedactedTurn(
+        user_text=user,
+        assistant_text=assistant,
+        tool_calls=[redact_value(c, policy) for c in (tool_calls or [])],
+        metadata=meta,
+    ), (asked, assistant)
 
 
 def redact_turn_text(
