@@ -109,6 +109,8 @@ class SecondVectors:
         self._idle = asyncio.Condition()
         self.written = 0
         self.failed = 0
+        #: set once the start's sweep has embedded every row it found (or paused)
+        self.swept = asyncio.Event()
 
     def stored(self, batch: WriteBatch) -> None:
         """The applier stored ``batch``: queue its turns and facts (on the event loop)."""
@@ -136,8 +138,11 @@ class SecondVectors:
     async def sweep(self) -> None:
         """Embed the rows with no vector from the second model (a restart after rows
         were stored but not embedded, or a change of model); cached callers get them."""
-        await reembed_missing(self._store, self.embedder, (("items", SECOND_COLUMN),),
-                              self._callers.set_second_anywhere)
+        try:
+            await reembed_missing(self._store, self.embedder, (("items", SECOND_COLUMN),),
+                                  self._callers.set_second_anywhere)
+        finally:
+            self.swept.set()
 
     async def run(self) -> None:
         """Write queued rows' vectors until cancelled."""
