@@ -27,7 +27,9 @@ from voxmem.embeddings import Vectors, load_embedder, load_second_embedder
 from voxmem.embeddings.onnx import OnnxEmbedder
 from voxmem.embeddings.static import StaticEmbedder
 from voxmem.engine import MemoryEngine
-from voxmem.engine._second import SECOND_COLUMN
+from voxmem.engine._index import HybridIndex, Where
+from voxmem.engine._rank import RankParams, rrf
+from voxmem.engine._second import SECOND_COLUMN, side_by_side_params
 from voxmem.models import Caller, Scope
 from voxmem.store import Store
 from voxmem.store._migrations import load_migrations
@@ -266,3 +268,40 @@ async def test_migration_0009_applies_on_an_existing_store(
         assert any(h["text"].startswith(OLD_TEXTS[0]) for h in result.permanent)
     finally:
         await engine.close()
+
+
+# -- the parts -----------------------------------------------------------------------------
+def test_the_third_list_joins_the_fusion_with_its_own_weight_and_floor() -> None:
+    params = side_by_side_params(RankParams())
+    assert (params.dense_weight, params.second_weight, params.second_floor) == (0.25, 0.75, 0.15)
+    keyword, table = ["a", "b"], [("b", 0.9), ("c", 0.2)]
+    two = rrf(keyword, table, params)
+    # Without the second model's ranking the fusion is the two lists' as it always was.
+    assert two == rrf(keyword, table, params, None)
+    k = params.rrf_k
+    assert two["a"] == pytest.approx((1 / (k + 1)) / ((1 + 0.25) / (k + 1)))
+    three = rrf(keyword, table, params, [("d", 0.5), ("a", 0.4), ("e", 0.1)])
+    best = (1 + 0.25 + 0.75) / (k + 1)
+    assert three["d"] == pytest.approx(0.75 / (k + 1) / best)
+    assert three["a"] == pytest.approx((1 / (k + 1) + 0.75 / (k + 2)) / best)
+    assert "e" not in three  # under the floor and found by no other list
+    assert "c" not in three  # under the table's floor, as before
+    assert max(three.values()) <= 1.0
+
+
+def test_the_second_matrix_ranks_only_rows_that_have_a_vector() -> None:
+    index = HybridIndex(4)
+    index.add("early", ["a"], created_at=1.0, group=1)
+    index.keep_second(3)
+    index.add_many(["x", "y", "z"], [["b"], ["c"], ["d"]], created_at=[2.0, 3.0, 4.0],
+                   payloads=[None] * 3, groups=[1, 2, 2])
+    unit = np.eye(3, dtype=np.float32)
+    assert index.set_second("x", unit[0]) == 1
+    assert index.set_second("z", unit[0] * 0.6 + unit[1] * 0.8) == 3
+    assert index.set_second("gone", unit[0]) is None
+    ranked = index.search_second(unit[0], 10)
+    assert ranked.positions.tolist() == [1, 3]  # "early" and "y" have none
+    assert index.search_second(unit[0], 10, Where(groups=(2,))).positions.tolist() == [3]
+    index.remove("x")
+    assert index.search_second(unit[0], 10).positions.tolist() == [3]
+    assert HybridIndex(4).search_second(unit[0], 10).positions.tolist() == []
