@@ -127,6 +127,9 @@ async def test_a_save_gets_both_vectors(dual: MemoryEngine, gated: Gated) -> Non
     result = await dual.search_memory(s, "which city do I live in now?", timeout_ms=10_000)
     assert result.trace["fullModel"] == {"working": "ranked", "permanent": "ranked"}
     assert any("Lisbon" in h["text"] for h in result.working)
+    # The org lane stays on the table: a knowledge search does not embed by MiniLM.
+    knowledge = await dual.search_memory(s, "opening hours", intent="knowledge")
+    assert "fullModel" not in knowledge.trace
     # The table's vector is the first column, as with embedder="static".
     rows = await dual.store.missing_embeddings(dual.embedder.name, 10)
     assert first not in [rid for rid, _ in rows]

@@ -96,7 +96,9 @@ class Recall:
         # First, so an embedder that runs on a thread computes while the policy is read
         # and the lanes search the query's words.
         query_task = self._lanes.start_embedding(query)
-        second_task = self._lanes.start_second(query)
+        # Only the caller lanes rank by the second model (the org lane stays on the first).
+        second_task = (self._lanes.start_second(query) if intent != "knowledge" and any(
+            lane in ("working", "permanent") for lane in lanes) else None)
         params = intent_params(self.params, intent)
         if intent == "knowledge":
             lanes = [lane for lane in lanes if lane == "org"]
