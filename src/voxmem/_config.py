@@ -126,7 +126,8 @@ class Settings:
     dense_floor: float = _s(0.3, "Cosine below which a vector-only hit is ignored.")
     fusion: FusionName = _s("learned", "Final ranking of caller memories: learned (a "
                             "logistic model fitted on the development data, shipped for the "
-                            "static and onnx embedders; other embedders fall back to rrf) or "
+                            "static, onnx and static+onnx embedders; other embedders fall "
+                            "back to rrf) or "
                             "rrf (hand-set reciprocal-rank fusion with call, neighbour and "
                             "time constants).")
     default_region: str = _s("US", "Region (ISO 3166 code such as US, GB, DE) of phone "
