@@ -10,6 +10,8 @@ table per dataset and writes ``benchmarks/results/retrieval_quality.json``.
     python benchmarks/retrieval_quality.py --settings '{"fusion": "rrf"}'   # hand-set fusion
     # memories by the full model, the query by a static table (PairedEmbedder)
     python benchmarks/retrieval_quality.py --embedder onnx --query-model static
+    # both embeddings side by side (the table and MiniLM; needs the onnx extra)
+    python benchmarks/retrieval_quality.py --embedder static+onnx
 
 The dense baseline uses sentence-transformers when it is installed (the reference
 implementation in ``baselines.py``); otherwise the same MiniLM weights through voxmem's
@@ -51,6 +53,7 @@ class VoxmemAdapter:
         self._embedder = embedder
         # Built once: the harness resets the engine for every conversation or question.
         self._pair = pair_embedder(embedder, query_model) if query_model else None
+        self._second = second_embedder(embedder)
         self._overrides = settings
         self._settings_cls = Settings
         self._loop = asyncio.new_event_loop()
@@ -68,7 +71,8 @@ class VoxmemAdapter:
         options = {"memory_retention_days": 0, "extractor": "off", **self._overrides}
         settings = self._settings_cls(data_dir=self._tmp.name, embedder=self._embedder,  # type: ignore[arg-type]
                                       journal_fsync="never", **options)
-        self._engine = MemoryEngine(settings, clock=lambda: self.now, embedder=self._pair)
+        self._engine = MemoryEngine(settings, clock=lambda: self.now, embedder=self._pair,
+                                    second_embedder=self._second)
         if self._rank:  # ablations: ranking constants that are not settings
             self._engine.params = dataclasses.replace(self._engine.params, **self._rank)
         self._loop.run_until_complete(self._engine.start())
@@ -113,6 +117,9 @@ class VoxmemAdapter:
         await self._engine.flush(600)
         mem = self._engine.callers.get(scope)
         await mem.ready.wait()
+        if self._engine.second is not None:
+            # Both embeddings: the full model's vectors are written after the batch.
+            await self._engine.second.wait_idle(600)
 
 
 class OnnxDenseAdapter:
@@ -142,6 +149,15 @@ class OnnxDenseAdapter:
         matrix = np.stack(self.vecs[user_id])
         scores = matrix @ self.model.embed([query])[0]
         return [self.ids[user_id][i] for i in np.argsort(-scores)[:k]]
+
+
+def second_embedder(embedder: str) -> Any:
+    """The second model of ``embedder="static+onnx"``, loaded once for every reset
+    (None for any other embedder)."""
+    from voxmem import Settings
+    from voxmem.embeddings import load_second_embedder
+
+    return load_second_embedder(Settings(embedder=embedder))  # type: ignore[arg-type]
 
 
 def pair_embedder(memories: str, query_model: str) -> Any:

@@ -23,6 +23,7 @@ row's features (``--fit-on-cut`` fits on the cut rows instead; see ``FIT_ON_CUT`
 
     python scripts/fit_fusion.py                       # static embedder
     python scripts/fit_fusion.py --embedder onnx       # needs the onnx extra
+    python scripts/fit_fusion.py --embedder static+onnx   # both side by side (onnx extra)
     python scripts/fit_fusion.py --embedder onnx --query-model static --dry-run  # a pairing
     python scripts/fit_fusion.py --dry-run             # print CV, write nothing
     python scripts/fit_fusion.py --dry-run --topic-candidates 0   # CV without the cut
@@ -103,8 +104,11 @@ class Collector(rq.VoxmemAdapter):
         # The query by the query model, as the engine's lanes embed it (a pairing stores
         # memories with another model).
         vector = query_side(engine.embedder).embed([query])[0] if query.strip() else None
+        # Both embeddings: the query by the full model too, for the third ranking.
+        second = (engine.second.embedder.embed([query])[0]
+                  if engine.second is not None and query.strip() else None)
         q = Query(text=query, terms=analyze(query), vector=vector, now=now,
-                  when=parse_when(query, now))
+                  when=parse_when(query, now), second=second)
         # Topic features are gathered even when no weights exist yet for this embedder
         # (the engine reads them only for a model that has weights).
         topic = engine.params.topic or topic_model(engine.embedder)
@@ -379,10 +383,12 @@ def main() -> None:
     if args.dry_run:
         return
     from voxmem import Settings
-    from voxmem.embeddings import load_embedder
+    from voxmem.embeddings import load_embedder, load_second_embedder
+    from voxmem.engine._second import fusion_name
 
+    settings = Settings(embedder=args.embedder)
     name = (rq.pair_embedder(args.embedder, args.query_model).name if args.query_model
-            else load_embedder(Settings(embedder=args.embedder)).name)
+            else fusion_name(load_embedder(settings), load_second_embedder(settings)))
     doc = json.loads(WEIGHTS.read_text())
     doc["features"] = list(FEATURES)
     doc.setdefault("models", {})[name] = {

@@ -8,13 +8,16 @@ feature of the learned model. ``--rescore`` is the cheaper variant: the full mod
 cosine only re-ranks the candidates the other two lanes found (no vector search of its
 own). ``--features`` adds the full model's cosine columns to the learned model.
 
-This is a measurement, not the product: the engine stores and indexes the table's
-vectors only, so the script keeps the full model's vectors beside it (by text, in
+This is the measurement that came before the product: it runs the default engine
+(``embedder="static"``), keeps the full model's vectors beside it (by text, in
 ``--vector-cache`` if given) and wraps two private ranking functions of the engine
-(``_recall._searched`` and ``_rank.rrf``) for the run. Candidates are gathered by
-``scripts/fit_fusion.py``'s collector; LoCoMo figures are its held-out folds, the
-asker's questions (37 of LongMemEval's 38) keep the hand-set ranking as in the engine.
-docs/recall.md ("A fifth round") has the results.
+(``_recall._searched`` and ``_rank.rrf``) for the run. The shipped option,
+``embedder="static+onnx"`` (``engine/_second.py``), is measured by
+``benchmarks/retrieval_quality.py --embedder static+onnx``; this script stays for the
+variants the option does not offer (``--rescore``, ``--features``, other weights).
+Candidates are gathered by ``scripts/fit_fusion.py``'s collector; LoCoMo figures are
+its held-out folds, the asker's questions (37 of LongMemEval's 38) keep the hand-set
+ranking as in the engine. docs/recall.md ("A fifth round") has the results.
 
     python scripts/measure_side_by_side.py --pairs 0.5:0,0.25:0.75 --fit 0.25:0.75
     python scripts/measure_side_by_side.py --rescore --pairs 0.25:0.75 --fit 0.25:0.75
@@ -105,8 +108,8 @@ def install(side: Side) -> None:
                 side.pending.append((pos[order], cos[order]))
         return out
 
-    def rrf_both(keyword: Any, dense: Any, params: Any) -> dict[Any, float]:
-        base = rrf(keyword, dense, params)
+    def rrf_both(keyword: Any, dense: Any, params: Any, second: Any = None) -> dict[Any, float]:
+        base = rrf(keyword, dense, params, second)
         if side.query is None or side.weight <= 0:
             return base
         scale = (params.keyword_weight + params.dense_weight) / (params.rrf_k + 1)

@@ -41,7 +41,7 @@ class _UnsetType(enum.Enum):
 UNSET: Final = _UnsetType.UNSET
 Unset = Literal[_UnsetType.UNSET]
 
-EmbedderName = Literal["static", "onnx", "openai", "hashing"]
+EmbedderName = Literal["static", "onnx", "static+onnx", "openai", "hashing"]
 FusionName = Literal["learned", "rrf"]
 MemoryScopeName = Literal["project", "agent"]
 ExtractorName = Literal["rules", "llm", "off"]
@@ -99,8 +99,12 @@ class Settings:
                         "sqlite:///path: that SQLite file; postgresql://... selects the "
                         "Postgres backend. Any other form is refused.")
     embedder: EmbedderName = _s("static", "Embedding model: static (default, bundled, no "
-                                "torch), onnx (bundled MiniLM, needs the onnx extra), openai "
-                                "(HTTP endpoint), hashing (deterministic, tests only).")
+                                "torch), onnx (bundled MiniLM, needs the onnx extra), "
+                                "static+onnx (both side by side: caller memories keep the "
+                                "static table's vector and MiniLM's, written in the "
+                                "background, and MiniLM's ranking joins recall as a third "
+                                "list; best recall, ~90 MB more RSS, needs the onnx extra), "
+                                "openai (HTTP endpoint), hashing (deterministic, tests only).")
     embeddings_base_url: str = _s("", "OpenAI-compatible embeddings endpoint "
                                   "(embedder=openai), e.g. http://127.0.0.1:11434/v1.")
     embeddings_model: str = _s("text-embedding-3-small", "Model name sent to the "
@@ -122,7 +126,8 @@ class Settings:
     dense_floor: float = _s(0.3, "Cosine below which a vector-only hit is ignored.")
     fusion: FusionName = _s("learned", "Final ranking of caller memories: learned (a "
                             "logistic model fitted on the development data, shipped for the "
-                            "static and onnx embedders; other embedders fall back to rrf) or "
+                            "static, onnx and static+onnx embedders; other embedders fall "
+                            "back to rrf) or "
                             "rrf (hand-set reciprocal-rank fusion with call, neighbour and "
                             "time constants).")
     default_region: str = _s("US", "Region (ISO 3166 code such as US, GB, DE) of phone "

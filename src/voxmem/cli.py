@@ -351,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="exact port (default: first free port of "
                        "the configured range)")
     serve.add_argument("--port-range", type=_port_range, help="e.g. 7878-7977")
-    serve.add_argument("--embedder", help="static, onnx, openai or hashing")
+    serve.add_argument("--embedder", help="static, onnx, static+onnx, openai or hashing")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(func=cmd_serve)
 
@@ -373,7 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "recalling the first"))
     demo.add_argument("--embedded", action="store_true", help="run the engine in-process "
                       "instead of the runtime")
-    demo.add_argument("--embedder", help="static, onnx, openai or hashing")
+    demo.add_argument("--embedder", help="static, onnx, static+onnx, openai or hashing")
     demo.set_defaults(func=cmd_demo)
 
     memories = sub.add_parser("memories", help="list, delete, export or erase a caller's "

@@ -301,6 +301,8 @@ class MemoryItem:
     assistant_text: str | None = None
     turn_id: str | None = None
     embedding: bytes | None = None
+    #: The full model's vector beside ``embedding`` (embedder "static+onnx"), once written.
+    second_embedding: bytes | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -114,10 +114,14 @@ class Applier:
 
     def __init__(self, store: Store, embedder: Embedder, pending: PendingWrites,
                  on_vector: VectorSink, batch_size: int,
-                 clock: Callable[[], float], *, topic: TopicModel | None = None) -> None:
+                 clock: Callable[[], float], *, topic: TopicModel | None = None,
+                 on_stored: Callable[[WriteBatch], None] | None = None) -> None:
         """``topic``: the topic features' model; when it reads the embedder's tokens, a
         batch of turns is embedded and their topic tokens read in one tokenizer pass
-        (``TopicModel.turn_embedding``), otherwise the turns are embedded alone."""
+        (``TopicModel.turn_embedding``), otherwise the turns are embedded alone.
+        ``on_stored``: told each batch once it is in the store (the second model's
+        writer of ``embedder="static+onnx"``, ``_second.py``)."""
+        self._on_stored = on_stored
         self._store = store
         self._embedder = embedder
         self._embed_turns: TurnEmbedding | None = (
@@ -283,6 +287,8 @@ class Applier:
             if entry.caller is not None:  # noted in submit() exactly then
                 self._pending.settle(*entry.caller)
         self.turns_applied += len(batch.turns)
+        if self._on_stored is not None and (batch.turns or batch.facts):
+            self._on_stored(batch)
         async with self._progress:
             self._applied_seq = max(self._applied_seq, records[-1].seq)
             self._progress.notify_all()

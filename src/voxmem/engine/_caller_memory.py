@@ -9,29 +9,26 @@ by ``caller_cache_size``; evicting a caller only drops the cache, never data.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import logging
-import operator
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
-import msgspec
-import numpy as np
-
-from ..models import CallerRecord, Chunk, Fact, MemoryItem, Scope, Turn
+from ..models import CallerRecord, Fact, MemoryItem, Scope, Turn
 from ..store import Store
 from ._analysis import analyze
+from ._docs import Doc, chunk_doc, decode_doc, encode_doc, fact_doc, turn_doc, vector_from_blob
 from ._erasures import Erasures
 from ._index import FloatArray, HybridIndex
 from ._malloc import release_free_memory
 from ._pending import PendingWrites
 from ._topic import Tokens
 
-__all__ = ["CallerCache", "CallerMemory", "Doc", "build_memory", "chunk_doc", "fact_doc",
-           "read_caller"]
+# The Doc helpers are re-exported: they lived here before ``_docs``.
+__all__ = ["CallerCache", "CallerMemory", "Doc", "build_memory", "chunk_doc", "decode_doc",
+           "encode_doc", "fact_doc", "read_caller", "turn_doc", "vector_from_blob"]
 
 log = logging.getLogger("voxmem.engine")
 
@@ -53,96 +50,16 @@ TRIM_INTERVAL_S = 30.0
 T = TypeVar("T")
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Doc:
-    """What recall shows for one indexed memory or chunk.
-
-    The index keeps it encoded (see :func:`encode_doc`).
-    """
-
-    kind: str
-    text: str
-    created_at: float
-    session_id: str | None = None
-    confidence: float = 1.0
-    user_text: str | None = None
-    assistant_text: str | None = None
-    turn_id: str | None = None
-    slot_key: str | None = None
-    fact_kind: str | None = None
-    index: str | None = None
-    document_id: str | None = None
-    metadata: dict[str, Any] | None = None
-
-
-def turn_doc(turn: Turn) -> Doc:
-    """What recall shows for a saved turn."""
-    return Doc(kind="turn", text=turn.text, created_at=turn.created_at,
-               session_id=turn.session_id, user_text=turn.user_text,
-               assistant_text=turn.assistant_text, turn_id=turn.turn_id)
-
-
-def fact_doc(fact: Fact) -> Doc:
-    """What recall shows for a stored fact."""
-    return Doc(kind="fact", text=fact.text, created_at=fact.created_at,
-               session_id=fact.source_session_id, confidence=fact.confidence,
-               slot_key=fact.slot_key, fact_kind=fact.kind)
-
-
-def chunk_doc(chunk: Chunk) -> Doc:
-    """What recall shows for an org chunk."""
-    return Doc(kind="chunk", text=chunk.text, created_at=chunk.created_at,
-               index=chunk.index_name, document_id=chunk.document_id,
-               metadata=chunk.metadata)
-
-
-_DOC_FIELDS = tuple(f.name for f in dataclasses.fields(Doc))
-_doc_values = operator.attrgetter(*_DOC_FIELDS)
-_doc_encoder = msgspec.msgpack.Encoder()
-_doc_decoder = msgspec.msgpack.Decoder()
-
-
-def encode_doc(doc: Doc) -> bytes:
-    """``doc`` as msgpack: an array of its fields in order (no field names).
-
-    The index keeps these bytes in one packed buffer (``_payloads.PackedRecords``), so a
-    payload costs its encoded size instead of a dataclass or tuple with a string object
-    per field; and the garbage collector has nothing to track (measured, when payloads
-    were 100k tracked objects: full collections of up to ~250 ms while an org index
-    loaded next to live recall). A turn's text is both sides joined: it is left out
-    and joined again on decoding, which halves a turn's bytes.
-    """
-    values: tuple[Any, ...] = _doc_values(doc)
-    if doc.user_text and doc.assistant_text and doc.text == _joined(doc):
-        values = (values[0], None, *values[2:])
-    return _doc_encoder.encode(values)
-
-
-def decode_doc(raw: bytes) -> Doc:
-    doc = Doc(*_doc_decoder.decode(raw))
-    if doc.text is None:
-        return dataclasses.replace(doc, text=_joined(doc))
-    return doc
-
-
-def _joined(doc: Doc) -> str:
-    # The same join as ``models.Turn.text``.
-    return f"{doc.user_text}\n{doc.assistant_text}"
-
-
-def vector_from_blob(blob: bytes | None, dimensions: int) -> FloatArray | None:
-    if blob is None or len(blob) != dimensions * 4:
-        return None  # a vector from another model: re-embedded in the background
-    vec: FloatArray = np.frombuffer(blob, dtype=np.float32)
-    return vec
-
-
 class CallerMemory:
     """One caller's searchable memory, current session and profile."""
 
-    def __init__(self, scope: Scope, dimensions: int) -> None:
+    def __init__(self, scope: Scope, dimensions: int, second_dimensions: int = 0) -> None:
+        """``second_dimensions``: the second model's (embedder "static+onnx"), whose
+        vectors the index then keeps beside the first's; 0: none."""
         self.scope = scope
         self.index = HybridIndex(dimensions, encode=encode_doc, decode=decode_doc)
+        if second_dimensions:
+            self.index.keep_second(second_dimensions)
         self.profile: dict[str, Any] = {}
         self.name: str | None = None
         self.session_id: str | None = None
@@ -168,6 +85,8 @@ class CallerMemory:
         self.lineage_current: dict[str, str] = {}
         self.fact_lineage: dict[str, str] = {}
         self.fact_sources: dict[str, tuple[str, ...]] = {}
+        #: second-model vectors that arrived while the caller loaded (see ``set_second``)
+        self.early_second: dict[str, FloatArray] = {}
 
     def group_of(self, session_id: str | None) -> int:
         if not session_id:
@@ -232,6 +151,12 @@ class CallerMemory:
                           fact_kind=item.fact_kind) for item in items],
             bulk=bulk,
         )
+        second = self.index.second
+        if second is not None:
+            for item in items:
+                vec = vector_from_blob(item.second_embedding, second.dimensions)
+                if vec is not None:
+                    self.index.set_second(item.id, vec)
 
     def note_fact(self, fact_id: str, slot_key: str | None, sources: Sequence[str],
                   supersedes: Sequence[str] = ()) -> None:
@@ -293,12 +218,15 @@ class CallerCache:
     """LRU of :class:`CallerMemory`, each loaded from the store once."""
 
     def __init__(self, store: Store, dimensions: int, capacity: int, pending: PendingWrites,
-                 clock: Callable[[], float], primer: Primer | None = None) -> None:
+                 clock: Callable[[], float], primer: Primer | None = None,
+                 second_dimensions: int = 0) -> None:
         """``primer``: index-time work for recall's ranking features (the topic
         features' tokens), run on a worker thread over each loaded caller's rows once
-        the caller is ready, so recall does not do it on its first searches."""
+        the caller is ready, so recall does not do it on its first searches.
+        ``second_dimensions``: see :class:`CallerMemory`."""
         self._store = store
         self._dimensions = dimensions
+        self.second_dimensions = second_dimensions
         self._capacity = capacity
         self._pending = pending
         self._clock = clock
@@ -327,7 +255,7 @@ class CallerCache:
         key = scope.caller_key
         mem = self._entries.get(key)
         if mem is None or mem.load_error is not None:
-            mem = CallerMemory(scope, self._dimensions)
+            mem = CallerMemory(scope, self._dimensions, self.second_dimensions)
             self._entries[key] = mem
             self._evict()
         else:
@@ -352,6 +280,30 @@ class CallerCache:
                 tokens is not None and self._primer is not None):
             self._primer.keep_turn(mem.index, pos, text, tokens)
 
+    def set_second(self, scope: Scope, item_id: str, vector: FloatArray) -> None:
+        """Give a cached caller's memory its second model's vector (written after it).
+
+        A caller still loading may have read its rows before this vector was stored,
+        and not indexed the row yet: kept for the load to apply once it is done.
+        """
+        mem = self._entries.get(scope.caller_key)
+        if mem is None:
+            return
+        if mem.ready.is_set():
+            mem.index.set_second(item_id, vector)
+        else:
+            mem.early_second[item_id] = vector
+
+    def set_second_anywhere(self, item_id: str, vector: FloatArray) -> None:
+        """:meth:`set_second` for a row whose caller is not known (the re-embed sweep):
+        every cached caller is asked, and the one that holds it takes it."""
+        for mem in list(self._entries.values()):
+            if item_id in mem.index:
+                self.set_second(mem.scope, item_id, vector)
+                return
+            if not mem.ready.is_set():
+                mem.early_second[item_id] = vector
+
     def _evict(self) -> None:
         while len(self._entries) > self._capacity:
             _key, old = self._entries.popitem(last=False)
@@ -375,6 +327,9 @@ class CallerCache:
             mem.add_fact_history(facts)
             for turn in pending:
                 mem.add_turn(turn)
+            for item_id, vector in mem.early_second.items():
+                mem.index.set_second(item_id, vector)
+            mem.early_second.clear()
             del caller, facts, pending
             await self._trim_after(items)
         except Exception as exc:
@@ -470,13 +425,14 @@ async def read_caller(store: Store, scope: Scope, now: float) -> tuple[
 
 
 def build_memory(scope: Scope, dimensions: int, session_id: str | None,
-                 items: Sequence[MemoryItem], facts: Sequence[Fact]) -> CallerMemory:
+                 items: Sequence[MemoryItem], facts: Sequence[Fact],
+                 second_dimensions: int = 0) -> CallerMemory:
     """A caller's memory built in one go, as the warm load builds it in slices.
 
     The cold path ranks on this, so a search gives the same answer before and after
     the warm index is ready.
     """
-    mem = CallerMemory(scope, dimensions)
+    mem = CallerMemory(scope, dimensions, second_dimensions)
     mem.session_id = session_id
     mem.index.reserve(len(items))
     for lo in range(0, len(items), LOAD_SLICE):  # the same batches as the warm load

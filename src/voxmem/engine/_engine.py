@@ -26,7 +26,7 @@ from typing import Any
 
 from .._config import Settings
 from .._files import private_dir
-from ..embeddings import Embedder, load_embedder
+from ..embeddings import Embedder, load_embedder, load_second_embedder
 from ..entities._directory import CallerDirectory
 from ..extraction.redaction import Redactor
 from ..journal import Journal
@@ -63,6 +63,7 @@ from ._preload import Preloader
 from ._rank import RankParams
 from ._reembed import reembed_missing
 from ._search import Recall, RecallSettings
+from ._second import SecondVectors, fusion_name, rank_params
 from ._topic import topic_model
 from ._traces import RecallTraceLog
 from ._workers import BackgroundWorkers
@@ -86,30 +87,31 @@ class MemoryEngine:
         await engine.close()
     """
 
-    def __init__(
-        self,
-        settings: Settings | None = None,
-        *,
-        store: Store | None = None,
-        embedder: Embedder | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
+    def __init__(self, settings: Settings | None = None, *, store: Store | None = None,
+                 embedder: Embedder | None = None, second_embedder: Embedder | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        """``second_embedder``: the full model of ``embedder="static+onnx"`` (MiniLM)."""
         configure_allocator()  # before the tokenizer's threads allocate (see _malloc.py)
         s = self.settings = settings or Settings.from_env()
         self.clock = clock
         self.store: Store = store or open_store(s)
         self.embedder: Embedder = embedder or load_embedder(s)
+        second = load_second_embedder(s, second_embedder)
         self.background = Background()
         self._stop = asyncio.Event()
         self._started = False
         dims = self.embedder.dimensions
         # -- the write path -----------------------------------------------------------
         pending = PendingWrites()
-        fusion = load_fusion(self.embedder.name) if s.fusion == "learned" else None
+        fusion = load_fusion(fusion_name(self.embedder, second)) if s.fusion == "learned" else None
         topic = topic_model(self.embedder) if fusion is not None else None
-        self.callers = CallerCache(self.store, dims, s.caller_cache_size, pending, clock, topic)
+        self.callers = CallerCache(self.store, dims, s.caller_cache_size, pending, clock, topic,
+                                   second.dimensions if second else 0)
+        #: the full model's vectors of ``embedder="static+onnx"``, written in the background
+        self.second = SecondVectors(self.store, second, self.callers) if second else None
         self.applier = Applier(self.store, self.embedder, pending, self.callers.set_vector,
-                               s.index_batch_size, clock, topic=topic)
+                               s.index_batch_size, clock, topic=topic,
+                               on_stored=self.second.stored if self.second else None)
         self.journal = Journal(Path(s.data_path) / "journal", fsync=s.journal_fsync)
         self.writes = WritePath(self.store, self.journal, self.applier, pending, clock)
         self.turn_claims = self.writes.turn_claims
@@ -130,11 +132,8 @@ class MemoryEngine:
                            shared_store=self.store.shared, spawn=self.background.spawn,
                            clock=clock, text_worker=s.text_worker)
         # -- recall ---------------------------------------------------------------------
-        self.lanes = LaneRunner(self.embedder)
-        params = RankParams(rrf_k=s.rrf_k, recency_weight=s.recency_weight,
-                            half_life_days=s.recency_half_life_days,
-                            dense_weight=s.dense_weight, dense_floor=s.dense_floor,
-                            fusion=fusion, topic=topic)
+        self.lanes = LaneRunner(self.embedder, second)
+        params = rank_params(s, fusion, topic, second is not None)
         self.org = OrgKnowledge(self.store, self.embedder, self.lanes, params,
                                 data_path=s.data_path, chunk_chars=s.chunk_chars,
                                 chunk_overlap_chars=s.chunk_overlap_chars,
@@ -142,12 +141,7 @@ class MemoryEngine:
         self.traces = RecallTraceLog(self.store, self.sensitive_policy, clock)
         self.recall = Recall(self.callers, self.org, self.store, self.writes.has_pending_turns,
                              self.policies, self.lanes, self.directory, self.traces, params,
-                             RecallSettings(timeout_ms=s.recall_timeout_ms,
-                                            top_k_working=s.top_k_working,
-                                            top_k_permanent=s.top_k_permanent,
-                                            top_k_org=s.top_k_org,
-                                            context_char_budget=s.context_char_budget,
-                                            dimensions=dims), clock)
+                             RecallSettings.of(s, dims, self.callers.second_dimensions), clock)
         self.preloader = Preloader(self.callers, self.store, self.policies,
                                    context_char_budget=s.context_char_budget, clock=clock)
         # -- lifecycle and reads --------------------------------------------------------
@@ -198,6 +192,8 @@ class MemoryEngine:
         self._stop.clear()
         spawn = self.background.spawn
         spawn(reembed_missing(self.store, self.embedder))
+        if self.second is not None:
+            self.second.start(spawn)
         spawn(self.maintenance.run(self._stop))
         spawn(self.trimmer.run(self._stop))
         spawn(self.traces.run(self._stop))

@@ -76,6 +76,8 @@ class HybridIndex:
         self.postings = Postings(self._lock)
         self.vectors = VectorStore(dimensions, self._lock, ann=ann, scratch_dir=scratch_dir)
         self.columns = Columns(self._lock)
+        #: A second model's vectors (embedder "static+onnx"): see :meth:`keep_second`.
+        self.second: VectorStore | None = None
         #: id <-> position (``ids``: a compact table for a large org index)
         self._ids: IdTable = ids if ids is not None else ListIds()
         #: With a codec, payloads are stored as ``encode(payload)`` in one packed buffer
@@ -120,6 +122,19 @@ class HybridIndex:
         self.columns.reserve(cap)
         self.postings.reserve(cap, used)
         self.vectors.reserve(cap, used)
+        if self.second is not None:
+            self.second.reserve(cap, used)
+
+    def keep_second(self, dimensions: int) -> VectorStore:
+        """Keep a second exact matrix of another model's vectors beside the first (a
+        caller's memory with embedder "static+onnx"); a row has none until it is given
+        one (:meth:`set_second`), and :meth:`search_second` ranks only rows that have."""
+        with self._lock:
+            if self.second is None:
+                self.second = VectorStore(dimensions, self._lock, ann=False)
+                self.second.reserve(self.columns.alive.shape[0], 0)
+                self.second.has[:] = False
+            return self.second
 
     def add(
         self,
@@ -143,6 +158,8 @@ class HybridIndex:
             self._ids.append(doc_id)
             self._payloads.append(payload if self._encode is None else self._encode(payload))
             self.vectors.has[pos] = False
+            if self.second is not None:
+                self.second.has[pos] = False
             self.postings.add(pos, terms)
             self.columns.append(created_at, group)
             # Rows exist before their vectors, so every position the ANN holds is < n.
@@ -202,6 +219,8 @@ class HybridIndex:
             self.postings.add_many(terms, start, bulk)
             self.columns.extend(created_at, groups)
             self.vectors.add_rows(start, m, vectors)
+            if self.second is not None:
+                self.second.add_rows(start, m, None)
         return m
 
     def set_vector(self, doc_id: str, vector: FloatArray) -> int | None:
@@ -211,6 +230,14 @@ class HybridIndex:
             pos = self.position_of(doc_id)
             if pos is not None:
                 self.vectors.set(pos, vector)
+            return pos
+
+    def set_second(self, doc_id: str, vector: FloatArray) -> int | None:
+        """:meth:`set_vector` for the second model's vector (see :meth:`keep_second`)."""
+        with self._lock:
+            pos = self.position_of(doc_id)
+            if pos is not None and self.second is not None:
+                self.second.set(pos, vector)
             return pos
 
     def remove(self, doc_id: str) -> bool:
@@ -392,6 +419,16 @@ class HybridIndex:
             dense = (self.vectors.search(vector, k, n, members, ok, proposal)
                      if vector is not None else Ranked.empty())
         return keyword, dense
+
+    def search_second(self, vector: FloatArray, k: int, where: Where | None = None) -> Ranked:
+        """Cosine top ``k`` of the second model's vectors under ``where`` (rows without
+        one are not ranked); empty when the index keeps none."""
+        with self._lock:
+            n = self.columns.n
+            if self.second is None or not n or not self.columns.live:
+                return Ranked.empty()
+            members, ok = self.columns.resolve(where, n)
+            return self.second.search(vector, k, n, members, ok)
 
     def idf(self, terms: Sequence[str]) -> list[float]:
         """BM25's inverse document frequency of each of ``terms`` among live documents

@@ -34,9 +34,12 @@ T = TypeVar("T")
 class LaneRunner:
     """The lane threads of one engine, and the embedder queries are embedded with."""
 
-    def __init__(self, embedder: Embedder) -> None:
+    def __init__(self, embedder: Embedder, second: Embedder | None = None) -> None:
+        """``second``: the second model of ``embedder="static+onnx"``, which embeds
+        the query as well (:meth:`start_second`)."""
         # Only the query is embedded here; a pairing embeds it with its query model.
         self._embedder = query_side(embedder)
+        self._second = second
         self._threads = ThreadPoolExecutor(LANE_THREADS, thread_name_prefix="voxmem-lane")
 
     async def embed_query(self, text: str) -> FloatArray | None:
@@ -61,6 +64,16 @@ class LaneRunner:
                 done.set_exception(exc)
             return done
         return loop.run_in_executor(self._threads, self._first_vector, text)
+
+    def start_second(self, text: str) -> asyncio.Future[FloatArray | None] | None:
+        """Start embedding the query by the second model on a lane thread (as
+        :meth:`start_embedding` does for a model that is not cheap); None when there is
+        no second model or the query is blank."""
+        if self._second is None or not text.strip():
+            return None
+        second = self._second
+        return asyncio.get_running_loop().run_in_executor(
+            self._threads, lambda: second.embed([text])[0])
 
     def _first_vector(self, text: str) -> FloatArray:
         first: FloatArray = self._embedder.embed([text])[0]

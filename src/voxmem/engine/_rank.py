@@ -84,6 +84,11 @@ class RankParams:
     #: Learned fusion computes the topic features only for this many candidates, the
     #: best by the model without them (``_fusion.topic_rows``); 0: for every candidate.
     topic_candidates: int = TOPIC_CANDIDATES
+    #: With both embeddings (``embedder="static+onnx"``, ``_second.py``): the weight of
+    #: the second model's cosine ranking, a third list of the fusion, and its floor (a
+    #: hit only that list finds needs this cosine). 0: no third list.
+    second_weight: float = 0.0
+    second_floor: float = 0.15
 
 
 #: What ``search_memory(intent=...)`` accepts (see ``intent_params`` and docs/recall.md).
@@ -102,10 +107,13 @@ def intent_params(params: RankParams, intent: str) -> RankParams:
 
 
 def rrf(keyword: Sequence[K], dense: Sequence[tuple[K, float]],
-        params: RankParams) -> dict[K, float]:
-    """Reciprocal-rank fusion, normalised so a document first in both lists scores 1.
+        params: RankParams, second: Sequence[tuple[K, float]] | None = None,
+        ) -> dict[K, float]:
+    """Reciprocal-rank fusion, normalised so a document first in every list scores 1.
 
     ``dense`` pairs carry the cosine: vector-only hits under ``dense_floor`` are dropped.
+    ``second``: the second model's ranking (``params.second_weight``, floor
+    ``params.second_floor``), or None when there is none for this query.
     """
     fused: dict[K, float] = {}
     for rank, key in enumerate(keyword):
@@ -114,7 +122,14 @@ def rrf(keyword: Sequence[K], dense: Sequence[tuple[K, float]],
         if cos < params.dense_floor and key not in fused:
             continue
         fused[key] = fused.get(key, 0.0) + params.dense_weight / (params.rrf_k + rank + 1)
-    best = (params.keyword_weight + params.dense_weight) / (params.rrf_k + 1)
+    best = params.keyword_weight + params.dense_weight
+    if second is not None and params.second_weight > 0:
+        for rank, (key, cos) in enumerate(second):
+            if cos < params.second_floor and key not in fused:
+                continue
+            fused[key] = fused.get(key, 0.0) + params.second_weight / (params.rrf_k + rank + 1)
+        best += params.second_weight
+    best /= params.rrf_k + 1
     return {key: value / best for key, value in fused.items()}
 
 
@@ -136,14 +151,18 @@ def fuse(
     now: float,
     params: RankParams,
     confidence: dict[int, float] | None = None,
+    second: Ranked | None = None,
 ) -> list[tuple[int, float]]:
-    """Fuse two rankings of ``index`` positions, reweighted by age and confidence.
+    """Fuse two rankings of ``index`` positions (three with the second model's,
+    ``second``), reweighted by age and confidence.
 
     Returns ``(position, score)`` best first, at most ``k`` (every candidate with
     ``None``); scores are within ``(0, 1]``.
     """
     fused = rrf(keyword.positions.tolist(),
-                list(zip(dense.positions.tolist(), dense.scores.tolist(), strict=True)), params)
+                list(zip(dense.positions.tolist(), dense.scores.tolist(), strict=True)), params,
+                None if second is None else
+                list(zip(second.positions.tolist(), second.scores.tolist(), strict=True)))
     if not fused:
         return []
     positions = np.fromiter(fused.keys(), dtype=np.int64, count=len(fused))

@@ -42,6 +42,8 @@ class Query:
     min_created: float | None = None
     #: the time the query names, if any (see ``_time.parse_when``)
     when: TimeHint | None = None
+    #: the query by the second model (``embedder="static+onnx"``), when it is at hand
+    second: FloatArray | None = None
 
 
 def doc_hit(lane: str, doc_id: str, doc: Doc, score: float) -> dict[str, Any]:
@@ -109,9 +111,11 @@ def _searched(index: HybridIndex, query: Query, k: int, wheres: Sequence[Where |
             for keyword, where in zip(words.keyword, words.wheres, strict=True)]
 
 
-def _confidence(index: HybridIndex, keyword: Ranked, dense: Ranked) -> dict[int, float]:
+def _confidence(index: HybridIndex, keyword: Ranked, dense: Ranked,
+                second: Ranked | None = None) -> dict[int, float]:
     """Fact confidence of the candidates (a fact's score is scaled by it)."""
-    candidates = distinct(np.concatenate([keyword.positions, dense.positions]))
+    candidates = distinct(np.concatenate([keyword.positions, dense.positions]
+                                         + ([] if second is None else [second.positions])))
     facts = candidates[index.groups_at(candidates) == FACT_GROUP]
     return {pos: index.payload_at(pos).confidence for pos in facts.tolist()}
 
@@ -177,16 +181,23 @@ def _gather(mem: CallerMemory, lane: str, query: Query, k: int,
         ok: BoolArray = index.created_at(positions) >= query.min_created
         return ok
 
-    if not any(len(keyword) or len(dense) for keyword, dense in pairs):
+    # The second model's ranking per filter (``_second.py``), when the query has its
+    # vector; otherwise the fusion is exactly the two lists'.
+    seconds: list[Ranked | None] = (
+        [index.search_second(query.second, _depth(k), where) for where in wheres]
+        if query.second is not None and params.second_weight > 0 else [None] * len(pairs))
+    if not any(len(keyword) or len(dense) or (second is not None and len(second))
+               for (keyword, dense), second in zip(pairs, seconds, strict=True)):
         # Nothing ranked (fusing nothing is nothing): a small caller's permanent lane.
         return _Gathered([], rankings_kw, rankings_dense, working, allowed)
-    keyword, dense = pairs[0]
-    fused = fuse(index, keyword, dense, None, query.now, params, _confidence(index, keyword, dense))
+    (keyword, dense), second = pairs[0], seconds[0]
+    fused = fuse(index, keyword, dense, None, query.now, params,
+                 _confidence(index, keyword, dense, second), second)
     if len(pairs) > 1:
         best = dict(fused)
-        for keyword, dense in pairs[1:]:
+        for (keyword, dense), second in zip(pairs[1:], seconds[1:], strict=True):
             for pos, score in fuse(index, keyword, dense, None, query.now, params,
-                                   _confidence(index, keyword, dense)):
+                                   _confidence(index, keyword, dense, second), second):
                 best[pos] = max(best.get(pos, 0.0), score)
         fused = list(best.items())
     return _Gathered(fused, rankings_kw, rankings_dense, working, allowed)

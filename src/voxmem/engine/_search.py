@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from .._config import Settings
 from .._exceptions import BadRequest
 from ..entities._directory import CallerDirectory
 from ..entities._expand import MAX_GRAPH_ITEMS, rerank
@@ -29,6 +30,7 @@ from ._org_knowledge import OrgKnowledge
 from ._policy import Policies
 from ._rank import INTENT_ALIASES, INTENTS, RankParams, intent_params
 from ._recall import Query, caller_keyword_phase, doc_hit, search_caller_lane
+from ._second import SECOND_WAIT_SHARE, SecondQuery
 from ._time import parse_when
 from ._traces import RecallTraceLog
 
@@ -47,6 +49,16 @@ class RecallSettings:
     top_k_org: int
     context_char_budget: int
     dimensions: int
+    #: the second model's (``embedder="static+onnx"``), 0 without one
+    second_dimensions: int = 0
+
+    @classmethod
+    def of(cls, s: Settings, dimensions: int, second_dimensions: int = 0) -> RecallSettings:
+        """Recall's settings from the engine's."""
+        return cls(timeout_ms=s.recall_timeout_ms, top_k_working=s.top_k_working,
+                   top_k_permanent=s.top_k_permanent, top_k_org=s.top_k_org,
+                   context_char_budget=s.context_char_budget, dimensions=dimensions,
+                   second_dimensions=second_dimensions)
 
 
 class Recall:
@@ -84,12 +96,16 @@ class Recall:
         # First, so an embedder that runs on a thread computes while the policy is read
         # and the lanes search the query's words.
         query_task = self._lanes.start_embedding(query)
+        # Only the caller lanes rank by the second model (the org lane stays on the first).
+        second_task = (self._lanes.start_second(query) if intent != "knowledge" and any(
+            lane in ("working", "permanent") for lane in lanes) else None)
         params = intent_params(self.params, intent)
         if intent == "knowledge":
             lanes = [lane for lane in lanes if lane == "org"]
         s = self._settings
         budget_s = (timeout_ms or s.timeout_ms) / 1000.0
         deadline = started + budget_s
+        second = SecondQuery(second_task, started + budget_s * SECOND_WAIT_SHARE)
         k = {"working": s.top_k_working, "permanent": s.top_k_permanent,
              "org": s.top_k_org, **(top_k or {})}
         lane_ms: dict[str, float] = {}
@@ -121,9 +137,9 @@ class Recall:
         org_dense = (self._org.start_dense(scope, query_task, k["org"])
                      if "org" in lanes else None)
         now_lanes = (self._now_lanes(mem, lanes, query, terms, query_task, k, min_created,
-                                     params, results, errors, lane_ms)
+                                     params, results, errors, lane_ms, second)
                      if mem is not None and mem.ready.is_set() and query_task.done()
-                     else ())
+                     and not second.pending() else ())
         if ("org" in lanes and org_dense is None and now_lanes
                 and self._org_now(scope, query, terms, query_task, k["org"], results,
                                   errors, lane_ms)):
@@ -140,7 +156,8 @@ class Recall:
             else:
                 assert mem is not None
                 tasks[lane] = asyncio.ensure_future(timed(lane, self._caller_lane(
-                    mem, lane, query, terms, query_task, k[lane], cold, min_created, params)))
+                    mem, lane, query, terms, query_task, k[lane], cold, min_created, params,
+                    second)))
         if tasks:
             done, pending = await asyncio.wait(
                 tasks.values(), timeout=max(0.0, deadline - time.perf_counter()))
@@ -162,6 +179,7 @@ class Recall:
             # Marks a failure as seen: the lanes that needed the vector reported it, and
             # asyncio would otherwise log it again when the future is collected.
             query_task.exception()
+        full_model = second.finish()
         graph_trace: dict[str, Any] | None = None
         if mode == "accurate" and mem is not None and "permanent" in results:
             try:
@@ -186,6 +204,10 @@ class Recall:
         }
         if graph_trace is not None:
             trace["graph"] = graph_trace
+        if full_model is not None:
+            # Which caller lanes ranked with the full model's list (embedder
+            # "static+onnx"), and which ranked without it: "deadline" or "failed".
+            trace["fullModel"] = full_model
         result = SearchResult(context_text=context, profile=profile, working=hits["working"],
                               permanent=hits["permanent"], org=hits["org"], sources=sources,
                               trace=trace)
@@ -218,14 +240,16 @@ class Recall:
     def _now_lanes(self, mem: CallerMemory, lanes: Sequence[Lane], text: str,
                    terms: list[str], query_task: asyncio.Future[Any], k: dict[str, int],
                    min_created: float | None, params: RankParams, results: dict[str, Any],
-                   errors: dict[str, str], lane_ms: dict[str, float]) -> set[str]:
+                   errors: dict[str, str], lane_ms: dict[str, float],
+                   second: SecondQuery) -> set[str]:
         """Run the caller lanes of a warm caller inline, when they are cheap; the names
         of those it ran (their hits in ``results``, or their failure in ``errors``)."""
         if query_task.cancelled() or query_task.exception() is not None:
             return set()  # the lane tasks report the embedding's failure
         now = self._clock()
         q = Query(text=text, terms=terms, vector=query_task.result(), now=now,
-                  min_created=min_created, when=parse_when(text, now))
+                  min_created=min_created, when=parse_when(text, now),
+                  second=second.now("caller"))
         ran: set[str] = set()
         # Both caller lanes search the same index for the same query: one cost check.
         cheap = self._lanes.cheap(mem.index, q)
@@ -243,6 +267,9 @@ class Recall:
                 log.warning("recall lane %s failed: %s", lane, exc)
             lane_ms[lane] = round((time.perf_counter() - t) * 1000, 3)
             ran.add(lane)
+        got = second.lanes.pop("caller", None)
+        if got is not None:
+            second.lanes.update(dict.fromkeys(ran - {"profile"}, got))
         return ran
 
     def _org_now(self, scope: Scope, text: str, terms: list[str],
@@ -281,8 +308,8 @@ class Recall:
 
     async def _caller_lane(self, mem: CallerMemory, lane: str, text: str, terms: list[str],
                            query_task: asyncio.Future[Any], k: int, cold: list[str],
-                           min_created: float | None,
-                           params: RankParams) -> list[dict[str, Any]]:
+                           min_created: float | None, params: RankParams,
+                           second: SecondQuery) -> list[dict[str, Any]]:
         if not mem.ready.is_set() and lane == "permanent":
             # Cold caller: answer from the store's rows while the warm index loads,
             # rather than spend the turn's budget waiting for the sliced load.
@@ -293,7 +320,7 @@ class Recall:
             if not done and not self._has_pending_turns(mem.scope):
                 cold.append(lane)
                 return await self.cold_permanent(mem, text, terms, query_task, k,
-                                                 min_created, params)
+                                                 min_created, params, second)
         await mem.ready.wait()
         if mem.load_error is not None:
             raise mem.load_error
@@ -301,18 +328,19 @@ class Recall:
         q = Query(text=text, terms=terms, vector=None, now=now,
                   min_created=min_created, when=parse_when(text, now))
         words = None
-        if not query_task.done():
-            # The embedding is still running on its thread: search the words meanwhile.
+        if not query_task.done() or second.pending():
+            # An embedding is still running on its thread: search the words meanwhile.
             words = await self._lanes.run(mem.index, q, caller_keyword_phase, mem, lane, q,
                                           k, params)
-        q = dataclasses.replace(q, vector=await query_task)
+        q = dataclasses.replace(q, vector=await query_task, second=await second.vector(lane))
         return await self._lanes.run(mem.index, q, search_caller_lane, mem, lane, q, k,
                                      params, words)
 
     async def cold_permanent(self, mem: CallerMemory, text: str, terms: list[str],
                              query_task: asyncio.Future[Any], k: int,
                              min_created: float | None,
-                             params: RankParams | None = None) -> list[dict[str, Any]]:
+                             params: RankParams | None = None,
+                             second: SecondQuery | None = None) -> list[dict[str, Any]]:
         """Permanent lane from the store while the warm index loads.
 
         The caller's rows are read and ranked by the very code the warm index uses
@@ -323,12 +351,13 @@ class Recall:
         _caller, items, facts = await read_caller(self._store, mem.scope, now)
         vector = await query_task
         q = Query(text=text, terms=terms, vector=vector, now=now, min_created=min_created,
-                  when=parse_when(text, now))
+                  when=parse_when(text, now),
+                  second=None if second is None else await second.vector("permanent"))
         rank = params or self.params
 
         def run() -> list[dict[str, Any]]:
             cold = build_memory(mem.scope, self._settings.dimensions, mem.session_id,
-                                items, facts)
+                                items, facts, self._settings.second_dimensions)
             return search_caller_lane(cold, "permanent", q, k, rank)
 
         return await self._lanes.on_thread(run)

@@ -272,15 +272,19 @@ class Store(Protocol):
         ...
 
     async def set_embeddings(
-        self, rows: Sequence[tuple[str, bytes]], model: str, *, table: str = "items"
+        self, rows: Sequence[tuple[str, bytes]], model: str, *, table: str = "items",
+        column: str = "embedding",
     ) -> None:
-        """Store vectors for existing rows (``table`` is ``items`` or ``chunks``)."""
+        """Store vectors for existing rows (``table`` is ``items`` or ``chunks``;
+        ``column`` is ``embedding``, or ``second_embedding`` of ``items``: the full
+        model's vector of embedder "static+onnx")."""
         ...
 
     async def missing_embeddings(
-        self, model: str, limit: int, *, table: str = "items"
+        self, model: str, limit: int, *, table: str = "items", column: str = "embedding",
     ) -> list[tuple[str, str]]:
-        """(id, text) of rows with no vector from ``model`` (new rows, or a model change)."""
+        """(id, text) of rows with no vector from ``model`` in ``column`` (new rows, or
+        a model change); tables and columns as :meth:`set_embeddings`."""
         ...
 
     # -- caller reads ---------------------------------------------------------------

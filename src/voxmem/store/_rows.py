@@ -79,7 +79,8 @@ def scope_of(r: Row) -> Scope:
 def memory_item(r: Row) -> MemoryItem:
     return MemoryItem(id=r[0], kind=r[1], text=r[2], created_at=r[3], session_id=r[4],
                       confidence=r[5], slot_key=r[6], fact_kind=r[7], embedding=r[8],
-                      user_text=r[9], assistant_text=r[10], turn_id=r[11])
+                      user_text=r[9], assistant_text=r[10], turn_id=r[11],
+                      second_embedding=r[12])
 
 
 def session_info(r: Row) -> SessionInfo:

@@ -17,7 +17,7 @@ import dataclasses
 import re
 
 __all__ = ["CALLER", "LIVE", "Statement", "calls_where", "for_postgres", "like_pattern",
-           "set_embeddings", "shared", "traces_where"]
+           "missing_embeddings", "set_embeddings", "shared", "traces_where"]
 
 #: One caller's rows: (tenant, project, space, user), :attr:`Scope.caller_key` order.
 CALLER = "tenant_id = ? AND project_id = ? AND space = ? AND user_id = ?"
@@ -64,7 +64,7 @@ RECORD_MIGRATION = shared(
 # -- caller reads ----------------------------------------------------------------------------
 GET_CALLER = shared(f"SELECT user_id, name, metadata, profile FROM callers WHERE {CALLER}")
 ITEM_COLUMNS = ("id, kind, text, created_at, session_id, confidence, slot_key, fact_kind,"
-                " embedding, user_text, assistant_text, turn_id")
+                " embedding, user_text, assistant_text, turn_id, second_embedding")
 LOAD_ITEMS = shared(f"SELECT {ITEM_COLUMNS} FROM items WHERE {CALLER} AND {LIVE}"
                     " ORDER BY created_at, rowid")
 FACT_COLUMNS = ("id, text, fact_kind, slot_key, confidence, session_id, source_turn_ids,"
@@ -93,18 +93,44 @@ SESSION_TURNS = shared(
     " AND kind = 'turn' AND deleted_at IS NULL ORDER BY created_at DESC, rowid DESC LIMIT ?")
 #: Columns of an org chunk hit after (id, score), read by ``_rows.chunk_hit``.
 CHUNK_HIT_COLUMNS = "index_name, doc_id, ordinal, text, metadata, created_at"
+#: The vector columns a model's vectors are kept in, by (table, column); each has its
+#: model's name beside it in ``<column>_model``. ``items.second_embedding`` holds the
+#: full model's vector of embedder "static+onnx" (migration 0009).
+VECTOR_COLUMNS = (("items", "embedding"), ("chunks", "embedding"),
+                  ("items", "second_embedding"))
 SET_EMBEDDINGS = {
-    table: shared(f"UPDATE {table} SET embedding = ?, embedding_model = ? WHERE id = ?")
-    for table in ("items", "chunks")
+    (table, column): shared(
+        f"UPDATE {table} SET {column} = ?, {column}_model = ? WHERE id = ?")
+    for table, column in VECTOR_COLUMNS
+}
+_MISSING = "SELECT id, text FROM {table} WHERE {column}_model {distinct} ? ORDER BY rowid LIMIT ?"
+# Postgres has no ``IS NOT <value>``; SQLite's ``IS NOT`` is its ``IS DISTINCT FROM``.
+MISSING_EMBEDDINGS = {
+    (table, column): Statement(
+        _MISSING.format(table=table, column=column, distinct="IS NOT"),
+        for_postgres(_MISSING.format(table=table, column=column, distinct="IS DISTINCT FROM")))
+    for table, column in VECTOR_COLUMNS
 }
 
 
-def set_embeddings(table: str) -> Statement:
-    """The embedding update of ``table``; any table but ``items`` and ``chunks`` is
-    refused, which also keeps a caller's table name out of the SQL around it."""
-    if table not in SET_EMBEDDINGS:
-        raise ValueError(f"unknown table {table!r}")
-    return SET_EMBEDDINGS[table]
+def set_embeddings(table: str, column: str = "embedding") -> Statement:
+    """The embedding update of ``table``'s vector ``column``; any pair but those of
+    :data:`VECTOR_COLUMNS` is refused, which also keeps a caller's table and column
+    names out of the SQL around them."""
+    if (table, column) not in SET_EMBEDDINGS:
+        raise ValueError(f"unknown table {table!r}" if all(t != table for t, _ in VECTOR_COLUMNS)
+                         else f"unknown vector column {table}.{column}")
+    return SET_EMBEDDINGS[table, column]
+
+
+def missing_embeddings(table: str, column: str = "embedding") -> Statement:
+    """(id, text) of ``table``'s rows whose ``column`` has no vector from the model
+    given as the first parameter (the limit is the second); checked as
+    :func:`set_embeddings` checks."""
+    set_embeddings(table, column)
+    return MISSING_EMBEDDINGS[table, column]
+
+
 QUARANTINE_COLUMNS = ("seq, record, error, quarantined_at, tenant_id, project_id, space,"
                       " user_id")
 

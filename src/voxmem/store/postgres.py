@@ -353,9 +353,10 @@ class PostgresStore(PostgresConsole, PostgresOrg, PostgresLifecycle):
         return [r[0] for r in found]
 
     async def set_embeddings(
-        self, rows: Sequence[tuple[str, bytes]], model: str, *, table: str = "items"
+        self, rows: Sequence[tuple[str, bytes]], model: str, *, table: str = "items",
+        column: str = "embedding",
     ) -> None:
-        query = sql.set_embeddings(table).postgres
+        query = sql.set_embeddings(table, column).postgres
         if table == "chunks":
             for dims in {vector_dims(blob) for _, blob in rows if blob}:
                 await self._ensure_vector_index("chunks", dims)
@@ -374,16 +375,14 @@ class PostgresStore(PostgresConsole, PostgresOrg, PostgresLifecycle):
                 await cur.executemany(query, params)
 
     async def missing_embeddings(
-        self, model: str, limit: int, *, table: str = "items"
+        self, model: str, limit: int, *, table: str = "items", column: str = "embedding",
     ) -> list[tuple[str, str]]:
-        sql.set_embeddings(table)
+        query = sql.missing_embeddings(table, column).postgres
         found: list[tuple[str, str]] = []
         for tenant in await self._tenant_ids():
             if len(found) >= limit:
                 break
-            missing = await self._fetch(
-                tenant, f"SELECT id, text FROM {table} WHERE embedding_model IS DISTINCT FROM"
-                " %s ORDER BY seq LIMIT %s", (model, limit - len(found)))
+            missing = await self._fetch(tenant, query, (model, limit - len(found)))
             if len(self._row_tenants) > ROW_TENANT_MEMORY:
                 self._row_tenants.clear()
             for row_id, text in missing:

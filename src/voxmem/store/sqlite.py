@@ -206,19 +206,18 @@ class SQLiteStore(SQLiteConsole, SQLiteOrg, SQLiteLifecycle):
         return await self._read(run) if ids or since is not None else {}
 
     async def set_embeddings(
-        self, rows: Sequence[tuple[str, bytes]], model: str, *, table: str = "items"
+        self, rows: Sequence[tuple[str, bytes]], model: str, *, table: str = "items",
+        column: str = "embedding",
     ) -> None:
-        statement = sql.set_embeddings(table).sqlite
+        statement = sql.set_embeddings(table, column).sqlite
         await self._write(lambda c: c.executemany(
             statement, [(blob, model, row_id) for row_id, blob in rows]))
 
     async def missing_embeddings(
-        self, model: str, limit: int, *, table: str = "items"
+        self, model: str, limit: int, *, table: str = "items", column: str = "embedding",
     ) -> list[tuple[str, str]]:
-        sql.set_embeddings(table)
-        return await self._select(
-            f"SELECT id, text FROM {table} WHERE embedding_model IS NOT ? ORDER BY rowid"
-            " LIMIT ?", (model, limit), lambda r: (r[0], r[1]))
+        return await self._select(sql.missing_embeddings(table, column).sqlite,
+                                  (model, limit), lambda r: (r[0], r[1]))
 
     # -- caller reads -------------------------------------------------------------------
     async def get_caller(self, scope: Scope) -> CallerRecord | None:
