@@ -105,13 +105,23 @@ class Calls:
         sid = session_id or mem.session_id
         if sid is None:
             return None
+        stored = None
+        if sid != mem.session_id:
+            # Not the call this process holds open: answer from the store, never with a
+            # record made up for a call that was never opened or was erased.
+            known, stored = await self._writes.find_session(scope, sid)
+            if known and stored is None:
+                return None
         at = self._clock()
         self._redactor.forget((scope.tenant_id, scope.project_id, sid))
         if report is not None:
+            # Also for a call already ended (by the idle sweep, say): its report still
+            # arrives with the agent's own end.
             await self._writes.write(SessionReport(
                 scope=scope, session_id=sid, report=self._redactor.value(report)))
-        await self._writes.write(SessionEnd(
-            scope=scope, session_id=sid, ended_at=at, reason=reason))
+        if stored is None or stored.ended_at is None:
+            await self._writes.write(SessionEnd(
+                scope=scope, session_id=sid, ended_at=at, reason=reason))
         task = self._learn(scope, sid) if learn else None
         # The entity graph is learned from every ended call, also one ended by the idle
         # sweep (which learns facts later, with learn=False here).
@@ -124,6 +134,10 @@ class Calls:
         if wait:
             learning = (await asyncio.shield(task) if task is not None else
                         {"status": "skipped", "facts": [], "error": None})
+        if stored is not None:
+            return dataclasses.replace(stored, ended_at=stored.ended_at or at,
+                                       end_reason=stored.end_reason or reason,
+                                       learning=learning)
         return SessionInfo(id=sid, user_id=scope.user_id, agent_id=scope.agent_id,
                            started_at=started, ended_at=at, end_reason=reason,
                            learning=learning)

@@ -34,6 +34,8 @@ SESSION_OWNERS_KEPT = 100_000
 #: Past it (an outage, a queue) the save goes ahead: the store's insert skips a turn id
 #: it already holds, so durability never waits on this lookup.
 TURN_LOOKUP_TIMEOUT_S = 0.2
+#: How long ``end_session`` of a call this process does not hold waits for the store.
+SESSION_LOOKUP_TIMEOUT_S = 10.0
 
 
 class WritePath:
@@ -246,6 +248,22 @@ class WritePath:
         if owner is not None and owner != scope.user_id:
             raise IdentityMismatch(f"session {session_id!r} belongs to another caller",
                                    details={"sessionId": session_id})
+
+    async def find_session(self, scope: Scope, session_id: str) -> tuple[bool, SessionInfo | None]:
+        """Whether the store can tell, and the call ``session_id`` as it holds it.
+
+        A call still on its way from the journal (claimed here, or replayed at start) is
+        waited for, so None with ``True`` means no such call was ever stored or it was
+        erased; ``False`` means the store did not catch up in time.
+        """
+        key = (scope.tenant_id, scope.project_id, session_id)
+        existing = await self._store.get_session(*key)
+        if existing is None and (key in self._session_owners or self.applier.backlog
+                                 or self._writing):
+            if not await self.wait_applied(SESSION_LOOKUP_TIMEOUT_S):
+                return False, None
+            existing = await self._store.get_session(*key)
+        return True, existing
 
     # -- turn ids -------------------------------------------------------------------------
     async def seed_turn_ids(self, scope: Scope, turn_id: str) -> str | None:
