@@ -83,14 +83,20 @@ class WritePath:
         self.journal.drop_applied(applied)
 
     def _remember_turn_id(self, record: dict[str, Any]) -> None:
-        """Replayed turns are not in the store yet: their turn ids must still dedupe."""
-        if record.get("type") != "turn":
+        """Replayed turns are not in the store yet: their turn ids must still dedupe
+        (and a replayed end says a later call's turn ids are new turns)."""
+        kind = record.get("type")
+        if kind not in ("turn", "session_end"):
             return
         try:
+            scope = scope_from_record(record["scope"])
+            if kind == "session_end":
+                self.turn_claims.ended(scope, record["sessionId"])
+                return
             turn = record["turn"]
             if turn.get("turnId"):
-                self.turn_claims.remember(scope_from_record(record["scope"]),
-                                           turn["turnId"], turn["eventId"])
+                self.turn_claims.remember(scope, turn["sessionId"], turn["turnId"],
+                                          turn["eventId"])
         except (KeyError, TypeError, AttributeError):
             pass  # malformed: the applier quarantines it
 
@@ -266,27 +272,48 @@ class WritePath:
         return True, existing
 
     # -- turn ids -------------------------------------------------------------------------
-    async def seed_turn_ids(self, scope: Scope, turn_id: str) -> str | None:
-        """Learn the caller's recent stored turn ids (once per caller per process); the
-        event id ``turn_id`` was stored under, if it was."""
+    async def seed_turn_ids(self, scope: Scope, session_id: str) -> None:
+        """Learn a call's recent stored turn ids (once per call per process, for a call
+        this process did not open)."""
         if self.applier.last_error is not None:
-            return None  # the store is failing: do not make a save wait to find that out
+            return  # the store is failing: do not make a save wait to find that out
         try:
             found = await asyncio.wait_for(self._store.find_turns(
-                scope, [turn_id], since=self._clock() - TURN_RETRY_WINDOW_S),
-                TURN_LOOKUP_TIMEOUT_S)
+                scope, [], since=self._clock() - TURN_RETRY_WINDOW_S,
+                session_id=session_id), TURN_LOOKUP_TIMEOUT_S)
         except (TimeoutError, VoxmemError) as exc:
             log.debug("turn id lookup skipped (%s); the store's insert dedupes", exc)
+            return
+        self.turn_claims.seed(scope, session_id, found)
+
+    async def turn_of_open_call(self, scope: Scope, session_id: str,
+                                turn_id: str) -> str | None:
+        """The event id ``turn_id`` has in the caller's latest other call, if that call
+        never ended (a save retried after a restart opened ``session_id`` anew)."""
+        if self.applier.last_error is not None:
             return None
-        self.turn_claims.seed(scope, found)
+        try:
+            calls = await asyncio.wait_for(self._store.recent_sessions(scope, 2),
+                                           TURN_LOOKUP_TIMEOUT_S)
+            earlier = [c for c in calls if c.id != session_id][:1]
+            if not earlier or earlier[0].ended_at is not None:
+                return None
+            found = await asyncio.wait_for(self._store.find_turns(
+                scope, [turn_id], session_id=earlier[0].id), TURN_LOOKUP_TIMEOUT_S)
+        except (TimeoutError, VoxmemError) as exc:
+            log.debug("turn id lookup skipped (%s)", exc)
+            return None
         return found.get(turn_id)
 
-    async def stored_turn_ids(self, scope: Scope, turn_ids: list[str]) -> dict[str, str]:
-        """Event ids of turn ids the store holds; {} when it cannot tell in time."""
+    async def stored_turn_ids(self, scope: Scope, session_id: str,
+                              turn_ids: list[str]) -> dict[str, str]:
+        """Event ids of the call's turn ids the store holds; {} when it cannot tell in
+        time."""
         if self.applier.last_error is not None:
             return {}  # the store is failing: do not make a save wait to find that out
         try:
-            return await asyncio.wait_for(self._store.find_turns(scope, turn_ids),
+            return await asyncio.wait_for(self._store.find_turns(scope, turn_ids,
+                                                                 session_id=session_id),
                                           TURN_LOOKUP_TIMEOUT_S * max(1, len(turn_ids) // 500))
         except (TimeoutError, VoxmemError) as exc:
             log.debug("turn id lookup skipped (%s); the store's insert dedupes", exc)
