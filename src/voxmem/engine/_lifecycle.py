@@ -21,7 +21,7 @@ from ..store import ItemDelete, Store, encode_record
 from ._caller_memory import CallerCache
 from ._learning import Learner
 from ._policy import Policy
-from ._write_path import WritePath
+from ._write_path import WritePath, require_applied
 
 __all__ = ["Lifecycle", "Policy", "slot_key"]
 
@@ -76,7 +76,7 @@ class Lifecycle:
         """Erase the caller everywhere: rows, search indexes, journal, caches."""
         # Learning still running from one of the caller's calls writes nothing afterwards.
         async with self._callers.erasures.erasing(scope):
-            await self._writes.wait_applied(60)
+            await require_applied(self._writes.wait_applied, "erased")
             counts = await self._store.forget_caller(scope)
             counts["journalRecords"] = await self._writes.erase_caller(scope)
             self._callers.drop(scope)

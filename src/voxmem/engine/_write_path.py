@@ -14,10 +14,10 @@ import collections
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
-from .._exceptions import IdentityMismatch, VoxmemError
+from .._exceptions import IdentityMismatch, StoreUnavailable, VoxmemError
 from ..journal import Journal
 from ..models import Scope, SessionInfo
 from ..store import JournalWrite, Store, encode_record
@@ -25,7 +25,7 @@ from ._applier import Applier, scope_from_record, scope_to_record
 from ._idempotency import TURN_RETRY_WINDOW_S, TurnClaims
 from ._pending import PendingWrites
 
-__all__ = ["WritePath"]
+__all__ = ["CATCH_UP_S", "WritePath", "require_applied"]
 
 log = logging.getLogger("voxmem.engine")
 
@@ -34,8 +34,20 @@ SESSION_OWNERS_KEPT = 100_000
 #: Past it (an outage, a queue) the save goes ahead: the store's insert skips a turn id
 #: it already holds, so durability never waits on this lookup.
 TURN_LOOKUP_TIMEOUT_S = 0.2
+#: How long an erasure or a merge waits for the writes before it to reach the store.
+CATCH_UP_S = 60.0
 #: How long ``end_session`` of a call this process does not hold waits for the store.
 SESSION_LOOKUP_TIMEOUT_S = 10.0
+
+
+async def require_applied(wait_applied: Callable[[float | None], Awaitable[bool]],
+                          undone: str) -> None:
+    """Wait until every write begun so far is in the store, or raise ``store.unavailable``
+    (nothing was ``undone``): an erasure or merge that went ahead would have a queued
+    write land after it, bringing an erased caller back or stranding a merged one's."""
+    if not await wait_applied(CATCH_UP_S):
+        raise StoreUnavailable(f"the store has not caught up with earlier writes; nothing "
+                               f"was {undone}, retry", retryable=True)
 
 
 class WritePath:

@@ -19,6 +19,7 @@ from .._exceptions import BadRequest, NotFound, VoxmemError
 from ..engine._caller_memory import CallerCache
 from ..engine._ids import new_id
 from ..engine._workers import BackgroundWorkers
+from ..engine._write_path import require_applied
 from ..models import Scope, Turn
 from ..store import Store
 from ..store import _entities as ops
@@ -253,15 +254,14 @@ class CallerDirectory:
             if merging:  # ids resolved before the lock: another merge may have moved them
                 target = merge_target(lambda c: self.canonical(*c.caller_key), source, target)
             call: tuple[str, float | None] | None = None
+            # Earlier writes stored, then (no await between) redirect later ones to target.
+            await require_applied(self._wait_applied, "merged")
             if merging:
-                # Redirect first: a turn saved while the rows move is filed under the
-                # target (in the call in progress), not under the id being merged away.
                 self._aliases[source.caller_key] = target.user_id
                 call = self._open_call(source)
                 if call is not None:
                     self._continue_call(target, call, drop=False)
             try:
-                await self._wait_applied(60)
                 row: MergeRow = await self._store.run_entities(
                     source.tenant_id, ops.merge(source, target, self._clock(), new_id("mrg"),
                                                 status, evidence))
