@@ -253,15 +253,16 @@ class CallerDirectory:
         async with self._merge_lock:
             if merging:  # ids resolved before the lock: another merge may have moved them
                 target = merge_target(lambda c: self.canonical(*c.caller_key), source, target)
+            await require_applied(self._wait_applied, "merged")  # or nothing changes
             call: tuple[str, float | None] | None = None
-            # Earlier writes stored, then (no await between) redirect later ones to target.
-            await require_applied(self._wait_applied, "merged")
             if merging:
+                # Redirect first: a turn saved while the rows move goes to the target.
                 self._aliases[source.caller_key] = target.user_id
                 call = self._open_call(source)
                 if call is not None:
                     self._continue_call(target, call, drop=False)
             try:
+                await self._wait_applied(60)  # writes begun while the first wait ran
                 row: MergeRow = await self._store.run_entities(
                     source.tenant_id, ops.merge(source, target, self._clock(), new_id("mrg"),
                                                 status, evidence))
@@ -281,9 +282,8 @@ class CallerDirectory:
 
     def _open_call(self, scope: Scope) -> tuple[str, float | None] | None:
         mem = self._callers.peek(scope)
-        if mem is None or mem.session_id is None:
-            return None
-        return mem.session_id, mem.session_started_at
+        return None if mem is None or mem.session_id is None else (
+            mem.session_id, mem.session_started_at)
 
     def _continue_call(self, target: Scope, call: tuple[str, float | None] | None, *,
                        drop: bool) -> None:
