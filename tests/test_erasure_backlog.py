@@ -14,7 +14,7 @@ import pytest
 
 from voxmem import StoreUnavailable
 from voxmem.engine import MemoryEngine, _write_path
-from voxmem.models import Caller
+from voxmem.models import Caller, Scope
 from voxmem.store import WriteBatch
 
 
@@ -45,8 +45,16 @@ async def test_an_erasure_waits_for_queued_writes_or_refuses(
     assert "Zanzibar" not in str(await engine.export_user(s))
 
 
+async def merge(engine: MemoryEngine, how: str, guest: Scope, account: Scope) -> None:
+    if how == "merge_users":
+        await engine.merge_users(guest, account)
+    else:
+        await engine.merge_callers(guest, account, reason="same phone")
+
+
+@pytest.mark.parametrize("how", ["merge_users", "merge_callers"])
 async def test_a_merge_waits_for_queued_writes_or_refuses(
-        engine: MemoryEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+        engine: MemoryEngine, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
     """The same for a merge: a guest's turn still queued must not be left behind under
     the id merged away, where nothing reads it any more."""
     monkeypatch.setattr(_write_path, "CATCH_UP_S", 0.5)
@@ -67,10 +75,10 @@ async def test_a_merge_waits_for_queued_writes_or_refuses(
     await engine.save_response(guest, Caller("guest-7"), user_text="ship it to Zanzibar",
                                assistant_text="noted")
     with pytest.raises(StoreUnavailable):
-        await engine.merge_users(guest, account)
+        await merge(engine, how, guest, account)
     stalled.set()
     assert await engine.flush(30)
-    await engine.merge_users(guest, account)
+    await merge(engine, how, guest, account)
     assert await engine.flush(30)
     assert "Zanzibar" in str(await engine.export_user(account))
     assert "Zanzibar" not in str(await engine.export_user(guest))

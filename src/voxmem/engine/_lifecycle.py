@@ -85,9 +85,10 @@ class Lifecycle:
 
     async def merge_users(self, source: Scope, target: Scope) -> dict[str, Any]:
         """Move everything of one caller (a guest) to another (the account)."""
-        # Recorded, redirecting and undoable like every merge (see voxmem.entities).
-        row = await self._directory.merge(source, target,
-                                                 evidence={"reason": "merge_users"})
+        # Recorded, redirecting and undoable like every merge (see voxmem.entities). A
+        # write of the guest still queued would be left behind: merge nothing instead.
+        await require_applied(self._writes.wait_applied, "merged")
+        row = await self._directory.merge(source, target, evidence={"reason": "merge_users"})
         return {"itemsMoved": row.items_moved, "mergeId": row.id}
 
     # -- agentic slots -----------------------------------------------------------------------

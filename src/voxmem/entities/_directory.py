@@ -19,7 +19,6 @@ from .._exceptions import BadRequest, NotFound, VoxmemError
 from ..engine._caller_memory import CallerCache
 from ..engine._ids import new_id
 from ..engine._workers import BackgroundWorkers
-from ..engine._write_path import require_applied
 from ..models import Scope, Turn
 from ..store import Store
 from ..store import _entities as ops
@@ -253,16 +252,16 @@ class CallerDirectory:
         async with self._merge_lock:
             if merging:  # ids resolved before the lock: another merge may have moved them
                 target = merge_target(lambda c: self.canonical(*c.caller_key), source, target)
-            await require_applied(self._wait_applied, "merged")  # or nothing changes
             call: tuple[str, float | None] | None = None
             if merging:
-                # Redirect first: a turn saved while the rows move goes to the target.
+                # Redirect first: a turn saved while the rows move is filed under the
+                # target (in the call in progress), not under the id being merged away.
                 self._aliases[source.caller_key] = target.user_id
                 call = self._open_call(source)
                 if call is not None:
                     self._continue_call(target, call, drop=False)
             try:
-                await self._wait_applied(60)  # writes begun while the first wait ran
+                await self._wait_applied(60)
                 row: MergeRow = await self._store.run_entities(
                     source.tenant_id, ops.merge(source, target, self._clock(), new_id("mrg"),
                                                 status, evidence))
@@ -282,8 +281,9 @@ class CallerDirectory:
 
     def _open_call(self, scope: Scope) -> tuple[str, float | None] | None:
         mem = self._callers.peek(scope)
-        return None if mem is None or mem.session_id is None else (
-            mem.session_id, mem.session_started_at)
+        if mem is None or mem.session_id is None:
+            return None
+        return mem.session_id, mem.session_started_at
 
     def _continue_call(self, target: Scope, call: tuple[str, float | None] | None, *,
                        drop: bool) -> None:
