@@ -11,6 +11,7 @@ import sys
 import textwrap
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -363,25 +364,35 @@ async def test_call_starting_while_the_last_facts_are_unapplied_supersedes_them(
     assert len([f for f in history if f.slot_key == "diet"]) == 1
 
 
-async def test_only_a_callers_first_save_asks_the_store_about_turn_ids(
+async def test_only_a_calls_first_save_asks_the_store_about_turn_ids(
         engine: MemoryEngine, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The idempotency check stays off the hot path: one store lookup per caller."""
+    """The idempotency check stays off the hot path: one store lookup per call, made by
+    the save that opened it (a retry after a restart opens a new call)."""
     # A lookup slower than its short deadline is skipped and asked again on the next
     # save (by design); on a loaded machine that would count twice. The count is the
     # subject here, not the deadline.
     monkeypatch.setattr(_write_path, "TURN_LOOKUP_TIMEOUT_S", 60.0)
     s = who(engine)
-    lookups: list[object] = []
-    real_find = engine.store.find_turns
+    lookups: list[str] = []
+    for name in ("find_turns", "recent_sessions"):
+        real = getattr(engine.store, name)
 
-    async def counting_find(*args: object, **kwargs: object) -> dict[str, str]:
-        lookups.append(args)
-        return await real_find(*args, **kwargs)  # type: ignore[arg-type]
+        async def counting(*args: object, _real: Any = real, _name: str = name,
+                           **kwargs: object) -> Any:
+            lookups.append(_name)
+            return await _real(*args, **kwargs)
 
-    engine.store.find_turns = counting_find  # type: ignore[method-assign]
+        setattr(engine.store, name, counting)
     for i in range(20):
         await engine.save_response(s, Caller("u"), user_text=f"turn {i}", assistant_text="ok",
                                    turn_id=f"t-{i}")
+    assert len(lookups) == 1
+    # A call opened explicitly by this process asks nothing.
+    await engine.end_session(s)
+    await engine.start_session(s, Caller("u"), session_id="call-2")
+    for i in range(5):
+        await engine.save_response(s, Caller("u"), user_text=f"again {i}",
+                                   assistant_text="ok", turn_id=f"t-{i}")
     assert len(lookups) == 1
 
 

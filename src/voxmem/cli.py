@@ -425,16 +425,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
         return EXIT_BROKEN_PIPE
-    except (OSError, sqlite3.Error) as exc:
-        where = f" {exc.filename}" if isinstance(exc, OSError) and exc.filename else (
-            " the data directory")
-        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return _fail(f"cannot use{where}: {why} (check that the data directory exists, is "
-                     "a directory and is writable; --data-dir or VOXMEM_DATA_DIR choose "
-                     "another)", exc)
+    except OSError as exc:
+        output = getattr(args, "output", None)
+        if output and exc.filename == output:  # the user's file, not the data directory
+            return _fail(f"cannot write {output}: {exc.strerror or exc}", exc)
+        return _unusable_data_dir(exc)
+    except sqlite3.Error as exc:
+        return _unusable_data_dir(exc)
     except Exception as exc:
         return _fail(f"unexpected {type(exc).__name__}: {exc}", exc)
     return code
+
+
+def _unusable_data_dir(exc: OSError | sqlite3.Error) -> int:
+    where = f" {exc.filename}" if isinstance(exc, OSError) and exc.filename else (
+        " the data directory")
+    why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return _fail(f"cannot use{where}: {why} (check that the data directory exists, is "
+                 "a directory and is writable; --data-dir or VOXMEM_DATA_DIR choose "
+                 "another)", exc)
 
 
 def _fail(message: str, exc: BaseException) -> int:

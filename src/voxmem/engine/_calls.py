@@ -24,7 +24,7 @@ from ..store import (
     SessionStart,
     TurnWrite,
 )
-from ._caller_memory import CallerCache
+from ._caller_memory import CallerCache, CallerMemory
 from ._idempotency import TurnClaims
 from ._ids import new_id
 from ._import import import_history
@@ -78,7 +78,7 @@ class Calls:
             # Another runtime may have served this caller since we cached them: a call
             # starts from the store's current state.
             self._callers.drop(scope)
-            self._writes.turn_claims.unseed(scope)
+            self._writes.turn_claims.unseed_caller(scope)
         mem = self._callers.get(scope)
         if session_id is not None:
             existing = await self._writes.own_session(scope, session_id)
@@ -95,6 +95,7 @@ class Calls:
             metadata=self._redactor.value(metadata or {})))
         mem.session_id = sid
         mem.session_started_at = at
+        self._writes.turn_claims.opened(scope, sid)  # a new call: its turns are all here
         if caller.name:
             mem.name = caller.name
         self._spawn(self._directory.warm(scope))  # for accurate recall
@@ -113,13 +114,24 @@ class Calls:
         sid = session_id or mem.session_id
         if sid is None:
             return None
+        stored = None
+        if sid != mem.session_id:
+            # Not the call this process holds open: answer from the store, never with a
+            # record made up for a call that was never opened or was erased.
+            known, stored = await self._writes.find_session(scope, sid)
+            if known and stored is None:
+                return None
         at = self._clock()
         self._redactor.forget((scope.tenant_id, scope.project_id, sid))
         if report is not None:
+            # Also for a call already ended (by the idle sweep, say): its report still
+            # arrives with the agent's own end.
             await self._writes.write(SessionReport(
                 scope=scope, session_id=sid, report=self._redactor.value(report)))
-        await self._writes.write(SessionEnd(
-            scope=scope, session_id=sid, ended_at=at, reason=reason))
+        if stored is None or stored.ended_at is None:
+            await self._writes.write(SessionEnd(
+                scope=scope, session_id=sid, ended_at=at, reason=reason))
+        self._writes.turn_claims.ended(scope, sid)
         task = self._learn(scope, sid) if learn else None
         # The entity graph is learned from every ended call, also one ended by the idle
         # sweep (which learns facts later, with learn=False here).
@@ -132,6 +144,10 @@ class Calls:
         if wait:
             learning = (await asyncio.shield(task) if task is not None else
                         {"status": "skipped", "facts": [], "error": None})
+        if stored is not None:
+            return dataclasses.replace(stored, ended_at=stored.ended_at or at,
+                                       end_reason=stored.end_reason or reason,
+                                       learning=learning)
         return SessionInfo(id=sid, user_id=scope.user_id, agent_id=scope.agent_id,
                            started_at=started, ended_at=at, end_reason=reason,
                            learning=learning)
@@ -150,8 +166,26 @@ class Calls:
             return await self._save_turn(scope, caller, user_text, assistant_text, None,
                                          tool_calls, metadata, interrupted, created_at,
                                          prepared)
+        # A turn id names a turn of one call, so the call comes first.
+        mem, opened = await self._call_for_save(scope, caller)
+        sid = mem.session_id
+        assert sid is not None
         claims = self._writes.turn_claims
-        key = TurnClaims.key(scope, turn_id)
+        key = TurnClaims.key(scope, sid, turn_id)
+        if claims.lookup(key) is None:
+            first: str | asyncio.Future[str] | None = None
+            if opened:
+                # No call was open: a retry after a restart opens a new call, and the
+                # turn may be in the caller's call that never ended.
+                first = claims.recent(scope, turn_id) or (
+                    await self._writes.turn_of_open_call(scope, sid, turn_id))
+            elif not claims.seeded(scope, sid):
+                await self._writes.seed_turn_ids(scope, sid)
+            if first is not None and claims.lookup(key) is None:
+                if isinstance(first, str):
+                    claims.remember(scope, sid, turn_id, first)
+                    return first
+                return await asyncio.shield(first)
         known = claims.lookup(key)
         if isinstance(known, str):
             return known
@@ -179,29 +213,29 @@ class Calls:
             opening.add_done_callback(lambda _done: self._opening.pop(key, None))
         return await asyncio.shield(opening)
 
+    async def _call_for_save(self, scope: Scope,
+                             caller: Caller) -> tuple[CallerMemory, bool]:
+        """The caller's memory with a call open, and whether this save opened it."""
+        # Not loaded yet: on a shared store, opening the call drops this entry and loads
+        # the caller afresh, so a load started here would read every row for nothing
+        # (and, still running after the drop, race the load that counts).
+        mem = self._callers.get(scope, defer_load=True)
+        if mem.session_id is not None:
+            return self._callers.get(scope), False  # starts a deferred load, if any
+        info = await self._open_call(scope, caller)
+        mem = self._callers.get(scope)  # a shared store starts the call from fresh state
+        if mem.session_id is None:  # another start reset the cache meanwhile
+            mem.session_id, mem.session_started_at = info.id, info.started_at
+        return mem, True
+
     async def _save_turn(
         self, scope: Scope, caller: Caller, user_text: str, assistant_text: str,
         turn_id: str | None, tool_calls: list[dict[str, Any]] | None,
         metadata: dict[str, Any] | None, interrupted: bool, created_at: float | None,
         prepared: TurnText | None = None,
     ) -> str:
-        # Not loaded yet: on a shared store, opening the call drops this entry and loads
-        # the caller afresh, so a load started here would read every row for nothing
-        # (and, still running after the drop, race the load that counts).
-        mem = self._callers.get(scope, defer_load=True)
-        if mem.session_id is None:
-            info = await self._open_call(scope, caller)
-            mem = self._callers.get(scope)  # a shared store starts the call from fresh state
-            if mem.session_id is None:  # another start reset the cache meanwhile
-                mem.session_id, mem.session_started_at = info.id, info.started_at
-        else:
-            mem = self._callers.get(scope)  # starts the load a preload deferred, if any
+        mem, _opened = await self._call_for_save(scope, caller)
         assert mem.session_id is not None
-        if turn_id is not None and not self._writes.turn_claims.seeded(scope):
-            # After the call is open: on a shared store opening it resets what is known.
-            first = await self._writes.seed_turn_ids(scope, turn_id)
-            if first is not None:
-                return first  # stored before this process knew of it (a restart between)
         session_id = mem.session_id
         if prepared is None and self._moved(scope) is None:
             # Before the move check below: from there to the journal append there is no

@@ -67,7 +67,7 @@ from ._second import SecondVectors, fusion_name, rank_params
 from ._topic import topic_model
 from ._traces import RecallTraceLog
 from ._workers import BackgroundWorkers
-from ._write_path import WritePath
+from ._write_path import WritePath, require_applied
 
 __all__ = ["MemoryEngine", "new_id"]
 
@@ -435,9 +435,9 @@ class MemoryEngine:
     async def merge_callers(self, source: Scope, target: Scope, *, reason: str,
                             status: str = "merged") -> dict[str, Any]:
         """Merge (or propose merging) ``source`` into ``target``, undoably."""
-        row = await self.directory.merge(source, target, evidence={"reason": reason},
-                                         status=status)
-        return row.to_dict()
+        await require_applied(self.writes.wait_applied, "merged")  # or strand queued writes
+        return (await self.directory.merge(source, target, evidence={"reason": reason},
+                                           status=status)).to_dict()
 
     async def unmerge_callers(self, scope: Scope, merge_id: str) -> dict[str, Any]:
         """Undo a merge: both callers get back exactly what they had."""

@@ -33,12 +33,15 @@ async def import_history(writes: WritePath, callers: CallerCache, redactor: Reda
                                       else new_id("turn"))
                  for i, t in enumerate(session["turns"])]
                 for sid, session in zip(sids, sessions, strict=True)]
-    flat = [tid for ids in turn_ids for tid in ids]
-    known = await writes.stored_turn_ids(scope, flat)
-    for tid in flat:
-        claimed = writes.turn_claims.lookup(TurnClaims.key(scope, tid))
-        if isinstance(claimed, str):
-            known.setdefault(tid, claimed)
+    # Keyed by (call, turn id): calls that number their turns alike keep every turn.
+    known: dict[tuple[str, str], str] = {}
+    for sid, ids in zip(sids, turn_ids, strict=True):
+        for tid, event_id in (await writes.stored_turn_ids(scope, sid, ids)).items():
+            known[(sid, tid)] = event_id
+        for tid in ids:
+            claimed = writes.turn_claims.lookup(TurnClaims.key(scope, sid, tid))
+            if isinstance(claimed, str):
+                known.setdefault((sid, tid), claimed)
     records: list[dict[str, Any]] = []
     new_turns: list[Turn] = []
     for sid, session, ids in zip(sids, sessions, turn_ids, strict=True):
@@ -48,7 +51,7 @@ async def import_history(writes: WritePath, callers: CallerCache, redactor: Reda
             caller_metadata=redactor.value(caller.metadata),
             metadata=redactor.value({**(session.get("metadata") or {}), "imported": True}))))
         for t, tid in zip(session["turns"], ids, strict=True):
-            if tid in known:
+            if (sid, tid) in known:
                 continue
             clean = redactor.turn((scope.tenant_id, scope.project_id, sid),
                                          user_text=t.get("userText", ""),
@@ -58,7 +61,7 @@ async def import_history(writes: WritePath, callers: CallerCache, redactor: Reda
                         user_text=clean.user_text, assistant_text=clean.assistant_text,
                         created_at=float(t.get("createdAt", started)),
                         agent_id=scope.agent_id, metadata=clean.metadata)
-            known[tid] = turn.event_id
+            known[(sid, tid)] = turn.event_id
             records.append(encode_record(TurnWrite(scope=scope, turn=turn)))
             new_turns.append(turn)
         redactor.forget((scope.tenant_id, scope.project_id, sid))
@@ -74,7 +77,7 @@ async def import_history(writes: WritePath, callers: CallerCache, redactor: Reda
     first_row = mem.index.rows
     for turn in new_turns:
         mem.add_turn(turn)
-        writes.turn_claims.remember(scope, turn.turn_id, turn.event_id)
+        writes.turn_claims.remember(scope, turn.session_id, turn.turn_id, turn.event_id)
     # Thousands of turns at once: their ranking-feature tokens are read now, off the
     # event loop, not one candidate at a time on the next searches.
     callers.prime_added(mem, first_row)

@@ -21,7 +21,7 @@ from ..store import ItemDelete, Store, encode_record
 from ._caller_memory import CallerCache
 from ._learning import Learner
 from ._policy import Policy
-from ._write_path import WritePath
+from ._write_path import WritePath, require_applied
 
 __all__ = ["Lifecycle", "Policy", "slot_key"]
 
@@ -76,7 +76,7 @@ class Lifecycle:
         """Erase the caller everywhere: rows, search indexes, journal, caches."""
         # Learning still running from one of the caller's calls writes nothing afterwards.
         async with self._callers.erasures.erasing(scope):
-            await self._writes.wait_applied(60)
+            await require_applied(self._writes.wait_applied, "erased")
             counts = await self._store.forget_caller(scope)
             counts["journalRecords"] = await self._writes.erase_caller(scope)
             self._callers.drop(scope)
@@ -85,9 +85,10 @@ class Lifecycle:
 
     async def merge_users(self, source: Scope, target: Scope) -> dict[str, Any]:
         """Move everything of one caller (a guest) to another (the account)."""
-        # Recorded, redirecting and undoable like every merge (see voxmem.entities).
-        row = await self._directory.merge(source, target,
-                                                 evidence={"reason": "merge_users"})
+        # Recorded, redirecting and undoable like every merge (see voxmem.entities). A
+        # write of the guest still queued would be left behind: merge nothing instead.
+        await require_applied(self._writes.wait_applied, "merged")
+        row = await self._directory.merge(source, target, evidence={"reason": "merge_users"})
         return {"itemsMoved": row.items_moved, "mergeId": row.id}
 
     # -- agentic slots -----------------------------------------------------------------------

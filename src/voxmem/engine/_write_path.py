@@ -14,10 +14,10 @@ import collections
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
-from .._exceptions import IdentityMismatch, VoxmemError
+from .._exceptions import IdentityMismatch, StoreUnavailable, VoxmemError
 from ..journal import Journal
 from ..models import Scope, SessionInfo
 from ..store import JournalWrite, Store, encode_record
@@ -25,7 +25,7 @@ from ._applier import Applier, scope_from_record, scope_to_record
 from ._idempotency import TURN_RETRY_WINDOW_S, TurnClaims
 from ._pending import PendingWrites
 
-__all__ = ["WritePath"]
+__all__ = ["CATCH_UP_S", "WritePath", "require_applied"]
 
 log = logging.getLogger("voxmem.engine")
 
@@ -34,6 +34,20 @@ SESSION_OWNERS_KEPT = 100_000
 #: Past it (an outage, a queue) the save goes ahead: the store's insert skips a turn id
 #: it already holds, so durability never waits on this lookup.
 TURN_LOOKUP_TIMEOUT_S = 0.2
+#: How long an erasure or a merge waits for the writes before it to reach the store.
+CATCH_UP_S = 60.0
+#: How long ``end_session`` of a call this process does not hold waits for the store.
+SESSION_LOOKUP_TIMEOUT_S = 10.0
+
+
+async def require_applied(wait_applied: Callable[[float | None], Awaitable[bool]],
+                          undone: str) -> None:
+    """Wait until every write begun so far is in the store, or raise ``store.unavailable``
+    (nothing was ``undone``): an erasure or merge that went ahead would have a queued
+    write land after it, bringing an erased caller back or stranding a merged one's."""
+    if not await wait_applied(CATCH_UP_S):
+        raise StoreUnavailable(f"the store has not caught up with earlier writes; nothing "
+                               f"was {undone}, retry", retryable=True)
 
 
 class WritePath:
@@ -81,14 +95,20 @@ class WritePath:
         self.journal.drop_applied(applied)
 
     def _remember_turn_id(self, record: dict[str, Any]) -> None:
-        """Replayed turns are not in the store yet: their turn ids must still dedupe."""
-        if record.get("type") != "turn":
+        """Replayed turns are not in the store yet: their turn ids must still dedupe
+        (and a replayed end says a later call's turn ids are new turns)."""
+        kind = record.get("type")
+        if kind not in ("turn", "session_end"):
             return
         try:
+            scope = scope_from_record(record["scope"])
+            if kind == "session_end":
+                self.turn_claims.ended(scope, record["sessionId"])
+                return
             turn = record["turn"]
             if turn.get("turnId"):
-                self.turn_claims.remember(scope_from_record(record["scope"]),
-                                           turn["turnId"], turn["eventId"])
+                self.turn_claims.remember(scope, turn["sessionId"], turn["turnId"],
+                                          turn["eventId"])
         except (KeyError, TypeError, AttributeError):
             pass  # malformed: the applier quarantines it
 
@@ -247,28 +267,65 @@ class WritePath:
             raise IdentityMismatch(f"session {session_id!r} belongs to another caller",
                                    details={"sessionId": session_id})
 
+    async def find_session(self, scope: Scope, session_id: str) -> tuple[bool, SessionInfo | None]:
+        """Whether the store can tell, and the call ``session_id`` as it holds it.
+
+        A call still on its way from the journal (claimed here, or replayed at start) is
+        waited for, so None with ``True`` means no such call was ever stored or it was
+        erased; ``False`` means the store did not catch up in time.
+        """
+        key = (scope.tenant_id, scope.project_id, session_id)
+        existing = await self._store.get_session(*key)
+        if existing is None and (key in self._session_owners or self.applier.backlog
+                                 or self._writing):
+            if not await self.wait_applied(SESSION_LOOKUP_TIMEOUT_S):
+                return False, None
+            existing = await self._store.get_session(*key)
+        return True, existing
+
     # -- turn ids -------------------------------------------------------------------------
-    async def seed_turn_ids(self, scope: Scope, turn_id: str) -> str | None:
-        """Learn the caller's recent stored turn ids (once per caller per process); the
-        event id ``turn_id`` was stored under, if it was."""
+    async def seed_turn_ids(self, scope: Scope, session_id: str) -> None:
+        """Learn a call's recent stored turn ids (once per call per process, for a call
+        this process did not open)."""
         if self.applier.last_error is not None:
-            return None  # the store is failing: do not make a save wait to find that out
+            return  # the store is failing: do not make a save wait to find that out
         try:
             found = await asyncio.wait_for(self._store.find_turns(
-                scope, [turn_id], since=self._clock() - TURN_RETRY_WINDOW_S),
-                TURN_LOOKUP_TIMEOUT_S)
+                scope, [], since=self._clock() - TURN_RETRY_WINDOW_S,
+                session_id=session_id), TURN_LOOKUP_TIMEOUT_S)
         except (TimeoutError, VoxmemError) as exc:
             log.debug("turn id lookup skipped (%s); the store's insert dedupes", exc)
+            return
+        self.turn_claims.seed(scope, session_id, found)
+
+    async def turn_of_open_call(self, scope: Scope, session_id: str,
+                                turn_id: str) -> str | None:
+        """The event id ``turn_id`` has in the caller's latest other call, if that call
+        never ended (a save retried after a restart opened ``session_id`` anew)."""
+        if self.applier.last_error is not None:
             return None
-        self.turn_claims.seed(scope, found)
+        try:
+            calls = await asyncio.wait_for(self._store.recent_sessions(scope, 2),
+                                           TURN_LOOKUP_TIMEOUT_S)
+            earlier = [c for c in calls if c.id != session_id][:1]
+            if not earlier or earlier[0].ended_at is not None:
+                return None
+            found = await asyncio.wait_for(self._store.find_turns(
+                scope, [turn_id], session_id=earlier[0].id), TURN_LOOKUP_TIMEOUT_S)
+        except (TimeoutError, VoxmemError) as exc:
+            log.debug("turn id lookup skipped (%s)", exc)
+            return None
         return found.get(turn_id)
 
-    async def stored_turn_ids(self, scope: Scope, turn_ids: list[str]) -> dict[str, str]:
-        """Event ids of turn ids the store holds; {} when it cannot tell in time."""
+    async def stored_turn_ids(self, scope: Scope, session_id: str,
+                              turn_ids: list[str]) -> dict[str, str]:
+        """Event ids of the call's turn ids the store holds; {} when it cannot tell in
+        time."""
         if self.applier.last_error is not None:
             return {}  # the store is failing: do not make a save wait to find that out
         try:
-            return await asyncio.wait_for(self._store.find_turns(scope, turn_ids),
+            return await asyncio.wait_for(self._store.find_turns(scope, turn_ids,
+                                                                 session_id=session_id),
                                           TURN_LOOKUP_TIMEOUT_S * max(1, len(turn_ids) // 500))
         except (TimeoutError, VoxmemError) as exc:
             log.debug("turn id lookup skipped (%s); the store's insert dedupes", exc)

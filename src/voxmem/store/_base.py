@@ -266,9 +266,11 @@ class Store(Protocol):
         ...
 
     async def find_turns(self, scope: Scope, turn_ids: Sequence[str], *,
-                         since: float | None = None) -> dict[str, str]:
-        """Event ids of the caller's stored turns, by ``turn_id`` (the idempotency key):
-        those named in ``turn_ids``, plus every turn created at or after ``since``."""
+                         since: float | None = None,
+                         session_id: str | None = None) -> dict[str, str]:
+        """Event ids of the caller's stored turns, by ``turn_id`` (the idempotency key
+        within a call): those named in ``turn_ids``, plus every turn created at or after
+        ``since``; only the call ``session_id``'s when given."""
         ...
 
     async def set_embeddings(

@@ -162,25 +162,27 @@ async def _insert_turns(cur: Cursor, tenant: _Tenant, batch: WriteBatch) -> None
 
 async def _turns_not_stored(cur: Cursor, tenant_id: str,
                             turns: list[TurnWrite]) -> list[TurnWrite]:
-    """``turns`` minus those whose turn id their caller already has stored.
+    """``turns`` minus those whose turn id their call already has stored.
 
     The engine answers a retried turn id with the first event id; this catches the rest
     (a retry while the store could not be asked, two writers racing).
     """
-    keys = list({(*w.scope.caller_key[1:], w.turn.turn_id) for w in turns})
+    keys = list({(*w.scope.caller_key[1:], w.turn.turn_id, w.turn.session_id)
+                 for w in turns})
     # Joined on the whole key so the lookup uses the (caller, turn_id) index.
     await cur.execute(
-        "SELECT i.project_id, i.space, i.user_id, i.turn_id, i.id FROM items i"
-        " JOIN unnest(%s::text[], %s::text[], %s::text[], %s::text[]) AS k(p, sp, u, tid)"
-        " ON i.project_id = k.p AND i.space = k.sp AND i.user_id = k.u AND i.turn_id = k.tid"
+        "SELECT i.project_id, i.space, i.user_id, i.turn_id, i.session_id, i.id FROM items i"
+        " JOIN unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[])"
+        " AS k(p, sp, u, tid, sid) ON i.project_id = k.p AND i.space = k.sp"
+        " AND i.user_id = k.u AND i.turn_id = k.tid AND i.session_id = k.sid"
         " WHERE i.tenant_id = %s AND i.kind = 'turn'",
         ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
-         [k[3] for k in keys], tenant_id))
-    stored = {tuple(r[:4]): r[4] for r in await cur.fetchall()}
+         [k[3] for k in keys], [k[4] for k in keys], tenant_id))
+    stored = {tuple(r[:5]): r[5] for r in await cur.fetchall()}
     out: list[TurnWrite] = []
     for w in turns:
         _t, p, sp, u = w.scope.caller_key
-        key = (p, sp, u, w.turn.turn_id)
+        key = (p, sp, u, w.turn.turn_id, w.turn.session_id)
         if stored.setdefault(key, w.turn.event_id) == w.turn.event_id:
             out.append(w)
     return out

@@ -20,12 +20,12 @@ from ._keys import search_key
 __all__ = ["apply_batch", "quarantine_record", "write_documents"]
 
 _TURN_STORED = (f"SELECT id FROM items WHERE {sql.CALLER} AND kind = 'turn' AND turn_id = ?"
-                " LIMIT 1")
+                " AND session_id = ? LIMIT 1")
 _MOVE_POSITION = "UPDATE journal_state SET applied_seq = MAX(applied_seq, ?) WHERE id = 1"
 
 
 def _turns_not_stored(conn: sqlite3.Connection, batch: WriteBatch) -> list[TurnWrite]:
-    """The batch's turns minus those whose turn id the caller already has stored.
+    """The batch's turns minus those whose turn id their call already has stored.
 
     The engine answers a retried turn id with the first event id; this catches the rest
     (a retry while the store could not be asked, two writers racing).
@@ -33,7 +33,7 @@ def _turns_not_stored(conn: sqlite3.Connection, batch: WriteBatch) -> list[TurnW
     out: list[TurnWrite] = []
     seen: set[tuple[str, ...]] = set()
     for w in batch.turns:
-        key = (*w.scope.caller_key, w.turn.turn_id)
+        key = (*w.scope.caller_key, w.turn.turn_id, w.turn.session_id)
         if key in seen:
             continue
         seen.add(key)

@@ -111,6 +111,7 @@ _ERRORS = POSTGRES_ERRORS
 # Postgres-only statements, written in the shared spelling and translated once.
 _FIND_TURNS = sql.for_postgres(
     f"SELECT turn_id, id FROM items WHERE {sql.CALLER} AND kind = 'turn'"
+    " AND (?::text IS NULL OR session_id = ?)"
     " AND (turn_id = ANY(?) OR created_at >= ?) ORDER BY created_at DESC")
 
 
@@ -339,12 +340,13 @@ class PostgresStore(PostgresConsole, PostgresOrg, PostgresLifecycle):
         return found[0] if found else None
 
     async def find_turns(self, scope: Scope, turn_ids: Sequence[str], *,
-                         since: float | None = None) -> dict[str, str]:
+                         since: float | None = None,
+                         session_id: str | None = None) -> dict[str, str]:
         if not turn_ids and since is None:
             return {}
         found = await self._fetch(
             scope.tenant_id, _FIND_TURNS,
-            (*scope.caller_key, list(dict.fromkeys(turn_ids)),
+            (*scope.caller_key, session_id, session_id, list(dict.fromkeys(turn_ids)),
              float("inf") if since is None else since))
         return {r[0]: r[1] for r in found}  # the oldest copy wins if there are several
 

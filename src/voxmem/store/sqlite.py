@@ -53,10 +53,11 @@ _NO_LIMIT = -1
 
 _ERRORS = DatabaseErrors(sqlite3.Error, poison=(sqlite3.IntegrityError, sqlite3.DataError))
 
+_IN_CALL = "(? IS NULL OR session_id = ?)"
 _TURNS_SINCE = (f"SELECT turn_id, id FROM items WHERE {sql.CALLER} AND kind = 'turn'"
-                " AND created_at >= ? ORDER BY created_at DESC")
+                f" AND {_IN_CALL} AND created_at >= ? ORDER BY created_at DESC")
 _TURNS_NAMED = (f"SELECT turn_id, id FROM items WHERE {sql.CALLER} AND kind = 'turn'"
-                " AND turn_id IN ({marks}) ORDER BY created_at DESC")
+                f" AND {_IN_CALL} AND turn_id IN ({{marks}}) ORDER BY created_at DESC")
 
 
 class SQLiteStore(SQLiteConsole, SQLiteOrg, SQLiteLifecycle):
@@ -188,18 +189,20 @@ class SQLiteStore(SQLiteConsole, SQLiteOrg, SQLiteLifecycle):
         return await self._write(run)
 
     async def find_turns(self, scope: Scope, turn_ids: Sequence[str], *,
-                         since: float | None = None) -> dict[str, str]:
+                         since: float | None = None,
+                         session_id: str | None = None) -> dict[str, str]:
         ids = list(dict.fromkeys(turn_ids))
+        where = (*scope.caller_key, session_id, session_id)
 
         def run(conn: sqlite3.Connection) -> dict[str, str]:
             found: dict[str, str] = {}
             if since is not None:
-                for row in conn.execute(_TURNS_SINCE, (*scope.caller_key, since)):
+                for row in conn.execute(_TURNS_SINCE, (*where, since)):
                     found[row[0]] = row[1]
             for start in range(0, len(ids), _MAX_PARAMS):
                 part = ids[start:start + _MAX_PARAMS]
                 for row in conn.execute(_TURNS_NAMED.format(marks=",".join("?" * len(part))),
-                                        (*scope.caller_key, *part)):
+                                        (*where, *part)):
                     found[row[0]] = row[1]  # the oldest copy wins if there are several
             return found
 

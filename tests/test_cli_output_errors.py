@@ -1,0 +1,28 @@
+"""A CLI output file that cannot be written is named as such, not blamed on the data
+directory (found probing ``voxmem memories export -o`` into a folder that is not there:
+the one-line error told the user to check the data directory, which was fine)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from voxmem.cli import main
+
+
+def test_an_unwritable_output_file_is_named_without_blaming_the_data_directory(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VOXMEM_EMBEDDER", "hashing")
+    data = tmp_path / "data"
+    assert main(["memories", "list", "--embedded", "--data-dir", str(data),
+                 "--project", "p", "--user", "ann"]) == 0
+    capsys.readouterr()
+    target = tmp_path / "no-such-folder" / "ann.jsonl"
+    code = main(["memories", "export", "--embedded", "--data-dir", str(data),
+                 "--project", "p", "--user", "ann", "-o", str(target)])
+    assert code != 0
+    [line] = [x for x in capsys.readouterr().err.splitlines() if x.strip()]
+    assert line.startswith("voxmem: cannot write ") and str(target) in line
+    assert "data directory" not in line and "DATA_DIR" not in line
