@@ -262,6 +262,19 @@ describe("caller identity", () => {
     assert.equal(resolveCaller({ jobMetadata: "not json" }).anonymous, true);
   });
 
+  test("a SIP caller who withholds their number is anonymous, not everyone's sip_anonymous", () => {
+    for (const number of ["anonymous", "Restricted", "unknown", "Private", ""]) {
+      const withheld = { identity: "sip_anonymous", kind: 3, attributes: { "sip.phoneNumber": number } };
+      assert.equal(resolveCaller({ room: room(withheld) }).anonymous, true, number);
+      const supervisor = { identity: "dana", kind: 0, attributes: {} };
+      assert.equal(resolveCaller({ room: room(withheld, supervisor) }).anonymous, true, number);
+      assert.equal(resolveCaller({ jobMetadata: '{"user_id": "u-9"}', room: room(withheld) }).userId, "u-9");
+    }
+    // A number that is there but cannot be completed still names one line.
+    const national = { identity: "sip_5105550100", kind: 3, attributes: { "sip.phoneNumber": "5105550100" } };
+    assert.equal(resolveCaller({ room: room(national) }).userId, "sip_5105550100");
+  });
+
   test("a SIP caller whose number is linked to an account is that account's caller", async () => {
     const client = newClient();
     await client.linkIdentifier("phone", "+15105550177", { user: { id: "acct-9" } });

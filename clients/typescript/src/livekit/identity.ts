@@ -175,16 +175,21 @@ function isCaller(participant: ParticipantLike, localIdentity: string | undefine
   return CALLER_KINDS.has(participant.kind ?? PARTICIPANT_KIND_STANDARD);
 }
 
-/** The caller among `participants`: a SIP caller's phone first, else a person's identity. */
+/**
+ * The caller among `participants`: a SIP caller's phone first, else a person's identity;
+ * `undefined` when nobody is a person or a SIP caller withholds their number.
+ */
 export function callerFromParticipants(
   participants: Iterable<ParticipantLike>,
   options: { localIdentity?: string; defaultCountryCode?: string } = {},
 ): CallerIdentity | undefined {
   const people = [...participants].filter((p) => isCaller(p, options.localIdentity));
+  let withheld = false;
   for (const person of people) {
     if (person.kind !== PARTICIPANT_KIND_SIP) continue;
     const attributes = person.attributes ?? {};
-    const phone = normalizeE164(attributes[SIP_PHONE_ATTRIBUTE], options.defaultCountryCode);
+    const raw = attributes[SIP_PHONE_ATTRIBUTE];
+    const phone = normalizeE164(raw, options.defaultCountryCode);
     if (phone !== undefined) {
       return new CallerIdentity(phone, "sip", {
         phone,
@@ -192,7 +197,13 @@ export function callerFromParticipants(
         sipCallId: attributes[SIP_CALL_ID_ATTRIBUTE] || undefined,
       });
     }
+    // A number attribute without a digit ("anonymous", "Restricted", ""): withheld.
+    withheld ||= typeof raw === "string" && !/\d/.test(raw);
   }
+  // A SIP caller who withholds their number has no stable id: their participant identity
+  // ("sip_anonymous") is the same for every such caller, and taking it (or another person
+  // in the room) would show one stranger another's memory.
+  if (withheld) return undefined;
   const person = people[0];
   if (person === undefined) return undefined;
   return new CallerIdentity(person.identity, "participant", {
