@@ -144,8 +144,9 @@ async def test_cross_tenant_identifiers_never_link(engine: MemoryEngine) -> None
     assert await engine.directory.find(other, "510 555 0100") == [
         {"userId": "+15105550100", "kind": "phone", "value": "+15105550100", "source": "sip",
          "strength": 1.0}]
-    row = await engine.directory.merge(who(engine, "guest", tenant="acme"), acme,
-                                       evidence={"reason": "test"})
+    guest = who(engine, "guest", tenant="acme")
+    await engine.directory.link(guest, "email", "guest@example.com")  # a merge needs a caller
+    row = await engine.directory.merge(guest, acme, evidence={"reason": "test"})
     assert await engine.directory.merges(other, None) == []
     with pytest.raises(NotFound):
         await engine.directory.unmerge(other, row.id)
@@ -203,6 +204,7 @@ async def test_propose_mode_records_without_moving(settings: Any) -> None:
 async def test_merges_survive_a_restart(settings: Any) -> None:
     eng = MemoryEngine(settings)
     await eng.start()
+    await eng.directory.link(who(eng, "guest"), "email", "guest@example.com")
     await eng.directory.merge(who(eng, "guest"), who(eng, "acct"), evidence={"reason": "t"})
     await eng.close()
     eng = MemoryEngine(settings)

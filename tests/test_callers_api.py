@@ -81,11 +81,15 @@ async def test_rest_round_trip(http: httpx.AsyncClient) -> None:
                         {"kind": "phone", "value": "+44 20 7946 0018", "source": "sip"}],
         "default_user_id": "+442079460018"})
     assert again["userId"] == "ann" and again["linked"]
+    # An id that names nobody is not merged (it would redirect a stranger's later calls).
+    await call(http, "merge_callers", {"from_id": "guest-1", "to_id": "ann"}, status=404)
+    await call(http, "link_identifier", {"user": {"id": "guest-1"}, "kind": "account",
+                                         "value": "ACC-7"})
     merged = await call(http, "merge_callers", {"from_id": "guest-1", "to_id": "ann",
                                                 "reason": "signed in"})
     assert merged["status"] == "merged"
     shown = await call(http, "show_caller", {"user": {"id": "ann"}})
-    assert {i["kind"] for i in shown["identifiers"]} == {"phone", "email", "name"}
+    assert {i["kind"] for i in shown["identifiers"]} == {"phone", "email", "name", "account"}
     assert [m["mergeId"] for m in await call(http, "list_merges", {"user_id": "ann"})] == [
         merged["mergeId"]]
     undone = await call(http, "unmerge_callers", {"merge_id": merged["mergeId"]})

@@ -111,11 +111,25 @@ def test_sip_phone_number_comes_before_participant_identity() -> None:
     assert identity.sip_call_id == "SCL_abc123"
 
 
-def test_sip_participant_without_a_usable_number_falls_back_to_identity() -> None:
-    anonymous_sip = FakeParticipant("sip_anonymous", kind=Kind.PARTICIPANT_KIND_SIP,
-                                    attributes={"sip.phoneNumber": "anonymous"})
-    identity = resolve_caller(room=room(anonymous_sip))
-    assert identity.source == "participant" and identity.user_id == "sip_anonymous"
+def test_sip_participant_whose_number_cannot_be_completed_falls_back_to_identity() -> None:
+    national = FakeParticipant("sip_5105550100", kind=Kind.PARTICIPANT_KIND_SIP,
+                               attributes={"sip.phoneNumber": "5105550100"})
+    identity = resolve_caller(room=room(national))
+    assert identity.source == "participant" and identity.user_id == "sip_5105550100"
+
+
+@pytest.mark.parametrize("number", ["anonymous", "Restricted", "unknown", "Private", ""])
+def test_a_sip_caller_who_withholds_their_number_is_anonymous(number: str) -> None:
+    # Every such caller has the same participant identity: taking it as the caller's id
+    # filed strangers under one caller, each recalling the others' calls.
+    withheld = FakeParticipant("sip_anonymous", kind=Kind.PARTICIPANT_KIND_SIP,
+                               attributes={"sip.phoneNumber": number, "sip.callID": "SCL_1"})
+    assert resolve_caller(room=room(withheld)).anonymous
+    # Nor does someone else in the room (a supervisor listening in) become the caller.
+    assert resolve_caller(room=room(withheld, WEB_CALLER)).anonymous
+    # The app's own id for the caller still wins.
+    assert resolve_caller(job_metadata='{"user_id": "u-9"}',
+                          room=room(withheld)).user_id == "u-9"
 
 
 def test_the_agents_own_identity_is_never_the_caller() -> None:

@@ -262,6 +262,41 @@ describe("caller identity", () => {
     assert.equal(resolveCaller({ jobMetadata: "not json" }).anonymous, true);
   });
 
+  test("a SIP caller who withholds their number is anonymous, not everyone's sip_anonymous", () => {
+    for (const number of ["anonymous", "Restricted", "unknown", "Private", ""]) {
+      const withheld = { identity: "sip_anonymous", kind: 3, attributes: { "sip.phoneNumber": number } };
+      assert.equal(resolveCaller({ room: room(withheld) }).anonymous, true, number);
+      const supervisor = { identity: "dana", kind: 0, attributes: {} };
+      assert.equal(resolveCaller({ room: room(withheld, supervisor) }).anonymous, true, number);
+      assert.equal(resolveCaller({ jobMetadata: '{"user_id": "u-9"}', room: room(withheld) }).userId, "u-9");
+    }
+    // A number that is there but cannot be completed still names one line.
+    const national = { identity: "sip_5105550100", kind: 3, attributes: { "sip.phoneNumber": "5105550100" } };
+    assert.equal(resolveCaller({ room: room(national) }).userId, "sip_5105550100");
+  });
+
+  test("a phone number gets the id the runtime (Python) gives it, whatever its format", async () => {
+    // A Node worker and a Python worker on one runtime must file one caller under one id;
+    // the hand-written normaliser made "+44 (0)20 ..." a different, wrong number.
+    const client = newClient();
+    const formats = [
+      ["+44 (0)20 7946 0018"], ["+49 (0)30 1234567"], ["+33 (0)1 23 45 67 89"], ["tel:+1-510-555-0142"],
+      ["011 44 20 7946 0019", "1"], ["+1 (510) 555-01000"], ["+15105550100;ext=1"], ["+1 510 555 0100 ext. 23"],
+      ["+999 1234567"], ["0044 20 7946 0017"], ["+7 495 123-45-67"],
+    ];
+    for (const [i, [raw, countryCode]] of formats.entries()) {
+      const user = { id: `fmt-${i}` };
+      let stored;
+      try {
+        await client.linkIdentifier("phone", raw, { user });
+        stored = (await client.showCaller({ user })).identifiers[0].value;
+      } catch (error) {
+        assert.equal(error.code, "bad_request", raw);
+      }
+      assert.equal(normalizeE164(raw, countryCode), stored, raw);
+    }
+  });
+
   test("a SIP caller whose number is linked to an account is that account's caller", async () => {
     const client = newClient();
     await client.linkIdentifier("phone", "+15105550177", { user: { id: "acct-9" } });

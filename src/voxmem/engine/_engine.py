@@ -146,7 +146,7 @@ class MemoryEngine:
                                    context_char_budget=s.context_char_budget, clock=clock)
         # -- lifecycle and reads --------------------------------------------------------
         self.lifecycle = Lifecycle(self.store, self.writes, self.callers, self.directory,
-                                   self.learner, self.sensitive_policy, clock)
+                                   self.learner, self.traces, self.sensitive_policy, clock)
         self.maintenance = Maintenance(
             self.store, self.callers, self._end_idle_call, self.learner.learn,
             MaintenanceSettings(interval_s=s.maintenance_interval_s,

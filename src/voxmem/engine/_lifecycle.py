@@ -18,9 +18,11 @@ from ..extraction import ExtractedFact, SensitivePolicy, is_sensitive
 from ..extraction._select import ALLERGY_FACT
 from ..models import Scope
 from ..store import ItemDelete, Store, encode_record
+from ..store import _entities as entity_ops
 from ._caller_memory import CallerCache
 from ._learning import Learner
 from ._policy import Policy
+from ._traces import RecallTraceLog
 from ._write_path import WritePath, require_applied
 
 __all__ = ["Lifecycle", "Policy", "slot_key"]
@@ -41,14 +43,15 @@ class Lifecycle:
     """Deletion, erasure, merges and agentic slots of callers' memories.
 
     Given the store, the write path (appends, erasing the journal), the caller cache,
-    the caller directory (merges, identifiers), the learner (slots are facts) and the
-    sensitive-data policy.
+    the caller directory (merges, identifiers), the learner (slots are facts), the recall
+    trace log (erased with the caller) and the sensitive-data policy.
     """
 
     def __init__(self, store: Store, writes: WritePath, callers: CallerCache,
-                 directory: CallerDirectory, learner: Learner,
+                 directory: CallerDirectory, learner: Learner, traces: RecallTraceLog,
                  sensitive: SensitivePolicy, clock: Callable[[], float]) -> None:
         self._store = store
+        self._traces = traces
         self._writes = writes
         self._callers = callers
         self._directory = directory
@@ -73,9 +76,38 @@ class Lifecycle:
         return {"deleted": memory_id}
 
     async def forget_user(self, scope: Scope) -> dict[str, int]:
-        """Erase the caller everywhere: rows, search indexes, journal, caches."""
-        # Learning still running from one of the caller's calls writes nothing afterwards.
-        async with self._callers.erasures.erasing(scope):
+        """Erase the caller everywhere: rows, search indexes, journal, caches.
+
+        Callers merged into this one are erased too: their journal records, recall traces
+        and the undo records of their merges still hold what they said.
+        """
+        counts: dict[str, int] = {}
+        for erased in [scope, *await self._merged_into(scope)]:
+            for key, n in (await self._erase(erased)).items():
+                counts[key] = counts.get(key, 0) + n
+        return counts
+
+    async def _merged_into(self, scope: Scope) -> list[Scope]:
+        """The callers merged (in force) into ``scope``'s caller, down every chain."""
+        found: list[Scope] = []
+        frontier, seen = [scope.user_id], {scope.user_id}
+        while frontier:
+            user_id = frontier.pop()
+            rows = await self._store.run_entities(
+                scope.tenant_id, entity_ops.list_merges(scope, user_id), write=False)
+            for row in rows:
+                if row.status == "merged" and row.to_user == user_id \
+                        and row.from_user not in seen:
+                    seen.add(row.from_user)
+                    frontier.append(row.from_user)
+                    found.append(dataclasses.replace(scope, user_id=row.from_user))
+        return found
+
+    async def _erase(self, scope: Scope) -> dict[str, int]:
+        # Learning still running from one of the caller's calls writes nothing afterwards,
+        # and a recall still queued for the trace log is dropped, not stored after the rows
+        # are gone.
+        async with self._callers.erasures.erasing(scope), self._traces.withheld(scope):
             await require_applied(self._writes.wait_applied, "erased")
             counts = await self._store.forget_caller(scope)
             counts["journalRecords"] = await self._writes.erase_caller(scope)

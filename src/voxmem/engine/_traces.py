@@ -14,7 +14,7 @@ import collections
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from .._exceptions import VoxmemError
@@ -88,6 +88,22 @@ class RecallTraceLog:
             except VoxmemError as exc:
                 log.warning("storing %d recall traces failed (%s); they are dropped",
                             len(rows), exc)
+
+    @contextlib.asynccontextmanager
+    async def withheld(self, scope: Scope) -> AsyncIterator[None]:
+        """Store no traces while ``scope``'s caller is erased, and drop theirs still queued.
+
+        A batch being written finishes first, so the erasure that follows removes it.
+        """
+        async with self._lock:
+            self._discard(scope)
+            yield
+            self._discard(scope)  # recalls that arrived during the erasure
+
+    def _discard(self, scope: Scope) -> None:
+        kept = [item for item in self._pending if item[0].caller_key != scope.caller_key]
+        self._pending.clear()
+        self._pending.extend(kept)
 
     def _row(self, scope: Scope, session_id: str | None, at: float, query: str,
              result: SearchResult) -> RecallTraceRow:

@@ -213,6 +213,11 @@ def _is_caller(participant: ParticipantLike, local_identity: str | None) -> bool
     return participant.kind in CALLER_PARTICIPANT_KINDS
 
 
+def _withheld(number: str | None) -> bool:
+    """A SIP number attribute that names no number ("anonymous", "Restricted", "")."""
+    return number is not None and not any(c.isdigit() for c in number)
+
+
 def caller_from_participants(
     participants: Iterable[ParticipantLike], *, local_identity: str | None = None,
     default_country_code: str | None = None,
@@ -220,7 +225,8 @@ def caller_from_participants(
     """The caller among ``participants``: a SIP caller's phone first, else a person's identity.
 
     Participants that are the agent itself (``local_identity``), other agents, egress or
-    ingress are skipped. Returns ``None`` when no participant is a person.
+    ingress are skipped. Returns ``None`` when no participant is a person, and when a SIP
+    caller withholds their number (``sip.phoneNumber`` "anonymous", "Restricted", ...).
 
     Example::
 
@@ -228,16 +234,23 @@ def caller_from_participants(
                                  local_identity=room.local_participant.identity)
     """
     people = [p for p in participants if _is_caller(p, local_identity)]
+    withheld = False
     for person in people:
         if person.kind != PARTICIPANT_KIND_SIP:
             continue
         attributes = person.attributes
-        phone = normalize_e164(attributes.get(SIP_PHONE_ATTRIBUTE),
-                               default_country_code=default_country_code)
+        raw = attributes.get(SIP_PHONE_ATTRIBUTE)
+        phone = normalize_e164(raw, default_country_code=default_country_code)
         if phone is not None:
             return CallerIdentity(user_id=phone, source="sip", phone=phone,
                                   participant_identity=person.identity,
                                   sip_call_id=attributes.get(SIP_CALL_ID_ATTRIBUTE) or None)
+        withheld = withheld or _withheld(raw)
+    if withheld:
+        # A SIP caller who withholds their number has no stable id: their participant
+        # identity ("sip_anonymous") is the same for every such caller, and taking it (or
+        # another person in the room) would show one stranger another's memory.
+        return None
     if not people:
         return None
     if len(people) > 1:

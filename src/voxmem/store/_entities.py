@@ -16,6 +16,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
+from .._exceptions import NotFound
 from ..models import Scope
 from ._entities_sql import EntityOp, Result, Stmt, run_postgres, run_sqlite
 from ._keys import search_key
@@ -297,6 +298,12 @@ def merge(source: Scope, target: Scope, at: float, merge_id: str, status: str,
         source_row = yield from _caller_row(source)
         target_row = yield from _caller_row(target)
         source_ids = yield from caller_identifiers(source)
+        if not (items or sessions or source_ids) and source_row is None:
+            # Nothing to move, yet the merge would send every later request for the id
+            # to the target: a typo, or a caller not seen yet, would open the target's
+            # memory to whoever calls with that id next.
+            raise NotFound(f"caller {src[3]!r} has no memories, calls or identifiers to "
+                           "merge (is the id right?)", details={"fromId": src[3]})
         target_ids = yield from caller_identifiers(target)
         source_graph = yield from load_graph(source)
         target_graph = yield from load_graph(target)

@@ -13,6 +13,9 @@
  * Only attributes are read, so LiveKit's objects and plain test doubles both work; this
  * module does not import LiveKit.
  */
+import { type CountryCode, parsePhoneNumberFromString } from "libphonenumber-js/min";
+import phoneMetadata from "libphonenumber-js/metadata.min.json";
+
 import type { CallerRef } from "../types.js";
 
 /** `ParticipantKind` numbers of the people an agent serves (stable protocol values). */
@@ -23,8 +26,8 @@ export const PARTICIPANT_KIND_CONNECTOR = 5;
 const CALLER_KINDS = new Set([PARTICIPANT_KIND_STANDARD, PARTICIPANT_KIND_SIP, PARTICIPANT_KIND_CONNECTOR]);
 const SIP_PHONE_ATTRIBUTE = "sip.phoneNumber";
 const SIP_CALL_ID_ATTRIBUTE = "sip.callID";
-const E164_MIN_DIGITS = 7;
-const E164_MAX_DIGITS = 15;
+/** Shorter national numbers are extensions or short codes, not a caller's phone. */
+const MIN_NATIONAL_DIGITS = 7;
 
 /** What identity resolution reads from a participant. */
 export interface ParticipantLike {
@@ -103,10 +106,28 @@ export class CallerIdentity {
   }
 }
 
+/** The main region of a calling code ("1" → US, "44" → GB), as Python's helper reads it:
+ * the region's own international dialling prefix (`011` in the US) is then understood. */
+function regionOf(defaultCountryCode: string): CountryCode {
+  const code = defaultCountryCode.trim().replace(/^\+/, "");
+  if (!/^\d+$/.test(code)) {
+    throw new TypeError(`defaultCountryCode must be digits like '1' or '44', got '${defaultCountryCode}'`);
+  }
+  const region = phoneMetadata.country_calling_codes[code]?.[0];
+  if (region === undefined) throw new TypeError(`'${defaultCountryCode}' is not a known country calling code`);
+  return region;
+}
+
 /**
- * A phone number as E.164 (`+15105550100`), or `undefined` when it is not one. A short
- * national number is only completed when `defaultCountryCode` names its country:
- * guessing would file two people under one id.
+ * A phone number as E.164 (`+15105550100`), or `undefined` when it is not a possible
+ * number. A short national number is only completed when `defaultCountryCode` names its
+ * country: guessing would file two people under one id.
+ *
+ * The same rules as the Python package's `normalize_phone` (both are ports of Google's
+ * libphonenumber: `libphonenumber-js` here, `phonenumbers` there), so a Node worker and
+ * a Python worker give one caller one id: `+44 (0)20 7946 0018` is `+442079460018`,
+ * `011 44 ...` dialled from the US is international, a number with an extension or of
+ * an impossible length is none.
  */
 export function normalizeE164(raw: string | undefined | null, defaultCountryCode?: string): string | undefined {
   if (raw === undefined || raw === null) return undefined;
@@ -114,30 +135,25 @@ export function normalizeE164(raw: string | undefined | null, defaultCountryCode
   const lowered = text.toLowerCase();
   for (const scheme of ["tel:", "sips:", "sip:"]) {
     if (lowered.startsWith(scheme)) {
-      text = text.slice(scheme.length);
+      text = (text.slice(scheme.length).split("@", 1)[0] ?? "").split(";", 1)[0] ?? "";
       break;
     }
   }
-  text = (text.split("@", 1)[0] ?? "").split(";", 1)[0]?.trim() ?? "";
-  const international = text.startsWith("+");
-  let digits = text.replace(/^\++/, "").replace(/[\s\-./()]/g, "");
-  if (!/^\d+$/.test(digits)) return undefined;
-  if (international) {
-    // already has its country code
-  } else if (digits.startsWith("00")) {
-    digits = digits.slice(2);
-  } else if (defaultCountryCode) {
-    const country = defaultCountryCode.trim().replace(/^\+/, "");
-    if (!/^\d+$/.test(country)) {
-      throw new TypeError(`defaultCountryCode must be digits like '1' or '44', got '${defaultCountryCode}'`);
-    }
-    if (digits.startsWith("0")) digits = country + digits.slice(1);
-    else if (!(digits.startsWith(country) && digits.length > 10)) digits = country + digits;
-  } else if (digits.length <= 10) {
-    return undefined;
+  const country = defaultCountryCode ? regionOf(defaultCountryCode) : undefined;
+  text = text.trim();
+  if (text.startsWith("00")) text = `+${text.slice(2)}`;
+  if (!text.startsWith("+") && country === undefined) {
+    // A bare long number may still carry its country code ("15105550100").
+    const digits = text.replace(/\D/g, "");
+    if (digits.length <= 10) return undefined;
+    text = `+${digits}`;
   }
-  if (digits.startsWith("0") || digits.length < E164_MIN_DIGITS || digits.length > E164_MAX_DIGITS) return undefined;
-  return `+${digits}`;
+  const number = parsePhoneNumberFromString(text, country ? { defaultCountry: country } : {});
+  // Possible (right length for its country), not valid: valid also checks number ranges,
+  // which lag behind real allocations. An extension is a desk behind a switchboard.
+  if (number === undefined || number.ext || !number.isPossible()) return undefined;
+  if (number.nationalNumber.length < MIN_NATIONAL_DIGITS) return undefined;
+  return number.number;
 }
 
 function text(value: unknown): string | undefined {
@@ -175,16 +191,21 @@ function isCaller(participant: ParticipantLike, localIdentity: string | undefine
   return CALLER_KINDS.has(participant.kind ?? PARTICIPANT_KIND_STANDARD);
 }
 
-/** The caller among `participants`: a SIP caller's phone first, else a person's identity. */
+/**
+ * The caller among `participants`: a SIP caller's phone first, else a person's identity;
+ * `undefined` when nobody is a person or a SIP caller withholds their number.
+ */
 export function callerFromParticipants(
   participants: Iterable<ParticipantLike>,
   options: { localIdentity?: string; defaultCountryCode?: string } = {},
 ): CallerIdentity | undefined {
   const people = [...participants].filter((p) => isCaller(p, options.localIdentity));
+  let withheld = false;
   for (const person of people) {
     if (person.kind !== PARTICIPANT_KIND_SIP) continue;
     const attributes = person.attributes ?? {};
-    const phone = normalizeE164(attributes[SIP_PHONE_ATTRIBUTE], options.defaultCountryCode);
+    const raw = attributes[SIP_PHONE_ATTRIBUTE];
+    const phone = normalizeE164(raw, options.defaultCountryCode);
     if (phone !== undefined) {
       return new CallerIdentity(phone, "sip", {
         phone,
@@ -192,7 +213,13 @@ export function callerFromParticipants(
         sipCallId: attributes[SIP_CALL_ID_ATTRIBUTE] || undefined,
       });
     }
+    // A number attribute without a digit ("anonymous", "Restricted", ""): withheld.
+    withheld ||= typeof raw === "string" && !/\d/.test(raw);
   }
+  // A SIP caller who withholds their number has no stable id: their participant identity
+  // ("sip_anonymous") is the same for every such caller, and taking it (or another person
+  // in the room) would show one stranger another's memory.
+  if (withheld) return undefined;
   const person = people[0];
   if (person === undefined) return undefined;
   return new CallerIdentity(person.identity, "participant", {
