@@ -32,7 +32,14 @@ from ._lanes import LaneRunner
 from ._org_location import adopt_legacy_files, org_vector_path
 from ._org_memory import ORG_SAVE_INTERVAL_S, OrgMemory
 from ._rank import RankParams
-from ._recall import Query, doc_hit, org_dense_phase, org_keyword_phase, search_org_lane
+from ._recall import (
+    KeywordPhase,
+    Query,
+    doc_hit,
+    org_dense_phase,
+    org_keyword_phase,
+    search_org_lane,
+)
 
 __all__ = ["OrgKnowledge", "fallback_query"]
 
@@ -228,12 +235,30 @@ class OrgKnowledge:
             return None
         return search_org_lane(org, q, k, self.params, None)
 
+    def keyword_now(self, scope: Scope, terms: list[str], k: int) -> KeywordPhase | None:
+        """The org lane's keyword ranking computed right here, to pass to :meth:`lane`
+        (what it would compute inline itself); None when the index is not loaded or
+        its keyword search is too large to run inline.
+
+        Recall calls it while lane threads score the caller's vectors and walk the org
+        graph, so the loop's share of the org lane overlaps their work.
+        """
+        org = self.memory(scope.tenant_id, scope.project_id)
+        if not org.ready.is_set() or org.load_error is not None:
+            return None
+        q = Query(text="", terms=terms, vector=None, now=0.0)
+        if not self._lanes.cheap(org.index, q):
+            return None
+        return org_keyword_phase(org, q, k)
+
     async def lane(self, scope: Scope, text: str, terms: list[str],
                    query_task: asyncio.Future[Any], k: int,
-                   dense: asyncio.Future[Ranked] | None = None) -> list[dict[str, Any]]:
+                   dense: asyncio.Future[Ranked] | None = None,
+                   words: KeywordPhase | None = None) -> list[dict[str, Any]]:
         """Recall's org lane: the store's text search until the warm index is loaded.
 
-        ``dense``: the vector search :meth:`start_dense` started for this query.
+        ``dense``: the vector search :meth:`start_dense` started for this query;
+        ``words``: its keyword ranking, from :meth:`keyword_now`.
         """
         org = self.memory(scope.tenant_id, scope.project_id)
         if not org.ready.is_set():
@@ -244,7 +269,8 @@ class OrgKnowledge:
             raise org.load_error
         q = Query(text=text, terms=terms, vector=None, now=self._clock())
         if dense is not None:
-            keyword = await self._lanes.run(org.index, q, org_keyword_phase, org, q, k)
+            keyword = (words if words is not None else
+                       await self._lanes.run(org.index, q, org_keyword_phase, org, q, k))
             q = dataclasses.replace(q, vector=await query_task)
             return search_org_lane(org, q, k, self.params, keyword, await dense)
         words = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Future
 from pathlib import Path
 
 import numkong
@@ -20,7 +21,7 @@ import numpy.typing as npt
 from ._org_vectors import OrgVectors, Proposal
 from ._ranked import BoolArray, FloatArray, IntArray, Ranked, grow, top, top_of
 
-__all__ = ["MATRIX_DTYPE", "VectorStore", "cosines"]
+__all__ = ["MATRIX_DTYPE", "Scan", "VectorStore", "cosines"]
 
 #: How an exact matrix stores its vectors. Half the bytes of float32 (a caller with
 #: 10,000 memories at 256 dimensions: 5 MB instead of 10), and the scan reads half as
@@ -47,6 +48,56 @@ def cosines(vectors: npt.NDArray[np.float16], query: FloatArray) -> F64:
     return scores
 
 
+class Scan:
+    """The cosines of an exact matrix's rows to one query, computed ahead of the search
+    that ranks them (:meth:`VectorStore.start_scan`).
+
+    The scan is numkong's kernel, which releases the GIL: a lane thread computes it
+    (:meth:`run`, ``LaneRunner.start_scan``) while the event loop does the search's
+    other work, and :meth:`VectorStore.search` takes the result. The rows are read
+    without the index's lock, so the scores are used only when no vector was written
+    since the scan began (:attr:`version`); else the search scans again, so an answer
+    is always the one an inline scan gives at search time.
+    """
+
+    __slots__ = ("_scores", "future", "n", "query", "rows", "store", "version")
+
+    def __init__(self, store: VectorStore, rows: npt.NDArray[np.float16], query: FloatArray,
+                 version: int) -> None:
+        self.store = store
+        self.rows = rows
+        self.n = rows.shape[0]
+        self.query = query
+        self.version = version
+        #: the lane thread's run of :meth:`run` (None: not handed to a thread)
+        self.future: Future[F64] | None = None
+        self._scores: F64 | None = None
+
+    def run(self) -> F64:
+        """Score every row (on whichever thread calls it first)."""
+        if self._scores is None:
+            self._scores = cosines(self.rows, self.query)
+        return self._scores
+
+    def scores(self) -> F64:
+        """The scores: the thread's, waited for if it is computing them, or computed
+        here if it has not started (a busy pool, or a thread still waiting for a core:
+        this thread then does the work rather than wait for it)."""
+        future = self.future
+        if future is None or future.cancel():
+            return self.run()
+        return future.result()
+
+    def finished(self) -> F64 | None:
+        """The scores if they are computed already, else None (without waiting)."""
+        return self._scores
+
+    def cancel(self) -> None:
+        """Drop the scan if no thread has started it (its search did not use it)."""
+        if self.future is not None:
+            self.future.cancel()
+
+
 class VectorStore:
     """The vector of each position (if it has one), searchable by cosine similarity.
 
@@ -63,6 +114,8 @@ class VectorStore:
         self._matrix: npt.NDArray[np.float16] = np.zeros((0 if ann else 64, dimensions),
                                                          dtype=MATRIX_DTYPE)
         self.has: BoolArray = np.zeros(64, dtype=np.bool_)
+        #: Counts the exact matrix's writes: a :class:`Scan` begun before one is stale.
+        self.version = 0
 
     def reserve(self, capacity: int, used: int) -> None:
         if capacity > self.has.shape[0]:
@@ -83,6 +136,7 @@ class VectorStore:
             self.ann.add(rows + start, np.stack(present))
         elif present:
             self._matrix[rows + start] = np.stack(present)
+            self.version += 1
         self.has[start:start + count] = have
 
     def set(self, pos: int, vector: FloatArray) -> None:
@@ -93,6 +147,7 @@ class VectorStore:
             self.ann.add(np.array([pos], dtype=np.int64), vector[None, :])
         else:
             self._matrix[pos] = vector
+            self.version += 1
         self.has[pos] = True
 
     def remove(self, pos: int) -> None:
@@ -134,10 +189,19 @@ class VectorStore:
         """Rows a search over ``n`` positions would score."""
         return n if self.ann is None else self.ann.cost()
 
+    def start_scan(self, query: FloatArray, n: int) -> Scan | None:
+        """A :class:`Scan` of the first ``n`` rows for ``query`` (called with the lock
+        held); None for an approximate index, which has no matrix to scan."""
+        if self.ann is not None:
+            return None
+        return Scan(self, self._matrix[:n], query, self.version)
+
     def search(self, query: FloatArray, k: int, n: int, members: IntArray | None,
-               ok: BoolArray, proposal: Proposal | None = None) -> Ranked:
+               ok: BoolArray, proposal: Proposal | None = None,
+               scan: Scan | None = None) -> Ranked:
         """Top ``k`` by cosine to the unit vector ``query`` under a resolved filter
-        (``proposal``: the approximate index's walk for it, made before the lock)."""
+        (``proposal``: the approximate index's walk for it, made before the lock;
+        ``scan``: this matrix's rows already scored for ``query``, see :class:`Scan`)."""
         has = self.has
         if self.ann is not None:
             if members is not None:
@@ -148,9 +212,18 @@ class VectorStore:
             # Rows are added before their vectors, so every position the ANN holds is < n.
             positions, scores = self.ann.search(query, k, allowed.__getitem__, proposal)
             return top_of(positions, scores, k)
+        # A row's cosine is the same scanned alone or among all rows (numkong scores
+        # each row on its own), so the scan's scores rank exactly as a scan here would.
+        usable = (scan is not None and scan.store is self and scan.version == self.version
+                  and scan.n == n and scan.query is query)
         if members is not None:
             keep = members[ok & has[members]]
             if not keep.shape[0]:
                 return Ranked.empty()
-            return top_of(keep, cosines(self._matrix[keep], query), k)
-        return top(cosines(self._matrix[:n], query), ok & has[:n], k)
+            # A few rows (the working lane's) are scored here rather than waiting for
+            # the scan; a window's, searched after the lane's full search, find it done.
+            scanned = scan.finished() if usable and scan is not None else None
+            return top_of(keep, scanned[keep] if scanned is not None
+                          else cosines(self._matrix[keep], query), k)
+        return top(scan.scores() if usable and scan is not None
+                   else cosines(self._matrix[:n], query), ok & has[:n], k)
