@@ -21,7 +21,7 @@ from voxmem.engine import MemoryEngine
 from voxmem.engine._analysis import analyze
 from voxmem.engine._index import HybridIndex, Ranked, Where
 from voxmem.engine._recall import Query
-from voxmem.engine._vectors import cosines
+from voxmem.engine._vectors import SCAN_BLOCK_ROWS, cosines
 
 DIMS = 16
 
@@ -102,16 +102,29 @@ def test_a_scan_no_thread_has_taken_is_computed_by_the_search() -> None:
     np.testing.assert_array_equal(scan.finished(), cosines(index.vectors._matrix[:300], query))
 
 
-def test_a_scan_on_a_lane_thread_is_what_the_search_uses() -> None:
-    index, vectors = _index()
+def test_a_scan_shared_by_a_thread_and_the_search_scores_every_row_once() -> None:
+    # Several blocks: the thread scores from the first, the search from the last, each
+    # taking what the other has done, however the two interleave.
+    index, vectors = _index(3 * SCAN_BLOCK_ROWS + 10)
+    full = cosines(index.vectors._matrix[:index.rows], vectors[9])
     with ThreadPoolExecutor(1) as pool:
-        scan = index.start_scan(vectors[5].copy())
-        assert scan is not None
+        for _ in range(20):
+            scan = index.start_scan(vectors[9].copy())
+            assert scan is not None
+            scan.future = pool.submit(scan.run)
+            np.testing.assert_array_equal(scan.scores(), full)
+            if not scan.future.cancelled():
+                scan.future.result()
+            finished = scan.finished()
+            assert finished is not None
+            np.testing.assert_array_equal(finished, full)
+        scan = index.start_scan(vectors[9].copy())
+        assert scan is not None and scan.finished() is None  # nothing scored yet
         scan.future = pool.submit(scan.run)
-        scanned = scan.future.result()
-    # The search takes the thread's scores (the same array), not a scan of its own.
-    assert scan.scores() is scanned
-    assert index.search([], scan.query, 3, None, scan)[1].positions[0] == 5
+        scan.future.result()
+        # Done by the thread: the search ranks from those scores.
+        assert _pairs(index.search([], scan.query, 10, None, scan)[1]) == _pairs(
+            index.search([], scan.query, 10)[1])
 
 
 async def test_a_callers_search_with_its_scan_on_a_thread_answers_the_same(
@@ -133,9 +146,9 @@ async def test_a_callers_search_with_its_scan_on_a_thread_answers_the_same(
     monkeypatch.setattr(lanes_module, "THREADED_GRAPH_MIN", 5)
     scan = engine.lanes.start_scan(mem.index, q)
     assert scan is not None and scan.future is not None
-    np.testing.assert_array_equal(scan.future.result(),
-                                  cosines(mem.index.vectors._matrix[:mem.index.rows],
-                                          vector))
+    scan.future.result()
+    np.testing.assert_array_equal(scan.scores(), cosines(
+        mem.index.vectors._matrix[:mem.index.rows], vector))
     threaded = [_answer(await engine.search_memory(scope, text, timeout_ms=5000))
                 for text in QUERIES]
     assert threaded == inline

@@ -21,7 +21,7 @@ import numpy.typing as npt
 from ._org_vectors import OrgVectors, Proposal
 from ._ranked import BoolArray, FloatArray, IntArray, Ranked, grow, top, top_of
 
-__all__ = ["MATRIX_DTYPE", "Scan", "VectorStore", "cosines"]
+__all__ = ["MATRIX_DTYPE", "SCAN_BLOCK_ROWS", "Scan", "VectorStore", "cosines"]
 
 #: How an exact matrix stores its vectors. Half the bytes of float32 (a caller with
 #: 10,000 memories at 256 dimensions: 5 MB instead of 10), and the scan reads half as
@@ -48,19 +48,30 @@ def cosines(vectors: npt.NDArray[np.float16], query: FloatArray) -> F64:
     return scores
 
 
+#: A :class:`Scan` scores its rows in blocks of this many (~50-100 us each at 384
+#: dimensions), so the search can take over the blocks a lane thread has not done.
+SCAN_BLOCK_ROWS = 1_024
+
+
 class Scan:
     """The cosines of an exact matrix's rows to one query, computed ahead of the search
     that ranks them (:meth:`VectorStore.start_scan`).
 
     The scan is numkong's kernel, which releases the GIL: a lane thread computes it
     (:meth:`run`, ``LaneRunner.start_scan``) while the event loop does the search's
-    other work, and :meth:`VectorStore.search` takes the result. The rows are read
-    without the index's lock, so the scores are used only when no vector was written
-    since the scan began (:attr:`version`); else the search scans again, so an answer
-    is always the one an inline scan gives at search time.
+    other work, and :meth:`VectorStore.search` takes the result (:meth:`scores`). The
+    search never waits for the thread: the rows are scored in blocks, the thread from
+    the first block on, and the search computes every block not done yet itself, from
+    the last one back, so on a busy machine, where the thread may not get a core in
+    time, a search costs what an inline scan costs. A block both compute has the same
+    values either way (numkong scores each row on its own).
+
+    The rows are read without the index's lock, so the scores are used only when no
+    vector was written since the scan began (:attr:`version`); else the search scans
+    again, so an answer is always the one an inline scan gives at search time.
     """
 
-    __slots__ = ("_scores", "future", "n", "query", "rows", "store", "version")
+    __slots__ = ("_blocks", "future", "n", "query", "rows", "store", "version")
 
     def __init__(self, store: VectorStore, rows: npt.NDArray[np.float16], query: FloatArray,
                  version: int) -> None:
@@ -70,27 +81,40 @@ class Scan:
         self.query = query
         self.version = version
         #: the lane thread's run of :meth:`run` (None: not handed to a thread)
-        self.future: Future[F64] | None = None
-        self._scores: F64 | None = None
+        self.future: Future[None] | None = None
+        self._blocks: list[F64 | None] = [None] * -(-self.n // SCAN_BLOCK_ROWS)
 
-    def run(self) -> F64:
-        """Score every row (on whichever thread calls it first)."""
-        if self._scores is None:
-            self._scores = cosines(self.rows, self.query)
-        return self._scores
+    def _block(self, i: int) -> F64:
+        got = self._blocks[i]
+        if got is None:
+            got = cosines(self.rows[i * SCAN_BLOCK_ROWS:(i + 1) * SCAN_BLOCK_ROWS], self.query)
+            self._blocks[i] = got  # one reference stored: atomic under the GIL
+        return got
+
+    def run(self) -> None:
+        """Score the blocks from the first on, until one is found done (the search
+        took over from there, :meth:`scores`)."""
+        for i in range(len(self._blocks)):
+            if self._blocks[i] is not None:
+                return
+            self._block(i)
 
     def scores(self) -> F64:
-        """The scores: the thread's, waited for if it is computing them, or computed
-        here if it has not started (a busy pool, or a thread still waiting for a core:
-        this thread then does the work rather than wait for it)."""
-        future = self.future
-        if future is None or future.cancel():
-            return self.run()
-        return future.result()
+        """Every row's score: the blocks the thread has done, and the rest computed
+        here (from the last block back, to meet the thread rather than follow it)."""
+        if self.future is not None:
+            self.future.cancel()  # not started yet: no thread will start it now
+        blocks = [self._block(i) for i in reversed(range(len(self._blocks)))]
+        if not blocks:
+            return np.zeros(0)
+        blocks.reverse()
+        return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
 
     def finished(self) -> F64 | None:
-        """The scores if they are computed already, else None (without waiting)."""
-        return self._scores
+        """Every row's score if every block is done already, else None (no work)."""
+        if any(block is None for block in self._blocks):
+            return None
+        return self.scores()
 
     def cancel(self) -> None:
         """Drop the scan if no thread has started it (its search did not use it)."""
