@@ -60,18 +60,19 @@ class Scan:
     The scan is numkong's kernel, which releases the GIL: a lane thread computes it
     (:meth:`run`, ``LaneRunner.start_scan``) while the event loop does the search's
     other work, and :meth:`VectorStore.search` takes the result (:meth:`scores`). The
-    search never waits for the thread: the rows are scored in blocks, the thread from
-    the first block on, and the search computes every block not done yet itself, from
-    the last one back, so on a busy machine, where the thread may not get a core in
-    time, a search costs what an inline scan costs. A block both compute has the same
-    values either way (numkong scores each row on its own).
+    search never waits for the thread: the thread scores the rows in blocks from the
+    first on, and the search scores every row past the thread's last finished block
+    itself, in one call, so on a busy machine, where the thread may not get a core in
+    time, a search costs what an inline scan costs. A row both score has the same value
+    either way (numkong scores each row on its own).
 
     The rows are read without the index's lock, so the scores are used only when no
     vector was written since the scan began (:attr:`version`); else the search scans
     again, so an answer is always the one an inline scan gives at search time.
     """
 
-    __slots__ = ("_blocks", "future", "n", "query", "rows", "store", "version")
+    __slots__ = ("_done", "_lock", "_scores", "_taken_from", "future", "n", "query",
+                 "rows", "store", "version")
 
     def __init__(self, store: VectorStore, rows: npt.NDArray[np.float16], query: FloatArray,
                  version: int) -> None:
@@ -82,38 +83,47 @@ class Scan:
         self.version = version
         #: the lane thread's run of :meth:`run` (None: not handed to a thread)
         self.future: Future[None] | None = None
-        self._blocks: list[F64 | None] = [None] * -(-self.n // SCAN_BLOCK_ROWS)
-
-    def _block(self, i: int) -> F64:
-        got = self._blocks[i]
-        if got is None:
-            got = cosines(self.rows[i * SCAN_BLOCK_ROWS:(i + 1) * SCAN_BLOCK_ROWS], self.query)
-            self._blocks[i] = got  # one reference stored: atomic under the GIL
-        return got
+        # The thread's finished blocks, in order, and the first block the search scores
+        # itself (None: not taken over yet); both under the lock.
+        self._lock = threading.Lock()
+        self._done: list[F64] = []
+        self._taken_from: int | None = None
+        self._scores: F64 | None = None
 
     def run(self) -> None:
-        """Score the blocks from the first on, until one is found done (the search
-        took over from there, :meth:`scores`)."""
-        for i in range(len(self._blocks)):
-            if self._blocks[i] is not None:
+        """Score the rows block by block, until the search takes over (:meth:`scores`)."""
+        for start in range(0, self.n, SCAN_BLOCK_ROWS):
+            if self._taken_from is not None:
                 return
-            self._block(i)
+            block = cosines(self.rows[start:start + SCAN_BLOCK_ROWS], self.query)
+            with self._lock:
+                if self._taken_from is not None:
+                    return  # the search took over meanwhile, and scored this block too
+                self._done.append(block)
 
     def scores(self) -> F64:
-        """Every row's score: the blocks the thread has done, and the rest computed
-        here (from the last block back, to meet the thread rather than follow it)."""
+        """Every row's score: the thread's finished blocks, and the rest scored here."""
+        if self._scores is not None:
+            return self._scores
         if self.future is not None:
             self.future.cancel()  # not started yet: no thread will start it now
-        blocks = [self._block(i) for i in reversed(range(len(self._blocks)))]
-        if not blocks:
-            return np.zeros(0)
-        blocks.reverse()
-        return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+        with self._lock:
+            self._taken_from = len(self._done)
+            blocks = list(self._done)
+        start = len(blocks) * SCAN_BLOCK_ROWS
+        if start < self.n:
+            # One call for the rest (a block the thread is scoring now is scored again).
+            blocks.append(cosines(self.rows[start:], self.query))
+        self._scores = (blocks[0] if len(blocks) == 1
+                        else np.concatenate(blocks) if blocks else np.zeros(0))
+        return self._scores
 
     def finished(self) -> F64 | None:
-        """Every row's score if every block is done already, else None (no work)."""
-        if any(block is None for block in self._blocks):
-            return None
+        """Every row's score if they are all scored already, else None (no work)."""
+        if self._scores is None:
+            with self._lock:
+                if len(self._done) * SCAN_BLOCK_ROWS < self.n:
+                    return None
         return self.scores()
 
     def cancel(self) -> None:
