@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from ..embeddings import Embedder, query_side
@@ -125,6 +125,12 @@ class LaneRunner:
     def start(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
         """Start ``fn`` on a lane thread now; the future holds its result."""
         return asyncio.get_running_loop().run_in_executor(self._threads, fn, *args)
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        """Start ``fn`` on a lane thread now, as the executor's own future: unlike the
+        loop's (:meth:`start`), its ``cancel()`` says whether the work was dropped, so
+        a caller can do the work itself when no thread has started it yet."""
+        return self._threads.submit(fn, *args)
 
     def shutdown(self) -> None:
         self._threads.shutdown(wait=False, cancel_futures=True)

@@ -15,6 +15,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -198,7 +199,7 @@ class OrgKnowledge:
                 org.replaced.set()
 
     def start_dense(self, scope: Scope, query_task: asyncio.Future[Any],
-                    k: int) -> asyncio.Future[Ranked] | None:
+                    k: int) -> Future[Ranked] | None:
         """Start the org lane's vector search on a lane thread now, to pass to
         :meth:`lane`; None when it has nothing to overlap (the query's vector is not
         ready, the index is not loaded, or its graph is small enough to walk inline:
@@ -209,7 +210,8 @@ class OrgKnowledge:
         the search runs beside the caller lanes, which hold the GIL on the event loop,
         instead of after them. The rest of the org lane (BM25, fusion) needs the GIL
         throughout and stays on the loop: on a thread it would contend with the caller
-        lanes for it.
+        lanes for it. The future is the executor's own, so :meth:`lane` can take the walk
+        back when no thread has started it.
         """
         if not query_task.done() or query_task.cancelled() or query_task.exception():
             return None
@@ -220,7 +222,7 @@ class OrgKnowledge:
         q = Query(text="", terms=[], vector=vector, now=0.0)
         if not self._lanes.walk_on_thread(org.index, q):
             return None
-        return self._lanes.start(org_dense_phase, org, q, k)
+        return self._lanes.submit(org_dense_phase, org, q, k)
 
     def lane_now(self, scope: Scope, text: str, terms: list[str], vector: FloatArray | None,
                  k: int) -> list[dict[str, Any]] | None:
@@ -253,7 +255,7 @@ class OrgKnowledge:
 
     async def lane(self, scope: Scope, text: str, terms: list[str],
                    query_task: asyncio.Future[Any], k: int,
-                   dense: asyncio.Future[Ranked] | None = None,
+                   dense: Future[Ranked] | None = None,
                    words: KeywordPhase | None = None) -> list[dict[str, Any]]:
         """Recall's org lane: the store's text search until the warm index is loaded.
 
@@ -272,7 +274,14 @@ class OrgKnowledge:
             keyword = (words if words is not None else
                        await self._lanes.run(org.index, q, org_keyword_phase, org, q, k))
             q = dataclasses.replace(q, vector=await query_task)
-            return search_org_lane(org, q, k, self.params, keyword, await dense)
+            if dense.cancel():
+                # No lane thread has started the walk by now (a machine without a free
+                # core): walk here rather than wait for a thread to get one. The walk
+                # is the same call either way.
+                ranked = org_dense_phase(org, q, k)
+            else:
+                ranked = await asyncio.wrap_future(dense)
+            return search_org_lane(org, q, k, self.params, keyword, ranked)
         words = None
         if not query_task.done():
             # The embedding is still running on its thread: search the words meanwhile.
