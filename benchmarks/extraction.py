@@ -114,16 +114,11 @@ from voxmem.extraction._evaluate import (  # noqa: E402
 )
 
 DATA = ROOT / "tests" / "data"
-DEFAULT_SETS = [DATA / "extraction_set.jsonl", DATA / "extraction_tune.jsonl",
-                DATA / "extraction_heldout.jsonl", DATA / "extraction_heldout_b.jsonl",
-                DATA / "extraction_heldout_c.jsonl", DATA / "extraction_tune_e.jsonl",
-                DATA / "extraction_tune_g.jsonl", DATA / "extraction_tune_i.jsonl",
-                DATA / "extraction_tune_j.jsonl", DATA / "extraction_tune_m.jsonl",
-                DATA / "extraction_tune_o.jsonl", DATA / "extraction_tune_q.jsonl",
-                DATA / "extraction_tune_s.jsonl", DATA / "extraction_heldout_f.jsonl", DATA / "extraction_check_h.jsonl",
-                DATA / "extraction_check_k.jsonl", DATA / "extraction_check_l.jsonl",
-                DATA / "extraction_check_n.jsonl", DATA / "extraction_check_p.jsonl",
-                DATA / "extraction_check_r.jsonl", DATA / "extraction_heldout_d.jsonl"]
+DEFAULT_SETS = [DATA / f"extraction_{name}.jsonl" for name in (
+    "set", "tune", "heldout", "heldout_b", "heldout_c", "tune_e", "tune_g", "tune_i",
+    "tune_j", "tune_m", "tune_o", "tune_q", "tune_s", "heldout_f", "check_h", "check_k",
+    "check_l", "check_n", "check_p", "check_r",
+    "heldout_d")]  # D last: the set run once per round
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "extraction.json"
 #: Passes over the set when timing throughput.
 DEFAULT_REPEATS = 20

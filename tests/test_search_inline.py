@@ -9,6 +9,7 @@ a query still embedding, a search too large to run inline), keeps its task.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -125,7 +126,7 @@ async def test_org_graph_search_on_a_thread_answers_what_one_search_answers(
     monkeypatch.setattr(lanes_module, "INLINE_LANE_ROWS", -1)
     started = engine.org.start_dense(scope, done, 4)
     assert started is not None
-    await started
+    started.result()
     split = [_answer(await engine.search_memory(scope, q, timeout_ms=5000)) for q in QUERIES]
     assert split == one
     assert all(not a["errors"] for a in split)
@@ -167,7 +168,28 @@ async def test_a_large_graph_is_walked_on_a_thread_even_when_its_search_is_cheap
     monkeypatch.setattr(lanes_module, "THREADED_GRAPH_MIN", 5)  # the five documents
     started = engine.org.start_dense(scope, done, 4)
     assert started is not None, "the cheap search of a large graph is walked on a thread"
-    await started
+    started.result()
     walked = [_answer(await engine.search_memory(scope, q, timeout_ms=5000)) for q in QUERIES]
     assert walked == inline
     assert any(a["org"] for a in walked) and all(not a["errors"] for a in walked)
+
+
+async def test_a_walk_no_lane_thread_has_started_is_walked_by_the_org_lane(
+        engine: MemoryEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A machine without a free core: no lane thread has taken the graph's walk when the
+    # org lane needs it. The lane walks the graph itself rather than wait for a thread
+    # (it waited: with every lane thread busy, the org lane missed its deadline).
+    scope = await _caller(engine)
+    await _five_docs(engine, scope)
+    inline = _answer(await engine.search_memory(scope, QUERIES[1], timeout_ms=5000))
+    monkeypatch.setattr(lanes_module, "THREADED_GRAPH_MIN", 5)  # the five documents
+    release = threading.Event()
+    busy = [engine.lanes.submit(release.wait) for _ in range(lanes_module.LANE_THREADS)]
+    try:
+        taken_back = _answer(await engine.search_memory(scope, QUERIES[1], timeout_ms=2000))
+    finally:
+        release.set()
+    for fut in busy:
+        fut.result()
+    assert taken_back == inline
+    assert taken_back["org"] and not taken_back["errors"]

@@ -38,7 +38,7 @@ from ._org_vectors import OrgVectors
 from ._payloads import FileRecords, PackedRecords
 from ._postings import Postings, Segment
 from ._ranked import BoolArray, FloatArray, IntArray, Ranked
-from ._vectors import VectorStore
+from ._vectors import Scan, VectorStore
 
 __all__ = ["BoolArray", "FloatArray", "HybridIndex", "IntArray", "Ranked", "RowsState", "Where"]
 
@@ -394,13 +394,21 @@ class HybridIndex:
         """Documents whose group is (or, with ``include=False``, is not) in ``groups``."""
         return self.columns.group_mask(groups, include=include)
 
+    def start_scan(self, vector: FloatArray) -> Scan | None:
+        """Begin scoring every row's vector for ``vector``, to hand to :meth:`search`
+        (see ``_vectors.Scan``; None for an approximate index)."""
+        with self._lock:
+            return self.vectors.start_scan(vector, self.columns.n)
+
     def search(self, terms: Sequence[str], vector: FloatArray | None, k: int,
-               where: Where | None = None) -> tuple[Ranked, Ranked]:
+               where: Where | None = None, scan: Scan | None = None) -> tuple[Ranked, Ranked]:
         """BM25 and cosine top ``k`` under one filter, resolved once under the lock.
 
         An approximate index's graph is walked before the lock is taken
         (``OrgVectors.propose``): a keyword search of this index meanwhile (the org lane
-        runs its two halves side by side) need not wait for the walk.
+        runs its two halves side by side) need not wait for the walk. An exact matrix's
+        rows may have been scored ahead on a lane thread (``scan``, from
+        :meth:`start_scan`), used when no vector was written since.
         """
         ann = self.vectors.ann
         proposal = ann.propose(vector, k) if ann is not None and vector is not None else None
@@ -416,7 +424,7 @@ class HybridIndex:
                 # to check than it could save.
                 return Ranked.empty(), Ranked.empty()
             keyword = self._bm25(terms, k, n, members, ok)
-            dense = (self.vectors.search(vector, k, n, members, ok, proposal)
+            dense = (self.vectors.search(vector, k, n, members, ok, proposal, scan)
                      if vector is not None else Ranked.empty())
         return keyword, dense
 

@@ -15,6 +15,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,14 @@ from ._lanes import LaneRunner
 from ._org_location import adopt_legacy_files, org_vector_path
 from ._org_memory import ORG_SAVE_INTERVAL_S, OrgMemory
 from ._rank import RankParams
-from ._recall import Query, doc_hit, org_dense_phase, org_keyword_phase, search_org_lane
+from ._recall import (
+    KeywordPhase,
+    Query,
+    doc_hit,
+    org_dense_phase,
+    org_keyword_phase,
+    search_org_lane,
+)
 
 __all__ = ["OrgKnowledge", "fallback_query"]
 
@@ -191,7 +199,7 @@ class OrgKnowledge:
                 org.replaced.set()
 
     def start_dense(self, scope: Scope, query_task: asyncio.Future[Any],
-                    k: int) -> asyncio.Future[Ranked] | None:
+                    k: int) -> Future[Ranked] | None:
         """Start the org lane's vector search on a lane thread now, to pass to
         :meth:`lane`; None when it has nothing to overlap (the query's vector is not
         ready, the index is not loaded, or its graph is small enough to walk inline:
@@ -202,7 +210,8 @@ class OrgKnowledge:
         the search runs beside the caller lanes, which hold the GIL on the event loop,
         instead of after them. The rest of the org lane (BM25, fusion) needs the GIL
         throughout and stays on the loop: on a thread it would contend with the caller
-        lanes for it.
+        lanes for it. The future is the executor's own, so :meth:`lane` can take the walk
+        back when no thread has started it.
         """
         if not query_task.done() or query_task.cancelled() or query_task.exception():
             return None
@@ -213,7 +222,7 @@ class OrgKnowledge:
         q = Query(text="", terms=[], vector=vector, now=0.0)
         if not self._lanes.walk_on_thread(org.index, q):
             return None
-        return self._lanes.start(org_dense_phase, org, q, k)
+        return self._lanes.submit(org_dense_phase, org, q, k)
 
     def lane_now(self, scope: Scope, text: str, terms: list[str], vector: FloatArray | None,
                  k: int) -> list[dict[str, Any]] | None:
@@ -228,12 +237,30 @@ class OrgKnowledge:
             return None
         return search_org_lane(org, q, k, self.params, None)
 
+    def keyword_now(self, scope: Scope, terms: list[str], k: int) -> KeywordPhase | None:
+        """The org lane's keyword ranking computed right here, to pass to :meth:`lane`
+        (what it would compute inline itself); None when the index is not loaded or
+        its keyword search is too large to run inline.
+
+        Recall calls it while lane threads score the caller's vectors and walk the org
+        graph, so the loop's share of the org lane overlaps their work.
+        """
+        org = self.memory(scope.tenant_id, scope.project_id)
+        if not org.ready.is_set() or org.load_error is not None:
+            return None
+        q = Query(text="", terms=terms, vector=None, now=0.0)
+        if not self._lanes.cheap(org.index, q):
+            return None
+        return org_keyword_phase(org, q, k)
+
     async def lane(self, scope: Scope, text: str, terms: list[str],
                    query_task: asyncio.Future[Any], k: int,
-                   dense: asyncio.Future[Ranked] | None = None) -> list[dict[str, Any]]:
+                   dense: Future[Ranked] | None = None,
+                   words: KeywordPhase | None = None) -> list[dict[str, Any]]:
         """Recall's org lane: the store's text search until the warm index is loaded.
 
-        ``dense``: the vector search :meth:`start_dense` started for this query.
+        ``dense``: the vector search :meth:`start_dense` started for this query;
+        ``words``: its keyword ranking, from :meth:`keyword_now`.
         """
         org = self.memory(scope.tenant_id, scope.project_id)
         if not org.ready.is_set():
@@ -244,9 +271,17 @@ class OrgKnowledge:
             raise org.load_error
         q = Query(text=text, terms=terms, vector=None, now=self._clock())
         if dense is not None:
-            keyword = await self._lanes.run(org.index, q, org_keyword_phase, org, q, k)
+            keyword = (words if words is not None else
+                       await self._lanes.run(org.index, q, org_keyword_phase, org, q, k))
             q = dataclasses.replace(q, vector=await query_task)
-            return search_org_lane(org, q, k, self.params, keyword, await dense)
+            if dense.cancel():
+                # No lane thread has started the walk by now (a machine without a free
+                # core): walk here rather than wait for a thread to get one. The walk
+                # is the same call either way.
+                ranked = org_dense_phase(org, q, k)
+            else:
+                ranked = await asyncio.wrap_future(dense)
+            return search_org_lane(org, q, k, self.params, keyword, ranked)
         words = None
         if not query_task.done():
             # The embedding is still running on its thread: search the words meanwhile.

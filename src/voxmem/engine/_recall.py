@@ -24,6 +24,7 @@ from ._ranked import distinct
 from ._speakers import about_the_asker
 from ._time import TimeHint
 from ._topic import is_list_question
+from ._vectors import Scan
 
 __all__ = ["KeywordPhase", "Query", "caller_candidates", "caller_keyword_phase", "doc_hit",
            "org_dense_phase", "org_keyword_phase", "search_caller_lane", "search_org_lane"]
@@ -44,6 +45,9 @@ class Query:
     when: TimeHint | None = None
     #: the query by the second model (``embedder="static+onnx"``), when it is at hand
     second: FloatArray | None = None
+    #: the caller index's rows scored for ``vector`` on a lane thread, if begun
+    #: (``LaneRunner.start_scan``); a search of another index ignores it
+    scan: Scan | None = None
 
 
 def doc_hit(lane: str, doc_id: str, doc: Doc, score: float) -> dict[str, Any]:
@@ -82,7 +86,7 @@ def _depth(k: int) -> int:
 
 def _ranked(index: HybridIndex, query: Query, k: int,
             where: Where | None) -> tuple[Ranked, Ranked]:
-    return index.search(query.terms, query.vector, _depth(k), where)
+    return index.search(query.terms, query.vector, _depth(k), where, query.scan)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -106,7 +110,7 @@ def _searched(index: HybridIndex, query: Query, k: int, wheres: Sequence[Where |
     keyword half was searched already."""
     if words is None:
         return [_ranked(index, query, k, where) for where in wheres]
-    return [(keyword, index.search((), query.vector, _depth(k), where)[1]
+    return [(keyword, index.search((), query.vector, _depth(k), where, query.scan)[1]
              if query.vector is not None else Ranked.empty())
             for keyword, where in zip(words.keyword, words.wheres, strict=True)]
 

@@ -132,14 +132,29 @@ class Recall:
         # to wait for: its lanes run right here, one after the other, rather than as a
         # task each (a task per lane and the loop turns between them were ~5-10 % of a
         # search, and the lanes never overlapped anyway: they hold the GIL).
-        # The org lane's graph search, started first on a thread (it releases the GIL),
-        # runs beside the caller lanes below instead of after them.
+        # The caller's vector scan and the org lane's graph search, started first on lane
+        # threads (both release the GIL), run beside the loop's work below instead of
+        # inside it. The scan first: the permanent lane needs it within a millisecond,
+        # the org lane its walk only after the caller lanes.
+        now = (self._now_query(mem, query, terms, query_task, min_created, lanes, second)
+               if mem is not None and mem.ready.is_set() and query_task.done()
+               and not second.pending() else None)
+        now_q = now[0] if now is not None else None
         org_dense = (self._org.start_dense(scope, query_task, k["org"])
                      if "org" in lanes else None)
-        now_lanes = (self._now_lanes(mem, lanes, query, terms, query_task, k, min_created,
-                                     params, results, errors, lane_ms, second)
-                     if mem is not None and mem.ready.is_set() and query_task.done()
-                     and not second.pending() else ())
+        org_words, org_words_ms = None, 0.0
+        if org_dense is not None and now_q is not None:
+            # The org lane's keyword half, which the loop computes anyway, runs now,
+            # while the threads work: the caller lanes below then find the scan done.
+            t = time.perf_counter()
+            try:
+                org_words = self._org.keyword_now(scope, terms, k["org"])
+            except Exception as err:  # the org lane's task searches again and reports it
+                log.debug("org keyword phase failed inline: %s", err)
+            org_words_ms = (time.perf_counter() - t) * 1000
+        now_lanes = (self._now_lanes(mem, lanes, *now, k, params, results, errors, lane_ms,
+                                     second)
+                     if mem is not None and now is not None else ())
         if ("org" in lanes and org_dense is None and now_lanes
                 and self._org_now(scope, query, terms, query_task, k["org"], results,
                                   errors, lane_ms)):
@@ -152,7 +167,7 @@ class Recall:
                 tasks[lane] = asyncio.ensure_future(timed(lane, self._profile_lane(mem)))
             elif lane == "org":
                 tasks[lane] = asyncio.ensure_future(timed(lane, self._org.lane(
-                    scope, query, terms, query_task, k["org"], org_dense)))
+                    scope, query, terms, query_task, k["org"], org_dense, org_words)))
             else:
                 assert mem is not None
                 tasks[lane] = asyncio.ensure_future(timed(lane, self._caller_lane(
@@ -173,6 +188,10 @@ class Recall:
                         log.warning("recall lane %s failed: %s", name, exc)
                 else:
                     errors[name] = "deadline"
+        if now_q is not None and now_q.scan is not None:
+            now_q.scan.cancel()  # not taken by a thread and not used: drop it
+        if "org" in lane_ms and org_words is not None:
+            lane_ms["org"] = round(lane_ms["org"] + org_words_ms, 3)
         if not query_task.done():
             query_task.cancel()
         elif not query_task.cancelled():
@@ -237,22 +256,34 @@ class Recall:
             [h for h in ranked if h["id"] not in {x["id"] for x in hits}]),
             "ms": round((time.perf_counter() - started) * 1000, 3)}
 
-    def _now_lanes(self, mem: CallerMemory, lanes: Sequence[Lane], text: str,
-                   terms: list[str], query_task: asyncio.Future[Any], k: dict[str, int],
-                   min_created: float | None, params: RankParams, results: dict[str, Any],
-                   errors: dict[str, str], lane_ms: dict[str, float],
-                   second: SecondQuery) -> set[str]:
-        """Run the caller lanes of a warm caller inline, when they are cheap; the names
-        of those it ran (their hits in ``results``, or their failure in ``errors``)."""
+    def _now_query(self, mem: CallerMemory, text: str, terms: list[str],
+                   query_task: asyncio.Future[Any], min_created: float | None,
+                   lanes: Sequence[Lane], second: SecondQuery) -> tuple[Query, bool] | None:
+        """The query a warm caller's lanes search inline and whether its caller lanes
+        are cheap enough to (:meth:`LaneRunner.cheap`); None when the embedding failed
+        (the lane tasks report it). A permanent lane that will search inline has its
+        vector scan begun on a lane thread here (``LaneRunner.start_scan``)."""
         if query_task.cancelled() or query_task.exception() is not None:
-            return set()  # the lane tasks report the embedding's failure
+            return None
         now = self._clock()
         q = Query(text=text, terms=terms, vector=query_task.result(), now=now,
                   min_created=min_created, when=parse_when(text, now),
                   second=second.now("caller"))
-        ran: set[str] = set()
         # Both caller lanes search the same index for the same query: one cost check.
         cheap = self._lanes.cheap(mem.index, q)
+        if cheap and "permanent" in lanes:
+            scan = self._lanes.start_scan(mem.index, q)
+            if scan is not None:
+                q = dataclasses.replace(q, scan=scan)
+        return q, cheap
+
+    def _now_lanes(self, mem: CallerMemory, lanes: Sequence[Lane], q: Query, cheap: bool,
+                   k: dict[str, int], params: RankParams, results: dict[str, Any],
+                   errors: dict[str, str], lane_ms: dict[str, float],
+                   second: SecondQuery) -> set[str]:
+        """Run the caller lanes of a warm caller inline, when they are cheap; the names
+        of those it ran (their hits in ``results``, or their failure in ``errors``)."""
+        ran: set[str] = set()
         for lane in lanes:
             if lane == "org" or (lane != "profile" and not cheap):
                 continue

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Future
 from pathlib import Path
 
 import numkong
@@ -20,7 +21,7 @@ import numpy.typing as npt
 from ._org_vectors import OrgVectors, Proposal
 from ._ranked import BoolArray, FloatArray, IntArray, Ranked, grow, top, top_of
 
-__all__ = ["MATRIX_DTYPE", "VectorStore", "cosines"]
+__all__ = ["MATRIX_DTYPE", "SCAN_BLOCK_ROWS", "Scan", "VectorStore", "cosines"]
 
 #: How an exact matrix stores its vectors. Half the bytes of float32 (a caller with
 #: 10,000 memories at 256 dimensions: 5 MB instead of 10), and the scan reads half as
@@ -47,6 +48,90 @@ def cosines(vectors: npt.NDArray[np.float16], query: FloatArray) -> F64:
     return scores
 
 
+#: A :class:`Scan` scores its rows in blocks of this many (~50-100 us each at 384
+#: dimensions), so the search can take over the blocks a lane thread has not done.
+SCAN_BLOCK_ROWS = 1_024
+
+
+class Scan:
+    """The cosines of an exact matrix's rows to one query, computed ahead of the search
+    that ranks them (:meth:`VectorStore.start_scan`).
+
+    The scan is numkong's kernel, which releases the GIL: a lane thread computes it
+    (:meth:`run`, ``LaneRunner.start_scan``) while the event loop does the search's
+    other work, and :meth:`VectorStore.search` takes the result (:meth:`scores`). The
+    search never waits for the thread: the thread scores the rows in blocks from the
+    first on, and the search scores every row past the thread's last finished block
+    itself, in one call, so on a busy machine, where the thread may not get a core in
+    time, a search costs what an inline scan costs. A row both score has the same value
+    either way (numkong scores each row on its own).
+
+    The rows are read without the index's lock, so the scores are used only when no
+    vector was written since the scan began (:attr:`version`); else the search scans
+    again, so an answer is always the one an inline scan gives at search time.
+    """
+
+    __slots__ = ("_done", "_lock", "_scores", "_taken_from", "future", "n", "query",
+                 "rows", "store", "version")
+
+    def __init__(self, store: VectorStore, rows: npt.NDArray[np.float16], query: FloatArray,
+                 version: int) -> None:
+        self.store = store
+        self.rows = rows
+        self.n = rows.shape[0]
+        self.query = query
+        self.version = version
+        #: the lane thread's run of :meth:`run` (None: not handed to a thread)
+        self.future: Future[None] | None = None
+        # The thread's finished blocks, in order, and the first block the search scores
+        # itself (None: not taken over yet); both under the lock.
+        self._lock = threading.Lock()
+        self._done: list[F64] = []
+        self._taken_from: int | None = None
+        self._scores: F64 | None = None
+
+    def run(self) -> None:
+        """Score the rows block by block, until the search takes over (:meth:`scores`)."""
+        for start in range(0, self.n, SCAN_BLOCK_ROWS):
+            if self._taken_from is not None:
+                return
+            block = cosines(self.rows[start:start + SCAN_BLOCK_ROWS], self.query)
+            with self._lock:
+                if self._taken_from is not None:
+                    return  # the search took over meanwhile, and scored this block too
+                self._done.append(block)
+
+    def scores(self) -> F64:
+        """Every row's score: the thread's finished blocks, and the rest scored here."""
+        if self._scores is not None:
+            return self._scores
+        if self.future is not None:
+            self.future.cancel()  # not started yet: no thread will start it now
+        with self._lock:
+            self._taken_from = len(self._done)
+            blocks = list(self._done)
+        start = len(blocks) * SCAN_BLOCK_ROWS
+        if start < self.n:
+            # One call for the rest (a block the thread is scoring now is scored again).
+            blocks.append(cosines(self.rows[start:], self.query))
+        self._scores = (blocks[0] if len(blocks) == 1
+                        else np.concatenate(blocks) if blocks else np.zeros(0))
+        return self._scores
+
+    def finished(self) -> F64 | None:
+        """Every row's score if they are all scored already, else None (no work)."""
+        if self._scores is None:
+            with self._lock:
+                if len(self._done) * SCAN_BLOCK_ROWS < self.n:
+                    return None
+        return self.scores()
+
+    def cancel(self) -> None:
+        """Drop the scan if no thread has started it (its search did not use it)."""
+        if self.future is not None:
+            self.future.cancel()
+
+
 class VectorStore:
     """The vector of each position (if it has one), searchable by cosine similarity.
 
@@ -63,6 +148,8 @@ class VectorStore:
         self._matrix: npt.NDArray[np.float16] = np.zeros((0 if ann else 64, dimensions),
                                                          dtype=MATRIX_DTYPE)
         self.has: BoolArray = np.zeros(64, dtype=np.bool_)
+        #: Counts the exact matrix's writes: a :class:`Scan` begun before one is stale.
+        self.version = 0
 
     def reserve(self, capacity: int, used: int) -> None:
         if capacity > self.has.shape[0]:
@@ -83,6 +170,7 @@ class VectorStore:
             self.ann.add(rows + start, np.stack(present))
         elif present:
             self._matrix[rows + start] = np.stack(present)
+            self.version += 1
         self.has[start:start + count] = have
 
     def set(self, pos: int, vector: FloatArray) -> None:
@@ -93,6 +181,7 @@ class VectorStore:
             self.ann.add(np.array([pos], dtype=np.int64), vector[None, :])
         else:
             self._matrix[pos] = vector
+            self.version += 1
         self.has[pos] = True
 
     def remove(self, pos: int) -> None:
@@ -134,10 +223,19 @@ class VectorStore:
         """Rows a search over ``n`` positions would score."""
         return n if self.ann is None else self.ann.cost()
 
+    def start_scan(self, query: FloatArray, n: int) -> Scan | None:
+        """A :class:`Scan` of the first ``n`` rows for ``query`` (called with the lock
+        held); None for an approximate index, which has no matrix to scan."""
+        if self.ann is not None:
+            return None
+        return Scan(self, self._matrix[:n], query, self.version)
+
     def search(self, query: FloatArray, k: int, n: int, members: IntArray | None,
-               ok: BoolArray, proposal: Proposal | None = None) -> Ranked:
+               ok: BoolArray, proposal: Proposal | None = None,
+               scan: Scan | None = None) -> Ranked:
         """Top ``k`` by cosine to the unit vector ``query`` under a resolved filter
-        (``proposal``: the approximate index's walk for it, made before the lock)."""
+        (``proposal``: the approximate index's walk for it, made before the lock;
+        ``scan``: this matrix's rows already scored for ``query``, see :class:`Scan`)."""
         has = self.has
         if self.ann is not None:
             if members is not None:
@@ -148,9 +246,18 @@ class VectorStore:
             # Rows are added before their vectors, so every position the ANN holds is < n.
             positions, scores = self.ann.search(query, k, allowed.__getitem__, proposal)
             return top_of(positions, scores, k)
+        # A row's cosine is the same scanned alone or among all rows (numkong scores
+        # each row on its own), so the scan's scores rank exactly as a scan here would.
+        usable = (scan is not None and scan.store is self and scan.version == self.version
+                  and scan.n == n and scan.query is query)
         if members is not None:
             keep = members[ok & has[members]]
             if not keep.shape[0]:
                 return Ranked.empty()
-            return top_of(keep, cosines(self._matrix[keep], query), k)
-        return top(cosines(self._matrix[:n], query), ok & has[:n], k)
+            # A few rows (the working lane's) are scored here rather than waiting for
+            # the scan; a window's, searched after the lane's full search, find it done.
+            scanned = scan.finished() if usable and scan is not None else None
+            return top_of(keep, scanned[keep] if scanned is not None
+                          else cosines(self._matrix[keep], query), k)
+        return top(scan.scores() if usable and scan is not None
+                   else cosines(self._matrix[:n], query), ok & has[:n], k)
