@@ -24,10 +24,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import threading
-import weakref
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -484,22 +483,3 @@ class HybridIndex:
         return self.postings.search(terms, k, n, members, ok, columns.live,
                                     columns.alive if columns.removed else None)
 
-
-T = TypeVar("T")
-
-
-class PerIndex(Generic[T]):
-    """A side table kept beside each index and dropped with it: what a ranking feature
-    reads from an index's rows once (speaker labels, topic tokens) and fills lazily."""
-
-    def __init__(self, make: Callable[[], T]) -> None:
-        self._make = make
-        self._values: weakref.WeakKeyDictionary[HybridIndex, T] = weakref.WeakKeyDictionary()
-        self._lock = threading.Lock()
-
-    def __call__(self, index: HybridIndex) -> T:
-        with self._lock:
-            value = self._values.get(index)
-            if value is None:
-                value = self._values[index] = self._make()
-            return value

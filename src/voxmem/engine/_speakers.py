@@ -16,7 +16,8 @@ import threading
 import numpy as np
 import numpy.typing as npt
 
-from ._index import HybridIndex, IntArray, PerIndex
+from ._index import HybridIndex, IntArray
+from ._per_index import PerIndex
 from ._ranked import distinct
 
 __all__ = ["about_the_asker", "names_someone", "note_label", "prime_labels", "speaker_features",

@@ -36,7 +36,8 @@ import numpy.typing as npt
 
 from ..embeddings import Embedder, query_side
 from ._analysis import STOPWORDS, analyze
-from ._index import HybridIndex, IntArray, PerIndex
+from ._index import HybridIndex, IntArray
+from ._per_index import PerIndex
 from ._ranked import distinct as _distinct
 from ._speakers import note_label, prime_labels, speaker_label
 
