@@ -176,7 +176,8 @@ class MemoryEngine:
 
     # -- start, close, flush --------------------------------------------------------------
     async def start(self) -> None:
-        """Open the store and journal, replay what the store has not applied yet."""
+        """Open the store and journal, replay what the store has not applied yet, and
+        finish erasures a crash cut off."""
         if self._started:
             return
         await asyncio.to_thread(private_dir, Path(self.settings.data_path))
@@ -185,6 +186,7 @@ class MemoryEngine:
             await self.org.open()
             await self.directory.load()
             await self.writes.open()
+            await self.lifecycle.resume_erasures()  # cut off by a crash: before serving
         except BaseException:
             await self.store.close()
             raise

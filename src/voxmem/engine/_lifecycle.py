@@ -81,11 +81,29 @@ class Lifecycle:
         Callers merged into this one are erased too: their journal records, recall traces
         and the undo records of their merges still hold what they said.
         """
+        erased = [scope, *await self._merged_into(scope)]
+        # Recorded before the first row goes (erasing the caller drops the merge records
+        # that lead to the others): a runtime killed half-way finishes it at start-up.
+        await self._store.begin_erasures(erased, self._clock())
         counts: dict[str, int] = {}
-        for erased in [scope, *await self._merged_into(scope)]:
-            for key, n in (await self._erase(erased)).items():
+        for one in erased:
+            for key, n in (await self._erase(one)).items():
                 counts[key] = counts.get(key, 0) + n
         return counts
+
+    async def resume_erasures(self) -> int:
+        """Finish the erasures a killed runtime began; how many callers it erased.
+
+        Run at start-up, after the journal replay is handed to the applier and before
+        anything is served, so a caller told "erased" (or whose request was accepted)
+        never finds their data back after a crash.
+        """
+        pending = await self._store.pending_erasures()
+        for scope in pending:
+            log.warning("finishing the erasure of a caller begun before a restart "
+                        "(project %r)", scope.project_id)
+            await self._erase(scope)
+        return len(pending)
 
     async def _merged_into(self, scope: Scope) -> list[Scope]:
         """The callers merged (in force) into ``scope``'s caller, down every chain."""
@@ -113,6 +131,7 @@ class Lifecycle:
             counts["journalRecords"] = await self._writes.erase_caller(scope)
             self._callers.drop(scope)
             self._directory.forget(scope)
+            await self._store.end_erasure(scope)
         return counts
 
     async def merge_users(self, source: Scope, target: Scope) -> dict[str, Any]:

@@ -338,6 +338,18 @@ class Store(Protocol):
         """Erase the caller everywhere (rows, search indexes, free pages)."""
         ...
 
+    async def begin_erasures(self, scopes: Sequence[Scope], at: float) -> None:
+        """Record that the callers' erasure has begun, before any of their rows goes."""
+        ...
+
+    async def pending_erasures(self) -> list[Scope]:
+        """Erasures this runtime began and did not finish (it was killed), oldest first."""
+        ...
+
+    async def end_erasure(self, scope: Scope) -> None:
+        """The caller is erased everywhere, the journal included: forget the record."""
+        ...
+
     async def merge_callers(self, source: Scope, target: Scope, at: float) -> int:
         """Move everything of ``source`` to ``target``; returns items moved."""
         ...

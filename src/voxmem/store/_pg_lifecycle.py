@@ -118,6 +118,7 @@ class PostgresLifecycle:
     _pool: AsyncConnectionPool[AsyncConnection[tuple[Any, ...]]] | None
     _known_tenants: set[str]
     acquire_timeout_s: float
+    journal_id: str
 
     def _transaction(self, tenant_id: str | None, *,
                      pipeline: bool = True) -> AbstractAsyncContextManager[Cursor]:
@@ -204,6 +205,27 @@ class PostgresLifecycle:
             counts = await _forget_caller(cur, scope)
             counts.update(await entities.run_postgres(cur, entities.forget_entities(scope)))
             return counts
+
+    async def begin_erasures(self, scopes: Sequence[Scope], at: float) -> None:
+        async with self._transaction(None) as cur:
+            await cur.executemany(
+                "INSERT INTO pending_erasures (journal_id, tenant_id, project_id, space,"
+                " user_id, agent_id, requested_at) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT DO NOTHING",
+                [(self.journal_id, *s.caller_key, s.agent_id, at) for s in scopes])
+
+    async def pending_erasures(self) -> list[Scope]:
+        return await self._fetch_as(
+            None, "SELECT tenant_id, project_id, space, user_id, agent_id"
+            " FROM pending_erasures WHERE journal_id = %s ORDER BY requested_at",
+            (self.journal_id,), rows.scope_of)
+
+    async def end_erasure(self, scope: Scope) -> None:
+        async with self._transaction(None) as cur:
+            await cur.execute(
+                "DELETE FROM pending_erasures WHERE journal_id = %s AND tenant_id = %s"
+                " AND project_id = %s AND space = %s AND user_id = %s",
+                (self.journal_id, *scope.caller_key))
 
     async def merge_callers(self, source: Scope, target: Scope, at: float) -> int:
         if source.tenant_id != target.tenant_id:

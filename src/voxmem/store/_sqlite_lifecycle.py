@@ -153,6 +153,22 @@ class SQLiteLifecycle:
         await self._checkpoint()
         return counts
 
+    async def begin_erasures(self, scopes: Sequence[Scope], at: float) -> None:
+        await self._write(lambda c: c.executemany(
+            "INSERT INTO pending_erasures (tenant_id, project_id, space, user_id, agent_id,"
+            " requested_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [(*s.caller_key, s.agent_id, at) for s in scopes]))
+
+    async def pending_erasures(self) -> list[Scope]:
+        return await self._select(
+            "SELECT tenant_id, project_id, space, user_id, agent_id FROM pending_erasures"
+            " ORDER BY requested_at", (), rows.scope_of)
+
+    async def end_erasure(self, scope: Scope) -> None:
+        await self._write(lambda c: c.execute(
+            "DELETE FROM pending_erasures WHERE tenant_id = ? AND project_id = ?"
+            " AND space = ? AND user_id = ?", scope.caller_key))
+
     async def merge_callers(self, source: Scope, target: Scope, at: float) -> int:
         return await self._write(lambda c: _merge_callers(c, source, target, at))
 

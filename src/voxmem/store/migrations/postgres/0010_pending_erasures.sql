@@ -1,0 +1,17 @@
+-- Erasures begun and not finished (forget_user, with every caller merged into the one
+-- named). A row is written before the first of the caller's rows is deleted and removed
+-- once the caller's journal records are gone too, so a runtime killed in between
+-- finishes the erasure when it starts again, before it serves. Keyed by journal like
+-- journal_quarantine: the runtime that began an erasure holds the caller's journal
+-- records, so it is the one that finishes it. It names the caller and nothing they
+-- said. Operator data, read without a tenant.
+CREATE TABLE pending_erasures (
+    journal_id      TEXT NOT NULL,
+    tenant_id       TEXT NOT NULL,
+    project_id      TEXT NOT NULL,
+    space           TEXT NOT NULL,
+    user_id         TEXT NOT NULL,
+    agent_id        TEXT NOT NULL,
+    requested_at    DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (journal_id, tenant_id, project_id, space, user_id)
+);

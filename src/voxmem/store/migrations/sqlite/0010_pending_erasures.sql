@@ -1,0 +1,14 @@
+-- Erasures begun and not finished (forget_user, with every caller merged into the one
+-- named). A row is written before the first of the caller's rows is deleted and removed
+-- once the caller's journal records are gone too, so a runtime killed in between
+-- finishes the erasure when it starts again, before it serves. It names the caller and
+-- nothing they said. Operator data, read without a tenant, like journal_quarantine.
+CREATE TABLE pending_erasures (
+    tenant_id       TEXT NOT NULL,
+    project_id      TEXT NOT NULL,
+    space           TEXT NOT NULL,
+    user_id         TEXT NOT NULL,
+    agent_id        TEXT NOT NULL,
+    requested_at    REAL NOT NULL,
+    PRIMARY KEY (tenant_id, project_id, space, user_id)
+);
