@@ -49,6 +49,7 @@ from ._background import Background
 from ._caller_memory import CallerCache
 from ._calls import Calls
 from ._console import Console
+from ._engine_views import OperatorViews
 from ._fusion import load_fusion
 from ._ids import new_id
 from ._lanes import LaneRunner
@@ -72,7 +73,7 @@ from ._write_path import WritePath, require_applied
 __all__ = ["MemoryEngine", "new_id"]
 
 
-class MemoryEngine:
+class MemoryEngine(OperatorViews):
     """Stores what callers said and recalls the right part inside a voice turn's budget.
 
     Most code uses :class:`voxmem.VoiceClient`; the engine is what it drives, in-process
@@ -410,7 +411,6 @@ class MemoryEngine:
         """Journal records the store refused."""
         return await self.console.list_quarantined()
 
-
     # -- caller identity (the caller directory) -------------------------------------------
     async def resolve_caller(self, scope: Scope, identifiers: Sequence[tuple[str, str, str]],
                              *, user_id: str | None = None, name: str | None = None,
@@ -425,6 +425,10 @@ class MemoryEngine:
                               source: str = "api") -> dict[str, Any]:
         """Link one identifier (a phone, an e-mail, ...) to the caller."""
         return await self.directory.link(scope, kind, value, source=source)
+
+    async def unlink_identifier(self, scope: Scope, kind: str, value: str) -> dict[str, Any]:
+        """Remove one identifier from the caller (linked by mistake): the link removed."""
+        return await self.lifecycle.unlink_identifier(scope, kind, value)
 
     async def find_caller_ids(self, scope: Scope, text: str) -> list[dict[str, Any]]:
         """Callers linked to ``text`` read as any identifier kind."""
@@ -448,51 +452,3 @@ class MemoryEngine:
     async def list_merges(self, scope: Scope, user_id: str | None) -> list[dict[str, Any]]:
         """The project's merges (one caller's when ``user_id`` is given)."""
         return await self.directory.merges(scope, user_id)
-
-    # -- operator views -------------------------------------------------------------------
-    async def list_projects(self) -> list[tuple[str, str]]:
-        """Every (tenant, project) the store holds anything for."""
-        return await self.store.list_projects()
-
-    async def find_callers(self, tenant_id: str, project_id: str, query: str,
-                           limit: int) -> list[dict[str, Any]]:
-        """Callers matching an id, name, identifier or text, most relevant first."""
-        return await self.console.find_callers(tenant_id, project_id, query, limit)
-
-    async def caller_page(self, scope: Scope, limit: int) -> dict[str, Any] | None:
-        """One caller's page for the dashboard; None when there is no such caller."""
-        return await self.console.caller(scope, limit)
-
-    async def list_calls(self, tenant_id: str, project_id: str, user_id: str | None,
-                         limit: int) -> list[dict[str, Any]]:
-        """The project's calls, newest first."""
-        return await self.console.calls(tenant_id, project_id, user_id, limit)
-
-    async def call_page(self, tenant_id: str, project_id: str,
-                        session_id: str) -> dict[str, Any]:
-        """One call with its turns and the recalls that served each."""
-        return await self.console.call(tenant_id, project_id, session_id)
-
-    async def index_documents(self, tenant_id: str, project_id: str,
-                              name: str) -> dict[str, Any]:
-        """One org index and its documents."""
-        return await self.console.documents(tenant_id, project_id, name)
-
-    async def delete_documents(self, tenant_id: str, project_id: str, index_name: str,
-                               doc_ids: Sequence[str]) -> dict[str, Any] | None:
-        """Remove documents from an org index; None when the index does not exist."""
-        return await self.org.delete_documents(tenant_id, project_id, index_name, doc_ids)
-
-    async def delete_index(self, tenant_id: str, project_id: str,
-                           index_name: str) -> dict[str, Any] | None:
-        """Remove an org index; None when it does not exist."""
-        return await self.org.delete_index(tenant_id, project_id, index_name)
-
-    async def search_index(self, tenant_id: str, project_id: str, index_name: str | None,
-                           query: str, k: int) -> list[dict[str, Any]]:
-        """The chunks recall's org lane would return, from one index or all."""
-        return await self.org.search_index(tenant_id, project_id, index_name, query, k)
-
-    async def runtime_health(self, tenant_id: str, project_id: str) -> dict[str, Any]:
-        """Journal, learning and recall latency of the runtime, for one project."""
-        return await self.console.health(tenant_id, project_id)
