@@ -22,8 +22,8 @@ from voxmem.runtime._app import openapi_document
 TOKEN = "test-token-0123456789"
 AUTH = {"authorization": f"Bearer {TOKEN}"}
 IDENT = {"project_id": "proj", "agent_id": "agent"}
-CALLER_OPS = ("resolve_caller", "link_identifier", "find_callers", "show_caller",
-              "merge_callers", "unmerge_callers", "list_merges")
+CALLER_OPS = ("resolve_caller", "link_identifier", "unlink_identifier", "find_callers",
+              "show_caller", "merge_callers", "unmerge_callers", "list_merges")
 DOC = openapi_document("test")
 
 

@@ -104,6 +104,8 @@ def calls() -> list[tuple[str, dict[str, Any]]]:
             "defaultUserId": "caller-1"}),
         ("link_identifier", {**caller, "kind": "email", "value": "ada@example.com"}),
         ("find_callers", {**IDENT, "identifier": "ada@example.com"}),
+        ("link_identifier", {**caller, "kind": "phone", "value": "+1 510 555 0199"}),
+        ("unlink_identifier", {**caller, "kind": "phone", "value": "(510) 555-0199"}),
         ("show_caller", caller),
         ("save_response", {**IDENT, "user": {"id": "guest-9"}, "userText": "hello",
                            "assistantText": "hi"}),

@@ -161,6 +161,10 @@ OPERATION_SPECS: dict[str, OperationSpec] = _table(
     OperationSpec("link_identifier", "POST", "/v1/callers/identifiers",
                   c.LinkIdentifierRequest, c.LinkedIdentifier,
                   "Link an identifier (phone, e-mail, account, ...) to a caller"),
+    OperationSpec("unlink_identifier", "POST", "/v1/callers/identifiers/unlink",
+                  c.UnlinkIdentifierRequest, c.LinkedIdentifier,
+                  "Remove one identifier from a caller (linked by mistake); 404 if not "
+                  "theirs"),
     OperationSpec("find_callers", "POST", "/v1/callers/find", c.FindCallersRequest,
                   list[c.IdentifierMatch],
                   "Callers linked to any identifier, written or as spoken",

@@ -31,6 +31,7 @@ __all__ = [
     "MergeCallersRequest",
     "ResolveCallerRequest",
     "ResolvedCaller",
+    "UnlinkIdentifierRequest",
     "UnmergeCallersRequest",
     "Unmerged",
 ]
@@ -57,6 +58,12 @@ class LinkIdentifierRequest(CallerRequest, kw_only=True):
     kind: str
     value: str
     source: str | None = None
+
+
+class UnlinkIdentifierRequest(CallerRequest, kw_only=True):
+    #: The identifier as written or spoken; it is normalised as when it was linked.
+    kind: str
+    value: str
 
 
 class FindCallersRequest(ProjectRequest, kw_only=True):

@@ -71,6 +71,14 @@ async def _link_identifier(engine: MemoryEngine, p: dict[str, Any]) -> Any:
                                         source=_short(p, "source", required=False) or "api")
 
 
+@handles("unlink_identifier")
+async def _unlink_identifier(engine: MemoryEngine, p: dict[str, Any]) -> Any:
+    scope, _caller = _caller_scope(engine, p)
+    kind, value = _short(p, "kind"), _short(p, "value")
+    assert kind is not None and value is not None
+    return await engine.unlink_identifier(scope, kind, value)
+
+
 @handles("find_callers")
 async def _find_callers(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     text = _short(p, "identifier")

@@ -288,6 +288,11 @@ def cmd_callers(args: argparse.Namespace) -> int:
                       f"merge id {result['mergeId']} (undo: voxmem callers unmerge "
                       f"{result['mergeId']})")
                 return 0
+        elif args.action == "unlink":
+            result = client.unlink_identifier(args.kind, args.value, user={"id": args.user})
+            if not args.json:
+                print(f"unlinked {result['kind']} {result['value']} from {result['userId']}")
+                return 0
         else:
             result = client.unmerge_callers(args.merge_id)
             if not args.json:
@@ -300,12 +305,13 @@ def cmd_callers(args: argparse.Namespace) -> int:
 
 def _add_callers_parser(sub: Any, with_data_dir: Any) -> None:
     callers = sub.add_parser("callers", help="find callers by any identifier, show, merge "
-                             "and unmerge them")
+                             "and unmerge them, unlink an identifier")
     actions = callers.add_subparsers(dest="action", required=True)
     for name, text in (("find", "callers linked to a phone, e-mail, account number, ..."),
                        ("show", "a caller's identifiers, merges and entity graph"),
                        ("merge", "merge one caller into another (undoable)"),
-                       ("unmerge", "undo a merge")):
+                       ("unmerge", "undo a merge"),
+                       ("unlink", "remove one identifier from a caller (linked by mistake)")):
         action = with_data_dir(actions.add_parser(name, help=text))
         action.add_argument("--project", required=True, help="project id")
         action.add_argument("--agent", default="cli", help="agent id recorded on the change")
@@ -324,6 +330,10 @@ def _add_callers_parser(sub: Any, with_data_dir: Any) -> None:
             action.add_argument("--reason", help="why (kept as the merge's evidence)")
             action.add_argument("--propose", action="store_true",
                                 help="only record the merge for review")
+        elif name == "unlink":
+            action.add_argument("--user", required=True, help="caller id")
+            action.add_argument("kind", help="phone, email, account, policy, ...")
+            action.add_argument("value", help="as written or spoken")
         else:
             action.add_argument("merge_id")
 

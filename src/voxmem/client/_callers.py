@@ -53,6 +53,21 @@ class CallerMethods:
             "link_identifier", user=user, user_id=user_id, kind=kind, value=value,
             source=source)))
 
+    async def unlink_identifier(self, kind: str, value: str, *, user: UserArg = None,
+                                user_id: str | None = None) -> dict[str, Any]:
+        """Remove one identifier from the caller (a phone linked by mistake).
+
+        ``value`` is read as when it was linked ("(510) 555-0100" finds "+15105550100").
+        Returns the link removed; ``NotFound`` when the caller has no such identifier.
+        Identifiers in the caller's metadata are linked again at their next call start.
+
+        Example::
+
+            await client.unlink_identifier("phone", "+1 510 555 0100", user_id="ann")
+        """
+        return self._core.parse_dict(await self._send(self._core.call(
+            "unlink_identifier", user=user, user_id=user_id, kind=kind, value=value)))
+
     async def find_callers(self, identifier: str) -> list[dict[str, Any]]:
         """Callers linked to ``identifier`` (phone, e-mail, account, ... or a name)."""
         return self._core.parse_list(await self._send(self._core.call(
@@ -88,6 +103,7 @@ class CallerMethodsSync:
 
     resolve_caller = blocking(CallerMethods.resolve_caller)
     link_identifier = blocking(CallerMethods.link_identifier)
+    unlink_identifier = blocking(CallerMethods.unlink_identifier)
     find_callers = blocking(CallerMethods.find_callers)
     show_caller = blocking(CallerMethods.show_caller)
     merge_callers = blocking(CallerMethods.merge_callers)

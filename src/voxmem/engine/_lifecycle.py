@@ -14,6 +14,7 @@ from typing import Any
 
 from .._exceptions import BadRequest, NotFound
 from ..entities._directory import CallerDirectory
+from ..entities._identifiers import checked_identifier
 from ..extraction import ExtractedFact, SensitivePolicy, is_sensitive
 from ..extraction._select import ALLERGY_FACT
 from ..models import Scope
@@ -133,6 +134,22 @@ class Lifecycle:
             self._directory.forget(scope)
             await self._store.end_erasure(scope)
         return counts
+
+    async def unlink_identifier(self, scope: Scope, kind: str, raw: str) -> dict[str, Any]:
+        """Remove one identifier from the caller (a phone linked by mistake): the link
+        removed. ``not_found`` when the caller has no such identifier."""
+        value = checked_identifier(kind, raw, self._directory.region)
+        # A link still being made in the background (call metadata, said in a call)
+        # would land after the removal and bring the identifier back.
+        await self._directory.idle()
+        row = await self._store.run_entities(
+            scope.tenant_id, entity_ops.remove_identifier(scope, kind, value))
+        if row is None:
+            raise NotFound(f"caller {scope.user_id!r} has no {kind} {value!r}",
+                           details={"kind": kind, "value": value})
+        log.info("unlinked a %s identifier from a caller (project %r)", kind,
+                 scope.project_id)
+        return row.to_dict()
 
     async def merge_users(self, source: Scope, target: Scope) -> dict[str, Any]:
         """Move everything of one caller (a guest) to another (the account)."""

@@ -27,10 +27,10 @@ from ._expand import GraphView
 from ._graph import extract_graph
 from ._identifiers import (
     FIND_KINDS,
-    IDENTIFIER_KINDS,
     METADATA_KINDS,
     STRENGTH_SCORE,
     SpokenClaims,
+    checked_identifier,
     normalize_identifier,
     spoken_claims,
     strength_of,
@@ -122,13 +122,7 @@ class CallerDirectory:
 
     # -- identifiers ------------------------------------------------------------------------
     def _normalise(self, kind: str, raw: str) -> str:
-        if kind not in IDENTIFIER_KINDS:
-            raise BadRequest(f"identifier kind must be one of {', '.join(IDENTIFIER_KINDS)}",
-                             field="kind")
-        value = normalize_identifier(kind, raw, self.region)
-        if value is None:
-            raise BadRequest(f"{raw!r} is not a valid {kind}", field="value")
-        return value
+        return checked_identifier(kind, raw, self.region)
 
     async def _owners(self, scope: Scope, kind: str, value: str) -> frozenset[str]:
         rows = await self._store.run_entities(

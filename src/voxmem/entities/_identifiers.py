@@ -16,6 +16,7 @@ import dataclasses
 import re
 from typing import Literal
 
+from .._exceptions import BadRequest
 from ._phone import normalize_phone
 from ._speech import normalize_email, spoken_to_digits
 
@@ -27,6 +28,7 @@ __all__ = [
     "IdentifierKind",
     "SpokenClaims",
     "Strength",
+    "checked_identifier",
     "normalize_identifier",
     "spoken_claims",
     "strength_of",
@@ -245,3 +247,14 @@ def _claims(text: str, default_region: str | None, *, word_checks: bool) -> Spok
     # pattern on a long turn, so a turn without one skips it.
     return SpokenClaims(identifiers=tuple(found), names=tuple(dict.fromkeys(names)),
                         on_behalf=bool(found) and bool(_ON_BEHALF.search(text)))
+
+
+def checked_identifier(kind: str, raw: str, region: str | None) -> str:
+    """``raw``'s normal form as a ``kind``, or ``BadRequest`` naming the field at fault."""
+    if kind not in IDENTIFIER_KINDS:
+        raise BadRequest(f"identifier kind must be one of {', '.join(IDENTIFIER_KINDS)}",
+                         field="kind")
+    value = normalize_identifier(kind, raw, region)
+    if value is None:
+        raise BadRequest(f"{raw!r} is not a valid {kind}", field="value")
+    return value

@@ -41,6 +41,7 @@ __all__ = [
     "list_merges",
     "load_graph",
     "merge",
+    "remove_identifier",
     "run_postgres",
     "run_sqlite",
     "unmerge",
@@ -198,6 +199,15 @@ def find_in_project(tenant_id: str, project_id: str, kind: str, value: str | Non
     else:
         res = yield Stmt("ident.in_project", (tenant_id, project_id, kind, value))
     return [(r[0], _ident(r[1:])) for r in res.rows]
+
+
+def remove_identifier(scope: Scope, kind: str, value: str) -> EntityOp[IdentifierRow | None]:
+    """Unlink one identifier from ``scope``'s caller; the link removed, None if none."""
+    res = yield Stmt("ident.one", (*scope.caller_key, kind, value))
+    if not res.rows:
+        return None
+    yield Stmt("ident.delete_one", (*scope.caller_key, kind, value))
+    return _ident(res.rows[0])
 
 
 def caller_identifiers(scope: Scope) -> EntityOp[list[IdentifierRow]]:

@@ -66,6 +66,9 @@ ENTITY_SQL: dict[str, str | dict[str, str]] = {
     "ident.of_caller": (
         f"SELECT {_IDENT_COLS} FROM caller_identifiers WHERE {_CALLER}"
         " ORDER BY created_at, kind, value"),
+    "ident.one": (
+        f"SELECT {_IDENT_COLS} FROM caller_identifiers WHERE {_CALLER} AND kind = ?"
+        " AND value = ?"),
     "ident.delete_one": (
         f"DELETE FROM caller_identifiers WHERE {_CALLER} AND kind = ? AND value = ?"),
     "ident.delete_caller": f"DELETE FROM caller_identifiers WHERE {_CALLER}",
