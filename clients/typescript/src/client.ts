@@ -358,6 +358,15 @@ export class VoiceClient {
     return (await this.send("link_identifier", { source: "api", ...options, kind, value })) as Json;
   }
 
+  /**
+   * Remove one identifier from the caller (a phone linked by mistake). `value` is read as
+   * when it was linked, so any spelling finds it. Returns the link removed; throws
+   * `NotFound` when the caller has no such identifier.
+   */
+  async unlinkIdentifier(kind: string, value: string, options: CallerArgs = {}): Promise<Json> {
+    return (await this.send("unlink_identifier", { ...options, kind, value })) as Json;
+  }
+
   /** Callers linked to `identifier` (phone, e-mail, account, ... or a name). */
   async findCallers(identifier: string): Promise<Json[]> {
     return asList(await this.send("find_callers", { identifier }));

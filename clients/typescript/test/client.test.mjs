@@ -107,6 +107,18 @@ describe("VoiceClient over the runtime", () => {
     await memory.unmergeCallers(mergeId);
   });
 
+  test("unlinkIdentifier removes one link; an identifier the caller lacks is NotFound", async () => {
+    const memory = client();
+    await memory.linkIdentifier("phone", "+1 510 555 0177", { user: { id: "ts-unlink" } });
+    assert.match(JSON.stringify(await memory.findCallers("(510) 555-0177")), /ts-unlink/);
+    const removed = await memory.unlinkIdentifier("phone", "(510) 555-0177", { userId: "ts-unlink" });
+    assert.equal(removed.value, "+15105550177");
+    assert.equal(removed.userId, "ts-unlink");
+    assert.deepEqual(await memory.findCallers("+15105550177"), []);
+    await assert.rejects(memory.unlinkIdentifier("phone", "+15105550177", { userId: "ts-unlink" }), NotFound);
+    await assert.rejects(memory.unlinkIdentifier("fax", "1", { userId: "ts-unlink" }), BadRequest);
+  });
+
   test("saves carry a stable turn id that the runtime keeps", async () => {
     const memory = client();
     const user = { id: "caller-turn-ids" };

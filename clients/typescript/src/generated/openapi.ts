@@ -417,6 +417,26 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/callers/identifiers/unlink": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Remove one identifier from a caller (linked by mistake); 404 if not theirs
+         * @description Remove one identifier from a caller (linked by mistake); 404 if not theirs. Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
+         */
+        post: operations["unlink_identifier"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/callers/list": {
         parameters: {
             query?: never;
@@ -2035,6 +2055,20 @@ export type components = {
         TurnSaved: {
             eventId: string | null;
         };
+        /** UnlinkIdentifierRequest */
+        UnlinkIdentifierRequest: {
+            /** @default null */
+            agentId?: string | null;
+            kind: string;
+            projectId: string;
+            /** @default null */
+            tenantId?: string | null;
+            /** @default null */
+            user?: components["schemas"]["CallerRef"] | null;
+            /** @default null */
+            userId?: string | null;
+            value: string;
+        };
         /** UnmergeCallersRequest */
         UnmergeCallersRequest: {
             /** @default null */
@@ -3566,6 +3600,93 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["LinkIdentifierRequest"];
+            };
+        };
+        responses: {
+            /** @description The operation's result */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LinkedIdentifier"];
+                };
+            };
+            /** @description Invalid input (`bad_request`); `details.field` names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or wrong bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A session id used with another caller (`identity_mismatch`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too large (`index.batch_too_large`, oversized text or body). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A bug (`internal`). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The store cannot take writes (`store.unavailable`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    unlink_identifier: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UnlinkIdentifierRequest"];
             };
         };
         responses: {

@@ -436,6 +436,19 @@ export const OPERATIONS = {
       "userId"
     ]
   },
+  "unlink_identifier": {
+    "method": "POST",
+    "path": "/v1/callers/identifiers/unlink",
+    "requestFields": [
+      "agentId",
+      "kind",
+      "projectId",
+      "tenantId",
+      "user",
+      "userId",
+      "value"
+    ]
+  },
   "unmerge_callers": {
     "method": "POST",
     "path": "/v1/callers/unmerge",
