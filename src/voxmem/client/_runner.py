@@ -33,8 +33,9 @@ class LoopThread:
     def closed(self) -> bool:
         return self._loop.is_closed()
 
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run ``coro`` on the loop thread and wait for its result."""
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Run ``coro`` on the loop thread and wait for its result (at most ``timeout``
+        seconds: ``concurrent.futures.TimeoutError`` after, ``coro`` left running)."""
         if threading.current_thread() is self._thread:
             coro.close()
             raise BadRequest("a sync voxmem client was called from its own loop thread; "
@@ -42,7 +43,7 @@ class LoopThread:
         if self._loop.is_closed():
             coro.close()
             raise PoolError("the client is closed; create a new one", code="pool.closed")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
     def hop(self, fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
         """An async function that any event loop can await, running ``fn`` on this one."""

@@ -8,6 +8,11 @@ the retries and the transports exist once, in async form.
 
 from __future__ import annotations
 
+import concurrent.futures
+import concurrent.futures.thread
+import logging
+import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +32,38 @@ from ._runner import LoopThread
 from ._tools import ClientTools, SessionTools
 
 __all__ = ["CallerSessionSync", "VoiceClientSync"]
+
+log = logging.getLogger("voxmem.client")
+
+#: How long a client left open may take to close at interpreter exit (store its
+#: journal, stop its runtime connection); past it the journal keeps what was not applied.
+EXIT_CLOSE_TIMEOUT_S = 30.0
+
+_open_clients: weakref.WeakSet[VoiceClientSync] = weakref.WeakSet()
+_exit_hook_lock = threading.Lock()
+_exit_hook_registered = False
+
+
+def _close_open_clients() -> None:
+    for client in list(_open_clients):
+        client._close_at_exit()
+
+
+def _register_exit_hook() -> None:
+    """Close clients left open before the interpreter shuts thread pools down.
+
+    ``atexit`` runs too late: by then ``concurrent.futures`` has refused every new task
+    (the store's writer thread, the loop's executor), so an embedded engine still
+    applying its journal fails loudly. Thread-exit hooks run in reverse order of
+    registration, and ``concurrent.futures.thread`` (imported above) registered its own
+    first, so this one runs before it. It is CPython's own hook for this, the one
+    ``concurrent.futures`` uses; there is no public equivalent.
+    """
+    global _exit_hook_registered
+    with _exit_hook_lock:
+        if not _exit_hook_registered:
+            threading._register_atexit(_close_open_clients)  # type: ignore[attr-defined]
+            _exit_hook_registered = True
 
 
 class VoiceClientSync(CallerMethodsSync, ClientTools):
@@ -67,6 +104,10 @@ class VoiceClientSync(CallerMethodsSync, ClientTools):
         self.tenant_id = tenant_id
         self.embedded = self._async.embedded
         self.runtime_url = self._async.runtime_url
+        # A script that ends without close() must still end quietly and store what
+        # its journal holds.
+        _open_clients.add(self)
+        _register_exit_hook()
 
     @property
     def pool_stats(self) -> dict[str, int]:
@@ -115,8 +156,22 @@ class VoiceClientSync(CallerMethodsSync, ClientTools):
         """Release the client and its loop thread; the shared runtime keeps running."""
         if self._runner.closed:
             return
+        _open_clients.discard(self)
         self._runner.run(self._async.aclose())
         self._runner.stop()
+
+    def _close_at_exit(self) -> None:
+        """``close()`` for a client the program left open, bounded in time."""
+        if self._runner.closed:
+            return
+        try:
+            self._runner.run(self._async.aclose(), timeout=EXIT_CLOSE_TIMEOUT_S)
+            self._runner.stop()
+        except concurrent.futures.TimeoutError:
+            log.warning("a voxmem client left open did not close within %.0f s at exit; "
+                        "its journal keeps what was not stored", EXIT_CLOSE_TIMEOUT_S)
+        except Exception as exc:  # at exit: report, never raise into the interpreter
+            log.warning("closing a voxmem client left open at exit failed: %s", exc)
 
     def __enter__(self) -> VoiceClientSync:
         return self

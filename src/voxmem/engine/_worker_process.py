@@ -81,7 +81,13 @@ def main() -> None:
     for module in REQUEST_PATH_PRELOAD if request_path else PRELOAD:
         importlib.import_module(module)
 
-    serve(sys.stdin.buffer, replies)
+    try:
+        serve(sys.stdin.buffer, replies)
+    except BrokenPipeError:
+        # The parent went away (killed, or exited mid-request): nobody waits for the
+        # reply, and a traceback on the terminal it shared would only alarm.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), replies.fileno())
 
 
 if __name__ == "__main__":
