@@ -7,10 +7,12 @@ a text, so it never runs before a turn is searchable: once the applier has store
 batch, :class:`SecondVectors` embeds its turns and facts on a worker thread, stores the
 vectors in ``items.second_embedding`` and hands them to the warm caller indexes. Until
 then a fresh memory is found by its words and the table's vector; it joins the full
-model's ranking when its vector lands. Rows the writer never reached (the process
-stopped, the store was down) are found by their ``second_embedding_model`` at the next
-start and embedded then (``_reembed.reembed_missing``), and so is every row after a
-change of the second model. Org knowledge stays on the table alone.
+model's ranking when its vector lands. A store that is down holds the writer: it keeps
+the vectors it made and writes them again, with backoff, until the store takes them.
+Rows the writer never reached (the process stopped) are found by their
+``second_embedding_model`` at the next start and embedded then
+(``_reembed.reembed_missing``), and so is every row after a change of the second model.
+Org knowledge stays on the table alone.
 
 At query time the full model embeds the query on a lane thread while the keyword phase
 runs; its cosine ranking is a third list of the reciprocal-rank fusion
@@ -62,6 +64,8 @@ SECOND_FLOOR = 0.15
 SECOND_WAIT_SHARE = 0.5
 #: Texts embedded per hop to the worker thread.
 WRITE_BATCH = 32
+#: Backoff between writes a down store refused: first wait, growth factor, longest wait.
+RETRY_FIRST_S, RETRY_FACTOR, RETRY_MAX_S = 0.5, 2.0, 30.0
 
 
 def side_by_side_params(params: RankParams) -> RankParams:
@@ -109,6 +113,8 @@ class SecondVectors:
         self._idle = asyncio.Condition()
         self.written = 0
         self.failed = 0
+        #: writes a down store refused and the writer made again
+        self.retries = 0
         #: set once the start's sweep has embedded every row it found (or paused)
         self.swept = asyncio.Event()
 
@@ -162,17 +168,34 @@ class SecondVectors:
         try:
             vectors = await asyncio.get_running_loop().run_in_executor(
                 None, self.embedder.embed, [row.text for row in rows])
-            await self._store.set_embeddings(
-                [(row.item_id, np.ascontiguousarray(vec).tobytes())
-                 for row, vec in zip(rows, vectors, strict=True)],
-                self.embedder.name, column=SECOND_COLUMN)
         except VoxmemError as exc:
-            # The rows are stored; only their second vector waits for the next start's
-            # sweep. Search meanwhile ranks them by words and the table.
             self.failed += len(rows)
-            log.warning("second vectors of %d memories not written (%s); the next "
-                        "start embeds them", len(rows), exc)
+            log.warning("second vectors of %d memories not made (%s); the next start "
+                        "embeds them", len(rows), exc)
             return
+        blobs = [(row.item_id, np.ascontiguousarray(vec).tobytes())
+                 for row, vec in zip(rows, vectors, strict=True)]
+        wait = RETRY_FIRST_S
+        while True:
+            try:
+                await self._store.set_embeddings(blobs, self.embedder.name,
+                                                 column=SECOND_COLUMN)
+                break
+            except VoxmemError as exc:
+                if not exc.retryable:
+                    # Refused for good: only the next start's sweep tries these rows.
+                    # Search meanwhile ranks them by words and the table.
+                    self.failed += len(rows)
+                    log.warning("second vectors of %d memories not written (%s); the "
+                                "next start embeds them", len(rows), exc)
+                    return
+                # The store is down: rows queued behind these wait too (they would fail
+                # the same way), and every vector is written once it is back.
+                self.retries += 1
+                log.warning("second vectors of %d memories not written (%s); retrying "
+                            "in %.1f s", len(rows), exc, wait)
+                await asyncio.sleep(wait)
+                wait = min(RETRY_MAX_S, wait * RETRY_FACTOR)
         for row, vec in zip(rows, vectors, strict=True):
             self._callers.set_second(row.scope, row.item_id, vec)
         self.written += len(rows)
