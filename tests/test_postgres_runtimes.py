@@ -122,3 +122,43 @@ async def test_singleton_job_runs_on_exactly_one_runtime(
     finish.set()
     assert await first is True
     assert await job(b) is True, "after A finishes, the next round may run anywhere"
+
+
+async def _call(engine: MemoryEngine, text: str) -> Scope:
+    scope = scope_on(engine, "caller-7")
+    await engine.start_session(scope, Caller("caller-7"))
+    await engine.save_response(scope, Caller("caller-7"), user_text=text,
+                               assistant_text="Noted.")
+    return scope
+
+
+async def _learned(engine: MemoryEngine, scope: Scope) -> list[dict[str, object]]:
+    ended = await engine.end_session(scope, wait=True)
+    assert ended is not None and ended.learning is not None, ended
+    assert ended.learning["status"] == "learned", ended.learning
+    facts: list[dict[str, object]] = ended.learning["facts"]
+    return facts
+
+
+async def _current_facts(engine: MemoryEngine) -> list[str]:
+    assert await engine.flush(30)
+    return sorted(f.text for f in await engine.store.list_facts(scope_on(engine, "caller-7")))
+
+
+@pytest.mark.parametrize("at_once", [False, True])
+async def test_two_runtimes_learning_for_one_caller_write_one_fact(
+        runtimes: tuple[MemoryEngine, MemoryEngine], at_once: bool) -> None:
+    a, b = runtimes
+    said = "I'm vegetarian, so please no meat in the order."
+    # Both runtimes have the caller cached from before either call.
+    for engine in runtimes:
+        await engine.search_memory(scope_on(engine, "caller-7"), "diet", timeout_ms=2000)
+    if at_once:  # two calls of the caller, on two hosts, end at the same moment
+        calls = [await _call(a, said), await _call(b, said)]
+        learned = list(await asyncio.gather(_learned(a, calls[0]), _learned(b, calls[1])))
+    else:  # one after the other
+        learned = [await _learned(a, await _call(a, said)),
+                   await _learned(b, await _call(b, said))]
+    assert sorted(len(facts) for facts in learned) == [0, 1], learned
+    facts = await _current_facts(a)
+    assert len(facts) == 1 and facts == await _current_facts(b), facts

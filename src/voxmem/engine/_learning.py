@@ -12,7 +12,9 @@ The pipeline, in one place::
       → the call is marked learned; a failure is recorded and retried later
 
 Fact resolution for one caller runs under a per-caller lock, so two calls ending at
-once cannot both insert the same fact.
+once cannot both insert the same fact. On a store other runtimes share (Postgres) the
+lock is the store's too: the holder resolves against the caller as stored (reloaded, so
+facts another runtime learned count) and releases it once its facts are in the store.
 """
 
 from __future__ import annotations
@@ -55,6 +57,9 @@ log = logging.getLogger("voxmem.engine.learning")
 NEAR_DUPLICATE_JACCARD = 0.75
 #: ...or whose vectors are this close.
 NEAR_DUPLICATE_COSINE = 0.93
+#: How long learning waits for writes to reach a shared store (before reloading the
+#: caller, and before handing the caller's lock to another runtime).
+STORED_WAIT_S = 60.0
 
 
 def sensitive_policy(settings: Settings) -> SensitivePolicy:
@@ -255,13 +260,12 @@ class Learner:
         vectors = await loop.run_in_executor(None, self._embedder.embed,
                                              [f.text for f in facts])
         written: list[dict[str, Any]] = []
-        async with self._callers.erasures.lock(scope):
+        async with self._store.caller_lock(scope), self._callers.erasures.lock(scope):
             if not self._callers.erasures.unchanged(scope, seen):
                 log.info("caller erased while learning from call %s: no facts kept",
                          session_id)
                 return []
-            mem = self._callers.get(scope)
-            await mem.ready.wait()
+            mem = await self._as_stored(scope)
             for i, (fact, vector) in enumerate(zip(facts, vectors, strict=True)):
                 if (now := self._now(scope)) != scope.user_id:
                     # Merged away since the call was read: the rest go to the caller it
@@ -273,8 +277,24 @@ class Learner:
                     continue
                 written.append(await self._write_one(mem, fact, vector, decision, session_id))
             else:
+                if written and self._store.shared:
+                    # The next runtime to take the lock reads the caller from the store.
+                    await self._wait_applied(STORED_WAIT_S)
                 return written
         return written + await self.write_facts(moved, rest, session_id=session_id)
+
+    async def _as_stored(self, scope: Scope) -> CallerMemory:
+        """The caller's memory to resolve facts against: on a shared store, reloaded
+        (another runtime may have learned for the caller since it was cached here),
+        unless a call of theirs is open here or this runtime's own writes are still on
+        their way (a reload would miss them)."""
+        mem = self._callers.get(scope)
+        if self._store.shared and mem.session_id is None and await self._wait_applied(
+                STORED_WAIT_S):
+            self._callers.drop(scope)
+            mem = self._callers.get(scope)
+        await mem.ready.wait()
+        return mem
 
     def _now(self, scope: Scope) -> str:
         if self._canonical is None:

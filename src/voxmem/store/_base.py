@@ -362,6 +362,14 @@ class Store(Protocol):
         """
         ...
 
+    def caller_lock(self, scope: Scope) -> AbstractAsyncContextManager[None]:
+        """Hold the caller's lock across every runtime on this store, waiting for it.
+
+        Learning takes it, so two runtimes never resolve new facts for one caller at
+        once. A no-op where one runtime owns the store (SQLite).
+        """
+        ...
+
     async def get_session(self, tenant_id: str, project_id: str, session_id: str) -> (
         SessionInfo | None
     ): ...

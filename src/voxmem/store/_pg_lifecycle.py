@@ -34,6 +34,8 @@ Cursor = AsyncCursor[tuple[Any, ...]]
 T = TypeVar("T")
 
 _LOCK_PREFIX = "voxmem:"
+#: Longest wait for a caller's lock another runtime holds (it learns from one call).
+CALLER_LOCK_WAIT_MS = 60_000
 
 # Per-tenant job queries; rows are (tenant, project, space, user, agent, session).
 _PENDING_EXTRACTIONS = (
@@ -232,6 +234,26 @@ class PostgresLifecycle:
             raise ValueError("callers can only be merged within one tenant")
         async with self._transaction(target.tenant_id, pipeline=False) as cur:
             return await _merge_callers(cur, source, target, at)
+
+    @contextlib.asynccontextmanager
+    async def caller_lock(self, scope: Scope) -> AsyncIterator[None]:
+        """A session advisory lock named by the caller, on a dedicated connection: held
+        across the holder's awaits (a pooled transaction would be held open instead),
+        gone with the connection if the holder dies. Waits at most CALLER_LOCK_WAIT_MS."""
+        name = _LOCK_PREFIX + "caller:" + "\x1f".join(scope.caller_key)
+        conn = await self._connect()
+        try:
+            with store_errors(POSTGRES_ERRORS, "Postgres"):
+                await conn.execute(f"SET lock_timeout = {CALLER_LOCK_WAIT_MS}")
+                await conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (name,))
+            try:
+                yield
+            finally:
+                with contextlib.suppress(psycopg.Error):
+                    await conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))",
+                                       (name,))
+        finally:
+            await conn.close()
 
     @contextlib.asynccontextmanager
     async def singleton(self, name: str) -> AsyncIterator[bool]:

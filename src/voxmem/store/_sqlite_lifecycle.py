@@ -173,6 +173,11 @@ class SQLiteLifecycle:
         return await self._write(lambda c: _merge_callers(c, source, target, at))
 
     @contextlib.asynccontextmanager
+    async def caller_lock(self, scope: Scope) -> AsyncIterator[None]:
+        # One runtime owns a SQLite store; its own per-caller lock is enough.
+        yield
+
+    @contextlib.asynccontextmanager
     async def singleton(self, name: str) -> AsyncIterator[bool]:
         # One runtime owns a SQLite data directory (the runtime lock guarantees it), so
         # a job lock only has to keep this process's own jobs from overlapping.
