@@ -7,6 +7,7 @@ the caller fresh from the shared store. Singleton jobs take a database-wide lock
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -162,3 +163,28 @@ async def test_two_runtimes_learning_for_one_caller_write_one_fact(
     assert sorted(len(facts) for facts in learned) == [0, 1], learned
     facts = await _current_facts(a)
     assert len(facts) == 1 and facts == await _current_facts(b), facts
+
+
+async def test_a_caller_erased_on_one_runtime_is_not_served_from_the_others_cache(
+        runtimes: tuple[MemoryEngine, MemoryEngine]) -> None:
+    a, b = runtimes
+    on_a, on_b = scope_on(a, "caller-9"), scope_on(b, "caller-9")
+    await a.save_response(on_a, Caller("caller-9"), user_text="My parrot is called Quetzal",
+                          assistant_text="Noted.")
+    await a.end_session(on_a, learn=False)
+    assert await a.flush(30)
+    since = time.time() - 60
+    # Runtime B serves the caller too (another call of theirs), so it has them warm.
+    found = await b.search_memory(on_b, "what is my parrot called", timeout_ms=5000)
+    assert "Quetzal" in found.context_text
+
+    await a.forget_user(on_a)
+    # What B's watcher does every few seconds (Lifecycle.watch_erasures).
+    await b.lifecycle.drop_erased_elsewhere(since)
+    after = await b.search_memory(on_b, "what is my parrot called", timeout_ms=5000)
+    assert "Quetzal" not in after.context_text and not after.trace["degraded"]
+    # A notice is acted on once: the caller calling again is cached and kept.
+    await b.save_response(on_b, Caller("caller-9"), user_text="I have a new cat, Miso",
+                          assistant_text="Noted.")
+    await b.lifecycle.drop_erased_elsewhere(since)
+    assert b.callers.peek(on_b) is not None

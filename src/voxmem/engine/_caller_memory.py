@@ -268,6 +268,10 @@ class CallerCache:
             task.add_done_callback(self._tasks.discard)
         return mem
 
+    def scopes(self) -> list[Scope]:
+        """The scope of every cached caller."""
+        return [mem.scope for mem in self._entries.values()]
+
     def drop(self, scope: Scope) -> None:
         self._entries.pop(scope.caller_key, None)
 

@@ -201,6 +201,7 @@ class MemoryEngine(OperatorViews):
         spawn(self.trimmer.run(self._stop))
         spawn(self.traces.run(self._stop))
         spawn(self.directory.run(self._stop))
+        spawn(self.lifecycle.watch_erasures(self._stop))
 
     async def close(self) -> None:
         """Apply everything journaled, then close the store and the journal."""

@@ -6,13 +6,15 @@ retention) in ``_maintenance``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import logging
 import re
 from collections.abc import Callable
 from typing import Any
 
-from .._exceptions import BadRequest, NotFound
+from .._exceptions import BadRequest, NotFound, VoxmemError
 from ..entities._directory import CallerDirectory
 from ..entities._identifiers import checked_identifier
 from ..extraction import ExtractedFact, SensitivePolicy, is_sensitive
@@ -20,6 +22,7 @@ from ..extraction._select import ALLERGY_FACT
 from ..models import Scope
 from ..store import ItemDelete, Store, encode_record
 from ..store import _entities as entity_ops
+from ..store._keys import search_key
 from ._caller_memory import CallerCache
 from ._learning import Learner
 from ._policy import Policy
@@ -29,6 +32,11 @@ from ._write_path import WritePath, require_applied
 __all__ = ["Lifecycle", "Policy", "slot_key"]
 
 log = logging.getLogger("voxmem.engine.lifecycle")
+
+#: How often a runtime sharing its store looks for callers other runtimes erased.
+ERASURE_POLL_S = 5.0
+#: Notices are read again this far back: the runtimes' clocks may differ a little.
+ERASURE_CLOCK_SKEW_S = 60.0
 
 _SLOT = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 
@@ -59,6 +67,8 @@ class Lifecycle:
         self._learner = learner
         self._sensitive = sensitive
         self._clock = clock
+        #: erasure notices already acted on (see ``drop_erased_elsewhere``)
+        self._noticed: set[tuple[str, float]] = set()
 
     # -- deletion --------------------------------------------------------------------------
     async def delete_memory(self, scope: Scope, memory_id: str) -> dict[str, Any]:
@@ -132,7 +142,7 @@ class Lifecycle:
             counts["journalRecords"] = await self._writes.erase_caller(scope)
             self._callers.drop(scope)
             self._directory.forget(scope)
-            await self._store.end_erasure(scope)
+            await self._store.end_erasure(scope, self._clock())
         return counts
 
     async def unlink_identifier(self, scope: Scope, kind: str, raw: str) -> dict[str, Any]:
@@ -150,6 +160,37 @@ class Lifecycle:
         log.info("unlinked a %s identifier from a caller (project %r)", kind,
                  scope.project_id)
         return row.to_dict()
+
+    async def watch_erasures(self, stop: asyncio.Event) -> None:
+        """On a store other runtimes share: every ERASURE_POLL_S, drop from this
+        runtime's caches the callers another runtime erased, so their words are not
+        served from a warm index after the erasure."""
+        if not self._store.shared:
+            return
+        since = self._clock() - ERASURE_CLOCK_SKEW_S
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=ERASURE_POLL_S)
+            if stop.is_set():
+                return
+            try:
+                since = await self.drop_erased_elsewhere(since)
+            except VoxmemError as exc:
+                log.warning("reading erasure notices failed: %s", exc)
+
+    async def drop_erased_elsewhere(self, since: float) -> float:
+        """Drop cached callers erased (by any runtime) at ``since`` or later; the
+        ``since`` of the next look."""
+        notices = await self._store.erasure_notices(since)
+        # A notice is acted on once: the caller may call again after it and be cached.
+        erased = {caller_hash for caller_hash, at in notices
+                  if (caller_hash, at) not in self._noticed}
+        self._noticed = set(notices)
+        for scope in self._callers.scopes():
+            if search_key(*scope.caller_key) in erased:
+                self._callers.drop(scope)
+                self._directory.forget(scope)
+        return max([since, *(at - ERASURE_CLOCK_SKEW_S for _hash, at in notices)])
 
     async def merge_users(self, source: Scope, target: Scope) -> dict[str, Any]:
         """Move everything of one caller (a guest) to another (the account)."""

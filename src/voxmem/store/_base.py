@@ -346,8 +346,13 @@ class Store(Protocol):
         """Erasures this runtime began and did not finish (it was killed), oldest first."""
         ...
 
-    async def end_erasure(self, scope: Scope) -> None:
-        """The caller is erased everywhere, the journal included: forget the record."""
+    async def end_erasure(self, scope: Scope, at: float) -> None:
+        """The caller is erased everywhere, the journal included: forget the record and
+        leave a notice (a hash of the caller's key) for the runtimes sharing the store."""
+        ...
+
+    async def erasure_notices(self, since: float) -> list[tuple[str, float]]:
+        """(caller hash, erased at) of erasures finished at ``since`` or later."""
         ...
 
     async def merge_callers(self, source: Scope, target: Scope, at: float) -> int:

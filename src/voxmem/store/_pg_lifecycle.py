@@ -25,6 +25,7 @@ from . import _entities as entities
 from . import _rows as rows
 from . import _sql as sql
 from ._errors import store_errors
+from ._keys import search_key
 from ._pg_adapt import POSTGRES_ERRORS
 from ._pg_write import set_tenant
 
@@ -222,12 +223,20 @@ class PostgresLifecycle:
             " FROM pending_erasures WHERE journal_id = %s ORDER BY requested_at",
             (self.journal_id,), rows.scope_of)
 
-    async def end_erasure(self, scope: Scope) -> None:
+    async def end_erasure(self, scope: Scope, at: float) -> None:
         async with self._transaction(None) as cur:
             await cur.execute(
                 "DELETE FROM pending_erasures WHERE journal_id = %s AND tenant_id = %s"
                 " AND project_id = %s AND space = %s AND user_id = %s",
                 (self.journal_id, *scope.caller_key))
+            await cur.execute(sql.PURGE_ERASURE_NOTICES.postgres,
+                              (at - sql.ERASURE_NOTICE_KEPT_S,))
+            await cur.execute(sql.ADD_ERASURE_NOTICE.postgres,
+                              (search_key(*scope.caller_key), at))
+
+    async def erasure_notices(self, since: float) -> list[tuple[str, float]]:
+        return await self._fetch_as(None, sql.ERASURE_NOTICES.postgres, (since,),
+                                    lambda r: (str(r[0]), float(r[1])))
 
     async def merge_callers(self, source: Scope, target: Scope, at: float) -> int:
         if source.tenant_id != target.tenant_id:

@@ -228,6 +228,15 @@ FORGET = {
     table: shared(f"DELETE FROM {table} WHERE {CALLER}")
     for table in ("items", "sessions", "callers", "recall_traces", "journal_quarantine")
 }
+#: Erasure notices for the runtimes sharing a store: one per erased caller, kept a day
+#: (a runtime polls every few seconds; one down longer starts with an empty cache).
+ERASURE_NOTICE_KEPT_S = 86_400.0
+ADD_ERASURE_NOTICE = shared(
+    "INSERT INTO erasure_notices (caller_hash, erased_at) VALUES (?, ?)")
+PURGE_ERASURE_NOTICES = shared("DELETE FROM erasure_notices WHERE erased_at < ?")
+ERASURE_NOTICES = shared(
+    "SELECT caller_hash, erased_at FROM erasure_notices WHERE erased_at >= ?"
+    " ORDER BY erased_at")
 FORGET_MERGES = shared(
     "DELETE FROM caller_merges WHERE tenant_id = ? AND project_id = ? AND space = ?"
     " AND (from_user = ? OR to_user = ?)")

@@ -164,10 +164,17 @@ class SQLiteLifecycle:
             "SELECT tenant_id, project_id, space, user_id, agent_id FROM pending_erasures"
             " ORDER BY requested_at", (), rows.scope_of)
 
-    async def end_erasure(self, scope: Scope) -> None:
-        await self._write(lambda c: c.execute(
-            "DELETE FROM pending_erasures WHERE tenant_id = ? AND project_id = ?"
-            " AND space = ? AND user_id = ?", scope.caller_key))
+    async def end_erasure(self, scope: Scope, at: float) -> None:
+        def run(c: sqlite3.Connection) -> None:
+            c.execute("DELETE FROM pending_erasures WHERE tenant_id = ? AND project_id = ?"
+                      " AND space = ? AND user_id = ?", scope.caller_key)
+            c.execute(sql.PURGE_ERASURE_NOTICES.sqlite, (at - sql.ERASURE_NOTICE_KEPT_S,))
+            c.execute(sql.ADD_ERASURE_NOTICE.sqlite, (search_key(*scope.caller_key), at))
+        await self._write(run)
+
+    async def erasure_notices(self, since: float) -> list[tuple[str, float]]:
+        return await self._select(sql.ERASURE_NOTICES.sqlite, (since,),
+                                  lambda r: (r[0], float(r[1])))
 
     async def merge_callers(self, source: Scope, target: Scope, at: float) -> int:
         return await self._write(lambda c: _merge_callers(c, source, target, at))

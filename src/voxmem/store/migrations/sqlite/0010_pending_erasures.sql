@@ -12,3 +12,12 @@ CREATE TABLE pending_erasures (
     requested_at    REAL NOT NULL,
     PRIMARY KEY (tenant_id, project_id, space, user_id)
 );
+
+-- Erasures finished, as a notice to the other runtimes sharing the store (each drops a
+-- caller it has cached when the notice names them). The caller is named by a hash of
+-- their key, never by their id; notices older than a day are deleted.
+CREATE TABLE erasure_notices (
+    caller_hash     TEXT NOT NULL,
+    erased_at       REAL NOT NULL
+);
+CREATE INDEX erasure_notices_by_time ON erasure_notices (erased_at);
