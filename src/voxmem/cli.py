@@ -59,6 +59,18 @@ def _port_range(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError("expected a port range like 7878-7977") from None
 
 
+def _port(text: str) -> int:
+    # Checked here: out of range, the socket layer failed with an OverflowError, and 0
+    # (any port) was taken as "no port given" and silently used the configured range.
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"expected a port within 1..65535 (got {text!r})")
+    return port
+
+
 # -- serve ---------------------------------------------------------------------------------
 def cmd_serve(args: argparse.Namespace) -> int:
     from .runtime._server import configure_logging, serve
@@ -348,7 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = with_data_dir(sub.add_parser("serve", help="run the runtime in the foreground"))
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="exact port (default: first free port of "
+    serve.add_argument("--port", type=_port, help="exact port (default: first free port of "
                        "the configured range)")
     serve.add_argument("--port-range", type=_port_range, help="e.g. 7878-7977")
     serve.add_argument("--embedder", help="static, onnx, static+onnx, openai or hashing")
