@@ -108,9 +108,15 @@ def cmd_status(args: argparse.Namespace) -> int:
                                  headers={"authorization": f"Bearer {token}"})
             report["healthy"] = response.status_code == 200
             if response.status_code == 200:
-                report["stats"] = response.json().get("stats", {})
+                body = response.json()
+                report["stats"] = body.get("stats", {})
                 # Answering is not enough: its journal and store must take writes.
                 report["healthy"] = bool(report["stats"].get("healthy", True))
+                # What an operator pages on: is it shedding load, how far the store
+                # trails the journal. Both were served and never shown.
+                report["saturation"] = body.get("saturation", {})
+                report["journalLag"] = (int(report["stats"].get("journalSeq", 0))
+                                        - int(report["stats"].get("appliedSeq", 0)))
         except httpx.HTTPError as exc:
             report["healthy"] = False
             report["error"] = str(exc)
@@ -123,6 +129,13 @@ def cmd_status(args: argparse.Namespace) -> int:
                  "UNHEALTHY: writes are not reaching the journal or the store"
                  if "stats" in report else "NOT answering")
         print(f"runtime running: pid {report['pid']} at {report['url']} ({state})")
+        if "saturation" in report:
+            load = report["saturation"]
+            print(f"  saturated: {'YES' if load.get('saturated') else 'no'} (loop lag "
+                  f"{load.get('loopLagMs', 0)} ms, searches shed {load.get('shedShare', 0)}, "
+                  f"in flight {load.get('inFlight', 0)}, saves waiting "
+                  f"{load.get('savesWaiting', 0)})")
+            print(f"  journal lag: {report['journalLag']} records not yet in the store")
         for key, value in sorted(report.get("stats", {}).items()):
             print(f"  {key}: {value}")
     else:
