@@ -91,7 +91,11 @@ def test_output_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("argv", [["bogus"], ["memories", "list", "--project", "p"],
-                                  ["serve", "--port", "not-a-port"]])
+                                  ["serve", "--port", "not-a-port"],
+                                  # An OverflowError from the socket layer, and "any port"
+                                  # silently read as "no port given", before.
+                                  ["serve", "--port", "99999"], ["serve", "--port", "0"],
+                                  ["serve", "--port", "-5"]])
 def test_a_usage_error_is_one_line(argv: list[str],
                                    capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
@@ -99,3 +103,32 @@ def test_a_usage_error_is_one_line(argv: list[str],
     assert exited.value.code == 2
     line = one_clean_line(capsys.readouterr().err)
     assert "--help" in line
+
+
+@pytest.mark.parametrize(("host", "says"), [
+    ("no-such-host.invalid", "does not resolve"),
+    # TEST-NET-1: an address no machine has. It was reported as "no free port", which
+    # sent the operator widening a port range that was never the problem.
+    ("192.0.2.1", "cannot listen on 192.0.2.1"),
+])
+def test_serve_on_a_host_it_cannot_listen_on_says_so(tmp_path: Path, host: str,
+                                                      says: str) -> None:
+    done = run_cli("serve", "--data-dir", str(tmp_path / "data"), "--host", host,
+                   "--port", "7979")
+    assert done.returncode == EXIT_START_FAILED
+    line = one_clean_line(done.stderr)
+    assert says in line and "data directory" not in line and "free port" not in line
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("VOXMEM_RUNTIME_HOST", ""), ("VOXMEM_RUNTIME_SHUTDOWN_TIMEOUT_S", "inf"),
+    ("VOXMEM_BACKGROUND_PROCESSES", "1000")])
+def test_serve_with_a_bad_setting_fails_before_it_starts(tmp_path: Path, variable: str,
+                                                         value: str) -> None:
+    """Each was accepted: an empty host failed as "cannot use the data directory", an
+    infinite shutdown timeout as an OverflowError, and 1000 forked a thousand workers."""
+    done = run_cli("serve", "--data-dir", str(tmp_path / "data"), env={variable: value})
+    assert done.returncode == 1
+    line = one_clean_line(done.stderr)
+    assert variable in line and "bad_request" in line
+    assert not (tmp_path / "data" / "runtime.json").exists()

@@ -398,7 +398,16 @@ def test_cli_demo_status_and_stop(data_dir: Path) -> None:
     status = subprocess.run([sys.executable, "-m", "voxmem", "status", "--json"],
                             capture_output=True, text=True, timeout=30)
     assert status.returncode == 0
-    assert json.loads(status.stdout)["healthy"] is True
+    reported = json.loads(status.stdout)
+    assert reported["healthy"] is True
+    # Saturation and journal lag are what an operator watches; the runtime served them
+    # and status left them out.
+    assert reported["saturation"]["saturated"] is False
+    stats = reported["stats"]
+    assert reported["journalLag"] == stats["journalSeq"] - stats["appliedSeq"] >= 0
+    text = subprocess.run([sys.executable, "-m", "voxmem", "status"], capture_output=True,
+                          text=True, timeout=30)
+    assert "saturated: no" in text.stdout and "journal lag: " in text.stdout
     stop = subprocess.run([sys.executable, "-m", "voxmem", "stop"], capture_output=True,
                           text=True, timeout=30)
     assert stop.stdout.strip() == "runtime: stopped"

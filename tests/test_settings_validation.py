@@ -3,12 +3,13 @@ an error naming the setting (and its allowed values), never accepted silently.""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
 
 from voxmem import Settings
-from voxmem._config import CHOICES
+from voxmem._config import CHOICES, MAX_BACKGROUND_PROCESSES
 from voxmem._exceptions import BadRequest
 
 
@@ -41,6 +42,18 @@ def test_a_value_of_the_wrong_type_is_refused(name: str, value: Any) -> None:
     ("index_max_documents", 0), ("caller_cache_size", 0), ("max_turn_text_bytes", 10),
     ("runtime_port_min", 0), ("runtime_port_max", 70_000), ("runtime_port_max", 7000),
     ("postgres_pool_min_size", 0), ("postgres_pool_max_size", 2),
+    # Absurdly large, infinite or NaN: each used to be accepted (an infinite shutdown
+    # timeout crashed `voxmem serve`, 1000 background processes forked a thousand).
+    ("background_processes", 17), ("background_processes", 1000),
+    ("background_processes", -1), ("index_batch_size", 10**9),
+    ("caller_cache_size", 10**12), ("postgres_pool_max_size", 10**6),
+    ("extraction_max_attempts", 10**6), ("embeddings_dimensions", 10**9),
+    ("runtime_shutdown_timeout_s", math.inf), ("runtime_shutdown_timeout_s", 1e12),
+    ("runtime_request_timeout_s", math.inf), ("runtime_start_timeout_s", math.nan),
+    ("runtime_recall_grace_ms", math.inf), ("postgres_connect_timeout_s", math.inf),
+    ("postgres_acquire_timeout_s", 1e9), ("session_idle_timeout_s", math.inf),
+    ("maintenance_interval_s", math.inf), ("recency_half_life_days", math.inf),
+    ("dense_weight", math.inf),
 ])
 def test_a_value_out_of_range_is_refused(name: str, value: Any) -> None:
     with pytest.raises(BadRequest) as caught:
@@ -75,3 +88,40 @@ def test_an_env_choice_is_checked_like_a_direct_one() -> None:
         Settings.from_env(environ={"VOXMEM_EMBEDDER": "nope"})
     assert "VOXMEM_EMBEDDER" in caught.value.message
     assert "static" in caught.value.message
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("background_processes", 0), ("background_processes", MAX_BACKGROUND_PROCESSES),
+    ("runtime_shutdown_timeout_s", 0.0), ("session_idle_timeout_s", 7 * 86_400.0),
+])
+def test_the_bounds_themselves_are_accepted(name: str, value: Any) -> None:
+    assert getattr(Settings(**{name: value}), name) == value
+
+
+def test_too_many_background_processes_names_the_bound() -> None:
+    with pytest.raises(BadRequest) as caught:
+        Settings.from_env(environ={"VOXMEM_BACKGROUND_PROCESSES": "1000"})
+    assert "VOXMEM_BACKGROUND_PROCESSES" in caught.value.message
+    assert f"0..{MAX_BACKGROUND_PROCESSES}" in caught.value.message
+
+
+@pytest.mark.parametrize("raw", ["inf", "nan", "-inf", "1e400"])
+def test_an_env_duration_that_is_not_finite_is_refused(raw: str) -> None:
+    with pytest.raises(BadRequest) as caught:
+        Settings.from_env(environ={"VOXMEM_RUNTIME_SHUTDOWN_TIMEOUT_S": raw})
+    assert "VOXMEM_RUNTIME_SHUTDOWN_TIMEOUT_S" in caught.value.message
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("data_dir", "/srv/voxmem "), ("data_dir", " /srv/voxmem"),
+    ("store_url", "postgresql://db/voxmem\n"), ("runtime_host", "127.0.0.1 "),
+    ("runtime_url", "http://10.0.0.5:7878 "), ("embeddings_base_url", " http://e/v1"),
+    ("llm_base_url", "http://l/v1\t"), ("runtime_host", ""),
+])
+def test_a_path_host_or_url_with_stray_space_or_an_empty_host_is_refused(
+        name: str, value: str) -> None:
+    """A trailing space in ``VOXMEM_DATA_DIR`` named another directory, and an empty
+    ``VOXMEM_RUNTIME_HOST`` failed at start-up as an unusable data directory."""
+    with pytest.raises(BadRequest) as caught:
+        Settings.from_env(environ={f"VOXMEM_{name.upper()}": value})
+    assert caught.value.details["field"] == name

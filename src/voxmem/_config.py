@@ -54,6 +54,17 @@ MAX_TOP_K = 50
 MAX_TIMEOUT_MS = 60_000
 #: Longest retention a setting or policy may ask for (100 years; 0 means no cap).
 MAX_RETENTION_DAYS = 36_500
+#: Most worker processes ``background_processes`` may start: each holds its own copy of
+#: the extractor, and a typo of 1000 must not fork a thousand processes at start-up.
+MAX_BACKGROUND_PROCESSES = 16
+#: Upper bounds of durations, in seconds. An infinite or absurd timeout fails at start-up
+#: rather than deep inside the server (``inf`` used to crash ``voxmem serve``).
+MAX_IDLE_S = 7 * 86_400
+MAX_WAIT_S = 3_600
+#: Settings naming a path, address or URL: a stray space (``VOXMEM_DATA_DIR="/srv/vm "``)
+#: would otherwise name another directory or host without a word.
+_NO_SPACE_AROUND = ("data_dir", "store_url", "runtime_host", "runtime_url",
+                    "embeddings_base_url", "llm_base_url")
 #: How a non-empty store_url may begin (the store package opens each of these).
 STORE_URL_SCHEMES = ("postgresql://", "postgres://", "sqlite:///")
 SENSITIVE_CATEGORIES = ("payment_card", "password_pin", "government_id", "health",
@@ -175,9 +186,9 @@ class Settings:
     caller_cache_size: int = _s(512, "Callers whose search index is kept warm in memory.")
     index_batch_size: int = _s(64, "Turns embedded and written per background batch.")
     background_processes: int = _s(1, "Worker processes that learn from ended calls (rule "
-                                   "extraction, entity graph) off the request path's GIL; "
-                                   "0: a thread in this process (slows saves and searches "
-                                   "while a call is learned).")
+                                   "extraction, entity graph) off the request path's GIL, "
+                                   "at most 16; 0: a thread in this process (slows saves "
+                                   "and searches while a call is learned).")
     text_worker: bool = _s(False, "Redact, scan and analyse saved turns in a worker "
                            "process (batched; inline while it starts or if it dies), off "
                            "the event loop that serves requests. Off by default: it cuts "
@@ -252,14 +263,14 @@ class Settings:
              "llm_base_url", "and llm_model must be set when extractor=llm"),
             (0 <= self.memory_retention_days <= MAX_RETENTION_DAYS, "memory_retention_days",
              f"must be within 0..{MAX_RETENTION_DAYS} (0: no cap)"),
-            (self.session_idle_timeout_s > 0, "session_idle_timeout_s", "must be positive"),
-            (self.maintenance_interval_s > 0, "maintenance_interval_s", "must be positive"),
+            _range(self, "session_idle_timeout_s", 0, MAX_IDLE_S, open_low=True),
+            _range(self, "maintenance_interval_s", 0, 86_400, open_low=True),
             (set(filter(None, self.sensitive_categories.split(","))) <= set(
                 SENSITIVE_CATEGORIES), "sensitive_categories",
              "may list only " + ", ".join(SENSITIVE_CATEGORIES)),
             (0 < self.recall_timeout_ms <= MAX_TIMEOUT_MS, "recall_timeout_ms",
              f"must be within 1..{MAX_TIMEOUT_MS}"),
-            (self.embeddings_dimensions >= 0, "embeddings_dimensions", "must be >= 0"),
+            _range(self, "embeddings_dimensions", 0, 65_536),
             *[(0 <= getattr(self, name) <= MAX_TOP_K, name, f"must be within 0..{MAX_TOP_K}")
               for name in ("top_k_working", "top_k_permanent", "top_k_org")],
             # Anything else was opened as a SQLite file named after the URL, relative to
@@ -268,19 +279,18 @@ class Settings:
              "store_url", "must be empty (SQLite in data_dir), postgresql://... or "
              "sqlite:///path/to/file.db"),
             (self.rrf_k >= 1, "rrf_k", "must be >= 1"),
-            (self.dense_weight >= 0, "dense_weight", "must be >= 0"),
+            _range(self, "dense_weight", 0, 100),
             (-1.0 <= self.dense_floor <= 1.0, "dense_floor", "must be within -1..1"),
-            (self.extraction_max_attempts >= 1, "extraction_max_attempts", "must be >= 1"),
+            _range(self, "extraction_max_attempts", 1, 100),
             (self.max_turn_text_bytes >= 1024, "max_turn_text_bytes", "must be >= 1024"),
             (self.index_max_documents >= 1, "index_max_documents", "must be >= 1"),
             (self.index_max_bytes >= 1024, "index_max_bytes", "must be >= 1024"),
-            (self.caller_cache_size >= 1, "caller_cache_size", "must be >= 1"),
-            (self.index_batch_size >= 1, "index_batch_size", "must be >= 1"),
-            (self.background_processes >= 0, "background_processes", "must be >= 0"),
-            (self.postgres_acquire_timeout_s > 0, "postgres_acquire_timeout_s",
-             "must be positive"),
+            _range(self, "caller_cache_size", 1, 1_000_000),
+            _range(self, "index_batch_size", 1, 10_000),
+            _range(self, "background_processes", 0, MAX_BACKGROUND_PROCESSES),
+            _range(self, "postgres_acquire_timeout_s", 0, MAX_WAIT_S, open_low=True),
             (self.context_char_budget >= 200, "context_char_budget", "must be >= 200"),
-            (self.recency_half_life_days > 0, "recency_half_life_days", "must be positive"),
+            _range(self, "recency_half_life_days", 0, MAX_RETENTION_DAYS, open_low=True),
             (0.0 <= self.recency_weight <= 1.0, "recency_weight", "must be within 0..1"),
             (self.chunk_chars >= 100, "chunk_chars", "must be >= 100"),
             (0 <= self.chunk_overlap_chars < self.chunk_chars, "chunk_overlap_chars",
@@ -291,17 +301,18 @@ class Settings:
             (self.runtime_port_min <= self.runtime_port_max < 65536, "runtime_port_max",
              "must be within runtime_port_min..65535"),
             (self.postgres_pool_min_size >= 1, "postgres_pool_min_size", "must be >= 1"),
-            (self.postgres_pool_max_size >= self.postgres_pool_min_size,
-             "postgres_pool_max_size", "must be >= postgres_pool_min_size"),
-            (self.postgres_connect_timeout_s > 0, "postgres_connect_timeout_s",
-             "must be positive"),
-            (self.runtime_start_timeout_s > 0, "runtime_start_timeout_s", "must be positive"),
-            (self.runtime_request_timeout_s > 0, "runtime_request_timeout_s",
-             "must be positive"),
-            (self.runtime_recall_grace_ms >= 0, "runtime_recall_grace_ms", "must be >= 0"),
+            (self.postgres_pool_min_size <= self.postgres_pool_max_size <= 1000,
+             "postgres_pool_max_size", "must be within postgres_pool_min_size..1000"),
+            *[_range(self, name, 0, MAX_WAIT_S, open_low=True) for name in (
+                "postgres_connect_timeout_s", "runtime_start_timeout_s",
+                "runtime_request_timeout_s")],
+            _range(self, "runtime_recall_grace_ms", 0, MAX_TIMEOUT_MS),
             (self.runtime_max_body_bytes >= 1024, "runtime_max_body_bytes", "must be >= 1024"),
-            (self.runtime_shutdown_timeout_s >= 0, "runtime_shutdown_timeout_s",
-             "must be >= 0"),
+            _range(self, "runtime_shutdown_timeout_s", 0, MAX_WAIT_S),
+            (bool(self.runtime_host), "runtime_host", "must not be empty (127.0.0.1: this "
+             "host only)"),
+            *[(getattr(self, name) == getattr(self, name).strip(), name,
+               "must not begin or end with a space") for name in _NO_SPACE_AROUND],
             (not self.default_region or _known_region(self.default_region), "default_region",
              "must be a region code such as US, GB or DE (or empty)"),
             (not self.runtime_url or self.runtime_url.startswith(("http://", "https://")),
@@ -341,6 +352,15 @@ class Settings:
 
 
 _FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(Settings))
+
+
+def _range(settings: Settings, name: str, low: float, high: float,
+           open_low: bool = False) -> tuple[bool, str, str]:
+    """A check that setting ``name`` lies in ``low..high`` (NaN and infinity fail it)."""
+    value = getattr(settings, name)
+    ok = (low < value if open_low else low <= value) and value <= high
+    return (ok, name, f"must be more than {low} and at most {high}" if open_low
+            else f"must be within {low}..{high}")
 
 
 def _warn_misspelt(env: Mapping[str, str]) -> None:

@@ -59,6 +59,18 @@ def _port_range(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError("expected a port range like 7878-7977") from None
 
 
+def _port(text: str) -> int:
+    # Checked here: out of range, the socket layer failed with an OverflowError, and 0
+    # (any port) was taken as "no port given" and silently used the configured range.
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"expected a port within 1..65535 (got {text!r})")
+    return port
+
+
 # -- serve ---------------------------------------------------------------------------------
 def cmd_serve(args: argparse.Namespace) -> int:
     from .runtime._server import configure_logging, serve
@@ -96,9 +108,15 @@ def cmd_status(args: argparse.Namespace) -> int:
                                  headers={"authorization": f"Bearer {token}"})
             report["healthy"] = response.status_code == 200
             if response.status_code == 200:
-                report["stats"] = response.json().get("stats", {})
+                body = response.json()
+                report["stats"] = body.get("stats", {})
                 # Answering is not enough: its journal and store must take writes.
                 report["healthy"] = bool(report["stats"].get("healthy", True))
+                # What an operator pages on: is it shedding load, how far the store
+                # trails the journal. Both were served and never shown.
+                report["saturation"] = body.get("saturation", {})
+                report["journalLag"] = (int(report["stats"].get("journalSeq", 0))
+                                        - int(report["stats"].get("appliedSeq", 0)))
         except httpx.HTTPError as exc:
             report["healthy"] = False
             report["error"] = str(exc)
@@ -111,6 +129,13 @@ def cmd_status(args: argparse.Namespace) -> int:
                  "UNHEALTHY: writes are not reaching the journal or the store"
                  if "stats" in report else "NOT answering")
         print(f"runtime running: pid {report['pid']} at {report['url']} ({state})")
+        if "saturation" in report:
+            load = report["saturation"]
+            print(f"  saturated: {'YES' if load.get('saturated') else 'no'} (loop lag "
+                  f"{load.get('loopLagMs', 0)} ms, searches shed {load.get('shedShare', 0)}, "
+                  f"in flight {load.get('inFlight', 0)}, saves waiting "
+                  f"{load.get('savesWaiting', 0)})")
+            print(f"  journal lag: {report['journalLag']} records not yet in the store")
         for key, value in sorted(report.get("stats", {}).items()):
             print(f"  {key}: {value}")
     else:
@@ -358,7 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = with_data_dir(sub.add_parser("serve", help="run the runtime in the foreground"))
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="exact port (default: first free port of "
+    serve.add_argument("--port", type=_port, help="exact port (default: first free port of "
                        "the configured range)")
     serve.add_argument("--port-range", type=_port_range, help="e.g. 7878-7977")
     serve.add_argument("--embedder", help="static, onnx, static+onnx, openai or hashing")

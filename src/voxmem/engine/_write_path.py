@@ -38,6 +38,8 @@ TURN_LOOKUP_TIMEOUT_S = 0.2
 CATCH_UP_S = 60.0
 #: How long ``end_session`` of a call this process does not hold waits for the store.
 SESSION_LOOKUP_TIMEOUT_S = 10.0
+#: Most quarantined records counted (they are read whole): past it the count says this.
+QUARANTINE_COUNT_CAP = 1000
 
 
 async def require_applied(wait_applied: Callable[[float | None], Awaitable[bool]],
@@ -78,7 +80,7 @@ class WritePath:
         # lost its tail must not reuse numbers replay would then skip.
         await asyncio.get_running_loop().run_in_executor(None, self.journal.open, applied)
         self.applier.start(applied)
-        self.applier.quarantined = len(await self._store.list_quarantined(1000))
+        await self.recount_quarantined()
         replayed = 0
         for record in self.journal.read_after(applied):
             self.applier.submit(record)
@@ -223,7 +225,14 @@ class WritePath:
         loop = asyncio.get_running_loop()
         removed: int = await loop.run_in_executor(None, self.journal.rewrite, other_caller)
         self.turn_claims.forget_caller(scope)
+        # The store's erasure (done first) took the caller's quarantined records with it;
+        # a count left as it was kept /metrics and `voxmem status` reporting them.
+        await self.recount_quarantined()
         return removed
+
+    async def recount_quarantined(self) -> None:
+        """Set the quarantine count (``stats()["quarantined"]``) from the store."""
+        self.applier.quarantined = len(await self._store.list_quarantined(QUARANTINE_COUNT_CAP))
 
     # -- call ownership -------------------------------------------------------------------
     def claim_session(self, scope: Scope, session_id: str) -> None:

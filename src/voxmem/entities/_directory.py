@@ -269,8 +269,8 @@ class CallerDirectory:
                 self._continue_call(target, call, drop=True)
                 self._graphs.pop(source.caller_key, None)
                 self._graphs.pop(target.caller_key, None)
-        log.info("caller %s %s into %s (%s)", source.user_id, status, target.user_id,
-                 evidence.get("reason", ""))
+        # The merge id, not the caller ids (phone numbers): the merge row names them.
+        log.info("callers %s: merge %s (%s)", status, row.id, evidence.get("reason", ""))
         return row
 
     def _open_call(self, scope: Scope) -> tuple[str, float | None] | None:

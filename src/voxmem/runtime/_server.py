@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import secrets
@@ -52,7 +53,7 @@ from ._discovery import (
 )
 from ._gc import FullCollectionPolicy
 
-__all__ = ["NoFreePort", "bind_free_port", "serve"]
+__all__ = ["CannotBind", "NoFreePort", "bind_free_port", "serve"]
 
 log = logging.getLogger("voxmem.runtime")
 
@@ -78,9 +79,24 @@ class NoFreePort(OSError):
     """Every port of the configured range is taken."""
 
 
+class CannotBind(OSError):
+    """The host cannot be listened on at all: a name that does not resolve, an address
+    this machine does not have, a port it may not open. Another port would not help."""
+
+
 def bind_free_port(host: str, port_min: int, port_max: int) -> socket.socket:
-    """A listening socket on the first free port of ``port_min..port_max``."""
-    infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    """A listening socket on the first free port of ``port_min..port_max``.
+
+    Only a port in use moves on to the next one; any other failure is :class:`CannotBind`
+    (reported as "no free port", an address not on this host sent operators widening a
+    port range that was never the problem).
+    """
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise CannotBind(f"cannot listen on {host!r}: the name does not resolve "
+                         f"({exc.strerror}); set runtime_host (VOXMEM_RUNTIME_HOST) or "
+                         "--host to an address of this machine") from None
     family = infos[0][0] if infos else socket.AF_INET
     address = infos[0][4][0] if infos else host
     for port in range(port_min, port_max + 1):
@@ -95,9 +111,13 @@ def bind_free_port(host: str, port_min: int, port_max: int) -> socket.socket:
         try:
             sock.bind((address, port))
             sock.listen(LISTEN_BACKLOG)
-        except OSError:
+        except OSError as exc:
             sock.close()
-            continue
+            if exc.errno == errno.EADDRINUSE:
+                continue
+            raise CannotBind(f"cannot listen on {host} port {port}: {exc.strerror}; set "
+                             "runtime_host (VOXMEM_RUNTIME_HOST) or --host to an address "
+                             "of this machine, and ports it may open") from None
         return sock
     raise NoFreePort(f"no free port in {port_min}..{port_max} on {host}; widen "
                      "runtime_port_min/runtime_port_max (VOXMEM_RUNTIME_PORT_MIN/MAX)")
@@ -134,6 +154,9 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
         except NoFreePort as exc:
             log.error("%s", exc)
             return EXIT_NO_FREE_PORT
+        except CannotBind as exc:
+            log.error("%s", exc)
+            return EXIT_START_FAILED
         bound_port = int(sock.getsockname()[1])
         token_path, token = write_token(data_dir)
         discovery = Discovery(pid=os.getpid(), host=host, port=bound_port,
