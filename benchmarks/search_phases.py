@@ -8,6 +8,7 @@ graph's walk) by their own clocks. A phase's wall minus its CPU is time the loop
 was not running there: waiting for a lane thread's result, for the GIL, or for a core.
 
     python benchmarks/search_phases.py DIR [--queries 500] [--out phases.json]
+                                          [--embedder static+onnx]
 
 Prints a table per phase (means over all searches and over the slowest 5 % by wall)
 and writes it as JSON (``benchmarks/results/search_phases.json`` unless ``--out``).
@@ -32,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from recall_latency import corpus, pct
-from search_profile import FIXED_NOW
+from search_start import started
 
 #: The current search's phases: name -> [wall ms, loop CPU ms] (summed over calls).
 _phases: dict[str, list[float]] = {}
@@ -40,7 +41,7 @@ _phases: dict[str, list[float]] = {}
 _threads: dict[str, tuple[float, float, float]] = {}
 _started = [0.0]
 #: Phases timed inside another phase.
-NESTED = frozenset({"caller scan: take result"})
+NESTED = frozenset({"caller scan: take result", "full model's matrix"})
 
 
 def _record(name: str, wall: float, cpu: float) -> None:
@@ -95,7 +96,8 @@ def _wrap(owner: Any, name: str, make: Callable[[Callable[..., Any]], Callable[.
 def instrument() -> None:
     """Wrap the phases of ``search_memory`` with timers (where ``_search`` and
     ``_org_knowledge`` look them up)."""
-    from voxmem.engine import _org_knowledge, _search, _vectors
+    from voxmem.embeddings.onnx import OnnxEmbedder
+    from voxmem.engine import _index, _org_knowledge, _search, _second, _vectors
 
     _wrap(_search, "search_caller_lane",
           lambda fn: _timed(lambda _m, lane, *a: f"caller lane: {lane}", fn))
@@ -108,27 +110,24 @@ def instrument() -> None:
     scan = getattr(_vectors, "Scan", None)
     _wrap(scan, "scores", lambda fn: _timed("caller scan: take result", fn))
     _wrap(scan, "run", lambda fn: _on_thread("caller scan (thread)", fn))
+    # embedder="static+onnx": the full model's query on its thread, what the caller lanes
+    # do before it lands, the wait for it, and the scan of its matrix.
+    _wrap(OnnxEmbedder, "embed", lambda fn: _on_thread("full model query (thread)", fn))
+    _wrap(_search, "caller_keyword_phase",
+          lambda fn: _timed(lambda _m, lane, *a: f"caller words first: {lane}", fn))
+    _wrap(_second.SecondQuery, "vector", lambda fn: _timed_async("wait for full model", fn))
+    _wrap(_index.HybridIndex, "search_second", lambda fn: _timed("full model's matrix", fn))
 
 
 async def run(args: argparse.Namespace, data_dir: str) -> dict[str, Any]:
-    from voxmem import Settings
-    from voxmem.engine import MemoryEngine
-    from voxmem.models import Caller
-
     _, questions = corpus()
-    engine = MemoryEngine(Settings(data_dir=data_dir, background_processes=0),
-                          clock=lambda: FIXED_NOW)
-    await engine.start()
-    scope = engine.scope(project_id="bench", agent_id="agent", user_id="caller-1")
-    await engine.warm_org(scope)
-    await engine.preload(scope, Caller("caller-1", "Bench Caller"))
-    mem = engine.callers.peek(scope)
-    assert mem is not None
-    await mem.ready.wait()
-    await mem.primed.wait()
     queries = questions[: args.queries]
-    for q in queries[:50]:  # warm-up
-        await engine.search_memory(scope, q, timeout_ms=1000)
+    async with started(data_dir, args.embedder, json.loads(args.settings),
+                       queries) as (engine, scope, _mem):
+        return await measure(engine, scope, queries)
+
+
+async def measure(engine: Any, scope: Any, queries: list[str]) -> dict[str, Any]:
     searches = []
     for q in queries:
         _phases.clear()
@@ -140,7 +139,6 @@ async def run(args: argparse.Namespace, data_dir: str) -> dict[str, Any]:
         searches.append({"wall": (t1 - t0) * 1000, "cpu": (c1 - c0) * 1000,
                          "phases": {k: list(v) for k, v in _phases.items()},
                          "threads": dict(_threads)})
-    await engine.close()
     return {"searches": searches}
 
 
@@ -200,6 +198,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("dir")
     parser.add_argument("--queries", type=int, default=500)
+    parser.add_argument("--embedder", default="static")
+    parser.add_argument("--settings", default="{}", help="JSON of Settings overrides")
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"
                                              / "search_phases.json"))
     args = parser.parse_args()

@@ -427,15 +427,23 @@ class HybridIndex:
                      if vector is not None else Ranked.empty())
         return keyword, dense
 
-    def search_second(self, vector: FloatArray, k: int, where: Where | None = None) -> Ranked:
+    def start_second_scan(self, vector: FloatArray) -> Scan | None:
+        """:meth:`start_scan` of the second model's matrix (None when it keeps none)."""
+        with self._lock:
+            return None if self.second is None else self.second.start_scan(
+                vector, self.columns.n)
+
+    def search_second(self, vector: FloatArray, k: int, where: Where | None = None,
+                      scan: Scan | None = None) -> Ranked:
         """Cosine top ``k`` of the second model's vectors under ``where`` (rows without
-        one are not ranked); empty when the index keeps none."""
+        one are not ranked); empty when the index keeps none. ``scan``: from
+        :meth:`start_second_scan`, as :meth:`search` takes one."""
         with self._lock:
             n = self.columns.n
             if self.second is None or not n or not self.columns.live:
                 return Ranked.empty()
             members, ok = self.columns.resolve(where, n)
-            return self.second.search(vector, k, n, members, ok)
+            return self.second.search(vector, k, n, members, ok, None, scan)
 
     def idf(self, terms: Sequence[str]) -> list[float]:
         """BM25's inverse document frequency of each of ``terms`` among live documents

@@ -48,6 +48,11 @@ class LaneRunner:
         self._second = second
         self._threads = ThreadPoolExecutor(LANE_THREADS, thread_name_prefix="voxmem-lane")
 
+    @property
+    def has_second(self) -> bool:
+        """Whether queries are embedded by a second model too (:meth:`start_second`)."""
+        return self._second is not None
+
     async def embed_query(self, text: str) -> FloatArray | None:
         """The query's vector (None for a blank query)."""
         return await self.start_embedding(text)
@@ -71,15 +76,58 @@ class LaneRunner:
             return done
         return loop.run_in_executor(self._threads, self._first_vector, text)
 
-    def start_second(self, text: str) -> asyncio.Future[FloatArray | None] | None:
+    def start_second(self, text: str, index: HybridIndex | None = None,
+                     ) -> asyncio.Future[tuple[FloatArray, Scan | None]] | None:
         """Start embedding the query by the second model on a lane thread (as
         :meth:`start_embedding` does for a model that is not cheap); None when there is
-        no second model or the query is blank."""
+        no second model or the query is blank. The future holds the vector and, for an
+        ``index`` of at least :data:`THREADED_SCAN_MIN` rows, the scan of its second
+        matrix for it (``HybridIndex.start_second_scan``), which the same thread runs
+        right after handing the vector over: the loop ranks the working lane and the
+        org lane meanwhile, and the permanent lane takes the scores (``Scan.scores``
+        scores itself what the thread has not reached).
+        """
         if self._second is None or not text.strip():
             return None
+        loop = asyncio.get_running_loop()
+        got: asyncio.Future[tuple[FloatArray, Scan | None]] = loop.create_future()
         second = self._second
-        return asyncio.get_running_loop().run_in_executor(
-            self._threads, lambda: second.embed([text])[0])
+        scan_it = index is not None and index.rows >= THREADED_SCAN_MIN
+
+        def deliver(vector: FloatArray | None, scan: Scan | None,
+                    exc: BaseException | None) -> None:
+            if got.done():  # the search is over (it cancelled the future)
+                if scan is not None:
+                    scan.cancel()
+            elif exc is not None:
+                got.set_exception(exc)
+            else:
+                assert vector is not None
+                got.set_result((vector, scan))
+
+        def work() -> None:
+            vector: FloatArray | None
+            scan: Scan | None
+            failed: BaseException | None
+            try:
+                vector = second.embed([text])[0]
+                scan = (index.start_second_scan(vector)
+                        if scan_it and index is not None else None)
+            except BaseException as exc:  # reported by the lanes that wait for it
+                vector, scan, failed = None, None, exc
+            else:
+                failed = None
+            try:
+                loop.call_soon_threadsafe(deliver, vector, scan, failed)
+            except RuntimeError:  # the engine closed its loop: no search waits
+                return
+            if scan is not None:
+                scan.run()  # stops at its next block once taken over or cancelled
+
+        job = self._threads.submit(work)
+        # A search over before a thread took the job drops it (as run_in_executor does).
+        got.add_done_callback(lambda fut: job.cancel() if fut.cancelled() else None)
+        return got
 
     def _first_vector(self, text: str) -> FloatArray:
         first: FloatArray = self._embedder.embed([text])[0]

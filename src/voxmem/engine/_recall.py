@@ -48,6 +48,8 @@ class Query:
     #: the caller index's rows scored for ``vector`` on a lane thread, if begun
     #: (``LaneRunner.start_scan``); a search of another index ignores it
     scan: Scan | None = None
+    #: the same for ``second`` and the index's second matrix (``LaneRunner.start_second``)
+    second_scan: Scan | None = None
 
 
 def doc_hit(lane: str, doc_id: str, doc: Doc, score: float) -> dict[str, Any]:
@@ -102,6 +104,9 @@ class KeywordPhase:
     keyword: tuple[Ranked, ...]
     #: the caller's working groups when the filters were made
     working: tuple[int, ...] = ()
+    #: the vector rankings too, when the first model's vector was at hand (the second
+    #: model's is the one being computed); None: the dense phase searches them
+    dense: tuple[Ranked, ...] | None = None
 
 
 def _searched(index: HybridIndex, query: Query, k: int, wheres: Sequence[Where | None],
@@ -110,6 +115,8 @@ def _searched(index: HybridIndex, query: Query, k: int, wheres: Sequence[Where |
     keyword half was searched already."""
     if words is None:
         return [_ranked(index, query, k, where) for where in wheres]
+    if words.dense is not None:
+        return list(zip(words.keyword, words.dense, strict=True))
     return [(keyword, index.search((), query.vector, _depth(k), where, query.scan)[1]
              if query.vector is not None else Ranked.empty())
             for keyword, where in zip(words.keyword, words.wheres, strict=True)]
@@ -164,8 +171,13 @@ def _caller_filters(mem: CallerMemory, lane: str, query: Query,
 
 def caller_keyword_phase(mem: CallerMemory, lane: str, query: Query, k: int,
                          params: RankParams) -> KeywordPhase:
-    """A caller lane's keyword rankings, searched while the query is still embedded."""
+    """A caller lane's keyword rankings, searched while the query is still embedded
+    (and its vector rankings, when ``query`` has the first model's vector)."""
     working, wheres = _caller_filters(mem, lane, query, params)
+    if query.vector is not None:
+        pairs = [_ranked(mem.index, query, k, where) for where in wheres]
+        return KeywordPhase(wheres, tuple(kw for kw, _ in pairs), working,
+                            tuple(dense for _, dense in pairs))
     return KeywordPhase(wheres, tuple(mem.index.search(query.terms, None, _depth(k), where)[0]
                                       for where in wheres), working)
 
@@ -188,7 +200,8 @@ def _gather(mem: CallerMemory, lane: str, query: Query, k: int,
     # The second model's ranking per filter (``_second.py``), when the query has its
     # vector; otherwise the fusion is exactly the two lists'.
     seconds: list[Ranked | None] = (
-        [index.search_second(query.second, _depth(k), where) for where in wheres]
+        [index.search_second(query.second, _depth(k), where, query.second_scan)
+         for where in wheres]
         if query.second is not None and params.second_weight > 0 else [None] * len(pairs))
     if not any(len(keyword) or len(dense) or (second is not None and len(second))
                for (keyword, dense), second in zip(pairs, seconds, strict=True)):

@@ -25,6 +25,7 @@ from ..store import Store
 from ._analysis import analyze
 from ._caller_memory import CallerCache, CallerMemory, build_memory, read_caller
 from ._compose import compose_context
+from ._index import HybridIndex
 from ._lanes import LaneRunner
 from ._org_knowledge import OrgKnowledge
 from ._policy import Policies
@@ -94,11 +95,13 @@ class Recall:
             raise BadRequest(f"unknown intent {intent!r}; use one of: "
                              + ", ".join(sorted(INTENTS)), field="intent")
         # First, so an embedder that runs on a thread computes while the policy is read
-        # and the lanes search the query's words.
+        # and the lanes search the query's words. Only the caller lanes rank by the
+        # second model (the org lane stays on the first); it is started before the
+        # first, which may run inline, and scans a warm caller's second matrix next.
+        second_task = (self._lanes.start_second(query, self._warm_index(scope))
+                       if self._lanes.has_second and intent != "knowledge" and any(
+                           lane in ("working", "permanent") for lane in lanes) else None)
         query_task = self._lanes.start_embedding(query)
-        # Only the caller lanes rank by the second model (the org lane stays on the first).
-        second_task = (self._lanes.start_second(query) if intent != "knowledge" and any(
-            lane in ("working", "permanent") for lane in lanes) else None)
         params = intent_params(self.params, intent)
         if intent == "knowledge":
             lanes = [lane for lane in lanes if lane == "org"]
@@ -256,6 +259,12 @@ class Recall:
             [h for h in ranked if h["id"] not in {x["id"] for x in hits}]),
             "ms": round((time.perf_counter() - started) * 1000, 3)}
 
+    def _warm_index(self, scope: Scope) -> HybridIndex | None:
+        """The caller's index if it is loaded (a second model's scan has rows to
+        score); the lanes check the policy and whether the scan is still current."""
+        mem = self._callers.peek(scope)
+        return mem.index if mem is not None and mem.ready.is_set() else None
+
     def _now_query(self, mem: CallerMemory, text: str, terms: list[str],
                    query_task: asyncio.Future[Any], min_created: float | None,
                    lanes: Sequence[Lane], second: SecondQuery) -> tuple[Query, bool] | None:
@@ -268,7 +277,7 @@ class Recall:
         now = self._clock()
         q = Query(text=text, terms=terms, vector=query_task.result(), now=now,
                   min_created=min_created, when=parse_when(text, now),
-                  second=second.now("caller"))
+                  second=second.now("caller"), second_scan=second.scan)
         # Both caller lanes search the same index for the same query: one cost check.
         cheap = self._lanes.cheap(mem.index, q)
         if cheap and "permanent" in lanes:
@@ -360,10 +369,16 @@ class Recall:
                   min_created=min_created, when=parse_when(text, now))
         words = None
         if not query_task.done() or second.pending():
-            # An embedding is still running on its thread: search the words meanwhile.
-            words = await self._lanes.run(mem.index, q, caller_keyword_phase, mem, lane, q,
-                                          k, params)
-        q = dataclasses.replace(q, vector=await query_task, second=await second.vector(lane))
+            # An embedding is still running on its thread: search the words meanwhile,
+            # and the first model's vector too when it is at hand (the second model's
+            # is the one computing).
+            first = (query_task.result() if query_task.done() and not query_task.cancelled()
+                     and query_task.exception() is None else None)
+            early = dataclasses.replace(q, vector=first)
+            words = await self._lanes.run(mem.index, early, caller_keyword_phase, mem, lane,
+                                          early, k, params)
+        q = dataclasses.replace(q, vector=await query_task, second=await second.vector(lane),
+                                second_scan=second.scan)
         return await self._lanes.run(mem.index, q, search_caller_lane, mem, lane, q, k,
                                      params, words)
 

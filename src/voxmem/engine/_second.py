@@ -40,6 +40,7 @@ from ._index import FloatArray
 from ._rank import RankParams
 from ._reembed import reembed_missing
 from ._topic import TopicModel
+from ._vectors import Scan
 
 __all__ = ["SECOND_COLUMN", "SECOND_FLOOR", "SECOND_SHARE", "SECOND_WAIT_SHARE",
            "TABLE_SHARE", "SecondQuery", "SecondVectors", "fusion_name", "rank_params",
@@ -208,7 +209,8 @@ class SecondQuery:
     search's deadline (:data:`SECOND_WAIT_SHARE`); what each caller lane got goes into
     the search's trace as ``fullModel``."""
 
-    def __init__(self, task: asyncio.Future[FloatArray | None] | None, until: float) -> None:
+    def __init__(self, task: asyncio.Future[tuple[FloatArray, Scan | None]] | None,
+                 until: float) -> None:
         """``task``: ``LaneRunner.start_second``'s future (None: no second model or a
         blank query); ``until``: a ``time.perf_counter`` time."""
         self.task = task
@@ -220,6 +222,12 @@ class SecondQuery:
         """Whether the vector is still being computed."""
         return self.task is not None and not self.task.done()
 
+    def _got(self) -> tuple[FloatArray, Scan | None] | None:
+        task = self.task
+        if task is None or not task.done() or task.cancelled() or task.exception():
+            return None
+        return task.result()
+
     def now(self, lane: str) -> FloatArray | None:
         """The vector if it is at hand (never waits)."""
         task = self.task
@@ -228,11 +236,19 @@ class SecondQuery:
         if not task.done():
             self.lanes[lane] = "deadline"
             return None
-        if task.cancelled() or task.exception() is not None:
+        got = self._got()
+        if got is None:
             self.lanes[lane] = "failed"
             return None
         self.lanes[lane] = "ranked"
-        return task.result()
+        return got[0]
+
+    @property
+    def scan(self) -> Scan | None:
+        """The caller index's second matrix scored for the vector on the thread that
+        computed it, if it was begun (``LaneRunner.start_second``)."""
+        got = self._got()
+        return None if got is None else got[1]
 
     async def vector(self, lane: str) -> FloatArray | None:
         """The vector, waited for until ``until`` at most; None past it."""
@@ -241,11 +257,12 @@ class SecondQuery:
         return self.now(lane)
 
     def finish(self) -> dict[str, str] | None:
-        """Cancel a computation no lane waits for any more; the trace's ``fullModel``."""
+        """Cancel a computation no lane waits for any more (and a scan no lane used);
+        the trace's ``fullModel``."""
         task = self.task
         if task is not None:
             if not task.done():
                 task.cancel()
-            elif not task.cancelled():
-                task.exception()  # seen: the lanes reported it as "failed"
+            elif (scan := self.scan) is not None:
+                scan.cancel()
         return dict(self.lanes) if task is not None else None

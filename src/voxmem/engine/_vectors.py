@@ -127,9 +127,13 @@ class Scan:
         return self.scores()
 
     def cancel(self) -> None:
-        """Drop the scan if no thread has started it (its search did not use it)."""
+        """Drop the scan (its search did not use it): a thread that has not started it
+        never will, and one scoring it stops at its next block."""
         if self.future is not None:
             self.future.cancel()
+        with self._lock:
+            if self._taken_from is None:
+                self._taken_from = len(self._done)
 
 
 class VectorStore:
