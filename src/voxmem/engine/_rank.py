@@ -60,8 +60,8 @@ class RankParams:
     #: A list question ranked by the hand-set ranking lets at most this many turns of
     #: one call into its first ``list_cap_depth`` hits (``_spread.cap_calls``), so the
     #: later calls' turns get in; 0: no cap. 3: LongMemEval turn recall@10 0.940 ->
-    #: 0.948 with ``static+onnx``, recall@5 0.855 -> 0.862 with ``static``, nothing
-    #: lower; 1 and 2 push a call's second and third answer turns out (docs/recall.md,
+    #: 0.948 with ``static+onnx``, ``static`` level, nothing lower; 1 and 2 push a
+    #: call's second and third answer turns out (docs/recall.md,
     #: "A call's share of a list question's top ten"). The learned ranking is not
     #: capped: on LoCoMo the cap moved it either way by embedder.
     list_call_cap: int = 3
