@@ -57,6 +57,15 @@ class RankParams:
     #: recall@5 0.798 -> 0.855, 5 of 16 list questions better, none worse, recall@10
     #: and session recall level (docs/recall.md, "List questions about the asker").
     list_call_weight: float = 0.0
+    #: A list question ranked by the hand-set ranking lets at most this many turns of
+    #: one call into its first ``list_cap_depth`` hits (``_spread.cap_calls``), so the
+    #: later calls' turns get in; 0: no cap. 3: LongMemEval turn recall@10 0.940 ->
+    #: 0.948 with ``static+onnx``, ``static`` level, nothing lower; 1 and 2 push a
+    #: call's second and third answer turns out (docs/recall.md,
+    #: "A call's share of a list question's top ten"). The learned ranking is not
+    #: capped: on LoCoMo the cap moved it either way by embedder.
+    list_call_cap: int = 3
+    list_cap_depth: int = 10
     #: A turn also takes this share of its best-scoring neighbour's score (the turn
     #: before or after it in the same call), and such neighbours become candidates.
     #: 0.2 rather than 0.5: the larger share crowds LongMemEval's top five with

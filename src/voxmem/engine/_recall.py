@@ -22,6 +22,7 @@ from ._org_memory import OrgMemory
 from ._rank import RankParams, fuse, structure, time_boost
 from ._ranked import distinct
 from ._speakers import about_the_asker
+from ._spread import cap_calls
 from ._time import TimeHint
 from ._topic import is_list_question
 from ._vectors import Scan
@@ -248,6 +249,8 @@ def search_caller_lane(
         # start from a candidate). A small caller's permanent lane is usually empty
         # (all of its turns are this call's), and its features cost ~130 us for nothing.
         return []
+    # Only the hand-set ranking spreads a list question over calls (``_spread.py``).
+    spread = False
     if params.fusion is not None and (params.learned_for_asker
                                       or not about_the_asker(query.text)):
         fused = learned_rank(params.fusion, candidate_features(
@@ -255,8 +258,10 @@ def search_caller_lane(
             got.allowed, query.text, params.topic, params=params), query.now, params)
     else:
         hand = params
-        if params.list_call_weight != params.call_weight and is_list_question(query.text):
+        listed = is_list_question(query.text)
+        if params.list_call_weight != params.call_weight and listed:
             hand = dataclasses.replace(params, call_weight=params.list_call_weight)
+        spread = listed and params.list_call_cap > 0
         fused = structure(index, time_boost(index, got.fused, query.when, hand), hand,
                           got.allowed)
     if lane == "permanent" and mem.turn_lineage:
@@ -271,6 +276,10 @@ def search_caller_lane(
             return ok
 
         fused = prefer_current(mem, fused, eligible)
+    if spread:
+        groups = index.groups_at(np.fromiter((p for p, _ in fused), dtype=np.int64,
+                                             count=len(fused))).tolist()
+        fused = cap_calls(fused, groups, params.list_call_cap, params.list_cap_depth)
     fused = fused[:k]
     return [doc_hit(lane, mem.index.id_at(p), mem.index.payload_at(p), s) for p, s in fused]
 
