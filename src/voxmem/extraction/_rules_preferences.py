@@ -104,11 +104,19 @@ def _preference(
     obj = clean_object(obj)
     if not obj or len(obj) < 3 or ONE_OFF.search(obj) or _TRIVIAL_OBJECT.match(obj):
         return None
-    if "[redacted" in obj:
+    if "[redacted" in obj or _SOMEONE_ELSE.match(obj) or _INTRO_OBJECT.match(obj):
+        return None
         return None
     kind, slot, text = _classify(obj, negative=negative)
     return t.candidate(text, kind, slot, confidence, at, negative=negative)
 
+
+# "i prefer she sticks with glasses": what the caller would like another person to do for
+# themselves, not the caller's taste ("i prefer they text" is the business's doing, kept).
+_SOMEONE_ELSE = re.compile(r"(?:he|she)\s+(?!does\b|is\b|has\b)[a-z]+s\b", re.IGNORECASE)
+
+# "its omar the pickup at eight": the caller's introduction, not the thing they dislike.
+_INTRO_OBJECT = re.compile(r"(?:it's|its|this\s+is|i'm|im)\s", re.IGNORECASE)
 
 # --- preferences -------------------------------------------------------------------------
 
