@@ -88,6 +88,13 @@ def test_an_introduction_is_not_what_the_caller_dislikes() -> None:
     assert not has(found, "dimitri the"), found
 
 
+def test_the_timetable_the_caller_asked_for_is_no_commitment() -> None:
+    # Speech-to-text writes "when's" as "whens"; the answer to it is the business's hours.
+    found = said(("hi whens the toddler swim on", "Tuesday and Thursday 10 to 11am."),
+                 ("cheers", "Bye."))
+    assert not [f for f in found if f.startswith("Agent")], found
+
+
 # --- introductions: at the end of a turn, with where the caller rings from ---------------------
 
 def test_an_introduction_closing_a_turn_after_any_word_is_read() -> None:
