@@ -88,6 +88,20 @@ def test_an_introduction_is_not_what_the_caller_dislikes() -> None:
     assert not has(found, "dimitri the"), found
 
 
+@pytest.mark.parametrize(("user", "words"), [
+    ("so mornings are out i do the school run", ["no", "mornings"]),
+    ("hi weekends are out for me i work in a shop", ["no", "weekends"]),
+])
+def test_a_time_ruled_out_is_when_the_caller_is_not_free(user: str, words: list[str]) -> None:
+    found = said((user, "No problem."))
+    assert has(found, *words), found
+    assert not has(found, "hi weekends"), found
+
+
+def test_out_as_a_place_rules_nothing_out() -> None:
+    assert not said(("the dog got out on tuesday and again on fridays", "Oh no."))
+
+
 def test_the_timetable_the_caller_asked_for_is_no_commitment() -> None:
     # Speech-to-text writes "when's" as "whens"; the answer to it is the business's hours.
     found = said(("hi whens the toddler swim on", "Tuesday and Thursday 10 to 11am."),
