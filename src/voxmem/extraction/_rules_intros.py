@@ -48,6 +48,10 @@ calling here speaking from regarding re about again returning ringing down up ov
 """)
 
 
+_BY_RELATION = re.compile(
+    r"\b(?:i'm|im|i\s+am|this\s+is)\s+(?:his|her|their)\s+(?:daughter|son|wife|husband|partner|"
+    r"carer|mum|mom|mother|dad|father|sister|brother|niece|nephew|neighbour|neighbor|friend|"
+    r"grandson|granddaughter)\s+(?P<name>[a-z][a-z'-]+)", re.IGNORECASE)
 _TITLES = word_set("mr mrs ms miss mx dr mister missus")
 
 
@@ -64,6 +68,12 @@ def _surname(word: str, confirmed: frozenset[str]) -> bool:
 # "hi its lorraine at bright dental", "its kev here from the garage": a name said with
 # where the caller rings from needs no write-back; "it's leaking from the roof" is a verb.
 _FROM_PLACE = re.compile(r"\s+(?:here\s+|calling\s+|again\s+)?(?:from|at)\s+[a-z]", re.IGNORECASE)
+# Or with the caller's own next clause right after it, at the opening of the turn: "hi its
+# gwen i find it easier ...", "hi its rob ill be at work".
+# A hedge after the word says it was a state, not a name: "hi its broken i think".
+_OWN_CLAUSE = re.compile(r"\s+(?!i\s+(?:think|guess|suppose|reckon|believe|mean)\b|i\s+dunno\b|"
+                         r"i\s+don't\s+know\b)(?:i|i'm|im|i'll|ill|i've|ive|i'd|id|we|we're|"
+                         r"we've|my|our)\s", re.IGNORECASE)
 
 
 def _from_somewhere(t: TurnView, m: re.Match[str], words: list[str]) -> list[Candidate]:
@@ -71,7 +81,9 @@ def _from_somewhere(t: TurnView, m: re.Match[str], words: list[str]) -> list[Can
         return []  # only the opening of the turn introduces the caller
     name = words[:1]
     rest = t.user[m.start("name") + len(words[0]):]
-    if not _FROM_PLACE.match(rest):
+    if not _FROM_PLACE.match(rest) and not (
+            _OWN_CLAUSE.match(rest) and re.match(r"\W*(?:hi|hiya|hello|hey|yeah|morning|"
+                                                 r"afternoon|evening)\b", t.user)):
         if len(words) < 2 or not _FROM_PLACE.match(t.user[m.end():]):
             return []
         name = words[:2]
@@ -148,6 +160,13 @@ def confirmed_intros(t: TurnView) -> list[Candidate]:
                 name.append(again.group(1))
         out.append(t.candidate(f"Name is {title_name(' '.join(name))}", "identity", "name",
                                0.8, m.start()))
+    # "its oscar and im his mum claire": the caller is the one named by the relation; the
+    # name said before it is the person they ring for.
+    by_relation = _BY_RELATION.search(t.user)
+    if by_relation and by_relation.group("name").lower() in confirmed:
+        name = title_name(by_relation.group("name").lower())
+        out = [c for c in out if c.position[1] > by_relation.start()]
+        out.append(t.candidate(f"Name is {name}", "identity", "name", 0.8, by_relation.start()))
     return out
 
 
