@@ -63,6 +63,10 @@ class CaseResult:
     violations: list[str]
     unmatched_predicted: list[str]
     missed_expected: list[dict[str, Any]]
+    #: The kind of every predicted fact, and of those that matched a label (precision by
+    #: kind, which says where wrong predictions come from without reading their texts).
+    predicted_kinds: list[str] = dataclasses.field(default_factory=list)
+    matched_kinds: list[str] = dataclasses.field(default_factory=list)
 
 
 def _fits(fact: ExtractedFact, expected: dict[str, Any]) -> bool:
@@ -114,6 +118,8 @@ def score_case(case: dict[str, Any], facts: Sequence[ExtractedFact]) -> CaseResu
         violations=violations,
         unmatched_predicted=[f.text for i, f in enumerate(clean) if i not in matched_left],
         missed_expected=[e for j, e in enumerate(expected) if partner[j] == -1],
+        predicted_kinds=[f.kind for f in facts],
+        matched_kinds=[f.kind for i, f in enumerate(clean) if i in matched_left],
     )
 
 

@@ -154,7 +154,7 @@ _RECURRING = re.compile(
 #: Words that make a statement about this call, not about the caller's life.
 ONE_OFF = re.compile(
     r"\b(?:today|tonight|tomorrow|yesterday|right\s+now|at\s+the\s+moment|just\s+now|"
-    r"this\s+(?:morning|afternoon|evening|week|weekend|time)|next\s+(?:week|month|"
+    r"this\s+(?:morning|afternoon|evening|week|weekend|time|once)|next\s+(?:week|month|"
     rf"{_DAYS})|later\s+today|for\s+now)\b",
     re.IGNORECASE,
 )

@@ -142,7 +142,8 @@ _TAKEN_BACK = re.compile(
     re.IGNORECASE)
 # The caller asked what is free: the agent's when answers a question until it is taken.
 _ASKS_WHEN = re.compile(
-    r"^\W*(?:(?:um|uh|er|oh|hi|hello|yeah|so)\W+)*(?:when|what\s+(?:time|day)s?|which|"
+    # speech-to-text drops the apostrophe: "whens the adult swim on"
+    r"^\W*(?:(?:um|uh|er|oh|hi|hello|yeah|so)\W+)*(?:when(?:'?s)?|what\s+(?:time|day)s?|which|"
     r"(?:do|are|is|have)\s+(?:you|there|they))\b|\?\s*$", re.IGNORECASE)
 _TAKES_IT = re.compile(
     r"^\W*(?:(?:um|uh|er|oh|hmm)\W+)*(?:yes|yeah|yep|yup|ok|okay|great|perfect|lovely|fine|"

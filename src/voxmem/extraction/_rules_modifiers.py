@@ -55,6 +55,9 @@ _QUESTION = re.compile(r"^\s*(?:do|does|did|is|are|have|has|what|which|how)\s+yo
 _OTHERS = re.compile(r"\b(?:my|our)\s+(?:husband|wife|partner|son|daughter|kids?|mum|mom|dad|"
                      r"father|mother|friend|boss|guests?|brother|sister)\b|\b(?:he|she)\s+"
                      r"(?:likes|loves|prefers|wants|always|only)\b", re.IGNORECASE)
+# What the business sent or gave last time, right before the thing: a complaint, not a taste.
+_WRONGLY_SENT = re.compile(r"\b(?:got|sent|gave\s+(?:me|us)|brought|delivered|came\s+with)\s+"
+                           r"(?:me\s+|us\s+)?(?:the\s+|a\s+|some\s+)?$", re.IGNORECASE)
 _PERSONS = {"person", "people", "fan", "fans", "girl", "guy", "man", "woman", "drinker", "eater",
             "drinkers", "eaters", "family"}
 
@@ -69,6 +72,8 @@ def order_modifiers(t: TurnView) -> list[Candidate]:
     if not said or _QUESTION.search(said) or _OTHERS.search(said) or ONE_OFF.search(said):
         return []
     if m := _MODIFIER.search(said):
+        if m.group("milk") and _WRONGLY_SENT.search(said[:m.start()]):
+            return []  # "last week i got soy milk instead of whole": a complaint
         if m.group("milk"):
             return [_fact(t, f"Takes {m.group('milk').lower()} milk", m.start())]
         what = clean_object(m.group("what"))

@@ -104,11 +104,19 @@ def _preference(
     obj = clean_object(obj)
     if not obj or len(obj) < 3 or ONE_OFF.search(obj) or _TRIVIAL_OBJECT.match(obj):
         return None
-    if "[redacted" in obj:
+    if "[redacted" in obj or _SOMEONE_ELSE.match(obj) or _INTRO_OBJECT.match(obj):
+        return None
         return None
     kind, slot, text = _classify(obj, negative=negative)
     return t.candidate(text, kind, slot, confidence, at, negative=negative)
 
+
+# "i prefer she sticks with glasses": what the caller would like another person to do for
+# themselves, not the caller's taste ("i prefer they text" is the business's doing, kept).
+_SOMEONE_ELSE = re.compile(r"(?:he|she)\s+(?!does\b|is\b|has\b)[a-z]+s\b", re.IGNORECASE)
+
+# "its omar the pickup at eight": the caller's introduction, not the thing they dislike.
+_INTRO_OBJECT = re.compile(r"(?:it's|its|this\s+is|i'm|im)\s", re.IGNORECASE)
 
 # --- preferences -------------------------------------------------------------------------
 
@@ -132,10 +140,12 @@ _GOOD = (
     r"best|better|easiest|easier|easy|ideal|great|perfect|good|convenient|more\s+convenient|"
     r"most\s+convenient"
 )
-_BAD = r"tough|hard|difficult|bad|impossible|no\s+good|not\s+great|too\s+early|too\s+late|tricky"
+# "mondays and wednesdays are out": ruled out, not outside.
+_BAD = (r"tough|hard|difficult|bad|impossible|no\s+good|not\s+great|too\s+early|too\s+late|tricky|"
+        r"out(?!\s+(?:of|there|the|at|on|in|for\s+(?!me\b|us\b)))")
 _GOOD_OR_BAD = re.compile(
     r"best|better|eas(?:y|ier|iest)|ideal|great|perfect|good|convenient|tough|hard|difficult|"
-    r"bad|impossible|early|late|tricky", re.IGNORECASE)
+    r"bad|impossible|early|late|tricky|\bout\b", re.IGNORECASE)
 _BETTER_FOR_ME = re.compile(
     r"(?:^|[,;:]\s*|\b(?:and|but|so|yeah|well|honestly|actually|generally|usually|oh|ok|"
     r"okay|no|wait|now)\s+)(?P<obj>[^\W\d_][\w' -]{1,40}?)(?:\s+(?:is|are|work|works|"
@@ -244,7 +254,7 @@ def preferences(t: TurnView) -> list[Candidate]:
             obj = re.split(r"\b(?:but|so|because|and\s+i|i)\b", obj)[-1].strip()
             # Words of a correction lead in too: "no sorry tuesdays are bad" is about Tuesdays.
             obj = re.sub(r"^(?:(?:honestly|actually|yeah|well|and|oh|generally|now|no|sorry|"
-                         r"wait|um|uh)\s+)+", "", obj)
+                         r"wait|um|uh|hi|hiya|hello|hey)\s+)+", "", obj)
             # Without "for me", only a habit-like time ("weekends are best") is about the
             # caller; "the blue one is better" is about a product.
             if not m.group("for") and not is_recurring_time(obj):

@@ -126,7 +126,8 @@ def standing_requests(t: TurnView) -> list[Candidate]:
             out.append(t.candidate(f"Pays only by {m.group('obj').lower()}", "preference", None,
                                    0.75, offset + m.start()))
         for m in _LIKE_IT.finditer(sentence):
-            if m.group("adj").lower() in _NOT_ADJECTIVE or is_common_word(m.group("adj")):
+            if (m.group("adj").lower() in _NOT_ADJECTIVE or is_common_word(m.group("adj"))
+                    or ONE_OFF.search(sentence)):
                 continue
             obj = clean_object(m.group("obj"))
             # Worded like the other preference rules so a second reading merges with it.

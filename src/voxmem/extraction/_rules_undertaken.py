@@ -43,11 +43,17 @@ AGREED_LABEL = "Agent agreed: "
 
 _ACK = (r"(?:(?:done|great|perfect|lovely|okay|ok|right|sure|no\s+problem|no\s+worries|"
         r"of\s+course|certainly|absolutely|understood|noted|thanks|thank\s+you|got\s+it|"
-        r"i'm\s+(?:so\s+)?sorry(?:\s+about\s+that)?|sorry\s+about\s+that|that's\s+fine)"
+        r"i'm\s+(?:so\s+)?sorry(?:\s+about\s+that)?|sorry(?:\s+about\s+that)?|oh\s+no|will\s+do|"
+        r"that's\s+fine)"
         r"(?:,?\s+(?-i:[A-Z][\w'-]+))?[,!.:]?\s+)*")
 _UNDERTAKE = re.compile(
     _ACK + r"(?:i'll|i\s+will|we'll|we\s+will|i'm\s+going\s+to|we're\s+going\s+to)\s+"
     r"(?P<rest>.{6,160})$", re.IGNORECASE)
+_WORKER = re.compile(
+    _ACK + r"(?P<who>(?:our|the)\s+(?:[a-z]+\s+){0,2}?(?:team|staff|sweep|cleaners?|drivers?|"
+    r"engineers?|technicians?|fitters?|stylists?|groomers?|walkers?|crew|chef|kitchen|lads|"
+    r"guys|people|installers?|gardeners?|decorators?|carers?|nurses?))(?:\s+(?-i:[A-Z]\w+))?"
+    r"(?:\s+will|'ll)\s+(?P<rest>.{6,160})$", re.IGNORECASE)
 # The part of the sentence that is only the agent's own doing, not the caller's wish.
 _HEAD = re.compile(
     r"^(?:(?:also|just|definitely|personally)\s+)*"
@@ -91,6 +97,26 @@ _OFFER = re.compile(r"\b(?:if|unless|would\s+you|do\s+you|shall|should|could|mig
 _USUAL = re.compile(
     r"^" + _ACK + r"(?P<what>[^,]{3,60}(?:,\s*[^,]{2,40})?),?\s+(?:as\s+(?:always|usual|ever)|"
     r"like\s+always|same\s+as\s+(?:always|usual|ever|last\s+time))[.!]*$", re.IGNORECASE)
+# The agent's uptake said without a verb: "Mild for you from now on, Kelly.", "Strip wax
+# only, Chloe, I've put it on your card.", "Invoices by email from now on."
+_ECHO = re.compile(
+    r"^" + _ACK + r"(?P<what>(?!(?:i|we|you|it|that|this|they|he|she|there|so|and|but|if|"
+    r"see|speak|talk|bye|thanks?|no\s+problem|sure|just)\b)[a-z][\w'-]*(?:\s+[\w'-]+){0,5}?)"
+    r"\s+(?P<mark>from\s+now\s+on|in\s+future|going\s+forward|every\s+time|as\s+standard|"
+    r"only|ever|always)(?:,?\s+(?-i:[A-Z][\w'-]+))?"
+    r"(?:(?:\s*[,;:.-]|\s+(?=(?:on|in|to|for|at)\s+(?:your|the)\b))\s*(?P<tail>.{0,60}))?$",
+    re.IGNORECASE)
+_STRONG_MARK = re.compile(r"now|future|forward|time|standard", re.IGNORECASE)
+# What says the agent kept it: "I've put it on your card", "noted on your account" (a bare
+# "noted" can mean only "heard").
+_KEPT = re.compile(r"\b(?:(?:on|to)\s+(?:your|the)\s+(?:account|card|file|profile|notes?|"
+                   r"record)|i(?:'ve|\s+have)\s+(?:put|added|noted|updated|set))\b",
+                   re.IGNORECASE)
+# A thing that recurs is a standing order, which the need rules read.
+_RECURS = re.compile(r"\b(?:daily|weekly|fortnightly|monthly|yearly|every|each)\b", re.IGNORECASE)
+# A refusal or the business's own rule: "Weekdays only, I'm afraid.", "Cash only."
+_REFUSAL = re.compile(r"\b(?:afraid|sorry|unfortunately|can't|cannot|don't|won't|cash|card\s+"
+                      r"payments?|open|closed|policy)\b", re.IGNORECASE)
 _NOT_CONTENT = word_set("""the a an and or of to for in on at with your you i we it is are
 be will ll my our me us as always only any new from now every each time just also make sure
 no not that this there they them he she his her its can get got one""")
@@ -126,7 +152,15 @@ def _undertaking(sentence: str, caller: set[str]) -> str | None:
         return None
     m = _UNDERTAKE.match(text)
     if not m:
-        return None
+        # "Our sweep will lay dust sheets down every time from now on": the business's
+        # worker as the subject, only with a marker that it lasts.
+        worker = _WORKER.match(text)
+        if not worker or not _STRONG.search(text) or _ONE_TIME.search(text):
+            return None
+        what = worker.group("rest")
+        if _VAGUE.match(what) or _NOT_STANDING.search(what) or len(what.split()) > _MAX_WORDS:
+            return None
+        return AGREED_LABEL + _caller(f"{worker.group('who').lower()} will {what}")
     rest = m.group("rest")
     head = _HEAD.match(rest)
     noted = bool(head and _NOTE_HEAD.search(head.group(0)))
@@ -153,6 +187,21 @@ def _usual(sentence: str, caller: set[str]) -> str | None:
     return f"Usually has: {what}"
 
 
+def _echoed(sentence: str, caller: set[str]) -> str | None:
+    text = sentence.strip().rstrip(" .!")
+    m = _ECHO.match(text)
+    if (not m or "[redacted" in text or _OFFER.search(text) or _ONE_TIME.search(text)
+            or _REFUSAL.search(text) or _NOT_STANDING.search(m.group("what"))
+            or _RECURS.search(m.group("what"))):
+        return None
+    what, mark = m.group("what"), m.group("mark")
+    # "only", "ever", "always" are also a business's own rule: kept only when the agent
+    # says where it kept it.
+    if not _STRONG_MARK.search(mark) and not _KEPT.search(m.group("tail") or ""):
+        return None
+    return AGREED_LABEL + _caller(f"{what} {mark.lower()}")
+
+
 def _restated(t: TurnView, found: list[Candidate]) -> list[Candidate]:
     # "i need a van every saturday" + "I'll reserve a van every Saturday": one arrangement,
     # which the agent's sentence states as agreed; the caller's wording is a duplicate.
@@ -174,7 +223,9 @@ def undertaken(t: TurnView, found: list[Candidate]) -> list[Candidate]:
     found = _restated(t, found)
     low = t.agent.lower()
     if not t.agent or not ("'ll" in low or " will " in low or "going to" in low
-                           or " as " in low or "like always" in low):
+                           or " as " in low or "like always" in low or "from now" in low
+                           or "only" in low or "ever" in low or "future" in low
+                           or "forward" in low or "always" in low or "every time" in low):
         return found  # every shape holds one of these; most replies hold none
     caller = _content(t.user)
     base = len(t.user)  # the agent spoke after the caller
@@ -185,7 +236,8 @@ def undertaken(t: TurnView, found: list[Candidate]) -> list[Candidate]:
     out = list(found)
     for offset, sentence in sentences(t.agent):
         start, end = base + offset, base + offset + len(sentence)
-        text = _undertaking(sentence, caller) or _usual(sentence, caller)
+        text = (_undertaking(sentence, caller) or _usual(sentence, caller)
+                or _echoed(sentence, caller))
         if text is None:
             continue
         out = [c for c in out if not (c.kind in ("commitment", "need")
