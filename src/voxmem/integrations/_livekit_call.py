@@ -55,6 +55,7 @@ from ._livekit_context import DEFAULT_RECALL_ROLE, CompactionOptions, RecallRole
 from ._livekit_identity import CallerIdentity
 from ._livekit_report import accepts, close_reason_text, session_report
 from ._livekit_saves import PendingTurn, TurnQueue
+from ._transcript import storable
 
 __all__ = [
     "DEFAULT_PRELOAD_TIMEOUT_MS",
@@ -255,7 +256,7 @@ class CallMemory:
         preemptive generation) is not searched again. ``extra_lanes`` are searched on top
         of :attr:`lanes` for this turn.
         """
-        query = (text or "").strip()
+        query = storable(text or "").strip()
         if not self.enabled or not query:
             return ""
         cached = self._cached(message_id, query)

@@ -72,6 +72,7 @@ from ._pipecat_context import (
 from ._pipecat_identity import caller_from_runner_args
 from ._pipecat_saves import Turn, TurnSaver
 from ._pipecat_tools import DEFAULT_PROFILE_FIELDS, TOOL_NAMES, memory_tools, memory_tools_schema
+from ._transcript import storable
 
 __all__ = [
     "DEFAULT_PRELOAD_TIMEOUT_MS",
@@ -346,7 +347,7 @@ class MemoryProcessor(FrameProcessor):
         index = last_user_index(messages)
         key = text = None
         if index is not None:
-            text = standard_message_text(messages[index])
+            text = storable(standard_message_text(messages[index]))
             ordinal = sum(1 for m in messages[:index] if isinstance(m, dict)
                           and m.get("role") == "user")
             key = _text_key(ordinal, text)
