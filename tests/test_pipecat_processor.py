@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -378,3 +379,21 @@ async def test_text_no_store_can_keep_costs_neither_the_turn_nor_its_recall(
     (_, turns), = await stored_calls(settings, CALLER["id"])
     assert [t.user_text for t in turns] == ["my order is A123", "smile \ufffd please"]
     assert turns[1].assistant_text == "Sure: smile \ufffd please"
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"lanes": "permanent"}, "not the string 'permanent'"),
+    ({"lanes": ("permanent", "memories")}, "unknown lane 'memories'"),
+    ({"search_timeout_ms": float("nan")}, "search_timeout_ms"),
+    ({"preload_timeout_ms": "1500"}, "preload_timeout_ms"),
+])
+async def test_a_mistake_in_the_options_is_refused_when_the_processor_is_built(
+        settings: Settings, options: dict[str, Any], message: str) -> None:
+    """Found by probing: each of these was accepted, and then every turn's recall of every
+    call failed with a warning only."""
+    client = make_client(settings)
+    try:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            MemoryProcessor(client=client, user=CALLER, **options)
+    finally:
+        await client.aclose()

@@ -58,6 +58,7 @@ from ._call_defaults import (
     RECALL_CACHE_SIZE,
     RECALL_TIMINGS_KEPT,
     SAVE_TIMEOUT_S,
+    check_call_options,
     failure,
 )
 from ._instructions import MEMORY_PLACEHOLDER, render_memory_instructions
@@ -191,8 +192,7 @@ class MemoryProcessor(FrameProcessor):
         owns_client: bool = False,
         **kwargs: Any,
     ) -> None:
-        if search_timeout_ms <= 0 or preload_timeout_ms <= 0:
-            raise ValueError("search_timeout_ms and preload_timeout_ms must be positive")
+        checked_lanes = check_call_options(search_timeout_ms, preload_timeout_ms, lanes)
         if memory_enabled and client is None:
             raise ValueError("MemoryProcessor needs client=VoiceClient(...), "
                              "or memory_enabled=False")
@@ -201,7 +201,7 @@ class MemoryProcessor(FrameProcessor):
         self.identity = _identity(user)
         self.search_timeout_ms = search_timeout_ms
         self.preload_timeout_ms = preload_timeout_ms
-        self.lanes = tuple(lanes) if lanes is not None else None
+        self.lanes = checked_lanes
         if recall_role not in ("system", "developer", "assistant"):
             raise ValueError("recall_role must be 'system', 'developer' or 'assistant'")
         self.recall_role = recall_role
