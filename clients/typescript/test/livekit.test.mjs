@@ -146,6 +146,18 @@ describe("MemoryAgent in a real AgentSession", () => {
     assert.deepEqual(searches.map((b) => b.query), ["order A123 \ufffd"]);
   });
 
+  test("a mistake in the options is refused when the agent is built", () => {
+    // Found by probing: each was accepted, then every turn's recall failed with a warning.
+    const client = newClient();
+    const build = (options) => new MemoryAgent({ client, instructions: "You are Ava.", identity: CallerIdentity.explicit("lk-x"), ...options });
+    assert.throws(() => build({ lanes: "permanent" }), /lanes must be an array/);
+    assert.throws(() => build({ lanes: ["permanent", "memories"] }), /unknown lane "memories"/);
+    assert.throws(() => build({ searchTimeoutMs: Number.NaN }), /searchTimeoutMs must be a positive number/);
+    assert.throws(() => build({ preloadTimeoutMs: "1500" }), /preloadTimeoutMs must be a positive number/);
+    assert.throws(() => new CallMemory({ client, identity: CallerIdentity.explicit("lk-x"), lanes: ["nope"] }), /unknown lane/);
+    build({ lanes: ["permanent"], searchTimeoutMs: 250 });
+  });
+
   test("memory tools act on the session's caller", async () => {
     const { client, session, agent } = await runCall({
       userId: "lk-caller-3",

@@ -95,6 +95,31 @@ export function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T | un
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
+const LANES = ["profile", "working", "permanent", "org"];
+
+/**
+ * Throws when an option would make every turn's recall fail: a deadline that is not a
+ * positive finite number of milliseconds, `lanes` that is not an array, an unknown lane.
+ * Accepted, each of these only logged a warning on every turn of every call.
+ */
+export function checkCallOptions(options: { searchTimeoutMs?: unknown; preloadTimeoutMs?: unknown; lanes?: unknown }): void {
+  for (const name of ["searchTimeoutMs", "preloadTimeoutMs"] as const) {
+    const value = options[name];
+    if (value !== undefined && !(typeof value === "number" && Number.isFinite(value) && value > 0)) {
+      throw new RangeError(`${name} must be a positive number of milliseconds, not ${JSON.stringify(value) ?? String(value)}`);
+    }
+  }
+  const lanes = options.lanes;
+  if (lanes === undefined) return;
+  if (!Array.isArray(lanes)) {
+    throw new TypeError(`lanes must be an array of lane names such as ["permanent"], not ${JSON.stringify(lanes)}`);
+  }
+  const unknown = lanes.filter((lane) => !LANES.includes(lane as string));
+  if (unknown.length > 0) {
+    throw new RangeError(`unknown lane ${unknown.map((lane) => JSON.stringify(lane)).join(", ")}; lanes are ${LANES.join(", ")}`);
+  }
+}
+
 /** Options of {@link CallMemory}. */
 export interface CallMemoryOptions {
   client: VoiceClient | undefined;
@@ -141,6 +166,7 @@ export class CallMemory {
   private closing: Promise<void> | undefined;
 
   constructor(options: CallMemoryOptions) {
+    checkCallOptions(options);
     this.client = options.client;
     this.identity = options.identity;
     this.searchTimeoutMs = options.searchTimeoutMs ?? DEFAULT_SEARCH_TIMEOUT_MS;
