@@ -346,6 +346,9 @@ def _serve(data_dir: Path) -> tuple[subprocess.Popen[str], Discovery]:
     finally:
         watchdog.cancel()
     found = read_discovery(data_dir)
+    if found is None:  # never left running: nothing else would stop it
+        serve.kill()
+        serve.wait()
     assert found is not None, "".join(said)
     return serve, found
 
