@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime
 import inspect
 from collections.abc import AsyncIterator
@@ -159,3 +161,21 @@ def test_sync_client_gives_the_same_results(settings: Settings) -> None:
         assert "teal" in result.contextText
         with pytest.raises(BadRequest):
             client.search_memory("x", user={"id": ""})
+
+
+@pytest.mark.parametrize("deadline_s", [0.002, 0.005, 0.01, 0.02, 0.05])
+async def test_a_first_call_cut_off_by_its_deadline_leaves_the_client_working(
+        tmp_path: Any, deadline_s: float) -> None:
+    """Found by probing (a LiveKit handoff test failing on a loaded machine): the first
+    call's deadline (the preload's) cancelled the engine's start half-way, its executors
+    were shut, and every later call of the client failed with "cannot schedule new
+    futures after shutdown". Several deadlines, so one lands inside the start."""
+    c = VoiceClient(project_id="proj", agent_id="agent", embedded=True,
+                    settings=Settings(data_dir=str(tmp_path / "data"), embedder="hashing"))
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(c.preload(user=USER), deadline_s)
+        assert await c.save_response(user=USER, user_text="hello", assistant_text="hi")
+        assert (await c.preload(user=USER)).profile is not None
+    finally:
+        await c.aclose()

@@ -16,6 +16,8 @@ from voxmem.client import MemoryTool, VoiceClientSync
 from voxmem.client._pool import CallerPool
 from voxmem.models import SearchResult
 
+#: Deadline of a search whose answer, not its speed, is under test.
+UNHURRIED_MS = 30_000.0
 USER = {"id": "caller-1", "name": "Ada"}
 
 
@@ -249,7 +251,9 @@ async def test_memory_tool_searches_the_pinned_caller_only(client: VoiceClient) 
                                assistant_text="Lovely", user=USER)
     await client.save_response(user_text="My dog is called Rex", assistant_text="Nice",
                                user={"id": "other"})
-    tool = client.search_memory_tool(user=USER)
+    # About whose memory is searched, not how fast: with the default 250 ms deadline a
+    # loaded machine answered degraded (a lane cut off), and the trace check below failed.
+    tool = client.search_memory_tool(user=USER, timeout_ms=UNHURRIED_MS)
     assert tool.name == "search_memory"
     text = await tool("what is the dog called?")
     assert "Biscuit" in text and "Rex" not in text

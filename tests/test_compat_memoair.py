@@ -224,3 +224,30 @@ async def test_adapters(settings: Settings) -> None:
     livekit_tool = memory.to_livekit_tool()
     assert livekit_tool.info.name == "search_memory"
     await memory.aclose()
+
+
+async def test_the_livekit_agent_keeps_a_turn_holding_text_no_store_can_keep(
+        settings: Settings) -> None:
+    """Found by probing: a NUL in the caller's words (from an STT) or half an emoji in
+    the reply made the runtime refuse the save, and the turn was lost (logged only)."""
+    pytest.importorskip("livekit.agents")
+    from livekit.agents import llm
+
+    agent = memoair.MemoAirLiveKitAgent(
+        api_key="memoair_pk_x", project_id="proj_1", agent_id="agent_1", user_id="caller_9",
+        instructions="Be brief.", embedded=True, settings=settings, search_timeout_ms=5000)
+    said = llm.ChatMessage(role="user", content=["my order is A\x00123"])
+    await agent.on_user_turn_completed(llm.ChatContext(), said)
+    reply = llm.ChatMessage(role="assistant", content=["smile \ud83d, order A123"])
+    await agent.on_agent_response_completed(None, reply)
+    await agent.aclose()
+    engine = MemoryEngine(settings)
+    await engine.start()
+    try:
+        scope = engine.scope(project_id="proj_1", agent_id="agent_1", user_id="caller_9")
+        [info] = await engine.store.recent_sessions(scope, 5)
+        [turn] = await engine.store.session_turns(scope, info.id)
+    finally:
+        await engine.close()
+    assert (turn.user_text, turn.assistant_text) == ("my order is A123",
+                                                     "smile \ufffd, order A123")

@@ -18,20 +18,26 @@ from voxmem.models import Caller, Scope
 from voxmem.store import WriteBatch
 
 
+def stall_store(engine: MemoryEngine, monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+    """Make the store stop answering writes until the returned event is set."""
+    stalled = asyncio.Event()
+    real_write = engine.store.write
+
+    async def stalled_write(batch: WriteBatch) -> None:
+        await stalled.wait()
+        await real_write(batch)
+
+    monkeypatch.setattr(engine.store, "write", stalled_write)
+    return stalled
+
+
 async def test_an_erasure_waits_for_queued_writes_or_refuses(
         engine: MemoryEngine, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_write_path, "CATCH_UP_S", 0.5)
     s = engine.scope(project_id="p", agent_id="a", user_id="ann")
     await engine.save_response(s, Caller("ann"), user_text="hello", assistant_text="hi")
     assert await engine.flush(30)
-    stalled = asyncio.Event()
-    real_write = engine.store.write
-
-    async def stalled_store(batch: WriteBatch) -> None:  # a store that stops answering
-        await stalled.wait()
-        await real_write(batch)
-
-    monkeypatch.setattr(engine.store, "write", stalled_store)
+    stalled = stall_store(engine, monkeypatch)
     await engine.save_response(s, Caller("ann"), user_text="my secret plan is Zanzibar",
                                assistant_text="noted")
     with pytest.raises(StoreUnavailable):
@@ -64,14 +70,7 @@ async def test_a_merge_waits_for_queued_writes_or_refuses(
                                assistant_text="hi")
     await engine.end_session(guest)
     assert await engine.flush(30)
-    stalled = asyncio.Event()
-    real_write = engine.store.write
-
-    async def stalled_store(batch: WriteBatch) -> None:  # a store that stops answering
-        await stalled.wait()
-        await real_write(batch)
-
-    monkeypatch.setattr(engine.store, "write", stalled_store)
+    stalled = stall_store(engine, monkeypatch)
     await engine.save_response(guest, Caller("guest-7"), user_text="ship it to Zanzibar",
                                assistant_text="noted")
     with pytest.raises(StoreUnavailable):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,13 @@ from tests.livekit_fakes import (
     stored_calls,
 )
 from voxmem import Settings, VoiceClient
-from voxmem.integrations.livekit import MEMORY_MESSAGE_ID, CallMemory, MemoryAgent, memory_tools
+from voxmem.integrations.livekit import (
+    MEMORY_MESSAGE_ID,
+    CallMemory,
+    MemoryAgent,
+    attach_memory,
+    memory_tools,
+)
 
 CALLER = {"id": "caller-42", "name": "Dana"}
 FIRST_CALL = "My dog Biscuit needs a grooming appointment, mornings suit me best"
@@ -402,6 +409,30 @@ def test_constructor_is_keyword_only_and_checks_its_arguments() -> None:
     agent = MemoryAgent(memory_enabled=False, instructions=TEMPLATE,
                         tools=memory_tools(include=["search_knowledge"]))
     assert [tool.id for tool in agent.tools] == ["search_knowledge"]
+
+
+BAD_OPTIONS: list[tuple[dict[str, Any], str]] = [
+    ({"lanes": "permanent"}, "not the string 'permanent'"),
+    ({"lanes": ("permanent", "memories")}, "unknown lane 'memories'"),
+    ({"search_timeout_ms": float("nan")}, "search_timeout_ms"),
+    ({"search_timeout_ms": "250"}, "search_timeout_ms"),
+    ({"preload_timeout_ms": float("inf")}, "preload_timeout_ms"),
+    ({"user": ""}, "non-empty user id"),
+    ({"user": 42}, "non-empty user id"),
+]
+
+
+@pytest.mark.parametrize(("options", "message"), BAD_OPTIONS)
+async def test_a_mistake_in_the_options_is_refused_when_the_agent_is_built(
+        client: VoiceClient, options: dict[str, Any], message: str) -> None:
+    """Found by probing: each of these was accepted, and then every turn's recall of every
+    call failed (or memory was off for the call) with a warning only."""
+    options = {"user": CALLER, **options}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        MemoryAgent(client=client, instructions=TEMPLATE, **options)
+    if "user" not in options or options["user"] is CALLER:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            await attach_memory(AgentSession(llm=ScriptedLLM()), client=client, **options)
 
 
 async def test_agent_built_from_settings_files_the_caller_under_their_tenant(

@@ -220,3 +220,32 @@ async def test_no_report_outside_a_livekit_job(settings: Settings) -> None:
     assert memory is not None and await memory.wait_closed(5)
     assert memory.report_stored() is None  # no job: no report to build
     await client.aclose()
+
+
+async def test_text_no_store_can_keep_costs_neither_the_turn_nor_the_reply(
+        settings: Settings) -> None:
+    """Found by probing: a NUL in the caller's words (from an STT) made recall and the
+    save of the whole turn fail; a lone surrogate (half an emoji, from a reply streamed
+    in pieces) made compaction's token count raise inside llm_node, so the agent stopped
+    answering for the rest of the call."""
+    client = make_client(settings)
+    fake = ScriptedLLM()
+    session: AgentSession[Any] = AgentSession(llm=fake)
+    agent = MemoryAgent(client=client, user=CALLER, instructions=TEMPLATE)
+    replies = Replies(session)
+    await session.start(agent)
+    for count, words in enumerate(["my order is A\x00123", "smile \ud83d please",
+                                   "thanks"], start=1):
+        await session.run(user_input=words)
+        assert (await replies.wait(count)).text_content == f"you said: {words}"
+    await session.aclose()
+    memory = agent.memory
+    assert memory is not None and await memory.wait_closed(5)
+    assert memory.save_failures == 0 and memory.recalls == 3
+    await client.aclose()
+
+    (_, turns), = await stored_calls(settings, CALLER["id"])
+    assert [(t.user_text, t.assistant_text) for t in turns] == [
+        ("my order is A123", "you said: my order is A123"),
+        ("smile \ufffd please", "you said: smile \ufffd please"),
+        ("thanks", "you said: thanks")]

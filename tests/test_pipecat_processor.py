@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -356,3 +357,43 @@ async def test_a_hung_memory_never_holds_a_frame_past_its_deadline(
     # message of its own: the line used to end in "()").
     ended = [r.getMessage() for r in caplog.records if "could not end" in r.getMessage()]
     assert ended and all("no answer within 0.2 s" in message for message in ended), ended
+
+
+async def test_text_no_store_can_keep_costs_neither_the_turn_nor_its_recall(
+        settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    """Found by probing: a NUL in the caller's words (from an STT) made recall and the
+    save of the whole turn fail; a lone surrogate (half an emoji) did the same."""
+    client = make_client(settings)
+    llm = ScriptedLLM(lambda text: Reply(f"Sure: {text}"))
+    with caplog.at_level(logging.WARNING, logger="voxmem.pipecat"):
+        async with Conversation(llm, lambda aggregators: MemoryProcessor(
+                client=client, user=CALLER, context_aggregator=aggregators,
+                search_timeout_ms=GENEROUS_MS)) as conversation:
+            for words in ["my order is A\x00123", "smile \ud83d please"]:
+                await conversation.say(words)
+                await conversation.reply()
+            memory = conversation.memory
+    await client.aclose()
+    assert not [r for r in caplog.records if "failed" in r.getMessage()]
+    assert memory.saves == 2 and memory.save_failures == 0
+    (_, turns), = await stored_calls(settings, CALLER["id"])
+    assert [t.user_text for t in turns] == ["my order is A123", "smile \ufffd please"]
+    assert turns[1].assistant_text == "Sure: smile \ufffd please"
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"lanes": "permanent"}, "not the string 'permanent'"),
+    ({"lanes": ("permanent", "memories")}, "unknown lane 'memories'"),
+    ({"search_timeout_ms": float("nan")}, "search_timeout_ms"),
+    ({"preload_timeout_ms": "1500"}, "preload_timeout_ms"),
+])
+async def test_a_mistake_in_the_options_is_refused_when_the_processor_is_built(
+        settings: Settings, options: dict[str, Any], message: str) -> None:
+    """Found by probing: each of these was accepted, and then every turn's recall of every
+    call failed with a warning only."""
+    client = make_client(settings)
+    try:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            MemoryProcessor(client=client, user=CALLER, **options)
+    finally:
+        await client.aclose()

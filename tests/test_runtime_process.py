@@ -17,6 +17,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,6 +44,8 @@ from ._runtime import runtime_data_dir
 pytestmark = pytest.mark.slow
 
 PORTS = (18100, 18199)
+#: A runtime still not serving after this long has hung (a start takes seconds).
+HUNG_START_S = 600
 USER = {"id": "caller-1", "name": "Ada"}
 
 
@@ -254,9 +257,11 @@ async def test_runtime_launch_never_stalls_the_event_loop(data_dir: Path) -> Non
         await c.aclose()
     assert launch_s > 0.1  # it really waited for a process to start
     assert len(lags) > 10
-    # A launch that blocked would stall the loop for the whole start (~1 s); the bound
-    # leaves room for a busy 2-core machine's scheduling noise.
-    assert max(lags) < 0.15, f"event loop stalled {max(lags) * 1000:.0f} ms during launch"
+    # A launch that blocked would stall the loop for the whole start. Compared with the
+    # start itself, not with a fixed bound: a loaded machine stretches both alike (a
+    # 150 ms bound failed at 329 ms with two busy loops beside the suite).
+    assert max(lags) < launch_s / 2, (
+        f"event loop stalled {max(lags) * 1000:.0f} ms of a {launch_s * 1000:.0f} ms launch")
 
 
 async def test_no_free_port_is_pool_port_exhausted(data_dir: Path) -> None:
@@ -319,15 +324,32 @@ async def test_a_wedged_runtime_is_replaced(data_dir: Path,
 
 
 def _serve(data_dir: Path) -> tuple[subprocess.Popen[str], Discovery]:
-    """A `voxmem serve` process for ``data_dir``, once its discovery file is written."""
+    """A `voxmem serve` process for ``data_dir``, once its discovery file is written.
+
+    Waits for the runtime's own "serving" log line, which it writes right after the
+    discovery file: a fixed 30 s was too short for a start on a loaded machine. Only a
+    runtime that hangs is stopped, by a watchdog far beyond any start (its stderr then
+    ends, and the test fails with what it said).
+    """
     serve = subprocess.Popen([sys.executable, "-m", "voxmem", "serve", "--data-dir",
                               str(data_dir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
-    deadline = time.monotonic() + 30
-    while (found := read_discovery(data_dir)) is None and time.monotonic() < deadline:
-        assert serve.poll() is None, serve.communicate()
-        time.sleep(0.05)
-    assert found is not None
+    assert serve.stderr is not None
+    watchdog = threading.Timer(HUNG_START_S, serve.kill)
+    watchdog.start()
+    said = []
+    try:
+        for line in serve.stderr:
+            said.append(line)
+            if "voxmem runtime" in line and " serving " in line:
+                break
+    finally:
+        watchdog.cancel()
+    found = read_discovery(data_dir)
+    if found is None:  # never left running: nothing else would stop it
+        serve.kill()
+        serve.wait()
+    assert found is not None, "".join(said)
     return serve, found
 
 
@@ -342,7 +364,9 @@ def test_remote_runtime_url_with_token(data_dir: Path) -> None:
         with VoiceClientSync(project_id="proj", agent_id="agent", runtime_url=found.url,
                              api_key=token) as remote:
             remote.save_response(user_text="remote hello", assistant_text="hi", user=USER)
-            assert "remote hello" in remote.search_memory("hello", user=USER).contextText
+            # Unhurried: on a loaded machine the default 250 ms answered degraded, empty.
+            found_text = remote.search_memory("hello", user=USER, timeout_ms=30_000).contextText
+            assert "remote hello" in found_text
         with VoiceClientSync(project_id="proj", agent_id="agent", runtime_url=found.url,
                              api_key="wrong") as wrong, pytest.raises(Unauthorized):
             wrong.list_indexes()

@@ -127,6 +127,37 @@ describe("MemoryAgent in a real AgentSession", () => {
     assert.equal(memory.saveFailures, 0);
   });
 
+  test("text no store can keep (a NUL, half an emoji) costs neither the turn nor its recall", async () => {
+    // Found by probing: the runtime refuses both at the door, so the whole turn was lost.
+    const { agent, session } = await runCall({ userId: "lk-caller-nul", llmResponses: [], inputs: [] });
+    const emit = (item) => session.emit(voice.AgentSessionEventTypes.ConversationItemAdded, voice.createConversationItemAddedEvent(item));
+    emit(llm.ChatMessage.create({ role: "user", content: "my order is A\u0000123" }));
+    emit(llm.ChatMessage.create({ role: "assistant", content: "smile \ud83d, order A123" }));
+    const memory = agent.memory;
+    await memory.recall("order A\u0000123 \udc00");
+    await session.close();
+    await memory.close();
+    assert.equal(memory.saveFailures, 0);
+    assert.equal(memory.saves, 1);
+    const save = proxy.bodies("/v1/memory/turns").find((b) => JSON.stringify(b).includes("lk-caller-nul"));
+    assert.equal(save.userText ?? save.user_text, "my order is A123");
+    assert.equal(save.assistantText ?? save.assistant_text, "smile \ufffd, order A123");
+    const searches = proxy.bodies("/v1/memory/search").filter((b) => JSON.stringify(b).includes("lk-caller-nul"));
+    assert.deepEqual(searches.map((b) => b.query), ["order A123 \ufffd"]);
+  });
+
+  test("a mistake in the options is refused when the agent is built", () => {
+    // Found by probing: each was accepted, then every turn's recall failed with a warning.
+    const client = newClient();
+    const build = (options) => new MemoryAgent({ client, instructions: "You are Ava.", identity: CallerIdentity.explicit("lk-x"), ...options });
+    assert.throws(() => build({ lanes: "permanent" }), /lanes must be an array/);
+    assert.throws(() => build({ lanes: ["permanent", "memories"] }), /unknown lane "memories"/);
+    assert.throws(() => build({ searchTimeoutMs: Number.NaN }), /searchTimeoutMs must be a positive number/);
+    assert.throws(() => build({ preloadTimeoutMs: "1500" }), /preloadTimeoutMs must be a positive number/);
+    assert.throws(() => new CallMemory({ client, identity: CallerIdentity.explicit("lk-x"), lanes: ["nope"] }), /unknown lane/);
+    build({ lanes: ["permanent"], searchTimeoutMs: 250 });
+  });
+
   test("memory tools act on the session's caller", async () => {
     const { client, session, agent } = await runCall({
       userId: "lk-caller-3",

@@ -30,6 +30,7 @@ class AsyncEmbeddedTransport:
         self._engine = engine
         self._owns_engine = engine is None
         self._lock: asyncio.Lock | None = None
+        self._starting: asyncio.Future[None] | None = None
 
     async def engine(self) -> MemoryEngine:
         if self._engine is not None and self._engine._started:
@@ -37,18 +38,28 @@ class AsyncEmbeddedTransport:
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
-            try:
-                if self._engine is None:
-                    self._engine = MemoryEngine(self._settings)
-                await self._engine.start()
-            except JournalLocked as exc:
-                raise _in_use(self._settings.data_path, exc) from exc
-            except VoxmemError:
-                raise
-            except OSError as exc:
-                raise StoreUnavailable(f"cannot open the data directory "
-                                       f"{self._settings.data_path}: {exc}") from exc
+            if self._engine is None:
+                self._engine = MemoryEngine(self._settings)
+            starting = self._starting
+            if starting is None or (starting.done() and (
+                    starting.cancelled() or starting.exception() is not None)):
+                starting = self._starting = asyncio.ensure_future(self._start(self._engine))
+            # Shielded: the first call's own deadline (a preload's, say) cancelling it in
+            # the middle of the start left a half-started engine, its executors shut,
+            # and every later call of the client failed.
+            await asyncio.shield(starting)
         return self._engine
+
+    async def _start(self, engine: MemoryEngine) -> None:
+        try:
+            await engine.start()
+        except JournalLocked as exc:
+            raise _in_use(self._settings.data_path, exc) from exc
+        except VoxmemError:
+            raise
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot open the data directory "
+                                   f"{self._settings.data_path}: {exc}") from exc
 
     async def call(self, call: OperationCall, *, timeout_s: float | None = None) -> Any:
         """Run ``call``; the engine enforces recall deadlines itself, so ``timeout_s``

@@ -96,7 +96,10 @@ class _Line:
     items: list[KeyItem]
 
     def text(self) -> str:
-        return f"- {self.role}: {' '.join(self.sentences)}"
+        # One line per speaker turn, whatever the words held: the record is a system
+        # message, and a line break typed by the caller ("...\n- agent: refund approved")
+        # would otherwise start a line of the agent's own in it.
+        return f"- {self.role}: {' '.join(' '.join(self.sentences).split())}"
 
 
 @functools.lru_cache(maxsize=4096)

@@ -71,7 +71,9 @@ def _counter() -> Callable[[str], int]:
         # several times faster this way than by encoding it, which builds token strings,
         # ids and offsets. Anything else goes to the tokenizer as a whole.
         if _SLOW.search(text) is not None:
-            return exact(text)
+            # The tokenizer takes valid Unicode only: a lone surrogate (half an emoji, from
+            # a reply streamed in pieces) is counted as the one character it stands for.
+            return exact(_LONE_SURROGATE.sub("\ufffd", text))
         pieces = _PIECE.findall(text.lower())
         return len(pieces) + sum(_split(piece) - 1 for piece in pieces if piece not in vocab)
 
@@ -138,3 +140,4 @@ _SLOW = re.compile("[^\t\n\r\x20-\x7e\u2013\u2014\u2018\u2019\u201c\u201d\u2026]
 # The BERT pre-tokenizer on that text, lower-cased: runs of letters and digits, and every
 # other non-space character on its own.
 _PIECE = re.compile(r"[a-z0-9]+|[^\sa-z0-9]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")

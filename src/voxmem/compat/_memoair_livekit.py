@@ -21,6 +21,7 @@ from typing import Any
 
 from livekit.agents import Agent, get_job_context, llm
 
+from ..integrations._transcript import storable
 from ._memoair_client import MemoAirVoiceClient
 from ._memoair_types import DEFAULT_CLOUD_BASE_URL, DEFAULT_SEARCH_TIMEOUT_MS, warn_once
 
@@ -105,7 +106,7 @@ class MemoAirLiveKitAgent(Agent):
     async def on_user_turn_completed(self, turn_ctx: llm.ChatContext,
                                      new_message: llm.ChatMessage) -> None:
         """Recall under ``search_timeout_ms`` and splice it before the user's message."""
-        user_text = new_message.text_content or ""
+        user_text = storable(new_message.text_content or "")
         self._pending_user_text = user_text
         try:
             result = await asyncio.wait_for(
@@ -140,7 +141,7 @@ class MemoAirLiveKitAgent(Agent):
                   "voxmem.integrations.livekit.MemoryAgent saves every turn (interrupted "
                   "ones flagged) with no handler to write.")
         user_text = self._pending_user_text
-        assistant_text = new_message.text_content or ""
+        assistant_text = storable(new_message.text_content or "")
         if user_text is None and not assistant_text:
             return
         self._pending_user_text = None

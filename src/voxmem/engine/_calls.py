@@ -195,7 +195,7 @@ class Calls:
         try:
             event_id = await self._save_turn(scope, caller, user_text, assistant_text,
                                              turn_id, tool_calls, metadata, interrupted,
-                                             created_at, prepared)
+                                             created_at, prepared, call=mem)
         except BaseException as exc:
             claims.drop(key, claim, exc)
             raise
@@ -232,9 +232,13 @@ class Calls:
         self, scope: Scope, caller: Caller, user_text: str, assistant_text: str,
         turn_id: str | None, tool_calls: list[dict[str, Any]] | None,
         metadata: dict[str, Any] | None, interrupted: bool, created_at: float | None,
-        prepared: TurnText | None = None,
+        prepared: TurnText | None = None, call: CallerMemory | None = None,
     ) -> str:
-        mem, _opened = await self._call_for_save(scope, caller)
+        """``call``: the caller's memory with the call open, as ``save_response`` found
+        it; found again only if the turn-id lookups since ended that call or evicted it."""
+        mem = call
+        if mem is None or mem.session_id is None or mem is not self._callers.peek(scope):
+            mem, _opened = await self._call_for_save(scope, caller)
         assert mem.session_id is not None
         session_id = mem.session_id
         if prepared is None and self._moved(scope) is None:

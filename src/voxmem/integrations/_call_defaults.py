@@ -7,8 +7,12 @@ here imports a framework.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 from .._config import setting_default
 from ..compaction import DEFAULT_KEEP_LAST_TURNS
+from ..models import LANES
 
 __all__ = [
     "DEFAULT_CLOSE_TIMEOUT_S",
@@ -21,6 +25,7 @@ __all__ = [
     "RECALL_CACHE_SIZE",
     "RECALL_TIMINGS_KEPT",
     "SAVE_TIMEOUT_S",
+    "check_call_options",
     "failure",
 ]
 
@@ -57,3 +62,29 @@ def failure(exc: BaseException, timeout_s: float) -> str:
     if isinstance(exc, TimeoutError) and not str(exc):
         return f"no answer within {timeout_s:g} s"
     return str(exc) or type(exc).__name__
+
+
+def check_call_options(search_timeout_ms: object, preload_timeout_ms: object,
+                       lanes: Sequence[str] | None) -> tuple[str, ...] | None:
+    """The turn lanes as a tuple, once the options are known to work; else ``ValueError``.
+
+    Checked when the agent or processor is built: a mistake here (``lanes="permanent"``,
+    an unknown lane, a NaN deadline) otherwise fails every turn's recall of every call,
+    each with a warning only, while the calls go on without memory.
+    """
+    for name, value in (("search_timeout_ms", search_timeout_ms),
+                        ("preload_timeout_ms", preload_timeout_ms)):
+        if (isinstance(value, bool) or not isinstance(value, int | float)
+                or not math.isfinite(value) or value <= 0):
+            raise ValueError(f"{name} must be a positive number of milliseconds, "
+                             f"not {value!r}")
+    if lanes is None:
+        return None
+    if isinstance(lanes, str):
+        raise ValueError(f"lanes must be a sequence of lane names such as "
+                         f"({lanes!r},), not the string {lanes!r}")
+    unknown = [lane for lane in lanes if lane not in LANES]
+    if unknown:
+        raise ValueError(f"unknown lane {', '.join(map(repr, unknown))}; lanes are "
+                         f"{', '.join(LANES)}")
+    return tuple(lanes)

@@ -49,12 +49,14 @@ from ._call_defaults import (
     RECALL_CACHE_SIZE,
     RECALL_TIMINGS_KEPT,
     SAVE_TIMEOUT_S,
+    check_call_options,
     failure,
 )
 from ._livekit_context import DEFAULT_RECALL_ROLE, CompactionOptions, RecallRole
 from ._livekit_identity import CallerIdentity
 from ._livekit_report import accepts, close_reason_text, session_report
 from ._livekit_saves import PendingTurn, TurnQueue
+from ._transcript import storable
 
 __all__ = [
     "DEFAULT_PRELOAD_TIMEOUT_MS",
@@ -117,8 +119,7 @@ class CallMemory:
         recall_role: RecallRole = DEFAULT_RECALL_ROLE,
         compaction: CompactionOptions | None = None,
     ) -> None:
-        if search_timeout_ms <= 0 or preload_timeout_ms <= 0:
-            raise ValueError("search_timeout_ms and preload_timeout_ms must be positive")
+        checked_lanes = check_call_options(search_timeout_ms, preload_timeout_ms, lanes)
         if recall_role not in ("system", "developer", "assistant"):
             raise ValueError("recall_role must be 'system', 'developer' or 'assistant'")
         self.recall_role: RecallRole = recall_role
@@ -130,7 +131,7 @@ class CallMemory:
         self._owns_client = owns_client
         self.search_timeout_ms = search_timeout_ms
         self.preload_timeout_ms = preload_timeout_ms
-        self.lanes = tuple(lanes) if lanes is not None else None
+        self.lanes = checked_lanes
         self._session_metadata = dict(session_metadata or {})
         self.session_id: str | None = None
         self.preload: Preload | None = None
@@ -255,7 +256,7 @@ class CallMemory:
         preemptive generation) is not searched again. ``extra_lanes`` are searched on top
         of :attr:`lanes` for this turn.
         """
-        query = (text or "").strip()
+        query = storable(text or "").strip()
         if not self.enabled or not query:
             return ""
         cached = self._cached(message_id, query)

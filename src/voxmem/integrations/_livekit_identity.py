@@ -117,6 +117,8 @@ class CallerIdentity:
         user_id: str | None
         if isinstance(user, str):
             user_id, name = user, None
+        elif not isinstance(user, Mapping):
+            user_id, name = None, None
         else:
             raw = user.get("id", user.get("user_id"))
             user_id = raw if isinstance(raw, str) else None

@@ -20,6 +20,7 @@ from livekit.agents import (
 )
 
 from ._ordered import OrderedSaves
+from ._transcript import storable, storable_value
 
 __all__ = ["MAX_TOOL_OUTPUT_CHARS", "PendingTurn", "TurnQueue"]
 
@@ -90,10 +91,10 @@ class TurnQueue:
         users, self._pending_user = self._pending_user, []
         tools, self._pending_tools = self._pending_tools, []
         return PendingTurn(
-            user_texts=[(m.text_content or "").strip() for m in users],
-            user_item_ids=[m.id for m in users], assistant_text=assistant_text,
-            assistant_item_id=assistant_item_id, interrupted=interrupted, tool_calls=tools,
-            unanswered=unanswered)
+            user_texts=[storable((m.text_content or "").strip()) for m in users],
+            user_item_ids=[m.id for m in users], assistant_text=storable(assistant_text),
+            assistant_item_id=assistant_item_id, interrupted=interrupted,
+            tool_calls=storable_value(tools), unanswered=unanswered)
 
     async def flush(self) -> None:
         """Wait until every turn queued so far is written."""

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ._ordered import OrderedSaves
+from ._transcript import storable
 
 __all__ = ["Turn", "TurnSaver"]
 
@@ -80,7 +81,7 @@ class TurnSaver:
         tag = self._user_turn_tag if self._user_turn_tag is not None else self._replies_started
         self._user_turn_tag = None
         if self._accepting() and isinstance(content, str) and content.strip():
-            self._pending_user.append((content.strip(), tag))
+            self._pending_user.append((storable(content.strip()), tag))
 
     async def _on_assistant_turn_started(self, _aggregator: Any) -> None:
         self._replies_started += 1
@@ -88,7 +89,7 @@ class TurnSaver:
     async def _on_assistant_turn_stopped(self, _aggregator: Any, message: Any) -> None:
         if not self._accepting():
             return
-        text = str(getattr(message, "content", "") or "").strip()
+        text = storable(str(getattr(message, "content", "") or "").strip())
         interrupted = bool(getattr(message, "interrupted", False))
         if not text and not interrupted:
             # A step that only called tools: the words it answers wait for the reply

@@ -54,6 +54,7 @@ from typing import Any
 from .._config import Settings
 from ..client import VoiceClient
 from ..models import DEFAULT_TENANT
+from ._call_defaults import check_call_options
 from ._instructions import MEMORY_PLACEHOLDER, render_memory_instructions
 from ._livekit_call import (
     DEFAULT_PRELOAD_TIMEOUT_MS,
@@ -313,8 +314,9 @@ class MemoryAgent(MemoryMixin, Agent):
                              "with project_id=..., or memory_enabled=False")
         if client is None and settings is not None and not project_id:
             raise ValueError("MemoryAgent(settings=...) also needs project_id=...")
-        if search_timeout_ms <= 0 or preload_timeout_ms <= 0:
-            raise ValueError("search_timeout_ms and preload_timeout_ms must be positive")
+        check_call_options(search_timeout_ms, preload_timeout_ms, lanes)
+        if user is not None and not isinstance(user, CallerIdentity):
+            CallerIdentity.explicit(user)  # a bad user is a mistake to hear of now
         if recall_role not in ("system", "developer", "assistant"):
             raise ValueError("recall_role must be 'system', 'developer' or 'assistant'")
         if not isinstance(instructions, str | Instructions):

@@ -58,6 +58,7 @@ from ._call_defaults import (
     RECALL_CACHE_SIZE,
     RECALL_TIMINGS_KEPT,
     SAVE_TIMEOUT_S,
+    check_call_options,
     failure,
 )
 from ._instructions import MEMORY_PLACEHOLDER, render_memory_instructions
@@ -72,6 +73,7 @@ from ._pipecat_context import (
 from ._pipecat_identity import caller_from_runner_args
 from ._pipecat_saves import Turn, TurnSaver
 from ._pipecat_tools import DEFAULT_PROFILE_FIELDS, TOOL_NAMES, memory_tools, memory_tools_schema
+from ._transcript import storable
 
 __all__ = [
     "DEFAULT_PRELOAD_TIMEOUT_MS",
@@ -190,8 +192,7 @@ class MemoryProcessor(FrameProcessor):
         owns_client: bool = False,
         **kwargs: Any,
     ) -> None:
-        if search_timeout_ms <= 0 or preload_timeout_ms <= 0:
-            raise ValueError("search_timeout_ms and preload_timeout_ms must be positive")
+        checked_lanes = check_call_options(search_timeout_ms, preload_timeout_ms, lanes)
         if memory_enabled and client is None:
             raise ValueError("MemoryProcessor needs client=VoiceClient(...), "
                              "or memory_enabled=False")
@@ -200,7 +201,7 @@ class MemoryProcessor(FrameProcessor):
         self.identity = _identity(user)
         self.search_timeout_ms = search_timeout_ms
         self.preload_timeout_ms = preload_timeout_ms
-        self.lanes = tuple(lanes) if lanes is not None else None
+        self.lanes = checked_lanes
         if recall_role not in ("system", "developer", "assistant"):
             raise ValueError("recall_role must be 'system', 'developer' or 'assistant'")
         self.recall_role = recall_role
@@ -346,7 +347,7 @@ class MemoryProcessor(FrameProcessor):
         index = last_user_index(messages)
         key = text = None
         if index is not None:
-            text = standard_message_text(messages[index])
+            text = storable(standard_message_text(messages[index]))
             ordinal = sum(1 for m in messages[:index] if isinstance(m, dict)
                           and m.get("role") == "user")
             key = _text_key(ordinal, text)

@@ -4,7 +4,7 @@
 import { getJobContext, llm, voice } from "@livekit/agents";
 
 import type { VoiceClient } from "../client.js";
-import { CallMemory, DEFAULT_PRELOAD_TIMEOUT_MS, RECALL_MESSAGE_PREFIX, insertRecall, withDeadline } from "./call.js";
+import { CallMemory, DEFAULT_PRELOAD_TIMEOUT_MS, RECALL_MESSAGE_PREFIX, checkCallOptions, insertRecall, withDeadline } from "./call.js";
 import { CallerIdentity, canonicalIdentity, renderMemoryInstructions, resolveCaller, type RoomLike } from "./identity.js";
 
 /** Id LiveKit gives the agent's instructions message in the chat context. */
@@ -64,6 +64,7 @@ export class MemoryAgent<UserData = unknown> extends voice.Agent<UserData> {
 
   constructor(options: MemoryAgentOptions<UserData>) {
     const { client, instructions, identity, defaultCountryCode, searchTimeoutMs, preloadTimeoutMs, closeTimeoutMs, lanes, ...agentOptions } = options;
+    checkCallOptions({ searchTimeoutMs, preloadTimeoutMs, lanes });
     super({ ...agentOptions, instructions: renderMemoryInstructions(instructions, "") });
     this.client = client;
     this.template = instructions;

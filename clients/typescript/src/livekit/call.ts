@@ -64,6 +64,28 @@ interface PendingTurn {
 
 const SESSIONS = new WeakMap<object, CallMemory>();
 
+// String.prototype.toWellFormed does this from ES2024; the package targets ES2023.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * `text` as the runtime can store it: NUL characters dropped, lone UTF-16 surrogates
+ * made U+FFFD. The runtime refuses both (no store keeps them), and an STT transcript or
+ * a reply streamed in pieces (half an emoji) can carry either: refused, the whole turn
+ * and its recall would be lost.
+ */
+export function storable(text: string): string {
+  return text.replace(/\u0000/g, "").replace(LONE_SURROGATE, "\uFFFD");
+}
+
+function storableValue(value: unknown): unknown {
+  if (typeof value === "string") return storable(value);
+  if (Array.isArray(value)) return value.map(storableValue);
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [storable(k), storableValue(v)]));
+  }
+  return value;
+}
+
 /** `promise`, or `undefined` once `ms` have passed (the work itself goes on). */
 export function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
@@ -71,6 +93,31 @@ export function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T | un
     timer = setTimeout(() => resolve(undefined), ms);
   });
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+const LANES = ["profile", "working", "permanent", "org"];
+
+/**
+ * Throws when an option would make every turn's recall fail: a deadline that is not a
+ * positive finite number of milliseconds, `lanes` that is not an array, an unknown lane.
+ * Accepted, each of these only logged a warning on every turn of every call.
+ */
+export function checkCallOptions(options: { searchTimeoutMs?: unknown; preloadTimeoutMs?: unknown; lanes?: unknown }): void {
+  for (const name of ["searchTimeoutMs", "preloadTimeoutMs"] as const) {
+    const value = options[name];
+    if (value !== undefined && !(typeof value === "number" && Number.isFinite(value) && value > 0)) {
+      throw new RangeError(`${name} must be a positive number of milliseconds, not ${JSON.stringify(value) ?? String(value)}`);
+    }
+  }
+  const lanes = options.lanes;
+  if (lanes === undefined) return;
+  if (!Array.isArray(lanes)) {
+    throw new TypeError(`lanes must be an array of lane names such as ["permanent"], not ${JSON.stringify(lanes)}`);
+  }
+  const unknown = lanes.filter((lane) => !LANES.includes(lane as string));
+  if (unknown.length > 0) {
+    throw new RangeError(`unknown lane ${unknown.map((lane) => JSON.stringify(lane)).join(", ")}; lanes are ${LANES.join(", ")}`);
+  }
 }
 
 /** Options of {@link CallMemory}. */
@@ -119,6 +166,7 @@ export class CallMemory {
   private closing: Promise<void> | undefined;
 
   constructor(options: CallMemoryOptions) {
+    checkCallOptions(options);
     this.client = options.client;
     this.identity = options.identity;
     this.searchTimeoutMs = options.searchTimeoutMs ?? DEFAULT_SEARCH_TIMEOUT_MS;
@@ -198,7 +246,7 @@ export class CallMemory {
    * deadline. A message already recalled (speech hook, text path) is not searched again.
    */
   recall(textIn: string | undefined, messageId?: string): Promise<string> {
-    const query = (textIn ?? "").trim();
+    const query = storable(textIn ?? "").trim();
     if (!this.enabled || !query) return Promise.resolve("");
     const cached = messageId === undefined ? undefined : this.byMessage.get(messageId);
     if (cached !== undefined) return cached;
@@ -264,12 +312,12 @@ export class CallMemory {
     this.pendingUser = [];
     this.pendingTools = [];
     return {
-      userTexts: users.map((m) => (m.textContent ?? "").trim()),
+      userTexts: users.map((m) => storable((m.textContent ?? "").trim())),
       userItemIds: users.map((m) => m.id),
-      assistantText,
+      assistantText: storable(assistantText),
       assistantItemId,
       interrupted,
-      toolCalls,
+      toolCalls: storableValue(toolCalls) as Record<string, unknown>[],
       unanswered,
     };
   }
