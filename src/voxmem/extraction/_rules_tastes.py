@@ -148,8 +148,19 @@ def _named(t: TurnView, word: str) -> bool:
         return False
     return low in agent_proper_nouns(t.agent) or low in agent_proper_nouns(t.prev_agent) or (
         bool(re.search(rf"(?:^|[.!?]\s+){re.escape(word.capitalize())}(?:'s)?(?=[,.!?:;]|$|"
-                       r"\s+(?:has|is|can|will|would|does|was|and|it|at|on|for|with)\b)",
+                       r"\s+(?:has|is|can|will|would|does|was|and|it|at|on|for|with|in|free)\b)",
                        t.agent)))
+
+
+# "hiya its keisha is bree in": the caller's own name is not the person they ask for.
+_INTRODUCED = re.compile(r"\b(?:it's|its|i'm|im|this\s+is|name\s+is|names|name's)\s+$", re.I)
+
+
+def _named_before(t: TurnView, before: str) -> str | None:
+    """The last name the agent wrote that the caller said in ``before``, not their own."""
+    names = [m.group(0) for m in re.finditer(r"[a-z]+", before.lower())
+             if _named(t, m.group(0)) and not _INTRODUCED.search(before[: m.start()])]
+    return names[-1] if names else None
 
 
 # "its for ollie hes a cockapoo": a pet named first, its kind said after.
@@ -211,9 +222,7 @@ def preferred_people(t: TurnView) -> list[Candidate]:
             name: str | None = m.group("name")
             if name and name.lower() in ("he", "she", "it", "that", "this"):
                 # "can dave look at it he always does my car": the name said before
-                before = [w for w in re.findall(r"[a-z]+", sentence[: m.start()].lower())
-                          if _named(t, w)]
-                name = before[-1] if before else None
+                name = _named_before(t, sentence[: m.start()])
             if name and _named(t, name):
                 out.append(t.candidate(f"Prefers {title_name(name)} (always asks for them)",
                                        "preference", None, 0.7, offset + m.start()))
@@ -223,10 +232,8 @@ def preferred_people(t: TurnView) -> list[Candidate]:
                     f"Prefers {title_name(m.group('name'))} (always asks for them)",
                     "preference", None, 0.7, offset + m.start()))
         for m in _NOBODY_ELSE.finditer(sentence) if "else" in low else ():
-            before = [w for w in re.findall(r"[a-z]+", sentence[: m.start()].lower())
-                      if _named(t, w)]
-            if before:
-                out.append(t.candidate(f"Prefers {title_name(before[-1])} (always asks for them)",
+            if who := _named_before(t, sentence[: m.start()]):
+                out.append(t.candidate(f"Prefers {title_name(who)} (always asks for them)",
                                        "preference", None, 0.7, offset + m.start()))
         for m in _AGAIN.finditer(sentence) if "again" in low else ():
             if _named(t, m.group("name")):
@@ -242,9 +249,7 @@ def preferred_people(t: TurnView) -> list[Candidate]:
             name = m.group("name")
             if name is None:
                 # "marco tomorrow he's the only one i let": the name said just before
-                before = [w for w in re.findall(r"[a-z]+", sentence[: m.start()].lower())
-                          if _named(t, w)]
-                name = before[-1] if before else None
+                name = _named_before(t, sentence[: m.start()])
             if name and _named(t, name):
                 out.append(t.candidate(f"Prefers {title_name(name)} (always asks for them)",
                                        "preference", None, 0.75, offset + m.start()))

@@ -10,6 +10,7 @@ sum. Clock times keep their colon ("at eight thirty" → "at 8:30").
 
 from __future__ import annotations
 
+import difflib
 import functools
 import re
 
@@ -17,7 +18,13 @@ from text_to_num import alpha2digit
 
 from ._text import word_set
 
-__all__ = ["join_stray_digits", "restore_apostrophes", "spelled_letters", "spoken_numbers"]
+__all__ = [
+    "join_stray_digits",
+    "repair_words",
+    "restore_apostrophes",
+    "spelled_letters",
+    "spoken_numbers",
+]
 
 _DIGIT_WORD = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|\d)"
 _REPEAT = re.compile(rf"\b(double|triple)[\s-]+({_DIGIT_WORD})\b", re.IGNORECASE)
@@ -227,3 +234,28 @@ def join_stray_digits(text: str) -> str:
         return m.group(0)
 
     return _LEADING.sub(lead, text)
+
+
+# "ana uh anna", "dan um daniel", "can er cancel": a word broken off at a hesitation and
+# said again, whole or corrected, right after it. Only the second is meant.
+_WORD_REPAIR = re.compile(
+    r"\b(?P<first>[a-z]{2,})[,.]?\s+(?:u+h+m*|u+m+|e+r+m*|e+h+|ah+)[,.]?\s+(?P<second>[a-z]{2,})\b",
+    re.IGNORECASE)
+# Short words that are whole as said ("the uh then", "for uh four").
+_NOT_BROKEN_OFF = frozenset({"the", "and", "but", "for", "to", "in", "on", "it", "at", "so",
+                             "we", "he", "my", "me", "an", "or", "of", "is", "as", "be"})
+
+
+def _repair_word(m: re.Match[str]) -> str:
+    first, second = m.group("first").lower(), m.group("second").lower()
+    if first in _NOT_BROKEN_OFF:
+        return m.group(0)
+    if first != second and (second.startswith(first)
+                            or difflib.SequenceMatcher(None, first, second).ratio() >= 0.75):
+        return m.group("second")
+    return m.group(0)
+
+
+def repair_words(text: str) -> str:
+    """Keep only the second of a word broken off at a hesitation and said again."""
+    return _WORD_REPAIR.sub(_repair_word, text)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import difflib
 import re
 
 from ._base import MAX_FACTS, ExtractedFact, Transcript
@@ -47,6 +46,7 @@ from ._rules_changed import standing_changes
 from ._rules_choices import CHOICE_RULES, tails
 from ._rules_common import Rule, TurnView, capture_phrase, sentences
 from ._rules_dated import dated_confirmations, settle
+from ._rules_firm import firm_wishes
 from ._rules_future import future_actions
 from ._rules_habits import HABIT_RULES
 from ._rules_identity import IDENTITY_RULES, is_misheard_copy, read_back_ids
@@ -70,7 +70,13 @@ from ._rules_undertaken import undertaken
 from ._rules_usual import USUAL_RULES, asked_wishes, usual_wishes
 from ._rules_wishes import WISH_RULES
 from ._select import Candidate, select_facts
-from ._spoken import join_stray_digits, restore_apostrophes, spelled_letters, spoken_numbers
+from ._spoken import (
+    join_stray_digits,
+    repair_words,
+    restore_apostrophes,
+    spelled_letters,
+    spoken_numbers,
+)
 from ._text import (
     DEFAULT_COUNTRY_CODE,
     clean_fillers,
@@ -164,30 +170,8 @@ _STUTTER = re.compile(r"\b([a-z][a-z']+)(?:,?\s+\1\b)+", re.IGNORECASE)
 _NUMBER_REPAIR = re.compile(
     r"\b\d[\d-]*,?\s+(?:(?:uh|um|er|oh)\s+)?(?:(?:no|sorry|i\s+mean|wait|scratch\s+that|"
     r"hang\s+on)[\s,]+)+(?:(?:it's|its|it\s+is)\s+)?(?=\d)", re.IGNORECASE)
-# "ana uh anna", "dan um daniel", "can er cancel": a word broken off at a hesitation and
-# said again, whole or corrected, right after it. Only the second is meant.
-_WORD_REPAIR = re.compile(
-    r"\b(?P<first>[a-z]{2,})[,.]?\s+(?:u+h+m*|u+m+|e+r+m*|e+h+|ah+)[,.]?\s+(?P<second>[a-z]{2,})\b",
-    re.IGNORECASE)
-
-
 # Words the agent wrote with a capital: the names it heard.
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]+\b")
-# Short words that are whole as said ("the uh then", "for uh four").
-_NOT_BROKEN_OFF = frozenset({"the", "and", "but", "for", "to", "in", "on", "it", "at", "so",
-                             "we", "he", "my", "me", "an", "or", "of", "is", "as", "be"})
-
-
-def _repair_word(m: re.Match[str]) -> str:
-    first, second = m.group("first").lower(), m.group("second").lower()
-    if first in _NOT_BROKEN_OFF:
-        return m.group(0)
-    if first != second and (second.startswith(first)
-                            or difflib.SequenceMatcher(None, first, second).ratio() >= 0.75):
-        return m.group("second")
-    return m.group(0)
-
-
 _RIGHT_AWAY = re.compile(r"\b(?:right\s+away|straight\s+away|right\s+now|in\s+a\s+moment)\b",
                          re.IGNORECASE)
 _IN_A_MOMENT = re.compile(
@@ -460,7 +444,8 @@ class RuleExtractor:
                 # after a redaction: the echo could restate what was redacted.
                 mods = order_modifiers(view)
                 fallback = (mods or echoed_preferences(view) or usual_wishes(view)
-                            or asked_wishes(view) or reasoned_wishes(view))
+                            or asked_wishes(view) or reasoned_wishes(view)
+                            or firm_wishes(view))
                 candidates.extend(fallback)
                 if not fallback:
                     open_turns.append(view)
@@ -484,7 +469,7 @@ class RuleExtractor:
 
     def _prepare(self, text: str, *, caller: bool, reply: str = "") -> str:
         if caller:
-            text = _WORD_REPAIR.sub(_repair_word, mark_spelled_gaps(text))
+            text = repair_words(mark_spelled_gaps(text))
         text = clean_fillers(text)
         if caller:
             text = restore_apostrophes(text)
