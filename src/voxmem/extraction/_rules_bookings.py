@@ -65,8 +65,8 @@ _BARE = re.compile(
 )
 # "Monday 8:40 with Dr. Reyes is booked." / "Thursday at 2 is confirmed."
 _WHEN_THEN_BOOKED = re.compile(
-    rf"^\s*(?:{_ACK}+)?(?P<when>{_WHEN_PAIR}{_WITH}?)\s+(?:is|are)\s+(?:now\s+|all\s+)?"
-    rf"(?:booked|confirmed|reserved|arranged|yours)\b",
+    rf"^\s*(?:{_ACK}+)?(?P<when>{_WHEN_PAIR}{_WITH}?)\s+(?:(?:is|are)\s+(?:now\s+|all\s+)?"
+    rf"(?:booked|confirmed|reserved|arranged|yours)\b|booked\s*[.!]?\s*$)",
     re.IGNORECASE,
 )
 # "Pepper and Salt are booked Wednesday at 3 with Dr. Lin." / "Your appointment with the
@@ -88,6 +88,15 @@ _BOOKED_LEAD = re.compile(
     rf"\s*,?\s+)??"
     rf"(?:for\s+|on\s+)?(?P<when>{_DAY}(?:\s+(?:the\s+)?\d{{1,2}}(?:st|nd|rd|th))?"
     rf"(?:,?\s+(?:at\s+)?{_CLOCK})?{_WITH}?)\s*[.!;]?\s*$",
+    re.IGNORECASE,
+)
+# "Engineer booked for Tuesday between 8 and 1.", "Table for four booked for Friday at 8.":
+# what is booked, then its day, with no verb before it.
+_NOUN_BOOKED = re.compile(
+    rf"^\s*(?:{_ACK}+)?(?:(?:a|an|the|your)\s+)?(?P<what>[a-z][a-z -]{{1,30}}?)\s+"
+    rf"(?<!\bis\s)(?<!\bare\s)(?:booked|confirmed|reserved|scheduled)(?:\s+in)?\s+(?:for\s+|on\s+)?"
+    rf"(?P<when>{_DAY}(?:\s+(?:the\s+)?\d{{1,2}}(?:st|nd|rd|th))?(?:,?\s+(?:at\s+)?"
+    rf"(?:{_WINDOW}|{_CLOCK}))?{_WITH}?)\s*[.!;]?\s*$",
     re.IGNORECASE,
 )
 # "I've scheduled a callback for Wednesday at 2pm", "I've reserved a table for six at 8pm
@@ -147,7 +156,9 @@ def short_bookings(t: TurnView) -> list[Candidate]:
         m = _WHEN_THEN_BOOKED.match(text) or _bare(t, text)
         if m:
             found = _candidate(t, m.group("when"), offset, 0.7)
-        elif lead := _BOOKED_LEAD.match(text):
+        elif (lead := _BOOKED_LEAD.match(text)) or (
+                (lead := _NOUN_BOOKED.match(text)) and not _NOT_A_VISIT.search(text)
+                and not re.search(r"\b(?:is|are)\b", lead.group("what"), re.IGNORECASE)):
             what = (lead.group("what") or "").strip()
             found = _candidate(t, lead.group("when") + (f" ({what})" if what else ""), offset,
                                0.75)

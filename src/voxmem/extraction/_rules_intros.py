@@ -11,7 +11,12 @@ from __future__ import annotations
 import re
 
 from ._rules_common import TurnView
-from ._rules_people import agent_proper_nouns, agent_written_names, common_words
+from ._rules_people import (
+    ASKED_SOMEONE_ELSE,
+    agent_proper_nouns,
+    agent_written_names,
+    common_words,
+)
 from ._select import Candidate
 from ._text import title_name, word_set
 
@@ -110,6 +115,9 @@ def _named_apart(agent: str, name: list[str], after: str) -> bool:
     return not re.search(rf"\b(?:mr|mrs|ms|miss|dr|mx)\.?\s+{re.escape(name[1])}\b", low)
 
 
+_ITS = re.compile(r"\W*(?:it's|its|it\s+is)\s", re.IGNORECASE)
+
+
 def confirmed_intros(t: TurnView) -> list[Candidate]:
     """A lower-case self-introduction the agent confirms by writing the name.
 
@@ -117,14 +125,19 @@ def confirmed_intros(t: TurnView) -> list[Candidate]:
     confirms the introduction. A first name said again with a family name ("it's sophie
     calling, sophie turner") gives the full name.
     """
-    confirmed = agent_written_names(t.agent)
     out: list[Candidate] = []
+    # "What's the cat's name?" + "its noodle": the cat's, not the caller's ("its oscar and
+    # im his mum claire" still introduces Claire).
+    asked_else = bool(ASKED_SOMEONE_ELSE.search(t.prev_agent))
+    confirmed = agent_written_names(t.agent)
     written = agent_proper_nouns(t.agent)
     seen: set[int] = set()
     for m in (*_INTRO.finditer(t.user), *_INTRO_ANYWHERE.finditer(t.user)):
         if m.start("name") in seen:
             continue
         seen.add(m.start("name"))
+        if asked_else and _ITS.match(t.user, m.start()):
+            continue
         anywhere = m.re is _INTRO_ANYWHERE
         words = m.group("name").lower().split()
         if words and words[0] in _TITLES:

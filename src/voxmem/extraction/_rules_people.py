@@ -16,8 +16,8 @@ from ._rules_common import TurnView
 from ._select import Candidate
 from ._text import title_name, word_set
 
-__all__ = ["PEOPLE_RULES", "PET_KINDS", "agent_proper_nouns", "agent_written_names",
-           "common_words", "is_common_word"]
+__all__ = ["ASKED_SOMEONE_ELSE", "PEOPLE_RULES", "PET_KINDS", "agent_proper_nouns",
+           "agent_written_names", "common_words", "is_common_word"]
 
 # Words that are never a name in these positions. Function words, the verbs and
 # adjectives that follow "my dog ..." or answer "your name?", call-centre nouns.
@@ -83,9 +83,10 @@ _NAME_ASKED = re.compile(
 )
 _SURNAME_ASKED = re.compile(r"\b(?:surname|last\s+name|family\s+name)\b", re.IGNORECASE)
 _WHOLE_NAME_ASKED = re.compile(r"\b(?:first|full|whole)\s+name\b|\bname\s+and\b", re.IGNORECASE)
-_ASKED_SOMEONE_ELSE = re.compile(
-    r"\b(?:his|her|their|your\s+(?:son|daughter|wife|husband|pet|dog|cat|mother|father|"
-    r"child|partner)(?:'s)?)\s+name\b|\bpet's\s+name\b", re.IGNORECASE)
+ASKED_SOMEONE_ELSE = re.compile(
+    r"\b(?:his|her|their|(?:your|the)\s+(?:son|daughter|wife|husband|pet|dog|cat|mother|"
+    r"father|child|partner|puppy|kitten|horse|pony|rabbit|baby)(?:'s)?)\s+name\b|"
+    r"\bpet's\s+name\b", re.IGNORECASE)
 # What a caller says before their name.
 _LEAD_IN = re.compile(
     r"^(?:(?:yeah|yes|yep|sure|hi|hello|hey|oh|ok|okay|so|well|right|um|uh|sorry|of\s+course|"
@@ -164,7 +165,7 @@ def _name_words(text: str, limit: int = 3,
 
 def bare_names(t: TurnView) -> list[Candidate]:
     """The caller's name given as the answer to "can I have your name?"."""
-    if not _NAME_ASKED.search(t.prev_agent) or _ASKED_SOMEONE_ELSE.search(t.prev_agent):
+    if not _NAME_ASKED.search(t.prev_agent) or ASKED_SOMEONE_ELSE.search(t.prev_agent):
         return []
     answer = t.user.strip()
     if _FOR_SOMEONE.match(answer):

@@ -117,8 +117,8 @@ _STANDING = (
 )
 _SAME_AS = re.compile(r"\bsame\s+as\s+(?:last\s+time|usual|always)\s+(?P<obj>.+)", re.I)
 _STYLIST = re.compile(
-    r"\b(?:with|by)\s+(?P<name>[a-z]+)\s+(?:(?:she|he)\s+always\s+does|(?:she's|he's)\s+"
-    r"(?:my|the\s+one)|if\s+(?:she's|he's)\s+in)", re.IGNORECASE)
+    r"\b(?:with|by)\s+(?!(?:me|us|him|her|them|you)\s)(?P<name>[a-z]+)\s+(?:(?:she|he)\s+"
+    r"always\s+does|(?:she's|he's)\s+(?:my|the\s+one)|if\s+(?:she's|he's)\s+in)", re.I)
 _DIET_WORDS = ("vegan", "vegetarian", "pescatarian", "kosher", "halal", "keto",
                "gluten free", "dairy free", "plant based")
 # "Prefers vegan meals", "Only wants halal": a preference for a diet fills the diet slot.
