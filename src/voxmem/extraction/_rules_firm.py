@@ -29,13 +29,18 @@ from ._rules_common import (
     sentences,
 )
 from ._select import Candidate
-from ._text import third_person
+from ._text import third_person, word_set
 
 __all__ = ["firm_wishes"]
 
 _CONFIDENCE = 0.6
 _QUESTION = re.compile(r"^\s*(?:do|does|did|can|could|would|will|is|are|what|when|which|how|"
                        r"where|should|may|have\s+you)\b", re.IGNORECASE)
+# Someone else's taste: "flowers for my mum anything but roses shes never liked roses".
+_OTHERS = re.compile(
+    r"\b(?:she's|shes|he's|hes|she|he|her|his|they're|my\s+(?:husband|wife|partner|son|"
+    r"daughter|mum|mom|mother|dad|father|kids?|children|boss|friend|brother|sister|gran|"
+    r"grandma|grandad|nan)|for\s+(?:him|her|them))\b", re.IGNORECASE)
 _IF = re.compile(r"\b(?:if|unless|whether|when)\b", re.IGNORECASE)
 # Speech has no commas: an object ends where the next clause starts.
 _NEW_CLAUSE = re.compile(
@@ -100,6 +105,30 @@ _CANT_ABIDE = re.compile(
     re.IGNORECASE)
 _AWAY = re.compile(r"\bkeep\s+(?:me|us)\s+(?:well\s+)?away\s+from\s+(?P<what>[a-z][a-z ]{2,30})",
                    re.IGNORECASE)
+# "pastels are so my thing", "suv would be my pick", "as long as its well done".
+_MY_THING = re.compile(
+    r"\b(?P<what>[a-z]+)\s+(?:is|are|'s|'re|"
+    r"would\s+be|will\s+always\s+be)\s+(?:(?:so|really|totally|more|always|definitely)\s+)?"
+    r"my\s+(?:thing|jam|vibe|style|pick|choice|kind\s+of\s+thing|cup\s+of\s+tea)\b"
+    r"|\bas\s+long\s+as\s+(?:it's|its|it\s+is|they're|theyre)\s+(?P<long>[a-z])"
+    r"|\b(?:i'd|id|i\s+would|we'd)\s+sooner\s+(?:you\s+)?(?P<sooner>[a-z])"
+    r"|\bplease\s+only\s+(?P<only>[a-z])"
+    r"|(?P<only_ones>(?:the|a)\s+[a-z][a-z ]{2,25}?)\s+(?:is|are)\s+the\s+only\s+"
+    r"(?:one|ones|thing|kind)\s+(?:that|which|i)\b", re.IGNORECASE)
+# "anything but the ground floor", "i'm trying to avoid pork", "classes aren't for me",
+# "the deep tissue stuff doesn't agree with me".
+_NOT_FOR_ME = re.compile(
+    r"\banything\s+but\s+(?P<but>[a-z])"
+    r"|\b(?:i'm|im|i\s+am|we're)\s+(?:trying\s+to\s+|trying\s+my\s+best\s+to\s+)?"
+    r"(?:avoid|avoiding|staying\s+away\s+from|steering\s+clear\s+of)\s+(?P<avoid>[a-z])"
+    r"|\b(?P<what>[a-z]+)\s+"
+    r"(?:(?:really\s+)?(?:isn't|aren't|is\s+not|are\s+not)\s+(?:really\s+)?for\s+me|"
+    r"(?:really\s+)?(?:doesn't|don't|does\s+not|do\s+not)\s+(?:really\s+)?agree\s+with\s+me)\b",
+    re.IGNORECASE)
+# "teddy bear cut same as always": the thing the caller always has.
+_AS_ALWAYS = re.compile(
+    r"(?:^|,\s*)(?P<what>[a-z][^,;]{2,50}?),?\s+(?:same\s+as\s+(?:always|usual|ever)|"
+    r"as\s+(?:always|usual)|like\s+always)\s*[.!]?\s*$", re.IGNORECASE)
 _GO_TO = re.compile(r"\b(?P<who>she|he|they)(?:'s|s|\s+is|\s+are|'re)\s+(?:always\s+)?my\s+"
                     r"(?:go[\s-]*to|favourite|favorite|person)\b", re.IGNORECASE)
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]{2,}\b")
@@ -112,14 +141,42 @@ _INTRO = re.compile(r"\b(?:its|it's|i'm|im|this\s+is|name\s+is|names)\s+$", re.I
 _MAX_WORDS = 7
 
 
-def _object(phrase: str) -> str:
+# Where the subject of "X is my thing" starts, looking back from its last word.
+_NOT_SUBJECT = word_set("""i im i'm its it's um uh so and but again yeah get have can like
+    just oh honestly really me you hi hey hiya hello is are was to of a an for with
+    please think know mean well okay ok right""")
+_ANYTHING_WITH = re.compile(r"^(?:anything|stuff|things|food)\s+(?:with|containing|that\s+has)"
+                            r"\s+(?:any\s+)?", re.IGNORECASE)
+
+
+def _before(sentence: str, end: int, most: int = 4) -> str:
+    """The noun phrase that ends at ``end``: the last few words before it, back to a word
+    that cannot be part of it ("hey its marco classes" → "classes")."""
+    words = sentence[:end].split()[-most:]
+    kept: list[str] = []
+    for word in reversed(words):
+        if word.lower() in _NOT_SUBJECT:
+            break
+        kept.insert(0, word)
+    if kept and kept[0].lower() in ("stuff", "ones", "one"):
+        return ""
+    # "the deep tissue stuff": keep the article that opens it.
+    start = len(words) - len(kept)
+    if start > 0 and words[start - 1].lower() in ("the", "a", "an", "my"):
+        kept.insert(0, words[start - 1])
+    return " ".join(kept)
+
+
+def _object(phrase: str, *, timely: bool = False, max_words: int = _MAX_WORDS) -> str:
+    """The wish's object, or "" for none: vague, about this call, a time (unless
+    ``timely``: "i'd sooner you came in the afternoon" is a taste in when)."""
     what = clean_object(_NEW_CLAUSE.sub("", phrase.strip()))
     words = what.split()
-    if not words or len(words) > _MAX_WORDS or words[0].lower() in VAGUE:
+    if not words or len(words) > max_words or words[0].lower() in VAGUE:
         return ""
-    if ONE_OFF.search(what) or is_time(what) or _NOT_A_TASTE.search(what) or "[redacted" in what:
+    if ONE_OFF.search(what) or (is_time(what) and not timely) or _NOT_A_TASTE.search(what):
         return ""
-    return what
+    return "" if "[redacted" in what else what
 
 
 def _go_to(t: TurnView, sentence: str, at: int) -> str:
@@ -142,7 +199,8 @@ def firm_wishes(t: TurnView) -> list[Candidate]:
         out.append(t.candidate(text, "preference", slot, _CONFIDENCE, at, negative=negative))
 
     for offset, sentence in sentences(t.user):
-        if sentence.rstrip().endswith("?") or _QUESTION.match(sentence):
+        if sentence.rstrip().endswith("?") or _QUESTION.match(sentence) or (
+                _OTHERS.search(sentence)):
             continue
         about = ""
         for m in _PARTICULAR.finditer(sentence):
@@ -196,6 +254,27 @@ def firm_wishes(t: TurnView) -> list[Candidate]:
             what = _object(m.group("what"))
             if what:
                 add(f"Prefers to be away from {what}", offset + m.start())
+        for m in _MY_THING.finditer(sentence):
+            group = next(g for g in ("what", "long", "sooner", "only", "only_ones")
+                         if m.group(g) is not None)
+            phrase = (_before(sentence, m.end("what")) if group == "what" else m.group(group)
+                      if group == "only_ones" else capture_phrase(sentence, m.start(group)))
+            what = _object(phrase, timely=group == "sooner")
+            if what:
+                lead = {"only": "Only wants", "sooner": "Would sooner"}.get(group, "Prefers")
+                add(f"{lead} {'staff ' if group == 'sooner' else ''}{what}", offset + m.start())
+        for m in _NOT_FOR_ME.finditer(sentence):
+            group = next(g for g in ("but", "avoid", "what") if m.group(g) is not None)
+            what = _object(_ANYTHING_WITH.sub("", _before(sentence, m.end("what"))
+                                              if group == "what" else
+                                              capture_phrase(sentence, m.start(group))))
+            if what:
+                lead = "Avoids" if group == "avoid" else "Does not want"
+                add(f"{lead} {what}", offset + m.start(), negative=True)
+        for m in _AS_ALWAYS.finditer(sentence):
+            what = _object(m.group("what"), max_words=8)
+            if what and not _NOT_USUAL.match(what):
+                add(f"Usually has {what}", offset + m.start())
         for m in _GO_TO.finditer(sentence):
             who = _go_to(t, sentence, m.start())
             if who:
