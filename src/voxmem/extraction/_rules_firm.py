@@ -35,7 +35,7 @@ __all__ = ["firm_wishes"]
 
 _CONFIDENCE = 0.6
 _QUESTION = re.compile(r"^\s*(?:do|does|did|can|could|would|will|is|are|what|when|which|how|"
-                       r"where|should|may|have\s+you)\b", re.IGNORECASE)
+                       r"where|should|may|have\s+(?:you|i|we|they|it)|has\s+it|must\s+it)\b", re.IGNORECASE)
 # Someone else's taste: "flowers for my mum anything but roses shes never liked roses".
 _OTHERS = re.compile(
     r"\b(?:she's|shes|he's|hes|she|he|her|his|they're|my\s+(?:husband|wife|partner|son|"
@@ -199,8 +199,14 @@ def firm_wishes(t: TurnView) -> list[Candidate]:
         out.append(t.candidate(text, "preference", slot, _CONFIDENCE, at, negative=negative))
 
     for offset, sentence in sentences(t.user):
-        if sentence.rstrip().endswith("?") or _QUESTION.match(sentence) or (
-                _OTHERS.search(sentence)):
+        if sentence.rstrip().endswith("?") or _QUESTION.match(sentence):
+            continue
+        for m in _GO_TO.finditer(sentence):
+            # "she's my go to" is about the person the caller sees, so before the guard.
+            who = _go_to(t, sentence, m.start())
+            if who:
+                add(f"Prefers {who} (always asks for them)", offset + m.start())
+        if _OTHERS.search(sentence):
             continue
         about = ""
         for m in _PARTICULAR.finditer(sentence):
@@ -275,8 +281,4 @@ def firm_wishes(t: TurnView) -> list[Candidate]:
             what = _object(m.group("what"), max_words=8)
             if what and not _NOT_USUAL.match(what):
                 add(f"Usually has {what}", offset + m.start())
-        for m in _GO_TO.finditer(sentence):
-            who = _go_to(t, sentence, m.start())
-            if who:
-                add(f"Prefers {who} (always asks for them)", offset + m.start())
     return out
