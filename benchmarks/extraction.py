@@ -5,7 +5,7 @@
     python benchmarks/extraction.py --set my_calls.jsonl   # your own set (repeatable)
     python benchmarks/extraction.py --rules-only   # without the learned layer
 
-Twenty-three labelled sets live in ``tests/data/``:
+Twenty-five labelled sets live in ``tests/data/``:
 
 - ``extraction_set.jsonl``: the first set, written-style text. ``dev`` was written first
   and the rules were developed on it; ``holdout1`` was measured once, then tuned on;
@@ -77,6 +77,13 @@ Twenty-three labelled sets live in ``tests/data/``:
 - ``extraction_tune_u.jsonl`` (U): 93 calls written in the twelfth round to tune on, in
   four batches (preferences in many voices and shapes, traps, tastes in idioms); each
   batch was run once, then tuned on.
+- ``extraction_check_v.jsonl`` (V): 43 calls (43 kinds of business) in voices and
+  businesses unlike the earlier sets, weighted to preferences, the agent's commitments and
+  people; written in the thirteenth round and committed before any rule change or run on
+  it. Never tuned on: only its totals and recall and precision by kind were read.
+- ``extraction_tune_w.jsonl`` (W): calls written in the thirteenth round to tune on, in
+  batches weighted to the kinds the check sets recall worst (preferences first); each
+  batch was run once, then tuned on.
 
 First-run figures of every set are in docs/extraction.md. In the first two rounds no
 held-out set was tuned on (only their must-not-contain violations were read, as a privacy
@@ -128,8 +135,8 @@ from voxmem.extraction._evaluate import (  # noqa: E402
 DATA = ROOT / "tests" / "data"
 DEFAULT_SETS = [DATA / f"extraction_{name}.jsonl" for name in (
     "set", "tune", "heldout", "heldout_b", "heldout_c", "tune_e", "tune_g", "tune_i",
-    "tune_j", "tune_m", "tune_o", "tune_q", "tune_s", "tune_u", "heldout_f", "check_h", "check_k",
-    "check_l", "check_n", "check_p", "check_r", "check_t",
+    "tune_j", "tune_m", "tune_o", "tune_q", "tune_s", "tune_u", "tune_w", "heldout_f", "check_h",
+    "check_k", "check_l", "check_n", "check_p", "check_r", "check_t", "check_v",
     "heldout_d")]  # D last: the set run once per round
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "extraction.json"
 #: Passes over the set when timing throughput.

@@ -67,7 +67,7 @@ TRAIN_SETS = ["extraction_set", "extraction_tune", "extraction_heldout", "extrac
 #: Written later, to tune the rules on; ``--more-sets`` adds them. Fitted with them, the
 #: layer adds fewer facts, not more (docs/extraction.md), so the shipped weights leave them out.
 MORE_SETS = ["extraction_tune_i", "extraction_tune_j", "extraction_tune_m", "extraction_tune_o",
-             "extraction_tune_q", "extraction_tune_s", "extraction_tune_u"]
+             "extraction_tune_q", "extraction_tune_s", "extraction_tune_u", "extraction_tune_w"]
 FOLDS = 5
 #: Features seen in fewer training turns than this are dropped (noise, and file size).
 MIN_COUNT = 2
