@@ -35,7 +35,8 @@ __all__ = ["firm_wishes"]
 
 _CONFIDENCE = 0.6
 _QUESTION = re.compile(r"^\s*(?:do|does|did|can|could|would|will|is|are|what|when|which|how|"
-                       r"where|should|may|have\s+(?:you|i|we|they|it)|has\s+it|must\s+it)\b", re.IGNORECASE)
+                       r"where|should|may|have\s+(?:you|i|we|they|it)|has\s+it|must\s+it)\b",
+                       re.IGNORECASE)
 # Someone else's taste: "flowers for my mum anything but roses shes never liked roses".
 _OTHERS = re.compile(
     r"\b(?:she's|shes|he's|hes|she|he|her|his|they're|my\s+(?:husband|wife|partner|son|"

@@ -46,7 +46,10 @@ def pets_named_apart(t: TurnView) -> list[Candidate]:
     for m in _IS_A_KIND.finditer(t.user):
         written = [w for w in agent_written_names(t.agent)
                    if not is_common_word(w) and re.search(rf"\b{re.escape(w)}\b",
-                                                           low[:m.start()])]
+                                                           low[:m.start()])
+                   # "hi its tess we're dropping rolo off": the caller is not the pet
+                   and not re.search(rf"\b(?:its|it's|i'm|im|this\s+is|name\s+is|names)\s+"
+                                     rf"{re.escape(w)}\b", low)]
         if len(written) == 1:
             out.append(t.candidate(f"Has a {_species(m.group('kind'))} named "
                                    f"{title_name(written[0])}", "note", None, 0.7, m.start()))

@@ -64,7 +64,8 @@ _HEAD = re.compile(
 _NOTE_HEAD = re.compile(r"\bnote\b", re.IGNORECASE)
 _STRONG = re.compile(
     r"\b(?:from\s+now\s+on|from\s+here\s+on|in\s+(?:the\s+)?future|going\s+forward|"
-    r"every\s+time|each\s+time|as\s+standard|by\s+default|"
+    r"every\s+time|each\s+time|as\s+standard|by\s+default|(?:from|starting\s+with)\s+"
+    r"(?:your|the)\s+next\s+(?:bag|box|order|delivery|case|shipment|batch)|"
     r"(?:on|to)\s+(?:your|the)\s+(?:profile|account|file|record|notes)|"
     r"(?:your|all\s+your|future)\s+(?:orders|deliveries|visits|bookings|appointments|"
     r"lessons|cleans|collections|repeats|prescriptions))\b", re.IGNORECASE)
