@@ -132,7 +132,7 @@ def test_a_booking_said_as_what_then_when_is_kept() -> None:
     # recall and precision by kind were read after its first run.
     ("extraction_check_v.jsonl", 0.80, 0.69),
     # W is the round's training set (tuned on).
-    ("extraction_tune_w.jsonl", 0.86, 0.82),
+    ("extraction_tune_w.jsonl", 0.85, 0.81),
 ])
 def test_quality_on_the_thirteenth_rounds_sets(name: str, precision: float,
                                                recall: float) -> None:
