@@ -192,9 +192,21 @@ def _go_to(t: TurnView, sentence: str, at: int) -> str:
     return ""
 
 
+# Every frame above holds one of these; most turns hold none and stop here (the frames are
+# many, and this fallback runs on every turn no other wish rule read).
+_TRIGGER = re.compile(
+    r"to\s+be|gotta\s+be|must\s+be|dealing\s+with|no[\s-]+go|no[\s-]+no|question|limits|"
+    r"breaker|hard\s+no|fussy|particular|picky|only|for\s+(?:me|us)|way\s+to|please\s+no|whatever\s+you\s+do|usual|"
+    r"doing\s+with|abide|stomach|handle|away\s+from|my\s+(?:go|fav|person|thing|jam|vibe|"
+    r"style|pick|choice|kind|cup)|as\s+long\s+as|sooner|anything\s+but|avoid|staying\s+away|"
+    r"steering\s+clear|agree\s+with|same\s+as|as\s+always|like\s+always", re.IGNORECASE)
+
+
 def firm_wishes(t: TurnView) -> list[Candidate]:
     """The caller's wishes in frames of insistence, where no other wish rule read the turn."""
     out: list[Candidate] = []
+    if not _TRIGGER.search(t.user):
+        return out
 
     def add(text: str, at: int, *, negative: bool = False, slot: str | None = None) -> None:
         out.append(t.candidate(text, "preference", slot, _CONFIDENCE, at, negative=negative))
