@@ -15,6 +15,7 @@ up with ``pg_dump`` (docs/operations.md).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -54,8 +55,9 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
 
     made = restore_sqlite(Path(args.path).expanduser().absolute(), _sqlite_path(settings),
                           settings.data_path / "journal")
-    print(f"restored the backup of {made['createdAt']:.0f} (epoch s) into {settings.data_dir}; "
-          "the next start replays its journal")
+    taken = dt.datetime.fromtimestamp(made["createdAt"], dt.UTC).isoformat(timespec="seconds")
+    print(f"restored the backup taken {taken} into {settings.data_dir}; the next start "
+          "replays its journal")
     return 0
 
 
