@@ -17,6 +17,7 @@ from voxmem.cli import main
 from voxmem.engine import MemoryEngine
 
 USER = {"id": "caller-backup-1"}
+BURST = {"id": "caller-backup-burst"}
 
 
 async def _answers(client: VoiceClient, queries: list[str]) -> list[str]:
@@ -35,16 +36,24 @@ async def test_a_backup_taken_during_a_burst_of_saves_restores_every_acknowledge
             user=USER, user_text=f"order number {i} is a blue kettle",
             assistant_text="Noted.", turn_id=f"t{i}") or "")
     stop = asyncio.Event()
+    burst_acked: list[str] = []
+    under_way = asyncio.Event()
 
     async def burst() -> None:
-        i = 1000
+        # Another caller keeps the journal and the applier busy while the copy is
+        # taken; USER's memory stays as it was, so both directories must answer alike.
+        i = 0
         while not stop.is_set():
-            await client.save_response(user=USER, user_text=f"later order {i}",
-                                       assistant_text="Noted.", turn_id=f"t{i}")
+            burst_acked.append(await client.save_response(
+                user=BURST, user_text=f"later order {i}", assistant_text="Noted.",
+                turn_id=f"b{i}") or "")
             i += 1
+            if i == 20:
+                under_way.set()
 
     writer = asyncio.create_task(burst())
-    await asyncio.sleep(0)  # the burst is under way when the copy starts
+    await under_way.wait()  # the burst is under way when the copy starts
+    acked += burst_acked
     dest = tmp_path / "backup"
     code = await asyncio.to_thread(main, ["backup", str(dest), "--data-dir",
                                           sqlite_settings.data_dir, "--json"])
@@ -57,7 +66,6 @@ async def test_a_backup_taken_during_a_burst_of_saves_restores_every_acknowledge
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in dest.rglob("*")
                if p.is_file())
     queries = ["blue kettle order number 7", "order number 39"]
-    await client.end_session(user=USER, wait=True)
     await client.aclose()
 
     restored = Settings(data_dir=str(tmp_path / "restored"), embedder="hashing")
@@ -65,8 +73,11 @@ async def test_a_backup_taken_during_a_burst_of_saves_restores_every_acknowledge
     engine = MemoryEngine(restored)
     await engine.start()  # replays the copied journal past the copy's applied position
     try:
-        scope = engine.scope(project_id="p", agent_id="a", user_id=USER["id"])
-        stored = {i.id for i in (await engine.store.export_caller(scope)).items}
+        assert await engine.flush(60)  # the replayed tail is in the store
+        stored = set()
+        for who in (USER, BURST):
+            scope = engine.scope(project_id="p", agent_id="a", user_id=who["id"])
+            stored |= {i.id for i in (await engine.store.export_caller(scope)).items}
     finally:
         await engine.close()
     assert set(acked) <= stored

@@ -16,7 +16,8 @@ here writes to the live store.
 
 Restoring copies the backup into a data directory holding no store (the operator moves
 the old one aside: a restore never destroys data), under the journal's own lock, so an
-engine or runtime starting at the same moment is refused rather than raced.
+engine or runtime starting at the same moment is refused rather than raced; each file is
+copied beside its place and synced, then renamed into it, the database first.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ BACKUP_FORMAT = 1
 MANIFEST = "backup.json"
 DATABASE = "voxmem.db"
 JOURNAL = "journal"
+#: Suffix of a restored file copied beside its place, before it is put there.
+RESTORING = ".restoring"
 #: The journal's lock file: held by whichever engine owns the data directory.
 JOURNAL_LOCK = "journal.lock"
 
@@ -179,18 +182,27 @@ def restore_sqlite(source: Path, db_path: Path, journal: Path) -> dict[str, Any]
             raise BadRequest(
                 f"the data directory already holds a store ({there[0]}): move it aside "
                 "first (a restore never overwrites one)", details={"field": "data_dir"})
-        for path in sorted((source / JOURNAL).iterdir()):
-            if path.is_file():
-                _write_private(journal / path.name, path.read_bytes())
-        _fsync_dir(journal)
+        # Everything is copied beside its place first, then put in place database first:
+        # cut off half-way, a restore leaves either nothing, or the database (a store as
+        # of the backup's copy, which a retried restore refuses) - never a journal
+        # without its database, which would start as a store holding only that tail.
         db_path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
-        partial = db_path.with_name(db_path.name + ".restoring")
+        partial = db_path.with_name(db_path.name + RESTORING)
         partial.unlink(missing_ok=True)
         shutil.copyfile(source / DATABASE, partial)
         partial.chmod(PRIVATE_FILE_MODE)
         with partial.open("rb+") as f:
             os.fsync(f.fileno())
-        # The database appears whole or not at all.
+        segments = []
+        for path in sorted((source / JOURNAL).iterdir()):
+            if path.is_file():
+                (journal / (path.name + RESTORING)).unlink(missing_ok=True)
+                _write_private(journal / (path.name + RESTORING), path.read_bytes())
+                segments.append(path.name)
+        _fsync_dir(journal)
         partial.replace(db_path)
         _fsync_dir(db_path.parent)
+        for name in segments:
+            (journal / (name + RESTORING)).replace(journal / name)
+        _fsync_dir(journal)
     return manifest
