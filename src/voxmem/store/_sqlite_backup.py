@@ -35,6 +35,7 @@ from typing import Any
 
 from .._exceptions import BadRequest, StoreUnavailable
 from .._files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE
+from . import _sql as sql
 
 __all__ = ["BACKUP_FORMAT", "MANIFEST", "backup_sqlite", "restore_sqlite"]
 
@@ -114,8 +115,7 @@ def backup_sqlite(db_path: Path, journal: Path, dest: Path) -> dict[str, Any]:
         try:
             source.backup(copy)  # one step: one read snapshot for the whole copy
             check = copy.execute("PRAGMA quick_check").fetchone()[0]
-            schema = int(copy.execute("SELECT COALESCE(MAX(version), 0) FROM"
-                                      " schema_version").fetchone()[0])
+            schema = int(copy.execute(sql.SCHEMA_VERSION.sqlite).fetchone()[0])
             applied = int(copy.execute("SELECT applied_seq FROM journal_state"
                                        " WHERE id = 1").fetchone()[0])
         finally:
