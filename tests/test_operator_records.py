@@ -48,7 +48,7 @@ def test_an_export_nests_its_sessions_and_items_in_wire_form() -> None:
     scope = Scope(tenant_id="t", project_id="p", agent_id="a", user_id="u")
     session = rows.export_session(("s1", "ag", 1.0, None, None, "{}", '{"ok": true}'))
     item = rows.export_item(("i1", "fact", "s1", "Has a cat", None, None, "pet", "pet", 0.9,
-                             1.0, None, None))
+                             1.0, None, None, None, '["t1"]'))
     exported = rows.caller_export(scope, ("u", "Ann", '{"m": 1}', "{}"), [session], [item])
     assert json.dumps(exported.to_wire()) == (
         '{"userId": "u", "name": "Ann", "metadata": {"m": 1}, "profile": {}, "sessions":'
@@ -56,7 +56,8 @@ def test_an_export_nests_its_sessions_and_items_in_wire_form() -> None:
         ' "endReason": null, "metadata": {}, "report": {"ok": true}}], "items": [{"id": "i1",'
         ' "kind": "fact", "sessionId": "s1", "text": "Has a cat", "userText": null,'
         ' "assistantText": null, "factKind": "pet", "slotKey": "pet", "confidence": 0.9,'
-        ' "createdAt": 1.0, "validTo": null, "deletedAt": null}]}')
+        ' "createdAt": 1.0, "validTo": null, "deletedAt": null, "turnId": null,'
+        ' "sourceTurnIds": ["t1"]}]}')
     # A caller with no record (erased, or never stored) still exports its id.
     empty = rows.caller_export(scope, None, [], []).to_wire()
     assert empty == {"userId": "u", "name": None, "metadata": {}, "profile": {},

@@ -57,3 +57,18 @@ async def test_info_logs_of_a_whole_call_hold_none_of_the_callers_words(
     assert lines, "the call logged nothing at INFO (the check would prove nothing)"
     for line in lines:
         assert not any(s.lower() in line.lower() for s in secrets), line
+
+
+async def test_the_quarantine_count_is_true_past_a_thousand(engine: MemoryEngine) -> None:
+    """`voxmem status` and voxmem_quarantined_records read 1,000 when more were set aside
+    (the count was the length of a list capped at 1,000)."""
+    from voxmem.store import QuarantinedRecord
+
+    who = engine.scope(project_id="p", agent_id="a", user_id="many")
+    base = engine.stats()["journalSeq"] + 1
+    for i in range(1_003):
+        await engine.store.quarantine(QuarantinedRecord(
+            seq=base + i, record='{"type": "turn"}', error="refused", at=1.0e9, scope=who))
+    await engine.writes.recount_quarantined()  # as at every start and after an erasure
+    assert engine.stats()["quarantined"] == 1_003
+    assert await engine.store.count_quarantined() == 1_003

@@ -87,3 +87,55 @@ async def test_dump_as_backup_role_and_restore(postgres_server: str | None,
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                 sql.Identifier(restored)))
+
+
+async def test_a_restored_dump_serves_the_same_answers(postgres_server: str | None,
+                                                       tmp_path: Path) -> None:
+    """A whole deployment's path: calls through a client, the runtime stopped (its journal
+    applied), `pg_dump`, `pg_restore` into a new database, a new data directory on it:
+    every search answers as before."""
+    from tests.test_import_user import QUERIES, USER, _answers, _history
+    from voxmem import Settings, VoiceClient
+
+    dsn = _postgres.require(postgres_server)
+    try:
+        installation = _postgres.find_installation()
+    except _postgres.ProvisionError as exc:
+        pytest.skip(f"no pg_dump next to a server here: {exc}")
+    url = _postgres.fresh_database(dsn)
+    database = _postgres.database_of(url)
+    restored = f"{database}_answers"
+    first = Settings(data_dir=str(tmp_path / "a"), embedder="hashing", store_url=url)
+    client = VoiceClient(project_id="proj", agent_id="agent", embedded=True, settings=first)
+    try:
+        await _history(client)
+        want = await _answers(client)
+    finally:
+        await client.aclose()
+    assert any("Biscuit" in text for text, _hits in want), QUERIES
+    made = await asyncio.to_thread(run, installation.tool("pg_dump"), "-Fc", "-d",
+                                   _postgres.superuser_dsn(dsn, database),
+                                   "-f", str(tmp_path / "voxmem.dump"))
+    assert made.returncode == 0, made.stderr
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
+            sql.Identifier(restored), sql.Identifier(_postgres.OWNER_ROLE)))
+    try:
+        back = await asyncio.to_thread(
+            run, installation.tool("pg_restore"), "--exit-on-error", "-d",
+            _postgres.superuser_dsn(dsn, restored), str(tmp_path / "voxmem.dump"))
+        assert back.returncode == 0, back.stderr
+        second = Settings(data_dir=str(tmp_path / "b"), embedder="hashing",
+                          store_url=_postgres.app_dsn(dsn, restored))
+        client = VoiceClient(project_id="proj", agent_id="agent", embedded=True,
+                             settings=second)
+        try:
+            assert await _answers(client) == want
+            assert (await client.export_user(user=USER))["items"]
+        finally:
+            await client.aclose()
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(restored)))
+        _postgres.drop_database(dsn, url)

@@ -30,6 +30,7 @@ import msgspec
 
 from . import _api_callers as c
 from . import _api_console as o
+from . import _api_restore as r
 from . import _api_types as t
 from ._exceptions import BadRequest
 
@@ -115,6 +116,8 @@ OPERATION_SPECS: dict[str, OperationSpec] = _table(
                   t.UserForgotten, "Erase everything about a caller"),
     OperationSpec("export_user", "POST", "/v1/callers/export", t.CallerRequest,
                   t.CallerExport, "Everything stored about a caller (data request)"),
+    OperationSpec("import_user", "POST", "/v1/callers/import", r.ImportUserRequest,
+                  r.UserImported, "Put a caller back from their export (idempotent)"),
     OperationSpec("merge_users", "POST", "/v1/callers/merge", t.MergeUsersRequest,
                   t.UsersMerged, "Move a caller's memory to another (guest to account)"),
     OperationSpec("get_memory_policy", "POST", "/v1/policy/get", t.ProjectRequest,

@@ -353,6 +353,8 @@ class UserForgotten(WireResponse, kw_only=True):
 
 
 class CallerExport(WireResponse, kw_only=True):
+    #: The shape's version; ``import_user`` takes an export of its own release's.
+    format: int
     user_id: str
     name: str | None
     metadata: JsonObject

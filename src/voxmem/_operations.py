@@ -16,7 +16,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from . import _operations_callers, _operations_console  # noqa: F401 (register handlers)
+from . import (  # noqa: F401 (register handlers)
+    _operations_callers,
+    _operations_console,
+    _operations_restore,
+)
 from ._api import OPERATION_SPECS, spellings, validate
 from ._config import MAX_RETENTION_DAYS, mask_secrets
 from ._deadline import (
@@ -106,8 +110,11 @@ async def _search(engine: MemoryEngine, p: dict[str, Any]) -> Any:
 async def _save(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     scope, caller = _caller_scope(engine, p)
     limit = engine.settings.max_turn_text_bytes
-    user_text = check_text(p.get("user_text"), "user_text", limit)
-    assistant_text = check_text(p.get("assistant_text"), "assistant_text", limit)
+    # Refused whole, never cut: a turn stored cut would be recalled as what was said.
+    user_text = check_text(p.get("user_text"), "user_text", limit,
+                           setting="max_turn_text_bytes")
+    assistant_text = check_text(p.get("assistant_text"), "assistant_text", limit,
+                                setting="max_turn_text_bytes")
     if not user_text.strip() and not assistant_text.strip():
         raise BadRequest("user_text and assistant_text are both empty", field="user_text")
     tool_calls = p.get("tool_calls")

@@ -1,4 +1,5 @@
-"""The ``voxmem`` command: serve, status, stop, settings, demo, memories, index, callers.
+"""The ``voxmem`` command: serve, status, stop, settings, demo, memories, index, callers,
+backup, restore.
 
 Example::
 
@@ -23,7 +24,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from ._cli_backup import add_backup_parsers
 from ._cli_index import add_index_parser
+from ._cli_memories import add_memories_parser
 from ._config import Settings, mask_secrets, settings_table
 from ._exceptions import VoxmemError
 from .runtime._stop import STOP_TIMEOUT_S, stop_runtime
@@ -235,48 +238,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return asyncio.run(_demo(args))
 
 
-# -- memories ------------------------------------------------------------------------------
-def cmd_memories(args: argparse.Namespace) -> int:
-    from .client import VoiceClientSync
-
-    with VoiceClientSync(project_id=args.project, agent_id=args.agent,
-                         embedded=args.embedded, settings=_settings(args)) as client:
-        user = {"id": args.user}
-        if args.action == "list":
-            facts = client.list_memories(user=user, include_deleted=args.history)
-            if args.json:
-                print(json.dumps(facts, indent=1))
-            for fact in [] if args.json else facts:
-                state = " (deleted)" if fact.get("deletedAt") else (
-                    " (superseded)" if fact.get("validTo") else "")
-                slot = f" [{fact['slotKey']}]" if fact.get("slotKey") else ""
-                print(f"{fact['id']}  {fact['kind']}{slot}  {fact['text']}{state}")
-            return 0
-        if args.action == "delete":
-            client.delete_memory(args.memory_id, user=user)
-            print(f"deleted {args.memory_id} (gone from recall now, from disk at cleanup)")
-            return 0
-        if args.action == "forget-user":
-            if not args.yes:
-                print("voxmem: forget-user erases everything about the caller; "
-                      "add --yes to confirm", file=sys.stderr)
-                return 2
-            counts = client.forget_user(user=user)
-            print(f"erased caller {args.user}: {json.dumps(counts)}")
-            return 0
-        data = client.export_user(user=user)
-        lines = [json.dumps({"type": "caller", "userId": data["userId"], "name": data["name"],
-                             "metadata": data["metadata"], "profile": data["profile"]})]
-        lines += [json.dumps({"type": "session", **s}) for s in data["sessions"]]
-        lines += [json.dumps({"type": item["kind"], **item}) for item in data["items"]]
-        text = "".join(line + "\n" for line in lines)
-        if args.output:
-            Path(args.output).write_text(text)
-        else:
-            sys.stdout.write(text)
-        return 0
-
-
 # -- callers -------------------------------------------------------------------------------
 def cmd_callers(args: argparse.Namespace) -> int:
     from .client import VoiceClientSync
@@ -411,29 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--embedder", help="static, onnx, static+onnx, openai or hashing")
     demo.set_defaults(func=cmd_demo)
 
-    memories = sub.add_parser("memories", help="list, delete, export or erase a caller's "
-                              "memories")
-    actions = memories.add_subparsers(dest="action", required=True)
-    for name, text in (("list", "the caller's facts"), ("delete", "delete one memory"),
-                       ("forget-user", "erase everything about the caller"),
-                       ("export", "the caller's data as JSON lines (a data request)")):
-        action = with_data_dir(actions.add_parser(name, help=text))
-        action.add_argument("--project", required=True, help="project id")
-        action.add_argument("--agent", default="cli", help="agent id recorded on the change")
-        action.add_argument("--user", required=True, help="caller id")
-        action.add_argument("--embedded", action="store_true", help="open the store "
-                            "in-process instead of going through the runtime")
-        action.set_defaults(func=cmd_memories)
-        if name == "list":
-            action.add_argument("--history", action="store_true",
-                                help="include superseded and deleted memories")
-            action.add_argument("--json", action="store_true")
-        elif name == "delete":
-            action.add_argument("memory_id")
-        elif name == "forget-user":
-            action.add_argument("--yes", action="store_true", help="confirm the erasure")
-        else:
-            action.add_argument("-o", "--output", help="file to write (default: stdout)")
+    add_memories_parser(sub, with_data_dir, _settings)
+    add_backup_parsers(sub, with_data_dir, _settings)
     add_index_parser(sub, _settings)
     _add_callers_parser(sub, with_data_dir)
     return parser
@@ -464,6 +404,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         output = getattr(args, "output", None)
         if output and exc.filename == output:  # the user's file, not the data directory
             return _fail(f"cannot write {output}: {exc.strerror or exc}", exc)
+        given = getattr(args, "file", None) or getattr(args, "path", None)
+        if given and str(exc.filename or "").startswith(
+                (given, str(Path(given).expanduser().absolute()))):
+            return _fail(f"cannot use {exc.filename}: {exc.strerror or exc}", exc)
         return _unusable_data_dir(exc)
     except sqlite3.Error as exc:
         return _unusable_data_dir(exc)

@@ -272,6 +272,10 @@ class ExportedItem(Record, frozen=True):
     created_at: float
     valid_to: float | None
     deleted_at: float | None
+    #: A turn's id within its call (the idempotency key of a save); None for facts.
+    turn_id: str | None = None
+    #: The turn ids of its call a fact was learned from (recall ranks them together).
+    source_turn_ids: list[str] | None = None
 
 
 class CallerExport(Record, frozen=True):

@@ -336,6 +336,22 @@ export class VoiceClient {
     return (await this.send("export_user", { ...options })) as Json;
   }
 
+  /**
+   * Put a caller back from {@link exportUser}'s answer: calls, turns and facts under
+   * their ids and times, the profile, deletions and supersessions. Into the export's own
+   * caller unless `options` names another. Importing twice stores once; an export of
+   * another format is refused. Identifiers, merges and the entity graph are not imported.
+   */
+  async importUser(exported: Json, options: CallerArgs = {}): Promise<Json> {
+    const fields: Json = {};
+    for (const key of ["format", "name", "metadata", "profile", "sessions", "items"]) {
+      if (key in exported) fields[key] = exported[key];
+    }
+    const who: CallerArgs = options.user || options.userId
+      ? options : { userId: String(exported["userId"]) };
+    return (await this.send("import_user", { ...fields, ...who })) as Json;
+  }
+
   /** Move everything of caller `fromId` (a guest) to `toId` (the account). */
   async mergeUsers(fromId: string, toId: string): Promise<Json> {
     return (await this.send("merge_users", { fromId, toId })) as Json;

@@ -43,6 +43,26 @@ describe("VoiceClient over the runtime", () => {
     assert.match(result.contextText, /bakery/);
   });
 
+  test("an exported caller, erased, comes back whole with importUser", async () => {
+    const memory = client();
+    const user = { id: "caller-import" };
+    await memory.startSession({ user, sessionId: "ts-import-call" });
+    await memory.saveResponse({ user, userText: "My locker code word is marmalade.", assistantText: "Noted.", turnId: "t1" });
+    await memory.endSession({ user });
+    const exported = await memory.exportUser({ user });
+    assert.equal(exported.format, 1);
+    await memory.forgetUser({ user });
+    const done = await memory.importUser(exported);
+    assert.equal(done.turns, 1);
+    assert.equal(done.alreadyStored, 0);
+    const again = await memory.importUser(exported);
+    assert.equal(again.turns, 0);
+    assert.equal(again.alreadyStored, 1);
+    const result = await memory.searchMemory("what is the locker code word?", { user, timeoutMs: 5000 });
+    assert.match(result.contextText, /marmalade/);
+    await assert.rejects(memory.importUser({ ...exported, format: 9 }), BadRequest);
+  });
+
   test("preload, sessions and memory management round-trip with camelCase options", async () => {
     const memory = client();
     const user = { id: "caller-manage" };

@@ -76,6 +76,21 @@ class MemoryMethods:
         return self._core.parse_dict(await self._send(self._core.call(
             "export_user", user=user, user_id=user_id)))
 
+    async def import_user(self, export: dict[str, Any], *, user: UserArg = None,
+                          user_id: str | None = None) -> dict[str, Any]:
+        """Put a caller back from ``export_user``'s answer (``voxmem memories import``
+        reads an export file into the same shape): calls, turns and facts under their
+        ids and times, the profile, deletions and supersessions. Into the export's own
+        caller unless ``user``/``user_id`` names another. Importing twice stores once;
+        an export of another format is refused. Identifiers, merges and the entity graph
+        the export lists are not imported."""
+        fields = {key: export[key] for key in ("format", "name", "metadata", "profile",
+                                               "sessions", "items") if key in export}
+        if user is None and user_id is None:
+            user_id = export.get("userId")
+        return self._core.parse_dict(await self._send(self._core.call(
+            "import_user", user=user, user_id=user_id, **fields)))
+
     async def merge_users(self, from_id: str, to_id: str) -> dict[str, Any]:
         """Move everything of caller ``from_id`` (a guest) to ``to_id`` (the account)."""
         return self._core.parse_dict(await self._send(self._core.call(

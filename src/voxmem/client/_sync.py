@@ -137,6 +137,7 @@ class VoiceClientSync(CallerMethodsSync, ClientTools):
     forget = blocking(VoiceClient.forget)
     forget_user = blocking(VoiceClient.forget_user)
     export_user = blocking(VoiceClient.export_user)
+    import_user = blocking(VoiceClient.import_user)
     merge_users = blocking(VoiceClient.merge_users)
     get_memory_policy = blocking(VoiceClient.get_memory_policy)
     set_memory_policy = blocking(VoiceClient.set_memory_policy)

@@ -63,6 +63,7 @@ from ._policy import Policies, Policy
 from ._preload import Preloader
 from ._rank import RankParams
 from ._reembed import reembed_missing
+from ._restore import EXPORT_FORMAT, restore_caller
 from ._search import Recall, RecallSettings
 from ._second import SecondVectors, fusion_name, rank_params
 from ._topic import topic_model
@@ -402,7 +403,13 @@ class MemoryEngine(OperatorViews):
 
     async def export_user(self, scope: Scope) -> dict[str, Any]:
         """Everything stored about the caller (a data request)."""
-        return await self.console.export_caller(scope)
+        return {"format": EXPORT_FORMAT, **await self.console.export_caller(scope)}
+
+    async def import_user(self, scope: Scope, data: dict[str, Any]) -> dict[str, Any]:
+        """Put a caller back from ``export_user``'s data (validated), ids and times kept;
+        what the store already holds is skipped, so importing twice stores once."""
+        return await restore_caller(self.store, self.writes, self.callers, scope, data,
+                                    self.clock())
 
     async def merge_users(self, source: Scope, target: Scope) -> dict[str, Any]:
         """Move everything of one caller (a guest) to another (the account)."""

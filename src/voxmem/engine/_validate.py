@@ -157,15 +157,21 @@ def check_caller(user: Any, user_id: Any = None) -> Caller:
     return Caller(id=raw_id.strip(), name=name or None, metadata=metadata)
 
 
-def check_text(value: Any, field: str, max_bytes: int, *, allow_empty: bool = True) -> str:
+def check_text(value: Any, field: str, max_bytes: int, *, allow_empty: bool = True,
+               setting: str | None = None) -> str:
+    """``value`` if it is text within ``max_bytes``; a 413 naming the limit (and the
+    ``setting`` that raises it, when there is one) otherwise."""
     if not isinstance(value, str):
         raise BadRequest(f"{field} must be a string, got {type(value).__name__}", field=field)
     if not allow_empty and not value.strip():
         raise BadRequest(f"{field} must not be empty", field=field)
     size = len(value.encode("utf-8", errors="surrogatepass"))
     if size > max_bytes:
-        raise BadRequest(f"{field} is {size} bytes; the limit is {max_bytes}", field=field,
-                         status_code=413)
+        raised = (f" (the setting {setting}, VOXMEM_{setting.upper()}, raises it)"
+                  if setting else "")
+        raise BadRequest(f"{field} is {size} bytes; the limit is {max_bytes}{raised}",
+                         field=field, status_code=413,
+                         details={"limit": max_bytes, "size": size})
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:

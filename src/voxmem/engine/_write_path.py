@@ -38,8 +38,6 @@ TURN_LOOKUP_TIMEOUT_S = 0.2
 CATCH_UP_S = 60.0
 #: How long ``end_session`` of a call this process does not hold waits for the store.
 SESSION_LOOKUP_TIMEOUT_S = 10.0
-#: Most quarantined records counted (they are read whole): past it the count says this.
-QUARANTINE_COUNT_CAP = 1000
 
 
 async def require_applied(wait_applied: Callable[[float | None], Awaitable[bool]],
@@ -232,7 +230,7 @@ class WritePath:
 
     async def recount_quarantined(self) -> None:
         """Set the quarantine count (``stats()["quarantined"]``) from the store."""
-        self.applier.quarantined = len(await self._store.list_quarantined(QUARANTINE_COUNT_CAP))
+        self.applier.quarantined = await self._store.count_quarantined()
 
     # -- call ownership -------------------------------------------------------------------
     def claim_session(self, scope: Scope, session_id: str) -> None:

@@ -261,6 +261,10 @@ class Store(Protocol):
         """Quarantined records, oldest first."""
         ...
 
+    async def count_quarantined(self) -> int:
+        """How many records are quarantined (all of them, not a page)."""
+        ...
+
     async def release_quarantined(self, seq: int) -> QuarantinedRecord | None:
         """Remove and return one quarantined record (an operator retries it)."""
         ...

@@ -10,7 +10,9 @@ import dataclasses
 import re
 from importlib import resources
 
-__all__ = ["Migration", "load_migrations"]
+from .._exceptions import StoreUnavailable
+
+__all__ = ["Migration", "check_not_newer", "load_migrations"]
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
@@ -35,3 +37,18 @@ def load_migrations(dialect: str) -> list[Migration]:
     if versions != list(range(1, len(versions) + 1)):
         raise RuntimeError(f"{dialect} migrations are not numbered 1..n: {versions}")
     return found
+
+
+def check_not_newer(dialect: str, found: int, known: int, where: str) -> None:
+    """Refuse a store a newer release migrated (schema ``found`` > ``known``).
+
+    Migrations only go forward: an older release running on a newer schema would
+    write rows the newer one does not expect (or miss columns it fills), so it stops
+    before it touches anything, and says which release to run.
+    """
+    if found > known:
+        raise StoreUnavailable(
+            f"{where} is at schema version {found}, newer than this voxmem knows "
+            f"({known}): it was written by a newer release. Upgrade voxmem to open it, "
+            f"or restore a backup taken before the upgrade ({dialect} store left "
+            "unchanged).", retryable=False)

@@ -19,7 +19,7 @@ import psycopg
 from psycopg import AsyncConnection, sql
 
 from .._exceptions import StoreUnavailable
-from ._migrations import load_migrations
+from ._migrations import check_not_newer, load_migrations
 from ._sql import RECORD_MIGRATION, SCHEMA_VERSION
 
 __all__ = [
@@ -81,6 +81,7 @@ async def migrate(conn: AsyncConnection[tuple[Any, ...]], upto: int | None = Non
     """
     migrations = [m for m in load_migrations("postgres") if upto is None or m.version <= upto]
     done = await schema_version_of(conn)
+    check_not_newer("Postgres", done, len(load_migrations("postgres")), "the Postgres database")
     if done >= migrations[-1].version:
         return
     for migration in migrations:

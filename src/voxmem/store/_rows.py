@@ -158,7 +158,8 @@ def export_item(r: Row) -> ExportedItem:
     """From an ``EXPORT_ITEMS`` row."""
     return ExportedItem(id=r[0], kind=r[1], session_id=r[2], text=r[3], user_text=r[4],
                         assistant_text=r[5], fact_kind=r[6], slot_key=r[7],
-                        confidence=r[8], created_at=r[9], valid_to=r[10], deleted_at=r[11])
+                        confidence=r[8], created_at=r[9], valid_to=r[10], deleted_at=r[11],
+                        turn_id=r[12], source_turn_ids=json_value(r[13], None))
 
 
 def caller_export(scope: Scope, caller: Row | None, sessions: list[ExportedSession],

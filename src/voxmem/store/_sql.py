@@ -251,7 +251,8 @@ EXPORT_SESSIONS = shared(
     f" WHERE {CALLER} ORDER BY started_at")
 EXPORT_ITEMS = shared(
     "SELECT id, kind, session_id, text, user_text, assistant_text, fact_kind, slot_key,"
-    f" confidence, created_at, valid_to, deleted_at FROM items WHERE {CALLER}"
+    " confidence, created_at, valid_to, deleted_at, turn_id, source_turn_ids FROM items"
+    f" WHERE {CALLER}"
     " ORDER BY created_at, rowid")
 
 # -- operator views --------------------------------------------------------------------------------

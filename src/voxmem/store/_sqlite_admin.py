@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .._files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE
 from . import _sql as sql
-from ._migrations import load_migrations
+from ._migrations import check_not_newer, load_migrations
 
 __all__ = ["create_private", "migrate", "split_statements"]
 
@@ -49,7 +49,9 @@ def migrate(conn: sqlite3.Connection, upto: int | None = None) -> None:
         " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
     )
     done = int(conn.execute(sql.SCHEMA_VERSION.sqlite).fetchone()[0])
-    for migration in load_migrations("sqlite"):
+    migrations = load_migrations("sqlite")
+    check_not_newer("SQLite", done, migrations[-1].version, "the SQLite store")
+    for migration in migrations:
         if migration.version <= done or (upto is not None and migration.version > upto):
             continue
         log.info("applying SQLite migration %04d %s", migration.version, migration.name)

@@ -333,6 +333,12 @@ class PostgresStore(PostgresConsole, PostgresOrg, PostgresLifecycle):
             " WHERE journal_id = %s ORDER BY seq LIMIT %s", (self.journal_id, limit),
             rows.quarantined)
 
+    async def count_quarantined(self) -> int:
+        found = await self._fetch_as(
+            None, "SELECT COUNT(*) FROM journal_quarantine WHERE journal_id = %s",
+            (self.journal_id,), lambda r: int(r[0]))
+        return found[0]
+
     async def release_quarantined(self, seq: int) -> QuarantinedRecord | None:
         found = await self._fetch_as(
             None, "DELETE FROM journal_quarantine WHERE journal_id = %s AND seq = %s"

@@ -179,6 +179,11 @@ class SQLiteStore(SQLiteConsole, SQLiteOrg, SQLiteLifecycle):
             f"SELECT {sql.QUARANTINE_COLUMNS} FROM journal_quarantine ORDER BY seq LIMIT ?",
             (limit,), rows.quarantined)
 
+    async def count_quarantined(self) -> int:
+        found = await self._select("SELECT COUNT(*) FROM journal_quarantine", (),
+                                   lambda r: int(r[0]))
+        return found[0]
+
     async def release_quarantined(self, seq: int) -> QuarantinedRecord | None:
         def run(conn: sqlite3.Connection) -> QuarantinedRecord | None:
             row = conn.execute(

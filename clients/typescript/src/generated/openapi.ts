@@ -437,6 +437,26 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/callers/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Put a caller back from their export (idempotent)
+         * @description Put a caller back from their export (idempotent). Every body carries `projectId`, `agentId` and optionally `tenantId`. Calls about a caller also take `user` ({id, name, metadata}) or `userId`. Fields are camelCase in both directions; a request field may also be spelled in snake_case (`user_text`, the Python parameter name), and `details.field` of an error names the field in that spelling. Unknown fields are refused with `bad_request` naming them.
+         */
+        post: operations["import_user"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/callers/list": {
         parameters: {
             query?: never;
@@ -1142,6 +1162,7 @@ export type components = {
         };
         /** CallerExport */
         CallerExport: {
+            format: number;
             items: Record<string, unknown>[];
             metadata: Record<string, unknown>;
             name: string | null;
@@ -1384,6 +1405,56 @@ export type components = {
                 message: string;
             };
         };
+        /**
+         * ExportedCall
+         * @description One call as ``export_user`` lists it.
+         */
+        ExportedCall: {
+            /** @default null */
+            agentId?: string | null;
+            /** @default null */
+            endedAt?: number | null;
+            /** @default null */
+            endReason?: string | null;
+            /** @default null */
+            metadata?: Record<string, unknown> | null;
+            /** @default null */
+            report?: Record<string, unknown> | null;
+            sessionId: string;
+            startedAt: number;
+        };
+        /**
+         * ExportedMemory
+         * @description One stored item (turn, fact or summary) as ``export_user`` lists it.
+         */
+        ExportedMemory: {
+            /** @default null */
+            assistantText?: string | null;
+            /** @default null */
+            confidence?: number | null;
+            createdAt: number;
+            /** @default null */
+            deletedAt?: number | null;
+            /** @default null */
+            factKind?: string | null;
+            id: string;
+            /** @enum {unknown} */
+            kind: "fact" | "summary" | "turn";
+            /** @default null */
+            sessionId?: string | null;
+            /** @default null */
+            slotKey?: string | null;
+            /** @default null */
+            sourceTurnIds?: string[] | null;
+            /** @default  */
+            text?: string;
+            /** @default null */
+            turnId?: string | null;
+            /** @default null */
+            userText?: string | null;
+            /** @default null */
+            validTo?: number | null;
+        };
         /** FindCallersRequest */
         FindCallersRequest: {
             /** @default null */
@@ -1565,6 +1636,32 @@ export type components = {
             sessions: number;
             skipped: number;
             turns: number;
+        };
+        /**
+         * ImportUserRequest
+         * @description ``export_user``'s answer (or a ``voxmem memories export`` file) to store again.
+         */
+        ImportUserRequest: {
+            /** @default null */
+            agentId?: string | null;
+            format: number;
+            /** @default [] */
+            items?: components["schemas"]["ExportedMemory"][];
+            /** @default null */
+            metadata?: Record<string, unknown> | null;
+            /** @default null */
+            name?: string | null;
+            /** @default null */
+            profile?: Record<string, unknown> | null;
+            projectId: string;
+            /** @default [] */
+            sessions?: components["schemas"]["ExportedCall"][];
+            /** @default null */
+            tenantId?: string | null;
+            /** @default null */
+            user?: components["schemas"]["CallerRef"] | null;
+            /** @default null */
+            userId?: string | null;
         };
         /** IndexBuilt */
         IndexBuilt: {
@@ -2107,6 +2204,19 @@ export type components = {
         UserForgotten: {
             items: number;
             sessions: number;
+        };
+        /**
+         * UserImported
+         * @description What was stored; what the store already held is counted, not stored again.
+         */
+        UserImported: {
+            alreadyStored: number;
+            applied: boolean;
+            facts: number;
+            profileFields: number;
+            sessions: number;
+            skipped: number;
+            turns: number;
         };
         /** UsersMerged */
         UsersMerged: {
@@ -3697,6 +3807,93 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["LinkedIdentifier"];
+                };
+            };
+            /** @description Invalid input (`bad_request`); `details.field` names the field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or wrong bearer token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (`not_found`, `session_not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A session id used with another caller (`identity_mismatch`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too large (`index.batch_too_large`, oversized text or body). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A bug (`internal`). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The store cannot take writes (`store.unavailable`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    import_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImportUserRequest"];
+            };
+        };
+        responses: {
+            /** @description The operation's result */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserImported"];
                 };
             };
             /** @description Invalid input (`bad_request`); `details.field` names the field. */

@@ -162,6 +162,23 @@ export const OPERATIONS = {
       "userId"
     ]
   },
+  "import_user": {
+    "method": "POST",
+    "path": "/v1/callers/import",
+    "requestFields": [
+      "agentId",
+      "format",
+      "items",
+      "metadata",
+      "name",
+      "profile",
+      "projectId",
+      "sessions",
+      "tenantId",
+      "user",
+      "userId"
+    ]
+  },
   "link_identifier": {
     "method": "POST",
     "path": "/v1/callers/identifiers",

@@ -1,0 +1,143 @@
+"""Putting one caller back from their export (``import_user``): the way back in for
+``export_user``.
+
+The export is turned into the journal records the live write path writes, with the
+exported ids and times: calls (start, end, report, learned), turns under their event
+ids, facts under theirs, deletions and the profile. So the import is as durable as a
+save (nothing is acknowledged before it is on disk), replays after a crash, and is
+idempotent: every record is keyed by an id the store already refuses twice, and items
+the store holds are not even journaled again.
+
+A superseded fact comes back superseded: the store marks a fact superseded at the
+moment its successor became valid, so the successor is the fact created at that moment,
+and its record names the old one as superseded (written after it: exports list items
+oldest first). Learning is marked done for every imported call: the export carries
+what was learned.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from ..models import Scope, Turn
+from ..store import (
+    ExtractionDone,
+    FactWrite,
+    ItemDelete,
+    ProfileWrite,
+    SessionEnd,
+    SessionReport,
+    SessionStart,
+    Store,
+    TurnWrite,
+    encode_record,
+)
+from ._caller_memory import CallerCache
+from ._write_path import WritePath, require_applied
+
+__all__ = ["EXPORT_FORMAT", "restore_caller"]
+
+#: The version of ``export_user``'s shape; ``import_user`` takes only this one.
+EXPORT_FORMAT = 1
+#: How long an import waits for its records to reach the store before it answers (they
+#: are durable in the journal either way; ``applied`` says which).
+RESTORE_APPLY_S = 120.0
+
+
+def _session_records(scope: Scope, data: dict[str, Any], session: dict[str, Any],
+                     first: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(records opening the call, records closing it) of one exported call."""
+    sid = session["sessionId"]
+    opened = [encode_record(SessionStart(
+        scope=scope, session_id=sid, started_at=session["startedAt"],
+        caller_name=data.get("name") if first else None,
+        caller_metadata=(data.get("metadata") or {}) if first else {},
+        metadata=session.get("metadata") or {}))]
+    closed: list[dict[str, Any]] = []
+    if session.get("endedAt") is not None:
+        closed.append(encode_record(SessionEnd(scope=scope, session_id=sid,
+                                               ended_at=session["endedAt"],
+                                               reason=session.get("endReason") or "imported")))
+        closed.append(encode_record(ExtractionDone(scope=scope, session_id=sid,
+                                                   at=session["endedAt"])))
+    if session.get("report") is not None:
+        closed.append(encode_record(SessionReport(scope=scope, session_id=sid,
+                                                  report=session["report"])))
+    return opened, closed
+
+
+def _item_records(scope: Scope, items: Sequence[dict[str, Any]], stored: set[str],
+                  agents: dict[str, str]) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    superseded_at: dict[float, list[str]] = {}
+    for item in items:
+        if item["kind"] == "fact" and item.get("validTo") is not None:
+            superseded_at.setdefault(item["validTo"], []).append(item["id"])
+    records: list[dict[str, Any]] = []
+    deletes: list[dict[str, Any]] = []
+    counts = {"turns": 0, "facts": 0, "alreadyStored": 0, "skipped": 0}
+    for item in items:
+        if item["id"] in stored:
+            counts["alreadyStored"] += 1
+            continue
+        sid = item.get("sessionId")
+        own = dataclasses.replace(scope, agent_id=agents.get(sid or "", scope.agent_id))
+        if item["kind"] == "turn" and sid:
+            turn = Turn(event_id=item["id"], session_id=sid,
+                        turn_id=item.get("turnId") or item["id"],
+                        user_text=item.get("userText") or "",
+                        assistant_text=item.get("assistantText") or "",
+                        created_at=item["createdAt"], agent_id=own.agent_id)
+            records.append(encode_record(TurnWrite(scope=own, turn=turn)))
+            counts["turns"] += 1
+        elif item["kind"] == "fact":
+            records.append(encode_record(FactWrite(
+                scope=own, id=item["id"], text=item["text"],
+                kind=item.get("factKind") or "note", slot_key=item.get("slotKey"),
+                confidence=float(item.get("confidence") or 1.0), source_session_id=sid,
+                source_turn_ids=tuple(item.get("sourceTurnIds") or ()),
+                valid_from=item["createdAt"],
+                supersedes=tuple(superseded_at.pop(item["createdAt"], ())))))
+            counts["facts"] += 1
+        else:
+            # A summary (compaction keeps them in the caller's context, not the store)
+            # or a turn of no call: nothing of this release stores one.
+            counts["skipped"] += 1
+            continue
+        if item.get("deletedAt") is not None:
+            deletes.append(encode_record(ItemDelete(scope=own, item_id=item["id"],
+                                                    at=item["deletedAt"])))
+    return records + deletes, counts
+
+
+async def restore_caller(store: Store, writes: WritePath, callers: CallerCache,
+                         scope: Scope, data: dict[str, Any], now: float) -> dict[str, Any]:
+    """See :meth:`MemoryEngine.import_user` (``data`` already validated)."""
+    # What the store holds decides what is new, so earlier writes must be in it.
+    await require_applied(writes.wait_applied, "imported")
+    current = await store.export_caller(scope)
+    stored = {item.id for item in current.items}
+    known_calls = {s.session_id for s in current.sessions}
+    sessions = list(data.get("sessions") or [])
+    agents = {s["sessionId"]: s.get("agentId") or scope.agent_id for s in sessions}
+    opened: list[dict[str, Any]] = []
+    closed: list[dict[str, Any]] = []
+    for i, session in enumerate(sessions):
+        own = dataclasses.replace(scope, agent_id=agents[session["sessionId"]])
+        head, tail = _session_records(own, data, session, first=i == 0)
+        opened += head
+        closed += tail
+    items, counts = _item_records(scope, data.get("items") or [], stored, agents)
+    profile = [encode_record(ProfileWrite(scope=scope, field=k, value=v, at=now))
+               for k, v in (data.get("profile") or {}).items()
+               if current.profile.get(k) != v]
+    records = opened + items + closed + profile
+    applied = True
+    if records:
+        await writes.append_many(records)  # durable from here on, applied or not
+        applied = await writes.wait_applied(RESTORE_APPLY_S)
+    # The caller's warm index predates the import: the next call reads it afresh.
+    callers.drop(scope)
+    return {"sessions": sum(1 for s in sessions if s["sessionId"] not in known_calls),
+            **counts, "profileFields": len(profile), "applied": applied}

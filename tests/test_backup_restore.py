@@ -1,0 +1,133 @@
+"""`voxmem backup` / `voxmem restore` of the embedded SQLite store: a copy taken while an
+engine writes a burst of saves holds every save acknowledged before the backup began
+(the journal tail included), restores into a fresh data directory that serves the same
+answers, and is refused where it would destroy or race anything."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from voxmem import Settings, VoiceClient
+from voxmem.cli import main
+from voxmem.engine import MemoryEngine
+
+USER = {"id": "caller-backup-1"}
+BURST = {"id": "caller-backup-burst"}
+
+
+async def _answers(client: VoiceClient, queries: list[str]) -> list[str]:
+    return [(await client.search_memory(q, user=USER, timeout_ms=20_000)).context_text
+            for q in queries]
+
+
+async def test_a_backup_taken_during_a_burst_of_saves_restores_every_acknowledged_turn(
+        tmp_path: Path, sqlite_settings: Settings) -> None:
+    client = VoiceClient(project_id="p", agent_id="a", embedded=True,
+                         settings=sqlite_settings)
+    await client.start_session(user=USER, session_id="call-1")
+    acked: list[str] = []
+    for i in range(40):
+        acked.append(await client.save_response(
+            user=USER, user_text=f"order number {i} is a blue kettle",
+            assistant_text="Noted.", turn_id=f"t{i}") or "")
+    stop = asyncio.Event()
+    burst_acked: list[str] = []
+    under_way = asyncio.Event()
+
+    async def burst() -> None:
+        # Another caller keeps the journal and the applier busy while the copy is
+        # taken; USER's memory stays as it was, so both directories must answer alike.
+        i = 0
+        while not stop.is_set():
+            burst_acked.append(await client.save_response(
+                user=BURST, user_text=f"later order {i}", assistant_text="Noted.",
+                turn_id=f"b{i}") or "")
+            i += 1
+            if i == 20:
+                under_way.set()
+
+    writer = asyncio.create_task(burst())
+    await under_way.wait()  # the burst is under way when the copy starts
+    acked += burst_acked
+    dest = tmp_path / "backup"
+    code = await asyncio.to_thread(main, ["backup", str(dest), "--data-dir",
+                                          sqlite_settings.data_dir, "--json"])
+    stop.set()
+    await writer
+    assert code == 0
+    manifest = json.loads((dest / "backup.json").read_text())
+    assert manifest["format"] == 1 and manifest["dialect"] == "sqlite"
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o700
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in dest.rglob("*")
+               if p.is_file())
+    queries = ["blue kettle order number 7", "order number 39"]
+    await client.aclose()
+
+    restored = Settings(data_dir=str(tmp_path / "restored"), embedder="hashing")
+    assert main(["restore", str(dest), "--data-dir", restored.data_dir]) == 0
+    engine = MemoryEngine(restored)
+    await engine.start()  # replays the copied journal past the copy's applied position
+    try:
+        assert await engine.flush(60)  # the replayed tail is in the store
+        stored = set()
+        for who in (USER, BURST):
+            scope = engine.scope(project_id="p", agent_id="a", user_id=who["id"])
+            stored |= {i.id for i in (await engine.store.export_caller(scope)).items}
+    finally:
+        await engine.close()
+    assert set(acked) <= stored
+
+    # The restored directory answers as the original does for what both hold.
+    original = VoiceClient(project_id="p", agent_id="a", embedded=True,
+                           settings=sqlite_settings)
+    copy = VoiceClient(project_id="p", agent_id="a", embedded=True, settings=restored)
+    try:
+        want = await _answers(original, queries)
+        assert "blue kettle" in want[0]
+        assert await _answers(copy, queries) == want
+    finally:
+        await original.aclose()
+        await copy.aclose()
+
+
+async def test_restore_refuses_a_live_or_occupied_directory_and_a_non_backup(
+        tmp_path: Path, sqlite_settings: Settings,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    engine = MemoryEngine(sqlite_settings)
+    await engine.start()
+    try:
+        dest = tmp_path / "backup"
+        assert await asyncio.to_thread(main, ["backup", str(dest), "--data-dir",
+                                              sqlite_settings.data_dir]) == 0
+        # The same path twice: a backup never overwrites one.
+        assert await asyncio.to_thread(main, ["backup", str(dest), "--data-dir",
+                                              sqlite_settings.data_dir]) == 1
+        assert "not an empty folder" in capsys.readouterr().err
+        # Into the directory an engine serves: refused, nothing touched.
+        before = sorted(p.name for p in (sqlite_settings.data_path / "journal").iterdir())
+        assert main(["restore", str(dest), "--data-dir", sqlite_settings.data_dir]) == 1
+        assert "voxmem stop" in capsys.readouterr().err
+        assert sorted(p.name for p in (sqlite_settings.data_path / "journal").iterdir()) == before
+    finally:
+        await engine.close()
+    # Stopped, but the store is still there: move it aside first.
+    assert main(["restore", str(dest), "--data-dir", sqlite_settings.data_dir]) == 1
+    assert "move it aside" in capsys.readouterr().err
+    # A folder that is not a (finished) backup.
+    (dest / "backup.json").unlink()
+    assert main(["restore", str(dest), "--data-dir", str(tmp_path / "new")]) == 1
+    assert "not a voxmem backup" in capsys.readouterr().err
+    assert not (tmp_path / "new" / "voxmem.db").exists()
+
+
+def test_backup_of_a_postgres_store_points_at_pg_dump(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("VOXMEM_STORE_URL", "postgresql://app@db.internal/voxmem")
+    assert main(["backup", str(tmp_path / "b"), "--data-dir", str(tmp_path / "d")]) == 1
+    assert "pg_dump" in capsys.readouterr().err
