@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from .._exceptions import BadRequest, NotFound, VoxmemError
+from .._log_ids import caller_ref
 from ..engine._caller_memory import CallerCache
 from ..engine._ids import new_id
 from ..engine._workers import BackgroundWorkers
@@ -195,7 +196,7 @@ class CallerDirectory:
                                       session_id=session_id, turn_id=None,
                                       strength=STRENGTH_SCORE["weak"], created_at=now))
         await self._store.run_entities(scope.tenant_id, ops.add_identifiers(target, rows))
-        log.info("caller resolved to %s (%s)", answer, reason)
+        log.info("caller resolved to %s (%s)", caller_ref(answer), reason)
         return {"userId": answer, "linked": decision.linked and user_id is None,
                 "created": created, "reason": reason, "evidence": list(decision.evidence),
                 "ambiguous": list(decision.ambiguous)}
