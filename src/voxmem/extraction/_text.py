@@ -9,6 +9,7 @@ gmail dot com". These helpers undo the commonest of those so the patterns in
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from ..entities import normalize_phone as _normalize_e164
 from ..entities import region_for_country_code
@@ -18,6 +19,7 @@ __all__ = [
     "SPELLED_WORD_GAP",
     "clean_fillers",
     "digit_word_runs",
+    "fold_for_detection",
     "mark_spelled_gaps",
     "normalize_phone",
     "spelled_out_to_words",
@@ -294,3 +296,30 @@ def title_name(name: str) -> str:
 def word_set(words: str) -> frozenset[str]:
     """A frozenset of the whitespace-separated words of ``words`` (for word lists)."""
     return frozenset(words.split())
+
+
+def _fold_char(ch: str) -> str | None:
+    """The ASCII digit or the space a character folds to, or ``None``."""
+    value = unicodedata.decimal(ch, None)
+    if value is not None:
+        return str(value)
+    return " " if unicodedata.category(ch) == "Cf" else None
+
+
+def fold_for_detection(text: str) -> str:
+    """``text`` of the same length with full-width and other non-ASCII digits as ASCII
+    digits and invisible format characters (zero-width space, soft hyphen, BOM) as
+    spaces, so the detector's offsets still point into ``text``.
+
+    Found by probing: "４１１１ １１１１ ..." (full-width, as some keyboards and tool-call
+    arguments write them) and "4111\u200b1111..." (zero-width separators) went past the
+    card detector and were stored as they were. Only the distinct non-ASCII characters
+    are looked at, so a long turn with an accented name costs a set, not a pass in Python.
+    """
+    if text.isascii():
+        return text
+    folds = {ch: f for ch in set(text) if ch > "\x7f" and (f := _fold_char(ch)) is not None}
+    if not folds:
+        return text
+    pattern = "[" + "".join(re.escape(ch) for ch in folds) + "]"
+    return re.sub(pattern, lambda m: folds[m.group()], text)

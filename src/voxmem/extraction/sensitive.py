@@ -39,7 +39,7 @@ import re
 
 from .._exceptions import BadRequest
 from ._health import find_health_spans
-from ._text import digit_word_runs
+from ._text import digit_word_runs, fold_for_detection
 
 __all__ = [
     "CATEGORIES",
@@ -431,7 +431,7 @@ def find_sensitive(
     """
     if not text:
         return []
-    scan = _Scan(text)
+    scan = _Scan(fold_for_detection(text))
     findings: list[Finding] = []
     for category, detect in _DETECTORS:
         if policy.enabled(category):

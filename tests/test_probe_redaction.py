@@ -1,0 +1,44 @@
+"""Redaction bypasses found by probing: card numbers, PINs and SSNs written with
+full-width digits or split by zero-width characters were stored as they were (both
+stores: the turn is saved and exported back)."""
+
+from __future__ import annotations
+
+import pytest
+
+from voxmem.engine import MemoryEngine
+from voxmem.extraction.sensitive import find_sensitive, redact
+from voxmem.models import Caller
+
+BYPASSES = [
+    ("card ４１１１ １１１１ １１１１ １１１１ please", "payment_card"),
+    ("card 4111\u200b1111\u200b1111\u200b1111 please", "payment_card"),
+    ("card 4111\u00ad1111\ufeff1111\u20601111 please", "payment_card"),
+    ("my pin is ９８７６", "password_pin"),
+    ("my ssn is １２３-４５-６７８９", "government_id"),
+]
+
+
+@pytest.mark.parametrize(("text", "category"), BYPASSES)
+def test_the_detector_sees_through_the_spelling(text: str, category: str) -> None:
+    [found] = find_sensitive(text)
+    assert found.category == category
+    assert f"[redacted:{category}]" in redact(text)
+    assert not any(c.isdigit() for c in redact(text))
+
+
+def test_ascii_text_is_unchanged() -> None:
+    assert redact("order 12345 arrives Tuesday") == "order 12345 arrives Tuesday"
+    assert redact("café № ５ is lovely") == "café № ５ is lovely"  # a digit alone: no secret
+
+
+async def test_nothing_of_them_is_stored(engine: MemoryEngine) -> None:
+    scope = engine.scope(project_id="proj", agent_id="agent", user_id="caller-1")
+    for text, _category in BYPASSES:
+        await engine.save_response(scope, Caller("caller-1"), user_text=text,
+                                   assistant_text="Thank you.")
+    await engine.flush(30)
+    stored = " ".join(item.text for item in (await engine.store.export_caller(scope)).items)
+    assert "redacted" in stored
+    for digit in "0123456789０１２３４５６７８９":
+        assert digit not in stored, stored
