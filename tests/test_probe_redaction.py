@@ -42,3 +42,22 @@ async def test_nothing_of_them_is_stored(engine: MemoryEngine) -> None:
     assert "redacted" in stored
     for digit in "0123456789０１２３４５６７８９":
         assert digit not in stored, stored
+
+
+async def test_a_secret_split_across_two_turns_is_not_stored(engine: MemoryEngine) -> None:
+    """Speech-to-text cut "my pin is ... 4432" into two turns: neither alone said it."""
+    scope = engine.scope(project_id="proj", agent_id="agent", user_id="caller-2")
+    caller = Caller("caller-2")
+    await engine.start_session(scope, caller)
+    for user_text, assistant_text in [("okay and my pin is", "Mm-hmm."),
+                                      ("4432", "Thanks."),
+                                      ("and my social is uh", "Go ahead."),
+                                      ("one two three four five six seven eight nine", "Ok."),
+                                      ("my pin is", "Sorry, what is your order number?"),
+                                      ("55123", "Found it.")]:
+        await engine.save_response(scope, caller, user_text=user_text,
+                                   assistant_text=assistant_text)
+    await engine.flush(30)
+    stored = " ".join(item.text for item in (await engine.store.export_caller(scope)).items)
+    assert "4432" not in stored and "seven eight nine" not in stored, stored
+    assert "55123" in stored, "an answer to another question is kept"
