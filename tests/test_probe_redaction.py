@@ -1,6 +1,7 @@
 """Redaction bypasses found by probing: card numbers, PINs and SSNs written with
-full-width digits or split by zero-width characters were stored as they were (both
-stores: the turn is saved and exported back)."""
+full-width digits, split by zero-width characters, read in pairs or compounds, or cut
+across two turns were stored as they were (both stores: the turns are saved and
+exported back)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,13 @@ BYPASSES = [
     ("card 4111\u00ad1111\ufeff1111\u20601111 please", "payment_card"),
     ("my pin is ９８７６", "password_pin"),
     ("my ssn is １２３-４５-６７８９", "government_id"),
+    ("the long number on my card is forty-one eleven eleven eleven eleven eleven eleven "
+     "eleven", "payment_card"),
+    ("card four thousand one hundred eleven, eleven eleven, eleven eleven, eleven eleven",
+     "payment_card"),
+    ("my social security number is one two three, four five, six seven eight nine",
+     "government_id"),
+    ("my social is one twenty-three, forty-five, sixty-seven eighty-nine", "government_id"),
 ]
 
 
@@ -25,10 +33,16 @@ def test_the_detector_sees_through_the_spelling(text: str, category: str) -> Non
     assert found.category == category
     assert f"[redacted:{category}]" in redact(text)
     assert not any(c.isdigit() for c in redact(text))
+    assert "eleven" not in redact(text) and "forty" not in redact(text)
 
 
 def test_ascii_text_is_unchanged() -> None:
     assert redact("order 12345 arrives Tuesday") == "order 12345 arrives Tuesday"
+    for said in ("I was born in nineteen eighty-four and have twenty two dogs",
+                 "call me at five one oh, five five five, oh one hundred",
+                 "we have three thousand two hundred customers in twelve stores",
+                 "my driving test is on the twenty first at eleven thirty"):
+        assert redact(said) == said
     assert redact("café № ５ is lovely") == "café № ５ is lovely"  # a digit alone: no secret
 
 
@@ -42,6 +56,8 @@ async def test_nothing_of_them_is_stored(engine: MemoryEngine) -> None:
     assert "redacted" in stored
     for digit in "0123456789０１２３４５６７８９":
         assert digit not in stored, stored
+    for word in ("eleven", "forty", "sixty", "seven eight nine"):
+        assert word not in stored, stored
 
 
 async def test_a_secret_split_across_two_turns_is_not_stored(engine: MemoryEngine) -> None:

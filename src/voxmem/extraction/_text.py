@@ -13,6 +13,7 @@ import unicodedata
 
 from ..entities import normalize_phone as _normalize_e164
 from ..entities import region_for_country_code
+from ..entities._speech import spoken_to_digits
 
 __all__ = [
     "DIGIT_WORDS",
@@ -25,6 +26,7 @@ __all__ = [
     "spelled_out_to_words",
     "spoken_digits_to_numerals",
     "spoken_emails_to_addresses",
+    "spoken_number_runs",
     "third_person",
     "title_name",
     "word_set",
@@ -323,3 +325,31 @@ def fold_for_detection(text: str) -> str:
         return text
     pattern = "[" + "".join(re.escape(ch) for ch in folds) + "]"
     return re.sub(pattern, lambda m: folds[m.group()], text)
+
+
+_NUMBER_WORD = (r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+                r"thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|"
+                r"forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|double|triple|\d+)")
+_NUMBER_RUN = re.compile(rf"\b{_NUMBER_WORD}(?:[\s,.-]+{_NUMBER_WORD})+\b", re.IGNORECASE)
+#: Words that only a number read in pairs or compounds has ("forty-one eleven").
+NUMBER_COMPOUND_WORDS = word_set(
+    "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty "
+    "thirty forty fifty sixty seventy eighty ninety hundred thousand")
+
+
+def spoken_number_runs(text: str, min_digits: int,
+                       max_digits: int) -> list[tuple[int, int, str]]:
+    """``(start, end, digits)`` of every run of number words and digits in ``text`` that
+    reads as ``min_digits``..``max_digits`` digits, compounds included ("forty-one
+    eleven" is 4111), through the caller directory's spoken-number reader.
+
+    Found by probing: a card number read in pairs ("forty-one eleven eleven ...") and a
+    social security number read as "one two three, forty-five, ..." went past the
+    digit-by-digit detectors.
+    """
+    found = []
+    for m in _NUMBER_RUN.finditer(text):
+        digits = re.sub(r"\D", "", spoken_to_digits(m.group()))
+        if min_digits <= len(digits) <= max_digits:
+            found.append((m.start(), m.end(), digits))
+    return found
