@@ -15,16 +15,14 @@ import collections
 import dataclasses
 import logging
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..models import Scope, Turn
+from ..store import Store
 from ..store import _entities as ops
-from ..store._entities import IdentifierRow
+from ..store._entities import IdentifierRow, MergeRow
 from ._identifiers import STRENGTH_SCORE, SpokenClaims, spoken_claims, strength_of
 from ._resolve import Candidate, Decision, decide_in_call
-
-if TYPE_CHECKING:
-    from ._directory import CallerDirectory
 
 __all__ = ["InCallLinking"]
 
@@ -33,6 +31,22 @@ log = logging.getLogger("voxmem.entities")
 #: Strength kept for an identifier a caller said (not verified by a system).
 SAID_STRENGTH = 0.8
 CALL_STATE_KEPT = 10_000
+
+
+class _Directory(Protocol):
+    """What the in-call linking uses of the caller directory (which owns it)."""
+
+    region: str | None
+    store: Store
+
+    def canonical(self, tenant_id: str, project_id: str, space: str, user_id: str) -> str: ...
+
+    async def owners(self, scope: Scope, kind: str, value: str) -> frozenset[str]: ...
+
+    async def names_of(self, scope: Scope, user_id: str) -> list[str]: ...
+
+    async def merge(self, source: Scope, target: Scope, *, evidence: dict[str, Any],
+                    status: str = "merged") -> MergeRow: ...
 
 
 @dataclasses.dataclass(slots=True)
@@ -49,9 +63,9 @@ class _CallState:
 
 
 class InCallLinking:
-    """The in-call part of a :class:`CallerDirectory`: one per directory."""
+    """The in-call part of a caller directory: one per directory."""
 
-    def __init__(self, directory: CallerDirectory, clock: Callable[[], float]) -> None:
+    def __init__(self, directory: _Directory, clock: Callable[[], float]) -> None:
         """Given the directory it acts for (lookups, merges, the store) and a clock."""
         self._dir = directory
         self._clock = clock
