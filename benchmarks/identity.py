@@ -158,18 +158,30 @@ def build_cases(seed: int = SEED) -> list[Case]:
             cases.append(Case("new number, e-mail at start", [k],
                               [("phone", phone(rng), "sip"), ("email", local.upper()
                                                               + "@" + domain, "crm")], [], "a"))
-        else:
-            cases.append(Case("new number, e-mail spoken", [k], [("phone", phone(rng), "sip")],
-                              [f"my email is {say_email(local, domain, rng)}"], "a"))
+        elif rng.random() < 0.5:  # with the caller's name: attaches the call
+            cases.append(Case("new number, e-mail + name spoken", [k],
+                              [("phone", phone(rng), "sip")],
+                              [f"hi, this is {k.name.split()[0]}, my email is "
+                               f"{say_email(local, domain, rng)}"], "a"))
+        else:  # an e-mail said aloud is no proof alone: a merge is only proposed
+            cases.append(Case("new number, e-mail alone spoken", [k],
+                              [("phone", phone(rng), "sip")],
+                              [f"my email is {say_email(local, domain, rng)}"], None))
     for i in range(40):  # spoken account numbers, STT style
         digits = str(rng.randint(10**5, 10**8 - 1))
         if i % 4 == 0:
             digits = digits[:2] + digits[1] + digits[3:]  # a doubled digit
         k = person("a", account=f"ACCT-{digits}")
         said = say_number(digits, NUMBER_STYLES[i % len(NUMBER_STYLES)], rng)
-        cases.append(Case("spoken account number", [k], [("phone", phone(rng), "sip")],
-                          [rng.choice(["hi, my account number is {}", "account number {}",
-                                       "it's about my account, it's {}"]).format(said)], "a"))
+        text = rng.choice(["hi, my account number is {}", "account number {}",
+                           "it's about my account, it's {}"]).format(said)
+        if i % 2:  # alone, a number said aloud only proposes a merge
+            cases.append(Case("spoken account number alone", [k],
+                              [("phone", phone(rng), "sip")], [text], None))
+        else:
+            cases.append(Case("spoken account number + name", [k],
+                              [("phone", phone(rng), "sip")],
+                              [f"this is {k.name.split()[0]}. {text}"], "a"))
     for _ in range(25):  # name-only claims
         k = person("a")
         first = k.name.split()[0]

@@ -5,6 +5,7 @@ and a caller's identifiers and merges on its page, with merge and unmerge forms.
 
 from __future__ import annotations
 
+import functools
 import re
 import urllib.parse
 from pathlib import Path
@@ -149,3 +150,32 @@ def test_merge_and_unmerge_from_the_caller_page(settings: Settings) -> None:
         again = client.post("/callers/ann/unmerge?project=p", data={
             "csrf": csrf, "merge_id": merge["mergeId"]}, headers={"accept": "application/json"})
         assert again.status_code == 400  # undone already: nothing changes twice
+
+
+def test_a_proposed_merge_reads_as_proposed_and_can_be_accepted(settings: Settings) -> None:
+    """An identifier said alone in a call only proposes a merge (docs/callers.md): the
+    page must not say the callers were merged, and the reviewer can merge from it."""
+    engine = MemoryEngine(settings)
+    with TestClient(create_app(engine, token="t"), base_url="http://127.0.0.1") as client:
+        client.portal.call(seed, engine)  # type: ignore[union-attr]
+        client.portal.call(functools.partial(  # type: ignore[union-attr]
+            op, engine, "merge_callers", from_id="guest-7", to_id="ann",
+            reason="said ann's e-mail", status="proposed"))
+        csrf = _sign_in(client)
+        page = client.get("/callers/ann?project=p")
+        assert "guest-7</a> proposed to merge into this one" in page.text
+        assert "merged into this one" not in page.text
+        assert "crm-775" not in page.text  # nothing moved
+        source = client.get("/callers/guest-7?project=p")
+        assert "proposed to merge into" in source.text
+        assert 'name="from_id" value="guest-7"' not in source.text  # accepted on ann's page
+        form = re.search(r'<form method="post" action="(/callers/ann/merge\?[^"]*)">\s*'
+                         r'(?:<input[^>]*>\s*)*<button[^>]*>Merge</button>', page.text)
+        assert form is not None
+        fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form.group(0)))
+        assert fields["from_id"] == "guest-7"
+        merged = client.post(form.group(1).replace("&amp;", "&"),
+                             data={**fields, "csrf": csrf})
+        assert merged.status_code == 200 and "crm-775" in merged.text
+        twin = client.get("/callers/ann.json?project=p").json()
+        assert sorted(m["status"] for m in twin["merges"]) == ["merged", "proposed"]

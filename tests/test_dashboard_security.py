@@ -241,3 +241,12 @@ def test_dashboard_paths_are_told_apart_from_the_rest_api() -> None:
         assert is_dashboard_path(path), path
     for path in ("/v1/health", "/v1/memory/search", "/openapi.json", "/v1/callers/list"):
         assert not is_dashboard_path(path), path
+
+
+def test_a_json_twin_is_never_sniffed_or_kept(runtime: TestClient) -> None:
+    """Found by probing: the twins (callers' words, as JSON) had no ``nosniff``."""
+    twin = runtime.get("/callers.json", headers=AUTH)
+    assert twin.status_code == 200
+    assert twin.headers["content-type"].startswith("application/json")
+    assert twin.headers["x-content-type-options"] == "nosniff"
+    assert twin.headers["cache-control"] == "no-store"

@@ -139,8 +139,19 @@ def test_linking_rules() -> None:
     email = Candidate("email", "b@x.org", frozenset({"bob"}))
     assert decide_start([phone, email], [], names).user_id is None, "conflict"
     kw: dict[str, Any] = {"claimed_names": [], "owner_names": ["Ann"], "on_behalf": False}
-    assert decide_in_call(phone, "new", current_is_new=True, **kw).user_id == "ann"
+    # Said aloud, a phone number alone proves nothing: a new caller gets a proposal.
+    alone = decide_in_call(phone, "new", current_is_new=True, **kw)
+    assert alone.user_id == "ann" and alone.propose and not alone.linked
     assert decide_in_call(phone, "old", current_is_new=False, **kw).user_id is None
+    named = decide_in_call(phone, "new", current_is_new=True, **{**kw, "claimed_names": ["Ann"]})
+    assert named.linked and named.user_id == "ann"
+    ann_email = Candidate("email", "ann@x.org", frozenset({"ann"}))
+    both = decide_in_call(phone, "new", current_is_new=True, also_said=[ann_email], **kw)
+    assert both.linked and both.user_id == "ann" and len(both.evidence) == 2
+    bobs = decide_in_call(phone, "new", current_is_new=True, also_said=[email], **kw)
+    assert bobs.propose, "another caller's identifier corroborates nothing"
+    assert not decide_in_call(phone, "old", current_is_new=False, also_said=[ann_email],
+                              **kw).linked, "a known caller needs the owner's name"
     assert decide_in_call(phone, "new", current_is_new=True,
                           **{**kw, "on_behalf": True}).user_id is None
 

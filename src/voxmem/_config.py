@@ -145,9 +145,9 @@ class Settings:
                              "numbers given without a country prefix; empty: accept only "
                              "international numbers.")
     caller_link_mode: CallerLinkMode = _s(
-        "attach", "When a caller says another caller's strong identifier during a call: "
-        "attach (move the call to that caller, undoably), propose (record a merge to "
-        "review) or off.")
+        "attach", "Another caller's identifier said in a call, backed by the owner's name or "
+        "a second identifier of theirs: attach (move the call there, undoably), propose "
+        "(record a merge to review) or off. Said alone, it only proposes.")
     memory_enabled: bool = _s(True, "Record and recall caller memory (projects and agents "
                               "can override it with a memory policy).")
     memory_retention_days: int = _s(90, "Days a memory stays recallable before cleanup "

@@ -28,6 +28,7 @@ from .._exceptions import (
     StoreUnavailable,
     VoxmemError,
 )
+from .._log_ids import caller_ref
 from ..models import DEFAULT_TENANT, IndexBuildResult, Preload, SearchResult
 from ._callers import CallerMethods
 from ._core import ClientCore, OperationCall, UserArg
@@ -164,7 +165,7 @@ class VoiceClient(CallerMethods, MemoryMethods, ClientTools):
         """Close a handle the pool let go of. Saves are durable before they return, so
         an idle handle has nothing left to flush; a call left open past the idle TTL is
         ended so its transcript gets its end-of-call processing."""
-        log.debug("retiring caller handle %s (%s)", handle.user_id, why)
+        log.debug("retiring the handle of %s (%s)", caller_ref(handle.user_id), why)
         if why != "idle" or not handle.session_open:
             return
         try:
@@ -172,7 +173,7 @@ class VoiceClient(CallerMethods, MemoryMethods, ClientTools):
                 "end_session", user=None, user_id=handle.user_id, reason="idle_timeout",
                 session_id=handle.session_id))
         except VoxmemError as exc:
-            log.warning("could not end the idle call of %s: %s", handle.user_id, exc)
+            log.warning("could not end the idle call of %s: %s", caller_ref(handle.user_id), exc)
 
     @property
     def pool_stats(self) -> dict[str, int]:

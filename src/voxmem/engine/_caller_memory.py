@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
+from .._log_ids import caller_ref
 from ..models import CallerRecord, Fact, MemoryItem, Scope, Turn
 from ..store import Store
 from ._analysis import analyze
@@ -311,7 +312,7 @@ class CallerCache:
     def _evict(self) -> None:
         while len(self._entries) > self._capacity:
             _key, old = self._entries.popitem(last=False)
-            log.debug("caller cache evicted %s", old.scope.user_id)
+            log.debug("caller cache evicted %s", caller_ref(old.scope.user_id))
 
     async def _load(self, mem: CallerMemory) -> None:
         started = time.perf_counter()
@@ -338,10 +339,10 @@ class CallerCache:
             await self._trim_after(items)
         except Exception as exc:
             mem.load_error = exc
-            log.warning("loading memory of caller %s failed: %s", mem.scope.user_id, exc)
+            log.warning("loading memory of %s failed: %s", caller_ref(mem.scope.user_id), exc)
         finally:
             mem.ready.set()
-            log.debug("loaded caller %s (%d items) in %.1f ms", mem.scope.user_id,
+            log.debug("loaded %s (%d items) in %.1f ms", caller_ref(mem.scope.user_id),
                       len(mem.index), (time.perf_counter() - started) * 1000)
         if mem.load_error is None:
             # After ready: recall needs none of it to answer (a search reads what is
@@ -371,8 +372,8 @@ class CallerCache:
         try:
             await load_in_slices(functools.partial(self._primer.prime, mem.index), positions)
         except Exception as exc:  # recall still works, reading on first search
-            log.warning("priming recall features of caller %s failed: %s",
-                        mem.scope.user_id, exc)
+            log.warning("priming recall features of %s failed: %s",
+                        caller_ref(mem.scope.user_id), exc)
 
     async def _trim_after(self, items: list[MemoryItem]) -> None:
         """Return the freed rows of a large load to the OS (see ``TRIM_AFTER_ITEMS``)."""

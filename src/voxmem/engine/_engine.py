@@ -230,6 +230,8 @@ class MemoryEngine(OperatorViews):
         deadline = None if timeout is None else time.monotonic() + timeout
         if learning and not await self.learner.wait_idle(timeout):
             return False
+        # Identifiers being linked and said in calls (merges, proposals) are writes too.
+        await self.directory.idle()
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
         applied = await self.writes.wait_applied(left)
         await self.traces.flush()

@@ -22,7 +22,7 @@ from ..extraction._select import ALLERGY_FACT
 from ..models import Scope
 from ..store import ItemDelete, Store, encode_record
 from ..store import _entities as entity_ops
-from ..store._keys import search_key
+from ..store._keys import erasure_key
 from ._caller_memory import CallerCache
 from ._learning import Learner
 from ._policy import Policy
@@ -189,8 +189,9 @@ class Lifecycle:
         # Most looks find nothing new: hashing every cached caller's key then would cost
         # the loop ~1 us a caller every few seconds for nothing.
         if erased:
+            store_id = await self._store.store_id()
             for scope in self._callers.scopes():
-                if search_key(*scope.caller_key) in erased:
+                if erasure_key(store_id, *scope.caller_key) in erased:
                     self._callers.drop(scope)
                     self._directory.forget(scope)
         return max([since, *(at - ERASURE_CLOCK_SKEW_S for _hash, at in notices)])

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from .._exceptions import BadRequest, NotFound, VoxmemError
+from .._log_ids import caller_ref
 from ..engine._caller_memory import CallerCache
 from ..engine._ids import new_id
 from ..engine._workers import BackgroundWorkers
@@ -32,10 +33,10 @@ from ._identifiers import (
     SpokenClaims,
     checked_identifier,
     normalize_identifier,
-    spoken_claims,
     strength_of,
 )
-from ._resolve import Candidate, Decision, decide_in_call, decide_start, merge_target
+from ._in_call import InCallLinking
+from ._resolve import Candidate, decide_start, merge_target
 
 __all__ = ["LINK_MODES", "CallerDirectory"]
 
@@ -43,9 +44,6 @@ log = logging.getLogger("voxmem.entities")
 
 #: What an in-call identifier of another caller does: attach the call, propose, nothing.
 LINK_MODES = ("attach", "propose", "off")
-#: Strength kept for an identifier a caller said (not verified by a system).
-SAID_STRENGTH = 0.8
-CALL_STATE_KEPT = 10_000
 GRAPHS_KEPT = 2_000
 #: How often a runtime sharing its store with others reloads the merges in force.
 ALIAS_REFRESH_S = 5.0
@@ -62,6 +60,8 @@ class CallerDirectory:
                  *, region: str | None, link_mode: str, clock: Callable[[], float]) -> None:
         """Given the store, the caller cache, the write path's hooks, workers, settings."""
         self._store = store
+        #: The store (read by the in-call linking too).
+        self.store = store
         self._callers = callers
         self._wait_applied = wait_applied
         self._claim_session = claim_session
@@ -73,11 +73,10 @@ class CallerDirectory:
         self.workers = workers
         #: (tenant, project, space, from_user) -> to_user, for merges in force
         self._aliases: dict[tuple[str, str, str, str], str] = {}
-        self._names: collections.OrderedDict[tuple[Any, ...], list[str]] = \
-            collections.OrderedDict()
         self._graphs: collections.OrderedDict[tuple[str, str, str, str], GraphView] = \
             collections.OrderedDict()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._in_call = InCallLinking(self, clock)
         self._merge_lock = asyncio.Lock()
 
     # -- merges in force ------------------------------------------------------------------
@@ -124,12 +123,12 @@ class CallerDirectory:
     def _normalise(self, kind: str, raw: str) -> str:
         return checked_identifier(kind, raw, self.region)
 
-    async def _owners(self, scope: Scope, kind: str, value: str) -> frozenset[str]:
+    async def owners(self, scope: Scope, kind: str, value: str) -> frozenset[str]:
         rows = await self._store.run_entities(
             scope.tenant_id, ops.find_identifier(scope, kind, value), write=False)
         return frozenset(r.user_id for r in rows)
 
-    async def _names_of(self, scope: Scope, user_id: str) -> list[str]:
+    async def names_of(self, scope: Scope, user_id: str) -> list[str]:
         other = _with_user(scope, user_id)
         names = [r.value for r in await self._store.run_entities(
             scope.tenant_id, ops.caller_identifiers(other), write=False) if r.kind == "name"]
@@ -149,7 +148,7 @@ class CallerDirectory:
                             source=source, session_id=session_id, turn_id=turn_id,
                             strength=STRENGTH_SCORE[strength_of(kind)], created_at=self._clock())
         await self._store.run_entities(scope.tenant_id, ops.add_identifiers(scope, [row]))
-        owners = await self._owners(scope, kind, value)
+        owners = await self.owners(scope, kind, value)
         return {**row.to_dict(), "ambiguous": len(owners) > 1}
 
     async def resolve(self, scope: Scope, identifiers: Sequence[tuple[str, str, str]], *,
@@ -170,14 +169,14 @@ class CallerDirectory:
         for kind, raw, source in identifiers:
             value = self._normalise(kind, raw)
             owners = frozenset(self.canonical(scope.tenant_id, scope.project_id, scope.space,
-                                              o) for o in await self._owners(scope, kind, value))
+                                              o) for o in await self.owners(scope, kind, value))
             candidates.append(Candidate(kind, value, owners, source))
             rows.append(IdentifierRow(kind=kind, value=value, user_id="", raw=raw,
                                       source=source, session_id=session_id, turn_id=None,
                                       strength=STRENGTH_SCORE[strength_of(kind)],
                                       created_at=now))
         claimed = [name] if name else []
-        owner_names = {o: await self._names_of(scope, o)
+        owner_names = {o: await self.names_of(scope, o)
                        for c in candidates for o in c.owners}
         decision = decide_start(candidates, claimed, owner_names)
         if user_id is not None:
@@ -197,7 +196,7 @@ class CallerDirectory:
                                       session_id=session_id, turn_id=None,
                                       strength=STRENGTH_SCORE["weak"], created_at=now))
         await self._store.run_entities(scope.tenant_id, ops.add_identifiers(target, rows))
-        log.info("caller resolved to %s (%s)", answer, reason)
+        log.info("caller resolved to %s (%s)", caller_ref(answer), reason)
         return {"userId": answer, "linked": decision.linked and user_id is None,
                 "created": created, "reason": reason, "evidence": list(decision.evidence),
                 "ambiguous": list(decision.ambiguous)}
@@ -362,77 +361,16 @@ class CallerDirectory:
 
     # -- in call ------------------------------------------------------------------------------
     def observe_turn(self, scope: Scope, turn: Turn, claims: SpokenClaims | None = None) -> None:
-        """Act on identifiers the caller said (``claims``: its scan, if made), in the background."""
-        mode = self.link_mode
-        if mode == "off" or not turn.user_text.strip():
-            return
-        if claims is None:
-            claims = spoken_claims(turn.user_text, self.region)
-        if not claims.identifiers and not claims.names:
-            return
-        key = (*scope.caller_key, turn.session_id)
-        names = self._names.setdefault(key, [])
-        self._names.move_to_end(key)
-        names.extend(n for n in claims.names if n not in names)
-        while len(self._names) > CALL_STATE_KEPT:
-            self._names.popitem(last=False)
-        if not claims.identifiers:
-            return
-        task = asyncio.ensure_future(self._claims(scope, turn, claims.identifiers, list(names),
-                                                  claims.on_behalf, mode))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        """Act on identifiers the caller said (``claims``: its scan, if made), in the
+        background (see ``_in_call``)."""
+        self._in_call.observe_turn(scope, turn, claims, self.link_mode)
 
     async def idle(self) -> None:
-        """Wait until every in-call identifier seen so far has been acted on."""
+        """Wait until every identifier seen so far (call metadata, said in a call) has
+        been acted on."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-    async def _claims(self, scope: Scope, turn: Turn,
-                      identifiers: Sequence[tuple[str, str, str]], names: list[str],
-                      on_behalf: bool, mode: str) -> None:
-        try:
-            for kind, value, raw in identifiers:
-                current = self.canonical(scope.tenant_id, scope.project_id, scope.space,
-                                         scope.user_id)
-                here = _with_user(scope, current)
-                owners = frozenset(
-                    self.canonical(scope.tenant_id, scope.project_id, scope.space, o)
-                    for o in await self._owners(here, kind, value))
-                candidate = Candidate(kind, value, owners, f"said in call {turn.session_id}")
-                others = owners - {current}
-                owner_names = await self._names_of(here, next(iter(others))) \
-                    if len(others) == 1 else []
-                sessions = await self._store.recent_sessions(here, 2)
-                is_new = all(s.id == turn.session_id for s in sessions)
-                decision = decide_in_call(candidate, current, claimed_names=names,
-                                          owner_names=owner_names, current_is_new=is_new,
-                                          on_behalf=on_behalf)
-                await self._act(here, turn, candidate, raw, decision, mode, on_behalf, names)
-        except Exception:
-            log.exception("acting on identifiers said in call %s failed", turn.session_id)
-
-    async def _act(self, here: Scope, turn: Turn, candidate: Candidate, raw: str,
-                   decision: Decision, mode: str, on_behalf: bool, names: list[str]) -> None:
-        if decision.user_id is not None:
-            evidence = {"reason": decision.reason, "identifier": candidate.evidence(),
-                        "names": names, "sessionId": turn.session_id, "turnId": turn.turn_id,
-                        "said": raw}
-            await self.merge(here, _with_user(here, decision.user_id), evidence=evidence,
-                             status="merged" if mode == "attach" else "proposed")
-            return
-        if not candidate.owners and not on_behalf:
-            # A new identifier of this caller's, as said in this call.
-            row = IdentifierRow(kind=candidate.kind, value=candidate.value,
-                                user_id=here.user_id, raw=raw, source=candidate.source,
-                                session_id=turn.session_id, turn_id=turn.turn_id,
-                                strength=min(SAID_STRENGTH,
-                                             STRENGTH_SCORE[strength_of(candidate.kind)]),
-                                created_at=self._clock())
-            await self._store.run_entities(here.tenant_id, ops.add_identifiers(here, [row]))
-        elif decision.ambiguous or candidate.owners - {here.user_id}:
-            log.info("no link for %s said in call %s: %s", candidate.kind, turn.session_id,
-                     decision.reason)
+        await self._in_call.idle()
 
     # -- entity graph ---------------------------------------------------------------------------
     async def learn_graph(self, scope: Scope, session_id: str) -> int:
@@ -482,8 +420,7 @@ class CallerDirectory:
     def forget(self, scope: Scope) -> None:
         """Drop what is cached about an erased caller."""
         self._graphs.pop(scope.caller_key, None)
-        for key in [k for k in self._names if k[:4] == scope.caller_key]:
-            self._names.pop(key, None)
+        self._in_call.forget(scope)
         for key in [k for k, v in self._aliases.items()
                     if scope.caller_key in (k, (*k[:3], v))]:
             self._aliases.pop(key, None)

@@ -13,6 +13,10 @@ Kept free of I/O so the rules can be read in one place and measured on labelled 
 5. A name that contradicts the owner's name blocks the link ("this is Mary" with
    John's account number is someone else, or someone calling for John).
 6. In a call, speaking for someone else ("my son's account") never links.
+7. In a call, an identifier the caller says is no proof on its own (anyone can read out
+   an e-mail address or a phone number): it attaches the call only with a matching name
+   or a second identifier of the same owner said in the call; a first-time caller who
+   gives one with nothing else gets a merge *proposed* for review.
 """
 
 from __future__ import annotations
@@ -51,10 +55,12 @@ class Decision:
     reason: str
     evidence: tuple[dict[str, Any], ...] = ()
     ambiguous: tuple[dict[str, Any], ...] = ()
+    #: ``user_id`` is only a merge to propose for review, not a link
+    propose: bool = False
 
     @property
     def linked(self) -> bool:
-        return self.user_id is not None
+        return self.user_id is not None and not self.propose
 
 
 def _name_verdict(claimed: Sequence[str], owner_names: Iterable[str]) -> str:
@@ -101,10 +107,16 @@ def decide_start(candidates: Sequence[Candidate], claimed_names: Sequence[str],
 
 
 def decide_in_call(candidate: Candidate, current: str, *, claimed_names: Sequence[str],
-                   owner_names: Sequence[str], current_is_new: bool,
-                   on_behalf: bool) -> Decision:
+                   owner_names: Sequence[str], current_is_new: bool, on_behalf: bool,
+                   also_said: Sequence[Candidate] = ()) -> Decision:
     """Whether an identifier said during a call by caller ``current`` moves the call to
-    the identifier's owner."""
+    the identifier's owner (``propose``: only a merge to review is recorded).
+
+    An identifier said aloud is no secret (an e-mail address is on a business card), so
+    it attaches the call only with a second, independent piece of evidence: a matching
+    name, or another identifier of the same owner said in the call (``also_said``).
+    Alone, said by a caller with no history, it proposes the merge.
+    """
     others = candidate.owners - {current}
     ev = (candidate.evidence(),)
     if not others:
@@ -118,10 +130,19 @@ def decide_in_call(candidate: Candidate, current: str, *, claimed_names: Sequenc
     if verdict == "conflict":
         return Decision(None, "name contradicts the identifier's owner", ev)
     strength = strength_of(candidate.kind)
-    if strength == "strong" and (current_is_new or verdict == "match"):
-        return Decision(owner, "strong identifier of another caller", ev)
-    if strength == "corroborating" and verdict == "match":
+    second = tuple(c.evidence() for c in also_said
+                   if c.owners == {owner} and (c.kind, c.value) != (candidate.kind, candidate.value)
+                   and strength_of(c.kind) in ("strong", "corroborating"))
+    if verdict == "match" and strength == "strong":
+        return Decision(owner, "strong identifier of another caller, with a matching name", ev)
+    if verdict == "match" and strength == "corroborating":
         return Decision(owner, "name corroborated by an identifier the caller owns", ev)
+    if current_is_new and second and strength in ("strong", "corroborating"):
+        return Decision(owner, "two identifiers of the same caller said in the call",
+                        ev + second)
+    if strength == "strong" and current_is_new:
+        return Decision(owner, "an identifier said in the call, with nothing to corroborate "
+                        "it", ev, propose=True)
     if strength == "strong":
         return Decision(None, "known caller gave another caller's identifier without a "
                         "matching name", ev)

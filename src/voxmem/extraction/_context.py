@@ -14,7 +14,7 @@ import re
 
 from ._text import word_set
 
-__all__ = ["asked_for", "find_answer_values", "find_echoes", "is_short_wait"]
+__all__ = ["asked_for", "find_answer_values", "find_echoes", "is_short_wait", "left_open"]
 
 # What the agent asked for, by category. Checked against the agent's last sentences.
 _ASKS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -36,6 +36,15 @@ _ASKS: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"document\s+number|travel\s+document|national\s+insurance|tax\s+id|itin|id\s+number|"
         r"national\s+id)\b")),
 )
+# The caller's own words that stop right before a secret ("my pin is", "the card number
+# is uh"): speech-to-text cut the turn there, and the secret opens the next one.
+_LEFT_OPEN: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (category, re.compile(r"\b(?:" + words + r")(?:\s+(?:number|code))?\s*(?:is|'s|are|:)?"
+                          r"(?:\s+(?:uh|um|erm|er|it's))*[\s,.:;…-]*$"))
+    for category, words in (
+        ("payment_card", r"card\s+number|card|long\s+number|card\s+details"),
+        ("password_pin", r"pin|passcode|password|pass\s+code|cvv|cvc|security\s+code"),
+        ("government_id", r"social\s+security|social|ssn|passport|licen[cs]e")))
 # The sentence must ask: a question or a request, not "your PIN has been reset".
 _REQUEST = re.compile(
     r"\?|\b(?:can|could|would|will|please|what's|what\s+is|whats|go\s+ahead|read|tell|"
@@ -91,6 +100,19 @@ def asked_for(agent_text: str) -> str | None:
         for category, pattern in _ASKS:
             if pattern.search(sentence):
                 return category
+    return None
+
+
+def left_open(user_text: str) -> str | None:
+    """The category the caller's words stop just before ("... and my pin is"), if any.
+
+    Found by probing: "my pin is" in one turn and "1234" in the next stored the PIN,
+    since neither turn alone says it is one.
+    """
+    tail = user_text.lower()[-80:]
+    for category, pattern in _LEFT_OPEN:
+        if pattern.search(tail):
+            return category
     return None
 
 

@@ -9,20 +9,24 @@ gmail dot com". These helpers undo the commonest of those so the patterns in
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from ..entities import normalize_phone as _normalize_e164
 from ..entities import region_for_country_code
+from ..entities._speech import spoken_to_digits
 
 __all__ = [
     "DIGIT_WORDS",
     "SPELLED_WORD_GAP",
     "clean_fillers",
     "digit_word_runs",
+    "fold_for_detection",
     "mark_spelled_gaps",
     "normalize_phone",
     "spelled_out_to_words",
     "spoken_digits_to_numerals",
     "spoken_emails_to_addresses",
+    "spoken_number_runs",
     "third_person",
     "title_name",
     "word_set",
@@ -294,3 +298,58 @@ def title_name(name: str) -> str:
 def word_set(words: str) -> frozenset[str]:
     """A frozenset of the whitespace-separated words of ``words`` (for word lists)."""
     return frozenset(words.split())
+
+
+def _fold_char(ch: str) -> str | None:
+    """The ASCII digit or the space a character folds to, or ``None``."""
+    value = unicodedata.decimal(ch, None)
+    if value is not None:
+        return str(value)
+    return " " if unicodedata.category(ch) == "Cf" else None
+
+
+def fold_for_detection(text: str) -> str:
+    """``text`` of the same length with full-width and other non-ASCII digits as ASCII
+    digits and invisible format characters (zero-width space, soft hyphen, BOM) as
+    spaces, so the detector's offsets still point into ``text``.
+
+    Found by probing: "４１１１ １１１１ ..." (full-width, as some keyboards and tool-call
+    arguments write them) and "4111\u200b1111..." (zero-width separators) went past the
+    card detector and were stored as they were. Only the distinct non-ASCII characters
+    are looked at, so a long turn with an accented name costs a set, not a pass in Python.
+    """
+    if text.isascii():
+        return text
+    folds = {ch: f for ch in set(text) if ch > "\x7f" and (f := _fold_char(ch)) is not None}
+    if not folds:
+        return text
+    pattern = "[" + "".join(re.escape(ch) for ch in folds) + "]"
+    return re.sub(pattern, lambda m: folds[m.group()], text)
+
+
+_NUMBER_WORD = (r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+                r"thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|"
+                r"forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|double|triple|\d+)")
+_NUMBER_RUN = re.compile(rf"\b{_NUMBER_WORD}(?:[\s,.-]+{_NUMBER_WORD})+\b", re.IGNORECASE)
+#: Words that only a number read in pairs or compounds has ("forty-one eleven").
+NUMBER_COMPOUND_WORDS = word_set(
+    "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty "
+    "thirty forty fifty sixty seventy eighty ninety hundred thousand")
+
+
+def spoken_number_runs(text: str, min_digits: int,
+                       max_digits: int) -> list[tuple[int, int, str]]:
+    """``(start, end, digits)`` of every run of number words and digits in ``text`` that
+    reads as ``min_digits``..``max_digits`` digits, compounds included ("forty-one
+    eleven" is 4111), through the caller directory's spoken-number reader.
+
+    Found by probing: a card number read in pairs ("forty-one eleven eleven ...") and a
+    social security number read as "one two three, forty-five, ..." went past the
+    digit-by-digit detectors.
+    """
+    found = []
+    for m in _NUMBER_RUN.finditer(text):
+        digits = re.sub(r"\D", "", spoken_to_digits(m.group()))
+        if min_digits <= len(digits) <= max_digits:
+            found.append((m.start(), m.end(), digits))
+    return found

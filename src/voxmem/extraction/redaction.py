@@ -32,7 +32,7 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any
 
-from ._context import asked_for, find_answer_values, find_echoes, is_short_wait
+from ._context import asked_for, find_answer_values, find_echoes, is_short_wait, left_open
 from ._kept import KEPT_KEY, kept_constraints, kept_from_metadata
 from .sensitive import DEFAULT_POLICY, SensitivePolicy, find_sensitive, luhn_valid
 
@@ -302,6 +302,9 @@ def redact_turn(
     asked = asked_for(assistant)
     if asked is None and pending is not None and not answered and is_short_wait(assistant):
         asked = pending  # "take your time": the question is still open
+    if asked is None and ("?" not in assistant or len(assistant.split()) <= 3):
+        # "my pin is" ... (next turn) "1234", unless the agent asked about something else.
+        asked = left_open(user)
     # The kept facts are ours to write: a client's value under the key would be learned
     # as something the caller never said.
     meta: dict[str, Any] = redact_value(

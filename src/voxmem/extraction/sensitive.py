@@ -39,7 +39,12 @@ import re
 
 from .._exceptions import BadRequest
 from ._health import find_health_spans
-from ._text import digit_word_runs
+from ._text import (
+    NUMBER_COMPOUND_WORDS,
+    digit_word_runs,
+    fold_for_detection,
+    spoken_number_runs,
+)
 
 __all__ = [
     "CATEGORIES",
@@ -195,6 +200,7 @@ _DIGIT_GROUPS = re.compile(r"\d(?:[ -]?\d){12,}")
 _GROUP = re.compile(r"\d+")
 _CARD_MIN, _CARD_MAX = 13, 19
 _DIGIT_WORD_TOKENS = _triggers("zero oh one two three four five six seven eight nine double")
+_COMPOUND_TOKENS = frozenset(w.encode() for w in NUMBER_COMPOUND_WORDS)
 
 
 def luhn_valid(digits: str) -> bool:
@@ -256,6 +262,9 @@ def _find_cards(scan: _Scan) -> list[Finding]:
         for start, end, digits in digit_word_runs(text, _CARD_MIN):
             if len(digits) <= _CARD_MAX and luhn_valid(digits):
                 found.append(Finding("payment_card", start, end))
+    if _COMPOUND_TOKENS & scan.words:  # read in pairs: "forty-one eleven eleven ..."
+        found.extend(Finding("payment_card", start, end) for start, end, digits
+                     in spoken_number_runs(text, _CARD_MIN, _CARD_MAX) if luhn_valid(digits))
     return found
 
 
@@ -382,6 +391,8 @@ def _find_government_ids(scan: _Scan) -> list[Finding]:
             if _bounded(text, m.start(), m.end())
         )
     for start, end in scan.windows(_GOV_TRIGGERS, before=5, after=80):
+        found.extend(Finding("government_id", start + s, start + e) for s, e, _digits
+                     in spoken_number_runs(text[start:end + 40], 9, 9))  # words, read out
         for pattern in (_SSN_CONTEXT, _NI_CONTEXT, _DOC_CONTEXT):
             found.extend(
                 Finding("government_id", m.start("value"), m.end("value"))
@@ -431,7 +442,7 @@ def find_sensitive(
     """
     if not text:
         return []
-    scan = _Scan(text)
+    scan = _Scan(fold_for_detection(text))
     findings: list[Finding] = []
     for category, detect in _DETECTORS:
         if policy.enabled(category):

@@ -38,6 +38,7 @@ from typing import Any
 from livekit.agents import AgentSession, CloseEvent, get_job_context
 
 from .._exceptions import BadRequest
+from .._log_ids import caller_ref
 from ..client import VoiceClient
 from ..models import Preload
 from ._call_defaults import (
@@ -215,7 +216,7 @@ class CallMemory:
         except Exception as exc:  # memory must never stop a call
             log.warning("memory preload failed (%s); the call starts without memory", exc)
         else:
-            log.debug("memory preloaded for caller %s in %.1f ms", self.identity.user_id,
+            log.debug("memory preloaded for %s in %.1f ms", caller_ref(self.identity.user_id),
                       (time.perf_counter() - started) * 1000)
         return self.preload
 
@@ -327,7 +328,7 @@ class CallMemory:
                 metadata=metadata, interrupted=turn.interrupted), timeout=SAVE_TIMEOUT_S)
         except Exception as exc:  # a lost save is logged, the call goes on
             self.save_failures += 1
-            log.warning("could not save a turn of caller %s (%s)", self.identity.user_id,
+            log.warning("could not save a turn of %s (%s)", caller_ref(self.identity.user_id),
                         failure(exc, SAVE_TIMEOUT_S))
         else:
             self.saves += 1
@@ -389,8 +390,9 @@ class CallMemory:
                 log.warning("the session report was refused (%s); ending the call without it",
                             exc)
             except Exception as exc:
-                log.warning("could not end the memory session of caller %s (%s)",
-                            self.identity.user_id, failure(exc, END_SESSION_TIMEOUT_S))
+                log.warning("could not end the memory session of %s (%s)",
+                            caller_ref(self.identity.user_id),
+                            failure(exc, END_SESSION_TIMEOUT_S))
                 return
             else:
                 self.report_location = f"voxmem:session/{self.session_id}"
@@ -400,8 +402,8 @@ class CallMemory:
                 user=self.user, reason=reason, session_id=self.session_id),
                 timeout=END_SESSION_TIMEOUT_S)
         except Exception as exc:
-            log.warning("could not end the memory session of caller %s (%s)",
-                        self.identity.user_id, failure(exc, END_SESSION_TIMEOUT_S))
+            log.warning("could not end the memory session of %s (%s)",
+                        caller_ref(self.identity.user_id), failure(exc, END_SESSION_TIMEOUT_S))
 
     async def _close_client(self) -> None:
         if self._owns_client and self.client is not None:

@@ -24,6 +24,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, Protocol
 
+from .._log_ids import caller_ref
 from ..entities import normalize_phone, region_for_country_code
 
 __all__ = [
@@ -256,8 +257,8 @@ def caller_from_participants(
     if not people:
         return None
     if len(people) > 1:
-        log.debug("%d people in the room; taking %r as the caller", len(people),
-                  people[0].identity)
+        log.debug("%d people in the room; taking %s as the caller", len(people),
+                  caller_ref(people[0].identity))
     person = people[0]
     return CallerIdentity(user_id=person.identity, source="participant",
                           participant_identity=person.identity,
@@ -358,7 +359,7 @@ async def canonical_identity(client: _Resolver, identity: CallerIdentity) -> Cal
     found = await _resolve(client, identity, identifiers, authoritative=False)
     user_id = found.get("userId")
     if isinstance(user_id, str) and user_id and user_id != identity.user_id:
-        log.info("caller %s resolved to %s (%s)", identity.user_id, user_id,
+        log.info("%s resolved to %s (%s)", caller_ref(identity.user_id), caller_ref(user_id),
                  found.get("reason"))
         return dataclasses.replace(identity, user_id=user_id)
     return identity
@@ -375,5 +376,5 @@ async def _resolve(client: _Resolver, identity: CallerIdentity,
             identifiers, user_id=identity.user_id if authoritative else None,
             name=identity.name, default_user_id=None if authoritative else identity.user_id)
     except Exception as exc:
-        log.warning("caller resolution failed (%s); keeping %s", exc, identity.user_id)
+        log.warning("caller resolution failed (%s); keeping %s", exc, caller_ref(identity.user_id))
         return {}

@@ -24,6 +24,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from .._log_ids import caller_ref
 from ._livekit_identity import CallerIdentity, normalize_e164
 
 __all__ = ["caller_from_runner_args"]
@@ -61,8 +62,9 @@ def _phone_caller(raw: Any, *, source_name: str, call_id: Any,
     if phone is None:
         # A withheld number ("anonymous", "unknown") or a national number of an unknown
         # country: guessing would file different people under one id.
-        log.info("the %s caller number %r is not a usable phone number; the call is "
-                 "anonymous", source_name, text)
+        log.info("the %s caller number (%s, %d digits) is not a usable phone number; the "
+                 "call is anonymous", source_name, caller_ref(text),
+                 sum(c.isdigit() for c in text))
         return None
     return CallerIdentity(user_id=phone, source="sip", phone=phone,
                           sip_call_id=_text(call_id))

@@ -44,6 +44,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .._log_ids import caller_ref
 from ..client import VoiceClient
 from ..compaction._tokens import warm_up as warm_token_counter
 from ..models import Preload
@@ -325,7 +326,7 @@ class MemoryProcessor(FrameProcessor):
         except Exception as exc:  # memory must never stop a call
             log.warning("memory preload failed (%s); the call starts without memory", exc)
         else:
-            log.debug("memory preloaded for caller %s in %.1f ms", self.identity.user_id,
+            log.debug("memory preloaded for %s in %.1f ms", caller_ref(self.identity.user_id),
                       (time.perf_counter() - started) * 1000)
         return self.preload
 
@@ -445,7 +446,7 @@ class MemoryProcessor(FrameProcessor):
                 interrupted=turn.interrupted), timeout=SAVE_TIMEOUT_S)
         except Exception as exc:  # a lost save is logged, the call goes on
             self.save_failures += 1
-            log.warning("could not save a turn of caller %s (%s)", self.identity.user_id,
+            log.warning("could not save a turn of %s (%s)", caller_ref(self.identity.user_id),
                         failure(exc, SAVE_TIMEOUT_S))
         else:
             self.saves += 1
@@ -485,8 +486,8 @@ class MemoryProcessor(FrameProcessor):
                     user=self.identity.to_user(), reason=reason, session_id=self.session_id),
                     timeout=min(END_SESSION_TIMEOUT_S, self.close_timeout_s))
             except Exception as exc:
-                log.warning("could not end the memory session of caller %s (%s)",
-                            self.identity.user_id,
+                log.warning("could not end the memory session of %s (%s)",
+                            caller_ref(self.identity.user_id),
                             failure(exc, min(END_SESSION_TIMEOUT_S, self.close_timeout_s)))
         finally:
             if self._compaction is not None:

@@ -352,7 +352,8 @@ class Store(Protocol):
 
     async def end_erasure(self, scope: Scope, at: float) -> None:
         """The caller is erased everywhere, the journal included: forget the record and
-        leave a notice (a hash of the caller's key) for the runtimes sharing the store."""
+        leave a notice (a hash of the caller's key keyed with the store's id, see
+        ``_keys.erasure_key``) for the runtimes sharing the store."""
         ...
 
     async def erasure_notices(self, since: float) -> list[tuple[str, float]]:

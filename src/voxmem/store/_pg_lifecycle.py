@@ -25,7 +25,7 @@ from . import _entities as entities
 from . import _rows as rows
 from . import _sql as sql
 from ._errors import store_errors
-from ._keys import search_key
+from ._keys import erasure_key
 from ._pg_adapt import POSTGRES_ERRORS
 from ._pg_write import set_tenant
 
@@ -231,8 +231,10 @@ class PostgresLifecycle:
                 (self.journal_id, *scope.caller_key))
             await cur.execute(sql.PURGE_ERASURE_NOTICES.postgres,
                               (at - sql.ERASURE_NOTICE_KEPT_S,))
-            await cur.execute(sql.ADD_ERASURE_NOTICE.postgres,
-                              (search_key(*scope.caller_key), at))
+            await cur.execute(sql.STORE_ID.postgres)
+            found = await cur.fetchone()
+            notice = erasure_key(str(found[0]) if found else "", *scope.caller_key)
+            await cur.execute(sql.ADD_ERASURE_NOTICE.postgres, (notice, at))
 
     async def erasure_notices(self, since: float) -> list[tuple[str, float]]:
         return await self._fetch_as(None, sql.ERASURE_NOTICES.postgres, (since,),

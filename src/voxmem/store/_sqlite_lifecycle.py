@@ -15,7 +15,7 @@ from ..models import CallerExport, PolicyRecord, Scope
 from . import _entities as entities
 from . import _rows as rows
 from . import _sql as sql
-from ._keys import search_key
+from ._keys import erasure_key, search_key
 
 __all__ = ["SQLiteLifecycle"]
 
@@ -169,7 +169,9 @@ class SQLiteLifecycle:
             c.execute("DELETE FROM pending_erasures WHERE tenant_id = ? AND project_id = ?"
                       " AND space = ? AND user_id = ?", scope.caller_key)
             c.execute(sql.PURGE_ERASURE_NOTICES.sqlite, (at - sql.ERASURE_NOTICE_KEPT_S,))
-            c.execute(sql.ADD_ERASURE_NOTICE.sqlite, (search_key(*scope.caller_key), at))
+            store_id = str(c.execute(sql.STORE_ID.sqlite).fetchone()[0])
+            c.execute(sql.ADD_ERASURE_NOTICE.sqlite,
+                      (erasure_key(store_id, *scope.caller_key), at))
         await self._write(run)
 
     async def erasure_notices(self, since: float) -> list[tuple[str, float]]:

@@ -155,6 +155,9 @@ _PAGE_HEADERS = {
     "Referrer-Policy": "same-origin",
 }
 
+#: A JSON twin holds callers' words: never to be sniffed into a page that runs them.
+_JSON_HEADERS = {**_NO_STORE, "X-Content-Type-Options": "nosniff"}
+
 Handler = Callable[[Dash, Request, View], Awaitable[Page | Response]]
 
 
@@ -179,7 +182,7 @@ def read_view(dash: Dash, handler: Handler) -> Callable[[Request], Awaitable[Res
             if view.wants_json:
                 body = json.dumps(result.data, ensure_ascii=False, default=str)
                 return Response(body.encode("utf-8"), media_type="application/json",
-                                headers=_NO_STORE)
+                                headers=_JSON_HEADERS)
             return dash.render(request, view, result)
         except VoxmemError as exc:
             return dash.error(request, view, exc)
