@@ -170,7 +170,8 @@ def _start_table(teacher: Teacher, cache: Path) -> tuple[np.ndarray, Any, int | 
 
 def _fit(init: np.ndarray, ids: list[list[int]], targets: np.ndarray, val: int,
          epochs: int, lr: float, batch: int, seed: int,
-         contrastive: float = 0.0) -> tuple[np.ndarray, list[float]]:
+         contrastive: float = 0.0,
+         similarity: float = 0.0) -> tuple[np.ndarray, list[float]]:
     """Gradient descent on the table: mean of rows ~ teacher direction (cosine loss).
 
     ``contrastive`` > 0 adds an in-batch InfoNCE term: a text's pooled rows must be
@@ -178,6 +179,11 @@ def _fit(init: np.ndarray, ids: list[list[int]], targets: np.ndarray, val: int,
     matching alone leaves unrelated texts too similar to each other (the mean of many
     rows drifts toward the table's common direction); retrieval ranks by those
     differences, so the term weighs them directly.
+
+    ``similarity`` > 0 adds a similarity-matching term: the mean squared difference
+    between the batch's pairwise cosines by the table and by the teacher. Retrieval
+    ranks texts by those cosines, and the cosine loss only matches each text's
+    direction on its own, so a small error per text can still reorder a pair.
     """
     import torch
 
@@ -224,6 +230,10 @@ def _fit(init: np.ndarray, ids: list[list[int]], targets: np.ndarray, val: int,
                 logits = unit @ wanted.T / CONTRASTIVE_TEMPERATURE
                 labels = torch.arange(len(rows))
                 loss = loss + contrastive * torch.nn.functional.cross_entropy(logits, labels)
+            if similarity > 0:
+                unit = torch.nn.functional.normalize(pooled, dim=1)
+                gap = unit @ unit.T - wanted @ wanted.T
+                loss = loss + similarity * gap.pow(2).mean()
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -266,7 +276,8 @@ def distill_static(teacher_key: str = "minilm", dims: int = 384, count: int = 60
                    cache_dir: Path | None = None, post: str = "none",
                    cached_only: bool = False, raw_out: Path | None = None,
                    from_raw: Path | None = None, max_texts: int = 0, labelled: int = 0,
-                   contrastive: float = 0.0, long: int = 0, questions: int = 0) -> Result:
+                   contrastive: float = 0.0, long: int = 0, questions: int = 0,
+                   similarity: float = 0.0) -> Result:
     """Build and train the table; returns it with the tokenizer and a build report."""
     import torch
 
@@ -305,7 +316,7 @@ def distill_static(teacher_key: str = "minilm", dims: int = 384, count: int = 60
         trained, history = np.load(from_raw), [float("nan")]
     else:
         trained, history = _fit(init, ids, targets, val, epochs, lr, batch, seed,
-                                contrastive)
+                                contrastive, similarity)
 
     if raw_out is not None:
         np.save(raw_out, trained)
@@ -329,7 +340,9 @@ def distill_static(teacher_key: str = "minilm", dims: int = 384, count: int = 60
                    "seed": seed, "sha256_12": corpus_hash, "held_out": val},
         "training": {"loss": "1 - cosine(mean of rows, teacher embedding)" + (
                          f" + {contrastive} x in-batch InfoNCE (temperature "
-                         f"{CONTRASTIVE_TEMPERATURE})" if contrastive > 0 else ""),
+                         f"{CONTRASTIVE_TEMPERATURE})" if contrastive > 0 else "") + (
+                         f" + {similarity} x in-batch pairwise-cosine MSE"
+                         if similarity > 0 else ""),
                      "optimiser": f"SparseAdam lr {lr}", "batch": batch,
                      "epochs_run": len(history) - 1,
                      "held_out_cosine_by_epoch": [round(h, 4) for h in history]},
@@ -431,6 +444,9 @@ def main(argv: list[str] | None = None) -> int:
                         "(the asker's questions and requests about their own life)")
     parser.add_argument("--contrastive", type=float, default=0.0,
                         help="weight of the in-batch contrastive term (0: cosine only)")
+    parser.add_argument("--similarity", type=float, default=0.0,
+                        help="weight of the in-batch pairwise-similarity matching term "
+                        "(0: cosine only)")
     parser.add_argument("--featurize-only", action="store_true",
                         help="fill the teacher cache for the corpus and stop")
     args = parser.parse_args(argv)
@@ -447,7 +463,8 @@ def main(argv: list[str] | None = None) -> int:
                             cached_only=args.cached_only, raw_out=args.raw_out,
                             from_raw=args.from_raw, max_texts=args.max_texts,
                             labelled=args.labelled, contrastive=args.contrastive,
-                            long=args.long, questions=args.questions)
+                            long=args.long, questions=args.questions,
+                            similarity=args.similarity)
     post = "none" if args.post == "none" else f"{args.dims} dims fitted on {args.post}"
     method = METHOD.format(sif=SIF_COEFFICIENT, texts=result.report["corpus"]["texts"],
                            post=post)
