@@ -34,6 +34,7 @@ from ._rank import (
     expand_neighbours,
     time_mask,
 )
+from ._ranked import distinct
 from ._speakers import speaker_features
 from ._time import TimeHint
 from ._topic import TopicModel, is_list_question
@@ -220,7 +221,9 @@ def base_rows(index: HybridIndex, fused: Sequence[tuple[int, float]],
     # (the dev data has no facts to teach the model otherwise).
     calls = np.where(groups > 0, groups,
                      int(groups.max(initial=0)) + 1 + np.arange(groups.shape[0]))
-    _, slot = np.unique(calls, return_inverse=True)
+    # np.unique's inverse by a sort and a binary search: the same slots at half the
+    # cost (numpy's wrapper and its own sort of the inverse, ~80 against ~40 us here).
+    slot = np.searchsorted(distinct(calls), calls)
     call_top = np.zeros(int(slot.max(initial=-1)) + 1)
     np.maximum.at(call_top, slot, base)
     call_fused = _call_mean(slot, base)

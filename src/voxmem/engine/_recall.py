@@ -344,7 +344,7 @@ def prefer_current(mem: CallerMemory, scored: list[tuple[int, float]],
         found = [index.position_of(item) for item in items if item is not None]
         plan.append((fact_pos, top, [pos for pos in found if pos is not None]))
     if not plan:
-        return sorted(score.items(), key=lambda item: -item[1])
+        return _best_first(score)
     flat = np.fromiter(chain.from_iterable([fact_pos, *turns] for fact_pos, _, turns in plan),
                        dtype=np.int64)
     ok = iter(eligible(flat).tolist())
@@ -357,7 +357,17 @@ def prefer_current(mem: CallerMemory, scored: list[tuple[int, float]],
         for turn_pos, turn_ok in zip(turns, turns_ok, strict=True):
             if turn_ok:
                 score[turn_pos] = max(score.get(turn_pos, 0.0), top * CURRENT_TURN_FACTOR)
-    return sorted(score.items(), key=lambda item: -item[1])
+    return _best_first(score)
+
+
+def _best_first(score: dict[int, float]) -> list[tuple[int, float]]:
+    """``score``'s items by score, best first, ties in insertion order.
+
+    ``sorted(..., key=lambda item: -item[1])`` called a Python function per candidate
+    (~300 of them); a C key with ``reverse`` sorts the same (reversing keeps a sort
+    stable), in about a third of the time.
+    """
+    return sorted(score.items(), key=itemgetter(1), reverse=True)
 
 
 def org_keyword_phase(org: OrgMemory, query: Query, k: int) -> KeywordPhase:
