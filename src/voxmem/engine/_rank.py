@@ -285,12 +285,14 @@ def best_neighbour(positions: IntArray, groups: IntArray, values: F64) -> F64:
     return best_neighbours(positions, groups, (values,))[0]
 
 
-def best_neighbours(positions: IntArray, groups: IntArray,
-                    values: Sequence[F64]) -> list[F64]:
+def best_neighbours(positions: IntArray, groups: IntArray, values: Sequence[F64],
+                    by_pos: IntArray | None = None) -> list[F64]:
     """:func:`best_neighbour` of each of ``values``, the candidates sorted once (the
-    learned fusion reads three: the sort and the adjacency were half their cost)."""
+    learned fusion reads three: the sort and the adjacency were half their cost);
+    ``by_pos``: that stable sort of ``positions``, when the caller has it."""
     n = positions.shape[0]
-    by_pos = np.argsort(positions, kind="stable")
+    if by_pos is None:
+        by_pos = np.argsort(positions, kind="stable")
     p_sorted, g_sorted = positions[by_pos], groups[by_pos]
     adjacent = (p_sorted[1:] == p_sorted[:-1] + 1) & (g_sorted[1:] == g_sorted[:-1])
     in_call = groups > 0
