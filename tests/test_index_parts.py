@@ -281,6 +281,8 @@ def test_columns_answers_outside_the_index_and_stale_masks() -> None:
     assert cols.groups_at(np.array([3], dtype=np.int64)).tolist() == [NO_GROUP]
     assert cols.groups_at(np.zeros(0, dtype=np.int64)).tolist() == []
     assert cols.alive_at(np.array([2, 3], dtype=np.int64)).tolist() == [True, False]
+    assert cols.alive_at(np.array([1, 2], dtype=np.int64)).tolist() == [True, True]
+    assert cols.alive_at(np.array([3], dtype=np.int64)).tolist() == [False]
     assert cols.group_positions([5]).tolist() == [0, 2]
     assert cols.group_positions([5, 6, 5]).tolist() == [0, 1, 2]
     assert cols.group_mask([6], include=False).tolist() == [True, False, True]

@@ -162,6 +162,9 @@ class Columns:
     def alive_at(self, positions: IntArray) -> BoolArray:
         """Whether each of ``positions`` holds a live (not removed) document."""
         with self._lock:
+            if positions.shape[0] and positions.min() >= 0 and positions.max() < self.n:
+                inner: BoolArray = self.alive[positions]  # as in groups_at
+                return inner
             out: BoolArray = np.zeros(positions.shape[0], dtype=np.bool_)
             inside = (positions >= 0) & (positions < self.n)
             out[inside] = self.alive[positions[inside]]
