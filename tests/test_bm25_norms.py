@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import pytest
 
 import voxmem.engine._postings as postings_module
 from tests._bm25_counting import segmented_postings
@@ -38,7 +39,7 @@ def _fresh(p: Postings, terms: list[str], n: int, alive: np.ndarray,
     return got
 
 
-def test_kept_norms_rank_as_computed_ones() -> None:
+def test_kept_norms_rank_as_computed_ones(monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(7)
     words = [f"w{i}" for i in range(60)]
     docs = [list(rng.choice(words, int(rng.integers(2, 40)))) for _ in range(3_000)]
@@ -48,17 +49,13 @@ def test_kept_norms_rank_as_computed_ones() -> None:
     members = np.flatnonzero(rng.random(n) < 0.3)
     queries = [list(rng.choice(words, int(rng.integers(1, 6)))) for _ in range(60)]
     for prune in (True, False):
-        postings_module.PRUNE_MIN_POSTINGS, saved = (0 if prune else 1 << 62,
-                                                     postings_module.PRUNE_MIN_POSTINGS)
-        try:
-            for terms in queries:
-                expected = _fresh(p, terms, n, alive)
-                for _ in range(3):  # the second search keeps the norms, the third uses them
-                    _same(_search(p, terms, n, alive), expected)
-                assert p._norm_cache is not None
-                _same(_search(p, terms, n, alive, members), _fresh(p, terms, n, alive, members))
-        finally:
-            postings_module.PRUNE_MIN_POSTINGS = saved
+        monkeypatch.setattr(postings_module, "PRUNE_MIN_POSTINGS", 0 if prune else 1 << 62)
+        for terms in queries:
+            expected = _fresh(p, terms, n, alive)
+            for _ in range(3):  # the second search keeps the norms, the third uses them
+                _same(_search(p, terms, n, alive), expected)
+            assert p._norm_cache is not None
+            _same(_search(p, terms, n, alive, members), _fresh(p, terms, n, alive, members))
 
 
 def test_a_write_that_keeps_the_average_length_is_not_answered_from_old_norms() -> None:
