@@ -13,7 +13,10 @@ every lane's answers, written as JSON for ``compare``.
     python benchmarks/search_profile.py compare before.json after.json
 
 A directory built before the last call was ended here learns that call during each
-``run``: search it with ``--settings '{"extractor": "off"}'``.
+``run``: search it with ``--settings '{"extractor": "off"}'``. So does a pair of runs on
+a ``--keep`` copy: the start-up relearns a fact there with a fresh id on every run, and
+two runs of the same code then differ in a few permanent answers (the same fact and
+score under another id).
 
 ``run`` works on a copy of ``DIR`` (the engine's start-up upkeep writes to it). The org
 lane's vector graph (HNSW) is rebuilt in parallel for vectors its saved file lacks, so

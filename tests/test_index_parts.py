@@ -276,7 +276,13 @@ def test_columns_answers_outside_the_index_and_stale_masks() -> None:
     cols.extend([1.0, 2.0, 3.0], [5, 6, 5])
     out = cols.groups_at(np.array([0, 1, 3, -1], dtype=np.int64))
     assert out.tolist() == [5, 6, NO_GROUP, NO_GROUP]
+    # Every position inside (one gather), a reserved row past the end alone, none.
+    assert cols.groups_at(np.array([2, 0, 2], dtype=np.int64)).tolist() == [5, 5, 5]
+    assert cols.groups_at(np.array([3], dtype=np.int64)).tolist() == [NO_GROUP]
+    assert cols.groups_at(np.zeros(0, dtype=np.int64)).tolist() == []
     assert cols.alive_at(np.array([2, 3], dtype=np.int64)).tolist() == [True, False]
+    assert cols.alive_at(np.array([1, 2], dtype=np.int64)).tolist() == [True, True]
+    assert cols.alive_at(np.array([3], dtype=np.int64)).tolist() == [False]
     assert cols.group_positions([5]).tolist() == [0, 2]
     assert cols.group_positions([5, 6, 5]).tolist() == [0, 1, 2]
     assert cols.group_mask([6], include=False).tolist() == [True, False, True]

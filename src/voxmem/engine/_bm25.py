@@ -39,7 +39,7 @@ import numpy.typing as npt
 from ._ranked import BoolArray, FloatArray, IntArray, Ranked, distinct, top_of
 
 __all__ = ["BM25_B", "BM25_K1", "SCALE", "TermPostings", "ascending_union", "contributions",
-           "dense_scores", "exhaustive", "factor_bound", "term_bound", "top_k"]
+           "dense_scores", "exhaustive", "factor_bound", "length_norms", "term_bound", "top_k"]
 
 BM25_K1 = 1.2
 BM25_B = 0.75
@@ -98,26 +98,36 @@ def term_bound(idf: float, factor: float) -> float:
     return math.ceil(idf * (BM25_K1 + 1.0) * factor * SCALE * BOUND_MARGIN) + 1.0
 
 
+def length_norms(doc_len: FloatArray, avgdl: float) -> Float64Array:
+    """BM25's length norm ``k1 (1 - b + b dl / avgdl)`` of documents of ``doc_len``
+    (float64, element by element: a position's norm is the same computed alone)."""
+    norm: Float64Array = BM25_K1 * (1.0 - BM25_B + BM25_B * doc_len.astype(np.float64) / avgdl)
+    return norm
+
+
 def contributions(docs: Int32Array, tfs: FloatArray, idf: float, doc_len: FloatArray,
-                  avgdl: float) -> Float64Array:
+                  avgdl: float, norms: Float64Array | None = None) -> Float64Array:
     """One term's BM25 contribution to each of ``docs``, in whole units of ``1 / SCALE``
     (float64). Element by element, so any subset of a term's postings gets the same
-    values."""
+    values. ``norms``: :func:`length_norms` of every position at ``avgdl``, when kept
+    (the same values, gathered instead of computed)."""
     tf = tfs.astype(np.float64)
-    norm = BM25_K1 * (1.0 - BM25_B + BM25_B * doc_len[docs].astype(np.float64) / avgdl)
+    norm = norms[docs] if norms is not None else length_norms(doc_len[docs], avgdl)
     out: Float64Array = np.rint(tf * (idf * (BM25_K1 + 1.0) * SCALE) / (tf + norm))
     return out
 
 
 def top_k(terms: list[TermPostings], k: int, ok: BoolArray, doc_len: FloatArray,
-          avgdl: float, scratch: Float64Array, bounds: bool) -> Ranked:
+          avgdl: float, scratch: Float64Array, bounds: bool,
+          norms: Float64Array | None = None) -> Ranked:
     """Top ``k`` of the positions ``ok`` allows, by BM25 over ``terms``.
 
     ``scratch``: zeros over every position, left zero on return. ``bounds``: each term's
-    :attr:`TermPostings.bound` is set, so the search may prune.
+    :attr:`TermPostings.bound` is set, so the search may prune. ``norms``: see
+    :func:`contributions`.
     """
     if not bounds or len(terms) < 2 or k <= 0:
-        return exhaustive(terms, k, ok, doc_len, avgdl, scratch)
+        return exhaustive(terms, k, ok, doc_len, avgdl, scratch, norms)
     order = sorted(range(len(terms)), key=lambda i: terms[i].bound, reverse=True)
     every = bool(ok.all())  # no removed or filtered-out position: skip the checks
     partial = scratch
@@ -137,7 +147,7 @@ def top_k(terms: list[TermPostings], k: int, ok: BoolArray, doc_len: FloatArray,
             for docs, tfs in term.parts:
                 # A term lists each document once, so fancy-index accumulation is exact.
                 sums = partial[docs]
-                sums += contributions(docs, tfs, term.idf, doc_len, avgdl)
+                sums += contributions(docs, tfs, term.idf, doc_len, avgdl, norms)
                 partial[docs] = sums
                 gathered.append(docs)
                 found.append(sums if every else sums[ok[docs]])
@@ -164,13 +174,13 @@ def top_k(terms: list[TermPostings], k: int, ok: BoolArray, doc_len: FloatArray,
                     partial[candidates] = scores
                 for docs, tfs in term.parts:
                     sums = partial[docs]
-                    sums += contributions(docs, tfs, term.idf, doc_len, avgdl)
+                    sums += contributions(docs, tfs, term.idf, doc_len, avgdl, norms)
                     partial[docs] = sums
                     gathered.append(docs)
                 scores = partial[candidates]
                 synced = True
             else:
-                _add_at(scores, candidates, term, doc_len, avgdl)
+                _add_at(scores, candidates, term, doc_len, avgdl, norms)
                 synced = False
             rest -= term.bound
             # The candidates' sums so far are lower bounds too: a higher threshold
@@ -183,13 +193,14 @@ def top_k(terms: list[TermPostings], k: int, ok: BoolArray, doc_len: FloatArray,
 
 
 def exhaustive(terms: list[TermPostings], k: int, ok: BoolArray, doc_len: FloatArray,
-               avgdl: float, scratch: Float64Array) -> Ranked:
+               avgdl: float, scratch: Float64Array,
+               norms: Float64Array | None = None) -> Ranked:
     """Top ``k`` by scoring every posting (what the pruned search must equal)."""
     if len(terms) == 1:
         # One term lists each document once: its contributions are the scores.
         (term,) = terms
         listed = np.concatenate([d for d, _ in term.parts]).astype(np.int64)
-        units = np.concatenate([contributions(d, t, term.idf, doc_len, avgdl)
+        units = np.concatenate([contributions(d, t, term.idf, doc_len, avgdl, norms)
                                 for d, t in term.parts])
         keep = ok[listed]
         return _ranked(listed[keep], units[keep], k)
@@ -197,7 +208,7 @@ def exhaustive(terms: list[TermPostings], k: int, ok: BoolArray, doc_len: FloatA
     try:
         for term in terms:
             for docs, tfs in term.parts:
-                scratch[docs] += contributions(docs, tfs, term.idf, doc_len, avgdl)
+                scratch[docs] += contributions(docs, tfs, term.idf, doc_len, avgdl, norms)
         candidates = ascending_union(touched, scratch.shape[0])
         candidates = candidates[ok[candidates]]
         scores = scratch[candidates]
@@ -208,18 +219,18 @@ def exhaustive(terms: list[TermPostings], k: int, ok: BoolArray, doc_len: FloatA
 
 
 def dense_scores(terms: list[TermPostings], n: int, doc_len: FloatArray,
-                 avgdl: float) -> FloatArray:
+                 avgdl: float, norms: Float64Array | None = None) -> FloatArray:
     """Every position's BM25 score (0 where no term matches)."""
     scores = np.zeros(n, dtype=np.float64)
     for term in terms:
         for docs, tfs in term.parts:
-            scores[docs] += contributions(docs, tfs, term.idf, doc_len, avgdl)
+            scores[docs] += contributions(docs, tfs, term.idf, doc_len, avgdl, norms)
     out: FloatArray = (scores / SCALE).astype(np.float32)
     return out
 
 
 def _add_at(scores: Float64Array, candidates: IntArray, term: TermPostings,
-            doc_len: FloatArray, avgdl: float) -> None:
+            doc_len: FloatArray, avgdl: float, norms: Float64Array | None) -> None:
     """Add ``term``'s contributions to the ``candidates`` (ascending) it lists."""
     for docs, tfs in term.parts:
         if not docs.shape[0] or not candidates.shape[0]:
@@ -228,7 +239,7 @@ def _add_at(scores: Float64Array, candidates: IntArray, term: TermPostings,
         np.minimum(at, docs.shape[0] - 1, out=at)
         hit = docs[at] == candidates
         at = at[hit]
-        scores[hit] += contributions(docs[at], tfs[at], term.idf, doc_len, avgdl)
+        scores[hit] += contributions(docs[at], tfs[at], term.idf, doc_len, avgdl, norms)
 
 
 def _ranked(candidates: IntArray, units: Float64Array, k: int) -> Ranked:

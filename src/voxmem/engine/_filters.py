@@ -149,6 +149,11 @@ class Columns:
     def groups_at(self, positions: IntArray) -> IntArray:
         """The group of each of ``positions`` (positions past the end get ``NO_GROUP``)."""
         with self._lock:
+            if positions.shape[0] and positions.min() >= 0 and positions.max() < self.n:
+                # Every position inside (a search's candidates): one gather, half the
+                # cost of filling and masking (~20 us, several times a search).
+                inner: IntArray = self.group[positions]
+                return inner
             out: IntArray = np.full(positions.shape[0], NO_GROUP, dtype=np.int64)
             inside = (positions >= 0) & (positions < self.n)
             out[inside] = self.group[positions[inside]]
@@ -157,6 +162,9 @@ class Columns:
     def alive_at(self, positions: IntArray) -> BoolArray:
         """Whether each of ``positions`` holds a live (not removed) document."""
         with self._lock:
+            if positions.shape[0] and positions.min() >= 0 and positions.max() < self.n:
+                inner: BoolArray = self.alive[positions]  # as in groups_at
+                return inner
             out: BoolArray = np.zeros(positions.shape[0], dtype=np.bool_)
             inside = (positions >= 0) & (positions < self.n)
             out[inside] = self.alive[positions[inside]]

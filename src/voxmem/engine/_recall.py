@@ -344,7 +344,7 @@ def prefer_current(mem: CallerMemory, scored: list[tuple[int, float]],
         found = [index.position_of(item) for item in items if item is not None]
         plan.append((fact_pos, top, [pos for pos in found if pos is not None]))
     if not plan:
-        return sorted(score.items(), key=lambda item: -item[1])
+        return _best_first(score)
     flat = np.fromiter(chain.from_iterable([fact_pos, *turns] for fact_pos, _, turns in plan),
                        dtype=np.int64)
     ok = iter(eligible(flat).tolist())
@@ -357,7 +357,17 @@ def prefer_current(mem: CallerMemory, scored: list[tuple[int, float]],
         for turn_pos, turn_ok in zip(turns, turns_ok, strict=True):
             if turn_ok:
                 score[turn_pos] = max(score.get(turn_pos, 0.0), top * CURRENT_TURN_FACTOR)
-    return sorted(score.items(), key=lambda item: -item[1])
+    return _best_first(score)
+
+
+def _best_first(score: dict[int, float]) -> list[tuple[int, float]]:
+    """``score``'s items by score, best first, ties in insertion order.
+
+    ``sorted(..., key=lambda item: -item[1])`` called a Python function per candidate
+    (~300 of them); a C key with ``reverse`` sorts the same (reversing keeps a sort
+    stable), in about a third of the time.
+    """
+    return sorted(score.items(), key=itemgetter(1), reverse=True)
 
 
 def org_keyword_phase(org: OrgMemory, query: Query, k: int) -> KeywordPhase:
@@ -389,9 +399,24 @@ def search_org_lane(
     else:
         keyword = (words.keyword[0] if words is not None
                    else org.index.search(query.terms, None, _depth(k), None)[0])
-    fused = fuse(org.index, keyword, dense, k, query.now,
-                 dataclasses.replace(params, recency_weight=0.0))
+    fused = fuse(org.index, keyword, dense, k, query.now, _without_recency(params))
     return [doc_hit("org", org.index.id_at(p), org.index.payload_at(p), s) for p, s in fused]
+
+
+#: The last (params, the same without recency) pair :func:`_without_recency` made.
+_no_recency: tuple[RankParams, RankParams] | None = None
+
+
+def _without_recency(params: RankParams) -> RankParams:
+    """``params`` with ``recency_weight`` 0 (the org lane's ranking), kept for the
+    engine's one ``params``: ``dataclasses.replace`` cost ~10 us a search."""
+    global _no_recency
+    last = _no_recency
+    if last is not None and last[0] is params:
+        return last[1]
+    plain = dataclasses.replace(params, recency_weight=0.0)
+    _no_recency = (params, plain)
+    return plain
 
 
 def top_facts(mem: CallerMemory, k: int) -> list[dict[str, Any]]:
