@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import inspect
+import json
 import re
 import subprocess
 import sys
@@ -98,12 +99,14 @@ ALL_BLOCKS = [b for doc in USER_DOCS for b in python_blocks(doc)]
 
 
 def compiled(block: Block) -> types.CodeType:
-    return compile(block.code, str(block), "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    code: types.CodeType = compile(block.code, str(block), "exec",
+                                   flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    return code
 
 
 async def run_block(block: Block, namespace: dict[str, Any]) -> None:
     """Run ``block`` as pasted into an async REPL (top-level ``await`` allowed)."""
-    result = eval(compiled(block), namespace)  # noqa: S307 - our own docs
+    result = eval(compiled(block), namespace)
     if inspect.iscoroutine(result):
         await result
 
@@ -119,7 +122,7 @@ def test_every_python_block_compiles_and_its_imports_resolve(block: Block) -> No
             pytest.importorskip(root)
         if root.startswith(("memoair_voice", "memoair_livekit")):  # the "before" lines
             continue
-        exec(compile(ast.Module(body=[node], type_ignores=[]), str(block), "exec"), {})  # noqa: S102
+        exec(compile(ast.Module(body=[node], type_ignores=[]), str(block), "exec"), {})
 
 
 @pytest.fixture
@@ -178,3 +181,138 @@ async def test_memories_callers_and_runtime_docs_run_against_the_runtime(
         await run_block(unlink, namespace)
     finally:
         await client.aclose()
+
+
+def doc_session_class(llm_: Any, sessions: list[Any]) -> type:
+    """``AgentSession`` as a doc's code builds it, run in-process: the doc's STT / LLM /
+    TTS names are LiveKit Inference models (a LiveKit server and keys), so the session
+    gets the scripted LLM instead, and ``start(room=...)`` runs without a room."""
+    from livekit.agents import AgentSession
+
+    class DocSession(AgentSession):  # type: ignore[type-arg]
+        def __init__(self, **_models: Any) -> None:
+            super().__init__(llm=llm_)
+            sessions.append(self)
+
+        async def start(self, agent: Any, *, room: Any = None, **kwargs: Any) -> Any:
+            return await super().start(agent, **kwargs)
+
+    return DocSession
+
+
+def fake_job(proc: Any, metadata: dict[str, str]) -> Any:
+    room = types.SimpleNamespace(local_participant=None, remote_participants={})
+    return types.SimpleNamespace(proc=proc, room=room,
+                                 job=types.SimpleNamespace(metadata=json.dumps(metadata)))
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/livekit.md"])
+async def test_the_livekit_setup_serves_two_calls_of_one_caller(
+        doc: str, runtime_env: Path) -> None:
+    pytest.importorskip("livekit.agents")
+    from livekit.agents import llm
+
+    from tests.livekit_fakes import ScriptedLLM
+    from voxmem.integrations.livekit import MEMORY_MESSAGE_ID, MemoryAgent
+
+    (setup,) = blocks_of(doc, "import os\nfrom typing import Any\n\nfrom livekit.agents")
+    namespace: dict[str, Any] = {"__name__": "doc_block"}  # not __main__: no cli.run_app
+    await run_block(setup, namespace)
+    fake, sessions = ScriptedLLM(), list[Any]()
+    namespace["AgentSession"] = doc_session_class(fake, sessions)
+    proc = types.SimpleNamespace(userdata={})
+    namespace["prewarm"](proc)
+    caller = {"user_id": "+14155550123", "name": "Dana"}
+    for words in ("My dog is called Rex.", "What's my dog called again?"):
+        await namespace["entrypoint"](fake_job(proc, caller))
+        session = sessions[-1]
+        assert isinstance(session.current_agent, MemoryAgent)
+        await session.run(user_input=words)
+        await session.aclose()
+        memory = session.current_agent.memory
+        assert memory is not None and await memory.wait_closed(10)
+        await proc.userdata["voxmem"].flush(learning=True)
+    memory_message = fake.requests[-1].get_by_id(MEMORY_MESSAGE_ID)
+    assert isinstance(memory_message, llm.ChatMessage)
+    assert "Rex" in (memory_message.text_content or "")
+    await proc.userdata["voxmem"].aclose()
+
+
+async def test_the_livekit_own_agent_class_blocks_run(runtime_env: Path) -> None:
+    pytest.importorskip("livekit.agents")
+    from livekit.agents import Agent, AgentSession, llm
+
+    from tests.livekit_fakes import ScriptedLLM
+    from voxmem import VoiceClient
+    from voxmem.integrations.livekit import MEMORY_MESSAGE_ID, CallMemory, attach_memory
+
+    class CompanyAgent(Agent):
+        """A team's own agent class, as the doc assumes one."""
+
+        def __init__(self, *, brand: str, tools: list[Any] | None = None) -> None:
+            super().__init__(instructions=f"You are the front desk of {brand}.",
+                             tools=tools or [])
+
+    client = VoiceClient(project_id="acme-support", agent_id="front-desk")
+    caller = {"id": "+14155550123", "name": "Dana"}
+    mixin, by_hand = blocks_of("docs/livekit.md",
+                               "from voxmem.integrations.livekit import MemoryMixin",
+                               "from livekit.agents import Agent\nfrom voxmem")
+    fake, sessions = ScriptedLLM(), list[Any]()
+    for block, words in ((mixin, "My dog is called Rex."), (by_hand, "Who is my dog?")):
+        session: AgentSession[Any] = doc_session_class(fake, sessions)()
+        namespace: dict[str, Any] = {"CompanyAgent": CompanyAgent, "session": session,
+                                     "client": client, "caller": caller,
+                                     "ctx": types.SimpleNamespace(room=None)}
+        await run_block(block, namespace)
+        if CallMemory.of(session) is None:  # the by-hand block only defines the class
+            await attach_memory(session, client=client, user=caller)
+            await session.start(namespace["FrontDesk"](brand="Acme"))
+        await session.run(user_input=words)
+        memory = CallMemory.of(session)
+        await session.aclose()
+        assert memory is not None and await memory.wait_closed(10)
+        await client.flush(learning=True)
+    request = next(r for r in fake.requests if r.messages()[-1].text_content == "Who is my dog?")
+    memory_message = request.get_by_id(MEMORY_MESSAGE_ID)
+    assert isinstance(memory_message, llm.ChatMessage)
+    assert "Rex" in (memory_message.text_content or "")
+    await client.aclose()
+
+
+def pipecat_parts() -> dict[str, Any]:
+    """Stand-ins for a bot's transport and services: processors that pass frames on."""
+    from pipecat.processors.frame_processor import FrameProcessor
+
+    from tests.pipecat_fakes import ScriptedLLM
+
+    transport = types.SimpleNamespace(input=FrameProcessor, output=FrameProcessor)
+    return {"transport": transport, "stt": FrameProcessor(), "tts": FrameProcessor(),
+            "llm": ScriptedLLM(), "runner_args": {"dialin_settings": {"From": "+14155550123"}}}
+
+
+async def test_the_pipecat_blocks_build_their_pipeline(runtime_env: Path) -> None:
+    pytest.importorskip("pipecat")
+    from pipecat.pipeline.pipeline import Pipeline
+
+    from voxmem import VoiceClient
+    from voxmem.integrations.pipecat import MemoryProcessor
+
+    (readme,) = blocks_of("README.md", "from pipecat.pipeline.pipeline import Pipeline")
+    namespace = pipecat_parts()
+    await run_block(readme, namespace)
+    assert isinstance(namespace["pipeline"], Pipeline)
+    assert namespace["memory"].identity.user_id == "+14155550123"
+
+    setup, tools = blocks_of("docs/pipecat.md", "from pipecat.pipeline.pipeline import Pipeline",
+                             "from pipecat.adapters.llm.schemas.tools_schema import")
+    namespace = pipecat_parts()
+    await run_block(setup, namespace)
+    await namespace["bot"](namespace["runner_args"])  # the doc's bot builds its pipeline
+    client = VoiceClient(project_id="support", agent_id="bot")
+    namespace.update(memory=MemoryProcessor(client=client, user={"id": "+14155550123"}),
+                     messages=[{"role": "system", "content": "You are Ava."}])
+    await run_block(tools, namespace)
+    names = {tool.name for tool in namespace["context"].tools.standard_tools}
+    assert {"remember_detail", "search_memories"} <= names
+    await client.aclose()
