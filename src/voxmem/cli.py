@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from ._cli_help import add_help
 from ._cli_index import add_index_parser
 from ._config import Settings, mask_secrets, settings_table
 from ._exceptions import VoxmemError
@@ -436,6 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
             action.add_argument("-o", "--output", help="file to write (default: stdout)")
     add_index_parser(sub, _settings)
     _add_callers_parser(sub, with_data_dir)
+    add_help(parser)
     return parser
 
 
