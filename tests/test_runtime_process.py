@@ -368,7 +368,9 @@ def test_remote_runtime_url_with_token(data_dir: Path) -> None:
             found_text = remote.search_memory("hello", user=USER, timeout_ms=30_000).contextText
             assert "remote hello" in found_text
         with VoiceClientSync(project_id="proj", agent_id="agent", runtime_url=found.url,
-                             api_key="wrong") as wrong, pytest.raises(Unauthorized):
+                             api_key="wrong") as wrong, pytest.raises(
+                Unauthorized, match=r"refused this client's token; pass the one in "
+                                    r"runtime.token .* as api_key="):
             wrong.list_indexes()
         with pytest.raises(Unauthorized):
             VoiceClient(project_id="proj", agent_id="agent", runtime_url=found.url)

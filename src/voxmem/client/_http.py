@@ -116,6 +116,13 @@ class RuntimeTransport:
                 # A restarted local runtime has a new token: rediscover once.
                 self._forget(endpoint)
                 continue
+            if status == 401:
+                # The runtime's own message speaks HTTP (a Bearer header); this client's
+                # user set a token through api_key= or the environment.
+                raise Unauthorized(
+                    f"{call.op}: the runtime at {endpoint.url} refused this client's token; "
+                    "pass the one in runtime.token of that runtime's data directory as "
+                    "api_key=... (or VOXMEM_RUNTIME_TOKEN)", details={"field": "api_key"})
             return ClientCore.parse_http(status, content)
         raise AssertionError("unreachable")  # pragma: no cover
 
