@@ -136,14 +136,17 @@ async def test_readme_quickstart_runs_against_the_runtime(
     quickstart, session = blocks_of("README.md", "from voxmem import VoiceClient",
                                     "async with client.session(")
     namespace: dict[str, Any] = {}
-    await run_block(quickstart, namespace)
-    assert isinstance(namespace["system_message"], str)
-    assert "degraded" in capsys.readouterr().out  # the printed trace
-    # The next block goes on with the same client, as a reader pasting both would.
-    await run_block(session, namespace)
-    assert "vegetarian" in capsys.readouterr().out.lower()
-    assert (runtime_env / "runtime.json").exists()  # the client started the runtime
-    await namespace["client"].aclose()
+    try:
+        await run_block(quickstart, namespace)
+        assert isinstance(namespace["system_message"], str)
+        assert "degraded" in capsys.readouterr().out  # the printed trace
+        # The next block goes on with the same client, as a reader pasting both would.
+        await run_block(session, namespace)
+        assert "vegetarian" in capsys.readouterr().out.lower()
+        assert (runtime_env / "runtime.json").exists()  # the client started the runtime
+    finally:
+        if "client" in namespace:
+            await namespace["client"].aclose()
 
 
 async def test_memories_callers_and_runtime_docs_run_against_the_runtime(
@@ -223,19 +226,21 @@ async def test_the_livekit_setup_serves_two_calls_of_one_caller(
     proc = types.SimpleNamespace(userdata={})
     namespace["prewarm"](proc)
     caller = {"user_id": "+14155550123", "name": "Dana"}
-    for words in ("My dog is called Rex.", "What's my dog called again?"):
-        await namespace["entrypoint"](fake_job(proc, caller))
-        session = sessions[-1]
-        assert isinstance(session.current_agent, MemoryAgent)
-        await session.run(user_input=words)
-        await session.aclose()
-        memory = session.current_agent.memory
-        assert memory is not None and await memory.wait_closed(10)
-        await proc.userdata["voxmem"].flush(learning=True)
+    try:
+        for words in ("My dog is called Rex.", "What's my dog called again?"):
+            await namespace["entrypoint"](fake_job(proc, caller))
+            session = sessions[-1]
+            assert isinstance(session.current_agent, MemoryAgent)
+            await session.run(user_input=words)
+            await session.aclose()
+            memory = session.current_agent.memory
+            assert memory is not None and await memory.wait_closed(10)
+            await proc.userdata["voxmem"].flush(learning=True)
+    finally:
+        await proc.userdata["voxmem"].aclose()
     memory_message = fake.requests[-1].get_by_id(MEMORY_MESSAGE_ID)
     assert isinstance(memory_message, llm.ChatMessage)
     assert "Rex" in (memory_message.text_content or "")
-    await proc.userdata["voxmem"].aclose()
 
 
 async def test_the_livekit_own_agent_class_blocks_run(runtime_env: Path) -> None:
@@ -259,25 +264,27 @@ async def test_the_livekit_own_agent_class_blocks_run(runtime_env: Path) -> None
                                "from voxmem.integrations.livekit import MemoryMixin",
                                "from livekit.agents import Agent\nfrom voxmem")
     fake, sessions = ScriptedLLM(), list[Any]()
-    for block, words in ((mixin, "My dog is called Rex."), (by_hand, "Who is my dog?")):
-        session: AgentSession[Any] = doc_session_class(fake, sessions)()
-        namespace: dict[str, Any] = {"CompanyAgent": CompanyAgent, "session": session,
-                                     "client": client, "caller": caller,
-                                     "ctx": types.SimpleNamespace(room=None)}
-        await run_block(block, namespace)
-        if CallMemory.of(session) is None:  # the by-hand block only defines the class
-            await attach_memory(session, client=client, user=caller)
-            await session.start(namespace["FrontDesk"](brand="Acme"))
-        await session.run(user_input=words)
-        memory = CallMemory.of(session)
-        await session.aclose()
-        assert memory is not None and await memory.wait_closed(10)
-        await client.flush(learning=True)
+    try:
+        for block, words in ((mixin, "My dog is called Rex."), (by_hand, "Who is my dog?")):
+            session: AgentSession[Any] = doc_session_class(fake, sessions)()
+            namespace: dict[str, Any] = {"CompanyAgent": CompanyAgent, "session": session,
+                                         "client": client, "caller": caller,
+                                         "ctx": types.SimpleNamespace(room=None)}
+            await run_block(block, namespace)
+            if CallMemory.of(session) is None:  # the by-hand block only defines the class
+                await attach_memory(session, client=client, user=caller)
+                await session.start(namespace["FrontDesk"](brand="Acme"))
+            await session.run(user_input=words)
+            memory = CallMemory.of(session)
+            await session.aclose()
+            assert memory is not None and await memory.wait_closed(10)
+            await client.flush(learning=True)
+    finally:
+        await client.aclose()
     request = next(r for r in fake.requests if r.messages()[-1].text_content == "Who is my dog?")
     memory_message = request.get_by_id(MEMORY_MESSAGE_ID)
     assert isinstance(memory_message, llm.ChatMessage)
     assert "Rex" in (memory_message.text_content or "")
-    await client.aclose()
 
 
 def pipecat_parts() -> dict[str, Any]:
@@ -310,9 +317,11 @@ async def test_the_pipecat_blocks_build_their_pipeline(runtime_env: Path) -> Non
     await run_block(setup, namespace)
     await namespace["bot"](namespace["runner_args"])  # the doc's bot builds its pipeline
     client = VoiceClient(project_id="support", agent_id="bot")
-    namespace.update(memory=MemoryProcessor(client=client, user={"id": "+14155550123"}),
-                     messages=[{"role": "system", "content": "You are Ava."}])
-    await run_block(tools, namespace)
+    try:
+        namespace.update(memory=MemoryProcessor(client=client, user={"id": "+14155550123"}),
+                         messages=[{"role": "system", "content": "You are Ava."}])
+        await run_block(tools, namespace)
+    finally:
+        await client.aclose()
     names = {tool.name for tool in namespace["context"].tools.standard_tools}
     assert {"remember_detail", "search_memories"} <= names
-    await client.aclose()
