@@ -9,7 +9,17 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["EXAMPLES", "add_help"]
+__all__ = ["EXAMPLES", "add_help", "demo_next"]
+
+def demo_next(project_id: str, caller_id: str) -> str:
+    """What the demo prints last: where a new user goes from there."""
+    return ("\nNext:\n"
+            "  your code: README.md's Quickstart (VoiceClient: preload, search_memory, "
+            "save_response)\n"
+            "  a voice agent: examples/livekit_agent.py (LiveKit), "
+            "examples/pipecat_agent.py (Pipecat)\n"
+            f"  what the demo stored: voxmem memories list --project {project_id} "
+            f"--user {caller_id}")
 
 #: One example per command, keyed by the words after ``voxmem``: what a new user would
 #: type first. Each one parses (the test runs it through the parser).

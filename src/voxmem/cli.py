@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from ._cli_help import add_help
+from ._cli_help import add_help, demo_next
 from ._cli_index import add_index_parser
 from ._config import Settings, mask_secrets, settings_table
 from ._exceptions import VoxmemError
@@ -223,6 +223,7 @@ async def _demo(args: argparse.Namespace) -> int:
             print("\ntrace:", json.dumps(result.trace))
         if not args.embedded:
             print("\nThe runtime keeps running for other processes; `voxmem stop` stops it.")
+        print(demo_next("voxmem-demo", caller["id"]))
         return 0 if result.contextText else 1
     finally:
         await client.aclose()
