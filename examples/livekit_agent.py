@@ -148,8 +148,25 @@ async def seed() -> None:
         await client.aclose()
 
 
+#: What LiveKit's commands that serve calls need; without them LiveKit fails with a
+#: traceback (and exit status 0) after it has started.
+LIVEKIT_VARIABLES = ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
+
+
+def missing_livekit_variables(argv: list[str]) -> str | None:
+    """A one-line reason this command cannot run, or ``None``."""
+    missing = [name for name in LIVEKIT_VARIABLES if not os.environ.get(name)]
+    if argv[1:2] in (["console"], ["dev"], ["start"], ["connect"]) and missing:
+        return (f"{argv[1]} needs {', '.join(missing)} (your LiveKit server or LiveKit "
+                "Cloud project; the speech and language models go through LiveKit "
+                "Inference). The memory needs none: try `seed` first.")
+    return None
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["seed"]:
         asyncio.run(seed())
+    elif (reason := missing_livekit_variables(sys.argv)) is not None:
+        sys.exit(reason)
     else:
         cli.run_app(server)

@@ -21,6 +21,7 @@ Same environment as examples/livekit_agent.py.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -100,4 +101,10 @@ async def entrypoint(ctx: JobContext) -> None:
 
 
 if __name__ == "__main__":
+    # Without a LiveKit server's URL and keys LiveKit fails with a traceback once started.
+    missing = [name for name in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
+               if not os.environ.get(name)]
+    if sys.argv[1:2] in (["console"], ["dev"], ["start"], ["connect"]) and missing:
+        sys.exit(f"{sys.argv[1]} needs {', '.join(missing)} (your LiveKit server or LiveKit "
+                 "Cloud project; the models go through LiveKit Inference)")
     cli.run_app(server)

@@ -96,7 +96,7 @@ async def bot(runner_args: Any) -> None:
     # Pipecat 1.x detects speech in the user aggregator, not in the transport.
     _context, aggregators, memory = memory_for_call(
         client, runner_args, user_params=LLMUserAggregatorParams(vad_analyzer=SileroVADAnalyzer()))
-    key = os.environ["OPENAI_API_KEY"]
+    key = os.environ["OPENAI_API_KEY"]  # checked before the runner starts
     pipeline = Pipeline([
         transport.input(),
         OpenAISTTService(api_key=key),
@@ -129,9 +129,28 @@ async def seed() -> None:
         await client.aclose()
 
 
+def cannot_serve() -> str | None:
+    """A one-line reason the bot cannot serve calls here, or ``None``.
+
+    Without the key every call would fail with a traceback once a client connects;
+    without the runner's extras the runner's import fails with one.
+    """
+    if not os.environ.get("OPENAI_API_KEY"):
+        return ("the bot's speech and language models are OpenAI's: set OPENAI_API_KEY "
+                "(the memory needs no key: try --seed first)")
+    try:
+        import pipecat.runner.run  # noqa: F401
+    except ImportError as exc:
+        return (f"Pipecat's development runner is not installed ({exc}): pip install "
+                "'pipecat-ai[openai,webrtc,runner]'")
+    return None
+
+
 if __name__ == "__main__":
     if "--seed" in sys.argv:
         asyncio.run(seed())
+    elif (reason := cannot_serve()) is not None:
+        sys.exit(reason)
     else:
         from pipecat.runner.run import main
 

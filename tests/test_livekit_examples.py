@@ -7,6 +7,8 @@ is the examples' own code: the seed step and the agent classes with a scripted L
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -133,3 +135,18 @@ async def test_front_desk_remembers_and_hands_off_to_billing(tmp_path: Path) -> 
     assert isinstance(billing_memory, llm.ChatMessage)
     assert "Rex" in (billing_memory.text_content or "")
     await client.aclose()
+
+
+@pytest.mark.parametrize("example", ["livekit_agent", "livekit_plain_agent"])
+def test_serving_without_a_livekit_server_says_what_is_missing(example: str,
+                                                                tmp_path: Path) -> None:
+    """LiveKit itself failed with a traceback, and exit status 0, once it had started."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEKIT_")}
+    env.update(VOXMEM_DATA_DIR=str(tmp_path / "vm"), VOXMEM_EMBEDDER="hashing",
+               LIVEKIT_URL="ws://127.0.0.1:7880")
+    out = subprocess.run([sys.executable, str(EXAMPLES / f"{example}.py"), "dev"], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines()[-1].startswith(
+        "dev needs LIVEKIT_API_KEY, LIVEKIT_API_SECRET (your LiveKit server")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -61,3 +63,16 @@ async def test_a_dial_in_caller_is_remembered_on_the_next_call(
     await client.aclose()
     recall = [m["content"] for m in messages if m["role"] == "system"][-1]
     assert "back door" in recall
+
+
+def test_serving_without_an_openai_key_says_so(tmp_path: Path) -> None:
+    """Every call failed with a KeyError traceback once a client connected."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
+    env.update(VOXMEM_DATA_DIR=str(tmp_path / "vm"), VOXMEM_EMBEDDER="hashing")
+    out = subprocess.run([sys.executable, str(EXAMPLES / "pipecat_agent.py")], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines()[-1] == (
+        "the bot's speech and language models are OpenAI's: set OPENAI_API_KEY (the memory "
+        "needs no key: try --seed first)")

@@ -19,7 +19,7 @@ from voxmem import VoiceClient, VoxmemError
 from ._runtime import runtime_data_dir
 
 pytestmark = pytest.mark.slow
-PORTS = (18800, 18849)  # away from the default range and the other process tests'
+PORTS = (18900, 18949)  # away from the default range and the other process tests'
 USER = {"id": "caller-burst"}
 
 

@@ -368,7 +368,9 @@ def test_remote_runtime_url_with_token(data_dir: Path) -> None:
             found_text = remote.search_memory("hello", user=USER, timeout_ms=30_000).contextText
             assert "remote hello" in found_text
         with VoiceClientSync(project_id="proj", agent_id="agent", runtime_url=found.url,
-                             api_key="wrong") as wrong, pytest.raises(Unauthorized):
+                             api_key="wrong") as wrong, pytest.raises(
+                Unauthorized, match=r"refused this client's token; pass the one in "
+                                    r"runtime.token .* as api_key="):
             wrong.list_indexes()
         with pytest.raises(Unauthorized):
             VoiceClient(project_id="proj", agent_id="agent", runtime_url=found.url)
@@ -419,6 +421,13 @@ def test_cli_demo_status_and_stop(data_dir: Path) -> None:
     second_call = demo.stdout.split("call 2 — search_memory")[1]
     assert "ticket 8842" in second_call and "before 9am" in second_call
     assert '"degraded": false' in second_call
+    # It ends with where to go next; the command it gives shows what it stored.
+    assert "README.md's Quickstart" in demo.stdout
+    shown = demo.stdout.rsplit("what the demo stored: ", 1)[1].split()
+    assert shown[:3] == ["voxmem", "memories", "list"]
+    listed = subprocess.run([sys.executable, "-m", *shown], capture_output=True, text=True,
+                            timeout=60)
+    assert "Ticket number is 8842" in listed.stdout, listed.stderr
     status = subprocess.run([sys.executable, "-m", "voxmem", "status", "--json"],
                             capture_output=True, text=True, timeout=30)
     assert status.returncode == 0

@@ -8,7 +8,6 @@ environment is read when :meth:`Settings.from_env` is called, never at import ti
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import enum
 import logging
 import os
@@ -17,16 +16,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final, Literal, get_args
 
+from ._config_names import warn_unknown_variables
 from ._exceptions import BadRequest
 
 __all__ = ["ENV_PREFIX", "UNSET", "SecretMaskingFilter", "Settings", "Unset", "default_data_dir",
            "mask_secrets", "setting_default", "settings_table"]
 
 ENV_PREFIX = "VOXMEM_"
-#: Variables under the prefix that voxmem reads elsewhere (not settings).
-_OTHER_VARIABLES = frozenset({"VOXMEM_EMBEDDED"})
-_log = logging.getLogger("voxmem.config")
-_warned: set[str] = set()
 
 
 class _UnsetType(enum.Enum):
@@ -230,7 +226,7 @@ class Settings:
     ) -> Settings:
         """Defaults, then ``VOXMEM_<NAME>`` variables, then ``overrides``."""
         env = os.environ if environ is None else environ
-        _warn_misspelt(env)
+        warn_unknown_variables(env, ENV_PREFIX, _FIELD_NAMES)
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             raw = env.get(ENV_PREFIX + f.name.upper())
@@ -364,19 +360,6 @@ def _range(settings: Settings, name: str, low: float, high: float,
             else f"must be within {low}..{high}")
 
 
-def _warn_misspelt(env: Mapping[str, str]) -> None:
-    """Warn (once per name) about a variable that is not a setting but nearly spells one:
-    ``VOXMEM_STORE_ULR`` would otherwise fall back to the default store without a word."""
-    for key in env:
-        if (not key.startswith(ENV_PREFIX) or key in _warned or key in _OTHER_VARIABLES
-                or key[len(ENV_PREFIX):].lower() in _FIELD_NAMES):
-            continue
-        close = difflib.get_close_matches(key[len(ENV_PREFIX):].lower(), _FIELD_NAMES, n=1,
-                                          cutoff=0.85)
-        if close:
-            _warned.add(key)
-            _log.warning("%s is not a setting and is ignored; did you mean %s%s?", key,
-                         ENV_PREFIX, close[0].upper())
 #: Settings shown as ``***`` wherever settings are displayed.
 SECRET_SETTINGS = ("embeddings_api_key", "runtime_token", "llm_api_key")
 MASK = "***"

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ._cli_backup import add_backup_parsers
+from ._cli_help import add_help, demo_next
 from ._cli_index import add_index_parser
 from ._cli_memories import add_memories_parser
 from ._config import Settings, mask_secrets, settings_table
@@ -225,6 +226,7 @@ async def _demo(args: argparse.Namespace) -> int:
             print("\ntrace:", json.dumps(result.trace))
         if not args.embedded:
             print("\nThe runtime keeps running for other processes; `voxmem stop` stops it.")
+        print(demo_next("voxmem-demo", caller["id"]))
         return 0 if result.contextText else 1
     finally:
         await client.aclose()
@@ -376,6 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_backup_parsers(sub, with_data_dir, _settings)
     add_index_parser(sub, _settings)
     _add_callers_parser(sub, with_data_dir)
+    add_help(parser)
     return parser
 
 

@@ -33,6 +33,18 @@ log = logging.getLogger("voxmem.client")
 HEALTH_TIMEOUT_S = 1.0
 
 
+def _report_failed_launch(task: asyncio.Task[Endpoint]) -> None:
+    """Say why a launch failed, also when every waiter had given up by then.
+
+    A search waits for the runtime only until its deadline, so a runtime that cannot
+    start (a setting it refuses, a missing extra) was reported as nothing but missed
+    deadlines, its reason left in runtime.log. Retrieving the exception here also keeps
+    asyncio from reporting it as never retrieved.
+    """
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("the voxmem runtime could not be started: %s", exc)
+
+
 class RuntimeTransport:
     """Carries :class:`OperationCall` objects to a runtime over HTTP; async, never blocking.
 
@@ -77,10 +89,7 @@ class RuntimeTransport:
         assert self._local is not None
         if self._connecting is None or self._connecting.done():
             self._connecting = asyncio.ensure_future(self._local.find_or_start())
-            # Waiters may all have given up by the time a launch fails; retrieving the
-            # exception here keeps asyncio from reporting it as never retrieved.
-            self._connecting.add_done_callback(
-                lambda task: task.cancelled() or task.exception())
+            self._connecting.add_done_callback(_report_failed_launch)
         # Shielded: a caller whose own deadline expires must not cancel the launch the
         # other callers (and its own next call) are waiting for.
         endpoint = await asyncio.shield(self._connecting)
@@ -116,6 +125,13 @@ class RuntimeTransport:
                 # A restarted local runtime has a new token: rediscover once.
                 self._forget(endpoint)
                 continue
+            if status == 401:
+                # The runtime's own message speaks HTTP (a Bearer header); this client's
+                # user set a token through api_key= or the environment.
+                raise Unauthorized(
+                    f"{call.op}: the runtime at {endpoint.url} refused this client's token; "
+                    "pass the one in runtime.token of that runtime's data directory as "
+                    "api_key=... (or VOXMEM_RUNTIME_TOKEN)", details={"field": "api_key"})
             return ClientCore.parse_http(status, content)
         raise AssertionError("unreachable")  # pragma: no cover
 

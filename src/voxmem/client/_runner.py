@@ -8,6 +8,7 @@ async form, instead of as a hand-copied blocking twin.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
@@ -18,6 +19,15 @@ from ._tools import MemoryTool
 __all__ = ["LoopThread"]
 
 T = TypeVar("T")
+log = logging.getLogger("voxmem.client")
+
+
+def _in_running_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 class LoopThread:
@@ -28,6 +38,7 @@ class LoopThread:
         self._thread = threading.Thread(target=self._loop.run_forever, name=name,
                                         daemon=True)
         self._thread.start()
+        self._warned_blocking = False
 
     @property
     def closed(self) -> bool:
@@ -43,6 +54,13 @@ class LoopThread:
         if self._loop.is_closed():
             coro.close()
             raise PoolError("the client is closed; create a new one", code="pool.closed")
+        if not self._warned_blocking and _in_running_loop():
+            # It works, so it would go unnoticed: but the caller's loop (an agent's audio,
+            # every other call it serves) stands still until the answer is back.
+            self._warned_blocking = True
+            log.warning("a sync voxmem client (VoiceClientSync) was called inside a running "
+                        "event loop: each call blocks that loop until it returns; use "
+                        "VoiceClient and await it")
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
     def hop(self, fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
