@@ -4,7 +4,6 @@ the embedded client and the ``voxmem callers`` CLI."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +14,6 @@ import pytest
 from voxmem import Settings, VoiceClientSync
 from voxmem._operations import OPERATIONS
 from voxmem.cli import main
-from voxmem.engine import MemoryEngine
-from voxmem.runtime import create_app
 from voxmem.runtime._app import openapi_document
 
 TOKEN = "test-token-0123456789"
@@ -32,18 +29,6 @@ def documented(op: str, which: str) -> dict[str, Any]:
     spec = DOC["paths"][OPERATIONS[op].path]["post"]
     body = spec["requestBody"] if which == "request" else spec["responses"]["200"]
     return {**body["content"]["application/json"]["schema"], "components": DOC["components"]}
-
-
-@pytest.fixture
-async def http(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    eng = MemoryEngine(settings)
-    await eng.start()
-    transport = httpx.ASGITransport(app=create_app(eng, token=TOKEN))
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://rt") as client:
-            yield client
-    finally:
-        await eng.close()
 
 
 async def call(http: httpx.AsyncClient, op: str, body: dict[str, Any],

@@ -4,7 +4,6 @@ sync client and the ``voxmem callers unlink`` CLI, on both stores."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,24 +13,11 @@ import pytest
 from voxmem import NotFound, Settings, VoiceClientSync
 from voxmem._operations import OPERATIONS
 from voxmem.cli import main
-from voxmem.engine import MemoryEngine
-from voxmem.runtime import create_app
 
-from .test_callers_api import AUTH, TOKEN, call
+from .test_callers_api import AUTH, call
+from .test_callers_api import TOKEN as TOKEN  # the conftest `http` fixture serves behind it
 
 PATH = OPERATIONS["unlink_identifier"].path
-
-
-@pytest.fixture
-async def http(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    eng = MemoryEngine(settings)
-    await eng.start()
-    transport = httpx.ASGITransport(app=create_app(eng, token=TOKEN))
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://rt") as client:
-            yield client
-    finally:
-        await eng.close()
 
 
 async def _callers_of(http: httpx.AsyncClient, identifier: str) -> list[str]:

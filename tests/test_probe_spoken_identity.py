@@ -4,34 +4,17 @@ runtime's REST routes, two callers, real turns; both stores)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
 
-from voxmem import Settings
 from voxmem._operations import OPERATIONS
-from voxmem.engine import MemoryEngine
-from voxmem.runtime import create_app
 
 TOKEN = "spoken-identity-token-0123456789"
 AUTH = {"authorization": f"Bearer {TOKEN}"}
 IDENT = {"project_id": "proj", "agent_id": "agent"}
 ANN = {"id": "ann", "name": "Ann Lee",
        "metadata": {"email": "ann.lee@example.com", "phone": "+1 510 555 0100"}}
-
-
-@pytest.fixture
-async def http(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    eng = MemoryEngine(settings)
-    await eng.start()
-    transport = httpx.ASGITransport(app=create_app(eng, token=TOKEN))
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://rt") as client:
-            yield client
-    finally:
-        await eng.close()
 
 
 async def post(http: httpx.AsyncClient, op: str, body: dict[str, Any]) -> Any:
