@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from voxmem import Settings
+from voxmem import Settings, VoiceClient
 from voxmem.embeddings.static import StaticEmbedder
 from voxmem.engine import MemoryEngine
 from voxmem.engine._topic import TopicModel, topic_model
@@ -85,6 +85,16 @@ async def engine(settings: Settings) -> AsyncIterator[MemoryEngine]:
         yield eng
     finally:
         await eng.close()
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[VoiceClient]:
+    """An embedded `VoiceClient` (project "proj", agent "agent") on the test's store."""
+    c = VoiceClient(project_id="proj", agent_id="agent", embedded=True, settings=settings)
+    try:
+        yield c
+    finally:
+        await c.aclose()
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import datetime
 import inspect
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -14,15 +13,6 @@ import pytest
 from voxmem import BadRequest, Settings, VoiceClient, VoiceClientSync
 
 USER = {"id": "caller-1", "name": "Ada"}
-
-
-@pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[VoiceClient]:
-    c = VoiceClient(project_id="proj", agent_id="agent", embedded=True, settings=settings)
-    try:
-        yield c
-    finally:
-        await c.aclose()
 
 
 async def stored_items(client: VoiceClient) -> int:

@@ -4,7 +4,6 @@ slots, memories written this call, policies, merges, export and erasure."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -17,15 +16,6 @@ from voxmem.runtime import create_app
 
 USER = {"id": "caller-7", "name": "Rae"}
 TOKEN = "memories-test-token-123"
-
-
-@pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[VoiceClient]:
-    c = VoiceClient(project_id="proj", agent_id="agent", embedded=True, settings=settings)
-    try:
-        yield c
-    finally:
-        await c.aclose()
 
 
 async def learned(client: VoiceClient, slot: str) -> list[dict[str, Any]]:

@@ -6,7 +6,6 @@ are kept, and so are deletions, supersessions, reports and the profile."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +17,6 @@ from voxmem.cli import main
 USER = {"id": "caller-import-1", "name": "Odalys"}
 QUERIES = ("what does the caller eat", "is the dog allergic to anything",
            "which seat do they like", "when should we call back")
-
-
-@pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[VoiceClient]:
-    c = VoiceClient(project_id="proj", agent_id="agent", embedded=True, settings=settings)
-    try:
-        yield c
-    finally:
-        await c.aclose()
 
 
 async def _history(client: VoiceClient) -> None:
