@@ -175,3 +175,37 @@ async def test_a_merge_into_a_caller_merged_meanwhile_follows_it(
                          engine.merge_callers(a, b, reason="second"))
     assert {who(engine, u).user_id for u in "abc"} == {"c"}
     assert await turns_of(engine, c) == ["I am a", "I am b", "I am c"]
+
+
+async def test_reloading_the_merges_in_force_during_a_merge_keeps_its_redirect(
+        engine: MemoryEngine, held_sync: HeldDiskSync) -> None:
+    # Found under load: a caller merged in a call was, now and then, still served as
+    # itself (its recall missed the history it had just been merged into). On a shared
+    # store the directory reloads the merges in force every few seconds; a reload that
+    # read the store before a merge committed replaced the redirects with that older
+    # snapshot, dropping the merge's redirect until the next reload.
+    guest, ann = who(engine, "guest"), who(engine, "ann")
+    await engine.save_response(ann, Caller("ann"), user_text="ann here", assistant_text="hi")
+    await engine.flush(30)
+    held_sync.armed = True
+    saving = asyncio.ensure_future(engine.save_response(
+        guest, Caller("guest"), user_text="my parcel code is ZX81", assistant_text="ok"))
+    await asyncio.get_running_loop().run_in_executor(None, held_sync.entered.wait, 30)
+    # The merge (as an in-call attach makes it) redirects at once, then waits for the
+    # held write before it commits.
+    merging = asyncio.ensure_future(engine.directory.merge(guest, ann,
+                                                           evidence={"reason": "test"}))
+    for _ in range(100):  # loop turns, not time: the merge's first step redirects
+        if who(engine, "guest").user_id == "ann":
+            break
+        await asyncio.sleep(0)
+    assert who(engine, "guest").user_id == "ann"
+    await engine.directory.load()  # the periodic reload, reading the store mid-merge
+    assert who(engine, "guest").user_id == "ann"
+    held_sync.release.set()
+    await saving
+    await merging
+    await engine.directory.load()  # a later reload sees the merge in the store
+    assert who(engine, "guest").user_id == "ann"
+    await engine.flush(30)
+    assert await turns_of(engine, ann) == ["ann here", "my parcel code is ZX81"]

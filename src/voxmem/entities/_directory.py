@@ -73,6 +73,8 @@ class CallerDirectory:
         self.workers = workers
         #: (tenant, project, space, from_user) -> to_user, for merges in force
         self._aliases: dict[tuple[str, str, str, str], str] = {}
+        #: bumped whenever this runtime changes a redirect (see :meth:`load`)
+        self._alias_changes = 0
         self._graphs: collections.OrderedDict[tuple[str, str, str, str], GraphView] = \
             collections.OrderedDict()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -82,11 +84,18 @@ class CallerDirectory:
     # -- merges in force ------------------------------------------------------------------
     async def load(self) -> None:
         """Load the merges in force (at engine start, and to catch up with other runtimes)."""
+        changes, busy = self._alias_changes, self._merge_lock.locked()
         aliases: dict[tuple[str, str, str, str], str] = {}
         for tenant in await self._store.entity_tenants():
             for project, space, src, dst in await self._store.run_entities(
                     tenant, ops.active_merges(tenant), write=False):
                 aliases[(tenant, project, space, src)] = dst
+        if busy or self._merge_lock.locked() or self._alias_changes != changes:
+            # A merge, unmerge or erasure here changed the redirects while the store was
+            # read (a merge redirects before it commits): this snapshot may predate it,
+            # and would undo it until the next reload, serving a merged-away caller as
+            # itself. The next reload catches up with the other runtimes instead.
+            return
         self._aliases = aliases
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -250,6 +259,7 @@ class CallerDirectory:
                 # Redirect first: a turn saved while the rows move is filed under the
                 # target (in the call in progress), not under the id being merged away.
                 self._aliases[source.caller_key] = target.user_id
+                self._alias_changes += 1
                 call = self._open_call(source)
                 if call is not None:
                     self._continue_call(target, call, drop=False)
@@ -261,6 +271,7 @@ class CallerDirectory:
             except BaseException:
                 if merging:
                     self._aliases.pop(source.caller_key, None)
+                    self._alias_changes += 1
                 raise
             if merging:
                 # Both callers' warm state is stale now: reload the target with what moved.
@@ -311,6 +322,7 @@ class CallerDirectory:
             out: dict[str, Any] = await self._store.run_entities(
                 scope.tenant_id, ops.unmerge(source, target, merge_id, self._clock()))
             self._aliases.pop(source.caller_key, None)
+            self._alias_changes += 1
             moved = self._callers.peek(target)
             sid = moved.session_id if moved is not None else None
             self._callers.drop(source)
@@ -424,6 +436,7 @@ class CallerDirectory:
         for key in [k for k, v in self._aliases.items()
                     if scope.caller_key in (k, (*k[:3], v))]:
             self._aliases.pop(key, None)
+            self._alias_changes += 1
 
 
 def _with_user(scope: Scope, user_id: str) -> Scope:
