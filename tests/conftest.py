@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from voxmem import Settings, VoiceClient
+from voxmem._config import MAX_TIMEOUT_MS
 from voxmem.embeddings.static import StaticEmbedder
 from voxmem.engine import MemoryEngine
 from voxmem.engine._topic import TopicModel, topic_model
@@ -56,14 +57,28 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     _postgres.drop_database(dsn, url)  # after the engine and store fixtures closed
 
 
+def unhurried_settings(tmp_path: Path, store_url: str = "") -> Settings:
+    """The shared tests' settings: the defaults, except two timings that would make a
+    test's outcome depend on how loaded the machine is (tests of them set their own).
+
+    - The background sweep (every 30 s by default) hard-deletes soft-deleted memories,
+      ends idle calls and counts its runs: a test that outlives 30 s on a loaded machine
+      would have it run between two of its steps. Tests of the sweep call it themselves.
+    - Recall's default deadline (250 ms) drops a lane that a loaded machine makes late:
+      a test of what recall finds would then see a degraded, empty answer.
+    """
+    return Settings(data_dir=str(tmp_path / "data"), embedder="hashing", store_url=store_url,
+                    maintenance_interval_s=86_400.0, recall_timeout_ms=MAX_TIMEOUT_MS)
+
+
 @pytest.fixture
 def settings(tmp_path: Path, store_url: str) -> Settings:
-    return Settings(data_dir=str(tmp_path / "data"), embedder="hashing", store_url=store_url)
+    return unhurried_settings(tmp_path, store_url)
 
 
 @pytest.fixture
 def sqlite_settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=str(tmp_path / "data"), embedder="hashing")
+    return unhurried_settings(tmp_path)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ slots, memories written this call, policies, merges, export and erasure."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
@@ -18,23 +17,18 @@ USER = {"id": "caller-7", "name": "Rae"}
 TOKEN = "memories-test-token-123"
 
 
-async def learned(client: VoiceClient, slot: str) -> list[dict[str, Any]]:
-    for _ in range(200):
-        facts = await client.list_memories(user=USER)
-        if any(f["slotKey"] == slot for f in facts):
-            return facts
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no {slot} fact was learned")
-
-
 async def test_memories_lifecycle_through_the_client(client: VoiceClient) -> None:
     started = await client.start_session(user=USER, session_id="call-1")
     assert started["sessionId"] == "call-1"
     await client.save_response(user=USER, user_text="I'm vegetarian, and email is best",
                                assistant_text="Noted: vegetarian, email.")
     await client.remember(user=USER, memory_type="seat", content="aisle seat")
-    await client.end_session(user=USER, report={"duration_s": 42})
-    facts = await learned(client, "diet")
+    # wait=True returns when the call's learning is done: no polling against a clock,
+    # which a loaded machine can outlast.
+    ended = await client.end_session(user=USER, report={"duration_s": 42}, wait=True)
+    assert ended["learning"]["status"] == "learned", ended["learning"]
+    facts = await client.list_memories(user=USER)
+    assert any(f["slotKey"] == "diet" for f in facts)
     this_call = await client.session_memories(user=USER, session_id="call-1")
     assert {f["slotKey"] for f in this_call} >= {"diet", "seat"}
     assert await client.recall(user=USER, memory_type="seat") == "aisle seat"
