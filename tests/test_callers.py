@@ -92,8 +92,7 @@ async def test_name_alone_never_links_but_corroborated_name_does(engine: MemoryE
     assert merges[0]["evidence"]["identifier"]["kind"] == "invoice"
     # From the next turn on, the caller's recall sees John's history.
     assert who(engine, "+14155550124").user_id == "john"
-    result = await engine.search_memory(who(engine, "+14155550124"), "modem ticket",
-                                        timeout_ms=2000)
+    result = await engine.search_memory(who(engine, "+14155550124"), "modem ticket")
     assert "8842" in result.context_text
 
 
@@ -174,9 +173,9 @@ async def test_accurate_mode_follows_the_graph(engine: MemoryEngine) -> None:
                "the lights on the modem blink orange")
     await call(engine, kim, "I have ticket 8842 open about the modem")
     await call(engine, kim, "my daughter Zoe starts school on Monday")
-    fast = await engine.search_memory(kim, "what happened with ticket 8842?", timeout_ms=2000)
+    fast = await engine.search_memory(kim, "what happened with ticket 8842?")
     accurate = await engine.search_memory(kim, "what happened with ticket 8842?",
-                                          timeout_ms=2000, mode="accurate")
+                                          mode="accurate")
     graph = accurate.trace["graph"]
     assert graph["seeds"] == ["ticket:8842"]
     assert "ticket:8842 -> device:modem" in graph["paths"]
