@@ -22,8 +22,10 @@ from voxmem.models import Caller
 from voxmem.store.postgres import PostgresStore
 
 RECALL_DEADLINE_MS = 250
-#: Transport and scheduling slack on a loaded 2-core CI machine.
-DEADLINE_SLACK_MS = 150
+#: Scheduling slack on a loaded 2-core machine (load 10-20 stretches a few ms of work
+#: to hundreds). The bound stays well under the store's 2 s connect timeout, which a
+#: search that waited for the dead store would spend.
+DEADLINE_SLACK_MS = 750
 
 
 @pytest.fixture
@@ -76,7 +78,8 @@ async def test_outage_degrades_recall_keeps_writes_and_replays_in_order(
             started = time.perf_counter()
             event = await engine.save_response(scope, caller, user_text=f"outage turn {i}",
                                                assistant_text=f"ack {i}")
-            assert event and (time.perf_counter() - started) < 0.5
+            # Not held up by the dead store: waiting for it costs its connect timeout.
+            assert event and (time.perf_counter() - started) < settings.postgres_connect_timeout_s
             acked.append(event)
         during = await engine.search_memory(scope, "outage turn 19")
         assert "outage turn 19" in during.context_text, "new turns are searchable at once"
@@ -88,8 +91,7 @@ async def test_outage_degrades_recall_keeps_writes_and_replays_in_order(
         assert time.perf_counter() - started < 3.0
         assert not await engine.flush(timeout=1.0), "nothing can be applied while down"
 
-        restart_s = own_server.start()
-        assert restart_s < 10
+        own_server.start()  # how long that takes is the machine's, not voxmem's
         assert await engine.flush(timeout=30), engine.stats()
 
         session = (await engine.store.recent_sessions(scope, 1))[0]

@@ -85,7 +85,7 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def wait_dead(pid: int, timeout: float = 10) -> None:
+def wait_dead(pid: int, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while pid_alive(pid) and time.monotonic() < deadline:
         with _suppress_child_error():
@@ -294,9 +294,9 @@ async def test_recall_against_a_hung_runtime_degrades_instead_of_stalling(
         finally:
             os.kill(found.pid, signal.SIGCONT)
         assert result.degraded and result.contextText == ""
-        # Bounded by timeout_ms + grace (plus scheduling noise), not the 30 s request
-        # timeout a stalled call would wait out.
-        assert elapsed < 0.1 + c.settings.runtime_recall_grace_ms / 1000 + 0.5
+        # Bounded by timeout_ms + grace (plus scheduling noise: seconds on a machine at
+        # load 10-20), not the 30 s request timeout a stalled call would wait out.
+        assert elapsed < 0.1 + c.settings.runtime_recall_grace_ms / 1000 + 5.0
         # Once the runtime answers again, so does recall.
         assert not (await c.search_memory("hello", user=USER)).degraded
     finally:
