@@ -162,6 +162,13 @@ class SQLiteStore(SQLiteConsole, SQLiteOrg, SQLiteLifecycle):
     async def store_id(self) -> str:
         return await self._read(lambda c: str(c.execute(sql.STORE_ID.sqlite).fetchone()[0]))
 
+    async def operator_rows(self, statement: sql.Statement,
+                            params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        return await self._select(statement.sqlite, params, tuple)
+
+    async def operator_change(self, statement: sql.Statement, params: Sequence[Any]) -> int:
+        return await self._write(lambda c: int(c.execute(statement.sqlite, params).rowcount))
+
     # -- writes -----------------------------------------------------------------------
     async def write(self, batch: WriteBatch) -> None:
         await self._write(functools.partial(writes.apply_batch, batch))
