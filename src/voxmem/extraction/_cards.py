@@ -10,7 +10,7 @@ import re
 from ._scan import Scan, triggers
 from ._text import NUMBER_COMPOUND_WORDS, digit_word_runs, spoken_number_runs
 
-__all__ = ["find_card_spans", "luhn_valid"]
+__all__ = ["find_card_spans", "iban_valid", "luhn_valid"]
 
 # At least 13 digits separated by at most single spaces or dashes. Starting the pattern
 # with a bare \d lets ``re`` skip non-digits in C, so prose costs almost nothing. Card
@@ -21,6 +21,43 @@ _GROUP = re.compile(r"\d+")
 _CARD_MIN, _CARD_MAX = 13, 19
 _DIGIT_WORD_TOKENS = triggers("zero oh one two three four five six seven eight nine double")
 _COMPOUND_TOKENS = frozenset(w.encode() for w in NUMBER_COMPOUND_WORDS)
+
+
+# A card written with dots ("4111.1111.1111.1111", "3782.822463.10005"): groups of 3-6
+# digits and at least two dots, so a decimal ("3.14159265358979") is never one; not
+# glued to more digits or dots, so an IP address or a version string is not cut into one.
+_DOTTED = re.compile(r"(?<![\d.])\d{3,6}(?:\.\d{3,6}){2,5}(?!\.?\d)")
+# An IBAN: country, check digits, then 11-30 letters and digits, grouped by four or not.
+_IBAN = re.compile(r"\b[a-z]{2}\d{2}(?: ?[a-z0-9]{4}){2,7}(?: ?[a-z0-9]{1,3})?\b",
+                   re.IGNORECASE)
+_IBAN_MIN, _IBAN_MAX = 15, 34
+
+
+def iban_valid(iban: str) -> bool:
+    """The ISO 13616 mod-97 check of an IBAN (spaces removed, any case).
+
+    Written here rather than taken from a library (``schwifty``, ``python-stdnum``):
+    neither is installed, and the check is the five lines below.
+    """
+    compact = iban.replace(" ", "").upper()
+    if not _IBAN_MIN <= len(compact) <= _IBAN_MAX or not compact.isalnum():
+        return False
+    moved = compact[4:] + compact[:4]
+    return int("".join(str(int(ch, 36)) for ch in moved)) % 97 == 1
+
+
+def _find_ibans(text: str) -> list[tuple[int, int]]:
+    found: list[tuple[int, int]] = []
+    for m in _IBAN.finditer(text):
+        value = m.group()
+        # A word after the number can pass for its last group ("... 7654 32 from"):
+        # try the match, then without its last group.
+        while value and not iban_valid(value):
+            cut = value.rfind(" ")
+            value = value[:cut] if cut > 4 else ""
+        if value:
+            found.append((m.start(), m.start() + len(value)))
+    return found
 
 
 def luhn_valid(digits: str) -> bool:
@@ -78,6 +115,13 @@ def find_card_spans(scan: Scan) -> list[tuple[int, int]]:
                 if all(w_end <= a or w_start >= b for a, b in taken):
                     taken.append((w_start, w_end))
                     found.append((w_start, w_end))
+    if scan.digit_count >= _CARD_MIN and "." in text:
+        for m in _DOTTED.finditer(text):
+            digits = m.group().replace(".", "")
+            if _CARD_MIN <= len(digits) <= _CARD_MAX and luhn_valid(digits):
+                found.append((m.start(), m.end()))
+    if scan.digit_count >= 10:  # every IBAN has more digits than that
+        found.extend(_find_ibans(text))
     # Card numbers read out digit by digit ("four one one one ...").
     if _DIGIT_WORD_TOKENS & scan.words and _has_digit_word_run(scan.tokens, _CARD_MIN):
         for start, end, digits in digit_word_runs(text, _CARD_MIN):
