@@ -27,6 +27,10 @@ _COMPOUND_TOKENS = frozenset(w.encode() for w in NUMBER_COMPOUND_WORDS)
 # digits and at least two dots, so a decimal ("3.14159265358979") is never one; not
 # glued to more digits or dots, so an IP address or a version string is not cut into one.
 _DOTTED = re.compile(r"(?<![\d.])\d{3,6}(?:\.\d{3,6}){2,5}(?!\.?\d)")
+# Cheap first looks, each starting with a bare digit (``re`` skips non-digits in C): a
+# dotted group, and an IBAN's check digits after two letters, before two groups.
+_DOTTED_HINT = re.compile(r"\d{3}\.\d{3}")
+_IBAN_HINT = re.compile(r"(?<=[A-Za-z]{2})\d\d(?= ?[A-Za-z0-9]{4} ?[A-Za-z0-9]{4})")
 # An IBAN: country, check digits, then 11-30 letters and digits, grouped by four or not.
 _IBAN = re.compile(r"\b[a-z]{2}\d{2}(?: ?[a-z0-9]{4}){2,7}(?: ?[a-z0-9]{1,3})?\b",
                    re.IGNORECASE)
@@ -48,7 +52,10 @@ def iban_valid(iban: str) -> bool:
 
 def _find_ibans(text: str) -> list[tuple[int, int]]:
     found: list[tuple[int, int]] = []
-    for m in _IBAN.finditer(text):
+    for hint in _IBAN_HINT.finditer(text):
+        m = _IBAN.match(text, hint.start() - 2)
+        if m is None or (found and m.start() < found[-1][1]):
+            continue
         value = m.group()
         # A word after the number can pass for its last group ("... 7654 32 from"):
         # try the match, then without its last group.
@@ -115,8 +122,8 @@ def find_card_spans(scan: Scan) -> list[tuple[int, int]]:
                 if all(w_end <= a or w_start >= b for a, b in taken):
                     taken.append((w_start, w_end))
                     found.append((w_start, w_end))
-    if scan.digit_count >= _CARD_MIN and "." in text:
-        for m in _DOTTED.finditer(text):
+    if scan.digit_count >= _CARD_MIN and (dotted := _DOTTED_HINT.search(text)):
+        for m in _DOTTED.finditer(text, max(0, dotted.start() - 3)):
             digits = m.group().replace(".", "")
             if _CARD_MIN <= len(digits) <= _CARD_MAX and luhn_valid(digits):
                 found.append((m.start(), m.end()))

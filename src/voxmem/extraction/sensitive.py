@@ -13,8 +13,11 @@ Example::
 
 What each category catches:
 
-- ``payment_card``: 13-19 digits, optionally grouped with spaces or dashes (or spoken as
-  words), that pass the Luhn check. A Luhn-invalid order number is left alone.
+- ``payment_card``: 13-19 digits, optionally grouped with spaces, dashes or dots (or
+  spoken as words), that pass the Luhn check, and IBANs that pass the mod-97 check
+  (``_cards.py``). A Luhn-invalid order number is left alone. The first digits of a card
+  that end a turn ("my card is 4111 1111") are redacted one level up, with the rest in
+  the next turn.
 - ``password_pin``: the value after "password", "PIN", "passcode", "security code",
   "CVV", "verification code", "gate code", "security answer", "mother's maiden name".
 - ``government_id``: US social security numbers (the dashed 3-2-4 form anywhere; other
