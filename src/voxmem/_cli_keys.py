@@ -34,7 +34,8 @@ T = TypeVar("T")
 _KEY_ID = re.compile(r"^[0-9a-f]{12}$")
 
 
-def _with_store(settings: Settings, run: Callable[[Any], Awaitable[T]]) -> T:
+def _with_store(settings: Settings, run: Callable[[Any], Awaitable[T]], *,
+                changes: bool = False) -> T:
     from .store import open_store
 
     async def main() -> T:
@@ -45,7 +46,14 @@ def _with_store(settings: Settings, run: Callable[[Any], Awaitable[T]]) -> T:
         finally:
             await store.close()
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    finally:
+        if changes and not settings.store_url.startswith(("postgresql://", "postgres://")):
+            # The embedded store's runtime remembers live keys until this changes.
+            from .runtime._auth import keys_changed
+
+            keys_changed(settings.data_path)
 
 
 def _when(at: float | None) -> str:
@@ -68,7 +76,8 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
     from .store._api_keys import create_key, list_keys, revoke_key
 
     if args.action == "create":
-        made, key = _with_store(settings, lambda s: create_key(s, args.tenant))
+        made, key = _with_store(settings, lambda s: create_key(s, args.tenant),
+                                  changes=True)
         if args.json:
             print(json.dumps({**made.to_dict(), "key": key}, indent=1))
         else:
@@ -90,7 +99,8 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
     if not _KEY_ID.match(args.key_id):
         raise BadRequest(f"{args.key_id!r:.40} is not a key id (12 hex digits, as "
                          "'voxmem keys list' shows them)", field="key_id")
-    if not _with_store(settings, lambda s: revoke_key(s, args.key_id)):
+    if not _with_store(settings, lambda s: revoke_key(s, args.key_id),
+                           changes=True):
         raise NotFound(f"no live key has id {args.key_id} (see 'voxmem keys list')")
     print(f"revoked key {args.key_id}: refused from the next request on")
     return 0

@@ -50,6 +50,7 @@ from ..engine import MemoryEngine
 from ._admission import Admission
 from ._auth import (
     HEALTH_PATH,
+    KEYS_CHANGED,
     RECEIVED_AT_KEY,
     TENANT_KEY,
     Credentials,
@@ -418,7 +419,9 @@ def create_app(
     # Behind the gate, Starlette's trailing-slash redirect is only reachable with the
     # token; it stays off anyway so every route has exactly one spelling.
     app.router.redirect_slashes = False
-    credentials = Credentials(token, lambda: engine.store)
+    # A shared (Postgres) store's keys are changed from other hosts: read every time.
+    credentials = Credentials(token, lambda: engine.store, changed=None if (
+        engine.store.shared) else cfg.data_path / KEYS_CHANGED)
     tenant_paths = frozenset({"/openapi.json", *(op.path for op in OPERATIONS.values()), *(
         op.spec.read_path for op in OPERATIONS.values() if op.spec.read_path is not None)})
     app.add_middleware(TokenGate, credentials=credentials, tenant_paths=tenant_paths,

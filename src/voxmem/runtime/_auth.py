@@ -8,10 +8,14 @@ naming none is run in ``T`` (:func:`voxmem._handlers.bind_tenant`). The dashboar
 ``/metrics``, ``/v1/runtime``, ``/v1/settings``, shutdown and the runtime-wide
 operations (flush, quarantine) stay admin-only.
 
-A key is checked against the store on every request, so a revocation (from ``voxmem
-keys revoke`` in another process, or another runtime sharing a Postgres store) holds
-from the next request on, with no restart. A missing, wrong, malformed, unknown or
-revoked credential is one and the same 401.
+A revocation holds from the next request on, with no restart. On a Postgres store
+(shared by runtimes on many hosts) a key is checked against the store on every request.
+On the embedded store a key found live is remembered, and forgotten as soon as
+``voxmem keys`` changes any key: it replaces :data:`KEYS_CHANGED` in the data directory,
+which the runtime stats on every request (a microsecond) rather than reading the store
+(a thread hop to the reader pool: ~1 ms CPU per request under load,
+benchmarks/tenant_key_overhead.py). A missing, wrong, malformed, unknown or revoked
+credential is one and the same 401.
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ import asyncio
 import dataclasses
 import hmac
 import logging
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, cast
 
 from starlette.responses import Response
@@ -31,8 +37,9 @@ from .._exceptions import Unauthorized, VoxmemError
 from ..store._api_keys import KeyStore, find_key, looks_like_key, touch_key
 from ._hotpath import error_body
 
-__all__ = ["ADMIN", "HEALTH_PATH", "RECEIVED_AT_KEY", "TENANT_KEY", "Access", "Credentials",
-           "TokenGate", "error_response", "forbidden", "unauthorized"]
+__all__ = ["ADMIN", "HEALTH_PATH", "KEYS_CHANGED", "RECEIVED_AT_KEY", "TENANT_KEY", "Access",
+           "Credentials", "TokenGate", "error_response", "forbidden", "keys_changed",
+           "unauthorized"]
 
 log = logging.getLogger("voxmem.runtime")
 
@@ -41,6 +48,10 @@ HEALTH_PATH = "/v1/health"
 RECEIVED_AT_KEY = "voxmem.received_at"
 #: Where the tenant a request's API key is bound to is kept in its ASGI scope.
 TENANT_KEY = "voxmem.tenant"
+#: Replaced by ``voxmem keys`` whenever it makes or revokes a key (see above).
+KEYS_CHANGED = "api_keys.changed"
+#: Live keys remembered at most (a bound, not a working size: one per tenant is usual).
+MAX_REMEMBERED_KEYS = 10_000
 #: A key's last use is written at most this often: it is for the operator's eyes
 #: (``voxmem keys list``), and a write per request would compete with the saves.
 TOUCH_EVERY_S = 60.0
@@ -67,9 +78,14 @@ def _bearer(scope: Scope) -> bytes | None:
 class Credentials:
     """The admin token and the store's API keys; :meth:`identify` decides a request."""
 
-    def __init__(self, token: str, store: Callable[[], object] | None = None) -> None:
+    def __init__(self, token: str, store: Callable[[], object] | None = None, *,
+                 changed: Path | None = None) -> None:
         self._expected = token.encode("utf-8")
         self._store = store
+        #: The data directory's KEYS_CHANGED file, when keys may be remembered.
+        self._changed = changed
+        self._seen: tuple[int, int] | None = None
+        self._live: dict[str, tuple[str, str]] = {}
         self._store_id: str | None = None
         self._touched: dict[str, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -92,14 +108,37 @@ class Credentials:
         if self._store is None or not looks_like_key(text):
             return None
         store = self._store()
-        if self._store_id is None:
-            self._store_id = await _store_id(store)
-        found = await find_key(store, text, self._store_id)
+        found = self._remembered(text)
         if found is None:
-            return None
+            seen = self._seen
+            if self._store_id is None:
+                self._store_id = await _store_id(store)
+            found = await find_key(store, text, self._store_id)
+            if found is None:
+                return None
+            # Remembered only if no change was seen while the store was read: a read
+            # begun before a revocation must not outlive it.
+            if self._changed is not None and self._seen == seen:
+                if len(self._live) >= MAX_REMEMBERED_KEYS:
+                    self._live.clear()
+                self._live[text] = found
         key_id, tenant = found
         self._touch(store, key_id)
         return Access(tenant)
+
+    def _remembered(self, presented: str) -> tuple[str, str] | None:
+        if self._changed is None:
+            return None
+        try:
+            st = self._changed.stat()
+            seen: tuple[int, int] | None = (st.st_ino, st.st_mtime_ns)
+        except FileNotFoundError:
+            seen = None
+        if seen != self._seen:
+            # Keys were made or revoked since: read each again from the store.
+            self._live.clear()
+            self._seen = seen
+        return self._live.get(presented)
 
     def _touch(self, store: object, key_id: str) -> None:
         now = time.time()
@@ -117,6 +156,21 @@ class Credentials:
         except VoxmemError as exc:
             # Advisory only: a lost "last used" must not fail or delay the request.
             log.debug("could not record an API key's last use: %s", exc.code)
+
+
+def keys_changed(data_dir: Path) -> None:
+    """Tell the runtimes of ``data_dir`` that keys were made or revoked (a new
+    :data:`KEYS_CHANGED` file: a new inode, so two changes within a clock tick differ)."""
+    from .._files import PRIVATE_FILE_MODE
+
+    tmp = data_dir / f".{KEYS_CHANGED}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW,
+                 PRIVATE_FILE_MODE)
+    try:
+        os.write(fd, str(time.time_ns()).encode("ascii"))
+    finally:
+        os.close(fd)
+    tmp.replace(data_dir / KEYS_CHANGED)
 
 
 async def _store_id(store: object) -> str:
