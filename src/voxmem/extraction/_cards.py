@@ -27,10 +27,11 @@ _COMPOUND_TOKENS = frozenset(w.encode() for w in NUMBER_COMPOUND_WORDS)
 # digits and at least two dots, so a decimal ("3.14159265358979") is never one; not
 # glued to more digits or dots, so an IP address or a version string is not cut into one.
 _DOTTED = re.compile(r"(?<![\d.])\d{3,6}(?:\.\d{3,6}){2,5}(?!\.?\d)")
-# Cheap first looks, each starting with a bare digit (``re`` skips non-digits in C): a
-# dotted group, and an IBAN's check digits after two letters, before two groups.
-_DOTTED_HINT = re.compile(r"\d{3}\.\d{3}")
-_IBAN_HINT = re.compile(r"(?<=[A-Za-z]{2})\d\d(?= ?[A-Za-z0-9]{4} ?[A-Za-z0-9]{4})")
+# Cheap first looks: a dot between groups (a literal first character lets ``re`` search
+# for it, 0.2 ms per 64 KB), and an IBAN's check digits before two groups ([0-9] rather
+# than \d, and no lookbehind: 0.8 ms per 64 KB against 2 ms), two letters checked after.
+_DOTTED_HINT = re.compile(r"\.\d{3,6}\.\d")
+_IBAN_HINT = re.compile(r"[0-9][0-9](?= ?[A-Za-z0-9]{4} ?[A-Za-z0-9]{4})")
 # An IBAN: country, check digits, then 11-30 letters and digits, grouped by four or not.
 _IBAN = re.compile(r"\b[a-z]{2}\d{2}(?: ?[a-z0-9]{4}){2,7}(?: ?[a-z0-9]{1,3})?\b",
                    re.IGNORECASE)
@@ -53,7 +54,10 @@ def iban_valid(iban: str) -> bool:
 def _find_ibans(text: str) -> list[tuple[int, int]]:
     found: list[tuple[int, int]] = []
     for hint in _IBAN_HINT.finditer(text):
-        m = _IBAN.match(text, hint.start() - 2)
+        at = hint.start() - 2
+        if at < 0 or not text[at:at + 2].isalpha():
+            continue
+        m = _IBAN.match(text, at)
         if m is None or (found and m.start() < found[-1][1]):
             continue
         value = m.group()
@@ -123,7 +127,7 @@ def find_card_spans(scan: Scan) -> list[tuple[int, int]]:
                     taken.append((w_start, w_end))
                     found.append((w_start, w_end))
     if scan.digit_count >= _CARD_MIN and (dotted := _DOTTED_HINT.search(text)):
-        for m in _DOTTED.finditer(text, max(0, dotted.start() - 3)):
+        for m in _DOTTED.finditer(text, max(0, dotted.start() - 6)):
             digits = m.group().replace(".", "")
             if _CARD_MIN <= len(digits) <= _CARD_MAX and luhn_valid(digits):
                 found.append((m.start(), m.end()))
