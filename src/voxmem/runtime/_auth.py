@@ -90,18 +90,13 @@ class Credentials:
         self._touched: dict[str, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def is_admin(self, scope: Scope) -> bool:
-        """Whether the request carries the admin token (no store read)."""
-        presented = _bearer(scope)
-        # compare_digest: the time taken must not tell an attacker how much matched.
-        return presented is not None and hmac.compare_digest(presented, self._expected)
-
     async def identify(self, scope: Scope) -> Access | None:
         """The request's access, or None (answer 401). Raises ``store.unavailable``
         when a key cannot be checked."""
         presented = _bearer(scope)
         if presented is None:
             return None
+        # compare_digest: the time taken must not tell an attacker how much matched.
         if hmac.compare_digest(presented, self._expected):
             return ADMIN
         text = presented.decode("latin-1")
