@@ -111,7 +111,8 @@ def add_keys_parser(sub: Any, with_data_dir: Callable[[argparse.ArgumentParser],
                     settings_of: Callable[[argparse.Namespace], Settings]) -> None:
     """Register ``voxmem keys`` (create, list, revoke) on the CLI's subparsers."""
     keys = sub.add_parser("keys", help="API keys bound to one tenant: create, list, revoke")
-    actions = keys.add_subparsers(dest="action", required=True)
+    actions = keys.add_subparsers(dest="action", required=True,
+                                  help="create, list or revoke (each has its --help)")
     create = with_data_dir(actions.add_parser(
         "create", help="make a key for one tenant and print it (shown once)"))
     create.add_argument("--tenant", required=True, type=_tenant,
