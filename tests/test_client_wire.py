@@ -156,9 +156,14 @@ def test_calls_encode_to_the_operation_table_routes() -> None:
     request = ClientCore.http_request(call)
     assert (request.method, request.path) == ("POST", "/v1/memory/search")
     body = json.loads(request.body)
+    # No tenant given, none sent: the runtime applies the default tenant, or the tenant
+    # of the API key the client signs in with (docs/runtime.md, "Tenants and API keys").
     assert body == {"query": "hi", "user": {"id": "u"}, "lanes": ["org"],
-                    "intent": "answer_current_user", "mode": "fast", "tenantId": "default",
+                    "intent": "answer_current_user", "mode": "fast",
                     "projectId": "p", "agentId": "a"}
+    named = ClientCore(project_id="p", agent_id="a", tenant_id="acme").call(
+        "search_memory", query="hi", user={"id": "u"})
+    assert json.loads(ClientCore.http_request(named).body)["tenantId"] == "acme"
 
 
 def test_a_save_carries_a_turn_id_fixed_before_the_first_attempt() -> None:

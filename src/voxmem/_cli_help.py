@@ -59,6 +59,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "callers show": ("voxmem callers show --project support --user ann",),
     "callers merge": ("voxmem callers merge guest-7 ann --project support",),
     "callers unmerge": ("voxmem callers unmerge mrg_0123456789abcdef --project support",),
+    "keys": ("voxmem keys create --tenant acme", "voxmem keys list"),
+    "keys create": ("voxmem keys create --tenant acme",),
+    "keys list": ("voxmem keys list --json",),
+    "keys revoke": ("voxmem keys revoke 3f9a0c1d2e4b",),
     "callers unlink": ("voxmem callers unlink phone '(510) 555-0100' --project support "
                        "--user ann",),
 }

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._config import Settings
 from ._exceptions import BadRequest
+from ._files import write_private_text
 
 if TYPE_CHECKING:
     from .client import VoiceClientSync
@@ -141,7 +142,7 @@ def cmd_memories(args: argparse.Namespace, settings: Settings) -> int:
         lines += [json.dumps({"type": item["kind"], **item}) for item in data["items"]]
         text = "".join(line + "\n" for line in lines)
         if args.output:
-            Path(args.output).write_text(text)
+            write_private_text(Path(args.output), text)  # caller data: owner-only
         else:
             sys.stdout.write(text)
         return 0

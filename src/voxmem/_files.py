@@ -6,9 +6,11 @@ everything voxmem creates there is readable by its owner only, whatever the umas
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
-__all__ = ["PRIVATE_DIR_MODE", "PRIVATE_FILE_MODE", "private_dir"]
+__all__ = ["PRIVATE_DIR_MODE", "PRIVATE_FILE_MODE", "private_dir", "write_private_text"]
 
 #: Mode of every directory voxmem creates.
 PRIVATE_DIR_MODE = 0o700
@@ -22,3 +24,25 @@ def private_dir(path: Path) -> Path:
     path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
     path.chmod(PRIVATE_DIR_MODE)
     return path
+
+
+def write_private_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` (a file the user named: an export, caller data) readable
+    by its owner only, whatever the umask; never through a symbolic link.
+
+    A link at the path could have been left by another user of a shared folder (``/tmp``)
+    to make us overwrite a file of ours; a file written with the umask's 0644 would let
+    every user of the machine read the callers in it. An existing file of ours is
+    narrowed to 0600 as it is overwritten.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+                     | os.O_CLOEXEC, PRIVATE_FILE_MODE)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, "it is a symbolic link; name the file itself",
+                          str(path)) from None
+        raise
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        os.fchmod(fd, PRIVATE_FILE_MODE)
+        f.write(text)

@@ -13,16 +13,20 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ._api import OPERATION_SPECS, OperationSpec
-from ._exceptions import BadRequest
+from ._exceptions import BadRequest, Unauthorized
 from .engine import MemoryEngine
 from .engine._validate import MAX_ID_CHARS, check_caller
 from .models import DEFAULT_TENANT, Caller, Scope
 
-__all__ = ["HANDLERS", "MAX_FIELD_CHARS", "Handler", "Operation", "caller_scope", "handles",
-           "ident"]
+__all__ = ["ADMIN_OPERATIONS", "HANDLERS", "MAX_FIELD_CHARS", "Handler", "Operation",
+           "bind_tenant", "caller_scope", "handles", "ident"]
 
 #: Longest free-text identifier field (intent, end reason, caller search).
 MAX_FIELD_CHARS = 64
+
+#: Operations about the whole runtime rather than one tenant (the journal, its
+#: quarantine): the admin token only, never a tenant's API key.
+ADMIN_OPERATIONS = frozenset({"flush", "list_quarantined", "retry_quarantined"})
 
 Handler = Callable[[MemoryEngine, dict[str, Any]], Awaitable[Any]]
 
@@ -93,3 +97,22 @@ def caller_scope(engine: MemoryEngine, p: dict[str, Any]) -> tuple[Scope, Caller
     caller = check_caller(p.get("user"), p.get("user_id"))
     return engine.scope(project_id=project, agent_id=agent, user_id=caller.id,
                         tenant_id=tenant), caller
+
+
+def bind_tenant(name: str, p: dict[str, Any], tenant: str) -> None:
+    """Bind operation ``name`` with body ``p`` (snake_case) to an API key's ``tenant``.
+
+    A body naming no tenant is run in the key's; one naming another is refused with 403
+    ``forbidden`` rather than quietly run in the key's, so a client sent to the wrong
+    tenant learns it at once instead of reading and writing somewhere it did not mean.
+    """
+    if name in ADMIN_OPERATIONS:
+        raise Unauthorized(f"{name} is about the whole runtime: it needs the runtime "
+                           "token, not a tenant's API key", code="forbidden",
+                           status_code=403)
+    named = p.get("tenant_id")
+    if named is None or named == "":
+        p["tenant_id"] = tenant
+    elif named != tenant:
+        raise Unauthorized("this API key is bound to another tenant than tenant_id names",
+                           code="forbidden", status_code=403, details={"field": "tenant_id"})

@@ -31,7 +31,7 @@ from ._deadline import (
     shed_search,
 )
 from ._exceptions import BadRequest, NotFound, VoxmemError
-from ._handlers import HANDLERS, MAX_FIELD_CHARS, Operation, handles
+from ._handlers import HANDLERS, MAX_FIELD_CHARS, Operation, bind_tenant, handles
 from ._handlers import caller_scope as _caller_scope
 from ._handlers import ident as _ident
 from .engine import MemoryEngine
@@ -427,12 +427,14 @@ async def _retry_quarantined(engine: MemoryEngine, p: dict[str, Any]) -> Any:
 
 
 async def dispatch(engine: MemoryEngine, name: str, payload: dict[str, Any], *,
-                   received_at: float | None = None, shed: str | None = None) -> Any:
+                   received_at: float | None = None, shed: str | None = None,
+                   tenant: str | None = None) -> Any:
     """Validate and run operation ``name``; returns its JSON-ready result.
 
     ``received_at`` (epoch seconds) is when the request reached the runtime; deadlines
     count from it, so time spent queued is part of a search's budget. ``shed`` (a
     reason): an overloaded runtime answers a valid search at once, empty and degraded.
+    ``tenant``: the request came with that tenant's API key (:func:`bind_tenant`).
     """
     op = OPERATIONS.get(name)
     if op is None:
@@ -440,6 +442,9 @@ async def dispatch(engine: MemoryEngine, name: str, payload: dict[str, Any], *,
     if not isinstance(payload, dict):
         raise BadRequest("request body must be a JSON object", field="body")
     snake, camel = spellings(op.spec.request, payload)
+    if tenant is not None:  # before the content checks: another tenant learns nothing
+        bind_tenant(name, snake, tenant)
+        camel["tenantId"] = snake["tenant_id"]
     # The content checks first: they name a NUL or a 5,000-digit number exactly where it
     # is, which the type check would only call "not a string" or "not an integer".
     check_payload(snake)

@@ -1,5 +1,5 @@
 """The ``voxmem`` command: serve, status, stop, settings, demo, memories, index, callers,
-backup, restore.
+backup, restore, keys.
 
 Example::
 
@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from ._cli_backup import add_backup_parsers
 from ._cli_help import add_help, demo_next
 from ._cli_index import add_index_parser
+from ._cli_keys import add_keys_parser
 from ._cli_memories import add_memories_parser
 from ._config import Settings, mask_secrets, settings_table
 from ._exceptions import VoxmemError
@@ -377,6 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_memories_parser(sub, with_data_dir, _settings)
     add_backup_parsers(sub, with_data_dir, _settings)
     add_index_parser(sub, _settings)
+    add_keys_parser(sub, with_data_dir, _settings)
     _add_callers_parser(sub, with_data_dir)
     add_help(parser)
     return parser

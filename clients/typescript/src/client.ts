@@ -21,8 +21,13 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 export interface VoiceClientOptions {
   projectId: string;
   agentId: string;
+  /**
+   * Tenant of every call. Not given: no tenant is sent, so the runtime applies its
+   * default tenant, or the tenant of the API key in `apiKey` (a key of another tenant
+   * than one given here is refused with 403 `forbidden`).
+   */
   tenantId?: string;
-  /** Token of a remote runtime (default `VOXMEM_RUNTIME_TOKEN`). */
+  /** The runtime token, or a tenant's API key (`voxmem keys create`); default `VOXMEM_RUNTIME_TOKEN`. */
   apiKey?: string;
   /** A runtime to talk to instead of the local one (default `VOXMEM_RUNTIME_URL`). */
   runtimeUrl?: string;
@@ -121,6 +126,8 @@ export class VoiceClient {
   readonly projectId: string;
   readonly agentId: string;
   readonly tenantId: string;
+  /** The tenant sent with each call: only one the caller named (see `tenantId` option). */
+  private readonly wireTenantId: string | undefined;
   readonly runtimeUrl: string | undefined;
   readonly recallTimeoutMs: number;
   readonly recallGraceMs: number;
@@ -139,7 +146,8 @@ export class VoiceClient {
     const env = options.env ?? process.env;
     this.projectId = options.projectId;
     this.agentId = options.agentId;
-    this.tenantId = options.tenantId ?? "default";
+    this.tenantId = options.tenantId || "default";
+    this.wireTenantId = options.tenantId || undefined;
     this.runtimeUrl = options.runtimeUrl || env["VOXMEM_RUNTIME_URL"] || undefined;
     this.recallTimeoutMs = options.recallTimeoutMs ?? DEFAULT_RECALL_TIMEOUT_MS;
     this.recallGraceMs = options.recallGraceMs ?? DEFAULT_RECALL_GRACE_MS;
@@ -167,7 +175,7 @@ export class VoiceClient {
 
   private body(op: OperationName, fields: Record<string, unknown>): Record<string, unknown> {
     const body: Record<string, unknown> = {};
-    const scope = { tenantId: this.tenantId, projectId: this.projectId, agentId: this.agentId };
+    const scope = { tenantId: this.wireTenantId, projectId: this.projectId, agentId: this.agentId };
     for (const [name, value] of Object.entries({ ...fields, ...scope })) {
       if (value !== undefined) body[wireName(op, name)] = value;
     }

@@ -13,9 +13,18 @@
  * pick it up from `runtime.json`.
  */
 import { spawn } from "node:child_process";
-import { accessSync, constants, mkdirSync, openSync, closeSync, readFileSync } from "node:fs";
+import {
+  accessSync,
+  closeSync,
+  constants,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  realpathSync,
+} from "node:fs";
 import { homedir } from "node:os";
-import { delimiter, join } from "node:path";
+import { delimiter, dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
 import { PoolError, RuntimeStartFailed } from "./errors.js";
@@ -78,12 +87,39 @@ interface Published {
   pid?: number;
 }
 
+/**
+ * `path`'s text if this user wrote it: a regular file (not a symlink), owned by this
+ * user and writable by nobody else. Another user who could write the data directory
+ * (one under /tmp) could otherwise point the client at their own server, with a
+ * "tokenPath" naming one of our files, sent to it as the bearer token.
+ */
+function readOurs(path: string, encoding: "utf8" | "ascii"): string | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    const st = fstatSync(fd);
+    const uid = typeof process.getuid === "function" ? process.getuid() : undefined;
+    if (!st.isFile() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o022) !== 0) {
+      return undefined;
+    }
+    return readFileSync(fd, encoding);
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 function readPublished(dataDir: string): Published | undefined {
   try {
-    const data: unknown = JSON.parse(readFileSync(join(dataDir, DISCOVERY_FILE), "utf8"));
+    const text = readOurs(join(dataDir, DISCOVERY_FILE), "utf8");
+    if (text === undefined) return undefined;
+    const data: unknown = JSON.parse(text);
     if (typeof data !== "object" || data === null) return undefined;
     const { url, tokenPath, pid } = data as Record<string, unknown>;
     if (typeof url !== "string" || typeof tokenPath !== "string") return undefined;
+    // A runtime writes its token in its data directory and nowhere else.
+    if (realpathSync(dirname(tokenPath)) !== realpathSync(dataDir)) return undefined;
     return { url, tokenPath, pid: typeof pid === "number" ? pid : undefined };
   } catch {
     return undefined;
@@ -91,11 +127,7 @@ function readPublished(dataDir: string): Published | undefined {
 }
 
 function readToken(path: string): string | undefined {
-  try {
-    return readFileSync(path, "ascii").trim() || undefined;
-  } catch {
-    return undefined;
-  }
+  return readOurs(path, "ascii")?.trim() || undefined;
 }
 
 /** Whether a runtime answers its (token-free) health check at `url`. */

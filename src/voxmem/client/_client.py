@@ -99,13 +99,13 @@ class VoiceClient(CallerMethods, MemoryMethods, ClientTools):
         runtime_idle_ttl_s: float = DEFAULT_IDLE_TTL_S,
         runtime_port_range: tuple[int, int] = DEFAULT_PORT_RANGE,
         settings: Settings | dict[str, Any] | None = None,
-        tenant_id: str = DEFAULT_TENANT,
+        tenant_id: str | None = None,
     ) -> None:
         self._core = ClientCore(project_id=project_id, agent_id=agent_id, tenant_id=tenant_id)
         self.settings = _settings(settings, data_dir, runtime_port_range)
         self.project_id = project_id
         self.agent_id = agent_id
-        self.tenant_id = tenant_id
+        self.tenant_id = tenant_id or DEFAULT_TENANT
         self.runtime_url = runtime_url or self.settings.runtime_url or None
         if embedded and self.runtime_url:
             raise BadRequest("embedded=True runs the engine in-process; it cannot be "

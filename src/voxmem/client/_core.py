@@ -72,13 +72,18 @@ def _unset(value: Any) -> Any:
 class ClientCore:
     """Builds calls for one (tenant, project, agent) and parses their results."""
 
-    def __init__(self, *, project_id: str, agent_id: str, tenant_id: str = DEFAULT_TENANT) -> None:
+    def __init__(self, *, project_id: str, agent_id: str,
+                 tenant_id: str | None = None) -> None:
         for name, value in (("project_id", project_id), ("agent_id", agent_id)):
             if not isinstance(value, str) or not value.strip():
                 raise BadRequest(f"{name} must be a non-empty string", field=name)
         self.project_id = project_id
         self.agent_id = agent_id
-        self.tenant_id = tenant_id
+        self.tenant_id = tenant_id or DEFAULT_TENANT
+        # Not given: sent as no tenant at all, so the runtime applies the default tenant,
+        # or the tenant of the API key the client signs in with (a key of tenant "acme"
+        # naming "default" would be refused with 403).
+        self._wire_tenant = tenant_id or None
 
     def _call(self, op: str, **fields: Any) -> OperationCall:
         """The call of ``op``: its request type built from ``fields`` and this client's
@@ -89,7 +94,7 @@ class ClientCore:
         # refuses it naming the field.
         required = _required(request_type)
         request = request_type(
-            tenant_id=self.tenant_id, project_id=self.project_id, agent_id=self.agent_id,
+            tenant_id=self._wire_tenant, project_id=self.project_id, agent_id=self.agent_id,
             **{k: _unset(v) for k, v in fields.items() if v is not None or k in required})
         body = msgspec.to_builtins(request)
         if not isinstance(body, dict):  # a Struct always encodes to an object

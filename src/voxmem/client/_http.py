@@ -130,8 +130,9 @@ class RuntimeTransport:
                 # user set a token through api_key= or the environment.
                 raise Unauthorized(
                     f"{call.op}: the runtime at {endpoint.url} refused this client's token; "
-                    "pass the one in runtime.token of that runtime's data directory as "
-                    "api_key=... (or VOXMEM_RUNTIME_TOKEN)", details={"field": "api_key"})
+                    "pass the one in runtime.token of that runtime's data directory, or a "
+                    "live key from 'voxmem keys create', as api_key=... (or "
+                    "VOXMEM_RUNTIME_TOKEN)", details={"field": "api_key"})
             return ClientCore.parse_http(status, content)
         raise AssertionError("unreachable")  # pragma: no cover
 

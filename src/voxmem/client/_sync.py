@@ -90,7 +90,7 @@ class VoiceClientSync(CallerMethodsSync, ClientTools):
         runtime_idle_ttl_s: float = DEFAULT_IDLE_TTL_S,
         runtime_port_range: tuple[int, int] = DEFAULT_PORT_RANGE,
         settings: Settings | dict[str, Any] | None = None,
-        tenant_id: str = DEFAULT_TENANT,
+        tenant_id: str | None = None,
     ) -> None:
         self._async = VoiceClient(
             project_id=project_id, agent_id=agent_id, api_key=api_key,
@@ -101,7 +101,7 @@ class VoiceClientSync(CallerMethodsSync, ClientTools):
         self.settings = self._async.settings
         self.project_id = project_id
         self.agent_id = agent_id
-        self.tenant_id = tenant_id
+        self.tenant_id = tenant_id or DEFAULT_TENANT
         self.embedded = self._async.embedded
         self.runtime_url = self._async.runtime_url
         # A script that ends without close() must still end quietly and store what

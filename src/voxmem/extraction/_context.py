@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import re
 
+from ._cards import luhn_valid
 from ._text import word_set
 
-__all__ = ["asked_for", "find_answer_values", "find_echoes", "is_short_wait", "left_open"]
+__all__ = ["asked_for", "card_begun", "find_answer_values", "find_echoes", "is_short_wait",
+           "left_open"]
 
 # What the agent asked for, by category. Checked against the agent's last sentences.
 _ASKS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -114,6 +116,33 @@ def left_open(user_text: str) -> str | None:
         if pattern.search(tail):
             return category
     return None
+
+
+# A turn that ends in the first digits of a card ("my card is 4111 1111"): speech-to-text
+# cut the number, and the rest opens the next turn. 6 digits at least ("ending in 4242"
+# is what agents read back), fewer than a card's 13 unless they fail its checksum.
+_CARD_TAIL = re.compile(r"(?P<digits>\d(?:[ .-]?\d){5,18})[\s,.…-]*$")
+_CARD_WORD = re.compile(r"\bcards?\b")
+
+
+def card_begun(user_text: str) -> tuple[int, int] | None:
+    """Where the caller's turn ends in the beginning of a card number, if it does.
+
+    Found by probing: "my card is 4111 1111" and "1111 1111" in the next turn were
+    stored as two halves, each too short to be a card.
+    """
+    m = _CARD_TAIL.search(user_text[-120:])
+    if m is None:
+        return None
+    offset = max(0, len(user_text) - 120)
+    start, end = m.start("digits") + offset, m.end("digits") + offset
+    digits = "".join(ch for ch in user_text[start:end] if ch.isdigit())
+    before = user_text[max(0, start - 60):start].lower()
+    if not _CARD_WORD.search(before) or _OTHER_NUMBER.search(before):
+        return None
+    if len(digits) >= 13 and luhn_valid(digits):
+        return None  # a whole card: the detector has it, nothing is left open
+    return start, end
 
 
 def is_short_wait(agent_text: str) -> bool:

@@ -32,7 +32,14 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any
 
-from ._context import asked_for, find_answer_values, find_echoes, is_short_wait, left_open
+from ._context import (
+    asked_for,
+    card_begun,
+    find_answer_values,
+    find_echoes,
+    is_short_wait,
+    left_open,
+)
 from ._kept import KEPT_KEY, kept_constraints, kept_from_metadata
 from .sensitive import DEFAULT_POLICY, SensitivePolicy, find_sensitive, luhn_valid
 
@@ -303,8 +310,10 @@ def redact_turn(
     if asked is None and pending is not None and not answered and is_short_wait(assistant):
         asked = pending  # "take your time": the question is still open
     if asked is None and ("?" not in assistant or len(assistant.split()) <= 3):
-        # "my pin is" ... (next turn) "1234", unless the agent asked about something else.
-        asked = left_open(user)
+        # "my pin is" ... (next turn) "1234", unless the agent asked about something else;
+        # "my card is 4111 1111" ... "1111 1111" likewise.
+        asked = left_open(user) or (
+            "payment_card" if user_text and card_begun(user_text) else None)
     # The kept facts are ours to write: a client's value under the key would be learned
     # as something the caller never said.
     meta: dict[str, Any] = redact_value(
@@ -331,6 +340,8 @@ def redact_turn_text(
     """
     spans = [(f.start, f.end, f.category)
              for f in find_sensitive(user_text or "", policy)]
+    if policy.payment_card and user_text and (begun := card_begun(user_text)):
+        spans.append((*begun, "payment_card"))  # the first half of a card is half of it
     captured: set[str] = set()
     if asked is not None and policy.enabled(asked) and user_text:
         for start, end, digits in find_answer_values(user_text, asked):

@@ -13,8 +13,11 @@ Example::
 
 What each category catches:
 
-- ``payment_card``: 13-19 digits, optionally grouped with spaces or dashes (or spoken as
-  words), that pass the Luhn check. A Luhn-invalid order number is left alone.
+- ``payment_card``: 13-19 digits, optionally grouped with spaces, dashes or dots (or
+  spoken as words), that pass the Luhn check, and IBANs that pass the mod-97 check
+  (``_cards.py``). A Luhn-invalid order number is left alone. The first digits of a card
+  that end a turn ("my card is 4111 1111") are redacted one level up, with the rest in
+  the next turn.
 - ``password_pin``: the value after "password", "PIN", "passcode", "security code",
   "CVV", "verification code", "gate code", "security answer", "mother's maiden name".
 - ``government_id``: US social security numbers (the dashed 3-2-4 form anywhere; other
@@ -38,13 +41,10 @@ import dataclasses
 import re
 
 from .._exceptions import BadRequest
+from ._cards import find_card_spans, luhn_valid
 from ._health import find_health_spans
-from ._text import (
-    NUMBER_COMPOUND_WORDS,
-    digit_word_runs,
-    fold_for_detection,
-    spoken_number_runs,
-)
+from ._scan import Scan, triggers, wordset
+from ._text import fold_for_detection, spoken_number_runs
 
 __all__ = [
     "CATEGORIES",
@@ -117,157 +117,6 @@ class Finding:
     end: int
 
 
-# --- scanning ----------------------------------------------------------------------------
-#
-# Python's ``re`` tries an alternation of ~150 words at every word boundary, which costs
-# ~10 ms on a 64 KB turn. So each category first checks a set of trigger words against
-# the set of words in the text (built once, in C, ~2 ms for 64 KB), and only runs its
-# full patterns in small windows around the triggers it actually found.
-
-_WORD_BREAKS = bytearray(range(256))
-for _c in b"!\"#$%&()*+,./:;<=>?@[\\]^_`{|}~\t\n\r-":
-    _WORD_BREAKS[_c] = 32
-_WORD_BREAKS_TABLE = bytes(_WORD_BREAKS)
-_DIGITS = "0123456789"
-
-
-class _Scan:
-    """One text prepared for the detectors: lower-cased copy, word set, digit count."""
-
-    __slots__ = ("_tokens", "_words", "digit_count", "low", "text")
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        low = text.lower()
-        if len(low) != len(text):
-            # A few characters ("İ") grow when lower-cased; keep offsets aligned.
-            low = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
-        self.low = low
-        self.digit_count = sum(low.count(d) for d in _DIGITS)
-        self._tokens: list[bytes] | None = None
-        self._words: set[bytes] | None = None
-
-    @property
-    def tokens(self) -> list[bytes]:
-        if self._tokens is None:
-            self._tokens = self.low.encode("utf-8", "replace").translate(_WORD_BREAKS_TABLE).split()
-        return self._tokens
-
-    @property
-    def words(self) -> set[bytes]:
-        if self._words is None:
-            self._words = set(self.tokens)
-        return self._words
-
-    def windows(self, triggers: frozenset[bytes], before: int, after: int) -> list[tuple[int, int]]:
-        """Merged ``(start, end)`` windows around every occurrence of the present triggers."""
-        present = triggers & self.words
-        if not present:
-            return []
-        spans: list[tuple[int, int]] = []
-        n = len(self.low)
-        for word in present:
-            needle = word.decode("utf-8", "replace")
-            i = self.low.find(needle)
-            while i >= 0:
-                spans.append((max(0, i - before), min(n, i + len(needle) + after)))
-                i = self.low.find(needle, i + 1)
-        spans.sort()
-        merged = [spans[0]]
-        for start, end in spans[1:]:
-            if start <= merged[-1][1]:
-                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-            else:
-                merged.append((start, end))
-        return merged
-
-
-def _triggers(words: str) -> frozenset[bytes]:
-    return frozenset(w.encode() for w in words.split())
-
-
-def _wordset(words: str) -> frozenset[str]:
-    return frozenset(words.split())
-
-
-# --- payment cards -----------------------------------------------------------------------
-
-# At least 13 digits separated by at most single spaces or dashes. Starting the pattern
-# with a bare \d lets ``re`` skip non-digits in C, so prose costs almost nothing. Card
-# windows are then cut out of each run at group boundaries, so a phone number read out
-# next to a card does not hide it.
-_DIGIT_GROUPS = re.compile(r"\d(?:[ -]?\d){12,}")
-_GROUP = re.compile(r"\d+")
-_CARD_MIN, _CARD_MAX = 13, 19
-_DIGIT_WORD_TOKENS = _triggers("zero oh one two three four five six seven eight nine double")
-_COMPOUND_TOKENS = frozenset(w.encode() for w in NUMBER_COMPOUND_WORDS)
-
-
-def luhn_valid(digits: str) -> bool:
-    """The Luhn (mod 10) checksum every payment card number satisfies."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
-
-
-def _has_digit_word_run(tokens: list[bytes], length: int) -> bool:
-    """Whether ``length`` spoken digits follow each other somewhere in ``tokens``."""
-    run = 0
-    for token in tokens:
-        if token in _DIGIT_WORD_TOKENS or token.isdigit():
-            run += 1
-            if run >= length:
-                return True
-        else:
-            run = 0
-    return False
-
-
-def _find_cards(scan: _Scan) -> list[Finding]:
-    found: list[Finding] = []
-    text = scan.text
-    if scan.digit_count >= _CARD_MIN:
-        for run in _DIGIT_GROUPS.finditer(text):
-            start = run.start()
-            if start and text[start - 1] in ".,":  # "$1,234,567.89" is money, not a card
-                continue
-            groups = [(m.start() + start, m.end() + start, m.group())
-                      for m in _GROUP.finditer(run.group())]
-            if sum(len(g[2]) for g in groups) < _CARD_MIN:
-                continue
-            # Every window of whole groups that is a valid card; the longest win, so a
-            # phone number read out just before a card cannot shift the card's window.
-            windows: list[tuple[int, int, int]] = []
-            for i in range(len(groups)):
-                digits = ""
-                for j in range(i, len(groups)):
-                    digits += groups[j][2]
-                    if len(digits) > _CARD_MAX:
-                        break
-                    if len(digits) >= _CARD_MIN and luhn_valid(digits):
-                        windows.append((len(digits), groups[i][0], groups[j][1]))
-            taken: list[tuple[int, int]] = []
-            for _, w_start, w_end in sorted(windows, key=lambda w: (-w[0], w[1])):
-                if all(w_end <= a or w_start >= b for a, b in taken):
-                    taken.append((w_start, w_end))
-                    found.append(Finding("payment_card", w_start, w_end))
-    # Card numbers read out digit by digit ("four one one one ...").
-    if _DIGIT_WORD_TOKENS & scan.words and _has_digit_word_run(scan.tokens, _CARD_MIN):
-        for start, end, digits in digit_word_runs(text, _CARD_MIN):
-            if len(digits) <= _CARD_MAX and luhn_valid(digits):
-                found.append(Finding("payment_card", start, end))
-    if _COMPOUND_TOKENS & scan.words:  # read in pairs: "forty-one eleven eleven ..."
-        found.extend(Finding("payment_card", start, end) for start, end, digits
-                     in spoken_number_runs(text, _CARD_MIN, _CARD_MAX) if luhn_valid(digits))
-    return found
-
-
 # --- passwords, PINs, codes --------------------------------------------------------------
 
 _SPOKEN_DIGIT = r"(?:zero|one|two|three|four|five|six|seven|eight|nine|oh)"
@@ -281,7 +130,7 @@ _SECRET_KEY = (
     r"(?:access|gate|door|alarm|entry|garage|lock\s?box|unlock)\scode|"
     r"(?:mother'?s\s)?maiden\sname)"
 )
-_SECRET_TRIGGERS = _triggers(
+_SECRET_TRIGGERS = triggers(
     "password passwords passcode passcodes pass pin pins code codes cvv cvv2 cvc csc otp "
     "maiden answer password's passcode's pin's code's digit"
 )
@@ -305,7 +154,7 @@ _SECRET_BEFORE = re.compile(
     rf"(?:new\s|old\s)?{_SECRET_KEY}\b"
 )
 # Words that follow "password is" without being the password.
-_NOT_A_SECRET = _wordset(
+_NOT_A_SECRET = wordset(
     """not wrong incorrect expired locked reset invalid correct right the a an same
     different too very so still being changed case what that this it working blocked
     required needed fine ok okay good weak strong saved stored on in my your which where
@@ -320,10 +169,10 @@ _PASS_IS = re.compile(
     r"\b(?:pass|pw|pwd|login)(?:'s|\s+(?:is|was|=|:))\s+(?:(?:it's|its|like|just)\s+)?"
     r"(?P<value>[^\s,;!?\"']*\d[^\s,;!?\"']*)"
 )
-_PASS_TRIGGERS = _triggers("pass pass's pw pwd login login's")
+_PASS_TRIGGERS = triggers("pass pass's pw pwd login login's")
 
 
-def _find_secrets(scan: _Scan) -> list[Finding]:
+def _find_secrets(scan: Scan) -> list[Finding]:
     found: list[Finding] = []
     for start, end in scan.windows(_SECRET_TRIGGERS, before=60, after=140):
         for pattern in (_SECRET_IS, _SECRET_DIGITS, _SECRET_BEFORE):
@@ -356,7 +205,7 @@ _DOC_CONTEXT = re.compile(
     r"national\s+id|travel\s+document|document)(?:\s+(?:number|no\.?|num|#))?\b(?:\s+[\w']+){0,3}?[\s:#]*"
     r"(?P<value>(?=[a-z0-9-]*\d)[a-z0-9][a-z0-9-]{4,17})\b"
 )
-_GOV_TRIGGERS = _triggers(
+_GOV_TRIGGERS = triggers(
     "social ssn ss tax itin sin insurance ni nino passport licence license driver's "
     "drivers driving id national document"
 )
@@ -375,7 +224,7 @@ def _valid_ssn(dashed: str) -> bool:
     return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
 
 
-def _find_government_ids(scan: _Scan) -> list[Finding]:
+def _find_government_ids(scan: Scan) -> list[Finding]:
     found: list[Finding] = []
     text = scan.text
     if scan.digit_count >= 9 and "-" in text:
@@ -404,13 +253,17 @@ def _find_government_ids(scan: _Scan) -> list[Finding]:
 # --- health ------------------------------------------------------------------------------
 
 
-def _find_health(scan: _Scan) -> list[Finding]:
+def _find_health(scan: Scan) -> list[Finding]:
     return _find_health_in(scan, about_caller=False)
 
 
-def _find_health_in(scan: _Scan, *, about_caller: bool) -> list[Finding]:
+def _find_health_in(scan: Scan, *, about_caller: bool) -> list[Finding]:
     return [Finding("health", start, end)
             for start, end in find_health_spans(scan, about_caller=about_caller)]
+
+
+def _find_cards(scan: Scan) -> list[Finding]:
+    return [Finding("payment_card", start, end) for start, end in find_card_spans(scan)]
 
 
 # --- public API --------------------------------------------------------------------------
@@ -442,7 +295,7 @@ def find_sensitive(
     """
     if not text:
         return []
-    scan = _Scan(fold_for_detection(text))
+    scan = Scan(fold_for_detection(text))
     findings: list[Finding] = []
     for category, detect in _DETECTORS:
         if policy.enabled(category):

@@ -28,7 +28,6 @@ type becomes a schema under ``components/schemas`` (msgspec's JSON Schema output
 
 from __future__ import annotations
 
-import hmac
 import logging
 import os
 import time
@@ -42,19 +41,26 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .._api import OPERATION_SPECS
 from .._config import Settings, settings_table
-from .._exceptions import BadRequest, InternalError, NotFound, Unauthorized, VoxmemError
+from .._exceptions import BadRequest, InternalError, NotFound, VoxmemError
 from .._operations import OPERATIONS, Operation, dispatch
 from ..engine import MemoryEngine
 from ._admission import Admission
+from ._auth import (
+    HEALTH_PATH,
+    KEYS_CHANGED,
+    RECEIVED_AT_KEY,
+    TENANT_KEY,
+    Credentials,
+    TokenGate,
+    error_response,
+)
 from ._hotpath import (
     HOT_OPERATIONS,
     HotPath,
     encode_json,
-    error_body,
     read_json_object,
 )
 from ._metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -65,9 +71,6 @@ __all__ = ["RuntimeHooks", "create_app", "openapi_document"]
 
 log = logging.getLogger("voxmem.runtime")
 
-HEALTH_PATH = "/v1/health"
-#: Where the arrival time of a request (epoch seconds) is kept in its ASGI scope.
-RECEIVED_AT_KEY = "voxmem.received_at"
 
 _ENVELOPE_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -83,7 +86,8 @@ _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         "schema": {"$ref": "#/components/schemas/Error"}}}}
     for status, why in (
         (400, "Invalid input (`bad_request`); `details.field` names the field."),
-        (401, "Missing or wrong bearer token (`unauthorized`)."),
+        (401, "Missing or wrong bearer token or API key (`unauthorized`)."),
+        (403, "An API key used beyond its tenant (`forbidden`)."),
         (404, "Not found (`not_found`, `session_not_found`)."),
         (409, "A session id used with another caller (`identity_mismatch`)."),
         (413, "Too large (`index.batch_too_large`, oversized text or body)."),
@@ -124,14 +128,6 @@ class RuntimeHooks:
 
 def _json_response(status: int, body: Any) -> Response:
     return Response(encode_json(body), status_code=status, media_type="application/json")
-
-
-def _error_response(exc: VoxmemError, secrets: tuple[str, ...] = ()) -> Response:
-    response = Response(error_body(exc, secrets), status_code=exc.status_code,
-                        media_type="application/json")
-    if exc.status_code == 401:
-        response.headers.update({"WWW-Authenticate": "Bearer"})
-    return response
 
 
 #: The routes beside the generated ones: (method, path, summary, needs the token).
@@ -247,66 +243,6 @@ def openapi_document(version: str) -> dict[str, Any]:
     }
 
 
-class TokenGate:
-    """ASGI middleware: the bearer token is checked before any routing happens.
-
-    Routing first would answer 404 / 405 / 307 to a stranger and so reveal which routes
-    exist; here every path except ``/v1/health`` answers 401 without the token (the
-    dashboard's exceptions are decided by :meth:`Dashboard.admit`). It also
-    stamps each request's arrival time, before it waits for anything, so deadlines can
-    count queueing.
-    """
-
-    def __init__(self, app: ASGIApp, token: str, dashboard: Dashboard | None = None) -> None:
-        self.app = app
-        self._expected = token.encode("utf-8")
-        self._dashboard = dashboard
-
-    def authorized(self, scope: Scope) -> bool:
-        """Whether the request in ``scope`` carries the right bearer token."""
-        header = b""
-        for name, value in scope.get("headers", ()):
-            if name == b"authorization":
-                header = value
-                break
-        scheme, _, presented = header.partition(b" ")
-        # compare_digest: the time taken must not tell an attacker how much matched.
-        return scheme.lower() == b"bearer" and hmac.compare_digest(
-            presented.strip(), self._expected)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await self.app(scope, receive, send)
-            return
-        scope[RECEIVED_AT_KEY] = time.time()
-        if (scope["type"] == "http" and scope.get("path") == HEALTH_PATH
-                and scope.get("method") in ("GET", "HEAD")):
-            await self.app(scope, receive, send)
-            return
-        if self.authorized(scope):
-            await self.app(scope, receive, send)
-            return
-        # The dashboard signs browsers in itself (session cookie, CSRF): its sign-in
-        # page, its assets and signed-in sessions pass; a browser is sent to sign in.
-        admitted = self._dashboard.admit(scope) if self._dashboard is not None else False
-        if admitted is True:
-            await self.app(scope, receive, send)
-            return
-        if isinstance(admitted, Response):
-            await admitted(scope, receive, send)
-            return
-        if scope["type"] != "http":
-            await send({"type": "websocket.close", "code": 1008})
-            return
-        response = _error_response(_unauthorized())
-        await response(scope, receive, send)
-
-
-def _unauthorized() -> Unauthorized:
-    return Unauthorized("missing or wrong runtime token; send 'Authorization: Bearer "
-                        "<token>' with the token from runtime.token")
-
-
 def create_app(
     engine: MemoryEngine,
     *,
@@ -362,7 +298,7 @@ def create_app(
                      (time.perf_counter() - started) * 1000)
 
     async def run_operation(op: Operation, read: Callable[[], Awaitable[dict[str, Any]]],
-                            received_at: float | None) -> bytes:
+                            received_at: float | None, tenant: str | None) -> bytes:
         """One operation from body to encoded answer; both request paths run this."""
         arrived = metrics.started(received_at)
         status, result = 500, None
@@ -376,12 +312,13 @@ def create_app(
                 # nothing, instead of filling the loop's queue ahead of every search.
                 await admission.enter_save()
                 try:
-                    result = await dispatch(engine, op.name, payload, received_at=arrived)
+                    result = await dispatch(engine, op.name, payload, received_at=arrived,
+                                            tenant=tenant)
                 finally:
                     admission.leave_save()
             else:
                 result = await dispatch(engine, op.name, payload, received_at=arrived,
-                                        shed=shed)
+                                        shed=shed, tenant=tenant)
             status = 200
         except VoxmemError as exc:
             status = exc.status_code
@@ -398,7 +335,8 @@ def create_app(
     def endpoint_for(op: Operation) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             body = await run_operation(op, lambda: read_json_object(request, max_body),
-                                       request.scope.get(RECEIVED_AT_KEY))
+                                       request.scope.get(RECEIVED_AT_KEY),
+                                       request.scope.get(TENANT_KEY))
             return Response(body, media_type="application/json")
 
         endpoint.__name__ = op.name
@@ -410,7 +348,8 @@ def create_app(
         async def twin(request: Request) -> Response:
             payload: dict[str, Any] = dict(request.query_params)
             result = await dispatch(engine, op.name, payload,
-                                    received_at=request.scope.get(RECEIVED_AT_KEY))
+                                    received_at=request.scope.get(RECEIVED_AT_KEY),
+                                    tenant=request.scope.get(TENANT_KEY))
             return _json_response(200, result)
 
         twin.__name__ = f"{op.name}_get"
@@ -457,22 +396,22 @@ def create_app(
 
     async def voxmem_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, VoxmemError)
-        return _error_response(exc, secrets)
+        return error_response(exc, secrets)
 
     async def http_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         if exc.status_code == 404:
-            return _error_response(NotFound("no such route; see /openapi.json"))
+            return error_response(NotFound("no such route; see /openapi.json"))
         if exc.status_code == 405:
-            return _error_response(BadRequest("method not allowed on this route",
+            return error_response(BadRequest("method not allowed on this route",
                                               status_code=405, field="method"))
-        return _error_response(VoxmemError(str(exc.detail), code="bad_request"
+        return error_response(VoxmemError(str(exc.detail), code="bad_request"
                                            if exc.status_code < 500 else "internal",
                                            status_code=exc.status_code))
 
     async def unexpected_error(_request: Request, exc: Exception) -> Response:
         log.error("unhandled error in the runtime", exc_info=exc)
-        return _error_response(InternalError("unexpected error; see the runtime log"))
+        return error_response(InternalError("unexpected error; see the runtime log"))
 
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
         VoxmemError: voxmem_error, StarletteHTTPException: http_error,
@@ -480,11 +419,16 @@ def create_app(
     # Behind the gate, Starlette's trailing-slash redirect is only reachable with the
     # token; it stays off anyway so every route has exactly one spelling.
     app.router.redirect_slashes = False
-    app.add_middleware(TokenGate, token=token, dashboard=dashboard)
+    # A shared (Postgres) store's keys are changed from other hosts: read every time.
+    credentials = Credentials(token, lambda: engine.store, changed=None if (
+        engine.store.shared) else cfg.data_path / KEYS_CHANGED)
+    tenant_paths = frozenset({"/openapi.json", *(op.path for op in OPERATIONS.values()), *(
+        op.spec.read_path for op in OPERATIONS.values() if op.spec.read_path is not None)})
+    app.add_middleware(TokenGate, credentials=credentials, tenant_paths=tenant_paths,
+                       dashboard=dashboard)
     hot = {op.path: op for op in OPERATIONS.values()
            if op.name in HOT_OPERATIONS and op.method == "POST"}
-    return HotPath(app, TokenGate(app, token).authorized, hot, run_operation, secrets,
-                   max_body)
+    return HotPath(app, credentials.identify, hot, run_operation, secrets, max_body)
 
 
 def _version() -> str:

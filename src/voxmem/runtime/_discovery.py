@@ -22,8 +22,10 @@ import contextlib
 import dataclasses
 import fcntl
 import json
+import logging
 import os
 import secrets
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -57,6 +59,8 @@ __all__ = [
 
 RUNTIME_LOCK_FILE = "runtime.lock"
 START_LOCK_FILE = "runtime.start.lock"
+log = logging.getLogger("voxmem.runtime")
+
 DISCOVERY_FILE = "runtime.json"
 TOKEN_FILE = "runtime.token"
 LOG_FILE = "runtime.log"
@@ -127,13 +131,48 @@ def write_discovery(data_dir: Path, discovery: Discovery) -> None:
                    json.dumps(discovery.to_dict(), indent=2).encode("utf-8"))
 
 
-def read_discovery(data_dir: Path) -> Discovery | None:
-    """The discovery file, or ``None`` when it is missing or unreadable."""
+def _read_ours(path: Path) -> bytes | None:
+    """``path``'s bytes if this user wrote it: a regular file (no symlink), ours, and
+    writable by nobody else; else None (logged)."""
     try:
-        raw = (data_dir / DISCOVERY_FILE).read_bytes()
-        return Discovery.from_dict(json.loads(raw))
-    except (OSError, ValueError, KeyError, TypeError):
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
         return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or (
+                st.st_mode & 0o022):
+            # Another user (a data directory under /tmp made by someone else) could
+            # point clients at their own server, with a "token path" naming one of our
+            # files, which would then be sent to it as the bearer token.
+            log.warning("ignoring %s: not a file of this user that only this user can "
+                        "write", path)
+            return None
+        with os.fdopen(os.dup(fd), "rb") as f:
+            return f.read()
+    finally:
+        os.close(fd)
+
+
+def read_discovery(data_dir: Path) -> Discovery | None:
+    """The discovery file, or ``None`` when it is missing, unreadable or not ours.
+
+    Trusted only when this user wrote it, and only with a token file inside ``data_dir``
+    (a runtime writes nothing else): see :func:`_read_ours`.
+    """
+    raw = _read_ours(data_dir / DISCOVERY_FILE)
+    if raw is None:
+        return None
+    try:
+        found = Discovery.from_dict(json.loads(raw))
+    except (ValueError, KeyError, TypeError):
+        return None
+    if Path(found.token_path).parent != data_dir and Path(
+            found.token_path).parent.resolve() != data_dir.resolve():
+        log.warning("ignoring %s: its token file is outside the data directory",
+                    data_dir / DISCOVERY_FILE)
+        return None
+    return found
 
 
 def remove_discovery(data_dir: Path, instance: str | None = None) -> None:
@@ -203,9 +242,14 @@ def write_token(data_dir: Path) -> tuple[Path, str]:
 
 
 def read_token(path: str | Path) -> str | None:
+    """The bearer token in ``path``, if the file is this user's own (see
+    :func:`_read_ours`)."""
+    raw = _read_ours(Path(path))
+    if raw is None:
+        return None
     try:
-        return Path(path).read_text("ascii").strip() or None
-    except (OSError, UnicodeDecodeError):
+        return raw.decode("ascii").strip() or None
+    except UnicodeDecodeError:
         return None
 
 

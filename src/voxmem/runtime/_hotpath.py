@@ -41,8 +41,12 @@ MAX_JSON_DEPTH_ERROR = "request body is nested too deeply"
 
 #: Runs one operation: (operation, body reader, arrival) -> the encoded answer; raises
 #: :class:`VoxmemError` for the error envelope.
-RunOperation = Callable[[Operation, Callable[[], Awaitable[dict[str, Any]]], float | None],
-                        Awaitable[bytes]]
+#: The last argument is the tenant the request's API key is bound to (None: the admin).
+RunOperation = Callable[[Operation, Callable[[], Awaitable[dict[str, Any]]], float | None,
+                         str | None], Awaitable[bytes]]
+#: Decides a request's credential: its access (``tenant`` None for the admin token), or
+#: None to let the Starlette app answer it (401 and every other refusal are made there).
+Identify = Callable[[Scope], Awaitable[Any]]
 _JSON_HEADERS = b"application/json"
 
 
@@ -166,15 +170,15 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
 class HotPath:
     """ASGI app answering the hot operations itself, everything else via ``app``.
 
-    ``authorized`` is the token gate's own check; ``run`` the function the Starlette
+    ``identify`` is the token gate's own check; ``run`` the function the Starlette
     endpoints run, so both paths validate, count and answer identically.
     """
 
-    def __init__(self, app: ASGIApp, authorized: Callable[[Scope], bool],
+    def __init__(self, app: ASGIApp, identify: Identify,
                  operations: dict[str, Operation], run: RunOperation,
                  secrets: tuple[str, ...], max_body: int) -> None:
         self.app = app
-        self._authorized = authorized
+        self._identify = identify
         self._operations = operations
         self._run = run
         self._secrets = secrets
@@ -184,13 +188,18 @@ class HotPath:
         if scope["type"] == "http" and scope["method"] == "POST" and not scope.get(
                 "root_path"):
             op = self._operations.get(scope["path"])
-            if op is not None and self._authorized(scope):
-                await self._answer(op, scope, receive, send)
-                return
+            if op is not None:
+                try:
+                    access = await self._identify(scope)
+                except VoxmemError:
+                    access = None  # the token gate answers it (store.unavailable)
+                if access is not None:
+                    await self._answer(op, scope, receive, send, access.tenant)
+                    return
         await self.app(scope, receive, send)
 
     async def _answer(self, op: Operation, scope: Scope, receive: Receive,
-                      send: Send) -> None:
+                      send: Send, tenant: str | None) -> None:
         # Stamped before the body is awaited, as the token gate does: a deadline counts
         # the time a request waited for the loop.
         received_at = time.time()
@@ -199,7 +208,7 @@ class HotPath:
             return read_asgi_json_object(scope, receive, self._max_body)
 
         try:
-            body = await self._run(op, read, received_at)
+            body = await self._run(op, read, received_at, tenant)
             status = 200
         except VoxmemError as exc:
             status, body = exc.status_code, error_body(exc, self._secrets)

@@ -302,6 +302,15 @@ class PostgresStore(PostgresConsole, PostgresOrg, PostgresLifecycle):
         found = await self._fetch(None, sql.STORE_ID.postgres)
         return str(found[0][0])
 
+    async def operator_rows(self, statement: sql.Statement,
+                            params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        return await self._fetch(None, statement.postgres, params)
+
+    async def operator_change(self, statement: sql.Statement, params: Sequence[Any]) -> int:
+        async with self._transaction(None, pipeline=False) as cur:
+            await cur.execute(statement.postgres, params)
+            return int(cur.rowcount)
+
     # -- writes -----------------------------------------------------------------------
     async def write(self, batch: WriteBatch) -> None:
         tenants = batch_tenants(batch)

@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .._exceptions import StoreUnavailable
 from ..models import (
     CallerRecord,
     Fact,
@@ -81,6 +82,7 @@ class SQLiteStore(SQLiteConsole, SQLiteOrg, SQLiteLifecycle):
         self._all_conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
         self._job_locks: dict[str, asyncio.Lock] = {}
+        self._closed = False
 
     # -- plumbing ---------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -111,7 +113,7 @@ class SQLiteStore(SQLiteConsole, SQLiteOrg, SQLiteLifecycle):
             return fn(self._reader_conn())
 
         with store_errors(_ERRORS, "SQLite read failed"):
-            return await loop.run_in_executor(self._readers, run)
+            return await self._submit(loop, self._readers, run)
 
     async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         loop = asyncio.get_running_loop()
@@ -131,7 +133,17 @@ class SQLiteStore(SQLiteConsole, SQLiteOrg, SQLiteLifecycle):
         # Disk full, read-only file, locked database: writes fail loudly while reads
         # keep working from their own connections.
         with store_errors(_ERRORS, "SQLite write failed"):
-            return await loop.run_in_executor(self._writer, run)
+            return await self._submit(loop, self._writer, run)
+
+    @staticmethod
+    def _submit(loop: asyncio.AbstractEventLoop, pool: ThreadPoolExecutor,
+                run: Callable[[], T]) -> asyncio.Future[T]:
+        try:
+            return loop.run_in_executor(pool, run)
+        except RuntimeError:
+            # close() shut the pools down under a running engine: an outage like any
+            # other to the engine and its clients (store.unavailable), not a bug (500).
+            raise StoreUnavailable("the SQLite store is closed") from None
 
     async def _select(self, statement: str, params: Sequence[Any],
                       convert: Callable[[sqlite3.Row], T]) -> list[T]:
@@ -145,6 +157,9 @@ class SQLiteStore(SQLiteConsole, SQLiteOrg, SQLiteLifecycle):
         await loop.run_in_executor(self._writer, admin.migrate, self._write_conn)
 
     async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._writer, lambda: None)
         self._writer.shutdown(wait=True)
@@ -161,6 +176,13 @@ class SQLiteStore(SQLiteConsole, SQLiteOrg, SQLiteLifecycle):
 
     async def store_id(self) -> str:
         return await self._read(lambda c: str(c.execute(sql.STORE_ID.sqlite).fetchone()[0]))
+
+    async def operator_rows(self, statement: sql.Statement,
+                            params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        return await self._select(statement.sqlite, params, tuple)
+
+    async def operator_change(self, statement: sql.Statement, params: Sequence[Any]) -> int:
+        return await self._write(lambda c: int(c.execute(statement.sqlite, params).rowcount))
 
     # -- writes -----------------------------------------------------------------------
     async def write(self, batch: WriteBatch) -> None:
@@ -288,4 +310,4 @@ class SQLiteStore(SQLiteConsole, SQLiteOrg, SQLiteLifecycle):
             self._write_conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
         with store_errors(_ERRORS, "SQLite checkpoint failed"):
-            await loop.run_in_executor(self._writer, run)
+            await self._submit(loop, self._writer, run)

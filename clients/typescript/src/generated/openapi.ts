@@ -2262,7 +2262,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2324,7 +2324,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2384,7 +2384,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2446,7 +2446,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2506,7 +2506,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2566,7 +2566,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2628,7 +2628,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2675,7 +2675,7 @@ export interface operations {
                     "text/plain": string;
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2713,7 +2713,7 @@ export interface operations {
                     "application/json": Record<string, unknown>;
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2764,7 +2764,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2824,8 +2824,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2911,8 +2920,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2998,8 +3016,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3085,8 +3112,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3172,8 +3208,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3244,7 +3289,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3295,8 +3340,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3383,8 +3437,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3470,8 +3533,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3557,8 +3629,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3644,8 +3725,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3731,8 +3821,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3818,8 +3917,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3905,8 +4013,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3992,8 +4109,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4079,8 +4205,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4167,8 +4302,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4254,8 +4398,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4341,8 +4494,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4428,8 +4590,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4515,8 +4686,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4602,8 +4782,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4689,8 +4878,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4776,8 +4974,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4883,8 +5090,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4970,8 +5186,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5057,8 +5282,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5145,8 +5379,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5232,8 +5475,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5319,8 +5571,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5406,8 +5667,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5493,8 +5763,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5580,8 +5859,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5667,8 +5955,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5754,8 +6051,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5841,8 +6147,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5928,8 +6243,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6015,8 +6339,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6102,8 +6435,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6189,8 +6531,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6276,8 +6627,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6363,8 +6723,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6450,8 +6819,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6537,8 +6915,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6624,8 +7011,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6711,8 +7107,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6785,7 +7190,7 @@ export interface operations {
                     "application/json": Record<string, unknown>;
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6836,8 +7241,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6923,8 +7337,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An API key used beyond its tenant (`forbidden`). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6997,7 +7420,7 @@ export interface operations {
                     "application/json": components["schemas"]["SettingsView"];
                 };
             };
-            /** @description Missing or wrong bearer token (`unauthorized`). */
+            /** @description Missing or wrong bearer token or API key (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
