@@ -246,19 +246,17 @@ def test_empty_and_plain_text() -> None:
     assert not is_sensitive("hello, i'd like to book a table for two")
 
 
-def test_64kb_of_ordinary_text_is_scanned_in_a_few_ms() -> None:
+def test_64kb_of_ordinary_text_takes_no_pathological_time() -> None:
+    # A guard against a pattern that backtracks badly (seconds or worse on 64 KB), not a
+    # speed target: benchmarks/redaction_cost.py measures the cost. CPU time, so a loaded
+    # machine's waiting does not count; the bound is ~100x the typical few milliseconds.
     sentence = "hello there, this is a call about order 55321 and a delivery on tuesday at 10. "
     text = (sentence * (65536 // len(sentence) + 1))[:65536]
     find_sensitive(text)  # warm up
-    best = min(_timed(text) for _ in range(5))
-    # Typically ~2 ms; the bound leaves room for slow CI machines.
-    assert best < 0.05, f"{best * 1000:.1f} ms"
-
-
-def _timed(text: str) -> float:
-    start = time.perf_counter()
+    start = time.process_time()
     find_sensitive(text)
-    return time.perf_counter() - start
+    spent = time.process_time() - start
+    assert spent < 0.5, f"{spent * 1000:.1f} ms of CPU"
 
 
 # --- spans, pets, medicines ------------------------------------------------------------

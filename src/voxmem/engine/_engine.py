@@ -162,6 +162,11 @@ class MemoryEngine(OperatorViews):
                                clock=clock)
 
     @property
+    def shared_store(self) -> bool:
+        """True when other runtimes may write the same store (a database server)."""
+        return self.store.shared
+
+    @property
     def params(self) -> RankParams:
         """The ranking parameters recall and the org lane use (tunable at run time)."""
         return self.recall.params

@@ -421,7 +421,7 @@ def create_app(
     app.router.redirect_slashes = False
     # A shared (Postgres) store's keys are changed from other hosts: read every time.
     credentials = Credentials(token, lambda: engine.store, changed=None if (
-        engine.store.shared) else cfg.data_path / KEYS_CHANGED)
+        engine.shared_store) else cfg.data_path / KEYS_CHANGED)
     tenant_paths = frozenset({"/openapi.json", *(op.path for op in OPERATIONS.values()), *(
         op.spec.read_path for op in OPERATIONS.values() if op.spec.read_path is not None)})
     app.add_middleware(TokenGate, credentials=credentials, tenant_paths=tenant_paths,
