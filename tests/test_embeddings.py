@@ -119,9 +119,9 @@ def test_local_model_is_deterministic_alone_or_in_a_batch(local_embedder: Embedd
 
 @pytest.mark.slow
 def test_local_model_handles_empty_and_long_text(local_embedder: Embedder) -> None:
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: a loaded machine's waiting does not count
     vectors = local_embedder.embed(["", "   ", LONG_TEXT])
-    assert time.perf_counter() - started < 5.0
+    assert time.process_time() - started < 5.0
     assert vectors.shape == (3, local_embedder.dimensions)
     assert np.all(np.isfinite(vectors))
     assert abs(float(np.linalg.norm(vectors[2])) - 1.0) < 1e-5
@@ -136,13 +136,12 @@ def test_static_single_query_is_fast(static_embedder: StaticEmbedder) -> None:
     queries = [f"what did I say about my sister's wedding number {i}?" for i in range(300)]
     for q in queries[:20]:
         static_embedder.embed([q])
-    timings = []
+    # CPU time over the whole loop, so a loaded machine's waiting does not count. Budget
+    # is ~0.1-0.3 ms a query; 2 ms catches a per-query model reload or a dense fallback.
+    started = time.process_time()
     for q in queries:
-        started = time.perf_counter()
         static_embedder.embed([q])
-        timings.append(time.perf_counter() - started)
-    # Budget is ~0.1-0.3 ms; 2 ms leaves room for a loaded CI machine.
-    assert float(np.median(timings)) < 0.002
+    assert (time.process_time() - started) / len(queries) < 0.002
 
 
 @pytest.mark.slow
