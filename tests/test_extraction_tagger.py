@@ -187,3 +187,12 @@ def test_the_bundled_tagger_reads_wishes_no_rule_reads() -> None:
         assert [f.kind for f in added] == ["preference"], user
         assert not [f for f in RuleExtractor(tagger=False).extract_sync(call)
                     if word in f.text]
+
+
+def test_a_run_on_clause_is_cut_after_the_span() -> None:
+    # Set C had "i really want aisle seats this year my knee doesn't bend well": the
+    # fact kept the knee. Speech-to-text gives no comma to stop at.
+    tagger = _word_tagger("front", "preference", {"preference": 0.5})
+    view = _view("hiya so i always want a front row seat my back is bad these days", "Sure.")
+    [fact] = tagger_candidates(tagger, [view], [])
+    assert fact.text == "Preference (caller's words): i always want a front row seat"

@@ -88,6 +88,8 @@ _YOU = re.compile(r"\byou\b", re.IGNORECASE)
 _HEDGED = re.compile(r"\b(?:if|unless|might|maybe|perhaps|can't\s+promise|would\s+you|"
                      r"shall\s+i|do\s+you\s+want|once\s+you|when\s+you)\b", re.IGNORECASE)
 _MAX_CHARS = 160
+#: Words of the caller's clause kept before and after a tagged span.
+_BEFORE, _AFTER = 8, 2
 _LABEL_TEXT = {"preference": "Preference", "constraint": "Constraint", "need": "Recurring need",
                "identity": "Identity", "note": "Note"}
 
@@ -387,6 +389,12 @@ def span_fact(span: TaggedSpan, tokens: Sequence[Token], view: TurnView) -> str:
             s = min(s, cs)
         if cs <= last.end <= ce + 1:
             e = max(e, ce)
+    # Speech-to-text runs clauses together ("i want aisle seats this year my knee doesn't
+    # bend well"): keep a few words either side of the span, not what the caller went on to.
+    said = [t for t in tokens if t.side == "u"]
+    at = said.index(first)
+    s = max(s, said[max(0, at - _BEFORE)].start)
+    e = min(e, said[min(len(said) - 1, said.index(last) + _AFTER)].end)
     clause = text[s:e].strip(" ,.")
     lead = _LEAD.match(clause)
     if lead and lead.end() <= first.start - s:
