@@ -391,10 +391,10 @@ def span_fact(span: TaggedSpan, tokens: Sequence[Token], view: TurnView) -> str:
             e = max(e, ce)
     # Speech-to-text runs clauses together ("i want aisle seats this year my knee doesn't
     # bend well"): keep a few words either side of the span, not what the caller went on to.
-    said = [t for t in tokens if t.side == "u"]
-    at = said.index(first)
-    s = max(s, said[max(0, at - _BEFORE)].start)
-    e = min(e, said[min(len(said) - 1, said.index(last) + _AFTER)].end)
+    caller = [t for t in tokens if t.side == "u"]
+    at = caller.index(first)
+    s = max(s, caller[max(0, at - _BEFORE)].start)
+    e = min(e, caller[min(len(caller) - 1, caller.index(last) + _AFTER)].end)
     clause = text[s:e].strip(" ,.")
     lead = _LEAD.match(clause)
     if lead and lead.end() <= first.start - s:
