@@ -196,3 +196,12 @@ def test_a_run_on_clause_is_cut_after_the_span() -> None:
     view = _view("hiya so i always want a front row seat my back is bad these days", "Sure.")
     [fact] = tagger_candidates(tagger, [view], [])
     assert fact.text == "Preference (caller's words): i always want a front row seat"
+
+
+def test_what_the_caller_took_back_is_not_in_the_fact() -> None:
+    # Set G had "window seat please no actually aisle aisle is better" (window must not
+    # be kept).
+    tagger = _word_tagger("booth", "preference", {"preference": 0.5})
+    view = _view("a table by the bar no sorry a booth is better for us", "A booth then.")
+    [fact] = tagger_candidates(tagger, [view], [])
+    assert fact.text == "Preference (caller's words): a booth is better"

@@ -88,6 +88,8 @@ _YOU = re.compile(r"\byou\b", re.IGNORECASE)
 _HEDGED = re.compile(r"\b(?:if|unless|might|maybe|perhaps|can't\s+promise|would\s+you|"
                      r"shall\s+i|do\s+you\s+want|once\s+you|when\s+you)\b", re.IGNORECASE)
 _MAX_CHARS = 160
+_REPAIR = re.compile(r"\b(?:actually|i\s+mean|sorry|wait|scratch\s+that|make\s+that|"
+                     r"on\s+second\s+thoughts?)\b[\s,]*", re.IGNORECASE)
 #: Words of the caller's clause kept before and after a tagged span.
 _BEFORE, _AFTER = 8, 2
 _LABEL_TEXT = {"preference": "Preference", "constraint": "Constraint", "need": "Recurring need",
@@ -395,6 +397,10 @@ def span_fact(span: TaggedSpan, tokens: Sequence[Token], view: TurnView) -> str:
     at = caller.index(first)
     s = max(s, caller[max(0, at - _BEFORE)].start)
     e = min(e, caller[min(len(caller) - 1, caller.index(last) + _AFTER)].end)
+    # "window seat please no actually aisle is better": what comes before a repair is
+    # what the caller took back.
+    for m in _REPAIR.finditer(text, s, first.start):
+        s = m.end()
     clause = text[s:e].strip(" ,.")
     lead = _LEAD.match(clause)
     if lead and lead.end() <= first.start - s:
