@@ -246,7 +246,8 @@ def main() -> None:
     both, alone = [], []
     rules = RuleExtractor(learned=False)
     for (_, test), models in zip(folds, fold_models, strict=True):
-        layered = RuleExtractor(learned=_classifier(models, data, thresholds, embedder))
+        layered = RuleExtractor(learned=_classifier(models, data, thresholds, embedder),
+                                tagger=False)  # the layer alone, as it was calibrated
         for ci in sorted(set(data.groups[test].tolist())):
             case = data.cases[ci]
             transcript = to_transcript(case)
