@@ -174,18 +174,18 @@ def test_an_agent_sentence_that_only_might_happen_is_not_a_fact() -> None:
 def test_the_bundled_tagger_reads_wishes_no_rule_reads() -> None:
     # Written for this test; in no labelled set.
     assert default_tagger() is not None, "the bundled weights must load"
-    assert RuleExtractor().tagger is not None
-    assert RuleExtractor(tagger=False).tagger is None
-    assert RuleExtractor(learned=False).tagger is None
+    assert RuleExtractor(tagger=True).tagger is not None
+    assert RuleExtractor().tagger is None  # off by default (docs/extraction.md says why)
+    assert RuleExtractor(learned=False, tagger=True).tagger is None
     for user, agent, word in (
             ("honestly the corner booth is where we're happiest", "The corner booth, lovely.",
              "corner booth"),
             ("the unscented one please my skin's sensitive to the perfumed stuff",
              "Unscented it is.", "unscented")):
         call = Transcript("s", "u", [TranscriptTurn("t1", user, agent, 0.0)])
-        added = [f for f in RuleExtractor().extract_sync(call) if word in f.text]
+        added = [f for f in RuleExtractor(tagger=True).extract_sync(call) if word in f.text]
         assert [f.kind for f in added] == ["preference"], user
-        assert not [f for f in RuleExtractor(tagger=False).extract_sync(call)
+        assert not [f for f in RuleExtractor().extract_sync(call)
                     if word in f.text]
 
 
