@@ -7,10 +7,11 @@ Example::
     voxmem memories import caller.jsonl --project support
 
 An export file is JSON lines: a ``caller`` line (with the export's ``format``), a
-``session`` line per call and a line per stored item (``turn``, ``fact``). ``import``
-reads one back through the runtime's ``import_user``, in parts of at most 1,000 calls
-and 10,000 items (the import's limits), oldest first so a superseded fact is stored
-before the fact that superseded it.
+``session`` line per call, a line per stored item (``turn``, ``fact``) and, from format
+2 on, an ``identifier`` line per linked identifier, a ``merge`` line per merge and one
+``graph`` line. ``import`` reads one back through the runtime's ``import_user``, in
+parts of at most 1,000 calls and 10,000 items (the import's limits), oldest first; the
+identifiers, merges and graph go with the first part.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ PART_ITEMS = 10_000
 
 def read_export(path: Path) -> dict[str, Any]:
     """An export file as ``export_user`` answers it; refuses another format by name."""
-    data: dict[str, Any] = {"sessions": [], "items": []}
+    data: dict[str, Any] = {"sessions": [], "items": [], "identifiers": [], "merges": []}
     with path.open(encoding="utf-8") as f:
         for number, line in enumerate(f, 1):
             if not line.strip():
@@ -55,6 +56,10 @@ def read_export(path: Path) -> dict[str, Any]:
                 data["sessions"].append(row)
             elif kind in ("turn", "fact", "summary"):
                 data["items"].append(row)
+            elif kind in ("identifier", "merge"):
+                data[kind + "s"].append(row)
+            elif kind == "graph":
+                data["graph"] = row
             else:
                 raise BadRequest(f"{path} line {number} is not a line of a voxmem export "
                                  f"(type {kind!r})", field="file")
@@ -70,8 +75,11 @@ def _parts(export: dict[str, Any]) -> list[dict[str, Any]]:
     by_call: dict[str | None, list[dict[str, Any]]] = {}
     for item in export["items"]:
         by_call.setdefault(item.get("sessionId"), []).append(item)
-    head = {k: v for k, v in export.items() if k not in ("sessions", "items")}
-    parts = [{**head, "sessions": [], "items": list(by_call.pop(None, []))}]
+    head = {k: v for k, v in export.items()
+            if k not in ("sessions", "items", "identifiers", "merges", "graph")}
+    first = {k: export[k] for k in ("identifiers", "merges", "graph") if k in export}
+    parts: list[dict[str, Any]] = [{**head, **first, "sessions": [],
+                                    "items": list(by_call.pop(None, []))}]
     for call in export["sessions"]:
         items = by_call.pop(call["sessionId"], [])
         last = parts[-1]
@@ -96,7 +104,9 @@ def _import(client: VoiceClientSync, export: dict[str, Any], user: str | None) -
             totals[key] = totals.get(key, 0) + int(value)
     who = user or export.get("userId")
     print(f"imported caller {who}: {totals.get('sessions', 0)} calls, "
-          f"{totals.get('turns', 0)} turns, {totals.get('facts', 0)} facts "
+          f"{totals.get('turns', 0)} turns, {totals.get('facts', 0)} facts, "
+          f"{totals.get('identifiers', 0)} identifiers, {totals.get('merges', 0)} merges, "
+          f"{totals.get('entities', 0)} graph entities "
           f"({totals.get('alreadyStored', 0)} items were already stored)")
     return 0
 
@@ -139,6 +149,9 @@ def cmd_memories(args: argparse.Namespace, settings: Settings) -> int:
                              "metadata": data["metadata"], "profile": data["profile"]})]
         lines += [json.dumps({"type": "session", **s}) for s in data["sessions"]]
         lines += [json.dumps({"type": item["kind"], **item}) for item in data["items"]]
+        lines += [json.dumps({"type": "identifier", **r}) for r in data["identifiers"]]
+        lines += [json.dumps({"type": "merge", **m}) for m in data["merges"]]
+        lines.append(json.dumps({"type": "graph", **data["graph"]}))
         text = "".join(line + "\n" for line in lines)
         if args.output:
             Path(args.output).write_text(text)

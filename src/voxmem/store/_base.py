@@ -83,7 +83,8 @@ class TurnWrite:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class FactWrite:
-    """A fact to insert; ``supersedes`` lists ids whose ``valid_to`` becomes ``valid_from``."""
+    """A fact to insert; ``supersedes`` lists ids whose ``valid_to`` becomes ``valid_from``.
+    ``valid_to`` set writes a fact already superseded (an import's history)."""
 
     scope: Scope
     id: str
@@ -96,6 +97,7 @@ class FactWrite:
     valid_from: float
     embedding: bytes | None = None
     supersedes: tuple[str, ...] = ()
+    valid_to: float | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
