@@ -77,7 +77,8 @@ def _parts(export: dict[str, Any]) -> list[dict[str, Any]]:
         by_call.setdefault(item.get("sessionId"), []).append(item)
     head = {k: v for k, v in export.items()
             if k not in ("sessions", "items", "identifiers", "merges", "graph")}
-    first = {k: export[k] for k in ("identifiers", "merges", "graph") if k in export}
+    first: dict[str, Any] = {k: export[k] for k in ("identifiers", "merges", "graph")
+                             if k in export}
     parts: list[dict[str, Any]] = [{**head, **first, "sessions": [],
                                     "items": list(by_call.pop(None, []))}]
     for call in export["sessions"]:

@@ -108,14 +108,15 @@ async def _summary(store: Store, tenant_id: str, project_id: str, space: str,
 
 async def find_callers(store: Store, directory: CallerDirectory, region: str | None,
                        tenant_id: str, project_id: str, query: str,
-                       limit: int) -> list[dict[str, Any]]:
+                       limit: int, offset: int = 0) -> list[dict[str, Any]]:
     """Callers matching ``query``: identifier matches first (strongest kind first, each
     with ``matched``, the identifiers that matched), then text matches, most recently
-    active first; an empty query lists the most recently active callers."""
+    active first; an empty query lists the most recently active callers, ``offset``
+    paging through them (a search answers its first ``limit`` only)."""
     text, digits = search_terms(query)
     if not text:
         return [c.to_wire() for c in
-                await store.search_callers(tenant_id, project_id, "", "", limit)]
+                await store.search_callers(tenant_id, project_id, "", "", limit, offset)]
     hits = await _identifier_hits(store, directory, region, tenant_id, project_id,
                                   query.strip())
     for space, user in directory.merged_away(tenant_id, project_id, query.strip()).items():

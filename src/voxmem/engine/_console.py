@@ -81,11 +81,11 @@ class Console:
 
     # -- operator views -------------------------------------------------------------------
     async def find_callers(self, tenant_id: str, project_id: str, query: str,
-                           limit: int) -> list[dict[str, Any]]:
+                           limit: int, offset: int = 0) -> list[dict[str, Any]]:
         """Callers matching ``query`` (see ``_caller_search``)."""
         await self._settle()
         return await find_callers(self._store, self._directory, self._region, tenant_id,
-                                  project_id, query, limit)
+                                  project_id, query, limit, offset)
 
     async def caller(self, scope: Scope, limit: int) -> dict[str, Any] | None:
         """One caller's page: profile, memories, history, calls, identifiers, merges;

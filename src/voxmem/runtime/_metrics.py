@@ -97,6 +97,11 @@ class _EngineCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         stats = self._stats()
+        # What `voxmem status` calls healthy: the journal and the store take writes
+        # (0 while Postgres is down or the disk is full; saves then wait in the journal).
+        yield GaugeMetricFamily("voxmem_healthy",
+                                "1 while the journal and the store take writes, else 0",
+                                value=1 if stats.get("healthy", True) else 0)
         yield GaugeMetricFamily("voxmem_journal_lag_records",
                                 "Journaled records not yet applied to the store",
                                 value=stats["journalSeq"] - stats["appliedSeq"])

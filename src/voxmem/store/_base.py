@@ -437,10 +437,10 @@ class Store(Protocol):
 
     # -- operator views (dashboard) --------------------------------------------------------
     async def search_callers(self, tenant_id: str, project_id: str, text: str, digits: str,
-                             limit: int) -> list[CallerListing]:
+                             limit: int, offset: int = 0) -> list[CallerListing]:
         """Callers whose id, name, profile or metadata contain ``text`` (lower case), or
         whose id, profile or metadata contain ``digits`` once punctuation is removed;
-        both empty lists the most recently updated callers."""
+        both empty lists the most recently updated callers (``offset`` pages them)."""
         ...
 
     async def list_sessions(self, tenant_id: str, project_id: str, *, space: str | None,
