@@ -7,13 +7,14 @@ caller JSON. A superseded fact whose successor is not in the file stays history.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from voxmem import Settings
+from voxmem import BadRequest, Settings
 from voxmem._operations import dispatch
 from voxmem.engine import MemoryEngine
 from voxmem.models import SHARED_SPACE, Scope
@@ -173,3 +174,20 @@ async def test_a_format_1_export_still_imports(source: MemoryEngine,
     again = await op(engine, "export_user", user_id="ann")
     assert again["items"] == export["items"]
     json.dumps(again)  # the answer is JSON as it stands
+
+
+async def test_memories_older_than_the_target_retention_are_refused_not_lost(
+        engine: MemoryEngine) -> None:
+    old = time.time() - 60 * 86_400
+    export = {"format": 2, "name": "Ann Lee",
+              "sessions": [{"sessionId": "call-old", "startedAt": old, "endedAt": old + 60}],
+              "items": [{"id": "evt-old", "kind": "turn", "sessionId": "call-old",
+                         "turnId": "t1", "createdAt": old + 1, "userText": "my dog is Rex",
+                         "assistantText": "ok"}]}
+    await op(engine, "set_memory_policy", memory_retention_days=30)
+    with pytest.raises(BadRequest, match="memory_retention_days") as refused:
+        await op(engine, "import_user", user_id="ann", **export)
+    assert refused.value.details["outsideRetention"] == 1
+    assert (await op(engine, "export_user", user_id="ann"))["items"] == []
+    await op(engine, "set_memory_policy", memory_retention_days=0)
+    assert (await op(engine, "import_user", user_id="ann", **export))["turns"] == 1

@@ -23,6 +23,7 @@ from .engine._validate import (
     check_timestamp,
 )
 from .entities._identifiers import IDENTIFIER_KINDS
+from .models import Scope
 
 #: Most calls and items one import takes (``voxmem memories import`` sends more in parts).
 MAX_RESTORE_SESSIONS = 1_000
@@ -164,6 +165,26 @@ def _entities(p: dict[str, Any], now: float) -> dict[str, Any]:
     return {"identifiers": idents, "merges": merges, "graph": graph}
 
 
+async def _check_retention(engine: MemoryEngine, scope: Scope, items: list[dict[str, Any]],
+                           now: float) -> None:
+    """Refuse memories older than this project's retention window, as ``import_history``
+    does: an import keeps their times, so the next cleanup would delete what the import
+    acknowledged (a caller moved to a store that keeps fewer days lost their history
+    silently)."""
+    cutoff = (await engine.policy(scope)).cutoff(now)
+    if cutoff is None:
+        return
+    old = sum(1 for i in items if i["deletedAt"] is None and i["createdAt"] < cutoff)
+    if old:
+        days = (await engine.policy(scope)).retention_days
+        raise BadRequest(
+            f"{old} imported memories are older than the memory_retention_days window "
+            f"({days} days): cleanup would delete them. Raise memory_retention_days for the "
+            "project (set_memory_policy, 0 = no cap) and import again",
+            field="memory_retention_days",
+            details={"outsideRetention": old, "retentionDays": days})
+
+
 @handles("import_user")
 async def _import_user(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     if p.get("format") not in READ_FORMATS:
@@ -176,6 +197,7 @@ async def _import_user(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     for s in sessions:
         await engine.check_session_owner(scope, s["sessionId"])
     items = _items(engine, p, {s["sessionId"] for s in sessions}, now)
+    await _check_retention(engine, scope, items, now)
     profile = check_optional_dict(p.get("profile"), "profile")
     for field in profile:
         check_profile_field(field)
