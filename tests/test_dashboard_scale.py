@@ -121,8 +121,8 @@ def test_odd_names_and_texts_render_in_their_own_direction(settings: Settings) -
         client.portal.call(seed, engine)  # type: ignore[union-attr]
         _signed_in(client)
         listing = client.get("/callers?project=p").text
-        for name in ("שרה כהן", "🦊 Foxy 🚀", "x" * 250):
-            assert f"<bdi>{name}</bdi>" in listing
+        for shown in ("שרה כהן", "🦊 Foxy 🚀", "x" * 250):
+            assert f"<bdi>{shown}</bdi>" in listing
         for key, name in NAMES.items():
             page = client.get(f"/callers/{key}?project=p")
             assert page.status_code == 200
