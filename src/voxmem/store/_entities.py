@@ -445,8 +445,12 @@ def export_entities(scope: Scope) -> EntityOp[dict[str, Any]]:
     idents = yield from caller_identifiers(scope)
     merges = []
     for row in (yield from list_merges(scope, scope.user_id)):
-        full = yield Stmt("merge.get", (scope.tenant_id, row.id))
-        undo = full.rows[0][10] if full.rows else None
+        undo = None
+        # Only a merge into this caller: its undo record lists what moved into them and
+        # their own rows before it, never another caller's.
+        if row.status == "merged" and row.to_user == scope.user_id:
+            full = yield Stmt("merge.get", (scope.tenant_id, row.id))
+            undo = full.rows[0][10] if full.rows else None
         merges.append({**row.to_dict(), "undo": _load_json(undo) if undo else None})
     graph = yield from load_graph(scope)
     return {"identifiers": [r.to_dict() for r in idents], "merges": merges,
