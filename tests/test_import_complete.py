@@ -191,3 +191,30 @@ async def test_memories_older_than_the_target_retention_are_refused_not_lost(
     assert (await op(engine, "export_user", user_id="ann"))["items"] == []
     await op(engine, "set_memory_policy", memory_retention_days=0)
     assert (await op(engine, "import_user", user_id="ann", **export))["turns"] == 1
+
+
+async def test_the_dashboards_export_file_imports_with_the_cli(
+        source: MemoryEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The dashboard's Export button downloads export_user's answer as one JSON object;
+    `voxmem memories import` read only its own JSON lines and refused that file."""
+    import asyncio
+
+    from voxmem.cli import main
+
+    await history(source)
+    before = await view(source)
+    path = tmp_path / "voxmem-ann.json"
+    path.write_text(json.dumps(await op(source, "export_user", user_id="ann"), indent=1))
+    target = tmp_path / "target"
+    monkeypatch.setenv("VOXMEM_EMBEDDER", "hashing")
+    args = ["memories", "import", str(path), "--data-dir", str(target), "--project", "proj",
+            "--embedded"]
+    assert await asyncio.to_thread(main, args) == 0, capsys.readouterr().err
+    assert "2 merges" in capsys.readouterr().out
+    moved = MemoryEngine(Settings(data_dir=str(target), embedder="hashing"))
+    await moved.start()
+    try:
+        assert (await view(moved))["resolved"] == before["resolved"]
+    finally:
+        await moved.close()

@@ -9,9 +9,10 @@ Example::
 An export file is JSON lines: a ``caller`` line (with the export's ``format``), a
 ``session`` line per call, a line per stored item (``turn``, ``fact``) and, from format
 2 on, an ``identifier`` line per linked identifier, a ``merge`` line per merge and one
-``graph`` line. ``import`` reads one back through the runtime's ``import_user``, in
-parts of at most 1,000 calls and 10,000 items (the import's limits), oldest first; the
-identifiers, merges and graph go with the first part.
+``graph`` line; ``import`` also takes ``export_user``'s answer saved as one JSON object
+(what the dashboard's Export button downloads). It sends the caller through the
+runtime's ``import_user``, in parts of at most 1,000 calls and 10,000 items (the
+import's limits), oldest first; the identifiers, merges and graph go with the first.
 """
 
 from __future__ import annotations
@@ -36,8 +37,27 @@ PART_SESSIONS = 1_000
 PART_ITEMS = 10_000
 
 
+def _whole_json(path: Path) -> dict[str, Any] | None:
+    """The file as one JSON object when it is ``export_user``'s answer as it stands (the
+    dashboard's Export button downloads that), else None (JSON lines)."""
+    with path.open(encoding="utf-8") as f:
+        if f.read(1) != "{":
+            return None
+        f.seek(0)
+        try:
+            whole = json.load(f)
+        except ValueError:
+            return None  # one JSON object per line
+    if not isinstance(whole, dict) or "format" not in whole or "items" not in whole:
+        return None
+    return whole
+
+
 def read_export(path: Path) -> dict[str, Any]:
     """An export file as ``export_user`` answers it; refuses another format by name."""
+    whole = _whole_json(path)
+    if whole is not None:
+        return whole
     data: dict[str, Any] = {"sessions": [], "items": [], "identifiers": [], "merges": []}
     with path.open(encoding="utf-8") as f:
         for number, line in enumerate(f, 1):
