@@ -218,3 +218,21 @@ async def test_the_dashboards_export_file_imports_with_the_cli(
         assert (await view(moved))["resolved"] == before["resolved"]
     finally:
         await moved.close()
+
+
+async def test_an_identifier_another_caller_holds_is_reported(source: MemoryEngine,
+                                                               engine: MemoryEngine) -> None:
+    """Moving a caller whose phone a caller of the target store already has: both now
+    hold it, so a call from it links to neither; the import says so instead of leaving
+    the operator to find out from the next call."""
+    await op(source, "start_session", user=ANN, session_id="call-1")
+    await op(source, "end_session", user_id="ann", wait=True)
+    export = await op(source, "export_user", user_id="ann")
+    await op(engine, "link_identifier", user_id="bob", kind="phone", value="+15105550100")
+    fields = {k: v for k, v in export.items() if k != "userId"}
+    done = await op(engine, "import_user", user_id="ann", **fields)
+    assert done["sharedIdentifiers"] == [
+        {"kind": "phone", "value": "+15105550100", "otherUserIds": ["bob"]}]
+    found = await op(engine, "resolve_caller", identifiers=[
+        {"kind": "phone", "value": "+15105550100", "source": "sip"}])
+    assert not found["linked"]

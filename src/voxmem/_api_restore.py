@@ -152,6 +152,10 @@ class UserImported(WireResponse, kw_only=True):
     identifiers: int = 0
     merges: int = 0
     entities: int = 0
+    #: Imported identifiers another caller of this store is linked to as well
+    #: (``{kind, value, otherUserIds}``): a call from one of them is no longer linked
+    #: to either caller on its own; merge the two or unlink one.
+    shared_identifiers: list[JsonObject] = msgspec.field(default_factory=list)
     #: False when the store had not taken the import within two minutes: it is durable
     #: in the journal and reaches the store when the store recovers.
     applied: bool

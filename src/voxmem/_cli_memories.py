@@ -117,8 +117,10 @@ def _parts(export: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _import(client: VoiceClientSync, export: dict[str, Any], user: str | None) -> int:
     totals: dict[str, int] = {}
+    shared: list[dict[str, Any]] = []
     for part in _parts(export):
         done = client.import_user(part, user_id=user)
+        shared += done.pop("sharedIdentifiers", [])
         for key, value in done.items():
             if isinstance(value, bool):
                 continue
@@ -129,6 +131,10 @@ def _import(client: VoiceClientSync, export: dict[str, Any], user: str | None) -
           f"{totals.get('identifiers', 0)} identifiers, {totals.get('merges', 0)} merges, "
           f"{totals.get('entities', 0)} graph entities "
           f"({totals.get('alreadyStored', 0)} items were already stored)")
+    for row in shared:  # the operator decides: merge the callers, or unlink one
+        print(f"voxmem: {row['kind']} {row['value']} is also linked to "
+              f"{', '.join(row['otherUserIds'])}: it no longer picks one caller out "
+              "(merge them with voxmem callers merge, or unlink it)", file=sys.stderr)
     return 0
 
 

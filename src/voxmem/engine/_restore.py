@@ -150,7 +150,8 @@ async def restore_caller(store: Store, writes: WritePath, callers: CallerCache,
     if records:
         await writes.append_many(records)  # durable from here on, applied or not
         applied = await writes.wait_applied(RESTORE_APPLY_S)
-    entities = {"identifiers": 0, "merges": 0, "entities": 0}
+    entities: dict[str, Any] = {"identifiers": 0, "merges": 0, "entities": 0,
+                                "sharedIdentifiers": []}
     if "identifiers" in data:
         if not applied:  # the graph's mentions and merge records name the items
             await require_applied(writes.wait_applied, "imported")

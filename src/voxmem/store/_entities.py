@@ -459,13 +459,23 @@ def export_entities(scope: Scope) -> EntityOp[dict[str, Any]]:
 
 def restore_entities(scope: Scope, identifiers: Sequence[IdentifierRow],
                      merges: Sequence[tuple[MergeRow, dict[str, Any] | None]],
-                     graph: Graph) -> EntityOp[dict[str, int]]:
+                     graph: Graph) -> EntityOp[dict[str, Any]]:
     """Write an export's identifiers, merges and graph back for ``scope``'s caller.
 
     Idempotent: a link already there keeps its stronger strength, a merge whose id the
-    tenant holds is left as it is, graph rows are written as given.
+    tenant holds is left as it is, graph rows are written as given. ``shared`` lists the
+    identifiers (names aside) that another caller of the store is linked to as well:
+    they no longer pick one caller out on their own.
     """
     linked = yield from add_identifiers(scope, identifiers)
+    shared = []
+    for r in identifiers:
+        if r.kind in ("name", "sip_call_id"):
+            continue
+        others = sorted({o.user_id for o in (yield from find_identifier(scope, r.kind, r.value))
+                         if o.user_id != scope.user_id})
+        if others:
+            shared.append({"kind": r.kind, "value": r.value, "otherUserIds": others})
     restored = 0
     for row, undo in merges:
         if (yield Stmt("merge.get", (scope.tenant_id, row.id))).rows:
@@ -478,4 +488,5 @@ def restore_entities(scope: Scope, identifiers: Sequence[IdentifierRow],
                                             row.id))
         restored += 1
     yield from write_graph(scope, graph, replace=True)
-    return {"identifiers": linked, "merges": restored, "entities": len(graph.entities)}
+    return {"identifiers": linked, "merges": restored, "entities": len(graph.entities),
+            "sharedIdentifiers": shared}
