@@ -178,7 +178,8 @@ def cmd_memories(args: argparse.Namespace, settings: Settings) -> int:
         lines += [json.dumps({"type": item["kind"], **item}) for item in data["items"]]
         lines += [json.dumps({"type": "identifier", **r}) for r in data["identifiers"]]
         lines += [json.dumps({"type": "merge", **m}) for m in data["merges"]]
-        lines.append(json.dumps({"type": "graph", **data["graph"]}))
+        if any(data["graph"].values()):  # an erased caller's export stays one line
+            lines.append(json.dumps({"type": "graph", **data["graph"]}))
         text = "".join(line + "\n" for line in lines)
         if args.output:
             Path(args.output).write_text(text)
