@@ -33,6 +33,9 @@ class ListCallersRequest(ProjectRequest, kw_only=True):
     #: Any identifier: id, name, phone in any format, email, account number.
     query: str | None = None
     limit: int | None = None
+    #: Callers to skip: pages the list without a query (a search answers its first
+    #: ``limit``).
+    offset: int | None = None
 
 
 class GetCallerRequest(CallerRequest, kw_only=True):

@@ -361,6 +361,11 @@ class CallerExport(WireResponse, kw_only=True):
     profile: JsonObject
     sessions: list[JsonObject]
     items: list[JsonObject]
+    #: Linked identifiers, merges naming the caller (a merge in force with its undo
+    #: record) and the entity graph with its mentions: ``import_user`` restores them.
+    identifiers: list[JsonObject] = []
+    merges: list[JsonObject] = []
+    graph: JsonObject = {}
 
 
 class UsersMerged(WireResponse, kw_only=True):

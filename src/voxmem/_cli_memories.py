@@ -7,10 +7,12 @@ Example::
     voxmem memories import caller.jsonl --project support
 
 An export file is JSON lines: a ``caller`` line (with the export's ``format``), a
-``session`` line per call and a line per stored item (``turn``, ``fact``). ``import``
-reads one back through the runtime's ``import_user``, in parts of at most 1,000 calls
-and 10,000 items (the import's limits), oldest first so a superseded fact is stored
-before the fact that superseded it.
+``session`` line per call, a line per stored item (``turn``, ``fact``) and, from format
+2 on, an ``identifier`` line per linked identifier, a ``merge`` line per merge and one
+``graph`` line; ``import`` also takes ``export_user``'s answer saved as one JSON object
+(what the dashboard's Export button downloads). It sends the caller through the
+runtime's ``import_user``, in parts of at most 1,000 calls and 10,000 items (the
+import's limits), oldest first; the identifiers, merges and graph go with the first.
 """
 
 from __future__ import annotations
@@ -36,9 +38,28 @@ PART_SESSIONS = 1_000
 PART_ITEMS = 10_000
 
 
+def _whole_json(path: Path) -> dict[str, Any] | None:
+    """The file as one JSON object when it is ``export_user``'s answer as it stands (the
+    dashboard's Export button downloads that), else None (JSON lines)."""
+    with path.open(encoding="utf-8") as f:
+        if f.read(1) != "{":
+            return None
+        f.seek(0)
+        try:
+            whole = json.load(f)
+        except ValueError:
+            return None  # one JSON object per line
+    if not isinstance(whole, dict) or "format" not in whole or "items" not in whole:
+        return None
+    return whole
+
+
 def read_export(path: Path) -> dict[str, Any]:
     """An export file as ``export_user`` answers it; refuses another format by name."""
-    data: dict[str, Any] = {"sessions": [], "items": []}
+    whole = _whole_json(path)
+    if whole is not None:
+        return whole
+    data: dict[str, Any] = {"sessions": [], "items": [], "identifiers": [], "merges": []}
     with path.open(encoding="utf-8") as f:
         for number, line in enumerate(f, 1):
             if not line.strip():
@@ -56,6 +77,10 @@ def read_export(path: Path) -> dict[str, Any]:
                 data["sessions"].append(row)
             elif kind in ("turn", "fact", "summary"):
                 data["items"].append(row)
+            elif kind in ("identifier", "merge"):
+                data[kind + "s"].append(row)
+            elif kind == "graph":
+                data["graph"] = row
             else:
                 raise BadRequest(f"{path} line {number} is not a line of a voxmem export "
                                  f"(type {kind!r})", field="file")
@@ -71,8 +96,12 @@ def _parts(export: dict[str, Any]) -> list[dict[str, Any]]:
     by_call: dict[str | None, list[dict[str, Any]]] = {}
     for item in export["items"]:
         by_call.setdefault(item.get("sessionId"), []).append(item)
-    head = {k: v for k, v in export.items() if k not in ("sessions", "items")}
-    parts = [{**head, "sessions": [], "items": list(by_call.pop(None, []))}]
+    head = {k: v for k, v in export.items()
+            if k not in ("sessions", "items", "identifiers", "merges", "graph")}
+    first: dict[str, Any] = {k: export[k] for k in ("identifiers", "merges", "graph")
+                             if k in export}
+    parts: list[dict[str, Any]] = [{**head, **first, "sessions": [],
+                                    "items": list(by_call.pop(None, []))}]
     for call in export["sessions"]:
         items = by_call.pop(call["sessionId"], [])
         last = parts[-1]
@@ -89,16 +118,24 @@ def _parts(export: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _import(client: VoiceClientSync, export: dict[str, Any], user: str | None) -> int:
     totals: dict[str, int] = {}
+    shared: list[dict[str, Any]] = []
     for part in _parts(export):
         done = client.import_user(part, user_id=user)
+        shared += done.pop("sharedIdentifiers", [])
         for key, value in done.items():
             if isinstance(value, bool):
                 continue
             totals[key] = totals.get(key, 0) + int(value)
     who = user or export.get("userId")
     print(f"imported caller {who}: {totals.get('sessions', 0)} calls, "
-          f"{totals.get('turns', 0)} turns, {totals.get('facts', 0)} facts "
+          f"{totals.get('turns', 0)} turns, {totals.get('facts', 0)} facts, "
+          f"{totals.get('identifiers', 0)} identifiers, {totals.get('merges', 0)} merges, "
+          f"{totals.get('entities', 0)} graph entities "
           f"({totals.get('alreadyStored', 0)} items were already stored)")
+    for row in shared:  # the operator decides: merge the callers, or unlink one
+        print(f"voxmem: {row['kind']} {row['value']} is also linked to "
+              f"{', '.join(row['otherUserIds'])}: it no longer picks one caller out "
+              "(merge them with voxmem callers merge, or unlink it)", file=sys.stderr)
     return 0
 
 
@@ -140,6 +177,10 @@ def cmd_memories(args: argparse.Namespace, settings: Settings) -> int:
                              "metadata": data["metadata"], "profile": data["profile"]})]
         lines += [json.dumps({"type": "session", **s}) for s in data["sessions"]]
         lines += [json.dumps({"type": item["kind"], **item}) for item in data["items"]]
+        lines += [json.dumps({"type": "identifier", **r}) for r in data["identifiers"]]
+        lines += [json.dumps({"type": "merge", **m}) for m in data["merges"]]
+        if any(data["graph"].values()):  # an erased caller's export stays one line
+            lines.append(json.dumps({"type": "graph", **data["graph"]}))
         text = "".join(line + "\n" for line in lines)
         if args.output:
             write_private_text(Path(args.output), text)  # caller data: owner-only

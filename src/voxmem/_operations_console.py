@@ -19,6 +19,8 @@ from .engine._validate import check_index_name, check_optional_id, check_text
 MAX_LIST_ROWS = 500
 DEFAULT_LIST_ROWS = 100
 MAX_DELETE_DOCUMENTS = 1000
+#: Deepest page of the callers list (a project of ten million callers is searched).
+MAX_OFFSET = 10_000_000
 
 
 def _limit(p: dict[str, Any]) -> int:
@@ -41,7 +43,10 @@ async def _list_callers(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     query = p.get("query") or ""
     if not isinstance(query, str) or len(query) > MAX_FIELD_CHARS * 4:
         raise BadRequest("query must be a short string", field="query")
-    return {"callers": await engine.find_callers(tenant, project, query, _limit(p))}
+    offset = p.get("offset") or 0
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
+        raise BadRequest(f"offset must be an integer within 0..{MAX_OFFSET}", field="offset")
+    return {"callers": await engine.find_callers(tenant, project, query, _limit(p), offset)}
 
 
 @handles("get_caller")

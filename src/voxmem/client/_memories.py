@@ -80,12 +80,14 @@ class MemoryMethods:
                           user_id: str | None = None) -> dict[str, Any]:
         """Put a caller back from ``export_user``'s answer (``voxmem memories import``
         reads an export file into the same shape): calls, turns and facts under their
-        ids and times, the profile, deletions and supersessions. Into the export's own
-        caller unless ``user``/``user_id`` names another. Importing twice stores once;
-        an export of another format is refused. Identifiers, merges and the entity graph
-        the export lists are not imported."""
-        fields = {key: export[key] for key in ("format", "name", "metadata", "profile",
-                                               "sessions", "items") if key in export}
+        ids and times, the profile, deletions and supersessions, and (format 2) the
+        caller's identifiers, merges and entity graph. Into the export's own caller
+        unless ``user``/``user_id`` names another. Importing twice stores once; an
+        export of a format this release does not read is refused."""
+        keys = ["format", "name", "metadata", "profile", "sessions", "items"]
+        if export.get("format") != 1:  # format 1 listed them without what imports them
+            keys += ["identifiers", "merges", "graph"]
+        fields = {key: export[key] for key in keys if key in export}
         if user is None and user_id is None:
             user_id = export.get("userId")
         return self._core.parse_dict(await self._send(self._core.call(

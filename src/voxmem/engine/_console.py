@@ -69,9 +69,11 @@ class Console:
         """Everything stored about the caller, for a data request."""
         await self._settle()
         data = await self._store.export_caller(scope)
-        # A data request covers what identifies the caller and their entity graph too.
-        known = await self._directory.show(scope)
-        return {**data.to_wire(), **{key: known[key] for key in ("identifiers", "merges", "graph")}}
+        # A data request covers what identifies the caller and their entity graph too;
+        # an import puts them back, so a merge in force comes with its undo record.
+        known = await self._store.run_entities(scope.tenant_id,
+                                               entity_ops.export_entities(scope), write=False)
+        return {**data.to_wire(), **known}
 
     async def list_quarantined(self) -> list[dict[str, Any]]:
         """Journal records the store refused, for an operator to fix and retry."""
@@ -79,11 +81,11 @@ class Console:
 
     # -- operator views -------------------------------------------------------------------
     async def find_callers(self, tenant_id: str, project_id: str, query: str,
-                           limit: int) -> list[dict[str, Any]]:
+                           limit: int, offset: int = 0) -> list[dict[str, Any]]:
         """Callers matching ``query`` (see ``_caller_search``)."""
         await self._settle()
         return await find_callers(self._store, self._directory, self._region, tenant_id,
-                                  project_id, query, limit)
+                                  project_id, query, limit, offset)
 
     async def caller(self, scope: Scope, limit: int) -> dict[str, Any] | None:
         """One caller's page: profile, memories, history, calls, identifiers, merges;

@@ -415,8 +415,11 @@ class MemoryEngine(OperatorViews):
     async def import_user(self, scope: Scope, data: dict[str, Any]) -> dict[str, Any]:
         """Put a caller back from ``export_user``'s data (validated), ids and times kept;
         what the store already holds is skipped, so importing twice stores once."""
-        return await restore_caller(self.store, self.writes, self.callers, scope, data,
+        done = await restore_caller(self.store, self.writes, self.callers, scope, data,
                                     self.clock())
+        if done.get("identifiers") or done.get("merges") or done.get("entities"):
+            await self.directory.reload(scope)  # merges in force, the caller's graph
+        return done
 
     async def merge_users(self, source: Scope, target: Scope) -> dict[str, Any]:
         """Move everything of one caller (a guest) to another (the account)."""

@@ -29,9 +29,10 @@ class OperatorViews:
         return await self.store.list_projects()
 
     async def find_callers(self, tenant_id: str, project_id: str, query: str,
-                           limit: int) -> list[dict[str, Any]]:
-        """Callers matching an id, name, identifier or text, most relevant first."""
-        return await self.console.find_callers(tenant_id, project_id, query, limit)
+                           limit: int, offset: int = 0) -> list[dict[str, Any]]:
+        """Callers matching an id, name, identifier or text, most relevant first; without
+        a query, the most recently active, ``offset`` paging through them."""
+        return await self.console.find_callers(tenant_id, project_id, query, limit, offset)
 
     async def caller_page(self, scope: Scope, limit: int) -> dict[str, Any] | None:
         """One caller's page for the dashboard; None when there is no such caller."""

@@ -8,11 +8,17 @@ save (nothing is acknowledged before it is on disk), replays after a crash, and 
 idempotent: every record is keyed by an id the store already refuses twice, and items
 the store holds are not even journaled again.
 
-A superseded fact comes back superseded: the store marks a fact superseded at the
-moment its successor became valid, so the successor is the fact created at that moment,
-and its record names the old one as superseded (written after it: exports list items
-oldest first). Learning is marked done for every imported call: the export carries
-what was learned.
+A superseded fact comes back superseded at the moment the export says (its
+``validTo``), whether or not its successor is in the file: the successor may have been
+deleted and cleaned up since, or be in another part of a large import. A superseded
+fact is history; coming back current would put an old answer ("the aisle seat") back
+into recall. Learning is marked done for every imported call: the export carries what
+was learned.
+
+From format 2 on, the export also carries the caller's identifiers, merges and entity
+graph (with its mentions), written back once the calls and items are in the store: the
+same phone number or e-mail resolves to the caller, a merge in force still redirects
+the merged-away id (and can be undone), and accurate recall walks the same graph.
 """
 
 from __future__ import annotations
@@ -34,13 +40,25 @@ from ..store import (
     TurnWrite,
     encode_record,
 )
+from ..store._entities import (
+    EdgeRow,
+    EntityRow,
+    Graph,
+    IdentifierRow,
+    MentionRow,
+    MergeRow,
+    restore_entities,
+)
 from ._caller_memory import CallerCache
 from ._write_path import WritePath, require_applied
 
-__all__ = ["EXPORT_FORMAT", "restore_caller"]
+__all__ = ["EXPORT_FORMAT", "READ_FORMATS", "restore_caller"]
 
-#: The version of ``export_user``'s shape; ``import_user`` takes only this one.
-EXPORT_FORMAT = 1
+#: The version of ``export_user``'s shape. 2 added identifiers, merges (with undo
+#: records) and the graph's mentions.
+EXPORT_FORMAT = 2
+#: The formats ``import_user`` reads (a format 1 file imports its calls and items).
+READ_FORMATS = (1, 2)
 #: How long an import waits for its records to reach the store before it answers (they
 #: are durable in the journal either way; ``applied`` says which).
 RESTORE_APPLY_S = 120.0
@@ -70,10 +88,6 @@ def _session_records(scope: Scope, data: dict[str, Any], session: dict[str, Any]
 
 def _item_records(scope: Scope, items: Sequence[dict[str, Any]], stored: set[str],
                   agents: dict[str, str]) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    superseded_at: dict[float, list[str]] = {}
-    for item in items:
-        if item["kind"] == "fact" and item.get("validTo") is not None:
-            superseded_at.setdefault(item["validTo"], []).append(item["id"])
     records: list[dict[str, Any]] = []
     deletes: list[dict[str, Any]] = []
     counts = {"turns": 0, "facts": 0, "alreadyStored": 0, "skipped": 0}
@@ -97,8 +111,7 @@ def _item_records(scope: Scope, items: Sequence[dict[str, Any]], stored: set[str
                 kind=item.get("factKind") or "note", slot_key=item.get("slotKey"),
                 confidence=float(item.get("confidence") or 1.0), source_session_id=sid,
                 source_turn_ids=tuple(item.get("sourceTurnIds") or ()),
-                valid_from=item["createdAt"],
-                supersedes=tuple(superseded_at.pop(item["createdAt"], ())))))
+                valid_from=item["createdAt"], valid_to=item.get("validTo"))))
             counts["facts"] += 1
         else:
             # A summary (compaction keeps them in the caller's context, not the store)
@@ -137,7 +150,48 @@ async def restore_caller(store: Store, writes: WritePath, callers: CallerCache,
     if records:
         await writes.append_many(records)  # durable from here on, applied or not
         applied = await writes.wait_applied(RESTORE_APPLY_S)
+    entities: dict[str, Any] = {"identifiers": 0, "merges": 0, "entities": 0,
+                                "sharedIdentifiers": []}
+    if "identifiers" in data:
+        if not applied:  # the graph's mentions and merge records name the items
+            await require_applied(writes.wait_applied, "imported")
+        entities = await store.run_entities(scope.tenant_id, restore_entities(
+            scope, [_identifier(r, scope) for r in data["identifiers"]],
+            [m for m in (_merge(r, scope) for r in data["merges"]) if m is not None],
+            _graph(data.get("graph") or {})))
     # The caller's warm index predates the import: the next call reads it afresh.
     callers.drop(scope)
     return {"sessions": sum(1 for s in sessions if s["sessionId"] not in known_calls),
-            **counts, "profileFields": len(profile), "applied": applied}
+            **counts, "profileFields": len(profile), **entities, "applied": applied}
+
+
+def _identifier(r: dict[str, Any], scope: Scope) -> IdentifierRow:
+    return IdentifierRow(kind=r["kind"], value=r["value"], user_id=scope.user_id,
+                         raw=r["raw"], source=r["source"], session_id=r["sessionId"],
+                         turn_id=r["turnId"], strength=r["strength"],
+                         created_at=r["createdAt"])
+
+
+def _merge(r: dict[str, Any], scope: Scope) -> tuple[MergeRow, dict[str, Any] | None] | None:
+    """The merge record, or None when it names neither side as the import's caller (an
+    export imported under another caller id: the merge was about the old id)."""
+    if scope.user_id not in (r["fromUserId"], r["toUserId"]):
+        return None
+    return MergeRow(id=r["mergeId"], from_user=r["fromUserId"], to_user=r["toUserId"],
+                    status=r["status"], at=r["at"], evidence=r["evidence"],
+                    undone_at=r["undoneAt"], items_moved=r["itemsMoved"]), r["undo"]
+
+
+def _graph(data: dict[str, Any]) -> Graph:
+    return Graph(
+        entities=[EntityRow(id=e["id"], kind=e["kind"], label=e["label"],
+                            attrs=e.get("attrs") or {}, confidence=float(e["confidence"]),
+                            mentions=int(e["mentions"]), first_seen=float(e["first_seen"]),
+                            last_seen=float(e["last_seen"]))
+                  for e in data.get("entities") or []],
+        edges=[EdgeRow(source_id=e["source"], relation=e["relation"], target_id=e["target"],
+                       confidence=float(e["confidence"]), created_at=float(e["created_at"]))
+               for e in data.get("edges") or []],
+        mentions=[MentionRow(entity_id=m["entity_id"], item_id=m["item_id"],
+                             session_id=m.get("session_id"), at=float(m["at"]))
+                  for m in data.get("mentions") or []])

@@ -112,6 +112,11 @@ class CallerDirectory:
             except VoxmemError as exc:
                 log.warning("reloading caller merges failed: %s", exc)
 
+    async def reload(self, scope: Scope) -> None:
+        """Catch up with merges and a graph written around the directory (an import)."""
+        self._graphs.pop(scope.caller_key, None)
+        await self.load()
+
     def canonical(self, tenant_id: str, project_id: str, space: str, user_id: str) -> str:
         """The caller id ``user_id`` now stands for (itself unless merged away)."""
         seen = 0

@@ -97,6 +97,11 @@ class _EngineCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         stats = self._stats()
+        # What `voxmem status` calls healthy: the journal and the store take writes
+        # (0 while Postgres is down or the disk is full; saves then wait in the journal).
+        yield GaugeMetricFamily("voxmem_healthy",
+                                "1 while the journal and the store take writes, else 0",
+                                value=1 if stats.get("healthy", True) else 0)
         yield GaugeMetricFamily("voxmem_journal_lag_records",
                                 "Journaled records not yet applied to the store",
                                 value=stats["journalSeq"] - stats["appliedSeq"])
@@ -270,8 +275,12 @@ class RuntimeMetrics:
             # Once per change, not per request: an operator greps for these lines.
             self._was_saturated = state.saturated
             if state.saturated:
-                log.warning("runtime saturated: requests queue %.0f ms on average, "
-                            "%.0f%% of searches hit their deadline", state.queued_ms,
+                # Every reason it can be saturated for: a line naming only two of them
+                # read "queue 0 ms, 0% of searches" when the event loop lagged.
+                log.warning("runtime saturated: requests queue %.0f ms on average, the "
+                            "event loop runs %.0f ms late, %d saves wait, %.0f%% of "
+                            "searches hit their deadline", state.queued_ms,
+                            state.loop_lag_ms, state.saves_waiting,
                             state.deadline_degraded_share * 100)
             else:
                 log.info("runtime keeps up again")

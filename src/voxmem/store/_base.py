@@ -83,7 +83,8 @@ class TurnWrite:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class FactWrite:
-    """A fact to insert; ``supersedes`` lists ids whose ``valid_to`` becomes ``valid_from``."""
+    """A fact to insert; ``supersedes`` lists ids whose ``valid_to`` becomes ``valid_from``.
+    ``valid_to`` set writes a fact already superseded (an import's history)."""
 
     scope: Scope
     id: str
@@ -96,6 +97,7 @@ class FactWrite:
     valid_from: float
     embedding: bytes | None = None
     supersedes: tuple[str, ...] = ()
+    valid_to: float | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -435,10 +437,10 @@ class Store(Protocol):
 
     # -- operator views (dashboard) --------------------------------------------------------
     async def search_callers(self, tenant_id: str, project_id: str, text: str, digits: str,
-                             limit: int) -> list[CallerListing]:
+                             limit: int, offset: int = 0) -> list[CallerListing]:
         """Callers whose id, name, profile or metadata contain ``text`` (lower case), or
         whose id, profile or metadata contain ``digits`` once punctuation is removed;
-        both empty lists the most recently updated callers."""
+        both empty lists the most recently updated callers (``offset`` pages them)."""
         ...
 
     async def list_sessions(self, tenant_id: str, project_id: str, *, space: str | None,

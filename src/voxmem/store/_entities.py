@@ -34,6 +34,7 @@ __all__ = [
     "active_merges",
     "add_identifiers",
     "caller_identifiers",
+    "export_entities",
     "find_identifier",
     "find_in_project",
     "forget_entities",
@@ -42,6 +43,7 @@ __all__ = [
     "load_graph",
     "merge",
     "remove_identifier",
+    "restore_entities",
     "run_postgres",
     "run_sqlite",
     "unmerge",
@@ -137,9 +139,14 @@ class Graph:
     edges: list[EdgeRow] = dataclasses.field(default_factory=list)
     mentions: list[MentionRow] = dataclasses.field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"entities": [e.to_dict() for e in self.entities],
-                "edges": [e.to_dict() for e in self.edges]}
+    def to_dict(self, *, mentions: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {"entities": [e.to_dict() for e in self.entities],
+               "edges": [e.to_dict() for e in self.edges]}
+        if mentions:  # an export: which memories name which entity (the graph walk's way in)
+            out["mentions"] = [{"entityId": m.entity_id, "itemId": m.item_id,
+                                "sessionId": m.session_id, "at": m.at}
+                               for m in self.mentions]
+        return out
 
 
 def _ident(row: Sequence[Any]) -> IdentifierRow:
@@ -427,3 +434,59 @@ def _graph_from_json(data: dict[str, Any]) -> Graph:
     return Graph(entities=[EntityRow(*e) for e in data.get("entities", [])],
                  edges=[EdgeRow(*e) for e in data.get("edges", [])],
                  mentions=[MentionRow(*m) for m in data.get("mentions", [])])
+
+
+# --- export / import --------------------------------------------------------------------
+
+
+def export_entities(scope: Scope) -> EntityOp[dict[str, Any]]:
+    """The caller's identifiers, merges (with the record that undoes a merge in force)
+    and whole entity graph, as ``export_user`` lists them."""
+    idents = yield from caller_identifiers(scope)
+    merges = []
+    for row in (yield from list_merges(scope, scope.user_id)):
+        undo = None
+        # Only a merge into this caller: its undo record lists what moved into them and
+        # their own rows before it, never another caller's.
+        if row.status == "merged" and row.to_user == scope.user_id:
+            full = yield Stmt("merge.get", (scope.tenant_id, row.id))
+            undo = full.rows[0][10] if full.rows else None
+        merges.append({**row.to_dict(), "undo": _load_json(undo) if undo else None})
+    graph = yield from load_graph(scope)
+    return {"identifiers": [r.to_dict() for r in idents], "merges": merges,
+            "graph": graph.to_dict(mentions=True)}
+
+
+def restore_entities(scope: Scope, identifiers: Sequence[IdentifierRow],
+                     merges: Sequence[tuple[MergeRow, dict[str, Any] | None]],
+                     graph: Graph) -> EntityOp[dict[str, Any]]:
+    """Write an export's identifiers, merges and graph back for ``scope``'s caller.
+
+    Idempotent: a link already there keeps its stronger strength, a merge whose id the
+    tenant holds is left as it is, graph rows are written as given. ``shared`` lists the
+    identifiers (names aside) that another caller of the store is linked to as well:
+    they no longer pick one caller out on their own.
+    """
+    linked = yield from add_identifiers(scope, identifiers)
+    shared = []
+    for r in identifiers:
+        if r.kind in ("name", "sip_call_id"):
+            continue
+        others = sorted({o.user_id for o in (yield from find_identifier(scope, r.kind, r.value))
+                         if o.user_id != scope.user_id})
+        if others:
+            shared.append({"kind": r.kind, "value": r.value, "otherUserIds": others})
+    restored = 0
+    for row, undo in merges:
+        if (yield Stmt("merge.get", (scope.tenant_id, row.id))).rows:
+            continue
+        yield Stmt("merge.insert", (*_space(scope), row.from_user, row.to_user, row.at,
+                                    row.items_moved, row.id, row.status, _json(row.evidence),
+                                    None if undo is None else _json(undo)))
+        if row.undone_at is not None:
+            yield Stmt("merge.set_status", (row.status, row.undone_at, scope.tenant_id,
+                                            row.id))
+        restored += 1
+    yield from write_graph(scope, graph, replace=True)
+    return {"identifiers": linked, "merges": restored, "entities": len(graph.entities),
+            "sharedIdentifiers": shared}

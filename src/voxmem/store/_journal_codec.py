@@ -106,7 +106,9 @@ def encode_record(write: JournalWrite) -> dict[str, Any]:
                 "slotKey": write.slot_key, "confidence": write.confidence,
                 "sourceSessionId": write.source_session_id,
                 "sourceTurnIds": list(write.source_turn_ids), "validFrom": write.valid_from,
-                "supersedes": list(write.supersedes)}}
+                "supersedes": list(write.supersedes),
+                # Only when set: journals written before it existed read the same.
+                **({"validTo": write.valid_to} if write.valid_to is not None else {})}}
         case ProfileWrite():
             body = {"field": write.field, "value": write.value, "at": write.at}
         case SessionEnd():
@@ -136,7 +138,8 @@ def _fact(scope: Scope, r: dict[str, Any]) -> FactWrite:
                      slot_key=f.get("slotKey"), confidence=f["confidence"],
                      source_session_id=f.get("sourceSessionId"),
                      source_turn_ids=tuple(f.get("sourceTurnIds") or ()),
-                     valid_from=f["validFrom"], supersedes=tuple(f.get("supersedes") or ()))
+                     valid_from=f["validFrom"], supersedes=tuple(f.get("supersedes") or ()),
+                     valid_to=f.get("validTo"))
 
 
 _DECODERS: dict[str, Callable[[Scope, dict[str, Any]], JournalWrite]] = {

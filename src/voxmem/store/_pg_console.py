@@ -40,7 +40,7 @@ class PostgresConsole:
         raise NotImplementedError
 
     async def search_callers(self, tenant_id: str, project_id: str, text: str, digits: str,
-                             limit: int) -> list[CallerListing]:
+                             limit: int, offset: int = 0) -> list[CallerListing]:
         tests: list[str] = []
         fact_tests: list[str] = []
         args: list[Any] = []
@@ -65,7 +65,7 @@ class PostgresConsole:
             where += " AND (" + " OR ".join(tests) + ")"
         found = await self._fetch(
             tenant_id, sql.SEARCH_CALLERS.format(where=where).postgres,
-            (tenant_id, project_id, *args, *fact_args, limit))
+            (tenant_id, project_id, *args, *fact_args, limit, offset))
         return [rows.caller_listing(r) for r in found]
 
     async def list_sessions(self, tenant_id: str, project_id: str, *, space: str | None,

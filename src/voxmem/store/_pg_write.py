@@ -93,12 +93,12 @@ async def apply_batch(cur: Cursor, batch: WriteBatch, journal_id: str) -> None:
         await cur.execute(
             "INSERT INTO items (id, tenant_id, project_id, space, user_id, agent_id,"
             " session_id, kind, text, fact_kind, slot_key, confidence, source_turn_ids,"
-            " valid_from, created_at, embedding, embedding_model)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, 'fact', %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (id) DO NOTHING",
+            " valid_from, valid_to, created_at, embedding, embedding_model)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, 'fact', %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+            " %s) ON CONFLICT (id) DO NOTHING",
             (f.id, *f.scope.caller_key, f.scope.agent_id, f.source_session_id, f.text, f.kind,
              f.slot_key, f.confidence, Jsonb(list(f.source_turn_ids)), f.valid_from,
-             f.valid_from, Float32Vector.maybe(f.embedding),
+             f.valid_to, f.valid_from, Float32Vector.maybe(f.embedding),
              batch.embedding_model if f.embedding is not None else None))
     for pw in batch.profile:
         t, p, sp, u = pw.scope.caller_key

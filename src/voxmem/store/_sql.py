@@ -270,7 +270,7 @@ CALLER_STATS = (
 SEARCH_CALLERS = shared(
     "SELECT c.user_id, c.name, c.profile, c.metadata, c.space, c.created_at,"
     f" c.updated_at, {CALLER_STATS} FROM callers c WHERE {{where}}"
-    " ORDER BY c.updated_at DESC LIMIT ?")
+    " ORDER BY c.updated_at DESC, c.user_id LIMIT ? OFFSET ?")
 #: A caller's current facts matching ``{tests}`` (numbers said during calls).
 FACT_MATCHES = (
     "EXISTS (SELECT 1 FROM items f WHERE f.tenant_id = c.tenant_id"

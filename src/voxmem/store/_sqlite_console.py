@@ -46,7 +46,7 @@ class SQLiteConsole:
         raise NotImplementedError
 
     async def search_callers(self, tenant_id: str, project_id: str, text: str, digits: str,
-                             limit: int) -> list[CallerListing]:
+                             limit: int, offset: int = 0) -> list[CallerListing]:
         tests: list[str] = []
         fact_tests: list[str] = []
         args: list[Any] = []
@@ -70,7 +70,7 @@ class SQLiteConsole:
             tests.append(sql.FACT_MATCHES.format(tests=" OR ".join(fact_tests)))
             where += " AND (" + " OR ".join(tests) + ")"
         statement = sql.SEARCH_CALLERS.format(where=where).sqlite
-        params = (tenant_id, project_id, *args, *fact_args, limit)
+        params = (tenant_id, project_id, *args, *fact_args, limit, offset)
         return await self._read(
             lambda c: [rows.caller_listing(r) for r in c.execute(statement, params)])
 

@@ -83,12 +83,13 @@ def apply_batch(batch: WriteBatch, conn: sqlite3.Connection) -> None:
         conn.execute(
             "INSERT INTO items (id, tenant_id, project_id, space, user_id, agent_id, session_id,"
             " kind, text, search_key, fact_kind, slot_key, confidence, source_turn_ids,"
-            " valid_from, created_at, embedding, embedding_model)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, 'fact', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " valid_from, valid_to, created_at, embedding, embedding_model)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 'fact', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (id) DO NOTHING",
             (f.id, *f.scope.caller_key, f.scope.agent_id, f.source_session_id, f.text,
              search_key(*f.scope.caller_key), f.kind, f.slot_key, f.confidence,
-             json.dumps(list(f.source_turn_ids)), f.valid_from, f.valid_from, f.embedding,
+             json.dumps(list(f.source_turn_ids)), f.valid_from, f.valid_to, f.valid_from,
+             f.embedding,
              batch.embedding_model if f.embedding is not None else None),
         )
     for pw in batch.profile:

@@ -17,6 +17,8 @@ __all__ = ["PAGES"]
 
 CHART_WIDTH = 600
 CHART_HEIGHT = 160
+#: Memories (and history rows) per page of a caller's page.
+ROWS_PER_PAGE = 100
 
 
 def _param(request: Request, name: str) -> str:
@@ -30,16 +32,43 @@ async def home(dash: Dash, request: Request, view: View) -> Page | Response:
 
 async def callers(dash: Dash, request: Request, view: View) -> Page:
     query = request.query_params.get("q", "")
-    data = await dash.op("list_callers", view.payload(query=query))
-    return Page("callers.html", data, "Callers", {"query": query})
+    try:  # the list without a query pages through every caller, newest first
+        number = max(1, int(request.query_params.get("page", "1"))) if not query else 1
+    except ValueError:
+        number = 1
+    data = await dash.op("list_callers", view.payload(
+        query=query, limit=ROWS_PER_PAGE, offset=(number - 1) * ROWS_PER_PAGE))
+    rows = data["callers"]
+    pager = {"rows": rows, "number": number, "param": "page",
+             "first": (number - 1) * ROWS_PER_PAGE + 1, "total": None,
+             "more": not query and len(rows) == ROWS_PER_PAGE}
+    return Page("callers.html", data, "Callers", {"query": query, "pager": pager})
+
+
+def _page_of(request: Request, name: str, rows: list[Any]) -> dict[str, Any]:
+    """One page of ``rows`` (``?{name}=N``, 1-based): a caller with thousands of
+    memories made a page of megabytes that took the browser seconds to lay out."""
+    pages = max(1, -(-len(rows) // ROWS_PER_PAGE))
+    try:
+        number = min(max(1, int(request.query_params.get(name, "1"))), pages)
+    except ValueError:
+        number = 1
+    start = (number - 1) * ROWS_PER_PAGE
+    return {"rows": rows[start:start + ROWS_PER_PAGE], "number": number, "pages": pages,
+            "first": start + 1, "total": len(rows), "param": name}
 
 
 async def caller(dash: Dash, request: Request, view: View) -> Page:
     user_id = _param(request, "user_id")
     space = request.query_params.get("space") or SHARED_SPACE
     data = await dash.op("get_caller", view.payload(space, user_id=user_id))
+    # The JSON twin keeps every memory; the page shows them a page at a time.
+    current = {f["slotKey"]: f["text"] for f in data["memories"] if f.get("slotKey")}
     return Page("caller.html", {"userId": user_id, "space": space, **data},
-                f"Caller {user_id}")
+                f"Caller {user_id}", {
+                    "memories": _page_of(request, "memories_page", data["memories"]),
+                    "history": _page_of(request, "history_page", data["history"]),
+                    "current_by_slot": current})
 
 
 async def forget_confirm(dash: Dash, request: Request, view: View) -> Page:

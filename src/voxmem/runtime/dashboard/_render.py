@@ -81,6 +81,12 @@ def _when(ts: Any) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _pager_query(params: Any, name: str, number: int) -> str:
+    """The request's query string with page ``name`` set to ``number``."""
+    pairs = [(k, v) for k, v in params.multi_items() if k != name]
+    return urllib.parse.urlencode([*pairs, (name, str(number))])
+
+
 def _quote(value: Any) -> str:
     return urllib.parse.quote(str(value), safe="")
 
@@ -98,6 +104,7 @@ class Dash:
                                      trim_blocks=True, lstrip_blocks=True)
         self.templates.filters["when"] = _when
         self.templates.filters["q"] = _quote
+        self.templates.filters["pager_query"] = _pager_query
         self.templates.filters["tojson_pretty"] = lambda v: json.dumps(
             v, indent=2, ensure_ascii=False, default=str)
 
