@@ -161,6 +161,36 @@ async def test_search_tool_without_a_user_searches_knowledge_only(
     await client.aclose()
 
 
+async def test_calling_the_tool_returns_the_context_text_as_the_sdk_does(
+        settings: Settings) -> None:
+    """Found checking the SDK reference: ``await tool(query)`` answered an empty search
+    with voxmem's sentence for the LLM ("No relevant memory found ..."), so SDK code
+    that tests the text (``if context:``) spliced that sentence into its prompt as if it
+    were memory. The SDK returns the composed ``contextText``: "" when nothing is found."""
+    client = make_client(settings)
+    tool = client.search_memory_tool(user=USER)
+    assert await tool("what does the user prefer for follow-ups?") == ""
+    assert tool.last_trace is not None and tool.last_trace["degraded"] is False
+    assert await client.search_memory_tool()("when are you open?") == ""
+    await client.save_response(user_text="I prefer email for follow-ups",
+                               assistant_text="Noted.", user=USER)
+    expected = (await client.search_memory("follow-ups", user=USER)).contextText
+    assert expected and await tool("follow-ups") == expected
+    assert tool.last_result is not None and tool.last_result.context_text == expected
+    assert tool.to_openai_function() == tool.schema()
+    await client.aclose()
+    # Memory unavailable: still a string, the trace says why.
+    assert await tool("follow-ups") == ""
+    assert tool.last_trace == {"degraded": True, "errors": {"client": "pool.closed"}}
+
+    memory = MemoAirVoiceMemorySync(project_id="proj_1", user_id="caller_new",
+                                    embedded=True, settings=settings)
+    try:
+        assert memory.search_memory_tool()("what do I like?") == ""
+    finally:
+        memory.close()
+
+
 async def test_low_level_memory_drives_one_call(settings: Settings) -> None:
     memory = MemoAirVoiceMemory(project_id="proj_1", user_id="caller_42",
                                 api_key="memoair_pk_x", embedded=True, settings=settings)
