@@ -146,6 +146,35 @@ describe("MemoryAgent in a real AgentSession", () => {
     assert.deepEqual(searches.map((b) => b.query), ["order A123 \ufffd"]);
   });
 
+  test("updateInstructions mid-call sticks, and its {{memory}} takes the caller's preload", async () => {
+    // Found walking the agent as a builder: llmNode put the constructor's template back
+    // before every generation, so a prompt changed mid-call was silently reverted (and a
+    // {{memory}} in it reached the model literally until then).
+    const seed = newClient();
+    const user = { id: "lk-caller-instr" };
+    await seed.updateProfile({ user, field: "preferred_name", value: "Noor" });
+    await seed.flush();
+    const { fake, agent, session } = await runCall({
+      userId: user.id,
+      llmResponses: [
+        { input: "hello", content: "Hello Noor." },
+        { input: "hola", content: "Hola Noor." },
+      ],
+      inputs: ["hello"],
+    });
+    await agent.updateInstructions("Eres Ava. Habla español.\n\n{{memory}}");
+    await session.run({ userInput: "hola" }).wait();
+    const instructionsOf = (request) => itemsOf(request).find((m) => m.id === "lk.agent_task.instructions").textContent;
+    assert.match(instructionsOf(fake.requests[0]), /You are Ava\./);
+    const second = instructionsOf(fake.requests.at(-1));
+    assert.match(second, /Habla español/);
+    assert.doesNotMatch(second, /You are Ava|\{\{memory\}\}/);
+    assert.equal(second.match(/Noor/g)?.length, 1);
+    const memory = agent.memory;
+    await session.close();
+    await memory.close();
+  });
+
   test("a mistake in the options is refused when the agent is built", () => {
     // Found by probing: each was accepted, then every turn's recall failed with a warning.
     const client = newClient();

@@ -50,7 +50,7 @@ function lastUserMessage(chatCtx: llm.ChatContext): llm.ChatMessage | undefined 
  */
 export class MemoryAgent<UserData = unknown> extends voice.Agent<UserData> {
   readonly client: VoiceClient;
-  private readonly template: string;
+  private template: string;
   private readonly explicitIdentity: CallerIdentity | undefined;
   private readonly memoryOptions: {
     searchTimeoutMs?: number;
@@ -122,7 +122,19 @@ export class MemoryAgent<UserData = unknown> extends voice.Agent<UserData> {
   override async onEnter(): Promise<void> {
     const memory = await this.attachMemory();
     const preload = await memory.open();
-    if (preload?.contextText) await this.updateInstructions(this.renderedInstructions());
+    if (preload?.contextText) await super.updateInstructions(this.renderedInstructions());
+  }
+
+  /**
+   * New instructions for the rest of the call. They become the template: a `{{memory}}`
+   * in them takes the caller's preload (or is removed), and the next generation keeps
+   * them. An `llm.Instructions` is used as its text.
+   */
+  override async updateInstructions(instructions: string | llm.Instructions): Promise<void> {
+    // The template, not only the rendered text: llmNode re-renders from it before every
+    // generation, which would otherwise put the constructor's prompt back.
+    this.template = String(instructions);
+    await super.updateInstructions(this.renderedInstructions());
   }
 
   /** Recall for the finished user turn and put it immediately before the user's message. */
