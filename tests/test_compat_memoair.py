@@ -191,6 +191,36 @@ async def test_calling_the_tool_returns_the_context_text_as_the_sdk_does(
         memory.close()
 
 
+async def test_a_free_form_intent_searches_instead_of_raising(
+        settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    """Found checking the SDK reference: ``intent`` is "free-form ... reserved for future
+    use", so SDK code passes values of its own; voxmem refused them with
+    ``runtime.bad_request`` and the turn lost its recall."""
+    client = make_client(settings)
+    await client.save_response(user_text="My locker is number 12", assistant_text="Noted.",
+                               user=USER)
+    with caplog.at_level(logging.WARNING, logger="voxmem.compat"):
+        result = await client.search_memory("which locker?", user=USER,
+                                            intent="billing_question")
+        tool = client.search_memory_tool(user=USER)
+        assert "locker" in await tool("which locker?", intent="billing_question")
+    assert "locker" in result.contextText
+    assert result.trace["intent"] == "answer_current_user"
+    assert sum("billing_question" in r.getMessage() for r in caplog.records) == 1
+    # The values voxmem ranks by (and their spellings) keep their meaning.
+    recent = await client.search_memory("locker", user=USER, intent="summarize_recent")
+    assert recent.trace["intent"] == "summarise_recent"
+    async with await client.session(user=USER) as pinned:
+        assert "locker" in (await pinned.search_memory("which locker?",
+                                                       intent="other")).contextText
+    await client.aclose()
+    memory = MemoAirVoiceMemory(project_id="proj_1", user_id="caller_42", embedded=True,
+                                settings=settings)
+    assert (await memory.search_memory("locker", intent="x")).trace["intent"] == \
+        "answer_current_user"
+    await memory.aclose()
+
+
 async def test_low_level_memory_drives_one_call(settings: Settings) -> None:
     memory = MemoAirVoiceMemory(project_id="proj_1", user_id="caller_42",
                                 api_key="memoair_pk_x", embedded=True, settings=settings)

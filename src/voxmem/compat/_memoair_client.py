@@ -29,6 +29,7 @@ from ._memoair_types import (
     embedded_from_env,
     mapped_errors,
     note_local_only,
+    sdk_intent,
     warn_once,
 )
 
@@ -90,8 +91,9 @@ class MemoAirSession:
                             timeout_ms: int = DEFAULT_SEARCH_TIMEOUT_MS) -> SearchResult:
         """Recall for the pinned end-user."""
         with mapped_errors():
-            result = await self._session.search_memory(query, lanes=lanes, intent=intent,
-                                                       top_k=top_k, timeout_ms=timeout_ms)
+            result = await self._session.search_memory(
+                query, lanes=lanes, intent=sdk_intent(intent), top_k=top_k,
+                timeout_ms=timeout_ms)
         return SearchResult.from_voxmem(result)
 
     async def save_response(self, *, user_text: str, assistant_text: str,
@@ -163,8 +165,8 @@ class MemoAirVoiceClient:
         """Per-turn recall; always returns (empty ``contextText`` when degraded)."""
         with mapped_errors():
             result = await self._client.search_memory(
-                query, user=user, user_id=user_id, lanes=lanes, intent=intent, top_k=top_k,
-                timeout_ms=timeout_ms)
+                query, user=user, user_id=user_id, lanes=lanes, intent=sdk_intent(intent),
+                top_k=top_k, timeout_ms=timeout_ms)
         return SearchResult.from_voxmem(result)
 
     async def save_response(self, *, user_text: str, assistant_text: str,
@@ -332,7 +334,7 @@ class MemoAirVoiceMemory:
         """Recall for this end-user."""
         with mapped_errors():
             result = await self._client.search_memory(query, user=self.user, lanes=lanes,
-                                                      intent=intent, top_k=top_k,
+                                                      intent=sdk_intent(intent), top_k=top_k,
                                                       timeout_ms=timeout_ms)
         return SearchResult.from_voxmem(result)
 

@@ -17,6 +17,7 @@ from typing import Any
 from .._exceptions import VoxmemError
 from ..client import MemoryTool as VoxmemMemoryTool
 from ..models import SearchResult as VoxmemSearchResult
+from ._memoair_types import sdk_intent
 
 __all__ = ["MemoryTool"]
 
@@ -60,7 +61,7 @@ class MemoryTool:
         # The search function, not voxmem's tool call: its result is this call's own
         # (reading the inner tool's last_result would race with a concurrent call).
         try:
-            result = await self._tool.search_fn(query, intent)
+            result = await self._tool.search_fn(query, sdk_intent(intent))
         except VoxmemError as exc:  # the SDK's search always returns; so does its tool
             log.warning("search_memory tool failed: %s", exc)
             self.last_result = None
