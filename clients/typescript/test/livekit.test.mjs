@@ -378,5 +378,10 @@ describe("caller identity", () => {
     assert.equal(renderMemoryInstructions("You are Ava.\n{{memory}}\nBe brief.", ""), "You are Ava.\nBe brief.");
     assert.equal(renderMemoryInstructions("A {{memory}} B", "$1 \\n"), "A $1 \\n B");
     assert.equal(renderMemoryInstructions("You are Ava.", "Name: Dana"), "You are Ava.\n\nName: Dana");
+    // Found walking the template: two placeholders sent the caller's memory twice.
+    const twice = "You are Ava.\n{{memory}}\nBe brief.\n\n{{memory}}\n\nBook calls. {{memory}}";
+    assert.equal(renderMemoryInstructions(twice, "Name: Dana"), "You are Ava.\nName: Dana\nBe brief.\n\nBook calls. ");
+    assert.equal(renderMemoryInstructions(twice, ""), "You are Ava.\nBe brief.\n\nBook calls.");
+    assert.equal(renderMemoryInstructions("[{{memory}}]", "said {{memory}} $&"), "[said {{memory}} $&]");
   });
 });
