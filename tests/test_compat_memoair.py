@@ -161,6 +161,66 @@ async def test_search_tool_without_a_user_searches_knowledge_only(
     await client.aclose()
 
 
+async def test_calling_the_tool_returns_the_context_text_as_the_sdk_does(
+        settings: Settings) -> None:
+    """Found checking the SDK reference: ``await tool(query)`` answered an empty search
+    with voxmem's sentence for the LLM ("No relevant memory found ..."), so SDK code
+    that tests the text (``if context:``) spliced that sentence into its prompt as if it
+    were memory. The SDK returns the composed ``contextText``: "" when nothing is found."""
+    client = make_client(settings)
+    tool = client.search_memory_tool(user=USER)
+    assert await tool("what does the user prefer for follow-ups?") == ""
+    assert tool.last_trace is not None and tool.last_trace["degraded"] is False
+    assert await client.search_memory_tool()("when are you open?") == ""
+    await client.save_response(user_text="I prefer email for follow-ups",
+                               assistant_text="Noted.", user=USER)
+    expected = (await client.search_memory("follow-ups", user=USER)).contextText
+    assert expected and await tool("follow-ups") == expected
+    assert tool.last_result is not None and tool.last_result.context_text == expected
+    assert tool.to_openai_function() == tool.schema()
+    await client.aclose()
+    # Memory unavailable: still a string, the trace says why.
+    assert await tool("follow-ups") == ""
+    assert tool.last_trace == {"degraded": True, "errors": {"client": "pool.closed"}}
+
+    memory = MemoAirVoiceMemorySync(project_id="proj_1", user_id="caller_new",
+                                    embedded=True, settings=settings)
+    try:
+        assert memory.search_memory_tool()("what do I like?") == ""
+    finally:
+        memory.close()
+
+
+async def test_a_free_form_intent_searches_instead_of_raising(
+        settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    """Found checking the SDK reference: ``intent`` is "free-form ... reserved for future
+    use", so SDK code passes values of its own; voxmem refused them with
+    ``runtime.bad_request`` and the turn lost its recall."""
+    client = make_client(settings)
+    await client.save_response(user_text="My locker is number 12", assistant_text="Noted.",
+                               user=USER)
+    with caplog.at_level(logging.WARNING, logger="voxmem.compat"):
+        result = await client.search_memory("which locker?", user=USER,
+                                            intent="billing_question")
+        tool = client.search_memory_tool(user=USER)
+        assert "locker" in await tool("which locker?", intent="billing_question")
+    assert "locker" in result.contextText
+    assert result.trace["intent"] == "answer_current_user"
+    assert sum("billing_question" in r.getMessage() for r in caplog.records) == 1
+    # The values voxmem ranks by (and their spellings) keep their meaning.
+    recent = await client.search_memory("locker", user=USER, intent="summarize_recent")
+    assert recent.trace["intent"] == "summarise_recent"
+    async with await client.session(user=USER) as pinned:
+        assert "locker" in (await pinned.search_memory("which locker?",
+                                                       intent="other")).contextText
+    await client.aclose()
+    memory = MemoAirVoiceMemory(project_id="proj_1", user_id="caller_42", embedded=True,
+                                settings=settings)
+    assert (await memory.search_memory("locker", intent="x")).trace["intent"] == \
+        "answer_current_user"
+    await memory.aclose()
+
+
 async def test_low_level_memory_drives_one_call(settings: Settings) -> None:
     memory = MemoAirVoiceMemory(project_id="proj_1", user_id="caller_42",
                                 api_key="memoair_pk_x", embedded=True, settings=settings)

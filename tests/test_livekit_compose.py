@@ -361,6 +361,37 @@ async def test_realtime_session_gets_the_preload_in_its_instructions(
 
 
 
+async def test_instructions_updated_mid_call_send_no_placeholder(client: VoiceClient) -> None:
+    """Found walking the agent as a builder: ``update_instructions`` mid-call sent a
+    ``{{memory}}`` in the new text to the model literally (the constructor removes it),
+    and on a realtime model the new text dropped the caller's preload."""
+    await past_calls(client)
+    fake = ScriptedLLM()
+    session: AgentSession[Any] = AgentSession(llm=fake)
+    agent = MemoryAgent(client=client, user=CALLER, instructions=PROMPT + "\n\n{{memory}}")
+    await session.start(agent)
+    await session.run(user_input="hello")
+    await agent.update_instructions("Habla español.\n\n{{memory}}")
+    await session.run(user_input="hola")
+    [instructions, memory] = [text for _, text in fake.texts(1)[:2]]
+    assert instructions == "Habla español."
+    assert memory.startswith("## Memory") and "Robin" in memory
+    assert agent.instructions_template == "Habla español.\n\n{{memory}}"
+    await session.aclose()
+
+    model = RecordingRealtimeModel()
+    session = AgentSession(llm=model)
+    agent = MemoryAgent(client=client, user=CALLER, instructions=PROMPT + "\n\n{{memory}}")
+    await session.start(agent)
+    await asyncio.wait_for(model.instructions_matching(lambda text: "Robin" in text), 5)
+    updated = model.instructions_matching(lambda text: text.startswith("Habla"))
+    await agent.update_instructions("Habla español.\n\n{{memory}}")
+    text = await asyncio.wait_for(updated, 5)
+    assert text.startswith("Habla español.\n\n## Memory") and "Robin" in text
+    assert "{{memory}}" not in text and text.count("## Memory") == 1
+    await session.aclose()
+
+
 class SuperCallingAgent(MemoryAgent):
     """An override that calls super().llm_node: both classes' wrappers see the request."""
 

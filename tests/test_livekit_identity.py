@@ -248,6 +248,15 @@ def test_template_without_placeholder_gets_the_block_appended() -> None:
     assert render_memory_instructions("You are Ava.", None) == "You are Ava."
 
 
+def test_memory_goes_in_once_at_the_first_of_two_placeholders() -> None:
+    """Found walking the ``{{memory}}`` template as a builder: a template with two
+    placeholders (assembled from parts) sent the caller's memory twice."""
+    template = "You are Ava.\n{{memory}}\nBe brief.\n\n{{memory}}\n\nBook calls. {{memory}}"
+    assert render_memory_instructions(template, BLOCK) == \
+        f"You are Ava.\n{BLOCK}\nBe brief.\n\nBook calls. "
+    assert render_memory_instructions(template, None) == "You are Ava.\nBe brief.\n\nBook calls."
+
+
 def test_memory_text_is_inserted_literally() -> None:
     tricky = r"C:\new\table \1 \g<0> {{memory}}"
     assert render_memory_instructions("[{{memory}}]", tricky) == f"[{tricky}]"

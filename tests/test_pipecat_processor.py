@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("pipecat")
 
-from pipecat.frames.frames import LLMContextFrame, LLMRunFrame
+from pipecat.frames.frames import LLMContextFrame, LLMMessagesUpdateFrame, LLMRunFrame
 from pipecat.processors.aggregators.llm_context import LLMContext
 
 from tests.pipecat_fakes import (
@@ -88,6 +88,35 @@ async def test_recall_sits_immediately_before_the_user_message_every_turn(
         assert messages[0]["content"] == INSTRUCTIONS
         assert messages[1]["role"] == "system" and messages[1]["content"].startswith(
             MEMORY_HEADING) and "Sam" in messages[1]["content"]
+        assert sum(m["content"] == messages[1]["content"] for m in messages) == 1
+    await client.aclose()
+
+
+async def test_instructions_replaced_mid_call_keep_the_preload_and_no_placeholder(
+        settings: Settings) -> None:
+    """Found walking the processor as a builder: after the app replaced the context's
+    messages mid-call (``LLMMessagesUpdateFrame``, Pipecat's way to change the prompt),
+    the preload was gone for the rest of the call and a ``{{memory}}`` in the new
+    instructions reached the model literally."""
+    client = make_client(settings)
+    await seed(client)
+    llm = ScriptedLLM()
+    async with Conversation(llm, lambda aggregators: MemoryProcessor(
+            client=client, user=CALLER, context_aggregator=aggregators,
+            search_timeout_ms=GENEROUS_MS)) as conversation:
+        await conversation.say(QUESTIONS[0])
+        await conversation.reply()
+        spanish = "Habla español.\n\n{{memory}}"
+        kept: list[Any] = [m for m in conversation.context.get_messages()
+                           if isinstance(m, dict) and m.get("role") != "system"]
+        await conversation.worker.queue_frames([LLMMessagesUpdateFrame(
+            messages=[{"role": "system", "content": spanish}, *kept], run_llm=False)])
+        messages = await conversation.say(QUESTIONS[1])
+        await conversation.reply()
+        assert messages[0] == {"role": "system", "content": "Habla español."}
+        assert messages[1]["role"] == "system" and messages[1]["content"].startswith(
+            MEMORY_HEADING) and "Sam" in messages[1]["content"]
+        assert not any("{{memory}}" in str(m.get("content")) for m in messages)
         assert sum(m["content"] == messages[1]["content"] for m in messages) == 1
     await client.aclose()
 

@@ -17,9 +17,7 @@ import { VoiceClient } from "@voxmem/client";
 import { MemoryAgent, memoryTools } from "@voxmem/client/livekit";
 
 const INSTRUCTIONS = `You are Ava, the front desk of a small repair shop. Keep answers short.
-Use what you know about the caller naturally; never read it out as a list.
-
-{{memory}}`;
+Use what you know about the caller naturally; never read it out as a list.`;
 
 export default defineAgent({
   entry: async (ctx: JobContext) => {

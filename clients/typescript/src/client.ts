@@ -81,7 +81,11 @@ export type SaveOptions = OptionsOf<
 /** Options of {@link VoiceClient.startSession}. */
 export type StartSessionOptions = OptionsOf<"start_session", CallerArgs & { sessionId?: string; metadata?: Json }>;
 /** Options of {@link VoiceClient.endSession}. */
-export type EndSessionOptions = OptionsOf<"end_session", CallerArgs & { reason?: string; sessionId?: string; report?: Json }>;
+export type EndSessionOptions = OptionsOf<
+  "end_session",
+  /** `wait`: return once learning from the call has finished (result's `learning`). */
+  CallerArgs & { reason?: string; sessionId?: string; report?: Json; wait?: boolean }
+>;
 /** Options of {@link VoiceClient.importHistory}. */
 export type ImportHistoryOptions = OptionsOf<
   "import_history",
@@ -285,9 +289,13 @@ export class VoiceClient {
     return (await this.send("import_history", { ...options })) as Json;
   }
 
-  /** Wait until every acknowledged write is applied to the store. */
-  async flush(timeoutS = 30): Promise<Json> {
-    return (await this.send("flush", { timeoutS }, (timeoutS + 5) * 1000)) as Json;
+  /**
+   * Wait until every acknowledged write is applied to the store. `learning: true` also
+   * waits for end-of-call learning already under way (`flushed` is false on timeout).
+   */
+  async flush(timeoutS = 30, options: { learning?: boolean } = {}): Promise<Json> {
+    const learning = options.learning ?? false;
+    return (await this.send("flush", { timeoutS, learning }, (timeoutS + 5) * 1000)) as Json;
   }
 
   /** Journal records the store refused for bad data, set aside so later writes go on. */

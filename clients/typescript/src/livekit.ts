@@ -7,10 +7,10 @@
  * import { MemoryAgent, memoryTools } from "@voxmem/client/livekit";
  *
  * const client = new VoiceClient({ projectId: "support", agentId: "front-desk" });
- * const agent = new MemoryAgent({ client, instructions: "You are Ava.\n\n{{memory}}", tools: memoryTools() });
+ * const agent = new MemoryAgent({ client, instructions: "You are Ava.", tools: memoryTools() });
  * await session.start({ agent, room: ctx.room });
  */
-export { MemoryAgent, type MemoryAgentOptions } from "./livekit/agent.js";
+export { MEMORY_MESSAGE_ID, MemoryAgent, type MemoryAgentOptions } from "./livekit/agent.js";
 export {
   CallMemory,
   DEFAULT_PRELOAD_TIMEOUT_MS,

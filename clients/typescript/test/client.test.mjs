@@ -14,7 +14,7 @@ import {
   VoxmemError,
   errorFromEnvelope,
 } from "../dist/index.js";
-import { startRuntime } from "./_runtime.mjs";
+import { recordingProxy, startRuntime } from "./_runtime.mjs";
 
 let runtime;
 const client = () =>
@@ -79,6 +79,27 @@ describe("VoiceClient over the runtime", () => {
     assert.equal(typeof ended, "object");
     assert.ok(Array.isArray(await memory.listMemories({ user, includeDeleted: true })));
     assert.deepEqual(await memory.listQuarantined(), []);
+  });
+
+  test("endSession({ wait }) and flush(timeoutS, { learning }) wait for learning, as in Python", async () => {
+    // Found checking parity: the Python client's end_session(wait=True) and
+    // flush(learning=True) had no Node counterpart, so a Node app could not know when a
+    // call's facts were learned.
+    const proxy = await recordingProxy(runtime);
+    try {
+      const memory = new VoiceClient({ projectId: "ts-tests", agentId: "desk", runtimeUrl: proxy.url, apiKey: runtime.token });
+      const user = { id: "caller-learned" };
+      await memory.startSession({ user });
+      await memory.saveResponse({ user, userText: "My name is Priya Raman and my account number is 88231.", assistantText: "Thanks, Priya." });
+      const ended = await memory.endSession({ user, wait: true });
+      assert.equal(ended.learning?.status, "learned");
+      const flushed = await memory.flush(30, { learning: true });
+      assert.equal(flushed.flushed, true);
+      assert.deepEqual(proxy.bodies("/v1/admin/flush").map((body) => body.learning), [true]);
+      assert.match((await memory.preload({ user })).contextText, /Priya/);
+    } finally {
+      await proxy.close();
+    }
   });
 
   test("session() opens the call, hands a caller-bound handle, and ends it", async () => {

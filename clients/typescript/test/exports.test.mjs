@@ -17,7 +17,7 @@ test("@voxmem/client/livekit exports", async () => {
   const names = Object.keys(await import("../dist/livekit.js")).sort();
   assert.deepEqual(names, [
     "CallMemory", "CallerIdentity", "DEFAULT_FILLER", "DEFAULT_PRELOAD_TIMEOUT_MS", "DEFAULT_PROFILE_FIELDS",
-    "DEFAULT_SEARCH_TIMEOUT_MS", "DEFAULT_TURN_LANES", "MEMORY_PLACEHOLDER", "MemoryAgent",
+    "DEFAULT_SEARCH_TIMEOUT_MS", "DEFAULT_TURN_LANES", "MEMORY_MESSAGE_ID", "MEMORY_PLACEHOLDER", "MemoryAgent",
     "PARTICIPANT_KIND_AGENT", "PARTICIPANT_KIND_CONNECTOR", "PARTICIPANT_KIND_SIP", "PARTICIPANT_KIND_STANDARD",
     "RECALL_MESSAGE_PREFIX", "TOOL_NAMES", "callerFromJobMetadata", "callerFromParticipants", "canonicalIdentity", "insertRecall",
     "isRecallMessage", "memoryTools", "normalizeE164", "renderMemoryInstructions", "resolutionIdentifiers", "resolveCaller",

@@ -9,6 +9,7 @@ import { VoiceClient } from "../dist/index.js";
 import {
   CallMemory,
   CallerIdentity,
+  MEMORY_MESSAGE_ID,
   MemoryAgent,
   PARTICIPANT_KIND_AGENT,
   RECALL_MESSAGE_PREFIX,
@@ -30,6 +31,60 @@ class RecordingLLM extends voice.testing.FakeLLM {
     this.requests.push(options.chatCtx.copy());
     return super.chat(options);
   }
+}
+
+/** A speech-to-speech model that never speaks and records the instructions it is given. */
+class RecordingRealtimeModel extends llm.RealtimeModel {
+  instructions = [];
+  waiters = [];
+  constructor() {
+    super({ messageTruncation: false, turnDetection: true, userTranscription: true, autoToolReplyGeneration: false, audioOutput: false, manualFunctionCalls: false });
+  }
+  get model() {
+    return "recording";
+  }
+  session() {
+    return new RecordingRealtimeSession(this);
+  }
+  async close() {}
+  record(text) {
+    this.instructions.push(text);
+    for (const waiter of this.waiters) if (waiter.predicate(text)) waiter.resolve(text);
+  }
+  instructionsMatching(predicate) {
+    const found = this.instructions.find(predicate);
+    if (found !== undefined) return Promise.resolve(found);
+    return new Promise((resolve) => this.waiters.push({ predicate, resolve }));
+  }
+}
+
+class RecordingRealtimeSession extends llm.RealtimeSession {
+  ctx = llm.ChatContext.empty();
+  toolCtx = {};
+  get chatCtx() {
+    return this.ctx;
+  }
+  get tools() {
+    return this.toolCtx;
+  }
+  async updateInstructions(instructions) {
+    this.realtimeModel.record(instructions);
+  }
+  async updateChatCtx(chatCtx) {
+    this.ctx = chatCtx.copy();
+  }
+  async updateTools(tools) {
+    this.toolCtx = tools;
+  }
+  updateOptions() {}
+  pushAudio() {}
+  async generateReply() {
+    throw new Error("this fake never speaks");
+  }
+  async commitAudio() {}
+  async clearAudio() {}
+  async interrupt() {}
+  async truncate() {}
 }
 
 let runtime;
@@ -82,12 +137,16 @@ describe("MemoryAgent in a real AgentSession", () => {
       inputs: ["where do my parcels go? blue shed", "thanks"],
     });
 
-    // The first request already carries the preload in the instructions.
+    // The first request already carries the preload, in its own message right after the
+    // instructions, which are the same for every caller (as in Python: prompt caching).
     const first = itemsOf(fake.requests[0]);
     const instructions = first.find((m) => m.id === "lk.agent_task.instructions");
-    assert.match(instructions.textContent, /You are Ava\./);
-    assert.match(instructions.textContent, /Dana/);
-    assert.doesNotMatch(instructions.textContent, /\{\{memory\}\}/);
+    assert.equal(instructions.textContent, "You are Ava.\n\nBe brief.");
+    const preload = first[first.indexOf(instructions) + 1];
+    assert.equal(preload.id, MEMORY_MESSAGE_ID);
+    assert.equal(preload.role, "system");
+    assert.match(preload.textContent, /Dana/);
+    assert.equal(first.filter((m) => m.id === MEMORY_MESSAGE_ID).length, 1);
     // The recall sits immediately before the user's message, which is last.
     const userIndex = first.findLastIndex((m) => m.role === "user");
     assert.equal(userIndex, first.length - 1);
@@ -144,6 +203,58 @@ describe("MemoryAgent in a real AgentSession", () => {
     assert.equal(save.assistantText ?? save.assistant_text, "smile \ufffd, order A123");
     const searches = proxy.bodies("/v1/memory/search").filter((b) => JSON.stringify(b).includes("lk-caller-nul"));
     assert.deepEqual(searches.map((b) => b.query), ["order A123 \ufffd"]);
+  });
+
+  test("updateInstructions mid-call sticks, and its {{memory}} takes the caller's preload", async () => {
+    // Found walking the agent as a builder: llmNode put the constructor's template back
+    // before every generation, so a prompt changed mid-call was silently reverted (and a
+    // {{memory}} in it reached the model literally until then).
+    const seed = newClient();
+    const user = { id: "lk-caller-instr" };
+    await seed.updateProfile({ user, field: "preferred_name", value: "Noor" });
+    await seed.flush();
+    const { fake, agent, session } = await runCall({
+      userId: user.id,
+      llmResponses: [
+        { input: "hello", content: "Hello Noor." },
+        { input: "hola", content: "Hola Noor." },
+      ],
+      inputs: ["hello"],
+    });
+    await agent.updateInstructions("Eres Ava. Habla español.\n\n{{memory}}");
+    await session.run({ userInput: "hola" }).wait();
+    const instructionsOf = (request) => itemsOf(request).find((m) => m.id === "lk.agent_task.instructions").textContent;
+    assert.match(instructionsOf(fake.requests[0]), /You are Ava\./);
+    const last = itemsOf(fake.requests.at(-1));
+    assert.equal(instructionsOf(fake.requests.at(-1)), "Eres Ava. Habla español.");
+    const preloads = last.filter((m) => m.id === MEMORY_MESSAGE_ID);
+    assert.equal(preloads.length, 1);
+    assert.match(preloads[0].textContent, /Noor/);
+    const memory = agent.memory;
+    await session.close();
+    await memory.close();
+  });
+
+  test("a realtime model gets the preload in its instructions, a new prompt too", async () => {
+    // A realtime session takes one instructions string and no system messages.
+    const seed = newClient();
+    const user = { id: "lk-caller-realtime" };
+    await seed.updateProfile({ user, field: "preferred_name", value: "Ines" });
+    await seed.flush();
+    const model = new RecordingRealtimeModel();
+    const agent = new MemoryAgent({ client: newClient(), instructions: "You are Ava.\n\n{{memory}}", identity: CallerIdentity.explicit(user.id) });
+    const session = new voice.AgentSession({ llm: model });
+    await session.start({ agent });
+    const withMemory = await model.instructionsMatching((text) => text.includes("Ines"));
+    assert.ok(withMemory.startsWith("You are Ava.\n\n## Memory"));
+    assert.doesNotMatch(withMemory, /\{\{memory\}\}/);
+    await agent.updateInstructions("Habla español.\n{{memory}}");
+    const updated = await model.instructionsMatching((text) => text.startsWith("Habla"));
+    assert.match(updated, /Ines/);
+    assert.doesNotMatch(updated, /\{\{memory\}\}/);
+    const memory = agent.memory;
+    await session.close();
+    await memory.close();
   });
 
   test("a mistake in the options is refused when the agent is built", () => {
@@ -349,5 +460,10 @@ describe("caller identity", () => {
     assert.equal(renderMemoryInstructions("You are Ava.\n{{memory}}\nBe brief.", ""), "You are Ava.\nBe brief.");
     assert.equal(renderMemoryInstructions("A {{memory}} B", "$1 \\n"), "A $1 \\n B");
     assert.equal(renderMemoryInstructions("You are Ava.", "Name: Dana"), "You are Ava.\n\nName: Dana");
+    // Found walking the template: two placeholders sent the caller's memory twice.
+    const twice = "You are Ava.\n{{memory}}\nBe brief.\n\n{{memory}}\n\nBook calls. {{memory}}";
+    assert.equal(renderMemoryInstructions(twice, "Name: Dana"), "You are Ava.\nName: Dana\nBe brief.\n\nBook calls. ");
+    assert.equal(renderMemoryInstructions(twice, ""), "You are Ava.\nBe brief.\n\nBook calls.");
+    assert.equal(renderMemoryInstructions("[{{memory}}]", "said {{memory}} $&"), "[said {{memory}} $&]");
   });
 });

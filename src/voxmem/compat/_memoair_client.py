@@ -16,8 +16,10 @@ from typing import Any
 
 from .._config import Settings
 from .._exceptions import VoxmemError
-from ..client import CallerSession, MemoryTool, VoiceClient
+from ..client import CallerSession, VoiceClient
+from ..client import MemoryTool as VoxmemMemoryTool
 from ..models import SearchResult as VoxmemSearchResult
+from ._memoair_tool import MemoryTool
 from ._memoair_types import (
     DEFAULT_CLOUD_BASE_URL,
     DEFAULT_SEARCH_TIMEOUT_MS,
@@ -27,6 +29,7 @@ from ._memoair_types import (
     embedded_from_env,
     mapped_errors,
     note_local_only,
+    sdk_intent,
     warn_once,
 )
 
@@ -88,8 +91,9 @@ class MemoAirSession:
                             timeout_ms: int = DEFAULT_SEARCH_TIMEOUT_MS) -> SearchResult:
         """Recall for the pinned end-user."""
         with mapped_errors():
-            result = await self._session.search_memory(query, lanes=lanes, intent=intent,
-                                                       top_k=top_k, timeout_ms=timeout_ms)
+            result = await self._session.search_memory(
+                query, lanes=lanes, intent=sdk_intent(intent), top_k=top_k,
+                timeout_ms=timeout_ms)
         return SearchResult.from_voxmem(result)
 
     async def save_response(self, *, user_text: str, assistant_text: str,
@@ -161,8 +165,8 @@ class MemoAirVoiceClient:
         """Per-turn recall; always returns (empty ``contextText`` when degraded)."""
         with mapped_errors():
             result = await self._client.search_memory(
-                query, user=user, user_id=user_id, lanes=lanes, intent=intent, top_k=top_k,
-                timeout_ms=timeout_ms)
+                query, user=user, user_id=user_id, lanes=lanes, intent=sdk_intent(intent),
+                top_k=top_k, timeout_ms=timeout_ms)
         return SearchResult.from_voxmem(result)
 
     async def save_response(self, *, user_text: str, assistant_text: str,
@@ -201,7 +205,7 @@ class MemoAirVoiceClient:
         search the knowledge base (never some other caller's memory)."""
         with mapped_errors():
             if user is not None or user_id is not None:
-                return self._client.search_memory_tool(user=user, user_id=user_id)
+                return MemoryTool(self._client.search_memory_tool(user=user, user_id=user_id))
         warn_once("tool-without-user",
                   "search_memory_tool() was called without user=...: the SDK routes it to "
                   "whichever end-user its pool last served; voxmem searches only the "
@@ -213,7 +217,7 @@ class MemoAirVoiceClient:
             return await client.search_memory(query, user=KNOWLEDGE_LOOKUP_USER,
                                               lanes=["org"], intent=intent)
 
-        return MemoryTool(knowledge, description=KNOWLEDGE_TOOL_DESCRIPTION)
+        return MemoryTool(VoxmemMemoryTool(knowledge, description=KNOWLEDGE_TOOL_DESCRIPTION))
 
     def to_openai_function(self) -> dict[str, Any]:
         """The ``search_memory`` tool's OpenAI function schema."""
@@ -330,7 +334,7 @@ class MemoAirVoiceMemory:
         """Recall for this end-user."""
         with mapped_errors():
             result = await self._client.search_memory(query, user=self.user, lanes=lanes,
-                                                      intent=intent, top_k=top_k,
+                                                      intent=sdk_intent(intent), top_k=top_k,
                                                       timeout_ms=timeout_ms)
         return SearchResult.from_voxmem(result)
 
@@ -348,8 +352,8 @@ class MemoAirVoiceMemory:
     def search_memory_tool(self, *, search_memory_timeout_ms: int | None = None
                            ) -> MemoryTool:
         """A ``search_memory`` tool bound to this end-user."""
-        return self._client.search_memory_tool(user=self.user,
-                                               timeout_ms=search_memory_timeout_ms)
+        return MemoryTool(self._client.search_memory_tool(
+            user=self.user, timeout_ms=search_memory_timeout_ms))
 
     def to_openai_function(self) -> dict[str, Any]:
         """The tool's OpenAI function schema."""

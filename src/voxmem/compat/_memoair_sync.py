@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..client import MemoryTool
 from ..client._runner import LoopThread
 from ._memoair_client import MemoAirVoiceMemory
+from ._memoair_tool import MemoryTool
 from ._memoair_types import DEFAULT_SEARCH_TIMEOUT_MS, IndexLoadResult, SearchResult
 
 __all__ = ["MemoAirVoiceMemorySync", "MemoryToolSync"]
@@ -100,11 +100,13 @@ class MemoAirVoiceMemorySync:
 
     def to_livekit_tool(self) -> Any:
         """The tool as a LiveKit ``FunctionTool`` (searches run on this object's loop)."""
-        return self._runner.hop_tool(self._async.search_memory_tool()).to_livekit_tool()
+        return self._runner.hop_tool(
+            self._async.search_memory_tool().voxmem_tool).to_livekit_tool()
 
     def to_pipecat_tool(self) -> Mapping[str, Any]:
         """``{name, schema, handler}`` for Pipecat (searches run on this object's loop)."""
-        return self._runner.hop_tool(self._async.search_memory_tool()).to_pipecat_tool()
+        return self._runner.hop_tool(
+            self._async.search_memory_tool().voxmem_tool).to_pipecat_tool()
 
     def close(self) -> None:
         """Release the client and its loop thread."""

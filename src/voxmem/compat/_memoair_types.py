@@ -15,6 +15,7 @@ from typing import Any
 
 from .._config import setting_default
 from .._exceptions import VoxmemError
+from ..engine._rank import INTENT_ALIASES, INTENTS
 from ..models import IndexBuildResult as VoxmemIndexBuildResult
 from ..models import SearchResult as VoxmemSearchResult
 
@@ -28,6 +29,7 @@ __all__ = [
     "embedded_from_env",
     "mapped_errors",
     "note_local_only",
+    "sdk_intent",
     "to_memoair_error",
     "warn_once",
 ]
@@ -148,6 +150,22 @@ def warn_once(key: str, message: str, *args: object) -> None:
         return
     _warned.add(key)
     log.warning(message, *args)
+
+
+def sdk_intent(intent: object) -> str:
+    """The intent to search with for the SDK's ``intent``.
+
+    The SDK documents ``intent`` as a free-form hint reserved for future use, so SDK code
+    passes values of its own; voxmem ranks by four intents and refuses any other with
+    ``bad_request``. An intent voxmem does not know searches as ``answer_current_user``
+    (the SDK's default), said once per value in the log.
+    """
+    if isinstance(intent, str) and INTENT_ALIASES.get(intent, intent) in INTENTS:
+        return intent
+    warn_once(f"intent:{intent!r}",
+              "intent %r is not one voxmem ranks by (%s); searching as answer_current_user",
+              intent, ", ".join(sorted(INTENTS)))
+    return "answer_current_user"
 
 
 def note_local_only(api_key: str | None, cloud_base_url: str | None,

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..client import MemoryTool
 from ._memoair_client import MemoAirSession, MemoAirVoiceClient, MemoAirVoiceMemory
 from ._memoair_sync import MemoAirVoiceMemorySync, MemoryToolSync
+from ._memoair_tool import MemoryTool
 from ._memoair_types import (
     IndexBuildResult,
     IndexLoadResult,

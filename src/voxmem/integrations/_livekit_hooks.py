@@ -54,6 +54,7 @@ __all__ = [
     "memory_before_llm",
     "memory_on_enter",
     "memory_on_user_turn",
+    "update_memory_instructions",
 ]
 
 log = logging.getLogger("voxmem.livekit")
@@ -188,6 +189,22 @@ async def memory_on_enter(agent: Agent) -> CallMemory | None:
         state.ready.set()
 
 
+async def update_memory_instructions(agent: Agent, instructions: str) -> None:
+    """New instructions for ``agent`` mid-call, laid out as at the start of the call.
+
+    They become the agent's template: ``{{memory}}`` is removed (the memory has its own
+    message), or on a realtime model the preload goes into them, as ``on_enter`` does.
+    """
+    state = _state(agent)
+    state.instructions = instructions
+    if _is_realtime(agent):
+        text = _realtime_instructions(instructions, state.memory_text)
+    else:
+        text = render_memory_instructions(instructions, None)
+    # LiveKit's own method: the agent's override (MemoryAgent's) is what called this.
+    await Agent.update_instructions(agent, text)
+
+
 async def _load_memory(agent: Agent, state: _AgentMemory) -> None:
     assert state.instructions is not None
     if _is_realtime(agent):
@@ -195,11 +212,11 @@ async def _load_memory(agent: Agent, state: _AgentMemory) -> None:
         # context: the preload goes into the instructions themselves.
         text = _realtime_instructions(state.instructions, state.memory_text)
         if text != agent.instructions:
-            await agent.update_instructions(text)
+            await Agent.update_instructions(agent, text)
         return
     bare = strip_memory_placeholder(state.instructions)
     if isinstance(bare, str) and bare != agent.instructions:
-        await agent.update_instructions(bare)
+        await Agent.update_instructions(agent, bare)
     chat_ctx = agent.chat_ctx.copy()
     put_memory_message(chat_ctx, state.memory_text)
     await agent.update_chat_ctx(chat_ctx)

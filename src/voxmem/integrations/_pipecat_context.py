@@ -95,10 +95,25 @@ class Instructions:
         """The preload message currently in the context, if any."""
         return self._own
 
+    def update(self, context: LLMContext, memory_text: str | None) -> None:
+        """:meth:`render` when needed: on first use, for a preload that changed, and
+        after the app replaced the context's messages (``LLMMessagesUpdateFrame``, the
+        way to change the prompt mid-call), which took the block with them."""
+        if (self.rendered is None or self._replaced(context.get_messages())
+                or (memory_text and self.rendered != memory_text.strip())):
+            self.render(context, memory_text)
+
+    def _replaced(self, messages: list[Any]) -> bool:
+        # By identity: the app's new messages may hold the same text.
+        return any(mine is not None and not any(m is mine for m in messages)
+                   for mine in (self._own, self._anchor))
+
     def render(self, context: LLMContext, memory_text: str | None) -> None:
         """Put ``memory_text`` (``None``: no memory) after ``context``'s instructions."""
         block = (memory_text or "").strip()
         messages: list[Any] = context.get_messages()
+        if self._prepared and self._replaced(messages):
+            self._prepared = False  # new instructions: strip their placeholder, re-anchor
         if not self._prepared:
             leading = []
             for message in messages:

@@ -73,6 +73,7 @@ from ._livekit_hooks import (
     memory_on_enter,
     memory_on_user_turn,
     strip_memory_placeholder,
+    update_memory_instructions,
 )
 from ._livekit_identity import (
     CallerIdentity,
@@ -350,6 +351,13 @@ class MemoryAgent(MemoryMixin, Agent):
     def instructions_template(self) -> str | Instructions:
         """The instructions as given (a ``{{memory}}`` placeholder in them is not sent)."""
         return self._template
+
+    async def update_instructions(self, instructions: str) -> None:
+        """New instructions for the rest of the call, treated as the constructor's are:
+        a ``{{memory}}`` in them is removed (on a realtime model, the preload takes its
+        place), and they become :attr:`instructions_template`."""
+        self._template = instructions
+        await update_memory_instructions(self, instructions)
 
     async def on_enter(self) -> None:
         """Greet once memory is loaded (the memory step itself runs before this)."""

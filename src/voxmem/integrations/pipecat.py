@@ -341,8 +341,7 @@ class MemoryProcessor(FrameProcessor):
         a long conversation compacted (in a copy)."""
         deadline = time.monotonic() + self.search_timeout_ms / 1000 + DEADLINE_SLACK_S
         if not self.enabled:
-            if self._instructions.rendered is None:
-                self._instructions.render(context, None)  # drop a bare {{memory}}
+            self._instructions.update(context, None)  # drop a bare {{memory}}
             return context
         messages = context.get_messages()
         index = last_user_index(messages)
@@ -365,9 +364,7 @@ class MemoryProcessor(FrameProcessor):
                                return_when=asyncio.ALL_COMPLETED)
         block = (preload.result() or None) if preload.done() else None
         memory_text = block.context_text if block is not None else None
-        if self._instructions.rendered is None or (
-                memory_text and self._instructions.rendered != memory_text.strip()):
-            self._instructions.render(context, memory_text)
+        self._instructions.update(context, memory_text)
         remove_messages(context, self._injected, set(self._injected_texts),
                         self.recall_role)
         if not speculative and self._compaction is not None:

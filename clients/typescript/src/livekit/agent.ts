@@ -9,11 +9,13 @@ import { CallerIdentity, canonicalIdentity, renderMemoryInstructions, resolveCal
 
 /** Id LiveKit gives the agent's instructions message in the chat context. */
 const INSTRUCTIONS_MESSAGE_ID = "lk.agent_task.instructions";
+/** Id of the system message holding the caller's preloaded memory (as in Python). */
+export const MEMORY_MESSAGE_ID = "voxmem_memory";
 
 /** Options of {@link MemoryAgent}: LiveKit's agent options plus the memory ones. */
 export type MemoryAgentOptions<UserData> = Omit<voice.AgentOptions<UserData>, "instructions"> & {
   client: VoiceClient;
-  /** Instructions template; `{{memory}}` becomes the caller's preload block. */
+  /** The instructions (the same for every caller; a `{{memory}}` in them is removed). */
   instructions: string;
   /** The caller, when you know it; otherwise job metadata → SIP → remote participant. */
   identity?: CallerIdentity;
@@ -24,6 +26,19 @@ export type MemoryAgentOptions<UserData> = Omit<voice.AgentOptions<UserData>, "i
   closeTimeoutMs?: number;
   lanes?: string[];
 };
+
+/** The preload in its own system message right after the instructions (replaced, never repeated). */
+function putMemoryMessage(chatCtx: llm.ChatContext, text: string): void {
+  const existing = chatCtx.indexById(MEMORY_MESSAGE_ID);
+  if (existing !== undefined) chatCtx.items.splice(existing, 1);
+  if (!text) return;
+  const at = chatCtx.indexById(INSTRUCTIONS_MESSAGE_ID);
+  const anchor = at === undefined ? undefined : chatCtx.items[at];
+  // Stamped like the instructions, so the context stays in createdAt order for inserts.
+  const createdAt = anchor?.createdAt ?? chatCtx.items[0]?.createdAt ?? Date.now();
+  const message = llm.ChatMessage.create({ id: MEMORY_MESSAGE_ID, role: "system", content: [text], createdAt });
+  chatCtx.items.splice(at === undefined ? 0 : at + 1, 0, message);
+}
 
 function lastUserMessage(chatCtx: llm.ChatContext): llm.ChatMessage | undefined {
   for (let i = chatCtx.items.length - 1; i >= 0; i -= 1) {
@@ -37,7 +52,8 @@ function lastUserMessage(chatCtx: llm.ChatContext): llm.ChatMessage | undefined 
  * An agent that remembers its callers.
  *
  * - On entering the session it resolves the caller, opens their voxmem session and
- *   preloads their memory into the `{{memory}}` placeholder before the first reply.
+ *   preloads their memory, which goes in a system message of its own right after the
+ *   instructions before the first reply (into the instructions on a realtime model).
  * - On every user turn it recalls under the deadline and inserts the result as a system
  *   message immediately before the user's message — for speech (`onUserTurnCompleted`)
  *   and for text input (`session.run`), which skips that hook.
@@ -45,12 +61,12 @@ function lastUserMessage(chatCtx: llm.ChatContext): llm.ChatMessage | undefined 
  * Memory failures never stop the call.
  *
  * @example
- * const agent = new MemoryAgent({ client, instructions: "You are Ava.\n\n{{memory}}", tools: memoryTools() });
+ * const agent = new MemoryAgent({ client, instructions: "You are Ava.", tools: memoryTools() });
  * await session.start({ agent, room: ctx.room });
  */
 export class MemoryAgent<UserData = unknown> extends voice.Agent<UserData> {
   readonly client: VoiceClient;
-  private readonly template: string;
+  private template: string;
   private readonly explicitIdentity: CallerIdentity | undefined;
   private readonly memoryOptions: {
     searchTimeoutMs?: number;
@@ -114,15 +130,50 @@ export class MemoryAgent<UserData = unknown> extends voice.Agent<UserData> {
     });
   }
 
-  private renderedInstructions(): string {
-    return renderMemoryInstructions(this.template, this.memoryOfCall?.preload?.contextText);
+  /** The preload block of the call ("" without one). */
+  private memoryText(): string {
+    return (this.memoryOfCall?.preload?.contextText ?? "").trim();
   }
 
-  /** Open the call's memory and render it into the instructions. */
+  private isRealtime(): boolean {
+    let model: unknown = this.llm;
+    if (model === undefined) {
+      try {
+        model = this.session.llm;
+      } catch {
+        return false; // not in a session yet
+      }
+    }
+    return model instanceof llm.RealtimeModel;
+  }
+
+  /**
+   * The instructions as sent: the template without its `{{memory}}` (identical for every
+   * caller, so a provider's prompt cache keeps serving it; the preload follows in a
+   * message of its own), or on a realtime model, which takes one instructions string and
+   * no system messages, with the preload in them.
+   */
+  private sentInstructions(): string {
+    return renderMemoryInstructions(this.template, this.isRealtime() ? this.memoryText() : "");
+  }
+
+  /** Open the call's memory; a realtime model gets the preload in its instructions. */
   override async onEnter(): Promise<void> {
     const memory = await this.attachMemory();
     const preload = await memory.open();
-    if (preload?.contextText) await this.updateInstructions(this.renderedInstructions());
+    if (preload?.contextText && this.isRealtime()) await super.updateInstructions(this.sentInstructions());
+  }
+
+  /**
+   * New instructions for the rest of the call. They become the template: a `{{memory}}`
+   * in them is removed (on a realtime model, the preload takes its place), and the next
+   * generation keeps them. An `llm.Instructions` is used as its text.
+   */
+  override async updateInstructions(instructions: string | llm.Instructions): Promise<void> {
+    // The template, not only the text sent: llmNode lays the instructions out from it
+    // before every generation, which would otherwise put the constructor's prompt back.
+    this.template = String(instructions);
+    await super.updateInstructions(this.sentInstructions());
   }
 
   /** Recall for the finished user turn and put it immediately before the user's message. */
@@ -134,9 +185,10 @@ export class MemoryAgent<UserData = unknown> extends voice.Agent<UserData> {
   }
 
   /**
-   * Before every generation: the preload is in the instructions (the first reply may
-   * start before `onEnter` finished) and the latest user message has its recall (the
-   * text path does not run `onUserTurnCompleted`).
+   * Before every generation: the instructions as the template says, the preload in its
+   * own message right after them (the first reply may start before `onEnter` finished),
+   * and the latest user message with its recall (the text path does not run
+   * `onUserTurnCompleted`).
    */
   override async llmNode(chatCtx: llm.ChatContext, toolCtx: llm.ToolContext, modelSettings: voice.ModelSettings) {
     const memory = await this.attachMemory();
@@ -144,10 +196,11 @@ export class MemoryAgent<UserData = unknown> extends voice.Agent<UserData> {
       await memory.open();
       const index = chatCtx.indexById(INSTRUCTIONS_MESSAGE_ID);
       const current = index === undefined ? undefined : chatCtx.items[index];
-      const rendered = this.renderedInstructions();
-      if (index !== undefined && current instanceof llm.ChatMessage && current.textContent !== rendered) {
-        chatCtx.items[index] = llm.ChatMessage.create({ id: current.id, role: current.role, content: [rendered], createdAt: current.createdAt });
+      const sent = renderMemoryInstructions(this.template, "");
+      if (index !== undefined && current instanceof llm.ChatMessage && current.textContent !== sent) {
+        chatCtx.items[index] = llm.ChatMessage.create({ id: current.id, role: current.role, content: [sent], createdAt: current.createdAt });
       }
+      putMemoryMessage(chatCtx, this.memoryText());
       const user = lastUserMessage(chatCtx);
       if (user !== undefined && chatCtx.indexById(`${RECALL_MESSAGE_PREFIX}${user.id}`) === undefined) {
         const text = await memory.recall(user.textContent, user.id);

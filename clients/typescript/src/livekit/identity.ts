@@ -270,20 +270,37 @@ export function resolveCaller(options: {
 /** The `{{memory}}` placeholder of an instructions template. */
 export const MEMORY_PLACEHOLDER = "{{memory}}";
 
+/** Marks the first placeholder while later ones are removed (a noncharacter: no prompt holds it). */
+const FIRST_PLACEHOLDER_MARK = "\uffff";
+
+function removePlaceholders(text: string): string {
+  return text
+    .replace(/^[ \t]*\{\{\s*memory\s*\}\}[ \t]*\r?\n?/gm, "")
+    .replace(/\{\{\s*memory\s*\}\}/g, "")
+    .replace(/\n{3,}/g, "\n\n");
+}
+
 /**
- * `template` with `{{memory}}` replaced by `memoryText`; with no memory the placeholder
- * (and a line holding only it) is removed; a template without it gets the block appended.
+ * `template` with its first `{{memory}}` replaced by `memoryText` and later ones removed
+ * (a template put together from parts that each carry one would otherwise send the
+ * caller's memory twice); with no memory every placeholder (and a line holding only it)
+ * is removed; a template without one gets the block appended.
  */
 export function renderMemoryInstructions(template: string, memoryText: string | undefined): string {
   const memory = (memoryText ?? "").trim();
-  const placeholder = /\{\{\s*memory\s*\}\}/g;
-  if (!placeholder.test(template)) return memory ? `${template.trimEnd()}\n\n${memory}` : template;
-  if (memory) return template.replace(placeholder, () => memory);
-  return template
-    .replace(/^[ \t]*\{\{\s*memory\s*\}\}[ \t]*\r?\n?/gm, "")
-    .replace(placeholder, "")
-    .replace(/\n{3,}/g, "\n\n")
-    .trim();
+  const first = /\{\{\s*memory\s*\}\}/.exec(template);
+  if (first === null) return memory ? `${template.trimEnd()}\n\n${memory}` : template;
+  if (!memory) return removePlaceholders(template).trim();
+  let head = template.slice(0, first.index);
+  let rest = template.slice(first.index + first[0].length);
+  if (/\{\{\s*memory\s*\}\}/.test(rest)) {
+    const marked = removePlaceholders(head + FIRST_PLACEHOLDER_MARK + rest);
+    const at = marked.indexOf(FIRST_PLACEHOLDER_MARK);
+    head = marked.slice(0, at);
+    rest = marked.slice(at + FIRST_PLACEHOLDER_MARK.length);
+  }
+  // Joined, not substituted: memory text is data ("$&" or "{{memory}}" in it stays literal).
+  return head + memory + rest;
 }
 
 // -- caller resolution (SPEC §7) -----------------------------------------------------------

@@ -72,7 +72,7 @@ export interface MemoryToolsOptions {
  * The memory tools, keyed by name, for `new voice.Agent({ tools: memoryTools() })`.
  *
  * @example
- * const agent = new MemoryAgent({ client, instructions: "You are Ava.\n\n{{memory}}", tools: memoryTools() });
+ * const agent = new MemoryAgent({ client, instructions: "You are Ava.", tools: memoryTools() });
  */
 export function memoryTools(options: MemoryToolsOptions = {}) {
   const profileFields = options.profileFields ?? DEFAULT_PROFILE_FIELDS;
