@@ -1163,7 +1163,13 @@ export type components = {
         /** CallerExport */
         CallerExport: {
             format: number;
+            /** @default {} */
+            graph?: Record<string, unknown>;
+            /** @default [] */
+            identifiers?: Record<string, unknown>[];
             items: Record<string, unknown>[];
+            /** @default [] */
+            merges?: Record<string, unknown>[];
             metadata: Record<string, unknown>;
             name: string | null;
             profile: Record<string, unknown>;
@@ -1423,6 +1429,56 @@ export type components = {
             sessionId: string;
             startedAt: number;
         };
+        /** ExportedEdge */
+        ExportedEdge: {
+            confidence: number;
+            createdAt: number;
+            relation: string;
+            source: string;
+            target: string;
+        };
+        /** ExportedEntity */
+        ExportedEntity: {
+            /** @default null */
+            attrs?: Record<string, unknown> | null;
+            confidence: number;
+            firstSeen: number;
+            id: string;
+            kind: string;
+            label: string;
+            lastSeen: number;
+            mentions: number;
+        };
+        /**
+         * ExportedGraph
+         * @description The caller's entity graph: entities, their relations, the memories naming them.
+         */
+        ExportedGraph: {
+            /** @default [] */
+            edges?: components["schemas"]["ExportedEdge"][];
+            /** @default [] */
+            entities?: components["schemas"]["ExportedEntity"][];
+            /** @default [] */
+            mentions?: components["schemas"]["ExportedMention"][];
+        };
+        /**
+         * ExportedIdentifier
+         * @description One identifier linked to the caller (phone, e-mail, account number, ...).
+         */
+        ExportedIdentifier: {
+            createdAt: number;
+            kind: string;
+            raw: string;
+            /** @default null */
+            sessionId?: string | null;
+            source: string;
+            strength: number;
+            /** @default null */
+            turnId?: string | null;
+            /** @default null */
+            userId?: string | null;
+            value: string;
+        };
         /**
          * ExportedMemory
          * @description One stored item (turn, fact or summary) as ``export_user`` lists it.
@@ -1454,6 +1510,34 @@ export type components = {
             userText?: string | null;
             /** @default null */
             validTo?: number | null;
+        };
+        /** ExportedMention */
+        ExportedMention: {
+            at: number;
+            entityId: string;
+            itemId: string;
+            /** @default null */
+            sessionId?: string | null;
+        };
+        /**
+         * ExportedMerge
+         * @description A merge naming the caller: proposed, in force (with ``undo``) or undone.
+         */
+        ExportedMerge: {
+            at: number;
+            /** @default null */
+            evidence?: Record<string, unknown> | null;
+            fromUserId: string;
+            /** @default 0 */
+            itemsMoved?: number;
+            mergeId: string;
+            /** @enum {unknown} */
+            status: "merged" | "proposed" | "record" | "undone";
+            toUserId: string;
+            /** @default null */
+            undo?: Record<string, unknown> | null;
+            /** @default null */
+            undoneAt?: number | null;
         };
         /** FindCallersRequest */
         FindCallersRequest: {
@@ -1645,8 +1729,14 @@ export type components = {
             /** @default null */
             agentId?: string | null;
             format: number;
+            /** @default null */
+            graph?: components["schemas"]["ExportedGraph"] | null;
+            /** @default [] */
+            identifiers?: components["schemas"]["ExportedIdentifier"][];
             /** @default [] */
             items?: components["schemas"]["ExportedMemory"][];
+            /** @default [] */
+            merges?: components["schemas"]["ExportedMerge"][];
             /** @default null */
             metadata?: Record<string, unknown> | null;
             /** @default null */
@@ -1740,6 +1830,8 @@ export type components = {
             agentId?: string | null;
             /** @default null */
             limit?: number | null;
+            /** @default null */
+            offset?: number | null;
             projectId: string;
             /** @default null */
             query?: string | null;
@@ -2212,9 +2304,17 @@ export type components = {
         UserImported: {
             alreadyStored: number;
             applied: boolean;
+            /** @default 0 */
+            entities?: number;
             facts: number;
+            /** @default 0 */
+            identifiers?: number;
+            /** @default 0 */
+            merges?: number;
             profileFields: number;
             sessions: number;
+            /** @default [] */
+            sharedIdentifiers?: Record<string, unknown>[];
             skipped: number;
             turns: number;
         };

@@ -168,7 +168,10 @@ export const OPERATIONS = {
     "requestFields": [
       "agentId",
       "format",
+      "graph",
+      "identifiers",
       "items",
+      "merges",
       "metadata",
       "name",
       "profile",
@@ -199,6 +202,7 @@ export const OPERATIONS = {
     "requestFields": [
       "agentId",
       "limit",
+      "offset",
       "projectId",
       "query",
       "tenantId"
