@@ -78,12 +78,19 @@ def _port(text: str) -> int:
 
 # -- serve ---------------------------------------------------------------------------------
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .runtime._server import configure_logging, serve
+    from .runtime._discovery import RUNTIME_LOCK_FILE, FileLock, ensure_data_dir
 
     extra: dict[str, Any] = {"runtime_log_level": args.log_level}
     if args.port_range:
         extra["runtime_port_min"], extra["runtime_port_max"] = args.port_range
     settings = _settings(args, **extra)
+    # The lock before the runtime's imports (seconds on a loaded host): a client arriving
+    # meanwhile sees a runtime starting and waits for it. Without it, the client launched a
+    # runtime of its own that won the lock, and this command exited without serving.
+    early = FileLock(ensure_data_dir(settings.data_path) / RUNTIME_LOCK_FILE)
+    held = early if early.try_acquire() else None  # taken: serve() retries and reports
+    from .runtime._server import configure_logging, serve
+
     configure_logging(settings)
 
     def announce(found: Any) -> None:
@@ -91,7 +98,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
               f"(pid {found.pid}); token in {found.token_path}", flush=True)
         print(f"dashboard: {found.url}/ (sign in with the token)", flush=True)
 
-    return serve(settings, host=args.host, port=args.port, announce=announce)
+    return serve(settings, host=args.host, port=args.port, announce=announce, lock=held)
 
 
 # -- status / stop -------------------------------------------------------------------------

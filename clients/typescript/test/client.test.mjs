@@ -50,7 +50,7 @@ describe("VoiceClient over the runtime", () => {
     await memory.saveResponse({ user, userText: "My locker code word is marmalade.", assistantText: "Noted.", turnId: "t1" });
     await memory.endSession({ user });
     const exported = await memory.exportUser({ user });
-    assert.equal(exported.format, 1);
+    assert.equal(exported.format, 2);
     await memory.forgetUser({ user });
     const done = await memory.importUser(exported);
     assert.equal(done.turns, 1);

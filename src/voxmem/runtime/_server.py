@@ -124,11 +124,12 @@ def bind_free_port(host: str, port_min: int, port_max: int) -> socket.socket:
 
 
 def serve(settings: Settings, *, host: str | None = None, port: int | None = None,
-          announce: Any = None) -> int:
+          announce: Any = None, lock: FileLock | None = None) -> int:
     """Run the runtime in the foreground until SIGTERM/SIGINT; returns an exit code.
 
     ``announce`` (optional) is called with the :class:`Discovery` once the runtime
-    answers, e.g. to print its URL.
+    answers, e.g. to print its URL. ``lock``: the data directory's runtime lock when the
+    caller already holds it (``voxmem serve`` takes it before importing the runtime).
     """
     import uvicorn
 
@@ -137,12 +138,13 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
     FullCollectionPolicy().install()
     data_dir = ensure_data_dir(settings.data_path)
     host = host or settings.runtime_host
-    lock = FileLock(data_dir / RUNTIME_LOCK_FILE)
-    if not lock.acquire(LOCK_WAIT_S):
-        other = read_discovery(data_dir)
-        where = f" (pid {other.pid}, {other.url})" if other else ""
-        log.error("a runtime already serves %s%s", data_dir, where)
-        return EXIT_ALREADY_RUNNING
+    if lock is None:
+        lock = FileLock(data_dir / RUNTIME_LOCK_FILE)
+        if not lock.acquire(LOCK_WAIT_S):
+            other = read_discovery(data_dir)
+            where = f" (pid {other.pid}, {other.url})" if other else ""
+            log.error("a runtime already serves %s%s", data_dir, where)
+            return EXIT_ALREADY_RUNNING
     try:
         # We hold the lock, so any discovery or heartbeat file is a dead runtime's leftover.
         remove_discovery(data_dir)
