@@ -34,14 +34,14 @@ CALLERS = 50
 TOKEN = "overhead-token"
 
 
-async def call(app: Any, path: str, body: bytes) -> int:
+async def call(app: Any, path: str, body: bytes, credential: str = TOKEN) -> int:
     """One POST through ``app`` as uvicorn would make it; the answer's status."""
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
              "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
              "root_path": "", "query_string": b"", "client": ("127.0.0.1", 5000),
              "server": ("127.0.0.1", 7878),
              "headers": [(b"host", b"127.0.0.1:7878"),
-                         (b"authorization", f"Bearer {TOKEN}".encode()),
+                         (b"authorization", f"Bearer {credential}".encode()),
                          (b"content-type", b"application/json"),
                          (b"content-length", str(len(body)).encode())]}
     sent = False

@@ -27,41 +27,12 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hotpath_overhead import TOKEN, call
 from recall_latency import corpus, pct
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 CALLERS = 50
-TOKEN = "overhead-token"
-
-
-async def call(app: Any, path: str, body: bytes, credential: str) -> int:
-    """One POST through ``app`` as uvicorn would make it; the answer's status."""
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-             "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
-             "root_path": "", "query_string": b"", "client": ("127.0.0.1", 5000),
-             "server": ("127.0.0.1", 7878),
-             "headers": [(b"host", b"127.0.0.1:7878"),
-                         (b"authorization", f"Bearer {credential}".encode()),
-                         (b"content-type", b"application/json"),
-                         (b"content-length", str(len(body)).encode())]}
-    sent = False
-    status = 0
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if sent:
-            await asyncio.Event().wait()  # a client that stays connected
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = int(message["status"])
-
-    await app(scope, receive, send)
-    return status
 
 
 async def measure(requests: int, store_url: str) -> dict[str, Any]:
