@@ -182,6 +182,11 @@ async def test_data_directory_and_files_are_owner_only_whatever_the_umask(
             await engine.save_response(who(engine), Caller("u"), user_text="secret",
                                        assistant_text="ok")
             assert await engine.flush(30)
+            # The org index files (the rows file holds the documents' text) too.
+            await engine.create_index("default", "p", "kb", [
+                {"id": "d", "text": "the vault opens at nine", "metadata": {}}])
+            await engine.warm_org(who(engine))
+            await engine.org.save_all()
             files = {p.name: stat.S_IMODE(p.stat().st_mode) for p in data.rglob("*")}
         finally:
             await engine.close()
@@ -190,6 +195,8 @@ async def test_data_directory_and_files_are_owner_only_whatever_the_umask(
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
     assert {"voxmem.db", "voxmem.db-wal", "voxmem.db-shm", "journal"} <= set(files)
     assert files.pop("journal") == 0o700
+    assert files.pop("org-vectors") == 0o700
+    assert any(name.endswith(".rows") for name in files), files
     assert files == dict.fromkeys(files, 0o600), files
 
 

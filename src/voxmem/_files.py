@@ -9,8 +9,10 @@ from __future__ import annotations
 import errno
 import os
 from pathlib import Path
+from typing import BinaryIO
 
-__all__ = ["PRIVATE_DIR_MODE", "PRIVATE_FILE_MODE", "private_dir", "write_private_text"]
+__all__ = ["PRIVATE_DIR_MODE", "PRIVATE_FILE_MODE", "create_private_binary", "private_dir",
+           "write_private_text"]
 
 #: Mode of every directory voxmem creates.
 PRIVATE_DIR_MODE = 0o700
@@ -24,6 +26,16 @@ def private_dir(path: Path) -> Path:
     path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
     path.chmod(PRIVATE_DIR_MODE)
     return path
+
+
+def create_private_binary(path: Path) -> BinaryIO:
+    """``path`` opened for writing from empty (a file of the data directory voxmem
+    replaces whole: a temporary file renamed over the org index files), owner-only
+    whatever the umask: the org rows file holds the knowledge documents' text."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC,
+                 PRIVATE_FILE_MODE)
+    os.fchmod(fd, PRIVATE_FILE_MODE)  # an older file of the same name kept its mode
+    return os.fdopen(fd, "wb")
 
 
 def write_private_text(path: Path, text: str) -> None:

@@ -88,6 +88,8 @@ class CallerMemory:
         self.fact_sources: dict[str, tuple[str, ...]] = {}
         #: second-model vectors that arrived while the caller loaded (see ``set_second``)
         self.early_second: dict[str, FloatArray] = {}
+        #: first-model vectors the re-embedding sweep stored while the caller loaded
+        self.early_first: dict[str, FloatArray] = {}
 
     def group_of(self, session_id: str | None) -> int:
         if not session_id:
@@ -302,12 +304,22 @@ class CallerCache:
     def set_second_anywhere(self, item_id: str, vector: FloatArray) -> None:
         """:meth:`set_second` for a row whose caller is not known (the re-embed sweep):
         every cached caller is asked, and the one that holds it takes it."""
+        self._anywhere(item_id, vector, second=True)
+
+    def set_vector_anywhere(self, item_id: str, vector: FloatArray) -> None:
+        """A row's vector from the engine's own model, stored by the re-embedding sweep
+        (a model change): the cached caller holding the row takes it, or it stayed
+        without one until evicted (the store's vector was another model's)."""
+        self._anywhere(item_id, vector, second=False)
+
+    def _anywhere(self, item_id: str, vector: FloatArray, *, second: bool) -> None:
         for mem in list(self._entries.values()):
-            if item_id in mem.index:
-                self.set_second(mem.scope, item_id, vector)
-                return
             if not mem.ready.is_set():
-                mem.early_second[item_id] = vector
+                # Its load may have read the row before this vector was stored.
+                (mem.early_second if second else mem.early_first)[item_id] = vector
+            elif (mem.index.set_second if second else mem.index.set_vector)(
+                    item_id, vector) is not None:
+                return
 
     def _evict(self) -> None:
         while len(self._entries) > self._capacity:
@@ -334,7 +346,10 @@ class CallerCache:
                 mem.add_turn(turn)
             for item_id, vector in mem.early_second.items():
                 mem.index.set_second(item_id, vector)
+            for item_id, vector in mem.early_first.items():
+                mem.index.set_vector(item_id, vector)
             mem.early_second.clear()
+            mem.early_first.clear()
             del caller, facts, pending
             await self._trim_after(items)
         except Exception as exc:

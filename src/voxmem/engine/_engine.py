@@ -62,7 +62,7 @@ from ._pending import PendingWrites
 from ._policy import Policies, Policy
 from ._preload import Preloader
 from ._rank import RankParams
-from ._reembed import reembed_missing
+from ._reembed import reembed_own_model
 from ._restore import EXPORT_FORMAT, restore_caller
 from ._search import Recall, RecallSettings
 from ._second import SecondVectors, fusion_name, rank_params
@@ -102,6 +102,8 @@ class MemoryEngine(OperatorViews):
         self.background = Background()
         self._stop = asyncio.Event()
         self._started = False
+        #: set when the start's re-embedding sweep of the engine's own model has ended
+        self.reembedded = asyncio.Event()
         dims = self.embedder.dimensions
         # -- the write path -----------------------------------------------------------
         pending = PendingWrites()
@@ -200,7 +202,7 @@ class MemoryEngine(OperatorViews):
         self._started = True
         self._stop.clear()
         spawn = self.background.spawn
-        spawn(reembed_missing(self.store, self.embedder))
+        spawn(self._reembed())
         if self.second is not None:
             self.second.start(spawn)
         spawn(self.maintenance.run(self._stop))
@@ -208,6 +210,13 @@ class MemoryEngine(OperatorViews):
         spawn(self.traces.run(self._stop))
         spawn(self.directory.run(self._stop))
         spawn(self.lifecycle.watch_erasures(self._stop))
+
+    async def _reembed(self) -> None:
+        try:
+            await reembed_own_model(self.store, self.embedder,
+                                    self.callers.set_vector_anywhere, self.org.reload_loaded)
+        finally:
+            self.reembedded.set()
 
     async def close(self) -> None:
         """Apply everything journaled, then close the store and the journal."""

@@ -53,7 +53,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from .._files import PRIVATE_DIR_MODE
+from .._files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, create_private_binary
 from ._id_tables import BytesArray, id_array
 from ._org_codes import ANN_DTYPE
 from ._org_params import SMALL_GRAPH, GraphParams
@@ -113,7 +113,7 @@ def write_exact(path: Path, dimensions: int, count: int,
     token = secrets.token_bytes(16)
     path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as out:
+    with create_private_binary(tmp) as out:
         header = _EXACT_HEADER.pack(EXACT_MAGIC, token, dimensions, count)
         out.write(header.ljust(EXACT_FIRST, b"\0"))
         for lo in range(0, count, _EXACT_SLICE):
@@ -178,7 +178,7 @@ def write_vectors(path: Path, model: str, dimensions: int, graph_file: Path,
                          "sums": [*sums, graph_sum]}).encode()
     path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as out:
+    with create_private_binary(tmp) as out:
         out.write(MAGIC + _HEADER_LEN.pack(len(header)) + header)
         for part in parts:
             out.write(part)
@@ -292,6 +292,7 @@ def save_graph(path: Path, ann: OrgVectors, model: str, dimensions: int,
         ann.flush()
         path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
         saved = ann.export(graph_file)
+        graph_file.chmod(PRIVATE_FILE_MODE)  # the graph library wrote it with the umask
         positions = saved.positions
         # Streamed from the exact rows in slices (1.5 GB at a million chunks); a row
         # whose vector changes meanwhile is saved with its newer vector, which is

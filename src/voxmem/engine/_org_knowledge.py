@@ -182,6 +182,15 @@ class OrgKnowledge:
             if org.ready.is_set() and org.load_error is None:
                 await loop.run_in_executor(None, functools.partial(org.save, wait=True))
 
+    async def reload_loaded(self) -> None:
+        """Load every warm org index again from the store (its chunks were re-embedded
+        by another model: what it loaded had no vectors it could use)."""
+        for key, org in list(self._orgs.items()):
+            if key not in self._replacing:
+                await org.ready.wait()
+                self._replacing.add(key)
+                await self._refresh(org, force=True)
+
     async def _refresh(self, org: OrgMemory, *, force: bool = False) -> None:
         key = (org.tenant_id, org.project_id)
         try:

@@ -44,7 +44,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from .._files import PRIVATE_DIR_MODE
+from .._files import PRIVATE_DIR_MODE, create_private_binary
 from ._analysis import analyze
 from ._id_tables import BytesArray, id_array
 from ._index import RowsState
@@ -225,7 +225,7 @@ def write_rows(path: Path, *, model: str, dimensions: int, versions: dict[str, i
     path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     try:
-        with tmp.open("wb") as out:
+        with create_private_binary(tmp) as out:
             def put(name: str, data: bytes | memoryview) -> None:
                 out.write(data)
                 if not parts or parts[-1][0] != name:

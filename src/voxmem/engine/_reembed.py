@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from ..embeddings import Embedder
 from ..store import Store
 from ._index import FloatArray
 
-__all__ = ["FIRST_COLUMNS", "reembed_missing"]
+__all__ = ["FIRST_COLUMNS", "reembed_missing", "reembed_own_model"]
 
 log = logging.getLogger("voxmem.engine")
 
@@ -54,3 +54,26 @@ async def reembed_missing(store: Store, embedder: Embedder,
             if on_vector is not None:
                 for (rid, _), vec in zip(rows, vectors, strict=True):
                     on_vector(rid, vec)
+
+
+async def reembed_own_model(store: Store, embedder: Embedder,
+                            on_item: Callable[[str, FloatArray], None],
+                            reload_orgs: Callable[[], Awaitable[None]]) -> None:
+    """The start's sweep of ``embedder``'s columns (after a model change, e.g. an upgrade
+    whose default model is another). What loaded meanwhile read the other model's
+    vectors, which it cannot use: a cached caller takes each item's new vector as it is
+    stored (``on_item``), and the loaded org indexes are loaded again once their chunks
+    are re-embedded (``reload_orgs``); before, both stayed without vectors until a
+    restart."""
+    await reembed_missing(store, embedder, FIRST_COLUMNS[:1], on_item)
+    chunks = 0
+
+    def count(_chunk_id: str, _vector: FloatArray) -> None:
+        nonlocal chunks
+        chunks += 1
+
+    await reembed_missing(store, embedder, FIRST_COLUMNS[1:], count)
+    if chunks:
+        log.info("re-embedded %d org chunks by %s: reloading the org indexes", chunks,
+                 embedder.name)
+        await reload_orgs()
