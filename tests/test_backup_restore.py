@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import stat
 from pathlib import Path
 
@@ -131,3 +132,45 @@ def test_backup_of_a_postgres_store_points_at_pg_dump(
     monkeypatch.setenv("VOXMEM_STORE_URL", "postgresql://app@db.internal/voxmem")
     assert main(["backup", str(tmp_path / "b"), "--data-dir", str(tmp_path / "d")]) == 1
     assert "pg_dump" in capsys.readouterr().err
+
+
+async def test_restore_refuses_a_backup_another_user_could_have_written(
+        tmp_path: Path, sqlite_settings: Settings,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A backup folder (or a file in it) another user owns or can write could hold a
+    database or journal they made: refused, as the clients refuse a planted
+    runtime.json, with nothing written; once it is the user's own again it restores."""
+    engine = MemoryEngine(sqlite_settings)
+    await engine.start()
+    await engine.close()
+    dest = tmp_path / "backup"
+    assert main(["backup", str(dest), "--data-dir", sqlite_settings.data_dir]) == 0
+    target = tmp_path / "new"
+    segment = next((dest / "journal").iterdir())
+
+    def refused(why: str) -> None:
+        assert main(["restore", str(dest), "--data-dir", str(target)]) == 1
+        err = capsys.readouterr().err
+        assert why in err and "chmod go-w" in err, err
+        assert not (target / "voxmem.db").exists()
+        assert not list((target / "journal").glob("*.jsonl*"))
+
+    for path in (dest, dest / "journal", dest / "backup.json", dest / "voxmem.db", segment):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        path.chmod(mode | 0o002)
+        refused("writable by other users")
+        path.chmod(mode | 0o020)
+        refused("writable by other users")
+        path.chmod(mode)
+    database = dest / "voxmem.db"
+    database.rename(dest / "elsewhere.db")
+    database.symlink_to(dest / "elsewhere.db")
+    refused("symbolic link")
+    database.unlink()
+    (dest / "elsewhere.db").rename(database)
+    if os.getuid() == 0:  # only root can give a file to another user
+        os.chown(segment, 65534, 65534)
+        refused("owned by user id 65534")
+        os.chown(segment, 0, 0)
+    assert main(["restore", str(dest), "--data-dir", str(target)]) == 0
+    assert (target / "voxmem.db").exists()

@@ -17,21 +17,26 @@ here writes to the live store.
 Restoring copies the backup into a data directory holding no store (the operator moves
 the old one aside: a restore never destroys data), under the journal's own lock, so an
 engine or runtime starting at the same moment is refused rather than raced; each file is
-copied beside its place and synced, then renamed into it, the database first.
+copied beside its place and synced, then renamed into it, the database first. Only a
+backup this user wrote is restored: a folder or file another user owns or can write (a
+backup under a shared folder) could hold whatever they put there, and would be served
+as the callers' memory.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
 import shutil
 import sqlite3
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from .._exceptions import BadRequest, StoreUnavailable
 from .._files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE
@@ -153,11 +158,62 @@ def _journal_locked(journal: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def read_manifest(source: Path) -> dict[str, Any]:
-    """The backup folder's manifest; a clear refusal for anything else."""
+def _check_ours(path: Path, st: os.stat_result) -> None:
+    if st.st_uid != os.getuid() or st.st_mode & 0o022 or not (
+            stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+        why = ("a symbolic link or special file" if not (
+            stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)) else
+            f"owned by user id {st.st_uid}" if st.st_uid != os.getuid() else
+            "writable by other users")
+        raise BadRequest(
+            f"{path} is {why}: a restore takes only a backup this user wrote and nobody "
+            "else can change (voxmem backup writes it so). Check what is in it, then "
+            "make it yours (chown, chmod go-w) to restore it",
+            details={"field": "path"})
+
+
+def _open_ours(path: Path) -> BinaryIO:
+    """``path`` opened for reading, if it is a regular file of this user that nobody else
+    can write (checked on the open file: no symbolic link is followed)."""
     try:
-        manifest = json.loads((source / MANIFEST).read_bytes())
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        _check_ours(path, path.lstat())  # a symbolic link: refused, naming it
+        raise
+    try:
+        st = os.fstat(fd)
+        _check_ours(path, st)
+        if not stat.S_ISREG(st.st_mode):
+            raise BadRequest(f"{path} is not a file: not a backup voxmem wrote",
+                             details={"field": "path"})
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
+def _folder_ours(path: Path) -> None:
+    try:
+        st = path.lstat()
     except FileNotFoundError:
+        raise BadRequest(f"{path} is not a voxmem backup (no such folder)",
+                         details={"field": "path"}) from None
+    _check_ours(path, st)
+
+
+def read_manifest(source: Path) -> dict[str, Any]:
+    """The backup folder's manifest; a clear refusal for anything else (also for a
+    folder another user owns or can write)."""
+    _folder_ours(source)
+    try:
+        with _open_ours(source / MANIFEST) as f:
+            manifest = json.loads(f.read())
+    except OSError as exc:
+        if not isinstance(exc, FileNotFoundError):
+            raise BadRequest(f"{source / MANIFEST} cannot be read: {exc.strerror}",
+                             details={"field": "path"}) from None
         raise BadRequest(f"{source} is not a voxmem backup (no {MANIFEST}; an unfinished "
                          "backup has none either)", details={"field": "path"}) from None
     except ValueError as exc:
@@ -174,6 +230,7 @@ def restore_sqlite(source: Path, db_path: Path, journal: Path) -> dict[str, Any]
     """Put the backup folder ``source`` in place as the store at ``db_path`` with its
     ``journal``; refused while anything serves the directory or a store is there."""
     manifest = read_manifest(source)
+    _folder_ours(source / JOURNAL)
     with _journal_locked(journal):
         there = [p for p in (db_path, db_path.with_name(db_path.name + "-wal"))
                  if p.exists()]
@@ -189,16 +246,18 @@ def restore_sqlite(source: Path, db_path: Path, journal: Path) -> dict[str, Any]
         db_path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
         partial = db_path.with_name(db_path.name + RESTORING)
         partial.unlink(missing_ok=True)
-        shutil.copyfile(source / DATABASE, partial)
-        partial.chmod(PRIVATE_FILE_MODE)
-        with partial.open("rb+") as f:
+        with _open_ours(source / DATABASE) as db, partial.open("wb") as f:
+            partial.chmod(PRIVATE_FILE_MODE)
+            shutil.copyfileobj(db, f)
+            f.flush()
             os.fsync(f.fileno())
         segments = []
         for path in sorted((source / JOURNAL).iterdir()):
-            if path.is_file():
-                (journal / (path.name + RESTORING)).unlink(missing_ok=True)
-                _write_private(journal / (path.name + RESTORING), path.read_bytes())
-                segments.append(path.name)
+            with _open_ours(path) as segment:
+                data = segment.read()
+            (journal / (path.name + RESTORING)).unlink(missing_ok=True)
+            _write_private(journal / (path.name + RESTORING), data)
+            segments.append(path.name)
         _fsync_dir(journal)
         partial.replace(db_path)
         _fsync_dir(db_path.parent)
