@@ -174,3 +174,22 @@ async def test_restore_refuses_a_backup_another_user_could_have_written(
         os.chown(segment, 0, 0)
     assert main(["restore", str(dest), "--data-dir", str(target)]) == 0
     assert (target / "voxmem.db").exists()
+
+
+async def test_restore_into_the_default_data_directory_names_it(
+        tmp_path: Path, sqlite_settings: Settings, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """operations.md's restore runs without --data-dir: the line names the directory it
+    restored into (it said "into ;")."""
+    engine = MemoryEngine(sqlite_settings)
+    await engine.start()
+    await engine.close()
+    dest = tmp_path / "backup"
+    assert main(["backup", str(dest), "--data-dir", sqlite_settings.data_dir]) == 0
+    monkeypatch.delenv("VOXMEM_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    capsys.readouterr()
+    assert main(["restore", str(dest)]) == 0
+    out = capsys.readouterr().out
+    assert f"into {tmp_path / 'xdg' / 'voxmem'};" in out, out
+    assert (tmp_path / "xdg" / "voxmem" / "voxmem.db").exists()

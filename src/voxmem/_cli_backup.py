@@ -56,7 +56,7 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
     made = restore_sqlite(Path(args.path).expanduser().absolute(), _sqlite_path(settings),
                           settings.data_path / "journal")
     taken = dt.datetime.fromtimestamp(made["createdAt"], dt.UTC).isoformat(timespec="seconds")
-    print(f"restored the backup taken {taken} into {settings.data_dir}; the next start "
+    print(f"restored the backup taken {taken} into {settings.data_path}; the next start "
           "replays its journal")
     return 0
 
