@@ -325,3 +325,39 @@ async def test_the_pipecat_blocks_build_their_pipeline(runtime_env: Path) -> Non
         await client.aclose()
     names = {tool.name for tool in namespace["context"].tools.standard_tools}
     assert {"remember_detail", "search_memories"} <= names
+
+
+def shell_commands(prefix: str = "voxmem ") -> list[tuple[str, str]]:
+    """Every line of a shell block in the docs and README that runs ``voxmem``:
+    (where, the line without its comment)."""
+    found = []
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        inside = False
+        for number, line in enumerate(doc.read_text("utf-8").splitlines(), 1):
+            if line.startswith("```"):
+                inside = line.strip("`").strip() in ("bash", "sh", "shell", "console")
+                continue
+            command = re.sub(r"\s+#.*$", "", line).strip()
+            if inside and command.startswith(prefix):
+                found.append((f"{doc.relative_to(ROOT)}:{number}", command))
+    return found
+
+
+@pytest.mark.parametrize(("where", "command"), shell_commands(), ids=[
+    where for where, _ in shell_commands()])
+def test_every_documented_voxmem_command_parses(where: str, command: str,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """Each ``voxmem`` line as written (without its ``[optional]`` parts, then with all of
+    them) names a subcommand and options the CLI has, in an order it takes."""
+    import shlex
+
+    from voxmem.cli import build_parser
+
+    bare = re.sub(r"\s*\[[^\]]*\]", "", command)
+    full = command.replace("[", "").replace("]", "")
+    for line in dict.fromkeys([bare, full]):
+        try:
+            args = build_parser().parse_args(shlex.split(line)[1:])
+        except SystemExit:
+            pytest.fail(f"{where}: `{line}` does not parse: {capsys.readouterr().err}")
+        assert callable(getattr(args, "func", None)), f"{where}: `{line}` runs nothing"
