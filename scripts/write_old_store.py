@@ -117,9 +117,12 @@ def main() -> None:
     parser.add_argument("out", type=Path, help="folder for data/ and answers.json")
     parser.add_argument("--store-url", default="")
     parser.add_argument("--step", choices=["write", "unapplied"], default="write")
+    parser.add_argument("--embedder", default="static",
+                        help="hashing: small vectors, for a fixture the tests commit")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    settings = Settings(data_dir=str(args.out / "data"), store_url=args.store_url)
+    settings = Settings(data_dir=str(args.out / "data"), store_url=args.store_url,
+                        embedder=args.embedder)
     if args.step == "write":
         asyncio.run(write(settings, args.out))
     else:
