@@ -75,8 +75,16 @@ async def _answers(engine: MemoryEngine) -> dict[str, Any]:
     await engine.warm_org(scope)
     found = await engine.search_memory(scope, QUESTION, timeout_ms=60_000)
     org = await engine.search_index(T, P, None, ORG_QUESTION, 3)
-    return {"memory": [(s["id"], round(float(s["score"]), 4)) for s in found.sources],
-            "org": [(h["id"], round(float(h["score"]), 4)) for h in org]}
+    return {"memory": [(s["id"], float(s["score"])) for s in found.sources],
+            "org": [(h["id"], float(h["score"])) for h in org]}
+
+
+def _same(one: dict[str, Any], other: dict[str, Any]) -> bool:
+    """The same hits in the same order with the same scores (up to the recency a few
+    seconds more adds; without vectors the scores were ~0.3 lower)."""
+    return all([i for i, _ in one[k]] == [i for i, _ in other[k]] and all(
+        abs(a - b) < 0.01 for (_, a), (_, b) in zip(one[k], other[k], strict=True))
+        for k in ("memory", "org"))
 
 
 async def test_what_loads_during_the_reembedding_gets_the_new_vectors(
@@ -103,4 +111,4 @@ async def test_what_loads_during_the_reembedding_gets_the_new_vectors(
         after = await _answers(restarted)
     finally:
         await restarted.close()
-    assert during == after
+    assert _same(during, after), (during, after)
