@@ -7,7 +7,8 @@ Run it with an older checkout first on the path, e.g.::
     PYTHONPATH=../voxmem-old/src python scripts/write_old_store.py OUT_DIR [--store-url URL]
 
 It uses only the client API every release since the caller directory has (saves,
-ended calls with learning, a linked identifier, a caller merge, an org index), records
+ended calls with learning, a linked identifier, a caller merge, an org index; before
+the caller directory, ``merge_users`` and no identifier), records
 the answers that release gave to a few searches in ``OUT_DIR/answers.json``, then saves
 two more turns while the store is held back and ends the process without closing
 anything (as ``kill -9`` during a store outage would): those two turns are acknowledged
@@ -64,6 +65,18 @@ async def _ids(client: VoiceClient, query: str, user: str) -> list[str]:
     return [str(source.get("id")) for source in result.sources]
 
 
+async def _learned(client: VoiceClient, user: str) -> None:
+    """Wait (at most a minute) until the caller's facts stop changing for 3 s."""
+    seen, still = -1, 0.0
+    for _ in range(120):
+        count = len(await client.list_memories(user_id=user))
+        still = still + 0.5 if count == seen else 0.0
+        if still >= 3:
+            return
+        seen = count
+        await asyncio.sleep(0.5)
+
+
 async def write(settings: Settings, out: Path) -> None:
     client = _client(settings)
     try:
@@ -74,10 +87,17 @@ async def write(settings: Settings, out: Path) -> None:
                 for said, answered in call:
                     await client.save_response(user_id=user, user_text=said,
                                                assistant_text=answered)
-                await client.end_session(user_id=user, session_id=session, wait=True)
-        await client.link_identifier("email", "vera.lind@example.com", user_id=VERA)
+                try:
+                    await client.end_session(user_id=user, session_id=session, wait=True)
+                except TypeError:  # a release before wait=True: learning in the background
+                    await client.end_session(user_id=user, session_id=session)
+                    await _learned(client, user)
         await client.create_index("faq", DOCUMENTS)
-        merged = await client.merge_callers(GUEST, VERA, reason="same traveller")
+        if hasattr(client, "link_identifier"):
+            await client.link_identifier("email", "vera.lind@example.com", user_id=VERA)
+            merged = await client.merge_callers(GUEST, VERA, reason="same traveller")
+        else:  # a release before the caller directory (migration 0004)
+            merged = await client.merge_users(GUEST, VERA)
         await client.flush(60)
         answers: dict[str, Any] = {
             "merge": merged,

@@ -8,9 +8,12 @@ restarted runtime gives. Both backends.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Sequence
 from typing import Any
+
+import pytest
 
 from voxmem import Settings
 from voxmem.embeddings import Vectors
@@ -88,7 +91,7 @@ def _same(one: dict[str, Any], other: dict[str, Any]) -> bool:
 
 
 async def test_what_loads_during_the_reembedding_gets_the_new_vectors(
-        settings: Settings) -> None:
+        settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
     settings = _settings(settings)
     await _write_with_the_old_model(settings)
 
@@ -112,3 +115,6 @@ async def test_what_loads_during_the_reembedding_gets_the_new_vectors(
     finally:
         await restarted.close()
     assert _same(during, after), (during, after)
+    # The org index loaded again saved its files alone: the one it replaced saved no
+    # more (two writers removed each other's temporary files: "saving ... failed").
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]

@@ -189,6 +189,7 @@ class OrgKnowledge:
             if key not in self._replacing:
                 await org.ready.wait()
                 self._replacing.add(key)
+                await asyncio.get_running_loop().run_in_executor(None, org.retire)
                 await self._refresh(org, force=True)
 
     async def _refresh(self, org: OrgMemory, *, force: bool = False) -> None:

@@ -410,6 +410,13 @@ class OrgMemory:
             if ann is None or not ann.pending:
                 return
 
+    def retire(self) -> None:
+        """Never save again (an instance loaded anew owns the files now, and two
+        writers would remove each other's temporary files); waits for a save under way,
+        so off the event loop."""
+        with self._save_lock:
+            self.vector_file = None
+
     def save(self, min_interval_s: float = 0.0, *, wait: bool = False) -> bool:
         """Write the vector file if the vectors changed since the last save.
 
