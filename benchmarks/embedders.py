@@ -5,8 +5,13 @@ For each of ``static`` (default), ``onnx`` (int8 MiniLM), ``hashing`` and, when
 sentence-transformers is importable, the reference ``minilm`` (all-MiniLM-L6-v2 in torch):
 
   * load time of the model, and the process's RSS growth from loading + warming it;
-  * single-query latency p50/p95 over 1000 short queries (LoCoMo questions, one at a time);
-  * batch throughput in sentences/s over 2000 LoCoMo turns (batches of 64);
+  * single-query latency p50/p95 over 1000 short queries (LoCoMo questions, one at a time),
+    by wall clock and by the thread's CPU (what a loaded machine inflates least), and the
+    first query after load;
+  * batch throughput in sentences/s over 2000 LoCoMo turns (batches of 64), and its CPU
+    per text;
+  * for a model that is not cheap (a transformer), the CPU of one text by its length in
+    words (1 to 254): the part every text pays and the part per token;
   * evidence recall@1/5/10 on LoCoMo categories 1-4 via the shared harness, retrieving by
     cosine over embedded turns alone (no BM25, no recency): the embedder's own quality.
     The harness's search p50 is end to end: query embedding + exact top-k over one caller.
@@ -48,6 +53,8 @@ LATENCY_QUERIES = 1000
 THROUGHPUT_TEXTS = 2000
 THROUGHPUT_BATCH = 64
 RECALL_KS = (1, 5, 10)
+#: Words per text of the cost-by-length rows (a transformer's; [CLS] and [SEP] added).
+TOKEN_STEPS = (1, 8, 16, 32, 64, 128, 254)
 STATIC_DIR_ENV = "VOXMEM_BENCH_STATIC_DIR"
 LME_ENV = "VOXMEM_BENCH_LME"
 
@@ -133,6 +140,14 @@ def make_embedder(name: str) -> Any:
     return HashingEmbedder()
 
 
+def query_tokens(embedder: Any, queries: list[str]) -> float | None:
+    """The queries' mean length in the model's tokens (None: no tokenizer to ask)."""
+    tokenizer = getattr(embedder, "_tokenizer", None)
+    if tokenizer is None or not hasattr(tokenizer, "encode"):
+        return None
+    return round(float(np.mean([len(tokenizer.encode(q).ids) for q in queries])), 1)
+
+
 class DenseOnlyAdapter:
     """Harness adapter: exact cosine over the embedded turns of one caller, nothing else."""
 
@@ -196,30 +211,55 @@ def longmemeval_dense(harness: Any, embedder: Any) -> dict[str, Any]:
     }
 
 
+def by_length(embedder: Any) -> dict[str, float]:
+    """Thread CPU (ms, median of 30) of one text of n words, by n: a transformer's cost
+    has a part every text pays (its weights read once per text) and a part per token."""
+    out = {}
+    for words in TOKEN_STEPS:
+        text = " ".join(["memory"] * words)
+        cpus = []
+        for _ in range(30):
+            c0 = time.thread_time()
+            embedder.embed([text])
+            cpus.append((time.thread_time() - c0) * 1000)
+        out[str(words)] = round(float(np.percentile(cpus, 50)), 3)
+    return out
+
+
 def measure(name: str) -> dict[str, Any]:
     questions, turns = locomo_texts()
     rss_before = rss_bytes()
     started = time.perf_counter()
     embedder = make_embedder(name)
     load_s = time.perf_counter() - started
+    t0 = time.perf_counter()
     embedder.embed(["warm up the model"])
+    first_ms = (time.perf_counter() - t0) * 1000
     rss_after = rss_bytes()
-    log(f"[{name}] loaded {embedder.name} in {load_s:.2f}s")
+    log(f"[{name}] loaded {embedder.name} in {load_s:.2f}s, first query {first_ms:.1f} ms")
 
     queries = (questions * (LATENCY_QUERIES // len(questions) + 1))[:LATENCY_QUERIES]
     timings = []
+    cpus = []
     for query in queries:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         embedder.embed([query])
+        # Thread CPU as well as wall: on a shared machine the wall is mostly the wait
+        # for a core (the model runs on the calling thread, intra-op threads 1).
+        cpus.append((time.thread_time() - c0) * 1000)
         timings.append((time.perf_counter() - t0) * 1000)
-    log(f"[{name}] single-query p50 {np.percentile(timings, 50):.3f} ms")
+    log(f"[{name}] single-query p50 {np.percentile(timings, 50):.3f} ms, "
+        f"CPU {np.percentile(cpus, 50):.3f} ms")
 
     texts = turns[:THROUGHPUT_TEXTS]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for start in range(0, len(texts), THROUGHPUT_BATCH):
         embedder.embed(texts[start : start + THROUGHPUT_BATCH])
     throughput = len(texts) / (time.perf_counter() - t0)
-    log(f"[{name}] batch throughput {throughput:.0f} sentences/s; running LoCoMo ...")
+    text_cpu_ms = (time.process_time() - c0) * 1000 / len(texts)
+    log(f"[{name}] batch throughput {throughput:.0f} sentences/s "
+        f"({text_cpu_ms:.2f} ms CPU a text); running LoCoMo ...")
+    lengths = by_length(embedder) if not embedder.cheap else {}
 
     sys.path.insert(0, str(shared_dir() / "eval"))
     import harness
@@ -255,7 +295,13 @@ def measure(name: str) -> dict[str, Any]:
         "query_ms_p50": round(float(np.percentile(timings, 50)), 4),
         "query_ms_p95": round(float(np.percentile(timings, 95)), 4),
         "query_count": len(timings),
+        "first_query_ms": round(first_ms, 2),
+        "query_cpu_ms_p50": round(float(np.percentile(cpus, 50)), 4),
+        "query_cpu_ms_p95": round(float(np.percentile(cpus, 95)), 4),
+        "query_tokens_mean": query_tokens(embedder, queries),
+        **({"query_cpu_ms_by_words": lengths} if lengths else {}),
         "throughput_sentences_per_s": round(throughput, 1),
+        "throughput_cpu_ms_per_text": round(text_cpu_ms, 3),
         "throughput_texts": len(texts),
         "locomo": {
             "questions": overall["n"],
@@ -296,7 +342,8 @@ def run_child(name: str, python: str) -> dict[str, Any]:
 def print_table(rows: list[dict[str, Any]]) -> None:
     header = (
         f"{'embedder':<9}{'dims':>5}{'load s':>8}{'RSS MB':>8}{'q p50 ms':>10}"
-        f"{'q p95 ms':>10}{'sent/s':>9}{'R@1':>7}{'R@5':>7}{'R@10':>7}{'search p50':>12}"
+        f"{'q p95 ms':>10}{'q CPU p50/p95':>15}{'sent/s':>9}{'R@1':>7}{'R@5':>7}{'R@10':>7}"
+        f"{'search p50':>12}"
     )
     print(header)
     print("-" * len(header))
@@ -308,9 +355,16 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         print(
             f"{row['embedder']:<9}{row['dimensions']:>5}{row['load_s']:>8.2f}"
             f"{row['rss_delta_mb']:>8.1f}{row['query_ms_p50']:>10.3f}{row['query_ms_p95']:>10.3f}"
+            f"{row['query_cpu_ms_p50']:>8.3f}/{row['query_cpu_ms_p95']:<6.3f}"
             f"{row['throughput_sentences_per_s']:>9.0f}{loc['recall@1']:>7.3f}"
             f"{loc['recall@5']:>7.3f}{loc['recall@10']:>7.3f}{loc['search_ms_p50']:>10.3f}ms"
         )
+    for row in rows:
+        if row.get("query_cpu_ms_by_words"):
+            steps = ", ".join(f"{w}: {ms:.2f}" for w, ms in row["query_cpu_ms_by_words"].items())
+            print(f"{row['embedder']}: CPU ms of one text by words ({steps}); first query "
+                  f"after load {row['first_query_ms']:.1f} ms; "
+                  f"{row['throughput_cpu_ms_per_text']:.2f} ms CPU a LoCoMo turn")
 
 
 def main(argv: list[str] | None = None) -> int:
