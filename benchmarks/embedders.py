@@ -21,6 +21,7 @@ others. Usage, from the repository root::
 
     python benchmarks/embedders.py                 # writes benchmarks/results/embedders.json
     python benchmarks/embedders.py --only static onnx
+    python benchmarks/embedders.py --onnx-options   # onnxruntime session options compared
     # a candidate static table, with dense-only LongMemEval-S dev40 as well:
     python benchmarks/embedders.py --only static --static-dir /tmp/static-tuned --longmemeval
     # the torch baseline lives in the model build venv (scripts/build_embedding_models.py):
@@ -314,6 +315,72 @@ def measure(name: str) -> dict[str, Any]:
     }
 
 
+#: onnxruntime session variants ``--onnx-options`` compares with the embedder's own:
+#: name -> (graph optimisation level, session config entries, arena, memory pattern).
+ONNX_VARIANTS: dict[str, tuple[str, dict[str, str], bool, bool]] = {
+    "shipped (all optimisations)": ("ORT_ENABLE_ALL", {}, True, True),
+    "extended optimisations": ("ORT_ENABLE_EXTENDED", {}, True, True),
+    "basic optimisations": ("ORT_ENABLE_BASIC", {}, True, True),
+    "no memory arena": ("ORT_ENABLE_ALL", {}, False, True),
+    "no memory pattern": ("ORT_ENABLE_ALL", {}, True, False),
+    "no spinning": ("ORT_ENABLE_ALL", {"session.intra_op.allow_spinning": "0"}, True, True),
+    "denormals as zero": ("ORT_ENABLE_ALL", {"session.set_denormal_as_zero": "1"}, True, True),
+    "no weight prepacking": ("ORT_ENABLE_ALL", {"session.disable_prepacking": "1"}, True, True),
+}
+
+
+def onnx_options(rounds: int = 3) -> list[dict[str, Any]]:
+    """The bundled MiniLM under each of :data:`ONNX_VARIANTS`, one intra-op thread as
+    shipped: thread CPU per LoCoMo question (the variants interleaved round by round,
+    so a shifting load falls on all alike) and the lowest cosine of its vectors against
+    the shipped session's (pooled as ``OnnxEmbedder`` pools)."""
+    import onnxruntime as ort
+
+    sys.path.insert(0, str(REPO_ROOT / "src"))
+    from voxmem.embeddings.onnx import DEFAULT_ONNX_MODEL_DIR, OnnxEmbedder
+
+    questions = locomo_texts()[0][:400]
+    shipped = OnnxEmbedder()
+    feeds = []
+    for q in questions:
+        enc = shipped._tokenizer.encode(q)
+        ids = np.array([enc.ids], dtype=np.int64)
+        feeds.append({"input_ids": ids, "attention_mask": np.ones_like(ids),
+                      "token_type_ids": np.zeros_like(ids)})
+
+    def pooled(session: Any) -> np.ndarray:
+        rows = [np.asarray(session.run(None, f)[0], dtype=np.float32)[0].mean(axis=0)
+                for f in feeds[:100]]
+        m = np.stack(rows)
+        unit: np.ndarray = m / np.linalg.norm(m, axis=1, keepdims=True)
+        return unit
+
+    sessions = {}
+    for name, (level, entries, arena, pattern) in ONNX_VARIANTS.items():
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
+        options.enable_cpu_mem_arena = arena
+        options.enable_mem_pattern = pattern
+        for key, value in entries.items():
+            options.add_session_config_entry(key, value)
+        sessions[name] = ort.InferenceSession(str(DEFAULT_ONNX_MODEL_DIR / "model.onnx"),
+                                              options, providers=["CPUExecutionProvider"])
+    reference = pooled(next(iter(sessions.values())))
+    cpus: dict[str, list[float]] = {name: [] for name in sessions}
+    for _ in range(rounds):
+        for name, session in sessions.items():
+            for feed in feeds:
+                c0 = time.thread_time()
+                session.run(None, feed)
+                cpus[name].append((time.thread_time() - c0) * 1000)
+    return [{"variant": name,
+             "min_cosine": round(float((pooled(s) * reference).sum(axis=1).min()), 6),
+             "cpu_ms_p50": round(float(np.percentile(cpus[name], 50)), 3),
+             "cpu_ms_p95": round(float(np.percentile(cpus[name], 95)), 3)}
+            for name, s in sessions.items()]
+
+
 # --------------------------------------------------------------------------------------
 # Parent: run each embedder in a subprocess, print the table, write JSON
 # --------------------------------------------------------------------------------------
@@ -380,8 +447,22 @@ def main(argv: list[str] | None = None) -> int:
                         help="measure this static model folder instead of the bundled one")
     parser.add_argument("--longmemeval", action="store_true",
                         help="also dense-only LongMemEval-S dev40 (slow for onnx/minilm)")
+    parser.add_argument("--onnx-options", action="store_true",
+                        help="only compare onnxruntime session options for the bundled "
+                        "MiniLM (thread CPU per question, cosine to the shipped session)")
     parser.add_argument("--child", choices=EMBEDDERS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.onnx_options:
+        variants = onnx_options()
+        print(f"{'session variant':<30}{'min cosine':>12}{'CPU p50 ms':>12}{'CPU p95 ms':>12}")
+        for v in variants:
+            print(f"{v['variant']:<30}{v['min_cosine']:>12.6f}{v['cpu_ms_p50']:>12.3f}"
+                  f"{v['cpu_ms_p95']:>12.3f}")
+        path = args.json.with_name("embedders_onnx_options.json")
+        path.write_text(json.dumps({"when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                                    "variants": variants}, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path}")
+        return 0
 
     if args.child:
         print(json.dumps(measure(args.child)))

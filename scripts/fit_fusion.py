@@ -364,6 +364,7 @@ def table(rows: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]
 
 
 def main() -> None:
+    global HARD_NEGATIVES, C_VALUES
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--embedder", default="static")
     parser.add_argument("--dry-run", action="store_true")
@@ -387,7 +388,14 @@ def main() -> None:
                         "answer every question through search_memory and print the "
                         "product's rows (benchmarks/retrieval_quality.py's, its weights "
                         "as shipped; in sample for LoCoMo)")
+    parser.add_argument("--negatives", type=int, default=HARD_NEGATIVES,
+                        help="hard negatives paired with each positive")
+    parser.add_argument("--c-values", help="comma-separated C values to choose among "
+                        f"(default {','.join(map(str, C_VALUES))})")
     args = parser.parse_args()
+    HARD_NEGATIVES = args.negatives
+    if args.c_values:
+        C_VALUES = tuple(float(c) for c in args.c_values.split(","))
     if args.cache and Path(args.cache).exists():
         questions = pickle.loads(Path(args.cache).read_bytes())
     else:
