@@ -21,7 +21,8 @@ others. Usage, from the repository root::
 
     python benchmarks/embedders.py                 # writes benchmarks/results/embedders.json
     python benchmarks/embedders.py --only static onnx
-    python benchmarks/embedders.py --onnx-options   # onnxruntime session options compared
+    python benchmarks/embedders.py --onnx-options   # onnxruntime session options and
+                                                    # batching stored turns, compared
     # a candidate static table, with dense-only LongMemEval-S dev40 as well:
     python benchmarks/embedders.py --only static --static-dir /tmp/static-tuned --longmemeval
     # the torch baseline lives in the model build venv (scripts/build_embedding_models.py):
@@ -381,6 +382,35 @@ def onnx_options(rounds: int = 3) -> list[dict[str, Any]]:
             for name, s in sessions.items()]
 
 
+def onnx_batching(sizes: tuple[int, ...] = (4, 16, 32)) -> list[dict[str, Any]]:
+    """Stored turns embedded in length-sorted batches against one text a run (what the
+    engine does): CPU per turn and the cosine of each turn's vector to its own alone.
+    The int8 graph quantises a product's input with one scale over the whole batch, so
+    batch-mates change each other's vectors."""
+    sys.path.insert(0, str(REPO_ROOT / "src"))
+    from voxmem.embeddings.onnx import OnnxEmbedder
+
+    turns = locomo_texts()[1][:512]
+    alone = OnnxEmbedder()
+    alone.embed(["warm up the model"])
+    c0 = time.process_time()
+    reference = alone.embed(turns)
+    rows = [{"batch": 1, "cpu_ms_per_text": round((time.process_time() - c0) * 1000
+                                                  / len(turns), 3),
+             "min_cosine": 1.0, "mean_cosine": 1.0}]
+    for size in sizes:
+        batched = OnnxEmbedder(batch_size=size)
+        batched.embed(["warm up the model"])
+        c0 = time.process_time()
+        vectors = batched.embed(turns)
+        cpu = (time.process_time() - c0) * 1000 / len(turns)
+        cos = (vectors * reference).sum(axis=1)
+        rows.append({"batch": size, "cpu_ms_per_text": round(cpu, 3),
+                     "min_cosine": round(float(cos.min()), 5),
+                     "mean_cosine": round(float(cos.mean()), 5)})
+    return rows
+
+
 # --------------------------------------------------------------------------------------
 # Parent: run each embedder in a subprocess, print the table, write JSON
 # --------------------------------------------------------------------------------------
@@ -449,7 +479,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also dense-only LongMemEval-S dev40 (slow for onnx/minilm)")
     parser.add_argument("--onnx-options", action="store_true",
                         help="only compare onnxruntime session options for the bundled "
-                        "MiniLM (thread CPU per question, cosine to the shipped session)")
+                        "MiniLM (thread CPU per question, cosine to the shipped session) "
+                        "and batching stored turns (CPU a turn, cosine to one at a time)")
     parser.add_argument("--child", choices=EMBEDDERS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.onnx_options:
@@ -458,9 +489,16 @@ def main(argv: list[str] | None = None) -> int:
         for v in variants:
             print(f"{v['variant']:<30}{v['min_cosine']:>12.6f}{v['cpu_ms_p50']:>12.3f}"
                   f"{v['cpu_ms_p95']:>12.3f}")
+        batching = onnx_batching()
+        print(f"\n{'stored turns per run':<30}{'min cosine':>12}{'mean cosine':>12}"
+              f"{'CPU ms a turn':>15}")
+        for b in batching:
+            print(f"{b['batch']:<30}{b['min_cosine']:>12.5f}{b['mean_cosine']:>12.5f}"
+                  f"{b['cpu_ms_per_text']:>15.3f}")
         path = args.json.with_name("embedders_onnx_options.json")
         path.write_text(json.dumps({"when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                                    "variants": variants}, indent=2) + "\n", encoding="utf-8")
+                                    "variants": variants, "batching": batching},
+                                   indent=2) + "\n", encoding="utf-8")
         print(f"wrote {path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path}")
         return 0
 
