@@ -28,6 +28,9 @@ row's features (``--fit-on-cut`` fits on the cut rows instead; see ``FIT_ON_CUT`
     python scripts/fit_fusion.py --dry-run             # print CV, write nothing
     python scripts/fit_fusion.py --dry-run --topic-candidates 0   # CV without the cut
     python scripts/fit_fusion.py --dry-run --fit-on-cut            # fitted on cut rows
+    python scripts/fit_fusion.py --dry-run --nested --cache F.pkl  # + C chosen per fold
+    python scripts/fit_fusion.py --embedder static+onnx --dry-run --answers --cache F.pkl
+                                # + the product's rows from the same (slow) ingest
 """
 
 from __future__ import annotations
