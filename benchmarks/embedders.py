@@ -5,8 +5,13 @@ For each of ``static`` (default), ``onnx`` (int8 MiniLM), ``hashing`` and, when
 sentence-transformers is importable, the reference ``minilm`` (all-MiniLM-L6-v2 in torch):
 
   * load time of the model, and the process's RSS growth from loading + warming it;
-  * single-query latency p50/p95 over 1000 short queries (LoCoMo questions, one at a time);
-  * batch throughput in sentences/s over 2000 LoCoMo turns (batches of 64);
+  * single-query latency p50/p95 over 1000 short queries (LoCoMo questions, one at a time),
+    by wall clock and by the thread's CPU (what a loaded machine inflates least), and the
+    first query after load;
+  * batch throughput in sentences/s over 2000 LoCoMo turns (batches of 64), and its CPU
+    per text;
+  * for a model that is not cheap (a transformer), the CPU of one text by its length in
+    words (1 to 254): the part every text pays and the part per token;
   * evidence recall@1/5/10 on LoCoMo categories 1-4 via the shared harness, retrieving by
     cosine over embedded turns alone (no BM25, no recency): the embedder's own quality.
     The harness's search p50 is end to end: query embedding + exact top-k over one caller.
@@ -16,6 +21,8 @@ others. Usage, from the repository root::
 
     python benchmarks/embedders.py                 # writes benchmarks/results/embedders.json
     python benchmarks/embedders.py --only static onnx
+    python benchmarks/embedders.py --onnx-options   # onnxruntime session options and
+                                                    # batching stored turns, compared
     # a candidate static table, with dense-only LongMemEval-S dev40 as well:
     python benchmarks/embedders.py --only static --static-dir /tmp/static-tuned --longmemeval
     # the torch baseline lives in the model build venv (scripts/build_embedding_models.py):
@@ -48,6 +55,8 @@ LATENCY_QUERIES = 1000
 THROUGHPUT_TEXTS = 2000
 THROUGHPUT_BATCH = 64
 RECALL_KS = (1, 5, 10)
+#: Words per text of the cost-by-length rows (a transformer's; [CLS] and [SEP] added).
+TOKEN_STEPS = (1, 8, 16, 32, 64, 128, 254)
 STATIC_DIR_ENV = "VOXMEM_BENCH_STATIC_DIR"
 LME_ENV = "VOXMEM_BENCH_LME"
 
@@ -133,6 +142,14 @@ def make_embedder(name: str) -> Any:
     return HashingEmbedder()
 
 
+def query_tokens(embedder: Any, queries: list[str]) -> float | None:
+    """The queries' mean length in the model's tokens (None: no tokenizer to ask)."""
+    tokenizer = getattr(embedder, "_tokenizer", None)
+    if tokenizer is None or not hasattr(tokenizer, "encode"):
+        return None
+    return round(float(np.mean([len(tokenizer.encode(q).ids) for q in queries])), 1)
+
+
 class DenseOnlyAdapter:
     """Harness adapter: exact cosine over the embedded turns of one caller, nothing else."""
 
@@ -196,30 +213,55 @@ def longmemeval_dense(harness: Any, embedder: Any) -> dict[str, Any]:
     }
 
 
+def by_length(embedder: Any) -> dict[str, float]:
+    """Thread CPU (ms, median of 30) of one text of n words, by n: a transformer's cost
+    has a part every text pays (its weights read once per text) and a part per token."""
+    out = {}
+    for words in TOKEN_STEPS:
+        text = " ".join(["memory"] * words)
+        cpus = []
+        for _ in range(30):
+            c0 = time.thread_time()
+            embedder.embed([text])
+            cpus.append((time.thread_time() - c0) * 1000)
+        out[str(words)] = round(float(np.percentile(cpus, 50)), 3)
+    return out
+
+
 def measure(name: str) -> dict[str, Any]:
     questions, turns = locomo_texts()
     rss_before = rss_bytes()
     started = time.perf_counter()
     embedder = make_embedder(name)
     load_s = time.perf_counter() - started
+    t0 = time.perf_counter()
     embedder.embed(["warm up the model"])
+    first_ms = (time.perf_counter() - t0) * 1000
     rss_after = rss_bytes()
-    log(f"[{name}] loaded {embedder.name} in {load_s:.2f}s")
+    log(f"[{name}] loaded {embedder.name} in {load_s:.2f}s, first query {first_ms:.1f} ms")
 
     queries = (questions * (LATENCY_QUERIES // len(questions) + 1))[:LATENCY_QUERIES]
     timings = []
+    cpus = []
     for query in queries:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         embedder.embed([query])
+        # Thread CPU as well as wall: on a shared machine the wall is mostly the wait
+        # for a core (the model runs on the calling thread, intra-op threads 1).
+        cpus.append((time.thread_time() - c0) * 1000)
         timings.append((time.perf_counter() - t0) * 1000)
-    log(f"[{name}] single-query p50 {np.percentile(timings, 50):.3f} ms")
+    log(f"[{name}] single-query p50 {np.percentile(timings, 50):.3f} ms, "
+        f"CPU {np.percentile(cpus, 50):.3f} ms")
 
     texts = turns[:THROUGHPUT_TEXTS]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for start in range(0, len(texts), THROUGHPUT_BATCH):
         embedder.embed(texts[start : start + THROUGHPUT_BATCH])
     throughput = len(texts) / (time.perf_counter() - t0)
-    log(f"[{name}] batch throughput {throughput:.0f} sentences/s; running LoCoMo ...")
+    text_cpu_ms = (time.process_time() - c0) * 1000 / len(texts)
+    log(f"[{name}] batch throughput {throughput:.0f} sentences/s "
+        f"({text_cpu_ms:.2f} ms CPU a text); running LoCoMo ...")
+    lengths = by_length(embedder) if not embedder.cheap else {}
 
     sys.path.insert(0, str(shared_dir() / "eval"))
     import harness
@@ -255,7 +297,13 @@ def measure(name: str) -> dict[str, Any]:
         "query_ms_p50": round(float(np.percentile(timings, 50)), 4),
         "query_ms_p95": round(float(np.percentile(timings, 95)), 4),
         "query_count": len(timings),
+        "first_query_ms": round(first_ms, 2),
+        "query_cpu_ms_p50": round(float(np.percentile(cpus, 50)), 4),
+        "query_cpu_ms_p95": round(float(np.percentile(cpus, 95)), 4),
+        "query_tokens_mean": query_tokens(embedder, queries),
+        **({"query_cpu_ms_by_words": lengths} if lengths else {}),
         "throughput_sentences_per_s": round(throughput, 1),
+        "throughput_cpu_ms_per_text": round(text_cpu_ms, 3),
         "throughput_texts": len(texts),
         "locomo": {
             "questions": overall["n"],
@@ -266,6 +314,101 @@ def measure(name: str) -> dict[str, Any]:
             "ingest_turns_per_s": round(result["ingest"]["turns_per_s"], 1),
         },
     }
+
+
+#: onnxruntime session variants ``--onnx-options`` compares with the embedder's own:
+#: name -> (graph optimisation level, session config entries, arena, memory pattern).
+ONNX_VARIANTS: dict[str, tuple[str, dict[str, str], bool, bool]] = {
+    "shipped (all optimisations)": ("ORT_ENABLE_ALL", {}, True, True),
+    "extended optimisations": ("ORT_ENABLE_EXTENDED", {}, True, True),
+    "basic optimisations": ("ORT_ENABLE_BASIC", {}, True, True),
+    "no memory arena": ("ORT_ENABLE_ALL", {}, False, True),
+    "no memory pattern": ("ORT_ENABLE_ALL", {}, True, False),
+    "no spinning": ("ORT_ENABLE_ALL", {"session.intra_op.allow_spinning": "0"}, True, True),
+    "denormals as zero": ("ORT_ENABLE_ALL", {"session.set_denormal_as_zero": "1"}, True, True),
+    "no weight prepacking": ("ORT_ENABLE_ALL", {"session.disable_prepacking": "1"}, True, True),
+}
+
+
+def onnx_options(rounds: int = 3) -> list[dict[str, Any]]:
+    """The bundled MiniLM under each of :data:`ONNX_VARIANTS`, one intra-op thread as
+    shipped: thread CPU per LoCoMo question (the variants interleaved round by round,
+    so a shifting load falls on all alike) and the lowest cosine of its vectors against
+    the shipped session's (pooled as ``OnnxEmbedder`` pools)."""
+    import onnxruntime as ort
+
+    sys.path.insert(0, str(REPO_ROOT / "src"))
+    from voxmem.embeddings.onnx import DEFAULT_ONNX_MODEL_DIR, OnnxEmbedder
+
+    questions = locomo_texts()[0][:400]
+    shipped = OnnxEmbedder()
+    feeds = []
+    for q in questions:
+        enc = shipped._tokenizer.encode(q)
+        ids = np.array([enc.ids], dtype=np.int64)
+        feeds.append({"input_ids": ids, "attention_mask": np.ones_like(ids),
+                      "token_type_ids": np.zeros_like(ids)})
+
+    def pooled(session: Any) -> np.ndarray:
+        rows = [np.asarray(session.run(None, f)[0], dtype=np.float32)[0].mean(axis=0)
+                for f in feeds[:100]]
+        m = np.stack(rows)
+        unit: np.ndarray = m / np.linalg.norm(m, axis=1, keepdims=True)
+        return unit
+
+    sessions = {}
+    for name, (level, entries, arena, pattern) in ONNX_VARIANTS.items():
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
+        options.enable_cpu_mem_arena = arena
+        options.enable_mem_pattern = pattern
+        for key, value in entries.items():
+            options.add_session_config_entry(key, value)
+        sessions[name] = ort.InferenceSession(str(DEFAULT_ONNX_MODEL_DIR / "model.onnx"),
+                                              options, providers=["CPUExecutionProvider"])
+    reference = pooled(next(iter(sessions.values())))
+    cpus: dict[str, list[float]] = {name: [] for name in sessions}
+    for _ in range(rounds):
+        for name, session in sessions.items():
+            for feed in feeds:
+                c0 = time.thread_time()
+                session.run(None, feed)
+                cpus[name].append((time.thread_time() - c0) * 1000)
+    return [{"variant": name,
+             "min_cosine": round(float((pooled(s) * reference).sum(axis=1).min()), 6),
+             "cpu_ms_p50": round(float(np.percentile(cpus[name], 50)), 3),
+             "cpu_ms_p95": round(float(np.percentile(cpus[name], 95)), 3)}
+            for name, s in sessions.items()]
+
+
+def onnx_batching(sizes: tuple[int, ...] = (4, 16, 32)) -> list[dict[str, Any]]:
+    """Stored turns embedded in length-sorted batches against one text a run (what the
+    engine does): CPU per turn and the cosine of each turn's vector to its own alone.
+    The int8 graph quantises a product's input with one scale over the whole batch, so
+    batch-mates change each other's vectors."""
+    sys.path.insert(0, str(REPO_ROOT / "src"))
+    from voxmem.embeddings.onnx import OnnxEmbedder
+
+    turns = locomo_texts()[1][:512]
+    alone = OnnxEmbedder()
+    alone.embed(["warm up the model"])
+    c0 = time.process_time()
+    reference = alone.embed(turns)
+    rows = [{"batch": 1, "cpu_ms_per_text": round((time.process_time() - c0) * 1000
+                                                  / len(turns), 3),
+             "min_cosine": 1.0, "mean_cosine": 1.0}]
+    for size in sizes:
+        batched = OnnxEmbedder(batch_size=size)
+        batched.embed(["warm up the model"])
+        c0 = time.process_time()
+        vectors = batched.embed(turns)
+        cpu = (time.process_time() - c0) * 1000 / len(turns)
+        cos = (vectors * reference).sum(axis=1)
+        rows.append({"batch": size, "cpu_ms_per_text": round(cpu, 3),
+                     "min_cosine": round(float(cos.min()), 5),
+                     "mean_cosine": round(float(cos.mean()), 5)})
+    return rows
 
 
 # --------------------------------------------------------------------------------------
@@ -296,7 +439,8 @@ def run_child(name: str, python: str) -> dict[str, Any]:
 def print_table(rows: list[dict[str, Any]]) -> None:
     header = (
         f"{'embedder':<9}{'dims':>5}{'load s':>8}{'RSS MB':>8}{'q p50 ms':>10}"
-        f"{'q p95 ms':>10}{'sent/s':>9}{'R@1':>7}{'R@5':>7}{'R@10':>7}{'search p50':>12}"
+        f"{'q p95 ms':>10}{'q CPU p50/p95':>15}{'sent/s':>9}{'R@1':>7}{'R@5':>7}{'R@10':>7}"
+        f"{'search p50':>12}"
     )
     print(header)
     print("-" * len(header))
@@ -308,9 +452,16 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         print(
             f"{row['embedder']:<9}{row['dimensions']:>5}{row['load_s']:>8.2f}"
             f"{row['rss_delta_mb']:>8.1f}{row['query_ms_p50']:>10.3f}{row['query_ms_p95']:>10.3f}"
+            f"{row['query_cpu_ms_p50']:>8.3f}/{row['query_cpu_ms_p95']:<6.3f}"
             f"{row['throughput_sentences_per_s']:>9.0f}{loc['recall@1']:>7.3f}"
             f"{loc['recall@5']:>7.3f}{loc['recall@10']:>7.3f}{loc['search_ms_p50']:>10.3f}ms"
         )
+    for row in rows:
+        if row.get("query_cpu_ms_by_words"):
+            steps = ", ".join(f"{w}: {ms:.2f}" for w, ms in row["query_cpu_ms_by_words"].items())
+            print(f"{row['embedder']}: CPU ms of one text by words ({steps}); first query "
+                  f"after load {row['first_query_ms']:.1f} ms; "
+                  f"{row['throughput_cpu_ms_per_text']:.2f} ms CPU a LoCoMo turn")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -326,8 +477,30 @@ def main(argv: list[str] | None = None) -> int:
                         help="measure this static model folder instead of the bundled one")
     parser.add_argument("--longmemeval", action="store_true",
                         help="also dense-only LongMemEval-S dev40 (slow for onnx/minilm)")
+    parser.add_argument("--onnx-options", action="store_true",
+                        help="only compare onnxruntime session options for the bundled "
+                        "MiniLM (thread CPU per question, cosine to the shipped session) "
+                        "and batching stored turns (CPU a turn, cosine to one at a time)")
     parser.add_argument("--child", choices=EMBEDDERS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.onnx_options:
+        variants = onnx_options()
+        print(f"{'session variant':<30}{'min cosine':>12}{'CPU p50 ms':>12}{'CPU p95 ms':>12}")
+        for v in variants:
+            print(f"{v['variant']:<30}{v['min_cosine']:>12.6f}{v['cpu_ms_p50']:>12.3f}"
+                  f"{v['cpu_ms_p95']:>12.3f}")
+        batching = onnx_batching()
+        print(f"\n{'stored turns per run':<30}{'min cosine':>12}{'mean cosine':>12}"
+              f"{'CPU ms a turn':>15}")
+        for b in batching:
+            print(f"{b['batch']:<30}{b['min_cosine']:>12.5f}{b['mean_cosine']:>12.5f}"
+                  f"{b['cpu_ms_per_text']:>15.3f}")
+        path = args.json.with_name("embedders_onnx_options.json")
+        path.write_text(json.dumps({"when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                                    "variants": variants, "batching": batching},
+                                   indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path}")
+        return 0
 
     if args.child:
         print(json.dumps(measure(args.child)))

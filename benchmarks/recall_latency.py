@@ -10,7 +10,9 @@ conversational text from the shared dev data), then measures:
   while ``--learning-calls`` other callers' long calls are being learned from (rule
   extraction and entity graph, in worker processes unless ``--background-processes 0``);
 - memory: the process's resident set, and the footprint of the process plus its worker
-  processes (PSS summed, so pages shared with the fork server count once).
+  processes (PSS summed, so pages shared with the fork server count once);
+- a restart on the same store: the engine's start (its models loaded) and the first
+  searches right after it, before the caller's warm index has loaded.
 
     python benchmarks/recall_latency.py            # full size (a few minutes)
     python benchmarks/recall_latency.py --quick    # 1,000 turns, 10,000 chunks
@@ -272,7 +274,33 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                      "footprint_with_workers": round(process_footprint_mb(), 1),
                      "worker_processes": len(descendant_pids())}
     await engine.close()
+    out["restart"] = await first_search_after_start(settings, questions)
     tmp.cleanup()
+    return out
+
+
+async def first_search_after_start(settings: Any, questions: list[str]) -> dict[str, Any]:
+    """A restart on the store just built, as a runtime's: the engine's start (models
+    loaded), then the first search at once (the caller's warm index still loading) and
+    the next few, wall and process CPU."""
+    from voxmem.engine import MemoryEngine
+
+    t, c = time.perf_counter(), time.process_time()
+    engine = MemoryEngine(settings)
+    await engine.start()
+    out: dict[str, Any] = {"start_s": round(time.perf_counter() - t, 3),
+                           "start_cpu_s": round(time.process_time() - c, 3)}
+    scope = engine.scope(project_id="bench", agent_id="agent", user_id="caller-1")
+    searches = []
+    for q in questions[:5]:
+        t, c = time.perf_counter(), time.process_time()
+        result = await engine.search_memory(scope, q, timeout_ms=250)
+        searches.append({"ms": round((time.perf_counter() - t) * 1000, 2),
+                         "cpu_ms": round((time.process_time() - c) * 1000, 2),
+                         "degraded": bool(result.trace["degraded"]),
+                         "full_model": result.trace.get("fullModel")})
+    out["searches"] = searches
+    await engine.close()
     return out
 
 
@@ -322,6 +350,10 @@ def main() -> None:
         ("caller warm-index load / primed (ms)",
          f"{out['caller_warm_load_ms']:.0f} / {out['caller_primed_ms']:.0f}",
          f"{out['caller_items']} items, in the background"),
+        ("restart: engine start (s) / first search (ms)",
+         f"{out['restart']['start_s']:.2f} / {out['restart']['searches'][0]['ms']:.1f}",
+         "then " + ", ".join(f"{x['ms']:.1f}" for x in out["restart"]["searches"][1:])
+         + " ms"),
         ("org build / load (s)", f"{out['org_build_s']} / {out['org_load_s']}",
          f"{out['chunks']} chunks"),
         ("RSS start / model / end (MB)",

@@ -28,6 +28,9 @@ row's features (``--fit-on-cut`` fits on the cut rows instead; see ``FIT_ON_CUT`
     python scripts/fit_fusion.py --dry-run             # print CV, write nothing
     python scripts/fit_fusion.py --dry-run --topic-candidates 0   # CV without the cut
     python scripts/fit_fusion.py --dry-run --fit-on-cut            # fitted on cut rows
+    python scripts/fit_fusion.py --dry-run --nested --cache F.pkl  # + C chosen per fold
+    python scripts/fit_fusion.py --embedder static+onnx --dry-run --answers --cache F.pkl
+                                # + the product's rows from the same (slow) ingest
 """
 
 from __future__ import annotations
@@ -92,10 +95,12 @@ class Collector(rq.VoxmemAdapter):
     """The benchmark's adapter, recording each search's candidates instead of ranking."""
 
     def __init__(self, embedder: str, dataset: str, settings: dict[str, Any],
-                 query_model: str | None = None) -> None:
+                 query_model: str | None = None, answer: bool = False) -> None:
         super().__init__(embedder, None, query_model, **settings)
         self.dataset = dataset
         self.questions: list[Question] = []
+        #: also answer each search through ``search_memory`` (``--answers``)
+        self.answer = answer
 
     def search(self, user_id: str, query: str, k: int, now_iso: str) -> list[str]:
         engine = self._engine
@@ -119,17 +124,26 @@ class Collector(rq.VoxmemAdapter):
                 if h.get("turnId")]
         self.questions.append(Question(self.dataset, user_id, query, k, now, cands, ids,
                                        hand))
-        return []
+        # The product's answer, as benchmarks/retrieval_quality.py asks for it: the same
+        # rows from the same ingest (the transformer's ingest of every turn is most of
+        # both runs' time with embedder="static+onnx").
+        return super().search(user_id, query, k, now_iso) if self.answer else []
 
 
-def collect(embedder: str, settings: dict[str, Any],
-            query_model: str | None = None) -> list[Question]:
+def collect(embedder: str, settings: dict[str, Any], query_model: str | None = None,
+            answers: dict[str, Any] | None = None) -> list[Question]:
+    """Every question's candidates; with ``answers`` (a dict), also the product's rows
+    per dataset (``retrieval_quality.headline``) in it."""
     harness = rq._harness()
     out: list[Question] = []
     for dataset in ("locomo", "longmemeval"):
-        adapter = Collector(embedder, dataset, settings, query_model)
-        rq.run(dataset, adapter, None)
+        adapter = Collector(embedder, dataset, settings, query_model, answers is not None)
+        result = rq.run(dataset, adapter, None)
         adapter.close()
+        if answers is not None:
+            # Search times are not reported: each search also gathered candidates twice.
+            answers[dataset] = {k: v for k, v in rq.headline(dataset, result).items()
+                                if not k.endswith("_ms")}
         label(harness, dataset, adapter.questions)
         out += adapter.questions
     return out
@@ -310,6 +324,37 @@ def fit_rows(questions: list[Question], c: float, cut_by: FusionModel | None) ->
     return FusionModel("fit", weights, -float(np.median(gold @ weights)))
 
 
+def score(per_q: list[dict[str, float]]) -> float:
+    """What C is chosen by: the sum of the table's rows (each a mean over questions)."""
+    return sum(table({"": per_q})[""].values())
+
+
+def nested(questions: list[Question], c_values: tuple[float, ...],
+           ) -> tuple[list[dict[str, float]], list[float]]:
+    """Held-out rows with C chosen inside each outer fold, never on the fold it is
+    scored on: for each fold, every C is scored by cross-validation over the other four
+    folds (the same grouped folds, one held out at a time), the best refitted on all
+    four, and that model ranks the fold. The plain held-out rows pick C by the folds
+    they report, which flatters them a little; these do not."""
+    rows: list[dict[str, float]] = []
+    chosen: list[float] = []
+    for fold in range(FOLDS):
+        train = [q for q in questions if q.fold != fold]
+        inner = sorted({q.fold for q in train})
+        by_c = {}
+        for c in c_values:
+            per_q: list[dict[str, float]] = []
+            for f in inner:
+                model = fit([q for q in train if q.fold != f], c)
+                per_q += [metrics(q, learned_order(q, model)) for q in train if q.fold == f]
+            by_c[c] = score(per_q)
+        best = max(c_values, key=lambda c: by_c[c])
+        chosen.append(best)
+        model = fit(train, best)
+        rows += [metrics(q, learned_order(q, model)) for q in questions if q.fold == fold]
+    return rows, chosen
+
+
 def table(rows: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for name, per_q in rows.items():
@@ -322,6 +367,7 @@ def table(rows: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]
 
 
 def main() -> None:
+    global HARD_NEGATIVES, C_VALUES
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--embedder", default="static")
     parser.add_argument("--dry-run", action="store_true")
@@ -338,13 +384,33 @@ def main() -> None:
     parser.add_argument("--fit-on-cut", action="store_true", help="fit on the rows as "
                         "the topic cut leaves them (default: on every row's features; "
                         "the cut is applied when ranking either way)")
+    parser.add_argument("--nested", action="store_true", help="also the held-out rows "
+                        "with C chosen inside each fold (nested cross-validation: "
+                        f"{FOLDS * (len(C_VALUES) * (FOLDS - 1) + 1)} fits more)")
+    parser.add_argument("--answers", action="store_true", help="while collecting, also "
+                        "answer every question through search_memory and print the "
+                        "product's rows (benchmarks/retrieval_quality.py's, its weights "
+                        "as shipped; in sample for LoCoMo)")
+    parser.add_argument("--negatives", type=int, default=HARD_NEGATIVES,
+                        help="hard negatives paired with each positive")
+    parser.add_argument("--c-values", help="comma-separated C values to choose among "
+                        f"(default {','.join(map(str, C_VALUES))})")
     args = parser.parse_args()
+    HARD_NEGATIVES = args.negatives
+    if args.c_values:
+        C_VALUES = tuple(float(c) for c in args.c_values.split(","))
     if args.cache and Path(args.cache).exists():
         questions = pickle.loads(Path(args.cache).read_bytes())
     else:
-        questions = collect(args.embedder, json.loads(args.settings), args.query_model)
+        answers: dict[str, Any] | None = {} if args.answers else None
+        questions = collect(args.embedder, json.loads(args.settings), args.query_model,
+                            answers)
         if args.cache:
             Path(args.cache).write_bytes(pickle.dumps(questions))
+        if answers is not None:
+            print("the product's rows (search_memory, shipped weights):",
+                  json.dumps({d: {k: round(v, 4) for k, v in r.items()}
+                              for d, r in answers.items()}))
     print(f"{len(questions)} questions, {sum(len(q.ids) for q in questions)} candidates")
     rows: dict[str, list[dict[str, float]]] = {"hand-set (rrf)": []}
     for q in questions:
@@ -368,6 +434,9 @@ def main() -> None:
                                              for q in held]
     cv = table(rows)
     best_c = max(C_VALUES, key=lambda c: sum(cv[f"learned, held-out folds (C={c})"].values()))
+    if args.nested:
+        per_q, chosen = nested(questions, C_VALUES)
+        rows[f"learned, nested held out (C chosen per fold: {chosen})"] = per_q
     final = fit(questions, best_c)
     rows[f"learned, in-sample (C={best_c})"] = [metrics(q, learned_order(q, final))
                                                 for q in questions]
@@ -396,7 +465,7 @@ def main() -> None:
         "C": best_c, "settings": json.loads(args.settings),
         "topic_candidates": DEFAULT_PARAMS.topic_candidates, "fitted_on": FITTED_ON,
         "cv": {k: v for k, v in cv.items() if ("held-out" in k and f"C={best_c}" in k)
-               or k.startswith("hand-set")}}
+               or k.startswith(("hand-set", "learned, nested"))}}
     WEIGHTS.write_text(json.dumps(doc, indent=1) + "\n")
     print(f"wrote {name} to {WEIGHTS.relative_to(ROOT)}")
 
