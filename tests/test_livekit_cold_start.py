@@ -16,11 +16,6 @@ runtime process and its store are real.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +24,7 @@ import pytest
 pytest.importorskip("livekit.agents")
 from livekit.agents import AgentSession
 
+from tests._held_serve import WAIT_S, HeldServe
 from tests.livekit_fakes import AGENT, PROJECT, TEMPLATE, Replies, ScriptedLLM, make_client
 from voxmem import Settings, VoiceClient
 from voxmem.integrations.livekit import MEMORY_MESSAGE_ID, CallMemory, MemoryAgent
@@ -39,52 +35,6 @@ pytestmark = pytest.mark.slow
 CALLER = {"id": "caller-cold", "name": "Dana"}
 EARLIER = "My dog Biscuit needs a grooming appointment"
 MEANWHILE = "I am calling about the grooming, could it be Tuesday morning"
-WAIT_S = 120.0  # bounds on waiting for an event, generous for a loaded machine
-
-# ``voxmem serve`` holding the import of the runtime's server module until the gate file
-# exists: it has taken the runtime lock (a client sees a runtime starting) and does not
-# answer yet.
-_HELD_SERVE = """
-import importlib.abc, pathlib, sys, time
-gate, reached, data_dir = (pathlib.Path(a) for a in sys.argv[1:4])
-
-class HoldServerImport(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if name == "voxmem.runtime._server":
-            reached.write_text("importing")
-            while not gate.exists():
-                time.sleep(0.01)
-        return None
-
-sys.meta_path.insert(0, HoldServerImport())
-from voxmem.cli import main
-raise SystemExit(main(["serve", "--data-dir", str(data_dir), "--port-range", "18960-18979"]))
-"""
-
-
-class HeldServe:
-    def __init__(self, tmp_path: Path, data_dir: Path) -> None:
-        self.gate, self.reached = tmp_path / "gate", tmp_path / "reached"
-        self.data_dir = data_dir
-        env = {k: v for k, v in os.environ.items() if not k.startswith("VOXMEM_")}
-        env["VOXMEM_EMBEDDER"] = "hashing"
-        self.proc = subprocess.Popen([sys.executable, "-c", _HELD_SERVE, str(self.gate),
-                                      str(self.reached), str(data_dir)], env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def release(self) -> None:
-        self.gate.write_text("go")
-
-    def stop(self) -> None:
-        self.release()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=WAIT_S)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
 
 
 @pytest.fixture
@@ -104,24 +54,14 @@ async def _earlier_call(settings: Settings) -> None:
         await client.aclose()
 
 
-def _wait_for(condition: Any, what: str) -> None:
-    """Wait for a condition another process brings about (a file it writes)."""
-    deadline = time.monotonic() + WAIT_S
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
-
-
 async def test_the_first_call_on_a_cold_host_answers_at_once_and_loses_nothing(
         settings: Settings, tmp_path: Path) -> None:
     await _earlier_call(settings)
-    serve = HeldServe(tmp_path, settings.data_path)
+    serve = HeldServe(tmp_path, settings.data_path, "18960-18969")
     client = VoiceClient(project_id=PROJECT, agent_id=AGENT, settings=settings)
     try:
-        await asyncio.to_thread(
-            _wait_for, lambda: serve.reached.exists() or serve.proc.poll() is not None,
-            "the runtime to start importing")
-        assert serve.proc.poll() is None and runtime_lock_held(settings.data_path)
+        await asyncio.to_thread(serve.wait_held)
+        assert runtime_lock_held(settings.data_path)
 
         fake = ScriptedLLM()
         session: AgentSession[Any] = AgentSession(llm=fake)
