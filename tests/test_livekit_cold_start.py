@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 pytest.importorskip("livekit.agents")
-from livekit.agents import AgentSession
+from livekit.agents import AgentSession, llm
 
 from tests._held_serve import WAIT_S, HeldServe
 from tests.livekit_fakes import AGENT, PROJECT, TEMPLATE, Replies, ScriptedLLM, make_client
@@ -89,7 +89,7 @@ async def test_the_first_call_on_a_cold_host_answers_at_once_and_loses_nothing(
         # The next reply has the caller's memory, in its own message.
         await session.run(user_input="What was my dog called again?")
         loaded = fake.requests[-1].get_by_id(MEMORY_MESSAGE_ID)
-        assert loaded is not None and "Biscuit" in (loaded.text_content or "")
+        assert isinstance(loaded, llm.ChatMessage) and "Biscuit" in (loaded.text_content or "")
         await session.aclose()
         assert await memory.wait_closed(WAIT_S)
         assert memory.save_failures == 0
