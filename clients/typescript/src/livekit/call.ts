@@ -41,13 +41,20 @@ const MAX_TOOL_OUTPUT_CHARS = 2000;
 const RECALL_LEAD_MS = 0.001;
 
 /** Memory problems are logged through the framework's logger, as `voxmem.livekit`; they never stop a call. */
-const log = {
+export const log = {
   warn: (message: string): void => {
     try {
       livekitLog().child({ name: "voxmem.livekit" }).warn(message);
     } catch {
       // the framework's logger is set up by its CLI; a bare script has none
       console.warn(`voxmem.livekit: ${message}`);
+    }
+  },
+  error: (message: string): void => {
+    try {
+      livekitLog().child({ name: "voxmem.livekit" }).error(message);
+    } catch {
+      console.error(`voxmem.livekit: ${message}`);
     }
   },
 };
