@@ -145,6 +145,7 @@ class CallMemory:
         self.saves = 0
         self.save_failures = 0
         self._open_task: asyncio.Future[Preload | None] | None = None
+        self._open_late = False
         #: ``time.monotonic()`` when the opening finished (ok or failed), else ``None``.
         self.opened_at: float | None = None
         self._by_message: collections.OrderedDict[str, _CachedRecall] = (
@@ -222,6 +223,7 @@ class CallMemory:
             starting.cancel()
         if self._open_task.done():
             return self._open_task.result()
+        self._open_late = True
         log.warning("memory is not ready %s; the call starts without it, and it is loaded "
                     "for the next reply once the runtime answers",
                     "(the runtime is starting)" if starting.done() and not starting.cancelled()
@@ -294,9 +296,9 @@ class CallMemory:
         of :attr:`lanes` for this turn.
         """
         query = storable(text or "").strip()
-        if not self.enabled or not query or self.opening:
-            # Still opening: the runtime is starting or slow, a search would only wait
-            # out its deadline in silence.
+        if not self.enabled or not query or (self._open_late and self.opening):
+            # Still opening past its deadline: the runtime is starting or slow, a search
+            # would only wait out its own deadline in silence.
             return ""
         cached = self._cached(message_id, query)
         if cached is None:

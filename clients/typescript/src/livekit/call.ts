@@ -171,8 +171,9 @@ export class CallMemory {
    * starting takes: the saves wait for it, in order, instead of timing out into nothing.
    */
   private opened: Promise<void> = Promise.resolve();
-  /** Whether the opening is still on its way (recall would only wait out its deadline). */
+  /** Past its deadline and still on its way: recall would only wait out its own. */
   private stillOpening = false;
+  private openSettled = false;
   private readonly byMessage = new Map<string, Promise<string>>();
   private pendingUser: llm.ChatMessage[] = [];
   private pendingTools: Record<string, unknown>[] = [];
@@ -253,12 +254,12 @@ export class CallMemory {
       this.preload = await client.preload({ user });
       return this.preload;
     })();
-    this.stillOpening = true;
     this.opened = work.then(
       () => undefined,
       () => undefined,
     );
     void this.opened.then(() => {
+      this.openSettled = true;
       this.stillOpening = false;
     });
     try {
@@ -269,6 +270,7 @@ export class CallMemory {
         );
         // The opening goes on: the preload reaches the next generation (llmNode), and the
         // saves wait for the session id.
+        this.stillOpening = !this.openSettled;
         work.catch(() => undefined);
       }
       return preload;
