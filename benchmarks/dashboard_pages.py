@@ -6,7 +6,7 @@ names, 4 KB turns), one caller with ``--memories`` memories over 100 calls, and 
 call of ``--turns`` turns; starts a real ``voxmem serve`` on it, signs in with
 Chromium and loads each page ``--repeat`` times, reading the browser's own
 navigation timing (request start to the load event: server time, transfer, parsing
-and rendering). Prints a table and writes JSON to ``benchmarks/results/``::
+and rendering) and the page's size. Prints a table and writes JSON to ``benchmarks/results/``::
 
     python benchmarks/dashboard_pages.py            # 10,000 callers, 2,000 memories
     python benchmarks/dashboard_pages.py --callers 500 --memories 200 --turns 100
@@ -119,7 +119,8 @@ async def build(data_dir: Path, callers: int, memories: int, turns: int) -> floa
     return time.perf_counter() - began
 
 
-def measure(runtime: _browser.Runtime, repeat: int, callers: int) -> dict[str, list[float]]:
+def measure(runtime: _browser.Runtime, repeat: int,
+            callers: int) -> tuple[dict[str, list[float]], dict[str, int]]:
     pages = {
         "callers list": "/callers",
         "search by phone": "/callers?q=" + urllib.parse.quote("(415) 555-0042"),
@@ -132,6 +133,7 @@ def measure(runtime: _browser.Runtime, repeat: int, callers: int) -> dict[str, l
         "long call": f"/calls/{LONG_CALL}",
     }
     out: dict[str, list[float]] = {name: [] for name in pages}
+    sizes: dict[str, int] = {}
     with _browser.chromium(Path(tempfile.mkdtemp())) as driver:
         _browser.sign_in(driver, runtime)
         for _ in range(repeat):
@@ -141,11 +143,13 @@ def measure(runtime: _browser.Runtime, repeat: int, callers: int) -> dict[str, l
                 ms = _browser.wait(driver, lambda d: d.execute_script(
                     "const t = performance.getEntriesByType('navigation')[0];"
                     "return t && t.loadEventEnd > 0 ?"
-                    " [t.loadEventEnd - t.requestStart, document.title] : null;"))
+                    " [t.loadEventEnd - t.requestStart, document.title, t.decodedBodySize]"
+                    " : null;"))
                 if "error" in str(ms[1]).lower():
                     raise RuntimeError(f"{path} answered an error page: {ms[1]}")
                 out[name].append(float(ms[0]))
-    return out
+                sizes[name] = int(ms[2])
+    return out, sizes
 
 
 def main() -> None:
@@ -165,12 +169,12 @@ def main() -> None:
         built = asyncio.run(build(data_dir, args.callers, args.memories, args.turns))
         (data_dir / "ready").write_text("")
     with _browser.serve(data_dir, "7990-8090") as runtime:
-        times = measure(runtime, args.repeat, args.callers)
-    rows = {name: {"median_ms": round(statistics.median(v), 1), "max_ms": round(max(v), 1)}
-            for name, v in times.items()}
-    print(f"{'page':28} {'median ms':>10} {'max ms':>10}")
+        times, sizes = measure(runtime, args.repeat, args.callers)
+    rows = {name: {"median_ms": round(statistics.median(v), 1), "max_ms": round(max(v), 1),
+                   "html_kb": round(sizes[name] / 1024, 1)} for name, v in times.items()}
+    print(f"{'page':28} {'median ms':>10} {'max ms':>10} {'HTML KB':>10}")
     for name, row in rows.items():
-        print(f"{name:28} {row['median_ms']:>10} {row['max_ms']:>10}")
+        print(f"{name:28} {row['median_ms']:>10} {row['max_ms']:>10} {row['html_kb']:>10}")
     result = {"callers": args.callers, "memories": args.memories, "turns": args.turns,
               "repeat": args.repeat, "build_s": round(built, 1), "pages": rows}
     out = ROOT / "benchmarks" / "results" / "dashboard_pages.json"

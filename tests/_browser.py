@@ -185,6 +185,17 @@ def submit(driver: Any, element: Any) -> None:
     wait(driver, ec.staleness_of(page))
 
 
+def follow(driver: Any, link: Any) -> None:
+    """Click ``link`` and wait until the page it was on has been replaced (a wait for
+    what the next page shows could be met by the page still there)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+
+    page = driver.find_element(By.TAG_NAME, "html")
+    link.click()
+    wait(driver, ec.staleness_of(page))
+
+
 def sign_in(driver: Any, runtime: Runtime, path: str = "/callers") -> None:
     """Open ``path``, get sent to the sign-in form, type the token, land back on it."""
     from selenium.webdriver.common.by import By

@@ -1,8 +1,8 @@
 """The dashboard in a real browser (headless Chromium) against a real `voxmem serve`
 process with seeded data: sign in, find a caller by a phone number written differently
 or by a spoken account number known only to the caller directory,
-read a call's recall trace, delete a memory, upload a PDF and a Markdown file and find
-their text, switch memory off and see recall stop.
+read a call's recall trace, page through a call of 1,000 turns, delete a memory, upload
+a PDF and a Markdown file and find their text, switch memory off and see recall stop.
 
 Under CI the browser must be there (``.ci/run`` installs it): a missing one fails these
 tests instead of skipping them.
@@ -11,6 +11,7 @@ tests instead of skipping them.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,14 @@ import pytest
 from tests import _browser
 from tests._browser import CALLER, FIRST_CALL, OTHER_CALLER, Runtime
 from tests._pdf import make_pdf
+from voxmem.runtime.dashboard._pages import ROWS_PER_PAGE
 
 pytestmark = pytest.mark.slow
 
 PORTS = "18300-18349"
+LONG_CALL = "call-long"
+#: Long before the seeded calls, so the long call does not head the calls list.
+FAR_BACK = time.time() - 30 * 86_400
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +116,38 @@ def test_a_call_shows_its_transcript_and_each_turns_recall_trace(driver: Any,
     assert "a dog called Biscuit" in written
     assert "caller_hung_up" in driver.find_element(by.ID, "main").text
     assert '"duration_s": 94' in driver.find_element(by.ID, "main").text
+
+
+def test_a_call_of_a_thousand_turns_is_read_a_page_at_a_time(driver: Any,
+                                                              runtime: Runtime) -> None:
+    """A call of 1,000 turns was one page of every turn and its recall trace."""
+    by, ec = _by(), _ec()
+    turns, at = 1_000, FAR_BACK
+    with _browser.client(runtime) as vm:
+        vm.import_user({"format": 2, "name": "Long Talker", "sessions": [
+            {"session_id": LONG_CALL, "started_at": at, "ended_at": at + turns}],
+            "items": [{"id": f"evt-long-{t:04d}", "kind": "turn", "session_id": LONG_CALL,
+                       "turn_id": f"t{t}", "created_at": at + t,
+                       "user_text": f"Turn {t}: and another thing", "assistant_text": "I see."}
+                      for t in range(turns)]}, user_id="long-talker")
+    driver.get(f"{runtime.url}/calls/{LONG_CALL}?project={_browser.PROJECT}")
+    seen: list[str] = []
+    while True:
+        _browser.wait(driver, ec.title_contains(LONG_CALL))
+        texts = driver.execute_script(
+            "return [...document.querySelectorAll('li.turn')].map(li => li.innerText)")
+        assert 0 < len(texts) <= ROWS_PER_PAGE
+        # The list numbers the turns on from the page before.
+        start = driver.find_element(by.CSS_SELECTOR, "ol.transcript").get_attribute("start")
+        assert start == str(len(seen) + 1)
+        seen += [text.split("Turn ", 1)[1].split(":", 1)[0] for text in texts]
+        pager = driver.find_element(by.CSS_SELECTOR, "nav.pager").text
+        assert f"{start}–{len(seen)} of {turns}" in pager
+        following = driver.find_elements(by.CSS_SELECTOR, "nav.pager a[rel=next]")
+        if not following:
+            break
+        _browser.follow(driver, following[0])
+    assert seen == [str(t) for t in range(turns)]  # every turn, in order, once
 
 
 def test_delete_a_memory(driver: Any, runtime: Runtime) -> None:

@@ -2,7 +2,8 @@
 callers list pages through every caller (it showed the newest 100 and no way past
 them), a caller's memories come a page at a time (2,000 of them made a 1.5 MB page the
 browser took seconds to lay out) while the JSON twin keeps them all, and right-to-left,
-emoji, empty and very long names and texts render in their own direction.
+emoji, empty and very long names and texts render in their own direction. A call's
+turns come a page at a time too (a call of 1,000 turns was one page).
 
 ``benchmarks/dashboard_pages.py`` measures the same pages at 10,000 callers."""
 
@@ -113,6 +114,33 @@ def test_a_caller_with_many_memories_is_shown_a_page_at_a_time(settings: Setting
         last = client.get("/callers/big?project=p&memories_page=99").text  # past the end
         assert last.count('aria-label="Delete memory:') == MEMORIES % ROWS_PER_PAGE
         assert len(client.get("/callers/big.json?project=p").json()["memories"]) == MEMORIES
+
+
+def test_a_call_of_many_turns_is_shown_a_page_at_a_time(settings: Settings) -> None:
+    engine = MemoryEngine(settings)
+    turns = 2 * ROWS_PER_PAGE + 30
+    with TestClient(create_app(engine, token="t"), base_url="http://127.0.0.1") as client:
+        client.portal.call(dispatch, engine, "import_user", {  # type: ignore[union-attr]
+            **BODY, "user_id": "talker", "format": 2,
+            "sessions": [{"session_id": "long", "started_at": START,
+                          "ended_at": START + turns}],
+            "items": [{"id": f"evt-{t:04d}", "kind": "turn", "session_id": "long",
+                       "turn_id": f"t{t}", "created_at": START + t,
+                       "user_text": f"turn number {t}", "assistant_text": "ok"}
+                      for t in range(turns)]})
+        _signed_in(client)
+        first = client.get("/calls/long?project=p").text
+        assert first.count('<li class="turn') == ROWS_PER_PAGE
+        assert f"1–{ROWS_PER_PAGE} of {turns}" in first
+        shown = re.findall(r"turn number (\d+)", first)
+        query = _next(first)
+        while query is not None:
+            page = client.get(f"/calls/long?{query}").text
+            assert f'<ol class="transcript" start="{len(shown) + 1}">' in page
+            shown += re.findall(r"turn number (\d+)", page)
+            query = _next(page)
+        assert shown == [str(t) for t in range(turns)]  # in order, each once
+        assert len(client.get("/calls/long.json?project=p").json()["turns"]) == turns
 
 
 def test_odd_names_and_texts_render_in_their_own_direction(settings: Settings) -> None:

@@ -269,3 +269,52 @@ async def test_keys_list_never_shows_a_key(runtime: Runtime,
         out = capsys.readouterr().out
         for key_id, key in runtime.keys.values():
             assert key_id in out and key.split("_", 2)[2] not in out
+
+
+class HeldKeyRead:
+    """The store's read of a key's row, held once armed: the row is read at once, the
+    answer handed back only when released (a lookup begun before a revocation and
+    finishing after it)."""
+
+    def __init__(self, store: Any) -> None:
+        self.armed = False
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+        self._real = store.operator_rows
+
+    async def __call__(self, statement: Any, params: Any) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = await self._real(statement, params)
+        if self.armed and "FROM api_keys WHERE key_id" in str(statement):
+            self.armed = False  # only the first lookup is held
+            self.entered.set()
+            await self.release.wait()
+        return rows
+
+
+@pytest.mark.parametrize("meanwhile", [None, "acme", "beta"])
+async def test_a_lookup_racing_a_revocation_is_not_remembered(
+        runtime: Runtime, http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch,
+        meanwhile: str | None) -> None:
+    """A key read live just before its revocation, the answer arriving after it, must not
+    be remembered past it: whether or not another request (with that key or another)
+    came in while the read was held."""
+    body = {**IDENT, "user": DANA, "query": "anything"}
+    search = OPERATIONS["search_memory"].path
+    held = HeldKeyRead(runtime.engine.store)
+    monkeypatch.setattr(runtime.engine.store, "operator_rows", held)
+    held.armed = True
+    racing = asyncio.create_task(http.post(search, json=body, headers=runtime.auth("acme")))
+    await held.entered.wait()
+    monkeypatch.setenv("VOXMEM_STORE_URL", runtime.settings.store_url)
+    assert await asyncio.to_thread(main, ["keys", "revoke", runtime.keys["acme"][0],
+                                          "--data-dir", runtime.settings.data_dir]) == 0
+    if meanwhile is not None:
+        answered = await http.post(search, json=body, headers=runtime.auth(meanwhile))
+        assert answered.status_code == (401 if meanwhile == "acme" else 200)
+    held.release.set()
+    # Begun before the revocation, it may be answered; nothing after it may be.
+    assert (await racing).status_code == 200
+    for _ in range(3):
+        refused = await http.post(search, json=body, headers=runtime.auth("acme"))
+        assert refused.status_code == 401
+    assert (await http.post(search, json=body, headers=runtime.auth("beta"))).status_code == 200

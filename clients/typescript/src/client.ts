@@ -3,7 +3,7 @@
  */
 import { randomUUID } from "node:crypto";
 
-import { BadRequest, MemoryTimeout, PoolError, RuntimeStartFailed, StoreUnavailable } from "./errors.js";
+import { BadRequest, MemoryTimeout, PoolError, RuntimeStartFailed, StoreUnavailable, Unauthorized } from "./errors.js";
 import { OPERATIONS, type OperationName } from "./generated/operations.js";
 import { defaultDataDir } from "./runtime.js";
 import { MemoryTool, type MemoryToolOptions } from "./tool.js";
@@ -132,6 +132,10 @@ export class VoiceClient {
   readonly tenantId: string;
   /** The tenant sent with each call: only one the caller named (see `tenantId` option). */
   private readonly wireTenantId: string | undefined;
+  /** The tenant API key this client signs in with to `runtimeUrl`, if it is one. */
+  private readonly tenantKey: string | undefined;
+  /** What the runtime said about each tenant asked of {@link servesTenant}. */
+  private readonly tenantAnswers = new Map<string, boolean>();
   readonly runtimeUrl: string | undefined;
   readonly recallTimeoutMs: number;
   readonly recallGraceMs: number;
@@ -153,6 +157,9 @@ export class VoiceClient {
     this.tenantId = options.tenantId || "default";
     this.wireTenantId = options.tenantId || undefined;
     this.runtimeUrl = options.runtimeUrl || env["VOXMEM_RUNTIME_URL"] || undefined;
+    const token = options.apiKey || env["VOXMEM_RUNTIME_TOKEN"] || undefined;
+    // A tenant's key reads vxk_<id>_<secret>: no tenant in it (see servesTenant).
+    this.tenantKey = this.runtimeUrl && token?.startsWith("vxk_") ? token : undefined;
     this.recallTimeoutMs = options.recallTimeoutMs ?? DEFAULT_RECALL_TIMEOUT_MS;
     this.recallGraceMs = options.recallGraceMs ?? DEFAULT_RECALL_GRACE_MS;
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
@@ -166,7 +173,7 @@ export class VoiceClient {
     }
     this.transport = new RuntimeTransport({
       runtimeUrl: this.runtimeUrl,
-      token: options.apiKey || env["VOXMEM_RUNTIME_TOKEN"] || undefined,
+      token,
       local: {
         dataDir: options.dataDir ?? defaultDataDir(env),
         command: options.runtimeCommand,
@@ -175,6 +182,30 @@ export class VoiceClient {
         processEnv: env,
       },
     });
+  }
+
+  /**
+   * Whether this client's calls run in `tenantId`: the `tenantId` it was given; with none
+   * and a tenant's API key, whether the key is bound to `tenantId` (asked of the runtime
+   * once: a call naming another tenant than the key's is refused with 403; `false` when
+   * it cannot tell); else the default tenant. `tenantId` alone reads "default" for a
+   * client built with only a key, whose calls run in the key's tenant.
+   */
+  async servesTenant(tenantId: string, timeoutMs: number = this.requestTimeoutMs): Promise<boolean> {
+    if (this.wireTenantId !== undefined || this.tenantKey === undefined) return this.tenantId === tenantId;
+    const known = this.tenantAnswers.get(tenantId);
+    if (known !== undefined) return known;
+    const body = { tenantId, projectId: this.projectId, agentId: this.agentId };
+    try {
+      await this.transport.call("get_memory_policy", body, timeoutMs);
+    } catch (error) {
+      if (error instanceof Unauthorized && error.code === "forbidden") {
+        this.tenantAnswers.set(tenantId, false);
+      }
+      return false; // anything else: unknown, asked again next time
+    }
+    this.tenantAnswers.set(tenantId, true);
+    return true;
   }
 
   private body(op: OperationName, fields: Record<string, unknown>): Record<string, unknown> {

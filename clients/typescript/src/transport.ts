@@ -29,6 +29,33 @@ export interface TransportOptions {
 
 class DeadlineExceeded extends Error {}
 
+/** Hosts already warned about: once per process, however many clients are built. */
+const warnedPlain = new Set<string>();
+
+/**
+ * Warn once per host when the token would cross a network in the clear: `http://` to
+ * loopback stays on this machine; to any other host, whoever is on the path reads the
+ * token (or the tenant's key) and every caller's memory with it.
+ */
+function warnIfPlain(runtimeUrl: string): void {
+  let url: URL;
+  try {
+    url = new URL(runtimeUrl);
+  } catch {
+    return; // the request names the bad URL when it fails
+  }
+  const host = url.hostname.toLowerCase().replace(/^\[(.*)\]$/, "$1");
+  if (url.protocol !== "http:" || warnedPlain.has(host)) return;
+  if (host === "localhost" || host.endsWith(".localhost") || host === "::1") return;
+  if (/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)) return;
+  warnedPlain.add(host);
+  process.emitWarning(
+    `runtimeUrl http://${host} is plain http:// to a host that is not loopback: the token travels ` +
+      "unencrypted; use https:// (a TLS proxy in front of the runtime)",
+    { type: "voxmem.client", code: "VOXMEM_PLAIN_HTTP" },
+  );
+}
+
 /** Resolves like `promise`, or rejects with {@link DeadlineExceeded} once `signal` aborts. */
 function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (signal === undefined) return promise;
@@ -70,6 +97,7 @@ export class RuntimeTransport {
         });
       }
       this.endpoint = { url: options.runtimeUrl.replace(/\/+$/, ""), token: options.token, local: false };
+      warnIfPlain(options.runtimeUrl);
       this.local = undefined;
     } else {
       this.local = new LocalRuntime(options.local ?? { dataDir: "" });

@@ -122,3 +122,76 @@ export async function recordingProxy(runtime) {
     close: () => new Promise((resolve) => server.close(resolve)),
   };
 }
+
+// `voxmem serve` holding its import of the runtime's server module until the gate file
+// exists: it has taken the runtime lock (a client sees a runtime starting and waits for
+// it) and does not answer yet, as a cold, loaded host holds a start for seconds.
+const HELD_SERVE = `
+import importlib.abc, pathlib, sys, time
+gate, reached, data_dir, ports = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3], sys.argv[4]
+
+class HoldServerImport(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "voxmem.runtime._server":
+            reached.write_text("importing")
+            while not gate.exists():
+                time.sleep(0.01)
+        return None
+
+sys.meta_path.insert(0, HoldServerImport())
+from voxmem.cli import main
+raise SystemExit(main(["serve", "--data-dir", data_dir, "--port-range", ports]))
+`;
+
+/**
+ * A runtime slow to start on a fresh data directory: `seed` (Python, with an embedded
+ * client `vm` of project "ts-livekit", agent "ava") runs on the directory first, then a
+ * `voxmem serve` is started and held before it answers. `release()` lets it go on;
+ * `up()` waits until it serves. Stopped and removed when the test ends.
+ */
+export async function startHeldRuntime(t, seed) {
+  const { existsSync, writeFileSync } = await import("node:fs");
+  const dataDir = mkdtempSync(join(tmpdir(), "voxmem-ts-"));
+  const env = { ...process.env, ...runtimeSettings() };
+  const seeding = spawn(PYTHON, ["-c", [
+    "import sys", "from voxmem import VoiceClientSync",
+    "vm = VoiceClientSync(project_id='ts-livekit', agent_id='ava', embedded=True, data_dir=sys.argv[1])",
+    seed, "vm.flush()", "vm.close()"].join("\n"), dataDir], { env, stdio: ["ignore", "ignore", "inherit"] });
+  const [seeded] = await once(seeding, "exit");
+  if (seeded !== 0) throw new Error(`seeding exited ${seeded}`);
+  const gate = join(dataDir, "..", `${dataDir.split("/").pop()}.gate`);
+  const reached = join(dataDir, "..", `${dataDir.split("/").pop()}.reached`);
+  const ports = `${env.VOXMEM_RUNTIME_PORT_MIN}-${env.VOXMEM_RUNTIME_PORT_MAX}`;
+  const child = spawn(PYTHON, ["-c", HELD_SERVE, gate, reached, dataDir, ports], { env, stdio: "ignore" });
+  const exited = once(child, "exit");
+  const release = () => writeFileSync(gate, "go");
+  t.after(async () => {
+    release();
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGTERM");
+      await exited;
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(gate, { force: true });
+    rmSync(reached, { force: true });
+  });
+  const deadline = Date.now() + 120_000;
+  while (!existsSync(reached)) {
+    if (child.exitCode !== null) throw new Error(`voxmem serve exited ${child.exitCode}`);
+    if (Date.now() > deadline) throw new Error("voxmem serve did not start importing");
+    await sleep(20);
+  }
+  const local = new LocalRuntime({ dataDir, command: [] });
+  return {
+    dataDir,
+    env,
+    release,
+    async up() {
+      while ((await local.find()) === undefined) {
+        if (child.exitCode !== null) throw new Error(`voxmem serve exited ${child.exitCode}`);
+        if (Date.now() > deadline) throw new Error("voxmem serve did not publish itself");
+        await sleep(50);
+      }
+    },
+  };
+}

@@ -66,3 +66,45 @@ test("a tenant key works without a tenantId, in its tenant only, until revoked",
     return true;
   });
 });
+
+test("the LiveKit agent serves a job's tenant with a client holding only that tenant's key", async () => {
+  // Found by this test: the Node agent ignored the job's tenant (a job of tenant beta was
+  // filed under the key's tenant acme), and `tenantId` reads "default" for such a client,
+  // so comparing with it would have switched memory off for acme's own callers.
+  const { initializeLogger, voice } = await import("@livekit/agents");
+  const { CallerIdentity, MemoryAgent } = await import("../dist/livekit.js");
+  initializeLogger({ pretty: false, level: "fatal" });
+  const acme = JSON.parse(await keys("create", "--tenant", "acme", "--json"));
+  const memory = client(acme.key);
+  assert.equal(memory.tenantId, "default");
+  assert.equal(await memory.servesTenant("acme"), true);
+  assert.equal(await memory.servesTenant("beta"), false);
+  assert.equal(await client(runtime.token).servesTenant("acme"), false); // runs in "default"
+  assert.equal(await client(runtime.token, { tenantId: "acme" }).servesTenant("acme"), true);
+
+  const call = async (tenant) => {
+    const agent = new MemoryAgent({
+      client: memory,
+      instructions: "You are Ava.",
+      identity: new CallerIdentity("caller-lk-keys", "job_metadata", { tenantId: tenant }),
+    });
+    const session = new voice.AgentSession({
+      llm: new voice.testing.FakeLLM([{ input: `calling for ${tenant}`, content: "Noted." }]),
+    });
+    await session.start({ agent });
+    await session.run({ userInput: `calling for ${tenant}` }).wait();
+    await session.close();
+    await agent.memory.close();
+    return agent.memory;
+  };
+  assert.equal((await call("acme")).enabled, true);
+  assert.equal((await call("beta")).enabled, false);
+  const user = { id: "caller-lk-keys" };
+  const inAcme = await client(runtime.token, { tenantId: "acme" }).exportUser({ user });
+  assert.deepEqual(
+    inAcme.items.filter((i) => i.kind === "turn").map((i) => i.userText),
+    ["calling for acme"],
+  );
+  const inBeta = await client(runtime.token, { tenantId: "beta" }).exportUser({ user });
+  assert.equal(inBeta.items.length, 0);
+});

@@ -175,6 +175,14 @@ class VoiceClient(CallerMethods, MemoryMethods, ClientTools):
         except VoxmemError as exc:
             log.warning("could not end the idle call of %s: %s", caller_ref(handle.user_id), exc)
 
+    async def _wait_runtime_starting(self) -> None:
+        """Return once this client has found no runtime serving its data directory and
+        waits for one to start (seconds on a cold, loaded host). Never returns for a
+        running, remote or embedded runtime: race it against a call, as the LiveKit
+        integration does to answer a caller at once rather than wait out a start."""
+        local = getattr(self._transport, "local", None)
+        await (local.starting.wait() if local is not None else asyncio.Event().wait())
+
     @property
     def pool_stats(self) -> dict[str, int]:
         """Caller handles held, busy, evicted and reaped so far."""

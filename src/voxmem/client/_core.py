@@ -85,6 +85,11 @@ class ClientCore:
         # naming "default" would be refused with 403).
         self._wire_tenant = tenant_id or None
 
+    @property
+    def wire_tenant(self) -> str | None:
+        """The tenant sent with each call: only one the client was given."""
+        return self._wire_tenant
+
     def _call(self, op: str, **fields: Any) -> OperationCall:
         """The call of ``op``: its request type built from ``fields`` and this client's
         identity, encoded as the wire wants it (camelCase, defaults left out)."""

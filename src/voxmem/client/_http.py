@@ -11,7 +11,9 @@ they become :class:`~voxmem.VoxmemError` codes. The bytes travel on a
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
+import urllib.parse
 from typing import Any
 
 from .._config import Settings
@@ -31,6 +33,31 @@ __all__ = ["RuntimeTransport"]
 log = logging.getLogger("voxmem.client")
 
 HEALTH_TIMEOUT_S = 1.0
+#: Hosts already warned about (once per process, however many clients are built).
+_WARNED_PLAIN: set[str] = set()
+
+
+def _warn_if_plain(url: str) -> None:
+    """Warn once per host when the token would cross a network in the clear.
+
+    ``http://`` to loopback stays on this machine; to any other host, whoever is on the
+    path reads the token (or the tenant's key) and every caller's memory with it.
+    """
+    parts = urllib.parse.urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme != "http" or host in _WARNED_PLAIN:
+        return
+    if host == "localhost" or host.endswith(".localhost"):
+        return
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return
+    except ValueError:
+        pass  # a name: not known to stay on this machine without resolving it
+    _WARNED_PLAIN.add(host)
+    log.warning("runtime_url %s is plain http:// to a host that is not loopback: the token "
+                "travels unencrypted; use https:// (a TLS proxy in front of the runtime)",
+                f"http://{host}")
 
 
 def _report_failed_launch(task: asyncio.Task[Endpoint]) -> None:
@@ -64,6 +91,7 @@ class RuntimeTransport:
                     "runtime_url needs a token: pass api_key=... or set "
                     "VOXMEM_RUNTIME_TOKEN", details={"field": "api_key"})
             self._remote = Endpoint(runtime_url.rstrip("/"), token)
+            _warn_if_plain(runtime_url)
         self._local = None if self._remote else LocalRuntime(settings, health=self._healthy)
         self._endpoint: Endpoint | None = self._remote
         self._connecting: asyncio.Task[Endpoint] | None = None

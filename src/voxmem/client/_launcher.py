@@ -87,6 +87,9 @@ class LocalRuntime:
         self._health = health
         self._child: subprocess.Popen[bytes] | None = None
         self.launched = 0
+        #: Set while a look found no runtime serving the directory and this process
+        #: waits for one to start (its own or another's): seconds, not milliseconds.
+        self.starting = asyncio.Event()
 
     async def find(self) -> Endpoint | None:
         """The live, healthy runtime of the data directory, or ``None``."""
@@ -112,6 +115,13 @@ class LocalRuntime:
         endpoint = await self.find()
         if endpoint is not None:
             return endpoint
+        self.starting.set()
+        try:
+            return await self._wait_for_start()
+        finally:
+            self.starting.clear()
+
+    async def _wait_for_start(self) -> Endpoint:
         loop = asyncio.get_running_loop()
         timeout = self.settings.runtime_start_timeout_s
         deadline = loop.time() + timeout

@@ -6,8 +6,12 @@ memory is closed when the *session* closes (``on_exit`` also fires on handoffs).
 
 What it does, and why each part is shaped the way it is:
 
-- **open** — ``start_session`` then ``preload``, under one deadline, before the first
-  reply. Sequential on purpose: preload's "last call" must not be the call being opened.
+- **open** — ``start_session`` then ``preload``, sequential on purpose (preload's "last
+  call" must not be the call being opened). The first reply waits for them up to the
+  preload deadline, and not at all once the client finds the host's runtime is still
+  starting (seconds on a cold host: an audible pause). Past that the open goes on: the
+  preload reaches the agent when it arrives, for its next reply, and the turns said
+  meanwhile wait for it in the save queue, in order, rather than being lost.
 - **recall** — ``search_memory`` under the turn deadline plus a little slack of our own,
   because a hung runtime must not hold a turn even if the client's deadline fails. The
   result is cached per user message (and briefly per text) so the speech hook, a
@@ -141,6 +145,9 @@ class CallMemory:
         self.saves = 0
         self.save_failures = 0
         self._open_task: asyncio.Future[Preload | None] | None = None
+        self._open_late = False
+        #: ``time.monotonic()`` when the opening finished (ok or failed), else ``None``.
+        self.opened_at: float | None = None
         self._by_message: collections.OrderedDict[str, _CachedRecall] = (
             collections.OrderedDict())
         self._by_text: dict[str, _CachedRecall] = {}
@@ -196,8 +203,42 @@ class CallMemory:
     async def open(self) -> Preload | None:
         """Open the caller's voxmem session and preload their memory (once per call).
 
-        Returns the preload, or ``None`` when memory is off or did not answer in time.
+        Returns the preload, or ``None`` when memory is off, failed, or is not ready by
+        the preload deadline or once the runtime is found starting; the opening then
+        goes on (:meth:`wait_open` gives its preload when it arrives).
         """
+        if not self.enabled:
+            return None
+        if self._open_task is None:
+            self._open_task = asyncio.ensure_future(self._open())
+        if self._open_task.done():
+            return self._open_task.result()
+        starting = asyncio.ensure_future(_runtime_starting(self._require_client()))
+        waiters: set[asyncio.Future[Any]] = {self._open_task, starting}
+        try:
+            await asyncio.wait(waiters,
+                               timeout=self.preload_timeout_ms / 1000,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            starting.cancel()
+        if self._open_task.done():
+            return self._open_task.result()
+        self._open_late = True
+        log.warning("memory is not ready %s; the call starts without it, and it is loaded "
+                    "for the next reply once the runtime answers",
+                    "(the runtime is starting)" if starting.done() and not starting.cancelled()
+                    else f"within its {self.preload_timeout_ms:.0f} ms preload deadline")
+        return None
+
+    @property
+    def opening(self) -> bool:
+        """Whether the call's session and preload are still on their way."""
+        return self._open_task is not None and not self._open_task.done()
+
+    async def wait_open(self) -> Preload | None:
+        """Wait for the opening however long it takes; the preload, or ``None`` when
+        memory is off or the opening failed (bounded by the client's runtime start and
+        request timeouts)."""
         if not self.enabled:
             return None
         if self._open_task is None:
@@ -207,17 +248,14 @@ class CallMemory:
     async def _open(self) -> Preload | None:
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(self.preload_timeout_ms / 1000):
-                await self._start_session()
-                self.preload = await self._require_client().preload(user=self.user)
-        except TimeoutError:
-            log.warning("memory preload missed its %.0f ms deadline; the call starts without "
-                        "memory", self.preload_timeout_ms)
+            await self._start_session()
+            self.preload = await self._require_client().preload(user=self.user)
         except Exception as exc:  # memory must never stop a call
-            log.warning("memory preload failed (%s); the call starts without memory", exc)
+            log.warning("memory preload failed (%s); the call goes on without memory", exc)
         else:
             log.debug("memory preloaded for %s in %.1f ms", caller_ref(self.identity.user_id),
                       (time.perf_counter() - started) * 1000)
+        self.opened_at = time.monotonic()
         return self.preload
 
     async def refresh(self) -> Preload | None:
@@ -258,7 +296,9 @@ class CallMemory:
         of :attr:`lanes` for this turn.
         """
         query = storable(text or "").strip()
-        if not self.enabled or not query:
+        if not self.enabled or not query or (self._open_late and self.opening):
+            # Still opening past its deadline: the runtime is starting or slow, a search
+            # would only wait out its own deadline in silence.
             return ""
         cached = self._cached(message_id, query)
         if cached is None:
@@ -321,6 +361,9 @@ class CallMemory:
             metadata["assistant_item_id"] = turn.assistant_item_id
         if turn.unanswered:
             metadata["unanswered"] = True
+        # A turn said while the runtime starts waits here (the queue keeps the order):
+        # it belongs in the session being opened, and a save timing out is a lost turn.
+        await self.wait_open()
         try:
             await asyncio.wait_for(self._require_client().save_response(
                 user_text="\n".join(turn.user_texts), assistant_text=turn.assistant_text,
@@ -426,6 +469,11 @@ class CallMemory:
         (logged at close).
         """
         return self.report_location if self.enabled else None
+
+
+async def _runtime_starting(client: VoiceClient) -> None:
+    wait = getattr(client, "_wait_runtime_starting", None)  # a client of another make
+    await (wait() if wait is not None else asyncio.Event().wait())
 
 
 def _text_key(text: str) -> str:

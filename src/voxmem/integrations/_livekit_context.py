@@ -13,6 +13,8 @@ import re
 from typing import Literal
 
 from livekit.agents import llm
+from livekit.agents.llm import chat_context as _lk_chat_context
+from livekit.agents.voice.generation import INSTRUCTIONS_MESSAGE_ID
 
 from ._call_defaults import DEFAULT_COMPACT_AFTER_TOKENS, DEFAULT_COMPACT_KEEP_LAST_TURNS
 
@@ -20,16 +22,23 @@ __all__ = [
     "DEFAULT_COMPACT_AFTER_TOKENS",
     "DEFAULT_COMPACT_KEEP_LAST_TURNS",
     "DEFAULT_RECALL_ROLE",
+    "MEMORY_MESSAGE_ID",
     "RECALL_MESSAGE_PREFIX",
     "CompactionOptions",
     "RecallRole",
     "insert_recall",
     "is_recall_message",
     "last_user_message",
+    "put_memory_message",
     "without_known_lines",
 ]
 
 RECALL_MESSAGE_PREFIX = "voxmem_recall_"
+#: Id of the system message holding the caller's preloaded memory.
+MEMORY_MESSAGE_ID = "voxmem_memory"
+# LiveKit's message for Instructions.dynamic (1.8.7+); the preload goes after it if present.
+_DYNAMIC_INSTRUCTIONS_ID: str = getattr(_lk_chat_context, "DYNAMIC_INSTRUCTIONS_MESSAGE_ID",
+                                        "lk.agent_task.instructions.dynamic")
 #: The recall message sorts this much before the user message it serves.
 RECALL_LEAD_S = 1e-6
 #: Role of the per-turn recall message. ``system`` is what most providers read as
@@ -130,3 +139,27 @@ def without_known_lines(context_text: str, chat_ctx: llm.ChatContext) -> str:
     if not pruned:
         return ""
     return "\n".join([header, *pruned])
+
+
+def put_memory_message(chat_ctx: llm.ChatContext, memory_text: str) -> None:
+    """Put the caller's preload in its own system message after the instructions.
+
+    Found and replaced by its id (:data:`MEMORY_MESSAGE_ID`), removed when
+    ``memory_text`` is empty. It follows the instructions message and LiveKit's dynamic
+    instructions message, so the instructions stay the cacheable prefix.
+    """
+    index = chat_ctx.index_by_id(MEMORY_MESSAGE_ID)
+    if index is not None:
+        del chat_ctx.items[index]
+    if not memory_text:
+        return
+    position = 0
+    for anchor in (INSTRUCTIONS_MESSAGE_ID, _DYNAMIC_INSTRUCTIONS_ID):
+        found = chat_ctx.index_by_id(anchor)
+        if found is not None:
+            position = max(position, found + 1)
+    created_at = (chat_ctx.items[position - 1].created_at if position
+                  else (chat_ctx.items[0].created_at if chat_ctx.items else 0.0))
+    chat_ctx.items.insert(position, llm.ChatMessage(
+        id=MEMORY_MESSAGE_ID, role="system", content=[memory_text], created_at=created_at,
+        extra={"voxmem": "preload"}))

@@ -31,19 +31,19 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 from livekit.agents import Agent, llm
-from livekit.agents.llm import chat_context as _lk_chat_context
 from livekit.agents.llm.chat_context import Instructions
-from livekit.agents.voice.generation import INSTRUCTIONS_MESSAGE_ID
 
 from ..compaction import Compactor, count_tokens
 from ..compaction._tokens import warm_up as warm_token_counter
 from ._instructions import render_memory_instructions
 from ._livekit_call import DEFAULT_TURN_LANES, CallMemory
 from ._livekit_context import (
+    MEMORY_MESSAGE_ID,
     RECALL_MESSAGE_PREFIX,
     insert_recall,
     is_recall_message,
     last_user_message,
+    put_memory_message,
     without_known_lines,
 )
 
@@ -59,17 +59,12 @@ __all__ = [
 
 log = logging.getLogger("voxmem.livekit")
 
-#: Id of the system message holding the caller's preloaded memory.
-MEMORY_MESSAGE_ID = "voxmem_memory"
 #: Id of the system message holding the compacted older part of the conversation.
 COMPACTED_MESSAGE_ID = "voxmem_compacted"
 #: Past the preload deadline, how much longer a first turn waits for on_enter.
 READY_SLACK_S = 0.25
 
 MemoryFactory = Callable[[Agent], Awaitable[CallMemory | None]]
-# LiveKit's message for Instructions.dynamic (1.8.7+); the preload goes after it if present.
-_DYNAMIC_INSTRUCTIONS_ID: str = getattr(_lk_chat_context, "DYNAMIC_INSTRUCTIONS_MESSAGE_ID",
-                                        "lk.agent_task.instructions.dynamic")
 
 
 @dataclasses.dataclass(slots=True)
@@ -83,6 +78,8 @@ class _AgentMemory:
     memory_text: str = ""
     compactor: Compactor | None = None
     folded_ids: list[str] = dataclasses.field(default_factory=list)
+    #: Puts a preload that arrived after on_enter in place (a runtime still starting).
+    late_load: asyncio.Future[None] | None = None
 
 
 # Keyed by the agent object, so a user's Agent subclass needs no attribute, no __init__
@@ -181,6 +178,8 @@ async def memory_on_enter(agent: Agent) -> CallMemory | None:
                              and memory.lanes == DEFAULT_TURN_LANES else ())
         state.memory_text = preload.context_text if preload is not None else ""
         await _load_memory(agent, state)
+        if preload is None and memory.opening:
+            state.late_load = asyncio.ensure_future(_load_when_open(agent, state, memory))
         return memory
     except Exception as exc:  # the greeting must not depend on memory
         log.warning("memory set-up failed (%s); the call goes on without memory", exc)
@@ -220,6 +219,24 @@ async def _load_memory(agent: Agent, state: _AgentMemory) -> None:
     chat_ctx = agent.chat_ctx.copy()
     put_memory_message(chat_ctx, state.memory_text)
     await agent.update_chat_ctx(chat_ctx)
+
+
+async def _load_when_open(agent: Agent, state: _AgentMemory, memory: CallMemory) -> None:
+    """The preload that arrived after the first reply (a runtime still starting), put in
+    place for the agent's next reply: a reply already being generated keeps the context
+    it started with, so nothing lands mid-sentence."""
+    preload = await memory.wait_open()
+    if preload is None or not preload.context_text or call_memory(agent) is not memory:
+        return
+    try:
+        if agent.session.current_agent is not agent:
+            return  # handed off meanwhile: the next agent's on_enter preloads for itself
+        state.memory_text = preload.context_text
+        await _load_memory(agent, state)
+    except Exception as exc:  # memory_before_llm still adds it to the next request
+        log.warning("could not put the late preload in the agent's context (%s)", exc)
+    else:
+        log.info("memory loaded for the next reply, once the runtime answered")
 
 
 async def _wait_ready(agent: Agent, memory: CallMemory) -> None:
@@ -272,6 +289,8 @@ async def memory_before_llm(agent: Agent, chat_ctx: llm.ChatContext) -> None:
         return
     await _wait_ready(agent, memory)
     state = _state(agent)
+    if state.late_load is not None and not memory.opening:
+        await asyncio.shield(state.late_load)  # the preload is here: it makes this reply
     if state.memory_text and chat_ctx.get_by_id(MEMORY_MESSAGE_ID) is None:
         # This request's context was copied before on_enter's preload landed.
         put_memory_message(chat_ctx, state.memory_text)
@@ -290,30 +309,6 @@ async def memory_before_llm(agent: Agent, chat_ctx: llm.ChatContext) -> None:
     context_text = without_known_lines(context_text, chat_ctx)
     if context_text:
         insert_recall(chat_ctx, user_message, context_text, role=memory.recall_role)
-
-
-def put_memory_message(chat_ctx: llm.ChatContext, memory_text: str) -> None:
-    """Put the caller's preload in its own system message after the instructions.
-
-    Found and replaced by its id (:data:`MEMORY_MESSAGE_ID`), removed when
-    ``memory_text`` is empty. It follows the instructions message and LiveKit's dynamic
-    instructions message, so the instructions stay the cacheable prefix.
-    """
-    index = chat_ctx.index_by_id(MEMORY_MESSAGE_ID)
-    if index is not None:
-        del chat_ctx.items[index]
-    if not memory_text:
-        return
-    position = 0
-    for anchor in (INSTRUCTIONS_MESSAGE_ID, _DYNAMIC_INSTRUCTIONS_ID):
-        found = chat_ctx.index_by_id(anchor)
-        if found is not None:
-            position = max(position, found + 1)
-    created_at = (chat_ctx.items[position - 1].created_at if position
-                  else (chat_ctx.items[0].created_at if chat_ctx.items else 0.0))
-    chat_ctx.items.insert(position, llm.ChatMessage(
-        id=MEMORY_MESSAGE_ID, role="system", content=[memory_text], created_at=created_at,
-        extra={"voxmem": "preload"}))
 
 
 # -- compaction of a long call ----------------------------------------------------------------

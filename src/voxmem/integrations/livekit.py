@@ -53,6 +53,7 @@ from typing import Any
 
 from .._config import Settings
 from ..client import VoiceClient
+from ..client._tenant import serves_tenant
 from ..models import DEFAULT_TENANT
 from ._call_defaults import check_call_options
 from ._instructions import MEMORY_PLACEHOLDER, render_memory_instructions
@@ -176,10 +177,21 @@ async def resolve_caller_for_job(
     return identity
 
 
-def _client_tenant(client: VoiceClient) -> str:
-    tenant = getattr(client, "tenant_id", None) or getattr(
-        getattr(client, "_core", None), "tenant_id", None)
-    return tenant if isinstance(tenant, str) else DEFAULT_TENANT
+async def _serves(client: VoiceClient, identity: CallerIdentity, timeout_ms: float) -> bool:
+    """Whether ``client`` may serve the caller: their job names no tenant, or the one the
+    client's calls run in (a client with only a tenant's API key asks the runtime)."""
+    if not identity.tenant_id:
+        return True
+    try:
+        if await serves_tenant(client, identity.tenant_id, timeout_s=timeout_ms / 1000):
+            return True
+    except Exception as exc:  # a revoked key, say: memory is off, the call goes on
+        log.warning("could not check the memory client's tenant (%s)", exc)
+    # Never write one tenant's caller into another tenant's memory.
+    log.error("the caller belongs to tenant %r but the memory client does not serve it "
+              "(its tenant: %r, or its API key's); memory is off for this call",
+              identity.tenant_id, client.tenant_id)
+    return False
 
 
 async def attach_memory(
@@ -220,9 +232,7 @@ async def attach_memory(
                     if job is not None else CallerIdentity.anonymous_caller())
     else:
         identity = user if isinstance(user, CallerIdentity) else CallerIdentity.explicit(user)
-    if identity.tenant_id and identity.tenant_id != _client_tenant(client):
-        log.error("the caller belongs to tenant %r but the memory client serves tenant %r; "
-                  "memory is off for this call", identity.tenant_id, _client_tenant(client))
+    if not await _serves(client, identity, preload_timeout_ms):
         identity = CallerIdentity.anonymous_caller()
     memory = CallMemory(client=client, identity=identity, owns_client=owns_client,
                         search_timeout_ms=search_timeout_ms,
@@ -371,7 +381,7 @@ class MemoryAgent(MemoryMixin, Agent):
             return None
         session = self.session
         identity = await self._identity()
-        client, owns_client = self._client_for(identity)
+        client, owns_client = await self._client_for(identity)
         if client is None:
             identity = CallerIdentity.anonymous_caller()
         else:
@@ -406,13 +416,9 @@ class MemoryAgent(MemoryMixin, Agent):
             log.warning("could not resolve the caller (%s); the call is anonymous", exc)
             return CallerIdentity.anonymous_caller()
 
-    def _client_for(self, identity: CallerIdentity) -> tuple[VoiceClient | None, bool]:
+    async def _client_for(self, identity: CallerIdentity) -> tuple[VoiceClient | None, bool]:
         if self._client is not None:
-            tenant = _client_tenant(self._client)
-            if identity.tenant_id and identity.tenant_id != tenant:
-                # Never write one tenant's caller into another tenant's memory.
-                log.error("the caller belongs to tenant %r but the memory client serves "
-                          "tenant %r; memory is off for this call", identity.tenant_id, tenant)
+            if not await _serves(self._client, identity, self._preload_timeout_ms):
                 return None, False
             return self._client, False
         assert self._settings is not None and self._project_id is not None

@@ -124,7 +124,8 @@ class MemoryProcessor(FrameProcessor):
       message of their own right after the instructions, which stay byte-identical for
       every caller so the provider's prompt cache keeps working (as in the LiveKit
       integration; a ``{{memory}}`` placeholder in the instructions is removed). The
-      first turn waits for the preload only within its own deadline.
+      first turn waits for the preload only within its own deadline; one that comes
+      later (a runtime still starting) goes into the next context frame.
     - **Recall** on each downstream ``LLMContextFrame``: ``search_memory`` for the latest
       user message under ``search_timeout_ms`` (queueing included); a missed deadline
       means this turn goes without recall, never a late frame. One search per user
@@ -297,7 +298,10 @@ class MemoryProcessor(FrameProcessor):
             self.identity = _identity(user)
         if not self.enabled:
             return None
-        return await asyncio.shield(self._open_soon())
+        # Past the deadline the opening goes on (a runtime still starting): its preload
+        # reaches the next context frame, and the saves wait for it.
+        await asyncio.wait([self._open_soon()], timeout=self.preload_timeout_ms / 1000)
+        return self._open_soon().result() if self._open_soon().done() else None
 
     def _open_soon(self) -> asyncio.Future[Preload | None]:
         if self._open_task is None:
@@ -312,17 +316,12 @@ class MemoryProcessor(FrameProcessor):
         client = self._client()
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(self.preload_timeout_ms / 1000):
-                metadata = {"source": "pipecat", **self.identity.identifiers(),
-                            **self._session_metadata}
-                info = await client.start_session(user=self.identity.to_user(),
-                                                  metadata=metadata)
-                session_id = info.get("sessionId")
-                self.session_id = session_id if isinstance(session_id, str) else None
-                self.preload = await client.preload(user=self.identity.to_user())
-        except TimeoutError:
-            log.warning("memory preload missed its %.0f ms deadline; the call starts without "
-                        "memory", self.preload_timeout_ms)
+            metadata = {"source": "pipecat", **self.identity.identifiers(),
+                        **self._session_metadata}
+            info = await client.start_session(user=self.identity.to_user(), metadata=metadata)
+            session_id = info.get("sessionId")
+            self.session_id = session_id if isinstance(session_id, str) else None
+            self.preload = await client.preload(user=self.identity.to_user())
         except Exception as exc:  # memory must never stop a call
             log.warning("memory preload failed (%s); the call starts without memory", exc)
         else:
@@ -436,6 +435,7 @@ class MemoryProcessor(FrameProcessor):
         metadata: dict[str, Any] = {"source": "pipecat"}
         if turn.unanswered:
             metadata["unanswered"] = True
+        await asyncio.wait([self._open_soon()])  # said while the runtime starts: in order
         try:
             await asyncio.wait_for(self._client().save_response(
                 user_text="\n".join(turn.user_texts), assistant_text=turn.assistant_text,

@@ -4,7 +4,7 @@
 import { getJobContext, llm, voice } from "@livekit/agents";
 
 import type { VoiceClient } from "../client.js";
-import { CallMemory, DEFAULT_PRELOAD_TIMEOUT_MS, RECALL_MESSAGE_PREFIX, checkCallOptions, insertRecall, withDeadline } from "./call.js";
+import { CallMemory, DEFAULT_PRELOAD_TIMEOUT_MS, RECALL_MESSAGE_PREFIX, checkCallOptions, insertRecall, log, withDeadline } from "./call.js";
 import { CallerIdentity, canonicalIdentity, renderMemoryInstructions, resolveCaller, type RoomLike } from "./identity.js";
 
 /** Id LiveKit gives the agent's instructions message in the chat context. */
@@ -113,6 +113,18 @@ export class MemoryAgent<UserData = unknown> extends voice.Agent<UserData> {
       identity = (await withDeadline(canonical, this.memoryOptions.preloadTimeoutMs ?? DEFAULT_PRELOAD_TIMEOUT_MS)) ?? identity;
     } catch {
       // keep the identity the room gave
+    }
+    const tenantId = identity.extra.tenantId;
+    if (tenantId) {
+      const deadline = this.memoryOptions.preloadTimeoutMs ?? DEFAULT_PRELOAD_TIMEOUT_MS;
+      const serves = await withDeadline(this.client.servesTenant(tenantId, deadline), deadline).catch(() => false);
+      if (serves !== true) {
+        // Never write one tenant's caller into another tenant's memory.
+        log.error(
+          `the caller belongs to tenant ${tenantId} but the memory client does not serve it (its tenant: ${this.client.tenantId}, or its API key's); memory is off for this call`,
+        );
+        identity = CallerIdentity.anonymousCaller();
+      }
     }
     const memory = CallMemory.of(session) ?? new CallMemory({ client: this.client, identity, ...this.memoryOptions }).attach(session);
     this.memoryOfCall = memory;

@@ -41,13 +41,20 @@ const MAX_TOOL_OUTPUT_CHARS = 2000;
 const RECALL_LEAD_MS = 0.001;
 
 /** Memory problems are logged through the framework's logger, as `voxmem.livekit`; they never stop a call. */
-const log = {
+export const log = {
   warn: (message: string): void => {
     try {
       livekitLog().child({ name: "voxmem.livekit" }).warn(message);
     } catch {
       // the framework's logger is set up by its CLI; a bare script has none
       console.warn(`voxmem.livekit: ${message}`);
+    }
+  },
+  error: (message: string): void => {
+    try {
+      livekitLog().child({ name: "voxmem.livekit" }).error(message);
+    } catch {
+      console.error(`voxmem.livekit: ${message}`);
     }
   },
 };
@@ -159,6 +166,14 @@ export class CallMemory {
   saveFailures = 0;
   private readonly sessionMetadata: Record<string, unknown>;
   private opening: Promise<Preload | undefined> | undefined;
+  /**
+   * Settles when `startSession` + `preload` have (ok or not), however long a runtime still
+   * starting takes: the saves wait for it, in order, instead of timing out into nothing.
+   */
+  private opened: Promise<void> = Promise.resolve();
+  /** Past its deadline and still on its way: recall would only wait out its own. */
+  private stillOpening = false;
+  private openSettled = false;
   private readonly byMessage = new Map<string, Promise<string>>();
   private pendingUser: llm.ChatMessage[] = [];
   private pendingTools: Record<string, unknown>[] = [];
@@ -215,6 +230,18 @@ export class CallMemory {
     return this.opening;
   }
 
+  /**
+   * Wait for the opening however long it takes (a runtime still starting, bounded by the
+   * client's start and request timeouts): the preload, or `undefined` when memory is off
+   * or the opening failed.
+   */
+  async waitOpen(): Promise<Preload | undefined> {
+    if (!this.enabled) return undefined;
+    void this.open();
+    await this.opened;
+    return this.preload;
+  }
+
   private async doOpen(): Promise<Preload | undefined> {
     const client = this.client as VoiceClient;
     const user = this.identity.toUser();
@@ -227,11 +254,23 @@ export class CallMemory {
       this.preload = await client.preload({ user });
       return this.preload;
     })();
+    this.opened = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    void this.opened.then(() => {
+      this.openSettled = true;
+      this.stillOpening = false;
+    });
     try {
       const preload = await withDeadline(work, this.preloadTimeoutMs);
       if (preload === undefined) {
-        log.warn(`memory preload missed its ${this.preloadTimeoutMs} ms deadline; the call starts without memory`);
-        // The session id still arrives for the saves; only the first reply goes without.
+        log.warn(
+          `memory is not ready within its ${this.preloadTimeoutMs} ms preload deadline; the call starts without it, and it is loaded for the next reply once the runtime answers`,
+        );
+        // The opening goes on: the preload reaches the next generation (llmNode), and the
+        // saves wait for the session id.
+        this.stillOpening = !this.openSettled;
         work.catch(() => undefined);
       }
       return preload;
@@ -247,7 +286,7 @@ export class CallMemory {
    */
   recall(textIn: string | undefined, messageId?: string): Promise<string> {
     const query = storable(textIn ?? "").trim();
-    if (!this.enabled || !query) return Promise.resolve("");
+    if (!this.enabled || !query || this.stillOpening) return Promise.resolve("");
     const cached = messageId === undefined ? undefined : this.byMessage.get(messageId);
     if (cached !== undefined) return cached;
     const search = this.search(query);
@@ -331,6 +370,8 @@ export class CallMemory {
     const metadata: Record<string, unknown> = { source: "livekit", user_item_ids: turn.userItemIds };
     if (turn.assistantItemId) metadata["assistant_item_id"] = turn.assistantItemId;
     if (turn.unanswered) metadata["unanswered"] = true;
+    // Said while the runtime starts: saved into the session being opened, once it is.
+    await this.opened;
     try {
       const saved = (this.client as VoiceClient).saveResponse({
         user: this.identity.toUser(),

@@ -17,7 +17,7 @@ __all__ = ["PAGES"]
 
 CHART_WIDTH = 600
 CHART_HEIGHT = 160
-#: Memories (and history rows) per page of a caller's page.
+#: Memories (and history rows) per page of a caller's page, turns per page of a call's.
 ROWS_PER_PAGE = 100
 
 
@@ -99,7 +99,10 @@ async def calls(dash: Dash, request: Request, view: View) -> Page:
 async def call(dash: Dash, request: Request, view: View) -> Page:
     session_id = _param(request, "session_id")
     data = await dash.op("get_call", view.payload(session_id=session_id))
-    return Page("call.html", data, f"Call {session_id}")
+    # A call of 1,000 turns, each with its recall trace, was one page of megabytes; the
+    # JSON twin keeps every turn, the page shows them a page at a time.
+    return Page("call.html", data, f"Call {session_id}", {
+        "turns": _page_of(request, "turns_page", data["turns"])})
 
 
 async def knowledge(dash: Dash, request: Request, view: View) -> Page:
