@@ -66,9 +66,18 @@ def unhurried_settings(tmp_path: Path, store_url: str = "") -> Settings:
       would have it run between two of its steps. Tests of the sweep call it themselves.
     - Recall's default deadline (250 ms) drops a lane that a loaded machine makes late:
       a test of what recall finds would then see a degraded, empty answer.
+
+    And one cost: learning runs on a thread, not in a worker process
+    (``background_processes=0``). Each engine starts its own worker on the first call
+    it learns from, which imports the extractor again (~1.4 s of CPU, at a lower
+    priority: 5-15 s at load 15) and was most of the time of every test that ends a
+    call. The worker path is tested where it is the point: ``tests/test_workers.py``
+    (both backends, the default extractor's facts the same in a worker), and the
+    runtime process tests, which run ``voxmem serve`` with the defaults.
     """
     return Settings(data_dir=str(tmp_path / "data"), embedder="hashing", store_url=store_url,
-                    maintenance_interval_s=86_400.0, recall_timeout_ms=MAX_TIMEOUT_MS)
+                    maintenance_interval_s=86_400.0, recall_timeout_ms=MAX_TIMEOUT_MS,
+                    background_processes=0)
 
 
 @pytest.fixture

@@ -168,6 +168,9 @@ async def test_calling_the_tool_returns_the_context_text_as_the_sdk_does(
     that tests the text (``if context:``) spliced that sentence into its prompt as if it
     were memory. The SDK returns the composed ``contextText``: "" when nothing is found."""
     client = make_client(settings)
+    # The embedded engine starts on the first call; started here, without the tool's
+    # 250 ms deadline, which a cold start on a loaded machine outlasts (degraded, empty).
+    await client.search_memory("warm up", user=USER, timeout_ms=60_000)
     tool = client.search_memory_tool(user=USER)
     assert await tool("what does the user prefer for follow-ups?") == ""
     assert tool.last_trace is not None and tool.last_trace["degraded"] is False

@@ -46,6 +46,10 @@ pytestmark = pytest.mark.slow
 PORTS = (18100, 18199)
 #: A runtime still not serving after this long has hung (a start takes seconds).
 HUNG_START_S = 600
+#: A command (``voxmem serve`` refusing, ``status``, ``stop``, a client script) still
+#: running after this long has hung: each is a Python start, which took over 30 s at
+#: load 30 (the refusing second ``serve`` timed out there).
+HUNG_COMMAND_S = 600
 USER = {"id": "caller-1", "name": "Ada"}
 
 
@@ -162,7 +166,7 @@ def test_processes_starting_at_once_share_one_runtime(data_dir: Path) -> None:
                               stderr=subprocess.PIPE, text=True) for _ in range(4)]
     reports = []
     for proc in procs:
-        out, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=HUNG_COMMAND_S)
         assert proc.returncode == 0, err
         reports.append(json.loads(out))
     assert len({r["pid"] for r in reports}) == 1
@@ -359,7 +363,8 @@ def test_remote_runtime_url_with_token(data_dir: Path) -> None:
         token = Path(found.token_path).read_text()
         # A second `voxmem serve` for the same directory refuses to start.
         second = subprocess.run([sys.executable, "-m", "voxmem", "serve", "--data-dir",
-                                 str(data_dir)], capture_output=True, text=True, timeout=30)
+                                 str(data_dir)], capture_output=True, text=True,
+                                timeout=HUNG_COMMAND_S)
         assert second.returncode == EXIT_ALREADY_RUNNING, second.stderr
         with VoiceClientSync(project_id="proj", agent_id="agent", runtime_url=found.url,
                              api_key=token) as remote:
@@ -376,7 +381,7 @@ def test_remote_runtime_url_with_token(data_dir: Path) -> None:
             VoiceClient(project_id="proj", agent_id="agent", runtime_url=found.url)
     finally:
         serve.send_signal(signal.SIGTERM)
-        serve.communicate(timeout=30)
+        serve.communicate(timeout=HUNG_COMMAND_S)
     assert count_turns(data_dir, USER["id"]) == 1
 
 
@@ -394,7 +399,7 @@ def test_a_forwarded_for_header_does_not_change_whom_the_runtime_logs(
             assert wrong.status_code == 401
     finally:
         serve.send_signal(signal.SIGTERM)
-        _out, log = serve.communicate(timeout=30)
+        _out, log = serve.communicate(timeout=HUNG_COMMAND_S)
     assert "wrong token from 127.0.0.1" in log, log
     assert "203.0.113.9" not in log
 
@@ -416,7 +421,7 @@ async def test_unreachable_remote_runtime_is_a_voxmem_error() -> None:
 
 def test_cli_demo_status_and_stop(data_dir: Path) -> None:
     demo = subprocess.run([sys.executable, "-m", "voxmem", "demo"], capture_output=True,
-                          text=True, timeout=60)
+                          text=True, timeout=HUNG_COMMAND_S)
     assert demo.returncode == 0, demo.stderr
     second_call = demo.stdout.split("call 2 — search_memory")[1]
     assert "ticket 8842" in second_call and "before 9am" in second_call
@@ -426,10 +431,10 @@ def test_cli_demo_status_and_stop(data_dir: Path) -> None:
     shown = demo.stdout.rsplit("what the demo stored: ", 1)[1].split()
     assert shown[:3] == ["voxmem", "memories", "list"]
     listed = subprocess.run([sys.executable, "-m", *shown], capture_output=True, text=True,
-                            timeout=60)
+                            timeout=HUNG_COMMAND_S)
     assert "Ticket number is 8842" in listed.stdout, listed.stderr
     status = subprocess.run([sys.executable, "-m", "voxmem", "status", "--json"],
-                            capture_output=True, text=True, timeout=30)
+                            capture_output=True, text=True, timeout=HUNG_COMMAND_S)
     assert status.returncode == 0
     reported = json.loads(status.stdout)
     assert reported["healthy"] is True
@@ -439,13 +444,13 @@ def test_cli_demo_status_and_stop(data_dir: Path) -> None:
     stats = reported["stats"]
     assert reported["journalLag"] == stats["journalSeq"] - stats["appliedSeq"] >= 0
     text = subprocess.run([sys.executable, "-m", "voxmem", "status"], capture_output=True,
-                          text=True, timeout=30)
+                          text=True, timeout=HUNG_COMMAND_S)
     assert "saturated: no" in text.stdout and "journal lag: " in text.stdout
     stop = subprocess.run([sys.executable, "-m", "voxmem", "stop"], capture_output=True,
-                          text=True, timeout=30)
+                          text=True, timeout=HUNG_COMMAND_S)
     assert stop.stdout.strip() == "runtime: stopped"
     after = subprocess.run([sys.executable, "-m", "voxmem", "status"], capture_output=True,
-                           text=True, timeout=30)
+                           text=True, timeout=HUNG_COMMAND_S)
     assert after.returncode == 1
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import pytest
+
 from voxmem import Settings
 from voxmem.engine import MemoryEngine
 from voxmem.engine._workers import descendant_pids, process_footprint_mb
@@ -39,6 +41,12 @@ class CrashingExtractor(RuleExtractor):
         if os.getpid() == self.parent_pid:
             raise RuntimeError("extraction ran in the engine's own process")
         os._exit(3)
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The shared settings learn on a thread (conftest); these tests are of the workers."""
+    return settings.replace(background_processes=1)
 
 
 def who(engine: MemoryEngine, user: str) -> Scope:
