@@ -24,9 +24,11 @@ the merged-away id (and can be undone), and accurate recall walks the same graph
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Sequence
 from typing import Any
 
+from .._exceptions import IdentityMismatch
 from ..models import Scope, Turn
 from ..store import (
     ExtractionDone,
@@ -49,6 +51,7 @@ from ..store._entities import (
     MergeRow,
     restore_entities,
 )
+from ..store._entities_sql import EntityOp, Stmt
 from ._caller_memory import CallerCache
 from ._write_path import WritePath, require_applied
 
@@ -62,6 +65,8 @@ READ_FORMATS = (1, 2)
 #: How long an import waits for its records to reach the store before it answers (they
 #: are durable in the journal either way; ``applied`` says which).
 RESTORE_APPLY_S = 120.0
+#: Item ids asked about per statement when looking for ids another caller holds.
+HELD_BATCH = 500
 
 
 def _session_records(scope: Scope, data: dict[str, Any], session: dict[str, Any],
@@ -141,6 +146,16 @@ async def restore_caller(store: Store, writes: WritePath, callers: CallerCache,
         head, tail = _session_records(own, data, session, first=i == 0)
         opened += head
         closed += tail
+    # Item ids are the store's keys: one held by another caller (this caller in
+    # another project, the original of an import under a new id) would be skipped by
+    # the store, the import answering "imported" for memories it never stored.
+    held = await store.run_entities(scope.tenant_id, _held_items(
+        [i["id"] for i in data.get("items") or [] if i["id"] not in stored]), write=False)
+    if held:
+        raise IdentityMismatch(
+            f"{len(held)} of the export's memories belong to another caller of this store "
+            f"(first: {held[0]!r}); forget that caller first, or import into another "
+            "store", details={"itemIds": held[:20]})
     items, counts = _item_records(scope, data.get("items") or [], stored, agents)
     profile = [encode_record(ProfileWrite(scope=scope, field=k, value=v, at=now))
                for k, v in (data.get("profile") or {}).items()
@@ -163,6 +178,14 @@ async def restore_caller(store: Store, writes: WritePath, callers: CallerCache,
     callers.drop(scope)
     return {"sessions": sum(1 for s in sessions if s["sessionId"] not in known_calls),
             **counts, "profileFields": len(profile), **entities, "applied": applied}
+
+
+def _held_items(ids: list[str]) -> EntityOp[list[str]]:
+    held: list[str] = []
+    for start in range(0, len(ids), HELD_BATCH):
+        res = yield Stmt("items.held", (json.dumps(ids[start:start + HELD_BATCH]),))
+        held += [str(row[0]) for row in res.rows]
+    return held
 
 
 def _identifier(r: dict[str, Any], scope: Scope) -> IdentifierRow:

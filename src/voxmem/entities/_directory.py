@@ -261,6 +261,15 @@ class CallerDirectory:
                 target = merge_target(lambda c: self.canonical(*c.caller_key), source, target)
             call: tuple[str, float | None] | None = None
             if merging:
+                # Refused before the redirect below, never after it: a save redirected
+                # meanwhile would have filed the source's words under the target of a
+                # merge that did not happen.
+                await self._wait_applied(60)
+                if not await self._store.run_entities(source.tenant_id,
+                                                      _has_anything(source), write=False):
+                    raise NotFound(f"caller {source.user_id!r} has no memories, calls or "
+                                   "identifiers to merge (is the id right?)",
+                                   details={"fromId": source.user_id})
                 # Redirect first: a turn saved while the rows move is filed under the
                 # target (in the call in progress), not under the id being merged away.
                 self._aliases[source.caller_key] = target.user_id
@@ -447,3 +456,11 @@ class CallerDirectory:
 def _with_user(scope: Scope, user_id: str) -> Scope:
     return Scope(tenant_id=scope.tenant_id, project_id=scope.project_id,
                  agent_id=scope.agent_id, user_id=user_id, space=scope.space)
+
+
+def _has_anything(scope: Scope) -> ops.EntityOp[bool]:
+    """Whether a merge of ``scope``'s caller would move anything (as ``ops.merge`` asks)."""
+    for name in ("items.ids", "sessions.ids", "caller.get"):
+        if (yield ops.Stmt(name, scope.caller_key)).rows:
+            return True
+    return bool((yield from ops.caller_identifiers(scope)))
