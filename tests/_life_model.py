@@ -182,8 +182,8 @@ class Model:
         for m in self.merges.values():
             if m.space == space and (m.source in gone or m.target in gone):
                 m.open = False
-        for key, owners in list(self.identifiers.items()):
-            if key[0] == space:
+        for ident, owners in list(self.identifiers.items()):
+            if ident[0] == space:
                 owners -= gone
         for who in gone:
             self.calls.pop((space, who), None)

@@ -12,7 +12,13 @@ on both stores.
    looked meanwhile filed its turn under the merge's target. The merge answered "not
    found", and the caller's words were in another caller's memory. A merge is now
    refused before it redirects anything.
-3. ``import_user`` of a caller's export into another project of the same store (or
+3. Export, erase and import back of a caller at the end of a merge chain (a guest
+   merged into a second id, that one merged into the account): the export carried only
+   the merges naming the account, the erasure took the whole chain, and the import
+   left the guest's id redirecting nowhere, its merge gone and not undoable. The export
+   now carries the chain's merges in force with their undo records, and the import
+   writes them back.
+4. ``import_user`` of a caller's export into another project of the same store (or
    under another caller id while the original still exists) answered ``turns: 1``, yet
    stored nothing: item ids are the store's keys, and the store skipped the ids the
    original holds. It is now refused with ``identity_mismatch`` before anything is
@@ -66,12 +72,13 @@ async def test_a_save_racing_a_refused_merge_of_its_caller_stays_with_the_caller
         project = f"merge{attempt}"
         await dispatch(engine, "remember", payload(project, "ann", memory_type="diet",
                                                    content="vegan"))
-        saved, merged = await asyncio.gather(
+        results: tuple[Any, ...] = await asyncio.gather(
             dispatch(engine, "save_response", payload(
                 project, "bob", user_text="voxaab. Um, yeah, sorry?", assistant_text="ok")),
             dispatch(engine, "merge_callers", {"project_id": project, "from_id": "bob",
                                                "to_id": "ann", "reason": "race"}),
             return_exceptions=True)
+        saved, merged = results
         assert await engine.flush(60)
         holder = "bob" if isinstance(merged, NotFound) else "ann"
         for user in ("ann", "bob"):
@@ -109,3 +116,30 @@ async def test_importing_a_caller_whose_memories_the_store_holds_elsewhere_is_re
     found = await dispatch(engine, "search_memory", payload("pb", "bob", query="voxdab"))
     assert [h["id"] for h in found["working"] + found["permanent"]] == [
         exported["items"][0]["id"]]
+
+
+async def test_export_erase_import_keeps_a_chain_of_merges(engine: MemoryEngine) -> None:
+    for user in ("guest", "second", "acct"):
+        await dispatch(engine, "save_response", payload(
+            "pc", user, user_text=f"vox{user} here", assistant_text="ok"))
+    await dispatch(engine, "merge_callers", {"project_id": "pc", "from_id": "guest",
+                                             "to_id": "second"})
+    await dispatch(engine, "merge_callers", {"project_id": "pc", "from_id": "second",
+                                             "to_id": "acct"})
+    assert await engine.flush(60)
+    exported = await dispatch(engine, "export_user", payload("pc", "acct"))
+    assert len(exported["merges"]) == 2
+    await dispatch(engine, "forget_user", payload("pc", "acct"))
+    body = {k: v for k, v in exported.items() if k != "userId"}
+    done = await dispatch(engine, "import_user", {**body, **payload("pc", "acct")})
+    assert done["merges"] == 2
+    # The guest's id still leads to the account, and the first merge can be undone.
+    found = await dispatch(engine, "search_memory", payload("pc", "guest", query="voxguest"))
+    assert [h["text"].split()[0] for h in found["working"] + found["permanent"]] == [
+        "voxguest"]
+    # The account's merge first, then the guest's: the order they undo in.
+    for merge in sorted(exported["merges"], key=lambda m: m["toUserId"] != "acct"):
+        await dispatch(engine, "unmerge_callers", {"project_id": "pc",
+                                                   "merge_id": merge["mergeId"]})
+    guest = await dispatch(engine, "export_user", payload("pc", "guest"))
+    assert [i["userText"] for i in guest["items"]] == ["voxguest here"]

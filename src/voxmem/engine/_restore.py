@@ -170,9 +170,10 @@ async def restore_caller(store: Store, writes: WritePath, callers: CallerCache,
     if "identifiers" in data:
         if not applied:  # the graph's mentions and merge records name the items
             await require_applied(writes.wait_applied, "imported")
+        chain = _chain(scope.user_id, data["merges"])
         entities = await store.run_entities(scope.tenant_id, restore_entities(
             scope, [_identifier(r, scope) for r in data["identifiers"]],
-            [m for m in (_merge(r, scope) for r in data["merges"]) if m is not None],
+            [m for m in (_merge(r, chain) for r in data["merges"]) if m is not None],
             _graph(data.get("graph") or {})))
     # The caller's warm index predates the import: the next call reads it afresh.
     callers.drop(scope)
@@ -195,10 +196,25 @@ def _identifier(r: dict[str, Any], scope: Scope) -> IdentifierRow:
                          created_at=r["createdAt"])
 
 
-def _merge(r: dict[str, Any], scope: Scope) -> tuple[MergeRow, dict[str, Any] | None] | None:
-    """The merge record, or None when it names neither side as the import's caller (an
-    export imported under another caller id: the merge was about the old id)."""
-    if scope.user_id not in (r["fromUserId"], r["toUserId"]):
+def _chain(user_id: str, merges: Sequence[dict[str, Any]]) -> set[str]:
+    """The caller and every caller merged (in force) into them, down every chain."""
+    chain, grew = {user_id}, True
+    while grew:
+        grew = False
+        for r in merges:
+            if r["status"] == "merged" and r["toUserId"] in chain \
+                    and r["fromUserId"] not in chain:
+                chain.add(r["fromUserId"])
+                grew = True
+    return chain
+
+
+def _merge(r: dict[str, Any], chain: set[str],
+           ) -> tuple[MergeRow, dict[str, Any] | None] | None:
+    """The merge record, or None when it names neither the import's caller nor a caller
+    merged into them (an export imported under another caller id: the merge was about
+    the old id)."""
+    if not chain & {r["fromUserId"], r["toUserId"]}:
         return None
     return MergeRow(id=r["mergeId"], from_user=r["fromUserId"], to_user=r["toUserId"],
                     status=r["status"], at=r["at"], evidence=r["evidence"],
