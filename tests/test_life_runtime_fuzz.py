@@ -40,8 +40,8 @@ pytestmark = pytest.mark.slow
 
 PORTS = (19050, 19099)
 START_TIMEOUT_S = 120
-MAX_EXAMPLES = int(os.environ.get("VOXMEM_LIFE_RUNTIME_EXAMPLES", "3"))
-STEPS = int(os.environ.get("VOXMEM_LIFE_RUNTIME_STEPS", "14"))
+MAX_EXAMPLES = int(os.environ.get("VOXMEM_LIFE_RUNTIME_EXAMPLES", "2"))
+STEPS = int(os.environ.get("VOXMEM_LIFE_RUNTIME_STEPS", "10"))
 PHASES = list(Phase) if os.environ.get("VOXMEM_LIFE_SHRINK", "1") == "1" else [
     Phase.explicit, Phase.reuse, Phase.generate]
 TOP_K = {"working": 50, "permanent": 50}
