@@ -10,7 +10,7 @@ JSON, a restart, a merge), merges undo, tenants and projects stay apart, slots a
 their last value and redaction keeps raw card numbers and PINs off every answer.
 
 Bounded for CI (``MAX_EXAMPLES`` per store, no example database); a campaign runs it
-longer with ``VOXMEM_LIFE_EXAMPLES`` and ``VOXMEM_LIFE_SEED`` (docs/reliability.md).
+longer with ``FUZZ_LIFE_EXAMPLES`` and ``FUZZ_LIFE_SEED`` (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import asyncio
 import itertools
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,10 +45,11 @@ from voxmem._exceptions import VoxmemError
 from voxmem._operations import dispatch
 from voxmem.engine import MemoryEngine
 
-MAX_EXAMPLES = int(os.environ.get("VOXMEM_LIFE_EXAMPLES", "12"))
-STEPS = int(os.environ.get("VOXMEM_LIFE_STEPS", "30"))
-SEED = os.environ.get("VOXMEM_LIFE_SEED")
-PHASES = list(Phase) if os.environ.get("VOXMEM_LIFE_SHRINK", "1") == "1" else [
+MAX_EXAMPLES = int(os.environ.get("FUZZ_LIFE_EXAMPLES", "10"))
+STEPS = int(os.environ.get("FUZZ_LIFE_STEPS", "25"))
+SEED = os.environ.get("FUZZ_LIFE_SEED")
+LOG = os.environ.get("FUZZ_LIFE_LOG")
+PHASES = list(Phase) if os.environ.get("FUZZ_LIFE_SHRINK", "1") == "1" else [
     Phase.explicit, Phase.reuse, Phase.generate]
 DAY = 86_400.0
 DEFAULT_RETENTION = 90
@@ -94,6 +96,9 @@ class Life(RuleBasedStateMachine):
         self.h = type(self).harness
         self.prefix = f"fz{next(self.h.examples)}"
         self.m = Model()
+        if LOG:  # a campaign counts its examples (it may be stopped by a time limit)
+            with Path(LOG).open("a") as log:
+                log.write(f"{self.prefix}\n")
 
     # -- talking to the engine --------------------------------------------------------
     def payload(self, space: int, user: str | None = None, /, **body: Any) -> dict[str, Any]:

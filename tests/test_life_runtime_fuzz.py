@@ -9,7 +9,7 @@ be found by its caller's exact-word search (the journal replayed), every deleted
 erased one never.
 
 Bounded for CI (``MAX_EXAMPLES``, runtime starts cost a few seconds each); campaigns set
-``VOXMEM_LIFE_RUNTIME_EXAMPLES``.
+``FUZZ_LIFE_RUNTIME_EXAMPLES``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
 from tests._life_model import HOSTILE, TEMPLATES, USERS, Model, Turn, marker, text_of
-from voxmem import VoiceClientSync
+from voxmem import NotFound, VoiceClientSync
 from voxmem._config import MAX_TIMEOUT_MS
 from voxmem.runtime import read_discovery
 
@@ -40,9 +40,9 @@ pytestmark = pytest.mark.slow
 
 PORTS = (19050, 19099)
 START_TIMEOUT_S = 120
-MAX_EXAMPLES = int(os.environ.get("VOXMEM_LIFE_RUNTIME_EXAMPLES", "2"))
-STEPS = int(os.environ.get("VOXMEM_LIFE_RUNTIME_STEPS", "10"))
-PHASES = list(Phase) if os.environ.get("VOXMEM_LIFE_SHRINK", "1") == "1" else [
+MAX_EXAMPLES = int(os.environ.get("FUZZ_LIFE_RUNTIME_EXAMPLES", "1"))
+STEPS = int(os.environ.get("FUZZ_LIFE_RUNTIME_STEPS", "10"))
+PHASES = list(Phase) if os.environ.get("FUZZ_LIFE_SHRINK", "1") == "1" else [
     Phase.explicit, Phase.reuse, Phase.generate]
 TOP_K = {"working": 50, "permanent": 50}
 
@@ -131,7 +131,10 @@ class RuntimeLife(RuleBasedStateMachine):
 
     @rule(user=users)
     def end_call(self, user: str) -> None:
-        self.c.end_session(user={"id": user})
+        try:
+            self.c.end_session(user={"id": user})
+        except NotFound as exc:
+            assert exc.code == "session_not_found", exc
         self.m.calls.pop((0, user), None)
 
     @rule(pick=picks)
