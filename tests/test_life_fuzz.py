@@ -45,7 +45,9 @@ from voxmem._exceptions import VoxmemError
 from voxmem._operations import dispatch
 from voxmem.engine import MemoryEngine
 
-MAX_EXAMPLES = int(os.environ.get("FUZZ_LIFE_EXAMPLES", "10"))
+#: Per store in CI: a Postgres step costs several SQLite ones (measured with the machine
+#: loaded, load average 8-16: 25 SQLite examples 7-52 s, 8 Postgres ones 40-68 s).
+MAX_EXAMPLES = {"sqlite": 20, "postgres": 8}
 STEPS = int(os.environ.get("FUZZ_LIFE_STEPS", "25"))
 SEED = os.environ.get("FUZZ_LIFE_SEED")
 LOG = os.environ.get("FUZZ_LIFE_LOG")
@@ -486,7 +488,9 @@ def run_life(settings: Settings) -> None:
     Life.harness = Harness(settings)
     try:
         test = Life.TestCase
-        test.settings = hsettings(max_examples=MAX_EXAMPLES, stateful_step_count=STEPS,
+        examples = os.environ.get("FUZZ_LIFE_EXAMPLES")
+        test.settings = hsettings(max_examples=int(examples) if examples else MAX_EXAMPLES[
+            "postgres" if settings.store_url else "sqlite"], stateful_step_count=STEPS,
                                   deadline=None, database=None, report_multiple_bugs=False,
                                   phases=PHASES,
                                   suppress_health_check=list(HealthCheck))
