@@ -3,16 +3,21 @@
 Plain dicts of what was acknowledged, forgotten, merged and linked, kept apart from the
 system under test. Where the docs leave an order open (a save racing an erasure: either
 may win) the model keeps the set of answers the docs allow, and the next check narrows
-it to what the engine answered, which must then hold from there on.
+it to what the engine answered, which must then hold from there on. ``Harness`` holds
+the engine under test across examples (each example has its own projects).
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import itertools
 import re
 import string
 from typing import Any
+
+from voxmem import Settings
+from voxmem.engine import MemoryEngine
 
 _ID = re.compile(r"^[a-z]{2,5}_[0-9a-f]{32}$")
 #: Caller ids of one example (every example has its own projects).
@@ -202,3 +207,29 @@ def text_of(obj: Any) -> str:
     if isinstance(obj, (list, tuple)):
         return "\n".join(text_of(v) for v in obj)
     return ""
+
+
+class Harness:
+    """The engine under test, kept across examples (each example has its own projects)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.loop = asyncio.new_event_loop()
+        self.engine = self.run(self._open())
+        self.examples = itertools.count()
+
+    async def _open(self) -> MemoryEngine:
+        engine = MemoryEngine(self.settings)
+        await engine.start()
+        return engine
+
+    def run(self, aw: Any) -> Any:
+        return self.loop.run_until_complete(aw)
+
+    def restart(self) -> None:
+        self.run(self.engine.close())
+        self.engine = self.run(self._open())
+
+    def close(self) -> None:
+        self.run(self.engine.close())
+        self.loop.close()

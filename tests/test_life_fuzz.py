@@ -16,7 +16,6 @@ longer with ``FUZZ_LIFE_EXAMPLES`` and ``FUZZ_LIFE_SEED`` (docs/reliability.md).
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import time
 from pathlib import Path
@@ -35,6 +34,7 @@ from tests._life_model import (
     SPACES,
     TEMPLATES,
     USERS,
+    Harness,
     Model,
     Turn,
     marker,
@@ -43,7 +43,6 @@ from tests._life_model import (
 from voxmem import Settings
 from voxmem._exceptions import VoxmemError
 from voxmem._operations import dispatch
-from voxmem.engine import MemoryEngine
 
 #: Per store in CI: a Postgres step costs several SQLite ones (measured with the machine
 #: loaded, load average 8-16: 25 SQLite examples 7-52 s, 8 Postgres ones 40-68 s).
@@ -62,32 +61,6 @@ spaces = st.sampled_from(range(len(SPACES)))
 texts = st.tuples(st.sampled_from(range(len(TEMPLATES))), st.sampled_from(range(len(HOSTILE))))
 picks = st.integers(min_value=0, max_value=10_000)
 turn_ids = st.one_of(st.none(), st.sampled_from(["t1", "t2", "t3"]))
-
-
-class Harness:
-    """The engine under test, kept across examples (each example has its own projects)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.loop = asyncio.new_event_loop()
-        self.engine = self.run(self._open())
-        self.examples = itertools.count()
-
-    async def _open(self) -> MemoryEngine:
-        engine = MemoryEngine(self.settings)
-        await engine.start()
-        return engine
-
-    def run(self, aw: Any) -> Any:
-        return self.loop.run_until_complete(aw)
-
-    def restart(self) -> None:
-        self.run(self.engine.close())
-        self.engine = self.run(self._open())
-
-    def close(self) -> None:
-        self.run(self.engine.close())
-        self.loop.close()
 
 
 class Life(RuleBasedStateMachine):
