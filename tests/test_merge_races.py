@@ -186,6 +186,9 @@ async def test_reloading_the_merges_in_force_during_a_merge_keeps_its_redirect(
     # snapshot, dropping the merge's redirect until the next reload.
     guest, ann = who(engine, "guest"), who(engine, "ann")
     await engine.save_response(ann, Caller("ann"), user_text="ann here", assistant_text="hi")
+    # The guest's call is open (a merge of a caller with nothing here is refused, and
+    # only after the writes in flight landed: it would not redirect at once).
+    await engine.save_response(guest, Caller("guest"), user_text="hello", assistant_text="hi")
     await engine.flush(30)
     held_sync.armed = True
     saving = asyncio.ensure_future(engine.save_response(
@@ -208,4 +211,4 @@ async def test_reloading_the_merges_in_force_during_a_merge_keeps_its_redirect(
     await engine.directory.load()  # a later reload sees the merge in the store
     assert who(engine, "guest").user_id == "ann"
     await engine.flush(30)
-    assert await turns_of(engine, ann) == ["ann here", "my parcel code is ZX81"]
+    assert await turns_of(engine, ann) == ["ann here", "hello", "my parcel code is ZX81"]

@@ -239,6 +239,9 @@ class Calls:
         mem = call
         if mem is None or mem.session_id is None or mem is not self._callers.peek(scope):
             mem, _opened = await self._call_for_save(scope, caller)
+        # Noted once the call is open: an erasure from here on deletes the call.
+        erasures = self._callers.erasures
+        seen = erasures.count(scope)
         assert mem.session_id is not None
         session_id = mem.session_id
         if prepared is None and self._moved(scope) is None:
@@ -267,6 +270,17 @@ class Calls:
                                        retryable=True)
             return moved
         assert prepared is not None
+        if erasures.count(scope) != seen or seen % 2:
+            # The caller was erased while this save waited for its text work (or is
+            # being erased), and their call with them: the turn, acknowledged after the
+            # erasure, would land in a call that no longer exists. It waits for the
+            # erasure to finish and opens a new call. No await from here to the journal
+            # append: an erasure starting later waits for this write (wait_applied).
+            async with erasures.lock(scope):
+                pass
+            return await self._save_turn(scope, caller, user_text, assistant_text,
+                                         turn_id, tool_calls, metadata, interrupted,
+                                         created_at, prepared)
         clean = prepared.clean
         meta = clean.metadata
         flagged = interrupted or bool(meta.get("interrupted"))

@@ -9,6 +9,7 @@ the engine's stats and the learning attempts setting.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -73,7 +74,33 @@ class Console:
         # an import puts them back, so a merge in force comes with its undo record.
         known = await self._store.run_entities(scope.tenant_id,
                                                entity_ops.export_entities(scope), write=False)
+        known["merges"] += await self._chained_merges(scope, known["merges"])
         return {**data.to_wire(), **known}
+
+    async def _chained_merges(self, scope: Scope,
+                              merges: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Merges in force into callers merged into this one, down every chain (guest
+        into account into ...), with their undo records: the caller's memory holds
+        what they moved, an erasure takes them, and an import without them would no
+        longer send the chain's first id to the caller."""
+        found: list[dict[str, Any]] = []
+        chain, seen = {scope.user_id}, {m["mergeId"] for m in merges}
+        frontier = [m["fromUserId"] for m in merges
+                    if m["status"] == "merged" and m["toUserId"] == scope.user_id]
+        while frontier:
+            user_id = frontier.pop()
+            if user_id in chain:
+                continue
+            chain.add(user_id)
+            theirs = await self._store.run_entities(scope.tenant_id, entity_ops.export_entities(
+                dataclasses.replace(scope, user_id=user_id)), write=False)
+            for m in theirs["merges"]:
+                if m["status"] == "merged" and m["toUserId"] == user_id \
+                        and m["mergeId"] not in seen:
+                    seen.add(m["mergeId"])
+                    found.append(m)
+                    frontier.append(m["fromUserId"])
+        return found
 
     async def list_quarantined(self) -> list[dict[str, Any]]:
         """Journal records the store refused, for an operator to fix and retry."""

@@ -24,9 +24,11 @@ the merged-away id (and can be undone), and accurate recall walks the same graph
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Sequence
 from typing import Any
 
+from .._exceptions import IdentityMismatch
 from ..models import Scope, Turn
 from ..store import (
     ExtractionDone,
@@ -49,6 +51,7 @@ from ..store._entities import (
     MergeRow,
     restore_entities,
 )
+from ..store._entities_sql import EntityOp, Stmt
 from ._caller_memory import CallerCache
 from ._write_path import WritePath, require_applied
 
@@ -62,6 +65,8 @@ READ_FORMATS = (1, 2)
 #: How long an import waits for its records to reach the store before it answers (they
 #: are durable in the journal either way; ``applied`` says which).
 RESTORE_APPLY_S = 120.0
+#: Item ids asked about per statement when looking for ids another caller holds.
+HELD_BATCH = 500
 
 
 def _session_records(scope: Scope, data: dict[str, Any], session: dict[str, Any],
@@ -141,6 +146,16 @@ async def restore_caller(store: Store, writes: WritePath, callers: CallerCache,
         head, tail = _session_records(own, data, session, first=i == 0)
         opened += head
         closed += tail
+    # Item ids are the store's keys: one held by another caller (this caller in
+    # another project, the original of an import under a new id) would be skipped by
+    # the store, the import answering "imported" for memories it never stored.
+    held = await store.run_entities(scope.tenant_id, _held_items(
+        [i["id"] for i in data.get("items") or [] if i["id"] not in stored]), write=False)
+    if held:
+        raise IdentityMismatch(
+            f"{len(held)} of the export's memories belong to another caller of this store "
+            f"(first: {held[0]!r}); forget that caller first, or import into another "
+            "store", details={"itemIds": held[:20]})
     items, counts = _item_records(scope, data.get("items") or [], stored, agents)
     profile = [encode_record(ProfileWrite(scope=scope, field=k, value=v, at=now))
                for k, v in (data.get("profile") or {}).items()
@@ -155,14 +170,23 @@ async def restore_caller(store: Store, writes: WritePath, callers: CallerCache,
     if "identifiers" in data:
         if not applied:  # the graph's mentions and merge records name the items
             await require_applied(writes.wait_applied, "imported")
+        chain = _chain(scope.user_id, data["merges"])
         entities = await store.run_entities(scope.tenant_id, restore_entities(
             scope, [_identifier(r, scope) for r in data["identifiers"]],
-            [m for m in (_merge(r, scope) for r in data["merges"]) if m is not None],
+            [m for m in (_merge(r, chain) for r in data["merges"]) if m is not None],
             _graph(data.get("graph") or {})))
     # The caller's warm index predates the import: the next call reads it afresh.
     callers.drop(scope)
     return {"sessions": sum(1 for s in sessions if s["sessionId"] not in known_calls),
             **counts, "profileFields": len(profile), **entities, "applied": applied}
+
+
+def _held_items(ids: list[str]) -> EntityOp[list[str]]:
+    held: list[str] = []
+    for start in range(0, len(ids), HELD_BATCH):
+        res = yield Stmt("items.held", (json.dumps(ids[start:start + HELD_BATCH]),))
+        held += [str(row[0]) for row in res.rows]
+    return held
 
 
 def _identifier(r: dict[str, Any], scope: Scope) -> IdentifierRow:
@@ -172,10 +196,25 @@ def _identifier(r: dict[str, Any], scope: Scope) -> IdentifierRow:
                          created_at=r["createdAt"])
 
 
-def _merge(r: dict[str, Any], scope: Scope) -> tuple[MergeRow, dict[str, Any] | None] | None:
-    """The merge record, or None when it names neither side as the import's caller (an
-    export imported under another caller id: the merge was about the old id)."""
-    if scope.user_id not in (r["fromUserId"], r["toUserId"]):
+def _chain(user_id: str, merges: Sequence[dict[str, Any]]) -> set[str]:
+    """The caller and every caller merged (in force) into them, down every chain."""
+    chain, grew = {user_id}, True
+    while grew:
+        grew = False
+        for r in merges:
+            if r["status"] == "merged" and r["toUserId"] in chain \
+                    and r["fromUserId"] not in chain:
+                chain.add(r["fromUserId"])
+                grew = True
+    return chain
+
+
+def _merge(r: dict[str, Any], chain: set[str],
+           ) -> tuple[MergeRow, dict[str, Any] | None] | None:
+    """The merge record, or None when it names neither the import's caller nor a caller
+    merged into them (an export imported under another caller id: the merge was about
+    the old id)."""
+    if not chain & {r["fromUserId"], r["toUserId"]}:
         return None
     return MergeRow(id=r["mergeId"], from_user=r["fromUserId"], to_user=r["toUserId"],
                     status=r["status"], at=r["at"], evidence=r["evidence"],

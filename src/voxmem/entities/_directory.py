@@ -261,6 +261,13 @@ class CallerDirectory:
                 target = merge_target(lambda c: self.canonical(*c.caller_key), source, target)
             call: tuple[str, float | None] | None = None
             if merging:
+                # Refused before the redirect below, never after it: a save redirected
+                # meanwhile would have filed the source's words under the target of a
+                # merge that did not happen.
+                if self._open_call(source) is None and not await self._has_anything(source):
+                    raise NotFound(f"caller {source.user_id!r} has no memories, calls or "
+                                   "identifiers to merge (is the id right?)",
+                                   details={"fromId": source.user_id})
                 # Redirect first: a turn saved while the rows move is filed under the
                 # target (in the call in progress), not under the id being merged away.
                 self._aliases[source.caller_key] = target.user_id
@@ -287,6 +294,19 @@ class CallerDirectory:
         # The merge id, not the caller ids (phone numbers): the merge row names them.
         log.info("callers %s: merge %s (%s)", status, row.id, evidence.get("reason", ""))
         return row
+
+    async def _has_anything(self, source: Scope) -> bool:
+        """Whether a merge of ``source`` (no call open here) would move anything: asked
+        of the store as it is, and once more after the writes in flight landed before
+        it says no. (A call open here is something: its start is journaled, and the
+        merge waits for it before it moves the rows, so the redirect comes at once.)"""
+        for settle in (False, True):
+            if settle:
+                await self._wait_applied(60)
+            if await self._store.run_entities(source.tenant_id, _has_anything(source),
+                                              write=False):
+                return True
+        return False
 
     def _open_call(self, scope: Scope) -> tuple[str, float | None] | None:
         mem = self._callers.peek(scope)
@@ -447,3 +467,11 @@ class CallerDirectory:
 def _with_user(scope: Scope, user_id: str) -> Scope:
     return Scope(tenant_id=scope.tenant_id, project_id=scope.project_id,
                  agent_id=scope.agent_id, user_id=user_id, space=scope.space)
+
+
+def _has_anything(scope: Scope) -> ops.EntityOp[bool]:
+    """Whether a merge of ``scope``'s caller would move anything (as ``ops.merge`` asks)."""
+    for name in ("items.ids", "sessions.ids", "caller.get"):
+        if (yield ops.Stmt(name, scope.caller_key)).rows:
+            return True
+    return bool((yield from ops.caller_identifiers(scope)))

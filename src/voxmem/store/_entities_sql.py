@@ -81,6 +81,12 @@ ENTITY_SQL: dict[str, str | dict[str, str]] = {
                      f" AND {_CALLER} AND id = ?"),
     },
     "sessions.move": f"UPDATE sessions SET user_id = ? WHERE {_CALLER} AND id = ?",
+    # Which of these item ids (a JSON list) the store holds, whoever's they are.
+    "items.held": {
+        "sqlite": "SELECT id FROM items WHERE id IN (SELECT value FROM json_each(?))",
+        "postgres": ("SELECT id FROM items WHERE id IN "
+                     "(SELECT jsonb_array_elements_text(CAST(? AS jsonb)))"),
+    },
     "caller.get": (
         f"SELECT name, metadata, profile, created_at, updated_at FROM callers WHERE {_CALLER}"),
     "caller.put": {
