@@ -64,6 +64,8 @@ _DOC_FIELDS = tuple(f.name for f in dataclasses.fields(Doc))
 _doc_values = operator.attrgetter(*_DOC_FIELDS)
 _doc_encoder = msgspec.msgpack.Encoder()
 _doc_decoder = msgspec.msgpack.Decoder()
+_TEXT, _USER, _ASSISTANT = (_DOC_FIELDS.index(name)
+                            for name in ("text", "user_text", "assistant_text"))
 
 
 def encode_doc(doc: Doc) -> bytes:
@@ -83,10 +85,13 @@ def encode_doc(doc: Doc) -> bytes:
 
 
 def decode_doc(raw: bytes) -> Doc:
-    doc = Doc(*_doc_decoder.decode(raw))
-    if doc.text is None:
-        return dataclasses.replace(doc, text=_joined(doc))
-    return doc
+    values = _doc_decoder.decode(raw)
+    if values[_TEXT] is None:
+        # A turn's text, left out by ``encode_doc``: joined before the Doc is made, not
+        # by ``dataclasses.replace`` after (which built it twice; every hit is decoded).
+        values[_TEXT] = f"{values[_USER]}\n{values[_ASSISTANT]}"
+    return Doc(*values)
+
 
 
 def _joined(doc: Doc) -> str:

@@ -179,6 +179,9 @@ class Postings:
     def reserve(self, capacity: int, used: int) -> None:
         if capacity > self.doc_len.shape[0]:
             self.doc_len = grow(self.doc_len, capacity, used)
+            # The kept norms (``_norms``) cover the whole array: what np.empty left past
+            # ``used`` could read as a signalling NaN (a warning per process).
+            self.doc_len[used:] = 0.0
             self._scratch = None
             self._version += 1
 
