@@ -477,7 +477,9 @@ class MemoryProcessor(FrameProcessor):
             if not await self._turns.finish(self.close_timeout_s):
                 log.warning("memory saves still pending after %g s at the end of the "
                             "call", self.close_timeout_s)
-            await asyncio.wait([self._open_task])
+            # An opening still waiting on a starting (or hung) runtime gets the same budget.
+            if not (await asyncio.wait([self._open_task], timeout=self.close_timeout_s))[0]:
+                self._open_task.cancel()
             try:
                 await asyncio.wait_for(self._client().end_session(
                     user=self.identity.to_user(), reason=reason, session_id=self.session_id),
