@@ -8,16 +8,30 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["PRIVATE_DIR_MODE", "PRIVATE_FILE_MODE", "create_private_binary", "private_dir",
-           "write_private_text"]
+__all__ = ["PRIVATE_DIR_MODE", "PRIVATE_FILE_MODE", "create_private_binary", "not_ours",
+           "private_dir", "write_private_text"]
 
 #: Mode of every directory voxmem creates.
 PRIVATE_DIR_MODE = 0o700
 #: Mode of every file voxmem creates.
 PRIVATE_FILE_MODE = 0o600
+
+
+def not_ours(st: os.stat_result) -> str | None:
+    """Why a file or folder with status ``st`` (from ``lstat``/``fstat``, never following
+    a link) is not one this user wrote and nobody else can change, or ``None`` if it is.
+    Whatever fails this could hold what another user put there."""
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+        return "a symbolic link or special file"
+    if st.st_uid != os.getuid():
+        return f"owned by user id {st.st_uid}"
+    if st.st_mode & 0o022:
+        return "writable by other users"
+    return None
 
 
 def private_dir(path: Path) -> Path:

@@ -300,8 +300,9 @@ class MemoryProcessor(FrameProcessor):
             return None
         # Past the deadline the opening goes on (a runtime still starting): its preload
         # reaches the next context frame, and the saves wait for it.
-        await asyncio.wait([self._open_soon()], timeout=self.preload_timeout_ms / 1000)
-        return self._open_soon().result() if self._open_soon().done() else None
+        opening = self._open_soon()
+        await asyncio.wait([opening], timeout=self.preload_timeout_ms / 1000)
+        return opening.result() if opening.done() else None
 
     def _open_soon(self) -> asyncio.Future[Preload | None]:
         if self._open_task is None:

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .._files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE
+from .._files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, not_ours
 
 __all__ = [
     "DISCOVERY_FILE",
@@ -140,8 +140,7 @@ def _read_ours(path: Path) -> bytes | None:
         return None
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or (
-                st.st_mode & 0o022):
+        if not stat.S_ISREG(st.st_mode) or not_ours(st) is not None:
             # Another user (a data directory under /tmp made by someone else) could
             # point clients at their own server, with a "token path" naming one of our
             # files, which would then be sent to it as the bearer token.

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from .._exceptions import BadRequest, StoreUnavailable
-from .._files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE
+from .._files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, not_ours
 from . import _sql as sql
 
 __all__ = ["BACKUP_FORMAT", "MANIFEST", "backup_sqlite", "restore_sqlite"]
@@ -159,12 +159,8 @@ def _journal_locked(journal: Path) -> Iterator[None]:
 
 
 def _check_ours(path: Path, st: os.stat_result) -> None:
-    if st.st_uid != os.getuid() or st.st_mode & 0o022 or not (
-            stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
-        why = ("a symbolic link or special file" if not (
-            stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)) else
-            f"owned by user id {st.st_uid}" if st.st_uid != os.getuid() else
-            "writable by other users")
+    why = not_ours(st)
+    if why is not None:
         raise BadRequest(
             f"{path} is {why}: a restore takes only a backup this user wrote and nobody "
             "else can change (voxmem backup writes it so). Check what is in it, then "
