@@ -334,4 +334,30 @@ class Applier:
             if vec is not None:
                 self._on_vector(scope, turn.event_id, vec, turn.text,
                                 None if tokens is None else tokens[i])
+        await self._embed_facts(batch)
         return batch, vectors
+
+    async def _embed_facts(self, batch: WriteBatch) -> None:
+        """Store the batch's facts with their vectors, as the learning that wrote them
+        indexed them in the caller's warm memory.
+
+        Stored without, a fact reloaded from the store (the caller evicted, dropped on
+        opening a call, a restart before the re-embed sweep) had no vector: it left the
+        vector ranking, which shifted every hit's score (0.064354 warm, 0.065761
+        reloaded for the same hits). The same embedder over the same text gives the
+        warm vector: the journal record need not carry 384 floats per fact.
+        """
+        missing = [i for i, fact in enumerate(batch.facts) if fact.embedding is None]
+        if not missing:
+            return
+        try:
+            vectors = await asyncio.get_running_loop().run_in_executor(
+                None, self._embedder.embed, [batch.facts[i].text for i in missing])
+        except VoxmemError as exc:  # as for turns: the re-embed sweep fills them later
+            log.warning("embedding %d facts failed (%s); storing without vectors",
+                        len(missing), exc)
+            return
+        for i, vec in zip(missing, vectors, strict=True):
+            batch.facts[i] = dataclasses.replace(
+                batch.facts[i],
+                embedding=np.ascontiguousarray(vec, dtype=np.float32).tobytes())
