@@ -146,3 +146,29 @@ async def test_a_pipecat_call_goes_on_against_a_hung_runtime(client: VoiceClient
                                 preload_timeout_ms=200, close_timeout_s=1.0)
     await asyncio.wait_for(processor.open(user=CALLER), GUARD_S)
     await asyncio.wait_for(processor.aclose(), GUARD_S)
+
+
+async def test_a_livekit_call_ends_within_its_close_budget_on_a_hung_runtime(
+        client: VoiceClient) -> None:
+    # The opening (start_session, preload) never answers; the end of the call waits for
+    # it at most close_timeout_s, as Pipecat's does, instead of the client's request
+    # timeouts (30 s each for the session's start and the preload).
+    pytest.importorskip("livekit.agents")
+    from livekit.agents import AgentSession, RunResult
+
+    from tests.livekit_fakes import TEMPLATE, ScriptedLLM
+    from voxmem.integrations.livekit import MemoryAgent
+
+    session: AgentSession[Any] = AgentSession(llm=ScriptedLLM())
+    agent = MemoryAgent(client=client, user=CALLER, instructions=TEMPLATE,
+                        search_timeout_ms=100, preload_timeout_ms=200, close_timeout_s=0.5)
+    await asyncio.wait_for(session.start(agent), GUARD_S)
+    result: RunResult[None] = await asyncio.wait_for(
+        session.run(user_input="when do you open?"), GUARD_S)
+    result.expect.next_event().is_message(role="assistant")
+    memory = agent.memory
+    assert memory is not None and memory.opening
+    await asyncio.wait_for(session.aclose(), GUARD_S)
+    # Saves (0.5 s), the opening (0.5 s) and end_session (0.5 s): far inside the guard.
+    assert await memory.wait_closed(GUARD_S)
+    assert not memory.opening

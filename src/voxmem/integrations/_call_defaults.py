@@ -7,8 +7,10 @@ here imports a framework.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Sequence
+from typing import Any
 
 from .._config import setting_default
 from ..compaction import DEFAULT_KEEP_LAST_TURNS
@@ -27,6 +29,8 @@ __all__ = [
     "SAVE_TIMEOUT_S",
     "check_call_options",
     "failure",
+    "runtime_starting",
+    "settle_opening",
 ]
 
 #: Deadline of the per-turn recall, queueing included (SPEC §1; the engine's own default).
@@ -88,3 +92,24 @@ def check_call_options(search_timeout_ms: object, preload_timeout_ms: object,
         raise ValueError(f"unknown lane {', '.join(map(repr, unknown))}; lanes are "
                          f"{', '.join(LANES)}")
     return tuple(lanes)
+
+
+async def settle_opening(opening: asyncio.Future[Any], timeout_s: float) -> bool:
+    """Wait for a call's opening (start_session + preload) at most ``timeout_s`` at the
+    end of the call, cancelling it past that; whether it finished.
+
+    On a hung or starting runtime the opening waits out the client's request timeouts
+    (30 s each by default): the end of the call has its own budget, and what it does
+    next (end_session) is bounded too.
+    """
+    if (await asyncio.wait([opening], timeout=timeout_s))[0]:
+        return True
+    opening.cancel()
+    return False
+
+
+async def runtime_starting(client: object) -> None:
+    """Return once ``client`` finds its runtime still starting (never, for a client of
+    another make, which cannot tell)."""
+    wait = getattr(client, "_wait_runtime_starting", None)
+    await (wait() if wait is not None else asyncio.Event().wait())

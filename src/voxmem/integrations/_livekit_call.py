@@ -56,6 +56,8 @@ from ._call_defaults import (
     SAVE_TIMEOUT_S,
     check_call_options,
     failure,
+    runtime_starting,
+    settle_opening,
 )
 from ._livekit_context import DEFAULT_RECALL_ROLE, CompactionOptions, RecallRole
 from ._livekit_identity import CallerIdentity
@@ -123,6 +125,7 @@ class CallMemory:
         session_metadata: Mapping[str, Any] | None = None,
         recall_role: RecallRole = DEFAULT_RECALL_ROLE,
         compaction: CompactionOptions | None = None,
+        close_timeout_s: float = DEFAULT_CLOSE_TIMEOUT_S,
     ) -> None:
         checked_lanes = check_call_options(search_timeout_ms, preload_timeout_ms, lanes)
         if recall_role not in ("system", "developer", "assistant"):
@@ -136,6 +139,8 @@ class CallMemory:
         self._owns_client = owns_client
         self.search_timeout_ms = search_timeout_ms
         self.preload_timeout_ms = preload_timeout_ms
+        #: The end of the call waits at most this long for saves, the opening, end_session.
+        self.close_timeout_s = close_timeout_s
         self.lanes = checked_lanes
         self._session_metadata = dict(session_metadata or {})
         self.session_id: str | None = None
@@ -213,7 +218,7 @@ class CallMemory:
             self._open_task = asyncio.ensure_future(self._open())
         if self._open_task.done():
             return self._open_task.result()
-        starting = asyncio.ensure_future(_runtime_starting(self._require_client()))
+        starting = asyncio.ensure_future(runtime_starting(self._require_client()))
         waiters: set[asyncio.Future[Any]] = {self._open_task, starting}
         try:
             await asyncio.wait(waiters,
@@ -243,7 +248,12 @@ class CallMemory:
             return None
         if self._open_task is None:
             self._open_task = asyncio.ensure_future(self._open())
-        return await asyncio.shield(self._open_task)
+        try:
+            return await asyncio.shield(self._open_task)
+        except asyncio.CancelledError:
+            if self._open_task.cancelled():  # the end of the call gave up on it
+                return None
+            raise
 
     async def _open(self) -> Preload | None:
         started = time.perf_counter()
@@ -404,12 +414,15 @@ class CallMemory:
             if not self.enabled:
                 return
             # What the caller said that was never answered is saved too.
-            if not await self._turns.finish(DEFAULT_CLOSE_TIMEOUT_S):
-                log.warning("memory saves still pending after %.0f s at session end",
-                            DEFAULT_CLOSE_TIMEOUT_S)
-            if self._open_task is not None:
-                await asyncio.wait([self._open_task])
-            await self._end_session(reason)
+            if not await self._turns.finish(self.close_timeout_s):
+                log.warning("memory saves still pending after %g s at session end",
+                            self.close_timeout_s)
+            # An opening still waiting on a hung (or starting) runtime gets the same budget.
+            if self._open_task is not None and not await settle_opening(
+                    self._open_task, self.close_timeout_s):
+                log.warning("memory was still opening after %g s at session end",
+                            self.close_timeout_s)
+            await self._end_session(reason, min(END_SESSION_TIMEOUT_S, self.close_timeout_s))
         finally:
             try:
                 await self._close_client()
@@ -418,7 +431,7 @@ class CallMemory:
                 # directory, so another engine may open it once this is set.
                 self._closed.set()
 
-    async def _end_session(self, reason: str) -> None:
+    async def _end_session(self, reason: str, timeout_s: float) -> None:
         client = self._require_client()
         report = (session_report(self._report_source, self._livekit_close_reason)
                   if self._report_source is not None and accepts(client.end_session, "report")
@@ -427,7 +440,7 @@ class CallMemory:
             try:
                 await asyncio.wait_for(client.end_session(
                     user=self.user, reason=reason, session_id=self.session_id,
-                    report=report), timeout=END_SESSION_TIMEOUT_S)
+                    report=report), timeout=timeout_s)
             except BadRequest as exc:
                 # A report the store refuses (too large, say) must not keep the call open.
                 log.warning("the session report was refused (%s); ending the call without it",
@@ -435,18 +448,17 @@ class CallMemory:
             except Exception as exc:
                 log.warning("could not end the memory session of %s (%s)",
                             caller_ref(self.identity.user_id),
-                            failure(exc, END_SESSION_TIMEOUT_S))
+                            failure(exc, timeout_s))
                 return
             else:
                 self.report_location = f"voxmem:session/{self.session_id}"
                 return
         try:
             await asyncio.wait_for(client.end_session(
-                user=self.user, reason=reason, session_id=self.session_id),
-                timeout=END_SESSION_TIMEOUT_S)
+                user=self.user, reason=reason, session_id=self.session_id), timeout=timeout_s)
         except Exception as exc:
             log.warning("could not end the memory session of %s (%s)",
-                        caller_ref(self.identity.user_id), failure(exc, END_SESSION_TIMEOUT_S))
+                        caller_ref(self.identity.user_id), failure(exc, timeout_s))
 
     async def _close_client(self) -> None:
         if self._owns_client and self.client is not None:
@@ -469,11 +481,6 @@ class CallMemory:
         (logged at close).
         """
         return self.report_location if self.enabled else None
-
-
-async def _runtime_starting(client: VoiceClient) -> None:
-    wait = getattr(client, "_wait_runtime_starting", None)  # a client of another make
-    await (wait() if wait is not None else asyncio.Event().wait())
 
 
 def _text_key(text: str) -> str:

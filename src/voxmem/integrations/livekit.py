@@ -55,7 +55,7 @@ from .._config import Settings
 from ..client import VoiceClient
 from ..client._tenant import serves_tenant
 from ..models import DEFAULT_TENANT
-from ._call_defaults import check_call_options
+from ._call_defaults import DEFAULT_CLOSE_TIMEOUT_S, check_call_options
 from ._instructions import MEMORY_PLACEHOLDER, render_memory_instructions
 from ._livekit_call import (
     DEFAULT_PRELOAD_TIMEOUT_MS,
@@ -206,6 +206,7 @@ async def attach_memory(
     recall_role: RecallRole = DEFAULT_RECALL_ROLE,
     compaction: CompactionOptions | None = DEFAULT_COMPACTION,
     owns_client: bool = False,
+    close_timeout_s: float = DEFAULT_CLOSE_TIMEOUT_S,
 ) -> CallMemory:
     """Give a session memory: preload, automatic saves, session end, and the tools.
 
@@ -237,7 +238,8 @@ async def attach_memory(
     memory = CallMemory(client=client, identity=identity, owns_client=owns_client,
                         search_timeout_ms=search_timeout_ms,
                         preload_timeout_ms=preload_timeout_ms, lanes=lanes,
-                        recall_role=recall_role, compaction=compaction).attach(session)
+                        recall_role=recall_role, compaction=compaction,
+                        close_timeout_s=close_timeout_s).attach(session)
     await memory.open()
     return memory
 
@@ -295,6 +297,8 @@ class MemoryAgent(MemoryMixin, Agent):
         greeting_instructions: if set, the agent speaks first with these instructions,
             once memory is loaded.
         participant_timeout_s: how long to wait for the caller to join when resolving.
+        close_timeout_s: how long the end of the call waits for queued saves, for an
+            opening still on its way, and for ``end_session``, each.
         default_country_code: country of national phone numbers from SIP.
         client_kwargs: extra ``VoiceClient`` arguments when building from ``settings``.
     """
@@ -316,6 +320,7 @@ class MemoryAgent(MemoryMixin, Agent):
         compaction: CompactionOptions | None = DEFAULT_COMPACTION,
         greeting_instructions: str | None = None,
         participant_timeout_s: float = DEFAULT_PARTICIPANT_TIMEOUT_S,
+        close_timeout_s: float = DEFAULT_CLOSE_TIMEOUT_S,
         default_country_code: str | None = None,
         client_kwargs: Mapping[str, Any] | None = None,
         **agent_kwargs: Any,
@@ -347,6 +352,7 @@ class MemoryAgent(MemoryMixin, Agent):
         self._compaction = compaction
         self._greeting = greeting_instructions
         self._participant_timeout_s = participant_timeout_s
+        self._close_timeout_s = close_timeout_s
         self._country = default_country_code
         self._client_kwargs = dict(client_kwargs or {})
         self._call_memory: CallMemory | None = None
@@ -394,7 +400,7 @@ class MemoryAgent(MemoryMixin, Agent):
                             search_timeout_ms=self._search_timeout_ms,
                             preload_timeout_ms=self._preload_timeout_ms, lanes=self._lanes,
                             session_metadata=metadata, recall_role=self._recall_role,
-                            compaction=self._compaction)
+                            compaction=self._compaction, close_timeout_s=self._close_timeout_s)
         self._call_memory = memory.attach(session)
         return self._call_memory
 

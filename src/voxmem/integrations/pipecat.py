@@ -61,6 +61,7 @@ from ._call_defaults import (
     SAVE_TIMEOUT_S,
     check_call_options,
     failure,
+    settle_opening,
 )
 from ._instructions import MEMORY_PLACEHOLDER, render_memory_instructions
 from ._livekit_identity import CallerIdentity, normalize_e164
@@ -479,8 +480,7 @@ class MemoryProcessor(FrameProcessor):
                 log.warning("memory saves still pending after %g s at the end of the "
                             "call", self.close_timeout_s)
             # An opening still waiting on a starting (or hung) runtime gets the same budget.
-            if not (await asyncio.wait([self._open_task], timeout=self.close_timeout_s))[0]:
-                self._open_task.cancel()
+            await settle_opening(self._open_task, self.close_timeout_s)
             try:
                 await asyncio.wait_for(self._client().end_session(
                     user=self.identity.to_user(), reason=reason, session_id=self.session_id),
