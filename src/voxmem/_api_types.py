@@ -220,6 +220,10 @@ class SearchTrace(WireResponse, kw_only=True):
     timeout_ms: float | None = None
     queued_ms: float | None = None
     cold_lanes: list[str] = []
+    #: per lane left out at the deadline, what it was still waiting for ("policy",
+    #: "caller load", "store read", "cold build", "lane thread", "embedding",
+    #: "second model", "org index load", "search"); see docs/recall.md, "The deadline"
+    waited: dict[str, str] = {}
 
 
 class Hit(WireResponse, kw_only=True):

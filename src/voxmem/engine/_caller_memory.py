@@ -73,6 +73,9 @@ class CallerMemory:
         self.last_write = 0.0
         #: the warm load has been started (see ``CallerCache.get(defer_load=...)``)
         self.loading = False
+        #: recall jobs on lane threads not finished yet (a search's deadline leaves them
+        #: running, holding the index's locks): recall runs inline only when none are
+        self.threads_busy = 0
         self._session_groups: dict[str, int] = {}
         #: turn id -> the id of the item that holds it (facts name their source turns)
         self.turn_items: dict[str, str] = {}

@@ -19,6 +19,7 @@ its parts and exposes the operations; the parts never see the engine:
 from __future__ import annotations
 
 import asyncio
+import importlib
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -201,6 +202,10 @@ class MemoryEngine(OperatorViews):
             raise
         self._started = True
         self._stop.clear()
+        # The org graph's library takes 0.3-1 s to import: on a thread now, rather than
+        # on the event loop inside the first search of a project (``Recall.org_ready``).
+        self.recall.org_ready = asyncio.ensure_future(
+            asyncio.to_thread(importlib.import_module, "usearch.index"))
         spawn = self.background.spawn
         spawn(self._reembed())
         if self.second is not None:

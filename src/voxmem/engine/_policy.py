@@ -58,6 +58,10 @@ class Policies:
         """The settings' policy: what a project without a policy row gets."""
         return self._default
 
+    def known(self, scope: Scope) -> bool:
+        """Whether :meth:`policy` answers without reading the store first."""
+        return scope.project_key in self._policies
+
     async def policy(self, scope: Scope) -> Policy:
         """The policy in force for the scope's agent (agent row, project row, settings).
 

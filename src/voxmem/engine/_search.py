@@ -10,27 +10,28 @@ stored yet, the policies, the lane runner, the caller directory's entity graph (
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from .._config import Settings
 from .._exceptions import BadRequest
 from ..entities._directory import CallerDirectory
-from ..entities._expand import MAX_GRAPH_ITEMS, rerank
 from ..models import Lane, Scope, SearchResult
 from ..store import Store
+from ._accurate import accurate
 from ._analysis import analyze
 from ._caller_memory import CallerCache, CallerMemory, build_memory, read_caller
 from ._compose import compose_context
 from ._index import HybridIndex
 from ._lanes import LaneRunner
 from ._org_knowledge import OrgKnowledge
-from ._policy import Policies
+from ._policy import Policies, Policy
 from ._rank import INTENT_ALIASES, INTENTS, RankParams, intent_params
-from ._recall import Query, caller_keyword_phase, doc_hit, search_caller_lane
+from ._recall import Query, caller_keyword_phase, search_caller_lane
 from ._second import SECOND_WAIT_SHARE, SecondQuery
 from ._time import parse_when
 from ._traces import RecallTraceLog
@@ -38,6 +39,8 @@ from ._traces import RecallTraceLog
 __all__ = ["Recall", "RecallSettings"]
 
 log = logging.getLogger("voxmem.engine")
+
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -81,6 +84,10 @@ class Recall:
         self.params = params
         self._settings = settings
         self._clock = clock
+        #: policy reads a search left to finish after its deadline
+        self._reads: set[asyncio.Future[Policy]] = set()
+        #: the org graph library's import, started by the engine's start (None: none)
+        self.org_ready: asyncio.Future[Any] | None = None
 
     async def search_memory(
         self, scope: Scope, query: str, *, lanes: Sequence[Lane] = ("profile", "working",
@@ -114,10 +121,19 @@ class Recall:
         lane_ms: dict[str, float] = {}
         errors: dict[str, str] = {}
         cold: list[str] = []
-        policy = await self._policies.policy(scope)
-        if not policy.memory_enabled:
+        #: what each lane is waiting for now (the trace names it for a lane left late)
+        waits: dict[str, str] = {}
+        policy = await self._policy(scope, deadline)
+        if policy is None:
+            # The store has not answered the policy's first read by the deadline (a
+            # restart, a slow connection): nothing may be searched before it is known.
+            # The read goes on, so the next search has it.
+            errors.update(dict.fromkeys(lanes, "deadline"))
+            waits.update(dict.fromkeys(lanes, "policy"))
+            lanes = []
+        elif not policy.memory_enabled:
             lanes = [lane for lane in lanes if lane == "org"]
-        min_created = policy.cutoff(self._clock())
+        min_created = policy.cutoff(self._clock()) if policy is not None else None
         mem = self._callers.get(scope) if any(
             lane != "org" for lane in lanes) else None
 
@@ -140,11 +156,14 @@ class Recall:
         # inside it. The scan first: the permanent lane needs it within a millisecond,
         # the org lane its walk only after the caller lanes.
         now = (self._now_query(mem, query, terms, query_task, min_created, lanes, second)
-               if mem is not None and mem.ready.is_set() and query_task.done()
-               and not second.pending() else None)
+               if mem is not None and mem.primed.is_set() and not mem.threads_busy
+               and query_task.done() and not second.pending() else None)
         now_q = now[0] if now is not None else None
+        # The org graph's library is imported on a thread at the engine's start; a
+        # search before that is done must not import it on the loop (0.3-1 s).
+        org_ready = self.org_ready is None or self.org_ready.done()
         org_dense = (self._org.start_dense(scope, query_task, k["org"])
-                     if "org" in lanes else None)
+                     if "org" in lanes and org_ready else None)
         org_words, org_words_ms = None, 0.0
         if org_dense is not None and now_q is not None:
             # The org lane's keyword half, which the loop computes anyway, runs now,
@@ -158,7 +177,7 @@ class Recall:
         now_lanes = (self._now_lanes(mem, lanes, *now, k, params, results, errors, lane_ms,
                                      second)
                      if mem is not None and now is not None else ())
-        if ("org" in lanes and org_dense is None and now_lanes
+        if ("org" in lanes and org_ready and org_dense is None and now_lanes
                 and self._org_now(scope, query, terms, query_task, k["org"], results,
                                   errors, lane_ms)):
             now_lanes = {*now_lanes, "org"}
@@ -167,15 +186,18 @@ class Recall:
                 continue
             if lane == "profile":
                 assert mem is not None
-                tasks[lane] = asyncio.ensure_future(timed(lane, self._profile_lane(mem)))
+                tasks[lane] = asyncio.ensure_future(timed(lane, self._profile_lane(mem,
+                                                                                   waits)))
             elif lane == "org":
                 tasks[lane] = asyncio.ensure_future(timed(lane, self._org.lane(
-                    scope, query, terms, query_task, k["org"], org_dense, org_words)))
+                    scope, query, terms, query_task, k["org"], org_dense, org_words)
+                    if org_ready else self._org_later(scope, query, terms, query_task,
+                                                      k["org"], waits)))
             else:
                 assert mem is not None
                 tasks[lane] = asyncio.ensure_future(timed(lane, self._caller_lane(
                     mem, lane, query, terms, query_task, k[lane], cold, min_created, params,
-                    second)))
+                    second, waits)))
         if tasks:
             done, pending = await asyncio.wait(
                 tasks.values(), timeout=max(0.0, deadline - time.perf_counter()))
@@ -191,6 +213,10 @@ class Recall:
                         log.warning("recall lane %s failed: %s", name, exc)
                 else:
                     errors[name] = "deadline"
+                    if name == "org" and name not in waits:
+                        org = self._org.loaded(scope.tenant_id, scope.project_id)
+                        waits[name] = ("search" if org is not None and org.ready.is_set()
+                                       else "org index load")
         if now_q is not None and now_q.scan is not None:
             now_q.scan.cancel()  # not taken by a thread and not used: drop it
         if "org" in lane_ms and org_words is not None:
@@ -206,8 +232,9 @@ class Recall:
         if mode == "accurate" and mem is not None and "permanent" in results:
             try:
                 results["permanent"], graph_trace = await asyncio.wait_for(
-                    self._accurate(mem, query, results["permanent"], k["permanent"],
-                                   min_created), max(0.0, deadline - time.perf_counter()))
+                    accurate(self._directory, mem, query, results["permanent"],
+                             k["permanent"], min_created, self._clock()),
+                    max(0.0, deadline - time.perf_counter()))
             except TimeoutError:
                 errors["graph"] = "deadline"
         profile = results.get("profile")
@@ -224,6 +251,13 @@ class Recall:
             "totalMs": total_ms, "degraded": bool(errors), "errors": errors, "mode": mode,
             "intent": intent, "timeoutMs": budget_s * 1000, "coldLanes": cold,
         }
+        late = {lane: waits.get(lane, "search") for lane, why in errors.items()
+                if why == "deadline" and lane != "graph"}
+        if late:
+            # What each lane left out was still waiting for at the deadline: "policy",
+            # "caller load", "store read", "embedding", "second model", "lane thread",
+            # "cold build", "org index load" or "search".
+            trace["waited"] = late
         if graph_trace is not None:
             trace["graph"] = graph_trace
         if full_model is not None:
@@ -238,26 +272,28 @@ class Recall:
             self._traces.record(scope, live.session_id if live else None, query, result)
         return result
 
-    async def _accurate(self, mem: CallerMemory, query: str, hits: list[dict[str, Any]],
-                        k: int, min_created: float | None,
-                        ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        """The permanent lane expanded through the caller's entity graph (SPEC §7)."""
-        started = time.perf_counter()
-        view = await self._directory.graph_view(mem.scope)
-        expansion = view.expand(query, self._clock())
-        extra = []
-        for item_id, _score in sorted(expansion.items.items(), key=lambda kv: -kv[1]):
-            doc = mem.index.payload_of(item_id)
-            if doc is None or (min_created is not None and doc.created_at < min_created) or (
-                    doc.kind == "turn" and doc.session_id == mem.session_id):
-                continue
-            extra.append(doc_hit("permanent", item_id, doc, 0.0))
-            if len(extra) >= MAX_GRAPH_ITEMS:
-                break
-        ranked = rerank(hits, extra, expansion, k) if expansion.items else hits
-        return ranked, {**expansion.trace(), "added": len(
-            [h for h in ranked if h["id"] not in {x["id"] for x in hits}]),
-            "ms": round((time.perf_counter() - started) * 1000, 3)}
+    async def _org_later(self, scope: Scope, text: str, terms: list[str],
+                         query_task: asyncio.Future[Any], k: int,
+                         waits: dict[str, str]) -> list[dict[str, Any]]:
+        """The org lane once the graph library is imported (see ``org_ready``)."""
+        assert self.org_ready is not None
+        waits["org"] = "org index load"
+        await asyncio.shield(self.org_ready)  # a search's deadline leaves the import be
+        del waits["org"]
+        return await self._org.lane(scope, text, terms, query_task, k)
+
+    async def _policy(self, scope: Scope, deadline: float) -> Policy | None:
+        """The policy in force, or None when its first read from the store has not
+        answered by ``deadline`` (the read goes on and is kept for the next search)."""
+        if self._policies.known(scope):
+            return await self._policies.policy(scope)  # cached: no store wait
+        read = asyncio.ensure_future(self._policies.policy(scope))
+        await asyncio.wait([read], timeout=max(0.0, deadline - time.perf_counter()))
+        if read.done():
+            return read.result()
+        self._reads.add(read)
+        read.add_done_callback(self._reads.discard)
+        return None
 
     def _warm_index(self, scope: Scope) -> HybridIndex | None:
         """The caller's index if it is loaded (a second model's scan has rows to
@@ -340,7 +376,9 @@ class Recall:
         profile.update(mem.profile)
         return profile or None
 
-    async def _profile_lane(self, mem: CallerMemory) -> dict[str, Any] | None:
+    async def _profile_lane(self, mem: CallerMemory,
+                            waits: dict[str, str]) -> dict[str, Any] | None:
+        waits["profile"] = "caller load"
         await mem.ready.wait()
         if mem.load_error is not None:
             raise mem.load_error
@@ -349,7 +387,9 @@ class Recall:
     async def _caller_lane(self, mem: CallerMemory, lane: str, text: str, terms: list[str],
                            query_task: asyncio.Future[Any], k: int, cold: list[str],
                            min_created: float | None, params: RankParams,
-                           second: SecondQuery) -> list[dict[str, Any]]:
+                           second: SecondQuery, waits: dict[str, str],
+                           ) -> list[dict[str, Any]]:
+        waits[lane] = "caller load"
         if not mem.ready.is_set() and lane == "permanent":
             # Cold caller: answer from the store's rows while the warm index loads,
             # rather than spend the turn's budget waiting for the sliced load.
@@ -360,7 +400,7 @@ class Recall:
             if not done and not self._has_pending_turns(mem.scope):
                 cold.append(lane)
                 return await self.cold_permanent(mem, text, terms, query_task, k,
-                                                 min_created, params, second)
+                                                 min_created, params, second, waits)
         await mem.ready.wait()
         if mem.load_error is not None:
             raise mem.load_error
@@ -375,27 +415,63 @@ class Recall:
             first = (query_task.result() if query_task.done() and not query_task.cancelled()
                      and query_task.exception() is None else None)
             early = dataclasses.replace(q, vector=first)
-            words = await self._lanes.run(mem.index, early, caller_keyword_phase, mem, lane,
-                                          early, k, params)
-        q = dataclasses.replace(q, vector=await query_task, second=await second.vector(lane),
+            words = await self._run(mem, early, waits, lane, caller_keyword_phase, mem, lane,
+                                    early, k, params)
+        waits[lane] = "embedding"
+        vector = await query_task
+        waits[lane] = "second model"
+        q = dataclasses.replace(q, vector=vector, second=await second.vector(lane),
                                 second_scan=second.scan)
-        return await self._lanes.run(mem.index, q, search_caller_lane, mem, lane, q, k,
-                                     params, words)
+        return await self._run(mem, q, waits, lane, search_caller_lane, mem, lane, q, k,
+                               params, words)
+
+    async def _run(self, mem: CallerMemory, q: Query, waits: dict[str, str], lane: str,
+                   fn: Callable[..., T], *args: Any) -> T:
+        """Run a caller lane's search inline when it is cheap (``LaneRunner.run``), on a
+        lane thread when the caller is not primed yet.
+
+        An unprimed caller's first searches read the ranking features of their candidates
+        themselves, beside the priming thread (and its lock): measured 50 ms of the
+        loop's CPU and 220 ms of its wall at 2,000 turns after a restart, all of it on
+        the event loop, where no deadline can cut it short. On a thread the deadline
+        answers without it.
+        """
+        if mem.primed.is_set() and not mem.threads_busy:
+            waits[lane] = "search"
+            return await self._lanes.run(mem.index, q, fn, *args)
+        # Likewise while an earlier search's lane job still runs (its deadline left it
+        # running): inline, this one would wait on the loop for the locks it holds.
+        waits[lane] = "lane thread"
+        loop = asyncio.get_running_loop()
+        mem.threads_busy += 1
+
+        def finished(_job: Any) -> None:
+            with contextlib.suppress(RuntimeError):  # a closed loop: no search is left
+                loop.call_soon_threadsafe(_one_less, mem)
+
+        job = self._lanes.submit(fn, *args)
+        job.add_done_callback(finished)
+        return await asyncio.wrap_future(job)
 
     async def cold_permanent(self, mem: CallerMemory, text: str, terms: list[str],
                              query_task: asyncio.Future[Any], k: int,
                              min_created: float | None,
                              params: RankParams | None = None,
-                             second: SecondQuery | None = None) -> list[dict[str, Any]]:
+                             second: SecondQuery | None = None,
+                             waits: dict[str, str] | None = None) -> list[dict[str, Any]]:
         """Permanent lane from the store while the warm index loads.
 
         The caller's rows are read and ranked by the very code the warm index uses
         (built in one go on a lane thread instead of in slices), so the first search
         after a restart answers exactly what the same search answers a moment later.
         """
+        waits = {} if waits is None else waits
         now = self._clock()
+        waits["permanent"] = "store read"
         _caller, items, facts = await read_caller(self._store, mem.scope, now)
+        waits["permanent"] = "embedding"
         vector = await query_task
+        waits["permanent"] = "second model"
         q = Query(text=text, terms=terms, vector=vector, now=now, min_created=min_created,
                   when=parse_when(text, now),
                   second=None if second is None else await second.vector("permanent"))
@@ -406,4 +482,9 @@ class Recall:
                                 items, facts, self._settings.second_dimensions)
             return search_caller_lane(cold, "permanent", q, k, rank)
 
+        waits["permanent"] = "cold build"
         return await self._lanes.on_thread(run)
+
+
+def _one_less(mem: CallerMemory) -> None:
+    mem.threads_busy -= 1

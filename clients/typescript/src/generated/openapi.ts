@@ -2136,6 +2136,10 @@ export type components = {
             timeoutMs?: number | null;
             /** @default null */
             totalMs?: number | null;
+            /** @default {} */
+            waited?: {
+                [key: string]: string;
+            };
         };
         /** SessionMemoriesRequest */
         SessionMemoriesRequest: {
