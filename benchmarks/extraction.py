@@ -4,6 +4,7 @@
     python benchmarks/extraction.py --verbose  # also every miss and false positive
     python benchmarks/extraction.py --set my_calls.jsonl   # your own set (repeatable)
     python benchmarks/extraction.py --rules-only   # without the learned layer
+    python benchmarks/extraction.py --verify       # with the fact verifier (fifteenth round)
 
 Twenty-five labelled sets live in ``tests/data/``:
 
@@ -200,13 +201,20 @@ def _score_row(sc: Any) -> dict[str, Any]:
 
 
 def run_set(extractor: Extractor, path: Path, verbose: bool,
-            baseline: Extractor | None = None) -> dict[str, Any]:
+            baseline: Extractor | None = None,
+            unverified: Extractor | None = None) -> dict[str, Any]:
     """Score one labelled set; print its tables; return its JSON report. With
-    ``baseline`` (the rules alone), also what the learned layer adds over it."""
+    ``baseline`` (the rules alone), also what the learned layer adds over it; with
+    ``unverified`` (the same extractor without the fact verifier), what the verifier drops."""
     cases = load_labelled_set(path)
     results = asyncio.run(evaluate(extractor, cases))
     score = summarize(results)
     layer: dict[str, Any] = {}
+    if unverified is not None:
+        before = summarize(asyncio.run(evaluate(unverified, cases)))
+        layer["unverified"] = _score_row(before)
+        layer["verifier_dropped_predictions"] = before.predicted - score.predicted
+        layer["verifier_dropped_matches"] = before.matched - score.matched
     if baseline is not None:
         alone = summarize(asyncio.run(evaluate(baseline, cases)))
         layer = {"rules_alone": _score_row(alone),
@@ -244,7 +252,12 @@ def run_set(extractor: Extractor, path: Path, verbose: bool,
         print(f"| {name} | {sc.cases} | {sc.expected} | {sc.predicted} | {sc.precision:.3f} | "
               f"{sc.recall:.3f} | {sc.violations} |")
     print(f"\nzero-fact calls left empty: {zero_clean}/{len(zero_cases)}\n")
-    if layer:
+    if "unverified" in layer:
+        print(f"without the verifier: precision {layer['unverified']['precision']:.3f}, "
+              f"recall {layer['unverified']['recall']:.3f}; the verifier dropped "
+              f"{layer['verifier_dropped_predictions']} predictions, "
+              f"{layer['verifier_dropped_matches']} of them right\n")
+    if "rules_alone" in layer:
         rules = layer["rules_alone"]
         print(f"rules alone: precision {rules['precision']:.3f}, recall {rules['recall']:.3f}; "
               f"the learned layer added {layer['learned_added_predictions']} predictions, "
@@ -287,12 +300,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true", help="list misses and extras")
     parser.add_argument("--rules-only", action="store_true",
                         help="the rules without the learned layer")
+    parser.add_argument("--verify", action="store_true",
+                        help="with the fact verifier (and what it drops)")
     args = parser.parse_args(argv)
 
-    extractor = RuleExtractor(learned=not args.rules_only)
+    extractor = RuleExtractor(learned=not args.rules_only, verify=args.verify)
     baseline = None if args.rules_only else RuleExtractor(learned=False)
-    print(f"extractor {extractor.name}\n")
-    reports = {path.stem: run_set(extractor, path, args.verbose, baseline)
+    unverified = RuleExtractor(learned=not args.rules_only) if args.verify else None
+    print(f"extractor {extractor.name}" + (" with the fact verifier" if args.verify else "")
+          + "\n")
+    reports = {path.stem: run_set(extractor, path, args.verbose, baseline, unverified)
                for path in (args.sets or DEFAULT_SETS)}
     all_cases = [c for path in (args.sets or DEFAULT_SETS) for c in load_labelled_set(path)]
     rate, cpu_rate = asyncio.run(throughput(extractor, all_cases, args.repeats))
@@ -304,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     report = {
         "extractor": extractor.name,
+        "verifier": args.verify,
         "sets": reports,
         "throughput_transcripts_per_s": round(rate, 1),
         "throughput_transcripts_per_cpu_s": round(cpu_rate, 1),

@@ -87,6 +87,7 @@ from ._text import (
     spoken_digits_to_numerals,
     spoken_emails_to_addresses,
 )
+from ._verify import FactVerifier, default_verifier, mark, source_of
 from .redaction import redact_turn_text
 from .sensitive import DEFAULT_POLICY, SensitivePolicy
 
@@ -115,6 +116,8 @@ _USER_RULES: tuple[Rule, ...] = (
 # Read again on the statement that ends a run-on question ("can we sit outside we love
 # the terrace"): these rules skip questions.
 _TAIL_RULES: tuple[Rule, ...] = (PREFERENCE_RULES[0],)
+#: Each rule's source, "family.function" ("identity.names"): the fact verifier's first feature.
+_SOURCES: dict[Rule, str] = {rule: source_of(rule) for rule in _USER_RULES}
 
 
 class RuleExtractor:
@@ -157,6 +160,7 @@ class RuleExtractor:
         min_confidence: float = DEFAULT_MIN_CONFIDENCE,
         learned: bool | TurnClassifier = True,
         tagger: bool | SpanTagger = False,
+        verify: bool | FactVerifier = False,
     ) -> None:
         self.policy = policy
         self.default_country_code = default_country_code
@@ -167,6 +171,9 @@ class RuleExtractor:
             tagger if isinstance(tagger, SpanTagger)
             else default_tagger() if tagger and learned is not False else None)
         self.name = "rules-v1+learned-v1" if learned is not False else "rules-v1"
+        self.verifier: FactVerifier | None = (
+            verify if isinstance(verify, FactVerifier)
+            else default_verifier() if verify else None)
 
     async def extract(self, transcript: Transcript) -> list[ExtractedFact]:
         """Extract the facts of ``transcript`` (often none), best first.
@@ -181,10 +188,20 @@ class RuleExtractor:
 
     def extract_sync(self, transcript: Transcript) -> list[ExtractedFact]:
         """The same as :meth:`extract`, for callers without an event loop."""
+        facts, chosen, views = self.read(transcript)
+        if self.verifier is None:
+            return facts
+        return self.verifier.keep(facts, chosen, views)
+
+    def read(self, transcript: Transcript
+             ) -> tuple[list[ExtractedFact], list[Candidate], list[TurnView]]:
+        """The facts before the verifier, the candidate each came from (its source and
+        place), and each turn as the rules saw it; the verifier's fit script reads all three."""
         candidates, views, open_turns = self._read(transcript)
         classifier = self.classifier
         if classifier is not None:
-            candidates.extend(learned_candidates(classifier, views, candidates))
+            candidates.extend(mark(learned_candidates(classifier, views, candidates), 0,
+                                   "learned"))
         # Last of all, in a turn where neither a rule nor the learned layer read a wish or
         # a note of the caller's: a cued clause the agent took up (``_rules_agreed.py``).
         covered = covered_kinds(candidates)
@@ -200,7 +217,7 @@ class RuleExtractor:
                     probs = classifier.probabilities(view.user, view.agent)
                     kind = max(KIND_WORDS, key=lambda k: probs[k])
                     changes = [relabel(c, kind) for c in changes]
-                candidates.extend(changes)
+                candidates.extend(mark(changes, 0, "changed"))
         covered = covered_kinds(candidates)
         for view in open_turns:
             if covered.get(view.turn_id, set()) & _CALLER_KINDS:
@@ -212,21 +229,24 @@ class RuleExtractor:
                 probs = classifier.probabilities(view.user, view.agent)
                 kind = max(KIND_WORDS, key=lambda k: probs[k])
                 agreed = [relabel(c, kind) for c in agreed]
-            candidates.extend(agreed)
+            candidates.extend(mark(agreed, 0, "agreed"))
         if self.tagger is not None:  # last: it adds only what nothing else read
-            candidates.extend(tagger_candidates(self.tagger, views, candidates))
+            candidates.extend(mark(tagger_candidates(self.tagger, views, candidates), 0, "tagger"))
         if classifier is not None:
             candidates = settle_kinds(classifier, views, candidates)
         candidates = settle(candidates, [v.user for v in views])
         candidates = [c for c in candidates if not is_arrival_notice(c)
                       and not is_no_wish(c, views[c.position[0]].user)]
-        candidates.extend(kept_candidates(transcript))
-        return select_facts(
+        candidates.extend(mark(kept_candidates(transcript), 0, "kept"))
+        chosen: list[Candidate] = []
+        facts = select_facts(
             [as_diet(c) for c in candidates],
             policy=self.policy,
             max_facts=self.max_facts,
             min_confidence=self.min_confidence,
+            chosen_out=chosen,
         )
+        return facts, chosen, views
 
     def rule_pass(self, transcript: Transcript) -> tuple[list[Candidate], list[TurnView]]:
         """The rules' candidates before selection, and each turn as the rules saw it
@@ -263,46 +283,52 @@ class RuleExtractor:
             )
             found = len(candidates)
             for rule in _USER_RULES:
-                candidates.extend(rule(view))
-            candidates.extend(tails(view, _TAIL_RULES))
+                candidates.extend(mark(rule(view), 0, _SOURCES[rule]))
+            candidates.extend(mark(tails(view, _TAIL_RULES), 0, "tails"))
             # The agent's sentences no promise or booking rule read get the general reading.
             taken = {c.position[1] for c in candidates[found:]
                      if c.kind in ("commitment", "need") and c.position[1] >= len(view.user)}
             candidates.extend(
                 dataclasses.replace(c, kind="need") if RECURS.search(c.text) else c
-                for c in future_actions(view, taken))
+                for c in mark(future_actions(view, taken), 0, "future"))
             if not any(c.kind in ("commitment", "need") and c.position[1] >= len(view.user)
                        for c in candidates[found:]):
-                candidates.extend(dated_confirmations(view))
-            for back in (*read_back_ids(view), *answered_read_backs(view)):
+                candidates.extend(mark(dated_confirmations(view), 0, "dated"))
+            for back in (*mark(read_back_ids(view), 0, "identity.read_back"),
+                         *mark(answered_read_backs(view), 0, "readback")):
                 # The written read-back replaces a garbled spoken copy from this turn.
                 candidates[found:] = [c for c in candidates[found:] if not (
                     c.kind == "identity" and c.slot_key != "name" and is_misheard_copy(c, back))]
                 candidates.append(back)
-            candidates[found:] = undertaken(view, taken_back(view, candidates[found:]))
+            candidates[found:] = mark(
+                undertaken(view, taken_back(view, candidates[found:])), 0, "undertaken")
             # A wish read with a redaction in it is dropped by the selection step; it does
             # not stand in for the fallbacks below.
             wished = {c.kind for c in candidates[found:] if "[redacted" not in c.text}
-            asks = [] if wished & {"preference", "constraint"} else standing_asks(view)
+            asks = ([] if wished & {"preference", "constraint"}
+                    else mark(standing_asks(view), 0, "requests"))
             candidates.extend(asks)
             if "[redacted" not in user and not asks and not wished & WISH_KINDS:
                 # The agent's "Back porch, noted." fills in only when no rule read the
                 # caller's own words of this turn as a wish: those say it better. Never
                 # after a redaction: the echo could restate what was redacted.
                 mods = order_modifiers(view)
-                fallback = (mods or echoed_preferences(view) or usual_wishes(view)
-                            or asked_wishes(view) or reasoned_wishes(view)
-                            or firm_wishes(view))
+                fallback = (mark(mods, 0, "modifiers")
+                            or mark(echoed_preferences(view), 0, "noted.echoed")
+                            or mark(usual_wishes(view), 0, "usual")
+                            or mark(asked_wishes(view), 0, "usual.asked")
+                            or mark(reasoned_wishes(view), 0, "reasons")
+                            or mark(firm_wishes(view), 0, "firm"))
                 candidates.extend(fallback)
                 if not fallback:
                     open_turns.append(view)
                 if not any(c.kind == "need" for c in candidates):
-                    candidates.extend(echoed_needs(view))
+                    candidates.extend(mark(echoed_needs(view), 0, "noted.needs"))
             if self.policy.health and self.policy.allergy_constraints and (
                     "allerg" in (turn.user_text or "").lower()):
                 # Read before redaction: the transcript loses the allergy, the fact keeps it.
                 raw = restore_apostrophes(clean_fillers(turn.user_text or ""))
-                candidates.extend(declared_allergies(view, raw))
+                candidates.extend(mark(declared_allergies(view, raw), 0, "allergy"))
             prev_agent = view.agent
             views.append(view)
         return candidates, views, open_turns
