@@ -4,7 +4,7 @@
     python benchmarks/extraction.py --verbose  # also every miss and false positive
     python benchmarks/extraction.py --set my_calls.jsonl   # your own set (repeatable)
     python benchmarks/extraction.py --rules-only   # without the learned layer
-    python benchmarks/extraction.py --verify       # with the fact verifier (fifteenth round)
+    python benchmarks/extraction.py --no-verify    # without the fact verifier (fifteenth round)
 
 Twenty-five labelled sets live in ``tests/data/``:
 
@@ -210,6 +210,7 @@ def run_set(extractor: Extractor, path: Path, verbose: bool,
     results = asyncio.run(evaluate(extractor, cases))
     score = summarize(results)
     layer: dict[str, Any] = {}
+    before = score  # the extractor before the verifier
     if unverified is not None:
         before = summarize(asyncio.run(evaluate(unverified, cases)))
         layer["unverified"] = _score_row(before)
@@ -217,9 +218,9 @@ def run_set(extractor: Extractor, path: Path, verbose: bool,
         layer["verifier_dropped_matches"] = before.matched - score.matched
     if baseline is not None:
         alone = summarize(asyncio.run(evaluate(baseline, cases)))
-        layer = {"rules_alone": _score_row(alone),
-                 "learned_added_predictions": score.predicted - alone.predicted,
-                 "learned_added_matches": score.matched - alone.matched}
+        layer.update({"rules_alone": _score_row(alone),
+                      "learned_added_predictions": before.predicted - alone.predicted,
+                      "learned_added_matches": before.matched - alone.matched})
     kinds = per_kind(cases, results)
     kind_precision = precision_by_kind(results)
     if verbose:
@@ -300,14 +301,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true", help="list misses and extras")
     parser.add_argument("--rules-only", action="store_true",
                         help="the rules without the learned layer")
-    parser.add_argument("--verify", action="store_true",
-                        help="with the fact verifier (and what it drops)")
+    parser.add_argument("--no-verify", action="store_true",
+                        help="without the fact verifier (by default: with it, and what it drops)")
     args = parser.parse_args(argv)
 
-    extractor = RuleExtractor(learned=not args.rules_only, verify=args.verify)
-    baseline = None if args.rules_only else RuleExtractor(learned=False)
-    unverified = RuleExtractor(learned=not args.rules_only) if args.verify else None
-    print(f"extractor {extractor.name}" + (" with the fact verifier" if args.verify else "")
+    verify = not args.no_verify
+    extractor = RuleExtractor(learned=not args.rules_only, verify=verify)
+    baseline = None if args.rules_only else RuleExtractor(learned=False, verify=False)
+    unverified = RuleExtractor(learned=not args.rules_only, verify=False) if verify else None
+    print(f"extractor {extractor.name}" + (" with the fact verifier" if verify else "")
           + "\n")
     reports = {path.stem: run_set(extractor, path, args.verbose, baseline, unverified)
                for path in (args.sets or DEFAULT_SETS)}
@@ -321,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     report = {
         "extractor": extractor.name,
-        "verifier": args.verify,
+        "verifier": verify,
         "sets": reports,
         "throughput_transcripts_per_s": round(rate, 1),
         "throughput_transcripts_per_cpu_s": round(cpu_rate, 1),

@@ -149,7 +149,7 @@ def test_bundled_weights_were_fitted_on_training_sets_only() -> None:
 def test_a_verifier_drops_what_it_scores_below_its_threshold() -> None:
     turns = (("hi its dana whitfield, i only want aisle seats", "Thanks Dana."),
              ("ok", "I'll email you the receipt by Friday."))
-    plain = RuleExtractor().extract_sync(call(*turns))
+    plain = RuleExtractor(verify=False).extract_sync(call(*turns))
     assert {f.kind for f in plain} >= {"commitment", "identity", "preference"}
     no_promises = FactVerifier(weights={"kind:commitment": -10.0}, bias=2.0, threshold=0.5)
     checked = RuleExtractor(verify=no_promises).extract_sync(call(*turns))
@@ -157,7 +157,7 @@ def test_a_verifier_drops_what_it_scores_below_its_threshold() -> None:
 
 
 def test_the_bundled_verifier_only_ever_drops_facts() -> None:
-    plain, checked = RuleExtractor(), RuleExtractor(verify=True)
+    plain, checked = RuleExtractor(verify=False), RuleExtractor()
     assert checked.verifier is default_verifier() and plain.verifier is None
     dropped = 0
     for case in load_labelled_set(DATA / "extraction_tune_u.jsonl"):
@@ -215,3 +215,12 @@ def test_a_value_changed_in_the_call_keeps_only_the_new_one(
     found = _slots(verify, *turns)
     assert len(found[slot]) == 1 and new in found[slot][0]
     assert not any(old in text for texts in found.values() for text in texts)
+
+
+def test_the_demo_call_keeps_what_the_demo_asks_about() -> None:
+    from voxmem.cli import DEMO_FIRST_CALL
+
+    texts = {f.text for f in RuleExtractor().extract_sync(call(*DEMO_FIRST_CALL))}
+    assert {"Name is Dana Whitfield", "Order number is 4421", "Ticket number is 8842",
+            "Agent promised to call tomorrow morning about ticket 8842"} <= texts
+    assert any("mornings before 9am" in t for t in texts), texts
