@@ -203,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
                             "curve": [r for r in rows if r["t"] * 100 % 5 == 0]}}
     args.out.write_text(json.dumps(verifier.to_json(meta), indent=1, ensure_ascii=False) + "\n",
                         encoding="utf-8")
-    print(f"wrote {args.out.relative_to(ROOT)}: {len(weights)} weights, "
+    shown = args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out
+    print(f"wrote {shown}: {len(weights)} weights, "
           f"{len(verifier.clusters)} clustered words")
     return 0
 
