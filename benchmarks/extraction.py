@@ -4,6 +4,7 @@
     python benchmarks/extraction.py --verbose  # also every miss and false positive
     python benchmarks/extraction.py --set my_calls.jsonl   # your own set (repeatable)
     python benchmarks/extraction.py --rules-only   # without the learned layer
+    python benchmarks/extraction.py --no-verify    # without the fact verifier (fifteenth round)
 
 Twenty-five labelled sets live in ``tests/data/``:
 
@@ -101,7 +102,10 @@ as totals and recall by kind, F and H as totals (through the quality tests), D a
 at the end. In the fifth round
 the learned layer (``scripts/fit_extraction_model.py``) was fitted
 on the first set, the tuning set, A, B, C, E and G; F (totals only) and D (one run, totals
-and recall by kind) were not.
+and recall by kind) were not. In the fifteenth round the fact verifier
+(``scripts/fit_fact_verifier.py``) was fitted on every set tuned on (the first set without
+``holdout2``, the tuning set, A, B, C, E, G, I, J, M, O, Q, S, U, W); the check sets were
+read as totals and by kind, D once at the end.
 
 Precision = matched predicted facts / all predicted facts; a fact containing a
 ``must_not_contain`` string (a card number, a diagnosis, a volatile detail) counts as a
@@ -200,18 +204,26 @@ def _score_row(sc: Any) -> dict[str, Any]:
 
 
 def run_set(extractor: Extractor, path: Path, verbose: bool,
-            baseline: Extractor | None = None) -> dict[str, Any]:
+            baseline: Extractor | None = None,
+            unverified: Extractor | None = None) -> dict[str, Any]:
     """Score one labelled set; print its tables; return its JSON report. With
-    ``baseline`` (the rules alone), also what the learned layer adds over it."""
+    ``baseline`` (the rules alone), also what the learned layer adds over it; with
+    ``unverified`` (the same extractor without the fact verifier), what the verifier drops."""
     cases = load_labelled_set(path)
     results = asyncio.run(evaluate(extractor, cases))
     score = summarize(results)
     layer: dict[str, Any] = {}
+    before = score  # the extractor before the verifier
+    if unverified is not None:
+        before = summarize(asyncio.run(evaluate(unverified, cases)))
+        layer["unverified"] = _score_row(before)
+        layer["verifier_dropped_predictions"] = before.predicted - score.predicted
+        layer["verifier_dropped_matches"] = before.matched - score.matched
     if baseline is not None:
         alone = summarize(asyncio.run(evaluate(baseline, cases)))
-        layer = {"rules_alone": _score_row(alone),
-                 "learned_added_predictions": score.predicted - alone.predicted,
-                 "learned_added_matches": score.matched - alone.matched}
+        layer.update({"rules_alone": _score_row(alone),
+                      "learned_added_predictions": before.predicted - alone.predicted,
+                      "learned_added_matches": before.matched - alone.matched})
     kinds = per_kind(cases, results)
     kind_precision = precision_by_kind(results)
     if verbose:
@@ -244,7 +256,12 @@ def run_set(extractor: Extractor, path: Path, verbose: bool,
         print(f"| {name} | {sc.cases} | {sc.expected} | {sc.predicted} | {sc.precision:.3f} | "
               f"{sc.recall:.3f} | {sc.violations} |")
     print(f"\nzero-fact calls left empty: {zero_clean}/{len(zero_cases)}\n")
-    if layer:
+    if "unverified" in layer:
+        print(f"without the verifier: precision {layer['unverified']['precision']:.3f}, "
+              f"recall {layer['unverified']['recall']:.3f}; the verifier dropped "
+              f"{layer['verifier_dropped_predictions']} predictions, "
+              f"{layer['verifier_dropped_matches']} of them right\n")
+    if "rules_alone" in layer:
         rules = layer["rules_alone"]
         print(f"rules alone: precision {rules['precision']:.3f}, recall {rules['recall']:.3f}; "
               f"the learned layer added {layer['learned_added_predictions']} predictions, "
@@ -287,12 +304,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true", help="list misses and extras")
     parser.add_argument("--rules-only", action="store_true",
                         help="the rules without the learned layer")
+    parser.add_argument("--no-verify", action="store_true",
+                        help="without the fact verifier (by default: with it, and what it drops)")
     args = parser.parse_args(argv)
 
-    extractor = RuleExtractor(learned=not args.rules_only)
-    baseline = None if args.rules_only else RuleExtractor(learned=False)
-    print(f"extractor {extractor.name}\n")
-    reports = {path.stem: run_set(extractor, path, args.verbose, baseline)
+    verify = not args.no_verify
+    extractor = RuleExtractor(learned=not args.rules_only, verify=verify)
+    baseline = None if args.rules_only else RuleExtractor(learned=False, verify=False)
+    unverified = RuleExtractor(learned=not args.rules_only, verify=False) if verify else None
+    print(f"extractor {extractor.name}" + (" with the fact verifier" if verify else "")
+          + "\n")
+    reports = {path.stem: run_set(extractor, path, args.verbose, baseline, unverified)
                for path in (args.sets or DEFAULT_SETS)}
     all_cases = [c for path in (args.sets or DEFAULT_SETS) for c in load_labelled_set(path)]
     rate, cpu_rate = asyncio.run(throughput(extractor, all_cases, args.repeats))
@@ -304,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     report = {
         "extractor": extractor.name,
+        "verifier": verify,
         "sets": reports,
         "throughput_transcripts_per_s": round(rate, 1),
         "throughput_transcripts_per_cpu_s": round(cpu_rate, 1),

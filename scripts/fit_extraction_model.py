@@ -115,7 +115,7 @@ class Data:
     """Every training turn: features, labels, and what is needed to score its span."""
 
     def __init__(self, embedder: TurnEmbedder | None, sets: list[str]) -> None:
-        rules = RuleExtractor(learned=False)
+        rules = RuleExtractor(learned=False, verify=False)
         self.cases: list[dict[str, Any]] = []
         self.rows: list[tuple[int, TurnView]] = []  # (case index, turn)
         # Per row, the kinds the rules read in that turn: the layer never writes those.
@@ -244,10 +244,10 @@ def main() -> None:
     # The whole extractor, rules plus the layer, out of fold: each call is read by a
     # classifier that never saw it.
     both, alone = [], []
-    rules = RuleExtractor(learned=False)
+    rules = RuleExtractor(learned=False, verify=False)
     for (_, test), models in zip(folds, fold_models, strict=True):
         layered = RuleExtractor(learned=_classifier(models, data, thresholds, embedder),
-                                tagger=False)  # the layer alone, as it was calibrated
+                                tagger=False, verify=False)  # the layer alone, as it was calibrated
         for ci in sorted(set(data.groups[test].tolist())):
             case = data.cases[ci]
             transcript = to_transcript(case)

@@ -1,13 +1,21 @@
-"""How many facts a call keeps: per-kind limits instead of a flat cap of five."""
+"""How many facts a call keeps: per-kind limits instead of a flat cap of five.
+
+The selection step is tested without the fact verifier, which may drop facts on its own
+account (tests/test_extraction_verifier.py): here the limits alone decide."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests._extraction import extract
+from tests._extraction import call_of
 from voxmem.cli import DEMO_FIRST_CALL
+from voxmem.extraction import ExtractedFact, RuleExtractor
 from voxmem.extraction._base import KIND_LIMITS, MAX_FACTS
 from voxmem.extraction._select import Candidate, select_facts
+
+
+def extract(*turns: tuple[str, str]) -> list[ExtractedFact]:
+    return RuleExtractor(verify=False).extract_sync(call_of(*turns))
 
 
 def test_the_demo_call_keeps_the_callback_time_next_to_five_other_facts() -> None:

@@ -52,6 +52,9 @@ class Candidate:
     turn_ids: tuple[str, ...]
     position: tuple[int, int] = (0, 0)
     negative: bool = False
+    #: Which rule family or layer read it (``"identity.names"``, ``"learned"``, ...): what
+    #: the fact verifier (``_verify.py``) weighs first. Empty where nothing set it.
+    source: str = ""
 
 
 def _norm(text: str) -> str:
@@ -151,11 +154,13 @@ def select_facts(
     max_facts: int = MAX_FACTS,
     min_confidence: float = 0.0,
     kind_limits: dict[str, int] | None = None,
+    chosen_out: list[Candidate] | None = None,
 ) -> list[ExtractedFact]:
     """Filter, resolve and rank ``candidates`` into the call's facts, best first.
 
     Each kind keeps at most ``KIND_LIMITS[kind]`` facts (``kind_limits`` overrides), and
-    the call at most ``max_facts``.
+    the call at most ``max_facts``. ``chosen_out``, when given, receives the candidate of
+    each returned fact, in the same order (the fact verifier reads where each came from).
     """
     limits = KIND_LIMITS if kind_limits is None else kind_limits
     kept = [
@@ -216,6 +221,8 @@ def select_facts(
         if seen < limits.get(c.kind, max_facts):
             per_kind[c.kind] = seen + 1
             limited.append(c)
+    if chosen_out is not None:
+        chosen_out.extend(limited[:max_facts])
     return [
         ExtractedFact(
             text=c.text,

@@ -37,14 +37,15 @@ from ._learned import (
     settle_kinds,
 )
 from ._rules_addressed import ADDRESS_RULES
-from ._rules_agent import AGENT_RULES, JOIN_ONLY, RECURS, extra_commitment
+from ._rules_agent import AGENT_RULES, RECURS
 from ._rules_agreed import KIND_WORDS, agreed_wishes, relabel
 from ._rules_amend import WISH_KINDS, is_arrival_notice, is_no_wish, taken_back
 from ._rules_arranged import ARRANGED_RULES
 from ._rules_bookings import BOOKING_RULES
 from ._rules_changed import standing_changes
 from ._rules_choices import CHOICE_RULES, tails
-from ._rules_common import Rule, TurnView, capture_phrase, sentences
+from ._rules_commitments import commitments
+from ._rules_common import Rule, TurnView
 from ._rules_dated import dated_confirmations, settle
 from ._rules_firm import firm_wishes
 from ._rules_future import future_actions
@@ -85,8 +86,8 @@ from ._text import (
     spelled_out_to_words,
     spoken_digits_to_numerals,
     spoken_emails_to_addresses,
-    third_person,
 )
+from ._verify import FactVerifier, default_verifier, mark, source_of
 from .redaction import redact_turn_text
 from .sensitive import DEFAULT_POLICY, SensitivePolicy
 
@@ -97,74 +98,6 @@ INLINE_TURNS = 6
 #: Candidates below this confidence are not kept.
 DEFAULT_MIN_CONFIDENCE = 0.5
 
-# --- agent commitments -------------------------------------------------------------------
-
-_COMMIT_SUBJECT = (
-    r"(?P<subj>i'll|i\s+will|i'm\s+going\s+to|i\s+am\s+going\s+to|we'll|we\s+will|they'll|"
-    r"we're\s+going\s+to|we\s+are\s+going\s+to|"
-    r"(?P<who>(?:someone|somebody)(?:\s+from\s+(?:our\s+|the\s+)?[\w-]+(?:\s+[\w-]+)?)?|"
-    r"(?:(?-i:[A-Z][a-z]+)\s+from\s+)?(?:a|an|our|the|your)\s+(?:[\w-]+\s+){0,2}?(?:team|specialist|technician|engineer|"
-    r"officer|agent|manager|representative|rep|nurse|advisor|adviser|department|supervisor|"
-    r"courier|driver|plumber|electrician|installer|crew|coordinator|receptionist|surveyor|"
-    r"consultant|caseworker|handler|pharmacist|dentist|optician|tutor|instructor|solicitor|"
-    r"accountant|broker|fitter|mechanic|locksmith|inspector|adjuster|assessor))\s+will)"
-)
-# Verbs that promise something after the call. "transfer", "check", "make a note" or
-# "pull up your account" happen during the call and are not remembered.
-_COMMIT_VERB = (
-    r"(?P<verb>send|email|e-mail|mail|post|text|call|ring|phone|ship|refund|credit|waive|"
-    r"reimburse|replace|deliver|dispatch|schedule|arrange|follow\s+up|get\s+back|come\s+back|"
-    r"reach\s+out|"
-    r"contact|escalate|expedite|process|issue|notify|remind|check\s+back|come\s+out|visit|"
-    r"have|be\s+in\s+touch|courier|collect|install|fix|repair|pick\s+up|reverse|resend|"
-    r"reissue|chase|investigate|look\s+into|order)"
-)
-_COMMIT = re.compile(
-    rf"\b{_COMMIT_SUBJECT}\s+(?:(?:also|just|personally|definitely|then|now|go\s+ahead\s+and|"
-    rf"make\s+sure\s+to|make\s+sure\s+we|be\s+sure\s+to)\s+)*{_COMMIT_VERB}\b",
-    re.IGNORECASE,
-)
-_HAVE_SOMEONE = re.compile(
-    r"^(?P<who>(?:a|an|our|the|someone|somebody)\b[\w\s-]{0,40}?)\s+(?P<v>call|email|contact|"
-    r"reach\s+out\s+to|get\s+back\s+to|text|visit|give)\s+you(?:\s+a\s+(?:call|ring))?\b",
-    re.IGNORECASE,
-)
-_FUTURE = re.compile(r"will|'ll|going")
-_FUTURE_OR_PROMISE = re.compile(r"will|ll\b|going|promise")
-_YOU_SHOULD_SEE = re.compile(
-    r"\byou(?:'ll|\s+(?:should|will|ought\s+to))\s+(?:also\s+)?(?:see|get|receive)\s+"
-    # "which you'll see on next month's bill" names where, not what.
-    r"(?!it\b|that\b|them\b|this\b|on\b|in\b|at\b|by\b)",
-    re.IGNORECASE,
-)
-# "A replacement card has been ordered and will arrive in 5 to 7 business days."
-_ARRANGED = re.compile(
-    r"\b(?P<what>(?:a|an|the|your)\s+[\w\s-]{2,30}?)\s+(?:has\s+been|have\s+been|was|is\s+being)"
-    r"\s+(?:ordered|shipped|sent|mailed|scheduled|booked|dispatched|issued|requested)\s+and\s+"
-    r"(?:will|should)\s+(?P<then>arrive|be\s+delivered|ship|be\s+there|reach\s+you)\b",
-    re.IGNORECASE,
-)
-# The caller's own promises: "I'll pay the rest on the 15th".
-_CALLER_PROMISE = re.compile(
-    r"\b(?:i'll|ill|i\s+will|i'm\s+going\s+to|i\s+promise\s+to)\s+(?:definitely\s+|also\s+)?"
-    r"(?P<verb>pay|send|bring|drop\s+off|return|upload|fax|mail|email|sign|submit|transfer|"
-    r"get\s+you)\s+",
-    re.IGNORECASE,
-)
-_OFFER = re.compile(
-    r"\b(?:if\s+you|would\s+you\s+like|do\s+you\s+want|if\s+that|if\s+needed|once\s+you|"
-    r"when\s+you|should\s+i|shall\s+i|can\s+i)\b",
-    re.IGNORECASE,
-)
-# Second person → third person, and one-call time words that read wrong next week.
-_YOU_OBJECT = re.compile(r"^(?:you|u)\s+(?=\S)", re.IGNORECASE)
-_YOUR = re.compile(r"\byour\b", re.IGNORECASE)
-_YOU = re.compile(r"\byou\b", re.IGNORECASE)
-_COMMIT_TAIL = re.compile(
-    r"(?:\s+(?:right\s+now|now|right\s+away|shortly|in\s+a\s+moment|in\s+a\s+minute|there|"
-    r"for\s+you|as\s+well|too|straight\s+away|asap|out))+$",
-    re.IGNORECASE,
-)
 # "its its kathy", "the the order", "lucy, lucy brennan": a repeated word is a stutter, said once.
 _STUTTER = re.compile(r"\b([a-z][a-z']+)(?:,?\s+\1\b)+", re.IGNORECASE)
 # "773 uh sorry 778221": a number the caller corrected at once is dropped for the new one.
@@ -173,103 +106,6 @@ _NUMBER_REPAIR = re.compile(
     r"hang\s+on)[\s,]+)+(?:(?:it's|its|it\s+is)\s+)?(?=\d)", re.IGNORECASE)
 # Words the agent wrote with a capital: the names it heard.
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]+\b")
-_RIGHT_AWAY = re.compile(r"\b(?:right\s+away|straight\s+away|right\s+now|in\s+a\s+moment)\b",
-                         re.IGNORECASE)
-_IN_A_MOMENT = re.compile(
-    r"\bin\s+a\s+(?:few\s+)?(?:minutes?|moment|second|sec|jiffy)\b|\bshortly\b|\bnow\b", re.I)
-_NOT_A_PROMISE = re.compile(r"^(?:a\s+look|a\s+note|you\s+through|you\s+over|it\s+a\s+try)\b", re.I)
-_IT_WILL = "Agent promised it will "
-_VERB_YOU = re.compile(r"^(\S+)\s+(?:you|u)\b\s*", re.IGNORECASE)
-
-
-def _commit_phrase(phrase: str) -> str:
-    # "email you a copy" → "email a copy", "call you back" → "call back".
-    phrase = _VERB_YOU.sub(r"\1 ", _YOU_OBJECT.sub("", phrase))
-    phrase = _YOUR.sub("the caller's", phrase)
-    phrase = _YOU.sub("the caller", phrase)
-    return _COMMIT_TAIL.sub("", phrase).strip(" ,")
-
-
-def commitments(t: TurnView) -> list[Candidate]:
-    """Promises the agent made: "I'll email you the invoice", "we'll call you Friday"."""
-    out: list[Candidate] = []
-    base = len(t.user)  # agent text comes after the caller's words in the same turn
-    for offset, sentence in sentences(t.agent):
-        if sentence.rstrip().endswith("?") or _OFFER.search(sentence):
-            continue
-        if _RIGHT_AWAY.search(sentence):
-            continue  # done during the call ("I'll send one up right away")
-        found = len(out)
-        low = sentence.lower()
-        # Every promise shape holds "will"/"'ll"/"going to"; most agent sentences hold none.
-        for m in _COMMIT.finditer(sentence) if _FUTURE.search(low) else ():
-            verb = re.sub(r"\s+", " ", m.group("verb").lower())
-            rest = capture_phrase(sentence, m.end())
-            if _NOT_A_PROMISE.match(rest):
-                continue
-            who = m.group("who")
-            if verb == "have":
-                have = _HAVE_SOMEONE.match(rest)
-                if not have:
-                    continue
-                after = capture_phrase(sentence, m.end() + have.end())
-                action = _commit_phrase(f"{have.group('v')} {after}")
-                verb_done = have.group("v").lower()
-                if verb_done == "give":  # "give you a call"
-                    after = capture_phrase(sentence, m.end() + have.end())
-                    action = _commit_phrase(f"call {after}")
-                text = f"Agent promised {have.group('who').strip()} will {action}"
-            else:
-                action = _commit_phrase(f"{verb} {rest}")
-                if who:
-                    who_text = re.sub(r"(^|\bfrom\s+)(?:our|your)\s+", r"\1the ", who.strip(),
-                                      flags=re.I)
-                    text = f"Agent promised {who_text.lower()} will {action}"
-                else:
-                    text = f"Agent promised to {action}"
-            if len(action.split()) < 2 and verb not in ("call", "ring", "phone"):
-                continue  # "I'll send" with no object says nothing
-            out.append(t.candidate(text.rstrip("."), "commitment", None, 0.8,
-                                   base + offset + m.start()))
-        for m in _YOU_SHOULD_SEE.finditer(sentence) if "you" in low else ():
-            what = _commit_phrase(capture_phrase(sentence, m.end()))
-            if _IN_A_MOMENT.search(what):
-                continue  # "a text with the code in a few minutes" arrives during the call
-            if len(what.split()) >= 2:
-                out.append(t.candidate(f"Agent promised the caller will receive {what}",
-                                       "commitment", None, 0.7, base + offset + m.start()))
-        for m in _ARRANGED.finditer(sentence) if " and " in low else ():
-            what = _commit_phrase(m.group("what").strip())
-            then = re.sub(r"\s+", " ", m.group("then").lower())
-            when = _commit_phrase(capture_phrase(sentence, m.end()))
-            text = f"Agent promised {what} will {then} {when}".strip()
-            out.append(t.candidate(text, "commitment", None, 0.7, base + offset + m.start()))
-        if len(out) == found:
-            for text, at, conf in extra_commitment(sentence, t.agent[:offset]):
-                if text.startswith(_IT_WILL) and found and out[-1].kind == "commitment":
-                    # "it" is what the promise just before was about: say when, there.
-                    out[-1] = dataclasses.replace(
-                        out[-1], text=f"{out[-1].text}; it will {text[len(_IT_WILL):]}")
-                    continue
-                if conf == JOIN_ONLY:
-                    continue
-                out.append(t.candidate(text, "commitment", None, conf, base + offset + at))
-    # "We'll deliver every Tuesday": a promise that recurs is a standing arrangement, the
-    # caller's recurring need, not a one-off to follow up.
-    out = [dataclasses.replace(c, kind="need") if c.slot_key is None and RECURS.search(c.text)
-           else c for c in out]
-    for offset, sentence in sentences(t.user):
-        if sentence.rstrip().endswith("?") or _OFFER.search(sentence):
-            continue
-        for m in _CALLER_PROMISE.finditer(sentence) if _FUTURE_OR_PROMISE.search(
-                sentence) else ():
-            verb = re.sub(r"\s+", " ", m.group("verb").lower()).removesuffix(" you")
-            rest = _commit_phrase(third_person(capture_phrase(sentence, m.end())))
-            if len(rest.split()) >= 2:
-                out.append(t.candidate(f"Caller promised to {verb} {rest}", "commitment", None,
-                                       0.7, offset + m.start()))
-    return out
-
 
 _CALLER_KINDS = WISH_KINDS | {"note"}
 _USER_RULES: tuple[Rule, ...] = (
@@ -280,6 +116,8 @@ _USER_RULES: tuple[Rule, ...] = (
 # Read again on the statement that ends a run-on question ("can we sit outside we love
 # the terrace"): these rules skip questions.
 _TAIL_RULES: tuple[Rule, ...] = (PREFERENCE_RULES[0],)
+#: Each rule's source, "family.function" ("identity.names"): the fact verifier's first feature.
+_SOURCES: dict[Rule, str] = {rule: source_of(rule) for rule in _USER_RULES}
 
 
 class RuleExtractor:
@@ -304,6 +142,11 @@ class RuleExtractor:
             CPU): ``True`` for the bundled one (with the learned layer only), or a
             :class:`~voxmem.extraction._tagger.SpanTagger`. Its spans are added last, where
             no rule read a fact of that kind; about 0.5 ms of CPU a turn it reads.
+        verify: the fact verifier (``_verify.py``, a logistic regression over each fact
+            the rest proposes: its source, kind, confidence, sentence, echo): ``True``
+            (the default) for the bundled one, ``False`` to keep every fact, or a
+            :class:`~voxmem.extraction._verify.FactVerifier`. It drops a fact it judges
+            likely wrong; about 0.05 ms of CPU a turn.
 
     Example::
 
@@ -322,6 +165,7 @@ class RuleExtractor:
         min_confidence: float = DEFAULT_MIN_CONFIDENCE,
         learned: bool | TurnClassifier = True,
         tagger: bool | SpanTagger = False,
+        verify: bool | FactVerifier = True,
     ) -> None:
         self.policy = policy
         self.default_country_code = default_country_code
@@ -332,6 +176,9 @@ class RuleExtractor:
             tagger if isinstance(tagger, SpanTagger)
             else default_tagger() if tagger and learned is not False else None)
         self.name = "rules-v1+learned-v1" if learned is not False else "rules-v1"
+        self.verifier: FactVerifier | None = (
+            verify if isinstance(verify, FactVerifier)
+            else default_verifier() if verify else None)
 
     async def extract(self, transcript: Transcript) -> list[ExtractedFact]:
         """Extract the facts of ``transcript`` (often none), best first.
@@ -346,10 +193,20 @@ class RuleExtractor:
 
     def extract_sync(self, transcript: Transcript) -> list[ExtractedFact]:
         """The same as :meth:`extract`, for callers without an event loop."""
+        facts, chosen, views = self.read(transcript)
+        if self.verifier is None:
+            return facts
+        return self.verifier.keep(facts, chosen, views)
+
+    def read(self, transcript: Transcript
+             ) -> tuple[list[ExtractedFact], list[Candidate], list[TurnView]]:
+        """The facts before the verifier, the candidate each came from (its source and
+        place), and each turn as the rules saw it; the verifier's fit script reads all three."""
         candidates, views, open_turns = self._read(transcript)
         classifier = self.classifier
         if classifier is not None:
-            candidates.extend(learned_candidates(classifier, views, candidates))
+            candidates.extend(mark(learned_candidates(classifier, views, candidates), 0,
+                                   "learned"))
         # Last of all, in a turn where neither a rule nor the learned layer read a wish or
         # a note of the caller's: a cued clause the agent took up (``_rules_agreed.py``).
         covered = covered_kinds(candidates)
@@ -365,7 +222,7 @@ class RuleExtractor:
                     probs = classifier.probabilities(view.user, view.agent)
                     kind = max(KIND_WORDS, key=lambda k: probs[k])
                     changes = [relabel(c, kind) for c in changes]
-                candidates.extend(changes)
+                candidates.extend(mark(changes, 0, "changed"))
         covered = covered_kinds(candidates)
         for view in open_turns:
             if covered.get(view.turn_id, set()) & _CALLER_KINDS:
@@ -377,21 +234,24 @@ class RuleExtractor:
                 probs = classifier.probabilities(view.user, view.agent)
                 kind = max(KIND_WORDS, key=lambda k: probs[k])
                 agreed = [relabel(c, kind) for c in agreed]
-            candidates.extend(agreed)
+            candidates.extend(mark(agreed, 0, "agreed"))
         if self.tagger is not None:  # last: it adds only what nothing else read
-            candidates.extend(tagger_candidates(self.tagger, views, candidates))
+            candidates.extend(mark(tagger_candidates(self.tagger, views, candidates), 0, "tagger"))
         if classifier is not None:
             candidates = settle_kinds(classifier, views, candidates)
         candidates = settle(candidates, [v.user for v in views])
         candidates = [c for c in candidates if not is_arrival_notice(c)
                       and not is_no_wish(c, views[c.position[0]].user)]
-        candidates.extend(kept_candidates(transcript))
-        return select_facts(
+        candidates.extend(mark(kept_candidates(transcript), 0, "kept"))
+        chosen: list[Candidate] = []
+        facts = select_facts(
             [as_diet(c) for c in candidates],
             policy=self.policy,
             max_facts=self.max_facts,
             min_confidence=self.min_confidence,
+            chosen_out=chosen,
         )
+        return facts, chosen, views
 
     def rule_pass(self, transcript: Transcript) -> tuple[list[Candidate], list[TurnView]]:
         """The rules' candidates before selection, and each turn as the rules saw it
@@ -428,46 +288,52 @@ class RuleExtractor:
             )
             found = len(candidates)
             for rule in _USER_RULES:
-                candidates.extend(rule(view))
-            candidates.extend(tails(view, _TAIL_RULES))
+                candidates.extend(mark(rule(view), 0, _SOURCES[rule]))
+            candidates.extend(mark(tails(view, _TAIL_RULES), 0, "tails"))
             # The agent's sentences no promise or booking rule read get the general reading.
             taken = {c.position[1] for c in candidates[found:]
                      if c.kind in ("commitment", "need") and c.position[1] >= len(view.user)}
             candidates.extend(
                 dataclasses.replace(c, kind="need") if RECURS.search(c.text) else c
-                for c in future_actions(view, taken))
+                for c in mark(future_actions(view, taken), 0, "future"))
             if not any(c.kind in ("commitment", "need") and c.position[1] >= len(view.user)
                        for c in candidates[found:]):
-                candidates.extend(dated_confirmations(view))
-            for back in (*read_back_ids(view), *answered_read_backs(view)):
+                candidates.extend(mark(dated_confirmations(view), 0, "dated"))
+            for back in (*mark(read_back_ids(view), 0, "identity.read_back"),
+                         *mark(answered_read_backs(view), 0, "readback")):
                 # The written read-back replaces a garbled spoken copy from this turn.
                 candidates[found:] = [c for c in candidates[found:] if not (
                     c.kind == "identity" and c.slot_key != "name" and is_misheard_copy(c, back))]
                 candidates.append(back)
-            candidates[found:] = undertaken(view, taken_back(view, candidates[found:]))
+            candidates[found:] = mark(
+                undertaken(view, taken_back(view, candidates[found:])), 0, "undertaken")
             # A wish read with a redaction in it is dropped by the selection step; it does
             # not stand in for the fallbacks below.
             wished = {c.kind for c in candidates[found:] if "[redacted" not in c.text}
-            asks = [] if wished & {"preference", "constraint"} else standing_asks(view)
+            asks = ([] if wished & {"preference", "constraint"}
+                    else mark(standing_asks(view), 0, "requests"))
             candidates.extend(asks)
             if "[redacted" not in user and not asks and not wished & WISH_KINDS:
                 # The agent's "Back porch, noted." fills in only when no rule read the
                 # caller's own words of this turn as a wish: those say it better. Never
                 # after a redaction: the echo could restate what was redacted.
                 mods = order_modifiers(view)
-                fallback = (mods or echoed_preferences(view) or usual_wishes(view)
-                            or asked_wishes(view) or reasoned_wishes(view)
-                            or firm_wishes(view))
+                fallback = (mark(mods, 0, "modifiers")
+                            or mark(echoed_preferences(view), 0, "noted.echoed")
+                            or mark(usual_wishes(view), 0, "usual")
+                            or mark(asked_wishes(view), 0, "usual.asked")
+                            or mark(reasoned_wishes(view), 0, "reasons")
+                            or mark(firm_wishes(view), 0, "firm"))
                 candidates.extend(fallback)
                 if not fallback:
                     open_turns.append(view)
                 if not any(c.kind == "need" for c in candidates):
-                    candidates.extend(echoed_needs(view))
+                    candidates.extend(mark(echoed_needs(view), 0, "noted.needs"))
             if self.policy.health and self.policy.allergy_constraints and (
                     "allerg" in (turn.user_text or "").lower()):
                 # Read before redaction: the transcript loses the allergy, the fact keeps it.
                 raw = restore_apostrophes(clean_fillers(turn.user_text or ""))
-                candidates.extend(declared_allergies(view, raw))
+                candidates.extend(mark(declared_allergies(view, raw), 0, "allergy"))
             prev_agent = view.agent
             views.append(view)
         return candidates, views, open_turns
