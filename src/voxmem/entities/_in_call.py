@@ -24,12 +24,14 @@ from ..store._entities import IdentifierRow, MergeRow
 from ._identifiers import STRENGTH_SCORE, SpokenClaims, spoken_claims, strength_of
 from ._resolve import Candidate, Decision, decide_in_call
 
-__all__ = ["InCallLinking"]
+__all__ = ["SAID_SOURCE", "InCallLinking"]
 
 log = logging.getLogger("voxmem.entities")
 
 #: Strength kept for an identifier a caller said (not verified by a system).
 SAID_STRENGTH = 0.8
+#: How the source of a link made from a caller's words begins (the call's id follows).
+SAID_SOURCE = "said in call "
 CALL_STATE_KEPT = 10_000
 
 
@@ -41,7 +43,8 @@ class _Directory(Protocol):
 
     def canonical(self, tenant_id: str, project_id: str, space: str, user_id: str) -> str: ...
 
-    async def owners(self, scope: Scope, kind: str, value: str) -> frozenset[str]: ...
+    async def owners(self, scope: Scope, kind: str, value: str, *,
+                     verified: bool = False) -> frozenset[str]: ...
 
     async def names_of(self, scope: Scope, user_id: str) -> list[str]: ...
 
@@ -111,8 +114,10 @@ class InCallLinking:
 
     async def _owners(self, scope: Scope, kind: str, value: str) -> frozenset[str]:
         d = self._dir
+        # Only links a system made: a stranger who said Ann's number first must not be
+        # the caller Ann's own call is attached to when she says it.
         return frozenset(d.canonical(scope.tenant_id, scope.project_id, scope.space, o)
-                         for o in await d.owners(scope, kind, value))
+                         for o in await d.owners(scope, kind, value, verified=True))
 
     async def _claims(self, scope: Scope, turn: Turn,
                       said: Sequence[tuple[str, str, str, str]], names_grew: bool,
@@ -133,7 +138,7 @@ class InCallLinking:
                                       scope.user_id)
                 here = dataclasses.replace(scope, user_id=current)
                 owners = await self._owners(here, kind, value)
-                candidate = Candidate(kind, value, owners, f"said in call {turn.session_id}")
+                candidate = Candidate(kind, value, owners, f"{SAID_SOURCE}{turn.session_id}")
                 others = owners - {current}
                 owner_names = await d.names_of(here, next(iter(others))) \
                     if len(others) == 1 else []
