@@ -30,6 +30,7 @@ __all__ = [
     "Strength",
     "checked_identifier",
     "normalize_identifier",
+    "speaks_for_another",
     "spoken_claims",
     "strength_of",
 ]
@@ -158,6 +159,10 @@ _EMAIL_SPOKEN = re.compile(
 _NAME_CLAIM = re.compile(
     r"\b(?:this\s+is|my\s+name\s+is|my\s+name's|i\s+am|i'm|it's|name\s+is)\s+"
     r"([A-Z][a-z]+|[a-z]{2,})(?:\s+([A-Z][a-z]+))?\b")
+# "her name is", "my mother's name is": someone else's name, not the caller's.
+_OTHERS_NAME = re.compile(r"(?:\b(?:his|her|their)|['\u2019]s|s')\s+$", re.I)
+#: A turn longer than this is no spoken turn: it is not read for "calling for my mother".
+BEHALF_SCAN_CHARS = 2_000
 # Words that follow "I'm" / "it's" without being a name.
 _NOT_NAMES = frozenset({
     "calling", "just", "not", "trying", "looking", "the", "a", "an", "here", "having",
@@ -192,6 +197,12 @@ class SpokenClaims:
     names: tuple[str, ...] = ()
     #: The identifiers are someone else's ("my son's account ..."); False without any.
     on_behalf: bool = False
+
+
+def speaks_for_another(text: str) -> bool:
+    """Whether a turn says the caller acts for someone else ("I'm calling for my
+    mother"), for the rest of the call; a turn longer than speech is not read."""
+    return len(text) <= BEHALF_SCAN_CHARS and _ON_BEHALF.search(text) is not None
 
 
 def spoken_claims(text: str, default_region: str | None = "US") -> SpokenClaims:
@@ -240,7 +251,8 @@ def _claims(text: str, default_region: str | None, *, word_checks: bool) -> Spok
     names: list[str] = []
     for m in _NAME_CLAIM.finditer(text):
         first = m.group(1)
-        if first.lower() in _NOT_NAMES:
+        if first.lower() in _NOT_NAMES or _OTHERS_NAME.search(text, max(0, m.start() - 16),
+                                                               m.start()):
             continue
         names.append(first.lower())
     # Only identifiers are ever given on someone's behalf; the check is the costliest

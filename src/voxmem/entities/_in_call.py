@@ -21,7 +21,13 @@ from ..models import Scope, Turn
 from ..store import Store
 from ..store import _entities as ops
 from ..store._entities import IdentifierRow, MergeRow
-from ._identifiers import STRENGTH_SCORE, SpokenClaims, spoken_claims, strength_of
+from ._identifiers import (
+    STRENGTH_SCORE,
+    SpokenClaims,
+    speaks_for_another,
+    spoken_claims,
+    strength_of,
+)
 from ._resolve import Candidate, Decision, decide_in_call
 
 __all__ = ["SAID_SOURCE", "InCallLinking"]
@@ -57,6 +63,8 @@ class _CallState:
     """What the caller said about who they are, so far in one call."""
 
     names: list[str] = dataclasses.field(default_factory=list)
+    #: the caller said they act for someone else ("calling for my mother")
+    on_behalf: bool = False
     #: (kind, normalised value, raw, turn id) of every identifier said, in order
     said: list[tuple[str, str, str, str]] = dataclasses.field(default_factory=list)
     #: callers a merge was proposed to (once each) and the identifiers that proposed it
@@ -84,23 +92,34 @@ class InCallLinking:
             return
         if claims is None:
             claims = spoken_claims(turn.user_text, self._dir.region)
-        if not claims.identifiers and not claims.names:
-            return
         key = (*scope.caller_key, turn.session_id)
-        state = self._calls.setdefault(key, _CallState())
-        self._calls.move_to_end(key)
+        # "I'm calling for my mother." said before her name or e-mail address: what the
+        # caller gives later in this call is hers, not theirs.
+        behalf = claims.on_behalf or (not claims.identifiers
+                                      and speaks_for_another(turn.user_text))
+        if not claims.identifiers and not claims.names:
+            if behalf:
+                self._state(key).on_behalf = True
+            return
+        state = self._state(key)
+        state.on_behalf = state.on_behalf or behalf
         new_names = [n for n in claims.names if n not in state.names]
         state.names.extend(new_names)
-        while len(self._calls) > CALL_STATE_KEPT:
-            self._calls.popitem(last=False)
         said = [(kind, value, raw, turn.turn_id) for kind, value, raw in claims.identifiers]
         state.said.extend(s for s in said if s not in state.said)
         if not said and not (new_names and state.proposed):
             return
         task = asyncio.ensure_future(self._claims(scope, turn, said, bool(new_names), state,
-                                                  claims.on_behalf, mode))
+                                                  state.on_behalf, mode))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _state(self, key: tuple[str, ...]) -> _CallState:
+        state = self._calls.setdefault(key, _CallState())
+        self._calls.move_to_end(key)
+        while len(self._calls) > CALL_STATE_KEPT:
+            self._calls.popitem(last=False)
+        return state
 
     async def idle(self) -> None:
         """Wait until every in-call identifier seen so far has been acted on."""
