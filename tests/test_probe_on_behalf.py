@@ -66,6 +66,11 @@ def test_a_name_said_of_someone_else_is_not_the_callers(text: str) -> None:
     assert spoken_claims(text).names == ()
 
 
+def test_calling_for_someone_is_read_without_an_identifier() -> None:
+    assert spoken_claims("Hi, I'm calling for my mother.").on_behalf
+    assert not spoken_claims("Hi, I'm calling about my order.").on_behalf
+
+
 def test_the_callers_own_name_is_still_read() -> None:
     assert spoken_claims("this is Ann Lee, her name is on the account").names == ("ann",)
     assert spoken_claims("hi, my name is Ann").names == ("ann",)

@@ -30,7 +30,6 @@ __all__ = [
     "Strength",
     "checked_identifier",
     "normalize_identifier",
-    "speaks_for_another",
     "spoken_claims",
     "strength_of",
 ]
@@ -161,7 +160,8 @@ _NAME_CLAIM = re.compile(
     r"([A-Z][a-z]+|[a-z]{2,})(?:\s+([A-Z][a-z]+))?\b")
 # "her name is", "my mother's name is": someone else's name, not the caller's.
 _OTHERS_NAME = re.compile(r"(?:\b(?:his|her|their)|['\u2019]s|s')\s+$", re.I)
-#: A turn longer than this is no spoken turn: it is not read for "calling for my mother".
+#: A turn longer than this is no spoken turn: without an identifier it is not read for
+#: "calling for my mother".
 BEHALF_SCAN_CHARS = 2_000
 # Words that follow "I'm" / "it's" without being a name.
 _NOT_NAMES = frozenset({
@@ -195,14 +195,8 @@ class SpokenClaims:
 
     identifiers: tuple[tuple[str, str, str], ...] = ()  # (kind, normalised, raw)
     names: tuple[str, ...] = ()
-    #: The identifiers are someone else's ("my son's account ..."); False without any.
+    #: The caller acts for someone else ("my son's account ...", "calling for my mother").
     on_behalf: bool = False
-
-
-def speaks_for_another(text: str) -> bool:
-    """Whether a turn says the caller acts for someone else ("I'm calling for my
-    mother"), for the rest of the call; a turn longer than speech is not read."""
-    return len(text) <= BEHALF_SCAN_CHARS and _ON_BEHALF.search(text) is not None
 
 
 def spoken_claims(text: str, default_region: str | None = "US") -> SpokenClaims:
@@ -255,10 +249,12 @@ def _claims(text: str, default_region: str | None, *, word_checks: bool) -> Spok
                                                                m.start()):
             continue
         names.append(first.lower())
-    # Only identifiers are ever given on someone's behalf; the check is the costliest
-    # pattern on a long turn, so a turn without one skips it.
+    # "I'm calling for my mother." is often said a turn before her e-mail address, and a
+    # call remembers it (entities/_in_call.py), so a turn of speech is read for it even
+    # without an identifier; a longer text only with one (the costliest pattern here).
+    behalf = (bool(found) or len(text) <= BEHALF_SCAN_CHARS) and bool(_ON_BEHALF.search(text))
     return SpokenClaims(identifiers=tuple(found), names=tuple(dict.fromkeys(names)),
-                        on_behalf=bool(found) and bool(_ON_BEHALF.search(text)))
+                        on_behalf=behalf)
 
 
 def checked_identifier(kind: str, raw: str, region: str | None) -> str:

@@ -21,13 +21,7 @@ from ..models import Scope, Turn
 from ..store import Store
 from ..store import _entities as ops
 from ..store._entities import IdentifierRow, MergeRow
-from ._identifiers import (
-    STRENGTH_SCORE,
-    SpokenClaims,
-    speaks_for_another,
-    spoken_claims,
-    strength_of,
-)
+from ._identifiers import STRENGTH_SCORE, SpokenClaims, spoken_claims, strength_of
 from ._resolve import Candidate, Decision, decide_in_call
 
 __all__ = ["SAID_SOURCE", "InCallLinking"]
@@ -95,14 +89,12 @@ class InCallLinking:
         key = (*scope.caller_key, turn.session_id)
         # "I'm calling for my mother." said before her name or e-mail address: what the
         # caller gives later in this call is hers, not theirs.
-        behalf = claims.on_behalf or (not claims.identifiers
-                                      and speaks_for_another(turn.user_text))
         if not claims.identifiers and not claims.names:
-            if behalf:
+            if claims.on_behalf:
                 self._state(key).on_behalf = True
             return
         state = self._state(key)
-        state.on_behalf = state.on_behalf or behalf
+        state.on_behalf = state.on_behalf or claims.on_behalf
         new_names = [n for n in claims.names if n not in state.names]
         state.names.extend(new_names)
         said = [(kind, value, raw, turn.turn_id) for kind, value, raw in claims.identifiers]
