@@ -193,3 +193,23 @@ async def test_restore_into_the_default_data_directory_names_it(
     out = capsys.readouterr().out
     assert f"into {tmp_path / 'xdg' / 'voxmem'};" in out, out
     assert (tmp_path / "xdg" / "voxmem" / "voxmem.db").exists()
+
+
+async def test_restore_makes_the_data_directory_owner_only(
+        tmp_path: Path, sqlite_settings: Settings) -> None:
+    """operations.md's restore goes into a directory that does not exist yet (the old one
+    moved aside). It was made with the umask's mode (0755: any user could list it) until
+    a runtime started there and narrowed it; every other directory voxmem makes is 0700."""
+    engine = MemoryEngine(sqlite_settings)
+    await engine.start()
+    await engine.close()
+    dest = tmp_path / "backup"
+    assert main(["backup", str(dest), "--data-dir", sqlite_settings.data_dir]) == 0
+    target = tmp_path / "moved-aside" / "voxmem"
+    old = os.umask(0o022)
+    try:
+        assert main(["restore", str(dest), "--data-dir", str(target)]) == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o700
+    assert stat.S_IMODE((target / "journal").stat().st_mode) == 0o700

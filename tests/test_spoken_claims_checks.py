@@ -53,6 +53,10 @@ def test_claim_words_inside_other_words_are_skipped() -> None:
         ("order", "4421", "4421"),)
 
 
-def test_on_behalf_is_only_said_of_identifiers() -> None:
-    assert not spoken_claims("I'm calling for my son today").on_behalf
+def test_on_behalf_is_read_in_a_turn_of_speech_or_with_an_identifier() -> None:
+    # Said a turn before the son's account number, it holds for the rest of the call
+    # (tests/test_probe_on_behalf.py), so a turn of speech is read for it on its own.
+    assert spoken_claims("I'm calling for my son today").on_behalf
     assert spoken_claims("I'm calling for my son, his account is 7 7 2 1 0 9").on_behalf
+    # A text longer than speech is read for it only when it holds an identifier.
+    assert not spoken_claims("I'm calling for my son. " + "la " * 1000).on_behalf

@@ -118,6 +118,19 @@ async def test_runtime_wide_operations_need_the_runtime_token(
     assert answered.status_code in (200, 404), answered.text  # 404: no such quarantined
 
 
+async def test_a_key_learns_nothing_of_other_tenants_from_runtime_health(
+        runtime: Runtime, http: httpx.AsyncClient) -> None:
+    """``/v1/admin/health`` carries the journal's position, the store's last write error
+    and the engine's counters, all runtime-wide: with acme's key it showed each of
+    beta's saves (``turnsApplied``, ``journalSeq``), which ``/v1/runtime`` refuses."""
+    await _seed_beta(runtime)
+    answered = await http.post("/v1/admin/health", json=IDENT, headers=runtime.auth("acme"))
+    _forbidden(answered)
+    assert "turnsApplied" not in answered.text and "journal" not in answered.text
+    health = await http.post("/v1/admin/health", json=IDENT, headers=ADMIN)
+    assert health.status_code == 200 and health.json()["engine"]["journalSeq"] >= 1
+
+
 @pytest.mark.parametrize(("method", "path"), [
     ("GET", "/metrics"), ("GET", "/v1/runtime"), ("GET", "/v1/settings"),
     ("POST", "/v1/admin/shutdown"), ("GET", "/"), ("GET", "/callers"),

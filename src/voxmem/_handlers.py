@@ -25,8 +25,10 @@ __all__ = ["ADMIN_OPERATIONS", "HANDLERS", "MAX_FIELD_CHARS", "Handler", "Operat
 MAX_FIELD_CHARS = 64
 
 #: Operations about the whole runtime rather than one tenant (the journal, its
-#: quarantine): the admin token only, never a tenant's API key.
-ADMIN_OPERATIONS = frozenset({"flush", "list_quarantined", "retry_quarantined"})
+#: quarantine, the health view's journal and engine counters, which move with every
+#: tenant's saves): the admin token only, never a tenant's API key.
+ADMIN_OPERATIONS = frozenset({"flush", "list_quarantined", "retry_quarantined",
+                              "runtime_health"})
 
 Handler = Callable[[MemoryEngine, dict[str, Any]], Awaitable[Any]]
 

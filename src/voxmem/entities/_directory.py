@@ -35,7 +35,7 @@ from ._identifiers import (
     normalize_identifier,
     strength_of,
 )
-from ._in_call import InCallLinking
+from ._in_call import SAID_SOURCE, InCallLinking
 from ._resolve import Candidate, decide_start, merge_target
 
 __all__ = ["LINK_MODES", "CallerDirectory"]
@@ -137,10 +137,18 @@ class CallerDirectory:
     def _normalise(self, kind: str, raw: str) -> str:
         return checked_identifier(kind, raw, self.region)
 
-    async def owners(self, scope: Scope, kind: str, value: str) -> frozenset[str]:
+    async def owners(self, scope: Scope, kind: str, value: str, *,
+                     verified: bool = False) -> frozenset[str]:
+        """Callers linked to the identifier; ``verified``: only by a system's link.
+
+        A link made only from words said in a call (an unverified strength, below
+        ``strong``'s) proves nothing about who a starting call is: anyone can read out
+        a number or an address before its owner ever calls, and would then be the
+        caller the owner's calls resolve to."""
         rows = await self._store.run_entities(
             scope.tenant_id, ops.find_identifier(scope, kind, value), write=False)
-        return frozenset(r.user_id for r in rows)
+        return frozenset(r.user_id for r in rows if not verified or not (
+            r.source.startswith(SAID_SOURCE) and r.strength < STRENGTH_SCORE["strong"]))
 
     async def names_of(self, scope: Scope, user_id: str) -> list[str]:
         other = _with_user(scope, user_id)
@@ -183,7 +191,8 @@ class CallerDirectory:
         for kind, raw, source in identifiers:
             value = self._normalise(kind, raw)
             owners = frozenset(self.canonical(scope.tenant_id, scope.project_id, scope.space,
-                                              o) for o in await self.owners(scope, kind, value))
+                                              o) for o in await self.owners(
+                                                  scope, kind, value, verified=True))
             candidates.append(Candidate(kind, value, owners, source))
             rows.append(IdentifierRow(kind=kind, value=value, user_id="", raw=raw,
                                       source=source, session_id=session_id, turn_id=None,

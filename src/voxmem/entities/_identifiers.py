@@ -158,6 +158,11 @@ _EMAIL_SPOKEN = re.compile(
 _NAME_CLAIM = re.compile(
     r"\b(?:this\s+is|my\s+name\s+is|my\s+name's|i\s+am|i'm|it's|name\s+is)\s+"
     r"([A-Z][a-z]+|[a-z]{2,})(?:\s+([A-Z][a-z]+))?\b")
+# "her name is", "my mother's name is": someone else's name, not the caller's.
+_OTHERS_NAME = re.compile(r"(?:\b(?:his|her|their)|['\u2019]s|s')\s+$", re.I)
+#: A turn longer than this is no spoken turn: without an identifier it is not read for
+#: "calling for my mother".
+BEHALF_SCAN_CHARS = 2_000
 # Words that follow "I'm" / "it's" without being a name.
 _NOT_NAMES = frozenset({
     "calling", "just", "not", "trying", "looking", "the", "a", "an", "here", "having",
@@ -190,7 +195,7 @@ class SpokenClaims:
 
     identifiers: tuple[tuple[str, str, str], ...] = ()  # (kind, normalised, raw)
     names: tuple[str, ...] = ()
-    #: The identifiers are someone else's ("my son's account ..."); False without any.
+    #: The caller acts for someone else ("my son's account ...", "calling for my mother").
     on_behalf: bool = False
 
 
@@ -240,13 +245,16 @@ def _claims(text: str, default_region: str | None, *, word_checks: bool) -> Spok
     names: list[str] = []
     for m in _NAME_CLAIM.finditer(text):
         first = m.group(1)
-        if first.lower() in _NOT_NAMES:
+        if first.lower() in _NOT_NAMES or _OTHERS_NAME.search(text, max(0, m.start() - 16),
+                                                               m.start()):
             continue
         names.append(first.lower())
-    # Only identifiers are ever given on someone's behalf; the check is the costliest
-    # pattern on a long turn, so a turn without one skips it.
+    # "I'm calling for my mother." is often said a turn before her e-mail address, and a
+    # call remembers it (entities/_in_call.py), so a turn of speech is read for it even
+    # without an identifier; a longer text only with one (the costliest pattern here).
+    behalf = (bool(found) or len(text) <= BEHALF_SCAN_CHARS) and bool(_ON_BEHALF.search(text))
     return SpokenClaims(identifiers=tuple(found), names=tuple(dict.fromkeys(names)),
-                        on_behalf=bool(found) and bool(_ON_BEHALF.search(text)))
+                        on_behalf=behalf)
 
 
 def checked_identifier(kind: str, raw: str, region: str | None) -> str:

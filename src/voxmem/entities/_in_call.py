@@ -24,12 +24,14 @@ from ..store._entities import IdentifierRow, MergeRow
 from ._identifiers import STRENGTH_SCORE, SpokenClaims, spoken_claims, strength_of
 from ._resolve import Candidate, Decision, decide_in_call
 
-__all__ = ["InCallLinking"]
+__all__ = ["SAID_SOURCE", "InCallLinking"]
 
 log = logging.getLogger("voxmem.entities")
 
 #: Strength kept for an identifier a caller said (not verified by a system).
 SAID_STRENGTH = 0.8
+#: How the source of a link made from a caller's words begins (the call's id follows).
+SAID_SOURCE = "said in call "
 CALL_STATE_KEPT = 10_000
 
 
@@ -41,7 +43,8 @@ class _Directory(Protocol):
 
     def canonical(self, tenant_id: str, project_id: str, space: str, user_id: str) -> str: ...
 
-    async def owners(self, scope: Scope, kind: str, value: str) -> frozenset[str]: ...
+    async def owners(self, scope: Scope, kind: str, value: str, *,
+                     verified: bool = False) -> frozenset[str]: ...
 
     async def names_of(self, scope: Scope, user_id: str) -> list[str]: ...
 
@@ -54,6 +57,8 @@ class _CallState:
     """What the caller said about who they are, so far in one call."""
 
     names: list[str] = dataclasses.field(default_factory=list)
+    #: the caller said they act for someone else ("calling for my mother")
+    on_behalf: bool = False
     #: (kind, normalised value, raw, turn id) of every identifier said, in order
     said: list[tuple[str, str, str, str]] = dataclasses.field(default_factory=list)
     #: callers a merge was proposed to (once each) and the identifiers that proposed it
@@ -81,23 +86,32 @@ class InCallLinking:
             return
         if claims is None:
             claims = spoken_claims(turn.user_text, self._dir.region)
-        if not claims.identifiers and not claims.names:
-            return
         key = (*scope.caller_key, turn.session_id)
-        state = self._calls.setdefault(key, _CallState())
-        self._calls.move_to_end(key)
+        # "I'm calling for my mother." said before her name or e-mail address: what the
+        # caller gives later in this call is hers, not theirs.
+        if not claims.identifiers and not claims.names:
+            if claims.on_behalf:
+                self._state(key).on_behalf = True
+            return
+        state = self._state(key)
+        state.on_behalf = state.on_behalf or claims.on_behalf
         new_names = [n for n in claims.names if n not in state.names]
         state.names.extend(new_names)
-        while len(self._calls) > CALL_STATE_KEPT:
-            self._calls.popitem(last=False)
         said = [(kind, value, raw, turn.turn_id) for kind, value, raw in claims.identifiers]
         state.said.extend(s for s in said if s not in state.said)
         if not said and not (new_names and state.proposed):
             return
         task = asyncio.ensure_future(self._claims(scope, turn, said, bool(new_names), state,
-                                                  claims.on_behalf, mode))
+                                                  state.on_behalf, mode))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _state(self, key: tuple[str, ...]) -> _CallState:
+        state = self._calls.setdefault(key, _CallState())
+        self._calls.move_to_end(key)
+        while len(self._calls) > CALL_STATE_KEPT:
+            self._calls.popitem(last=False)
+        return state
 
     async def idle(self) -> None:
         """Wait until every in-call identifier seen so far has been acted on."""
@@ -111,8 +125,10 @@ class InCallLinking:
 
     async def _owners(self, scope: Scope, kind: str, value: str) -> frozenset[str]:
         d = self._dir
+        # Only links a system made: a stranger who said Ann's number first must not be
+        # the caller Ann's own call is attached to when she says it.
         return frozenset(d.canonical(scope.tenant_id, scope.project_id, scope.space, o)
-                         for o in await d.owners(scope, kind, value))
+                         for o in await d.owners(scope, kind, value, verified=True))
 
     async def _claims(self, scope: Scope, turn: Turn,
                       said: Sequence[tuple[str, str, str, str]], names_grew: bool,
@@ -133,7 +149,7 @@ class InCallLinking:
                                       scope.user_id)
                 here = dataclasses.replace(scope, user_id=current)
                 owners = await self._owners(here, kind, value)
-                candidate = Candidate(kind, value, owners, f"said in call {turn.session_id}")
+                candidate = Candidate(kind, value, owners, f"{SAID_SOURCE}{turn.session_id}")
                 others = owners - {current}
                 owner_names = await d.names_of(here, next(iter(others))) \
                     if len(others) == 1 else []

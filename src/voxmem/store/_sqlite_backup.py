@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from .._exceptions import BadRequest, StoreUnavailable
-from .._files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, not_ours
+from .._files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, not_ours, private_dir
 from . import _sql as sql
 
 __all__ = ["BACKUP_FORMAT", "MANIFEST", "backup_sqlite", "restore_sqlite"]
@@ -143,6 +143,8 @@ def backup_sqlite(db_path: Path, journal: Path, dest: Path) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def _journal_locked(journal: Path) -> Iterator[None]:
+    # The data directory first: mkdir(parents=True) makes parents with the umask's mode.
+    private_dir(journal.parent)
     journal.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
     fd = os.open(journal / JOURNAL_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
                  PRIVATE_FILE_MODE)
