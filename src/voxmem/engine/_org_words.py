@@ -107,6 +107,11 @@ def write_snapshot(index: HybridIndex, base: Path | None) -> tuple[Path, int] | 
     return path, generation
 
 
+def _expire(future: asyncio.Future[Ranked | None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 class Asked:
     """A keyword search sent to the worker: :meth:`OrgWords.answer` reads it."""
 
@@ -291,9 +296,14 @@ class OrgWords:
         late, from another generation, or the index changed since it was asked)."""
         future = asked.future
         if not future.done():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(future), REPLY_WAIT_S)
-        ranked = future.result() if future.done() else None
+            # A timer that answers "in-process" at the wait's end (the reply, later, is
+            # dropped): cheaper on the loop than wait_for's task and shield.
+            timer = asyncio.get_running_loop().call_later(REPLY_WAIT_S, _expire, future)
+            try:
+                await future
+            finally:
+                timer.cancel()
+        ranked = future.result()
         if ranked is None or asked.index.postings.version != asked.generation:
             self.fallbacks += 1
             return None
