@@ -9,6 +9,7 @@ answer is read, compared bit for bit (positions and float32 scores).
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import signal
 import time
@@ -21,8 +22,18 @@ import pytest
 from voxmem import Settings
 from voxmem.engine import MemoryEngine, _org_words
 from voxmem.engine._index import HybridIndex
-from voxmem.engine._org_words import OrgWords
+from voxmem.engine._org_words import OrgWords, write_snapshot
+from voxmem.engine._org_words_worker import (
+    ANSWER,
+    FORGET,
+    LOAD,
+    LOADED,
+    QUERY,
+    STALE,
+    serve,
+)
 from voxmem.engine._ranked import Ranked
+from voxmem.engine._worker_process import HEADER, read_frame
 
 VOCAB = [f"w{i}" for i in range(300)]
 
@@ -247,3 +258,28 @@ async def test_the_engine_s_org_lane_answers_the_same_through_the_worker(
     assert engine.org.words.pid() is None and pid is not None
     with pytest.raises(ProcessLookupError):  # stopped with the engine
         os.kill(pid, 0)
+
+
+def test_the_worker_forgets_a_dropped_index_and_reports_a_bad_snapshot(
+        tmp_path: Path) -> None:
+    rng = np.random.default_rng(23)
+    index = _index(rng, n=2_000)
+    taken = write_snapshot(index, tmp_path)
+    assert taken is not None
+    path, generation = taken
+    query = b"Q" + QUERY.pack(1, 7, generation, 80) + b"w1\0w2"
+    frames = [b"L" + LOAD.pack(7, generation) + str(path).encode(), query,
+              b"F" + FORGET.pack(7), query,
+              b"L" + LOAD.pack(8, 1) + str(tmp_path / "missing").encode()]
+    replies = io.BytesIO()
+    serve(io.BytesIO(b"".join(HEADER.pack(len(f)) + f for f in frames)), replies)
+    replies.seek(0)
+    out = []
+    while (frame := read_frame(replies)) is not None:
+        out.append(frame)
+    assert out[0] == b"A" + LOADED.pack(7, generation)
+    want = index.search(["w1", "w2"], None, 80)[0]
+    rid, count, _ = ANSWER.unpack_from(out[1], 1)
+    assert (rid, count) == (1, len(want)) and count > 0
+    assert out[2] == b"R" + ANSWER.pack(1, STALE, b"f")  # forgotten: answered stale
+    assert out[3][:1] == b"E" and out[3][1:1 + LOADED.size] == LOADED.pack(8, 1)

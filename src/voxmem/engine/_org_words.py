@@ -46,7 +46,7 @@ from typing import cast
 import numpy as np
 
 from ._index import HybridIndex
-from ._org_words_worker import ANSWER, LOAD, LOADED, QUERY, STALE
+from ._org_words_worker import ANSWER, FORGET, LOAD, LOADED, QUERY, STALE
 from ._ranked import Ranked
 from ._worker_process import HEADER
 
@@ -105,6 +105,15 @@ def write_snapshot(index: HybridIndex, base: Path | None) -> tuple[Path, int] | 
         shutil.rmtree(path, ignore_errors=True)
         raise
     return path, generation
+
+
+def _forget_later(owner: weakref.ref[OrgWords], loop: asyncio.AbstractEventLoop,
+                  number: int) -> None:
+    # (run wherever the index's last reference went: the pipe is the loop's)
+    words = owner()
+    if words is not None and not loop.is_closed():
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(words._forget, number)
 
 
 def _expire(future: asyncio.Future[Ranked | None]) -> None:
@@ -227,7 +236,16 @@ class OrgWords:
         if slot is None:
             self._numbers += 1
             slot = self._slots[index] = _Slot(self._numbers)
+            # A reloaded or dropped org index: the worker lets its snapshot go.
+            weakref.finalize(index, _forget_later, weakref.ref(self),
+                             asyncio.get_running_loop(), slot.number)
         return slot
+
+    def _forget(self, number: int) -> None:
+        pipe = self._pipe
+        if pipe is not None:
+            with contextlib.suppress(OSError, RuntimeError):
+                pipe.send(b"F" + FORGET.pack(number))
 
     async def warm(self, index: HybridIndex) -> bool:
         """Start the worker and bring it up to ``index`` as it is now (through the

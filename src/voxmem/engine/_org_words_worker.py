@@ -37,7 +37,7 @@ from ._postings import Postings, Segment
 from ._ranked import BoolArray
 from ._worker_process import read_frame, write_frame
 
-__all__ = ["ANSWER", "LOAD", "LOADED", "QUERY", "STALE", "WordsState", "load_snapshot",
+__all__ = ["ANSWER", "FORGET", "LOAD", "LOADED", "QUERY", "STALE", "WordsState", "load_snapshot",
            "main"]
 
 #: ``L`` request: slot, generation.
@@ -48,6 +48,8 @@ LOADED = struct.Struct("<IQ")
 QUERY = struct.Struct("<IIQI")
 #: ``R`` answer: request id, count, the scores' dtype character.
 ANSWER = struct.Struct("<IIc")
+#: ``F`` request: slot.
+FORGET = struct.Struct("<I")
 #: Count of an answer from a process that does not hold the asked generation.
 STALE = 0xFFFFFFFF
 
@@ -124,7 +126,7 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
                 continue
             write_frame(replies, b"A" + LOADED.pack(slot, generation))
         elif kind == b"F":
-            states.pop(struct.unpack_from("<I", body)[0], None)
+            states.pop(FORGET.unpack_from(body)[0], None)
 
 
 def main() -> None:
