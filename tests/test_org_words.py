@@ -22,7 +22,7 @@ import pytest
 from voxmem import Settings
 from voxmem.engine import MemoryEngine, _org_words
 from voxmem.engine._index import HybridIndex
-from voxmem.engine._org_words import OrgWords, write_snapshot
+from voxmem.engine._org_words import OrgWords
 from voxmem.engine._org_words_worker import (
     ANSWER,
     FORGET,
@@ -31,6 +31,7 @@ from voxmem.engine._org_words_worker import (
     QUERY,
     STALE,
     serve,
+    write_snapshot,
 )
 from voxmem.engine._ranked import Ranked
 from voxmem.engine._worker_process import HEADER, read_frame

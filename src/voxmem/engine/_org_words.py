@@ -15,9 +15,9 @@ the snapshot's generation (``Postings.version``, bumped by every add, removal an
 install) when it is read. Otherwise the loop answers from its own copy:
 
 - until the worker holds a snapshot of the index's present generation. A snapshot is
-  taken on a thread (``write_snapshot``: the postings' arrays written to a private
-  directory under the data directory), mapped by the worker read-only, and its files
-  unlinked once mapped; at most one per index at a time and one per
+  taken on a thread (``_org_words_worker.write_snapshot``: the postings' arrays
+  written to a private directory under the data directory), mapped by the worker
+  read-only, and its files unlinked once mapped; at most one per index at a time and one per
   ``SNAPSHOT_INTERVAL_S``, so a stream of writes is answered in-process meanwhile;
 - when the answer has not arrived ``REPLY_WAIT_S`` after the lane asks for it (a busy
   or hung worker: the search keeps its deadline), or a write came in meanwhile;
@@ -32,12 +32,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import shutil
 import sys
-import tempfile
 import time
 import weakref
 from pathlib import Path
@@ -46,11 +44,11 @@ from typing import cast
 import numpy as np
 
 from ._index import HybridIndex
-from ._org_words_worker import ANSWER, FORGET, LOAD, LOADED, QUERY, STALE
+from ._org_words_worker import ANSWER, FORGET, LOAD, LOADED, QUERY, STALE, write_snapshot
 from ._ranked import Ranked
 from ._worker_process import HEADER
 
-__all__ = ["Asked", "OrgWords", "write_snapshot"]
+__all__ = ["Asked", "OrgWords"]
 
 log = logging.getLogger("voxmem.engine.org")
 
@@ -70,41 +68,6 @@ MAX_IN_FLIGHT = 64
 RESTART_DELAY_S = 1.0
 RESTART_DELAY_MAX_S = 60.0
 STOP_TIMEOUT_S = 5.0
-
-
-def write_snapshot(index: HybridIndex, base: Path | None) -> tuple[Path, int] | None:
-    """The index's postings, lengths and live rows written to a new private directory
-    (``_org_words_worker.load_snapshot`` reads it), with their generation; None when the
-    index changed while it was read (call on a thread)."""
-    generation = index.postings.version
-    state = index.export_rows()
-    if index.postings.version != generation:
-        return None
-    n = state.rows
-    alive = np.zeros(n, dtype=np.bool_)
-    alive[state.positions] = True
-    segments = state.segments
-    path = Path(tempfile.mkdtemp(prefix=".org-words-", dir=base))
-    try:
-        def save(name: str, parts: list[np.ndarray], dtype: str) -> None:
-            np.save(path / f"{name}.npy", np.concatenate(parts).astype(dtype, copy=False)
-                    if parts else np.zeros(0, dtype=dtype))
-
-        save("tids", [s.tids for s in segments], "<i8")
-        save("offsets", [s.offsets for s in segments], "<i8")
-        save("docs", [s.docs for s in segments], "<i4")
-        save("tfs", [s.tfs for s in segments], "<f4")
-        save("doc_len", [state.doc_len], "<f4")
-        save("alive", [alive], "|b1")
-        meta = {"generation": generation, "n": n, "live": int(state.positions.shape[0]),
-                "removed": int(state.positions.shape[0]) < n, "len_sum": state.len_sum,
-                "terms": state.terms,
-                "segments": [[int(s.tids.shape[0]), s.size] for s in segments]}
-        (path / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
-    except BaseException:
-        shutil.rmtree(path, ignore_errors=True)
-        raise
-    return path, generation
 
 
 def _forget_later(owner: weakref.ref[OrgWords], loop: asyncio.AbstractEventLoop,

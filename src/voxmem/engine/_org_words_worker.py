@@ -3,7 +3,7 @@
 Started by :class:`~voxmem.engine._org_words.OrgWords` as
 ``python -m voxmem.engine._org_words_worker``. It holds one snapshot of each org index's
 postings (written by the engine to a private directory and mapped here read-only, see
-``_org_words.write_snapshot``), each tagged with the generation it was taken at, and
+``write_snapshot``), each tagged with the generation it was taken at, and
 answers "the top k positions and scores for these terms" with the same
 :meth:`Postings.search <voxmem.engine._postings.Postings.search>` the event loop would
 run, on the same inputs, so the answer is the same bit for bit.
@@ -25,20 +25,23 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import struct
 import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
+from ._index import HybridIndex
 from ._postings import Postings, Segment
 from ._ranked import BoolArray
 from ._worker_process import read_frame, write_frame
 
 __all__ = ["ANSWER", "FORGET", "LOAD", "LOADED", "QUERY", "STALE", "WordsState", "load_snapshot",
-           "main"]
+           "main", "write_snapshot"]
 
 #: ``L`` request: slot, generation.
 LOAD = struct.Struct("<IQ")
@@ -76,7 +79,7 @@ class WordsState:
 
 
 def load_snapshot(path: Path) -> WordsState:
-    """A snapshot directory written by ``_org_words.write_snapshot``, arrays mapped."""
+    """A snapshot directory written by ``write_snapshot``, arrays mapped."""
     meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
 
     def array(name: str) -> np.ndarray:
@@ -97,6 +100,41 @@ def load_snapshot(path: Path) -> WordsState:
     alive = np.array(array("alive"))
     return WordsState(int(meta["generation"]), postings, int(meta["n"]), int(meta["live"]),
                       alive, bool(meta["removed"]))
+
+
+def write_snapshot(index: HybridIndex, base: Path | None) -> tuple[Path, int] | None:
+    """The index's postings, lengths and live rows written to a new private directory
+    (:func:`load_snapshot` reads it), with their generation; None when the
+    index changed while it was read (call on a thread)."""
+    generation = index.postings.version
+    state = index.export_rows()
+    if index.postings.version != generation:
+        return None
+    n = state.rows
+    alive = np.zeros(n, dtype=np.bool_)
+    alive[state.positions] = True
+    segments = state.segments
+    path = Path(tempfile.mkdtemp(prefix=".org-words-", dir=base))
+    try:
+        def save(name: str, parts: list[np.ndarray], dtype: str) -> None:
+            np.save(path / f"{name}.npy", np.concatenate(parts).astype(dtype, copy=False)
+                    if parts else np.zeros(0, dtype=dtype))
+
+        save("tids", [s.tids for s in segments], "<i8")
+        save("offsets", [s.offsets for s in segments], "<i8")
+        save("docs", [s.docs for s in segments], "<i4")
+        save("tfs", [s.tfs for s in segments], "<f4")
+        save("doc_len", [state.doc_len], "<f4")
+        save("alive", [alive], "|b1")
+        meta = {"generation": generation, "n": n, "live": int(state.positions.shape[0]),
+                "removed": int(state.positions.shape[0]) < n, "len_sum": state.len_sum,
+                "terms": state.terms,
+                "segments": [[int(s.tids.shape[0]), s.size] for s in segments]}
+        (path / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    except BaseException:
+        shutil.rmtree(path, ignore_errors=True)
+        raise
+    return path, generation
 
 
 def serve(requests: BinaryIO, replies: BinaryIO) -> None:
