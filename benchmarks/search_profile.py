@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -89,6 +90,9 @@ async def measure(args: argparse.Namespace, engine: Any, scope: Any, mem: Any,
                   queries: list[str]) -> dict[str, Any]:
     answers, walls, cpus = [], [], []
     lanes: dict[str, list[float]] = {}
+    words = engine.org.words
+    worker_cpu0 = process_cpu_s(words.pid())
+    answered0, fallbacks0 = words.answered, words.fallbacks
     for q in queries:
         best_wall = best_cpu = float("inf")
         for i in range(args.min_of):
@@ -108,10 +112,17 @@ async def measure(args: argparse.Namespace, engine: Any, scope: Any, mem: Any,
         walls.append(best_wall)
         cpus.append(best_cpu)
         answers[-1]["cpu_ms"] = round(best_cpu, 3)
+    org_words = {"answered": words.answered - answered0,
+                 "fallbacks": words.fallbacks - fallbacks0, "crashes": words.crashes,
+                 # the worker's CPU per search (all min_of runs of every question)
+                 "worker_cpu_ms": (process_cpu_s(words.pid()) - worker_cpu0) * 1000
+                 / (len(queries) * args.min_of), "worker_pid": words.pid(),
+                 "worker_pss_mb": pss_mb(words.pid())} if words.process else None
     rss = proc_status()  # before the breakdown, whose bookkeeping takes memory itself
     footprint = engine_breakdown(engine) if args.footprint else None
     return {"items": len(mem.index), "answers": answers, "rss_mb": rss,
-            "footprint": footprint,
+            "footprint": footprint, "org_words": org_words,
+            "pss_mb": pss_mb(os.getpid()),
             "wall_ms": {"p50": pct(walls, 50), "p95": pct(walls, 95), "p99": pct(walls, 99)},
             "loop_cpu_ms": {"p50": pct(cpus, 50), "p95": pct(cpus, 95),
                             "mean": sum(cpus) / len(cpus)},
@@ -121,6 +132,24 @@ async def measure(args: argparse.Namespace, engine: Any, scope: Any, mem: Any,
             # (embedder "static+onnx": its query vector missed its share of the deadline).
             "without_full_model": sum(a["full_model"] is not None and any(
                 v != "ranked" for v in a["full_model"].values()) for a in answers)}
+
+
+def process_cpu_s(pid: int | None) -> float:
+    """A process's user + system CPU seconds (0 without one)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pss_mb(pid: int | None) -> float | None:
+    """A process's proportional set size (shared pages split among their users)."""
+    if pid is None:
+        return None
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) / 1024
+    return None
 
 
 def compare(before: str, after: str) -> bool:
@@ -176,7 +205,13 @@ def main() -> None:
               f"{out['loop_cpu_ms']['p95']:.2f} ms, wall p50/p95 {out['wall_ms']['p50']:.2f}/"
               f"{out['wall_ms']['p95']:.2f} ms; degraded {out['degraded']}, without the full "
               f"model's list {out['without_full_model']}")
-        print("RSS MB: " + ", ".join(f"{k} {v:.0f}" for k, v in out["rss_mb"].items()))
+        print("RSS MB: " + ", ".join(f"{k} {v:.0f}" for k, v in out["rss_mb"].items())
+              + f"; PSS MB {out['pss_mb']:.0f}")
+        if out["org_words"]:
+            w = out["org_words"]
+            print(f"org words worker: {w['answered']} answered, {w['fallbacks']} in-process "
+                  f"after asking, {w['crashes']} lost; its CPU {w['worker_cpu_ms']:.3f} ms a "
+                  f"search, PSS {w['worker_pss_mb']:.0f} MB")
         if out["footprint"]:
             print_breakdown(out["footprint"])
         print("lanes p50/p95 ms: " + ", ".join(

@@ -1,6 +1,7 @@
 """The engine start-up ``search_profile.py run`` and ``search_phases.py`` share: a copy
 of a ``search_profile.py build`` directory, the engine on it at a fixed clock, the bench
-caller warm and primed, the org indexes loaded, and 50 warm-up searches.
+caller warm and primed, the org indexes loaded (and taken in by the org words worker
+when ``org_words_worker`` is on), and 50 warm-up searches.
 
     async with started(data_dir, embedder, overrides, questions) as (engine, scope, mem):
         ...
@@ -54,6 +55,10 @@ async def started(data_dir: str, embedder: str, overrides: dict[str, Any] | None
         await mem.primed.wait()
         if engine.second is not None:
             await engine.second.swept.wait()  # rows the build left without both vectors
+        words = engine.org.words
+        org = engine.org.loaded(scope.tenant_id, scope.project_id)
+        if words.process and org is not None and not await words.warm(org.index):
+            raise RuntimeError("the org words worker did not take the index in")
         for q in warm_up[:WARM_UP]:
             await engine.search_memory(scope, q, timeout_ms=1000)
         yield engine, scope, mem

@@ -191,6 +191,10 @@ class Settings:
                            "free: on a quiet 2-core host it lifted 1,000 offered req/s "
                            "from 834-909 to 991-993 answered; on an oversubscribed one "
                            "it cost throughput (docs/performance.md, seventh round).")
+    org_words_worker: bool = _s(False, "Search the org lane's words (BM25 over an org "
+                                "index of 20,000+ chunks) in a worker process while the "
+                                "event loop ranks the caller's memories; the same answers "
+                                "(docs/performance.md, tenth round).")
     runtime_host: str = _s("127.0.0.1", "Address the runtime binds.")
     runtime_port_min: int = _s(7878, "Lowest port the runtime may bind.")
     runtime_port_max: int = _s(7977, "Highest port the runtime may bind.")

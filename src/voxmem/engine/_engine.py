@@ -142,7 +142,8 @@ class MemoryEngine(OperatorViews):
         self.org = OrgKnowledge(self.store, self.embedder, self.lanes, params,
                                 data_path=s.data_path, chunk_chars=s.chunk_chars,
                                 chunk_overlap_chars=s.chunk_overlap_chars,
-                                spawn=self.background.spawn, clock=clock)
+                                spawn=self.background.spawn, clock=clock,
+                                words_worker=s.org_words_worker)
         self.traces = RecallTraceLog(self.store, self.sensitive_policy, clock)
         self.recall = Recall(self.callers, self.org, self.store, self.writes.has_pending_turns,
                              self.policies, self.lanes, self.directory, self.traces, params,
@@ -238,7 +239,8 @@ class MemoryEngine(OperatorViews):
         await self.writes.close()
         await self.store.close()
         self.lanes.shutdown()
-        await asyncio.gather(self.workers.aclose(), self.calls.aclose())
+        await asyncio.gather(self.workers.aclose(), self.calls.aclose(),
+                             self.org.words.aclose())
 
     async def flush(self, timeout: float | None = None, *, learning: bool = False) -> bool:
         """Wait until every acknowledged write is in the store (for tests and shutdown).

@@ -32,10 +32,12 @@ from ._index import FloatArray, Ranked
 from ._lanes import LaneRunner
 from ._org_location import adopt_legacy_files, org_vector_path
 from ._org_memory import ORG_SAVE_INTERVAL_S, OrgMemory
+from ._org_words import Asked, OrgWords
 from ._rank import RankParams
 from ._recall import (
     KeywordPhase,
     Query,
+    _depth,
     doc_hit,
     org_dense_phase,
     org_keyword_phase,
@@ -78,7 +80,8 @@ class OrgKnowledge:
     def __init__(self, store: Store, embedder: Embedder, lanes: LaneRunner,
                  params: RankParams, *, data_path: Path, chunk_chars: int,
                  chunk_overlap_chars: int,
-                 spawn: Callable[[Awaitable[Any]], Any], clock: Callable[[], float]) -> None:
+                 spawn: Callable[[Awaitable[Any]], Any], clock: Callable[[], float],
+                 words_worker: bool = False) -> None:
         self._store = store
         self._embedder = embedder
         self._lanes = lanes
@@ -95,6 +98,8 @@ class OrgKnowledge:
         self._index_locks: dict[tuple[str, str, str], asyncio.Lock] = {}
         #: the store's identity, which names the org index files (:meth:`open`)
         self.store_id = ""
+        #: the org lane's keyword searches in a worker process (``org_words_worker``)
+        self.words = OrgWords(process=words_worker, base=data_path)
 
     async def open(self) -> None:
         """Read the store's identity (the store is open)."""
@@ -122,6 +127,8 @@ class OrgKnowledge:
     async def _load(self, org: OrgMemory) -> None:
         await self._place(org)
         await org.load(self._store)
+        if self.words.process and org.load_error is None:
+            self._spawn(self.words.warm(org.index))
         await self._upgrade(org)
 
     async def _place(self, org: OrgMemory) -> None:
@@ -263,15 +270,31 @@ class OrgKnowledge:
             return None
         return org_keyword_phase(org, q, k)
 
+    def keyword_ask(self, scope: Scope, terms: list[str], k: int) -> Asked | None:
+        """The org lane's keyword ranking sent to the words worker now, to pass to
+        :meth:`lane`; None when the loop searches itself (``OrgWords.ask``)."""
+        if not self.words.process:
+            return None
+        org = self.memory(scope.tenant_id, scope.project_id)
+        if not org.ready.is_set() or org.load_error is not None:
+            return None
+        return self.words.ask(org.index, terms, _depth(k))
+
     async def lane(self, scope: Scope, text: str, terms: list[str],
                    query_task: asyncio.Future[Any], k: int,
                    dense: Future[Ranked] | None = None,
-                   words: KeywordPhase | None = None) -> list[dict[str, Any]]:
+                   words: KeywordPhase | None = None,
+                   asked: Asked | None = None) -> list[dict[str, Any]]:
         """Recall's org lane: the store's text search until the warm index is loaded.
 
         ``dense``: the vector search :meth:`start_dense` started for this query;
-        ``words``: its keyword ranking, from :meth:`keyword_now`.
+        ``words``: its keyword ranking, from :meth:`keyword_now`; ``asked``: the same
+        from the words worker (:meth:`keyword_ask`), searched here if it cannot answer.
         """
+        if asked is not None:
+            ranked = await self.words.answer(asked)
+            if ranked is not None:
+                words = KeywordPhase((None,), (ranked,))
         org = self.memory(scope.tenant_id, scope.project_id)
         if not org.ready.is_set():
             rows = await self._store.search_chunks_text(scope.tenant_id, scope.project_id,
@@ -292,8 +315,7 @@ class OrgKnowledge:
             else:
                 ranked = await asyncio.wrap_future(dense)
             return search_org_lane(org, q, k, self.params, keyword, ranked)
-        words = None
-        if not query_task.done():
+        if words is None and not query_task.done():
             # The embedding is still running on its thread: search the words meanwhile.
             words = await self._lanes.run(org.index, q, org_keyword_phase, org, q, k)
         q = dataclasses.replace(q, vector=await query_task)

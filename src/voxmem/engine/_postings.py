@@ -176,6 +176,11 @@ class Postings:
         self._norm_cache: tuple[int, float, npt.NDArray[np.float64]] | None = None
         self._norm_seen = -1
 
+    @property
+    def version(self) -> int:
+        """Counts writes: adds, removals, installs (a search's answer depends on no more)."""
+        return self._version
+
     def reserve(self, capacity: int, used: int) -> None:
         if capacity > self.doc_len.shape[0]:
             self.doc_len = grow(self.doc_len, capacity, used)

@@ -165,7 +165,11 @@ class Recall:
         org_dense = (self._org.start_dense(scope, query_task, k["org"])
                      if "org" in lanes and org_ready else None)
         org_words, org_words_ms = None, 0.0
-        if org_dense is not None and now_q is not None:
+        # The words worker, when it holds this index as it is, searches the org lane's
+        # words meanwhile (``OrgWords``); else the loop does, here or in the lane.
+        org_asked = (self._org.keyword_ask(scope, terms, k["org"])
+                     if "org" in lanes and org_ready else None)
+        if org_dense is not None and now_q is not None and org_asked is None:
             # The org lane's keyword half, which the loop computes anyway, runs now,
             # while the threads work: the caller lanes below then find the scan done.
             t = time.perf_counter()
@@ -178,6 +182,7 @@ class Recall:
                                      second)
                      if mem is not None and now is not None else ())
         if ("org" in lanes and org_ready and org_dense is None and now_lanes
+                and org_asked is None
                 and self._org_now(scope, query, terms, query_task, k["org"], results,
                                   errors, lane_ms)):
             now_lanes = {*now_lanes, "org"}
@@ -190,9 +195,9 @@ class Recall:
                                                                                    waits)))
             elif lane == "org":
                 tasks[lane] = asyncio.ensure_future(timed(lane, self._org.lane(
-                    scope, query, terms, query_task, k["org"], org_dense, org_words)
-                    if org_ready else self._org_later(scope, query, terms, query_task,
-                                                      k["org"], waits)))
+                    scope, query, terms, query_task, k["org"], org_dense, org_words,
+                    org_asked) if org_ready else self._org_later(
+                        scope, query, terms, query_task, k["org"], waits)))
             else:
                 assert mem is not None
                 tasks[lane] = asyncio.ensure_future(timed(lane, self._caller_lane(
