@@ -343,6 +343,17 @@ class CallerDirectory:
                                  field="merge_id")
             source = Scope(scope.tenant_id, project, scope.agent_id, row.from_user, space)
             target = Scope(scope.tenant_id, project, scope.agent_id, row.to_user, space)
+            # The inner merge of a chain: a merge of the target since moved what this
+            # one brought on, where this one's undo would not find it.
+            outer = [m for m in await self._store.run_entities(
+                scope.tenant_id, ops.list_merges(target, row.to_user), write=False)
+                if m.status == "merged" and m.from_user == row.to_user]
+            if outer:
+                raise BadRequest(
+                    f"merge {merge_id!r} brought {row.from_user!r} into {row.to_user!r}, "
+                    f"since merged into {outer[0].to_user!r} by merge {outer[0].id!r}: "
+                    f"undo {outer[0].id!r} first", field="merge_id",
+                    details={"mergeId": merge_id, "undoFirst": outer[0].id})
             await self._wait_applied(60)
             out: dict[str, Any] = await self._store.run_entities(
                 scope.tenant_id, ops.unmerge(source, target, merge_id, self._clock()))
