@@ -44,11 +44,16 @@ on both stores.
    under the source. Two copies of one turn, the retry answered with a new event id.
    The retry now answers the first event id. (The likely cause of the campaign's "found
    under another event id after export, erase, import", seed 12.)
+9. Unmerging a merge into a caller who had no row before it deleted the target's row,
+   also when the target had gained a call since (a backfilled call sent to the merged
+   id): the dashboard answered "no caller" for a caller whose call and words it held
+   (this round's campaign, seed 32). The row stays while the target holds anything.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -302,3 +307,26 @@ async def test_a_turn_id_retried_during_a_merge_of_its_caller_is_stored_once(
     ann = await dispatch(engine, "export_user", payload("pm", "ann"))
     assert [i["id"] for i in ann["items"] if "voxbob" in (i["userText"] or "")] == [
         first["eventId"]]
+
+
+async def test_unmerge_keeps_the_row_of_a_target_that_gained_a_call(
+        engine: MemoryEngine) -> None:
+    def old_call(word: str) -> dict[str, Any]:
+        at = time.time() - 5 * 86_400
+        return {"started_at": at, "ended_at": at + 60, "turns": [
+            {"user_text": f"{word} here", "assistant_text": "Noted.", "created_at": at + 1,
+             "turn_id": f"old-{word}"}]}
+
+    await dispatch(engine, "import_history", payload("pk", "ann",
+                                                     sessions=[old_call("voxfirst")]))
+    merged = await dispatch(engine, "merge_callers", {"project_id": "pk", "from_id": "ann",
+                                                      "to_id": "bob"})
+    await dispatch(engine, "import_history", payload("pk", "ann",
+                                                     sessions=[old_call("voxlater")]))
+    await dispatch(engine, "unmerge_callers", {"project_id": "pk",
+                                               "merge_id": merged["mergeId"]})
+    assert await engine.flush(60)
+    bob = await dispatch(engine, "export_user", payload("pk", "bob"))
+    assert [i["userText"] for i in bob["items"]] == ["voxlater here"]
+    page = await dispatch(engine, "get_caller", {"project_id": "pk", "user_id": "bob"})
+    assert [c["sessionId"] for c in page["calls"]] == [bob["items"][0]["sessionId"]]
