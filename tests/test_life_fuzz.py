@@ -41,7 +41,7 @@ from tests._life_model import (
     text_of,
 )
 from voxmem import Settings
-from voxmem._exceptions import VoxmemError
+from voxmem._exceptions import BadRequest, VoxmemError
 from voxmem._operations import dispatch
 
 #: Per store in CI: a Postgres step costs several SQLite ones (measured with the machine
@@ -201,7 +201,16 @@ class Life(RuleBasedStateMachine):
         if not open_:
             return
         merge_id = open_[pick % len(open_)]
-        self.call("unmerge_callers", self.m.merges[merge_id].space, merge_id=merge_id)
+        m = self.m.merges[merge_id]
+        outer = {k for k, o in self.m.merges.items()
+                 if o.open and o.space == m.space and o.source == m.target}
+        if outer:
+            # The inner merge of a chain: refused, naming the merge to undo first.
+            with pytest.raises(BadRequest) as refused:
+                self.call("unmerge_callers", m.space, merge_id=merge_id)
+            assert refused.value.details["undoFirst"] in outer
+            return
+        self.call("unmerge_callers", m.space, merge_id=merge_id)
         self.m.unmerge(merge_id)
 
     @rule(space=spaces, user=users, ident=st.sampled_from(IDENTIFIERS))

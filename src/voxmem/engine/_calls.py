@@ -208,10 +208,37 @@ class Calls:
         key = scope.caller_key
         opening = self._opening.get(key)
         if opening is None:
-            opening = asyncio.ensure_future(self.start_session(scope, caller))
+            opening = asyncio.ensure_future(self._open_past_erasures(scope, caller))
             self._opening[key] = opening
             opening.add_done_callback(lambda _done: self._opening.pop(key, None))
         return await asyncio.shield(opening)
+
+    async def _open_past_erasures(self, scope: Scope, caller: Caller) -> SessionInfo:
+        """Open a call for a save; one an erasure of the caller overlapped is opened
+        again, with the same id, once the erasure is done.
+
+        The erasure waited for the writes begun before it, not for this call's start
+        begun during it: the start reached the store before the erasure's delete (the
+        call is gone) or after it (the call stays). The save, seeing the erasure, then
+        files its turn after it; opened anew, a call that stayed would be left empty
+        beside the turn's. Its start written again (the store keeps one call per id, and
+        puts back the caller's row, which the erasure may have deleted after the call's
+        row landed), it is the one call either way.
+        """
+        erasures = self._callers.erasures
+        seen = erasures.count(scope)
+        info = await self.start_session(scope, caller)
+        while erasures.count(scope) != seen or seen % 2:
+            async with erasures.lock(scope):
+                seen = erasures.count(scope)
+            await self._writes.write(SessionStart(
+                scope=scope, session_id=info.id, started_at=info.started_at,
+                caller_name=caller.name,
+                caller_metadata=self._redactor.value(caller.metadata)))
+            mem = self._callers.get(scope)  # the erasure dropped the caller's entry
+            mem.session_id, mem.session_started_at = info.id, info.started_at
+            self._writes.turn_claims.opened(scope, info.id)  # no turn in it yet
+        return info
 
     async def _call_for_save(self, scope: Scope,
                              caller: Caller) -> tuple[CallerMemory, bool]:

@@ -132,6 +132,18 @@ class TurnClaims:
         """Record a turn written elsewhere (replayed from the journal, imported)."""
         self._remember(self.key(scope, session_id, turn_id), event_id)
 
+    def carry(self, source: Scope, target: Scope, session_id: str) -> None:
+        """The call ``session_id`` goes on as ``target``'s (a merge, or its undo): its
+        turn ids go with it. Read from the store instead, they would miss the turns not
+        moved yet, and a retry of one would be saved a second time."""
+        prefix = (*source.caller_key, session_id)
+        for key, value in [(k, v) for k, v in self._known.items() if k[:5] == prefix]:
+            moved = self.key(target, session_id, key[5])
+            if moved not in self._known:
+                self._remember(moved, value)
+        if self.seeded(source, session_id):
+            self.opened(target, session_id)
+
     def forget_caller(self, scope: Scope) -> None:
         """Drop a caller's turn ids (their memory was erased)."""
         prefix = scope.caller_key

@@ -146,14 +146,16 @@ async def restore_caller(store: Store, writes: WritePath, callers: CallerCache,
         head, tail = _session_records(own, data, session, first=i == 0)
         opened += head
         closed += tail
-    # Item ids are the store's keys: one held by another caller (this caller in
+    # Item ids are the tenant's keys: one held by another caller (this caller in
     # another project, the original of an import under a new id) would be skipped by
-    # the store, the import answering "imported" for memories it never stored.
+    # the store, the import answering "imported" for memories it never stored. Another
+    # tenant's ids are no obstacle (migration 0012), so they are not asked about.
     held = await store.run_entities(scope.tenant_id, _held_items(
-        [i["id"] for i in data.get("items") or [] if i["id"] not in stored]), write=False)
+        scope.tenant_id, [i["id"] for i in data.get("items") or [] if i["id"] not in stored]),
+        write=False)
     if held:
         raise IdentityMismatch(
-            f"{len(held)} of the export's memories belong to another caller of this store "
+            f"{len(held)} of the export's memories belong to another caller of this tenant "
             f"(first: {held[0]!r}); forget that caller first, or import into another "
             "store", details={"itemIds": held[:20]})
     items, counts = _item_records(scope, data.get("items") or [], stored, agents)
@@ -181,10 +183,10 @@ async def restore_caller(store: Store, writes: WritePath, callers: CallerCache,
             **counts, "profileFields": len(profile), **entities, "applied": applied}
 
 
-def _held_items(ids: list[str]) -> EntityOp[list[str]]:
+def _held_items(tenant_id: str, ids: list[str]) -> EntityOp[list[str]]:
     held: list[str] = []
     for start in range(0, len(ids), HELD_BATCH):
-        res = yield Stmt("items.held", (json.dumps(ids[start:start + HELD_BATCH]),))
+        res = yield Stmt("items.held", (json.dumps(ids[start:start + HELD_BATCH]), tenant_id))
         held += [str(row[0]) for row in res.rows]
     return held
 

@@ -233,11 +233,13 @@ class WritePath:
         self.applier.quarantined = await self._store.count_quarantined()
 
     # -- call ownership -------------------------------------------------------------------
-    def claim_session(self, scope: Scope, session_id: str) -> None:
-        """Record that ``session_id`` now belongs to ``scope``'s caller (after a merge)."""
+    def claim_session(self, scope: Scope, session_id: str, previous: Scope) -> None:
+        """Record that ``session_id`` now belongs to ``scope``'s caller, ``previous``'s
+        until now (a merge, or its undo); its turn ids go with it."""
         key = (scope.tenant_id, scope.project_id, session_id)
         self._session_owners[key] = scope.user_id
         self._session_owners.move_to_end(key)
+        self.turn_claims.carry(previous, scope, session_id)
 
     async def own_session(self, scope: Scope, session_id: str) -> SessionInfo | None:
         """Claim ``session_id`` for the caller, or raise ``identity_mismatch``.

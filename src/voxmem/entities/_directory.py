@@ -56,7 +56,7 @@ class CallerDirectory:
 
     def __init__(self, store: Store, callers: CallerCache,
                  wait_applied: Callable[[float | None], Awaitable[bool]],
-                 claim_session: Callable[[Scope, str], None], workers: BackgroundWorkers,
+                 claim_session: Callable[[Scope, str, Scope], None], workers: BackgroundWorkers,
                  *, region: str | None, link_mode: str, clock: Callable[[], float]) -> None:
         """Given the store, the caller cache, the write path's hooks, workers, settings."""
         self._store = store
@@ -283,7 +283,7 @@ class CallerDirectory:
                 self._alias_changes += 1
                 call = self._open_call(source)
                 if call is not None:
-                    self._continue_call(target, call, drop=False)
+                    self._continue_call(source, target, call, drop=False)
             try:
                 await self._wait_applied(60)
                 row: MergeRow = await self._store.run_entities(
@@ -297,7 +297,7 @@ class CallerDirectory:
             if merging:
                 # Both callers' warm state is stale now: reload the target with what moved.
                 self._callers.drop(source)
-                self._continue_call(target, call, drop=True)
+                self._continue_call(source, target, call, drop=True)
                 self._graphs.pop(source.caller_key, None)
                 self._graphs.pop(target.caller_key, None)
         # The merge id, not the caller ids (phone numbers): the merge row names them.
@@ -323,18 +323,18 @@ class CallerDirectory:
             return None
         return mem.session_id, mem.session_started_at
 
-    def _continue_call(self, target: Scope, call: tuple[str, float | None] | None, *,
-                       drop: bool) -> None:
-        """The call in progress (if any) continues as ``target``'s call."""
+    def _continue_call(self, source: Scope, target: Scope,
+                       call: tuple[str, float | None] | None, *, drop: bool) -> None:
+        """The call in progress (if any) continues as ``target``'s call, from the
+        redirect on: a retried turn id meanwhile is looked up in that call."""
         callers = self._callers
         if drop:
             callers.drop(target)
         if call is None:
             return
         mem = callers.get(target)
-        if mem.session_id is None or drop:
-            mem.session_id, mem.session_started_at = call
-            self._claim_session(target, call[0])
+        mem.session_id, mem.session_started_at = call
+        self._claim_session(target, call[0], source)
 
     async def unmerge(self, scope: Scope, merge_id: str) -> dict[str, Any]:
         """Undo merge ``merge_id``: both callers get back exactly what they had."""
@@ -352,6 +352,17 @@ class CallerDirectory:
                                  field="merge_id")
             source = Scope(scope.tenant_id, project, scope.agent_id, row.from_user, space)
             target = Scope(scope.tenant_id, project, scope.agent_id, row.to_user, space)
+            # The inner merge of a chain: a merge of the target since moved what this
+            # one brought on, where this one's undo would not find it.
+            outer = [m for m in await self._store.run_entities(
+                scope.tenant_id, ops.list_merges(target, row.to_user), write=False)
+                if m.status == "merged" and m.from_user == row.to_user]
+            if outer:
+                raise BadRequest(
+                    f"merge {merge_id!r} brought {row.from_user!r} into {row.to_user!r}, "
+                    f"since merged into {outer[0].to_user!r} by merge {outer[0].id!r}: "
+                    f"undo {outer[0].id!r} first", field="merge_id",
+                    details={"mergeId": merge_id, "undoFirst": outer[0].id})
             await self._wait_applied(60)
             out: dict[str, Any] = await self._store.run_entities(
                 scope.tenant_id, ops.unmerge(source, target, merge_id, self._clock()))
@@ -365,7 +376,7 @@ class CallerDirectory:
                 if sid else None
             if sid is not None and restored is not None and restored.user_id == source.user_id:
                 self._callers.get(source).session_id = sid
-                self._claim_session(source, sid)
+                self._claim_session(source, sid, target)
             elif sid is not None:
                 self._callers.get(target).session_id = sid
             self._graphs.pop(source.caller_key, None)

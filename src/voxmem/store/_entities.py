@@ -382,7 +382,9 @@ def unmerge(source: Scope, target: Scope, merge_id: str, at: float) -> EntityOp[
     if target_row is not None:
         yield Stmt("caller.put", (*dst, target_row[0], _json(target_row[1]),
                                   _json(target_row[2]), target_row[3], target_row[4]))
-    elif source_row is not None:
+    elif source_row is not None and not (yield Stmt("items.ids", dst)).rows \
+            and not (yield Stmt("sessions.ids", dst)).rows:
+        # The merge made the target's row; it goes unless the target gained since.
         yield Stmt("caller.delete", dst)
     for kind, value in undo.get("addedIdentifiers", []):
         yield Stmt("ident.delete_one", (*dst, kind, value))

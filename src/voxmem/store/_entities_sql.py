@@ -81,11 +81,14 @@ ENTITY_SQL: dict[str, str | dict[str, str]] = {
                      f" AND {_CALLER} AND id = ?"),
     },
     "sessions.move": f"UPDATE sessions SET user_id = ? WHERE {_CALLER} AND id = ?",
-    # Which of these item ids (a JSON list) the store holds, whoever's they are.
+    # Which of these item ids (a JSON list) the tenant holds, whoever's they are (item
+    # ids are keys per tenant, migration 0012).
     "items.held": {
-        "sqlite": "SELECT id FROM items WHERE id IN (SELECT value FROM json_each(?))",
+        "sqlite": ("SELECT id FROM items WHERE id IN (SELECT value FROM json_each(?))"
+                   " AND tenant_id = ?"),
         "postgres": ("SELECT id FROM items WHERE id IN "
-                     "(SELECT jsonb_array_elements_text(CAST(? AS jsonb)))"),
+                     "(SELECT jsonb_array_elements_text(CAST(? AS jsonb)))"
+                     " AND tenant_id = ?"),
     },
     "caller.get": (
         f"SELECT name, metadata, profile, created_at, updated_at FROM callers WHERE {_CALLER}"),

@@ -95,7 +95,7 @@ async def apply_batch(cur: Cursor, batch: WriteBatch, journal_id: str) -> None:
             " session_id, kind, text, fact_kind, slot_key, confidence, source_turn_ids,"
             " valid_from, valid_to, created_at, embedding, embedding_model)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s, 'fact', %s, %s, %s, %s, %s, %s, %s, %s, %s,"
-            " %s) ON CONFLICT (id) DO NOTHING",
+            " %s) ON CONFLICT DO NOTHING",
             (f.id, *f.scope.caller_key, f.scope.agent_id, f.source_session_id, f.text, f.kind,
              f.slot_key, f.confidence, Jsonb(list(f.source_turn_ids)), f.valid_from,
              f.valid_to, f.valid_from, Float32Vector.maybe(f.embedding),
@@ -146,12 +146,14 @@ async def _insert_turns(cur: Cursor, tenant: _Tenant, batch: WriteBatch) -> None
         start = end
         if not turns:
             continue
+        # No conflict target: the key is (id, tenant_id) from migration 0012, id before,
+        # and the tests that upgrade an older database write it with this same code.
         await cur.executemany(
             "INSERT INTO items (id, tenant_id, project_id, space, user_id, agent_id,"
             " session_id, kind, text, turn_id, user_text, assistant_text, interrupted,"
             " tool_calls, metadata, created_at, embedding, embedding_model)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s, 'turn', %s, %s, %s, %s, %s, %s, %s, %s,"
-            " %s, %s) ON CONFLICT (id) DO NOTHING",
+            " %s, %s) ON CONFLICT DO NOTHING",
             [(w.turn.event_id, *w.scope.caller_key, w.scope.agent_id, w.turn.session_id,
               w.turn.text, w.turn.turn_id, w.turn.user_text, w.turn.assistant_text,
               w.turn.interrupted, Jsonb(w.turn.tool_calls), Jsonb(w.turn.metadata),

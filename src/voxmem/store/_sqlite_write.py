@@ -63,12 +63,14 @@ def apply_batch(batch: WriteBatch, conn: sqlite3.Connection) -> None:
     if turns:
         # search_key scoped the caller full-text table that migration 0006 dropped; the
         # column stays (NOT NULL, and dropping it would rewrite every items row).
+        # No conflict target: the key is (id, tenant_id) from migration 0012, id before,
+        # and the tests that upgrade an older file write it with this same code.
         conn.executemany(
             "INSERT INTO items (id, tenant_id, project_id, space, user_id, agent_id, session_id,"
             " kind, text, search_key, turn_id, user_text, assistant_text, interrupted,"
             " tool_calls, metadata, created_at, embedding, embedding_model)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, 'turn', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (id) DO NOTHING",
+            " ON CONFLICT DO NOTHING",
             [(w.turn.event_id, *w.scope.caller_key, w.scope.agent_id, w.turn.session_id,
               w.turn.text, search_key(*w.scope.caller_key), w.turn.turn_id, w.turn.user_text,
               w.turn.assistant_text, int(w.turn.interrupted), json.dumps(w.turn.tool_calls),
@@ -85,7 +87,7 @@ def apply_batch(batch: WriteBatch, conn: sqlite3.Connection) -> None:
             " kind, text, search_key, fact_kind, slot_key, confidence, source_turn_ids,"
             " valid_from, valid_to, created_at, embedding, embedding_model)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, 'fact', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (id) DO NOTHING",
+            " ON CONFLICT DO NOTHING",
             (f.id, *f.scope.caller_key, f.scope.agent_id, f.source_session_id, f.text,
              search_key(*f.scope.caller_key), f.kind, f.slot_key, f.confidence,
              json.dumps(list(f.source_turn_ids)), f.valid_from, f.valid_to, f.valid_from,
