@@ -4,7 +4,7 @@ emptied between tests instead of created and dropped for each one.
 Why: a copy (``CREATE DATABASE ... TEMPLATE``) writes the whole ~8 MB template to the
 WAL and its first connections build the catalog caches from scratch; the drop forces a
 checkpoint. Emptying a used copy costs a fraction of that (figures and the command in
-docs/performance.md, "Test suite"), and about a fifth of the suite runs on Postgres.
+docs/reliability.md, "Tests under load"), and about a fifth of the suite runs on Postgres.
 
 What the next test may rely on, enforced each time a database comes back
 (:func:`release`):
