@@ -47,6 +47,8 @@ log = logging.getLogger("voxmem.tests.postgres")
 KEPT_TABLES = ("schema_version", "store_identity")
 #: The indexes ``voxmem_ensure_vector_index`` creates on first sight of a dimension.
 VECTOR_INDEX_PATTERN = "chunks_embedding_%_hnsw"
+#: How the pool's maintenance connection names itself to the server.
+ADMIN_APPLICATION = "voxmem-tests-pool"
 
 # One row per schema object a test could change; md5 of them all, sorted. Names, not
 # OIDs: a copy of the template has the template's OIDs anyway, and TRUNCATE keeps them.
@@ -93,6 +95,8 @@ SELECT md5(string_agg(entry, E'\\n' ORDER BY entry)) FROM (
     FROM pg_rewrite WHERE rulename <> '_RETURN'
   UNION ALL
   SELECT concat_ws(' ', 'event trigger', evtname, evtenabled) FROM pg_event_trigger
+  UNION ALL
+  SELECT concat_ws(' ', 'statistics', stxrelid::regclass::text, stxname) FROM pg_statistic_ext
   UNION ALL
   SELECT concat_ws(' ', 'schema', nspname, nspowner::regrole, nspacl::text) FROM pg_namespace
    WHERE nspname NOT LIKE 'pg_temp%' AND nspname NOT LIKE 'pg_toast_temp%'
@@ -220,8 +224,13 @@ def release(dsn: str, url: str) -> None:
 def _admin_connection(pool: _Pool, dsn: str) -> psycopg.Connection[tuple[object, ...]]:
     """The pool's maintenance connection, kept open: one connection (and its password
     exchange) fewer for every test."""
-    if pool.admin is None or pool.admin.closed or pool.admin.broken:
-        pool.admin = psycopg.connect(dsn, autocommit=True)
+    if pool.admin is not None:
+        try:
+            pool.admin.execute("SELECT 1")
+            return pool.admin
+        except psycopg.OperationalError:  # ended by a test, or the server restarted
+            pool.admin.close()
+    pool.admin = psycopg.connect(dsn, autocommit=True, application_name=ADMIN_APPLICATION)
     return pool.admin
 
 

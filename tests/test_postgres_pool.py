@@ -142,6 +142,7 @@ SCHEMA_CHANGES = {
                            " patch JSONB) RETURNS JSONB LANGUAGE sql AS 'SELECT target'",
     "a new store identity": "UPDATE store_identity SET store_id = 'another'",
     "a table dropped": "DROP TABLE store_identity",
+    "extended statistics": "CREATE STATISTICS items_extra ON user_id, space FROM items",
 }
 
 
@@ -167,6 +168,28 @@ def test_an_unchanged_database_is_reused(postgres_server: str | None) -> None:
     """The control for the test above: release alone changes nothing the check sees."""
     dsn = _postgres.require(postgres_server)
     url = _pg_pool.acquire(dsn)
+    oid = _database_oid(dsn, url)
+    _pg_pool.release(dsn, url)
+    again = _pg_pool.acquire(dsn)
+    try:
+        assert _database_oid(dsn, again) == oid
+    finally:
+        _pg_pool.release(dsn, again)
+
+
+def test_a_release_outlives_its_maintenance_connection_being_ended(
+        postgres_server: str | None) -> None:
+    """A test that ends every backend (or a server restart) must not fail the next
+    test's teardown: the pool's kept connection is replaced."""
+    dsn = _postgres.require(postgres_server)
+    url = _pg_pool.acquire(dsn)
+    _pg_pool.release(dsn, url)  # the kept connection exists from here
+    url = _pg_pool.acquire(dsn)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        ended = conn.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                             " WHERE application_name = %s",
+                             (_pg_pool.ADMIN_APPLICATION,)).fetchone()
+    assert ended == (1,)
     oid = _database_oid(dsn, url)
     _pg_pool.release(dsn, url)
     again = _pg_pool.acquire(dsn)
