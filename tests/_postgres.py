@@ -15,9 +15,9 @@ password (SCRAM) authentication over TCP, and is removed at the end of the sessi
 ``initdb`` refuses to run as root, so as root the server runs as a system user
 (``voxmem-pg``, created on first use).
 
-Each test gets a database copied from a template that already has the extension, the
-migrations and the application role's grants (``CREATE DATABASE ... TEMPLATE``), and
-connects as ``voxmem_app``: not a superuser, not BYPASSRLS, not the tables' owner — so
+A template has the extension, the migrations and the grants; tests get copies of it
+(``CREATE DATABASE ... TEMPLATE``; ``store_url`` reuses them, see ``tests/_pg_pool.py``)
+and connect as ``voxmem_app``: not a superuser, not BYPASSRLS, not the tables' owner — so
 every test of the Postgres leg runs under row-level security, as production does.
 """
 

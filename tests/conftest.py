@@ -34,13 +34,21 @@ def postgres_server() -> Iterator[str | None]:
         os.environ.setdefault("VOXMEM_ALLOW_PG_SKIP", "1")
         yield None
         return
+    from tests import _pg_pool
+
     with _postgres.server() as dsn:
-        yield dsn
+        try:
+            yield dsn
+        finally:
+            if dsn is not None:
+                _pg_pool.drop_all(dsn)
 
 
 @pytest.fixture(params=BACKENDS)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """'' for SQLite (a file in the data dir) or a fresh Postgres database's DSN."""
+    """'' for SQLite (a file in the data dir) or the DSN of a Postgres database of the
+    test's own: empty, migrated, reused from an earlier test (``tests/_pg_pool.py`` says
+    what makes that as good as a fresh copy)."""
     if request.param == "sqlite":
         yield ""
         return
@@ -50,11 +58,11 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         if os.environ.get("CI") and not os.environ.get("VOXMEM_ALLOW_PG_SKIP"):
             pytest.fail(f"Postgres backend required in CI: {reason}")
         pytest.skip(f"Postgres backend not tested: {reason}")
-    from tests import _postgres
+    from tests import _pg_pool
 
-    url = _postgres.fresh_database(dsn)
+    url = _pg_pool.acquire(dsn)
     yield url
-    _postgres.drop_database(dsn, url)  # after the engine and store fixtures closed
+    _pg_pool.release(dsn, url)  # after the engine and store fixtures closed
 
 
 def unhurried_settings(tmp_path: Path, store_url: str = "") -> Settings:

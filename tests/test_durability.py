@@ -346,8 +346,11 @@ async def test_call_starting_while_the_last_facts_are_unapplied_supersedes_them(
     real_write = engine.store.write
     gate = asyncio.Event()
     gate.set()
+    fact_held = asyncio.Event()
 
     async def gated_write(batch: WriteBatch) -> None:  # a slow store, held open on demand
+        if batch.facts and not gate.is_set():
+            fact_held.set()
         await gate.wait()
         await real_write(batch)
 
@@ -358,13 +361,18 @@ async def test_call_starting_while_the_last_facts_are_unapplied_supersedes_them(
     info = await engine.end_session(s, learn=False)
     assert info is not None and await engine.flush(30)
     gate.clear()  # the first call's fact will be journaled but not applied
-    assert await engine.learner.learn(s, info.id)
+    # On a shared store (Postgres) learning then waits for its fact to be stored before
+    # it lets the caller go (up to 60 s, all of this test's time there): the next call
+    # starts while it waits, once the fact is journaled and held at the store.
+    first_learning = asyncio.create_task(engine.learner.learn(s, info.id))
+    await fact_held.wait()
     await engine.start_session(s, Caller("finn"))
     await engine.save_response(s, Caller("finn"), user_text="as I said I'm vegetarian",
                                assistant_text="ok")
     second = await engine.end_session(s, learn=False)
     assert second is not None
     gate.set()
+    assert await first_learning
     await engine.learner.learn(s, second.id)
     assert await engine.flush(30)
     history = await engine.store.list_facts(s, include_history=True)
