@@ -157,9 +157,12 @@ class Calls:
         turn_id: str | None = None, tool_calls: list[dict[str, Any]] | None = None,
         metadata: dict[str, Any] | None = None, interrupted: bool = False,
         created_at: float | None = None, prepared: TurnText | None = None,
+        own_claim: asyncio.Future[str] | None = None,
     ) -> str | None:
         """See :meth:`MemoryEngine.save_response`; ``prepared``: the turn's text work,
-        done already (a turn moved to the caller it was merged into meanwhile)."""
+        done already (a turn moved to the caller it was merged into meanwhile), and
+        ``own_claim`` that save's claim of the turn id, which the merge carried to this
+        caller: not a first write to wait for (it would wait for itself)."""
         if not (await self._policies.policy(scope)).memory_enabled:
             return None
         if turn_id is None:
@@ -181,6 +184,8 @@ class Calls:
                     await self._writes.turn_of_open_call(scope, sid, turn_id))
             elif not claims.seeded(scope, sid):
                 await self._writes.seed_turn_ids(scope, sid)
+            if first is own_claim:
+                first = None
             if first is not None and claims.lookup(key) is None:
                 if isinstance(first, str):
                     claims.remember(scope, sid, turn_id, first)
@@ -189,13 +194,13 @@ class Calls:
         known = claims.lookup(key)
         if isinstance(known, str):
             return known
-        if known is not None:  # the first write of this turn id is in flight
+        if known is not None and known is not own_claim:  # the first write is in flight
             return await asyncio.shield(known)
         claim = claims.claim(key)  # before any await: a racing retry waits
         try:
             event_id = await self._save_turn(scope, caller, user_text, assistant_text,
                                              turn_id, tool_calls, metadata, interrupted,
-                                             created_at, prepared, call=mem)
+                                             created_at, prepared, call=mem, claim=claim)
         except BaseException as exc:
             claims.drop(key, claim, exc)
             raise
@@ -260,9 +265,11 @@ class Calls:
         turn_id: str | None, tool_calls: list[dict[str, Any]] | None,
         metadata: dict[str, Any] | None, interrupted: bool, created_at: float | None,
         prepared: TurnText | None = None, call: CallerMemory | None = None,
+        claim: asyncio.Future[str] | None = None,
     ) -> str:
         """``call``: the caller's memory with the call open, as ``save_response`` found
-        it; found again only if the turn-id lookups since ended that call or evicted it."""
+        it; found again only if the turn-id lookups since ended that call or evicted it.
+        ``claim``: this save's claim of its turn id, when it has one."""
         mem = call
         if mem is None or mem.session_id is None or mem is not self._callers.peek(scope):
             mem, _opened = await self._call_for_save(scope, caller)
@@ -291,7 +298,7 @@ class Calls:
                 dataclasses.replace(scope, user_id=now), caller, user_text=user_text,
                 assistant_text=assistant_text, turn_id=turn_id, tool_calls=tool_calls,
                 metadata=metadata, interrupted=interrupted, created_at=created_at,
-                prepared=prepared)
+                prepared=prepared, own_claim=claim)
             if moved is None:
                 raise StoreUnavailable("memory was turned off while this turn was saved",
                                        retryable=True)
