@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from voxmem.extraction import RuleExtractor  # noqa: E402
 from voxmem.extraction._evaluate import (  # noqa: E402
+    TRAINING_SETS,
     load_labelled_set,
     score_case,
     summarize,
@@ -62,12 +63,10 @@ from voxmem.extraction._learned import (  # noqa: E402
 from voxmem.extraction._rules_common import TurnView  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
-TRAIN_SETS = ["extraction_set", "extraction_tune", "extraction_heldout", "extraction_heldout_b",
-              "extraction_heldout_c", "extraction_tune_e", "extraction_tune_g"]
+TRAIN_SETS = list(TRAINING_SETS[:7])
 #: Written later, to tune the rules on; ``--more-sets`` adds them. Fitted with them, the
 #: layer adds fewer facts, not more (docs/extraction.md), so the shipped weights leave them out.
-MORE_SETS = ["extraction_tune_i", "extraction_tune_j", "extraction_tune_m", "extraction_tune_o",
-             "extraction_tune_q", "extraction_tune_s", "extraction_tune_u", "extraction_tune_w"]
+MORE_SETS = list(TRAINING_SETS[7:])
 FOLDS = 5
 #: Features seen in fewer training turns than this are dropped (noise, and file size).
 MIN_COUNT = 2

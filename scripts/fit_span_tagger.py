@@ -44,6 +44,8 @@ sys.path.insert(0, str(ROOT / "src"))
 from voxmem.extraction import ExtractedFact, RuleExtractor  # noqa: E402
 from voxmem.extraction import rules as rules_module  # noqa: E402
 from voxmem.extraction._evaluate import (  # noqa: E402
+    NEVER_TUNED_SPLITS,
+    TRAINING_SETS,
     load_labelled_set,
     score_case,
     summarize,
@@ -63,11 +65,8 @@ from voxmem.extraction._tagger import (  # noqa: E402
 )
 
 DATA = ROOT / "tests" / "data"
-TRAIN_SETS = ["extraction_set", "extraction_tune", "extraction_heldout", "extraction_heldout_b",
-              "extraction_heldout_c", "extraction_tune_e", "extraction_tune_g",
-              "extraction_tune_i", "extraction_tune_j", "extraction_tune_m", "extraction_tune_o",
-              "extraction_tune_q", "extraction_tune_s", "extraction_tune_u", "extraction_tune_w"]
-NEVER = ("holdout2",)  # the first set's split that was never tuned on
+TRAIN_SETS = list(TRAINING_SETS)
+NEVER = NEVER_TUNED_SPLITS
 FOLDS = 5
 MIN_SUPPORT = 10
 FUZZY = 0.8

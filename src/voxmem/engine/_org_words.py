@@ -39,14 +39,13 @@ import sys
 import time
 import weakref
 from pathlib import Path
-from typing import cast
 
 import numpy as np
 
 from ._index import HybridIndex
 from ._org_words_worker import ANSWER, FORGET, LOAD, LOADED, QUERY, STALE, write_snapshot
 from ._ranked import Ranked
-from ._worker_process import HEADER
+from ._worker_process import FramePipe
 
 __all__ = ["Asked", "OrgWords"]
 
@@ -110,47 +109,6 @@ class _Slot:
         self.last = -SNAPSHOT_INTERVAL_S
 
 
-class _Pipe(asyncio.SubprocessProtocol):
-    """The worker's pipes on the loop: frames read off its output, its exit noticed."""
-
-    def __init__(self, owner: OrgWords) -> None:
-        self.owner = owner
-        self.transport: asyncio.SubprocessTransport | None = None
-        self.exited: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._buffer = bytearray()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.SubprocessTransport, transport)
-
-    def send(self, payload: bytes) -> None:
-        assert self.transport is not None
-        stdin = cast(asyncio.WriteTransport, self.transport.get_pipe_transport(0))
-        stdin.write(HEADER.pack(len(payload)) + payload)
-
-    def pipe_data_received(self, fd: int, data: bytes | str) -> None:
-        if fd != 1:
-            return
-        buffer = self._buffer
-        buffer += data if isinstance(data, bytes) else data.encode()
-        while len(buffer) >= HEADER.size:
-            (size,) = HEADER.unpack_from(buffer)
-            end = HEADER.size + size
-            if len(buffer) < end:
-                return
-            frame = bytes(buffer[HEADER.size:end])
-            del buffer[:end]
-            self.owner._reply(self, frame)
-
-    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
-        if fd == 1:
-            self.owner._lost(self)
-
-    def process_exited(self) -> None:
-        if not self.exited.done():
-            self.exited.set_result(None)
-        self.owner._lost(self)
-
-
 class OrgWords:
     """The org lane's keyword searches in a worker process (see the module doc).
 
@@ -172,7 +130,7 @@ class OrgWords:
         self._slots: weakref.WeakKeyDictionary[HybridIndex, _Slot] = (
             weakref.WeakKeyDictionary())
         self._numbers = 0
-        self._pipe: _Pipe | None = None
+        self._pipe: FramePipe | None = None
         self._starting: asyncio.Task[None] | None = None
         self._restart: asyncio.TimerHandle | None = None
         self._failures = 0
@@ -338,7 +296,7 @@ class OrgWords:
         self._notify()
 
     # -- the worker's pipe ------------------------------------------------------------
-    def _reply(self, pipe: _Pipe, frame: bytes) -> None:
+    def _reply(self, pipe: FramePipe, frame: bytes) -> None:
         if pipe is not self._pipe:
             return  # a worker given up on
         kind = frame[:1]
@@ -359,7 +317,7 @@ class OrgWords:
             number, generation = LOADED.unpack_from(frame, 1)
             self._loaded(number, generation, kind == b"A", frame[1 + LOADED.size:])
 
-    def _lost(self, pipe: _Pipe) -> None:
+    def _lost(self, pipe: FramePipe) -> None:
         """The worker died, hung or broke its pipe: searches go in-process meanwhile."""
         if pipe is not self._pipe:
             return
@@ -394,7 +352,7 @@ class OrgWords:
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         try:
             _transport, pipe = await asyncio.get_running_loop().subprocess_exec(
-                lambda: _Pipe(self), sys.executable, "-m", "voxmem.engine._org_words_worker",
+                lambda: FramePipe(self), sys.executable, "-m", "voxmem.engine._org_words_worker",
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=None,
                 env=env)
         except Exception as exc:

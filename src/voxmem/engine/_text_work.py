@@ -37,11 +37,11 @@ import os
 import pickle
 import sys
 from collections.abc import Hashable
-from typing import Any, cast
+from typing import Any
 
 from ..extraction.redaction import Redactor
 from ._text_batch import TextJob, TurnText, text_work, text_works
-from ._worker_process import HEADER, REQUEST_PATH_FLAG
+from ._worker_process import REQUEST_PATH_FLAG, FramePipe
 
 __all__ = ["TextWork"]
 
@@ -75,48 +75,6 @@ class _Pending:
     done: asyncio.Future[TurnText]
 
 
-class _Pipe(asyncio.SubprocessProtocol):
-    """The worker's side of the loop: frames read off its output, its exit noticed."""
-
-    def __init__(self, owner: TextWork) -> None:
-        self.owner = owner
-        self.transport: asyncio.SubprocessTransport | None = None
-        self.exited: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._buffer = bytearray()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # (uvloop's transports implement the interfaces without subclassing asyncio's.)
-        self.transport = cast(asyncio.SubprocessTransport, transport)
-
-    def send(self, payload: bytes) -> None:
-        assert self.transport is not None
-        stdin = cast(asyncio.WriteTransport, self.transport.get_pipe_transport(0))
-        stdin.write(HEADER.pack(len(payload)) + payload)
-
-    def pipe_data_received(self, fd: int, data: bytes | str) -> None:
-        if fd != 1:
-            return
-        buffer = self._buffer
-        buffer += data if isinstance(data, bytes) else data.encode()
-        while len(buffer) >= HEADER.size:
-            (size,) = HEADER.unpack_from(buffer)
-            end = HEADER.size + size
-            if len(buffer) < end:
-                return
-            frame = bytes(buffer[HEADER.size:end])
-            del buffer[:end]
-            self.owner._reply(self, frame)
-
-    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
-        if fd == 1:  # (its input is closed by us, when it is stopped)
-            self.owner._lost(self)
-
-    def process_exited(self) -> None:
-        if not self.exited.done():
-            self.exited.set_result(None)
-        self.owner._lost(self)
-
-
 class TextWork:
     """A save's redaction, claim scan and terms, in a worker process or inline.
 
@@ -132,7 +90,7 @@ class TextWork:
         self.offloaded = self.inline = self.batches = self.crashes = 0
         self._saves = 0
         self._failures = 0  # deaths since a worker last answered a batch
-        self._pipe: _Pipe | None = None  # the worker, starting or ready
+        self._pipe: FramePipe | None = None  # the worker, starting or ready
         self._ready = False
         self._starting: asyncio.Task[None] | None = None
         self._restart: asyncio.TimerHandle | None = None
@@ -251,7 +209,7 @@ class TextWork:
         self._timer = asyncio.get_running_loop().call_later(
             BATCH_TIMEOUT_S, self._hung, pipe)
 
-    def _reply(self, pipe: _Pipe, frame: bytes) -> None:
+    def _reply(self, pipe: FramePipe, frame: bytes) -> None:
         if pipe is not self._pipe:
             return  # a worker given up on
         if self._timer is not None:
@@ -284,12 +242,12 @@ class TextWork:
                 self._do_inline(pending)
         self._flush()
 
-    def _hung(self, pipe: _Pipe) -> None:
+    def _hung(self, pipe: FramePipe) -> None:
         if pipe is self._pipe:
             log.warning("text worker process %s did not answer in time; killed", self.pid())
             self._lost(pipe)
 
-    def _lost(self, pipe: _Pipe) -> None:
+    def _lost(self, pipe: FramePipe) -> None:
         """The worker died, hung or broke its pipe: its turns are done here, in order."""
         if pipe is not self._pipe:
             return
@@ -328,7 +286,7 @@ class TextWork:
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         try:
             _transport, pipe = await loop.subprocess_exec(
-                lambda: _Pipe(self), sys.executable, "-m", "voxmem.engine._worker_process",
+                lambda: FramePipe(self), sys.executable, "-m", "voxmem.engine._worker_process",
                 REQUEST_PATH_FLAG, stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE, stderr=None, env=env)
         except Exception as exc:

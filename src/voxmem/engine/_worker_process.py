@@ -10,13 +10,14 @@ cannot corrupt a reply.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
 import os
 import pickle
 import struct
 import sys
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol, cast
 
 #: Frame header: payload length, unsigned 64-bit big-endian.
 HEADER = struct.Struct(">Q")
@@ -45,6 +46,58 @@ def read_frame(stream: BinaryIO) -> bytes | None:
 def write_frame(stream: BinaryIO, payload: bytes) -> None:
     stream.write(HEADER.pack(len(payload)) + payload)
     stream.flush()
+
+
+class FrameOwner(Protocol):
+    """What a :class:`FramePipe` reports to: each reply frame, and the worker lost."""
+
+    def _reply(self, pipe: FramePipe, frame: bytes) -> None: ...
+
+    def _lost(self, pipe: FramePipe) -> None: ...
+
+
+class FramePipe(asyncio.SubprocessProtocol):
+    """A worker's pipes on the parent's loop (the text work's and the org lane's words'):
+    frames read off its output and handed to ``owner``, its exit or broken output
+    reported as lost."""
+
+    def __init__(self, owner: FrameOwner) -> None:
+        self.owner = owner
+        self.transport: asyncio.SubprocessTransport | None = None
+        self.exited: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._buffer = bytearray()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # (uvloop's transports implement the interfaces without subclassing asyncio's.)
+        self.transport = cast(asyncio.SubprocessTransport, transport)
+
+    def send(self, payload: bytes) -> None:
+        assert self.transport is not None
+        stdin = cast(asyncio.WriteTransport, self.transport.get_pipe_transport(0))
+        stdin.write(HEADER.pack(len(payload)) + payload)
+
+    def pipe_data_received(self, fd: int, data: bytes | str) -> None:
+        if fd != 1:
+            return
+        buffer = self._buffer
+        buffer += data if isinstance(data, bytes) else data.encode()
+        while len(buffer) >= HEADER.size:
+            (size,) = HEADER.unpack_from(buffer)
+            end = HEADER.size + size
+            if len(buffer) < end:
+                return
+            frame = bytes(buffer[HEADER.size:end])
+            del buffer[:end]
+            self.owner._reply(self, frame)
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        if fd == 1:  # (its input is closed by the owner, when it is stopped)
+            self.owner._lost(self)
+
+    def process_exited(self) -> None:
+        if not self.exited.done():
+            self.exited.set_result(None)
+        self.owner._lost(self)
 
 
 def _reply(fn: Any, args: tuple[Any, ...]) -> bytes:

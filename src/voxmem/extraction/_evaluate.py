@@ -23,7 +23,19 @@ from typing import Any
 
 from ._base import ExtractedFact, Transcript, TranscriptTurn
 
-__all__ = ["CaseResult", "Score", "load_labelled_set", "score_case", "summarize", "to_transcript"]
+__all__ = ["NEVER_TUNED_SPLITS", "TRAINING_SETS", "CaseResult", "Score", "load_labelled_set",
+           "score_case", "summarize", "to_transcript"]
+
+#: Every labelled set (``tests/data/<name>.jsonl``) the extraction models may be fitted
+#: on; the check sets, F and the independent set D are never among them
+#: (docs/extraction.md says which set is which).
+TRAINING_SETS = ("extraction_set", "extraction_tune", "extraction_heldout",
+                 "extraction_heldout_b", "extraction_heldout_c", "extraction_tune_e",
+                 "extraction_tune_g", "extraction_tune_i", "extraction_tune_j",
+                 "extraction_tune_m", "extraction_tune_o", "extraction_tune_q",
+                 "extraction_tune_s", "extraction_tune_u", "extraction_tune_w")
+#: The first set's split that was never tuned on.
+NEVER_TUNED_SPLITS = ("holdout2",)
 
 
 def load_labelled_set(path: str | Path) -> list[dict[str, Any]]:
