@@ -386,17 +386,8 @@ class OrgWords:
         pipe, self._pipe = self._pipe, None
         self._drop()
         self._notify()
-        if pipe is None or pipe.transport is None:
-            return
-        stdin = pipe.transport.get_pipe_transport(0)
-        if stdin is not None:
-            stdin.close()
-        try:
-            await asyncio.wait_for(asyncio.shield(pipe.exited), STOP_TIMEOUT_S)
-        except TimeoutError:
-            pipe.transport.kill()
-            await pipe.exited
-        pipe.transport.close()
+        if pipe is not None:
+            await pipe.stop(STOP_TIMEOUT_S)
 
     def _drop(self) -> None:
         """Searches waiting for the worker go in-process; it holds no snapshot now."""

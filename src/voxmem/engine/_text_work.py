@@ -341,14 +341,5 @@ class TextWork:
             self._timer.cancel()
             self._timer = None
         self._all_inline()
-        if pipe is None or pipe.transport is None:
-            return
-        stdin = pipe.transport.get_pipe_transport(0)
-        if stdin is not None:
-            stdin.close()
-        try:
-            await asyncio.wait_for(asyncio.shield(pipe.exited), STOP_TIMEOUT_S)
-        except TimeoutError:
-            pipe.transport.kill()
-            await pipe.exited
-        pipe.transport.close()
+        if pipe is not None:
+            await pipe.stop(STOP_TIMEOUT_S)

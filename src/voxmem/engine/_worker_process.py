@@ -99,6 +99,21 @@ class FramePipe(asyncio.SubprocessProtocol):
             self.exited.set_result(None)
         self.owner._lost(self)
 
+    async def stop(self, timeout_s: float) -> None:
+        """End the worker's input (it exits at its end); killed if not gone in
+        ``timeout_s``."""
+        if self.transport is None:
+            return
+        stdin = self.transport.get_pipe_transport(0)
+        if stdin is not None:
+            stdin.close()
+        try:
+            await asyncio.wait_for(asyncio.shield(self.exited), timeout_s)
+        except TimeoutError:
+            self.transport.kill()
+            await self.exited
+        self.transport.close()
+
 
 def _reply(fn: Any, args: tuple[Any, ...]) -> bytes:
     try:
