@@ -5,7 +5,7 @@
 // and a random port range, so test files and other users of the machine never collide.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -87,10 +87,54 @@ export function detachedDataDir(t) {
   return dir;
 }
 
-/** Stop a runtime the client under test started (detached) in `dataDir`. */
+/**
+ * Stop every runtime of `dataDir`: the published one through `voxmem stop`, then any
+ * `voxmem serve --data-dir <dataDir>` still alive. A client under test launches its
+ * runtime detached; on a loaded host that process may still be importing when the test
+ * ends, find the lock free once the test's own runtime is gone, and start serving (and
+ * writing) in a directory being removed.
+ */
 export async function stopDetached(dataDir) {
   const stopper = spawn(PYTHON, ["-m", "voxmem", "stop", "--data-dir", dataDir], { stdio: "ignore" });
   await once(stopper, "exit");
+  await killRuntimesOf(dataDir);
+}
+
+/** The pids of the live processes whose command line is `... serve --data-dir <dataDir> ...`. */
+function runtimesOf(dataDir) {
+  const pids = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let argv;
+    try {
+      argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+    } catch {
+      continue; // exited meanwhile
+    }
+    const at = argv.indexOf("--data-dir");
+    if (argv.includes("serve") && at >= 0 && argv[at + 1] === dataDir) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+/** SIGTERM each runtime of `dataDir` (SIGKILL after 30 s) and wait until none is left. */
+export async function killRuntimesOf(dataDir) {
+  const deadline = Date.now() + 30_000;
+  const asked = new Set();
+  for (let pids = runtimesOf(dataDir); pids.length > 0; pids = runtimesOf(dataDir)) {
+    for (const pid of pids) {
+      const late = Date.now() > deadline;
+      if (asked.has(pid) && !late) continue;
+      asked.add(pid);
+      try {
+        process.kill(pid, "SIGCONT");
+        process.kill(pid, late ? "SIGKILL" : "SIGTERM");
+      } catch {
+        // gone already
+      }
+    }
+    await sleep(50);
+  }
 }
 
 /**
@@ -171,6 +215,8 @@ export async function startHeldRuntime(t, seed) {
       child.kill("SIGTERM");
       await exited;
     }
+    // The client under test launched a runtime of its own while this one was held.
+    await killRuntimesOf(dataDir);
     rmSync(dataDir, { recursive: true, force: true });
     rmSync(gate, { force: true });
     rmSync(reached, { force: true });
