@@ -88,6 +88,11 @@ async def test_rest_round_trip(http: httpx.AsyncClient) -> None:
     ("resolve_caller", {"identifiers": [{"kind": "fax", "value": "1"}]}, "kind"),
     ("resolve_caller", {"identifiers": [{"kind": "phone", "value": "12"}]}, "value"),
     ("link_identifier", {"user": {"id": "a"}, "kind": "email", "value": "nope"}, "value"),
+    # Shown as 510-555-0100, read in order as +10010555015: neither is linked.
+    ("link_identifier", {"user": {"id": "a"}, "kind": "phone", "value": "\u202e0010-555-015"},
+     "value"),
+    ("resolve_caller", {"identifiers": [{"kind": "livekit_identity",
+                                         "value": "\u202enimda"}]}, "value"),
     ("merge_callers", {"from_id": "a", "to_id": "a"}, "to_id"),
     ("merge_callers", {"from_id": "a", "to_id": "b", "status": "maybe"}, "status"),
     ("unmerge_callers", {}, "merge_id"),

@@ -59,6 +59,43 @@ def test_one_phone_normaliser(raw: str, region: str | None, e164: str | None) ->
     assert normalize_phone(raw, region) == e164
 
 
+@pytest.mark.parametrize("kind", ["phone", "account", "email", "external_id",
+                                  "livekit_identity", "sip_call_id"])
+@pytest.mark.parametrize("control", ["\u202e", "\u202b", "\u2067", "\u2068", "\u200f",
+                                     "\u061c"])
+def test_a_control_that_can_reorder_an_identifier_refuses_it(kind: str, control: str) -> None:
+    # "\u202e0010-555-015" displays as 510-555-0100 and was kept as +10010555015: the
+    # number shown was not the number kept.
+    assert normalize_identifier("phone", "\u202e0010-555-015") is None
+    raw = {"email": "ann@example.com"}.get(kind, "510-555-0100")
+    assert normalize_identifier(kind, raw) is not None
+    assert normalize_identifier(kind, control + raw) is None
+    assert normalize_identifier(kind, raw[:4] + control + raw[4:]) is None
+
+
+@pytest.mark.parametrize(("kind", "raw", "normal"), [
+    ("phone", "(510)\u200b555-0100", "+15105550100"),  # zero-width space
+    ("phone", "(510)\u200d555-0100", "+15105550100"),  # zero-width joiner (was refused)
+    ("phone", "\u202d+1 (510) 555-0100\u202c", "+15105550100"),  # as a phone app copies it
+    ("phone", "\u2066+15105550100\u2069", "+15105550100"),
+    ("phone", "\ufeff\u200e+15105550100", "+15105550100"),
+    ("email", "ann\u200b.lee@example.com", "ann.lee@example.com"),  # was refused
+    ("account", "ACCT-99\u2060120", "99120"),
+    ("name", "Jo\u00adhn", "john"),  # soft hyphen: one word, not "jo hn"
+    ("name", "\u202eAnn", "ann"),  # a name never links on its own
+])
+def test_invisible_format_characters_are_dropped(kind: str, raw: str, normal: str) -> None:
+    assert normalize_identifier(kind, raw) == normal
+
+
+def test_a_spoken_number_behind_a_bidi_override_is_no_claim() -> None:
+    # Shown as "my phone number is 0010555015", it was claimed as +15105550100.
+    assert spoken_claims("my phone number is \u202e5105550100").identifiers == ()
+    assert spoken_claims("my account number is 4321\u202e 9876").identifiers == ()
+    assert spoken_claims("my phone number is 5105550100").identifiers == (
+        ("phone", "+15105550100", "5105550100"),)
+
+
 def test_extraction_and_livekit_use_the_same_normaliser() -> None:
     # The two hand-written normalisers disagreed on these (issue 10).
     assert extraction_phone("(510) 555-0100") == normalize_e164(

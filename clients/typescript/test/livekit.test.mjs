@@ -425,6 +425,11 @@ describe("caller identity", () => {
       ["+44 (0)20 7946 0018"], ["+49 (0)30 1234567"], ["+33 (0)1 23 45 67 89"], ["tel:+1-510-555-0142"],
       ["011 44 20 7946 0019", "1"], ["+1 (510) 555-01000"], ["+15105550100;ext=1"], ["+1 510 555 0100 ext. 23"],
       ["+999 1234567"], ["0044 20 7946 0017"], ["+7 495 123-45-67"],
+      // Format characters: a right-to-left override shows "\u202e0010-555-015" as
+      // 510-555-0100 and both sides read +10010555015; refused now. Invisible ones are
+      // dropped (a phone app wraps a copied number in left-to-right controls).
+      ["\u202e0010-555-015", "1"], ["\u202e+15105550100"], ["+1 510\u200f555 0100"],
+      ["(510)\u200d555-0100", "1"], ["\u202d+1 (510) 555-0100\u202c"], ["+1 510\u200b555\u20600100"],
     ];
     for (const [i, [raw, countryCode]] of formats.entries()) {
       const user = { id: `fmt-${i}` };
@@ -457,6 +462,8 @@ describe("caller identity", () => {
     assert.equal(normalizeE164("sip:+1 (510) 555-0100@trunk.example"), "+15105550100");
     assert.equal(normalizeE164("020 7946 0018", "44"), "+442079460018");
     assert.equal(normalizeE164("(510) 555-0100"), undefined);
+    assert.equal(normalizeE164("\u202e0010-555-015", "1"), undefined); // shows as 510-555-0100
+    assert.equal(normalizeE164("\ufeff(510)\u200d555-0100", "1"), "+15105550100");
     assert.equal(renderMemoryInstructions("You are Ava.\n{{memory}}\nBe brief.", ""), "You are Ava.\nBe brief.");
     assert.equal(renderMemoryInstructions("A {{memory}} B", "$1 \\n"), "A $1 \\n B");
     assert.equal(renderMemoryInstructions("You are Ava.", "Name: Dana"), "You are Ava.\n\nName: Dana");

@@ -17,6 +17,7 @@ import re
 from typing import Literal
 
 from .._exceptions import BadRequest
+from ._format_chars import reorders, without_format_chars
 from ._phone import normalize_phone
 from ._speech import normalize_email, spoken_to_digits
 
@@ -60,6 +61,9 @@ FIND_KINDS: tuple[str, ...] = ("phone", "email", "account", "policy", "invoice",
 STRENGTH_SCORE: dict[Strength, float] = {"strong": 1.0, "corroborating": 0.6, "weak": 0.2,
                                          "call": 0.0}
 _REFERENCE_KINDS = frozenset({"account", "policy", "order", "invoice", "ticket"})
+# External ids, LiveKit identities, SIP call ids: exact, as the system sent them (and
+# any kind not listed, which the caller of normalize_identifier checks).
+_EXACT_KINDS = frozenset({"external_id", "livekit_identity", "sip_call_id"})
 # "INV-4421", "TK 8842", "#4421": a short letter prefix before the digits is how a system
 # prints the number, not part of what a caller says; both forms normalise to the digits.
 # Words said around a reference number that are not part of it ("account number is ...").
@@ -83,12 +87,23 @@ def normalize_identifier(kind: str, raw: str, default_region: str | None = "US")
         normalize_identifier("invoice", "four four two one")         # '4421'
         normalize_identifier("invoice", "INV-4421")                  # '4421'
         normalize_identifier("email", "j o h n at gmail dot com")    # 'john@gmail.com'
+
+    Unicode format characters (zero-width, bidi controls) are dropped, and a control
+    that can display the identifier in another order than it reads refuses it
+    (``_format_chars``); kinds taken exactly keep the invisible ones as sent.
     """
     if not isinstance(raw, str) or not raw.strip():
         return None
     text = raw.strip()
     if kind == "phone":
         return normalize_phone(text, default_region)
+    if kind in _EXACT_KINDS:
+        # Exact, as the system sent them (and stored so): only a reordering is refused.
+        return None if reorders(text) else text
+    cleaned = without_format_chars(text, refuse_reordering=kind != "name")
+    if cleaned is None or not cleaned.strip():
+        return None
+    text = cleaned.strip()
     if kind == "email":
         return normalize_email(text)
     if kind == "name":
@@ -102,7 +117,6 @@ def normalize_identifier(kind: str, raw: str, default_region: str | None = "US")
         prefixed = _PREFIXED.match(compact)
         value = prefixed.group(1) if prefixed else compact
         return value if len(value) >= 3 else None
-    # External ids, LiveKit identities, SIP call ids: exact, as the system sent them.
     return text
 
 
@@ -213,8 +227,13 @@ def spoken_claims(text: str, default_region: str | None = "US") -> SpokenClaims:
 def _claims(text: str, default_region: str | None, *, word_checks: bool) -> SpokenClaims:
     found: list[tuple[str, str, str]] = []
     seen: set[tuple[str, str]] = set()
+    # A pattern's match leaves out a bidi override in front of it ("\u202e0010-555-015"
+    # shows as 510-555-0100): a turn holding one gives no identifier (_format_chars).
+    reordered = reorders(text)
 
     def add(kind: str, raw: str) -> None:
+        if reordered:
+            return
         value = normalize_identifier(kind, raw, default_region)
         if value and (kind, value) not in seen:
             seen.add((kind, value))
@@ -263,6 +282,10 @@ def checked_identifier(kind: str, raw: str, region: str | None) -> str:
         raise BadRequest(f"identifier kind must be one of {', '.join(IDENTIFIER_KINDS)}",
                          field="kind")
     value = normalize_identifier(kind, raw, region)
+    if value is None and kind != "name" and isinstance(raw, str) and reorders(raw):
+        raise BadRequest(f"{raw!r} holds a right-to-left control that can display it in "
+                         f"another order than it reads; send the {kind} without it",
+                         field="value")
     if value is None:
         raise BadRequest(f"{raw!r} is not a valid {kind}", field="value")
     return value

@@ -11,6 +11,7 @@ import functools
 
 import phonenumbers
 
+from ._format_chars import without_format_chars
 from ._speech import spoken_to_digits
 
 __all__ = ["DEFAULT_REGION", "country_code_for_region", "normalize_phone",
@@ -58,9 +59,11 @@ def normalize_phone(raw: str | None, default_region: str | None = DEFAULT_REGION
 
     Accepts written forms (``(510) 555-0100``, ``+44 (0)20 7946 0018``, ``00 44 ...``),
     SIP/tel URIs (``sip:+15105550100@trunk``) and spoken ones ("five one oh, five five
-    five, oh one hundred"). A number without a country prefix is read in
-    ``default_region``; with ``default_region=None`` only international numbers are
-    accepted, because guessing the country would file two people under one id.
+    five, oh one hundred"). Unicode format characters are dropped, and a bidi control
+    that can display the digits in another order refuses the number. A number without
+    a country prefix is read in ``default_region``; with ``default_region=None`` only
+    international numbers are accepted, because guessing the country would file two
+    people under one id.
 
     Example::
 
@@ -70,7 +73,12 @@ def normalize_phone(raw: str | None, default_region: str | None = DEFAULT_REGION
     """
     if raw is None:
         return None
-    text = raw.strip()
+    # Zero-width and left-to-right controls dropped; one that can show the digits in
+    # another order than they read (U+202E) refuses the number (_format_chars).
+    cleaned = without_format_chars(raw)
+    if cleaned is None:
+        return None
+    text = cleaned.strip()
     lowered = text.lower()
     for scheme in _URI_SCHEMES:
         if lowered.startswith(scheme):

@@ -28,6 +28,10 @@ const SIP_PHONE_ATTRIBUTE = "sip.phoneNumber";
 const SIP_CALL_ID_ATTRIBUTE = "sip.callID";
 /** Shorter national numbers are extensions or short codes, not a caller's phone. */
 const MIN_NATIONAL_DIGITS = 7;
+/** U+061C ALM, U+200F RLM, U+202B RLE, U+202E RLO, U+2067 RLI, U+2068 FSI. */
+const REORDERING_CONTROLS = /[\u061c\u200f\u202b\u202e\u2067\u2068]/u;
+/** Unicode format characters (category Cf): zero-width, bidi controls, BOM, tags. */
+const FORMAT_CHARACTERS = /\p{Cf}/gu;
 
 /** What identity resolution reads from a participant. */
 export interface ParticipantLike {
@@ -127,11 +131,16 @@ function regionOf(defaultCountryCode: string): CountryCode {
  * libphonenumber: `libphonenumber-js` here, `phonenumbers` there), so a Node worker and
  * a Python worker give one caller one id: `+44 (0)20 7946 0018` is `+442079460018`,
  * `011 44 ...` dialled from the US is international, a number with an extension or of
- * an impossible length is none.
+ * an impossible length is none. A number holding a bidi control that can show its
+ * digits in another order is none; other format characters (zero-width, BOM) are dropped.
  */
 export function normalizeE164(raw: string | undefined | null, defaultCountryCode?: string): string | undefined {
   if (raw === undefined || raw === null) return undefined;
-  let text = raw.trim();
+  // Read as shown: a control that can display the digits in another order refuses the
+  // number ("\u202e0010-555-015" shows as 510-555-0100), other format characters are
+  // invisible and dropped. The Python package's rule (entities/_format_chars.py).
+  if (REORDERING_CONTROLS.test(raw)) return undefined;
+  let text = raw.replace(FORMAT_CHARACTERS, "").trim();
   const lowered = text.toLowerCase();
   for (const scheme of ["tel:", "sips:", "sip:"]) {
     if (lowered.startsWith(scheme)) {
