@@ -41,7 +41,9 @@ export interface VoiceClientOptions {
   settings?: Record<string, string | number | boolean>;
   recallTimeoutMs?: number;
   recallGraceMs?: number;
+  /** Deadline of a request once the runtime answers (default 30 s; `searchMemory` has its own). */
   requestTimeoutMs?: number;
+  /** How long a call waits for a local runtime to start (default 30 s), on top of its request's deadline. */
   runtimeStartTimeoutMs?: number;
   /** Environment to read `VOXMEM_*` variables from (default `process.env`). */
   env?: NodeJS.ProcessEnv;
@@ -217,11 +219,15 @@ export class VoiceClient {
     return body;
   }
 
-  private async send(op: OperationName, fields: Record<string, unknown>, timeoutMs?: number): Promise<unknown> {
+  /**
+   * Send `op`: `timeoutMs` (default `requestTimeoutMs`) bounds the request once the
+   * runtime answers, `signal` the whole call (a runtime's start included).
+   */
+  private async send(op: OperationName, fields: Record<string, unknown>, timeoutMs?: number, signal?: AbortSignal): Promise<unknown> {
     if (this.closed) {
       throw new PoolError("the client is closed", { code: "pool.closed" });
     }
-    return await this.transport.call(op, this.body(op, fields), timeoutMs ?? this.requestTimeoutMs);
+    return await this.transport.call(op, this.body(op, fields), timeoutMs ?? this.requestTimeoutMs, signal);
   }
 
   /**
@@ -244,7 +250,9 @@ export class VoiceClient {
     const { user, userId, lanes, intent, topK, mode } = options;
     const fields = { query, user, userId, lanes, intent, topK, timeoutMs: options.timeoutMs, mode, deadlineAt };
     try {
-      return (await this.send("search_memory", fields, budgetMs + this.recallGraceMs)) as SearchResult;
+      // The turn's budget covers everything, a runtime still starting included.
+      const budget = budgetMs + this.recallGraceMs;
+      return (await this.send("search_memory", fields, budget, AbortSignal.timeout(budget))) as SearchResult;
     } catch (error) {
       if (error instanceof MemoryTimeout) return degradedSearch("deadline", budgetMs);
       if (error instanceof StoreUnavailable || error instanceof RuntimeStartFailed) {
@@ -508,6 +516,17 @@ export class VoiceClient {
   /** The OpenAI function schema of the memory tool. */
   toOpenAIFunction(): Json {
     return MemoryTool.schema();
+  }
+
+  /**
+   * Resolves `true` once this client finds no runtime serving its data directory and
+   * waits for one to start (seconds on a cold, loaded host), or at once while it does;
+   * `false` once `signal` aborts first. Never `true` for a running runtime or a
+   * `runtimeUrl`: race it against a call to answer at once instead of waiting out a
+   * start, as `MemoryAgent` does with its opening.
+   */
+  whenRuntimeStarting(signal: AbortSignal): Promise<boolean> {
+    return this.transport.whenStarting(signal);
   }
 
   /** Release the client; later calls throw `pool.closed`. The runtime keeps running. */

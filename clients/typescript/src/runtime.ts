@@ -168,6 +168,9 @@ export class LocalRuntime {
   private readonly processEnv: NodeJS.ProcessEnv;
   /** How many runtimes this object has started (tests and diagnostics). */
   launched = 0;
+  /** Starts this object is waiting for (its own launch, or another process's). */
+  private waitingForStart = 0;
+  private readonly onStarting = new Set<() => void>();
 
   constructor(options: LocalRuntimeOptions) {
     this.dataDir = expandHome(options.dataDir);
@@ -186,6 +189,34 @@ export class LocalRuntime {
     return { url: published.url.replace(/\/+$/, ""), token, pid: published.pid, local: true };
   }
 
+  /** Whether this object found no runtime serving its data directory and waits for one to start. */
+  get starting(): boolean {
+    return this.waitingForStart > 0;
+  }
+
+  /**
+   * Resolves `true` once this object finds no runtime serving its data directory and
+   * waits for one to start (seconds on a cold, loaded host), or at once while it does;
+   * `false` once `signal` aborts first. A runtime that is up never starts: race this
+   * against a call, as the LiveKit agent does to answer a caller at once rather than
+   * wait out a start.
+   */
+  whenStarting(signal: AbortSignal): Promise<boolean> {
+    if (this.starting) return Promise.resolve(true);
+    if (signal.aborted) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const settle = (value: boolean): void => {
+        this.onStarting.delete(started);
+        signal.removeEventListener("abort", aborted);
+        resolve(value);
+      };
+      const started = (): void => settle(true);
+      const aborted = (): void => settle(false);
+      this.onStarting.add(started);
+      signal.addEventListener("abort", aborted, { once: true });
+    });
+  }
+
   /** Use the running runtime or start one; throws `runtime.start_failed`. */
   async findOrStart(): Promise<Endpoint> {
     const found = await this.find();
@@ -198,7 +229,13 @@ export class LocalRuntime {
         { details: { dataDir: this.dataDir } },
       );
     }
-    return await this.launch(command);
+    this.waitingForStart += 1;
+    for (const started of [...this.onStarting]) started();
+    try {
+      return await this.launch(command);
+    } finally {
+      this.waitingForStart -= 1;
+    }
   }
 
   private async launch(command: string[]): Promise<Endpoint> {

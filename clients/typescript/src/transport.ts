@@ -125,29 +125,45 @@ export class RuntimeTransport {
     return await untilAborted(this.connecting, signal);
   }
 
+  /**
+   * Resolves `true` once the local runtime is found not serving and waited for while it
+   * starts ({@link LocalRuntime.whenStarting}); `false` once `signal` aborts, which is
+   * the only way it settles for `runtimeUrl`, a runtime this transport never starts.
+   */
+  whenStarting(signal: AbortSignal): Promise<boolean> {
+    if (this.local !== undefined) return this.local.whenStarting(signal);
+    if (signal.aborted) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => signal.addEventListener("abort", () => resolve(false), { once: true }));
+  }
+
   private forget(stale: Endpoint): void {
     if (this.endpoint === stale && this.local !== undefined) this.endpoint = undefined;
   }
 
   /**
    * Send one operation and return its JSON result, or throw the matching error.
-   * `signal` (optional) ends the wait early: the call then throws `timeout`.
+   *
+   * `timeoutMs` bounds the request once a runtime answers; finding or starting the local
+   * runtime is bounded by its own start timeout, as in the Python client (a cold, loaded
+   * host takes tens of seconds to start one, and the call made meanwhile — a LiveKit
+   * call's opening — used to time out before the runtime was up). `signal` (optional)
+   * bounds the whole call, start included: the call then throws `timeout`.
    */
   async call(op: OperationName, body: Record<string, unknown>, timeoutMs: number, signal?: AbortSignal): Promise<unknown> {
     const { method, path } = OPERATIONS[op];
-    const deadline = signal === undefined
-      ? AbortSignal.timeout(timeoutMs)
-      : AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
     // Serialised once: a retry sends byte-identical bytes (same turn id).
     const payload = JSON.stringify(body);
     for (const attempt of [1, 2]) {
       let endpoint: Endpoint;
       try {
-        endpoint = await this.currentEndpoint(deadline);
+        endpoint = await this.currentEndpoint(signal);
       } catch (error) {
         if (error instanceof DeadlineExceeded) throw this.timedOut(op, timeoutMs);
         throw error;
       }
+      const deadline = signal === undefined
+        ? AbortSignal.timeout(timeoutMs)
+        : AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
       let status: number;
       let text: string;
       try {

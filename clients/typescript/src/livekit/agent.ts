@@ -4,7 +4,7 @@
 import { getJobContext, llm, voice } from "@livekit/agents";
 
 import type { VoiceClient } from "../client.js";
-import { CallMemory, DEFAULT_PRELOAD_TIMEOUT_MS, RECALL_MESSAGE_PREFIX, checkCallOptions, insertRecall, log, withDeadline } from "./call.js";
+import { CallMemory, DEFAULT_PRELOAD_TIMEOUT_MS, RECALL_MESSAGE_PREFIX, checkCallOptions, insertRecall, log, untilDeadlineOrStart, withDeadline } from "./call.js";
 import { CallerIdentity, canonicalIdentity, renderMemoryInstructions, resolveCaller, type RoomLike } from "./identity.js";
 
 /** Id LiveKit gives the agent's instructions message in the chat context. */
@@ -108,9 +108,11 @@ export class MemoryAgent<UserData = unknown> extends voice.Agent<UserData> {
     }
     let identity = this.resolveIdentity();
     try {
-      // Bounded like the preload: a slow directory must not hold the first reply.
+      // Bounded like the preload: a slow directory, or a runtime still starting, must
+      // not hold the first reply.
       const canonical = canonicalIdentity(this.client, identity);
-      identity = (await withDeadline(canonical, this.memoryOptions.preloadTimeoutMs ?? DEFAULT_PRELOAD_TIMEOUT_MS)) ?? identity;
+      const found = await untilDeadlineOrStart(this.client, canonical, this.memoryOptions.preloadTimeoutMs ?? DEFAULT_PRELOAD_TIMEOUT_MS);
+      if ("value" in found) identity = found.value;
     } catch {
       // keep the identity the room gave
     }

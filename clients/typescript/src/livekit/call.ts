@@ -102,6 +102,29 @@ export function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T | un
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * `promise`'s value, or why the caller stops waiting for it: `ms` have passed, or
+ * `client` has found its runtime still starting (seconds on a cold host: waiting the
+ * deadline out would only hold the reply). The work itself goes on either way.
+ */
+export async function untilDeadlineOrStart<T>(
+  client: VoiceClient,
+  promise: Promise<T>,
+  ms: number,
+): Promise<{ value: T } | { late: "deadline" | "starting" }> {
+  const stop = new AbortController();
+  const starting = client.whenRuntimeStarting(stop.signal).then((yes) => (yes ? "starting" as const : undefined));
+  try {
+    const first = await withDeadline(Promise.race([promise.then((value) => ({ value })), starting.then((why) => why ?? NEVER)]), ms);
+    if (first === undefined) return { late: "deadline" };
+    return typeof first === "string" ? { late: first } : first;
+  } finally {
+    stop.abort(); // no waiter left behind on a runtime that is up
+  }
+}
+
+const NEVER = new Promise<never>(() => undefined);
+
 const LANES = ["profile", "working", "permanent", "org"];
 
 /**
@@ -263,17 +286,19 @@ export class CallMemory {
       this.stillOpening = false;
     });
     try {
-      const preload = await withDeadline(work, this.preloadTimeoutMs);
-      if (preload === undefined) {
-        log.warn(
-          `memory is not ready within its ${this.preloadTimeoutMs} ms preload deadline; the call starts without it, and it is loaded for the next reply once the runtime answers`,
-        );
+      // Not past the deadline on a runtime still starting: the caller hears the first
+      // reply at once rather than after a pause (as in Python's CallMemory.open).
+      const opened = await untilDeadlineOrStart(client, work, this.preloadTimeoutMs);
+      if ("late" in opened) {
+        const why = opened.late === "starting" ? "(the runtime is starting)" : `within its ${this.preloadTimeoutMs} ms preload deadline`;
+        log.warn(`memory is not ready ${why}; the call starts without it, and it is loaded for the next reply once the runtime answers`);
         // The opening goes on: the preload reaches the next generation (llmNode), and the
         // saves wait for the session id.
         this.stillOpening = !this.openSettled;
         work.catch(() => undefined);
+        return undefined;
       }
-      return preload;
+      return opened.value;
     } catch (error) {
       log.warn(`memory preload failed (${String(error)}); the call starts without memory`);
       return undefined;
