@@ -27,7 +27,12 @@ from livekit.agents import AgentSession, llm
 from tests._held_serve import WAIT_S, HeldServe
 from tests.livekit_fakes import AGENT, PROJECT, TEMPLATE, Replies, ScriptedLLM, make_client
 from voxmem import Settings, VoiceClient
-from voxmem.integrations.livekit import MEMORY_MESSAGE_ID, CallMemory, MemoryAgent
+from voxmem.integrations.livekit import (
+    MEMORY_MESSAGE_ID,
+    CallerIdentity,
+    CallMemory,
+    MemoryAgent,
+)
 from voxmem.runtime import read_discovery, runtime_lock_held
 
 pytestmark = pytest.mark.slow
@@ -43,20 +48,30 @@ def settings(tmp_path: Path) -> Settings:
                     runtime_start_timeout_s=WAIT_S)
 
 
-async def _earlier_call(settings: Settings) -> None:
+async def _earlier_call(settings: Settings, caller: dict[str, str] = CALLER) -> None:
     """The caller's earlier call, stored before the host goes cold."""
     client = make_client(settings)
     try:
-        await client.save_response(user=CALLER, user_text=EARLIER, assistant_text="Noted.")
-        await client.end_session(user=CALLER)
+        await client.save_response(user=caller, user_text=EARLIER, assistant_text="Noted.")
+        await client.end_session(user=caller)
         await client.flush()
     finally:
         await client.aclose()
 
 
+# The caller directory is asked first about a SIP caller (canonical_identity): that must
+# not hold the greeting either (it waited for the runtime's start; found by the Node
+# agent's test).
+SIP_CALLER = CallerIdentity(user_id="+15105550123", source="sip", phone="+15105550123")
+
+
+@pytest.mark.parametrize("caller", [CALLER, SIP_CALLER], ids=["explicit", "sip"])
 async def test_the_first_call_on_a_cold_host_answers_at_once_and_loses_nothing(
-        settings: Settings, tmp_path: Path) -> None:
-    await _earlier_call(settings)
+        settings: Settings, tmp_path: Path, caller: dict[str, str] | CallerIdentity) -> None:
+    if isinstance(caller, CallerIdentity):
+        await _earlier_call(settings, {"id": caller.user_id or ""})
+    else:
+        await _earlier_call(settings)
     serve = HeldServe(tmp_path, settings.data_path, "18960-18969")
     client = VoiceClient(project_id=PROJECT, agent_id=AGENT, settings=settings)
     try:
@@ -68,7 +83,7 @@ async def test_the_first_call_on_a_cold_host_answers_at_once_and_loses_nothing(
         replies = Replies(session)
         # A preload deadline far longer than the test: only knowing that the runtime is
         # starting can let the greeting go ahead.
-        agent = MemoryAgent(client=client, user=CALLER, instructions=TEMPLATE,
+        agent = MemoryAgent(client=client, user=caller, instructions=TEMPLATE,
                             greeting_instructions="Greet the caller.",
                             preload_timeout_ms=WAIT_S * 1000)
         await session.start(agent)
@@ -95,7 +110,7 @@ async def test_the_first_call_on_a_cold_host_answers_at_once_and_loses_nothing(
         assert memory.save_failures == 0
 
         # Everything said in this call is stored, in order, in this call's session.
-        exported = await client.export_user(user=CALLER)
+        exported = await client.export_user(user=memory.user)
         turns = sorted((i for i in exported["items"] if i["kind"] == "turn"),
                        key=lambda i: i["createdAt"])
         this_call = [t for t in turns if t["sessionId"] == memory.session_id]

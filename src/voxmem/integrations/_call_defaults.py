@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Coroutine, Sequence
+from typing import Any, TypeVar
 
 from .._config import setting_default
 from ..compaction import DEFAULT_KEEP_LAST_TURNS
@@ -31,7 +31,13 @@ __all__ = [
     "failure",
     "runtime_starting",
     "settle_opening",
+    "until_deadline_or_start",
 ]
+
+T = TypeVar("T")
+#: Work a call stopped waiting for, referenced until it ends (the loop keeps only weak
+#: references to tasks).
+_LEFT_RUNNING: set[asyncio.Future[Any]] = set()
 
 #: Deadline of the per-turn recall, queueing included (SPEC §1; the engine's own default).
 DEFAULT_SEARCH_TIMEOUT_MS = float(setting_default("recall_timeout_ms"))
@@ -113,3 +119,31 @@ async def runtime_starting(client: object) -> None:
     another make, which cannot tell)."""
     wait = getattr(client, "_wait_runtime_starting", None)
     await (wait() if wait is not None else asyncio.Event().wait())
+
+
+def _left_running(task: asyncio.Future[Any]) -> None:
+    _LEFT_RUNNING.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved: the work reports its own failures
+
+
+async def until_deadline_or_start(client: object, work: Coroutine[Any, Any, T],
+                                  timeout_s: float) -> T | None:
+    """``work``'s result, or ``None`` once ``timeout_s`` have passed or ``client`` finds
+    its runtime still starting (seconds on a cold host: the caller would hear the wait);
+    the work then goes on in the background."""
+    task = asyncio.ensure_future(work)
+    starting = asyncio.ensure_future(runtime_starting(client))
+    try:
+        await asyncio.wait({task, starting}, timeout=timeout_s,
+                           return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        task.cancel()
+        raise
+    finally:
+        starting.cancel()
+    if task.done():
+        return task.result()
+    _LEFT_RUNNING.add(task)
+    task.add_done_callback(_left_running)
+    return None

@@ -55,7 +55,11 @@ from .._config import Settings
 from ..client import VoiceClient
 from ..client._tenant import serves_tenant
 from ..models import DEFAULT_TENANT
-from ._call_defaults import DEFAULT_CLOSE_TIMEOUT_S, check_call_options
+from ._call_defaults import (
+    DEFAULT_CLOSE_TIMEOUT_S,
+    check_call_options,
+    until_deadline_or_start,
+)
 from ._instructions import MEMORY_PLACEHOLDER, render_memory_instructions
 from ._livekit_call import (
     DEFAULT_PRELOAD_TIMEOUT_MS,
@@ -391,7 +395,10 @@ class MemoryAgent(MemoryMixin, Agent):
         if client is None:
             identity = CallerIdentity.anonymous_caller()
         else:
-            identity = await canonical_identity(client, identity)
+            # Bounded like the opening: a runtime still starting must not hold the greeting.
+            identity = await until_deadline_or_start(
+                client, canonical_identity(client, identity),
+                self._preload_timeout_ms / 1000) or identity
         job = get_job_context(required=False)
         metadata = {"livekit_agent": self.id}
         if job is not None:
