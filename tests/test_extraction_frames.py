@@ -1,6 +1,6 @@
 """Sixteenth round: a caller's name said in other introducing frames (``framed_intros`` in
-``_rules_intros.py``), the round's defects in names, and the quality of training set X,
-pinned from below."""
+``_rules_intros.py``), a wish the agent passes on to its staff (``_rules_undertaken.py``),
+the round's defects in names, and the quality of training set X, pinned from below."""
 
 from __future__ import annotations
 
@@ -59,6 +59,38 @@ def test_a_name_in_another_introducing_frame(user: str, agent: str, name: str) -
 ])
 def test_no_name_where_the_frame_names_nobody(user: str, agent: str) -> None:
     assert names((user, agent)) == []
+
+
+# --- a wish passed on to whoever does the work ---------------------------------------------
+
+@pytest.mark.parametrize(("user", "agent", "words"), [
+    ("the gate sticks so they should come in by the garage",
+     "No problem, I'll tell the crew to come in by the garage.", ["garage"]),
+    ("i can't stand the smell of bleach",
+     "Understood. I'll let Magda know not to use bleach at yours.", ["bleach"]),
+    ("please could the groomer leave his ears long",
+     "Of course, I'll remind our groomer to leave his ears long.", ["ears long"]),
+    ("the caller before me said they ring the doorbell i work nights",
+     "I'll ask the drivers not to ring the doorbell.", ["doorbell"]),
+])
+def test_a_wish_the_agent_passes_on_is_a_preference(user: str, agent: str,
+                                                    words: list[str]) -> None:
+    found = extract((user, agent))
+    assert [f.kind for f in found] == ["preference"], found
+    assert all(w in found[0].text.lower() for w in words), found
+
+
+@pytest.mark.parametrize(("user", "agent"), [
+    # a call back to the caller is a promise
+    ("can someone ring me about the quote", "I'll ask our estimator to ring you tomorrow."),
+    # one visit: a day makes it the booking's business
+    ("leave it by the shed", "I'll tell the driver to leave it by the shed on Friday."),
+    # news about someone else, not an instruction
+    ("my daughter's coming to the party she's vegan",
+     "I'll let the chef know your daughter is vegan."),
+])
+def test_not_a_wish_passed_on(user: str, agent: str) -> None:
+    assert not any(f.text.startswith("Agent agreed") for f in extract((user, agent)))
 
 
 # --- the round's defects --------------------------------------------------------------------
