@@ -6,7 +6,7 @@
     python benchmarks/extraction.py --rules-only   # without the learned layer
     python benchmarks/extraction.py --no-verify    # without the fact verifier (fifteenth round)
 
-Twenty-five labelled sets live in ``tests/data/``:
+Twenty-six labelled sets live in ``tests/data/``:
 
 - ``extraction_set.jsonl``: the first set, written-style text. ``dev`` was written first
   and the rules were developed on it; ``holdout1`` was measured once, then tuned on;
@@ -85,6 +85,10 @@ Twenty-five labelled sets live in ``tests/data/``:
 - ``extraction_tune_w.jsonl`` (W): calls written in the thirteenth round to tune on, in
   batches weighted to the kinds the check sets recall worst (preferences first); each
   batch was run once, then tuned on.
+- ``extraction_tune_x.jsonl`` (X): 24 calls written in the sixteenth round, weighted to a
+  caller's name said in other frames ("you're speaking with ...", "put it down as ...",
+  "... in my name, ..."), with traps; committed before any rule change, run once, then
+  tuned on.
 
 First-run figures of every set are in docs/extraction.md. In the first two rounds no
 held-out set was tuned on (only their must-not-contain violations were read, as a privacy
@@ -139,8 +143,8 @@ from voxmem.extraction._evaluate import (  # noqa: E402
 DATA = ROOT / "tests" / "data"
 DEFAULT_SETS = [DATA / f"extraction_{name}.jsonl" for name in (
     "set", "tune", "heldout", "heldout_b", "heldout_c", "tune_e", "tune_g", "tune_i",
-    "tune_j", "tune_m", "tune_o", "tune_q", "tune_s", "tune_u", "tune_w", "heldout_f", "check_h",
-    "check_k", "check_l", "check_n", "check_p", "check_r", "check_t", "check_v",
+    "tune_j", "tune_m", "tune_o", "tune_q", "tune_s", "tune_u", "tune_w", "tune_x", "heldout_f",
+    "check_h", "check_k", "check_l", "check_n", "check_p", "check_r", "check_t", "check_v",
     "heldout_d")]  # D last: the set run once per round
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "extraction.json"
 #: Passes over the set when timing throughput.

@@ -19,7 +19,7 @@ Measurement: grouped five-fold cross-validation (a call's facts are always judge
 verifier fitted without that call). The curve gives, for each threshold t, the training
 calls' precision and recall when every fact with P(right) < t out of fold is dropped,
 rescored with the matcher. The shipped threshold is the highest t whose out-of-fold
-recall stays within ``--recall-slack`` (0.01) of the extractor's own.
+recall stays within ``--recall-slack`` (0.005) of the extractor's own.
 Deterministic: the folds are fixed by call order, the solver has no randomness.
 """
 
@@ -94,7 +94,7 @@ def collect(extractor: RuleExtractor, clusters: dict[str, int]) -> dict[str, Any
             cases.append(case)
             facts.append(found)
             for fact, cand, label in zip(found, chosen, fact_labels(case, found), strict=True):
-                feats.append(fact_features(fact, cand, views, found, clusters))
+                feats.append(fact_features(fact, cand, views, found, clusters, chosen))
                 labels.append(label)
                 groups.append(call)
                 sources.append(cand.source)

@@ -4,6 +4,7 @@ named false positives on phrasings of our own, with and without it."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -16,6 +17,7 @@ from voxmem.extraction._rules_common import TurnView
 from voxmem.extraction._select import Candidate
 from voxmem.extraction._verify import (
     DEFAULT_VERIFIER_PATH,
+    FEATURE_SET,
     FactVerifier,
     default_verifier,
     fact_features,
@@ -111,6 +113,28 @@ def test_features_of_a_clause_about_today_only() -> None:
     assert "today|user" in feats and "echo:0" in feats
 
 
+def test_features_relative_to_the_other_facts_of_the_turn() -> None:
+    # Two facts read from one sentence and sharing their words (one statement worded
+    # twice), a third from a sentence of its own; no raw count of the turn's facts.
+    view = _view("ok", "I'll email the quote by Friday. I'll post the forms.")
+    facts = [_fact("Agent promised to email the quote by Friday", kind="commitment"),
+             _fact("Agent promised the quote by Friday", kind="commitment"),
+             _fact("Agent promised to post the forms", kind="commitment")]
+    facts[1] = dataclasses.replace(facts[1], confidence=0.6)
+    cands = [_candidate(facts[0].text, kind="commitment", offset=3),
+             _candidate(facts[1].text, kind="commitment", offset=10),
+             _candidate(facts[2].text, kind="commitment", offset=40)]
+    first, second, third = (fact_features(f, c, [view], facts, {}, cands)
+                            for f, c in zip(facts, cands, strict=True))
+    assert {"sent:1", "over:3", "overhi:0", "rank:0"} <= set(first)
+    assert {"sent:1", "over:3", "overhi:3", "rank:2"} <= set(second)
+    assert {"sent:0", "over:0", "rank:0"} <= set(third)
+    assert not any(k.startswith(("nturn:", "nkind:")) for k in first)
+    # Without the candidates no other fact is known to share the turn or the sentence.
+    alone = fact_features(facts[0], cands[0], [view], facts, {})
+    assert "sent:0" in alone and "over:3" in alone
+
+
 # --- the scorer and its file ------------------------------------------------------------------
 
 
@@ -128,6 +152,10 @@ def test_weights_file_round_trip() -> None:
     assert back == verifier
     with pytest.raises(ValueError):
         FactVerifier.from_json({**verifier.to_json({}), "version": 9})
+    # Weights fitted on another feature set name features never computed: refused.
+    assert verifier.to_json({})["features"] == FEATURE_SET
+    with pytest.raises(ValueError, match="feature set"):
+        FactVerifier.from_json({**verifier.to_json({}), "features": FEATURE_SET - 1})
 
 
 def test_bundled_weights_were_fitted_on_training_sets_only() -> None:
@@ -215,6 +243,28 @@ def test_a_value_changed_in_the_call_keeps_only_the_new_one(
     found = _slots(verify, *turns)
     assert len(found[slot]) == 1 and new in found[slot][0]
     assert not any(old in text for texts in found.values() for text in texts)
+
+
+@pytest.mark.parametrize("turns", [
+    (("hi this is Omar Haddad calling", "Hi Omar."),
+     ("my order is late", "I'll email you the tracking link. I'll refund the shipping fee. "
+                          "I'll send a replacement charger. I'll call you on Friday. "
+                          "A supervisor will call you back on Monday.")),
+    (("ok thats fine", "You're booked for Tuesday at 3 with Dr. Lee. I'll email you the "
+                       "confirmation today. I'll also post the forms by Friday."),),
+    (("the boiler's still leaking", "I'm sorry. An engineer will come out on Thursday "
+                                    "morning. I'll send you a refund of the call-out fee. "
+                                    "And I'll email you the written report by Monday."),),
+])
+def test_a_turn_that_makes_several_promises_keeps_them(turns: tuple[tuple[str, str], ...]
+                                                       ) -> None:
+    # Feature set 1 read a turn's number of facts as a sign of over-reading and dropped
+    # three of these five promises (P = 0.38-0.43); each has a sentence of its own.
+    plain = RuleExtractor(verify=False).extract_sync(call(*turns))
+    checked = RuleExtractor().extract_sync(call(*turns))
+    promises = [f for f in plain if f.kind == "commitment"]
+    assert len(promises) >= 2
+    assert [f for f in checked if f.kind == "commitment"] == promises
 
 
 def test_the_demo_call_keeps_what_the_demo_asks_about() -> None:

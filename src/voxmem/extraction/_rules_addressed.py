@@ -28,8 +28,9 @@ from ._text import title_name, word_set
 __all__ = ["ADDRESS_RULES"]
 
 # Words before a family name that are not a first name ("mrs pike", "dear ellis").
+# Nor is a role ("i'm the account holder anneliese vogt" is not "Holder Anneliese Vogt").
 _NOT_FIRST = word_set("""mr mrs ms miss mx dr doctor dear sir madam mister missus myself
-names name's called""")
+names name's called holder owner member customer client patient tenant policyholder""")
 # The family name ends the name ("farouk el amin" + "Mr. El Amin" is not "Farouk El").
 _NAME_ENDS = r"(?=\s*(?:$|[,.;!?]|(?:and|here|speaking|calling|from|please|thanks)\b))"
 _TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx)\.?\s+(?P<family>[A-Z][A-Za-z'-]*[a-z])"

@@ -167,8 +167,9 @@ def names(t: TurnView) -> list[Candidate]:
             # Lower-case speech: a name the agent wrote back ("Good morning Mr. Mensah").
             written = {w.lower() for w in _WRITTEN.findall(t.agent)}
             said = here.group("name").lower().split()
+            # "hello hamish mcleod here" + "Hello Hamish": either word written back.
             name = _clean_name(here.group("name"),
-                               require_capital=not (said and said[-1] in written))
+                               require_capital=not any(w in written for w in said))
             if name:
                 out.append(t.candidate(f"Name is {name}", "identity", "name", 0.75, offset))
     for m in _UNDER_NAME.finditer(t.user):
@@ -197,7 +198,11 @@ def names(t: TurnView) -> list[Candidate]:
     for m in _CALL_ME.finditer(t.user):
         raw = m.group("name") or m.group("name2")
         nick = _clean_name(raw, require_capital=False)
-        if nick and len(nick.split()) == 1:
+        # "people call me big mike" + "Big Mike it is": two words the agent writes as one.
+        two = re.match(rf"\s+({_NAME_TOKEN})", t.user[m.end():])
+        if nick and two and f"{nick} {title_name(two.group(1))}" in t.agent:
+            nick = f"{nick} {title_name(two.group(1))}"
+        if nick and len(nick.split()) <= 2:
             out.append(
                 t.candidate(f"Prefers to be called {nick}", "identity", "preferred_name",
                             0.8, m.start())

@@ -183,4 +183,45 @@ def confirmed_intros(t: TurnView) -> list[Candidate]:
     return out
 
 
-INTRO_RULES = (confirmed_intros,)
+# The caller names themselves in a frame other than "it's" or "i'm" (sixteenth round):
+# "you're speaking with hamid", "you've got gregor on the line", "put it down as ingrid",
+# "put me down as hartley", "the membership's in my name, tariq", "its for me actually
+# aisha", "i'm ringing up its florence" (which the opening "it's X" pattern misses when a
+# word it takes for a name, "ringing up", comes first). As for "it's X", the agent must
+# write the name back: "you're speaking with a very
+# unhappy customer" and "you've got my number" name nobody.
+_FRAMED = re.compile(
+    r"\b(?:(?:you're|youre|you\s+are)\s+(?:speaking|talking)\s+(?:with|to)"
+    r"|(?:you've|youve|you\s+have)\s+got"
+    r"|put\s+(?:it|me|that|this|them|us)\s+(?:down\s+)?(?:as|under)(?:\s+the\s+name)?"
+    r"|(?:in|under)\s+my\s+name,?"
+    r"|(?:it's|its|it\s+is)\s+for\s+me,?(?:\s+actually)?"
+    r"|(?:ringing|calling|phoning)(?:\s+up)?,?\s+(?:it's|its|it\s+is))"
+    r"\s+(?P<name>[^\W\d_][\w'-]*(?:\s+[^\W\d_][\w'-]*){0,2})", re.IGNORECASE)
+
+
+def framed_intros(t: TurnView) -> list[Candidate]:
+    """A name in another introducing frame (above), written back by the agent; with the
+    next word when it reads as a family name ("you're speaking with colm brennan")."""
+    out: list[Candidate] = []
+    if not t.agent:
+        return out
+    confirmed = agent_written_names(t.agent)
+    for m in _FRAMED.finditer(t.user):
+        words = m.group("name").lower().split()
+        if words and words[0] in _TITLES:
+            words = words[1:]  # "you're speaking with mrs okonjo"
+        if not words or words[0] in _COMMON or words[0] in _AFTER_NAME:
+            continue
+        if words[0] not in confirmed and not (
+                len(words) > 1 and words[1] in confirmed and _surname(words[0], frozenset())):
+            continue  # "colm brennan" + "Good evening Mr. Brennan": either word written
+        name = words[:2] if len(words) > 1 and _surname(words[1], confirmed) else words[:1]
+        if len(name) == 2 and _named_apart(t.agent, name, t.user[m.end("name"):]):
+            name = name[:1]
+        out.append(t.candidate(f"Name is {title_name(' '.join(name))}", "identity", "name",
+                               0.8, m.start()))
+    return out
+
+
+INTRO_RULES = (confirmed_intros, framed_intros)

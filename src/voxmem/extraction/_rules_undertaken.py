@@ -62,6 +62,25 @@ _HEAD = re.compile(
     r"profile)\s+)?(?:that|to\s+say(?:\s+that)?)\s+"
     r"|note\s+(?:down\s+)?that\s+)?", re.IGNORECASE)
 _NOTE_HEAD = re.compile(r"\bnote\b", re.IGNORECASE)
+# A wish passed on to whoever does the work (sixteenth round): "I'll tell the driver to
+# leave it round the back", "I'll let Jo know not to use hairspray", "I'll remind the team
+# to take their shoes off". By the definition of a commitment (docs/extraction.md) this is
+# the caller's preference, not a promise; it counts only when the instruction shares a
+# content word with what the caller said, and never as a call, e-mail or visit to the
+# caller ("I'll ask Dr. Obi to ring you back" is a promise).
+_PASSED = re.compile(
+    r"^(?:tell|ask|remind|brief|warn|instruct|let)\s+"
+    r"(?P<who>(?:the|our|your)\s+(?:[a-z]+\s+){0,2}?[a-z]+|(?-i:[A-Z][a-z'-]+))\s+"
+    # an instruction ("to ...", "not to ...") or the caller's own wish ("know you'd like
+    # ..."); "let the kitchen know Ethan is vegetarian" is news about someone else
+    r"(?:know\s+)?(?:(?:that\s+)?(?=you\b)|(?:(?:not|never)\s+)?to\s+)(?P<what>.{6,160})$",
+    re.IGNORECASE)
+_TO_CALLER = re.compile(
+    r"\b(?:call|ring|phone|email|e-mail|text|contact|write\s+to|get\s+back\s+to|visit|see)\s+"
+    r"(?:you|yours)\b|\bin\s+touch\b|\bcome\s+(?:out|round|over)\b|\bpop\s+(?:in|round)\b"
+    # a deed for the caller ("ask the warehouse to send a replacement") is a promise
+    r"|\b(?:send|post|deliver|dispatch|refund|fix|repair|replace|order|quote|book)\b",
+    re.IGNORECASE)
 _STRONG = re.compile(
     r"\b(?:from\s+now\s+on|from\s+here\s+on|in\s+(?:the\s+)?future|going\s+forward|"
     r"every\s+time|each\s+time|as\s+standard|by\s+default|(?:from|starting\s+with)\s+"
@@ -163,6 +182,16 @@ def _undertaking(sentence: str, caller: set[str]) -> str | None:
             return None
         return AGREED_LABEL + _caller(f"{worker.group('who').lower()} will {what}")
     rest = m.group("rest")
+    passed = _PASSED.match(rest)
+    if passed:
+        what = passed.group("what")
+        # Money and in-call actions in who and what; not the verbs that open a clause,
+        # which _NOT_STANDING reads at its start ("ask", "take" are the instruction here).
+        if (_TO_CALLER.search(what) or _ONE_TIME.search(rest)
+                or _NOT_STANDING.search(f"{passed.group('who')} {what}")
+                or len(what.split()) > _MAX_WORDS or not _content(what) & caller):
+            return None
+        return AGREED_LABEL + _caller(rest)
     head = _HEAD.match(rest)
     noted = bool(head and _NOTE_HEAD.search(head.group(0)))
     what = rest[head.end():] if head else rest

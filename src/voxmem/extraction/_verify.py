@@ -7,9 +7,11 @@ regression over what is known about one proposed fact and where it came from: wh
 family or layer read it (:attr:`Candidate.source`), its kind, slot and confidence, its
 length and first words, which side of the turn it was read from and what that sentence
 looks like (a question, a hypothetical, a negation, another person, today only), whether
-the agent echoed or confirmed it, how many facts its turn and call produced, and the
-static embedding's clusters of its words (as the span tagger uses them). It gives the
-probability that the fact is right; a fact below the shipped threshold is dropped.
+the agent echoed or confirmed it, how many facts its call produced, how it stands among
+the other facts (read from the same sentence as another, sharing its words with another,
+second to a surer fact of its kind in its turn), and the static embedding's clusters of
+its words (as the span tagger uses them). It gives the probability that the fact is
+right; a fact below the shipped threshold is dropped.
 
 Fitted by ``scripts/fit_fact_verifier.py`` on the facts the extractor proposes on the
 training sets, labelled by the benchmark's own matcher (no new labels); the weights live
@@ -36,6 +38,7 @@ from ._text import word_set
 
 __all__ = [
     "DEFAULT_VERIFIER_PATH",
+    "FEATURE_SET",
     "FactVerifier",
     "default_verifier",
     "fact_features",
@@ -46,6 +49,12 @@ __all__ = [
 logger = logging.getLogger("voxmem.extraction")
 
 DEFAULT_VERIFIER_PATH = Path(__file__).parent / "data" / "verifier_v1.json"
+#: The feature set :func:`fact_features` computes; a weights file records the one it was
+#: fitted on and is refused with another (its weights would name features never computed).
+#: 2 (sixteenth round): the raw counts of facts in the turn and of the kind gave way to
+#: features relative to the other facts, so a turn that states five things is not
+#: suspect for its number alone.
+FEATURE_SET = 2
 
 
 def mark(candidates: list[Candidate], start: int, source: str) -> list[Candidate]:
@@ -105,11 +114,58 @@ def _sentence_at(text: str, offset: int) -> str:
     return text[start:(min(ends) + 1 if ends else len(text))].strip()
 
 
+def _sentence_key(views: Sequence[TurnView], position: tuple[int, int]
+                  ) -> tuple[int, bool, int] | None:
+    """Which sentence a candidate was read from: (turn, agent side, start offset)."""
+    index, offset = position
+    if not 0 <= index < len(views):
+        return None
+    view = views[index]
+    agent_side = offset >= len(view.user) and bool(view.agent)
+    text, at = (view.agent, offset - len(view.user)) if agent_side else (view.user, offset)
+    return index, agent_side, max(text.rfind(c, 0, at) for c in ".?!\n") + 1
+
+
+def _relative(fact: ExtractedFact, source: Candidate, views: Sequence[TurnView],
+              facts: Sequence[ExtractedFact], candidates: Sequence[Candidate],
+              f: dict[str, float]) -> None:
+    """How ``fact`` stands among the call's other facts. Over-reading shows as facts read
+    from one sentence, or facts that share their words (one statement worded twice); a
+    turn in which each of five promises has a sentence of its own is not over-read, which
+    the raw count of facts in the turn (feature set 1) could not tell apart."""
+    mine = set(_content(fact.text))
+    key = _sentence_key(views, source.position)
+    same_sentence = surer_in_turn = 0
+    overlap = overlap_surer = 0.0
+    for i, other in enumerate(facts):
+        if other is fact:
+            continue
+        cand = candidates[i] if i < len(candidates) else None
+        if cand is not None and cand.position[0] == source.position[0]:
+            if key is not None and _sentence_key(views, cand.position) == key:
+                same_sentence += 1
+            if other.kind == fact.kind and other.confidence > fact.confidence:
+                surer_in_turn += 1
+        theirs = set(_content(other.text))
+        if mine and theirs:
+            shared = len(mine & theirs) / min(len(mine), len(theirs))
+            overlap = max(overlap, shared)
+            if other.confidence >= fact.confidence:
+                overlap_surer = max(overlap_surer, shared)
+    f[f"sent:{min(same_sentence, 2)}"] = 1.0
+    f[f"sent:{min(same_sentence, 2)}|kind:{fact.kind}"] = 1.0
+    f[f"over:{_bucket(overlap, (0.01, 0.5, 0.99))}"] = 1.0
+    f[f"overhi:{_bucket(overlap_surer, (0.01, 0.5, 0.99))}"] = 1.0
+    f[f"rank:{min(surer_in_turn, 2)}"] = 1.0
+
+
 def fact_features(fact: ExtractedFact, source: Candidate, views: Sequence[TurnView],
-                  facts: Sequence[ExtractedFact], clusters: dict[str, int]
-                  ) -> dict[str, float]:
+                  facts: Sequence[ExtractedFact], clusters: dict[str, int],
+                  candidates: Sequence[Candidate] = ()) -> dict[str, float]:
     """What the verifier knows of one proposed ``fact`` (see the module docstring); every
-    feature is a name with a value, most of them 1.0."""
+    feature is a name with a value, most of them 1.0. ``facts`` are all the call's facts
+    and ``candidates`` the candidate of each, in order (without them, no other fact is
+    known to share the fact's turn or sentence)."""
     f: dict[str, float] = {}
     src = source.source or "unmarked"
     family = src.split(".", 1)[0]
@@ -133,11 +189,8 @@ def fact_features(fact: ExtractedFact, source: Candidate, views: Sequence[TurnVi
             f[f"cl:{c}"] = 1.0
     index, offset = source.position
     view = views[index] if 0 <= index < len(views) else None
-    turn_facts = sum(1 for x in facts if x.source_turn_ids == fact.source_turn_ids)
-    same_kind = sum(1 for x in facts if x.kind == fact.kind)
     f[f"ncall:{_bucket(len(facts), (2, 4, 7, 10))}"] = 1.0
-    f[f"nturn:{_bucket(turn_facts, (2, 3, 5))}"] = 1.0
-    f[f"nkind:{_bucket(same_kind, (2, 3))}"] = 1.0
+    _relative(fact, source, views, facts, candidates, f)
     if view is None:
         f["noturn"] = 1.0
         return f
@@ -191,7 +244,7 @@ class FactVerifier:
     def scores(self, facts: Sequence[ExtractedFact], chosen: Sequence[Candidate],
                views: Sequence[TurnView]) -> list[float]:
         """P(right) of each fact; ``chosen`` holds the candidate of each, in order."""
-        return [self.probability(fact_features(fact, cand, views, facts, self.clusters))
+        return [self.probability(fact_features(fact, cand, views, facts, self.clusters, chosen))
                 for fact, cand in zip(facts, chosen, strict=True)]
 
     def keep(self, facts: list[ExtractedFact], chosen: Sequence[Candidate],
@@ -205,7 +258,8 @@ class FactVerifier:
         grouped: dict[int, list[str]] = {}
         for word, c in sorted(self.clusters.items()):
             grouped.setdefault(c, []).append(word)
-        return {"version": 1, "meta": meta, "bias": self.bias, "threshold": self.threshold,
+        return {"version": 1, "features": FEATURE_SET, "meta": meta, "bias": self.bias,
+                "threshold": self.threshold,
                 "weights": dict(sorted(self.weights.items())),
                 "clusters": {str(c): " ".join(ws) for c, ws in sorted(grouped.items())}}
 
@@ -214,6 +268,9 @@ class FactVerifier:
         """Read a weights file written by :meth:`to_json`."""
         if data.get("version") != 1:
             raise ValueError(f"unknown verifier version {data.get('version')!r}")
+        if data.get("features", 1) != FEATURE_SET:
+            raise ValueError(f"verifier fitted on feature set {data.get('features', 1)!r}, "
+                             f"not {FEATURE_SET}")
         return cls(weights={str(k): float(v) for k, v in data["weights"].items()},
                    bias=float(data["bias"]), threshold=float(data["threshold"]),
                    clusters={w: int(c) for c, words in data.get("clusters", {}).items()
