@@ -72,7 +72,9 @@ def test_on_behalf_words_find_what_the_pattern_finds() -> None:
             "I'm Calling For him", "it's for my friend", "their policy lapsed",
             "HER EMAIL changed", "his  number is new", "my\tmother asked", "Myself, no",
             "the economy is bad", "recalling it", "herself ordered", "a hiss, her son",
-            "for\nmy aunt", "my neighbor's account", "calling  for", "their ticket"]
+            "for\nmy aunt", "my neighbor's account", "calling  for", "their ticket",
+            # one branch each, without "my": every word of the check is needed
+            "on behalf of Dana", "Their Order", "her phone", "HIS INVOICE", "her account"]
     for text in said:
         assert spoken_claims(text).on_behalf == bool(_ON_BEHALF.search(text)), text
         assert _claims(text, "US", word_checks=True) == _claims(text, "US",
