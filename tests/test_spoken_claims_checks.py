@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from voxmem.entities._identifiers import _claims, spoken_claims
+from voxmem.entities._identifiers import _ON_BEHALF, _claims, spoken_claims
 
 _SPOKEN = (
     "my account acct customer member membership client policy invoice bill order ticket "
@@ -19,6 +19,9 @@ _SPOKEN = (
     "four two one oh double seven forty-four twenty nine hundred 4421 555 0100 (510) "
     "this name john dana i'm am at dot com gmail example j o h n e-mail email address "
     "for his her son's calling behalf the about okay yeah "
+    # the on-behalf pattern's words, and its words inside other words
+    "on of their mother daughter landlord fiancée neighbour my-son myself economy "
+    "their's herself recalling phones emails "
     # claim words inside other words, which the word-boundary check skips
     "prefer border excellent cancel preorder orders rebill 5order ticketless xcase"
 )
@@ -60,3 +63,21 @@ def test_on_behalf_is_read_in_a_turn_of_speech_or_with_an_identifier() -> None:
     assert spoken_claims("I'm calling for my son, his account is 7 7 2 1 0 9").on_behalf
     # A text longer than speech is read for it only when it holds an identifier.
     assert not spoken_claims("I'm calling for my son. " + "la " * 1000).on_behalf
+
+
+def test_on_behalf_words_find_what_the_pattern_finds() -> None:
+    # The words in front of the on-behalf pattern skip it only where it cannot match:
+    # each branch, in any case, still found; near misses still not.
+    said = ["I'm calling for my son today", "MY DAUGHTER'S order", "On Behalf Of my boss",
+            "I'm Calling For him", "it's for my friend", "their policy lapsed",
+            "HER EMAIL changed", "his  number is new", "my\tmother asked", "Myself, no",
+            "the economy is bad", "recalling it", "herself ordered", "a hiss, her son",
+            "for\nmy aunt", "my neighbor's account", "calling  for", "their ticket",
+            # one branch each, without "my": every word of the check is needed
+            "on behalf of Dana", "Their Order", "her phone", "HIS INVOICE", "her account"]
+    for text in said:
+        assert spoken_claims(text).on_behalf == bool(_ON_BEHALF.search(text)), text
+        assert _claims(text, "US", word_checks=True) == _claims(text, "US",
+                                                                word_checks=False), text
+    assert spoken_claims("MY DAUGHTER'S order").on_behalf
+    assert not spoken_claims("the economy is bad").on_behalf

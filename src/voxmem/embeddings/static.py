@@ -132,7 +132,12 @@ class StaticEmbedder:
 
     def _pool(self, ids: list[int], out: npt.NDArray[np.float32]) -> None:
         if ids:
-            out[:] = self._table[ids].mean(axis=0)
+            # ``self._table[ids].mean(axis=0)`` written into ``out`` by the calls numpy's
+            # mean makes (the rows' sum, then a division by the count as an ``intp``,
+            # cast back), without its Python wrapper: bit for bit the same row, in a
+            # third less time (the query's embedding runs on the event loop).
+            np.add.reduce(self._table[ids], axis=0, out=out)
+            np.true_divide(out, np.intp(len(ids)), out=out, casting="unsafe")
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         """Embed ``texts``; returns shape ``(len(texts), dimensions)``, rows unit length."""

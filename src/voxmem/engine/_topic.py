@@ -273,10 +273,8 @@ class TopicModel:
             cache.start = np.concatenate([cache.start, np.zeros(extra, dtype=np.int64)])
             cache.length = np.concatenate([cache.length, np.full(extra, -1, dtype=np.int32)])
 
-    def _keep(self, cache: _Tokens, positions: Sequence[int], read: Sequence[Tokens]) -> None:
-        """Store ``read`` as the tokens of ``positions`` (unread, its lock held)."""
-        lengths = np.fromiter(map(len, read), dtype=np.int32, count=len(read))
-        total = int(lengths.sum())
+    def _room(self, cache: _Tokens, total: int) -> None:
+        """Make room in ``cache.flat`` for ``total`` more tokens (its lock held)."""
         if cache.flat.dtype != self._token_dtype or cache.used + total > cache.flat.shape[0]:
             # A quarter's headroom rather than doubling: a loaded caller is read in one
             # go, and only this call's few turns come after.
@@ -284,6 +282,12 @@ class TopicModel:
             flat = np.zeros(size, dtype=self._token_dtype)
             flat[:cache.used] = cache.flat[:cache.used]
             cache.flat = flat
+
+    def _keep(self, cache: _Tokens, positions: Sequence[int], read: Sequence[Tokens]) -> None:
+        """Store ``read`` as the tokens of ``positions`` (unread, its lock held)."""
+        lengths = np.fromiter(map(len, read), dtype=np.int32, count=len(read))
+        total = int(lengths.sum())
+        self._room(cache, total)
         if total:
             cache.flat[cache.used:cache.used + total] = np.concatenate(read)
         at = np.asarray(positions, dtype=np.int64)
@@ -328,7 +332,15 @@ class TopicModel:
         with cache.lock:
             self._grow(cache, position + 1)
             if cache.length[position] < 0:
-                self._keep(cache, [position], [tokens])
+                # :meth:`_keep` for one row, with plain indexing in place of its array
+                # calls (the lengths, their sums, a concatenation): the same slice, start
+                # and length. Every saved turn comes here, on the event loop.
+                total = len(tokens)
+                self._room(cache, total)
+                cache.flat[cache.used:cache.used + total] = tokens
+                cache.start[position] = cache.used
+                cache.length[position] = total
+                cache.used += total
         note_label(index, position, text)
 
     def prime(self, index: HybridIndex, positions: Sequence[int]) -> None:
