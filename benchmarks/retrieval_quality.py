@@ -219,7 +219,8 @@ def headline(dataset: str, out: dict[str, Any]) -> dict[str, float]:
     g = r["session_level"]["overall"]
     t = r["turn_level"]["overall"]
     pref = r["session_level"]["by_type"].get("single-session-preference", {})
-    return {"t_r@1": t["t_recall@1"], "t_r@5": t["t_recall@5"], "t_r@10": t["t_recall@10"],
+    return {"t_r@1": t["t_recall@1"], "t_r@3": t["t_recall@3"], "t_r@5": t["t_recall@5"],
+            "t_r@10": t["t_recall@10"],
             "s_r@1": g["s_recall@1"], "s_r@5": g["s_recall@5"], "s_r@10": g["s_recall@10"],
             "pref_s_r@5": pref.get("s_recall@5", float("nan")),
             "p50_ms": r["search_ms"]["p50"], "p95_ms": r["search_ms"]["p95"]}

@@ -452,10 +452,14 @@ async def test_a_list_question_about_the_asker_reaches_past_the_best_call(
     assert (await bought(question))[0]
     # A question that is not a list keeps the call lift: the best call's turns lead.
     assert not any((await bought("Which album did I buy?"))[:4])
-    # With the call lift for list questions too (as before), the best call leads; the
-    # cap on a call's share of the top ten (``list_call_cap``) still lets a purchase in
-    # after its best three turns.
+    # With the call lift for list questions too (as before), the best call leads, but
+    # the first three places go to three calls (``list_top_cap``): both purchases follow
+    # its best turn.
     engine.params = dataclasses.replace(engine.params, list_call_weight=1.0)
+    assert (await bought(question))[:4] == [False, True, True, False]
+    # The cap on a call's share of the top ten alone (``list_call_cap``) still lets a
+    # purchase in after its best three turns.
+    engine.params = dataclasses.replace(engine.params, list_top_cap=0)
     assert (await bought(question))[:4] == [False, False, False, True]
     engine.params = dataclasses.replace(engine.params, list_call_cap=0)
     assert not any((await bought(question))[:4])

@@ -1,4 +1,4 @@
-"""A list question's top ten spread over calls (``_spread.cap_calls``)."""
+"""A list question's top ten spread over calls (``_spread.cap_calls``, ``spread_calls``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 from voxmem.engine import MemoryEngine
 from voxmem.engine._rank import RankParams
-from voxmem.engine._spread import cap_calls
+from voxmem.engine._spread import cap_calls, spread_calls
 from voxmem.models import Caller
 
 DAY = 86_400.0
@@ -44,6 +44,20 @@ def test_no_cap_and_short_lists_are_unchanged() -> None:
 def test_the_default_caps_a_call_at_three_of_the_top_ten() -> None:
     params = RankParams()
     assert (params.list_call_cap, params.list_cap_depth) == (3, 10)
+    assert (params.list_top_cap, params.list_top_depth) == (1, 3)
+
+
+def test_caps_apply_one_after_another() -> None:
+    ranked = ["a1", "a2", "a3", "a4", "b1", "b2", "a5", "c1", "b3", "b4", "c2", "d1"]
+    groups = [1, 1, 1, 1, 2, 2, 1, 3, 2, 2, 3, 4]
+    # Three of call 1 in the first ten, then one call each in the first three.
+    assert spread_calls(ranked, groups, [(3, 10), (1, 3)]) == [
+        "a1", "b1", "c1", "a2", "a3", "b2", "b3", "c2", "d1", "a4", "a5", "b4"]
+    # The narrower cap only reorders the wider one's first ten.
+    wide = spread_calls(ranked, groups, [(3, 10)])
+    assert set(spread_calls(ranked, groups, [(3, 10), (1, 3)])[:10]) == set(wide[:10])
+    assert spread_calls(ranked, groups, []) == ranked
+    assert spread_calls(ranked, groups, [(0, 10), (0, 3)]) == ranked
 
 
 async def test_a_list_question_reaches_the_later_calls(engine: MemoryEngine) -> None:
@@ -66,10 +80,15 @@ async def test_a_list_question_reaches_the_later_calls(engine: MemoryEngine) -> 
         return next(i for i, t in enumerate(texts) if "Rainier" in t)
 
     question = "How many hikes have I done?"
-    assert await rainier_at(question) == 3  # after the first call's best three
-    # Without the cap, the first call's twelve turns all come first.
+    # The first three places go to different calls: the first call's best turn, then
+    # the hike of the later call.
+    assert await rainier_at(question) == 1
+    # With the cap of three in the first ten alone: after the first call's best three.
+    engine.params = dataclasses.replace(engine.params, list_top_cap=0)
+    assert await rainier_at(question) == 3
+    # Without either cap, the first call's twelve turns all come first.
     engine.params = dataclasses.replace(engine.params, list_call_cap=0)
     assert await rainier_at(question) == 12
     # A question that is not a list is never capped.
-    engine.params = dataclasses.replace(engine.params, list_call_cap=3)
+    engine.params = dataclasses.replace(engine.params, list_call_cap=3, list_top_cap=1)
     assert await rainier_at("Tell me about the hikes I did") == 12

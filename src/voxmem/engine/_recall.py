@@ -22,7 +22,7 @@ from ._org_memory import OrgMemory
 from ._rank import RankParams, fuse, structure, time_boost
 from ._ranked import distinct
 from ._speakers import about_the_asker
-from ._spread import cap_calls
+from ._spread import spread_calls
 from ._time import TimeHint
 from ._topic import is_list_question
 from ._vectors import Scan
@@ -261,7 +261,7 @@ def search_caller_lane(
         listed = is_list_question(query.text)
         if params.list_call_weight != params.call_weight and listed:
             hand = dataclasses.replace(params, call_weight=params.list_call_weight)
-        spread = listed and params.list_call_cap > 0
+        spread = listed and (params.list_call_cap > 0 or params.list_top_cap > 0)
         fused = structure(index, time_boost(index, got.fused, query.when, hand), hand,
                           got.allowed)
     if lane == "permanent" and mem.turn_lineage:
@@ -279,7 +279,8 @@ def search_caller_lane(
     if spread:
         groups = index.groups_at(np.fromiter((p for p, _ in fused), dtype=np.int64,
                                              count=len(fused))).tolist()
-        fused = cap_calls(fused, groups, params.list_call_cap, params.list_cap_depth)
+        fused = spread_calls(fused, groups, ((params.list_call_cap, params.list_cap_depth),
+                                             (params.list_top_cap, params.list_top_depth)))
     fused = fused[:k]
     return [doc_hit(lane, mem.index.id_at(p), mem.index.payload_at(p), s) for p, s in fused]
 

@@ -6,7 +6,9 @@ fills the top ten with its other turns (the question's words are in all of them)
 the fourth call's one turn ranks 12th. :func:`cap_calls` lets at most ``cap`` turns of
 one call into the first ``depth`` places; the turns it holds back follow right after
 them, in their order, so nothing is dropped, only moved down (docs/recall.md, "A call's
-share of a list question's top ten").
+share of a list question's top ten"). :func:`spread_calls` applies such caps one after
+another: three of the first ten, then one of the first three, so that the first answers
+come from different calls ("The first three places from three calls").
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TypeVar
 
-__all__ = ["cap_calls"]
+__all__ = ["cap_calls", "spread_calls"]
 
 T = TypeVar("T")
 
@@ -29,19 +31,41 @@ def cap_calls(ranked: Sequence[T], groups: Sequence[int], cap: int, depth: int) 
     """
     if cap <= 0 or depth <= 0:
         return list(ranked)
-    taken: list[T] = []
-    held: list[T] = []
+    order = _capped(groups, cap, depth)
+    return [ranked[i] for i in order] + list(ranked[len(order):])
+
+
+def spread_calls(ranked: Sequence[T], groups: Sequence[int],
+                 caps: Sequence[tuple[int, int]]) -> list[T]:
+    """``ranked`` put through :func:`cap_calls` once per ``(cap, depth)`` of ``caps``,
+    in order (widest first: each later cap only reorders a prefix of what the one
+    before left, so a narrower cap never undoes a wider one's)."""
+    out, calls = list(ranked), list(groups)
+    for cap, depth in caps:
+        if cap <= 0 or depth <= 0:
+            continue
+        # Only the scanned prefix moves: reordering it alone keeps a pass at a few
+        # microseconds however long the list (pairs of the whole list cost 5x more).
+        order = _capped(calls, cap, depth)
+        out[:len(order)] = [out[i] for i in order]
+        calls[:len(order)] = [calls[i] for i in order]
+    return out
+
+
+def _capped(groups: Sequence[int], cap: int, depth: int) -> list[int]:
+    """The positions :func:`cap_calls` scans, in its order: the first ``depth`` it takes,
+    then those it holds back. Every position past them keeps its place."""
+    taken: list[int] = []
+    held: list[int] = []
     per_call: dict[int, int] = {}
-    end = len(ranked)
-    for i, (item, group) in enumerate(zip(ranked, groups, strict=True)):
+    for i, group in enumerate(groups):
         if len(taken) >= depth:
-            end = i
             break
         if group > 0:
             seen = per_call.get(group, 0)
             if seen >= cap:
-                held.append(item)
+                held.append(i)
                 continue
             per_call[group] = seen + 1
-        taken.append(item)
-    return taken + held + list(ranked[end:])
+        taken.append(i)
+    return taken + held
