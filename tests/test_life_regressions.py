@@ -330,3 +330,75 @@ async def test_unmerge_keeps_the_row_of_a_target_that_gained_a_call(
     assert [i["userText"] for i in bob["items"]] == ["voxlater here"]
     page = await dispatch(engine, "get_caller", {"project_id": "pk", "user_id": "bob"})
     assert [c["sessionId"] for c in page["calls"]] == [bob["items"][0]["sessionId"]]
+
+
+async def test_export_erase_import_of_a_call_given_back_by_an_unmerge(
+        engine: MemoryEngine) -> None:
+    await dispatch(engine, "save_response", payload("pw", "bob", user_text="voxbob here",
+                                                    assistant_text="ok"))
+    saved = await dispatch(engine, "save_response", payload(
+        "pw", "ann", user_text="voxann. Call me back at six.", assistant_text="Sure."))
+    # Ann's call goes on as Bob's, ends there, and the merge is undone: the call is Ann's.
+    merged = await dispatch(engine, "merge_callers", {"project_id": "pw", "from_id": "ann",
+                                                      "to_id": "bob"})
+    await dispatch(engine, "end_session", payload("pw", "bob"))
+    await dispatch(engine, "unmerge_callers", {"project_id": "pw",
+                                               "merge_id": merged["mergeId"]})
+    assert await engine.flush(60)
+    exported = await dispatch(engine, "export_user", payload("pw", "ann"))
+    assert [i["id"] for i in exported["items"]] == [saved["eventId"]]
+    await dispatch(engine, "forget_user", payload("pw", "ann"))
+    body = {k: v for k, v in exported.items() if k != "userId"}
+    done = await dispatch(engine, "import_user", {**body, **payload("pw", "ann")})
+    assert done["turns"] == 1
+    # Merged again with no call open: the call moves to Bob, whose export it is in.
+    await dispatch(engine, "merge_callers", {"project_id": "pw", "from_id": "ann",
+                                             "to_id": "bob"})
+    assert await engine.flush(60)
+    exported = await dispatch(engine, "export_user", payload("pw", "bob"))
+    assert saved["eventId"] in {i["id"] for i in exported["items"]}
+    await dispatch(engine, "forget_user", payload("pw", "bob"))
+    body = {k: v for k, v in exported.items() if k != "userId"}
+    done = await dispatch(engine, "import_user", {**body, **payload("pw", "bob")})
+    assert done["turns"] == 2
+
+
+async def test_a_turn_saved_during_a_merge_goes_back_with_its_call_when_undone(
+        engine: MemoryEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    await dispatch(engine, "save_response", payload("pr", "bob", user_text="voxbob here",
+                                                    assistant_text="ok"))
+    before = await dispatch(engine, "save_response", payload(
+        "pr", "ann", user_text="voxann. My order is four four two one.",
+        assistant_text="Noted."))
+    assert await engine.flush(60)
+    moving, go = asyncio.Event(), asyncio.Event()
+    real = engine.store.run_entities
+
+    async def run_entities(tenant_id: str, op: Any, *, write: bool = True) -> Any:
+        if getattr(op, "__name__", "") == "merge":  # redirected, rows not moved yet
+            moving.set()
+            await go.wait()
+        return await real(tenant_id, op, write=write)
+
+    monkeypatch.setattr(engine.store, "run_entities", run_entities)
+    merging = asyncio.ensure_future(dispatch(engine, "merge_callers", {
+        "project_id": "pr", "from_id": "ann", "to_id": "bob", "reason": "race"}))
+    await moving.wait()
+    # Ann's words, in Ann's call (going on as Bob's from the redirect on).
+    during = await dispatch(engine, "save_response", payload(
+        "pr", "ann", user_text="voxrace. The PIN is 4921.", assistant_text="Noted."))
+    go.set()
+    merged = await merging
+    await dispatch(engine, "unmerge_callers", {"project_id": "pr",
+                                               "merge_id": merged["mergeId"]})
+    assert await engine.flush(60)
+    ann = await dispatch(engine, "export_user", payload("pr", "ann"))
+    bob = await dispatch(engine, "export_user", payload("pr", "bob"))
+    # The call was Ann's and is again: every turn said in it with it, none left with Bob
+    # in a call that is not his.
+    assert {i["id"] for i in ann["items"]} == {before["eventId"], during["eventId"]}
+    assert {i["sessionId"] for i in bob["items"]} <= {s["sessionId"] for s in bob["sessions"]}
+    await dispatch(engine, "forget_user", payload("pr", "ann"))
+    assert await engine.flush(60)
+    found = await dispatch(engine, "search_memory", payload("pr", "bob", query="voxrace"))
+    assert found["working"] + found["permanent"] == []

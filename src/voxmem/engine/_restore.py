@@ -49,8 +49,8 @@ from ..store._entities import (
     IdentifierRow,
     MentionRow,
     MergeRow,
-    restore_entities,
 )
+from ..store._entities_export import restore_entities
 from ..store._entities_sql import EntityOp, Stmt
 from ._caller_memory import CallerCache
 from ._write_path import WritePath, require_applied
