@@ -388,6 +388,12 @@ class Life(RuleBasedStateMachine):
         assert src != dst
         self.acknowledged(space, source, mark, None, saved["eventId"])
         self.m.merge(space, src, dst, row["mergeId"])
+        if saved["eventId"] in self.m.turns:
+            # Either went first: saved after the redirect, the turn is one the target
+            # gained after the merge, which its undo may leave with the target (in a
+            # call of the target's; one said in the source's call goes back with it).
+            self.m.merges[row["mergeId"]].moved.discard(saved["eventId"])
+            self.m.turns[saved["eventId"]].after_merge = True
         self.flush()
         exported = self.call("export_user", space, dst)
         assert saved["eventId"] in {i["id"] for i in exported["items"]}, \

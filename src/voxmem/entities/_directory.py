@@ -35,7 +35,7 @@ from ._identifiers import (
     normalize_identifier,
     strength_of,
 )
-from ._in_call import SAID_SOURCE, InCallLinking
+from ._in_call import UNVERIFIED_SOURCES, InCallLinking
 from ._resolve import Candidate, decide_start, merge_target
 
 __all__ = ["LINK_MODES", "CallerDirectory"]
@@ -148,7 +148,7 @@ class CallerDirectory:
         rows = await self._store.run_entities(
             scope.tenant_id, ops.find_identifier(scope, kind, value), write=False)
         return frozenset(r.user_id for r in rows if not verified or not (
-            r.source.startswith(SAID_SOURCE) and r.strength < STRENGTH_SCORE["strong"]))
+            r.source.startswith(UNVERIFIED_SOURCES) and r.strength < STRENGTH_SCORE["strong"]))
 
     async def names_of(self, scope: Scope, user_id: str) -> list[str]:
         other = _with_user(scope, user_id)
