@@ -48,6 +48,16 @@ on both stores.
    also when the target had gained a call since (a backfilled call sent to the merged
    id): the dashboard answered "no caller" for a caller whose call and words it held
    (this round's campaign, seed 32). The row stays while the target holds anything.
+10. Export, erase, import of a call an unmerge gave back was refused, "session ... belongs
+    to another caller" (campaign seed 31): the in-memory call owners followed only the
+    call open at a merge or its undo, so a call ended meanwhile kept the merge's target
+    as its owner; with the store's rows erased, that stale owner refused the caller's
+    own call. Every call a merge or unmerge moves is claimed for its new caller now.
+11. A turn saved during a merge into the caller's call in progress (which goes on as the
+    target's) stayed with the target when the merge was undone, in a call given back to
+    the source: the target held a turn of a call it did not have, and the source's
+    erasure left it behind (found reasoning about campaign seed 22). A call given back
+    takes every turn said in it.
 """
 
 from __future__ import annotations
