@@ -58,6 +58,11 @@ on both stores.
     the source: the target held a turn of a call it did not have, and the source's
     erasure left it behind (found reasoning about campaign seed 22). A call given back
     takes every turn said in it.
+12. A turn saved with a turn id, deleted, and removed from disk by the cleanup job, came
+    back when the client retried the save after a restart (in the call that never
+    ended): the retry was looked up in the store, which no longer had the turn, and the
+    words were stored again under a new id (campaign seed 41, shrunk by hand to five
+    steps). A deleted turn now stays on disk through the turn-id retry window (an hour).
 """
 
 from __future__ import annotations
@@ -68,6 +73,7 @@ from typing import Any
 
 import pytest
 
+from voxmem import Settings
 from voxmem._exceptions import BadRequest, IdentityMismatch, NotFound
 from voxmem._operations import dispatch
 from voxmem.engine import MemoryEngine
@@ -412,3 +418,37 @@ async def test_a_turn_saved_during_a_merge_goes_back_with_its_call_when_undone(
     assert await engine.flush(60)
     found = await dispatch(engine, "search_memory", payload("pr", "bob", query="voxrace"))
     assert found["working"] + found["permanent"] == []
+
+
+async def test_a_turn_id_retried_after_its_turn_was_deleted_and_cleaned_up_stays_deleted(
+        settings: Settings) -> None:
+    engine = MemoryEngine(settings)
+    await engine.start()
+    try:
+        first = await dispatch(engine, "save_response", payload(
+            "pd", "cyd", user_text="voxgone. My password is hunter12zz.",
+            assistant_text="Noted.", turn_id="r1"))
+        await dispatch(engine, "delete_memory", payload("pd", "cyd",
+                                                        memory_id=first["eventId"]))
+        assert await engine.flush(60)
+        await engine.maintenance.apply_retention()  # the cleanup job
+    finally:
+        await engine.close()
+    # The client retries the save (it never saw the answer) against the restarted runtime,
+    # in the call that never ended: the same turn, deleted, not the words stored again.
+    engine = MemoryEngine(settings)
+    await engine.start()
+    try:
+        retried = await dispatch(engine, "save_response", payload(
+            "pd", "cyd", user_text="voxgone. My password is hunter12zz.",
+            assistant_text="Noted.", turn_id="r1"))
+        assert retried["eventId"] == first["eventId"]
+        assert await engine.flush(60)
+        assert await words(engine, "pd", "cyd", "voxgone") == []
+    finally:
+        await engine.close()
+
+
+async def words(engine: MemoryEngine, project: str, user: str, word: str) -> list[str]:
+    found = await dispatch(engine, "search_memory", payload(project, user, query=word))
+    return [h["id"] for h in found["working"] + found["permanent"]]
