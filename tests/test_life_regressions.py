@@ -63,6 +63,12 @@ on both stores.
     ended): the retry was looked up in the store, which no longer had the turn, and the
     words were stored again under a new id (campaign seed 41, shrunk by hand to five
     steps). A deleted turn now stays on disk through the turn-id retry window (an hour).
+13. An erasure notice read after a merge into the erased caller (the runtime's look at
+    the store's notices, every few seconds on a shared store) dropped the merge's
+    redirect: the merged-away id was itself again, its words out of reach, and erasing
+    it left them with the caller it was merged into (campaign seed 22 on Postgres, this
+    round's code; the operation log showed the redirect gone). Late notices leave the
+    redirects to the merges' reload from the store.
 """
 
 from __future__ import annotations
@@ -452,3 +458,23 @@ async def test_a_turn_id_retried_after_its_turn_was_deleted_and_cleaned_up_stays
 async def words(engine: MemoryEngine, project: str, user: str, word: str) -> list[str]:
     found = await dispatch(engine, "search_memory", payload(project, user, query=word))
     return [h["id"] for h in found["working"] + found["permanent"]]
+
+
+async def test_an_old_erasure_notice_does_not_undo_a_later_merge_into_the_caller(
+        engine: MemoryEngine) -> None:
+    await dispatch(engine, "save_response", payload("po", "cyd", user_text="voxold here",
+                                                    assistant_text="ok"))
+    await dispatch(engine, "forget_user", payload("po", "cyd"))  # leaves its notice
+    await dispatch(engine, "save_response", payload("po", "bob", user_text="voxbob here",
+                                                    assistant_text="ok"))
+    await dispatch(engine, "merge_callers", {"project_id": "po", "from_id": "bob",
+                                             "to_id": "cyd"})
+    # The runtime's look at the store's erasure notices (every few seconds on a shared
+    # store) comes after the merge, and finds the notice of the erasure before it.
+    await engine.lifecycle.drop_erased_elsewhere(time.time() - 60)
+    assert await engine.flush(60)
+    assert len(await words(engine, "po", "bob", "voxbob")) == 1  # still Cyd's, via Bob
+    await dispatch(engine, "forget_user", payload("po", "bob"))
+    assert await engine.flush(60)
+    cyd = await dispatch(engine, "export_user", payload("po", "cyd"))
+    assert cyd["items"] == [], "erasing the merged-away id left the caller's words"

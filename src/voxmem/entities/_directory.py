@@ -477,10 +477,13 @@ class CallerDirectory:
         except VoxmemError as exc:
             log.warning("entity graph not loaded (%s); accurate recall will load it", exc)
 
-    def forget(self, scope: Scope) -> None:
-        """Drop what is cached about an erased caller."""
+    def forget(self, scope: Scope, *, redirects: bool = True) -> None:
+        """Drop what is cached about an erased caller; ``redirects``: the merges into and
+        out of them too (not for an erasure seen late: merges since may be in force)."""
         self._graphs.pop(scope.caller_key, None)
         self._in_call.forget(scope)
+        if not redirects:
+            return
         for key in [k for k, v in self._aliases.items()
                     if scope.caller_key in (k, (*k[:3], v))]:
             self._aliases.pop(key, None)
