@@ -83,6 +83,10 @@ class Merge:
     target: str
     moved: set[str]
     open: bool = True
+    #: Identifiers the source had (linked back to it by the undo), and of those the ones
+    #: the target had not (unlinked from the target by the undo).
+    links: set[tuple[int, str, str]] = dataclasses.field(default_factory=set)
+    added: set[tuple[int, str, str]] = dataclasses.field(default_factory=set)
 
 
 @dataclasses.dataclass
@@ -134,8 +138,12 @@ class Model:
         for t in self.owned_by(space, source):
             t.owners = {target} if t.owners == {source} else t.owners | {target}
             moved.add(t.event_id)
+        links, added = set(), set()
         for key, owners in self.identifiers.items():
             if key[0] == space and source in owners:
+                links.add(key)
+                if target not in owners:
+                    added.add(key)
                 owners.discard(source)
                 owners.add(target)
         for slot in SLOTS:
@@ -145,7 +153,7 @@ class Model:
             # a merge of two slot facts is left open by the docs.
             self.slots[(space, target, slot)] = ours | theirs
         self.aliases[(space, source)] = target
-        self.merges[merge_id] = Merge(space, source, target, moved)
+        self.merges[merge_id] = Merge(space, source, target, moved, links=links, added=added)
         for who in (source, target):
             self.calls.pop((space, who), None)
             self.unsure_calls.add((space, who))
@@ -159,9 +167,11 @@ class Model:
                 t.owners = {m.source}
             elif t.event_id in m.moved or (t.after_merge and m.target in t.owners):
                 t.owners |= {m.source, m.target}
-        for key, owners in self.identifiers.items():
-            if key[0] == m.space and m.target in owners:
-                owners.add(m.source)  # back with the source unless gained after: unsure
+        for key in m.links:  # back with the source; off the target unless it had it
+            owners = self.identifiers.setdefault(key, set())
+            owners.add(m.source)
+            if key in m.added:
+                owners.discard(m.target)
         for slot in SLOTS:
             both = self.slots.get((m.space, m.target, slot), {None})
             self.slots[(m.space, m.source, slot)] = both | {None}

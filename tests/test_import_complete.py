@@ -2,7 +2,9 @@
 Postgres (the `store_url` leg is the target), export (format 2) then import gives the
 same search answers, the same profile, the same identifiers resolving to them (a
 merged-away guest's too), the same merges (one still undoable) and the same dashboard
-caller JSON. A superseded fact whose successor is not in the file stays history."""
+caller JSON, when the operator vouches for the file (``trust_identifiers``; without it
+the links come back unverified: tests/test_import_trust.py). A superseded fact whose
+successor is not in the file stays history."""
 
 from __future__ import annotations
 
@@ -118,14 +120,15 @@ async def test_a_caller_moved_to_another_store_is_the_same_caller(
     assert export["graph"]["mentions"]
 
     fields = {k: v for k, v in export.items() if k != "userId"}
-    done = await op(engine, "import_user", user_id="ann", **fields)
+    done = await op(engine, "import_user", user_id="ann", trust_identifiers=True, **fields)
     assert done["applied"] and done["merges"] == 2
     assert done["identifiers"] == len(export["identifiers"])
     after = await view(engine)
     assert after == before
     assert await op(engine, "export_user", user_id="ann") == export
 
-    again = await op(engine, "import_user", user_id="ann", **fields)  # twice stores once
+    again = await op(engine, "import_user", user_id="ann", trust_identifiers=True,
+                     **fields)  # twice stores once
     assert (again["turns"], again["facts"], again["merges"]) == (0, 0, 0)
     assert await view(engine) == before
 
@@ -209,7 +212,7 @@ async def test_the_dashboards_export_file_imports_with_the_cli(
     target = tmp_path / "target"
     monkeypatch.setenv("VOXMEM_EMBEDDER", "hashing")
     args = ["memories", "import", str(path), "--data-dir", str(target), "--project", "proj",
-            "--embedded"]
+            "--embedded", "--trust-identifiers"]
     assert await asyncio.to_thread(main, args) == 0, capsys.readouterr().err
     assert "2 merges" in capsys.readouterr().out
     moved = MemoryEngine(Settings(data_dir=str(target), embedder="hashing"))
@@ -230,7 +233,7 @@ async def test_an_identifier_another_caller_holds_is_reported(source: MemoryEngi
     export = await op(source, "export_user", user_id="ann")
     await op(engine, "link_identifier", user_id="bob", kind="phone", value="+15105550100")
     fields = {k: v for k, v in export.items() if k != "userId"}
-    done = await op(engine, "import_user", user_id="ann", **fields)
+    done = await op(engine, "import_user", user_id="ann", trust_identifiers=True, **fields)
     assert done["sharedIdentifiers"] == [
         {"kind": "phone", "value": "+15105550100", "otherUserIds": ["bob"]}]
     found = await op(engine, "resolve_caller", identifiers=[

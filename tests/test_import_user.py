@@ -71,7 +71,7 @@ async def test_export_forget_import_gives_back_the_same_answers(client: VoiceCli
     await client.forget_user(user=USER)
     assert (await client.export_user(user=USER))["items"] == []
 
-    done = await client.import_user(export)
+    done = await client.import_user(export, trust_identifiers=True)
     assert done["applied"] is True
     assert done["alreadyStored"] == 0
     assert done["turns"] == 3 and done["sessions"] == 2
@@ -81,7 +81,7 @@ async def test_export_forget_import_gives_back_the_same_answers(client: VoiceCli
     assert await _answers(client) == before
 
     # Twice stores once: nothing new, the same export.
-    twice = await client.import_user(export)
+    twice = await client.import_user(export, trust_identifiers=True)
     assert twice["alreadyStored"] == len(export["items"])
     assert (twice["turns"], twice["facts"], twice["sessions"]) == (0, 0, 0)
     assert _comparable(await client.export_user(user=USER)) == _comparable(export)
@@ -138,7 +138,7 @@ def test_the_cli_round_trip_through_a_file(settings: Settings, tmp_path: Path,
     assert "identifier" in {line["type"] for line in lines}
     assert main(["memories", "forget-user", *base, "--user", USER["id"], "--yes"]) == 0
     capsys.readouterr()
-    assert main(["memories", "import", str(path), *base]) == 0
+    assert main(["memories", "import", str(path), *base, "--trust-identifiers"]) == 0
     assert "3 turns" in capsys.readouterr().out
     again = tmp_path / "again.jsonl"
     assert main(["memories", "export", *base, "--user", USER["id"], "-o", str(again)]) == 0

@@ -87,9 +87,27 @@ class Life(RuleBasedStateMachine):
         return out
 
     async def op(self, name: str, space: int, user: str | None = None, /, **body: Any) -> Any:
-        out = await dispatch(self.h.engine, name, self.payload(space, user, **body))
+        try:
+            out = await dispatch(self.h.engine, name, self.payload(space, user, **body))
+        except VoxmemError as exc:
+            self.note(name, space, user, body, exc.code)
+            raise
+        self.note(name, space, user, body, out)
         self.scan(out)
         return out
+
+    def note(self, name: str, space: int, user: str | None, body: dict[str, Any],
+             out: Any) -> None:
+        """A campaign logs every operation and its answer: a failure hypothesis cannot
+        replay (a race went the other way) is still read step by step."""
+        if not LOG:
+            return
+        ids = {k: out[k] for k in ("eventId", "mergeId") if isinstance(out, dict) and k in out}
+        args = {k: (v[:60] if isinstance(v, str) else v) for k, v in body.items()
+                if k not in ("sessions", "items", "identifiers", "merges", "graph")}
+        with Path(LOG).open("a") as log:
+            log.write(f"  {name} space={space} user={user} {args} -> "
+                      f"{ids or (out if isinstance(out, str) else 'ok')}\n")
 
     def call(self, name: str, space: int, user: str | None = None, /, **body: Any) -> Any:
         return self.h.run(self.op(name, space, user, **body))
@@ -253,6 +271,7 @@ class Life(RuleBasedStateMachine):
 
     @rule()
     def restart(self) -> None:
+        self.note("restart", -1, None, {}, "ok")
         self.h.restart()
 
     @rule(space=spaces, user=users)
@@ -307,6 +326,7 @@ class Life(RuleBasedStateMachine):
     @rule()
     def apply_retention(self) -> None:
         """The cleanup job: hard-deletes what is older than the setting, nothing else."""
+        self.note("apply_retention", -1, None, {}, "ok")
         self.h.run(self.h.engine.maintenance.apply_retention())
         for t in list(self.m.turns.values()):
             days = self.m.retention.get(t.space, DEFAULT_RETENTION)
@@ -368,6 +388,12 @@ class Life(RuleBasedStateMachine):
         assert src != dst
         self.acknowledged(space, source, mark, None, saved["eventId"])
         self.m.merge(space, src, dst, row["mergeId"])
+        if saved["eventId"] in self.m.turns:
+            # Either went first: saved after the redirect, the turn is one the target
+            # gained after the merge, which its undo may leave with the target (in a
+            # call of the target's; one said in the source's call goes back with it).
+            self.m.merges[row["mergeId"]].moved.discard(saved["eventId"])
+            self.m.turns[saved["eventId"]].after_merge = True
         self.flush()
         exported = self.call("export_user", space, dst)
         assert saved["eventId"] in {i["id"] for i in exported["items"]}, \

@@ -137,6 +137,9 @@ class ImportUserRequest(CallerRequest, kw_only=True):
     identifiers: list[ExportedIdentifier] = msgspec.field(default_factory=list)
     merges: list[ExportedMerge] = msgspec.field(default_factory=list)
     graph: ExportedGraph | None = None
+    #: Identifier links come in unverified (source ``imported ...``: a call start does
+    #: not resolve to them) unless the operator vouches for the file with ``true``.
+    trust_identifiers: bool = False
 
 
 class UserImported(WireResponse, kw_only=True):

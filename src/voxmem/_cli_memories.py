@@ -116,11 +116,12 @@ def _parts(export: dict[str, Any]) -> list[dict[str, Any]]:
     return parts
 
 
-def _import(client: VoiceClientSync, export: dict[str, Any], user: str | None) -> int:
+def _import(client: VoiceClientSync, export: dict[str, Any], user: str | None,
+            trust: bool = False) -> int:
     totals: dict[str, int] = {}
     shared: list[dict[str, Any]] = []
     for part in _parts(export):
-        done = client.import_user(part, user_id=user)
+        done = client.import_user(part, user_id=user, trust_identifiers=trust)
         shared += done.pop("sharedIdentifiers", [])
         for key, value in done.items():
             if isinstance(value, bool):
@@ -147,7 +148,7 @@ def cmd_memories(args: argparse.Namespace, settings: Settings) -> int:
     with VoiceClientSync(project_id=args.project, agent_id=args.agent,
                          embedded=args.embedded, settings=settings) as client:
         if args.action == "import":
-            return _import(client, export, args.user)
+            return _import(client, export, args.user, args.trust_identifiers)
         user = {"id": args.user}
         if args.action == "list":
             facts = client.list_memories(user=user, include_deleted=args.history)
@@ -221,3 +222,8 @@ def add_memories_parser(sub: Any, with_data_dir: Callable[[argparse.ArgumentPars
             action.add_argument("-o", "--output", help="file to write (default: stdout)")
         else:
             action.add_argument("file", help="a file written by voxmem memories export")
+            action.add_argument(
+                "--trust-identifiers", action="store_true",
+                help="the file is yours (a caller moved between your stores): its phone "
+                "numbers, e-mail addresses and accounts keep deciding call starts. "
+                "Without it they come back unverified, like words said in a call")

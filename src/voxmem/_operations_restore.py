@@ -202,7 +202,11 @@ async def _import_user(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     for field in profile:
         check_profile_field(field)
     name = p.get("name")
+    trust = p.get("trust_identifiers", False)
+    if not isinstance(trust, bool):
+        raise BadRequest("trust_identifiers must be true or false", field="trust_identifiers")
     data = {"name": check_text(name, "name", 256) if name is not None else None,
+            "trustIdentifiers": trust,
             "metadata": check_optional_dict(p.get("metadata"), "metadata"),
             "profile": profile, "sessions": sessions, "items": items,
             # Format 1 carried no undo for a merge: its identifiers, merges and graph

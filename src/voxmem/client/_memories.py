@@ -77,17 +77,23 @@ class MemoryMethods:
             "export_user", user=user, user_id=user_id)))
 
     async def import_user(self, export: dict[str, Any], *, user: UserArg = None,
-                          user_id: str | None = None) -> dict[str, Any]:
+                          user_id: str | None = None,
+                          trust_identifiers: bool = False) -> dict[str, Any]:
         """Put a caller back from ``export_user``'s answer (``voxmem memories import``
         reads an export file into the same shape): calls, turns and facts under their
         ids and times, the profile, deletions and supersessions, and (format 2) the
         caller's identifiers, merges and entity graph. Into the export's own caller
         unless ``user``/``user_id`` names another. Importing twice stores once; an
-        export of a format this release does not read is refused."""
+        export of a format this release does not read is refused. Identifier links come
+        back unverified (a call start does not resolve to them) unless
+        ``trust_identifiers`` says the file is the operator's own; a merge in force of
+        an id the store holds is refused (docs/callers.md, "Importing a caller")."""
         keys = ["format", "name", "metadata", "profile", "sessions", "items"]
         if export.get("format") != 1:  # format 1 listed them without what imports them
             keys += ["identifiers", "merges", "graph"]
         fields = {key: export[key] for key in keys if key in export}
+        if trust_identifiers:  # sent only when set: a runtime before it refuses the field
+            fields["trust_identifiers"] = True
         if user is None and user_id is None:
             user_id = export.get("userId")
         return self._core.parse_dict(await self._send(self._core.call(

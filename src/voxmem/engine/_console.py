@@ -18,6 +18,7 @@ from ..entities._directory import CallerDirectory
 from ..models import Fact, Scope
 from ..store import Store
 from ..store import _entities as entity_ops
+from ..store._entities_export import export_entities
 from ._caller_search import find_callers
 from ._traces import RecallTraceLog
 
@@ -73,7 +74,7 @@ class Console:
         # A data request covers what identifies the caller and their entity graph too;
         # an import puts them back, so a merge in force comes with its undo record.
         known = await self._store.run_entities(scope.tenant_id,
-                                               entity_ops.export_entities(scope), write=False)
+                                               export_entities(scope), write=False)
         known["merges"] += await self._chained_merges(scope, known["merges"])
         return {**data.to_wire(), **known}
 
@@ -92,7 +93,7 @@ class Console:
             if user_id in chain:
                 continue
             chain.add(user_id)
-            theirs = await self._store.run_entities(scope.tenant_id, entity_ops.export_entities(
+            theirs = await self._store.run_entities(scope.tenant_id, export_entities(
                 dataclasses.replace(scope, user_id=user_id)), write=False)
             for m in theirs["merges"]:
                 if m["status"] == "merged" and m["toUserId"] == user_id \

@@ -54,6 +54,9 @@ class TurnClaims:
         #: Calls known to have ended: a new call's save never retries their turns.
         self._ended: collections.OrderedDict[tuple[str, ...], None] = \
             collections.OrderedDict()
+        #: (caller, call) -> how many of its turn ids ``_known`` holds: a merge moves
+        #: every call of a caller, and most have none here to carry (no scan for them).
+        self._per_call: collections.Counter[tuple[str, ...]] = collections.Counter()
         #: caller -> calls whose recent stored turn ids are all in ``_known``.
         self._seeded: collections.OrderedDict[tuple[str, str, str, str], list[str]] = \
             collections.OrderedDict()
@@ -122,6 +125,7 @@ class TurnClaims:
         """The first write failed: waiters get its error, the next retry tries afresh."""
         if self._known.get(key) is future:
             del self._known[key]
+            self._counted(key, -1)
             if self._latest.get((*key[:4], key[5])) == key:
                 del self._latest[(*key[:4], key[5])]
         if not future.done():
@@ -137,7 +141,9 @@ class TurnClaims:
         turn ids go with it. Read from the store instead, they would miss the turns not
         moved yet, and a retry of one would be saved a second time."""
         prefix = (*source.caller_key, session_id)
-        for key, value in [(k, v) for k, v in self._known.items() if k[:5] == prefix]:
+        held = [] if not self._per_call[prefix] else [
+            (k, v) for k, v in self._known.items() if k[:5] == prefix]
+        for key, value in held:
             moved = self.key(target, session_id, key[5])
             if moved not in self._known:
                 self._remember(moved, value)
@@ -149,16 +155,26 @@ class TurnClaims:
         prefix = scope.caller_key
         for key in [k for k in self._known if k[:4] == prefix]:
             del self._known[key]
+            self._counted(key, -1)
         for latest in [k for k in self._latest if k[:4] == prefix]:
             del self._latest[latest]
         self.unseed_caller(scope)
 
+    def _counted(self, key: _Key, change: int) -> None:
+        call = key[:5]
+        self._per_call[call] += change
+        if self._per_call[call] <= 0:
+            del self._per_call[call]
+
     def _remember(self, key: _Key, value: str | asyncio.Future[str]) -> None:
+        if key not in self._known:
+            self._counted(key, 1)
         self._known[key] = value
         self._known.move_to_end(key)
         self._latest[(*key[:4], key[5])] = key
         while len(self._known) > self._kept:
             evicted, _ = self._known.popitem(last=False)
+            self._counted(evicted, -1)
             calls = self._seeded.get(evicted[:4])
             if calls is not None and evicted[4] in calls:
                 calls.remove(evicted[4])  # that call's map is incomplete now

@@ -192,8 +192,11 @@ class Lifecycle:
             store_id = await self._store.store_id()
             for scope in self._callers.scopes():
                 if erasure_key(store_id, *scope.caller_key) in erased:
+                    # The redirects are left to the merges' reload from the store
+                    # (every few seconds): this notice may be older than a merge into
+                    # the caller since, which dropping them would undo here.
                     self._callers.drop(scope)
-                    self._directory.forget(scope)
+                    self._directory.forget(scope, redirects=False)
         return max([since, *(at - ERASURE_CLOCK_SKEW_S for _hash, at in notices)])
 
     async def merge_users(self, source: Scope, target: Scope) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from .._exceptions import VoxmemError
 from ..models import Scope
 from ..store import Store
 from ._caller_memory import CallerCache
+from ._idempotency import TURN_RETRY_WINDOW_S
 from ._policy import SECONDS_PER_DAY
 
 __all__ = ["Maintenance", "MaintenanceSettings"]
@@ -91,6 +92,9 @@ class Maintenance:
             if not mine:
                 return 0
             now = self._clock()
+            # A deleted turn stays on disk through the turn-id retry window: a retry of it
+            # after a restart is known by its stored row, and would be saved again.
+            kept = now - TURN_RETRY_WINDOW_S
             for tenant_id, project_id in await store.list_projects():
                 rows = await store.get_policies(tenant_id, project_id)
                 default = rows.pop("", None)
@@ -101,10 +105,10 @@ class Maintenance:
                     d = int(rows[agent_id].retention_days)
                     cutoff = now - d * SECONDS_PER_DAY if d > 0 else 0.0
                     removed += await store.purge_items(tenant_id, project_id, cutoff,
-                                                       agent_id, ())
+                                                       agent_id, (), deleted_turns_before=kept)
                 cutoff = now - days * SECONDS_PER_DAY if days > 0 else 0.0
                 removed += await store.purge_items(tenant_id, project_id, cutoff, None,
-                                                   agents)
+                                                   agents, deleted_turns_before=kept)
         if removed:
             log.info("retention removed %d memories", removed)
         return removed

@@ -17,8 +17,11 @@ was learned.
 
 From format 2 on, the export also carries the caller's identifiers, merges and entity
 graph (with its mentions), written back once the calls and items are in the store: the
-same phone number or e-mail resolves to the caller, a merge in force still redirects
-the merged-away id (and can be undone), and accurate recall walks the same graph.
+same phone number or e-mail finds the caller, a merge in force still redirects the
+merged-away id (and can be undone), and accurate recall walks the same graph. What of
+it acts on other callers of the store is checked first (``_import_trust``): merges in
+force only of ids the store does not hold, identifier links unverified unless the
+operator trusts the file.
 """
 
 from __future__ import annotations
@@ -49,10 +52,11 @@ from ..store._entities import (
     IdentifierRow,
     MentionRow,
     MergeRow,
-    restore_entities,
 )
+from ..store._entities_export import restore_entities
 from ..store._entities_sql import EntityOp, Stmt
 from ._caller_memory import CallerCache
+from ._import_trust import check_merges, imported_link
 from ._write_path import WritePath, require_applied
 
 __all__ = ["EXPORT_FORMAT", "READ_FORMATS", "restore_caller"]
@@ -158,6 +162,16 @@ async def restore_caller(store: Store, writes: WritePath, callers: CallerCache,
             f"{len(held)} of the export's memories belong to another caller of this tenant "
             f"(first: {held[0]!r}); forget that caller first, or import into another "
             "store", details={"itemIds": held[:20]})
+    links: list[IdentifierRow] = []
+    merges: list[tuple[MergeRow, dict[str, Any] | None]] = []
+    if "identifiers" in data:  # what acts on other callers, checked before any write
+        trusted = bool(data.get("trustIdentifiers"))
+        chain = _chain(scope.user_id, data["merges"])
+        merges = await check_merges(store, scope, [
+            m for m in (_merge(r, chain) for r in data["merges"]) if m is not None],
+            chain, trusted=trusted)
+        links = [imported_link(_identifier(r, scope), trusted=trusted)
+                 for r in data["identifiers"]]
     items, counts = _item_records(scope, data.get("items") or [], stored, agents)
     profile = [encode_record(ProfileWrite(scope=scope, field=k, value=v, at=now))
                for k, v in (data.get("profile") or {}).items()
@@ -172,11 +186,8 @@ async def restore_caller(store: Store, writes: WritePath, callers: CallerCache,
     if "identifiers" in data:
         if not applied:  # the graph's mentions and merge records name the items
             await require_applied(writes.wait_applied, "imported")
-        chain = _chain(scope.user_id, data["merges"])
         entities = await store.run_entities(scope.tenant_id, restore_entities(
-            scope, [_identifier(r, scope) for r in data["identifiers"]],
-            [m for m in (_merge(r, chain) for r in data["merges"]) if m is not None],
-            _graph(data.get("graph") or {})))
+            scope, links, merges, _graph(data.get("graph") or {})))
     # The caller's warm index predates the import: the next call reads it afresh.
     callers.drop(scope)
     return {"sessions": sum(1 for s in sessions if s["sessionId"] not in known_calls),

@@ -35,7 +35,7 @@ from ._identifiers import (
     normalize_identifier,
     strength_of,
 )
-from ._in_call import SAID_SOURCE, InCallLinking
+from ._in_call import UNVERIFIED_SOURCES, InCallLinking
 from ._resolve import Candidate, decide_start, merge_target
 
 __all__ = ["LINK_MODES", "CallerDirectory"]
@@ -148,7 +148,7 @@ class CallerDirectory:
         rows = await self._store.run_entities(
             scope.tenant_id, ops.find_identifier(scope, kind, value), write=False)
         return frozenset(r.user_id for r in rows if not verified or not (
-            r.source.startswith(SAID_SOURCE) and r.strength < STRENGTH_SCORE["strong"]))
+            r.source.startswith(UNVERIFIED_SOURCES) and r.strength < STRENGTH_SCORE["strong"]))
 
     async def names_of(self, scope: Scope, user_id: str) -> list[str]:
         other = _with_user(scope, user_id)
@@ -297,6 +297,8 @@ class CallerDirectory:
             if merging:
                 # Both callers' warm state is stale now: reload the target with what moved.
                 self._callers.drop(source)
+                for sid in row.sessions:  # every call moved, the one in progress or not
+                    self._claim_session(target, sid, source)
                 self._continue_call(source, target, call, drop=True)
                 self._graphs.pop(source.caller_key, None)
                 self._graphs.pop(target.caller_key, None)
@@ -312,7 +314,7 @@ class CallerDirectory:
         for settle in (False, True):
             if settle:
                 await self._wait_applied(60)
-            if await self._store.run_entities(source.tenant_id, _has_anything(source),
+            if await self._store.run_entities(source.tenant_id, ops.has_anything(source),
                                               write=False):
                 return True
         return False
@@ -364,7 +366,7 @@ class CallerDirectory:
                     f"undo {outer[0].id!r} first", field="merge_id",
                     details={"mergeId": merge_id, "undoFirst": outer[0].id})
             await self._wait_applied(60)
-            out: dict[str, Any] = await self._store.run_entities(
+            out, back = await self._store.run_entities(
                 scope.tenant_id, ops.unmerge(source, target, merge_id, self._clock()))
             self._aliases.pop(source.caller_key, None)
             self._alias_changes += 1
@@ -372,11 +374,12 @@ class CallerDirectory:
             sid = moved.session_id if moved is not None else None
             self._callers.drop(source)
             self._callers.drop(target)
-            restored = await self._store.get_session(scope.tenant_id, project, sid) \
-                if sid else None
-            if sid is not None and restored is not None and restored.user_id == source.user_id:
+            # Every call given back is the source's again, also one no longer open here:
+            # an owner left behind would refuse the source's own call (an import of it).
+            for given in back:
+                self._claim_session(source, given, target)
+            if sid is not None and sid in back:
                 self._callers.get(source).session_id = sid
-                self._claim_session(source, sid, target)
             elif sid is not None:
                 self._callers.get(target).session_id = sid
             self._graphs.pop(source.caller_key, None)
@@ -474,10 +477,13 @@ class CallerDirectory:
         except VoxmemError as exc:
             log.warning("entity graph not loaded (%s); accurate recall will load it", exc)
 
-    def forget(self, scope: Scope) -> None:
-        """Drop what is cached about an erased caller."""
+    def forget(self, scope: Scope, *, redirects: bool = True) -> None:
+        """Drop what is cached about an erased caller; ``redirects``: the merges into and
+        out of them too (not for an erasure seen late: merges since may be in force)."""
         self._graphs.pop(scope.caller_key, None)
         self._in_call.forget(scope)
+        if not redirects:
+            return
         for key in [k for k, v in self._aliases.items()
                     if scope.caller_key in (k, (*k[:3], v))]:
             self._aliases.pop(key, None)
@@ -487,11 +493,3 @@ class CallerDirectory:
 def _with_user(scope: Scope, user_id: str) -> Scope:
     return Scope(tenant_id=scope.tenant_id, project_id=scope.project_id,
                  agent_id=scope.agent_id, user_id=user_id, space=scope.space)
-
-
-def _has_anything(scope: Scope) -> ops.EntityOp[bool]:
-    """Whether a merge of ``scope``'s caller would move anything (as ``ops.merge`` asks)."""
-    for name in ("items.ids", "sessions.ids", "caller.get"):
-        if (yield ops.Stmt(name, scope.caller_key)).rows:
-            return True
-    return bool((yield from ops.caller_identifiers(scope)))

@@ -24,7 +24,8 @@ from ..store._entities import IdentifierRow, MergeRow
 from ._identifiers import STRENGTH_SCORE, SpokenClaims, spoken_claims, strength_of
 from ._resolve import Candidate, Decision, decide_in_call
 
-__all__ = ["SAID_SOURCE", "InCallLinking"]
+__all__ = ["IMPORTED_SOURCE", "SAID_SOURCE", "SAID_STRENGTH", "UNVERIFIED_SOURCES",
+           "InCallLinking"]
 
 log = logging.getLogger("voxmem.entities")
 
@@ -32,6 +33,10 @@ log = logging.getLogger("voxmem.entities")
 SAID_STRENGTH = 0.8
 #: How the source of a link made from a caller's words begins (the call's id follows).
 SAID_SOURCE = "said in call "
+#: How the source of a link read from an import file begins (the file's source follows).
+IMPORTED_SOURCE = "imported "
+#: Links that decide no call start until a system links them again (docs/callers.md).
+UNVERIFIED_SOURCES = (SAID_SOURCE, IMPORTED_SOURCE)
 CALL_STATE_KEPT = 10_000
 
 

@@ -335,9 +335,11 @@ class Store(Protocol):
     async def list_projects(self) -> list[tuple[str, str]]: ...
 
     async def purge_items(self, tenant_id: str, project_id: str, cutoff: float,
-                          agent_id: str | None, exclude_agents: Sequence[str]) -> int:
+                          agent_id: str | None, exclude_agents: Sequence[str], *,
+                          deleted_turns_before: float | None = None) -> int:
         """Hard-delete items created before ``cutoff`` (of ``agent_id``, or of every agent
-        not in ``exclude_agents``) and every soft-deleted item; returns rows removed."""
+        not in ``exclude_agents``) and every soft-deleted item (a soft-deleted turn only
+        if created before ``deleted_turns_before``, when given); returns rows removed."""
         ...
 
     async def forget_caller(self, scope: Scope) -> dict[str, int]:

@@ -34,16 +34,15 @@ __all__ = [
     "active_merges",
     "add_identifiers",
     "caller_identifiers",
-    "export_entities",
     "find_identifier",
     "find_in_project",
     "forget_entities",
     "get_merge",
+    "has_anything",
     "list_merges",
     "load_graph",
     "merge",
     "remove_identifier",
-    "restore_entities",
     "run_postgres",
     "run_sqlite",
     "unmerge",
@@ -86,6 +85,8 @@ class MergeRow:
     evidence: dict[str, Any]
     undone_at: float | None
     items_moved: int
+    #: The calls this merge moved (as it ran; not stored, not listed).
+    sessions: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"mergeId": self.id, "fromUserId": self.from_user, "toUserId": self.to_user,
@@ -352,7 +353,16 @@ def merge(source: Scope, target: Scope, at: float, merge_id: str, status: str,
     yield Stmt("merge.insert", (*dst[:3], src[3], dst[3], at, moved, merge_id, status,
                                 _json(evidence), None if undo is None else _json(undo)))
     return MergeRow(id=merge_id, from_user=src[3], to_user=dst[3], status=status, at=at,
-                    evidence=evidence, undone_at=None, items_moved=moved)
+                    evidence=evidence, undone_at=None, items_moved=moved,
+                    sessions=tuple(undo["sessions"]) if undo else ())
+
+
+def has_anything(scope: Scope) -> EntityOp[bool]:
+    """Whether a merge of ``scope``'s caller would move anything (as :func:`merge` asks)."""
+    for name in ("items.ids", "sessions.ids", "caller.get"):
+        if (yield Stmt(name, scope.caller_key)).rows:
+            return True
+    return bool((yield from caller_identifiers(scope)))
 
 
 def get_merge(tenant_id: str, merge_id: str) -> EntityOp[tuple[MergeRow, str, str] | None]:
@@ -364,16 +374,27 @@ def get_merge(tenant_id: str, merge_id: str) -> EntityOp[tuple[MergeRow, str, st
     return _merge(row), row[8], row[9]
 
 
-def unmerge(source: Scope, target: Scope, merge_id: str, at: float) -> EntityOp[dict[str, int]]:
-    """Put back what merge ``merge_id`` moved from ``source`` to ``target``.
+def unmerge(source: Scope, target: Scope, merge_id: str,
+            at: float) -> EntityOp[tuple[dict[str, int], list[str]]]:
+    """Put back what merge ``merge_id`` moved from ``source`` to ``target``: the counts,
+    and the calls given back.
 
-    What the target gained after the merge (new calls, new identifiers) stays with it.
+    What the target gained after the merge (new calls, new identifiers) stays with it;
+    a call given back takes every turn said in it, also those saved while it went on as
+    the target's (the source's words, in the source's call: left behind, they were the
+    target's memory in a call the target does not have, and outlived its erasure).
     """
     res = yield Stmt("merge.get", (source.tenant_id, merge_id))
     undo = json.loads(res.rows[0][10] or "{}") if res.rows else {}
     src, dst = source.caller_key, target.caller_key
-    moved = yield from _move_items(src, dst, undo.get("items", []))
-    for sid in undo.get("sessions", []):
+    sessions = list(undo.get("sessions", []))
+    items = list(undo.get("items", []))
+    listed = set(items)
+    for sid in sessions:
+        items += [r[0] for r in (yield Stmt("items.in_session", (*dst, sid))).rows
+                  if r[0] not in listed]
+    moved = yield from _move_items(src, dst, items)
+    for sid in sessions:
         yield Stmt("sessions.move", (src[3], *dst, sid))
     source_row, target_row = undo.get("sourceCaller"), undo.get("targetCaller")
     if source_row is not None:
@@ -397,7 +418,7 @@ def unmerge(source: Scope, target: Scope, merge_id: str, at: float) -> EntityOp[
     current = yield from load_graph(target)
     before = {e.id for e in target_graph.entities}
     source_only = {e.id for e in source_graph.entities} - before
-    moved_items = set(undo.get("items", []))
+    moved_items = set(items)
     kept = Graph(entities=[e for e in current.entities
                            if e.id not in source_only and e.id not in before],
                  edges=[e for e in current.edges if e.source_id not in source_only
@@ -409,7 +430,7 @@ def unmerge(source: Scope, target: Scope, merge_id: str, at: float) -> EntityOp[
     yield from write_graph(target, kept, replace=True)
     yield from write_graph(source, source_graph, replace=True)
     yield Stmt("merge.set_status", ("undone", at, source.tenant_id, merge_id))
-    return {"itemsRestored": moved, "sessionsRestored": len(undo.get("sessions", []))}
+    return {"itemsRestored": moved, "sessionsRestored": len(sessions)}, sessions
 
 
 def list_merges(scope: Scope, user_id: str | None) -> EntityOp[list[MergeRow]]:
@@ -436,59 +457,3 @@ def _graph_from_json(data: dict[str, Any]) -> Graph:
     return Graph(entities=[EntityRow(*e) for e in data.get("entities", [])],
                  edges=[EdgeRow(*e) for e in data.get("edges", [])],
                  mentions=[MentionRow(*m) for m in data.get("mentions", [])])
-
-
-# --- export / import --------------------------------------------------------------------
-
-
-def export_entities(scope: Scope) -> EntityOp[dict[str, Any]]:
-    """The caller's identifiers, merges (with the record that undoes a merge in force)
-    and whole entity graph, as ``export_user`` lists them."""
-    idents = yield from caller_identifiers(scope)
-    merges = []
-    for row in (yield from list_merges(scope, scope.user_id)):
-        undo = None
-        # Only a merge into this caller: its undo record lists what moved into them and
-        # their own rows before it, never another caller's.
-        if row.status == "merged" and row.to_user == scope.user_id:
-            full = yield Stmt("merge.get", (scope.tenant_id, row.id))
-            undo = full.rows[0][10] if full.rows else None
-        merges.append({**row.to_dict(), "undo": _load_json(undo) if undo else None})
-    graph = yield from load_graph(scope)
-    return {"identifiers": [r.to_dict() for r in idents], "merges": merges,
-            "graph": graph.to_dict(mentions=True)}
-
-
-def restore_entities(scope: Scope, identifiers: Sequence[IdentifierRow],
-                     merges: Sequence[tuple[MergeRow, dict[str, Any] | None]],
-                     graph: Graph) -> EntityOp[dict[str, Any]]:
-    """Write an export's identifiers, merges and graph back for ``scope``'s caller.
-
-    Idempotent: a link already there keeps its stronger strength, a merge whose id the
-    tenant holds is left as it is, graph rows are written as given. ``shared`` lists the
-    identifiers (names aside) that another caller of the store is linked to as well:
-    they no longer pick one caller out on their own.
-    """
-    linked = yield from add_identifiers(scope, identifiers)
-    shared = []
-    for r in identifiers:
-        if r.kind in ("name", "sip_call_id"):
-            continue
-        others = sorted({o.user_id for o in (yield from find_identifier(scope, r.kind, r.value))
-                         if o.user_id != scope.user_id})
-        if others:
-            shared.append({"kind": r.kind, "value": r.value, "otherUserIds": others})
-    restored = 0
-    for row, undo in merges:
-        if (yield Stmt("merge.get", (scope.tenant_id, row.id))).rows:
-            continue
-        yield Stmt("merge.insert", (*_space(scope), row.from_user, row.to_user, row.at,
-                                    row.items_moved, row.id, row.status, _json(row.evidence),
-                                    None if undo is None else _json(undo)))
-        if row.undone_at is not None:
-            yield Stmt("merge.set_status", (row.status, row.undone_at, scope.tenant_id,
-                                            row.id))
-        restored += 1
-    yield from write_graph(scope, graph, replace=True)
-    return {"identifiers": linked, "merges": restored, "entities": len(graph.entities),
-            "sharedIdentifiers": shared}

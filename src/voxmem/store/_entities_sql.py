@@ -73,6 +73,7 @@ ENTITY_SQL: dict[str, str | dict[str, str]] = {
         f"DELETE FROM caller_identifiers WHERE {_CALLER} AND kind = ? AND value = ?"),
     "ident.delete_caller": f"DELETE FROM caller_identifiers WHERE {_CALLER}",
     "items.ids": f"SELECT id FROM items WHERE {_CALLER}",
+    "items.in_session": f"SELECT id FROM items WHERE {_CALLER} AND session_id = ?",
     "sessions.ids": f"SELECT id FROM sessions WHERE {_CALLER}",
     "items.move": {
         "sqlite": (f"UPDATE items SET user_id = ?, search_key = ? WHERE {_CALLER} AND id = ?"),

@@ -53,8 +53,9 @@ _MOVE_ITEMS = sql.for_postgres(f"UPDATE items SET user_id = ? WHERE {sql.CALLER}
 
 
 async def _purge_items(cur: Cursor, tenant_id: str, project_id: str, cutoff: float,
-                      agent_id: str | None, exclude_agents: Sequence[str]) -> int:
-    await cur.execute(sql.PURGE_DELETED.postgres, (tenant_id, project_id))
+                      agent_id: str | None, exclude_agents: Sequence[str],
+                      turns_before: float) -> int:
+    await cur.execute(sql.PURGE_DELETED.postgres, (tenant_id, project_id, turns_before))
     removed = cur.rowcount
     if agent_id is not None:
         await cur.execute(sql.PURGE_AGENT.postgres, (tenant_id, project_id, agent_id, cutoff))
@@ -198,10 +199,12 @@ class PostgresLifecycle:
 
     # Row counts are only known once a statement's reply is read: no pipeline below.
     async def purge_items(self, tenant_id: str, project_id: str, cutoff: float,
-                          agent_id: str | None, exclude_agents: Sequence[str]) -> int:
+                          agent_id: str | None, exclude_agents: Sequence[str], *,
+                          deleted_turns_before: float | None = None) -> int:
+        before = sql.ALL_DELETED if deleted_turns_before is None else deleted_turns_before
         async with self._transaction(tenant_id, pipeline=False) as cur:
             return await _purge_items(cur, tenant_id, project_id, cutoff, agent_id,
-                                               exclude_agents)
+                                               exclude_agents, before)
 
     async def forget_caller(self, scope: Scope) -> dict[str, int]:
         async with self._transaction(scope.tenant_id, pipeline=False) as cur:

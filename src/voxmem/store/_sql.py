@@ -218,8 +218,14 @@ SET_POLICY = shared(
     " ON CONFLICT (tenant_id, project_id, agent_id) DO UPDATE SET"
     " memory_enabled = excluded.memory_enabled, retention_days = excluded.retention_days,"
     " updated_at = excluded.updated_at")
+#: Soft-deleted items, but a turn only once it is older than the given time: a turn id
+#: retried after a restart is matched against the call's stored turns of the retry
+#: window, deleted ones included, and a turn gone from disk would be saved again.
+#: ``created_at`` below which every soft-deleted turn goes too (no retry window kept).
+ALL_DELETED = 1e18
 PURGE_DELETED = shared(
-    "DELETE FROM items WHERE tenant_id = ? AND project_id = ? AND deleted_at IS NOT NULL")
+    "DELETE FROM items WHERE tenant_id = ? AND project_id = ? AND deleted_at IS NOT NULL"
+    " AND (kind <> 'turn' OR created_at < ?)")
 PURGE_AGENT = shared(
     "DELETE FROM items WHERE tenant_id = ? AND project_id = ? AND agent_id = ?"
     " AND created_at < ?")

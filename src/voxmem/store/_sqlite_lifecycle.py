@@ -41,8 +41,10 @@ def _stale_sessions(conn: sqlite3.Connection, idle_before: float,
 
 
 def _purge_items(conn: sqlite3.Connection, tenant_id: str, project_id: str, cutoff: float,
-                agent_id: str | None, exclude_agents: Sequence[str]) -> int:
-    removed = conn.execute(sql.PURGE_DELETED.sqlite, (tenant_id, project_id)).rowcount
+                agent_id: str | None, exclude_agents: Sequence[str],
+                turns_before: float) -> int:
+    removed = conn.execute(sql.PURGE_DELETED.sqlite,
+                           (tenant_id, project_id, turns_before)).rowcount
     if agent_id is not None:
         removed += conn.execute(sql.PURGE_AGENT.sqlite,
                                 (tenant_id, project_id, agent_id, cutoff)).rowcount
@@ -142,9 +144,11 @@ class SQLiteLifecycle:
                                   " ORDER BY 1, 2", (), lambda r: (r[0], r[1]))
 
     async def purge_items(self, tenant_id: str, project_id: str, cutoff: float,
-                          agent_id: str | None, exclude_agents: Sequence[str]) -> int:
+                          agent_id: str | None, exclude_agents: Sequence[str], *,
+                          deleted_turns_before: float | None = None) -> int:
+        before = sql.ALL_DELETED if deleted_turns_before is None else deleted_turns_before
         return await self._write(lambda c: _purge_items(
-            c, tenant_id, project_id, cutoff, agent_id, exclude_agents))
+            c, tenant_id, project_id, cutoff, agent_id, exclude_agents, before))
 
     async def forget_caller(self, scope: Scope) -> dict[str, int]:
         counts = await self._write(lambda c: {**_forget_caller(c, scope),

@@ -1748,6 +1748,8 @@ export type components = {
             sessions?: components["schemas"]["ExportedCall"][];
             /** @default null */
             tenantId?: string | null;
+            /** @default false */
+            trustIdentifiers?: boolean;
             /** @default null */
             user?: components["schemas"]["CallerRef"] | null;
             /** @default null */

@@ -178,6 +178,7 @@ export const OPERATIONS = {
       "projectId",
       "sessions",
       "tenantId",
+      "trustIdentifiers",
       "user",
       "userId"
     ]
