@@ -327,11 +327,11 @@ class Calls:
             tool_calls=list(clean.tool_calls or []), metadata=meta)
         await self._writes.write(TurnWrite(scope=scope, turn=turn))
         mem.add_turn(turn, terms=prepared.terms)
-        if (now := self._callers.peek(scope)) is not None and now is not mem:
+        if (reloaded := self._callers.peek(scope)) is not None and reloaded is not mem:
             # The entry was dropped and loaded again while the turn went to disk (a merge
             # into the caller reloads them): that load read the turns on their way and
             # the store before this one reached either, and would never find it.
-            now.add_turn(turn, terms=prepared.terms)
+            reloaded.add_turn(turn, terms=prepared.terms)
         mem.last_write = self._clock()
         self._directory.observe_turn(scope, turn, prepared.claims)
         return turn.event_id
