@@ -92,6 +92,26 @@ def payload(project: str, user: str | None = None, **body: Any) -> dict[str, Any
             **({"user": {"id": user}} if user else {})}
 
 
+def hold_merges(engine: MemoryEngine,
+                monkeypatch: pytest.MonkeyPatch) -> tuple[asyncio.Event, asyncio.Event]:
+    """Hold every merge after its redirect, before the store moves its rows.
+
+    Returns ``(moving, go)``: ``moving`` is set when a merge reaches the store; it goes
+    on once the test sets ``go``. The store itself is real; only its timing is held.
+    """
+    moving, go = asyncio.Event(), asyncio.Event()
+    real = engine.store.run_entities
+
+    async def run_entities(tenant_id: str, op: Any, *, write: bool = True) -> Any:
+        if getattr(op, "__name__", "") == "merge":  # redirected, rows not moved yet
+            moving.set()
+            await go.wait()
+        return await real(tenant_id, op, write=write)
+
+    monkeypatch.setattr(engine.store, "run_entities", run_entities)
+    return moving, go
+
+
 async def test_a_save_racing_the_erasure_of_its_caller_lands_in_a_call_that_exists(
         engine: MemoryEngine) -> None:
     # The shrunk sequence, on fresh projects: save and forget at once, then look.
@@ -306,16 +326,7 @@ async def test_a_turn_id_retried_during_a_merge_of_its_caller_is_stored_once(
         "pm", "bob", user_text="voxbob. Book the 7 pm table.", assistant_text="Done.",
         turn_id="t1"))
     assert await engine.flush(60)
-    moving, go = asyncio.Event(), asyncio.Event()
-    real = engine.store.run_entities
-
-    async def run_entities(tenant_id: str, op: Any, *, write: bool = True) -> Any:
-        if getattr(op, "__name__", "") == "merge":  # redirected, rows not moved yet
-            moving.set()
-            await go.wait()
-        return await real(tenant_id, op, write=write)
-
-    monkeypatch.setattr(engine.store, "run_entities", run_entities)
+    moving, go = hold_merges(engine, monkeypatch)
     merging = asyncio.ensure_future(dispatch(engine, "merge_callers", {
         "project_id": "pm", "from_id": "bob", "to_id": "ann", "reason": "race"}))
     await moving.wait()
@@ -393,16 +404,7 @@ async def test_a_turn_saved_during_a_merge_goes_back_with_its_call_when_undone(
         "pr", "ann", user_text="voxann. My order is four four two one.",
         assistant_text="Noted."))
     assert await engine.flush(60)
-    moving, go = asyncio.Event(), asyncio.Event()
-    real = engine.store.run_entities
-
-    async def run_entities(tenant_id: str, op: Any, *, write: bool = True) -> Any:
-        if getattr(op, "__name__", "") == "merge":  # redirected, rows not moved yet
-            moving.set()
-            await go.wait()
-        return await real(tenant_id, op, write=write)
-
-    monkeypatch.setattr(engine.store, "run_entities", run_entities)
+    moving, go = hold_merges(engine, monkeypatch)
     merging = asyncio.ensure_future(dispatch(engine, "merge_callers", {
         "project_id": "pr", "from_id": "ann", "to_id": "bob", "reason": "race"}))
     await moving.wait()

@@ -36,6 +36,28 @@ const AN_HOUR_MS = 3_600_000;
 /** A bound for failures only: a start on a loaded host takes tens of seconds. */
 const START_TIMEOUT_MS = 600_000;
 
+/**
+ * A held runtime seeded by `seed`, and a client of its data directory that launches its
+ * own runtime the way a host would (with the test runtime's settings in the environment).
+ */
+async function heldRuntimeAndClient(t, seed, options = {}) {
+  const held = await startHeldRuntime(t, seed);
+  const saved = { ...process.env };
+  Object.assign(process.env, held.env); // the runtime the client launches gets the test's settings
+  t.after(() => {
+    process.env = saved;
+  });
+  const client = new VoiceClient({
+    projectId: "ts-livekit",
+    agentId: "ava",
+    dataDir: held.dataDir,
+    runtimeCommand: RUNTIME_COMMAND,
+    runtimeStartTimeoutMs: START_TIMEOUT_MS,
+    ...options,
+  });
+  return { held, client };
+}
+
 const CALLERS = [
   ["an explicit caller", "lk-cold", () => CallerIdentity.explicit("lk-cold")],
   // The caller directory is asked first for a SIP caller: that must not hold the reply either.
@@ -44,19 +66,7 @@ const CALLERS = [
 
 for (const [who, userId, identity] of CALLERS) {
   test(`the first call on a cold host (${who}) is answered at once, gets its memory later and keeps every turn`, { timeout: START_TIMEOUT_MS }, async (t) => {
-    const held = await startHeldRuntime(t, `vm.save_response(user={'id': '${userId}'}, user_text='My dog Biscuit needs grooming', assistant_text='Noted.')`);
-    const saved = { ...process.env };
-    Object.assign(process.env, held.env); // the runtime the client launches gets the test's settings
-    t.after(() => {
-      process.env = saved;
-    });
-    const client = new VoiceClient({
-      projectId: "ts-livekit",
-      agentId: "ava",
-      dataDir: held.dataDir,
-      runtimeCommand: RUNTIME_COMMAND,
-      runtimeStartTimeoutMs: START_TIMEOUT_MS,
-    });
+    const { held, client } = await heldRuntimeAndClient(t, `vm.save_response(user={'id': '${userId}'}, user_text='My dog Biscuit needs grooming', assistant_text='Noted.')`);
     const fake = new RecordingLLM([
       { input: "I am calling about the grooming", content: "Happy to help with that." },
       { input: "What was my dog called?", content: "Biscuit." },
@@ -97,21 +107,8 @@ for (const [who, userId, identity] of CALLERS) {
 }
 
 test("a call made while the runtime starts waits for the start, not for its request deadline", { timeout: START_TIMEOUT_MS }, async (t) => {
-  const held = await startHeldRuntime(t, "vm.save_response(user={'id': 'lk-slow'}, user_text='My cat is Miso', assistant_text='Noted.')");
-  const saved = { ...process.env };
-  Object.assign(process.env, held.env);
-  t.after(() => {
-    process.env = saved;
-  });
   const requestTimeoutMs = 10_000;
-  const client = new VoiceClient({
-    projectId: "ts-livekit",
-    agentId: "ava",
-    dataDir: held.dataDir,
-    runtimeCommand: RUNTIME_COMMAND,
-    runtimeStartTimeoutMs: START_TIMEOUT_MS,
-    requestTimeoutMs,
-  });
+  const { held, client } = await heldRuntimeAndClient(t, "vm.save_response(user={'id': 'lk-slow'}, user_text='My cat is Miso', assistant_text='Noted.')", { requestTimeoutMs });
   const pending = client.preload({ user: { id: "lk-slow" } });
   pending.catch(() => undefined); // awaited below
   // A start that outlasts the request deadline, as one on a loaded host does.
