@@ -117,3 +117,41 @@ test("a call made while the runtime starts waits for the start, not for its requ
   assert.match((await pending).contextText, /Miso/);
   await client.close();
 });
+
+test("a call that ends while its runtime starts ends the session it opens, after its turns", { timeout: START_TIMEOUT_MS }, async (t) => {
+  const { held, client } = await heldRuntimeAndClient(t, "vm.save_response(user={'id': 'lk-short'}, user_text='I drive a blue van', assistant_text='Noted.')");
+  const fake = new RecordingLLM([{ input: "Just a quick question", content: "Sure." }]);
+  const agent = new MemoryAgent({
+    client,
+    instructions: "You are Ava.\n\n{{memory}}",
+    identity: CallerIdentity.explicit("lk-short"),
+    preloadTimeoutMs: AN_HOUR_MS,
+    closeTimeoutMs: 200,
+  });
+  const session = new voice.AgentSession({ llm: fake });
+  await session.start({ agent });
+  await session.run({ userInput: "Just a quick question" }).wait();
+  const memory = agent.memory;
+  await session.close();
+  await memory.close(); // within its budget: the runtime is still held
+  assert.equal(memory.sessionId, undefined);
+
+  held.release();
+  await memory.waitOpen();
+  const sessionId = memory.sessionId;
+  assert.ok(sessionId);
+  // The end goes out after the call's turn, once the runtime answers: wait for it.
+  const deadline = Date.now() + 120_000;
+  let exported;
+  for (;;) {
+    exported = await client.exportUser({ user: { id: "lk-short" } });
+    if (exported.sessions.find((call) => call.sessionId === sessionId)?.endedAt) break;
+    assert.ok(Date.now() < deadline, "the session the call opened was never ended");
+    await sleep(50);
+  }
+  // Nothing this call opened is left open (the seed's own call is not the agent's).
+  assert.deepEqual(exported.sessions.filter((call) => !call.endedAt && call.metadata?.source === "livekit"), []);
+  const turns = exported.items.filter((item) => item.kind === "turn" && item.sessionId === sessionId).map((item) => item.userText);
+  assert.deepEqual(turns, ["Just a quick question"]);
+  await client.close();
+});

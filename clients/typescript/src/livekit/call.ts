@@ -433,11 +433,29 @@ export class CallMemory {
       // The caller spoke and the call ended before an answer: keep their words.
       this.enqueue(this.takeTurn("", undefined, false, true));
     }
+    const deadline = Date.now() + this.closeTimeoutMs;
     if ((await withDeadline(this.saving.then(() => true), this.closeTimeoutMs)) === undefined) {
       log.warn(`memory saves still pending after ${this.closeTimeoutMs} ms at the end of the call`);
     }
-    if (this.opening !== undefined) await this.opening;
-    const endMs = Math.min(END_SESSION_TIMEOUT_MS, this.closeTimeoutMs);
+    if (this.opening !== undefined) {
+      await this.opening;
+      // Past its preload deadline on a runtime still starting, the opening goes on: the
+      // session it opens is the one to end. Ended without its id, the runtime would end
+      // whatever the caller had open, and the session opened later would stay open.
+      const left = Math.max(0, deadline - Date.now());
+      if (!this.openSettled && (await withDeadline(this.opened.then(() => true), left)) === undefined) {
+        log.warn(`the memory session of caller ${this.identity.userId} is not open yet at the end of the call; it is ended once the runtime answers`);
+        void this.opened.then(() => this.saving).then(async () => {
+          if (this.sessionId !== undefined) await this.endSession(reason, END_SESSION_TIMEOUT_MS);
+        });
+        return;
+      }
+    }
+    await this.endSession(reason, Math.min(END_SESSION_TIMEOUT_MS, this.closeTimeoutMs));
+  }
+
+  /** End this call's voxmem session within `endMs`; never throws. */
+  private async endSession(reason: string, endMs: number): Promise<void> {
     try {
       const ended = (this.client as VoiceClient).endSession({ user: this.identity.toUser(), reason, sessionId: this.sessionId });
       if ((await withDeadline(ended.then(() => true), endMs)) === undefined) {
