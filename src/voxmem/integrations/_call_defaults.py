@@ -32,6 +32,7 @@ __all__ = [
     "runtime_starting",
     "settle_opening",
     "until_deadline_or_start",
+    "wait_deadline_or_start",
 ]
 
 T = TypeVar("T")
@@ -127,21 +128,30 @@ def _left_running(task: asyncio.Future[Any]) -> None:
         task.exception()  # retrieved: the work reports its own failures
 
 
-async def until_deadline_or_start(client: object, work: Coroutine[Any, Any, T],
-                                  timeout_s: float) -> T | None:
-    """``work``'s result, or ``None`` once ``timeout_s`` have passed or ``client`` finds
-    its runtime still starting (seconds on a cold host: the caller would hear the wait);
-    the work then goes on in the background."""
-    task = asyncio.ensure_future(work)
+async def wait_deadline_or_start(client: object, task: asyncio.Future[Any],
+                                 timeout_s: float) -> bool:
+    """Wait for ``task`` at most ``timeout_s``, or until ``client`` finds its runtime
+    still starting (seconds on a cold host: the caller would hear the wait); ``task`` is
+    left as it is. True when the runtime was found starting."""
     starting = asyncio.ensure_future(runtime_starting(client))
     try:
         await asyncio.wait({task, starting}, timeout=timeout_s,
                            return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        starting.cancel()
+    return starting.done() and not starting.cancelled()
+
+
+async def until_deadline_or_start(client: object, work: Coroutine[Any, Any, T],
+                                  timeout_s: float) -> T | None:
+    """``work``'s result, or ``None`` once :func:`wait_deadline_or_start` stops waiting;
+    the work then goes on in the background."""
+    task = asyncio.ensure_future(work)
+    try:
+        await wait_deadline_or_start(client, task, timeout_s)
     except BaseException:
         task.cancel()
         raise
-    finally:
-        starting.cancel()
     if task.done():
         return task.result()
     _LEFT_RUNNING.add(task)

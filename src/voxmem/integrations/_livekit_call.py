@@ -56,8 +56,8 @@ from ._call_defaults import (
     SAVE_TIMEOUT_S,
     check_call_options,
     failure,
-    runtime_starting,
     settle_opening,
+    wait_deadline_or_start,
 )
 from ._livekit_context import DEFAULT_RECALL_ROLE, CompactionOptions, RecallRole
 from ._livekit_identity import CallerIdentity
@@ -218,20 +218,14 @@ class CallMemory:
             self._open_task = asyncio.ensure_future(self._open())
         if self._open_task.done():
             return self._open_task.result()
-        starting = asyncio.ensure_future(runtime_starting(self._require_client()))
-        waiters: set[asyncio.Future[Any]] = {self._open_task, starting}
-        try:
-            await asyncio.wait(waiters,
-                               timeout=self.preload_timeout_ms / 1000,
-                               return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            starting.cancel()
+        starting = await wait_deadline_or_start(self._require_client(), self._open_task,
+                                                self.preload_timeout_ms / 1000)
         if self._open_task.done():
             return self._open_task.result()
         self._open_late = True
         log.warning("memory is not ready %s; the call starts without it, and it is loaded "
                     "for the next reply once the runtime answers",
-                    "(the runtime is starting)" if starting.done() and not starting.cancelled()
+                    "(the runtime is starting)" if starting
                     else f"within its {self.preload_timeout_ms:.0f} ms preload deadline")
         return None
 
