@@ -1,4 +1,4 @@
-"""A list question's top ten spread over calls (``_spread.cap_calls``, ``spread_calls``)."""
+"""A list question's top ten spread over calls (``_spread.spread_calls``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 from voxmem.engine import MemoryEngine
 from voxmem.engine._rank import RankParams
-from voxmem.engine._spread import cap_calls, spread_calls
+from voxmem.engine._spread import spread_calls
 from voxmem.models import Caller
 
 DAY = 86_400.0
@@ -16,29 +16,29 @@ DAY = 86_400.0
 def test_a_call_gets_at_most_cap_places_in_the_first_depth() -> None:
     ranked = ["a1", "a2", "a3", "a4", "b1", "a5", "c1", "b2"]
     groups = [1, 1, 1, 1, 2, 1, 3, 2]
-    assert cap_calls(ranked, groups, 2, 4) == ["a1", "a2", "b1", "c1",
-                                               "a3", "a4", "a5", "b2"]
+    assert spread_calls(ranked, groups, [(2, 4)]) == ["a1", "a2", "b1", "c1",
+                                                      "a3", "a4", "a5", "b2"]
 
 
 def test_held_back_items_follow_the_first_depth_in_their_order() -> None:
     ranked = list(range(10))
     groups = [1, 1, 1, 2, 1, 2, 2, 2, 3, 3]
     # Three places: 0 and 1 of call 1, then 3 of call 2; 2 is held back until after them.
-    assert cap_calls(ranked, groups, 2, 3) == [0, 1, 3, 2, 4, 5, 6, 7, 8, 9]
+    assert spread_calls(ranked, groups, [(2, 3)]) == [0, 1, 3, 2, 4, 5, 6, 7, 8, 9]
 
 
 def test_items_outside_calls_are_never_held_back() -> None:
     ranked = ["f1", "f2", "f3", "t1", "t2"]
     groups = [-1, 0, -1, 5, 5]
-    assert cap_calls(ranked, groups, 1, 4) == ["f1", "f2", "f3", "t1", "t2"]
+    assert spread_calls(ranked, groups, [(1, 4)]) == ["f1", "f2", "f3", "t1", "t2"]
 
 
 def test_no_cap_and_short_lists_are_unchanged() -> None:
-    assert cap_calls(["a", "b", "c"], [1, 1, 1], 0, 10) == ["a", "b", "c"]
-    assert cap_calls(["a", "b", "c"], [1, 1, 1], 3, 10) == ["a", "b", "c"]
-    assert cap_calls([], [], 3, 10) == []
+    assert spread_calls(["a", "b", "c"], [1, 1, 1], [(0, 10)]) == ["a", "b", "c"]
+    assert spread_calls(["a", "b", "c"], [1, 1, 1], [(3, 10)]) == ["a", "b", "c"]
+    assert spread_calls([], [], [(3, 10)]) == []
     # Fewer items than places: the held-back ones still come, after the rest.
-    assert cap_calls(["a", "b", "c", "d"], [1, 1, 2, 1], 1, 10) == ["a", "c", "b", "d"]
+    assert spread_calls(["a", "b", "c", "d"], [1, 1, 2, 1], [(1, 10)]) == ["a", "c", "b", "d"]
 
 
 def test_the_default_caps_a_call_at_three_of_the_top_ten() -> None:

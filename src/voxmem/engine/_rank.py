@@ -59,7 +59,7 @@ class RankParams:
     #: and session recall level (docs/recall.md, "List questions about the asker").
     list_call_weight: float = 0.0
     #: A list question ranked by the hand-set ranking lets at most this many turns of
-    #: one call into its first ``list_cap_depth`` hits (``_spread.cap_calls``), so the
+    #: one call into its first ``list_cap_depth`` hits (``_spread.spread_calls``), so the
     #: later calls' turns get in; 0: no cap. 3: LongMemEval turn recall@10 0.940 ->
     #: 0.948 with ``static+onnx``, ``static`` level, nothing lower; 1 and 2 push a
     #: call's second and third answer turns out (docs/recall.md,

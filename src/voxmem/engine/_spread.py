@@ -3,12 +3,12 @@
 "How many bikes did I service?" is answered by a turn in each of three or four calls.
 The ranking scores each turn on its own, and the call that talks about bikes the most
 fills the top ten with its other turns (the question's words are in all of them) while
-the fourth call's one turn ranks 12th. :func:`cap_calls` lets at most ``cap`` turns of
-one call into the first ``depth`` places; the turns it holds back follow right after
-them, in their order, so nothing is dropped, only moved down (docs/recall.md, "A call's
-share of a list question's top ten"). :func:`spread_calls` applies such caps one after
-another: three of the first ten, then one of the first three, so that the first answers
-come from different calls ("The first three places from three calls").
+the fourth call's one turn ranks 12th. A cap lets at most ``cap`` turns of one call into
+the first ``depth`` places; the turns it holds back follow right after them, in their
+order, so nothing is dropped, only moved down (docs/recall.md, "A call's share of a list
+question's top ten"). :func:`spread_calls` applies such caps one after another: three of
+the first ten, then one of the first three, so that the first answers come from
+different calls ("The first three places from three calls").
 """
 
 from __future__ import annotations
@@ -16,30 +16,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TypeVar
 
-__all__ = ["cap_calls", "spread_calls"]
+__all__ = ["spread_calls"]
 
 T = TypeVar("T")
 
 
-def cap_calls(ranked: Sequence[T], groups: Sequence[int], cap: int, depth: int) -> list[T]:
-    """``ranked`` (best first) with at most ``cap`` items of any one call among the first
-    ``depth``; the items held back follow those ``depth``, in their order, then the rest.
+def spread_calls(ranked: Sequence[T], groups: Sequence[int],
+                 caps: Sequence[tuple[int, int]]) -> list[T]:
+    """``ranked`` (best first) capped once per ``(cap, depth)`` of ``caps``, in order:
+    at most ``cap`` items of any one call among the first ``depth``; the items held back
+    follow those ``depth``, in their order, then the rest. Widest first: each later cap
+    only reorders a prefix of what the one before left, so a narrower cap never undoes
+    a wider one's; a cap or depth of 0 is no cap.
 
     ``groups[i]`` is the call of ``ranked[i]``: facts, summaries and turns outside calls
     (group ≤ 0) are never held back. Scores are left as they are, so a held-back turn
     can score higher than the one before it.
     """
-    if cap <= 0 or depth <= 0:
-        return list(ranked)
-    order = _capped(groups, cap, depth)
-    return [ranked[i] for i in order] + list(ranked[len(order):])
-
-
-def spread_calls(ranked: Sequence[T], groups: Sequence[int],
-                 caps: Sequence[tuple[int, int]]) -> list[T]:
-    """``ranked`` put through :func:`cap_calls` once per ``(cap, depth)`` of ``caps``,
-    in order (widest first: each later cap only reorders a prefix of what the one
-    before left, so a narrower cap never undoes a wider one's)."""
     out, calls = list(ranked), list(groups)
     for cap, depth in caps:
         if cap <= 0 or depth <= 0:
@@ -53,8 +46,8 @@ def spread_calls(ranked: Sequence[T], groups: Sequence[int],
 
 
 def _capped(groups: Sequence[int], cap: int, depth: int) -> list[int]:
-    """The positions :func:`cap_calls` scans, in its order: the first ``depth`` it takes,
-    then those it holds back. Every position past them keeps its place."""
+    """The positions one cap scans, in its order: the first ``depth`` it takes, then
+    those it holds back. Every position past them keeps its place."""
     taken: list[int] = []
     held: list[int] = []
     per_call: dict[int, int] = {}

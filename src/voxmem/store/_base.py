@@ -31,6 +31,7 @@ from ..models import (
     Turn,
 )
 from ._entities_sql import EntityOp
+from ._sql import ALL_DELETED
 
 T = TypeVar("T")
 
@@ -336,10 +337,10 @@ class Store(Protocol):
 
     async def purge_items(self, tenant_id: str, project_id: str, cutoff: float,
                           agent_id: str | None, exclude_agents: Sequence[str], *,
-                          deleted_turns_before: float | None = None) -> int:
+                          deleted_turns_before: float = ALL_DELETED) -> int:
         """Hard-delete items created before ``cutoff`` (of ``agent_id``, or of every agent
         not in ``exclude_agents``) and every soft-deleted item (a soft-deleted turn only
-        if created before ``deleted_turns_before``, when given); returns rows removed."""
+        if created before ``deleted_turns_before``); returns rows removed."""
         ...
 
     async def forget_caller(self, scope: Scope) -> dict[str, int]:

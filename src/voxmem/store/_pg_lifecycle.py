@@ -200,11 +200,10 @@ class PostgresLifecycle:
     # Row counts are only known once a statement's reply is read: no pipeline below.
     async def purge_items(self, tenant_id: str, project_id: str, cutoff: float,
                           agent_id: str | None, exclude_agents: Sequence[str], *,
-                          deleted_turns_before: float | None = None) -> int:
-        before = sql.ALL_DELETED if deleted_turns_before is None else deleted_turns_before
+                          deleted_turns_before: float = sql.ALL_DELETED) -> int:
         async with self._transaction(tenant_id, pipeline=False) as cur:
             return await _purge_items(cur, tenant_id, project_id, cutoff, agent_id,
-                                               exclude_agents, before)
+                                               exclude_agents, deleted_turns_before)
 
     async def forget_caller(self, scope: Scope) -> dict[str, int]:
         async with self._transaction(scope.tenant_id, pipeline=False) as cur:

@@ -145,10 +145,9 @@ class SQLiteLifecycle:
 
     async def purge_items(self, tenant_id: str, project_id: str, cutoff: float,
                           agent_id: str | None, exclude_agents: Sequence[str], *,
-                          deleted_turns_before: float | None = None) -> int:
-        before = sql.ALL_DELETED if deleted_turns_before is None else deleted_turns_before
+                          deleted_turns_before: float = sql.ALL_DELETED) -> int:
         return await self._write(lambda c: _purge_items(
-            c, tenant_id, project_id, cutoff, agent_id, exclude_agents, before))
+            c, tenant_id, project_id, cutoff, agent_id, exclude_agents, deleted_turns_before))
 
     async def forget_caller(self, scope: Scope) -> dict[str, int]:
         counts = await self._write(lambda c: {**_forget_caller(c, scope),
