@@ -393,17 +393,28 @@ export class VoiceClient {
 
   /**
    * Put a caller back from {@link exportUser}'s answer: calls, turns and facts under
-   * their ids and times, the profile, deletions and supersessions. Into the export's own
-   * caller unless `options` names another. Importing twice stores once; an export of
-   * another format is refused. Identifiers, merges and the entity graph are not imported.
+   * their ids and times, the profile, deletions and supersessions, and (format 2) the
+   * caller's identifiers, merges and entity graph. Into the export's own caller unless
+   * `options` names another. Importing twice stores once; an export of another format is
+   * refused. Identifier links come back unverified (a call start does not resolve to
+   * them) unless `trustIdentifiers` says the file is the operator's own; a merge in force
+   * of an id the store holds is refused (`IdentityMismatch`).
    */
-  async importUser(exported: Json, options: CallerArgs = {}): Promise<Json> {
+  async importUser(
+    exported: Json, options: CallerArgs & { trustIdentifiers?: boolean } = {},
+  ): Promise<Json> {
+    const keys = ["format", "name", "metadata", "profile", "sessions", "items"];
+    // Format 1 listed identifiers and merges without what imports them.
+    if (exported["format"] !== 1) keys.push("identifiers", "merges", "graph");
     const fields: Json = {};
-    for (const key of ["format", "name", "metadata", "profile", "sessions", "items"]) {
+    for (const key of keys) {
       if (key in exported) fields[key] = exported[key];
     }
+    // Sent only when set: a runtime before the option refuses the field.
+    if (options.trustIdentifiers) fields["trustIdentifiers"] = true;
     const who: CallerArgs = options.user || options.userId
-      ? options : { userId: String(exported["userId"]) };
+      ? { user: options.user, userId: options.userId }
+      : { userId: String(exported["userId"]) };
     return (await this.send("import_user", { ...fields, ...who })) as Json;
   }
 

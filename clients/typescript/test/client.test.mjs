@@ -63,6 +63,39 @@ describe("VoiceClient over the runtime", () => {
     await assert.rejects(memory.importUser({ ...exported, format: 9 }), BadRequest);
   });
 
+  test("importUser brings back the caller's merges and identifiers, unverified unless trusted", async () => {
+    const memory = client();
+    const phone = "+14155550166";
+    const user = { id: "caller-import-links" };
+    await memory.saveResponse({ user: { id: "guest-import-links" }, userText: "My favourite jam is quince.", assistantText: "Noted.", turnId: "g1" });
+    await memory.flush();
+    await memory.mergeCallers("guest-import-links", user.id);
+    await memory.resolveCaller([{ kind: "phone", value: phone, source: "sip" }], { userId: user.id });
+    const exported = await memory.exportUser({ user });
+    assert.equal(exported.identifiers.length, 1);
+    assert.equal(exported.merges.length, 1);
+    await memory.forgetUser({ user });
+
+    const done = await memory.importUser(exported);
+    assert.equal(done.merges, 1);
+    assert.equal(done.identifiers, 1);
+    // The merged-away guest id reaches the caller again.
+    const found = await memory.searchMemory("which jam do I like?", { userId: "guest-import-links", timeoutMs: 5000 });
+    assert.match(found.contextText, /quince/);
+    // A link from a file is the weakest kind: it does not decide who the next call is.
+    const linked = await memory.findCallers(phone);
+    assert.deepEqual(linked.map((f) => [f.userId, f.source, f.strength]), [[user.id, "imported sip", 0.8]]);
+    const start = await memory.resolveCaller([{ kind: "phone", value: phone, source: "sip" }], { defaultUserId: "someone-new" });
+    assert.deepEqual([start.userId, start.created], ["someone-new", true]);
+
+    // The operator who vouches for the file keeps its links deciding.
+    await memory.forgetUser({ userId: "someone-new" });
+    await memory.forgetUser({ user });
+    await memory.importUser(exported, { trustIdentifiers: true });
+    const trusted = await memory.resolveCaller([{ kind: "phone", value: phone, source: "sip" }], { defaultUserId: "someone-else" });
+    assert.deepEqual([trusted.userId, trusted.created], [user.id, false]);
+  });
+
   test("preload, sessions and memory management round-trip with camelCase options", async () => {
     const memory = client();
     const user = { id: "caller-manage" };
