@@ -108,6 +108,34 @@ def test_random_candidates_get_the_numpy_rows(embedder: StaticEmbedder, seed: in
         _assert_same(few_base_rows(*args), base_rows(*args))
 
 
+@pytest.mark.parametrize("seed", range(12))
+def test_many_candidates_get_the_plain_rows(embedder: StaticEmbedder, seed: int) -> None:
+    # The numpy path computes the call and neighbour columns several at a time
+    # (``_fusion_columns``) into one preallocated array: at the sizes it serves (a
+    # large caller's ~340 rows; here up to every live row, calls of up to six turns
+    # with ties among their values) it gives the plain definitions' rows bit for bit.
+    rng = random.Random(1000 + seed)
+    index = _random_index(embedder, rng)
+    live = np.flatnonzero(index.alive_at(np.arange(index.rows))).tolist()
+    for _ in range(6):
+        picked = rng.sample(live, rng.randint(FEW_CANDIDATES + 1, len(live)))
+        # Repeated scores: equal values inside a call must be added as the plain path does.
+        fused = [(p, rng.choice([0.25, 0.5, rng.uniform(0.0, 1.0)])) for p in picked]
+        fused.sort(key=lambda item: -item[1])
+        keyword = [_ranking(rng, live) for _ in range(rng.randint(1, 2))]
+        dense = [_ranking(rng, live) for _ in range(len(keyword))]
+        when = rng.choice([None, TimeHint(start=NOW - 90 * DAY, end=NOW - 30 * DAY),
+                           TimeHint(order="latest")])
+        query = rng.choice(QUERIES)
+        vector = embedder.embed([query or "anything"])[0] if rng.random() > 0.1 else None
+
+        def allowed(positions: IntArray) -> BoolArray:
+            return np.ones(positions.shape[0], dtype=np.bool_)
+
+        args = (index, fused, keyword, dense, vector, NOW, when, allowed, query)
+        _assert_same(few_base_rows(*args), base_rows(*args))
+
+
 def _caller(embedder: StaticEmbedder) -> CallerMemory:
     """A small caller: three calls of five turns, and a fact that superseded another."""
     scope = Scope(tenant_id="t", project_id="p", agent_id="a", user_id="u")

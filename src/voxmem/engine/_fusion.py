@@ -22,14 +22,14 @@ from typing import Any
 import numpy as np
 
 from ._caller_memory import FACT_GROUP
+from ._fusion_columns import call_means, neighbour_bests
 from ._fusion_few import FEW_CANDIDATES, few_base_rows
-from ._fusion_model import CALL_TOP, LENGTH_CAP, RANK_OFFSET, BaseRows, FusionModel
+from ._fusion_model import LENGTH_CAP, RANK_OFFSET, BaseRows, FusionModel
 from ._index import BoolArray, FloatArray, HybridIndex, IntArray, Ranked
 from ._rank import (
     F64,
     SECONDS_PER_DAY,
     RankParams,
-    best_neighbours,
     blend,
     expand_neighbours,
     time_mask,
@@ -76,6 +76,15 @@ FEATURES = (
 )
 _TOPIC_COSINE = FEATURES.index("topic_cosine")
 _TOPIC_MATCH = FEATURES.index("topic_match")
+(_KEYWORD_RR, _BM25, _DENSE_RR, _COSINE, _FUSED, _CALL_FUSED, _CALL_COSINE, _NEIGHBOUR,
+ _RECENCY, _TIME_MATCH, _IS_FACT, _OUTSIDE_CALL, _COSINE_REL, _CALL_BM25, _CALL_BEST,
+ _NEIGHBOUR_BM25, _NEIGHBOUR_COSINE, _SPEAKER_NAMED, _SPEAKER_OTHER, _SPEAKER_SELF,
+ _LENGTH, _, _, _LIST_CALL, _LIST_BEST) = range(len(FEATURES))
+#: The call means' columns, and the columns each is the mean of.
+_CALL_MEANS, _CALL_SOURCES = [_CALL_FUSED, _CALL_COSINE, _CALL_BM25], [_FUSED, _COSINE, _BM25]
+#: The neighbour columns, and the columns each is the neighbours' best of.
+_NEIGHBOURS = [_NEIGHBOUR, _NEIGHBOUR_BM25, _NEIGHBOUR_COSINE]
+_NEIGHBOUR_SOURCES = [_FUSED, _BM25, _COSINE]
 #: The share of recency the model already carries through its ``recency`` feature: the
 #: default ``recency_weight`` setting.
 LEARNED_RECENCY_WEIGHT = RankParams().recency_weight
@@ -124,44 +133,22 @@ class Candidates:
     is_fact: BoolArray
 
 
-def _rank_features(rankings: Sequence[Ranked], positions: IntArray,
-                   order: IntArray) -> tuple[F64, F64]:
-    """(reciprocal rank, score / best score), the best over ``rankings``, per position;
-    ``order`` sorts ``positions`` (stable)."""
-    rr = np.zeros(positions.shape[0])
-    rel = np.zeros(positions.shape[0])
-    ordered = positions[order]
+def _rank_features(rankings: Sequence[Ranked], ordered: IntArray, order: IntArray,
+                   rr: F64, rel: F64 | None) -> None:
+    """Into ``rr`` and ``rel`` (0 where a candidate is in no ranking): (reciprocal rank,
+    score / best score), the best over ``rankings``, per candidate; ``order`` sorts the
+    candidates' positions (stable), ``ordered`` is them in that order."""
     for ranked in rankings:
-        if not len(ranked) or not positions.shape[0]:
+        if not len(ranked) or not ordered.shape[0]:
             continue
         at = np.minimum(np.searchsorted(ordered, ranked.positions), ordered.shape[0] - 1)
         found = ordered[at] == ranked.positions
         rows = order[at[found]]
         ranks = np.flatnonzero(found)
-        best = float(ranked.scores[0]) or 1.0
         np.maximum.at(rr, rows, (RANK_OFFSET + 1) / (RANK_OFFSET + ranks + 1.0))
-        np.maximum.at(rel, rows, ranked.scores[found].astype(np.float64) / best)
-    return rr, rel
-
-
-def _call_mean(slot: IntArray, values: F64) -> F64:
-    """Per candidate: the sum of its call's best ``CALL_TOP`` values / ``CALL_TOP``.
-
-    ``_rank.call_scores`` with the grouping done once for all the call features (it
-    was a third of the learned path's cost, four sorts of the same groups per query).
-    """
-    n = slot.shape[0]
-    order = np.lexsort((-values, slot))
-    s_sorted = slot[order]
-    # np.r_ parses its index in Python (~10 us a call, three calls a query).
-    first = np.empty(n, dtype=np.bool_)
-    first[:1] = True
-    np.not_equal(s_sorted[1:], s_sorted[:-1], out=first[1:])
-    rank = np.arange(n) - np.maximum.accumulate(np.where(first, np.arange(n), 0))
-    sums = np.bincount(s_sorted, weights=np.where(rank < CALL_TOP, values[order], 0.0),
-                       minlength=int(slot.max(initial=-1)) + 1)
-    out: F64 = sums[slot] / CALL_TOP
-    return out
+        if rel is not None:
+            best = float(ranked.scores[0]) or 1.0
+            np.maximum.at(rel, rows, ranked.scores[found].astype(np.float64) / best)
 
 
 def candidate_features(index: HybridIndex, fused: Sequence[tuple[int, float]],
@@ -200,25 +187,37 @@ def base_rows(index: HybridIndex, fused: Sequence[tuple[int, float]],
               vector: FloatArray | None, now: float, when: TimeHint | None,
               allowed: Callable[[IntArray], BoolArray], query_text: str) -> BaseRows:
     """:func:`candidate_features` before the topic features, in numpy (any number of
-    candidates; the topic columns are 0)."""
+    candidates; the topic columns are 0).
+
+    The rows are one preallocated ``(candidates, features)`` array, each column written
+    into it where it is computed (25 column arrays and a stack of them before), and a
+    column left 0 is not written; the call and neighbour families are computed for all
+    their columns at once (``_fusion_columns``). Every value is the same as before.
+    """
     positions = np.fromiter((p for p, _ in fused), dtype=np.int64, count=len(fused))
     base = np.fromiter((s for _, s in fused), dtype=np.float64, count=len(fused))
     groups = index.groups_at(positions)
     positions, base, groups = expand_neighbours(index, positions, base, groups, allowed)
+    n = positions.shape[0]
+    rows = np.zeros((n, len(FEATURES)))
+    col = rows.T  # col[j]: feature j's column, written in place
     # One sort of the candidates for the rank and the neighbour features (three before).
     by_pos = np.argsort(positions, kind="stable")
-    keyword_rr, bm25 = _rank_features(keyword, positions, by_pos)
-    dense_rr, _ = _rank_features(dense, positions, by_pos)
-    cosine = np.zeros(positions.shape[0])
-    vectors = (index.vectors_at(positions) if vector is not None and positions.shape[0]
+    ordered = positions[by_pos]
+    _rank_features(keyword, ordered, by_pos, col[_KEYWORD_RR], col[_BM25])
+    _rank_features(dense, ordered, by_pos, col[_DENSE_RR], None)
+    vectors = (index.vectors_at(positions) if vector is not None and n
                else np.zeros((0, 0), dtype=np.float32))
-    if vector is not None and positions.shape[0]:
-        cosine = np.maximum(vectors @ vector, 0.0).astype(np.float64)
+    if vector is not None and n:
+        np.maximum(vectors @ vector, 0.0, out=col[_COSINE])
+    col[_FUSED] = base
     created = index.created_at(positions)
-    recency = np.power(0.5, np.maximum(now - created, 0.0) / SECONDS_PER_DAY / 30.0)
-    timed = (time_mask(index, positions, when) if when is not None
-             else np.zeros(positions.shape[0], dtype=np.bool_))
+    col[_RECENCY] = np.power(0.5, np.maximum(now - created, 0.0) / SECONDS_PER_DAY / 30.0)
+    if when is not None:
+        col[_TIME_MATCH] = time_mask(index, positions, when)
     is_fact = groups == FACT_GROUP
+    col[_IS_FACT] = is_fact
+    col[_OUTSIDE_CALL] = groups <= 0
     # A fact, summary or turn outside a call counts as a call of one for the call
     # features, as in the hand-set ranking; else the call weight would bury every fact
     # (the dev data has no facts to teach the model otherwise).
@@ -227,28 +226,19 @@ def base_rows(index: HybridIndex, fused: Sequence[tuple[int, float]],
     # np.unique's inverse by a sort and a binary search: the same slots at half the
     # cost (numpy's wrapper and its own sort of the inverse, ~80 against ~40 us here).
     slot = np.searchsorted(distinct(calls), calls)
-    call_top = np.zeros(int(slot.max(initial=-1)) + 1)
-    np.maximum.at(call_top, slot, base)
-    call_fused = _call_mean(slot, base)
-    call_best = (base >= call_top[slot] - 1e-12).astype(np.float64)
+    means, call_top = call_means(slot, col[_CALL_SOURCES])
+    col[_CALL_MEANS] = means
+    col[_CALL_BEST] = base >= call_top - 1e-12
     named, other, self_, names = speaker_features(index, positions, groups, query_text)
-    zeros = np.zeros(positions.shape[0])
-    listed = 1.0 if is_list_question(query_text) else 0.0
-    near_base, near_bm25, near_cosine = best_neighbours(positions, groups,
-                                                       (base, bm25, cosine), by_pos)
-    columns = [keyword_rr, bm25, dense_rr, cosine, base,
-               call_fused, _call_mean(slot, cosine),
-               near_base, recency, timed.astype(np.float64),
-               is_fact.astype(np.float64), (groups <= 0).astype(np.float64),
-               cosine / max(float(cosine.max(initial=0.0)), 1e-6),
-               _call_mean(slot, bm25),
-               call_best,
-               near_bm25,
-               near_cosine,
-               named, other, self_,
-               np.minimum(index.term_counts_at(positions), LENGTH_CAP) / LENGTH_CAP,
-               zeros, zeros, listed * call_fused, listed * call_best]
-    return BaseRows(positions, np.stack(columns, axis=1), created, is_fact, vectors, names)
+    col[_SPEAKER_NAMED], col[_SPEAKER_OTHER], col[_SPEAKER_SELF] = named, other, self_
+    if is_list_question(query_text):  # 1.0 times a column is the column
+        col[_LIST_CALL], col[_LIST_BEST] = col[_CALL_FUSED], col[_CALL_BEST]
+    col[_NEIGHBOURS] = neighbour_bests(ordered, groups[by_pos], by_pos, groups > 0,
+                                       col[_NEIGHBOUR_SOURCES])
+    if n:
+        col[_COSINE_REL] = col[_COSINE] / max(float(col[_COSINE].max()), 1e-6)
+    col[_LENGTH] = np.minimum(index.term_counts_at(positions), LENGTH_CAP) / LENGTH_CAP
+    return BaseRows(positions, rows, created, is_fact, vectors, names)
 
 
 def _final_score(model: FusionModel, features: F64, created: F64, is_fact: BoolArray,
