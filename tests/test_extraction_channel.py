@@ -103,6 +103,25 @@ def test_not_a_pair_of_names(user: str, agent: str) -> None:
     assert not [n for n in notes if "named" in n], notes
 
 
+# --- a wish the agent writes into the booking --------------------------------------------
+
+def test_a_wish_the_booking_repeats_is_the_callers_preference() -> None:
+    prefs = said(("a cut and blow dry on saturday and if possible with anneka shes brilliant",
+                  "You're booked with Anneka on Saturday at 10."), kind="preference")
+    assert has(prefs, "anneka"), prefs
+
+
+@pytest.mark.parametrize(("user", "agent"), [
+    # just this once, and someone else's wish
+    ("just this once could i have the corner table we love",
+     "I've put you at the corner table for Friday at 7."),
+    ("my husband always wants the corner table", "Corner table booked for Friday at 7."),
+])
+def test_no_wish_from_the_booking(user: str, agent: str) -> None:
+    prefs = said((user, agent), kind="preference")
+    assert not has(prefs, "corner"), prefs
+
+
 # --- quality, pinned from below (the figures in docs/extraction.md) -------------------------
 
 def test_quality_on_the_seventeenth_rounds_training_set() -> None:

@@ -37,6 +37,7 @@ from ._learned import (
     settle_kinds,
 )
 from ._notices import drop_booking_notices
+from ._rules_absorbed import absorbed_wishes
 from ._rules_addressed import ADDRESS_RULES
 from ._rules_agent import AGENT_RULES, RECURS
 from ._rules_agreed import KIND_WORDS, agreed_wishes, relabel
@@ -237,6 +238,13 @@ class RuleExtractor:
                 kind = max(KIND_WORDS, key=lambda k: probs[k])
                 agreed = [relabel(c, kind) for c in agreed]
             candidates.extend(mark(agreed, 0, "agreed"))
+        # After every other reading of the caller's words: the wish the agent's booking
+        # repeats (``_rules_absorbed.py``).
+        covered = covered_kinds(candidates)
+        for view in open_turns:
+            if not covered.get(view.turn_id, set()) & _CALLER_KINDS:
+                candidates.extend(mark(absorbed_wishes(
+                    view, [c for c in candidates if c.position[0] == view.index]), 0, "absorbed"))
         if self.tagger is not None:  # last: it adds only what nothing else read
             candidates.extend(mark(tagger_candidates(self.tagger, views, candidates), 0, "tagger"))
         if classifier is not None:
