@@ -92,6 +92,7 @@ def test_a_pair_named_at_the_end_of_the_sentence(user: str, agent: str,
     notes = said((user, agent))
     kind, first, second = who
     assert has(notes, kind, first) and has(notes, kind, second), notes
+    assert any("named" in n for n in notes), notes
 
 
 @pytest.mark.parametrize(("user", "agent"), [

@@ -96,7 +96,8 @@ def pets_named_apart(t: TurnView) -> list[Candidate]:
             if group in _PLURAL_KINDS:
                 text = f"Has a {_PLURAL_KINDS[group]} named {title_name(n)}"
             else:
-                text = f"Has a {_PLURAL_PEOPLE[group]} named {title_name(n)}"
+                # worded as the relation rules word a named relative, so the two merge
+                text = f"{_PLURAL_PEOPLE[group].capitalize()} is named {title_name(n)}"
             out.append(t.candidate(text, "note", None, 0.65, m.start("a") + i))
     return out
 
