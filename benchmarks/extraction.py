@@ -6,7 +6,7 @@
     python benchmarks/extraction.py --rules-only   # without the learned layer
     python benchmarks/extraction.py --no-verify    # without the fact verifier (fifteenth round)
 
-Twenty-six labelled sets live in ``tests/data/``:
+Twenty-seven labelled sets live in ``tests/data/``:
 
 - ``extraction_set.jsonl``: the first set, written-style text. ``dev`` was written first
   and the rules were developed on it; ``holdout1`` was measured once, then tuned on;
@@ -89,6 +89,12 @@ Twenty-six labelled sets live in ``tests/data/``:
   caller's name said in other frames ("you're speaking with ...", "put it down as ...",
   "... in my name, ..."), with traps; committed before any rule change, run once, then
   tuned on.
+- ``extraction_tune_y.jsonl`` (Y): 24 calls written in the seventeenth round: a caller's
+  wish for a way of being reached that the agent takes up as a promise ("texting is best
+  for me" + "we'll text you your updates from now on"), dated follow-ups by the same
+  channel, in-call actions and notices that are no promise, people and pets named in other
+  frames, with traps (another person's wish, "just this once"); committed before any rule
+  change of the round, run once, then tuned on.
 
 First-run figures of every set are in docs/extraction.md. In the first two rounds no
 held-out set was tuned on (only their must-not-contain violations were read, as a privacy
@@ -143,7 +149,8 @@ from voxmem.extraction._evaluate import (  # noqa: E402
 DATA = ROOT / "tests" / "data"
 DEFAULT_SETS = [DATA / f"extraction_{name}.jsonl" for name in (
     "set", "tune", "heldout", "heldout_b", "heldout_c", "tune_e", "tune_g", "tune_i",
-    "tune_j", "tune_m", "tune_o", "tune_q", "tune_s", "tune_u", "tune_w", "tune_x", "heldout_f",
+    "tune_j", "tune_m", "tune_o", "tune_q", "tune_s", "tune_u", "tune_w", "tune_x", "tune_y",
+    "heldout_f",
     "check_h", "check_k", "check_l", "check_n", "check_p", "check_r", "check_t", "check_v",
     "heldout_d")]  # D last: the set run once per round
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "extraction.json"

@@ -65,7 +65,11 @@ from voxmem.extraction._tagger import (  # noqa: E402
 )
 
 DATA = ROOT / "tests" / "data"
-TRAIN_SETS = list(TRAINING_SETS)
+# The sets the shipped weights were fitted on (the fourteenth round's training sets). X and
+# Y, added to TRAINING_SETS in the seventeenth round for the fact verifier, are left out
+# so that the shipped tagger, off by default, still reproduces from this script.
+TRAIN_SETS = [name for name in TRAINING_SETS if name not in ("extraction_tune_x",
+                                                             "extraction_tune_y")]
 NEVER = NEVER_TUNED_SPLITS
 FOLDS = 5
 MIN_SUPPORT = 10

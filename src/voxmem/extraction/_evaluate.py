@@ -33,7 +33,8 @@ TRAINING_SETS = ("extraction_set", "extraction_tune", "extraction_heldout",
                  "extraction_heldout_b", "extraction_heldout_c", "extraction_tune_e",
                  "extraction_tune_g", "extraction_tune_i", "extraction_tune_j",
                  "extraction_tune_m", "extraction_tune_o", "extraction_tune_q",
-                 "extraction_tune_s", "extraction_tune_u", "extraction_tune_w")
+                 "extraction_tune_s", "extraction_tune_u", "extraction_tune_w",
+                 "extraction_tune_x", "extraction_tune_y")
 #: The first set's split that was never tuned on.
 NEVER_TUNED_SPLITS = ("holdout2",)
 

@@ -9,6 +9,11 @@ after a pause: "we just adopted two cats from the rescue, salt and pepper".
   capital ("Solo walks for Rex."), when the caller said that word in the same turn.
 - "two <kinds> ..., X and Y": the two words after the pause, when neither is an
   everyday word (or the agent writes them).
+- (seventeenth round) the pair said last, without the pause speech-to-text drops: "we
+  need the cats vaccinated pepper and salt", "the cats in for august theyre called miso
+  and tofu", and children the same way: "my twins are in year five ella and grace", "me
+  and the grandkids thats maisie and alfie". The pair must close the sentence, and
+  neither word may be an everyday word unless the agent writes it.
 """
 
 from __future__ import annotations
@@ -33,6 +38,24 @@ _TWO_NAMED = re.compile(
     r"\b(?:two|2|both)\s+(?P<kinds>" + "|".join(sorted(_PLURAL_KINDS, key=len, reverse=True))
     + r")\b[^,.;!?]{0,30},\s*(?P<a>[a-z][a-z'-]+)\s+and\s+(?P<b>[a-z][a-z'-]+)\b",
     re.IGNORECASE)
+
+
+# Children named as a pair: the fact says who they are to the caller.
+_PLURAL_PEOPLE = {"twins": "child", "kids": "child", "children": "child", "boys": "son",
+                  "girls": "daughter", "sons": "son", "daughters": "daughter",
+                  "grandkids": "grandchild", "grandchildren": "grandchild"}
+_GROUPS = {**_PLURAL_KINDS, **_PLURAL_PEOPLE}
+_PAIR_LAST = re.compile(
+    r"\b(?:my|our|the|two|both|me\s+and\s+the)\s+(?P<kinds>"
+    + "|".join(sorted(_GROUPS, key=len, reverse=True))
+    + r")\b(?P<between>[^.;!?]{0,50}?)\s(?P<a>[a-z][a-z'-]+)\s+and\s+(?P<b>[a-z][a-z'-]+)"
+    r"\s*(?:[.;!?]|$)", re.IGNORECASE)
+# "the cats need their food and water", "my kids love fish and chips": what closes the
+# sentence is not a name when the word before it makes it a thing had, done or liked.
+_NOT_NAMES = re.compile(
+    r"\b(?:their|his|her|your|some|any|with|of|for|the|a|an|love|loves|like|likes|want|"
+    r"wants|need|needs|eat|eats|prefer|prefers|hate|hates|have|has|get|gets|enjoy|enjoys|"
+    r"play|plays|do|does|drink|drinks|and|or)$", re.IGNORECASE)
 
 
 def _species(kind: str) -> str:
@@ -60,6 +83,22 @@ def pets_named_apart(t: TurnView) -> list[Candidate]:
             kind = _PLURAL_KINDS[m.group("kinds").lower()]
             out.extend(t.candidate(f"Has a {kind} named {title_name(n)}", "note", None, 0.7,
                                    m.start("a") + i) for i, n in enumerate(names))
+    if out or not any(g in low for g in _GROUPS):
+        return out
+    capitals = agent_written_names(t.agent)
+    for m in _PAIR_LAST.finditer(t.user):
+        names = [m.group("a").lower(), m.group("b").lower()]
+        if (_NOT_NAMES.search(m.group("between")) or names[0] == names[1]
+                or not all(not is_common_word(n) or n in capitals for n in names)):
+            continue
+        group = m.group("kinds").lower()
+        for i, n in enumerate(names):
+            if group in _PLURAL_KINDS:
+                text = f"Has a {_PLURAL_KINDS[group]} named {title_name(n)}"
+            else:
+                # worded as the relation rules word a named relative, so the two merge
+                text = f"{_PLURAL_PEOPLE[group].capitalize()} is named {title_name(n)}"
+            out.append(t.candidate(text, "note", None, 0.65, m.start("a") + i))
     return out
 
 

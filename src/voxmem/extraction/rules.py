@@ -36,6 +36,8 @@ from ._learned import (
     learned_candidates,
     settle_kinds,
 )
+from ._notices import drop_booking_notices
+from ._rules_absorbed import absorbed_wishes
 from ._rules_addressed import ADDRESS_RULES
 from ._rules_agent import AGENT_RULES, RECURS
 from ._rules_agreed import KIND_WORDS, agreed_wishes, relabel
@@ -43,6 +45,7 @@ from ._rules_amend import WISH_KINDS, is_arrival_notice, is_no_wish, taken_back
 from ._rules_arranged import ARRANGED_RULES
 from ._rules_bookings import BOOKING_RULES
 from ._rules_changed import standing_changes
+from ._rules_channel import channel_taken_up
 from ._rules_choices import CHOICE_RULES, tails
 from ._rules_commitments import commitments
 from ._rules_common import Rule, TurnView
@@ -235,13 +238,20 @@ class RuleExtractor:
                 kind = max(KIND_WORDS, key=lambda k: probs[k])
                 agreed = [relabel(c, kind) for c in agreed]
             candidates.extend(mark(agreed, 0, "agreed"))
+        # After every other reading of the caller's words: the wish the agent's booking
+        # repeats (``_rules_absorbed.py``).
+        covered = covered_kinds(candidates)
+        for view in open_turns:
+            if not covered.get(view.turn_id, set()) & _CALLER_KINDS:
+                candidates.extend(mark(absorbed_wishes(
+                    view, [c for c in candidates if c.position[0] == view.index]), 0, "absorbed"))
         if self.tagger is not None:  # last: it adds only what nothing else read
             candidates.extend(mark(tagger_candidates(self.tagger, views, candidates), 0, "tagger"))
         if classifier is not None:
             candidates = settle_kinds(classifier, views, candidates)
         candidates = settle(candidates, [v.user for v in views])
-        candidates = [c for c in candidates if not is_arrival_notice(c)
-                      and not is_no_wish(c, views[c.position[0]].user)]
+        candidates = drop_booking_notices([c for c in candidates if not is_arrival_notice(c)
+                                           and not is_no_wish(c, views[c.position[0]].user)])
         candidates.extend(mark(kept_candidates(transcript), 0, "kept"))
         chosen: list[Candidate] = []
         facts = select_facts(
@@ -307,6 +317,8 @@ class RuleExtractor:
                 candidates.append(back)
             candidates[found:] = mark(
                 undertaken(view, taken_back(view, candidates[found:])), 0, "undertaken")
+            # A promise to use the channel the caller asked for is their preference.
+            candidates[found:] = mark(channel_taken_up(view, candidates[found:]), 0, "channel")
             # A wish read with a redaction in it is dropped by the selection step; it does
             # not stand in for the fallbacks below.
             wished = {c.kind for c in candidates[found:] if "[redacted" not in c.text}
