@@ -471,6 +471,11 @@ class Life(RuleBasedStateMachine):
         assert sure <= listed, f"acknowledged turns missing: {sure - listed}"
         assert listed <= mine, f"turns that are not theirs: {listed - mine}"
         assert not listed & set(self.m.deleted)
+        for t in self.m.owned_by(space, owner):
+            if len(t.owners) > 1 and not self.outside_retention(t):
+                # Which caller holds it was left open (a turn saved during a merge, the
+                # merge undone): the engine's answer settles it, as check_turn does.
+                t.owners = {owner} if t.event_id in listed else t.owners - {owner}
         self.call("preload", space, user)
         try:
             self.call("get_caller", space, user_id=owner)  # the dashboard's JSON

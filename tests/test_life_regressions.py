@@ -69,6 +69,12 @@ on both stores.
     it left them with the caller it was merged into (campaign seed 22 on Postgres, this
     round's code; the operation log showed the redirect gone). Late notices leave the
     redirects to the merges' reload from the store.
+14. A turn id saved in a call the client never ended, restarts, a save of the caller with
+    no turn id (it opens a new call, none being open), then the retry of that turn id:
+    stored a second time under a new event id (campaign seed 23 on Postgres; SQLite the
+    same). Only the save that opened the call looked in the caller's unended call. Every
+    save into a call the engine opened for a save now does, for a turn id the call does
+    not hold yet.
 """
 
 from __future__ import annotations
@@ -480,3 +486,47 @@ async def test_an_old_erasure_notice_does_not_undo_a_later_merge_into_the_caller
     assert await engine.flush(60)
     cyd = await dispatch(engine, "export_user", payload("po", "cyd"))
     assert cyd["items"] == [], "erasing the merged-away id left the caller's words"
+
+
+async def restarted(settings: Settings, engine: MemoryEngine | None = None) -> MemoryEngine:
+    """The engine closed (if open) and started again on the same data and store."""
+    if engine is not None:
+        await engine.close()
+    engine = MemoryEngine(settings)
+    await engine.start()
+    return engine
+
+
+async def test_a_turn_id_retried_after_restarts_and_a_save_without_one_is_stored_once(
+        settings: Settings) -> None:
+    said = payload("pt", "bob", user_text="voxretry. Call me on Tuesday.",
+                   assistant_text="Noted.", turn_id="r2")
+    engine = await restarted(settings)
+    try:
+        first = await dispatch(engine, "save_response", said)  # the call never ends
+        engine = await restarted(settings, engine)
+        engine = await restarted(settings, engine)
+        # A save with no turn id opens a call (none is open after the restarts), then the
+        # client's retry of r2 arrives: the same turn, not the words stored again.
+        await dispatch(engine, "save_response", payload(
+            "pt", "bob", user_text="voxother words", assistant_text="ok"))
+        retried = await dispatch(engine, "save_response", said)
+        assert retried["eventId"] == first["eventId"]
+        # A turn id the earlier call does not hold is a new turn of the new call.
+        new = await dispatch(engine, "save_response", said | {"turn_id": "r3"})
+        assert new["eventId"] != first["eventId"]
+        assert await engine.flush(60)
+        exported = await dispatch(engine, "export_user", payload("pt", "bob"))
+        assert sorted((i["turnId"], i["id"]) for i in exported["items"]
+                      if i["kind"] == "turn" and "voxretry" in (i["userText"] or "")) == [
+            ("r2", first["eventId"]), ("r3", new["eventId"])]
+        # The client ends its call and starts the next, numbering its turns afresh: r2 of
+        # that call is a new turn, though the call before the restarts never ended.
+        await dispatch(engine, "end_session", payload("pt", "bob"))
+        engine = await restarted(settings, engine)
+        await dispatch(engine, "save_response", payload(
+            "pt", "bob", user_text="voxnext call", assistant_text="ok"))
+        later = await dispatch(engine, "save_response", said)
+        assert later["eventId"] not in (first["eventId"], new["eventId"])
+    finally:
+        await engine.close()

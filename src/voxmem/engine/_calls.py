@@ -170,20 +170,21 @@ class Calls:
                                          tool_calls, metadata, interrupted, created_at,
                                          prepared)
         # A turn id names a turn of one call, so the call comes first.
-        mem, opened = await self._call_for_save(scope, caller)
+        mem, _opened = await self._call_for_save(scope, caller)
         sid = mem.session_id
         assert sid is not None
         claims = self._writes.turn_claims
         key = TurnClaims.key(scope, sid, turn_id)
         if claims.lookup(key) is None:
             first: str | asyncio.Future[str] | None = None
-            if opened:
-                # No call was open: a retry after a restart opens a new call, and the
-                # turn may be in the caller's call that never ended.
-                first = claims.recent(scope, turn_id) or (
-                    await self._writes.turn_of_open_call(scope, sid, turn_id))
-            elif not claims.seeded(scope, sid):
+            if not claims.seeded(scope, sid):
                 await self._writes.seed_turn_ids(scope, sid)
+            if claims.for_save(scope, sid) and claims.lookup(key) is None:
+                # A call opened for a save that found none open (a restart, say): the
+                # client may still be in the caller's call that never ended, and this
+                # a retry of its turn; also after a save that had no turn id opened it.
+                first = claims.recent(scope, turn_id) or (
+                    await self._writes.turn_of_earlier_call(scope, sid, turn_id))
             if first is own_claim:
                 first = None
             if first is not None and claims.lookup(key) is None:
@@ -233,6 +234,7 @@ class Calls:
         erasures = self._callers.erasures
         seen = erasures.count(scope)
         info = await self.start_session(scope, caller)
+        self._writes.turn_claims.opened_for_save(scope, info.id)
         while erasures.count(scope) != seen or seen % 2:
             async with erasures.lock(scope):
                 seen = erasures.count(scope)

@@ -14,9 +14,12 @@ of the last ``TURN_RETRY_WINDOW_S``, and seeds this map. Anything else (a retry 
 than the window, two runtimes racing) is caught by the store, whose insert skips a turn
 id the call already has.
 
-A save that arrives with no call open (a retry after a restart, say, which opens a new
-call) is the one case where a turn id seen in another recent call of the caller is taken
-as that turn again: :meth:`TurnClaims.recent` finds it.
+A call the engine opens for a save that arrived with none open (after a restart, say)
+is the one case where a turn id seen in another call of the caller is taken as that turn
+again: the caller's calls that never ended may be the one the client is still in. Not
+only for the save that opened it: a save with no turn id may open it, and the retry
+follows (:meth:`TurnClaims.recent` for turn ids claimed in this process, the calls
+:meth:`TurnClaims.follow` records for those in the store).
 """
 
 from __future__ import annotations
@@ -49,14 +52,24 @@ class TurnClaims:
         self._kept = kept
         self._known: collections.OrderedDict[_Key, str | asyncio.Future[str]] = \
             collections.OrderedDict()
-        #: (caller, turn id) -> the key of its latest claim, whatever the call.
-        self._latest: dict[tuple[str, ...], _Key] = {}
+        #: (caller, turn id) -> the key of its latest claim, whatever the call, and when
+        #: (a count of claims and ends, see ``_tick``).
+        self._latest: dict[tuple[str, ...], tuple[_Key, int]] = {}
+        #: caller -> when a call of theirs last ended: a turn id claimed before that is
+        #: never a retry into a call opened since (the client moved on to a new call).
+        self._last_end: collections.OrderedDict[tuple[str, ...], int] = \
+            collections.OrderedDict()
+        self._tick = 0
         #: Calls known to have ended: a new call's save never retries their turns.
         self._ended: collections.OrderedDict[tuple[str, ...], None] = \
             collections.OrderedDict()
         #: (caller, call) -> how many of its turn ids ``_known`` holds: a merge moves
         #: every call of a caller, and most have none here to carry (no scan for them).
         self._per_call: collections.Counter[tuple[str, ...]] = collections.Counter()
+        #: (caller, call) opened for a save -> the caller's earlier calls that never
+        #: ended, their recent turn ids seeded here (None: not looked up yet).
+        self._for_save: collections.OrderedDict[tuple[str, ...], tuple[str, ...] | None] = \
+            collections.OrderedDict()
         #: caller -> calls whose recent stored turn ids are all in ``_known``.
         self._seeded: collections.OrderedDict[tuple[str, str, str, str], list[str]] = \
             collections.OrderedDict()
@@ -97,14 +110,55 @@ class TurnClaims:
 
     def recent(self, scope: Scope, turn_id: str) -> str | asyncio.Future[str] | None:
         """The latest claim of ``turn_id`` in a call of the caller not known to have
-        ended (a save that found no call open may be a retry of that call's turn)."""
-        key = self._latest.get((*scope.caller_key, turn_id))
-        if key is None or key[:5] in self._ended:
+        ended, made since the caller's last call ended (a save into a call opened for
+        a save may be a retry of that call's turn)."""
+        latest = self._latest.get((*scope.caller_key, turn_id))
+        if latest is None:
+            return None
+        key, at = latest
+        if key[:5] in self._ended or at < self._last_end.get(scope.caller_key, -1):
             return None
         return self._known.get(key)
 
+    def opened_for_save(self, scope: Scope, session_id: str) -> None:
+        """The engine opened this call for a save that found none open: the client may
+        still be in an earlier call of the caller, one this process no longer holds."""
+        self._for_save[(*scope.caller_key, session_id)] = None
+        while len(self._for_save) > SEEDED_CALLERS_KEPT:
+            self._for_save.popitem(last=False)
+
+    def for_save(self, scope: Scope, session_id: str) -> bool:
+        """Whether the engine opened this call for a save (see :meth:`opened_for_save`)."""
+        return (*scope.caller_key, session_id) in self._for_save
+
+    def followed(self, scope: Scope, session_id: str) -> tuple[str, ...] | None:
+        """The earlier calls recorded by :meth:`follow` (None: not looked up yet)."""
+        return self._for_save.get((*scope.caller_key, session_id))
+
+    def follow(self, scope: Scope, session_id: str, earlier: tuple[str, ...]) -> None:
+        """Record the caller's earlier calls that never ended, their turn ids seeded."""
+        key = (*scope.caller_key, session_id)
+        if key in self._for_save:
+            self._for_save[key] = earlier
+
+    def earlier(self, scope: Scope, session_id: str,
+                turn_id: str) -> str | asyncio.Future[str] | None:
+        """``turn_id``'s claim in one of the earlier calls :meth:`follow` recorded, if
+        that call has not ended since."""
+        for call in self._for_save.get((*scope.caller_key, session_id)) or ():
+            if (*scope.caller_key, call) not in self._ended:
+                found = self._known.get(self.key(scope, call, turn_id))
+                if found is not None:
+                    return found
+        return None
+
     def ended(self, scope: Scope, session_id: str) -> None:
         """The call ended: a later call reusing its turn ids saves new turns."""
+        self._tick += 1
+        self._last_end[scope.caller_key] = self._tick
+        self._last_end.move_to_end(scope.caller_key)
+        while len(self._last_end) > SEEDED_CALLERS_KEPT:
+            self._last_end.popitem(last=False)
         self._ended[(*scope.caller_key, session_id)] = None
         self._ended.move_to_end((*scope.caller_key, session_id))
         while len(self._ended) > self._kept:
@@ -126,8 +180,7 @@ class TurnClaims:
         if self._known.get(key) is future:
             del self._known[key]
             self._counted(key, -1)
-            if self._latest.get((*key[:4], key[5])) == key:
-                del self._latest[(*key[:4], key[5])]
+            self._unlatest(key)
         if not future.done():
             future.set_exception(error)
             future.exception()  # retrieved here: having no waiter is normal
@@ -158,6 +211,8 @@ class TurnClaims:
             self._counted(key, -1)
         for latest in [k for k in self._latest if k[:4] == prefix]:
             del self._latest[latest]
+        for call in [k for k in self._for_save if k[:4] == prefix]:
+            del self._for_save[call]
         self.unseed_caller(scope)
 
     def _counted(self, key: _Key, change: int) -> None:
@@ -166,17 +221,23 @@ class TurnClaims:
         if self._per_call[call] <= 0:
             del self._per_call[call]
 
+    def _unlatest(self, key: _Key) -> None:
+        """``key`` is gone: no longer the latest claim of its turn id."""
+        latest = self._latest.get((*key[:4], key[5]))
+        if latest is not None and latest[0] == key:
+            del self._latest[(*key[:4], key[5])]
+
     def _remember(self, key: _Key, value: str | asyncio.Future[str]) -> None:
         if key not in self._known:
             self._counted(key, 1)
         self._known[key] = value
         self._known.move_to_end(key)
-        self._latest[(*key[:4], key[5])] = key
+        self._tick += 1
+        self._latest[(*key[:4], key[5])] = (key, self._tick)
         while len(self._known) > self._kept:
             evicted, _ = self._known.popitem(last=False)
             self._counted(evicted, -1)
             calls = self._seeded.get(evicted[:4])
             if calls is not None and evicted[4] in calls:
                 calls.remove(evicted[4])  # that call's map is incomplete now
-            if self._latest.get((*evicted[:4], evicted[5])) == evicted:
-                del self._latest[(*evicted[:4], evicted[5])]
+            self._unlatest(evicted)

@@ -34,6 +34,9 @@ SESSION_OWNERS_KEPT = 100_000
 #: Past it (an outage, a queue) the save goes ahead: the store's insert skips a turn id
 #: it already holds, so durability never waits on this lookup.
 TURN_LOOKUP_TIMEOUT_S = 0.2
+#: How many of the caller's latest calls a call opened for a save looks through for
+#: earlier calls that never ended (each one's turn ids read once).
+EARLIER_CALLS_LOOKED = 4
 #: How long an erasure or a merge waits for the writes before it to reach the store.
 CATCH_UP_S = 60.0
 #: How long ``end_session`` of a call this process does not hold waits for the store.
@@ -307,24 +310,37 @@ class WritePath:
             return
         self.turn_claims.seed(scope, session_id, found)
 
-    async def turn_of_open_call(self, scope: Scope, session_id: str,
-                                turn_id: str) -> str | None:
-        """The event id ``turn_id`` has in the caller's latest other call, if that call
-        never ended (a save retried after a restart opened ``session_id`` anew)."""
-        if self.applier.last_error is not None:
-            return None
-        try:
-            calls = await asyncio.wait_for(self._store.recent_sessions(scope, 2),
-                                           TURN_LOOKUP_TIMEOUT_S)
-            earlier = [c for c in calls if c.id != session_id][:1]
-            if not earlier or earlier[0].ended_at is not None:
+    async def turn_of_earlier_call(self, scope: Scope, session_id: str,
+                                   turn_id: str) -> str | asyncio.Future[str] | None:
+        """The event id ``turn_id`` has in an earlier call of the caller that never
+        ended, for a save into ``session_id``, a call the engine opened for a save (a
+        retry reaching a restarted runtime, say). The store is asked once per call:
+        which earlier calls never ended, and their turn ids of the retry window."""
+        claims = self.turn_claims
+        if claims.followed(scope, session_id) is None:
+            if self.applier.last_error is not None:
                 return None
-            found = await asyncio.wait_for(self._store.find_turns(
-                scope, [turn_id], session_id=earlier[0].id), TURN_LOOKUP_TIMEOUT_S)
-        except (TimeoutError, VoxmemError) as exc:
-            log.debug("turn id lookup skipped (%s)", exc)
-            return None
-        return found.get(turn_id)
+            try:
+                calls = await asyncio.wait_for(
+                    self._store.recent_sessions(scope, EARLIER_CALLS_LOOKED),
+                    TURN_LOOKUP_TIMEOUT_S)
+            except (TimeoutError, VoxmemError) as exc:
+                log.debug("turn id lookup skipped (%s)", exc)
+                return None
+            # The calls since the caller's last ended one (latest first): a call
+            # ended means the client moved on, and its earlier calls are not this one.
+            earlier: tuple[str, ...] = ()
+            for info in (c for c in calls if c.id != session_id):
+                if info.ended_at is not None:
+                    break
+                earlier += (info.id,)
+            for call in earlier:
+                if not claims.seeded(scope, call):
+                    await self.seed_turn_ids(scope, call)
+                    if not claims.seeded(scope, call):
+                        return None  # not read in time: asked again by the next save
+            claims.follow(scope, session_id, earlier)
+        return claims.earlier(scope, session_id, turn_id)
 
     async def stored_turn_ids(self, scope: Scope, session_id: str,
                               turn_ids: list[str]) -> dict[str, str]:
