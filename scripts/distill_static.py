@@ -29,6 +29,11 @@ The model is not bundled yet (docs/embeddings.md says why); to measure it, point
 ``benchmarks/embedders.py --static-dir`` at the folder, or put it in place of
 ``src/voxmem/embeddings/data/static-minilm-256`` in a scratch checkout.
 
+``--word-weight W`` adds a term pulling each whole-word token's row toward the teacher's
+embedding of that word alone (``--init-dir`` continues from a built table instead of
+model2vec's); measured and not kept (docs/embeddings.md, "Rows pulled toward MiniLM's
+single words").
+
 The teacher's embeddings of the corpus are cached in ``--cache-dir`` in chunks keyed by
 their text, so re-training with other settings skips the slow part.
 """
@@ -170,8 +175,9 @@ def _start_table(teacher: Teacher, cache: Path) -> tuple[np.ndarray, Any, int | 
 
 def _fit(init: np.ndarray, ids: list[list[int]], targets: np.ndarray, val: int,
          epochs: int, lr: float, batch: int, seed: int,
-         contrastive: float = 0.0,
-         similarity: float = 0.0) -> tuple[np.ndarray, list[float]]:
+         contrastive: float = 0.0, similarity: float = 0.0,
+         words: tuple[np.ndarray, np.ndarray] | None = None,
+         word_weight: float = 0.0) -> tuple[np.ndarray, list[float]]:
     """Gradient descent on the table: mean of rows ~ teacher direction (cosine loss).
 
     ``contrastive`` > 0 adds an in-batch InfoNCE term: a text's pooled rows must be
@@ -184,6 +190,13 @@ def _fit(init: np.ndarray, ids: list[list[int]], targets: np.ndarray, val: int,
     between the batch's pairwise cosines by the table and by the teacher. Retrieval
     ranks texts by those cosines, and the cosine loss only matches each text's
     direction on its own, so a small error per text can still reorder a pair.
+
+    ``word_weight`` > 0 with ``words`` (token ids, the teacher's unit vector of each
+    token's word alone) adds a term pulling each word's row toward the teacher's
+    embedding of that word (1 - cosine, a batch of words per step): the in-context loss
+    only shapes a row through the texts it appears in, and two words that rarely share
+    a text ("evening", "later") end up unrelated although MiniLM reads them as close.
+    Cosine leaves the row's length, its weight in the mean, to the in-context loss.
     """
     import torch
 
@@ -212,14 +225,31 @@ def _fit(init: np.ndarray, ids: list[list[int]], targets: np.ndarray, val: int,
             return float(torch.nn.functional.cosine_similarity(
                 pooled, target[torch.from_numpy(val_idx)]).mean())
 
+    word_ids = word_targets = None
+    if words is not None and word_weight > 0:
+        word_ids, word_targets = torch.from_numpy(words[0]), torch.from_numpy(words[1])
+
+    def word_cosine() -> float:
+        if word_ids is None or word_targets is None:
+            return float("nan")
+        with torch.no_grad():
+            return float(torch.nn.functional.cosine_similarity(
+                bag.weight[word_ids], word_targets).mean())
+
     history = [validate()]
+    if word_ids is not None:
+        print(f"[distill] word rows' mean cosine to the teacher's words: {word_cosine():.4f}")
     best = (history[0], bag.weight.detach().clone())
     print(f"[distill] held-out cosine to teacher before training: {history[0]:.4f}")
     rng = np.random.default_rng(seed)
     for epoch in range(epochs):
         t0 = time.perf_counter()
         order = rng.permutation(train_idx)
-        for start in range(0, len(order), batch):
+        steps = -(-len(order) // batch)
+        # Every word once an epoch, spread over its steps, whatever the corpus size.
+        word_order = (torch.from_numpy(rng.permutation(len(word_ids)))
+                      if word_ids is not None else None)
+        for step, start in enumerate(range(0, len(order), batch)):
             rows = order[start:start + batch]
             values, offsets = flat(rows)
             pooled = bag(values, offsets)
@@ -234,18 +264,48 @@ def _fit(init: np.ndarray, ids: list[list[int]], targets: np.ndarray, val: int,
                 unit = torch.nn.functional.normalize(pooled, dim=1)
                 gap = unit @ unit.T - wanted @ wanted.T
                 loss = loss + similarity * gap.pow(2).mean()
+            if word_ids is not None and word_targets is not None and word_order is not None:
+                pick = word_order[step::steps]
+                rows_w = bag(word_ids[pick], torch.arange(len(pick)))
+                loss = loss + word_weight * (1.0 - torch.nn.functional.cosine_similarity(
+                    rows_w, word_targets[pick]).mean())
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
-        score = validate()
+        # With the word term the objective is the sum, so the epoch is kept and training
+        # stopped on the sum (the text cosine alone may fall as the word rows rise).
+        text = validate()
+        score = text + (word_weight * word_cosine() if word_ids is not None else 0.0)
         history.append(score)
-        print(f"[distill] epoch {epoch + 1}: held-out cosine {score:.4f} "
+        words_now = (f", word rows {word_cosine():.4f}, sum {score:.4f}"
+                     if word_ids is not None else "")
+        print(f"[distill] epoch {epoch + 1}: held-out cosine {text:.4f}{words_now} "
               f"({time.perf_counter() - t0:.0f}s)")
         if score > best[0]:
             best = (score, bag.weight.detach().clone())
         elif len(history) > 2 and score < history[-2]:
             break  # held-out cosine fell: the table has started to fit the templates
     return best[1].numpy(), history
+
+
+def _word_targets(teacher: Teacher, tokenizer: Any, cache: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The ids of the vocabulary's whole-word tokens and the teacher's vector of each alone."""
+    import re
+
+    vocab = sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1])
+    words = [(tok, i) for tok, i in vocab if re.fullmatch(r"[a-z]{2,}", tok)]
+    ids = np.array([i for _, i in words], dtype=np.int64)
+    key = hashlib.sha256("\n".join(w for w, _ in words).encode("utf-8")).hexdigest()[:16]
+    path = cache / f"{teacher.key}-words-{key}.npy"
+    if not path.is_file():
+        from sentence_transformers import SentenceTransformer
+
+        model = SentenceTransformer(str(teacher.path()), device="cpu", local_files_only=True)
+        vectors = model.encode([w for w, _ in words], batch_size=512,
+                               normalize_embeddings=True, convert_to_numpy=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, np.asarray(vectors, dtype=np.float32))
+    return ids, np.load(path)
 
 
 def _pca_rows(table: np.ndarray, pooled: np.ndarray, dims: int) -> np.ndarray:
@@ -277,7 +337,8 @@ def distill_static(teacher_key: str = "minilm", dims: int = 384, count: int = 60
                    cached_only: bool = False, raw_out: Path | None = None,
                    from_raw: Path | None = None, max_texts: int = 0, labelled: int = 0,
                    contrastive: float = 0.0, long: int = 0, questions: int = 0,
-                   similarity: float = 0.0) -> Result:
+                   similarity: float = 0.0, word_weight: float = 0.0,
+                   init_dir: Path | None = None) -> Result:
     """Build and train the table; returns it with the tokenizer and a build report."""
     import torch
 
@@ -285,8 +346,21 @@ def distill_static(teacher_key: str = "minilm", dims: int = 384, count: int = 60
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     cache_root = cache_dir or Path(tempfile.gettempdir()) / "voxmem-distill"
     t0 = time.perf_counter()
-    init, tokenizer, unk_id = _start_table(teacher, cache_root)
-    print(f"[distill] model2vec start table {init.shape} in {time.perf_counter() - t0:.0f}s")
+    if init_dir is not None:
+        # Continue from a built table (its own tokenizer), e.g. the shipped one.
+        from tokenizers import Tokenizer
+
+        init = np.load(init_dir / "embeddings.npy").astype(np.float32)
+        tokenizer = Tokenizer.from_file(str(init_dir / "tokenizer.json"))
+        tokenizer.no_truncation()
+        tokenizer.no_padding()
+        unk_id = json.loads((init_dir / "config.json").read_text("utf-8"))["unk_token_id"]
+        print(f"[distill] start table {init.shape} from {init_dir}")
+    else:
+        init, tokenizer, unk_id = _start_table(teacher, cache_root)
+        print(f"[distill] model2vec start table {init.shape} in "
+              f"{time.perf_counter() - t0:.0f}s")
+    words = _word_targets(teacher, tokenizer, cache_root) if word_weight > 0 else None
 
     vocab = [tok for tok, _ in sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1])]
     texts = list(dict.fromkeys(conversation_corpus.generate(count, seed, vocab)))
@@ -316,7 +390,7 @@ def distill_static(teacher_key: str = "minilm", dims: int = 384, count: int = 60
         trained, history = np.load(from_raw), [float("nan")]
     else:
         trained, history = _fit(init, ids, targets, val, epochs, lr, batch, seed,
-                                contrastive, similarity)
+                                contrastive, similarity, words, word_weight)
 
     if raw_out is not None:
         np.save(raw_out, trained)
@@ -342,9 +416,15 @@ def distill_static(teacher_key: str = "minilm", dims: int = 384, count: int = 60
                          f" + {contrastive} x in-batch InfoNCE (temperature "
                          f"{CONTRASTIVE_TEMPERATURE})" if contrastive > 0 else "") + (
                          f" + {similarity} x in-batch pairwise-cosine MSE"
-                         if similarity > 0 else ""),
+                         if similarity > 0 else "") + (
+                         f" + {word_weight} x (1 - cosine(word row, teacher embedding of "
+                         f"the word alone)) over {len(words[0])} whole-word tokens"
+                         if words is not None else ""),
+                     # Only when set, so the defaults' report stays the shipped table's.
+                     **({"start": init_dir.name} if init_dir is not None else {}),
                      "optimiser": f"SparseAdam lr {lr}", "batch": batch,
                      "epochs_run": len(history) - 1,
+                     # With the word term: held-out cosine + weight x word rows' cosine.
                      "held_out_cosine_by_epoch": [round(h, 4) for h in history]},
         "post": {"pca_dims": None if post == "none" else dims, "pca_fitted_on": post,
                  "held_out_similarity_correlation": round(correlation, 4)},
@@ -447,6 +527,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--similarity", type=float, default=0.0,
                         help="weight of the in-batch pairwise-similarity matching term "
                         "(0: cosine only)")
+    parser.add_argument("--word-weight", type=float, default=0.0,
+                        help="weight of the term pulling each whole-word token's row toward "
+                        "the teacher's embedding of the word alone (0: none)")
+    parser.add_argument("--init-dir", type=Path, default=None,
+                        help="start from this built table instead of model2vec's")
     parser.add_argument("--featurize-only", action="store_true",
                         help="fill the teacher cache for the corpus and stop")
     args = parser.parse_args(argv)
@@ -464,10 +549,17 @@ def main(argv: list[str] | None = None) -> int:
                             from_raw=args.from_raw, max_texts=args.max_texts,
                             labelled=args.labelled, contrastive=args.contrastive,
                             long=args.long, questions=args.questions,
-                            similarity=args.similarity)
+                            similarity=args.similarity, word_weight=args.word_weight,
+                            init_dir=args.init_dir)
     post = "none" if args.post == "none" else f"{args.dims} dims fitted on {args.post}"
     method = METHOD.format(sif=SIF_COEFFICIENT, texts=result.report["corpus"]["texts"],
                            post=post)
+    if args.init_dir is not None:
+        method = method.replace("model2vec.distill in the teacher's space (SIF "
+                                f"{SIF_COEFFICIENT})", f"the table in {args.init_dir.name}")
+    if args.word_weight > 0:
+        method += (f"; plus {args.word_weight} x (1 - cosine) between each whole-word "
+                   "token's row and the teacher's embedding of the word alone")
     config = save(result, args.out_dir, args.model_id, method)
     print(json.dumps(config["build"], indent=1))
     return 0
