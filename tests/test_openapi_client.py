@@ -83,8 +83,7 @@ async def test_a_generated_client_saves_and_recalls(generated: ModuleType,
     assert saved.event_id.startswith("evt_")
 
     found = await search.asyncio(client=client, body=models.SearchRequest(
-        project_id="proj", agent_id="agent", user=user, query="send updates by email",
-        timeout_ms=1000.0))
+        project_id="proj", agent_id="agent", user=user, query="send updates by email"))
     assert isinstance(found, models.SearchResponse), found
     assert "email" in found.context_text
     assert found.trace.degraded is False

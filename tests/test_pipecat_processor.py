@@ -379,8 +379,11 @@ async def test_a_hung_memory_never_holds_a_frame_past_its_deadline(
         memory = conversation.memory
     await client.aclose()
     assert len(memory.frame_ms) == len(QUESTIONS)
-    # The deadline plus scheduling noise on a loaded machine, far below a hung call.
-    assert max(memory.frame_ms) < deadline_ms + 600
+    # The deadline and the transport's grace, plus scheduling noise on a loaded machine
+    # (seconds at load 10-20: 600 ms of it was a bound on the host's speed), far below
+    # the 30 s request timeout a frame held by the hung call would wait out.
+    grace_ms = client.settings.runtime_recall_grace_ms
+    assert max(memory.frame_ms) < deadline_ms + grace_ms + 5000
     assert memory.preload is None
     # An operator reading the log learns why the call's end was lost (a timeout has no
     # message of its own: the line used to end in "()").

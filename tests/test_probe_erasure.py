@@ -36,12 +36,12 @@ async def test_forget_user_erases_the_callers_merged_into_them(
         await engine.start_session(scope, Caller(scope.user_id))
         await engine.save_response(scope, Caller(scope.user_id), user_text=text,
                                    assistant_text="noted")
-        await engine.search_memory(scope, f"{MARKER} dog", timeout_ms=2000)
+        await engine.search_memory(scope, f"{MARKER} dog")
         await engine.end_session(scope, learn=False)
     await engine.flush(30)
     await engine.lifecycle.merge_users(guest, ann)
     await engine.lifecycle.merge_users(ann, bob)  # a chain: guest → ann → bob
-    assert MARKER in (await engine.search_memory(bob, "dog", timeout_ms=2000)).context_text
+    assert MARKER in (await engine.search_memory(bob, "dog")).context_text
 
     await engine.lifecycle.forget_user(bob)
     await engine.flush(30)
@@ -51,7 +51,7 @@ async def test_forget_user_erases_the_callers_merged_into_them(
                                              write=False)
     assert merges == []  # an undo record holds the merged-away caller's rows
     assert journal_holds(engine, MARKER) == []
-    assert MARKER not in (await engine.search_memory(guest, "dog", timeout_ms=2000)
+    assert MARKER not in (await engine.search_memory(guest, "dog")
                           ).context_text
 
 
@@ -64,8 +64,7 @@ async def test_forget_user_erases_a_recall_not_yet_stored(
     await engine.save_response(dana, Caller("dana"), user_text=f"my cat is {MARKER}",
                                assistant_text="lovely")
     await engine.flush(30)
-    result = await engine.search_memory(dana, f"what is my cat called, {MARKER}?",
-                                        timeout_ms=2000)
+    result = await engine.search_memory(dana, f"what is my cat called, {MARKER}?")
     assert MARKER in result.context_text
 
     await engine.lifecycle.forget_user(dana)

@@ -65,7 +65,7 @@ async def test_facts_learned_from_a_call_erased_meanwhile_are_not_kept(
         journal = Path(settings.data_path) / "journal"
         assert [p.name for p in journal.rglob("*") if p.is_file() and b"dana" in p.read_bytes()
                 ] == []  # not even a record that learning from the call finished
-        result = await engine.search_memory(scope, "what is my dog called?", timeout_ms=2000)
+        result = await engine.search_memory(scope, "what is my dog called?")
         assert "Quokka" not in result.context_text
         assert (await engine.export_user(scope))["items"] == []
     finally:
@@ -95,7 +95,7 @@ async def test_facts_learned_from_a_call_merged_meanwhile_go_to_the_target(
     assert [f.text for f in await engine.store.list_facts(account)] == [
         "Has a dog named Quokka"]
     assert await engine.store.list_facts(guest, include_history=True) == []
-    result = await engine.search_memory(account, "what is my dog called?", timeout_ms=2000)
+    result = await engine.search_memory(account, "what is my dog called?")
     assert "Has a dog named Quokka" in result.context_text
 
 

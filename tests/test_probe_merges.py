@@ -28,7 +28,7 @@ async def test_merging_a_caller_id_that_names_nobody_is_refused(engine: MemoryEn
 
     assert await engine.list_merges(ann, None) == []
     # A stranger who later calls from that number is not Ann.
-    stranger = await engine.search_memory(typo, "dog", timeout_ms=2000)
+    stranger = await engine.search_memory(typo, "dog")
     assert "Rex" not in stranger.context_text
 
 

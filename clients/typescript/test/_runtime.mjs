@@ -16,6 +16,13 @@ export const PYTHON = process.env.VOXMEM_PYTHON || "python3";
 /** How the client starts a runtime in these tests: the repo's package as a module. */
 export const RUNTIME_COMMAND = [PYTHON, "-m", "voxmem"];
 
+/**
+ * The deadline of a search in a test about what memory answers, not how fast: the
+ * runtime's largest. A shorter one (2 s) answers degraded and empty when a loaded host
+ * holds the runtime off a core for that long.
+ */
+export const UNHURRIED_MS = 60_000;
+
 /** `VOXMEM_*` settings of every test runtime: the hashing embedder and a free port range. */
 export function runtimeSettings() {
   const base = 20000 + Math.floor(Math.random() * 400) * 100;

@@ -14,7 +14,7 @@ import {
   VoxmemError,
   errorFromEnvelope,
 } from "../dist/index.js";
-import { recordingProxy, startRuntime } from "./_runtime.mjs";
+import { recordingProxy, startRuntime, UNHURRIED_MS } from "./_runtime.mjs";
 
 let runtime;
 const client = () =>
@@ -38,7 +38,7 @@ describe("VoiceClient over the runtime", () => {
     });
     assert.match(eventId, /\S/);
     await memory.flush();
-    const result = await memory.searchMemory("where should parcels be delivered?", { user, timeoutMs: 2000 });
+    const result = await memory.searchMemory("where should parcels be delivered?", { user, timeoutMs: UNHURRIED_MS });
     assert.equal(result.trace.degraded, false);
     assert.match(result.contextText, /bakery/);
   });
@@ -204,9 +204,9 @@ describe("VoiceClient over the runtime", () => {
     });
     await memory.saveResponse({ user, userText: "My locker number is marmot.", assistantText: "Locker marmot." });
     await memory.flush();
-    const fixed = await memory.searchMemory("warehouse gate code kestrel", { user, timeoutMs: 2000 });
+    const fixed = await memory.searchMemory("warehouse gate code kestrel", { user, timeoutMs: UNHURRIED_MS });
     assert.match(JSON.stringify(fixed), /"turnId":"turn_fixed_by_caller"/);
-    const generated = await memory.searchMemory("locker number marmot", { user, timeoutMs: 2000 });
+    const generated = await memory.searchMemory("locker number marmot", { user, timeoutMs: UNHURRIED_MS });
     assert.match(JSON.stringify(generated), /"turnId":"turn_[0-9a-f]{32}"/);
   });
 
@@ -297,7 +297,7 @@ describe("VoiceClient over the runtime", () => {
     const user = { id: "caller-tool" };
     await memory.saveResponse({ user, userText: "Our office plants are watered by the gardener on Thursdays.", assistantText: "Thursdays, noted." });
     await memory.flush();
-    const tool = memory.searchMemoryTool({ user, timeoutMs: 2000 });
+    const tool = memory.searchMemoryTool({ user, timeoutMs: UNHURRIED_MS });
     assert.equal(tool.name, "search_memory");
     assert.equal(tool.schema().function.name, "search_memory");
     assert.match(await tool.call("when does the gardener water the office plants?"), /Thursday/);

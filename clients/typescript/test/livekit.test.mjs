@@ -20,7 +20,7 @@ import {
   renderMemoryInstructions,
   resolveCaller,
 } from "../dist/livekit.js";
-import { recordingProxy, startRuntime } from "./_runtime.mjs";
+import { recordingProxy, startRuntime, UNHURRIED_MS } from "./_runtime.mjs";
 
 initializeLogger({ pretty: false, level: "warn" });
 
@@ -111,7 +111,8 @@ async function runCall({ userId, llmResponses, inputs, tools }) {
     client,
     instructions: "You are Ava.\n\n{{memory}}\n\nBe brief.",
     identity: userId === undefined ? CallerIdentity.anonymousCaller() : CallerIdentity.explicit(userId),
-    searchTimeoutMs: 2000,
+    searchTimeoutMs: UNHURRIED_MS,
+    preloadTimeoutMs: UNHURRIED_MS,
     tools,
   });
   const session = new voice.AgentSession({ llm: fake });
@@ -297,7 +298,7 @@ describe("MemoryAgent in a real AgentSession", () => {
       userId: user.id,
       llmResponses: [{ input: "look it up", toolCalls: [{ name: "search_memory", args: { query: "green Brompton bike" } }] }],
       inputs: ["look it up"],
-      tools: { search_memory: toLivekitTool(seed.searchMemoryTool({ user, timeoutMs: 2000 })) },
+      tools: { search_memory: toLivekitTool(seed.searchMemoryTool({ user, timeoutMs: UNHURRIED_MS })) },
     });
     // The tool's answer reached the model as the function call output.
     const last = fake.requests.at(-1).items.at(-1);
