@@ -247,6 +247,23 @@ def cut(q: Question, model: FusionModel, params: RankParams | None = None) -> Ca
     return dataclasses.replace(q.cands, features=without)
 
 
+def held_out_rows(questions: list[Question], c: float,
+                  name: str) -> dict[str, list[dict[str, float]]]:
+    """Per-question metrics of the model fitted at ``c`` on the other folds: row ``name``,
+    and ``name + ", every query"`` with the model on the questions about the asker too
+    (what the engine did before ``learned_for_asker`` existed; docs/recall.md, "Who is
+    asked about")."""
+    every = dataclasses.replace(DEFAULT_PARAMS, learned_for_asker=True)
+    rows: dict[str, list[dict[str, float]]] = {name: [], f"{name}, every query": []}
+    for fold in range(FOLDS):
+        model = fit([q for q in questions if q.fold != fold], c)
+        held = [q for q in questions if q.fold == fold]
+        rows[name] += [metrics(q, learned_order(q, model)) for q in held]
+        rows[f"{name}, every query"] += [metrics(q, learned_order(q, model, every))
+                                         for q in held]
+    return rows
+
+
 def learned_order(q: Question, model: FusionModel,
                   params: RankParams | None = None) -> list[str]:
     """The engine's order with ``model`` (a query about the asker keeps the hand-set
@@ -431,18 +448,8 @@ def main() -> None:
     if args.topic_candidates is not None:
         DEFAULT_PARAMS = dataclasses.replace(DEFAULT_PARAMS,
                                              topic_candidates=args.topic_candidates)
-    every = dataclasses.replace(DEFAULT_PARAMS, learned_for_asker=True)
     for c in C_VALUES:
-        name = f"learned, held-out folds (C={c})"
-        rows[name], rows[f"{name}, every query"] = [], []
-        for fold in range(FOLDS):
-            model = fit([q for q in questions if q.fold != fold], c)
-            held = [q for q in questions if q.fold == fold]
-            rows[name] += [metrics(q, learned_order(q, model)) for q in held]
-            # The model on the questions about the asker too (what the engine did before
-            # ``learned_for_asker`` existed; docs/recall.md, "Who is asked about").
-            rows[f"{name}, every query"] += [metrics(q, learned_order(q, model, every))
-                                             for q in held]
+        rows.update(held_out_rows(questions, c, f"learned, held-out folds (C={c})"))
     cv = table(rows)
     best_c = max(C_VALUES, key=lambda c: sum(cv[f"learned, held-out folds (C={c})"].values()))
     if args.nested:
@@ -451,6 +458,7 @@ def main() -> None:
     final = fit(questions, best_c)
     rows[f"learned, in-sample (C={best_c})"] = [metrics(q, learned_order(q, final))
                                                 for q in questions]
+    every = dataclasses.replace(DEFAULT_PARAMS, learned_for_asker=True)
     rows[f"learned, in-sample (C={best_c}), every query"] = [
         metrics(q, learned_order(q, final, every)) for q in questions]
     cv = table(rows)

@@ -237,17 +237,9 @@ def main() -> None:
         q.hand = q.hands[fit_pair]
         q.cands = dataclasses.replace(q.cands, features=np.hstack(
             [q.cands.features, side_columns(q, names)]))
-    # The model on the asker's questions too (RankParams.learned_for_asker).
-    every = dataclasses.replace(ff.DEFAULT_PARAMS, learned_for_asker=True)
     for c in ff.C_VALUES:
-        name = f"learned {fit_pair[0]}:{fit_pair[1]}, held-out folds (C={c})"
-        rows[name], rows[f"{name}, every query"] = [], []
-        for fold in range(ff.FOLDS):
-            model = ff.fit([q for q in questions if q.fold != fold], c)
-            held = [q for q in questions if q.fold == fold]
-            rows[name] += [ff.metrics(q, ff.learned_order(q, model)) for q in held]
-            rows[f"{name}, every query"] += [ff.metrics(q, ff.learned_order(q, model, every))
-                                             for q in held]
+        rows.update(ff.held_out_rows(
+            questions, c, f"learned {fit_pair[0]}:{fit_pair[1]}, held-out folds (C={c})"))
     cv = ff.table(rows)
     cols = sorted({c for m in cv.values() for c in m})
     print(f"{'':60}" + "".join(f"{c:>16}" for c in cols))

@@ -188,18 +188,8 @@ def feature(args: argparse.Namespace) -> None:
         ff.FEATURES = (*ff.FEATURES, f"sentence_{args.variant}")
     rows: dict[str, list[dict[str, float]]] = {"hand-set": [ff.metrics(q, q.hand)
                                                             for q in questions]}
-    # "every query": the model ranks the questions about the asker too, which the
-    # engine leaves to the hand-set ranking (LongMemEval's 37 of 38).
-    every = dataclasses.replace(ff.DEFAULT_PARAMS, learned_for_asker=True)
     for c in (1.0, 10.0):
-        name = f"learned, held out (C={c})"
-        rows[name], rows[f"{name}, every query"] = [], []
-        for fold in range(ff.FOLDS):
-            model = ff.fit([q for q in questions if q.fold != fold], c)
-            held = [q for q in questions if q.fold == fold]
-            rows[name] += [ff.metrics(q, ff.learned_order(q, model)) for q in held]
-            rows[f"{name}, every query"] += [ff.metrics(q, ff.learned_order(q, model, every))
-                                             for q in held]
+        rows.update(ff.held_out_rows(questions, c, f"learned, held out (C={c})"))
     if args.nested:
         per_q, chosen = ff.nested(questions, ff.C_VALUES)
         rows[f"learned, nested (C per fold {chosen})"] = per_q
