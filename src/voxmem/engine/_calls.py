@@ -170,7 +170,7 @@ class Calls:
                                          tool_calls, metadata, interrupted, created_at,
                                          prepared)
         # A turn id names a turn of one call, so the call comes first.
-        mem, _opened = await self._call_for_save(scope, caller)
+        mem = await self._call_for_save(scope, caller)
         sid = mem.session_id
         assert sid is not None
         claims = self._writes.turn_claims
@@ -247,20 +247,20 @@ class Calls:
             self._writes.turn_claims.opened(scope, info.id)  # no turn in it yet
         return info
 
-    async def _call_for_save(self, scope: Scope,
-                             caller: Caller) -> tuple[CallerMemory, bool]:
-        """The caller's memory with a call open, and whether this save opened it."""
+    async def _call_for_save(self, scope: Scope, caller: Caller) -> CallerMemory:
+        """The caller's memory with a call open (one opened for this save is noted in the
+        turn claims: ``TurnClaims.opened_for_save``)."""
         # Not loaded yet: on a shared store, opening the call drops this entry and loads
         # the caller afresh, so a load started here would read every row for nothing
         # (and, still running after the drop, race the load that counts).
         mem = self._callers.get(scope, defer_load=True)
         if mem.session_id is not None:
-            return self._callers.get(scope), False  # starts a deferred load, if any
+            return self._callers.get(scope)  # starts a deferred load, if any
         info = await self._open_call(scope, caller)
         mem = self._callers.get(scope)  # a shared store starts the call from fresh state
         if mem.session_id is None:  # another start reset the cache meanwhile
             mem.session_id, mem.session_started_at = info.id, info.started_at
-        return mem, True
+        return mem
 
     async def _save_turn(
         self, scope: Scope, caller: Caller, user_text: str, assistant_text: str,
@@ -274,7 +274,7 @@ class Calls:
         ``claim``: this save's claim of its turn id, when it has one."""
         mem = call
         if mem is None or mem.session_id is None or mem is not self._callers.peek(scope):
-            mem, _opened = await self._call_for_save(scope, caller)
+            mem = await self._call_for_save(scope, caller)
         # Noted once the call is open: an erasure from here on deletes the call.
         erasures = self._callers.erasures
         seen = erasures.count(scope)
