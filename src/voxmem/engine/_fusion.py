@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ._caller_memory import FACT_GROUP
-from ._fusion_columns import call_means, neighbour_bests
+from ._fusion_columns import call_means
 from ._fusion_few import FEW_CANDIDATES, few_base_rows
 from ._fusion_model import LENGTH_CAP, RANK_OFFSET, BaseRows, FusionModel
 from ._index import BoolArray, FloatArray, HybridIndex, IntArray, Ranked
@@ -30,6 +30,7 @@ from ._rank import (
     F64,
     SECONDS_PER_DAY,
     RankParams,
+    best_neighbours,
     blend,
     expand_neighbours,
     time_mask,
@@ -76,10 +77,15 @@ FEATURES = (
 )
 _TOPIC_COSINE = FEATURES.index("topic_cosine")
 _TOPIC_MATCH = FEATURES.index("topic_match")
+# The columns ``base_rows`` writes, by name, so the order of FEATURES is said once.
 (_KEYWORD_RR, _BM25, _DENSE_RR, _COSINE, _FUSED, _CALL_FUSED, _CALL_COSINE, _NEIGHBOUR,
  _RECENCY, _TIME_MATCH, _IS_FACT, _OUTSIDE_CALL, _COSINE_REL, _CALL_BM25, _CALL_BEST,
  _NEIGHBOUR_BM25, _NEIGHBOUR_COSINE, _SPEAKER_NAMED, _SPEAKER_OTHER, _SPEAKER_SELF,
- _LENGTH, _, _, _LIST_CALL, _LIST_BEST) = range(len(FEATURES))
+ _LENGTH, _LIST_CALL, _LIST_BEST) = map(FEATURES.index, (
+    "keyword_rr", "bm25", "dense_rr", "cosine", "fused", "call_fused", "call_cosine",
+    "neighbour", "recency", "time_match", "is_fact", "outside_call", "cosine_rel",
+    "call_bm25", "call_best", "neighbour_bm25", "neighbour_cosine", "speaker_named",
+    "speaker_other", "speaker_self", "length", "list_call", "list_best"))
 #: The call means' columns, and the columns each is the mean of.
 _CALL_MEANS, _CALL_SOURCES = [_CALL_FUSED, _CALL_COSINE, _CALL_BM25], [_FUSED, _COSINE, _BM25]
 #: The neighbour columns, and the columns each is the neighbours' best of.
@@ -233,8 +239,7 @@ def base_rows(index: HybridIndex, fused: Sequence[tuple[int, float]],
     col[_SPEAKER_NAMED], col[_SPEAKER_OTHER], col[_SPEAKER_SELF] = named, other, self_
     if is_list_question(query_text):  # 1.0 times a column is the column
         col[_LIST_CALL], col[_LIST_BEST] = col[_CALL_FUSED], col[_CALL_BEST]
-    col[_NEIGHBOURS] = neighbour_bests(ordered, groups[by_pos], by_pos, groups > 0,
-                                       col[_NEIGHBOUR_SOURCES])
+    col[_NEIGHBOURS] = best_neighbours(positions, groups, col[_NEIGHBOUR_SOURCES], by_pos)
     if n:
         col[_COSINE_REL] = col[_COSINE] / max(float(col[_COSINE].max()), 1e-6)
     col[_LENGTH] = np.minimum(index.term_counts_at(positions), LENGTH_CAP) / LENGTH_CAP

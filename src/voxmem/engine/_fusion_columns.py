@@ -1,14 +1,13 @@
-"""Learned fusion's per-call and per-neighbour columns, several columns per numpy call.
+"""Learned fusion's per-call columns, several columns per numpy call.
 
 ``_fusion.base_rows`` computes 25 feature columns for a query's ~340 candidates. Most
 of their cost was per numpy call, not per row (docs/performance.md, the eighth round):
 the three call means each sorted the candidates by call and value on their own (~15
-calls each), and the three neighbour columns each gathered and compared on their own.
-Here each family is computed for all its columns at once, over a ``(columns, rows)``
-array: one sort of every column by (call, value), one gather of every column's best
-three per call; one gather of every column's neighbours. The values are the same bits
-as the one-column definitions (``_rank.best_neighbours``, ``_fusion_few``): the same
-operations on the same operands, in the same order.
+calls each). Here they are computed for all their columns at once, over a ``(columns,
+rows)`` array: one sort of every column by (call, value), one gather of every column's
+best three per call. The values are the same bits as the one-column definition
+(``_fusion_few``): the same operations on the same operands, in the same order. (The
+neighbour columns are computed the same way by ``_rank.best_neighbours``.)
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ import numpy.typing as npt
 from ._fusion_model import CALL_TOP
 from ._index import IntArray
 
-__all__ = ["call_means", "neighbour_bests"]
+__all__ = ["call_means"]
 
 F64 = npt.NDArray[np.float64]
 
@@ -57,23 +56,3 @@ def call_means(slot: IntArray, values: F64) -> tuple[F64, F64]:
     top: F64 = np.maximum(best[0], 0.0)[slot]
     return means, top
 
-
-def neighbour_bests(p_sorted: IntArray, g_sorted: IntArray, by_pos: IntArray,
-                    in_call: npt.NDArray[np.bool_], values: F64) -> F64:
-    """Per column and candidate: the larger value of the candidate just before or after
-    it in the same call (0 outside calls or without one): ``_rank.best_neighbours`` for
-    every row of ``values`` (``(columns, candidates)``) at once.
-
-    ``by_pos`` sorts the candidates by position (stable); ``p_sorted`` and ``g_sorted``
-    are their positions and groups in that order.
-    """
-    k, n = values.shape
-    adjacent = (p_sorted[1:] == p_sorted[:-1] + 1) & (g_sorted[1:] == g_sorted[:-1])
-    b_sorted = values[:, by_pos]
-    near = np.zeros((k, n))
-    near[:, 1:] = np.where(adjacent, b_sorted[:, :-1], 0.0)
-    np.maximum(near[:, :-1], np.where(adjacent, b_sorted[:, 1:], 0.0), out=near[:, :-1])
-    best = np.empty((k, n))
-    best[:, by_pos] = near
-    out: F64 = np.where(in_call, best, 0.0)
-    return out

@@ -290,29 +290,30 @@ def call_scores(groups: IntArray, values: F64, top: int) -> F64:
 def best_neighbour(positions: IntArray, groups: IntArray, values: F64) -> F64:
     """The larger value of the turn just before or after, within the same call (0 for
     candidates outside calls or without a candidate neighbour)."""
-    return best_neighbours(positions, groups, (values,))[0]
+    out: F64 = best_neighbours(positions, groups, values[None])[0]
+    return out
 
 
-def best_neighbours(positions: IntArray, groups: IntArray, values: Sequence[F64],
-                    by_pos: IntArray | None = None) -> list[F64]:
-    """:func:`best_neighbour` of each of ``values``, the candidates sorted once (the
-    learned fusion reads three: the sort and the adjacency were half their cost);
-    ``by_pos``: that stable sort of ``positions``, when the caller has it."""
-    n = positions.shape[0]
+def best_neighbours(positions: IntArray, groups: IntArray, values: F64 | Sequence[F64],
+                    by_pos: IntArray | None = None) -> F64:
+    """:func:`best_neighbour` of each row of ``values`` (``(columns, candidates)``, or
+    the columns), all rows at once: the candidates sorted once and each step one numpy
+    call for every column (the learned fusion reads three; per column, the calls were
+    most of their cost). ``by_pos``: that stable sort of ``positions``, when the caller
+    has it."""
+    values = np.asarray(values, dtype=np.float64)
+    k, n = values.shape
     if by_pos is None:
         by_pos = np.argsort(positions, kind="stable")
     p_sorted, g_sorted = positions[by_pos], groups[by_pos]
     adjacent = (p_sorted[1:] == p_sorted[:-1] + 1) & (g_sorted[1:] == g_sorted[:-1])
-    in_call = groups > 0
-    out: list[F64] = []
-    for value in values:
-        b_sorted = value[by_pos]
-        near_score = np.zeros(n)
-        near_score[1:] = np.where(adjacent, b_sorted[:-1], 0.0)
-        near_score[:-1] = np.maximum(near_score[:-1], np.where(adjacent, b_sorted[1:], 0.0))
-        best = np.empty(n)
-        best[by_pos] = near_score
-        out.append(np.where(in_call, best, 0.0))
+    b_sorted = values[:, by_pos]
+    near = np.zeros((k, n))
+    near[:, 1:] = np.where(adjacent, b_sorted[:, :-1], 0.0)
+    np.maximum(near[:, :-1], np.where(adjacent, b_sorted[:, 1:], 0.0), out=near[:, :-1])
+    best = np.empty((k, n))
+    best[:, by_pos] = near
+    out: F64 = np.where(groups > 0, best, 0.0)
     return out
 
 
