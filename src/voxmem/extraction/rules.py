@@ -241,10 +241,13 @@ class RuleExtractor:
         # After every other reading of the caller's words: the wish the agent's booking
         # repeats (``_rules_absorbed.py``).
         covered = covered_kinds(candidates)
+        by_turn: dict[int, list[Candidate]] = {}
+        for c in candidates:
+            by_turn.setdefault(c.position[0], []).append(c)
         for view in open_turns:
             if not covered.get(view.turn_id, set()) & _CALLER_KINDS:
-                candidates.extend(mark(absorbed_wishes(
-                    view, [c for c in candidates if c.position[0] == view.index]), 0, "absorbed"))
+                candidates.extend(mark(absorbed_wishes(view, by_turn.get(view.index, [])),
+                                       0, "absorbed"))
         if self.tagger is not None:  # last: it adds only what nothing else read
             candidates.extend(mark(tagger_candidates(self.tagger, views, candidates), 0, "tagger"))
         if classifier is not None:
