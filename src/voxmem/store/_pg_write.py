@@ -7,11 +7,13 @@ changes nothing, and the journal position moves in the same transaction.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from psycopg import AsyncCursor
+from psycopg import AsyncConnection, AsyncCursor, pq
 from psycopg.types.json import Jsonb
 
 from ..models import Scope
@@ -19,10 +21,12 @@ from . import _sql as sql
 from ._base import DocumentWrite, QuarantinedRecord, TurnWrite, WriteBatch
 from ._pg_adapt import Float32Vector
 
-__all__ = ["apply_batch", "batch_tenants", "quarantine_record", "set_tenant",
-           "write_documents"]
+__all__ = ["apply_batch", "batch_tenants", "close_if_unsettled", "quarantine_record",
+           "set_tenant", "write_documents"]
 
 Cursor = AsyncCursor[tuple[Any, ...]]
+
+log = logging.getLogger("voxmem.store")
 
 TENANT_SETTING = "voxmem.tenant_id"
 _MOVE_POSITION = sql.for_postgres(
@@ -37,6 +41,31 @@ async def set_tenant(cur: Cursor, tenant_id: str) -> None:
     # Transaction-local (is_local = true): a pooled connection never carries a tenant
     # into the next transaction, and this works behind PgBouncer in transaction mode.
     await cur.execute("SELECT set_config(%s, %s, true)", (TENANT_SETTING, tenant_id))
+
+
+async def close_if_unsettled(conn: AsyncConnection[tuple[Any, ...]]) -> None:
+    """Close a connection that an interrupted transaction left mid-exchange, so the pool
+    replaces it instead of handing it on.
+
+    A task cancelled while psycopg waits for a pipeline's sync (a turn-id lookup or a
+    recall lane at its deadline) can leave the connection in pipeline mode, inside a
+    transaction, with that exchange's replies still queued. The pool's own reset rolls
+    the transaction back but not the pipeline, and the next transaction on it reads
+    replies meant for other statements: a merge's ``SELECT`` read an empty one and
+    refused to merge a caller with 41 stored turns; it could as well be another
+    tenant's rows. An ordinary error leaves the connection idle and it is kept.
+    """
+    if conn.closed:
+        return
+    if (conn.pgconn.pipeline_status == pq.PipelineStatus.OFF
+            and conn.info.transaction_status == pq.TransactionStatus.IDLE):
+        return
+    log.warning("closing a Postgres connection left %s%s by an interrupted transaction",
+                conn.info.transaction_status.name,
+                "" if conn.pgconn.pipeline_status == pq.PipelineStatus.OFF
+                else " in pipeline mode")
+    with contextlib.suppress(Exception):
+        await conn.close()
 
 
 def batch_tenants(batch: WriteBatch) -> set[str]:

@@ -72,7 +72,7 @@ from ._pg_admin import (
 from ._pg_console import PostgresConsole
 from ._pg_lifecycle import PostgresLifecycle
 from ._pg_org import PostgresOrg
-from ._pg_write import apply_batch, batch_tenants, quarantine_record, set_tenant
+from ._pg_write import apply_batch, batch_tenants, close_if_unsettled, quarantine_record, set_tenant
 
 __all__ = [
     "DEFAULT_ACQUIRE_TIMEOUT_S",
@@ -199,16 +199,19 @@ class PostgresStore(PostgresConsole, PostgresOrg, PostgresLifecycle):
         if pool is None:
             raise StoreUnavailable("the Postgres store is not open (call open() first)")
         with store_errors(_ERRORS, "Postgres"):
-            async with contextlib.AsyncExitStack() as stack:
-                conn = await stack.enter_async_context(
-                    pool.connection(timeout=self.acquire_timeout_s))
-                if pipeline:
-                    await stack.enter_async_context(conn.pipeline())
-                await stack.enter_async_context(conn.transaction())
-                cur = conn.cursor(binary=True)
-                if tenant_id is not None:
-                    await set_tenant(cur, tenant_id)
-                yield cur
+            async with pool.connection(timeout=self.acquire_timeout_s) as conn:
+                try:
+                    async with contextlib.AsyncExitStack() as stack:
+                        if pipeline:
+                            await stack.enter_async_context(conn.pipeline())
+                        await stack.enter_async_context(conn.transaction())
+                        cur = conn.cursor(binary=True)
+                        if tenant_id is not None:
+                            await set_tenant(cur, tenant_id)
+                        yield cur
+                except BaseException:
+                    await close_if_unsettled(conn)
+                    raise
 
     async def _fetch(self, tenant_id: str | None, query: str, params: Sequence[Any] = (),
                      *, search: bool = False) -> list[tuple[Any, ...]]:
@@ -476,3 +479,4 @@ class PostgresStore(PostgresConsole, PostgresOrg, PostgresLifecycle):
 # -- helpers ------------------------------------------------------------------------------
 def _row(r: tuple[Any, ...]) -> tuple[Any, ...]:
     return r
+
