@@ -3,7 +3,9 @@ clauses) and choose its threshold out of fold.
 
     python scripts/fit_utterance_detector.py --dry-run   # cross-validate, print the curve
     python scripts/fit_utterance_detector.py             # ... and write the weights
-    python scripts/fit_utterance_detector.py --measure extraction_check_h   # a set's totals
+    python scripts/fit_utterance_detector.py --measure extraction_check_h --at 0.7
+        # a set's totals without the detector and with it at each --at threshold
+    python scripts/fit_utterance_detector.py --dry-run --open-only   # the trial that lost
 
 Needs scikit-learn (in the dev environment) to fit; extraction reads the exported weights
 with numpy (``src/voxmem/extraction/_detector.py``).
