@@ -5,6 +5,7 @@
     python benchmarks/extraction.py --set my_calls.jsonl   # your own set (repeatable)
     python benchmarks/extraction.py --rules-only   # without the learned layer
     python benchmarks/extraction.py --no-verify    # without the fact verifier (fifteenth round)
+    python benchmarks/extraction.py --detector     # with the utterance detector (eighteenth round)
 
 Twenty-seven labelled sets live in ``tests/data/``:
 
@@ -317,14 +318,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="the rules without the learned layer")
     parser.add_argument("--no-verify", action="store_true",
                         help="without the fact verifier (by default: with it, and what it drops)")
+    parser.add_argument("--detector", action="store_true",
+                        help="with the utterance detector (off by default)")
     args = parser.parse_args(argv)
 
     verify = not args.no_verify
-    extractor = RuleExtractor(learned=not args.rules_only, verify=verify)
+    extractor = RuleExtractor(learned=not args.rules_only, verify=verify,
+                              detector=args.detector)
     baseline = None if args.rules_only else RuleExtractor(learned=False, verify=False)
-    unverified = RuleExtractor(learned=not args.rules_only, verify=False) if verify else None
+    unverified = (RuleExtractor(learned=not args.rules_only, verify=False,
+                                detector=args.detector) if verify else None)
     print(f"extractor {extractor.name}" + (" with the fact verifier" if verify else "")
-          + "\n")
+          + (" and the utterance detector" if args.detector else "") + "\n")
     reports = {path.stem: run_set(extractor, path, args.verbose, baseline, unverified)
                for path in (args.sets or DEFAULT_SETS)}
     all_cases = [c for path in (args.sets or DEFAULT_SETS) for c in load_labelled_set(path)]
@@ -338,6 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "extractor": extractor.name,
         "verifier": verify,
+        "detector": args.detector,
         "sets": reports,
         "throughput_transcripts_per_s": round(rate, 1),
         "throughput_transcripts_per_cpu_s": round(cpu_rate, 1),

@@ -28,6 +28,7 @@ import re
 
 from ._base import MAX_FACTS, ExtractedFact, Transcript
 from ._context import asked_for
+from ._detector import UtteranceDetector, default_detector, detected_candidates
 from ._kept import kept_candidates
 from ._learned import (
     TurnClassifier,
@@ -150,6 +151,12 @@ class RuleExtractor:
             (the default) for the bundled one, ``False`` to keep every fact, or a
             :class:`~voxmem.extraction._verify.FactVerifier`. It drops a fact it judges
             likely wrong; about 0.05 ms of CPU a turn.
+        detector: the utterance detector (``_detector.py``, a logistic regression over
+            the static embedding's sentence vectors of each caller clause; off by
+            default, docs/extraction.md gives the figures): ``True`` for the bundled one,
+            or an :class:`~voxmem.extraction._detector.UtteranceDetector`. It adds the
+            caller's clause that states something lasting in a turn where nothing else
+            read a wish or a note.
 
     Example::
 
@@ -169,6 +176,7 @@ class RuleExtractor:
         learned: bool | TurnClassifier = True,
         tagger: bool | SpanTagger = False,
         verify: bool | FactVerifier = True,
+        detector: bool | UtteranceDetector = False,
     ) -> None:
         self.policy = policy
         self.default_country_code = default_country_code
@@ -182,6 +190,9 @@ class RuleExtractor:
         self.verifier: FactVerifier | None = (
             verify if isinstance(verify, FactVerifier)
             else default_verifier() if verify else None)
+        self.detector: UtteranceDetector | None = (
+            detector if isinstance(detector, UtteranceDetector)
+            else default_detector() if detector else None)
 
     async def extract(self, transcript: Transcript) -> list[ExtractedFact]:
         """Extract the facts of ``transcript`` (often none), best first.
@@ -250,6 +261,9 @@ class RuleExtractor:
                                        0, "absorbed"))
         if self.tagger is not None:  # last: it adds only what nothing else read
             candidates.extend(mark(tagger_candidates(self.tagger, views, candidates), 0, "tagger"))
+        if self.detector is not None:  # after every other reading of the caller's words
+            candidates.extend(mark(detected_candidates(self.detector, views, candidates), 0,
+                                   "detector"))
         if classifier is not None:
             candidates = settle_kinds(classifier, views, candidates)
         candidates = settle(candidates, [v.user for v in views])
