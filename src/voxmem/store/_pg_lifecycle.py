@@ -27,7 +27,7 @@ from . import _sql as sql
 from ._errors import store_errors
 from ._keys import erasure_key
 from ._pg_adapt import POSTGRES_ERRORS
-from ._pg_write import set_tenant
+from ._pg_write import close_if_unsettled, set_tenant
 
 __all__ = ["PostgresLifecycle"]
 
@@ -157,15 +157,19 @@ class PostgresLifecycle:
             raise StoreUnavailable("the Postgres store is not open (call open() first)")
         with store_errors(POSTGRES_ERRORS, "Postgres"):
             async with pool.connection(timeout=self.acquire_timeout_s) as conn:
-                async with conn.pipeline(), conn.transaction():
-                    cursors = []
-                    for tenant in tenants:
-                        cur = conn.cursor(binary=True)
-                        await set_tenant(cur, tenant)
-                        await cur.execute(query, params)
-                        cursors.append(cur)
-                for cur in cursors:
-                    found.extend(await cur.fetchall())
+                try:
+                    async with conn.pipeline(), conn.transaction():
+                        cursors = []
+                        for tenant in tenants:
+                            cur = conn.cursor(binary=True)
+                            await set_tenant(cur, tenant)
+                            await cur.execute(query, params)
+                            cursors.append(cur)
+                    for cur in cursors:
+                        found.extend(await cur.fetchall())
+                except BaseException:
+                    await close_if_unsettled(conn)  # as the store's own transactions do
+                    raise
         return found
 
     async def pending_extractions(self, limit: int, max_attempts: int) -> list[
