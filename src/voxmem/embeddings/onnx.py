@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,13 @@ DEFAULT_BATCH_SIZE = 1
 #: One intra-op thread: on a small shared host, more threads contend with the event loop
 #: and other work and made single queries slower, not faster.
 DEFAULT_INTRA_OP_THREADS = 1
+#: A run over more tokens than this hands its growth of onnxruntime's memory arena back
+#: when it ends. The arena otherwise keeps, for the process's life, the buffers of the
+#: longest text it ever ran (a 256-token turn's attention and activations): measured
+#: 25 MB more resident after 600 LongMemEval turns, the same vectors bit for bit, stored
+#: turns' CPU within the machine's noise (docs/embeddings.md, "The memory arena"). A
+#: query (~14 tokens) never shrinks, so it reuses the arena as before.
+DEFAULT_SHRINK_AFTER_TOKENS = 32
 
 _REQUIRED_FILES = ("config.json", "tokenizer.json", "model.onnx")
 
@@ -61,7 +68,17 @@ class OnnxEmbedder:
         max_tokens: int = DEFAULT_MAX_TOKENS,
         batch_size: int = DEFAULT_BATCH_SIZE,
         intra_op_num_threads: int = DEFAULT_INTRA_OP_THREADS,
+        memory_arena: bool = True,
+        memory_pattern: bool = True,
+        session_config: Mapping[str, str] | None = None,
+        shrink_after_tokens: int | None = DEFAULT_SHRINK_AFTER_TOKENS,
     ) -> None:
+        """``memory_arena``, ``memory_pattern`` and ``session_config`` (onnxruntime
+        session config entries) are passed to the session as they are; the defaults
+        are the shipped session (``benchmarks/embedders.py --onnx-memory`` compares
+        others). ``shrink_after_tokens``: a run over a batch longer than this many
+        tokens hands the memory arena's growth back when it ends (None: never; 0:
+        after every run)."""
         try:
             import onnxruntime as ort
         except ImportError as exc:
@@ -85,9 +102,11 @@ class OnnxEmbedder:
                 status_code=503,
                 details={"model_dir": str(directory), "missing": missing},
             )
-        if max_tokens < 2 or batch_size < 1 or intra_op_num_threads < 1:
+        if (max_tokens < 2 or batch_size < 1 or intra_op_num_threads < 1
+                or (shrink_after_tokens is not None and shrink_after_tokens < 0)):
             raise BadRequest(
-                "OnnxEmbedder needs max_tokens >= 2, batch_size >= 1 and intra_op_num_threads >= 1"
+                "OnnxEmbedder needs max_tokens >= 2, batch_size >= 1, intra_op_num_threads "
+                ">= 1 and shrink_after_tokens >= 0 (or None)"
             )
         config: dict[str, Any] = json.loads((directory / "config.json").read_text("utf-8"))
 
@@ -95,10 +114,19 @@ class OnnxEmbedder:
         options.intra_op_num_threads = intra_op_num_threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.enable_cpu_mem_arena = memory_arena
+        options.enable_mem_pattern = memory_pattern
+        for key, value in (session_config or {}).items():
+            options.add_session_config_entry(key, value)
         self._session = ort.InferenceSession(
             str(directory / "model.onnx"), options, providers=["CPUExecutionProvider"]
         )
         self._input_names = {i.name for i in self._session.get_inputs()}
+        self._run_options = ort.RunOptions()
+        self._shrink_options = ort.RunOptions()
+        self._shrink_options.add_run_config_entry("memory.enable_memory_arena_shrinkage",
+                                                  "cpu:0")
+        self._shrink_after = shrink_after_tokens
 
         self._tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
         self._tokenizer.enable_truncation(min(max_tokens, int(config.get("max_tokens", 512))))
@@ -123,7 +151,9 @@ class OnnxEmbedder:
         feed = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._input_names:
             feed["token_type_ids"] = np.zeros_like(ids)
-        hidden = np.asarray(self._session.run(None, feed)[0], dtype=np.float32)
+        shrink = self._shrink_after is not None and ids.shape[1] > self._shrink_after
+        run_options = self._shrink_options if shrink else self._run_options
+        hidden = np.asarray(self._session.run(None, feed, run_options)[0], dtype=np.float32)
         weights = mask.astype(np.float32)[:, :, None]
         # Mean over real tokens only; padding positions carry garbage states.
         summed = (hidden * weights).sum(axis=1)
