@@ -416,20 +416,17 @@ def onnx_batching(sizes: tuple[int, ...] = (4, 16, 32)) -> list[dict[str, Any]]:
 #: ``--onnx-memory``'s session variants: name -> ``OnnxEmbedder`` keyword arguments.
 ONNX_MEMORY_VARIANTS: dict[str, dict[str, Any]] = {
     "shipped": {},
-    "arena kept (before)": {"shrink_after_tokens": None},
-    "no memory arena": {"memory_arena": False, "shrink_after_tokens": None},
-    "no memory pattern": {"memory_pattern": False, "shrink_after_tokens": None},
-    "no arena, no pattern": {"memory_arena": False, "memory_pattern": False,
-                             "shrink_after_tokens": None},
+    "no memory arena": {"memory_arena": False},
+    "no memory pattern": {"memory_pattern": False},
+    "no arena, no pattern": {"memory_arena": False, "memory_pattern": False},
     "initializers outside the arena": {
-        "session_config": {"session.use_device_allocator_for_initializers": "1"},
-        "shrink_after_tokens": None},
+        "session_config": {"session.use_device_allocator_for_initializers": "1"}},
     "no arena, no pattern, initializers outside": {
         "memory_arena": False, "memory_pattern": False,
-        "session_config": {"session.use_device_allocator_for_initializers": "1"},
-        "shrink_after_tokens": None},
+        "session_config": {"session.use_device_allocator_for_initializers": "1"}},
     "arena shrunk after every run": {"shrink_after_tokens": 0},
     "arena shrunk, no pattern": {"memory_pattern": False, "shrink_after_tokens": 0},
+    "arena shrunk after 32+ tokens": {"shrink_after_tokens": 32},
     "arena shrunk after 64+ tokens": {"shrink_after_tokens": 64},
     "arena shrunk after 128+ tokens": {"shrink_after_tokens": 128},
 }
@@ -502,7 +499,7 @@ def onnx_memory(rounds: int = 2, only: list[str] | None = None) -> list[dict[str
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(rounds):
             for i, name in enumerate(ONNX_MEMORY_VARIANTS):
-                if only and name not in only and name not in ("shipped", "arena kept (before)"):
+                if only and name not in only and name != "shipped":
                     continue
                 out = Path(tmp) / f"{i}-{r}.npy"
                 proc = subprocess.run([sys.executable, __file__, "--onnx-memory-child", name,

@@ -39,13 +39,6 @@ DEFAULT_BATCH_SIZE = 1
 #: One intra-op thread: on a small shared host, more threads contend with the event loop
 #: and other work and made single queries slower, not faster.
 DEFAULT_INTRA_OP_THREADS = 1
-#: A run over more tokens than this hands its growth of onnxruntime's memory arena back
-#: when it ends. The arena otherwise keeps, for the process's life, the buffers of the
-#: longest text it ever ran (a 256-token turn's attention and activations): measured
-#: 25 MB more resident after 600 LongMemEval turns, the same vectors bit for bit, stored
-#: turns' CPU within the machine's noise (docs/embeddings.md, "The memory arena"). A
-#: query (~14 tokens) never shrinks, so it reuses the arena as before.
-DEFAULT_SHRINK_AFTER_TOKENS = 32
 
 _REQUIRED_FILES = ("config.json", "tokenizer.json", "model.onnx")
 
@@ -71,14 +64,17 @@ class OnnxEmbedder:
         memory_arena: bool = True,
         memory_pattern: bool = True,
         session_config: Mapping[str, str] | None = None,
-        shrink_after_tokens: int | None = DEFAULT_SHRINK_AFTER_TOKENS,
+        shrink_after_tokens: int | None = None,
     ) -> None:
         """``memory_arena``, ``memory_pattern`` and ``session_config`` (onnxruntime
         session config entries) are passed to the session as they are; the defaults
         are the shipped session (``benchmarks/embedders.py --onnx-memory`` compares
         others). ``shrink_after_tokens``: a run over a batch longer than this many
-        tokens hands the memory arena's growth back when it ends (None: never; 0:
-        after every run)."""
+        tokens hands the memory arena's growth back when it ends (None, the shipped
+        session: never; 0: after every run). Not the default: it saved ~20 MB of
+        MiniLM's own memory after long texts, but nothing measurable in a whole
+        engine, for up to ~15 % more CPU a stored turn (docs/embeddings.md, "The
+        memory arena")."""
         try:
             import onnxruntime as ort
         except ImportError as exc:
