@@ -23,6 +23,8 @@ others. Usage, from the repository root::
     python benchmarks/embedders.py --only static onnx
     python benchmarks/embedders.py --onnx-options   # onnxruntime session options and
                                                     # batching stored turns, compared
+    python benchmarks/embedders.py --onnx-memory    # session variants' resident memory,
+                                                    # a process each
     # a candidate static table, with dense-only LongMemEval-S dev40 as well:
     python benchmarks/embedders.py --only static --static-dir /tmp/static-tuned --longmemeval
     # the torch baseline lives in the model build venv (scripts/build_embedding_models.py):
@@ -411,6 +413,115 @@ def onnx_batching(sizes: tuple[int, ...] = (4, 16, 32)) -> list[dict[str, Any]]:
     return rows
 
 
+#: ``--onnx-memory``'s session variants: name -> ``OnnxEmbedder`` keyword arguments.
+ONNX_MEMORY_VARIANTS: dict[str, dict[str, Any]] = {
+    "shipped": {},
+    "no memory arena": {"memory_arena": False},
+    "no memory pattern": {"memory_pattern": False},
+    "no arena, no pattern": {"memory_arena": False, "memory_pattern": False},
+    "initializers outside the arena": {
+        "session_config": {"session.use_device_allocator_for_initializers": "1"}},
+    "no arena, no pattern, initializers outside": {
+        "memory_arena": False, "memory_pattern": False,
+        "session_config": {"session.use_device_allocator_for_initializers": "1"}},
+    "arena shrunk after every run": {"shrink_after_tokens": 0},
+    "arena shrunk, no pattern": {"memory_pattern": False, "shrink_after_tokens": 0},
+    "arena shrunk after 32+ tokens": {"shrink_after_tokens": 32},
+    "arena shrunk after 64+ tokens": {"shrink_after_tokens": 64},
+    "arena shrunk after 128+ tokens": {"shrink_after_tokens": 128},
+}
+#: Stored turns and questions each ``--onnx-memory`` child embeds.
+MEMORY_TURNS, MEMORY_QUESTIONS, MEMORY_PROBE = 600, 300, 64
+
+
+def longmemeval_user_turns(n: int) -> list[str]:
+    """The first ``n`` user turns of LongMemEval-S dev40's haystacks (lengths up to
+    MiniLM's 256 tokens and past it, as a caller's stored turns are)."""
+    data = json.loads((shared_dir() / "eval" / "data" / "longmemeval_s_dev40.json")
+                      .read_text(encoding="utf-8"))
+    turns = [f"user: {t['content']}" for q in data for session in q["haystack_sessions"]
+             for t in session if t.get("role") == "user"]
+    return turns[:n]
+
+
+def onnx_memory_child(variant: str, vectors_out: Path) -> dict[str, Any]:
+    """One session variant in a process of its own, used as the engine uses it: the
+    allocator configured first, stored turns embedded 32 to a job on an executor thread
+    (the background writer), then questions one at a time on lane threads. The resident
+    set after each step, CPU a text, and the first texts' vectors (for exactness)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sys.path.insert(0, str(REPO_ROOT / "src"))
+    from voxmem.engine._malloc import configure_allocator, release_free_memory
+
+    configure_allocator()
+    import onnxruntime  # noqa: F401  (its import is the same for every variant)
+
+    from voxmem.embeddings.onnx import OnnxEmbedder
+
+    turns = longmemeval_user_turns(MEMORY_TURNS)
+    questions = locomo_texts()[0][:MEMORY_QUESTIONS]
+    rss = {"imported": rss_bytes()}
+    embedder = OnnxEmbedder(**ONNX_MEMORY_VARIANTS[variant])
+    rss["loaded"] = rss_bytes()
+
+    def timed(texts: list[str]) -> tuple[np.ndarray, float]:
+        c0 = time.thread_time()
+        out = embedder.embed(texts)
+        return out, time.thread_time() - c0
+
+    with ThreadPoolExecutor(max_workers=4) as writer:
+        done = [writer.submit(timed, turns[i:i + 32]).result()
+                for i in range(0, len(turns), 32)]
+    rss["turns"] = rss_bytes()
+    vectors = np.concatenate([v for v, _ in done])
+    np.save(vectors_out, vectors[:MEMORY_PROBE])
+    with ThreadPoolExecutor(max_workers=4) as lanes:
+        asked = [lanes.submit(timed, [q]).result()[1] for q in questions]
+    rss["questions"] = rss_bytes()
+    release_free_memory()
+    rss["trimmed"] = rss_bytes()
+    mb = {key: round(value / 2**20, 1) for key, value in rss.items()}
+    return {"variant": variant, "rss_mb": mb,
+            "session_mb": round(mb["loaded"] - mb["imported"], 1),
+            "after_texts_mb": round(mb["trimmed"] - mb["imported"], 1),
+            "turn_cpu_ms": round(sum(c for _, c in done) * 1000 / len(turns), 2),
+            "question_cpu_ms_p50": round(float(np.percentile(asked, 50)) * 1000, 3)}
+
+
+def onnx_memory(rounds: int = 2, only: list[str] | None = None) -> list[dict[str, Any]]:
+    """Every :data:`ONNX_MEMORY_VARIANTS` entry in its own process, ``rounds`` times
+    (variants alternating, so a shifting load falls on all alike): the lowest figures
+    of the rounds, and the lowest cosine of the variant's vectors to the shipped one's."""
+    import tempfile
+
+    runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(rounds):
+            for i, name in enumerate(ONNX_MEMORY_VARIANTS):
+                if only and name not in only and name != "shipped":
+                    continue
+                out = Path(tmp) / f"{i}-{r}.npy"
+                proc = subprocess.run([sys.executable, __file__, "--onnx-memory-child", name,
+                                       "--vectors", str(out)], stdout=subprocess.PIPE,
+                                      check=True, text=True)
+                row = json.loads(proc.stdout.strip().splitlines()[-1])
+                row["vectors"] = np.load(out)
+                runs[name].append(row)
+                log(f"{name}: {row['rss_mb']}")
+    reference = runs["shipped"][0]["vectors"]
+    rows = []
+    for name, got in runs.items():
+        rows.append({
+            "variant": name,
+            "min_cosine": round(float(min((g["vectors"] * reference).sum(axis=1).min()
+                                          for g in got)), 6),
+            **{key: min(g[key] for g in got) for key in
+               ("session_mb", "after_texts_mb", "turn_cpu_ms", "question_cpu_ms_p50")},
+            "runs": [{k: v for k, v in g.items() if k != "vectors"} for g in got]})
+    return rows
+
+
 # --------------------------------------------------------------------------------------
 # Parent: run each embedder in a subprocess, print the table, write JSON
 # --------------------------------------------------------------------------------------
@@ -481,8 +592,33 @@ def main(argv: list[str] | None = None) -> int:
                         help="only compare onnxruntime session options for the bundled "
                         "MiniLM (thread CPU per question, cosine to the shipped session) "
                         "and batching stored turns (CPU a turn, cosine to one at a time)")
+    parser.add_argument("--onnx-memory", action="store_true",
+                        help="only compare onnxruntime session variants' resident memory "
+                        "(a process each, turns and questions embedded as the engine "
+                        "does), CPU a text and cosine to the shipped session")
+    parser.add_argument("--variants", nargs="+", choices=list(ONNX_MEMORY_VARIANTS),
+                        help="with --onnx-memory: these variants only (and the shipped one)")
     parser.add_argument("--child", choices=EMBEDDERS, help=argparse.SUPPRESS)
+    parser.add_argument("--onnx-memory-child", choices=list(ONNX_MEMORY_VARIANTS),
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--vectors", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.onnx_memory_child:
+        print(json.dumps(onnx_memory_child(args.onnx_memory_child, args.vectors)))
+        return 0
+    if args.onnx_memory:
+        rows = onnx_memory(only=args.variants)
+        print(f"{'session variant':<44}{'min cosine':>11}{'session MB':>11}"
+              f"{'+ after texts MB':>17}{'ms a turn':>10}{'ms a question':>14}")
+        for v in rows:
+            print(f"{v['variant']:<44}{v['min_cosine']:>11.6f}{v['session_mb']:>11.1f}"
+                  f"{v['after_texts_mb']:>17.1f}{v['turn_cpu_ms']:>10.2f}"
+                  f"{v['question_cpu_ms_p50']:>14.3f}")
+        path = args.json.with_name("embedders_onnx_memory.json")
+        path.write_text(json.dumps({"when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                                    "variants": rows}, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path}")
+        return 0
     if args.onnx_options:
         variants = onnx_options()
         print(f"{'session variant':<30}{'min cosine':>12}{'CPU p50 ms':>12}{'CPU p95 ms':>12}")

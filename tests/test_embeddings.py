@@ -152,6 +152,24 @@ def test_onnx_truncates_at_256_tokens(onnx_embedder: OnnxEmbedder) -> None:
 
 
 @pytest.mark.slow
+def test_onnx_arena_shrinkage_keeps_every_vector(onnx_embedder: OnnxEmbedder) -> None:
+    # A session that hands the arena's growth back after a long text allocates afresh
+    # on the next runs. Its vectors must be bit for bit the shipped session's (which
+    # never shrinks), in any order of long and short texts.
+    shrinking = OnnxEmbedder(shrink_after_tokens=32)
+    long_text = " ".join(f"the {i}th thing I told the agent about my order" for i in range(40))
+    texts = ["where is my package?", long_text, "I moved to Lisbon last May.",
+             long_text[:300], "cancel the dentist appointment", long_text]
+    for text in texts + texts[::-1]:
+        np.testing.assert_array_equal(shrinking.embed([text]), onnx_embedder.embed([text]))
+
+
+def test_onnx_rejects_a_negative_shrink_threshold() -> None:
+    with pytest.raises(BadRequest):
+        OnnxEmbedder(shrink_after_tokens=-1)
+
+
+@pytest.mark.slow
 def test_static_max_tokens_bounds_long_text(static_embedder: StaticEmbedder) -> None:
     head = " ".join(["alpha beta gamma delta"] * 200)  # 800 tokens > 512
     a, b = static_embedder.embed([head + " apples" * 300, head + " lawsuits" * 300])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,20 @@ class OnnxEmbedder:
         max_tokens: int = DEFAULT_MAX_TOKENS,
         batch_size: int = DEFAULT_BATCH_SIZE,
         intra_op_num_threads: int = DEFAULT_INTRA_OP_THREADS,
+        memory_arena: bool = True,
+        memory_pattern: bool = True,
+        session_config: Mapping[str, str] | None = None,
+        shrink_after_tokens: int | None = None,
     ) -> None:
+        """``memory_arena``, ``memory_pattern`` and ``session_config`` (onnxruntime
+        session config entries) are passed to the session as they are; the defaults
+        are the shipped session (``benchmarks/embedders.py --onnx-memory`` compares
+        others). ``shrink_after_tokens``: a run over a batch longer than this many
+        tokens hands the memory arena's growth back when it ends (None, the shipped
+        session: never; 0: after every run). Not the default: it saved ~20 MB of
+        MiniLM's own memory after long texts, but nothing measurable in a whole
+        engine, for up to ~15 % more CPU a stored turn (docs/embeddings.md, "The
+        memory arena")."""
         try:
             import onnxruntime as ort
         except ImportError as exc:
@@ -85,9 +98,11 @@ class OnnxEmbedder:
                 status_code=503,
                 details={"model_dir": str(directory), "missing": missing},
             )
-        if max_tokens < 2 or batch_size < 1 or intra_op_num_threads < 1:
+        if (max_tokens < 2 or batch_size < 1 or intra_op_num_threads < 1
+                or (shrink_after_tokens is not None and shrink_after_tokens < 0)):
             raise BadRequest(
-                "OnnxEmbedder needs max_tokens >= 2, batch_size >= 1 and intra_op_num_threads >= 1"
+                "OnnxEmbedder needs max_tokens >= 2, batch_size >= 1, intra_op_num_threads "
+                ">= 1 and shrink_after_tokens >= 0 (or None)"
             )
         config: dict[str, Any] = json.loads((directory / "config.json").read_text("utf-8"))
 
@@ -95,10 +110,19 @@ class OnnxEmbedder:
         options.intra_op_num_threads = intra_op_num_threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.enable_cpu_mem_arena = memory_arena
+        options.enable_mem_pattern = memory_pattern
+        for key, value in (session_config or {}).items():
+            options.add_session_config_entry(key, value)
         self._session = ort.InferenceSession(
             str(directory / "model.onnx"), options, providers=["CPUExecutionProvider"]
         )
         self._input_names = {i.name for i in self._session.get_inputs()}
+        self._run_options = ort.RunOptions()
+        self._shrink_options = ort.RunOptions()
+        self._shrink_options.add_run_config_entry("memory.enable_memory_arena_shrinkage",
+                                                  "cpu:0")
+        self._shrink_after = shrink_after_tokens
 
         self._tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
         self._tokenizer.enable_truncation(min(max_tokens, int(config.get("max_tokens", 512))))
@@ -123,7 +147,9 @@ class OnnxEmbedder:
         feed = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._input_names:
             feed["token_type_ids"] = np.zeros_like(ids)
-        hidden = np.asarray(self._session.run(None, feed)[0], dtype=np.float32)
+        shrink = self._shrink_after is not None and ids.shape[1] > self._shrink_after
+        run_options = self._shrink_options if shrink else self._run_options
+        hidden = np.asarray(self._session.run(None, feed, run_options)[0], dtype=np.float32)
         weights = mask.astype(np.float32)[:, :, None]
         # Mean over real tokens only; padding positions carry garbage states.
         summed = (hidden * weights).sum(axis=1)
