@@ -22,8 +22,7 @@ ROWS_PER_PAGE = 100
 
 
 def _param(request: Request, name: str) -> str:
-    value = str(request.path_params[name])
-    return value.removesuffix(".json") if request.url.path.endswith(".json") else value
+    return str(request.path_params[name])
 
 
 async def home(dash: Dash, request: Request, view: View) -> Page | Response:
