@@ -266,8 +266,10 @@ class Settings:
              f"must be within 0..{MAX_RETENTION_DAYS} (0: no cap)"),
             _range(self, "session_idle_timeout_s", 0, MAX_IDLE_S, open_low=True),
             _range(self, "maintenance_interval_s", 0, 86_400, open_low=True),
-            (set(filter(None, self.sensitive_categories.split(","))) <= set(
-                SENSITIVE_CATEGORIES), "sensitive_categories",
+            # Read as learning reads it (engine/_learning.py): "health, allergy" is a
+            # comma list too.
+            (set(filter(None, (c.strip() for c in self.sensitive_categories.split(","))))
+             <= set(SENSITIVE_CATEGORIES), "sensitive_categories",
              "may list only " + ", ".join(SENSITIVE_CATEGORIES)),
             (0 < self.recall_timeout_ms <= MAX_TIMEOUT_MS, "recall_timeout_ms",
              f"must be within 1..{MAX_TIMEOUT_MS}"),
