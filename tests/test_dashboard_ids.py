@@ -143,6 +143,7 @@ def test_signing_in_returns_to_the_caller_asked_for(settings: Settings) -> None:
         signed_in = client.post("/login", data={"csrf": nonce.group(1), "token": "t",
                                                 "next": back.group(1).replace("&amp;", "&")},
                                 follow_redirects=False)
+        assert signed_in.headers["location"] == asked
         page = client.get(signed_in.headers["location"])
         assert page.status_code == 200 and "Eve Export" in page.text, \
             signed_in.headers["location"]

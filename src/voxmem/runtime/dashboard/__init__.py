@@ -122,8 +122,9 @@ class Dashboard:
         accept = request.headers.get("accept", "")
         if scope.get("method") in ("GET", "HEAD") and "text/html" in accept:
             # The path as sent: decoded, an id's "%2F" would reopen as another page.
-            target = sent_path(scope) if is_dashboard_path(path) and path != "/" else "/callers"
-            if request.url.query and target == path:
+            sent = sent_path(scope)
+            target = sent if is_dashboard_path(path) and path != "/" else "/callers"
+            if request.url.query and target == sent:
                 target += "?" + request.url.query
             return RedirectResponse("/login?next=" + urllib.parse.quote(target, safe=""),
                                     status_code=303)
