@@ -140,3 +140,15 @@ def test_a_comma_list_with_spaces_is_read_as_the_readme_writes_it() -> None:
     with pytest.raises(BadRequest) as caught:
         Settings(sensitive_categories="health, alergy")
     assert caught.value.field == "sensitive_categories"
+
+
+@pytest.mark.parametrize("spelled", ["DEBUG", "Debug", "debug"])
+def test_a_log_level_is_read_whatever_its_case(spelled: str) -> None:
+    # Python's logging spells its levels in capitals; VOXMEM_RUNTIME_LOG_LEVEL=DEBUG was
+    # refused as "must be one of debug, info, warning, error".
+    assert Settings.from_env(environ={"VOXMEM_RUNTIME_LOG_LEVEL": spelled}
+                             ).runtime_log_level == "debug"
+    assert Settings(runtime_log_level=spelled).runtime_log_level == "debug"  # type: ignore[arg-type]
+    from voxmem.cli import build_parser
+    args = build_parser().parse_args(["serve", "--log-level", spelled])
+    assert args.log_level == "debug"

@@ -215,9 +215,15 @@ class Settings:
                                            "for requests in flight before it flushes and "
                                            "exits.")
     runtime_log_level: LogLevel = _s("info", "Log level of the runtime (debug, info, "
-                                     "warning, error); its log is runtime.log in data_dir.")
+                                     "warning, error, in any case); its log is runtime.log "
+                                     "in data_dir.")
 
     def __post_init__(self) -> None:
+        # A level name as logging spells it (DEBUG, Info) is the same level: refusing
+        # VOXMEM_RUNTIME_LOG_LEVEL=DEBUG surprised every operator who tried it.
+        level = self.runtime_log_level
+        if isinstance(level, str) and level != level.lower():
+            object.__setattr__(self, "runtime_log_level", level.lower())
         # Validated when built, however built: a bad value fails here, naming the
         # setting, rather than far away when it is first used.
         self.validated()
