@@ -45,3 +45,17 @@ def test_list_export_delete_forget(data_dir: Path, capsys: pytest.CaptureFixture
     assert run(data_dir, "export", "-o", str(out)) == 0
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(lines) == 1 and lines[0]["profile"] == {}
+
+
+def test_listing_a_caller_with_no_memories_says_so(
+        data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A mistyped caller id printed nothing at all and exited 0 (found following
+    docs/operations.md as a new user): the list stays empty for scripts, stderr says why."""
+    assert main(["memories", "list", "--data-dir", str(data_dir), "--project", "proj",
+                 "--user", "u2", "--embedded"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "no memories" in captured.err and "u2" in captured.err and "proj" in captured.err
+    assert run(data_dir, "list") == 0
+    captured = capsys.readouterr()
+    assert "premium" in captured.out and captured.err == ""

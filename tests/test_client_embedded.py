@@ -57,7 +57,10 @@ async def test_save_rejects_bad_input_and_writes_nothing(
         client: VoiceClient, kwargs: dict[str, Any], field: str, status: int) -> None:
     with pytest.raises(BadRequest) as err:
         await client.save_response(user=USER, **kwargs)
+    # Named as this client's caller knows it (the parameter), though it went out as the
+    # wire's camelCase and the runtime names a field as it was sent.
     assert err.value.field == field
+    assert field in err.value.message and "Text" not in err.value.message, err.value.message
     assert err.value.status_code == status
     assert await stored_items(client) == 0
 

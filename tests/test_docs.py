@@ -303,6 +303,7 @@ async def test_the_pipecat_blocks_build_their_pipeline(runtime_env: Path) -> Non
     from pipecat.pipeline.pipeline import Pipeline
 
     from voxmem import VoiceClient
+    from voxmem._exceptions import PoolError
     from voxmem.integrations.pipecat import MemoryProcessor
 
     (readme,) = blocks_of("README.md", "from pipecat.pipeline.pipeline import Pipeline")
@@ -310,6 +311,11 @@ async def test_the_pipecat_blocks_build_their_pipeline(runtime_env: Path) -> Non
     await run_block(readme, namespace)
     assert isinstance(namespace["pipeline"], Pipeline)
     assert namespace["memory"].identity.user_id == "+14155550123"
+    # The block makes a client per call; left open, each call kept its idle reaper task
+    # and its connection for the life of the bot process. The end of the call closes it.
+    await namespace["memory"].aclose()
+    with pytest.raises(PoolError):
+        await namespace["memory"].client.preload(user={"id": "+14155550123"})
 
     setup, tools = blocks_of("docs/pipecat.md", "from pipecat.pipeline.pipeline import Pipeline",
                              "from pipecat.adapters.llm.schemas.tools_schema import")

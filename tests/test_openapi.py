@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 from openapi_spec_validator import validate as validate_spec
 
-from voxmem._api import OPERATION_SPECS
+from voxmem._api import OPERATION_SPECS, python_name
 
 TOKEN = "openapi-token-0123456789"
 AUTH = {"authorization": f"Bearer {TOKEN}"}
@@ -268,21 +268,34 @@ async def test_snake_case_is_an_alias_and_both_spellings_at_once_are_refused(
         assert response.status_code == 200, response.text
     both = await http.post(path, json={**camel, "user_text": "c"}, headers=AUTH)
     assert both.status_code == 400
-    assert both.json()["error"]["details"]["field"] == "user_text"
+    assert both.json()["error"]["details"]["field"] == "userText"  # the wire's of the two
 
 
 @pytest.mark.parametrize(("body", "field"), [
-    ({"userText": 5, "assistantText": "b"}, "user_text"),
-    ({"assistantText": "b"}, "user_text"),
+    ({"userText": 5, "assistantText": "b"}, "userText"),
+    ({"assistantText": "b"}, "userText"),  # not sent: the wire's spelling
     ({"userText": "a", "assistantText": "b", "interrupted": "yes"}, "interrupted"),
-    ({"userText": "a", "assistantText": "b", "toolCalls": [1]}, "tool_calls[0]"),
+    ({"userText": "a", "assistantText": "b", "toolCalls": [1]}, "toolCalls[0]"),
+    ({"userText": "\u0000", "assistantText": "b"}, "userText"),  # the content checks
+    ({"userText": "", "assistantText": ""}, "userText"),  # the operation's own checks
+    ({"user_text": 5, "assistant_text": "b"}, "user_text"),
+    ({"assistant_text": "b"}, "user_text"),
+    ({"user_text": "a", "assistant_text": "b", "tool_calls": [1]}, "tool_calls[0]"),
 ])
-async def test_type_errors_name_the_field_in_its_python_spelling(
+async def test_errors_name_the_field_as_the_caller_spelled_it(
         http: httpx.AsyncClient, body: dict[str, Any], field: str) -> None:
+    # The OpenAPI document promises it (_COMMON_FIELDS); the runtime named every field
+    # in snake_case, so a TypeScript caller sending userText was told of user_text.
+    ident = IDENT if "userText" in body or "assistantText" in body else {
+        "project_id": IDENT["projectId"], "agent_id": IDENT["agentId"]}
     response = await http.post(OPERATION_SPECS["save_response"].path, headers=AUTH,
-                               json={**IDENT, "user": USER, **body})
+                               json={**ident, "user": USER, **body})
     assert response.status_code == 400, response.text
-    assert response.json()["error"]["details"]["field"] == field
+    error = response.json()["error"]
+    assert error["details"]["field"] == field
+    other = python_name(field) if field != python_name(field) else None
+    assert field.split("[")[0] in error["message"], error["message"]
+    assert other is None or other.split("[")[0] not in error["message"], error["message"]
 
 
 def test_a_response_missing_a_field_fails_its_schema() -> None:

@@ -125,3 +125,30 @@ def test_a_path_host_or_url_with_stray_space_or_an_empty_host_is_refused(
     with pytest.raises(BadRequest) as caught:
         Settings.from_env(environ={f"VOXMEM_{name.upper()}": value})
     assert caught.value.details["field"] == name
+
+
+def test_a_comma_list_with_spaces_is_read_as_the_readme_writes_it() -> None:
+    """The README calls sensitive_categories a comma list; "health, allergy" was refused
+    as listing an unknown category (the space), though learning reads it stripped."""
+    from voxmem.engine._learning import sensitive_policy
+
+    settings = Settings.from_env(
+        environ={"VOXMEM_SENSITIVE_CATEGORIES": "payment_card, health , allergy"})
+    policy = sensitive_policy(settings)
+    assert policy.payment_card and policy.health and not policy.allergy_constraints
+    assert not policy.password_pin and not policy.government_id
+    with pytest.raises(BadRequest) as caught:
+        Settings(sensitive_categories="health, alergy")
+    assert caught.value.field == "sensitive_categories"
+
+
+@pytest.mark.parametrize("spelled", ["DEBUG", "Debug", "debug"])
+def test_a_log_level_is_read_whatever_its_case(spelled: str) -> None:
+    # Python's logging spells its levels in capitals; VOXMEM_RUNTIME_LOG_LEVEL=DEBUG was
+    # refused as "must be one of debug, info, warning, error".
+    assert Settings.from_env(environ={"VOXMEM_RUNTIME_LOG_LEVEL": spelled}
+                             ).runtime_log_level == "debug"
+    assert Settings(runtime_log_level=spelled).runtime_log_level == "debug"  # type: ignore[arg-type]
+    from voxmem.cli import build_parser
+    args = build_parser().parse_args(["serve", "--log-level", spelled])
+    assert args.log_level == "debug"

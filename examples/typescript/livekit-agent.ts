@@ -1,9 +1,14 @@
 /**
  * A LiveKit voice agent (Node) that remembers its callers, with voxmem.
  *
- *   pip install voxmem                       # the local memory runtime (`voxmem` command)
- *   npm install @voxmem/client @livekit/agents zod
- *   npx tsx livekit-agent.ts dev             # or `console` to talk to it in the terminal
+ *   pip install -e /path/to/voxmem           # the local memory runtime (`voxmem` command)
+ *   (cd /path/to/voxmem/clients/typescript && npm ci && npm run build)
+ *   npm install                              # here: @voxmem/client from the clone, tsx
+ *   npm run dev                              # serve rooms of your LiveKit server
+ *
+ * `dev` and `start` need LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET. LiveKit's
+ * terminal `console` mode is Python's only (examples/livekit_agent.py): the Node CLI's
+ * `console` attaches to a broker and refuses to start without `--connect-addr`.
  *
  * Who the caller is comes from the job metadata your token server sets
  * (`{"user_id": "..."}`), else the SIP caller's number, else the remote participant's

@@ -34,7 +34,8 @@ from . import _api_restore as r
 from . import _api_types as t
 from ._exceptions import BadRequest
 
-__all__ = ["OPERATION_SPECS", "OperationSpec", "python_name", "spellings", "validate"]
+__all__ = ["OPERATION_SPECS", "OperationSpec", "python_name", "python_spelling", "respell_error",
+           "spellings", "validate"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -311,3 +312,86 @@ def validate(request: type[msgspec.Struct], camel: Any) -> None:
         msgspec.convert(camel, request)
     except msgspec.ValidationError as exc:
         raise _bad_request(request, exc) from None
+
+
+_INDEX = re.compile(r"\[(\d+)\]")
+
+
+def _names(struct: type[msgspec.Struct]) -> dict[str, str]:
+    """snake_case → camelCase of every field of ``struct`` and of the Structs in it whose
+    two spellings differ."""
+    found: dict[str, str] = {}
+    todo, seen = [struct], set()
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        plan = _plan(current)
+        found.update({py: wire for py, wire in plan.fields.values() if py != wire})
+        todo.extend(nested for _is_list, nested in plan.nested.values())
+    return found
+
+
+def _camel_body(request: type[msgspec.Struct], body: Any) -> bool:
+    """Whether ``body`` spells its fields in camelCase (the wire's; the default when it
+    says neither way), rather than in snake_case."""
+    if not isinstance(body, dict):
+        return True
+    fields = _plan(request).fields
+    votes = [key == fields[key][1] for key in body
+             if key.__class__ is str and key in fields and fields[key][0] != fields[key][1]]
+    return not votes or votes.count(True) >= votes.count(False)
+
+
+def _respell_path(request: type[msgspec.Struct], body: Any, field: str, camel: bool) -> str:
+    """``field`` (a snake_case path such as ``sessions[0].started_at``) in the spelling
+    the body used for each of its fields; a field it did not send in its style."""
+    out: list[str] = []
+    struct: type[msgspec.Struct] | None = request
+    level = body
+    for segment in field.split("."):
+        match = _SEGMENT.match(segment)
+        names = _plan(struct).fields.get(match[1]) if struct and match else None
+        if names is None or match is None:  # past the Structs: free-form keys as sent
+            out.append(segment)
+            struct, level = None, None
+            continue
+        py, wire = names
+        sent = level if isinstance(level, dict) else {}
+        spelled = wire if wire in sent else py if py in sent else (wire if camel else py)
+        out.append(spelled + match[2])
+        value = sent.get(spelled)
+        for index in _INDEX.findall(match[2]):
+            value = value[int(index)] if isinstance(value, list) and int(index) < len(
+                value) else None
+        nested = _plan(struct).nested.get(py)
+        struct, level = (nested[1] if nested else None), value
+    return ".".join(out)
+
+
+def respell_error(request: type[msgspec.Struct], body: Any, exc: BadRequest) -> None:
+    """Name the field of ``exc`` (and the request's fields in its message) as ``body``
+    spells them: the checks name fields in snake_case, and a camelCase caller (the
+    TypeScript client, any HTTP caller of the documented wire) was told ``user_text``
+    of a field it knows as ``userText``."""
+    field = exc.field
+    camel = _camel_body(request, body)
+    if field is not None:
+        exc.details["field"] = _respell_path(request, body, field, camel)
+    sent = body if isinstance(body, dict) else {}
+    for py, wire in _names(request).items():
+        if wire in sent or (camel and py not in sent):
+            exc.message = re.sub(rf"(?<![A-Za-z0-9_]){py}(?![A-Za-z0-9_])", wire, exc.message)
+    exc.args = (exc.message,)
+
+
+def python_spelling(request: type[msgspec.Struct], exc: BadRequest) -> None:
+    """The reverse of :func:`respell_error`, for the Python client, whose callers name
+    fields by their parameter names (``user_text``) while it sends the wire's spelling."""
+    field = exc.field
+    if field is not None:
+        exc.details["field"] = _respell_path(request, {}, field, False)
+    for py, wire in _names(request).items():
+        exc.message = re.sub(rf"(?<![A-Za-z0-9_]){wire}(?![A-Za-z0-9_])", py, exc.message)
+    exc.args = (exc.message,)

@@ -159,6 +159,12 @@ def cmd_memories(args: argparse.Namespace, settings: Settings) -> int:
                     " (superseded)" if fact.get("validTo") else "")
                 slot = f" [{fact['slotKey']}]" if fact.get("slotKey") else ""
                 print(f"{fact['id']}  {fact['kind']}{slot}  {fact['text']}{state}")
+            if not facts and not args.json:
+                # On stderr: the list itself stays empty for scripts. A mistyped id
+                # printed nothing at all.
+                print(f"voxmem: no memories of caller {args.user!r} in project "
+                      f"{args.project!r} (ids are exact; `voxmem callers find` looks one "
+                      "up by phone, e-mail or account number)", file=sys.stderr)
             return 0
         if args.action == "delete":
             client.delete_memory(args.memory_id, user=user)

@@ -215,9 +215,15 @@ class Settings:
                                            "for requests in flight before it flushes and "
                                            "exits.")
     runtime_log_level: LogLevel = _s("info", "Log level of the runtime (debug, info, "
-                                     "warning, error); its log is runtime.log in data_dir.")
+                                     "warning, error, in any case); its log is runtime.log "
+                                     "in data_dir.")
 
     def __post_init__(self) -> None:
+        # A level name as logging spells it (DEBUG, Info) is the same level: refusing
+        # VOXMEM_RUNTIME_LOG_LEVEL=DEBUG surprised every operator who tried it.
+        level = self.runtime_log_level
+        if isinstance(level, str) and level != level.lower():
+            object.__setattr__(self, "runtime_log_level", level.lower())
         # Validated when built, however built: a bad value fails here, naming the
         # setting, rather than far away when it is first used.
         self.validated()
@@ -266,8 +272,10 @@ class Settings:
              f"must be within 0..{MAX_RETENTION_DAYS} (0: no cap)"),
             _range(self, "session_idle_timeout_s", 0, MAX_IDLE_S, open_low=True),
             _range(self, "maintenance_interval_s", 0, 86_400, open_low=True),
-            (set(filter(None, self.sensitive_categories.split(","))) <= set(
-                SENSITIVE_CATEGORIES), "sensitive_categories",
+            # Read as learning reads it (engine/_learning.py): "health, allergy" is a
+            # comma list too.
+            (set(filter(None, (c.strip() for c in self.sensitive_categories.split(","))))
+             <= set(SENSITIVE_CATEGORIES), "sensitive_categories",
              "may list only " + ", ".join(SENSITIVE_CATEGORIES)),
             (0 < self.recall_timeout_ms <= MAX_TIMEOUT_MS, "recall_timeout_ms",
              f"must be within 1..{MAX_TIMEOUT_MS}"),

@@ -21,7 +21,7 @@ from . import (  # noqa: F401 (register handlers)
     _operations_console,
     _operations_restore,
 )
-from ._api import OPERATION_SPECS, spellings, validate
+from ._api import OPERATION_SPECS, respell_error, spellings, validate
 from ._config import MAX_RETENTION_DAYS, mask_secrets
 from ._deadline import (
     budget_left_ms,
@@ -441,18 +441,25 @@ async def dispatch(engine: MemoryEngine, name: str, payload: dict[str, Any], *,
         raise NotFound(f"unknown operation {name!r}")
     if not isinstance(payload, dict):
         raise BadRequest("request body must be a JSON object", field="body")
-    snake, camel = spellings(op.spec.request, payload)
-    if tenant is not None:  # before the content checks: another tenant learns nothing
-        bind_tenant(name, snake, tenant)
-        camel["tenantId"] = snake["tenant_id"]
-    # The content checks first: they name a NUL or a 5,000-digit number exactly where it
-    # is, which the type check would only call "not a string" or "not an integer".
-    check_payload(snake)
-    validate(op.spec.request, camel)
-    payload = snake
+    sent = payload
     try:
+        snake, camel = spellings(op.spec.request, payload)
+        if tenant is not None:  # before the content checks: another tenant learns nothing
+            bind_tenant(name, snake, tenant)
+            camel["tenantId"] = snake["tenant_id"]
+        # The content checks first: they name a NUL or a 5,000-digit number exactly where
+        # it is, which the type check would only call "not a string" or "not an integer".
+        check_payload(snake)
+        validate(op.spec.request, camel)
+        payload = snake
         with request_arrived(received_at, shed):
             return await op.handler(engine, payload)
+    except BadRequest as exc:
+        # The checks speak snake_case; the caller hears the field as it spelled it.
+        respell_error(op.spec.request, sent, exc)
+        exc.message = mask_secrets(exc.message, engine.settings.secret_values())
+        exc.args = (exc.message,)
+        raise
     except VoxmemError as exc:
         # A driver error may quote a connection string: no secret leaves, in-process
         # or over HTTP.

@@ -54,7 +54,9 @@ async def _get_caller(engine: MemoryEngine, p: dict[str, Any]) -> Any:
     scope, caller = _caller_scope(engine, p)
     found = await engine.caller_page(scope, _limit(p))
     if found is None:
-        raise NotFound(f"no caller {caller.id!r} in this project", code="caller_not_found")
+        # Erased callers leave no trace to tell them apart (that is the erasure).
+        raise NotFound(f"no caller {caller.id!r} in this project (never seen here, merged "
+                       "into another caller, or erased)", code="caller_not_found")
     return found
 
 

@@ -358,7 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "the configured range)")
     serve.add_argument("--port-range", type=_port_range, help="e.g. 7878-7977")
     serve.add_argument("--embedder", help="static, onnx, static+onnx, openai or hashing")
-    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    serve.add_argument("--log-level", type=str.lower,  # DEBUG is the same level
+                       choices=["debug", "info", "warning", "error"])
     serve.set_defaults(func=cmd_serve)
 
     status = with_data_dir(sub.add_parser("status", help="is a runtime serving?"))

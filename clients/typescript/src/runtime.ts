@@ -42,6 +42,8 @@ export interface Endpoint {
 export const DISCOVERY_FILE = "runtime.json";
 export const TOKEN_FILE = "runtime.token";
 export const LOG_FILE = "runtime.log";
+/** Held by the data directory's runtime from its first moment; holds its taker's pid. */
+export const LOCK_FILE = "runtime.lock";
 /** `voxmem serve` exit codes a launching client acts on. */
 export const EXIT_ALREADY_RUNNING = 10;
 export const EXIT_NO_FREE_PORT = 11;
@@ -126,6 +128,16 @@ function readPublished(dataDir: string): Published | undefined {
   }
 }
 
+/**
+ * The pid the runtime lock's last taker wrote into it, or `undefined` when unknown (a
+ * lock file of an older release, or one being written). `voxmem serve` takes the lock
+ * seconds before it publishes `runtime.json`; meanwhile the file is a dead runtime's.
+ */
+export function lockHolder(dataDir: string): number | undefined {
+  const text = readOurs(join(dataDir, LOCK_FILE), "ascii")?.trim();
+  return text !== undefined && /^[0-9]{1,10}$/.test(text) ? Number(text) : undefined;
+}
+
 function readToken(path: string): string | undefined {
   return readOurs(path, "ascii")?.trim() || undefined;
 }
@@ -184,6 +196,12 @@ export class LocalRuntime {
   async find(): Promise<Endpoint | undefined> {
     const published = readPublished(this.dataDir);
     if (published === undefined) return undefined;
+    // The Python clients' rule: a runtime.json naming another pid than the lock holder's
+    // was left by a runtime that died while the next one starts. Its port may be another
+    // runtime's by now (another data directory's, answering health), and its pid another
+    // process's: never a runtime to use, nor a pid to signal.
+    const holder = lockHolder(this.dataDir);
+    if (holder !== undefined && holder !== published.pid) return undefined;
     const token = readToken(published.tokenPath);
     if (token === undefined || !(await healthy(published.url))) return undefined;
     return { url: published.url.replace(/\/+$/, ""), token, pid: published.pid, local: true };

@@ -259,6 +259,21 @@ describe("VoiceClient over the runtime", () => {
       assert.equal(error.field, "user.id");
       return true;
     });
+    // Fields named as this client sends them (camelCase), in details.field and in the
+    // message: the runtime said user_text, a name a TypeScript caller never wrote.
+    for (const [turn, field] of [
+      [{ userText: "", assistantText: "" }, "userText"],
+      [{ userText: "a\u0000b", assistantText: "x" }, "userText"],
+      [{ userText: "a", assistantText: "x", toolCalls: "nope" }, "toolCalls"],
+    ]) {
+      await assert.rejects(memory.saveResponse({ user: { id: "caller-fields" }, ...turn }), (error) => {
+        assert.ok(error instanceof BadRequest);
+        assert.equal(error.field, field);
+        assert.ok(error.message.includes(field), error.message);
+        assert.ok(!/user_text|assistant_text|tool_calls/.test(error.message), error.message);
+        return true;
+      });
+    }
     await assert.rejects(memory.endSession({ user: { id: "caller-never-called" } }), (error) => {
       assert.ok(error instanceof NotFound);
       assert.equal(error.code, "session_not_found");

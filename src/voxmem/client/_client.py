@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from .._api import OPERATION_SPECS, python_spelling
 from .._config import Settings, setting_default
 from .._exceptions import (
     BadRequest,
@@ -136,6 +137,15 @@ class VoiceClient(CallerMethods, MemoryMethods, ClientTools):
         return handle
 
     async def _send(self, call: OperationCall, *, timeout_s: float | None = None) -> Any:
+        try:
+            return await self._send_as_sent(call, timeout_s)
+        except BadRequest as exc:
+            # The body goes out in the wire's camelCase and the runtime names a field as
+            # it was sent; this client's callers know it by the parameter's name.
+            python_spelling(OPERATION_SPECS[call.op].request, exc)
+            raise
+
+    async def _send_as_sent(self, call: OperationCall, timeout_s: float | None) -> Any:
         caller = call.caller  # bad_request before any I/O when the caller is missing
         if caller is None:
             if self._closed:

@@ -15,7 +15,7 @@ from typing import Any
 
 from .._exceptions import NotFound
 from ..entities._directory import CallerDirectory
-from ..models import Fact, Scope
+from ..models import CallerRecord, Fact, Scope
 from ..store import Store
 from ..store import _entities as entity_ops
 from ..store._entities_export import export_entities
@@ -120,15 +120,18 @@ class Console:
         None when the project has no such caller."""
         await self._settle()
         found = await self._store.get_caller(scope)
-        if found is None:
-            return None
         facts = await self._store.list_facts(scope, include_history=True)
         calls = await self._store.list_sessions(scope.tenant_id, scope.project_id,
                                                 space=scope.space, user_id=scope.user_id,
                                                 limit=limit)
+        if found is None and not facts and not calls:
+            return None
+        # A caller known only by memories stored outside a call (remember, import)
+        # has no caller row; their page answered 404 while their export held them.
+        wire = (found or CallerRecord(id=scope.user_id)).to_wire()
         idents = await self._store.run_entities(
             scope.tenant_id, entity_ops.caller_identifiers(scope), write=False)
-        return {"caller": found.to_wire(),
+        return {"caller": wire,
                 "memories": [f.to_wire() for f in facts if f.current],
                 "history": [f.to_wire() for f in facts if not f.current],
                 "calls": [c.to_wire() for c in calls],

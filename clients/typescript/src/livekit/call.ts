@@ -14,6 +14,28 @@ import type { VoiceClient } from "../client.js";
 import type { Preload } from "../types.js";
 import type { CallerIdentity } from "./identity.js";
 
+let warnedTwoCopies = false;
+
+/**
+ * The session comes from another copy of `@livekit/agents` than the one this module
+ * loads: the client installed from a folder is a symlink, so its imports resolve in the
+ * client's own `node_modules` (its development copy), not the app's. Its messages are
+ * then not this copy's `ChatMessage` and its job context is not this copy's: no turn
+ * was saved and no caller found, and nothing said so (found installing the client as
+ * the README said, into a project with its own `@livekit/agents`).
+ */
+function warnTwoCopies(): void {
+  if (warnedTwoCopies) return;
+  warnedTwoCopies = true;
+  process.emitWarning(
+    "this AgentSession comes from another copy of @livekit/agents than the one " +
+      "@voxmem/client/livekit loads (a client installed from a folder is a symlink that " +
+      "resolves its own node_modules): turns are not saved and the caller is not found. " +
+      "Install it as a copy: npm install --install-links /path/to/voxmem/clients/typescript",
+    { type: "voxmem.client", code: "VOXMEM_LIVEKIT_TWO_COPIES" },
+  );
+}
+
 /** Deadline of one turn's recall. */
 export const DEFAULT_SEARCH_TIMEOUT_MS = 250;
 /** Deadline of the session-start preload (start_session + preload). */
@@ -233,6 +255,7 @@ export class CallMemory {
     const existing = SESSIONS.get(session);
     if (existing !== undefined) return existing;
     SESSIONS.set(session, this);
+    if (!(session instanceof voice.AgentSession)) warnTwoCopies();
     if (this.enabled) {
       session.on(voice.AgentSessionEventTypes.ConversationItemAdded, (event) => this.onItemAdded(event));
       session.on(voice.AgentSessionEventTypes.FunctionToolsExecuted, (event) => this.onToolsExecuted(event));

@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
@@ -22,7 +22,7 @@ from ...engine import MemoryEngine
 from ._actions import ACTIONS, login_form, login_submit, write_action
 from ._auth import DashboardAuth
 from ._pages import PAGES
-from ._render import Dash, read_view
+from ._render import Dash, read_view, sent_path
 
 __all__ = ["DEFAULT_UPLOAD_LIMIT", "Dashboard", "dashboard_openapi_paths",
            "is_dashboard_path"]
@@ -48,13 +48,37 @@ def _is_public(path: str) -> bool:
 
 
 def _routed(path: str) -> str:
-    """``path`` as routed. Caller and call ids are the integrator's and may hold ``/``
-    (``acme/42``, a room path, base64); the router matches the percent-decoded path, so
-    their parameters take any characters. A route with more after the id is registered
-    first (see :func:`_most_specific_first`) so ``/callers/{id}`` does not swallow
+    """``path`` as routed on the decoded path: the fallback for an address written by
+    hand with a bare ``/`` in an id (``/callers/acme/42``), whose parameters take any
+    characters. A route with more after the id is registered first (see
+    :func:`_most_specific_first`) so ``/callers/{id}`` does not swallow
     ``/callers/{id}/forget``."""
     return path.replace("{user_id}", "{user_id:path}").replace("{session_id}",
                                                                "{session_id:path}")
+
+
+class _SentPathRoute(Route):
+    """A route matched on the path as sent, one percent-encoded segment per parameter.
+
+    Caller and call ids are the integrator's and may hold anything (``acme/42``, a room
+    path, base64, ``report.json``). Matched on the decoded path, an id ending like a
+    sub-page or a twin was read as one: the link to caller ``acme/export`` downloaded
+    caller ``acme``'s export, and ``report.json`` opened the twin of ``report``. The
+    dashboard's links encode each id as one segment (:func:`._render.path_segment`), so
+    matched before decoding each id is exactly its segment.
+    """
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        raw = scope.get("raw_path")
+        if scope["type"] != "http" or not isinstance(raw, bytes):
+            return Match.NONE, {}
+        match, child = super().matches({**scope, "path": sent_path(scope), "root_path": ""})
+        if match is not Match.NONE:
+            child["path_params"] = {
+                name: urllib.parse.unquote_to_bytes(value.encode("latin-1")).decode(
+                    "utf-8", "replace") if name in self.param_convertors else value
+                for name, value in child["path_params"].items()}
+        return match, child
 
 
 def _most_specific_first(paths: list[str]) -> list[str]:
@@ -97,8 +121,10 @@ class Dashboard:
             return True
         accept = request.headers.get("accept", "")
         if scope.get("method") in ("GET", "HEAD") and "text/html" in accept:
-            target = path if is_dashboard_path(path) and path != "/" else "/callers"
-            if request.url.query and target == path:
+            # The path as sent: decoded, an id's "%2F" would reopen as another page.
+            sent = sent_path(scope)
+            target = sent if is_dashboard_path(path) and path != "/" else "/callers"
+            if request.url.query and target == sent:
                 target += "?" + request.url.query
             return RedirectResponse("/login?next=" + urllib.parse.quote(target, safe=""),
                                     status_code=303)
@@ -119,15 +145,18 @@ class Dashboard:
         ]
         pages = {path: handler for path, handler, _summary, _twin in PAGES}
         twins = [path for path, _handler, _summary, twin in PAGES if twin]
-        # JSON twins first: "/callers/{user_id}" would otherwise swallow "x.json".
-        routes += [Route(_routed(("" if path == "/" else path) + ".json"),
-                         read_view(dash, pages[path]), methods=["GET"])
-                   for path in _most_specific_first(twins)]
-        routes += [Route(_routed(path), read_view(dash, pages[path]), methods=["GET"])
-                   for path in _most_specific_first(list(pages))]
         actions = dict(ACTIONS)
-        routes += [Route(_routed(path), write_action(dash, actions[path]), methods=["POST"])
-                   for path in _most_specific_first(list(actions))]
+        # Matched as sent first, then on the decoded path (a hand-written bare "/"). In
+        # each, JSON twins first: "/callers/{user_id}" would otherwise swallow "x.json".
+        for route, routed in ((_SentPathRoute, str), (Route, _routed)):
+            routes += [route(routed(("" if path == "/" else path) + ".json"),
+                             read_view(dash, pages[path]), methods=["GET"])
+                       for path in _most_specific_first(twins)]
+            routes += [route(routed(path), read_view(dash, pages[path]), methods=["GET"])
+                       for path in _most_specific_first(list(pages))]
+            routes += [route(routed(path), write_action(dash, actions[path]),
+                             methods=["POST"])
+                       for path in _most_specific_first(list(actions))]
         routes.append(Mount(STATIC_PREFIX, StaticFiles(directory=Path(__file__).parent /
                                                        "static"), name="static"))
         return routes

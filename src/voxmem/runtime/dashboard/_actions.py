@@ -29,7 +29,7 @@ from ..._knowledge_files import (
 )
 from ...models import SHARED_SPACE
 from ._auth import CSRF_FIELD, CSRF_HEADER
-from ._render import Dash, Page, View
+from ._render import Dash, Page, View, path_segment
 
 __all__ = ["ACTIONS", "login_form", "login_submit"]
 
@@ -112,7 +112,7 @@ async def delete_memory(dash: Dash, request: Request, view: View, form: FormData
     memory_id = str(request.path_params["memory_id"])
     result = await dash.op("delete_memory", view.payload(space, user_id=user_id,
                                                          memory_id=memory_id))
-    back = f"/callers/{urllib.parse.quote(user_id, safe='')}"
+    back = f"/callers/{path_segment(user_id)}"
     return _with_notice(back, view, "Memory deleted") + f"&space={space}", result
 
 
@@ -130,7 +130,7 @@ async def unmerge(dash: Dash, request: Request, view: View, form: FormData) -> R
     space = str(form.get("space") or SHARED_SPACE)
     merge_id = _field(form, "merge_id")
     result = await dash.op("unmerge_callers", view.payload(space, merge_id=merge_id))
-    back = f"/callers/{urllib.parse.quote(user_id, safe='')}"
+    back = f"/callers/{path_segment(user_id)}"
     return _with_notice(back, view, f"Merge {merge_id} undone") + f"&space={space}", result
 
 
@@ -142,7 +142,7 @@ async def merge(dash: Dash, request: Request, view: View, form: FormData) -> Res
     reason = str(form.get("reason") or "").strip() or "merged on the dashboard"
     result = await dash.op("merge_callers", view.payload(space, from_id=from_id,
                                                          to_id=user_id, reason=reason))
-    back = f"/callers/{urllib.parse.quote(user_id, safe='')}"
+    back = f"/callers/{path_segment(user_id)}"
     return _with_notice(back, view, f"Caller {from_id} merged into this one") + \
         f"&space={space}", result
 
@@ -151,7 +151,7 @@ async def merge(dash: Dash, request: Request, view: View, form: FormData) -> Res
 async def create_index(dash: Dash, request: Request, view: View, form: FormData) -> Result:
     name = _field(form, "name")
     result = await dash.op("create_index", view.payload(name=name, documents=[]))
-    return _with_notice(f"/knowledge/{urllib.parse.quote(name, safe='')}", view,
+    return _with_notice(f"/knowledge/{path_segment(name)}", view,
                         f"Index {name} created"), result
 
 
@@ -201,7 +201,7 @@ async def upload(dash: Dash, request: Request, view: View, form: FormData) -> Re
         except BadRequest as exc:
             outcomes.append({"file": f.filename, "status": "failed", "error": exc.message})
     done = sum(1 for o in outcomes if o["status"] != "failed")
-    return (_with_notice(f"/knowledge/{urllib.parse.quote(name, safe='')}", view,
+    return (_with_notice(f"/knowledge/{path_segment(name)}", view,
                          f"{done} of {len(outcomes)} files indexed"), {"files": outcomes})
 
 
@@ -210,7 +210,7 @@ async def delete_document(dash: Dash, request: Request, view: View,
     name = str(request.path_params["name"])
     doc_id = _field(form, "document_id")
     result = await dash.op("delete_documents", view.payload(name=name, document_ids=[doc_id]))
-    return _with_notice(f"/knowledge/{urllib.parse.quote(name, safe='')}", view,
+    return _with_notice(f"/knowledge/{path_segment(name)}", view,
                         f"Document {doc_id} deleted"), result
 
 

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ..._config import settings_table
+from ..._exceptions import NotFound
 from ...models import SHARED_SPACE
 from ._render import Dash, Page, View
 
@@ -22,8 +23,7 @@ ROWS_PER_PAGE = 100
 
 
 def _param(request: Request, name: str) -> str:
-    value = str(request.path_params[name])
-    return value.removesuffix(".json") if request.url.path.endswith(".json") else value
+    return str(request.path_params[name])
 
 
 async def home(dash: Dash, request: Request, view: View) -> Page | Response:
@@ -79,11 +79,23 @@ async def forget_confirm(dash: Dash, request: Request, view: View) -> Page:
                 f"Forget caller {user_id}")
 
 
+#: What an export holds about a caller (the rest is its format and the id asked for).
+_EXPORTED = ("name", "metadata", "profile", "sessions", "items", "identifiers", "merges")
+
+
 async def export(dash: Dash, request: Request, view: View) -> Response:
     user_id = _param(request, "user_id")
     space = request.query_params.get("space") or SHARED_SPACE
     data = await dash.op("export_user", view.payload(space, user_id=user_id))
-    safe = "".join(ch if ch.isalnum() else "_" for ch in user_id)[:64] or "caller"
+    if not any(data.get(key) for key in _EXPORTED):
+        # As the caller's page answers: an unknown or erased id downloaded an empty
+        # export with 200, read as "this caller has nothing stored" of a mistyped id.
+        raise NotFound(f"no caller {user_id!r} in this project (never seen here, merged "
+                       "into another caller, or erased)", code="caller_not_found")
+    # Named after whom it holds: a guest's id answers for the caller it was merged into,
+    # as the guest's page shows that caller.
+    holder = str(data.get("userId") or user_id)
+    safe = "".join(ch if ch.isalnum() else "_" for ch in holder)[:64] or "caller"
     return Response(json.dumps(data, indent=1, ensure_ascii=False, default=str),
                     media_type="application/json", headers={
                         "Content-Disposition": f'attachment; filename="voxmem-{safe}.json"',

@@ -20,6 +20,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.types import Scope
 
 from ..._exceptions import InternalError, Unauthorized, VoxmemError
 from ..._operations import dispatch
@@ -27,7 +28,8 @@ from ...engine import MemoryEngine
 from ...models import DEFAULT_TENANT, SHARED_SPACE
 from ._auth import CSRF_FIELD, DashboardAuth, DashboardSession
 
-__all__ = ["DASHBOARD_AGENT", "Dash", "Page", "View", "read_view", "wants_json"]
+__all__ = ["DASHBOARD_AGENT", "Dash", "Page", "View", "path_segment", "read_view", "sent_path",
+           "wants_json"]
 
 log = logging.getLogger("voxmem.runtime.dashboard")
 
@@ -68,10 +70,27 @@ class View:
         return urllib.parse.urlencode({"project": self.project_id, "tenant": self.tenant_id})
 
 
+def sent_path(scope: Scope) -> str:
+    """The path as the browser sent it, still percent-encoded (``raw_path``): an id's
+    ``%2F`` and ``%2E`` say what belongs to the id, which the decoded path has lost."""
+    raw = scope.get("raw_path")
+    return raw.decode("latin-1") if isinstance(raw, bytes) else str(scope["path"])
+
+
+def path_segment(value: Any) -> str:
+    """``value`` (a caller, call or index id) as one segment of a dashboard address.
+
+    Every ``/`` is encoded, and the ``.`` of a trailing ``.json``, so neither a sub-page
+    (``acme/export``) nor a JSON twin (``report.json``) can be read into it.
+    """
+    quoted = urllib.parse.quote(str(value), safe="")
+    return quoted[:-5] + "%2Ejson" if quoted.endswith(".json") else quoted
+
+
 def wants_json(request: Request) -> bool:
     """The JSON twin: a ``.json`` path, or ``Accept: application/json`` without HTML."""
     accept = request.headers.get("accept", "")
-    return request.url.path.endswith(".json") or (
+    return sent_path(request.scope).endswith(".json") or (
         "application/json" in accept and "text/html" not in accept)
 
 
@@ -87,10 +106,6 @@ def _pager_query(params: Any, name: str, number: int) -> str:
     return urllib.parse.urlencode([*pairs, (name, str(number))])
 
 
-def _quote(value: Any) -> str:
-    return urllib.parse.quote(str(value), safe="")
-
-
 class Dash:
     """The dashboard's shared state: the engine, sign-in, and the template set."""
 
@@ -103,7 +118,7 @@ class Dash:
                                      autoescape=select_autoescape(["html"]),
                                      trim_blocks=True, lstrip_blocks=True)
         self.templates.filters["when"] = _when
-        self.templates.filters["q"] = _quote
+        self.templates.filters["q"] = path_segment
         self.templates.filters["pager_query"] = _pager_query
         self.templates.filters["tojson_pretty"] = lambda v: json.dumps(
             v, indent=2, ensure_ascii=False, default=str)
@@ -179,7 +194,7 @@ def read_view(dash: Dash, handler: Handler) -> Callable[[Request], Awaitable[Res
                 if wants_json(request):
                     raise Unauthorized("sign in to the dashboard or send 'Authorization: "
                                        "Bearer <token>'")
-                target = urllib.parse.quote(str(request.url.path) + (
+                target = urllib.parse.quote(sent_path(request.scope) + (
                     f"?{request.url.query}" if request.url.query else ""), safe="")
                 return RedirectResponse(f"/login?next={target}", status_code=303)
             view = await dash.view(request)
