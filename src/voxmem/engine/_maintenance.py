@@ -45,6 +45,8 @@ class MaintenanceSettings:
 EndIdleCall = Callable[[Scope, str], Awaitable[Any]]
 #: Learns from one ended call: (caller, call id) -> the facts written.
 LearnCall = Callable[[Scope, str], Awaitable[Any]]
+#: Drops what the store has applied from this runtime's journal: records dropped.
+CompactJournal = Callable[[], Awaitable[int]]
 
 
 class Maintenance:
@@ -52,13 +54,14 @@ class Maintenance:
 
     def __init__(self, store: Store, callers: CallerCache, end_idle_call: EndIdleCall,
                  learn: LearnCall, settings: MaintenanceSettings,
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float], compact_journal: CompactJournal) -> None:
         self._store = store
         self._callers = callers
         self._end_idle_call = end_idle_call
         self._learn = learn
         self._settings = settings
         self._clock = clock
+        self._compact_journal = compact_journal
         self._sweeps = 0
 
     async def sweep(self) -> dict[str, int]:
@@ -85,7 +88,14 @@ class Maintenance:
         return {"ended": ended, "learned": learned, "purged": purged}
 
     async def apply_retention(self) -> int:
-        """Hard-delete expired and soft-deleted memories, one singleton at a time."""
+        """Hard-delete expired and soft-deleted memories, one singleton at a time, then
+        drop what the store holds from this runtime's journal (every runtime its own:
+        each journal holds the words its runtime saved)."""
+        removed = await self._purge()
+        await self._compact_journal()
+        return removed
+
+    async def _purge(self) -> int:
         store = self._store
         removed = 0
         async with store.singleton("retention") as mine:

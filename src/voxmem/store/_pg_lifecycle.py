@@ -55,6 +55,7 @@ _MOVE_ITEMS = sql.for_postgres(f"UPDATE items SET user_id = ? WHERE {sql.CALLER}
 async def _purge_items(cur: Cursor, tenant_id: str, project_id: str, cutoff: float,
                       agent_id: str | None, exclude_agents: Sequence[str],
                       turns_before: float) -> int:
+    await cur.execute(sql.PURGE_DELETED_TRACES.postgres, (tenant_id, project_id))
     await cur.execute(sql.PURGE_DELETED.postgres, (tenant_id, project_id, turns_before))
     removed = cur.rowcount
     if agent_id is not None:

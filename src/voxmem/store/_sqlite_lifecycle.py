@@ -43,6 +43,7 @@ def _stale_sessions(conn: sqlite3.Connection, idle_before: float,
 def _purge_items(conn: sqlite3.Connection, tenant_id: str, project_id: str, cutoff: float,
                 agent_id: str | None, exclude_agents: Sequence[str],
                 turns_before: float) -> int:
+    conn.execute(sql.PURGE_DELETED_TRACES.sqlite, (tenant_id, project_id))
     removed = conn.execute(sql.PURGE_DELETED.sqlite,
                            (tenant_id, project_id, turns_before)).rowcount
     if agent_id is not None:
@@ -146,8 +147,13 @@ class SQLiteLifecycle:
     async def purge_items(self, tenant_id: str, project_id: str, cutoff: float,
                           agent_id: str | None, exclude_agents: Sequence[str], *,
                           deleted_turns_before: float = sql.ALL_DELETED) -> int:
-        return await self._write(lambda c: _purge_items(
+        removed = await self._write(lambda c: _purge_items(
             c, tenant_id, project_id, cutoff, agent_id, exclude_agents, deleted_turns_before))
+        if removed:
+            # secure_delete zeroes the freed pages in the database file, but the WAL keeps
+            # the frames written before the delete (the words) until they are overwritten.
+            await self._checkpoint()
+        return removed
 
     async def forget_caller(self, scope: Scope) -> dict[str, int]:
         counts = await self._write(lambda c: {**_forget_caller(c, scope),
