@@ -50,3 +50,19 @@ def test_an_export_is_never_written_into_the_data_directory(
     [line] = [x for x in capsys.readouterr().err.splitlines() if x.strip()]
     assert "data directory" in line and name in line
     assert (target.read_bytes() if target.exists() else None) == before
+
+
+def test_importing_a_file_that_is_no_text_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The store itself given by mistake: "unexpected UnicodeDecodeError" before.
+    monkeypatch.setenv("VOXMEM_EMBEDDER", "hashing")
+    data = tmp_path / "data"
+    assert main(["memories", "list", "--embedded", "--data-dir", str(data),
+                 "--project", "p", "--user", "ann"]) == 0
+    capsys.readouterr()
+    code = main(["memories", "import", str(data / "voxmem.db"), "--embedded",
+                 "--data-dir", str(data), "--project", "p"])
+    assert code != 0
+    [line] = [x for x in capsys.readouterr().err.splitlines() if x.strip()]
+    assert "not UTF-8 text" in line and "voxmem.db" in line and "unexpected" not in line

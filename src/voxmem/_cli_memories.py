@@ -56,6 +56,14 @@ def _whole_json(path: Path) -> dict[str, Any] | None:
 
 def read_export(path: Path) -> dict[str, Any]:
     """An export file as ``export_user`` answers it; refuses another format by name."""
+    try:
+        return _read_export(path)
+    except UnicodeDecodeError as exc:  # a database or an archive given by mistake
+        raise BadRequest(f"{path} is not UTF-8 text (byte {exc.start}), so no voxmem "
+                         "export", field="file") from None
+
+
+def _read_export(path: Path) -> dict[str, Any]:
     whole = _whole_json(path)
     if whole is not None:
         return whole
