@@ -1,0 +1,45 @@
+"""A turn a caller (or anyone with a key) can send must not hold the runtime's event loop
+for seconds: the save's text work runs on it until the text worker has started (and
+again whenever the worker misses its batch deadline), so every other caller's search
+waits behind it, past its deadline.
+
+Found through a real runtime: a 64 KB turn of card-like digit groups
+("4111 1111 1111 1111 ...", under ``max_turn_text_bytes``) took 5.4 s to save, and a
+search sent meanwhile with ``timeoutMs: 250`` answered after 5.3 s. The card finder
+checked each candidate window against every card already taken: quadratic in the
+number of digit groups. Measured in CPU time of this process, which a loaded machine
+does not inflate as it does wall time."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from voxmem.extraction import sensitive
+
+#: CPU a 64 KB turn's detection may take; linear work is ~50x below it, the quadratic one
+#: was ~10x above it.
+BUDGET_S = 0.5
+
+
+@pytest.mark.parametrize("unit", ["4111 1111 1111 1111 ", "4111-1111-1111-1111 ",
+                                  "5555 5555 5555 4444 12 ", "1234 "])
+def test_a_turn_dense_with_card_numbers_is_scanned_in_linear_time(unit: str) -> None:
+    text = (unit * (65536 // len(unit) + 1))[:65000]
+    started = time.process_time()
+    found = sensitive.find_sensitive(text)
+    spent = time.process_time() - started
+    assert spent < BUDGET_S, f"{spent:.2f} s of CPU for one 64 KB turn"
+    if unit.startswith("4111"):
+        assert len(found) == 65000 // len(unit)  # every card found, none merged
+
+
+def test_windows_are_still_chosen_longest_first() -> None:
+    # What the faster choice must keep: a phone number read just before a card does not
+    # shift the card's window, two cards in a row are two cards.
+    spans = sensitive.find_card_spans
+    text = "call 555 0100 then 4111 1111 1111 1111 and 5555 5555 5555 4444"
+    from voxmem.extraction._scan import Scan
+    found = sorted(spans(Scan(text)))
+    assert [text[a:b] for a, b in found] == ["4111 1111 1111 1111", "5555 5555 5555 4444"]
