@@ -17,6 +17,8 @@ import time
 import pytest
 
 from voxmem.extraction import sensitive
+from voxmem.extraction._cards import find_card_spans
+from voxmem.extraction._scan import Scan
 
 #: CPU a 64 KB turn's detection may take; linear work is ~50x below it, the quadratic one
 #: was ~10x above it.
@@ -38,8 +40,6 @@ def test_a_turn_dense_with_card_numbers_is_scanned_in_linear_time(unit: str) -> 
 def test_windows_are_still_chosen_longest_first() -> None:
     # What the faster choice must keep: a phone number read just before a card does not
     # shift the card's window, two cards in a row are two cards.
-    spans = sensitive.find_card_spans
     text = "call 555 0100 then 4111 1111 1111 1111 and 5555 5555 5555 4444"
-    from voxmem.extraction._scan import Scan
-    found = sorted(spans(Scan(text)))
+    found = sorted(find_card_spans(Scan(text)))
     assert [text[a:b] for a, b in found] == ["4111 1111 1111 1111", "5555 5555 5555 4444"]
