@@ -39,11 +39,17 @@ def replace_file(path: Path, lines: list[bytes]) -> None:
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
     try:
-        os.fchmod(fd, PRIVATE_FILE_MODE)
-        os.write(fd, b"".join(lines))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        try:
+            os.fchmod(fd, PRIVATE_FILE_MODE)
+            data = memoryview(b"".join(lines))
+            while data:  # a short write on a nearly full disk is no error of its own
+                data = data[os.write(fd, data):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # not left to fill a disk that is already full
+        raise
     tmp.replace(path)
 
 

@@ -472,14 +472,15 @@ class Journal:
                 fh.seek(cut)
                 tail = fh.read()
             if tail:
-                _replace_file(path, [tail])
-            else:
-                path.unlink()
-            if self._fd is not None:
-                os.close(self._fd)
-                self._fd = None
-            self._open_segment(path if tail else None,
-                               first_seq=None if tail else applied_seq + 1)
+                _replace_file(path, [tail])  # a failure (a full disk) changes nothing
+            try:
+                self._open_segment(path if tail else None,
+                                   first_seq=None if tail else applied_seq + 1)
+            except OSError:
+                self._open_segment(path)  # appends go on where they were
+                raise
+            if not tail:
+                path.unlink()  # only once the next segment is open
         return dropped + old
 
 
