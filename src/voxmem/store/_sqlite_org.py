@@ -41,6 +41,26 @@ class SQLiteOrg:
                       convert: Callable[[sqlite3.Row], T]) -> list[T]:
         raise NotImplementedError
 
+    async def _checkpoint(self) -> None:
+        raise NotImplementedError
+
+    async def purge_deleted_chunks(self) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            # Set by a trigger on every chunk deletion (migration 0013).
+            if conn.execute("DELETE FROM chunk_text_purge_due").rowcount == 0:
+                return False
+            # A deleted chunk's words stay in the FTS segments written before its
+            # delete marker until they are merged: merge them all now.
+            conn.execute("INSERT INTO chunks_fts (chunks_fts) VALUES ('optimize')")
+            return True
+
+        purged = await self._write(run)
+        if purged:
+            # secure_delete zeroed the freed pages; the WAL keeps the frames written
+            # before (the chunks' text) until it is truncated.
+            await self._checkpoint()
+        return purged
+
     async def write_documents(
         self,
         tenant_id: str,
