@@ -94,3 +94,35 @@ async def test_a_deleted_memory_leaves_no_byte_in_the_data_directory_after_clean
         await engine.close()
     assert files_holding(settings, SAID) == []
     assert files_holding(settings, NOTED) == []
+
+
+async def test_a_memory_expired_by_retention_takes_the_traces_that_cited_it(
+        settings: Settings) -> None:
+    """Retention hard-deletes a memory at the cleanup (docs/memories.md): a recall trace
+    that cited it (kept a week) goes with it, or its words outlive the retention; a
+    trace citing only memories still kept stays."""
+    day = 86_400.0
+    now = [time.time()]
+    engine = MemoryEngine(settings, clock=lambda: now[0])
+    await engine.start()
+    try:
+        scope = ann(engine)
+        await engine.start_session(scope, Caller("ann"))
+        await engine.remember(scope, "gate_word", NOTED)
+        now[0] += 85 * day  # inside the 90 days' retention still
+        await engine.remember(scope, "dog_walk", KEPT)
+        assert NOTED in (await engine.search_memory(scope, "gate word")).context_text
+        kept = await engine.search_memory(scope, "dog walk")
+        assert KEPT in kept.context_text and NOTED not in kept.context_text
+        assert await engine.flush(30)
+        await engine.traces.flush()
+        assert any(NOTED in t.injected for t in await stored_traces(engine))
+
+        now[0] += 6 * day  # the first memory is 91 days old, both traces 6 days
+        assert await engine.maintenance.apply_retention() == 1
+
+        traces = await stored_traces(engine)
+        assert [t for t in traces if NOTED in t.injected + t.query] == []
+        assert any(KEPT in t.injected for t in traces)
+    finally:
+        await engine.close()
