@@ -3,9 +3,9 @@
 -- FTS5 (external content) records a deleted chunk as a delete marker; the words it
 -- indexed stay in the index's older segments until those are merged, however long that
 -- takes, and secure_delete does not reach them. The cleanup job merges the whole index
--- ('optimize') when a chunk was deleted since its last run: this row says one was, set
--- by every deletion (a document deleted or replaced, an index deleted) in the deleting
--- transaction, so a restart in between does not forget it.
+-- (in FTS5 'merge' steps) when a chunk was deleted since its last run: this row says
+-- one was, set by every deletion (a document deleted or replaced, an index deleted) in
+-- the deleting transaction, so a restart in between does not forget it.
 CREATE TABLE chunk_text_purge_due (
     id  INTEGER PRIMARY KEY CHECK (id = 1)
 );
