@@ -108,6 +108,36 @@ async def test_segments_rotate_and_applied_ones_are_dropped(tmp_path: Path) -> N
     journal.close()
 
 
+async def test_compact_drops_every_applied_record_and_keeps_the_numbering(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # The cleanup job's part: applied records hold callers' words (a deleted memory's
+    # too), and the newest segment is never dropped whole. What is not applied stays,
+    # appends go on into the same journal, and a restart numbers on from the last.
+    journal = Journal(tmp_path / "j", segment_bytes=200)
+    journal.open()
+    for i in range(12):
+        await journal.append({"type": "x", "pad": "y" * 50, "i": i})
+    assert journal.compact(9) == 9
+    assert [r["seq"] for r in journal.read_after(0)] == [10, 11, 12]
+    assert journal.compact(12) == 3
+    assert list(journal.read_after(0)) == []
+    assert b"".join(p.read_bytes() for p in (tmp_path / "j").glob("*.jsonl")) == b""
+    assert await journal.append({"type": "x", "i": 12}) == 13
+    assert journal.compact(13) == 1
+    journal.close()
+    with caplog.at_level("WARNING", logger="voxmem.journal"):
+        reopened = Journal(tmp_path / "j")
+        reopened.open(min_seq=13)
+    assert not caplog.records  # an emptied journal is no journal that lost its tail
+    assert await reopened.append({"type": "x"}) == 14
+    reopened.close()
+    again = Journal(tmp_path / "j")
+    again.open()  # no floor given: the numbering is read from the files alone
+    assert [r["seq"] for r in again.read_after(0)] == [14]
+    assert await again.append({"type": "x"}) == 15
+    again.close()
+
+
 def test_acknowledged_turns_survive_a_hard_exit(tmp_path: Path) -> None:
     """A process that dies right after acknowledging turns loses none of them."""
     data = tmp_path / "data"

@@ -56,6 +56,14 @@ def _whole_json(path: Path) -> dict[str, Any] | None:
 
 def read_export(path: Path) -> dict[str, Any]:
     """An export file as ``export_user`` answers it; refuses another format by name."""
+    try:
+        return _read_export(path)
+    except UnicodeDecodeError as exc:  # a database or an archive given by mistake
+        raise BadRequest(f"{path} is not UTF-8 text (byte {exc.start}), so no voxmem "
+                         "export", field="file") from None
+
+
+def _read_export(path: Path) -> dict[str, Any]:
     whole = _whole_json(path)
     if whole is not None:
         return whole
@@ -140,11 +148,24 @@ def _import(client: VoiceClientSync, export: dict[str, Any], user: str | None,
     return 0
 
 
+def _refuse_output_in(data_dir: Path, output: Path) -> None:
+    """An export is never written into the data directory: ``-o voxmem.db`` run from it
+    overwrote the live store, ``-o runtime.token`` the token every client reads."""
+    where = output.expanduser().absolute()
+    inside = data_dir.expanduser().absolute()
+    if where.resolve().is_relative_to(inside.resolve()) or where.is_relative_to(inside):
+        raise BadRequest(f"{output} is inside the data directory {inside}, which holds the "
+                         "store, its journal and the token: write the export elsewhere",
+                         details={"field": "output"})
+
+
 def cmd_memories(args: argparse.Namespace, settings: Settings) -> int:
     from .client import VoiceClientSync
 
     if args.action == "import":
         export = read_export(Path(args.file))
+    if args.action == "export" and args.output:
+        _refuse_output_in(settings.data_path, Path(args.output))
     with VoiceClientSync(project_id=args.project, agent_id=args.agent,
                          embedded=args.embedded, settings=settings) as client:
         if args.action == "import":

@@ -43,6 +43,10 @@ import msgspec
 
 from ._exceptions import StoreUnavailable
 from ._files import PRIVATE_FILE_MODE, private_dir
+from ._journal_lines import applied_prefix
+from ._journal_lines import last_line as _last_line
+from ._journal_lines import parse_seq as _parse_seq
+from ._journal_lines import replace_file as _replace_file
 
 __all__ = ["Journal", "JournalLocked"]
 
@@ -143,6 +147,10 @@ class Journal:
                     (seq for seq, _ in self._iter_segment(path)), default=0)
                 if last:
                     break
+            if not last and segments:
+                # Only an empty segment, left by ``compact``: it is named after the next
+                # number to hand out.
+                last = max(0, int(segments[-1].stem) - 1)
             if last < min_seq:
                 log.warning("journal ends at seq %d, below the store's applied position %d; "
                             "continuing from %d", last, min_seq, min_seq)
@@ -422,37 +430,58 @@ class Journal:
             self._open_segment(current[-1] if current else None)
         return dropped
 
+    def compact(self, applied_seq: int) -> int:
+        """Drop every record the store has applied (at or below ``applied_seq``), the
+        newest segment's too; returns how many.
 
-def _parse_seq(raw: bytes) -> int | None:
-    """The sequence number of one complete journal line, or None if it is damaged."""
-    if not raw.endswith(b"\n"):
-        return None
-    try:
-        record = json.loads(raw)
-        return int(record["seq"])
-    except (ValueError, KeyError, TypeError):
-        return None
-
-
-def _last_line(path: Path) -> bytes:
-    with path.open("rb") as fh:
-        last = b""
-        for raw in fh:
-            last = raw
-        return last
-
-
-def _replace_file(path: Path, lines: list[bytes]) -> None:
-    """Atomically replace ``path`` with ``lines`` (mode 0600, synced)."""
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
-    try:
-        os.fchmod(fd, PRIVATE_FILE_MODE)
-        os.write(fd, b"".join(lines))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    tmp.replace(path)
+        Replay never reads them again, but they hold what callers said: a memory deleted
+        or expired in the store would stay on disk here until 64 MB of later writes
+        rotated its segment away (on a quiet host, for ever). The newest segment is
+        scanned before the writer's lock is taken (applied lines never change, appends
+        only add after them), so appends wait only while its unapplied tail is copied.
+        An emptied newest segment is replaced by an empty one named after the next
+        number, so a restart reads the numbering back from its name.
+        """
+        segments = self._segments()
+        if not segments:
+            return 0
+        scanned = segments[-1]
+        try:
+            inode = scanned.stat().st_ino
+            cut, old = applied_prefix(scanned, applied_seq)
+        except FileNotFoundError:  # rotated or rewritten meanwhile: the next cleanup
+            return 0
+        dropped = 0
+        with self._io_lock:
+            segments = self._segments()
+            for path in segments[:-1]:  # whole segments a rotation left: rare, small
+                end, count = applied_prefix(path, applied_seq)
+                dropped += count
+                if end < path.stat().st_size:  # the rest is not applied, nor what follows
+                    with path.open("rb") as fh:
+                        fh.seek(end)
+                        _replace_file(path, [fh.read()])
+                    return dropped
+                path.unlink()
+            path = segments[-1]
+            if path != scanned or path.stat().st_ino != inode:
+                cut, old = applied_prefix(path, applied_seq)  # changed: again, locked
+            if not old:
+                return dropped
+            with path.open("rb") as fh:
+                fh.seek(cut)
+                tail = fh.read()
+            if tail:
+                _replace_file(path, [tail])  # a failure (a full disk) changes nothing
+            try:
+                self._open_segment(path if tail else None,
+                                   first_seq=None if tail else applied_seq + 1)
+            except OSError:
+                self._open_segment(path)  # appends go on where they were
+                raise
+            if not tail:
+                path.unlink()  # only once the next segment is open
+        return dropped + old
 
 
 def _settle_all(waiters: list[tuple[asyncio.Future[int], int]],

@@ -358,4 +358,4 @@ class Calls:
                              learn: bool = False) -> dict[str, int]:
         """See :meth:`MemoryEngine.import_history`."""
         return await import_history(self._writes, self._callers, self._redactor, scope,
-                                    caller, sessions, learn=learn)
+                                    caller, sessions, learn=learn, moved=self._moved)

@@ -158,7 +158,8 @@ class MemoryEngine(OperatorViews):
             MaintenanceSettings(interval_s=s.maintenance_interval_s,
                                 session_idle_timeout_s=s.session_idle_timeout_s,
                                 extraction_max_attempts=s.extraction_max_attempts,
-                                retention_days=s.memory_retention_days), clock)
+                                retention_days=s.memory_retention_days), clock,
+            self.writes.compact_journal, self.org.purge_deleted_files)
         self.trimmer = GrowthTrimmer()
         self.console = Console(self.store, self.writes.wait_applied, self.directory,
                                self.traces, self.stats, region=s.default_region or None,

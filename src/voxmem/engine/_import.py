@@ -7,7 +7,9 @@ before it is on disk, the same promise at a fraction of the cost.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import dataclasses
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..extraction.redaction import Redactor
@@ -23,8 +25,11 @@ __all__ = ["import_history"]
 
 async def import_history(writes: WritePath, callers: CallerCache, redactor: Redactor,
                          scope: Scope, caller: Caller, sessions: Sequence[dict[str, Any]],
-                         *, learn: bool) -> dict[str, int]:
-    """See :meth:`MemoryEngine.import_history`."""
+                         *, learn: bool, moved: Callable[[Scope], str | None]) -> dict[str, int]:
+    """See :meth:`MemoryEngine.import_history`. ``moved``: the caller ``scope``'s caller
+    was merged into, if it was merged away (``Calls._moved``)."""
+    erasures = callers.erasures
+    seen = erasures.count(scope)
     mem = callers.get(scope)
     # A turn id is the idempotency key: re-importing a call stores nothing new. Turns
     # without one get a stable id from the call's id and their position.
@@ -64,6 +69,10 @@ async def import_history(writes: WritePath, callers: CallerCache, redactor: Reda
             known[(sid, tid)] = turn.event_id
             records.append(encode_record(TurnWrite(scope=scope, turn=turn)))
             new_turns.append(turn)
+            # Redaction is milliseconds of CPU per turn on the event loop: a call of 500
+            # long turns held it for seconds, and every live caller's search waited past
+            # its deadline. Let them in between turns.
+            await asyncio.sleep(0)
         redactor.forget((scope.tenant_id, scope.project_id, sid))
         ended = float(session.get("endedAt") or started)
         records.append(encode_record(SessionEnd(scope=scope, session_id=sid, ended_at=ended,
@@ -71,6 +80,22 @@ async def import_history(writes: WritePath, callers: CallerCache, redactor: Reda
         if not learn:
             records.append(encode_record(ExtractionDone(scope=scope, session_id=sid,
                                                         at=ended)))
+    # Checked as a save checks them after its text work, since the import let other
+    # callers in while it redacted: an erasure of the caller, or a merge of them into
+    # another, while it did is not undone by filing what it read before under the old
+    # caller. It waits for the erasure, or follows the merge, and imports again. No
+    # await from here to the journal append (an erasure or merge starting later waits
+    # for this write).
+    if erasures.count(scope) != seen or seen % 2:
+        async with erasures.lock(scope):
+            pass
+        return await import_history(writes, callers, redactor, scope, caller, sessions,
+                                    learn=learn, moved=moved)
+    if (now := moved(scope)) is not None:
+        return await import_history(writes, callers, redactor,
+                                    dataclasses.replace(scope, user_id=now), caller,
+                                    sessions, learn=learn, moved=moved)
+    mem = callers.get(scope)  # the entry searched now (evicted and loaded meanwhile?)
     # One write and one disk sync for the whole import: the same promise (nothing
     # is acknowledged before it is on disk) at a fraction of the cost.
     await writes.append_many(records)

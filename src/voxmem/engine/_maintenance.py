@@ -45,6 +45,10 @@ class MaintenanceSettings:
 EndIdleCall = Callable[[Scope, str], Awaitable[Any]]
 #: Learns from one ended call: (caller, call id) -> the facts written.
 LearnCall = Callable[[Scope, str], Awaitable[Any]]
+#: Drops what the store has applied from this runtime's journal: records dropped.
+CompactJournal = Callable[[], Awaitable[int]]
+#: Rewrites this runtime's saved org indexes that still hold deleted documents.
+PurgeKnowledgeFiles = Callable[[], Awaitable[int]]
 
 
 class Maintenance:
@@ -52,13 +56,16 @@ class Maintenance:
 
     def __init__(self, store: Store, callers: CallerCache, end_idle_call: EndIdleCall,
                  learn: LearnCall, settings: MaintenanceSettings,
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float], compact_journal: CompactJournal,
+                 purge_knowledge_files: PurgeKnowledgeFiles) -> None:
         self._store = store
         self._callers = callers
         self._end_idle_call = end_idle_call
         self._learn = learn
         self._settings = settings
         self._clock = clock
+        self._compact_journal = compact_journal
+        self._purge_knowledge_files = purge_knowledge_files
         self._sweeps = 0
 
     async def sweep(self) -> dict[str, int]:
@@ -85,7 +92,17 @@ class Maintenance:
         return {"ended": ended, "learned": learned, "purged": purged}
 
     async def apply_retention(self) -> int:
-        """Hard-delete expired and soft-deleted memories, one singleton at a time."""
+        """Hard-delete expired and soft-deleted memories and purge deleted org chunks'
+        words from the store's files, one singleton at a time, then drop what the store
+        holds from this runtime's journal and rewrite its saved org indexes that hold a
+        deleted document (every runtime its own: each data directory holds what its
+        runtime saved)."""
+        removed = await self._purge()
+        await self._compact_journal()
+        await self._purge_knowledge_files()
+        return removed
+
+    async def _purge(self) -> int:
         store = self._store
         removed = 0
         async with store.singleton("retention") as mine:
@@ -109,6 +126,7 @@ class Maintenance:
                 cutoff = now - days * SECONDS_PER_DAY if days > 0 else 0.0
                 removed += await store.purge_items(tenant_id, project_id, cutoff, None,
                                                    agents, deleted_turns_before=kept)
+            await store.purge_deleted_chunks()
         if removed:
             log.info("retention removed %d memories", removed)
         return removed

@@ -32,6 +32,7 @@ from ._index import FloatArray, Ranked
 from ._lanes import LaneRunner
 from ._org_location import adopt_legacy_files, org_vector_path
 from ._org_memory import ORG_SAVE_INTERVAL_S, OrgMemory
+from ._org_snapshot import rows_path
 from ._org_words import Asked, OrgWords
 from ._rank import RankParams
 from ._recall import (
@@ -96,6 +97,8 @@ class OrgKnowledge:
         #: projects whose damaged org index is being loaded again
         self._replacing: set[tuple[str, str]] = set()
         self._index_locks: dict[tuple[str, str, str], asyncio.Lock] = {}
+        #: projects whose warm index lost a document since the cleanup last saved it
+        self._removed: set[tuple[str, str]] = set()
         #: the store's identity, which names the org index files (:meth:`open`)
         self.store_id = ""
         #: the org lane's keyword searches in a worker process (``org_words_worker``)
@@ -382,16 +385,56 @@ class OrgKnowledge:
 
         Rebuilding from the store instead would cost a full load (minutes at a million
         chunks). An index still loading is dropped: its load may predate the deletion.
+
+        The saved rows file holds the deleted documents' text: the cleanup rewrites a
+        warm index's (:meth:`purge_deleted_files`); one this engine holds no warm index
+        for is removed now (the store's versions moved past it, so no load would use
+        it), and a dropped load's own save is stopped first (``OrgMemory.retire``).
         """
-        org = self._orgs.get((tenant_id, project_id))
-        if org is None:
-            return
-        if not org.ready.is_set() or org.load_error is not None:
-            self._orgs.pop((tenant_id, project_id), None)
+        key = (tenant_id, project_id)
+        org = self._orgs.get(key)
+        if org is None or not org.ready.is_set() or org.load_error is not None:
+            self._orgs.pop(key, None)
+            self._unlink_rows(tenant_id, project_id)
+            if org is not None:
+                self._spawn(asyncio.get_running_loop().run_in_executor(
+                    None, self._retire_dropped, org))
             return
         change(org)
+        self._removed.add(key)
         self._spawn(asyncio.get_running_loop().run_in_executor(
             None, org.upkeep, ORG_SAVE_INTERVAL_S))
+
+    def _unlink_rows(self, tenant_id: str, project_id: str) -> None:
+        if self.store_id:
+            rows_path(org_vector_path(self._data_path, self.store_id, tenant_id,
+                                      project_id)).unlink(missing_ok=True)
+
+    def _retire_dropped(self, org: OrgMemory) -> None:
+        # The dropped load may have saved its rows (the deleted text) since the unlink.
+        # A load begun after the deletion may have saved good ones meanwhile: removed
+        # too, which costs the next start a load from the store, never an answer.
+        org.retire()
+        self._unlink_rows(org.tenant_id, org.project_id)
+
+    async def purge_deleted_files(self) -> int:
+        """The cleanup's part for the org index files: rewrite the saved rows of every
+        warm index a document was deleted from since (off the event loop), so that no
+        file of the data directory keeps a deleted document's text; returns the
+        indexes rewritten."""
+        loop = asyncio.get_running_loop()
+        rewritten = 0
+        for key in list(self._removed):
+            self._removed.discard(key)
+            org = self._orgs.get(key)
+            if org is None or not org.ready.is_set() or org.load_error is not None:
+                continue  # replaced by a load from the store, which saved its own
+            await loop.run_in_executor(None, functools.partial(org.save, wait=True))
+            if org.rows_unsaved:
+                self._removed.add(key)  # the save failed (logged): the next cleanup
+            else:
+                rewritten += 1
+        return rewritten
 
     async def delete_documents(self, tenant_id: str, project_id: str, index_name: str,
                                doc_ids: Sequence[str]) -> dict[str, Any] | None:

@@ -440,6 +440,11 @@ class OrgMemory:
         finally:
             self._save_lock.release()
 
+    @property
+    def rows_unsaved(self) -> bool:
+        """Rows changed since the rows file was last written."""
+        return self._rows_dirty
+
     def _save_rows(self, ann: OrgVectors) -> bool:
         assert self.vector_file is not None
         self._rows_dirty = False  # a write racing the export marks it dirty again

@@ -203,6 +203,23 @@ def _live_segments(segments: list[Segment], new_pos: IntArray,
     return out
 
 
+def _used_terms(terms: list[str],
+                segments: list[Segment]) -> tuple[list[str], list[Segment]]:
+    """The terms some kept posting holds, renumbered in order, and ``segments`` with
+    their term ids renumbered so: the vocabulary grows with every document and never
+    forgets a removed one's words, which the file would otherwise keep (a deleted
+    document's text, word by word, docs/memories.md)."""
+    used = np.zeros(len(terms), dtype=np.bool_)
+    for seg in segments:
+        used[seg.tids] = True
+    if used.all():
+        return terms, segments
+    new_tid = np.cumsum(used, dtype=np.int64) - 1
+    return ([t for t, keep in zip(terms, used.tolist(), strict=True) if keep],
+            [Segment.of_parts(new_tid[seg.tids], seg.offsets, seg.docs, seg.tfs)
+             for seg in segments])
+
+
 def write_rows(path: Path, *, model: str, dimensions: int, versions: dict[str, int],
                group_names: dict[str, int], state: RowsState,
                payload_at: Callable[[int], bytes], doc_key_of: Callable[[bytes], int]) -> None:
@@ -217,9 +234,10 @@ def write_rows(path: Path, *, model: str, dimensions: int, versions: dict[str, i
     m = int(positions.shape[0])
     new_pos = np.full(state.rows, -1, dtype=np.int64)
     new_pos[positions] = np.arange(m, dtype=np.int64)
-    segments = _live_segments(state.segments, new_pos, m == state.rows)
+    terms, segments = _used_terms(
+        state.terms, _live_segments(state.segments, new_pos, m == state.rows))
     doc_len = state.doc_len[positions].astype(np.float32)
-    if any("\n" in t for t in state.terms):
+    if any("\n" in t for t in terms):
         raise ValueError("a term holds a line break")  # never made by analyze
     parts: list[tuple[str, int, _Summer]] = []
     path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
@@ -249,7 +267,7 @@ def write_rows(path: Path, *, model: str, dimensions: int, versions: dict[str, i
                 put("payloads", b"".join(records))
             put("payload_lengths", lengths.tobytes())
             put("doc_keys", keys.tobytes())
-            put("terms", "\n".join(state.terms).encode())
+            put("terms", "\n".join(terms).encode())
             for i, seg in enumerate(segments):
                 put(f"seg{i}.tids", seg.tids.astype(np.int64).tobytes())
                 put(f"seg{i}.offsets", seg.offsets.astype(np.int64).tobytes())

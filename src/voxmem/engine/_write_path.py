@@ -231,6 +231,14 @@ class WritePath:
         await self.recount_quarantined()
         return removed
 
+    async def compact_journal(self) -> int:
+        """Drop the journal's records the store has applied (the cleanup job's part on
+        this runtime: a deleted or expired memory's words leave the disk with it)."""
+        applied = self.applier.applied_seq
+        loop = asyncio.get_running_loop()
+        dropped: int = await loop.run_in_executor(None, self.journal.compact, applied)
+        return dropped
+
     async def recount_quarantined(self) -> None:
         """Set the quarantine count (``stats()["quarantined"]``) from the store."""
         self.applier.quarantined = await self._store.count_quarantined()

@@ -46,6 +46,7 @@ __all__ = [
     "FileLock",
     "StopProgress",
     "ensure_data_dir",
+    "lock_holder",
     "read_discovery",
     "read_stop_progress",
     "read_token",
@@ -171,7 +172,29 @@ def read_discovery(data_dir: Path) -> Discovery | None:
         log.warning("ignoring %s: its token file is outside the data directory",
                     data_dir / DISCOVERY_FILE)
         return None
+    holder = lock_holder(data_dir)
+    if holder is not None and holder != found.pid:
+        # Left by a runtime that died, while the next one holds the lock and has not
+        # published itself yet: its pid may be another process's by now, never to signal.
+        return None
     return found
+
+
+def lock_holder(data_dir: Path) -> int | None:
+    """The pid the runtime lock's last taker wrote into it (see :meth:`FileLock.try_acquire`);
+    None when unknown (a lock file of an older release, or one being written)."""
+    try:
+        fd = os.open(data_dir / RUNTIME_LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        raw = os.read(fd, 32)
+    finally:
+        os.close(fd)
+    try:
+        return int(raw.decode("ascii").strip())
+    except ValueError:
+        return None
 
 
 def remove_discovery(data_dir: Path, instance: str | None = None) -> None:
@@ -283,6 +306,13 @@ class FileLock:
         except BaseException:
             os.close(fd)
             raise
+        # Who holds it, for a reader to tell a runtime.json of this holder from one a dead
+        # runtime left behind (read_discovery): the pid in it may be reused since.
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        except OSError:
+            pass  # a full disk: readers then trust runtime.json as before
         self._fd = fd
         return True
 

@@ -471,6 +471,12 @@ class Store(Protocol):
         """Remove an index with its documents; documents removed, None if no index."""
         ...
 
+    async def purge_deleted_chunks(self) -> bool:
+        """The cleanup's part for org knowledge: rid the store's files of deleted
+        chunks' words where deleting a row leaves them (SQLite's full-text index and
+        WAL); True when something was purged."""
+        ...
+
     async def write_recall_traces(self, rows: Sequence[RecallTraceRow],
                                   prune_before: float) -> None:
         """Store traces and drop those of the same tenants older than ``prune_before``."""

@@ -55,11 +55,17 @@ _MOVE_ITEMS = sql.for_postgres(f"UPDATE items SET user_id = ? WHERE {sql.CALLER}
 async def _purge_items(cur: Cursor, tenant_id: str, project_id: str, cutoff: float,
                       agent_id: str | None, exclude_agents: Sequence[str],
                       turns_before: float) -> int:
+    await cur.execute(sql.PURGE_DELETED_TRACES.postgres, (tenant_id, project_id))
     await cur.execute(sql.PURGE_DELETED.postgres, (tenant_id, project_id, turns_before))
     removed = cur.rowcount
+    expired = sql.PURGE_EXPIRED_TRACES.postgres
     if agent_id is not None:
+        await cur.execute(expired.format(agents=" AND i.agent_id = %s"),
+                          (tenant_id, project_id, cutoff, agent_id))
         await cur.execute(sql.PURGE_AGENT.postgres, (tenant_id, project_id, agent_id, cutoff))
     else:
+        await cur.execute(expired.format(agents=" AND i.agent_id <> ALL(%s)"),
+                          (tenant_id, project_id, cutoff, list(exclude_agents)))
         await cur.execute(
             "DELETE FROM items WHERE tenant_id = %s AND project_id = %s AND created_at < %s"
             " AND agent_id <> ALL(%s)", (tenant_id, project_id, cutoff, list(exclude_agents)))

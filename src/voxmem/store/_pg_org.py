@@ -134,6 +134,11 @@ class PostgresOrg:
             if len(page) < page_rows:
                 return
 
+    async def purge_deleted_chunks(self) -> bool:
+        # A deleted chunk's row and tsvector stay in the server's files until vacuum,
+        # which runs by the server's own schedule (docs/postgres.md).
+        return False
+
     async def search_chunks_text(
         self, tenant_id: str, project_id: str, query: str, k: int
     ) -> list[ChunkHit]:

@@ -223,6 +223,25 @@ SET_POLICY = shared(
 #: window, deleted ones included, and a turn gone from disk would be saved again.
 #: ``created_at`` below which every soft-deleted turn goes too (no retry window kept).
 ALL_DELETED = 1e18
+# A recall's trace keeps the text it injected (the dashboard's call page, for a week):
+# one that cited a deleted memory goes with it, or its words would outlive the deletion.
+_PURGE_DELETED_TRACES = (
+    "DELETE FROM recall_traces WHERE id IN (SELECT t.id FROM items i JOIN recall_traces t"
+    " ON t.tenant_id = i.tenant_id AND t.project_id = i.project_id AND t.space = i.space"
+    " AND t.user_id = i.user_id WHERE i.tenant_id = ? AND i.project_id = ?"
+    " AND i.deleted_at IS NOT NULL AND t.sources{text} LIKE '%\"' || i.id || '\"%')")
+PURGE_DELETED_TRACES = Statement(_PURGE_DELETED_TRACES.format(text=""),
+                                 for_postgres(_PURGE_DELETED_TRACES.format(text="::text")))
+# Memories past the retention go too (docs/memories.md: hard-deleted by the cleanup), and
+# so do the traces that cited them. ``{agents}``: the purge's agent condition on ``i``.
+_PURGE_EXPIRED_TRACES = (
+    "DELETE FROM recall_traces WHERE id IN (SELECT t.id FROM items i JOIN recall_traces t"
+    " ON t.tenant_id = i.tenant_id AND t.project_id = i.project_id AND t.space = i.space"
+    " AND t.user_id = i.user_id WHERE i.tenant_id = ? AND i.project_id = ?"
+    " AND i.created_at < ?{agents} AND t.sources{text} LIKE '%\"' || i.id || '\"%')")
+PURGE_EXPIRED_TRACES = Statement(
+    _PURGE_EXPIRED_TRACES.replace("{text}", ""),
+    for_postgres(_PURGE_EXPIRED_TRACES.replace("{text}", "::text")))
 PURGE_DELETED = shared(
     "DELETE FROM items WHERE tenant_id = ? AND project_id = ? AND deleted_at IS NOT NULL"
     " AND (kind <> 'turn' OR created_at < ?)")

@@ -3,9 +3,10 @@
 A backup is a folder: the journal's segments, then the database file copied with
 SQLite's online backup API, then ``backup.json`` (what was copied, written last so a
 folder without it is an unfinished backup). The order is what makes it consistent with
-the runtime writing on: the journal is append-only and a segment is deleted only once
-the store has applied every record in it, so whatever the copied journal lacks was
-already in the database when the database was copied after it. At the next start the
+the runtime writing on: the journal is append-only and a record leaves it (its segment
+deleted, or the cleanup's compaction) only once the store has applied it, so whatever
+the copied journal lacks was already in the database when the database was copied
+after it. At the next start the
 engine replays the copied journal past the database's applied position, and replaying
 a record the database already holds changes nothing (every write is idempotent).
 
