@@ -117,4 +117,7 @@ async def test_what_loads_during_the_reembedding_gets_the_new_vectors(
     assert _same(during, after), (during, after)
     # The org index loaded again saved its files alone: the one it replaced saved no
     # more (two writers removed each other's temporary files: "saving ... failed").
-    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    # (voxmem's own records: on Postgres the pool may warn that it replaced a connection
+    # a read cancelled at an engine's close left mid-exchange.)
+    assert not [r.getMessage() for r in caplog.records
+                if r.levelno >= logging.WARNING and r.name.startswith("voxmem")]

@@ -60,7 +60,9 @@ async def close_if_unsettled(conn: AsyncConnection[tuple[Any, ...]]) -> None:
     if (conn.pgconn.pipeline_status == pq.PipelineStatus.OFF
             and conn.info.transaction_status == pq.TransactionStatus.IDLE):
         return
-    log.warning("closing a Postgres connection left %s%s by an interrupted transaction",
+    # Info, not a warning: a read cancelled at its deadline or at shutdown is expected,
+    # and nothing is left for an operator to do once the pool has replaced it.
+    log.info("closing a Postgres connection left %s%s by an interrupted transaction",
                 conn.info.transaction_status.name,
                 "" if conn.pgconn.pipeline_status == pq.PipelineStatus.OFF
                 else " in pipeline mode")
