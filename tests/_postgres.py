@@ -45,6 +45,8 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from tests._pg_watchdog import Watchdog
+
 log = logging.getLogger("voxmem.tests.postgres")
 
 ENV_DSN = "VOXMEM_TEST_PG_DSN"
@@ -253,6 +255,8 @@ def cluster() -> Iterator[Cluster]:
     installation = _usable_installation(installation, os_user)
     root = Path(tempfile.mkdtemp(prefix="voxmem-pg-"))
     node = Cluster(installation, root, _free_port(), secrets.token_urlsafe(18), os_user)
+    # Stops the server if this process dies before the finally below runs (SIGKILL).
+    watchdog = Watchdog(node.data_dir, root)
     try:
         node._chown(root)
         started = time.perf_counter()
@@ -275,6 +279,7 @@ def cluster() -> Iterator[Cluster]:
             if node.running():
                 node.stop("immediate")
         shutil.rmtree(root, ignore_errors=True)
+        watchdog.release()
 
 
 @contextlib.contextmanager

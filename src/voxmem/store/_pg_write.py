@@ -115,8 +115,13 @@ async def apply_batch(cur: Cursor, batch: WriteBatch, journal_id: str) -> None:
                                                        s.scope.agent_id, s.started_at,
                                                        Jsonb(s.metadata)))
     await _insert_turns(cur, tenant, batch)
+    seen: set[tuple[str, str, str, str]] = set()
     for f in batch.facts:
         await tenant.use(f.scope.tenant_id)
+        if f.scope.caller_key not in seen:  # see sql.CALLER_SEEN
+            seen.add(f.scope.caller_key)
+            await cur.execute(sql.CALLER_SEEN.postgres,
+                              (*f.scope.caller_key, f.valid_from, f.valid_from))
         if f.supersedes:
             await cur.executemany(
                 sql.SUPERSEDE_FACT.postgres,

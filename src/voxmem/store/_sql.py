@@ -139,6 +139,13 @@ START_SESSION = shared(
     "INSERT INTO sessions (tenant_id, project_id, id, space, user_id, agent_id, started_at,"
     " metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, project_id, id)"
     " DO NOTHING")
+# A memory stored outside a call (remember, an import without calls) makes the caller's
+# row, as a call's start does: the caller list reads rows, and such a caller was missing
+# from it. An existing row is left as it is (its name, metadata and order in the list).
+CALLER_SEEN = shared(
+    "INSERT INTO callers (tenant_id, project_id, space, user_id, created_at, updated_at)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, project_id, space, user_id)"
+    " DO NOTHING")
 # Scoped to the caller: a fact can only ever supersede its own caller's facts.
 SUPERSEDE_FACT = shared(
     f"UPDATE items SET valid_to = ? WHERE id = ? AND {CALLER} AND valid_to IS NULL")

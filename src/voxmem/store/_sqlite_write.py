@@ -43,6 +43,14 @@ def _turns_not_stored(conn: sqlite3.Connection, batch: WriteBatch) -> list[TurnW
     return out
 
 
+def _callers_of_facts(batch: WriteBatch) -> list[tuple[str, str, str, str, float, float]]:
+    """One (caller key, at, at) per caller the batch's facts belong to (``CALLER_SEEN``)."""
+    first: dict[tuple[str, str, str, str], float] = {}
+    for f in batch.facts:
+        first.setdefault(f.scope.caller_key, f.valid_from)
+    return [(*key, at, at) for key, at in first.items()]
+
+
 def apply_batch(batch: WriteBatch, conn: sqlite3.Connection) -> None:
     """Write ``batch`` in its documented order inside the caller's transaction."""
     for s in batch.sessions_started:
@@ -78,6 +86,7 @@ def apply_batch(batch: WriteBatch, conn: sqlite3.Connection) -> None:
               batch.embedding_model if w.embedding is not None else None)
              for w in turns],
         )
+    conn.executemany(sql.CALLER_SEEN.sqlite, _callers_of_facts(batch))
     for f in batch.facts:
         if f.supersedes:
             conn.executemany(sql.SUPERSEDE_FACT.sqlite,
