@@ -101,3 +101,51 @@ async def test_a_document_deleted_before_its_index_is_loaded_leaves_no_byte_eith
     finally:
         await engine.close()
     assert files_holding(settings, LEAKED) == []
+
+
+async def test_a_recall_trace_that_quoted_a_deleted_document_goes_at_the_cleanup(
+        settings: Settings) -> None:
+    """A caller's recall that injected a knowledge document is traced with its words
+    (kept a week for the dashboard's call page): the document deleted, the cleanup
+    removes that trace as it removes the document's chunks; a trace that quoted only a
+    document still stored stays until that one is deleted too."""
+    engine = MemoryEngine(settings)
+    await engine.start()
+    try:
+        scope = engine.scope(project_id=P, agent_id="a", user_id="ann")
+        await engine.warm_org(scope)
+        # Words a trace keeps unredacted (a code or a password would be masked there).
+        await engine.create_index(T, P, "kb", [
+            _doc("leak", f"The spring tasting menu pairs the lamb with {LEAKED} sauce."),
+            _doc("keep", f"The branch on Elm Road opens at nine; ask for {KEPT} at the desk.")])
+        await engine.create_index(T, P, "old", [
+            _doc("x", f"Last winter the ferry to the island left from {DROPPED} pier.")])
+        for query, word in (("spring tasting menu lamb", LEAKED),
+                            ("winter ferry island pier", DROPPED),
+                            ("Elm Road branch desk", KEPT)):
+            assert word in (await engine.search_memory(scope, query)).context_text
+        await engine.traces.flush()
+        quoted = " ".join(t.injected for t in await engine.store.recall_traces(T, P))
+        assert LEAKED in quoted and DROPPED in quoted and KEPT in quoted
+
+        await engine.delete_documents(T, P, "kb", ["leak"])
+        await engine.delete_index(T, P, "old")
+        await engine.maintenance.apply_retention()  # the cleanup job
+
+        traces = await engine.store.recall_traces(T, P)
+        assert [t.query for t in traces if LEAKED in t.injected + str(t.sources)] == []
+        assert [t.query for t in traces if DROPPED in t.injected + str(t.sources)] == []
+        assert any(KEPT in t.injected for t in traces)
+
+        # Cleanups with nothing deleted since skip the look; a deletion after them
+        # is looked for again.
+        await engine.maintenance.apply_retention()
+        await engine.maintenance.apply_retention()
+        await engine.delete_documents(T, P, "kb", ["keep"])
+        await engine.maintenance.apply_retention()
+        traces = await engine.store.recall_traces(T, P)
+        assert [t.query for t in traces if KEPT in t.injected + str(t.sources)] == []
+    finally:
+        await engine.close()
+    for word in (LEAKED, DROPPED, KEPT):
+        assert files_holding(settings, word) == []

@@ -67,6 +67,10 @@ class Maintenance:
         self._compact_journal = compact_journal
         self._purge_knowledge_files = purge_knowledge_files
         self._sweeps = 0
+        # The org indexes as the last look for traces quoting deleted chunks found them,
+        # and whether the look before it found them so too.
+        self._org_marks: list[tuple[str, str, str, int, float]] | None = None
+        self._org_settled = False
 
     async def sweep(self) -> dict[str, int]:
         """End idle calls, learn from calls not learned yet, apply retention (sometimes)."""
@@ -126,10 +130,28 @@ class Maintenance:
                 cutoff = now - days * SECONDS_PER_DAY if days > 0 else 0.0
                 removed += await store.purge_items(tenant_id, project_id, cutoff, None,
                                                    agents, deleted_turns_before=kept)
+            await self._purge_org_traces()
             await store.purge_deleted_chunks()
         if removed:
             log.info("retention removed %d memories", removed)
         return removed
+
+    async def _purge_org_traces(self) -> None:
+        """Remove the recall traces quoting a deleted org chunk, when a chunk may have
+        been deleted since the last look: that look reads every stored trace (seconds
+        at a busy week's, docs/reliability.md), too much for every cleanup. Looked at
+        once after any change, once more at the next cleanup (a trace recorded before a
+        deletion may be written after the look), and at the first cleanup of a runtime
+        (its predecessor may have stopped before looking)."""
+        marks = await self._store.org_index_marks()
+        if marks == self._org_marks and self._org_settled:
+            return
+        settled = marks == self._org_marks
+        removed = await self._store.purge_org_traces()
+        self._org_marks, self._org_settled = marks, settled
+        if removed:
+            log.info("cleanup removed %d recall traces quoting deleted org documents",
+                     removed)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Sweep every interval until ``stop`` is set."""

@@ -31,6 +31,7 @@ from ..models import (
     Turn,
 )
 from ._entities_sql import EntityOp
+from ._org_records import ChunkHit, DocumentWrite
 from ._sql import ALL_DELETED
 
 T = TypeVar("T")
@@ -157,17 +158,6 @@ class WriteBatch:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class DocumentWrite:
-    """One org document with its chunks (already embedded)."""
-
-    doc_id: str
-    text: str
-    metadata: dict[str, Any]
-    chunks: list[Chunk]
-    embedding_model: str = ""
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
 class RecallTraceRow:
     """One recall as an operator inspects it later: what was asked, what was injected,
     how long each lane took. ``sources`` are the cited hits with a short text."""
@@ -182,22 +172,6 @@ class RecallTraceRow:
     trace: dict[str, Any]
     injected: str
     sources: list[dict[str, Any]]
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class ChunkHit:
-    """An org chunk found by the store's own search, with its score (higher is better).
-
-    The stored chunk itself (its embedding left out), so the engine shows a hit found
-    here exactly as one found in its warm index.
-    """
-
-    chunk: Chunk
-    score: float
-
-    @property
-    def id(self) -> str:
-        return self.chunk.id
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -469,6 +443,15 @@ class Store(Protocol):
     async def delete_index(self, tenant_id: str, project_id: str,
                            index_name: str) -> int | None:
         """Remove an index with its documents; documents removed, None if no index."""
+        ...
+
+    async def org_index_marks(self) -> list[tuple[str, str, str, int, float]]:
+        """Every org index of the store: (tenant, project, name, version, created_at)."""
+        ...
+
+    async def purge_org_traces(self) -> int:
+        """Delete every project's recall traces citing an org chunk no longer stored
+        (they quote a deleted document); returns traces removed."""
         ...
 
     async def purge_deleted_chunks(self) -> bool:

@@ -62,6 +62,9 @@ class PostgresOrg:
     async def _register_tenants(self, cur: Cursor, tenants: Iterable[str]) -> None:
         raise NotImplementedError
 
+    async def _tenant_ids(self) -> list[str]:
+        raise NotImplementedError
+
     async def _ensure_vector_index(self, table: str, dims: int) -> None:
         raise NotImplementedError
 
@@ -133,6 +136,22 @@ class PostgresOrg:
             after = page[-1][1]
             if len(page) < page_rows:
                 return
+
+    async def org_index_marks(self) -> list[tuple[str, str, str, int, float]]:
+        found = [r for tenant in await self._tenant_ids()
+                 for r in await self._fetch(tenant, sql.ORG_INDEX_MARKS.postgres)]
+        return sorted((str(r[0]), str(r[1]), str(r[2]), int(r[3]), float(r[4]))
+                      for r in found)
+
+    async def purge_org_traces(self) -> int:
+        removed = 0
+        # Each tenant under its own setting (row security); a tenant that wrote org
+        # documents is registered, and only such a tenant's traces cite a chunk.
+        for tenant in await self._tenant_ids():
+            async with self._transaction(tenant, pipeline=False) as cur:
+                await cur.execute(sql.PURGE_ORG_TRACES_GONE, (tenant,))
+                removed += cur.rowcount
+        return removed
 
     async def purge_deleted_chunks(self) -> bool:
         # A deleted chunk's row and tsvector stay in the server's files until vacuum,

@@ -249,6 +249,27 @@ _PURGE_EXPIRED_TRACES = (
 PURGE_EXPIRED_TRACES = Statement(
     _PURGE_EXPIRED_TRACES.replace("{text}", ""),
     for_postgres(_PURGE_EXPIRED_TRACES.replace("{text}", "::text")))
+# A trace that cited an org chunk no longer stored (its document deleted or replaced, its
+# index deleted) quotes the document's words: it goes at the cleanup as the chunk went.
+# Every project's, not only the callers' table's: a caller who only asked has no row.
+_ORG_TRACES_GONE = (
+    "SELECT DISTINCT t.id FROM recall_traces t, {elements} s"
+    " WHERE {tenant}{lane} = 'org' AND {id} IS NOT NULL"
+    " AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.id = {id}"
+    " AND c.tenant_id = t.tenant_id AND c.project_id = t.project_id)")
+#: Every org index of the store (of one tenant, under row security), as the cleanup
+#: compares them: a chunk deleted bumps its index's version or deletes the index.
+ORG_INDEX_MARKS = shared("SELECT tenant_id, project_id, name, version, created_at"
+                         " FROM org_indexes ORDER BY tenant_id, project_id, name")
+#: The traces citing a deleted org chunk, to delete by id (SQLite: found on a reader).
+ORG_TRACES_GONE = _ORG_TRACES_GONE.format(
+    elements="json_each(t.sources)", tenant="", lane="json_extract(s.value, '$.lane')",
+    id="json_extract(s.value, '$.id')")
+#: The same of one tenant, deleted in one statement (Postgres' writers do not queue).
+PURGE_ORG_TRACES_GONE = for_postgres(
+    "DELETE FROM recall_traces WHERE id IN (" + _ORG_TRACES_GONE.format(
+        elements="jsonb_array_elements(t.sources)", tenant="t.tenant_id = ? AND ",
+        lane="s->>'lane'", id="s->>'id'") + ")")
 PURGE_DELETED = shared(
     "DELETE FROM items WHERE tenant_id = ? AND project_id = ? AND deleted_at IS NOT NULL"
     " AND (kind <> 'turn' OR created_at < ?)")

@@ -42,7 +42,7 @@ def _stale_sessions(conn: sqlite3.Connection, idle_before: float,
 
 
 #: Trace ids deleted per write transaction (the writer is let go in between).
-_TRACE_BATCH = 500
+TRACE_BATCH = 500
 
 
 def _agents(agent_id: str | None, exclude_agents: Sequence[str]) -> tuple[str, list[str]]:
@@ -73,7 +73,7 @@ def _cited_traces(conn: sqlite3.Connection, tenant_id: str, project_id: str, cut
     return (None if bound is None else float(bound)), list(dict.fromkeys(found))
 
 
-def _delete_traces(ids: Sequence[str], conn: sqlite3.Connection) -> None:
+def delete_traces(ids: Sequence[str], conn: sqlite3.Connection) -> None:
     conn.execute(f"DELETE FROM recall_traces WHERE id IN ({','.join('?' * len(ids))})", ids)
 
 
@@ -202,9 +202,9 @@ class SQLiteLifecycle:
         # (docs/reliability.md). A memory deleted after the look waits for the next purge.
         deleted_up_to, traces = await self._read(lambda c: _cited_traces(
             c, tenant_id, project_id, cutoff, agent_id, exclude_agents))
-        for lo in range(0, len(traces), _TRACE_BATCH):
-            await self._write(functools.partial(_delete_traces,
-                                                traces[lo:lo + _TRACE_BATCH]))
+        for lo in range(0, len(traces), TRACE_BATCH):
+            await self._write(functools.partial(delete_traces,
+                                                traces[lo:lo + TRACE_BATCH]))
         removed = await self._write(lambda c: _purge_items(
             c, tenant_id, project_id, cutoff, agent_id, exclude_agents, deleted_turns_before,
             deleted_up_to))

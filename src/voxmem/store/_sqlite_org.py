@@ -6,6 +6,7 @@ Chunks are searched with FTS5 (BM25), scoped to the project by its search key.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, TypeVar
@@ -16,6 +17,8 @@ from . import _sql as sql
 from . import _sqlite_write as writes
 from ._base import CHUNK_PAGE_ROWS, ChunkHit, DocumentWrite
 from ._keys import fts_query, search_key
+from ._sqlite_lifecycle import TRACE_BATCH as _TRACE_BATCH
+from ._sqlite_lifecycle import delete_traces as _delete_traces
 
 __all__ = ["SQLiteOrg"]
 
@@ -58,12 +61,30 @@ class SQLiteOrg:
     async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         raise NotImplementedError
 
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        raise NotImplementedError
+
     async def _select(self, statement: str, params: Sequence[Any],
                       convert: Callable[[sqlite3.Row], T]) -> list[T]:
         raise NotImplementedError
 
     async def _checkpoint(self) -> None:
         raise NotImplementedError
+
+    async def org_index_marks(self) -> list[tuple[str, str, str, int, float]]:
+        return await self._select(sql.ORG_INDEX_MARKS.sqlite, (), lambda r: (
+            str(r[0]), str(r[1]), str(r[2]), int(r[3]), float(r[4])))
+
+    async def purge_org_traces(self) -> int:
+        # Found on a read connection (WAL readers do not hold the writer) and deleted a
+        # batch per write transaction, as the traces of deleted memories are.
+        found = await self._read(lambda c: [str(r[0]) for r in c.execute(
+            sql.ORG_TRACES_GONE)])
+        for lo in range(0, len(found), _TRACE_BATCH):
+            await self._write(functools.partial(_delete_traces, found[lo:lo + _TRACE_BATCH]))
+        if found:
+            await self._checkpoint()  # the WAL's frames of the traces hold their words
+        return len(found)
 
     async def purge_deleted_chunks(self) -> bool:
         # Marked by a trigger on every chunk deletion (migration 0013).
