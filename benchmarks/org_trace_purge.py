@@ -9,6 +9,8 @@ which ``--deleted`` are deleted (a document's worth), and times the purge on fre
 copies of the file, ``--runs`` times (min and median: the machine is shared): the
 whole purge, and the longest write transaction in it.
 
+The figures are also written to ``benchmarks/results/org_trace_purge.json`` (``--out``).
+
     python benchmarks/org_trace_purge.py --traces 500000 --chunks 20000 --deleted 20
 """
 
@@ -29,6 +31,15 @@ from typing import Any
 from voxmem import Settings
 from voxmem.store import _sql as sql
 from voxmem.store import open_store
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def write_results(path: str, figures: dict[str, Any]) -> None:
+    """The run's figures as JSON (the table above is the same figures, printed)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(figures, indent=1) + "\n")
+    print(f"wrote {path}")
 
 TENANT, PROJECT = "default", "p1"
 DAY = 86_400.0
@@ -106,6 +117,8 @@ async def main() -> None:
     parser.add_argument("--memories", type=int, default=3)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", default=str(RESULTS / "org_trace_purge.json"),
+                        help="where the figures are written as JSON")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "base"
@@ -135,6 +148,8 @@ async def main() -> None:
         print(f"purge min {min(times):.2f} / median {statistics.median(times):.2f} s; "
               f"longest write min {min(longest):.3f} / median "
               f"{statistics.median(longest):.3f} s")
+    write_results(args.out, {"args": vars(args), "traces_citing_deleted": citing,
+                             "purge_s": times, "longest_write_s": longest})
 
 
 if __name__ == "__main__":

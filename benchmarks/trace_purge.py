@@ -10,6 +10,8 @@ memories past the retention, then times ``purge_items`` on fresh copies of the f
 ``--runs`` times (min and median: the machine is shared), and prints the query plan of
 the traces' statements.
 
+The figures are also written to ``benchmarks/results/trace_purge.json`` (``--out``).
+
     python benchmarks/trace_purge.py --traces 500000 --deleted 2000 --runs 3
 """
 
@@ -30,6 +32,15 @@ from typing import Any
 from voxmem import Settings
 from voxmem.store import _sql as sql
 from voxmem.store import open_store
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def write_results(path: str, figures: dict[str, Any]) -> None:
+    """The run's figures as JSON (the table above is the same figures, printed)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(figures, indent=1) + "\n")
+    print(f"wrote {path}")
 
 TENANT, PROJECT = "default", "p1"
 DAY = 86_400.0
@@ -178,6 +189,8 @@ async def main() -> None:
     parser.add_argument("--retention-days", type=int, default=90)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", default=str(RESULTS / "trace_purge.json"),
+                        help="where the figures are written as JSON")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "base"
@@ -208,8 +221,10 @@ async def main() -> None:
               f"{statistics.median(longest):.3f} s")
         copy = Path(tmp) / "steps"
         shutil.copytree(base, copy)
-        print("statements (s):", json.dumps(breakdown(copy / "voxmem.db", now,
-                                                      args.retention_days)))
+        steps = breakdown(copy / "voxmem.db", now, args.retention_days)
+        print("statements (s):", json.dumps(steps))
+    write_results(args.out, {"args": vars(args), "purge_s": times,
+                             "longest_write_s": longest, "statements_s": steps})
 
 
 if __name__ == "__main__":
