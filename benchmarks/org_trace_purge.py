@@ -28,22 +28,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from trace_purge import DAY, PROJECT, RESULTS, SOURCE_TEXT, TENANT, write_results
 from voxmem import Settings
 from voxmem.store import _sql as sql
 from voxmem.store import open_store
-
-RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def write_results(path: str, figures: dict[str, Any]) -> None:
-    """The run's figures as JSON (the table above is the same figures, printed)."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(figures, indent=1) + "\n")
-    print(f"wrote {path}")
-
-TENANT, PROJECT = "default", "p1"
-DAY = 86_400.0
-SOURCE_TEXT = "x" * 200  # a cited hit's text as a trace keeps it (up to 240)
 
 
 def build(path: Path, *, traces: int, chunks: int, deleted: int, org: int, memories: int,
