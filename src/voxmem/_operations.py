@@ -454,13 +454,10 @@ async def dispatch(engine: MemoryEngine, name: str, payload: dict[str, Any], *,
         payload = snake
         with request_arrived(received_at, shed):
             return await op.handler(engine, payload)
-    except BadRequest as exc:
-        # The checks speak snake_case; the caller hears the field as it spelled it.
-        respell_error(op.spec.request, sent, exc)
-        exc.message = mask_secrets(exc.message, engine.settings.secret_values())
-        exc.args = (exc.message,)
-        raise
     except VoxmemError as exc:
+        if isinstance(exc, BadRequest):
+            # The checks speak snake_case; the caller hears the field as it spelled it.
+            respell_error(op.spec.request, sent, exc)
         # A driver error may quote a connection string: no secret leaves, in-process
         # or over HTTP.
         exc.message = mask_secrets(exc.message, engine.settings.secret_values())
