@@ -19,7 +19,6 @@ from psycopg import AsyncConnection, AsyncCursor
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from .._exceptions import StoreUnavailable
 from ..models import CallerExport, PolicyRecord, Scope
 from . import _entities as entities
 from . import _rows as rows
@@ -27,7 +26,7 @@ from . import _sql as sql
 from ._errors import store_errors
 from ._keys import erasure_key
 from ._pg_adapt import POSTGRES_ERRORS
-from ._pg_write import close_if_unsettled, set_tenant
+from ._pg_write import set_tenant
 
 __all__ = ["PostgresLifecycle"]
 
@@ -158,24 +157,16 @@ class PostgresLifecycle:
         if not tenants:
             return []
         found: list[tuple[Any, ...]] = []
-        pool = self._pool
-        if pool is None:
-            raise StoreUnavailable("the Postgres store is not open (call open() first)")
-        with store_errors(POSTGRES_ERRORS, "Postgres"):
-            async with pool.connection(timeout=self.acquire_timeout_s) as conn:
-                try:
-                    async with conn.pipeline(), conn.transaction():
-                        cursors = []
-                        for tenant in tenants:
-                            cur = conn.cursor(binary=True)
-                            await set_tenant(cur, tenant)
-                            await cur.execute(query, params)
-                            cursors.append(cur)
-                    for cur in cursors:
-                        found.extend(await cur.fetchall())
-                except BaseException:
-                    await close_if_unsettled(conn)  # as the store's own transactions do
-                    raise
+        cursors = []
+        # One transaction, one round trip: each query runs under its own tenant setting.
+        async with self._transaction(None) as first:
+            for tenant in tenants:
+                cur = first.connection.cursor(binary=True)
+                await set_tenant(cur, tenant)
+                await cur.execute(query, params)
+                cursors.append(cur)
+            for cur in cursors:  # the first read syncs the pipeline: all replies arrive
+                found.extend(await cur.fetchall())
         return found
 
     async def pending_extractions(self, limit: int, max_attempts: int) -> list[
